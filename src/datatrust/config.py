@@ -1,0 +1,120 @@
+"""One typed settings object, read from ``DATATRUST_*`` environment variables.
+
+Every secret can also come from a file named by ``DATATRUST_<NAME>_FILE`` (how container
+orchestrators hand secrets over). Outside dev mode the service refuses to start while any
+secret still has its built-in development value.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only values: usable on a laptop, refused in production (see `check_secrets`).
+DEV_SECRET_KEY = "dev-secret-key-change-me"
+DEV_MASTER_KEY = base64.urlsafe_b64encode(b"dev-master-key-32-bytes-long!!!!").decode()
+SECRET_FIELDS = ("secret_key", "master_key", "signing_key")
+
+
+class InsecureSettings(RuntimeError):
+    """Raised when production settings still carry a development secret."""
+
+
+class Settings(BaseSettings):
+    """Every knob of an instance. See the configuration table in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="DATATRUST_", extra="ignore")
+
+    dev_mode: bool = False
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file under data_dir
+    base_url: str = "http://127.0.0.1:8000"
+
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_path: Path | None = None  # default: data_dir / "objects"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "datatrust"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    queue_backend: Literal["sqlite", "redis", "immediate"] = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_name: str = "datatrust"
+    embedded_worker: bool = True  # run the job consumer inside the web process
+    job_lease_seconds: int = 300
+    job_max_attempts: int = 8
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    master_key: SecretStr = SecretStr(DEV_MASTER_KEY)  # urlsafe base64 of 32 bytes
+    signing_key: SecretStr | None = None  # Ed25519 private key, PEM; derived from secret in dev
+
+    session_max_age_seconds: int = 14 * 24 * 3600
+    sign_in_attempts_per_minute: int = 10
+    max_json_body_bytes: int = 1_000_000
+
+    platform_fee_percent: int = Field(default=20, ge=0, le=100)
+    pay_floor_minor_per_hour: int = 800  # 8 USD
+    pay_floor_currency: str = "USD"
+    denied_industries: list[str] = Field(
+        default_factory=lambda: ["political_campaigning", "surveillance", "adult_content"]
+    )
+    default_language: str = "en"
+
+    @field_validator("database_url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'datatrust.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_storage_path(self) -> Path:
+        return self.storage_path or self.data_dir / "objects"
+
+    def master_key_bytes(self) -> bytes:
+        raw = base64.urlsafe_b64decode(self.master_key.get_secret_value().encode())
+        if len(raw) != 32:
+            raise InsecureSettings("DATATRUST_MASTER_KEY must be urlsafe base64 of 32 bytes")
+        return raw
+
+    def check_secrets(self) -> None:
+        """Refuse development secrets unless ``dev_mode`` is on."""
+        if self.dev_mode:
+            return
+        weak = []
+        if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            weak.append("DATATRUST_SECRET_KEY")
+        if self.master_key.get_secret_value() == DEV_MASTER_KEY:
+            weak.append("DATATRUST_MASTER_KEY")
+        if self.signing_key is None:
+            weak.append("DATATRUST_SIGNING_KEY")
+        if weak:
+            raise InsecureSettings(
+                "refusing to start with development secrets: set "
+                + ", ".join(weak)
+                + " (or DATATRUST_DEV_MODE=1 on a laptop)"
+            )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with ``*_FILE`` secrets and explicit overrides."""
+    from_files: dict[str, object] = {}
+    for name in SECRET_FIELDS + ("s3_secret_access_key", "database_url"):
+        path = os.environ.get(f"DATATRUST_{name.upper()}_FILE")
+        if path:
+            from_files[name] = Path(path).read_text().strip()
+    return Settings(**{**from_files, **overrides})

@@ -1,0 +1,133 @@
+"""The audit log's rules: a closed list of tags and a hash chain.
+
+Each event's hash covers its own fields and the hash of the event before it, so changing,
+removing or reordering any stored event breaks every hash after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from datatrust.domain.clock import as_utc
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditTag(StrEnum):
+    ACCOUNT_SIGN_UP = "account:sign_up"
+    ACCOUNT_SIGN_IN = "account:sign_in"
+    ACCOUNT_SIGN_IN_FAILED = "account:sign_in_failed"
+    ACCOUNT_ERASE = "account:erase"
+    TOKEN_CREATE = "token:create"
+    TOKEN_REVOKE = "token:revoke"
+    ORG_CREATE = "org:create"
+    ORG_APPROVE = "org:approve"
+    ORG_REJECT = "org:reject"
+    ORG_SUSPEND = "org:suspend"
+    ORG_MEMBER_ADD = "org:member_add"
+    ITEM_CREATE = "item:create"
+    ITEM_PROCESS = "item:process"
+    ITEM_ACCEPT = "item:accept"
+    ITEM_REJECT = "item:reject"
+    ITEM_LIST = "item:list"
+    ITEM_ACCESS = "item:access"
+    ITEM_SELECT = "item:select"
+    ITEM_SELL = "item:sell"
+    LICENCE_CREATE = "licence:create"
+    LICENCE_ATTACH = "licence:attach"
+    CONSENT_GIVE = "consent:give"
+    CONSENT_WITHDRAW = "consent:withdraw"
+    CONSENT_EXPIRE = "consent:expire"
+    CONSENT_RENEW = "consent:renew"
+    PERSONAL_DATA_EXPORT = "personal_data:export"
+    KEY_DESTROY = "key:destroy"
+    SNAPSHOT_BUILD = "snapshot:build"
+    SNAPSHOT_DELIVER = "snapshot:deliver"
+    SNAPSHOT_DOWNLOAD = "snapshot:download"
+    REVOCATION_NOTIFY = "revocation:notify"
+    DELETION_ATTEST = "deletion:attest"
+    JOB_FAIL = "job:fail"
+    INSTANCE_UPDATE = "instance:update"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """An event's content, before it is placed in the chain."""
+
+    tag: AuditTag
+    actor: str  # "user:12", "org:3", "system", "anonymous"
+    subject_type: str
+    subject_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def event_hash(
+    prev_hash: str, seq: int, at: datetime, record_fields: dict[str, Any]
+) -> str:
+    """The hash that commits event ``seq`` to its content and its predecessor."""
+    body = {"prev": prev_hash, "seq": seq, "at": as_utc(at).isoformat(), **record_fields}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def record_fields(
+    tag: str, actor: str, subject_type: str, subject_id: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "tag": str(tag),
+        "actor": actor,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "data": data,
+    }
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    at: datetime
+    tag: str
+    actor: str
+    subject_type: str
+    subject_id: str
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(events: Iterable[StoredEvent]) -> ChainReport:
+    """Recompute every hash in order; name the first event that does not match."""
+    prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    for event in events:
+        if event.seq != expected_seq:
+            return ChainReport(False, checked, event.seq, f"expected event {expected_seq} next")
+        if event.prev_hash != prev:
+            return ChainReport(False, checked, event.seq, "link to the previous event is broken")
+        fields = record_fields(
+            event.tag, event.actor, event.subject_type, event.subject_id, event.data
+        )
+        if event_hash(prev, event.seq, event.at, fields) != event.hash:
+            return ChainReport(False, checked, event.seq, "content does not match its hash")
+        prev = event.hash
+        expected_seq += 1
+        checked += 1
+    return ChainReport(True, checked)

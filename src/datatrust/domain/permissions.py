@@ -1,0 +1,171 @@
+"""Who may do what: permissions named ``resource:action``, decided by one policy function.
+
+Every route declares the permission it needs; ``authorize`` is the only place that decides.
+Objects are passed to the policy so ownership is checked per object, never only per route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from datatrust.domain.errors import NotAuthenticated, NotFound, PermissionDenied
+
+
+class Role(StrEnum):
+    ANONYMOUS = "anonymous"
+    CONTRIBUTOR = "contributor"
+    BUYER = "buyer"
+    OPERATOR = "operator"
+
+
+class Permission(StrEnum):
+    PUBLIC_READ = "public:read"
+    ACCOUNT_READ = "account:read"
+    ACCOUNT_UPDATE = "account:update"
+    TOKEN_CREATE = "token:create"
+    TOKEN_READ = "token:read"
+    TOKEN_REVOKE = "token:revoke"
+    ITEM_CREATE = "item:create"
+    ITEM_READ = "item:read"
+    ITEM_PREVIEW = "item:preview"
+    ORG_CREATE = "org:create"
+    ORG_READ = "org:read"
+    ORG_MANAGE = "org:manage"
+    ORG_VET = "org:vet"
+    AUDIT_READ = "audit:read"
+    AUDIT_VERIFY = "audit:verify"
+    JOB_READ = "job:read"
+    LICENCE_CREATE = "licence:create"
+    LICENCE_READ = "licence:read"
+    CONSENT_GIVE = "consent:give"
+    CONSENT_WITHDRAW = "consent:withdraw"
+    CONSENT_READ = "consent:read"
+    PERSONAL_DATA_EXPORT = "personal_data:export"
+    PERSONAL_DATA_ERASE = "personal_data:erase"
+    INSTANCE_MANAGE = "instance:manage"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller, made explicit. ``scopes`` is None for a session (all of the role's
+    permissions) or the set an API token was limited to."""
+
+    role: Role
+    user_id: int | None = None
+    org_id: int | None = None
+    org_admin: bool = False
+    scopes: frozenset[str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.role is not Role.ANONYMOUS
+
+
+ANONYMOUS = Actor(Role.ANONYMOUS)
+
+# What each role may attempt at all; object-level rules below narrow it further.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ANONYMOUS: frozenset({Permission.PUBLIC_READ}),
+    Role.CONTRIBUTOR: frozenset(
+        {
+            Permission.PUBLIC_READ,
+            Permission.ACCOUNT_READ,
+            Permission.ACCOUNT_UPDATE,
+            Permission.TOKEN_CREATE,
+            Permission.TOKEN_READ,
+            Permission.TOKEN_REVOKE,
+            Permission.ITEM_CREATE,
+            Permission.ITEM_READ,
+            Permission.ITEM_PREVIEW,
+            Permission.LICENCE_CREATE,
+            Permission.LICENCE_READ,
+            Permission.CONSENT_GIVE,
+            Permission.CONSENT_WITHDRAW,
+            Permission.CONSENT_READ,
+            Permission.PERSONAL_DATA_EXPORT,
+            Permission.PERSONAL_DATA_ERASE,
+        }
+    ),
+    Role.BUYER: frozenset(
+        {
+            Permission.PUBLIC_READ,
+            Permission.ACCOUNT_READ,
+            Permission.ACCOUNT_UPDATE,
+            Permission.TOKEN_CREATE,
+            Permission.TOKEN_READ,
+            Permission.TOKEN_REVOKE,
+            Permission.ORG_CREATE,
+            Permission.ORG_READ,
+            Permission.ORG_MANAGE,
+        }
+    ),
+    Role.OPERATOR: frozenset(
+        {
+            Permission.PUBLIC_READ,
+            Permission.ACCOUNT_READ,
+            Permission.ACCOUNT_UPDATE,
+            Permission.TOKEN_CREATE,
+            Permission.TOKEN_READ,
+            Permission.TOKEN_REVOKE,
+            Permission.ORG_READ,
+            Permission.ORG_VET,
+            Permission.AUDIT_READ,
+            Permission.AUDIT_VERIFY,
+            Permission.JOB_READ,
+            Permission.INSTANCE_MANAGE,
+        }
+    ),
+}
+
+# Permissions over personal data that even an operator does not get by role: the
+# contributor's own media, consent and licences are theirs alone.
+OWNER_ONLY = frozenset(
+    {
+        Permission.ITEM_READ,
+        Permission.ITEM_PREVIEW,
+        Permission.CONSENT_GIVE,
+        Permission.CONSENT_WITHDRAW,
+        Permission.CONSENT_READ,
+        Permission.LICENCE_READ,
+        Permission.PERSONAL_DATA_EXPORT,
+        Permission.PERSONAL_DATA_ERASE,
+        Permission.TOKEN_REVOKE,
+    }
+)
+
+
+def can(actor: Actor, permission: Permission, obj: Any = None) -> bool:
+    """The one policy. ``obj`` may expose ``owner_id`` (a user) or ``org_id`` (an
+    organisation); an object with neither is judged by role alone."""
+    if permission not in ROLE_PERMISSIONS[actor.role]:
+        return False
+    if actor.scopes is not None and permission.value not in actor.scopes:
+        return False
+    if obj is None:
+        return True
+    owner_id = getattr(obj, "owner_id", None)
+    if owner_id is not None:
+        return owner_id == actor.user_id
+    org_id = getattr(obj, "org_id", None)
+    if org_id is not None:
+        if actor.role is Role.OPERATOR and permission in (Permission.ORG_READ, Permission.ORG_VET):
+            return True
+        if permission is Permission.ORG_MANAGE:
+            return org_id == actor.org_id and actor.org_admin
+        return org_id == actor.org_id
+    return permission not in OWNER_ONLY
+
+
+def authorize(actor: Actor, permission: Permission, obj: Any = None) -> None:
+    """Raise unless ``can``. An object the caller may not see reads as missing (404), so
+    ids cannot be probed; a missing right on a route reads as 401/403."""
+    if can(actor, permission, obj):
+        return
+    if not actor.is_authenticated:
+        raise NotAuthenticated("sign in first")
+    if obj is not None and permission in ROLE_PERMISSIONS[actor.role]:
+        raise NotFound("no such object")
+    raise PermissionDenied(f"this needs the permission {permission.value}")
