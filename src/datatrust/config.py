@@ -113,7 +113,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment, with ``*_FILE`` secrets and explicit overrides."""
     from_files: dict[str, object] = {}
-    for name in SECRET_FIELDS + ("s3_secret_access_key", "database_url"):
+    for name in (*SECRET_FIELDS, "s3_secret_access_key", "database_url"):
         path = os.environ.get(f"DATATRUST_{name.upper()}_FILE")
         if path:
             from_files[name] = Path(path).read_text().strip()

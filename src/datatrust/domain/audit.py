@@ -91,8 +91,10 @@ def record_fields(
     }
 
 
-@dataclass(frozen=True)
-class StoredEvent:
+@dataclass(eq=False)
+class AuditEvent:
+    """A stored event: its place in the chain, its content, and the hashes that bind it."""
+
     seq: int
     at: datetime
     tag: str
@@ -112,7 +114,7 @@ class ChainReport:
     problem: str | None = None
 
 
-def verify_chain(events: Iterable[StoredEvent]) -> ChainReport:
+def verify_chain(events: Iterable[AuditEvent]) -> ChainReport:
     """Recompute every hash in order; name the first event that does not match."""
     prev = GENESIS_HASH
     expected_seq = 1

@@ -1,0 +1,53 @@
+"""Build the compact person-name gazetteer used by ``datatrust.pipeline.text_pii``.
+
+The ``names-dataset`` wheel ships about 55 MB of pickles that take tens of seconds and
+gigabytes of memory to load, so run time never touches it. This script loads it once and
+writes the most common first and last names of the countries Datatrust serves (ZA, IN,
+US, GB) to ``src/datatrust/pipeline/data/names.txt.gz``: one name per line, prefixed with
+``F\\t`` (first name) or ``L\\t`` (last name), sorted, so the committed file diffs cleanly.
+
+Run: ``uv run python scripts/build_name_gazetteer.py [--first N] [--last N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import re
+from pathlib import Path
+
+COUNTRIES = ("ZA", "IN", "US", "GB")
+OUT = Path(__file__).resolve().parents[1] / "src/datatrust/pipeline/data/names.txt.gz"
+# Only plain Latin-script names: the redactor matches capitalised ASCII-ish words, and the
+# dataset has many transliteration artefacts ("A.", "Md", single letters) worth dropping.
+NAME_RE = re.compile(r"^[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)?$")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--first", type=int, default=2500, help="first names per country+gender")
+    parser.add_argument("--last", type=int, default=3000, help="last names per country")
+    args = parser.parse_args()
+
+    from names_dataset import NameDataset  # slow and big: imported only here, never at run time
+
+    nd = NameDataset()
+    first: set[str] = set()
+    last: set[str] = set()
+    for country in COUNTRIES:
+        by_gender = nd.get_top_names(n=args.first, use_first_names=True, country_alpha2=country)
+        for names in by_gender.get(country, {}).values():
+            first.update(n for n in names if NAME_RE.match(n))
+        surnames = nd.get_top_names(n=args.last, use_first_names=False, country_alpha2=country)
+        last.update(n for n in surnames.get(country, []) if NAME_RE.match(n))
+
+    lines = [f"F\t{n}" for n in sorted(first)] + [f"L\t{n}" for n in sorted(last)]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    # mtime=0 keeps the gzip bytes identical across rebuilds of the same data.
+    with OUT.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        gz.write(("\n".join(lines) + "\n").encode("utf-8"))
+    print(f"wrote {len(first)} first and {len(last)} last names to {OUT} ({OUT.stat().st_size} B)")
+
+
+if __name__ == "__main__":
+    main()

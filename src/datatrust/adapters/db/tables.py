@@ -1,0 +1,239 @@
+"""Tables and the mapping of domain classes onto them (imperative mapping: the domain
+stays plain Python). Alembic migrations are the source of truth for the schema; a test
+checks that they and this metadata agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import registry
+
+from datatrust.domain.accounts import (
+    ApiToken,
+    ContributorKey,
+    MemberRole,
+    Membership,
+    Organisation,
+    OrgStatus,
+    SignInAttempt,
+    User,
+    WebSession,
+)
+from datatrust.domain.audit import AuditEvent
+from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.jobs import JobState, OutboxJob
+from datatrust.domain.permissions import Role
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+mapper_registry = registry(metadata=metadata)
+
+TZ = DateTime(timezone=True)
+
+
+def _enum(enum_cls: type, name: str) -> Enum:
+    # Stored as plain strings (no native enum type) so adding a value needs no DDL dance.
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", _enum(Role, "role"), nullable=False),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("language", String(16), nullable=False, default="en"),
+    Column("country", String(2)),
+    Column("created_at", TZ, nullable=False),
+    Column("erased_at", TZ),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("legal_name", String(300), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("website", String(500), nullable=False, default=""),
+    Column("contact_email", String(320), nullable=False, default=""),
+    Column("intended_uses", JSON, nullable=False),
+    Column("status", _enum(OrgStatus, "org_status"), nullable=False),
+    Column("status_reason", Text, nullable=False, default=""),
+    Column("created_at", TZ, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, unique=True),
+    Column("role", _enum(MemberRole, "member_role"), nullable=False),
+    Column("created_at", TZ, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("revoked_at", TZ),
+    Column("last_used_at", TZ),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_hash", String(64), nullable=False, unique=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("revoked_at", TZ),
+)
+
+sign_in_attempts = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("at", TZ, nullable=False),
+    Index("ix_sign_in_attempts_email_at", "email", "at"),
+)
+
+contributor_keys = Table(
+    "contributor_keys",
+    metadata,
+    Column("owner_id", ForeignKey("users.id"), primary_key=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("destroyed_at", TZ),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("kind", _enum(ItemKind, "item_kind"), nullable=False),
+    Column("status", _enum(ItemStatus, "item_status"), nullable=False),
+    Column("title", String(300), nullable=False, default=""),
+    Column("filename", String(300), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("original_key", String(300), nullable=False),
+    Column("original_sha256", String(64), nullable=False),
+    Column("campaign_id", Integer),
+    Column("deidentified_key", String(300)),
+    Column("deidentified_sha256", String(64)),
+    Column("h3_cell", String(20)),
+    Column("duration_seconds", Integer),
+    Column("report", JSON, nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("updated_at", TZ, nullable=False),
+    Index("ix_items_status_kind", "status", "kind"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("at", TZ, nullable=False),
+    Column("tag", String(64), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("subject_type", String(64), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_subject", "subject_type", "subject_id"),
+)
+
+# One row: the chain's head. Appending locks it (an UPDATE), which serialises writers on
+# PostgreSQL and SQLite alike, so two transactions can never both extend the same link.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job", String(100), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("state", _enum(JobState, "job_state"), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False, default=8),
+    Column("run_after", TZ, nullable=False),
+    Column("lease_until", TZ),
+    Column("claimed_by", String(100)),
+    Column("last_error", Text),
+    Column("created_at", TZ, nullable=False),
+    Column("finished_at", TZ),
+    Index("ix_outbox_state_run_after", "state", "run_after"),
+)
+
+_mapped = False
+
+
+def map_domain() -> None:
+    """Map the domain classes once per process."""
+    global _mapped
+    if _mapped:
+        return
+    mapper_registry.map_imperatively(User, users)
+    mapper_registry.map_imperatively(Organisation, organisations)
+    mapper_registry.map_imperatively(Membership, memberships)
+    mapper_registry.map_imperatively(ApiToken, api_tokens)
+    mapper_registry.map_imperatively(WebSession, web_sessions)
+    mapper_registry.map_imperatively(SignInAttempt, sign_in_attempts)
+    mapper_registry.map_imperatively(ContributorKey, contributor_keys)
+    mapper_registry.map_imperatively(Item, items)
+    mapper_registry.map_imperatively(AuditEvent, audit_events)
+    mapper_registry.map_imperatively(OutboxJob, outbox)
+    _mapped = True

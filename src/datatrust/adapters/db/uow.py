@@ -1,0 +1,175 @@
+"""The SQL unit of work: one session, one transaction, audit events and outbox rows in it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from datatrust.adapters.db.queries import SqlQueries
+from datatrust.adapters.db.tables import audit_head
+from datatrust.domain.audit import AuditEvent, AuditTag, event_hash, record_fields
+from datatrust.domain.clock import utcnow
+from datatrust.domain.jobs import OutboxJob
+from datatrust.services.ports import JobQueue
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class SqlUnitOfWork:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        queue: JobQueue | None = None,
+        *,
+        max_attempts: int = 8,
+        now: Callable[[], Any] = utcnow,
+    ) -> None:
+        self._session_factory = session_factory
+        self._queue = queue
+        self._max_attempts = max_attempts
+        self._now = now
+        self.session: Session | None = None
+
+    # -- transaction -------------------------------------------------------------------
+    def __enter__(self) -> SqlUnitOfWork:
+        self.session = self._session_factory()
+        self._audit: list[dict[str, Any]] = []
+        self._jobs: list[tuple[OutboxJob, int]] = []
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.session is not None
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None
+
+    def commit(self) -> None:
+        session = self._s
+        self._append_audit_events()
+        session.commit()
+        jobs, self._jobs = self._jobs, []
+        for job, delay in jobs:
+            self._dispatch(job, delay)
+
+    def rollback(self) -> None:
+        self._audit, self._jobs = [], []
+        self._s.rollback()
+
+    def _dispatch(self, job: OutboxJob, delay: int) -> None:
+        if self._queue is None or job.id is None:
+            return
+        try:
+            self._queue.dispatch(job.id, delay)
+        except Exception:  # the row is committed; the sweeper dispatches it later
+            log.exception("could not dispatch job %s; the sweeper will retry", job.id)
+
+    @property
+    def _s(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("unit of work used outside its `with` block")
+        return self.session
+
+    # -- generic data access -----------------------------------------------------------
+    def add(self, obj: object) -> None:
+        self._s.add(obj)
+
+    def delete(self, obj: object) -> None:
+        self._s.delete(obj)
+
+    def flush(self) -> None:
+        self._s.flush()
+
+    def get(self, cls: type[T], ident: Any) -> T | None:
+        return self._s.get(cls, ident)
+
+    def get_for_update(self, cls: type[T], ident: Any) -> T | None:
+        return self._s.get(cls, ident, with_for_update=True, populate_existing=True)
+
+    def _select(self, cls: type, filters: dict[str, Any]) -> Any:
+        stmt = select(cls)
+        for name, value in filters.items():
+            if name.endswith("__in"):
+                stmt = stmt.where(getattr(cls, name[:-4]).in_(list(value)))
+            else:
+                stmt = stmt.where(getattr(cls, name) == value)
+        return stmt
+
+    def one(self, cls: type[T], **filters: Any) -> T | None:
+        return self._s.scalars(self._select(cls, filters).limit(1)).first()
+
+    def all(
+        self, cls: type[T], *, order_by: str | None = None, limit: int | None = None, **filters: Any
+    ) -> list[T]:
+        stmt = self._select(cls, filters)
+        if order_by:
+            column = getattr(cls, order_by.lstrip("-"))
+            stmt = stmt.order_by(column.desc() if order_by.startswith("-") else column)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return list(self._s.scalars(stmt))
+
+    def count(self, cls: type[T], **filters: Any) -> int:
+        stmt = self._select(cls, filters).with_only_columns(func.count())
+        return int(self._s.scalar(stmt) or 0)
+
+    @property
+    def queries(self) -> SqlQueries:
+        return SqlQueries(self._s)
+
+    # -- audit and outbox --------------------------------------------------------------
+    def record(
+        self, tag: str, actor: str, subject_type: str, subject_id: object, **data: Any
+    ) -> None:
+        tag = AuditTag(tag)  # the closed list: an unknown tag is a programming error
+        self._audit.append(record_fields(tag, actor, subject_type, str(subject_id), data))
+
+    def _append_audit_events(self) -> None:
+        if not self._audit:
+            return
+        events, self._audit = self._audit, []
+        session = self._s
+        session.flush()
+        # The UPDATE takes the head row's lock until commit: appenders queue here.
+        head = session.execute(
+            update(audit_head)
+            .where(audit_head.c.id == 1)
+            .values(seq=audit_head.c.seq + len(events))
+            .returning(audit_head.c.seq, audit_head.c.hash)
+        ).one()
+        seq = head.seq - len(events)
+        prev = head.hash
+        at = self._now()
+        for fields in events:
+            seq += 1
+            digest = event_hash(prev, seq, at, fields)
+            session.add(AuditEvent(seq=seq, at=at, prev_hash=prev, hash=digest, **fields))
+            prev = digest
+        session.flush()
+        session.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=prev))
+
+    def enqueue(
+        self, job: str, payload: dict[str, Any], *, key: str | None = None, delay_seconds: int = 0
+    ) -> None:
+        """Queue a job in this transaction. With ``key``, enqueueing the same key twice
+        (in any transaction) keeps only the first job."""
+        key = key or f"{job}:{uuid.uuid4().hex}"
+        if self.one(OutboxJob, idempotency_key=key) is not None:
+            return
+        row = OutboxJob(
+            job=job,
+            payload=payload,
+            idempotency_key=key,
+            max_attempts=self._max_attempts,
+            run_after=self._now() + timedelta(seconds=delay_seconds),
+        )
+        self._s.add(row)
+        self._jobs.append((row, delay_seconds))

@@ -1,0 +1,121 @@
+"""Accounts: people, buyer organisations and their members, API tokens, web sessions,
+and each contributor's data key. Plain classes; the database mapping lives in adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from datatrust.domain.clock import utcnow
+from datatrust.domain.permissions import Role
+
+
+class OrgStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+
+class MemberRole(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+@dataclass(eq=False)
+class User:
+    email: str
+    password_hash: str
+    role: Role
+    display_name: str = ""
+    language: str = "en"
+    country: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    erased_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def owner_id(self) -> int | None:
+        """A user's own account is owned by that user (for the policy)."""
+        return self.id
+
+
+@dataclass(eq=False)
+class Organisation:
+    legal_name: str
+    country: str
+    website: str = ""
+    contact_email: str = ""
+    intended_uses: dict[str, Any] = field(default_factory=dict)
+    status: OrgStatus = OrgStatus.PENDING
+    status_reason: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+    @property
+    def org_id(self) -> int | None:
+        return self.id
+
+
+@dataclass(eq=False)
+class Membership:
+    org_id: int
+    user_id: int
+    role: MemberRole = MemberRole.MEMBER
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class ApiToken:
+    """Only a hash of the secret is stored; ``prefix`` lets a person recognise a token."""
+
+    user_id: int
+    name: str
+    token_hash: str
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime
+    created_at: datetime = field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def owner_id(self) -> int:
+        return self.user_id
+
+
+@dataclass(eq=False)
+class WebSession:
+    """A signed-in browser. The cookie holds the secret; the table holds its hash."""
+
+    session_hash: str
+    user_id: int
+    csrf_token: str
+    expires_at: datetime
+    created_at: datetime = field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class SignInAttempt:
+    """One failed sign-in, counted per email for rate limiting."""
+
+    email: str
+    at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class ContributorKey:
+    """A contributor's data key, wrapped by the instance master key. Destroying it
+    (``wrapped_key`` emptied, ``destroyed_at`` set) makes every object of theirs unreadable."""
+
+    owner_id: int
+    wrapped_key: bytes
+    created_at: datetime = field(default_factory=utcnow)
+    destroyed_at: datetime | None = None

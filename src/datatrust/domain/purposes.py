@@ -1,0 +1,259 @@
+"""The closed vocabularies a licence speaks: purposes, industries, actions and uses.
+
+Each vocabulary is a small tree. A term names at most one parent, and "X is a kind of Y"
+(``is_a``) follows parents upwards. Licences and uses may name only known terms; a use that
+names an unknown term is denied (fail closed), so adding a term here is the only way to
+make it usable.
+
+Purposes carry a W3C Data Privacy Vocabulary (DPV) IRI. Where DPV has the concept we use
+its term (``dpv:ResearchAndDevelopment``); finer purposes DPV lacks (``model_training``) get
+an IRI in the project namespace together with the DPV IRI of their nearest DPV ancestor,
+so a consumer that only knows DPV can still place them.
+
+Pure: stdlib only, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+DPV = "https://w3id.org/dpv#"
+ODRL = "http://www.w3.org/ns/odrl/2/"
+# The project's own ODRL profile and vocabulary namespace; see ``odrl.py``.
+DT = "https://datatrust.example/odrl#"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One entry of a vocabulary.
+
+    ``iri`` identifies the term in exported documents; ``broader_iri`` is the DPV (or
+    ODRL) IRI a consumer that does not know ``iri`` should read it as. For terms that are
+    themselves DPV/ODRL terms, ``broader_iri`` equals ``iri``.
+    """
+
+    code: str
+    label: str
+    iri: str
+    parent: str | None = None
+    broader_iri: str | None = None
+
+
+class Vocabulary:
+    """A closed tree of terms with lookups by code and by IRI.
+
+    ``is_a(child, ancestor)`` is reflexive (every term is a kind of itself) and False when
+    either code is unknown, so callers cannot accidentally widen a permission with a typo.
+    """
+
+    def __init__(self, name: str, terms: Iterable[Term]) -> None:
+        self.name = name
+        self._terms: dict[str, Term] = {}
+        for term in terms:
+            if term.code in self._terms:
+                raise ValueError(f"{name}: duplicate term {term.code!r}")
+            self._terms[term.code] = term
+        by_iri = {t.iri: t.code for t in self._terms.values()}
+        if len(by_iri) != len(self._terms):
+            raise ValueError(f"{name}: two terms share an IRI")
+        self._by_iri = by_iri
+        for term in self._terms.values():
+            if term.parent is not None and term.parent not in self._terms:
+                raise ValueError(f"{name}: {term.code!r} has unknown parent {term.parent!r}")
+        # A cycle would make ``ancestors`` loop forever; catching it at import time is cheap.
+        for code in self._terms:
+            self.ancestors(code)
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code in self._terms
+
+    def __iter__(self):
+        return iter(self._terms)
+
+    def __len__(self) -> int:
+        return len(self._terms)
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(self._terms)
+
+    def term(self, code: str) -> Term:
+        """The term for ``code``; raises ``KeyError`` if unknown."""
+        return self._terms[code]
+
+    def ancestors(self, code: str) -> tuple[str, ...]:
+        """``code`` followed by its parent, grandparent… up to the root; () if unknown."""
+        chain: list[str] = []
+        current: str | None = code
+        while current is not None and current in self._terms:
+            if current in chain:
+                raise ValueError(f"{self.name}: cycle through {current!r}")
+            chain.append(current)
+            current = self._terms[current].parent
+        return tuple(chain)
+
+    def is_a(self, child: str, ancestor: str) -> bool:
+        """True when ``child`` is ``ancestor`` or descends from it; False if either is unknown."""
+        return ancestor in self._terms and ancestor in self.ancestors(child)
+
+    def matching(self, code: str, candidates: Iterable[str]) -> tuple[str, ...]:
+        """The candidates that ``code`` is a kind of, sorted (for stable reasons)."""
+        return tuple(sorted(c for c in candidates if self.is_a(code, c)))
+
+    def iri(self, code: str) -> str:
+        return self._terms[code].iri
+
+    def code_for_iri(self, iri: str) -> str | None:
+        """The code whose IRI is ``iri``, or None if no term has it."""
+        return self._by_iri.get(iri)
+
+
+def _dpv(code: str, label: str, dpv_name: str, parent: str | None = None) -> Term:
+    return Term(code, label, DPV + dpv_name, parent, DPV + dpv_name)
+
+
+def _own(code: str, label: str, name: str, parent: str | None, broader_dpv: str) -> Term:
+    return Term(code, label, DT + name, parent, DPV + broader_dpv)
+
+
+PURPOSES = Vocabulary(
+    "purposes",
+    [
+        _dpv("research_and_development", "Research and development", "ResearchAndDevelopment"),
+        _dpv("academic_research", "Academic research", "AcademicResearch",
+             "research_and_development"),
+        _dpv("non_commercial_research", "Non-commercial research", "NonCommercialResearch",
+             "research_and_development"),
+        _dpv("commercial_research", "Commercial research", "CommercialResearch",
+             "research_and_development"),
+        _own("commercial_product_development", "Commercial product development",
+             "CommercialProductDevelopment", "research_and_development", "CommercialResearch"),
+        _own("model_training", "AI model training", "ModelTraining",
+             "research_and_development", "ResearchAndDevelopment"),
+        _own("speech_recognition_training", "Speech recognition training",
+             "SpeechRecognitionTraining", "model_training", "ResearchAndDevelopment"),
+        _own("speech_synthesis_training", "Speech synthesis training",
+             "SpeechSynthesisTraining", "model_training", "ResearchAndDevelopment"),
+        _own("computer_vision_training", "Computer vision training",
+             "ComputerVisionTraining", "model_training", "ResearchAndDevelopment"),
+        _own("language_model_training", "Language model training",
+             "LanguageModelTraining", "model_training", "ResearchAndDevelopment"),
+        _own("fine_tuning", "Fine-tuning an existing model", "FineTuning",
+             "model_training", "ResearchAndDevelopment"),
+        _own("model_evaluation", "AI model evaluation", "ModelEvaluation",
+             "research_and_development", "ResearchAndDevelopment"),
+        _own("safety_evaluation", "AI safety and bias evaluation", "SafetyEvaluation",
+             "model_evaluation", "ResearchAndDevelopment"),
+        _dpv("marketing", "Marketing", "Marketing"),
+        _dpv("advertising", "Advertising", "Advertising", "marketing"),
+        _dpv("personalised_advertising", "Personalised advertising",
+             "PersonalisedAdvertising", "advertising"),
+        _dpv("direct_marketing", "Direct marketing", "DirectMarketing", "marketing"),
+        _dpv("service_provision", "Providing a service", "ServiceProvision"),
+        _dpv("service_personalisation", "Personalising a service", "ServicePersonalisation",
+             "service_provision"),
+        _dpv("service_optimisation", "Improving a service", "ServiceOptimisation",
+             "service_provision"),
+        _own("media_production", "Film, TV, games and other media production",
+             "MediaProduction", "service_provision", "ServiceProvision"),
+        _dpv("enforce_security", "Security", "EnforceSecurity"),
+        _dpv("fraud_prevention", "Fraud prevention and detection",
+             "FraudPreventionAndDetection", "enforce_security"),
+        _dpv("identity_verification", "Identity verification", "IdentityVerification",
+             "enforce_security"),
+    ],
+)
+
+INDUSTRIES = Vocabulary(
+    "industries",
+    [
+        Term(code, label, DT + "industry/" + code, parent)
+        for code, label, parent in [
+            # Sensitive industries contributors commonly exclude.
+            ("political_campaigning", "Political campaigns", None),
+            ("alcohol", "Alcohol", None),
+            ("tobacco", "Tobacco", None),
+            ("vaping", "Vaping and e-cigarettes", "tobacco"),
+            ("adult_content", "Adult content", None),
+            ("gambling", "Gambling", None),
+            ("sports_betting", "Sports betting", "gambling"),
+            ("weapons", "Weapons", None),
+            ("health_claims", "Products making health claims", None),
+            ("dietary_supplements", "Dietary supplements", "health_claims"),
+            ("medical_products", "Medical products", None),
+            ("surveillance", "Surveillance", None),
+            ("law_enforcement", "Law enforcement", None),
+            ("military", "Military and defence", None),
+            ("cryptocurrency", "Cryptocurrency", None),
+            # Ordinary industries.
+            ("technology", "Technology", None),
+            ("education", "Education", None),
+            ("entertainment", "Entertainment", None),
+            ("advertising", "Advertising and marketing services", None),
+            ("retail", "Retail", None),
+            ("automotive", "Automotive", None),
+            ("finance", "Finance", None),
+            ("healthcare_research", "Healthcare research", None),
+            ("telecommunications", "Telecommunications", None),
+            ("media_publishing", "Media and publishing", None),
+            ("public_sector", "Public sector", None),
+            ("non_profit", "Non-profit organisations", None),
+        ]
+    ],
+)
+
+# Actions a licence permits. ODRL has ``distribute`` and ``display``; the others are in the
+# project profile (see ``odrl.py``).
+ACTIONS = Vocabulary(
+    "actions",
+    [
+        Term("train", "Train an AI model", DT + "train", None, ODRL + "use"),
+        Term("fine_tune", "Fine-tune an AI model", DT + "fineTune", None, ODRL + "use"),
+        Term("evaluate", "Test or evaluate an AI model", DT + "evaluate", None, ODRL + "use"),
+        Term("create_replica", "Create a digital replica (voice clone, face avatar)",
+             DT + "createDigitalReplica", None, ODRL + "use"),
+        Term("display", "Show the data itself (for example in an advert)", ODRL + "display",
+             None, ODRL + "display"),
+        Term("redistribute", "Pass the data on to others", ODRL + "distribute", None,
+             ODRL + "distribute"),
+    ],
+)
+
+# Kinds of use a licence may prohibit whatever the purpose. A buyer declares the ones its
+# use involves; some actions imply one (see ``uses_implied_by_action``).
+USES = Vocabulary(
+    "uses",
+    [
+        Term(code, label, DT + "use/" + code, parent)
+        for code, label, parent in [
+            ("digital_replica", "Digital replicas of the person", None),
+            ("voice_cloning", "Voice cloning", "digital_replica"),
+            ("face_avatar", "Face avatars and face swaps", "digital_replica"),
+            ("impersonation", "Impersonating the person", None),
+            ("biometric_identification", "Biometric identification", None),
+            ("emotion_recognition", "Emotion recognition", None),
+            ("sexual_content", "Sexual content", None),
+            ("redistribution", "Redistribution to third parties", None),
+        ]
+    ],
+)
+
+REPLICA_USE = "digital_replica"
+
+_IMPLIED_USES = {"create_replica": "digital_replica", "redistribute": "redistribution"}
+
+
+def uses_implied_by_action(action: str) -> frozenset[str]:
+    """Uses an action always involves: creating a replica is a replica use, and so on."""
+    implied = _IMPLIED_USES.get(action)
+    return frozenset({implied}) if implied else frozenset()
+
+
+def is_a(child: str, ancestor: str) -> bool:
+    """Purpose ``child`` is ``ancestor`` or a kind of it; False if either is unknown.
+
+    >>> is_a("speech_recognition_training", "research_and_development")
+    True
+    """
+    return PURPOSES.is_a(child, ancestor)
