@@ -1,0 +1,203 @@
+"""Encrypted, content-addressed storage of a contributor's bytes.
+
+Every object is encrypted with its owner's data key (``ContributorKey``), which is itself
+wrapped by the instance master key. Destroying a contributor's key makes every object of
+theirs unreadable at once, wherever copies of the ciphertext ended up (backups included):
+that is how erasure reaches bytes we cannot enumerate.
+
+Keys are ``c/{owner_id}/{namespace}/{sha256 of the plaintext}``: the same bytes stored
+twice by the same contributor land on the same key, and the content hash that revocation
+notices and manifests quote is the object's address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from datatrust.domain.accounts import ContributorKey
+from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.services.ports import ObjectStore, UnitOfWork
+
+_NAMESPACE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_OBJECT_KEY = re.compile(r"c/(?P<owner>[0-9]+)/[a-z0-9][a-z0-9_-]{0,63}/(?P<sha256>[0-9a-f]{64})")
+# Temporary uploads live under the owner's prefix (so deleting that prefix takes them too)
+# in a folder no namespace can name: namespaces cannot start with "_".
+_TMP_FOLDER = "_tmp"
+
+
+class DecryptionError(Exception):
+    """Stored bytes failed authentication: tampered with, truncated, extended, reordered,
+    encrypted under another key, or not matching the content hash in their key.
+
+    Not a ``DomainError``: it is a fault of the platform's storage, never of the caller's
+    input, so entry points must answer it as a server error and alert the operator.
+    """
+
+
+class Cipher(Protocol):
+    """Envelope encryption: per-contributor data keys wrapped by one master key.
+
+    ``encrypt`` and ``decrypt`` are lazy and stream: they consume ``chunks`` as they are
+    iterated and never hold a whole object. ``decrypt`` raises ``DecryptionError`` (while
+    iterating, possibly after yielding earlier plaintext) on any tampering or wrong key, so
+    a consumer must treat a stream that raised as worthless, not as a short read.
+    """
+
+    def new_wrapped_key(self) -> bytes: ...
+    def encrypt(self, wrapped_key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]: ...
+    def decrypt(self, wrapped_key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]: ...
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    sha256: str  # hex digest of the plaintext
+    size: int  # plaintext bytes
+
+
+def object_key(owner_id: int, namespace: str, sha256: str) -> str:
+    return f"c/{owner_id}/{namespace}/{sha256}"
+
+
+class EncryptedStorage:
+    """An ``ObjectStore`` seen through each contributor's data key.
+
+    The unit of work is passed to each call (not held) because the key row must be read
+    and written in the caller's transaction. The caller commits; see ``put`` for why that
+    matters on a contributor's first object.
+    """
+
+    def __init__(
+        self, store: ObjectStore, cipher: Cipher, *, now: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.store = store
+        self.cipher = cipher
+        self.now = now
+
+    def put(
+        self,
+        uow: UnitOfWork,
+        owner_id: int,
+        chunks: Iterable[bytes],
+        *,
+        namespace: str = "items",
+    ) -> StoredObject:
+        """Encrypt and store a stream under its plaintext hash; return where it went.
+
+        The stream is read once, never whole: it is hashed and encrypted on the way into a
+        temporary key, then renamed to ``c/{owner_id}/{namespace}/{sha256}``. Storing the
+        same bytes again overwrites the object with a fresh encryption under the current
+        key, which is harmless (same plaintext) and heals the one bad case: a first put
+        whose transaction rolled back left an object under a key that was never saved.
+
+        Creates the contributor's data key on their first object (``uow.add``); the caller
+        must commit the unit of work, or objects written under that key are unreadable.
+        If the stream raises, nothing is stored and the error propagates.
+
+        Raises ``InvalidInput`` for a bad namespace and ``Conflict`` if the contributor's key
+        was destroyed (an erased contributor stores nothing more).
+        """
+        if not _NAMESPACE.fullmatch(namespace):
+            raise InvalidInput(
+                f"bad storage namespace {namespace!r}: use 1-64 of a-z 0-9 _ -, "
+                "starting with a letter or digit"
+            )
+        key_row = uow.get(ContributorKey, owner_id)
+        if key_row is None:
+            key_row = ContributorKey(owner_id=owner_id, wrapped_key=self.cipher.new_wrapped_key())
+            uow.add(key_row)
+        elif key_row.destroyed_at is not None:
+            raise Conflict(
+                f"contributor {owner_id}'s data key was destroyed; nothing more can be "
+                "stored for them"
+            )
+
+        digest = hashlib.sha256()
+        size = 0
+
+        def hashed() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+
+        tmp_key = f"c/{owner_id}/{_TMP_FOLDER}/{uuid.uuid4().hex}"
+        try:
+            self.store.put(tmp_key, self.cipher.encrypt(key_row.wrapped_key, hashed()))
+            key = object_key(owner_id, namespace, digest.hexdigest())
+            self.store.rename(tmp_key, key)
+        except BaseException:
+            # Adapters leave nothing behind on a failed put, but a failed rename could.
+            # Suppressed so that a second failure does not hide the first.
+            with contextlib.suppress(Exception):
+                self.store.delete(tmp_key)
+            raise
+        return StoredObject(key=key, sha256=digest.hexdigest(), size=size)
+
+    def open(self, uow: UnitOfWork, owner_id: int, key: str) -> Iterator[bytes]:
+        """Stream the plaintext of ``owner_id``'s object ``key``.
+
+        Raises ``NotFound`` now if the key is not this owner's (same answer as a missing
+        object: no existence leak across contributors), if the object is missing, or if
+        the contributor has no key or it was destroyed (the message says so).
+
+        While iterating, raises ``DecryptionError`` on tampering, on a wrong key, or when
+        the plaintext's hash does not match the key (an object swapped for another of the
+        same contributor's); the last check can only fire after the final chunk.
+        """
+        match = _OBJECT_KEY.fullmatch(key)
+        if match is None or match["owner"] != str(owner_id):
+            raise NotFound(f"no object {key!r} for contributor {owner_id}")
+        key_row = uow.get(ContributorKey, owner_id)
+        if key_row is None:
+            raise NotFound(f"contributor {owner_id} has no data key, so no stored objects")
+        if key_row.destroyed_at is not None or not key_row.wrapped_key:
+            raise NotFound(
+                f"contributor {owner_id}'s data key was destroyed on "
+                f"{key_row.destroyed_at}; their objects can no longer be read"
+            )
+        ciphertext = self.store.get(key)  # raises NotFound before any decryption
+        return _checked(self.cipher.decrypt(key_row.wrapped_key, ciphertext), match["sha256"])
+
+    def destroy_key(self, uow: UnitOfWork, owner_id: int) -> None:
+        """Crypto-shred: empty the contributor's wrapped key and stamp ``destroyed_at``.
+
+        Every object of theirs becomes unreadable once the caller commits; deleting the
+        ciphertext is then a matter of tidiness, not of privacy. Idempotent (a second call
+        keeps the first ``destroyed_at``). A contributor with no key yet gets a destroyed
+        one, so that nothing can be stored for them afterwards. Recording the
+        ``key:destroy`` audit event is the calling service's job.
+        """
+        key_row = uow.get(ContributorKey, owner_id)
+        if key_row is None:
+            uow.add(ContributorKey(owner_id=owner_id, wrapped_key=b"", destroyed_at=self.now()))
+            return
+        if key_row.destroyed_at is None:
+            key_row.wrapped_key = b""
+            key_row.destroyed_at = self.now()
+
+
+def _checked(plaintext: Iterator[bytes], expected_sha256: str) -> Iterator[bytes]:
+    """Pass ``plaintext`` through, then fail if it does not hash to its address.
+
+    Authenticated encryption proves the bytes were written with this contributor's key,
+    not that they are the object this key names; the hash closes that gap.
+    """
+    digest = hashlib.sha256()
+    for chunk in plaintext:
+        digest.update(chunk)
+        yield chunk
+    if digest.hexdigest() != expected_sha256:
+        raise DecryptionError(
+            f"object content hashes to {digest.hexdigest()}, not {expected_sha256}: "
+            "it was replaced or corrupted"
+        )
