@@ -10,8 +10,8 @@ from __future__ import annotations
 
 WORLD = "WORLD"
 
-ISO_3166_ALPHA2: frozenset[str] = frozenset(
-    """
+# Kept as one block of text so the list reads like the standard's table.
+_CODES = """
     AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE
     BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD
     CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM
@@ -25,8 +25,8 @@ ISO_3166_ALPHA2: frozenset[str] = frozenset(
     SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK
     TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI
     VN VU WF WS YE YT ZA ZM ZW
-    """.split()
-)
+"""
+ISO_3166_ALPHA2: frozenset[str] = frozenset(_CODES.split())
 
 
 def is_known_territory(code: str) -> bool:

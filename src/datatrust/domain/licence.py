@@ -1,0 +1,712 @@
+"""Licences: a contributor's terms for an item, and the check of a buyer's use against them.
+
+A ``Licence`` is always revocable, time-limited, purpose-bound and non-transferable (design
+§2). Revocability is not a field: it is a constant property. Sublicensing and transfer do
+not exist as options; input that asks for them is rejected with a clear problem rather than
+silently ignored, so a caller never believes it got terms it did not.
+
+``evaluate`` fails closed: anything it does not know (a purpose, industry, action, use,
+territory or consent state) denies. A ``Decision`` carries every reason, each with a stable
+machine ``code`` (selections count exclusions per code) and an English ``text`` for logs.
+
+Pure: stdlib only, no I/O, no clock (times are passed in).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from datatrust.domain.clock import as_utc
+from datatrust.domain.errors import InvalidInput
+from datatrust.domain.purposes import (
+    ACTIONS,
+    INDUSTRIES,
+    PURPOSES,
+    REPLICA_USE,
+    USES,
+    uses_implied_by_action,
+)
+from datatrust.domain.territories import (
+    ISO_3166_ALPHA2,
+    WORLD,
+    is_known_territory,
+    is_valid_licence_territory,
+)
+
+ON_END_CHOICES = ("retrain_without", "keep_no_new_training", "delete_model")
+PRICE_UNITS = ("item", "minute")
+CONSENT_STATES = ("active", "withdrawn", "expired")
+
+MAX_TERM_YEARS = 5
+# Design §5: a digital replica is allowed "for at most ten years".
+MAX_REPLICA_TERM_YEARS = 10
+# Exclusivity takes the contributor off the market, so it gets its own, shorter limit.
+MAX_EXCLUSIVE_YEARS = 2
+MIN_REPLICA_DESCRIPTION_CHARS = 30
+DEFAULT_DELETION_DEADLINE_DAYS = 30
+# A contributor may ask for faster deletion than the platform default, never slower.
+MAX_DELETION_DEADLINE_DAYS = DEFAULT_DELETION_DEADLINE_DAYS
+# Exclusive licences cost more: the buyer pays this share of the base price on top, for
+# every started year of exclusivity (so one day of exclusivity costs a full year's share).
+EXCLUSIVITY_SURCHARGE_PERCENT_PER_YEAR = 50
+
+# Keys that ask for terms Datatrust never grants. Each maps to the problem reported.
+_REFUSED_KEYS = {
+    "sublicensable": "sublicensing does not exist on Datatrust; remove 'sublicensable'",
+    "sublicensing": "sublicensing does not exist on Datatrust; remove 'sublicensing'",
+    "sublicense": "sublicensing does not exist on Datatrust; remove 'sublicense'",
+    "transferable": "a licence cannot be transferred to another buyer; remove 'transferable'",
+    "transfer": "a licence cannot be transferred to another buyer; remove 'transfer'",
+    "assignable": "a licence cannot be assigned to another buyer; remove 'assignable'",
+    "irrevocable": "a licence is always revocable; remove 'irrevocable'",
+}
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def add_years(moment: datetime, years: int) -> datetime:
+    """``moment`` plus whole calendar years; 29 February becomes 28 February if needed."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class Licence:
+    """A contributor's offer for an item. Constructing one validates it.
+
+    Every invalid combination raises ``InvalidInput`` listing *every* problem, not just the
+    first. Sets may be passed as any iterable of strings and are stored as frozensets;
+    datetimes are stored in UTC (naive ones are taken to be UTC already).
+
+    - ``territories`` is ``{"WORLD"}`` or a set of ISO 3166-1 alpha-2 codes;
+      ``excluded_territories`` carves countries out (meaningful with ``WORLD``).
+    - The licence is valid in ``[valid_from, valid_until)``, for at most 5 years, or 10 when
+      it permits a digital replica (``replica_use_description`` set).
+    - ``exclusive`` needs ``exclusive_until`` within the licence and at most 2 years after
+      ``valid_from``; the buyer then pays ``price_with_surcharge_minor``.
+    - ``price_minor`` is in the currency's minor units per ``price_unit`` ("item"/"minute").
+    """
+
+    id: str
+    version: int
+    title: str
+    permitted_purposes: frozenset[str]
+    permitted_actions: frozenset[str]
+    valid_from: datetime
+    valid_until: datetime
+    price_minor: int
+    currency: str
+    price_unit: str
+    royalty_share_percent: int
+    prohibited_purposes: frozenset[str] = frozenset()
+    prohibited_industries: frozenset[str] = frozenset()
+    prohibited_uses: frozenset[str] = frozenset()
+    territories: frozenset[str] = frozenset({WORLD})
+    excluded_territories: frozenset[str] = frozenset()
+    exclusive: bool = False
+    exclusive_until: datetime | None = None
+    deletion_deadline_days: int = DEFAULT_DELETION_DEADLINE_DAYS
+    on_end: str = "retrain_without"
+    replica_use_description: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in _SET_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, frozenset) and _is_string_collection(value):
+                object.__setattr__(self, name, frozenset(value))
+        for name in ("valid_from", "valid_until", "exclusive_until"):
+            value = getattr(self, name)
+            if isinstance(value, datetime):
+                object.__setattr__(self, name, as_utc(value))
+        problems = _rule_problems({f.name: getattr(self, f.name) for f in _FIELDS})
+        if problems:
+            raise InvalidInput("the licence is not valid", problems=problems)
+
+    @property
+    def revocable(self) -> bool:
+        """Always True: a contributor can always withdraw (design §2)."""
+        return True
+
+    @property
+    def worldwide(self) -> bool:
+        return WORLD in self.territories
+
+    @property
+    def allows_replica(self) -> bool:
+        return self.replica_use_description is not None
+
+    @property
+    def exclusivity_surcharge_minor(self) -> int:
+        """What an exclusive licence costs on top of ``price_minor``; 0 if not exclusive.
+
+        50% of the base price per started year of exclusivity, rounded up to a whole minor
+        unit (so the contributor is never short-changed by rounding).
+        """
+        if not self.exclusive or self.exclusive_until is None:
+            return 0
+        days = (self.exclusive_until - self.valid_from).days
+        started_years = max(1, -(-days // 365))
+        percent = EXCLUSIVITY_SURCHARGE_PERCENT_PER_YEAR * started_years
+        return -(-self.price_minor * percent // 100)
+
+    @property
+    def price_with_surcharge_minor(self) -> int:
+        return self.price_minor + self.exclusivity_surcharge_minor
+
+    def replace(self, **changes: Any) -> Licence:
+        """A copy with ``changes`` applied, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly: sets become sorted lists, datetimes ISO 8601 strings in UTC.
+
+        Includes ``"revocable": true`` for readers; ``from_dict`` accepts it back.
+        """
+        out: dict[str, Any] = {}
+        for f in _FIELDS:
+            value = getattr(self, f.name)
+            if isinstance(value, frozenset):
+                value = sorted(value)
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            out[f.name] = value
+        out["revocable"] = True
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Licence:
+        """Parse and validate; raises ``InvalidInput`` listing every problem.
+
+        Accepts what ``to_dict`` produces, and also Python values (sets, datetimes).
+        Unknown keys are problems; so are requests for sublicensing, transfer or
+        irrevocability, and ``"revocable": false``.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidInput("a licence must be an object with named fields")
+        parsed, problems = _parse_fields(data)
+        problems += _rule_problems(parsed)
+        if problems:
+            raise InvalidInput("the licence is not valid", problems=problems)
+        return cls(**parsed)
+
+
+_FIELDS = dataclasses.fields(Licence)
+_FIELD_NAMES = frozenset(f.name for f in _FIELDS)
+_REQUIRED = frozenset(
+    f.name
+    for f in _FIELDS
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+)
+_DEFAULTS = {f.name: f.default for f in _FIELDS if f.name not in _REQUIRED}
+_SET_FIELDS = (
+    "permitted_purposes",
+    "permitted_actions",
+    "prohibited_purposes",
+    "prohibited_industries",
+    "prohibited_uses",
+    "territories",
+    "excluded_territories",
+)
+_DATETIME_FIELDS = ("valid_from", "valid_until", "exclusive_until")
+_INT_FIELDS = ("version", "price_minor", "royalty_share_percent", "deletion_deadline_days")
+_STR_FIELDS = ("id", "title", "currency", "price_unit", "on_end")
+
+
+def validate_licence(data: Mapping[str, Any]) -> Licence:
+    """Same as ``Licence.from_dict``: the one entry point for untrusted input."""
+    return Licence.from_dict(data)
+
+
+def _is_string_collection(value: Any) -> bool:
+    return isinstance(value, list | tuple | set | frozenset) and all(
+        isinstance(v, str) for v in value
+    )
+
+
+def _parse_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Turn raw input into typed field values; fields that fail to parse are left out."""
+    problems: list[str] = []
+    parsed: dict[str, Any] = {}
+    for key in data:
+        if key in _REFUSED_KEYS:
+            problems.append(f"{key}: {_REFUSED_KEYS[key]}")
+        elif key == "revocable":
+            if data[key] is not True:
+                problems.append("revocable: a licence is always revocable; it cannot be false")
+        elif key not in _FIELD_NAMES:
+            problems.append(f"{key}: unknown field")
+    for name in sorted(_REQUIRED - set(data)):
+        problems.append(f"{name}: required")
+    for name in _FIELD_NAMES & set(data):
+        value = data[name]
+        if name in _SET_FIELDS:
+            if _is_string_collection(value):
+                parsed[name] = frozenset(value)
+            else:
+                problems.append(f"{name}: must be a list of codes")
+        elif name in _DATETIME_FIELDS:
+            if value is None and name == "exclusive_until":
+                parsed[name] = None
+            elif isinstance(value, datetime):
+                parsed[name] = as_utc(value)
+            elif isinstance(value, str):
+                try:
+                    parsed[name] = as_utc(datetime.fromisoformat(value))
+                except ValueError:
+                    problems.append(f"{name}: not an ISO 8601 date and time: {value!r}")
+            else:
+                problems.append(f"{name}: must be an ISO 8601 date and time")
+        elif name in _INT_FIELDS:
+            # bool is an int subclass; True is not a price.
+            if isinstance(value, int) and not isinstance(value, bool):
+                parsed[name] = value
+            else:
+                problems.append(f"{name}: must be a whole number")
+        elif name in _STR_FIELDS:
+            if isinstance(value, str):
+                parsed[name] = value
+            else:
+                problems.append(f"{name}: must be text")
+        elif name == "exclusive":
+            if isinstance(value, bool):
+                parsed[name] = value
+            else:
+                problems.append("exclusive: must be true or false")
+        elif name == "replica_use_description":
+            if value is None or isinstance(value, str):
+                parsed[name] = value
+            else:
+                problems.append("replica_use_description: must be text or null")
+    return parsed, problems
+
+
+def _unknown(name: str, codes: Iterable[str], known: Any) -> list[str]:
+    bad = sorted(c for c in codes if c not in known)
+    return [f"{name}: unknown code(s): {', '.join(bad)}"] if bad else []
+
+
+def _rule_problems(f: Mapping[str, Any]) -> list[str]:
+    """Every rule broken by the (possibly partial) field values in ``f``.
+
+    Fields that are missing (because they failed to parse) are skipped, so one bad field
+    does not hide problems in the others.
+    """
+    p: list[str] = []
+    # Fill in defaults for optional fields the caller left out, so cross-field rules run.
+    f = {**{k: v for k, v in _DEFAULTS.items() if k not in f}, **f}
+    for name in _SET_FIELDS:
+        if name in f and not isinstance(f[name], frozenset):
+            p.append(f"{name}: must be a set of codes")
+    if p:
+        return p
+
+    if "id" in f and (not isinstance(f["id"], str) or not f["id"].strip()):
+        p.append("id: must not be empty")
+    if "version" in f and (
+        not isinstance(f["version"], int) or isinstance(f["version"], bool) or f["version"] < 1
+    ):
+        p.append("version: must be a whole number of at least 1")
+    if "title" in f and (not isinstance(f["title"], str) or not f["title"].strip()):
+        p.append("title: must not be empty")
+
+    if "permitted_purposes" in f:
+        if not f["permitted_purposes"]:
+            p.append("permitted_purposes: name at least one purpose")
+        p += _unknown("permitted_purposes", f["permitted_purposes"], PURPOSES)
+    p += _unknown("prohibited_purposes", f["prohibited_purposes"], PURPOSES)
+    if "permitted_purposes" in f:
+        for allowed in sorted(f["permitted_purposes"]):
+            for banned in PURPOSES.matching(allowed, f["prohibited_purposes"]):
+                p.append(
+                    f"prohibited_purposes: permitted purpose {allowed!r} falls under "
+                    f"prohibited purpose {banned!r}; remove one of them"
+                )
+    p += _unknown("prohibited_industries", f["prohibited_industries"], INDUSTRIES)
+    p += _unknown("prohibited_uses", f["prohibited_uses"], USES)
+    if "permitted_actions" in f:
+        if not f["permitted_actions"]:
+            p.append("permitted_actions: name at least one action")
+        p += _unknown("permitted_actions", f["permitted_actions"], ACTIONS)
+
+    territories = f["territories"]
+    if not territories:
+        p.append("territories: name at least one country, or WORLD")
+    bad = sorted(t for t in territories if not is_valid_licence_territory(t))
+    if bad:
+        p.append(f"territories: not ISO 3166-1 alpha-2 codes: {', '.join(bad)}")
+    if WORLD in territories and len(territories) > 1:
+        p.append("territories: WORLD already covers every country; list no others with it")
+    excluded = f["excluded_territories"]
+    bad = sorted(t for t in excluded if t not in ISO_3166_ALPHA2)
+    if bad:
+        p.append(f"excluded_territories: not ISO 3166-1 alpha-2 codes: {', '.join(bad)}")
+    both = sorted(excluded & territories)
+    if both:
+        p.append(f"excluded_territories: both included and excluded: {', '.join(both)}")
+
+    replica = f["replica_use_description"]
+    if replica is not None:
+        if not isinstance(replica, str) or len(replica.strip()) < MIN_REPLICA_DESCRIPTION_CHARS:
+            p.append(
+                "replica_use_description: describe the specific use of the replica in at "
+                f"least {MIN_REPLICA_DESCRIPTION_CHARS} characters"
+            )
+        if REPLICA_USE in f["prohibited_uses"]:
+            p.append(
+                "replica_use_description: the licence also prohibits digital replicas; "
+                "remove one of them"
+            )
+    if "create_replica" in f.get("permitted_actions", ()) and replica is None:
+        p.append(
+            "permitted_actions: create_replica needs replica_use_description, a specific "
+            "description of the use"
+        )
+
+    start, end = f.get("valid_from"), f.get("valid_until")
+    for name in ("valid_from", "valid_until"):
+        if name in f and not isinstance(f[name], datetime):
+            p.append(f"{name}: must be a date and time")
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        if end <= start:
+            p.append("valid_until: must be after valid_from")
+        years = MAX_REPLICA_TERM_YEARS if replica is not None else MAX_TERM_YEARS
+        if end > add_years(start, years):
+            p.append(
+                f"valid_until: a licence may last at most {MAX_TERM_YEARS} years "
+                f"({MAX_REPLICA_TERM_YEARS} with a digital replica)"
+            )
+
+    exclusive, until = f["exclusive"], f["exclusive_until"]
+    if not isinstance(exclusive, bool):
+        p.append("exclusive: must be true or false")
+    elif exclusive:
+        if until is None:
+            p.append("exclusive_until: an exclusive licence must say when exclusivity ends")
+        elif not isinstance(until, datetime):
+            p.append("exclusive_until: must be a date and time")
+        elif isinstance(start, datetime) and isinstance(end, datetime):
+            if until <= start:
+                p.append("exclusive_until: must be after valid_from")
+            if until > end:
+                p.append("exclusive_until: must not be after valid_until")
+            if until > add_years(start, MAX_EXCLUSIVE_YEARS):
+                p.append(
+                    f"exclusive_until: exclusivity may last at most {MAX_EXCLUSIVE_YEARS} years"
+                )
+    elif until is not None:
+        p.append("exclusive_until: only an exclusive licence has an exclusivity end")
+
+    if "price_minor" in f and (not isinstance(f["price_minor"], int) or f["price_minor"] < 0):
+        p.append("price_minor: must be a whole number of minor units, not negative")
+    if "currency" in f and (
+        not isinstance(f["currency"], str) or not _CURRENCY.match(f["currency"])
+    ):
+        p.append("currency: must be an ISO 4217 code such as USD, INR or ZAR")
+    if "price_unit" in f and f["price_unit"] not in PRICE_UNITS:
+        p.append(f"price_unit: must be one of {', '.join(PRICE_UNITS)}")
+    royalty = f.get("royalty_share_percent")
+    if "royalty_share_percent" in f and (not isinstance(royalty, int) or not 0 <= royalty <= 100):
+        p.append("royalty_share_percent: must be a whole number from 0 to 100")
+    days = f["deletion_deadline_days"]
+    if not isinstance(days, int) or not 1 <= days <= MAX_DELETION_DEADLINE_DAYS:
+        p.append(f"deletion_deadline_days: must be from 1 to {MAX_DELETION_DEADLINE_DAYS} days")
+    if f["on_end"] not in ON_END_CHOICES:
+        p.append(f"on_end: must be one of {', '.join(ON_END_CHOICES)}")
+    return p
+
+
+# --- templates ------------------------------------------------------------------------
+
+_COMMON_PROHIBITED_INDUSTRIES = frozenset(
+    {"political_campaigning", "adult_content", "surveillance", "law_enforcement", "weapons"}
+)
+
+# Each template lists field values and its default term in years. Price (and, for the
+# voice library, the replica description) is left to the caller on purpose: a template
+# must not choose what a person is paid or what their replica may do.
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "training_only": {
+        "title": "Training only (recommended)",
+        "term_years": 2,
+        "permitted_purposes": {"model_training", "model_evaluation"},
+        "permitted_actions": {"train", "fine_tune", "evaluate"},
+        "prohibited_uses": {
+            "digital_replica",
+            "impersonation",
+            "biometric_identification",
+            "emotion_recognition",
+            "sexual_content",
+            "redistribution",
+        },
+        "prohibited_industries": _COMMON_PROHIBITED_INDUSTRIES,
+        "royalty_share_percent": 50,
+        "on_end": "retrain_without",
+    },
+    "research_non_commercial": {
+        "title": "Non-commercial research",
+        "term_years": 3,
+        "permitted_purposes": {"academic_research", "non_commercial_research"},
+        "prohibited_purposes": {
+            "commercial_research",
+            "commercial_product_development",
+            "marketing",
+        },
+        "permitted_actions": {"train", "fine_tune", "evaluate"},
+        "prohibited_uses": {
+            "digital_replica",
+            "impersonation",
+            "biometric_identification",
+            "sexual_content",
+            "redistribution",
+        },
+        "prohibited_industries": _COMMON_PROHIBITED_INDUSTRIES | {"military"},
+        "royalty_share_percent": 50,
+        "on_end": "keep_no_new_training",
+    },
+    "voice_library": {
+        "title": "Voice library (voice replica for a described use)",
+        "term_years": 3,
+        "permitted_purposes": {"speech_synthesis_training", "media_production"},
+        "permitted_actions": {"train", "fine_tune", "evaluate", "create_replica"},
+        "prohibited_uses": {
+            "face_avatar",
+            "impersonation",
+            "biometric_identification",
+            "sexual_content",
+            "redistribution",
+        },
+        "prohibited_purposes": {"advertising"},
+        "prohibited_industries": _COMMON_PROHIBITED_INDUSTRIES | {"gambling"},
+        "royalty_share_percent": 50,
+        "on_end": "delete_model",
+    },
+    "likeness_advertising": {
+        "title": "Likeness in advertising (with restrictions)",
+        "term_years": 1,
+        "permitted_purposes": {"advertising"},
+        "permitted_actions": {"display"},
+        "prohibited_uses": {
+            "digital_replica",
+            "impersonation",
+            "biometric_identification",
+            "sexual_content",
+            "redistribution",
+        },
+        "prohibited_industries": _COMMON_PROHIBITED_INDUSTRIES
+        | {"alcohol", "tobacco", "gambling", "health_claims"},
+        "royalty_share_percent": 50,
+        "on_end": "delete_model",
+    },
+}
+
+
+def licence_from_template(name: str, **changes: Any) -> Licence:
+    """A licence from template ``name`` with ``changes`` applied, validated.
+
+    ``id``, ``valid_from`` and ``price_minor`` must be given (``currency`` defaults to USD,
+    ``price_unit`` to item, ``version`` to 1). ``valid_until`` defaults to ``valid_from``
+    plus the template's term. Every problem, including an unknown template name, is
+    reported in one ``InvalidInput``.
+    """
+    if name not in TEMPLATES:
+        raise InvalidInput(
+            f"unknown licence template {name!r}",
+            problems=[f"template: unknown; choose one of {', '.join(sorted(TEMPLATES))}"],
+        )
+    template = dict(TEMPLATES[name])
+    term_years = template.pop("term_years")
+    fields: dict[str, Any] = {"version": 1, "currency": "USD", "price_unit": "item"}
+    fields |= template
+    fields |= changes
+    start = fields.get("valid_from")
+    if "valid_until" not in fields and isinstance(start, datetime):
+        fields["valid_until"] = add_years(start, term_years)
+    return Licence.from_dict(fields)
+
+
+# --- evaluation -----------------------------------------------------------------------
+
+
+class ReasonCode(StrEnum):
+    """Stable codes for decision reasons. All but ``ALLOWED`` deny."""
+
+    ALLOWED = "allowed"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CONSENT_EXPIRED = "consent_expired"
+    CONSENT_STATE_UNKNOWN = "consent_state_unknown"
+    LICENCE_NOT_YET_VALID = "licence_not_yet_valid"
+    LICENCE_EXPIRED = "licence_expired"
+    ACTION_UNKNOWN = "action_unknown"
+    ACTION_NOT_PERMITTED = "action_not_permitted"
+    PURPOSE_UNKNOWN = "purpose_unknown"
+    PURPOSE_NOT_PERMITTED = "purpose_not_permitted"
+    PURPOSE_PROHIBITED = "purpose_prohibited"
+    INDUSTRY_UNKNOWN = "industry_unknown"
+    INDUSTRY_PROHIBITED = "industry_prohibited"
+    TERRITORY_UNKNOWN = "territory_unknown"
+    TERRITORY_NOT_COVERED = "territory_not_covered"
+    TERRITORY_EXCLUDED = "territory_excluded"
+    USE_UNKNOWN = "use_unknown"
+    USE_PROHIBITED = "use_prohibited"
+    REPLICA_NOT_PERMITTED = "replica_not_permitted"
+    RECIPIENT_UNKNOWN = "recipient_unknown"
+
+
+DENY_CODES = frozenset(ReasonCode) - {ReasonCode.ALLOWED}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: ReasonCode
+    text: str
+
+    @property
+    def denies(self) -> bool:
+        return self.code in DENY_CODES
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of ``evaluate``. ``allowed`` is True exactly when no reason denies.
+
+    A denial lists every deny reason found; an allowance carries one ``allowed`` reason.
+    """
+
+    allowed: bool
+    reasons: tuple[Reason, ...]
+
+    def __post_init__(self) -> None:
+        if self.allowed == any(r.denies for r in self.reasons):
+            raise ValueError("a decision is allowed exactly when no reason denies")
+
+    @property
+    def codes(self) -> tuple[ReasonCode, ...]:
+        return tuple(r.code for r in self.reasons)
+
+
+@dataclass(frozen=True)
+class Organisation:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Use:
+    """What a buyer declares it will do with an item.
+
+    ``declared_uses`` names kinds of use from ``purposes.USES`` the use involves (for
+    example ``voice_cloning``); some are implied by the action (``create_replica`` is a
+    ``digital_replica`` use) and need not be declared. ``at`` is when the use happens.
+    """
+
+    action: str
+    purpose: str
+    industry: str
+    territory: str
+    recipient_org: Organisation
+    at: datetime
+    declared_uses: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.declared_uses, frozenset):
+            object.__setattr__(self, "declared_uses", frozenset(self.declared_uses))
+
+
+def evaluate(
+    licence: Licence, use: Use, at: datetime | None = None, state: str = "active"
+) -> Decision:
+    """Whether ``use`` is allowed under ``licence`` at ``at`` (default ``use.at``).
+
+    ``state`` is the consent state of the item ("active", "withdrawn", "expired"); anything
+    but "active" denies. Rules, all checked so the decision carries every reason:
+    the moment must be in ``[valid_from, valid_until)``; the action must be permitted;
+    the purpose must be, or descend from, a permitted purpose and must not be, or descend
+    from, a prohibited one (prohibitions beat permissions); the industry must not be, or
+    descend from, a prohibited one; the territory must be covered and not excluded; no
+    declared or implied use may be prohibited, and a replica use needs the licence's
+    replica permission. Unknown codes deny.
+    """
+    moment = as_utc(at if at is not None else use.at)
+    deny: list[Reason] = []
+
+    def no(code: ReasonCode, text: str) -> None:
+        deny.append(Reason(code, text))
+
+    if state == "withdrawn":
+        no(ReasonCode.CONSENT_WITHDRAWN, "the contributor withdrew consent")
+    elif state == "expired":
+        no(ReasonCode.CONSENT_EXPIRED, "the contributor's consent has expired")
+    elif state != "active":
+        no(ReasonCode.CONSENT_STATE_UNKNOWN, f"unknown consent state {state!r}")
+
+    if moment < licence.valid_from:
+        no(ReasonCode.LICENCE_NOT_YET_VALID, f"the licence starts {licence.valid_from.isoformat()}")
+    if moment >= licence.valid_until:
+        no(ReasonCode.LICENCE_EXPIRED, f"the licence ended {licence.valid_until.isoformat()}")
+
+    if not use.recipient_org.id.strip():
+        no(ReasonCode.RECIPIENT_UNKNOWN, "the receiving organisation is not identified")
+
+    if use.action not in ACTIONS:
+        no(ReasonCode.ACTION_UNKNOWN, f"unknown action {use.action!r}")
+    elif use.action not in licence.permitted_actions:
+        no(ReasonCode.ACTION_NOT_PERMITTED, f"the licence does not permit {use.action!r}")
+
+    if use.purpose not in PURPOSES:
+        no(ReasonCode.PURPOSE_UNKNOWN, f"unknown purpose {use.purpose!r}")
+    else:
+        banned = PURPOSES.matching(use.purpose, licence.prohibited_purposes)
+        if banned:
+            no(
+                ReasonCode.PURPOSE_PROHIBITED,
+                f"purpose {use.purpose!r} falls under prohibited {', '.join(banned)}",
+            )
+        if not PURPOSES.matching(use.purpose, licence.permitted_purposes):
+            no(
+                ReasonCode.PURPOSE_NOT_PERMITTED,
+                f"purpose {use.purpose!r} is not among the permitted purposes",
+            )
+
+    if use.industry not in INDUSTRIES:
+        no(ReasonCode.INDUSTRY_UNKNOWN, f"unknown industry {use.industry!r}")
+    else:
+        banned = INDUSTRIES.matching(use.industry, licence.prohibited_industries)
+        if banned:
+            no(
+                ReasonCode.INDUSTRY_PROHIBITED,
+                f"industry {use.industry!r} falls under prohibited {', '.join(banned)}",
+            )
+
+    if not is_known_territory(use.territory):
+        no(ReasonCode.TERRITORY_UNKNOWN, f"unknown territory {use.territory!r}")
+    else:
+        if not licence.worldwide and use.territory not in licence.territories:
+            no(ReasonCode.TERRITORY_NOT_COVERED, f"the licence does not cover {use.territory}")
+        if use.territory in licence.excluded_territories:
+            no(ReasonCode.TERRITORY_EXCLUDED, f"the licence excludes {use.territory}")
+
+    uses = use.declared_uses | uses_implied_by_action(use.action)
+    unknown_uses = sorted(u for u in uses if u not in USES)
+    if unknown_uses:
+        no(ReasonCode.USE_UNKNOWN, f"unknown use(s) {', '.join(unknown_uses)}")
+    known_uses = sorted(u for u in uses if u in USES)
+    for kind in known_uses:
+        banned = USES.matching(kind, licence.prohibited_uses)
+        if banned:
+            no(
+                ReasonCode.USE_PROHIBITED,
+                f"use {kind!r} falls under prohibited {', '.join(banned)}",
+            )
+    if any(USES.is_a(kind, REPLICA_USE) for kind in known_uses) and not licence.allows_replica:
+        no(ReasonCode.REPLICA_NOT_PERMITTED, "the licence does not permit a digital replica")
+
+    if deny:
+        return Decision(False, tuple(deny))
+    return Decision(True, (Reason(ReasonCode.ALLOWED, "every term of the licence is met"),))
