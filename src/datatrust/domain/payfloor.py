@@ -1,0 +1,132 @@
+"""The pay floor: a campaign's pay per unit of work must meet a minimum hourly rate.
+
+A *unit* is whatever the campaign pays for: one item, or one minute of recording. Effort is
+the time a contributor is expected to spend per unit (filming, walking, re-takes, upload),
+not the length of the result; for a recording paid per minute it is the effort minutes per
+recorded minute.
+
+All arithmetic is on integers. Wherever a division does not come out even, it rounds in the
+contributor's favour:
+
+- an effective hourly rate rounds *down* (a rate that only meets the floor after rounding
+  up does not meet it);
+- a minimum pay per unit and a top-up round *up* (to the next minor unit);
+- the median of an even number of measurements is the *upper* middle value (more effort
+  measured means more pay owed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from datatrust.domain.errors import InvalidInput
+from datatrust.domain.money import Money
+
+SECONDS_PER_HOUR = 3600
+DEFAULT_RECHECK_AFTER = 20
+
+
+def _positive_int(value: object, name: str) -> int:
+    if type(value) is not int or value <= 0:
+        raise InvalidInput(f"{name} must be a whole number above zero, got {value!r}", field=name)
+    return value
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
+
+
+def hourly_rate(pay_per_unit: Money, effort_minutes_per_unit: int) -> Money:
+    """What a contributor earns per hour: ``pay_per_unit * 60 / effort_minutes``, rounded down.
+
+    ``effort_minutes_per_unit`` must be a positive int (``InvalidInput`` otherwise); use
+    ``hourly_rate_for_seconds`` for tasks shorter than a minute.
+    """
+    minutes = _positive_int(effort_minutes_per_unit, "effort_minutes_per_unit")
+    return hourly_rate_for_seconds(pay_per_unit, minutes * 60)
+
+
+def hourly_rate_for_seconds(pay_per_unit: Money, effort_seconds_per_unit: int) -> Money:
+    """Like ``hourly_rate`` with effort in seconds: ``pay * 3600 // effort_seconds``."""
+    seconds = _positive_int(effort_seconds_per_unit, "effort_seconds_per_unit")
+    return Money(pay_per_unit.amount_minor * SECONDS_PER_HOUR // seconds, pay_per_unit.currency)
+
+
+def meets_floor(rate: Money, floor: Money) -> bool:
+    """True when an hourly ``rate`` is at least the hourly ``floor``.
+
+    Both must be in the same currency (``CurrencyMismatch`` otherwise): a floor in another
+    currency has to be converted by the operator first, never silently.
+    """
+    return rate >= floor
+
+
+def minimum_pay_per_unit(floor: Money, effort_seconds_per_unit: int) -> Money:
+    """The least pay per unit whose hourly rate meets ``floor``, rounded up to a minor unit.
+
+    ``meets_floor(hourly_rate_for_seconds(minimum_pay_per_unit(f, s), s), f)`` always holds.
+    """
+    seconds = _positive_int(effort_seconds_per_unit, "effort_seconds_per_unit")
+    return Money(_ceil_div(floor.amount_minor * seconds, SECONDS_PER_HOUR), floor.currency)
+
+
+def upper_median(values: Sequence[int]) -> int:
+    """The middle value; of an even count, the larger of the two middle ones."""
+    if not values:
+        raise InvalidInput("the median of no values is undefined", field="values")
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+@dataclass(frozen=True)
+class FloorRecheck:
+    """The outcome of re-measuring effort once enough work has come in.
+
+    ``top_up_per_unit`` is what each already-paid unit is owed so that, at the measured
+    median effort, the pay meets the floor; zero when it already does.
+    """
+
+    submissions: int
+    median_effort_seconds: int
+    measured_rate: Money
+    required_pay_per_unit: Money
+    top_up_per_unit: Money
+
+    @property
+    def meets_floor(self) -> bool:
+        return self.top_up_per_unit.is_zero
+
+
+def recheck_floor(
+    pay_per_unit: Money,
+    floor: Money,
+    measured_effort_seconds: Sequence[int],
+    *,
+    after: int = DEFAULT_RECHECK_AFTER,
+) -> FloorRecheck | None:
+    """Check the promised rate against the effort contributors actually spent.
+
+    ``measured_effort_seconds`` holds one measurement per submission (each a positive int).
+    Returns ``None`` while there are fewer than ``after`` submissions (too few to judge);
+    otherwise a ``FloorRecheck`` using the upper median, so a few very fast or very slow
+    submissions do not move the result. Raises ``InvalidInput`` for a non-positive
+    measurement and ``CurrencyMismatch`` when pay and floor differ in currency.
+    """
+    _positive_int(after, "after")
+    for seconds in measured_effort_seconds:
+        _positive_int(seconds, "measured_effort_seconds")
+    if pay_per_unit.currency != floor.currency:
+        meets_floor(pay_per_unit, floor)  # raises CurrencyMismatch with the usual message
+    if len(measured_effort_seconds) < after:
+        return None
+    median = upper_median(measured_effort_seconds)
+    required = minimum_pay_per_unit(floor, median)
+    top_up = required - pay_per_unit if required > pay_per_unit else Money.zero(floor.currency)
+    return FloorRecheck(
+        submissions=len(measured_effort_seconds),
+        median_effort_seconds=median,
+        measured_rate=hourly_rate_for_seconds(pay_per_unit, median),
+        required_pay_per_unit=required,
+        top_up_per_unit=top_up,
+    )
