@@ -223,15 +223,15 @@ def _gazetteer() -> _Gazetteer:
     section = sections["[never]"]
     for line in data.joinpath("common_words.txt").read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
-        if line == "[never]":
-            section = never
-        elif line == "[ambiguous]":
-            section = ambiguous
+        if line in sections:
+            section = sections[line]
         elif line:
             section.update(w.lower() for w in line.split())
-    never |= _TITLES
+    titles = sections["[titles]"]
+    never = sections["[never]"] | titles
+    ambiguous = sections["[ambiguous]"] - never
     return _Gazetteer(
-        frozenset(first), frozenset(last), frozenset(never), frozenset(ambiguous - never)
+        frozenset(first), frozenset(last), frozenset(never), frozenset(ambiguous), frozenset(titles)
     )
 
 
