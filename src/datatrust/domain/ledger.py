@@ -559,8 +559,8 @@ def payout_fail(
 ) -> JournalEntry:
     """The rail refused the payout: payouts_in_transit → contributor_payable.
 
-    Its postings are exactly those of ``reverse(payout_request(...))`` for the same
-    contributor and amount, so the contributor's payable balance is restored to the unit.
+    It has the same postings as ``reverse(payout_request(...))`` for the same contributor
+    and amount, so the contributor's payable balance is restored to the unit.
     """
     return _transfer(
         AccountRef.payouts_in_transit(contributor_id, amount.currency),
