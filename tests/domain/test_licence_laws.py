@@ -1,0 +1,239 @@
+"""Laws every licence decision obeys, checked on generated licences and uses.
+
+``licences()`` and ``uses()`` are also imported by ``test_odrl.py``.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from datatrust.domain.licence import (
+    DENY_CODES,
+    MIN_REPLICA_DESCRIPTION_CHARS,
+    ON_END_CHOICES,
+    PRICE_UNITS,
+    Licence,
+    Organisation,
+    ReasonCode,
+    Use,
+    add_years,
+    evaluate,
+)
+from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES, USES
+from datatrust.domain.territories import ISO_3166_ALPHA2, WORLD
+
+PURPOSE_CODES = sorted(PURPOSES.codes)
+INDUSTRY_CODES = sorted(INDUSTRIES.codes)
+ACTION_CODES = sorted(ACTIONS.codes)
+USE_CODES = sorted(USES.codes)
+COUNTRIES = sorted(ISO_3166_ALPHA2)
+
+moments = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2032, 12, 31), timezones=st.just(UTC)
+)
+titles = st.text(min_size=1, max_size=40).filter(lambda s: s.strip())
+descriptions = st.text(min_size=MIN_REPLICA_DESCRIPTION_CHARS, max_size=80).filter(
+    lambda s: len(s.strip()) >= MIN_REPLICA_DESCRIPTION_CHARS
+)
+
+
+@st.composite
+def licences(draw):
+    """Valid licences spread over every field's range."""
+    permitted = draw(st.frozensets(st.sampled_from(PURPOSE_CODES), min_size=1, max_size=4))
+    # A prohibited purpose may carve a sub-purpose out of a permitted one, but may not sit
+    # above a permitted purpose (that is a contradiction the validator rejects).
+    free = [p for p in PURPOSE_CODES if not any(PURPOSES.is_a(a, p) for a in permitted)]
+    prohibited = draw(st.frozensets(st.sampled_from(free), max_size=4)) if free else frozenset()
+    actions = draw(st.frozensets(st.sampled_from(ACTION_CODES), min_size=1, max_size=4))
+    replica = draw(st.none() | descriptions)
+    if "create_replica" in actions and replica is None:
+        replica = "A described use of the replica, long enough to read"
+    banned_uses = draw(st.frozensets(st.sampled_from(USE_CODES), max_size=4))
+    if replica is not None:
+        banned_uses -= {"digital_replica"}
+    if draw(st.booleans()):
+        territories = frozenset({WORLD})
+        excluded = draw(st.frozensets(st.sampled_from(COUNTRIES), max_size=3))
+    else:
+        territories = draw(st.frozensets(st.sampled_from(COUNTRIES), min_size=1, max_size=5))
+        excluded = frozenset()
+    start = draw(moments)
+    years = 10 if replica is not None else 5
+    longest = (add_years(start, years) - start).days
+    end = start + timedelta(days=draw(st.integers(1, longest)))
+    exclusive = draw(st.booleans())
+    exclusive_until = None
+    if exclusive:
+        days = min((end - start).days, 730)
+        exclusive_until = start + timedelta(days=draw(st.integers(1, days)))
+    return Licence(
+        id=draw(st.text(min_size=1, max_size=20).filter(lambda s: s.strip())),
+        version=draw(st.integers(1, 50)),
+        title=draw(titles),
+        permitted_purposes=permitted,
+        prohibited_purposes=prohibited,
+        prohibited_industries=draw(st.frozensets(st.sampled_from(INDUSTRY_CODES), max_size=6)),
+        prohibited_uses=banned_uses,
+        permitted_actions=actions,
+        territories=territories,
+        excluded_territories=excluded,
+        valid_from=start,
+        valid_until=end,
+        exclusive=exclusive,
+        exclusive_until=exclusive_until,
+        price_minor=draw(st.integers(0, 10**9)),
+        currency=draw(st.sampled_from(["USD", "INR", "ZAR", "EUR", "JPY"])),
+        price_unit=draw(st.sampled_from(PRICE_UNITS)),
+        royalty_share_percent=draw(st.integers(0, 100)),
+        deletion_deadline_days=draw(st.integers(1, 30)),
+        on_end=draw(st.sampled_from(ON_END_CHOICES)),
+        replica_use_description=replica,
+    )
+
+
+@st.composite
+def uses(draw, purposes=st.sampled_from(PURPOSE_CODES)):
+    return Use(
+        action=draw(st.sampled_from(ACTION_CODES)),
+        purpose=draw(purposes),
+        industry=draw(st.sampled_from(INDUSTRY_CODES)),
+        territory=draw(st.sampled_from(COUNTRIES)),
+        recipient_org=Organisation(id="org-1", name="Buyer"),
+        at=draw(moments),
+        declared_uses=draw(st.frozensets(st.sampled_from(USE_CODES), max_size=2)),
+    )
+
+
+def unknown(known):
+    return st.text(min_size=1, max_size=12).filter(lambda s: s not in known)
+
+
+@given(licences(), uses())
+def test_a_use_under_a_prohibited_purpose_is_denied_whatever_is_permitted(licence, use):
+    if not licence.prohibited_purposes:
+        return
+    banned = sorted(licence.prohibited_purposes)[0]
+    # Permit the banned purpose's parent too: the prohibition must still win.
+    use = Use(**{**use.__dict__, "purpose": banned})
+    decision = evaluate(licence, use)
+    assert not decision.allowed
+    assert ReasonCode.PURPOSE_PROHIBITED in decision.codes
+
+
+@given(licences(), uses())
+def test_a_use_in_a_prohibited_industry_is_denied(licence, use):
+    for banned in licence.prohibited_industries:
+        decision = evaluate(licence, Use(**{**use.__dict__, "industry": banned}))
+        assert ReasonCode.INDUSTRY_PROHIBITED in decision.codes
+        assert not decision.allowed
+
+
+@given(licences(), uses())
+def test_a_prohibited_use_is_denied_even_when_the_action_is_permitted(licence, use):
+    for banned in licence.prohibited_uses:
+        decision = evaluate(licence, Use(**{**use.__dict__, "declared_uses": {banned}}))
+        assert ReasonCode.USE_PROHIBITED in decision.codes
+
+
+@given(licences(), uses(), st.sampled_from(["withdrawn", "expired"]))
+def test_withdrawn_or_expired_consent_always_denies(licence, use, state):
+    decision = evaluate(licence, use, state=state)
+    assert not decision.allowed
+    assert f"consent_{state}" in decision.codes
+
+
+@given(
+    licences(),
+    uses(),
+    st.sampled_from(["action", "purpose", "industry", "territory", "declared_uses"]),
+    st.data(),
+)
+def test_anything_unknown_always_denies(licence, use, field, data):
+    known = {
+        "action": ACTIONS.codes,
+        "purpose": PURPOSES.codes,
+        "industry": INDUSTRIES.codes,
+        "territory": ISO_3166_ALPHA2,
+        "declared_uses": USES.codes,
+    }[field]
+    value = data.draw(unknown(known))
+    if field == "declared_uses":
+        value = frozenset({value})
+    decision = evaluate(licence, Use(**{**use.__dict__, field: value}))
+    assert not decision.allowed
+
+
+@given(licences(), uses(), st.sampled_from(["active", "withdrawn", "expired", "other"]))
+def test_a_decision_is_allowed_exactly_when_it_has_no_deny_reason(licence, use, state):
+    decision = evaluate(licence, use, state=state)
+    deny = [r for r in decision.reasons if r.code in DENY_CODES]
+    assert decision.allowed == (not deny)
+    assert decision.reasons
+
+
+@given(licences(), uses())
+def test_an_allowed_use_meets_every_term(licence, use):
+    decision = evaluate(licence, use)
+    if not decision.allowed:
+        return
+    assert licence.valid_from <= use.at < licence.valid_until
+    assert use.action in licence.permitted_actions
+    assert PURPOSES.matching(use.purpose, licence.permitted_purposes)
+    assert not PURPOSES.matching(use.purpose, licence.prohibited_purposes)
+    assert not INDUSTRIES.matching(use.industry, licence.prohibited_industries)
+    assert licence.worldwide or use.territory in licence.territories
+    assert use.territory not in licence.excluded_territories
+
+
+@settings(max_examples=200)
+@given(licences(), st.data())
+def test_evaluation_is_monotone_in_the_time_window(licence, data):
+    """Allowed at t means t is inside the window; a narrower window allows no more."""
+    # A use built to satisfy the licence, so allowed decisions actually occur.
+    use = Use(
+        action=sorted(licence.permitted_actions - {"create_replica", "redistribute"} or {"x"})[0],
+        purpose=sorted(licence.permitted_purposes)[0],
+        industry=data.draw(
+            st.sampled_from(
+                [
+                    i
+                    for i in INDUSTRY_CODES
+                    if not INDUSTRIES.matching(i, licence.prohibited_industries)
+                ]
+                or ["technology"]
+            )
+        ),
+        territory=data.draw(
+            st.sampled_from(
+                sorted(
+                    (ISO_3166_ALPHA2 if licence.worldwide else licence.territories)
+                    - licence.excluded_territories
+                )
+            )
+        ),
+        recipient_org=Organisation(id="org-1", name="Buyer"),
+        at=data.draw(moments),
+    )
+    decision = evaluate(licence, use)
+    inside = licence.valid_from <= use.at < licence.valid_until
+    if decision.allowed:
+        assert inside
+    if not inside:
+        assert not decision.allowed
+    # Narrowing the window never turns a denial into an allowance.
+    shrink = data.draw(st.integers(0, (licence.valid_until - licence.valid_from).days - 1))
+    narrower = licence.replace(
+        valid_until=licence.valid_until - timedelta(days=shrink),
+        exclusive=False,
+        exclusive_until=None,
+    )
+    if evaluate(narrower, use).allowed:
+        assert decision.allowed
+
+
+@given(licences())
+def test_every_generated_licence_round_trips_through_a_dict(licence):
+    assert Licence.from_dict(licence.to_dict()) == licence
+    assert licence.revocable
