@@ -66,6 +66,17 @@ class Actor:
 
 ANONYMOUS = Actor(Role.ANONYMOUS)
 
+
+class _Missing:
+    """Stands in for an object that does not exist, so the policy answers 'not found'
+    exactly as it does for an object the caller may not see (ids cannot be probed)."""
+
+    owner_id = -1
+    org_id = -1
+
+
+MISSING = _Missing()
+
 # What each role may attempt at all; object-level rules below narrow it further.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ANONYMOUS: frozenset({Permission.PUBLIC_READ}),

@@ -45,12 +45,12 @@ class SqlUnitOfWork:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # close() rolls back whatever was not committed and detaches the objects without
+        # expiring them, so results stay readable after the block (rollback() would
+        # expire them and a later attribute read would fail).
         assert self.session is not None
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
-            self.session = None
+        self.session.close()
+        self.session = None
 
     def commit(self) -> None:
         session = self._s

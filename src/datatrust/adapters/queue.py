@@ -1,0 +1,86 @@
+"""The job queue on Huey: SQLite storage on one box, Redis storage on many.
+
+Huey only carries outbox ids. It delivers at most once (a worker killed mid-task loses
+the message), which is why a job's state lives in our database and ``services.jobs.sweep``
+re-dispatches what was lost; a periodic task runs the sweeper every minute.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+
+log = logging.getLogger(__name__)
+
+RUN_TASK = "datatrust.run_job"
+SWEEP_TASK = "datatrust.sweep"
+
+
+class HueyQueue:
+    """``dispatch`` sends an outbox id; ``run`` (given by bootstrap) executes it."""
+
+    def __init__(
+        self,
+        huey: Huey,
+        run: Callable[[int], str],
+        sweep: Callable[[], object],
+        retry_delay: Callable[[int], int],
+    ) -> None:
+        self.huey = huey
+        self._run = run
+        self._retry_delay = retry_delay
+        self._task = huey.task(name=RUN_TASK)(self._execute)
+        huey.periodic_task(crontab(minute="*"), name=SWEEP_TASK)(sweep)
+
+    def _execute(self, outbox_id: int) -> str:
+        outcome = self._run(outbox_id)
+        if outcome == "retry":
+            self.dispatch(outbox_id, self._retry_delay(outbox_id))
+        return outcome
+
+    def dispatch(self, outbox_id: int, delay_seconds: int = 0) -> None:
+        if delay_seconds > 0:
+            self._task.schedule(args=(outbox_id,), delay=delay_seconds)
+        else:
+            self._task(outbox_id)
+
+    def check(self) -> None:
+        self.huey.storage.queue_size()
+
+    def pending_messages(self) -> int:
+        return self.huey.storage.queue_size()
+
+    def consumer(self, workers: int = 2, worker_type: str = "thread") -> Consumer:
+        return self.huey.create_consumer(
+            workers=workers, worker_type=worker_type, periodic=True, check_worker_health=True
+        )
+
+
+def make_huey(backend: str, *, name: str, data_dir: Path, redis_url: str) -> Huey:
+    if backend == "redis":
+        return RedisHuey(name, url=redis_url, results=False, utc=True)
+    if backend == "immediate":
+        return MemoryHuey(name, immediate=True, results=False, utc=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(name, filename=str(data_dir / "queue.db"), results=False, utc=True)
+
+
+class EmbeddedConsumer:
+    """Huey's consumer on threads inside the web process. ``Consumer.start`` installs
+    signal handlers, which only the main thread may do, so the threads are started here."""
+
+    def __init__(self, queue: HueyQueue, workers: int = 2) -> None:
+        self._consumer = queue.consumer(workers=workers)
+
+    def start(self) -> None:
+        self._consumer.scheduler.start()
+        for _, worker in self._consumer.worker_threads:
+            worker.start()
+        log.info("embedded job consumer started")
+
+    def stop(self) -> None:
+        self._consumer.stop(graceful=True)

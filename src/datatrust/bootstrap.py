@@ -1,0 +1,128 @@
+"""Wires settings → adapters → services. Entry points ask this module for a ``Services``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from datatrust.adapters.crypto import AesGcmCipher, Ed25519Signer
+from datatrust.adapters.db import migrate
+from datatrust.adapters.db.engine import make_engine, make_session_factory
+from datatrust.adapters.db.uow import SqlUnitOfWork
+from datatrust.adapters.objectstore import make_object_store
+from datatrust.adapters.passwords import Argon2Hasher
+from datatrust.adapters.queue import EmbeddedConsumer, HueyQueue, make_huey
+from datatrust.config import Settings
+from datatrust.domain.jobs import OutboxJob, backoff
+from datatrust.services import jobs
+from datatrust.services.ports import ObjectStore, PasswordHasher, Signer
+from datatrust.services.storage import EncryptedStorage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    queue: HueyQueue
+    store: ObjectStore
+    storage: EncryptedStorage
+    hasher: PasswordHasher
+    signer: Signer
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(
+            self.session_factory, self.queue, max_attempts=self.settings.job_max_attempts
+        )
+
+    def run_job(self, job_id: int) -> str:
+        return jobs.run_job(
+            self.uow, job_id, lease_seconds=self.settings.job_lease_seconds, services=self
+        )
+
+    def sweep(self) -> jobs.SweepReport:
+        return jobs.sweep(self.uow, self.queue)
+
+    def retry_delay(self, job_id: int) -> int:
+        with self.uow() as uow:
+            row = uow.get(OutboxJob, job_id)
+            return int(backoff(row.attempts).total_seconds()) if row else 0
+
+    def check_health(self) -> dict[str, str]:
+        """Each dependency's state: ``ok`` or the error that names what is wrong."""
+        checks = {
+            "database": lambda: self._ping_database(),
+            "storage": self.store.check,
+            "queue": self.queue.check,
+        }
+        report = {}
+        for name, check in checks.items():
+            try:
+                check()
+                report[name] = "ok"
+            except Exception as exc:  # health reports failures, it never raises
+                report[name] = f"error: {type(exc).__name__}: {exc}"[:300]
+        return report
+
+    def _ping_database(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def embedded_consumer(self, workers: int = 2) -> EmbeddedConsumer:
+        return EmbeddedConsumer(self.queue, workers=workers)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build(settings: Settings, *, upgrade_embedded: bool = True) -> Services:
+    """Build every adapter from settings. An embedded SQLite database is brought up to
+    date here; PostgreSQL is migrated only by ``datatrust db upgrade`` (an operator's act)."""
+    import datatrust.services.handlers  # noqa: F401  (registers the job handlers)
+
+    engine = make_engine(settings.effective_database_url)
+    if upgrade_embedded and settings.is_sqlite:
+        migrate.upgrade(engine)
+    store = make_object_store(settings)
+    cipher = AesGcmCipher.from_settings(settings)
+    services_ref: list[Services] = []
+    huey = make_huey(
+        settings.queue_backend,
+        name=settings.queue_name,
+        data_dir=settings.data_dir,
+        redis_url=settings.redis_url,
+    )
+    queue = HueyQueue(
+        huey,
+        run=lambda job_id: services_ref[0].run_job(job_id),
+        sweep=lambda: services_ref[0].sweep(),
+        retry_delay=lambda job_id: services_ref[0].retry_delay(job_id),
+    )
+    services = Services(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        queue=queue,
+        store=store,
+        storage=EncryptedStorage(store, cipher),
+        hasher=Argon2Hasher(),
+        signer=Ed25519Signer.from_settings(settings),
+    )
+    services_ref.append(services)
+    return services
+
+
+def upgrade_database(settings: Settings) -> str | None:
+    """Apply migrations to the configured database; returns the revision reached."""
+    engine = make_engine(settings.effective_database_url)
+    try:
+        migrate.upgrade(engine)
+        return migrate.current_revision(engine)
+    finally:
+        engine.dispose()

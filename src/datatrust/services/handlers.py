@@ -1,0 +1,21 @@
+"""Importing this module registers every job handler (see ``services.jobs.job``)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+# Handler modules of the core, imported for their @job registrations.
+CORE_HANDLER_MODULES: tuple[str, ...] = ()
+
+
+def load_handlers(extra: str | None = None) -> None:
+    """Import the core handler modules and any named in ``DATATRUST_JOB_PLUGINS``
+    (comma-separated module names): how an operator adds jobs without forking."""
+    names = list(CORE_HANDLER_MODULES)
+    names += [n.strip() for n in (extra or os.environ.get("DATATRUST_JOB_PLUGINS", "")).split(",")]
+    for name in filter(None, names):
+        importlib.import_module(name)
+
+
+load_handlers()

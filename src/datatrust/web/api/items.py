@@ -1,0 +1,94 @@
+"""A contributor's items: upload (multipart, small files), list, read, own download."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import StreamingResponse
+
+from datatrust.bootstrap import Services
+from datatrust.domain.items import Item
+from datatrust.domain.permissions import Actor, Permission
+from datatrust.services import items
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.api.schemas import ItemOut
+from datatrust.web.deps import requires, services, uow
+
+router = APIRouter(prefix="/api/items", tags=["items"])
+CHUNK = 1024 * 1024
+
+
+def item_out(item: Item) -> ItemOut:
+    return ItemOut(
+        id=item.id,
+        kind=item.kind.value,
+        status=item.status.value,
+        title=item.title,
+        filename=item.filename,
+        content_type=item.content_type,
+        size=item.size,
+        original_sha256=item.original_sha256,
+        h3_cell=item.h3_cell,
+        report=item.report,
+        created_at=item.created_at,
+    )
+
+
+def _chunks(upload: UploadFile) -> Iterator[bytes]:
+    while chunk := upload.file.read(CHUNK):
+        yield chunk
+
+
+@router.post("", status_code=201)
+def upload(
+    kind: str = Form(...),
+    title: str = Form(""),
+    file: UploadFile = File(...),
+    actor: Actor = requires(Permission.ITEM_CREATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> ItemOut:
+    item = items.receive_item(
+        unit,
+        svc.storage,
+        actor,
+        kind=kind,
+        filename=file.filename or "upload",
+        content_type=file.content_type or "application/octet-stream",
+        chunks=_chunks(file),
+        title=title,
+    )
+    return item_out(item)
+
+
+@router.get("")
+def my_items(
+    actor: Actor = requires(Permission.ITEM_READ), unit: UnitOfWork = Depends(uow)
+) -> list[ItemOut]:
+    return [item_out(i) for i in items.list_my_items(unit, actor)]
+
+
+@router.get("/{item_id}")
+def get_item(
+    item_id: int, actor: Actor = requires(Permission.ITEM_READ), unit: UnitOfWork = Depends(uow)
+) -> ItemOut:
+    return item_out(items.get_item(unit, actor, item_id))
+
+
+@router.get("/{item_id}/original")
+def download_original(
+    item_id: int,
+    actor: Actor = requires(Permission.ITEM_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> StreamingResponse:
+    item, chunks = items.open_original(unit, svc.storage, actor, item_id)
+    # Read eagerly enough to fail before headers go out when the key was destroyed.
+    first = next(chunks, b"")
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
+    return StreamingResponse(body(), media_type=item.content_type)

@@ -1,0 +1,106 @@
+"""Public request and response schemas. Requests forbid unknown fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignUpIn(Strict):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+    role: str = "contributor"
+    display_name: str = Field(default="", max_length=200)
+    language: str = Field(default="en", max_length=16)
+    country: str | None = Field(default=None, max_length=2)
+
+
+class SignInIn(Strict):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=256)
+
+
+class UserOut(BaseModel):
+    id: int
+    email: str
+    role: str
+    display_name: str
+    language: str
+    country: str | None
+    org_id: int | None = None
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    csrf_token: str
+    expires_at: datetime
+
+
+class TokenIn(Strict):
+    name: str = Field(max_length=200)
+    scopes: list[str]
+    days: int = 90
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(description="The secret. Shown once; store it now.")
+
+
+class OrgIn(Strict):
+    legal_name: str = Field(max_length=300)
+    country: str = Field(max_length=2)
+    website: str = Field(default="", max_length=500)
+    contact_email: str = Field(default="", max_length=320)
+    intended_uses: dict[str, Any] = Field(default_factory=dict)
+
+
+class OrgDecisionIn(Strict):
+    reason: str = Field(default="", max_length=2000)
+
+
+class OrgOut(BaseModel):
+    id: int
+    legal_name: str
+    country: str
+    website: str
+    contact_email: str
+    intended_uses: dict[str, Any]
+    status: str
+    status_reason: str
+
+
+class ItemOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    title: str
+    filename: str
+    content_type: str
+    size: int
+    original_sha256: str
+    h3_cell: str | None
+    report: dict[str, Any]
+    created_at: datetime
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    checked: int
+    first_bad_seq: int | None
+    problem: str | None

@@ -1,0 +1,102 @@
+"""The FastAPI application: middleware, error shape, routers, and the embedded worker."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+
+from datatrust.bootstrap import Services
+from datatrust.logs import request_id
+from datatrust.web.api import accounts, audit, health, items, orgs
+from datatrust.web.errors import error_response, install_error_handlers
+
+log = logging.getLogger("datatrust.http")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# Upload routes stream their bodies and enforce their own limits.
+STREAMING_PATHS = ("/api/items", "/files/")
+
+
+def create_app(services: Services, *, start_worker: bool | None = None) -> FastAPI:
+    settings = services.settings
+    run_worker = (
+        settings.embedded_worker and settings.queue_backend != "immediate"
+        if start_worker is None
+        else start_worker
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        consumer = services.embedded_consumer() if run_worker else None
+        if consumer:
+            consumer.start()
+        try:
+            yield
+        finally:
+            if consumer:
+                consumer.stop()
+
+    app = FastAPI(
+        title="Datatrust",
+        version="0.1.0",
+        description="License your own data on your own terms.",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.services = services
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
+        incoming = request.headers.get("x-request-id", "")
+        rid = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        try:
+            length = request.headers.get("content-length")
+            if (
+                length
+                and length.isdigit()
+                and int(length) > settings.max_json_body_bytes
+                and not request.url.path.startswith(STREAMING_PATHS)
+            ):
+                response = error_response(
+                    413,
+                    "too_large",
+                    f"the body is {length} bytes; the limit is {settings.max_json_body_bytes}",
+                )
+            else:
+                try:
+                    response = await call_next(request)
+                except Exception:  # logged here, inside the request's id context
+                    log.exception("unhandled error in %s %s", request.method, request.url.path)
+                    response = error_response(
+                        500, "internal_error", "something went wrong on our side; it was logged"
+                    )
+            response.headers["x-request-id"] = rid
+            actor = getattr(request.state, "actor", None)
+            log.info(
+                "%s %s %s",
+                request.method,
+                request.url.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "actor": f"{actor.role.value}:{actor.user_id}" if actor else "anonymous",
+                },
+            )
+            return response
+        finally:
+            request_id.reset(token)
+
+    for module in (health, accounts, orgs, items, audit):
+        app.include_router(module.router)
+    return app
