@@ -414,3 +414,9 @@ def test_a_sales_royalty_is_the_rounded_share_of_the_items_net(price_minor, roya
     (line,) = split.lines
     exact = Decimal(line.item_net.amount_minor) * royalty / 100
     assert abs(Decimal(line.contributor_share.amount_minor) - exact) <= Decimal("0.5")
+
+
+@pytest.mark.parametrize("amount", [500, 5.0, "5.00"])
+def test_money_movements_refuse_amounts_that_are_not_money(amount):
+    with pytest.raises(InvalidInput):
+        fund_escrow(3, 12, amount, key="k")

@@ -391,9 +391,15 @@ def check(
 # -- the money movements ------------------------------------------------------------------
 
 
-def _positive(amount: Money, what: str) -> None:
+def _currency_of(amount: Money) -> str:
+    """The amount's currency, or ``InvalidInput`` when it is not Money at all."""
     if not isinstance(amount, Money):
-        raise InvalidInput(f"{what} must be Money", field="amount")
+        raise InvalidInput(f"an amount must be Money, got {type(amount).__name__}", field="amount")
+    return amount.currency
+
+
+def _positive(amount: Money, what: str) -> None:
+    _currency_of(amount)
     if not amount.is_positive:
         raise InvalidInput(f"{what} must be more than zero, got {amount}", field="amount")
 
@@ -437,8 +443,8 @@ def deposit(
 ) -> JournalEntry:
     """A buyer's payment arrives: external_cash → buyer_funds. ``amount`` must be positive."""
     return _transfer(
-        AccountRef.external_cash(amount.currency, rail),
-        AccountRef.buyer_funds(buyer_id, amount.currency),
+        AccountRef.external_cash(_currency_of(amount), rail),
+        AccountRef.buyer_funds(buyer_id, _currency_of(amount)),
         amount,
         key=key,
         memo=memo or f"Deposit from org:{buyer_id}",
@@ -457,8 +463,8 @@ def fund_escrow(
 ) -> JournalEntry:
     """Lock a buyer's money for a campaign: buyer_funds → escrow. ``amount`` must be positive."""
     return _transfer(
-        AccountRef.buyer_funds(buyer_id, amount.currency),
-        AccountRef.escrow(campaign_id, amount.currency),
+        AccountRef.buyer_funds(buyer_id, _currency_of(amount)),
+        AccountRef.escrow(campaign_id, _currency_of(amount)),
         amount,
         key=key,
         memo=memo or f"Fund escrow for campaign:{campaign_id}",
@@ -477,8 +483,8 @@ def pay_item_from_escrow(
 ) -> JournalEntry:
     """Pay accepted work: escrow → contributor_payable. ``amount`` must be positive."""
     return _transfer(
-        AccountRef.escrow(campaign_id, amount.currency),
-        AccountRef.contributor_payable(contributor_id, amount.currency),
+        AccountRef.escrow(campaign_id, _currency_of(amount)),
+        AccountRef.contributor_payable(contributor_id, _currency_of(amount)),
         amount,
         key=key,
         memo=memo or f"Pay user:{contributor_id} for work on campaign:{campaign_id}",
@@ -497,8 +503,8 @@ def release_escrow(
 ) -> JournalEntry:
     """Return unused escrow to the buyer: escrow → buyer_funds. ``amount`` must be positive."""
     return _transfer(
-        AccountRef.escrow(campaign_id, amount.currency),
-        AccountRef.buyer_funds(buyer_id, amount.currency),
+        AccountRef.escrow(campaign_id, _currency_of(amount)),
+        AccountRef.buyer_funds(buyer_id, _currency_of(amount)),
         amount,
         key=key,
         memo=memo or f"Release escrow of campaign:{campaign_id} to org:{buyer_id}",
@@ -520,8 +526,8 @@ def payout_request(
     earnings being requested twice while the rail is still working.
     """
     return _transfer(
-        AccountRef.contributor_payable(contributor_id, amount.currency),
-        AccountRef.payouts_in_transit(contributor_id, amount.currency),
+        AccountRef.contributor_payable(contributor_id, _currency_of(amount)),
+        AccountRef.payouts_in_transit(contributor_id, _currency_of(amount)),
         amount,
         key=key,
         memo=memo or f"Payout requested by user:{contributor_id}",
@@ -540,8 +546,8 @@ def payout_settle(
 ) -> JournalEntry:
     """The rail confirmed the payout: payouts_in_transit → external_cash."""
     return _transfer(
-        AccountRef.payouts_in_transit(contributor_id, amount.currency),
-        AccountRef.external_cash(amount.currency, rail),
+        AccountRef.payouts_in_transit(contributor_id, _currency_of(amount)),
+        AccountRef.external_cash(_currency_of(amount), rail),
         amount,
         key=key,
         memo=memo or f"Payout to user:{contributor_id} settled",
@@ -563,8 +569,8 @@ def payout_fail(
     and amount, so the contributor's payable balance is restored to the unit.
     """
     return _transfer(
-        AccountRef.payouts_in_transit(contributor_id, amount.currency),
-        AccountRef.contributor_payable(contributor_id, amount.currency),
+        AccountRef.payouts_in_transit(contributor_id, _currency_of(amount)),
+        AccountRef.contributor_payable(contributor_id, _currency_of(amount)),
         amount,
         key=key,
         memo=memo or f"Payout to user:{contributor_id} failed; earnings returned",
