@@ -66,6 +66,7 @@ class ObjectStore(Protocol):
     def rename(self, src: str, dst: str) -> None:
         """Move ``src`` to ``dst``, replacing ``dst``; ``NotFound`` if ``src`` is missing."""
         ...
+
     def check(self) -> None:
         """Raise if the store cannot be reached (used by /health)."""
         ...
