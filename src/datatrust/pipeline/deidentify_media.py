@@ -1,0 +1,396 @@
+"""De-identify photos and videos: drop metadata, blur bystanders' faces, coarsen location.
+
+- ``decode_image`` opens a validated image, notes which metadata it carries (EXIF, GPS, XMP,
+  IPTC, comments, maker notes, thumbnails), reads its GPS position, applies the EXIF
+  orientation to the pixels (so dropping EXIF does not turn the photo sideways) and clears
+  everything but the ICC colour profile.
+- ``blur_faces`` finds frontal faces with OpenCV's bundled Haar cascade on a small grey copy
+  and blurs them at full resolution (pixelate then smooth, on a box 25 % larger than the
+  detection so hair and ears go too). With ``keep_largest`` the largest face — the
+  contributor's in a likeness campaign — is left alone. Haar finds frontal faces only:
+  profiles and faces smaller than ~24 px in the detection copy are missed.
+- ``encode_image`` writes the pixels in the input's format with no EXIF/XMP, keeping ICC.
+- ``coarsen_location`` turns a position into an H3 cell and nothing else.
+- ``deidentify_video`` re-encodes every frame (H.264, faces blurred) into an MP4 file, copies
+  the audio packets, writes no container or stream tags, and samples frame pHashes on the
+  way. It streams: one frame in memory at a time.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import cv2
+import h3
+import numpy as np
+from PIL import ExifTags, Image, ImageOps
+
+from datatrust.pipeline.fingerprint import phash
+from datatrust.pipeline.media_spec import DeidOptions, MediaLimits
+from datatrust.pipeline.quality import analysis_copy
+from datatrust.pipeline.rejection import Rejected
+
+Box = tuple[int, int, int, int]  # x, y, w, h in full-resolution pixels
+
+# ---------------------------------------------------------------- location
+
+
+def coarsen_location(lat: float, lng: float, resolution: int = 8) -> str | None:
+    """The H3 cell (hex string) containing the point, or None for a missing position:
+    non-finite, out of range, or exactly (0, 0), which phones write when they had no fix.
+    The coordinates themselves are not kept anywhere."""
+    try:
+        lat, lng = float(lat), float(lng)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lng)) or (lat, lng) == (0.0, 0.0):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        return None
+    return h3.latlng_to_cell(lat, lng, resolution)
+
+
+_ISO6709 = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
+
+
+def parse_iso6709(value: str) -> tuple[float, float] | None:
+    """(lat, lng) from an ISO 6709 string such as ``+37.7749-122.4194+010.0/`` (the form
+    phones put in MP4 ``location`` tags), or None."""
+    m = _ISO6709.match(value or "")
+    return (float(m.group(1)), float(m.group(2))) if m else None
+
+
+# ---------------------------------------------------------------- images
+
+
+@dataclass
+class DecodedImage:
+    """A decoded, upright image with its metadata already cleared (only ICC kept)."""
+
+    image: Image.Image
+    format: str
+    icc_profile: bytes | None
+    metadata_found: list[str] = field(default_factory=list)
+    gps: tuple[float, float] | None = None
+
+
+_GPS_IFD, _EXIF_IFD, _MAKERNOTE, _ORIENTATION = 0x8825, 0x8769, 0x927C, 0x0112
+
+
+def decode_image(data: bytes, fmt: str, trailing_bytes: int = 0) -> DecodedImage:
+    """Fully decode an image that passed validation. Raises ``Rejected("corrupt"|
+    "truncated")`` when the pixel data cannot be decoded."""
+    try:
+        im = Image.open(io.BytesIO(data))
+        im.load()
+    except OSError as e:
+        code = "truncated" if "truncated" in str(e).lower() else "corrupt"
+        raise Rejected(code, f"The image data could not be decoded ({e}); re-export it.") from e
+    found: list[str] = []
+    gps = None
+    exif = im.getexif()
+    orientation = exif.get(_ORIENTATION, 1)
+    if len(exif):
+        found.append("EXIF")
+        gps_ifd = exif.get_ifd(_GPS_IFD)
+        if gps_ifd:
+            found.append("GPS")
+            gps = _gps_position(gps_ifd)
+        if _MAKERNOTE in exif.get_ifd(_EXIF_IFD):
+            found.append("MAKERNOTE")
+        if exif.get_ifd(ExifTags.IFD.IFD1):
+            found.append("THUMBNAIL")
+    info = im.info
+    if "xmp" in info or "XML:com.adobe.xmp" in info:
+        found.append("XMP")
+    if "photoshop" in info or "iptc" in info:
+        found.append("IPTC")
+    if "comment" in info:
+        found.append("COMMENT")
+    if getattr(im, "text", None):
+        found.append("TEXT")
+    if trailing_bytes:
+        found.append("TRAILING_DATA")
+    icc = info.get("icc_profile")
+    if orientation in range(2, 9):
+        im = ImageOps.exif_transpose(im)
+    if im.mode not in ("RGB", "RGBA"):
+        has_alpha = "A" in im.mode or "transparency" in im.info
+        if im.mode == "CMYK":
+            icc = None  # a CMYK profile would misdescribe the converted RGB pixels
+        im = im.convert("RGBA" if has_alpha and fmt != "jpeg" else "RGB")
+    im.info = {}  # nothing from the original travels with the pixels (Pillow re-saves XMP)
+    return DecodedImage(im, fmt, icc, found, gps)
+
+
+def _gps_position(gps: dict[int, Any]) -> tuple[float, float] | None:
+    try:
+        lat = _dms(gps[2]) * (-1 if str(gps.get(1, "N")).upper().startswith("S") else 1)
+        lng = _dms(gps[4]) * (-1 if str(gps.get(3, "E")).upper().startswith("W") else 1)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    return lat, lng
+
+
+def _dms(v: Any) -> float:
+    d, m, s = (float(x) for x in v)
+    return d + m / 60 + s / 3600
+
+
+def encode_image(im: Image.Image, fmt: str, icc: bytes | None, quality: int = 90) -> bytes:
+    """Re-save without EXIF/XMP (Pillow writes them only when passed or left in ``info``)."""
+    buf = io.BytesIO()
+    extra: dict[str, Any] = {"icc_profile": icc} if icc else {}
+    if fmt == "jpeg":
+        im.save(buf, "JPEG", quality=quality, **extra)
+    elif fmt == "webp":
+        im.save(buf, "WEBP", quality=quality, **extra)
+    else:
+        im.save(buf, "PNG", compress_level=6, **extra)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- faces
+
+_local = threading.local()  # CascadeClassifier is not documented as thread-safe
+
+
+def _cascade() -> cv2.CascadeClassifier:
+    c = getattr(_local, "cascade", None)
+    if c is None:
+        c = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        if c.empty():  # would silently find no faces: fail loudly instead
+            raise RuntimeError("OpenCV Haar cascade not found")
+        _local.cascade = c
+    return c
+
+
+def detect_faces(gray_small: np.ndarray, full_size: tuple[int, int]) -> list[Box]:
+    """Frontal faces found in ``gray_small`` (a scaled grey copy), as boxes in the
+    full-resolution ``full_size`` = (width, height) coordinates, largest first."""
+    h, w = gray_small.shape[:2]
+    sx, sy = full_size[0] / w, full_size[1] / h
+    found = _cascade().detectMultiScale(
+        cv2.equalizeHist(gray_small), scaleFactor=1.1, minNeighbors=5, minSize=(24, 24)
+    )
+    boxes = [(int(x * sx), int(y * sy), int(fw * sx), int(fh * sy)) for x, y, fw, fh in found]
+    return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
+
+
+def _grow(box: Box, width: int, height: int, by: float = 0.25) -> Box:
+    x, y, w, h = box
+    dx, dy = int(w * by / 2), int(h * by / 2)
+    x0, y0 = max(0, x - dx), max(0, y - dy)
+    x1, y1 = min(width, x + w + dx), min(height, y + h + dy)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _obscure(region: np.ndarray) -> np.ndarray:
+    h, w = region.shape[:2]
+    # Pixelate to ~8 cells across (identity gone), then smooth the blocks away.
+    small = cv2.resize(
+        region,
+        (max(1, w // max(1, w // 8)), max(1, h // max(1, h // 8))),
+        interpolation=cv2.INTER_AREA,
+    )
+    big = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    k = max(3, (min(w, h) // 8) | 1)
+    return cv2.GaussianBlur(big, (k, k), 0)
+
+
+def blur_boxes_pil(im: Image.Image, boxes: list[Box]) -> None:
+    """Blur each box of ``im`` in place (crop → blur → paste, so the full image is never
+    converted to an array)."""
+    for box in boxes:
+        x, y, w, h = _grow(box, *im.size)
+        if w < 2 or h < 2:
+            continue
+        region = np.asarray(im.crop((x, y, x + w, y + h)))
+        im.paste(Image.fromarray(_obscure(region)), (x, y))
+
+
+def blur_boxes_array(frame: np.ndarray, boxes: list[Box]) -> None:
+    """Blur each box of an H×W×C array in place."""
+    height, width = frame.shape[:2]
+    for box in boxes:
+        x, y, w, h = _grow(box, width, height)
+        if w >= 2 and h >= 2:
+            frame[y : y + h, x : x + w] = _obscure(frame[y : y + h, x : x + w])
+
+
+def choose_faces(boxes: list[Box], keep_largest: bool) -> tuple[list[Box], int]:
+    """(boxes to blur, number kept). ``boxes`` come largest first from ``detect_faces``."""
+    if keep_largest and boxes:
+        return boxes[1:], 1
+    return boxes, 0
+
+
+def detection_copy(gray: np.ndarray, long_side: int) -> np.ndarray:
+    return analysis_copy(gray, long_side)
+
+
+# ---------------------------------------------------------------- video
+
+_STRUCTURAL_TAGS = {
+    "major_brand",
+    "minor_version",
+    "compatible_brands",
+    "handler_name",
+    "vendor_id",
+    "language",
+    "duration",
+    "encoder",
+    "creation_time",
+}
+
+
+def classify_tags(tags: dict[str, str]) -> list[str]:
+    """Metadata categories present in container/stream tags: GPS, DEVICE, DATES, TAGS.
+    Structural keys (brands, handler names, language) are not personal and not listed."""
+    out: set[str] = set()
+    for key in tags:
+        k = key.split(":", 1)[-1].lower()
+        if "location" in k or "xyz" in k or "gps" in k:
+            out.add("GPS")
+        elif any(s in k for s in ("make", "model", "software", "android", "device")):
+            out.add("DEVICE")
+        elif "date" in k or "creation_time" in k:
+            out.add("DATES")
+        elif k not in _STRUCTURAL_TAGS:
+            out.add("TAGS")
+    if any(k.split(":", 1)[-1].lower() == "creation_time" for k in tags):
+        out.add("DATES")
+    return sorted(out)
+
+
+@dataclass(frozen=True)
+class VideoDeid:
+    frames: int
+    faces_blurred: int  # face detections blurred, summed over frames
+    faces_kept: int
+    frame_phashes: tuple[str, ...]
+    duration_s: float
+
+
+_COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "ac3"}
+
+
+def deidentify_video(src: Any, out_path: str, opts: DeidOptions, limits: MediaLimits) -> VideoDeid:
+    """Re-encode ``src`` (a file object or path) to an MP4 at ``out_path`` with faces blurred
+    and no tags. Raises ``Rejected`` when decoding fails or the stream turns out longer than
+    ``limits.max_duration_s`` (headers can lie); other exceptions propagate."""
+    rotation = _first_frame_rotation(src)
+    if hasattr(src, "seek"):
+        src.seek(0)
+    with (
+        av.open(src, mode="r", metadata_errors="ignore") as inp,
+        av.open(out_path, mode="w", format="mp4") as out,
+    ):
+        v_in = inp.streams.video[0]
+        v_in.thread_type = "AUTO"
+        a_in = inp.streams.audio[0] if inp.streams.audio else None
+        width = v_in.codec_context.width // 2 * 2  # yuv420p needs even sides
+        height = v_in.codec_context.height // 2 * 2
+        rate = v_in.average_rate or v_in.guessed_rate or 30
+        v_out = out.add_stream("libx264", rate=rate)
+        v_out.width, v_out.height, v_out.pix_fmt = width, height, "yuv420p"
+        v_out.codec_context.time_base = v_in.time_base
+        v_out.options = {"crf": str(opts.video_crf), "preset": "veryfast"}
+        a_out = None
+        a_transcode = False
+        if a_in is not None:
+            if a_in.codec_context.name in _COPYABLE_AUDIO:
+                a_out = out.add_stream_from_template(a_in)
+            else:
+                a_out = out.add_stream("aac", rate=a_in.codec_context.sample_rate)
+                a_transcode = True
+            a_out.metadata.clear()
+        v_out.metadata.clear()
+        if rotation:
+            # Frames are encoded as stored; the display matrix tells players to turn them.
+            v_out.set_display_rotation(rotation)
+
+        frames = blurred = kept = 0
+        hashes: list[str] = []
+        next_sample = 0.0
+        prev_boxes: list[Box] = []
+        max_frames = limits.max_duration_s * limits.max_fps
+        last_t = 0.0
+        streams = [v_in] + ([a_in] if a_in is not None else [])
+        try:
+            for packet in inp.demux(*streams):
+                if packet.stream is a_in:
+                    if a_transcode:
+                        for af in packet.decode():
+                            af.pts = None
+                            out.mux(a_out.encode(af))
+                    elif packet.dts is not None:
+                        packet.stream = a_out
+                        out.mux(packet)
+                    continue
+                for frame in packet.decode():
+                    t = float(frame.time) if frame.time is not None else frames / float(rate)
+                    last_t = max(last_t, t)
+                    frames += 1
+                    if t > limits.max_duration_s + 1 or frames > max_frames:
+                        raise Rejected(
+                            "duration_out_of_range",
+                            "The video is longer than its header says and over the limit "
+                            f"of {limits.max_duration_s / 60:g} minutes.",
+                        )
+                    rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+                    rgb = _upright(rgb, rotation)
+                    gray = analysis_copy(rgb, opts.face_detect_long_side)
+                    if t >= next_sample and len(hashes) < opts.max_video_fingerprint_frames:
+                        hashes.append(phash(gray))
+                        next_sample = t + 1.0
+                    boxes = []
+                    if opts.blur_faces:
+                        boxes = detect_faces(gray, (rgb.shape[1], rgb.shape[0]))
+                    to_blur, k = choose_faces(boxes, opts.keep_contributor_face)
+                    kept += k
+                    blurred += len(to_blur)
+                    # Also blur last frame's faces: Haar flickers, a face missed for one
+                    # frame would otherwise flash through unblurred.
+                    blur_boxes_array(rgb, to_blur + prev_boxes)
+                    prev_boxes = to_blur
+                    if rotation:
+                        rgb = _upright(rgb, -rotation)  # back to the stored orientation
+                    new = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                    new.pts, new.time_base = frame.pts, frame.time_base
+                    out.mux(v_out.encode(new))
+        except av.FFmpegError as e:
+            raise Rejected(
+                "corrupt", f"The video could not be decoded at {last_t:.1f} s: {e}."
+            ) from e
+        out.mux(v_out.encode(None))
+        if a_transcode:
+            out.mux(a_out.encode(None))
+    if frames == 0:
+        raise Rejected("corrupt", "The video has no decodable frames.")
+    return VideoDeid(frames, blurred, kept, tuple(hashes), last_t)
+
+
+def _first_frame_rotation(src: Any) -> int:
+    """Display rotation in degrees of the first video frame (phones record portrait video as
+    landscape frames plus a rotation), 0 when none or undecodable."""
+    try:
+        with av.open(src, mode="r", metadata_errors="ignore") as c:
+            for frame in c.decode(video=0):
+                return round(frame.rotation or 0)
+    except av.FFmpegError:
+        return 0
+    return 0
+
+
+def _upright(rgb: np.ndarray, rotation: float | int) -> np.ndarray:
+    """Rotate by the display matrix angle (degrees, multiples of 90) for detection; faces are
+    only found upright. The encoded frame keeps the source orientation."""
+    turns = round((rotation or 0) / 90) % 4
+    return np.rot90(rgb, turns) if turns else rgb
