@@ -183,7 +183,7 @@ _SSN = re.compile(_NB + r"(\d{3})([- ])(\d{2})\2(\d{4})" + _NA)
 _HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])")
 # Cheap gate before the (slow, pure-Python) phonenumbers matcher: seven or more digits
 # with only phone punctuation between them.
-_PHONE_HINT = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6,}")
+_PHONE_HINT = re.compile(r"(?:\+|\()?\d(?:[\s().\-/]{0,3}\d){6,}")
 
 _STREET_TYPES = (
     "Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Close|Crescent|Cres"
@@ -275,18 +275,32 @@ def _ssns(text: str) -> Iterable[tuple[int, int, str]]:
             yield m.start(), m.end(), "SSN"
 
 
-def _phones(text: str) -> Iterable[tuple[int, int, str]]:
-    if not _PHONE_HINT.search(text):
-        return
-    seen: set[tuple[int, int]] = set()
-    # One pass per region: "+<country>" numbers are found by the first pass; the others
-    # add national formats ("082 555 1234" is South African, "(415) 555-2671" American).
-    for region in PHONE_REGIONS:
-        for match in PhoneNumberMatcher(text, region, leniency=Leniency.VALID):
-            key = (match.start, match.end)
-            if key not in seen:
-                seen.add(key)
-                yield match.start, match.end, "PHONE"
+def _phones(text: str, claimed: list[tuple[int, int, str]]) -> Iterable[tuple[int, int, str]]:
+    """Phone numbers, looked for only in digit runs no higher-priority span has claimed.
+
+    The phonenumbers matcher is pure Python and by far the slowest detector, so it runs on
+    small windows (the run plus two characters each side, which its leniency checks look
+    at) rather than the whole text, and tries the served regions in turn only until one
+    reads the run as a valid number: a "+<country>" number is found by the first.
+    """
+    for hint in _PHONE_HINT.finditer(text):
+        start, end = hint.span()
+        if any(s <= start and end <= e for s, e, _ in claimed):
+            continue
+        # Without a "+", a valid number in the served regions has at least 9 digits
+        # (national significant number, trunk 0 optional): skip dates, order numbers.
+        if text[start] != "+" and sum(c.isdigit() for c in hint.group()) < 9:
+            continue
+        lo = max(0, start - 2)
+        window = text[lo : end + 2]
+        for region in PHONE_REGIONS:
+            found = [
+                (lo + m.start, lo + m.end, "PHONE")
+                for m in PhoneNumberMatcher(window, region, leniency=Leniency.VALID)
+            ]
+            if found:
+                yield from found
+                break
 
 
 def _addresses(text: str) -> Iterable[tuple[int, int, str]]:
@@ -368,7 +382,9 @@ def _known_names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
-_DETECTORS = (_emails, _urls, _cards, _aadhaar, _za_ids, _ssns, _phones, _addresses, _handles)
+# Run before phones, whose candidates they can claim (see ``_phones``).
+_CHECKED = (_emails, _urls, _cards, _aadhaar, _za_ids, _ssns)
+_LOOSE = (_addresses, _handles, _persons)
 
 
 def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
@@ -383,9 +399,11 @@ def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
     if not text:
         return []
     candidates: list[tuple[int, int, str]] = []
-    for detect in _DETECTORS:
+    for detect in _CHECKED:
         candidates.extend(detect(text))
-    candidates.extend(_persons(text))
+    candidates.extend(_phones(text, candidates))
+    for detect in _LOOSE:
+        candidates.extend(detect(text))
     pattern = _known_names_pattern(tuple(known_names)) if known_names else None
     known = [(m.start(), m.end(), "PERSON") for m in pattern.finditer(text)] if pattern else []
     # Known names rank between ADDRESS/HANDLE and gazetteer guesses (-0.5): they beat a
