@@ -1,0 +1,86 @@
+"""Translation: gettext catalogues in ``datatrust/locale`` and Babel for formatting.
+
+The domain builds language-neutral messages (``domain.licence_text``); this module turns
+them into sentences in the reader's language: it translates msgids and vocabulary labels
+through the ``messages`` catalogue and formats dates, money, country names and lists with
+Babel's CLDR data for that language.
+
+A language with no catalogue falls back to English (the msgids), never to an error, so
+a contributor always sees their terms.
+"""
+
+from __future__ import annotations
+
+import gettext
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.lists import format_list
+from babel.numbers import format_currency, get_currency_precision
+
+from datatrust.domain.licence import Licence
+from datatrust.domain.licence_text import Amount, Day, Labels, Message, Territories, summarise
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "messages"
+DEFAULT_LANGUAGE = "en"
+
+
+def available_languages() -> tuple[str, ...]:
+    """Languages with a compiled catalogue, sorted."""
+    return tuple(
+        sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
+    )
+
+
+@lru_cache(maxsize=32)
+def translator(lang: str) -> gettext.NullTranslations:
+    """The catalogue for ``lang`` (a BCP 47 tag such as "hi" or "zu-ZA").
+
+    Falls back to the bare language ("zu-ZA" → "zu") and then to ``NullTranslations``,
+    which returns msgids unchanged (English).
+    """
+    candidates = [lang.replace("-", "_"), lang.split("-")[0].split("_")[0]]
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=candidates, fallback=True)
+
+
+def _locale(lang: str) -> Locale:
+    try:
+        return Locale.parse(lang.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse(DEFAULT_LANGUAGE)
+
+
+def _format(value: Any, lang: str, tr: gettext.NullTranslations) -> Any:
+    locale = _locale(lang)
+    if isinstance(value, Labels):
+        return format_list([tr.gettext(label) for label in value.items], locale=locale)
+    if isinstance(value, Territories):
+        names = locale.territories
+        return format_list([names.get(code, code) for code in value.codes], locale=locale)
+    if isinstance(value, Amount):
+        # Integers in, Decimal for display only; never a float (design §5, Money).
+        digits = get_currency_precision(value.currency)
+        amount = Decimal(value.minor).scaleb(-digits)
+        return format_currency(amount, value.currency, locale=locale)
+    if isinstance(value, Day):
+        return format_date(value.value, format="long", locale=locale)
+    return value
+
+
+def render(message: Message, lang: str) -> str:
+    """One message as a sentence in ``lang``."""
+    tr = translator(lang)
+    params = {key: _format(value, lang, tr) for key, value in message.params.items()}
+    text = tr.gettext(message.msgid)
+    # Messages without placeholders may contain a literal "%"; only format when needed.
+    return text % params if params else text
+
+
+def explain_licence(licence: Licence, lang: str) -> list[str]:
+    """The licence in plain words in ``lang``, one sentence per message, risks included."""
+    return [render(message, lang) for message in summarise(licence)]
