@@ -1,0 +1,250 @@
+"""Consent records (ISO/IEC TS 27560 fields) with an append-only history of events.
+
+A ``ConsentRecord`` is immutable; ``withdraw``, ``expire`` and ``renew`` return a new
+record with one more event. The state is always the last event's resulting state.
+
+Transitions (anything else raises ``Conflict``):
+
+    given     → active                (only as the first event: ``give_consent``)
+    active    → withdrawn | expired   (``withdraw`` / ``expire``)
+    expired   → withdrawn | active    (``withdraw`` / ``renew``)
+    active    → active                (``renew``: extends ``expires_at``)
+    withdrawn → nothing               (final: new consent means a new record)
+
+Withdrawing must be as easy as giving (design §5), so withdrawing needs nothing but the
+time and the actor. Event times may not go backwards, so the history reads in order.
+
+``receipt_claims`` returns the JSON-able claims of a receipt for one event; signing them
+is an adapter's job (no cryptography in the domain).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from datatrust.domain.clock import as_utc
+from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.purposes import PURPOSES
+
+RECEIPT_VERSION = "datatrust-consent-receipt/1"
+
+
+class ConsentState(StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class ConsentEventType(StrEnum):
+    GIVEN = "given"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    RENEWED = "renewed"
+
+
+@dataclass(frozen=True)
+class DataCategory:
+    """A category of personal data (ideally a DPV ``pd:`` code such as "voice")."""
+
+    code: str
+    biometric: bool = False
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    type: ConsentEventType
+    at: datetime
+    actor: str  # "user:12", "system", "operator:3"
+    resulting_state: ConsentState
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """Who agreed to what, when and how, and every later change of state.
+
+    Fields follow ISO/IEC TS 27560: the PII principal (``subject_id``), the ``controller``,
+    ``purposes`` (codes from ``purposes.PURPOSES``), ``data_categories`` (each flagged
+    biometric or not), the notice shown (``notice_version``, ``notice_language`` as BCP
+    47), ``jurisdiction``, ``recipients``, ``retention`` (free text such as "until
+    withdrawn, deleted within 30 days"), ``withdrawal_method`` and ``expires_at``.
+    """
+
+    record_id: str
+    subject_id: str
+    controller: str
+    purposes: frozenset[str]
+    data_categories: tuple[DataCategory, ...]
+    notice_version: str
+    notice_language: str
+    jurisdiction: str
+    recipients: tuple[str, ...]
+    retention: str
+    withdrawal_method: str
+    events: tuple[ConsentEvent, ...]
+    expires_at: datetime | None = None
+    licence_id: str | None = None
+
+    @property
+    def state(self) -> ConsentState:
+        return self.events[-1].resulting_state
+
+    @property
+    def given_at(self) -> datetime:
+        return self.events[0].at
+
+    @property
+    def includes_biometric_data(self) -> bool:
+        return any(c.biometric for c in self.data_categories)
+
+    def withdraw(self, at: datetime, actor: str) -> ConsentRecord:
+        """Withdraw; raises ``Conflict`` if already withdrawn."""
+        if self.state is ConsentState.WITHDRAWN:
+            raise Conflict("consent is already withdrawn", {"record_id": self.record_id})
+        return self._append(ConsentEventType.WITHDRAWN, at, actor, ConsentState.WITHDRAWN)
+
+    def expire(self, at: datetime, actor: str = "system") -> ConsentRecord:
+        """Mark expired; raises ``Conflict`` unless active."""
+        if self.state is not ConsentState.ACTIVE:
+            raise Conflict(f"consent is {self.state}, not active", {"record_id": self.record_id})
+        return self._append(ConsentEventType.EXPIRED, at, actor, ConsentState.EXPIRED)
+
+    def renew(self, at: datetime, actor: str, expires_at: datetime | None) -> ConsentRecord:
+        """Renew an active or expired consent until ``expires_at`` (None: no end).
+
+        Raises ``Conflict`` for a withdrawn consent (the person must give new consent, on
+        a new record) and ``InvalidInput`` if ``expires_at`` is not after ``at``.
+        """
+        if self.state is ConsentState.WITHDRAWN:
+            raise Conflict(
+                "a withdrawn consent cannot be renewed; give consent again instead",
+                {"record_id": self.record_id},
+            )
+        if expires_at is not None and as_utc(expires_at) <= as_utc(at):
+            raise InvalidInput("the renewed consent must end after it is renewed")
+        renewed = self._append(ConsentEventType.RENEWED, at, actor, ConsentState.ACTIVE)
+        return dataclasses.replace(
+            renewed, expires_at=as_utc(expires_at) if expires_at is not None else None
+        )
+
+    def _append(
+        self, kind: ConsentEventType, at: datetime, actor: str, state: ConsentState
+    ) -> ConsentRecord:
+        at = as_utc(at)
+        if at < self.events[-1].at:
+            raise InvalidInput(
+                "a consent event cannot be earlier than the one before it",
+                problems=[f"at: {at.isoformat()} is before {self.events[-1].at.isoformat()}"],
+            )
+        if not actor.strip():
+            raise InvalidInput("every consent event names its actor", problems=["actor: required"])
+        event = ConsentEvent(type=kind, at=at, actor=actor, resulting_state=state)
+        return dataclasses.replace(self, events=(*self.events, event))
+
+
+def give_consent(
+    *,
+    record_id: str,
+    subject_id: str,
+    controller: str,
+    purposes: frozenset[str] | set[str],
+    data_categories: tuple[DataCategory, ...] | list[DataCategory],
+    notice_version: str,
+    notice_language: str,
+    jurisdiction: str,
+    recipients: tuple[str, ...] | list[str] = (),
+    retention: str,
+    withdrawal_method: str,
+    at: datetime,
+    actor: str,
+    expires_at: datetime | None = None,
+    licence_id: str | None = None,
+) -> ConsentRecord:
+    """A new record whose only event is ``given``; raises ``InvalidInput`` listing every
+    problem (empty fields, unknown purposes, no data categories, an end before the start).
+    """
+    problems = []
+    for name, value in (
+        ("record_id", record_id),
+        ("subject_id", subject_id),
+        ("controller", controller),
+        ("notice_version", notice_version),
+        ("notice_language", notice_language),
+        ("jurisdiction", jurisdiction),
+        ("retention", retention),
+        ("withdrawal_method", withdrawal_method),
+        ("actor", actor),
+    ):
+        if not value.strip():
+            problems.append(f"{name}: required")
+    if not purposes:
+        problems.append("purposes: name at least one purpose")
+    unknown = sorted(p for p in purposes if p not in PURPOSES)
+    if unknown:
+        problems.append(f"purposes: unknown code(s): {', '.join(unknown)}")
+    if not data_categories:
+        problems.append("data_categories: name at least one category of personal data")
+    if any(not c.code.strip() for c in data_categories):
+        problems.append("data_categories: every category needs a code")
+    if expires_at is not None and as_utc(expires_at) <= as_utc(at):
+        problems.append("expires_at: must be after the consent is given")
+    if problems:
+        raise InvalidInput("the consent record is not valid", problems=problems)
+    given = ConsentEvent(ConsentEventType.GIVEN, as_utc(at), actor, ConsentState.ACTIVE)
+    return ConsentRecord(
+        record_id=record_id,
+        subject_id=subject_id,
+        controller=controller,
+        purposes=frozenset(purposes),
+        data_categories=tuple(data_categories),
+        notice_version=notice_version,
+        notice_language=notice_language,
+        jurisdiction=jurisdiction,
+        recipients=tuple(recipients),
+        retention=retention,
+        withdrawal_method=withdrawal_method,
+        events=(given,),
+        expires_at=as_utc(expires_at) if expires_at is not None else None,
+        licence_id=licence_id,
+    )
+
+
+def receipt_claims(record: ConsentRecord, event: ConsentEvent) -> dict[str, Any]:
+    """The claims of a receipt for ``event`` of ``record``: JSON-able, keys stable.
+
+    The event must be one of the record's events (``InvalidInput`` otherwise). The claims
+    describe the record as it stood right after that event, so a receipt for an old event
+    does not change when later events are added.
+    """
+    if event not in record.events:
+        raise InvalidInput("the event does not belong to this consent record")
+    index = record.events.index(event)
+    return {
+        "version": RECEIPT_VERSION,
+        "record_id": record.record_id,
+        "event": {
+            "index": index,
+            "type": str(event.type),
+            "at": event.at.isoformat(),
+            "actor": event.actor,
+            "resulting_state": str(event.resulting_state),
+        },
+        "pii_principal_id": record.subject_id,
+        "pii_controller": record.controller,
+        "purposes": [
+            {"code": code, "dpv": PURPOSES.term(code).iri} for code in sorted(record.purposes)
+        ],
+        "pii_categories": [
+            {"code": c.code, "biometric": c.biometric} for c in record.data_categories
+        ],
+        "notice": {"version": record.notice_version, "language": record.notice_language},
+        "jurisdiction": record.jurisdiction,
+        "recipients": list(record.recipients),
+        "retention": record.retention,
+        "withdrawal_method": record.withdrawal_method,
+        "given_at": record.given_at.isoformat(),
+        "licence_id": record.licence_id,
+    }
