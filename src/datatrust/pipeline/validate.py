@@ -36,6 +36,7 @@ from datatrust.pipeline.media_spec import MediaSpec
 from datatrust.pipeline.rejection import Rejected, Rejection
 from datatrust.pipeline.sniff import (
     ARCHIVE,
+    OTHER,
     SNIFF_BYTES,
     UNKNOWN,
     Sniffed,
@@ -124,6 +125,13 @@ def _check_type(sniffed: Sniffed, spec: MediaSpec, filename: str | None) -> None
         raise Rejected(
             "unknown_format",
             "The file's content is not a recognised media format. Accepted: "
+            + ", ".join(sorted(spec.limits.formats))
+            + ".",
+        )
+    if sniffed.family == OTHER:
+        raise Rejected(
+            "unsupported_format",
+            f"This is a {sniffed.format.upper()} file, not a {spec.kind.family}. Accepted: "
             + ", ".join(sorted(spec.limits.formats))
             + ".",
         )
