@@ -108,6 +108,7 @@ class _Run:
         self.fp: dict[str, Any] = {}
         self.output_bytes: bytes | None = None
         self.output_path: str | None = None
+        self.created_dir: str | None = None  # a temporary directory we made for the output
         self.output_format: str | None = None
         self.h3_cell: str | None = None
         self.timings: dict[str, float] = {}
@@ -185,6 +186,8 @@ def process_media(
 def _cleanup(run: _Run) -> MediaReport:
     if run.rejections and run.output_path and os.path.exists(run.output_path):
         os.remove(run.output_path)
+        if run.created_dir:
+            os.rmdir(run.created_dir)
     return run.report()
 
 
@@ -293,7 +296,9 @@ def _video(
         return
 
     run.stage = "deidentify"
-    out_dir = output_dir or tempfile.mkdtemp(prefix="datatrust-video-")
+    out_dir = output_dir
+    if out_dir is None:
+        out_dir = run.created_dir = tempfile.mkdtemp(prefix="datatrust-video-")
     fd, out_path = tempfile.mkstemp(suffix=".mp4", dir=out_dir)
     os.close(fd)
     run.output_path = out_path
