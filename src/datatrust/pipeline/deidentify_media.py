@@ -192,16 +192,17 @@ def _grow(box: Box, width: int, height: int, by: float = 0.25) -> Box:
 
 
 def _obscure(region: np.ndarray) -> np.ndarray:
+    """Shrink to ~8 cells across (the identity is gone at that size), smooth those few
+    pixels, and scale back up bilinearly, which leaves no block edges. All the work is at the
+    small size: a full-resolution Gaussian on a large face cost more than the JPEG encode."""
     h, w = region.shape[:2]
-    # Pixelate to ~8 cells across (identity gone), then smooth the blocks away.
+    cells = max(1, min(w, h) // 8)
     small = cv2.resize(
-        region,
-        (max(1, w // max(1, w // 8)), max(1, h // max(1, h // 8))),
-        interpolation=cv2.INTER_AREA,
+        region, (max(1, w // cells), max(1, h // cells)), interpolation=cv2.INTER_AREA
     )
-    big = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    k = max(3, (min(w, h) // 8) | 1)
-    return cv2.GaussianBlur(big, (k, k), 0)
+    if min(small.shape[:2]) >= 3:
+        small = cv2.GaussianBlur(small, (3, 3), 0)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def blur_boxes_pil(im: Image.Image, boxes: list[Box]) -> None:
