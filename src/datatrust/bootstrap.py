@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from datatrust.adapters.crypto import AesGcmCipher, Ed25519Signer
 from datatrust.adapters.db import migrate
-from datatrust.adapters.db.engine import make_engine, make_session_factory
+from datatrust.adapters.db.engine import make_engine, make_session_factory, ping
 from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.adapters.objectstore import make_object_store
 from datatrust.adapters.passwords import Argon2Hasher
@@ -21,6 +19,10 @@ from datatrust.services import jobs
 from datatrust.services.ports import ObjectStore, PasswordHasher, Signer
 from datatrust.services.storage import EncryptedStorage
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 class Services:
     settings: Settings
     engine: Engine
-    session_factory: sessionmaker[Session]
+    session_factory: sessionmaker[Session]  # replaceable: tests bind it to one connection
     queue: HueyQueue
     store: ObjectStore
     storage: EncryptedStorage
@@ -71,8 +73,8 @@ class Services:
         return report
 
     def _ping_database(self) -> None:
-        with self.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        # Through the session factory, so a test's shared connection is used as well.
+        ping(self.session_factory)
 
     def embedded_consumer(self, workers: int = 2) -> EmbeddedConsumer:
         return EmbeddedConsumer(self.queue, workers=workers)
@@ -81,12 +83,14 @@ class Services:
         self.engine.dispose()
 
 
-def build(settings: Settings, *, upgrade_embedded: bool = True) -> Services:
+def build(
+    settings: Settings, *, upgrade_embedded: bool = True, engine: Engine | None = None
+) -> Services:
     """Build every adapter from settings. An embedded SQLite database is brought up to
     date here; PostgreSQL is migrated only by ``datatrust db upgrade`` (an operator's act)."""
     import datatrust.services.handlers  # noqa: F401  (registers the job handlers)
 
-    engine = make_engine(settings.effective_database_url)
+    engine = engine or make_engine(settings.effective_database_url)
     if upgrade_embedded and settings.is_sqlite:
         migrate.upgrade(engine)
     store = make_object_store(settings)
@@ -111,7 +115,9 @@ def build(settings: Settings, *, upgrade_embedded: bool = True) -> Services:
         queue=queue,
         store=store,
         storage=EncryptedStorage(store, cipher),
-        hasher=Argon2Hasher(),
+        hasher=Argon2Hasher(
+            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+        ),
         signer=Ed25519Signer.from_settings(settings),
     )
     services_ref.append(services)

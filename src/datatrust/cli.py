@@ -65,11 +65,9 @@ def worker(
     dev: bool = typer.Option(False, "--dev"),
 ) -> None:
     """Run a job worker (Huey consumer). Start as many as needed, on as many machines."""
-    from datatrust.logs import configure_logging
+    from datatrust.worker import run_worker
 
-    configure_logging()
-    services = _services(_settings(dev))
-    services.queue.consumer(workers=workers).run()
+    run_worker(_services(_settings(dev)), workers=workers)
 
 
 @jobs_app.command("sweep")

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     master_key: SecretStr = SecretStr(DEV_MASTER_KEY)  # urlsafe base64 of 32 bytes
     signing_key: SecretStr | None = None  # Ed25519 private key, PEM; derived from secret in dev
 
+    # Argon2id cost; the defaults follow RFC 9106's second recommendation. Tests lower them.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
     session_max_age_seconds: int = 14 * 24 * 3600
     sign_in_attempts_per_minute: int = 10
     max_json_body_bytes: int = 1_000_000

@@ -1,0 +1,135 @@
+"""No route returns or changes what its caller may not see (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from authz_matrix import FRAMEWORK_PUBLIC, Matrix, declared_permission, flat_routes
+from conftest import make_persona
+from datatrust.domain.accounts import ApiToken, Organisation, User
+from datatrust.domain.items import Item
+from datatrust.domain.permissions import Actor, Permission, Role
+from datatrust.services import items
+from datatrust.web.app import create_app
+from datatrust.web.deps import requires, uow
+
+VICTIM_TITLE = "victim-secret-walk-video"
+
+# What the rules let a persona do to objects it does not own.
+OPERATOR_ON_ORGS = frozenset(
+    {
+        ("GET /api/orgs/{org_id}", "operator"),
+        ("POST /api/orgs/{org_id}/{decision}", "operator"),
+    }
+)
+
+
+@pytest.fixture
+def victim(services, people):
+    """Objects that belong to the owner (a contributor) and to the buyer's organisation."""
+    owner = people["owner"]
+    with services.uow() as unit:
+        item = items.receive_item(
+            unit,
+            services.storage,
+            owner.actor,
+            kind="voice",
+            filename="call.wav",
+            content_type="audio/wav",
+            chunks=[b"RIFF" + b"\x00" * 100],
+            title=VICTIM_TITLE,
+        )
+        token = unit.one(ApiToken, user_id=owner.actor.user_id)
+    other_org = make_persona(services, "victim-buyer", Role.BUYER, org=True)
+    return {"item": item, "token": token, "org_id": other_org.actor.org_id}
+
+
+def victim_state(services, people, victim):
+    def snapshot():
+        with services.uow() as unit:
+            item = unit.get(Item, victim["item"].id)
+            token = unit.get(ApiToken, victim["token"].id)
+            org = unit.get(Organisation, victim["org_id"])
+            user = unit.get(User, people["owner"].actor.user_id)
+            return (
+                (item.status, item.title, item.size) if item else None,
+                token.revoked_at if token else None,
+                (org.status, org.status_reason) if org else None,
+                (user.email, user.erased_at) if user else None,
+            )
+
+    return snapshot
+
+
+def matrix_for(app, client, services, people, victim, allowed=OPERATOR_ON_ORGS) -> Matrix:
+    personas = {name: p.headers for name, p in people.items()} | {"anonymous": {}}
+    roles = {name: p.actor.role for name, p in people.items()} | {"anonymous": Role.ANONYMOUS}
+    return Matrix(
+        app=app,
+        client=client,
+        headers=personas,
+        roles=roles,
+        path_values={
+            "item_id": str(victim["item"].id),
+            "token_id": str(victim["token"].id),
+            "org_id": str(victim["org_id"]),
+            "decision": "suspend",
+        },
+        secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],
+        snapshot=victim_state(services, people, victim),
+        allowed_on_others=allowed,
+    )
+
+
+def test_every_route_refuses_what_its_caller_may_not_see(client, services, people, victim):
+    violations, calls = matrix_for(client.app, client, services, people, victim).run()
+    assert violations == []
+    # The matrix really exercised routes with the victim's objects in them.
+    assert any("/api/items/" in c.path for c in calls)
+    assert {c.persona for c in calls} == {"other", "buyer", "operator", "anonymous"}
+
+
+def test_the_owner_can_reach_their_own_objects(client, people, victim):
+    """The positive control: the same calls as the owner succeed, so refusals above are
+    about ownership and not a broken route."""
+    headers = people["owner"].headers
+    item_id = victim["item"].id
+    assert client.get(f"/api/items/{item_id}", headers=headers).json()["title"] == VICTIM_TITLE
+    original = client.get(f"/api/items/{item_id}/original", headers=headers)
+    assert original.status_code == 200 and original.content.startswith(b"RIFF")
+    revoked = client.delete(f"/api/tokens/{victim['token'].id}", headers=headers)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+
+
+def test_every_route_declares_a_permission(client):
+    routes = [r for r in flat_routes(client.app) if r.path not in FRAMEWORK_PUBLIC]
+    assert len(routes) > 10
+    assert [r.path for r in routes if declared_permission(r) is None] == []
+
+
+def test_a_route_without_a_permission_fails_the_matrix(services, people, victim):
+    app = create_app(services, start_worker=False)
+
+    @app.get("/api/leaky/{item_id}")
+    def leaky(item_id: int):
+        with services.uow() as unit:
+            return {"title": unit.get(Item, item_id).title}
+
+    with TestClient(app) as test_client:
+        violations, _ = matrix_for(app, test_client, services, people, victim).run()
+    assert any("/api/leaky/{item_id}: declares no permission" in v for v in violations)
+
+
+def test_a_public_route_that_leaks_another_persons_item_fails_the_matrix(services, people, victim):
+    app = create_app(services, start_worker=False)
+
+    @app.get("/api/peek/{item_id}")
+    def peek(item_id: int, _actor: Actor = requires(Permission.PUBLIC_READ), unit=uow):
+        with services.uow() as u:
+            return {"title": u.get(Item, item_id).title}
+
+    with TestClient(app) as test_client:
+        violations, _ = matrix_for(app, test_client, services, people, victim).run()
+    leaks = [v for v in violations if "/api/peek/{item_id}" in v]
+    assert leaks and all("victim" in v or "not the caller's" in v for v in leaks)
