@@ -54,9 +54,12 @@ def sample_json(route: Any) -> Any:
         if not field.is_required():
             continue
         text = str(field.annotation)
-        sample[name] = (
-            [] if "list" in text else {} if "dict" in text else 1 if text == "<class 'int'>" else "GB"
-        )
+        if "list" in text:
+            sample[name] = []
+        elif "dict" in text:
+            sample[name] = {}
+        else:
+            sample[name] = 1 if text == "<class 'int'>" else "GB"
     return sample
 
 

@@ -157,7 +157,11 @@ def make_persona(
     email = f"{name}-{uuid.uuid4().hex[:6]}@example.org"
     with svc.uow() as uow:
         user = accounts.sign_up(
-            uow, svc.hasher, email=email, password="correct horse battery", role=role,
+            uow,
+            svc.hasher,
+            email=email,
+            password="correct horse battery",
+            role=role,
             allow_operator=True,
         )
         actor = accounts.actor_for(uow, user)

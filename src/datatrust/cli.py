@@ -111,7 +111,7 @@ def _print_demo(services) -> None:  # type: ignore[no-untyped-def]
     from datatrust.services.demo import DEMO_PASSWORD, seed_demo
 
     people = seed_demo(services.uow, services.hasher, services.storage)
-    typer.echo("Demo accounts (password for all: %s):" % DEMO_PASSWORD)
+    typer.echo(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
     for person in people:
         typer.echo(f"  {person.role.value:<12} {person.email:<26} {person.name}")
 

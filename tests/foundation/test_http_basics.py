@@ -1,0 +1,177 @@
+"""Bad input gets a 4xx in one error shape that names the problem; never a 500."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from datatrust.domain.accounts import ApiToken, WebSession
+from datatrust.domain.clock import utcnow
+
+
+def assert_error(response, status, code, *fragments):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    for fragment in fragments:
+        assert fragment in json.dumps(body)
+
+
+def sign_up(client, email="ana@example.org", password="a long enough password"):
+    return client.post("/api/auth/sign-up", json={"email": email, "password": password})
+
+
+def test_malformed_json_is_named(client):
+    response = client.post(
+        "/api/auth/sign-in", content=b'{"email": ', headers={"content-type": "application/json"}
+    )
+    assert_error(response, 400, "malformed_json", "not valid JSON")
+
+
+def test_wrong_types_and_unknown_fields_are_each_named(client):
+    response = client.post(
+        "/api/auth/sign-up", json={"email": 12, "password": "x" * 12, "shoe_size": 44}
+    )
+    assert_error(response, 422, "invalid_input", "email", "shoe_size: unknown field")
+
+
+def test_every_sign_up_problem_is_listed_at_once(client):
+    response = client.post("/api/auth/sign-up", json={"email": "nope", "password": "short"})
+    assert_error(response, 422, "invalid_input", "email: not a valid", "password: use at least")
+
+
+def test_an_oversize_body_is_refused_before_it_is_read(client):
+    response = client.post(
+        "/api/auth/sign-in",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert_error(response, 413, "too_large", "limit")
+
+
+def test_bad_tokens_are_refused_with_a_reason(client):
+    assert_error(
+        client.get("/api/me", headers={"Authorization": "Bearer nope"}),
+        401,
+        "not_authenticated",
+        "malformed",
+    )
+    assert_error(
+        client.get("/api/me", headers={"Authorization": "Bearer dt_unknown"}),
+        401,
+        "not_authenticated",
+        "not known",
+    )
+    assert_error(
+        client.get("/api/me", headers={"Authorization": "Basic abc"}),
+        401,
+        "not_authenticated",
+        "Bearer",
+    )
+
+
+def test_an_expired_or_revoked_token_is_refused(client, services, people):
+    owner = people["owner"]
+    with services.uow() as uow:
+        token = uow.one(ApiToken, user_id=owner.actor.user_id)
+        token.expires_at = utcnow() - timedelta(seconds=1)
+        uow.commit()
+    assert_error(client.get("/api/me", headers=owner.headers), 401, "not_authenticated", "expired")
+    other = people["other"]
+    with services.uow() as uow:
+        token = uow.one(ApiToken, user_id=other.actor.user_id)
+        token.revoked_at = utcnow()
+        uow.commit()
+    assert_error(client.get("/api/me", headers=other.headers), 401, "not_authenticated", "revoked")
+
+
+def test_sign_in_sets_a_session_and_writes_need_the_csrf_token(client):
+    session = sign_up(client).json()
+    assert client.get("/api/me").json()["email"] == "ana@example.org"
+    new_token = {"name": "laptop", "scopes": ["item:read"]}
+    assert_error(client.post("/api/tokens", json=new_token), 403, "permission_denied", "CSRF")
+    created = client.post(
+        "/api/tokens", json=new_token, headers={"x-csrf-token": session["csrf_token"]}
+    )
+    assert created.status_code == 201 and created.json()["token"].startswith("dt_")
+
+
+def test_an_expired_session_is_refused(client, services):
+    sign_up(client)
+    with services.uow() as uow:
+        for session in uow.all(WebSession):
+            session.expires_at = utcnow() - timedelta(minutes=1)
+        uow.commit()
+    assert_error(client.get("/api/me"), 401, "not_authenticated", "expired")
+
+
+def test_sign_in_is_rate_limited_per_account(client, services):
+    sign_up(client, email="bo@example.org")
+    client.cookies.clear()
+    limit = services.settings.sign_in_attempts_per_minute
+    for _ in range(limit):
+        wrong = client.post("/api/auth/sign-in", json={"email": "bo@example.org", "password": "x"})
+        assert wrong.status_code == 401
+    right = client.post(
+        "/api/auth/sign-in", json={"email": "bo@example.org", "password": "a long enough password"}
+    )
+    assert_error(right, 429, "rate_limited", "wait")
+
+
+def test_a_token_cannot_carry_permissions_its_owner_lacks(client, people):
+    response = client.post(
+        "/api/tokens",
+        json={"name": "sneaky", "scopes": ["audit:verify", "teleport:now"]},
+        headers=people["owner"].headers,
+    )
+    assert_error(response, 422, "invalid_input", "audit:verify", "teleport:now")
+
+
+def test_a_scoped_token_can_do_only_what_its_scopes_allow(client, people):
+    owner = people["owner"]
+    limited = client.post(
+        "/api/tokens", json={"name": "read-only", "scopes": ["item:read"]}, headers=owner.headers
+    ).json()["token"]
+    headers = {"Authorization": f"Bearer {limited}"}
+    assert client.get("/api/items", headers=headers).status_code == 200
+    assert_error(client.get("/api/tokens", headers=headers), 403, "permission_denied", "token:read")
+
+
+def test_unknown_routes_use_the_error_shape(client):
+    assert_error(client.get("/api/nowhere"), 404, "not_found", "no such route")
+
+
+def test_health_checks_database_storage_and_queue(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok", "storage": "ok", "queue": "ok"}
+
+
+def test_health_names_a_broken_dependency(client, services):
+    def broken():
+        raise ConnectionError("storage folder is gone")
+
+    services.store.check = broken
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert "storage folder is gone" in response.json()["checks"]["storage"]
+
+
+def test_every_request_has_an_id_that_appears_in_the_json_logs(client, caplog):
+    from datatrust.logs import JsonFormatter
+
+    with caplog.at_level(logging.INFO, logger="datatrust.http"):
+        response = client.get("/health", headers={"x-request-id": "req-12345678"})
+    assert response.headers["x-request-id"] == "req-12345678"
+    lines = [json.loads(JsonFormatter().format(r)) for r in caplog.records]
+    assert any(line["request_id"] == "req-12345678" and line["path"] == "/health" for line in lines)
+    generated = client.get("/health").headers["x-request-id"]
+    assert len(generated) == 32
+
+
+def test_the_openapi_description_is_served(client):
+    assert client.get("/docs").status_code == 200
+    assert "/api/items/{item_id}" in client.get("/openapi.json").json()["paths"]
