@@ -119,7 +119,30 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 @pytest.fixture
 def settings(tmp_path: Path, migrated_engine: Engine) -> Settings:
-    return make_settings(tmp_path, database_url=str(migrated_engine.url.render_as_string(False)))
+    if TEST_QUEUE == "redis":
+        require_service("Redis", redis_reachable())
+    return make_settings(
+        tmp_path,
+        database_url=migrated_engine.url.render_as_string(hide_password=False),
+        queue_backend=TEST_QUEUE,
+        queue_name=f"dt-test-{uuid.uuid4().hex[:8]}",
+    )
+
+
+def drain_after_dispatch(svc: Services) -> None:
+    """Jobs travel through the real queue storage (SQLite file or Redis) and are then run
+    in this process at once, so tests inside one rolled-back transaction see their effects."""
+    huey = svc.queue.huey
+    if huey.immediate:
+        return
+    dispatch = svc.queue.dispatch
+
+    def dispatch_and_run(outbox_id: int, delay_seconds: int = 0) -> None:
+        dispatch(outbox_id, delay_seconds)
+        while (task := huey.dequeue()) is not None:
+            huey.execute(task)
+
+    svc.queue.dispatch = dispatch_and_run  # type: ignore[method-assign]
 
 
 @pytest.fixture
@@ -134,7 +157,9 @@ def services(settings: Settings, migrated_engine: Engine) -> Iterator[Services]:
         expire_on_commit=False,
         join_transaction_mode="create_savepoint",
     )
+    drain_after_dispatch(svc)
     yield svc
+    svc.queue.huey.storage.flush_all()
     outer.rollback()
     connection.close()
 
