@@ -1,88 +1,34 @@
 """Shared fixtures: a real database (SQLite by default, PostgreSQL when
 ``DATATRUST_TEST_DB=postgres``), built by the migrations, one rolled-back transaction per
-test; services wired as in production; personas for authorisation tests."""
+test; services wired as in production (jobs through the real queue storage); personas."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
 
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine
 from datatrust.bootstrap import Services, build
 from datatrust.config import Settings
-from datatrust.domain.permissions import ROLE_PERMISSIONS, Actor, Role
-from datatrust.services import accounts
-
-TEST_DB = os.environ.get("DATATRUST_TEST_DB", "sqlite")
-TEST_QUEUE = os.environ.get("DATATRUST_TEST_QUEUE", "sqlite")
-PG_ADMIN_URL = os.environ.get("DATATRUST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("DATATRUST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require_service(name: str, reachable: bool) -> None:
-    """Outside CI a missing PostgreSQL/Redis skips with a reason; in CI it fails."""
-    if reachable:
-        return
-    if IN_CI:
-        pytest.fail(f"{name} is not reachable, and CI must run these tests")
-    pytest.skip(f"{name} is not reachable on this machine")
-
-
-def postgres_reachable() -> bool:
-    try:
-        engine = make_engine(PG_ADMIN_URL)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
-def redis_reachable() -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping())
-    except Exception:
-        return False
-
-
-class FreshDatabase:
-    """Creates empty databases (a SQLite file, or a PostgreSQL database) and drops them."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.created: list[str] = []
-
-    def create(self, kind: str = TEST_DB) -> str:
-        name = f"dt_test_{uuid.uuid4().hex[:12]}"
-        if kind == "sqlite":
-            return f"sqlite:///{self.root / (name + '.db')}"
-        admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        self.created.append(name)
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-    def drop_all(self) -> None:
-        if not self.created:
-            return
-        admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            for name in self.created:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from datatrust.domain.permissions import Role
+from support import (
+    TEST_DB,
+    TEST_QUEUE,
+    FreshDatabase,
+    Persona,
+    drain_after_dispatch,
+    make_persona,
+    make_settings,
+    postgres_reachable,
+    redis_reachable,
+    require_service,
+)
 
 
 @pytest.fixture(scope="session")
@@ -103,20 +49,6 @@ def migrated_engine(databases: FreshDatabase) -> Iterator[Engine]:
     engine.dispose()
 
 
-def make_settings(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "dev_mode": True,
-        "data_dir": tmp_path / "var",
-        "queue_backend": "immediate",
-        "embedded_worker": False,
-        "argon2_time_cost": 1,
-        "argon2_memory_kib": 1024,
-        "redis_url": REDIS_URL,
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
 @pytest.fixture
 def settings(tmp_path: Path, migrated_engine: Engine) -> Settings:
     if TEST_QUEUE == "redis":
@@ -127,22 +59,6 @@ def settings(tmp_path: Path, migrated_engine: Engine) -> Settings:
         queue_backend=TEST_QUEUE,
         queue_name=f"dt-test-{uuid.uuid4().hex[:8]}",
     )
-
-
-def drain_after_dispatch(svc: Services) -> None:
-    """Jobs travel through the real queue storage (SQLite file or Redis) and are then run
-    in this process at once, so tests inside one rolled-back transaction see their effects."""
-    huey = svc.queue.huey
-    if huey.immediate:
-        return
-    dispatch = svc.queue.dispatch
-
-    def dispatch_and_run(outbox_id: int, delay_seconds: int = 0) -> None:
-        dispatch(outbox_id, delay_seconds)
-        while (task := huey.dequeue()) is not None:
-            huey.execute(task)
-
-    svc.queue.dispatch = dispatch_and_run  # type: ignore[method-assign]
 
 
 @pytest.fixture
@@ -162,46 +78,6 @@ def services(settings: Settings, migrated_engine: Engine) -> Iterator[Services]:
     svc.queue.huey.storage.flush_all()
     outer.rollback()
     connection.close()
-
-
-@dataclass
-class Persona:
-    name: str
-    actor: Actor
-    email: str
-    token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-def make_persona(
-    svc: Services, name: str, role: Role, *, org: bool = False, approve_with: Actor | None = None
-) -> Persona:
-    email = f"{name}-{uuid.uuid4().hex[:6]}@example.org"
-    with svc.uow() as uow:
-        user = accounts.sign_up(
-            uow,
-            svc.hasher,
-            email=email,
-            password="correct horse battery",
-            role=role,
-            allow_operator=True,
-        )
-        actor = accounts.actor_for(uow, user)
-    if org:
-        with svc.uow() as uow:
-            organisation = accounts.register_organisation(
-                uow, actor, legal_name=f"{name} Ltd", country="GB"
-            )
-            if approve_with is not None:
-                accounts.decide_organisation(uow, approve_with, organisation.id, "approve")
-            actor = accounts.actor_for(uow, user)
-    with svc.uow() as uow:
-        scopes = sorted(p.value for p in ROLE_PERMISSIONS[role])
-        new = accounts.create_api_token(uow, actor, name="tests", scopes=scopes)
-    return Persona(name, actor, email, new.secret)
 
 
 @pytest.fixture
@@ -225,7 +101,3 @@ def client(services: Services) -> Iterator:
 
     with TestClient(create_app(services, start_worker=False)) as test_client:
         yield test_client
-
-
-def pg_session(engine: Engine) -> Session:
-    return sessionmaker(bind=engine)()

@@ -6,13 +6,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from authz_matrix import FRAMEWORK_PUBLIC, Matrix, declared_permission, flat_routes
-from conftest import make_persona
 from datatrust.domain.accounts import ApiToken, Organisation, User
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.services import items
 from datatrust.web.app import create_app
 from datatrust.web.deps import requires, uow
+from support import make_persona
 
 VICTIM_TITLE = "victim-secret-walk-video"
 

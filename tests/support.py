@@ -1,0 +1,151 @@
+"""Shared test helpers, importable as ``support`` (the fixtures live in conftest.py):
+real databases, settings for tests, personas for authorisation tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from datatrust.adapters.db.engine import make_engine
+from datatrust.bootstrap import Services
+from datatrust.config import Settings
+from datatrust.domain.permissions import ROLE_PERMISSIONS, Actor, Role
+from datatrust.services import accounts
+
+TEST_DB = os.environ.get("DATATRUST_TEST_DB", "sqlite")
+TEST_QUEUE = os.environ.get("DATATRUST_TEST_QUEUE", "sqlite")
+PG_ADMIN_URL = os.environ.get("DATATRUST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("DATATRUST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_service(name: str, reachable: bool) -> None:
+    """Outside CI a missing PostgreSQL/Redis skips with a reason; in CI it fails."""
+    if reachable:
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is not reachable, and CI must run these tests")
+    pytest.skip(f"{name} is not reachable on this machine")
+
+
+def postgres_reachable() -> bool:
+    try:
+        engine = make_engine(PG_ADMIN_URL)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def redis_reachable() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping())
+    except Exception:
+        return False
+
+
+class FreshDatabase:
+    """Creates empty databases (a SQLite file, or a PostgreSQL database) and drops them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.created: list[str] = []
+
+    def create(self, kind: str = TEST_DB) -> str:
+        name = f"dt_test_{uuid.uuid4().hex[:12]}"
+        if kind == "sqlite":
+            return f"sqlite:///{self.root / (name + '.db')}"
+        admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        self.created.append(name)
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        admin = make_engine(PG_ADMIN_URL).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for name in self.created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "dev_mode": True,
+        "data_dir": tmp_path / "var",
+        "queue_backend": "immediate",
+        "embedded_worker": False,
+        "argon2_time_cost": 1,
+        "argon2_memory_kib": 1024,
+        "redis_url": REDIS_URL,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def drain_after_dispatch(svc: Services) -> None:
+    """Jobs travel through the real queue storage (SQLite file or Redis) and are then run
+    in this process at once, so tests inside one rolled-back transaction see their effects."""
+    huey = svc.queue.huey
+    if huey.immediate:
+        return
+    dispatch = svc.queue.dispatch
+
+    def dispatch_and_run(outbox_id: int, delay_seconds: int = 0) -> None:
+        dispatch(outbox_id, delay_seconds)
+        while (task := huey.dequeue()) is not None:
+            huey.execute(task)
+
+    svc.queue.dispatch = dispatch_and_run  # type: ignore[method-assign]
+
+
+@dataclass
+class Persona:
+    name: str
+    actor: Actor
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_persona(
+    svc: Services, name: str, role: Role, *, org: bool = False, approve_with: Actor | None = None
+) -> Persona:
+    email = f"{name}-{uuid.uuid4().hex[:6]}@example.org"
+    with svc.uow() as uow:
+        user = accounts.sign_up(
+            uow,
+            svc.hasher,
+            email=email,
+            password="correct horse battery",
+            role=role,
+            allow_operator=True,
+        )
+        actor = accounts.actor_for(uow, user)
+    if org:
+        with svc.uow() as uow:
+            organisation = accounts.register_organisation(
+                uow, actor, legal_name=f"{name} Ltd", country="GB"
+            )
+            if approve_with is not None:
+                accounts.decide_organisation(uow, approve_with, organisation.id, "approve")
+            actor = accounts.actor_for(uow, user)
+    with svc.uow() as uow:
+        scopes = sorted(p.value for p in ROLE_PERMISSIONS[role])
+        new = accounts.create_api_token(uow, actor, name="tests", scopes=scopes)
+    return Persona(name, actor, email, new.secret)
