@@ -41,6 +41,8 @@ class AuditTag(StrEnum):
     ITEM_SELL = "item:sell"
     LICENCE_CREATE = "licence:create"
     LICENCE_ATTACH = "licence:attach"
+    LICENCE_REVISE = "licence:revise"
+    LICENCE_SET_DEFAULT = "licence:set_default"
     CONSENT_GIVE = "consent:give"
     CONSENT_WITHDRAW = "consent:withdraw"
     CONSENT_EXPIRE = "consent:expire"

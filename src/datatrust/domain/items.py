@@ -46,6 +46,10 @@ class Item:
     h3_cell: str | None = None
     duration_seconds: int | None = None
     report: dict[str, Any] = field(default_factory=dict)
+    # The licence offer the item is offered under, and the consent record that lets it be
+    # used; both None until the contributor attaches a licence and gives consent.
+    licence_id: int | None = None
+    consent_id: int | None = None
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     id: int | None = None

@@ -168,6 +168,11 @@ items = Table(
     Column("report", JSON, nullable=False),
     Column("created_at", TZ, nullable=False),
     Column("updated_at", TZ, nullable=False),
+    # Added by migration 0002. consent_id has no foreign key on purpose: consent_records
+    # already references items, and a key back would make a cycle that breaks insert
+    # ordering and table drops.
+    Column("licence_id", ForeignKey("licence_offers.id"), index=True),
+    Column("consent_id", Integer, index=True),
     Index("ix_items_status_kind", "status", "kind"),
 )
 
@@ -236,4 +241,7 @@ def map_domain() -> None:
     mapper_registry.map_imperatively(Item, items)
     mapper_registry.map_imperatively(AuditEvent, audit_events)
     mapper_registry.map_imperatively(OutboxJob, outbox)
+    from datatrust.adapters.db.tables_consent import map_licences_and_consent  # imports us
+
+    map_licences_and_consent()
     _mapped = True

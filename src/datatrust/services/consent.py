@@ -1,0 +1,458 @@
+"""Consent: give it for an item under a licence, withdraw it in as few steps, keep receipts.
+
+Giving and withdrawing are one call each and need nothing but the item (design §5:
+withdrawing takes no more steps than giving). Each change appends an event to the
+consent record (ISO/IEC TS 27560 fields, ``domain.consent``), issues a receipt signed by
+the platform (a compact JWS the contributor can verify offline with
+``datatrust consent verify-receipt``) and writes its audit event, all in one transaction.
+
+Withdrawal takes effect in that same transaction: the item's status becomes
+``withdrawn`` (so ``selectable_items`` can no longer return it) and the outbox job
+``consent.notify_holders`` is queued to reach every buyer that holds the item.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from datatrust.domain.accounts import User
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.consent import (
+    ConsentEvent,
+    ConsentEventType,
+    ConsentRecord,
+    ConsentState,
+    DataCategory,
+    give_consent,
+    receipt_claims,
+)
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.services.accounts import actor_label
+from datatrust.services.jobs import JobContext, job
+from datatrust.services.licences import LicenceOffer, OfferStatus, default_offer
+from datatrust.services.ports import Signer, UnitOfWork
+
+NOTIFY_HOLDERS_JOB = "consent.notify_holders"
+DEFAULT_CONTROLLER = "the operator of this Datatrust instance"
+WITHDRAWAL_METHOD = (
+    "one step, like giving it: 'Withdraw' on the item in the app, "
+    "DELETE /api/items/{item_id}/consent"
+)
+
+# What each kind of item holds about its contributor. Faces and voices are biometric
+# data whether or not anyone computes a template from them.
+DATA_CATEGORIES: dict[ItemKind, tuple[DataCategory, ...]] = {
+    ItemKind.PHOTO: (DataCategory("facial_image", biometric=True),),
+    ItemKind.VIDEO: (DataCategory("video", biometric=True), DataCategory("gait")),
+    ItemKind.AMBIENT: (DataCategory("audio"), DataCategory("location")),
+    ItemKind.VOICE: (DataCategory("voice", biometric=True),),
+    ItemKind.CALL: (DataCategory("voice", biometric=True), DataCategory("communication")),
+    ItemKind.CHAT: (DataCategory("communication"),),
+}
+
+
+# --- persistence entities (mapped in adapters/db/tables_consent.py) ----------------------
+
+
+@dataclass(eq=False)
+class ConsentRow:
+    """A stored consent record: the 27560 fields as JSON (``fields``), its events in
+    ``ConsentEventRow``. ``state`` is the last event's resulting state, kept here so a
+    selection can read it without replaying events."""
+
+    uid: str
+    owner_id: int
+    item_id: int
+    offer_id: int
+    fields: dict[str, Any]
+    state: ConsentState = ConsentState.ACTIVE
+    holders_notified: list[Any] | None = None
+    holders_notified_at: datetime | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class ConsentEventRow:
+    """One append-only event of a consent record; ``seq`` counts from 0."""
+
+    consent_id: int
+    seq: int
+    type: ConsentEventType
+    at: datetime
+    actor: str
+    resulting_state: ConsentState
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class Receipt:
+    """A signed receipt for one event (compact JWS, Ed25519)."""
+
+    consent_id: int
+    owner_id: int
+    event_seq: int
+    event_type: ConsentEventType
+    jws: str
+    kid: str
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    """A consent record as its owner sees it: the row, the domain record, its receipts."""
+
+    row: ConsentRow
+    record: ConsentRecord
+    receipts: list[Receipt]
+
+
+# --- record <-> row ------------------------------------------------------------------------
+
+
+def _record_fields(record: ConsentRecord) -> dict[str, Any]:
+    return {
+        "subject_id": record.subject_id,
+        "controller": record.controller,
+        "purposes": sorted(record.purposes),
+        "data_categories": [
+            {"code": c.code, "biometric": c.biometric} for c in record.data_categories
+        ],
+        "notice_version": record.notice_version,
+        "notice_language": record.notice_language,
+        "jurisdiction": record.jurisdiction,
+        "recipients": list(record.recipients),
+        "retention": record.retention,
+        "withdrawal_method": record.withdrawal_method,
+        "expires_at": record.expires_at.isoformat() if record.expires_at else None,
+        "licence_id": record.licence_id,
+    }
+
+
+def to_record(row: ConsentRow, events: Iterable[ConsentEventRow]) -> ConsentRecord:
+    """The domain record of a stored row and its events (in ``seq`` order)."""
+    f = row.fields
+    return ConsentRecord(
+        record_id=row.uid,
+        subject_id=f["subject_id"],
+        controller=f["controller"],
+        purposes=frozenset(f["purposes"]),
+        data_categories=tuple(DataCategory(c["code"], c["biometric"]) for c in f["data_categories"]),
+        notice_version=f["notice_version"],
+        notice_language=f["notice_language"],
+        jurisdiction=f["jurisdiction"],
+        recipients=tuple(f["recipients"]),
+        retention=f["retention"],
+        withdrawal_method=f["withdrawal_method"],
+        events=tuple(
+            ConsentEvent(
+                ConsentEventType(e.type), as_utc(e.at), e.actor, ConsentState(e.resulting_state)
+            )
+            for e in sorted(events, key=lambda e: e.seq)
+        ),
+        expires_at=as_utc(datetime.fromisoformat(f["expires_at"])) if f["expires_at"] else None,
+        licence_id=f["licence_id"],
+    )
+
+
+def _events(uow: UnitOfWork, row: ConsentRow) -> list[ConsentEventRow]:
+    return uow.all(ConsentEventRow, consent_id=row.id, order_by="seq")
+
+
+def _append(
+    uow: UnitOfWork, signer: Signer, row: ConsentRow, item: Item, record: ConsentRecord
+) -> Receipt:
+    """Store ``record``'s last event and a signed receipt for it; update the row."""
+    seq = len(record.events) - 1
+    event = record.events[-1]
+    uow.add(
+        ConsentEventRow(
+            consent_id=row.id,
+            seq=seq,
+            type=event.type,
+            at=event.at,
+            actor=event.actor,
+            resulting_state=event.resulting_state,
+        )
+    )
+    row.state = event.resulting_state
+    row.updated_at = event.at
+    claims = receipt_claims(record, event)
+    claims["item"] = {"id": item.id, "sha256": item.original_sha256, "kind": item.kind.value}
+    claims["iat"] = int(event.at.timestamp())
+    receipt = Receipt(
+        consent_id=row.id,
+        owner_id=row.owner_id,
+        event_seq=seq,
+        event_type=event.type,
+        jws=signer.sign(claims),
+        kid=signer.public_jwk().get("kid", ""),
+        created_at=event.at,
+    )
+    uow.add(receipt)
+    uow.flush()
+    return receipt
+
+
+# --- giving and withdrawing ----------------------------------------------------------------
+
+
+def give_consent_for_item(
+    uow: UnitOfWork,
+    signer: Signer,
+    actor: Actor,
+    item_id: int,
+    *,
+    offer_id: int | None = None,
+    language: str | None = None,
+    controller: str = DEFAULT_CONTROLLER,
+    at: datetime | None = None,
+) -> tuple[ConsentRow, Receipt]:
+    """Consent to the use of one's own item under a licence: one call.
+
+    The licence is ``offer_id`` if given (and then attached to the item), else the one
+    attached to the item, else the contributor's default offer; with none of them it is
+    ``InvalidInput``. Consent that is already active is a ``Conflict``; so is consent for
+    a withdrawn or rejected item (a withdrawn item stays withdrawn: upload it again to
+    offer it anew, so a buyer's deletion duty is never silently undone).
+    """
+    item = uow.get_for_update(Item, item_id)
+    authorize(actor, Permission.CONSENT_GIVE, item or MISSING)
+    assert item is not None
+    if item.status in (ItemStatus.WITHDRAWN, ItemStatus.REJECTED):
+        raise Conflict(f"item {item.id} is {item.status.value}; consent cannot be given for it")
+    if item.consent_id is not None:
+        current = uow.get(ConsentRow, item.consent_id)
+        if current is not None and current.state is not ConsentState.WITHDRAWN:
+            raise Conflict(
+                f"consent for item {item.id} is already {current.state.value}",
+                {"consent_id": current.id},
+            )
+    offer = _offer_for(uow, actor, item, offer_id)
+    terms = offer.terms()
+    user = uow.get(User, actor.user_id)
+    assert user is not None
+    moment = as_utc(at or utcnow())
+    record = give_consent(
+        record_id=f"consent-{uuid.uuid4().hex}",
+        subject_id=f"user:{user.id}",
+        controller=controller,
+        purposes=terms.permitted_purposes,
+        data_categories=DATA_CATEGORIES[item.kind],
+        notice_version=f"{terms.id}/v{terms.version}",
+        notice_language=language or user.language or "en",
+        jurisdiction=user.country or "unspecified",
+        recipients=(),
+        retention=(
+            f"until withdrawn or until {terms.valid_until.date().isoformat()}; buyers delete "
+            f"within {terms.deletion_deadline_days} days of either"
+        ),
+        withdrawal_method=WITHDRAWAL_METHOD.format(item_id=item.id),
+        at=moment,
+        actor=actor_label(actor),
+        expires_at=terms.valid_until if terms.valid_until > moment else None,
+        licence_id=f"{terms.id}/v{terms.version}",
+    )
+    row = ConsentRow(
+        uid=record.record_id,
+        owner_id=item.owner_id,
+        item_id=item.id,
+        offer_id=offer.id,
+        fields=_record_fields(record),
+        created_at=moment,
+        updated_at=moment,
+    )
+    uow.add(row)
+    uow.flush()
+    receipt = _append(uow, signer, row, item, record)
+    item.licence_id = offer.id
+    item.consent_id = row.id
+    item.updated_at = moment
+    uow.record(
+        AuditTag.CONSENT_GIVE,
+        actor_label(actor),
+        "item",
+        item.id,
+        consent_id=row.id,
+        offer_id=offer.id,
+        licence=record.licence_id,
+        receipt_id=receipt.id,
+    )
+    uow.commit()
+    return row, receipt
+
+
+def _offer_for(
+    uow: UnitOfWork, actor: Actor, item: Item, offer_id: int | None
+) -> LicenceOffer:
+    if offer_id is not None:
+        offer = uow.get(LicenceOffer, offer_id)
+        authorize(actor, Permission.LICENCE_READ, offer or MISSING)
+        assert offer is not None
+    elif item.licence_id is not None:
+        offer = uow.get(LicenceOffer, item.licence_id)
+        assert offer is not None  # a foreign key guarantees it
+    else:
+        offer = default_offer(uow, item.owner_id)
+        if offer is None:
+            raise InvalidInput(
+                "choose a licence first: attach one to the item, name it, or set a default",
+                problems=["offer_id: the item has no licence and you have no default licence"],
+            )
+    if offer.status is not OfferStatus.ACTIVE:
+        raise Conflict(
+            f"licence offer {offer.id} was replaced by a newer version; attach that one",
+            {"offer_id": offer.id},
+        )
+    return offer
+
+
+def withdraw_consent(
+    uow: UnitOfWork,
+    signer: Signer,
+    actor: Actor,
+    item_id: int,
+    *,
+    at: datetime | None = None,
+) -> tuple[ConsentRow, Receipt]:
+    """Withdraw consent for one's own item: one call, nothing else to supply.
+
+    In this one transaction the item becomes ``withdrawn`` (no selection can take it),
+    the record gets its ``withdrawn`` event and signed receipt, ``consent:withdraw`` is
+    audited and ``consent.notify_holders`` is queued. Nothing already earned is touched.
+    An item without consent is ``NotFound``-free: it is a ``Conflict`` naming the state.
+    """
+    item = uow.get_for_update(Item, item_id)
+    authorize(actor, Permission.CONSENT_WITHDRAW, item or MISSING)
+    assert item is not None
+    row = uow.get_for_update(ConsentRow, item.consent_id) if item.consent_id else None
+    if row is None:
+        raise Conflict(f"item {item.id} has no consent to withdraw")
+    receipt = _withdraw(uow, signer, actor_label(actor), item, row, as_utc(at or utcnow()))
+    uow.commit()
+    return row, receipt
+
+
+def _withdraw(
+    uow: UnitOfWork, signer: Signer, who: str, item: Item, row: ConsentRow, at: datetime
+) -> Receipt:
+    """Everything a withdrawal does except committing (``erase_me`` shares it)."""
+    record = to_record(row, _events(uow, row))
+    # An event may not precede the last one; a clock a hair behind must not block this.
+    at = max(at, record.events[-1].at)
+    record = record.withdraw(at, who)  # Conflict if already withdrawn
+    receipt = _append(uow, signer, row, item, record)
+    item.status = ItemStatus.WITHDRAWN
+    item.updated_at = at
+    offer = uow.get(LicenceOffer, row.offer_id)
+    deadline_days = offer.terms().deletion_deadline_days if offer else 30
+    uow.record(
+        AuditTag.CONSENT_WITHDRAW,
+        who,
+        "item",
+        item.id,
+        consent_id=row.id,
+        receipt_id=receipt.id,
+        deletion_deadline_days=deadline_days,
+    )
+    uow.enqueue(
+        NOTIFY_HOLDERS_JOB,
+        {
+            "consent_id": row.id,
+            "item_id": item.id,
+            "content_sha256": item.deidentified_sha256 or item.original_sha256,
+            "withdrawn_at": at.isoformat(),
+            "deletion_deadline_days": deadline_days,
+        },
+        key=f"{NOTIFY_HOLDERS_JOB}:{row.id}",
+    )
+    return receipt
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def list_my_consents(uow: UnitOfWork, actor: Actor) -> list[ConsentView]:
+    authorize(actor, Permission.CONSENT_READ)
+    rows = uow.all(ConsentRow, owner_id=actor.user_id, order_by="-id")
+    return [_view(uow, row) for row in rows]
+
+
+def get_consent(uow: UnitOfWork, actor: Actor, consent_id: int) -> ConsentView:
+    row = uow.get(ConsentRow, consent_id)
+    authorize(actor, Permission.CONSENT_READ, row or MISSING)
+    assert row is not None
+    return _view(uow, row)
+
+
+def _view(uow: UnitOfWork, row: ConsentRow) -> ConsentView:
+    receipts = uow.all(Receipt, consent_id=row.id, order_by="event_seq")
+    return ConsentView(row, to_record(row, _events(uow, row)), receipts)
+
+
+def receipt_document(
+    uow: UnitOfWork, signer: Signer, actor: Actor, receipt_id: int
+) -> dict[str, Any]:
+    """The downloadable receipt: the JWS, the platform's public key to check it with,
+    and the claims in clear for people (the JWS is what counts)."""
+    receipt = uow.get(Receipt, receipt_id)
+    authorize(actor, Permission.CONSENT_READ, receipt or MISSING)
+    assert receipt is not None
+    jwk = signer.public_jwk()
+    if receipt.kid and jwk.get("kid") != receipt.kid:
+        # Signed by a key this instance no longer holds: the receipt is still valid, but
+        # the key to check it with must come from the operator's published key history.
+        raise NotFound(f"the key {receipt.kid!r} that signed this receipt is not loaded")
+    return {
+        "type": "datatrust-consent-receipt",
+        "receipt": receipt.jws,
+        "public_jwk": jwk,
+        "claims": signer.verify(receipt.jws),
+    }
+
+
+# --- the outbox job ------------------------------------------------------------------------
+
+# Who holds an item. The buyers issue registers finders here (deliveries, snapshots);
+# each returns identifiers of holders (for example "org:7") for an item.
+HolderFinder = Callable[[UnitOfWork, Item], Iterable[str]]
+HOLDER_FINDERS: list[HolderFinder] = []
+
+
+def holders_of(uow: UnitOfWork, item: Item) -> list[str]:
+    return sorted({h for finder in HOLDER_FINDERS for h in finder(uow, item)})
+
+
+@job(NOTIFY_HOLDERS_JOB)
+def notify_holders(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """Record which buyers hold a withdrawn item (the notice itself is the buyers issue's).
+
+    Idempotent: a record already marked is left as it is, so a re-run after a crash or a
+    duplicate delivery records nothing twice. Its effects commit with the job's ``done``.
+    """
+    row = uow.get_for_update(ConsentRow, payload["consent_id"])
+    if row is None or row.holders_notified_at is not None:
+        return
+    item = uow.get(Item, row.item_id)
+    holders = holders_of(uow, item) if item is not None else []
+    row.holders_notified = holders
+    row.holders_notified_at = utcnow()
+    uow.record(
+        AuditTag.REVOCATION_NOTIFY,
+        "system",
+        "item",
+        row.item_id,
+        consent_id=row.id,
+        holders=holders,
+        content_sha256=payload.get("content_sha256"),
+        job_id=ctx.job_id,
+    )

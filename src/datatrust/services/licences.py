@@ -1,0 +1,449 @@
+"""Licence offers: a contributor's terms, stored, versioned, attached to items.
+
+An offer is a validated ``domain.licence.Licence`` kept as its ``to_dict()`` JSON. Offers
+are never edited in place: ``revise_offer`` makes version n+1 that supersedes version n
+(which becomes ``replaced``), so consent given and agreements taken under version n keep
+pointing at exactly the terms they were given under. Items already attached stay on the
+version they were attached to until their owner attaches the new one.
+
+``selectable_items`` is the one place a build or selection asks "which items may this
+use take?": it evaluates every candidate's licence and consent state and fails closed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.licence import (
+    TEMPLATES,
+    Decision,
+    Licence,
+    Organisation,
+    Use,
+    evaluate,
+    licence_from_template,
+)
+from datatrust.domain.odrl import licence_to_odrl
+from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.services.accounts import actor_label
+from datatrust.services.ports import UnitOfWork
+
+# The platform assigns these; a caller's values would only confuse the version chain.
+_PLATFORM_FIELDS = ("id", "version")
+PERSON_BASE = "https://datatrust.example/person/"
+ITEM_BASE = "https://datatrust.example/item/"
+
+
+class OfferStatus(StrEnum):
+    ACTIVE = "active"
+    REPLACED = "replaced"
+
+
+# Persistence entities live here rather than in ``domain/`` because they are records of
+# the service (which row supersedes which), not rules; the rules are ``domain.licence``.
+@dataclass(eq=False)
+class LicenceOffer:
+    """One version of a contributor's licence offer. ``licence`` is ``Licence.to_dict()``."""
+
+    owner_id: int
+    licence: dict[str, Any]
+    version: int = 1
+    supersedes_id: int | None = None
+    status: OfferStatus = OfferStatus.ACTIVE
+    is_default: bool = False
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+    def terms(self) -> Licence:
+        """The stored terms, validated again (a stored offer that no longer validates
+        raises ``InvalidInput``; ``selectable_items`` treats that as a denial)."""
+        return Licence.from_dict(self.licence)
+
+
+def _now(at: datetime | None) -> datetime:
+    # Whole seconds: licences are shown and exported to the second.
+    return as_utc(at or utcnow()).replace(microsecond=0)
+
+
+def _strip_platform_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in _PLATFORM_FIELDS}
+
+
+def build_licence(
+    *,
+    template: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+    licence: Mapping[str, Any] | None = None,
+    licence_id: str | None = None,
+    version: int = 1,
+    now: datetime | None = None,
+) -> Licence:
+    """Validate terms from a template plus ``changes``, or from a full ``licence`` dict.
+
+    Exactly one of ``template`` and ``licence`` must be given. ``valid_from`` defaults to
+    now. Raises ``InvalidInput`` naming every problem.
+    """
+    if (template is None) == (licence is None):
+        raise InvalidInput(
+            "give either a template (with changes) or a full licence",
+            problems=["template/licence: give exactly one of them"],
+        )
+    if changes is not None and not isinstance(changes, Mapping):
+        raise InvalidInput("changes must be an object", problems=["changes: must be an object"])
+    if licence is not None and not isinstance(licence, Mapping):
+        raise InvalidInput("licence must be an object", problems=["licence: must be an object"])
+    fields = _strip_platform_fields(licence if licence is not None else changes or {})
+    fields["id"] = licence_id or f"lic-{uuid.uuid4().hex[:16]}"
+    fields["version"] = version
+    fields.setdefault("valid_from", _now(now).isoformat())
+    if template is not None:
+        return licence_from_template(template, **fields)
+    return Licence.from_dict(fields)
+
+
+def licence_templates() -> list[dict[str, Any]]:
+    """The templates a contributor starts from, with their default terms (public)."""
+    out = []
+    for name, values in TEMPLATES.items():
+        entry: dict[str, Any] = {"name": name}
+        for key, value in values.items():
+            entry[key] = sorted(value) if isinstance(value, set | frozenset) else value
+        out.append(entry)
+    return out
+
+
+def create_offer(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    template: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+    licence: Mapping[str, Any] | None = None,
+    make_default: bool = False,
+    now: datetime | None = None,
+) -> LicenceOffer:
+    """Store a new offer (version 1). Invalid terms raise ``InvalidInput`` naming every
+    problem; nothing is stored then."""
+    authorize(actor, Permission.LICENCE_CREATE)
+    terms = build_licence(template=template, changes=changes, licence=licence, now=now)
+    offer = LicenceOffer(owner_id=actor.user_id, licence=terms.to_dict())
+    uow.add(offer)
+    uow.flush()
+    if make_default:
+        _make_default(uow, offer)
+    uow.record(
+        AuditTag.LICENCE_CREATE,
+        actor_label(actor),
+        "licence",
+        offer.id,
+        licence_id=terms.id,
+        version=terms.version,
+        template=template,
+        default=make_default,
+    )
+    uow.commit()
+    return offer
+
+
+def list_my_offers(
+    uow: UnitOfWork, actor: Actor, *, include_replaced: bool = False
+) -> list[LicenceOffer]:
+    authorize(actor, Permission.LICENCE_READ)
+    filters: dict[str, Any] = {} if include_replaced else {"status": OfferStatus.ACTIVE}
+    return uow.all(LicenceOffer, owner_id=actor.user_id, order_by="-id", **filters)
+
+
+def get_offer(uow: UnitOfWork, actor: Actor, offer_id: int) -> LicenceOffer:
+    offer = uow.get(LicenceOffer, offer_id)
+    authorize(actor, Permission.LICENCE_READ, offer or MISSING)
+    assert offer is not None
+    return offer
+
+
+def _own_active_offer(uow: UnitOfWork, actor: Actor, offer_id: int) -> LicenceOffer:
+    offer = uow.get_for_update(LicenceOffer, offer_id)
+    authorize(actor, Permission.LICENCE_CREATE, offer or MISSING)
+    assert offer is not None
+    if offer.status is not OfferStatus.ACTIVE:
+        raise Conflict(
+            f"licence offer {offer.id} was replaced by a newer version; use that one",
+            {"offer_id": offer.id},
+        )
+    return offer
+
+
+def revise_offer(
+    uow: UnitOfWork,
+    actor: Actor,
+    offer_id: int,
+    changes: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+) -> LicenceOffer:
+    """A new version with ``changes`` applied over the current terms; the old version
+    becomes ``replaced`` and keeps its terms for whoever holds it. Being the default
+    moves to the new version; attached items stay on the old one."""
+    old = _own_active_offer(uow, actor, offer_id)
+    if not isinstance(changes, Mapping):
+        raise InvalidInput("changes must be an object", problems=["changes: must be an object"])
+    if not changes:
+        raise InvalidInput("name at least one change", problems=["changes: empty"])
+    current = old.terms()
+    fields = {**current.to_dict(), **_strip_platform_fields(changes)}
+    fields.pop("revocable", None)
+    terms = build_licence(
+        licence=fields, licence_id=current.id, version=old.version + 1, now=now
+    )
+    new = LicenceOffer(
+        owner_id=old.owner_id,
+        licence=terms.to_dict(),
+        version=old.version + 1,
+        supersedes_id=old.id,
+        is_default=old.is_default,
+    )
+    old.status = OfferStatus.REPLACED
+    old.is_default = False
+    uow.add(new)
+    uow.flush()
+    uow.record(
+        AuditTag.LICENCE_REVISE,
+        actor_label(actor),
+        "licence",
+        new.id,
+        supersedes=old.id,
+        licence_id=terms.id,
+        version=terms.version,
+        changed=sorted(_strip_platform_fields(changes)),
+    )
+    uow.commit()
+    return new
+
+
+def attach_offer(
+    uow: UnitOfWork, actor: Actor, offer_id: int, item_ids: Iterable[int]
+) -> list[Item]:
+    """Offer the given items (all the caller's own) under this offer.
+
+    An item whose consent is active was consented under its current licence: changing
+    its terms underneath that consent would misstate what was agreed, so it is a
+    ``Conflict`` (withdraw, then give consent under the new licence).
+    """
+    offer = _own_active_offer(uow, actor, offer_id)
+    ids = list(dict.fromkeys(item_ids))
+    if not ids:
+        raise InvalidInput("name at least one item", problems=["item_ids: empty"])
+    attached = []
+    for item_id in ids:
+        item = uow.get_for_update(Item, item_id)
+        authorize(actor, Permission.LICENCE_CREATE, item or MISSING)
+        assert item is not None
+        if item.licence_id == offer.id:
+            attached.append(item)
+            continue
+        if item.consent_id is not None and _consent_is_live(uow, item.consent_id):
+            raise Conflict(
+                f"item {item.id} has active consent under licence offer {item.licence_id}; "
+                "withdraw it first, then give consent under the new licence",
+                {"item_id": item.id},
+            )
+        item.licence_id = offer.id
+        item.updated_at = utcnow()
+        uow.record(
+            AuditTag.LICENCE_ATTACH, actor_label(actor), "item", item.id, offer_id=offer.id
+        )
+        attached.append(item)
+    uow.commit()
+    return attached
+
+
+def _consent_is_live(uow: UnitOfWork, consent_id: int) -> bool:
+    from datatrust.services.consent import ConsentRow  # the two modules refer to each other
+
+    row = uow.get(ConsentRow, consent_id)
+    return row is not None and row.state != "withdrawn"
+
+
+def set_default_offer(uow: UnitOfWork, actor: Actor, offer_id: int) -> LicenceOffer:
+    """Make this offer the one used for items that have none when consent is given."""
+    offer = _own_active_offer(uow, actor, offer_id)
+    if not offer.is_default:
+        _make_default(uow, offer)
+        uow.record(AuditTag.LICENCE_SET_DEFAULT, actor_label(actor), "licence", offer.id)
+        uow.commit()
+    return offer
+
+
+def _make_default(uow: UnitOfWork, offer: LicenceOffer) -> None:
+    for other in uow.all(LicenceOffer, owner_id=offer.owner_id, is_default=True):
+        if other is not offer:
+            other.is_default = False
+    offer.is_default = True
+
+
+def default_offer(uow: UnitOfWork, owner_id: int) -> LicenceOffer | None:
+    return uow.one(
+        LicenceOffer, owner_id=owner_id, is_default=True, status=OfferStatus.ACTIVE
+    )
+
+
+def offer_odrl(uow: UnitOfWork, actor: Actor, offer_id: int) -> dict[str, Any]:
+    """The offer as ODRL 2.2 JSON-LD, the contributor as assigner."""
+    offer = get_offer(uow, actor, offer_id)
+    return licence_to_odrl(offer.terms(), assigner=f"{PERSON_BASE}{offer.owner_id}")
+
+
+def explain_offer(uow: UnitOfWork, actor: Actor, offer_id: int, lang: str) -> list[str]:
+    """The offer in plain words in ``lang`` (English when there is no catalogue)."""
+    from datatrust.i18n import explain_licence  # Babel is loaded only when asked for
+
+    offer = get_offer(uow, actor, offer_id)
+    return explain_licence(offer.terms(), lang)
+
+
+# --- uses and selection ---------------------------------------------------------------
+
+_USE_FIELDS = {
+    "action",
+    "purpose",
+    "industry",
+    "territory",
+    "recipient_org",
+    "at",
+    "declared_uses",
+}
+
+
+def parse_use(data: Any) -> Use:
+    """A buyer's declared use from JSON; ``InvalidInput`` naming every problem.
+
+    ``recipient_org`` is ``{"id": ..., "name": ...}``; ``at`` an ISO 8601 time.
+    Unknown codes are *not* problems here: ``evaluate`` denies them with a reason.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidInput("a use must be an object with named fields")
+    problems = [f"{key}: unknown field" for key in data if key not in _USE_FIELDS]
+    values: dict[str, Any] = {}
+    for name in ("action", "purpose", "industry", "territory"):
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"{name}: required text")
+        else:
+            values[name] = value
+    org = data.get("recipient_org")
+    if (
+        not isinstance(org, Mapping)
+        or not isinstance(org.get("id"), str)
+        or not isinstance(org.get("name", ""), str)
+    ):
+        problems.append('recipient_org: required, as {"id": "...", "name": "..."}')
+    else:
+        values["recipient_org"] = Organisation(org["id"], org.get("name", ""))
+    at = data.get("at")
+    try:
+        values["at"] = as_utc(datetime.fromisoformat(at)) if isinstance(at, str) else None
+    except ValueError:
+        values["at"] = None
+    if values["at"] is None:
+        problems.append("at: required, an ISO 8601 date and time")
+    declared = data.get("declared_uses", [])
+    if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
+        problems.append("declared_uses: must be a list of codes")
+    else:
+        values["declared_uses"] = frozenset(declared)
+    if problems:
+        raise InvalidInput("the use is not valid", problems=problems)
+    return Use(**values)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Items a use may take, and how many were left out for each reason code.
+
+    An item left out for several reasons counts once under each; ``excluded`` is the
+    number of items left out.
+    """
+
+    items: list[Item]
+    excluded: int
+    reasons: dict[str, int]
+
+
+# Statuses that are candidates at all. Withdrawn items are looked at only so that the
+# exclusion counts say why they are missing; they can never be selected.
+_CANDIDATE_STATUSES = (ItemStatus.LISTED, ItemStatus.WITHDRAWN)
+
+
+def selectable_items(uow: UnitOfWork, use: Use, at: datetime | None = None) -> Selection:
+    """Listed items whose licence allows ``use`` at ``at`` (default ``use.at``), with the
+    reasons every other candidate was left out. Fails closed: an item with no licence,
+    no consent, a licence that no longer validates or any denying reason is left out.
+
+    It reads the committed state of this transaction, so a withdrawal committed a moment
+    earlier (even in the same second) is already excluded.
+    """
+    from datatrust.services.consent import ConsentRow
+
+    candidates = uow.all(Item, status__in=list(_CANDIDATE_STATUSES), order_by="id")
+    offers = {
+        o.id: o
+        for o in uow.all(
+            LicenceOffer, id__in={i.licence_id for i in candidates if i.licence_id}
+        )
+    }
+    consents = {
+        c.id: c
+        for c in uow.all(ConsentRow, id__in={i.consent_id for i in candidates if i.consent_id})
+    }
+    chosen: list[Item] = []
+    reasons: Counter[str] = Counter()
+    excluded = 0
+    for item in candidates:
+        codes = _exclusion_codes(item, offers, consents, use, at)
+        if codes:
+            excluded += 1
+            reasons.update(codes)
+        else:
+            chosen.append(item)
+    return Selection(chosen, excluded, dict(sorted(reasons.items())))
+
+
+def _exclusion_codes(
+    item: Item,
+    offers: Mapping[int, LicenceOffer],
+    consents: Mapping[int, Any],
+    use: Use,
+    at: datetime | None,
+) -> set[str]:
+    codes: set[str] = set()
+    if item.status is not ItemStatus.LISTED:
+        codes.add("item_withdrawn" if item.status is ItemStatus.WITHDRAWN else "item_not_listed")
+    offer = offers.get(item.licence_id) if item.licence_id else None
+    consent = consents.get(item.consent_id) if item.consent_id else None
+    if offer is None:
+        codes.add("no_licence")
+    if consent is None:
+        codes.add("no_consent")
+    if offer is None:
+        return codes
+    try:
+        terms = offer.terms()
+    except InvalidInput:
+        codes.add("licence_invalid")
+        return codes
+    if consent is not None and consent.offer_id != offer.id:
+        # Consent was given under other terms than the item now carries: not consented.
+        codes.add("consent_for_other_licence")
+    state = consent.state if consent is not None else "active"
+    decision: Decision = evaluate(terms, use, at, state=str(state))
+    codes.update(str(c) for c in decision.codes if not decision.allowed)
+    return codes
