@@ -116,6 +116,19 @@ class ConsentView:
     receipts: list[Receipt]
 
 
+@dataclass(frozen=True)
+class ConsentChange:
+    """What giving or withdrawing returns: the record as it now stands and the receipt
+    for this change."""
+
+    view: ConsentView
+    receipt: Receipt
+
+    @property
+    def row(self) -> ConsentRow:
+        return self.view.row
+
+
 # --- record <-> row ------------------------------------------------------------------------
 
 
@@ -146,7 +159,9 @@ def to_record(row: ConsentRow, events: Iterable[ConsentEventRow]) -> ConsentReco
         subject_id=f["subject_id"],
         controller=f["controller"],
         purposes=frozenset(f["purposes"]),
-        data_categories=tuple(DataCategory(c["code"], c["biometric"]) for c in f["data_categories"]),
+        data_categories=tuple(
+            DataCategory(c["code"], c["biometric"]) for c in f["data_categories"]
+        ),
         notice_version=f["notice_version"],
         notice_language=f["notice_language"],
         jurisdiction=f["jurisdiction"],
@@ -216,7 +231,7 @@ def give_consent_for_item(
     language: str | None = None,
     controller: str = DEFAULT_CONTROLLER,
     at: datetime | None = None,
-) -> tuple[ConsentRow, Receipt]:
+) -> ConsentChange:
     """Consent to the use of one's own item under a licence: one call.
 
     The licence is ``offer_id`` if given (and then attached to the item), else the one
@@ -288,12 +303,10 @@ def give_consent_for_item(
         receipt_id=receipt.id,
     )
     uow.commit()
-    return row, receipt
+    return ConsentChange(_view(uow, row), receipt)
 
 
-def _offer_for(
-    uow: UnitOfWork, actor: Actor, item: Item, offer_id: int | None
-) -> LicenceOffer:
+def _offer_for(uow: UnitOfWork, actor: Actor, item: Item, offer_id: int | None) -> LicenceOffer:
     if offer_id is not None:
         offer = uow.get(LicenceOffer, offer_id)
         authorize(actor, Permission.LICENCE_READ, offer or MISSING)
@@ -323,7 +336,7 @@ def withdraw_consent(
     item_id: int,
     *,
     at: datetime | None = None,
-) -> tuple[ConsentRow, Receipt]:
+) -> ConsentChange:
     """Withdraw consent for one's own item: one call, nothing else to supply.
 
     In this one transaction the item becomes ``withdrawn`` (no selection can take it),
@@ -337,12 +350,13 @@ def withdraw_consent(
     row = uow.get_for_update(ConsentRow, item.consent_id) if item.consent_id else None
     if row is None:
         raise Conflict(f"item {item.id} has no consent to withdraw")
-    receipt = _withdraw(uow, signer, actor_label(actor), item, row, as_utc(at or utcnow()))
+    moment = as_utc(at or utcnow())
+    receipt = apply_withdrawal(uow, signer, actor_label(actor), item, row, moment)
     uow.commit()
-    return row, receipt
+    return ConsentChange(_view(uow, row), receipt)
 
 
-def _withdraw(
+def apply_withdrawal(
     uow: UnitOfWork, signer: Signer, who: str, item: Item, row: ConsentRow, at: datetime
 ) -> Receipt:
     """Everything a withdrawal does except committing (``erase_me`` shares it)."""

@@ -12,6 +12,7 @@ use take?": it evaluates every candidate's licence and consent state and fails c
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -105,7 +106,12 @@ def build_licence(
     fields = _strip_platform_fields(licence if licence is not None else changes or {})
     fields["id"] = licence_id or f"lic-{uuid.uuid4().hex[:16]}"
     fields["version"] = version
-    fields.setdefault("valid_from", _now(now).isoformat())
+    fields.setdefault("valid_from", _now(now))
+    if isinstance(fields["valid_from"], str):
+        # A template computes valid_until from a datetime; a bad string is left for the
+        # licence's own validation to name.
+        with contextlib.suppress(ValueError):
+            fields["valid_from"] = as_utc(datetime.fromisoformat(fields["valid_from"]))
     if template is not None:
         return licence_from_template(template, **fields)
     return Licence.from_dict(fields)
@@ -201,9 +207,7 @@ def revise_offer(
     current = old.terms()
     fields = {**current.to_dict(), **_strip_platform_fields(changes)}
     fields.pop("revocable", None)
-    terms = build_licence(
-        licence=fields, licence_id=current.id, version=old.version + 1, now=now
-    )
+    terms = build_licence(licence=fields, licence_id=current.id, version=old.version + 1, now=now)
     new = LicenceOffer(
         owner_id=old.owner_id,
         licence=terms.to_dict(),
@@ -258,9 +262,7 @@ def attach_offer(
             )
         item.licence_id = offer.id
         item.updated_at = utcnow()
-        uow.record(
-            AuditTag.LICENCE_ATTACH, actor_label(actor), "item", item.id, offer_id=offer.id
-        )
+        uow.record(AuditTag.LICENCE_ATTACH, actor_label(actor), "item", item.id, offer_id=offer.id)
         attached.append(item)
     uow.commit()
     return attached
@@ -291,9 +293,7 @@ def _make_default(uow: UnitOfWork, offer: LicenceOffer) -> None:
 
 
 def default_offer(uow: UnitOfWork, owner_id: int) -> LicenceOffer | None:
-    return uow.one(
-        LicenceOffer, owner_id=owner_id, is_default=True, status=OfferStatus.ACTIVE
-    )
+    return uow.one(LicenceOffer, owner_id=owner_id, is_default=True, status=OfferStatus.ACTIVE)
 
 
 def offer_odrl(uow: UnitOfWork, actor: Actor, offer_id: int) -> dict[str, Any]:
@@ -396,9 +396,7 @@ def selectable_items(uow: UnitOfWork, use: Use, at: datetime | None = None) -> S
     candidates = uow.all(Item, status__in=list(_CANDIDATE_STATUSES), order_by="id")
     offers = {
         o.id: o
-        for o in uow.all(
-            LicenceOffer, id__in={i.licence_id for i in candidates if i.licence_id}
-        )
+        for o in uow.all(LicenceOffer, id__in={i.licence_id for i in candidates if i.licence_id})
     }
     consents = {
         c.id: c

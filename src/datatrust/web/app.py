@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 
 from datatrust.bootstrap import Services
 from datatrust.logs import request_id
-from datatrust.web.api import accounts, audit, health, items, orgs
+from datatrust.web.api import accounts, audit, health, items, licences, orgs
 from datatrust.web.errors import error_response, install_error_handlers
 
 log = logging.getLogger("datatrust.http")
@@ -97,6 +97,6 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         finally:
             request_id.reset(token)
 
-    for module in (health, accounts, orgs, items, audit):
+    for module in (health, accounts, orgs, items, audit, licences):
         app.include_router(module.router)
     return app

@@ -1,0 +1,272 @@
+"""A person's rights over their data: a copy of everything about them, and erasure."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime
+from typing import Any
+
+from datatrust.domain.accounts import ApiToken, User, WebSession
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import InvalidInput
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.permissions import Actor, Permission, authorize
+from datatrust.services.accounts import actor_label
+from datatrust.services.consent import (
+    ConsentRow,
+    ConsentState,
+    apply_withdrawal,
+    list_my_consents,
+)
+from datatrust.services.licences import LicenceOffer
+from datatrust.services.ports import Signer, UnitOfWork
+from datatrust.services.storage import EncryptedStorage
+
+ERASE_CONFIRMATION = "erase me"
+# Timestamp every zip entry with one fixed moment so two exports of the same data are
+# byte-identical (easy to compare); the real export time is inside export.json.
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _user(uow: UnitOfWork, actor: Actor, permission: Permission) -> User:
+    user = uow.get(User, actor.user_id) if actor.user_id else None
+    authorize(actor, permission, user)
+    assert user is not None
+    return user
+
+
+def _json(value: Any) -> bytes:
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime):
+            return as_utc(o).isoformat()
+        if isinstance(o, bytes):
+            return None
+        return str(o)
+
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=default).encode()
+
+
+def export_my_data(
+    uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, *, signer: Signer | None = None
+) -> bytes:
+    """A zip of JSON files with everything about the caller: ``account.json``,
+    ``items.json`` (metadata only; each original is downloadable from its item),
+    ``licences.json`` (every version), ``consent_records.json`` (fields and events),
+    ``receipts.json`` (the signed JWS, with ``platform_key.json`` to verify them) and
+    ``audit_events.json`` (events about the caller, their items, offers and consents).
+
+    The export itself is audited as ``personal_data:export``. ``storage`` is unused
+    today: media are not copied into the zip (they can be gigabytes); it is in the
+    signature so a later version can add them without changing callers.
+    """
+    del storage
+    user = _user(uow, actor, Permission.PERSONAL_DATA_EXPORT)
+    items = uow.all(Item, owner_id=user.id, order_by="id")
+    offers = uow.all(LicenceOffer, owner_id=user.id, order_by="id")
+    consents = list_my_consents(uow, actor)
+    now = utcnow()
+
+    files: dict[str, Any] = {
+        "export.json": {"format": "datatrust-personal-data/1", "exported_at": now},
+        "account.json": {
+            "id": user.id,
+            "email": user.email,
+            "role": user.role.value,
+            "display_name": user.display_name,
+            "language": user.language,
+            "country": user.country,
+            "created_at": user.created_at,
+        },
+        "items.json": [
+            {
+                "id": i.id,
+                "kind": i.kind.value,
+                "status": i.status.value,
+                "title": i.title,
+                "filename": i.filename,
+                "content_type": i.content_type,
+                "size": i.size,
+                "original_sha256": i.original_sha256,
+                "deidentified_sha256": i.deidentified_sha256,
+                "h3_cell": i.h3_cell,
+                "duration_seconds": i.duration_seconds,
+                "campaign_id": i.campaign_id,
+                "licence_id": i.licence_id,
+                "consent_id": i.consent_id,
+                "report": i.report,
+                "created_at": i.created_at,
+            }
+            for i in items
+        ],
+        "licences.json": [
+            {
+                "id": o.id,
+                "version": o.version,
+                "supersedes_id": o.supersedes_id,
+                "status": o.status.value,
+                "is_default": o.is_default,
+                "created_at": o.created_at,
+                "licence": o.licence,
+            }
+            for o in offers
+        ],
+        "consent_records.json": [
+            {
+                "id": v.row.id,
+                "record_id": v.row.uid,
+                "item_id": v.row.item_id,
+                "offer_id": v.row.offer_id,
+                "state": v.row.state.value,
+                **v.row.fields,
+                "events": [
+                    {
+                        "type": e.type.value,
+                        "at": e.at,
+                        "actor": e.actor,
+                        "resulting_state": e.resulting_state.value,
+                    }
+                    for e in v.record.events
+                ],
+            }
+            for v in consents
+        ],
+        "receipts.json": [
+            {
+                "id": r.id,
+                "consent_id": r.consent_id,
+                "event_seq": r.event_seq,
+                "event_type": r.event_type.value,
+                "kid": r.kid,
+                "receipt": r.jws,
+            }
+            for v in consents
+            for r in v.receipts
+        ],
+        "audit_events.json": [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "tag": e.tag,
+                "actor": e.actor,
+                "subject_type": e.subject_type,
+                "subject_id": e.subject_id,
+                "data": e.data,
+                "hash": e.hash,
+            }
+            for e in _audit_about(uow, user, items, offers, consents)
+        ],
+    }
+    if signer is not None:
+        files["platform_key.json"] = signer.public_jwk()
+
+    uow.record(
+        AuditTag.PERSONAL_DATA_EXPORT,
+        actor_label(actor),
+        "user",
+        user.id,
+        files=sorted(files),
+        items=len(items),
+    )
+    uow.commit()
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, _json(files[name]))
+    return buffer.getvalue()
+
+
+def _audit_about(
+    uow: UnitOfWork, user: User, items: list[Item], offers: list[LicenceOffer], consents: list
+) -> list:
+    queries = uow.queries
+    found = {}
+    for subject_type, ids in (
+        ("user", [str(user.id)]),
+        ("item", [str(i.id) for i in items]),
+        ("licence", [str(o.id) for o in offers]),
+        ("consent", [str(v.row.id) for v in consents]),
+    ):
+        if ids:
+            for event in queries.audit_events_about(subject_type, ids):
+                found[event.seq] = event
+    return [found[seq] for seq in sorted(found)]
+
+
+def erase_me(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    actor: Actor,
+    *,
+    signer: Signer,
+    confirm: str = ERASE_CONFIRMATION,
+) -> User:
+    """Erase the caller, in one transaction:
+
+    - withdraw every consent (events, receipts, ``consent.notify_holders`` jobs, as a
+      withdrawal by hand would) and mark every item withdrawn, so nothing of theirs can
+      be selected again;
+    - destroy their data key (``key:destroy``): every stored object of theirs becomes
+      unreadable, backups included;
+    - pseudonymise the account: email ``erased-<id>@invalid``, display name and country
+      cleared, password unusable, sessions and API tokens revoked, ``erased_at`` set;
+    - clear the items' titles, file names, locations and reports.
+
+    Kept, because the ledger and buyers' deletion duties need them: ids, content
+    hashes (revocation notices name items by hash), licence offers, consent records and
+    receipts (they prove what was agreed and withdrawn), and the audit log.
+    ``confirm`` must be ``"erase me"`` (``InvalidInput`` otherwise).
+    """
+    if confirm != ERASE_CONFIRMATION:
+        raise InvalidInput(
+            "erasure cannot be undone; confirm it",
+            problems=[f"confirm: type {ERASE_CONFIRMATION!r} to erase your account"],
+        )
+    user = _user(uow, actor, Permission.PERSONAL_DATA_ERASE)
+    who = actor_label(actor)
+    now = utcnow()
+    withdrawn = 0
+    items = uow.all(Item, owner_id=user.id, order_by="id")
+    rows = {
+        r.id: r
+        for r in uow.all(ConsentRow, owner_id=user.id)
+        if r.state is not ConsentState.WITHDRAWN
+    }
+    for item in items:
+        row = rows.get(item.consent_id) if item.consent_id else None
+        if row is not None:
+            apply_withdrawal(uow, signer, who, item, row, now)
+            withdrawn += 1
+        item.status = ItemStatus.WITHDRAWN
+        item.title = ""
+        item.filename = "erased"
+        item.h3_cell = None
+        item.report = {}
+        item.updated_at = now
+    storage.destroy_key(uow, user.id)
+    uow.record(AuditTag.KEY_DESTROY, who, "user", user.id, reason="account erased")
+
+    for token in uow.all(ApiToken, user_id=user.id):
+        token.revoked_at = token.revoked_at or now
+    for session in uow.all(WebSession, user_id=user.id):
+        session.revoked_at = session.revoked_at or now
+    user.email = f"erased-{user.id}@invalid"
+    user.display_name = ""
+    user.country = None
+    user.password_hash = "!erased"  # matches no password under any hasher
+    user.erased_at = now
+    uow.record(
+        AuditTag.ACCOUNT_ERASE,
+        who,
+        "user",
+        user.id,
+        items=len(items),
+        consents_withdrawn=withdrawn,
+    )
+    uow.commit()
+    return user

@@ -1,0 +1,357 @@
+"""Licence offers, consent (give, withdraw, receipts) and a person's rights (export, erase).
+
+Thin routes: parse, call one service with the explicit ``Actor``, return a public schema.
+Object-level authorisation happens in the services.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+
+from datatrust.bootstrap import Services
+from datatrust.domain.permissions import Actor, Permission
+from datatrust.services import consent, licences, rights
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.api.schemas import Strict
+from datatrust.web.deps import requires, services, uow
+
+router = APIRouter(prefix="/api", tags=["licences and consent"])
+
+
+# --- schemas ---------------------------------------------------------------------------
+
+
+class OfferIn(Strict):
+    """Either ``template`` (with ``changes``) or a full ``licence``."""
+
+    template: str | None = Field(default=None, max_length=64)
+    changes: dict[str, Any] | None = None
+    licence: dict[str, Any] | None = None
+    make_default: bool = False
+
+
+class RevisionIn(Strict):
+    changes: dict[str, Any]
+
+
+class AttachIn(Strict):
+    item_ids: list[int] = Field(max_length=1000)
+
+
+class OfferOut(BaseModel):
+    id: int
+    version: int
+    supersedes_id: int | None
+    status: str
+    is_default: bool
+    created_at: datetime
+    licence: dict[str, Any]
+
+
+class AttachedOut(BaseModel):
+    offer_id: int
+    item_ids: list[int]
+
+
+class ExplainOut(BaseModel):
+    offer_id: int
+    lang: str
+    sentences: list[str]
+
+
+class ConsentIn(Strict):
+    offer_id: int | None = None
+    language: str | None = Field(default=None, max_length=16)
+
+
+class ConsentEventOut(BaseModel):
+    type: str
+    at: datetime
+    actor: str
+    resulting_state: str
+
+
+class ReceiptOut(BaseModel):
+    id: int
+    event_seq: int
+    event_type: str
+    kid: str
+    created_at: datetime
+
+
+class ConsentOut(BaseModel):
+    id: int
+    record_id: str
+    item_id: int
+    offer_id: int
+    state: str
+    fields: dict[str, Any]
+    events: list[ConsentEventOut]
+    receipts: list[ReceiptOut]
+
+
+class ConsentChangeOut(BaseModel):
+    consent: ConsentOut
+    receipt: ReceiptOut
+
+
+class EraseIn(Strict):
+    confirm: str = Field(max_length=32, description="Type 'erase me'.")
+
+
+class ErasedOut(BaseModel):
+    id: int
+    erased_at: datetime
+
+
+def offer_out(offer: licences.LicenceOffer) -> OfferOut:
+    return OfferOut(
+        id=offer.id,
+        version=offer.version,
+        supersedes_id=offer.supersedes_id,
+        status=offer.status.value,
+        is_default=offer.is_default,
+        created_at=offer.created_at,
+        licence=offer.licence,
+    )
+
+
+def receipt_out(receipt: consent.Receipt) -> ReceiptOut:
+    return ReceiptOut(
+        id=receipt.id,
+        event_seq=receipt.event_seq,
+        event_type=receipt.event_type.value,
+        kid=receipt.kid,
+        created_at=receipt.created_at,
+    )
+
+
+def consent_out(view: consent.ConsentView) -> ConsentOut:
+    return ConsentOut(
+        id=view.row.id,
+        record_id=view.row.uid,
+        item_id=view.row.item_id,
+        offer_id=view.row.offer_id,
+        state=view.row.state.value,
+        fields=view.row.fields,
+        events=[
+            ConsentEventOut(
+                type=e.type.value, at=e.at, actor=e.actor, resulting_state=e.resulting_state.value
+            )
+            for e in view.record.events
+        ],
+        receipts=[receipt_out(r) for r in view.receipts],
+    )
+
+
+def change_out(change: consent.ConsentChange) -> ConsentChangeOut:
+    return ConsentChangeOut(consent=consent_out(change.view), receipt=receipt_out(change.receipt))
+
+
+# --- licence offers --------------------------------------------------------------------
+
+
+@router.get("/licence-templates")
+def templates(_actor: Actor = requires(Permission.PUBLIC_READ)) -> list[dict[str, Any]]:
+    """The templates a contributor starts from (public)."""
+    return licences.licence_templates()
+
+
+@router.post("/licences", status_code=201)
+def create_offer(
+    body: OfferIn,
+    actor: Actor = requires(Permission.LICENCE_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> OfferOut:
+    offer = licences.create_offer(
+        unit,
+        actor,
+        template=body.template,
+        changes=body.changes,
+        licence=body.licence,
+        make_default=body.make_default,
+    )
+    return offer_out(offer)
+
+
+@router.get("/licences")
+def my_offers(
+    include_replaced: bool = False,
+    actor: Actor = requires(Permission.LICENCE_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> list[OfferOut]:
+    offers = licences.list_my_offers(unit, actor, include_replaced=include_replaced)
+    return [offer_out(o) for o in offers]
+
+
+@router.get("/licences/{offer_id}")
+def get_offer(
+    offer_id: int, actor: Actor = requires(Permission.LICENCE_READ), unit: UnitOfWork = Depends(uow)
+) -> OfferOut:
+    return offer_out(licences.get_offer(unit, actor, offer_id))
+
+
+@router.post("/licences/{offer_id}/versions", status_code=201)
+def revise_offer(
+    offer_id: int,
+    body: RevisionIn,
+    actor: Actor = requires(Permission.LICENCE_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> OfferOut:
+    """A new version that supersedes this one; the offer itself is never edited."""
+    return offer_out(licences.revise_offer(unit, actor, offer_id, body.changes))
+
+
+@router.post("/licences/{offer_id}/attach")
+def attach_offer(
+    offer_id: int,
+    body: AttachIn,
+    actor: Actor = requires(Permission.LICENCE_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> AttachedOut:
+    attached = licences.attach_offer(unit, actor, offer_id, body.item_ids)
+    return AttachedOut(offer_id=offer_id, item_ids=[i.id for i in attached])
+
+
+@router.post("/licences/{offer_id}/default")
+def set_default(
+    offer_id: int,
+    actor: Actor = requires(Permission.LICENCE_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> OfferOut:
+    return offer_out(licences.set_default_offer(unit, actor, offer_id))
+
+
+@router.get("/licences/{offer_id}/odrl")
+def offer_odrl(
+    offer_id: int, actor: Actor = requires(Permission.LICENCE_READ), unit: UnitOfWork = Depends(uow)
+) -> Response:
+    """The offer as ODRL 2.2 JSON-LD (``application/ld+json``)."""
+    document = licences.offer_odrl(unit, actor, offer_id)
+    return Response(json.dumps(document, indent=2), media_type="application/ld+json")
+
+
+@router.get("/licences/{offer_id}/explain")
+def explain_offer(
+    offer_id: int,
+    lang: Literal["en", "hi"] = Query("en"),
+    actor: Actor = requires(Permission.LICENCE_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> ExplainOut:
+    sentences = licences.explain_offer(unit, actor, offer_id, lang)
+    return ExplainOut(offer_id=offer_id, lang=lang, sentences=sentences)
+
+
+# --- consent ---------------------------------------------------------------------------
+
+
+@router.post("/items/{item_id}/consent", status_code=201)
+def give_consent(
+    item_id: int,
+    body: ConsentIn | None = None,
+    actor: Actor = requires(Permission.CONSENT_GIVE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> ConsentChangeOut:
+    """Give consent for one's own item under its licence (or ``offer_id``): one call."""
+    body = body or ConsentIn()
+    change = consent.give_consent_for_item(
+        unit, svc.signer, actor, item_id, offer_id=body.offer_id, language=body.language
+    )
+    return change_out(change)
+
+
+def _withdraw(actor: Actor, svc: Services, unit: UnitOfWork, item_id: int) -> ConsentChangeOut:
+    return change_out(consent.withdraw_consent(unit, svc.signer, actor, item_id))
+
+
+@router.delete("/items/{item_id}/consent")
+def withdraw_consent(
+    item_id: int,
+    actor: Actor = requires(Permission.CONSENT_WITHDRAW),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> ConsentChangeOut:
+    """Withdraw consent for one's own item: one call, nothing to fill in."""
+    return _withdraw(actor, svc, unit, item_id)
+
+
+@router.post("/items/{item_id}/consent/withdraw")
+def withdraw_consent_by_post(
+    item_id: int,
+    actor: Actor = requires(Permission.CONSENT_WITHDRAW),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> ConsentChangeOut:
+    """The same as ``DELETE /api/items/{item_id}/consent``, for HTML forms."""
+    return _withdraw(actor, svc, unit, item_id)
+
+
+@router.get("/consent")
+def my_consents(
+    actor: Actor = requires(Permission.CONSENT_READ), unit: UnitOfWork = Depends(uow)
+) -> list[ConsentOut]:
+    return [consent_out(v) for v in consent.list_my_consents(unit, actor)]
+
+
+@router.get("/consent/{consent_id}")
+def get_consent(
+    consent_id: int,
+    actor: Actor = requires(Permission.CONSENT_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> ConsentOut:
+    return consent_out(consent.get_consent(unit, actor, consent_id))
+
+
+@router.get("/receipts/{receipt_id}")
+def download_receipt(
+    receipt_id: int,
+    actor: Actor = requires(Permission.CONSENT_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> Response:
+    """The signed receipt with the platform's public key, as a file to keep; verify it
+    offline with ``datatrust consent verify-receipt FILE``."""
+    document = consent.receipt_document(unit, svc.signer, actor, receipt_id)
+    return Response(
+        json.dumps(document, indent=2, ensure_ascii=False),
+        media_type="application/json",
+        headers={
+            "content-disposition": f'attachment; filename="consent-receipt-{receipt_id}.json"'
+        },
+    )
+
+
+# --- a person's rights -----------------------------------------------------------------
+
+
+@router.get("/me/export")
+def export_my_data(
+    actor: Actor = requires(Permission.PERSONAL_DATA_EXPORT),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> Response:
+    """Everything about me as a zip of JSON files."""
+    data = rights.export_my_data(unit, svc.storage, actor, signer=svc.signer)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"content-disposition": 'attachment; filename="my-datatrust-data.zip"'},
+    )
+
+
+@router.post("/me/erase")
+def erase_me(
+    body: EraseIn,
+    actor: Actor = requires(Permission.PERSONAL_DATA_ERASE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> ErasedOut:
+    """Withdraw everything, destroy my key, pseudonymise my account. Cannot be undone."""
+    user = rights.erase_me(unit, svc.storage, actor, signer=svc.signer, confirm=body.confirm)
+    return ErasedOut(id=user.id, erased_at=user.erased_at)
