@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 
 from datatrust.bootstrap import Services
 from datatrust.logs import request_id
+from datatrust.web import pages
 from datatrust.web.api import accounts, audit, health, items, licences, orgs
 from datatrust.web.errors import error_response, install_error_handlers
 
@@ -99,4 +100,5 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
 
     for module in (health, accounts, orgs, items, audit, licences):
         app.include_router(module.router)
+    pages.install(app)
     return app
