@@ -7,6 +7,8 @@ from datatrust.logs import configure_logging
 
 
 def run_worker(services: Services, workers: int = 2) -> None:
-    """Consume jobs until stopped (SIGINT/SIGTERM finish the running jobs first)."""
+    """Consume jobs until stopped. SIGTERM finishes the running jobs first (a second
+    SIGTERM stops at once); SIGINT stops at once. A job cut off either way stays
+    ``running`` until its lease runs out, and then the sweeper runs it again."""
     configure_logging()
     services.queue.consumer(workers=workers).run()

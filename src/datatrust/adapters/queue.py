@@ -55,8 +55,17 @@ class HueyQueue:
         return self.huey.storage.queue_size()
 
     def consumer(self, workers: int = 2, worker_type: str = "thread") -> Consumer:
+        """A consumer whose SIGTERM (what systemd, Docker and Kubernetes send) finishes the
+        running jobs before exiting; SIGINT stops at once. Idle workers poll at least once
+        a second (Huey's default backs off to 10 s, a long wait on SQLite storage, which
+        cannot block on a read the way Redis storage does)."""
         return self.huey.create_consumer(
-            workers=workers, worker_type=worker_type, periodic=True, check_worker_health=True
+            workers=workers,
+            worker_type=worker_type,
+            periodic=True,
+            check_worker_health=True,
+            graceful_signal="TERM",
+            max_delay=1.0,
         )
 
 

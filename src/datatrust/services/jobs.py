@@ -58,23 +58,34 @@ def run_job(
     services: Any = None,
 ) -> str:
     """Claim and run one job. Returns what happened: ``done``, ``retry``, ``failed`` or
-    ``skipped`` (not pending, not due, or claimed by another worker)."""
+    ``skipped`` (not pending, not due, claimed by another worker, or this worker's lease
+    ran out and the job was claimed again: its effects are then rolled back, because the
+    later claim is the run that counts).
+
+    The claim commits on its own; the handler then starts a fresh unit of work without
+    touching the database first, so on SQLite a slow handler holds the write lock only
+    from its own first write."""
     now = utcnow()
     with uow_factory() as uow:
         if not uow.queries.claim_job(
             job_id, worker_name(), now, now + timedelta(seconds=lease_seconds)
         ):
             return "skipped"
+        claimed = uow.get(OutboxJob, job_id)
+        assert claimed is not None
+        name, payload, attempt = claimed.job, dict(claimed.payload), claimed.attempts
         uow.commit()
+    handler = HANDLERS.get(name)
     with uow_factory() as uow:
-        row = uow.get(OutboxJob, job_id)
-        assert row is not None
-        handler = HANDLERS.get(row.job)
         try:
             if handler is None:
-                raise LookupError(f"no handler for job {row.job!r}")
-            handler(uow, row.payload, JobContext(job_id, row.attempts, services))
-            row = uow.get(OutboxJob, job_id)
+                raise LookupError(f"no handler for job {name!r}")
+            handler(uow, payload, JobContext(job_id, attempt, services))
+            row = uow.get_for_update(OutboxJob, job_id)
+            if not _still_ours(row, attempt):
+                uow.rollback()
+                log.warning("job %s (%s) lost its lease on attempt %s", job_id, name, attempt)
+                return "skipped"
             assert row is not None
             row.state = JobState.DONE
             row.finished_at = utcnow()
@@ -82,15 +93,24 @@ def run_job(
             uow.commit()
             return "done"
         except Exception as exc:  # a handler's failure must never take the worker down
-            log.exception("job %s (%s) failed", job_id, row.job)
+            log.exception("job %s (%s) failed", job_id, name)
             error = f"{type(exc).__name__}: {exc}"[:2000]
             uow.rollback()
-    return _after_failure(uow_factory, job_id, error)
+    return _after_failure(uow_factory, job_id, attempt, error)
 
 
-def _after_failure(uow_factory: UnitOfWorkFactory, job_id: int, error: str) -> str:
+def _still_ours(row: OutboxJob | None, attempt: int) -> bool:
+    """The claim made as ``attempt`` still holds: no sweeper released it and no later
+    claim took it (each claim increments ``attempts``, so the count names the claim)."""
+    return row is not None and row.state == JobState.RUNNING and row.attempts == attempt
+
+
+def _after_failure(uow_factory: UnitOfWorkFactory, job_id: int, attempt: int, error: str) -> str:
     with uow_factory() as uow:
         row = uow.get_for_update(OutboxJob, job_id)
+        if not _still_ours(row, attempt):
+            log.warning("job %s failed after losing its lease on attempt %s", job_id, attempt)
+            return "skipped"
         assert row is not None
         row.last_error = error
         row.lease_until = None
@@ -122,9 +142,13 @@ def sweep(
     or its retry time came). Safe to run anywhere, any number of times."""
     now = utcnow()
     with uow_factory() as uow:
-        released = uow.queries.release_expired(uow.queries.expired_leases(now), now)
+        expired = uow.queries.expired_leases(now)
+        released = uow.queries.release_expired(expired, now)
         due = uow.queries.due_pending(now - timedelta(seconds=grace_seconds))
         uow.commit()
-    for job_id in due:
+    # A released job's message died with its worker: send it again now, not a sweep later.
+    # (One that finished just before its release is merely skipped by ``run_job``.)
+    redispatch = sorted(set(expired) | set(due))
+    for job_id in redispatch:
         queue.dispatch(job_id)
-    return SweepReport(released, len(due))
+    return SweepReport(released, len(redispatch))
