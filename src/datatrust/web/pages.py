@@ -367,6 +367,7 @@ def licence_templates(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTM
         terms = licences.build_licence(
             template=name,
             changes={
+                "title": page._(entry["title"]),
                 "price_minor": EXAMPLE_PRICE_MINOR,
                 "valid_from": utcnow(),
                 **EXAMPLE_CHANGES.get(name, {}),
