@@ -1,0 +1,192 @@
+"""The pages in Debian's Chromium at 360 px: the contributor, buyer and operator journeys,
+languages, form errors, accessibility checks and page weight."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import uuid
+from pathlib import Path
+from urllib.request import urlopen
+
+import pytest
+
+from datatrust.services.demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+DEVANAGARI = re.compile(r"[\u0900-\u097F]")
+PAGE_LIMIT_BYTES = 100 * 1024
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+PHONE = {"width": 360, "height": 740}
+
+# Run in the page: what axe-core's most basic rules check, written out (no npm at run time).
+A11Y_CHECKS = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push('html has no lang');
+  if (!document.title.trim()) problems.push('page has no title');
+  for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    const named = (el.labels && el.labels.length) || el.getAttribute('aria-label')
+      || el.getAttribute('aria-labelledby');
+    if (!named) problems.push('unlabelled ' + el.outerHTML.slice(0, 80));
+  }
+  for (const img of document.querySelectorAll('img')) {
+    if (!img.hasAttribute('alt')) problems.push('img without alt ' + img.src);
+  }
+  for (const b of document.querySelectorAll('button, [role=button]')) {
+    if (!(b.innerText || '').trim() && !b.getAttribute('aria-label'))
+      problems.push('button without a name');
+  }
+  for (const a of document.querySelectorAll('a[href]')) {
+    if (!(a.innerText || '').trim() && !a.getAttribute('aria-label'))
+      problems.push('link without a name ' + a.href);
+  }
+  if (document.querySelectorAll('h1').length !== 1) problems.push('not exactly one h1');
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    problems.push('scrolls sideways at ' + window.innerWidth + 'px');
+  return problems;
+}"""
+
+
+def unique_email(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}@example.org"
+
+
+def check_page(page, screenshots, name: str) -> None:
+    """Accessibility checks on the page as shown, and a screenshot for the record."""
+    assert page.evaluate(A11Y_CHECKS) == [], f"{name}: accessibility problems"
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+
+
+def sign_up(page, email: str, role: str = "contributor") -> None:
+    page.goto("/sign-up")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.locator(f"input[name=role][value={role}]").check()
+    page.get_by_role("button", name="Create my account").click()
+
+
+def sign_in(page, email: str, password: str) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.locator("main").get_by_role("button", name="Sign in").click()
+
+
+def test_home_page_explains_datatrust_and_offers_sign_up(phone, screenshots):
+    phone.goto("/")
+    assert phone.locator("h1").inner_text() == "Your data, your terms"
+    assert phone.locator("html").get_attribute("lang") == "en"
+    assert phone.locator("main a[href='/sign-up']").is_visible()
+    check_page(phone, screenshots, "home")
+
+
+def test_contributor_signs_up_on_a_phone_and_reads_a_licence_in_hindi(phone, screenshots):
+    sign_up(phone, unique_email("asha"))
+    phone.wait_for_url("**/my/items")
+    assert phone.locator("h1").inner_text() == "My items"
+    check_page(phone, screenshots, "contributor_items")
+
+    phone.goto("/licences")
+    phone.locator(".langs").get_by_role("link", name="हिन्दी").click()
+    phone.wait_for_url("**/licences?lang=hi")
+    assert phone.locator("html").get_attribute("lang") == "hi"
+    summary = phone.locator("main").inner_text()
+    assert DEVANAGARI.search(summary)
+    assert "लाइसेंस के नमूने" in phone.locator("h1").inner_text()
+    assert phone.locator("li.risk").count() > 0  # risks are flagged, in Hindi too
+    check_page(phone, screenshots, "licence_summary_hi")
+
+    # The choice is remembered on the next page, with no ?lang= in the address.
+    phone.locator("nav[aria-label]").first.get_by_role("link", name="मेरी चीज़ें").click()
+    phone.wait_for_url("**/my/items")
+    assert phone.locator("html").get_attribute("lang") == "hi"
+    assert phone.locator("h1").inner_text() == "मेरी चीज़ें"
+    check_page(phone, screenshots, "contributor_items_hi")
+
+
+def test_a_form_error_shows_next_to_its_field_and_keeps_what_was_typed(phone, screenshots):
+    phone.goto("/sign-up?lang=zu")
+    phone.locator("#f-email").fill("not-an-email")
+    phone.locator("#f-password").fill("short")
+    phone.locator("#f-display_name").fill("Sipho")
+    phone.locator("form button[type=submit]").click()
+    email_field = phone.locator(".field", has=phone.locator("#f-email"))
+    assert "ikheli le-imeyili" in email_field.locator(".error").inner_text()
+    assert phone.locator("#f-email").input_value() == "not-an-email"
+    assert phone.locator("#f-display_name").input_value() == "Sipho"
+    assert phone.locator("#f-email").get_attribute("aria-invalid") == "true"
+    password_field = phone.locator(".field", has=phone.locator("#f-password"))
+    assert password_field.locator(".error").count() == 1
+    assert phone.locator("#f-password").input_value() == ""  # a password is never echoed
+    check_page(phone, screenshots, "sign_up_errors_zu")
+
+
+def test_a_buyer_registers_and_an_operator_approves_it(browser, live_server, screenshots):
+    org_name = f"Ada Lab {uuid.uuid4().hex[:6]}"
+    buyer_context = browser.new_context(viewport=PHONE, base_url=live_server)
+    buyer = buyer_context.new_page()
+    sign_up(buyer, unique_email("buyer"), role="buyer")
+    buyer.wait_for_url("**/buyer/organisation")
+    buyer.get_by_label("Legal name").fill(org_name)
+    buyer.get_by_label("Country code").fill("gb")
+    buyer.get_by_label("What will you use the data for?").fill("Speech recognition training")
+    buyer.get_by_role("button", name="Register").click()
+    buyer.wait_for_url("**/buyer/organisation")
+    assert buyer.locator(".card h2").inner_text() == org_name
+    assert "Waiting for review" in buyer.locator(".card").inner_text()
+    check_page(buyer, screenshots, "buyer_organisation")
+
+    operator_context = browser.new_context(viewport=PHONE, base_url=live_server)
+    operator = operator_context.new_page()
+    sign_in(operator, "operator@demo.datatrust", DEMO_PASSWORD)
+    operator.wait_for_url("**/operator/vetting")
+    card = operator.locator("li.card", has=operator.get_by_role("heading", name=org_name))
+    # Rejecting needs a reason: the error appears on that organisation's card.
+    card.get_by_role("button", name="Reject").click()
+    card = operator.locator("li.card", has=operator.get_by_role("heading", name=org_name))
+    assert card.locator(".error").inner_text() == "required"
+    check_page(operator, screenshots, "operator_vetting")
+    card.get_by_role("button", name="Approve").click()
+    operator.wait_for_url("**/operator/vetting#org-*")
+    card = operator.locator("li.card", has=operator.get_by_role("heading", name=org_name))
+    assert "Approved" in card.inner_text()
+
+    operator.goto("/operator/audit")
+    assert operator.locator("p.ok").is_visible()
+    check_page(operator, screenshots, "operator_audit")
+
+    buyer.reload()
+    assert "Approved" in buyer.locator(".card").inner_text()
+    buyer_context.close()
+    operator_context.close()
+
+
+def test_the_pages_keyboard_path_starts_with_skip_to_content(phone):
+    phone.goto("/")
+    phone.keyboard.press("Tab")
+    focused = phone.evaluate("() => document.activeElement.textContent.trim()")
+    assert focused == "Skip to content"
+    assert phone.locator("a.skip").is_visible()
+
+
+def test_every_page_weighs_under_100_kb_compressed(phone, live_server):
+    """HTML + CSS (+ JS, none yet) of each page, gzip-compressed, signed in where needed."""
+    sign_in(phone, "priya@demo.datatrust", DEMO_PASSWORD)
+    phone.wait_for_url("**/my/items")
+    paths = ["/", "/sign-up", "/sign-in", "/licences", "/my/items", "/my/account"]
+    item_link = phone.locator("main a[href^='/my/items/']").first.get_attribute("href")
+    paths.append(item_link)
+    css = urlopen(f"{live_server}/static/site.css").read()
+    weights = {}
+    for path in paths:
+        response = phone.goto(path)
+        assert response.ok, path
+        html = response.body()
+        scripts = phone.evaluate("() => document.scripts.length")
+        assert scripts == 0  # no JavaScript needed to read any page
+        weights[path] = len(gzip.compress(html + css))
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "page_weights.json").write_text(json.dumps(weights, indent=2))
+    heavy = {p: w for p, w in weights.items() if w >= PAGE_LIMIT_BYTES}
+    assert heavy == {}
