@@ -55,6 +55,16 @@ class AuditTag(StrEnum):
     REVOCATION_NOTIFY = "revocation:notify"
     DELETION_ATTEST = "deletion:attest"
     JOB_FAIL = "job:fail"
+    LEDGER_POST = "ledger:post"
+    FUNDS_DEPOSIT = "funds:deposit"
+    ESCROW_FUND = "escrow:fund"
+    ESCROW_PAY = "escrow:pay"
+    ESCROW_RELEASE = "escrow:release"
+    SALE_RECORD = "sale:record"
+    PAYOUT_REQUEST = "payout:request"
+    PAYOUT_SETTLE = "payout:settle"
+    PAYOUT_FAIL = "payout:fail"
+    FX_RATE_SET = "fx:rate_set"
     INSTANCE_UPDATE = "instance:update"
 
 

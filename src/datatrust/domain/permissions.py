@@ -45,6 +45,13 @@ class Permission(StrEnum):
     PERSONAL_DATA_EXPORT = "personal_data:export"
     PERSONAL_DATA_ERASE = "personal_data:erase"
     INSTANCE_MANAGE = "instance:manage"
+    # Money (issue 6).
+    STATEMENT_READ = "statement:read"  # a contributor's own earnings and payouts
+    PAYOUT_REQUEST = "payout:request"
+    PAYOUT_RUN = "payout:run"
+    ESCROW_FUND = "escrow:fund"
+    INVOICE_READ = "invoice:read"
+    LEDGER_READ = "ledger:read"
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CONSENT_READ,
             Permission.PERSONAL_DATA_EXPORT,
             Permission.PERSONAL_DATA_ERASE,
+            Permission.STATEMENT_READ,
+            Permission.PAYOUT_REQUEST,
         }
     ),
     Role.BUYER: frozenset(
@@ -111,6 +120,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORG_CREATE,
             Permission.ORG_READ,
             Permission.ORG_MANAGE,
+            Permission.ESCROW_FUND,
+            Permission.INVOICE_READ,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -127,6 +138,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_VERIFY,
             Permission.JOB_READ,
             Permission.INSTANCE_MANAGE,
+            Permission.PAYOUT_RUN,
+            Permission.INVOICE_READ,
+            Permission.LEDGER_READ,
         }
     ),
 }
@@ -162,7 +176,11 @@ def can(actor: Actor, permission: Permission, obj: Any = None) -> bool:
         return owner_id == actor.user_id
     org_id = getattr(obj, "org_id", None)
     if org_id is not None:
-        if actor.role is Role.OPERATOR and permission in (Permission.ORG_READ, Permission.ORG_VET):
+        if actor.role is Role.OPERATOR and permission in (
+            Permission.ORG_READ,
+            Permission.ORG_VET,
+            Permission.INVOICE_READ,
+        ):
             return True
         if permission is Permission.ORG_MANAGE:
             return org_id == actor.org_id and actor.org_admin

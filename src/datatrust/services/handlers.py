@@ -6,7 +6,9 @@ import importlib
 import os
 
 # Handler modules of the core, imported for their @job registrations.
-CORE_HANDLER_MODULES: tuple[str, ...] = ()
+CORE_HANDLER_MODULES: tuple[str, ...] = (
+    "datatrust.adapters.payments",  # payouts.run_batch: it picks the payout provider
+)
 
 
 def load_handlers(extra: str | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -11,6 +12,9 @@ from sqlalchemy.orm import Session
 from datatrust.adapters.db.tables import outbox
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.jobs import JobState, OutboxJob
+
+if TYPE_CHECKING:
+    from datatrust.adapters.db.ledger_store import SqlLedger
 
 
 class SqlQueries:
@@ -95,3 +99,10 @@ class SqlQueries:
 
     def job(self, job_id: int) -> OutboxJob | None:
         return self.session.get(OutboxJob, job_id)
+
+    @property
+    def ledger(self) -> SqlLedger:
+        """Ledger postings, balances and entries (see ``adapters.db.ledger_store``)."""
+        from datatrust.adapters.db.ledger_store import SqlLedger  # its tables map lazily
+
+        return SqlLedger(self.session)

@@ -244,4 +244,7 @@ def map_domain() -> None:
     from datatrust.adapters.db.tables_consent import map_licences_and_consent  # imports us
 
     map_licences_and_consent()
+    from datatrust.adapters.db.tables_ledger import map_money  # it imports this module
+
+    map_money()
     _mapped = True

@@ -1,0 +1,868 @@
+"""Money services: escrow, paying accepted work, sales with royalties, payouts, statements,
+FX display rates and the ledger check (DESIGN.md §5 Money).
+
+Every movement is a ledger entry posted through ``uow.queries.ledger`` (the SQL ledger
+locks the accounts it touches and refuses an overdraft) with an audit event in the same
+transaction. Entries are keyed, so each function here is safe to call twice:
+
+=========================  ======================================  =====================
+function                   entry key                               commits?
+=========================  ======================================  =====================
+fund_campaign_escrow       ``deposit:<rail>:<ref>``,               yes (an intention)
+                           ``escrow-fund:<campaign>:<key>``
+pay_accepted_item          ``item-pay:<item_id>``                  no (a building block)
+close_campaign_escrow      ``escrow-release:<campaign>:<CUR>``     no
+record_sale                ``sale:<sale_key>``                     no
+request_payout             ``payout:<id>:request``                 yes
+run_payout_batch           ``payout:<id>:settle`` / ``:fail``      yes, per payout
+=========================  ======================================  =====================
+
+Building blocks take the caller's unit of work and leave committing to it, so the
+campaigns and sales services can pay in the same transaction as their own change.
+
+Payouts are at-least-once towards the provider and exactly-once in effect: a payout is
+marked ``sending`` and committed *before* the provider is called, and the provider is
+given the payout's key, which it must treat as an idempotency key. A batch that dies
+anywhere (even SIGKILL) leaves payouts ``requested`` or ``sending``; the next batch sends
+the ``sending`` ones again under the same key (the provider pays once) and posts the
+settle or fail entry under its fixed key (the ledger books once).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+from datatrust.domain import ledger as dl
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.campaigns import Campaign, CampaignState
+from datatrust.domain.clock import utcnow
+from datatrust.domain.currencies import currency as currency_info
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.fx import Rate, RateNotFound, approximate
+from datatrust.domain.ledger import AccountRef, InsufficientFunds, JournalEntry
+from datatrust.domain.money import Money
+from datatrust.domain.payfloor import hourly_rate, meets_floor, minimum_pay_per_unit
+from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.services.accounts import actor_label
+from datatrust.services.ports import UnitOfWork, UnitOfWorkFactory
+
+DEFAULT_PLATFORM_FEE_PERCENT = 20  # Settings.platform_fee_percent's default
+MINIMUM_PAYOUT = Money(1000, "USD")  # 10 USD; other currencies convert it (see below)
+MAX_KEY_LENGTH = 120
+
+
+# -- records ----------------------------------------------------------------------------
+
+
+class PayoutState(StrEnum):
+    REQUESTED = "requested"  # earnings set aside (payable → in transit), not sent yet
+    SENDING = "sending"  # handed (or about to be handed) to the provider
+    SETTLED = "settled"  # the provider paid (in transit → external cash)
+    FAILED = "failed"  # the provider refused; earnings returned (in transit → payable)
+
+
+@dataclass
+class Payout:
+    """A contributor's payout request. ``(user_id, idempotency_key)`` is unique."""
+
+    user_id: int
+    idempotency_key: str
+    amount_minor: int
+    currency: str
+    state: PayoutState = PayoutState.REQUESTED
+    batch_id: str | None = None
+    provider: str | None = None
+    provider_ref: str | None = None
+    failure_reason: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+    @property
+    def owner_id(self) -> int:
+        return self.user_id
+
+    @property
+    def amount(self) -> Money:
+        return Money(int(self.amount_minor), self.currency)
+
+    @property
+    def key(self) -> str:
+        """What the provider receives as its idempotency key."""
+        return f"payout:{self.id}"
+
+
+@dataclass
+class FxRateRow:
+    """An operator-supplied display rate: ``1 base = rate quote`` published on ``as_of``."""
+
+    base: str
+    quote: str
+    rate: str
+    as_of: date
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+# -- ports ------------------------------------------------------------------------------
+
+
+class PaymentFailed(Conflict):
+    code = "payment_failed"
+
+
+class PaymentRail(Protocol):
+    """Takes money from a buyer (card, bank transfer). ``name`` is the rail's ledger name
+    (``external_cash:<name>:CUR``), lower-case letters, digits, ``_`` or ``-``."""
+
+    name: str
+
+    def charge(self, *, payer: str, amount: Money, idempotency_key: str, description: str) -> str:
+        """Charge ``amount`` once per ``idempotency_key`` and return the rail's reference
+        (the same reference for a repeated key). Raises ``PaymentFailed`` when refused."""
+        ...
+
+
+@dataclass(frozen=True)
+class PayoutInstruction:
+    key: str  # the idempotency key: the provider must pay each key at most once
+    payout_id: int
+    user_id: int
+    amount: Money
+
+
+@dataclass(frozen=True)
+class PayoutOutcome:
+    settled: bool
+    reference: str = ""
+    reason: str = ""
+
+
+class PayoutProvider(Protocol):
+    """Pays contributors (bank, mobile money, Stripe Connect …). ``name`` as for a rail."""
+
+    name: str
+
+    def send(self, instruction: PayoutInstruction) -> PayoutOutcome:
+        """Pay ``instruction.amount`` once per ``instruction.key``; a repeated key returns
+        the first outcome without paying again."""
+        ...
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _money(amount: object, what: str = "amount") -> Money:
+    if not isinstance(amount, Money):
+        raise InvalidInput(f"{what} must be Money, got {type(amount).__name__}", field=what)
+    if not amount.is_positive:
+        raise InvalidInput(f"{what} must be more than zero, got {amount}", field=what)
+    return amount
+
+
+def _key(key: object, what: str = "idempotency_key") -> str:
+    if (
+        not isinstance(key, str)
+        or not key.strip()
+        or len(key) > MAX_KEY_LENGTH
+        or not key.isprintable()
+    ):
+        raise InvalidInput(
+            f"{what} must be 1 to {MAX_KEY_LENGTH} printable characters", field=what
+        )
+    return key.strip()
+
+
+def money_out(amount: Money) -> dict[str, Any]:
+    """The public shape of an amount: exact minor units, currency, and a display string."""
+    return {
+        "amount_minor": amount.amount_minor,
+        "currency": amount.currency,
+        "display": amount.format(),
+    }
+
+
+def post(uow: UnitOfWork, entry: JournalEntry, actor: str, **kwargs: Any) -> Any:
+    """Post ``entry`` and audit it (``ledger:post``) unless it was already posted."""
+    stored = uow.queries.ledger.post(entry, **kwargs)
+    if not stored.replayed:
+        uow.record(
+            AuditTag.LEDGER_POST,
+            actor,
+            "journal_entry",
+            entry.key,
+            postings=[[str(p.account), p.amount.amount_minor] for p in entry.postings],
+        )
+    return stored
+
+
+# -- escrow -----------------------------------------------------------------------------
+
+
+def required_escrow(rate: Money, quota: int, bonus_total: Money) -> Money:
+    """What escrow must hold before a campaign opens: ``rate × quota + bonus_total``.
+
+    ``rate`` must be positive, ``quota`` a whole number above zero, ``bonus_total`` zero or
+    more in the same currency (``CurrencyMismatch`` otherwise).
+    """
+    _money(rate, "rate")
+    if type(quota) is not int or quota <= 0:
+        raise InvalidInput(f"quota must be a whole number above zero, got {quota!r}", field="quota")
+    if not isinstance(bonus_total, Money) or bonus_total.is_negative:
+        raise InvalidInput("bonus_total must be Money of zero or more", field="bonus_total")
+    return rate * quota + bonus_total
+
+
+def escrow_balance(uow: UnitOfWork, campaign_id: int, currency: str) -> Money:
+    return uow.queries.ledger.balance(AccountRef.escrow(campaign_id, currency))
+
+
+def escrow_covers(
+    uow: UnitOfWork, campaign_id: int, rate: Money, quota: int, bonus_total: Money
+) -> bool:
+    """True when the campaign's escrow holds at least ``required_escrow(...)``."""
+    needed = required_escrow(rate, quota, bonus_total)
+    return escrow_balance(uow, campaign_id, needed.currency) >= needed
+
+
+@dataclass(frozen=True)
+class EscrowFunding:
+    campaign_id: int
+    amount: Money
+    reference: str
+    balance: Money
+    required: Money
+    covered: bool
+    replayed: bool
+
+
+def fund_campaign_escrow(
+    uow: UnitOfWork,
+    rail: PaymentRail,
+    actor: Actor,
+    campaign_id: int,
+    amount: Money,
+    idempotency_key: str,
+) -> EscrowFunding:
+    """A buyer pays ``amount`` into its campaign's escrow through ``rail``.
+
+    Two entries: the charge arrives (external cash → buyer funds), then it is locked for the
+    campaign (buyer funds → escrow). Repeating the same ``idempotency_key`` charges and
+    books once and answers as before. Only a member of the campaign's organisation may
+    fund it; a closed campaign, a platform campaign (no organisation to charge), an amount
+    not above zero or in another currency than the campaign's are refused.
+    """
+    campaign = uow.get(Campaign, campaign_id)
+    authorize(actor, Permission.ESCROW_FUND, campaign or MISSING)
+    assert campaign is not None
+    key = _key(idempotency_key)
+    _money(amount)
+    if amount.currency != campaign.currency:
+        raise InvalidInput(
+            f"campaign {campaign_id} pays in {campaign.currency}; fund it in {campaign.currency},"
+            f" not {amount.currency}",
+            field="currency",
+        )
+    if campaign.org_id is None:
+        raise Conflict("a platform campaign has no buyer organisation to charge")
+    if campaign.state is CampaignState.CLOSED:
+        raise Conflict(f"campaign {campaign_id} is closed")
+    ledger = uow.queries.ledger
+    fund_key = f"escrow-fund:{campaign_id}:{key}"
+    previous = ledger.entry(fund_key)
+    if previous is None:
+        reference = rail.charge(
+            payer=f"org:{campaign.org_id}",
+            amount=amount,
+            idempotency_key=fund_key,
+            description=f"Escrow for campaign {campaign_id}",
+        )
+        source = {"type": "escrow_fund", "campaign_id": campaign_id, "rail": rail.name,
+                  "reference": reference, "org_id": campaign.org_id}
+        label = actor_label(actor)
+        post(uow, dl.deposit(campaign.org_id, amount, key=f"deposit:{rail.name}:{reference}",
+                             rail=rail.name, source=source), label)
+        post(uow, dl.fund_escrow(campaign.org_id, campaign_id, amount, key=fund_key,
+                                 source=source), label)
+        uow.record(AuditTag.ESCROW_FUND, label, "campaign", campaign_id,
+                   amount_minor=amount.amount_minor, currency=amount.currency,
+                   rail=rail.name, reference=reference)
+    else:
+        reference = str(previous.source.get("reference", ""))
+    required = required_escrow(
+        campaign.rate, campaign.quota, Money(campaign.coverage_bonus_minor, campaign.currency)
+    )
+    balance = escrow_balance(uow, campaign_id, campaign.currency)
+    uow.commit()
+    return EscrowFunding(
+        campaign_id, amount, reference, balance, required, balance >= required,
+        previous is not None,
+    )
+
+
+def pay_accepted_item(
+    uow: UnitOfWork,
+    campaign_id: int,
+    contributor_id: int,
+    amount: Money,
+    item_id: int,
+    *,
+    actor: str = "system",
+) -> Any:
+    """Pay accepted work from the campaign's escrow (escrow → contributor payable).
+
+    Keyed ``item-pay:<item_id>``: paying the same item twice books once. Raises
+    ``InsufficientFunds`` when escrow cannot cover it. Does not commit.
+    """
+    _money(amount)
+    entry = dl.pay_item_from_escrow(
+        campaign_id, contributor_id, amount, key=f"item-pay:{item_id}",
+        memo=f"Item {item_id} accepted in campaign {campaign_id}",
+        source={"type": "item_pay", "campaign_id": campaign_id, "item_id": item_id,
+                "contributor_id": contributor_id},
+    )
+    stored = post(uow, entry, actor)
+    if not stored.replayed:
+        uow.record(AuditTag.ESCROW_PAY, actor, "item", item_id, campaign_id=campaign_id,
+                   contributor_id=contributor_id, amount_minor=amount.amount_minor,
+                   currency=amount.currency)
+    return stored
+
+
+def close_campaign_escrow(
+    uow: UnitOfWork,
+    campaign_id: int,
+    buyer_org_id: int,
+    *,
+    currency: str | None = None,
+    actor: str = "system",
+) -> Money:
+    """Return what is left in the campaign's escrow to the buyer; returns that amount
+    (zero when nothing is left, including on a second call). Does not commit.
+
+    ``currency`` defaults to the campaign's.
+    """
+    if currency is None:
+        campaign = uow.get(Campaign, campaign_id)
+        if campaign is None:
+            raise NotFound(f"no campaign {campaign_id}")
+        currency = campaign.currency
+    account = AccountRef.escrow(campaign_id, currency)
+    ledger = uow.queries.ledger
+    _, left = ledger.lock([account])[account]
+    if not left.is_positive:
+        return Money.zero(currency)
+    entry = dl.release_escrow(
+        campaign_id, buyer_org_id, left, key=f"escrow-release:{campaign_id}:{currency}",
+        source={"type": "escrow_release", "campaign_id": campaign_id, "org_id": buyer_org_id},
+    )
+    post(uow, entry, actor)
+    uow.record(AuditTag.ESCROW_RELEASE, actor, "campaign", campaign_id,
+               amount_minor=left.amount_minor, currency=currency, org_id=buyer_org_id)
+    return left
+
+
+# -- sales ------------------------------------------------------------------------------
+
+
+SaleLineIn = tuple[int, Money, int | str | Decimal, int]  # contributor, price, royalty %, item
+
+
+def record_sale(
+    uow: UnitOfWork,
+    buyer_org_id: int,
+    price: Money,
+    items: Sequence[SaleLineIn],
+    sale_key: str,
+    *,
+    platform_fee_percent: int | str | Decimal = DEFAULT_PLATFORM_FEE_PERCENT,
+    actor: str = "system",
+) -> dl.SaleSplit:
+    """Book a sale paid from the buyer's funds: the platform fee off the top, then each
+    item's contributor their royalty share (``domain.ledger.sale`` documents the split).
+
+    ``items`` are ``(contributor_id, item_price, royalty_percent, item_id)``. Pass the
+    instance's ``settings.platform_fee_percent``. Keyed ``sale:<sale_key>``; the entry's
+    source records every line so statements and invoices can show buyer paid, platform fee
+    and contributor share. Raises ``InsufficientFunds`` if the buyer's funds do not cover
+    the price. Does not commit.
+    """
+    key = _key(sale_key, "sale_key")
+    _money(price, "price")
+    lines_in = [tuple(line) for line in items]
+    if any(len(line) != 4 for line in lines_in):
+        raise InvalidInput(
+            "each sold item is (contributor_id, item_price, royalty_percent, item_id)",
+            field="items",
+        )
+    split = dl.sale(
+        buyer_org_id, price, platform_fee_percent,
+        [(c, p, r) for c, p, r, _ in lines_in], key=f"sale:{key}",
+    )
+    source = {
+        "type": "sale",
+        "sale_key": key,
+        "buyer_org_id": buyer_org_id,
+        "currency": price.currency,
+        "price_minor": price.amount_minor,
+        "platform_fee_minor": split.platform_fee.amount_minor,
+        "platform_fee_percent": str(platform_fee_percent),
+        "lines": [
+            {
+                "item_id": item_id,
+                "contributor_id": line.contributor_id,
+                "royalty_percent": str(royalty),
+                "item_price_minor": line.item_price.amount_minor,
+                "item_net_minor": line.item_net.amount_minor,
+                "share_minor": line.contributor_share.amount_minor,
+            }
+            for (_, _, royalty, item_id), line in zip(lines_in, split.lines, strict=True)
+        ],
+    }
+    entry = JournalEntry(split.entry.key, f"Sale {key} to org:{buyer_org_id}",
+                         split.entry.postings, source)
+    stored = post(uow, entry, actor)
+    if not stored.replayed:
+        uow.record(AuditTag.SALE_RECORD, actor, "sale", key, org_id=buyer_org_id,
+                   price_minor=price.amount_minor, currency=price.currency,
+                   platform_fee_minor=split.platform_fee.amount_minor)
+    return split
+
+
+def deposit_buyer_funds(
+    uow: UnitOfWork, rail: PaymentRail, actor: Actor, amount: Money, idempotency_key: str
+) -> Money:
+    """A buyer tops up its organisation's funds (to pay for snapshots). Returns the new
+    balance. Repeating the key charges once."""
+    authorize(actor, Permission.ESCROW_FUND)
+    if actor.org_id is None:
+        raise Conflict("join or register an organisation first")
+    key = _key(idempotency_key)
+    _money(amount)
+    ledger = uow.queries.ledger
+    topup_key = f"topup:{actor.org_id}:{key}"
+    if ledger.entry(topup_key) is None:
+        reference = rail.charge(payer=f"org:{actor.org_id}", amount=amount,
+                                idempotency_key=topup_key, description="Buyer funds top-up")
+        post(uow, dl.deposit(actor.org_id, amount, key=topup_key, rail=rail.name,
+                             source={"type": "deposit", "rail": rail.name,
+                                     "reference": reference, "org_id": actor.org_id}),
+             actor_label(actor))
+        uow.record(AuditTag.FUNDS_DEPOSIT, actor_label(actor), "org", actor.org_id,
+                   amount_minor=amount.amount_minor, currency=amount.currency)
+    balance = ledger.balance(AccountRef.buyer_funds(actor.org_id, amount.currency))
+    uow.commit()
+    return balance
+
+
+# -- payouts ----------------------------------------------------------------------------
+
+
+def minimum_payout(uow: UnitOfWork, currency: str) -> Money:
+    """10 USD, or its value in ``currency`` at the newest operator rate (rounded to the
+    nearest minor unit). With no rate for the currency, any amount above zero is allowed:
+    refusing every payout for want of a rate would keep contributors' money from them."""
+    if currency == MINIMUM_PAYOUT.currency:
+        return MINIMUM_PAYOUT
+    try:
+        return approximate(MINIMUM_PAYOUT, currency, fx_rates(uow)).money
+    except RateNotFound:
+        return Money(1, currency)
+
+
+@dataclass(frozen=True)
+class PayoutRequested:
+    payout: Payout
+    replayed: bool
+
+
+def request_payout(
+    uow: UnitOfWork, actor: Actor, amount: Money, idempotency_key: str
+) -> PayoutRequested:
+    """Set ``amount`` of the caller's earnings aside for the next payout batch.
+
+    The same ``idempotency_key`` again returns the first payout (``replayed``) and moves no
+    money, however many times and however concurrently it is sent: the contributor's
+    payable account is locked first, so identical requests queue and each later one finds
+    the first. The key with a different amount is a ``Conflict``. Refused: an amount not
+    above zero, below the minimum (``minimum_payout``), or above the available balance
+    (``InsufficientFunds``).
+    """
+    authorize(actor, Permission.PAYOUT_REQUEST)
+    key = _key(idempotency_key)
+    _money(amount)
+    assert actor.user_id is not None
+    payable = AccountRef.contributor_payable(actor.user_id, amount.currency)
+    ledger = uow.queries.ledger
+    _, available = ledger.lock([payable])[payable]
+    existing = uow.one(Payout, user_id=actor.user_id, idempotency_key=key)
+    if existing is not None:
+        if existing.amount != amount:
+            raise Conflict(
+                f"the idempotency key {key!r} was used for a payout of {existing.amount}",
+                {"payout_id": existing.id},
+            )
+        return PayoutRequested(existing, True)
+    minimum = minimum_payout(uow, amount.currency)
+    if amount < minimum:
+        raise InvalidInput(
+            f"the smallest payout is {minimum}; you asked for {amount}", field="amount"
+        )
+    if amount > available:
+        raise InsufficientFunds(
+            f"you asked for {amount} but {available} is available",
+            {"available": money_out(available)},
+        )
+    payout = Payout(actor.user_id, key, amount.amount_minor, amount.currency)
+    uow.add(payout)
+    uow.flush()
+    post(uow, dl.payout_request(actor.user_id, amount, key=f"{payout.key}:request",
+                                source={"type": "payout_request", "payout_id": payout.id}),
+         actor_label(actor))
+    uow.record(AuditTag.PAYOUT_REQUEST, actor_label(actor), "payout", payout.id,
+               amount_minor=amount.amount_minor, currency=amount.currency)
+    uow.commit()
+    return PayoutRequested(payout, False)
+
+
+def list_payouts(uow: UnitOfWork, actor: Actor) -> list[Payout]:
+    authorize(actor, Permission.STATEMENT_READ)
+    return uow.all(Payout, order_by="-id", user_id=actor.user_id)
+
+
+def schedule_payout_batch(uow: UnitOfWork, actor: Actor) -> int:
+    """Queue a ``payouts.run_batch`` job (operator); returns how many payouts wait."""
+    authorize(actor, Permission.PAYOUT_RUN)
+    waiting = uow.count(Payout, state=PayoutState.REQUESTED) + uow.count(
+        Payout, state=PayoutState.SENDING
+    )
+    uow.enqueue("payouts.run_batch", {"requested_by": actor_label(actor)})
+    uow.commit()
+    return waiting
+
+
+@dataclass
+class BatchReport:
+    batch_id: str
+    claimed: int = 0
+    settled: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def run_payout_batch(
+    uow_factory: UnitOfWorkFactory, provider: PayoutProvider, *, limit: int = 500
+) -> BatchReport:
+    """Send every waiting payout through ``provider`` and book the outcome.
+
+    1. Claim: ``requested`` → ``sending`` with this batch's id, committed before any money
+       moves, so a crash after this point is seen by the next batch.
+    2. For every ``sending`` payout (this batch's and any a crashed batch left behind), call
+       the provider with the payout's key, then in its own transaction (the payout row
+       locked, still ``sending``) post settle (in transit → external cash) or fail (in
+       transit → payable, the clean reversal of the request) and record the outcome.
+    """
+    report = BatchReport(batch_id=uuid.uuid4().hex[:16])
+    with uow_factory() as uow:
+        for waiting in uow.all(Payout, order_by="id", limit=limit, state=PayoutState.REQUESTED):
+            payout = uow.get_for_update(Payout, waiting.id)
+            if payout is None or payout.state is not PayoutState.REQUESTED:
+                continue
+            payout.state = PayoutState.SENDING
+            payout.batch_id = report.batch_id
+            payout.provider = provider.name
+            payout.updated_at = utcnow()
+            report.claimed += 1
+        uow.commit()
+    with uow_factory() as uow:
+        sending = [
+            (p.id, p.user_id, p.amount)
+            for p in uow.all(Payout, order_by="id", state=PayoutState.SENDING)
+        ]
+    for payout_id, user_id, amount in sending:
+        outcome = provider.send(PayoutInstruction(f"payout:{payout_id}", payout_id, user_id,
+                                                  amount))
+        with uow_factory() as uow:
+            payout = uow.get_for_update(Payout, payout_id)
+            if payout is None or payout.state is not PayoutState.SENDING:
+                continue  # another batch booked it meanwhile
+            _book_outcome(uow, payout, provider.name, outcome)
+            uow.commit()
+        (report.settled if outcome.settled else report.failed).append(payout_id)
+    return report
+
+
+def _book_outcome(
+    uow: UnitOfWork, payout: Payout, rail: str, outcome: PayoutOutcome
+) -> None:
+    source = {"type": "payout", "payout_id": payout.id, "reference": outcome.reference}
+    payout.updated_at = utcnow()
+    payout.provider_ref = outcome.reference or None
+    if outcome.settled:
+        post(uow, dl.payout_settle(payout.user_id, payout.amount, key=f"{payout.key}:settle",
+                                   rail=rail, source=source), "system")
+        payout.state = PayoutState.SETTLED
+        uow.record(AuditTag.PAYOUT_SETTLE, "system", "payout", payout.id,
+                   reference=outcome.reference, provider=rail)
+    else:
+        post(uow, dl.payout_fail(payout.user_id, payout.amount, key=f"{payout.key}:fail",
+                                 source={**source, "reason": outcome.reason}),
+             "system", reverses_key=f"{payout.key}:request")
+        payout.state = PayoutState.FAILED
+        payout.failure_reason = outcome.reason or "refused by the provider"
+        uow.record(AuditTag.PAYOUT_FAIL, "system", "payout", payout.id,
+                   reason=payout.failure_reason, provider=rail)
+
+
+# -- FX display rates -------------------------------------------------------------------
+
+
+def set_fx_rate(
+    uow: UnitOfWork, actor: Actor, base: str, quote: str, rate: str, as_of: date
+) -> FxRateRow:
+    """Record an operator-supplied display rate (``1 base = rate quote`` on ``as_of``)."""
+    authorize(actor, Permission.INSTANCE_MANAGE)
+    checked = Rate(base, quote, rate, as_of)  # validates currencies, date and rate
+    row = uow.one(FxRateRow, base=base, quote=quote, as_of=as_of)
+    if row is None:
+        row = FxRateRow(checked.base, checked.quote, str(rate).strip(), as_of)
+        uow.add(row)
+    else:
+        row.rate = str(rate).strip()
+    uow.record(AuditTag.FX_RATE_SET, actor_label(actor), "fx_rate", f"{base}/{quote}",
+               rate=row.rate, as_of=as_of.isoformat())
+    uow.commit()
+    return row
+
+
+def fx_rates(uow: UnitOfWork) -> list[Rate]:
+    return [Rate(r.base, r.quote, r.rate, r.as_of) for r in uow.all(FxRateRow, order_by="id")]
+
+
+def _approx(amount: Money, to: str | None, rates: list[Rate]) -> dict[str, Any] | None:
+    if not to or to == amount.currency:
+        return None
+    try:
+        found = approximate(amount, to, rates)
+    except RateNotFound:
+        return None
+    return {**money_out(found.money), "rate_date": found.as_of.isoformat() if found.as_of
+            else None, "approximate": True}
+
+
+# -- statements -------------------------------------------------------------------------
+
+
+def _credit_source(entry: Any, user_id: int) -> dict[str, Any]:
+    source = entry.source
+    kind = source.get("type")
+    if kind == "item_pay":
+        return {"kind": "item", "campaign_id": source.get("campaign_id"),
+                "item_id": source.get("item_id")}
+    if kind == "sale":
+        currency = source["currency"]
+        mine = [line for line in source.get("lines", [])
+                if str(line.get("contributor_id")) == str(user_id)]
+        return {
+            "kind": "sale",
+            "sale": source.get("sale_key"),
+            "buyer_org_id": source.get("buyer_org_id"),
+            "buyer_paid": money_out(Money(source["price_minor"], currency)),
+            "platform_fee": money_out(Money(source["platform_fee_minor"], currency)),
+            "items": [
+                {"item_id": line["item_id"], "royalty_percent": line["royalty_percent"],
+                 "item_price": money_out(Money(line["item_price_minor"], currency)),
+                 "share": money_out(Money(line["share_minor"], currency))}
+                for line in mine
+            ],
+        }
+    if kind in ("payout_request", "payout"):
+        return {"kind": "payout", "payout_id": source.get("payout_id"),
+                "reason": source.get("reason")}
+    return {"kind": kind or "other"}
+
+
+def contributor_statement(
+    uow: UnitOfWork, actor: Actor, *, show_in: str | None = None
+) -> dict[str, Any]:
+    """The caller's earnings: balances per currency and every movement of their payable
+    account with its source (campaign and item, or sale: buyer, price, platform fee,
+    share), newest first. ``show_in`` adds an approximate value in that currency from the
+    operator's rates, with the rate's date (left out where no rate exists)."""
+    authorize(actor, Permission.STATEMENT_READ)
+    if show_in is not None:
+        currency_info(show_in)  # an unknown currency → InvalidInput naming it
+    user_id = actor.user_id
+    assert user_id is not None
+    ledger = uow.queries.ledger
+    accounts = ledger.accounts_of(f"user:{user_id}")
+    rates = fx_rates(uow) if show_in else []
+    balances = []
+    for currency in sorted({a.currency for a in accounts}):
+        available = ledger.balance(AccountRef.contributor_payable(user_id, currency))
+        in_transit = ledger.balance(AccountRef.payouts_in_transit(user_id, currency))
+        balances.append({
+            "currency": currency,
+            "available": money_out(available),
+            "in_transit": money_out(in_transit),
+            "available_approx": _approx(available, show_in, rates),
+        })
+    lines = []
+    payables = [a for a in accounts if a.kind is dl.AccountKind.CONTRIBUTOR_PAYABLE]
+    for entry in reversed(ledger.entries_touching(payables)):
+        currency = _entry_currency(entry, payables)
+        if currency is None:
+            continue
+        amount = entry.amount_for(AccountRef.contributor_payable(user_id, currency))
+        if amount.is_zero:
+            continue
+        lines.append({
+            "at": entry.created_at.isoformat(),
+            "entry": entry.key,
+            "memo": entry.memo,
+            "amount": money_out(amount),
+            "approx": _approx(amount, show_in, rates),
+            "source": _credit_source(entry, user_id),
+        })
+    return {"user_id": user_id, "balances": balances, "lines": lines}
+
+
+def _entry_currency(entry: Any, accounts: list[AccountRef]) -> str | None:
+    for posting in entry.postings:
+        if posting.account in accounts:
+            return posting.account.currency
+    return None
+
+
+def buyer_invoices(uow: UnitOfWork, actor: Actor, org_id: int) -> dict[str, Any]:
+    """An organisation's invoices, newest first: every sale (price, platform fee, what went
+    to contributors, per item) and every escrow funding, and its funds' balances. Buyers
+    of that organisation and operators only; contributors are shown by item, not name."""
+    from datatrust.domain.accounts import Organisation
+
+    org = uow.get(Organisation, org_id)
+    authorize(actor, Permission.INVOICE_READ, org or MISSING)
+    ledger = uow.queries.ledger
+    accounts = ledger.accounts_of(f"org:{org_id}")
+    invoices = []
+    for entry in reversed(ledger.entries_touching(accounts)):
+        source = entry.source
+        if source.get("type") == "sale":
+            currency = source["currency"]
+            shares = sum(line["share_minor"] for line in source["lines"])
+            invoices.append({
+                "invoice": entry.key,
+                "kind": "sale",
+                "at": entry.created_at.isoformat(),
+                "price": money_out(Money(source["price_minor"], currency)),
+                "platform_fee": money_out(Money(source["platform_fee_minor"], currency)),
+                "platform_fee_percent": source["platform_fee_percent"],
+                "to_contributors": money_out(Money(shares, currency)),
+                "platform_total": money_out(
+                    Money(source["price_minor"] - shares, currency)
+                ),
+                "items": [
+                    {"item_id": line["item_id"],
+                     "item_price": money_out(Money(line["item_price_minor"], currency)),
+                     "royalty_percent": line["royalty_percent"],
+                     "contributor_share": money_out(Money(line["share_minor"], currency))}
+                    for line in source["lines"]
+                ],
+            })
+        elif entry.key.startswith("escrow-fund:"):
+            escrow = AccountRef.escrow(source["campaign_id"], _entry_currency(
+                entry, accounts) or "USD")
+            invoices.append({
+                "invoice": entry.key,
+                "kind": "escrow_funding",
+                "at": entry.created_at.isoformat(),
+                "campaign_id": source.get("campaign_id"),
+                "price": money_out(entry.amount_for(escrow)),
+                "rail": source.get("rail"),
+                "reference": source.get("reference"),
+            })
+    balances = [
+        {"account": str(a), "balance": money_out(ledger.balance(a))}
+        for a in accounts
+    ]
+    return {"org_id": org_id, "balances": balances, "invoices": invoices}
+
+
+# -- the check --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    report: dl.LedgerReport
+    accounts: int
+    totals: dict[str, dict[str, int]]  # currency -> account kind -> balance minor
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries_checked": self.report.entries_checked,
+            "accounts": self.accounts,
+            "totals": self.totals,
+            "problems": self.report.problems(),
+        }
+
+
+def check_ledger(uow: UnitOfWork, actor: Actor) -> LedgerCheck:
+    """Recompute every balance from the postings and compare it with the cached one; check
+    every entry balances per currency and every key is unique. Reconciliation totals per
+    currency and account kind sum to zero when the books balance."""
+    authorize(actor, Permission.LEDGER_READ)
+    ledger = uow.queries.ledger
+    stored = ledger.stored_balances()
+    report = dl.check(ledger.all_entries(), stored)
+    totals: dict[str, dict[str, int]] = {}
+    for account, balance in stored.items():
+        per_kind = totals.setdefault(account.currency, {})
+        per_kind[account.kind.value] = per_kind.get(account.kind.value, 0) + balance.amount_minor
+    for per_kind in totals.values():
+        per_kind["sum"] = sum(per_kind.values())
+    return LedgerCheck(report, len(stored), totals)
+
+
+# -- pay floor --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayFloorCheck:
+    hourly_rate: Money
+    floor: Money
+    minimum_rate_per_item: Money
+    meets_floor: bool
+
+
+def check_pay_floor(
+    rate_per_item: Money,
+    expected_minutes: int,
+    country: str | None = None,
+    *,
+    floor_minor_per_hour: int = 800,
+    floor_currency: str = "USD",
+    country_floors: Mapping[str, Money] | None = None,
+) -> PayFloorCheck:
+    """Does paying ``rate_per_item`` for ``expected_minutes`` of effort meet the floor?
+
+    The floor is ``country_floors[country]`` when the operator set one for that country,
+    else ``settings.pay_floor_minor_per_hour`` in ``settings.pay_floor_currency`` (pass
+    them). A rate in another currency than the floor's raises ``CurrencyMismatch``: the
+    operator must state the floor in the campaign's currency, it is never converted here.
+    """
+    _money(rate_per_item, "rate_per_item")
+    floor = (country_floors or {}).get(country or "") or Money(floor_minor_per_hour,
+                                                               floor_currency)
+    rate = hourly_rate(rate_per_item, expected_minutes)
+    ok = meets_floor(rate, floor)
+    return PayFloorCheck(rate, floor, minimum_pay_per_unit(floor, expected_minutes * 60), ok)
