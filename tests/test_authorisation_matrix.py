@@ -9,7 +9,9 @@ from authz_matrix import FRAMEWORK_PUBLIC, Matrix, declared_permission, flat_rou
 from datatrust.domain.accounts import ApiToken, Organisation, User
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import Actor, Permission, Role
-from datatrust.services import items
+from datatrust.services import consent, items, licences
+from datatrust.services.consent import ConsentRow, Receipt
+from datatrust.services.licences import LicenceOffer
 from datatrust.web.app import create_app
 from datatrust.web.deps import requires, uow
 from support import make_persona
@@ -41,8 +43,23 @@ def victim(services, people):
             title=VICTIM_TITLE,
         )
         token = unit.one(ApiToken, user_id=owner.actor.user_id)
+    with services.uow() as unit:
+        offer = licences.create_offer(
+            unit, owner.actor, template="training_only", changes={"price_minor": 500}
+        )
+    with services.uow() as unit:
+        given = consent.give_consent_for_item(
+            unit, services.signer, owner.actor, item.id, offer_id=offer.id
+        )
     other_org = make_persona(services, "victim-buyer", Role.BUYER, org=True)
-    return {"item": item, "token": token, "org_id": other_org.actor.org_id}
+    return {
+        "item": item,
+        "token": token,
+        "org_id": other_org.actor.org_id,
+        "offer_id": offer.id,
+        "consent_id": given.row.id,
+        "receipt_id": given.receipt.id,
+    }
 
 
 def victim_state(services, people, victim):
@@ -52,7 +69,17 @@ def victim_state(services, people, victim):
             token = unit.get(ApiToken, victim["token"].id)
             org = unit.get(Organisation, victim["org_id"])
             user = unit.get(User, people["owner"].actor.user_id)
+            offer = unit.get(LicenceOffer, victim["offer_id"])
+            record = unit.get(ConsentRow, victim["consent_id"])
             return (
+                (
+                    offer.status,
+                    offer.is_default,
+                    offer.version,
+                    unit.count(LicenceOffer, owner_id=user.id),
+                ),
+                (record.state, unit.count(Receipt, consent_id=record.id)),
+                (item.licence_id, item.consent_id) if item else None,
                 (item.status, item.title, item.size) if item else None,
                 token.revoked_at if token else None,
                 (org.status, org.status_reason) if org else None,
@@ -75,6 +102,9 @@ def matrix_for(app, client, services, people, victim, allowed=OPERATOR_ON_ORGS) 
             "token_id": str(victim["token"].id),
             "org_id": str(victim["org_id"]),
             "decision": "suspend",
+            "offer_id": str(victim["offer_id"]),
+            "consent_id": str(victim["consent_id"]),
+            "receipt_id": str(victim["receipt_id"]),
         },
         secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],
         snapshot=victim_state(services, people, victim),
@@ -98,6 +128,10 @@ def test_the_owner_can_reach_their_own_objects(client, people, victim):
     assert client.get(f"/api/items/{item_id}", headers=headers).json()["title"] == VICTIM_TITLE
     original = client.get(f"/api/items/{item_id}/original", headers=headers)
     assert original.status_code == 200 and original.content.startswith(b"RIFF")
+    offer = client.get(f"/api/licences/{victim['offer_id']}", headers=headers)
+    assert offer.status_code == 200 and offer.json()["id"] == victim["offer_id"]
+    receipt = client.get(f"/api/receipts/{victim['receipt_id']}", headers=headers)
+    assert receipt.status_code == 200 and receipt.json()["receipt"]
     revoked = client.delete(f"/api/tokens/{victim['token'].id}", headers=headers)
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
 

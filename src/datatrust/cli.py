@@ -116,6 +116,164 @@ def _print_demo(services) -> None:  # type: ignore[no-untyped-def]
         typer.echo(f"  {person.role.value:<12} {person.email:<26} {person.name}")
 
 
+# --- licences and consent (issue 3) ---------------------------------------------------
+
+licence_app = typer.Typer(help="Licences: check a use, explain it.", no_args_is_help=True)
+consent_app = typer.Typer(help="Consent receipts.", no_args_is_help=True)
+app.add_typer(licence_app, name="licence")
+app.add_typer(consent_app, name="consent")
+
+
+def _read_json(path: str, what: str, problems: list[str]) -> object:
+    from pathlib import Path
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(f"{what}: cannot read {path}: {exc.strerror or exc}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        problems.append(f"{what}: {path} is not JSON: {exc}")
+    return None
+
+
+def _invalid(problems: list[str]) -> typer.Exit:
+    """Exit 2 with every problem, as JSON on stdout and one per line on stderr."""
+    typer.echo(json.dumps({"error": "invalid input", "problems": problems}, indent=2))
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    return typer.Exit(2)
+
+
+def _prefixed(prefix: str, problems: list[str]) -> list[str]:
+    return [f"{prefix}.{p}" if ":" in p else f"{prefix}: {p}" for p in problems]
+
+
+@licence_app.command("check")
+def licence_check(
+    licence: str = typer.Option(..., "--licence", help="The licence, as JSON."),
+    use: str = typer.Option(..., "--use", help="The declared use, as JSON."),
+    state: str = typer.Option("active", help="The consent state: active, withdrawn, expired."),
+) -> None:
+    """Evaluate a use against a licence. Prints the decision and its reasons as JSON;
+    exit 0 allowed, 1 denied, 2 invalid input (every problem named)."""
+    from datatrust.domain.errors import InvalidInput
+    from datatrust.domain.licence import Licence, evaluate
+    from datatrust.services.licences import parse_use
+
+    problems: list[str] = []
+    licence_data = _read_json(licence, "licence", problems)
+    use_data = _read_json(use, "use", problems)
+    parsed_licence = parsed_use = None
+    if licence_data is not None:
+        try:
+            parsed_licence = Licence.from_dict(licence_data)
+        except InvalidInput as exc:
+            problems += _prefixed("licence", exc.problems)
+    if use_data is not None:
+        try:
+            parsed_use = parse_use(use_data)
+        except InvalidInput as exc:
+            problems += _prefixed("use", exc.problems)
+    if problems or parsed_licence is None or parsed_use is None:
+        raise _invalid(problems)
+    decision = evaluate(parsed_licence, parsed_use, state=state)
+    typer.echo(
+        json.dumps(
+            {
+                "allowed": decision.allowed,
+                "reasons": [{"code": str(r.code), "text": r.text} for r in decision.reasons],
+            },
+            indent=2,
+        )
+    )
+    raise typer.Exit(0 if decision.allowed else 1)
+
+
+@licence_app.command("explain")
+def licence_explain(
+    licence: str = typer.Argument(..., help="The licence, as JSON."),
+    lang: str = typer.Option("en", "--lang", help="Language (BCP 47), e.g. en or hi."),
+) -> None:
+    """Print the licence in plain words, one sentence per line, risks included."""
+    from datatrust.domain.errors import InvalidInput
+    from datatrust.domain.licence import Licence
+    from datatrust.i18n import explain_licence
+
+    problems: list[str] = []
+    data = _read_json(licence, "licence", problems)
+    if problems:
+        raise _invalid(problems)
+    try:
+        parsed = Licence.from_dict(data)
+    except InvalidInput as exc:
+        raise _invalid(_prefixed("licence", exc.problems)) from None
+    for sentence in explain_licence(parsed, lang):
+        typer.echo(sentence)
+
+
+@consent_app.command("verify-receipt")
+def consent_verify_receipt(
+    file: str = typer.Argument(..., help="A receipt file, as downloaded, or a bare JWS."),
+    key: str | None = typer.Option(
+        None, "--key", help="The platform's public key (JWK, JSON). Default: the one in FILE."
+    ),
+) -> None:
+    """Verify a consent receipt offline. Exit 0 valid, 1 invalid, 2 unreadable input.
+
+    A receipt file carries the platform's public key, which proves the receipt was not
+    altered since that key signed it; compare the key id printed with the one the
+    platform publishes (or pass it with --key) to know that the platform signed it.
+    """
+    from pathlib import Path
+
+    from datatrust.adapters.crypto import verify_jws
+    from datatrust.domain.errors import InvalidInput
+
+    try:
+        text = Path(file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _invalid([f"receipt: cannot read {file}: {exc}"]) from None
+    jwk: object = None
+    token: object = text
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise _invalid([f"receipt: {file} is not JSON: {exc}"]) from None
+        token = document.get("receipt") if isinstance(document, dict) else None
+        jwk = document.get("public_jwk") if isinstance(document, dict) else None
+    if key is not None:
+        problems: list[str] = []
+        jwk = _read_json(key, "key", problems)
+        if problems:
+            raise _invalid(problems)
+    if not isinstance(token, str) or not token:
+        raise _invalid(["receipt: no JWS found (expected a 'receipt' field or a bare token)"])
+    if not isinstance(jwk, dict):
+        raise _invalid(["key: no public key; pass --key JWK.json"])
+    try:
+        claims = verify_jws(token, jwk)
+    except InvalidInput as exc:
+        typer.echo(json.dumps({"valid": False, "problem": exc.message}, indent=2))
+        raise typer.Exit(1) from None
+    event = claims.get("event", {})
+    typer.echo(
+        json.dumps(
+            {
+                "valid": True,
+                "kid": jwk.get("kid"),
+                "record_id": claims.get("record_id"),
+                "event": event.get("type"),
+                "at": event.get("at"),
+                "resulting_state": event.get("resulting_state"),
+                "claims": claims,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+
+
 def main() -> None:  # pragma: no cover
     app(prog_name="datatrust")
 
