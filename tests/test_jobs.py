@@ -413,28 +413,85 @@ def test_running_a_job_that_is_already_done_is_skipped_and_its_effect_not_repeat
     assert local.row(job_id).attempts == 1
 
 
-def test_a_worker_that_lost_its_lease_commits_nothing_and_the_rerun_counts(
+@contextmanager
+def gated_run(the_rig: Rig, job_id: int) -> Iterator[list[str]]:
+    """``run_job`` in a thread whose handler waits (first attempt) until the block ends."""
+    outcome: list[str] = []
+    job_plugins.GATE.clear()
+    thread = threading.Thread(target=lambda: outcome.append(the_rig.services.run_job(job_id)))
+    thread.start()
+    try:
+        the_rig.wait_state(job_id, JobState.RUNNING)
+        yield outcome
+    finally:
+        job_plugins.GATE.set()
+        thread.join(timeout=TIMEOUT)
+
+
+def test_a_running_job_keeps_renewing_its_lease_so_the_sweeper_leaves_it_alone(
     databases: FreshDatabase, tmp_path: Path
 ) -> None:
     with rig(databases, tmp_path, "sqlite", job_lease_seconds=1) as the_rig:
         job_id = the_rig.enqueue("test.gated", {"n": 8})
-        outcome: list[str] = []
-        job_plugins.GATE.clear()
-        slow = threading.Thread(target=lambda: outcome.append(the_rig.services.run_job(job_id)))
-        slow.start()
-        try:
-            the_rig.wait_state(job_id, JobState.RUNNING)
-            lease_until = as_utc(the_rig.row(job_id).lease_until)
-            the_rig.wait_for("the lease to run out", lambda: utcnow() > lease_until)
-            assert the_rig.services.sweep().released == 1
+        with gated_run(the_rig, job_id) as outcome:
+            first_lease = as_utc(the_rig.row(job_id).lease_until)
+            the_rig.wait_for("the first lease to pass", lambda: utcnow() > first_lease)
+            the_rig.wait_for(
+                "a renewed lease", lambda: as_utc(the_rig.row(job_id).lease_until) > utcnow()
+            )
+            assert the_rig.services.sweep().released == 0
+        assert outcome == ["done"]
+        row = the_rig.row(job_id)
+        assert row.state == JobState.DONE and row.attempts == 1
+        assert the_rig.effects(8) == 1
+
+
+def test_a_worker_whose_job_was_taken_from_it_commits_nothing_and_the_rerun_counts(
+    databases: FreshDatabase, tmp_path: Path
+) -> None:
+    with rig(databases, tmp_path, "sqlite", job_lease_seconds=1) as the_rig:
+        job_id = the_rig.enqueue("test.gated", {"n": 8})
+        with gated_run(the_rig, job_id) as outcome:
+            # What the sweeper does once a lease runs out (say the worker stalled in a
+            # long pause and could not renew it): the job is pending again and re-run.
+            the_rig.set_row(
+                job_id,
+                state=JobState.PENDING.value,
+                lease_until=None,
+                claimed_by=None,
+                run_after=utcnow() - timedelta(seconds=1),
+            )
             assert the_rig.services.run_job(job_id) == "done"  # the second attempt
-        finally:
-            job_plugins.GATE.set()
-            slow.join(timeout=TIMEOUT)
         assert outcome == ["skipped"]
         row = the_rig.row(job_id)
         assert row.state == JobState.DONE and row.attempts == 2
         assert the_rig.effects(8) == 1
+
+
+def test_a_job_whose_worker_died_on_its_last_attempt_fails_instead_of_running_for_ever(
+    local: Rig,
+) -> None:
+    last = local.enqueue("test.record", {"n": 1})
+    earlier = local.enqueue("test.record", {"n": 2})
+    local.set_row(last, attempts=2)  # max_attempts is 3 here
+    for job_id in (last, earlier):
+        now = utcnow()
+        with local.services.uow() as uow:  # a worker claims it, then dies (lease long gone)
+            assert uow.queries.claim_job(job_id, "dead", now, now - timedelta(seconds=1))
+            uow.commit()
+    local.services.queue.huey.storage.flush_queue()
+
+    report = local.services.sweep()
+
+    assert (report.released, report.failed, report.redispatched) == (1, 1, 1)
+    row = local.row(last)
+    assert row.state == JobState.FAILED and row.attempts == 3
+    assert "died" in row.last_error and row.finished_at is not None
+    assert local.row(earlier).state == JobState.PENDING
+    assert [task.args for task in local.services.queue.huey.pending()] == [(earlier,)]
+    with local.services.uow() as uow:
+        failures = [e for e in uow.queries.audit_events() if e.tag == AuditTag.JOB_FAIL]
+    assert [e.subject_id for e in failures] == [str(last)]
 
 
 def test_the_sweeper_redispatches_a_pending_job_whose_message_was_lost(local: Rig) -> None:

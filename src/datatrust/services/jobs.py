@@ -2,7 +2,10 @@
 
 A handler gets a fresh unit of work and the payload. Its effects and the job's ``done``
 mark commit in that one transaction, so a worker that dies mid-job leaves no trace and the
-sweeper's re-run is the only run that counts. Handlers must still be idempotent where they
+sweeper's re-run is the only run that counts. While a handler runs, its lease is renewed
+every third of its length, so only a worker that died (or lost the database) loses its job;
+a job whose worker dies on its last attempt (say, it is killed for memory every time) fails
+instead of being retried for ever. Handlers must still be idempotent where they
 touch the outside world (payout rails, mail): they receive the job id as a key.
 """
 
@@ -11,13 +14,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from datatrust.domain.audit import AuditTag
-from datatrust.domain.clock import utcnow
+from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.jobs import JobState, OutboxJob, backoff
 from datatrust.services.ports import JobQueue, UnitOfWork, UnitOfWorkFactory
 
@@ -76,7 +80,7 @@ def run_job(
         name, payload, attempt = claimed.job, dict(claimed.payload), claimed.attempts
         uow.commit()
     handler = HANDLERS.get(name)
-    with uow_factory() as uow:
+    with _LeaseKeeper(uow_factory, job_id, attempt, lease_seconds), uow_factory() as uow:
         try:
             if handler is None:
                 raise LookupError(f"no handler for job {name!r}")
@@ -103,6 +107,41 @@ def _still_ours(row: OutboxJob | None, attempt: int) -> bool:
     """The claim made as ``attempt`` still holds: no sweeper released it and no later
     claim took it (each claim increments ``attempts``, so the count names the claim)."""
     return row is not None and row.state == JobState.RUNNING and row.attempts == attempt
+
+
+class _LeaseKeeper:
+    """Renews a running job's lease every third of its length until the block ends, and
+    stops once the claim is no longer ours. A failed renewal is logged, not raised: the job
+    goes on, and if its lease does run out the sweeper's re-run wins."""
+
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, job_id: int, attempt: int, lease_seconds: int
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._job_id, self._attempt, self._lease_seconds = job_id, attempt, lease_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id}", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._lease_seconds / 3):
+            try:
+                with self._uow_factory() as uow:
+                    row = uow.get_for_update(OutboxJob, self._job_id)
+                    if not _still_ours(row, self._attempt):
+                        return
+                    assert row is not None
+                    row.lease_until = utcnow() + timedelta(seconds=self._lease_seconds)
+                    uow.commit()
+            except Exception:  # the job runs on; the sweeper covers a lease that runs out
+                log.warning("could not renew the lease of job %s", self._job_id, exc_info=True)
 
 
 def _after_failure(uow_factory: UnitOfWorkFactory, job_id: int, attempt: int, error: str) -> str:
@@ -132,23 +171,51 @@ def _after_failure(uow_factory: UnitOfWorkFactory, job_id: int, attempt: int, er
 class SweepReport:
     released: int
     redispatched: int
+    failed: int = 0
+
+
+DIED_ON_LAST_ATTEMPT = "its worker died (the lease ran out) on the last attempt"
 
 
 def sweep(
     uow_factory: UnitOfWorkFactory, queue: JobQueue, *, grace_seconds: int = 30
 ) -> SweepReport:
-    """Return jobs whose worker died (lease expired) to pending and re-dispatch every job
-    that is due but has sat pending longer than ``grace_seconds`` (its message was lost,
-    or its retry time came). Safe to run anywhere, any number of times."""
+    """Return jobs whose worker died (lease expired) to pending, or mark them ``failed``
+    (with a ``job:fail`` audit event) when that was their last attempt, and dispatch them
+    again at once; also re-dispatch every job that is due but has sat pending longer than
+    ``grace_seconds`` (its message was lost, or its retry time came). Safe to run
+    anywhere, any number of times."""
     now = utcnow()
     with uow_factory() as uow:
         expired = uow.queries.expired_leases(now)
-        released = uow.queries.release_expired(expired, now)
+        exhausted = []
+        for job_id in expired:
+            row = uow.get_for_update(OutboxJob, job_id)
+            if (
+                row is not None
+                and row.state == JobState.RUNNING
+                and row.lease_until is not None
+                and as_utc(row.lease_until) < now
+                and row.attempts >= row.max_attempts
+            ):
+                row.state = JobState.FAILED
+                row.finished_at = now
+                row.lease_until = None
+                row.claimed_by = None
+                row.last_error = DIED_ON_LAST_ATTEMPT
+                uow.record(
+                    AuditTag.JOB_FAIL, "system", "job", job_id, job=row.job, error=row.last_error
+                )
+                exhausted.append(job_id)
+        uow.flush()
+        released = uow.queries.release_expired(
+            [job_id for job_id in expired if job_id not in exhausted], now
+        )
         due = uow.queries.due_pending(now - timedelta(seconds=grace_seconds))
         uow.commit()
     # A released job's message died with its worker: send it again now, not a sweep later.
     # (One that finished just before its release is merely skipped by ``run_job``.)
-    redispatch = sorted(set(expired) | set(due))
+    redispatch = sorted((set(expired) - set(exhausted)) | set(due))
     for job_id in redispatch:
         queue.dispatch(job_id)
-    return SweepReport(released, len(redispatch))
+    return SweepReport(released, len(redispatch), len(exhausted))
