@@ -59,7 +59,43 @@ def victim(services, people):
         "offer_id": offer.id,
         "consent_id": given.row.id,
         "receipt_id": given.receipt.id,
+        "buyer_paths": victim_buyer_objects(
+            services, other_org.actor.org_id, owner.actor.user_id, item.id, offer.id
+        ),
     }
+
+
+def victim_buyer_objects(services, org_id, owner_id, item_id, offer_id):
+    """An order, agreement and snapshot of the victim buyer organisation (issue 5), stored
+    directly: the victim organisation is not approved, so it could not order itself."""
+    from datatrust.services.orders import AgreementRow, Order
+    from datatrust.services.snapshots import Snapshot
+
+    with services.uow() as unit:
+        org = unit.get(Organisation, org_id)
+        member = unit.all(User, order_by="-id", limit=1)[0]
+        use = {"action": "train", "purpose": "model_training", "industry": "technology",
+               "territory": "GB", "declared_uses": [], "starts_at": "2026-01-01T00:00:00+00:00",
+               "ends_at": "2026-06-01T00:00:00+00:00",
+               "recipient_org": {"id": str(org.id), "name": org.legal_name}}
+        order = Order(org_id=org.id, created_by=member.id, use=use, item_ids=[item_id],
+                      excluded=0, reasons={}, quote={}, state="purchased")
+        unit.add(order)
+        unit.flush()
+        offer = unit.get(LicenceOffer, offer_id)
+        agreement = AgreementRow(order_id=order.id, org_id=org.id, item_id=item_id,
+                                 contributor_id=owner_id, offer_id=offer_id, consent_id=None,
+                                 licence=offer.licence, use=use, price_minor=500, fee_minor=125,
+                                 contributor_share_minor=250, currency="USD",
+                                 content_sha256="0" * 64)
+        snapshot = Snapshot(org_id=org.id, order_id=order.id, created_by=member.id,
+                            version="1.0.0", item_ids=[item_id], dropped={}, shard_count=1,
+                            state="ready", files={"croissant.json": {"sha256": "0", "size": 1}})
+        unit.add(agreement)
+        unit.add(snapshot)
+        unit.commit()
+        return {"order_id": str(order.id), "agreement_id": str(agreement.id),
+                "snapshot_id": str(snapshot.id), "name": "croissant.json"}
 
 
 def victim_state(services, people, victim):
@@ -105,6 +141,7 @@ def matrix_for(app, client, services, people, victim, allowed=OPERATOR_ON_ORGS) 
             "offer_id": str(victim["offer_id"]),
             "consent_id": str(victim["consent_id"]),
             "receipt_id": str(victim["receipt_id"]),
+            **victim["buyer_paths"],
         },
         secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],
         snapshot=victim_state(services, people, victim),

@@ -274,6 +274,84 @@ def consent_verify_receipt(
     )
 
 
+feed_app = typer.Typer(help="Buyer side: the revocation feed.", no_args_is_help=True)
+app.add_typer(feed_app, name="feed")
+
+
+@feed_app.command("check")
+def feed_check(
+    feed: str = typer.Option(..., "--feed", help="The feed as saved (compact JWS, or the "
+                             "API's JSON with a 'feed' field)."),
+    key: str = typer.Option(..., "--key", help="The platform's public key (JWK JSON)."),
+    snapshot: str = typer.Option(..., "--snapshot", help="A local snapshot directory."),
+    apply: bool = typer.Option(False, "--apply", help="Rewrite index.csv without revoked "
+                               "records and delete their media (default: report only)."),
+) -> None:
+    """Verify a revocation feed and list (or remove) revoked records in a local snapshot.
+    Exit 1 if any revoked record is present and --apply was not given."""
+    import csv
+    from pathlib import Path
+
+    from datatrust.client import FeedError, filter_allowed, verify_feed
+
+    raw = Path(feed).read_text().strip()
+    token = json.loads(raw)["feed"] if raw.startswith("{") else raw
+    try:
+        claims = verify_feed(token, json.loads(Path(key).read_text()))
+    except FeedError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    root = Path(snapshot)
+    index = root / "index.csv"
+    if not index.is_file():
+        typer.echo(f"error: {index} not found; is this a Datatrust snapshot?", err=True)
+        raise typer.Exit(2)
+    with index.open(newline="") as f:
+        reader = csv.DictReader(f)
+        columns = reader.fieldnames or []
+        rows = list(reader)
+    kept = filter_allowed(rows, claims)
+    removed = [r for r in rows if r not in kept]
+    report = {"records": len(rows), "kept": len(kept),
+              "revoked": [{"key": r["key"], "content_sha256": r["content_sha256"]}
+                          for r in removed]}
+    if apply and removed:
+        with index.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(kept)
+        for r in removed:
+            for path in root.rglob(f"{r['key']}.*"):
+                path.unlink()
+        report["applied"] = True
+    typer.echo(json.dumps(report, indent=2))
+    if removed and not apply:
+        raise typer.Exit(1)
+
+
+@app.command()
+def passport(
+    item: int = typer.Argument(..., help="The item's id."),
+    email: str = typer.Option(..., "--as", help="The contributor's email (the item's owner)."),
+    dev: bool = typer.Option(False, "--dev"),
+) -> None:
+    """Print an item's data passport: every audit event about it, for its owner."""
+    from datatrust.domain.accounts import User
+    from datatrust.services.accounts import actor_for
+    from datatrust.services.passport import item_passport
+
+    services = _services(_settings(dev))
+    with services.uow() as uow:
+        user = uow.one(User, email=email.strip().lower())
+        if user is None:
+            typer.echo(f"error: no account {email}", err=True)
+            raise typer.Exit(2)
+        doc = item_passport(uow, actor_for(uow, user), item)
+    for e in doc["events"]:
+        details = ", ".join(f"{k}={v}" for k, v in e["details"].items() if k != "use")
+        typer.echo(f"{e['at']}  {e['step']:<22} {e['actor']:<8} {details}")
+
+
 def main() -> None:  # pragma: no cover
     app(prog_name="datatrust")
 

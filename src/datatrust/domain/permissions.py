@@ -45,6 +45,15 @@ class Permission(StrEnum):
     PERSONAL_DATA_EXPORT = "personal_data:export"
     PERSONAL_DATA_ERASE = "personal_data:erase"
     INSTANCE_MANAGE = "instance:manage"
+    # Buyers (issue 5). The org-level checks (approved, not suspended) are in the services.
+    CATALOGUE_READ = "catalogue:read"
+    ORDER_CREATE = "order:create"
+    ORDER_READ = "order:read"
+    SNAPSHOT_BUILD = "snapshot:build"
+    SNAPSHOT_DOWNLOAD = "snapshot:download"
+    FEED_READ = "feed:read"
+    DELETION_ATTEST = "deletion:attest"
+    PASSPORT_READ = "passport:read"
     # Money (issue 6).
     STATEMENT_READ = "statement:read"  # a contributor's own earnings and payouts
     PAYOUT_REQUEST = "payout:request"
@@ -107,6 +116,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PERSONAL_DATA_ERASE,
             Permission.STATEMENT_READ,
             Permission.PAYOUT_REQUEST,
+            Permission.PASSPORT_READ,
         }
     ),
     Role.BUYER: frozenset(
@@ -122,6 +132,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORG_MANAGE,
             Permission.ESCROW_FUND,
             Permission.INVOICE_READ,
+            Permission.CATALOGUE_READ,
+            Permission.ORDER_CREATE,
+            Permission.ORDER_READ,
+            Permission.SNAPSHOT_BUILD,
+            Permission.SNAPSHOT_DOWNLOAD,
+            Permission.FEED_READ,
+            Permission.DELETION_ATTEST,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -158,6 +175,7 @@ OWNER_ONLY = frozenset(
         Permission.PERSONAL_DATA_EXPORT,
         Permission.PERSONAL_DATA_ERASE,
         Permission.TOKEN_REVOKE,
+        Permission.PASSPORT_READ,
     }
 )
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from datatrust.bootstrap import Services
 from datatrust.logs import request_id
 from datatrust.web import pages
-from datatrust.web.api import accounts, audit, health, items, licences, orgs
+from datatrust.web.api import accounts, audit, buyers, health, items, licences, orgs
 from datatrust.web.errors import error_response, install_error_handlers
 
 log = logging.getLogger("datatrust.http")
@@ -98,7 +98,7 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         finally:
             request_id.reset(token)
 
-    for module in (health, accounts, orgs, items, audit, licences):
+    for module in (health, accounts, orgs, items, audit, licences, buyers):
         app.include_router(module.router)
     pages.install(app)
     return app

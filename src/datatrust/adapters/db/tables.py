@@ -247,4 +247,7 @@ def map_domain() -> None:
     from datatrust.adapters.db.tables_ledger import map_money  # it imports this module
 
     map_money()
+    from datatrust.adapters.db.tables_orders import map_orders  # it imports this module
+
+    map_orders()
     _mapped = True

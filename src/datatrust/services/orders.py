@@ -1,0 +1,820 @@
+"""Orders: a buyer declares a use, sees what it may take and why the rest is left out,
+gets a quote, and buys. A purchase makes one agreement per item.
+
+Who may order: a member of an *approved* organisation. A pending, rejected or suspended
+organisation is refused, and the refusal is audited (``buyer:refuse``) in a transaction of
+its own, because the caller's transaction is about to be rolled back by the error.
+
+What may be ordered: a use (action, purpose, industry, territory, period, declared uses)
+whose purpose and industry the organisation declared in its ``intended_uses`` and whose
+industry the instance does not deny (``settings.denied_industries``). Anything else is
+refused with an error naming the problem, and audited (``order:refuse``).
+
+What is selected: every listed item whose licence permits exactly that use for the whole
+declared period, evaluated per item by ``licences.selectable_items`` (fails closed), with
+the count of items left out per reason code. An item whose licence ends inside the period
+is left out with ``licence_ends_within_period``.
+
+Money: integers in minor units. Each item's price is its licence's price (with any
+exclusivity surcharge; per-minute prices times the started minutes). The ledger
+(``money.record_sale``) takes the platform fee *off the top* of what the buyer pays and
+gives the rest to the items in proportion to their prices, so the quote grosses the item
+prices up: total = ceil(items × 100 / (100 − fee %)), fee = total − items. Then each item
+gets (almost always exactly) its price, and its contributor the licence's royalty share of
+it. Totals are per currency; the shares booked by the ledger are what agreements keep.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from datatrust.domain.accounts import Organisation, OrgStatus
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.licence import Licence, Use, evaluate
+from datatrust.domain.licence import Organisation as LicenceOrg
+from datatrust.domain.money import Money
+from datatrust.domain.odrl import Agreement, agreement_to_odrl
+from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
+from datatrust.domain.territories import is_known_territory
+from datatrust.services.accounts import actor_label
+from datatrust.services.licences import PERSON_BASE, LicenceOffer, Selection, selectable_items
+from datatrust.services.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_PERIOD_DAYS = 5 * 366
+ENDS_WITHIN_PERIOD = "licence_ends_within_period"
+
+
+# --- persistence entities (mapped in adapters/db/tables_orders.py) ---------------------
+
+
+@dataclass(eq=False)
+class Order:
+    """A declared use, its selection and quote; ``purchased`` once bought.
+
+    ``use`` is ``use_to_dict``'s JSON; ``item_ids`` the selection; ``reasons`` the count of
+    excluded items per reason code; ``quote`` what ``quote_for`` returned.
+    """
+
+    org_id: int
+    created_by: int
+    use: dict[str, Any]
+    item_ids: list[int]
+    excluded: int
+    reasons: dict[str, int]
+    quote: dict[str, Any]
+    state: str = "quoted"
+    created_at: datetime = field(default_factory=utcnow)
+    purchased_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class AgreementRow:
+    """One item's licence taken by one organisation for one declared use.
+
+    ``licence`` keeps the exact terms agreed (``Licence.to_dict``), so a later revision of
+    the offer never changes what this buyer agreed to. ``contributor_id`` is deliberately
+    not called ``owner_id``: the policy reads ``org_id``, and the buyer's organisation is
+    who may read an agreement (the contributor reads its sale in the passport).
+    """
+
+    order_id: int
+    org_id: int
+    item_id: int
+    contributor_id: int
+    offer_id: int
+    consent_id: int | None
+    licence: dict[str, Any]
+    use: dict[str, Any]
+    price_minor: int
+    fee_minor: int
+    contributor_share_minor: int
+    currency: str
+    content_sha256: str
+    agreed_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+    def terms(self) -> Licence:
+        return Licence.from_dict(self.licence)
+
+
+# --- the buyer's organisation ------------------------------------------------------------
+
+
+def refuse(
+    uow: UnitOfWork,
+    actor: Actor,
+    tag: AuditTag,
+    subject_type: str,
+    subject_id: object,
+    error: DomainError,
+    **data: Any,
+) -> DomainError:
+    """Audit a refusal in a transaction of its own and return ``error`` to raise.
+
+    Whatever the caller had pending is rolled back first: a refused request changes
+    nothing but the audit log.
+    """
+    uow.rollback()
+    uow.record(
+        tag,
+        actor_label(actor),
+        subject_type,
+        subject_id,
+        reason=error.message,
+        code=error.code,
+        **data,
+    )
+    uow.commit()
+    return error
+
+
+def approved_org(
+    uow: UnitOfWork, actor: Actor, permission: Permission, *, allow_suspended: bool = False
+) -> Organisation:
+    """The caller's organisation, if it may act as a buyer now; else refused and audited.
+
+    ``allow_suspended`` is for what a suspended buyer must still do: read its revocation
+    feed and attest deletion (suspension must never stop a buyer from complying).
+    """
+    authorize(actor, permission)
+    org = uow.get(Organisation, actor.org_id) if actor.org_id else None
+    if org is None:
+        raise refuse(
+            uow,
+            actor,
+            AuditTag.BUYER_REFUSE,
+            "user",
+            actor.user_id,
+            PermissionDenied("register your organisation first; buying needs an approved one"),
+            permission=permission.value,
+        )
+    ok = org.status is OrgStatus.APPROVED or (allow_suspended and org.status is OrgStatus.SUSPENDED)
+    if not ok:
+        why = f": {org.status_reason}" if org.status_reason else ""
+        raise refuse(
+            uow,
+            actor,
+            AuditTag.BUYER_REFUSE,
+            "org",
+            org.id,
+            PermissionDenied(f"your organisation is {org.status.value}{why}"),
+            permission=permission.value,
+            status=org.status.value,
+        )
+    return org
+
+
+# --- declared uses -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeclaredUse:
+    """What a buyer says it will do, for how long. ``use`` is evaluated at ``starts_at``;
+    the licence must also last until ``ends_at``."""
+
+    use: Use
+    starts_at: datetime
+    ends_at: datetime
+
+
+def use_to_dict(declared: DeclaredUse) -> dict[str, Any]:
+    use = declared.use
+    return {
+        "action": use.action,
+        "purpose": use.purpose,
+        "industry": use.industry,
+        "territory": use.territory,
+        "declared_uses": sorted(use.declared_uses),
+        "starts_at": declared.starts_at.isoformat(),
+        "ends_at": declared.ends_at.isoformat(),
+        "recipient_org": {"id": use.recipient_org.id, "name": use.recipient_org.name},
+    }
+
+
+def use_from_dict(data: Mapping[str, Any], at: datetime | None = None) -> Use:
+    """The stored use, evaluated at ``at`` (default: its start)."""
+    org = data["recipient_org"]
+    return Use(
+        action=data["action"],
+        purpose=data["purpose"],
+        industry=data["industry"],
+        territory=data["territory"],
+        recipient_org=LicenceOrg(org["id"], org["name"]),
+        at=as_utc(at or datetime.fromisoformat(data["starts_at"])),
+        declared_uses=frozenset(data.get("declared_uses", [])),
+    )
+
+
+def _time(value: Any, name: str, problems: list[str]) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, str):
+        try:
+            return as_utc(datetime.fromisoformat(value))
+        except ValueError:
+            pass
+    problems.append(f"{name}: not an ISO 8601 date and time")
+    return None
+
+
+def parse_declared_use(
+    data: Mapping[str, Any], org: Organisation, *, now: datetime | None = None
+) -> DeclaredUse:
+    """A declared use from request fields; ``InvalidInput`` naming every problem.
+
+    Fields: ``action``, ``purpose``, ``industry``, ``territory`` (codes), ``starts_at``
+    (default now), ``ends_at`` (required, after the start, within 5 years),
+    ``declared_uses`` (codes). Unknown codes are problems here: an order for a use nobody
+    can evaluate is a mistake worth naming, not an empty selection.
+    """
+    now = as_utc(now or utcnow())
+    problems: list[str] = []
+    values: dict[str, str] = {}
+    for name, vocabulary in (("action", ACTIONS), ("purpose", PURPOSES), ("industry", INDUSTRIES)):
+        value = data.get(name)
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"{name}: required")
+        elif value not in vocabulary:
+            problems.append(f"{name}: unknown {name} {value!r}")
+        else:
+            values[name] = value
+    territory = data.get("territory")
+    if not isinstance(territory, str) or not is_known_territory(territory):
+        problems.append(f"territory: unknown territory {territory!r}; use an ISO 3166 code")
+    starts = _time(data.get("starts_at"), "starts_at", problems) or now
+    ends = _time(data.get("ends_at"), "ends_at", problems)
+    if data.get("ends_at") is None:
+        problems.append("ends_at: required: say until when you will use the data")
+    elif ends is not None:
+        if ends <= starts:
+            problems.append("ends_at: must be after starts_at")
+        elif ends - starts > timedelta(days=MAX_PERIOD_DAYS):
+            problems.append("ends_at: a use may last at most 5 years")
+    declared = data.get("declared_uses") or []
+    if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
+        problems.append("declared_uses: must be a list of codes")
+        declared = []
+    if problems:
+        raise InvalidInput("the declared use is not valid", problems=problems)
+    assert ends is not None and isinstance(territory, str)
+    use = Use(
+        action=values["action"],
+        purpose=values["purpose"],
+        industry=values["industry"],
+        territory=territory,
+        recipient_org=LicenceOrg(str(org.id), org.legal_name),
+        at=starts,
+        declared_uses=frozenset(declared),
+    )
+    return DeclaredUse(use, starts, ends)
+
+
+def check_use_is_allowed(org: Organisation, use: Use, denied_industries: list[str]) -> None:
+    """Refuse uses the organisation did not declare, and industries the instance denies."""
+    problems: list[str] = []
+    denied = INDUSTRIES.matching(use.industry, denied_industries)
+    if denied:
+        problems.append(
+            f"industry: this instance does not serve {use.industry!r} (denied: {', '.join(denied)})"
+        )
+    intended = org.intended_uses or {}
+    purposes = [p for p in intended.get("purposes", []) if isinstance(p, str)]
+    industries = [i for i in intended.get("industries", []) if isinstance(i, str)]
+    if not PURPOSES.matching(use.purpose, purposes):
+        problems.append(
+            f"purpose: your organisation did not declare {use.purpose!r} among its intended "
+            f"purposes ({', '.join(purposes) or 'none declared'})"
+        )
+    if not INDUSTRIES.matching(use.industry, industries):
+        problems.append(
+            f"industry: your organisation did not declare {use.industry!r} among its "
+            f"industries ({', '.join(industries) or 'none declared'})"
+        )
+    if problems:
+        raise InvalidInput("this use cannot be ordered", problems=problems)
+
+
+# --- selection and quote ------------------------------------------------------------------
+
+
+def select_for_use(uow: UnitOfWork, declared: DeclaredUse) -> Selection:
+    """Listed items whose licence permits ``declared.use`` from its start until its end.
+
+    ``licences.selectable_items`` evaluates every candidate at the start (failing closed);
+    an item it selects whose licence ends before the period does is then left out with
+    ``licence_ends_within_period``.
+    """
+    selection = selectable_items(uow, declared.use, declared.starts_at)
+    offers = {
+        o.id: o
+        for o in uow.all(
+            LicenceOffer, id__in={i.licence_id for i in selection.items if i.licence_id}
+        )
+    }
+    chosen: list[Item] = []
+    extra = 0
+    for item in selection.items:
+        offer = offers.get(item.licence_id)
+        terms = offer.terms() if offer else None
+        if terms is None or terms.valid_until < declared.ends_at:
+            extra += 1
+            continue
+        chosen.append(item)
+    reasons = Counter(selection.reasons)
+    if extra:
+        reasons[ENDS_WITHIN_PERIOD] += extra
+    return Selection(chosen, selection.excluded + extra, dict(sorted(reasons.items())))
+
+
+@dataclass(frozen=True)
+class Line:
+    item_id: int
+    price: Money
+    fee: Money
+    contributor_share: Money
+    royalty_percent: int = 0
+
+
+def price_line(item: Item, terms: Licence, fee_percent: int) -> Line:
+    """The price of one item under ``terms``; the fee on top; the contributor's share."""
+    units = 1
+    if terms.price_unit == "minute":
+        units = max(1, -(-(item.duration_seconds or 0) // 60))
+    price = Money(terms.price_with_surcharge_minor * units, terms.currency)
+    return Line(
+        item.id,
+        price,
+        Money(gross_up(price.amount_minor, fee_percent), price.currency) - price,
+        price.percent(terms.royalty_share_percent),
+        terms.royalty_share_percent,
+    )
+
+
+def gross_up(items_minor: int, fee_percent: int) -> int:
+    """What the buyer pays so that ``fee_percent`` off the top leaves ``items_minor``."""
+    if fee_percent >= 100:
+        raise InvalidInput("the platform fee must be under 100 %")
+    return -(-items_minor * 100 // (100 - fee_percent))
+
+
+def quote_for(lines: list[Line], fee_percent: int = 0) -> dict[str, Any]:
+    """Totals per currency: items, platform fee, what the buyer pays, contributors' share."""
+    totals: dict[str, dict[str, int]] = {}
+    for line in lines:
+        t = totals.setdefault(
+            line.price.currency, {"items": 0, "items_minor": 0, "contributors_minor": 0}
+        )
+        t["items"] += 1
+        t["items_minor"] += line.price.amount_minor
+        t["contributors_minor"] += line.contributor_share.amount_minor
+    for t in totals.values():
+        t["total_minor"] = gross_up(t["items_minor"], fee_percent)
+        t["fee_minor"] = t["total_minor"] - t["items_minor"]
+    return {
+        "currencies": dict(sorted(totals.items())),
+        "items": len(lines),
+        "platform_fee_percent": fee_percent,
+    }
+
+
+def _lines(uow: UnitOfWork, items: list[Item], fee_percent: int) -> list[Line]:
+    offers = {o.id: o for o in uow.all(LicenceOffer, id__in={i.licence_id for i in items})}
+    return [price_line(i, offers[i.licence_id].terms(), fee_percent) for i in items]
+
+
+# --- the services ------------------------------------------------------------------------
+
+
+def declare_order(
+    uow: UnitOfWork,
+    actor: Actor,
+    data: Mapping[str, Any],
+    *,
+    denied_industries: list[str],
+    fee_percent: int,
+    now: datetime | None = None,
+) -> Order:
+    """Declare a use and get its selection, breakdown and quote (stored as an order).
+
+    Refused and audited (``order:refuse``): a use that does not parse (unknown purpose,
+    action, industry, territory; bad period), an industry the instance denies, a purpose or
+    industry the organisation did not declare. Each selected item gets ``item:select``.
+    """
+    org = approved_org(uow, actor, Permission.ORDER_CREATE)
+    try:
+        declared = parse_declared_use(data, org, now=now)
+        check_use_is_allowed(org, declared.use, denied_industries)
+    except InvalidInput as exc:
+        raise refuse(
+            uow,
+            actor,
+            AuditTag.ORDER_REFUSE,
+            "org",
+            org.id,
+            exc,
+            problems=exc.problems,
+            use={k: data.get(k) for k in ("action", "purpose", "industry", "territory")},
+        ) from None
+    selection = select_for_use(uow, declared)
+    lines = _lines(uow, selection.items, fee_percent)
+    order = Order(
+        org_id=org.id,
+        created_by=actor.user_id,
+        use=use_to_dict(declared),
+        item_ids=[i.id for i in selection.items],
+        excluded=selection.excluded,
+        reasons=selection.reasons,
+        quote=quote_for(lines, fee_percent),
+    )
+    uow.add(order)
+    uow.flush()
+    uow.record(
+        AuditTag.ORDER_DECLARE,
+        actor_label(actor),
+        "order",
+        order.id,
+        org_id=org.id,
+        use=order.use,
+        selected=len(order.item_ids),
+        excluded=order.excluded,
+        reasons=order.reasons,
+    )
+    use_summary = _use_summary(order.use)
+    for item in selection.items:
+        uow.record(
+            AuditTag.ITEM_SELECT,
+            actor_label(actor),
+            "item",
+            item.id,
+            order_id=order.id,
+            org_id=org.id,
+            org_name=org.legal_name,
+            use=use_summary,
+        )
+    uow.commit()
+    return order
+
+
+def _use_summary(use: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("action", "purpose", "industry", "territory", "starts_at", "ends_at")
+    return {k: use[k] for k in keys}
+
+
+def get_order(uow: UnitOfWork, actor: Actor, order_id: int) -> Order:
+    order = uow.get(Order, order_id)
+    authorize(actor, Permission.ORDER_READ, order or MISSING)
+    assert order is not None
+    return order
+
+
+def list_orders(uow: UnitOfWork, actor: Actor) -> list[Order]:
+    org = approved_org(uow, actor, Permission.ORDER_READ, allow_suspended=True)
+    return uow.all(Order, org_id=org.id, order_by="-id")
+
+
+def purchase_order(
+    uow: UnitOfWork, actor: Actor, order_id: int, *, fee_percent: int, now: datetime | None = None
+) -> tuple[Order, list[AgreementRow]]:
+    """Buy a quoted order: one agreement per item, the sale recorded, ``item:sell`` each.
+
+    Every item is evaluated again now (a withdrawal since the quote must win); items no
+    longer allowed are left out and the order's quote is restated. Buying twice is a
+    ``Conflict``. With the money service present, ``money.record_sale`` books the sale in
+    the same transaction.
+    """
+    order = uow.get_for_update(Order, order_id)
+    authorize(actor, Permission.ORDER_CREATE, order or MISSING)
+    assert order is not None
+    org = approved_org(uow, actor, Permission.ORDER_CREATE)
+    if order.state == "purchased":
+        raise Conflict(f"order {order.id} was already bought", {"order_id": order.id})
+    moment = as_utc(now or utcnow())
+    still = _still_allowed(uow, order)
+    if not still:
+        raise refuse(
+            uow,
+            actor,
+            AuditTag.ORDER_REFUSE,
+            "order",
+            order.id,
+            Conflict("none of the selected items may be bought any more; declare the use again"),
+        )
+    offers = {o.id: o for o in uow.all(LicenceOffer, id__in={i.licence_id for i in still})}
+    agreements: list[AgreementRow] = []
+    lines: list[Line] = []
+    use_summary = _use_summary(order.use)
+    for item in still:
+        terms = offers[item.licence_id].terms()
+        line = price_line(item, terms, fee_percent)
+        lines.append(line)
+        agreement = AgreementRow(
+            order_id=order.id,
+            org_id=org.id,
+            item_id=item.id,
+            contributor_id=item.owner_id,
+            offer_id=item.licence_id,
+            consent_id=item.consent_id,
+            licence=terms.to_dict(),
+            use=order.use,
+            price_minor=line.price.amount_minor,
+            fee_minor=line.fee.amount_minor,
+            contributor_share_minor=line.contributor_share.amount_minor,
+            currency=line.price.currency,
+            content_sha256=item.deidentified_sha256 or item.original_sha256,
+            agreed_at=moment,
+        )
+        uow.add(agreement)
+        agreements.append(agreement)
+    uow.flush()
+    order.item_ids = [a.item_id for a in agreements]
+    order.quote = quote_for(lines, fee_percent)
+    order.state = "purchased"
+    order.purchased_at = moment
+    _record_sale(uow, actor, order, agreements, lines, fee_percent)
+    for agreement in agreements:
+        uow.record(
+            AuditTag.ITEM_SELL,
+            actor_label(actor),
+            "item",
+            agreement.item_id,
+            order_id=order.id,
+            agreement_id=agreement.id,
+            org_id=org.id,
+            org_name=org.legal_name,
+            use=use_summary,
+            price_minor=agreement.price_minor,
+            fee_minor=agreement.fee_minor,
+            contributor_share_minor=agreement.contributor_share_minor,
+            currency=agreement.currency,
+        )
+    uow.record(
+        AuditTag.ORDER_PURCHASE,
+        actor_label(actor),
+        "order",
+        order.id,
+        org_id=org.id,
+        items=len(agreements),
+        quote=order.quote,
+    )
+    uow.commit()
+    return order, agreements
+
+
+def _still_allowed(uow: UnitOfWork, order: Order) -> list[Item]:
+    """The order's items that its use may still take, evaluated per item now."""
+    items = uow.all(Item, id__in=list(order.item_ids), order_by="id")
+    use = use_from_dict(order.use, at=max(utcnow(), datetime.fromisoformat(order.use["starts_at"])))
+    ends = datetime.fromisoformat(order.use["ends_at"])
+    offers = {o.id: o for o in uow.all(LicenceOffer, id__in={i.licence_id for i in items})}
+    from datatrust.services.consent import ConsentRow  # licences and consent are one unit
+
+    consents = {c.id: c for c in uow.all(ConsentRow, id__in={i.consent_id for i in items})}
+    out = []
+    for item in items:
+        offer = offers.get(item.licence_id)
+        consent = consents.get(item.consent_id)
+        if item.status is not ItemStatus.LISTED or offer is None or consent is None:
+            continue
+        if consent.offer_id != offer.id:
+            continue
+        try:
+            terms = offer.terms()
+        except InvalidInput:
+            continue
+        if terms.valid_until < as_utc(ends):
+            continue
+        if evaluate(terms, use, state=str(consent.state)).allowed:
+            out.append(item)
+    return out
+
+
+def _record_sale(
+    uow: UnitOfWork,
+    actor: Actor,
+    order: Order,
+    agreements: list[AgreementRow],
+    lines: list[Line],
+    fee_percent: int,
+) -> None:
+    """Book the sale in the ledger, one entry per currency (keyed by order, so never twice),
+    and keep on each agreement the fee part and contributor share the ledger booked.
+
+    Without the money service (an instance built before it) the quote's figures stand.
+    """
+    try:
+        money = importlib.import_module("datatrust.services.money")
+    except ImportError:  # pragma: no cover - the money issue ships with this one
+        return
+    by_currency: dict[str, list[tuple[AgreementRow, Line]]] = {}
+    for agreement, line in zip(agreements, lines, strict=True):
+        by_currency.setdefault(line.price.currency, []).append((agreement, line))
+    for currency, pairs in sorted(by_currency.items()):
+        price = Money(order.quote["currencies"][currency]["total_minor"], currency)
+        split = money.record_sale(
+            uow,
+            order.org_id,
+            price,
+            [(a.contributor_id, ln.price, ln.royalty_percent, a.item_id) for a, ln in pairs],
+            f"order-{order.id}-{currency}",
+            platform_fee_percent=fee_percent,
+            actor=actor_label(actor),
+        )
+        for (agreement, _), sale_line in zip(pairs, split.lines, strict=True):
+            agreement.contributor_share_minor = sale_line.contributor_share.amount_minor
+
+
+def agreements_of(uow: UnitOfWork, actor: Actor, order_id: int) -> list[AgreementRow]:
+    order = get_order(uow, actor, order_id)
+    return uow.all(AgreementRow, order_id=order.id, order_by="id")
+
+
+def agreement_odrl(uow: UnitOfWork, actor: Actor, agreement_id: int) -> dict[str, Any]:
+    """One agreement as ODRL 2.2 JSON-LD: the contributor assigner, the buyer assignee."""
+    row = uow.get(AgreementRow, agreement_id)
+    authorize(actor, Permission.ORDER_READ, row or MISSING)
+    assert row is not None
+    use = use_from_dict(row.use)
+    agreement = Agreement(
+        licence=row.terms(), assignee=use.recipient_org, use=use, agreed_at=row.agreed_at
+    )
+    return agreement_to_odrl(agreement, assigner=f"{PERSON_BASE}{row.contributor_id}")
+
+
+# --- the catalogue -------------------------------------------------------------------------
+
+CATALOGUE_SAMPLE = 5
+REGION_RESOLUTION = 4  # an H3 cell of about 1,770 km²: a region, never a street
+
+
+def _region(cell: str | None, resolution: int = REGION_RESOLUTION) -> str | None:
+    if not cell:
+        return None
+    import h3  # only the catalogue needs it
+
+    try:
+        if h3.get_resolution(cell) <= resolution:
+            return cell
+        return h3.cell_to_parent(cell, resolution)
+    except Exception:  # a malformed stored cell reads as unknown, never as a place
+        return None
+
+
+def _quality(item: Item) -> float | None:
+    quality = (item.report or {}).get("quality") or {}
+    score = quality.get("score") if isinstance(quality, dict) else None
+    return float(score) if isinstance(score, int | float) else None
+
+
+def _language(item: Item) -> str | None:
+    report = item.report or {}
+    value = report.get("language") or (report.get("campaign") or {}).get("language")
+    return value if isinstance(value, str) else None
+
+
+def catalogue(
+    uow: UnitOfWork,
+    actor: Actor,
+    filters: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Counts, facets, aggregates and a small de-identified sample of listed items.
+
+    Filters (all optional): ``kind``, ``language``, ``min_duration``/``max_duration``
+    (seconds), ``region`` (an H3 cell; items inside it), ``min_quality``, ``max_price_minor``
+    with ``currency``, and a use (``action``, ``purpose``, ``industry``, ``territory``)
+    whose licence terms must permit it now. Nothing raw and no item ids are returned:
+    the sample shows kind, duration, a coarse region, language, quality, price and terms.
+    """
+    org = approved_org(uow, actor, Permission.CATALOGUE_READ)
+    moment = as_utc(now or utcnow())
+    from datatrust.services.consent import ConsentRow
+
+    items = uow.all(Item, status=ItemStatus.LISTED, order_by="id")
+    offers = {o.id: o for o in uow.all(LicenceOffer, id__in={i.licence_id for i in items})}
+    consents = {c.id: c for c in uow.all(ConsentRow, id__in={i.consent_id for i in items})}
+    use = None
+    if any(filters.get(k) for k in ("action", "purpose", "industry", "territory")):
+        declared = parse_declared_use(
+            {
+                **{k: filters.get(k) for k in ("action", "purpose", "industry", "territory")},
+                "ends_at": (moment + timedelta(days=1)).isoformat(),
+            },
+            org,
+            now=moment,
+        )
+        use = declared.use
+    region = filters.get("region")
+    matched: list[tuple[Item, Licence]] = []
+    for item in items:
+        offer = offers.get(item.licence_id)
+        consent = consents.get(item.consent_id)
+        if offer is None or consent is None or consent.offer_id != offer.id:
+            continue
+        try:
+            terms = offer.terms()
+        except InvalidInput:
+            continue
+        if str(consent.state) != "active" or not terms.valid_from <= moment < terms.valid_until:
+            continue
+        if filters.get("kind") and item.kind.value != filters["kind"]:
+            continue
+        if filters.get("language") and _language(item) != filters["language"]:
+            continue
+        duration = item.duration_seconds or 0
+        if filters.get("min_duration") is not None and duration < int(filters["min_duration"]):
+            continue
+        if filters.get("max_duration") is not None and duration > int(filters["max_duration"]):
+            continue
+        if region and not _in_region(item.h3_cell, region):
+            continue
+        quality = _quality(item)
+        if filters.get("min_quality") is not None and (
+            quality is None or quality < float(filters["min_quality"])
+        ):
+            continue
+        if filters.get("max_price_minor") is not None and (
+            terms.price_with_surcharge_minor > int(filters["max_price_minor"])
+            or (filters.get("currency") and terms.currency != filters["currency"])
+        ):
+            continue
+        if use is not None and not evaluate(terms, use, moment).allowed:
+            continue
+        matched.append((item, terms))
+    facets: dict[str, Counter[str]] = {
+        "kind": Counter(),
+        "language": Counter(),
+        "region": Counter(),
+        "licence": Counter(),
+        "currency": Counter(),
+    }
+    prices: dict[str, list[int]] = {}
+    total_duration = 0
+    for item, terms in matched:
+        facets["kind"][item.kind.value] += 1
+        facets["language"][_language(item) or "unknown"] += 1
+        facets["region"][_region(item.h3_cell) or "unknown"] += 1
+        facets["licence"][terms.title] += 1
+        facets["currency"][terms.currency] += 1
+        prices.setdefault(terms.currency, []).append(terms.price_with_surcharge_minor)
+        total_duration += item.duration_seconds or 0
+    sample = [
+        {
+            "kind": item.kind.value,
+            "duration_seconds": item.duration_seconds,
+            "region": _region(item.h3_cell),
+            "language": _language(item),
+            "quality": _quality(item),
+            "price_minor": terms.price_with_surcharge_minor,
+            "currency": terms.currency,
+            "price_unit": terms.price_unit,
+            "licence": {
+                "title": terms.title,
+                "permitted_purposes": sorted(terms.permitted_purposes),
+                "permitted_actions": sorted(terms.permitted_actions),
+                "valid_until": terms.valid_until.isoformat(),
+            },
+        }
+        for item, terms in matched[:CATALOGUE_SAMPLE]
+    ]
+    return {
+        "count": len(matched),
+        "facets": {name: dict(sorted(c.items())) for name, c in facets.items()},
+        "aggregates": {
+            "total_duration_seconds": total_duration,
+            "price_minor": {
+                cur: {"min": min(v), "max": max(v), "sum": sum(v), "count": len(v)}
+                for cur, v in sorted(prices.items())
+            },
+        },
+        "sample": sample,
+    }
+
+
+def _in_region(cell: str | None, region: str) -> bool:
+    if not cell:
+        return False
+    import h3
+
+    try:
+        resolution = h3.get_resolution(region)
+        return h3.get_resolution(cell) >= resolution and (
+            h3.cell_to_parent(cell, resolution) == region
+        )
+    except Exception:
+        return False

@@ -1,0 +1,339 @@
+"""Revocation: withdrawal and expiry reach every buyer that holds the item.
+
+A buyer *holds* an item once a snapshot with it was delivered to it (the snapshot became
+ready). When the item is withdrawn (``consent.notify_holders``, through the
+``HOLDER_FINDERS`` hook the consent service leaves) or its licence or consent expires
+(``revocations.check_deadlines``), each holder gets a ``Revocation``: the item's content
+hash and a deletion deadline (the agreed licence's ``deletion_deadline_days``, default
+30). The buyer reads them as a signed feed (compact JWS, Ed25519, the platform's key),
+acknowledges them, and attests deletion. An attestation for an item the buyer never
+received is refused and audited. A notice still unattested after its deadline, or
+attested late, suspends the buyer and notifies the operator (both audited).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from datatrust.domain.accounts import Organisation, OrgStatus
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import InvalidInput
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
+from datatrust.domain.permissions import Actor, Permission
+from datatrust.services import consent as consent_service
+from datatrust.services.accounts import actor_label
+from datatrust.services.jobs import JobContext, job
+from datatrust.services.orders import AgreementRow, approved_org, refuse
+from datatrust.services.ports import Signer, UnitOfWork
+from datatrust.services.snapshots import Snapshot, SnapshotItem
+
+CHECK_DEADLINES_JOB = "revocations.check_deadlines"
+FEED_TYPE = "datatrust-revocation-feed"
+
+
+@dataclass(eq=False)
+class Revocation:
+    """One notice to one buyer about one item it holds. Unique per (org, item)."""
+
+    org_id: int
+    item_id: int
+    content_sha256: str
+    reason: str  # "withdrawn" | "expired"
+    noticed_at: datetime
+    deadline: datetime
+    acknowledged_at: datetime | None = None
+    attested_at: datetime | None = None
+    late: bool = False
+    overdue_at: datetime | None = None
+    id: int | None = None
+
+
+# --- who holds what ----------------------------------------------------------------------
+
+
+def holdings(uow: UnitOfWork, item_id: int) -> list[SnapshotItem]:
+    """Deliveries of ``item_id``: its rows in snapshots that became ready."""
+    rows = uow.all(SnapshotItem, item_id=item_id)
+    ready = {
+        s.id for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows}) if s.state == "ready"
+    }
+    return [r for r in rows if r.snapshot_id in ready]
+
+
+def _deadline_days(uow: UnitOfWork, agreement_id: int) -> int:
+    agreement = uow.get(AgreementRow, agreement_id)
+    if agreement is None:
+        return DEFAULT_DELETION_DEADLINE_DAYS
+    return int(agreement.licence.get("deletion_deadline_days", DEFAULT_DELETION_DEADLINE_DAYS))
+
+
+def notify_holders_of(
+    uow: UnitOfWork, item: Item, reason: str, at: datetime | None = None
+) -> list[Revocation]:
+    """Give every holder of ``item`` a notice (idempotent: one per holder and item) and
+    schedule the deadline check for each. Records ``revocation:notify`` per new notice."""
+    moment = as_utc(at or utcnow())
+    made = []
+    by_org: dict[int, SnapshotItem] = {}
+    for held in holdings(uow, item.id):
+        by_org.setdefault(held.org_id, held)
+    for org_id, held in sorted(by_org.items()):
+        if uow.one(Revocation, org_id=org_id, item_id=item.id) is not None:
+            continue
+        days = _deadline_days(uow, held.agreement_id)
+        notice = Revocation(
+            org_id=org_id,
+            item_id=item.id,
+            content_sha256=held.content_sha256,
+            reason=reason,
+            noticed_at=moment,
+            deadline=moment + timedelta(days=days),
+        )
+        uow.add(notice)
+        uow.flush()
+        uow.record(
+            AuditTag.REVOCATION_NOTIFY,
+            "system",
+            "item",
+            item.id,
+            org_id=org_id,
+            notice_id=notice.id,
+            reason=reason,
+            content_sha256=held.content_sha256,
+            deletion_deadline=notice.deadline.isoformat(),
+        )
+        uow.enqueue(
+            CHECK_DEADLINES_JOB,
+            {"notice_id": notice.id},
+            key=f"{CHECK_DEADLINES_JOB}:notice:{notice.id}",
+            delay_seconds=int((notice.deadline - utcnow()).total_seconds()) + 1,
+        )
+        made.append(notice)
+    return made
+
+
+def _find_and_notify(uow: UnitOfWork, item: Item) -> Iterable[str]:
+    """The ``consent.HOLDER_FINDERS`` hook: runs inside ``consent.notify_holders`` (in its
+    transaction), so the notices commit with that job's ``done`` or not at all."""
+    notify_holders_of(uow, item, "withdrawn" if item.status is ItemStatus.WITHDRAWN else "expired")
+    return [f"org:{h.org_id}" for h in holdings(uow, item.id)]
+
+
+if _find_and_notify not in consent_service.HOLDER_FINDERS:
+    consent_service.HOLDER_FINDERS.append(_find_and_notify)
+
+
+# --- the buyer's side --------------------------------------------------------------------
+
+
+def feed_claims(uow: UnitOfWork, org: Organisation, base_url: str, at: datetime) -> dict[str, Any]:
+    notices = uow.all(Revocation, org_id=org.id, order_by="id")
+    return {
+        "type": FEED_TYPE,
+        "iss": base_url,
+        "sub": f"org:{org.id}",
+        "iat": int(at.timestamp()),
+        "revoked": [
+            {
+                "content_sha256": n.content_sha256,
+                "reason": n.reason,
+                "noticed_at": as_utc(n.noticed_at).isoformat(),
+                "deletion_deadline": as_utc(n.deadline).isoformat(),
+                "acknowledged": n.acknowledged_at is not None,
+                "attested": n.attested_at is not None,
+            }
+            for n in notices
+        ],
+    }
+
+
+def revocation_feed(
+    uow: UnitOfWork, signer: Signer, actor: Actor, base_url: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """The caller organisation's feed as a compact JWS, with the key to check it.
+
+    A suspended buyer may still read it: suspension must never stop deletion.
+    """
+    org = approved_org(uow, actor, Permission.FEED_READ, allow_suspended=True)
+    claims = feed_claims(uow, org, base_url, as_utc(now or utcnow()))
+    return {"feed": signer.sign(claims), "public_jwk": signer.public_jwk(), "claims": claims}
+
+
+def _notices_for(
+    uow: UnitOfWork, actor: Actor, org: Organisation, hashes: list[str], tag: AuditTag
+) -> list[Revocation]:
+    """The caller's notices for ``hashes``; any hash the buyer never received, or holds
+    without a notice, refuses the whole request (audited under ``tag``)."""
+    if not isinstance(hashes, list) or not hashes or not all(isinstance(h, str) for h in hashes):
+        raise InvalidInput("name the content hashes", problems=["content_sha256: a list of hashes"])
+    notices = {n.content_sha256: n for n in uow.all(Revocation, org_id=org.id)}
+    received = {r.content_sha256 for r in uow.all(SnapshotItem, org_id=org.id)}
+    never = sorted(h for h in set(hashes) if h not in received)
+    unnoticed = sorted(h for h in set(hashes) if h in received and h not in notices)
+    problems = [f"{h}: your organisation never received this item" for h in never]
+    problems += [f"{h}: no revocation notice for this item" for h in unnoticed]
+    if problems:
+        raise refuse(
+            uow,
+            actor,
+            tag,
+            "org",
+            org.id,
+            InvalidInput("some hashes cannot be attested", problems=problems),
+            never_received=never,
+            not_revoked=unnoticed,
+        )
+    return [notices[h] for h in dict.fromkeys(hashes)]
+
+
+def acknowledge(
+    uow: UnitOfWork, actor: Actor, hashes: list[str], now: datetime | None = None
+) -> list[Revocation]:
+    org = approved_org(uow, actor, Permission.DELETION_ATTEST, allow_suspended=True)
+    moment = as_utc(now or utcnow())
+    notices = _notices_for(uow, actor, org, hashes, AuditTag.DELETION_REFUSE)
+    for n in notices:
+        if n.acknowledged_at is None:
+            n.acknowledged_at = moment
+            uow.record(
+                AuditTag.REVOCATION_ACKNOWLEDGE,
+                actor_label(actor),
+                "item",
+                n.item_id,
+                org_id=org.id,
+                notice_id=n.id,
+            )
+    uow.commit()
+    return notices
+
+
+def attest_deletion(
+    uow: UnitOfWork,
+    actor: Actor,
+    hashes: list[str],
+    statement: str,
+    now: datetime | None = None,
+) -> list[Revocation]:
+    """The buyer attests it deleted these items (every copy, derived files included).
+
+    Refused and audited: a hash the buyer never received or has no notice for. An
+    attestation after the deadline is kept (marked late) and suspends the buyer.
+    """
+    org = approved_org(uow, actor, Permission.DELETION_ATTEST, allow_suspended=True)
+    moment = as_utc(now or utcnow())
+    if not isinstance(statement, str) or not statement.strip():
+        raise refuse(
+            uow,
+            actor,
+            AuditTag.DELETION_REFUSE,
+            "org",
+            org.id,
+            InvalidInput("say what was deleted", problems=["statement: required"]),
+        )
+    notices = _notices_for(uow, actor, org, hashes, AuditTag.DELETION_REFUSE)
+    late = []
+    for n in notices:
+        if n.attested_at is not None:
+            continue
+        n.attested_at = moment
+        n.acknowledged_at = n.acknowledged_at or moment
+        n.late = moment > as_utc(n.deadline)
+        if n.late:
+            late.append(n)
+        uow.record(
+            AuditTag.DELETION_ATTEST,
+            actor_label(actor),
+            "item",
+            n.item_id,
+            org_id=org.id,
+            org_name=org.legal_name,
+            notice_id=n.id,
+            late=n.late,
+            statement=statement.strip()[:2000],
+        )
+    if late:
+        _suspend(uow, org, late, moment)
+    uow.commit()
+    return notices
+
+
+def _suspend(uow: UnitOfWork, org: Organisation, overdue: list[Revocation], at: datetime) -> None:
+    """Suspend ``org`` for overdue deletions and notify the operator (both audited)."""
+    for n in overdue:
+        if n.overdue_at is None:
+            n.overdue_at = at
+            uow.record(
+                AuditTag.REVOCATION_OVERDUE,
+                "system",
+                "item",
+                n.item_id,
+                org_id=org.id,
+                notice_id=n.id,
+                deadline=as_utc(n.deadline).isoformat(),
+            )
+    if org.status is OrgStatus.SUSPENDED:
+        return
+    org.status = OrgStatus.SUSPENDED
+    org.status_reason = (
+        f"deletion of {len(overdue)} withdrawn or expired item(s) was not attested by its "
+        "deadline; attest deletion and ask the operator to lift the suspension"
+    )
+    uow.record(AuditTag.ORG_SUSPEND, "system", "org", org.id, reason=org.status_reason)
+    uow.record(
+        AuditTag.OPERATOR_NOTIFY,
+        "system",
+        "org",
+        org.id,
+        about="deletion_overdue",
+        notices=[n.id for n in overdue],
+    )
+
+
+def check_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, int]:
+    """Notice expired holdings, then suspend every buyer with an overdue notice.
+
+    Expired: a delivered item whose agreed licence ended, or whose consent expired or was
+    withdrawn without a notice yet (a missed hook is caught here). Safe to run any time,
+    any number of times. Does not commit.
+    """
+    from datatrust.services.consent import ConsentRow
+
+    moment = as_utc(now or utcnow())
+    noticed = 0
+    for held in uow.all(SnapshotItem):
+        if uow.one(Revocation, org_id=held.org_id, item_id=held.item_id) is not None:
+            continue
+        agreement = uow.get(AgreementRow, held.agreement_id)
+        item = uow.get(Item, held.item_id)
+        if agreement is None or item is None:
+            continue
+        consent = uow.get(ConsentRow, item.consent_id) if item.consent_id else None
+        ended = as_utc(datetime.fromisoformat(agreement.licence["valid_until"])) <= moment
+        gone = consent is None or str(consent.state) != "active"
+        if ended or gone or item.status is ItemStatus.WITHDRAWN:
+            reason = "withdrawn" if item.status is ItemStatus.WITHDRAWN else "expired"
+            noticed += len(notify_holders_of(uow, item, reason, moment))
+    suspended = 0
+    overdue: dict[int, list[Revocation]] = {}
+    for n in uow.all(Revocation, attested_at=None):
+        if as_utc(n.deadline) < moment:
+            overdue.setdefault(n.org_id, []).append(n)
+    for org_id, notices in sorted(overdue.items()):
+        org = uow.get(Organisation, org_id)
+        if org is None:
+            continue
+        was = org.status
+        _suspend(uow, org, notices, moment)
+        suspended += int(was is not OrgStatus.SUSPENDED)
+    return {"noticed": noticed, "suspended": suspended}
+
+
+@job(CHECK_DEADLINES_JOB)
+def check_deadlines_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """Scheduled at each notice's deadline (and runnable any time): ``check_deadlines``."""
+    check_deadlines(uow)

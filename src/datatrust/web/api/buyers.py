@@ -1,0 +1,280 @@
+"""Buyers: catalogue, orders (declare a use → selection → quote → purchase), snapshots and
+their signed downloads, the revocation feed, acknowledgements and deletion attestations;
+and each item's data passport for its contributor. Routes are thin: parse, call one
+service, render."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+
+from datatrust.bootstrap import Services
+from datatrust.domain.permissions import Actor, Permission
+from datatrust.services import orders, passport, revocations, snapshots
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.api.schemas import Strict
+from datatrust.web.deps import requires, services, uow
+
+router = APIRouter(tags=["buyers"])
+
+
+class DeclareUseIn(Strict):
+    action: str = Field(max_length=64)
+    purpose: str = Field(max_length=64)
+    industry: str = Field(max_length=64)
+    territory: str = Field(max_length=8)
+    ends_at: str = Field(max_length=40)
+    starts_at: str | None = Field(default=None, max_length=40)
+    declared_uses: list[str] = Field(default_factory=list, max_length=20)
+
+
+class HashesIn(Strict):
+    content_sha256: list[str] = Field(max_length=10_000)
+
+
+class AttestIn(HashesIn):
+    statement: str = Field(max_length=2000)
+
+
+class SnapshotIn(Strict):
+    shard_items: int = Field(default=snapshots.DEFAULT_SHARD_ITEMS, ge=1, le=10_000)
+
+
+def order_out(order: orders.Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "state": order.state,
+        "use": order.use,
+        "selected": len(order.item_ids),
+        "excluded": order.excluded,
+        "reasons": order.reasons,
+        "quote": order.quote,
+        "created_at": order.created_at.isoformat(),
+        "purchased_at": order.purchased_at.isoformat() if order.purchased_at else None,
+    }
+
+
+def agreement_out(a: orders.AgreementRow) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "item_id": a.item_id,
+        "content_sha256": a.content_sha256,
+        "licence_id": f"{a.licence['id']}/v{a.licence['version']}",
+        "price_minor": a.price_minor,
+        "fee_minor": a.fee_minor,
+        "contributor_share_minor": a.contributor_share_minor,
+        "currency": a.currency,
+        "agreed_at": a.agreed_at.isoformat(),
+    }
+
+
+def snapshot_out(s: snapshots.Snapshot) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "order_id": s.order_id,
+        "version": s.version,
+        "state": s.state,
+        "items": len(s.item_ids),
+        "dropped": s.dropped,
+        "shards": s.shard_count,
+        "files": s.files,
+        "previous_id": s.previous_id,
+        "created_at": s.created_at.isoformat(),
+        "finished_at": s.finished_at.isoformat() if s.finished_at else None,
+    }
+
+
+@router.get("/api/buyers/catalogue")
+def catalogue(
+    kind: str | None = None,
+    language: str | None = None,
+    min_duration: int | None = Query(None, ge=0),
+    max_duration: int | None = Query(None, ge=0),
+    region: str | None = Query(None, max_length=20),
+    min_quality: float | None = None,
+    max_price_minor: int | None = Query(None, ge=0),
+    currency: str | None = Query(None, max_length=3),
+    action: str | None = None,
+    purpose: str | None = None,
+    industry: str | None = None,
+    territory: str | None = None,
+    actor: Actor = requires(Permission.CATALOGUE_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    filters = {k: v for k, v in locals().items() if k not in ("actor", "unit") and v is not None}
+    return orders.catalogue(unit, actor, filters)
+
+
+@router.post("/api/buyers/orders", status_code=201)
+def declare_order(
+    body: DeclareUseIn,
+    actor: Actor = requires(Permission.ORDER_CREATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    order = orders.declare_order(
+        unit,
+        actor,
+        body.model_dump(),
+        denied_industries=svc.settings.denied_industries,
+        fee_percent=svc.settings.platform_fee_percent,
+    )
+    return order_out(order)
+
+
+@router.get("/api/buyers/orders")
+def list_orders(
+    actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = Depends(uow)
+) -> list[dict[str, Any]]:
+    return [order_out(o) for o in orders.list_orders(unit, actor)]
+
+
+@router.get("/api/buyers/orders/{order_id}")
+def get_order(
+    order_id: int, actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = Depends(uow)
+) -> dict[str, Any]:
+    return order_out(orders.get_order(unit, actor, order_id))
+
+
+@router.post("/api/buyers/orders/{order_id}/purchase")
+def purchase(
+    order_id: int,
+    actor: Actor = requires(Permission.ORDER_CREATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    order, agreements = orders.purchase_order(
+        unit, actor, order_id, fee_percent=svc.settings.platform_fee_percent
+    )
+    return {**order_out(order), "agreements": [agreement_out(a) for a in agreements]}
+
+
+@router.get("/api/buyers/orders/{order_id}/agreements")
+def agreements(
+    order_id: int, actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = Depends(uow)
+) -> list[dict[str, Any]]:
+    return [agreement_out(a) for a in orders.agreements_of(unit, actor, order_id)]
+
+
+@router.get("/api/buyers/agreements/{agreement_id}/odrl")
+def agreement_odrl(
+    agreement_id: int,
+    actor: Actor = requires(Permission.ORDER_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    return orders.agreement_odrl(unit, actor, agreement_id)
+
+
+@router.post("/api/buyers/orders/{order_id}/snapshots", status_code=201)
+def build_snapshot(
+    order_id: int,
+    body: SnapshotIn | None = None,
+    actor: Actor = requires(Permission.SNAPSHOT_BUILD),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    shard_items = body.shard_items if body else snapshots.DEFAULT_SHARD_ITEMS
+    return snapshot_out(snapshots.build_snapshot(unit, actor, order_id, shard_items=shard_items))
+
+
+@router.get("/api/buyers/snapshots")
+def list_snapshots(
+    actor: Actor = requires(Permission.SNAPSHOT_DOWNLOAD), unit: UnitOfWork = Depends(uow)
+) -> list[dict[str, Any]]:
+    return [snapshot_out(s) for s in snapshots.list_snapshots(unit, actor)]
+
+
+@router.get("/api/buyers/snapshots/{snapshot_id}")
+def get_snapshot(
+    snapshot_id: int,
+    actor: Actor = requires(Permission.SNAPSHOT_DOWNLOAD),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    """The snapshot, and signed links (valid one hour) when it is ready."""
+    snapshot = snapshots.get_snapshot(unit, actor, snapshot_id)
+    out = snapshot_out(snapshot)
+    if snapshot.state == "ready":
+        out["downloads"] = snapshots.download_links(
+            unit, actor, svc.settings.secret_key.get_secret_value(), snapshot_id
+        )
+    return out
+
+
+@router.get("/api/snapshots/{snapshot_id}/files/{name}")
+def download(
+    snapshot_id: int,
+    name: str,
+    expires: str | None = Query(None, max_length=20),
+    sig: str | None = Query(None, max_length=128),
+    # The signed link is the credential (so tools without our tokens can fetch it); the
+    # service checks it, and audits every use and every refusal.
+    actor: Actor = requires(Permission.PUBLIC_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> StreamingResponse:
+    chunks = snapshots.open_download(
+        unit,
+        svc.store,
+        actor,
+        svc.settings.secret_key.get_secret_value(),
+        snapshot_id,
+        name,
+        expires=expires,
+        sig=sig,
+    )
+    first = next(chunks, b"")
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
+    media = "application/json" if name.endswith(".json") else "application/octet-stream"
+    return StreamingResponse(body(), media_type=media)
+
+
+@router.get("/api/buyers/feed")
+def feed(
+    actor: Actor = requires(Permission.FEED_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    return revocations.revocation_feed(unit, svc.signer, actor, svc.settings.base_url)
+
+
+@router.post("/api/buyers/revocations/acknowledge")
+def acknowledge(
+    body: HashesIn,
+    actor: Actor = requires(Permission.DELETION_ATTEST),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    notices = revocations.acknowledge(unit, actor, body.content_sha256)
+    return {"acknowledged": [n.content_sha256 for n in notices]}
+
+
+@router.post("/api/buyers/attestations", status_code=201)
+def attest(
+    body: AttestIn,
+    actor: Actor = requires(Permission.DELETION_ATTEST),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    notices = revocations.attest_deletion(unit, actor, body.content_sha256, body.statement)
+    return {
+        "attested": [
+            {"content_sha256": n.content_sha256, "late": n.late, "at": n.attested_at.isoformat()}
+            for n in notices
+            if n.attested_at
+        ]
+    }
+
+
+@router.get("/api/items/{item_id}/passport")
+def item_passport(
+    item_id: int,
+    actor: Actor = requires(Permission.PASSPORT_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    return passport.item_passport(unit, actor, item_id)

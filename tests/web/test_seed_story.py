@@ -1,0 +1,468 @@
+"""The seed story, end to end over HTTP (issue 5), and the buyer-side bad inputs.
+
+A contributor licenses a walk video training-only for one year; a buyer declaring
+political advertising selects 0 items and sees why; a training buyer buys it and downloads
+the snapshot; the contributor withdraws; the buyer's feed lists the item with a deadline;
+the next snapshot excludes it and bumps the major version; the buyer attests deletion; the
+contributor's passport shows every step.
+
+Items are made listed directly (with their de-identified bytes stored as the pipeline
+would): the media pipeline and campaign review that list items are other issues' and
+are tested there; everything from the licence on goes through the API.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tarfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from datatrust.client import filter_allowed, verify_feed
+from datatrust.domain.accounts import Organisation, OrgStatus, User
+from datatrust.domain.audit import AuditEvent
+from datatrust.domain.clock import utcnow
+from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.money import Money
+from datatrust.domain.permissions import Role
+from datatrust.services import accounts
+from datatrust.services.revocations import check_deadlines
+from support import make_persona
+
+WALK = b"\x00\x00\x00\x18ftypmp42" + b"walk-video-deidentified" * 40
+TRAINING = {
+    "action": "train",
+    "purpose": "model_training",
+    "industry": "technology",
+    "territory": "GB",
+}
+
+
+def listed_item(services, persona, media: bytes, title: str) -> Item:
+    """A walk video as the pipeline leaves it: de-identified bytes stored, listed."""
+    with services.uow() as uow:
+        original = services.storage.put(uow, persona.actor.user_id, [media + b"raw"])
+        deid = services.storage.put(uow, persona.actor.user_id, [media], namespace="deid")
+        item = Item(
+            owner_id=persona.actor.user_id,
+            kind=ItemKind.VIDEO,
+            filename="walk.mp4",
+            content_type="video/mp4",
+            size=original.size,
+            original_key=original.key,
+            original_sha256=original.sha256,
+            status=ItemStatus.LISTED,
+            title=title,
+            deidentified_key=deid.key,
+            deidentified_sha256=deid.sha256,
+            h3_cell="8928308280fffff",
+            duration_seconds=95,
+            report={"quality": {"score": 0.9}, "language": "en"},
+        )
+        uow.add(item)
+        uow.flush()
+        uow.record("item:process", "system", "item", item.id, verdict="accepted")
+        uow.record("item:list", "system", "item", item.id, by="test")
+        uow.commit()
+        return item
+
+
+def license_training_only(client, persona, item_id: int, price_minor: int = 1400) -> dict:
+    start = utcnow().replace(microsecond=0) - timedelta(minutes=1)
+    offer = client.post(
+        "/api/licences",
+        headers=persona.headers,
+        json={
+            "template": "training_only",
+            "changes": {
+                "price_minor": price_minor,
+                "valid_from": start.isoformat(),
+                "valid_until": (start + timedelta(days=365)).isoformat(),
+            },
+        },
+    )
+    assert offer.status_code == 201, offer.text
+    given = client.post(
+        f"/api/items/{item_id}/consent",
+        headers=persona.headers,
+        json={"offer_id": offer.json()["id"]},
+    )
+    assert given.status_code == 201, given.text
+    return offer.json()
+
+
+def buyer(services, people, name: str, purposes: list[str], industries: list[str]):
+    """An approved buyer organisation with these intended uses, and its admin."""
+    persona = make_persona(services, name, Role.BUYER)
+    with services.uow() as uow:
+        org = accounts.register_organisation(
+            uow,
+            persona.actor,
+            legal_name=f"{name.title()} Labs Ltd",
+            country="GB",
+            intended_uses={"purposes": purposes, "industries": industries},
+        )
+        accounts.decide_organisation(uow, people["operator"].actor, org.id, "approve")
+    with services.uow() as uow:
+        persona.actor = accounts.actor_for(uow, uow.get(User, persona.actor.user_id))
+    return persona, org
+
+
+def fund(services, persona, amount_minor: int = 1_000_000) -> None:
+    from datatrust.adapters.payments import FakeCardRail
+    from datatrust.services import money
+
+    with services.uow() as uow:
+        money.deposit_buyer_funds(
+            uow, FakeCardRail(), persona.actor, Money(amount_minor, "USD"), "seed-topup"
+        )
+
+
+def year_of_use() -> dict:
+    start = utcnow().replace(microsecond=0)
+    return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(days=180)).isoformat()}
+
+
+def download_all(client, snapshot: dict, into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for name, meta in snapshot["downloads"]["files"].items():
+        got = client.get(meta["url"])  # no token: the signed link is the credential
+        assert got.status_code == 200, got.text
+        (into / name).write_bytes(got.content)
+
+
+def test_the_seed_story(client, services, people, tmp_path, capsys):
+    contributor, other = people["owner"], people["other"]
+    walk = listed_item(services, contributor, WALK, "my morning walk")
+    second = listed_item(services, other, WALK.replace(b"walk", b"park"), "park stroll")
+    license_training_only(client, contributor, walk.id)
+    license_training_only(client, other, second.id, price_minor=900)
+    story: list[str] = []
+
+    # 1. A buyer declaring political advertising selects 0 items and sees why. This
+    #    instance serves political buyers (its deny list allows them); the licence does not.
+    services.settings.denied_industries = ["surveillance", "adult_content"]
+    political, _ = buyer(services, people, "politico", ["advertising"], ["political_campaigning"])
+    declared = client.post(
+        "/api/buyers/orders",
+        headers=political.headers,
+        json={
+            "action": "train",
+            "purpose": "advertising",
+            "industry": "political_campaigning",
+            "territory": "GB",
+            **year_of_use(),
+        },
+    )
+    assert declared.status_code == 201, declared.text
+    political_order = declared.json()
+    assert political_order["selected"] == 0
+    assert political_order["excluded"] == 2
+    assert political_order["reasons"]["purpose_not_permitted"] == 2
+    assert political_order["reasons"]["industry_prohibited"] == 2
+    story.append(f"political buyer: selected 0, excluded because {political_order['reasons']}")
+
+    # 2. A training buyer buys it and downloads the snapshot.
+    trainer, trainer_org = buyer(services, people, "trainer", ["model_training"], ["technology"])
+    fund(services, trainer)
+    catalogue = client.get(
+        "/api/buyers/catalogue", headers=trainer.headers, params={**TRAINING, "kind": "video"}
+    )
+    assert catalogue.status_code == 200, catalogue.text
+    assert catalogue.json()["count"] == 2
+    assert "my morning walk" not in catalogue.text and "original" not in catalogue.text
+    order = client.post(
+        "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
+    ).json()
+    assert order["selected"] == 2 and order["excluded"] == 0
+    usd = order["quote"]["currencies"]["USD"]
+    assert (
+        usd["items_minor"] == 2300 and usd["total_minor"] == usd["items_minor"] + usd["fee_minor"]
+    )
+    story.append(f"training buyer: selected 2, quote {usd}")
+    bought = client.post(f"/api/buyers/orders/{order['id']}/purchase", headers=trainer.headers)
+    assert bought.status_code == 200, bought.text
+    agreements = bought.json()["agreements"]
+    assert {a["item_id"] for a in agreements} == {walk.id, second.id}
+    walk_agreement = next(a for a in agreements if a["item_id"] == walk.id)
+    odrl = client.get(
+        f"/api/buyers/agreements/{walk_agreement['id']}/odrl", headers=trainer.headers
+    ).json()
+    assert odrl["@type"] == "Agreement" and odrl["dt:agreedUse"]["dt:purpose"] == "model_training"
+    story.append(f"bought: {len(agreements)} agreements, walk share {walk_agreement}")
+
+    built = client.post(
+        f"/api/buyers/orders/{order['id']}/snapshots",
+        headers=trainer.headers,
+        json={"shard_items": 1},
+    )
+    assert built.status_code == 201, built.text
+    first = client.get(
+        f"/api/buyers/snapshots/{built.json()['id']}", headers=trainer.headers
+    ).json()
+    assert first["state"] == "ready" and first["version"] == "1.0.0" and first["shards"] == 2
+    local = tmp_path / "snapshot-1"
+    download_all(client, first, local)
+    manifest = json.loads((local / "croissant.json").read_text())
+    for field in (
+        "rai:dataCollection",
+        "rai:personalSensitiveInformation",
+        "rai:dataUseCases",
+        "rai:dataLimitations",
+    ):
+        assert manifest[field]
+    walk_record = next(r for r in manifest["dt:records"] if r["item_id"] == walk.id)
+    assert walk_record["licence_id"].endswith("/v1") and walk_record["consent_record_id"]
+    assert walk_record["content_sha256"] == walk.deidentified_sha256
+
+    import mlcroissant as mlc
+    import webdataset as wds
+
+    dataset = mlc.Dataset(jsonld=str(local / "croissant.json"))
+    records = list(dataset.records("records"))
+    assert {r["records/item_id"] for r in records} == {walk.id, second.id}
+    samples = list(
+        wds.WebDataset(sorted(str(p) for p in local.glob("shard-*.tar")), shardshuffle=False)
+    )
+    assert len(samples) == 2 and all(s["mp4"] and json.loads(s["json"]) for s in samples)
+    sums = dict(line.split("  ")[::-1] for line in (local / "SHA256SUMS").read_text().splitlines())
+    import hashlib
+
+    for name, digest in sums.items():
+        assert hashlib.sha256((local / name).read_bytes()).hexdigest() == digest
+    story.append(
+        f"snapshot {first['version']}: {sorted(first['files'])}, manifest valid, "
+        f"{len(samples)} webdataset samples"
+    )
+
+    # 3. The contributor withdraws (one call).
+    withdrawn = client.delete(f"/api/items/{walk.id}/consent", headers=contributor.headers)
+    assert withdrawn.status_code == 200, withdrawn.text
+
+    # 4. The buyer's feed lists the item with a deadline.
+    feed = client.get("/api/buyers/feed", headers=trainer.headers).json()
+    claims = verify_feed(feed["feed"], feed["public_jwk"])
+    (entry,) = claims["revoked"]
+    assert entry["content_sha256"] == walk.deidentified_sha256 and entry["reason"] == "withdrawn"
+    assert entry["deletion_deadline"] > utcnow().isoformat()
+    with (local / "index.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["item_id"] for r in filter_allowed(rows, claims)] == [str(second.id)]
+    story.append(f"feed: {entry}")
+
+    # The old snapshot may no longer be downloaded: it holds a revoked item.
+    stale = client.get(first["downloads"]["files"]["croissant.json"]["url"])
+    assert stale.status_code == 403 and "withdrawn" in stale.json()["error"]["message"]
+
+    # 5. The next snapshot excludes it and bumps the major version.
+    rebuilt = client.post(f"/api/buyers/orders/{order['id']}/snapshots", headers=trainer.headers)
+    nxt = client.get(
+        f"/api/buyers/snapshots/{rebuilt.json()['id']}", headers=trainer.headers
+    ).json()
+    assert nxt["version"] == "2.0.0" and nxt["items"] == 1
+    assert "item_withdrawn" in nxt["dropped"][str(walk.id)]
+    download_all(client, nxt, tmp_path / "snapshot-2")
+    manifest2 = json.loads((tmp_path / "snapshot-2" / "croissant.json").read_text())
+    assert [r["item_id"] for r in manifest2["dt:records"]] == [second.id]
+    story.append(f"next snapshot {nxt['version']}, dropped {nxt['dropped']}")
+
+    # 6. The buyer attests deletion.
+    ack = client.post(
+        "/api/buyers/revocations/acknowledge",
+        headers=trainer.headers,
+        json={"content_sha256": [walk.deidentified_sha256]},
+    )
+    assert ack.status_code == 200, ack.text
+    attested = client.post(
+        "/api/buyers/attestations",
+        headers=trainer.headers,
+        json={
+            "content_sha256": [walk.deidentified_sha256],
+            "statement": "deleted from training store and all caches",
+        },
+    )
+    assert attested.status_code == 201, attested.text
+    assert attested.json()["attested"][0]["late"] is False
+
+    # 7. The contributor's passport shows every step.
+    passport = client.get(f"/api/items/{walk.id}/passport", headers=contributor.headers)
+    assert passport.status_code == 200, passport.text
+    steps = [e["step"] for e in passport.json()["events"]]
+    for step in (
+        "processed",
+        "listed",
+        "consent given",
+        "selected",
+        "sold",
+        "delivered",
+        "downloaded",
+        "withdrawn",
+        "buyer told to delete",
+        "deletion attested",
+    ):
+        assert step in steps, (step, steps)
+    sold = next(e for e in passport.json()["events"] if e["step"] == "sold")
+    assert sold["details"]["org_name"] == trainer_org.legal_name
+    assert sold["details"]["use"]["purpose"] == "model_training"
+    assert sold["details"]["price_minor"] == 1400 and sold["details"]["contributor_share_minor"]
+    # Nobody else reads it.
+    for who in ("other", "operator"):
+        assert client.get(
+            f"/api/items/{walk.id}/passport", headers=people[who].headers
+        ).status_code in (403, 404)
+    assert client.get(f"/api/items/{walk.id}/passport", headers=trainer.headers).status_code in (
+        403,
+        404,
+    )
+    story.append("passport: " + " → ".join(dict.fromkeys(steps)))
+    with capsys.disabled():
+        print("\n  SEED STORY\n  " + "\n  ".join(story))
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+def _last_event(services, tag: str) -> AuditEvent | None:
+    with services.uow() as uow:
+        found = uow.all(AuditEvent, tag=tag, order_by="-seq", limit=1)
+        return found[0] if found else None
+
+
+@pytest.fixture
+def trainer(services, people):
+    return buyer(services, people, "trainer", ["model_training"], ["technology"])[0]
+
+
+def test_a_use_the_organisation_did_not_declare_is_refused_and_audited(client, services, trainer):
+    got = client.post(
+        "/api/buyers/orders",
+        headers=trainer.headers,
+        json={**TRAINING, "purpose": "advertising", **year_of_use()},
+    )
+    assert got.status_code == 422
+    assert "did not declare 'advertising'" in got.text
+    assert _last_event(services, "order:refuse") is not None
+
+
+def test_a_denied_industry_is_refused_and_audited(client, services, people):
+    politico, _ = buyer(services, people, "politico", ["model_training"], ["political_campaigning"])
+    got = client.post(
+        "/api/buyers/orders",
+        headers=politico.headers,
+        json={**TRAINING, "industry": "political_campaigning", **year_of_use()},
+    )
+    assert got.status_code == 422 and "does not serve 'political_campaigning'" in got.text
+    event = _last_event(services, "order:refuse")
+    assert event is not None and "political_campaigning" in json.dumps(event.data)
+
+
+def test_an_unknown_purpose_is_refused_and_audited(client, services, trainer):
+    got = client.post(
+        "/api/buyers/orders",
+        headers=trainer.headers,
+        json={**TRAINING, "purpose": "world_domination", **year_of_use()},
+    )
+    assert got.status_code == 422 and "unknown purpose 'world_domination'" in got.text
+    assert _last_event(services, "order:refuse") is not None
+
+
+def test_a_suspended_buyer_is_refused_and_audited(client, services, people, trainer):
+    with services.uow() as uow:
+        accounts.decide_organisation(
+            uow, people["operator"].actor, trainer.actor.org_id, "suspend", "unpaid invoices"
+        )
+    got = client.post(
+        "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
+    )
+    assert got.status_code == 403 and "suspended: unpaid invoices" in got.text
+    assert _last_event(services, "buyer:refuse").data["status"] == "suspended"
+    # Suspension never stops compliance: the feed is still readable.
+    assert client.get("/api/buyers/feed", headers=trainer.headers).status_code == 200
+
+
+def _bought_snapshot(client, services, people, trainer):
+    walk = listed_item(services, people["owner"], WALK, "walk")
+    license_training_only(client, people["owner"], walk.id)
+    fund(services, trainer)
+    order = client.post(
+        "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
+    ).json()
+    client.post(f"/api/buyers/orders/{order['id']}/purchase", headers=trainer.headers)
+    built = client.post(f"/api/buyers/orders/{order['id']}/snapshots", headers=trainer.headers)
+    snap = client.get(f"/api/buyers/snapshots/{built.json()['id']}", headers=trainer.headers)
+    return walk, snap.json()
+
+
+def test_expired_and_tampered_download_links_are_refused_and_audited(
+    client, services, people, trainer
+):
+    _, snap = _bought_snapshot(client, services, people, trainer)
+    url = snap["downloads"]["files"]["croissant.json"]["url"]
+    path, query = urlsplit(url).path, parse_qs(urlsplit(url).query)
+    tampered = client.get(
+        path, params={"expires": int(query["expires"][0]) + 999, "sig": query["sig"][0]}
+    )
+    assert tampered.status_code == 403 and "altered" in tampered.text
+    assert _last_event(services, "snapshot:refuse") is not None
+    from datatrust.services.snapshots import signed_url
+
+    secret = services.settings.secret_key.get_secret_value()
+    expired = client.get(signed_url(secret, snap["id"], "croissant.json", int(time.time()) - 5))
+    assert expired.status_code == 403 and "expired" in expired.text
+    assert "expired" in _last_event(services, "snapshot:refuse").data["reason"]
+    unsigned = client.get(path)
+    assert unsigned.status_code == 403
+    assert client.get(url).status_code == 200
+    assert _last_event(services, "snapshot:download").data["file"] == "croissant.json"
+
+
+def test_attesting_an_item_never_received_is_refused_and_audited(client, services, people, trainer):
+    _bought_snapshot(client, services, people, trainer)
+    got = client.post(
+        "/api/buyers/attestations",
+        headers=trainer.headers,
+        json={"content_sha256": ["f" * 64], "statement": "deleted"},
+    )
+    assert got.status_code == 422 and "never received" in got.text
+    assert _last_event(services, "deletion:refuse").data["never_received"] == ["f" * 64]
+
+
+def test_an_overdue_attestation_suspends_the_buyer_and_notifies_the_operator(
+    client, services, people, trainer
+):
+    walk, _ = _bought_snapshot(client, services, people, trainer)
+    client.delete(f"/api/items/{walk.id}/consent", headers=people["owner"].headers)
+    with services.uow() as uow:
+        report = check_deadlines(uow, now=utcnow() + timedelta(days=31))
+        uow.commit()
+    assert report["suspended"] == 1
+    with services.uow() as uow:
+        org = uow.get(Organisation, trainer.actor.org_id)
+        assert org.status is OrgStatus.SUSPENDED and "not attested" in org.status_reason
+    assert _last_event(services, "operator:notify").data["about"] == "deletion_overdue"
+    got = client.post(
+        "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
+    )
+    assert got.status_code == 403
+
+
+def test_filter_allowed_drops_revoked_and_unhashed_records():
+    feed = {"type": "datatrust-revocation-feed", "revoked": [{"content_sha256": "a" * 64}]}
+    records = [{"content_sha256": "a" * 64}, {"content_sha256": "b" * 64}, {"key": "x"}]
+    assert filter_allowed(records, feed) == [{"content_sha256": "b" * 64}]
+
+
+def test_the_tar_shards_are_reproducible():
+    from datatrust.pipeline.snapshot import ShardRecord, write_shard
+
+    recs = [ShardRecord("dt-0000000001", "mp4", b"abc", {"item_id": 1})]
+    one, two = io.BytesIO(), io.BytesIO()
+    assert write_shard("s.tar", recs, one).sha256 == write_shard("s.tar", recs, two).sha256
+    with tarfile.open(fileobj=io.BytesIO(one.getvalue())) as tar:
+        assert tar.getnames() == ["dt-0000000001.mp4", "dt-0000000001.json"]
