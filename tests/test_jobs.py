@@ -29,7 +29,6 @@ from sqlalchemy import Engine, create_engine, func, select, update
 from sqlalchemy.pool import NullPool
 
 import job_plugins
-from conftest import REDIS_URL, FreshDatabase, make_settings, redis_reachable, require_service
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine, normalise_url
 from datatrust.adapters.db.tables import audit_events, outbox
@@ -37,6 +36,7 @@ from datatrust.bootstrap import Services, build
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.jobs import JobState, OutboxJob, backoff
+from support import REDIS_URL, FreshDatabase, make_settings, redis_reachable, require_service
 
 TESTS_DIR = Path(__file__).resolve().parent
 LEASE_SECONDS = 2  # the workers' lease in these tests: short, so a dead worker is noticed
