@@ -23,6 +23,7 @@ OPERATOR_ON_ORGS = frozenset(
     {
         ("GET /api/orgs/{org_id}", "operator"),
         ("POST /api/orgs/{org_id}/{decision}", "operator"),
+        ("GET /api/orgs/{org_id}/invoices", "operator"),  # reconciling every buyer's books
     }
 )
 

@@ -352,6 +352,42 @@ def passport(
         typer.echo(f"{e['at']}  {e['step']:<22} {e['actor']:<8} {details}")
 
 
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("check")
+def ledger_check(
+    dev: bool = typer.Option(False, "--dev"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Verify every entry balances and every cached balance matches its postings; print a
+    reconciliation report. Exit 1 when anything is wrong."""
+    from datatrust.domain.permissions import Actor, Role
+    from datatrust.services.money import check_ledger
+
+    services = _services(_settings(dev))
+    with services.uow() as uow:
+        result = check_ledger(uow, Actor(Role.OPERATOR, user_id=0))
+    report = result.as_dict()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        typer.echo(f"ledger check: {'OK' if result.ok else 'FAILED'}")
+        typer.echo(f"  entries checked: {report['entries_checked']}")
+        typer.echo(f"  accounts:        {report['accounts']}")
+        for currency, kinds in sorted(report["totals"].items()):
+            typer.echo(f"  {currency}:")
+            for kind, minor in sorted(kinds.items()):
+                if kind != "sum":
+                    typer.echo(f"    {kind:<22} {minor:>16}")
+            typer.echo(f"    {'sum (must be 0)':<22} {kinds['sum']:>16}")
+        for problem in report["problems"]:
+            typer.echo(f"  problem: {problem}", err=True)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover
     app(prog_name="datatrust")
 

@@ -119,28 +119,34 @@ def test_a_hundred_identical_payout_requests_make_exactly_one_payout(pg):
 
 def test_postgresql_refuses_to_commit_an_entry_that_does_not_balance(pg):
     seed_escrow(pg, 9, 100)
-    with pg.engine.connect() as connection, pytest.raises(Exception, match="does not balance"):
-        with connection.begin():
-            entry_id = connection.execute(text(
-                "INSERT INTO journal_entries (key, memo, source, created_at) "
-                "VALUES ('forged', '', '{}', now()) RETURNING id"
-            )).scalar_one()
-            account = connection.execute(text(
-                "SELECT id FROM ledger_accounts WHERE ref = 'external_cash:world:USD'"
-            )).scalar_one()
-            connection.execute(text(
-                "INSERT INTO postings (entry_id, account_id, amount_minor, currency) "
-                "VALUES (:e, :a, 500, 'USD')"
-            ), {"e": entry_id, "a": account})
+    with (
+        pg.engine.connect() as connection,
+        pytest.raises(Exception, match="does not balance"),
+        connection.begin(),
+    ):
+        entry_id = connection.execute(text(
+            "INSERT INTO journal_entries (key, memo, source, created_at) "
+            "VALUES ('forged', '', '{}', now()) RETURNING id"
+        )).scalar_one()
+        account = connection.execute(text(
+            "SELECT id FROM ledger_accounts WHERE ref = 'external_cash:world:USD'"
+        )).scalar_one()
+        connection.execute(text(
+            "INSERT INTO postings (entry_id, account_id, amount_minor, currency) "
+            "VALUES (:e, :a, 500, 'USD')"
+        ), {"e": entry_id, "a": account})
 
 
 def test_the_database_refuses_an_overdraft_even_past_the_code(pg):
     seed_escrow(pg, 10, 100)
-    with pg.engine.connect() as connection, pytest.raises(Exception, match="not_overdrawn"):
-        with connection.begin():
-            connection.execute(text(
-                "UPDATE ledger_accounts SET balance_minor = -1 WHERE ref = 'escrow:campaign:10:USD'"
-            ))
+    with (
+        pg.engine.connect() as connection,
+        pytest.raises(Exception, match="not_overdrawn"),
+        connection.begin(),
+    ):
+        connection.execute(text(
+            "UPDATE ledger_accounts SET balance_minor = -1 WHERE ref = 'escrow:campaign:10:USD'"
+        ))
 
 
 KILLER = textwrap.dedent(

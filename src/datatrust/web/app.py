@@ -15,6 +15,7 @@ from datatrust.bootstrap import Services
 from datatrust.logs import request_id
 from datatrust.web import pages
 from datatrust.web.api import accounts, audit, buyers, health, items, licences, orgs
+from datatrust.web.api import money as money_api
 from datatrust.web.errors import error_response, install_error_handlers
 
 log = logging.getLogger("datatrust.http")
@@ -100,5 +101,6 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
 
     for module in (health, accounts, orgs, items, audit, licences, buyers):
         app.include_router(module.router)
+    app.include_router(money_api.router)
     pages.install(app)
     return app

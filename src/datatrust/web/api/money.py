@@ -1,0 +1,127 @@
+"""Money routes: a contributor's statement and payouts, a buyer's invoices and escrow
+funding, the operator's payout batches and ledger check. Thin: parse, call one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import Field
+
+from datatrust.adapters.payments import payment_rail_for
+from datatrust.bootstrap import Services
+from datatrust.domain.errors import InvalidInput
+from datatrust.domain.money import Money
+from datatrust.domain.permissions import Actor, Permission
+from datatrust.services import money
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.api.schemas import Strict
+from datatrust.web.deps import requires, services, uow
+
+router = APIRouter(tags=["money"])
+
+
+class AmountIn(Strict):
+    """An amount in minor units (``1250`` is USD 12.50): integers only, never decimals."""
+
+    amount_minor: int = Field(strict=True, description="whole minor units, e.g. cents")
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+
+    def money(self) -> Money:
+        return Money(self.amount_minor, self.currency)
+
+
+class EscrowIn(AmountIn):
+    idempotency_key: str = Field(min_length=1, max_length=120)
+
+
+def _key(header: str | None) -> str:
+    if not header or not header.strip():
+        raise InvalidInput(
+            "send an Idempotency-Key header so a retried request pays once",
+            field="Idempotency-Key",
+        )
+    return header
+
+
+def payout_out(payout: money.Payout) -> dict[str, Any]:
+    return {
+        "id": payout.id,
+        "amount": money.money_out(payout.amount),
+        "state": payout.state.value,
+        "idempotency_key": payout.idempotency_key,
+        "provider_ref": payout.provider_ref,
+        "failure_reason": payout.failure_reason,
+        "created_at": payout.created_at.isoformat(),
+    }
+
+
+@router.get("/api/me/statement")
+def statement(
+    currency: str | None = Query(default=None, description="also show amounts in this currency"),
+    actor: Actor = requires(Permission.STATEMENT_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    return money.contributor_statement(unit, actor, show_in=currency)
+
+
+@router.post("/api/me/payouts", status_code=201)
+def request_payout(
+    body: AmountIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    actor: Actor = requires(Permission.PAYOUT_REQUEST),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    result = money.request_payout(unit, actor, body.money(), _key(idempotency_key))
+    return {**payout_out(result.payout), "replayed": result.replayed}
+
+
+@router.get("/api/me/payouts")
+def list_payouts(
+    actor: Actor = requires(Permission.STATEMENT_READ), unit: UnitOfWork = Depends(uow)
+) -> list[dict[str, Any]]:
+    return [payout_out(p) for p in money.list_payouts(unit, actor)]
+
+
+@router.get("/api/orgs/{org_id}/invoices")
+def invoices(
+    org_id: int, actor: Actor = requires(Permission.INVOICE_READ), unit: UnitOfWork = Depends(uow)
+) -> dict[str, Any]:
+    return money.buyer_invoices(unit, actor, org_id)
+
+
+@router.post("/api/campaigns/{campaign_id}/escrow", status_code=201)
+def fund_escrow(
+    campaign_id: int,
+    body: EscrowIn,
+    actor: Actor = requires(Permission.ESCROW_FUND),
+    unit: UnitOfWork = Depends(uow),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    funded = money.fund_campaign_escrow(
+        unit, payment_rail_for(svc), actor, campaign_id, body.money(), body.idempotency_key
+    )
+    return {
+        "campaign_id": funded.campaign_id,
+        "amount": money.money_out(funded.amount),
+        "reference": funded.reference,
+        "escrow_balance": money.money_out(funded.balance),
+        "required": money.money_out(funded.required),
+        "covered": funded.covered,
+        "replayed": funded.replayed,
+    }
+
+
+@router.post("/api/payouts/batches", status_code=202)
+def run_batch(
+    actor: Actor = requires(Permission.PAYOUT_RUN), unit: UnitOfWork = Depends(uow)
+) -> dict[str, Any]:
+    waiting = money.schedule_payout_batch(unit, actor)
+    return {"job": "payouts.run_batch", "queued": True, "payouts_waiting": waiting}
+
+
+@router.get("/api/ledger/check")
+def ledger_check(
+    actor: Actor = requires(Permission.LEDGER_READ), unit: UnitOfWork = Depends(uow)
+) -> dict[str, Any]:
+    return money.check_ledger(unit, actor).as_dict()
