@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import Conflict
 
 
 class ItemKind(StrEnum):
@@ -27,6 +28,19 @@ class ItemStatus(StrEnum):
     REJECTED = "rejected"
     LISTED = "listed"
     WITHDRAWN = "withdrawn"
+
+
+# The item lifecycle (DESIGN.md, issue 4): received → validated → processed → accepted or
+# rejected → listed. A review may still reject an accepted item; withdrawal ends any state.
+TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
+    ItemStatus.RECEIVED: frozenset({ItemStatus.VALIDATED, ItemStatus.REJECTED}),
+    ItemStatus.VALIDATED: frozenset({ItemStatus.PROCESSED, ItemStatus.REJECTED}),
+    ItemStatus.PROCESSED: frozenset({ItemStatus.ACCEPTED, ItemStatus.REJECTED}),
+    ItemStatus.ACCEPTED: frozenset({ItemStatus.LISTED, ItemStatus.REJECTED}),
+    ItemStatus.REJECTED: frozenset(),
+    ItemStatus.LISTED: frozenset(),
+    ItemStatus.WITHDRAWN: frozenset(),
+}
 
 
 @dataclass(eq=False)
@@ -50,6 +64,9 @@ class Item:
     # used; both None until the contributor attaches a licence and gives consent.
     licence_id: int | None = None
     consent_id: int | None = None
+    # Perceptual and exact fingerprints, kept for near-duplicate checks against new items:
+    # {"sha256_output", "phash" | "frame_phashes" | "audio": {"engine", "value"}}.
+    fingerprints: dict[str, Any] | None = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     id: int | None = None
@@ -58,3 +75,14 @@ class Item:
     def selectable(self) -> bool:
         """Only listed items can enter a buyer's selection."""
         return self.status is ItemStatus.LISTED
+
+    def move_to(self, status: ItemStatus) -> None:
+        """Advance along ``TRANSITIONS``; any other move raises ``Conflict`` naming both
+        states (withdrawal is allowed from every state but itself)."""
+        allowed = TRANSITIONS[self.status]
+        if status is ItemStatus.WITHDRAWN and self.status is not ItemStatus.WITHDRAWN:
+            allowed = allowed | {ItemStatus.WITHDRAWN}
+        if status not in allowed:
+            raise Conflict(f"an item cannot go from {self.status.value} to {status.value}")
+        self.status = status
+        self.updated_at = utcnow()

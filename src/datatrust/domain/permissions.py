@@ -45,6 +45,9 @@ class Permission(StrEnum):
     PERSONAL_DATA_EXPORT = "personal_data:export"
     PERSONAL_DATA_ERASE = "personal_data:erase"
     INSTANCE_MANAGE = "instance:manage"
+    CAMPAIGN_CREATE = "campaign:create"  # also: manage (open, close) the campaigns one runs
+    CAMPAIGN_READ = "campaign:read"
+    REVIEW = "review:submit"  # peer review by contributors, the operator review queue
     # Buyers (issue 5). The org-level checks (approved, not suspended) are in the services.
     CATALOGUE_READ = "catalogue:read"
     ORDER_CREATE = "order:create"
@@ -116,6 +119,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PERSONAL_DATA_ERASE,
             Permission.STATEMENT_READ,
             Permission.PAYOUT_REQUEST,
+            Permission.CAMPAIGN_READ,
+            Permission.REVIEW,
             Permission.PASSPORT_READ,
         }
     ),
@@ -132,6 +137,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORG_MANAGE,
             Permission.ESCROW_FUND,
             Permission.INVOICE_READ,
+            Permission.CAMPAIGN_CREATE,
+            Permission.CAMPAIGN_READ,
             Permission.CATALOGUE_READ,
             Permission.ORDER_CREATE,
             Permission.ORDER_READ,
@@ -158,6 +165,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PAYOUT_RUN,
             Permission.INVOICE_READ,
             Permission.LEDGER_READ,
+            Permission.CAMPAIGN_CREATE,
+            Permission.CAMPAIGN_READ,
+            Permission.REVIEW,
         }
     ),
 }
@@ -180,6 +190,19 @@ OWNER_ONLY = frozenset(
 )
 
 
+# What an operator may do to any organisation's objects (campaigns: run the platform's own
+# and step in on a buyer's).
+OPERATOR_OVER_ORGS = frozenset(
+    {
+        Permission.ORG_READ,
+        Permission.ORG_VET,
+        Permission.CAMPAIGN_CREATE,
+        Permission.CAMPAIGN_READ,
+        Permission.INVOICE_READ,  # the operator reconciles every buyer's invoices
+    }
+)
+
+
 def can(actor: Actor, permission: Permission, obj: Any = None) -> bool:
     """The one policy. ``obj`` may expose ``owner_id`` (a user) or ``org_id`` (an
     organisation); an object with neither is judged by role alone."""
@@ -194,11 +217,7 @@ def can(actor: Actor, permission: Permission, obj: Any = None) -> bool:
         return owner_id == actor.user_id
     org_id = getattr(obj, "org_id", None)
     if org_id is not None:
-        if actor.role is Role.OPERATOR and permission in (
-            Permission.ORG_READ,
-            Permission.ORG_VET,
-            Permission.INVOICE_READ,
-        ):
+        if actor.role is Role.OPERATOR and permission in OPERATOR_OVER_ORGS:
             return True
         if permission is Permission.ORG_MANAGE:
             return org_id == actor.org_id and actor.org_admin

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.pipeline.deidentify_media import coarsen_location
 from datatrust.services.accounts import actor_label
+from datatrust.services.campaigns import check_upload_campaign
+from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES, TRANSCRIPT_NAMESPACE, enqueue_processing
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
@@ -26,22 +30,43 @@ def receive_item(
     chunks: Iterable[bytes],
     title: str = "",
     campaign_id: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    transcript: str | None = None,
 ) -> Item:
     """Store an upload encrypted under its contributor's key and record it as received.
-    Processing (validation, de-identification) is queued as a job in the same transaction."""
+    Processing (validation, de-identification) is queued as a job in the same transaction.
+
+    ``metadata`` may hold ``lat``/``lng`` (coarsened to an H3 cell here; the coordinates
+    are not stored) and, for a chat, ``me``: the contributor's name as the export spells
+    it. ``transcript`` (a call's) is stored encrypted beside the audio and redacted when
+    the item is processed. ``campaign_id`` must name an open campaign for this kind."""
     authorize(actor, Permission.ITEM_CREATE)
     problems = []
+    item_kind = None
     try:
         item_kind = ItemKind(kind)
     except ValueError:
         problems.append(f"kind: must be one of {', '.join(k.value for k in ItemKind)}")
     if not filename or len(filename) > MAX_FILENAME:
         problems.append(f"filename: required, at most {MAX_FILENAME} characters")
+    if campaign_id is not None and item_kind is not None:
+        problems += check_upload_campaign(uow, campaign_id, item_kind)
+    upload = _upload_facts(metadata or {}, problems)
+    if transcript is not None:
+        if item_kind is not ItemKind.CALL:
+            problems.append("transcript: only a call has a transcript")
+        elif len(transcript.encode()) > MAX_TRANSCRIPT_BYTES:
+            problems.append(f"transcript: at most {MAX_TRANSCRIPT_BYTES} bytes")
     if problems:
         raise InvalidInput("the upload has problems", problems)
+    assert item_kind is not None
     stored = storage.put(uow, actor.user_id, chunks)
     if stored.size == 0:
         raise InvalidInput("the file is empty (0 bytes)", ["file: empty"])
+    if transcript:
+        upload["transcript_key"] = storage.put(
+            uow, actor.user_id, [transcript.encode()], namespace=TRANSCRIPT_NAMESPACE
+        ).key
     item = Item(
         owner_id=actor.user_id,
         kind=item_kind,
@@ -52,6 +77,7 @@ def receive_item(
         original_sha256=stored.sha256,
         title=title.strip()[:300],
         campaign_id=campaign_id,
+        report={"upload": upload} if upload else {},
     )
     uow.add(item)
     uow.flush()
@@ -63,8 +89,30 @@ def receive_item(
         kind=item_kind.value,
         sha256=stored.sha256,
     )
+    enqueue_processing(uow, item)
     uow.commit()
     return item
+
+
+def _upload_facts(metadata: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """What the pipeline needs from the client's metadata, with precise coordinates
+    already coarsened to a cell (they are never stored)."""
+    facts: dict[str, Any] = {}
+    lat = metadata.get("lat", metadata.get("latitude"))
+    lng = metadata.get("lng", metadata.get("longitude"))
+    if lat not in (None, "") or lng not in (None, ""):
+        cell = coarsen_location(lat, lng)  # type: ignore[arg-type]
+        if cell is None:
+            problems.append("lat/lng: a position in decimal degrees, both or neither")
+        else:
+            facts["h3_cell"] = cell
+    me = metadata.get("me")
+    if me not in (None, ""):
+        if not isinstance(me, str) or len(me) > 200:
+            problems.append("me: your name as the chat shows it, at most 200 characters")
+        else:
+            facts["me"] = me
+    return facts
 
 
 def list_my_items(uow: UnitOfWork, actor: Actor) -> list[Item]:

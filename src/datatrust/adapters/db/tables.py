@@ -166,6 +166,7 @@ items = Table(
     Column("h3_cell", String(20)),
     Column("duration_seconds", Integer),
     Column("report", JSON, nullable=False),
+    Column("fingerprints", JSON),
     Column("created_at", TZ, nullable=False),
     Column("updated_at", TZ, nullable=False),
     # Added by migration 0002. consent_id has no foreign key on purpose: consent_records
@@ -244,6 +245,9 @@ def map_domain() -> None:
     from datatrust.adapters.db.tables_consent import map_licences_and_consent  # imports us
 
     map_licences_and_consent()
+    from datatrust.adapters.db.tables_campaigns import map_campaigns  # it imports this module
+
+    map_campaigns()
     from datatrust.adapters.db.tables_ledger import map_money  # it imports this module
 
     map_money()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import items
+from datatrust.services import ingest, items
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut
 from datatrust.web.deps import requires, services, uow
@@ -45,6 +45,11 @@ def upload(
     kind: str = Form(...),
     title: str = Form(""),
     file: UploadFile = File(...),
+    campaign_id: int | None = Form(None),
+    lat: float | None = Form(None),
+    lng: float | None = Form(None),
+    me: str | None = Form(None, max_length=200),
+    transcript: str | None = Form(None),
     actor: Actor = requires(Permission.ITEM_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
@@ -58,6 +63,9 @@ def upload(
         content_type=file.content_type or "application/octet-stream",
         chunks=_chunks(file),
         title=title,
+        campaign_id=campaign_id,
+        metadata={"lat": lat, "lng": lng, "me": me},
+        transcript=transcript,
     )
     return item_out(item)
 
@@ -92,3 +100,32 @@ def download_original(
         yield from chunks
 
     return StreamingResponse(body(), media_type=item.content_type)
+
+
+@router.get("/{item_id}/preview")
+def preview(
+    item_id: int,
+    part: str = Query("media", pattern="^(media|transcript)$"),
+    actor: Actor = requires(Permission.ITEM_PREVIEW),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> StreamingResponse:
+    """The de-identified version of the caller's own item: exactly what would ship."""
+    shown = ingest.open_preview(unit, svc.storage, actor, item_id, part)
+    first = next(shown.chunks, b"")
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from shown.chunks
+
+    return StreamingResponse(body(), media_type=shown.content_type)
+
+
+@router.get("/{item_id}/removed")
+def removed(
+    item_id: int,
+    actor: Actor = requires(Permission.ITEM_PREVIEW),
+    unit: UnitOfWork = Depends(uow),
+) -> dict:
+    """What de-identification removed: counts and plain words ("3 faces blurred")."""
+    return ingest.removed_from(unit, actor, item_id)

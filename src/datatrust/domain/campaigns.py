@@ -1,0 +1,213 @@
+"""Campaigns: a buyer's (or the platform's) call for a kind of data, with a spec, a rate, a
+quota and a review mode; plus peer-review votes and the coverage rule for ambient audio.
+
+Pure Python: no I/O. Money is integer minor units plus a currency (``Money``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.items import ItemKind
+from datatrust.domain.money import Money
+
+
+class CampaignState(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ReviewMode(StrEnum):
+    PEER = "peer"
+    OPERATOR = "operator"
+
+
+class PayBasis(StrEnum):
+    PER_ITEM = "per_item"
+    PER_MINUTE = "per_minute"
+
+
+CAMPAIGN_TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {
+    CampaignState.DRAFT: frozenset({CampaignState.OPEN, CampaignState.CLOSED}),
+    CampaignState.OPEN: frozenset({CampaignState.CLOSED}),
+    CampaignState.CLOSED: frozenset(),
+}
+
+# Spec fields a campaign may set, and their types. Anything else is refused by name.
+SPEC_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "min_duration_s": (int, float),
+    "max_duration_s": (int, float),
+    "min_width": int,
+    "min_height": int,
+    "language": str,
+    "prompts": list,
+    "h3_cells": list,
+    "city": str,
+    "capture_only": bool,
+}
+MAX_QUOTA = 1_000_000
+MAX_REVIEW_WINDOW_DAYS = 90
+PEER_MIN_UP_VOTES = 2
+
+
+def check_spec(kind: ItemKind, spec: dict[str, Any]) -> list[str]:
+    """Every problem with a campaign spec (empty when fine)."""
+    problems = []
+    for name, value in spec.items():
+        expected = SPEC_FIELDS.get(name)
+        if expected is None:
+            problems.append(f"spec.{name}: unknown field (known: {', '.join(SPEC_FIELDS)})")
+        elif isinstance(value, bool) and expected is not bool:
+            problems.append(f"spec.{name}: must be a number, not true/false")
+        elif not isinstance(value, expected):
+            problems.append(f"spec.{name}: wrong type")
+    lo, hi = spec.get("min_duration_s"), spec.get("max_duration_s")
+    if isinstance(lo, int | float) and isinstance(hi, int | float) and lo > hi:
+        problems.append("spec: min_duration_s is above max_duration_s")
+    for name in ("min_duration_s", "max_duration_s", "min_width", "min_height"):
+        value = spec.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            problems.append(f"spec.{name}: must not be negative")
+    if any(not isinstance(c, str) or not c for c in spec.get("h3_cells", []) or []):
+        problems.append("spec.h3_cells: a list of H3 cell ids (strings)")
+    if kind in (ItemKind.PHOTO, ItemKind.CHAT) and (
+        "min_duration_s" in spec or "max_duration_s" in spec
+    ):
+        problems.append(f"spec: a {kind.value} campaign has no duration")
+    return problems
+
+
+@dataclass(eq=False)
+class Campaign:
+    """``org_id`` is the buyer organisation that runs it; None for a platform campaign made
+    by an operator. ``rate_minor`` is paid per accepted item or per accepted minute
+    (``pay_basis``); ``coverage_bonus_minor`` is added for an ambient item from an H3 cell
+    that had no accepted coverage yet."""
+
+    created_by: int
+    title: str
+    kind: ItemKind
+    pay_basis: PayBasis
+    rate_minor: int
+    currency: str
+    quota: int
+    org_id: int | None = None
+    description: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+    review_window_days: int = 7
+    licence_template: str = "standard"
+    review_mode: ReviewMode = ReviewMode.PEER
+    coverage_bonus_minor: int = 0
+    state: CampaignState = CampaignState.DRAFT
+    created_at: datetime = field(default_factory=utcnow)
+    opened_at: datetime | None = None
+    closed_at: datetime | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        problems = check_campaign(self)
+        if problems:
+            raise InvalidInput("the campaign has problems", problems)
+
+    @property
+    def rate(self) -> Money:
+        return Money(self.rate_minor, self.currency)
+
+    @property
+    def coverage_bonus(self) -> Money:
+        return Money(self.coverage_bonus_minor, self.currency)
+
+    @property
+    def manager(self) -> CampaignManager:
+        """What the permission policy checks for managing it: the running organisation,
+        or none (-1) for platform campaigns, which only operators manage."""
+        return CampaignManager(self.org_id if self.org_id is not None else -1)
+
+    def move_to(self, state: CampaignState, now: datetime | None = None) -> None:
+        if state not in CAMPAIGN_TRANSITIONS[self.state]:
+            raise Conflict(f"a campaign cannot go from {self.state.value} to {state.value}")
+        self.state = state
+        if state is CampaignState.OPEN:
+            self.opened_at = now or utcnow()
+        elif state is CampaignState.CLOSED:
+            self.closed_at = now or utcnow()
+
+    def media_overrides(self) -> dict[str, dict[str, Any]]:
+        """The campaign's spec as ``MediaSpec.from_campaign`` overrides."""
+        limits: dict[str, Any] = {}
+        quality: dict[str, Any] = {}
+        if "min_duration_s" in self.spec:
+            quality["min_duration_s"] = float(self.spec["min_duration_s"])
+        if "max_duration_s" in self.spec:
+            limits["max_duration_s"] = float(self.spec["max_duration_s"])
+        if "min_width" in self.spec:
+            quality["min_width"] = int(self.spec["min_width"])
+        if "min_height" in self.spec:
+            quality["min_height"] = int(self.spec["min_height"])
+        return {k: v for k, v in (("limits", limits), ("quality", quality)) if v}
+
+
+@dataclass(frozen=True)
+class CampaignManager:
+    org_id: int
+
+
+def check_campaign(c: Campaign) -> list[str]:
+    problems = []
+    if not c.title.strip() or len(c.title) > 200:
+        problems.append("title: required, at most 200 characters")
+    if type(c.rate_minor) is not int or c.rate_minor < 0:
+        problems.append("rate_minor: a whole number of minor units, not negative")
+    if type(c.coverage_bonus_minor) is not int or c.coverage_bonus_minor < 0:
+        problems.append("coverage_bonus_minor: a whole number of minor units, not negative")
+    if type(c.quota) is not int or not 1 <= c.quota <= MAX_QUOTA:
+        problems.append(f"quota: between 1 and {MAX_QUOTA}")
+    if type(c.review_window_days) is not int or not 1 <= c.review_window_days <= 90:
+        problems.append(f"review_window_days: between 1 and {MAX_REVIEW_WINDOW_DAYS}")
+    if not c.licence_template or len(c.licence_template) > 100:
+        problems.append("licence_template: required, at most 100 characters")
+    if c.coverage_bonus_minor and c.kind is not ItemKind.AMBIENT:
+        problems.append("coverage_bonus_minor: only ambient-audio campaigns pay for coverage")
+    if c.pay_basis is PayBasis.PER_MINUTE and c.kind in (ItemKind.PHOTO, ItemKind.CHAT):
+        problems.append(f"pay_basis: a {c.kind.value} has no minutes; pay per item")
+    try:
+        Money(c.rate_minor if type(c.rate_minor) is int else 0, c.currency)
+    except InvalidInput as exc:
+        problems.append(f"currency: {exc.message}")
+    problems.extend(check_spec(c.kind, c.spec))
+    return problems
+
+
+@dataclass(eq=False)
+class ReviewVote:
+    """One reviewer's verdict on one item. A reviewer votes once per item (unique)."""
+
+    item_id: int
+    campaign_id: int
+    reviewer_id: int
+    up: bool
+    note: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+def peer_verdict(up: int, down: int) -> str | None:
+    """``accept`` when at least two up-votes and more up than down; ``reject`` when at
+    least two down-votes and more down than up (the mirror rule, so a bad item does not
+    wait forever); otherwise None (keep waiting for votes)."""
+    if up >= PEER_MIN_UP_VOTES and up > down:
+        return "accept"
+    if down >= PEER_MIN_UP_VOTES and down > up:
+        return "reject"
+    return None
+
+
+def coverage_gap(cell: str | None, covered: dict[str, int]) -> bool:
+    """True when an item from ``cell`` would be the first accepted coverage of it."""
+    return bool(cell) and covered.get(cell or "", 0) == 0

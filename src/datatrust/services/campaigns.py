@@ -1,0 +1,365 @@
+"""Campaigns: create, open, close, read; coverage of ambient audio per H3 cell; review.
+
+Reviewing: in a ``peer`` campaign other contributors vote on each accepted item (listed at
+two up-votes with more up than down, rejected by the mirror rule); in an ``operator``
+campaign one operator's vote decides. Either way the reviewer sees only the de-identified
+version, never the original, and never who contributed it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from datatrust.domain.accounts import Organisation, OrgStatus
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.campaigns import (
+    Campaign,
+    CampaignState,
+    PayBasis,
+    ReviewMode,
+    ReviewVote,
+    peer_verdict,
+)
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.permissions import Actor, Permission, Role, authorize, can
+from datatrust.services.accounts import actor_label
+from datatrust.services.ports import UnitOfWork
+from datatrust.services.storage import EncryptedStorage
+
+COVERED = (ItemStatus.ACCEPTED, ItemStatus.LISTED)
+
+
+def _enum(enum_cls: type, value: Any, name: str, problems: list[str]) -> Any:
+    try:
+        return enum_cls(value)
+    except ValueError:
+        problems.append(f"{name}: one of {', '.join(m.value for m in enum_cls)}")
+        return None
+
+
+def create_campaign(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    title: str,
+    kind: str,
+    rate_minor: int,
+    currency: str,
+    quota: int,
+    pay_basis: str = "per_item",
+    description: str = "",
+    spec: dict[str, Any] | None = None,
+    review_window_days: int = 7,
+    licence_template: str = "standard",
+    review_mode: str = "peer",
+    coverage_bonus_minor: int = 0,
+) -> Campaign:
+    """A new campaign in ``draft``, run by the caller's organisation (a buyer, whose
+    organisation must be approved) or by the platform (an operator)."""
+    authorize(actor, Permission.CAMPAIGN_CREATE)
+    org_id = None
+    if actor.role is not Role.OPERATOR:
+        org = uow.get(Organisation, actor.org_id) if actor.org_id else None
+        if org is None or org.status is not OrgStatus.APPROVED:
+            raise PermissionDenied(
+                "only a buyer whose organisation was approved can run a campaign"
+            )
+        org_id = org.id
+    problems: list[str] = []
+    item_kind = _enum(ItemKind, kind, "kind", problems)
+    basis = _enum(PayBasis, pay_basis, "pay_basis", problems)
+    mode = _enum(ReviewMode, review_mode, "review_mode", problems)
+    if problems:
+        raise InvalidInput("the campaign has problems", problems)
+    campaign = Campaign(
+        created_by=actor.user_id or 0,
+        org_id=org_id,
+        title=title.strip(),
+        description=description.strip()[:5000],
+        kind=item_kind,
+        spec=dict(spec or {}),
+        pay_basis=basis,
+        rate_minor=rate_minor,
+        currency=currency,
+        quota=quota,
+        review_window_days=review_window_days,
+        licence_template=licence_template,
+        review_mode=mode,
+        coverage_bonus_minor=coverage_bonus_minor,
+    )
+    uow.add(campaign)
+    uow.flush()
+    uow.record(
+        AuditTag.CAMPAIGN_CREATE,
+        actor_label(actor),
+        "campaign",
+        campaign.id,
+        kind=item_kind.value,
+        org_id=org_id,
+    )
+    uow.commit()
+    return campaign
+
+
+def _managed(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
+    campaign = uow.get_for_update(Campaign, campaign_id)
+    authorize(actor, Permission.CAMPAIGN_CREATE)
+    if campaign is None or not can(actor, Permission.CAMPAIGN_CREATE, campaign.manager):
+        raise NotFound("no such campaign")
+    return campaign
+
+
+def open_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
+    """draft → open: contributors can see it and upload to it. (Escrow funding, checked
+    here once the money issue lands, comes before this.)"""
+    campaign = _managed(uow, actor, campaign_id)
+    campaign.move_to(CampaignState.OPEN)
+    uow.record(AuditTag.CAMPAIGN_OPEN, actor_label(actor), "campaign", campaign.id)
+    uow.commit()
+    return campaign
+
+
+def close_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
+    """→ closed: no more uploads; items already received are still processed and reviewed."""
+    campaign = _managed(uow, actor, campaign_id)
+    campaign.move_to(CampaignState.CLOSED)
+    uow.record(AuditTag.CAMPAIGN_CLOSE, actor_label(actor), "campaign", campaign.id)
+    uow.commit()
+    return campaign
+
+
+def _visible(actor: Actor, campaign: Campaign) -> bool:
+    if can(actor, Permission.CAMPAIGN_CREATE, campaign.manager):
+        return True
+    return campaign.state is CampaignState.OPEN and can(actor, Permission.CAMPAIGN_READ)
+
+
+def get_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
+    """Open campaigns are visible to every signed-in reader; drafts and closed ones only to
+    the organisation running them (and operators)."""
+    authorize(actor, Permission.CAMPAIGN_READ)
+    campaign = uow.get(Campaign, campaign_id)
+    if campaign is None or not _visible(actor, campaign):
+        raise NotFound("no such campaign")
+    return campaign
+
+
+def list_campaigns(uow: UnitOfWork, actor: Actor) -> list[Campaign]:
+    authorize(actor, Permission.CAMPAIGN_READ)
+    return [c for c in uow.all(Campaign, order_by="-id") if _visible(actor, c)]
+
+
+def check_upload_campaign(uow: UnitOfWork, campaign_id: int, kind: ItemKind) -> list[str]:
+    """Problems with uploading a ``kind`` item to a campaign (empty when fine)."""
+    campaign = uow.get(Campaign, campaign_id)
+    if campaign is None or campaign.state is not CampaignState.OPEN:
+        return [f"campaign: no open campaign {campaign_id}"]
+    if campaign.kind is not kind:
+        return [f"campaign: it collects {campaign.kind.value}, not {kind.value}"]
+    filled = uow.count(Item, campaign_id=campaign_id, status__in=list(COVERED))
+    if filled >= campaign.quota:
+        return [f"campaign: its quota of {campaign.quota} items is filled"]
+    return []
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def coverage(uow: UnitOfWork, *, exclude_item: int | None = None) -> dict[str, int]:
+    """Accepted (or listed) ambient-audio items per H3 cell, across all campaigns."""
+    counts: Counter[str] = Counter()
+    for item in uow.all(Item, kind=ItemKind.AMBIENT, status__in=list(COVERED)):
+        if item.h3_cell and item.id != exclude_item:
+            counts[item.h3_cell] += 1
+    return dict(counts)
+
+
+def campaign_coverage(uow: UnitOfWork, actor: Actor, campaign_id: int) -> dict[str, Any]:
+    """Coverage per cell, and which of the campaign's wanted cells have none yet (the
+    ones a coverage bonus is paid for)."""
+    campaign = get_campaign(uow, actor, campaign_id)
+    cells = coverage(uow)
+    wanted = list(campaign.spec.get("h3_cells") or [])
+    return {
+        "campaign_id": campaign.id,
+        "cells": cells,
+        "uncovered": [c for c in wanted if not cells.get(c)],
+        "coverage_bonus_minor": campaign.coverage_bonus_minor,
+        "currency": campaign.currency,
+    }
+
+
+# --------------------------------------------------------------------------- review
+
+
+def _may_review(actor: Actor, campaign: Campaign) -> None:
+    # Who reviews is the campaign's rule: contributors in peer campaigns, operators in any.
+    authorize(actor, Permission.REVIEW)
+    if actor.role is Role.OPERATOR:
+        return
+    if campaign.review_mode is not ReviewMode.PEER or actor.role is not Role.CONTRIBUTOR:
+        raise NotFound("no such campaign")
+
+
+def _waiting(item: Item, campaign_id: int) -> bool:
+    terms = (item.report or {}).get("campaign") or {}
+    return (
+        item.campaign_id == campaign_id
+        and item.status is ItemStatus.ACCEPTED
+        and terms.get("review") == "waiting"
+    )
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    item_id: int
+    kind: str
+    quality: dict[str, Any]
+    removed_summary: list[str]
+    duration_seconds: int | None
+    up: int
+    down: int
+
+
+def review_queue(uow: UnitOfWork, actor: Actor, campaign_id: int) -> list[ReviewEntry]:
+    """Items waiting for review that the caller may review: never their own, never one
+    they already voted on."""
+    campaign = get_campaign(uow, actor, campaign_id)
+    _may_review(actor, campaign)
+    voted = {v.item_id for v in uow.all(ReviewVote, reviewer_id=actor.user_id)}
+    entries = []
+    for item in uow.all(Item, campaign_id=campaign.id, status=ItemStatus.ACCEPTED, order_by="id"):
+        if not _waiting(item, campaign.id) or item.owner_id == actor.user_id or item.id in voted:
+            continue
+        votes = uow.all(ReviewVote, item_id=item.id)
+        entries.append(
+            ReviewEntry(
+                item_id=item.id or 0,
+                kind=item.kind.value,
+                quality=item.report.get("quality", {}),
+                removed_summary=item.report.get("removed_summary", []),
+                duration_seconds=item.duration_seconds,
+                up=sum(v.up for v in votes),
+                down=sum(not v.up for v in votes),
+            )
+        )
+    return entries
+
+
+def _reviewable(uow: UnitOfWork, actor: Actor, campaign_id: int, item_id: int) -> Item:
+    campaign = get_campaign(uow, actor, campaign_id)
+    _may_review(actor, campaign)
+    item = uow.get_for_update(Item, item_id)
+    if item is None or not _waiting(item, campaign.id) or item.owner_id == actor.user_id:
+        raise NotFound("no such item waiting for review in this campaign")
+    return item
+
+
+@dataclass(frozen=True)
+class ReviewPreview:
+    content_type: str
+    chunks: Iterator[bytes]
+
+
+def open_review_preview(
+    uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, campaign_id: int, item_id: int
+) -> ReviewPreview:
+    """The de-identified version of an item waiting for the caller's review."""
+    item = _reviewable(uow, actor, campaign_id, item_id)
+    if not item.deidentified_key:
+        raise NotFound("no such item waiting for review in this campaign")
+    uow.record(AuditTag.ITEM_ACCESS, actor_label(actor), "item", item.id, what="review-preview")
+    uow.commit()
+    content_type = (item.report.get("output") or {}).get("content_type", "")
+    return ReviewPreview(
+        content_type or "application/octet-stream",
+        storage.open(uow, item.owner_id, item.deidentified_key),
+    )
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    item_id: int
+    up: int
+    down: int
+    decision: str | None  # accept, reject, or None while waiting for more votes
+    status: str
+
+
+def submit_review(
+    uow: UnitOfWork, actor: Actor, campaign_id: int, item_id: int, *, up: bool, note: str = ""
+) -> ReviewOutcome:
+    """Record the caller's vote; list or reject the item once the votes decide it."""
+    item = _reviewable(uow, actor, campaign_id, item_id)
+    if uow.one(ReviewVote, item_id=item.id, reviewer_id=actor.user_id) is not None:
+        raise Conflict("you already reviewed this item")
+    if not isinstance(up, bool):
+        raise InvalidInput("up: true or false")
+    uow.add(
+        ReviewVote(
+            item_id=item.id or 0,
+            campaign_id=campaign_id,
+            reviewer_id=actor.user_id or 0,
+            up=up,
+            note=note.strip()[:500],
+        )
+    )
+    uow.flush()
+    votes = uow.all(ReviewVote, item_id=item.id)
+    ups = sum(v.up for v in votes)
+    downs = len(votes) - ups
+    uow.record(AuditTag.ITEM_REVIEW, actor_label(actor), "item", item.id, up=up)
+    if actor.role is Role.OPERATOR:
+        decision: str | None = "accept" if up else "reject"
+    else:
+        decision = peer_verdict(ups, downs)
+    if decision is not None:
+        _decide(uow, item, decision, by="operator" if actor.role is Role.OPERATOR else "peers")
+    uow.commit()
+    return ReviewOutcome(item.id or 0, ups, downs, decision, item.status.value)
+
+
+def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> None:
+    report = dict(item.report)
+    terms = dict(report.get("campaign") or {})
+    terms["review"] = "accepted" if decision == "accept" else "rejected"
+    terms["reviewed_by"] = by
+    report["campaign"] = terms
+    if decision == "accept":
+        item.move_to(ItemStatus.LISTED)
+        uow.record(AuditTag.ITEM_LIST, "system", "item", item.id, by=by)
+    else:
+        item.move_to(ItemStatus.REJECTED)
+        reasons = list(report.get("reasons") or [])
+        reasons.append(
+            {
+                "code": "review_rejected",
+                "message": "Reviewers found this does not meet the campaign's brief; "
+                "read the brief and prompts again before the next upload.",
+            }
+        )
+        report["reasons"] = reasons
+        report["verdict"] = "rejected"
+        uow.record(AuditTag.ITEM_REJECT, "system", "item", item.id, by=by)
+    item.report = report
+
+
+def settle_overdue_reviews(uow: UnitOfWork, now: datetime | None = None) -> int:
+    """List every item whose review window ended without a decision (work not reviewed in
+    time is accepted, DESIGN.md §5). Idempotent; returns how many were listed."""
+    now = now or utcnow()
+    settled = 0
+    for item in uow.all(Item, status=ItemStatus.ACCEPTED):
+        terms = (item.report or {}).get("campaign") or {}
+        due = terms.get("review_due")
+        if terms.get("review") == "waiting" and due and as_utc(datetime.fromisoformat(due)) <= now:
+            _decide(uow, item, "accept", by="review_window")
+            settled += 1
+    uow.commit()
+    return settled

@@ -1,0 +1,764 @@
+"""Processing a received item: validate → quality → de-identify → fingerprint → duplicates
+→ store, run as the ``item.process`` job; and what its owner may see of the result.
+
+``run_pipeline`` is the whole pipeline on a local file with no database (the ``datatrust
+ingest`` command uses it as is); ``process_item`` wraps it for a stored item: decrypt the
+original into a private temporary folder, run it, check near-duplicates against every
+other item, store the de-identified output encrypted under the contributor's key, and move
+the item received → validated → processed → accepted or rejected, with audit events, in
+the job's one transaction.
+
+A worker survives every bad file: nothing about an item's bytes raises out of
+``process_item``; the failure becomes a rejection whose reason names the stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.campaigns import Campaign, ReviewMode, coverage_gap
+from datatrust.domain.clock import as_utc
+from datatrust.domain.errors import InvalidInput, NotFound
+from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.pipeline import chats
+from datatrust.pipeline.fingerprint import (
+    AudioFingerprint,
+    is_near_duplicate,
+    is_near_duplicate_audio,
+)
+from datatrust.pipeline.media import process_media
+from datatrust.pipeline.media_spec import MediaSpec
+from datatrust.pipeline.text_pii import redact
+from datatrust.services.accounts import actor_label
+from datatrust.services.campaigns import coverage
+from datatrust.services.jobs import JobContext, job
+from datatrust.services.ports import UnitOfWork
+from datatrust.services.storage import EncryptedStorage
+
+log = logging.getLogger(__name__)
+
+PROCESS_JOB = "item.process"
+OUTPUT_NAMESPACE = "deidentified"
+TRANSCRIPT_NAMESPACE = "transcripts"
+MAX_TRANSCRIPT_BYTES = 2 * 1024 * 1024
+AUDIO_KINDS = frozenset({ItemKind.AMBIENT, ItemKind.VOICE, ItemKind.CALL})
+# Items whose fingerprints count when looking for duplicates: everything that got through.
+LIVE = (ItemStatus.PROCESSED, ItemStatus.ACCEPTED, ItemStatus.LISTED)
+
+_QUALITY_CODES = frozenset(
+    {
+        "low_resolution",
+        "blurry",
+        "too_dark",
+        "too_bright",
+        "overexposed",
+        "too_short",
+        "too_long",
+        "too_quiet",
+        "too_loud",
+        "clipping",
+        "too_silent",
+        "noisy",
+        "low_frame_rate",
+        "no_speech",
+    }
+)
+_DEID_CODES = frozenset({"speech_detected"})
+STAGES = ("validate", "quality", "deidentify", "fingerprint", "duplicates", "store")
+
+_CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "mp4": "video/mp4",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "opus": "audio/ogg",
+    "ogg": "audio/ogg",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "json": "application/json",
+}
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+@dataclass
+class PipelineResult:
+    """``report`` is JSON-able and holds no personal data: figures, reasons, counts.
+    ``output_path`` is the de-identified file (inside the caller's work folder)."""
+
+    accepted: bool
+    report: dict[str, Any]
+    fingerprints: dict[str, Any] = field(default_factory=dict)
+    h3_cell: str | None = None
+    output_path: str | None = None
+    content_type: str | None = None
+    redacted_transcript: str | None = None
+    duration_seconds: int | None = None
+
+    def reject(self, code: str, message: str, stage: str) -> None:
+        self.accepted = False
+        self.report["verdict"] = "rejected"
+        self.report.setdefault("reasons", []).append({"code": code, "message": message})
+        self.report.setdefault("stages", {})[stage] = {"result": "rejected", "code": code}
+        self.report.pop("output", None)
+        self.output_path = None
+
+
+def run_pipeline(
+    path: str | os.PathLike,
+    kind: ItemKind | str,
+    *,
+    work_dir: str | os.PathLike,
+    filename: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    transcript: str | None = None,
+    me: str | None = None,
+    guess_me: bool = False,
+    consented: Sequence[str] = (),
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> PipelineResult:
+    """Run every stage on the file at ``path``; never raises for anything about the file.
+
+    ``metadata`` may carry ``lat``/``lng`` (only the H3 cell survives). For chats, ``me``
+    names the contributor as the export spells them; with ``guess_me`` (the operator's
+    command) the first sender is assumed when ``me`` is None. ``consented`` lists the other
+    participants who confirmed; everyone else's messages are dropped. For calls,
+    ``transcript`` is redacted alongside the audio. ``overrides`` are a campaign's
+    ``MediaSpec`` overrides."""
+    kind = ItemKind(kind)
+    try:
+        if kind is ItemKind.CHAT:
+            return _chat_pipeline(Path(path), work_dir, me, guess_me, consented)
+        result = _media_pipeline(Path(path), kind, work_dir, filename, metadata, overrides)
+        if kind is ItemKind.CALL and result.accepted:
+            _redact_transcript(result, transcript)
+        return result
+    except Exception as exc:  # the last line of defence: a bad file never crashes a worker
+        log.exception("pipeline failed on %s", kind.value)
+        result = PipelineResult(False, _blank_report(kind, "media"))
+        result.reject(
+            "processing_error",
+            f"Processing failed unexpectedly ({type(exc).__name__}); it was logged. "
+            "Try uploading again, or export the file again.",
+            "validate",
+        )
+        return result
+
+
+def _blank_report(kind: ItemKind, pipeline: str) -> dict[str, Any]:
+    return {
+        "kind": kind.value,
+        "pipeline": pipeline,
+        "verdict": "accepted",
+        "reasons": [],
+        "quality": {},
+        "removed": {},
+        "removed_summary": [],
+        "stages": {s: {"result": "not_reached"} for s in STAGES},
+    }
+
+
+def _stage_of(code: str, message: str) -> str:
+    if code in _QUALITY_CODES:
+        return "quality"
+    if code in _DEID_CODES:
+        return "deidentify"
+    if code == "processing_error":
+        for stage in ("quality", "deidentify", "fingerprint"):
+            if f"during {stage}" in message:
+                return stage
+    return "validate"
+
+
+def _media_pipeline(
+    path: Path,
+    kind: ItemKind,
+    work_dir: str | os.PathLike,
+    filename: str | None,
+    metadata: dict[str, Any] | None,
+    overrides: dict[str, dict[str, Any]] | None,
+) -> PipelineResult:
+    spec = MediaSpec.from_campaign(kind.value, overrides)
+    r = process_media(
+        str(path),
+        kind.value,
+        spec,
+        metadata=metadata,
+        filename=filename or path.name,
+        output_dir=str(work_dir),
+    )
+    report = _blank_report(kind, "media")
+    report.update(
+        format=r.format,
+        mime=r.mime,
+        quality=r.quality,
+        removed=r.removed,
+        removed_summary=describe_removed(r.removed),
+        timings_ms=r.timings_ms,
+    )
+    fp = r.fingerprints
+    fingerprints: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "sha256_original": fp.sha256_original,
+            "sha256_output": fp.sha256_output,
+            "phash": fp.phash,
+            "frame_phashes": list(fp.frame_phashes) or None,
+            "audio": {"engine": fp.audio.engine, "value": fp.audio.value} if fp.audio else None,
+        }.items()
+        if v
+    }
+    duration = r.quality.get("duration_s")
+    result = PipelineResult(
+        accepted=r.accepted,
+        report=report,
+        fingerprints=fingerprints,
+        h3_cell=r.h3_cell,
+        duration_seconds=round(duration) if duration is not None else None,
+    )
+    stages = report["stages"]
+    if not r.accepted:
+        failed = _stage_of(r.rejections[0].code, r.rejections[0].message)
+        for stage in STAGES[: STAGES.index(failed)]:
+            stages[stage] = {"result": "passed"}
+        for rej in r.rejections:
+            result.reject(rej.code, rej.message, _stage_of(rej.code, rej.message))
+        if r.quality:
+            stages["quality"]["figures"] = r.quality
+        return result
+    stages["validate"] = {"result": "passed", "format": r.format, "mime": r.mime}
+    stages["quality"] = {"result": "passed", "figures": r.quality}
+    stages["deidentify"] = {"result": "passed", "removed": r.removed, "h3_cell": r.h3_cell}
+    stages["fingerprint"] = {"result": "passed", "kinds": sorted(fingerprints)}
+    if r.output_path:
+        result.output_path = r.output_path
+    elif r.output_bytes is not None:
+        out = Path(work_dir) / f"output.{r.output_format or 'bin'}"
+        out.write_bytes(r.output_bytes)
+        result.output_path = str(out)
+    fmt = r.output_format or r.format
+    result.content_type = _CONTENT_TYPES.get(fmt, r.mime)
+    report["output"] = {"format": fmt, "content_type": result.content_type}
+    return result
+
+
+def _redact_transcript(result: PipelineResult, transcript: str | None) -> None:
+    if transcript is None:
+        result.report["transcript"] = {"provided": False}
+        return
+    redaction = redact(transcript)
+    result.redacted_transcript = redaction.text
+    result.report["transcript"] = {"provided": True, "pii_counts": redaction.counts}
+    result.report["removed"]["transcript_pii"] = redaction.counts
+    result.report["removed_summary"] = describe_removed(result.report["removed"])
+
+
+def _chat_pipeline(
+    path: Path,
+    work_dir: str | os.PathLike,
+    me: str | None,
+    guess_me: bool,
+    consented: Sequence[str],
+) -> PipelineResult:
+    report = _blank_report(ItemKind.CHAT, "chat")
+    result = PipelineResult(True, report)
+    size = path.stat().st_size
+    if size == 0:
+        result.reject("empty_file", "The file is empty (0 bytes).", "validate")
+        return result
+    try:
+        chats.check_size(size)
+        data = path.read_bytes()
+        conversation = chats.parse_chat_export(data)
+    except InvalidInput as exc:
+        code = "file_too_large" if "limit" in exc.message else "unreadable_chat"
+        result.reject(code, exc.message[0].upper() + exc.message[1:], "validate")
+        return result
+    if not conversation.messages:
+        result.reject(
+            "unreadable_chat",
+            "No chat messages were found. Export the chat from WhatsApp (without media) or "
+            "Telegram (JSON) and upload that file.",
+            "validate",
+        )
+        return result
+    report["format"] = conversation.source
+    report["stages"]["validate"] = {
+        "result": "passed",
+        "format": conversation.source,
+        "messages": len(conversation.messages),
+        "participants": len(conversation.participants),
+    }
+    report["stages"]["quality"] = {"result": "passed"}
+    report["quality"] = {
+        "messages": len(conversation.messages),
+        "participants": len(conversation.participants),
+    }
+    if me is None and guess_me:
+        me = conversation.participants[0]
+        report["contributor"] = "assumed to be the first sender"
+    if me is None:
+        result.reject(
+            "sender_unknown",
+            "Tell us which sender in the chat you are (the name exactly as the export shows "
+            "it), so only your own messages and those of people who agreed are kept.",
+            "deidentify",
+        )
+        return result
+    try:
+        shipped, deid = chats.deidentify_chat(conversation, me, consented)
+    except InvalidInput as exc:
+        result.reject(
+            "sender_unknown",
+            f"{exc.message}: the name you gave is not one of the senders in this chat.",
+            "deidentify",
+        )
+        return result
+    if deid.messages_kept == 0:
+        result.reject("nothing_to_ship", "None of the messages could be kept.", "deidentify")
+        return result
+    removed = {
+        "messages_dropped": deid.messages_dropped,
+        "participants_pseudonymised": len(deid.participants),
+        "pii_redacted": deid.pii_counts,
+    }
+    report["removed"] = removed
+    report["removed_summary"] = describe_removed(removed)
+    report["stages"]["deidentify"] = {"result": "passed", **deid.to_dict()}
+    body = json.dumps(
+        {
+            "source": shipped.source,
+            "participants": list(shipped.participants),
+            "messages": [
+                {"at": m.at.isoformat(), "sender": m.sender, "text": m.text, "media": m.media}
+                for m in shipped.messages
+            ],
+        },
+        ensure_ascii=False,
+        indent=1,
+    ).encode()
+    out = Path(work_dir) / "chat.json"
+    out.write_bytes(body)
+    result.fingerprints = {
+        "sha256_original": hashlib.sha256(data).hexdigest(),
+        "sha256_output": hashlib.sha256(body).hexdigest(),
+    }
+    report["stages"]["fingerprint"] = {"result": "passed", "kinds": sorted(result.fingerprints)}
+    result.output_path = str(out)
+    result.content_type = "application/json"
+    report["output"] = {"format": "json", "content_type": "application/json"}
+    return result
+
+
+_PII_WORDS = {
+    "PHONE": ("phone number", "phone numbers"),
+    "EMAIL": ("email address", "email addresses"),
+    "CARD": ("payment card", "payment cards"),
+    "AADHAAR": ("Aadhaar number", "Aadhaar numbers"),
+    "ZA_ID": ("South African ID", "South African IDs"),
+    "SSN": ("social security number", "social security numbers"),
+    "ADDRESS": ("street address", "street addresses"),
+    "PERSON": ("name", "names"),
+    "HANDLE": ("handle", "handles"),
+    "URL": ("link", "links"),
+}
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def describe_removed(removed: dict[str, Any]) -> list[str]:
+    """Plain words for what de-identification took out, e.g. ``["3 faces blurred", "GPS
+    removed", "2 phone numbers redacted"]``. Empty when nothing was found."""
+    out: list[str] = []
+    if removed.get("faces_blurred") and removed.get("frames"):
+        out.append(
+            f"faces blurred in the video ({removed['faces_blurred']} detections over "
+            f"{removed['frames']} frames)"
+        )
+    elif removed.get("faces_blurred"):
+        out.append(_n(removed["faces_blurred"], "face", "faces") + " blurred")
+    if removed.get("faces_kept"):
+        out.append(_n(removed["faces_kept"], "face", "faces") + " kept (your own, with consent)")
+    meta = list(removed.get("metadata_removed") or [])
+    if "GPS" in meta:
+        out.append("GPS removed")
+        meta.remove("GPS")
+    if meta:
+        out.append(f"metadata removed ({', '.join(m.lower() for m in meta)})")
+    if removed.get("location"):
+        out.append(f"location {removed['location']}")
+    if removed.get("speech_segments_muffled"):
+        out.append(
+            _n(removed["speech_segments_muffled"], "speech segment", "speech segments") + " muffled"
+        )
+    if removed.get("messages_dropped"):
+        out.append(
+            _n(removed["messages_dropped"], "message", "messages")
+            + " from people who have not agreed left out"
+        )
+    if removed.get("participants_pseudonymised"):
+        out.append(
+            _n(removed["participants_pseudonymised"], "participant", "participants")
+            + " pseudonymised"
+        )
+    for key in ("pii_redacted", "transcript_pii"):
+        where = " in the transcript" if key == "transcript_pii" else ""
+        for pii_type, count in sorted((removed.get(key) or {}).items()):
+            one, many = _PII_WORDS.get(pii_type, (pii_type.lower(), pii_type.lower()))
+            out.append(f"{_n(count, one, many)} redacted{where}")
+    return out
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def enqueue_processing(uow: UnitOfWork, item: Item) -> None:
+    """Queue ``item.process`` in the caller's transaction (keyed by item: queued once)."""
+    uow.enqueue(PROCESS_JOB, {"item_id": item.id}, key=f"{PROCESS_JOB}:{item.id}")
+
+
+@job(PROCESS_JOB)
+def process_item_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    services = ctx.services
+    process_item(
+        uow,
+        services.storage,
+        int(payload["item_id"]),
+        work_root=Path(services.settings.data_dir) / "work",
+    )
+
+
+def process_item(
+    uow: UnitOfWork, storage: EncryptedStorage, item_id: int, *, work_root: Path
+) -> Item | None:
+    """Run the pipeline on a received item and record the outcome; commits.
+
+    Idempotent: an item that is no longer ``received`` (or is gone) is left alone, so a
+    re-delivered job does nothing. Nothing about the item's bytes raises: decryption
+    failures, decoder errors and bugs all end as a rejection naming the stage."""
+    item = uow.get_for_update(Item, item_id)
+    if item is None or item.status is not ItemStatus.RECEIVED:
+        return item
+    campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
+    upload = dict(item.report.get("upload") or {})
+    work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    work_dir = tempfile.mkdtemp(prefix=f"item-{item.id}-", dir=work_root)
+    try:
+        result = _process_in(uow, storage, item, campaign, upload, work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    _record_outcome(uow, item, campaign, result)
+    uow.commit()
+    return item
+
+
+def _process_in(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    item: Item,
+    campaign: Campaign | None,
+    upload: dict[str, Any],
+    work_dir: str,
+) -> PipelineResult:
+    try:
+        original = Path(work_dir) / "original"
+        with open(original, "wb", opener=_private) as f:
+            for chunk in storage.open(uow, item.owner_id, item.original_key):
+                f.write(chunk)
+        transcript = None
+        if upload.get("transcript_key"):
+            transcript = _read_text(storage, uow, item.owner_id, upload["transcript_key"])
+        cell = upload.get("h3_cell")
+        metadata = _cell_centre(cell) if cell else None
+        result = run_pipeline(
+            original,
+            item.kind,
+            work_dir=work_dir,
+            filename=item.filename,
+            metadata=metadata,
+            transcript=transcript,
+            me=upload.get("me"),
+            overrides=campaign.media_overrides() if campaign else None,
+        )
+        if result.accepted:
+            _check_campaign_place(result, campaign)
+        if result.accepted:
+            _check_duplicates(uow, item, result)
+        if result.accepted:
+            _store(uow, storage, item, result)
+        return result
+    except Exception as exc:  # a worker must survive every item; the reason names the stage
+        log.exception("processing item %s failed", item.id)
+        result = PipelineResult(False, _blank_report(item.kind, "media"))
+        result.reject(
+            "processing_error",
+            f"Processing failed ({type(exc).__name__}); it was logged. Upload the file again.",
+            "store",
+        )
+        return result
+
+
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+def _read_text(storage: EncryptedStorage, uow: UnitOfWork, owner_id: int, key: str) -> str:
+    data = b"".join(storage.open(uow, owner_id, key))
+    return data.decode("utf-8", errors="replace")
+
+
+def _cell_centre(cell: str) -> dict[str, float]:
+    """The centre of an H3 cell: coarsening it again at the same resolution gives the same
+    cell, so the pipeline sees a location while precise coordinates are never stored."""
+    import h3
+
+    lat, lng = h3.cell_to_latlng(cell)
+    return {"lat": lat, "lng": lng}
+
+
+def _check_campaign_place(result: PipelineResult, campaign: Campaign | None) -> None:
+    cells = (campaign.spec.get("h3_cells") if campaign else None) or []
+    if not cells:
+        return
+    import h3
+
+    cell = result.h3_cell
+    inside = False
+    if cell:
+        res = h3.get_resolution(cell)
+        for wanted in cells:
+            wres = h3.get_resolution(wanted)
+            if (wres <= res and h3.cell_to_parent(cell, wres) == wanted) or cell == wanted:
+                inside = True
+                break
+    if not inside:
+        result.reject(
+            "outside_campaign_area",
+            "This recording has no location inside the campaign's area; record it there "
+            "and share your location with the upload.",
+            "validate",
+        )
+
+
+def _candidates(uow: UnitOfWork, item: Item) -> list[Item]:
+    # Every live item of a comparable kind. A linear scan: fine to tens of thousands of
+    # items per kind; beyond that, a pHash index (BK-tree or LSH buckets) goes here.
+    kinds = AUDIO_KINDS if item.kind in AUDIO_KINDS else {item.kind}
+    return [
+        other
+        for other in uow.all(Item, kind__in=[k.value for k in kinds], status__in=list(LIVE))
+        if other.id != item.id
+    ]
+
+
+def _check_duplicates(uow: UnitOfWork, item: Item, result: PipelineResult) -> None:
+    fp = result.fingerprints
+    candidates = _candidates(uow, item)
+
+    def whose(other: Item) -> str:
+        if other.owner_id == item.owner_id:
+            return f"your item {other.id}"
+        return "an item another contributor already shared"  # never name someone else's item
+
+    for other in candidates:
+        if other.original_sha256 == item.original_sha256:
+            result.reject("duplicate", f"This exact file is already {whose(other)}.", "duplicates")
+            return
+    by_id = {str(o.id): o for o in candidates}
+    hit = None
+    if fp.get("phash"):
+        hit = is_near_duplicate(
+            fp["phash"],
+            {str(o.id): o.fingerprints["phash"] for o in candidates if _has(o, "phash")},
+        )
+    elif fp.get("frame_phashes"):
+        existing = {
+            str(o.id): o.fingerprints["frame_phashes"]
+            for o in candidates
+            if _has(o, "frame_phashes")
+        }
+        hit = is_near_duplicate(fp["frame_phashes"], existing)
+    elif fp.get("audio"):
+        mine = AudioFingerprint(**fp["audio"])
+        existing_audio = {
+            str(o.id): AudioFingerprint(**o.fingerprints["audio"])
+            for o in candidates
+            if _has(o, "audio")
+        }
+        hit = is_near_duplicate_audio(mine, existing_audio)
+    if hit is not None:
+        other = by_id[hit.key]
+        how = "looks the same as" if "perceptual" in hit.reason else "sounds the same as"
+        result.reject(
+            "near_duplicate",
+            f"This {item.kind.value} {how} {whose(other)} "
+            f"({hit.reason.split(' of item')[0].split(' to item')[0]}). "
+            "Upload something new.",
+            "duplicates",
+        )
+        return
+    result.report["stages"]["duplicates"] = {"result": "passed", "compared": len(candidates)}
+
+
+def _has(item: Item, key: str) -> bool:
+    return bool(item.fingerprints and item.fingerprints.get(key))
+
+
+def _file_chunks(path: str, size: int = 1024 * 1024) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(size):
+            yield chunk
+
+
+def _store(uow: UnitOfWork, storage: EncryptedStorage, item: Item, result: PipelineResult) -> None:
+    assert result.output_path is not None
+    stored = storage.put(
+        uow, item.owner_id, _file_chunks(result.output_path), namespace=OUTPUT_NAMESPACE
+    )
+    item.deidentified_key = stored.key
+    item.deidentified_sha256 = stored.sha256
+    result.report["output"]["size"] = stored.size
+    stage: dict[str, Any] = {"result": "passed", "encrypted": True, "size": stored.size}
+    if result.redacted_transcript is not None:
+        text = storage.put(
+            uow,
+            item.owner_id,
+            [result.redacted_transcript.encode()],
+            namespace=OUTPUT_NAMESPACE,
+        )
+        result.report["transcript"]["deidentified_key"] = text.key
+        stage["transcript_size"] = text.size
+    result.report["stages"]["store"] = stage
+
+
+def _record_outcome(
+    uow: UnitOfWork, item: Item, campaign: Campaign | None, result: PipelineResult
+) -> None:
+    report = dict(result.report)
+    upload = (item.report or {}).get("upload")
+    if upload:
+        report["upload"] = upload
+    report.pop("timings_ms", None)
+    stages = report["stages"]
+    validated = stages["validate"]["result"] == "passed"
+    if validated:
+        item.move_to(ItemStatus.VALIDATED)
+    if result.accepted:
+        item.move_to(ItemStatus.PROCESSED)
+        item.fingerprints = result.fingerprints
+        item.h3_cell = result.h3_cell
+        item.duration_seconds = result.duration_seconds
+    uow.record(
+        AuditTag.ITEM_PROCESS,
+        "system",
+        "item",
+        item.id,
+        verdict=report["verdict"],
+        stages={name: s["result"] for name, s in stages.items()},
+    )
+    if result.accepted:
+        if campaign is not None:
+            report["campaign"] = _campaign_terms(uow, item, campaign)
+        item.move_to(ItemStatus.ACCEPTED)
+        uow.record(AuditTag.ITEM_ACCEPT, "system", "item", item.id, by="pipeline")
+    else:
+        item.move_to(ItemStatus.REJECTED)
+        uow.record(
+            AuditTag.ITEM_REJECT,
+            "system",
+            "item",
+            item.id,
+            by="pipeline",
+            codes=[r["code"] for r in report["reasons"]],
+        )
+    item.report = report
+
+
+def _campaign_terms(uow: UnitOfWork, item: Item, campaign: Campaign) -> dict[str, Any]:
+    """What the campaign owes for this item once reviewed, and when review is due."""
+    terms: dict[str, Any] = {
+        "id": campaign.id,
+        "review_mode": campaign.review_mode.value,
+        "review": "waiting",
+        "review_due": (
+            as_utc(item.created_at) + timedelta(days=campaign.review_window_days)
+        ).isoformat(),
+        "rate_minor": campaign.rate_minor,
+        "currency": campaign.currency,
+        "pay_basis": campaign.pay_basis.value,
+    }
+    if campaign.coverage_bonus_minor and item.kind is ItemKind.AMBIENT:
+        gap = coverage_gap(item.h3_cell, coverage(uow, exclude_item=item.id))
+        terms["coverage_bonus_minor"] = campaign.coverage_bonus_minor if gap else 0
+    if campaign.review_mode is ReviewMode.OPERATOR:
+        terms["review_queue"] = "operator"
+    return terms
+
+
+# --------------------------------------------------------------------------- what the owner sees
+
+
+@dataclass(frozen=True)
+class Preview:
+    item: Item
+    content_type: str
+    chunks: Iterator[bytes]
+
+
+def open_preview(
+    uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, item_id: int, part: str = "media"
+) -> Preview:
+    """The de-identified version of the caller's own item: exactly what would ship.
+    ``part="transcript"`` gives a call's redacted transcript. Raises ``NotFound`` when the
+    item is not the caller's or has no de-identified version (not processed, or rejected)."""
+    item = uow.get(Item, item_id)
+    authorize(actor, Permission.ITEM_PREVIEW, item or MISSING)
+    assert item is not None
+    if part not in ("media", "transcript"):
+        raise InvalidInput("part: media or transcript")
+    if part == "transcript":
+        key = ((item.report or {}).get("transcript") or {}).get("deidentified_key")
+        content_type = "text/plain; charset=utf-8"
+    else:
+        key = item.deidentified_key
+        content_type = ((item.report or {}).get("output") or {}).get(
+            "content_type", "application/octet-stream"
+        )
+    if not key:
+        state = "was rejected" if item.status is ItemStatus.REJECTED else "is not processed yet"
+        raise NotFound(f"item {item.id} has no de-identified {part}: it {state}")
+    uow.record(AuditTag.ITEM_ACCESS, actor_label(actor), "item", item.id, what=f"preview:{part}")
+    uow.commit()
+    return Preview(item, content_type, storage.open(uow, item.owner_id, key))
+
+
+def removed_from(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]:
+    """What de-identification removed from the caller's own item, counted and in words."""
+    item = uow.get(Item, item_id)
+    authorize(actor, Permission.ITEM_PREVIEW, item or MISSING)
+    assert item is not None
+    report = item.report or {}
+    return {
+        "item_id": item.id,
+        "status": item.status.value,
+        "removed": report.get("removed", {}),
+        "summary": report.get("removed_summary", []),
+        "reasons": report.get("reasons", []),
+    }

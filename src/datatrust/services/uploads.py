@@ -1,0 +1,361 @@
+"""Resumable uploads (tus 1.0 core with creation, expiration, checksum, termination).
+
+Partial bytes are staged in a private folder (``0700``; files ``0600``) under the data
+directory, one file per upload; the file's size *is* the offset, so a PATCH cut off halfway
+keeps exactly what arrived and the client resumes from there. When the last byte arrives
+the file goes through ``receive_item`` (encrypted under the contributor's key, processing
+queued) and the staged copy is deleted.
+
+Size limits per kind are enforced at creation from ``Upload-Length`` (413 before a single
+byte is sent) and again while bytes arrive.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import fcntl
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from datatrust.domain.items import Item, ItemKind
+from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.domain.uploads import ResumableUpload
+from datatrust.pipeline.chats import DEFAULT_MAX_BYTES as CHAT_MAX_BYTES
+from datatrust.pipeline.media_spec import MediaSpec
+from datatrust.services.accounts import actor_label
+from datatrust.services.campaigns import check_upload_campaign
+from datatrust.services.items import receive_item
+from datatrust.services.ports import UnitOfWork
+from datatrust.services.storage import EncryptedStorage
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = ("creation", "expiration", "checksum", "termination")
+CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
+CHUNK = 1024 * 1024
+
+
+class UploadTooLarge(DomainError):
+    code = "too_large"
+    status = 413
+
+
+class ChecksumMismatch(DomainError):
+    """tus's own status for a chunk whose checksum does not match (nothing is kept)."""
+
+    code = "checksum_mismatch"
+    status = 460
+
+
+def max_bytes(kind: ItemKind) -> int:
+    if kind is ItemKind.CHAT:
+        return CHAT_MAX_BYTES
+    return MediaSpec.for_kind(kind.value).limits.max_bytes
+
+
+def max_size() -> int:
+    """The largest upload of any kind (advertised as ``Tus-Max-Size``)."""
+    return max(max_bytes(k) for k in ItemKind)
+
+
+def _human(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+class Staging:
+    """The folder of partial uploads. Private to the service's user."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, upload_id: str) -> Path:
+        return self.root / f"{upload_id}.part"
+
+    def create(self, upload_id: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)
+        fd = os.open(self.path(upload_id), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+    def size(self, upload_id: str) -> int:
+        try:
+            return self.path(upload_id).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def remove(self, upload_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(upload_id).unlink()
+
+    def chunks(self, upload_id: str) -> Iterator[bytes]:
+        with open(self.path(upload_id), "rb") as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def start_upload(
+    uow: UnitOfWork,
+    staging: Staging,
+    actor: Actor,
+    *,
+    length: str | int | None,
+    metadata: dict[str, str],
+) -> ResumableUpload:
+    """Create an upload of ``length`` bytes. ``metadata`` needs ``kind`` and ``filename``;
+    ``campaign``, ``title``, ``lat``, ``lng``, ``me`` and ``filetype`` are optional.
+    Raises ``UploadTooLarge`` (413) when the length is over the kind's limit, and
+    ``InvalidInput`` naming every other problem."""
+    authorize(actor, Permission.ITEM_CREATE)
+    problems: list[str] = []
+    size = _length(length, problems)
+    kind = None
+    try:
+        kind = ItemKind(metadata.get("kind", ""))
+    except ValueError:
+        problems.append(f"Upload-Metadata kind: one of {', '.join(k.value for k in ItemKind)}")
+    filename = metadata.get("filename") or metadata.get("name") or ""
+    if not filename or len(filename) > 300:
+        problems.append("Upload-Metadata filename: required, at most 300 characters")
+    campaign_id = None
+    if metadata.get("campaign"):
+        try:
+            campaign_id = int(metadata["campaign"])
+        except ValueError:
+            problems.append("Upload-Metadata campaign: a campaign id")
+    if kind is not None and size is not None and size > max_bytes(kind):
+        raise UploadTooLarge(
+            f"a {kind.value} upload may be at most {_human(max_bytes(kind))}; this one is "
+            f"{_human(size)}",
+            {"limit_bytes": max_bytes(kind), "length": size},
+        )
+    if kind is not None and campaign_id is not None:
+        problems += check_upload_campaign(uow, campaign_id, kind)
+    if problems:
+        raise InvalidInput("the upload cannot start", problems)
+    assert kind is not None and size is not None
+    expire_uploads(uow, staging, utcnow(), commit=False)
+    keep = ("title", "lat", "lng", "me", "filetype")
+    upload = ResumableUpload(
+        id=uuid.uuid4().hex,
+        owner_id=actor.user_id or 0,
+        kind=kind,
+        filename=filename,
+        length=size,
+        campaign_id=campaign_id,
+        meta={k: metadata[k][:300] for k in keep if metadata.get(k)},
+    )
+    staging.create(upload.id)
+    uow.add(upload)
+    uow.record(
+        AuditTag.UPLOAD_START,
+        actor_label(actor),
+        "upload",
+        upload.id,
+        kind=kind.value,
+        length=size,
+    )
+    uow.commit()
+    return upload
+
+
+def _length(value: str | int | None, problems: list[str]) -> int | None:
+    try:
+        size = int(value) if value is not None and str(value).isdigit() else None
+    except ValueError:
+        size = None
+    if size is None:
+        problems.append("Upload-Length: required, a whole number of bytes")
+    elif size == 0:
+        problems.append("Upload-Length: the file is empty (0 bytes)")
+    return size
+
+
+# --------------------------------------------------------------------------- offset
+
+
+@dataclass(frozen=True)
+class UploadState:
+    upload: ResumableUpload
+    offset: int
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.upload.expires_at
+
+    @property
+    def item_id(self) -> int | None:
+        return self.upload.item_id
+
+
+def _mine(uow: UnitOfWork, actor: Actor, upload_id: str, *, lock: bool = False) -> ResumableUpload:
+    authorize(actor, Permission.ITEM_CREATE)
+    upload = (uow.get_for_update if lock else uow.get)(ResumableUpload, upload_id)
+    authorize(actor, Permission.ITEM_CREATE, upload or MISSING)
+    assert upload is not None
+    if upload.expired(utcnow()):
+        raise NotFound(
+            f"upload {upload_id} expired on {as_utc(upload.expires_at):%Y-%m-%d %H:%M} UTC"
+        )
+    return upload
+
+
+def upload_state(uow: UnitOfWork, staging: Staging, actor: Actor, upload_id: str) -> UploadState:
+    """Where the caller's upload stands (HEAD). Someone else's reads as missing."""
+    upload = _mine(uow, actor, upload_id)
+    offset = upload.length if upload.item_id else staging.size(upload.id)
+    return UploadState(upload, offset)
+
+
+# --------------------------------------------------------------------------- PATCH
+
+
+def append_chunk(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    staging: Staging,
+    actor: Actor,
+    upload_id: str,
+    *,
+    offset: str | int | None,
+    chunks: Iterable[bytes],
+    checksum: str | None = None,
+) -> UploadState:
+    """Append the request body at ``offset``; on the last byte, receive the item.
+
+    ``offset`` must equal the bytes staged so far (``Conflict`` otherwise). Without a
+    checksum, bytes are appended as they arrive, so an interrupted request keeps what got
+    through. With ``checksum`` (``"sha1 <base64>"``) the chunk is kept only if it matches
+    (``ChecksumMismatch``, 460, otherwise). Bytes beyond ``Upload-Length`` are refused
+    (413) and not kept."""
+    upload = _mine(uow, actor, upload_id, lock=True)
+    if upload.item_id is not None:
+        raise Conflict("this upload is complete")
+    try:
+        claimed = int(str(offset))
+    except ValueError:
+        raise InvalidInput("Upload-Offset: required, a whole number of bytes") from None
+    verify = _checksum(checksum) if checksum else None
+    path = staging.path(upload.id)
+    with open(path, "r+b") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict("another request is writing to this upload") from None
+        current = os.fstat(f.fileno()).st_size
+        if claimed != current:
+            raise Conflict(f"Upload-Offset is {claimed} but the server has {current} bytes")
+        f.seek(current)
+        digest = verify[0]() if verify else None
+        written = 0
+        try:
+            for chunk in chunks:
+                if current + written + len(chunk) > upload.length:
+                    raise UploadTooLarge(
+                        f"more bytes than the declared Upload-Length of {upload.length}"
+                    )
+                f.write(chunk)
+                written += len(chunk)
+                if digest is not None:
+                    digest.update(chunk)
+                else:
+                    f.flush()  # what arrived stays, even if the connection drops next
+        except BaseException:
+            if digest is not None or current + written > upload.length:
+                f.truncate(current)
+            raise
+        if digest is not None and verify is not None and digest.digest() != verify[1]:
+            f.truncate(current)
+            raise ChecksumMismatch("Upload-Checksum does not match the bytes received")
+        f.flush()
+        offset_now = current + written
+    if offset_now < upload.length:
+        # Expiry slides with progress: a slow connection that keeps sending keeps its upload.
+        lifetime = as_utc(upload.expires_at) - as_utc(upload.created_at)
+        upload.expires_at = max(as_utc(upload.expires_at), utcnow() + lifetime)
+        uow.commit()
+        return UploadState(upload, offset_now)
+    return _complete(uow, storage, staging, actor, upload)
+
+
+def _checksum(header: str) -> tuple[object, bytes]:
+    algorithm, _, value = header.strip().partition(" ")
+    factory = CHECKSUM_ALGORITHMS.get(algorithm.lower())
+    if factory is None:
+        raise InvalidInput(
+            f"Upload-Checksum: unsupported algorithm {algorithm!r} "
+            f"(use one of {', '.join(CHECKSUM_ALGORITHMS)})"
+        )
+    try:
+        return factory, base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("Upload-Checksum: '<algorithm> <base64 digest>'") from None
+
+
+def _complete(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    staging: Staging,
+    actor: Actor,
+    upload: ResumableUpload,
+) -> UploadState:
+    meta = upload.meta or {}
+    item: Item = receive_item(
+        uow,
+        storage,
+        actor,
+        kind=upload.kind.value,
+        filename=upload.filename,
+        content_type=meta.get("filetype", "application/octet-stream"),
+        chunks=staging.chunks(upload.id),
+        title=meta.get("title", ""),
+        campaign_id=upload.campaign_id,
+        metadata={k: meta.get(k) for k in ("lat", "lng", "me")},
+    )
+    # receive_item committed the item; the link and the cleanup follow. Should the process
+    # die in between, the staged file lingers until it expires: no bytes are lost.
+    fresh = uow.get_for_update(ResumableUpload, upload.id)
+    assert fresh is not None
+    fresh.item_id = item.id
+    uow.commit()
+    staging.remove(upload.id)
+    return UploadState(fresh, fresh.length)
+
+
+# --------------------------------------------------------------------------- termination
+
+
+def terminate_upload(uow: UnitOfWork, staging: Staging, actor: Actor, upload_id: str) -> None:
+    """Delete the caller's upload and its staged bytes (an item already made stays)."""
+    upload = _mine(uow, actor, upload_id, lock=True)
+    uow.delete(upload)
+    uow.record(AuditTag.UPLOAD_TERMINATE, actor_label(actor), "upload", upload_id)
+    uow.commit()
+    staging.remove(upload_id)
+
+
+def expire_uploads(
+    uow: UnitOfWork, staging: Staging, now: datetime, *, commit: bool = True, limit: int = 100
+) -> int:
+    """Forget uploads past their expiry and delete their staged bytes. Idempotent."""
+    gone = 0
+    for upload in uow.all(ResumableUpload, item_id=None, order_by="expires_at", limit=limit):
+        if not upload.expired(now):
+            break
+        staging.remove(upload.id)
+        uow.delete(upload)
+        gone += 1
+    if commit:
+        uow.commit()
+    return gone

@@ -1,0 +1,180 @@
+"""Campaigns: create (buyers and operators), open, close, read, coverage, and review."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from datatrust.bootstrap import Services
+from datatrust.domain.campaigns import Campaign
+from datatrust.domain.permissions import Actor, Permission
+from datatrust.services import campaigns
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.deps import requires, services, uow
+
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    rate_minor: int = Field(description="Pay per accepted item or minute, in minor units.")
+    currency: str = Field(max_length=3)
+    quota: int
+    pay_basis: str = "per_item"
+    description: str = Field(default="", max_length=5000)
+    spec: dict[str, Any] = Field(default_factory=dict)
+    review_window_days: int = 7
+    licence_template: str = Field(default="standard", max_length=100)
+    review_mode: str = "peer"
+    coverage_bonus_minor: int = 0
+
+
+class CampaignOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    kind: str
+    state: str
+    spec: dict[str, Any]
+    pay_basis: str
+    rate_minor: int
+    currency: str
+    coverage_bonus_minor: int
+    quota: int
+    review_window_days: int
+    review_mode: str
+    licence_template: str
+    org_id: int | None
+    created_at: datetime
+    opened_at: datetime | None
+    closed_at: datetime | None
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    up: bool
+    note: str = Field(default="", max_length=500)
+
+
+def campaign_out(c: Campaign) -> CampaignOut:
+    return CampaignOut(
+        id=c.id or 0,
+        title=c.title,
+        description=c.description,
+        kind=c.kind.value,
+        state=c.state.value,
+        spec=c.spec,
+        pay_basis=c.pay_basis.value,
+        rate_minor=c.rate_minor,
+        currency=c.currency,
+        coverage_bonus_minor=c.coverage_bonus_minor,
+        quota=c.quota,
+        review_window_days=c.review_window_days,
+        review_mode=c.review_mode.value,
+        licence_template=c.licence_template,
+        org_id=c.org_id,
+        created_at=c.created_at,
+        opened_at=c.opened_at,
+        closed_at=c.closed_at,
+    )
+
+
+@router.post("", status_code=201)
+def create(
+    body: CampaignIn,
+    actor: Actor = requires(Permission.CAMPAIGN_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> CampaignOut:
+    return campaign_out(campaigns.create_campaign(unit, actor, **body.model_dump()))
+
+
+@router.get("")
+def list_all(
+    actor: Actor = requires(Permission.CAMPAIGN_READ), unit: UnitOfWork = Depends(uow)
+) -> list[CampaignOut]:
+    return [campaign_out(c) for c in campaigns.list_campaigns(unit, actor)]
+
+
+@router.get("/{campaign_id}")
+def get_one(
+    campaign_id: int,
+    actor: Actor = requires(Permission.CAMPAIGN_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> CampaignOut:
+    return campaign_out(campaigns.get_campaign(unit, actor, campaign_id))
+
+
+@router.post("/{campaign_id}/open")
+def open_(
+    campaign_id: int,
+    actor: Actor = requires(Permission.CAMPAIGN_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> CampaignOut:
+    return campaign_out(campaigns.open_campaign(unit, actor, campaign_id))
+
+
+@router.post("/{campaign_id}/close")
+def close(
+    campaign_id: int,
+    actor: Actor = requires(Permission.CAMPAIGN_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> CampaignOut:
+    return campaign_out(campaigns.close_campaign(unit, actor, campaign_id))
+
+
+@router.get("/{campaign_id}/coverage")
+def coverage(
+    campaign_id: int,
+    actor: Actor = requires(Permission.CAMPAIGN_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    return campaigns.campaign_coverage(unit, actor, campaign_id)
+
+
+@router.get("/{campaign_id}/review")
+def review_queue(
+    campaign_id: int,
+    actor: Actor = requires(Permission.REVIEW),
+    unit: UnitOfWork = Depends(uow),
+) -> list[dict[str, Any]]:
+    return [e.__dict__ for e in campaigns.review_queue(unit, actor, campaign_id)]
+
+
+@router.get("/{campaign_id}/review/{item_id}/preview")
+def review_preview(
+    campaign_id: int,
+    item_id: int,
+    actor: Actor = requires(Permission.REVIEW),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> StreamingResponse:
+    """The de-identified version of an item waiting for the caller's review."""
+    shown = campaigns.open_review_preview(unit, svc.storage, actor, campaign_id, item_id)
+    first = next(shown.chunks, b"")
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from shown.chunks
+
+    return StreamingResponse(body(), media_type=shown.content_type)
+
+
+@router.post("/{campaign_id}/review/{item_id}")
+def review(
+    campaign_id: int,
+    item_id: int,
+    body: ReviewIn,
+    actor: Actor = requires(Permission.REVIEW),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    outcome = campaigns.submit_review(unit, actor, campaign_id, item_id, up=body.up, note=body.note)
+    return outcome.__dict__
