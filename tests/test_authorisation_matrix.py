@@ -6,9 +6,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from authz_matrix import FRAMEWORK_PUBLIC, Matrix, declared_permission, flat_routes
+import ingest_media
 from datatrust.domain.accounts import ApiToken, Organisation, User
+from datatrust.domain.campaigns import Campaign
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import Actor, Permission, Role
+from datatrust.domain.uploads import ResumableUpload
 from datatrust.services import consent, items, licences
 from datatrust.services.consent import ConsentRow, Receipt
 from datatrust.services.licences import LicenceOffer
@@ -23,6 +26,12 @@ OPERATOR_ON_ORGS = frozenset(
     {
         ("GET /api/orgs/{org_id}", "operator"),
         ("POST /api/orgs/{org_id}/{decision}", "operator"),
+        # Operators oversee every campaign: read, open or close it, see coverage and queue.
+        ("GET /api/campaigns/{campaign_id}", "operator"),
+        ("POST /api/campaigns/{campaign_id}/open", "operator"),
+        ("POST /api/campaigns/{campaign_id}/close", "operator"),
+        ("GET /api/campaigns/{campaign_id}/coverage", "operator"),
+        ("GET /api/campaigns/{campaign_id}/review", "operator"),
         ("GET /api/orgs/{org_id}/invoices", "operator"),  # reconciling every buyer's books
     }
 )
@@ -37,10 +46,10 @@ def victim(services, people):
             unit,
             services.storage,
             owner.actor,
-            kind="voice",
-            filename="call.wav",
+            kind="ambient",
+            filename="street.wav",
             content_type="audio/wav",
-            chunks=[b"RIFF" + b"\x00" * 100],
+            chunks=[ingest_media.ambient(seed=21)],  # real audio: the pipeline accepts it
             title=VICTIM_TITLE,
         )
         token = unit.one(ApiToken, user_id=owner.actor.user_id)
@@ -63,7 +72,32 @@ def victim(services, people):
         "buyer_paths": victim_buyer_objects(
             services, other_org.actor.org_id, owner.actor.user_id, item.id, offer.id
         ),
+        **victim_campaign_and_upload(services, owner, other_org.actor.org_id),
     }
+
+
+def victim_campaign_and_upload(services, owner, org_id):
+    """A draft campaign of the victim organisation (stored directly: it is not approved)
+    and a resumable upload the owner started."""
+    from datatrust.domain.campaigns import Campaign, PayBasis
+    from datatrust.domain.items import ItemKind
+    from datatrust.services import uploads
+
+    with services.uow() as unit:
+        campaign = Campaign(
+            created_by=owner.actor.user_id, org_id=org_id, title="victim campaign",
+            kind=ItemKind.AMBIENT, pay_basis=PayBasis.PER_ITEM, rate_minor=100,
+            currency="USD", quota=10,
+        )
+        unit.add(campaign)
+        unit.commit()
+    staging = uploads.Staging(services.settings.data_dir / "uploads")
+    with services.uow() as unit:
+        upload = uploads.start_upload(
+            unit, staging, owner.actor, length=10,
+            metadata={"kind": "photo", "filename": "a.jpg", "title": VICTIM_TITLE},
+        )
+    return {"campaign_id": campaign.id, "upload_id": upload.id}
 
 
 def victim_buyer_objects(services, org_id, owner_id, item_id, offer_id):
@@ -108,7 +142,11 @@ def victim_state(services, people, victim):
             user = unit.get(User, people["owner"].actor.user_id)
             offer = unit.get(LicenceOffer, victim["offer_id"])
             record = unit.get(ConsentRow, victim["consent_id"])
+            campaign = unit.get(Campaign, victim["campaign_id"])
+            upload = unit.get(ResumableUpload, victim["upload_id"])
             return (
+                (campaign.state, campaign.title) if campaign else None,
+                (upload.length, upload.item_id) if upload else None,
                 (
                     offer.status,
                     offer.is_default,
@@ -142,6 +180,8 @@ def matrix_for(app, client, services, people, victim, allowed=OPERATOR_ON_ORGS) 
             "offer_id": str(victim["offer_id"]),
             "consent_id": str(victim["consent_id"]),
             "receipt_id": str(victim["receipt_id"]),
+            "campaign_id": str(victim["campaign_id"]),
+            "upload_id": victim["upload_id"],
             **victim["buyer_paths"],
         },
         secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],

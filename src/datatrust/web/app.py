@@ -14,7 +14,17 @@ from fastapi import FastAPI, Request, Response
 from datatrust.bootstrap import Services
 from datatrust.logs import request_id
 from datatrust.web import pages
-from datatrust.web.api import accounts, audit, buyers, health, items, licences, orgs
+from datatrust.web.api import (
+    accounts,
+    audit,
+    buyers,
+    campaigns,
+    health,
+    items,
+    licences,
+    orgs,
+    tus,
+)
 from datatrust.web.api import money as money_api
 from datatrust.web.errors import error_response, install_error_handlers
 
@@ -99,7 +109,7 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         finally:
             request_id.reset(token)
 
-    for module in (health, accounts, orgs, items, audit, licences, buyers):
+    for module in (health, accounts, orgs, items, audit, licences, campaigns, tus, buyers):
         app.include_router(module.router)
     app.include_router(money_api.router)
     pages.install(app)
