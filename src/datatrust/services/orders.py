@@ -47,7 +47,7 @@ from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
 from datatrust.domain.territories import is_known_territory
 from datatrust.services.accounts import actor_label
-from datatrust.services.licences import PERSON_BASE, LicenceOffer, Selection, selectable_items
+from datatrust.services.licences import PERSON_BASE, LicenceOffer, Selection
 from datatrust.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -313,32 +313,57 @@ def check_use_is_allowed(org: Organisation, use: Use, denied_industries: list[st
 
 
 def select_for_use(uow: UnitOfWork, declared: DeclaredUse) -> Selection:
-    """Listed items whose licence permits ``declared.use`` from its start until its end.
+    """Listed items whose licence permits ``declared.use`` from its start until its end,
+    and how many were left out for each reason code.
 
-    ``licences.selectable_items`` evaluates every candidate at the start (failing closed);
-    an item it selects whose licence ends before the period does is then left out with
-    ``licence_ends_within_period``.
+    Every candidate is judged by ``licences._exclusion_codes`` (the rules of
+    ``licences.selectable_items``: failing closed on a missing or invalid licence, missing
+    consent, consent under other terms, any denying reason). Its answer depends only on the
+    item's status, its offer, and its consent record's state and offer, so it is computed
+    once per distinct combination and reused for every item that shares it: the same
+    per-item decision, without validating the same licence a million times. An item whose
+    licence ends before the period does is left out with ``licence_ends_within_period``.
     """
-    selection = selectable_items(uow, declared.use, declared.starts_at)
-    offers = {
-        o.id: o
-        for o in uow.all(
-            LicenceOffer, id__in={i.licence_id for i in selection.items if i.licence_id}
-        )
+    from datatrust.services import licences  # the one definition of the selection rules
+    from datatrust.services.consent import ConsentRow
+
+    candidates = uow.all(Item, status__in=[ItemStatus.LISTED, ItemStatus.WITHDRAWN])
+    offers = {o.id: o for o in uow.all(LicenceOffer)}
+    consents = {
+        c.id: c
+        for c in uow.all(ConsentRow, id__in={i.consent_id for i in candidates if i.consent_id})
     }
+    ends_ok: dict[int, bool] = {}
+    decided: dict[tuple[Any, ...], frozenset[str]] = {}
     chosen: list[Item] = []
-    extra = 0
-    for item in selection.items:
-        offer = offers.get(item.licence_id)
-        terms = offer.terms() if offer else None
-        if terms is None or terms.valid_until < declared.ends_at:
-            extra += 1
-            continue
-        chosen.append(item)
-    reasons = Counter(selection.reasons)
-    if extra:
-        reasons[ENDS_WITHIN_PERIOD] += extra
-    return Selection(chosen, selection.excluded + extra, dict(sorted(reasons.items())))
+    reasons: Counter[str] = Counter()
+    excluded = 0
+    for item in candidates:
+        consent = consents.get(item.consent_id) if item.consent_id else None
+        key = (
+            item.status,
+            item.licence_id if item.licence_id in offers else None,
+            None if consent is None else (consent.offer_id, str(consent.state)),
+        )
+        codes = decided.get(key)
+        if codes is None:
+            found = set(
+                licences._exclusion_codes(item, offers, consents, declared.use, declared.starts_at)
+            )
+            if not found:
+                offer_id = item.licence_id
+                if offer_id not in ends_ok:
+                    ends_ok[offer_id] = offers[offer_id].terms().valid_until >= declared.ends_at
+                if not ends_ok[offer_id]:
+                    found.add(ENDS_WITHIN_PERIOD)
+            codes = decided[key] = frozenset(found)
+        if codes:
+            excluded += 1
+            reasons.update(codes)
+        else:
+            chosen.append(item)
+    chosen.sort(key=lambda i: i.id)
+    return Selection(chosen, excluded, dict(sorted(reasons.items())))
 
 
 @dataclass(frozen=True)
