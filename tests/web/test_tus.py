@@ -1,0 +1,256 @@
+"""Resumable uploads: the official tus client (tuspy) against a real server on a free port,
+including an upload cut off halfway and resumed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import socket
+import stat
+import threading
+import time
+from datetime import timedelta
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+import uvicorn
+from tusclient import client as tus_client
+from tusclient.exceptions import TusCommunicationError
+
+import ingest_media as media
+from datatrust.domain.clock import utcnow
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.uploads import ResumableUpload
+from datatrust.web.app import create_app
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(services):
+    """The app under uvicorn on 127.0.0.1, in a thread; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(services, start_worker=False),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def meta(kind: str, filename: str, **extra: str) -> dict[str, str]:
+    return {"kind": kind, "filename": filename, **extra}
+
+
+def item_for(services, upload_url: str) -> Item:
+    upload_id = urlparse(upload_url).path.rsplit("/", 1)[-1]
+    with services.uow() as uow:
+        upload = uow.get(ResumableUpload, upload_id)
+        assert upload is not None and upload.item_id is not None
+        return uow.get(Item, upload.item_id)
+
+
+def test_the_server_advertises_tus_1_0_and_its_extensions(server):
+    response = httpx.options(f"{server}/files/")
+    assert response.status_code == 204
+    assert response.headers["Tus-Version"] == "1.0.0"
+    assert set(response.headers["Tus-Extension"].split(",")) == {
+        "creation",
+        "expiration",
+        "checksum",
+        "termination",
+    }
+    assert "sha1" in response.headers["Tus-Checksum-Algorithm"].split(",")
+    assert int(response.headers["Tus-Max-Size"]) >= 1024**3
+
+
+def test_tuspy_uploads_a_photo_that_becomes_a_processed_item(server, services, people):
+    owner = people["owner"]
+    data = media.photo(seed=40)
+    tus = tus_client.TusClient(f"{server}/files/", headers=owner.headers)
+    uploader = tus.uploader(
+        file_stream=io.BytesIO(data),
+        chunk_size=64 * 1024,
+        metadata=meta("photo", "me.jpg", title="my street"),
+        upload_checksum=True,
+    )
+    uploader.upload()
+    item = item_for(services, uploader.url)
+    assert item.size == len(data) and item.original_sha256 == hashlib.sha256(data).hexdigest()
+    assert item.status is ItemStatus.ACCEPTED and item.title == "my street"
+    head = httpx.head(uploader.url, headers={**owner.headers, **TUS})
+    assert head.headers["Upload-Offset"] == str(len(data))
+    assert head.headers["Datatrust-Item-Id"] == str(item.id)
+
+
+def test_an_upload_cut_off_halfway_resumes_where_the_server_stopped(server, services, people):
+    owner = people["owner"]
+    data = media.ambient(seed=41)
+    tus = tus_client.TusClient(f"{server}/files/", headers=owner.headers)
+    first = tus.uploader(
+        file_stream=io.BytesIO(data), chunk_size=256 * 1024, metadata=meta("ambient", "a.wav")
+    )
+    first.upload_chunk()  # one chunk, then the phone loses its connection
+
+    # A PATCH that dies mid-body: the headers promise the rest, half of it is sent.
+    url = urlparse(first.url)
+    offset = first.offset
+    half = (len(data) - offset) // 2
+    with socket.create_connection((url.hostname, url.port)) as raw:
+        headers = {
+            **owner.headers,
+            **TUS,
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+            "Content-Length": str(len(data) - offset),
+        }
+        head = f"PATCH {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        raw.sendall(head.encode() + data[offset : offset + half])
+        time.sleep(0.3)
+    kept = 0
+    for _ in range(50):  # the server notices the disconnect and keeps what arrived
+        kept = int(httpx.head(first.url, headers={**owner.headers, **TUS}).headers["Upload-Offset"])
+        if kept == offset + half:
+            break
+        time.sleep(0.05)
+    assert kept == offset + half
+
+    # A new client session (after an app restart, say) resumes from the same URL.
+    resumed = tus.uploader(file_stream=io.BytesIO(data), url=first.url, chunk_size=256 * 1024)
+    assert resumed.offset == kept
+    resumed.upload()
+    item = item_for(services, first.url)
+    assert item.original_sha256 == hashlib.sha256(data).hexdigest()
+    assert item.status is ItemStatus.ACCEPTED, item.report["reasons"]
+
+
+def test_an_upload_over_the_kinds_limit_is_refused_at_creation(server, people):
+    headers = {
+        **people["owner"].headers,
+        **TUS,
+        "Upload-Length": str(41 * 1024 * 1024),
+        "Upload-Metadata": "kind "
+        + base64.b64encode(b"photo").decode()
+        + ",filename "
+        + base64.b64encode(b"huge.jpg").decode(),
+    }
+    response = httpx.post(f"{server}/files/", headers=headers)
+    assert response.status_code == 413
+    assert "a photo upload may be at most 40 MB" in response.json()["error"]["message"]
+
+
+def test_creation_without_kind_or_length_names_each_problem(server, people):
+    response = httpx.post(f"{server}/files/", headers={**people["owner"].headers, **TUS})
+    assert response.status_code == 422
+    problems = " ".join(response.json()["error"]["details"]["problems"])
+    assert "Upload-Length" in problems and "kind" in problems and "filename" in problems
+
+
+def test_a_chunk_with_a_wrong_checksum_is_refused_and_not_kept(server, people):
+    headers = {**people["owner"].headers, **TUS}
+    tus = tus_client.TusClient(f"{server}/files/", headers=people["owner"].headers)
+    uploader = tus.uploader(file_stream=io.BytesIO(b"x" * 100), metadata=meta("chat", "c.txt"))
+    uploader.set_url(uploader.create_url())
+    bad = httpx.patch(
+        uploader.url,
+        headers={
+            **headers,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Checksum": "sha1 " + base64.b64encode(hashlib.sha1(b"y").digest()).decode(),
+        },
+        content=b"x" * 50,
+    )
+    assert bad.status_code == 460
+    assert httpx.head(uploader.url, headers=headers).headers["Upload-Offset"] == "0"
+    wrong_offset = httpx.patch(
+        uploader.url,
+        headers={
+            **headers,
+            "Upload-Offset": "7",
+            "Content-Type": "application/offset+octet-stream",
+        },
+        content=b"x",
+    )
+    assert wrong_offset.status_code == 409
+
+
+def test_termination_deletes_the_upload_and_its_bytes(server, services, people):
+    owner = people["owner"]
+    tus = tus_client.TusClient(f"{server}/files/", headers=owner.headers)
+    uploader = tus.uploader(
+        file_stream=io.BytesIO(b"a" * 1000), chunk_size=400, metadata=meta("chat", "c.txt")
+    )
+    uploader.upload_chunk()
+    upload_id = urlparse(uploader.url).path.rsplit("/", 1)[-1]
+    staged = services.settings.data_dir / "uploads" / f"{upload_id}.part"
+    assert staged.stat().st_size == 400
+    assert stat.S_IMODE(os.stat(staged).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(staged.parent).st_mode) == 0o700
+    assert httpx.delete(uploader.url, headers={**owner.headers, **TUS}).status_code == 204
+    assert not staged.exists()
+    assert httpx.head(uploader.url, headers={**owner.headers, **TUS}).status_code == 404
+
+
+def test_an_expired_upload_is_gone(server, services, people):
+    owner = people["owner"]
+    created = httpx.post(
+        f"{server}/files/",
+        headers={
+            **owner.headers,
+            **TUS,
+            "Upload-Length": "10",
+            "Upload-Metadata": "kind "
+            + base64.b64encode(b"chat").decode()
+            + ",filename "
+            + base64.b64encode(b"c.txt").decode(),
+        },
+    )
+    assert created.status_code == 201 and created.headers["Upload-Expires"].endswith("GMT")
+    upload_id = created.headers["Location"].rsplit("/", 1)[-1]
+    with services.uow() as uow:
+        uow.get(ResumableUpload, upload_id).expires_at = utcnow() - timedelta(minutes=1)
+        uow.commit()
+    head = httpx.head(created.headers["Location"], headers={**owner.headers, **TUS})
+    assert head.status_code == 404
+
+
+def test_nobody_else_can_resume_or_end_someone_elses_upload(server, people):
+    tus = tus_client.TusClient(f"{server}/files/", headers=people["owner"].headers)
+    uploader = tus.uploader(file_stream=io.BytesIO(b"a" * 10), metadata=meta("chat", "c.txt"))
+    url = uploader.create_url()
+    for name in ("other", "buyer", "operator"):
+        headers = {**people[name].headers, **TUS}
+        assert httpx.head(url, headers=headers).status_code in (403, 404)
+        assert httpx.delete(url, headers=headers).status_code in (403, 404)
+    intruder = tus_client.TusClient(f"{server}/files/", headers=people["other"].headers)
+    with pytest.raises(TusCommunicationError):
+        intruder.uploader(file_stream=io.BytesIO(b"a" * 10), url=url).upload()
+
+
+def test_a_request_without_tus_resumable_is_refused(server, people):
+    response = httpx.post(
+        f"{server}/files/", headers={**people["owner"].headers, "Upload-Length": "5"}
+    )
+    assert response.status_code == 412
