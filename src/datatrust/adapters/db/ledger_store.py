@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from datatrust.adapters.db.tables_ledger import journal_entries, ledger_accounts, postings
-from datatrust.domain.clock import utcnow
+from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict
 from datatrust.domain.ledger import AccountRef, JournalEntry, Posting, apply_entry
 from datatrust.domain.money import Money
@@ -245,7 +245,8 @@ class SqlLedger:
             )
         return [
             StoredEntry(
-                row.id, row.key, row.memo, dict(row.source or {}), row.created_at,
+                # SQLite hands back naive datetimes; we store UTC only.
+                row.id, row.key, row.memo, dict(row.source or {}), as_utc(row.created_at),
                 tuple(lines[row.id]),
             )
             for row in rows
