@@ -79,3 +79,13 @@ def test_migrations_build_every_table(tmp_path):
     tables = set(inspect(engine).get_table_names())
     assert {"users", "items", "audit_events", "audit_head", "outbox", "api_tokens"} <= tables
     assert migrate.current_revision(engine) is not None
+
+
+def test_count_without_filters_counts_the_rows(services):
+    with services.uow() as uow:
+        before = uow.count(User)
+        uow.add(_user("one@example.org"))
+        uow.add(_user("two@example.org"))
+        uow.flush()
+        assert uow.count(User) == before + 2
+        assert uow.count(OutboxJob) == 0

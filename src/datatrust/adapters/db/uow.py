@@ -118,7 +118,8 @@ class SqlUnitOfWork:
         return list(self._s.scalars(stmt))
 
     def count(self, cls: type[T], **filters: Any) -> int:
-        stmt = self._select(cls, filters).with_only_columns(func.count())
+        # select_from keeps the table when there are no filters to name it.
+        stmt = self._select(cls, filters).with_only_columns(func.count()).select_from(cls)
         return int(self._s.scalar(stmt) or 0)
 
     @property
