@@ -56,6 +56,19 @@ MAX_PERIOD_DAYS = 5 * 366
 ENDS_WITHIN_PERIOD = "licence_ends_within_period"
 
 
+# PostgreSQL takes at most 65,535 bound parameters per statement; SQLite 32,766.
+_IN_CHUNK = 10_000
+
+
+def by_ids(uow: UnitOfWork, cls: type, ids: Any, attr: str = "id", **filters: Any) -> list[Any]:
+    """``uow.all(cls, <attr>__in=ids, **filters)`` in chunks, for id lists of any length."""
+    wanted = sorted({i for i in ids if i is not None})
+    out: list[Any] = []
+    for lo in range(0, len(wanted), _IN_CHUNK):
+        out.extend(uow.all(cls, **{f"{attr}__in": wanted[lo : lo + _IN_CHUNK]}, **filters))
+    return out
+
+
 # --- persistence entities (mapped in adapters/db/tables_orders.py) ---------------------
 
 
@@ -330,8 +343,7 @@ def select_for_use(uow: UnitOfWork, declared: DeclaredUse) -> Selection:
     candidates = uow.all(Item, status__in=[ItemStatus.LISTED, ItemStatus.WITHDRAWN])
     offers = {o.id: o for o in uow.all(LicenceOffer)}
     consents = {
-        c.id: c
-        for c in uow.all(ConsentRow, id__in={i.consent_id for i in candidates if i.consent_id})
+        c.id: c for c in by_ids(uow, ConsentRow, {i.consent_id for i in candidates if i.consent_id})
     }
     ends_ok: dict[int, bool] = {}
     decided: dict[tuple[Any, ...], frozenset[str]] = {}
@@ -418,7 +430,7 @@ def quote_for(lines: list[Line], fee_percent: int = 0) -> dict[str, Any]:
 
 
 def _lines(uow: UnitOfWork, items: list[Item], fee_percent: int) -> list[Line]:
-    offers = {o.id: o for o in uow.all(LicenceOffer, id__in={i.licence_id for i in items})}
+    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
     return [price_line(i, offers[i.licence_id].terms(), fee_percent) for i in items]
 
 
@@ -539,7 +551,7 @@ def purchase_order(
             order.id,
             Conflict("none of the selected items may be bought any more; declare the use again"),
         )
-    offers = {o.id: o for o in uow.all(LicenceOffer, id__in={i.licence_id for i in still})}
+    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in still})}
     agreements: list[AgreementRow] = []
     lines: list[Line] = []
     use_summary = _use_summary(order.use)
@@ -602,13 +614,13 @@ def purchase_order(
 
 def _still_allowed(uow: UnitOfWork, order: Order) -> list[Item]:
     """The order's items that its use may still take, evaluated per item now."""
-    items = uow.all(Item, id__in=list(order.item_ids), order_by="id")
+    items = sorted(by_ids(uow, Item, order.item_ids), key=lambda i: i.id)
     use = use_from_dict(order.use, at=max(utcnow(), datetime.fromisoformat(order.use["starts_at"])))
     ends = datetime.fromisoformat(order.use["ends_at"])
-    offers = {o.id: o for o in uow.all(LicenceOffer, id__in={i.licence_id for i in items})}
+    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
     from datatrust.services.consent import ConsentRow  # licences and consent are one unit
 
-    consents = {c.id: c for c in uow.all(ConsentRow, id__in={i.consent_id for i in items})}
+    consents = {c.id: c for c in by_ids(uow, ConsentRow, {i.consent_id for i in items})}
     out = []
     for item in items:
         offer = offers.get(item.licence_id)
@@ -731,8 +743,8 @@ def catalogue(
     from datatrust.services.consent import ConsentRow
 
     items = uow.all(Item, status=ItemStatus.LISTED, order_by="id")
-    offers = {o.id: o for o in uow.all(LicenceOffer, id__in={i.licence_id for i in items})}
-    consents = {c.id: c for c in uow.all(ConsentRow, id__in={i.consent_id for i in items})}
+    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
+    consents = {c.id: c for c in by_ids(uow, ConsentRow, {i.consent_id for i in items})}
     use = None
     if any(filters.get(k) for k in ("action", "purpose", "industry", "territory")):
         declared = parse_declared_use(

@@ -38,7 +38,14 @@ from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import snapshot as writer
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.orders import AgreementRow, Order, approved_org, refuse, use_from_dict
+from datatrust.services.orders import (
+    AgreementRow,
+    Order,
+    approved_org,
+    by_ids,
+    refuse,
+    use_from_dict,
+)
 from datatrust.services.ports import ObjectStore, UnitOfWork
 
 BUILD_SHARD_JOB = "snapshots.build_shard"
@@ -186,7 +193,7 @@ def build_snapshot(
         raise Conflict(f"order {order.id} is not bought yet; buy it first")
     moment = as_utc(now or utcnow())
     agreements = uow.all(AgreementRow, order_id=order.id, order_by="item_id")
-    items = {i.id: i for i in uow.all(Item, id__in=[a.item_id for a in agreements])}
+    items = {i.id: i for i in by_ids(uow, Item, [a.item_id for a in agreements])}
     keep: list[AgreementRow] = []
     dropped: dict[str, list[str]] = {}
     for agreement in agreements:
@@ -295,7 +302,7 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
         p.item_id: p
         for p in uow.all(SnapshotItem, snapshot_id=shard.snapshot_id, shard_index=shard.index)
     }
-    items = {i.id: i for i in uow.all(Item, id__in=list(planned))}
+    items = {i.id: i for i in by_ids(uow, Item, list(planned))}
     records = []
     for item_id in shard.item_ids:
         item, plan = items[item_id], planned[item_id]
@@ -348,7 +355,7 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     org = uow.get(Organisation, snapshot.org_id)
     assert order is not None and org is not None
     planned = uow.all(SnapshotItem, snapshot_id=snapshot.id, order_by="item_id")
-    items = {i.id: i for i in uow.all(Item, id__in=[p.item_id for p in planned])}
+    items = {i.id: i for i in by_ids(uow, Item, [p.item_id for p in planned])}
     shard_names = {s.index: s.name for s in shards}
     rows = []
     for p in planned:
@@ -541,7 +548,7 @@ def open_download(
         raise refused(f"the buyer's organisation is {org.status.value if org else 'gone'}")
     revoked = [
         r.item_id
-        for r in uow.all(Revocation, org_id=snapshot.org_id, item_id__in=snapshot.item_ids)
+        for r in by_ids(uow, Revocation, snapshot.item_ids, "item_id", org_id=snapshot.org_id)
     ]
     if revoked:
         raise refused(
