@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from authz_matrix import FRAMEWORK_PUBLIC, Matrix, declared_permission, flat_routes
 import ingest_media
+from authz_matrix import FRAMEWORK_PUBLIC, Matrix, declared_permission, flat_routes
 from datatrust.domain.accounts import ApiToken, Organisation, User
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.items import Item
