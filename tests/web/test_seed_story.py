@@ -466,3 +466,36 @@ def test_the_tar_shards_are_reproducible():
     assert write_shard("s.tar", recs, one).sha256 == write_shard("s.tar", recs, two).sha256
     with tarfile.open(fileobj=io.BytesIO(one.getvalue())) as tar:
         assert tar.getnames() == ["dt-0000000001.mp4", "dt-0000000001.json"]
+
+
+def test_feed_check_command_finds_and_removes_revoked_records(tmp_path):
+    from typer.testing import CliRunner
+
+    from datatrust.adapters.crypto import Ed25519Signer
+    from datatrust.cli import app
+
+    signer = Ed25519Signer.from_dev_secret("test")
+    claims = {"type": "datatrust-revocation-feed", "revoked": [{"content_sha256": "a" * 64}]}
+    (tmp_path / "feed.jws").write_text(signer.sign(claims))
+    (tmp_path / "key.json").write_text(json.dumps(signer.public_jwk()))
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "index.csv").write_text(f"key,content_sha256\ndt-1,{'a' * 64}\ndt-2,{'b' * 64}\n")
+    (snap / "dt-1.mp4").write_bytes(b"x")
+    args = [
+        "feed",
+        "check",
+        "--feed",
+        str(tmp_path / "feed.jws"),
+        "--key",
+        str(tmp_path / "key.json"),
+        "--snapshot",
+        str(snap),
+    ]
+    report = CliRunner().invoke(app, args)
+    assert report.exit_code == 1 and '"kept": 1' in report.output
+    applied = CliRunner().invoke(app, [*args, "--apply"])
+    assert applied.exit_code == 0 and not (snap / "dt-1.mp4").exists()
+    assert "dt-1" not in (snap / "index.csv").read_text()
+    (tmp_path / "feed.jws").write_text(signer.sign(claims)[:-4] + "AAAA")
+    assert CliRunner().invoke(app, args).exit_code == 2
