@@ -85,16 +85,24 @@ def victim_campaign_and_upload(services, owner, org_id):
 
     with services.uow() as unit:
         campaign = Campaign(
-            created_by=owner.actor.user_id, org_id=org_id, title="victim campaign",
-            kind=ItemKind.AMBIENT, pay_basis=PayBasis.PER_ITEM, rate_minor=100,
-            currency="USD", quota=10,
+            created_by=owner.actor.user_id,
+            org_id=org_id,
+            title="victim campaign",
+            kind=ItemKind.AMBIENT,
+            pay_basis=PayBasis.PER_ITEM,
+            rate_minor=100,
+            currency="USD",
+            quota=10,
         )
         unit.add(campaign)
         unit.commit()
     staging = uploads.Staging(services.settings.data_dir / "uploads")
     with services.uow() as unit:
         upload = uploads.start_upload(
-            unit, staging, owner.actor, length=10,
+            unit,
+            staging,
+            owner.actor,
+            length=10,
             metadata={"kind": "photo", "filename": "a.jpg", "title": VICTIM_TITLE},
         )
     return {"campaign_id": campaign.id, "upload_id": upload.id}
@@ -109,28 +117,64 @@ def victim_buyer_objects(services, org_id, owner_id, item_id, offer_id):
     with services.uow() as unit:
         org = unit.get(Organisation, org_id)
         member = unit.all(User, order_by="-id", limit=1)[0]
-        use = {"action": "train", "purpose": "model_training", "industry": "technology",
-               "territory": "GB", "declared_uses": [], "starts_at": "2026-01-01T00:00:00+00:00",
-               "ends_at": "2026-06-01T00:00:00+00:00",
-               "recipient_org": {"id": str(org.id), "name": org.legal_name}}
-        order = Order(org_id=org.id, created_by=member.id, use=use, item_ids=[item_id],
-                      excluded=0, reasons={}, quote={}, state="purchased")
+        use = {
+            "action": "train",
+            "purpose": "model_training",
+            "industry": "technology",
+            "territory": "GB",
+            "declared_uses": [],
+            "starts_at": "2026-01-01T00:00:00+00:00",
+            "ends_at": "2026-06-01T00:00:00+00:00",
+            "recipient_org": {"id": str(org.id), "name": org.legal_name},
+        }
+        order = Order(
+            org_id=org.id,
+            created_by=member.id,
+            use=use,
+            item_ids=[item_id],
+            excluded=0,
+            reasons={},
+            quote={},
+            state="purchased",
+        )
         unit.add(order)
         unit.flush()
         offer = unit.get(LicenceOffer, offer_id)
-        agreement = AgreementRow(order_id=order.id, org_id=org.id, item_id=item_id,
-                                 contributor_id=owner_id, offer_id=offer_id, consent_id=None,
-                                 licence=offer.licence, use=use, price_minor=500, fee_minor=125,
-                                 contributor_share_minor=250, currency="USD",
-                                 content_sha256="0" * 64)
-        snapshot = Snapshot(org_id=org.id, order_id=order.id, created_by=member.id,
-                            version="1.0.0", item_ids=[item_id], dropped={}, shard_count=1,
-                            state="ready", files={"croissant.json": {"sha256": "0", "size": 1}})
+        agreement = AgreementRow(
+            order_id=order.id,
+            org_id=org.id,
+            item_id=item_id,
+            contributor_id=owner_id,
+            offer_id=offer_id,
+            consent_id=None,
+            licence=offer.licence,
+            use=use,
+            price_minor=500,
+            fee_minor=125,
+            contributor_share_minor=250,
+            currency="USD",
+            content_sha256="0" * 64,
+        )
+        snapshot = Snapshot(
+            org_id=org.id,
+            order_id=order.id,
+            created_by=member.id,
+            version="1.0.0",
+            item_ids=[item_id],
+            dropped={},
+            shard_count=1,
+            state="ready",
+            files={"croissant.json": {"sha256": "0", "size": 1}},
+        )
         unit.add(agreement)
         unit.add(snapshot)
         unit.commit()
-        return {"order_id": str(order.id), "agreement_id": str(agreement.id),
-                "snapshot_id": str(snapshot.id), "name": "croissant.json"}
+        return {
+            "order_id": str(order.id),
+            "agreement_id": str(agreement.id),
+            "snapshot_id": str(snapshot.id),
+            "name": "croissant.json",
+        }
 
 
 def victim_state(services, people, victim):

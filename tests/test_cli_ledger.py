@@ -48,17 +48,22 @@ def test_ledger_check_passes_and_prints_a_reconciliation_report(books):
     as_json = runner.invoke(app, ["ledger", "check", "--dev", "--json"])
     report = json.loads(as_json.output)
     assert report["ok"] and report["totals"]["USD"] == {
-        "buyer_funds": 0, "contributor_payable": 2500, "escrow": 7500,
-        "external_cash": -10_000, "sum": 0,
+        "buyer_funds": 0,
+        "contributor_payable": 2500,
+        "escrow": 7500,
+        "external_cash": -10_000,
+        "sum": 0,
     }
 
 
 def test_ledger_check_fails_when_a_cached_balance_was_changed(books):
     with books.engine.begin() as connection:
-        connection.execute(text(
-            "UPDATE ledger_accounts SET balance_minor = 2600 "
-            "WHERE ref = 'contributor_payable:user:7:USD'"
-        ))
+        connection.execute(
+            text(
+                "UPDATE ledger_accounts SET balance_minor = 2600 "
+                "WHERE ref = 'contributor_payable:user:7:USD'"
+            )
+        )
     result = runner.invoke(app, ["ledger", "check", "--dev"])
     assert result.exit_code == 1
     assert "contributor_payable:user:7:USD: stored USD 26.00 but entries give USD 25.00" in (

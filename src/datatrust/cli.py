@@ -362,12 +362,19 @@ app.add_typer(feed_app, name="feed")
 
 @feed_app.command("check")
 def feed_check(
-    feed: str = typer.Option(..., "--feed", help="The feed as saved (compact JWS, or the "
-                             "API's JSON with a 'feed' field)."),
+    feed: str = typer.Option(
+        ...,
+        "--feed",
+        help="The feed as saved (compact JWS, or the API's JSON with a 'feed' field).",
+    ),
     key: str = typer.Option(..., "--key", help="The platform's public key (JWK JSON)."),
     snapshot: str = typer.Option(..., "--snapshot", help="A local snapshot directory."),
-    apply: bool = typer.Option(False, "--apply", help="Rewrite index.csv without revoked "
-                               "records and delete their media (default: report only)."),
+    apply: bool = typer.Option(
+        False,
+        "--apply",
+        help="Rewrite index.csv without revoked "
+        "records and delete their media (default: report only).",
+    ),
 ) -> None:
     """Verify a revocation feed and list (or remove) revoked records in a local snapshot.
     Exit 1 if any revoked record is present and --apply was not given."""
@@ -394,9 +401,11 @@ def feed_check(
         rows = list(reader)
     kept = filter_allowed(rows, claims)
     removed = [r for r in rows if r not in kept]
-    report = {"records": len(rows), "kept": len(kept),
-              "revoked": [{"key": r["key"], "content_sha256": r["content_sha256"]}
-                          for r in removed]}
+    report = {
+        "records": len(rows),
+        "kept": len(kept),
+        "revoked": [{"key": r["key"], "content_sha256": r["content_sha256"]} for r in removed],
+    }
     if apply and removed:
         with index.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")

@@ -51,8 +51,9 @@ def pg(databases, tmp_path) -> Iterator[Services]:
 def seed_escrow(svc: Services, campaign_id: int, minor: int) -> None:
     with svc.uow() as uow:
         money.post(uow, dl.deposit(1, usd(minor), key=f"seed-dep:{campaign_id}"), "system")
-        money.post(uow, dl.fund_escrow(1, campaign_id, usd(minor), key=f"seed:{campaign_id}"),
-                   "system")
+        money.post(
+            uow, dl.fund_escrow(1, campaign_id, usd(minor), key=f"seed:{campaign_id}"), "system"
+        )
         uow.commit()
 
 
@@ -124,17 +125,22 @@ def test_postgresql_refuses_to_commit_an_entry_that_does_not_balance(pg):
         pytest.raises(Exception, match="does not balance"),
         connection.begin(),
     ):
-        entry_id = connection.execute(text(
-            "INSERT INTO journal_entries (key, memo, source, created_at) "
-            "VALUES ('forged', '', '{}', now()) RETURNING id"
-        )).scalar_one()
-        account = connection.execute(text(
-            "SELECT id FROM ledger_accounts WHERE ref = 'external_cash:world:USD'"
-        )).scalar_one()
-        connection.execute(text(
-            "INSERT INTO postings (entry_id, account_id, amount_minor, currency) "
-            "VALUES (:e, :a, 500, 'USD')"
-        ), {"e": entry_id, "a": account})
+        entry_id = connection.execute(
+            text(
+                "INSERT INTO journal_entries (key, memo, source, created_at) "
+                "VALUES ('forged', '', '{}', now()) RETURNING id"
+            )
+        ).scalar_one()
+        account = connection.execute(
+            text("SELECT id FROM ledger_accounts WHERE ref = 'external_cash:world:USD'")
+        ).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO postings (entry_id, account_id, amount_minor, currency) "
+                "VALUES (:e, :a, 500, 'USD')"
+            ),
+            {"e": entry_id, "a": account},
+        )
 
 
 def test_the_database_refuses_an_overdraft_even_past_the_code(pg):
@@ -144,9 +150,11 @@ def test_the_database_refuses_an_overdraft_even_past_the_code(pg):
         pytest.raises(Exception, match="not_overdrawn"),
         connection.begin(),
     ):
-        connection.execute(text(
-            "UPDATE ledger_accounts SET balance_minor = -1 WHERE ref = 'escrow:campaign:10:USD'"
-        ))
+        connection.execute(
+            text(
+                "UPDATE ledger_accounts SET balance_minor = -1 WHERE ref = 'escrow:campaign:10:USD'"
+            )
+        )
 
 
 KILLER = textwrap.dedent(
@@ -180,8 +188,7 @@ KILLER = textwrap.dedent(
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases, tmp_path,
-                                                                          kind):
+def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases, tmp_path, kind):
     if kind == "postgres":
         require_service("PostgreSQL", postgres_reachable())
     svc = committed_services(databases, tmp_path, kind)
@@ -195,8 +202,13 @@ def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases
             with svc.uow() as uow:
                 money.request_payout(uow, person, usd(1500), "weekly")
         out = tmp_path / "payouts"
-        env = {**os.environ, "DB": svc.settings.effective_database_url, "OUT": str(out),
-               "TMP": str(tmp_path), "TESTS_DIR": str(Path(__file__).parents[1])}
+        env = {
+            **os.environ,
+            "DB": svc.settings.effective_database_url,
+            "OUT": str(out),
+            "TMP": str(tmp_path),
+            "TESTS_DIR": str(Path(__file__).parents[1]),
+        }
         killed = subprocess.run([sys.executable, "-c", KILLER], env=env, timeout=120)
         assert killed.returncode == -9  # really died by SIGKILL
         with svc.uow() as uow:

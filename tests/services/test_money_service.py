@@ -157,12 +157,20 @@ def test_a_sale_pays_the_platform_fee_and_each_contributor_their_royalty(service
         money.deposit_buyer_funds(uow, FakeCardRail(), people["buyer"].actor, usd(10_000), "t")
     with services.uow() as uow:
         split = money.record_sale(
-            uow, org, usd(1001),
+            uow,
+            org,
+            usd(1001),
             [(owner, usd(600), 50, 11), (other, usd(400), "12.5", 12)],
-            "order-1", platform_fee_percent=20,
+            "order-1",
+            platform_fee_percent=20,
         )
-        money.record_sale(uow, org, usd(1001), [(owner, usd(600), 50, 11),
-                                                (other, usd(400), "12.5", 12)], "order-1")
+        money.record_sale(
+            uow,
+            org,
+            usd(1001),
+            [(owner, usd(600), 50, 11), (other, usd(400), "12.5", 12)],
+            "order-1",
+        )
         uow.commit()
     assert split.platform_fee == usd(200)
     assert split.platform_total + split.contributor_total == usd(1001)
@@ -174,8 +182,13 @@ def test_a_sale_pays_the_platform_fee_and_each_contributor_their_royalty(service
 
 def test_a_sale_the_buyer_cannot_cover_is_refused(services, people):
     with services.uow() as uow, pytest.raises(InsufficientFunds):
-        money.record_sale(uow, people["buyer"].actor.org_id, usd(100),
-                          [(people["owner"].actor.user_id, usd(100), 50, 1)], "broke")
+        money.record_sale(
+            uow,
+            people["buyer"].actor.org_id,
+            usd(100),
+            [(people["owner"].actor.user_id, usd(100), 50, 1)],
+            "broke",
+        )
 
 
 # -- payouts --------------------------------------------------------------------------------
@@ -227,8 +240,10 @@ def test_a_batch_settles_payouts_and_a_failed_one_is_reversed_cleanly(services, 
     with services.uow() as uow:
         states = {p.user_id: p.state for p in uow.all(money.Payout)}
         fail = uow.queries.ledger.entry(f"payout:{report.failed[0]}:fail")
-    assert states == {owner.user_id: money.PayoutState.SETTLED,
-                      other.user_id: money.PayoutState.FAILED}
+    assert states == {
+        owner.user_id: money.PayoutState.SETTLED,
+        other.user_id: money.PayoutState.FAILED,
+    }
     assert fail is not None and fail.source["reason"]
     # A second batch finds nothing to do and pays no one again.
     assert money.run_payout_batch(services.uow, provider).settled == []
@@ -288,8 +303,11 @@ def test_the_payout_job_runs_a_batch_through_the_outbox(services, people, funded
     with services.uow() as uow:
         assert money.schedule_payout_batch(uow, OPERATOR) == 1
     with services.uow() as uow:
-        (job,) = [j for j in uow.all(__import__("datatrust.domain.jobs").domain.jobs.OutboxJob)
-                  if j.job == "payouts.run_batch"]
+        (job,) = [
+            j
+            for j in uow.all(__import__("datatrust.domain.jobs").domain.jobs.OutboxJob)
+            if j.job == "payouts.run_batch"
+        ]
     services.run_job(job.id)
     assert list(provider.paid.values()) == [usd(1500)]
 
@@ -313,8 +331,11 @@ def test_a_contributor_statement_shows_every_credit_with_its_source(services, pe
     (usd_balance,) = statement["balances"]
     assert usd_balance["available"]["amount_minor"] == 500 + 800
     assert usd_balance["available_approx"] == {
-        "amount_minor": 23725, "currency": "ZAR", "display": "ZAR 237.25",
-        "rate_date": "2026-11-20", "approximate": True,
+        "amount_minor": 23725,
+        "currency": "ZAR",
+        "display": "ZAR 237.25",
+        "rate_date": "2026-11-20",
+        "approximate": True,
     }
     sale, item = statement["lines"]
     assert item["source"] == {"kind": "item", "campaign_id": funded.id, "item_id": 41}
@@ -331,8 +352,9 @@ def test_a_buyer_sees_its_invoices_and_nobody_else_does(services, people, funded
     with services.uow() as uow:
         money.deposit_buyer_funds(uow, FakeCardRail(), buyer, usd(5000), "t")
     with services.uow() as uow:
-        money.record_sale(uow, buyer.org_id, usd(1000),
-                          [(people["owner"].actor.user_id, usd(1000), 50, 5)], "o-1")
+        money.record_sale(
+            uow, buyer.org_id, usd(1000), [(people["owner"].actor.user_id, usd(1000), 50, 5)], "o-1"
+        )
         uow.commit()
     with services.uow() as uow:
         invoices = money.buyer_invoices(uow, buyer, buyer.org_id)
@@ -349,10 +371,12 @@ def test_a_buyer_sees_its_invoices_and_nobody_else_does(services, people, funded
 def test_the_ledger_check_finds_a_tampered_cached_balance(services, people, funded):
     assert check(services).ok
     with services.uow() as uow:
-        uow.session.execute(text(
-            "UPDATE ledger_accounts SET balance_minor = balance_minor + 1 "
-            "WHERE ref LIKE 'escrow:%'"
-        ))
+        uow.session.execute(
+            text(
+                "UPDATE ledger_accounts SET balance_minor = balance_minor + 1 "
+                "WHERE ref LIKE 'escrow:%'"
+            )
+        )
         result = money.check_ledger(uow, OPERATOR)
     assert not result.ok
     assert any("stored USD 50.01 but entries give USD 50.00" in p for p in result.report.problems())
@@ -371,10 +395,12 @@ def test_postings_and_entries_cannot_be_changed_or_deleted(services, funded):
 
 def test_a_zero_posting_is_refused_by_the_database(services, funded):
     with services.uow() as uow, pytest.raises(Exception, match=r"(?i)check|non_zero"):
-        uow.session.execute(text(
-            "INSERT INTO postings (entry_id, account_id, amount_minor, currency) "
-            "SELECT MIN(id), (SELECT MIN(id) FROM ledger_accounts), 0, 'USD' FROM journal_entries"
-        ))
+        uow.session.execute(
+            text(
+                "INSERT INTO postings (entry_id, account_id, amount_minor, currency) "
+                "SELECT MIN(id), (SELECT MIN(id) FROM ledger_accounts), 0, 'USD' FROM journal_entries"
+            )
+        )
 
 
 def test_the_pay_floor_is_met_or_not_by_the_effective_hourly_rate():

@@ -17,9 +17,16 @@ from datatrust.services import money
 def campaign(services, people):
     buyer = people["buyer"].actor
     with services.uow() as uow:
-        row = Campaign(created_by=buyer.user_id, org_id=buyer.org_id, title="Lobbies",
-                       kind=ItemKind.PHOTO, pay_basis=PayBasis.PER_ITEM, rate_minor=1500,
-                       currency="USD", quota=4)
+        row = Campaign(
+            created_by=buyer.user_id,
+            org_id=buyer.org_id,
+            title="Lobbies",
+            kind=ItemKind.PHOTO,
+            pay_basis=PayBasis.PER_ITEM,
+            rate_minor=1500,
+            currency="USD",
+            quota=4,
+        )
         uow.add(row)
         uow.commit()
     return row
@@ -37,18 +44,21 @@ def earned(client, services, people, campaign):
     assert response.json()["covered"] is True
     with services.uow() as uow:
         for item_id in (101, 102):
-            money.pay_accepted_item(uow, campaign.id, people["owner"].actor.user_id,
-                                    Money(1500, "USD"), item_id)
+            money.pay_accepted_item(
+                uow, campaign.id, people["owner"].actor.user_id, Money(1500, "USD"), item_id
+            )
         uow.commit()
     return campaign
 
 
 def test_a_buyer_funds_escrow_once_per_key(client, people, campaign):
     body = {"amount_minor": 2500, "currency": "USD", "idempotency_key": "k"}
-    first = client.post(f"/api/campaigns/{campaign.id}/escrow", json=body,
-                        headers=people["buyer"].headers)
-    again = client.post(f"/api/campaigns/{campaign.id}/escrow", json=body,
-                        headers=people["buyer"].headers)
+    first = client.post(
+        f"/api/campaigns/{campaign.id}/escrow", json=body, headers=people["buyer"].headers
+    )
+    again = client.post(
+        f"/api/campaigns/{campaign.id}/escrow", json=body, headers=people["buyer"].headers
+    )
     assert first.status_code == again.status_code == 201
     assert again.json()["replayed"] and again.json()["escrow_balance"]["amount_minor"] == 2500
     assert again.json()["required"]["display"] == "USD 60.00"
@@ -65,8 +75,9 @@ def test_a_buyer_funds_escrow_once_per_key(client, people, campaign):
     ],
 )
 def test_bad_escrow_amounts_get_clear_errors(client, people, campaign, body, problem):
-    response = client.post(f"/api/campaigns/{campaign.id}/escrow", json=body,
-                           headers=people["buyer"].headers)
+    response = client.post(
+        f"/api/campaigns/{campaign.id}/escrow", json=body, headers=people["buyer"].headers
+    )
     assert response.status_code == 422
     assert problem in response.text
 
@@ -78,10 +89,12 @@ def test_a_contributor_reads_a_statement_and_requests_a_payout_once(client, peop
     assert [line["source"]["item_id"] for line in statement["lines"]] == [102, 101]
 
     request = {"amount_minor": 2000, "currency": "USD"}
-    first = client.post("/api/me/payouts", json=request,
-                        headers={**headers, "Idempotency-Key": "tap-1"})
-    again = client.post("/api/me/payouts", json=request,
-                        headers={**headers, "Idempotency-Key": "tap-1"})
+    first = client.post(
+        "/api/me/payouts", json=request, headers={**headers, "Idempotency-Key": "tap-1"}
+    )
+    again = client.post(
+        "/api/me/payouts", json=request, headers={**headers, "Idempotency-Key": "tap-1"}
+    )
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"] and again.json()["replayed"]
     assert len(client.get("/api/me/payouts", headers=headers).json()) == 1
@@ -99,19 +112,22 @@ def test_a_contributor_reads_a_statement_and_requests_a_payout_once(client, peop
         (0, "c", 422, "more than zero"),
     ],
 )
-def test_bad_payout_requests_get_clear_errors(client, people, earned, amount, key, status,
-                                              problem):
+def test_bad_payout_requests_get_clear_errors(client, people, earned, amount, key, status, problem):
     headers = {**people["owner"].headers, **({"Idempotency-Key": key} if key else {})}
-    response = client.post("/api/me/payouts", json={"amount_minor": amount, "currency": "USD"},
-                           headers=headers)
+    response = client.post(
+        "/api/me/payouts", json={"amount_minor": amount, "currency": "USD"}, headers=headers
+    )
     assert response.status_code == status
     assert problem in response.json()["error"]["message"] + str(response.json()["error"])
 
 
 def test_an_operator_runs_a_batch_and_the_ledger_checks_out(client, services, people, earned):
     services.extras["payout_provider"] = provider = FakePayoutProvider()
-    client.post("/api/me/payouts", json={"amount_minor": 2000, "currency": "USD"},
-                headers={**people["owner"].headers, "Idempotency-Key": "w"})
+    client.post(
+        "/api/me/payouts",
+        json={"amount_minor": 2000, "currency": "USD"},
+        headers={**people["owner"].headers, "Idempotency-Key": "w"},
+    )
     batch = client.post("/api/payouts/batches", headers=people["operator"].headers)
     assert batch.status_code == 202 and batch.json()["payouts_waiting"] == 1
     (payout,) = client.get("/api/me/payouts", headers=people["owner"].headers).json()
@@ -128,5 +144,7 @@ def test_a_buyer_reads_its_invoices_and_another_contributor_cannot(client, peopl
     assert invoices.status_code == 200
     (funding,) = invoices.json()["invoices"]
     assert funding["kind"] == "escrow_funding" and funding["price"]["display"] == "USD 60.00"
-    assert client.get(f"/api/orgs/{org_id}/invoices",
-                      headers=people["other"].headers).status_code == 403
+    assert (
+        client.get(f"/api/orgs/{org_id}/invoices", headers=people["other"].headers).status_code
+        == 403
+    )

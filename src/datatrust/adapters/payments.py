@@ -106,8 +106,16 @@ class CsvPayoutProvider:
                 if new:
                     writer.writerow(self.COLUMNS)
                 amount = instruction.amount
-                writer.writerow([instruction.key, instruction.payout_id, instruction.user_id,
-                                 amount.currency, amount.to_decimal(), amount.amount_minor])
+                writer.writerow(
+                    [
+                        instruction.key,
+                        instruction.payout_id,
+                        instruction.user_id,
+                        amount.currency,
+                        amount.to_decimal(),
+                        amount.amount_minor,
+                    ]
+                )
                 handle.flush()
                 os.fsync(handle.fileno())
             with (self.folder / "exported.keys").open("a") as keys:
@@ -138,5 +146,6 @@ def run_batch_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> 
 
     The batch commits per payout through its own units of work; ``uow`` (the job's) only
     marks the job done afterwards."""
-    run_payout_batch(ctx.services.uow, payout_provider_for(ctx.services),
-                     limit=int(payload.get("limit", 500)))
+    run_payout_batch(
+        ctx.services.uow, payout_provider_for(ctx.services), limit=int(payload.get("limit", 500))
+    )

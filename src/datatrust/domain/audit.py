@@ -99,9 +99,7 @@ def canonical(fields: dict[str, Any]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
-def event_hash(
-    prev_hash: str, seq: int, at: datetime, record_fields: dict[str, Any]
-) -> str:
+def event_hash(prev_hash: str, seq: int, at: datetime, record_fields: dict[str, Any]) -> str:
     """The hash that commits event ``seq`` to its content and its predecessor."""
     body = {"prev": prev_hash, "seq": seq, "at": as_utc(at).isoformat(), **record_fields}
     return hashlib.sha256(canonical(body)).hexdigest()

@@ -173,9 +173,7 @@ def _key(key: object, what: str = "idempotency_key") -> str:
         or len(key) > MAX_KEY_LENGTH
         or not key.isprintable()
     ):
-        raise InvalidInput(
-            f"{what} must be 1 to {MAX_KEY_LENGTH} printable characters", field=what
-        )
+        raise InvalidInput(f"{what} must be 1 to {MAX_KEY_LENGTH} printable characters", field=what)
     return key.strip()
 
 
@@ -283,16 +281,40 @@ def fund_campaign_escrow(
             idempotency_key=fund_key,
             description=f"Escrow for campaign {campaign_id}",
         )
-        source = {"type": "escrow_fund", "campaign_id": campaign_id, "rail": rail.name,
-                  "reference": reference, "org_id": campaign.org_id}
+        source = {
+            "type": "escrow_fund",
+            "campaign_id": campaign_id,
+            "rail": rail.name,
+            "reference": reference,
+            "org_id": campaign.org_id,
+        }
         label = actor_label(actor)
-        post(uow, dl.deposit(campaign.org_id, amount, key=f"deposit:{rail.name}:{reference}",
-                             rail=rail.name, source=source), label)
-        post(uow, dl.fund_escrow(campaign.org_id, campaign_id, amount, key=fund_key,
-                                 source=source), label)
-        uow.record(AuditTag.ESCROW_FUND, label, "campaign", campaign_id,
-                   amount_minor=amount.amount_minor, currency=amount.currency,
-                   rail=rail.name, reference=reference)
+        post(
+            uow,
+            dl.deposit(
+                campaign.org_id,
+                amount,
+                key=f"deposit:{rail.name}:{reference}",
+                rail=rail.name,
+                source=source,
+            ),
+            label,
+        )
+        post(
+            uow,
+            dl.fund_escrow(campaign.org_id, campaign_id, amount, key=fund_key, source=source),
+            label,
+        )
+        uow.record(
+            AuditTag.ESCROW_FUND,
+            label,
+            "campaign",
+            campaign_id,
+            amount_minor=amount.amount_minor,
+            currency=amount.currency,
+            rail=rail.name,
+            reference=reference,
+        )
     else:
         reference = str(previous.source.get("reference", ""))
     required = required_escrow(
@@ -301,7 +323,12 @@ def fund_campaign_escrow(
     balance = escrow_balance(uow, campaign_id, campaign.currency)
     uow.commit()
     return EscrowFunding(
-        campaign_id, amount, reference, balance, required, balance >= required,
+        campaign_id,
+        amount,
+        reference,
+        balance,
+        required,
+        balance >= required,
         previous is not None,
     )
 
@@ -322,16 +349,30 @@ def pay_accepted_item(
     """
     _money(amount)
     entry = dl.pay_item_from_escrow(
-        campaign_id, contributor_id, amount, key=f"item-pay:{item_id}",
+        campaign_id,
+        contributor_id,
+        amount,
+        key=f"item-pay:{item_id}",
         memo=f"Item {item_id} accepted in campaign {campaign_id}",
-        source={"type": "item_pay", "campaign_id": campaign_id, "item_id": item_id,
-                "contributor_id": contributor_id},
+        source={
+            "type": "item_pay",
+            "campaign_id": campaign_id,
+            "item_id": item_id,
+            "contributor_id": contributor_id,
+        },
     )
     stored = post(uow, entry, actor)
     if not stored.replayed:
-        uow.record(AuditTag.ESCROW_PAY, actor, "item", item_id, campaign_id=campaign_id,
-                   contributor_id=contributor_id, amount_minor=amount.amount_minor,
-                   currency=amount.currency)
+        uow.record(
+            AuditTag.ESCROW_PAY,
+            actor,
+            "item",
+            item_id,
+            campaign_id=campaign_id,
+            contributor_id=contributor_id,
+            amount_minor=amount.amount_minor,
+            currency=amount.currency,
+        )
     return stored
 
 
@@ -359,12 +400,22 @@ def close_campaign_escrow(
     if not left.is_positive:
         return Money.zero(currency)
     entry = dl.release_escrow(
-        campaign_id, buyer_org_id, left, key=f"escrow-release:{campaign_id}:{currency}",
+        campaign_id,
+        buyer_org_id,
+        left,
+        key=f"escrow-release:{campaign_id}:{currency}",
         source={"type": "escrow_release", "campaign_id": campaign_id, "org_id": buyer_org_id},
     )
     post(uow, entry, actor)
-    uow.record(AuditTag.ESCROW_RELEASE, actor, "campaign", campaign_id,
-               amount_minor=left.amount_minor, currency=currency, org_id=buyer_org_id)
+    uow.record(
+        AuditTag.ESCROW_RELEASE,
+        actor,
+        "campaign",
+        campaign_id,
+        amount_minor=left.amount_minor,
+        currency=currency,
+        org_id=buyer_org_id,
+    )
     return left
 
 
@@ -402,8 +453,11 @@ def record_sale(
             field="items",
         )
     split = dl.sale(
-        buyer_org_id, price, platform_fee_percent,
-        [(c, p, r) for c, p, r, _ in lines_in], key=f"sale:{key}",
+        buyer_org_id,
+        price,
+        platform_fee_percent,
+        [(c, p, r) for c, p, r, _ in lines_in],
+        key=f"sale:{key}",
     )
     source = {
         "type": "sale",
@@ -425,13 +479,21 @@ def record_sale(
             for (_, _, royalty, item_id), line in zip(lines_in, split.lines, strict=True)
         ],
     }
-    entry = JournalEntry(split.entry.key, f"Sale {key} to org:{buyer_org_id}",
-                         split.entry.postings, source)
+    entry = JournalEntry(
+        split.entry.key, f"Sale {key} to org:{buyer_org_id}", split.entry.postings, source
+    )
     stored = post(uow, entry, actor)
     if not stored.replayed:
-        uow.record(AuditTag.SALE_RECORD, actor, "sale", key, org_id=buyer_org_id,
-                   price_minor=price.amount_minor, currency=price.currency,
-                   platform_fee_minor=split.platform_fee.amount_minor)
+        uow.record(
+            AuditTag.SALE_RECORD,
+            actor,
+            "sale",
+            key,
+            org_id=buyer_org_id,
+            price_minor=price.amount_minor,
+            currency=price.currency,
+            platform_fee_minor=split.platform_fee.amount_minor,
+        )
     return split
 
 
@@ -448,14 +510,36 @@ def deposit_buyer_funds(
     ledger = uow.queries.ledger
     topup_key = f"topup:{actor.org_id}:{key}"
     if ledger.entry(topup_key) is None:
-        reference = rail.charge(payer=f"org:{actor.org_id}", amount=amount,
-                                idempotency_key=topup_key, description="Buyer funds top-up")
-        post(uow, dl.deposit(actor.org_id, amount, key=topup_key, rail=rail.name,
-                             source={"type": "deposit", "rail": rail.name,
-                                     "reference": reference, "org_id": actor.org_id}),
-             actor_label(actor))
-        uow.record(AuditTag.FUNDS_DEPOSIT, actor_label(actor), "org", actor.org_id,
-                   amount_minor=amount.amount_minor, currency=amount.currency)
+        reference = rail.charge(
+            payer=f"org:{actor.org_id}",
+            amount=amount,
+            idempotency_key=topup_key,
+            description="Buyer funds top-up",
+        )
+        post(
+            uow,
+            dl.deposit(
+                actor.org_id,
+                amount,
+                key=topup_key,
+                rail=rail.name,
+                source={
+                    "type": "deposit",
+                    "rail": rail.name,
+                    "reference": reference,
+                    "org_id": actor.org_id,
+                },
+            ),
+            actor_label(actor),
+        )
+        uow.record(
+            AuditTag.FUNDS_DEPOSIT,
+            actor_label(actor),
+            "org",
+            actor.org_id,
+            amount_minor=amount.amount_minor,
+            currency=amount.currency,
+        )
     balance = ledger.balance(AccountRef.buyer_funds(actor.org_id, amount.currency))
     uow.commit()
     return balance
@@ -522,11 +606,24 @@ def request_payout(
     payout = Payout(actor.user_id, key, amount.amount_minor, amount.currency)
     uow.add(payout)
     uow.flush()
-    post(uow, dl.payout_request(actor.user_id, amount, key=f"{payout.key}:request",
-                                source={"type": "payout_request", "payout_id": payout.id}),
-         actor_label(actor))
-    uow.record(AuditTag.PAYOUT_REQUEST, actor_label(actor), "payout", payout.id,
-               amount_minor=amount.amount_minor, currency=amount.currency)
+    post(
+        uow,
+        dl.payout_request(
+            actor.user_id,
+            amount,
+            key=f"{payout.key}:request",
+            source={"type": "payout_request", "payout_id": payout.id},
+        ),
+        actor_label(actor),
+    )
+    uow.record(
+        AuditTag.PAYOUT_REQUEST,
+        actor_label(actor),
+        "payout",
+        payout.id,
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
+    )
     uow.commit()
     return PayoutRequested(payout, False)
 
@@ -585,8 +682,9 @@ def run_payout_batch(
             for p in uow.all(Payout, order_by="id", state=PayoutState.SENDING)
         ]
     for payout_id, user_id, amount in sending:
-        outcome = provider.send(PayoutInstruction(f"payout:{payout_id}", payout_id, user_id,
-                                                  amount))
+        outcome = provider.send(
+            PayoutInstruction(f"payout:{payout_id}", payout_id, user_id, amount)
+        )
         with uow_factory() as uow:
             payout = uow.get_for_update(Payout, payout_id)
             if payout is None or payout.state is not PayoutState.SENDING:
@@ -597,26 +695,49 @@ def run_payout_batch(
     return report
 
 
-def _book_outcome(
-    uow: UnitOfWork, payout: Payout, rail: str, outcome: PayoutOutcome
-) -> None:
+def _book_outcome(uow: UnitOfWork, payout: Payout, rail: str, outcome: PayoutOutcome) -> None:
     source = {"type": "payout", "payout_id": payout.id, "reference": outcome.reference}
     payout.updated_at = utcnow()
     payout.provider_ref = outcome.reference or None
     if outcome.settled:
-        post(uow, dl.payout_settle(payout.user_id, payout.amount, key=f"{payout.key}:settle",
-                                   rail=rail, source=source), "system")
+        post(
+            uow,
+            dl.payout_settle(
+                payout.user_id, payout.amount, key=f"{payout.key}:settle", rail=rail, source=source
+            ),
+            "system",
+        )
         payout.state = PayoutState.SETTLED
-        uow.record(AuditTag.PAYOUT_SETTLE, "system", "payout", payout.id,
-                   reference=outcome.reference, provider=rail)
+        uow.record(
+            AuditTag.PAYOUT_SETTLE,
+            "system",
+            "payout",
+            payout.id,
+            reference=outcome.reference,
+            provider=rail,
+        )
     else:
-        post(uow, dl.payout_fail(payout.user_id, payout.amount, key=f"{payout.key}:fail",
-                                 source={**source, "reason": outcome.reason}),
-             "system", reverses_key=f"{payout.key}:request")
+        post(
+            uow,
+            dl.payout_fail(
+                payout.user_id,
+                payout.amount,
+                key=f"{payout.key}:fail",
+                source={**source, "reason": outcome.reason},
+            ),
+            "system",
+            reverses_key=f"{payout.key}:request",
+        )
         payout.state = PayoutState.FAILED
         payout.failure_reason = outcome.reason or "refused by the provider"
-        uow.record(AuditTag.PAYOUT_FAIL, "system", "payout", payout.id,
-                   reason=payout.failure_reason, provider=rail)
+        uow.record(
+            AuditTag.PAYOUT_FAIL,
+            "system",
+            "payout",
+            payout.id,
+            reason=payout.failure_reason,
+            provider=rail,
+        )
 
 
 # -- FX display rates -------------------------------------------------------------------
@@ -634,8 +755,14 @@ def set_fx_rate(
         uow.add(row)
     else:
         row.rate = str(rate).strip()
-    uow.record(AuditTag.FX_RATE_SET, actor_label(actor), "fx_rate", f"{base}/{quote}",
-               rate=row.rate, as_of=as_of.isoformat())
+    uow.record(
+        AuditTag.FX_RATE_SET,
+        actor_label(actor),
+        "fx_rate",
+        f"{base}/{quote}",
+        rate=row.rate,
+        as_of=as_of.isoformat(),
+    )
     uow.commit()
     return row
 
@@ -651,8 +778,11 @@ def _approx(amount: Money, to: str | None, rates: list[Rate]) -> dict[str, Any] 
         found = approximate(amount, to, rates)
     except RateNotFound:
         return None
-    return {**money_out(found.money), "rate_date": found.as_of.isoformat() if found.as_of
-            else None, "approximate": True}
+    return {
+        **money_out(found.money),
+        "rate_date": found.as_of.isoformat() if found.as_of else None,
+        "approximate": True,
+    }
 
 
 # -- statements -------------------------------------------------------------------------
@@ -662,12 +792,18 @@ def _credit_source(entry: Any, user_id: int) -> dict[str, Any]:
     source = entry.source
     kind = source.get("type")
     if kind == "item_pay":
-        return {"kind": "item", "campaign_id": source.get("campaign_id"),
-                "item_id": source.get("item_id")}
+        return {
+            "kind": "item",
+            "campaign_id": source.get("campaign_id"),
+            "item_id": source.get("item_id"),
+        }
     if kind == "sale":
         currency = source["currency"]
-        mine = [line for line in source.get("lines", [])
-                if str(line.get("contributor_id")) == str(user_id)]
+        mine = [
+            line
+            for line in source.get("lines", [])
+            if str(line.get("contributor_id")) == str(user_id)
+        ]
         return {
             "kind": "sale",
             "sale": source.get("sale_key"),
@@ -675,15 +811,21 @@ def _credit_source(entry: Any, user_id: int) -> dict[str, Any]:
             "buyer_paid": money_out(Money(source["price_minor"], currency)),
             "platform_fee": money_out(Money(source["platform_fee_minor"], currency)),
             "items": [
-                {"item_id": line["item_id"], "royalty_percent": line["royalty_percent"],
-                 "item_price": money_out(Money(line["item_price_minor"], currency)),
-                 "share": money_out(Money(line["share_minor"], currency))}
+                {
+                    "item_id": line["item_id"],
+                    "royalty_percent": line["royalty_percent"],
+                    "item_price": money_out(Money(line["item_price_minor"], currency)),
+                    "share": money_out(Money(line["share_minor"], currency)),
+                }
                 for line in mine
             ],
         }
     if kind in ("payout_request", "payout"):
-        return {"kind": "payout", "payout_id": source.get("payout_id"),
-                "reason": source.get("reason")}
+        return {
+            "kind": "payout",
+            "payout_id": source.get("payout_id"),
+            "reason": source.get("reason"),
+        }
     return {"kind": kind or "other"}
 
 
@@ -706,12 +848,14 @@ def contributor_statement(
     for currency in sorted({a.currency for a in accounts}):
         available = ledger.balance(AccountRef.contributor_payable(user_id, currency))
         in_transit = ledger.balance(AccountRef.payouts_in_transit(user_id, currency))
-        balances.append({
-            "currency": currency,
-            "available": money_out(available),
-            "in_transit": money_out(in_transit),
-            "available_approx": _approx(available, show_in, rates),
-        })
+        balances.append(
+            {
+                "currency": currency,
+                "available": money_out(available),
+                "in_transit": money_out(in_transit),
+                "available_approx": _approx(available, show_in, rates),
+            }
+        )
     lines = []
     payables = [a for a in accounts if a.kind is dl.AccountKind.CONTRIBUTOR_PAYABLE]
     for entry in reversed(ledger.entries_touching(payables)):
@@ -721,14 +865,16 @@ def contributor_statement(
         amount = entry.amount_for(AccountRef.contributor_payable(user_id, currency))
         if amount.is_zero:
             continue
-        lines.append({
-            "at": entry.created_at.isoformat(),
-            "entry": entry.key,
-            "memo": entry.memo,
-            "amount": money_out(amount),
-            "approx": _approx(amount, show_in, rates),
-            "source": _credit_source(entry, user_id),
-        })
+        lines.append(
+            {
+                "at": entry.created_at.isoformat(),
+                "entry": entry.key,
+                "memo": entry.memo,
+                "amount": money_out(amount),
+                "approx": _approx(amount, show_in, rates),
+                "source": _credit_source(entry, user_id),
+            }
+        )
     return {"user_id": user_id, "balances": balances, "lines": lines}
 
 
@@ -755,41 +901,43 @@ def buyer_invoices(uow: UnitOfWork, actor: Actor, org_id: int) -> dict[str, Any]
         if source.get("type") == "sale":
             currency = source["currency"]
             shares = sum(line["share_minor"] for line in source["lines"])
-            invoices.append({
-                "invoice": entry.key,
-                "kind": "sale",
-                "at": entry.created_at.isoformat(),
-                "price": money_out(Money(source["price_minor"], currency)),
-                "platform_fee": money_out(Money(source["platform_fee_minor"], currency)),
-                "platform_fee_percent": source["platform_fee_percent"],
-                "to_contributors": money_out(Money(shares, currency)),
-                "platform_total": money_out(
-                    Money(source["price_minor"] - shares, currency)
-                ),
-                "items": [
-                    {"item_id": line["item_id"],
-                     "item_price": money_out(Money(line["item_price_minor"], currency)),
-                     "royalty_percent": line["royalty_percent"],
-                     "contributor_share": money_out(Money(line["share_minor"], currency))}
-                    for line in source["lines"]
-                ],
-            })
+            invoices.append(
+                {
+                    "invoice": entry.key,
+                    "kind": "sale",
+                    "at": entry.created_at.isoformat(),
+                    "price": money_out(Money(source["price_minor"], currency)),
+                    "platform_fee": money_out(Money(source["platform_fee_minor"], currency)),
+                    "platform_fee_percent": source["platform_fee_percent"],
+                    "to_contributors": money_out(Money(shares, currency)),
+                    "platform_total": money_out(Money(source["price_minor"] - shares, currency)),
+                    "items": [
+                        {
+                            "item_id": line["item_id"],
+                            "item_price": money_out(Money(line["item_price_minor"], currency)),
+                            "royalty_percent": line["royalty_percent"],
+                            "contributor_share": money_out(Money(line["share_minor"], currency)),
+                        }
+                        for line in source["lines"]
+                    ],
+                }
+            )
         elif entry.key.startswith("escrow-fund:"):
-            escrow = AccountRef.escrow(source["campaign_id"], _entry_currency(
-                entry, accounts) or "USD")
-            invoices.append({
-                "invoice": entry.key,
-                "kind": "escrow_funding",
-                "at": entry.created_at.isoformat(),
-                "campaign_id": source.get("campaign_id"),
-                "price": money_out(entry.amount_for(escrow)),
-                "rail": source.get("rail"),
-                "reference": source.get("reference"),
-            })
-    balances = [
-        {"account": str(a), "balance": money_out(ledger.balance(a))}
-        for a in accounts
-    ]
+            escrow = AccountRef.escrow(
+                source["campaign_id"], _entry_currency(entry, accounts) or "USD"
+            )
+            invoices.append(
+                {
+                    "invoice": entry.key,
+                    "kind": "escrow_funding",
+                    "at": entry.created_at.isoformat(),
+                    "campaign_id": source.get("campaign_id"),
+                    "price": money_out(entry.amount_for(escrow)),
+                    "rail": source.get("rail"),
+                    "reference": source.get("reference"),
+                }
+            )
+    balances = [{"account": str(a), "balance": money_out(ledger.balance(a))} for a in accounts]
     return {"org_id": org_id, "balances": balances, "invoices": invoices}
 
 
@@ -861,8 +1009,7 @@ def check_pay_floor(
     operator must state the floor in the campaign's currency, it is never converted here.
     """
     _money(rate_per_item, "rate_per_item")
-    floor = (country_floors or {}).get(country or "") or Money(floor_minor_per_hour,
-                                                               floor_currency)
+    floor = (country_floors or {}).get(country or "") or Money(floor_minor_per_hour, floor_currency)
     rate = hourly_rate(rate_per_item, expected_minutes)
     ok = meets_floor(rate, floor)
     return PayFloorCheck(rate, floor, minimum_pay_per_unit(floor, expected_minutes * 60), ok)

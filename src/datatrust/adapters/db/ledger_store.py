@@ -208,9 +208,7 @@ class SqlLedger:
     def accounts_of(self, owner_ref: str) -> list[AccountRef]:
         """Every account owned by ``owner_ref`` (``"user:7"``, ``"org:3"``), by name."""
         refs = self.session.scalars(
-            select(ledger_accounts.c.ref).where(
-                ledger_accounts.c.ref.like(f"%:{owner_ref}:%")
-            )
+            select(ledger_accounts.c.ref).where(ledger_accounts.c.ref.like(f"%:{owner_ref}:%"))
         )
         found = [AccountRef.parse(ref) for ref in refs]
         return sorted((a for a in found if a.owner_ref == owner_ref), key=str)
@@ -246,7 +244,11 @@ class SqlLedger:
         return [
             StoredEntry(
                 # SQLite hands back naive datetimes; we store UTC only.
-                row.id, row.key, row.memo, dict(row.source or {}), as_utc(row.created_at),
+                row.id,
+                row.key,
+                row.memo,
+                dict(row.source or {}),
+                as_utc(row.created_at),
                 tuple(lines[row.id]),
             )
             for row in rows
