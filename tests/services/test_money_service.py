@@ -398,7 +398,8 @@ def test_a_zero_posting_is_refused_by_the_database(services, funded):
         uow.session.execute(
             text(
                 "INSERT INTO postings (entry_id, account_id, amount_minor, currency) "
-                "SELECT MIN(id), (SELECT MIN(id) FROM ledger_accounts), 0, 'USD' FROM journal_entries"
+                "SELECT MIN(id), (SELECT MIN(id) FROM ledger_accounts), 0, 'USD' "
+                "FROM journal_entries"
             )
         )
 
