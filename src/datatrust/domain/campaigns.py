@@ -211,3 +211,39 @@ def peer_verdict(up: int, down: int) -> str | None:
 def coverage_gap(cell: str | None, covered: dict[str, int]) -> bool:
     """True when an item from ``cell`` would be the first accepted coverage of it."""
     return bool(cell) and covered.get(cell or "", 0) == 0
+
+
+@dataclass(eq=False)
+class CampaignPayTerms:
+    """A campaign's pay-floor terms and state (one row per campaign, keyed by its id).
+
+    ``expected_minutes_per_item`` is the effort the campaign states per unit of pay (an
+    item, or a recorded minute for ``per_minute`` campaigns); ``country`` picks an
+    operator-set floor (``Settings.pay_floor_by_country``). Once enough submissions are
+    measured the floor is rechecked (``rechecked_at``); when the measured rate falls short
+    the campaign is ``paused_at`` until escrow covers ``required_rate_minor``.
+    """
+
+    campaign_id: int
+    expected_minutes_per_item: int
+    country: str | None = None
+    rechecked_at: datetime | None = None
+    measured_submissions: int | None = None
+    median_effort_seconds: int | None = None
+    required_rate_minor: int | None = None
+    paused_at: datetime | None = None
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+
+@dataclass(eq=False)
+class TaskStart:
+    """A contributor started working on a campaign's task (the clock for measured effort:
+    task start → upload)."""
+
+    campaign_id: int
+    user_id: int
+    started_at: datetime = field(default_factory=utcnow)
+    id: int | None = None

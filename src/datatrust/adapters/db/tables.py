@@ -254,4 +254,7 @@ def map_domain() -> None:
     from datatrust.adapters.db.tables_orders import map_orders  # it imports this module
 
     map_orders()
+    from datatrust.adapters.db.tables_payfloor import map_payfloor  # it imports this module
+
+    map_payfloor()
     _mapped = True
