@@ -12,7 +12,7 @@ from datatrust.domain.campaigns import Campaign
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.domain.uploads import ResumableUpload
-from datatrust.services import consent, items, licences
+from datatrust.services import consent, items, licences, participants
 from datatrust.services.consent import ConsentRow, Receipt
 from datatrust.services.licences import LicenceOffer
 from datatrust.web.app import create_app
@@ -62,7 +62,10 @@ def victim(services, people):
             unit, services.signer, owner.actor, item.id, offer_id=offer.id
         )
     other_org = make_persona(services, "victim-buyer", Role.BUYER, org=True)
+    invitation_id, guessed_token = victim_invitation(services, item.id)
     return {
+        "invitation_id": invitation_id,
+        "guessed_token": guessed_token,
         "item": item,
         "token": token,
         "org_id": other_org.actor.org_id,
@@ -74,6 +77,23 @@ def victim(services, people):
         ),
         **victim_campaign_and_upload(services, owner, other_org.actor.org_id),
     }
+
+
+def victim_invitation(services, item_id):
+    """An invitation for a participant of the victim's item. The token in a link *is* the
+    credential (whoever holds it is the participant), so the matrix calls the confirmation
+    routes with a near miss of the real token, as anyone without the link would: it must
+    open nothing, show nothing and change nothing. The real token's use is tested in
+    tests/web/test_participants_api.py."""
+    secret = services.settings.secret_key.get_secret_value().encode()
+    with services.uow() as unit:
+        [made] = participants.invite_participants(
+            unit, secret, unit.get(Item, item_id), ["PARTICIPANT_1"]
+        )
+        unit.commit()
+        token = participants.make_token(secret, made.nonce)
+    guessed = token[:-1] + ("A" if token[-1] != "A" else "B")
+    return made.id, guessed
 
 
 def victim_campaign_and_upload(services, owner, org_id):
@@ -188,7 +208,9 @@ def victim_state(services, people, victim):
             record = unit.get(ConsentRow, victim["consent_id"])
             campaign = unit.get(Campaign, victim["campaign_id"])
             upload = unit.get(ResumableUpload, victim["upload_id"])
+            invitation = unit.get(participants.ParticipantInvitation, victim["invitation_id"])
             return (
+                (invitation.state, invitation.decided_at),
                 (campaign.state, campaign.title) if campaign else None,
                 (upload.length, upload.item_id) if upload else None,
                 (
@@ -226,6 +248,7 @@ def matrix_for(app, client, services, people, victim, allowed=OPERATOR_ON_ORGS) 
             "receipt_id": str(victim["receipt_id"]),
             "campaign_id": str(victim["campaign_id"]),
             "upload_id": victim["upload_id"],
+            "token": victim["guessed_token"],
             **victim["buyer_paths"],
         },
         secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],

@@ -44,6 +44,13 @@ from datatrust.pipeline.text_pii import redact
 from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import coverage
 from datatrust.services.jobs import JobContext, job
+from datatrust.services.participants import (
+    CONVERSATION_KINDS,
+    REPROCESS_JOB,
+    REPROCESSABLE,
+    confirmed_labels,
+    invite_participants,
+)
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
@@ -131,19 +138,22 @@ def run_pipeline(
     guess_me: bool = False,
     consented: Sequence[str] = (),
     overrides: dict[str, dict[str, Any]] | None = None,
+    consented_labels: Sequence[str] = (),
 ) -> PipelineResult:
     """Run every stage on the file at ``path``; never raises for anything about the file.
 
     ``metadata`` may carry ``lat``/``lng`` (only the H3 cell survives). For chats, ``me``
     names the contributor as the export spells them; with ``guess_me`` (the operator's
     command) the first sender is assumed when ``me`` is None. ``consented`` lists the other
-    participants who confirmed; everyone else's messages are dropped. For calls,
+    participants who confirmed, by name; ``consented_labels`` the same by pseudonym
+    (``PARTICIPANT_2``: what confirmation invitations know them as); everyone else's
+    messages are dropped. For calls,
     ``transcript`` is redacted alongside the audio. ``overrides`` are a campaign's
     ``MediaSpec`` overrides."""
     kind = ItemKind(kind)
     try:
         if kind is ItemKind.CHAT:
-            return _chat_pipeline(Path(path), work_dir, me, guess_me, consented)
+            return _chat_pipeline(Path(path), work_dir, me, guess_me, consented, consented_labels)
         result = _media_pipeline(Path(path), kind, work_dir, filename, metadata, overrides)
         if kind is ItemKind.CALL and result.accepted:
             _redact_transcript(result, transcript)
@@ -274,6 +284,7 @@ def _chat_pipeline(
     me: str | None,
     guess_me: bool,
     consented: Sequence[str],
+    consented_labels: Sequence[str] = (),
 ) -> PipelineResult:
     report = _blank_report(ItemKind.CHAT, "chat")
     result = PipelineResult(True, report)
@@ -320,6 +331,7 @@ def _chat_pipeline(
             "deidentify",
         )
         return result
+    consented = [*consented, *_names_for_labels(conversation, me, consented_labels)]
     try:
         shipped, deid = chats.deidentify_chat(conversation, me, consented)
     except InvalidInput as exc:
@@ -363,6 +375,22 @@ def _chat_pipeline(
     result.content_type = "application/json"
     report["output"] = {"format": "json", "content_type": "application/json"}
     return result
+
+
+def _names_for_labels(
+    conversation: chats.Conversation, me: str, labels: Sequence[str]
+) -> list[str]:
+    """The senders behind ``PARTICIPANT_n`` labels: numbered in order of first message,
+    the contributor skipped, exactly as ``chats.deidentify_chat`` numbers them."""
+    if not labels:
+        return []
+
+    def norm(name: str) -> str:
+        return " ".join(name.split())
+
+    others = [p for p in conversation.participants if norm(p) != norm(me)]
+    by_label = {f"PARTICIPANT_{n}": name for n, name in enumerate(others, start=1)}
+    return [by_label[label] for label in labels if label in by_label]
 
 
 _PII_WORDS = {
@@ -442,17 +470,26 @@ def process_item_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) 
         services.storage,
         int(payload["item_id"]),
         work_root=Path(services.settings.data_dir) / "work",
+        invite_secret=services.settings.secret_key.get_secret_value().encode(),
     )
 
 
 def process_item(
-    uow: UnitOfWork, storage: EncryptedStorage, item_id: int, *, work_root: Path
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    item_id: int,
+    *,
+    work_root: Path,
+    invite_secret: bytes | None = None,
 ) -> Item | None:
     """Run the pipeline on a received item and record the outcome; commits.
 
     Idempotent: an item that is no longer ``received`` (or is gone) is left alone, so a
     re-delivered job does nothing. Nothing about the item's bytes raises: decryption
-    failures, decoder errors and bugs all end as a rejection naming the stage."""
+    failures, decoder errors and bugs all end as a rejection naming the stage.
+
+    An accepted chat or call ships only the contributor's side; with ``invite_secret``
+    each other participant gets a confirmation invitation (``services.participants``)."""
     item = uow.get_for_update(Item, item_id)
     if item is None or item.status is not ItemStatus.RECEIVED:
         return item
@@ -465,6 +502,82 @@ def process_item(
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     _record_outcome(uow, item, campaign, result)
+    if result.accepted and item.kind in CONVERSATION_KINDS and invite_secret:
+        invite_participants(uow, invite_secret, item, _other_participants(item, result))
+    uow.commit()
+    return item
+
+
+def _other_participants(item: Item, result: PipelineResult) -> list[str]:
+    """Labels of everyone but the contributor: a chat's not-yet-consented senders; a
+    call's other side (a call is between two people)."""
+    if item.kind is ItemKind.CALL:
+        return ["PARTICIPANT_1"]
+    states = result.report["stages"]["deidentify"].get("participants", {})
+    return [label for label, state in states.items() if state == "not_consented"]
+
+
+@job(REPROCESS_JOB)
+def reprocess_item_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    services = ctx.services
+    reprocess_conversation(
+        uow,
+        services.storage,
+        int(payload["item_id"]),
+        work_root=Path(services.settings.data_dir) / "work",
+    )
+
+
+def reprocess_conversation(
+    uow: UnitOfWork, storage: EncryptedStorage, item_id: int, *, work_root: Path
+) -> Item | None:
+    """Re-run de-identification of an accepted chat with every participant who has
+    confirmed so far, replacing its de-identified version; commits.
+
+    Idempotent (the same confirmations give the same output). An item that is gone, not a
+    conversation, or past the point where its shipped version may change (rejected,
+    listed, withdrawn) is left alone. A call's audio cannot be split by speaker, so a
+    call only records the participants' state; its transcript is already redacted."""
+    item = uow.get_for_update(Item, item_id)
+    if item is None or item.kind not in CONVERSATION_KINDS or item.status not in REPROCESSABLE:
+        return item
+    labels = confirmed_labels(uow, item.id)  # type: ignore[arg-type]
+    report = dict(item.report or {})
+    if item.kind is ItemKind.CALL:
+        report["participants_confirmed"] = labels
+        item.report = report
+        uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
+        uow.commit()
+        return item
+    work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    work_dir = tempfile.mkdtemp(prefix=f"item-{item.id}-", dir=work_root)
+    try:
+        original = Path(work_dir) / "original"
+        with open(original, "wb", opener=_private) as f:
+            for chunk in storage.open(uow, item.owner_id, item.original_key):
+                f.write(chunk)
+        result = run_pipeline(
+            original,
+            item.kind,
+            work_dir=work_dir,
+            me=(report.get("upload") or {}).get("me"),
+            consented_labels=labels,
+        )
+        if not result.accepted:  # it passed before with fewer people: keep what shipped
+            log.error("re-processing item %s was refused: %s", item.id, result.report)
+            return item
+        _store(uow, storage, item, result)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    for key in ("removed", "removed_summary", "output"):
+        report[key] = result.report[key]
+    stages = dict(report.get("stages") or {})
+    for key in ("deidentify", "fingerprint", "store"):
+        stages[key] = result.report["stages"][key]
+    report["stages"] = stages
+    item.report = report
+    item.fingerprints = {**(item.fingerprints or {}), **result.fingerprints}
+    uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
     uow.commit()
     return item
 

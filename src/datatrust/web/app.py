@@ -23,6 +23,7 @@ from datatrust.web.api import (
     items,
     licences,
     orgs,
+    participants,
     tus,
 )
 from datatrust.web.api import money as money_api
@@ -112,5 +113,6 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
     for module in (health, accounts, orgs, items, audit, licences, campaigns, tus, buyers):
         app.include_router(module.router)
     app.include_router(money_api.router)
+    app.include_router(participants.router)
     pages.install(app)
     return app

@@ -257,4 +257,7 @@ def map_domain() -> None:
     from datatrust.adapters.db.tables_payfloor import map_payfloor  # it imports this module
 
     map_payfloor()
+    from datatrust.adapters.db.tables_participants import map_participants  # imports us
+
+    map_participants()
     _mapped = True

@@ -1,0 +1,158 @@
+"""Every participant's consent for chats and calls: until the others confirm through the
+link the contributor shares, only the contributor's own messages ship."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+import ingest_media as media
+from datatrust.domain.audit import AuditEvent
+from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import Conflict, NotFound
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.services import ingest, items, participants
+from datatrust.services.participants import InvitationState, ParticipantInvitation
+
+
+def secret(services) -> bytes:
+    return services.settings.secret_key.get_secret_value().encode()
+
+
+def receive_chat(services, persona, **extra):
+    with services.uow() as uow:
+        item = items.receive_item(
+            uow,
+            services.storage,
+            persona.actor,
+            kind="chat",
+            filename="chat.txt",
+            content_type="text/plain",
+            chunks=[media.whatsapp_chat()],
+            metadata={"me": "Priya Sharma"},
+            **extra,
+        )
+    with services.uow() as uow:
+        return uow.get(Item, item.id)
+
+
+def shipped(services, persona, item_id) -> dict:
+    with services.uow() as uow:
+        preview = ingest.open_preview(uow, services.storage, persona.actor, item_id)
+        return json.loads(b"".join(preview.chunks))
+
+
+def links(services, persona, item_id):
+    with services.uow() as uow:
+        return participants.list_for_owner(uow, secret(services), persona.actor, item_id)
+
+
+def tags(services, item_id):
+    with services.uow() as uow:
+        return [e.tag for e in uow.all(AuditEvent, subject_type="item", subject_id=str(item_id))]
+
+
+def test_a_processed_chat_ships_only_the_contributor_and_invites_the_other_participant(
+    services, people
+):
+    item = receive_chat(services, people["owner"])
+    assert item.status is ItemStatus.ACCEPTED, item.report["reasons"]
+    senders = {m["sender"] for m in shipped(services, people["owner"], item.id)["messages"]}
+    assert senders == {"CONTRIBUTOR"}
+    [invite] = links(services, people["owner"], item.id)
+    assert invite["label"] == "PARTICIPANT_1" and invite["state"] == "pending"
+    assert len(invite["token"]) >= 40
+    assert invite["expires_at"] > utcnow() + timedelta(days=29)
+    assert "participant:invite" in tags(services, item.id)
+    with services.uow() as uow:
+        row = uow.one(ParticipantInvitation, item_id=item.id)
+    assert invite["token"] not in (row.token_hash, row.nonce)  # stored hashed only
+
+
+def test_confirming_reprocesses_the_chat_with_their_redacted_messages(services, people):
+    item = receive_chat(services, people["owner"])
+    token = links(services, people["owner"], item.id)[0]["token"]
+    with services.uow() as uow:
+        page = participants.describe_invitation(uow, token)
+    assert page["label"] == "PARTICIPANT_1" and page["licence"]
+    assert "Priya" not in json.dumps(page, default=str)
+    with services.uow() as uow:
+        participants.decide(uow, token, confirm=True)
+    body = shipped(services, people["owner"], item.id)
+    senders = {m["sender"] for m in body["messages"]}
+    assert senders == {"CONTRIBUTOR", "PARTICIPANT_1"}
+    text = json.dumps(body)
+    assert "+27 82 555 1234" not in text and "Sipho" not in text
+    after = tags(services, item.id)
+    assert after.index("participant:confirm") < after.index("item:reprocess")
+    assert links(services, people["owner"], item.id)[0]["state"] == "confirmed"
+    assert links(services, people["owner"], item.id)[0]["token"] is None
+
+
+def test_declining_keeps_their_messages_out_and_cannot_be_flipped(services, people):
+    item = receive_chat(services, people["owner"])
+    token = links(services, people["owner"], item.id)[0]["token"]
+    before = shipped(services, people["owner"], item.id)
+    with services.uow() as uow:
+        participants.decide(uow, token, confirm=False)
+    assert shipped(services, people["owner"], item.id) == before
+    assert "participant:decline" in tags(services, item.id)
+    with pytest.raises(Conflict), services.uow() as uow:
+        participants.decide(uow, token, confirm=True)
+    with services.uow() as uow:
+        assert uow.one(ParticipantInvitation, item_id=item.id).state is InvitationState.DECLINED
+
+
+def test_a_wrong_or_expired_token_opens_nothing(services, people):
+    item = receive_chat(services, people["owner"])
+    token = links(services, people["owner"], item.id)[0]["token"]
+    for wrong in (token[:-2] + "xx", "", "a" * 500):
+        with pytest.raises(NotFound), services.uow() as uow:
+            participants.describe_invitation(uow, wrong)
+    with services.uow() as uow:
+        row = uow.one(ParticipantInvitation, item_id=item.id)
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        uow.commit()
+    with pytest.raises(NotFound, match="expired"), services.uow() as uow:
+        participants.decide(uow, token, confirm=True)
+
+
+def test_only_the_owner_sees_the_links(services, people):
+    item = receive_chat(services, people["owner"])
+    for name in ("other", "buyer", "operator"):
+        with pytest.raises(Exception) as caught, services.uow() as uow:
+            participants.list_for_owner(uow, secret(services), people[name].actor, item.id)
+        assert type(caught.value).__name__ in ("NotFound", "PermissionDenied")
+
+
+def test_a_call_invites_the_other_side(services, people):
+    with services.uow() as uow:
+        item = items.receive_item(
+            uow,
+            services.storage,
+            people["owner"].actor,
+            kind="call",
+            filename="call.m4a",
+            content_type="audio/mp4",
+            chunks=[media.call()],
+            transcript=media.CALL_TRANSCRIPT,
+        )
+    [invite] = links(services, people["owner"], item.id)
+    assert invite["label"] == "PARTICIPANT_1"
+    with services.uow() as uow:
+        participants.decide(uow, invite["token"], confirm=True)
+    with services.uow() as uow:
+        assert uow.get(Item, item.id).report["participants_confirmed"] == ["PARTICIPANT_1"]
+
+
+def test_processing_twice_invites_nobody_twice(services, people):
+    item = receive_chat(services, people["owner"])
+    with services.uow() as uow:
+        again = participants.invite_participants(
+            uow, secret(services), uow.get(Item, item.id), ["PARTICIPANT_1"]
+        )
+        uow.commit()
+    assert again == []
+    assert len(links(services, people["owner"], item.id)) == 1
