@@ -131,12 +131,12 @@ def test_withdrawal_followed_by_a_selection_in_the_same_second(services, people)
     give(services, owner, item.id, at=moment - timedelta(days=1))
     with services.uow() as uow:
         before = licences.selectable_items(uow, a_training_use(moment))
-    assert item.id in {i.id for i in before.items}
+    assert item.id in set(before.item_ids)
 
     withdraw(services, owner, item.id, at=moment)
     with services.uow() as uow:
         after = licences.selectable_items(uow, a_training_use(moment))  # the same second
-    assert item.id not in {i.id for i in after.items}
+    assert item.id not in set(after.item_ids)
     assert after.reasons["item_withdrawn"] >= 1
     assert after.reasons["consent_withdrawn"] >= 1
 

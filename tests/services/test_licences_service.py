@@ -205,9 +205,9 @@ def test_a_selection_takes_only_listed_items_whose_licence_allows_the_use(servic
         allowed = licences.selectable_items(uow, a_training_use())
         clone = licences.selectable_items(uow, a_training_use(action="create_replica"))
     mine = {ok.id, unlisted.id, unlicensed.id}
-    assert [i.id for i in allowed.items if i.id in mine] == [ok.id]
+    assert [i for i in allowed.item_ids if i in mine] == [ok.id]
     assert allowed.reasons.get("no_licence", 0) >= 1  # the unlicensed listed item
-    assert all(i.id not in mine for i in clone.items)
+    assert all(i not in mine for i in clone.item_ids)
     assert clone.reasons["action_not_permitted"] >= 1
     assert clone.reasons["use_prohibited"] >= 1
 
@@ -223,9 +223,9 @@ def test_a_selection_denies_a_territory_the_licence_excludes(services, people):
     with services.uow() as uow:
         us = licences.selectable_items(uow, a_training_use(territory="US"))
         de = licences.selectable_items(uow, a_training_use(territory="DE"))
-    assert item.id not in {i.id for i in us.items}
+    assert item.id not in set(us.item_ids)
     assert us.reasons["territory_excluded"] >= 1
-    assert item.id in {i.id for i in de.items}
+    assert item.id in set(de.item_ids)
 
 
 def test_a_use_is_parsed_from_json_with_every_problem_named():

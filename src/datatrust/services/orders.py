@@ -11,7 +11,7 @@ industry the instance does not deny (``settings.denied_industries``). Anything e
 refused with an error naming the problem, and audited (``order:refuse``).
 
 What is selected: every listed item whose licence permits exactly that use for the whole
-declared period, evaluated per item by ``licences.selectable_items`` (fails closed), with
+declared period, judged by ``licences.selectable_items`` (fails closed), with
 the count of items left out per reason code. An item whose licence ends inside the period
 is left out with ``licence_ends_within_period``.
 
@@ -47,13 +47,17 @@ from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
 from datatrust.domain.territories import is_known_territory
 from datatrust.services.accounts import actor_label
-from datatrust.services.licences import PERSON_BASE, LicenceOffer, Selection
+from datatrust.services.licences import (
+    PERSON_BASE,
+    LicenceOffer,
+    Selection,
+    selectable_items,
+)
 from datatrust.services.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 MAX_PERIOD_DAYS = 5 * 366
-ENDS_WITHIN_PERIOD = "licence_ends_within_period"
 
 
 # PostgreSQL takes at most 65,535 bound parameters per statement; SQLite 32,766.
@@ -329,53 +333,12 @@ def select_for_use(uow: UnitOfWork, declared: DeclaredUse) -> Selection:
     """Listed items whose licence permits ``declared.use`` from its start until its end,
     and how many were left out for each reason code.
 
-    Every candidate is judged by ``licences._exclusion_codes`` (the rules of
-    ``licences.selectable_items``: failing closed on a missing or invalid licence, missing
-    consent, consent under other terms, any denying reason). Its answer depends only on the
-    item's status, its offer, and its consent record's state and offer, so it is computed
-    once per distinct combination and reused for every item that shares it: the same
-    per-item decision, without validating the same licence a million times. An item whose
-    licence ends before the period does is left out with ``licence_ends_within_period``.
+    The rules are ``licences.selectable_items`` (the one definition: failing closed on a
+    missing or invalid licence, missing consent, consent under other terms, any denying
+    reason), evaluated at the period's start; an item whose licence ends before the period
+    does is left out with ``licence_ends_within_period``.
     """
-    from datatrust.services import licences  # the one definition of the selection rules
-    from datatrust.services.consent import ConsentRow
-
-    candidates = uow.all(Item, status__in=[ItemStatus.LISTED, ItemStatus.WITHDRAWN])
-    offers = {o.id: o for o in uow.all(LicenceOffer)}
-    consents = {
-        c.id: c for c in by_ids(uow, ConsentRow, {i.consent_id for i in candidates if i.consent_id})
-    }
-    ends_ok: dict[int, bool] = {}
-    decided: dict[tuple[Any, ...], frozenset[str]] = {}
-    chosen: list[Item] = []
-    reasons: Counter[str] = Counter()
-    excluded = 0
-    for item in candidates:
-        consent = consents.get(item.consent_id) if item.consent_id else None
-        key = (
-            item.status,
-            item.licence_id if item.licence_id in offers else None,
-            None if consent is None else (consent.offer_id, str(consent.state)),
-        )
-        codes = decided.get(key)
-        if codes is None:
-            found = set(
-                licences._exclusion_codes(item, offers, consents, declared.use, declared.starts_at)
-            )
-            if not found:
-                offer_id = item.licence_id
-                if offer_id not in ends_ok:
-                    ends_ok[offer_id] = offers[offer_id].terms().valid_until >= declared.ends_at
-                if not ends_ok[offer_id]:
-                    found.add(ENDS_WITHIN_PERIOD)
-            codes = decided[key] = frozenset(found)
-        if codes:
-            excluded += 1
-            reasons.update(codes)
-        else:
-            chosen.append(item)
-    chosen.sort(key=lambda i: i.id)
-    return Selection(chosen, excluded, dict(sorted(reasons.items())))
+    return selectable_items(uow, declared.use, declared.starts_at, until=declared.ends_at)
 
 
 @dataclass(frozen=True)
@@ -468,12 +431,13 @@ def declare_order(
             use={k: data.get(k) for k in ("action", "purpose", "industry", "territory")},
         ) from None
     selection = select_for_use(uow, declared)
-    lines = _lines(uow, selection.items, fee_percent)
+    chosen = sorted(by_ids(uow, Item, selection.item_ids), key=lambda i: i.id)
+    lines = _lines(uow, chosen, fee_percent)
     order = Order(
         org_id=org.id,
         created_by=actor.user_id,
         use=use_to_dict(declared),
-        item_ids=[i.id for i in selection.items],
+        item_ids=list(selection.item_ids),
         excluded=selection.excluded,
         reasons=selection.reasons,
         quote=quote_for(lines, fee_percent),
@@ -492,12 +456,12 @@ def declare_order(
         reasons=order.reasons,
     )
     use_summary = _use_summary(order.use)
-    for item in selection.items:
+    for item_id in selection.item_ids:
         uow.record(
             AuditTag.ITEM_SELECT,
             actor_label(actor),
             "item",
-            item.id,
+            item_id,
             order_id=order.id,
             org_id=org.id,
             org_name=org.legal_name,
@@ -613,31 +577,12 @@ def purchase_order(
 
 
 def _still_allowed(uow: UnitOfWork, order: Order) -> list[Item]:
-    """The order's items that its use may still take, evaluated per item now."""
-    items = sorted(by_ids(uow, Item, order.item_ids), key=lambda i: i.id)
+    """The order's items that its use may still take now, by the same rules as the
+    selection (``licences.selectable_items``, restricted to the order's items)."""
     use = use_from_dict(order.use, at=max(utcnow(), datetime.fromisoformat(order.use["starts_at"])))
-    ends = datetime.fromisoformat(order.use["ends_at"])
-    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
-    from datatrust.services.consent import ConsentRow  # licences and consent are one unit
-
-    consents = {c.id: c for c in by_ids(uow, ConsentRow, {i.consent_id for i in items})}
-    out = []
-    for item in items:
-        offer = offers.get(item.licence_id)
-        consent = consents.get(item.consent_id)
-        if item.status is not ItemStatus.LISTED or offer is None or consent is None:
-            continue
-        if consent.offer_id != offer.id:
-            continue
-        try:
-            terms = offer.terms()
-        except InvalidInput:
-            continue
-        if terms.valid_until < as_utc(ends):
-            continue
-        if evaluate(terms, use, state=str(consent.state)).allowed:
-            out.append(item)
-    return out
+    ends = as_utc(datetime.fromisoformat(order.use["ends_at"]))
+    still = selectable_items(uow, use, until=ends, among=order.item_ids)
+    return sorted(by_ids(uow, Item, still.item_ids), key=lambda i: i.id)
 
 
 def _record_sale(

@@ -2,19 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from datatrust.adapters.db.tables import outbox
+from datatrust.adapters.db.tables import items, outbox
+from datatrust.adapters.db.tables_consent import consent_records
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.jobs import JobState, OutboxJob
 
 if TYPE_CHECKING:
     from datatrust.adapters.db.ledger_store import SqlLedger
+
+
+# PostgreSQL takes at most 65,535 bound parameters per statement, SQLite 32,766: id lists
+# are sent in chunks well below both.
+IN_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class SelectionGroup:
+    """Candidate items sharing everything a selection decision depends on.
+
+    ``consent_state`` and ``consent_offer_id`` are ``None`` when the item has no consent
+    record (no ``consent_id``, or one that points at no row).
+    """
+
+    status: str
+    licence_id: int | None
+    consent_offer_id: int | None
+    consent_state: str | None
+    count: int
+
+
+def _chunks(ids: Collection[int] | None) -> Iterator[list[int] | None]:
+    """``None`` (no restriction) once, or the sorted distinct ids in chunks of IN_CHUNK."""
+    if ids is None:
+        yield None
+        return
+    wanted = sorted(set(ids))
+    for lo in range(0, len(wanted), IN_CHUNK):
+        yield wanted[lo : lo + IN_CHUNK]
+
+
+_candidates = items.outerjoin(consent_records, consent_records.c.id == items.c.consent_id)
+_consented = items.join(consent_records, consent_records.c.id == items.c.consent_id)
 
 
 class SqlQueries:
@@ -45,6 +82,79 @@ class SqlQueries:
                 .order_by(AuditEvent.seq)
             )
         )
+
+    def selection_groups(
+        self, statuses: Iterable[str], among: Collection[int] | None = None
+    ) -> list[SelectionGroup]:
+        """Items with one of ``statuses`` (and, if given, an id in ``among``), counted per
+        (status, licence, consent offer, consent state). Columns only, grouped by the
+        database: a million items come back as a few dozen rows."""
+        key = (
+            items.c.status,
+            items.c.licence_id,
+            consent_records.c.offer_id,
+            consent_records.c.state,
+        )
+        totals: Counter[tuple[Any, ...]] = Counter()
+        for chunk in _chunks(among):
+            query = (
+                select(*key, func.count())
+                .select_from(_candidates)
+                .where(items.c.status.in_(list(statuses)))
+                .group_by(*key)
+            )
+            if chunk is not None:
+                query = query.where(items.c.id.in_(chunk))
+            for status, licence_id, offer_id, state, count in self.session.execute(query):
+                totals[(status, licence_id, offer_id, state)] += count
+        return [
+            SelectionGroup(
+                str(status),
+                licence_id,
+                offer_id,
+                None if state is None else str(state),
+                count,
+            )
+            for (status, licence_id, offer_id, state), count in totals.items()
+        ]
+
+    def selected_item_ids(
+        self,
+        status: str,
+        allowed: Iterable[tuple[int, str]],
+        among: Collection[int] | None = None,
+    ) -> list[int]:
+        """Ids, ascending, of the items with ``status`` whose licence is ``L`` and whose
+        consent record was given under ``L`` and is in state ``S``, for each ``(L, S)`` in
+        ``allowed`` (and, if given, whose id is in ``among``)."""
+        pairs = sorted(set(allowed))
+        if not pairs:
+            return []
+        by_state: dict[str, list[int]] = {}
+        for licence_id, state in pairs:
+            by_state.setdefault(state, []).append(licence_id)
+        groups = or_(
+            *(
+                and_(consent_records.c.state == state, items.c.licence_id.in_(licence_ids))
+                for state, licence_ids in sorted(by_state.items())
+            )
+        )
+        out: list[int] = []
+        for chunk in _chunks(among):
+            query = (
+                select(items.c.id)
+                .select_from(
+                    items.join(consent_records, consent_records.c.id == items.c.consent_id)
+                )
+                .where(items.c.status == status)
+                .where(consent_records.c.offer_id == items.c.licence_id)
+                .where(groups)
+                .order_by(items.c.id)
+            )
+            if chunk is not None:
+                query = query.where(items.c.id.in_(chunk))
+            out.extend(self.session.scalars(query))
+        return out
 
     def claim_job(self, job_id: int, worker: str, now: datetime, lease_until: datetime) -> bool:
         """Pending and due → running, for exactly one claimant (a conditional update)."""
