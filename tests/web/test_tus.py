@@ -205,7 +205,7 @@ def test_termination_deletes_the_upload_and_its_bytes(server, services, people):
     uploader.upload_chunk()
     upload_id = urlparse(uploader.url).path.rsplit("/", 1)[-1]
     staged = services.settings.data_dir / "uploads" / f"{upload_id}.part"
-    assert staged.stat().st_size == 400
+    assert staged.stat().st_size > 400  # 400 bytes, sealed (encrypted) as they arrived
     assert stat.S_IMODE(os.stat(staged).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(staged.parent).st_mode) == 0o700
     assert httpx.delete(uploader.url, headers={**owner.headers, **TUS}).status_code == 204
@@ -254,3 +254,27 @@ def test_a_request_without_tus_resumable_is_refused(server, people):
         f"{server}/files/", headers={**people["owner"].headers, "Upload-Length": "5"}
     )
     assert response.status_code == 412
+
+
+def test_staged_bytes_are_encrypted_and_still_resume(server, services, people):
+    owner = people["owner"]
+    marker = b"PLAINTEXT-MARKER-+27825551234-"
+    data = marker * 40  # 1200 bytes of a chat export, say
+    tus = tus_client.TusClient(f"{server}/files/", headers=owner.headers)
+    uploader = tus.uploader(
+        file_stream=io.BytesIO(data), chunk_size=500, metadata=meta("chat", "c.txt")
+    )
+    uploader.upload_chunk()
+    uploader.upload_chunk()
+    upload_id = urlparse(uploader.url).path.rsplit("/", 1)[-1]
+    staged = (services.settings.data_dir / "uploads" / f"{upload_id}.part").read_bytes()
+    assert marker not in staged and b"PLAINTEXT" not in staged and len(staged) > 1000
+    head = httpx.head(uploader.url, headers={**owner.headers, **TUS})
+    assert head.headers["Upload-Offset"] == "1000"
+    resumed = tus.uploader(file_stream=io.BytesIO(data), url=uploader.url, chunk_size=500)
+    assert resumed.offset == 1000
+    resumed.upload()
+    with services.uow() as uow:
+        upload = uow.get(ResumableUpload, upload_id)
+        item = uow.get(Item, upload.item_id)
+    assert item.original_sha256 == hashlib.sha256(data).hexdigest()

@@ -1,10 +1,20 @@
 """Resumable uploads (tus 1.0 core with creation, expiration, checksum, termination).
 
 Partial bytes are staged in a private folder (``0700``; files ``0600``) under the data
-directory, one file per upload; the file's size *is* the offset, so a PATCH cut off halfway
-keeps exactly what arrived and the client resumes from there. When the last byte arrives
-the file goes through ``receive_item`` (encrypted under the contributor's key, processing
-queued) and the staged copy is deleted.
+directory, one file per upload, and never in plaintext: each upload has its own random data
+key, wrapped by the master key (``Cipher.new_wrapped_key``) and kept in the upload's row,
+and every piece of a PATCH body is sealed as its own record as it arrives::
+
+    record = plaintext length (4 bytes) | sealed length (4 bytes) | Cipher.encrypt(piece)
+
+so appends never touch what is already there. The offset is the plaintext length of the
+complete records; a record torn by a crash is cut off at the next PATCH, so a PATCH cut off
+halfway keeps exactly the pieces that arrived and the client resumes from there. (Each
+record is authenticated on its own; records are not chained, so someone able to write the
+data folder could drop or reorder whole records: the item's sha256 would then differ from
+the client's file. The aim here is confidentiality of partial uploads at rest.) When the
+last byte arrives the records are decrypted into ``receive_item`` (encrypted under the
+contributor's key, processing queued) and the staged copy is deleted.
 
 Size limits per kind are enforced at creation from ``Upload-Length`` (413 before a single
 byte is sent) and again while bytes arrive.
@@ -18,11 +28,13 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import struct
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
@@ -36,12 +48,14 @@ from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import check_upload_campaign
 from datatrust.services.items import receive_item
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.storage import EncryptedStorage
+from datatrust.services.storage import Cipher, DecryptionError, EncryptedStorage
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = ("creation", "expiration", "checksum", "termination")
 CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 CHUNK = 1024 * 1024
+RECORD_HEADER = struct.Struct(">II")  # plaintext length, sealed length
+KEY_META = "_staging_key"  # the upload's wrapped data key (base64), in its row's meta
 
 
 class UploadTooLarge(DomainError):
@@ -87,8 +101,10 @@ class Staging:
         os.close(fd)
 
     def size(self, upload_id: str) -> int:
+        """The plaintext bytes staged: the upload's offset."""
         try:
-            return self.path(upload_id).stat().st_size
+            with open(self.path(upload_id), "rb") as f:
+                return scan_records(f)[0]
         except FileNotFoundError:
             return 0
 
@@ -96,10 +112,52 @@ class Staging:
         with contextlib.suppress(FileNotFoundError):
             self.path(upload_id).unlink()
 
-    def chunks(self, upload_id: str) -> Iterator[bytes]:
+    def chunks(self, upload_id: str, cipher: Cipher, wrapped_key: bytes) -> Iterator[bytes]:
+        """The staged plaintext, record by record. Raises ``DecryptionError`` if a record
+        fails authentication."""
         with open(self.path(upload_id), "rb") as f:
-            while chunk := f.read(CHUNK):
-                yield chunk
+            while header := f.read(RECORD_HEADER.size):
+                if len(header) < RECORD_HEADER.size:
+                    return  # a torn tail: never counted in the offset
+                plain, sealed = RECORD_HEADER.unpack(header)
+                body = f.read(sealed)
+                if len(body) < sealed:
+                    return
+                data = b"".join(cipher.decrypt(wrapped_key, [body]))
+                if len(data) != plain:
+                    raise DecryptionError("a staged record's length does not match")
+                yield data
+
+
+def scan_records(f: BinaryIO) -> tuple[int, int]:
+    """(plaintext bytes, file position after the last complete record) of a staged file."""
+    f.seek(0, os.SEEK_END)
+    end = f.tell()
+    pos = plain = 0
+    while pos + RECORD_HEADER.size <= end:
+        f.seek(pos)
+        size, sealed = RECORD_HEADER.unpack(f.read(RECORD_HEADER.size))
+        if pos + RECORD_HEADER.size + sealed > end:
+            break
+        pos += RECORD_HEADER.size + sealed
+        plain += size
+    return plain, pos
+
+
+def seal_record(cipher: Cipher, wrapped_key: bytes, piece: bytes) -> bytes:
+    sealed = b"".join(cipher.encrypt(wrapped_key, [piece]))
+    return RECORD_HEADER.pack(len(piece), len(sealed)) + sealed
+
+
+def _staging_key(uow: UnitOfWork, cipher: Cipher, upload: ResumableUpload) -> bytes:
+    """The upload's wrapped data key, made (and committed, before any byte is sealed with
+    it) on its first PATCH."""
+    meta = dict(upload.meta or {})
+    if KEY_META not in meta:
+        meta[KEY_META] = base64.b64encode(cipher.new_wrapped_key()).decode()
+        upload.meta = meta
+        uow.commit()
+    return base64.b64decode(meta[KEY_META])
 
 
 # --------------------------------------------------------------------------- creation
@@ -248,15 +306,18 @@ def append_chunk(
         raise InvalidInput("Upload-Offset: required, a whole number of bytes") from None
     verify = _checksum(checksum) if checksum else None
     path = staging.path(upload.id)
+    cipher = storage.cipher
     with open(path, "r+b") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Conflict("another request is writing to this upload") from None
-        current = os.fstat(f.fileno()).st_size
+        current, end = scan_records(f)
         if claimed != current:
             raise Conflict(f"Upload-Offset is {claimed} but the server has {current} bytes")
-        f.seek(current)
+        key = _staging_key(uow, cipher, upload)
+        f.truncate(end)  # a record torn by a crash was never counted: drop it
+        f.seek(end)
         digest = verify[0]() if verify else None
         written = 0
         try:
@@ -265,7 +326,7 @@ def append_chunk(
                     raise UploadTooLarge(
                         f"more bytes than the declared Upload-Length of {upload.length}"
                     )
-                f.write(chunk)
+                f.write(seal_record(cipher, key, chunk))
                 written += len(chunk)
                 if digest is not None:
                     digest.update(chunk)
@@ -273,10 +334,10 @@ def append_chunk(
                     f.flush()  # what arrived stays, even if the connection drops next
         except BaseException:
             if digest is not None or current + written > upload.length:
-                f.truncate(current)
+                f.truncate(end)
             raise
         if digest is not None and verify is not None and digest.digest() != verify[1]:
-            f.truncate(current)
+            f.truncate(end)
             raise ChecksumMismatch("Upload-Checksum does not match the bytes received")
         f.flush()
         offset_now = current + written
@@ -318,7 +379,9 @@ def _complete(
         kind=upload.kind.value,
         filename=upload.filename,
         content_type=meta.get("filetype", "application/octet-stream"),
-        chunks=staging.chunks(upload.id),
+        chunks=staging.chunks(
+            upload.id, storage.cipher, base64.b64decode((upload.meta or {})[KEY_META])
+        ),
         title=meta.get("title", ""),
         campaign_id=upload.campaign_id,
         metadata={k: meta.get(k) for k in ("lat", "lng", "me")},
