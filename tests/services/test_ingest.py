@@ -44,7 +44,8 @@ def preview_bytes(services, persona, item_id, part="media") -> bytes:
 
 def tags_for(services, item_id) -> list[str]:
     with services.uow() as uow:
-        return [e.tag for e in uow.all(AuditEvent, subject_type="item", subject_id=str(item_id))]
+        events = uow.all(AuditEvent, order_by="seq", subject_type="item", subject_id=str(item_id))
+        return [e.tag for e in events]
 
 
 def test_a_received_photo_is_processed_in_a_job_and_accepted(services, people):
@@ -242,3 +243,28 @@ def test_what_was_removed_reads_as_plain_words():
         "1 email address redacted",
         "2 phone numbers redacted",
     ]
+
+
+def test_an_item_whose_processing_fails_every_retry_is_rejected_with_what_to_do(
+    services, people, monkeypatch
+):
+    from datatrust.domain.clock import utcnow
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("worker fell over outside the pipeline's guard")
+
+    monkeypatch.setattr(ingest, "process_item", crash)
+    item = receive(services, people["owner"], "photo", media.photo(seed=12), "a.jpg")
+    assert item.status is ItemStatus.RECEIVED  # first attempt failed: a retry is due
+    with services.uow() as uow:
+        job = uow.one(OutboxJob, idempotency_key=f"item.process:{item.id}")
+        job.attempts = job.max_attempts - 1  # the next attempt is the last
+        job.run_after = utcnow()
+        uow.commit()
+        job_id = job.id
+    assert services.run_job(job_id) == "failed"
+    rejected = reload(services, item.id)
+    assert rejected.status is ItemStatus.REJECTED
+    [reason] = rejected.report["reasons"]
+    assert reason["code"] == "processing_failed" and "Upload the file again" in reason["message"]
+    assert tags_for(services, item.id)[-1] == "item:reject"

@@ -462,7 +462,32 @@ def enqueue_processing(uow: UnitOfWork, item: Item) -> None:
     uow.enqueue(PROCESS_JOB, {"item_id": item.id}, key=f"{PROCESS_JOB}:{item.id}")
 
 
-@job(PROCESS_JOB)
+PROCESSING_FAILED = (
+    "We could not process this upload: it failed several times on our side (the problem "
+    "was logged). Upload the file again; if it fails again, tell us."
+)
+
+
+def reject_after_failures(uow: UnitOfWork, payload: dict[str, Any], error: str) -> None:
+    """``item.process`` failed its last attempt (a crash outside the pipeline's own guard,
+    a worker killed every time): reject the item with ``processing_failed`` so its
+    contributor can act, instead of leaving it ``received`` for ever. Commits; an item
+    that got further meanwhile is left alone."""
+    item = uow.get_for_update(Item, int(payload["item_id"]))
+    if item is None or item.status not in (ItemStatus.RECEIVED, ItemStatus.VALIDATED):
+        return
+    report = dict(item.report or {})
+    report["verdict"] = "rejected"
+    report["reasons"] = [{"code": "processing_failed", "message": PROCESSING_FAILED}]
+    item.move_to(ItemStatus.REJECTED)
+    item.report = report
+    uow.record(
+        AuditTag.ITEM_REJECT, "system", "item", item.id, by="jobs", codes=["processing_failed"]
+    )
+    uow.commit()
+
+
+@job(PROCESS_JOB, on_give_up=reject_after_failures)
 def process_item_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     services = ctx.services
     process_item(

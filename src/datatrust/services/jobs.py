@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, dict[str, Any], "JobContext"], None]
 HANDLERS: dict[str, Handler] = {}
+# Called once when a job has failed its last attempt: (fresh unit of work, payload, error).
+GiveUp = Callable[[UnitOfWork, dict[str, Any], str], None]
+GIVE_UP_HOOKS: dict[str, GiveUp] = {}
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,17 @@ class JobContext:
     services: Any  # the bootstrapped container, for handlers that need storage or signing
 
 
-def job(name: str) -> Callable[[Handler], Handler]:
-    """Register a handler under ``name`` (the name stored in outbox rows)."""
+def job(name: str, *, on_give_up: GiveUp | None = None) -> Callable[[Handler], Handler]:
+    """Register a handler under ``name`` (the name stored in outbox rows). ``on_give_up``
+    runs once, in its own unit of work (it commits), after the job is marked ``failed``
+    for good, so the job's subject is not left waiting for ever; its errors are logged."""
 
     def register(handler: Handler) -> Handler:
         if name in HANDLERS and HANDLERS[name] is not handler:
             raise RuntimeError(f"two handlers for job {name!r}")
         HANDLERS[name] = handler
+        if on_give_up is not None:
+            GIVE_UP_HOOKS[name] = on_give_up
         return handler
 
     return register
@@ -163,8 +170,24 @@ def _after_failure(uow_factory: UnitOfWorkFactory, job_id: int, attempt: int, er
             row.state = JobState.PENDING
             row.run_after = utcnow() + backoff(row.attempts)
             outcome = "retry"
+        name, payload = row.job, dict(row.payload)
         uow.commit()
-        return outcome
+    if outcome == "failed":
+        _give_up(uow_factory, name, payload, error)
+    return outcome
+
+
+def _give_up(
+    uow_factory: UnitOfWorkFactory, name: str, payload: dict[str, Any], error: str
+) -> None:
+    hook = GIVE_UP_HOOKS.get(name)
+    if hook is None:
+        return
+    try:
+        with uow_factory() as uow:
+            hook(uow, payload, error)
+    except Exception:  # the job stays failed either way; the hook's failure is logged
+        log.exception("the give-up hook of job %s failed", name)
 
 
 @dataclass(frozen=True)
@@ -189,6 +212,7 @@ def sweep(
     with uow_factory() as uow:
         expired = uow.queries.expired_leases(now)
         exhausted = []
+        given_up: list[tuple[str, dict[str, Any]]] = []
         for job_id in expired:
             row = uow.get_for_update(OutboxJob, job_id)
             if (
@@ -207,12 +231,15 @@ def sweep(
                     AuditTag.JOB_FAIL, "system", "job", job_id, job=row.job, error=row.last_error
                 )
                 exhausted.append(job_id)
+                given_up.append((row.job, dict(row.payload)))
         uow.flush()
         released = uow.queries.release_expired(
             [job_id for job_id in expired if job_id not in exhausted], now
         )
         due = uow.queries.due_pending(now - timedelta(seconds=grace_seconds))
         uow.commit()
+    for name, payload in given_up:
+        _give_up(uow_factory, name, payload, DIED_ON_LAST_ATTEMPT)
     # A released job's message died with its worker: send it again now, not a sweep later.
     # (One that finished just before its release is merely skipped by ``run_job``.)
     redispatch = sorted((set(expired) - set(exhausted)) | set(due))
