@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from datatrust.adapters.crypto import AesGcmCipher, Ed25519Signer
@@ -14,6 +15,7 @@ from datatrust.adapters.objectstore import make_object_store
 from datatrust.adapters.passwords import Argon2Hasher
 from datatrust.adapters.queue import EmbeddedConsumer, HueyQueue, make_huey
 from datatrust.config import Settings
+from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob, backoff
 from datatrust.services import jobs
 from datatrust.services.ports import ObjectStore, PasswordHasher, Signer
@@ -50,6 +52,14 @@ class Services:
 
     def sweep(self) -> jobs.SweepReport:
         return jobs.sweep(self.uow, self.queue)
+
+    def schedule(self, job_name: str, now: datetime | None = None) -> None:
+        """Enqueue a scheduled outbox job once per time slot (keyed by the slot's minute),
+        however many workers' schedulers fire for it."""
+        slot = (now or utcnow()).strftime("%Y-%m-%dT%H:%M")
+        with self.uow() as uow:
+            uow.enqueue(job_name, {"scheduled": slot}, key=f"{job_name}:{slot}")
+            uow.commit()
 
     def retry_delay(self, job_id: int) -> int:
         with self.uow() as uow:
@@ -107,6 +117,7 @@ def build(
         run=lambda job_id: services_ref[0].run_job(job_id),
         sweep=lambda: services_ref[0].sweep(),
         retry_delay=lambda job_id: services_ref[0].retry_delay(job_id),
+        schedule=lambda job_name: services_ref[0].schedule(job_name),
     )
     services = Services(
         settings=settings,

@@ -77,6 +77,17 @@ def jobs_sweep(dev: bool = typer.Option(False, "--dev")) -> None:
     typer.echo(json.dumps({"released": report.released, "redispatched": report.redispatched}))
 
 
+@jobs_app.command("auto-approve")
+def jobs_auto_approve(dev: bool = typer.Option(False, "--dev")) -> None:
+    """Accept and pay items whose review window passed (also runs every five minutes in
+    workers). Idempotent: an item is accepted and paid once."""
+    from datatrust.services.campaigns import settle_overdue_reviews
+
+    with _services(_settings(dev)).uow() as uow:
+        settled = settle_overdue_reviews(uow)
+    typer.echo(json.dumps({"accepted": settled}))
+
+
 @db_app.command("upgrade")
 def db_upgrade(dev: bool = typer.Option(False, "--dev")) -> None:
     """Apply every migration to the configured database."""

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     platform_fee_percent: int = Field(default=20, ge=0, le=100)
     pay_floor_minor_per_hour: int = 800  # 8 USD
     pay_floor_currency: str = "USD"
+    # Per-country floors, minor units per hour in pay_floor_currency: {"IN": 300, "GB": 1300}.
+    pay_floor_by_country: dict[str, int] = Field(default_factory=dict)
+    minimum_payout_minor: int = Field(default=1000, ge=1)  # in pay_floor_currency; 10 USD
     denied_industries: list[str] = Field(
         default_factory=lambda: ["political_campaigning", "surveillance", "adult_content"]
     )

@@ -30,11 +30,20 @@ def open_campaign(client, persona, kind="photo", **changes):
         "rate_minor": 250,
         "currency": "USD",
         "quota": 100,
+        "expected_minutes_per_item": 10,
         **changes,
     }
     created = client.post("/api/campaigns", headers=persona.headers, json=body)
     assert created.status_code == 201, created.text
     assert created.json()["state"] == "draft"
+    if created.json()["org_id"] is not None:  # a buyer's campaign opens once escrow covers it
+        needed = body["rate_minor"] * body["quota"] + body.get("coverage_bonus_minor", 0) * 100
+        funded = client.post(
+            f"/api/campaigns/{created.json()['id']}/escrow",
+            headers=persona.headers,
+            json={"amount_minor": needed, "currency": "USD", "idempotency_key": "open"},
+        )
+        assert funded.status_code == 201, funded.text
     opened = client.post(f"/api/campaigns/{created.json()['id']}/open", headers=persona.headers)
     assert opened.status_code == 200 and opened.json()["state"] == "open"
     return opened.json()

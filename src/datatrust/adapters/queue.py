@@ -8,7 +8,7 @@ re-dispatches what was lost; a periodic task runs the sweeper every minute.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
@@ -18,6 +18,13 @@ log = logging.getLogger(__name__)
 
 RUN_TASK = "datatrust.run_job"
 SWEEP_TASK = "datatrust.sweep"
+# Scheduled jobs: (task name, when, outbox job it enqueues). The periodic task only
+# enqueues the outbox job (keyed by time slot, so several schedulers enqueue it once); the
+# job itself runs like any other, with retries and the sweeper behind it.
+AUTO_APPROVE_TASK = "datatrust.auto_approve"
+SCHEDULE: tuple[tuple[str, crontab, str], ...] = (
+    (AUTO_APPROVE_TASK, crontab(minute="*/5"), "items.auto_approve"),
+)
 
 
 class HueyQueue:
@@ -29,12 +36,17 @@ class HueyQueue:
         run: Callable[[int], str],
         sweep: Callable[[], object],
         retry_delay: Callable[[int], int],
+        schedule: Callable[[str], object] | None = None,
+        scheduled: Sequence[tuple[str, crontab, str]] = SCHEDULE,
     ) -> None:
         self.huey = huey
         self._run = run
         self._retry_delay = retry_delay
         self._task = huey.task(name=RUN_TASK)(self._execute)
         huey.periodic_task(crontab(minute="*"), name=SWEEP_TASK)(sweep)
+        if schedule is not None:
+            for task_name, when, job_name in scheduled:
+                huey.periodic_task(when, name=task_name)(_enqueuer(schedule, job_name))
 
     def _execute(self, outbox_id: int) -> str:
         outcome = self._run(outbox_id)
@@ -67,6 +79,14 @@ class HueyQueue:
             graceful_signal="TERM",
             max_delay=1.0,
         )
+
+
+def _enqueuer(schedule: Callable[[str], object], job_name: str) -> Callable[[], object]:
+    def enqueue() -> object:
+        return schedule(job_name)
+
+    enqueue.__name__ = f"enqueue_{job_name.replace('.', '_')}"
+    return enqueue
 
 
 def make_huey(backend: str, *, name: str, data_dir: Path, redis_url: str) -> Huey:

@@ -9,8 +9,8 @@ version, never the original, and never who contributed it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import (
     Campaign,
+    CampaignPayTerms,
     CampaignState,
     PayBasis,
     ReviewMode,
@@ -27,12 +28,39 @@ from datatrust.domain.campaigns import (
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Permission, Role, authorize, can
+from datatrust.services import money
 from datatrust.services.accounts import actor_label
+from datatrust.services.jobs import JobContext, job
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
 COVERED = (ItemStatus.ACCEPTED, ItemStatus.LISTED)
+MAX_EXPECTED_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True)
+class PayFloors:
+    """The instance's pay floors in minor units per hour of ``currency``: a default and
+    optional per-country ones (``Settings.pay_floor_*``)."""
+
+    minor_per_hour: int = 800
+    currency: str = "USD"
+    by_country: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> PayFloors:
+        return cls(
+            settings.pay_floor_minor_per_hour,
+            settings.pay_floor_currency,
+            {k.upper(): v for k, v in dict(settings.pay_floor_by_country).items()},
+        )
+
+    def floor_for(self, country: str | None) -> Money:
+        return Money(
+            self.by_country.get((country or "").upper(), self.minor_per_hour), self.currency
+        )
 
 
 def _enum(enum_cls: type, value: Any, name: str, problems: list[str]) -> Any:
@@ -59,9 +87,14 @@ def create_campaign(
     licence_template: str = "standard",
     review_mode: str = "peer",
     coverage_bonus_minor: int = 0,
+    expected_minutes_per_item: int | None = None,
+    country: str | None = None,
 ) -> Campaign:
     """A new campaign in ``draft``, run by the caller's organisation (a buyer, whose
-    organisation must be approved) or by the platform (an operator)."""
+    organisation must be approved) or by the platform (an operator).
+
+    ``expected_minutes_per_item`` (effort per unit of pay) is needed before it can open:
+    the pay floor is checked against it; ``country`` picks a per-country floor."""
     authorize(actor, Permission.CAMPAIGN_CREATE)
     org_id = None
     if actor.role is not Role.OPERATOR:
@@ -75,6 +108,13 @@ def create_campaign(
     item_kind = _enum(ItemKind, kind, "kind", problems)
     basis = _enum(PayBasis, pay_basis, "pay_basis", problems)
     mode = _enum(ReviewMode, review_mode, "review_mode", problems)
+    if expected_minutes_per_item is not None and (
+        type(expected_minutes_per_item) is not int
+        or not 1 <= expected_minutes_per_item <= MAX_EXPECTED_MINUTES
+    ):
+        problems.append(f"expected_minutes_per_item: between 1 and {MAX_EXPECTED_MINUTES}")
+    if country is not None and (len(country) != 2 or not country.isalpha()):
+        problems.append("country: a two-letter ISO 3166 code")
     if problems:
         raise InvalidInput("the campaign has problems", problems)
     campaign = Campaign(
@@ -95,6 +135,14 @@ def create_campaign(
     )
     uow.add(campaign)
     uow.flush()
+    if expected_minutes_per_item is not None:
+        uow.add(
+            CampaignPayTerms(
+                campaign_id=campaign.id or 0,
+                expected_minutes_per_item=expected_minutes_per_item,
+                country=country.upper() if country else None,
+            )
+        )
     uow.record(
         AuditTag.CAMPAIGN_CREATE,
         actor_label(actor),
@@ -115,23 +163,153 @@ def _managed(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
     return campaign
 
 
-def open_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
-    """draft → open: contributors can see it and upload to it. (Escrow funding, checked
-    here once the money issue lands, comes before this.)"""
+def open_campaign(
+    uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFloors | None = None
+) -> Campaign:
+    """draft → open: contributors can see it and upload to it.
+
+    Refused (``InvalidInput``) while the campaign states no expected effort or its rate
+    does not meet the pay floor for that effort, and (``Conflict``) while its escrow holds
+    less than ``quota × rate + quota × coverage bonus`` (a buyer's campaign; a platform
+    campaign has no buyer escrow). Both errors name the shortfall."""
     campaign = _managed(uow, actor, campaign_id)
+    if campaign.state is not CampaignState.DRAFT:
+        campaign.move_to(CampaignState.OPEN)  # raises the usual Conflict
+    _check_pay_floor(uow, campaign, floors or PayFloors())
+    _check_escrow(uow, campaign)
     campaign.move_to(CampaignState.OPEN)
     uow.record(AuditTag.CAMPAIGN_OPEN, actor_label(actor), "campaign", campaign.id)
     uow.commit()
     return campaign
 
 
+def _check_pay_floor(uow: UnitOfWork, campaign: Campaign, floors: PayFloors) -> None:
+    terms = uow.get(CampaignPayTerms, campaign.id)
+    if terms is None:
+        raise InvalidInput(
+            "state expected_minutes_per_item (the effort per unit of pay) before opening: "
+            "the pay floor is checked against it",
+            field="expected_minutes_per_item",
+        )
+    floor = floors.floor_for(terms.country)
+    check = money.check_pay_floor(
+        campaign.rate,
+        terms.expected_minutes_per_item,
+        terms.country,
+        floor_minor_per_hour=floor.amount_minor,
+        floor_currency=floor.currency,
+    )
+    if not check.meets_floor:
+        unit = "item" if campaign.pay_basis is PayBasis.PER_ITEM else "minute"
+        raise InvalidInput(
+            f"the rate of {campaign.rate} per {unit} for {terms.expected_minutes_per_item}"
+            f" minutes of effort is {check.hourly_rate} an hour, below the pay floor of"
+            f" {check.floor} an hour; pay at least {check.minimum_rate_per_item} per {unit}"
+            f" ({check.minimum_rate_per_item - campaign.rate} more)",
+            field="rate_minor",
+            shortfall_minor=(check.minimum_rate_per_item - campaign.rate).amount_minor,
+        )
+
+
+def units_per_item(campaign: Campaign) -> int:
+    """The most pay units one item can earn: 1 per item, or the longest allowed recording
+    in whole minutes (rounded up) for a per-minute campaign."""
+    if campaign.pay_basis is PayBasis.PER_ITEM:
+        return 1
+    longest = campaign.spec.get("max_duration_s")
+    if not isinstance(longest, int | float) or longest <= 0:
+        raise InvalidInput(
+            "a per-minute campaign needs spec.max_duration_s so its escrow can cover the quota",
+            field="spec.max_duration_s",
+        )
+    return -(-int(longest) // 60)
+
+
+def required_escrow(campaign: Campaign, rate_minor: int | None = None) -> Money:
+    """``quota × rate`` (per unit, times the units an item can earn) plus a coverage bonus
+    for every item of the quota (the most that can be owed)."""
+    rate = Money(campaign.rate_minor if rate_minor is None else rate_minor, campaign.currency)
+    return money.required_escrow(
+        rate * units_per_item(campaign), campaign.quota, campaign.coverage_bonus * campaign.quota
+    )
+
+
+def _check_escrow(uow: UnitOfWork, campaign: Campaign) -> None:
+    if campaign.org_id is None:
+        return  # a platform campaign: no buyer escrow to hold (see README, Money)
+    needed = required_escrow(campaign)
+    held = money.escrow_balance(uow, campaign.id or 0, campaign.currency)
+    if held < needed:
+        raise Conflict(
+            f"escrow holds {held}; opening needs {needed} (quota {campaign.quota} × rate"
+            f" {campaign.rate} plus bonuses): fund {needed - held} more",
+            {
+                "escrow_balance": money.money_out(held),
+                "required": money.money_out(needed),
+                "shortfall": money.money_out(needed - held),
+            },
+        )
+
+
 def close_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
-    """→ closed: no more uploads; items already received are still processed and reviewed."""
+    """→ closed: no more uploads; items already received are still processed and reviewed.
+
+    What is left in escrow returns to the buyer, less what the items still waiting for
+    review may be owed; that part returns once the last of them is decided."""
     campaign = _managed(uow, actor, campaign_id)
     campaign.move_to(CampaignState.CLOSED)
     uow.record(AuditTag.CAMPAIGN_CLOSE, actor_label(actor), "campaign", campaign.id)
+    release_escrow_left(uow, campaign, actor=actor_label(actor))
     uow.commit()
     return campaign
+
+
+_IN_FLIGHT = [ItemStatus.RECEIVED, ItemStatus.VALIDATED, ItemStatus.PROCESSED]
+
+
+def item_pay(campaign: Campaign, item: Item) -> Money:
+    """What an accepted item earns: the rate in its terms (or the campaign's, if a pay-floor
+    recheck raised it since) per item or per started minute, plus any coverage bonus."""
+    terms = (item.report or {}).get("campaign") or {}
+    rate = max(int(terms.get("rate_minor", campaign.rate_minor)), campaign.rate_minor)
+    if campaign.pay_basis is PayBasis.PER_MINUTE:
+        amount = -(-rate * int(item.duration_seconds or 0) // 60)  # a started minute counts
+    else:
+        amount = rate
+    return Money(amount + int(terms.get("coverage_bonus_minor") or 0), campaign.currency)
+
+
+def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "system") -> Money:
+    """For a closed buyer campaign, return escrow to the buyer, keeping what items still
+    waiting for review (or still in the pipeline, at the most an item can earn) may be
+    owed. Once nothing is pending, the rest returns. Idempotent; does not commit."""
+    if campaign.org_id is None or campaign.state is not CampaignState.CLOSED:
+        return Money.zero(campaign.currency)
+    keep = Money.zero(campaign.currency)
+    for item in uow.all(Item, campaign_id=campaign.id, status=ItemStatus.ACCEPTED):
+        if _waiting(item, campaign.id or 0):
+            keep = keep + item_pay(campaign, item)
+    in_flight = uow.count(Item, campaign_id=campaign.id, status__in=_IN_FLIGHT)
+    if in_flight:
+        most = max(campaign.rate_minor, _terms_rate(uow, campaign))
+        keep = keep + Money(
+            (most * units_per_item(campaign) + campaign.coverage_bonus_minor) * in_flight,
+            campaign.currency,
+        )
+    return money.close_campaign_escrow(
+        uow,
+        campaign.id or 0,
+        campaign.org_id,
+        currency=campaign.currency,
+        keep=keep,
+        final=not keep.is_positive,
+        actor=actor,
+    )
+
+
+def _terms_rate(uow: UnitOfWork, campaign: Campaign) -> int:
+    terms = uow.get(CampaignPayTerms, campaign.id)
+    return (terms.required_rate_minor or 0) if terms else 0
 
 
 def _visible(actor: Actor, campaign: Campaign) -> bool:
@@ -331,9 +509,16 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> None:
     terms["review"] = "accepted" if decision == "accept" else "rejected"
     terms["reviewed_by"] = by
     report["campaign"] = terms
+    campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
     if decision == "accept":
         item.move_to(ItemStatus.LISTED)
         uow.record(AuditTag.ITEM_LIST, "system", "item", item.id, by=by)
+        if campaign is not None and campaign.org_id is not None:
+            # Paid in the same transaction as the acceptance: both happen or neither.
+            owed = item_pay(campaign, item)
+            if owed.is_positive:
+                money.pay_accepted_item(uow, campaign.id or 0, item.owner_id, owed, item.id or 0)
+                terms["paid_minor"] = owed.amount_minor
     else:
         item.move_to(ItemStatus.REJECTED)
         reasons = list(report.get("reasons") or [])
@@ -348,18 +533,42 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> None:
         report["verdict"] = "rejected"
         uow.record(AuditTag.ITEM_REJECT, "system", "item", item.id, by=by)
     item.report = report
+    if campaign is not None and campaign.state is CampaignState.CLOSED:
+        uow.flush()
+        release_escrow_left(uow, campaign)
+
+
+REVIEW_WINDOW_PASSED = "review window passed"
 
 
 def settle_overdue_reviews(uow: UnitOfWork, now: datetime | None = None) -> int:
-    """List every item whose review window ended without a decision (work not reviewed in
-    time is accepted, DESIGN.md §5). Idempotent; returns how many were listed."""
+    """Accept, list and pay every item whose review window ended without a decision (work
+    not reviewed in time is accepted, DESIGN.md §5), each in its own transaction with its
+    ``item:accept`` audit event (reason "review window passed"). Idempotent: an item is
+    claimed by locking it and re-checking that it still waits, and its payment is keyed by
+    item; returns how many were settled."""
     now = now or utcnow()
     settled = 0
-    for item in uow.all(Item, status=ItemStatus.ACCEPTED):
+    due_ids = []
+    for item in uow.all(Item, status=ItemStatus.ACCEPTED, order_by="id"):
         terms = (item.report or {}).get("campaign") or {}
         due = terms.get("review_due")
         if terms.get("review") == "waiting" and due and as_utc(datetime.fromisoformat(due)) <= now:
-            _decide(uow, item, "accept", by="review_window")
-            settled += 1
+            due_ids.append(item.id)
+    for item_id in due_ids:
+        item = uow.get_for_update(Item, item_id)
+        if item is None or item.campaign_id is None or not _waiting(item, item.campaign_id):
+            continue
+        uow.record(AuditTag.ITEM_ACCEPT, "system", "item", item.id, reason=REVIEW_WINDOW_PASSED)
+        _decide(uow, item, "accept", by="review_window")
+        uow.commit()
+        settled += 1
     uow.commit()
     return settled
+
+
+@job("items.auto_approve")
+def auto_approve_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """Outbox job (scheduled every few minutes, and ``datatrust jobs auto-approve``):
+    accept and pay the items whose review window passed. Safe to run twice or at once."""
+    settle_overdue_reviews(uow)

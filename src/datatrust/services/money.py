@@ -382,12 +382,18 @@ def close_campaign_escrow(
     buyer_org_id: int,
     *,
     currency: str | None = None,
+    keep: Money | None = None,
+    final: bool = True,
     actor: str = "system",
 ) -> Money:
-    """Return what is left in the campaign's escrow to the buyer; returns that amount
-    (zero when nothing is left, including on a second call). Does not commit.
+    """Return what is left in the campaign's escrow, less ``keep``, to the buyer; returns
+    that amount (zero when nothing is left). Does not commit.
 
-    ``currency`` defaults to the campaign's.
+    Two releases at most, each keyed once: the one at closing
+    (``escrow-release:<campaign>:<CUR>``) keeps ``keep`` back for work still pending; the
+    ``final`` one (``...:final``, when nothing is pending) returns the rest. ``final=True``
+    with no ``keep`` (the default) releases everything under the first key. ``currency``
+    defaults to the campaign's.
     """
     if currency is None:
         campaign = uow.get(Campaign, campaign_id)
@@ -396,14 +402,24 @@ def close_campaign_escrow(
         currency = campaign.currency
     account = AccountRef.escrow(campaign_id, currency)
     ledger = uow.queries.ledger
+    first_key = f"escrow-release:{campaign_id}:{currency}"
+    key = first_key
+    if ledger.entry(first_key) is not None:
+        if not final:
+            return Money.zero(currency)
+        key = f"{first_key}:final"
+        if ledger.entry(key) is not None:
+            return Money.zero(currency)
     _, left = ledger.lock([account])[account]
+    if keep is not None and keep.is_positive:
+        left = left - keep
     if not left.is_positive:
         return Money.zero(currency)
     entry = dl.release_escrow(
         campaign_id,
         buyer_org_id,
         left,
-        key=f"escrow-release:{campaign_id}:{currency}",
+        key=key,
         source={"type": "escrow_release", "campaign_id": campaign_id, "org_id": buyer_org_id},
     )
     post(uow, entry, actor)

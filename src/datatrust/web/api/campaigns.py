@@ -35,6 +35,10 @@ class CampaignIn(BaseModel):
     licence_template: str = Field(default="standard", max_length=100)
     review_mode: str = "peer"
     coverage_bonus_minor: int = 0
+    expected_minutes_per_item: int | None = Field(
+        default=None, description="Effort per unit of pay; the pay floor is checked against it."
+    )
+    country: str | None = Field(default=None, max_length=2)
 
 
 class CampaignOut(BaseModel):
@@ -117,9 +121,11 @@ def get_one(
 def open_(
     campaign_id: int,
     actor: Actor = requires(Permission.CAMPAIGN_CREATE),
+    svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
 ) -> CampaignOut:
-    return campaign_out(campaigns.open_campaign(unit, actor, campaign_id))
+    floors = campaigns.PayFloors.from_settings(svc.settings)
+    return campaign_out(campaigns.open_campaign(unit, actor, campaign_id, floors))
 
 
 @router.post("/{campaign_id}/close")
