@@ -7,6 +7,7 @@ fails them, like PostgreSQL and Redis (``support.require_service``).
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import socket
 import threading
@@ -30,6 +31,8 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 PHONE = {"width": 360, "height": 740}
+# The live server's Services, for fixtures that set up what a journey needs (an open task).
+LIVE: dict[str, object] = {}
 
 
 def _chromium_available() -> bool:
@@ -65,6 +68,7 @@ def live_server(
     )
     services = build(settings)
     seed_demo(services.uow, services.hasher, services.storage)
+    LIVE["services"] = services
     config = uvicorn.Config(
         create_app(services, start_worker=False),
         host="127.0.0.1",
@@ -86,18 +90,28 @@ def live_server(
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator:
+def playwright() -> Iterator:
+    """One Playwright driver for the session: its sync API cannot run twice at once."""
     require_service("Chromium (apt-get install chromium) with Playwright", _chromium_available())
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            headless=True,
-            args=CHROMIUM_ARGS,
-        )
-        yield chromium
-        chromium.close()
+        yield p
+
+
+def _launch(playwright, *extra: str):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+        headless=True,
+        args=[*CHROMIUM_ARGS, *extra],
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(playwright) -> Iterator:
+    chromium = _launch(playwright)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture
@@ -114,3 +128,66 @@ def screenshots() -> Path:
     folder = ARTIFACTS / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def open_task(live_server: str) -> dict[str, object]:
+    """An open platform task for ambient sound, paid per minute, that takes clips from one
+    second (the journey records two). Opened by the demo operator: no buyer escrow."""
+    from datatrust.domain.accounts import User
+    from datatrust.services import campaigns
+    from datatrust.services.accounts import actor_for
+
+    services = LIVE["services"]
+    # Campaigns state their expected effort once the pay-floor recheck lands (issue 6).
+    takes_effort = (
+        "expected_minutes_per_item" in inspect.signature(campaigns.create_campaign).parameters
+    )
+    effort = {"expected_minutes_per_item": 1} if takes_effort else {}
+    with services.uow() as unit:  # type: ignore[attr-defined]
+        operator = actor_for(unit, unit.one(User, email="operator@demo.datatrust"))
+        campaign = campaigns.create_campaign(
+            unit,
+            operator,
+            title="Sounds of your street",
+            description="Two seconds or more of the street outside, with nobody talking.",
+            kind="ambient",
+            rate_minor=50,
+            currency="USD",
+            quota=100,
+            pay_basis="per_minute",
+            spec={"min_duration_s": 1, "max_duration_s": 120},
+            review_mode="operator",
+            **effort,
+        )
+    with services.uow() as unit:  # type: ignore[attr-defined]
+        campaigns.open_campaign(unit, operator, campaign.id)
+    return {"id": campaign.id, "title": campaign.title}
+
+
+@pytest.fixture(scope="session")
+def street_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six seconds of street noise (no speech), the fake microphone's input."""
+    import numpy as np
+    import soundfile as sf
+
+    import ingest_media as media
+
+    noise = media.street_noise(6, seed=11)
+    mono = noise.mean(axis=0) if noise.ndim == 2 else noise
+    path = tmp_path_factory.mktemp("audio") / "street.wav"
+    sf.write(str(path), np.asarray(mono, dtype=np.float32), media.RATE, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="session")
+def recording_browser(playwright, street_wav: Path) -> Iterator:
+    """Chromium with a fake microphone that plays ``street_wav`` and no permission prompt."""
+    chromium = _launch(
+        playwright,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={street_wav}",
+    )
+    yield chromium
+    chromium.close()

@@ -1,0 +1,159 @@
+"""The contributor's pages without a browser: tasks with their pay and licence, accepting,
+the plain multipart upload (no JavaScript), the preview, consent given and withdrawn in
+one POST each, the passport, earnings, export and account deletion."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import ingest_media as media
+from datatrust.domain.permissions import Role
+from support import make_persona
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def open_campaign(client, persona, kind="ambient", **changes):
+    """A platform campaign (an operator's: no buyer escrow to fund), open."""
+    body = {
+        "title": f"Sounds of {kind}",
+        "kind": kind,
+        "rate_minor": 50,
+        "currency": "USD",
+        "quota": 100,
+        "pay_basis": "per_minute",
+        "expected_minutes_per_item": 1,  # per minute of recording: a minute of effort
+        **changes,
+    }
+    created = client.post("/api/campaigns", headers=persona.headers, json=body)
+    assert created.status_code == 201, created.text
+    opened = client.post(f"/api/campaigns/{created.json()['id']}/open", headers=persona.headers)
+    assert opened.status_code == 200, opened.text
+    return opened.json()
+
+
+def csrf_of(html: str) -> str:
+    return CSRF.search(html).group(1)
+
+
+@pytest.fixture
+def contributor(client):
+    response = client.post(
+        "/sign-up",
+        data={"email": "sipho@example.org", "password": "correct horse battery"},
+    )
+    assert response.status_code == 200
+    return client
+
+
+def accept(client, campaign_id):
+    task = client.get(f"/tasks/{campaign_id}")
+    response = client.post(
+        f"/tasks/{campaign_id}/accept",
+        data={"csrf_token": csrf_of(task.text)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+def test_open_tasks_show_pay_and_the_hourly_rate(contributor, people):
+    campaign = open_campaign(contributor, people["operator"])
+    page = contributor.get("/tasks")
+    assert page.status_code == 200
+    assert campaign["title"] in page.text
+    assert "USD 0.50" in page.text and "USD 30.00" in page.text  # per minute and per hour
+
+
+def test_a_task_page_explains_the_licence_with_its_risks_before_accepting(contributor, people):
+    campaign = open_campaign(contributor, people["operator"])
+    page = contributor.get(f"/tasks/{campaign['id']}?lang=hi")
+    assert page.status_code == 200
+    assert 'class="risk"' in page.text
+    assert f'action="/tasks/{campaign["id"]}/accept"' in page.text
+
+
+def test_a_contributor_accepts_uploads_without_javascript_sees_the_preview_and_withdraws(
+    contributor, people
+):
+    campaign = open_campaign(contributor, people["operator"])
+    capture_url = accept(contributor, campaign["id"])
+    capture = contributor.get(capture_url)
+    assert 'accept="audio/*"' in capture.text and 'src="/static/record.js"' in capture.text
+    offer_id = re.search(r'name="offer_id" value="(\d+)"', capture.text).group(1)
+    response = contributor.post(
+        f"/tasks/{campaign['id']}/upload",
+        data={"csrf_token": csrf_of(capture.text), "offer_id": offer_id, "title": "Bus stop"},
+        files={"file": ("street.ogg", media.ambient(seed=5, fmt="opus"), "audio/ogg")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    item_url = response.headers["location"]
+    item = contributor.get(item_url)
+    assert "Bus stop" in item.text
+    assert f'src="{item_url.replace("/my", "/api")}/preview"' in item.text
+    assert "Consent given" in item.text
+    item_id = item_url.rsplit("/", 1)[1]
+    preview = contributor.get(f"/api/items/{item_id}/preview")
+    assert preview.status_code == 200 and preview.content
+
+    licences_page = contributor.get("/my/licences")
+    assert "Withdraw consent" in licences_page.text
+    withdrawn = contributor.post(
+        f"{item_url}/withdraw",
+        data={"csrf_token": csrf_of(item.text)},
+        follow_redirects=False,
+    )
+    assert withdrawn.status_code == 303
+    assert "Consent withdrawn" in contributor.get(item_url).text
+
+    passport = contributor.get(f"{item_url}/passport")
+    assert passport.status_code == 200
+    assert "consent given" in passport.text and "withdrawn" in passport.text
+
+
+def test_an_upload_without_a_file_is_refused_next_to_the_field(contributor, people):
+    campaign = open_campaign(contributor, people["operator"])
+    capture = contributor.get(accept(contributor, campaign["id"]))
+    response = contributor.post(
+        f"/tasks/{campaign['id']}/upload",
+        data={"csrf_token": csrf_of(capture.text), "title": "Kept"},
+    )
+    assert response.status_code == 422
+    assert "Choose a file to upload." in response.text and 'value="Kept"' in response.text
+
+
+def test_earnings_and_a_payout_request_below_the_balance_is_refused_by_field(contributor):
+    page = contributor.get("/my/earnings")
+    assert page.status_code == 200
+    response = contributor.post(
+        "/my/earnings/payout",
+        data={"csrf_token": csrf_of(page.text), "amount": "lots", "currency": "USD"},
+    )
+    assert response.status_code == 422
+    assert 'value="lots"' in response.text
+
+
+def test_export_downloads_a_zip_and_deleting_needs_the_confirmation(contributor):
+    export = contributor.get("/my/account/export")
+    assert export.status_code == 200 and export.content[:2] == b"PK"
+    account = contributor.get("/my/account")
+    token = csrf_of(account.text)
+    refused = contributor.post("/my/account/erase", data={"csrf_token": token, "confirm": "no"})
+    assert refused.status_code == 422 and 'value="no"' in refused.text
+    erased = contributor.post(
+        "/my/account/erase",
+        data={"csrf_token": token, "confirm": "erase me"},
+        follow_redirects=False,
+    )
+    assert erased.status_code == 303
+    assert contributor.get("/my/items").status_code == 401
+
+
+def test_a_buyer_cannot_open_a_contributor_task_page(client, services, people):
+    campaign = open_campaign(client, people["operator"])
+    buyer = make_persona(services, "page-buyer", Role.BUYER)
+    response = client.get(f"/tasks/{campaign['id']}", headers=buyer.headers)
+    assert response.status_code == 403
