@@ -276,3 +276,40 @@ def test_contributor_records_uploads_previews_and_withdraws_on_a_phone(
     assert "consent given" in steps and "withdrawn" in steps
     check_page(phone, screenshots, "passport")
     context.close()
+
+
+def test_a_buyer_searches_the_catalogue_and_declares_a_use(phone, live_server, screenshots):
+    """The demo buyer (approved, model training in technology): the catalogue with its
+    facets, a declared use with its selection, excluded-by-reason breakdown and quote,
+    snapshots and the revocation feed; every page light and accessible at 360 px."""
+    sign_in(phone, "buyer@demo.datatrust", DEMO_PASSWORD)
+    phone.wait_for_url("**/buyer/organisation")
+    css = urlopen(f"{live_server}/static/site.css").read()
+    weights = {}
+
+    def weigh(path: str) -> None:
+        response = phone.goto(path)
+        assert response.ok, path
+        assert phone.evaluate("() => document.scripts.length") == 0, path
+        weights[path] = len(gzip.compress(response.body() + css))
+
+    weigh("/buyer/catalogue")
+    assert phone.locator("#match-count").is_visible()
+    check_page(phone, screenshots, "buyer_catalogue")
+    weigh("/buyer/orders")
+    phone.get_by_label("Action").select_option("train")
+    phone.get_by_label("Purpose").select_option("model_training")
+    phone.get_by_label("Industry").select_option("technology")
+    phone.get_by_label("Territory (country code)").fill("GB")
+    phone.get_by_role("button", name="See the selection and quote").click()
+    phone.wait_for_url("**/buyer/orders/*")
+    assert phone.locator("#selected").is_visible() and phone.locator("#excluded").is_visible()
+    check_page(phone, screenshots, "buyer_order")
+    weigh(phone.url.replace(live_server, ""))
+    for path in ("/buyer/snapshots", "/buyer/feed"):
+        weigh(path)
+        check_page(phone, screenshots, path.rsplit("/", 1)[1])
+    heavy = {p: w for p, w in weights.items() if w >= PAGE_LIMIT_BYTES}
+    assert heavy == {}
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "page_weights_buyer.json").write_text(json.dumps(weights, indent=2))
