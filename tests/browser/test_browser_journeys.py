@@ -122,7 +122,9 @@ def test_a_form_error_shows_next_to_its_field_and_keeps_what_was_typed(phone, sc
     check_page(phone, screenshots, "sign_up_errors_zu")
 
 
-def test_a_buyer_registers_and_an_operator_approves_it(browser, live_server, screenshots):
+def test_a_buyer_registers_and_an_operator_approves_it(
+    browser, live_server, screenshots, open_task
+):
     org_name = f"Ada Lab {uuid.uuid4().hex[:6]}"
     buyer_context = browser.new_context(viewport=PHONE, base_url=live_server)
     buyer = buyer_context.new_page()
@@ -155,6 +157,25 @@ def test_a_buyer_registers_and_an_operator_approves_it(browser, live_server, scr
     operator.goto("/operator/audit")
     assert operator.locator("p.ok").is_visible()
     check_page(operator, screenshots, "operator_audit")
+
+    # The operator's other pages: campaigns, a review queue, payouts, instance settings.
+    css = urlopen(f"{live_server}/static/site.css").read()
+    weights = {}
+    operator.goto("/operator/campaigns")
+    review_link = operator.locator("main a[href^='/operator/review']").first.get_attribute("href")
+    for path in ("/operator/campaigns", review_link, "/operator/payouts", "/operator/settings"):
+        response = operator.goto(path)
+        assert response.ok, path
+        assert operator.evaluate("() => document.scripts.length") == 0, path
+        weights[path] = len(gzip.compress(response.body() + css))
+        check_page(operator, screenshots, "operator_" + path.split("/")[2].split("?")[0])
+    operator.goto("/operator/payouts")
+    operator.get_by_role("button", name="Run a payout batch").click()
+    operator.wait_for_url("**/operator/payouts?queued=*")
+    assert operator.locator("p.ok").is_visible()
+    assert {p: w for p, w in weights.items() if w >= PAGE_LIMIT_BYTES} == {}
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "page_weights_operator.json").write_text(json.dumps(weights, indent=2))
 
     buyer.reload()
     assert "Approved" in buyer.locator(".card").inner_text()

@@ -1,0 +1,63 @@
+"""The operator's pages without a browser: campaigns, the review queue (accept, reject
+with a reason), a payout batch and the instance settings (read-only)."""
+
+from __future__ import annotations
+
+import ingest_media as media
+
+
+def platform_campaign(client, operator):
+    body = {
+        "title": "Street sounds (operator review)",
+        "kind": "ambient",
+        "rate_minor": 50,
+        "currency": "USD",
+        "quota": 10,
+        "pay_basis": "per_minute",
+        "review_mode": "operator",
+        "expected_minutes_per_item": 1,
+    }
+    created = client.post("/api/campaigns", headers=operator.headers, json=body)
+    assert created.status_code == 201, created.text
+    opened = client.post(f"/api/campaigns/{created.json()['id']}/open", headers=operator.headers)
+    assert opened.status_code == 200, opened.text
+    return opened.json()
+
+
+def upload(client, persona, campaign_id):
+    response = client.post(
+        "/api/items",
+        headers=persona.headers,
+        data={"kind": "ambient", "campaign_id": str(campaign_id)},
+        files={"file": ("street.ogg", media.ambient(seed=9, fmt="opus"), "audio/ogg")},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_the_operator_accepts_an_item_from_the_review_queue(client, people):
+    operator = people["operator"].headers
+    campaign = platform_campaign(client, people["operator"])
+    item_id = upload(client, people["owner"], campaign["id"])
+    assert campaign["title"] in client.get("/operator/campaigns", headers=operator).text
+    queue = client.get(f"/operator/review?campaign={campaign['id']}", headers=operator)
+    assert queue.status_code == 200 and f'id="item-{item_id}"' in queue.text
+    decided = client.post(
+        "/operator/review",
+        headers=operator,
+        data={"campaign_id": campaign["id"], "item_id": item_id, "decision": "accept"},
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303, decided.text
+    after = client.get(f"/operator/review?campaign={campaign['id']}", headers=operator)
+    assert f'id="item-{item_id}"' not in after.text
+
+
+def test_payouts_and_settings_for_the_operator_only(client, people):
+    operator = people["operator"].headers
+    ran = client.post("/operator/payouts", headers=operator, follow_redirects=False)
+    assert ran.status_code == 303 and "queued=" in ran.headers["location"]
+    settings = client.get("/operator/settings", headers=operator)
+    assert settings.status_code == 200 and 'id="platform-fee">20%' in settings.text
+    for path in ("/operator/campaigns", "/operator/payouts", "/operator/settings"):
+        assert client.get(path, headers=people["owner"].headers).status_code == 403, path
