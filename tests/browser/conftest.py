@@ -191,3 +191,60 @@ def recording_browser(playwright, street_wav: Path) -> Iterator:
     )
     yield chromium
     chromium.close()
+
+
+@pytest.fixture(scope="session")
+def listed_item(open_task: dict[str, object]) -> int:
+    """One of Priya's street recordings, under a training-only licence with consent,
+    accepted by the operator and listed; and the demo buyer's funds topped up to buy it."""
+    import ingest_media as media
+    from datatrust.adapters.payments import FakeCardRail
+    from datatrust.domain.accounts import User
+    from datatrust.domain.money import Money
+    from datatrust.services import campaigns, consent, items, licences, money
+    from datatrust.services.accounts import actor_for
+
+    services = LIVE["services"]
+
+    def actor(email: str):
+        with services.uow() as unit:  # type: ignore[attr-defined]
+            return actor_for(unit, unit.one(User, email=email))
+
+    priya, operator = actor("priya@demo.datatrust"), actor("operator@demo.datatrust")
+    with services.uow() as unit:  # type: ignore[attr-defined]
+        item = items.receive_item(
+            unit,
+            services.storage,  # type: ignore[attr-defined]
+            priya,
+            kind="ambient",
+            filename="market.ogg",
+            content_type="audio/ogg",
+            chunks=[media.ambient(seed=5, fmt="opus")],
+            title="Market street",
+            campaign_id=open_task["id"],
+        )
+    with services.uow() as unit:  # type: ignore[attr-defined]
+        checked = items.get_item(unit, priya, item.id)
+        assert checked.status.value in ("processed", "accepted"), checked.report.get("reasons")
+        offer = licences.create_offer(
+            unit, priya, template="training_only", changes={"price_minor": 300}
+        )
+    with services.uow() as unit:  # type: ignore[attr-defined]
+        consent.give_consent_for_item(
+            unit,
+            services.signer,  # type: ignore[attr-defined]
+            priya,
+            item.id,
+            offer_id=offer.id,
+        )
+    with services.uow() as unit:  # type: ignore[attr-defined]
+        campaigns.submit_review(unit, operator, open_task["id"], item.id, up=True)
+    with services.uow() as unit:  # type: ignore[attr-defined]
+        money.deposit_buyer_funds(
+            unit,
+            FakeCardRail(),
+            actor("buyer@demo.datatrust"),
+            Money(100_000, "USD"),
+            "browser-journey",
+        )
+    return item.id

@@ -334,3 +334,38 @@ def test_a_buyer_searches_the_catalogue_and_declares_a_use(phone, live_server, s
     assert heavy == {}
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "page_weights_buyer.json").write_text(json.dumps(weights, indent=2))
+
+
+def test_a_buyer_declares_a_use_buys_and_downloads_a_snapshot(
+    phone, live_server, listed_item, screenshots
+):
+    """Declare a use, see the selection and the quote, buy, build a snapshot and download
+    its files through the signed links."""
+    sign_in(phone, "buyer@demo.datatrust", DEMO_PASSWORD)
+    phone.wait_for_url("**/buyer/organisation")
+    phone.goto("/buyer/orders")
+    phone.get_by_label("Action").select_option("train")
+    phone.get_by_label("Purpose").select_option("model_training")
+    phone.get_by_label("Industry").select_option("technology")
+    phone.get_by_label("Territory (country code)").fill("GB")
+    phone.get_by_role("button", name="See the selection and quote").click()
+    phone.wait_for_url("**/buyer/orders/*")
+    assert int(phone.locator("#selected").inner_text()) >= 1
+    assert phone.locator("#total-USD").is_visible()
+    check_page(phone, screenshots, "buyer_quote")
+    phone.get_by_role("button", name="Buy").click()
+    phone.wait_for_url("**/buyer/orders/*")
+    assert phone.locator("p.ok").inner_text() == "Bought"
+    phone.get_by_role("button", name="Build a snapshot").click()
+    phone.wait_for_url("**/buyer/snapshots")
+    links = phone.locator("li.snapshot a[download]")
+    for _ in range(30):
+        if links.count():
+            break
+        phone.wait_for_timeout(1000)
+        phone.reload()
+    assert links.count() > 0
+    check_page(phone, screenshots, "buyer_snapshots")
+    first = links.first.get_attribute("href")
+    downloaded = phone.request.get(live_server + first)
+    assert downloaded.ok and len(downloaded.body()) > 0
