@@ -369,3 +369,34 @@ def test_a_buyer_declares_a_use_buys_and_downloads_a_snapshot(
     first = links.first.get_attribute("href")
     downloaded = phone.request.get(live_server + first)
     assert downloaded.ok and len(downloaded.body()) > 0
+
+
+def test_a_dropped_upload_resumes_where_it_stopped(phone, open_task, tmp_path):
+    """The first PATCH is cut off: record.js asks the server for the offset (HEAD) and
+    carries on from there instead of starting over."""
+    import ingest_media as media
+
+    clip = tmp_path / "street.ogg"
+    clip.write_bytes(media.ambient(seed=5, fmt="opus"))
+    sign_up(phone, unique_email("lindiwe"))
+    phone.wait_for_url("**/my/items")
+    phone.goto(f"/tasks/{open_task['id']}")
+    phone.get_by_role("button", name="Accept and start").click()
+    phone.wait_for_url("**/capture?offer=*")
+    seen: list[str] = []
+    dropped = []
+
+    def drop_first_patch(route):
+        seen.append(route.request.method)
+        if route.request.method == "PATCH" and not dropped:
+            dropped.append(True)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    phone.route("**/files/**", drop_first_patch)
+    phone.get_by_label("Choose a file or take one now").set_input_files(str(clip))
+    phone.locator("#upload button[type=submit]").click()
+    phone.wait_for_url("**/my/items/*", timeout=60_000)
+    assert dropped and seen.count("PATCH") >= 2 and "HEAD" in seen
+    assert "Consent given" in phone.locator("main").inner_text()
