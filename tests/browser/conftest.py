@@ -56,7 +56,7 @@ def live_server(
     """The app served by uvicorn in a thread, over a fresh database with the demo people."""
     import uvicorn
 
-    from datatrust.bootstrap import build
+    from datatrust.bootstrap import build, upgrade_database
     from datatrust.services.demo import seed_demo
     from datatrust.web.app import create_app
 
@@ -66,6 +66,7 @@ def live_server(
         database_url=databases.create(),
         base_url=f"http://127.0.0.1:{port}",
     )
+    upgrade_database(settings)  # build() migrates only an embedded SQLite database
     services = build(settings)
     seed_demo(services.uow, services.hasher, services.storage)
     LIVE["services"] = services
