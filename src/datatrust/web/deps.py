@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
+from fastapi.responses import StreamingResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.errors import NotAuthenticated, PermissionDenied
@@ -90,3 +91,16 @@ class Requires:
 
 def requires(permission: Permission) -> Actor:
     return Depends(Requires(permission))
+
+
+def stream(chunks: Iterator[bytes], media_type: str) -> StreamingResponse:
+    """Stream decrypted or stored bytes. The first chunk is read before the response
+    starts, so a destroyed key or a missing object still becomes a clean error response
+    instead of a broken stream after a 200 has gone out."""
+    first = next(chunks, b"")
+
+    def body() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
+    return StreamingResponse(body(), media_type=media_type)

@@ -5,7 +5,6 @@ service, render."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -17,7 +16,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import orders, passport, revocations, snapshots
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import requires, services, uow
+from datatrust.web.deps import requires, services, stream, uow
 
 router = APIRouter(tags=["buyers"])
 
@@ -226,14 +225,8 @@ def download(
         expires=expires,
         sig=sig,
     )
-    first = next(chunks, b"")
-
-    def body() -> Iterator[bytes]:
-        yield first
-        yield from chunks
-
     media = "application/json" if name.endswith(".json") else "application/octet-stream"
-    return StreamingResponse(body(), media_type=media)
+    return stream(chunks, media)
 
 
 @router.get("/api/buyers/feed")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +14,7 @@ from datatrust.domain.campaigns import Campaign
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import requires, services, uow
+from datatrust.web.deps import requires, services, stream, uow
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
@@ -165,13 +164,7 @@ def review_preview(
 ) -> StreamingResponse:
     """The de-identified version of an item waiting for the caller's review."""
     shown = campaigns.open_review_preview(unit, svc.storage, actor, campaign_id, item_id)
-    first = next(shown.chunks, b"")
-
-    def body() -> Iterator[bytes]:
-        yield first
-        yield from shown.chunks
-
-    return StreamingResponse(body(), media_type=shown.content_type)
+    return stream(shown.chunks, shown.content_type)
 
 
 @router.post("/{campaign_id}/review/{item_id}")

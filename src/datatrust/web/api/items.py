@@ -13,7 +13,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import ingest, items
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut
-from datatrust.web.deps import requires, services, uow
+from datatrust.web.deps import requires, services, stream, uow
 
 router = APIRouter(prefix="/api/items", tags=["items"])
 CHUNK = 1024 * 1024
@@ -92,14 +92,7 @@ def download_original(
     unit: UnitOfWork = Depends(uow),
 ) -> StreamingResponse:
     item, chunks = items.open_original(unit, svc.storage, actor, item_id)
-    # Read eagerly enough to fail before headers go out when the key was destroyed.
-    first = next(chunks, b"")
-
-    def body() -> Iterator[bytes]:
-        yield first
-        yield from chunks
-
-    return StreamingResponse(body(), media_type=item.content_type)
+    return stream(chunks, item.content_type)
 
 
 @router.get("/{item_id}/preview")
@@ -112,13 +105,7 @@ def preview(
 ) -> StreamingResponse:
     """The de-identified version of the caller's own item: exactly what would ship."""
     shown = ingest.open_preview(unit, svc.storage, actor, item_id, part)
-    first = next(shown.chunks, b"")
-
-    def body() -> Iterator[bytes]:
-        yield first
-        yield from shown.chunks
-
-    return StreamingResponse(body(), media_type=shown.content_type)
+    return stream(shown.chunks, shown.content_type)
 
 
 @router.get("/{item_id}/removed")
