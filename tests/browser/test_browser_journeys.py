@@ -282,7 +282,7 @@ def test_contributor_records_uploads_previews_and_withdraws_on_a_phone(
     reasons = phone.locator("ul.reasons").all_inner_texts()
     assert status.get_attribute("data-status") in ("processed", "accepted", "listed"), reasons
     preview = phone.locator("audio.preview")
-    assert preview.is_visible()
+    preview.wait_for(state="visible", timeout=15_000)  # raises if it never shows
     played = phone.request.get(live_server + preview.get_attribute("src"))
     assert played.ok and len(played.body()) > 1000
     assert "Consent given" in phone.locator("main").inner_text()
