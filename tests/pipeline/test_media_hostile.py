@@ -15,7 +15,7 @@ from datatrust.pipeline.media import process_media
 from datatrust.pipeline.rejection import CODES
 
 
-def _rejected(report, code: str) -> None:
+def assert_rejected(report, code: str) -> None:
     assert report.verdict == "rejected", report
     assert report.codes[0] == code, report.rejections
     assert report.rejections[0].message  # a sentence a contributor can act on
@@ -24,14 +24,14 @@ def _rejected(report, code: str) -> None:
 
 def test_zero_byte_file_is_rejected_as_empty():
     r = process_media(b"", "photo")
-    _rejected(r, "empty_file")
+    assert_rejected(r, "empty_file")
     assert "empty" in r.rejections[0].message
 
 
 def test_zero_byte_path_is_rejected_as_empty(tmp_path: Path):
     p = tmp_path / "x.jpg"
     p.write_bytes(b"")
-    _rejected(process_media(p, "photo"), "empty_file")
+    assert_rejected(process_media(p, "photo"), "empty_file")
 
 
 def test_missing_path_is_rejected_not_raised(tmp_path: Path):
@@ -42,39 +42,39 @@ def test_missing_path_is_rejected_not_raised(tmp_path: Path):
 def test_truncated_jpeg_is_rejected(make_jpeg):
     data = make_jpeg()
     r = process_media(data[: len(data) // 2], "photo")
-    _rejected(r, "truncated")
+    assert_rejected(r, "truncated")
     assert "cut off" in r.rejections[0].message
 
 
 def test_truncated_png_is_rejected(png_bytes: bytes):
     r = process_media(png_bytes[: len(png_bytes) * 2 // 3], "photo")
-    _rejected(r, "truncated")
+    assert_rejected(r, "truncated")
 
 
 def test_truncated_mp4_is_rejected(video_file: Path):
     data = video_file.read_bytes()
     r = process_media(data[: int(len(data) * 0.6)], "video")
-    _rejected(r, "truncated")
+    assert_rejected(r, "truncated")
 
 
 def test_one_pixel_image_is_rejected_for_its_dimensions():
     buf = io.BytesIO()
     Image.new("RGB", (1, 1), "white").save(buf, "PNG")
     r = process_media(buf.getvalue(), "photo")
-    _rejected(r, "bad_dimensions")
+    assert_rejected(r, "bad_dimensions")
     assert "1×1" in r.rejections[0].message
 
 
 def test_absurd_aspect_ratio_is_rejected():
     buf = io.BytesIO()
     Image.new("L", (12000, 40)).save(buf, "PNG")
-    _rejected(process_media(buf.getvalue(), "photo"), "bad_dimensions")
+    assert_rejected(process_media(buf.getvalue(), "photo"), "bad_dimensions")
 
 
 def test_png_decompression_bomb_is_rejected_before_decoding(png_bomb: bytes):
     assert len(png_bomb) < 10_000
     r = process_media(png_bomb, "photo")
-    _rejected(r, "decompression_bomb")
+    assert_rejected(r, "decompression_bomb")
     assert "100000×100000" in r.rejections[0].message
     assert r.timings_ms["validate"] < 1000  # nothing was inflated
 
@@ -83,31 +83,31 @@ def test_pixel_limit_comes_from_the_campaign(make_jpeg):
     from datatrust.pipeline.media_spec import MediaSpec
 
     spec = MediaSpec.from_campaign("photo", {"limits": {"max_pixels": 500_000}})
-    _rejected(process_media(make_jpeg(), "photo", spec), "too_many_pixels")
+    assert_rejected(process_media(make_jpeg(), "photo", spec), "too_many_pixels")
 
 
 def test_wrong_extension_is_rejected(png_bytes: bytes):
     r = process_media(png_bytes, "photo", filename="holiday.jpg")
-    _rejected(r, "extension_mismatch")
+    assert_rejected(r, "extension_mismatch")
     assert ".jpg" in r.rejections[0].message and "PNG" in r.rejections[0].message
 
 
 def test_wrong_extension_on_disk_is_rejected(png_bytes: bytes, tmp_path: Path):
     p = tmp_path / "holiday.mp3"
     p.write_bytes(png_bytes)
-    _rejected(process_media(p, "photo"), "extension_mismatch")
+    assert_rejected(process_media(p, "photo"), "extension_mismatch")
 
 
 def test_executable_renamed_to_jpg_is_named_and_rejected():
     r = process_media(b"\x7fELF\x02\x01\x01" + b"\x00" * 200, "photo", filename="cat.jpg")
-    _rejected(r, "unsupported_format")
+    assert_rejected(r, "unsupported_format")
     assert "ELF" in r.rejections[0].message
 
 
 def test_random_bytes_are_an_unknown_format():
     rng = np.random.default_rng(3)
     data = b"\x00\x01" + rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
-    _rejected(process_media(data, "ambient"), "unknown_format")
+    assert_rejected(process_media(data, "ambient"), "unknown_format")
 
 
 def _zip_bytes() -> bytes:
@@ -119,7 +119,7 @@ def _zip_bytes() -> bytes:
 
 def test_zip_archive_is_rejected():
     r = process_media(_zip_bytes(), "photo")
-    _rejected(r, "archive")
+    assert_rejected(r, "archive")
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_zip_archive_is_rejected():
 )
 def test_other_archives_are_rejected(name: str, data: bytes):
     r = process_media(data, "video")
-    _rejected(r, "archive")
+    assert_rejected(r, "archive")
     assert name in r.rejections[0].message
 
 
@@ -141,23 +141,23 @@ def test_jpeg_with_zip_appended_is_a_polyglot(make_jpeg):
     data = make_jpeg() + _zip_bytes()
     assert zipfile.is_zipfile(io.BytesIO(data))  # really readable as both
     r = process_media(data, "photo")
-    _rejected(r, "polyglot")
+    assert_rejected(r, "polyglot")
     assert "zip" in r.rejections[0].message
 
 
 def test_png_with_7z_appended_is_a_polyglot(png_bytes: bytes):
     data = png_bytes + b"7z\xbc\xaf\x27\x1c" + b"\x00" * 64
-    _rejected(process_media(data, "photo"), "polyglot")
+    assert_rejected(process_media(data, "photo"), "polyglot")
 
 
 def test_mp4_with_zip_appended_is_a_polyglot(video_file: Path):
     data = video_file.read_bytes() + _zip_bytes()
-    _rejected(process_media(data, "video"), "polyglot")
+    assert_rejected(process_media(data, "video"), "polyglot")
 
 
 def test_audio_with_zip_appended_is_a_polyglot(media_kit):
     data = media_kit.encode_audio(media_kit.tones(6), 48_000, "mp3") + _zip_bytes()
-    _rejected(process_media(data, "ambient"), "polyglot")
+    assert_rejected(process_media(data, "ambient"), "polyglot")
 
 
 def test_jpeg_with_harmless_trailer_is_accepted_and_trailer_dropped(make_jpeg):
@@ -188,7 +188,7 @@ def _patch_durations(data: bytes, seconds: int) -> bytes:
 def test_mp4_claiming_ten_hours_is_rejected_before_decoding(video_file: Path):
     data = _patch_durations(video_file.read_bytes(), 10 * 3600)
     r = process_media(data, "video")
-    _rejected(r, "duration_out_of_range")
+    assert_rejected(r, "duration_out_of_range")
     assert "10h00m00s" in r.rejections[0].message
     assert "decode" not in r.timings_ms and "deidentify" not in r.timings_ms
 
@@ -198,24 +198,24 @@ def test_video_frame_size_is_checked_before_decoding(video_file: Path):
 
     spec = MediaSpec.from_campaign("video", {"limits": {"max_pixels": 320 * 240}})
     r = process_media(video_file, "video", spec)
-    _rejected(r, "too_many_pixels")
+    assert_rejected(r, "too_many_pixels")
     assert "640×360" in r.rejections[0].message
 
 
 def test_audio_uploaded_to_a_photo_campaign_is_the_wrong_kind(media_kit):
     r = process_media(media_kit.encode_audio(media_kit.tones(3), 48_000, "wav"), "photo")
-    _rejected(r, "wrong_kind")
+    assert_rejected(r, "wrong_kind")
 
 
 def test_video_uploaded_to_a_voice_campaign_is_the_wrong_kind(video_file: Path):
-    _rejected(process_media(video_file, "voice"), "wrong_kind")
+    assert_rejected(process_media(video_file, "voice"), "wrong_kind")
 
 
 def test_gif_is_named_and_unsupported():
     buf = io.BytesIO()
     Image.new("RGB", (800, 600)).save(buf, "GIF")
     r = process_media(buf.getvalue(), "photo")
-    _rejected(r, "unsupported_format")
+    assert_rejected(r, "unsupported_format")
     assert "GIF" in r.rejections[0].message
 
 
@@ -223,14 +223,14 @@ def test_animated_png_is_rejected():
     frames = [Image.new("RGB", (800, 600), c) for c in ("red", "blue")]
     buf = io.BytesIO()
     frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:])
-    _rejected(process_media(buf.getvalue(), "photo"), "animated_image")
+    assert_rejected(process_media(buf.getvalue(), "photo"), "animated_image")
 
 
 def test_file_over_the_size_limit_is_rejected(make_jpeg):
     from datatrust.pipeline.media_spec import MediaSpec
 
     spec = MediaSpec.from_campaign("photo", {"limits": {"max_bytes": 10_000}})
-    _rejected(process_media(make_jpeg(), "photo", spec), "file_too_large")
+    assert_rejected(process_media(make_jpeg(), "photo", spec), "file_too_large")
 
 
 def test_corrupt_jpeg_scan_data_is_rejected_or_decoded_never_raised(make_jpeg):
