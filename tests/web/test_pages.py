@@ -4,13 +4,12 @@ refusals in HTML, and the stylesheet's contrast."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from datatrust.web import pages
 
-CSS = Path(pages.__file__).resolve().parent / "static" / "site.css"
+CSS = pages.STATIC / "site.css"
 # (text, background) pairs the stylesheet actually uses.
 CONTRAST_PAIRS = [
     ("--fg", "--bg"),

@@ -1,0 +1,210 @@
+"""Pages for everyone: home, sign up, sign in and out, the licence templates, and the
+account (export, erase)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from datatrust.bootstrap import Services
+from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import DomainError
+from datatrust.domain.licence_text import summarise
+from datatrust.domain.permissions import Permission, Role
+from datatrust.i18n import render as render_message
+from datatrust.services import accounts, licences, rights
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.deps import SESSION_COOKIE, services, uow
+from datatrust.web.pages.common import (
+    EXAMPLE_CHANGES,
+    EXAMPLE_PRICE_MINOR,
+    HOME_FOR,
+    LANG_COOKIE,
+    LANG_COOKIE_MAX_AGE,
+    LANGUAGES,
+    Page,
+    field_errors,
+    page_requires,
+    page_router,
+    render,
+)
+
+router = page_router()
+
+
+def _signed_in_redirect(svc: Services, request: Request, user: Any, session: Any) -> Response:
+    target = request.query_params.get("next", "")
+    # Only same-site paths: an open redirect would let a link send people anywhere.
+    if not target.startswith("/") or target.startswith("//"):
+        target = HOME_FOR.get(user.role, "/")
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.secret,
+        max_age=svc.settings.session_max_age_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=svc.settings.base_url.startswith("https"),
+    )
+    if request.cookies.get(LANG_COOKIE) not in LANGUAGES and user.language in LANGUAGES:
+        response.set_cookie(
+            LANG_COOKIE, user.language, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", httponly=True
+        )
+    return response
+
+
+@router.get("/")
+def home(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTMLResponse:
+    return render(page, "home.html", home_for=HOME_FOR.get(page.actor.role))
+
+
+@router.get("/sign-up")
+def sign_up_form(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTMLResponse:
+    return render(page, "sign_up.html", form={"role": "contributor", "language": page.lang})
+
+
+@router.post("/sign-up")
+def sign_up(
+    page: Page = page_requires(Permission.PUBLIC_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+    email: str = Form(""),
+    password: str = Form(""),
+    display_name: str = Form(""),
+    role: str = Form("contributor"),
+    language: str = Form(""),
+    country: str = Form(""),
+) -> Response:
+    form = {
+        "email": email,
+        "display_name": display_name,
+        "role": role,
+        "language": language,
+        "country": country,
+    }
+    try:
+        user = accounts.sign_up(
+            unit,
+            svc.hasher,
+            email=email,
+            password=password,
+            role=Role(role) if role in ("contributor", "buyer") else Role.ANONYMOUS,
+            display_name=display_name,
+            language=language if language in LANGUAGES else page.lang,
+            country=country.strip().upper() or None,
+        )
+    except DomainError as exc:
+        return render(page, "sign_up.html", 422, form=form, errors=field_errors(page, exc, "email"))
+    session = accounts.start_session(
+        unit, user, max_age_seconds=svc.settings.session_max_age_seconds
+    )
+    return _signed_in_redirect(svc, page.request, user, session)
+
+
+@router.get("/sign-in")
+def sign_in_form(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTMLResponse:
+    return render(page, "sign_in.html", form={}, next=page.request.query_params.get("next", ""))
+
+
+@router.post("/sign-in")
+def sign_in(
+    page: Page = page_requires(Permission.PUBLIC_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+    email: str = Form(""),
+    password: str = Form(""),
+) -> Response:
+    try:
+        user = accounts.sign_in(
+            unit,
+            svc.hasher,
+            email=email,
+            password=password,
+            attempts_per_minute=svc.settings.sign_in_attempts_per_minute,
+        )
+    except DomainError as exc:
+        return render(
+            page,
+            "sign_in.html",
+            exc.status if exc.status in (401, 429) else 422,
+            form={"email": email},
+            errors=field_errors(page, exc),
+            next=page.request.query_params.get("next", ""),
+        )
+    session = accounts.start_session(
+        unit, user, max_age_seconds=svc.settings.session_max_age_seconds
+    )
+    return _signed_in_redirect(svc, page.request, user, session)
+
+
+@router.post("/sign-out")
+def sign_out(
+    page: Page = page_requires(Permission.ACCOUNT_READ), unit: UnitOfWork = Depends(uow)
+) -> Response:
+    secret = page.request.cookies.get(SESSION_COOKIE)
+    if secret:
+        accounts.end_session(unit, secret)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/licences")
+def licence_templates(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTMLResponse:
+    """Every template in plain words in the page's language, risks flagged, with example
+    terms (the price comes from a task, so the example says so)."""
+    shown = []
+    for entry in licences.licence_templates():
+        name = entry["name"]
+        terms = licences.build_licence(
+            template=name,
+            changes={
+                "title": page._(entry["title"]),
+                "price_minor": EXAMPLE_PRICE_MINOR,
+                "valid_from": utcnow(),
+                **EXAMPLE_CHANGES.get(name, {}),
+            },
+            licence_id=f"example-{name}",
+        )
+        sentences = [(render_message(m, page.lang), m.risk) for m in summarise(terms)]
+        shown.append({"name": name, "title": page._(entry["title"]), "sentences": sentences})
+    return render(page, "licences.html", templates=shown)
+
+
+@router.get("/my/account")
+def my_account(page: Page = page_requires(Permission.ACCOUNT_READ)) -> HTMLResponse:
+    return render(page, "account.html", form={}, errors={})
+
+
+@router.get("/my/account/export")
+def export_data(
+    page: Page = page_requires(Permission.PERSONAL_DATA_EXPORT),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> Response:
+    data = rights.export_my_data(unit, svc.storage, page.actor, signer=svc.signer)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="my-datatrust-data.zip"'},
+    )
+
+
+@router.post("/my/account/erase")
+def erase_account(
+    page: Page = page_requires(Permission.PERSONAL_DATA_ERASE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+    confirm: str = Form(""),
+) -> Response:
+    if confirm.strip().lower() != rights.ERASE_CONFIRMATION:
+        errors = {"confirm": [page._("Type the words exactly as shown to delete your account.")]}
+        return render(page, "account.html", 422, form={"confirm": confirm}, errors=errors)
+    rights.erase_me(
+        unit, svc.storage, page.actor, signer=svc.signer, confirm=rights.ERASE_CONFIRMATION
+    )
+    response = RedirectResponse("/?erased=1", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

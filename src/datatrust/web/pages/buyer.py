@@ -1,0 +1,258 @@
+"""Buyer pages: organisation, catalogue, declared uses (orders), snapshots and the
+revocation feed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Depends, Form, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from datatrust.bootstrap import Services
+from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import DomainError
+from datatrust.domain.permissions import Permission
+from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
+from datatrust.services import accounts, orders, revocations, snapshots
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.deps import services, uow
+from datatrust.web.pages.common import (
+    Page,
+    field_errors,
+    page_requires,
+    page_router,
+    render,
+)
+
+router = page_router()
+
+
+@router.get("/buyer/organisation")
+def organisation(
+    page: Page = page_requires(Permission.ORG_CREATE), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    orgs = accounts.list_organisations(unit, page.actor)
+    return render(page, "organisation.html", orgs=orgs, form={}, errors={})
+
+
+@router.post("/buyer/organisation")
+def register_organisation(
+    page: Page = page_requires(Permission.ORG_CREATE),
+    unit: UnitOfWork = Depends(uow),
+    legal_name: str = Form(""),
+    country: str = Form(""),
+    website: str = Form(""),
+    contact_email: str = Form(""),
+    intended_use: str = Form(""),
+) -> Response:
+    form = {
+        "legal_name": legal_name,
+        "country": country,
+        "website": website,
+        "contact_email": contact_email,
+        "intended_use": intended_use,
+    }
+    try:
+        accounts.register_organisation(
+            unit,
+            page.actor,
+            legal_name=legal_name,
+            country=country.strip().upper(),
+            website=website,
+            contact_email=contact_email.strip(),
+            intended_uses={"description": intended_use.strip()} if intended_use.strip() else {},
+        )
+    except DomainError as exc:
+        return render(
+            page,
+            "organisation.html",
+            422,
+            orgs=[],
+            form=form,
+            errors=field_errors(page, exc, "legal_name"),
+        )
+    return RedirectResponse("/buyer/organisation", status_code=303)
+
+
+def _codes(vocabulary: Any) -> list[str]:
+    codes = vocabulary.codes() if callable(vocabulary.codes) else vocabulary.codes
+    return sorted(codes)
+
+
+USE_FIELDS = ("action", "purpose", "industry", "territory")
+CATALOGUE_FILTERS = ("kind", "language", "licence", *USE_FIELDS)
+
+
+def _use_choices() -> dict[str, list[str]]:
+    return {"action": _codes(ACTIONS), "purpose": _codes(PURPOSES), "industry": _codes(INDUSTRIES)}
+
+
+@router.get("/buyer/catalogue")
+def buyer_catalogue(
+    page: Page = page_requires(Permission.CATALOGUE_READ), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    """Listed items by facet: each facet value is a link that narrows the search."""
+    params = page.request.query_params
+    filters = {k: params[k] for k in ("kind", "language", *USE_FIELDS) if params.get(k)}
+    try:
+        found = orders.catalogue(unit, page.actor, filters)
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return render(
+            page,
+            "catalogue.html",
+            422,
+            found=None,
+            filters=filters,
+            errors=field_errors(page, exc, "action"),
+            choices=_use_choices(),
+        )
+    return render(
+        page, "catalogue.html", found=found, filters=filters, errors={}, choices=_use_choices()
+    )
+
+
+def _orders_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> HTMLResponse:
+    ends = (utcnow() + timedelta(days=365)).date().isoformat()
+    return render(
+        page,
+        "orders.html",
+        status,
+        orders=orders.list_orders(unit, page.actor),
+        choices=_use_choices(),
+        form=extra.pop("form", None) or {"ends_at": ends, "territory": "GB"},
+        errors=extra.pop("errors", {}),
+    )
+
+
+@router.get("/buyer/orders")
+def buyer_orders(
+    page: Page = page_requires(Permission.ORDER_READ), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    return _orders_page(page, unit)
+
+
+@router.post("/buyer/orders")
+def declare_use(
+    page: Page = page_requires(Permission.ORDER_CREATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+    action: str = Form(""),
+    purpose: str = Form(""),
+    industry: str = Form(""),
+    territory: str = Form(""),
+    ends_at: str = Form(""),
+) -> Response:
+    form = {
+        "action": action,
+        "purpose": purpose,
+        "industry": industry,
+        "territory": territory.strip().upper(),
+        "ends_at": ends_at,
+    }
+    data = {**form, "ends_at": f"{ends_at}T00:00:00+00:00" if len(ends_at) == 10 else ends_at}
+    try:
+        order = orders.declare_order(
+            unit,
+            page.actor,
+            data,
+            denied_industries=svc.settings.denied_industries,
+            fee_percent=svc.settings.platform_fee_percent,
+        )
+    except DomainError as exc:
+        if exc.status in (401, 404):
+            raise
+        return _orders_page(page, unit, 422, form=form, errors=field_errors(page, exc, "form"))
+    return RedirectResponse(f"/buyer/orders/{order.id}", status_code=303)
+
+
+@router.get("/buyer/orders/{order_id}")
+def buyer_order(
+    order_id: int,
+    page: Page = page_requires(Permission.ORDER_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> HTMLResponse:
+    return render(page, "order.html", order=orders.get_order(unit, page.actor, order_id))
+
+
+@router.post("/buyer/orders/{order_id}/purchase")
+def buy(
+    order_id: int,
+    page: Page = page_requires(Permission.ORDER_CREATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> Response:
+    orders.purchase_order(unit, page.actor, order_id, fee_percent=svc.settings.platform_fee_percent)
+    return RedirectResponse(f"/buyer/orders/{order_id}", status_code=303)
+
+
+@router.post("/buyer/orders/{order_id}/snapshots")
+def build(
+    order_id: int,
+    page: Page = page_requires(Permission.SNAPSHOT_BUILD),
+    unit: UnitOfWork = Depends(uow),
+) -> Response:
+    snapshots.build_snapshot(unit, page.actor, order_id)
+    return RedirectResponse("/buyer/snapshots", status_code=303)
+
+
+@router.get("/buyer/snapshots")
+def buyer_snapshots(
+    page: Page = page_requires(Permission.SNAPSHOT_DOWNLOAD),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> HTMLResponse:
+    """Each ready snapshot with signed download links (valid an hour)."""
+    secret = svc.settings.secret_key.get_secret_value()
+    shown = []
+    for snap in snapshots.list_snapshots(unit, page.actor):
+        links = (
+            snapshots.download_links(unit, page.actor, secret, snap.id)["files"]
+            if snap.state == "ready"
+            else {}
+        )
+        shown.append({"snapshot": snap, "files": links})
+    refresh = any(s["snapshot"].state != "ready" for s in shown)
+    return render(page, "snapshots.html", snapshots=shown, refresh=refresh)
+
+
+def _feed_page(page: Page, svc: Services, unit: UnitOfWork, status: int = 200, **extra: Any) -> Any:
+    feed = revocations.revocation_feed(unit, svc.signer, page.actor, svc.settings.base_url)
+    return render(
+        page,
+        "feed.html",
+        status,
+        notices=feed["claims"]["revoked"],
+        now=utcnow().isoformat(),
+        errors=extra.pop("errors", {}),
+        form=extra.pop("form", {}),
+    )
+
+
+@router.get("/buyer/feed")
+def buyer_feed(
+    page: Page = page_requires(Permission.FEED_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> HTMLResponse:
+    return _feed_page(page, svc, unit)
+
+
+@router.post("/buyer/feed/attest")
+def attest(
+    page: Page = page_requires(Permission.DELETION_ATTEST),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+    content_sha256: str = Form(""),
+    statement: str = Form(""),
+) -> Response:
+    try:
+        revocations.attest_deletion(unit, page.actor, [content_sha256], statement)
+    except DomainError as exc:
+        if exc.status in (401, 404):
+            raise
+        errors = {content_sha256: field_errors(page, exc, "statement")}
+        return _feed_page(page, svc, unit, 422, errors=errors, form={content_sha256: statement})
+    return RedirectResponse("/buyer/feed", status_code=303)

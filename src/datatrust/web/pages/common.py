@@ -1,0 +1,263 @@
+"""The machinery every page shares: language choice, the ``Page`` a route renders, errors
+in HTML next to their fields, and views more than one persona shows."""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from datatrust.domain.errors import DomainError, NotAuthenticated
+from datatrust.domain.money import Money
+from datatrust.domain.payfloor import hourly_rate
+from datatrust.domain.permissions import Actor, Permission, Role
+from datatrust.i18n import translator
+from datatrust.web.deps import SESSION_COOKIE, Caller, Requires, caller
+
+# Templates and static files live beside the package, in web/.
+WEB = Path(__file__).resolve().parent.parent
+LANG_COOKIE = "dt_lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+# Each language is named in itself, so a person who cannot read the page can find theirs.
+LANGUAGES = {"en": "English", "hi": "हिन्दी", "zu": "isiZulu"}
+DEFAULT_LANGUAGE = "en"
+# Where each role lands after signing in.
+HOME_FOR = {
+    Role.CONTRIBUTOR: "/my/items",
+    Role.BUYER: "/buyer/organisation",
+    Role.OPERATOR: "/operator/vetting",
+}
+# Example terms shown with each template: the price is set by a task, never by a template.
+EXAMPLE_CHANGES: dict[str, dict[str, Any]] = {
+    "voice_library": {
+        "replica_use_description": "Narration of audiobooks for a named publisher, in my own "
+        "voice, with no other use",
+    },
+}
+EXAMPLE_PRICE_MINOR = 100
+# Item kinds in words (msgids).
+KIND_LABELS = {
+    "photo": "Photo",
+    "video": "Video",
+    "voice": "Voice recording",
+    "ambient": "Sound of a place",
+    "call": "Phone call",
+    "chat": "Chat export",
+}
+
+env = Environment(
+    loader=FileSystemLoader(WEB / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+# --- language --------------------------------------------------------------------------
+
+
+def _accept_language(header: str) -> str | None:
+    """The first supported language in an Accept-Language header, by quality."""
+    ranked = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower().split("-")[0]))
+    for _q, _p, lang in sorted(ranked):
+        if lang in LANGUAGES:
+            return lang
+    return None
+
+
+def choose_language(request: Request) -> str:
+    asked = request.query_params.get("lang", "")
+    if asked in LANGUAGES:
+        return asked
+    remembered = request.cookies.get(LANG_COOKIE, "")
+    if remembered in LANGUAGES:
+        return remembered
+    return _accept_language(request.headers.get("accept-language", "")) or DEFAULT_LANGUAGE
+
+
+# --- the page a route renders ----------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """Who is asking, in which language, with which CSRF token: what every template needs."""
+
+    request: Request
+    actor: Actor
+    lang: str
+    csrf_token: str | None = None
+    email: str | None = None
+    tr: gettext.NullTranslations = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tr = translator(self.lang)
+
+    def _(self, msgid: str) -> str:
+        return self.tr.gettext(msgid)
+
+
+class PageRequires(Requires):
+    """``Requires`` for pages: the same check, returning a ``Page`` instead of an Actor."""
+
+    async def __call__(self, request: Request, who: Caller = Depends(caller)) -> Page:  # type: ignore[override]
+        actor = await super().__call__(request, who)
+        return Page(request, actor, choose_language(request), who.csrf_token, who.user_email)
+
+
+def page_requires(permission: Permission) -> Page:
+    return Depends(PageRequires(permission))
+
+
+def _switch_url(request: Request, lang: str) -> str:
+    params = dict(request.query_params) | {"lang": lang}
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def render(page: Page, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    request = page.request
+    html = env.get_template(template).render(
+        _=page._,
+        page=page,
+        lang=page.lang,
+        languages=[(code, name, _switch_url(request, code)) for code, name in LANGUAGES.items()],
+        role=page.actor.role.value,
+        signed_in=page.actor.is_authenticated,
+        path=request.url.path,
+        kind_label=lambda kind: page._(KIND_LABELS.get(kind, kind)),
+        money=lambda minor, currency: Money(int(minor), currency).format(),
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status)
+    remember_language(request, response, page.lang)
+    return response
+
+
+def remember_language(request: Request, response: Response, lang: str) -> None:
+    if request.query_params.get("lang") == lang and request.cookies.get(LANG_COOKIE) != lang:
+        response.set_cookie(
+            LANG_COOKIE, lang, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", httponly=True
+        )
+
+
+def field_errors(page: Page, exc: DomainError, default: str = "form") -> dict[str, list[str]]:
+    """Problems such as ``"email: not a valid email address"`` keyed by field, translated.
+
+    Services name the field before a colon; the text after it is the msgid. A problem
+    without a known field, or the error's own message, goes to ``default``.
+    """
+    out: dict[str, list[str]] = {}
+    problems = getattr(exc, "problems", None) or (exc.details or {}).get("problems") or []
+    for problem in problems:
+        name, sep, text = str(problem).partition(": ")
+        key, msg = (name, text) if sep and " " not in name else (default, str(problem))
+        out.setdefault(key, []).append(page._(msg))
+    if not out:
+        out[default] = [page._(exc.message)]
+    return out
+
+
+def error_page(request: Request, exc: DomainError) -> HTMLResponse:
+    page = Page(request, Actor(Role.ANONYMOUS), choose_language(request))
+    if isinstance(exc, NotAuthenticated):
+        response = render(
+            page,
+            "sign_in.html",
+            status=401,
+            form={},
+            errors={"form": [page._("Sign in to see this page.")]},
+            next=request.url.path,
+        )
+        if request.cookies.get(SESSION_COOKIE):
+            response.delete_cookie(SESSION_COOKIE)
+        return response
+    titles = {
+        403: page._("You may not see this page."),
+        404: page._("Nothing here, or nothing you may see."),
+    }
+    title = titles.get(exc.status, page._("Something went wrong."))
+    return render(page, "error.html", status=exc.status, title=title, message=page._(exc.message))
+
+
+class PageRoute(APIRoute):
+    """Pages answer in HTML, errors included; the API keeps its JSON error shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except DomainError as exc:
+                return error_page(request, exc)
+            except RequestValidationError:
+                return error_page(request, BadRequest())
+
+        return page_handler
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self) -> None:
+        super().__init__("the request is not valid")
+
+
+def page_router() -> APIRouter:
+    """A router whose routes answer in HTML, errors included."""
+    return APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+# --- views shared by personas ------------------------------------------------------------
+
+
+def _effort_minutes(campaign: Any) -> int | None:
+    """Minutes of effort per unit of pay: one per paid minute; for a per-item task the
+    longest duration its spec asks for, rounded up. Campaigns do not state expected effort
+    yet (see the report), so a per-item task without a duration has no hourly figure."""
+    if campaign.pay_basis.value == "per_minute":
+        return 1
+    longest = campaign.spec.get("max_duration_s") or campaign.spec.get("min_duration_s")
+    if not longest:
+        return None
+    return max(1, -(-int(longest) // 60))
+
+
+def task_view(page: Page, campaign: Any) -> dict[str, Any]:
+    rate = campaign.rate
+    minutes = _effort_minutes(campaign)
+    return {
+        "campaign": campaign,
+        "rate": rate.format(),
+        "per": page._("per minute")
+        if campaign.pay_basis.value == "per_minute"
+        else page._("per item"),
+        "hourly": hourly_rate(rate, minutes).format() if minutes else None,
+    }
+
+
+def quoted(path: str) -> str:
+    return quote(path, safe="/")
+
+
+env.filters["quoted"] = quoted
+# A catalogue link that adds one facet value to the current filters.
+env.globals["narrow"] = lambda filters, key, value: urlencode({**filters, key: value})

@@ -1,0 +1,310 @@
+"""Contributor pages: tasks, capture and upload, items with what will ship, consent,
+licences, passport and earnings."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+from fastapi import Depends, File, Form, Response, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from datatrust.bootstrap import Services
+from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import Conflict, DomainError, NotFound
+from datatrust.domain.licence_text import summarise
+from datatrust.domain.money import Money
+from datatrust.domain.permissions import Permission
+from datatrust.i18n import render as render_message
+from datatrust.services import campaigns, consent, ingest, items, licences, money, passport
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.deps import services, uow
+from datatrust.web.pages.common import (
+    EXAMPLE_CHANGES,
+    Page,
+    field_errors,
+    page_requires,
+    page_router,
+    render,
+    task_view,
+)
+
+router = page_router()
+
+
+@router.get("/my/items")
+def my_items(
+    page: Page = page_requires(Permission.ITEM_READ), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    return render(page, "my_items.html", items=items.list_my_items(unit, page.actor))
+
+
+@router.get("/my/items/{item_id}")
+def my_item(
+    item_id: int,
+    page: Page = page_requires(Permission.ITEM_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> HTMLResponse:
+    item = items.get_item(unit, page.actor, item_id)
+    removed = ingest.removed_from(unit, page.actor, item_id)
+    return render(page, "item.html", item=item, removed=removed)
+
+
+# --- tasks, capture, consent, passport, money ---------------------------------------------
+
+# Kinds captured with the microphone in the page (record.js); the others use a file input.
+RECORDED_KINDS = {"voice", "ambient", "call"}
+# What a file input asks the phone for, per kind: ``accept`` and, where a camera or
+# microphone can take it directly, ``capture``.
+FILE_INPUT = {
+    "photo": ("image/*", "environment"),
+    "video": ("video/*", "environment"),
+    "voice": ("audio/*", "user"),
+    "ambient": ("audio/*", "environment"),
+    "call": ("audio/*", ""),
+    "chat": (".txt,.zip,text/plain", ""),
+}
+
+
+def task_template(campaign: Any) -> str:
+    """The campaign's licence template. Campaigns default to ``"standard"``, which is not
+    a template licences know (see the report); such a task offers the recommended one."""
+    known = {t["name"] for t in licences.licence_templates()}
+    return campaign.licence_template if campaign.licence_template in known else "training_only"
+
+
+def task_licence(page: Page, campaign: Any) -> list[tuple[str, bool]]:
+    """The campaign's licence template with its rate, in plain words, risks flagged."""
+    name = task_template(campaign)
+    title = next(t["title"] for t in licences.licence_templates() if t["name"] == name)
+    terms = licences.build_licence(
+        template=name,
+        changes={
+            "title": page._(title),
+            "price_minor": campaign.rate_minor,
+            "currency": campaign.currency,
+            "valid_from": utcnow(),
+            **EXAMPLE_CHANGES.get(task_template(campaign), {}),
+        },
+        licence_id=f"task-{campaign.id}",
+    )
+    return [(render_message(m, page.lang), m.risk) for m in summarise(terms)]
+
+
+@router.get("/tasks")
+def tasks(
+    page: Page = page_requires(Permission.CAMPAIGN_READ), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    shown = [
+        task_view(page, c)
+        for c in campaigns.list_campaigns(unit, page.actor)
+        if c.state.value == "open"
+    ]
+    return render(page, "tasks.html", tasks=shown)
+
+
+@router.get("/tasks/{campaign_id}")
+def task(
+    campaign_id: int,
+    page: Page = page_requires(Permission.ITEM_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> HTMLResponse:
+    campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
+    return render(
+        page,
+        "task.html",
+        task=task_view(page, campaign),
+        sentences=task_licence(page, campaign),
+        errors={},
+    )
+
+
+@router.post("/tasks/{campaign_id}/accept")
+def accept_task(
+    campaign_id: int,
+    page: Page = page_requires(Permission.LICENCE_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> Response:
+    """Accepting a task makes the contributor's offer from its licence template at its
+    rate; consent for each item is given with that offer when the item is uploaded."""
+    campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
+    if campaign.state.value != "open":
+        raise NotFound("no such campaign")
+    offer = licences.create_offer(
+        unit,
+        page.actor,
+        template=task_template(campaign),
+        changes={
+            "title": f"{campaign.title}"[:200],
+            "price_minor": campaign.rate_minor,
+            "currency": campaign.currency,
+            **EXAMPLE_CHANGES.get(task_template(campaign), {}),
+        },
+    )
+    return RedirectResponse(f"/tasks/{campaign_id}/capture?offer={offer.id}", status_code=303)
+
+
+def _capture(page: Page, campaign: Any, offer_id: str, status: int = 200, **extra: Any) -> Any:
+    accept, capture = FILE_INPUT.get(campaign.kind.value, ("", ""))
+    return render(
+        page,
+        "capture.html",
+        status,
+        task=task_view(page, campaign),
+        offer_id=offer_id,
+        accept=accept,
+        capture=capture,
+        record=campaign.kind.value in RECORDED_KINDS,
+        form=extra.pop("form", {}),
+        errors=extra.pop("errors", {}),
+        **extra,
+    )
+
+
+@router.get("/tasks/{campaign_id}/capture")
+def capture_form(
+    campaign_id: int,
+    page: Page = page_requires(Permission.ITEM_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> HTMLResponse:
+    campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
+    offer = page.request.query_params.get("offer", "")
+    return _capture(page, campaign, offer if offer.isdigit() else "")
+
+
+@router.post("/tasks/{campaign_id}/upload")
+def upload_to_task(
+    campaign_id: int,
+    page: Page = page_requires(Permission.ITEM_CREATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+    file: UploadFile | None = File(None),
+    offer_id: str = Form(""),
+    title: str = Form(""),
+) -> Response:
+    """The plain multipart fallback (no JavaScript): receive the file, then consent to it
+    under the offer made when the task was accepted (two calls: the tus path does the
+    same in two requests)."""
+    campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
+    if file is None or not file.filename:
+        errors = {"file": [page._("Choose a file to upload.")]}
+        return _capture(page, campaign, offer_id, 422, form={"title": title}, errors=errors)
+    try:
+        item = items.receive_item(
+            unit,
+            svc.storage,
+            page.actor,
+            kind=campaign.kind.value,
+            filename=file.filename,
+            content_type=file.content_type or "application/octet-stream",
+            chunks=iter(lambda: file.file.read(1 << 16), b""),
+            title=title,
+            campaign_id=campaign.id,
+        )
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        errors = field_errors(page, exc, "file")
+        return _capture(page, campaign, offer_id, 422, form={"title": title}, errors=errors)
+    if offer_id.isdigit():
+        # A Conflict means its checks already rejected it: the item's page shows why.
+        with contextlib.suppress(Conflict):
+            consent.give_consent_for_item(
+                unit, svc.signer, page.actor, item.id, offer_id=int(offer_id), language=page.lang
+            )
+    return RedirectResponse(f"/my/items/{item.id}", status_code=303)
+
+
+@router.post("/my/items/{item_id}/consent")
+def give_consent(
+    item_id: int,
+    page: Page = page_requires(Permission.CONSENT_GIVE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+    offer_id: str = Form(""),
+) -> Response:
+    # A Conflict (consent already given, or the item was rejected by its checks) is shown
+    # by the item's page itself; 403/404 still answer as errors.
+    with contextlib.suppress(Conflict):
+        consent.give_consent_for_item(
+            unit,
+            svc.signer,
+            page.actor,
+            item_id,
+            offer_id=int(offer_id) if offer_id.isdigit() else None,
+            language=page.lang,
+        )
+    return RedirectResponse(f"/my/items/{item_id}", status_code=303)
+
+
+@router.post("/my/items/{item_id}/withdraw")
+def withdraw(
+    item_id: int,
+    page: Page = page_requires(Permission.CONSENT_WITHDRAW),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> Response:
+    consent.withdraw_consent(unit, svc.signer, page.actor, item_id)
+    return RedirectResponse(f"/my/items/{item_id}", status_code=303)
+
+
+@router.get("/my/items/{item_id}/passport")
+def passport_page(
+    item_id: int,
+    page: Page = page_requires(Permission.PASSPORT_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> HTMLResponse:
+    return render(page, "passport.html", passport=passport.item_passport(unit, page.actor, item_id))
+
+
+@router.get("/my/licences")
+def my_licences(
+    page: Page = page_requires(Permission.CONSENT_READ), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    return render(
+        page,
+        "my_licences.html",
+        offers=licences.list_my_offers(unit, page.actor),
+        consents=consent.list_my_consents(unit, page.actor),
+    )
+
+
+def _earnings(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> HTMLResponse:
+    return render(
+        page,
+        "earnings.html",
+        status,
+        statement=money.contributor_statement(unit, page.actor),
+        key=uuid.uuid4().hex,
+        form=extra.pop("form", {}),
+        errors=extra.pop("errors", {}),
+        **extra,
+    )
+
+
+@router.get("/my/earnings")
+def my_earnings(
+    page: Page = page_requires(Permission.STATEMENT_READ), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    return _earnings(page, unit, requested=page.request.query_params.get("requested") == "1")
+
+
+@router.post("/my/earnings/payout")
+def payout(
+    page: Page = page_requires(Permission.PAYOUT_REQUEST),
+    unit: UnitOfWork = Depends(uow),
+    amount: str = Form(""),
+    currency: str = Form(""),
+    idempotency_key: str = Form(""),
+) -> Response:
+    form = {"amount": amount, "currency": currency}
+    try:
+        value = Money.parse(amount.strip(), currency.strip().upper() or "USD")
+        money.request_payout(unit, page.actor, value, idempotency_key or uuid.uuid4().hex)
+    except DomainError as exc:
+        return _earnings(page, unit, 422, form=form, errors=field_errors(page, exc, "amount"))
+    except ValueError:
+        errors = {"amount": [page._("Write an amount such as 12.50.")]}
+        return _earnings(page, unit, 422, form=form, errors=errors)
+    return RedirectResponse("/my/earnings?requested=1", status_code=303)

@@ -1,0 +1,149 @@
+"""Operator pages: buyer vetting, campaigns, review, payouts, settings and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Form, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from datatrust.bootstrap import Services
+from datatrust.domain.errors import DomainError, NotFound
+from datatrust.domain.money import Money
+from datatrust.domain.permissions import Permission
+from datatrust.services import accounts, campaigns, money
+from datatrust.services.audit import verify_audit_log
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.deps import services, uow
+from datatrust.web.pages.common import (
+    BadRequest,
+    Page,
+    field_errors,
+    page_requires,
+    page_router,
+    render,
+    task_view,
+)
+
+router = page_router()
+
+
+@router.get("/operator/vetting")
+def vetting_queue(
+    page: Page = page_requires(Permission.ORG_VET), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    orgs = accounts.list_organisations(unit, page.actor)
+    return render(page, "vetting.html", orgs=orgs, errors={}, form={})
+
+
+@router.post("/operator/vetting/{org_id}")
+def decide(
+    org_id: int,
+    page: Page = page_requires(Permission.ORG_VET),
+    unit: UnitOfWork = Depends(uow),
+    decision: str = Form(""),
+    reason: str = Form(""),
+) -> Response:
+    try:
+        accounts.decide_organisation(unit, page.actor, org_id, decision, reason)
+    except DomainError as exc:
+        if exc.status in (403, 404):
+            raise
+        orgs = accounts.list_organisations(unit, page.actor)
+        return render(
+            page,
+            "vetting.html",
+            422,
+            orgs=orgs,
+            errors={org_id: field_errors(page, exc, "reason")},
+            form={org_id: {"reason": reason, "decision": decision}},
+        )
+    return RedirectResponse(f"/operator/vetting#org-{org_id}", status_code=303)
+
+
+@router.get("/operator/campaigns")
+def operator_campaigns(
+    page: Page = page_requires(Permission.INSTANCE_MANAGE), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    shown = [task_view(page, c) for c in campaigns.list_campaigns(unit, page.actor)]
+    return render(page, "operator_campaigns.html", tasks=shown)
+
+
+def _review_page(
+    page: Page, unit: UnitOfWork, campaign_id: int, status: int = 200, errors: Any = None
+) -> HTMLResponse:
+    queue = campaigns.review_queue(unit, page.actor, campaign_id)
+    return render(
+        page, "review.html", status, queue=queue, campaign_id=campaign_id, errors=errors or {}
+    )
+
+
+@router.get("/operator/review")
+def review(
+    page: Page = page_requires(Permission.REVIEW), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    """The items of one campaign (``?campaign=``) waiting for a decision."""
+    asked = page.request.query_params.get("campaign", "")
+    if not asked.isdigit():
+        raise NotFound("choose a campaign to review")
+    return _review_page(page, unit, int(asked))
+
+
+@router.post("/operator/review")
+def decide_item(
+    page: Page = page_requires(Permission.REVIEW),
+    unit: UnitOfWork = Depends(uow),
+    campaign_id: str = Form(""),
+    item_id: str = Form(""),
+    decision: str = Form(""),
+    note: str = Form(""),
+) -> Response:
+    if not (campaign_id.isdigit() and item_id.isdigit() and decision in ("accept", "reject")):
+        raise BadRequest()
+    try:
+        campaigns.submit_review(
+            unit, page.actor, int(campaign_id), int(item_id), up=decision == "accept", note=note
+        )
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        errors = {int(item_id): field_errors(page, exc, "note")}
+        return _review_page(page, unit, int(campaign_id), 422, errors)
+    return RedirectResponse(f"/operator/review?campaign={campaign_id}", status_code=303)
+
+
+@router.get("/operator/payouts")
+def payouts_page(page: Page = page_requires(Permission.PAYOUT_RUN)) -> HTMLResponse:
+    queued = page.request.query_params.get("queued", "")
+    return render(page, "payouts.html", queued=queued if queued.isdigit() else None)
+
+
+@router.post("/operator/payouts")
+def run_payouts(
+    page: Page = page_requires(Permission.PAYOUT_RUN), unit: UnitOfWork = Depends(uow)
+) -> Response:
+    waiting = money.schedule_payout_batch(unit, page.actor)
+    return RedirectResponse(f"/operator/payouts?queued={waiting}", status_code=303)
+
+
+@router.get("/operator/settings")
+def instance_settings(
+    page: Page = page_requires(Permission.INSTANCE_MANAGE), svc: Services = Depends(services)
+) -> HTMLResponse:
+    """Read-only: the instance's pay floor, platform fee and denied industries."""
+    settings = svc.settings
+    floor = Money(settings.pay_floor_minor_per_hour, settings.pay_floor_currency).format()
+    return render(
+        page,
+        "settings.html",
+        floor=floor,
+        fee=settings.platform_fee_percent,
+        denied=sorted(settings.denied_industries),
+    )
+
+
+@router.get("/operator/audit")
+def audit_status(
+    page: Page = page_requires(Permission.AUDIT_VERIFY), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    return render(page, "audit.html", report=verify_audit_log(unit, page.actor))
