@@ -27,6 +27,7 @@ from datatrust.services import money
 from support import make_persona, make_settings, postgres_reachable, require_service
 
 OPERATOR = Actor(Role.OPERATOR, user_id=0)
+MINIMUM = Money(1000, "USD")  # the default Settings.minimum_payout_minor
 
 
 def usd(minor: int) -> Money:
@@ -105,7 +106,9 @@ def test_a_hundred_identical_payout_requests_make_exactly_one_payout(pg):
 
     def request(_i: int) -> bool:
         with pg.uow() as uow:
-            return money.request_payout(uow, person, usd(2000), "same-click").replayed
+            return money.request_payout(
+                uow, person, usd(2000), "same-click", minimum=MINIMUM
+            ).replayed
 
     results = in_threads(100, request)
     errors = [r for r in results if isinstance(r, Exception)]
@@ -200,7 +203,7 @@ def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases
                 money.pay_accepted_item(uow, 11, person.user_id, usd(2000), item_id=i)
                 uow.commit()
             with svc.uow() as uow:
-                money.request_payout(uow, person, usd(1500), "weekly")
+                money.request_payout(uow, person, usd(1500), "weekly", minimum=MINIMUM)
         out = tmp_path / "payouts"
         env = {
             **os.environ,

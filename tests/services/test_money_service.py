@@ -18,6 +18,7 @@ from datatrust.domain.permissions import Actor, Role
 from datatrust.services import money
 
 OPERATOR = Actor(Role.OPERATOR, user_id=0)
+MINIMUM = Money(1000, "USD")  # the default Settings.minimum_payout_minor
 
 
 def usd(minor: int) -> Money:
@@ -198,29 +199,29 @@ def test_a_payout_request_sets_earnings_aside_and_a_retry_pays_once(services, pe
     owner = people["owner"]
     earn(services, funded, owner.actor.user_id, 2500, item_id=1)
     with services.uow() as uow:
-        first = money.request_payout(uow, owner.actor, usd(1500), "pay-1")
+        first = money.request_payout(uow, owner.actor, usd(1500), "pay-1", minimum=MINIMUM)
     with services.uow() as uow:
-        again = money.request_payout(uow, owner.actor, usd(1500), "pay-1")
+        again = money.request_payout(uow, owner.actor, usd(1500), "pay-1", minimum=MINIMUM)
     assert not first.replayed and again.replayed and again.payout.id == first.payout.id
     assert balance(services, AccountRef.contributor_payable(owner.actor.user_id, "USD")) == usd(
         1000
     )
     with services.uow() as uow, pytest.raises(Conflict):
-        money.request_payout(uow, owner.actor, usd(1600), "pay-1")
+        money.request_payout(uow, owner.actor, usd(1600), "pay-1", minimum=MINIMUM)
 
 
 def test_payouts_below_the_minimum_or_above_the_balance_are_refused(services, people, funded):
     owner = people["owner"].actor
     earn(services, funded, owner.user_id, 1200, item_id=1)
     with services.uow() as uow, pytest.raises(InvalidInput, match=r"smallest payout is USD 10\.00"):
-        money.request_payout(uow, owner, usd(999), "small")
+        money.request_payout(uow, owner, usd(999), "small", minimum=MINIMUM)
     with services.uow() as uow, pytest.raises(InsufficientFunds, match=r"USD 12\.00 is available"):
-        money.request_payout(uow, owner, usd(1300), "big")
+        money.request_payout(uow, owner, usd(1300), "big", minimum=MINIMUM)
     for bad in (usd(0), usd(-100)):
         with services.uow() as uow, pytest.raises(InvalidInput):
-            money.request_payout(uow, owner, bad, "bad")
+            money.request_payout(uow, owner, bad, "bad", minimum=MINIMUM)
     with services.uow() as uow, pytest.raises(InvalidInput, match="idempotency_key"):
-        money.request_payout(uow, owner, usd(1000), "  ")
+        money.request_payout(uow, owner, usd(1000), "  ", minimum=MINIMUM)
 
 
 def test_a_batch_settles_payouts_and_a_failed_one_is_reversed_cleanly(services, people, funded):
@@ -228,9 +229,9 @@ def test_a_batch_settles_payouts_and_a_failed_one_is_reversed_cleanly(services, 
     earn(services, funded, owner.user_id, 2000, item_id=1)
     earn(services, funded, other.user_id, 2000, item_id=2)
     with services.uow() as uow:
-        money.request_payout(uow, owner, usd(1500), "a")
+        money.request_payout(uow, owner, usd(1500), "a", minimum=MINIMUM)
     with services.uow() as uow:
-        money.request_payout(uow, other, usd(1500), "b")
+        money.request_payout(uow, other, usd(1500), "b", minimum=MINIMUM)
     provider = FakePayoutProvider(refuse_users={other.user_id})
     report = money.run_payout_batch(services.uow, provider)
     assert len(report.settled) == 1 and len(report.failed) == 1
@@ -257,7 +258,7 @@ def test_a_batch_that_dies_mid_way_pays_nobody_twice_when_run_again(services, pe
     earn(services, funded, other.user_id, 2000, item_id=2)
     for actor, key in ((owner, "a"), (other, "b")):
         with services.uow() as uow:
-            money.request_payout(uow, actor, usd(1500), key)
+            money.request_payout(uow, actor, usd(1500), key, minimum=MINIMUM)
     provider = FakePayoutProvider()
 
     class Dies(Exception):
@@ -297,7 +298,7 @@ def test_the_payout_job_runs_a_batch_through_the_outbox(services, people, funded
     owner = people["owner"].actor
     earn(services, funded, owner.user_id, 2000, item_id=1)
     with services.uow() as uow:
-        money.request_payout(uow, owner, usd(1500), "a")
+        money.request_payout(uow, owner, usd(1500), "a", minimum=MINIMUM)
     provider = FakePayoutProvider()
     services.extras["payout_provider"] = provider
     with services.uow() as uow:

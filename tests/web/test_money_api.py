@@ -148,3 +148,17 @@ def test_a_buyer_reads_its_invoices_and_another_contributor_cannot(client, peopl
         client.get(f"/api/orgs/{org_id}/invoices", headers=people["other"].headers).status_code
         == 403
     )
+
+
+def test_the_smallest_payout_is_the_instance_setting(client, services, people, earned):
+    services.settings.minimum_payout_minor = 2500
+    headers = {**people["owner"].headers, "Idempotency-Key": "min"}
+    small = client.post(
+        "/api/me/payouts", json={"amount_minor": 2000, "currency": "USD"}, headers=headers
+    )
+    assert small.status_code == 422
+    assert "smallest payout is USD 25.00" in small.json()["error"]["message"]
+    enough = client.post(
+        "/api/me/payouts", json={"amount_minor": 2500, "currency": "USD"}, headers=headers
+    )
+    assert enough.status_code == 201, enough.text

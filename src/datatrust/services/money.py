@@ -53,7 +53,6 @@ from datatrust.services.accounts import actor_label
 from datatrust.services.ports import UnitOfWork, UnitOfWorkFactory
 
 DEFAULT_PLATFORM_FEE_PERCENT = 20  # Settings.platform_fee_percent's default
-MINIMUM_PAYOUT = Money(1000, "USD")  # 10 USD; other currencies convert it (see below)
 MAX_KEY_LENGTH = 120
 
 
@@ -564,14 +563,21 @@ def deposit_buyer_funds(
 # -- payouts ----------------------------------------------------------------------------
 
 
-def minimum_payout(uow: UnitOfWork, currency: str) -> Money:
-    """10 USD, or its value in ``currency`` at the newest operator rate (rounded to the
-    nearest minor unit). With no rate for the currency, any amount above zero is allowed:
-    refusing every payout for want of a rate would keep contributors' money from them."""
-    if currency == MINIMUM_PAYOUT.currency:
-        return MINIMUM_PAYOUT
+def payout_minimum(settings: Any) -> Money:
+    """The instance's smallest payout: ``settings.minimum_payout_minor`` in
+    ``settings.pay_floor_currency`` (default 10 USD)."""
+    return Money(settings.minimum_payout_minor, settings.pay_floor_currency)
+
+
+def minimum_payout(uow: UnitOfWork, currency: str, minimum: Money) -> Money:
+    """``minimum`` (``payout_minimum(settings)``), or its value in ``currency`` at the
+    newest operator rate (rounded to the nearest minor unit). With no rate for the
+    currency, any amount above zero is allowed: refusing every payout for want of a rate
+    would keep contributors' money from them."""
+    if currency == minimum.currency:
+        return minimum
     try:
-        return approximate(MINIMUM_PAYOUT, currency, fx_rates(uow)).money
+        return approximate(minimum, currency, fx_rates(uow)).money
     except RateNotFound:
         return Money(1, currency)
 
@@ -583,7 +589,7 @@ class PayoutRequested:
 
 
 def request_payout(
-    uow: UnitOfWork, actor: Actor, amount: Money, idempotency_key: str
+    uow: UnitOfWork, actor: Actor, amount: Money, idempotency_key: str, *, minimum: Money
 ) -> PayoutRequested:
     """Set ``amount`` of the caller's earnings aside for the next payout batch.
 
@@ -591,7 +597,8 @@ def request_payout(
     money, however many times and however concurrently it is sent: the contributor's
     payable account is locked first, so identical requests queue and each later one finds
     the first. The key with a different amount is a ``Conflict``. Refused: an amount not
-    above zero, below the minimum (``minimum_payout``), or above the available balance
+    above zero, below ``minimum`` (the instance's, ``payout_minimum(settings)``, converted
+    by ``minimum_payout`` for another currency), or above the available balance
     (``InsufficientFunds``).
     """
     authorize(actor, Permission.PAYOUT_REQUEST)
@@ -609,7 +616,7 @@ def request_payout(
                 {"payout_id": existing.id},
             )
         return PayoutRequested(existing, True)
-    minimum = minimum_payout(uow, amount.currency)
+    minimum = minimum_payout(uow, amount.currency, minimum)
     if amount < minimum:
         raise InvalidInput(
             f"the smallest payout is {minimum}; you asked for {amount}", field="amount"

@@ -71,8 +71,15 @@ def request_payout(
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
     actor: Actor = requires(Permission.PAYOUT_REQUEST),
     unit: UnitOfWork = Depends(uow),
+    svc: Services = Depends(services),
 ) -> dict[str, Any]:
-    result = money.request_payout(unit, actor, body.money(), _key(idempotency_key))
+    result = money.request_payout(
+        unit,
+        actor,
+        body.money(),
+        _key(idempotency_key),
+        minimum=money.payout_minimum(svc.settings),
+    )
     return {**payout_out(result.payout), "replayed": result.replayed}
 
 

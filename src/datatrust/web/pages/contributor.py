@@ -294,6 +294,7 @@ def my_earnings(
 def payout(
     page: Page = page_requires(Permission.PAYOUT_REQUEST),
     unit: UnitOfWork = Depends(uow),
+    svc: Services = Depends(services),
     amount: str = Form(""),
     currency: str = Form(""),
     idempotency_key: str = Form(""),
@@ -301,7 +302,10 @@ def payout(
     form = {"amount": amount, "currency": currency}
     try:
         value = Money.parse(amount.strip(), currency.strip().upper() or "USD")
-        money.request_payout(unit, page.actor, value, idempotency_key or uuid.uuid4().hex)
+        minimum = money.payout_minimum(svc.settings)
+        money.request_payout(
+            unit, page.actor, value, idempotency_key or uuid.uuid4().hex, minimum=minimum
+        )
     except DomainError as exc:
         return _earnings(page, unit, 422, form=form, errors=field_errors(page, exc, "amount"))
     except ValueError:
