@@ -44,3 +44,41 @@ def test_migration_0002_adds_licences_and_consent_and_can_be_undone(databases):
         assert migrate.current_revision(engine) == "0002"
     finally:
         engine.dispose()
+
+
+def test_migration_0008_mirrors_each_items_consent_record_onto_the_item(databases):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0007")
+        at = "2026-01-01 00:00:00"
+        with engine.begin() as c:
+            c.exec_driver_sql(
+                "INSERT INTO users (id, email, password_hash, role, display_name, language, "
+                f"created_at) VALUES (1, 'a@example.org', 'x', 'contributor', '', 'en', '{at}')"
+            )
+            c.exec_driver_sql(
+                "INSERT INTO licence_offers (id, owner_id, version, status, licence, is_default, "
+                f"created_at) VALUES (5, 1, 1, 'active', '{{}}', false, '{at}')"
+            )
+            for item_id, consent_id in [(1, 11), (2, None), (3, 99)]:  # 99: no such record
+                c.exec_driver_sql(
+                    "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                    "content_type, size, original_key, original_sha256, report, created_at, "
+                    "updated_at, licence_id, consent_id) VALUES "
+                    f"({item_id}, 1, 'photo', 'listed', '', 'f', 'image/jpeg', 1, 'k', 's', "
+                    f"'{{}}', '{at}', '{at}', 5, {consent_id or 'NULL'})"
+                )
+            c.exec_driver_sql(
+                "INSERT INTO consent_records (id, uid, owner_id, item_id, offer_id, state, "
+                f"fields, created_at, updated_at) VALUES (11, 'u', 1, 1, 5, 'withdrawn', '{{}}', "
+                f"'{at}', '{at}')"
+            )
+        migrate.upgrade(engine, "0008")
+        with engine.connect() as c:
+            rows = c.exec_driver_sql(
+                "SELECT id, consent_offer_id, consent_state FROM items ORDER BY id"
+            ).all()
+        assert [tuple(r) for r in rows] == [(1, 5, "withdrawn"), (2, None, None), (3, None, None)]
+        assert "ix_items_selection" in {i["name"] for i in inspect(engine).get_indexes("items")}
+    finally:
+        engine.dispose()

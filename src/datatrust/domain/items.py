@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from datatrust.domain.clock import utcnow
+from datatrust.domain.consent import ConsentState
 from datatrust.domain.errors import Conflict
 
 
@@ -64,6 +65,11 @@ class Item:
     # used; both None until the contributor attaches a licence and gives consent.
     licence_id: int | None = None
     consent_id: int | None = None
+    # Mirrors of that consent record's offer and state, set only by services.consent in
+    # the transaction that gives or changes the consent (None: no consent). Selections read
+    # these instead of joining a million consent records.
+    consent_offer_id: int | None = None
+    consent_state: ConsentState | None = None
     # Perceptual and exact fingerprints, kept for near-duplicate checks against new items:
     # {"sha256_output", "phash" | "frame_phashes" | "audio": {"engine", "value"}}.
     fingerprints: dict[str, Any] | None = field(default_factory=dict)

@@ -201,6 +201,10 @@ def _append(
     )
     row.state = event.resulting_state
     row.updated_at = event.at
+    # The item mirrors its consent record in this same transaction: selections read the
+    # mirror (one covering index) and must never see a state the record does not have.
+    item.consent_offer_id = row.offer_id
+    item.consent_state = row.state
     claims = receipt_claims(record, event)
     claims["item"] = {"id": item.id, "sha256": item.original_sha256, "kind": item.kind.value}
     claims["iat"] = int(event.at.timestamp())

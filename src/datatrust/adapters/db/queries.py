@@ -12,7 +12,6 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from datatrust.adapters.db.tables import items, outbox
-from datatrust.adapters.db.tables_consent import consent_records
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.jobs import JobState, OutboxJob
 
@@ -29,8 +28,8 @@ IN_CHUNK = 10_000
 class SelectionGroup:
     """Candidate items sharing everything a selection decision depends on.
 
-    ``consent_state`` and ``consent_offer_id`` are ``None`` when the item has no consent
-    record (no ``consent_id``, or one that points at no row).
+    ``consent_state`` and ``consent_offer_id`` are the item's mirror of its consent record
+    (``None``: no consent was ever given for it).
     """
 
     status: str
@@ -50,8 +49,14 @@ def _chunks(ids: Collection[int] | None) -> Iterator[list[int] | None]:
         yield wanted[lo : lo + IN_CHUNK]
 
 
-_candidates = items.outerjoin(consent_records, consent_records.c.id == items.c.consent_id)
-_consented = items.join(consent_records, consent_records.c.id == items.c.consent_id)
+# The columns of ix_items_selection, in its order: grouping by them walks the index in
+# order (no sort), and neither selection query reads a table row.
+_SELECTION_KEY = (
+    items.c.status,
+    items.c.licence_id,
+    items.c.consent_offer_id,
+    items.c.consent_state,
+)
 
 
 class SqlQueries:
@@ -89,19 +94,12 @@ class SqlQueries:
         """Items with one of ``statuses`` (and, if given, an id in ``among``), counted per
         (status, licence, consent offer, consent state). Columns only, grouped by the
         database: a million items come back as a few dozen rows."""
-        key = (
-            items.c.status,
-            items.c.licence_id,
-            consent_records.c.offer_id,
-            consent_records.c.state,
-        )
         totals: Counter[tuple[Any, ...]] = Counter()
         for chunk in _chunks(among):
             query = (
-                select(*key, func.count())
-                .select_from(_candidates)
+                select(*_SELECTION_KEY, func.count())
                 .where(items.c.status.in_(list(statuses)))
-                .group_by(*key)
+                .group_by(*_SELECTION_KEY)
             )
             if chunk is not None:
                 query = query.where(items.c.id.in_(chunk))
@@ -125,8 +123,8 @@ class SqlQueries:
         among: Collection[int] | None = None,
     ) -> list[int]:
         """Ids, ascending, of the items with ``status`` whose licence is ``L`` and whose
-        consent record was given under ``L`` and is in state ``S``, for each ``(L, S)`` in
-        ``allowed`` (and, if given, whose id is in ``among``)."""
+        consent (as mirrored on the item) was given under ``L`` and is in state ``S``, for
+        each ``(L, S)`` in ``allowed`` (and, if given, whose id is in ``among``)."""
         pairs = sorted(set(allowed))
         if not pairs:
             return []
@@ -135,7 +133,7 @@ class SqlQueries:
             by_state.setdefault(state, []).append(licence_id)
         groups = or_(
             *(
-                and_(consent_records.c.state == state, items.c.licence_id.in_(licence_ids))
+                and_(items.c.consent_state == state, items.c.licence_id.in_(licence_ids))
                 for state, licence_ids in sorted(by_state.items())
             )
         )
@@ -143,17 +141,16 @@ class SqlQueries:
         for chunk in _chunks(among):
             query = (
                 select(items.c.id)
-                .select_from(
-                    items.join(consent_records, consent_records.c.id == items.c.consent_id)
-                )
                 .where(items.c.status == status)
-                .where(consent_records.c.offer_id == items.c.licence_id)
+                .where(items.c.consent_offer_id == items.c.licence_id)
                 .where(groups)
-                .order_by(items.c.id)
             )
             if chunk is not None:
                 query = query.where(items.c.id.in_(chunk))
             out.extend(self.session.scalars(query))
+        # Sorted here: ORDER BY id would make the database sort what the index yields in
+        # (licence, state) order; Python sorts a few hundred thousand ints faster.
+        out.sort()
         return out
 
     def claim_job(self, job_id: int, worker: str, now: datetime, lease_until: datetime) -> bool:

@@ -34,6 +34,7 @@ from datatrust.domain.accounts import (
     WebSession,
 )
 from datatrust.domain.audit import AuditEvent
+from datatrust.domain.consent import ConsentState
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.permissions import Role
@@ -174,7 +175,13 @@ items = Table(
     # ordering and table drops.
     Column("licence_id", ForeignKey("licence_offers.id"), index=True),
     Column("consent_id", Integer, index=True),
+    # Added by migration 0008: the consent record's offer and state, mirrored by
+    # services.consent in the transaction that changes them, so that a selection reads
+    # ix_items_selection alone (no join to consent_records, no table rows).
+    Column("consent_offer_id", Integer),
+    Column("consent_state", _enum(ConsentState, "consent_state")),
     Index("ix_items_status_kind", "status", "kind"),
+    Index("ix_items_selection", "status", "licence_id", "consent_offer_id", "consent_state", "id"),
 )
 
 audit_events = Table(
