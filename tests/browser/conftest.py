@@ -12,8 +12,9 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+# Installed by `npm ci` from package-lock.json (.ci/run does it); never committed.
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"width": 360, "height": 740}
 # The live server's Services, for fixtures that set up what a journey needs (an open task).
 LIVE: dict[str, object] = {}
@@ -129,6 +133,44 @@ def screenshots() -> Path:
     folder = ARTIFACTS / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# Run in the page: what axe-core leaves to the page author, checked at the phone's width.
+LAYOUT_CHECKS = """() => {
+  const problems = [];
+  if (document.querySelectorAll('h1').length !== 1) problems.push('not exactly one h1');
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    problems.push('scrolls sideways at ' + window.innerWidth + 'px');
+  return problems;
+}"""
+# axe-core's rules (WCAG 2.x A and AA, and its best practices); each violation as
+# "rule (impact): first offending element".
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes[0].html.slice(0, 120)}`);
+}"""
+
+
+@pytest.fixture(scope="session")
+def check(screenshots: Path) -> Callable[[Any, str], None]:
+    """``check(page, name)``: axe-core on the page as shown (no violation of any impact),
+    the layout checks, and a screenshot ``name.png`` for the record. axe runs through the
+    DevTools protocol, not as a page script, so the page's own scripts (counted by the
+    weight tests) and its Content-Security-Policy are untouched."""
+    require_service("axe-core (npm ci, from package-lock.json)", AXE.exists())
+    axe_source = AXE.read_text()
+
+    def check_page(page: Any, name: str) -> None:
+        if page.evaluate("() => typeof axe") == "undefined":
+            page.evaluate(axe_source)
+        violations = page.evaluate(AXE_RUN)
+        assert not violations, f"{name}: axe-core violations: " + "; ".join(violations)
+        layout = page.evaluate(LAYOUT_CHECKS)
+        assert not layout, f"{name}: layout problems: " + "; ".join(layout)
+        page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+
+    return check_page
 
 
 @pytest.fixture(scope="session")
