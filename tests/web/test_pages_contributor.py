@@ -75,6 +75,37 @@ def test_a_task_page_explains_the_licence_with_its_risks_before_accepting(contri
     assert f'action="/tasks/{campaign["id"]}/accept"' in page.text
 
 
+def test_a_task_shows_the_terms_of_its_campaigns_licence_template(contributor, people):
+    default = open_campaign(contributor, people["operator"])
+    assert default["licence_template"] == "training_only"
+    assert "Training only (recommended)" in contributor.get(f"/tasks/{default['id']}").text
+    research = open_campaign(
+        contributor, people["operator"], licence_template="research_non_commercial"
+    )
+    page = contributor.get(f"/tasks/{research['id']}").text
+    assert "Non-commercial research" in page
+    assert "Training only (recommended)" not in page
+
+
+def test_a_campaign_with_an_unknown_licence_template_is_refused(client, people):
+    refused = client.post(
+        "/api/campaigns",
+        headers=people["operator"].headers,
+        json={
+            "title": "Street sounds",
+            "kind": "ambient",
+            "rate_minor": 50,
+            "currency": "USD",
+            "quota": 10,
+            "pay_basis": "per_minute",
+            "expected_minutes_per_item": 1,
+            "licence_template": "standard",
+        },
+    )
+    assert refused.status_code == 422
+    assert "licence_template: one of" in refused.text and "training_only" in refused.text
+
+
 def test_a_contributor_accepts_uploads_without_javascript_sees_the_preview_and_withdraws(
     contributor, people
 ):

@@ -14,6 +14,7 @@ from typing import Any
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, InvalidInput
 from datatrust.domain.items import ItemKind
+from datatrust.domain.licence import TEMPLATES
 from datatrust.domain.money import Money
 
 
@@ -101,7 +102,9 @@ class Campaign:
     description: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
     review_window_days: int = 7
-    licence_template: str = "standard"
+    # A template from domain.licence: the task page explains it and accepting the task
+    # makes the contributor's offer from it, so it must be one the licences know.
+    licence_template: str = "training_only"
     review_mode: ReviewMode = ReviewMode.PEER
     coverage_bonus_minor: int = 0
     state: CampaignState = CampaignState.DRAFT
@@ -170,8 +173,8 @@ def check_campaign(c: Campaign) -> list[str]:
         problems.append(f"quota: between 1 and {MAX_QUOTA}")
     if type(c.review_window_days) is not int or not 1 <= c.review_window_days <= 90:
         problems.append(f"review_window_days: between 1 and {MAX_REVIEW_WINDOW_DAYS}")
-    if not c.licence_template or len(c.licence_template) > 100:
-        problems.append("licence_template: required, at most 100 characters")
+    if c.licence_template not in TEMPLATES:
+        problems.append(f"licence_template: one of {', '.join(sorted(TEMPLATES))}")
     if c.coverage_bonus_minor and c.kind is not ItemKind.AMBIENT:
         problems.append("coverage_bonus_minor: only ambient-audio campaigns pay for coverage")
     if c.pay_basis is PayBasis.PER_MINUTE and c.kind in (ItemKind.PHOTO, ItemKind.CHAT):

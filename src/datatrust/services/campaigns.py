@@ -84,7 +84,7 @@ def create_campaign(
     description: str = "",
     spec: dict[str, Any] | None = None,
     review_window_days: int = 7,
-    licence_template: str = "standard",
+    licence_template: str = "training_only",
     review_mode: str = "peer",
     coverage_bonus_minor: int = 0,
     expected_minutes_per_item: int | None = None,

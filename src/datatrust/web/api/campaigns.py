@@ -31,7 +31,7 @@ class CampaignIn(BaseModel):
     description: str = Field(default="", max_length=5000)
     spec: dict[str, Any] = Field(default_factory=dict)
     review_window_days: int = 7
-    licence_template: str = Field(default="standard", max_length=100)
+    licence_template: str = Field(default="training_only", max_length=100)
     review_mode: str = "peer"
     coverage_bonus_minor: int = 0
     expected_minutes_per_item: int | None = Field(

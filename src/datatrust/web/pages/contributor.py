@@ -67,16 +67,9 @@ FILE_INPUT = {
 }
 
 
-def task_template(campaign: Any) -> str:
-    """The campaign's licence template. Campaigns default to ``"standard"``, which is not
-    a template licences know (see the report); such a task offers the recommended one."""
-    known = {t["name"] for t in licences.licence_templates()}
-    return campaign.licence_template if campaign.licence_template in known else "training_only"
-
-
 def task_licence(page: Page, campaign: Any) -> list[tuple[str, bool]]:
     """The campaign's licence template with its rate, in plain words, risks flagged."""
-    name = task_template(campaign)
+    name = campaign.licence_template
     title = next(t["title"] for t in licences.licence_templates() if t["name"] == name)
     terms = licences.build_licence(
         template=name,
@@ -85,7 +78,7 @@ def task_licence(page: Page, campaign: Any) -> list[tuple[str, bool]]:
             "price_minor": campaign.rate_minor,
             "currency": campaign.currency,
             "valid_from": utcnow(),
-            **EXAMPLE_CHANGES.get(task_template(campaign), {}),
+            **EXAMPLE_CHANGES.get(campaign.licence_template, {}),
         },
         licence_id=f"task-{campaign.id}",
     )
@@ -134,12 +127,12 @@ def accept_task(
     offer = licences.create_offer(
         unit,
         page.actor,
-        template=task_template(campaign),
+        template=campaign.licence_template,
         changes={
             "title": f"{campaign.title}"[:200],
             "price_minor": campaign.rate_minor,
             "currency": campaign.currency,
-            **EXAMPLE_CHANGES.get(task_template(campaign), {}),
+            **EXAMPLE_CHANGES.get(campaign.licence_template, {}),
         },
     )
     return RedirectResponse(f"/tasks/{campaign_id}/capture?offer={offer.id}", status_code=303)
