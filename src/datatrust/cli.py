@@ -383,14 +383,16 @@ def feed_check(
     apply: bool = typer.Option(
         False,
         "--apply",
-        help="Rewrite index.csv without revoked "
+        help="Rewrite index.parquet without revoked "
         "records and delete their media (default: report only).",
     ),
 ) -> None:
     """Verify a revocation feed and list (or remove) revoked records in a local snapshot.
     Exit 1 if any revoked record is present and --apply was not given."""
-    import csv
     from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from datatrust.client import FeedError, filter_allowed, verify_feed
 
@@ -402,14 +404,12 @@ def feed_check(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     root = Path(snapshot)
-    index = root / "index.csv"
+    index = root / "index.parquet"
     if not index.is_file():
         typer.echo(f"error: {index} not found; is this a Datatrust snapshot?", err=True)
         raise typer.Exit(2)
-    with index.open(newline="") as f:
-        reader = csv.DictReader(f)
-        columns = reader.fieldnames or []
-        rows = list(reader)
+    table = pq.read_table(index)
+    rows = table.to_pylist()
     kept = filter_allowed(rows, claims)
     removed = [r for r in rows if r not in kept]
     report = {
@@ -418,10 +418,7 @@ def feed_check(
         "revoked": [{"key": r["key"], "content_sha256": r["content_sha256"]} for r in removed],
     }
     if apply and removed:
-        with index.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(kept)
+        pq.write_table(pa.Table.from_pylist(kept, schema=table.schema), index)
         for r in removed:
             for path in root.rglob(f"{r['key']}.*"):
                 path.unlink()

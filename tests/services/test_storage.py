@@ -16,7 +16,7 @@ from datatrust.adapters.crypto import AesGcmCipher
 from datatrust.adapters.objectstore import LocalObjectStore
 from datatrust.domain.accounts import ContributorKey
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
-from datatrust.services.storage import DecryptionError, EncryptedStorage
+from datatrust.services.storage import DecryptionError, EncryptedStorage, open_sealed, put_sealed
 
 MiB = 1024 * 1024
 DESTROYED_AT = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -249,3 +249,20 @@ def test_a_first_put_whose_transaction_rolled_back_is_healed_by_storing_again(st
 def test_a_bad_namespace_is_refused(storage, uow, namespace):
     with pytest.raises(InvalidInput, match="bad storage namespace"):
         storage.put(uow, 7, [b"x"], namespace=namespace)
+
+
+def test_a_sealed_file_is_ciphertext_at_rest_and_opens_only_with_its_key_and_hash(store):
+    cipher = AesGcmCipher(os.urandom(32))
+    key, other_key = cipher.new_wrapped_key(), cipher.new_wrapped_key()
+    body = b"shard bytes " * 1000
+    digest = hashlib.sha256(body).hexdigest()
+    put_sealed(store, cipher, key, "snapshots/1/shard-00000.tar", [body[:5000], body[5000:]])
+    at_rest = read(store.get("snapshots/1/shard-00000.tar"))
+    assert body[:64] not in at_rest
+    assert read(open_sealed(store, cipher, key, "snapshots/1/shard-00000.tar", digest)) == body
+    with pytest.raises(DecryptionError):
+        read(open_sealed(store, cipher, other_key, "snapshots/1/shard-00000.tar", digest))
+    with pytest.raises(DecryptionError, match="replaced or corrupted"):
+        read(open_sealed(store, cipher, key, "snapshots/1/shard-00000.tar", "0" * 64))
+    with pytest.raises(NotFound):
+        open_sealed(store, cipher, key, "snapshots/1/missing", digest)

@@ -13,7 +13,7 @@ are tested there; everything from the licence on goes through the API.
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import io
 import json
 import tarfile
@@ -22,6 +22,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from datatrust.client import filter_allowed, verify_feed
@@ -31,8 +33,10 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Role
+from datatrust.pipeline.snapshot import INDEX_COLUMNS
 from datatrust.services import accounts
 from datatrust.services.revocations import check_deadlines
+from datatrust.services.snapshots import object_key
 from support import make_persona
 
 WALK = b"\x00\x00\x00\x18ftypmp42" + b"walk-video-deidentified" * 40
@@ -232,10 +236,21 @@ def test_the_seed_story(client, services, people, tmp_path, capsys):
     )
     assert len(samples) == 2 and all(s["mp4"] and json.loads(s["json"]) for s in samples)
     sums = dict(line.split("  ")[::-1] for line in (local / "SHA256SUMS").read_text().splitlines())
-    import hashlib
-
+    assert set(sums) == set(first["files"]) - {"SHA256SUMS"}
     for name, digest in sums.items():
         assert hashlib.sha256((local / name).read_bytes()).hexdigest() == digest
+        # At rest every file is ciphertext: neither the bytes nor any 64-byte run of them.
+        at_rest = b"".join(services.store.get(object_key(first["id"], name)))
+        plain = (local / name).read_bytes()
+        assert at_rest != plain and plain[:64] not in at_rest
+    assert WALK not in b"".join(services.store.get(object_key(first["id"], "shard-00000.tar")))
+    index = pq.read_table(local / "index.parquet")
+    assert index.column_names == list(INDEX_COLUMNS)
+    assert index.schema.field("item_id").type == pa.int64()
+    assert index.to_pylist() == manifest["dt:records"]
+    assert sorted(r["records/content_sha256"].decode() for r in records) == sorted(
+        r["content_sha256"] for r in manifest["dt:records"]
+    )
     story.append(
         f"snapshot {first['version']}: {sorted(first['files'])}, manifest valid, "
         f"{len(samples)} webdataset samples"
@@ -251,9 +266,8 @@ def test_the_seed_story(client, services, people, tmp_path, capsys):
     (entry,) = claims["revoked"]
     assert entry["content_sha256"] == walk.deidentified_sha256 and entry["reason"] == "withdrawn"
     assert entry["deletion_deadline"] > utcnow().isoformat()
-    with (local / "index.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    assert [r["item_id"] for r in filter_allowed(rows, claims)] == [str(second.id)]
+    rows = pq.read_table(local / "index.parquet").to_pylist()
+    assert [r["item_id"] for r in filter_allowed(rows, claims)] == [second.id]
     story.append(f"feed: {entry}")
 
     # The old snapshot may no longer be downloaded: it holds a revoked item.
@@ -480,7 +494,10 @@ def test_feed_check_command_finds_and_removes_revoked_records(tmp_path):
     (tmp_path / "key.json").write_text(json.dumps(signer.public_jwk()))
     snap = tmp_path / "snap"
     snap.mkdir()
-    (snap / "index.csv").write_text(f"key,content_sha256\ndt-1,{'a' * 64}\ndt-2,{'b' * 64}\n")
+    pq.write_table(
+        pa.table({"key": ["dt-1", "dt-2"], "content_sha256": ["a" * 64, "b" * 64]}),
+        snap / "index.parquet",
+    )
     (snap / "dt-1.mp4").write_bytes(b"x")
     args = [
         "feed",
@@ -496,6 +513,6 @@ def test_feed_check_command_finds_and_removes_revoked_records(tmp_path):
     assert report.exit_code == 1 and '"kept": 1' in report.output
     applied = CliRunner().invoke(app, [*args, "--apply"])
     assert applied.exit_code == 0 and not (snap / "dt-1.mp4").exists()
-    assert "dt-1" not in (snap / "index.csv").read_text()
+    assert pq.read_table(snap / "index.parquet").column("key").to_pylist() == ["dt-2"]
     (tmp_path / "feed.jws").write_text(signer.sign(claims)[:-4] + "AAAA")
     assert CliRunner().invoke(app, args).exit_code == 2

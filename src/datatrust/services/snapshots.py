@@ -10,6 +10,11 @@ snapshot already final is left alone.
 Versions are semantic per order: the first build is 1.0.0; a build that drops any item of
 the previous one bumps MAJOR (``pipeline.snapshot.next_version``).
 
+Every file (shards, index, manifest, checksums) is stored encrypted at rest under the
+snapshot's own data key (``Snapshot.wrapped_key``, wrapped by the master key; see
+``storage.put_sealed``); a download decrypts while streaming and checks the plaintext
+against the file's recorded sha256, the one in ``SHA256SUMS``.
+
 Downloads go through signed, expiring URLs: HMAC-SHA256 with ``settings.secret_key`` over
 the path and the expiry. The URL is the credential (so ``curl`` works), and each use is
 audited (``snapshot:download``); an expired or altered URL is refused and audited
@@ -23,7 +28,7 @@ import hashlib
 import hmac
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,14 +51,15 @@ from datatrust.services.orders import (
     refuse,
     use_from_dict,
 )
-from datatrust.services.ports import ObjectStore, UnitOfWork
+from datatrust.services.ports import UnitOfWork
+from datatrust.services.storage import Cipher, EncryptedStorage, open_sealed, put_sealed
 
 BUILD_SHARD_JOB = "snapshots.build_shard"
 FINALISE_JOB = "snapshots.finalise"
 DEFAULT_SHARD_ITEMS = 100
 URL_LIFETIME_SECONDS = 3600
 MANIFEST = "croissant.json"
-INDEX = "index.csv"
+INDEX = "index.parquet"
 CHECKSUMS = "SHA256SUMS"
 _FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -107,6 +113,8 @@ class Snapshot:
     previous_id: int | None = None
     created_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
+    # The data key its files are encrypted under, wrapped by the master key.
+    wrapped_key: bytes | None = None
     id: int | None = None
 
 
@@ -177,10 +185,12 @@ def build_snapshot(
     actor: Actor,
     order_id: int,
     *,
+    cipher: Cipher,
     shard_items: int = DEFAULT_SHARD_ITEMS,
     now: datetime | None = None,
 ) -> Snapshot:
-    """Plan the next build of a bought order and queue its shard jobs.
+    """Plan the next build of a bought order and queue its shard jobs; the build gets a
+    data key of its own from ``cipher`` (its files are stored encrypted under it).
 
     Items no longer allowed are dropped (reason codes kept in ``dropped``). An order with
     nothing left to deliver is a ``Conflict``.
@@ -224,6 +234,7 @@ def build_snapshot(
         shard_count=len(chunks),
         previous_id=previous.id if previous else None,
         created_at=moment,
+        wrapped_key=cipher.new_wrapped_key(),
     )
     uow.add(snapshot)
     uow.flush()
@@ -303,6 +314,8 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
         for p in uow.all(SnapshotItem, snapshot_id=shard.snapshot_id, shard_index=shard.index)
     }
     items = {i.id: i for i in by_ids(uow, Item, list(planned))}
+    snapshot = uow.get(Snapshot, shard.snapshot_id)
+    assert snapshot is not None and snapshot.wrapped_key is not None
     records = []
     for item_id in shard.item_ids:
         item, plan = items[item_id], planned[item_id]
@@ -328,9 +341,7 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
     with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
         written = writer.write_shard(shard.name, records, spool)  # type: ignore[arg-type]
         spool.seek(0)
-        services.store.put(
-            object_key(shard.snapshot_id, shard.name), iter(lambda: spool.read(1 << 20), b"")
-        )
+        _put(ctx, snapshot, shard.name, iter(lambda: spool.read(1 << 20), b""))
     shard.state = "done"
     shard.sha256 = written.sha256
     shard.size = written.size
@@ -339,6 +350,14 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
     snapshot.shards_done += 1
     if snapshot.shards_done >= snapshot.shard_count:
         uow.enqueue(FINALISE_JOB, {"snapshot_id": snapshot.id}, key=f"{FINALISE_JOB}:{snapshot.id}")
+
+
+def _put(ctx: JobContext, snapshot: Snapshot, name: str, chunks: Iterable[bytes]) -> None:
+    """Store one of the snapshot's files, encrypted under the snapshot's data key."""
+    assert snapshot.id is not None and snapshot.wrapped_key is not None
+    services = ctx.services
+    key = object_key(snapshot.id, name)
+    put_sealed(services.store, services.storage.cipher, snapshot.wrapped_key, key, chunks)
 
 
 @job(FINALISE_JOB)
@@ -376,7 +395,7 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
             }
         )
     shard_files = [writer.WrittenFile(s.name, s.sha256 or "", s.size or 0) for s in shards]
-    index = writer.index_csv(rows)
+    index = writer.index_parquet(rows)
     index_file = writer.sha256_of(index, INDEX)
     use = order.use
     base = services.settings.base_url.rstrip("/")
@@ -407,10 +426,10 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     )
     manifest_body = writer.manifest_bytes(manifest)
     manifest_file = writer.sha256_of(manifest_body, MANIFEST)
-    services.store.put(object_key(snapshot.id, INDEX), [index])
-    services.store.put(object_key(snapshot.id, MANIFEST), [manifest_body])
+    _put(ctx, snapshot, INDEX, [index])
+    _put(ctx, snapshot, MANIFEST, [manifest_body])
     sums = writer.sha256sums([*shard_files, index_file, manifest_file])
-    services.store.put(object_key(snapshot.id, CHECKSUMS), [sums])
+    _put(ctx, snapshot, CHECKSUMS, [sums])
     sums_file = writer.sha256_of(sums, CHECKSUMS)
     snapshot.files = {
         f.name: {"sha256": f.sha256, "size": f.size}
@@ -496,7 +515,7 @@ def download_links(
 
 def open_download(
     uow: UnitOfWork,
-    store: ObjectStore,
+    storage: EncryptedStorage,
     actor: Actor,
     secret: str,
     snapshot_id: int,
@@ -506,7 +525,8 @@ def open_download(
     sig: str | None,
     now: datetime | None = None,
 ) -> Iterator[bytes]:
-    """Check a signed link and stream the file; audit the download or the refusal.
+    """Check a signed link and stream the file, decrypted, its plaintext checked against
+    its recorded sha256; audit the download or the refusal.
 
     Refused (``PermissionDenied``, audited ``snapshot:refuse``): a missing or altered
     signature, an expired link, a snapshot whose buyer is suspended or that holds an item
@@ -543,6 +563,8 @@ def open_download(
     snapshot = uow.get(Snapshot, snapshot_id)
     if snapshot is None or not _FILE_NAME.match(name) or name not in snapshot.files:
         raise NotFound("no such snapshot file")
+    if snapshot.wrapped_key is None:
+        raise Conflict(f"snapshot {snapshot.id} predates encrypted builds; build the next version")
     org = uow.get(Organisation, snapshot.org_id)
     if org is None or org.status is not OrgStatus.APPROVED:
         raise refused(f"the buyer's organisation is {org.status.value if org else 'gone'}")
@@ -565,7 +587,13 @@ def open_download(
         version=snapshot.version,
     )
     uow.commit()
-    return store.get(object_key(snapshot.id, name))
+    return open_sealed(
+        storage.store,
+        storage.cipher,
+        snapshot.wrapped_key,
+        object_key(snapshot.id, name),
+        snapshot.files[name]["sha256"],
+    )
 
 
 def items_of_snapshots(uow: UnitOfWork, item_id: int) -> list[SnapshotItem]:

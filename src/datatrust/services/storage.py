@@ -201,3 +201,28 @@ def _checked(plaintext: Iterator[bytes], expected_sha256: str) -> Iterator[bytes
             f"object content hashes to {digest.hexdigest()}, not {expected_sha256}: "
             "it was replaced or corrupted"
         )
+
+
+def put_sealed(
+    store: ObjectStore, cipher: Cipher, wrapped_key: bytes, key: str, chunks: Iterable[bytes]
+) -> None:
+    """Store a stream under ``key``, encrypted with a data key of its own (``wrapped_key``,
+    from ``cipher.new_wrapped_key()``) rather than a contributor's.
+
+    For files that are nobody's single contribution, such as a snapshot built for a buyer
+    from many contributors' items: they are still encrypted at rest, and dropping their
+    wrapped key makes them unreadable. Read them back with ``open_sealed``.
+    """
+    store.put(key, cipher.encrypt(wrapped_key, chunks))
+
+
+def open_sealed(
+    store: ObjectStore, cipher: Cipher, wrapped_key: bytes, key: str, sha256: str
+) -> Iterator[bytes]:
+    """Stream the plaintext of a ``put_sealed`` object whose plaintext hashes to ``sha256``.
+
+    ``NotFound`` now if the object is missing; while iterating, ``DecryptionError`` on
+    tampering, a wrong key, or bytes that do not hash to ``sha256`` (checked after the
+    final chunk).
+    """
+    return _checked(cipher.decrypt(wrapped_key, store.get(key)), sha256)

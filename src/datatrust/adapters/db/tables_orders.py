@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     UniqueConstraint,
@@ -75,6 +76,8 @@ snapshots = Table(
     Column("previous_id", ForeignKey("snapshots.id")),
     Column("created_at", TZ, nullable=False),
     Column("finished_at", TZ),
+    # Added by migration 0008: the snapshot's data key, wrapped by the master key.
+    Column("wrapped_key", LargeBinary),
     UniqueConstraint("order_id", "version", name="uq_snapshots_order_id_version"),
 )
 

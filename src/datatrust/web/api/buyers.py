@@ -173,10 +173,14 @@ def build_snapshot(
     order_id: int,
     body: SnapshotIn | None = None,
     actor: Actor = requires(Permission.SNAPSHOT_BUILD),
+    svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
 ) -> dict[str, Any]:
     shard_items = body.shard_items if body else snapshots.DEFAULT_SHARD_ITEMS
-    return snapshot_out(snapshots.build_snapshot(unit, actor, order_id, shard_items=shard_items))
+    built = snapshots.build_snapshot(
+        unit, actor, order_id, cipher=svc.storage.cipher, shard_items=shard_items
+    )
+    return snapshot_out(built)
 
 
 @router.get("/api/buyers/snapshots")
@@ -217,7 +221,7 @@ def download(
 ) -> StreamingResponse:
     chunks = snapshots.open_download(
         unit,
-        svc.store,
+        svc.storage,
         actor,
         svc.settings.secret_key.get_secret_value(),
         snapshot_id,

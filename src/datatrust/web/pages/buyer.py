@@ -192,9 +192,10 @@ def buy(
 def build(
     order_id: int,
     page: Page = page_requires(Permission.SNAPSHOT_BUILD),
+    svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
 ) -> Response:
-    snapshots.build_snapshot(unit, page.actor, order_id)
+    snapshots.build_snapshot(unit, page.actor, order_id, cipher=svc.storage.cipher)
     return RedirectResponse("/buyer/snapshots", status_code=303)
 
 

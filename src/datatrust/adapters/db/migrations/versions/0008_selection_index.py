@@ -1,9 +1,14 @@
-"""selection index: the consent record's offer and state mirrored on items, one covering index
+"""selection index: the consent record's offer and state mirrored on items, one covering
+index; and each snapshot's own data key (its files are encrypted at rest)
 
 A selection groups a million candidate items by (status, licence, consent offer, consent
 state). Reading the consent side through a join cost SQLite a table row, a consent row and
 a temporary sort per item; with both values on the item row, one index in that column
 order answers the grouping in index order and the id query without touching the table.
+
+snapshots.wrapped_key: the snapshot's data key, wrapped by the master key, under which
+its shards, index, manifest and checksums are stored. NULL only for builds made before
+this revision, whose files were stored in the clear.
 
 Revision ID: 0008
 Revises: 0007
@@ -39,9 +44,13 @@ def upgrade() -> None:
         "items",
         ["status", "licence_id", "consent_offer_id", "consent_state", "id"],
     )
+    with op.batch_alter_table("snapshots") as batch_op:
+        batch_op.add_column(sa.Column("wrapped_key", sa.LargeBinary(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("snapshots") as batch_op:
+        batch_op.drop_column("wrapped_key")
     op.drop_index("ix_items_selection", "items")
     with op.batch_alter_table("items") as batch_op:
         batch_op.drop_column("consent_state")
