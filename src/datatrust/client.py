@@ -6,7 +6,8 @@ buyer can vendor this one file.
     kept = filter_allowed(records, feed)
 
 A record is anything with a ``content_sha256`` (a dict, or an object with that
-attribute), as in a snapshot's ``index.csv`` and every shard's ``<key>.json``.
+attribute), as in the rows of a snapshot's ``index.parquet``
+(``pyarrow.parquet.read_table(path).to_pylist()``) and every shard's ``<key>.json``.
 """
 
 from __future__ import annotations
