@@ -182,3 +182,52 @@ def test_unknown_spec_fields_fail_loudly():
         MediaSpec.from_campaign("photo", {"colour": {}})
     with pytest.raises(ValueError):
         MediaSpec.for_kind("hologram")
+
+
+def _scene_with_bystanders(
+    size: tuple[int, int], crop_width: int, seed: int
+) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
+    """A photo of ``size`` with three copies of the astronaut's head (a crop ``crop_width``
+    wide, face about two thirds of it) pasted on one of scikit-image's textured scenes, plus
+    sensor noise. Returns the image and the true face boxes."""
+    from skimage import data as skdata
+
+    backgrounds = (skdata.coffee, skdata.chelsea, skdata.rocket)
+    scene = Image.fromarray(backgrounds[seed % 3]()).convert("RGB").resize(size)
+    head = Image.fromarray(skdata.astronaut()).crop((150, 40, 290, 200))  # face at 27,27 93×93
+    scale = crop_width / head.width
+    head = head.resize((crop_width, round(head.height * scale)), Image.Resampling.LANCZOS)
+    w, h = size
+    boxes = []
+    for fx, fy in ((0.1, 0.15), (0.45, 0.55), (0.75, 0.2)):
+        x, y = int(w * fx), int(h * fy)
+        scene.paste(head, (x, y))
+        boxes.append(
+            (x + round(27 * scale), y + round(27 * scale), round(93 * scale), round(93 * scale))
+        )
+    noise = np.random.default_rng(seed).normal(0, 5, (h, w, 3))
+    noisy = np.clip(np.asarray(scene).astype(np.float64) + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(noisy), boxes
+
+
+@pytest.mark.parametrize(
+    ("size", "crop_width"),
+    [
+        ((1024, 768), 110),  # faces ~73 px: 46 px in the 640 px detection copy
+        ((2048, 1536), 240),  # 3 MP, faces ~160 px
+        ((4032, 3024), 400),  # 12 MP, faces ~265 px: 7 % of the width, 42 px when detected
+    ],
+)
+def test_every_bystander_face_is_blurred_at_each_size(make_jpeg, size, crop_width):
+    image, faces = _scene_with_bystanders(size, crop_width, seed=crop_width)
+
+    r = process_media(make_jpeg(image=image), "photo")
+
+    assert r.accepted, r.rejections
+    assert r.removed["faces_blurred"] == len(faces)
+    out = Image.open(io.BytesIO(r.output_bytes))
+    for face in faces:
+        before, after = _sharpness(image, face), _sharpness(out, face)
+        assert after < before / 5, (face, before, after)
+    background = (size[0] // 3, size[1] - size[1] // 6, size[0] // 4, size[1] // 8)
+    assert _sharpness(out, background) > _sharpness(image, background) / 2

@@ -94,8 +94,9 @@ class DeidOptions:
     ``speech_policy`` (ambient audio): ``muffle`` speech segments, or ``reject`` the file;
     either way a file whose speech ratio exceeds ``max_speech_ratio`` is rejected.
     ``face_detect_long_side``: detection runs on a copy this size; smaller is faster but
-    misses small (far) faces: at 640 px, faces under ~150 px in a 4000 px photo are missed.
-    (Haar at 640×480 costs ~100 ms on these machines, the biggest share of a photo's time.)
+    misses small (far) faces: at 640 px, faces under ~30 px in that copy (~190 px in a
+    4032 px photo, ~100 px in a 2048 px one) are missed. Detection cost grows with this
+    size squared and is the biggest share of a small photo's time.
     """
 
     blur_faces: bool = True
