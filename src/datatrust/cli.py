@@ -436,6 +436,7 @@ def passport(
 ) -> None:
     """Print an item's data passport: every audit event about it, for its owner."""
     from datatrust.domain.accounts import User
+    from datatrust.domain.errors import DomainError
     from datatrust.services.accounts import actor_for
     from datatrust.services.passport import item_passport
 
@@ -445,7 +446,11 @@ def passport(
         if user is None:
             typer.echo(f"error: no account {email}", err=True)
             raise typer.Exit(2)
-        doc = item_passport(uow, actor_for(uow, user), item)
+        try:
+            doc = item_passport(uow, actor_for(uow, user), item)
+        except DomainError as exc:  # not theirs, or no such item: the same answer
+            typer.echo(f"error: {exc.message}", err=True)
+            raise typer.Exit(2) from None
     for e in doc["events"]:
         details = ", ".join(f"{k}={v}" for k, v in e["details"].items() if k != "use")
         typer.echo(f"{e['at']}  {e['step']:<22} {e['actor']:<8} {details}")

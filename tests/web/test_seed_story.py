@@ -516,3 +516,72 @@ def test_feed_check_command_finds_and_removes_revoked_records(tmp_path):
     assert pq.read_table(snap / "index.parquet").column("key").to_pylist() == ["dt-2"]
     (tmp_path / "feed.jws").write_text(signer.sign(claims)[:-4] + "AAAA")
     assert CliRunner().invoke(app, args).exit_code == 2
+
+
+@pytest.fixture
+def committed(databases, tmp_path, monkeypatch):
+    """Services over a committed database that a command opens on its own, and an HTTP
+    client on them (jobs run at once)."""
+    from fastapi.testclient import TestClient
+
+    from datatrust.adapters.db import migrate
+    from datatrust.bootstrap import build
+    from datatrust.web.app import create_app
+    from support import make_settings
+
+    url = databases.create()
+    svc = build(make_settings(tmp_path, database_url=url), upgrade_embedded=False)
+    migrate.upgrade(svc.engine)
+    monkeypatch.setenv("DATATRUST_DATABASE_URL", url)
+    monkeypatch.setenv("DATATRUST_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DATATRUST_QUEUE_BACKEND", "immediate")
+    with TestClient(create_app(svc, start_worker=False)) as http:
+        yield svc, http
+    svc.close()
+
+
+def test_the_passport_command_prints_every_step_for_the_owner_only(committed):
+    from typer.testing import CliRunner
+
+    from datatrust.cli import app
+
+    svc, http = committed
+    operator = make_persona(svc, "operator", Role.OPERATOR)
+    people = {"owner": make_persona(svc, "owner", Role.CONTRIBUTOR), "operator": operator}
+    trainer = buyer(svc, people, "trainer", ["model_training"], ["technology"])[0]
+    walk, snap = _bought_snapshot(http, svc, people, trainer)
+    assert http.get(snap["downloads"]["files"]["croissant.json"]["url"]).status_code == 200
+    assert http.delete(f"/api/items/{walk.id}/consent", headers=people["owner"].headers).is_success
+    attest = {"content_sha256": [walk.deidentified_sha256], "statement": "deleted"}
+    assert http.post("/api/buyers/attestations", headers=trainer.headers, json=attest).is_success
+
+    got = CliRunner().invoke(
+        app, ["passport", str(walk.id), "--as", people["owner"].email.upper(), "--dev"]
+    )
+    assert got.exit_code == 0, got.output
+    lines = got.output.splitlines()
+    # Each line: "<when>  <step, padded>  <actor> <details>".
+    printed = [line.split("  ", 1)[1] for line in lines]
+    for step in (
+        "processed",
+        "listed",
+        "consent given",
+        "selected",
+        "sold",
+        "delivered",
+        "downloaded",
+        "withdrawn",
+        "buyer told to delete",
+        "deletion attested",
+    ):
+        assert any(p.startswith(step) for p in printed), (step, printed)
+    sold = next(line for line in lines if "  sold " in line)
+    assert "Trainer Labs Ltd" in sold and "price_minor=1400" in sold
+    when = [line.split("  ", 1)[0] for line in lines]
+    assert when == sorted(when)  # in the order they happened
+
+    stranger = CliRunner().invoke(app, ["passport", str(walk.id), "--as", trainer.email, "--dev"])
+    assert stranger.exit_code == 2 and "sold" not in stranger.output
+    assert stranger.output.startswith("error: ") and "Traceback" not in stranger.output
+    nobody = CliRunner().invoke(app, ["passport", str(walk.id), "--as", "x@example.org", "--dev"])
+    assert nobody.exit_code == 2 and "no account x@example.org" in nobody.output
