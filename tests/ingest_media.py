@@ -155,7 +155,7 @@ def call(fmt: str = "m4a") -> bytes:
 
 CALL_TRANSCRIPT = (
     "Agent: Hello, this is Maria from the bank. Can I have your number?\n"
-    "Caller: Sure, it is +44 20 7946 0958 and my email is jan.devries@example.com.\n"
+    "Me: Sure, it is +44 20 7946 0958 and my email is jan.devries@example.com.\n"
 )
 
 

@@ -3,6 +3,7 @@ link the contributor shares, only the contributor's own messages ship."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 
@@ -127,24 +128,101 @@ def test_only_the_owner_sees_the_links(services, people):
         assert type(caught.value).__name__ in ("NotFound", "PermissionDenied")
 
 
-def test_a_call_invites_the_other_side(services, people):
+def receive_call(services, persona, transcript=media.CALL_TRANSCRIPT, **extra):
     with services.uow() as uow:
         item = items.receive_item(
             uow,
             services.storage,
-            people["owner"].actor,
+            persona.actor,
             kind="call",
             filename="call.m4a",
             content_type="audio/mp4",
             chunks=[media.call()],
-            transcript=media.CALL_TRANSCRIPT,
+            transcript=transcript,
+            **extra,
         )
+    with services.uow() as uow:
+        return uow.get(Item, item.id)
+
+
+def preview(services, persona, item_id, part="media"):
+    with services.uow() as uow:
+        p = ingest.open_preview(uow, services.storage, persona.actor, item_id, part)
+        return p.content_type, b"".join(p.chunks)
+
+
+def test_an_unconfirmed_call_ships_only_the_contributors_redacted_turns_and_no_audio(
+    services, people
+):
+    item = receive_call(services, people["owner"])
+    assert item.status is ItemStatus.ACCEPTED, item.report["reasons"]
+
+    content_type, shipped = preview(services, people["owner"], item.id)
+    assert content_type.startswith("text/plain")
+    text = shipped.decode()
+    assert text.startswith("CONTRIBUTOR: Sure, it is [PHONE]")
+    assert "Maria" not in text and "Agent" not in text and "7946" not in text
+    assert item.report["output"] == {
+        "format": "txt",
+        "content_type": "text/plain",
+        "size": len(shipped),
+    }
+    assert item.report["removed"]["call_audio_withheld"] is True
+    assert "call audio held back until the other side confirms" in item.report["removed_summary"]
+    assert "1 turn by the other side left out of the transcript" in item.report["removed_summary"]
+    assert preview(services, people["owner"], item.id, "transcript")[1] == shipped
+    assert item.fingerprints["audio"]  # still fingerprinted: duplicates are caught
+    assert item.deidentified_sha256 == hashlib.sha256(shipped).hexdigest()  # all that ships
+
+
+def test_once_the_other_side_confirms_the_call_is_reprocessed_and_its_audio_ships(services, people):
+    item = receive_call(services, people["owner"])
     [invite] = links(services, people["owner"], item.id)
     assert invite["label"] == "PARTICIPANT_1"
     with services.uow() as uow:
         participants.decide(uow, invite["token"], confirm=True)
+
     with services.uow() as uow:
-        assert uow.get(Item, item.id).report["participants_confirmed"] == ["PARTICIPANT_1"]
+        after = uow.get(Item, item.id)
+    assert after.report["participants_confirmed"] == ["PARTICIPANT_1"]
+    assert after.deidentified_key != item.deidentified_key
+    content_type, audio = preview(services, people["owner"], item.id)
+    assert content_type == after.report["output"]["content_type"] == "audio/mp4"
+    assert audio[4:8] == b"ftyp"
+    assert "call_audio_withheld" not in after.report["removed"]
+    text = preview(services, people["owner"], item.id, "transcript")[1].decode()
+    assert text.splitlines() == [
+        "PARTICIPANT_1: Hello, this is [PERSON_1] from the bank. Can I have your number?",
+        "CONTRIBUTOR: Sure, it is [PHONE] and my email is [EMAIL].",
+    ]
+    assert after.fingerprints["sha256_output"] == after.deidentified_sha256
+    assert "item:reprocess" in tags(services, item.id)
+
+
+def test_a_declined_call_never_ships_audio(services, people):
+    item = receive_call(services, people["owner"])
+    [invite] = links(services, people["owner"], item.id)
+    with services.uow() as uow:
+        participants.decide(uow, invite["token"], confirm=False)
+    content_type, _ = preview(services, people["owner"], item.id)
+    assert content_type.startswith("text/plain")
+
+
+def test_a_call_whose_turns_cannot_be_attributed_ships_nothing_yet(services, people):
+    item = receive_call(services, people["owner"], transcript="hello\nmy number is 555\n")
+    assert item.status is ItemStatus.ACCEPTED, item.report["reasons"]
+    assert item.deidentified_key is None and "output" not in item.report
+    assert item.report["transcript"]["shipped"] is False
+    assert "Label each line" in item.report["transcript"]["why"]
+    with pytest.raises(NotFound):
+        preview(services, people["owner"], item.id)
+
+
+def test_a_call_transcript_labelled_with_the_contributors_name(services, people):
+    transcript = "Priya: I'll be late, call +27 82 555 1234.\nSipho: Fine.\n"
+    item = receive_call(services, people["owner"], transcript, metadata={"me": "priya"})
+    text = preview(services, people["owner"], item.id)[1].decode()
+    assert text == "CONTRIBUTOR: I'll be late, call [PHONE].\n"
 
 
 def test_processing_twice_invites_nobody_twice(services, people):

@@ -41,6 +41,7 @@ from datatrust.pipeline.fingerprint import (
 from datatrust.pipeline.media import process_media
 from datatrust.pipeline.media_spec import MediaSpec
 from datatrust.pipeline.text_pii import redact
+from datatrust.pipeline.transcripts import contributor_label, own_side, pseudonymised, split_turns
 from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import coverage
 from datatrust.services.jobs import JobContext, job
@@ -48,6 +49,7 @@ from datatrust.services.participants import (
     CONVERSATION_KINDS,
     REPROCESS_JOB,
     REPROCESSABLE,
+    all_confirmed,
     confirmed_labels,
     invite_participants,
 )
@@ -97,6 +99,7 @@ _CONTENT_TYPES = {
     "wav": "audio/wav",
     "flac": "audio/flac",
     "json": "application/json",
+    "txt": "text/plain",
 }
 
 
@@ -139,6 +142,7 @@ def run_pipeline(
     consented: Sequence[str] = (),
     overrides: dict[str, dict[str, Any]] | None = None,
     consented_labels: Sequence[str] = (),
+    others_confirmed: bool = False,
 ) -> PipelineResult:
     """Run every stage on the file at ``path``; never raises for anything about the file.
 
@@ -147,16 +151,18 @@ def run_pipeline(
     command) the first sender is assumed when ``me`` is None. ``consented`` lists the other
     participants who confirmed, by name; ``consented_labels`` the same by pseudonym
     (``PARTICIPANT_2``: what confirmation invitations know them as); everyone else's
-    messages are dropped. For calls,
-    ``transcript`` is redacted alongside the audio. ``overrides`` are a campaign's
-    ``MediaSpec`` overrides."""
+    messages are dropped. For calls, ``transcript`` is redacted; until
+    ``others_confirmed`` (every other participant confirmed) the audio is held back and
+    only the contributor's own turns of the transcript ship (``me`` names their speaker
+    label; see ``pipeline.transcripts``). ``overrides`` are a campaign's ``MediaSpec``
+    overrides."""
     kind = ItemKind(kind)
     try:
         if kind is ItemKind.CHAT:
             return _chat_pipeline(Path(path), work_dir, me, guess_me, consented, consented_labels)
         result = _media_pipeline(Path(path), kind, work_dir, filename, metadata, overrides)
         if kind is ItemKind.CALL and result.accepted:
-            _redact_transcript(result, transcript)
+            _call_output(result, transcript, me, others_confirmed, Path(work_dir))
         return result
     except Exception as exc:  # the last line of defence: a bad file never crashes a worker
         log.exception("pipeline failed on %s", kind.value)
@@ -267,15 +273,66 @@ def _media_pipeline(
     return result
 
 
-def _redact_transcript(result: PipelineResult, transcript: str | None) -> None:
-    if transcript is None:
-        result.report["transcript"] = {"provided": False}
+def _call_output(
+    result: PipelineResult,
+    transcript: str | None,
+    me: str | None,
+    others_confirmed: bool,
+    work_dir: Path,
+) -> None:
+    """Decide what of an accepted call ships. Fail closed: the audio holds both voices and
+    cannot be split by speaker, so until every other participant has confirmed it is
+    dropped and only the contributor's own (redacted) turns of the transcript ship; with no
+    transcript, or none whose turns are provably theirs, nothing ships yet."""
+    report = result.report
+    removed = report["removed"]
+    info: dict[str, Any] = {"provided": transcript is not None}
+    text: str | None = None
+    if others_confirmed:
+        if transcript is not None:
+            turns = split_turns(transcript)
+            text = pseudonymised(turns, contributor_label(turns, me))[0] if turns else transcript
+    else:
+        if result.output_path and os.path.exists(result.output_path):
+            os.remove(result.output_path)
+        result.output_path = None
+        removed["call_audio_withheld"] = True
+        own = own_side(transcript, me) if transcript is not None else None
+        if own is not None:
+            text, removed["transcript_turns_left_out"] = own
+        elif transcript is not None:
+            info["shipped"] = False
+            info["why"] = (
+                "Label each line of the transcript with its speaker (for example "
+                "'Me: …' and 'Agent: …', or give your name as 'me') so your own words can "
+                "ship before the other side confirms."
+            )
+    if text is not None:
+        redaction = redact(text)
+        result.redacted_transcript = redaction.text
+        info["pii_counts"] = redaction.counts
+        removed["transcript_pii"] = redaction.counts
+        if result.output_path is None:  # the transcript is what ships
+            out = work_dir / "transcript.txt"
+            out.write_text(redaction.text, encoding="utf-8")
+            result.output_path = str(out)
+    report["transcript"] = info
+    report["removed_summary"] = describe_removed(removed)
+    if result.output_path is None:
+        report.pop("output", None)
+        result.content_type = None
+        result.fingerprints.pop("sha256_output", None)
+        report["shipping"] = "nothing until the other side confirms"
         return
-    redaction = redact(transcript)
-    result.redacted_transcript = redaction.text
-    result.report["transcript"] = {"provided": True, "pii_counts": redaction.counts}
-    result.report["removed"]["transcript_pii"] = redaction.counts
-    result.report["removed_summary"] = describe_removed(result.report["removed"])
+    if others_confirmed:
+        report["shipping"] = "audio and transcript"
+        return
+    result.content_type = _CONTENT_TYPES["txt"]
+    report["output"] = {"format": "txt", "content_type": result.content_type}
+    result.fingerprints["sha256_output"] = hashlib.sha256(
+        Path(result.output_path).read_bytes()
+    ).hexdigest()
+    report["shipping"] = "your side of the transcript only, until the other side confirms"
 
 
 def _chat_pipeline(
@@ -432,6 +489,13 @@ def describe_removed(removed: dict[str, Any]) -> list[str]:
         out.append(f"metadata removed ({', '.join(m.lower() for m in meta)})")
     if removed.get("location"):
         out.append(f"location {removed['location']}")
+    if removed.get("call_audio_withheld"):
+        out.append("call audio held back until the other side confirms")
+    if removed.get("transcript_turns_left_out"):
+        out.append(
+            _n(removed["transcript_turns_left_out"], "turn", "turns")
+            + " by the other side left out of the transcript"
+        )
     if removed.get("speech_segments_muffled"):
         out.append(
             _n(removed["speech_segments_muffled"], "speech segment", "speech segments") + " muffled"
@@ -519,11 +583,10 @@ def process_item(
     if item is None or item.status is not ItemStatus.RECEIVED:
         return item
     campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
-    upload = dict(item.report.get("upload") or {})
     work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     work_dir = tempfile.mkdtemp(prefix=f"item-{item.id}-", dir=work_root)
     try:
-        result = _process_in(uow, storage, item, campaign, upload, work_dir)
+        result = _process_in(uow, storage, item, campaign, work_dir)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     _record_outcome(uow, item, campaign, result)
@@ -562,7 +625,8 @@ def reprocess_conversation(
     Idempotent (the same confirmations give the same output). An item that is gone, not a
     conversation, or past the point where its shipped version may change (rejected,
     listed, withdrawn) is left alone. A call's audio cannot be split by speaker, so a
-    call only records the participants' state; its transcript is already redacted."""
+    call is re-done only once every other participant has confirmed: then its audio and
+    whole (redacted) transcript ship; until then only its state is recorded."""
     item = uow.get_for_update(Item, item_id)
     if item is None or item.kind not in CONVERSATION_KINDS or item.status not in REPROCESSABLE:
         return item
@@ -570,23 +634,23 @@ def reprocess_conversation(
     report = dict(item.report or {})
     if item.kind is ItemKind.CALL:
         report["participants_confirmed"] = labels
-        item.report = report
-        uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
-        uow.commit()
-        return item
+        if not all_confirmed(uow, item.id):  # type: ignore[arg-type]
+            item.report = report
+            uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
+            uow.commit()
+            return item
+    campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
     work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     work_dir = tempfile.mkdtemp(prefix=f"item-{item.id}-", dir=work_root)
     try:
-        original = Path(work_dir) / "original"
-        with open(original, "wb", opener=_private) as f:
-            for chunk in storage.open(uow, item.owner_id, item.original_key):
-                f.write(chunk)
-        result = run_pipeline(
-            original,
-            item.kind,
-            work_dir=work_dir,
-            me=(report.get("upload") or {}).get("me"),
+        result = _run_stored(
+            uow,
+            storage,
+            item,
+            campaign,
+            work_dir,
             consented_labels=labels,
+            others_confirmed=item.kind is ItemKind.CALL,
         )
         if not result.accepted:  # it passed before with fewer people: keep what shipped
             log.error("re-processing item %s was refused: %s", item.id, result.report)
@@ -594,8 +658,11 @@ def reprocess_conversation(
         _store(uow, storage, item, result)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
-    for key in ("removed", "removed_summary", "output"):
-        report[key] = result.report[key]
+    for key in ("removed", "removed_summary", "output", "transcript", "shipping"):
+        if key in result.report:
+            report[key] = result.report[key]
+        else:
+            report.pop(key, None)
     stages = dict(report.get("stages") or {})
     for key in ("deidentify", "fingerprint", "store"):
         stages[key] = result.report["stages"][key]
@@ -612,29 +679,10 @@ def _process_in(
     storage: EncryptedStorage,
     item: Item,
     campaign: Campaign | None,
-    upload: dict[str, Any],
     work_dir: str,
 ) -> PipelineResult:
     try:
-        original = Path(work_dir) / "original"
-        with open(original, "wb", opener=_private) as f:
-            for chunk in storage.open(uow, item.owner_id, item.original_key):
-                f.write(chunk)
-        transcript = None
-        if upload.get("transcript_key"):
-            transcript = _read_text(storage, uow, item.owner_id, upload["transcript_key"])
-        cell = upload.get("h3_cell")
-        metadata = _cell_centre(cell) if cell else None
-        result = run_pipeline(
-            original,
-            item.kind,
-            work_dir=work_dir,
-            filename=item.filename,
-            metadata=metadata,
-            transcript=transcript,
-            me=upload.get("me"),
-            overrides=campaign.media_overrides() if campaign else None,
-        )
+        result = _run_stored(uow, storage, item, campaign, work_dir)
         if result.accepted:
             _check_campaign_place(result, campaign)
         if result.accepted:
@@ -651,6 +699,39 @@ def _process_in(
             "store",
         )
         return result
+
+
+def _run_stored(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    item: Item,
+    campaign: Campaign | None,
+    work_dir: str,
+    **extra: Any,
+) -> PipelineResult:
+    """``run_pipeline`` on a stored item: its original (and a call's transcript) decrypted
+    into ``work_dir``, with what the upload said (``me``, the H3 cell) and the campaign's
+    overrides; ``extra`` goes to ``run_pipeline`` (who has confirmed)."""
+    upload = (item.report or {}).get("upload") or {}
+    original = Path(work_dir) / "original"
+    with open(original, "wb", opener=_private) as f:
+        for chunk in storage.open(uow, item.owner_id, item.original_key):
+            f.write(chunk)
+    transcript = None
+    if upload.get("transcript_key"):
+        transcript = _read_text(storage, uow, item.owner_id, upload["transcript_key"])
+    cell = upload.get("h3_cell")
+    return run_pipeline(
+        original,
+        item.kind,
+        work_dir=work_dir,
+        filename=item.filename,
+        metadata=_cell_centre(cell) if cell else None,
+        transcript=transcript,
+        me=upload.get("me"),
+        overrides=campaign.media_overrides() if campaign else None,
+        **extra,
+    )
 
 
 def _private(path: str, flags: int) -> int:
@@ -766,7 +847,12 @@ def _file_chunks(path: str, size: int = 1024 * 1024) -> Iterator[bytes]:
 
 
 def _store(uow: UnitOfWork, storage: EncryptedStorage, item: Item, result: PipelineResult) -> None:
-    assert result.output_path is not None
+    """Store what ships, encrypted. A call whose other side has not confirmed may have
+    nothing to ship yet: then the item has no de-identified version (fail closed)."""
+    if result.output_path is None:
+        item.deidentified_key = item.deidentified_sha256 = None
+        result.report["stages"]["store"] = {"result": "passed", "held": result.report["shipping"]}
+        return
     stored = storage.put(
         uow, item.owner_id, _file_chunks(result.output_path), namespace=OUTPUT_NAMESPACE
     )
@@ -774,7 +860,9 @@ def _store(uow: UnitOfWork, storage: EncryptedStorage, item: Item, result: Pipel
     item.deidentified_sha256 = stored.sha256
     result.report["output"]["size"] = stored.size
     stage: dict[str, Any] = {"result": "passed", "encrypted": True, "size": stored.size}
-    if result.redacted_transcript is not None:
+    if result.redacted_transcript is not None and result.report["output"]["format"] == "txt":
+        result.report["transcript"]["deidentified_key"] = stored.key  # the transcript ships
+    elif result.redacted_transcript is not None:
         text = storage.put(
             uow,
             item.owner_id,

@@ -109,7 +109,9 @@ def _upload_facts(metadata: dict[str, Any], problems: list[str]) -> dict[str, An
     me = metadata.get("me")
     if me not in (None, ""):
         if not isinstance(me, str) or len(me) > 200:
-            problems.append("me: your name as the chat shows it, at most 200 characters")
+            problems.append(
+                "me: your name as the chat or transcript shows it (at most 200 characters)"
+            )
         else:
             facts["me"] = me
     return facts

@@ -121,6 +121,13 @@ def confirmed_labels(uow: UnitOfWork, item_id: int) -> list[str]:
     )
 
 
+def all_confirmed(uow: UnitOfWork, item_id: int) -> bool:
+    """Whether the item has other participants and every one of them has confirmed (what a
+    call needs before its audio, which holds every voice, may ship)."""
+    invitations = uow.all(ParticipantInvitation, item_id=item_id)
+    return bool(invitations) and all(i.state is InvitationState.CONFIRMED for i in invitations)
+
+
 def list_for_owner(
     uow: UnitOfWork, secret: bytes, actor: Actor, item_id: int
 ) -> list[dict[str, Any]]:
