@@ -14,7 +14,7 @@ from datatrust.domain.audit import AuditEvent
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, NotFound
 from datatrust.domain.items import Item, ItemStatus
-from datatrust.services import ingest, items, participants
+from datatrust.services import ingest, items, participants, snapshots
 from datatrust.services.participants import InvitationState, ParticipantInvitation
 
 
@@ -173,6 +173,9 @@ def test_an_unconfirmed_call_ships_only_the_contributors_redacted_turns_and_no_a
     assert preview(services, people["owner"], item.id, "transcript")[1] == shipped
     assert item.fingerprints["audio"]  # still fingerprinted: duplicates are caught
     assert item.deidentified_sha256 == hashlib.sha256(shipped).hexdigest()  # all that ships
+    # A snapshot names and types the record for what ships, not for the upload.
+    assert item.shipped_content_type == "text/plain"
+    assert snapshots._extension(item) == "txt"
 
 
 def test_once_the_other_side_confirms_the_call_is_reprocessed_and_its_audio_ships(services, people):

@@ -78,6 +78,19 @@ class Item:
     id: int | None = None
 
     @property
+    def shipped_content_type(self) -> str:
+        """The content type of what ships (the de-identified version: a re-encoded video
+        is MP4, a call whose other side has not confirmed ships only a text transcript);
+        the upload's own type when processing recorded none."""
+        output = (self.report or {}).get("output") or {}
+        return output.get("content_type") or self.content_type
+
+    @property
+    def shipped_format(self) -> str | None:
+        """The de-identified version's format (``mp4``, ``txt``, ``jpeg`` …), if recorded."""
+        return ((self.report or {}).get("output") or {}).get("format")
+
+    @property
     def selectable(self) -> bool:
         """Only listed items can enter a buyer's selection."""
         return self.status is ItemStatus.LISTED

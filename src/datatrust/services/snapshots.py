@@ -294,7 +294,11 @@ def _latest(uow: UnitOfWork, order_id: int) -> Snapshot | None:
 
 
 def _extension(item: Item) -> str:
-    ext = item.filename.rsplit(".", 1)[-1].lower() if "." in item.filename else ""
+    # What ships may differ from the upload (a call's transcript while its other side has
+    # not confirmed, a video re-encoded to MP4): name the file for what it is.
+    ext = item.shipped_format or (
+        item.filename.rsplit(".", 1)[-1].lower() if "." in item.filename else ""
+    )
     return ext if re.fullmatch(r"[a-z0-9]{1,10}", ext) else "bin"
 
 
@@ -328,7 +332,7 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
                 record={
                     "item_id": item.id,
                     "kind": item.kind.value,
-                    "content_type": item.content_type,
+                    "content_type": item.shipped_content_type,
                     "content_sha256": plan.content_sha256,
                     "licence_id": plan.licence_id,
                     "consent_record_id": plan.consent_record_id,
@@ -386,7 +390,7 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
                 "media_file": f"{p.key}.{_extension(item)}",
                 "item_id": p.item_id,
                 "kind": item.kind.value,
-                "content_type": item.content_type,
+                "content_type": item.shipped_content_type,
                 "content_sha256": p.content_sha256,
                 "licence_id": p.licence_id,
                 "consent_record_id": p.consent_record_id,
