@@ -201,9 +201,10 @@ def write_video(
     tags: dict[str, str] | None = None,
     fmt: str = "mp4",
     with_audio: bool = True,
+    soundtrack: np.ndarray | None = None,
 ) -> Path:
     """A short H.264 video of a moving gradient (plus ``face`` pasted in, if given) with an
-    AAC tone track."""
+    AAC tone track, or ``soundtrack`` (stereo float at 48 kHz) instead of the tones."""
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w]
     with av.open(str(path), mode="w", format=fmt) as out:
@@ -227,7 +228,7 @@ def write_video(
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
         if a_stream is not None:
-            audio = tones(seconds)
+            audio = tones(seconds) if soundtrack is None else soundtrack
             res = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
             for s in range(0, audio.shape[1], 4096):
                 f = av.AudioFrame.from_ndarray(

@@ -107,3 +107,52 @@ def test_low_frame_rate_and_short_videos_fail_quality(media_kit, tmp_path: Path)
 def test_video_limits_come_from_the_campaign(video_file: Path):
     spec = MediaSpec.from_campaign("video", {"limits": {"max_duration_s": 2}})
     assert process_media(video_file, "video", spec).codes == ("duration_out_of_range",)
+
+
+def _soundtrack(path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        res = av.AudioResampler(format="fltp", layout="mono", rate=48_000)
+        parts = [f.to_ndarray()[0] for fr in c.decode(audio=0) for f in res.resample(fr)]
+    return np.concatenate(parts)
+
+
+def _band_energy(x: np.ndarray, lo: float = 800.0) -> float:
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1 / 48_000)
+    return float(spectrum[freqs > lo].sum())
+
+
+def test_speech_in_a_videos_soundtrack_is_muffled(tmp_path, media_kit, speech_16k):
+    seconds, start = 8.0, 48_000
+    mono = media_kit.ambient_noise(seconds)[0] * 0.2
+    mono[start : start + speech_16k.size] += speech_16k
+    path = media_kit.write_video(
+        tmp_path / "talk.mp4", seconds=seconds, soundtrack=np.stack([mono, mono])
+    )
+
+    r = process_media(str(path), "video", output_dir=str(tmp_path))
+
+    assert r.accepted, r.rejections
+    assert r.removed["speech_segments_muffled"] >= 1
+    assert r.removed["speech_seconds_muffled"] >= 0.5 * speech_16k.size / 48_000
+    before, after = _soundtrack(path), _soundtrack(r.output_path)
+    window = slice(start + 4800, start + speech_16k.size - 4800)
+    assert _band_energy(after[window]) < _band_energy(before[window]) / 10
+    quiet = slice(int(6.6 * 48_000), int(7.6 * 48_000))  # after the speech: left alone
+    assert _band_energy(after[quiet]) > _band_energy(before[quiet]) / 3
+
+
+def test_a_soundtrack_that_cannot_be_checked_is_left_out(tmp_path, video_file, monkeypatch):
+    from datatrust.pipeline import audio
+    from datatrust.pipeline.rejection import Rejected
+
+    def undecodable(*_args, **_kwargs):
+        raise Rejected("corrupt", "The audio could not be decoded.")
+
+    monkeypatch.setattr(audio, "analyze_audio", undecodable)
+    r = process_media(str(video_file), "video", output_dir=str(tmp_path))
+
+    assert r.accepted, r.rejections
+    assert r.removed["audio_dropped"] == "the soundtrack could not be checked for speech"
+    with av.open(r.output_path) as c:
+        assert not c.streams.audio and c.streams.video

@@ -31,6 +31,7 @@ import h3
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
+from datatrust.pipeline.audio import Muffler, Segment
 from datatrust.pipeline.fingerprint import phash
 from datatrust.pipeline.media_spec import DeidOptions, MediaLimits
 from datatrust.pipeline.quality import analysis_copy
@@ -295,9 +296,17 @@ class VideoDeid:
 _COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "ac3"}
 
 
-def deidentify_video(src: Any, out_path: str, opts: DeidOptions, limits: MediaLimits) -> VideoDeid:
+def deidentify_video(
+    src: Any,
+    out_path: str,
+    opts: DeidOptions,
+    limits: MediaLimits,
+    speech: tuple[Segment, ...] | None = (),
+) -> VideoDeid:
     """Re-encode ``src`` (a file object or path) to an MP4 at ``out_path`` with faces blurred
-    and no tags. Raises ``Rejected`` when decoding fails or the stream turns out longer than
+    and no tags. The soundtrack is copied when ``speech`` is empty, re-encoded (AAC) with
+    those segments muffled otherwise, and left out when ``speech`` is None (it could not be
+    checked). Raises ``Rejected`` when decoding fails or the stream turns out longer than
     ``limits.max_duration_s`` (headers can lie); other exceptions propagate."""
     rotation = _first_frame_rotation(src)
     if hasattr(src, "seek"):
@@ -308,7 +317,7 @@ def deidentify_video(src: Any, out_path: str, opts: DeidOptions, limits: MediaLi
     ):
         v_in = inp.streams.video[0]
         v_in.thread_type = "AUTO"
-        a_in = inp.streams.audio[0] if inp.streams.audio else None
+        a_in = inp.streams.audio[0] if inp.streams.audio and speech is not None else None
         width = v_in.codec_context.width // 2 * 2  # yuv420p needs even sides
         height = v_in.codec_context.height // 2 * 2
         rate = v_in.average_rate or v_in.guessed_rate or 30
@@ -318,12 +327,17 @@ def deidentify_video(src: Any, out_path: str, opts: DeidOptions, limits: MediaLi
         v_out.options = {"crf": str(opts.video_crf), "preset": "veryfast"}
         a_out = None
         a_transcode = False
+        muffle: _SoundtrackMuffler | None = None
         if a_in is not None:
-            if a_in.codec_context.name in _COPYABLE_AUDIO:
+            if a_in.codec_context.name in _COPYABLE_AUDIO and not speech:
                 a_out = out.add_stream_from_template(a_in)
             else:
-                a_out = out.add_stream("aac", rate=a_in.codec_context.sample_rate)
+                rate_a = a_in.codec_context.sample_rate
+                layout = a_in.layout.name if a_in.codec_context.channels <= 2 else "stereo"
+                a_out = out.add_stream("aac", rate=rate_a, layout=layout)
                 a_transcode = True
+                if speech:
+                    muffle = _SoundtrackMuffler(rate_a, layout, speech)
             a_out.metadata.clear()
         v_out.metadata.clear()
         if rotation:
@@ -343,7 +357,8 @@ def deidentify_video(src: Any, out_path: str, opts: DeidOptions, limits: MediaLi
                     if a_transcode:
                         for af in packet.decode():
                             af.pts = None
-                            out.mux(a_out.encode(af))
+                            for f in muffle.frames(af) if muffle else [af]:
+                                out.mux(a_out.encode(f))
                     elif packet.dts is not None:
                         packet.stream = a_out
                         out.mux(packet)
@@ -385,10 +400,32 @@ def deidentify_video(src: Any, out_path: str, opts: DeidOptions, limits: MediaLi
             ) from e
         out.mux(v_out.encode(None))
         if a_transcode:
+            for f in muffle.frames(None) if muffle else []:
+                out.mux(a_out.encode(f))
             out.mux(a_out.encode(None))
     if frames == 0:
         raise Rejected("corrupt", "The video has no decodable frames.")
     return VideoDeid(frames, blurred, kept, tuple(hashes), last_t)
+
+
+class _SoundtrackMuffler:
+    """Decoded soundtrack frames → planar float frames with the speech segments muffled
+    (``frames(None)`` flushes)."""
+
+    def __init__(self, rate: int, layout: str, speech: tuple[Segment, ...]) -> None:
+        self.rate, self.layout = rate, layout
+        self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        self.muffler = Muffler(rate, speech)
+
+    def frames(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        out = []
+        for f in self.resampler.resample(frame):
+            new = av.AudioFrame.from_ndarray(
+                self.muffler.apply(f.to_ndarray()), format="fltp", layout=self.layout
+            )
+            new.sample_rate = self.rate
+            out.append(new)
+        return out
 
 
 def _first_frame_rotation(src: Any) -> int:

@@ -302,14 +302,20 @@ def _video(
     fd, out_path = tempfile.mkstemp(suffix=".mp4", dir=out_dir)
     os.close(fd)
     run.output_path = out_path
+    speech = _soundtrack_speech(source, probe, spec)
     src = source.path if source.path else source.open()
-    result = deidentify_video(src, out_path, opts, spec.limits)
+    result = deidentify_video(src, out_path, opts, spec.limits, speech)
     run.removed.update(
         metadata_removed=classify_tags(probe.tags),
         faces_blurred=result.faces_blurred,
         faces_kept=result.faces_kept,
         frames=result.frames,
     )
+    if speech is None and probe.has_audio:
+        run.removed["audio_dropped"] = "the soundtrack could not be checked for speech"
+    elif speech:
+        run.removed["speech_segments_muffled"] = len(speech)
+        run.removed["speech_seconds_muffled"] = round(sum(e - s for s, e in speech), 2)
     embedded = next(
         (
             parse_iso6709(v)
@@ -326,6 +332,21 @@ def _video(
     run.fp["frame_phashes"] = result.frame_phashes
     run.output_format = "mp4"
     run.lap("fingerprint")
+
+
+def _soundtrack_speech(
+    source: MediaSource, probe: Probe, spec: MediaSpec
+) -> tuple[audio_mod.Segment, ...] | None:
+    """Speech in a video's soundtrack, to be muffled as in ambient audio: () when there is
+    no soundtrack or no speech, None when the soundtrack cannot be decoded (fail closed:
+    the caller then leaves it out rather than ship speech unchecked)."""
+    if not probe.has_audio:
+        return ()
+    try:
+        src = source.path if source.path else source.open()
+        return audio_mod.analyze_audio(src, spec.limits.max_duration_s + 1).speech_segments
+    except Rejected:
+        return None
 
 
 # ---------------------------------------------------------------- audio

@@ -489,6 +489,8 @@ def describe_removed(removed: dict[str, Any]) -> list[str]:
         out.append(f"metadata removed ({', '.join(m.lower() for m in meta)})")
     if removed.get("location"):
         out.append(f"location {removed['location']}")
+    if removed.get("audio_dropped"):
+        out.append(f"sound removed ({removed['audio_dropped']})")
     if removed.get("call_audio_withheld"):
         out.append("call audio held back until the other side confirms")
     if removed.get("transcript_turns_left_out"):
