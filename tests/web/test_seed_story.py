@@ -400,6 +400,37 @@ def test_a_suspended_buyer_is_refused_and_audited(client, services, people, trai
     assert client.get("/api/buyers/feed", headers=trainer.headers).status_code == 200
 
 
+def test_a_suspended_buyer_cannot_build_get_links_or_download_but_can_still_comply(
+    client, services, people, trainer
+):
+    walk, snap = _bought_snapshot(client, services, people, trainer)
+    link = snap["downloads"]["files"]["croissant.json"]["url"]  # issued while approved
+    with services.uow() as uow:
+        accounts.decide_organisation(
+            uow, people["operator"].actor, trainer.actor.org_id, "suspend", "under review"
+        )
+    build = client.post(f"/api/buyers/orders/{snap['order_id']}/snapshots", headers=trainer.headers)
+    assert build.status_code == 403 and "suspended: under review" in build.text
+    refused = _last_event(services, "buyer:refuse")
+    assert refused.data["permission"] == "snapshot:build" and refused.data["status"] == "suspended"
+    links = client.get(f"/api/buyers/snapshots/{snap['id']}", headers=trainer.headers)
+    assert links.status_code == 403 and "suspended" in links.text
+    assert _last_event(services, "buyer:refuse").data["permission"] == "snapshot:download"
+    download = client.get(link)  # a valid, unexpired signature is not enough
+    assert download.status_code == 403 and "suspended" in download.text
+    refused = _last_event(services, "snapshot:refuse")
+    assert refused.data["file"] == "croissant.json" and "suspended" in refused.data["reason"]
+    # Complying never stops: the feed, and an attestation for a withdrawn item it holds.
+    client.delete(f"/api/items/{walk.id}/consent", headers=people["owner"].headers)
+    assert client.get("/api/buyers/feed", headers=trainer.headers).status_code == 200
+    attested = client.post(
+        "/api/buyers/attestations",
+        headers=trainer.headers,
+        json={"content_sha256": [walk.deidentified_sha256], "statement": "deleted"},
+    )
+    assert attested.status_code == 201, attested.text
+
+
 def _bought_snapshot(client, services, people, trainer):
     walk = listed_item(services, people["owner"], WALK, "walk")
     license_training_only(client, people["owner"], walk.id)
@@ -436,6 +467,16 @@ def test_expired_and_tampered_download_links_are_refused_and_audited(
     assert _last_event(services, "snapshot:download").data["file"] == "croissant.json"
 
 
+def test_a_snapshot_file_altered_at_rest_is_not_served(client, services, people, trainer):
+    _, snap = _bought_snapshot(client, services, people, trainer)
+    key = object_key(snap["id"], "croissant.json")
+    sealed = bytearray(b"".join(services.store.get(key)))
+    sealed[len(sealed) // 2] ^= 1
+    services.store.put(key, [bytes(sealed)])
+    got = client.get(snap["downloads"]["files"]["croissant.json"]["url"])
+    assert got.status_code == 500 and "Dataset" not in got.text  # a server fault, no bytes
+
+
 def test_attesting_an_item_never_received_is_refused_and_audited(client, services, people, trainer):
     _bought_snapshot(client, services, people, trainer)
     got = client.post(
@@ -445,6 +486,21 @@ def test_attesting_an_item_never_received_is_refused_and_audited(client, service
     )
     assert got.status_code == 422 and "never received" in got.text
     assert _last_event(services, "deletion:refuse").data["never_received"] == ["f" * 64]
+
+
+def test_attesting_or_acknowledging_an_item_that_was_not_revoked_is_refused_and_audited(
+    client, services, people, trainer
+):
+    walk, _ = _bought_snapshot(client, services, people, trainer)
+    held = {"content_sha256": [walk.deidentified_sha256]}
+    for path, body in [
+        ("/api/buyers/attestations", {**held, "statement": "deleted"}),
+        ("/api/buyers/revocations/acknowledge", held),
+    ]:
+        got = client.post(path, headers=trainer.headers, json=body)
+        assert got.status_code == 422 and "no revocation notice" in got.text, path
+        refused = _last_event(services, "deletion:refuse")
+        assert refused.data["not_revoked"] == [walk.deidentified_sha256]
 
 
 def test_an_overdue_attestation_suspends_the_buyer_and_notifies_the_operator(
