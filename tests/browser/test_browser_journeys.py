@@ -72,6 +72,8 @@ def test_contributor_signs_up_on_a_phone_and_reads_a_licence_in_hindi(phone, che
     check(phone, "contributor_items")
 
     phone.goto("/licences")
+    assert phone.locator("li.risk").count() > 0
+    check(phone, "licence_summary")
     phone.locator(".langs").get_by_role("link", name="हिन्दी").click()
     phone.wait_for_url("**/licences?lang=hi")
     assert phone.locator("html").get_attribute("lang") == "hi"
@@ -87,6 +89,10 @@ def test_contributor_signs_up_on_a_phone_and_reads_a_licence_in_hindi(phone, che
     assert phone.locator("html").get_attribute("lang") == "hi"
     assert phone.locator("h1").inner_text() == "मेरी चीज़ें"
     check(phone, "contributor_items_hi")
+
+    phone.goto("/review?lang=en")
+    assert phone.locator("h1").inner_text() == "Review other people's work"
+    check(phone, "peer_review")
 
 
 def test_a_form_error_shows_next_to_its_field_and_keeps_what_was_typed(phone, check):
@@ -191,6 +197,7 @@ def test_every_page_weighs_under_100_kb_compressed(phone, live_server, open_task
         f"{task}/capture",
         "/my/licences",
         "/my/earnings",
+        "/review",
     ]
     item_link = phone.locator("main a[href^='/my/items/']").first.get_attribute("href")
     paths += [item_link, f"{item_link}/passport"]

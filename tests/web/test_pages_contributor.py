@@ -10,6 +10,8 @@ import pytest
 
 import ingest_media as media
 from datatrust.domain.permissions import Role
+from datatrust.i18n import translator
+from datatrust.web.pages.explain import REJECTIONS
 from support import make_persona
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -188,3 +190,57 @@ def test_a_buyer_cannot_open_a_contributor_task_page(client, services, people):
     buyer = make_persona(services, "page-buyer", Role.BUYER)
     response = client.get(f"/tasks/{campaign['id']}", headers=buyer.headers)
     assert response.status_code == 403
+
+
+def test_a_rejected_upload_shows_its_reason_in_hindi(contributor, people):
+    campaign = open_campaign(contributor, people["operator"])
+    capture = contributor.get(accept(contributor, campaign["id"]))
+    response = contributor.post(
+        f"/tasks/{campaign['id']}/upload",
+        data={"csrf_token": csrf_of(capture.text), "title": "Not a recording"},
+        files={"file": ("street.ogg", b"this is plain text, not a recording", "audio/ogg")},
+        follow_redirects=False,
+    )
+    item_url = response.headers["location"]
+    english = contributor.get(f"{item_url}?lang=en").text
+    code = re.search(r'<li data-code="([a-z_]+)">', english).group(1)
+    hindi = contributor.get(f"{item_url}?lang=hi").text
+    sentence = translator("hi").gettext(REJECTIONS[code])
+    assert re.search(r"[\u0900-\u097F]", sentence)
+    assert f'<li data-code="{code}">{sentence}</li>' in hindi
+
+
+def test_a_contributor_reviews_other_peoples_items_but_never_their_own(client, people):
+    campaign = open_campaign(client, people["operator"], review_mode="peer")
+    client.post("/sign-up", data={"email": "sipho@example.org", "password": "correct horse b"})
+    capture = client.get(accept(client, campaign["id"]))
+    uploaded = client.post(
+        f"/tasks/{campaign['id']}/upload",
+        data={"csrf_token": csrf_of(capture.text), "title": "Taxi rank"},
+        files={"file": ("street.ogg", media.ambient(seed=7, fmt="opus"), "audio/ogg")},
+        follow_redirects=False,
+    )
+    item_id = uploaded.headers["location"].rsplit("/", 1)[1]
+    assert f'id="item-{item_id}"' not in client.get("/review").text  # not their own
+
+    client.cookies.clear()
+    client.post("/sign-up", data={"email": "lindiwe@example.org", "password": "correct horse b"})
+    page = client.get("/review?lang=hi")
+    assert page.status_code == 200
+    assert f'id="item-{item_id}"' in page.text
+    preview = f"/api/campaigns/{campaign['id']}/review/{item_id}/preview"
+    assert f'<audio class="preview" controls preload="none" src="{preview}"' in page.text
+    assert client.get(preview).status_code == 200
+    assert "हाँ में वोट" in page.text  # the up button, in Hindi
+    voted = client.post(
+        "/review",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "campaign_id": str(campaign["id"]),
+            "item_id": item_id,
+            "decision": "up",
+        },
+        follow_redirects=False,
+    )
+    assert voted.status_code == 303
+    assert f'id="item-{item_id}"' not in client.get("/review").text  # one vote each

@@ -400,6 +400,7 @@ class ReviewEntry:
     kind: str
     quality: dict[str, Any]
     removed_summary: list[str]
+    removed: dict[str, Any]
     duration_seconds: int | None
     up: int
     down: int
@@ -422,12 +423,25 @@ def review_queue(uow: UnitOfWork, actor: Actor, campaign_id: int) -> list[Review
                 kind=item.kind.value,
                 quality=item.report.get("quality", {}),
                 removed_summary=item.report.get("removed_summary", []),
+                removed=item.report.get("removed", {}),
                 duration_seconds=item.duration_seconds,
                 up=sum(v.up for v in votes),
                 down=sum(not v.up for v in votes),
             )
         )
     return entries
+
+
+def peer_review_queue(uow: UnitOfWork, actor: Actor) -> list[tuple[Campaign, ReviewEntry]]:
+    """Every item the calling contributor may vote on, across the open peer-reviewed
+    campaigns, with its campaign: ``review_queue``'s rules (never their own, never twice)."""
+    authorize(actor, Permission.REVIEW)
+    return [
+        (campaign, entry)
+        for campaign in list_campaigns(uow, actor)
+        if campaign.state is CampaignState.OPEN and campaign.review_mode is ReviewMode.PEER
+        for entry in review_queue(uow, actor, campaign.id or 0)
+    ]
 
 
 def _reviewable(uow: UnitOfWork, actor: Actor, campaign_id: int, item_id: int) -> Item:

@@ -22,6 +22,7 @@ from datatrust.domain.payfloor import hourly_rate
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.i18n import translator
 from datatrust.web.deps import SESSION_COOKIE, Caller, Requires, caller
+from datatrust.web.pages.explain import Explain
 
 # Templates and static files live beside the package, in web/.
 WEB = Path(__file__).resolve().parent.parent
@@ -133,6 +134,10 @@ def _switch_url(request: Request, lang: str) -> str:
 
 def render(page: Page, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     request = page.request
+
+    def kind_label(kind: str) -> str:
+        return page._(KIND_LABELS.get(kind, kind))
+
     html = env.get_template(template).render(
         _=page._,
         page=page,
@@ -141,7 +146,8 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> HTML
         role=page.actor.role.value,
         signed_in=page.actor.is_authenticated,
         path=request.url.path,
-        kind_label=lambda kind: page._(KIND_LABELS.get(kind, kind)),
+        kind_label=kind_label,
+        explain=Explain(page.tr, page.lang, kind_label),
         money=lambda minor, currency: Money(int(minor), currency).format(),
         **context,
     )

@@ -22,6 +22,7 @@ from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import services, uow
 from datatrust.web.pages.common import (
     EXAMPLE_CHANGES,
+    BadRequest,
     Page,
     field_errors,
     page_requires,
@@ -305,3 +306,41 @@ def payout(
         errors = {"amount": [page._("Write an amount such as 12.50.")]}
         return _earnings(page, unit, 422, form=form, errors=errors)
     return RedirectResponse("/my/earnings?requested=1", status_code=303)
+
+
+def _peer_review_page(
+    page: Page, unit: UnitOfWork, status: int = 200, errors: Any = None
+) -> HTMLResponse:
+    queue = campaigns.peer_review_queue(unit, page.actor)
+    return render(page, "review.html", status, queue=queue, peer=True, errors=errors or {})
+
+
+@router.get("/review")
+def peer_review(
+    page: Page = page_requires(Permission.REVIEW), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    """Other contributors' items waiting for a vote in peer-reviewed campaigns, each with
+    what will ship (the de-identified version) and up and down buttons."""
+    return _peer_review_page(page, unit)
+
+
+@router.post("/review")
+def vote(
+    page: Page = page_requires(Permission.REVIEW),
+    unit: UnitOfWork = Depends(uow),
+    campaign_id: str = Form(""),
+    item_id: str = Form(""),
+    decision: str = Form(""),
+    note: str = Form(""),
+) -> Response:
+    if not (campaign_id.isdigit() and item_id.isdigit() and decision in ("up", "down")):
+        raise BadRequest()
+    try:
+        campaigns.submit_review(
+            unit, page.actor, int(campaign_id), int(item_id), up=decision == "up", note=note
+        )
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _peer_review_page(page, unit, 422, {int(item_id): field_errors(page, exc, "note")})
+    return RedirectResponse("/review", status_code=303)

@@ -72,10 +72,9 @@ def operator_campaigns(
 def _review_page(
     page: Page, unit: UnitOfWork, campaign_id: int, status: int = 200, errors: Any = None
 ) -> HTMLResponse:
-    queue = campaigns.review_queue(unit, page.actor, campaign_id)
-    return render(
-        page, "review.html", status, queue=queue, campaign_id=campaign_id, errors=errors or {}
-    )
+    campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
+    queue = [(campaign, e) for e in campaigns.review_queue(unit, page.actor, campaign_id)]
+    return render(page, "review.html", status, queue=queue, peer=False, errors=errors or {})
 
 
 @router.get("/operator/review")

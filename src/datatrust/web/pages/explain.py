@@ -1,0 +1,287 @@
+"""Codes from the services, in the reader's language.
+
+Services describe outcomes with stable codes and figures (a rejection's ``code``, the
+``removed`` counts of de-identification, a selection's exclusion codes, audit tags and
+their data); this module turns them into sentences through the gettext catalogue, with
+plurals from ``ngettext``. The services' own English sentences stay in their reports and
+API answers: English pages show a rejection's own message (it carries the figures that
+triggered it), other languages the code's sentence. A code this module does not know is
+shown as the service gave it, so nothing is ever hidden.
+"""
+
+from __future__ import annotations
+
+import gettext
+from collections.abc import Callable
+from typing import Any
+
+from babel.lists import format_list
+
+from datatrust.domain.licence import ReasonCode
+
+# Why an upload was rejected, by code (pipeline.rejection.CODES and the ingest and review
+# services' own): what a contributor can do about it.
+REJECTIONS: dict[str, str] = {
+    "empty_file": "The file is empty.",
+    "file_too_large": "The file is too large.",
+    "unknown_format": "We could not tell what kind of file this is.",
+    "unsupported_format": "This file format is not accepted. Use a common photo, video or "
+    "audio format.",
+    "wrong_kind": "This file is not the kind the task asks for.",
+    "extension_mismatch": "The file's name does not match what is inside it.",
+    "archive": "Archives (such as ZIP files) are not accepted here.",
+    "polyglot": "The file looks like two kinds of file at once, so it is not accepted.",
+    "truncated": "The file is cut short. Upload it again.",
+    "corrupt": "The file is damaged and could not be read.",
+    "decompression_bomb": "The image is far too large when opened.",
+    "too_many_pixels": "The image has too many pixels.",
+    "bad_dimensions": "The picture's width or height is not usable.",
+    "animated_image": "Animated images are not accepted.",
+    "duration_out_of_range": "The recording is too short or too long for this task.",
+    "bad_stream_params": "The recording's settings (such as its sample rate) are not usable.",
+    "no_video_stream": "There is no video in this file.",
+    "no_audio_stream": "There is no sound in this file.",
+    "low_resolution": "The picture is too small. Use a higher resolution.",
+    "blurry": "The picture is blurry. Hold the phone still and focus.",
+    "too_dark": "It is too dark. Record in more light.",
+    "too_bright": "It is too bright. Avoid pointing at the sun or a lamp.",
+    "overexposed": "Too much of the picture is pure white.",
+    "too_short": "The recording is too short for this task.",
+    "too_long": "The recording is too long for this task.",
+    "too_quiet": "The recording is too quiet. Move closer to the sound.",
+    "too_loud": "The recording is too loud. Move away from the sound.",
+    "clipping": "The sound is distorted because it was too loud.",
+    "too_silent": "The recording is mostly silence.",
+    "noisy": "There is too much background noise.",
+    "low_frame_rate": "The video's frame rate is too low.",
+    "no_speech": "We could not hear anyone speaking.",
+    "speech_detected": "Someone is speaking in it; this task asks for no voices.",
+    "processing_error": "Processing failed on our side. Upload the file again.",
+    "processing_failed": "Processing failed several times on our side. Upload the file "
+    "again; if it fails again, tell us.",
+    "duplicate": "This exact file was uploaded before.",
+    "near_duplicate": "This looks or sounds the same as something uploaded before. Upload "
+    "something new.",
+    "outside_campaign_area": "It was not recorded inside the task's area.",
+    "sender_unknown": "Tell us which sender in the chat you are.",
+    "unreadable_chat": "No chat messages could be read. Export the chat again without media.",
+    "nothing_to_ship": "None of the messages could be kept.",
+    "review_rejected": "Reviewers found it does not meet the task's brief. Read the brief "
+    "again before the next upload.",
+}
+
+# Why items were left out of a buyer's selection, by code (domain.licence.ReasonCode and
+# services.licences' own).
+EXCLUSIONS: dict[str, str] = {
+    ReasonCode.CONSENT_WITHDRAWN: "the contributor withdrew consent",
+    ReasonCode.CONSENT_EXPIRED: "the contributor's consent has expired",
+    ReasonCode.CONSENT_STATE_UNKNOWN: "the consent's state is unknown",
+    ReasonCode.LICENCE_NOT_YET_VALID: "the licence has not started yet",
+    ReasonCode.LICENCE_EXPIRED: "the licence has ended",
+    ReasonCode.ACTION_UNKNOWN: "the declared action is unknown",
+    ReasonCode.ACTION_NOT_PERMITTED: "the licence does not permit this action",
+    ReasonCode.PURPOSE_UNKNOWN: "the declared purpose is unknown",
+    ReasonCode.PURPOSE_NOT_PERMITTED: "the licence does not permit this purpose",
+    ReasonCode.PURPOSE_PROHIBITED: "the licence prohibits this purpose",
+    ReasonCode.INDUSTRY_UNKNOWN: "the declared industry is unknown",
+    ReasonCode.INDUSTRY_PROHIBITED: "the licence prohibits this industry",
+    ReasonCode.TERRITORY_UNKNOWN: "the declared territory is unknown",
+    ReasonCode.TERRITORY_NOT_COVERED: "the licence does not cover this territory",
+    ReasonCode.TERRITORY_EXCLUDED: "the licence excludes this territory",
+    ReasonCode.USE_UNKNOWN: "the declared use is unknown",
+    ReasonCode.USE_PROHIBITED: "the licence prohibits this use",
+    ReasonCode.REPLICA_NOT_PERMITTED: "the licence does not permit a digital replica",
+    ReasonCode.RECIPIENT_UNKNOWN: "the recipient is unknown",
+    "item_withdrawn": "the item was withdrawn",
+    "item_not_listed": "the item is not listed yet",
+    "no_licence": "the item has no licence",
+    "no_consent": "no consent was given",
+    "licence_invalid": "the licence could not be read",
+    "consent_for_other_licence": "consent was given under other terms",
+    "licence_ends_within_period": "the licence ends before the declared use does",
+}
+
+# Personal details found and redacted, by the redactor's type: (one, many) with the count.
+PII: dict[str, tuple[str, str]] = {
+    "PHONE": ("%(count)d phone number redacted", "%(count)d phone numbers redacted"),
+    "EMAIL": ("%(count)d email address redacted", "%(count)d email addresses redacted"),
+    "CARD": ("%(count)d payment card redacted", "%(count)d payment cards redacted"),
+    "AADHAAR": ("%(count)d Aadhaar number redacted", "%(count)d Aadhaar numbers redacted"),
+    "ZA_ID": ("%(count)d South African ID redacted", "%(count)d South African IDs redacted"),
+    "SSN": (
+        "%(count)d social security number redacted",
+        "%(count)d social security numbers redacted",
+    ),
+    "ADDRESS": ("%(count)d street address redacted", "%(count)d street addresses redacted"),
+    "PERSON": ("%(count)d name redacted", "%(count)d names redacted"),
+    "HANDLE": ("%(count)d handle redacted", "%(count)d handles redacted"),
+    "URL": ("%(count)d link redacted", "%(count)d links redacted"),
+}
+# What de-identification counted, by its ``removed`` key: (one, many) with the count.
+COUNTED: dict[str, tuple[str, str]] = {
+    "faces_blurred": ("%(count)d face blurred", "%(count)d faces blurred"),
+    "faces_kept": (
+        "%(count)d face kept (your own, with consent)",
+        "%(count)d faces kept (your own, with consent)",
+    ),
+    "speech_segments_muffled": (
+        "%(count)d stretch of speech muffled",
+        "%(count)d stretches of speech muffled",
+    ),
+    "messages_dropped": (
+        "%(count)d message from people who have not agreed left out",
+        "%(count)d messages from people who have not agreed left out",
+    ),
+    "participants_pseudonymised": (
+        "%(count)d person in the chat given a made-up name",
+        "%(count)d people in the chat given made-up names",
+    ),
+}
+# Faces blurred in a video, counted over its frames (plural by frames).
+VIDEO_FACES = (
+    "Faces blurred in the video: %(faces)d detections in %(frames)d frame",
+    "Faces blurred in the video: %(faces)d detections over %(frames)d frames",
+)
+# A selection's exclusion reason with the number of items it left out.
+EXCLUDED = ("%(count)d item: %(why)s", "%(count)d items: %(why)s")
+# Kinds of metadata stripped from a file; acronyms (EXIF, XMP, IPTC) are names, not words.
+METADATA: dict[str, str] = {
+    "DEVICE": "device details",
+    "DATES": "dates",
+    "TAGS": "tags",
+    "COMMENT": "comments",
+    "THUMBNAIL": "thumbnail",
+    "MAKERNOTE": "camera maker's notes",
+}
+# Who decided, in a passport step's ``by``.
+DECIDED_BY: dict[str, str] = {
+    "pipeline": "automatic checks",
+    "jobs": "automatic checks",
+    "peers": "other contributors",
+    "operator": "the operator",
+}
+# The labels of a passport step's details; keys not named here are not shown (they are
+# internal ids and hashes that mean nothing to a contributor, and stay in the audit log).
+DETAILS: dict[str, str] = {
+    "by": "Decided by",
+    "codes": "Why",
+    "org_name": "Buyer",
+    "use": "Declared use",
+    "version": "Snapshot version",
+    "file": "File",
+    "deadline": "Delete by",
+    "late": "Late",
+    "reason": "Reason",
+    "up": "Vote",
+    "what": "What",
+}
+# States a campaign can be in (the pay-floor pause may add one: it shows as its code).
+CAMPAIGN_STATES: dict[str, str] = {
+    "draft": "Draft",
+    "open": "Open",
+    "closed": "Closed",
+    "paused": "Paused",
+}
+
+
+class Explain:
+    """The sentences for one page's language. Used by templates as ``explain``."""
+
+    def __init__(self, tr: gettext.NullTranslations, lang: str, kind_label: Callable) -> None:
+        self._ = tr.gettext
+        self.n = tr.ngettext
+        self.lang = lang
+        self.kind_label = kind_label
+
+    def rejection(self, reason: dict[str, Any]) -> str:
+        code, message = reason.get("code", ""), reason.get("message", "")
+        if code not in REJECTIONS or (self.lang == "en" and message):
+            return message or code
+        return self._(REJECTIONS[code])
+
+    def exclusion(self, code: str, count: int) -> str:
+        why = self._(EXCLUSIONS[code]) if code in EXCLUSIONS else code
+        return self.n(*EXCLUDED, count) % {"count": count, "why": why}
+
+    def campaign_state(self, state: str) -> str:
+        return self._(CAMPAIGN_STATES[state]) if state in CAMPAIGN_STATES else state
+
+    def removed(self, removed: dict[str, Any]) -> list[str]:
+        """What de-identification took out, one sentence each; empty when nothing was."""
+        n, out = self.n, []
+        faces, frames = removed.get("faces_blurred") or 0, removed.get("frames") or 0
+        if faces and frames:
+            out.append(n(*VIDEO_FACES, frames) % {"faces": faces, "frames": frames})
+        elif faces:
+            out.append(n(*COUNTED["faces_blurred"], faces) % _c(faces))
+        if kept := removed.get("faces_kept"):
+            out.append(n(*COUNTED["faces_kept"], kept) % _c(kept))
+        meta = list(removed.get("metadata_removed") or [])
+        if "GPS" in meta:
+            meta.remove("GPS")
+            out.append(self._("GPS position removed"))
+        if meta:
+            kinds = [self._(METADATA[m]) if m in METADATA else m for m in meta]
+            out.append(self._("Metadata removed: %(kinds)s") % {"kinds": self._list(kinds)})
+        if removed.get("location"):
+            out.append(self._("Exact location replaced by a rough area"))
+        for key in ("speech_segments_muffled", "messages_dropped", "participants_pseudonymised"):
+            if count := removed.get(key):
+                out.append(n(*COUNTED[key], count) % _c(count))
+        for key in ("pii_redacted", "transcript_pii"):
+            for pii_type, count in sorted((removed.get(key) or {}).items()):
+                if not count:
+                    continue
+                one, many = PII.get(pii_type, (f"%(count)d {pii_type}",) * 2)
+                line = n(one, many, count) % _c(count)
+                if key == "transcript_pii":
+                    line = self._("In the transcript: %(what)s") % {"what": line}
+                out.append(line)
+        return out
+
+    def details(self, details: dict[str, Any]) -> list[tuple[str, str]]:
+        """A passport step's details a contributor can read, labelled, in order."""
+        shown = []
+        for key, label in DETAILS.items():
+            if key not in details or details[key] in (None, "", []):
+                continue
+            shown.append((self._(label), self._value(key, details[key])))
+        return shown
+
+    def _value(self, key: str, value: Any) -> str:
+        if key == "codes":
+            return self._list([self.rejection({"code": str(c)}) for c in value])
+        if key == "by":
+            return self._(DECIDED_BY[value]) if value in DECIDED_BY else str(value)
+        if key == "up":
+            return self._("up") if value else self._("down")
+        if key == "late":
+            return self._("Yes") if value else self._("No")
+        if key == "reason" and value in EXCLUSIONS:
+            return self._(EXCLUSIONS[value])
+        if key == "deadline":
+            return str(value)[:10]
+        if isinstance(value, list | tuple):
+            return self._list([str(v) for v in value])
+        if isinstance(value, dict):
+            return ", ".join(f"{k}: {v}" for k, v in value.items())
+        return str(value)
+
+    def _list(self, words: list[str]) -> str:
+        return format_list(words, locale=self.lang) if words else ""
+
+
+def _c(count: int) -> dict[str, int]:
+    return {"count": count}
+
+
+def msgids() -> tuple[set[str], set[tuple[str, str]]]:
+    """Every msgid this module may look up: singular ones, and (one, many) plural pairs.
+    The catalogues must translate them all (tests/web/test_page_translations.py)."""
+    single = {"GPS position removed", "Metadata removed: %(kinds)s"}
+    single |= {"Exact location replaced by a rough area", "In the transcript: %(what)s"}
+    single |= {"up", "down", "Yes", "No"}
+    for table in (REJECTIONS, EXCLUSIONS, METADATA, DECIDED_BY, DETAILS, CAMPAIGN_STATES):
+        single |= set(table.values())
+    plural = {*PII.values(), *COUNTED.values(), VIDEO_FACES, EXCLUDED}
+    return single, plural
