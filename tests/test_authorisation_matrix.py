@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import ingest_media
-from authz_matrix import FRAMEWORK_PUBLIC, Matrix, declared_permission, flat_routes
+from authz_matrix import DENIED, FRAMEWORK_PUBLIC, Matrix, declared_permission, flat_routes
 from datatrust.domain.accounts import ApiToken, Organisation, User
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.items import Item
@@ -263,6 +263,10 @@ def test_every_route_refuses_what_its_caller_may_not_see(client, services, peopl
     # The matrix really exercised routes with the victim's objects in them.
     assert any("/api/items/" in c.path for c in calls)
     assert {c.persona for c in calls} == {"other", "buyer", "operator", "anonymous"}
+    # Operator-only money routes (exchange rates) were tried, and refused to all others.
+    fx = [c for c in calls if c.path == "/api/fx/rates"]
+    refused = {(c.method, c.persona) for c in fx if c.status in DENIED}
+    assert refused == {(m, p) for m in ("GET", "POST") for p in ("other", "buyer", "anonymous")}
 
 
 def test_the_owner_can_reach_their_own_objects(client, people, victim):

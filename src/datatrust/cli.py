@@ -492,6 +492,56 @@ def ledger_check(
         raise typer.Exit(1)
 
 
+fx_app = typer.Typer(
+    help="Exchange rates for showing approximate local values.", no_args_is_help=True
+)
+app.add_typer(fx_app, name="fx")
+
+
+@fx_app.command("set")
+def fx_set(
+    base: str = typer.Argument(..., help="ISO 4217 code, e.g. USD"),
+    quote: str = typer.Argument(..., help="ISO 4217 code, e.g. ZAR"),
+    rate: str = typer.Argument(..., help="1 BASE = RATE QUOTE, a decimal such as 18.25"),
+    on: str = typer.Option("", "--date", help="The rate's date, YYYY-MM-DD (default today)."),
+    dev: bool = typer.Option(False, "--dev"),
+) -> None:
+    """Record an exchange rate (display only: the ledger never converts)."""
+    from datetime import date
+
+    from datatrust.domain.clock import utcnow
+    from datatrust.domain.errors import DomainError
+    from datatrust.domain.permissions import Actor, Role
+    from datatrust.services.money import set_fx_rate
+
+    try:
+        as_of = date.fromisoformat(on) if on else utcnow().date()
+    except ValueError:
+        raise _invalid([f"--date: a date as YYYY-MM-DD, got {on!r}"]) from None
+    services = _services(_settings(dev))
+    try:
+        with services.uow() as uow:
+            row = set_fx_rate(uow, Actor(Role.OPERATOR, user_id=0), base, quote, rate, as_of)
+    except DomainError as exc:
+        raise _invalid(getattr(exc, "problems", None) or [exc.message]) from None
+    typer.echo(f"1 {row.base} = {row.rate} {row.quote} on {row.as_of.isoformat()}")
+
+
+@fx_app.command("list")
+def fx_list(dev: bool = typer.Option(False, "--dev")) -> None:
+    """Every recorded rate, newest first."""
+    from datatrust.domain.permissions import Actor, Role
+    from datatrust.services.money import list_fx_rates
+
+    services = _services(_settings(dev))
+    with services.uow() as uow:
+        rows = list_fx_rates(uow, Actor(Role.OPERATOR, user_id=0))
+    if not rows:
+        typer.echo("no exchange rates yet: datatrust fx set USD ZAR 18.25")
+    for row in rows:
+        typer.echo(f"{row.as_of.isoformat()}  1 {row.base} = {row.rate} {row.quote}")
+
+
 def main() -> None:  # pragma: no cover
     app(prog_name="datatrust")
 

@@ -25,6 +25,12 @@ def test_a_rate_refuses_floats_and_non_positive_values(rate):
         Rate("USD", "ZAR", rate, JAN_6)
 
 
+@pytest.mark.parametrize("rate", ["1e999999999", "1e-13", "1." + "1" * 40, Decimal("1e13")])
+def test_a_rate_of_absurd_size_or_precision_is_refused_before_any_arithmetic(rate):
+    with pytest.raises(InvalidInput, match="at most 30 digits"):
+        Rate("USD", "ZAR", rate, JAN_6)
+
+
 def test_a_rate_needs_two_known_currencies_and_a_date():
     with pytest.raises(InvalidInput):
         Rate("USD", "USD", "1", JAN_6)

@@ -162,3 +162,30 @@ def test_the_smallest_payout_is_the_instance_setting(client, services, people, e
         "/api/me/payouts", json={"amount_minor": 2500, "currency": "USD"}, headers=headers
     )
     assert enough.status_code == 201, enough.text
+
+
+def test_an_operator_sets_exchange_rates_and_statements_use_them(client, people, earned):
+    operator = people["operator"].headers
+    body = {"base": "USD", "quote": "ZAR", "rate": "18.25", "as_of": "2026-11-20"}
+    created = client.post("/api/fx/rates", json=body, headers=operator)
+    assert created.status_code == 201, created.text
+    assert created.json() == {"base": "USD", "quote": "ZAR", "rate": "18.25", "as_of": "2026-11-20"}
+    assert client.get("/api/fx/rates", headers=operator).json() == [created.json()]
+    statement = client.get("/api/me/statement?currency=ZAR", headers=people["owner"].headers)
+    approx = statement.json()["balances"][0]["available_approx"]
+    assert approx["display"] == "ZAR 547.50" and approx["rate_date"] == "2026-11-20"
+    for persona in ("owner", "buyer"):
+        headers = people[persona].headers
+        assert client.post("/api/fx/rates", json=body, headers=headers).status_code == 403
+        assert client.get("/api/fx/rates", headers=headers).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("rate", "problem"),
+    [(18.25, "rate"), ("0", "above zero"), ("1e999999999", "above zero"), ("x", "above zero")],
+)
+def test_an_exchange_rate_must_be_an_exact_positive_decimal_string(client, people, rate, problem):
+    body = {"base": "USD", "quote": "ZAR", "rate": rate}
+    response = client.post("/api/fx/rates", json=body, headers=people["operator"].headers)
+    assert response.status_code == 422
+    assert problem in response.text

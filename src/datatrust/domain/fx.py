@@ -19,6 +19,9 @@ from datatrust.domain.currencies import currency as _currency
 from datatrust.domain.errors import InvalidInput, NotFound
 from datatrust.domain.money import Money
 
+MAX_RATE_EXPONENT = 12
+MAX_RATE_DIGITS = 30
+
 
 class RateNotFound(NotFound):
     code = "rate_not_found"
@@ -55,6 +58,15 @@ def _exact_ratio(rate: object) -> tuple[int, int]:
         )
     if not value.is_finite() or value <= 0:
         raise InvalidInput(f"an exchange rate must be above zero, got {rate!r}", field="rate")
+    # Bounded before converting: "1e999999999" would otherwise build a billion-digit int.
+    if not -MAX_RATE_EXPONENT <= value.adjusted() <= MAX_RATE_EXPONENT or (
+        len(value.as_tuple().digits) > MAX_RATE_DIGITS
+    ):
+        raise InvalidInput(
+            f"an exchange rate must be above zero, between 1e-{MAX_RATE_EXPONENT} and "
+            f"1e{MAX_RATE_EXPONENT}, with at most {MAX_RATE_DIGITS} digits; got {rate!r}",
+            field="rate",
+        )
     return value.as_integer_ratio()
 
 

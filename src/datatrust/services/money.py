@@ -769,15 +769,26 @@ def _book_outcome(uow: UnitOfWork, payout: Payout, rail: str, outcome: PayoutOut
 def set_fx_rate(
     uow: UnitOfWork, actor: Actor, base: str, quote: str, rate: str, as_of: date
 ) -> FxRateRow:
-    """Record an operator-supplied display rate (``1 base = rate quote`` on ``as_of``)."""
+    """Record an operator-supplied display rate (``1 base = rate quote`` on ``as_of``);
+    setting the same pair and date again replaces the rate. ``rate`` is a decimal string
+    (``"18.25"``), stored exactly as written (normalised: no exponent, no trailing zeros);
+    a float, a zero or negative rate, an unknown currency or the same currency twice is
+    ``InvalidInput`` naming the problem."""
     authorize(actor, Permission.INSTANCE_MANAGE)
+    if not isinstance(rate, str):
+        raise InvalidInput(
+            f"write the rate as a decimal string such as '18.25', not {type(rate).__name__}",
+            field="rate",
+        )
+    base, quote = base.strip().upper(), quote.strip().upper()
     checked = Rate(base, quote, rate, as_of)  # validates currencies, date and rate
-    row = uow.one(FxRateRow, base=base, quote=quote, as_of=as_of)
+    exact = _plain_decimal(rate)
+    row = uow.one(FxRateRow, base=checked.base, quote=checked.quote, as_of=as_of)
     if row is None:
-        row = FxRateRow(checked.base, checked.quote, str(rate).strip(), as_of)
+        row = FxRateRow(checked.base, checked.quote, exact, as_of)
         uow.add(row)
     else:
-        row.rate = str(rate).strip()
+        row.rate = exact
     uow.record(
         AuditTag.FX_RATE_SET,
         actor_label(actor),
@@ -788,6 +799,24 @@ def set_fx_rate(
     )
     uow.commit()
     return row
+
+
+def _plain_decimal(rate: str) -> str:
+    """``"18.2500"`` → ``"18.25"``, ``"1E+2"`` → ``"100"``: one spelling per value."""
+    text = format(Decimal(rate.strip()), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def list_fx_rates(uow: UnitOfWork, actor: Actor) -> list[FxRateRow]:
+    """Every operator-supplied rate, newest date first (operators)."""
+    authorize(actor, Permission.INSTANCE_MANAGE)
+    return sorted(
+        uow.all(FxRateRow, order_by="id"), key=lambda r: (r.as_of, r.id or 0), reverse=True
+    )
+
+
+def fx_rate_out(row: FxRateRow) -> dict[str, Any]:
+    return {"base": row.base, "quote": row.quote, "rate": row.rate, "as_of": row.as_of.isoformat()}
 
 
 def fx_rates(uow: UnitOfWork) -> list[Rate]:

@@ -3,6 +3,7 @@ funding, the operator's payout batches and ledger check. Thin: parse, call one s
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -10,6 +11,7 @@ from pydantic import Field
 
 from datatrust.adapters.payments import payment_rail_for
 from datatrust.bootstrap import Services
+from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Permission
@@ -132,3 +134,32 @@ def ledger_check(
     actor: Actor = requires(Permission.LEDGER_READ), unit: UnitOfWork = Depends(uow)
 ) -> dict[str, Any]:
     return money.check_ledger(unit, actor).as_dict()
+
+
+class FxRateIn(Strict):
+    """``1 base = rate quote`` on ``as_of`` (today by default). The rate is a decimal
+    *string* (``"18.25"``): a JSON number would pass through a float and is refused."""
+
+    base: str = Field(min_length=3, max_length=3)
+    quote: str = Field(min_length=3, max_length=3)
+    rate: str = Field(strict=True, min_length=1, max_length=40)
+    as_of: date | None = None
+
+
+@router.post("/api/fx/rates", status_code=201)
+def set_fx_rate(
+    body: FxRateIn,
+    actor: Actor = requires(Permission.INSTANCE_MANAGE),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    row = money.set_fx_rate(
+        unit, actor, body.base, body.quote, body.rate, body.as_of or utcnow().date()
+    )
+    return money.fx_rate_out(row)
+
+
+@router.get("/api/fx/rates")
+def list_fx_rates(
+    actor: Actor = requires(Permission.INSTANCE_MANAGE), unit: UnitOfWork = Depends(uow)
+) -> list[dict[str, Any]]:
+    return [money.fx_rate_out(row) for row in money.list_fx_rates(unit, actor)]
