@@ -4,6 +4,8 @@ sentence, and plurals follow each language's rule."""
 
 from __future__ import annotations
 
+import inspect
+import re
 from pathlib import Path
 
 import jinja2.ext
@@ -14,6 +16,7 @@ from babel.messages.pofile import read_po
 from datatrust.domain.licence import DENY_CODES
 from datatrust.i18n import LOCALE_DIR, translator
 from datatrust.pipeline.rejection import CODES
+from datatrust.services.ingest import describe_removed
 from datatrust.web.pages import explain
 from datatrust.web.pages.explain import Explain
 
@@ -101,3 +104,14 @@ def test_passport_details_are_labelled_and_internal_ids_left_out():
         ("क्यों", "बहुत अँधेरा है। ज़्यादा रोशनी में रिकॉर्ड करें।"),
         ("खरीदार", "Ada Lab"),
     ]
+
+
+def test_every_removal_the_ingest_service_describes_has_a_translated_line():
+    """Built from the keys ``describe_removed`` reads, so a new kind of removal added there
+    without a sentence here fails this test instead of vanishing from the page."""
+    keys = set(re.findall(r'removed\.get\("(\w+)"\)', inspect.getsource(describe_removed)))
+    removed = {key: 2 for key in keys}
+    removed |= {"metadata_removed": ["GPS", "EXIF"], "location": "coarsened", "frames": 0}
+    removed |= {"audio_dropped": "unchecked", "call_audio_withheld": True}
+    removed |= {key: {"PHONE": 2} for key in ("pii_redacted", "transcript_pii")}
+    assert len(hindi().removed(removed)) == len(describe_removed(removed))

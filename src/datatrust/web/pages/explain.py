@@ -136,6 +136,10 @@ COUNTED: dict[str, tuple[str, str]] = {
         "%(count)d person in the chat given a made-up name",
         "%(count)d people in the chat given made-up names",
     ),
+    "transcript_turns_left_out": (
+        "%(count)d turn by the other side left out of the transcript",
+        "%(count)d turns by the other side left out of the transcript",
+    ),
 }
 # Faces blurred in a video, counted over its frames (plural by frames).
 VIDEO_FACES = (
@@ -225,7 +229,16 @@ class Explain:
             out.append(self._("Metadata removed: %(kinds)s") % {"kinds": self._list(kinds)})
         if removed.get("location"):
             out.append(self._("Exact location replaced by a rough area"))
-        for key in ("speech_segments_muffled", "messages_dropped", "participants_pseudonymised"):
+        if removed.get("audio_dropped"):
+            out.append(self._("Sound removed: it could not be checked for speech"))
+        if removed.get("call_audio_withheld"):
+            out.append(self._("Call audio held back until the other side confirms"))
+        for key in (
+            "transcript_turns_left_out",
+            "speech_segments_muffled",
+            "messages_dropped",
+            "participants_pseudonymised",
+        ):
             if count := removed.get(key):
                 out.append(n(*COUNTED[key], count) % _c(count))
         for key in ("pii_redacted", "transcript_pii"):
@@ -280,6 +293,8 @@ def msgids() -> tuple[set[str], set[tuple[str, str]]]:
     The catalogues must translate them all (tests/web/test_page_translations.py)."""
     single = {"GPS position removed", "Metadata removed: %(kinds)s"}
     single |= {"Exact location replaced by a rough area", "In the transcript: %(what)s"}
+    single |= {"Sound removed: it could not be checked for speech"}
+    single |= {"Call audio held back until the other side confirms"}
     single |= {"up", "down", "Yes", "No"}
     for table in (REJECTIONS, EXCLUSIONS, METADATA, DECIDED_BY, DETAILS, CAMPAIGN_STATES):
         single |= set(table.values())
