@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -158,6 +159,9 @@ def check(screenshots: Path) -> Callable[[Any, str], None]:
     the layout checks, and a screenshot ``name.png`` for the record. axe runs through the
     DevTools protocol, not as a page script, so the page's own scripts (counted by the
     weight tests) and its Content-Security-Policy are untouched."""
+    if not AXE.exists() and shutil.which("npm"):
+        # The pinned axe-core comes from package-lock.json; node_modules is never committed.
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=False)
     require_service("axe-core (npm ci, from package-lock.json)", AXE.exists())
     axe_source = AXE.read_text()
 
