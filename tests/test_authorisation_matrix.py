@@ -32,6 +32,7 @@ OPERATOR_ON_ORGS = frozenset(
         ("POST /api/campaigns/{campaign_id}/close", "operator"),
         ("GET /api/campaigns/{campaign_id}/coverage", "operator"),
         ("GET /api/campaigns/{campaign_id}/review", "operator"),
+        ("GET /api/campaigns/{campaign_id}/pay-floor", "operator"),
         ("GET /api/orgs/{org_id}/invoices", "operator"),  # reconciling every buyer's books
     }
 )

@@ -6,6 +6,7 @@ from datatrust.domain.errors import InvalidInput
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.payfloor import (
     DEFAULT_RECHECK_AFTER,
+    escrow_to_reopen,
     hourly_rate,
     hourly_rate_for_seconds,
     meets_floor,
@@ -124,3 +125,11 @@ def test_after_the_top_up_the_measured_rate_meets_the_floor(pay, floor, efforts)
     topped_up = usd(pay) + result.top_up_per_unit
     assert result.top_up_per_unit.amount_minor >= 0
     assert meets_floor(hourly_rate_for_seconds(topped_up, result.median_effort_seconds), usd(floor))
+
+
+def test_a_paused_campaign_needs_the_rest_of_its_quota_at_the_new_pay_plus_what_is_owed():
+    need = escrow_to_reopen(usd(534), usd(50), quota=30, paid_items=3, owed=usd(852))
+    assert need == usd(27 * 584 + 852)
+    assert escrow_to_reopen(usd(534), usd(0), quota=3, paid_items=5, owed=usd(10)) == usd(10)
+    with pytest.raises(InvalidInput):
+        escrow_to_reopen(usd(534), usd(0), quota=3, paid_items=-1, owed=usd(0))

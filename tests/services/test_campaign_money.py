@@ -9,13 +9,14 @@ from datetime import timedelta
 import pytest
 
 from datatrust.adapters.payments import FakeCardRail
-from datatrust.domain.campaigns import Campaign, CampaignState
+from datatrust.domain.audit import AuditEvent
+from datatrust.domain.campaigns import Campaign, CampaignPayTerms, CampaignState, TaskStart
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, InvalidInput
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
-from datatrust.services import campaigns, money
+from datatrust.services import campaigns, money, payfloor
 
 FLOOR = campaigns.PayFloors(800, "USD", {"IN": 300})
 
@@ -54,11 +55,18 @@ def open_(services, actor, campaign_id: int, floors=FLOOR) -> Campaign:
         return campaigns.open_campaign(uow, actor, campaign_id, floors)
 
 
-def waiting_item(services, owner_id: int, campaign: Campaign, *, days_old: int = 0) -> int:
+def waiting_item(
+    services, owner_id: int, campaign: Campaign, *, days_old: int = 0, effort_minutes: int = 0
+) -> int:
     """An item the pipeline accepted into ``campaign``, waiting for review (stored directly:
-    the pipeline is tested elsewhere)."""
+    the pipeline is tested elsewhere). With ``effort_minutes``, the contributor started the
+    task that long before uploading, and the upload is linked to that start as
+    ``items.receive_item`` does."""
     created = utcnow() - timedelta(days=days_old)
     with services.uow() as uow:
+        if effort_minutes:
+            started = created - timedelta(minutes=effort_minutes)
+            uow.add(TaskStart(campaign_id=campaign.id, user_id=owner_id, started_at=started))
         item = Item(
             owner_id=owner_id,
             kind=ItemKind.PHOTO,
@@ -85,6 +93,8 @@ def waiting_item(services, owner_id: int, campaign: Campaign, *, days_old: int =
             },
         )
         uow.add(item)
+        uow.flush()
+        payfloor.link_submission(uow, item)
         uow.commit()
         return item.id
 
@@ -193,3 +203,145 @@ def test_closing_returns_what_is_left_to_the_buyer_keeping_what_waiting_items_ar
     assert balance(services, AccountRef.escrow(opened.id, "USD")) == usd(0)
     assert balance(services, funds) - before == usd(750)
     assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(250)
+
+
+# -- the pay floor, rechecked against measured effort ----------------------------------------
+
+
+def accept(services, people, campaign_id: int, item_id: int) -> None:
+    with services.uow() as uow:
+        campaigns.submit_review(uow, people["operator"].actor, campaign_id, item_id, up=True)
+
+
+def audit_tags(services, campaign_id: int) -> list[str]:
+    with services.uow() as uow:
+        return [
+            e.tag
+            for e in uow.all(AuditEvent, order_by="seq", subject_type="campaign")
+            if e.subject_id == str(campaign_id)
+        ]
+
+
+@pytest.fixture
+def floor_campaign(services, people):
+    """2.50 USD for a stated 10 minutes (15 USD an hour), quota 30, funded and open."""
+    buyer = people["buyer"].actor
+    campaign = make_campaign(services, buyer, quota=30)
+    fund(services, buyer, campaign.id, 30 * 250)
+    return open_(services, buyer, campaign.id)
+
+
+def test_the_floor_is_rechecked_once_twenty_submissions_are_measured(
+    services, people, floor_campaign
+):
+    owner = people["owner"].actor
+    for _ in range(19):
+        waiting_item(services, owner.user_id, floor_campaign, effort_minutes=12)
+    with services.uow() as uow:
+        assert uow.get(CampaignPayTerms, floor_campaign.id).rechecked_at is None
+    waiting_item(services, owner.user_id, floor_campaign, effort_minutes=12)
+    with services.uow() as uow:
+        terms = uow.get(CampaignPayTerms, floor_campaign.id)
+        assert terms.rechecked_at is not None and not terms.paused
+        assert terms.measured_submissions == 20 and terms.median_effort_seconds == 12 * 60
+        assert uow.get(Campaign, floor_campaign.id).rate_minor == 250  # 12.50 USD/h holds
+    assert "payfloor:recheck" in audit_tags(services, floor_campaign.id)
+    assert "campaign:pause" not in audit_tags(services, floor_campaign.id)
+
+
+def test_below_the_floor_the_rate_rises_the_campaign_pauses_and_paid_work_is_topped_up(
+    services, people, floor_campaign
+):
+    owner, other, buyer = people["owner"].actor, people["other"].actor, people["buyer"].actor
+    # The work really takes 40 minutes: 2.50 USD is 3.75 USD an hour; 8 USD an hour needs
+    # 5.34 USD an item (800 × 2400 / 3600, rounded up).
+    paid = [
+        waiting_item(services, who.user_id, floor_campaign, effort_minutes=40)
+        for who in (owner, other)
+    ]
+    for item_id in paid:
+        accept(services, people, floor_campaign.id, item_id)
+    later = [
+        waiting_item(services, owner.user_id, floor_campaign, effort_minutes=40) for _ in range(18)
+    ]
+    with services.uow() as uow:
+        terms = uow.get(CampaignPayTerms, floor_campaign.id)
+        assert terms.paused and terms.required_rate_minor == 534
+        assert uow.get(Campaign, floor_campaign.id).rate_minor == 534
+        topups = uow.queries.ledger.entries_with_key_prefix("floor-topup:")
+        assert sorted(e.key for e in topups) == sorted(f"floor-topup:{i}:534" for i in paid)
+    for who in (owner, other):
+        assert balance(services, AccountRef.contributor_payable(who.user_id, "USD")) == usd(534)
+    tags = audit_tags(services, floor_campaign.id)
+    assert tags.index("payfloor:recheck") < tags.index("campaign:pause")
+
+    # A re-run pays nobody twice.
+    with services.uow() as uow:
+        assert payfloor.recheck_pay_floor(uow, floor_campaign.id, FLOOR) is None
+        payfloor.pay_floor_topups(uow, uow.get(Campaign, floor_campaign.id))
+        uow.commit()
+    assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(534)
+
+    # Paused: no new starts or uploads, with the reason.
+    with services.uow() as uow, pytest.raises(Conflict, match="paused"):
+        payfloor.start_task(uow, other, floor_campaign.id)
+    with services.uow() as uow:
+        (problem,) = campaigns.check_upload_campaign(uow, floor_campaign.id, ItemKind.PHOTO)
+    assert "below the pay floor" in problem and "USD 5.34" in problem
+
+    # Work already submitted is accepted at the new rate.
+    accept(services, people, floor_campaign.id, later[0])
+    assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(1068)
+
+    # The buyer tops up: 27 items left at 5.34 USD; escrow holds 75.00 − 5.00 − 5.68 − 5.34.
+    with services.uow() as uow:
+        state = payfloor.floor_state(uow, buyer, floor_campaign.id)
+    assert state.needed == usd(27 * 534) and state.escrow == usd(7500 - 500 - 568 - 534)
+    with services.uow() as uow:
+        short = payfloor.top_up_campaign(
+            uow, FakeCardRail(), buyer, floor_campaign.id, state.shortfall - usd(1), "t-1"
+        )
+    assert short.state.paused and short.state.shortfall == usd(1)
+    with services.uow() as uow:
+        done = payfloor.top_up_campaign(
+            uow, FakeCardRail(), buyer, floor_campaign.id, usd(1), "t-2"
+        )
+    assert not done.state.paused
+    assert audit_tags(services, floor_campaign.id)[-1] == "campaign:resume"
+    with services.uow() as uow:
+        assert payfloor.start_task(uow, other, floor_campaign.id).id
+    with services.uow() as uow:
+        assert money.check_ledger(uow, people["operator"].actor).ok
+
+
+def test_top_ups_escrow_cannot_cover_yet_are_paid_when_the_buyer_tops_up(services, people):
+    buyer, owner = people["buyer"].actor, people["owner"].actor
+    campaign = make_campaign(services, buyer, quota=2)
+    fund(services, buyer, campaign.id, 500)
+    open_(services, buyer, campaign.id)
+    for _ in range(2):
+        accept(
+            services,
+            people,
+            campaign.id,
+            waiting_item(services, owner.user_id, campaign, effort_minutes=40),
+        )
+    # The quota is filled and escrow is empty; 18 more submissions are measured (stored
+    # directly, as if uploaded 40 minutes after their task starts).
+    with services.uow() as uow:
+        for _ in range(18):
+            started = utcnow() - timedelta(minutes=40)
+            uow.add(TaskStart(campaign_id=campaign.id, user_id=owner.user_id, started_at=started))
+        uow.commit()
+    for _ in range(18):
+        waiting_item(services, owner.user_id, campaign)
+    with services.uow() as uow:
+        assert uow.get(CampaignPayTerms, campaign.id).paused  # the 20th queued the recheck
+        assert payfloor.recheck_pay_floor(uow, campaign.id, FLOOR) is None  # once only
+    assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(500)
+    with services.uow() as uow:
+        assert payfloor.floor_state(uow, buyer, campaign.id).needed == usd(2 * 284)
+    with services.uow() as uow:
+        reopened = payfloor.top_up_campaign(uow, FakeCardRail(), buyer, campaign.id, usd(568), "t")
+    assert not reopened.state.paused
+    assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(1068)

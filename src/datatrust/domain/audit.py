@@ -85,6 +85,13 @@ class AuditTag(StrEnum):
     PAYOUT_SETTLE = "payout:settle"
     PAYOUT_FAIL = "payout:fail"
     FX_RATE_SET = "fx:rate_set"
+    # Pay floor recheck and coverage bonuses (issue 6).
+    TASK_START = "task:start"
+    PAYFLOOR_RECHECK = "payfloor:recheck"
+    PAYFLOOR_TOPUP = "payfloor:topup"
+    CAMPAIGN_PAUSE = "campaign:pause"
+    CAMPAIGN_RESUME = "campaign:resume"
+    COVERAGE_BONUS = "coverage:bonus"
     INSTANCE_UPDATE = "instance:update"
 
 

@@ -249,4 +249,5 @@ class TaskStart:
     campaign_id: int
     user_id: int
     started_at: datetime = field(default_factory=utcnow)
+    item_id: int | None = None  # the submission it measured, once the upload arrived
     id: int | None = None

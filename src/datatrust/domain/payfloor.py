@@ -130,3 +130,17 @@ def recheck_floor(
         required_pay_per_unit=required,
         top_up_per_unit=top_up,
     )
+
+
+def escrow_to_reopen(
+    pay_per_item: Money, bonus_per_item: Money, quota: int, paid_items: int, owed: Money
+) -> Money:
+    """What a campaign paused by a recheck must hold in escrow to reopen: the items left
+    in its quota at the new pay (plus a bonus each, the most they can earn) and the
+    top-ups still ``owed`` to work already paid at the old rate. A quota already filled
+    leaves only ``owed``."""
+    _positive_int(quota, "quota")
+    if type(paid_items) is not int or paid_items < 0:
+        raise InvalidInput(f"paid_items must be zero or more, got {paid_items!r}")
+    remaining = max(quota - paid_items, 0)
+    return (pay_per_item + bonus_per_item) * remaining + owed

@@ -268,15 +268,28 @@ _IN_FLIGHT = [ItemStatus.RECEIVED, ItemStatus.VALIDATED, ItemStatus.PROCESSED]
 
 
 def item_pay(campaign: Campaign, item: Item) -> Money:
-    """What an accepted item earns: the rate in its terms (or the campaign's, if a pay-floor
-    recheck raised it since) per item or per started minute, plus any coverage bonus."""
+    """What an accepted item earns for the work: the rate in its terms (or the campaign's,
+    if a pay-floor recheck raised it since) per item or per started minute. A coverage
+    bonus is paid apart (``coverage_bonus_for``)."""
     terms = (item.report or {}).get("campaign") or {}
     rate = max(int(terms.get("rate_minor", campaign.rate_minor)), campaign.rate_minor)
     if campaign.pay_basis is PayBasis.PER_MINUTE:
-        amount = -(-rate * int(item.duration_seconds or 0) // 60)  # a started minute counts
-    else:
-        amount = rate
-    return Money(amount + int(terms.get("coverage_bonus_minor") or 0), campaign.currency)
+        return Money(-(-rate * int(item.duration_seconds or 0) // 60), campaign.currency)
+    return Money(rate, campaign.currency)
+
+
+def coverage_bonus_for(uow: UnitOfWork, campaign: Campaign, item: Item) -> Money:
+    """The coverage bonus an accepted ambient item earns: the campaign's bonus when the
+    pipeline found its H3 cell uncovered and still no other item from that cell has been
+    listed (the first one accepted gets it); zero otherwise."""
+    terms = (item.report or {}).get("campaign") or {}
+    promised = int(terms.get("coverage_bonus_minor") or 0)
+    if not promised or item.kind is not ItemKind.AMBIENT or not item.h3_cell:
+        return Money.zero(campaign.currency)
+    others = uow.count(Item, kind=ItemKind.AMBIENT, status=ItemStatus.LISTED, h3_cell=item.h3_cell)
+    if others - (item.status is ItemStatus.LISTED) > 0:
+        return Money.zero(campaign.currency)
+    return Money(min(promised, campaign.coverage_bonus_minor), campaign.currency)
 
 
 def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "system") -> Money:
@@ -288,7 +301,8 @@ def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "sy
     keep = Money.zero(campaign.currency)
     for item in uow.all(Item, campaign_id=campaign.id, status=ItemStatus.ACCEPTED):
         if _waiting(item, campaign.id or 0):
-            keep = keep + item_pay(campaign, item)
+            promised = ((item.report or {}).get("campaign") or {}).get("coverage_bonus_minor")
+            keep = keep + item_pay(campaign, item) + Money(promised or 0, campaign.currency)
     in_flight = uow.count(Item, campaign_id=campaign.id, status__in=_IN_FLIGHT)
     if in_flight:
         most = max(campaign.rate_minor, _terms_rate(uow, campaign))
@@ -333,17 +347,31 @@ def list_campaigns(uow: UnitOfWork, actor: Actor) -> list[Campaign]:
     return [c for c in uow.all(Campaign, order_by="-id") if _visible(actor, c)]
 
 
-def check_upload_campaign(uow: UnitOfWork, campaign_id: int, kind: ItemKind) -> list[str]:
-    """Problems with uploading a ``kind`` item to a campaign (empty when fine)."""
+def check_campaign_takes_work(uow: UnitOfWork, campaign_id: int) -> list[str]:
+    """Why a campaign takes no new work now (empty when it does): not open, quota filled,
+    or paused by a pay-floor recheck until its buyer tops up escrow."""
     campaign = uow.get(Campaign, campaign_id)
     if campaign is None or campaign.state is not CampaignState.OPEN:
         return [f"campaign: no open campaign {campaign_id}"]
-    if campaign.kind is not kind:
-        return [f"campaign: it collects {campaign.kind.value}, not {kind.value}"]
     filled = uow.count(Item, campaign_id=campaign_id, status__in=list(COVERED))
     if filled >= campaign.quota:
         return [f"campaign: its quota of {campaign.quota} items is filled"]
+    terms = uow.get(CampaignPayTerms, campaign_id)
+    if terms is not None and terms.paused:
+        return [
+            f"campaign: paused: the effort measured so far put its rate below the pay floor;"
+            f" it reopens at the new rate of {campaign.rate} once its buyer tops up escrow"
+        ]
     return []
+
+
+def check_upload_campaign(uow: UnitOfWork, campaign_id: int, kind: ItemKind) -> list[str]:
+    """Problems with uploading a ``kind`` item to a campaign (empty when fine)."""
+    problems = check_campaign_takes_work(uow, campaign_id)
+    campaign = uow.get(Campaign, campaign_id)
+    if not problems and campaign is not None and campaign.kind is not kind:
+        return [f"campaign: it collects {campaign.kind.value}, not {kind.value}"]
+    return problems
 
 
 # --------------------------------------------------------------------------- coverage
@@ -533,6 +561,22 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> None:
             if owed.is_positive:
                 money.pay_accepted_item(uow, campaign.id or 0, item.owner_id, owed, item.id or 0)
                 terms["paid_minor"] = owed.amount_minor
+            uow.flush()  # the item is listed now: the bonus check counts it as covering
+            bonus = coverage_bonus_for(uow, campaign, item)
+            if bonus.is_positive:
+                money.pay_from_escrow(
+                    uow,
+                    campaign.id or 0,
+                    item.owner_id,
+                    bonus,
+                    item.id or 0,
+                    key=f"coverage-bonus:{item.id}",
+                    kind="coverage_bonus",
+                    memo=f"Coverage bonus: item {item.id} is the first from cell {item.h3_cell}",
+                    tag=AuditTag.COVERAGE_BONUS,
+                    h3_cell=item.h3_cell,
+                )
+                terms["coverage_bonus_paid_minor"] = bonus.amount_minor
     else:
         item.move_to(ItemStatus.REJECTED)
         reasons = list(report.get("reasons") or [])

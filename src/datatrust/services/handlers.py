@@ -11,6 +11,7 @@ CORE_HANDLER_MODULES: tuple[str, ...] = (
     "datatrust.adapters.payments",  # payouts.run_batch: it picks the payout provider
     "datatrust.services.snapshots",  # snapshots.build_shard, snapshots.finalise
     "datatrust.services.revocations",  # revocations.check_deadlines; the holders hook
+    "datatrust.services.payfloor",  # payfloor.recheck
 )
 
 

@@ -13,6 +13,7 @@ from datatrust.pipeline.deidentify_media import coarsen_location
 from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import check_upload_campaign
 from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES, TRANSCRIPT_NAMESPACE, enqueue_processing
+from datatrust.services.payfloor import link_submission
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
@@ -89,6 +90,7 @@ def receive_item(
         kind=item_kind.value,
         sha256=stored.sha256,
     )
+    link_submission(uow, item)  # task start → upload: the pay floor's measured effort
     enqueue_processing(uow, item)
     uow.commit()
     return item

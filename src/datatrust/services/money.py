@@ -346,24 +346,58 @@ def pay_accepted_item(
     Keyed ``item-pay:<item_id>``: paying the same item twice books once. Raises
     ``InsufficientFunds`` when escrow cannot cover it. Does not commit.
     """
+    return pay_from_escrow(
+        uow,
+        campaign_id,
+        contributor_id,
+        amount,
+        item_id,
+        key=f"item-pay:{item_id}",
+        kind="item_pay",
+        memo=f"Item {item_id} accepted in campaign {campaign_id}",
+        tag=AuditTag.ESCROW_PAY,
+        actor=actor,
+    )
+
+
+def pay_from_escrow(
+    uow: UnitOfWork,
+    campaign_id: int,
+    contributor_id: int,
+    amount: Money,
+    item_id: int,
+    *,
+    key: str,
+    kind: str,
+    memo: str,
+    tag: AuditTag,
+    actor: str = "system",
+    **details: Any,
+) -> Any:
+    """Pay a contributor for an item from the campaign's escrow under ``key`` (once per
+    key), audited with ``tag``. ``kind`` is the entry source's type, which the statement
+    shows (``item_pay``, ``floor_topup``, ``coverage_bonus``); ``details`` join the source
+    and the audit event. Raises ``InsufficientFunds`` when escrow cannot cover it. Does
+    not commit."""
     _money(amount)
     entry = dl.pay_item_from_escrow(
         campaign_id,
         contributor_id,
         amount,
-        key=f"item-pay:{item_id}",
-        memo=f"Item {item_id} accepted in campaign {campaign_id}",
+        key=key,
+        memo=memo,
         source={
-            "type": "item_pay",
+            "type": kind,
             "campaign_id": campaign_id,
             "item_id": item_id,
             "contributor_id": contributor_id,
+            **details,
         },
     )
     stored = post(uow, entry, actor)
     if not stored.replayed:
         uow.record(
-            AuditTag.ESCROW_PAY,
+            tag,
             actor,
             "item",
             item_id,
@@ -371,6 +405,7 @@ def pay_accepted_item(
             contributor_id=contributor_id,
             amount_minor=amount.amount_minor,
             currency=amount.currency,
+            **details,
         )
     return stored
 
@@ -848,6 +883,22 @@ def _credit_source(entry: Any, user_id: int) -> dict[str, Any]:
             "kind": "item",
             "campaign_id": source.get("campaign_id"),
             "item_id": source.get("item_id"),
+        }
+    if kind == "floor_topup":
+        return {
+            "kind": "floor_topup",
+            "campaign_id": source.get("campaign_id"),
+            "item_id": source.get("item_id"),
+            "new_rate_minor": source.get("rate_minor"),
+            "why": "the measured effort put the campaign's rate below the pay floor",
+        }
+    if kind == "coverage_bonus":
+        return {
+            "kind": "coverage_bonus",
+            "campaign_id": source.get("campaign_id"),
+            "item_id": source.get("item_id"),
+            "h3_cell": source.get("h3_cell"),
+            "why": "the first accepted recording from this place",
         }
     if kind == "sale":
         currency = source["currency"]

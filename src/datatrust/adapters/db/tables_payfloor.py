@@ -28,6 +28,8 @@ task_starts = Table(
     Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
     Column("user_id", ForeignKey("users.id"), nullable=False),
     Column("started_at", TZ, nullable=False),
+    # The submission this start measured (set when the upload arrives); one item per start.
+    Column("item_id", ForeignKey("items.id"), unique=True),
     Index("ix_task_starts_campaign_user", "campaign_id", "user_id", "started_at"),
 )
 

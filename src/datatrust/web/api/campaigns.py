@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from datatrust.bootstrap import Services
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import campaigns
+from datatrust.services import campaigns, payfloor
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import requires, services, stream, uow
 
@@ -134,6 +134,27 @@ def close(
     unit: UnitOfWork = Depends(uow),
 ) -> CampaignOut:
     return campaign_out(campaigns.close_campaign(unit, actor, campaign_id))
+
+
+@router.post("/{campaign_id}/start", status_code=201)
+def start_task(
+    campaign_id: int,
+    actor: Actor = requires(Permission.ITEM_CREATE),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    """Start the campaign's task: upload time minus this start is the measured effort the
+    pay floor is rechecked against."""
+    start = payfloor.start_task(unit, actor, campaign_id)
+    return {"id": start.id, "campaign_id": start.campaign_id, "started_at": start.started_at}
+
+
+@router.get("/{campaign_id}/pay-floor")
+def pay_floor(
+    campaign_id: int,
+    actor: Actor = requires(Permission.CAMPAIGN_READ),
+    unit: UnitOfWork = Depends(uow),
+) -> dict[str, Any]:
+    return payfloor.floor_state(unit, actor, campaign_id).as_dict()
 
 
 @router.get("/{campaign_id}/coverage")

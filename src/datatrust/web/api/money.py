@@ -15,7 +15,7 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import money
+from datatrust.services import money, payfloor
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
 from datatrust.web.deps import requires, services, uow
@@ -107,10 +107,13 @@ def fund_escrow(
     unit: UnitOfWork = Depends(uow),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
-    funded = money.fund_campaign_escrow(
+    topped = payfloor.top_up_campaign(
         unit, payment_rail_for(svc), actor, campaign_id, body.money(), body.idempotency_key
     )
+    funded = topped.funding
     return {
+        "paused": topped.state.paused,
+        "needed_to_reopen": money.money_out(topped.state.needed),
         "campaign_id": funded.campaign_id,
         "amount": money.money_out(funded.amount),
         "reference": funded.reference,

@@ -1,0 +1,352 @@
+"""The pay floor, rechecked against measured effort (DESIGN.md §5 Money, issue 6 §4).
+
+A campaign opens only when its rate meets the floor for the effort it *states*. Once
+``RECHECK_AFTER`` submissions have been measured (task start → upload), the floor is
+checked again against the *measured* median effort (``domain.payfloor.recheck_floor``).
+When the rate falls short:
+
+1. the campaign's rate becomes the required rate (``campaign_pay_terms.required_rate_minor``
+   records it), so every item accepted from now on is paid at it;
+2. the campaign is paused: no new task starts or uploads, with an error saying why;
+3. every contributor already paid at the old rate receives the difference from escrow,
+   keyed ``floor-topup:<item_id>:<rate>`` (a re-run pays once), as far as escrow holds it;
+4. when the buyer tops up escrow to cover the rest of the quota at the new rate (and any
+   difference not yet paid), the campaign reopens (``top_up_campaign``).
+
+Each step writes its audit event (``payfloor:recheck``, ``campaign:pause``,
+``payfloor:topup``, ``campaign:resume``). The recheck runs once per campaign, as an outbox
+job enqueued by the submission that reaches the threshold, and is safe to run twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from datatrust.domain import payfloor as rules
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.campaigns import Campaign, CampaignPayTerms, PayBasis, TaskStart
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import Conflict
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.ledger import AccountRef
+from datatrust.domain.money import Money
+from datatrust.domain.permissions import Actor, Permission, authorize
+from datatrust.services import campaigns, money
+from datatrust.services.accounts import actor_label
+from datatrust.services.jobs import JobContext, job
+from datatrust.services.ports import UnitOfWork
+
+RECHECK_AFTER = rules.DEFAULT_RECHECK_AFTER
+RECHECK_JOB = "payfloor.recheck"
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def start_task(uow: UnitOfWork, actor: Actor, campaign_id: int) -> TaskStart:
+    """The caller starts working on a campaign's task: the clock for measured effort.
+
+    Refused (``Conflict``, naming why) when the campaign does not take work now: not
+    open, quota filled, or paused by a pay-floor recheck; ``NotFound`` when the caller
+    may not see it."""
+    authorize(actor, Permission.ITEM_CREATE)
+    campaign = campaigns.get_campaign(uow, actor, campaign_id)
+    problems = campaigns.check_campaign_takes_work(uow, campaign.id or 0)
+    if problems:
+        raise Conflict(problems[0], {"problems": problems})
+    start = TaskStart(campaign_id=campaign.id or 0, user_id=actor.user_id or 0)
+    uow.add(start)
+    uow.flush()
+    uow.record(AuditTag.TASK_START, actor_label(actor), "campaign", campaign.id, start_id=start.id)
+    uow.commit()
+    return start
+
+
+def link_submission(uow: UnitOfWork, item: Item) -> None:
+    """Link an upload that just arrived in a campaign to its contributor's latest unused
+    task start (if any), and queue the recheck once enough submissions are measured.
+    Called in the upload's transaction; does not commit."""
+    if item.campaign_id is None:
+        return
+    arrived = as_utc(item.created_at)
+    unused = [
+        s
+        for s in uow.all(
+            TaskStart,
+            order_by="-id",
+            campaign_id=item.campaign_id,
+            user_id=item.owner_id,
+            item_id=None,
+        )
+        if as_utc(s.started_at) <= arrived
+    ]
+    if not unused:
+        return
+    unused[0].item_id = item.id
+    uow.flush()
+    terms = uow.get(CampaignPayTerms, item.campaign_id)
+    if terms is None or terms.rechecked_at is not None:
+        return
+    measured = uow.count(TaskStart, campaign_id=item.campaign_id) - uow.count(
+        TaskStart, campaign_id=item.campaign_id, item_id=None
+    )
+    if measured >= RECHECK_AFTER:
+        uow.enqueue(
+            RECHECK_JOB,
+            {"campaign_id": item.campaign_id},
+            key=f"{RECHECK_JOB}:{item.campaign_id}:{measured}",
+        )
+
+
+def measured_efforts(uow: UnitOfWork, campaign: Campaign) -> list[int]:
+    """Seconds of effort per unit of pay, one per measured submission: upload time minus
+    task start, per item; for a per-minute campaign divided by the recording's minutes
+    (items not yet processed, whose length is unknown, are left out). At least 1 s."""
+    starts = [s for s in uow.all(TaskStart, order_by="id", campaign_id=campaign.id) if s.item_id]
+    if not starts:
+        return []
+    arrived = {i.id: i for i in uow.all(Item, id__in=[s.item_id for s in starts])}
+    efforts = []
+    for start in starts:
+        item = arrived.get(start.item_id)
+        if item is None:
+            continue
+        seconds = int((as_utc(item.created_at) - as_utc(start.started_at)).total_seconds())
+        if campaign.pay_basis is PayBasis.PER_MINUTE:
+            if not item.duration_seconds:
+                continue
+            seconds = seconds * 60 // int(item.duration_seconds)
+        efforts.append(max(seconds, 1))
+    return efforts
+
+
+# --------------------------------------------------------------------------- the recheck
+
+
+def recheck_pay_floor(
+    uow: UnitOfWork,
+    campaign_id: int,
+    floors: campaigns.PayFloors,
+    *,
+    now: datetime | None = None,
+) -> rules.FloorRecheck | None:
+    """Recheck a campaign's rate against its measured median effort, once.
+
+    Returns None (and changes nothing) while fewer than ``RECHECK_AFTER`` submissions
+    are measured, for a campaign without pay terms, or one already rechecked. Otherwise
+    records the outcome; below the floor it raises the rate, pauses the campaign and pays
+    already-paid contributors the difference (see the module docstring). Commits."""
+    now = now or utcnow()
+    campaign = uow.get_for_update(Campaign, campaign_id)
+    terms = uow.get(CampaignPayTerms, campaign_id)
+    if campaign is None or terms is None or terms.rechecked_at is not None:
+        return None
+    floor = floors.floor_for(terms.country)
+    result = rules.recheck_floor(
+        campaign.rate, floor, measured_efforts(uow, campaign), after=RECHECK_AFTER
+    )
+    if result is None:
+        return None
+    terms.rechecked_at = now
+    terms.measured_submissions = result.submissions
+    terms.median_effort_seconds = result.median_effort_seconds
+    uow.record(
+        AuditTag.PAYFLOOR_RECHECK,
+        "system",
+        "campaign",
+        campaign.id,
+        submissions=result.submissions,
+        median_effort_seconds=result.median_effort_seconds,
+        measured_rate_minor=result.measured_rate.amount_minor,
+        floor_minor=floor.amount_minor,
+        currency=floor.currency,
+        meets_floor=result.meets_floor,
+    )
+    if not result.meets_floor:
+        old_rate = campaign.rate_minor
+        campaign.rate_minor = result.required_pay_per_unit.amount_minor
+        terms.required_rate_minor = campaign.rate_minor
+        terms.paused_at = now
+        uow.record(
+            AuditTag.CAMPAIGN_PAUSE,
+            "system",
+            "campaign",
+            campaign.id,
+            reason="below the pay floor at the measured effort",
+            old_rate_minor=old_rate,
+            new_rate_minor=campaign.rate_minor,
+        )
+        uow.flush()
+        pay_floor_topups(uow, campaign)
+    uow.commit()
+    return result
+
+
+@job(RECHECK_JOB)
+def recheck_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """Outbox job queued by the submission that reaches ``RECHECK_AFTER``. Idempotent."""
+    settings = getattr(ctx.services, "settings", None)
+    floors = campaigns.PayFloors.from_settings(settings) if settings else campaigns.PayFloors()
+    recheck_pay_floor(uow, int(payload["campaign_id"]), floors)
+
+
+def _topups_due(uow: UnitOfWork, campaign: Campaign) -> list[tuple[Item, str, Money]]:
+    """(item, entry key, amount) for every item paid below the campaign's current rate
+    whose difference is not booked yet."""
+    ledger = uow.queries.ledger
+    due = []
+    for item in uow.all(Item, order_by="id", campaign_id=campaign.id, status=ItemStatus.LISTED):
+        key = f"floor-topup:{item.id}:{campaign.rate_minor}"
+        paid = ledger.entry(f"item-pay:{item.id}")
+        if paid is None or ledger.entry(key) is not None:
+            continue
+        payable = AccountRef.contributor_payable(item.owner_id, campaign.currency)
+        owed = campaigns.item_pay(campaign, item) - paid.amount_for(payable)
+        if owed.is_positive:
+            due.append((item, key, owed))
+    return due
+
+
+def pay_floor_topups(uow: UnitOfWork, campaign: Campaign) -> Money:
+    """Pay every item already paid below the campaign's current rate the difference from
+    escrow (``floor-topup:<item>:<rate>``, once each), as far as escrow holds it; returns
+    what is still owed for want of escrow. Does not commit."""
+    escrow = AccountRef.escrow(campaign.id or 0, campaign.currency)
+    unpaid = Money.zero(campaign.currency)
+    for item, key, owed in _topups_due(uow, campaign):
+        if uow.queries.ledger.balance(escrow) < owed:
+            unpaid = unpaid + owed
+            continue
+        money.pay_from_escrow(
+            uow,
+            campaign.id or 0,
+            item.owner_id,
+            owed,
+            item.id or 0,
+            key=key,
+            kind="floor_topup",
+            memo=f"Pay-floor top-up for item {item.id} (rate now {campaign.rate})",
+            tag=AuditTag.PAYFLOOR_TOPUP,
+            rate_minor=campaign.rate_minor,
+        )
+    return unpaid
+
+
+# --------------------------------------------------------------------------- reopening
+
+
+@dataclass(frozen=True)
+class FloorState:
+    campaign_id: int
+    paused: bool
+    rate: Money
+    rechecked_at: datetime | None
+    measured_submissions: int | None
+    median_effort_seconds: int | None
+    escrow: Money
+    needed: Money  # what escrow must hold to reopen (zero when not paused)
+
+    @property
+    def shortfall(self) -> Money:
+        if self.needed > self.escrow:
+            return self.needed - self.escrow
+        return Money.zero(self.needed.currency)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "campaign_id": self.campaign_id,
+            "paused": self.paused,
+            "rate": money.money_out(self.rate),
+            "rechecked_at": self.rechecked_at.isoformat() if self.rechecked_at else None,
+            "measured_submissions": self.measured_submissions,
+            "median_effort_seconds": self.median_effort_seconds,
+            "escrow_balance": money.money_out(self.escrow),
+            "needed_to_reopen": money.money_out(self.needed),
+            "shortfall": money.money_out(self.shortfall),
+        }
+
+
+def _state(uow: UnitOfWork, campaign: Campaign, unpaid: Money | None = None) -> FloorState:
+    terms = uow.get(CampaignPayTerms, campaign.id)
+    paused = bool(terms and terms.paused)
+    escrow = money.escrow_balance(uow, campaign.id or 0, campaign.currency)
+    needed = Money.zero(campaign.currency)
+    if paused:
+        if unpaid is None:
+            unpaid = sum(
+                (owed for _, _, owed in _topups_due(uow, campaign)), Money.zero(campaign.currency)
+            )
+        needed = rules.escrow_to_reopen(
+            campaign.rate * campaigns.units_per_item(campaign),
+            campaign.coverage_bonus,
+            campaign.quota,
+            uow.count(Item, campaign_id=campaign.id, status=ItemStatus.LISTED),
+            unpaid,
+        )
+    return FloorState(
+        campaign.id or 0,
+        paused,
+        campaign.rate,
+        terms.rechecked_at if terms else None,
+        terms.measured_submissions if terms else None,
+        terms.median_effort_seconds if terms else None,
+        escrow,
+        needed,
+    )
+
+
+def floor_state(uow: UnitOfWork, actor: Actor, campaign_id: int) -> FloorState:
+    """The campaign's pay-floor state (whoever may see the campaign): paused or not, its
+    rate, the recheck's measurements, and what escrow must hold to reopen."""
+    campaign = campaigns.get_campaign(uow, actor, campaign_id)
+    return _state(uow, campaign)
+
+
+def reopen_if_covered(uow: UnitOfWork, campaign: Campaign, *, actor: str = "system") -> bool:
+    """Reopen a paused campaign once escrow covers the rest of its quota at the new rate
+    (plus bonuses) and every difference still owed, paying those differences first.
+    Returns whether it is taking work. Does not commit."""
+    terms = uow.get(CampaignPayTerms, campaign.id)
+    if terms is None or not terms.paused:
+        return True
+    unpaid = pay_floor_topups(uow, campaign)
+    state = _state(uow, campaign, unpaid)
+    if state.escrow < state.needed or unpaid.is_positive:
+        return False
+    terms.paused_at = None
+    uow.record(
+        AuditTag.CAMPAIGN_RESUME,
+        actor,
+        "campaign",
+        campaign.id,
+        rate_minor=campaign.rate_minor,
+        escrow_minor=state.escrow.amount_minor,
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class TopUp:
+    funding: money.EscrowFunding
+    state: FloorState
+
+
+def top_up_campaign(
+    uow: UnitOfWork,
+    rail: money.PaymentRail,
+    actor: Actor,
+    campaign_id: int,
+    amount: Money,
+    idempotency_key: str,
+) -> TopUp:
+    """Fund a campaign's escrow (``money.fund_campaign_escrow``: same rules, same key),
+    then reopen it if a pay-floor recheck paused it and escrow now covers the rest."""
+    funding = money.fund_campaign_escrow(uow, rail, actor, campaign_id, amount, idempotency_key)
+    campaign = uow.get_for_update(Campaign, campaign_id)
+    assert campaign is not None  # funding found it
+    reopen_if_covered(uow, campaign, actor=actor_label(actor))
+    state = _state(uow, campaign)
+    uow.commit()
+    return TopUp(funding, state)
