@@ -101,3 +101,30 @@ def test_ingest_refuses_an_unknown_kind(tmp_path):
     path.write_bytes(media.photo())
     result = runner.invoke(app, ["ingest", str(path), "--kind", "hologram"])
     assert result.exit_code == 2
+
+
+def test_ingest_shows_what_a_call_ships_before_and_after_the_other_side_confirms(tmp_path):
+    audio = tmp_path / "call.m4a"
+    audio.write_bytes(media.call())
+    transcript = tmp_path / "call.txt"
+    transcript.write_text(media.CALL_TRANSCRIPT)
+    pending_out, confirmed_out = tmp_path / "pending.out", tmp_path / "confirmed.out"
+    common = [str(audio), "--kind", "call", "--transcript", str(transcript)]
+    code, pending = ingest(*common, "--output", str(pending_out))
+    assert code == 0 and pending["removed"]["call_audio_withheld"] is True
+    assert pending["output"]["content_type"] == "text/plain"
+    assert pending_out.read_text().startswith("CONTRIBUTOR:")
+    code, confirmed = ingest(*common, "--confirmed", "--output", str(confirmed_out))
+    assert code == 0, confirmed["reasons"]
+    assert "call_audio_withheld" not in confirmed["removed"]
+    assert confirmed["output"]["content_type"] == "audio/mp4"
+    assert confirmed_out.read_bytes()[4:8] == b"ftyp"
+    lines = confirmed["transcript"]["text"].splitlines()
+    assert lines[0].startswith("PARTICIPANT_1:") and lines[1].startswith("CONTRIBUTOR:")
+
+
+def test_ingest_refuses_confirmed_for_anything_but_a_call(tmp_path):
+    path = tmp_path / "me.jpg"
+    path.write_bytes(media.photo())
+    result = runner.invoke(app, ["ingest", str(path), "--kind", "photo", "--confirmed"])
+    assert result.exit_code == 2 and "--confirmed is for --kind call" in result.stderr

@@ -142,6 +142,12 @@ def ingest(
     ),
     lat: float | None = typer.Option(None, help="Where it was captured (kept only as H3 cell)."),
     lng: float | None = typer.Option(None),
+    confirmed: bool = typer.Option(
+        False,
+        "--confirmed",
+        help="For a call: the other side has confirmed; show what ships then (the audio and "
+        "the whole pseudonymised transcript) instead of the contributor's turns alone.",
+    ),
 ) -> None:
     """Run the whole pipeline on a local file, without a server or a database, and print
     the report as JSON: verdict, reasons, quality figures, what was removed. Exit 1 when
@@ -155,6 +161,9 @@ def ingest(
 
     if kind not in {k.value for k in ItemKind}:
         typer.echo(f"error: --kind must be one of {', '.join(k.value for k in ItemKind)}", err=True)
+        raise typer.Exit(2)
+    if confirmed and kind != ItemKind.CALL.value:
+        typer.echo("error: --confirmed is for --kind call (the other side's consent)", err=True)
         raise typer.Exit(2)
     path = Path(file)
     if not path.is_file():
@@ -178,6 +187,7 @@ def ingest(
             transcript=text,
             me=me,
             guess_me=True,
+            others_confirmed=confirmed,
         )
         report = dict(result.report, h3_cell=result.h3_cell, fingerprints=result.fingerprints)
         if result.accepted:  # the stages that need the platform's database and storage

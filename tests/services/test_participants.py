@@ -237,3 +237,39 @@ def test_processing_twice_invites_nobody_twice(services, people):
         uow.commit()
     assert again == []
     assert len(links(services, people["owner"], item.id)) == 1
+
+
+def test_a_listed_call_is_reprocessed_on_confirmation_and_stays_listed(services, people):
+    item = receive_call(services, people["owner"])
+    with services.uow() as uow:
+        uow.get(Item, item.id).status = ItemStatus.LISTED  # reviewed while the other side waited
+        uow.commit()
+    [invite] = links(services, people["owner"], item.id)
+    with services.uow() as uow:
+        participants.decide(uow, invite["token"], confirm=True)
+
+    with services.uow() as uow:
+        after = uow.get(Item, item.id)
+    assert after.status is ItemStatus.LISTED
+    assert after.deidentified_key != item.deidentified_key
+    assert "call_audio_withheld" not in after.report["removed"]
+    # What the next snapshot ships: the audio, typed and named as such.
+    assert after.shipped_content_type == "audio/mp4"
+    assert snapshots._extension(after) != "txt"
+    content_type, audio = preview(services, people["owner"], item.id)
+    assert content_type == "audio/mp4" and audio[4:8] == b"ftyp"
+    assert "item:reprocess" in tags(services, item.id)
+
+
+def test_a_listed_chat_keeps_what_shipped_when_someone_confirms_later(services, people):
+    item = receive_chat(services, people["owner"])
+    with services.uow() as uow:
+        uow.get(Item, item.id).status = ItemStatus.LISTED
+        uow.commit()
+    [invite] = links(services, people["owner"], item.id)
+    with services.uow() as uow:
+        participants.decide(uow, invite["token"], confirm=True)
+    with services.uow() as uow:
+        after = uow.get(Item, item.id)
+    assert after.status is ItemStatus.LISTED
+    assert after.deidentified_key == item.deidentified_key

@@ -48,10 +48,10 @@ from datatrust.services.jobs import JobContext, job
 from datatrust.services.participants import (
     CONVERSATION_KINDS,
     REPROCESS_JOB,
-    REPROCESSABLE,
     all_confirmed,
     confirmed_labels,
     invite_participants,
+    reprocessable,
 )
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
@@ -626,11 +626,12 @@ def reprocess_conversation(
 
     Idempotent (the same confirmations give the same output). An item that is gone, not a
     conversation, or past the point where its shipped version may change (rejected,
-    listed, withdrawn) is left alone. A call's audio cannot be split by speaker, so a
-    call is re-done only once every other participant has confirmed: then its audio and
-    whole (redacted) transcript ship; until then only its state is recorded."""
+    withdrawn, a listed chat) is left alone. A call's audio cannot be split by speaker, so
+    a call is re-done only once every other participant has confirmed: then its audio and
+    whole (redacted) transcript ship, even when it is already listed (it stays listed);
+    until then only its state is recorded."""
     item = uow.get_for_update(Item, item_id)
-    if item is None or item.kind not in CONVERSATION_KINDS or item.status not in REPROCESSABLE:
+    if item is None or not reprocessable(item):
         return item
     labels = confirmed_labels(uow, item.id)  # type: ignore[arg-type]
     report = dict(item.report or {})

@@ -36,8 +36,21 @@ from datatrust.services.ports import UnitOfWork
 INVITATION_LIFETIME = timedelta(days=30)
 REPROCESS_JOB = "item.reprocess"
 CONVERSATION_KINDS = frozenset({ItemKind.CHAT, ItemKind.CALL})
-# Items whose de-identified version may still change (listed is shipped: not re-done here).
+# Items whose de-identified version may still change (a listed chat is shipped as it was
+# consented: not re-done here; see ``reprocessable`` for a listed call).
 REPROCESSABLE = (ItemStatus.PROCESSED, ItemStatus.ACCEPTED)
+
+
+def reprocessable(item: Item) -> bool:
+    """Whether a confirmation may re-do the item's de-identified version. A listed call
+    ships only its contributor's turns until the other side confirms (fail closed), so it
+    is re-done too and stays listed: the next snapshot ships its audio, snapshots already
+    delivered keep what they had."""
+    if item.kind not in CONVERSATION_KINDS:
+        return False
+    return item.status in REPROCESSABLE or (
+        item.kind is ItemKind.CALL and item.status is ItemStatus.LISTED
+    )
 
 
 class InvitationState(StrEnum):
