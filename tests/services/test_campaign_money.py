@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from datatrust.adapters.payments import FakeCardRail
-from datatrust.domain.audit import AuditEvent
+from datatrust.domain.audit import AuditEvent, AuditTag
 from datatrust.domain.campaigns import Campaign, CampaignPayTerms, CampaignState, TaskStart
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, InvalidInput
@@ -56,7 +56,13 @@ def open_(services, actor, campaign_id: int, floors=FLOOR) -> Campaign:
 
 
 def waiting_item(
-    services, owner_id: int, campaign: Campaign, *, days_old: int = 0, effort_minutes: int = 0
+    services,
+    owner_id: int,
+    campaign: Campaign,
+    *,
+    days_old: int = 0,
+    effort_minutes: int = 0,
+    h3_cell: str | None = None,
 ) -> int:
     """An item the pipeline accepted into ``campaign``, waiting for review (stored directly:
     the pipeline is tested elsewhere). With ``effort_minutes``, the contributor started the
@@ -69,7 +75,8 @@ def waiting_item(
             uow.add(TaskStart(campaign_id=campaign.id, user_id=owner_id, started_at=started))
         item = Item(
             owner_id=owner_id,
-            kind=ItemKind.PHOTO,
+            kind=campaign.kind,
+            h3_cell=h3_cell,
             filename="shop.jpg",
             content_type="image/jpeg",
             size=10,
@@ -89,6 +96,8 @@ def waiting_item(
                     "rate_minor": campaign.rate_minor,
                     "currency": campaign.currency,
                     "pay_basis": campaign.pay_basis.value,
+                    # What the pipeline promises an item from a cell nobody covered yet.
+                    "coverage_bonus_minor": campaign.coverage_bonus_minor if h3_cell else 0,
                 }
             },
         )
@@ -345,3 +354,50 @@ def test_top_ups_escrow_cannot_cover_yet_are_paid_when_the_buyer_tops_up(service
         reopened = payfloor.top_up_campaign(uow, FakeCardRail(), buyer, campaign.id, usd(568), "t")
     assert not reopened.state.paused
     assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(1068)
+
+
+# -- coverage bonus ---------------------------------------------------------------------------
+
+CELL = "8a1fb46622dffff"
+
+
+def test_the_first_accepted_item_from_an_uncovered_cell_earns_the_coverage_bonus_once(
+    services, people
+):
+    buyer, owner, other = people["buyer"].actor, people["owner"].actor, people["other"].actor
+    campaign = make_campaign(services, buyer, kind="ambient", coverage_bonus_minor=50)
+    fund(services, buyer, campaign.id, 4 * 300)
+    open_(services, buyer, campaign.id)
+    first = waiting_item(services, owner.user_id, campaign, h3_cell=CELL)
+    second = waiting_item(services, other.user_id, campaign, h3_cell=CELL)  # also promised
+    accept(services, people, campaign.id, first)
+    accept(services, people, campaign.id, second)
+    assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(300)
+    assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(250)
+    with services.uow() as uow:
+        (bonus,) = uow.queries.ledger.entries_with_key_prefix("coverage-bonus:")
+        assert bonus.key == f"coverage-bonus:{first}"
+        assert money.pay_from_escrow(
+            uow,
+            campaign.id,
+            owner.user_id,
+            usd(50),
+            first,
+            key=bonus.key,
+            kind="coverage_bonus",
+            memo="again",
+            tag=AuditTag.COVERAGE_BONUS,
+            h3_cell=CELL,
+        ).replayed
+        statement = money.contributor_statement(uow, owner)
+    bonus_line, pay_line = statement["lines"]
+    assert bonus_line["amount"]["amount_minor"] == 50
+    assert bonus_line["source"]["kind"] == "coverage_bonus"
+    assert bonus_line["source"]["h3_cell"] == CELL and bonus_line["source"]["item_id"] == first
+    assert pay_line["source"] == {"kind": "item", "campaign_id": campaign.id, "item_id": first}
+    assert "coverage:bonus" in [e.tag for e in _events(services) if e.subject_id == str(first)]
+
+
+def _events(services):
+    with services.uow() as uow:
+        return uow.all(AuditEvent, order_by="seq")
