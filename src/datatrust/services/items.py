@@ -16,6 +16,7 @@ from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES, TRANSCRIPT_NAMESPACE
 from datatrust.services.payfloor import link_submission
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
+from datatrust.services.upload_limits import check_size, limited
 
 MAX_FILENAME = 300
 
@@ -33,6 +34,7 @@ def receive_item(
     campaign_id: int | None = None,
     metadata: dict[str, Any] | None = None,
     transcript: str | None = None,
+    size: int | None = None,
 ) -> Item:
     """Store an upload encrypted under its contributor's key and record it as received.
     Processing (validation, de-identification) is queued as a job in the same transaction.
@@ -40,7 +42,11 @@ def receive_item(
     ``metadata`` may hold ``lat``/``lng`` (coarsened to an H3 cell here; the coordinates
     are not stored) and, for a chat, ``me``: the contributor's name as the export spells
     it. ``transcript`` (a call's) is stored encrypted beside the audio and redacted when
-    the item is processed. ``campaign_id`` must name an open campaign for this kind."""
+    the item is processed. ``campaign_id`` must name an open campaign for this kind.
+
+    Raises ``UploadTooLarge`` (413, naming the kind's limit) before reading anything when
+    the declared ``size`` is over it, and while streaming when the bytes are (nothing is
+    kept then)."""
     authorize(actor, Permission.ITEM_CREATE)
     problems = []
     item_kind = None
@@ -61,7 +67,8 @@ def receive_item(
     if problems:
         raise InvalidInput("the upload has problems", problems)
     assert item_kind is not None
-    stored = storage.put(uow, actor.user_id, chunks)
+    check_size(item_kind, size)
+    stored = storage.put(uow, actor.user_id, limited(item_kind, chunks))
     if stored.size == 0:
         raise InvalidInput("the file is empty (0 bytes)", ["file: empty"])
     if transcript:

@@ -42,13 +42,12 @@ from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFoun
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.uploads import ResumableUpload
-from datatrust.pipeline.chats import DEFAULT_MAX_BYTES as CHAT_MAX_BYTES
-from datatrust.pipeline.media_spec import MediaSpec
 from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import check_upload_campaign
 from datatrust.services.items import receive_item
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import Cipher, DecryptionError, EncryptedStorage
+from datatrust.services.upload_limits import UploadTooLarge, check_size
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = ("creation", "expiration", "checksum", "termination")
@@ -58,31 +57,11 @@ RECORD_HEADER = struct.Struct(">II")  # plaintext length, sealed length
 KEY_META = "_staging_key"  # the upload's wrapped data key (base64), in its row's meta
 
 
-class UploadTooLarge(DomainError):
-    code = "too_large"
-    status = 413
-
-
 class ChecksumMismatch(DomainError):
     """tus's own status for a chunk whose checksum does not match (nothing is kept)."""
 
     code = "checksum_mismatch"
     status = 460
-
-
-def max_bytes(kind: ItemKind) -> int:
-    if kind is ItemKind.CHAT:
-        return CHAT_MAX_BYTES
-    return MediaSpec.for_kind(kind.value).limits.max_bytes
-
-
-def max_size() -> int:
-    """The largest upload of any kind (advertised as ``Tus-Max-Size``)."""
-    return max(max_bytes(k) for k in ItemKind)
-
-
-def _human(n: int) -> str:
-    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
 class Staging:
@@ -192,12 +171,8 @@ def start_upload(
             campaign_id = int(metadata["campaign"])
         except ValueError:
             problems.append("Upload-Metadata campaign: a campaign id")
-    if kind is not None and size is not None and size > max_bytes(kind):
-        raise UploadTooLarge(
-            f"a {kind.value} upload may be at most {_human(max_bytes(kind))}; this one is "
-            f"{_human(size)}",
-            {"limit_bytes": max_bytes(kind), "length": size},
-        )
+    if kind is not None:
+        check_size(kind, size)
     if kind is not None and campaign_id is not None:
         problems += check_upload_campaign(uow, campaign_id, kind)
     if problems:

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 
 from datatrust.bootstrap import Services
 from datatrust.logs import request_id
+from datatrust.services import upload_limits
 from datatrust.web import pages
 from datatrust.web.api import (
     accounts,
@@ -33,6 +34,21 @@ log = logging.getLogger("datatrust.http")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Upload routes stream their bodies and enforce their own limits.
 STREAMING_PATHS = ("/api/items", "/files/")
+# The pages' multipart upload fallback: the file part is spooled to disk by the form parser
+# and streamed to storage, where the kind's own limit is enforced (a 413 shown next to the
+# field); here only the largest limit of any kind, plus room for the form's other fields.
+MULTIPART_UPLOAD_PATH = re.compile(r"^/tasks/\d+/upload$")
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def body_limit(path: str, json_limit: int) -> int | None:
+    """The most bytes a request to ``path`` may declare; None when the route streams its
+    body and checks its own limits."""
+    if path.startswith(STREAMING_PATHS):
+        return None
+    if MULTIPART_UPLOAD_PATH.match(path):
+        return upload_limits.max_size() + MULTIPART_OVERHEAD
+    return json_limit
 
 
 def create_app(services: Services, *, start_worker: bool | None = None) -> FastAPI:
@@ -72,16 +88,10 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         started = time.perf_counter()
         try:
             length = request.headers.get("content-length")
-            if (
-                length
-                and length.isdigit()
-                and int(length) > settings.max_json_body_bytes
-                and not request.url.path.startswith(STREAMING_PATHS)
-            ):
+            limit = body_limit(request.url.path, settings.max_json_body_bytes)
+            if length and length.isdigit() and limit is not None and int(length) > limit:
                 response = error_response(
-                    413,
-                    "too_large",
-                    f"the body is {length} bytes; the limit is {settings.max_json_body_bytes}",
+                    413, "too_large", f"the body is {length} bytes; the limit is {limit}"
                 )
             else:
                 try:

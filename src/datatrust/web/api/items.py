@@ -66,6 +66,7 @@ def upload(
         campaign_id=campaign_id,
         metadata={"lat": lat, "lng": lng, "me": me},
         transcript=transcript,
+        size=file.size,
     )
     return item_out(item)
 

@@ -20,7 +20,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import DomainError, InvalidInput
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import uploads
+from datatrust.services import upload_limits, uploads
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import requires, services, uow
 
@@ -90,7 +90,7 @@ def capabilities(_actor: Actor = requires(Permission.PUBLIC_READ)) -> Response:
             **{
                 "Tus-Version": uploads.TUS_VERSION,
                 "Tus-Extension": ",".join(uploads.TUS_EXTENSIONS),
-                "Tus-Max-Size": str(uploads.max_size()),
+                "Tus-Max-Size": str(upload_limits.max_size()),
                 "Tus-Checksum-Algorithm": ",".join(uploads.CHECKSUM_ALGORITHMS),
             }
         ),

@@ -195,12 +195,14 @@ def upload_to_task(
             chunks=iter(lambda: file.file.read(1 << 16), b""),
             title=title,
             campaign_id=campaign.id,
+            size=file.size,
         )
     except DomainError as exc:
         if exc.status in (403, 404):
             raise
         errors = field_errors(page, exc, "file")
-        return _capture(page, campaign, offer_id, 422, form={"title": title}, errors=errors)
+        status = 413 if exc.status == 413 else 422  # too large: the message names the limit
+        return _capture(page, campaign, offer_id, status, form={"title": title}, errors=errors)
     if offer_id.isdigit():
         # A Conflict means its checks already rejected it: the item's page shows why.
         with contextlib.suppress(Conflict):

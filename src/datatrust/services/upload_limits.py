@@ -1,0 +1,59 @@
+"""How large an upload of each kind may be, checked as early as the caller can: from a
+declared length before anything is read (tus ``Upload-Length``, a multipart part's size),
+and again while the bytes stream to storage (nothing larger is ever kept)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from datatrust.domain.errors import DomainError
+from datatrust.domain.items import ItemKind
+from datatrust.pipeline.chats import DEFAULT_MAX_BYTES as CHAT_MAX_BYTES
+from datatrust.pipeline.media_spec import MediaSpec
+
+
+class UploadTooLarge(DomainError):
+    code = "too_large"
+    status = 413
+
+
+def max_bytes(kind: ItemKind) -> int:
+    if kind is ItemKind.CHAT:
+        return CHAT_MAX_BYTES
+    return MediaSpec.for_kind(kind.value).limits.max_bytes
+
+
+def max_size() -> int:
+    """The largest upload of any kind (advertised as ``Tus-Max-Size``)."""
+    return max(max_bytes(k) for k in ItemKind)
+
+
+def human(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def too_large(kind: ItemKind, size: int | None) -> UploadTooLarge:
+    """The 413 naming the kind's limit (and the size, when known)."""
+    limit = max_bytes(kind)
+    this = f"this one is {human(size)}" if size is not None else "this one is larger"
+    return UploadTooLarge(
+        f"a {kind.value} upload may be at most {human(limit)}; {this}",
+        {"limit_bytes": limit, "length": size},
+    )
+
+
+def check_size(kind: ItemKind, size: int | None) -> None:
+    """Raise ``too_large`` when a declared ``size`` is over the kind's limit."""
+    if size is not None and size > max_bytes(kind):
+        raise too_large(kind, size)
+
+
+def limited(kind: ItemKind, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` passed through; raises ``too_large`` as soon as they add up to more than
+    the kind's limit (a declared size can lie, or be missing)."""
+    limit, seen = max_bytes(kind), 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise too_large(kind, None)
+        yield chunk
