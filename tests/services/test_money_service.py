@@ -414,3 +414,36 @@ def test_the_pay_floor_is_met_or_not_by_the_effective_hourly_rate():
     assert not local.meets_floor
     with pytest.raises(CurrencyMismatch):
         money.check_pay_floor(Money(200, "EUR"), 15, "DE")
+
+
+def test_the_weekly_job_pays_everyone_at_or_above_the_minimum_once_a_week(services, people, funded):
+    from datatrust.adapters.queue import SCHEDULE
+
+    assert "payouts.weekly" in [job for _, _, job in SCHEDULE]
+    owner, other = people["owner"].actor, people["other"].actor
+    earn(services, funded, owner.user_id, 1500, item_id=1)
+    earn(services, funded, other.user_id, 999, item_id=2)  # below the 10 USD minimum
+    services.extras["payout_provider"] = provider = FakePayoutProvider()
+    monday = __import__("datetime").datetime(2026, 11, 23, 6, 0)
+    services.schedule("payouts.weekly", now=monday)
+    assert list(provider.paid.values()) == [usd(1500)]
+    assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(0)
+    assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(999)
+    with services.uow() as uow:
+        (payout,) = uow.all(money.Payout, user_id=owner.user_id)
+        assert payout.state is money.PayoutState.SETTLED
+        assert payout.idempotency_key == money.weekly_payout_key(monday.date(), "USD")
+
+    # The same week again (a second scheduler, a retry): nobody is paid twice, even with
+    # new earnings; the next week pays them.
+    earn(services, funded, owner.user_id, 1200, item_id=3)
+    services.schedule("payouts.weekly", now=monday.replace(minute=1))
+    with services.uow() as uow:
+        assert money.request_weekly_payouts(uow, MINIMUM, today=monday.date()) == []
+    assert len(provider.paid) == 1
+    with services.uow() as uow:
+        (next_week,) = money.request_weekly_payouts(
+            uow, MINIMUM, today=monday.date().replace(day=30)
+        )
+    assert next_week.amount == usd(1200)
+    assert check(services).ok

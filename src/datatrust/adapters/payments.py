@@ -18,6 +18,7 @@ import csv
 import hashlib
 import os
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ from datatrust.services.money import (
     PayoutInstruction,
     PayoutOutcome,
     PayoutProvider,
+    payout_minimum,
+    request_weekly_payouts,
     run_payout_batch,
 )
 from datatrust.services.ports import UnitOfWork
@@ -92,7 +95,7 @@ class CsvPayoutProvider:
         return set(keys.read_text().split()) if keys.exists() else set()
 
     def send(self, instruction: PayoutInstruction) -> PayoutOutcome:
-        from datetime import UTC, datetime
+        from datetime import UTC
 
         with self._lock:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -149,3 +152,15 @@ def run_batch_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> 
     run_payout_batch(
         ctx.services.uow, payout_provider_for(ctx.services), limit=int(payload.get("limit", 500))
     )
+
+
+@job("payouts.weekly")
+def weekly_payouts_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """Scheduled job (``adapters.queue.SCHEDULE``, Mondays): pay every contributor whose
+    available balance reaches the instance's minimum, through the usual payout path (a
+    request keyed per contributor and week, then a batch). Safe to run twice."""
+    # The week is the scheduled slot's, so a retry days later still pays that week once.
+    slot = payload.get("scheduled")
+    day = datetime.fromisoformat(slot).date() if slot else None
+    request_weekly_payouts(uow, payout_minimum(ctx.services.settings), today=day)
+    run_payout_batch(ctx.services.uow, payout_provider_for(ctx.services))

@@ -22,8 +22,11 @@ SWEEP_TASK = "datatrust.sweep"
 # enqueues the outbox job (keyed by time slot, so several schedulers enqueue it once); the
 # job itself runs like any other, with retries and the sweeper behind it.
 AUTO_APPROVE_TASK = "datatrust.auto_approve"
+WEEKLY_PAYOUTS_TASK = "datatrust.weekly_payouts"
 SCHEDULE: tuple[tuple[str, crontab, str], ...] = (
     (AUTO_APPROVE_TASK, crontab(minute="*/5"), "items.auto_approve"),
+    # Mondays 06:00 UTC: everyone at or above the minimum payout is paid.
+    (WEEKLY_PAYOUTS_TASK, crontab(day_of_week="1", hour="6", minute="0"), "payouts.weekly"),
 )
 
 

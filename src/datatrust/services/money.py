@@ -14,6 +14,10 @@ pay_accepted_item          ``item-pay:<item_id>``                  no (a buildin
 close_campaign_escrow      ``escrow-release:<campaign>:<CUR>``     no
 record_sale                ``sale:<sale_key>``                     no
 request_payout             ``payout:<id>:request``                 yes
+request_weekly_payouts     ``payout:<id>:request`` (payout keyed   yes, per contributor
+                           ``weekly:<year>-W<week>:<CUR>``)
+pay_from_escrow            the caller's (``floor-topup:…``,        no
+                           ``coverage-bonus:<item>``)
 run_payout_batch           ``payout:<id>:settle`` / ``:fail``      yes, per payout
 =========================  ======================================  =====================
 
@@ -661,29 +665,71 @@ def request_payout(
             f"you asked for {amount} but {available} is available",
             {"available": money_out(available)},
         )
-    payout = Payout(actor.user_id, key, amount.amount_minor, amount.currency)
+    payout = _set_aside(uow, actor.user_id, amount, key, actor_label(actor))
+    uow.commit()
+    return PayoutRequested(payout, False)
+
+
+def _set_aside(uow: UnitOfWork, user_id: int, amount: Money, key: str, actor: str) -> Payout:
+    """Create the payout and move its amount from payable to in transit (the caller has
+    locked the payable account and checked the balance). Does not commit."""
+    payout = Payout(user_id, key, amount.amount_minor, amount.currency)
     uow.add(payout)
     uow.flush()
     post(
         uow,
         dl.payout_request(
-            actor.user_id,
+            user_id,
             amount,
             key=f"{payout.key}:request",
             source={"type": "payout_request", "payout_id": payout.id},
         ),
-        actor_label(actor),
+        actor,
     )
     uow.record(
         AuditTag.PAYOUT_REQUEST,
-        actor_label(actor),
+        actor,
         "payout",
         payout.id,
         amount_minor=amount.amount_minor,
         currency=amount.currency,
     )
-    uow.commit()
-    return PayoutRequested(payout, False)
+    return payout
+
+
+def weekly_payout_key(day: date, currency: str) -> str:
+    """``weekly:<ISO year>-W<week>:<CUR>``: one weekly payout per contributor, week and
+    currency."""
+    year, week, _ = day.isocalendar()
+    return f"weekly:{year}-W{week:02d}:{currency}"
+
+
+def request_weekly_payouts(
+    uow: UnitOfWork, minimum: Money, *, today: date | None = None
+) -> list[Payout]:
+    """Set aside, for the next batch, every contributor's whole available balance that is
+    at least ``minimum`` (``payout_minimum(settings)``, converted per currency as for a
+    request). Keyed per contributor, ISO week and currency (``weekly_payout_key``), so a
+    second run in the same week pays nobody twice. Commits per contributor; returns the
+    payouts created by this run."""
+    day = today or utcnow().date()
+    created = []
+    payables = [
+        ref
+        for ref in uow.queries.ledger.stored_balances()
+        if ref.kind is dl.AccountKind.CONTRIBUTOR_PAYABLE
+    ]
+    for ref in sorted(payables, key=str):
+        user_id = int(ref.owner_ref.split(":", 1)[1])
+        key = weekly_payout_key(day, ref.currency)
+        _, available = uow.queries.ledger.lock([ref])[ref]
+        if uow.one(Payout, user_id=user_id, idempotency_key=key) is not None:
+            uow.commit()
+            continue
+        if available.is_positive and available >= minimum_payout(uow, ref.currency, minimum):
+            created.append(_set_aside(uow, user_id, available, key, "system"))
+        uow.commit()
+    return created
 
 
 def list_payouts(uow: UnitOfWork, actor: Actor) -> list[Payout]:
