@@ -9,6 +9,26 @@
   (one 32-bit word per frame from band-energy differences, Haitsma-Kalker style) is used
   instead and the engine is named ``spectral-v1`` so the two are never compared with each
   other. ``audio_similarity`` aligns two fingerprints and returns the share of equal bits.
+
+Index keys (``index_keys``/``probe_keys``) let a database find the few stored fingerprints
+worth comparing instead of all of them; a candidate is then confirmed by the exact measure:
+
+- pHash: the 64 bits in 4 bands of 16. Two hashes within ``d`` bits differ, by pigeonhole,
+  in at most ``d // 4`` bits of some band, so storing each band exactly and probing every
+  value within ``IMAGE_NEAR_DUPLICATE_BITS // 4`` = 2 bits of each query band (137 values
+  a band) finds every hash within the threshold: no near-duplicate is ever missed. A video
+  is near another when the median of its frames' closest distances is within the
+  threshold, so at least one of its frames is within it of some frame of the other: keys of
+  every frame, stored and probed, find it too.
+- Audio: the low ``AUDIO_KEY_BITS`` bits of every 32-bit word, per engine. This is a
+  probabilistic key (nothing like pigeonhole holds for "85% of bits equal at the best
+  shift"): Chromaprint's low bits come from its most stable classifiers, so copies of a
+  20 s clip at 83-88% similarity still shared 4-15 of their ~125 keys, while unrelated
+  clips shared one in 12% of pairs (measured on generated melodies with 24 bits; the top
+  24 bits shared 0-1 near the threshold, the low 20 bits matched 44% of unrelated pairs).
+  A fingerprint has about 7 words a second, so a near-duplicate of a clip longer than a
+  few seconds shares a key with high probability; ``tests/services/test_duplicates_index``
+  checks the indexed answer against the linear one on copies up to past the threshold.
 """
 
 from __future__ import annotations
@@ -38,6 +58,12 @@ FINGERPRINT_SECONDS = 120
 
 IMAGE_NEAR_DUPLICATE_BITS = 10
 AUDIO_NEAR_DUPLICATE_SIMILARITY = 0.85
+
+PHASH_BANDS = 4
+PHASH_BAND_BITS = 16
+# Pigeonhole: within IMAGE_NEAR_DUPLICATE_BITS overall means within this in some band.
+PHASH_PROBE_RADIUS = IMAGE_NEAR_DUPLICATE_BITS // PHASH_BANDS
+AUDIO_KEY_BITS = 24  # see the module docstring for why the low 24
 
 
 @dataclass(frozen=True)
@@ -196,3 +222,63 @@ def is_near_duplicate_audio(
                 f"audio fingerprint {sim:.0%} similar to item {key} (threshold {threshold:.0%})",
             )
     return best
+
+
+# ---------------------------------------------------------------- index keys
+
+
+def index_keys(fingerprints: dict) -> set[tuple[str, int]]:
+    """The ``(space, key)`` pairs to store for an item's fingerprints (as kept on the item:
+    ``phash``, ``frame_phashes``, ``audio``). Hashes of another length than 64 bits get no
+    keys: they are never compared with ours anyway."""
+    keys: set[tuple[str, int]] = set()
+    for h in _phashes(fingerprints):
+        keys.update((f"phash{i}", band) for i, band in enumerate(_bands(h)))
+    audio = _audio(fingerprints)
+    if audio is not None:
+        low = (1 << AUDIO_KEY_BITS) - 1
+        keys.update((f"audio:{audio.engine}", int(w) & low) for w in set(_words(audio).tolist()))
+    return keys
+
+
+def probe_keys(fingerprints: dict) -> set[tuple[str, int]]:
+    """The keys to look up for a new item: every stored item within the near-duplicate
+    thresholds has at least one of them (always for pHash, with high probability for
+    audio; see the module docstring)."""
+    keys: set[tuple[str, int]] = set()
+    for h in _phashes(fingerprints):
+        for i, band in enumerate(_bands(h)):
+            keys.update((f"phash{i}", near) for near in _within(band, PHASH_PROBE_RADIUS))
+    keys.update(k for k in index_keys(fingerprints) if k[0].startswith("audio:"))
+    return keys
+
+
+def _phashes(fingerprints: dict) -> list[str]:
+    hashes = [fingerprints["phash"]] if fingerprints.get("phash") else []
+    hashes += list(fingerprints.get("frame_phashes") or ())
+    return [h for h in hashes if isinstance(h, str) and len(h) == 16]
+
+
+def _audio(fingerprints: dict) -> AudioFingerprint | None:
+    value = fingerprints.get("audio")
+    if not value:
+        return None
+    return value if isinstance(value, AudioFingerprint) else AudioFingerprint(**value)
+
+
+def _bands(h: str) -> list[int]:
+    value = int(h, 16)
+    mask = (1 << PHASH_BAND_BITS) - 1
+    return [(value >> (PHASH_BAND_BITS * i)) & mask for i in range(PHASH_BANDS)]
+
+
+def _within(value: int, radius: int) -> list[int]:
+    """Every ``PHASH_BAND_BITS``-bit value within ``radius`` bits of ``value``."""
+    out = [value]
+    for r in range(1, radius + 1):
+        for bits in itertools.combinations(range(PHASH_BAND_BITS), r):
+            flip = 0
+            for b in bits:
+                flip |= 1 << b
+            out.append(value ^ flip)
+    return out

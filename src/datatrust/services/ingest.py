@@ -33,17 +33,13 @@ from datatrust.domain.errors import InvalidInput, NotFound
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import chats
-from datatrust.pipeline.fingerprint import (
-    AudioFingerprint,
-    is_near_duplicate,
-    is_near_duplicate_audio,
-)
 from datatrust.pipeline.media import process_media
 from datatrust.pipeline.media_spec import MediaSpec
 from datatrust.pipeline.text_pii import redact
 from datatrust.pipeline.transcripts import contributor_label, own_side, pseudonymised, split_turns
 from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import coverage
+from datatrust.services.duplicates import check_duplicates, index_fingerprints
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.participants import (
     CONVERSATION_KINDS,
@@ -62,9 +58,6 @@ PROCESS_JOB = "item.process"
 OUTPUT_NAMESPACE = "deidentified"
 TRANSCRIPT_NAMESPACE = "transcripts"
 MAX_TRANSCRIPT_BYTES = 2 * 1024 * 1024
-AUDIO_KINDS = frozenset({ItemKind.AMBIENT, ItemKind.VOICE, ItemKind.CALL})
-# Items whose fingerprints count when looking for duplicates: everything that got through.
-LIVE = (ItemStatus.PROCESSED, ItemStatus.ACCEPTED, ItemStatus.LISTED)
 
 _QUALITY_CODES = frozenset(
     {
@@ -672,6 +665,7 @@ def reprocess_conversation(
     report["stages"] = stages
     item.report = report
     item.fingerprints = {**(item.fingerprints or {}), **result.fingerprints}
+    index_fingerprints(uow, item)
     uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
     uow.commit()
     return item
@@ -779,68 +773,12 @@ def _check_campaign_place(result: PipelineResult, campaign: Campaign | None) -> 
         )
 
 
-def _candidates(uow: UnitOfWork, item: Item) -> list[Item]:
-    # Every live item of a comparable kind. A linear scan: fine to tens of thousands of
-    # items per kind; beyond that, a pHash index (BK-tree or LSH buckets) goes here.
-    kinds = AUDIO_KINDS if item.kind in AUDIO_KINDS else {item.kind}
-    return [
-        other
-        for other in uow.all(Item, kind__in=[k.value for k in kinds], status__in=list(LIVE))
-        if other.id != item.id
-    ]
-
-
 def _check_duplicates(uow: UnitOfWork, item: Item, result: PipelineResult) -> None:
-    fp = result.fingerprints
-    candidates = _candidates(uow, item)
-
-    def whose(other: Item) -> str:
-        if other.owner_id == item.owner_id:
-            return f"your item {other.id}"
-        return "an item another contributor already shared"  # never name someone else's item
-
-    for other in candidates:
-        if other.original_sha256 == item.original_sha256:
-            result.reject("duplicate", f"This exact file is already {whose(other)}.", "duplicates")
-            return
-    by_id = {str(o.id): o for o in candidates}
-    hit = None
-    if fp.get("phash"):
-        hit = is_near_duplicate(
-            fp["phash"],
-            {str(o.id): o.fingerprints["phash"] for o in candidates if _has(o, "phash")},
-        )
-    elif fp.get("frame_phashes"):
-        existing = {
-            str(o.id): o.fingerprints["frame_phashes"]
-            for o in candidates
-            if _has(o, "frame_phashes")
-        }
-        hit = is_near_duplicate(fp["frame_phashes"], existing)
-    elif fp.get("audio"):
-        mine = AudioFingerprint(**fp["audio"])
-        existing_audio = {
-            str(o.id): AudioFingerprint(**o.fingerprints["audio"])
-            for o in candidates
-            if _has(o, "audio")
-        }
-        hit = is_near_duplicate_audio(mine, existing_audio)
-    if hit is not None:
-        other = by_id[hit.key]
-        how = "looks the same as" if "perceptual" in hit.reason else "sounds the same as"
-        result.reject(
-            "near_duplicate",
-            f"This {item.kind.value} {how} {whose(other)} "
-            f"({hit.reason.split(' of item')[0].split(' to item')[0]}). "
-            "Upload something new.",
-            "duplicates",
-        )
+    check = check_duplicates(uow, item, result.fingerprints)
+    if check.code is not None:
+        result.reject(check.code, check.message or "", "duplicates")
         return
-    result.report["stages"]["duplicates"] = {"result": "passed", "compared": len(candidates)}
-
-
-def _has(item: Item, key: str) -> bool:
-    return bool(item.fingerprints and item.fingerprints.get(key))
+    result.report["stages"]["duplicates"] = {"result": "passed", "compared": check.compared}
 
 
 def _file_chunks(path: str, size: int = 1024 * 1024) -> Iterator[bytes]:
@@ -892,6 +830,7 @@ def _record_outcome(
     if result.accepted:
         item.move_to(ItemStatus.PROCESSED)
         item.fingerprints = result.fingerprints
+        index_fingerprints(uow, item)
         item.h3_cell = result.h3_cell
         item.duration_seconds = result.duration_seconds
     uow.record(

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from datatrust.adapters.db.tables import items, outbox
+from datatrust.adapters.db.tables_fingerprints import fingerprint_keys
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.jobs import JobState, OutboxJob
 
@@ -152,6 +153,43 @@ class SqlQueries:
         # (licence, state) order; Python sorts a few hundred thousand ints faster.
         out.sort()
         return out
+
+    def replace_fingerprint_keys(self, item_id: int, keys: Iterable[tuple[str, int]]) -> None:
+        """The item's near-duplicate index keys become exactly ``keys``."""
+        self.session.execute(delete(fingerprint_keys).where(fingerprint_keys.c.item_id == item_id))
+        rows = [{"space": s, "key": k, "item_id": item_id} for s, k in sorted(set(keys))]
+        if rows:
+            self.session.execute(insert(fingerprint_keys), rows)
+
+    def items_sharing_keys(
+        self,
+        keys: Iterable[tuple[str, int]],
+        kinds: Iterable[str],
+        statuses: Iterable[str],
+        exclude_id: int,
+    ) -> list[int]:
+        """Ids, ascending, of the items of one of ``kinds`` with one of ``statuses`` (other
+        than ``exclude_id``) that hold at least one of ``keys``: an index lookup per key
+        space, never a scan of every item."""
+        by_space: dict[str, list[int]] = {}
+        for space, key in set(keys):
+            by_space.setdefault(space, []).append(key)
+        found: set[int] = set()
+        for space, values in sorted(by_space.items()):
+            for chunk in _chunks(values):
+                assert chunk is not None
+                query = (
+                    select(fingerprint_keys.c.item_id)
+                    .distinct()
+                    .join(items, items.c.id == fingerprint_keys.c.item_id)
+                    .where(fingerprint_keys.c.space == space)
+                    .where(fingerprint_keys.c.key.in_(chunk))
+                    .where(items.c.kind.in_(list(kinds)))
+                    .where(items.c.status.in_(list(statuses)))
+                    .where(items.c.id != exclude_id)
+                )
+                found.update(self.session.scalars(query))
+        return sorted(found)
 
     def claim_job(self, job_id: int, worker: str, now: datetime, lease_until: datetime) -> bool:
         """Pending and due → running, for exactly one claimant (a conditional update)."""

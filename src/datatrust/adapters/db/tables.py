@@ -181,6 +181,8 @@ items = Table(
     Column("consent_offer_id", Integer),
     Column("consent_state", _enum(ConsentState, "consent_state")),
     Index("ix_items_status_kind", "status", "kind"),
+    # Added by migration 0010: the exact-duplicate check looks an upload up by its hash.
+    Index("ix_items_original_sha256", "original_sha256"),
     Index("ix_items_selection", "status", "licence_id", "consent_offer_id", "consent_state", "id"),
 )
 
@@ -267,4 +269,6 @@ def map_domain() -> None:
     from datatrust.adapters.db.tables_participants import map_participants  # imports us
 
     map_participants()
+    from datatrust.adapters.db import tables_fingerprints  # noqa: F401  (a table, no class)
+
     _mapped = True
