@@ -149,3 +149,24 @@ def make_persona(
         scopes = sorted(p.value for p in ROLE_PERMISSIONS[role])
         new = accounts.create_api_token(uow, actor, name="tests", scopes=scopes)
     return Persona(name, actor, email, new.secret)
+
+
+def fund_and_open(client, headers: dict[str, str], campaign_id: int):  # type: ignore[no-untyped-def]
+    """Open a campaign over HTTP, first funding its escrow (fake card rail) with exactly
+    the shortfall opening names: every campaign, a platform one too, opens only when
+    escrow covers quota × rate plus bonuses. Returns the open response."""
+    opened = client.post(f"/api/campaigns/{campaign_id}/open", headers=headers)
+    if opened.status_code != 409 or "shortfall" not in opened.json()["error"]["details"]:
+        return opened
+    shortfall = opened.json()["error"]["details"]["shortfall"]
+    funded = client.post(
+        f"/api/campaigns/{campaign_id}/escrow",
+        headers=headers,
+        json={
+            "amount_minor": shortfall["amount_minor"],
+            "currency": shortfall["currency"],
+            "idempotency_key": f"open-{campaign_id}",
+        },
+    )
+    assert funded.status_code == 201, funded.text
+    return client.post(f"/api/campaigns/{campaign_id}/open", headers=headers)

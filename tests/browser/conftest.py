@@ -180,9 +180,10 @@ def check(screenshots: Path) -> Callable[[Any, str], None]:
 @pytest.fixture(scope="session")
 def open_task(live_server: str) -> dict[str, object]:
     """An open platform task for ambient sound, paid per minute, that takes clips from one
-    second (the journey records two). Opened by the demo operator: no buyer escrow."""
+    second (the journey records two). Funded and opened by the demo operator."""
+    from datatrust.adapters.payments import FakeCardRail
     from datatrust.domain.accounts import User
-    from datatrust.services import campaigns
+    from datatrust.services import campaigns, money
     from datatrust.services.accounts import actor_for
 
     services = LIVE["services"]
@@ -207,6 +208,10 @@ def open_task(live_server: str) -> dict[str, object]:
             review_mode="operator",
             **effort,
         )
+    with services.uow() as unit:  # type: ignore[attr-defined]
+        # Every campaign opens only once escrow covers it; the operator funds this one.
+        needed = campaigns.required_escrow(campaign)
+        money.fund_campaign_escrow(unit, FakeCardRail(), operator, campaign.id, needed, "open")
     with services.uow() as unit:  # type: ignore[attr-defined]
         campaigns.open_campaign(unit, operator, campaign.id)
     return {"id": campaign.id, "title": campaign.title}

@@ -12,7 +12,7 @@ from datatrust.adapters.payments import FakeCardRail
 from datatrust.domain.audit import AuditEvent, AuditTag
 from datatrust.domain.campaigns import Campaign, CampaignPayTerms, CampaignState, TaskStart
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.errors import Conflict, InvalidInput, PermissionDenied
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
@@ -401,3 +401,35 @@ def test_the_first_accepted_item_from_an_uncovered_cell_earns_the_coverage_bonus
 def _events(services):
     with services.uow() as uow:
         return uow.all(AuditEvent, order_by="seq")
+
+
+# -- platform campaigns ------------------------------------------------------------------------
+
+
+def test_a_platform_campaign_opens_only_once_the_operator_funds_its_escrow(services, people):
+    operator, owner = people["operator"].actor, people["owner"].actor
+    campaign = make_campaign(services, operator, quota=2)
+    assert campaign.org_id is None
+    with pytest.raises(Conflict) as refused:
+        open_(services, operator, campaign.id)
+    assert refused.value.details["shortfall"]["amount_minor"] == 500
+    with services.uow() as uow, pytest.raises(PermissionDenied):  # not a buyer's to fund
+        money.fund_campaign_escrow(
+            uow, FakeCardRail(), people["buyer"].actor, campaign.id, usd(500), "b"
+        )
+    rail = FakeCardRail()
+    with services.uow() as uow:
+        funded = money.fund_campaign_escrow(uow, rail, operator, campaign.id, usd(500), "op-1")
+    assert funded.covered and len(rail.charges) == 1
+    assert open_(services, operator, campaign.id).state is CampaignState.OPEN
+
+    accept(services, people, campaign.id, waiting_item(services, owner.user_id, campaign))
+    assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(250)
+    revenue = balance(services, AccountRef.platform_revenue("USD"))
+    with services.uow() as uow:
+        campaigns.close_campaign(uow, operator, campaign.id)
+    # What was not spent is the platform's own money again.
+    assert balance(services, AccountRef.platform_revenue("USD")) - revenue == usd(250)
+    assert balance(services, AccountRef.escrow(campaign.id, "USD")) == usd(0)
+    with services.uow() as uow:
+        assert money.check_ledger(uow, operator).ok

@@ -11,7 +11,7 @@ import ingest_media as media
 from datatrust.domain.clock import utcnow
 from datatrust.domain.permissions import Role
 from datatrust.services import campaigns
-from support import make_persona
+from support import fund_and_open, make_persona
 
 UPLOADS = {
     "photo": ("me.jpg", media.photo, {}),
@@ -36,15 +36,8 @@ def open_campaign(client, persona, kind="photo", **changes):
     created = client.post("/api/campaigns", headers=persona.headers, json=body)
     assert created.status_code == 201, created.text
     assert created.json()["state"] == "draft"
-    if created.json()["org_id"] is not None:  # a buyer's campaign opens once escrow covers it
-        needed = body["rate_minor"] * body["quota"] + body.get("coverage_bonus_minor", 0) * 100
-        funded = client.post(
-            f"/api/campaigns/{created.json()['id']}/escrow",
-            headers=persona.headers,
-            json={"amount_minor": needed, "currency": "USD", "idempotency_key": "open"},
-        )
-        assert funded.status_code == 201, funded.text
-    opened = client.post(f"/api/campaigns/{created.json()['id']}/open", headers=persona.headers)
+    # Every campaign opens once escrow covers it (a platform one: the operator funds it).
+    opened = fund_and_open(client, persona.headers, created.json()["id"])
     assert opened.status_code == 200 and opened.json()["state"] == "open"
     return opened.json()
 

@@ -12,13 +12,13 @@ import ingest_media as media
 from datatrust.domain.permissions import Role
 from datatrust.i18n import translator
 from datatrust.web.pages.explain import REJECTIONS
-from support import make_persona
+from support import fund_and_open, make_persona
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def open_campaign(client, persona, kind="ambient", **changes):
-    """A platform campaign (an operator's: no buyer escrow to fund), open."""
+    """A platform campaign (an operator's, funded by the operator), open."""
     body = {
         "title": f"Sounds of {kind}",
         "kind": kind,
@@ -26,12 +26,13 @@ def open_campaign(client, persona, kind="ambient", **changes):
         "currency": "USD",
         "quota": 100,
         "pay_basis": "per_minute",
+        "spec": {"max_duration_s": 60},  # bounds what escrow must hold per item
         "expected_minutes_per_item": 1,  # per minute of recording: a minute of effort
         **changes,
     }
     created = client.post("/api/campaigns", headers=persona.headers, json=body)
     assert created.status_code == 201, created.text
-    opened = client.post(f"/api/campaigns/{created.json()['id']}/open", headers=persona.headers)
+    opened = fund_and_open(client, persona.headers, created.json()["id"])
     assert opened.status_code == 200, opened.text
     return opened.json()
 

@@ -4,6 +4,7 @@ with a reason), a payout batch and the instance settings (read-only)."""
 from __future__ import annotations
 
 import ingest_media as media
+from support import fund_and_open
 
 
 def platform_campaign(client, operator):
@@ -15,11 +16,12 @@ def platform_campaign(client, operator):
         "quota": 10,
         "pay_basis": "per_minute",
         "review_mode": "operator",
+        "spec": {"max_duration_s": 60},
         "expected_minutes_per_item": 1,
     }
     created = client.post("/api/campaigns", headers=operator.headers, json=body)
     assert created.status_code == 201, created.text
-    opened = client.post(f"/api/campaigns/{created.json()['id']}/open", headers=operator.headers)
+    opened = fund_and_open(client, operator.headers, created.json()["id"])
     assert opened.status_code == 200, opened.text
     return opened.json()
 

@@ -472,6 +472,45 @@ def fund_escrow(
     )
 
 
+def fund_platform_escrow(
+    campaign_id: int | str,
+    amount: Money,
+    *,
+    key: str,
+    rail: str = DEFAULT_RAIL,
+    source: Mapping[str, Any] | None = None,
+) -> JournalEntry:
+    """The platform funds its own campaign (no buyer): external_cash → escrow, the money
+    arriving through ``rail`` as the operator paid it in."""
+    return _transfer(
+        AccountRef.external_cash(_currency_of(amount), rail),
+        AccountRef.escrow(campaign_id, _currency_of(amount)),
+        amount,
+        key=key,
+        memo=f"Platform funds escrow for campaign:{campaign_id}",
+        source=source,
+    )
+
+
+def release_platform_escrow(
+    campaign_id: int | str,
+    amount: Money,
+    *,
+    key: str,
+    source: Mapping[str, Any] | None = None,
+) -> JournalEntry:
+    """What is left of a platform campaign's escrow becomes the platform's own money
+    again: escrow → platform_revenue."""
+    return _transfer(
+        AccountRef.escrow(campaign_id, _currency_of(amount)),
+        AccountRef.platform_revenue(_currency_of(amount)),
+        amount,
+        key=key,
+        memo=f"Return unspent escrow of campaign:{campaign_id} to the platform",
+        source=source,
+    )
+
+
 def pay_item_from_escrow(
     campaign_id: int | str,
     contributor_id: int | str,

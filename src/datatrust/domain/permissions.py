@@ -165,6 +165,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PAYOUT_RUN,
             Permission.INVOICE_READ,
             Permission.LEDGER_READ,
+            Permission.ESCROW_FUND,  # the platform's own campaigns (services.money)
             Permission.CAMPAIGN_CREATE,
             Permission.CAMPAIGN_READ,
             Permission.REVIEW,

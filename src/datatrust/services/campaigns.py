@@ -170,8 +170,8 @@ def open_campaign(
 
     Refused (``InvalidInput``) while the campaign states no expected effort or its rate
     does not meet the pay floor for that effort, and (``Conflict``) while its escrow holds
-    less than ``quota × rate + quota × coverage bonus`` (a buyer's campaign; a platform
-    campaign has no buyer escrow). Both errors name the shortfall."""
+    less than ``quota × rate + quota × coverage bonus`` (a platform campaign's is funded
+    by an operator). Both errors name the shortfall."""
     campaign = _managed(uow, actor, campaign_id)
     if campaign.state is not CampaignState.DRAFT:
         campaign.move_to(CampaignState.OPEN)  # raises the usual Conflict
@@ -235,8 +235,7 @@ def required_escrow(campaign: Campaign, rate_minor: int | None = None) -> Money:
 
 
 def _check_escrow(uow: UnitOfWork, campaign: Campaign) -> None:
-    if campaign.org_id is None:
-        return  # a platform campaign: no buyer escrow to hold (see README, Money)
+    # Platform campaigns too: an operator funds them (money.fund_campaign_escrow).
     needed = required_escrow(campaign)
     held = money.escrow_balance(uow, campaign.id or 0, campaign.currency)
     if held < needed:
@@ -293,10 +292,11 @@ def coverage_bonus_for(uow: UnitOfWork, campaign: Campaign, item: Item) -> Money
 
 
 def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "system") -> Money:
-    """For a closed buyer campaign, return escrow to the buyer, keeping what items still
+    """For a closed campaign, return escrow to the buyer (the platform, for its own
+    campaigns), keeping what items still
     waiting for review (or still in the pipeline, at the most an item can earn) may be
     owed. Once nothing is pending, the rest returns. Idempotent; does not commit."""
-    if campaign.org_id is None or campaign.state is not CampaignState.CLOSED:
+    if campaign.state is not CampaignState.CLOSED:
         return Money.zero(campaign.currency)
     keep = Money.zero(campaign.currency)
     for item in uow.all(Item, campaign_id=campaign.id, status=ItemStatus.ACCEPTED):
@@ -555,7 +555,7 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> None:
     if decision == "accept":
         item.move_to(ItemStatus.LISTED)
         uow.record(AuditTag.ITEM_LIST, "system", "item", item.id, by=by)
-        if campaign is not None and campaign.org_id is not None:
+        if campaign is not None:
             # Paid in the same transaction as the acceptance: both happen or neither.
             owed = item_pay(campaign, item)
             if owed.is_positive:

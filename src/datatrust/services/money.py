@@ -256,12 +256,16 @@ def fund_campaign_escrow(
     Two entries: the charge arrives (external cash → buyer funds), then it is locked for the
     campaign (buyer funds → escrow). Repeating the same ``idempotency_key`` charges and
     books once and answers as before. Only a member of the campaign's organisation may
-    fund it; a closed campaign, a platform campaign (no organisation to charge), an amount
-    not above zero or in another currency than the campaign's are refused.
+    fund it. A platform campaign (no buyer) is funded by an operator, the charge going
+    straight into escrow (external cash → escrow). A closed campaign, an amount not above
+    zero or in another currency than the campaign's are refused.
     """
     campaign = uow.get(Campaign, campaign_id)
     authorize(actor, Permission.ESCROW_FUND, campaign or MISSING)
     assert campaign is not None
+    if campaign.org_id is None:
+        # A platform campaign is paid with the instance's own money: its operators fund it.
+        authorize(actor, Permission.INSTANCE_MANAGE)
     key = _key(idempotency_key)
     _money(amount)
     if amount.currency != campaign.currency:
@@ -270,54 +274,13 @@ def fund_campaign_escrow(
             f" not {amount.currency}",
             field="currency",
         )
-    if campaign.org_id is None:
-        raise Conflict("a platform campaign has no buyer organisation to charge")
     if campaign.state is CampaignState.CLOSED:
         raise Conflict(f"campaign {campaign_id} is closed")
     ledger = uow.queries.ledger
     fund_key = f"escrow-fund:{campaign_id}:{key}"
     previous = ledger.entry(fund_key)
     if previous is None:
-        reference = rail.charge(
-            payer=f"org:{campaign.org_id}",
-            amount=amount,
-            idempotency_key=fund_key,
-            description=f"Escrow for campaign {campaign_id}",
-        )
-        source = {
-            "type": "escrow_fund",
-            "campaign_id": campaign_id,
-            "rail": rail.name,
-            "reference": reference,
-            "org_id": campaign.org_id,
-        }
-        label = actor_label(actor)
-        post(
-            uow,
-            dl.deposit(
-                campaign.org_id,
-                amount,
-                key=f"deposit:{rail.name}:{reference}",
-                rail=rail.name,
-                source=source,
-            ),
-            label,
-        )
-        post(
-            uow,
-            dl.fund_escrow(campaign.org_id, campaign_id, amount, key=fund_key, source=source),
-            label,
-        )
-        uow.record(
-            AuditTag.ESCROW_FUND,
-            label,
-            "campaign",
-            campaign_id,
-            amount_minor=amount.amount_minor,
-            currency=amount.currency,
-            rail=rail.name,
-            reference=reference,
-        )
+        reference = _charge_into_escrow(uow, rail, actor_label(actor), campaign, amount, fund_key)
     else:
         reference = str(previous.source.get("reference", ""))
     required = required_escrow(
@@ -334,6 +297,57 @@ def fund_campaign_escrow(
         balance >= required,
         previous is not None,
     )
+
+
+def _charge_into_escrow(
+    uow: UnitOfWork, rail: PaymentRail, label: str, campaign: Campaign, amount: Money, key: str
+) -> str:
+    """Charge ``amount`` through ``rail`` and book it into the campaign's escrow: for a
+    buyer's campaign through its funds (two entries), for a platform campaign straight
+    from the rail (the operator paid it in). Returns the rail's reference."""
+    payer = f"org:{campaign.org_id}" if campaign.org_id is not None else "platform"
+    campaign_id = campaign.id or 0
+    reference = rail.charge(
+        payer=payer,
+        amount=amount,
+        idempotency_key=key,
+        description=f"Escrow for campaign {campaign_id}",
+    )
+    source = {
+        "type": "escrow_fund",
+        "campaign_id": campaign_id,
+        "rail": rail.name,
+        "reference": reference,
+        "org_id": campaign.org_id,
+        "payer": payer,
+    }
+    if campaign.org_id is None:
+        entry = dl.fund_platform_escrow(campaign_id, amount, key=key, rail=rail.name, source=source)
+        post(uow, entry, label)
+    else:
+        deposit_key = f"deposit:{rail.name}:{reference}"
+        post(
+            uow,
+            dl.deposit(campaign.org_id, amount, key=deposit_key, rail=rail.name, source=source),
+            label,
+        )
+        post(
+            uow,
+            dl.fund_escrow(campaign.org_id, campaign_id, amount, key=key, source=source),
+            label,
+        )
+    uow.record(
+        AuditTag.ESCROW_FUND,
+        label,
+        "campaign",
+        campaign_id,
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
+        rail=rail.name,
+        reference=reference,
+        payer=payer,
+    )
+    return reference
 
 
 def pay_accepted_item(
@@ -417,14 +431,15 @@ def pay_from_escrow(
 def close_campaign_escrow(
     uow: UnitOfWork,
     campaign_id: int,
-    buyer_org_id: int,
+    buyer_org_id: int | None,
     *,
     currency: str | None = None,
     keep: Money | None = None,
     final: bool = True,
     actor: str = "system",
 ) -> Money:
-    """Return what is left in the campaign's escrow, less ``keep``, to the buyer; returns
+    """Return what is left in the campaign's escrow, less ``keep``, to the buyer (to
+    ``platform_revenue`` when ``buyer_org_id`` is None: a platform campaign); returns
     that amount (zero when nothing is left). Does not commit.
 
     Two releases at most, each keyed once: the one at closing
@@ -453,13 +468,11 @@ def close_campaign_escrow(
         left = left - keep
     if not left.is_positive:
         return Money.zero(currency)
-    entry = dl.release_escrow(
-        campaign_id,
-        buyer_org_id,
-        left,
-        key=key,
-        source={"type": "escrow_release", "campaign_id": campaign_id, "org_id": buyer_org_id},
-    )
+    source = {"type": "escrow_release", "campaign_id": campaign_id, "org_id": buyer_org_id}
+    if buyer_org_id is None:  # a platform campaign: the platform's own money comes back
+        entry = dl.release_platform_escrow(campaign_id, left, key=key, source=source)
+    else:
+        entry = dl.release_escrow(campaign_id, buyer_org_id, left, key=key, source=source)
     post(uow, entry, actor)
     uow.record(
         AuditTag.ESCROW_RELEASE,
