@@ -189,3 +189,25 @@ def test_an_exchange_rate_must_be_an_exact_positive_decimal_string(client, peopl
     response = client.post("/api/fx/rates", json=body, headers=people["operator"].headers)
     assert response.status_code == 422
     assert problem in response.text
+
+
+def test_the_escrow_route_names_what_opening_needs_bonuses_included(client, people):
+    body = {
+        "title": "Street sounds",
+        "kind": "ambient",
+        "rate_minor": 100,
+        "currency": "USD",
+        "quota": 4,
+        "coverage_bonus_minor": 50,
+        "expected_minutes_per_item": 5,
+    }
+    headers = people["buyer"].headers
+    campaign_id = client.post("/api/campaigns", json=body, headers=headers).json()["id"]
+    fund = {"amount_minor": 500, "currency": "USD", "idempotency_key": "a"}
+    funded = client.post(f"/api/campaigns/{campaign_id}/escrow", json=fund, headers=headers)
+    assert funded.json()["required"]["amount_minor"] == 4 * 100 + 4 * 50
+    assert funded.json()["covered"] is False and funded.json()["paused"] is False
+    fund = {"amount_minor": 100, "currency": "USD", "idempotency_key": "b"}
+    funded = client.post(f"/api/campaigns/{campaign_id}/escrow", json=fund, headers=headers)
+    assert funded.json()["covered"] is True
+    assert client.post(f"/api/campaigns/{campaign_id}/open", headers=headers).status_code == 200

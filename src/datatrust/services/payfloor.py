@@ -331,6 +331,11 @@ def reopen_if_covered(uow: UnitOfWork, campaign: Campaign, *, actor: str = "syst
 class TopUp:
     funding: money.EscrowFunding
     state: FloorState
+    required: Money  # what opening needs: quota × rate (× units) plus a bonus per item
+
+    @property
+    def covered(self) -> bool:
+        return self.state.escrow >= (self.state.needed if self.state.paused else self.required)
 
 
 def top_up_campaign(
@@ -349,4 +354,4 @@ def top_up_campaign(
     reopen_if_covered(uow, campaign, actor=actor_label(actor))
     state = _state(uow, campaign)
     uow.commit()
-    return TopUp(funding, state)
+    return TopUp(funding, state, campaigns.required_escrow(campaign))

@@ -118,8 +118,8 @@ def fund_escrow(
         "amount": money.money_out(funded.amount),
         "reference": funded.reference,
         "escrow_balance": money.money_out(funded.balance),
-        "required": money.money_out(funded.required),
-        "covered": funded.covered,
+        "required": money.money_out(topped.required),
+        "covered": topped.covered,
         "replayed": funded.replayed,
     }
 
