@@ -14,6 +14,7 @@ from PIL import Image
 import ingest_media as media
 from datatrust.services import upload_limits
 from datatrust.web.app import MULTIPART_OVERHEAD, body_limit
+from support import fund_and_open
 
 MB = 1024 * 1024
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -49,7 +50,8 @@ def photo_task(client, people):
     )
     assert created.status_code == 201, created.text
     campaign_id = created.json()["id"]
-    assert client.post(f"/api/campaigns/{campaign_id}/open", headers=operator.headers).is_success
+    opened = fund_and_open(client, operator.headers, campaign_id)
+    assert opened.status_code == 200, opened.text
     signed_up = client.post(
         "/sign-up", data={"email": "thandi@example.org", "password": "correct horse battery"}
     )
