@@ -376,7 +376,7 @@ def test_the_first_accepted_item_from_an_uncovered_cell_earns_the_coverage_bonus
     assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(250)
     with services.uow() as uow:
         (bonus,) = uow.queries.ledger.entries_with_key_prefix("coverage-bonus:")
-        assert bonus.key == f"coverage-bonus:{first}"
+        assert bonus.key == f"coverage-bonus:{CELL}"
         assert money.pay_from_escrow(
             uow,
             campaign.id,
@@ -420,7 +420,7 @@ def test_a_platform_campaign_opens_only_once_the_operator_funds_its_escrow(servi
     rail = FakeCardRail()
     with services.uow() as uow:
         funded = money.fund_campaign_escrow(uow, rail, operator, campaign.id, usd(500), "op-1")
-    assert funded.covered and len(rail.charges) == 1
+    assert funded.balance == usd(500) and len(rail.charges) == 1
     assert open_(services, operator, campaign.id).state is CampaignState.OPEN
 
     accept(services, people, campaign.id, waiting_item(services, owner.user_id, campaign))
@@ -433,3 +433,22 @@ def test_a_platform_campaign_opens_only_once_the_operator_funds_its_escrow(servi
     assert balance(services, AccountRef.escrow(campaign.id, "USD")) == usd(0)
     with services.uow() as uow:
         assert money.check_ledger(uow, operator).ok
+
+
+def test_a_cell_pays_its_coverage_bonus_once_even_after_its_first_item_is_withdrawn(
+    services, people
+):
+    buyer, owner, other = people["buyer"].actor, people["owner"].actor, people["other"].actor
+    campaign = make_campaign(services, buyer, kind="ambient", coverage_bonus_minor=50)
+    fund(services, buyer, campaign.id, 4 * 300)
+    open_(services, buyer, campaign.id)
+    first = waiting_item(services, owner.user_id, campaign, h3_cell=CELL)
+    accept(services, people, campaign.id, first)
+    with services.uow() as uow:
+        uow.get(Item, first).move_to(ItemStatus.WITHDRAWN)  # the cell has no listed item now
+        uow.commit()
+    later = waiting_item(services, other.user_id, campaign, h3_cell=CELL)
+    accept(services, people, campaign.id, later)
+    assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(250)
+    with services.uow() as uow:
+        assert len(uow.queries.ledger.entries_with_key_prefix("coverage-bonus:")) == 1

@@ -280,15 +280,24 @@ def item_pay(campaign: Campaign, item: Item) -> Money:
 def coverage_bonus_for(uow: UnitOfWork, campaign: Campaign, item: Item) -> Money:
     """The coverage bonus an accepted ambient item earns: the campaign's bonus when the
     pipeline found its H3 cell uncovered and still no other item from that cell has been
-    listed (the first one accepted gets it); zero otherwise."""
+    listed (the first one accepted gets it); zero otherwise. A cell's bonus is paid once
+    ever, under the key ``coverage_bonus_key(cell)``: on PostgreSQL two acceptances racing
+    for the same cell cannot both post it (the key is unique), and a cell whose first item
+    was later withdrawn does not pay again."""
     terms = (item.report or {}).get("campaign") or {}
     promised = int(terms.get("coverage_bonus_minor") or 0)
     if not promised or item.kind is not ItemKind.AMBIENT or not item.h3_cell:
+        return Money.zero(campaign.currency)
+    if uow.queries.ledger.entry(coverage_bonus_key(item.h3_cell)) is not None:
         return Money.zero(campaign.currency)
     others = uow.count(Item, kind=ItemKind.AMBIENT, status=ItemStatus.LISTED, h3_cell=item.h3_cell)
     if others - (item.status is ItemStatus.LISTED) > 0:
         return Money.zero(campaign.currency)
     return Money(min(promised, campaign.coverage_bonus_minor), campaign.currency)
+
+
+def coverage_bonus_key(h3_cell: str) -> str:
+    return f"coverage-bonus:{h3_cell}"
 
 
 def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "system") -> Money:
@@ -570,7 +579,7 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> None:
                     item.owner_id,
                     bonus,
                     item.id or 0,
-                    key=f"coverage-bonus:{item.id}",
+                    key=coverage_bonus_key(item.h3_cell or ""),
                     kind="coverage_bonus",
                     memo=f"Coverage bonus: item {item.id} is the first from cell {item.h3_cell}",
                     tag=AuditTag.COVERAGE_BONUS,

@@ -17,7 +17,7 @@ request_payout             ``payout:<id>:request``                 yes
 request_weekly_payouts     ``payout:<id>:request`` (payout keyed   yes, per contributor
                            ``weekly:<year>-W<week>:<CUR>``)
 pay_from_escrow            the caller's (``floor-topup:…``,        no
-                           ``coverage-bonus:<item>``)
+                           ``coverage-bonus:<h3 cell>``)
 run_payout_batch           ``payout:<id>:settle`` / ``:fail``      yes, per payout
 =========================  ======================================  =====================
 
@@ -237,9 +237,7 @@ class EscrowFunding:
     campaign_id: int
     amount: Money
     reference: str
-    balance: Money
-    required: Money
-    covered: bool
+    balance: Money  # what escrow holds now; what opening needs is campaigns.required_escrow
     replayed: bool
 
 
@@ -283,20 +281,9 @@ def fund_campaign_escrow(
         reference = _charge_into_escrow(uow, rail, actor_label(actor), campaign, amount, fund_key)
     else:
         reference = str(previous.source.get("reference", ""))
-    required = required_escrow(
-        campaign.rate, campaign.quota, Money(campaign.coverage_bonus_minor, campaign.currency)
-    )
     balance = escrow_balance(uow, campaign_id, campaign.currency)
     uow.commit()
-    return EscrowFunding(
-        campaign_id,
-        amount,
-        reference,
-        balance,
-        required,
-        balance >= required,
-        previous is not None,
-    )
+    return EscrowFunding(campaign_id, amount, reference, balance, previous is not None)
 
 
 def _charge_into_escrow(
