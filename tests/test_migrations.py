@@ -82,3 +82,29 @@ def test_migration_0008_mirrors_each_items_consent_record_onto_the_item(database
         assert "ix_items_selection" in {i["name"] for i in inspect(engine).get_indexes("items")}
     finally:
         engine.dispose()
+
+
+def test_migration_0011_gives_old_standard_campaigns_the_training_only_template(databases):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0010")
+        at = "2026-01-01 00:00:00"
+        with engine.begin() as c:
+            c.exec_driver_sql(
+                "INSERT INTO users (id, email, password_hash, role, display_name, language, "
+                f"created_at) VALUES (1, 'op@example.org', 'x', 'operator', '', 'en', '{at}')"
+            )
+            for campaign_id, template in [(1, "standard"), (2, "research")]:
+                c.exec_driver_sql(
+                    "INSERT INTO campaigns (id, created_by, title, description, kind, spec, "
+                    "pay_basis, rate_minor, currency, coverage_bonus_minor, quota, "
+                    "review_window_days, licence_template, review_mode, state, created_at) "
+                    f"VALUES ({campaign_id}, 1, 't', '', 'photo', '{{}}', 'per_item', 100, "
+                    f"'USD', 0, 1, 7, '{template}', 'operator', 'draft', '{at}')"
+                )
+        migrate.upgrade(engine, "0011")
+        with engine.connect() as c:
+            rows = c.exec_driver_sql("SELECT id, licence_template FROM campaigns ORDER BY id")
+            assert [tuple(r) for r in rows] == [(1, "training_only"), (2, "research")]
+    finally:
+        engine.dispose()
