@@ -245,3 +245,13 @@ def test_a_contributor_reviews_other_peoples_items_but_never_their_own(client, p
     )
     assert voted.status_code == 303
     assert f'id="item-{item_id}"' not in client.get("/review").text  # one vote each
+    vote = {
+        "csrf_token": csrf_of(page.text),
+        "campaign_id": str(campaign["id"]),
+        "item_id": item_id,
+        "note": "again",
+    }
+    again = client.post("/review?lang=en", data={**vote, "decision": "up"})
+    assert again.status_code == 422  # the item has left the list: said above it
+    assert f'<div class="alert" role="alert"><p class="error">Item {item_id}: ' in again.text
+    assert client.post("/review", data={**vote, "decision": "maybe"}).status_code == 400

@@ -21,6 +21,8 @@ from datatrust.domain.money import Money
 from datatrust.domain.payfloor import hourly_rate
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.i18n import translator
+from datatrust.services import campaigns
+from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import SESSION_COOKIE, Caller, Requires, caller
 from datatrust.web.pages.explain import Explain
 
@@ -267,3 +269,28 @@ def quoted(path: str) -> str:
 env.filters["quoted"] = quoted
 # A catalogue link that adds one facet value to the current filters.
 env.globals["narrow"] = lambda filters, key, value: urlencode({**filters, key: value})
+
+
+def review_vote(
+    page: Page,
+    unit: UnitOfWork,
+    form: tuple[str, str, str, str],
+    choices: tuple[str, str],
+) -> dict[int, dict[str, Any]] | None:
+    """Record one review from a form ``(campaign_id, item_id, decision, note)``, where the
+    decision is ``choices[0]`` (up, accept) or ``choices[1]``. None when it is recorded;
+    otherwise ``{item_id: {"fields": errors, "note": what was typed}}`` for review.html,
+    which shows them next to that item's note (or above the list when the item has left
+    it). A malformed form is a 400; 401/403/404 pass through to the error page."""
+    campaign_id, item_id, decision, note = form
+    if not (campaign_id.isdigit() and item_id.isdigit() and decision in choices):
+        raise BadRequest()
+    try:
+        campaigns.submit_review(
+            unit, page.actor, int(campaign_id), int(item_id), up=decision == choices[0], note=note
+        )
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return {int(item_id): {"fields": field_errors(page, exc, "note"), "note": note}}
+    return None

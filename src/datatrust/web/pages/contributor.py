@@ -22,12 +22,12 @@ from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import services, uow
 from datatrust.web.pages.common import (
     EXAMPLE_CHANGES,
-    BadRequest,
     Page,
     field_errors,
     page_requires,
     page_router,
     render,
+    review_vote,
     task_view,
 )
 
@@ -335,14 +335,7 @@ def vote(
     decision: str = Form(""),
     note: str = Form(""),
 ) -> Response:
-    if not (campaign_id.isdigit() and item_id.isdigit() and decision in ("up", "down")):
-        raise BadRequest()
-    try:
-        campaigns.submit_review(
-            unit, page.actor, int(campaign_id), int(item_id), up=decision == "up", note=note
-        )
-    except DomainError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        return _peer_review_page(page, unit, 422, {int(item_id): field_errors(page, exc, "note")})
+    errors = review_vote(page, unit, (campaign_id, item_id, decision, note), ("up", "down"))
+    if errors:
+        return _peer_review_page(page, unit, 422, errors)
     return RedirectResponse("/review", status_code=303)

@@ -16,12 +16,12 @@ from datatrust.services.audit import verify_audit_log
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import services, uow
 from datatrust.web.pages.common import (
-    BadRequest,
     Page,
     field_errors,
     page_requires,
     page_router,
     render,
+    review_vote,
     task_view,
 )
 
@@ -97,16 +97,8 @@ def decide_item(
     decision: str = Form(""),
     note: str = Form(""),
 ) -> Response:
-    if not (campaign_id.isdigit() and item_id.isdigit() and decision in ("accept", "reject")):
-        raise BadRequest()
-    try:
-        campaigns.submit_review(
-            unit, page.actor, int(campaign_id), int(item_id), up=decision == "accept", note=note
-        )
-    except DomainError as exc:
-        if exc.status in (401, 403, 404):
-            raise
-        errors = {int(item_id): field_errors(page, exc, "note")}
+    errors = review_vote(page, unit, (campaign_id, item_id, decision, note), ("accept", "reject"))
+    if errors:
         return _review_page(page, unit, int(campaign_id), 422, errors)
     return RedirectResponse(f"/operator/review?campaign={campaign_id}", status_code=303)
 
