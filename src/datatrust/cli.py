@@ -114,14 +114,15 @@ def audit_verify(dev: bool = typer.Option(False, "--dev")) -> None:
 
 @app.command()
 def demo(dev: bool = typer.Option(False, "--dev")) -> None:
-    """Seed demo people, a vetted buyer organisation and sample items; print sign-ins."""
+    """Seed the demo: people, a vetted buyer, two open tasks, listed items and a sale."""
     _print_demo(_services(_settings(dev)))
 
 
 def _print_demo(services) -> None:  # type: ignore[no-untyped-def]
+    from datatrust.adapters.payments import payment_rail_for
     from datatrust.services.demo import DEMO_PASSWORD, seed_demo
 
-    people = seed_demo(services.uow, services.hasher, services.storage)
+    people = seed_demo(services, payment_rail_for(services))
     typer.echo(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
     for person in people:
         typer.echo(f"  {person.role.value:<12} {person.email:<26} {person.name}")

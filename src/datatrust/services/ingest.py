@@ -516,9 +516,14 @@ def describe_removed(removed: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------- the job
 
 
+def processing_key(item_id: int) -> str:
+    """The outbox key of an item's ``item.process`` job (one per item)."""
+    return f"{PROCESS_JOB}:{item_id}"
+
+
 def enqueue_processing(uow: UnitOfWork, item: Item) -> None:
     """Queue ``item.process`` in the caller's transaction (keyed by item: queued once)."""
-    uow.enqueue(PROCESS_JOB, {"item_id": item.id}, key=f"{PROCESS_JOB}:{item.id}")
+    uow.enqueue(PROCESS_JOB, {"item_id": item.id}, key=processing_key(item.id or 0))
 
 
 PROCESSING_FAILED = (

@@ -1,0 +1,194 @@
+"""The demo that ``datatrust serve --dev --demo`` seeds: open tasks, listed and licensed
+items, a sale with royalties, a balanced ledger; and seeding twice makes nothing new.
+
+Seeding runs as ``serve`` runs it: over a committed database with the real queue
+storage and no job consumer (the embedded one starts only after seeding), so the
+recordings are processed only because ``seed_demo`` runs their jobs itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from datatrust.adapters.db import migrate
+from datatrust.adapters.payments import payment_rail_for
+from datatrust.bootstrap import Services, build
+from datatrust.domain.accounts import User
+from datatrust.domain.audit import AuditEvent
+from datatrust.domain.campaigns import Campaign, CampaignState
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.jobs import JobState, OutboxJob
+from datatrust.domain.money import Money
+from datatrust.domain.permissions import Actor, Role
+from datatrust.services import accounts, campaigns, items, money, orders
+from datatrust.services.accounts import actor_for
+from datatrust.services.consent import ConsentRow
+from datatrust.services.demo import (
+    BUYER,
+    DEMO_PASSWORD,
+    OPERATOR,
+    RECORDINGS,
+    STREET_SOUNDS,
+    VOICE_STORY,
+    seed_demo,
+)
+from datatrust.services.ingest import processing_key
+from datatrust.services.orders import AgreementRow, Order
+from support import TEST_QUEUE, make_settings, redis_reachable, require_service
+
+SIPHO = "sipho@demo.datatrust"
+PRIYA = "priya@demo.datatrust"
+
+
+@pytest.fixture
+def fresh(databases, tmp_path) -> Iterator[Services]:
+    """Services over a fresh committed database, with the real queue storage and nothing
+    draining it."""
+    if TEST_QUEUE == "redis":
+        require_service("Redis", redis_reachable())
+    settings = make_settings(
+        tmp_path,
+        database_url=databases.create(),
+        queue_backend=TEST_QUEUE if TEST_QUEUE == "redis" else "sqlite",
+        queue_name=f"dt-demo-{uuid.uuid4().hex[:8]}",
+    )
+    svc = build(settings, upgrade_embedded=False)
+    migrate.upgrade(svc.engine)
+    yield svc
+    svc.queue.huey.storage.flush_all()
+    svc.close()
+
+
+@pytest.fixture
+def demo(fresh) -> Services:
+    seed_demo(fresh, payment_rail_for(fresh))
+    return fresh
+
+
+def actor(svc: Services, email: str) -> Actor:
+    # Its own unit of work: call it before opening another (SQLite begins each one
+    # IMMEDIATE, so a second one opened inside the first would wait for the lock).
+    with svc.uow() as uow:
+        return actor_for(uow, uow.one(User, email=email))
+
+
+def actors(svc: Services) -> dict[str, Actor]:
+    return {email: actor(svc, email) for email in (SIPHO, PRIYA, BUYER, OPERATOR)}
+
+
+def test_both_tasks_are_open_funded_and_listed_for_a_contributor(demo):
+    who = actors(demo)
+    with demo.uow() as uow:
+        shown = [c for c in campaigns.list_campaigns(uow, who[SIPHO]) if c.state.value == "open"]
+        assert {c.title for c in shown} == {STREET_SOUNDS["title"], VOICE_STORY["title"]}
+        for campaign in shown:
+            held = money.escrow_balance(uow, campaign.id, campaign.currency)
+            # Opened only once escrow covered the quota; accepted work was paid out of it.
+            assert held.is_positive
+        voice = next(c for c in shown if c.title == VOICE_STORY["title"])
+        assert voice.org_id == who[BUYER].org_id and voice.pay_basis.value == "per_minute"
+        street = next(c for c in shown if c.title == STREET_SOUNDS["title"])
+        assert street.org_id is None and street.review_mode.value == "peer"
+        # The recording left waiting is on Sipho's review page, never on Priya's (hers).
+        waiting = [e.item_id for _, e in campaigns.peer_review_queue(uow, who[SIPHO])]
+        assert len(waiting) == 1
+        assert campaigns.peer_review_queue(uow, who[PRIYA]) == []
+
+
+def test_each_contributors_recording_was_processed_licensed_and_listed(demo):
+    for recording in RECORDINGS:
+        owner = actor(demo, recording.owner)
+        with demo.uow() as uow:
+            (item,) = [i for i in items.list_my_items(uow, owner) if i.title == recording.title]
+            want = ItemStatus.LISTED if recording.voted_through else ItemStatus.ACCEPTED
+            assert item.status is want, (recording.title, item.report.get("reasons"))
+            assert item.deidentified_key and item.h3_cell  # what the pipeline made of it
+            assert uow.one(ConsentRow, id=item.consent_id).state.value == "active"
+            # Processed by its own job, which the serve's consumer will find done.
+            job = uow.one(OutboxJob, idempotency_key=processing_key(item.id))
+            assert job.state is JobState.DONE
+
+
+def test_the_buyer_sees_a_catalogue_and_bought_for_training(demo):
+    buyer = actor(demo, BUYER)
+    listed = sum(r.voted_through for r in RECORDINGS)
+    with demo.uow() as uow:
+        assert orders.catalogue(uow, buyer, {})["count"] == listed
+        (order,) = orders.list_orders(uow, buyer)
+        assert order.state == "purchased" and order.use["purpose"] == "model_training"
+        assert len(uow.all(AgreementRow, order_id=order.id)) == listed
+
+
+def test_a_contributor_earned_item_pay_a_coverage_bonus_and_a_royalty(demo):
+    who = actors(demo)
+    with demo.uow() as uow:
+        statement = money.contributor_statement(uow, who[SIPHO])
+        kinds = {line["source"]["kind"] for line in statement["lines"]}
+        assert kinds == {"item", "coverage_bonus", "sale"}
+        sale = next(line for line in statement["lines"] if line["source"]["kind"] == "sale")
+        assert sale["amount"]["amount_minor"] > 0
+        assert sale["source"]["items"][0]["royalty_percent"] == "50"
+        check = money.check_ledger(uow, who[OPERATOR])
+        assert check.ok, check.report.problems()
+        assert all(per_kind["sum"] == 0 for per_kind in check.totals.values())
+
+
+def test_seeding_again_makes_and_charges_nothing_new(demo):
+    def counts() -> dict[str, int]:
+        with demo.uow() as uow:
+            return {
+                cls.__name__: uow.count(cls)
+                for cls in (User, Campaign, Item, ConsentRow, Order, AgreementRow, AuditEvent)
+            } | {"entries": sum(1 for _ in uow.queries.ledger.all_entries())}
+
+    before = counts()
+    charges = dict(payment_rail_for(demo).charges)
+    seed_demo(demo, payment_rail_for(demo))
+    assert counts() == before
+    assert payment_rail_for(demo).charges == charges
+    assert before["Item"] == len(RECORDINGS) and before["Order"] == 1
+
+
+def test_a_task_left_in_draft_is_funded_by_its_shortfall_and_opened(fresh):
+    """A seed stopped after creating a task and funding part of it: the next run charges
+    exactly what opening still needs, once, and opens it."""
+    with fresh.uow() as uow:
+        user = accounts.sign_up(
+            uow,
+            fresh.hasher,
+            email=OPERATOR,
+            password=DEMO_PASSWORD,
+            role=Role.OPERATOR,
+            allow_operator=True,
+        )
+        operator = actor_for(uow, user)
+    with fresh.uow() as uow:
+        draft = campaigns.create_campaign(uow, operator, **STREET_SOUNDS)
+    needed = campaigns.required_escrow(draft)
+    rail = payment_rail_for(fresh)
+    with fresh.uow() as uow:
+        money.fund_campaign_escrow(uow, rail, operator, draft.id, Money(1000, "USD"), "earlier")
+    seed_demo(fresh, rail)
+    with fresh.uow() as uow:
+        assert uow.get(Campaign, draft.id).state is CampaignState.OPEN
+        assert uow.count(Campaign, title=STREET_SOUNDS["title"]) == 1
+    charged = sorted(amount.amount_minor for _, amount in rail.charges.values())
+    assert needed.amount_minor - 1000 in charged and 1000 in charged
+
+
+def test_the_demo_people_sign_in_and_see_the_tasks_page(demo):
+    from fastapi.testclient import TestClient
+
+    from datatrust.web.app import create_app
+
+    with TestClient(create_app(demo, start_worker=False)) as http:
+        signed = http.post("/api/auth/sign-in", json={"email": SIPHO, "password": DEMO_PASSWORD})
+        assert signed.status_code == 200, signed.text
+        page = http.get("/tasks")
+        assert page.status_code == 200
+        assert STREET_SOUNDS["title"] in page.text and VOICE_STORY["title"] in page.text
+        review = http.get("/review")
+        assert review.status_code == 200 and "Evening birds" not in review.text  # no titles
