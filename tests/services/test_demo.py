@@ -23,7 +23,7 @@ from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Role
-from datatrust.services import accounts, campaigns, items, money, orders
+from datatrust.services import accounts, campaigns, items, money, orders, passport
 from datatrust.services.accounts import actor_for
 from datatrust.services.consent import ConsentRow
 from datatrust.services.demo import (
@@ -122,7 +122,7 @@ def test_the_buyer_sees_a_catalogue_and_bought_for_training(demo):
         assert len(uow.all(AgreementRow, order_id=order.id)) == listed
 
 
-def test_a_contributor_earned_item_pay_a_coverage_bonus_and_a_royalty(demo):
+def test_a_contributor_earned_item_pay_a_bonus_and_a_royalty_shown_in_the_passport(demo):
     who = actors(demo)
     with demo.uow() as uow:
         statement = money.contributor_statement(uow, who[SIPHO])
@@ -131,6 +131,10 @@ def test_a_contributor_earned_item_pay_a_coverage_bonus_and_a_royalty(demo):
         sale = next(line for line in statement["lines"] if line["source"]["kind"] == "sale")
         assert sale["amount"]["amount_minor"] > 0
         assert sale["source"]["items"][0]["royalty_percent"] == "50"
+        first = items.list_my_items(uow, who[SIPHO])[0]
+        steps = [e["step"] for e in passport.item_passport(uow, who[SIPHO], first.id)["events"]]
+        for step in ("processed", "consent given", "listed", "selected", "sold"):
+            assert step in steps, (step, steps)
         check = money.check_ledger(uow, who[OPERATOR])
         assert check.ok, check.report.problems()
         assert all(per_kind["sum"] == 0 for per_kind in check.totals.values())
