@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 
@@ -196,3 +197,25 @@ def test_the_demo_people_sign_in_and_see_the_tasks_page(demo):
         assert STREET_SOUNDS["title"] in page.text and VOICE_STORY["title"] in page.text
         review = http.get("/review")
         assert review.status_code == 200 and "Evening birds" not in review.text  # no titles
+
+
+def test_sipho_sees_his_earnings_in_rand_at_the_operators_rate_and_each_line_explained(demo):
+    from fastapi.testclient import TestClient
+
+    from datatrust.web.app import create_app
+
+    sipho, operator = actor(demo, SIPHO), actor(demo, OPERATOR)
+    with demo.uow() as uow:
+        assert money.home_currency(uow, sipho) == "ZAR"  # his country is ZA
+        money.set_fx_rate(uow, operator, "USD", "ZAR", "18.25", date(2026, 11, 2))
+        uow.commit()
+    with TestClient(create_app(demo, start_worker=False)) as http:
+        http.post("/api/auth/sign-in", json={"email": SIPHO, "password": DEMO_PASSWORD})
+        page = http.get("/my/earnings?lang=en")
+        assert page.status_code == 200
+        # USD 2.60 available → about ZAR 47.45, with the rate's date
+        assert "USD 2.60</strong> (about ZAR 47.45 at the rate of 2026-11-02)" in page.text
+        assert "Royalty: your share when item" in page.text and "Pay for item" in page.text
+        assert "Sale order-" not in page.text  # the ledger memo is not what a person reads
+        euros = http.get("/my/earnings?lang=hi&currency=EUR")  # no USD→EUR rate: none shown
+        assert "लगभग" not in euros.text and "रॉयल्टी: चीज़" in euros.text

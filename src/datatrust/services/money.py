@@ -42,11 +42,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
+from babel.numbers import get_territory_currencies
+
 from datatrust.domain import ledger as dl
+from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import Campaign, CampaignState
 from datatrust.domain.clock import utcnow
 from datatrust.domain.currencies import currency as currency_info
+from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.fx import Rate, RateNotFound, approximate
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, JournalEntry
@@ -978,6 +982,19 @@ def _credit_source(entry: Any, user_id: int) -> dict[str, Any]:
     return {"kind": kind or "other"}
 
 
+def home_currency(uow: UnitOfWork, actor: Actor) -> str | None:
+    """The currency of the caller's country (CLDR's tender currency for it today), in
+    which a statement can show approximate values; None when the country is unknown."""
+    user = uow.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.country:
+        return None
+    try:
+        found = get_territory_currencies(user.country.upper(), tender=True)
+    except ValueError:  # not a territory CLDR knows
+        return None
+    return next((code for code in found if is_known(code)), None)
+
+
 def contributor_statement(
     uow: UnitOfWork, actor: Actor, *, show_in: str | None = None
 ) -> dict[str, Any]:
@@ -1038,8 +1055,6 @@ def buyer_invoices(uow: UnitOfWork, actor: Actor, org_id: int) -> dict[str, Any]
     """An organisation's invoices, newest first: every sale (price, platform fee, what went
     to contributors, per item) and every escrow funding, and its funds' balances. Buyers
     of that organisation and operators only; contributors are shown by item, not name."""
-    from datatrust.domain.accounts import Organisation
-
     org = uow.get(Organisation, org_id)
     authorize(actor, Permission.INVOICE_READ, org or MISSING)
     ledger = uow.queries.ledger

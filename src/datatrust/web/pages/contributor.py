@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
+from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import Conflict, DomainError, NotFound
 from datatrust.domain.licence_text import summarise
 from datatrust.domain.money import Money
@@ -266,12 +267,20 @@ def my_licences(
     )
 
 
+def _show_in(page: Page) -> str | None:
+    """``?currency=EUR`` on the earnings page: approximate values in that currency."""
+    asked = page.request.query_params.get("currency", "").strip().upper()
+    return asked if is_known(asked) else None
+
+
 def _earnings(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> HTMLResponse:
     return render(
         page,
         "earnings.html",
         status,
-        statement=money.contributor_statement(unit, page.actor),
+        statement=money.contributor_statement(
+            unit, page.actor, show_in=_show_in(page) or money.home_currency(unit, page.actor)
+        ),
         key=uuid.uuid4().hex,
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),

@@ -179,6 +179,14 @@ DETAILS: dict[str, str] = {
     "up": "Vote",
     "what": "What",
 }
+# Where a statement line's money came from, by its source's kind (services.money).
+STATEMENT_SOURCES: dict[str, str] = {
+    "item": "Pay for item %(item)s",
+    "coverage_bonus": "Bonus for item %(item)s: the first recording from its place",
+    "floor_topup": "Top-up for item %(item)s: the task now pays at least the pay floor",
+    "sale": "Royalty: your share when item %(item)s was sold",
+    "payout": "Payout to you",
+}
 # States a campaign can be in (the pay-floor pause may add one: it shows as its code).
 CAMPAIGN_STATES: dict[str, str] = {
     "draft": "Draft",
@@ -261,6 +269,15 @@ class Explain:
             shown.append((self._(label), self._value(key, details[key])))
         return shown
 
+    def statement_line(self, line: dict[str, Any]) -> str:
+        """What a statement line is for, from its ``source`` (the ledger memo otherwise)."""
+        source = line.get("source") or {}
+        kind = source.get("kind")
+        if kind not in STATEMENT_SOURCES:
+            return str(line.get("memo", ""))
+        items = [i["item_id"] for i in source.get("items", [])] or [source.get("item_id")]
+        return self._(STATEMENT_SOURCES[kind]) % {"item": self._list([str(i) for i in items])}
+
     def _value(self, key: str, value: Any) -> str:
         if key == "codes":
             return self._list([self.rejection({"code": str(c)}) for c in value])
@@ -296,7 +313,8 @@ def msgids() -> tuple[set[str], set[tuple[str, str]]]:
     single |= {"Sound removed: it could not be checked for speech"}
     single |= {"Call audio held back until the other side confirms"}
     single |= {"up", "down", "Yes", "No"}
-    for table in (REJECTIONS, EXCLUSIONS, METADATA, DECIDED_BY, DETAILS, CAMPAIGN_STATES):
+    tables = (REJECTIONS, EXCLUSIONS, METADATA, DECIDED_BY, DETAILS, CAMPAIGN_STATES)
+    for table in (*tables, STATEMENT_SOURCES):
         single |= set(table.values())
     plural = {*PII.values(), *COUNTED.values(), VIDEO_FACES, EXCLUDED}
     return single, plural
