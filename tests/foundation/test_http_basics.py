@@ -52,6 +52,17 @@ def test_an_oversize_body_is_refused_before_it_is_read(client):
     assert_error(response, 413, "too_large", "limit")
 
 
+def test_a_chunked_body_without_a_declared_size_is_refused_where_a_limit_applies(client):
+    def chunks():
+        yield b"{" + b" " * 2_000_000
+        yield b"}"
+
+    response = client.post(
+        "/api/auth/sign-in", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_error(response, 411, "length_required", "Content-Length")
+
+
 def test_bad_tokens_are_refused_with_a_reason(client):
     assert_error(
         client.get("/api/me", headers={"Authorization": "Bearer nope"}),

@@ -89,7 +89,12 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         try:
             length = request.headers.get("content-length")
             limit = body_limit(request.url.path, settings.max_json_body_bytes)
-            if length and length.isdigit() and limit is not None and int(length) > limit:
+            if limit is not None and not length and "transfer-encoding" in request.headers:
+                # A chunked body declares no size, so the limit could not be checked first.
+                response = error_response(
+                    411, "length_required", f"send a Content-Length (at most {limit} bytes)"
+                )
+            elif length and length.isdigit() and limit is not None and int(length) > limit:
                 response = error_response(
                     413, "too_large", f"the body is {length} bytes; the limit is {limit}"
                 )
