@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from test_campaign_money import balance, fund, make_campaign, open_, usd, waiting_item
 
 from datatrust.adapters.queue import SCHEDULE
 from datatrust.domain.audit import AuditEvent
+from datatrust.domain.campaigns import Campaign
 from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import Conflict
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.ledger import AccountRef
@@ -72,3 +75,46 @@ def test_the_auto_approve_job_accepts_overdue_work(services, people):
         HANDLERS["items.auto_approve"](uow, {}, None)
     with services.uow() as uow:
         assert uow.get(Item, item_id).status is ItemStatus.LISTED
+
+
+def test_an_item_escrow_cannot_pay_waits_without_blocking_other_campaigns(services, people):
+    owner, buyer = people["owner"].actor, people["buyer"].actor
+    short = opened_campaign(services, people)  # 10.00 USD in escrow
+    funded = opened_campaign(services, people)
+    # A recheck raised the short campaign's rate above what its escrow holds.
+    with services.uow() as uow:
+        uow.get(Campaign, short.id).rate_minor = 1500
+        uow.commit()
+    stuck = waiting_item(services, owner.user_id, short, days_old=30)  # the lower id
+    settled = waiting_item(services, owner.user_id, funded, days_old=30)
+    with services.uow() as uow:
+        assert campaigns.settle_overdue_reviews(uow) == 1
+    with services.uow() as uow:
+        assert uow.get(Item, settled).status is ItemStatus.LISTED
+        waiting = uow.get(Item, stuck)
+        assert waiting.status is ItemStatus.ACCEPTED
+        assert waiting.report["campaign"]["review"] == "waiting_for_escrow"
+    payable = AccountRef.contributor_payable(owner.user_id, "USD")
+    assert balance(services, payable) == usd(250)
+    assert balance(services, AccountRef.escrow(short.id, "USD")) == usd(1000)
+
+    fund(services, buyer, short.id, 500, key="top-up")  # the buyer tops up
+    with services.uow() as uow:
+        assert campaigns.settle_overdue_reviews(uow) == 1
+    with services.uow() as uow:
+        assert uow.get(Item, stuck).status is ItemStatus.LISTED
+        assert uow.get(Item, stuck).report["campaign"]["review"] == "accepted"
+    assert balance(services, payable) == usd(250 + 1500)
+
+
+def test_a_reviewer_accepting_an_item_escrow_cannot_pay_is_told_the_shortfall(services, people):
+    owner = people["owner"].actor
+    campaign = opened_campaign(services, people)
+    with services.uow() as uow:
+        uow.get(Campaign, campaign.id).rate_minor = 1500
+        uow.commit()
+    item_id = waiting_item(services, owner.user_id, campaign)
+    with services.uow() as uow, pytest.raises(Conflict, match=r"fund USD 5\.00 more"):
+        campaigns.submit_review(uow, people["operator"].actor, campaign.id, item_id, up=True)
+    with services.uow() as uow:
+        assert uow.get(Item, item_id).status is ItemStatus.ACCEPTED

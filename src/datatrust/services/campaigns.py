@@ -8,6 +8,7 @@ version, never the original, and never who contributed it.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,13 @@ from datatrust.domain.campaigns import (
     peer_verdict,
 )
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from datatrust.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Permission, Role, authorize, can
@@ -35,6 +42,8 @@ from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
+
+log = logging.getLogger(__name__)
 
 COVERED = (ItemStatus.ACCEPTED, ItemStatus.LISTED)
 MAX_EXPECTED_MINUTES = 24 * 60
@@ -422,12 +431,18 @@ def _may_review(actor: Actor, campaign: Campaign) -> None:
         raise NotFound("no such campaign")
 
 
+# Undecided review states: waiting for reviewers, or accepted by its review window but
+# waiting for the buyer to top up escrow before it can be paid (and listed).
+WAITING = "waiting"
+WAITING_FOR_ESCROW = "waiting_for_escrow"
+
+
 def _waiting(item: Item, campaign_id: int) -> bool:
     terms = (item.report or {}).get("campaign") or {}
     return (
         item.campaign_id == campaign_id
         and item.status is ItemStatus.ACCEPTED
-        and terms.get("review") == "waiting"
+        and terms.get("review") in (WAITING, WAITING_FOR_ESCROW)
     )
 
 
@@ -554,13 +569,34 @@ def submit_review(
     return ReviewOutcome(item.id or 0, ups, downs, decision, item.status.value)
 
 
-def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> None:
+def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
+    """Accept (list and pay from escrow) or reject a waiting item; returns whether it was
+    decided. When escrow cannot pay an acceptance (a pay-floor recheck raised the rate
+    past what escrow holds), a review is refused (``Conflict`` naming the shortfall),
+    while acceptance by the review window leaves the item waiting, marked
+    ``waiting_for_escrow``, for a later run once the buyer tops up (returns False)."""
     report = dict(item.report)
     terms = dict(report.get("campaign") or {})
+    # Locked, and read afresh: a pay-floor recheck raising the rate commits first, so an
+    # item accepted meanwhile is paid the new rate rather than missing its top-up.
+    campaign = uow.get_for_update(Campaign, item.campaign_id) if item.campaign_id else None
+    if decision == "accept" and campaign is not None:
+        shortfall = _escrow_shortfall(uow, campaign, item)
+        if shortfall is not None:
+            if by != "review_window":
+                raise Conflict(
+                    f"escrow cannot pay this item yet: its buyer must fund {shortfall} more",
+                    {"shortfall": money.money_out(shortfall)},
+                )
+            terms["review"] = WAITING_FOR_ESCROW
+            terms["escrow_shortfall_minor"] = shortfall.amount_minor
+            report["campaign"] = terms
+            item.report = report
+            return False
+    terms.pop("escrow_shortfall_minor", None)
     terms["review"] = "accepted" if decision == "accept" else "rejected"
     terms["reviewed_by"] = by
     report["campaign"] = terms
-    campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
     if decision == "accept":
         item.move_to(ItemStatus.LISTED)
         uow.record(AuditTag.ITEM_LIST, "system", "item", item.id, by=by)
@@ -603,6 +639,15 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> None:
     if campaign is not None and campaign.state is CampaignState.CLOSED:
         uow.flush()
         release_escrow_left(uow, campaign)
+    return True
+
+
+def _escrow_shortfall(uow: UnitOfWork, campaign: Campaign, item: Item) -> Money | None:
+    """How much more escrow must hold to pay ``item``'s acceptance (its pay and any
+    coverage bonus it would earn), or None when it holds enough."""
+    needed = item_pay(campaign, item) + coverage_bonus_for(uow, campaign, item)
+    held = money.escrow_balance(uow, campaign.id or 0, campaign.currency)
+    return needed - held if needed > held else None
 
 
 REVIEW_WINDOW_PASSED = "review window passed"
@@ -613,25 +658,42 @@ def settle_overdue_reviews(uow: UnitOfWork, now: datetime | None = None) -> int:
     not reviewed in time is accepted, DESIGN.md §5), each in its own transaction with its
     ``item:accept`` audit event (reason "review window passed"). Idempotent: an item is
     claimed by locking it and re-checking that it still waits, and its payment is keyed by
-    item; returns how many were settled."""
+    item; returns how many were settled.
+
+    One item cannot hold up the others: an item its campaign's escrow cannot pay stays
+    waiting (``waiting_for_escrow``, see ``_decide``) and is settled by a later run once
+    the buyer tops up; any other refusal of one item is logged, rolled back and skipped."""
     now = now or utcnow()
     settled = 0
     due_ids = []
     for item in uow.all(Item, status=ItemStatus.ACCEPTED, order_by="id"):
         terms = (item.report or {}).get("campaign") or {}
         due = terms.get("review_due")
-        if terms.get("review") == "waiting" and due and as_utc(datetime.fromisoformat(due)) <= now:
+        if (
+            terms.get("review") in (WAITING, WAITING_FOR_ESCROW)
+            and due
+            and as_utc(datetime.fromisoformat(due)) <= now
+        ):
             due_ids.append(item.id)
+    uow.commit()  # end the read; each item below is its own transaction
     for item_id in due_ids:
-        item = uow.get_for_update(Item, item_id)
-        if item is None or item.campaign_id is None or not _waiting(item, item.campaign_id):
-            continue
-        uow.record(AuditTag.ITEM_ACCEPT, "system", "item", item.id, reason=REVIEW_WINDOW_PASSED)
-        _decide(uow, item, "accept", by="review_window")
-        uow.commit()
-        settled += 1
-    uow.commit()
+        try:
+            settled += _settle_overdue(uow, item_id)
+            uow.commit()
+        except DomainError:
+            log.exception("auto-approval of item %s failed; skipped until the next run", item_id)
+            uow.rollback()
     return settled
+
+
+def _settle_overdue(uow: UnitOfWork, item_id: int) -> bool:
+    item = uow.get_for_update(Item, item_id)
+    if item is None or item.campaign_id is None or not _waiting(item, item.campaign_id):
+        return False
+    if not _decide(uow, item, "accept", by="review_window"):
+        return False
+    uow.record(AuditTag.ITEM_ACCEPT, "system", "item", item.id, reason=REVIEW_WINDOW_PASSED)
+    return True
 
 
 @job("items.auto_approve")
