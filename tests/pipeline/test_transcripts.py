@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datatrust.pipeline import transcripts
 from datatrust.pipeline.transcripts import own_side, pseudonymised, split_turns
 
 TRANSCRIPT = (
@@ -41,3 +42,18 @@ def test_everyone_is_pseudonymised_when_all_may_ship():
     assert dropped == 0
     assert text.splitlines()[0] == "PARTICIPANT_1: Hello, is that you?"
     assert "Ravi" not in text.split(":", 1)[0]
+
+
+def test_other_speakers_are_numbered_as_the_pseudonymised_transcript_names_them():
+    text = "Agent: hi\nMe: hello\nSupervisor: joining\nagent: bye\n"
+    assert transcripts.other_speakers(text, None) == ["PARTICIPANT_1", "PARTICIPANT_2"]
+    shipped, _ = transcripts.pseudonymised(transcripts.split_turns(text), "Me")
+    assert [line.split(":")[0] for line in shipped.splitlines()] == [
+        "PARTICIPANT_1",
+        "CONTRIBUTOR",
+        "PARTICIPANT_2",
+        "PARTICIPANT_1",
+    ]
+    assert transcripts.other_speakers("no labels at all\n", None) is None
+    assert transcripts.other_speakers("Agent: hi\nBob: hello\n", None) is None  # who is "me"?
+    assert transcripts.other_speakers("Me: only me\n", None) is None

@@ -273,3 +273,102 @@ def test_a_listed_chat_keeps_what_shipped_when_someone_confirms_later(services, 
         after = uow.get(Item, item.id)
     assert after.status is ItemStatus.LISTED
     assert after.deidentified_key == item.deidentified_key
+
+
+THREE_WAY = (
+    "Agent: Hello, this is Maria from the bank. Let me add my supervisor.\n"
+    "Supervisor: Hi, I am Tom, call me back on +27 82 555 1234.\n"
+    "Me: Sure, my email is jan.devries@example.com.\n"
+)
+
+
+def confirm(services, token):
+    with services.uow() as uow:
+        participants.decide(uow, token, confirm=True)
+
+
+def test_a_three_way_call_ships_its_audio_only_once_every_other_speaker_confirms(services, people):
+    item = receive_call(services, people["owner"], THREE_WAY)
+    invites = links(services, people["owner"], item.id)
+    assert [i["label"] for i in invites] == ["PARTICIPANT_1", "PARTICIPANT_2"]
+    assert len({i["token"] for i in invites}) == 2
+    assert item.report["transcript"]["other_speakers"] == ["PARTICIPANT_1", "PARTICIPANT_2"]
+
+    confirm(services, invites[0]["token"])  # the agent, not the supervisor
+    content_type, shipped = preview(services, people["owner"], item.id)
+    assert content_type.startswith("text/plain")
+    assert shipped.decode() == "CONTRIBUTOR: Sure, my email is [EMAIL].\n"
+    with services.uow() as uow:
+        half = uow.get(Item, item.id)
+    assert half.deidentified_key == item.deidentified_key
+    assert half.report["removed"]["call_audio_withheld"] is True
+
+    confirm(services, invites[1]["token"])
+    content_type, audio = preview(services, people["owner"], item.id)
+    assert content_type == "audio/mp4" and audio[4:8] == b"ftyp"
+    text = preview(services, people["owner"], item.id, "transcript")[1].decode()
+    assert [line.split(":")[0] for line in text.splitlines()] == [
+        "PARTICIPANT_1",
+        "PARTICIPANT_2",
+        "CONTRIBUTOR",
+    ]
+    assert "Tom" not in text and "555" not in text
+
+
+def test_a_call_whose_transcript_names_nobody_else_never_ships_its_audio(services, people):
+    item = receive_call(services, people["owner"], "Me: Sure, call me on +27 82 555 1234.\n")
+    assert item.report["transcript"]["other_speakers"] is None
+    assert "Label each line" in item.report["transcript"]["audio_why"]
+    assert links(services, people["owner"], item.id) == []
+    with services.uow() as uow:  # a stray invitation (as old items got) opens nothing
+        participants.invite_participants(
+            uow, secret(services), uow.get(Item, item.id), ["PARTICIPANT_1"]
+        )
+        uow.commit()
+    confirm(services, links(services, people["owner"], item.id)[0]["token"])
+    content_type, shipped = preview(services, people["owner"], item.id)
+    assert content_type.startswith("text/plain")
+    assert shipped.decode() == "CONTRIBUTOR: Sure, call me on [PHONE].\n"
+
+
+def test_reprocessing_a_call_invites_speakers_an_older_processing_missed(services, people):
+    item = receive_call(services, people["owner"], THREE_WAY)
+    with services.uow() as uow:  # as processed before every speaker was invited
+        uow.delete(uow.one(ParticipantInvitation, item_id=item.id, label="PARTICIPANT_2"))
+        uow.commit()
+    confirm(services, links(services, people["owner"], item.id)[0]["token"])
+    invites = links(services, people["owner"], item.id)
+    assert [(i["label"], i["state"]) for i in invites] == [
+        ("PARTICIPANT_1", "confirmed"),
+        ("PARTICIPANT_2", "pending"),
+    ]
+    assert preview(services, people["owner"], item.id)[0].startswith("text/plain")
+
+
+def three_way_chat() -> bytes:
+    rows = [
+        "1/1/24, 10:00 AM - Sipho Nkosi: Hi all, my number is +27 82 555 1234",
+        "1/1/24, 10:01 AM - Thandi Dube: Hello! Mine is +27 83 555 9876",
+        "1/1/24, 10:02 AM - Priya Sharma: Thanks both",
+    ]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_a_group_chat_ships_each_participant_only_once_they_confirm(services, people):
+    with services.uow() as uow:
+        item = items.receive_item(
+            uow,
+            services.storage,
+            people["owner"].actor,
+            kind="chat",
+            filename="chat.txt",
+            content_type="text/plain",
+            chunks=[three_way_chat()],
+            metadata={"me": "Priya Sharma"},
+        )
+    invites = links(services, people["owner"], item.id)
+    assert [i["label"] for i in invites] == ["PARTICIPANT_1", "PARTICIPANT_2"]
+    confirm(services, invites[1]["token"])
+    body = shipped(services, people["owner"], item.id)
+    assert [m["sender"] for m in body["messages"]] == ["PARTICIPANT_2", "CONTRIBUTOR"]
+    assert "555 1234" not in json.dumps(body)

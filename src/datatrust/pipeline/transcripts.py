@@ -81,6 +81,19 @@ def pseudonymised(
     return "\n".join(lines) + ("\n" if lines else ""), dropped
 
 
+def other_speakers(transcript: str, me: str | None) -> list[str] | None:
+    """The ``PARTICIPANT_n`` labels of everyone but the contributor, in order of first turn
+    (the numbering ``pseudonymised`` uses), or None when the transcript cannot say who they
+    are: no speaker labels, the contributor's label not found, or nobody else labelled
+    (a call always has another side, so an unlabelled one is not "nobody")."""
+    turns = split_turns(transcript)
+    label = contributor_label(turns, me)
+    if label is None:
+        return None
+    others = dict.fromkeys(_norm(t.speaker) for t in turns if _norm(t.speaker) != _norm(label))
+    return [f"PARTICIPANT_{n}" for n in range(1, len(others) + 1)] or None
+
+
 def own_side(transcript: str, me: str | None) -> tuple[str, int] | None:
     """(the contributor's turns only, pseudonymised; how many other turns were left out),
     or None when the contributor's turns cannot be told apart (fail closed)."""

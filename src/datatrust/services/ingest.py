@@ -36,7 +36,13 @@ from datatrust.pipeline import chats
 from datatrust.pipeline.media import process_media
 from datatrust.pipeline.media_spec import MediaSpec
 from datatrust.pipeline.text_pii import redact
-from datatrust.pipeline.transcripts import contributor_label, own_side, pseudonymised, split_turns
+from datatrust.pipeline.transcripts import (
+    contributor_label,
+    other_speakers,
+    own_side,
+    pseudonymised,
+    split_turns,
+)
 from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import coverage
 from datatrust.services.duplicates import check_duplicates, index_fingerprints
@@ -280,6 +286,10 @@ def _call_output(
     report = result.report
     removed = report["removed"]
     info: dict[str, Any] = {"provided": transcript is not None}
+    # Who must confirm before the audio ships: every other speaker the transcript names.
+    # None (not known) keeps the audio back for good: nobody can be asked.
+    others = other_speakers(transcript, me) if transcript is not None else None
+    info["other_speakers"] = others
     text: str | None = None
     if others_confirmed:
         if transcript is not None:
@@ -290,6 +300,12 @@ def _call_output(
             os.remove(result.output_path)
         result.output_path = None
         removed["call_audio_withheld"] = True
+        if others is None:
+            info["audio_why"] = (
+                "The audio holds every voice, so it ships only once everyone else on the "
+                "call confirms. Label each line of the transcript with its speaker (for "
+                "example 'Me: …', 'Agent: …', 'Supervisor: …') so each of them can be asked."
+            )
         own = own_side(transcript, me) if transcript is not None else None
         if own is not None:
             text, removed["transcript_turns_left_out"] = own
@@ -597,10 +613,10 @@ def process_item(
 
 
 def _other_participants(item: Item, result: PipelineResult) -> list[str]:
-    """Labels of everyone but the contributor: a chat's not-yet-consented senders; a
-    call's other side (a call is between two people)."""
+    """Labels of everyone but the contributor: a chat's not-yet-consented senders; every
+    other speaker of a call's transcript (none when it does not say who they are)."""
     if item.kind is ItemKind.CALL:
-        return ["PARTICIPANT_1"]
+        return result.report.get("transcript", {}).get("other_speakers") or []
     states = result.report["stages"]["deidentify"].get("participants", {})
     return [label for label, state in states.items() if state == "not_consented"]
 
@@ -613,11 +629,17 @@ def reprocess_item_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext
         services.storage,
         int(payload["item_id"]),
         work_root=Path(services.settings.data_dir) / "work",
+        invite_secret=services.settings.secret_key.get_secret_value().encode(),
     )
 
 
 def reprocess_conversation(
-    uow: UnitOfWork, storage: EncryptedStorage, item_id: int, *, work_root: Path
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    item_id: int,
+    *,
+    work_root: Path,
+    invite_secret: bytes | None = None,
 ) -> Item | None:
     """Re-run de-identification of an accepted chat with every participant who has
     confirmed so far, replacing its de-identified version; commits.
@@ -627,7 +649,10 @@ def reprocess_conversation(
     withdrawn, a listed chat) is left alone. A call's audio cannot be split by speaker, so
     a call is re-done only once every other participant has confirmed: then its audio and
     whole (redacted) transcript ship, even when it is already listed (it stays listed);
-    until then only its state is recorded."""
+    until then only its state is recorded. "Every other participant" is every other
+    speaker its transcript names (read again here, so an item processed before all of
+    them were invited gets the missing invitations, with ``invite_secret``); a transcript
+    that names nobody else keeps the audio back for good."""
     item = uow.get_for_update(Item, item_id)
     if item is None or not reprocessable(item):
         return item
@@ -635,7 +660,10 @@ def reprocess_conversation(
     report = dict(item.report or {})
     if item.kind is ItemKind.CALL:
         report["participants_confirmed"] = labels
-        if not all_confirmed(uow, item.id):  # type: ignore[arg-type]
+        expected = _call_speakers(uow, storage, item)
+        if expected and invite_secret:
+            invite_participants(uow, invite_secret, item, expected)
+        if not all_confirmed(uow, item.id, expected):  # type: ignore[arg-type]
             item.report = report
             uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
             uow.commit()
@@ -674,6 +702,16 @@ def reprocess_conversation(
     uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
     uow.commit()
     return item
+
+
+def _call_speakers(uow: UnitOfWork, storage: EncryptedStorage, item: Item) -> list[str] | None:
+    """The other speakers the call's stored transcript names (``transcripts.other_speakers``);
+    None without a transcript or when it does not say."""
+    upload = (item.report or {}).get("upload") or {}
+    if not upload.get("transcript_key"):
+        return None
+    transcript = _read_text(storage, uow, item.owner_id, upload["transcript_key"])
+    return other_speakers(transcript, upload.get("me"))
 
 
 def _process_in(

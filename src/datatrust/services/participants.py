@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -134,11 +135,14 @@ def confirmed_labels(uow: UnitOfWork, item_id: int) -> list[str]:
     )
 
 
-def all_confirmed(uow: UnitOfWork, item_id: int) -> bool:
-    """Whether the item has other participants and every one of them has confirmed (what a
-    call needs before its audio, which holds every voice, may ship)."""
-    invitations = uow.all(ParticipantInvitation, item_id=item_id)
-    return bool(invitations) and all(i.state is InvitationState.CONFIRMED for i in invitations)
+def all_confirmed(uow: UnitOfWork, item_id: int, expected: Collection[str] | None) -> bool:
+    """Whether every one of ``expected`` (the labels of everyone else in the conversation)
+    has confirmed: what a call needs before its audio, which holds every voice, may ship.
+    Fails closed: False when ``expected`` is empty or None (the others are not known), and
+    whatever other invitations exist, a label without a confirmed one is not confirmed."""
+    if not expected:
+        return False
+    return set(expected) <= set(confirmed_labels(uow, item_id))
 
 
 def list_for_owner(
