@@ -452,3 +452,27 @@ def test_a_cell_pays_its_coverage_bonus_once_even_after_its_first_item_is_withdr
     assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(250)
     with services.uow() as uow:
         assert len(uow.queries.ledger.entries_with_key_prefix("coverage-bonus:")) == 1
+
+
+# -- per-minute campaigns ----------------------------------------------------------------------
+
+
+def test_a_per_minute_campaign_must_state_its_longest_recording(services, people):
+    with pytest.raises(InvalidInput) as refused:
+        make_campaign(services, people["buyer"].actor, kind="voice", pay_basis="per_minute")
+    assert any("spec.max_duration_s" in p for p in refused.value.details["problems"])
+
+
+def test_funding_a_campaign_escrow_cannot_be_sized_for_is_refused_before_charging(services, people):
+    buyer = people["buyer"].actor
+    campaign = make_campaign(
+        services, buyer, kind="voice", pay_basis="per_minute", spec={"max_duration_s": 60}
+    )
+    with services.uow() as uow:  # stored before the rule: no longest recording
+        uow.get(Campaign, campaign.id).spec = {}
+        uow.commit()
+    rail = FakeCardRail()
+    with services.uow() as uow, pytest.raises(InvalidInput, match=r"spec\.max_duration_s"):
+        payfloor.top_up_campaign(uow, rail, buyer, campaign.id, usd(1000), "fund-1")
+    assert rail.charges == {}
+    assert balance(services, AccountRef.escrow(campaign.id, "USD")) == usd(0)

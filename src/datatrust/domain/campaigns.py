@@ -179,6 +179,14 @@ def check_campaign(c: Campaign) -> list[str]:
         problems.append("coverage_bonus_minor: only ambient-audio campaigns pay for coverage")
     if c.pay_basis is PayBasis.PER_MINUTE and c.kind in (ItemKind.PHOTO, ItemKind.CHAT):
         problems.append(f"pay_basis: a {c.kind.value} has no minutes; pay per item")
+    longest = c.spec.get("max_duration_s")
+    if c.pay_basis is PayBasis.PER_MINUTE and (
+        isinstance(longest, bool) or not isinstance(longest, int | float) or longest <= 0
+    ):
+        problems.append(
+            "spec.max_duration_s: a per-minute campaign must state its longest recording in"
+            " seconds, so its escrow can cover the quota"
+        )
     try:
         Money(c.rate_minor if type(c.rate_minor) is int else 0, c.currency)
     except InvalidInput as exc:

@@ -225,6 +225,7 @@ def units_per_item(campaign: Campaign) -> int:
     in whole minutes (rounded up) for a per-minute campaign."""
     if campaign.pay_basis is PayBasis.PER_ITEM:
         return 1
+    # check_campaign refuses a new one without it; this guards campaigns stored before.
     longest = campaign.spec.get("max_duration_s")
     if not isinstance(longest, int | float) or longest <= 0:
         raise InvalidInput(

@@ -32,7 +32,7 @@ from datatrust.domain.errors import Conflict
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
-from datatrust.domain.permissions import Actor, Permission, authorize
+from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services import campaigns, money
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
@@ -347,7 +347,15 @@ def top_up_campaign(
     idempotency_key: str,
 ) -> TopUp:
     """Fund a campaign's escrow (``money.fund_campaign_escrow``: same rules, same key),
-    then reopen it if a pay-floor recheck paused it and escrow now covers the rest."""
+    then reopen it if a pay-floor recheck paused it and escrow now covers the rest.
+
+    A campaign whose escrow cannot be sized (a per-minute one stored without
+    ``spec.max_duration_s``) is refused with ``InvalidInput`` *before* anything is
+    charged."""
+    found = uow.get(Campaign, campaign_id)
+    authorize(actor, Permission.ESCROW_FUND, found or MISSING)
+    assert found is not None
+    campaigns.required_escrow(found)  # raises before the charge, not after it
     funding = money.fund_campaign_escrow(uow, rail, actor, campaign_id, amount, idempotency_key)
     campaign = uow.get_for_update(Campaign, campaign_id)
     assert campaign is not None  # funding found it
