@@ -64,12 +64,18 @@ def verify_feed(token: str, public_jwk: Mapping[str, str]) -> dict[str, Any]:
 
 
 def revoked_hashes(feed: Mapping[str, Any]) -> frozenset[str]:
-    """Content hashes the feed (verified claims) says must be deleted."""
-    return frozenset(
-        entry["content_sha256"]
-        for entry in feed.get("revoked", [])
-        if isinstance(entry, Mapping) and isinstance(entry.get("content_sha256"), str)
-    )
+    """Content hashes the feed (verified claims) says must be deleted: each entry's
+    ``content_sha256`` and every one of its ``content_hashes`` (an item re-done between
+    builds reached the buyer under several)."""
+    found: set[str] = set()
+    for entry in feed.get("revoked", []):
+        if not isinstance(entry, Mapping):
+            continue
+        many = entry.get("content_hashes")
+        for h in [entry.get("content_sha256"), *(many if isinstance(many, list) else [])]:
+            if isinstance(h, str):
+                found.add(h)
+    return frozenset(found)
 
 
 def _hash_of(record: Any) -> str | None:

@@ -641,3 +641,50 @@ def test_the_passport_command_prints_every_step_for_the_owner_only(committed):
     assert stranger.output.startswith("error: ") and "Traceback" not in stranger.output
     nobody = CliRunner().invoke(app, ["passport", str(walk.id), "--as", "x@example.org", "--dev"])
     assert nobody.exit_code == 2 and "no account x@example.org" in nobody.output
+
+
+def test_a_buyer_holding_an_item_under_two_hashes_is_told_both_and_must_attest_both(
+    client, services, people, trainer
+):
+    walk, first = _bought_snapshot(client, services, people, trainer)
+    # The item is re-done between builds (as a listed call is once the other side
+    # confirms): the next snapshot delivers it under a new content hash.
+    with services.uow() as uow:
+        item = uow.get(Item, walk.id)
+        redone = services.storage.put(uow, item.owner_id, [WALK + b"-redone"], namespace="deid")
+        item.deidentified_key, item.deidentified_sha256 = redone.key, redone.sha256
+        uow.commit()
+    rebuilt = client.post(
+        f"/api/buyers/orders/{first['order_id']}/snapshots", headers=trainer.headers
+    )
+    second = client.get(f"/api/buyers/snapshots/{rebuilt.json()['id']}", headers=trainer.headers)
+    assert second.json()["state"] == "ready", second.text
+    old, new = walk.deidentified_sha256, redone.sha256
+    assert old != new
+
+    client.delete(f"/api/items/{walk.id}/consent", headers=people["owner"].headers)
+    feed = client.get("/api/buyers/feed", headers=trainer.headers).json()
+    claims = verify_feed(feed["feed"], feed["public_jwk"])
+    (entry,) = claims["revoked"]
+    assert entry["content_sha256"] == old and entry["content_hashes"] == [old, new]
+    held = [{"key": "v1", "content_sha256": old}, {"key": "v2", "content_sha256": new}]
+    assert filter_allowed(held, claims) == []
+
+    page = client.get("/buyer/feed", headers=trainer.headers)
+    assert old in page.text and new in page.text
+    only_first = client.post(
+        "/api/buyers/attestations",
+        headers=trainer.headers,
+        json={"content_sha256": [old], "statement": "deleted v1"},
+    )
+    assert only_first.status_code == 422 and new in only_first.text
+    assert _last_event(services, "deletion:refuse").data["left_out"] == [new]
+    both = client.post(
+        "/buyer/feed/attest",
+        headers=trainer.headers,
+        data={"content_sha256": [old, new], "statement": "deleted v1 and v2"},
+        follow_redirects=False,
+    )
+    assert both.status_code == 303, both.text
+    feed = client.get("/api/buyers/feed", headers=trainer.headers).json()
+    assert feed["claims"]["revoked"][0]["attested"] is True

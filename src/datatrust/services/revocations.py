@@ -3,12 +3,16 @@
 A buyer *holds* an item once a snapshot with it was delivered to it (the snapshot became
 ready). When the item is withdrawn (``consent.notify_holders``, through the
 ``HOLDER_FINDERS`` hook the consent service leaves) or its licence or consent expires
-(``revocations.check_deadlines``), each holder gets a ``Revocation``: the item's content
-hash and a deletion deadline (the agreed licence's ``deletion_deadline_days``, default
+(``revocations.check_deadlines``), each holder gets a ``Revocation``: every content hash
+it received the item as (a re-processed item, such as a call whose audio joined after
+the other side confirmed, reaches one buyer under a new hash in a later snapshot) and a
+deletion deadline (the agreed licence's ``deletion_deadline_days``, default
 30). The buyer reads them as a signed feed (compact JWS, Ed25519, the platform's key),
-acknowledges them, and attests deletion. An attestation for an item the buyer never
-received is refused and audited. A notice still unattested after its deadline, or
-attested late, suspends the buyer and notifies the operator (both audited).
+acknowledges them, and attests deletion: one attestation names every hash of the notice
+(a copy left out would stay undeleted). An attestation for an item the buyer never
+received, or naming only some of a notice's hashes, is refused and audited. A notice
+still unattested after its deadline, or attested late, suspends the buyer and notifies
+the operator (both audited).
 """
 
 from __future__ import annotations
@@ -38,7 +42,9 @@ FEED_TYPE = "datatrust-revocation-feed"
 
 @dataclass(eq=False)
 class Revocation:
-    """One notice to one buyer about one item it holds. Unique per (org, item)."""
+    """One notice to one buyer about one item it holds. Unique per (org, item).
+    ``content_sha256`` is the first hash the buyer received it as; ``held_hashes`` gives
+    every one (from the snapshot records)."""
 
     org_id: int
     item_id: int
@@ -63,6 +69,27 @@ def holdings(uow: UnitOfWork, item_id: int) -> list[SnapshotItem]:
         s.id for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows}) if s.state == "ready"
     }
     return [r for r in rows if r.snapshot_id in ready]
+
+
+def held_hashes(uow: UnitOfWork, org_id: int) -> dict[int, list[str]]:
+    """item id → every content hash ``org_id`` received it as (ready snapshots, first
+    delivery first). One item reaches a buyer under several hashes when it was re-done
+    between builds."""
+    rows = uow.all(SnapshotItem, org_id=org_id, order_by="id")
+    ready = {
+        s.id for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows}) if s.state == "ready"
+    }
+    found: dict[int, list[str]] = {}
+    for r in rows:
+        hashes = found.setdefault(r.item_id, [])
+        if r.snapshot_id in ready and r.content_sha256 not in hashes:
+            hashes.append(r.content_sha256)
+    return {item_id: hashes for item_id, hashes in found.items() if hashes}
+
+
+def notice_hashes(notice: Revocation, held: dict[int, list[str]]) -> list[str]:
+    """Every hash ``notice`` covers (``held`` from ``held_hashes`` of its org)."""
+    return list(dict.fromkeys([notice.content_sha256, *held.get(notice.item_id, [])]))
 
 
 def _deadline_days(uow: UnitOfWork, agreement_id: int) -> int:
@@ -105,6 +132,7 @@ def notify_holders_of(
             notice_id=notice.id,
             reason=reason,
             content_sha256=held.content_sha256,
+            content_hashes=held_hashes(uow, org_id).get(item.id, [held.content_sha256]),
             deletion_deadline=notice.deadline.isoformat(),
         )
         uow.enqueue(
@@ -132,7 +160,11 @@ if _find_and_notify not in consent_service.HOLDER_FINDERS:
 
 
 def feed_claims(uow: UnitOfWork, org: Organisation, base_url: str, at: datetime) -> dict[str, Any]:
+    """The feed's claims: one entry per notice; ``content_sha256`` is the first hash the
+    buyer received the item as (kept for readers of the older format), ``content_hashes``
+    every one, each of which must be deleted."""
     notices = uow.all(Revocation, org_id=org.id, order_by="id")
+    held = held_hashes(uow, org.id)
     return {
         "type": FEED_TYPE,
         "iss": base_url,
@@ -141,6 +173,7 @@ def feed_claims(uow: UnitOfWork, org: Organisation, base_url: str, at: datetime)
         "revoked": [
             {
                 "content_sha256": n.content_sha256,
+                "content_hashes": notice_hashes(n, held),
                 "reason": n.reason,
                 "noticed_at": as_utc(n.noticed_at).isoformat(),
                 "deletion_deadline": as_utc(n.deadline).isoformat(),
@@ -165,18 +198,38 @@ def revocation_feed(
 
 
 def _notices_for(
-    uow: UnitOfWork, actor: Actor, org: Organisation, hashes: list[str], tag: AuditTag
+    uow: UnitOfWork,
+    actor: Actor,
+    org: Organisation,
+    hashes: list[str],
+    tag: AuditTag,
+    *,
+    every_copy: bool = False,
 ) -> list[Revocation]:
-    """The caller's notices for ``hashes``; any hash the buyer never received, or holds
-    without a notice, refuses the whole request (audited under ``tag``)."""
+    """The caller's notices for ``hashes`` (any of a notice's hashes finds it); any hash
+    the buyer never received, or holds without a notice, refuses the whole request
+    (audited under ``tag``). With ``every_copy`` (attesting deletion), so does naming
+    only some of a notice's hashes: the copies left out would be attested unseen."""
     if not isinstance(hashes, list) or not hashes or not all(isinstance(h, str) for h in hashes):
         raise InvalidInput("name the content hashes", problems=["content_sha256: a list of hashes"])
-    notices = {n.content_sha256: n for n in uow.all(Revocation, org_id=org.id)}
+    held = held_hashes(uow, org.id)
+    notices = {h: n for n in uow.all(Revocation, org_id=org.id) for h in notice_hashes(n, held)}
     received = {r.content_sha256 for r in uow.all(SnapshotItem, org_id=org.id)}
     never = sorted(h for h in set(hashes) if h not in received)
     unnoticed = sorted(h for h in set(hashes) if h in received and h not in notices)
     problems = [f"{h}: your organisation never received this item" for h in never]
     problems += [f"{h}: no revocation notice for this item" for h in unnoticed]
+    left_out: list[str] = []
+    if every_copy:
+        named = {notices[h].id: notices[h] for h in hashes if h in notices}
+        left_out = sorted(
+            h for n in named.values() for h in notice_hashes(n, held) if h not in hashes
+        )
+        problems += [
+            f"{h}: your organisation also received this item under this hash; attest the "
+            "deletion of every copy listed in the notice together"
+            for h in left_out
+        ]
     if problems:
         raise refuse(
             uow,
@@ -187,8 +240,9 @@ def _notices_for(
             InvalidInput("some hashes cannot be attested", problems=problems),
             never_received=never,
             not_revoked=unnoticed,
+            left_out=left_out,
         )
-    return [notices[h] for h in dict.fromkeys(hashes)]
+    return list({notices[h].id: notices[h] for h in hashes}.values())
 
 
 def acknowledge(
@@ -221,7 +275,8 @@ def attest_deletion(
 ) -> list[Revocation]:
     """The buyer attests it deleted these items (every copy, derived files included).
 
-    Refused and audited: a hash the buyer never received or has no notice for. An
+    Refused and audited: a hash the buyer never received or has no notice for, or a
+    notice named by only some of the hashes it lists (``content_hashes`` in the feed). An
     attestation after the deadline is kept (marked late) and suspends the buyer.
     """
     org = approved_org(uow, actor, Permission.DELETION_ATTEST, allow_suspended=True)
@@ -235,7 +290,7 @@ def attest_deletion(
             org.id,
             InvalidInput("say what was deleted", problems=["statement: required"]),
         )
-    notices = _notices_for(uow, actor, org, hashes, AuditTag.DELETION_REFUSE)
+    notices = _notices_for(uow, actor, org, hashes, AuditTag.DELETION_REFUSE, every_copy=True)
     late = []
     for n in notices:
         if n.attested_at is not None:

@@ -246,14 +246,15 @@ def attest(
     page: Page = page_requires(Permission.DELETION_ATTEST),
     svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
-    content_sha256: str = Form(""),
+    content_sha256: list[str] = Form([]),  # every hash of one notice (``content_hashes``)
     statement: str = Form(""),
 ) -> Response:
     try:
-        revocations.attest_deletion(unit, page.actor, [content_sha256], statement)
+        revocations.attest_deletion(unit, page.actor, content_sha256, statement)
     except DomainError as exc:
         if exc.status in (401, 404):
             raise
-        errors = {content_sha256: field_errors(page, exc, "statement")}
-        return _feed_page(page, svc, unit, 422, errors=errors, form={content_sha256: statement})
+        first = content_sha256[0] if content_sha256 else ""  # the notice's own hash
+        errors = {first: field_errors(page, exc, "statement")}
+        return _feed_page(page, svc, unit, 422, errors=errors, form={first: statement})
     return RedirectResponse("/buyer/feed", status_code=303)
