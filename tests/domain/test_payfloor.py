@@ -6,6 +6,7 @@ from datatrust.domain.errors import InvalidInput
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.payfloor import (
     DEFAULT_RECHECK_AFTER,
+    contributor_efforts,
     escrow_to_reopen,
     hourly_rate,
     hourly_rate_for_seconds,
@@ -104,6 +105,21 @@ def test_recheck_tops_up_each_paid_item_when_work_took_longer_than_promised():
 def test_recheck_uses_the_median_so_a_few_slow_submissions_do_not_trigger_a_top_up():
     efforts = [600] * 17 + [36_000] * 3
     assert recheck_floor(usd(500), usd(1500), efforts).top_up_per_unit == usd(0)
+
+
+def test_each_contributor_counts_once_at_their_median_each_measurement_capped():
+    efforts = {"slow": [36_000] * 18, "a": [480, 900, 500], "b": [540]}
+    assert contributor_efforts(efforts, cap_seconds=2400) == [2400, 500, 540]
+    assert contributor_efforts({"none": []}, cap_seconds=2400) == []
+    with pytest.raises(InvalidInput):
+        contributor_efforts({"a": [0]}, cap_seconds=2400)
+
+
+def test_recheck_counts_submissions_apart_from_per_contributor_measurements():
+    assert recheck_floor(usd(500), usd(1500), [600, 900], submissions=19) is None
+    result = recheck_floor(usd(500), usd(1500), [600, 900], submissions=20)
+    assert result.submissions == 20 and result.median_effort_seconds == 900
+    assert recheck_floor(usd(500), usd(1500), [], submissions=20) is None
 
 
 def test_recheck_refuses_bad_measurements_and_mixed_currencies():

@@ -16,7 +16,9 @@ from datatrust.domain.errors import Conflict, InvalidInput, PermissionDenied
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
+from datatrust.domain.permissions import Role
 from datatrust.services import campaigns, money, payfloor
+from support import make_persona
 
 FLOOR = campaigns.PayFloors(800, "USD", {"IN": 300})
 
@@ -82,6 +84,7 @@ def waiting_item(
             size=10,
             original_key="k",
             original_sha256="0" * 64,
+            deidentified_key="d",  # the pipeline accepted it: it has a version to list
             status=ItemStatus.ACCEPTED,
             campaign_id=campaign.id,
             created_at=created,
@@ -476,3 +479,69 @@ def test_funding_a_campaign_escrow_cannot_be_sized_for_is_refused_before_chargin
         payfloor.top_up_campaign(uow, rail, buyer, campaign.id, usd(1000), "fund-1")
     assert rail.charges == {}
     assert balance(services, AccountRef.escrow(campaign.id, "USD")) == usd(0)
+
+
+# -- what counts as measured effort --------------------------------------------------------------
+
+
+def reject(services, people, campaign_id: int, item_id: int) -> None:
+    with services.uow() as uow:
+        campaigns.submit_review(uow, people["operator"].actor, campaign_id, item_id, up=False)
+
+
+def floor_terms(services, campaign_id: int) -> tuple[CampaignPayTerms, int]:
+    with services.uow() as uow:
+        return uow.get(CampaignPayTerms, campaign_id), uow.get(Campaign, campaign_id).rate_minor
+
+
+def test_task_starts_held_open_for_days_measure_nothing(services, people, floor_campaign):
+    owner = people["owner"].actor
+    # The attack: start 20 tasks, hold them three days, upload junk (rejected in review).
+    for _ in range(20):
+        item_id = waiting_item(services, owner.user_id, floor_campaign, effort_minutes=3 * 24 * 60)
+        reject(services, people, floor_campaign.id, item_id)
+    terms, rate = floor_terms(services, floor_campaign.id)
+    assert terms.rechecked_at is None and not terms.paused and rate == 250
+    with services.uow() as uow:
+        assert payfloor.measured_efforts(uow, uow.get(Campaign, floor_campaign.id)) == {}
+
+
+def test_rejected_work_is_not_measured(services, people, floor_campaign):
+    owner, other = people["owner"].actor, people["other"].actor
+    for _ in range(10):  # ten hours a task, and reviewers reject every one
+        item_id = waiting_item(services, other.user_id, floor_campaign, effort_minutes=600)
+        reject(services, people, floor_campaign.id, item_id)
+    for _ in range(20):
+        waiting_item(services, owner.user_id, floor_campaign, effort_minutes=12)
+    terms, rate = floor_terms(services, floor_campaign.id)
+    assert terms.rechecked_at is not None and terms.measured_submissions == 20
+    assert terms.median_effort_seconds == 12 * 60 and not terms.paused and rate == 250
+
+
+def test_one_contributor_counts_once_and_each_measurement_is_capped(
+    services, people, floor_campaign
+):
+    owner, other = people["owner"].actor, people["other"].actor
+    third = make_persona(services, "third", Role.CONTRIBUTOR).actor
+    for _ in range(18):  # slow, many uploads: one vote, capped at 4 × 10 minutes
+        waiting_item(services, owner.user_id, floor_campaign, effort_minutes=600)
+    with services.uow() as uow:
+        efforts = payfloor.measured_efforts(uow, uow.get(Campaign, floor_campaign.id))
+    assert efforts == {owner.user_id: [36_000] * 18}
+    waiting_item(services, other.user_id, floor_campaign, effort_minutes=8)
+    waiting_item(services, third.user_id, floor_campaign, effort_minutes=9)
+    terms, rate = floor_terms(services, floor_campaign.id)
+    # Contributor medians 40 (capped), 8 and 9 minutes: the median is 9 minutes.
+    assert terms.measured_submissions == 20 and terms.median_effort_seconds == 9 * 60
+    assert not terms.paused and rate == 250
+
+
+def test_a_lone_slow_contributor_raises_the_rate_at_most_to_the_cap(
+    services, people, floor_campaign
+):
+    owner = people["owner"].actor
+    for _ in range(20):
+        waiting_item(services, owner.user_id, floor_campaign, effort_minutes=600)
+    terms, rate = floor_terms(services, floor_campaign.id)
+    # 40 minutes (4 × the stated 10) at 8 USD an hour: 5.34 USD, not 80 USD.
+    assert terms.paused and terms.median_effort_seconds == 40 * 60 and rate == 534

@@ -34,7 +34,8 @@ def test_a_campaign_paused_by_the_recheck_reopens_when_the_buyer_tops_up(client,
         assert started.status_code == 201, started.text
         with services.uow() as uow:
             # The work took 40 minutes (set back the clock rather than wait), then the
-            # upload arrives (stored directly: the pipeline is tested elsewhere).
+            # upload arrives, accepted (stored directly: the pipeline is tested elsewhere;
+            # only accepted work is measured).
             start = uow.get(TaskStart, started.json()["id"])
             start.started_at = utcnow() - timedelta(minutes=40)
             item = Item(
@@ -45,7 +46,8 @@ def test_a_campaign_paused_by_the_recheck_reopens_when_the_buyer_tops_up(client,
                 size=10,
                 original_key="k",
                 original_sha256="0" * 64,
-                status=ItemStatus.RECEIVED,
+                deidentified_key="d",
+                status=ItemStatus.ACCEPTED,
                 campaign_id=campaign_id,
             )
             uow.add(item)

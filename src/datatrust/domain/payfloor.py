@@ -17,7 +17,7 @@ contributor's favour:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 from datatrust.domain.errors import InvalidInput
@@ -79,6 +79,21 @@ def upper_median(values: Sequence[int]) -> int:
     return ordered[len(ordered) // 2]
 
 
+def contributor_efforts(
+    by_contributor: Mapping[Hashable, Sequence[int]], cap_seconds: int
+) -> list[int]:
+    """One measurement per contributor: the upper median of their submissions' efforts,
+    each first capped at ``cap_seconds``; so no one contributor, however many uploads they
+    make or however long they hold a task open, moves the campaign's median by more than
+    one vote, or past the cap. Contributors without measurements are left out."""
+    cap = _positive_int(cap_seconds, "cap_seconds")
+    return [
+        upper_median([min(_positive_int(s, "measured_effort_seconds"), cap) for s in efforts])
+        for efforts in by_contributor.values()
+        if efforts
+    ]
+
+
 @dataclass(frozen=True)
 class FloorRecheck:
     """The outcome of re-measuring effort once enough work has come in.
@@ -104,27 +119,31 @@ def recheck_floor(
     measured_effort_seconds: Sequence[int],
     *,
     after: int = DEFAULT_RECHECK_AFTER,
+    submissions: int | None = None,
 ) -> FloorRecheck | None:
     """Check the promised rate against the effort contributors actually spent.
 
-    ``measured_effort_seconds`` holds one measurement per submission (each a positive int).
-    Returns ``None`` while there are fewer than ``after`` submissions (too few to judge);
-    otherwise a ``FloorRecheck`` using the upper median, so a few very fast or very slow
-    submissions do not move the result. Raises ``InvalidInput`` for a non-positive
-    measurement and ``CurrencyMismatch`` when pay and floor differ in currency.
+    ``measured_effort_seconds`` holds the measurements (each a positive int): one per
+    submission, or one per contributor (``contributor_efforts``) with ``submissions`` the
+    number of submissions behind them. Returns ``None`` while there are fewer than
+    ``after`` submissions (too few to judge); otherwise a ``FloorRecheck`` using the upper
+    median, so a few very fast or very slow measurements do not move the result. Raises
+    ``InvalidInput`` for a non-positive measurement and ``CurrencyMismatch`` when pay and
+    floor differ in currency.
     """
     _positive_int(after, "after")
     for seconds in measured_effort_seconds:
         _positive_int(seconds, "measured_effort_seconds")
     if pay_per_unit.currency != floor.currency:
         meets_floor(pay_per_unit, floor)  # raises CurrencyMismatch with the usual message
-    if len(measured_effort_seconds) < after:
+    count = len(measured_effort_seconds) if submissions is None else submissions
+    if count < after or not measured_effort_seconds:
         return None
     median = upper_median(measured_effort_seconds)
     required = minimum_pay_per_unit(floor, median)
     top_up = required - pay_per_unit if required > pay_per_unit else Money.zero(floor.currency)
     return FloorRecheck(
-        submissions=len(measured_effort_seconds),
+        submissions=count,
         median_effort_seconds=median,
         measured_rate=hourly_rate_for_seconds(pay_per_unit, median),
         required_pay_per_unit=required,

@@ -602,6 +602,10 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
         item.move_to(ItemStatus.LISTED)
         uow.record(AuditTag.ITEM_LIST, "system", "item", item.id, by=by)
         if campaign is not None:
+            # payfloor imports this module; imported here to keep the import one-way.
+            from datatrust.services.payfloor import queue_recheck_if_due
+
+            queue_recheck_if_due(uow, campaign.id or 0)
             # Paid in the same transaction as the acceptance: both happen or neither.
             owed = item_pay(campaign, item)
             if owed.is_positive:

@@ -3,7 +3,21 @@
 A campaign opens only when its rate meets the floor for the effort it *states*. Once
 ``RECHECK_AFTER`` submissions have been measured (task start → upload), the floor is
 checked again against the *measured* median effort (``domain.payfloor.recheck_floor``).
-When the rate falls short:
+
+What counts, so that no one contributor can set the rate (and drain escrow):
+
+- only submissions whose item was accepted (by the pipeline, waiting for review, or
+  listed): rejected work, and work not processed yet, is not measured;
+- only a task start at most ``STALE_START`` (24 h) older than the upload: an older start
+  is never linked, so holding a task open for days measures nothing;
+- each measurement is capped at ``EFFORT_CAP_FACTOR`` (4) × the campaign's stated
+  minutes per unit;
+- one measurement per contributor: the upper median of their own submissions
+  (``domain.payfloor.contributor_efforts``); the campaign's effort is the upper median of
+  those.
+
+The recheck is queued when a submission is linked or an item is listed and at least
+``RECHECK_AFTER`` qualifying submissions exist. When the rate falls short:
 
 1. the campaign's rate becomes the required rate (``campaign_pay_terms.required_rate_minor``
    records it), so every item accepted from now on is paid at it;
@@ -20,8 +34,9 @@ job enqueued by the submission that reaches the threshold, and is safe to run tw
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from datatrust.domain import payfloor as rules
@@ -40,6 +55,9 @@ from datatrust.services.ports import UnitOfWork
 
 RECHECK_AFTER = rules.DEFAULT_RECHECK_AFTER
 RECHECK_JOB = "payfloor.recheck"
+STALE_START = timedelta(hours=24)
+EFFORT_CAP_FACTOR = 4
+MEASURED = (ItemStatus.ACCEPTED, ItemStatus.LISTED)
 
 
 # --------------------------------------------------------------------------- measuring
@@ -66,8 +84,8 @@ def start_task(uow: UnitOfWork, actor: Actor, campaign_id: int) -> TaskStart:
 
 def link_submission(uow: UnitOfWork, item: Item) -> None:
     """Link an upload that just arrived in a campaign to its contributor's latest unused
-    task start (if any), and queue the recheck once enough submissions are measured.
-    Called in the upload's transaction; does not commit."""
+    task start of the last ``STALE_START`` (if any), and queue the recheck if enough
+    submissions qualify. Called in the upload's transaction; does not commit."""
     if item.campaign_id is None:
         return
     arrived = as_utc(item.created_at)
@@ -80,46 +98,58 @@ def link_submission(uow: UnitOfWork, item: Item) -> None:
             user_id=item.owner_id,
             item_id=None,
         )
-        if as_utc(s.started_at) <= arrived
+        if arrived - STALE_START <= as_utc(s.started_at) <= arrived
     ]
     if not unused:
         return
     unused[0].item_id = item.id
     uow.flush()
-    terms = uow.get(CampaignPayTerms, item.campaign_id)
-    if terms is None or terms.rechecked_at is not None:
+    queue_recheck_if_due(uow, item.campaign_id)
+
+
+def queue_recheck_if_due(uow: UnitOfWork, campaign_id: int) -> None:
+    """Queue the campaign's recheck once ``RECHECK_AFTER`` submissions qualify (see the
+    module docstring), unless it was rechecked already. Does not commit."""
+    campaign = uow.get(Campaign, campaign_id)
+    terms = uow.get(CampaignPayTerms, campaign_id)
+    if campaign is None or terms is None or terms.rechecked_at is not None:
         return
-    measured = uow.count(TaskStart, campaign_id=item.campaign_id) - uow.count(
-        TaskStart, campaign_id=item.campaign_id, item_id=None
-    )
+    measured = sum(len(e) for e in measured_efforts(uow, campaign).values())
     if measured >= RECHECK_AFTER:
         uow.enqueue(
             RECHECK_JOB,
-            {"campaign_id": item.campaign_id},
-            key=f"{RECHECK_JOB}:{item.campaign_id}:{measured}",
+            {"campaign_id": campaign_id},
+            key=f"{RECHECK_JOB}:{campaign_id}:{measured}",
         )
 
 
-def measured_efforts(uow: UnitOfWork, campaign: Campaign) -> list[int]:
-    """Seconds of effort per unit of pay, one per measured submission: upload time minus
-    task start, per item; for a per-minute campaign divided by the recording's minutes
-    (items not yet processed, whose length is unknown, are left out). At least 1 s."""
+def measured_efforts(uow: UnitOfWork, campaign: Campaign) -> dict[int, list[int]]:
+    """Seconds of effort per unit of pay of each qualifying submission, by contributor:
+    upload time minus task start, for items accepted or listed (see the module
+    docstring); for a per-minute campaign divided by the recording's minutes. At least
+    1 s; not capped yet (``domain.payfloor.contributor_efforts`` caps)."""
     starts = [s for s in uow.all(TaskStart, order_by="id", campaign_id=campaign.id) if s.item_id]
     if not starts:
-        return []
-    arrived = {i.id: i for i in uow.all(Item, id__in=[s.item_id for s in starts])}
-    efforts = []
+        return {}
+    arrived = {
+        i.id: i
+        for i in uow.all(Item, id__in=[s.item_id for s in starts], status__in=list(MEASURED))
+    }
+    efforts: dict[int, list[int]] = defaultdict(list)
     for start in starts:
         item = arrived.get(start.item_id)
         if item is None:
             continue
-        seconds = int((as_utc(item.created_at) - as_utc(start.started_at)).total_seconds())
+        took = as_utc(item.created_at) - as_utc(start.started_at)
+        if took > STALE_START:  # linked before the rule; never measured
+            continue
+        seconds = int(took.total_seconds())
         if campaign.pay_basis is PayBasis.PER_MINUTE:
             if not item.duration_seconds:
                 continue
             seconds = seconds * 60 // int(item.duration_seconds)
-        efforts.append(max(seconds, 1))
-    return efforts
+        efforts[item.owner_id].append(max(seconds, 1))
+    return dict(efforts)
 
 
 # --------------------------------------------------------------------------- the recheck
@@ -135,17 +165,23 @@ def recheck_pay_floor(
     """Recheck a campaign's rate against its measured median effort, once.
 
     Returns None (and changes nothing) while fewer than ``RECHECK_AFTER`` submissions
-    are measured, for a campaign without pay terms, or one already rechecked. Otherwise
-    records the outcome; below the floor it raises the rate, pauses the campaign and pays
-    already-paid contributors the difference (see the module docstring). Commits."""
+    qualify (see the module docstring), for a campaign without pay terms, or one already
+    rechecked. Otherwise records the outcome; below the floor it raises the rate, pauses
+    the campaign and pays already-paid contributors the difference. Commits."""
     now = now or utcnow()
     campaign = uow.get_for_update(Campaign, campaign_id)
     terms = uow.get(CampaignPayTerms, campaign_id)
     if campaign is None or terms is None or terms.rechecked_at is not None:
         return None
     floor = floors.floor_for(terms.country)
+    by_contributor = measured_efforts(uow, campaign)
+    cap = EFFORT_CAP_FACTOR * terms.expected_minutes_per_item * 60
     result = rules.recheck_floor(
-        campaign.rate, floor, measured_efforts(uow, campaign), after=RECHECK_AFTER
+        campaign.rate,
+        floor,
+        rules.contributor_efforts(by_contributor, cap),
+        after=RECHECK_AFTER,
+        submissions=sum(len(e) for e in by_contributor.values()),
     )
     if result is None:
         return None
