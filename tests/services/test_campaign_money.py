@@ -545,3 +545,28 @@ def test_a_lone_slow_contributor_raises_the_rate_at_most_to_the_cap(
     terms, rate = floor_terms(services, floor_campaign.id)
     # 40 minutes (4 × the stated 10) at 8 USD an hour: 5.34 USD, not 80 USD.
     assert terms.paused and terms.median_effort_seconds == 40 * 60 and rate == 534
+
+
+def test_closing_a_paused_campaign_keeps_what_its_top_ups_are_still_owed(services, people):
+    owner, other, buyer = people["owner"].actor, people["other"].actor, people["buyer"].actor
+    campaign = make_campaign(services, buyer, quota=4)
+    fund(services, buyer, campaign.id, 1000)
+    open_(services, buyer, campaign.id)
+    for who in (owner, other):
+        accept(
+            services,
+            people,
+            campaign.id,
+            waiting_item(services, who.user_id, campaign, effort_minutes=40),
+        )
+    later = [waiting_item(services, owner.user_id, campaign, effort_minutes=40) for _ in range(18)]
+    # The recheck raised the rate to 5.34 USD: escrow (5.00) paid one 2.84 top-up, not both.
+    assert balance(services, AccountRef.escrow(campaign.id, "USD")) == usd(216)
+    for item_id in later:
+        reject(services, people, campaign.id, item_id)
+    funds = AccountRef.buyer_funds(buyer.org_id, "USD")
+    before = balance(services, funds)
+    with services.uow() as uow:
+        campaigns.close_campaign(uow, buyer, campaign.id)
+    assert balance(services, funds) == before  # 2.84 is still owed: nothing goes back
+    assert balance(services, AccountRef.escrow(campaign.id, "USD")) == usd(216)

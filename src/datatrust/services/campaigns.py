@@ -312,12 +312,16 @@ def coverage_bonus_key(h3_cell: str) -> str:
 
 def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "system") -> Money:
     """For a closed campaign, return escrow to the buyer (the platform, for its own
-    campaigns), keeping what items still
-    waiting for review (or still in the pipeline, at the most an item can earn) may be
-    owed. Once nothing is pending, the rest returns. Idempotent; does not commit."""
+    campaigns), keeping what items still waiting for review (or still in the pipeline, at
+    the most an item can earn) may be owed. Pay-floor top-ups owed to work already paid
+    are paid first, and what escrow cannot pay of them yet is kept too. Once nothing is
+    pending, the rest returns. Idempotent; does not commit."""
     if campaign.state is not CampaignState.CLOSED:
         return Money.zero(campaign.currency)
-    keep = Money.zero(campaign.currency)
+    # payfloor imports this module; imported here to keep the import one-way.
+    from datatrust.services.payfloor import pay_floor_topups
+
+    keep = pay_floor_topups(uow, campaign)
     for item in uow.all(Item, campaign_id=campaign.id, status=ItemStatus.ACCEPTED):
         if _waiting(item, campaign.id or 0):
             promised = ((item.report or {}).get("campaign") or {}).get("coverage_bonus_minor")
