@@ -570,3 +570,25 @@ def test_closing_a_paused_campaign_keeps_what_its_top_ups_are_still_owed(service
         campaigns.close_campaign(uow, buyer, campaign.id)
     assert balance(services, funds) == before  # 2.84 is still owed: nothing goes back
     assert balance(services, AccountRef.escrow(campaign.id, "USD")) == usd(216)
+
+
+def test_a_top_up_for_work_paid_with_its_bonus_in_one_entry_does_not_count_the_bonus(
+    services, people
+):
+    buyer, owner = people["buyer"].actor, people["owner"].actor
+    campaign = make_campaign(services, buyer, kind="ambient", coverage_bonus_minor=50)
+    fund(services, buyer, campaign.id, 4 * 300)
+    open_(services, buyer, campaign.id)
+    item_id = waiting_item(services, owner.user_id, campaign, h3_cell=CELL)
+    with services.uow() as uow:  # accepted before the bonus had its own entry: 2.50 + 0.50
+        item = uow.get(Item, item_id)
+        money.pay_accepted_item(uow, campaign.id, owner.user_id, usd(300), item_id)
+        item.move_to(ItemStatus.LISTED)
+        item.report = {**item.report, "campaign": {**item.report["campaign"], "paid_minor": 300}}
+        uow.get(Campaign, campaign.id).rate_minor = 534  # then a recheck raised the rate
+        uow.commit()
+    with services.uow() as uow:
+        assert payfloor.pay_floor_topups(uow, uow.get(Campaign, campaign.id)).is_zero
+        uow.commit()
+    # The work is owed 5.34 - 2.50; the bonus already paid stays the contributor's.
+    assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(300 + 284)

@@ -282,9 +282,14 @@ def item_pay(campaign: Campaign, item: Item) -> Money:
     bonus is paid apart (``coverage_bonus_for``)."""
     terms = (item.report or {}).get("campaign") or {}
     rate = max(int(terms.get("rate_minor", campaign.rate_minor)), campaign.rate_minor)
+    return pay_at(campaign, item, rate)
+
+
+def pay_at(campaign: Campaign, item: Item, rate_minor: int) -> Money:
+    """``item``'s pay at ``rate_minor``: per item, or per started minute of recording."""
     if campaign.pay_basis is PayBasis.PER_MINUTE:
-        return Money(-(-rate * int(item.duration_seconds or 0) // 60), campaign.currency)
-    return Money(rate, campaign.currency)
+        return Money(-(-rate_minor * int(item.duration_seconds or 0) // 60), campaign.currency)
+    return Money(rate_minor, campaign.currency)
 
 
 def coverage_bonus_for(uow: UnitOfWork, campaign: Campaign, item: Item) -> Money:

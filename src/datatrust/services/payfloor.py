@@ -239,10 +239,28 @@ def _topups_due(uow: UnitOfWork, campaign: Campaign) -> list[tuple[Item, str, Mo
         if paid is None or ledger.entry(key) is not None:
             continue
         payable = AccountRef.contributor_payable(item.owner_id, campaign.currency)
-        owed = campaigns.item_pay(campaign, item) - paid.amount_for(payable)
+        owed = campaigns.item_pay(campaign, item) - _paid_for_work(
+            campaign, item, paid.amount_for(payable)
+        )
         if owed.is_positive:
             due.append((item, key, owed))
     return due
+
+
+def _paid_for_work(campaign: Campaign, item: Item, paid: Money) -> Money:
+    """What an ``item-pay:<id>`` entry paid for the work alone. Items accepted before the
+    coverage bonus had its own entry were paid their terms' rate *plus* the promised
+    bonus in that one entry (and their report has no ``coverage_bonus_paid_minor``); the
+    bonus part is not work pay, so a top-up must not count it."""
+    terms = (item.report or {}).get("campaign") or {}
+    promised = Money(int(terms.get("coverage_bonus_minor") or 0), campaign.currency)
+    if promised.is_positive and "coverage_bonus_paid_minor" not in terms:
+        at_terms = campaigns.pay_at(
+            campaign, item, int(terms.get("rate_minor", campaign.rate_minor))
+        )
+        if paid == at_terms + promised:
+            return at_terms
+    return paid
 
 
 def pay_floor_topups(uow: UnitOfWork, campaign: Campaign) -> Money:
