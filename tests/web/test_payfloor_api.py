@@ -9,7 +9,9 @@ from datetime import timedelta
 from datatrust.domain.campaigns import TaskStart
 from datatrust.domain.clock import utcnow
 from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.permissions import Role
 from datatrust.services import payfloor
+from support import make_persona
 
 
 def test_a_campaign_paused_by_the_recheck_reopens_when_the_buyer_tops_up(client, services, people):
@@ -88,3 +90,31 @@ def test_starting_a_task_on_a_campaign_that_is_not_open_is_refused(client, peopl
         == 404
     )
     assert client.post(f"/api/campaigns/{draft['id']}/start").status_code == 401
+
+
+ESCROW_FIELDS = {"escrow_balance", "needed_to_reopen", "shortfall"}
+
+
+def test_only_the_campaigns_managers_see_its_escrow_on_the_pay_floor(client, services, people):
+    buyer, operator = people["buyer"], people["operator"]
+    rival = make_persona(services, "rival", Role.BUYER, org=True, approve_with=operator.actor)
+    body = {
+        "title": "Shop fronts",
+        "kind": "photo",
+        "rate_minor": 250,
+        "currency": "USD",
+        "quota": 4,
+        "expected_minutes_per_item": 10,
+    }
+    campaign_id = client.post("/api/campaigns", json=body, headers=buyer.headers).json()["id"]
+    fund = {"amount_minor": 1000, "currency": "USD", "idempotency_key": "open"}
+    client.post(f"/api/campaigns/{campaign_id}/escrow", json=fund, headers=buyer.headers)
+    assert client.post(f"/api/campaigns/{campaign_id}/open", headers=buyer.headers).is_success
+    url = f"/api/campaigns/{campaign_id}/pay-floor"
+    for who in (buyer, operator):
+        state = client.get(url, headers=who.headers).json()
+        assert state["escrow_balance"]["amount_minor"] == 1000, who.name
+    for who in (rival, people["owner"]):
+        shown = client.get(url, headers=who.headers)
+        assert shown.status_code == 200 and shown.json()["rate"]["amount_minor"] == 250
+        assert not ESCROW_FIELDS & shown.json().keys(), who.name

@@ -35,7 +35,7 @@ job enqueued by the submission that reaches the threshold, and is safe to run tw
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,7 +47,7 @@ from datatrust.domain.errors import Conflict
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
-from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.domain.permissions import MISSING, Actor, Permission, authorize, can
 from datatrust.services import campaigns, money
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
@@ -301,6 +301,7 @@ class FloorState:
     median_effort_seconds: int | None
     escrow: Money
     needed: Money  # what escrow must hold to reopen (zero when not paused)
+    shows_escrow: bool = True  # False for readers who do not manage the campaign
 
     @property
     def shortfall(self) -> Money:
@@ -309,17 +310,20 @@ class FloorState:
         return Money.zero(self.needed.currency)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """The public shape; the escrow fields only when ``shows_escrow``."""
+        shown: dict[str, Any] = {
             "campaign_id": self.campaign_id,
             "paused": self.paused,
             "rate": money.money_out(self.rate),
             "rechecked_at": self.rechecked_at.isoformat() if self.rechecked_at else None,
             "measured_submissions": self.measured_submissions,
             "median_effort_seconds": self.median_effort_seconds,
-            "escrow_balance": money.money_out(self.escrow),
-            "needed_to_reopen": money.money_out(self.needed),
-            "shortfall": money.money_out(self.shortfall),
         }
+        if self.shows_escrow:
+            shown["escrow_balance"] = money.money_out(self.escrow)
+            shown["needed_to_reopen"] = money.money_out(self.needed)
+            shown["shortfall"] = money.money_out(self.shortfall)
+        return shown
 
 
 def _state(uow: UnitOfWork, campaign: Campaign, unpaid: Money | None = None) -> FloorState:
@@ -353,9 +357,12 @@ def _state(uow: UnitOfWork, campaign: Campaign, unpaid: Money | None = None) -> 
 
 def floor_state(uow: UnitOfWork, actor: Actor, campaign_id: int) -> FloorState:
     """The campaign's pay-floor state (whoever may see the campaign): paused or not, its
-    rate, the recheck's measurements, and what escrow must hold to reopen."""
+    rate and the recheck's measurements; what escrow holds and must hold to reopen only
+    for those who manage it (its organisation's members, operators), not for other
+    buyers or contributors (``shows_escrow``)."""
     campaign = campaigns.get_campaign(uow, actor, campaign_id)
-    return _state(uow, campaign)
+    state = _state(uow, campaign)
+    return replace(state, shows_escrow=can(actor, Permission.CAMPAIGN_CREATE, campaign.manager))
 
 
 def reopen_if_covered(uow: UnitOfWork, campaign: Campaign, *, actor: str = "system") -> bool:
