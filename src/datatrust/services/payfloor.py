@@ -89,11 +89,14 @@ def link_submission(uow: UnitOfWork, item: Item) -> None:
     if item.campaign_id is None:
         return
     arrived = as_utc(item.created_at)
+    # skip_locked: two uploads arriving together cannot claim the same start (the second
+    # would break the unique task_starts.item_id after its file was stored).
     unused = [
         s
         for s in uow.all(
             TaskStart,
             order_by="-id",
+            skip_locked=True,
             campaign_id=item.campaign_id,
             user_id=item.owner_id,
             item_id=None,

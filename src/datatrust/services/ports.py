@@ -34,8 +34,19 @@ class UnitOfWork(Protocol):
     def get_for_update(self, cls: type[T], ident: Any) -> T | None: ...
     def one(self, cls: type[T], **filters: Any) -> T | None: ...
     def all(
-        self, cls: type[T], *, order_by: str | None = None, limit: int | None = None, **filters: Any
-    ) -> list[T]: ...
+        self,
+        cls: type[T],
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        skip_locked: bool = False,
+        **filters: Any,
+    ) -> list[T]:
+        """Rows matching ``filters``. ``skip_locked``: lock them for this transaction,
+        leaving out rows another transaction holds (PostgreSQL; SQLite writers are
+        serialised anyway)."""
+        ...
+
     def count(self, cls: type[T], **filters: Any) -> int: ...
 
     def record(

@@ -107,9 +107,17 @@ class SqlUnitOfWork:
         return self._s.scalars(self._select(cls, filters).limit(1)).first()
 
     def all(
-        self, cls: type[T], *, order_by: str | None = None, limit: int | None = None, **filters: Any
+        self,
+        cls: type[T],
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        skip_locked: bool = False,
+        **filters: Any,
     ) -> list[T]:
         stmt = self._select(cls, filters)
+        if skip_locked:
+            stmt = stmt.with_for_update(skip_locked=True)
         if order_by:
             column = getattr(cls, order_by.lstrip("-"))
             stmt = stmt.order_by(column.desc() if order_by.startswith("-") else column)
