@@ -100,10 +100,10 @@ def populate(engine, n: int) -> None:
     item_cols = (
         "id, owner_id, kind, status, title, filename, content_type, size, original_key, "
         "original_sha256, report, created_at, updated_at, licence_id, consent_id, "
-        "consent_offer_id, consent_state"
+        "consent_offer_id, consent_state, deidentified_key"
     )
     consent_cols = "id, uid, owner_id, item_id, offer_id, state, fields, created_at, updated_at"
-    item_sql = f"INSERT INTO items ({item_cols}) VALUES ({', '.join([mark] * 17)})"
+    item_sql = f"INSERT INTO items ({item_cols}) VALUES ({', '.join([mark] * 18)})"
     consent_sql = f"INSERT INTO consent_records ({consent_cols}) VALUES ({', '.join([mark] * 9)})"
     kinds = ["photo", "voice", "chat"]
     batch = 50_000
@@ -117,7 +117,8 @@ def populate(engine, n: int) -> None:
             state = "withdrawn" if withdrawn else "active"
             sha = "0" * 64
             common = (i, 1, kind, status, "", "f", "video/mp4", 1, "k", sha, "{}", now, now)
-            rows.append((*common, offer, i, offer, state))  # licence, consent, its mirror
+            # licence, consent, its mirror; a listed item always has a de-identified version
+            rows.append((*common, offer, i, offer, state, f"d{i}"))
             consents.append((i, f"{i:032x}", 1, i, offer, state, "{}", now, now))
         with engine.begin() as c:
             c.exec_driver_sql(item_sql, rows)

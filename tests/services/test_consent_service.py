@@ -21,6 +21,7 @@ from datatrust.domain.licence import Organisation, Use
 from datatrust.services import accounts, consent, items, licences, rights
 from datatrust.services.consent import ConsentEventRow, ConsentRow, Receipt
 from datatrust.services.jobs import JobContext
+from support import mark_listed
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -48,9 +49,7 @@ def listed_item(services, persona, *, offer=None, title="lobby ambience"):
             chunks=[b"RIFF" + title.encode() + b"\x00" * 64],
             title=title,
         )
-    with services.uow() as uow:
-        uow.get(Item, item.id).status = ItemStatus.LISTED
-        uow.commit()
+    mark_listed(services, item.id)
     if offer is not None:
         with services.uow() as uow:
             licences.attach_offer(uow, persona.actor, offer.id, [item.id])
@@ -159,7 +158,9 @@ def test_withdrawal_marks_the_item_appends_an_event_and_receipt_and_queues_the_n
         assert uow.count(AuditEvent, tag="consent:withdraw", subject_id=str(item.id)) == 1
         jobs = uow.all(OutboxJob, job="consent.notify_holders")
         assert [j.payload["item_id"] for j in jobs] == [item.id]
-        assert jobs[0].payload["content_sha256"] == item.original_sha256
+        # What the buyers hold: the de-identified version.
+        shipped = uow.get(Item, item.id).deidentified_sha256
+        assert jobs[0].payload["content_sha256"] == shipped
     with pytest.raises(Conflict, match="already withdrawn"):
         withdraw(services, owner, item.id)
     with pytest.raises(Conflict, match="withdrawn"):

@@ -12,6 +12,7 @@ from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation, Use
 from datatrust.services import consent, items, licences
 from datatrust.services.licences import LicenceOffer, OfferStatus
+from support import mark_listed
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 BUYER = Organisation("org-7", "Acme AI")
@@ -40,9 +41,7 @@ def an_item(services, persona, *, listed=True, title="morning walk"):
             title=title,
         )
     if listed:
-        with services.uow() as uow:
-            uow.get(Item, item.id).status = ItemStatus.LISTED
-            uow.commit()
+        mark_listed(services, item.id)
     return item
 
 

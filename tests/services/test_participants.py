@@ -211,14 +211,23 @@ def test_a_declined_call_never_ships_audio(services, people):
     assert content_type.startswith("text/plain")
 
 
-def test_a_call_whose_turns_cannot_be_attributed_ships_nothing_yet(services, people):
+def test_a_call_with_nothing_to_ship_is_kept_waiting_not_accepted_or_listed(services, people):
     item = receive_call(services, people["owner"], transcript="hello\nmy number is 555\n")
-    assert item.status is ItemStatus.ACCEPTED, item.report["reasons"]
+    assert item.status is ItemStatus.PROCESSED, item.report["reasons"]
+    assert item.report["waiting"]["code"] == "nothing_to_ship"
+    assert "every line starts with its speaker" in item.report["waiting"]["message"]
+    assert "campaign" not in item.report  # never reviewed, never paid
+    assert "item:accept" not in tags(services, item.id)
     assert item.deidentified_key is None and "output" not in item.report
     assert item.report["transcript"]["shipped"] is False
     assert "Label each line" in item.report["transcript"]["why"]
     with pytest.raises(NotFound):
         preview(services, people["owner"], item.id)
+    with services.uow() as uow:  # even pushed through review, it cannot be listed
+        held = uow.get(Item, item.id)
+        held.move_to(ItemStatus.ACCEPTED)
+        with pytest.raises(Conflict, match="no de-identified version"):
+            held.move_to(ItemStatus.LISTED)
 
 
 def test_a_call_transcript_labelled_with_the_contributors_name(services, people):

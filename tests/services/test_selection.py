@@ -37,6 +37,8 @@ def judged_one_by_one(uow, use, at=None, until=None, among=None):
         codes = set()
         if item.status is ItemStatus.WITHDRAWN:
             codes.add("item_withdrawn")
+        elif not item.deidentified_key:
+            codes.add(licences.NO_DEIDENTIFIED_VERSION)
         offer = offers.get(item.licence_id)
         record = consents.get(item.consent_id)
         if offer is None:
@@ -146,3 +148,20 @@ def test_a_selection_among_given_ids_reads_them_in_chunks(services, a_mixed_cata
     assert (got.item_ids, got.excluded, got.reasons) == expected
     assert got.item_ids == [a_mixed_catalogue["ok"]]
     assert got.excluded == len(among) - 2  # everything but "ok" and the unlisted item
+
+
+def test_a_listed_item_with_nothing_to_deliver_is_never_selected_and_says_why(
+    services, people, a_mixed_catalogue
+):
+    # A row listed before the rule that keeps such items waiting: still never sold.
+    with services.uow() as uow:
+        empty = uow.get(Item, a_mixed_catalogue["ok2"])
+        empty.deidentified_key = empty.deidentified_sha256 = None
+        uow.commit()
+    use = a_training_use()
+    with services.uow() as uow:
+        got = licences.selectable_items(uow, use)
+        assert (got.item_ids, got.excluded, got.reasons) == judged_one_by_one(uow, use)
+    assert a_mixed_catalogue["ok"] in got.item_ids
+    assert a_mixed_catalogue["ok2"] not in got.item_ids
+    assert got.reasons[licences.NO_DEIDENTIFIED_VERSION] == 1

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from datatrust.cli import app as cli_app
-from datatrust.domain.items import Item, ItemStatus
 from datatrust.services import items
+from support import mark_listed
 
 OFFER = {"template": "training_only", "changes": {"price_minor": 500}}
 
@@ -35,9 +35,7 @@ def upload(services, persona, title="walk to work"):
             chunks=[b"\x00\x00\x00\x18ftypmp42" + title.encode()],
             title=title,
         )
-    with services.uow() as uow:
-        uow.get(Item, item.id).status = ItemStatus.LISTED
-        uow.commit()
+    mark_listed(services, item.id)
     return {"id": item.id}
 
 

@@ -103,5 +103,8 @@ class Item:
             allowed = allowed | {ItemStatus.WITHDRAWN}
         if status not in allowed:
             raise Conflict(f"an item cannot go from {self.status.value} to {status.value}")
+        if status is ItemStatus.LISTED and not self.deidentified_key:
+            # A listed item is one a buyer may pay for: it must have something to deliver.
+            raise Conflict(f"item {self.id} has no de-identified version to list yet")
         self.status = status
         self.updated_at = utcnow()

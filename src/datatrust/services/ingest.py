@@ -64,6 +64,12 @@ PROCESS_JOB = "item.process"
 OUTPUT_NAMESPACE = "deidentified"
 TRANSCRIPT_NAMESPACE = "transcripts"
 MAX_TRANSCRIPT_BYTES = 2 * 1024 * 1024
+NOTHING_TO_SHIP = (
+    "Nothing of this call can ship yet, so it is not sent for review or paid. Upload it "
+    "again with a transcript in which every line starts with its speaker ('Me: …', "
+    "'Agent: …'): then your own words can ship, and everyone else on the call gets a "
+    "link to confirm theirs."
+)
 
 _QUALITY_CODES = frozenset(
     {
@@ -884,7 +890,13 @@ def _record_outcome(
         verdict=report["verdict"],
         stages={name: s["result"] for name, s in stages.items()},
     )
-    if result.accepted:
+    if result.accepted and item.deidentified_key is None:
+        # Nothing may ship (a call whose transcript does not say whose words are whose):
+        # not accepted, so it is never reviewed, paid or listed, and says what would help.
+        # A re-processing cannot change that (it ships audio only for a call whose other
+        # speakers are known, and then the contributor's turns already shipped).
+        report["waiting"] = {"code": "nothing_to_ship", "message": NOTHING_TO_SHIP}
+    elif result.accepted:
         if campaign is not None:
             report["campaign"] = _campaign_terms(uow, item, campaign)
         item.move_to(ItemStatus.ACCEPTED)

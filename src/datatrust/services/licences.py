@@ -383,6 +383,7 @@ class Selection:
 # exclusion counts say why they are missing; they can never be selected.
 _CANDIDATE_STATUSES = (ItemStatus.LISTED, ItemStatus.WITHDRAWN)
 ENDS_WITHIN_PERIOD = "licence_ends_within_period"
+NO_DEIDENTIFIED_VERSION = "no_deidentified_version"
 
 
 def selectable_items(
@@ -434,6 +435,13 @@ def selectable_items(
             assert group.licence_id is not None and group.consent_state is not None
             allowed.add((group.licence_id, group.consent_state))
     chosen = queries.selected_item_ids(str(ItemStatus.LISTED), allowed, among)
+    # Nothing to deliver, nothing to sell (fails closed on rows older than the rule that
+    # keeps such items from being listed).
+    empty = set(queries.undeliverable_item_ids(str(ItemStatus.LISTED), among))
+    if empty:
+        reasons[NO_DEIDENTIFIED_VERSION] += len(empty)
+        excluded += sum(1 for i in chosen if i in empty)
+        chosen = [i for i in chosen if i not in empty]
     return Selection(chosen, excluded, dict(sorted(reasons.items())))
 
 

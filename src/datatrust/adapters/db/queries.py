@@ -154,6 +154,24 @@ class SqlQueries:
         out.sort()
         return out
 
+    def undeliverable_item_ids(
+        self, status: str, among: Collection[int] | None = None
+    ) -> list[int]:
+        """Ids of the items with ``status`` that have no de-identified version (nothing a
+        buyer could be sent). The status rule keeps these out of ``listed``, so this finds
+        only rows older than it: cheap, as the item status index narrows the scan."""
+        out: list[int] = []
+        for chunk in _chunks(among):
+            query = (
+                select(items.c.id)
+                .where(items.c.status == status)
+                .where(items.c.deidentified_key.is_(None))
+            )
+            if chunk is not None:
+                query = query.where(items.c.id.in_(chunk))
+            out.extend(self.session.scalars(query))
+        return out
+
     def replace_fingerprint_keys(self, item_id: int, keys: Iterable[tuple[str, int]]) -> None:
         """The item's near-duplicate index keys become exactly ``keys``."""
         self.session.execute(delete(fingerprint_keys).where(fingerprint_keys.c.item_id == item_id))

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import registry
 
@@ -184,6 +185,14 @@ items = Table(
     # Added by migration 0010: the exact-duplicate check looks an upload up by its hash.
     Index("ix_items_original_sha256", "original_sha256"),
     Index("ix_items_selection", "status", "licence_id", "consent_offer_id", "consent_state", "id"),
+    # Added by migration 0012: listed items with nothing to deliver, found without a scan.
+    Index(
+        "ix_items_undeliverable",
+        "status",
+        "id",
+        sqlite_where=text("deidentified_key IS NULL"),
+        postgresql_where=text("deidentified_key IS NULL"),
+    ),
 )
 
 audit_events = Table(

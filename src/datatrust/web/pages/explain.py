@@ -99,6 +99,7 @@ EXCLUSIONS: dict[str, str] = {
     "licence_invalid": "the licence could not be read",
     "consent_for_other_licence": "consent was given under other terms",
     "licence_ends_within_period": "the licence ends before the declared use does",
+    "no_deidentified_version": "nothing of the item can be delivered yet",
 }
 
 # Personal details found and redacted, by the redactor's type: (one, many) with the count.
