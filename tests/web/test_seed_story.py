@@ -688,3 +688,60 @@ def test_a_buyer_holding_an_item_under_two_hashes_is_told_both_and_must_attest_b
     assert both.status_code == 303, both.text
     feed = client.get("/api/buyers/feed", headers=trainer.headers).json()
     assert feed["claims"]["revoked"][0]["attested"] is True
+
+
+def test_a_confirmed_calls_snapshot_record_holds_its_audio_and_its_transcript(
+    client, services, people, trainer, tmp_path
+):
+    import webdataset as wds
+
+    import ingest_media as media
+    from datatrust.services import items, participants
+
+    owner = people["owner"]
+    with services.uow() as uow:
+        call = items.receive_item(
+            uow,
+            services.storage,
+            owner.actor,
+            kind="call",
+            filename="call.m4a",
+            content_type="audio/mp4",
+            chunks=[media.call()],
+            transcript=media.CALL_TRANSCRIPT,
+        )
+    secret = services.settings.secret_key.get_secret_value().encode()
+    with services.uow() as uow:
+        [invite] = participants.list_for_owner(uow, secret, owner.actor, call.id)
+    with services.uow() as uow:
+        participants.decide(uow, invite["token"], confirm=True)
+    with services.uow() as uow:
+        item = uow.get(Item, call.id)
+        item.move_to(ItemStatus.LISTED)
+        uow.commit()
+        audio_sha = item.deidentified_sha256
+    license_training_only(client, owner, call.id)
+    fund(services, trainer)
+    order = client.post(
+        "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
+    ).json()
+    assert order["selected"] == 1, order
+    client.post(f"/api/buyers/orders/{order['id']}/purchase", headers=trainer.headers)
+    built = client.post(f"/api/buyers/orders/{order['id']}/snapshots", headers=trainer.headers)
+    snap = client.get(f"/api/buyers/snapshots/{built.json()['id']}", headers=trainer.headers)
+    download_all(client, snap.json(), tmp_path)
+
+    [sample] = list(wds.WebDataset([str(tmp_path / "shard-00000.tar")], shardshuffle=False))
+    assert sample["m4a"][4:8] == b"ftyp"
+    assert hashlib.sha256(sample["m4a"]).hexdigest() == audio_sha
+    assert sample["transcript.txt"].decode().splitlines() == [
+        "PARTICIPANT_1: Hello, this is [PERSON_1] from the bank. Can I have your number?",
+        "CONTRIBUTOR: Sure, it is [PHONE] and my email is [EMAIL].",
+    ]
+    record = json.loads(sample["json"])
+    [row] = pq.read_table(tmp_path / "index.parquet").to_pylist()
+    key = sample["__key__"]
+    assert record["transcript_file"] == row["transcript_file"] == f"{key}.transcript.txt"
+    assert row["media_file"] == f"{key}.m4a"
+    manifest = json.loads((tmp_path / "croissant.json").read_text())
+    assert manifest["dt:records"] == [row]

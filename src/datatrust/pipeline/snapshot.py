@@ -20,7 +20,7 @@ import json
 import re
 import tarfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO
 
 import pyarrow as pa
@@ -82,6 +82,8 @@ INDEX_SCHEMA = pa.schema(
         pa.field("consent_record_id", pa.string(), nullable=False),
         pa.field("duration_seconds", pa.int64()),
         pa.field("h3_cell", pa.string()),
+        # A call's redacted transcript shipped beside its audio (same key, ``transcript.txt``).
+        pa.field("transcript_file", pa.string()),
     ]
 )
 INDEX_COLUMNS = tuple(INDEX_SCHEMA.names)
@@ -91,12 +93,15 @@ _TAR_MTIME = 0  # fixed, so shards are reproducible
 
 @dataclass(frozen=True)
 class ShardRecord:
-    """One item in a shard: ``key`` (safe: ``[a-z0-9_-]``), media extension, bytes, record."""
+    """One item in a shard: ``key`` (safe: ``[a-z0-9_-]``), media extension, bytes, record;
+    ``extra`` more files of the same record by extension (``{"transcript.txt": b"…"}``:
+    WebDataset reads everything after the key's first dot as the extension)."""
 
     key: str
     ext: str
     media: bytes
     record: dict[str, Any]
+    extra: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,7 @@ def _member(name: str, size: int) -> tarfile.TarInfo:
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,127}$")
 _EXT = re.compile(r"^[a-z0-9]{1,10}$")
+_EXTRA_EXT = re.compile(r"^[a-z0-9]{1,16}\.[a-z0-9]{1,10}$")
 
 
 def write_shard(name: str, records: Iterable[ShardRecord], target: BinaryIO) -> WrittenFile:
@@ -151,8 +157,12 @@ def write_shard(name: str, records: Iterable[ShardRecord], target: BinaryIO) -> 
         for rec in records:
             if not _KEY.match(rec.key) or not _EXT.match(rec.ext) or rec.key in seen:
                 raise ValueError(f"unsafe or duplicate shard key {rec.key!r}.{rec.ext!r}")
+            if any(not _EXTRA_EXT.match(ext) for ext in rec.extra):
+                raise ValueError(f"unsafe extra file extension in {sorted(rec.extra)!r}")
             seen.add(rec.key)
             tar.addfile(_member(f"{rec.key}.{rec.ext}", len(rec.media)), io.BytesIO(rec.media))
+            for ext, data in sorted(rec.extra.items()):
+                tar.addfile(_member(f"{rec.key}.{ext}", len(data)), io.BytesIO(data))
             body = json.dumps(rec.record, sort_keys=True, separators=(",", ":")).encode()
             tar.addfile(_member(f"{rec.key}.json", len(body)), io.BytesIO(body))
     return WrittenFile(name, writer.digest.hexdigest(), writer.size)

@@ -302,6 +302,20 @@ def _extension(item: Item) -> str:
     return ext if re.fullmatch(r"[a-z0-9]{1,10}", ext) else "bin"
 
 
+TRANSCRIPT_EXT = "transcript.txt"
+
+
+def _transcript_key(item: Item) -> str | None:
+    """The stored redacted transcript that ships beside an item's media: a call's, once
+    its audio ships (before that the transcript is the media itself)."""
+    key = ((item.report or {}).get("transcript") or {}).get("deidentified_key")
+    return key if key and key != item.deidentified_key else None
+
+
+def _transcript_file(key: str, item: Item) -> str | None:
+    return f"{key}.{TRANSCRIPT_EXT}" if _transcript_key(item) else None
+
+
 @job(BUILD_SHARD_JOB)
 def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     """Write one shard (de-identified bytes + a JSON record per item) to the object store.
@@ -324,6 +338,10 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
     for item_id in shard.item_ids:
         item, plan = items[item_id], planned[item_id]
         media = b"".join(services.storage.open(uow, item.owner_id, item.deidentified_key))
+        extra = {}
+        if transcript_key := _transcript_key(item):
+            text = services.storage.open(uow, item.owner_id, transcript_key)
+            extra[TRANSCRIPT_EXT] = b"".join(text)
         records.append(
             writer.ShardRecord(
                 key=plan.key,
@@ -339,7 +357,9 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
                     "agreement_id": plan.agreement_id,
                     "duration_seconds": item.duration_seconds,
                     "h3_cell": item.h3_cell,
+                    "transcript_file": _transcript_file(plan.key, item),
                 },
+                extra=extra,
             )
         )
     with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
@@ -396,6 +416,7 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
                 "consent_record_id": p.consent_record_id,
                 "duration_seconds": item.duration_seconds,
                 "h3_cell": item.h3_cell,
+                "transcript_file": _transcript_file(p.key, item),
             }
         )
     shard_files = [writer.WrittenFile(s.name, s.sha256 or "", s.size or 0) for s in shards]
