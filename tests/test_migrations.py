@@ -108,3 +108,39 @@ def test_migration_0011_gives_old_standard_campaigns_the_training_only_template(
             assert [tuple(r) for r in rows] == [(1, "training_only"), (2, "research")]
     finally:
         engine.dispose()
+
+
+def test_migration_0013_returns_accepted_items_with_nothing_to_deliver_to_processed(databases):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0012")
+        at = "2026-01-01 00:00:00"
+        with engine.begin() as c:
+            c.exec_driver_sql(
+                "INSERT INTO users (id, email, password_hash, role, display_name, language, "
+                f"created_at) VALUES (1, 'a@example.org', 'x', 'contributor', '', 'en', '{at}')"
+            )
+            for item_id, status, deid in [
+                (1, "accepted", None),
+                (2, "accepted", "d"),
+                (3, "listed", "d"),
+                (4, "rejected", None),
+            ]:
+                c.exec_driver_sql(
+                    "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                    "content_type, size, original_key, original_sha256, report, created_at, "
+                    "updated_at, deidentified_key) VALUES "
+                    f"({item_id}, 1, 'call', '{status}', '', 'f', 'audio/ogg', 1, 'k', 's', "
+                    f"'{{}}', '{at}', '{at}', {repr(deid) if deid else 'NULL'})"
+                )
+        migrate.upgrade(engine, "0013")
+        with engine.connect() as c:
+            rows = c.exec_driver_sql("SELECT id, status FROM items ORDER BY id").all()
+        assert [tuple(r) for r in rows] == [
+            (1, "processed"),
+            (2, "accepted"),
+            (3, "listed"),
+            (4, "rejected"),
+        ]
+    finally:
+        engine.dispose()
