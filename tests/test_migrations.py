@@ -19,6 +19,14 @@ def differences(engine) -> list:
         return compare_metadata(context, metadata)
 
 
+def insert_user(connection, role: str, at: str) -> None:
+    """User 1, written with plain SQL (the schema of a past revision, not the metadata)."""
+    connection.exec_driver_sql(
+        "INSERT INTO users (id, email, password_hash, role, display_name, language, "
+        f"created_at) VALUES (1, '{role}@example.org', 'x', '{role}', '', 'en', '{at}')"
+    )
+
+
 def test_the_migrations_build_exactly_the_schema_the_metadata_describes(migrated_engine):
     assert differences(migrated_engine) == []
 
@@ -52,10 +60,7 @@ def test_migration_0008_mirrors_each_items_consent_record_onto_the_item(database
         migrate.upgrade(engine, "0007")
         at = "2026-01-01 00:00:00"
         with engine.begin() as c:
-            c.exec_driver_sql(
-                "INSERT INTO users (id, email, password_hash, role, display_name, language, "
-                f"created_at) VALUES (1, 'a@example.org', 'x', 'contributor', '', 'en', '{at}')"
-            )
+            insert_user(c, "contributor", at)
             c.exec_driver_sql(
                 "INSERT INTO licence_offers (id, owner_id, version, status, licence, is_default, "
                 f"created_at) VALUES (5, 1, 1, 'active', '{{}}', false, '{at}')"
@@ -90,10 +95,7 @@ def test_migration_0011_gives_old_standard_campaigns_the_training_only_template(
         migrate.upgrade(engine, "0010")
         at = "2026-01-01 00:00:00"
         with engine.begin() as c:
-            c.exec_driver_sql(
-                "INSERT INTO users (id, email, password_hash, role, display_name, language, "
-                f"created_at) VALUES (1, 'op@example.org', 'x', 'operator', '', 'en', '{at}')"
-            )
+            insert_user(c, "operator", at)
             for campaign_id, template in [(1, "standard"), (2, "research")]:
                 c.exec_driver_sql(
                     "INSERT INTO campaigns (id, created_by, title, description, kind, spec, "
@@ -116,10 +118,7 @@ def test_migration_0013_returns_accepted_items_with_nothing_to_deliver_to_proces
         migrate.upgrade(engine, "0012")
         at = "2026-01-01 00:00:00"
         with engine.begin() as c:
-            c.exec_driver_sql(
-                "INSERT INTO users (id, email, password_hash, role, display_name, language, "
-                f"created_at) VALUES (1, 'a@example.org', 'x', 'contributor', '', 'en', '{at}')"
-            )
+            insert_user(c, "contributor", at)
             for item_id, status, deid in [
                 (1, "accepted", None),
                 (2, "accepted", "d"),
