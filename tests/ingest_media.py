@@ -15,10 +15,11 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 import soundfile as sf
 from PIL import Image
 from skimage import data as skdata
+
+from support import require_service
 
 RATE = 48_000
 AMSTERDAM = (52.3676, 4.9041)
@@ -125,8 +126,7 @@ def ambient(seed: int = 1, fmt: str = "wav") -> bytes:
 def speech() -> np.ndarray:
     """About 4 s of espeak-ng speech, mono float at 48 kHz (skips without espeak-ng)."""
     binary = shutil.which("espeak-ng")
-    if binary is None:
-        pytest.skip("espeak-ng is not installed")
+    require_service("espeak-ng (apt-get install espeak-ng)", binary is not None)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "speech.wav"
         text = "Hello, my name is Anna and I live near the market. Call me tomorrow."

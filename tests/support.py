@@ -25,7 +25,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def require_service(name: str, reachable: bool) -> None:
-    """Outside CI a missing PostgreSQL/Redis skips with a reason; in CI it fails."""
+    """Outside CI a missing service or tool (PostgreSQL, Redis, Chromium, espeak-ng, axe-core)
+    skips with a reason; in CI it fails."""
     if reachable:
         return
     if IN_CI:

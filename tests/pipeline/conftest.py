@@ -22,6 +22,8 @@ import pytest
 from PIL import Image
 from skimage import data as skdata
 
+from support import require_service
+
 GPS_AMSTERDAM = (52.3676, 4.9041)
 
 
@@ -170,8 +172,7 @@ def encode_audio(
 def speech_16k(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     """About 4 s of synthetic English speech from espeak-ng, mono float at 48 kHz."""
     binary = shutil.which("espeak-ng")
-    if binary is None:
-        pytest.skip("espeak-ng binary not installed (apt-get install espeak-ng)")
+    require_service("espeak-ng (apt-get install espeak-ng)", binary is not None)
     path = tmp_path_factory.mktemp("speech") / "speech.wav"
     text = "Hello, my name is Anna and I live at twelve Baker Street. Call me tomorrow."
     subprocess.run([binary, "-w", str(path), text], check=True, capture_output=True)
