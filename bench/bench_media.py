@@ -68,7 +68,7 @@ def bench_photos() -> list[dict]:
     for label, (w, h), count in (("photo 12 MP", (4032, 3024), 3), ("photo 3 MP", (2048, 1536), 4)):
         images = [_photo(w, h, i) for i in range(count)]
         mp = w * h / 1e6
-        process_media(images[0], "photo")  # warm up: loads the Haar cascade once
+        process_media(images[0], "photo")  # warm up: loads the face model once
         floor, pipe = [], []
         for _ in range(ROUNDS):
             for data in images:

@@ -11,18 +11,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datatrust.pipeline.deidentify_media import coarsen_location, detect_faces
+from datatrust.pipeline.deidentify_media import coarsen_location
+from datatrust.pipeline.faces import detect_faces
 from datatrust.pipeline.fingerprint import hamming, is_near_duplicate, phash
 from datatrust.pipeline.media import process_media
 from datatrust.pipeline.media_spec import MediaSpec
-from datatrust.pipeline.quality import analysis_copy
 
 AMSTERDAM = (52.3676, 4.9041)
 
 
 def _face_box(image: Image.Image) -> tuple[int, int, int, int]:
-    gray = analysis_copy(np.asarray(image.convert("RGB")), 800)
-    boxes = detect_faces(gray, image.size)
+    boxes = detect_faces(np.asarray(image.convert("RGB")), image.size)
     assert boxes, "the astronaut's face must be found in the original"
     return boxes[0]
 
@@ -189,10 +188,11 @@ def _scene_with_bystanders(
 ) -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
     """A photo of ``size`` with three copies of the astronaut's head (a crop ``crop_width``
     wide, face about two thirds of it) pasted on one of scikit-image's textured scenes, plus
-    sensor noise. Returns the image and the true face boxes."""
+    sensor noise. Returns the image and the true face boxes. (No animal scenes: the detector
+    takes a cat's face for a face and blurs it too, which would change the count.)"""
     from skimage import data as skdata
 
-    backgrounds = (skdata.coffee, skdata.chelsea, skdata.rocket)
+    backgrounds = (skdata.coffee, skdata.gravel, skdata.rocket)
     scene = Image.fromarray(backgrounds[seed % 3]()).convert("RGB").resize(size)
     head = Image.fromarray(skdata.astronaut()).crop((150, 40, 290, 200))  # face at 27,27 93×93
     scale = crop_width / head.width

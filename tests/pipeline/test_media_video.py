@@ -10,11 +10,10 @@ import cv2
 import h3
 import numpy as np
 
-from datatrust.pipeline.deidentify_media import detect_faces
+from datatrust.pipeline.faces import detect_faces
 from datatrust.pipeline.fingerprint import is_near_duplicate
 from datatrust.pipeline.media import process_media
 from datatrust.pipeline.media_spec import MediaSpec
-from datatrust.pipeline.quality import analysis_copy
 
 
 def _frames(path: str, every: int = 5) -> list[np.ndarray]:
@@ -56,7 +55,7 @@ def test_video_is_reencoded_with_faces_blurred_and_tags_removed(
     assert len(before) == len(after)
     boxes = []
     for frame in before:
-        found = detect_faces(analysis_copy(frame, 640), (frame.shape[1], frame.shape[0]))
+        found = detect_faces(frame, (frame.shape[1], frame.shape[0]))
         boxes.append(found[0])
     assert _face_sharpness(after, boxes) < _face_sharpness(before, boxes) / 10
 

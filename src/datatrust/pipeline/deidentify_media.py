@@ -4,11 +4,10 @@
   IPTC, comments, maker notes, thumbnails), reads its GPS position, applies the EXIF
   orientation to the pixels (so dropping EXIF does not turn the photo sideways) and clears
   everything but the ICC colour profile.
-- ``detect_faces`` finds frontal faces with OpenCV's bundled Haar cascade (``alt2``) on a
-  small grey copy; ``blur_boxes_*`` blur them at full resolution (pixelate then smooth, on
-  a box 25 % larger than the detection so hair and ears go too). With ``keep_largest`` the
-  largest face — the contributor's in a likeness campaign — is left alone. Haar finds
-  frontal faces only: profiles and faces under ~30 px in the detection copy are missed.
+- ``blur_boxes_*`` blur the faces ``faces.detect_faces`` found, at full resolution (pixelate
+  then smooth, on a box grown to take in forehead, hair and ears). With
+  ``keep_largest`` the largest face — the contributor's in a likeness campaign — is left
+  alone.
 - ``encode_image`` writes the pixels in the input's format with no EXIF/XMP, keeping ICC.
 - ``coarsen_location`` turns a position into an H3 cell and nothing else.
 - ``deidentify_video`` re-encodes every frame (H.264, faces blurred) into an MP4 file, copies
@@ -21,7 +20,6 @@ from __future__ import annotations
 import io
 import math
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +30,11 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
 from datatrust.pipeline.audio import Muffler, Segment
+from datatrust.pipeline.faces import Box, detect_faces
 from datatrust.pipeline.fingerprint import phash
 from datatrust.pipeline.media_spec import DeidOptions, MediaLimits
 from datatrust.pipeline.quality import analysis_copy
 from datatrust.pipeline.rejection import Rejected
-
-Box = tuple[int, int, int, int]  # x, y, w, h in full-resolution pixels
 
 # ---------------------------------------------------------------- location
 
@@ -159,49 +156,14 @@ def encode_image(im: Image.Image, fmt: str, icc: bytes | None, quality: int = 90
 
 # ---------------------------------------------------------------- faces
 
-_local = threading.local()  # CascadeClassifier is not documented as thread-safe
 
-
-# Why alt2 with these parameters: on a generated set of astronaut faces pasted at 40-400 px
-# into 1, 3 and 12 MP scenes (detection copy 640 px), ``frontalface_default`` with
-# scaleFactor 1.1 / minNeighbors 5 found 51 of 189 faces with 2 false boxes; ``alt2`` with
-# 1.2 / 2 / minSize 20 (its native window) found 71 with none, in about 70 % of the CPU
-# time (fewer pyramid levels). Each level costs in proportion to its pixel count, so the
-# first, full-size levels dominate: minSize and the working size, not maxSize, set the cost.
-_CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
-_SCALE_FACTOR, _MIN_NEIGHBOURS, _MIN_SIZE = 1.2, 2, (20, 20)
-
-
-def _cascade() -> cv2.CascadeClassifier:
-    c = getattr(_local, "cascade", None)
-    if c is None:
-        c = cv2.CascadeClassifier(cv2.data.haarcascades + _CASCADE_FILE)
-        if c.empty():  # would silently find no faces: fail loudly instead
-            raise RuntimeError("OpenCV Haar cascade not found")
-        _local.cascade = c
-    return c
-
-
-def detect_faces(gray_small: np.ndarray, full_size: tuple[int, int]) -> list[Box]:
-    """Frontal faces found in ``gray_small`` (a scaled grey copy), as boxes in the
-    full-resolution ``full_size`` = (width, height) coordinates, largest first."""
-    h, w = gray_small.shape[:2]
-    sx, sy = full_size[0] / w, full_size[1] / h
-    found = _cascade().detectMultiScale(
-        cv2.equalizeHist(gray_small),
-        scaleFactor=_SCALE_FACTOR,
-        minNeighbors=_MIN_NEIGHBOURS,
-        minSize=_MIN_SIZE,
-    )
-    boxes = [(int(x * sx), int(y * sy), int(fw * sx), int(fh * sy)) for x, y, fw, fh in found]
-    return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
-
-
-def _grow(box: Box, width: int, height: int, by: float = 0.25) -> Box:
+def _grow(box: Box, width: int, height: int) -> Box:
+    """The area to blur for a detected face: the detector's box runs from brow to chin, so
+    it is extended by 40 % of its height upwards (forehead and hair), 10 % downwards and
+    15 % of its width to each side (ears), then clipped to the picture."""
     x, y, w, h = box
-    dx, dy = int(w * by / 2), int(h * by / 2)
-    x0, y0 = max(0, x - dx), max(0, y - dy)
-    x1, y1 = min(width, x + w + dx), min(height, y + h + dy)
+    x0, y0 = max(0, x - int(w * 0.15)), max(0, y - int(h * 0.4))
+    x1, y1 = min(width, x + w + int(w * 0.15)), min(height, y + h + int(h * 0.1))
     return x0, y0, x1 - x0, y1 - y0
 
 
@@ -244,10 +206,6 @@ def choose_faces(boxes: list[Box], keep_largest: bool) -> tuple[list[Box], int]:
     if keep_largest and boxes:
         return boxes[1:], 1
     return boxes, 0
-
-
-def detection_copy(gray: np.ndarray, long_side: int) -> np.ndarray:
-    return analysis_copy(gray, long_side)
 
 
 # ---------------------------------------------------------------- video
@@ -375,17 +333,16 @@ def deidentify_video(
                         )
                     rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
                     rgb = _upright(rgb, rotation)
-                    gray = analysis_copy(rgb, opts.face_detect_long_side)
                     if t >= next_sample and len(hashes) < opts.max_video_fingerprint_frames:
-                        hashes.append(phash(gray))
+                        hashes.append(phash(analysis_copy(rgb)))
                         next_sample = t + 1.0
                     boxes = []
                     if opts.blur_faces:
-                        boxes = detect_faces(gray, (rgb.shape[1], rgb.shape[0]))
+                        boxes = detect_faces(rgb, (rgb.shape[1], rgb.shape[0]))
                     to_blur, k = choose_faces(boxes, opts.keep_contributor_face)
                     kept += k
                     blurred += len(to_blur)
-                    # Also blur last frame's faces: Haar flickers, a face missed for one
+                    # Also blur last frame's faces: detection flickers, a face missed for one
                     # frame would otherwise flash through unblurred.
                     blur_boxes_array(rgb, to_blur + prev_boxes)
                     prev_boxes = to_blur

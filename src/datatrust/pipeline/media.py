@@ -38,10 +38,10 @@ from datatrust.pipeline.deidentify_media import (
     coarsen_location,
     decode_image,
     deidentify_video,
-    detect_faces,
     encode_image,
     parse_iso6709,
 )
+from datatrust.pipeline.faces import detect_faces
 from datatrust.pipeline.fingerprint import AudioFingerprint, phash, sha256_bytes
 from datatrust.pipeline.media_spec import MediaKind, MediaSpec
 from datatrust.pipeline.quality import analysis_copy, audio_quality, image_quality, video_quality
@@ -232,7 +232,8 @@ def _photo(
 
     run.stage = "quality"
     width, height = img.image.size
-    gray = analysis_copy_pil(img.image)
+    small = reduced_rgb(img.image)
+    gray = analysis_copy(small)
     q = image_quality(gray, width, height, spec.quality)
     run.quality = q.figures
     run.lap("quality")
@@ -241,14 +242,7 @@ def _photo(
         return
 
     run.stage = "deidentify"
-    boxes = []
-    if opts.blur_faces:
-        det = (
-            gray
-            if max(gray.shape) <= opts.face_detect_long_side
-            else analysis_copy(gray, opts.face_detect_long_side)
-        )
-        boxes = detect_faces(det, (width, height))
+    boxes = detect_faces(small, (width, height)) if opts.blur_faces else []
     to_blur, kept = choose_faces(boxes, opts.keep_contributor_face)
     blur_boxes_pil(img.image, to_blur)
     out = encode_image(img.image, run.format, img.icc_profile, opts.jpeg_quality)
@@ -265,12 +259,13 @@ def _photo(
     run.lap("fingerprint")
 
 
-def analysis_copy_pil(im: Any) -> Any:
-    """Grey ≤1024 px copy made with Pillow's fast integer ``reduce`` before converting, so the
-    full-size image is never turned into an array."""
+def reduced_rgb(im: Any) -> np.ndarray:
+    """An RGB array of ``im`` shrunk by Pillow's fast integer ``reduce`` to a long side of
+    1024-2047 px (smaller images as they are), so the full-size image is never turned into
+    an array. Quality figures, face detection and the pHash all start from it."""
     factor = max(1, max(im.size) // 1024)
     small = im.reduce(factor) if factor > 1 else im
-    return analysis_copy(np.asarray(small.convert("L")))
+    return np.asarray(small.convert("RGB"))
 
 
 # ---------------------------------------------------------------- video

@@ -93,10 +93,6 @@ class DeidOptions:
     ``keep_contributor_face``: for likeness campaigns, leave the largest face unblurred.
     ``speech_policy`` (ambient audio): ``muffle`` speech segments, or ``reject`` the file;
     either way a file whose speech ratio exceeds ``max_speech_ratio`` is rejected.
-    ``face_detect_long_side``: detection runs on a copy this size; smaller is faster but
-    misses small (far) faces: at 640 px, faces under ~30 px in that copy (~190 px in a
-    4032 px photo, ~100 px in a 2048 px one) are missed. Detection cost grows with this
-    size squared and is the biggest share of a small photo's time.
     """
 
     blur_faces: bool = True
@@ -104,7 +100,6 @@ class DeidOptions:
     speech_policy: str = "muffle"
     max_speech_ratio: float = 0.3
     h3_resolution: int = 8
-    face_detect_long_side: int = 640
     jpeg_quality: int = 90
     video_crf: int = 23
     max_video_fingerprint_frames: int = 32
