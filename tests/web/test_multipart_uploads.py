@@ -1,6 +1,7 @@
 """The plain multipart uploads (the pages' fallback without JavaScript, and the API's):
 files up to their kind's limit stream to storage, past the 1 MB limit every other route
-keeps; over the kind's limit is a 413 naming it, shown next to the file field."""
+keeps; over the kind's limit is a 413 naming it, shown next to the file field in the
+page's language, before the body is read when its declared length is already over."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import pytest
 from PIL import Image
 
 import ingest_media as media
+from datatrust.domain.items import ItemKind
 from datatrust.services import upload_limits
-from datatrust.web.app import MULTIPART_OVERHEAD, body_limit
+from datatrust.services.upload_limits import MULTIPART_OVERHEAD
+from datatrust.web.app import body_limit
 from support import fund_and_open
 
 MB = 1024 * 1024
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ACTION = re.compile(r'<form id="upload" method="post" action="([^"]+)"')
 
 
 def big_photo(at_least: int = 3 * MB) -> bytes:
@@ -64,7 +68,32 @@ def photo_task(client, people):
     )
     assert accepted.status_code == 303, accepted.text
     capture = client.get(accepted.headers["location"])
-    return f"/tasks/{campaign_id}/upload", {"csrf_token": CSRF.search(capture.text).group(1)}
+    url = ACTION.search(capture.text).group(1)
+    assert re.fullmatch(rf"/tasks/{campaign_id}/upload\?offer=\d+", url)
+    return url, {"csrf_token": CSRF.search(capture.text).group(1)}
+
+
+def stored_files(services) -> list[str]:
+    return sorted(str(p) for p in services.store.root.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def small_photo_limit(monkeypatch):
+    """Photos limited to 1 MB (other kinds keep theirs, so the middleware's limit, the
+    largest of any kind, stays 2 GiB)."""
+    real = upload_limits.max_bytes
+    monkeypatch.setattr(
+        upload_limits, "max_bytes", lambda kind: MB if kind is ItemKind.PHOTO else real(kind)
+    )
+    assert body_limit("/tasks/1/upload", 1_000_000) > 2 * 1024 * MB
+    return MB
+
+
+def declaring(client, url, length, **request):
+    """A POST whose Content-Length header says ``length``, whatever its body holds."""
+    built = client.build_request("POST", url, **request)
+    built.headers["content-length"] = str(length)
+    return client.send(built, follow_redirects=False)
 
 
 def test_a_3_mb_photo_uploads_through_the_page_without_javascript(client, photo_task):
@@ -91,15 +120,173 @@ def test_a_photo_over_its_kinds_limit_is_a_413_next_to_the_field(client, photo_t
         files={"file": ("huge.jpg", b"\xff" * (limit + 1), "image/jpeg")},
     )
     assert response.status_code == 413
-    assert "a photo upload may be at most 40 MB" in response.text
     # Next to the field (the error the file input is described by), what was typed kept.
     assert re.search(
-        r'<p class="error" id="e-file-1">a photo upload may be at most 40 MB; this one is 40 MB'
-        r'</p>\s*<input id="f-file" name="file" type="file"[^>]*aria-describedby="e-file-1"',
+        r'<p class="error" id="e-file-1">This file is 40 MB; a file for this task \(Photo\) '
+        r'may be at most 40 MB.</p>\s*<input id="f-file" name="file" type="file"'
+        r'[^>]*aria-describedby="e-file-1"',
         response.text,
     )
     assert 'value="Kept"' in response.text
     assert client.get("/api/items").json() == []  # nothing was kept
+
+
+def test_a_declared_length_over_the_kinds_limit_is_refused_before_the_body_is_read(
+    client, services, photo_task
+):
+    """1.9 GB declared to a photo task (40 MB): under the middleware's 2 GiB, so only the
+    route can refuse it. The body sent is a small photo with its CSRF token, which would
+    have been stored had the body been read."""
+    url, form = photo_task
+    files_before = stored_files(services)
+    response = declaring(
+        client,
+        url,
+        1_900_000_000,
+        data={**form, "title": "Tiny"},
+        files={"file": ("tiny.jpg", media.photo(), "image/jpeg")},
+    )
+    assert response.status_code == 413
+    assert re.search(
+        r'<p class="error" id="e-file-1">This file is 1812 MB; a file for this task '
+        r"\(Photo\) may be at most 40 MB.</p>",
+        response.text,
+    )
+    offer = url.rsplit("=", 1)[1]
+    assert f'name="offer_id" value="{offer}"' in response.text  # the task stays accepted
+    assert client.get("/api/items").json() == []
+    assert stored_files(services) == files_before
+
+
+@pytest.mark.parametrize(
+    "lang, sentence",
+    [
+        (
+            "hi",
+            "यह फ़ाइल 2 MB की है; इस काम (फ़ोटो) के लिए फ़ाइल ज़्यादा से ज़्यादा 1 MB की हो सकती है।",
+        ),
+        (
+            "zu",
+            "Leli fayela lingu-2 MB; ifayela lalo msebenzi (Isithombe) lingaba kuze kufike "
+            "ku-1 MB.",
+        ),
+    ],
+)
+def test_the_413_reads_in_the_pages_language(client, photo_task, small_photo_limit, lang, sentence):
+    url, form = photo_task
+    response = client.post(
+        f"{url}&lang={lang}",
+        data=form,
+        files={"file": ("big.jpg", b"\xff" * (2 * MB), "image/jpeg")},
+    )
+    assert response.status_code == 413
+    assert f'<p class="error" id="e-file-1">{sentence}</p>' in response.text
+    assert client.get("/api/items").json() == []
+
+
+def test_a_file_within_a_small_limit_uploads_and_one_past_it_is_not_kept_whatever_its_length_says(
+    client, services, photo_task, small_photo_limit
+):
+    url, form = photo_task
+    within = media.photo()
+    assert len(within) < small_photo_limit
+    uploaded = client.post(
+        url,
+        data=form,
+        files={"file": ("ok.jpg", within, "image/jpeg")},
+        follow_redirects=False,
+    )
+    assert uploaded.status_code == 303, uploaded.text[:500]
+    kept = client.get("/api/items").json()
+    assert [i["size"] for i in kept] == [len(within)]
+    files_before = stored_files(services)
+    # The length says 1 KB; the body holds 3 MB. The form is read, the file counted, and
+    # it is refused before anything reaches storage.
+    lying = declaring(
+        client,
+        url,
+        1024,
+        data=form,
+        files={"file": ("big.jpg", big_photo(), "image/jpeg")},
+    )
+    assert lying.status_code == 413
+    assert "may be at most 1 MB." in lying.text
+    assert client.get("/api/items").json() == kept
+    assert stored_files(services) == files_before
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_the_upload_form_needs_its_csrf_token(client, services, photo_task, token):
+    url, _form = photo_task
+    files_before = stored_files(services)
+    response = client.post(
+        url,
+        data={"csrf_token": token} if token else {},
+        files={"file": ("ok.jpg", media.photo(), "image/jpeg")},
+    )
+    assert response.status_code == 403
+    assert "CSRF" in response.text
+    assert client.get("/api/items").json() == []
+    assert stored_files(services) == files_before
+
+
+@pytest.mark.parametrize(
+    "token, body, status",
+    [("right", b"", 303), ("wrong", b"", 403), ("right", b"\xff" * (MB + 1), 413)],
+)
+def test_the_spooled_file_is_closed_whatever_the_answer(
+    client, photo_task, small_photo_limit, monkeypatch, token, body, status
+):
+    import tempfile
+
+    import starlette.formparsers
+
+    spooled = []
+
+    class Recorded(tempfile.SpooledTemporaryFile):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            spooled.append(self)
+
+    monkeypatch.setattr(starlette.formparsers, "SpooledTemporaryFile", Recorded)
+    url, form = photo_task
+    response = declaring(  # a length within the limit, so that the form is read
+        client,
+        url,
+        1024,
+        data={"csrf_token": form["csrf_token"] if token == "right" else token},
+        files={"file": ("a.jpg", body or media.photo(), "image/jpeg")},
+    )
+    assert response.status_code == status
+    assert len(spooled) == 1 and spooled[0].closed
+
+
+def test_without_a_size_the_sentence_still_names_the_kind_and_its_limit():
+    from datatrust.domain.permissions import ANONYMOUS
+    from datatrust.i18n import translator
+    from datatrust.web.pages.common import Page
+    from datatrust.web.pages.contributor import too_large
+
+    hindi = Page(None, ANONYMOUS, "hi")  # too_large reads only the page's language
+    chat = translator("hi").gettext("Chat export")
+    assert too_large(hindi, ItemKind.CHAT, None) == (
+        f"यह फ़ाइल बहुत बड़ी है; इस काम ({chat}) के लिए फ़ाइल ज़्यादा से ज़्यादा 50 MB की हो सकती है।"
+    )
+
+
+def test_a_second_file_is_a_400_and_nothing_is_kept(client, photo_task):
+    url, form = photo_task
+    response = client.post(
+        url,
+        data=form,
+        files=[
+            ("file", ("a.jpg", media.photo(), "image/jpeg")),
+            ("file", ("b.jpg", media.photo(seed=1), "image/jpeg")),
+        ],
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert client.get("/api/items").json() == []
 
 
 def test_the_api_takes_3_mb_and_refuses_over_the_limit_naming_it(client, people):
@@ -128,6 +315,7 @@ def test_the_api_takes_3_mb_and_refuses_over_the_limit_naming_it(client, people)
 
 def test_every_other_route_keeps_the_1_mb_limit(client, photo_task):
     url, form = photo_task
+    url = url.split("?")[0]
     accept_url = url.replace("/upload", "/accept")
     response = client.post(accept_url, data={**form, "padding": "x" * (3 * MB)})
     assert response.status_code == 413

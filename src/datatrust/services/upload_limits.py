@@ -1,6 +1,7 @@
 """How large an upload of each kind may be, checked as early as the caller can: from a
-declared length before anything is read (tus ``Upload-Length``, a multipart part's size),
-and again while the bytes stream to storage (nothing larger is ever kept)."""
+declared length before anything is read (tus ``Upload-Length``, a multipart body's
+``Content-Length``, a multipart part's size), and again while the bytes stream to storage
+(nothing larger is ever kept)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from datatrust.domain.errors import DomainError
 from datatrust.domain.items import ItemKind
 from datatrust.pipeline.chats import DEFAULT_MAX_BYTES as CHAT_MAX_BYTES
 from datatrust.pipeline.media_spec import MediaSpec
+
+# What a multipart body carries besides its file: the boundaries, each part's headers and
+# the form's other (small) fields.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 class UploadTooLarge(DomainError):
@@ -46,6 +51,14 @@ def check_size(kind: ItemKind, size: int | None) -> None:
     """Raise ``too_large`` when a declared ``size`` is over the kind's limit."""
     if size is not None and size > max_bytes(kind):
         raise too_large(kind, size)
+
+
+def check_multipart_length(kind: ItemKind, length: int | None) -> None:
+    """Raise ``too_large`` when a multipart body's declared ``length`` is more than a file
+    within the kind's limit and the form around it can add up to. The body itself is
+    larger than its file, so the size named is that of the body."""
+    if length is not None and length > max_bytes(kind) + MULTIPART_OVERHEAD:
+        raise too_large(kind, length)
 
 
 def limited(kind: ItemKind, chunks: Iterable[bytes]) -> Iterator[bytes]:

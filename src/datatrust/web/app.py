@@ -34,11 +34,10 @@ log = logging.getLogger("datatrust.http")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # Upload routes stream their bodies and enforce their own limits.
 STREAMING_PATHS = ("/api/items", "/files/")
-# The pages' multipart upload fallback: the file part is spooled to disk by the form parser
-# and streamed to storage, where the kind's own limit is enforced (a 413 shown next to the
-# field); here only the largest limit of any kind, plus room for the form's other fields.
+# The pages' multipart upload fallback: its route refuses a declared length over its
+# task's kind's limit before reading the body (a 413 shown next to the file field); here,
+# where the kind is not known yet, only the largest limit of any kind.
 MULTIPART_UPLOAD_PATH = re.compile(r"^/tasks/\d+/upload$")
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 def body_limit(path: str, json_limit: int) -> int | None:
@@ -47,7 +46,7 @@ def body_limit(path: str, json_limit: int) -> int | None:
     if path.startswith(STREAMING_PATHS):
         return None
     if MULTIPART_UPLOAD_PATH.match(path):
-        return upload_limits.max_size() + MULTIPART_OVERHEAD
+        return upload_limits.max_size() + upload_limits.MULTIPART_OVERHEAD
     return json_limit
 
 

@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 
 from datatrust.domain.errors import DomainError, NotAuthenticated
 from datatrust.domain.money import Money
@@ -23,7 +25,7 @@ from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.i18n import translator
 from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import SESSION_COOKIE, Caller, Requires, caller
+from datatrust.web.deps import SESSION_COOKIE, Caller, Requires, caller, check_csrf
 from datatrust.web.pages.explain import Explain
 
 # Templates and static files live beside the package, in web/.
@@ -127,6 +129,45 @@ class PageRequires(Requires):
 
 def page_requires(permission: Permission) -> Page:
     return Depends(PageRequires(permission))
+
+
+@dataclass
+class FormPage(Page):
+    """The ``Page`` of a route that parses its own form, so that it can refuse a body by
+    its declared length before reading any of it. The CSRF token is one of the form's
+    fields, so ``form()`` checks it: the route has no other way to the fields, and what
+    it answers before then is a refusal that changes nothing."""
+
+    who: Caller = field(kw_only=True)
+
+    async def form(self, **limits: Any) -> FormData:
+        """The form, parsed within Starlette's ``limits`` (``max_files``, ``max_fields``,
+        ``max_part_size``; over one is a 400), once its CSRF token is right. Closing its
+        files is the caller's; they are closed here when the token is refused."""
+        try:
+            form = await self.request.form(**limits)
+        except HTTPException as exc:
+            raise BadRequest() from exc
+        try:
+            await check_csrf(self.request, self.who)
+        except BaseException:
+            await form.close()
+            raise
+        return form
+
+
+class FormPageRequires(PageRequires):
+    """``PageRequires`` for a route that parses its own form: the caller is authenticated
+    and authorised here, and the CSRF token checked by ``FormPage.form()``."""
+
+    async def __call__(self, request: Request, who: Caller = Depends(caller)) -> FormPage:  # type: ignore[override]
+        actor = self.admit(request, who)
+        lang = choose_language(request)
+        return FormPage(request, actor, lang, who.csrf_token, who.user_email, who=who)
+
+
+def form_page_requires(permission: Permission) -> FormPage:
+    return Depends(FormPageRequires(permission))
 
 
 def _switch_url(request: Request, lang: str) -> str:

@@ -7,24 +7,39 @@ import contextlib
 import uuid
 from typing import Any
 
-from fastapi import Depends, File, Form, Response, UploadFile
+from fastapi import Depends, Form, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
 
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
 from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import Conflict, DomainError, NotFound
+from datatrust.domain.items import ItemKind
 from datatrust.domain.licence_text import summarise
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Permission
 from datatrust.i18n import render as render_message
-from datatrust.services import campaigns, consent, ingest, items, licences, money, passport
+from datatrust.services import (
+    campaigns,
+    consent,
+    ingest,
+    items,
+    licences,
+    money,
+    passport,
+    upload_limits,
+)
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import services, uow
 from datatrust.web.pages.common import (
     EXAMPLE_CHANGES,
+    KIND_LABELS,
+    FormPage,
     Page,
     field_errors,
+    form_page_requires,
     page_requires,
     page_router,
     render,
@@ -169,48 +184,111 @@ def capture_form(
 
 
 @router.post("/tasks/{campaign_id}/upload")
-def upload_to_task(
+async def upload_to_task(
     campaign_id: int,
-    page: Page = page_requires(Permission.ITEM_CREATE),
+    page: FormPage = form_page_requires(Permission.ITEM_CREATE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
-    file: UploadFile | None = File(None),
-    offer_id: str = Form(""),
-    title: str = Form(""),
 ) -> Response:
     """The plain multipart fallback (no JavaScript): receive the file, then consent to it
     under the offer made when the task was accepted (two calls: the tus path does the
-    same in two requests)."""
-    campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
-    if file is None or not file.filename:
+    same in two requests).
+
+    A body whose declared length is over the task's kind's limit is refused (413, on the
+    capture page) before any of it is read, its CSRF token included: a refusal changes
+    nothing. The middleware only knows the largest limit of any kind, so without this a
+    2 GB body to a photo task would be spooled to disk first. The offer then comes from
+    the form's ``?offer=``. The length can still lie, so storage checks the limit again
+    as the file streams in."""
+    campaign = await run_in_threadpool(_get_campaign, svc, page, campaign_id)
+    length = page.request.headers.get("content-length", "")
+    try:
+        upload_limits.check_multipart_length(
+            campaign.kind, int(length) if length.isdigit() else None
+        )
+    except upload_limits.UploadTooLarge as exc:
+        offer = page.request.query_params.get("offer", "")
+        return _refused(page, campaign, offer if offer.isdigit() else "", "", exc)
+    form = await page.form(max_files=1, max_fields=10)
+    try:
+        return await run_in_threadpool(_receive_upload, svc, page, campaign, form)
+    finally:
+        await form.close()
+
+
+def _get_campaign(svc: Services, page: Page, campaign_id: int) -> Any:
+    with svc.uow() as unit:
+        return campaigns.get_campaign(unit, page.actor, campaign_id)
+
+
+def _receive_upload(svc: Services, page: Page, campaign: Any, form: FormData) -> Response:
+    file, offer_id, title = form.get("file"), _text(form, "offer_id"), _text(form, "title")
+    if not isinstance(file, UploadFile) or not file.filename:
         errors = {"file": [page._("Choose a file to upload.")]}
         return _capture(page, campaign, offer_id, 422, form={"title": title}, errors=errors)
-    try:
-        item = items.receive_item(
-            unit,
-            svc.storage,
-            page.actor,
-            kind=campaign.kind.value,
-            filename=file.filename,
-            content_type=file.content_type or "application/octet-stream",
-            chunks=iter(lambda: file.file.read(1 << 16), b""),
-            title=title,
-            campaign_id=campaign.id,
-            size=file.size,
-        )
-    except DomainError as exc:
-        if exc.status in (403, 404):
-            raise
-        errors = field_errors(page, exc, "file")
-        status = 413 if exc.status == 413 else 422  # too large: the message names the limit
-        return _capture(page, campaign, offer_id, status, form={"title": title}, errors=errors)
-    if offer_id.isdigit():
-        # A Conflict means its checks already rejected it: the item's page shows why.
-        with contextlib.suppress(Conflict):
-            consent.give_consent_for_item(
-                unit, svc.signer, page.actor, item.id, offer_id=int(offer_id), language=page.lang
+    with svc.uow() as unit:
+        try:
+            item = items.receive_item(
+                unit,
+                svc.storage,
+                page.actor,
+                kind=campaign.kind.value,
+                filename=file.filename,
+                content_type=file.content_type or "application/octet-stream",
+                chunks=iter(lambda: file.file.read(1 << 16), b""),
+                title=title,
+                campaign_id=campaign.id,
+                size=file.size,
             )
+        except DomainError as exc:
+            if exc.status in (403, 404):
+                raise
+            return _refused(page, campaign, offer_id, title, exc)
+        if offer_id.isdigit():
+            # A Conflict means its checks already rejected it: the item's page shows why.
+            with contextlib.suppress(Conflict):
+                consent.give_consent_for_item(
+                    unit,
+                    svc.signer,
+                    page.actor,
+                    item.id,
+                    offer_id=int(offer_id),
+                    language=page.lang,
+                )
     return RedirectResponse(f"/my/items/{item.id}", status_code=303)
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def _refused(page: Page, campaign: Any, offer_id: str, title: str, exc: DomainError) -> Response:
+    """The capture page again, the problem next to the file field, what was typed kept."""
+    if isinstance(exc, upload_limits.UploadTooLarge):
+        errors = {"file": [too_large(page, campaign.kind, exc.details.get("length"))]}
+    else:
+        errors = field_errors(page, exc, "file")
+    status = 413 if exc.status == 413 else 422
+    return _capture(page, campaign, offer_id, status, form={"title": title}, errors=errors)
+
+
+def too_large(page: Page, kind: ItemKind, size: int | None) -> str:
+    """The 413 in the page's language, naming the kind, its limit and the size when known
+    (the API answers with the service's English sentence)."""
+    words = {
+        "kind": page._(KIND_LABELS[kind.value]),
+        "limit": upload_limits.human(upload_limits.max_bytes(kind)),
+        "size": upload_limits.human(size or 0),
+    }
+    if size is None:
+        sentence = page._(
+            "This file is too large; a file for this task (%(kind)s) may be at most %(limit)s."
+        )
+    else:
+        sentence = page._(
+            "This file is %(size)s; a file for this task (%(kind)s) may be at most %(limit)s."
+        )
+    return sentence % words
 
 
 @router.post("/my/items/{item_id}/consent")
