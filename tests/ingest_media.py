@@ -90,12 +90,15 @@ _CODECS = {
 }
 
 
-def encode(samples: np.ndarray, fmt: str = "wav", tags: dict[str, str] | None = None) -> bytes:
-    """Float samples shaped (channels, n) → wav (soundfile) or mp3/opus/m4a (PyAV)."""
+def encode(
+    samples: np.ndarray, fmt: str = "wav", tags: dict[str, str] | None = None, rate: int = RATE
+) -> bytes:
+    """Float samples shaped (channels, n) at ``rate`` → wav (soundfile) or mp3/opus/m4a
+    (PyAV)."""
     samples = np.atleast_2d(samples).astype(np.float32)
     if fmt == "wav":
         buf = io.BytesIO()
-        sf.write(buf, samples.T, RATE, format="WAV", subtype="PCM_16")
+        sf.write(buf, samples.T, rate, format="WAV", subtype="PCM_16")
         return buf.getvalue()
     container, codec, fixed = _CODECS[fmt]
     layout = "mono" if samples.shape[0] == 1 else "stereo"
@@ -103,13 +106,13 @@ def encode(samples: np.ndarray, fmt: str = "wav", tags: dict[str, str] | None = 
     with av.open(buf, mode="w", format=container) as out:
         for k, v in (tags or {}).items():
             out.metadata[k] = v
-        stream = out.add_stream(codec, rate=fixed or RATE, layout=layout)
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=fixed or RATE)
+        stream = out.add_stream(codec, rate=fixed or rate, layout=layout)
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=fixed or rate)
         for i in range(0, samples.shape[1], 4096):
             frame = av.AudioFrame.from_ndarray(
                 np.ascontiguousarray(samples[:, i : i + 4096]), format="fltp", layout=layout
             )
-            frame.sample_rate = RATE
+            frame.sample_rate = rate
             for f in resampler.resample(frame):
                 out.mux(stream.encode(f))
         for f in resampler.resample(None):
@@ -122,15 +125,19 @@ def ambient(seed: int = 1, fmt: str = "wav") -> bytes:
     return encode(street_noise(8, seed), fmt, tags={"title": "Anna at home"})
 
 
+GREETING = "Hello, my name is Anna and I live near the market. Call me tomorrow."
+
+
 @cache
-def speech() -> np.ndarray:
-    """About 4 s of espeak-ng speech, mono float at 48 kHz (skips without espeak-ng)."""
+def speech(text: str = GREETING, voice: str | None = None) -> np.ndarray:
+    """``text`` read by espeak-ng (about 4 s for the greeting), mono float at 48 kHz
+    (skips without espeak-ng outside CI). ``voice``: an espeak-ng voice such as en-us."""
     binary = shutil.which("espeak-ng")
     require_service("espeak-ng (apt-get install espeak-ng)", binary is not None)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "speech.wav"
-        text = "Hello, my name is Anna and I live near the market. Call me tomorrow."
-        subprocess.run([binary, "-w", str(path), text], check=True, capture_output=True)
+        args = [binary, *(["-v", voice] if voice else []), "-w", str(path), text]
+        subprocess.run(args, check=True, capture_output=True)
         x, rate = sf.read(str(path), dtype="float32")
     frame = av.AudioFrame.from_ndarray(x[None, :].copy(), format="fltp", layout="mono")
     frame.sample_rate = rate
@@ -140,6 +147,41 @@ def speech() -> np.ndarray:
     ]
     y = np.concatenate(parts, axis=1)[0]
     return (y / np.abs(y).max() * 0.5).astype(np.float32)
+
+
+# Different sentences, to be read by one voice: unrelated recordings that sound alike.
+SENTENCES = (
+    "The quick brown fox jumps over the lazy dog near the river bank today.",
+    "Please remember to bring your umbrella because it might rain this afternoon.",
+    "My grandmother planted tomatoes and beans in the garden behind the house.",
+    "The train to the city leaves at seven o'clock every morning except Sunday.",
+)
+
+
+def sentence(text: str, seconds: float, voice: str = "en-us") -> np.ndarray:
+    """The first ``seconds`` of ``text`` read by espeak-ng ``voice``, from its first sound,
+    over a faint noise floor (a microphone's): mono float at 48 kHz shaped (1, n)."""
+    s = speech(text, voice)
+    start = int(np.argmax(np.abs(s) > 0.01))
+    x = s[start : start + int(seconds * RATE)]
+    rng = np.random.default_rng(len(text))
+    return (x + 0.001 * rng.standard_normal(x.size)).astype(np.float32)[None, :]
+
+
+def audio_copies(x: np.ndarray) -> dict[str, bytes]:
+    """What a re-upload of the mono clip ``x`` (48 kHz) may be: re-encoded (MP3 and Opus at
+    the encoders' default rates, about 64 kbit/s mono), a fifth of a second cut from the
+    start, 3 dB quieter, resampled to 44.1 kHz."""
+    n = x.shape[1] * 147 // 160
+    at_44k = np.interp(np.arange(n) * 160 / 147, np.arange(x.shape[1]), x[0])[None, :]
+    return {
+        "mp3": encode(x, "mp3"),
+        "opus": encode(x, "opus"),
+        "0.2 s cut, wav": encode(x[:, RATE // 5 :], "wav"),
+        "0.2 s cut, opus": encode(x[:, RATE // 5 :], "opus"),
+        "-3 dB, mp3": encode(x * 10 ** (-3 / 20), "mp3"),
+        "44.1 kHz, mp3": encode(at_44k, "mp3", rate=44_100),
+    }
 
 
 def voice(fmt: str = "opus") -> bytes:

@@ -10,14 +10,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import ingest_media
 from datatrust.pipeline import fingerprint as fpmod
 from datatrust.pipeline.audio import SpeechDetector
 from datatrust.pipeline.fingerprint import (
+    MIN_COMPARED_BITS,
     SPECTRAL,
     AudioFingerprint,
     audio_fingerprint,
     audio_similarity,
+    index_keys,
     is_near_duplicate_audio,
+    probe_keys,
 )
 from datatrust.pipeline.media import process_media
 from datatrust.pipeline.media_spec import MediaSpec
@@ -216,6 +220,79 @@ def test_spectral_fallback_when_chromaprint_is_missing(monkeypatch, media_kit):
     assert audio_similarity(a, c) < 0.7
     # Never compared across engines.
     assert audio_similarity(a, AudioFingerprint("chromaprint", "AQAAAA")) == 0.0
+
+
+SENTENCES = ingest_media.SENTENCES
+# Voice recordings from half a second up, as a campaign may allow (a second of speech has
+# too few pauses to measure the background noise by).
+SHORT_VOICE = MediaSpec.from_campaign(
+    "voice",
+    {"limits": {"min_duration_s": 0.5}, "quality": {"min_duration_s": 0.5, "min_snr_db": 0.0}},
+)
+
+
+def _voice_fingerprint(data: bytes) -> AudioFingerprint:
+    r = process_media(data, "voice", SHORT_VOICE)
+    assert r.accepted, r.rejections
+    assert r.fingerprints.audio is not None
+    return r.fingerprints.audio
+
+
+@pytest.mark.parametrize("seconds", [1.0, 2.0, 3.0, 5.0, 8.0])
+def test_a_short_voice_clip_is_found_in_every_copy_and_other_sentences_are_not(seconds):
+    # Chromaprint gives no word below about 2.5 s and 3 at 3 s: these clips went unmatched,
+    # or unmatched through the index, and 3 s sentences could match each other.
+    clip = ingest_media.sentence(SENTENCES[0], seconds)
+    original = _voice_fingerprint(ingest_media.encode(clip, "wav"))
+    assert original.short is not None
+    for name, data in ingest_media.audio_copies(clip).items():
+        copy = _voice_fingerprint(data)
+        hit = is_near_duplicate_audio(copy, {"original": original})
+        assert hit is not None, (name, audio_similarity(copy, original))
+        assert probe_keys({"audio": copy}) & index_keys({"audio": original}), name
+    for text in SENTENCES[1:]:  # the same voice reading something else
+        other = _voice_fingerprint(ingest_media.encode(ingest_media.sentence(text, seconds), "mp3"))
+        assert audio_similarity(other, original) < 0.75, text
+        assert is_near_duplicate_audio(other, {"original": original}) is None
+
+
+def test_long_clips_keep_to_chromaprint_alone():
+    clip = ingest_media.sentence(" ".join(SENTENCES), 12.0)
+    assert clip.shape[1] == 12 * RATE
+    fp = _voice_fingerprint(ingest_media.encode(clip, "wav"))
+    assert fp.engine == "chromaprint" and fp.short is None
+    assert set(fp.as_dict()) == {"engine", "value"}
+    assert AudioFingerprint(**fp.as_dict()) == fp
+
+
+def test_too_few_compared_bits_are_no_evidence_and_shared_silence_none_either():
+    def spectral(words: list[int]) -> AudioFingerprint:
+        return AudioFingerprint(SPECTRAL, fpmod._b64(np.array(words, dtype=np.uint32)))
+
+    words = [0x9E3779B9 * (i + 1) % 2**32 for i in range(MIN_COMPARED_BITS // 32)]
+    assert audio_similarity(spectral(words), spectral(words)) == 1.0
+    # Fewer words (a 3 s clip has 3 of Chromaprint's) are no match, however equal.
+    assert audio_similarity(spectral(words[:-1]), spectral(words[:-1])) == 0.0
+    # All-zero words (digital silence) on both sides count neither way: two different
+    # scraps padded with silence are not alike, and silence is no index key.
+    a, b = spectral(words[:4] + [0] * 40), spectral(words[4:] + [0] * 40)
+    assert audio_similarity(a, b) == 0.0
+    short = AudioFingerprint(SPECTRAL, "", short=a.value)
+    low = (1 << fpmod.AUDIO_KEY_BITS) - 1
+    assert index_keys({"audio": short}) == {(f"audio:{fpmod.SHORT}", w & low) for w in words[:4]}
+
+
+def test_sentences_padded_with_digital_silence_do_not_match_on_the_silence():
+    quiet = np.zeros((1, 3 * RATE), dtype=np.float32)
+    a, b = (
+        _voice_fingerprint(
+            ingest_media.encode(np.concatenate([ingest_media.sentence(t, 1.5), quiet], 1), "wav")
+        )
+        for t in SENTENCES[:2]
+    )
+    assert a.short and b.short
+    assert audio_similarity(a, b) < 0.75
+    assert is_near_duplicate_audio(a, {"b": b}) is None
 
 
 def test_call_recording_is_accepted_without_speech_muffling(media_kit, speech_16k):

@@ -210,35 +210,63 @@ def test_audio_keys_find_the_near_duplicates_a_linear_scan_finds():
     assert compared < 0.2 * 72 * len(everyone)
 
 
-def test_an_owners_near_duplicate_names_their_item_and_compares_with_few(services, people):
-    def receive(persona, data, name):
-        with services.uow() as uow:
-            item = items.receive_item(
-                uow,
-                services.storage,
-                persona.actor,
-                kind="photo",
-                filename=name,
-                content_type="image/jpeg",
-                chunks=[data],
-            )
-        with services.uow() as uow:
-            return uow.get(Item, item.id)
+def receive(services, persona, data: bytes, name: str, kind: str = "photo") -> Item:
+    with services.uow() as uow:
+        item = items.receive_item(
+            uow,
+            services.storage,
+            persona.actor,
+            kind=kind,
+            filename=name,
+            content_type="application/octet-stream",
+            chunks=[data],
+        )
+    with services.uow() as uow:
+        return uow.get(Item, item.id)
 
-    others = [receive(people["other"], media.photo(seed=s), f"{s}.jpg") for s in (21, 22, 23)]
-    first = receive(people["owner"], media.photo(seed=24), "a.jpg")
+
+def test_an_owners_near_duplicate_names_their_item_and_compares_with_few(services, people):
+    owner, other = people["owner"], people["other"]
+    others = [receive(services, other, media.photo(seed=s), f"{s}.jpg") for s in (21, 22, 23)]
+    first = receive(services, owner, media.photo(seed=24), "a.jpg")
     assert all(i.status is ItemStatus.ACCEPTED for i in [*others, first])
     image = Image.open(io.BytesIO(media.photo(seed=24)))
     buf = io.BytesIO()
     image.resize((800, 800)).save(buf, "JPEG", quality=75)
-    copy = receive(people["owner"], buf.getvalue(), "b.jpg")
+    copy = receive(services, owner, buf.getvalue(), "b.jpg")
     assert copy.status is ItemStatus.REJECTED
     assert copy.report["reasons"][0]["code"] == "near_duplicate"
     assert f"your item {first.id}" in copy.report["reasons"][0]["message"]
-    fresh = receive(people["owner"], media.photo(seed=25), "c.jpg")
+    fresh = receive(services, owner, media.photo(seed=25), "c.jpg")
     assert fresh.status is ItemStatus.ACCEPTED
     assert fresh.report["stages"]["duplicates"]["compared"] < 4
     assert ingest.STAGES[-2] == "duplicates"
+
+
+def test_a_short_voice_recording_uploaded_again_is_found_through_the_index(services, people):
+    """A 3 s sentence (Chromaprint: 3 words) re-encoded, cut or resampled is rejected as a
+    near-duplicate of the stored item, found by its keys; other sentences by the same voice
+    are not, and the contributor's own item is named."""
+    owner, other = people["owner"], people["other"]
+    clip = media.sentence(media.SENTENCES[0], 3.0)
+    first = receive(services, owner, media.encode(clip, "wav"), "first.wav", "voice")
+    assert first.status is ItemStatus.ACCEPTED, first.report["reasons"]
+    assert first.fingerprints["audio"]["short"]
+    for name, data in media.audio_copies(clip).items():
+        copy = receive(services, owner, data, f"copy {name}", "voice")
+        assert copy.status is ItemStatus.REJECTED, (name, copy.report["stages"])
+        reason = copy.report["reasons"][0]
+        assert reason["code"] == "near_duplicate", name
+        assert f"your item {first.id}" in reason["message"], name
+        assert "sounds the same" in reason["message"]
+    # Someone else's copy is caught too, without naming the item.
+    theirs = receive(services, other, media.audio_copies(clip)["opus"], "theirs.ogg", "voice")
+    reason = theirs.report["reasons"][0]
+    assert reason["code"] == "near_duplicate" and str(first.id) not in reason["message"]
+    for i, words in enumerate(media.SENTENCES[1:3]):  # the same voice reading something else
+        data = media.encode(media.sentence(words, 3.0), "mp3")
+        fresh = receive(services, owner, data, f"other {i}.mp3", "voice")
+        assert fresh.status is ItemStatus.ACCEPTED, (words, fresh.report["reasons"])
 
 
 def test_migration_0010_indexes_the_fingerprints_of_existing_items(databases):

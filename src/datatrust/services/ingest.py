@@ -240,7 +240,7 @@ def _media_pipeline(
             "sha256_output": fp.sha256_output,
             "phash": fp.phash,
             "frame_phashes": list(fp.frame_phashes) or None,
-            "audio": {"engine": fp.audio.engine, "value": fp.audio.value} if fp.audio else None,
+            "audio": fp.audio.as_dict() if fp.audio else None,
         }.items()
         if v
     }
