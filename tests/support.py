@@ -14,8 +14,9 @@ from sqlalchemy import text
 from datatrust.adapters.db.engine import make_engine
 from datatrust.bootstrap import Services
 from datatrust.config import Settings
+from datatrust.domain.items import Item
 from datatrust.domain.permissions import ROLE_PERMISSIONS, Actor, Role
-from datatrust.services import accounts
+from datatrust.services import accounts, items
 
 TEST_DB = os.environ.get("DATATRUST_TEST_DB", "sqlite")
 TEST_QUEUE = os.environ.get("DATATRUST_TEST_QUEUE", "sqlite")
@@ -186,3 +187,23 @@ def mark_listed(services: Services, item_id: int) -> None:
         item.deidentified_key, item.deidentified_sha256 = stored.key, stored.sha256
         item.status = ItemStatus.LISTED
         uow.commit()
+
+
+def receive_upload(  # type: ignore[no-untyped-def]
+    services: Services, persona, kind: str, data: bytes, filename: str, **extra
+) -> Item:
+    """Store ``data`` as ``persona``'s upload of ``kind`` (as the upload routes do) and
+    return the item as read back from the database."""
+    with services.uow() as uow:
+        item = items.receive_item(
+            uow,
+            services.storage,
+            persona.actor,
+            kind=kind,
+            filename=filename,
+            content_type="application/octet-stream",
+            chunks=[data],
+            **extra,
+        )
+    with services.uow() as uow:
+        return uow.get(Item, item.id)

@@ -25,7 +25,8 @@ from datatrust.pipeline.fingerprint import (
     is_near_duplicate_audio,
     probe_keys,
 )
-from datatrust.services import duplicates, ingest, items
+from datatrust.services import duplicates, ingest
+from support import receive_upload
 
 THRESHOLD = IMAGE_NEAR_DUPLICATE_BITS
 
@@ -211,18 +212,7 @@ def test_audio_keys_find_the_near_duplicates_a_linear_scan_finds():
 
 
 def receive(services, persona, data: bytes, name: str, kind: str = "photo") -> Item:
-    with services.uow() as uow:
-        item = items.receive_item(
-            uow,
-            services.storage,
-            persona.actor,
-            kind=kind,
-            filename=name,
-            content_type="application/octet-stream",
-            chunks=[data],
-        )
-    with services.uow() as uow:
-        return uow.get(Item, item.id)
+    return receive_upload(services, persona, kind, data, name)
 
 
 def test_an_owners_near_duplicate_names_their_item_and_compares_with_few(services, people):

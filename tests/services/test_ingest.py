@@ -13,22 +13,10 @@ from datatrust.domain.audit import AuditEvent
 from datatrust.domain.errors import InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
-from datatrust.services import ingest, items
+from datatrust.services import ingest
+from support import receive_upload
 
-
-def receive(services, persona, kind, data, filename, **extra):
-    with services.uow() as uow:
-        item = items.receive_item(
-            uow,
-            services.storage,
-            persona.actor,
-            kind=kind,
-            filename=filename,
-            content_type="application/octet-stream",
-            chunks=[data],
-            **extra,
-        )
-    return reload(services, item.id)
+receive = receive_upload
 
 
 def reload(services, item_id) -> Item:
