@@ -89,6 +89,8 @@ class Payout:
     failure_reason: str | None = None
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+    claimed_by: str | None = None  # the process whose batch holds the claim (``sending``)
+    lease_until: datetime | None = None  # the claim holds until then; None: no live claim
     id: int | None = None
 
     @property

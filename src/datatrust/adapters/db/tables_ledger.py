@@ -80,6 +80,9 @@ payouts = Table(
     Column("failure_reason", Text),
     Column("created_at", TZ, nullable=False),
     Column("updated_at", TZ, nullable=False),
+    # The batch claim (migration 0014): which process holds it and until when.
+    Column("claimed_by", String(200)),
+    Column("lease_until", TZ),
     UniqueConstraint("user_id", "idempotency_key", name="uq_payouts_user_key"),
     CheckConstraint("amount_minor > 0", name="positive"),
     Index("ix_payouts_state", "state"),
