@@ -11,6 +11,7 @@ from datatrust.adapters.crypto import AesGcmCipher, Ed25519Signer
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine, make_session_factory, ping
 from datatrust.adapters.db.uow import SqlUnitOfWork
+from datatrust.adapters.mail import make_mailer
 from datatrust.adapters.objectstore import make_object_store
 from datatrust.adapters.passwords import Argon2Hasher
 from datatrust.adapters.queue import EmbeddedConsumer, HueyQueue, make_huey
@@ -18,7 +19,7 @@ from datatrust.config import Settings
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob, backoff
 from datatrust.services import jobs
-from datatrust.services.ports import ObjectStore, PasswordHasher, Signer
+from datatrust.services.ports import Mailer, ObjectStore, PasswordHasher, Signer
 from datatrust.services.storage import EncryptedStorage
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class Services:
     storage: EncryptedStorage
     hasher: PasswordHasher
     signer: Signer
+    mailer: Mailer
     extras: dict[str, object] = field(default_factory=dict)
 
     def uow(self) -> SqlUnitOfWork:
@@ -130,6 +132,7 @@ def build(
             time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
         ),
         signer=Ed25519Signer.from_settings(settings),
+        mailer=make_mailer(settings),
     )
     services_ref.append(services)
     return services

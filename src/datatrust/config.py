@@ -72,6 +72,16 @@ class Settings(BaseSettings):
     )
     default_language: str = "en"
 
+    # Mail: "file" writes .eml files under mail_dir (development, tests); "smtp" sends.
+    mail_backend: Literal["file", "smtp"] = "file"
+    mail_dir: Path | None = None  # default: data_dir / "mail"
+    mail_from: str = "Datatrust <no-reply@localhost>"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+
     @field_validator("database_url")
     @classmethod
     def _strip(cls, value: str) -> str:
@@ -90,6 +100,10 @@ class Settings(BaseSettings):
     @property
     def effective_storage_path(self) -> Path:
         return self.storage_path or self.data_dir / "objects"
+
+    @property
+    def effective_mail_dir(self) -> Path:
+        return self.mail_dir or self.data_dir / "mail"
 
     def master_key_bytes(self) -> bytes:
         raw = base64.urlsafe_b64decode(self.master_key.get_secret_value().encode())
@@ -119,7 +133,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment, with ``*_FILE`` secrets and explicit overrides."""
     from_files: dict[str, object] = {}
-    for name in (*SECRET_FIELDS, "s3_secret_access_key", "database_url"):
+    for name in (*SECRET_FIELDS, "s3_secret_access_key", "smtp_password", "database_url"):
         path = os.environ.get(f"DATATRUST_{name.upper()}_FILE")
         if path:
             from_files[name] = Path(path).read_text().strip()

@@ -12,6 +12,7 @@ CORE_HANDLER_MODULES: tuple[str, ...] = (
     "datatrust.services.snapshots",  # snapshots.build_shard, snapshots.finalise
     "datatrust.services.revocations",  # revocations.check_deadlines; the holders hook
     "datatrust.services.payfloor",  # payfloor.recheck
+    "datatrust.services.mail",  # mail.send
 )
 
 

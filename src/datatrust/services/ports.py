@@ -7,6 +7,7 @@ settings in ``datatrust.bootstrap``. Services import only these protocols.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -106,3 +107,19 @@ class Signer(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    """One plain-text email to one address, already in its reader's language."""
+
+    to: str
+    subject: str
+    body: str
+
+
+class Mailer(Protocol):
+    """Sends mail. Call it after commit (from an outbox job), so a failure is retried and
+    never undoes the state change it reports; it raises when the message was not taken."""
+
+    def send(self, message: MailMessage) -> None: ...
