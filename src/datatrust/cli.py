@@ -98,18 +98,65 @@ def db_upgrade(dev: bool = typer.Option(False, "--dev")) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(dev: bool = typer.Option(False, "--dev")) -> None:
-    """Recompute the audit chain. Exit 1 and name the first bad event if it was altered."""
+def audit_verify(
+    checkpoint: list[str] = typer.Option(
+        [],
+        "--checkpoint",
+        help="A signed checkpoint kept elsewhere (as /api/audit/checkpoint returns it, or "
+        "the bare JWS); the log must still hold it. Repeat for several.",
+    ),
+    key: str | None = typer.Option(
+        None,
+        "--key",
+        help="The instance's public key (JWK, JSON) kept elsewhere; default: "
+        "the configured signing key.",
+    ),
+    dev: bool = typer.Option(False, "--dev"),
+) -> None:
+    """Recompute the audit chain and compare its head and any checkpoints. Exit 1 naming
+    the problem (an altered event, a truncated log, a rewritten history, a checkpoint that
+    does not verify), 0 when all holds."""
+    from pathlib import Path
+
+    from datatrust.adapters.crypto import verify_jws
+    from datatrust.domain.errors import InvalidInput
     from datatrust.domain.permissions import Actor, Role
-    from datatrust.services.audit import verify_audit_log
+    from datatrust.services.audit import read_checkpoint, verify_audit_log
 
     services = _services(_settings(dev))
+    verify = services.signer.verify
+    if key is not None:
+        try:
+            jwk = json.loads(Path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            typer.echo(f"error: cannot read the key {key}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        verify = lambda token: verify_jws(token, jwk)  # noqa: E731
+    checkpoints = []
+    for name in checkpoint:
+        try:
+            checkpoints.append(read_checkpoint(Path(name).read_text(encoding="utf-8"), verify))
+        except (OSError, UnicodeDecodeError, InvalidInput) as exc:
+            typer.echo(json.dumps({"ok": False, "checkpoint": name, "problem": str(exc)}))
+            typer.echo(f"checkpoint {name} cannot be used: {exc}", err=True)
+            raise typer.Exit(1) from None
     with services.uow() as uow:
-        report = verify_audit_log(uow, Actor(Role.OPERATOR, user_id=0))
+        report = verify_audit_log(uow, Actor(Role.OPERATOR, user_id=0), checkpoints=checkpoints)
     typer.echo(json.dumps(report.__dict__))
     if not report.ok:
         typer.echo(f"audit log broken at event {report.first_bad_seq}: {report.problem}", err=True)
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(dev: bool = typer.Option(False, "--dev")) -> None:
+    """Print a signed checkpoint of the log as it is now (JSON; keep it somewhere else)."""
+    from datatrust.services.audit import sign_checkpoint
+
+    services = _services(_settings(dev))
+    with services.uow() as uow:
+        signed = sign_checkpoint(uow, services.signer)
+    typer.echo(json.dumps(signed.document(), indent=2))
 
 
 @app.command()

@@ -244,6 +244,10 @@ def test_the_seed_story(client, services, people, tmp_path, capsys):
         plain = (local / name).read_bytes()
         assert at_rest != plain and plain[:64] not in at_rest
     assert WALK not in b"".join(services.store.get(object_key(first["id"], "shard-00000.tar")))
+    # The buyer holds a signed checkpoint of the audit log as it stood at the build.
+    held = json.loads((local / "audit-checkpoint.json").read_text())
+    claims = services.signer.verify(held["checkpoint"])
+    assert claims["count"] >= 1 and claims["head"] == held["head"]
     index = pq.read_table(local / "index.parquet")
     assert index.column_names == list(INDEX_COLUMNS)
     assert index.schema.field("item_id").type == pa.int64()

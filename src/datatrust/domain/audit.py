@@ -1,20 +1,33 @@
-"""The audit log's rules: a closed list of tags and a hash chain.
+"""The audit log's rules: a closed list of tags, a hash chain, its head and checkpoints.
 
 Each event's hash covers its own fields and the hash of the event before it, so changing,
 removing or reordering any stored event breaks every hash after it.
+
+The chain alone cannot stop whoever holds the database: they can delete the last events,
+or rewrite one and recompute every later hash. Two things catch that:
+
+- the *head* (count and last hash, kept in its own row and updated with every append) is
+  compared with the stored events, so deleting the newest events without also rewinding
+  the head is caught;
+- *checkpoints*: the instance signs (Ed25519) the count and the head hash at a moment and
+  hands them out (an anonymous endpoint, every snapshot). Anyone holding one can later
+  prove the log still has at least that many events and that event ``count`` still has
+  that hash, i.e. nothing up to it was removed or rewritten. The signature means an
+  operator cannot mint an old checkpoint to match a rewritten log without the signing key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from datatrust.domain.clock import as_utc
+from datatrust.domain.errors import InvalidInput
 
 GENESIS_HASH = "0" * 64
 
@@ -143,6 +156,52 @@ class AuditEvent:
     hash: str
 
 
+CHECKPOINT_TYPE = "datatrust-audit-checkpoint/1"
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """What the head row says: how many events there are and the last one's hash."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement "at ``at`` the log held ``count`` events, the last hashing to
+    ``head``" (``head`` is ``GENESIS_HASH`` for an empty log)."""
+
+    count: int
+    head: str
+    at: datetime
+
+    def claims(self) -> dict[str, Any]:
+        return {
+            "typ": CHECKPOINT_TYPE,
+            "count": self.count,
+            "head": self.head,
+            "at": as_utc(self.at).isoformat(),
+            "iat": int(self.at.timestamp()),
+        }
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Checkpoint:
+        """Read verified claims back; ``InvalidInput`` naming what is wrong otherwise."""
+        if claims.get("typ") != CHECKPOINT_TYPE:
+            raise InvalidInput(f"not an audit checkpoint (typ is not {CHECKPOINT_TYPE!r})")
+        count, head = claims.get("count"), claims.get("head")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise InvalidInput("audit checkpoint: count must be a whole number, 0 or more")
+        if not isinstance(head, str) or len(head) != 64:
+            raise InvalidInput("audit checkpoint: head must be a 64-character hex hash")
+        try:
+            at = datetime.fromisoformat(str(claims.get("at")))
+        except ValueError:
+            raise InvalidInput("audit checkpoint: at must be an ISO 8601 time") from None
+        return cls(count=count, head=head, at=as_utc(at))
+
+
 @dataclass(frozen=True)
 class ChainReport:
     ok: bool
@@ -151,12 +210,33 @@ class ChainReport:
     problem: str | None = None
 
 
-def verify_chain(events: Iterable[AuditEvent]) -> ChainReport:
-    """Recompute every hash in order; name the first event that does not match."""
+def verify_chain(
+    events: Iterable[AuditEvent],
+    *,
+    head: ChainHead | None = None,
+    checkpoints: Sequence[Checkpoint] = (),
+) -> ChainReport:
+    """Recompute every hash in order; name the first event that does not match.
+
+    With ``head``, only events up to ``head.seq`` are checked (later ones were appended
+    after the head was read) and the log must reach it: fewer events, or a last hash that
+    differs, means the newest events were removed or replaced. Each of ``checkpoints``
+    must be matched: the log holds at least ``count`` events and event ``count`` has the
+    checkpoint's hash; otherwise the log was truncated, or something up to event
+    ``count`` was rewritten (and every later hash recomputed). The problem names which.
+    """
+    wanted: dict[int, list[Checkpoint]] = {}
+    for checkpoint in checkpoints:
+        wanted.setdefault(checkpoint.count, []).append(checkpoint)
+    for checkpoint in wanted.get(0, []):
+        if checkpoint.head != GENESIS_HASH:
+            return ChainReport(False, 0, 0, "a checkpoint of an empty log has a head hash")
     prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
     for event in events:
+        if head is not None and event.seq > head.seq:
+            break
         if event.seq != expected_seq:
             return ChainReport(False, checked, event.seq, f"expected event {expected_seq} next")
         if event.prev_hash != prev:
@@ -166,7 +246,38 @@ def verify_chain(events: Iterable[AuditEvent]) -> ChainReport:
         )
         if event_hash(prev, event.seq, event.at, fields) != event.hash:
             return ChainReport(False, checked, event.seq, "content does not match its hash")
+        for checkpoint in wanted.get(event.seq, []):
+            if checkpoint.head != event.hash:
+                return ChainReport(
+                    False,
+                    checked,
+                    event.seq,
+                    f"rewritten: event {event.seq} (or one before it) differs from the "
+                    f"checkpoint signed at {as_utc(checkpoint.at).isoformat()}",
+                )
         prev = event.hash
         expected_seq += 1
         checked += 1
+    for count in sorted(wanted):
+        if count > checked:
+            signed = as_utc(wanted[count][0].at).isoformat()
+            return ChainReport(
+                False,
+                checked,
+                checked + 1,
+                f"truncated: the checkpoint signed at {signed} covers {count} events, "
+                f"only {checked} are stored",
+            )
+    if head is not None:
+        if head.seq > checked:
+            return ChainReport(
+                False,
+                checked,
+                checked + 1,
+                f"truncated: the chain head records {head.seq} events, only {checked} are stored",
+            )
+        if head.hash != prev:
+            return ChainReport(
+                False, checked, checked, "the last event does not match the chain head"
+            )
     return ChainReport(True, checked)

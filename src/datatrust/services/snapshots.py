@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -42,6 +43,7 @@ from datatrust.domain.licence import evaluate
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import snapshot as writer
 from datatrust.services.accounts import actor_label
+from datatrust.services.audit import sign_checkpoint
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.orders import (
     AgreementRow,
@@ -61,6 +63,9 @@ URL_LIFETIME_SECONDS = 3600
 MANIFEST = "croissant.json"
 INDEX = "index.parquet"
 CHECKSUMS = "SHA256SUMS"
+# The audit log's head, signed when the snapshot was finalised: the buyer holds proof of
+# what the log said then (``datatrust audit verify --checkpoint`` checks it later).
+AUDIT_CHECKPOINT = "audit-checkpoint.json"
 _FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 RAI_TEXT = {
@@ -451,14 +456,19 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     )
     manifest_body = writer.manifest_bytes(manifest)
     manifest_file = writer.sha256_of(manifest_body, MANIFEST)
+    checkpoint_body = json.dumps(
+        sign_checkpoint(uow, services.signer).document(), indent=2, sort_keys=True
+    ).encode()
+    checkpoint_file = writer.sha256_of(checkpoint_body, AUDIT_CHECKPOINT)
     _put(ctx, snapshot, INDEX, [index])
     _put(ctx, snapshot, MANIFEST, [manifest_body])
-    sums = writer.sha256sums([*shard_files, index_file, manifest_file])
+    _put(ctx, snapshot, AUDIT_CHECKPOINT, [checkpoint_body])
+    sums = writer.sha256sums([*shard_files, index_file, manifest_file, checkpoint_file])
     _put(ctx, snapshot, CHECKSUMS, [sums])
     sums_file = writer.sha256_of(sums, CHECKSUMS)
     snapshot.files = {
         f.name: {"sha256": f.sha256, "size": f.size}
-        for f in [*shard_files, index_file, manifest_file, sums_file]
+        for f in [*shard_files, index_file, manifest_file, checkpoint_file, sums_file]
     }
     snapshot.state = "ready"
     snapshot.finished_at = utcnow()

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from datatrust.adapters.db.tables import items, outbox
+from datatrust.adapters.db.tables import audit_head, items, outbox
 from datatrust.adapters.db.tables_fingerprints import fingerprint_keys
-from datatrust.domain.audit import AuditEvent
+from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.jobs import JobState, OutboxJob
 
 if TYPE_CHECKING:
@@ -78,6 +78,14 @@ class SqlQueries:
                 return
             yield from rows
             after = rows[-1].seq
+
+    def audit_head(self) -> ChainHead:
+        """The head row: the count of events and the last one's hash."""
+        row = self.session.execute(select(audit_head.c.seq, audit_head.c.hash)).one()
+        return ChainHead(seq=int(row.seq), hash=row.hash)
+
+    def audit_event(self, seq: int) -> AuditEvent | None:
+        return self.session.get(AuditEvent, seq)
 
     def audit_events_about(self, subject_type: str, subject_ids: list[str]) -> list[AuditEvent]:
         return list(

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.audit import verify_audit_log
+from datatrust.services.audit import sign_checkpoint, verify_audit_log
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.api.schemas import AuditVerifyOut
-from datatrust.web.deps import requires, uow
+from datatrust.web.api.schemas import AuditCheckpointOut, AuditVerifyOut
+from datatrust.web.deps import requires, services, uow
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -22,3 +23,14 @@ def verify(
         first_bad_seq=report.first_bad_seq,
         problem=report.problem,
     )
+
+
+@router.get("/checkpoint")
+def checkpoint(
+    _actor: Actor = requires(Permission.PUBLIC_READ),
+    unit: UnitOfWork = Depends(uow),
+    svc: Services = Depends(services),
+) -> AuditCheckpointOut:
+    """The log's head now, signed: keep it, and later `datatrust audit verify --checkpoint`
+    (or anyone with the public key) proves nothing up to it was removed or rewritten."""
+    return AuditCheckpointOut(**sign_checkpoint(unit, svc.signer).document())

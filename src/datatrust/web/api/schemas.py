@@ -99,6 +99,14 @@ class ItemOut(BaseModel):
     created_at: datetime
 
 
+class AuditCheckpointOut(BaseModel):
+    checkpoint: str = Field(description="Compact JWS (EdDSA) over typ, count, head, at, iat.")
+    count: int = Field(description="How many events the log held when it was signed.")
+    head: str = Field(description="The hash of event `count` (64 zeros for an empty log).")
+    at: str = Field(description="When it was signed (ISO 8601, UTC).")
+    key: dict[str, str] = Field(description="The public JWK that verifies `checkpoint`.")
+
+
 class AuditVerifyOut(BaseModel):
     ok: bool
     checked: int
