@@ -1,20 +1,28 @@
-"""``datatrust audit verify`` recomputes the chain and names the first altered event."""
+"""``datatrust audit verify`` recomputes the chain and names the first altered event; the
+head is compared, and signed checkpoints kept elsewhere catch truncation and rewriting by
+whoever holds the database (issue 14 §3)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from datatrust.adapters.crypto import Ed25519Signer, b64url_encode
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine
 from datatrust.cli import app
+from datatrust.domain.audit import Checkpoint, event_hash, record_fields
+from datatrust.domain.clock import as_utc, utcnow
 
 runner = CliRunner()
+EVENTS = 10
 
 
-def _seed(databases, tmp_path, monkeypatch):
+def _seed(databases, tmp_path, monkeypatch, events=4):
     url = databases.create()
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -26,7 +34,7 @@ def _seed(databases, tmp_path, monkeypatch):
     from datatrust.config import load_settings
 
     services = build(load_settings())
-    for n in range(4):
+    for n in range(events):
         with services.uow() as uow:
             uow.record("instance:update", "system", "setting", n, value=n)
             uow.commit()
@@ -59,3 +67,112 @@ def test_a_deleted_event_breaks_the_chain(databases, tmp_path, monkeypatch):
     result = runner.invoke(app, ["audit", "verify"])
     assert result.exit_code == 1
     assert json.loads(result.stdout.splitlines()[0])["first_bad_seq"] == 3
+
+
+def _checkpoint(tmp_path):
+    result = runner.invoke(app, ["audit", "checkpoint"])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "checkpoint.json"
+    path.write_text(result.stdout)
+    return path, json.loads(result.stdout)
+
+
+def _verify(*args):
+    result = runner.invoke(app, ["audit", "verify", *args])
+    return result, json.loads(result.stdout.splitlines()[0])
+
+
+def _rewind_head(connection, seq):
+    last = connection.execute(text("SELECT hash FROM audit_events WHERE seq = :s"), {"s": seq})
+    connection.execute(
+        text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"),
+        {"s": seq, "h": last.scalar_one()},
+    )
+
+
+def test_deleting_the_last_five_events_fails_audit_verify(databases, tmp_path, monkeypatch):
+    engine = _seed(databases, tmp_path, monkeypatch, EVENTS)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE seq > :s"), {"s": EVENTS - 5})
+    result, report = _verify()
+    assert result.exit_code == 1
+    assert not report["ok"] and report["first_bad_seq"] == EVENTS - 4
+    assert "truncated" in report["problem"] and f"records {EVENTS} events" in report["problem"]
+
+
+def test_truncation_with_the_head_rewound_is_caught_by_a_checkpoint(
+    databases, tmp_path, monkeypatch
+):
+    engine = _seed(databases, tmp_path, monkeypatch, EVENTS)
+    path, document = _checkpoint(tmp_path)
+    assert document["count"] == EVENTS
+    assert _verify("--checkpoint", str(path))[0].exit_code == 0
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE seq > :s"), {"s": EVENTS - 5})
+        _rewind_head(connection, EVENTS - 5)
+    assert _verify()[0].exit_code == 0  # the database alone can no longer tell
+    result, report = _verify("--checkpoint", str(path))
+    assert result.exit_code == 1
+    assert report["problem"].startswith("truncated: the checkpoint signed at")
+    assert f"covers {EVENTS} events, only {EVENTS - 5} are stored" in report["problem"]
+
+
+def test_a_rewritten_event_with_every_later_hash_recomputed_is_caught_by_a_checkpoint(
+    databases, tmp_path, monkeypatch
+):
+    engine = _seed(databases, tmp_path, monkeypatch, EVENTS)
+    path, _ = _checkpoint(tmp_path)
+    with engine.begin() as connection:
+        rows = connection.execute(text("SELECT * FROM audit_events ORDER BY seq")).mappings()
+        prev = None
+        for row in list(rows):
+            data = json.loads(row["data"]) if isinstance(row["data"], str) else row["data"]
+            if row["seq"] == 3:
+                data = {"value": 666}
+            prev = prev or row["prev_hash"]
+            fields = record_fields(
+                row["tag"], row["actor"], row["subject_type"], row["subject_id"], data
+            )
+            at = row["at"]  # SQLite hands back text
+            at = as_utc(datetime.fromisoformat(at) if isinstance(at, str) else at)
+            digest = event_hash(prev, row["seq"], at, fields)
+            connection.execute(
+                text("UPDATE audit_events SET data = :d, prev_hash = :p, hash = :h WHERE seq = :s"),
+                {"d": json.dumps(data), "p": prev, "h": digest, "s": row["seq"]},
+            )
+            prev = digest
+        _rewind_head(connection, EVENTS)
+    assert _verify()[0].exit_code == 0  # a consistent forgery, as far as the database goes
+    result, report = _verify("--checkpoint", str(path))
+    assert result.exit_code == 1
+    assert report["problem"].startswith(f"rewritten: event {EVENTS} (or one before it)")
+
+
+def test_a_forged_or_altered_checkpoint_is_refused(databases, tmp_path, monkeypatch):
+    _seed(databases, tmp_path, monkeypatch, EVENTS)
+    path, document = _checkpoint(tmp_path)
+    forger = Ed25519Signer(Ed25519PrivateKey.generate())
+    claims = Checkpoint(count=3, head=document["head"], at=utcnow()).claims()
+    path.write_text(json.dumps({**document, "checkpoint": forger.sign(claims)}))
+    result, report = _verify("--checkpoint", str(path))
+    assert result.exit_code == 1 and "was signed by key" in report["problem"]
+
+    header, _, signature = document["checkpoint"].split(".")
+    altered = b64url_encode(json.dumps({**claims, "count": 2}).encode())
+    path.write_text(f"{header}.{altered}.{signature}")  # a bare JWS is accepted too
+    result, report = _verify("--checkpoint", str(path))
+    assert result.exit_code == 1 and "bad token signature" in report["problem"]
+
+
+def test_a_checkpoint_verifies_against_a_public_key_kept_elsewhere(
+    databases, tmp_path, monkeypatch
+):
+    _seed(databases, tmp_path, monkeypatch, EVENTS)
+    path, document = _checkpoint(tmp_path)
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps(document["key"]))
+    assert _verify("--checkpoint", str(path), "--key", str(key))[0].exit_code == 0
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(Ed25519Signer(Ed25519PrivateKey.generate()).public_jwk()))
+    result = runner.invoke(app, ["audit", "verify", "--checkpoint", str(path), "--key", str(other)])
+    assert result.exit_code == 1 and "signed by key" in result.output
