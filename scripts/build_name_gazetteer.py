@@ -3,10 +3,13 @@
 The ``names-dataset`` wheel ships about 55 MB of pickles that take tens of seconds and
 gigabytes of memory to load, so run time never touches it. This script loads it once and
 writes the most common first and last names of the countries Datatrust serves (ZA, IN,
-US, GB) to ``src/datatrust/pipeline/data/names.txt.gz``: one name per line, prefixed with
-``F\\t`` (first name) or ``L\\t`` (last name), sorted, so the committed file diffs cleanly.
+US, GB) and of their neighbours in language (Botswana and Namibia for Sotho/Tswana/Nama
+names, the Netherlands for the Dutch names Afrikaans ones share) to
+``src/datatrust/pipeline/data/names.txt.gz``: one name per line, prefixed with ``F\\t``
+(first name) or ``L\\t`` (last name), lower-case ``f``/``l`` for the ``--core`` most
+common ones, sorted, so the committed file diffs cleanly.
 
-Run: ``uv run python scripts/build_name_gazetteer.py [--first N] [--last N]``.
+Run: ``uv run python scripts/build_name_gazetteer.py [--first N] [--last N] [--core N]``.
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ import gzip
 import re
 from pathlib import Path
 
-COUNTRIES = ("ZA", "IN", "US", "GB")
+COUNTRIES = ("ZA", "IN", "US", "GB", "BW", "NA", "NL")
 OUT = Path(__file__).resolve().parents[1] / "src/datatrust/pipeline/data/names.txt.gz"
-# Only plain Latin-script names: the redactor matches capitalised ASCII-ish words, and the
-# dataset has many transliteration artefacts ("A.", "Md", single letters) worth dropping.
-NAME_RE = re.compile(r"^[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)?$")
+# Latin-script names (with an inner apostrophe or hyphen: "S'fiso", "Mary-Jane") and
+# Devanagari ones; the dataset has many transliteration artefacts ("A.", "Md", single
+# letters) worth dropping.
+NAME_RE = re.compile(r"^(?:[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)?|[\u0900-\u097f]{2,})$")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--first", type=int, default=2500, help="first names per country+gender")
-    parser.add_argument("--last", type=int, default=3000, help="last names per country")
+    parser.add_argument("--first", type=int, default=6000, help="first names per country+gender")
+    parser.add_argument("--last", type=int, default=8000, help="last names per country")
+    parser.add_argument("--core", type=int, default=1000, help="core names per country+gender")
     args = parser.parse_args()
 
     from names_dataset import NameDataset  # slow and big: imported only here, never at run time
@@ -41,7 +46,18 @@ def main() -> None:
         surnames = nd.get_top_names(n=args.last, use_first_names=False, country_alpha2=country)
         last.update(n for n in surnames.get(country, []) if NAME_RE.match(n))
 
-    lines = [f"F\t{n}" for n in sorted(first)] + [f"L\t{n}" for n in sorted(last)]
+    # The most common names of each country are marked (lower-case "f"/"l"): only these are
+    # taken for names when written in lower case, where the long tail holds common words.
+    core_first: set[str] = set()
+    core_last: set[str] = set()
+    for country in COUNTRIES:
+        by_gender = nd.get_top_names(n=args.core, use_first_names=True, country_alpha2=country)
+        for names in by_gender.get(country, {}).values():
+            core_first.update(n for n in names if NAME_RE.match(n))
+        surnames = nd.get_top_names(n=args.core, use_first_names=False, country_alpha2=country)
+        core_last.update(n for n in surnames.get(country, []) if NAME_RE.match(n))
+    lines = [f"{'f' if n in core_first else 'F'}\t{n}" for n in sorted(first)]
+    lines += [f"{'l' if n in core_last else 'L'}\t{n}" for n in sorted(last)]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     # mtime=0 keeps the gzip bytes identical across rebuilds of the same data.
     with OUT.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:

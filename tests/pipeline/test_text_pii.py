@@ -162,3 +162,153 @@ def test_report_offsets_index_the_original_text_and_hold_no_values():
 def test_empty_text_has_no_pii():
     assert find_pii("") == []
     assert redact("").text == ""
+
+
+# --------------------------------------------------------------------------- real chats
+
+
+@pytest.mark.parametrize(
+    ("text", "upi"),
+    [
+        ("paise priya.s@oksbi pe bhej do", "priya.s@oksbi"),
+        ("GPay kar do 9876543210@paytm pe, 450 ho gaya", "9876543210@paytm"),
+        ("mera upi rahul_88@ybl hai", "rahul_88@ybl"),
+    ],
+)
+def test_upi_ids_without_a_domain_are_found_and_are_not_phones(text, upi):
+    assert types_in(text) == [("UPI", upi)]
+
+
+def test_an_email_address_is_not_a_upi_id():
+    assert types_in("mail priya@gmail.com or pay priya@okaxis") == [
+        ("EMAIL", "priya@gmail.com"),
+        ("UPI", "priya@okaxis"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        "6070 6512 3456 7891",  # RuPay 60
+        "5081-1234-5678-9016",  # RuPay 508
+        "8112 3456 7890 1239",  # RuPay 81
+        "3056-930902-5904",  # Diners 4-6-4
+        "6011 0000 0000 0004",  # Discover
+        "3530 1113 3330 0000",  # JCB
+        "6759 6498 2643 8453",  # Maestro
+    ],
+)
+def test_cards_of_every_network_are_found_with_spaces_or_dashes(card):
+    assert types_in(f"mera card {card} hai, expiry 09/27") == [("CARD", card)]
+
+
+def test_rupay_shaped_number_failing_luhn_is_not_a_card():
+    assert all(t != "CARD" for t, _ in types_in("card 6070 6512 3456 7892 tha"))
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "Flat 302, Shanti Niwas, 4th Cross, Indiranagar, Bangalore 560038",  # flat, cross, PIN
+        "H.No. 12/3, Gandhi Marg, Jaipur-302001",  # house number, marg, PIN after a dash
+        "63/170 Sant Marg, Amroha-391500",
+        "14 Vilakazi Street, Orlando West, Soweto, 1804",  # SA street, suburb, postal code
+        "890 William Indlela, Randfontein, 1008",  # isiZulu street word
+        "1600 Pennsylvania Ave NW, Washington, DC 20500",  # US state + ZIP
+        "8353 Kathleen Highway Apt. 681, Lake Victoria, VI 39349",
+        "Flat 3, 10 Downing Street, London SW1A 2AA",  # UK postcode
+        "PSC 0395, Box 4762, APO AE 84167",  # US military
+    ],
+)
+def test_addresses_of_indian_south_african_us_and_uk_styles_are_found_whole(address):
+    assert types_in(f"naya address: {address} pe bhej do") == [("ADDRESS", address)]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("tell priya i'll be late", "priya"),  # lower case
+        ("Sharma ji ne bola kal aana", "Sharma"),  # honorific after the name
+        ("rahul bhai kab aa rahe ho", "rahul"),
+        ("Mehta sir ne submission maanga", "Mehta"),
+        ("sis Thandi is coming", "Thandi"),  # kin word before the name
+        ("Anita didi ke ghar jaana hai", "Anita"),
+        ("nomvula said yes", "nomvula"),  # isiZulu, lower case
+        ("Pieter van der Merwe called", "Pieter van der Merwe"),  # Afrikaans particles
+        ("Gadija and I are at the mosque", "Gadija"),  # Cape Malay
+        ("mera naam Chada hai", "Chada"),  # named by the sentence, outside the gazetteer
+    ],
+)
+def test_names_in_any_case_with_honorifics_and_kin_words_are_found(text, name):
+    assert types_in(text) == [("PERSON", name)]
+
+
+def test_possessive_s_is_left_outside_the_name():
+    assert types_in("aaj Sipho's birthday hai") == [("PERSON", "Sipho")]
+
+
+def test_at_mention_is_redacted():
+    assert redact("@Priya dekh lo").text == "[HANDLE] dekh lo"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "driving to George tomorrow",  # a town that is also a name
+        "load shedding in Kimberley again",
+        "Lake Victoria is huge, Victoria Falls too",  # landmarks
+        "meet me at Mr Price in Sandton",  # shops named like people
+        "Sharma Ltd sent the invoice",
+        "Duran and Sons ka delivery kal aayega",
+        "Dutta, Varma and Kumer ne refund de diya",  # a firm, not three people
+        "Woolworths and Pick n Pay are closed",
+    ],
+)
+def test_places_and_brands_that_are_also_names_are_not_persons(text):
+    assert find_pii(text) == []
+
+
+def test_context_makes_a_name_a_person_even_when_it_is_also_a_town():
+    assert types_in("hey George, kal aa rahe ho?") == [("PERSON", "George")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 402-1234567-1234567 abhi tak nahi aaya",  # order numbers
+        "order no. 385686800535 was refunded",  # 12 digits, a valid Verhoeff digit
+        "tracking 1Z999AA10123456784 says out for delivery",
+        "tracking id 712274991444, check kar lo",
+        "PNR 4521367890 confirm ho gaya, coach B2",  # Indian Railways PNR
+        "confirmation code KX7P2Q",
+        "IFSC code SBIN0001234 hai, account wahi purana",
+        "total ₹1,499 ya Rs. 2,000/- and $1,250.00",  # prices
+        "meeting 12/03/2024 ko 10:30 PM baje hai",  # dates, times
+        "OTP 482913 kisi ko mat batana",
+        "flight AI 302 delay ho gayi, 6E2134 bhi",  # flight numbers
+        "ISBN 978-3-16-148410-0 or 0-306-40615-2",
+        "pincode 560001 serviceable hai? zip 94105?",  # bare postcodes
+        "postal code is 1804 I think, or SW1A 2AA",
+        "Train 12951 is running late by 40 min",
+    ],
+)
+def test_decoys_in_sentences_are_left_alone(text):
+    assert find_pii(text) == []
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+1-545-880-7302x157",  # international prefix, extension (not a valid US area code)
+        "001-612-799-7220",
+        "(741) 354-9909",
+        "+91 029 4212447",
+    ],
+)
+def test_phone_numbers_written_as_phone_numbers_are_found_even_if_not_allocated(number):
+    assert types_in(f"call {number} tonight") == [("PHONE", number)]
+
+
+def test_a_number_after_a_phone_word_is_a_phone_but_after_an_order_word_is_not():
+    assert types_in("uncle ka number 0294195547 hai") == [("PHONE", "0294195547")]
+    assert find_pii("order number 0294195547 hai") == []

@@ -1,13 +1,21 @@
-"""Redaction quality on the planted-PII chat corpus (bench/corpus_chat.py); no timings."""
+"""Redaction quality on planted-PII chat corpora; no timings.
+
+``bench/corpus_chat.py`` was written alongside the redactor (a tuning corpus);
+``bench/corpus_faker.py`` places Faker's personal details in templates written for it, and
+its test half is only ever measured. The floors below sit a little under what the test
+half measured (``bench/RESULTS.md``), so a regression fails here.
+"""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from corpus_chat import generate, score  # the bench's generator and scorer, shared on purpose
+import corpus_faker  # the bench's generators and scorers, shared on purpose
+from corpus_chat import generate, score
+from text_eval import evaluate
 
-from datatrust.pipeline.text_pii import Pseudonymizer, redact
+from datatrust.pipeline.text_pii import Pseudonymizer, find_pii, redact
 
 
 def test_redactor_reaches_recall_and_precision_of_at_least_095_on_planted_pii():
@@ -34,3 +42,36 @@ def test_every_pii_type_is_planted_in_the_corpus():
         "ADDRESS",
         "PERSON",
     }
+
+
+# Measured on this sample (800 messages, seed 3): overall recall 0.865, precision 0.979;
+# PERSON 0.774 / 0.960, ADDRESS 0.960 / 1.000, every other type 1.000 / 1.000.
+FLOORS = {
+    "all": (0.84, 0.96),
+    "PERSON": (0.74, 0.94),
+    "ADDRESS": (0.93, 0.98),
+    "PHONE": (0.97, 0.98),
+    "CARD": (0.97, 0.98),
+    "EMAIL": (0.97, 0.98),
+    "UPI": (0.97, 0.98),
+}
+
+
+def test_faker_test_half_stays_above_its_measured_floors_per_type():
+    corpus = corpus_faker.generate(800, "test", seed=3)
+    quality = evaluate(corpus, lambda text: [(s.start, s.end, s.type) for s in find_pii(text)])
+    for kind, (recall, precision) in FLOORS.items():
+        key = None if kind == "all" else kind
+        planted = sum(quality.gold.values()) if key is None else quality.gold[key]
+        assert planted > 0, kind
+        assert quality.recall(key) >= recall, (kind, quality.table("test half"))
+        assert quality.precision(key) >= precision, (kind, quality.table("test half"))
+
+
+def test_halves_of_the_faker_corpus_share_no_template():
+    tune_pii, tune_decoy = corpus_faker.templates("tune")
+    test_pii, test_decoy = corpus_faker.templates("test")
+    for style in tune_pii:
+        assert not set(tune_pii[style]) & set(test_pii[style])
+        assert not set(tune_decoy[style]) & set(test_decoy[style])
+    assert corpus_faker.generate(50, "tune") != corpus_faker.generate(50, "test")

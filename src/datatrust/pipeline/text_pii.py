@@ -1,13 +1,16 @@
 """Find and redact personal details in free text (chat messages, transcripts).
 
 Pure functions, no network and no models: compiled patterns, ``phonenumbers``, checksum
-validation (Luhn, Verhoeff, South African ID dates) and a compact names gazetteer built by
+validation (Luhn, Verhoeff, South African ID dates), a compact names gazetteer built by
 ``scripts/build_name_gazetteer.py`` from the ``names-dataset`` wheel and bundled under
-``data/`` (so run time never loads the 55 MB dataset).
+``data/`` (so run time never loads the 55 MB dataset), word lists in
+``data/common_words.txt`` (chat words in English, Hinglish, Hindi and South African usage,
+titles and honorifics, firm and place words), and the English word frequencies that
+``zxcvbn`` bundles (to tell a name from a common word).
 
 Detected types and their placeholders::
 
-    EMAIL  URL  CARD  AADHAAR  ZA_ID  SSN  PHONE  ADDRESS  HANDLE  PERSON
+    EMAIL  UPI  URL  ZA_ID  CARD  AADHAAR  SSN  PHONE  ADDRESS  HANDLE  PERSON
 
 Spans never overlap. When two detections overlap, the one of higher priority wins (the
 order above, most specific first: a checksum-valid 16-digit card beats a phone-number
@@ -35,7 +38,19 @@ from phonenumbers import Leniency, PhoneNumberMatcher
 
 # Priority: lower index wins an overlap. Checksum-validated numbers come before phones
 # because phonenumbers would happily read many 12–16 digit runs as some valid number.
-TYPES = ("EMAIL", "URL", "ZA_ID", "CARD", "AADHAAR", "SSN", "PHONE", "ADDRESS", "HANDLE", "PERSON")
+TYPES = (
+    "EMAIL",
+    "UPI",
+    "URL",
+    "ZA_ID",
+    "CARD",
+    "AADHAAR",
+    "SSN",
+    "PHONE",
+    "ADDRESS",
+    "HANDLE",
+    "PERSON",
+)
 _PRIORITY = {t: i for i, t in enumerate(TYPES)}
 
 # Regions whose local (no country code) formats we recognise: the countries we serve.
@@ -144,19 +159,31 @@ def ssn_valid(area: str, group: str, serial: str) -> bool:
 
 
 def card_brand_valid(digits: str) -> bool:
-    """Luhn-valid and shaped like a Visa (4, 16 or 19 digits), Mastercard (51–55 or the
-    2-series 2221–2720, 16 digits), Amex (34/37, 15) or Discover (6011/65, 16) number.
-    Other Luhn-valid digit runs are too often order numbers to redact as cards."""
+    """Luhn-valid and shaped like a card of a known network: Visa (4; 13, 16 or 19
+    digits), Mastercard (51–55 or 2221–2720; 16), Amex (34/37; 15), Diners (300–305, 36,
+    38, 39; 14–16), Discover (6011, 644–649, 65; 16–19), JCB (35; 16–19, and the
+    old 15-digit 1800/2131), RuPay (60, 65, 81, 82, 508, 353, 356; 16), UnionPay (62;
+    16–19) or Maestro (50, 56–58, 0604, 6304, 6759–6763, 6390; 12–19). Other Luhn-valid digit runs
+    are too often order numbers to redact as cards."""
     n = len(digits)
-    if not luhn_valid(digits):
+    if not 12 <= n <= 19 or not luhn_valid(digits):
         return False
+    two, three, four = int(digits[:2]), int(digits[:3]), int(digits[:4])
     if digits[0] == "4":
-        return n in (16, 19)
-    if n == 16 and (51 <= int(digits[:2]) <= 55 or 2221 <= int(digits[:4]) <= 2720):
+        return n in (13, 16, 19)
+    if n == 16 and (51 <= two <= 55 or 2221 <= four <= 2720):
         return True
-    if n == 15 and digits[:2] in ("34", "37"):
+    if n == 15 and two in (34, 37):
         return True
-    return n == 16 and (digits.startswith("6011") or digits.startswith("65"))
+    if 14 <= n <= 16 and (300 <= three <= 305 or two in (36, 38, 39)):
+        return True
+    if n == 15 and four in (1800, 2131):
+        return True
+    if n >= 16 and (two == 35 or four == 6011 or 644 <= three <= 649 or two == 62):
+        return True
+    if n >= 16 and (two in (60, 65, 81, 82) or three in (508, 353, 356)):
+        return True
+    return two in (50, 56, 57, 58) or four in (604, 6304, 6390) or 6759 <= four <= 6763
 
 
 # --------------------------------------------------------------------------- patterns
@@ -169,6 +196,11 @@ _NA = r"(?!\d)(?![ -]\d)"
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 )
+# A UPI id (virtual payment address) is "user@bank" with no dot after the bank handle:
+# "priya.s@oksbi", "9876543210@paytm". An e-mail address (which has a TLD) is matched first.
+_UPI = re.compile(
+    r"(?<![\w.+@-])[A-Za-z0-9][A-Za-z0-9._-]{1,}@[A-Za-z][A-Za-z0-9]{1,}(?![\w@-]|\.\w)"
+)
 _URL = re.compile(
     r"(?:\b(?:https?://|www\.)[^\s<>\"']+)"
     r"|(?<![\w@.-])(?:[a-z0-9-]+\.)+(?:com|org|net|io|co\.za|co\.in|co\.uk|in|za|uk|me|ly)"
@@ -176,25 +208,91 @@ _URL = re.compile(
     re.IGNORECASE,
 )
 _URL_TRAIL = ".,;:!?)]}'\""
-_CARD = re.compile(_NB + r"\d(?:[ -]?\d){14,18}" + _NA)
+_CARD = re.compile(_NB + r"\d(?:[ -]?\d){11,18}" + _NA)
 _AADHAAR = re.compile(_NB + r"[2-9]\d{3}([ -]?)\d{4}\1\d{4}" + _NA)
 _ZA_ID = re.compile(_NB + r"\d{6} ?\d{4} ?\d{3}" + _NA)
 _SSN = re.compile(_NB + r"(\d{3})([- ])(\d{2})\2(\d{4})" + _NA)
 _HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])")
 # Cheap gate before the (slow, pure-Python) phonenumbers matcher: seven or more digits
 # with only phone punctuation between them.
-_PHONE_HINT = re.compile(r"(?:\+|\()?\d(?:[\s().\-/]{0,3}\d){6,}")
-
-_STREET_TYPES = (
-    "Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Close|Crescent|Cres"
-    "|Place|Pl|Court|Ct|Terrace|Highway|Hwy|Circle|Square|Sq|Parkway|Marg|Nagar|Path|Chowk"
-    "|Gali|Colony|Layout|Extension|Ext"
+_PHONE_HINT = re.compile(r"(?:\+|\()?\d(?:[ \t().\-/]{0,3}\d){6,}")
+_PHONE_EXTENSION = re.compile(r"\s?(?:x|ext\.?)\s?\d{1,5}\b", re.IGNORECASE)
+# North American layout, (415) 555-2671, 415.555.2671, 415-555-2671, with "1-"/"+1"/"001".
+_NANP_SHAPE = re.compile(r"(?:(?:\+?1|001)[ .-]?)?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}")
+# Words that make a nearby digit run a phone number, and words that make it something else.
+_PHONE_WORDS = re.compile(
+    r"\b(?:call|phone|number|no\.|num|cell|mobile|mob|whatsapp|wa|text|sms|tel|contact|reach|"
+    r"ring|dial|line|नंबर|फ़ोन|फोन|मोबाइल)\W*(?:\w+\W+){0,3}$",
+    re.IGNORECASE,
 )
-_ADDRESS = re.compile(
-    r"\b\d{1,5}[A-Za-z]?,?[ \t]+(?:[A-Z][A-Za-z'.-]*[ \t]+){1,4}(?:" + _STREET_TYPES + r")\b\.?"
+_DECOY_WORDS = re.compile(
+    r"\b(?:order|ord|tracking|track|awb|consignment|shipment|pnr|ref|reference|invoice|inv|"
+    r"otp|code|booking|ticket|txn|transaction|utr|isbn|flight|train|pin|pincode|zip|postal|"
+    r"postcode|receipt|ऑर्डर)\b[\s#:.-]*(?:(?:no|number|id|is|hai|ka)\b[\s#:.-]*){0,2}$",
+    re.IGNORECASE,
 )
 
-_TOKEN = re.compile(r"(?<![\w@#])[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:-[A-Z][a-z]+)?(?!['’][a-rt-z]|\w)")
+_HOUSE = (
+    r"(?:(?:flat|plot|house|h|door|shop|unit|apt|apartment|studio|suite|room|site|erf|stand)"
+    r"\.?\s?(?:no\.?|number|#)?\s?|#)"
+)
+_HOUSE_NO = r"\d{1,5}[A-Za-z]?(?:[/-]\d{1,5}[A-Za-z]?)?"
+_WORD = (
+    r"(?:(?:[a-z]{1,3})?[A-Z][A-Za-z'’.]*(?:-[A-Z][A-Za-z'’.]*)*"  # "Nanda", "eThekwini"
+    r"|[\u0900-\u097f]+|\d{1,3}(?:st|nd|rd|th))"
+)
+_ADDRESS_LEAD = re.compile(
+    r"(?<![\w/-])(?:" + _HOUSE + r"\s*" + _HOUSE_NO + r"|" + _HOUSE_NO + r")(?![\w/]|\.\d)",
+    re.IGNORECASE,
+)
+# What may follow a lead: up to eight words, commas and unit numbers on one line.
+_ADDRESS_BODY = re.compile(
+    r"(?:,?[ \t]+|,)(?:(?:Apt|Suite|Unit)\.? \d+|Box \d+|"
+    + _HOUSE
+    + r"\s*"
+    + _HOUSE_NO
+    + r"|"
+    + _WORD
+    + r"|\d{1,5}[A-Za-z]?(?= [A-Z]))"
+)
+_POSTCODE_TAIL = re.compile(
+    r"(?:,?[ \t]+|[ \t]*-[ \t]*|,)(?:"
+    r"\d{3} ?\d{3}"  # India PIN
+    r"|[A-Z]{2} \d{5}(?:-\d{4})?"  # US state + ZIP
+    r"|\d{5}(?:-\d{4})?"  # ZIP
+    r"|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}"  # UK postcode
+    r"|\d{4}"  # South Africa
+    r")(?![\w-])"
+)
+_MILITARY = re.compile(
+    r"\b(?:(?:PSC|Unit|CMR) \d{3,5},? Box \d{3,5}|(?:USNS|USNV|USS|USCGC) [A-Z]\w+),?[ \t]+"
+    r"(?:APO|FPO|DPO) A[AEP] \d{5}\b"
+)
+_UNIT_WORDS = frozenset({"apt", "suite", "unit", "box"})
+_WEEKDAY_MONTH = re.compile(
+    r"\s+(?:mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+    re.IGNORECASE,
+)
+_ADDRESS_WORDS = re.compile(
+    r"(?:address|addr|pata|पता|deliver(?:ed)? to|ship(?:ped)? to|send(?: it)? to|moved to|"
+    r"new place|live at|lives at|stay at|drop (?:it )?at|pick ?up from)\W*$",
+    re.IGNORECASE,
+)
+
+_L = "A-Za-zÀ-ÖØ-öø-ÿ"
+_LATIN_TOKEN = re.compile(rf"(?<![\w@#/.])[{_L}]+(?:['’][{_L}]+)*(?:-[{_L}]+(?:['’][{_L}]+)*)*")
+# Lower-case particles inside a name: "Kay van Bentheim", "Lara de Boer".
+_PARTICLES = frozenset(
+    {"van", "der", "den", "de", "du", "le", "la", "von", "da", "dos", "del", "bin", "binti", "al"}
+)
+_DEVANAGARI_TOKEN = re.compile(r"[\u0900-\u097f]+")
+_CONTRACTIONS = ("t", "m", "re", "ll", "ve", "d")
+# English words too common to be a name when they open a sentence or stand lower-case.
+_COMMON_RANK = 20000
+_VERY_COMMON_RANK = 2000
+_COMMON_NAME_RANK = 5000
+_RARE_RANK = 10000
+_SENTENCE_END = re.compile(r"[.!?:;\n]|\s-\s")
 
 
 # --------------------------------------------------------------------------- gazetteer
@@ -202,24 +300,48 @@ _TOKEN = re.compile(r"(?<![\w@#])[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:-[A-Z][a-z]+)?(?!
 
 @dataclass(frozen=True)
 class _Gazetteer:
-    first: frozenset[str]
-    last: frozenset[str]
+    first: frozenset[str]  # lower-case
+    last: frozenset[str]  # lower-case
+    core: frozenset[str]  # lower-case; the most common names, the only ones taken in lower case
     never: frozenset[str]  # lower-case; never part of a name
     ambiguous: frozenset[str]  # lower-case; a name only when joined to a clear name
-    titles: frozenset[str]  # lower-case; "Mr", "Dr", "Aunty": the next word is a name
+    titles: frozenset[str]  # before a name: "Mr", "Dr", "sis"
+    after: frozenset[str]  # after a name: "ji", "bhai", "sir"
+    company: frozenset[str]  # after a surname: "Ltd", "Sons"
+    place_before: frozenset[str]  # "Lake", "Port"
+    place_after: frozenset[str]  # "Mall", "Falls"
+    street: frozenset[str]  # "Road", "Marg", "Indlela": the word that ends a street name
+    english_rank: dict[str, int]  # lower-case word → rank among common English words
 
 
 @functools.cache
 def _gazetteer() -> _Gazetteer:
-    """Load the bundled name lists once (about 25k names, ~70 KB gzip; a few ms)."""
+    """Load the bundled name lists once (about 100k names, ~300 KB gzip; tens of ms), and
+    the English word frequencies that ``zxcvbn`` (a runtime dependency) bundles."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     data = resources.files("datatrust.pipeline") / "data"
     first: set[str] = set()
     last: set[str] = set()
+    core: set[str] = set()
     with gzip.open(data.joinpath("names.txt.gz").open("rb"), "rt", encoding="utf-8") as fh:
         for line in fh:
             kind, _, name = line.rstrip("\n").partition("\t")
-            (first if kind == "F" else last).add(name)
-    sections: dict[str, set[str]] = {"[never]": set(), "[ambiguous]": set(), "[titles]": set()}
+            key = name.lower()
+            (first if kind in "Ff" else last).add(key)
+            if kind.islower():
+                core.add(key)
+    names = (
+        "never",
+        "ambiguous",
+        "titles",
+        "after",
+        "company",
+        "place_before",
+        "place_after",
+        "street",
+    )
+    sections: dict[str, set[str]] = {f"[{n}]": set() for n in names}
     section = sections["[never]"]
     for line in data.joinpath("common_words.txt").read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
@@ -227,23 +349,51 @@ def _gazetteer() -> _Gazetteer:
             section = sections[line]
         elif line:
             section.update(w.lower() for w in line.split())
+    rank: dict[str, int] = {}
+    for source in ("english_wikipedia", "us_tv_and_film"):
+        for i, word in enumerate(FREQUENCY_LISTS[source][:_COMMON_RANK]):
+            rank[word] = min(i, rank.get(word, i))
     titles = sections["[titles]"]
-    never = sections["[never]"] | titles
-    ambiguous = sections["[ambiguous]"] - never
+    never = sections["[never]"] | titles | sections["[after]"] | sections["[company]"]
+    ambiguous = (sections["[ambiguous]"] | sections["[place_before]"]) - never
     return _Gazetteer(
-        frozenset(first), frozenset(last), frozenset(never), frozenset(ambiguous), frozenset(titles)
+        frozenset(first),
+        frozenset(last),
+        frozenset(core),
+        frozenset(never),
+        frozenset(ambiguous),
+        frozenset(titles),
+        frozenset(sections["[after]"]),
+        frozenset(sections["[company]"]),
+        frozenset(sections["[place_before]"]),
+        frozenset(sections["[place_after]"]),
+        frozenset(sections["[street]"]),
+        rank,
     )
 
 
 # --------------------------------------------------------------------------- detectors
 
+Candidate = tuple[int, int, str]
 
-def _emails(text: str) -> Iterable[tuple[int, int, str]]:
+
+def _decoy_before(text: str, start: int) -> bool:
+    """True if the words just before ``start`` say the number is an order, tracking, PNR,
+    OTP, flight, ISBN or postal code ("order no. 4521…", "PNR: 2345…", "tracking id …")."""
+    return _DECOY_WORDS.search(text, max(0, start - 40), start) is not None
+
+
+def _emails(text: str) -> Iterable[Candidate]:
     for m in _EMAIL.finditer(text):
         yield m.start(), m.end(), "EMAIL"
 
 
-def _urls(text: str) -> Iterable[tuple[int, int, str]]:
+def _upis(text: str) -> Iterable[Candidate]:
+    for m in _UPI.finditer(text):
+        yield m.start(), m.end(), "UPI"
+
+
+def _urls(text: str) -> Iterable[Candidate]:
     for m in _URL.finditer(text):
         end = m.end()
         while end > m.start() and text[end - 1] in _URL_TRAIL:
@@ -251,126 +401,405 @@ def _urls(text: str) -> Iterable[tuple[int, int, str]]:
         yield m.start(), end, "URL"
 
 
-def _cards(text: str) -> Iterable[tuple[int, int, str]]:
+def _cards(text: str) -> Iterable[Candidate]:
     for m in _CARD.finditer(text):
-        if card_brand_valid(re.sub(r"[ -]", "", m.group())):
+        if card_brand_valid(re.sub(r"[ -]", "", m.group())) and not _decoy_before(text, m.start()):
             yield m.start(), m.end(), "CARD"
 
 
-def _aadhaar(text: str) -> Iterable[tuple[int, int, str]]:
+def _aadhaar(text: str) -> Iterable[Candidate]:
     for m in _AADHAAR.finditer(text):
-        if aadhaar_valid(re.sub(r"[ -]", "", m.group())):
+        if aadhaar_valid(re.sub(r"[ -]", "", m.group())) and not _decoy_before(text, m.start()):
             yield m.start(), m.end(), "AADHAAR"
 
 
-def _za_ids(text: str) -> Iterable[tuple[int, int, str]]:
+def _za_ids(text: str) -> Iterable[Candidate]:
     for m in _ZA_ID.finditer(text):
-        if za_id_valid(m.group().replace(" ", "")):
+        if za_id_valid(m.group().replace(" ", "")) and not _decoy_before(text, m.start()):
             yield m.start(), m.end(), "ZA_ID"
 
 
-def _ssns(text: str) -> Iterable[tuple[int, int, str]]:
+def _ssns(text: str) -> Iterable[Candidate]:
     for m in _SSN.finditer(text):
         if ssn_valid(m.group(1), m.group(3), m.group(4)):
             yield m.start(), m.end(), "SSN"
 
 
-def _phones(text: str, claimed: list[tuple[int, int, str]]) -> Iterable[tuple[int, int, str]]:
+def _phones(text: str, claimed: list[Candidate]) -> Iterable[Candidate]:
     """Phone numbers, looked for only in digit runs no higher-priority span has claimed.
+
+    A run is a phone number when ``phonenumbers`` reads it as a valid number of a served
+    region; or, valid or not, when it is written the way people write phone numbers: with
+    a "+" or "00" country prefix, in the North American (415) 555-2671 layout, or with
+    9 to 13 digits right after a word like "call", "number" or "whatsapp". Runs right
+    after "order", "PNR", "tracking", "OTP" … are never phone numbers.
 
     The phonenumbers matcher is pure Python and by far the slowest detector, so it runs on
     small windows (the run plus two characters each side, which its leniency checks look
-    at) rather than the whole text, and tries the served regions in turn only until one
-    reads the run as a valid number: a "+<country>" number is found by the first.
+    at) rather than the whole text.
     """
     for hint in _PHONE_HINT.finditer(text):
         start, end = hint.span()
+        while text[end - 1] in " .-/(":
+            end -= 1
         if any(s <= start and end <= e for s, e, _ in claimed):
+            continue
+        if _decoy_before(text, start):
+            continue
+        digits = sum(c.isdigit() for c in text[start:end])
+        ext = _PHONE_EXTENSION.match(text, end)
+        full_end = ext.end() if ext else end
+        if text[start] == "+" or re.match(r"00[1-9]", text[start : start + 3]):
+            if 9 <= digits <= 16:
+                yield start, full_end, "PHONE"
+            continue
+        if _NANP_SHAPE.fullmatch(text, start, end):
+            yield start, full_end, "PHONE"
             continue
         # Without a "+", a valid number in the served regions has at least 9 digits
         # (national significant number, trunk 0 optional): skip dates, order numbers.
-        if text[start] != "+" and sum(c.isdigit() for c in hint.group()) < 9:
+        if digits < 9:
             continue
         lo = max(0, start - 2)
         window = text[lo : end + 2]
+        found: list[Candidate] = []
         for region in PHONE_REGIONS:
             found = [
                 (lo + m.start, lo + m.end, "PHONE")
                 for m in PhoneNumberMatcher(window, region, leniency=Leniency.VALID)
             ]
             if found:
-                yield from found
                 break
+        if found:
+            yield from found
+        elif digits <= 13 and _PHONE_WORDS.search(text, max(0, start - 40), start):
+            yield start, full_end, "PHONE"
 
 
-def _addresses(text: str) -> Iterable[tuple[int, int, str]]:
-    for m in _ADDRESS.finditer(text):
+def _addresses(text: str) -> Iterable[Candidate]:
+    """Street addresses: a house number (bare, "H.No. 12", "Flat 3B", "63/170") followed by
+    words, ending at a street word ("Road", "Marg", "Indlela") or a postal code ("-560038",
+    ", 3421", "PA 70431", "SR8 7UX"), with any suburb and city between; or, after a word
+    like "address" or "deliver to", a house number and the words that follow it. Military
+    APO/FPO addresses too. The span ends at the last street word or postal code, so the
+    sentence around an address is kept."""
+    for m in _MILITARY.finditer(text):
         yield m.start(), m.end(), "ADDRESS"
+    gz_words = _gazetteer().street
+    pos = 0
+    while True:
+        lead = _ADDRESS_LEAD.search(text, pos)
+        if lead is None:
+            return
+        start, cur = lead.start(), lead.end()
+        # "Flat 3", "H.No. 12", and the Indian "63/170" (unless a date: "12/03 Monday")
+        marked = not lead.group()[0].isdigit() or (
+            "/" in lead.group() and _WEEKDAY_MONTH.match(text, lead.end()) is None
+        )
+        last_street = 0
+        words = 0
+        tail = None
+        while words < 10:
+            tail = _POSTCODE_TAIL.match(text, cur) if words else None
+            if tail:
+                break
+            body = _ADDRESS_BODY.match(text, cur)
+            if body is None:
+                break
+            cur = body.end()
+            words += 1
+            token = body.group().strip(" \t,").rstrip(".").lower()
+            if token in gz_words or token.split(" ")[0].rstrip(".") in _UNIT_WORDS:
+                last_street = cur
+        end = 0
+        if (
+            tail
+            and words
+            and (last_street or "," in text[lead.end() : cur] or marked or words >= 2)
+        ):
+            end = tail.end()
+        elif last_street:
+            end = last_street
+        elif words and (marked or _ADDRESS_WORDS.search(text, max(0, start - 30), start)):
+            end = cur
+        if end:
+            if text[end - 1] == ".":
+                end -= 1
+            yield start, end, "ADDRESS"
+            pos = end
+        else:
+            pos = lead.end()
 
 
-def _handles(text: str) -> Iterable[tuple[int, int, str]]:
+def _handles(text: str) -> Iterable[Candidate]:
     for m in _HANDLE.finditer(text):
         yield m.start(), m.end(), "HANDLE"
 
 
-def _persons(text: str) -> Iterable[tuple[int, int, str]]:
-    """Runs of capitalised words (separated by single spaces) that look like a name.
+@dataclass(slots=True)
+class _Tok:
+    start: int
+    end: int
+    word: str  # as written, without a possessive "'s" or a Hindi "जी"
+    key: str  # lower-case
+    kind: str = "N"  # C clear name, A ambiguous, O other capitalised, o other lower-case,
+    #                  N never/common, T title before a name, P title after a name
+    keep: bool = False
+    possessive: bool = False
 
-    A word is *clear* if it is in the gazetteer and not a common word; *ambiguous* words
-    ("Grace", "Will", "Smith") count only when joined to a clear one ("Grace Naidoo",
-    "John Smith"); a capitalised word the gazetteer lacks counts as a surname right after a
-    clear first name ("Priya Raghunathan"); any non-"never" word after a title ("Dr Bill")
-    counts. Words on the never-list ("Happy", "Monday") always break a name.
-    """
+
+def _tokens(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    for m in _LATIN_TOKEN.finditer(text):
+        word, end = m.group(), m.end()
+        if "'" in word or "’" in word:
+            stem, _, suffix = word.replace("’", "'").rpartition("'")
+            if suffix.lower() == "s":  # possessive: "Priya's"
+                word, end = word[: len(stem)], m.start() + len(stem)
+                toks.append(_Tok(m.start(), end, word, word.lower(), possessive=True))
+                continue
+            elif suffix.lower() in _CONTRACTIONS:  # "don't", "I'm"
+                toks.append(_Tok(m.start(), m.end(), word, word.lower(), "N"))
+                continue
+        toks.append(_Tok(m.start(), end, word, word.lower()))
+    for m in _DEVANAGARI_TOKEN.finditer(text):
+        word, end = m.group(), m.end()
+        if word.endswith("जी") and len(word) > 3:  # "शर्माजी": name + honorific
+            word, end = word[:-2], end - 2
+        toks.append(_Tok(m.start(), end, word, word))
+    toks.sort(key=lambda t: t.start)
+    return toks
+
+
+def _classify(tok: _Tok, gz: _Gazetteer, sentence_start: bool) -> str:
+    key = tok.key
+    if key in gz.titles:
+        return "T"
+    if key in gz.after:
+        return "P"
+    if key in gz.never:
+        return "N"
+    is_name = key in gz.first or key in gz.last
+    upper = tok.word[:1].isupper() or not tok.word[:1].isascii()
+    if tok.word.isupper() and len(tok.word) <= 4:
+        return "N"  # "AI 302", "PM", "SBIN": codes and abbreviations
+    rank = gz.english_rank.get(key)
+    if is_name and not upper and key not in gz.core:
+        return "N" if rank is not None else "o"
+    if is_name:
+        if key in gz.ambiguous:
+            return "A"
+        if rank is None:
+            return "C"
+        # A name that is also an English word counts alone only when the word is rare
+        # enough: "Priya", "Chloe" (ranks in the thousands), not "Will" or "Back"; a
+        # capital at the start of a sentence says less than one mid-sentence.
+        if upper:
+            floor = _COMMON_NAME_RANK if sentence_start else _VERY_COMMON_RANK
+        else:
+            floor = _RARE_RANK
+        return "C" if rank >= floor else "A"
+    if rank is not None or key in gz.ambiguous:
+        return "N"
+    return "O" if upper else "o"
+
+
+def _persons(text: str) -> Iterable[Candidate]:
+    """People's names: words from the names gazetteer in any case ("Sipho", "priya"),
+    joined into runs ("Priya Raghunathan"), and words that context makes names: after a
+    title or kin word ("Dr Bill", "sis Thandi", "oom Piet"), before an Indian honorific
+    ("Chada ji", "Rahul bhai", "Mehta sir"), or after "my name is"/"naam". A possessive
+    "'s" is left outside the span. Words that are names but also common English or
+    Hinglish words ("Will", "Grace", "kal") count only next to a clear name or a title.
+    Not persons: surnames before "Ltd"/"and Sons" or listed as "A, B and C" (a firm), a
+    lone double-barrelled surname, and a name inside a place ("Lake Victoria",
+    "Victoria Falls", "in George", "Kimberley mein")."""
     gz = _gazetteer()
-    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
-    n = len(tokens)
+    toks = _tokens(text)
+    n = len(toks)
     if not n:
         return
-    kinds: list[str] = []  # C clear, A ambiguous, O other capitalised word, N never, T title
-    for _, _, word in tokens:
-        low = word.lower()
-        if low in gz.titles:
-            kinds.append("T")
-        elif low in gz.never:
-            kinds.append("N")
-        elif word in gz.first or word in gz.last:
-            kinds.append("A" if low in gz.ambiguous else "C")
-        else:
-            kinds.append("N" if low in gz.ambiguous else "O")
-    joined = [i > 0 and text[tokens[i - 1][1] : tokens[i][0]] in (" ", ". ") for i in range(n)]
-    # ". " only joins after a title ("Dr. Naidoo"); elsewhere it ends a sentence.
-    keep = [k == "C" for k in kinds]
+    for i, tok in enumerate(toks):
+        before = text[toks[i - 1].end : tok.start] if i else text[: tok.start]
+        sentence_start = (i == 0 and not before.strip()) or _SENTENCE_END.search(before) is not None
+        tok.kind = _classify(tok, gz, sentence_start)
+    for i, tok in enumerate(toks):
+        prev = toks[i - 1] if i else None
+        nxt = toks[i + 1] if i + 1 < n else None
+        tok.keep = tok.kind == "C" or _named_by_context(text, tok, prev, nxt, gz)
+    # Surnames and ambiguous words join a kept first name; ambiguous words join either way.
     for i in range(1, n):
-        if not joined[i]:
+        tok, prev = toks[i], toks[i - 1]
+        if tok.keep or _gap(text, prev, tok) != " " or not prev.keep:
             continue
-        sep_is_space = text[tokens[i - 1][1] : tokens[i][0]] == " "
-        if kinds[i - 1] == "T" and kinds[i] in "CAO":
-            keep[i] = True
-        elif not sep_is_space:
+        if tok.kind == "A" or (tok.kind == "O" and _capital(prev.word)):
+            tok.keep = True
+        elif tok.kind == "o" and not prev.word[:1].isupper() and len(tok.word) > 2:
+            tok.keep = tok.key in gz.last
+    # Particles join a kept name to the capitalised surname after them ("Kay van Bentheim").
+    # After a title too: "uncle van Bruchem".
+    for i in range(1, n - 1):
+        prev = toks[i - 1]
+        if toks[i].key not in _PARTICLES or _gap(text, prev, toks[i]) != " ":
             continue
-        elif kinds[i] == "O" and keep[i - 1] and tokens[i - 1][2] in gz.first:
-            keep[i] = True
-    # Ambiguous words join a neighbouring kept word, in either direction.
-    for i in range(n):
-        if kinds[i] == "A" and not keep[i]:
-            left = i > 0 and keep[i - 1] and _space_between(text, tokens[i - 1], tokens[i])
-            right = i + 1 < n and keep[i + 1] and _space_between(text, tokens[i], tokens[i + 1])
-            keep[i] = left or right
+        if not (prev.keep or prev.kind == "T"):
+            continue
+        j = i
+        while (
+            j + 1 < n and toks[j + 1].key in _PARTICLES and _gap(text, toks[j], toks[j + 1]) == " "
+        ):
+            j += 1
+        if j + 1 < n and _gap(text, toks[j], toks[j + 1]) == " " and toks[j + 1].kind in "CAOo":
+            for t in toks[i : j + 2]:
+                t.keep = True
+    for i in range(n - 2, -1, -1):
+        tok, nxt = toks[i], toks[i + 1]
+        if not tok.keep and nxt.keep and _gap(text, tok, nxt) == " ":
+            # Ambiguous words join a name after them; so does an unknown Devanagari word
+            # (Hindi has no capitals to mark a first name before a known surname).
+            tok.keep = tok.kind == "A" or (tok.kind == "O" and _devanagari(tok.word))
+    _drop_places_and_firms(text, toks, gz)
     i = 0
     while i < n:
-        if not keep[i]:
+        if not toks[i].keep:
             i += 1
             continue
         j = i
-        while j + 1 < n and keep[j + 1] and _space_between(text, tokens[j], tokens[j + 1]):
+        while j + 1 < n and toks[j + 1].keep and _gap(text, toks[j], toks[j + 1]) == " ":
             j += 1
-        yield tokens[i][0], tokens[j][1], "PERSON"
+        yield toks[i].start, toks[j].end, "PERSON"
         i = j + 1
 
 
-def _space_between(text: str, a: tuple[int, int, str], b: tuple[int, int, str]) -> bool:
-    return text[a[1] : b[0]] == " "
+# Words after which a capitalised word is a person being addressed or talked about.
+_PERSON_VERBS = re.compile(
+    r"\b(?:tell|told|ask|asked|met|meet|meeting|with|cc|hi|hey|hello|hiya|sawubona|dumela|molo|"
+    r"howzit|thanks|thank you|dear|bye|love|miss|call|called|text|ping|remind|saw|invite|"
+    r"invited|congrats|congratulations|namaste|sharp|aweh|heita)[,!]?\s+$",
+    re.IGNORECASE,
+)
+# Greetings: the word after one is a person addressed, even a word like "Mark" or "Grace".
+_VOCATIVE = re.compile(
+    r"\b(?:hi|hey|hello|hiya|dear|thanks|thank you|bye|sawubona|dumela|molo|howzit|namaste)"
+    r"[,!]?\s+$",
+    re.IGNORECASE,
+)
+# Hindi: the agent of "ने कहा" or the one told with "को बोल/बता" is a person.
+_HINDI_PERSON_AFTER = re.compile(
+    r"(?:जी)?\s+(?:ने\s+(?:कहा|बोला|बताया|पूछा|भेजा|दिया|लिखा)|को\s+(?:बोल|बता|कह|फ़ोन|फोन))"
+)
+_NAME_WORDS = re.compile(r"(?:name is|naam|called|named|नाम)\s+$", re.IGNORECASE)
+_PERSON_NOUNS = re.compile(
+    r"['’]s\s+(?:birthday|bday|mom|mum|mummy|mother|dad|papa|father|number|house|place|wife|"
+    r"husband|son|"
+    r"daughter|brother|sister|car|phone|wedding|baby|kids|party|flat|friend|boyfriend|"
+    r"girlfriend|address|email|cell|family|parents)\b",
+    re.IGNORECASE,
+)
+_PLACE_PREPOSITION = re.compile(
+    r"(?:\b(?:in|around|near|towards|via|across|outside|inside)"
+    r"|\b(?:driving|drive|drove|going|go|went|moving|moved|move|flying|fly|flew|trip|back|"
+    r"travel(?:l?ing)?|road|welcome|visit(?:ing)?|ja rahe hain|jaa rahe)\s+to)\s+$",
+    re.IGNORECASE,
+)
+_PLACE_POSTPOSITION = re.compile(r"\s+(?:mein|me|wale|wala|waale|ja|jaa|jaana|jana)\b", re.I)
+# Shops named like a person with a title.
+_BRAND_PHRASES = frozenset({"mr price", "mr delivery", "mrs balls", "dr oetker", "mr bean"})
+_FIRM_LIST = re.compile(r"([A-Z][\w'-]+), ([A-Z][\w'-]+),? (?:and|&) ([A-Z][\w'-]+)")
+
+
+def _drop_places_and_firms(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
+    """Unkeep names that the words around them show to be places or firms."""
+    # "Dutta, Varma and Kumer" is a firm; "Priya, Rahul and Sneha" are three friends.
+    firms: list[tuple[int, int]] = []
+    for m in _FIRM_LIST.finditer(text):
+        given = sum(w.lower() in gz.first and w.lower() not in gz.last for w in m.groups())
+        if given < 2:
+            firms.append(m.span())
+    n = len(toks)
+    i = 0
+    while i < n:
+        if not toks[i].keep:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and toks[j + 1].keep and _gap(text, toks[j], toks[j + 1]) == " ":
+            j += 1
+        run = toks[i : j + 1]
+        prev = toks[i - 1] if i else None
+        nxt = toks[j + 1] if j + 1 < n else None
+        if _place_or_firm(text, run, prev, nxt, gz, firms):
+            for t in run:
+                t.keep = False
+        i = j + 1
+
+
+def _place_or_firm(
+    text: str,
+    run: list[_Tok],
+    prev: _Tok | None,
+    nxt: _Tok | None,
+    gz: _Gazetteer,
+    firms: list[tuple[int, int]],
+) -> bool:
+    if prev is not None and f"{prev.key} {run[0].key}" in _BRAND_PHRASES:
+        return True  # "Mr Price"
+    if any(s <= run[0].start and run[-1].end <= e for s, e in firms):
+        return True
+    if nxt is not None and nxt.key in gz.company and _gap(text, run[-1], nxt) in (" ", " & "):
+        return True  # "Sharma Ltd"
+    if re.match(r" (?:and|&) Sons\b", text[run[-1].end :]):
+        return True
+    if (prev is not None and prev.kind == "T") or (nxt is not None and nxt.kind == "P"):
+        return False  # "uncle George" is a person, whatever George is otherwise
+    if prev is not None and prev.key in gz.place_before and _gap(text, prev, run[0]) == " ":
+        return True  # "Lake Victoria"
+    if nxt is not None and nxt.key in gz.place_after and _gap(text, run[-1], nxt) == " ":
+        return True  # "Victoria Falls"
+    if _PLACE_PREPOSITION.search(text, max(0, run[0].start - 30), run[0].start):
+        return True  # "in George", "driving to George"
+    if _PLACE_POSTPOSITION.match(text, run[-1].end):
+        return True  # "Kimberley mein"
+    # A lone double-barrelled surname ("Bose-Bhatt") without a first name is a firm.
+    has_first = any(t.key in gz.first and t.kind == "C" for t in run)
+    return len(run) == 1 and "-" in run[0].word and not has_first
+
+
+def _named_by_context(
+    text: str, tok: _Tok, prev: _Tok | None, nxt: _Tok | None, gz: _Gazetteer
+) -> bool:
+    """Whether the words around a word that is not a clear name make it one."""
+    kind, start = tok.kind, tok.start
+    if kind not in "AOo":
+        return False
+    if prev is not None and prev.kind == "T" and _gap(text, prev, tok) in (" ", ". "):
+        # "Dr Bill", "sis Thandi"; but not "yes sir thanks"
+        return kind != "o" or prev.key not in ("sir", "madam")
+    if nxt is not None and nxt.kind == "P" and _gap(text, tok, nxt) == " ":
+        return kind != "o" or len(tok.word) > 2  # "Chada ji", "oviya bhaiya"
+    if kind in "AO" and _NAME_WORDS.search(text, max(0, start - 20), start):
+        return True  # "mera naam Chada hai"
+    if kind in "Oo" and _PERSON_VERBS.search(text, max(0, start - 25), start):
+        # lower-case: only a (less common) name from the gazetteer, "with nobantu"
+        return kind == "O" or tok.key in gz.first
+    if kind == "A" and _VOCATIVE.search(text, max(0, start - 15), start):
+        return True  # "hey Mark"
+    if kind == "O" and _devanagari(tok.word) and _HINDI_PERSON_AFTER.match(text, tok.end):
+        return True
+    return kind in "Oo" and tok.possessive and _PERSON_NOUNS.match(text, tok.end) is not None
+
+
+def _capital(word: str) -> bool:
+    """Capitalised, or in a script without capitals (Devanagari)."""
+    return word[:1].isupper() or _devanagari(word)
+
+
+def _devanagari(word: str) -> bool:
+    return "\u0900" <= word[:1] <= "\u097f"
+
+
+def _gap(text: str, a: _Tok, b: _Tok) -> str:
+    return text[a.end : b.start]
 
 
 @functools.lru_cache(maxsize=64)
@@ -383,7 +812,7 @@ def _known_names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
 
 
 # Run before phones, whose candidates they can claim (see ``_phones``).
-_CHECKED = (_emails, _urls, _cards, _aadhaar, _za_ids, _ssns)
+_CHECKED = (_emails, _upis, _urls, _cards, _aadhaar, _za_ids, _ssns)
 _LOOSE = (_addresses, _handles, _persons)
 
 
@@ -393,12 +822,13 @@ def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
     ``known_names`` (e.g. chat participants' display names) are matched verbatim, case-
     sensitively, as PERSON, ahead of gazetteer guesses. Overlaps are resolved by type
     priority (see the module docstring), then by length. Empty text gives ``[]``.
-    Lower-case names ("sipho") and names outside the gazetteer standing alone are missed:
-    precision was preferred over guessing from capitalisation alone.
+    Names outside the gazetteer are found only where context marks them (a title, an
+    honorific, a known first name before a surname): precision was preferred over
+    guessing from capitalisation alone.
     """
     if not text:
         return []
-    candidates: list[tuple[int, int, str]] = []
+    candidates: list[Candidate] = []
     for detect in _CHECKED:
         candidates.extend(detect(text))
     candidates.extend(_phones(text, candidates))

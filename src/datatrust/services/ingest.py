@@ -469,6 +469,7 @@ _PII_WORDS = {
     "PHONE": ("phone number", "phone numbers"),
     "EMAIL": ("email address", "email addresses"),
     "CARD": ("payment card", "payment cards"),
+    "UPI": ("UPI ID", "UPI IDs"),
     "AADHAAR": ("Aadhaar number", "Aadhaar numbers"),
     "ZA_ID": ("South African ID", "South African IDs"),
     "SSN": ("social security number", "social security numbers"),

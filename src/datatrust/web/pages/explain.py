@@ -107,6 +107,7 @@ PII: dict[str, tuple[str, str]] = {
     "PHONE": ("%(count)d phone number redacted", "%(count)d phone numbers redacted"),
     "EMAIL": ("%(count)d email address redacted", "%(count)d email addresses redacted"),
     "CARD": ("%(count)d payment card redacted", "%(count)d payment cards redacted"),
+    "UPI": ("%(count)d UPI ID redacted", "%(count)d UPI IDs redacted"),
     "AADHAAR": ("%(count)d Aadhaar number redacted", "%(count)d Aadhaar numbers redacted"),
     "ZA_ID": ("%(count)d South African ID redacted", "%(count)d South African IDs redacted"),
     "SSN": (

@@ -1,0 +1,474 @@
+"""A chat corpus the redactor was not written against: Faker's values in fresh templates.
+
+The personal details come from Faker (a dev dependency; the redactor never imports it):
+names, addresses, phone numbers, e-mail addresses and card numbers from its ``en_IN``,
+``hi_IN``, ``zu_ZA``, ``en_US`` and ``en_GB`` providers, plus ``nl_NL`` names as the nearest
+thing Faker has to Afrikaans ones. Faker 40 has no ``en_ZA`` locale, and ``zu_ZA`` falls back
+to US phone formats, so South African phone numbers are drawn here from the numbering plan
+(mobile 06x-08x, landline 01x-05x) with Faker's digits. What Faker lacks is built here from
+published rules, using Faker's randomness: UPI ids (a Faker user name, first name or mobile
+number @ a bank handle), RuPay cards (Faker digits, Luhn digit by ``python-stdnum``), and
+Aadhaar numbers (Faker's ``aadhaar_id`` fails the Verhoeff check real numbers pass, so its
+first 11 digits get the check digit computed by ``python-stdnum``, and a first digit
+of 0 or 1, which UIDAI never issues, is redrawn).
+
+The templates (Hinglish, South-African English, US/UK English; lower-case, honorifics and
+kin words, possessives, @mentions) were written for this corpus, not taken from the
+redactor's tests. Every third message or so is a decoy line with no personal detail but
+with things that look like one: order and tracking numbers, PNRs, IFSC codes, prices,
+dates, times, OTPs, flight numbers, ISBNs, bare postcodes, and towns, shops and companies
+whose names are also people's names.
+
+``generate(n, half)`` splits by seed *and* by template: the ``"tune"`` half and the
+``"test"`` half draw from different seeds and from alternate templates, so the test half
+also measures phrasings nobody tuned against. Use the tuning half to tune; only ever
+measure the test half.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from faker import Faker
+from stdnum import luhn, verhoeff
+
+HALVES = {"tune": 0, "test": 1}
+NAME_LOCALES = ("en_IN", "hi_IN", "zu_ZA", "en_US", "en_GB", "nl_NL")
+# Hindi in Devanagari appears only in Hindi-script templates; Latin-script templates take
+# names from the other locales.
+LATIN_NAME_LOCALES = {
+    "in": ("en_IN", "en_IN", "en_IN"),
+    "za": ("zu_ZA", "zu_ZA", "nl_NL"),
+    "us": ("en_US", "en_GB"),
+}
+# Real UPI handles of Indian banks and apps (NPCI's list), written here.
+UPI_BANKS = (
+    *("oksbi", "okaxis", "okhdfcbank", "okicici", "paytm", "ybl", "ibl", "axl", "upi", "apl"),
+    *("sbi", "icici", "hdfcbank", "axisbank", "kotak", "yesbank", "fbl", "pthdfc", "ptsbi"),
+    *("ptyes", "ptaxis", "waaxis", "wahdfcbank", "jupiteraxis", "freecharge", "airtel"),
+    *("barodampay", "idfcbank", "indus", "federal"),
+)
+# Faker's card types (RuPay is built here), weighted roughly as in Indian and SA wallets.
+CARD_TYPES = (
+    *("visa16", "visa16", "visa16", "visa19", "mastercard", "mastercard", "amex", "amex"),
+    *("diners", "discover", "jcb16", "maestro", "rupay", "rupay"),
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A chat message, its planted spans ``(start, end, type)`` and, for decoy lines, the
+    kinds of decoy it holds (for counting false positives by kind)."""
+
+    text: str
+    spans: tuple[tuple[int, int, str], ...]
+    decoys: tuple[str, ...] = ()
+
+
+class _Values:
+    """Faker-backed value makers, one Faker per locale, all seeded from one ``seed``."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.fakers: dict[str, Faker] = {}
+        for i, loc in enumerate(NAME_LOCALES):
+            fk = Faker(loc)
+            fk.seed_instance(seed * 31 + i)
+            self.fakers[loc] = fk
+        self.us = self.fakers["en_US"]
+
+    # ---- people
+
+    def _latin_locale(self, style: str) -> str:
+        return self.rng.choice(LATIN_NAME_LOCALES[style])
+
+    def first(self, style: str) -> str:
+        loc = "hi_IN" if style == "hi" else self._latin_locale(style)
+        return self.fakers[loc].first_name()
+
+    def last(self, style: str) -> str:
+        loc = "hi_IN" if style == "hi" else self._latin_locale(style)
+        return self.fakers[loc].last_name()
+
+    def full(self, style: str) -> str:
+        loc = "hi_IN" if style == "hi" else self._latin_locale(style)
+        fk = self.fakers[loc]
+        return f"{fk.first_name()} {fk.last_name()}"
+
+    # ---- numbers and addresses
+
+    def phone(self, style: str) -> str:
+        if style == "za":
+            return self._za_phone()
+        loc = {"in": "en_IN", "hi": "hi_IN", "us": self.rng.choice(("en_US", "en_GB"))}[style]
+        return self.fakers[loc].phone_number()
+
+    def _za_phone(self) -> str:
+        fk = self.us
+        lead = self.rng.choice("678") + self.rng.choice("123456789")
+        if self.rng.random() < 0.2:
+            lead = "1" + self.rng.choice("12345")  # Gauteng-ish landline prefixes
+        fmt = self.rng.choice(
+            ["+27 {a} ### ####", "0{a} ### ####", "0{a}#######", "+27{a}#######", "0{a}-###-####"]
+        )
+        return fk.numerify(fmt.format(a=lead))
+
+    def address(self, style: str) -> str:
+        loc = {"in": "en_IN", "hi": "hi_IN", "za": "zu_ZA"}.get(style)
+        if loc is None:
+            loc = self.rng.choice(("en_US", "en_GB"))
+        fk = self.fakers[loc]
+        raw = fk.address() if self.rng.random() < 0.7 else fk.street_address()
+        sep = self.rng.choice([", ", ", ", " "])
+        return re.sub(r"\s*\n\s*", sep, raw.strip())
+
+    def email(self, style: str) -> str:
+        fk = self.fakers[{"hi": "en_IN", "in": "en_IN", "za": "zu_ZA"}.get(style, "en_US")]
+        return fk.free_email() if self.rng.random() < 0.6 else fk.email()
+
+    def card(self, style: str) -> str:
+        kind = self.rng.choice(CARD_TYPES)
+        if kind == "rupay":
+            prefix = self.rng.choice(["60", "65", "81", "82", "508"])
+            body = prefix + self.us.numerify("#" * (15 - len(prefix)))
+            number = body + luhn.calc_check_digit(body)
+        else:
+            number = self.us.credit_card_number(card_type=kind)
+        sizes = {15: [4, 6, 5], 14: [4, 6, 4]}.get(len(number), [4, 4, 4, 4, 4])
+        sep = self.rng.choice([" ", " ", "-", ""])
+        parts, i = [], 0
+        for size in sizes:
+            if i < len(number):
+                parts.append(number[i : i + size])
+            i += size
+        return sep.join(parts)
+
+    def upi(self, style: str) -> str:
+        fk = self.fakers["en_IN"]
+        roll = self.rng.random()
+        if roll < 0.35:
+            user = fk.user_name()
+        elif roll < 0.6:
+            user = fk.first_name().lower() + self.rng.choice(["", ".", "_"]) + fk.numerify("##")
+        else:
+            user = self.rng.choice("6789") + fk.numerify("#########")
+        return f"{user}@{self.rng.choice(UPI_BANKS)}"
+
+    def aadhaar(self, style: str) -> str:
+        # UIDAI never issues numbers starting 0 or 1; Faker does, so its first digit is
+        # redrawn.
+        body = self.rng.choice("23456789") + self.fakers["en_IN"].aadhaar_id()[1:11]
+        digits = body + verhoeff.calc_check_digit(body)
+        return self.rng.choice([" ", " ", "-", ""]).join((digits[:4], digits[4:8], digits[8:]))
+
+    def ssn(self, style: str) -> str:
+        return self.us.ssn()
+
+    # ---- decoys (not personal details)
+
+    def decoy(self, kind: str, style: str) -> str:
+        fk, r = self.us, self.rng
+        loc = {"in": "en_IN", "hi": "hi_IN", "za": "zu_ZA"}.get(style, r.choice(("en_US", "en_GB")))
+        match kind:
+            case "ORDER":
+                return r.choice(
+                    [
+                        fk.numerify("###-#######-#######"),
+                        fk.numerify("OD1##############"),
+                        fk.numerify("#########"),
+                        fk.bothify("ORD-####-??").upper(),
+                    ]
+                )
+            case "TRACKING":
+                return r.choice(
+                    [
+                        fk.bothify("1Z###?##########").upper(),
+                        fk.bothify("??#########IN").upper(),
+                        fk.numerify("############"),
+                        fk.numerify("7###########"),
+                    ]
+                )
+            case "PNR":
+                return r.choice([fk.numerify("%#########"), fk.bothify("??#??#").upper()])
+            case "IFSC":
+                bank = r.choice(["SBIN", "HDFC", "ICIC", "UTIB", "KKBK", "PUNB", "BARB", "CNRB"])
+                return bank + "0" + fk.bothify("######")
+            case "PRICE":
+                return r.choice(
+                    [
+                        fk.pricetag(),
+                        "Rs. " + fk.numerify("#,###") + "/-",
+                        "₹" + fk.numerify("%,###"),
+                        "R" + fk.numerify("%##.##"),
+                        "£" + fk.numerify("%#.##"),
+                        fk.numerify("%###") + " rupees",
+                    ]
+                )
+            case "DATE":
+                pattern = r.choice(["%d/%m/%Y", "%d %b", "%Y-%m-%d", "%d-%m-%y", "%B %d, %Y"])
+                return fk.date(pattern=pattern)
+            case "TIME":
+                return fk.time(pattern=r.choice(["%H:%M", "%I:%M %p", "%I.%M"]))
+            case "OTP":
+                return fk.numerify(r.choice(["######", "####", "### ###"]))
+            case "FLIGHT":
+                airline = r.choice(["AI", "6E", "UK", "SG", "SA", "FA", "BA", "UA", "DL", "EK"])
+                return f"{airline}{r.choice(['', ' '])}{fk.numerify('%##')}"
+            case "ISBN":
+                return r.choice([fk.isbn13(), fk.isbn10(), fk.isbn13().replace("-", "")])
+            case "POSTCODE":
+                return self.fakers[loc].postcode()
+            case "CITY":
+                return self.fakers[loc].city()
+            case "COMPANY":
+                return self.fakers[loc].company()
+        raise ValueError(kind)
+
+
+# --------------------------------------------------------------------------- templates
+#
+# Slots: {PERSON} full or first name, {FIRST}, {LAST}, {PERSON_LC} lower-case name,
+# {ADDRESS} {PHONE} {EMAIL} {CARD} {UPI} {AADHAAR} {SSN}; decoys {ORDER} {TRACKING} {PNR}
+# {IFSC} {PRICE} {DATE} {TIME} {OTP} {FLIGHT} {ISBN} {POSTCODE} {CITY} {COMPANY}.
+# Honorifics, kin words and possessive endings are template text, outside the gold span.
+
+PII_TEMPLATES: dict[str, list[str]] = {
+    "in": [
+        "{FIRST} ji ka number {PHONE} hai, kal call kar lena",
+        "bhai mera address note kar: {ADDRESS}",
+        "{LAST} ji ko bolo parcel {ADDRESS} pe bhej de",
+        "GPay kar do {UPI} pe, {PRICE} ho gaya",
+        "paise {UPI} pe daal de yaar",
+        "{FIRST} bhai aa gaye kya? unka number {PHONE}",
+        "mera card {CARD} hai, expiry {DATE} wala",
+        "{PERSON_LC} ko bol de ki kal meeting hai",
+        "aaj {FIRST}'s birthday hai, cake le aana",
+        "@{FIRST} tu kab aa raha hai",
+        "mail kar dena {EMAIL} pe, {FIRST} dekh lega",
+        "{PERSON} sir ne bola submission {DATE} tak",
+        "aadhaar {AADHAAR} hai mera, KYC ke liye",
+        "{FIRST} didi ke ghar jaana hai: {ADDRESS}",
+        "uncle ka naam {PERSON} hai, number {PHONE}",
+        "{PERSON_LC} bhaiya se baat hui kya?",
+        "payment {UPI} pe bhejo ya card {CARD} use karo",
+        "{LAST} aunty bol rahi thi {FIRST} late aayega",
+        "courier address: {ADDRESS}. call {PHONE} before coming",
+        "ye {PERSON}'s number hai {PHONE}, save kar lo",
+        "{FIRST} ka email {EMAIL} hai",
+        "haan {PERSON_LC} se pooch le, woh jaanta hai",
+        "KYC ke liye aadhaar chahiye: {AADHAAR}",
+        "ek baar phir se bhejo, aadhaar no {AADHAAR}",
+        "{FIRST} ki shaadi {DATE} ko hai, {CITY} mein",
+        "kal raat {PERSON_LC} ka phone aaya tha",
+        "{LAST} madam ka naya ghar {ADDRESS} mein hai",
+        "yaar {FIRST} bol raha tha ki {PERSON} bhi aayega",
+        "UPI id {UPI} pe {PRICE} bhej diya, check kar",
+        "bhaiya mera number {PHONE} hai, OTP {OTP} aaya",
+        "{PERSON_LC}'s mummy ne khana bheja",
+        "{FIRST}, {FIRST} aur {FIRST} teeno late aaye",
+    ],
+    "hi": [
+        "{PERSON} जी का नंबर {PHONE} है",
+        "पता लिख लो: {ADDRESS}",
+        "{FIRST} को बोल देना कल आना है",
+        "{LAST} जी से बात हुई, उनका पता {ADDRESS} है",
+        "{PERSON} भाई का फ़ोन {PHONE}",
+        "कल {FIRST} और {FIRST} दोनों आएँगे",
+        "{FIRST} ने कहा कि नया पता {ADDRESS} है",
+        "मेरा नंबर {PHONE} है, {FIRST} को दे देना",
+    ],
+    "za": [
+        "sawubona {FIRST}, call me on {PHONE} when you're home",
+        "the party is at {ADDRESS}, bring ice",
+        "sis {FIRST} said she's coming at {TIME}",
+        "bra {FIRST}'s number is {PHONE}",
+        "please deliver to {ADDRESS} before 5",
+        "{PERSON_LC} is fetching the kids today",
+        "my card {CARD} got declined at {COMPANY} eish",
+        "gogo {LAST} wants us at church on Sunday",
+        "tell {PERSON} to email {EMAIL}",
+        "oom {FIRST} and tannie {FIRST} are visiting",
+        "thanks {PERSON}! see you at {ADDRESS}",
+        "{FIRST} from work says hi, her number {PHONE}",
+        "ja {PERSON_LC} was there too lol",
+        "mama {LAST} needs a lift to {CITY}",
+        "send the quote to {EMAIL} and cc {PERSON}",
+        "new place: {ADDRESS}. my cell {PHONE}",
+        "baba {FIRST} is sick, pray for him",
+        "ayt @{FIRST} you owe me R200",
+        "I'm with {PERSON} at the braai",
+        "{FIRST}'s mom dropped her at {CITY}",
+        "hey {PERSON_LC}, can you pay me back? my details: {CARD}",
+        "aunty {FIRST} called from {PHONE} again",
+        "{PERSON} and {PERSON} are getting married in {CITY}",
+        "my flat is {ADDRESS}, buzz twice",
+        "uncle {LAST} is at {ADDRESS}",
+        "I owe {FIRST}'s brother R500",
+        "sharp {PERSON_LC}, see you now now",
+        "{FIRST} gaan huis toe, ek bel jou later",
+    ],
+    "us": [
+        "hey {FIRST}, my new address is {ADDRESS}",
+        "call {PERSON} at {PHONE} about the lease",
+        "ship it to {ADDRESS} please",
+        "card ending... actually here's the full one {CARD}",
+        "{PERSON_LC} said the meeting moved to {TIME}",
+        "Mr {LAST} wants the forms by {DATE}",
+        "my SSN is {SSN}, don't share it",
+        "email me at {EMAIL} or text {PHONE}",
+        "@{FIRST} are you coming tonight?",
+        "{FIRST}'s flat is {ADDRESS}",
+        "Aunt {FIRST} sent a card for Christmas",
+        "ask {PERSON} for the keys, number is {PHONE}",
+        "Dr. {LAST} can see you at {TIME}",
+        "visa {CARD} exp 04/29, cvv I'll text",
+        "met {PERSON} at the gym today",
+        "pls forward to {EMAIL}, thx",
+        "{PERSON_LC} and {PERSON_LC} are bringing drinks",
+        "our new place is {ADDRESS}, come by Saturday",
+        "grandma {FIRST}'s birthday is on {DATE}",
+        "you can reach {FIRST} on {PHONE}",
+        "ssn {SSN} for the background check",
+        "need your social again? it's {SSN}",
+        "{PERSON} just texted me from {PHONE}",
+        "omg {PERSON_LC} is back in town",
+        "coach {LAST} moved practice to {TIME}",
+        "{FIRST} and {FIRST} dropped by with {PERSON}",
+        "returns go to {ADDRESS}, attn {PERSON}",
+        "my mom's cell is {PHONE} if you can't reach me",
+    ],
+}
+
+DECOY_TEMPLATES: dict[str, list[str]] = {
+    "in": [
+        "order {ORDER} abhi tak deliver nahi hua",
+        "PNR {PNR} confirm ho gaya, coach B2",
+        "IFSC code {IFSC} hai, account wahi purana",
+        "OTP {OTP} hai, kisi ko mat batana",
+        "flight {FLIGHT} delay ho gayi {TIME} tak",
+        "{COMPANY} ka delivery kal {DATE} ko aayega",
+        "kal {CITY} ja rahe hain, {TIME} ki train",
+        "pincode {POSTCODE} serviceable hai kya?",
+        "tracking id {TRACKING}, check kar lo",
+        "book ka ISBN {ISBN} hai, library mein dekh",
+        "total {PRICE} hua, split kar lete hain",
+        "{CITY} mein baarish ho rahi hai yaar",
+        "{COMPANY} ne refund de diya finally",
+        "meeting {DATE} ko {TIME} baje hai",
+    ],
+    "hi": [
+        "ऑर्डर {ORDER} अभी तक नहीं आया",
+        "PNR {PNR} कन्फ़र्म हो गया",
+        "OTP {OTP} किसी को मत बताना",
+        "कल {CITY} जा रहे हैं",
+    ],
+    "za": [
+        "order {ORDER} still hasn't arrived",
+        "load shedding in {CITY} again from {TIME}",
+        "{COMPANY} has a special, {PRICE} only",
+        "my OTP is {OTP}? no wait don't send it",
+        "flight {FLIGHT} lands at {TIME}",
+        "postal code is {POSTCODE} I think",
+        "tracking number {TRACKING} says out for delivery",
+        "we're driving to {CITY} on {DATE}",
+        "paid {PRICE} at {COMPANY} lol",
+        "the book's ISBN is {ISBN}",
+        "ref {ORDER} for the traffic fine",
+        "{CITY} was lekker this weekend",
+    ],
+    "us": [
+        "order #{ORDER} shipped today",
+        "tracking {TRACKING}, should be here by {DATE}",
+        "flight {FLIGHT} boards at {TIME}",
+        "zip is {POSTCODE} right?",
+        "it was {PRICE} at {COMPANY}",
+        "confirmation code {PNR}",
+        "your code is {OTP}",
+        "ISBN {ISBN} for the textbook",
+        "we moved to {CITY} last year",
+        "{COMPANY} is hiring again",
+        "dinner at {TIME} on {DATE}?",
+        "traffic around {CITY} was awful",
+    ],
+}
+STYLE_WEIGHTS = {"in": 0.35, "hi": 0.08, "za": 0.3, "us": 0.27}
+
+_SLOT = re.compile(r"\{([A-Z_]+)\}")
+
+
+def _person_value(values: _Values, slot: str, style: str) -> str:
+    if slot == "PERSON":
+        return values.full(style) if values.rng.random() < 0.5 else values.first(style)
+    if slot == "FIRST":
+        return values.first(style)
+    if slot == "LAST":
+        return values.last(style)
+    name = values.full(style) if values.rng.random() < 0.4 else values.first(style)
+    return name.lower()  # PERSON_LC
+
+
+def _render(template: str, values: _Values, style: str) -> Sample:
+    makers: dict[str, Callable[[str], str]] = {
+        "ADDRESS": values.address,
+        "PHONE": values.phone,
+        "EMAIL": values.email,
+        "CARD": values.card,
+        "UPI": values.upi,
+        "AADHAAR": values.aadhaar,
+        "SSN": values.ssn,
+    }
+    out: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    decoys: list[str] = []
+    pos = 0
+    length = 0
+    for m in _SLOT.finditer(template):
+        literal = template[pos : m.start()]
+        out.append(literal)
+        length += len(literal)
+        slot = m.group(1)
+        if slot in ("PERSON", "FIRST", "LAST", "PERSON_LC"):
+            value, kind = _person_value(values, slot, style), "PERSON"
+        elif slot in makers:
+            value, kind = makers[slot](style), slot
+        else:
+            value, kind = values.decoy(slot, style), ""
+            decoys.append(slot)
+        if kind:
+            spans.append((length, length + len(value), kind))
+        out.append(value)
+        length += len(value)
+        pos = m.end()
+    out.append(template[pos:])
+    return Sample("".join(out), tuple(spans), tuple(decoys))
+
+
+def templates(half: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The templates of one half: alternate entries of every list."""
+    k = HALVES[half]
+    pii = {style: lst[k::2] for style, lst in PII_TEMPLATES.items()}
+    decoy = {style: lst[k::2] for style, lst in DECOY_TEMPLATES.items()}
+    return pii, decoy
+
+
+def generate(n: int, half: str = "tune", seed: int = 0) -> list[Sample]:
+    """``n`` messages of one half (``"tune"`` or ``"test"``), deterministic per ``seed``.
+
+    About 60% carry personal details, the rest are decoy lines. The halves never share a
+    seed or a template.
+    """
+    if half not in HALVES:
+        raise ValueError(f"half must be 'tune' or 'test', not {half!r}")
+    values = _Values(seed * 2 + HALVES[half] + 1)
+    pii, decoy = templates(half)
+    styles = list(STYLE_WEIGHTS)
+    weights = list(STYLE_WEIGHTS.values())
+    out: list[Sample] = []
+    for _ in range(n):
+        style = values.rng.choices(styles, weights)[0]
+        pool = pii[style] if values.rng.random() < 0.6 else decoy[style]
+        out.append(_render(values.rng.choice(pool), values, style))
+    return out
