@@ -27,6 +27,19 @@ OUT = Path(__file__).resolve().parents[1] / "src/datatrust/pipeline/data/names.t
 NAME_RE = re.compile(r"^(?:[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)?|[\u0900-\u097f]{2,})$")
 
 
+def top_names(nd, n: int, use_first_names: bool) -> set[str]:
+    """The ``n`` most common names of every country in ``COUNTRIES`` (first names: per
+    gender), kept only if they match ``NAME_RE``."""
+    out: set[str] = set()
+    for country in COUNTRIES:
+        top = nd.get_top_names(n=n, use_first_names=use_first_names, country_alpha2=country)
+        found = top.get(country, {})
+        groups = found.values() if isinstance(found, dict) else [found]
+        for names in groups:
+            out.update(name for name in names if NAME_RE.match(name))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--first", type=int, default=6000, help="first names per country+gender")
@@ -37,25 +50,12 @@ def main() -> None:
     from names_dataset import NameDataset  # slow and big: imported only here, never at run time
 
     nd = NameDataset()
-    first: set[str] = set()
-    last: set[str] = set()
-    for country in COUNTRIES:
-        by_gender = nd.get_top_names(n=args.first, use_first_names=True, country_alpha2=country)
-        for names in by_gender.get(country, {}).values():
-            first.update(n for n in names if NAME_RE.match(n))
-        surnames = nd.get_top_names(n=args.last, use_first_names=False, country_alpha2=country)
-        last.update(n for n in surnames.get(country, []) if NAME_RE.match(n))
-
+    first = top_names(nd, args.first, use_first_names=True)
+    last = top_names(nd, args.last, use_first_names=False)
     # The most common names of each country are marked (lower-case "f"/"l"): only these are
     # taken for names when written in lower case, where the long tail holds common words.
-    core_first: set[str] = set()
-    core_last: set[str] = set()
-    for country in COUNTRIES:
-        by_gender = nd.get_top_names(n=args.core, use_first_names=True, country_alpha2=country)
-        for names in by_gender.get(country, {}).values():
-            core_first.update(n for n in names if NAME_RE.match(n))
-        surnames = nd.get_top_names(n=args.core, use_first_names=False, country_alpha2=country)
-        core_last.update(n for n in surnames.get(country, []) if NAME_RE.match(n))
+    core_first = top_names(nd, args.core, use_first_names=True)
+    core_last = top_names(nd, args.core, use_first_names=False)
     lines = [f"{'f' if n in core_first else 'F'}\t{n}" for n in sorted(first)]
     lines += [f"{'l' if n in core_last else 'L'}\t{n}" for n in sorted(last)]
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -659,6 +659,14 @@ def _persons(text: str) -> Iterable[Candidate]:
             # (Hindi has no capitals to mark a first name before a known surname).
             tok.keep = tok.kind == "A" or (tok.kind == "O" and _devanagari(tok.word))
     _drop_places_and_firms(text, toks, gz)
+    for i, j in _kept_runs(text, toks):
+        yield toks[i].start, toks[j].end, "PERSON"
+
+
+def _kept_runs(text: str, toks: list[_Tok]) -> list[tuple[int, int]]:
+    """``(first, last)`` indices of each run of kept tokens joined by single spaces."""
+    runs: list[tuple[int, int]] = []
+    n = len(toks)
     i = 0
     while i < n:
         if not toks[i].keep:
@@ -667,8 +675,9 @@ def _persons(text: str) -> Iterable[Candidate]:
         j = i
         while j + 1 < n and toks[j + 1].keep and _gap(text, toks[j], toks[j + 1]) == " ":
             j += 1
-        yield toks[i].start, toks[j].end, "PERSON"
+        runs.append((i, j))
         i = j + 1
+    return runs
 
 
 # Words after which a capitalised word is a person being addressed or talked about.
@@ -716,22 +725,13 @@ def _drop_places_and_firms(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
         given = sum(w.lower() in gz.first and w.lower() not in gz.last for w in m.groups())
         if given < 2:
             firms.append(m.span())
-    n = len(toks)
-    i = 0
-    while i < n:
-        if not toks[i].keep:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and toks[j + 1].keep and _gap(text, toks[j], toks[j + 1]) == " ":
-            j += 1
+    for i, j in _kept_runs(text, toks):
         run = toks[i : j + 1]
         prev = toks[i - 1] if i else None
-        nxt = toks[j + 1] if j + 1 < n else None
+        nxt = toks[j + 1] if j + 1 < len(toks) else None
         if _place_or_firm(text, run, prev, nxt, gz, firms):
             for t in run:
                 t.keep = False
-        i = j + 1
 
 
 def _place_or_firm(
