@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine
+from datatrust.adapters.db.shred import NullShredder
 from datatrust.bootstrap import Services, build
 from datatrust.config import Settings
 from datatrust.domain.permissions import Role
@@ -73,6 +74,9 @@ def services(settings: Settings, migrated_engine: Engine) -> Iterator[Services]:
         expire_on_commit=False,
         join_transaction_mode="create_savepoint",
     )
+    # Shredding checkpoints the database files from another connection, which would wait
+    # on this test's open transaction; nothing here reaches the files anyway (rolled back).
+    svc.shredder = NullShredder()
     drain_after_dispatch(svc)
     yield svc
     svc.queue.huey.storage.flush_all()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from datatrust.adapters.crypto import AesGcmCipher, Ed25519Signer
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine, make_session_factory, ping
+from datatrust.adapters.db.shred import NullShredder, make_shredder
 from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.adapters.mail import make_mailer
 from datatrust.adapters.objectstore import make_object_store
@@ -19,7 +20,7 @@ from datatrust.config import Settings
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob, backoff
 from datatrust.services import jobs
-from datatrust.services.ports import Mailer, ObjectStore, PasswordHasher, Signer
+from datatrust.services.ports import Mailer, ObjectStore, PasswordHasher, Shredder, Signer
 from datatrust.services.storage import EncryptedStorage
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class Services:
     hasher: PasswordHasher
     signer: Signer
     mailer: Mailer
+    # What erasure uses to clear old copies of rows from the database files (SQLite WAL).
+    shredder: Shredder = field(default_factory=NullShredder)
     extras: dict[str, object] = field(default_factory=dict)
 
     def uow(self) -> SqlUnitOfWork:
@@ -133,6 +136,7 @@ def build(
         ),
         signer=Ed25519Signer.from_settings(settings),
         mailer=make_mailer(settings),
+        shredder=make_shredder(engine),
     )
     services_ref.append(services)
     return services

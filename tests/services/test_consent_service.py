@@ -315,7 +315,8 @@ def test_after_erasure_the_original_cannot_be_read_and_sign_in_fails(services, p
     with services.uow() as uow:
         stored = uow.get(Item, item.id)
         assert stored.status is ItemStatus.WITHDRAWN and stored.title == ""
-        assert stored.original_sha256 == item.original_sha256  # buyers delete by hash
+        assert stored.original_sha256 == "" and stored.fingerprints is None  # issue 14 §1
+        assert stored.deidentified_sha256  # what buyers received: they delete by it
         events = uow.all(ConsentEventRow, consent_id=stored.consent_id, order_by="seq")
         assert [e.type.value for e in events] == ["given", "withdrawn"]
         assert uow.count(Receipt, consent_id=stored.consent_id) == 2

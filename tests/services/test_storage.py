@@ -68,14 +68,27 @@ def test_a_stored_object_opens_to_the_same_bytes(storage, uow):
     assert read(storage.open(uow, 7, stored.key)) == b"a walk in Cape Town"
 
 
-def test_the_key_is_the_plaintext_sha256_under_the_owner_and_namespace(storage, uow):
+def test_the_key_is_a_keyed_name_of_the_plaintext_under_the_owner_and_namespace(storage, uow):
     data = b"photo bytes"
     digest = hashlib.sha256(data).hexdigest()
     stored = storage.put(uow, 7, [data], namespace="thumbnails")
-    assert stored.key == f"c/7/thumbnails/{digest}"
+    wrapped = uow.get(ContributorKey, 7).wrapped_key
+    name = storage.cipher.object_name(wrapped, digest)
+    assert stored.key == f"c/7/thumbnails/{name}" and digest not in stored.key
     assert stored.sha256 == digest
     assert stored.size == len(data)
-    assert storage.put(uow, 7, [data]).key == f"c/7/items/{digest}"
+    assert storage.put(uow, 7, [data]).key == f"c/7/items/{name}"  # same bytes, same name
+    assert storage.put(uow, 8, [data]).key != f"c/8/items/{name}"  # another key, another name
+    assert stored.content_id == storage.put(uow, 8, [data]).content_id != digest
+
+
+def test_an_object_stored_under_its_plain_hash_before_names_were_keyed_still_opens(
+    storage, store, uow
+):
+    stored = storage.put(uow, 7, [b"old upload"])
+    legacy = f"c/7/items/{hashlib.sha256(b'old upload').hexdigest()}"
+    store.rename(stored.key, legacy)
+    assert read(storage.open(uow, 7, legacy)) == b"old upload"
 
 
 def test_storing_the_same_bytes_twice_lands_on_the_same_key(storage, store, uow):
@@ -234,14 +247,15 @@ def test_an_object_swapped_for_another_of_the_same_contributor_is_detected(stora
         read(storage.open(uow, 7, real.key))
 
 
-def test_a_first_put_whose_transaction_rolled_back_is_healed_by_storing_again(storage):
+def test_a_first_put_whose_transaction_rolled_back_does_not_stop_storing_again(storage):
     committed: dict = {}
     rolled_back = FakeUnitOfWork(dict(committed))  # its key row is thrown away
     lost = storage.put(rolled_back, 7, [b"upload"])
 
     retry = FakeUnitOfWork(committed)
     stored = storage.put(retry, 7, [b"upload"])
-    assert stored.key == lost.key
+    # The lost object's key died with the transaction: its name and bytes mean nothing.
+    assert stored.key != lost.key
     assert read(storage.open(FakeUnitOfWork(committed), 7, stored.key)) == b"upload"
 
 

@@ -60,7 +60,7 @@ def listed_item(services, persona, media: bytes, title: str) -> Item:
             content_type="video/mp4",
             size=original.size,
             original_key=original.key,
-            original_sha256=original.sha256,
+            original_sha256=original.content_id,
             status=ItemStatus.LISTED,
             title=title,
             deidentified_key=deid.key,

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -82,6 +83,21 @@ class AesGcmCipher:
         """A fresh random data key, wrapped (40 bytes)."""
         return aes_key_wrap(self._master_key, os.urandom(32))
 
+    def object_name(self, wrapped_key: bytes, sha256: str) -> str:
+        """The name an object with plaintext hash ``sha256`` gets: HMAC-SHA256 under a key
+        derived from the data key. Stable per contributor (the same bytes land on the same
+        name), and once the data key is destroyed nobody can tell which content a name
+        stands for."""
+        key = _derive(self._unwrap(wrapped_key), _OBJECT_NAME_INFO)
+        return hmac.new(key, bytes.fromhex(sha256), hashlib.sha256).hexdigest()
+
+    def content_id(self, sha256: str) -> str:
+        """An instance-wide identity for a plaintext hash (HMAC under a key derived from
+        the master key): equal contents get equal ids across contributors, so duplicate
+        checks keep working, but the raw hash of anyone's upload is never stored."""
+        key = _derive(self._master_key, _CONTENT_ID_INFO)
+        return hmac.new(key, bytes.fromhex(sha256), hashlib.sha256).hexdigest()
+
     def encrypt(self, wrapped_key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """Yield the header, then one encrypted segment per 64 KiB of ``chunks``."""
         aead = AESGCM(self._unwrap(wrapped_key))
@@ -132,6 +148,14 @@ class AesGcmCipher:
                 ) from None
             except ValueError:  # index beyond 4 bytes: more segments than we ever write
                 raise DecryptionError("object has more segments than the format allows") from None
+
+
+_OBJECT_NAME_INFO = b"datatrust object names v1"
+_CONTENT_ID_INFO = b"datatrust content identity v1"
+
+
+def _derive(key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(key)
 
 
 def _nonce(prefix: bytes, index: int) -> bytes:

@@ -82,7 +82,9 @@ def receive_item(
         content_type=content_type[:100] or "application/octet-stream",
         size=stored.size,
         original_key=stored.key,
-        original_sha256=stored.sha256,
+        # The instance-keyed identity, not the plain hash: duplicates are still found
+        # across contributors, and the raw hash of an upload is never stored.
+        original_sha256=stored.content_id,
         title=title.strip()[:300],
         campaign_id=campaign_id,
         report={"upload": upload} if upload else {},
@@ -95,7 +97,7 @@ def receive_item(
         "item",
         item.id,
         kind=item_kind.value,
-        sha256=stored.sha256,
+        content_id=stored.content_id,
     )
     link_submission(uow, item)  # task start → upload: the pay floor's measured effort
     enqueue_processing(uow, item)

@@ -123,3 +123,16 @@ class Mailer(Protocol):
     never undoes the state change it reports; it raises when the message was not taken."""
 
     def send(self, message: MailMessage) -> None: ...
+
+
+class Shredder(Protocol):
+    """Makes what committed transactions overwrote or deleted unrecoverable from the
+    database's own files, so that an erasure is final at once rather than whenever the
+    database gets round to reusing the space.
+
+    ``purge`` returns False when it could not finish now (other connections still read
+    old pages): call it again later. A backend that cannot reach old row versions from
+    its files by design, or cannot help it, returns True and says why in its docstring.
+    """
+
+    def purge(self) -> bool: ...

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zipfile
 from datetime import datetime
 from typing import Any
 
-from datatrust.domain.accounts import ApiToken, User, WebSession
+from datatrust.domain.accounts import ApiToken, SignInAttempt, User, WebSession
 from datatrust.domain.audit import AuditTag
+from datatrust.domain.campaigns import ReviewVote
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.permissions import Actor, Permission, authorize
+from datatrust.domain.uploads import ResumableUpload
 from datatrust.services.accounts import actor_label
 from datatrust.services.consent import (
     ConsentRow,
@@ -21,11 +25,17 @@ from datatrust.services.consent import (
     apply_withdrawal,
     list_my_consents,
 )
+from datatrust.services.jobs import JobContext, job
 from datatrust.services.licences import LicenceOffer
-from datatrust.services.ports import Signer, UnitOfWork
+from datatrust.services.mail import SEND_JOB
+from datatrust.services.ports import ObjectStore, Shredder, Signer, UnitOfWork
 from datatrust.services.storage import EncryptedStorage
+from datatrust.services.uploads import Staging
+
+log = logging.getLogger(__name__)
 
 ERASE_CONFIRMATION = "erase me"
+PURGE_JOB = "rights.purge_erased"
 # Timestamp every zip entry with one fixed moment so two exports of the same data are
 # byte-identical (easy to compare); the real export time is inside export.json.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -205,6 +215,8 @@ def erase_me(
     *,
     signer: Signer,
     confirm: str = ERASE_CONFIRMATION,
+    shredder: Shredder | None = None,
+    staging: Staging | None = None,
 ) -> User:
     """Erase the caller, in one transaction:
 
@@ -214,12 +226,20 @@ def erase_me(
     - destroy their data key (``key:destroy``): every stored object of theirs becomes
       unreadable, backups included;
     - pseudonymise the account: email ``erased-<id>@invalid``, display name and country
-      cleared, password unusable, sessions and API tokens revoked, ``erased_at`` set;
-    - clear the items' titles, file names, locations and reports.
+      cleared, password unusable, sessions and API tokens revoked (token names cleared),
+      ``erased_at`` set; failed sign-ins under their email and mail not yet sent to it
+      are dropped; notes they wrote as a reviewer are cleared;
+    - clear the items' titles, file names, locations, reports, fingerprints and original
+      content ids; forget their unfinished uploads.
 
-    Kept, because the ledger and buyers' deletion duties need them: ids, content
-    hashes (revocation notices name items by hash), licence offers, consent records and
-    receipts (they prove what was agreed and withdrawn), and the audit log.
+    Then, after commit (and again in the ``rights.purge_erased`` job, which retries until
+    it succeeds): delete their objects and staged upload bytes, and ``shredder.purge()``
+    the database files so no old copy of a row survives in them (the SQLite WAL).
+
+    Kept, because the ledger and buyers' deletion duties need them: ids, the hashes of
+    de-identified versions (revocation notices name delivered items by them), licence
+    offers, consent records and receipts (they prove what was agreed and withdrawn), and
+    the audit log, which names people by id and content by keyed ids only.
     ``confirm`` must be ``"erase me"`` (``InvalidInput`` otherwise).
     """
     if confirm != ERASE_CONFIRMATION:
@@ -237,24 +257,40 @@ def erase_me(
         for r in uow.all(ConsentRow, owner_id=user.id)
         if r.state is not ConsentState.WITHDRAWN
     }
+    objects: set[str] = set()
     for item in items:
         row = rows.get(item.consent_id) if item.consent_id else None
         if row is not None:
             apply_withdrawal(uow, signer, who, item, row, now)
             withdrawn += 1
+        objects |= _object_keys(user.id, [item.original_key, item.deidentified_key, item.report])
         item.status = ItemStatus.WITHDRAWN
         item.title = ""
         item.filename = "erased"
         item.h3_cell = None
         item.report = {}
+        item.fingerprints = None
+        item.original_sha256 = ""
         item.updated_at = now
+        uow.queries.replace_fingerprint_keys(item.id, [])
     storage.destroy_key(uow, user.id)
     uow.record(AuditTag.KEY_DESTROY, who, "user", user.id, reason="account erased")
 
     for token in uow.all(ApiToken, user_id=user.id):
         token.revoked_at = token.revoked_at or now
+        token.name = ""
     for session in uow.all(WebSession, user_id=user.id):
         session.revoked_at = session.revoked_at or now
+    for attempt in uow.all(SignInAttempt, email=user.email):
+        uow.delete(attempt)
+    for mail in uow.all(OutboxJob, job=SEND_JOB, state__in=[JobState.PENDING, JobState.FAILED]):
+        if (mail.payload or {}).get("to") == user.email:
+            mail.payload, mail.state, mail.finished_at = {}, JobState.DONE, now
+    for vote in uow.all(ReviewVote, reviewer_id=user.id):
+        vote.note = ""
+    uploads = [u.id for u in uow.all(ResumableUpload, owner_id=user.id)]
+    for upload in uow.all(ResumableUpload, owner_id=user.id):
+        uow.delete(upload)
     user.email = f"erased-{user.id}@invalid"
     user.display_name = ""
     user.country = None
@@ -268,5 +304,51 @@ def erase_me(
         items=len(items),
         consents_withdrawn=withdrawn,
     )
+    # Object keys are names keyed by the destroyed data key: they say nothing any more.
+    payload = {"user_id": user.id, "objects": sorted(objects), "uploads": sorted(uploads)}
+    uow.enqueue(PURGE_JOB, payload, key=f"{PURGE_JOB}:{user.id}")
     uow.commit()
+    if shredder is not None or staging is not None:  # at once; the job is the fallback
+        _purge(storage.store, staging, shredder, payload)
     return user
+
+
+def _object_keys(owner_id: int, values: list[Any]) -> set[str]:
+    """Every object key of ``owner_id`` among ``values``, looking inside dicts and lists."""
+    prefix = f"c/{owner_id}/"
+    found: set[str] = set()
+    for value in values:
+        if isinstance(value, str) and value.startswith(prefix):
+            found.add(value)
+        elif isinstance(value, dict):
+            found |= _object_keys(owner_id, list(value.values()))
+        elif isinstance(value, list):
+            found |= _object_keys(owner_id, value)
+    return found
+
+
+def _purge(
+    store: ObjectStore,
+    staging: Staging | None,
+    shredder: Shredder | None,
+    payload: dict[str, Any],
+) -> bool:
+    """Delete an erased person's objects and staged uploads, then shred the database
+    files. Idempotent; False if the database could not be shredded yet."""
+    for key in payload.get("objects", []):
+        store.delete(key)
+    for upload_id in payload.get("uploads", []) if staging is not None else []:
+        staging.remove(upload_id)
+    return shredder.purge() if shredder is not None else True
+
+
+@job(PURGE_JOB)
+def purge_erased(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """After an erasure commits: objects, staged uploads and old copies in the database
+    files go. Touches no row before shredding: an open transaction here would keep the
+    SQLite checkpoint from finishing. Raises (so the job retries) until it has."""
+    del uow
+    services = ctx.services
+    staging = Staging(services.settings.data_dir / "uploads")
+    if not _purge(services.store, staging, services.shredder, payload):
+        raise RuntimeError("the database files could not be shredded yet; retrying")

@@ -5,9 +5,12 @@ wrapped by the instance master key. Destroying a contributor's key makes every o
 theirs unreadable at once, wherever copies of the ciphertext ended up (backups included):
 that is how erasure reaches bytes we cannot enumerate.
 
-Keys are ``c/{owner_id}/{namespace}/{sha256 of the plaintext}``: the same bytes stored
-twice by the same contributor land on the same key, and the content hash that revocation
-notices and manifests quote is the object's address.
+Keys are ``c/{owner_id}/{namespace}/{name}``, where ``name`` is an HMAC of the plaintext's
+sha256 under the contributor's data key (``Cipher.object_name``): the same bytes stored
+twice by the same contributor land on the same key, yet once the key is destroyed a name
+says nothing about the content (a plain hash would let anyone holding a copy of a file
+prove it was stored, and by whom). Objects stored before names were keyed are named by
+the plain sha256 and still open.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.services.ports import ObjectStore, UnitOfWork
 
 _NAMESPACE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-_OBJECT_KEY = re.compile(r"c/(?P<owner>[0-9]+)/[a-z0-9][a-z0-9_-]{0,63}/(?P<sha256>[0-9a-f]{64})")
+_OBJECT_KEY = re.compile(r"c/(?P<owner>[0-9]+)/[a-z0-9][a-z0-9_-]{0,63}/(?P<name>[0-9a-f]{64})")
 # Temporary uploads live under the owner's prefix (so deleting that prefix takes them too)
 # in a folder no namespace can name: namespaces cannot start with "_".
 _TMP_FOLDER = "_tmp"
@@ -52,6 +55,8 @@ class Cipher(Protocol):
     """
 
     def new_wrapped_key(self) -> bytes: ...
+    def object_name(self, wrapped_key: bytes, sha256: str) -> str: ...
+    def content_id(self, sha256: str) -> str: ...
     def encrypt(self, wrapped_key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]: ...
     def decrypt(self, wrapped_key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]: ...
 
@@ -59,12 +64,13 @@ class Cipher(Protocol):
 @dataclass(frozen=True)
 class StoredObject:
     key: str
-    sha256: str  # hex digest of the plaintext
+    sha256: str  # hex digest of the plaintext: keep it out of the database (see content_id)
     size: int  # plaintext bytes
+    content_id: str = ""  # Cipher.content_id(sha256): what may be stored to spot duplicates
 
 
-def object_key(owner_id: int, namespace: str, sha256: str) -> str:
-    return f"c/{owner_id}/{namespace}/{sha256}"
+def object_key(owner_id: int, namespace: str, name: str) -> str:
+    return f"c/{owner_id}/{namespace}/{name}"
 
 
 class EncryptedStorage:
@@ -93,10 +99,11 @@ class EncryptedStorage:
         """Encrypt and store a stream under its plaintext hash; return where it went.
 
         The stream is read once, never whole: it is hashed and encrypted on the way into a
-        temporary key, then renamed to ``c/{owner_id}/{namespace}/{sha256}``. Storing the
+        temporary key, then renamed to ``c/{owner_id}/{namespace}/{name}``. Storing the
         same bytes again overwrites the object with a fresh encryption under the current
-        key, which is harmless (same plaintext) and heals the one bad case: a first put
-        whose transaction rolled back left an object under a key that was never saved.
+        key, which is harmless (same plaintext). A first put whose transaction rolled back
+        leaves an object under a data key that was never saved: unreadable, and its name
+        (keyed by that lost key) says nothing; storing again makes a new one.
 
         Creates the contributor's data key on their first object (``uow.add``); the caller
         must commit the unit of work, or objects written under that key are unreadable.
@@ -133,7 +140,8 @@ class EncryptedStorage:
         tmp_key = f"c/{owner_id}/{_TMP_FOLDER}/{uuid.uuid4().hex}"
         try:
             self.store.put(tmp_key, self.cipher.encrypt(key_row.wrapped_key, hashed()))
-            key = object_key(owner_id, namespace, digest.hexdigest())
+            name = self.cipher.object_name(key_row.wrapped_key, digest.hexdigest())
+            key = object_key(owner_id, namespace, name)
             self.store.rename(tmp_key, key)
         except BaseException:
             # Adapters leave nothing behind on a failed put, but a failed rename could.
@@ -141,7 +149,12 @@ class EncryptedStorage:
             with contextlib.suppress(Exception):
                 self.store.delete(tmp_key)
             raise
-        return StoredObject(key=key, sha256=digest.hexdigest(), size=size)
+        return StoredObject(
+            key=key,
+            sha256=digest.hexdigest(),
+            size=size,
+            content_id=self.cipher.content_id(digest.hexdigest()),
+        )
 
     def open(self, uow: UnitOfWork, owner_id: int, key: str) -> Iterator[bytes]:
         """Stream the plaintext of ``owner_id``'s object ``key``.
@@ -151,8 +164,8 @@ class EncryptedStorage:
         the contributor has no key or it was destroyed (the message says so).
 
         While iterating, raises ``DecryptionError`` on tampering, on a wrong key, or when
-        the plaintext's hash does not match the key (an object swapped for another of the
-        same contributor's); the last check can only fire after the final chunk.
+        the plaintext's hash does not match the key's name (an object swapped for another of
+        the same contributor's); the last check can only fire after the final chunk.
         """
         match = _OBJECT_KEY.fullmatch(key)
         if match is None or match["owner"] != str(owner_id):
@@ -166,7 +179,13 @@ class EncryptedStorage:
                 f"{key_row.destroyed_at}; their objects can no longer be read"
             )
         ciphertext = self.store.get(key)  # raises NotFound before any decryption
-        return _checked(self.cipher.decrypt(key_row.wrapped_key, ciphertext), match["sha256"])
+        wrapped = key_row.wrapped_key
+
+        def names(sha256: str) -> bool:
+            # Older objects are named by the plain hash; newer by its keyed name.
+            return match["name"] in (sha256, self.cipher.object_name(wrapped, sha256))
+
+        return _checked(self.cipher.decrypt(wrapped, ciphertext), names)
 
     def destroy_key(self, uow: UnitOfWork, owner_id: int) -> None:
         """Crypto-shred: empty the contributor's wrapped key and stamp ``destroyed_at``.
@@ -186,8 +205,9 @@ class EncryptedStorage:
             key_row.destroyed_at = self.now()
 
 
-def _checked(plaintext: Iterator[bytes], expected_sha256: str) -> Iterator[bytes]:
-    """Pass ``plaintext`` through, then fail if it does not hash to its address.
+def _checked(plaintext: Iterator[bytes], expected: str | Callable[[str], bool]) -> Iterator[bytes]:
+    """Pass ``plaintext`` through, then fail if it does not hash to its address
+    (``expected``: the sha256, or a test of the sha256 against the object's name).
 
     Authenticated encryption proves the bytes were written with this contributor's key,
     not that they are the object this key names; the hash closes that gap.
@@ -196,9 +216,10 @@ def _checked(plaintext: Iterator[bytes], expected_sha256: str) -> Iterator[bytes
     for chunk in plaintext:
         digest.update(chunk)
         yield chunk
-    if digest.hexdigest() != expected_sha256:
+    matches = expected(digest.hexdigest()) if callable(expected) else None
+    if matches is False or (matches is None and digest.hexdigest() != expected):
         raise DecryptionError(
-            f"object content hashes to {digest.hexdigest()}, not {expected_sha256}: "
+            "object content does not hash to the name it is stored under: "
             "it was replaced or corrupted"
         )
 

@@ -17,6 +17,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import consent, licences, rights
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.uploads import Staging
 from datatrust.web.api.schemas import Strict
 from datatrust.web.deps import requires, services, uow
 
@@ -353,5 +354,13 @@ def erase_me(
     unit: UnitOfWork = Depends(uow),
 ) -> ErasedOut:
     """Withdraw everything, destroy my key, pseudonymise my account. Cannot be undone."""
-    user = rights.erase_me(unit, svc.storage, actor, signer=svc.signer, confirm=body.confirm)
+    user = rights.erase_me(
+        unit,
+        svc.storage,
+        actor,
+        signer=svc.signer,
+        confirm=body.confirm,
+        shredder=svc.shredder,
+        staging=Staging(svc.settings.data_dir / "uploads"),
+    )
     return ErasedOut(id=user.id, erased_at=user.erased_at)
