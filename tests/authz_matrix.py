@@ -16,9 +16,10 @@ from datatrust.web.deps import Requires
 
 DENIED = {401, 403, 404}
 # Framework routes with no data behind them: the API description and its viewers.
-# "/static" is the pages' stylesheet (a mount: public files, no data, no methods to check).
+# "/static" is the pages' stylesheet and "/swagger-ui" the explorer's files from the
+# installed Swagger UI (mounts: public files, no data, no methods to check).
 FRAMEWORK_PUBLIC = frozenset(
-    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
+    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static", "/swagger-ui"}
 )
 
 

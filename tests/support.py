@@ -4,6 +4,7 @@ real databases, settings for tests, personas for authorisation tests."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +191,13 @@ def mark_listed(services: Services, item_id: int) -> None:
 
 
 def receive_upload(  # type: ignore[no-untyped-def]
-    services: Services, persona, kind: str, data: bytes, filename: str, **extra
+    services: Services,
+    persona,
+    kind: str,
+    data: bytes,
+    filename: str,
+    content_type: str = "application/octet-stream",
+    **extra,
 ) -> Item:
     """Store ``data`` as ``persona``'s upload of ``kind`` (as the upload routes do) and
     return the item as read back from the database."""
@@ -201,9 +208,19 @@ def receive_upload(  # type: ignore[no-untyped-def]
             persona.actor,
             kind=kind,
             filename=filename,
-            content_type="application/octet-stream",
+            content_type=content_type,
             chunks=[data],
             **extra,
         )
     with services.uow() as uow:
         return uow.get(Item, item.id)
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def post_form(client, page: str, action: str | None = None, *, data: dict, **kwargs):  # type: ignore[no-untyped-def]
+    """Post ``page``'s form as a browser does: open the page first (a visitor without a
+    session gets the pre-session CSRF cookie there) and send its ``csrf_token`` along."""
+    token = CSRF_FIELD.search(client.get(page).text).group(1)  # type: ignore[union-attr]
+    return client.post(action or page, data={"csrf_token": token, **data}, **kwargs)

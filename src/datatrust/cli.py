@@ -56,7 +56,16 @@ def serve(
     if demo:
         _print_demo(services)
     typer.echo(f"Datatrust on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(services), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        create_app(services),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,  # no version banner for scanners
+        # Forwarded headers are read by web.security, from DATATRUST_TRUSTED_PROXIES only.
+        proxy_headers=False,
+    )
 
 
 @app.command()

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite file under data_dir
     base_url: str = "http://127.0.0.1:8000"
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     storage_backend: Literal["local", "s3"] = "local"
     storage_path: Path | None = None  # default: data_dir / "objects"

@@ -17,7 +17,7 @@ from datatrust.domain.items import ItemKind
 from datatrust.services import upload_limits
 from datatrust.services.upload_limits import MULTIPART_OVERHEAD
 from datatrust.web.app import body_limit
-from support import fund_and_open
+from support import fund_and_open, post_form
 
 MB = 1024 * 1024
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -56,8 +56,10 @@ def photo_task(client, people):
     campaign_id = created.json()["id"]
     opened = fund_and_open(client, operator.headers, campaign_id)
     assert opened.status_code == 200, opened.text
-    signed_up = client.post(
-        "/sign-up", data={"email": "thandi@example.org", "password": "correct horse battery"}
+    signed_up = post_form(
+        client,
+        "/sign-up",
+        data={"email": "thandi@example.org", "password": "correct horse battery"},
     )
     assert signed_up.status_code == 200
     task = client.get(f"/tasks/{campaign_id}")

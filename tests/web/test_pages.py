@@ -8,6 +8,7 @@ import re
 import pytest
 
 from datatrust.web import pages
+from support import post_form
 
 CSS = pages.STATIC / "site.css"
 # (text, background) pairs the stylesheet actually uses.
@@ -72,7 +73,8 @@ def test_an_unknown_language_falls_back_to_english(client):
 
 
 def test_signing_up_with_problems_shows_them_by_field_and_keeps_the_input(client):
-    response = client.post(
+    response = post_form(
+        client,
         "/sign-up?lang=hi",
         data={"email": "nope", "password": "short", "display_name": "Priya"},
     )
@@ -84,7 +86,8 @@ def test_signing_up_with_problems_shows_them_by_field_and_keeps_the_input(client
 
 
 def test_a_contributor_signs_up_and_lands_on_their_items(client):
-    response = client.post(
+    response = post_form(
+        client,
         "/sign-up",
         data={"email": "lerato@example.org", "password": "correct horse battery"},
         follow_redirects=False,
@@ -102,7 +105,8 @@ def test_a_page_that_needs_an_account_asks_to_sign_in_in_html(client):
 
 
 def test_a_session_form_without_the_csrf_token_is_refused(client):
-    client.post(
+    post_form(
+        client,
         "/sign-up",
         data={
             "email": "buyer-csrf@example.org",
@@ -118,11 +122,13 @@ def test_a_session_form_without_the_csrf_token_is_refused(client):
 
 
 def test_sign_in_never_redirects_off_site(client):
-    client.post(
-        "/sign-up", data={"email": "thabo@example.org", "password": "correct horse battery"}
+    post_form(
+        client, "/sign-up", data={"email": "thabo@example.org", "password": "correct horse battery"}
     )
     client.cookies.clear()
-    response = client.post(
+    response = post_form(
+        client,
+        "/sign-in",
         "/sign-in?next=//evil.example/",
         data={"email": "thabo@example.org", "password": "correct horse battery"},
         follow_redirects=False,

@@ -12,7 +12,7 @@ import ingest_media as media
 from datatrust.domain.permissions import Role
 from datatrust.i18n import translator
 from datatrust.web.pages.explain import REJECTIONS
-from support import fund_and_open, make_persona
+from support import fund_and_open, make_persona, post_form
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -43,7 +43,8 @@ def csrf_of(html: str) -> str:
 
 @pytest.fixture
 def contributor(client):
-    response = client.post(
+    response = post_form(
+        client,
         "/sign-up",
         data={"email": "sipho@example.org", "password": "correct horse battery"},
     )
@@ -213,7 +214,9 @@ def test_a_rejected_upload_shows_its_reason_in_hindi(contributor, people):
 
 def test_a_contributor_reviews_other_peoples_items_but_never_their_own(client, people):
     campaign = open_campaign(client, people["operator"], review_mode="peer")
-    client.post("/sign-up", data={"email": "sipho@example.org", "password": "correct horse b"})
+    post_form(
+        client, "/sign-up", data={"email": "sipho@example.org", "password": "correct horse b"}
+    )
     capture = client.get(accept(client, campaign["id"]))
     uploaded = client.post(
         f"/tasks/{campaign['id']}/upload",
@@ -225,7 +228,9 @@ def test_a_contributor_reviews_other_peoples_items_but_never_their_own(client, p
     assert f'id="item-{item_id}"' not in client.get("/review").text  # not their own
 
     client.cookies.clear()
-    client.post("/sign-up", data={"email": "lindiwe@example.org", "password": "correct horse b"})
+    post_form(
+        client, "/sign-up", data={"email": "lindiwe@example.org", "password": "correct horse b"}
+    )
     page = client.get("/review?lang=hi")
     assert page.status_code == 200
     assert f'id="item-{item_id}"' in page.text

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from datatrust.bootstrap import Services
 from datatrust.logs import request_id
 from datatrust.services import upload_limits
-from datatrust.web import pages
+from datatrust.web import docs, pages
 from datatrust.web.api import (
     accounts,
     audit,
@@ -29,6 +29,7 @@ from datatrust.web.api import (
 )
 from datatrust.web.api import money as money_api
 from datatrust.web.errors import error_response, install_error_handlers
+from datatrust.web.security import SecurityHeaders
 
 log = logging.getLogger("datatrust.http")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -74,7 +75,8 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         version="0.1.0",
         description="License your own data on your own terms.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by web.docs from the installed Swagger UI, not a CDN
+        redoc_url=None,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -124,9 +126,14 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         finally:
             request_id.reset(token)
 
+    app.add_middleware(
+        SecurityHeaders, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies
+    )
+
     for module in (health, accounts, orgs, items, audit, licences, campaigns, tus, buyers):
         app.include_router(module.router)
     app.include_router(money_api.router)
     app.include_router(participants.router)
     pages.install(app)
+    docs.install(app)
     return app

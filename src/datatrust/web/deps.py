@@ -18,6 +18,7 @@ from datatrust.domain.errors import NotAuthenticated, PermissionDenied
 from datatrust.domain.permissions import ANONYMOUS, Actor, Permission, authorize
 from datatrust.services import accounts
 from datatrust.services.ports import UnitOfWork
+from datatrust.web.security import anonymous_csrf_token, safe_media_type
 
 SESSION_COOKIE = "dt_session"
 CSRF_HEADER = "x-csrf-token"
@@ -61,8 +62,12 @@ async def caller(request: Request, svc: Services = Depends(services)) -> Caller:
 
 
 async def check_csrf(request: Request, who: Caller) -> None:
-    """Session-authenticated writes must echo the session's CSRF token (header or form)."""
-    if not who.via_session or request.method in SAFE_METHODS:
+    """Session-authenticated writes must echo the session's CSRF token (header or form);
+    anonymous ones (sign-in, sign-up) the pre-session token (``web.security``)."""
+    if request.method in SAFE_METHODS or (who.actor.is_authenticated and not who.via_session):
+        return  # a bearer token is no ambient credential another site could ride on
+    expected = who.csrf_token if who.via_session else anonymous_csrf_token(request)
+    if expected is None:
         return
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
@@ -71,7 +76,7 @@ async def check_csrf(request: Request, who: Caller) -> None:
         form = await request.form()
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if not sent or not who.csrf_token or not secrets.compare_digest(sent, who.csrf_token):
+    if not sent or not expected or not secrets.compare_digest(sent, expected):
         raise PermissionDenied("the form's CSRF token is missing or wrong; reload the page")
 
 
@@ -98,13 +103,13 @@ def requires(permission: Permission) -> Actor:
 
 
 def stream(chunks: Iterator[bytes], media_type: str) -> StreamingResponse:
-    """Stream decrypted or stored bytes. The first chunk is read before the response
-    starts, so a destroyed key or a missing object still becomes a clean error response
-    instead of a broken stream after a 200 has gone out."""
+    """Stream decrypted or stored bytes, as a type no browser runs (``safe_media_type``).
+    The first chunk is read before the response starts, so a destroyed key or a missing
+    object still becomes a clean error response instead of a broken stream after a 200."""
     first = next(chunks, b"")
 
     def body() -> Iterator[bytes]:
         yield first
         yield from chunks
 
-    return StreamingResponse(body(), media_type=media_type)
+    return StreamingResponse(body(), media_type=safe_media_type(media_type))

@@ -14,6 +14,7 @@ from datatrust.services import ingest, items
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut
 from datatrust.web.deps import requires, services, stream, uow
+from datatrust.web.security import attachment
 
 router = APIRouter(prefix="/api/items", tags=["items"])
 CHUNK = 1024 * 1024
@@ -92,8 +93,12 @@ def download_original(
     svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
 ) -> StreamingResponse:
+    """The bytes as uploaded, always as a download (never shown inline, whatever type the
+    uploader declared): a stored HTML or SVG file must not run on this origin."""
     item, chunks = items.open_original(unit, svc.storage, actor, item_id)
-    return stream(chunks, item.content_type)
+    response = stream(chunks, item.content_type)
+    response.headers["content-disposition"] = attachment(f"item-{item_id}-original")
+    return response
 
 
 @router.get("/{item_id}/preview")

@@ -30,15 +30,15 @@ from datatrust.web.pages.common import (
     page_router,
     render,
 )
+from datatrust.web.security import safe_next
 
 router = page_router()
 
 
 def _signed_in_redirect(svc: Services, request: Request, user: Any, session: Any) -> Response:
-    target = request.query_params.get("next", "")
-    # Only same-site paths: an open redirect would let a link send people anywhere.
-    if not target.startswith("/") or target.startswith("//"):
-        target = HOME_FOR.get(user.role, "/")
+    # Only this site's pages: an open redirect would let a link send people anywhere, and
+    # a redirect to a stored file would show them bytes chosen by the link's author.
+    target = safe_next(request.query_params.get("next", "")) or HOME_FOR.get(user.role, "/")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

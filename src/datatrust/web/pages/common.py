@@ -27,11 +27,14 @@ from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import SESSION_COOKIE, Caller, Requires, caller, check_csrf
 from datatrust.web.pages.explain import Explain
+from datatrust.web.security import PRESESSION_COOKIE, page_csrf
 
 # Templates and static files live beside the package, in web/.
 WEB = Path(__file__).resolve().parent.parent
 LANG_COOKIE = "dt_lang"
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+# A form left open this long still posts; after it, reloading the page gives a new token.
+PRESESSION_COOKIE_MAX_AGE = 7 * 24 * 3600
 # Each language is named in itself, so a person who cannot read the page can find theirs.
 LANGUAGES = {"en": "English", "hi": "हिन्दी", "zu": "isiZulu"}
 DEFAULT_LANGUAGE = "en"
@@ -111,9 +114,14 @@ class Page:
     csrf_token: str | None = None
     email: str | None = None
     tr: gettext.NullTranslations = field(init=False)
+    # A visitor without a session gets a pre-session token (sign-in and sign-up are forms
+    # too); ``csrf_cookie`` is its new nonce, set by ``render`` when they had none.
+    csrf_cookie: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.tr = translator(self.lang)
+        if self.csrf_token is None and self.request is not None and not self.actor.is_authenticated:
+            self.csrf_token, self.csrf_cookie = page_csrf(self.request)
 
     def _(self, msgid: str) -> str:
         return self.tr.gettext(msgid)
@@ -196,6 +204,15 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> HTML
     )
     response = HTMLResponse(html, status_code=status)
     remember_language(request, response, page.lang)
+    if page.csrf_cookie:
+        response.set_cookie(
+            PRESESSION_COOKIE,
+            page.csrf_cookie,
+            max_age=PRESESSION_COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
     return response
 
 
