@@ -30,7 +30,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
 from datatrust.pipeline.audio import Muffler, Segment
-from datatrust.pipeline.faces import Box, detect_faces
+from datatrust.pipeline.faces import Box, FaceTracker, detect_faces
 from datatrust.pipeline.fingerprint import phash
 from datatrust.pipeline.media_spec import DeidOptions, MediaLimits
 from datatrust.pipeline.quality import analysis_copy
@@ -157,7 +157,7 @@ def encode_image(im: Image.Image, fmt: str, icc: bytes | None, quality: int = 90
 # ---------------------------------------------------------------- faces
 
 
-def _grow(box: Box, width: int, height: int) -> Box:
+def blur_area(box: Box, width: int, height: int) -> Box:
     """The area to blur for a detected face: the detector's box runs from brow to chin, so
     it is extended by 40 % of its height upwards (forehead and hair), 10 % downwards and
     15 % of its width to each side (ears), then clipped to the picture."""
@@ -185,7 +185,7 @@ def blur_boxes_pil(im: Image.Image, boxes: list[Box]) -> None:
     """Blur each box of ``im`` in place (crop → blur → paste, so the full image is never
     converted to an array)."""
     for box in boxes:
-        x, y, w, h = _grow(box, *im.size)
+        x, y, w, h = blur_area(box, *im.size)
         if w < 2 or h < 2:
             continue
         region = np.asarray(im.crop((x, y, x + w, y + h)))
@@ -193,10 +193,10 @@ def blur_boxes_pil(im: Image.Image, boxes: list[Box]) -> None:
 
 
 def blur_boxes_array(frame: np.ndarray, boxes: list[Box]) -> None:
-    """Blur each box of an H×W×C array in place."""
+    """Blur each box of an H×W×C or H×W array in place."""
     height, width = frame.shape[:2]
     for box in boxes:
-        x, y, w, h = _grow(box, width, height)
+        x, y, w, h = blur_area(box, width, height)
         if w >= 2 and h >= 2:
             frame[y : y + h, x : x + w] = _obscure(frame[y : y + h, x : x + w])
 
@@ -252,6 +252,12 @@ class VideoDeid:
 
 
 _COPYABLE_AUDIO = {"aac", "mp3", "opus", "alac", "ac3"}
+# Faces are looked for about ten times a second of video (every 3rd frame at 30 fps) on a
+# copy of at most DETECT_LONG_SIDE px, and a face stays blurred for TRACK_HOLD detections
+# after it was last found. Frames between two detections get both detections' boxes.
+DETECT_INTERVAL_S = 0.1
+DETECT_LONG_SIDE = 960
+TRACK_HOLD = 3
 
 
 def deidentify_video(
@@ -305,10 +311,26 @@ def deidentify_video(
         frames = blurred = kept = 0
         hashes: list[str] = []
         next_sample = 0.0
-        prev_boxes: list[Box] = []
         max_frames = limits.max_duration_s * limits.max_fps
         last_t = 0.0
         streams = [v_in] + ([a_in] if a_in is not None else [])
+        every = max(1, round(float(rate) * DETECT_INTERVAL_S))
+        tracker = FaceTracker(hold=TRACK_HOLD)
+        # Frames since the last detection wait here until the next one, so each is blurred
+        # where the faces were at the detection before it *and* the one after it: a face
+        # moving between two detections stays covered without a detection per frame.
+        pending: list[av.VideoFrame] = []
+        before: list[Box] = []
+        kept_now = 0
+
+        def flush(boxes: list[Box]) -> None:
+            nonlocal blurred, kept
+            for f in pending:
+                out.mux(v_out.encode(_blurred_frame(f, boxes)))
+                blurred += len(boxes)
+                kept += kept_now
+            pending.clear()
+
         try:
             for packet in inp.demux(*streams):
                 if packet.stream is a_in:
@@ -331,26 +353,26 @@ def deidentify_video(
                             "The video is longer than its header says and over the limit "
                             f"of {limits.max_duration_s / 60:g} minutes.",
                         )
-                    rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
-                    rgb = _upright(rgb, rotation)
-                    if t >= next_sample and len(hashes) < opts.max_video_fingerprint_frames:
-                        hashes.append(phash(analysis_copy(rgb)))
+                    detect = opts.blur_faces and (frames - 1) % every == 0
+                    sample = t >= next_sample and len(hashes) < opts.max_video_fingerprint_frames
+                    yuv = frame.reformat(width=width, height=height, format="yuv420p")
+                    yuv.pts, yuv.time_base = frame.pts, frame.time_base
+                    pending.append(yuv)
+                    if not (detect or sample):
+                        continue
+                    small = _detection_copy(frame, width, height, rotation)
+                    if sample:
+                        hashes.append(phash(analysis_copy(small)))
                         next_sample = t + 1.0
-                    boxes = []
-                    if opts.blur_faces:
-                        boxes = detect_faces(rgb, (rgb.shape[1], rgb.shape[0]))
-                    to_blur, k = choose_faces(boxes, opts.keep_contributor_face)
-                    kept += k
-                    blurred += len(to_blur)
-                    # Also blur last frame's faces: detection flickers, a face missed for one
-                    # frame would otherwise flash through unblurred.
-                    blur_boxes_array(rgb, to_blur + prev_boxes)
-                    prev_boxes = to_blur
-                    if rotation:
-                        rgb = _upright(rgb, -rotation)  # back to the stored orientation
-                    new = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-                    new.pts, new.time_base = frame.pts, frame.time_base
-                    out.mux(v_out.encode(new))
+                    if detect:
+                        upright = (height, width) if rotation % 180 else (width, height)
+                        found = detect_faces(small, upright)
+                        found = [_stored_box(b, rotation, upright) for b in found]
+                        to_blur, kept_now = choose_faces(found, opts.keep_contributor_face)
+                        now = tracker.update(to_blur)
+                        flush(before + now)
+                        before = now
+            flush(before)  # the last frames: where the faces were last seen
         except av.FFmpegError as e:
             raise Rejected(
                 "corrupt", f"The video could not be decoded at {last_t:.1f} s: {e}."
@@ -383,6 +405,51 @@ class _SoundtrackMuffler:
             new.sample_rate = self.rate
             out.append(new)
         return out
+
+
+def _detection_copy(frame: av.VideoFrame, width: int, height: int, rotation: int) -> np.ndarray:
+    """An upright RGB copy of ``frame`` with a long side of at most ``DETECT_LONG_SIDE``,
+    scaled and converted in one libswscale pass (the full-size frame is never RGB)."""
+    scale = min(1.0, DETECT_LONG_SIDE / max(width, height))
+    w, h = max(2, round(width * scale)), max(2, round(height * scale))
+    return _upright(frame.to_ndarray(format="rgb24", width=w, height=h), rotation)
+
+
+def _stored_box(box: Box, rotation: int, upright: tuple[int, int]) -> Box:
+    """A box found on the upright picture (``upright`` = its width, height), in the
+    coordinates of the frame as stored, which ``_upright`` turned by ``rotation``."""
+    x, y, w, h = box
+    width, height = upright
+    for _ in range(round((rotation or 0) / 90) % 4):
+        # undo one np.rot90 turn (counter-clockwise): upright (x, y) came from stored
+        # (height_upright - 1 - y, x) where the stored picture is height × width turned.
+        x, y, w, h = height - (y + h), x, h, w
+        width, height = height, width
+    return x, y, w, h
+
+
+def _blurred_frame(frame: av.VideoFrame, boxes: list[Box]) -> av.VideoFrame:
+    """``frame`` (yuv420p) with each box blurred in a copy, or ``frame`` itself when there
+    is nothing to blur. The decoder may still read the frame it gave (a reference picture),
+    so it is never written to."""
+    if not boxes:
+        return frame
+    w, h = frame.width, frame.height
+    flat = frame.to_ndarray(format="yuv420p").reshape(-1)
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    luma = flat[: w * h].reshape(h, w)
+    chroma = [flat[w * h + k * cw * ch : w * h + (k + 1) * cw * ch].reshape(ch, cw) for k in (0, 1)]
+    blur_boxes_array(luma, boxes)
+    # The chroma planes are half size: the same boxes, halved outwards.
+    half = [
+        (x // 2, y // 2, -(-(x + bw) // 2) - x // 2, -(-(y + bh) // 2) - y // 2)
+        for x, y, bw, bh in boxes
+    ]
+    for plane in chroma:
+        blur_boxes_array(plane, half)
+    new = av.VideoFrame.from_ndarray(flat.reshape(-1, w), format="yuv420p")
+    new.pts, new.time_base = frame.pts, frame.time_base
+    return new
 
 
 def _first_frame_rotation(src: Any) -> int:
