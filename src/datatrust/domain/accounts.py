@@ -34,6 +34,11 @@ class User:
     country: str | None = None
     created_at: datetime = field(default_factory=utcnow)
     erased_at: datetime | None = None
+    # Optional second factor: a base32 secret, set when enrolment starts and in force once
+    # ``totp_enabled_at`` is set (the first code proved the person's app has it).
+    totp_secret: str | None = None
+    totp_enabled_at: datetime | None = None
+    totp_last_step: int | None = None  # the last accepted 30 s step: no code works twice
     id: int | None = None
 
     @property
@@ -103,10 +108,28 @@ class WebSession:
 
 @dataclass(eq=False)
 class SignInAttempt:
-    """One failed sign-in, counted per email for rate limiting."""
+    """One failed sign-in, counted per email and per client (``ip:<address>``, or
+    ``device:<id>`` for a browser that signed in to that account before) for throttling."""
 
     email: str
     at: datetime = field(default_factory=utcnow)
+    client: str | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class SignUpRequest:
+    """A sign-up waiting for its email's owner to open the link sent there; the account
+    is created only then. Holds the password's hash, never the password."""
+
+    email: str
+    password_hash: str
+    role: Role
+    expires_at: datetime
+    display_name: str = ""
+    language: str = "en"
+    country: str | None = None
+    created_at: datetime = field(default_factory=utcnow)
     id: int | None = None
 
 

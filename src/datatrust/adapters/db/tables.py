@@ -31,6 +31,7 @@ from datatrust.domain.accounts import (
     Organisation,
     OrgStatus,
     SignInAttempt,
+    SignUpRequest,
     User,
     WebSession,
 )
@@ -78,6 +79,9 @@ users = Table(
     Column("country", String(2)),
     Column("created_at", TZ, nullable=False),
     Column("erased_at", TZ),
+    Column("totp_secret", String(64)),
+    Column("totp_enabled_at", TZ),
+    Column("totp_last_step", BigInteger),
 )
 
 organisations = Table(
@@ -137,7 +141,24 @@ sign_in_attempts = Table(
     Column("id", Integer, primary_key=True),
     Column("email", String(320), nullable=False),
     Column("at", TZ, nullable=False),
+    Column("client", String(80)),
     Index("ix_sign_in_attempts_email_at", "email", "at"),
+    Index("ix_sign_in_attempts_client_at", "client", "at"),
+)
+
+sign_up_requests = Table(
+    "sign_up_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", _enum(Role, "role"), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("country", String(2)),
+    Column("created_at", TZ, nullable=False),
+    Column("expires_at", TZ, nullable=False),
+    Index("ix_sign_up_requests_email", "email"),
 )
 
 contributor_keys = Table(
@@ -256,6 +277,7 @@ def map_domain() -> None:
     mapper_registry.map_imperatively(ApiToken, api_tokens)
     mapper_registry.map_imperatively(WebSession, web_sessions)
     mapper_registry.map_imperatively(SignInAttempt, sign_in_attempts)
+    mapper_registry.map_imperatively(SignUpRequest, sign_up_requests)
     mapper_registry.map_imperatively(ContributorKey, contributor_keys)
     mapper_registry.map_imperatively(Item, items)
     mapper_registry.map_imperatively(AuditEvent, audit_events)
