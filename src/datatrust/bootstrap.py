@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 from datatrust.adapters.crypto import AesGcmCipher, Ed25519Signer
 from datatrust.adapters.db import migrate
-from datatrust.adapters.db.engine import make_engine, make_session_factory, ping
+from datatrust.adapters.db.engine import (
+    PoolSettings,
+    is_unavailable,
+    make_engine,
+    make_session_factory,
+    ping,
+)
 from datatrust.adapters.db.shred import NullShredder, make_shredder
 from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.adapters.mail import make_mailer
@@ -45,9 +51,14 @@ class Services:
     shredder: Shredder = field(default_factory=NullShredder)
     extras: dict[str, object] = field(default_factory=dict)
 
-    def uow(self) -> SqlUnitOfWork:
+    def uow(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        """A unit of work; ``read_only`` ones never take SQLite's write lock (they read a
+        WAL snapshot beside the writer), so use them for requests that change nothing."""
         return SqlUnitOfWork(
-            self.session_factory, self.queue, max_attempts=self.settings.job_max_attempts
+            self.session_factory,
+            self.queue,
+            max_attempts=self.settings.job_max_attempts,
+            read_only=read_only,
         )
 
     def run_job(self, job_id: int) -> str:
@@ -91,6 +102,11 @@ class Services:
         # Through the session factory, so a test's shared connection is used as well.
         ping(self.session_factory)
 
+    @staticmethod
+    def is_unavailable(exc: BaseException) -> bool:
+        """Whether ``exc`` says a backing system cannot serve now (answer 503, retry)."""
+        return is_unavailable(exc)
+
     def embedded_consumer(self, workers: int = 2) -> EmbeddedConsumer:
         return EmbeddedConsumer(self.queue, workers=workers)
 
@@ -105,7 +121,7 @@ def build(
     date here; PostgreSQL is migrated only by ``datatrust db upgrade`` (an operator's act)."""
     import datatrust.services.handlers  # noqa: F401  (registers the job handlers)
 
-    engine = engine or make_engine(settings.effective_database_url)
+    engine = engine or make_engine(settings.effective_database_url, pool=pool_settings(settings))
     if upgrade_embedded and settings.is_sqlite:
         migrate.upgrade(engine)
     store = make_object_store(settings)
@@ -140,6 +156,15 @@ def build(
     )
     services_ref.append(services)
     return services
+
+
+def pool_settings(settings: Settings) -> PoolSettings:
+    return PoolSettings(
+        size=settings.db_pool_size,
+        overflow=settings.db_max_overflow,
+        timeout_s=settings.db_pool_timeout_seconds,
+        busy_timeout_s=settings.db_busy_timeout_seconds,
+    )
 
 
 def upgrade_database(settings: Settings) -> str | None:

@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     queue_name: str = "datatrust"
     embedded_worker: bool = True  # run the job consumer inside the web process
+    # Connections per process and how long a request waits for one before a 503 with
+    # Retry-After; size + overflow should cover web_threads. SQLite writers wait
+    # db_busy_timeout_seconds for the write lock.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_busy_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Threads that run blocking request work (database, files) beside the event loop.
+    web_threads: int = Field(default=40, ge=1)
     job_lease_seconds: int = 300
     job_max_attempts: int = 8
 

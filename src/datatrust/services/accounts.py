@@ -34,6 +34,8 @@ from datatrust.services.ports import PasswordHasher, UnitOfWork
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 TOKEN_PREFIX = "dt_"
 MAX_TOKEN_DAYS = 366
+# A token's last_used_at is as fresh as this: good enough to spot an unused token.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
 SIGN_UP_ROLES = (Role.CONTRIBUTOR, Role.BUYER)  # operators are made by an operator or the CLI
 
 
@@ -174,6 +176,7 @@ class Authenticated:
     actor: Actor
     user: User
     csrf_token: str | None = None
+    token_needs_touch: bool = False  # the token's last use is older than the interval
 
 
 def authenticate_session(uow: UnitOfWork, secret: str) -> Authenticated:
@@ -267,9 +270,22 @@ def authenticate_token(uow: UnitOfWork, secret: str) -> Authenticated:
     user = uow.get(User, token.user_id)
     if user is None or user.erased_at is not None:
         raise NotAuthenticated("this account no longer exists")
-    token.last_used_at = utcnow()
-    uow.commit()
-    return Authenticated(actor_for(uow, user, frozenset(token.scopes)), user)
+    stale = token.last_used_at is None or as_utc(token.last_used_at) <= (
+        utcnow() - TOKEN_TOUCH_INTERVAL
+    )
+    return Authenticated(
+        actor_for(uow, user, frozenset(token.scopes)), user, token_needs_touch=stale
+    )
+
+
+def touch_api_token(uow: UnitOfWork, secret: str) -> None:
+    """Record that a token was used now. Callers do it only when ``authenticate_token``
+    said the recorded use is stale, so a busy token costs one write per interval, not one
+    per request (on SQLite every write queues for the one write lock)."""
+    token = uow.one(ApiToken, token_hash=digest(secret))
+    if token is not None:
+        token.last_used_at = utcnow()
+        uow.commit()
 
 
 def register_organisation(

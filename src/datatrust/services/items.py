@@ -68,11 +68,12 @@ def receive_item(
         raise InvalidInput("the upload has problems", problems)
     assert item_kind is not None
     check_size(item_kind, size)
-    stored = storage.put(uow, actor.user_id, limited(item_kind, chunks))
+    # The checks above only read: the body streams outside any transaction.
+    stored = storage.put_outside_transaction(uow, actor.user_id, limited(item_kind, chunks))
     if stored.size == 0:
         raise InvalidInput("the file is empty (0 bytes)", ["file: empty"])
     if transcript:
-        upload["transcript_key"] = storage.put(
+        upload["transcript_key"] = storage.put_outside_transaction(
             uow, actor.user_id, [transcript.encode()], namespace=TRANSCRIPT_NAMESPACE
         ).key
     item = Item(

@@ -73,6 +73,14 @@ def object_key(owner_id: int, namespace: str, name: str) -> str:
     return f"c/{owner_id}/{namespace}/{name}"
 
 
+def _check_namespace(namespace: str) -> None:
+    if not _NAMESPACE.fullmatch(namespace):
+        raise InvalidInput(
+            f"bad storage namespace {namespace!r}: use 1-64 of a-z 0-9 _ -, "
+            "starting with a letter or digit"
+        )
+
+
 class EncryptedStorage:
     """An ``ObjectStore`` seen through each contributor's data key.
 
@@ -112,11 +120,27 @@ class EncryptedStorage:
         Raises ``InvalidInput`` for a bad namespace and ``Conflict`` if the contributor's key
         was destroyed (an erased contributor stores nothing more).
         """
-        if not _NAMESPACE.fullmatch(namespace):
-            raise InvalidInput(
-                f"bad storage namespace {namespace!r}: use 1-64 of a-z 0-9 _ -, "
-                "starting with a letter or digit"
-            )
+        _check_namespace(namespace)
+        return self._write(owner_id, self._writable_key(uow, owner_id), chunks, namespace)
+
+    def put_outside_transaction(
+        self,
+        uow: UnitOfWork,
+        owner_id: int,
+        chunks: Iterable[bytes],
+        *,
+        namespace: str = "items",
+    ) -> StoredObject:
+        """``put`` for a request that streams a body: the contributor's key is read (or
+        made and committed), then the unit of work's transaction is ended before the first
+        byte is read, so a slow client holds no lock (on SQLite, the one write lock) while
+        it sends. Call it before the unit of work has changed anything: it commits."""
+        _check_namespace(namespace)
+        key_row = self._writable_key(uow, owner_id)
+        uow.commit()
+        return self._write(owner_id, key_row, chunks, namespace)
+
+    def _writable_key(self, uow: UnitOfWork, owner_id: int) -> ContributorKey:
         key_row = uow.get(ContributorKey, owner_id)
         if key_row is None:
             key_row = ContributorKey(owner_id=owner_id, wrapped_key=self.cipher.new_wrapped_key())
@@ -126,7 +150,11 @@ class EncryptedStorage:
                 f"contributor {owner_id}'s data key was destroyed; nothing more can be "
                 "stored for them"
             )
+        return key_row
 
+    def _write(
+        self, owner_id: int, key_row: ContributorKey, chunks: Iterable[bytes], namespace: str
+    ) -> StoredObject:
         digest = hashlib.sha256()
         size = 0
 

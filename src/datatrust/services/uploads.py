@@ -291,6 +291,9 @@ def append_chunk(
         if claimed != current:
             raise Conflict(f"Upload-Offset is {claimed} but the server has {current} bytes")
         key = _staging_key(uow, cipher, upload)
+        # The body streams outside any transaction: a slow client must hold no lock (on
+        # SQLite, the one write lock). The file lock above keeps a second PATCH out.
+        uow.commit()
         f.truncate(end)  # a record torn by a crash was never counted: drop it
         f.seek(end)
         digest = verify[0]() if verify else None

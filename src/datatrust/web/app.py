@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 
 from datatrust.bootstrap import Services
@@ -28,7 +29,7 @@ from datatrust.web.api import (
     tus,
 )
 from datatrust.web.api import money as money_api
-from datatrust.web.errors import error_response, install_error_handlers
+from datatrust.web.errors import error_response, failure_response, install_error_handlers
 from datatrust.web.security import SecurityHeaders
 
 log = logging.getLogger("datatrust.http")
@@ -61,6 +62,8 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes and dependencies (database work, file writes) run in these threads.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         consumer = services.embedded_consumer() if run_worker else None
         if consumer:
             consumer.start()
@@ -102,11 +105,8 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
             else:
                 try:
                     response = await call_next(request)
-                except Exception:  # logged here, inside the request's id context
-                    log.exception("unhandled error in %s %s", request.method, request.url.path)
-                    response = error_response(
-                        500, "internal_error", "something went wrong on our side; it was logged"
-                    )
+                except Exception as exc:  # logged here, inside the request's id context
+                    response = failure_response(request, exc)
             response.headers["x-request-id"] = rid
             actor = getattr(request.state, "actor", None)
             log.info(

@@ -29,8 +29,10 @@ def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def uow(svc: Services = Depends(services)) -> Iterator[UnitOfWork]:
-    with svc.uow() as unit:
+def uow(request: Request, svc: Services = Depends(services)) -> Iterator[UnitOfWork]:
+    """The route's unit of work. Reads (GET, HEAD, OPTIONS) get a read-only one, which on
+    SQLite reads a snapshot beside the one writer instead of queueing for the write lock."""
+    with svc.uow(read_only=request.method in SAFE_METHODS) as unit:
         yield unit
 
 
@@ -42,20 +44,27 @@ class Caller:
     user_email: str | None = None
 
 
-async def caller(request: Request, svc: Services = Depends(services)) -> Caller:
+def caller(request: Request, svc: Services = Depends(services)) -> Caller:
     """Bearer token first, then the session cookie; neither means anonymous. A bad
-    credential is an error (401), never a silent downgrade to anonymous."""
+    credential is an error (401), never a silent downgrade to anonymous.
+
+    A plain function, so FastAPI runs it in the thread pool: its database reads never
+    block the event loop. It reads in a read-only unit of work; a token's last-use time
+    is written at most once per ``accounts.TOKEN_TOUCH_INTERVAL``, in a write of its own."""
     header = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE)
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise NotAuthenticated("the Authorization header must be 'Bearer <token>'")
-        with svc.uow() as unit:
+        with svc.uow(read_only=True) as unit:
             auth = accounts.authenticate_token(unit, secret.strip())
+        if auth.token_needs_touch:
+            with svc.uow() as unit:
+                accounts.touch_api_token(unit, secret.strip())
         return Caller(auth.actor, user_email=auth.user.email)
     if cookie:
-        with svc.uow() as unit:
+        with svc.uow(read_only=True) as unit:
             auth = accounts.authenticate_session(unit, cookie)
         return Caller(auth.actor, True, auth.csrf_token, auth.user.email)
     return Caller(ANONYMOUS)

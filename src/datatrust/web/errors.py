@@ -34,6 +34,24 @@ def _describe(error: dict) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
+# What a client waiting for the database is told to wait before retrying, in seconds.
+RETRY_AFTER_S = 5
+
+
+def failure_response(request: Request, exc: BaseException) -> JSONResponse:
+    """The answer to an exception no handler expected: 503 with Retry-After when the
+    database cannot serve right now (it comes back without a restart), else a logged 500."""
+    if request.app.state.services.is_unavailable(exc):
+        log.warning("database unavailable: %s: %s", type(exc).__name__, str(exc)[:200])
+        response = error_response(
+            503, "unavailable", "the service is busy or its database is down; try again shortly"
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+    log.error("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "something went wrong on our side; it was logged")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
@@ -59,8 +77,5 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
-        return error_response(
-            500, "internal_error", "something went wrong on our side; it was logged"
-        )
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return failure_response(request, exc)

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from datatrust.adapters.db.engine import READ_ONLY
 from datatrust.adapters.db.queries import SqlQueries
 from datatrust.adapters.db.tables import audit_head
 from datatrust.domain.audit import AuditEvent, AuditTag, event_hash, record_fields
@@ -22,6 +23,10 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+class ReadOnlyViolation(RuntimeError):
+    """A programming error: a read-only unit of work was asked to change a row."""
+
+
 class SqlUnitOfWork:
     def __init__(
         self,
@@ -30,8 +35,10 @@ class SqlUnitOfWork:
         *,
         max_attempts: int = 8,
         now: Callable[[], Any] = utcnow,
+        read_only: bool = False,
     ) -> None:
         self._session_factory = session_factory
+        self._read_only = read_only
         self._queue = queue
         self._max_attempts = max_attempts
         self._now = now
@@ -40,6 +47,9 @@ class SqlUnitOfWork:
     # -- transaction -------------------------------------------------------------------
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self._session_factory()
+        self._recording = False
+        if self._read_only:
+            event.listen(self.session, "before_flush", self._refuse_writes)
         self._audit: list[dict[str, Any]] = []
         self._jobs: list[tuple[OutboxJob, int]] = []
         return self
@@ -54,11 +64,38 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         session = self._s
+        if self._read_only:
+            self._commit_reads()
+            return
         self._append_audit_events()
         session.commit()
         jobs, self._jobs = self._jobs, []
         for job, delay in jobs:
             self._dispatch(job, delay)
+
+    def _commit_reads(self) -> None:
+        """A read-only unit of work may still record what it saw (an access in a passport,
+        a refused download): its read snapshot ends first, then the audit events are
+        appended in a short write transaction of their own, so the write lock is held for
+        the append alone. They depend on nothing that was read, so the gap is harmless."""
+        if self._jobs:
+            raise ReadOnlyViolation("a read-only unit of work cannot enqueue jobs")
+        session = self._s
+        session.commit()
+        if not self._audit:
+            return
+        self._recording = True
+        try:
+            self._append_audit_events()
+            session.commit()
+        finally:
+            self._recording = False
+
+    def _refuse_writes(self, session: Session, _context: object, _instances: object) -> None:
+        if self._recording:
+            return
+        if session.new or session.dirty or session.deleted:
+            raise ReadOnlyViolation("a read-only unit of work cannot change rows")
 
     def rollback(self) -> None:
         self._audit, self._jobs = [], []
@@ -74,9 +111,14 @@ class SqlUnitOfWork:
 
     @property
     def _s(self) -> Session:
-        if self.session is None:
+        session = self.session
+        if session is None:
             raise RuntimeError("unit of work used outside its `with` block")
-        return self.session
+        if self._read_only and not self._recording and not session.in_transaction():
+            # The option is read when the transaction begins (engine.py): a deferred
+            # SQLite transaction, which takes no write lock.
+            session.connection(execution_options={READ_ONLY: True})
+        return session
 
     # -- generic data access -----------------------------------------------------------
     def add(self, obj: object) -> None:

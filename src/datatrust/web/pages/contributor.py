@@ -216,7 +216,7 @@ async def upload_to_task(
 
 
 def _get_campaign(svc: Services, page: Page, campaign_id: int) -> Any:
-    with svc.uow() as unit:
+    with svc.uow(read_only=True) as unit:
         return campaigns.get_campaign(unit, page.actor, campaign_id)
 
 
