@@ -1,0 +1,517 @@
+"""Load benchmark: the service under many clients at once, against a bare FastAPI route on
+the same database measured in the same run (the floor).
+
+    uv run python bench/bench_load.py --db sqlite            # embedded default
+    uv run python bench/bench_load.py --db postgres          # PostgreSQL + Redis queue
+    uv run python bench/bench_load.py --db sqlite --levels 1,16 --seconds 5   # quick look
+
+It starts everything itself on 127.0.0.1 (a fresh data directory; on PostgreSQL a fresh
+database, migrated, and one `datatrust worker`), seeds the demo, gives each client an API
+token, and drives a realistic mix for ``--seconds`` at each level of concurrent clients:
+contributors browsing tasks, their items and passports and uploading small recordings over
+tus (each upload is processed by the job workers); buyers reading the catalogue, declaring
+uses (selection and quote), reading the revocation feed and their snapshots, and now and
+then building one. Traffic goes to loopback only and every loop is bounded in time.
+
+Reported per level: requests per second, p50/p99 latency, errors (any status the mix does
+not expect, a refused connection, a time-out) and stalls (a request over ``STALL_S``, or a
+/health probe over ``STALL_S``). The peer's figures at the same level are beside them.
+
+Targets (issue 12): 0 errors and 0 stalls at every level; on SQLite, 64 clients get at
+least half the single-client throughput; on PostgreSQL throughput grows with clients until
+the CPUs are busy and p99 at 64 clients stays under 10x p50 at one client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import wave
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+HOST = "127.0.0.1"
+STALL_S = 10.0
+CLIENT_TIMEOUT_S = 30.0
+PG_ADMIN = os.environ.get("DATATRUST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("DATATRUST_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+DEMO_PASSWORD = "datatrust-demo"
+CONTRIBUTORS = ("sipho@demo.datatrust", "priya@demo.datatrust", "marcus@demo.datatrust")
+BUYER = "buyer@demo.datatrust"
+DATATRUST = str(Path(sys.executable).parent / "datatrust")
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, seconds: float = 180, log: Path | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s\n{tail}")
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], log: Path):
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def postgres_database():
+    from sqlalchemy import create_engine, text
+
+    name = f"dt_load_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def environment(data_dir: Path, db: str, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATATRUST_")}
+    env |= {
+        "DATATRUST_DEV_MODE": "1",
+        "DATATRUST_DATA_DIR": str(data_dir),
+        # Sign-in happens once per client; the argon2 cost would only slow the set-up.
+        "DATATRUST_ARGON2_TIME_COST": "1",
+        "DATATRUST_ARGON2_MEMORY_KIB": "8192",
+    }
+    if db == "postgres":
+        env |= {
+            "DATATRUST_DATABASE_URL": database_url,
+            "DATATRUST_QUEUE_BACKEND": "redis",
+            "DATATRUST_REDIS_URL": REDIS_URL,
+            "DATATRUST_QUEUE_NAME": f"load-{uuid.uuid4().hex[:8]}",
+            "DATATRUST_EMBEDDED_WORKER": "0",
+        }
+    return env
+
+
+# --- the peer: a bare FastAPI route on the same database --------------------------------
+
+
+def serve_peer(port: int) -> None:
+    """``GET /peer``: one indexed read through SQLAlchemy in a plain (thread pool) route,
+    with the service's own engine settings; what any route on this database costs at least."""
+    import uvicorn
+    from fastapi import FastAPI
+    from sqlalchemy import text
+
+    from datatrust.adapters.db.engine import make_engine
+    from datatrust.bootstrap import pool_settings
+    from datatrust.config import load_settings
+
+    settings = load_settings()
+    engine = make_engine(settings.effective_database_url, pool=pool_settings(settings))
+    app = FastAPI()
+
+    @app.get("/peer")
+    def peer() -> dict[str, int]:
+        with engine.connect() as c:
+            return {"items": int(c.execute(text("SELECT count(*) FROM items")).scalar() or 0)}
+
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+
+
+# --- the mix ----------------------------------------------------------------------------
+
+
+def recording(seconds: float = 12.0, rate: int = 16000) -> bytes:
+    """A street recording nobody uploaded before (noise and a random tone), long enough
+    for the demo's ambient task, so each upload is new to the duplicate checks."""
+    import numpy as np
+
+    t = np.arange(int(seconds * rate)) / rate
+    rng = np.random.default_rng()
+    signal_ = 0.2 * np.sin(2 * np.pi * rng.uniform(200, 800) * t) + rng.normal(0, 0.05, t.size)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(signal_, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+@dataclass
+class Persona:
+    email: str
+    token: str
+    item_ids: list[int] = field(default_factory=list)
+    order_ids: list[int] = field(default_factory=list)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def token_for(base: str, email: str) -> str:
+    from datatrust.domain.permissions import ROLE_PERMISSIONS, Role
+
+    with httpx.Client(base_url=base, timeout=30) as c:
+        r = c.post("/api/auth/sign-in", json={"email": email, "password": DEMO_PASSWORD})
+        r.raise_for_status()
+        csrf = r.json()["csrf_token"]
+        role = Role(r.json()["user"]["role"])
+        scopes = sorted(p.value for p in ROLE_PERMISSIONS[role])
+        r = c.post(
+            "/api/tokens",
+            json={"name": "load", "scopes": scopes, "days": 1},
+            headers={"X-CSRF-Token": csrf},
+        )
+        r.raise_for_status()
+        return r.json()["token"]
+
+
+def use_body() -> dict[str, str]:
+    start = datetime.now(UTC).replace(microsecond=0)
+    return {
+        "action": "train",
+        "purpose": "model_training",
+        "industry": "technology",
+        "territory": "GB",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(days=180)).isoformat(),
+    }
+
+
+class Mix:
+    """What one client does next. Weights are per request; each returns the statuses it
+    expects (anything else is an error)."""
+
+    def __init__(self, contributors: list[Persona], buyer: Persona, campaign_id: int) -> None:
+        self.contributors = contributors
+        self.buyer = buyer
+        self.campaign_id = campaign_id
+        self.steps = [
+            (20, self.browse_tasks),
+            (20, self.my_items),
+            (10, self.one_item),
+            (10, self.passport),
+            (5, self.statement),
+            (3, self.upload),
+            (12, self.catalogue),
+            (6, self.declare_use),
+            (8, self.feed),
+            (5, self.snapshots),
+            (1, self.build),
+        ]
+        self.weights = [w for w, _ in self.steps]
+
+    def pick(self):
+        return random.choices([s for _, s in self.steps], self.weights)[0]
+
+    def someone(self) -> Persona:
+        return random.choice(self.contributors)
+
+    async def browse_tasks(self, c: httpx.AsyncClient) -> int:
+        return (await c.get("/api/campaigns", headers=self.someone().headers)).status_code
+
+    async def my_items(self, c: httpx.AsyncClient) -> int:
+        return (await c.get("/api/items", headers=self.someone().headers)).status_code
+
+    async def one_item(self, c: httpx.AsyncClient) -> int:
+        p = self.someone()
+        r = await c.get(f"/api/items/{random.choice(p.item_ids)}", headers=p.headers)
+        return r.status_code
+
+    async def passport(self, c: httpx.AsyncClient) -> int:
+        p = self.someone()
+        r = await c.get(f"/api/items/{random.choice(p.item_ids)}/passport", headers=p.headers)
+        return r.status_code
+
+    async def statement(self, c: httpx.AsyncClient) -> int:
+        return (await c.get("/api/me/statement", headers=self.someone().headers)).status_code
+
+    async def upload(self, c: httpx.AsyncClient) -> int:
+        """tus: create, then the body in two PATCHes (a resumed upload); processed by the
+        workers afterwards."""
+        p = self.someone()
+        body = recording()
+        meta = {"kind": "ambient", "filename": "street.wav", "campaign": str(self.campaign_id)}
+        encoded = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
+        tus = {"Tus-Resumable": "1.0.0", **p.headers}
+        r = await c.post(
+            "/files/",
+            headers={**tus, "Upload-Length": str(len(body)), "Upload-Metadata": encoded},
+        )
+        if r.status_code != 201:
+            return r.status_code
+        location = r.headers["location"]
+        half = len(body) // 2
+        for offset, piece in ((0, body[:half]), (half, body[half:])):
+            r = await c.patch(
+                location,
+                content=piece,
+                headers={
+                    **tus,
+                    "Upload-Offset": str(offset),
+                    "Content-Type": "application/offset+octet-stream",
+                },
+            )
+            if r.status_code != 204:
+                return r.status_code
+        return r.status_code
+
+    async def catalogue(self, c: httpx.AsyncClient) -> int:
+        return (await c.get("/api/buyers/catalogue", headers=self.buyer.headers)).status_code
+
+    async def declare_use(self, c: httpx.AsyncClient) -> int:
+        r = await c.post("/api/buyers/orders", json=use_body(), headers=self.buyer.headers)
+        return r.status_code
+
+    async def feed(self, c: httpx.AsyncClient) -> int:
+        return (await c.get("/api/buyers/feed", headers=self.buyer.headers)).status_code
+
+    async def snapshots(self, c: httpx.AsyncClient) -> int:
+        return (await c.get("/api/buyers/snapshots", headers=self.buyer.headers)).status_code
+
+    async def build(self, c: httpx.AsyncClient) -> int:
+        order = random.choice(self.buyer.order_ids)
+        r = await c.post(f"/api/buyers/orders/{order}/snapshots", headers=self.buyer.headers)
+        # 409: a build of this order is already under way; the answer is still right.
+        return 201 if r.status_code in (201, 202, 409) else r.status_code
+
+
+EXPECTED = {200, 201, 202, 204}
+
+
+@dataclass
+class Level:
+    clients: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    slowest: dict[str, float] = field(default_factory=dict)  # per step, seconds
+    errors: dict[str, int] = field(default_factory=dict)
+    stalls: int = 0
+    health_max_s: float = 0.0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+    def row(self) -> dict[str, object]:
+        lat = sorted(self.latencies)
+
+        def q(p: float) -> float:
+            return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else 0.0
+
+        return {
+            "clients": self.clients,
+            "requests": len(lat),
+            "rps": round(len(lat) / self.seconds, 1),
+            "p50_ms": q(0.50),
+            "p99_ms": q(0.99),
+            "errors": sum(self.errors.values()),
+            "error_kinds": self.errors,
+            "stalls": self.stalls,
+            "health_max_ms": round(self.health_max_s * 1000, 1),
+            "slowest_ms": {k: round(v * 1000) for k, v in sorted(self.slowest.items())},
+        }
+
+
+async def drive(base: str, clients: int, seconds: float, step_for) -> Level:
+    """``clients`` loops, each sending one request at a time for ``seconds``; a /health
+    probe every half second beside them."""
+    level = Level(clients, seconds)
+    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
+    async with httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT_S, limits=limits) as c:
+        deadline = time.monotonic() + seconds
+
+        async def client() -> None:
+            while time.monotonic() < deadline:
+                step = step_for()
+                started = time.monotonic()
+                try:
+                    status = await step(c)
+                except httpx.HTTPError as exc:
+                    level.error(type(exc).__name__)
+                    status = None
+                took = time.monotonic() - started
+                name = getattr(step, "__name__", "step")
+                level.slowest[name] = max(level.slowest.get(name, 0.0), took)
+                if status is not None:
+                    level.latencies.append(took)
+                    if status not in EXPECTED:
+                        level.error(f"{name}:{status}")
+                if took > STALL_S:
+                    level.stalls += 1
+
+        async def health() -> None:
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                try:
+                    await c.get("/health")
+                except httpx.HTTPError:
+                    level.error("health")
+                took = time.monotonic() - started
+                level.health_max_s = max(level.health_max_s, took)
+                if took > STALL_S:
+                    level.stalls += 1
+                await asyncio.sleep(0.5)
+
+        await asyncio.gather(health(), *(client() for _ in range(clients)))
+    return level
+
+
+def seed(base: str) -> tuple[list[Persona], Persona, int]:
+    contributors = [Persona(e, token_for(base, e)) for e in CONTRIBUTORS]
+    buyer = Persona(BUYER, token_for(base, BUYER))
+    with httpx.Client(base_url=base, timeout=30) as c:
+        for p in contributors:
+            p.item_ids = [i["id"] for i in c.get("/api/items", headers=p.headers).json()]
+        buyer.order_ids = [
+            o["id"]
+            for o in c.get("/api/buyers/orders", headers=buyer.headers).json()
+            if o.get("purchased_at")
+        ]
+        campaigns = c.get("/api/campaigns", headers=contributors[0].headers).json()
+    ambient = [k for k in campaigns if k["kind"] == "ambient" and k["state"] == "open"]
+    if not ambient or not buyer.order_ids or not all(p.item_ids for p in contributors):
+        raise RuntimeError("the demo did not seed what the mix needs")
+    return contributors, buyer, ambient[0]["id"]
+
+
+def run(db: str, levels: list[int], seconds: float, out: Path | None) -> dict[str, object]:
+    results: dict[str, object] = {"db": db, "seconds": seconds, "levels": []}
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dt-load-")))
+        url = stack.enter_context(postgres_database()) if db == "postgres" else ""
+        env = environment(work / "data", db, url)
+        if db == "postgres":
+            subprocess.run([DATATRUST, "db", "upgrade"], env=env, check=True, capture_output=True)
+        subprocess.run([DATATRUST, "demo", "--dev"], env=env, check=True, capture_output=True)
+        port, peer_port = free_port(), free_port()
+        stack.enter_context(
+            process([DATATRUST, "serve", "--dev", "--port", str(port)], env, work / "serve.log")
+        )
+        if db == "postgres":
+            stack.enter_context(process([DATATRUST, "worker", "--dev"], env, work / "worker.log"))
+        stack.enter_context(
+            process(
+                [sys.executable, __file__, "--peer-serve", str(peer_port)], env, work / "peer.log"
+            )
+        )
+        base, peer = f"http://{HOST}:{port}", f"http://{HOST}:{peer_port}"
+        wait_http(base + "/health", log=work / "serve.log")
+        wait_http(peer + "/peer", log=work / "peer.log")
+        contributors, buyer, campaign = seed(base)
+        mix = Mix(contributors, buyer, campaign)
+
+        async def peer_step(c: httpx.AsyncClient) -> int:
+            return (await c.get("/peer")).status_code
+
+        for clients in levels:
+            app = asyncio.run(drive(base, clients, seconds, mix.pick)).row()
+            floor = asyncio.run(drive(peer, clients, seconds, lambda: peer_step)).row()
+            row = {"app": app, "peer": floor, "ratio_to_peer": ratio(app, floor)}
+            results["levels"].append(row)  # type: ignore[union-attr]
+            print(describe(clients, app, floor), flush=True)
+        results["targets"] = check_targets(db, results["levels"])  # type: ignore[arg-type]
+        if out is not None:
+            for name in ("serve.log", "worker.log"):
+                if (work / name).exists():
+                    shutil.copy(work / name, out.parent / f"load-{db}-{name}")
+    return results
+
+
+def ratio(app: dict, floor: dict) -> float:
+    return round(app["rps"] / floor["rps"], 3) if floor["rps"] else 0.0
+
+
+def describe(clients: int, app: dict, floor: dict) -> str:
+    return (
+        f"{clients:>4} clients | app {app['rps']:>7.1f} rps p50 {app['p50_ms']:>7.1f} ms "
+        f"p99 {app['p99_ms']:>8.1f} ms errors {app['errors']:>3} stalls {app['stalls']:>2} "
+        f"health max {app['health_max_ms']:>7.1f} ms | peer {floor['rps']:>7.1f} rps "
+        f"p50 {floor['p50_ms']:>6.1f} ms | ratio {ratio(app, floor):.2f}"
+        + (f" | {app['error_kinds']}" if app["errors"] else "")
+        + f"\n       slowest per step (ms): {app['slowest_ms']}"
+    )
+
+
+def check_targets(db: str, levels: list[dict]) -> dict[str, object]:
+    apps = {row["app"]["clients"]: row["app"] for row in levels}
+    verdict: dict[str, object] = {
+        "no_errors": all(a["errors"] == 0 for a in apps.values()),
+        "no_stalls": all(a["stalls"] == 0 for a in apps.values()),
+    }
+    if 1 in apps and 64 in apps:
+        if db == "sqlite":
+            share = apps[64]["rps"] / apps[1]["rps"] if apps[1]["rps"] else 0.0
+            verdict["rps64_over_rps1"] = round(share, 2)
+            verdict["rps64_at_least_half_rps1"] = share >= 0.5
+        else:
+            growth = [apps[k]["rps"] for k in sorted(apps)]
+            verdict["throughput_by_level"] = growth
+            spread = apps[64]["p99_ms"] / apps[1]["p50_ms"] if apps[1]["p50_ms"] else 0.0
+            verdict["p99_at_64_over_p50_at_1"] = round(spread, 1)
+            verdict["p99_at_64_under_10x_p50_at_1"] = spread < 10
+    return verdict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--levels", default="1,16,64,256")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    parser.add_argument("--peer-serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peer_serve:
+        serve_peer(args.peer_serve)
+        return
+    levels = [int(x) for x in args.levels.split(",")]
+    results = run(args.db, levels, args.seconds, args.json)
+    print(json.dumps(results["targets"]))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
