@@ -312,3 +312,40 @@ def test_phone_numbers_written_as_phone_numbers_are_found_even_if_not_allocated(
 def test_a_number_after_a_phone_word_is_a_phone_but_after_an_order_word_is_not():
     assert types_in("uncle ka number 0294195547 hai") == [("PHONE", "0294195547")]
     assert find_pii("order number 0294195547 hai") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Shimla trip was amazing",  # a town from the bundled place list
+        "We stopped at Harrismith for petrol",
+        "Sarojini Nagar se kapde liye",  # a name before a place word
+        "Lunch at Olive Garden then Target",
+        "Maponya Mall in Soweto",
+        "St Ives was beautiful",
+    ],
+)
+def test_towns_and_landmarks_named_like_people_are_not_persons(text):
+    assert find_pii(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("George just texted me", "George"),  # a town, but someone who texts
+        ("coach Ward moved practice", "Ward"),
+        ("Dash madam ka ghar yahin hai", "Dash"),  # an English word before "madam"
+        ("Girik ki shaadi kal hai", "Girik"),  # a Hinglish possessive only people have
+        ("hey thuthukile, can you pay me back?", "thuthukile"),  # greeted, lower case
+        ("Thabisa Vunisa and Tess are getting married", "Thabisa Vunisa"),
+    ],
+)
+def test_context_makes_a_word_a_name(text, name):
+    assert (name, "PERSON") in [(s.value, s.type) for s in find_pii(text)]
+
+
+def test_both_people_of_a_pair_are_found():
+    assert types_in("Thabisa Vunisa and Tess are getting married") == [
+        ("PERSON", "Thabisa Vunisa"),
+        ("PERSON", "Tess"),
+    ]

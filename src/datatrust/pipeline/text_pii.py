@@ -311,16 +311,21 @@ class _Gazetteer:
     place_before: frozenset[str]  # "Lake", "Port"
     place_after: frozenset[str]  # "Mall", "Falls"
     street: frozenset[str]  # "Road", "Marg", "Indlela": the word that ends a street name
+    places: frozenset[str]  # lower-case town names of IN, ZA, GB, US
     english_rank: dict[str, int]  # lower-case word → rank among common English words
+    english: frozenset[str]  # every word of zxcvbn's English lists, however rare
 
 
 @functools.cache
 def _gazetteer() -> _Gazetteer:
-    """Load the bundled name lists once (about 100k names, ~300 KB gzip; tens of ms), and
-    the English word frequencies that ``zxcvbn`` (a runtime dependency) bundles."""
+    """Load the bundled name and place lists once (about 100k names and 10k towns, ~350 KB
+    gzip; tens of ms), and the English word frequencies that ``zxcvbn`` (a runtime
+    dependency) bundles."""
     from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
     data = resources.files("datatrust.pipeline") / "data"
+    with gzip.open(data.joinpath("places.txt.gz").open("rb"), "rt", encoding="utf-8") as fh:
+        places = frozenset(line.strip().lower() for line in fh if line.strip())
     first: set[str] = set()
     last: set[str] = set()
     core: set[str] = set()
@@ -350,7 +355,9 @@ def _gazetteer() -> _Gazetteer:
         elif line:
             section.update(w.lower() for w in line.split())
     rank: dict[str, int] = {}
+    english: set[str] = set()
     for source in ("english_wikipedia", "us_tv_and_film"):
+        english.update(FREQUENCY_LISTS[source])
         for i, word in enumerate(FREQUENCY_LISTS[source][:_COMMON_RANK]):
             rank[word] = min(i, rank.get(word, i))
     titles = sections["[titles]"]
@@ -368,7 +375,9 @@ def _gazetteer() -> _Gazetteer:
         frozenset(sections["[place_before]"]),
         frozenset(sections["[place_after]"]),
         frozenset(sections["[street]"]),
+        places,
         rank,
+        frozenset(english),
     )
 
 
@@ -444,7 +453,7 @@ def _phones(text: str, claimed: list[Candidate]) -> Iterable[Candidate]:
             end -= 1
         if any(s <= start and end <= e for s, e, _ in claimed):
             continue
-        if _decoy_before(text, start):
+        if _decoy_before(text, start) or _glued_to_letters(text, start, end):
             continue
         digits = sum(c.isdigit() for c in text[start:end])
         ext = _PHONE_EXTENSION.match(text, end)
@@ -474,6 +483,13 @@ def _phones(text: str, claimed: list[Candidate]) -> Iterable[Candidate]:
             yield from found
         elif digits <= 13 and _PHONE_WORDS.search(text, max(0, start - 40), start):
             yield start, full_end, "PHONE"
+
+
+def _glued_to_letters(text: str, start: int, end: int) -> bool:
+    """Digits inside a code like "RI005878082IN" (an India Post tracking number)."""
+    before = start > 0 and text[start - 1].isalpha()
+    after = end < len(text) and text[end].isalpha() and text[end] not in "xX"
+    return before or after
 
 
 def _addresses(text: str) -> Iterable[Candidate]:
@@ -543,7 +559,8 @@ class _Tok:
     word: str  # as written, without a possessive "'s" or a Hindi "जी"
     key: str  # lower-case
     kind: str = "N"  # C clear name, A ambiguous, O other capitalised, o other lower-case,
-    #                  N never/common, T title before a name, P title after a name
+    #                  E capitalised common English word, N never/common, T title before a
+    #                  name, P title after a name
     keep: bool = False
     possessive: bool = False
 
@@ -599,8 +616,10 @@ def _classify(tok: _Tok, gz: _Gazetteer, sentence_start: bool) -> str:
         else:
             floor = _RARE_RANK
         return "C" if rank >= floor else "A"
-    if rank is not None or key in gz.ambiguous:
+    if key in gz.ambiguous:
         return "N"
+    if rank is not None:
+        return "E" if upper else "N"
     return "O" if upper else "o"
 
 
@@ -627,15 +646,20 @@ def _persons(text: str) -> Iterable[Candidate]:
         prev = toks[i - 1] if i else None
         nxt = toks[i + 1] if i + 1 < n else None
         tok.keep = tok.kind == "C" or _named_by_context(text, tok, prev, nxt, gz)
+    _join_lists(text, toks, gz)
     # Surnames and ambiguous words join a kept first name; ambiguous words join either way.
+    # After a capitalised name, a capitalised surname even if it is an English word
+    # ("Radha Contractor"); after a lower-case one, a lower-case word in no word list
+    # ("mzamo somfula"): a word too many next to a name costs little.
     for i in range(1, n):
         tok, prev = toks[i], toks[i - 1]
         if tok.keep or _gap(text, prev, tok) != " " or not prev.keep:
             continue
-        if tok.kind == "A" or (tok.kind == "O" and _capital(prev.word)):
+        if tok.kind == "A" or (tok.kind in "OE" and _capital(prev.word)):
             tok.keep = True
         elif tok.kind == "o" and not prev.word[:1].isupper() and len(tok.word) > 2:
-            tok.keep = tok.key in gz.last
+            tok.keep = tok.key in gz.last or tok.key not in gz.english
+    _join_lists(text, toks, gz)  # again, now that surnames are kept: "Thabisa Vunisa and Tess"
     # Particles join a kept name to the capitalised surname after them ("Kay van Bentheim").
     # After a title too: "uncle van Bruchem".
     for i in range(1, n - 1):
@@ -663,6 +687,19 @@ def _persons(text: str) -> Iterable[Candidate]:
         yield toks[i].start, toks[j].end, "PERSON"
 
 
+def _join_lists(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
+    """Lists of people: "Tess and Silondile", "Londiwe and mzamo": a word joined by "and"
+    to a kept name is one too, unless it is an English word."""
+    n = len(toks)
+    for i in range(1, n):
+        tok = toks[i]
+        if tok.keep or tok.kind not in "AOo" or (tok.kind == "o" and tok.key in gz.english):
+            continue
+        left = i > 1 and toks[i - 2].keep and _AND.fullmatch(text, toks[i - 2].end, tok.start)
+        right = i + 2 < n and toks[i + 2].keep and _AND.fullmatch(text, tok.end, toks[i + 2].start)
+        tok.keep = bool(left or right)
+
+
 def _kept_runs(text: str, toks: list[_Tok]) -> list[tuple[int, int]]:
     """``(first, last)`` indices of each run of kept tokens joined by single spaces."""
     runs: list[tuple[int, int]] = []
@@ -683,6 +720,7 @@ def _kept_runs(text: str, toks: list[_Tok]) -> list[tuple[int, int]]:
 # Words after which a capitalised word is a person being addressed or talked about.
 _PERSON_VERBS = re.compile(
     r"\b(?:tell|told|ask|asked|met|meet|meeting|with|cc|hi|hey|hello|hiya|sawubona|dumela|molo|"
+    r"fetch|collect|whatsapp|"
     r"howzit|thanks|thank you|dear|bye|love|miss|call|called|text|ping|remind|saw|invite|"
     r"invited|congrats|congratulations|namaste|sharp|aweh|heita)[,!]?\s+$",
     re.IGNORECASE,
@@ -697,6 +735,32 @@ _VOCATIVE = re.compile(
 _HINDI_PERSON_AFTER = re.compile(
     r"(?:जी)?\s+(?:ने\s+(?:कहा|बोला|बताया|पूछा|भेजा|दिया|लिखा)|को\s+(?:बोल|बता|कह|फ़ोन|फोन))"
 )
+# After a word: it names someone who speaks, writes or comes ("George just texted").
+_PERSON_AFTER = re.compile(
+    r"\s+(?:(?:just|has|also|already)\s+)?(?:said|says|texted|called|told|asked|replied|wrote|"
+    r"messaged|whatsapped|phoned|rang|laughed|cried|wants|needs|"
+    r"(?:is|was|will be)\s+(?:coming|picking|bringing|driving|cooking|sleeping|working|"
+    r"running late|on (?:his|her|their) way|there|here|sick|home))\b"
+    # Hinglish: "X ne bola", "X dekh lega", "X bol rahi thi"
+    r"|\s+(?:ne\s+(?:bola|boli|kaha|bataya|poocha|pucha|likha|socha)|"
+    r"(?:dekh|sun|bol|bata|samajh|sambhal)\s+(?:lega|legi|lenge|raha|rahi|rahe))\b",
+    re.IGNORECASE,
+)
+# Kin and friends named: "my sister Crystal", "meri cousin Priya".
+_KIN_BEFORE = re.compile(
+    r"\b(?:my|meri|mera|mere|our|his|her|your|tera|teri)\s+(?:(?:big|little|younger|older|"
+    r"elder|best|chhoti|badi|chhota|bada)\s+)?(?:sister|brother|cousin|friend|aunt|uncle|son|"
+    r"daughter|wife|husband|boyfriend|girlfriend|colleague|boss|neighbou?r|bestie|bf|gf|"
+    r"mom|mum|dad|behen|bhai|dost|beta|beti|nephew|niece|grandson|granddaughter)\s+$",
+    re.IGNORECASE,
+)
+# Hinglish possessives that only people have: "Girik ki shaadi", "Warhi ka birthday".
+_HINGLISH_PERSON_NOUNS = re.compile(
+    r"\s+(?:ka|ki|ke)\s+(?:shaadi|shadi|birthday|bday|mummy|papa|mom|dad|beta|beti|bhai|behen|"
+    r"bahen|wife|biwi|husband|pati|patni|sasural|email|number)\b",
+    re.IGNORECASE,
+)
+_AND = re.compile(r" (?:and|aur|en|&) ")
 _NAME_WORDS = re.compile(r"(?:name is|naam|called|named|नाम)\s+$", re.IGNORECASE)
 _PERSON_NOUNS = re.compile(
     r"['’]s\s+(?:birthday|bday|mom|mum|mummy|mother|dad|papa|father|number|house|place|wife|"
@@ -712,6 +776,7 @@ _PLACE_PREPOSITION = re.compile(
     re.IGNORECASE,
 )
 _PLACE_POSTPOSITION = re.compile(r"\s+(?:mein|me|wale|wala|waale|ja|jaa|jaana|jana)\b", re.I)
+_TOWN_SUFFIX = re.compile(r"...(?:nagar|abad|garh|ganj|gaon|puram|pura|pur)$")
 # Shops named like a person with a title.
 _BRAND_PHRASES = frozenset({"mr price", "mr delivery", "mrs balls", "dr oetker", "mr bean"})
 _FIRM_LIST = re.compile(r"([A-Z][\w'-]+), ([A-Z][\w'-]+),? (?:and|&) ([A-Z][\w'-]+)")
@@ -744,14 +809,18 @@ def _place_or_firm(
 ) -> bool:
     if prev is not None and f"{prev.key} {run[0].key}" in _BRAND_PHRASES:
         return True  # "Mr Price"
+    if _TOWN_SUFFIX.search(run[-1].key):
+        return True  # "Sri Ganganagar", "Hoshiarpur": Indian town endings
     if any(s <= run[0].start and run[-1].end <= e for s, e in firms):
         return True
     if nxt is not None and nxt.key in gz.company and _gap(text, run[-1], nxt) in (" ", " & "):
         return True  # "Sharma Ltd"
     if re.match(r" (?:and|&) Sons\b", text[run[-1].end :]):
         return True
-    if (prev is not None and prev.kind == "T") or (nxt is not None and nxt.kind == "P"):
+    if (prev is not None and prev.kind == "T") or (nxt is not None and nxt.key in gz.after):
         return False  # "uncle George" is a person, whatever George is otherwise
+    if run[0].key in gz.place_before or any(t.key in gz.place_after for t in run[1:]):
+        return True  # "St Ives", "Maponya Mall"
     if prev is not None and prev.key in gz.place_before and _gap(text, prev, run[0]) == " ":
         return True  # "Lake Victoria"
     if nxt is not None and nxt.key in gz.place_after and _gap(text, run[-1], nxt) == " ":
@@ -760,6 +829,11 @@ def _place_or_firm(
         return True  # "in George", "driving to George"
     if _PLACE_POSTPOSITION.match(text, run[-1].end):
         return True  # "Kimberley mein"
+    words = " ".join(t.key for t in run)
+    if words in gz.places and not all(t.key in gz.core and t.kind == "C" for t in run):
+        # A town that is not also a common first name ("Shimla", "Harrismith"), unless
+        # the sentence says it is someone ("hey Kingston", "Kingston said").
+        return not _person_context(text, run[0], prev, gz)
     # A lone double-barrelled surname ("Bose-Bhatt") without a first name is a firm.
     has_first = any(t.key in gz.first and t.kind == "C" for t in run)
     return len(run) == 1 and "-" in run[0].word and not has_first
@@ -770,23 +844,46 @@ def _named_by_context(
 ) -> bool:
     """Whether the words around a word that is not a clear name make it one."""
     kind, start = tok.kind, tok.start
-    if kind not in "AOo":
+    if kind not in "AOoE":
         return False
     if prev is not None and prev.kind == "T" and _gap(text, prev, tok) in (" ", ". "):
-        # "Dr Bill", "sis Thandi"; but not "yes sir thanks"
+        # "Dr Bill", "sis Thandi", "coach Ward"; but not "yes sir thanks"
         return kind != "o" or prev.key not in ("sir", "madam")
-    if nxt is not None and nxt.kind == "P" and _gap(text, tok, nxt) == " ":
-        return kind != "o" or len(tok.word) > 2  # "Chada ji", "oviya bhaiya"
+    if nxt is not None and nxt.key in gz.after and _gap(text, tok, nxt) == " ":
+        return kind != "o" or len(tok.word) > 2  # "Chada ji", "Dash madam", "oviya bhaiya"
+    if kind == "E":
+        return False  # an English word is a name only right next to a title
+    lower_ok = kind != "o" or tok.key in gz.first or tok.key not in gz.english
+    if _PERSON_AFTER.match(text, tok.end):
+        return lower_ok  # "George just texted", "mason said", "vrinda ne bola"
+    if _KIN_BEFORE.search(text, max(0, start - 30), start):
+        return lower_ok  # "my sister Crystal"
     if kind in "AO" and _NAME_WORDS.search(text, max(0, start - 20), start):
         return True  # "mera naam Chada hai"
     if kind in "Oo" and _PERSON_VERBS.search(text, max(0, start - 25), start):
-        # lower-case: only a (less common) name from the gazetteer, "with nobantu"
-        return kind == "O" or tok.key in gz.first
+        # lower-case: a name from the gazetteer, "with nobantu", or a word in no English
+        # word list after a greeting, "hey thuthukile"
+        if kind == "O" or tok.key in gz.first:
+            return True
+        return tok.key not in gz.english and len(tok.word) > 3
     if kind == "A" and _VOCATIVE.search(text, max(0, start - 15), start):
         return True  # "hey Mark"
     if kind == "O" and _devanagari(tok.word) and _HINDI_PERSON_AFTER.match(text, tok.end):
         return True
-    return kind in "Oo" and tok.possessive and _PERSON_NOUNS.match(text, tok.end) is not None
+    if tok.possessive and _PERSON_NOUNS.match(text, tok.end):
+        return True  # "Zaitra's birthday"
+    return kind in "AO" and _HINGLISH_PERSON_NOUNS.match(text, tok.end) is not None
+
+
+def _person_context(text: str, tok: _Tok, prev: _Tok | None, gz: _Gazetteer) -> bool:
+    """Greeted, told, or speaking: "hey X", "tell X", "X said", "X's birthday"."""
+    start = tok.start
+    return bool(
+        _VOCATIVE.search(text, max(0, start - 15), start)
+        or _PERSON_VERBS.search(text, max(0, start - 25), start)
+        or _PERSON_AFTER.match(text, tok.end)
+        or (tok.possessive and _PERSON_NOUNS.match(text, tok.end))
+    )
 
 
 def _capital(word: str) -> bool:
