@@ -37,6 +37,17 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
     return build(settings)
 
 
+def _check_storage(services) -> None:  # type: ignore[no-untyped-def]
+    """Reach the object store once at start-up, which creates a missing S3 bucket: on a
+    fresh S3-compatible store the first upload would otherwise fail with NoSuchBucket.
+    An unreachable store is reported and not fatal (``/health`` names it, and a process
+    restarted during an outage must not crash-loop)."""
+    try:
+        services.store.check()
+    except Exception as exc:
+        typer.echo(f"warning: the object store is not ready: {type(exc).__name__}: {exc}", err=True)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -53,6 +64,7 @@ def serve(
     settings = _settings(dev)
     configure_logging()
     services = _services(settings)
+    _check_storage(services)
     if demo:
         _print_demo(services)
     typer.echo(f"Datatrust on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
@@ -76,7 +88,9 @@ def worker(
     """Run a job worker (Huey consumer). Start as many as needed, on as many machines."""
     from datatrust.worker import run_worker
 
-    run_worker(_services(_settings(dev)), workers=workers)
+    services = _services(_settings(dev))
+    _check_storage(services)
+    run_worker(services, workers=workers)
 
 
 @jobs_app.command("sweep")
@@ -171,7 +185,9 @@ def audit_checkpoint(dev: bool = typer.Option(False, "--dev")) -> None:
 @app.command()
 def demo(dev: bool = typer.Option(False, "--dev")) -> None:
     """Seed the demo: people, a vetted buyer, two open tasks, listed items and a sale."""
-    _print_demo(_services(_settings(dev)))
+    services = _services(_settings(dev))
+    _check_storage(services)
+    _print_demo(services)
 
 
 def _print_demo(services) -> None:  # type: ignore[no-untyped-def]

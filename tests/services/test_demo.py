@@ -8,6 +8,7 @@ recordings are processed only because ``seed_demo`` runs their jobs itself.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -111,6 +112,29 @@ def test_each_contributors_recording_was_processed_licensed_and_listed(demo):
             # Processed by its own job, which the serve's consumer will find done.
             job = uow.one(OutboxJob, idempotency_key=processing_key(item.id))
             assert job.state is JobState.DONE
+
+
+def test_a_recording_whose_job_a_running_worker_took_first_is_waited_for(fresh, monkeypatch):
+    """Seeding a cluster while its workers start: a worker claims a recording's job before
+    the demo does (``run_job`` skips it) and finishes it a moment later. The demo waits
+    for that run instead of leaving the recording out."""
+    run = fresh.run_job
+    taken: list[threading.Timer] = []
+
+    def a_worker_took_it(job_id: int) -> str:
+        taken.append(threading.Timer(0.3, run, args=(job_id,)))
+        taken[-1].start()
+        return "skipped"
+
+    monkeypatch.setattr(fresh, "run_job", a_worker_took_it)
+    seed_demo(fresh, payment_rail_for(fresh))
+    assert len(taken) == len(RECORDINGS)
+    for recording in RECORDINGS:
+        owner = actor(fresh, recording.owner)
+        with fresh.uow() as uow:
+            (item,) = [i for i in items.list_my_items(uow, owner) if i.title == recording.title]
+            want = ItemStatus.LISTED if recording.voted_through else ItemStatus.ACCEPTED
+            assert item.status is want, recording.title
 
 
 def test_the_buyer_sees_a_catalogue_and_bought_for_training(demo):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 import wave
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +35,7 @@ from datatrust.domain.campaigns import Campaign, CampaignState
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict
 from datatrust.domain.items import Item, ItemStatus
-from datatrust.domain.jobs import OutboxJob
+from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Role
 from datatrust.services import accounts, campaigns, consent, items, licences, money, orders
@@ -227,9 +228,11 @@ def _open_task(
 
 def _record(services: DemoServices, campaign_id: int, recording: DemoRecording) -> int | None:
     """Upload the recording to the task (once) and run its processing job now: the job
-    consumer of ``serve`` starts only after seeding, and later finds the job done.
-    Returns the item's id, or None (logged) if the pipeline rejected it: the demo goes on
-    without it rather than stopping ``serve``."""
+    consumer of ``serve`` starts only after seeding, and later finds the job done. Where
+    workers already run (a cluster seeded while it starts), one of them may claim the job
+    first: then this waits for that run to end. Returns the item's id, or None (logged)
+    if the pipeline rejected it: the demo goes on without it rather than stopping
+    ``serve``."""
     actor = _actor(services, recording.owner)
     with services.uow() as uow:
         item = uow.one(Item, owner_id=actor.user_id, campaign_id=campaign_id, title=recording.title)
@@ -251,7 +254,8 @@ def _record(services: DemoServices, campaign_id: int, recording: DemoRecording) 
         waiting = item.status is ItemStatus.RECEIVED and job is not None
     if waiting:
         assert job is not None and job.id is not None
-        services.run_job(job.id)
+        if services.run_job(job.id) == "skipped":
+            _wait_for_job(services, job.id)
     with services.uow() as uow:
         item = items.get_item(uow, actor, item_id)
         if item.status in (ItemStatus.ACCEPTED, ItemStatus.LISTED):
@@ -263,6 +267,18 @@ def _record(services: DemoServices, campaign_id: int, recording: DemoRecording) 
             item.report.get("reasons"),
         )
         return None
+
+
+def _wait_for_job(services: DemoServices, job_id: int, poll_seconds: float = 0.2) -> None:
+    """Until the job is done or failed, or its lease (after which the sweeper runs it
+    again) has passed: the caller then reports the item as it finds it."""
+    deadline = time.monotonic() + services.settings.job_lease_seconds
+    while time.monotonic() < deadline:
+        with services.uow() as uow:
+            row = uow.get(OutboxJob, job_id)
+            if row is None or row.state in (JobState.DONE, JobState.FAILED):
+                return
+        time.sleep(poll_seconds)
 
 
 def _give_consent(services: DemoServices, recording: DemoRecording, item_id: int) -> None:
