@@ -3,10 +3,15 @@
 Pure functions, no network and no models: compiled patterns, ``phonenumbers``, checksum
 validation (Luhn, Verhoeff, South African ID dates), a compact names gazetteer built by
 ``scripts/build_name_gazetteer.py`` from the ``names-dataset`` wheel and bundled under
-``data/`` (so run time never loads the 55 MB dataset), word lists in
-``data/common_words.txt`` (chat words in English, Hinglish, Hindi and South African usage,
-titles and honorifics, firm and place words), and the English word frequencies that
-``zxcvbn`` bundles (to tell a name from a common word).
+``data/`` (so run time never loads the 55 MB dataset), town names of IN/ZA/GB/US taken from
+``phonenumbers``' geocoder by ``scripts/build_place_names.py`` (``data/places.txt.gz``),
+word lists in ``data/common_words.txt`` (chat words in English, Hinglish, Hindi and South
+African usage, titles and honorifics, firm, place and street words), and the English word
+frequencies that ``zxcvbn`` bundles (to tell a name from a common word).
+
+What it is measured on, and how well: ``bench/RESULTS.md`` ("Text redaction"). Weakest
+part: names outside the gazetteer in phrasings its context rules do not know, and
+lower-case names that are not among the most common ones.
 
 Detected types and their placeholders::
 
