@@ -338,6 +338,10 @@ def test_towns_and_landmarks_named_like_people_are_not_persons(text):
         ("Girik ki shaadi kal hai", "Girik"),  # a Hinglish possessive only people have
         ("hey thuthukile, can you pay me back?", "thuthukile"),  # greeted, lower case
         ("Thabisa Vunisa and Tess are getting married", "Thabisa Vunisa"),
+        ("Udyati, where are you?", "Udyati"),  # addressed, opening a message
+        ("see you soon, thandeka!", "thandeka"),  # addressed, closing it
+        ("vrinda ne bola ki woh nahi aayegi", "vrinda"),  # the one who spoke
+        ("my sister Crystal lives in Leeds", "Crystal"),
     ],
 )
 def test_context_makes_a_word_a_name(text, name):
@@ -348,4 +352,10 @@ def test_both_people_of_a_pair_are_found():
     assert types_in("Thabisa Vunisa and Tess are getting married") == [
         ("PERSON", "Thabisa Vunisa"),
         ("PERSON", "Tess"),
+    ]
+
+
+def test_cash_app_cashtags_are_handles_but_prices_and_tickers_are_not():
+    assert types_in("send it to $priya_s on cash app, it was $25, not $AAPL") == [
+        ("HANDLE", "$priya_s")
     ]

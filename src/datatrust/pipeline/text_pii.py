@@ -217,7 +217,12 @@ _CARD = re.compile(_NB + r"\d(?:[ -]?\d){11,18}" + _NA)
 _AADHAAR = re.compile(_NB + r"[2-9]\d{3}([ -]?)\d{4}\1\d{4}" + _NA)
 _ZA_ID = re.compile(_NB + r"\d{6} ?\d{4} ?\d{3}" + _NA)
 _SSN = re.compile(_NB + r"(\d{3})([- ])(\d{2})\2(\d{4})" + _NA)
-_HANDLE = re.compile(r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])")
+# @mentions and Venmo/Instagram handles, and Cash App "$cashtags" (a letter first, some
+# lower case: "$5", "$AAPL" are a price and a ticker).
+_HANDLE = re.compile(
+    r"(?<![\w@.])@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?(?![\w@])"
+    r"|(?<![\w$])\$(?=[A-Za-z0-9_-]*[a-z])[A-Za-z][A-Za-z0-9_-]{1,19}(?![\w-])"
+)
 # Cheap gate before the (slow, pure-Python) phonenumbers matcher: seven or more digits
 # with only phone punctuation between them.
 _PHONE_HINT = re.compile(r"(?:\+|\()?\d(?:[ \t().\-/]{0,3}\d){6,}")
@@ -766,6 +771,8 @@ _HINGLISH_PERSON_NOUNS = re.compile(
     re.IGNORECASE,
 )
 _AND = re.compile(r" (?:and|aur|en|&) ")
+_ADDRESSED_FIRST = re.compile(r"\s*[,!]")
+_ADDRESSED_LAST = re.compile(r"\s*[.!?]*\s*")
 _NAME_WORDS = re.compile(r"(?:name is|naam|called|named|नाम)\s+$", re.IGNORECASE)
 _PERSON_NOUNS = re.compile(
     r"['’]s\s+(?:birthday|bday|mom|mum|mummy|mother|dad|papa|father|number|house|place|wife|"
@@ -873,6 +880,13 @@ def _named_by_context(
         return tok.key not in gz.english and len(tok.word) > 3
     if kind == "A" and _VOCATIVE.search(text, max(0, start - 15), start):
         return True  # "hey Mark"
+    if kind in "Oo" and (
+        (not text[:start].strip() and _ADDRESSED_FIRST.match(text, tok.end))
+        or (_ADDRESSED_LAST.fullmatch(text, tok.end) and text[:start].rstrip().endswith(","))
+    ):
+        # Addressed by name, opening or closing a message: "Udyati, where are you?",
+        # "see you soon, thandeka!"
+        return kind == "O" or tok.key not in gz.english
     if kind == "O" and _devanagari(tok.word) and _HINDI_PERSON_AFTER.match(text, tok.end):
         return True
     if tok.possessive and _PERSON_NOUNS.match(text, tok.end):
