@@ -148,6 +148,45 @@ def test_a_hostile_file_is_rejected_with_a_reason_and_the_next_item_still_proces
     assert good.status is ItemStatus.ACCEPTED
 
 
+@pytest.mark.parametrize(
+    ("name", "data", "code"),
+    [
+        (
+            "Telegram JSON nesting 100,000 arrays",
+            lambda: b'{"messages": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "chat_too_deep",
+        ),
+        (
+            "30 MB on one line",
+            lambda: b"12/31/23, 9:41 PM - Ana: " + b"x" * 30_000_000,
+            "chat_line_too_long",
+        ),
+        (
+            "JSON with a 10,000-digit number",
+            lambda: b'{"messages": [' + b"9" * 10_000 + b"]}",
+            "unreadable_chat",
+        ),
+    ],
+)
+def test_a_chat_file_outside_the_bounds_ends_in_a_rejection_and_the_worker_goes_on(
+    services, people, name, data, code
+):
+    bad = receive(services, people["owner"], "chat", data(), "chat.txt")
+    assert bad.status is ItemStatus.REJECTED, name
+    reason = bad.report["reasons"][0]
+    assert reason["code"] == code, reason
+    assert "Recursion" not in reason["message"]
+    good = receive(
+        services,
+        people["owner"],
+        "chat",
+        media.whatsapp_chat(),
+        "chat.txt",
+        metadata={"me": "Priya Sharma"},
+    )
+    assert good.status is ItemStatus.ACCEPTED, good.report["reasons"]
+
+
 def test_a_zero_byte_upload_is_refused_at_once(services, people):
     with pytest.raises(InvalidInput, match="empty"):
         receive(services, people["owner"], "photo", b"", "empty.jpg")

@@ -11,6 +11,13 @@ Supported inputs:
 
 Timestamps are naive ``datetime`` values in the exporting phone's local time: neither
 format records a time zone.
+
+Bounds (a file outside them is refused with ``InvalidInput`` whose ``details["reason"]`` is a
+code the pages explain): no message longer than ``MAX_MESSAGE_CHARS`` and no line longer than
+that (``chat_line_too_long``), at most ``MAX_MESSAGES`` messages (``chat_too_many_messages``),
+JSON nested at most ``MAX_JSON_DEPTH`` deep (``chat_too_deep``, checked by a linear scan
+before ``json.loads``, which recurses once per level and would otherwise reach Python's
+recursion limit on a file of a few hundred kilobytes).
 """
 
 from __future__ import annotations
@@ -22,10 +29,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
+import numpy as np
+
 from datatrust.domain.errors import InvalidInput
 from datatrust.pipeline.text_pii import Pseudonymizer, is_phone_number, redact
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+# WhatsApp caps a message at 65,536 characters and Telegram at 4,096; a little room above
+# the larger one for the marks and entity text an export adds.
+MAX_MESSAGE_CHARS = 70_000
+# Years of a busy group chat; more is not one conversation to license, and each message
+# costs the redactor time.
+MAX_MESSAGES = 200_000
+# A Telegram export nests about six levels (export, messages, message, text, entity, …).
+MAX_JSON_DEPTH = 32
 MEDIA_PLACEHOLDER = "<Media omitted>"
 CONTRIBUTOR_LABEL = "CONTRIBUTOR"
 
@@ -200,11 +217,13 @@ def parse_whatsapp(text: str) -> Conversation:
 
     Raises ``InvalidInput`` if the first non-blank line is not a WhatsApp message line.
     """
-    raw: list[list] = []  # [date, time, ampm, sender, text_lines, media]
+    raw: list[list] = []  # [date, time, ampm, sender, text_lines, media, characters]
     source = ""
     system = 0
     seen_first = False
     for line_no, line in enumerate(text.splitlines(), start=1):
+        if len(line) > MAX_MESSAGE_CHARS:
+            raise _too_long(f"line {line_no}", line=line_no)
         # Only leading marks are stripped before matching: iOS flags notices and media
         # with a U+200E right after "Name: ", which tells them apart from typed text.
         clean = line.lstrip("\u200e\u200f\ufeff")
@@ -224,6 +243,9 @@ def parse_whatsapp(text: str) -> Conversation:
                 )
             if raw:
                 raw[-1][4].append(line.translate(_INVISIBLE))
+                raw[-1][6] += len(line) + 1
+                if raw[-1][6] > MAX_MESSAGE_CHARS:
+                    raise _too_long(f"the message that ends on line {line_no}", line=line_no)
             continue
         seen_first = True
         source = source or kind
@@ -236,14 +258,18 @@ def parse_whatsapp(text: str) -> Conversation:
             system += 1
             continue
         media = bool(_MEDIA.match(body.strip()))
-        raw.append([m.group("date"), m.group("time"), m.group("ampm"), sender, [body], media])
+        if len(raw) == MAX_MESSAGES:
+            raise _too_many()
+        raw.append(
+            [m.group("date"), m.group("time"), m.group("ampm"), sender, [body], media, len(body)]
+        )
     if not raw and not system:
         raise InvalidInput("not a chat export: no WhatsApp message lines found")
 
     order = _date_order([r[0] for r in raw], any(r[2] for r in raw), source)
     messages: list[Message] = []
     participants: dict[str, None] = {}
-    for date_s, time_s, ampm, sender, lines, media in raw:
+    for date_s, time_s, ampm, sender, lines, media, _ in raw:
         body = "\n".join(lines)
         participants.setdefault(sender, None)
         at = _whatsapp_datetime(date_s, time_s, ampm, order)
@@ -303,16 +329,28 @@ def parse_telegram(text: str) -> Conversation:
     ``media=True``. A sender of ``null`` (deleted account) becomes ``Deleted Account``.
     A full-account export (``"chats": {"list": …}``) is refused: export one chat.
     """
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidInput(
+            f"not a chat export: the JSON is nested {depth} levels deep (a Telegram export "
+            f"has about six; at most {MAX_JSON_DEPTH} are read)",
+            reason="chat_too_deep",
+            depth=depth,
+        )
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"not a chat export: invalid JSON at line {exc.lineno} column {exc.colno}"
         ) from None
+    except ValueError as exc:  # e.g. a number with more digits than Python converts
+        raise InvalidInput(f"not a chat export: unreadable JSON ({exc})") from None
     if isinstance(doc, dict) and "messages" not in doc and "chats" in doc:
         raise InvalidInput("this is a full Telegram account export; export a single chat instead")
     if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
         raise InvalidInput('not a chat export: JSON has no "messages" list')
+    if len(doc["messages"]) > MAX_MESSAGES:
+        raise _too_many()
     messages: list[Message] = []
     participants: dict[str, None] = {}
     system = 0
@@ -330,12 +368,47 @@ def parse_telegram(text: str) -> Conversation:
         if not isinstance(sender, str):
             raise InvalidInput(f'Telegram message #{i} has a non-text "from"', index=i)
         body = _telegram_text(item.get("text", ""), i)
+        if len(body) > MAX_MESSAGE_CHARS:
+            raise _too_long(f"Telegram message #{i}", index=i)
         media = any(k in item for k in ("photo", "file", "media_type", "sticker_emoji"))
         if media and not body.strip():
             body = MEDIA_PLACEHOLDER
         participants.setdefault(sender, None)
         messages.append(Message(at.replace(tzinfo=None), sender, body, media))
     return Conversation(tuple(participants), tuple(messages), "telegram", system)
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in ``text``, without parsing it: strings are cut
+    out, then the running count of brackets is taken (linear time, no recursion). Brackets
+    of a malformed document are counted as they come; ``json.loads`` then names the error."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets.encode("ascii"), np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1).astype(np.int64)
+    return int(np.cumsum(steps).max())
+
+
+def _too_long(where: str, **details: int) -> InvalidInput:
+    return InvalidInput(
+        f"not a chat export: {where} is longer than {MAX_MESSAGE_CHARS:,} characters, "
+        "more than a chat app lets anyone send",
+        reason="chat_line_too_long",
+        **details,
+    )
+
+
+def _too_many() -> InvalidInput:
+    return InvalidInput(
+        f"chat export has more than {MAX_MESSAGES:,} messages; export a shorter date range",
+        reason="chat_too_many_messages",
+        limit=MAX_MESSAGES,
+    )
 
 
 def _telegram_text(value: object, index: int) -> str:
@@ -439,12 +512,16 @@ def deidentify_chat(
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_MESSAGES",
+    "MAX_MESSAGE_CHARS",
     "ChatDeidentificationReport",
     "Conversation",
     "Message",
     "check_size",
     "decode_export",
     "deidentify_chat",
+    "json_depth",
     "parse_chat_export",
     "parse_telegram",
     "parse_whatsapp",

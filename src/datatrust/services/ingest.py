@@ -369,7 +369,11 @@ def _chat_pipeline(
         data = path.read_bytes()
         conversation = chats.parse_chat_export(data)
     except InvalidInput as exc:
-        code = "file_too_large" if "limit" in exc.message else "unreadable_chat"
+        # The parser names a bound it refused (chat_too_deep, chat_line_too_long,
+        # chat_too_many_messages); otherwise the file is oversize or not a chat at all.
+        code = exc.details.get("reason") or (
+            "file_too_large" if "limit_bytes" in exc.details else "unreadable_chat"
+        )
         result.reject(code, exc.message[0].upper() + exc.message[1:], "validate")
         return result
     if not conversation.messages:

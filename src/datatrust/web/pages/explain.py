@@ -65,6 +65,12 @@ REJECTIONS: dict[str, str] = {
     "outside_campaign_area": "It was not recorded inside the task's area.",
     "sender_unknown": "Tell us which sender in the chat you are.",
     "unreadable_chat": "No chat messages could be read. Export the chat again without media.",
+    "chat_too_deep": "This file is not a chat export: it is built far more deeply than a "
+    "Telegram export is. Export the chat again from Telegram Desktop (JSON).",
+    "chat_line_too_long": "This file is not a chat export: one message in it is longer than "
+    "any chat app lets anyone send. Export the chat again from the app.",
+    "chat_too_many_messages": "This chat has too many messages for one upload. Export a "
+    "shorter date range.",
     "nothing_to_ship": "None of the messages could be kept.",
     "review_rejected": "Reviewers found it does not meet the task's brief. Read the brief "
     "again before the next upload.",
