@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine
@@ -141,5 +143,70 @@ def test_migration_0013_returns_accepted_items_with_nothing_to_deliver_to_proces
             (3, "listed"),
             (4, "rejected"),
         ]
+    finally:
+        engine.dispose()
+
+
+def test_migration_0016_seals_personal_fields_and_keys_content_hashes(databases):
+    import hashlib
+    import os
+
+    from datatrust.adapters.crypto import AesGcmCipher
+
+    master = os.urandom(32)
+    cipher = AesGcmCipher(master)
+    wrapped = cipher.new_wrapped_key()
+    raw = hashlib.sha256(b"upload").hexdigest()
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0015")
+        at = "2026-01-01 00:00:00"
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            c.exec_driver_sql(
+                "INSERT INTO users (id, email, password_hash, role, display_name, language, "
+                f"created_at) VALUES (2, 'gone@invalid', '!', 'contributor', '', 'en', '{at}')"
+            )
+            c.execute(
+                text(
+                    "INSERT INTO contributor_keys (owner_id, wrapped_key, created_at, "
+                    "destroyed_at) VALUES (1, :k, :at, NULL), (2, :e, :at, :at)"
+                ),
+                {"k": wrapped, "e": b"", "at": at},
+            )
+            for item_id, owner in [(1, 1), (2, 2)]:
+                c.execute(
+                    text(
+                        "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                        "content_type, size, original_key, original_sha256, report, "
+                        "fingerprints, created_at, updated_at) VALUES (:id, :owner, 'chat', "
+                        "'listed', :title, 'Asha chat.txt', 'text/plain', 1, 'k', :raw, "
+                        ":report, '{}', :at, :at)"
+                    ),
+                    {
+                        "id": item_id,
+                        "owner": owner,
+                        "title": "Asha at home" if owner == 1 else "",
+                        "raw": raw,
+                        "report": '{"upload": {"me": "Asha Rao"}}',
+                        "at": at,
+                    },
+                )
+        migrate.upgrade(engine, master_key=master)
+        with engine.connect() as c:
+            rows = c.execute(
+                text("SELECT title, filename, original_sha256, report, fingerprints FROM items")
+            ).all()
+        (title, filename, content_id, report, _), erased = rows
+        assert cipher.open_field(wrapped, title) == "Asha at home"
+        assert cipher.open_field(wrapped, filename) == "Asha chat.txt"
+        me = (
+            json.loads(report)["upload"]["me"]
+            if isinstance(report, str)
+            else report["upload"]["me"]
+        )
+        assert cipher.open_field(wrapped, me) == "Asha Rao"
+        assert content_id == cipher.content_id(raw) != raw
+        assert erased.original_sha256 == "" and erased.fingerprints is None  # erased before
     finally:
         engine.dispose()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datatrust.adapters.crypto import AesGcmCipher, Ed25519Signer
@@ -121,9 +123,10 @@ def build(
     date here; PostgreSQL is migrated only by ``datatrust db upgrade`` (an operator's act)."""
     import datatrust.services.handlers  # noqa: F401  (registers the job handlers)
 
+    keep_files_private(settings)
     engine = engine or make_engine(settings.effective_database_url, pool=pool_settings(settings))
     if upgrade_embedded and settings.is_sqlite:
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, master_key=settings.master_key_bytes())
     store = make_object_store(settings)
     cipher = AesGcmCipher.from_settings(settings)
     services_ref: list[Services] = []
@@ -167,11 +170,30 @@ def pool_settings(settings: Settings) -> PoolSettings:
     )
 
 
+def keep_files_private(settings: Settings) -> None:
+    """Files this process creates from now on (database with -wal and -shm, objects,
+    uploads, the queue, mail) are readable by its own user only (0600, folders 0700), and
+    so are the data folder, the object folder and an embedded database made before.
+
+    The umask is process-wide on purpose: SQLite creates its -wal and -shm files itself,
+    with the process's umask. Only the top folders are changed, not every file under
+    them: a folder at 0700 already keeps everyone else out of all it holds."""
+    os.umask(0o077)
+    for folder in (settings.data_dir, settings.effective_storage_path):
+        if folder.is_dir():
+            folder.chmod(0o700)
+    if settings.is_sqlite:
+        database = Path(settings.effective_database_url.split("///", 1)[-1])
+        for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            if path.is_file():
+                path.chmod(0o600)
+
+
 def upgrade_database(settings: Settings) -> str | None:
     """Apply migrations to the configured database; returns the revision reached."""
     engine = make_engine(settings.effective_database_url)
     try:
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, master_key=settings.master_key_bytes())
         return migrate.current_revision(engine)
     finally:
         engine.dispose()

@@ -112,6 +112,7 @@ def test_after_erasure_nothing_of_the_person_is_left_in_any_stored_byte(instance
             actor,
             length=len(photo),
             metadata={"kind": "photo", "filename": f"{MARKER}-2.jpg", "title": MARKER},
+            storage=svc.storage,
         )
     with svc.uow() as uow:
         uploads.append_chunk(
@@ -131,3 +132,37 @@ def test_after_erasure_nothing_of_the_person_is_left_in_any_stored_byte(instance
 
     left = _scan(tmp_path / "var", needles)
     assert not left, "\n".join(left)
+
+
+def test_files_at_rest_are_readable_by_the_service_user_only(tmp_path):
+    data = tmp_path / "var"
+    data.mkdir(mode=0o755)
+    (data / "datatrust.db").touch(mode=0o644)  # made by an older version
+    services = build(make_settings(tmp_path))
+    try:
+        with services.uow() as uow:
+            user = accounts.sign_up(
+                uow, services.hasher, email="files@example.org", password="correct horse battery"
+            )
+            actor = accounts.actor_for(uow, user)
+        with services.uow() as uow:
+            items.receive_item(
+                uow,
+                services.storage,
+                actor,
+                kind="photo",
+                filename="a.jpg",
+                content_type="image/jpeg",
+                chunks=[ingest_media.photo(seed=4)],
+            )
+        paths = [data, *data.rglob("*")]
+        assert any(p.name == "datatrust.db-wal" for p in paths)
+        assert any("objects" in p.parts and p.is_file() for p in paths)
+        loose = {
+            str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777)
+            for p in paths
+            if p.stat().st_mode & 0o077
+        }
+        assert loose == {}
+    finally:
+        services.close()

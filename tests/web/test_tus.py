@@ -99,7 +99,9 @@ def test_tuspy_uploads_a_photo_that_becomes_a_processed_item(server, services, p
     assert item.size == len(data) and item.original_sha256 == services.storage.cipher.content_id(
         hashlib.sha256(data).hexdigest()
     )
-    assert item.status is ItemStatus.ACCEPTED and item.title == "my street"
+    assert item.status is ItemStatus.ACCEPTED and item.title != "my street"  # sealed at rest
+    with services.uow() as uow:
+        assert services.storage.open_text(uow, item.owner_id, item.title) == "my street"
     head = httpx.head(uploader.url, headers={**owner.headers, **TUS})
     assert head.headers["Upload-Offset"] == str(len(data))
     assert head.headers["Datatrust-Item-Id"] == str(item.id)

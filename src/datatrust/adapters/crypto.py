@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 
 from datatrust.config import InsecureSettings, Settings
 from datatrust.domain.errors import InvalidInput
-from datatrust.services.storage import DecryptionError
+from datatrust.services.storage import SEALED_FIELD_PREFIX, DecryptionError
 
 MAGIC = b"DTE"
 VERSION = 1
@@ -90,6 +90,25 @@ class AesGcmCipher:
         stands for."""
         key = _derive(self._unwrap(wrapped_key), _OBJECT_NAME_INFO)
         return hmac.new(key, bytes.fromhex(sha256), hashlib.sha256).hexdigest()
+
+    def seal_field(self, wrapped_key: bytes, text: str) -> str:
+        """``text`` encrypted under a key derived from the data key, as a string that fits a
+        text column: ``dtf1.`` + base64url(nonce | AES-GCM ciphertext and tag)."""
+        aead = AESGCM(_derive(self._unwrap(wrapped_key), _FIELD_INFO))
+        nonce = os.urandom(12)
+        sealed = aead.encrypt(nonce, text.encode("utf-8"), SEALED_FIELD_PREFIX.encode())
+        return SEALED_FIELD_PREFIX + b64url_encode(nonce + sealed)
+
+    def open_field(self, wrapped_key: bytes, sealed: str) -> str:
+        """The text ``seal_field`` sealed; ``DecryptionError`` if it was altered or sealed
+        under another key."""
+        aead = AESGCM(_derive(self._unwrap(wrapped_key), _FIELD_INFO))
+        try:
+            raw = b64url_decode(sealed.removeprefix(SEALED_FIELD_PREFIX))
+            plain = aead.decrypt(raw[:12], raw[12:], SEALED_FIELD_PREFIX.encode())
+        except (InvalidInput, InvalidTag, ValueError):
+            raise DecryptionError("a sealed field failed authentication") from None
+        return plain.decode("utf-8")
 
     def content_id(self, sha256: str) -> str:
         """An instance-wide identity for a plaintext hash (HMAC under a key derived from
@@ -151,6 +170,7 @@ class AesGcmCipher:
 
 
 _OBJECT_NAME_INFO = b"datatrust object names v1"
+_FIELD_INFO = b"datatrust sealed fields v1"
 _CONTENT_ID_INFO = b"datatrust content identity v1"
 
 

@@ -722,7 +722,7 @@ def _call_speakers(uow: UnitOfWork, storage: EncryptedStorage, item: Item) -> li
     if not upload.get("transcript_key"):
         return None
     transcript = _read_text(storage, uow, item.owner_id, upload["transcript_key"])
-    return other_speakers(transcript, upload.get("me"))
+    return other_speakers(transcript, storage.open_text(uow, item.owner_id, upload.get("me")))
 
 
 def _process_in(
@@ -776,10 +776,10 @@ def _run_stored(
         original,
         item.kind,
         work_dir=work_dir,
-        filename=item.filename,
+        filename=storage.open_text(uow, item.owner_id, item.filename),
         metadata=_cell_centre(cell) if cell else None,
         transcript=transcript,
-        me=upload.get("me"),
+        me=storage.open_text(uow, item.owner_id, upload.get("me")) or None,
         overrides=campaign.media_overrides() if campaign else None,
         **extra,
     )

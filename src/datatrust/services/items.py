@@ -72,6 +72,8 @@ def receive_item(
     stored = storage.put_outside_transaction(uow, actor.user_id, limited(item_kind, chunks))
     if stored.size == 0:
         raise InvalidInput("the file is empty (0 bytes)", ["file: empty"])
+    if upload.get("me"):  # a name: sealed under the contributor's key like title and filename
+        upload["me"] = storage.seal_text(uow, actor.user_id, upload["me"])
     if transcript:
         upload["transcript_key"] = storage.put_outside_transaction(
             uow, actor.user_id, [transcript.encode()], namespace=TRANSCRIPT_NAMESPACE
@@ -79,14 +81,14 @@ def receive_item(
     item = Item(
         owner_id=actor.user_id,
         kind=item_kind,
-        filename=filename,
+        filename=storage.seal_text(uow, actor.user_id, filename),
         content_type=content_type[:100] or "application/octet-stream",
         size=stored.size,
         original_key=stored.key,
         # The instance-keyed identity, not the plain hash: duplicates are still found
         # across contributors, and the raw hash of an upload is never stored.
         original_sha256=stored.content_id,
-        title=title.strip()[:300],
+        title=storage.seal_text(uow, actor.user_id, title.strip()[:300]),
         campaign_id=campaign_id,
         report={"upload": upload} if upload else {},
     )
@@ -127,6 +129,45 @@ def _upload_facts(metadata: dict[str, Any], problems: list[str]) -> dict[str, An
         else:
             facts["me"] = me
     return facts
+
+
+class ItemView:
+    """An item as its owner sees it: the sealed fields (title, file name, the chat name in
+    the report) opened, every other attribute the item's own. Read-only on purpose: the
+    stored item keeps its sealed values, so nothing opened here is ever written back."""
+
+    def __init__(self, item: Item, title: str, filename: str, report: dict[str, Any]) -> None:
+        self._item = item
+        self.title = title
+        self.filename = filename
+        self.report = report
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._item, name)
+
+
+def readable(uow: UnitOfWork, storage: EncryptedStorage, item: Item) -> ItemView:
+    """``item`` with its sealed fields opened (empty once its owner was erased)."""
+    report = dict(item.report or {})
+    if isinstance(report.get("upload"), dict) and report["upload"].get("me"):
+        me = storage.open_text(uow, item.owner_id, report["upload"]["me"])
+        report["upload"] = {**report["upload"], "me": me}
+    return ItemView(
+        item,
+        storage.open_text(uow, item.owner_id, item.title),
+        storage.open_text(uow, item.owner_id, item.filename),
+        report,
+    )
+
+
+def show_my_items(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> list[ItemView]:
+    """``list_my_items``, readable."""
+    return [readable(uow, storage, i) for i in list_my_items(uow, actor)]
+
+
+def show_item(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, item_id: int) -> ItemView:
+    """``get_item``, readable."""
+    return readable(uow, storage, get_item(uow, actor, item_id))
 
 
 def list_my_items(uow: UnitOfWork, actor: Actor) -> list[Item]:

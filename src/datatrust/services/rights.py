@@ -25,6 +25,7 @@ from datatrust.services.consent import (
     apply_withdrawal,
     list_my_consents,
 )
+from datatrust.services.items import readable
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.licences import LicenceOffer
 from datatrust.services.mail import SEND_JOB
@@ -68,11 +69,10 @@ def export_my_data(
     ``receipts.json`` (the signed JWS, with ``platform_key.json`` to verify them) and
     ``audit_events.json`` (events about the caller, their items, offers and consents).
 
-    The export itself is audited as ``personal_data:export``. ``storage`` is unused
-    today: media are not copied into the zip (they can be gigabytes); it is in the
-    signature so a later version can add them without changing callers.
+    The export itself is audited as ``personal_data:export``. ``storage`` opens the
+    sealed fields (titles, file names); media are not copied into the zip (they can be
+    gigabytes).
     """
-    del storage
     user = _user(uow, actor, Permission.PERSONAL_DATA_EXPORT)
     items = uow.all(Item, owner_id=user.id, order_by="id")
     offers = uow.all(LicenceOffer, owner_id=user.id, order_by="id")
@@ -95,8 +95,8 @@ def export_my_data(
                 "id": i.id,
                 "kind": i.kind.value,
                 "status": i.status.value,
-                "title": i.title,
-                "filename": i.filename,
+                "title": storage.open_text(uow, i.owner_id, i.title),
+                "filename": storage.open_text(uow, i.owner_id, i.filename),
                 "content_type": i.content_type,
                 "size": i.size,
                 "original_sha256": i.original_sha256,
@@ -106,7 +106,7 @@ def export_my_data(
                 "campaign_id": i.campaign_id,
                 "licence_id": i.licence_id,
                 "consent_id": i.consent_id,
-                "report": i.report,
+                "report": readable(uow, storage, i).report,
                 "created_at": i.created_at,
             }
             for i in items
@@ -228,7 +228,7 @@ def erase_me(
     - pseudonymise the account: email ``erased-<id>@invalid``, display name and country
       cleared, password unusable, sessions and API tokens revoked (token names cleared),
       ``erased_at`` set; failed sign-ins under their email and mail not yet sent to it
-      are dropped; notes they wrote as a reviewer are cleared;
+      are dropped; review notes they wrote or that were written about their items are cleared;
     - clear the items' titles, file names, locations, reports, fingerprints and original
       content ids; forget their unfinished uploads.
 
@@ -286,8 +286,11 @@ def erase_me(
     for mail in uow.all(OutboxJob, job=SEND_JOB, state__in=[JobState.PENDING, JobState.FAILED]):
         if (mail.payload or {}).get("to") == user.email:
             mail.payload, mail.state, mail.finished_at = {}, JobState.DONE, now
-    for vote in uow.all(ReviewVote, reviewer_id=user.id):
-        vote.note = ""
+    item_ids = [i.id for i in items]
+    for vote in uow.all(ReviewVote, reviewer_id=user.id) + (
+        uow.all(ReviewVote, item_id__in=item_ids) if item_ids else []
+    ):
+        vote.note = ""  # what they wrote as a reviewer, and what others wrote about theirs
     uploads = [u.id for u in uow.all(ResumableUpload, owner_id=user.id)]
     for upload in uow.all(ResumableUpload, owner_id=user.id):
         uow.delete(upload)

@@ -54,7 +54,13 @@ from datatrust.services.orders import (
     use_from_dict,
 )
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.storage import Cipher, EncryptedStorage, open_sealed, put_sealed
+from datatrust.services.storage import (
+    SEALED_FIELD_PREFIX,
+    Cipher,
+    EncryptedStorage,
+    open_sealed,
+    put_sealed,
+)
 
 BUILD_SHARD_JOB = "snapshots.build_shard"
 FINALISE_JOB = "snapshots.finalise"
@@ -301,9 +307,9 @@ def _latest(uow: UnitOfWork, order_id: int) -> Snapshot | None:
 def _extension(item: Item) -> str:
     # What ships may differ from the upload (a call's transcript while its other side has
     # not confirmed, a video re-encoded to MP4): name the file for what it is.
-    ext = item.shipped_format or (
-        item.filename.rsplit(".", 1)[-1].lower() if "." in item.filename else ""
-    )
+    # A sealed file name (storage.seal_text) says nothing here: "bin" unless recorded.
+    plain = "" if item.filename.startswith(SEALED_FIELD_PREFIX) else item.filename
+    ext = item.shipped_format or (plain.rsplit(".", 1)[-1].lower() if "." in plain else "")
     return ext if re.fullmatch(r"[a-z0-9]{1,10}", ext) else "bin"
 
 

@@ -31,6 +31,9 @@ from datatrust.services.ports import ObjectStore, UnitOfWork
 
 _NAMESPACE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _OBJECT_KEY = re.compile(r"c/(?P<owner>[0-9]+)/[a-z0-9][a-z0-9_-]{0,63}/(?P<name>[0-9a-f]{64})")
+# Sealed text fields (``EncryptedStorage.seal_text``) start with this; anything else in such
+# a column is plain text written before fields were sealed.
+SEALED_FIELD_PREFIX = "dtf1."
 # Temporary uploads live under the owner's prefix (so deleting that prefix takes them too)
 # in a folder no namespace can name: namespaces cannot start with "_".
 _TMP_FOLDER = "_tmp"
@@ -56,6 +59,8 @@ class Cipher(Protocol):
 
     def new_wrapped_key(self) -> bytes: ...
     def object_name(self, wrapped_key: bytes, sha256: str) -> str: ...
+    def seal_field(self, wrapped_key: bytes, text: str) -> str: ...
+    def open_field(self, wrapped_key: bytes, sealed: str) -> str: ...
     def content_id(self, sha256: str) -> str: ...
     def encrypt(self, wrapped_key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]: ...
     def decrypt(self, wrapped_key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]: ...
@@ -183,6 +188,25 @@ class EncryptedStorage:
             size=size,
             content_id=self.cipher.content_id(digest.hexdigest()),
         )
+
+    def seal_text(self, uow: UnitOfWork, owner_id: int, text: str) -> str:
+        """``text`` encrypted under the owner's data key, for a text column (about 4/3 of
+        its UTF-8 length plus 43 characters). ``""`` stays ``""``. Makes the key on first
+        use, like ``put`` (the caller commits); ``Conflict`` once the key was destroyed."""
+        if not text:
+            return ""
+        return self.cipher.seal_field(self._writable_key(uow, owner_id).wrapped_key, text)
+
+    def open_text(self, uow: UnitOfWork, owner_id: int, value: str | None) -> str:
+        """What ``seal_text`` sealed. A value that is not sealed (written before fields
+        were) is returned as it is; a sealed one whose key is missing or destroyed reads
+        as ``""``: the person was erased."""
+        if not value or not value.startswith(SEALED_FIELD_PREFIX):
+            return value or ""
+        key_row = uow.get(ContributorKey, owner_id)
+        if key_row is None or key_row.destroyed_at is not None or not key_row.wrapped_key:
+            return ""
+        return self.cipher.open_field(key_row.wrapped_key, value)
 
     def open(self, uow: UnitOfWork, owner_id: int, key: str) -> Iterator[bytes]:
         """Stream the plaintext of ``owner_id``'s object ``key``.

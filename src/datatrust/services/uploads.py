@@ -149,9 +149,11 @@ def start_upload(
     *,
     length: str | int | None,
     metadata: dict[str, str],
+    storage: EncryptedStorage | None = None,
 ) -> ResumableUpload:
     """Create an upload of ``length`` bytes. ``metadata`` needs ``kind`` and ``filename``;
-    ``campaign``, ``title``, ``lat``, ``lng``, ``me`` and ``filetype`` are optional.
+    ``campaign``, ``title``, ``lat``, ``lng``, ``me`` and ``filetype`` are optional. With
+    ``storage``, the file name, title and ``me`` are kept sealed under the caller's key.
     Raises ``UploadTooLarge`` (413) when the length is over the kind's limit, and
     ``InvalidInput`` naming every other problem."""
     authorize(actor, Permission.ITEM_CREATE)
@@ -189,6 +191,13 @@ def start_upload(
         campaign_id=campaign_id,
         meta={k: metadata[k][:300] for k in keep if metadata.get(k)},
     )
+    if storage is not None:
+        owner = actor.user_id or 0
+        upload.filename = storage.seal_text(uow, owner, filename)
+        upload.meta = {
+            k: storage.seal_text(uow, owner, v) if k in _SEALED_META else v
+            for k, v in upload.meta.items()
+        }
     staging.create(upload.id)
     uow.add(upload)
     uow.record(
@@ -201,6 +210,10 @@ def start_upload(
     )
     uow.commit()
     return upload
+
+
+# Upload-Metadata that names or describes the person: sealed like the item's fields.
+_SEALED_META = frozenset({"title", "me"})
 
 
 def _length(value: str | int | None, problems: list[str]) -> int | None:
@@ -349,13 +362,16 @@ def _complete(
     actor: Actor,
     upload: ResumableUpload,
 ) -> UploadState:
-    meta = upload.meta or {}
+    meta = {
+        k: storage.open_text(uow, upload.owner_id, v) if k in _SEALED_META else v
+        for k, v in (upload.meta or {}).items()
+    }
     item: Item = receive_item(
         uow,
         storage,
         actor,
         kind=upload.kind.value,
-        filename=upload.filename,
+        filename=storage.open_text(uow, upload.owner_id, upload.filename),
         content_type=meta.get("filetype", "application/octet-stream"),
         chunks=staging.chunks(
             upload.id, storage.cipher, base64.b64decode((upload.meta or {})[KEY_META])

@@ -18,8 +18,12 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, master_key: bytes | None = None) -> None:
+    """Migrate to ``revision``. ``master_key`` lets migrations that convert existing rows
+    under the contributors' keys do so (0016 seals personal fields); without it they
+    change only the schema."""
     config = alembic_config(engine)
+    config.attributes["master_key"] = master_key
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

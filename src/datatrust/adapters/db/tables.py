@@ -177,8 +177,9 @@ items = Table(
     Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
     Column("kind", _enum(ItemKind, "item_kind"), nullable=False),
     Column("status", _enum(ItemStatus, "item_status"), nullable=False),
-    Column("title", String(300), nullable=False, default=""),
-    Column("filename", String(300), nullable=False),
+    # Sealed under the owner's data key (EncryptedStorage.seal_text), hence Text: 0016.
+    Column("title", Text, nullable=False, default=""),
+    Column("filename", Text, nullable=False),
     Column("content_type", String(100), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("original_key", String(300), nullable=False),

@@ -71,7 +71,7 @@ resumable_uploads = Table(
     Column("id", String(32), primary_key=True),
     Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
     Column("kind", _enum(ItemKind, "item_kind"), nullable=False),
-    Column("filename", String(300), nullable=False),
+    Column("filename", Text, nullable=False),  # sealed (migration 0016)
     Column("campaign_id", Integer),
     Column("length", BigInteger, nullable=False),
     Column("meta", JSON, nullable=False),

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/items", tags=["items"])
 CHUNK = 1024 * 1024
 
 
-def item_out(item: Item) -> ItemOut:
+def item_out(item: Item | items.ItemView) -> ItemOut:
     return ItemOut(
         id=item.id,
         kind=item.kind.value,
@@ -69,21 +69,26 @@ def upload(
         transcript=transcript,
         size=file.size,
     )
-    return item_out(item)
+    return item_out(items.readable(unit, svc.storage, item))
 
 
 @router.get("")
 def my_items(
-    actor: Actor = requires(Permission.ITEM_READ), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.ITEM_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
 ) -> list[ItemOut]:
-    return [item_out(i) for i in items.list_my_items(unit, actor)]
+    return [item_out(i) for i in items.show_my_items(unit, svc.storage, actor)]
 
 
 @router.get("/{item_id}")
 def get_item(
-    item_id: int, actor: Actor = requires(Permission.ITEM_READ), unit: UnitOfWork = Depends(uow)
+    item_id: int,
+    actor: Actor = requires(Permission.ITEM_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
 ) -> ItemOut:
-    return item_out(items.get_item(unit, actor, item_id))
+    return item_out(items.show_item(unit, svc.storage, actor, item_id))
 
 
 @router.get("/{item_id}/original")

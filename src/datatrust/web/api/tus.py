@@ -103,6 +103,7 @@ def create(
     actor: Actor = requires(Permission.ITEM_CREATE),
     unit: UnitOfWork = Depends(uow),
     stage: uploads.Staging = Depends(staging),
+    svc: Services = Depends(services),
 ) -> Response:
     _tus(request)
     upload = uploads.start_upload(
@@ -111,6 +112,7 @@ def create(
         actor,
         length=request.headers.get("upload-length"),
         metadata=parse_metadata(request.headers.get("upload-metadata")),
+        storage=svc.storage,
     )
     return Response(
         status_code=201,

@@ -52,18 +52,22 @@ router = page_router()
 
 @router.get("/my/items")
 def my_items(
-    page: Page = page_requires(Permission.ITEM_READ), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.ITEM_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
 ) -> HTMLResponse:
-    return render(page, "my_items.html", items=items.list_my_items(unit, page.actor))
+    shown = items.show_my_items(unit, svc.storage, page.actor)
+    return render(page, "my_items.html", items=shown)
 
 
 @router.get("/my/items/{item_id}")
 def my_item(
     item_id: int,
     page: Page = page_requires(Permission.ITEM_READ),
+    svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
 ) -> HTMLResponse:
-    item = items.get_item(unit, page.actor, item_id)
+    item = items.show_item(unit, svc.storage, page.actor, item_id)
     removed = ingest.removed_from(unit, page.actor, item_id)
     return render(page, "item.html", item=item, removed=removed)
 
