@@ -133,7 +133,8 @@ def test_a_recording_whose_job_a_running_worker_took_first_is_waited_for(fresh, 
     for recording in RECORDINGS:
         owner = actor(fresh, recording.owner)
         with fresh.uow() as uow:
-            (item,) = [i for i in items.list_my_items(uow, owner) if i.title == recording.title]
+            shown = items.show_my_items(uow, fresh.storage, owner)
+            (item,) = [i for i in shown if i.title == recording.title]
             want = ItemStatus.LISTED if recording.voted_through else ItemStatus.ACCEPTED
             assert item.status is want, recording.title
 
