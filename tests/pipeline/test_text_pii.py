@@ -359,3 +359,20 @@ def test_cash_app_cashtags_are_handles_but_prices_and_tickers_are_not():
     assert types_in("send it to $priya_s on cash app, it was $25, not $AAPL") == [
         ("HANDLE", "$priya_s")
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A" * 20_000,  # one endless capitalised word
+        "O'" * 10_000,  # apostrophes and hyphens that once made tokenising quadratic
+        "A-" * 10_000,
+        "1 " * 10_000,  # a table of figures
+        "Aaaa, " * 3_000,  # a firm-like list that never ends
+        "Flat 3, " * 2_500,  # thousands of addresses
+    ],
+)
+def test_long_hostile_text_is_scanned_and_gives_well_formed_spans(text):
+    spans = find_pii(text)
+    assert all(0 <= a.start < a.end <= len(text) for a in spans)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))

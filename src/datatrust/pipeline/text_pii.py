@@ -29,6 +29,7 @@ labels, e.g. ``[PARTICIPANT_2]``, and are found wherever they appear verbatim.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gzip
 import re
@@ -226,6 +227,7 @@ _HANDLE = re.compile(
 # Cheap gate before the (slow, pure-Python) phonenumbers matcher: seven or more digits
 # with only phone punctuation between them.
 _PHONE_HINT = re.compile(r"(?:\+|\()?\d(?:[ \t().\-/]{0,3}\d){6,}")
+_PHONE_MAX_CHARS = 32  # "+27 (0)82-555-1234" and the like, with room to spare
 _PHONE_EXTENSION = re.compile(r"\s?(?:x|ext\.?)\s?\d{1,5}\b", re.IGNORECASE)
 # North American layout, (415) 555-2671, 415.555.2671, 415-555-2671, with "1-"/"+1"/"001".
 _NANP_SHAPE = re.compile(r"(?:(?:\+?1|001)[ .-]?)?(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}")
@@ -290,7 +292,7 @@ _ADDRESS_WORDS = re.compile(
 )
 
 _L = "A-Za-zÀ-ÖØ-öø-ÿ"
-_LATIN_TOKEN = re.compile(rf"(?<![\w@#/.])[{_L}]+(?:['’][{_L}]+)*(?:-[{_L}]+(?:['’][{_L}]+)*)*")
+_LATIN_TOKEN = re.compile(rf"(?<![\w@#/.'’-])[{_L}]+(?:['’][{_L}]+)*(?:-[{_L}]+(?:['’][{_L}]+)*)*")
 # Lower-case particles inside a name: "Kay van Bentheim", "Lara de Boer".
 _PARTICLES = frozenset(
     {"van", "der", "den", "de", "du", "le", "la", "von", "da", "dos", "del", "bin", "binti", "al"}
@@ -459,6 +461,8 @@ def _phones(text: str, claimed: list[Candidate]) -> Iterable[Candidate]:
     """
     for hint in _PHONE_HINT.finditer(text):
         start, end = hint.span()
+        if end - start > _PHONE_MAX_CHARS:
+            continue  # a table of figures, not a phone number
         while text[end - 1] in " .-/(":
             end -= 1
         if any(s <= start and end <= e for s, e, _ in claimed):
@@ -791,7 +795,8 @@ _PLACE_POSTPOSITION = re.compile(r"\s+(?:mein|me|wale|wala|waale|ja|jaa|jaana|ja
 _TOWN_SUFFIX = re.compile(r"...(?:nagar|abad|garh|ganj|gaon|puram|pura|pur)$")
 # Shops named like a person with a title.
 _BRAND_PHRASES = frozenset({"mr price", "mr delivery", "mrs balls", "dr oetker", "mr bean"})
-_FIRM_LIST = re.compile(r"([A-Z][\w'-]+), ([A-Z][\w'-]+),? (?:and|&) ([A-Z][\w'-]+)")
+# (The look-behind keeps a match from starting mid-word: linear time on "AAAA…".)
+_FIRM_LIST = re.compile(r"(?<![\w'-])([A-Z][\w'-]+), ([A-Z][\w'-]+),? (?:and|&) ([A-Z][\w'-]+)")
 
 
 def _drop_places_and_firms(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
@@ -959,12 +964,18 @@ def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
         + [(_PRIORITY["PERSON"] - 0.5, s, e, k) for s, e, k in known],
         key=lambda c: (c[0], c[1] - c[2], c[1]),
     )
-    taken: list[tuple[int, int]] = []
+    # Taken spans never overlap, so sorted by start they are sorted by end too: a new span
+    # overlaps one only if it overlaps a neighbour (log time, so a long transcript with
+    # thousands of details stays linear-ish).
+    starts: list[int] = []
+    ends: list[int] = []
     spans: list[Span] = []
     for _, start, end, kind in ranked:
-        if start >= end or any(start < e and s < end for s, e in taken):
+        i = bisect.bisect_right(starts, start)
+        if start >= end or (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
             continue
-        taken.append((start, end))
+        starts.insert(i, start)
+        ends.insert(i, end)
         spans.append(Span(start, end, kind, text[start:end]))
     spans.sort(key=lambda s: s.start)
     return spans
