@@ -9,14 +9,16 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from datatrust.adapters.db import migrate
-from datatrust.adapters.payments import CsvPayoutProvider
+from datatrust.adapters.payments import CsvPayoutProvider, FakePayoutProvider
 from datatrust.bootstrap import Services, build
 from datatrust.domain import ledger as dl
 from datatrust.domain.errors import DomainError
@@ -164,7 +166,7 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from datatrust.adapters.payments import CsvPayoutProvider
+    from datatrust.adapters.payments import CsvPayoutProvider, FakePayoutProvider
     from datatrust.bootstrap import build
     from datatrust.services import money
     sys.path.insert(0, os.environ["TESTS_DIR"])
@@ -235,3 +237,230 @@ def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases
 def test_errors_are_domain_errors_with_clear_messages():
     with pytest.raises(DomainError, match="must be more than zero"):
         money.required_escrow(usd(-1), 1, usd(0))
+
+
+def funded_payouts(svc: Services, campaign_id: int, count: int) -> list[int]:
+    """``count`` contributors, each paid 2,000 and asking for a 1,500 payout."""
+    seed_escrow(svc, campaign_id, 2000 * count)
+    ids = []
+    for i in range(count):
+        person = make_persona(svc, f"c{campaign_id}-{i}", Role.CONTRIBUTOR).actor
+        with svc.uow() as uow:
+            money.pay_accepted_item(uow, campaign_id, person.user_id, usd(2000), item_id=i)
+            uow.commit()
+        with svc.uow() as uow:
+            ids.append(money.request_payout(uow, person, usd(1500), "w", minimum=MINIMUM).payout.id)
+    return ids
+
+
+def test_identical_payout_requests_all_get_the_payout_and_leave_no_lock_behind(pg):
+    """Each request keeps its unit of work open until every request has its answer, as a
+    route's unit of work stays open until its response is sent: a replay that kept the
+    payable account locked would leave the others waiting on it for ever."""
+    seed_escrow(pg, 12, 5000)
+    person = make_persona(pg, "clicker", Role.CONTRIBUTOR).actor
+    with pg.uow() as uow:
+        money.pay_accepted_item(uow, 12, person.user_id, usd(5000), item_id=1)
+        uow.commit()
+    payable = str(AccountRef.contributor_payable(person.user_id, "USD"))
+    probes: list[str] = []
+
+    def probe() -> None:  # runs once all have answered, their units of work still open
+        with pg.engine.connect() as connection:
+            connection.execute(
+                text("SELECT id FROM ledger_accounts WHERE ref = :ref FOR UPDATE NOWAIT"),
+                {"ref": payable},
+            )
+            probes.append("unlocked")
+
+    count = 20  # fewer than the pool's 30 connections: every unit of work stays open
+    answered = threading.Barrier(count, action=probe, timeout=30)
+
+    def request(_i: int) -> int:
+        with pg.uow() as uow:
+            result = money.request_payout(uow, person, usd(2000), "same-click", minimum=MINIMUM)
+            answered.wait()
+            return result.payout.id
+
+    results = in_threads(count, request)
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert len(set(results)) == 1 and probes == ["unlocked"]
+    with pg.uow() as uow:
+        assert uow.count(money.Payout, user_id=person.user_id) == 1
+        assert uow.queries.ledger.balance(
+            AccountRef.contributor_payable(person.user_id, "USD")
+        ) == usd(3000)
+
+
+class SlowProvider(FakePayoutProvider):
+    """Pays like the fake, slowly enough that batches started together overlap."""
+
+    def send(self, instruction):
+        time.sleep(0.02)
+        return super().send(instruction)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_batches_running_at_once_never_both_hold_a_payout(databases, tmp_path, kind):
+    if kind == "postgres":
+        require_service("PostgreSQL", postgres_reachable())
+    svc = committed_services(databases, tmp_path, kind)
+    try:
+        ids = funded_payouts(svc, 13, 18)
+        provider = SlowProvider()
+        reports = in_threads(3, lambda _i: money.run_payout_batch(svc.uow, provider, limit=7))
+        assert not [r for r in reports if isinstance(r, Exception)], reports
+        held = [set(r.settled) | set(r.failed) for r in reports]
+        assert sum(len(h) for h in held) == len(set().union(*held))  # no payout in two
+        assert sorted(provider.sent) == sorted(set(provider.sent))  # each sent once
+        with svc.uow() as uow:
+            batch_of = {p.id: p.batch_id for p in uow.all(money.Payout)}
+        for report, payouts in zip(reports, held, strict=True):
+            assert all(batch_of[p] == report.batch_id for p in payouts)
+        # Whatever the limits left waiting, the next batch pays; nobody is paid twice.
+        money.run_payout_batch(svc.uow, provider)
+        assert sorted(provider.paid) == sorted(f"payout:{i}" for i in ids)
+        assert len(provider.sent) == len(ids)
+        with svc.uow() as uow:
+            assert money.check_ledger(uow, OPERATOR).ok
+    finally:
+        svc.close()
+
+
+def test_a_batch_takes_over_a_live_batchs_payouts_only_once_its_claim_runs_out(databases, tmp_path):
+    svc = committed_services(databases, tmp_path, "sqlite")
+    try:
+        ids = funded_payouts(svc, 14, 2)
+        now = money.utcnow()
+        with svc.uow() as uow:  # a live batch (this process) holds both, one claim lapsed
+            uow.queries.claim_payouts("live", money.this_process(), "fake", now, 10)
+            uow.queries.renew_payout_claims("live", now + timedelta(minutes=5), [ids[0]])
+            uow.commit()
+        provider = FakePayoutProvider()
+        report = money.run_payout_batch(svc.uow, provider)
+        assert (report.taken_over, report.settled, provider.sent) == (
+            1,
+            [ids[1]],
+            [f"payout:{ids[1]}"],
+        )
+        with svc.uow() as uow:
+            assert uow.get(money.Payout, ids[0]).batch_id == "live"
+    finally:
+        svc.close()
+
+
+def test_a_dead_process_is_gone_and_a_live_or_foreign_one_is_not():
+    child = subprocess.run(
+        [sys.executable, "-c", "from datatrust.services import money; print(money.this_process())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert money.process_gone(child.stdout.strip())  # exited: its pid is free
+    assert not money.process_gone(money.this_process())
+    host, scope, _pid, token = money.this_process().split("|")
+    assert not money.process_gone(f"{host}|{scope}|1|{token}")  # init: alive
+    assert not money.process_gone(f"elsewhere|another-boot/pid:[1]|{2**22 + 1}|{token}")
+    assert not money.process_gone("not a process name")
+
+
+KILL_AT_CSV_WRITE = textwrap.dedent(
+    """
+    import os, signal
+    from pathlib import Path
+    from datatrust.adapters.db.engine import make_engine, make_session_factory
+    from datatrust.adapters.db.uow import SqlUnitOfWork
+    from datatrust.adapters.payments import CsvPayoutProvider
+    from datatrust.services import money
+
+    # Only what a batch needs (bootstrap.build would import every pipeline: slow here).
+    sessions = make_session_factory(make_engine(os.environ["DB"]))
+    real_write, real_fsync, rows = os.write, os.fsync, []
+
+    def is_csv(fd):
+        return os.readlink(f"/proc/self/fd/{fd}").endswith(".csv")
+
+    def write(fd, data):  # "mid-write": the second row's write is torn by the kill
+        if is_csv(fd) and os.environ["KILL"] == "mid-write" and len(rows) == 1:
+            real_write(fd, data[: len(data) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_write(fd, data)
+
+    def fsync(fd):  # "after-fsync": killed once the second row is on disk
+        real_fsync(fd)
+        if is_csv(fd):
+            rows.append(fd)
+            if os.environ["KILL"] == "after-fsync" and len(rows) == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    os.write, os.fsync = write, fsync
+    out = CsvPayoutProvider(Path(os.environ["OUT"]))
+    money.run_payout_batch(lambda: SqlUnitOfWork(sessions), out)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("kind", "kill"),
+    [("sqlite", "after-fsync"), ("postgres", "after-fsync"), ("sqlite", "mid-write")],
+)
+def test_a_payout_file_writer_killed_at_the_write_leaves_each_payout_once_after_recovery(
+    databases, tmp_path, kind, kill
+):
+    if kind == "postgres":
+        require_service("PostgreSQL", postgres_reachable())
+    svc = committed_services(databases, tmp_path, kind)
+    try:
+        ids = funded_payouts(svc, 15, 4)
+        out = tmp_path / "payouts"
+        env = {
+            **os.environ,
+            "DB": svc.settings.effective_database_url,
+            "OUT": str(out),
+            "KILL": kill,
+        }
+        killed = subprocess.run([sys.executable, "-c", KILL_AT_CSV_WRITE], env=env, timeout=120)
+        assert killed.returncode == -9  # really died by SIGKILL
+        (csv_file,) = out.glob("payouts-*.csv")
+        written = csv_file.read_bytes()
+        assert written.count(b"\n") == (3 if kill == "after-fsync" else 2)  # header + rows
+        assert kill == "after-fsync" or not written.endswith(b"\n")  # the torn row
+
+        report = money.run_payout_batch(svc.uow, CsvPayoutProvider(out))  # the restart
+        assert len(report.settled) == 3
+        lines = csv_file.read_text().splitlines()
+        assert lines[0].startswith("payout_key") and all(len(r.split(",")) == 6 for r in lines)
+        keys = [line.split(",")[0] for line in lines[1:]]
+        assert keys == [f"payout:{i}" for i in ids]  # no row twice, none lost, none torn
+        assert (out / "exported.keys").read_text().split() == keys
+        assert report.taken_over == 3  # the dead process's claims, at once
+        with svc.uow() as uow:
+            assert all(p.state is money.PayoutState.SETTLED for p in uow.all(money.Payout))
+            assert money.check_ledger(uow, OPERATOR).ok
+    finally:
+        svc.close()
+
+
+SEND_ALL = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from datatrust.adapters.payments import CsvPayoutProvider, FakePayoutProvider
+    from datatrust.domain.money import Money
+    from datatrust.services.money import PayoutInstruction
+
+    provider = CsvPayoutProvider(Path(os.environ["OUT"]))
+    time.sleep(max(0.0, float(os.environ["START"]) - time.time()))  # start together
+    for i in range(1, 41):
+        provider.send(PayoutInstruction(f"payout:{i}", i, 7, Money(1000 + i, "USD")))
+    """
+)
+
+
+def test_two_processes_sending_the_same_payouts_write_each_row_once(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path), "START": str(time.time() + 3)}
+    senders = [subprocess.Popen([sys.executable, "-c", SEND_ALL], env=env) for _ in range(2)]
+    assert [s.wait(timeout=120) for s in senders] == [0, 0]
+    (csv_file,) = tmp_path.glob("payouts-*.csv")
+    keys = [line.split(",")[0] for line in csv_file.read_text().splitlines()[1:]]
+    assert keys == [f"payout:{i}" for i in range(1, 41)]

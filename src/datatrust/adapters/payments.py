@@ -4,8 +4,8 @@
   returns the same reference. Stands in for a card or bank rail until one is configured.
 - ``CsvPayoutProvider``: the self-hosted default. Appends each payout to a batch CSV that
   the operator uses to make the bank or mobile-money transfers by hand; a payout already
-  exported (by key) is never written again, so re-running a crashed batch cannot put a
-  payout in front of the operator twice.
+  exported (by key) is never written again, by any process, so re-running a crashed
+  batch or running two at once cannot put a payout in front of the operator twice.
 - ``FakePayoutProvider``: for tests; records what it paid and can refuse chosen users.
 
 The README section "Payout adapters" explains how a Stripe Connect or mobile-money
@@ -15,10 +15,13 @@ adapter plugs in: implement ``send`` with the payout key as the API's idempotenc
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
+import io
 import os
 import threading
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,52 +83,111 @@ class FakePayoutProvider:
 
 
 class CsvPayoutProvider:
-    """Writes ``payouts-<YYYYMMDD>.csv`` rows under ``folder``; ``exported.keys`` lists every
-    key already written (fsynced before the CSV row counts as exported)."""
+    """Appends each payout as a row of ``payouts-<YYYYMMDD>.csv`` under ``folder`` for the
+    operator to pay by hand; a payout key is written once across every file there, however
+    many processes send at once and wherever one of them is killed.
+
+    A row counts as exported once its line is complete (ends in a newline): the CSV files
+    themselves are the record. ``send`` holds an exclusive ``flock`` on ``folder/.lock``
+    (every process on this host waits for it; the folder must not be shared between hosts
+    unless their filesystem honours ``flock``), reads the keys of every complete line in
+    the folder's CSVs, and appends the row, header first in a new file, in one write,
+    then fsyncs, only if its key is not there. So a process killed right after the write
+    left the row, which the batch that retries finds; one killed during the write left
+    only a torn last line, which is cut off before the next append and written again.
+    ``exported.keys`` (one key a line, written after the row) is a second record, still
+    read, so moving paid CSV files away never makes a retried payout reappear.
+    """
 
     name = "csv"
     COLUMNS = ("payout_key", "payout_id", "user_id", "currency", "amount", "amount_minor")
+    KEYS = "exported.keys"
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self._lock = threading.Lock()
-
-    def _exported(self) -> set[str]:
-        keys = self.folder / "exported.keys"
-        return set(keys.read_text().split()) if keys.exists() else set()
+        # Per file: bytes read up to the end of its last complete line, and the keys seen
+        # (with the file that holds each). Valid while the lock is held, since writers only
+        # ever append complete lines after that point.
+        self._read: dict[str, int] = {}
+        self._keys: dict[str, str] = {}  # key → the CSV holding its row ("": listed only)
+        self._listed: set[str] = set()  # the keys in exported.keys
 
     def send(self, instruction: PayoutInstruction) -> PayoutOutcome:
-        from datetime import UTC
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with (self.folder / ".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or we die
+            self._catch_up()
+            batch = f"payouts-{datetime.now(UTC):%Y%m%d}.csv"
+            if instruction.key not in self._keys:
+                self._append(batch, _csv_line(self.COLUMNS), _csv_line(_row(instruction)))
+                self._keys[instruction.key] = batch
+            if instruction.key not in self._listed:  # also after a kill between the two
+                self._append(self.KEYS, "", instruction.key + "\n")
+                self._listed.add(instruction.key)
+            where = self._keys[instruction.key] or batch
+            return PayoutOutcome(True, reference=f"{where}:{instruction.key}")
 
-        with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            batch = self.folder / f"payouts-{datetime.now(UTC):%Y%m%d}.csv"
-            reference = f"{batch.name}:{instruction.key}"
-            if instruction.key in self._exported():
-                return PayoutOutcome(True, reference=reference)
-            new = not batch.exists()
-            with batch.open("a", newline="") as handle:
-                writer = csv.writer(handle)
-                if new:
-                    writer.writerow(self.COLUMNS)
-                amount = instruction.amount
-                writer.writerow(
-                    [
-                        instruction.key,
-                        instruction.payout_id,
-                        instruction.user_id,
-                        amount.currency,
-                        amount.to_decimal(),
-                        amount.amount_minor,
-                    ]
-                )
-                handle.flush()
-                os.fsync(handle.fileno())
-            with (self.folder / "exported.keys").open("a") as keys:
-                keys.write(instruction.key + "\n")
-                keys.flush()
-                os.fsync(keys.fileno())
-            return PayoutOutcome(True, reference=reference)
+    def _catch_up(self) -> None:
+        """Read what other processes appended since this one last looked (the CSVs first,
+        so a key's reference names the file that holds its row)."""
+        for path in [*sorted(self.folder.glob("payouts-*.csv")), self.folder / self.KEYS]:
+            if not path.exists():
+                continue
+            start = self._read.get(path.name, 0)
+            if path.stat().st_size < start:  # replaced or cut by hand: read it again
+                start = 0
+            with path.open("rb") as handle:
+                handle.seek(start)
+                data = handle.read()
+            complete = data[: data.rfind(b"\n") + 1]
+            self._read[path.name] = start + len(complete)
+            for line in complete.decode().splitlines():
+                if path.name == self.KEYS:
+                    self._listed.add(line.strip())
+                    self._keys.setdefault(line.strip(), "")
+                elif (key := line.split(",", 1)[0]) != self.COLUMNS[0]:
+                    self._keys.setdefault(key, path.name)
+
+    def _append(self, name: str, header: str, line: str) -> None:
+        """Append ``line`` to ``name`` in one write and fsync it, first cutting off a torn
+        last line (a writer killed mid-write) and starting a new file with ``header``."""
+        path = self.folder / name
+        complete = self._read.get(name, 0)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            created = os.fstat(fd).st_size == 0
+            if os.fstat(fd).st_size > complete:
+                os.ftruncate(fd, complete)
+            data = ((header if complete == 0 else "") + line).encode()
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:  # the new file's name must survive a power cut as well as its rows
+            dir_fd = os.open(self.folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        self._read[name] = complete + len(data)
+
+
+def _csv_line(fields: Sequence[object]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(fields)  # "\r\n"-terminated, as the files always were
+    return buffer.getvalue()
+
+
+def _row(instruction: PayoutInstruction) -> tuple[object, ...]:
+    amount = instruction.amount
+    return (
+        instruction.key,
+        instruction.payout_id,
+        instruction.user_id,
+        amount.currency,
+        amount.to_decimal(),
+        amount.amount_minor,
+    )
 
 
 def payout_provider_for(services: Any) -> PayoutProvider:

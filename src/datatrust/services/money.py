@@ -24,22 +24,31 @@ run_payout_batch           ``payout:<id>:settle`` / ``:fail``      yes, per payo
 Building blocks take the caller's unit of work and leave committing to it, so the
 campaigns and sales services can pay in the same transaction as their own change.
 
-Payouts are at-least-once towards the provider and exactly-once in effect: a payout is
-marked ``sending`` and committed *before* the provider is called, and the provider is
-given the payout's key, which it must treat as an idempotency key. A batch that dies
-anywhere (even SIGKILL) leaves payouts ``requested`` or ``sending``; the next batch sends
-the ``sending`` ones again under the same key (the provider pays once) and posts the
-settle or fail entry under its fixed key (the ledger books once).
+Payouts are at-least-once towards the provider and exactly-once in effect: a batch
+claims a payout (``sending``, with its batch id and a time-limited claim, by a conditional
+update) and commits *before* the provider is called, and the provider is given the
+payout's key, which it must treat as an idempotency key. Two batches running at once
+never hold the same payout. A batch that dies anywhere (even SIGKILL) leaves payouts
+``requested`` or ``sending``; the next batch takes over the ``sending`` ones once their
+claim has lapsed (at once if the batch failed or its process is gone), sends them again
+under the same key (the provider pays once) and posts the settle or fail entry under its
+fixed key (the ledger books once).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 from babel.numbers import get_territory_currencies
@@ -59,6 +68,8 @@ from datatrust.domain.payfloor import hourly_rate, meets_floor, minimum_pay_per_
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
 from datatrust.services.ports import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PLATFORM_FEE_PERCENT = 20  # Settings.platform_fee_percent's default
 MAX_KEY_LENGTH = 120
@@ -645,15 +656,40 @@ def request_payout(
     above zero, below ``minimum`` (the instance's, ``payout_minimum(settings)``, converted
     by ``minimum_payout`` for another currency), or above the available balance
     (``InsufficientFunds``).
+
+    Every way out ends the transaction (a replay commits nothing, a refusal rolls back), so
+    the account's lock is released before this returns, not when the caller's unit of work
+    closes: a route's unit of work closes after its response is sent, and every identical
+    request queued behind a lock held that long (issue 12: 100 identical requests, 59-66
+    of them 500s).
     """
     authorize(actor, Permission.PAYOUT_REQUEST)
     key = _key(idempotency_key)
     _money(amount)
     assert actor.user_id is not None
-    payable = AccountRef.contributor_payable(actor.user_id, amount.currency)
-    ledger = uow.queries.ledger
-    _, available = ledger.lock([payable])[payable]
-    existing = uow.one(Payout, user_id=actor.user_id, idempotency_key=key)
+    with _one_transaction(uow):
+        return _request_payout(uow, actor.user_id, amount, key, minimum, actor_label(actor))
+
+
+@contextmanager
+def _one_transaction(uow: UnitOfWork) -> Iterator[None]:
+    """Commit what the block did when it ends normally (``return`` and ``continue``
+    included), roll it back when it raises: either way the transaction, and every row lock
+    it took, ends here. Objects read in the block stay readable after a commit."""
+    try:
+        yield
+    except BaseException:
+        uow.rollback()
+        raise
+    uow.commit()
+
+
+def _request_payout(
+    uow: UnitOfWork, user_id: int, amount: Money, key: str, minimum: Money, actor: str
+) -> PayoutRequested:
+    payable = AccountRef.contributor_payable(user_id, amount.currency)
+    _, available = uow.queries.ledger.lock([payable])[payable]
+    existing = uow.one(Payout, user_id=user_id, idempotency_key=key)
     if existing is not None:
         if existing.amount != amount:
             raise Conflict(
@@ -671,9 +707,7 @@ def request_payout(
             f"you asked for {amount} but {available} is available",
             {"available": money_out(available)},
         )
-    payout = _set_aside(uow, actor.user_id, amount, key, actor_label(actor))
-    uow.commit()
-    return PayoutRequested(payout, False)
+    return PayoutRequested(_set_aside(uow, user_id, amount, key, actor), False)
 
 
 def _set_aside(uow: UnitOfWork, user_id: int, amount: Money, key: str, actor: str) -> Payout:
@@ -716,25 +750,27 @@ def request_weekly_payouts(
     """Set aside, for the next batch, every contributor's whole available balance that is
     at least ``minimum`` (``payout_minimum(settings)``, converted per currency as for a
     request). Keyed per contributor, ISO week and currency (``weekly_payout_key``), so a
-    second run in the same week pays nobody twice. Commits per contributor; returns the
-    payouts created by this run."""
+    second run in the same week pays nobody twice. One transaction per contributor, each
+    ended (committed, or rolled back on an error) before the next; no transaction is left
+    open on return, so the batch that follows in the same job does not wait on it
+    (SQLite: its write lock). Returns the payouts created by this run."""
     day = today or utcnow().date()
     created = []
-    payables = [
-        ref
-        for ref in uow.queries.ledger.stored_balances()
-        if ref.kind is dl.AccountKind.CONTRIBUTOR_PAYABLE
-    ]
+    with _one_transaction(uow):
+        payables = [
+            ref
+            for ref in uow.queries.ledger.stored_balances()
+            if ref.kind is dl.AccountKind.CONTRIBUTOR_PAYABLE
+        ]
     for ref in sorted(payables, key=str):
         user_id = int(ref.owner_ref.split(":", 1)[1])
         key = weekly_payout_key(day, ref.currency)
-        _, available = uow.queries.ledger.lock([ref])[ref]
-        if uow.one(Payout, user_id=user_id, idempotency_key=key) is not None:
-            uow.commit()
-            continue
-        if available.is_positive and available >= minimum_payout(uow, ref.currency, minimum):
-            created.append(_set_aside(uow, user_id, available, key, "system"))
-        uow.commit()
+        with _one_transaction(uow):
+            _, available = uow.queries.ledger.lock([ref])[ref]
+            if uow.one(Payout, user_id=user_id, idempotency_key=key) is not None:
+                continue
+            if available.is_positive and available >= minimum_payout(uow, ref.currency, minimum):
+                created.append(_set_aside(uow, user_id, available, key, "system"))
     return created
 
 
@@ -757,58 +793,169 @@ def schedule_payout_batch(uow: UnitOfWork, actor: Actor) -> int:
 @dataclass
 class BatchReport:
     batch_id: str
-    claimed: int = 0
+    claimed: int = 0  # requested payouts this batch claimed
+    taken_over: int = 0  # sending payouts it took over from a batch that was gone
     settled: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
 
 
-def run_payout_batch(
-    uow_factory: UnitOfWorkFactory, provider: PayoutProvider, *, limit: int = 500
-) -> BatchReport:
-    """Send every waiting payout through ``provider`` and book the outcome.
+PAYOUT_CLAIM_SECONDS = 300  # as long as a job's lease (Settings.job_lease_seconds' default)
 
-    1. Claim: ``requested`` → ``sending`` with this batch's id, committed before any money
-       moves, so a crash after this point is seen by the next batch.
-    2. For every ``sending`` payout (this batch's and any a crashed batch left behind), call
-       the provider with the payout's key, then in its own transaction (the payout row
-       locked, still ``sending``) post settle (in transit → external cash) or fail (in
-       transit → payable, the clean reversal of the request) and record the outcome.
+
+def run_payout_batch(
+    uow_factory: UnitOfWorkFactory,
+    provider: PayoutProvider,
+    *,
+    limit: int = 500,
+    claim_seconds: int = PAYOUT_CLAIM_SECONDS,
+) -> BatchReport:
+    """Send the payouts this batch claims through ``provider`` and book the outcome.
+
+    1. Claim, with conditional updates committed before any money moves: up to ``limit``
+       ``requested`` payouts become ``sending`` with this batch's id, this process's name
+       (``this_process``) and a claim lasting ``claim_seconds``; and ``sending`` payouts
+       whose claim no longer holds are taken over (a batch that failed gave its claims
+       up; one that was killed left a claim that ran out or names a process on this host
+       that no longer exists). Of two batches running at once, each payout goes to one:
+       a batch never sends a payout another live batch holds.
+    2. For each payout it holds, in id order: confirm the claim and renew it (every
+       payout's claim at least every third of ``claim_seconds``), call the provider with
+       the payout's key, then in its own transaction (the payout row locked, still
+       ``sending`` and still this batch's) post settle (in transit → external cash) or
+       fail (in transit → payable, the clean reversal of the request).
+
+    If anything raises, the batch gives up the claims it has not booked, so the next
+    batch sends them again at once, under the same key (the provider pays once); a batch
+    that cannot even do that leaves them to the next batch once their claim runs out.
+    A provider call slower than ``claim_seconds`` can lose its claim to another batch,
+    which then sends the same key again: that is why providers must pay each key once.
     """
     report = BatchReport(batch_id=uuid.uuid4().hex[:16])
-    with uow_factory() as uow:
-        for waiting in uow.all(Payout, order_by="id", limit=limit, state=PayoutState.REQUESTED):
-            payout = uow.get_for_update(Payout, waiting.id)
-            if payout is None or payout.state is not PayoutState.REQUESTED:
-                continue
-            payout.state = PayoutState.SENDING
-            payout.batch_id = report.batch_id
-            payout.provider = provider.name
-            payout.updated_at = utcnow()
-            report.claimed += 1
-        uow.commit()
-    with uow_factory() as uow:
-        sending = [
+    me = this_process()
+
+    def lease() -> datetime:
+        return utcnow() + timedelta(seconds=claim_seconds)
+
+    with uow_factory() as uow, _one_transaction(uow):
+        gone = [c for c in uow.queries.payout_claimers() if process_gone(c)]
+    with uow_factory() as uow, _one_transaction(uow):
+        q, batch = uow.queries, report.batch_id
+        report.taken_over = len(
+            q.take_over_payouts(batch, me, provider.name, utcnow(), lease(), gone)
+        )
+        report.claimed = len(q.claim_payouts(batch, me, provider.name, lease(), limit))
+    with uow_factory() as uow, _one_transaction(uow):
+        held = [
             (p.id, p.user_id, p.amount)
-            for p in uow.all(Payout, order_by="id", state=PayoutState.SENDING)
+            for p in uow.all(
+                Payout, order_by="id", state=PayoutState.SENDING, batch_id=report.batch_id
+            )
         ]
-    for payout_id, user_id, amount in sending:
+    try:
+        _send_held(uow_factory, provider, report, held, lease, claim_seconds)
+    except BaseException:
+        _give_up_claims(uow_factory, report.batch_id)
+        raise
+    return report
+
+
+def _send_held(
+    uow_factory: UnitOfWorkFactory,
+    provider: PayoutProvider,
+    report: BatchReport,
+    held: list[tuple[int, int, Money]],
+    lease: Callable[[], datetime],
+    claim_seconds: int,
+) -> None:
+    renew_all_at = 0.0
+    for payout_id, user_id, amount in held:
+        renew_all = time.monotonic() >= renew_all_at
+        with uow_factory() as uow, _one_transaction(uow):
+            still = uow.queries.renew_payout_claims(
+                report.batch_id, lease(), None if renew_all else [payout_id]
+            )
+        if renew_all:
+            renew_all_at = time.monotonic() + claim_seconds / 3
+        if payout_id not in still:
+            continue  # our claim ran out and another batch took it over: it sends it
         outcome = provider.send(
             PayoutInstruction(f"payout:{payout_id}", payout_id, user_id, amount)
         )
-        with uow_factory() as uow:
+        with uow_factory() as uow, _one_transaction(uow):
             payout = uow.get_for_update(Payout, payout_id)
-            if payout is None or payout.state is not PayoutState.SENDING:
-                continue  # another batch booked it meanwhile
+            if (
+                payout is None
+                or payout.state is not PayoutState.SENDING
+                or payout.batch_id != report.batch_id
+            ):
+                continue  # another batch took it over meanwhile and books it
             _book_outcome(uow, payout, provider.name, outcome)
-            uow.commit()
         (report.settled if outcome.settled else report.failed).append(payout_id)
-    return report
+
+
+def _give_up_claims(uow_factory: UnitOfWorkFactory, batch_id: str) -> None:
+    try:
+        with uow_factory() as uow, _one_transaction(uow):
+            uow.queries.release_payout_claims(batch_id)
+    except Exception:  # the original error matters more; the claims run out on their own
+        log.warning("could not give up the payout claims of batch %s", batch_id, exc_info=True)
+
+
+# -- which process holds a claim ------------------------------------------------------------
+
+_PROCESS: tuple[int, str] = (0, "")
+
+
+def this_process() -> str:
+    """This process's name in payout claims: ``host|machine scope|pid|token``. The scope
+    (this boot and PID namespace, empty where unknown) lets ``process_gone`` judge only
+    processes it can see; the token tells this process from a later one given its pid."""
+    global _PROCESS
+    pid = os.getpid()
+    if _PROCESS[0] != pid:  # first call, or a forked child
+        host = socket.gethostname()[:64].replace("|", "-")
+        _PROCESS = (pid, f"{host}|{_machine_scope()}|{pid}|{uuid.uuid4().hex[:8]}")
+    return _PROCESS[1]
+
+
+def process_gone(name: str) -> bool:
+    """True only when the process ``name`` (``this_process``) ran in this boot and PID
+    namespace and no process has its pid now: it died (a SIGKILL gives it no chance to
+    give its claims up). Anything else, a process on another machine, in another
+    container, or of unknown scope, is presumed alive until its claim runs out; a pid
+    reused since also reads as alive, which only makes the takeover wait for that."""
+    parts = name.split("|")
+    scope = _machine_scope()
+    if len(parts) != 4 or not scope or parts[1] != scope or not parts[2].isdigit():
+        return False
+    pid = int(parts[2])
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but belongs to another user
+        return False
+    return False
+
+
+def _machine_scope() -> str:
+    """``<boot id>/<pid namespace>`` on Linux (a pid names one process only within both),
+    else ``""``."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+    return f"{boot}/{namespace}"
 
 
 def _book_outcome(uow: UnitOfWork, payout: Payout, rail: str, outcome: PayoutOutcome) -> None:
     source = {"type": "payout", "payout_id": payout.id, "reference": outcome.reference}
     payout.updated_at = utcnow()
     payout.provider_ref = outcome.reference or None
+    payout.lease_until = None  # booked: the claim ends
     if outcome.settled:
         post(
             uow,

@@ -13,8 +13,11 @@ from sqlalchemy.orm import Session
 
 from datatrust.adapters.db.tables import audit_head, items, outbox
 from datatrust.adapters.db.tables_fingerprints import fingerprint_keys
+from datatrust.adapters.db.tables_ledger import payouts
 from datatrust.domain.audit import AuditEvent, ChainHead
+from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import JobState, OutboxJob
+from datatrust.services.money import PayoutState
 
 if TYPE_CHECKING:
     from datatrust.adapters.db.ledger_store import SqlLedger
@@ -267,6 +270,107 @@ class SqlQueries:
                 .limit(limit)
             )
         )
+
+    # -- payout batch claims (services.money.run_payout_batch) ---------------------------
+    # Each is one conditional UPDATE. On PostgreSQL a second batch's UPDATE waits for the
+    # first's row locks and then re-checks its WHERE against the committed row, so a row
+    # the first batch claimed no longer matches; SQLite runs writers one at a time.
+
+    def claim_payouts(
+        self, batch_id: str, claimer: str, provider: str, lease_until: datetime, limit: int
+    ) -> list[int]:
+        """The oldest ``limit`` requested payouts → sending, held by ``batch_id``; returns
+        the ids this call claimed (none another batch claimed first)."""
+        oldest = (
+            select(payouts.c.id)
+            .where(payouts.c.state == PayoutState.REQUESTED)
+            .order_by(payouts.c.id)
+            .limit(limit)
+        )
+        return self._claim(
+            update(payouts)
+            .where(payouts.c.id.in_(oldest))
+            .where(payouts.c.state == PayoutState.REQUESTED),
+            batch_id,
+            claimer,
+            provider,
+            lease_until,
+        )
+
+    def take_over_payouts(
+        self,
+        batch_id: str,
+        claimer: str,
+        provider: str,
+        now: datetime,
+        lease_until: datetime,
+        gone: Collection[str],
+    ) -> list[int]:
+        """Sending payouts whose claim no longer holds (given up, run out, or held by a
+        process in ``gone``) → held by ``batch_id``; returns their ids."""
+        lapsed = [payouts.c.lease_until.is_(None), payouts.c.lease_until < now]
+        if gone:
+            lapsed.append(payouts.c.claimed_by.in_(sorted(gone)))
+        return self._claim(
+            update(payouts).where(payouts.c.state == PayoutState.SENDING).where(or_(*lapsed)),
+            batch_id,
+            claimer,
+            provider,
+            lease_until,
+        )
+
+    def _claim(
+        self, stmt: Any, batch_id: str, claimer: str, provider: str, lease_until: datetime
+    ) -> list[int]:
+        result = self.session.execute(
+            stmt.values(
+                state=PayoutState.SENDING,
+                batch_id=batch_id,
+                claimed_by=claimer,
+                provider=provider,
+                lease_until=lease_until,
+                updated_at=utcnow(),
+            ).returning(payouts.c.id)
+        )
+        return sorted(result.scalars())
+
+    def payout_claimers(self) -> list[str]:
+        """The processes named by live-looking claims on sending payouts."""
+        return list(
+            self.session.scalars(
+                select(payouts.c.claimed_by)
+                .where(payouts.c.state == PayoutState.SENDING)
+                .where(payouts.c.claimed_by.is_not(None))
+                .where(payouts.c.lease_until.is_not(None))
+                .distinct()
+            )
+        )
+
+    def renew_payout_claims(
+        self, batch_id: str, lease_until: datetime, payout_ids: Collection[int] | None = None
+    ) -> set[int]:
+        """Extend ``batch_id``'s claims (only on ``payout_ids`` if given) that it still
+        holds; returns the ids renewed, so a payout missing is no longer this batch's."""
+        stmt = (
+            update(payouts)
+            .where(payouts.c.batch_id == batch_id)
+            .where(payouts.c.state == PayoutState.SENDING)
+        )
+        if payout_ids is not None:
+            stmt = stmt.where(payouts.c.id.in_(list(payout_ids)))
+        result = self.session.execute(stmt.values(lease_until=lease_until).returning(payouts.c.id))
+        return set(result.scalars())
+
+    def release_payout_claims(self, batch_id: str) -> int:
+        """Give up ``batch_id``'s claims on payouts it has not booked: the next batch
+        takes them over at once."""
+        result = self.session.execute(
+            update(payouts)
+            .where(payouts.c.batch_id == batch_id)
+            .where(payouts.c.state == PayoutState.SENDING)
+            .values(lease_until=None)
+        )
+        return result.rowcount
 
     def job(self, job_id: int) -> OutboxJob | None:
         return self.session.get(OutboxJob, job_id)
