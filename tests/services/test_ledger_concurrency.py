@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -166,7 +167,7 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from datatrust.adapters.payments import CsvPayoutProvider, FakePayoutProvider
+    from datatrust.adapters.payments import CsvPayoutProvider
     from datatrust.bootstrap import build
     from datatrust.services import money
     sys.path.insert(0, os.environ["TESTS_DIR"])
@@ -292,6 +293,34 @@ def test_identical_payout_requests_all_get_the_payout_and_leave_no_lock_behind(p
         ) == usd(3000)
 
 
+def test_a_hundred_identical_payout_requests_through_the_api_all_get_the_payout(pg):
+    """The route as a client meets it (issue 12: 59-66 of these were 500s over three
+    minutes while a replay held the payable account's lock until its response was sent)."""
+    from fastapi.testclient import TestClient
+
+    from datatrust.web.app import create_app
+
+    seed_escrow(pg, 16, 5000)
+    person = make_persona(pg, "api-clicker", Role.CONTRIBUTOR)
+    with pg.uow() as uow:
+        money.pay_accepted_item(uow, 16, person.actor.user_id, usd(5000), item_id=1)
+        uow.commit()
+    headers = {**person.headers, "Idempotency-Key": "same-click"}
+    with TestClient(create_app(pg, start_worker=False)) as client:
+
+        def click(_i: int) -> tuple[int, object]:
+            response = client.post(
+                "/api/me/payouts", json={"amount_minor": 2000, "currency": "USD"}, headers=headers
+            )
+            return response.status_code, response.json().get("id")
+
+        answers = in_threads(100, click)
+    # One answer for all: 201 with the same payout (an error would be an answer of its own).
+    assert len(set(answers)) == 1 and answers[0][0] == 201, Counter(map(str, answers))
+    with pg.uow() as uow:
+        assert uow.count(money.Payout, user_id=person.actor.user_id) == 1
+
+
 class SlowProvider(FakePayoutProvider):
     """Pays like the fake, slowly enough that batches started together overlap."""
 
@@ -300,53 +329,56 @@ class SlowProvider(FakePayoutProvider):
         return super().send(instruction)
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
-def test_batches_running_at_once_never_both_hold_a_payout(databases, tmp_path, kind):
-    if kind == "postgres":
+@pytest.fixture
+def committed(request, databases, tmp_path) -> Iterator[Services]:
+    """Services on a committed database of the kind given by indirect parametrisation."""
+    if request.param == "postgres":
         require_service("PostgreSQL", postgres_reachable())
-    svc = committed_services(databases, tmp_path, kind)
-    try:
-        ids = funded_payouts(svc, 13, 18)
-        provider = SlowProvider()
-        reports = in_threads(3, lambda _i: money.run_payout_batch(svc.uow, provider, limit=7))
-        assert not [r for r in reports if isinstance(r, Exception)], reports
-        held = [set(r.settled) | set(r.failed) for r in reports]
-        assert sum(len(h) for h in held) == len(set().union(*held))  # no payout in two
-        assert sorted(provider.sent) == sorted(set(provider.sent))  # each sent once
-        with svc.uow() as uow:
-            batch_of = {p.id: p.batch_id for p in uow.all(money.Payout)}
-        for report, payouts in zip(reports, held, strict=True):
-            assert all(batch_of[p] == report.batch_id for p in payouts)
-        # Whatever the limits left waiting, the next batch pays; nobody is paid twice.
-        money.run_payout_batch(svc.uow, provider)
-        assert sorted(provider.paid) == sorted(f"payout:{i}" for i in ids)
-        assert len(provider.sent) == len(ids)
-        with svc.uow() as uow:
-            assert money.check_ledger(uow, OPERATOR).ok
-    finally:
-        svc.close()
+    svc = committed_services(databases, tmp_path, request.param)
+    yield svc
+    svc.close()
 
 
-def test_a_batch_takes_over_a_live_batchs_payouts_only_once_its_claim_runs_out(databases, tmp_path):
-    svc = committed_services(databases, tmp_path, "sqlite")
-    try:
-        ids = funded_payouts(svc, 14, 2)
-        now = money.utcnow()
-        with svc.uow() as uow:  # a live batch (this process) holds both, one claim lapsed
-            uow.queries.claim_payouts("live", money.this_process(), "fake", now, 10)
-            uow.queries.renew_payout_claims("live", now + timedelta(minutes=5), [ids[0]])
-            uow.commit()
-        provider = FakePayoutProvider()
-        report = money.run_payout_batch(svc.uow, provider)
-        assert (report.taken_over, report.settled, provider.sent) == (
-            1,
-            [ids[1]],
-            [f"payout:{ids[1]}"],
-        )
-        with svc.uow() as uow:
-            assert uow.get(money.Payout, ids[0]).batch_id == "live"
-    finally:
-        svc.close()
+@pytest.mark.parametrize("committed", ["sqlite", "postgres"], indirect=True)
+def test_batches_running_at_once_never_both_hold_a_payout(committed):
+    svc = committed
+    ids = funded_payouts(svc, 13, 18)
+    provider = SlowProvider()
+    reports = in_threads(3, lambda _i: money.run_payout_batch(svc.uow, provider, limit=7))
+    assert not [r for r in reports if isinstance(r, Exception)], reports
+    held = [set(r.settled) | set(r.failed) for r in reports]
+    assert sum(len(h) for h in held) == len(set().union(*held))  # no payout in two
+    assert sorted(provider.sent) == sorted(set(provider.sent))  # each sent once
+    with svc.uow() as uow:
+        batch_of = {p.id: p.batch_id for p in uow.all(money.Payout)}
+    for report, payouts in zip(reports, held, strict=True):
+        assert all(batch_of[p] == report.batch_id for p in payouts)
+    # Whatever the limits left waiting, the next batch pays; nobody is paid twice.
+    money.run_payout_batch(svc.uow, provider)
+    assert sorted(provider.paid) == sorted(f"payout:{i}" for i in ids)
+    assert len(provider.sent) == len(ids)
+    with svc.uow() as uow:
+        assert money.check_ledger(uow, OPERATOR).ok
+
+
+@pytest.mark.parametrize("committed", ["sqlite"], indirect=True)
+def test_a_batch_takes_over_a_live_batchs_payouts_only_once_its_claim_runs_out(committed):
+    svc = committed
+    ids = funded_payouts(svc, 14, 2)
+    now = money.utcnow()
+    with svc.uow() as uow:  # a live batch (this process) holds both, one claim lapsed
+        uow.queries.claim_payouts("live", money.this_process(), "fake", now, 10)
+        uow.queries.renew_payout_claims("live", now + timedelta(minutes=5), [ids[0]])
+        uow.commit()
+    provider = FakePayoutProvider()
+    report = money.run_payout_batch(svc.uow, provider)
+    assert (report.taken_over, report.settled, provider.sent) == (
+        1,
+        [ids[1]],
+        [f"payout:{ids[1]}"],
+    )
+    with svc.uow() as uow:
+        assert uow.get(money.Payout, ids[0]).batch_id == "live"
 
 
 def test_a_dead_process_is_gone_and_a_live_or_foreign_one_is_not():
@@ -401,44 +433,40 @@ KILL_AT_CSV_WRITE = textwrap.dedent(
 
 
 @pytest.mark.parametrize(
-    ("kind", "kill"),
+    ("committed", "kill"),
     [("sqlite", "after-fsync"), ("postgres", "after-fsync"), ("sqlite", "mid-write")],
+    indirect=["committed"],
 )
 def test_a_payout_file_writer_killed_at_the_write_leaves_each_payout_once_after_recovery(
-    databases, tmp_path, kind, kill
+    committed, tmp_path, kill
 ):
-    if kind == "postgres":
-        require_service("PostgreSQL", postgres_reachable())
-    svc = committed_services(databases, tmp_path, kind)
-    try:
-        ids = funded_payouts(svc, 15, 4)
-        out = tmp_path / "payouts"
-        env = {
-            **os.environ,
-            "DB": svc.settings.effective_database_url,
-            "OUT": str(out),
-            "KILL": kill,
-        }
-        killed = subprocess.run([sys.executable, "-c", KILL_AT_CSV_WRITE], env=env, timeout=120)
-        assert killed.returncode == -9  # really died by SIGKILL
-        (csv_file,) = out.glob("payouts-*.csv")
-        written = csv_file.read_bytes()
-        assert written.count(b"\n") == (3 if kill == "after-fsync" else 2)  # header + rows
-        assert kill == "after-fsync" or not written.endswith(b"\n")  # the torn row
+    svc = committed
+    ids = funded_payouts(svc, 15, 4)
+    out = tmp_path / "payouts"
+    env = {
+        **os.environ,
+        "DB": svc.settings.effective_database_url,
+        "OUT": str(out),
+        "KILL": kill,
+    }
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_CSV_WRITE], env=env, timeout=120)
+    assert killed.returncode == -9  # really died by SIGKILL
+    (csv_file,) = out.glob("payouts-*.csv")
+    written = csv_file.read_bytes()
+    assert written.count(b"\n") == (3 if kill == "after-fsync" else 2)  # header + rows
+    assert kill == "after-fsync" or not written.endswith(b"\n")  # the torn row
 
-        report = money.run_payout_batch(svc.uow, CsvPayoutProvider(out))  # the restart
-        assert len(report.settled) == 3
-        lines = csv_file.read_text().splitlines()
-        assert lines[0].startswith("payout_key") and all(len(r.split(",")) == 6 for r in lines)
-        keys = [line.split(",")[0] for line in lines[1:]]
-        assert keys == [f"payout:{i}" for i in ids]  # no row twice, none lost, none torn
-        assert (out / "exported.keys").read_text().split() == keys
-        assert report.taken_over == 3  # the dead process's claims, at once
-        with svc.uow() as uow:
-            assert all(p.state is money.PayoutState.SETTLED for p in uow.all(money.Payout))
-            assert money.check_ledger(uow, OPERATOR).ok
-    finally:
-        svc.close()
+    report = money.run_payout_batch(svc.uow, CsvPayoutProvider(out))  # the restart
+    assert len(report.settled) == 3
+    lines = csv_file.read_text().splitlines()
+    assert lines[0].startswith("payout_key") and all(len(r.split(",")) == 6 for r in lines)
+    keys = [line.split(",")[0] for line in lines[1:]]
+    assert keys == [f"payout:{i}" for i in ids]  # no row twice, none lost, none torn
+    assert (out / "exported.keys").read_text().split() == keys
+    assert report.taken_over == 3  # the dead process's claims, at once
+    with svc.uow() as uow:
+        assert all(p.state is money.PayoutState.SETTLED for p in uow.all(money.Payout))
+        assert money.check_ledger(uow, OPERATOR).ok
 
 
 SEND_ALL = textwrap.dedent(
