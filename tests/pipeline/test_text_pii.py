@@ -318,6 +318,7 @@ def test_a_number_after_a_phone_word_is_a_phone_but_after_an_order_word_is_not()
     "text",
     [
         "Shimla trip was amazing",  # a town from the bundled place list
+        "kal Sri Ganganagar ja rahe hain",  # an Indian town ending, even after "Sri"
         "We stopped at Harrismith for petrol",
         "Sarojini Nagar se kapde liye",  # a name before a place word
         "Lunch at Olive Garden then Target",
@@ -342,6 +343,10 @@ def test_towns_and_landmarks_named_like_people_are_not_persons(text):
         ("see you soon, thandeka!", "thandeka"),  # addressed, closing it
         ("vrinda ne bola ki woh nahi aayegi", "vrinda"),  # the one who spoke
         ("my sister Crystal lives in Leeds", "Crystal"),
+        ("harinakshi ratti ne bola ki woh nahi aayegi", "harinakshi ratti"),  # first name too
+        ("uncle ka naam Arjun Tak hai", "Arjun Tak"),  # a surname that is a Hinglish word
+        ("Bhatnagar ji ko bolo", "Bhatnagar"),  # a town ending, but someone with "ji"
+        ("can you fetch Guy from school?", "Guy"),  # a name that is a common English word
     ],
 )
 def test_context_makes_a_word_a_name(text, name):

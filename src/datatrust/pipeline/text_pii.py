@@ -577,6 +577,7 @@ class _Tok:
     #                  name, P title after a name
     keep: bool = False
     possessive: bool = False
+    mid: bool = False  # not the first word of a sentence
 
 
 def _tokens(text: str) -> list[_Tok]:
@@ -656,6 +657,7 @@ def _persons(text: str) -> Iterable[Candidate]:
         before = text[toks[i - 1].end : tok.start] if i else text[: tok.start]
         sentence_start = (i == 0 and not before.strip()) or _SENTENCE_END.search(before) is not None
         tok.kind = _classify(tok, gz, sentence_start)
+        tok.mid = not sentence_start
     for i, tok in enumerate(toks):
         prev = toks[i - 1] if i else None
         nxt = toks[i + 1] if i + 1 < n else None
@@ -671,6 +673,10 @@ def _persons(text: str) -> Iterable[Candidate]:
             continue
         if tok.kind == "A" or (tok.kind in "OE" and _capital(prev.word)):
             tok.keep = True
+        elif tok.kind == "N" and tok.word[:1].isupper() and tok.mid and prev.word[:1].isupper():
+            # A surname that is also a chat word, capitalised mid-sentence after a first
+            # name: "Arjun Tak", "Peter Din".
+            tok.keep = tok.key in gz.last and len(tok.word) > 2 and tok.key not in gz.titles
         elif tok.kind == "o" and not prev.word[:1].isupper() and len(tok.word) > 2:
             tok.keep = tok.key in gz.last or tok.key not in gz.english
     _join_lists(text, toks, gz)  # again, now that surnames are kept: "Thabisa Vunisa and Tess"
@@ -693,9 +699,19 @@ def _persons(text: str) -> Iterable[Candidate]:
     for i in range(n - 2, -1, -1):
         tok, nxt = toks[i], toks[i + 1]
         if not tok.keep and nxt.keep and _gap(text, tok, nxt) == " ":
-            # Ambiguous words join a name after them; so does an unknown Devanagari word
-            # (Hindi has no capitals to mark a first name before a known surname).
-            tok.keep = tok.kind == "A" or (tok.kind == "O" and _devanagari(tok.word))
+            # Ambiguous words join a name after them, and so does an unknown word written
+            # like it: a first name before a known surname, "Siyabonga Dludla",
+            # "harinakshi ratti" (or Devanagari, which has no capitals).
+            tok.keep = (
+                tok.kind == "A"
+                or (tok.kind == "O" and (_capital(nxt.word) or _devanagari(tok.word)))
+                or (
+                    tok.kind == "o"
+                    and not nxt.word[:1].isupper()
+                    and len(tok.word) > 2
+                    and tok.key not in gz.english
+                )
+            )
     _drop_places_and_firms(text, toks, gz)
     for i, j in _kept_runs(text, toks):
         yield toks[i].start, toks[j].end, "PERSON"
@@ -826,8 +842,10 @@ def _place_or_firm(
 ) -> bool:
     if prev is not None and f"{prev.key} {run[0].key}" in _BRAND_PHRASES:
         return True  # "Mr Price"
-    if _TOWN_SUFFIX.search(run[-1].key):
-        return True  # "Sri Ganganagar", "Hoshiarpur": Indian town endings
+    if _TOWN_SUFFIX.search(run[-1].key) and (prev is None or prev.key in ("sri", "shri")):
+        return not _person_context(text, run[0], prev, gz) and (
+            nxt is None or nxt.key not in gz.after
+        )  # "Sri Ganganagar", "Hoshiarpur", but "Bhatnagar ji", "Bhatnagar said"
     if any(s <= run[0].start and run[-1].end <= e for s, e in firms):
         return True
     if nxt is not None and nxt.key in gz.company and _gap(text, run[-1], nxt) in (" ", " & "):
@@ -877,6 +895,12 @@ def _named_by_context(
         return lower_ok  # "my sister Crystal"
     if kind in "AO" and _NAME_WORDS.search(text, max(0, start - 20), start):
         return True  # "mera naam Chada hai"
+    if (
+        kind == "A"
+        and tok.key not in gz.ambiguous
+        and _PERSON_VERBS.search(text, max(0, start - 25), start)
+    ):
+        return True  # "fetch Lena": a name that is also a less common English word
     if kind in "Oo" and _PERSON_VERBS.search(text, max(0, start - 25), start):
         # lower-case: a name from the gazetteer, "with nobantu", or a word in no English
         # word list after a greeting, "hey thuthukile"
