@@ -56,7 +56,7 @@ from datatrust.services.participants import (
     reprocessable,
 )
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.storage import EncryptedStorage
+from datatrust.services.storage import EncryptedStorage, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class PipelineResult:
     content_type: str | None = None
     redacted_transcript: str | None = None
     duration_seconds: int | None = None
+    stored: StoredObject | None = None  # what ships, once encrypted into the store
 
     def reject(self, code: str, message: str, stage: str) -> None:
         self.accepted = False
@@ -606,16 +607,23 @@ def process_item(
 
     An accepted chat or call ships only the contributor's side; with ``invite_secret``
     each other participant gets a confirmation invitation (``services.participants``)."""
-    item = uow.get_for_update(Item, item_id)
+    item = uow.get(Item, item_id)
     if item is None or item.status is not ItemStatus.RECEIVED:
         return item
     campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
     work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     work_dir = tempfile.mkdtemp(prefix=f"item-{item.id}-", dir=work_root)
     try:
-        result = _process_in(uow, storage, item, campaign, work_dir)
+        # Seconds of decoding and encoding: as reads, holding no write lock (SQLite).
+        with uow.reading():
+            result = _process_in(uow, storage, item, campaign, work_dir)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
+    item = uow.get_for_update(Item, item_id)
+    if item is None or item.status is not ItemStatus.RECEIVED:
+        return item  # a second run of this job recorded it meanwhile
+    if result.accepted:
+        _point_at_output(item, result)
     _record_outcome(uow, item, campaign, result)
     if result.accepted and item.kind in CONVERSATION_KINDS and invite_secret:
         invite_participants(uow, invite_secret, item, _other_participants(item, result))
@@ -739,7 +747,7 @@ def _process_in(
         if result.accepted:
             _check_duplicates(uow, item, result)
         if result.accepted:
-            _store(uow, storage, item, result)
+            _store_output(uow, storage, item, result)
         return result
     except Exception as exc:  # a worker must survive every item; the reason names the stage
         log.exception("processing item %s failed", item.id)
@@ -842,17 +850,31 @@ def _file_chunks(path: str, size: int = 1024 * 1024) -> Iterator[bytes]:
 
 
 def _store(uow: UnitOfWork, storage: EncryptedStorage, item: Item, result: PipelineResult) -> None:
-    """Store what ships, encrypted. A call whose other side has not confirmed may have
-    nothing to ship yet: then the item has no de-identified version (fail closed)."""
+    """Store what ships, encrypted, and point the item at it."""
+    _store_output(uow, storage, item, result)
+    _point_at_output(item, result)
+
+
+def _point_at_output(item: Item, result: PipelineResult) -> None:
+    """A call whose other side has not confirmed may have nothing to ship yet: then the
+    item has no de-identified version (fail closed)."""
+    stored = result.stored
+    item.deidentified_key = stored.key if stored else None
+    item.deidentified_sha256 = stored.sha256 if stored else None
+
+
+def _store_output(
+    uow: UnitOfWork, storage: EncryptedStorage, item: Item, result: PipelineResult
+) -> None:
+    """Encrypt what ships into the store (``result.stored``); changes no row, so it runs in
+    a job's read phase."""
     if result.output_path is None:
-        item.deidentified_key = item.deidentified_sha256 = None
         result.report["stages"]["store"] = {"result": "passed", "held": result.report["shipping"]}
         return
     stored = storage.put(
         uow, item.owner_id, _file_chunks(result.output_path), namespace=OUTPUT_NAMESPACE
     )
-    item.deidentified_key = stored.key
-    item.deidentified_sha256 = stored.sha256
+    result.stored = stored
     result.report["output"]["size"] = stored.size
     stage: dict[str, Any] = {"result": "passed", "encrypted": True, "size": stored.size}
     if result.redacted_transcript is not None and result.report["output"]["format"] == "txt":

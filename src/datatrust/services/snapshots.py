@@ -335,53 +335,59 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
     bytes anyway (fixed tar metadata). The last shard queues ``snapshots.finalise``.
     """
     services = ctx.services
-    shard = uow.one(SnapshotShard, snapshot_id=payload["snapshot_id"], index=payload["index"])
-    if shard is None or shard.state == "done":
-        return
-    planned = {
-        p.item_id: p
-        for p in uow.all(SnapshotItem, snapshot_id=shard.snapshot_id, shard_index=shard.index)
-    }
-    items = {i.id: i for i in by_ids(uow, Item, list(planned))}
-    snapshot = uow.get(Snapshot, shard.snapshot_id)
-    assert snapshot is not None and snapshot.wrapped_key is not None
-    records = []
-    for item_id in shard.item_ids:
-        item, plan = items[item_id], planned[item_id]
-        media = b"".join(services.storage.open(uow, item.owner_id, item.deidentified_key))
-        extra = {}
-        if transcript_key := _transcript_key(item):
-            text = services.storage.open(uow, item.owner_id, transcript_key)
-            extra[TRANSCRIPT_EXT] = b"".join(text)
-        records.append(
-            writer.ShardRecord(
-                key=plan.key,
-                ext=_extension(item),
-                media=media,
-                record={
-                    "item_id": item.id,
-                    "kind": item.kind.value,
-                    "content_type": item.shipped_content_type,
-                    "content_sha256": plan.content_sha256,
-                    "licence_id": plan.licence_id,
-                    "consent_record_id": plan.consent_record_id,
-                    "agreement_id": plan.agreement_id,
-                    "duration_seconds": item.duration_seconds,
-                    "h3_cell": item.h3_cell,
-                    "transcript_file": _transcript_file(plan.key, item),
-                },
-                extra=extra,
+    # Reading every item and writing the shard takes a while: as reads, holding no write
+    # lock (SQLite); the shard is marked done in a short write afterwards.
+    with uow.reading():
+        shard = uow.one(SnapshotShard, snapshot_id=payload["snapshot_id"], index=payload["index"])
+        if shard is None or shard.state == "done":
+            return
+        planned = {
+            p.item_id: p
+            for p in uow.all(SnapshotItem, snapshot_id=shard.snapshot_id, shard_index=shard.index)
+        }
+        items = {i.id: i for i in by_ids(uow, Item, list(planned))}
+        snapshot = uow.get(Snapshot, shard.snapshot_id)
+        assert snapshot is not None and snapshot.wrapped_key is not None
+        records = []
+        for item_id in shard.item_ids:
+            item, plan = items[item_id], planned[item_id]
+            media = b"".join(services.storage.open(uow, item.owner_id, item.deidentified_key))
+            extra = {}
+            if transcript_key := _transcript_key(item):
+                text = services.storage.open(uow, item.owner_id, transcript_key)
+                extra[TRANSCRIPT_EXT] = b"".join(text)
+            records.append(
+                writer.ShardRecord(
+                    key=plan.key,
+                    ext=_extension(item),
+                    media=media,
+                    record={
+                        "item_id": item.id,
+                        "kind": item.kind.value,
+                        "content_type": item.shipped_content_type,
+                        "content_sha256": plan.content_sha256,
+                        "licence_id": plan.licence_id,
+                        "consent_record_id": plan.consent_record_id,
+                        "agreement_id": plan.agreement_id,
+                        "duration_seconds": item.duration_seconds,
+                        "h3_cell": item.h3_cell,
+                        "transcript_file": _transcript_file(plan.key, item),
+                    },
+                    extra=extra,
+                )
             )
-        )
-    with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
-        written = writer.write_shard(shard.name, records, spool)  # type: ignore[arg-type]
-        spool.seek(0)
-        _put(ctx, snapshot, shard.name, iter(lambda: spool.read(1 << 20), b""))
+        with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
+            written = writer.write_shard(shard.name, records, spool)  # type: ignore[arg-type]
+            spool.seek(0)
+            _put(ctx, snapshot, shard.name, iter(lambda: spool.read(1 << 20), b""))
+    snapshot = uow.get_for_update(Snapshot, shard.snapshot_id)
+    shard = uow.get_for_update(SnapshotShard, shard.id)
+    assert snapshot is not None and shard is not None
+    if shard.state == "done":
+        return  # another run of this job finished it meanwhile (same bytes)
     shard.state = "done"
     shard.sha256 = written.sha256
     shard.size = written.size
-    snapshot = uow.get_for_update(Snapshot, shard.snapshot_id)
-    assert snapshot is not None
     snapshot.shards_done += 1
     if snapshot.shards_done >= snapshot.shard_count:
         uow.enqueue(FINALISE_JOB, {"snapshot_id": snapshot.id}, key=f"{FINALISE_JOB}:{snapshot.id}")

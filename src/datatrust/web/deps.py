@@ -6,11 +6,12 @@ dependency off each route, and a route without one fails the suite.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from datatrust.bootstrap import Services
@@ -20,6 +21,7 @@ from datatrust.services import accounts
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.security import anonymous_csrf_token, safe_media_type
 
+log = logging.getLogger(__name__)
 SESSION_COOKIE = "dt_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -44,13 +46,14 @@ class Caller:
     user_email: str | None = None
 
 
-def caller(request: Request, svc: Services = Depends(services)) -> Caller:
+def caller(request: Request, later: BackgroundTasks, svc: Services = Depends(services)) -> Caller:
     """Bearer token first, then the session cookie; neither means anonymous. A bad
     credential is an error (401), never a silent downgrade to anonymous.
 
     A plain function, so FastAPI runs it in the thread pool: its database reads never
     block the event loop. It reads in a read-only unit of work; a token's last-use time
-    is written at most once per ``accounts.TOKEN_TOUCH_INTERVAL``, in a write of its own."""
+    is written at most once per ``accounts.TOKEN_TOUCH_INTERVAL``, after the response, in
+    a write of its own: bookkeeping never delays or fails the request."""
     header = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE)
     if header:
@@ -60,14 +63,23 @@ def caller(request: Request, svc: Services = Depends(services)) -> Caller:
         with svc.uow(read_only=True) as unit:
             auth = accounts.authenticate_token(unit, secret.strip())
         if auth.token_needs_touch:
-            with svc.uow() as unit:
-                accounts.touch_api_token(unit, secret.strip())
+            later.add_task(_touch_token, svc, secret.strip())
         return Caller(auth.actor, user_email=auth.user.email)
     if cookie:
         with svc.uow(read_only=True) as unit:
             auth = accounts.authenticate_session(unit, cookie)
         return Caller(auth.actor, True, auth.csrf_token, auth.user.email)
     return Caller(ANONYMOUS)
+
+
+def _touch_token(svc: Services, secret: str) -> None:
+    try:
+        with svc.uow() as unit:
+            accounts.touch_api_token(unit, secret)
+    except Exception as exc:
+        if not svc.is_unavailable(exc):
+            raise
+        log.warning("token last-use not recorded (database busy): %s", type(exc).__name__)
 
 
 async def check_csrf(request: Request, who: Caller) -> None:

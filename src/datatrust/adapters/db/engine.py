@@ -104,5 +104,6 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def ping(session_factory: sessionmaker[Session]) -> None:
+    """A read that takes no write lock: health checks answer while a writer writes."""
     with session_factory() as session:
-        session.execute(text("SELECT 1"))
+        session.connection(execution_options={READ_ONLY: True}).execute(text("SELECT 1"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -48,8 +49,7 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self._session_factory()
         self._recording = False
-        if self._read_only:
-            event.listen(self.session, "before_flush", self._refuse_writes)
+        event.listen(self.session, "before_flush", self._refuse_writes)
         self._audit: list[dict[str, Any]] = []
         self._jobs: list[tuple[OutboxJob, int]] = []
         return self
@@ -91,8 +91,29 @@ class SqlUnitOfWork:
         finally:
             self._recording = False
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Run the block as reads that take no write lock: long work between short writes
+        (a job decoding media, writing a shard) must not hold SQLite's one write lock.
+
+        What the unit of work changed so far is committed first. Inside, it reads in a
+        deferred transaction (on PostgreSQL: an ordinary one) and a change to a row raises
+        ``ReadOnlyViolation``. The read transaction ends with the block, so what follows
+        writes in a fresh transaction: re-check with ``get_for_update`` whatever the block
+        read that a concurrent writer may have changed meanwhile."""
+        self.commit()
+        self._read_only = True
+        try:
+            yield
+            self._s.commit()
+        except BaseException:
+            self._s.rollback()
+            raise
+        finally:
+            self._read_only = False
+
     def _refuse_writes(self, session: Session, _context: object, _instances: object) -> None:
-        if self._recording:
+        if self._recording or not self._read_only:
             return
         if session.new or session.dirty or session.deleted:
             raise ReadOnlyViolation("a read-only unit of work cannot change rows")

@@ -1,0 +1,163 @@
+"""Many clients at once on the embedded default: reads beside a writer, an event loop that
+database waits cannot block, a write lock that times out as a 503, never a hang.
+
+These run on their own SQLite file (not the shared rolled-back connection), since what
+they test is how separate connections to one database file get along."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from datatrust.adapters.db.uow import ReadOnlyViolation
+from datatrust.bootstrap import Services, build
+from datatrust.domain.accounts import ApiToken, User
+from datatrust.domain.permissions import Role
+from datatrust.web.app import create_app
+from support import make_persona, make_settings
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Iterator[Services]:
+    """An instance on its own SQLite file, migrated, with a short busy timeout."""
+    svc = build(make_settings(tmp_path, db_busy_timeout_seconds=1.0))
+    yield svc
+    svc.close()
+
+
+@contextmanager
+def write_lock_held(svc: Services) -> Iterator[None]:
+    """Another process's writer: a raw connection holding SQLite's write lock."""
+    path = svc.settings.effective_database_url.split("///", 1)[1]
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_a_read_only_unit_of_work_reads_while_another_connection_writes(embedded):
+    person = make_persona(embedded, "reader", Role.CONTRIBUTOR)
+    with write_lock_held(embedded), embedded.uow(read_only=True) as uow:
+        assert uow.get(User, person.actor.user_id) is not None
+
+
+def test_a_writer_that_cannot_get_the_lock_in_time_is_reported_as_unavailable(embedded):
+    person = make_persona(embedded, "writer", Role.CONTRIBUTOR)
+    with write_lock_held(embedded), embedded.uow() as uow, pytest.raises(Exception) as caught:
+        uow.get(User, person.actor.user_id)
+    assert embedded.is_unavailable(caught.value)
+
+
+def test_a_read_only_unit_of_work_refuses_to_change_a_row(embedded):
+    person = make_persona(embedded, "careful", Role.CONTRIBUTOR)
+    with embedded.uow(read_only=True) as uow:
+        user = uow.get(User, person.actor.user_id)
+        user.display_name = "changed"
+        with pytest.raises(ReadOnlyViolation):
+            uow.commit()
+    with embedded.uow(read_only=True) as uow:
+        assert uow.get(User, person.actor.user_id).display_name != "changed"
+
+
+def test_a_read_only_unit_of_work_still_records_what_it_was_asked_to_audit(embedded):
+    with embedded.uow(read_only=True) as uow:
+        uow.record("instance:update", "system", "setting", 1, value=1)
+        uow.commit()
+    with embedded.uow(read_only=True) as uow:
+        assert [e.tag for e in uow.queries.audit_events()][-1] == "instance:update"
+
+
+def test_reading_phase_holds_no_write_lock_and_writes_happen_after_it(embedded):
+    person = make_persona(embedded, "job", Role.CONTRIBUTOR)
+    with embedded.uow() as uow:
+        # The phase reads beside another writer, as a job decoding media does.
+        with uow.reading(), write_lock_held(embedded):
+            assert uow.get(User, person.actor.user_id) is not None
+        fresh = uow.get_for_update(User, person.actor.user_id)
+        fresh.display_name = "after"
+        uow.commit()
+    with embedded.uow(read_only=True) as uow:
+        assert uow.get(User, person.actor.user_id).display_name == "after"
+
+
+def test_reading_phase_refuses_a_change_and_keeps_nothing_of_it(embedded):
+    person = make_persona(embedded, "strict", Role.CONTRIBUTOR)
+    with embedded.uow() as uow, pytest.raises(ReadOnlyViolation), uow.reading():
+        uow.get(User, person.actor.user_id).display_name = "inside"
+        uow.flush()
+    with embedded.uow(read_only=True) as uow:
+        assert uow.get(User, person.actor.user_id).display_name != "inside"
+
+
+def test_signed_in_reads_are_answered_while_another_connection_holds_the_write_lock(embedded):
+    person = make_persona(embedded, "browser", Role.CONTRIBUTOR)
+    with TestClient(create_app(embedded, start_worker=False)) as client, write_lock_held(embedded):
+        assert client.get("/api/items", headers=person.headers).status_code == 200
+        assert client.get("/api/campaigns", headers=person.headers).status_code == 200
+
+
+def test_a_write_that_cannot_get_the_lock_gets_503_with_retry_after(embedded):
+    person = make_persona(embedded, "queued", Role.CONTRIBUTOR)
+    with TestClient(create_app(embedded, start_worker=False)) as client, write_lock_held(embedded):
+        answer = client.post(
+            "/api/tokens", headers=person.headers, json={"name": "x", "scopes": ["item:read"]}
+        )
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "unavailable"
+    assert int(answer.headers["retry-after"]) > 0
+
+
+def test_a_request_waiting_for_the_database_does_not_block_other_requests(tmp_path):
+    """While one signed-in write waits for the write lock, /health and a signed-in read
+    are answered. The lock is released only after they were, so on a blocked event loop
+    they would wait until the writer gave up (a 503 after its busy timeout): the writer
+    would no longer be waiting, and its answer would not be 201."""
+    svc = build(make_settings(tmp_path, db_busy_timeout_seconds=30.0))
+    person = make_persona(svc, "patient", Role.CONTRIBUTOR)
+    outcome: dict[str, int] = {}
+    try:
+        with TestClient(create_app(svc, start_worker=False)) as client:
+            # Its last use recorded now, the token needs no bookkeeping write below.
+            assert client.get("/api/items", headers=person.headers).status_code == 200
+            with write_lock_held(svc):
+
+                def write() -> None:
+                    answer = client.post(
+                        "/api/tokens",
+                        headers=person.headers,
+                        json={"name": "later", "scopes": ["item:read"]},
+                    )
+                    outcome["write"] = answer.status_code
+
+                writer = threading.Thread(target=write)
+                writer.start()
+                writer.join(0.5)  # let it reach the lock
+                assert client.get("/health").status_code in (200, 503)
+                assert client.get("/api/items", headers=person.headers).status_code == 200
+                assert writer.is_alive(), "the write should still be waiting for the lock"
+            writer.join(30)
+        assert outcome["write"] == 201
+    finally:
+        svc.close()
+
+
+def test_a_busy_token_is_written_once_per_interval_not_on_every_request(embedded):
+    person = make_persona(embedded, "busy", Role.CONTRIBUTOR)
+    with TestClient(create_app(embedded, start_worker=False)) as client:
+        client.get("/api/items", headers=person.headers)
+        with embedded.uow(read_only=True) as uow:
+            first = uow.one(ApiToken, user_id=person.actor.user_id).last_used_at
+        assert first is not None
+        for _ in range(3):
+            client.get("/api/items", headers=person.headers)
+        with embedded.uow(read_only=True) as uow:
+            assert uow.one(ApiToken, user_id=person.actor.user_id).last_used_at == first
