@@ -44,11 +44,11 @@ def test_every_pii_type_is_planted_in_the_corpus():
     }
 
 
-# Measured on this sample (800 messages, seed 3): overall recall 0.881, precision 0.983;
-# PERSON 0.806 / 0.970, ADDRESS 0.990 / 1.000, every other type 1.000 / 1.000.
+# Measured on this sample (800 messages, seed 3): overall recall 0.902, precision 0.984;
+# PERSON 0.841 / 0.970, ADDRESS 0.990 / 1.000, every other type 1.000 / 1.000.
 FLOORS = {
-    "all": (0.86, 0.97),
-    "PERSON": (0.78, 0.95),
+    "all": (0.88, 0.97),
+    "PERSON": (0.81, 0.95),
     "ADDRESS": (0.96, 0.98),
     "PHONE": (0.97, 0.98),
     "CARD": (0.97, 0.98),
