@@ -358,3 +358,16 @@ def test_the_seed_story_runs_on_three_web_and_three_worker_processes(cluster, tm
         f" process: {served}; jobs run per process: "
         + str({workers[pid]: n for pid, n in sorted(ran_by.items())})
     )
+
+
+def test_a_web_process_that_stops_loses_no_request(cluster):
+    """One web process goes away (a deploy, a crash): the proxy sends every request to the
+    others (a refused connection is retried on another server), none fails."""
+    stopped = cluster.web_processes[-1]
+    stopped.popen.terminate()
+    stopped.popen.wait(timeout=30)
+    with httpx.Client(base_url=cluster.url, timeout=60) as http:
+        answers = [http.get(path).status_code for path in ("/", "/health") * 6]
+    assert answers == [200] * 12
+    stats = cluster.server_stats("web")
+    assert int(stats[stopped.name]["hrsp_5xx"] or 0) == 0
