@@ -333,7 +333,7 @@ def _gazetteer() -> _Gazetteer:
     """Load the bundled name and place lists once (about 100k names and 10k towns, ~350 KB
     gzip; tens of ms), and the English word frequencies that ``zxcvbn`` (a runtime
     dependency) bundles."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
 
     data = resources.files("datatrust.pipeline") / "data"
     with gzip.open(data.joinpath("places.txt.gz").open("rb"), "rt", encoding="utf-8") as fh:
@@ -639,15 +639,26 @@ def _classify(tok: _Tok, gz: _Gazetteer, sentence_start: bool) -> str:
 
 
 def _persons(text: str) -> Iterable[Candidate]:
-    """People's names: words from the names gazetteer in any case ("Sipho", "priya"),
-    joined into runs ("Priya Raghunathan"), and words that context makes names: after a
-    title or kin word ("Dr Bill", "sis Thandi", "oom Piet"), before an Indian honorific
-    ("Chada ji", "Rahul bhai", "Mehta sir"), or after "my name is"/"naam". A possessive
-    "'s" is left outside the span. Words that are names but also common English or
-    Hinglish words ("Will", "Grace", "kal") count only next to a clear name or a title.
-    Not persons: surnames before "Ltd"/"and Sons" or listed as "A, B and C" (a firm), a
-    lone double-barrelled surname, and a name inside a place ("Lake Victoria",
-    "Victoria Falls", "in George", "Kimberley mein")."""
+    """People's names, in four passes over the words of ``text``:
+
+    1. each word is classified (see ``_Tok.kind``) against the names gazetteer, the
+       English word frequencies and the chat word lists;
+    2. clear names are kept ("Sipho", "priya"), and words the sentence makes names:
+       after a title or kin word ("Dr Bill", "sis Thandi", "my sister Crystal"), before an
+       honorific ("Chada ji", "Dash madam"), greeted or addressed ("hey Mark", "Udyati,
+       where are you?"), speaking ("George just texted", "vrinda ne bola"), or owning
+       what only people own ("Zaitra's birthday", "Girik ki shaadi");
+    3. names grow into runs: surnames after a first name ("Priya Raghunathan", "Arjun
+       Tak"), first names before a surname, particles ("Pieter van der Merwe"), and lists
+       ("Thabisa Vunisa and Tess");
+    4. runs that are places or firms are dropped: "Lake Victoria", "Victoria Falls", "in
+       George", "Kimberley mein", towns of the bundled list ("Shimla"), "Sharma Ltd",
+       "Duran and Sons", "Dutta, Varma and Kumer", a lone "Bose-Bhatt".
+
+    A possessive "'s" is left outside the span. Words that are names but also common
+    English or Hinglish words ("Will", "Grace", "kal") count only next to a clear name or
+    with such context.
+    """
     gz = _gazetteer()
     toks = _tokens(text)
     n = len(toks)
@@ -663,25 +674,36 @@ def _persons(text: str) -> Iterable[Candidate]:
         nxt = toks[i + 1] if i + 1 < n else None
         tok.keep = tok.kind == "C" or _named_by_context(text, tok, prev, nxt, gz)
     _join_lists(text, toks, gz)
-    # Surnames and ambiguous words join a kept first name; ambiguous words join either way.
-    # After a capitalised name, a capitalised surname even if it is an English word
-    # ("Radha Contractor"); after a lower-case one, a lower-case word in no word list
-    # ("mzamo somfula"): a word too many next to a name costs little.
-    for i in range(1, n):
+    _join_surnames(text, toks, gz)
+    _join_lists(text, toks, gz)  # again, now that surnames are kept: "Thabisa Vunisa and Tess"
+    _join_particles(text, toks)
+    _join_first_names(text, toks, gz)
+    _drop_places_and_firms(text, toks, gz)
+    for i, j in _kept_runs(text, toks):
+        yield toks[i].start, toks[j].end, "PERSON"
+
+
+def _join_surnames(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
+    """Surnames and ambiguous words join a kept name before them. After a capitalised name,
+    a capitalised surname even if it is an English word ("Radha Contractor") or, mid-
+    sentence, a chat word ("Arjun Tak"); after a lower-case one, a lower-case word in no
+    word list ("mzamo somfula"): a word too many next to a name costs little."""
+    for i in range(1, len(toks)):
         tok, prev = toks[i], toks[i - 1]
         if tok.keep or _gap(text, prev, tok) != " " or not prev.keep:
             continue
         if tok.kind == "A" or (tok.kind in "OE" and _capital(prev.word)):
             tok.keep = True
         elif tok.kind == "N" and tok.word[:1].isupper() and tok.mid and prev.word[:1].isupper():
-            # A surname that is also a chat word, capitalised mid-sentence after a first
-            # name: "Arjun Tak", "Peter Din".
             tok.keep = tok.key in gz.last and len(tok.word) > 2 and tok.key not in gz.titles
         elif tok.kind == "o" and not prev.word[:1].isupper() and len(tok.word) > 2:
             tok.keep = tok.key in gz.last or tok.key not in gz.english
-    _join_lists(text, toks, gz)  # again, now that surnames are kept: "Thabisa Vunisa and Tess"
-    # Particles join a kept name to the capitalised surname after them ("Kay van Bentheim").
-    # After a title too: "uncle van Bruchem".
+
+
+def _join_particles(text: str, toks: list[_Tok]) -> None:
+    """Particles join a kept name, or a title, to the surname after them: "Kay van
+    Bentheim", "uncle van Bruchem"."""
+    n = len(toks)
     for i in range(1, n - 1):
         prev = toks[i - 1]
         if toks[i].key not in _PARTICLES or _gap(text, prev, toks[i]) != " ":
@@ -696,25 +718,26 @@ def _persons(text: str) -> Iterable[Candidate]:
         if j + 1 < n and _gap(text, toks[j], toks[j + 1]) == " " and toks[j + 1].kind in "CAOo":
             for t in toks[i : j + 2]:
                 t.keep = True
-    for i in range(n - 2, -1, -1):
+
+
+def _join_first_names(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
+    """Ambiguous words join a kept name after them, and so does an unknown word written like
+    it: a first name before a known surname, "Siyabonga Dludla", "harinakshi ratti" (or
+    Devanagari, which has no capitals)."""
+    for i in range(len(toks) - 2, -1, -1):
         tok, nxt = toks[i], toks[i + 1]
-        if not tok.keep and nxt.keep and _gap(text, tok, nxt) == " ":
-            # Ambiguous words join a name after them, and so does an unknown word written
-            # like it: a first name before a known surname, "Siyabonga Dludla",
-            # "harinakshi ratti" (or Devanagari, which has no capitals).
-            tok.keep = (
-                tok.kind == "A"
-                or (tok.kind == "O" and (_capital(nxt.word) or _devanagari(tok.word)))
-                or (
-                    tok.kind == "o"
-                    and not nxt.word[:1].isupper()
-                    and len(tok.word) > 2
-                    and tok.key not in gz.english
-                )
+        if tok.keep or not nxt.keep or _gap(text, tok, nxt) != " ":
+            continue
+        tok.keep = (
+            tok.kind == "A"
+            or (tok.kind == "O" and (_capital(nxt.word) or _devanagari(tok.word)))
+            or (
+                tok.kind == "o"
+                and not nxt.word[:1].isupper()
+                and len(tok.word) > 2
+                and tok.key not in gz.english
             )
-    _drop_places_and_firms(text, toks, gz)
-    for i, j in _kept_runs(text, toks):
-        yield toks[i].start, toks[j].end, "PERSON"
+        )
 
 
 def _join_lists(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
