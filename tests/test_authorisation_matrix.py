@@ -9,10 +9,11 @@ import ingest_media
 from authz_matrix import DENIED, FRAMEWORK_PUBLIC, Matrix, declared_permission, flat_routes
 from datatrust.domain.accounts import ApiToken, Organisation, User
 from datatrust.domain.campaigns import Campaign
+from datatrust.domain.clock import utcnow
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.domain.uploads import ResumableUpload
-from datatrust.services import consent, items, licences, participants
+from datatrust.services import consent, incidents, items, licences, participants
 from datatrust.services.consent import ConsentRow, Receipt
 from datatrust.services.licences import LicenceOffer
 from datatrust.web.app import create_app
@@ -34,6 +35,11 @@ OPERATOR_ON_ORGS = frozenset(
         ("GET /api/campaigns/{campaign_id}/review", "operator"),
         ("GET /api/campaigns/{campaign_id}/pay-floor", "operator"),
         ("GET /api/orgs/{org_id}/invoices", "operator"),  # reconciling every buyer's books
+        # The incident register is the operators' (issue 14 §6): nobody else's object.
+        ("GET /api/incidents/{incident_id}", "operator"),
+        ("POST /api/incidents/{incident_id}/notify", "operator"),
+        ("POST /api/incidents/{incident_id}/close", "operator"),
+        ("GET /api/incidents/{incident_id}/report", "operator"),
     }
 )
 
@@ -64,7 +70,17 @@ def victim(services, people):
         )
     other_org = make_persona(services, "victim-buyer", Role.BUYER, org=True)
     invitation_id, guessed_token = victim_invitation(services, item.id)
+    with services.uow() as unit:
+        incident = incidents.open_incident(
+            unit,
+            people["operator"].actor,
+            title="lost laptop",
+            description="",
+            discovered_at=utcnow(),
+            item_ids=[item.id],
+        )
     return {
+        "incident_id": incident.id,
         "invitation_id": invitation_id,
         "guessed_token": guessed_token,
         "item": item,
@@ -250,6 +266,7 @@ def matrix_for(app, client, services, people, victim, allowed=OPERATOR_ON_ORGS) 
             "campaign_id": str(victim["campaign_id"]),
             "upload_id": victim["upload_id"],
             "token": victim["guessed_token"],
+            "incident_id": str(victim["incident_id"]),
             **victim["buyer_paths"],
         },
         secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],

@@ -23,10 +23,13 @@ SWEEP_TASK = "datatrust.sweep"
 # job itself runs like any other, with retries and the sweeper behind it.
 AUTO_APPROVE_TASK = "datatrust.auto_approve"
 WEEKLY_PAYOUTS_TASK = "datatrust.weekly_payouts"
+INCIDENT_REMINDERS_TASK = "datatrust.incident_reminders"
 SCHEDULE: tuple[tuple[str, crontab, str], ...] = (
     (AUTO_APPROVE_TASK, crontab(minute="*/5"), "items.auto_approve"),
     # Mondays 06:00 UTC: everyone at or above the minimum payout is paid.
     (WEEKLY_PAYOUTS_TASK, crontab(day_of_week="1", hour="6", minute="0"), "payouts.weekly"),
+    # Hourly: operators are reminded of incidents whose 72-hour clock is running.
+    (INCIDENT_REMINDERS_TASK, crontab(minute="7"), "incidents.remind"),
 )
 
 

@@ -106,6 +106,13 @@ class AuditTag(StrEnum):
     CAMPAIGN_RESUME = "campaign:resume"
     COVERAGE_BONUS = "coverage:bonus"
     INSTANCE_UPDATE = "instance:update"
+    # The incident register (issue 14 §6).
+    INCIDENT_OPEN = "incident:open"
+    INCIDENT_AFFECT = "incident:affect"  # one per item touched: the item's passport shows it
+    INCIDENT_NOTIFY = "incident:notify"
+    INCIDENT_REMIND = "incident:remind"
+    INCIDENT_REPORT = "incident:report"
+    INCIDENT_CLOSE = "incident:close"
 
 
 @dataclass(frozen=True)

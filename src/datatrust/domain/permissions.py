@@ -64,6 +64,9 @@ class Permission(StrEnum):
     ESCROW_FUND = "escrow:fund"
     INVOICE_READ = "invoice:read"
     LEDGER_READ = "ledger:read"
+    # Incidents (issue 14 §6).
+    INCIDENT_MANAGE = "incident:manage"
+    NOTICE_READ = "notice:read"  # one's own notices (a buyer: its organisation's)
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CAMPAIGN_READ,
             Permission.REVIEW,
             Permission.PASSPORT_READ,
+            Permission.NOTICE_READ,
         }
     ),
     Role.BUYER: frozenset(
@@ -146,6 +150,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SNAPSHOT_DOWNLOAD,
             Permission.FEED_READ,
             Permission.DELETION_ATTEST,
+            Permission.NOTICE_READ,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -169,6 +174,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CAMPAIGN_CREATE,
             Permission.CAMPAIGN_READ,
             Permission.REVIEW,
+            Permission.INCIDENT_MANAGE,
         }
     ),
 }

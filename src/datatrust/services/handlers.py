@@ -14,6 +14,7 @@ CORE_HANDLER_MODULES: tuple[str, ...] = (
     "datatrust.services.payfloor",  # payfloor.recheck
     "datatrust.services.mail",  # mail.send
     "datatrust.services.rights",  # rights.purge_erased
+    "datatrust.services.incidents",  # incidents.remind
 )
 
 

@@ -38,6 +38,7 @@ STEPS = {
     "revocation:acknowledge": "buyer acknowledged",
     "deletion:attest": "deletion attested",
     "revocation:overdue": "deletion overdue",
+    "incident:affect": "touched by a security incident",
 }
 # Audit data fields never shown in a passport (another party's private details).
 _HIDDEN = frozenset({"statement"})

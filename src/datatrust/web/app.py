@@ -28,6 +28,7 @@ from datatrust.web.api import (
     participants,
     tus,
 )
+from datatrust.web.api import incidents as incidents_api
 from datatrust.web.api import money as money_api
 from datatrust.web.errors import error_response, failure_response, install_error_handlers
 from datatrust.web.security import SecurityHeaders
@@ -134,6 +135,7 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         app.include_router(module.router)
     app.include_router(money_api.router)
     app.include_router(participants.router)
+    app.include_router(incidents_api.router)
     pages.install(app)
     docs.install(app)
     return app

@@ -90,6 +90,21 @@ class SqlQueries:
     def audit_event(self, seq: int) -> AuditEvent | None:
         return self.session.get(AuditEvent, seq)
 
+    def items_touched_between(
+        self, start: datetime, end: datetime, tags: Iterable[str]
+    ) -> list[int]:
+        """Ids of the items that events with one of ``tags`` named from ``start`` to
+        ``end`` (both included), from the audit log: what an incident's window reached."""
+        rows = self.session.execute(
+            select(AuditEvent.subject_id)
+            .where(AuditEvent.subject_type == "item")
+            .where(AuditEvent.tag.in_(list(tags)))
+            .where(AuditEvent.at >= start)
+            .where(AuditEvent.at <= end)
+            .distinct()
+        ).scalars()
+        return sorted({int(r) for r in rows if str(r).isdigit()})
+
     def audit_events_about(self, subject_type: str, subject_ids: list[str]) -> list[AuditEvent]:
         return list(
             self.session.scalars(

@@ -302,5 +302,8 @@ def map_domain() -> None:
 
     map_participants()
     from datatrust.adapters.db import tables_fingerprints  # noqa: F401  (a table, no class)
+    from datatrust.adapters.db.tables_incidents import map_incidents  # it imports this module
+
+    map_incidents()
 
     _mapped = True
