@@ -161,3 +161,79 @@ def test_a_busy_token_is_written_once_per_interval_not_on_every_request(embedded
             client.get("/api/items", headers=person.headers)
         with embedded.uow(read_only=True) as uow:
             assert uow.one(ApiToken, user_id=person.actor.user_id).last_used_at == first
+
+
+def test_a_slow_tus_patch_holds_no_lock_while_its_body_arrives(embedded):
+    """A resumed PATCH's first half arrives, then the client pauses until another write
+    has been answered. Holding a transaction across the body (the write lock, on SQLite) would
+    make that write wait out its busy timeout and get a 503."""
+    import base64
+
+    import httpx
+    import uvicorn
+
+    person = make_persona(embedded, "slow", Role.CONTRIBUTOR)
+    config = uvicorn.Config(
+        create_app(embedded, start_worker=False), host="127.0.0.1", port=0, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    body = b"\x00" * 200_000
+    tus = {"Tus-Resumable": "1.0.0", **person.headers}
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            meta = ",".join(
+                f"{k} {base64.b64encode(v.encode()).decode()}"
+                for k, v in {"kind": "photo", "filename": "slow.jpg"}.items()
+            )
+            created = client.post(
+                "/files/",
+                headers={**tus, "Upload-Length": str(len(body)), "Upload-Metadata": meta},
+            )
+            assert created.status_code == 201, created.text
+            patch_headers = {**tus, "Content-Type": "application/offset+octet-stream"}
+            first = client.patch(
+                created.headers["location"],
+                content=body[:50_000],
+                headers={**patch_headers, "Upload-Offset": "0"},
+            )
+            assert first.status_code == 204, first.text
+            other_write_done = threading.Event()
+            outcome: dict[str, int] = {}
+
+            def slow_body() -> Iterator[bytes]:
+                yield body[50_000:100_000]
+                other_write_done.wait(30)
+                yield body[100_000:150_000]
+
+            def patch() -> None:
+                answer = httpx.patch(
+                    created.headers["location"],
+                    content=slow_body(),
+                    headers={
+                        **patch_headers,
+                        "Upload-Offset": "50000",
+                        "Content-Length": "100000",
+                    },
+                    timeout=60,
+                )
+                outcome["patch"] = answer.status_code
+
+            patcher = threading.Thread(target=patch)
+            patcher.start()
+            patcher.join(1.0)  # its first bytes are in, the rest is pending
+            token = client.post(
+                "/api/tokens", headers=person.headers, json={"name": "y", "scopes": ["item:read"]}
+            )
+            outcome["write"] = token.status_code
+            other_write_done.set()
+            patcher.join(30)
+        assert outcome == {"write": 201, "patch": 204}
+    finally:
+        server.should_exit = True
+        thread.join(10)
