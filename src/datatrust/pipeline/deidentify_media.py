@@ -33,6 +33,7 @@ from datatrust.pipeline.audio import Muffler, Segment
 from datatrust.pipeline.faces import Box, FaceTracker, detect_faces
 from datatrust.pipeline.fingerprint import phash
 from datatrust.pipeline.media_spec import DeidOptions, MediaLimits
+from datatrust.pipeline.plates import detect_plates
 from datatrust.pipeline.quality import analysis_copy
 from datatrust.pipeline.rejection import Rejected
 
@@ -167,6 +168,12 @@ def blur_area(box: Box, width: int, height: int) -> Box:
     return x0, y0, x1 - x0, y1 - y0
 
 
+def _clipped(box: Box, width: int, height: int) -> Box:
+    x0, y0 = max(0, box[0]), max(0, box[1])
+    x1, y1 = min(width, box[0] + box[2]), min(height, box[1] + box[3])
+    return x0, y0, x1 - x0, y1 - y0
+
+
 def _obscure(region: np.ndarray) -> np.ndarray:
     """Shrink to ~8 cells across (the identity is gone at that size), smooth those few
     pixels, and scale back up bilinearly, which leaves no block edges. All the work is at the
@@ -181,22 +188,22 @@ def _obscure(region: np.ndarray) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def blur_boxes_pil(im: Image.Image, boxes: list[Box]) -> None:
+def blur_boxes_pil(im: Image.Image, boxes: list[Box], grow: bool = True) -> None:
     """Blur each box of ``im`` in place (crop → blur → paste, so the full image is never
-    converted to an array)."""
+    converted to an array). ``grow``: the boxes are faces, blurred with ``blur_area``."""
     for box in boxes:
-        x, y, w, h = blur_area(box, *im.size)
+        x, y, w, h = blur_area(box, *im.size) if grow else _clipped(box, *im.size)
         if w < 2 or h < 2:
             continue
         region = np.asarray(im.crop((x, y, x + w, y + h)))
         im.paste(Image.fromarray(_obscure(region)), (x, y))
 
 
-def blur_boxes_array(frame: np.ndarray, boxes: list[Box]) -> None:
-    """Blur each box of an H×W×C or H×W array in place."""
+def blur_boxes_array(frame: np.ndarray, boxes: list[Box], grow: bool = True) -> None:
+    """Blur each box of an H×W×C or H×W array in place (``grow`` as for ``blur_boxes_pil``)."""
     height, width = frame.shape[:2]
     for box in boxes:
-        x, y, w, h = blur_area(box, width, height)
+        x, y, w, h = blur_area(box, width, height) if grow else _clipped(box, width, height)
         if w >= 2 and h >= 2:
             frame[y : y + h, x : x + w] = _obscure(frame[y : y + h, x : x + w])
 
@@ -247,6 +254,7 @@ class VideoDeid:
     frames: int
     faces_blurred: int  # face detections blurred, summed over frames
     faces_kept: int
+    plates_blurred: int  # plate detections blurred, summed over frames
     frame_phashes: tuple[str, ...]
     duration_s: float
 
@@ -308,7 +316,7 @@ def deidentify_video(
             # Frames are encoded as stored; the display matrix tells players to turn them.
             v_out.set_display_rotation(rotation)
 
-        frames = blurred = kept = 0
+        frames = blurred = kept = plates = 0
         hashes: list[str] = []
         next_sample = 0.0
         max_frames = limits.max_duration_s * limits.max_fps
@@ -316,19 +324,22 @@ def deidentify_video(
         streams = [v_in] + ([a_in] if a_in is not None else [])
         every = max(1, round(float(rate) * DETECT_INTERVAL_S))
         tracker = FaceTracker(hold=TRACK_HOLD)
+        plate_tracker = FaceTracker(hold=TRACK_HOLD)  # the same bookkeeping suits plates
         # Frames since the last detection wait here until the next one, so each is blurred
         # where the faces were at the detection before it *and* the one after it: a face
         # moving between two detections stays covered without a detection per frame.
         pending: list[av.VideoFrame] = []
         before: list[Box] = []
+        plates_before: list[Box] = []
         kept_now = 0
 
-        def flush(boxes: list[Box]) -> None:
-            nonlocal blurred, kept
+        def flush(boxes: list[Box], plate_boxes: list[Box]) -> None:
+            nonlocal blurred, kept, plates
             for f in pending:
-                out.mux(v_out.encode(_blurred_frame(f, boxes)))
+                out.mux(v_out.encode(_blurred_frame(f, boxes, plate_boxes)))
                 blurred += len(boxes)
                 kept += kept_now
+                plates += len(plate_boxes)
             pending.clear()
 
         try:
@@ -353,7 +364,7 @@ def deidentify_video(
                             "The video is longer than its header says and over the limit "
                             f"of {limits.max_duration_s / 60:g} minutes.",
                         )
-                    detect = opts.blur_faces and (frames - 1) % every == 0
+                    detect = (opts.blur_faces or opts.blur_plates) and (frames - 1) % every == 0
                     sample = t >= next_sample and len(hashes) < opts.max_video_fingerprint_frames
                     yuv = frame.reformat(width=width, height=height, format="yuv420p")
                     yuv.pts, yuv.time_base = frame.pts, frame.time_base
@@ -366,13 +377,17 @@ def deidentify_video(
                         next_sample = t + 1.0
                     if detect:
                         upright = (height, width) if rotation % 180 else (width, height)
-                        found = detect_faces(small, upright)
+                        found = detect_faces(small, upright) if opts.blur_faces else []
                         found = [_stored_box(b, rotation, upright) for b in found]
                         to_blur, kept_now = choose_faces(found, opts.keep_contributor_face)
                         now = tracker.update(to_blur)
-                        flush(before + now)
-                        before = now
-            flush(before)  # the last frames: where the faces were last seen
+                        plate_found = detect_plates(small, upright) if opts.blur_plates else []
+                        plates_now = plate_tracker.update(
+                            [_stored_box(b, rotation, upright) for b in plate_found]
+                        )
+                        flush(before + now, plates_before + plates_now)
+                        before, plates_before = now, plates_now
+            flush(before, plates_before)  # the last frames: where things were last seen
         except av.FFmpegError as e:
             raise Rejected(
                 "corrupt", f"The video could not be decoded at {last_t:.1f} s: {e}."
@@ -384,7 +399,7 @@ def deidentify_video(
             out.mux(a_out.encode(None))
     if frames == 0:
         raise Rejected("corrupt", "The video has no decodable frames.")
-    return VideoDeid(frames, blurred, kept, tuple(hashes), last_t)
+    return VideoDeid(frames, blurred, kept, plates, tuple(hashes), last_t)
 
 
 class _SoundtrackMuffler:
@@ -428,25 +443,27 @@ def _stored_box(box: Box, rotation: int, upright: tuple[int, int]) -> Box:
     return x, y, w, h
 
 
-def _blurred_frame(frame: av.VideoFrame, boxes: list[Box]) -> av.VideoFrame:
-    """``frame`` (yuv420p) with each box blurred in a copy, or ``frame`` itself when there
-    is nothing to blur. The decoder may still read the frame it gave (a reference picture),
-    so it is never written to."""
-    if not boxes:
+def _blurred_frame(frame: av.VideoFrame, boxes: list[Box], plates: list[Box]) -> av.VideoFrame:
+    """``frame`` (yuv420p) with each face box (grown by ``blur_area``) and plate box blurred
+    in a copy, or ``frame`` itself when there is nothing to blur. The decoder may still read
+    the frame it gave (a reference picture), so it is never written to."""
+    if not boxes and not plates:
         return frame
     w, h = frame.width, frame.height
     flat = frame.to_ndarray(format="yuv420p").reshape(-1)
     cw, ch = (w + 1) // 2, (h + 1) // 2
     luma = flat[: w * h].reshape(h, w)
     chroma = [flat[w * h + k * cw * ch : w * h + (k + 1) * cw * ch].reshape(ch, cw) for k in (0, 1)]
-    blur_boxes_array(luma, boxes)
+    # Faces are grown here, at full size, so the chroma planes get the same area halved.
+    regions = [blur_area(b, w, h) for b in boxes] + [_clipped(b, w, h) for b in plates]
+    blur_boxes_array(luma, regions, grow=False)
     # The chroma planes are half size: the same boxes, halved outwards.
     half = [
         (x // 2, y // 2, -(-(x + bw) // 2) - x // 2, -(-(y + bh) // 2) - y // 2)
-        for x, y, bw, bh in boxes
+        for x, y, bw, bh in regions
     ]
     for plane in chroma:
-        blur_boxes_array(plane, half)
+        blur_boxes_array(plane, half, grow=False)
     new = av.VideoFrame.from_ndarray(flat.reshape(-1, w), format="yuv420p")
     new.pts, new.time_base = frame.pts, frame.time_base
     return new

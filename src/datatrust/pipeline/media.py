@@ -46,6 +46,7 @@ from datatrust.pipeline.deidentify_media import (
 from datatrust.pipeline.faces import detect_faces
 from datatrust.pipeline.fingerprint import AudioFingerprint, phash, sha256_bytes
 from datatrust.pipeline.media_spec import MediaKind, MediaSpec
+from datatrust.pipeline.plates import detect_plates
 from datatrust.pipeline.quality import analysis_copy, audio_quality, image_quality, video_quality
 from datatrust.pipeline.rejection import Rejected, Rejection
 from datatrust.pipeline.source import MediaSource
@@ -244,16 +245,18 @@ def _photo(
         return
 
     run.stage = "deidentify"
-    boxes = (
-        detect_faces(face_detection_copy(img.image, small), (width, height))
-        if opts.blur_faces
-        else []
-    )
+    copy = face_detection_copy(img.image, small)
+    boxes = detect_faces(copy, (width, height)) if opts.blur_faces else []
     to_blur, kept = choose_faces(boxes, opts.keep_contributor_face)
     blur_boxes_pil(img.image, to_blur)
+    plates = detect_plates(copy, (width, height)) if opts.blur_plates else []
+    blur_boxes_pil(img.image, plates, grow=False)
     out = encode_image(img.image, run.format, img.icc_profile, opts.jpeg_quality)
     run.removed.update(
-        metadata_removed=img.metadata_found, faces_blurred=len(to_blur), faces_kept=kept
+        metadata_removed=img.metadata_found,
+        faces_blurred=len(to_blur),
+        faces_kept=kept,
+        plates_blurred=len(plates),
     )
     _set_location(run, location, img.gps, opts.h3_resolution)
     run.lap("deidentify")
@@ -333,6 +336,7 @@ def _video(
         metadata_removed=classify_tags(probe.tags),
         faces_blurred=result.faces_blurred,
         faces_kept=result.faces_kept,
+        plates_blurred=result.plates_blurred,
         frames=result.frames,
     )
     if speech is None and probe.has_audio:

@@ -91,11 +91,13 @@ class DeidOptions:
     """De-identification choices.
 
     ``keep_contributor_face``: for likeness campaigns, leave the largest face unblurred.
+    ``blur_plates``: blur the number plates ``plates.detect_plates`` finds (photos, video).
     ``speech_policy`` (ambient audio): ``muffle`` speech segments, or ``reject`` the file;
     either way a file whose speech ratio exceeds ``max_speech_ratio`` is rejected.
     """
 
     blur_faces: bool = True
+    blur_plates: bool = True
     keep_contributor_face: bool = False
     speech_policy: str = "muffle"
     max_speech_ratio: float = 0.3

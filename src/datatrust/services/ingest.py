@@ -502,6 +502,9 @@ def describe_removed(removed: dict[str, Any]) -> list[str]:
         out.append(_n(removed["faces_blurred"], "face", "faces") + " blurred")
     if removed.get("faces_kept"):
         out.append(_n(removed["faces_kept"], "face", "faces") + " kept (your own, with consent)")
+    if removed.get("plates_blurred"):
+        plates = _n(removed["plates_blurred"], "number plate", "number plates") + " blurred"
+        out.append(plates + (" (detections over all frames)" if removed.get("frames") else ""))
     meta = list(removed.get("metadata_removed") or [])
     if "GPS" in meta:
         out.append("GPS removed")

@@ -132,6 +132,7 @@ COUNTED: dict[str, tuple[str, str]] = {
         "%(count)d face kept (your own, with consent)",
         "%(count)d faces kept (your own, with consent)",
     ),
+    "plates_blurred": ("%(count)d number plate blurred", "%(count)d number plates blurred"),
     "speech_segments_muffled": (
         "%(count)d stretch of speech muffled",
         "%(count)d stretches of speech muffled",
@@ -153,6 +154,10 @@ COUNTED: dict[str, tuple[str, str]] = {
 VIDEO_FACES = (
     "Faces blurred in the video: %(faces)d detections in %(frames)d frame",
     "Faces blurred in the video: %(faces)d detections over %(frames)d frames",
+)
+VIDEO_PLATES = (
+    "Number plates blurred in the video: %(plates)d detections in %(frames)d frame",
+    "Number plates blurred in the video: %(plates)d detections over %(frames)d frames",
 )
 # A selection's exclusion reason with the number of items it left out.
 EXCLUDED = ("%(count)d item: %(why)s", "%(count)d items: %(why)s")
@@ -249,6 +254,10 @@ class Explain:
             out.append(self._("Sound removed: it could not be checked for speech"))
         if removed.get("call_audio_withheld"):
             out.append(self._("Call audio held back until the other side confirms"))
+        if (plates := removed.get("plates_blurred")) and not frames:
+            out.append(n(*COUNTED["plates_blurred"], plates) % _c(plates))
+        elif plates:
+            out.append(n(*VIDEO_PLATES, frames) % {"plates": plates, "frames": frames})
         for key in (
             "transcript_turns_left_out",
             "speech_segments_muffled",
