@@ -27,7 +27,8 @@ from datatrust.adapters.queue import EmbeddedConsumer, HueyQueue, make_huey
 from datatrust.config import Settings
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob, backoff
-from datatrust.services import jobs
+from datatrust.services import jobs, scratch
+from datatrust.services.ingest import WORK_DIR
 from datatrust.services.ports import Mailer, ObjectStore, PasswordHasher, Shredder, Signer
 from datatrust.services.storage import EncryptedStorage
 
@@ -69,7 +70,23 @@ class Services:
         )
 
     def sweep(self) -> jobs.SweepReport:
+        """The periodic sweep (every minute, in every consumer): what dead processes left
+        on this machine's disk, then jobs whose worker died."""
+        self.sweep_leftovers()
         return jobs.sweep(self.uow, self.queue)
+
+    def sweep_leftovers(self) -> int:
+        """Delete the scratch folders of workers and the object store's temporary files
+        of writers that died (killed, out of memory) on this machine; what live processes
+        hold stays. Run at start by ``serve`` and ``worker`` and by every sweep. Logs and
+        returns 0 instead of raising: a sweep must never stop a process from starting."""
+        try:
+            return scratch.sweep_dead(self.settings.data_dir / WORK_DIR) + (
+                self.store.sweep_temporary()
+            )
+        except Exception:
+            log.exception("could not sweep what dead processes left behind")
+            return 0
 
     def schedule(self, job_name: str, now: datetime | None = None) -> None:
         """Enqueue a scheduled outbox job once per time slot (keyed by the slot's minute),

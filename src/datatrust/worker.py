@@ -11,4 +11,5 @@ def run_worker(services: Services, workers: int = 2) -> None:
     SIGTERM stops at once); SIGINT stops at once. A job cut off either way stays
     ``running`` until its lease runs out, and then the sweeper runs it again."""
     configure_logging()
+    services.sweep_leftovers()  # a worker killed here before left its scratch behind
     services.queue.consumer(workers=workers).run()

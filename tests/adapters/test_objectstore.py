@@ -224,6 +224,7 @@ def test_the_local_store_leaves_no_temporary_files_behind(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         store.put("a/c", failing())
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b"]
+    assert list(store.temporary.iterdir()) == []
 
 
 def test_the_local_store_keeps_objects_as_files_under_its_root(tmp_path):

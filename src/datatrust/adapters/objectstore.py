@@ -3,8 +3,8 @@
 Both adapters hold the same contract, and the same tests run against both:
 
 - Keys are ``/``-separated parts of ``a-z 0-9 _ - .``, none empty and none starting with
-  ``.`` (so no ``..``, no hidden files, and the local store's temporary files, which start
-  with a dot, can never collide with a key); at most 1024 characters. Anything else raises
+  ``.`` (so no ``..``, no hidden files, and the local store's folder of temporary files,
+  ``.tmp``, can never collide with a key); at most 1024 characters. Anything else raises
   ``InvalidInput`` naming the rule.
 - ``put`` streams: it consumes the chunks as it writes and returns the byte count. A put
   whose chunks raise leaves no object behind and the previous one (if any) untouched.
@@ -12,6 +12,8 @@ Both adapters hold the same contract, and the same tests run against both:
   at most 1 MiB.
 - ``delete`` of a missing key does nothing; ``rename`` replaces ``dst`` and raises
   ``NotFound`` if ``src`` is missing.
+- ``sweep_temporary`` deletes what writers that died mid-put left behind, never what a
+  live writer is still writing; it returns how many it deleted.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,8 +32,10 @@ from botocore.exceptions import ClientError
 from datatrust.config import Settings
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.services.ports import ObjectStore
+from datatrust.services.scratch import held_file, sweep_dead
 
 CHUNK_SIZE = 1024 * 1024
+TEMPORARY = ".tmp"  # a dot: never a key
 MAX_KEY_LENGTH = 1024
 _KEY = re.compile(r"[a-z0-9_-][a-z0-9_.-]*(?:/[a-z0-9_-][a-z0-9_.-]*)*")
 
@@ -52,10 +55,12 @@ def validate_key(key: str) -> str:
 class LocalObjectStore:
     """Objects as files under ``root``: ``root/<key>``.
 
-    Durable once ``put`` returns: data goes to a temporary file in the destination folder,
-    is fsynced, atomically renamed over the key, and the folder is fsynced, so a crash
+    Durable once ``put`` returns: data goes to a temporary file in ``root/.tmp``, is
+    fsynced, atomically renamed over the key, and the key's folder is fsynced, so a crash
     leaves either the old object or the new one, never a torn file. Readers of a key being
-    replaced see one version or the other.
+    replaced see one version or the other. The writer holds its temporary file
+    (``services.scratch.held_file``) so that ``sweep_temporary`` deletes only those of
+    writers that died.
 
     A folder cannot also be a file, so unlike S3 a key cannot be a prefix folder of
     another key (``a/b`` and ``a/b/c``); the second raises ``Conflict``. Content-addressed
@@ -65,6 +70,9 @@ class LocalObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        # Puts write here first: one folder to sweep after a crash instead of the whole
+        # tree. Inside root, so on the same file system and the rename stays atomic.
+        self.temporary = self.root / TEMPORARY
 
     def _path(self, key: str) -> Path:
         return self.root / validate_key(key)
@@ -73,10 +81,11 @@ class LocalObjectStore:
         path = self._path(key)
         with _conflict_on_shape_clash(key):
             self._make_dirs(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        self.temporary.mkdir(exist_ok=True)
+        fd, tmp = held_file(self.temporary, suffix=".tmp")
         written = 0
         try:
-            with os.fdopen(fd, "wb") as file:
+            with os.fdopen(fd, "wb", closefd=False) as file:
                 for chunk in chunks:
                     file.write(chunk)
                     written += len(chunk)
@@ -88,6 +97,8 @@ class LocalObjectStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        finally:
+            os.close(fd)  # only now: closing lets a sweep take the file for a dead writer's
         _fsync_dir(path.parent)
         return written
 
@@ -121,6 +132,11 @@ class LocalObjectStore:
     def check(self) -> None:
         if not self.root.is_dir() or not os.access(self.root, os.W_OK | os.X_OK):
             raise OSError(f"object store folder {self.root} is not a writable folder")
+
+    def sweep_temporary(self) -> int:
+        """Delete the temporary files of writers that died mid-put (a live writer holds
+        its file, so it is left alone); returns how many."""
+        return sweep_dead(self.temporary)
 
     def _make_dirs(self, folder: Path) -> None:
         # mkdir(parents=True) would not fsync the parents, and a new folder's entry in
@@ -283,6 +299,12 @@ class S3ObjectStore:
                 raise NotFound(f"no object {src!r} to rename") from None
             raise
         self.client.delete_object(Bucket=self.bucket, Key=src)
+
+    def sweep_temporary(self) -> int:
+        """Nothing to do here: S3 writes no temporary objects. The parts of a multipart
+        upload whose writer was killed stay (billed, never an object) until the bucket's
+        lifecycle rule ``AbortIncompleteMultipartUpload`` expires them; set one."""
+        return 0
 
     def check(self) -> None:
         """Raise if the service cannot be reached; create the bucket if it is missing."""

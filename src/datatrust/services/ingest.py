@@ -3,10 +3,11 @@
 
 ``run_pipeline`` is the whole pipeline on a local file with no database (the ``datatrust
 ingest`` command uses it as is); ``process_item`` wraps it for a stored item: decrypt the
-original into a private temporary folder, run it, check near-duplicates against every
-other item, store the de-identified output encrypted under the contributor's key, and move
-the item received → validated → processed → accepted or rejected, with audit events, in
-the job's one transaction.
+original into a private scratch folder (``services.scratch``: removed on any exit, swept
+after a kill; the decrypted original itself never has a name there), run it, check
+near-duplicates against every other item, store the de-identified output encrypted under
+the contributor's key, and move the item received → validated → processed → accepted or
+rejected, with audit events, in the job's one transaction.
 
 A worker survives every bad file: nothing about an item's bytes raises out of
 ``process_item``; the failure becomes a rejection whose reason names the stage.
@@ -18,8 +19,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -56,11 +55,13 @@ from datatrust.services.participants import (
     reprocessable,
 )
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.scratch import scratch_dir, unnamed_copy
 from datatrust.services.storage import EncryptedStorage, StoredObject
 
 log = logging.getLogger(__name__)
 
 PROCESS_JOB = "item.process"
+WORK_DIR = "work"  # under the data directory: the jobs' scratch folders
 OUTPUT_NAMESPACE = "deidentified"
 TRANSCRIPT_NAMESPACE = "transcripts"
 MAX_TRANSCRIPT_BYTES = 2 * 1024 * 1024
@@ -589,7 +590,7 @@ def process_item_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) 
         uow,
         services.storage,
         int(payload["item_id"]),
-        work_root=Path(services.settings.data_dir) / "work",
+        work_root=Path(services.settings.data_dir) / WORK_DIR,
         invite_secret=services.settings.secret_key.get_secret_value().encode(),
     )
 
@@ -614,14 +615,10 @@ def process_item(
     if item is None or item.status is not ItemStatus.RECEIVED:
         return item
     campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
-    work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    work_dir = tempfile.mkdtemp(prefix=f"item-{item.id}-", dir=work_root)
-    try:
+    with scratch_dir(work_root, prefix=f"item-{item.id}-") as work_dir:
         # Seconds of decoding and encoding: as reads, holding no write lock (SQLite).
         with uow.reading():
-            result = _process_in(uow, storage, item, campaign, work_dir)
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+            result = _process_in(uow, storage, item, campaign, str(work_dir))
     item = uow.get_for_update(Item, item_id)
     if item is None or item.status is not ItemStatus.RECEIVED:
         return item  # a second run of this job recorded it meanwhile
@@ -650,7 +647,7 @@ def reprocess_item_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext
         uow,
         services.storage,
         int(payload["item_id"]),
-        work_root=Path(services.settings.data_dir) / "work",
+        work_root=Path(services.settings.data_dir) / WORK_DIR,
         invite_secret=services.settings.secret_key.get_secret_value().encode(),
     )
 
@@ -691,15 +688,13 @@ def reprocess_conversation(
             uow.commit()
             return item
     campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
-    work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    work_dir = tempfile.mkdtemp(prefix=f"item-{item.id}-", dir=work_root)
-    try:
+    with scratch_dir(work_root, prefix=f"item-{item.id}-") as work_dir:
         result = _run_stored(
             uow,
             storage,
             item,
             campaign,
-            work_dir,
+            str(work_dir),
             consented_labels=labels,
             others_confirmed=item.kind is ItemKind.CALL,
         )
@@ -707,8 +702,6 @@ def reprocess_conversation(
             log.error("re-processing item %s was refused: %s", item.id, result.report)
             return item
         _store(uow, storage, item, result)
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
     for key in ("removed", "removed_summary", "output", "transcript", "shipping"):
         if key in result.report:
             report[key] = result.report[key]
@@ -771,33 +764,28 @@ def _run_stored(
     work_dir: str,
     **extra: Any,
 ) -> PipelineResult:
-    """``run_pipeline`` on a stored item: its original (and a call's transcript) decrypted
-    into ``work_dir``, with what the upload said (``me``, the H3 cell) and the campaign's
-    overrides; ``extra`` goes to ``run_pipeline`` (who has confirmed)."""
+    """``run_pipeline`` on a stored item: its original decrypted into a file in
+    ``work_dir`` that has no name (``scratch.unnamed_copy``: a killed worker leaves no
+    plaintext behind), a call's transcript, what the upload said (``me``, the H3 cell) and
+    the campaign's overrides; ``extra`` goes to ``run_pipeline`` (who has confirmed)."""
     upload = (item.report or {}).get("upload") or {}
-    original = Path(work_dir) / "original"
-    with open(original, "wb", opener=_private) as f:
-        for chunk in storage.open(uow, item.owner_id, item.original_key):
-            f.write(chunk)
     transcript = None
     if upload.get("transcript_key"):
         transcript = _read_text(storage, uow, item.owner_id, upload["transcript_key"])
     cell = upload.get("h3_cell")
-    return run_pipeline(
-        original,
-        item.kind,
-        work_dir=work_dir,
-        filename=storage.open_text(uow, item.owner_id, item.filename),
-        metadata=_cell_centre(cell) if cell else None,
-        transcript=transcript,
-        me=storage.open_text(uow, item.owner_id, upload.get("me")) or None,
-        overrides=campaign.media_overrides() if campaign else None,
-        **extra,
-    )
-
-
-def _private(path: str, flags: int) -> int:
-    return os.open(path, flags, 0o600)
+    decrypted = storage.open(uow, item.owner_id, item.original_key)
+    with unnamed_copy(Path(work_dir), decrypted) as original:
+        return run_pipeline(
+            original,
+            item.kind,
+            work_dir=work_dir,
+            filename=storage.open_text(uow, item.owner_id, item.filename),
+            metadata=_cell_centre(cell) if cell else None,
+            transcript=transcript,
+            me=storage.open_text(uow, item.owner_id, upload.get("me")) or None,
+            overrides=campaign.media_overrides() if campaign else None,
+            **extra,
+        )
 
 
 def _read_text(storage: EncryptedStorage, uow: UnitOfWork, owner_id: int, key: str) -> str:

@@ -88,6 +88,11 @@ class ObjectStore(Protocol):
         """Raise if the store cannot be reached (used by /health)."""
         ...
 
+    def sweep_temporary(self) -> int:
+        """Delete what writers that died mid-``put`` left behind (never a live writer's);
+        returns how many."""
+        ...
+
 
 class JobQueue(Protocol):
     """Transport only: carries outbox ids to workers. A job's state lives in the database."""
