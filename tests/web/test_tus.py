@@ -286,3 +286,40 @@ def test_staged_bytes_are_encrypted_and_still_resume(server, services, people):
     assert item.original_sha256 == services.storage.cipher.content_id(
         hashlib.sha256(data).hexdigest()
     )
+
+
+def test_a_patch_past_the_upload_length_is_refused_and_keeps_nothing(server, services, people):
+    """One declared too long (refused before it is read) and one sent chunked, with no
+    length, whose sixteenth 64 KB piece passes the end: neither moves the offset nor
+    leaves a byte more in the staged file."""
+    headers = {**people["owner"].headers, **TUS}
+    tus = tus_client.TusClient(f"{server}/files/", headers=people["owner"].headers)
+    length = 1024 * 1024
+    uploader = tus.uploader(file_stream=io.BytesIO(b"x" * length), metadata=meta("chat", "c.txt"))
+    uploader.set_url(uploader.create_url())
+    patch = {**headers, "Content-Type": "application/offset+octet-stream"}
+    first = httpx.patch(uploader.url, headers={**patch, "Upload-Offset": "0"}, content=b"x" * 1000)
+    assert first.status_code == 204
+    staged = services.settings.data_dir / "uploads" / f"{urlparse(uploader.url).path[7:]}.part"
+    size_before = staged.stat().st_size
+
+    declared = httpx.patch(
+        uploader.url, headers={**patch, "Upload-Offset": "1000"}, content=b"y" * length
+    )
+
+    def chunks():
+        for _ in range(16):
+            yield b"z" * (64 * 1024)
+
+    streamed = httpx.patch(
+        uploader.url, headers={**patch, "Upload-Offset": "1000"}, content=chunks()
+    )
+
+    for response in (declared, streamed):
+        assert response.status_code == 413, response.text
+        error = response.json()["error"]
+        assert error["code"] == "too_large"
+        assert f"Upload-Length of {length} bytes" in error["message"]
+        assert "room for 1047576 more; nothing of it was kept" in error["message"]
+    assert httpx.head(uploader.url, headers=headers).headers["Upload-Offset"] == "1000"
+    assert staged.stat().st_size == size_before

@@ -17,7 +17,9 @@ last byte arrives the records are decrypted into ``receive_item`` (encrypted und
 contributor's key, processing queued) and the staged copy is deleted.
 
 Size limits per kind are enforced at creation from ``Upload-Length`` (413 before a single
-byte is sent) and again while bytes arrive.
+byte is sent) and again while bytes arrive. A PATCH that would go past ``Upload-Length``
+is refused whole: from its ``Content-Length`` before it is read, else as soon as its bytes
+pass the end, and what it had already staged is cut off again.
 """
 
 from __future__ import annotations
@@ -277,14 +279,17 @@ def append_chunk(
     offset: str | int | None,
     chunks: Iterable[bytes],
     checksum: str | None = None,
+    length: str | int | None = None,
 ) -> UploadState:
     """Append the request body at ``offset``; on the last byte, receive the item.
 
     ``offset`` must equal the bytes staged so far (``Conflict`` otherwise). Without a
-    checksum, bytes are appended as they arrive, so an interrupted request keeps what got
-    through. With ``checksum`` (``"sha1 <base64>"``) the chunk is kept only if it matches
-    (``ChecksumMismatch``, 460, otherwise). Bytes beyond ``Upload-Length`` are refused
-    (413) and not kept."""
+    checksum, bytes are appended as they arrive, so an interrupted request (the
+    connection dropped) keeps what got through. With ``checksum`` (``"sha1 <base64>"``)
+    the chunk is kept only if it matches (``ChecksumMismatch``, 460, otherwise). A body
+    that would go past ``Upload-Length`` is refused (``UploadTooLarge``, 413) and keeps
+    nothing: the offset stays where it was. It is refused before any of it is read when
+    its declared ``length`` (``Content-Length``) says so, else as soon as the bytes do."""
     upload = _mine(uow, actor, upload_id, lock=True)
     if upload.item_id is not None:
         raise Conflict("this upload is complete")
@@ -303,6 +308,9 @@ def append_chunk(
         current, end = scan_records(f)
         if claimed != current:
             raise Conflict(f"Upload-Offset is {claimed} but the server has {current} bytes")
+        declared = int(length) if length is not None and str(length).isdigit() else None
+        if declared is not None and current + declared > upload.length:
+            raise _past_the_end(upload, current)
         key = _staging_key(uow, cipher, upload)
         # The body streams outside any transaction: a slow client must hold no lock (on
         # SQLite, the one write lock). The file lock above keeps a second PATCH out.
@@ -314,17 +322,17 @@ def append_chunk(
         try:
             for chunk in chunks:
                 if current + written + len(chunk) > upload.length:
-                    raise UploadTooLarge(
-                        f"more bytes than the declared Upload-Length of {upload.length}"
-                    )
+                    raise _past_the_end(upload, current)
                 f.write(seal_record(cipher, key, chunk))
                 written += len(chunk)
                 if digest is not None:
                     digest.update(chunk)
                 else:
                     f.flush()  # what arrived stays, even if the connection drops next
-        except BaseException:
-            if digest is not None or current + written > upload.length:
+        except BaseException as exc:
+            # A refusal keeps nothing of this PATCH; a dropped connection keeps what
+            # arrived (unless a checksum covers the whole body).
+            if digest is not None or isinstance(exc, UploadTooLarge):
                 f.truncate(end)
             raise
         if digest is not None and verify is not None and digest.digest() != verify[1]:
@@ -339,6 +347,15 @@ def append_chunk(
         uow.commit()
         return UploadState(upload, offset_now)
     return _complete(uow, storage, staging, actor, upload)
+
+
+def _past_the_end(upload: ResumableUpload, offset: int) -> UploadTooLarge:
+    room = upload.length - offset
+    return UploadTooLarge(
+        f"this PATCH goes past the declared Upload-Length of {upload.length} bytes: at "
+        f"offset {offset} there is room for {room} more; nothing of it was kept",
+        {"upload_length": upload.length, "offset": offset},
+    )
 
 
 def _checksum(header: str) -> tuple[object, bytes]:

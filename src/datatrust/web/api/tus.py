@@ -169,6 +169,7 @@ def patch(
         offset=request.headers.get("upload-offset"),
         chunks=_body(request),
         checksum=request.headers.get("upload-checksum"),
+        length=request.headers.get("content-length"),
     )
     return Response(status_code=204, headers=_state_headers(state))
 
