@@ -1,7 +1,8 @@
 """The plain multipart uploads (the pages' fallback without JavaScript, and the API's):
 files up to their kind's limit stream to storage, past the 1 MB limit every other route
 keeps; over the kind's limit is a 413 naming it, shown next to the file field in the
-page's language, before the body is read when its declared length is already over."""
+page's language, before the body is read when its declared length is already over, and
+as soon as the file passes the limit when it streams in."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ import pytest
 from PIL import Image
 
 import ingest_media as media
+from asgi_calls import MULTIPART, PIECE, call, multipart
 from datatrust.domain.items import ItemKind
 from datatrust.services import upload_limits
-from datatrust.services.upload_limits import MULTIPART_OVERHEAD
-from datatrust.web.app import body_limit
+from datatrust.web.app import create_app
 from support import fund_and_open, post_form
 
 MB = 1024 * 1024
@@ -87,7 +88,7 @@ def small_photo_limit(monkeypatch):
     monkeypatch.setattr(
         upload_limits, "max_bytes", lambda kind: MB if kind is ItemKind.PHOTO else real(kind)
     )
-    assert body_limit("/tasks/1/upload", 1_000_000) > 2 * 1024 * MB
+    assert upload_limits.multipart_body_limit() > 2 * 1024 * MB
     return MB
 
 
@@ -122,10 +123,11 @@ def test_a_photo_over_its_kinds_limit_is_a_413_next_to_the_field(client, photo_t
         files={"file": ("huge.jpg", b"\xff" * (limit + 1), "image/jpeg")},
     )
     assert response.status_code == 413
-    # Next to the field (the error the file input is described by), what was typed kept.
+    # Refused as the file passed the limit, so its size is not known: the sentence says
+    # so, next to the field (the error the file input is described by), what was typed kept.
     assert re.search(
-        r'<p class="error" id="e-file-1">This file is 40 MB; a file for this task \(Photo\) '
-        r'may be at most 40 MB.</p>\s*<input id="f-file" name="file" type="file"'
+        r'<p class="error" id="e-file-1">This file is too large; a file for this task '
+        r'\(Photo\) may be at most 40 MB.</p>\s*<input id="f-file" name="file" type="file"'
         r'[^>]*aria-describedby="e-file-1"',
         response.text,
     )
@@ -150,7 +152,7 @@ def test_a_declared_length_over_the_kinds_limit_is_refused_before_the_body_is_re
     )
     assert response.status_code == 413
     assert re.search(
-        r'<p class="error" id="e-file-1">This file is 1812 MB; a file for this task '
+        r'<p class="error" id="e-file-1">This file is 1,812 MB; a file for this task '
         r"\(Photo\) may be at most 40 MB.</p>",
         response.text,
     )
@@ -311,20 +313,15 @@ def test_the_api_takes_3_mb_and_refuses_over_the_limit_naming_it(client, people)
     )
     assert refused.status_code == 413
     assert refused.json()["error"]["message"] == (
-        "a chat upload may be at most 50 MB; this one is 50 MB"
+        "a chat upload may be at most 50 MB; this one is 50.1 MB"  # 50 MB and one byte
     )
 
 
 def test_every_other_route_keeps_the_1_mb_limit(client, photo_task):
     url, form = photo_task
-    url = url.split("?")[0]
-    accept_url = url.replace("/upload", "/accept")
+    accept_url = url.split("?")[0].replace("/upload", "/accept")
     response = client.post(accept_url, data={**form, "padding": "x" * (3 * MB)})
     assert response.status_code == 413
-    assert body_limit("/api/campaigns", 1_000_000) == 1_000_000
-    assert body_limit(url, 1_000_000) == upload_limits.max_size() + MULTIPART_OVERHEAD
-    assert body_limit("/tasks/3/upload/extra", 1_000_000) == 1_000_000
-    assert body_limit("/files/abc", 1_000_000) is None
 
 
 def test_bytes_past_the_limit_are_refused_while_streaming_when_no_size_was_declared(
@@ -348,3 +345,85 @@ def test_bytes_past_the_limit_are_refused_while_streaming_when_no_size_was_decla
         )
     with services.uow() as uow:
         assert uow.all(Item, owner_id=people["owner"].actor.user_id) == []
+
+
+SENTENCES = {
+    "en": (
+        "This file is {size}; a file for this task (Photo) may be at most 40 MB.",
+        "This file is too large; a file for this task (Photo) may be at most 40 MB.",
+    ),
+    "hi": (
+        "यह फ़ाइल {size} की है; इस काम (फ़ोटो) के लिए फ़ाइल ज़्यादा से ज़्यादा 40 MB की हो सकती है।",
+        "यह फ़ाइल बहुत बड़ी है; इस काम (फ़ोटो) के लिए फ़ाइल ज़्यादा से ज़्यादा 40 MB की हो सकती है।",
+    ),
+    "zu": (
+        "Leli fayela lingu-{size}; ifayela lalo msebenzi (Isithombe) lingaba kuze kufike ku-40 MB.",
+        "Leli fayela likhulu kakhulu; ifayela lalo msebenzi (Isithombe) lingaba kuze kufike "
+        "ku-40 MB.",
+    ),
+}
+
+
+def upload_in_pieces(client, services, url, form, lang, file_size, *, declare: bool):
+    """The capture page's form with a file of ``file_size`` bytes made on demand, sent
+    to the app as ASGI: (status, page, bytes of the body it pulled in)."""
+    path, _, query = url.partition("?")
+    length, body = multipart(
+        {"csrf_token": form["csrf_token"], "title": "Kept"}, "big.jpg", file_size
+    )
+    headers = {
+        "content-type": MULTIPART,
+        "cookie": "; ".join(f"{name}={value}" for name, value in client.cookies.items()),
+    }
+    if declare:
+        headers["content-length"] = str(length)
+    app = create_app(services, start_worker=False)
+    return call(app, "POST", path, headers, body, query=f"{query}&lang={lang}")
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_a_45_mb_photo_is_refused_from_its_declared_length_with_its_size_in_the_pages_language(
+    client, services, photo_task, lang
+):
+    url, form = photo_task
+    status, page, pulled = upload_in_pieces(
+        client, services, url, form, lang, 45 * MB, declare=True
+    )
+    assert status == 413
+    assert pulled == 0  # refused before a byte of the body was read
+    sentence = SENTENCES[lang][0].format(size="45 MB")
+    assert f'<p class="error" id="e-file-1">{sentence}</p>' in page
+    assert client.get("/api/items").json() == []
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_a_45_mb_photo_sent_without_a_length_is_refused_as_soon_as_it_passes_40_mb(
+    client, services, photo_task, lang
+):
+    url, form = photo_task
+    status, page, pulled = upload_in_pieces(
+        client, services, url, form, lang, 45 * MB, declare=False
+    )
+    assert status == 413
+    limit = 40 * MB
+    assert limit < pulled <= limit + 2 * PIECE  # the form's fields, then the file to 40 MB
+    assert f'<p class="error" id="e-file-1">{SENTENCES[lang][1]}</p>' in page
+    assert 'value="Kept"' in page  # what was typed stays
+    assert client.get("/api/items").json() == []
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_a_size_just_over_the_limit_never_reads_as_the_limit(lang):
+    """41,943,041 bytes (40 MB and one byte) read "40 MB" before, next to "at most 40 MB"."""
+    from datatrust.domain.permissions import ANONYMOUS
+    from datatrust.web.pages.common import Page
+    from datatrust.web.pages.contributor import too_large
+
+    size = 40 * MB + 1
+    page = Page(None, ANONYMOUS, lang)
+    assert too_large(page, ItemKind.PHOTO, size) == SENTENCES[lang][0].format(size="40.1 MB")
+    assert upload_limits.too_large(ItemKind.PHOTO, size).message == (
+        "a photo upload may be at most 40 MB; this one is 40.1 MB"
+    )
+    assert upload_limits.human(45 * MB + 300, over=40 * MB) == "45 MB"
+    assert upload_limits.human(40 * MB) == "40 MB"

@@ -12,6 +12,7 @@ from datatrust.domain.items import ItemKind
 from datatrust.pipeline.chats import DEFAULT_MAX_BYTES as CHAT_MAX_BYTES
 from datatrust.pipeline.media_spec import MediaSpec
 
+MB = 1024 * 1024
 # What a multipart body carries besides its file: the boundaries, each part's headers and
 # the form's other (small) fields.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -33,14 +34,31 @@ def max_size() -> int:
     return max(max_bytes(k) for k in ItemKind)
 
 
-def human(n: int) -> str:
-    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n} bytes"
+def multipart_body_limit() -> int:
+    """The body limit of a multipart upload route: a file of the largest kind and the form
+    around it. The route refuses more than the kind's own limit as the file streams in."""
+    return max_size() + MULTIPART_OVERHEAD
+
+
+def megabytes(n: int, *, over: int | None = None) -> float:
+    """``n`` bytes in MB to a tenth. A size ``over`` a limit is rounded up where rounding
+    would make it read as no more than the limit: 40 MB and one byte over a 40 MB limit
+    is 40.1, never 40."""
+    tenths = round(n * 10 / MB)
+    if over is not None and n > over and tenths * MB <= over * 10:
+        tenths = -(-n * 10 // MB)
+    return tenths / 10
+
+
+def human(n: int, *, over: int | None = None) -> str:
+    """``n`` bytes for people: "40 MB", "45.3 MB" (see ``megabytes``), or bytes under 1 MB."""
+    return f"{megabytes(n, over=over):g} MB" if n >= MB else f"{n} bytes"
 
 
 def too_large(kind: ItemKind, size: int | None) -> UploadTooLarge:
     """The 413 naming the kind's limit (and the size, when known)."""
     limit = max_bytes(kind)
-    this = f"this one is {human(size)}" if size is not None else "this one is larger"
+    this = f"this one is {human(size, over=limit)}" if size is not None else "this one is larger"
     return UploadTooLarge(
         f"a {kind.value} upload may be at most {human(limit)}; {this}",
         {"limit_bytes": limit, "length": size},

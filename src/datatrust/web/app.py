@@ -14,7 +14,6 @@ from fastapi import FastAPI, Request, Response
 
 from datatrust.bootstrap import Services
 from datatrust.logs import request_id
-from datatrust.services import upload_limits
 from datatrust.web import docs, pages
 from datatrust.web.api import (
     accounts,
@@ -30,27 +29,12 @@ from datatrust.web.api import (
 )
 from datatrust.web.api import incidents as incidents_api
 from datatrust.web.api import money as money_api
-from datatrust.web.errors import error_response, failure_response, install_error_handlers
+from datatrust.web.body_limits import App
+from datatrust.web.errors import failure_response, install_error_handlers
 from datatrust.web.security import SecurityHeaders
 
 log = logging.getLogger("datatrust.http")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-# Upload routes stream their bodies and enforce their own limits.
-STREAMING_PATHS = ("/api/items", "/files/")
-# The pages' multipart upload fallback: its route refuses a declared length over its
-# task's kind's limit before reading the body (a 413 shown next to the file field); here,
-# where the kind is not known yet, only the largest limit of any kind.
-MULTIPART_UPLOAD_PATH = re.compile(r"^/tasks/\d+/upload$")
-
-
-def body_limit(path: str, json_limit: int) -> int | None:
-    """The most bytes a request to ``path`` may declare; None when the route streams its
-    body and checks its own limits."""
-    if path.startswith(STREAMING_PATHS):
-        return None
-    if MULTIPART_UPLOAD_PATH.match(path):
-        return upload_limits.max_size() + upload_limits.MULTIPART_OVERHEAD
-    return json_limit
 
 
 def create_app(services: Services, *, start_worker: bool | None = None) -> FastAPI:
@@ -75,13 +59,16 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
             if consumer:
                 consumer.stop()
 
-    app = FastAPI(
+    app = App(
         title="Datatrust",
         version="0.1.0",
         description="License your own data on your own terms.",
         lifespan=lifespan,
         docs_url=None,  # served by web.docs from the installed Swagger UI, not a CDN
         redoc_url=None,
+        # Every route's body limit, whatever its path (see ``web.body_limits``); the
+        # upload routes raise it for themselves with ``max_body_size=`` on the route.
+        max_body_size=settings.max_json_body_bytes,
     )
     app.state.services = services
     install_error_handlers(app)
@@ -93,22 +80,10 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         token = request_id.set(rid)
         started = time.perf_counter()
         try:
-            length = request.headers.get("content-length")
-            limit = body_limit(request.url.path, settings.max_json_body_bytes)
-            if limit is not None and not length and "transfer-encoding" in request.headers:
-                # A chunked body declares no size, so the limit could not be checked first.
-                response = error_response(
-                    411, "length_required", f"send a Content-Length (at most {limit} bytes)"
-                )
-            elif length and length.isdigit() and limit is not None and int(length) > limit:
-                response = error_response(
-                    413, "too_large", f"the body is {length} bytes; the limit is {limit}"
-                )
-            else:
-                try:
-                    response = await call_next(request)
-                except Exception as exc:  # logged here, inside the request's id context
-                    response = failure_response(request, exc)
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # logged here, inside the request's id context
+                response = failure_response(request, exc)
             response.headers["x-request-id"] = rid
             actor = getattr(request.state, "actor", None)
             log.info(

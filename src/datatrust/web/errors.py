@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
 from datatrust.domain.errors import DomainError
 
@@ -20,6 +21,11 @@ def error_body(code: str, message: str, details: object = None) -> dict:
 
 def error_response(status: int, code: str, message: str, details: object = None) -> JSONResponse:
     return JSONResponse(error_body(code, message, details), status_code=status)
+
+
+def too_large_message(limit: object) -> str:
+    """The 413 of a body past its route's limit (``web.body_limits``)."""
+    return f"the body is larger than this route's limit of {limit} bytes"
 
 
 def _describe(error: dict) -> str:
@@ -69,12 +75,19 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        details = None
         if exc.status_code == 404 and message == "Not Found":
             message = "no such route"
-        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), message)
+        limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+        if exc.status_code == 413 and limit is not None:  # the route's body limit
+            message = too_large_message(limit)
+            details = {"limit_bytes": limit}
+        return error_response(
+            exc.status_code, codes.get(exc.status_code, "http_error"), message, details
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

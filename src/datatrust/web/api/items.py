@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from datatrust.bootstrap import Services
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import ingest, items
+from datatrust.services import ingest, items, upload_limits
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut
 from datatrust.web.deps import requires, services, stream, uow
@@ -41,7 +41,7 @@ def _chunks(upload: UploadFile) -> Iterator[bytes]:
         yield chunk
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, max_body_size=upload_limits.multipart_body_limit())
 def upload(
     kind: str = Form(...),
     title: str = Form(""),

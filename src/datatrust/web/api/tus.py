@@ -148,7 +148,9 @@ def offset(
     return Response(status_code=200, headers=_state_headers(state))
 
 
-@router.patch("/{upload_id}")
+# The largest upload of any kind may arrive in one PATCH; the service refuses (and keeps
+# nothing of) a PATCH that goes past its upload's own length.
+@router.patch("/{upload_id}", max_body_size=upload_limits.max_size())
 def patch(
     upload_id: str,
     request: Request,

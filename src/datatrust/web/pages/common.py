@@ -26,6 +26,7 @@ from datatrust.i18n import translator
 from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import SESSION_COOKIE, Caller, Requires, caller, check_csrf
+from datatrust.web.forms import read_form
 from datatrust.web.pages.explain import Explain
 from datatrust.web.security import PRESESSION_COOKIE, page_csrf
 
@@ -148,13 +149,25 @@ class FormPage(Page):
 
     who: Caller = field(kw_only=True)
 
-    async def form(self, **limits: Any) -> FormData:
+    async def form(
+        self,
+        *,
+        max_file_bytes: int | None = None,
+        **limits: Any,
+    ) -> FormData:
         """The form, parsed within Starlette's ``limits`` (``max_files``, ``max_fields``,
-        ``max_part_size``; over one is a 400), once its CSRF token is right. Closing its
+        ``max_part_size``; over one is a 400), once its CSRF token is right. With
+        ``max_file_bytes``, a file raises ``forms.FileTooLarge`` as soon as it streams
+        past it, before the token is checked (a refusal changes nothing). Closing its
         files is the caller's; they are closed here when the token is refused."""
         try:
-            form = await self.request.form(**limits)
+            if max_file_bytes is not None:
+                form = await read_form(self.request, max_file_bytes=max_file_bytes, **limits)
+            else:
+                form = await self.request.form(**limits)
         except HTTPException as exc:
+            if exc.status_code == 413:  # past the route's body limit: says so itself
+                raise
             raise BadRequest() from exc
         try:
             await check_csrf(self.request, self.who)

@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi import Depends, Form, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +34,7 @@ from datatrust.services import (
 )
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import services, uow
+from datatrust.web.forms import FileTooLarge
 from datatrust.web.pages.common import (
     EXAMPLE_CHANGES,
     KIND_LABELS,
@@ -187,7 +189,7 @@ def capture_form(
     return _capture(page, campaign, offer if offer.isdigit() else "")
 
 
-@router.post("/tasks/{campaign_id}/upload")
+@router.post("/tasks/{campaign_id}/upload", max_body_size=upload_limits.multipart_body_limit())
 async def upload_to_task(
     campaign_id: int,
     page: FormPage = form_page_requires(Permission.ITEM_CREATE),
@@ -197,22 +199,29 @@ async def upload_to_task(
     under the offer made when the task was accepted (two calls: the tus path does the
     same in two requests).
 
-    A body whose declared length is over the task's kind's limit is refused (413, on the
-    capture page) before any of it is read, its CSRF token included: a refusal changes
-    nothing. The middleware only knows the largest limit of any kind, so without this a
-    2 GB body to a photo task would be spooled to disk first. The offer then comes from
-    the form's ``?offer=``. The length can still lie, so storage checks the limit again
-    as the file streams in."""
+    A file over the task's kind's limit is refused (413, on the capture page) before any
+    of the body is read when its declared length says so, else as soon as the file
+    streams past the limit (a chunked body declares none), its CSRF token included: a
+    refusal changes nothing. The route's body limit is only the largest of any kind, so
+    without this a 2 GB body to a photo task would be spooled to disk first. The offer
+    then comes from the form's ``?offer=``. Storage checks the limit once more."""
     campaign = await run_in_threadpool(_get_campaign, svc, page, campaign_id)
     length = page.request.headers.get("content-length", "")
+    offer = page.request.query_params.get("offer", "")
     try:
         upload_limits.check_multipart_length(
             campaign.kind, int(length) if length.isdigit() else None
         )
+        form = await page.form(
+            max_files=1, max_fields=10, max_file_bytes=upload_limits.max_bytes(campaign.kind)
+        )
     except upload_limits.UploadTooLarge as exc:
-        offer = page.request.query_params.get("offer", "")
         return _refused(page, campaign, offer if offer.isdigit() else "", "", exc)
-    form = await page.form(max_files=1, max_fields=10)
+    except FileTooLarge as exc:
+        offer = exc.fields.get("offer_id", offer)
+        refusal = upload_limits.too_large(campaign.kind, None)
+        title = exc.fields.get("title", "")
+        return _refused(page, campaign, offer if offer.isdigit() else "", title, refusal)
     try:
         return await run_in_threadpool(_receive_upload, svc, page, campaign, form)
     finally:
@@ -279,11 +288,12 @@ def _refused(page: Page, campaign: Any, offer_id: str, title: str, exc: DomainEr
 def too_large(page: Page, kind: ItemKind, size: int | None) -> str:
     """The 413 in the page's language, naming the kind, its limit and the size when known
     (the API answers with the service's English sentence)."""
-    words = {
-        "kind": page._(KIND_LABELS[kind.value]),
-        "limit": upload_limits.human(upload_limits.max_bytes(kind)),
-        "size": upload_limits.human(size or 0),
-    }
+    limit = upload_limits.max_bytes(kind)
+
+    def mb(n: int, over: int | None = None) -> str:
+        return f"{format_decimal(upload_limits.megabytes(n, over=over), locale=page.lang)} MB"
+
+    words = {"kind": page._(KIND_LABELS[kind.value]), "limit": mb(limit)}
     if size is None:
         sentence = page._(
             "This file is too large; a file for this task (%(kind)s) may be at most %(limit)s."
@@ -292,6 +302,7 @@ def too_large(page: Page, kind: ItemKind, size: int | None) -> str:
         sentence = page._(
             "This file is %(size)s; a file for this task (%(kind)s) may be at most %(limit)s."
         )
+        words["size"] = mb(size, over=limit)
     return sentence % words
 
 
