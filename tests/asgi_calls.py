@@ -61,18 +61,27 @@ BOUNDARY = "datatrust-test-boundary"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
 
 
-def multipart(fields: dict[str, str], filename: str, file_size: int) -> tuple[int, Iterator[bytes]]:
-    """A multipart body of ``fields`` then one file of ``file_size`` bytes, made piece by
-    piece: (its length, its pieces)."""
-    head = b"".join(
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
+def multipart(
+    fields: dict[str, str], filename: str, file_size: int, after: dict[str, str] | None = None
+) -> tuple[int, Iterator[bytes]]:
+    """A multipart body of ``fields``, one file of ``file_size`` bytes, then the fields
+    ``after`` it, made piece by piece: (its length, its pieces)."""
+
+    def parts(values: dict[str, str]) -> bytes:
+        return b"".join(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{value}\r\n".encode()
+            for name, value in values.items()
+        )
+
+    head = (
+        parts(fields)
+        + (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"'
+            "\r\nContent-Type: application/octet-stream\r\n\r\n"
+        ).encode()
     )
-    head += (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"'
-        "\r\nContent-Type: application/octet-stream\r\n\r\n"
-    ).encode()
-    tail = f"\r\n--{BOUNDARY}--\r\n".encode()
+    tail = b"\r\n" + parts(after or {}) + f"--{BOUNDARY}--\r\n".encode()
 
     def body() -> Iterator[bytes]:
         yield head

@@ -61,7 +61,8 @@ def test_a_worker_killed_mid_job_leaves_no_decrypted_original_and_the_job_comple
         plugins = "job_plugins,pause_plugins"
         env = {"DATATRUST_JOB_PLUGINS": plugins, "DATATRUST_TEST_PAUSE": str(marker)}
         with the_rig.worker(**env) as doomed:
-            the_rig.wait_for("the job to pause inside the pipeline", marker.exists)
+            # A worker loading the media models starts slowly on a loaded machine.
+            the_rig.wait_for("the job to pause inside the pipeline", marker.exists, timeout=300)
             pid, path, work_dir = marker.read_text().split()
             # The worker is reading the decrypted original now, through a file that has no
             # name: only its open descriptor reaches it.
@@ -83,7 +84,6 @@ def test_a_worker_killed_mid_job_leaves_no_decrypted_original_and_the_job_comple
         the_rig.wait_for("the dead worker's lease to run out", lambda: utcnow() > lease_until)
         assert svc.sweep().released == 1
         with the_rig.worker(**env):
-            # A worker loading the media models starts slowly on a loaded machine.
             done = lambda: the_rig.row(job_id).state == JobState.DONE  # noqa: E731
             the_rig.wait_for(f"job {job_id} to be done", done, timeout=300)
         assert the_rig.row(job_id).attempts == 2

@@ -312,8 +312,9 @@ def test_the_api_takes_3_mb_and_refuses_over_the_limit_naming_it(client, people)
         files={"file": ("chat.txt", b"a" * (chat_limit + 1), "text/plain")},
     )
     assert refused.status_code == 413
+    # Refused as the file streamed past the limit (the kind came first), size not known.
     assert refused.json()["error"]["message"] == (
-        "a chat upload may be at most 50 MB; this one is 50.1 MB"  # 50 MB and one byte
+        "a chat upload may be at most 50 MB; this one is larger"
     )
 
 
@@ -420,3 +421,42 @@ def test_a_size_just_over_the_limit_never_reads_as_the_limit(lang):
     )
     assert upload_limits.human(45 * MB + 300, over=40 * MB) == "45 MB"
     assert upload_limits.human(40 * MB) == "40 MB"
+
+
+def api_upload(services, persona, fields, file_size, *, after=None, declare=True):
+    length, body = multipart(fields, "big.bin", file_size, after=after)
+    headers = {"content-type": MULTIPART, **persona.headers}
+    if declare:
+        headers["content-length"] = str(length)
+    return call(create_app(services, start_worker=False), "POST", "/api/items", headers, body)
+
+
+@pytest.mark.parametrize("declare", [True, False], ids=["declared", "chunked"])
+def test_the_api_refuses_a_45_mb_photo_as_soon_as_it_passes_40_mb(services, people, declare):
+    status, answer, pulled = api_upload(
+        services, people["owner"], {"kind": "photo"}, 45 * MB, declare=declare
+    )
+    assert status == 413
+    assert answer["error"]["message"] == "a photo upload may be at most 40 MB; this one is larger"
+    assert 40 * MB < pulled <= 40 * MB + 2 * PIECE
+    assert stored_files(services) == []
+
+
+def test_the_api_names_the_size_of_a_file_whose_kind_came_after_it(services, people):
+    """41,943,041 bytes: read (the kind was not known yet), then refused naming 40.1 MB."""
+    status, answer, _ = api_upload(
+        services, people["owner"], {}, 40 * MB + 1, after={"kind": "photo"}
+    )
+    assert status == 413
+    assert answer["error"]["message"] == "a photo upload may be at most 40 MB; this one is 40.1 MB"
+    assert stored_files(services) == []
+
+
+def test_the_api_names_each_missing_field(client, people):
+    response = client.post("/api/items", headers=people["owner"].headers, data={"title": "x"})
+    assert response.status_code == 422, response.text
+    problems = response.json()["error"]["details"]["problems"]
+    assert any(p.startswith("kind") for p in problems)
+    no_file = client.post("/api/items", headers=people["owner"].headers, data={"kind": "photo"})
+    assert no_file.status_code == 422
+    assert any(p.startswith("file") for p in no_file.json()["error"]["details"]["problems"])

@@ -1,13 +1,14 @@
 """Multipart forms whose file is refused as soon as it passes a limit.
 
 Starlette's parser spools a file part whole before the route sees it; a route that knows
-the most its file may hold (a task's kind's limit) parses with ``read_form`` instead, so a
-file past that limit is refused while it streams in, after no more than the limit (and
-whatever the client sent in one piece), whatever the body declared or did not declare."""
+the most its file may hold (a task's kind's limit, or the limit of the kind its form names
+before the file) parses with ``read_form`` instead, so a file past that limit is refused
+while it streams in, after no more than the limit (and whatever the client sent in one
+piece), whatever the body declared or did not declare."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from python_multipart.multipart import parse_options_header
@@ -27,6 +28,10 @@ class FileTooLarge(Exception):
         self.fields = fields
 
 
+# The most a file may hold: a number, or one worked out from the text fields before it.
+FileLimit = int | Callable[[dict[str, str]], int]
+
+
 class _LimitedParser(MultiPartParser):
     """Starlette's parser, counting each file part's bytes as they arrive."""
 
@@ -35,32 +40,40 @@ class _LimitedParser(MultiPartParser):
         headers: Headers,
         stream: AsyncGenerator[bytes, None],
         *,
-        max_file_bytes: int,
+        max_file_bytes: FileLimit,
         **limits: Any,
     ) -> None:
         super().__init__(headers, stream, **limits)
-        self._max_file_bytes = max_file_bytes
+        self._limit = max_file_bytes
+        self._max_file_bytes = 0
         self._file_bytes = 0
+
+    def _fields(self) -> dict[str, str]:
+        return {name: value for name, value in self.items if isinstance(value, str)}
 
     def on_headers_finished(self) -> None:
         super().on_headers_finished()
-        self._file_bytes = 0
+        if self._current_part.file is not None:
+            limit = self._limit
+            self._max_file_bytes = limit if isinstance(limit, int) else limit(self._fields())
+            self._file_bytes = 0
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._current_part.file is not None:
             self._file_bytes += end - start
             if self._file_bytes > self._max_file_bytes:  # the parser closes its files
-                fields = {k: v for k, v in self.items if isinstance(v, str)}
-                raise FileTooLarge(self._max_file_bytes, fields)
+                raise FileTooLarge(self._max_file_bytes, self._fields())
         super().on_part_data(data, start, end)
 
 
-async def read_form(request: Request, *, max_file_bytes: int, **limits: Any) -> FormData:
-    """``request.form(**limits)``, except that a file over ``max_file_bytes`` raises
-    ``FileTooLarge`` as soon as its bytes pass it. A body that is not multipart is parsed
-    as ``request.form`` would."""
+async def read_form(request: Request, *, max_file_bytes: FileLimit, **limits: Any) -> FormData:
+    """``request.form(**limits)``, except that a file over ``max_file_bytes`` (or over
+    ``max_file_bytes(fields before it)``) raises ``FileTooLarge`` as soon as its bytes
+    pass it. A body that is not multipart is parsed as ``request.form`` would."""
     content_type, _ = parse_options_header(request.headers.get("content-type", ""))
-    if content_type != b"multipart/form-data":
+    if content_type != b"multipart/form-data" or request._form is not None:
+        # Not a file upload; or a session's CSRF check (deps.check_csrf) has read the form
+        # already, whole: a caller with a session sends X-CSRF-Token to be limited here.
         return await request.form(**limits)
     parser = _LimitedParser(
         request.headers,

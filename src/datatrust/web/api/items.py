@@ -1,19 +1,24 @@
-"""A contributor's items: upload (multipart, small files), list, read, own download."""
+"""A contributor's items: upload (multipart; tus under /files/ resumes), list, read, own
+download."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from datatrust.bootstrap import Services
-from datatrust.domain.items import Item
+from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import ingest, items, upload_limits
+from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut
 from datatrust.web.deps import requires, services, stream, uow
+from datatrust.web.forms import FileTooLarge, read_form
 from datatrust.web.security import attachment
 
 router = APIRouter(prefix="/api/items", tags=["items"])
@@ -36,40 +41,111 @@ def item_out(item: Item | items.ItemView) -> ItemOut:
     )
 
 
-def _chunks(upload: UploadFile) -> Iterator[bytes]:
-    while chunk := upload.file.read(CHUNK):
-        yield chunk
+class UploadFields(BaseModel):
+    """The text fields of a multipart upload; the file is its ``file`` part."""
+
+    kind: str
+    title: str = ""
+    campaign_id: int | None = None
+    lat: float | None = None
+    lng: float | None = None
+    me: str | None = Field(None, max_length=200)
+    transcript: str | None = None
 
 
-@router.post("", status_code=201, max_body_size=upload_limits.multipart_body_limit())
-def upload(
-    kind: str = Form(...),
-    title: str = Form(""),
-    file: UploadFile = File(...),
-    campaign_id: int | None = Form(None),
-    lat: float | None = Form(None),
-    lng: float | None = Form(None),
-    me: str | None = Form(None, max_length=200),
-    transcript: str | None = Form(None),
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    **UploadFields.model_json_schema(),
+                    "properties": {
+                        **UploadFields.model_json_schema()["properties"],
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                    "required": ["kind", "file"],
+                }
+            }
+        },
+    }
+}
+
+
+def _file_limit(fields: dict[str, str]) -> int:
+    """What the file may hold: its kind's limit when the form names the kind before the
+    file (browsers, ``curl -F`` and httpx send fields in order), else the largest of any
+    kind (and its kind's limit is checked once the form is read)."""
+    try:
+        return upload_limits.max_bytes(ItemKind(fields.get("kind", "")))
+    except ValueError:
+        return upload_limits.max_size()
+
+
+@router.post(
+    "",
+    status_code=201,
+    max_body_size=upload_limits.multipart_body_limit(),
+    openapi_extra=UPLOAD_FORM,
+)
+async def upload(
+    request: Request,
     actor: Actor = requires(Permission.ITEM_CREATE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
 ) -> ItemOut:
-    item = items.receive_item(
-        unit,
-        svc.storage,
-        actor,
-        kind=kind,
-        filename=file.filename or "upload",
-        content_type=file.content_type or "application/octet-stream",
-        chunks=_chunks(file),
-        title=title,
-        campaign_id=campaign_id,
-        metadata={"lat": lat, "lng": lng, "me": me},
-        transcript=transcript,
-        size=file.size,
-    )
-    return item_out(items.readable(unit, svc.storage, item))
+    """Upload a file (multipart: the fields of ``UploadFields`` and a ``file`` part).
+
+    The route parses its own form, after the caller is authenticated, so that a file is
+    refused (413) as soon as it streams past its kind's limit and nothing past it is
+    spooled; a body declared over the largest kind's limit is refused before any of it
+    is read (the route's body limit)."""
+    try:
+        form = await read_form(
+            request,
+            max_file_bytes=_file_limit,
+            max_files=1,
+            max_fields=20,
+            max_part_size=MAX_TRANSCRIPT_BYTES + 1,  # a call's transcript is a field
+        )
+    except FileTooLarge as exc:
+        kind = exc.fields.get("kind", "")
+        if kind in {k.value for k in ItemKind}:
+            raise upload_limits.too_large(ItemKind(kind), None) from None
+        raise upload_limits.UploadTooLarge(
+            f"an upload may be at most {upload_limits.human(exc.max_file_bytes)}"
+        ) from None
+    try:
+        file = form.get("file")
+        try:
+            fields = UploadFields.model_validate(
+                {k: v for k, v in form.multi_items() if isinstance(v, str)}
+            )
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
+        if not isinstance(file, UploadFile):
+            raise RequestValidationError([{"type": "missing", "loc": ("file",), "msg": ""}])
+        return await run_in_threadpool(_receive, svc, actor, fields, file)
+    finally:
+        await form.close()
+
+
+def _receive(svc: Services, actor: Actor, fields: UploadFields, file: UploadFile) -> ItemOut:
+    with svc.uow() as unit:
+        item = items.receive_item(
+            unit,
+            svc.storage,
+            actor,
+            kind=fields.kind,
+            filename=file.filename or "upload",
+            content_type=file.content_type or "application/octet-stream",
+            chunks=iter(lambda: file.file.read(CHUNK), b""),
+            title=fields.title,
+            campaign_id=fields.campaign_id,
+            metadata={"lat": fields.lat, "lng": fields.lng, "me": fields.me},
+            transcript=fields.transcript,
+            size=file.size,
+        )
+        return item_out(items.readable(unit, svc.storage, item))
 
 
 @router.get("")
