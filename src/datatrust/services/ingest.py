@@ -615,10 +615,9 @@ def process_item(
     if item is None or item.status is not ItemStatus.RECEIVED:
         return item
     campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
-    with scratch_dir(work_root, prefix=f"item-{item.id}-") as work_dir:
-        # Seconds of decoding and encoding: as reads, holding no write lock (SQLite).
-        with uow.reading():
-            result = _process_in(uow, storage, item, campaign, str(work_dir))
+    # Seconds of decoding and encoding: as reads, holding no write lock (SQLite).
+    with scratch_dir(work_root, prefix=f"item-{item.id}-") as work_dir, uow.reading():
+        result = _process_in(uow, storage, item, campaign, str(work_dir))
     item = uow.get_for_update(Item, item_id)
     if item is None or item.status is not ItemStatus.RECEIVED:
         return item  # a second run of this job recorded it meanwhile
