@@ -40,6 +40,7 @@ OPERATOR_ON_ORGS = frozenset(
         ("POST /api/incidents/{incident_id}/notify", "operator"),
         ("POST /api/incidents/{incident_id}/close", "operator"),
         ("GET /api/incidents/{incident_id}/report", "operator"),
+        ("POST /operator/incidents/{incident_id}", "operator"),
     }
 )
 

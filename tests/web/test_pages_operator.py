@@ -63,3 +63,44 @@ def test_payouts_and_settings_for_the_operator_only(client, people):
     assert settings.status_code == 200 and 'id="platform-fee">20%' in settings.text
     for path in ("/operator/campaigns", "/operator/payouts", "/operator/settings"):
         assert client.get(path, headers=people["owner"].headers).status_code == 403, path
+
+
+def test_the_operator_records_an_incident_and_tells_those_affected_from_the_page(client, people):
+    operator = people["operator"].headers
+    item_id = upload(client, people["owner"], platform_campaign(client, people["operator"])["id"])
+    refused = client.post(
+        "/operator/incidents",
+        headers=operator,
+        data={"title": "", "discovered_at": "soon"},
+        cookies={"dt_lang": "hi"},
+    )
+    assert refused.status_code == 422 and "तारीख और समय" in refused.text
+    opened = client.post(
+        "/operator/incidents",
+        headers=operator,
+        data={
+            "title": "Laptop with exports stolen",
+            "discovered_at": "2026-01-01T09:00",
+            "item_ids": str(item_id),
+            "kinds": ["ambient"],
+        },
+        follow_redirects=False,
+    )
+    assert opened.status_code == 303, opened.text
+    page = client.get("/operator/incidents", headers=operator)
+    assert "Laptop with exports stolen" in page.text
+    assert "1 items, 1 contributors, 0 buyers" in page.text
+    assert "The 72-hour deadline has passed." in page.text  # found in January
+    (incident,) = client.get("/api/incidents", headers=operator).json()
+    told = client.post(
+        f"/operator/incidents/{incident['id']}",
+        headers=operator,
+        data={"step": "notify"},
+        follow_redirects=False,
+    )
+    assert told.status_code == 303
+    notices = client.get("/api/notices", headers=people["owner"].headers).json()
+    assert [n["incident_id"] for n in notices] == [incident["id"]]
+    report = client.get(f"/api/incidents/{incident['id']}/report", headers=operator).json()
+    assert report["data_subjects_affected"] == 1 and not report["notified_within_72_hours"]
+    assert client.get("/operator/incidents", headers=people["owner"].headers).status_code == 403

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, Form, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from datatrust.bootstrap import Services
+from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import DomainError, NotFound
+from datatrust.domain.items import ItemKind
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Permission
-from datatrust.services import accounts, campaigns, money
+from datatrust.services import accounts, campaigns, incidents, money
 from datatrust.services.audit import verify_audit_log
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import services, uow
@@ -138,3 +141,105 @@ def audit_status(
     page: Page = page_requires(Permission.AUDIT_VERIFY), unit: UnitOfWork = Depends(uow)
 ) -> HTMLResponse:
     return render(page, "audit.html", report=verify_audit_log(unit, page.actor))
+
+
+# --- incidents (issue 14 §6) ----------------------------------------------------------------
+
+
+def _incidents_page(
+    page: Page,
+    unit: UnitOfWork,
+    status: int = 200,
+    errors: dict[str, list[str]] | None = None,
+    form: dict[str, str] | None = None,
+) -> HTMLResponse:
+    return render(
+        page,
+        "incidents.html",
+        status,
+        views=incidents.list_incidents(unit, page.actor),
+        kinds=[k.value for k in ItemKind],
+        errors=errors or {},
+        form=form or {},
+    )
+
+
+@router.get("/operator/incidents")
+def incident_register(
+    page: Page = page_requires(Permission.INCIDENT_MANAGE), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    return _incidents_page(page, unit)
+
+
+@router.post("/operator/incidents")
+def open_incident(
+    page: Page = page_requires(Permission.INCIDENT_MANAGE),
+    unit: UnitOfWork = Depends(uow),
+    title: str = Form(""),
+    description: str = Form(""),
+    discovered_at: str = Form(""),
+    item_ids: str = Form(""),
+    window_start: str = Form(""),
+    window_end: str = Form(""),
+    kinds: list[str] = Form([]),
+) -> Response:
+    typed = {
+        "title": title,
+        "description": description,
+        "discovered_at": discovered_at,
+        "item_ids": item_ids,
+        "window_start": window_start,
+        "window_end": window_end,
+    }
+    errors: dict[str, list[str]] = {}
+    moments = {}
+    for name in ("discovered_at", "window_start", "window_end"):
+        moments[name] = _moment(typed[name])
+        if (typed[name] and moments[name] is None) or (name == "discovered_at" and not typed[name]):
+            errors[name] = [page._("A date and time, such as 2026-12-02 14:30.")]
+    ids = [p.strip() for p in item_ids.split(",") if p.strip()]
+    if not all(p.isdigit() for p in ids):
+        errors["item_ids"] = [page._("Item numbers, separated by commas")]
+    if not errors:
+        try:
+            incidents.open_incident(
+                unit,
+                page.actor,
+                title=title,
+                description=description,
+                discovered_at=moments["discovered_at"],  # type: ignore[arg-type]
+                item_ids=[int(p) for p in ids],
+                window_start=moments["window_start"],
+                window_end=moments["window_end"],
+                kinds=kinds,
+            )
+            return RedirectResponse("/operator/incidents", status_code=303)
+        except DomainError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            errors = field_errors(page, exc)
+    return _incidents_page(page, unit, 422, errors, typed)
+
+
+@router.post("/operator/incidents/{incident_id}")
+def incident_step(
+    incident_id: int,
+    page: Page = page_requires(Permission.INCIDENT_MANAGE),
+    unit: UnitOfWork = Depends(uow),
+    step: str = Form(""),
+) -> Response:
+    if step == "notify":
+        incidents.notify_incident(unit, page.actor, incident_id)
+    elif step == "close":
+        incidents.close_incident(unit, page.actor, incident_id)
+    else:
+        raise NotFound(f"no step {step!r}")
+    return RedirectResponse(f"/operator/incidents#incident-{incident_id}", status_code=303)
+
+
+def _moment(text: str) -> datetime | None:
+    """A ``datetime-local`` field's value, read as UTC; None if empty or not a time."""
+    try:
+        return as_utc(datetime.fromisoformat(text.strip())) if text.strip() else None
+    except ValueError:
+        return None
