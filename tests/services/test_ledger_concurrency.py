@@ -346,6 +346,7 @@ def test_batches_running_at_once_never_both_hold_a_payout(committed):
     provider = SlowProvider()
     reports = in_threads(3, lambda _i: money.run_payout_batch(svc.uow, provider, limit=7))
     assert not [r for r in reports if isinstance(r, Exception)], reports
+    assert all(r.claimed <= 7 for r in reports)  # the limit holds
     held = [set(r.settled) | set(r.failed) for r in reports]
     assert sum(len(h) for h in held) == len(set().union(*held))  # no payout in two
     assert sorted(provider.sent) == sorted(set(provider.sent))  # each sent once
@@ -359,6 +360,59 @@ def test_batches_running_at_once_never_both_hold_a_payout(committed):
     assert len(provider.sent) == len(ids)
     with svc.uow() as uow:
         assert money.check_ledger(uow, OPERATOR).ok
+
+
+BATCH_IN_A_WORKER = textwrap.dedent(
+    """
+    import os, time
+    from pathlib import Path
+    from datatrust.adapters.db.engine import make_engine, make_session_factory
+    from datatrust.adapters.db.uow import SqlUnitOfWork
+    from datatrust.adapters.payments import CsvPayoutProvider
+    from datatrust.services import money
+
+    sessions = make_session_factory(make_engine(os.environ["DB"]))
+    csv = CsvPayoutProvider(Path(os.environ["OUT"]))
+    sent = Path(os.environ["OUT"]) / f"sent-{os.getpid()}"
+
+    class Recorded:  # every call this worker makes, repeats included
+        name = "csv"
+
+        def send(self, instruction):
+            with sent.open("a") as log:
+                log.write(instruction.key + "\\n")
+            time.sleep(0.1)
+            return csv.send(instruction)
+
+    (Path(os.environ["OUT"]) / f"ready-{os.getpid()}").touch()
+    while len(list(Path(os.environ["OUT"]).glob("ready-*"))) < 2:  # start together
+        time.sleep(0.01)
+    money.run_payout_batch(lambda: SqlUnitOfWork(sessions), Recorded(), limit=6)
+    """
+)
+
+
+@pytest.mark.parametrize("committed", ["sqlite", "postgres"], indirect=True)
+def test_two_workers_running_batches_at_once_send_each_payout_once(committed, tmp_path):
+    ids = funded_payouts(committed, 17, 10)
+    out = tmp_path / "payouts"
+    out.mkdir()
+    env = {
+        **os.environ,
+        "DB": committed.settings.effective_database_url,
+        "OUT": str(out),
+    }
+    workers = [subprocess.Popen([sys.executable, "-c", BATCH_IN_A_WORKER], env=env) for _ in "ab"]
+    assert [w.wait(timeout=180) for w in workers] == [0, 0]
+    sent = [path.read_text().split() for path in sorted(out.glob("sent-*"))]
+    assert len(sent) == 2 and all(sent), sent  # both worked, at once
+    assert sorted(sent[0] + sent[1]) == sorted(set(sent[0]) | set(sent[1]))  # none twice
+    (csv_file,) = out.glob("payouts-*.csv")
+    keys = [line.split(",")[0] for line in csv_file.read_text().splitlines()[1:]]
+    assert sorted(keys) == sorted(set(keys)) and len(keys) == len(sent[0] + sent[1])
+    with committed.uow() as uow:
+        settled = {p.id for p in uow.all(money.Payout, state=money.PayoutState.SETTLED)}
+    assert settled == {int(key.split(":")[1]) for key in keys} and settled <= set(ids)
 
 
 @pytest.mark.parametrize("committed", ["sqlite"], indirect=True)

@@ -295,13 +295,21 @@ class SqlQueries:
         self, batch_id: str, claimer: str, provider: str, lease_until: datetime, limit: int
     ) -> list[int]:
         """The oldest ``limit`` requested payouts → sending, held by ``batch_id``; returns
-        the ids this call claimed (none another batch claimed first)."""
-        oldest = (
-            select(payouts.c.id)
-            .where(payouts.c.state == PayoutState.REQUESTED)
-            .order_by(payouts.c.id)
-            .limit(limit)
+        the ids this call claimed (none another batch claimed first). On PostgreSQL the
+        rows another batch is claiming right now are skipped, so this one takes the next."""
+        # Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT): PostgreSQL may run
+        # such a subquery more than once and update more than ``limit`` rows.
+        oldest = list(
+            self.session.scalars(
+                select(payouts.c.id)
+                .where(payouts.c.state == PayoutState.REQUESTED)
+                .order_by(payouts.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # SQLite: left out (one writer at a time)
+            )
         )
+        if not oldest:
+            return []
         return self._claim(
             update(payouts)
             .where(payouts.c.id.in_(oldest))
