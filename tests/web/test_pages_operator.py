@@ -101,6 +101,11 @@ def test_the_operator_records_an_incident_and_tells_those_affected_from_the_page
     assert told.status_code == 303
     notices = client.get("/api/notices", headers=people["owner"].headers).json()
     assert [n["incident_id"] for n in notices] == [incident["id"]]
+    shown = client.get("/my/notices", headers=people["owner"].headers)
+    assert "A security incident touched your data" in shown.text
+    assert "Laptop with exports stolen" in shown.text
+    other = client.get("/my/notices", headers=people["other"].headers)
+    assert other.status_code == 200 and "Laptop" not in other.text
     report = client.get(f"/api/incidents/{incident['id']}/report", headers=operator).json()
     assert report["data_subjects_affected"] == 1 and not report["notified_within_72_hours"]
     assert client.get("/operator/incidents", headers=people["owner"].headers).status_code == 403

@@ -9,7 +9,7 @@ import zipfile
 from datetime import datetime
 from typing import Any
 
-from datatrust.domain.accounts import ApiToken, SignInAttempt, User, WebSession
+from datatrust.domain.accounts import ApiToken, SignInAttempt, SignUpRequest, User, WebSession
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import ReviewVote
 from datatrust.domain.clock import as_utc, utcnow
@@ -283,6 +283,8 @@ def erase_me(
         session.revoked_at = session.revoked_at or now
     for attempt in uow.all(SignInAttempt, email=user.email):
         uow.delete(attempt)
+    for request in uow.all(SignUpRequest, email=user.email):  # someone re-registering it
+        uow.delete(request)
     for mail in uow.all(OutboxJob, job=SEND_JOB, state__in=[JobState.PENDING, JobState.FAILED]):
         if (mail.payload or {}).get("to") == user.email:
             mail.payload, mail.state, mail.finished_at = {}, JobState.DONE, now

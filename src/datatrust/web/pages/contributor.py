@@ -25,6 +25,7 @@ from datatrust.i18n import render as render_message
 from datatrust.services import (
     campaigns,
     consent,
+    incidents,
     ingest,
     items,
     licences,
@@ -441,3 +442,12 @@ def vote(
     if errors:
         return _peer_review_page(page, unit, 422, errors)
     return RedirectResponse("/review", status_code=303)
+
+
+@router.get("/my/notices")
+def my_notices(
+    page: Page = page_requires(Permission.NOTICE_READ), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    """Notices about incidents that touched the reader's data, as they were written to
+    them (in the language their account had then)."""
+    return render(page, "notices.html", notices=incidents.my_notices(unit, page.actor))
