@@ -224,3 +224,41 @@ def post_form(client, page: str, action: str | None = None, *, data: dict, **kwa
     session gets the pre-session CSRF cookie there) and send its ``csrf_token`` along."""
     token = CSRF_FIELD.search(client.get(page).text).group(1)  # type: ignore[union-attr]
     return client.post(action or page, data={"csrf_token": token, **data}, **kwargs)
+
+
+PASSWORD = "correct horse battery"
+CONFIRM_LINK = re.compile(r"/sign-up/confirm\?token=([0-9a-f.]+)")
+
+
+def mail_to(services: Services, email: str):  # type: ignore[no-untyped-def]
+    """The messages sent to ``email`` so far (the file mailer's outbox), oldest first."""
+    return [m for m in services.mailer.sent() if m["To"] == email]  # type: ignore[attr-defined]
+
+
+def sign_up_token(services: Services, email: str) -> str:
+    """The token of the last sign-up link mailed to ``email``."""
+    return CONFIRM_LINK.search(mail_to(services, email)[-1].get_content()).group(1)  # type: ignore[union-attr]
+
+
+def sign_up_page(
+    client, services: Services, email: str, password: str = "correct horse battery", **fields
+):  # type: ignore[no-untyped-def]
+    """Sign up through the pages as a person does: the form, the mailed link, its button.
+    Returns the button's answer (a redirect to the new account's home)."""
+    asked = post_form(client, "/sign-up", data={"email": email, "password": password, **fields})
+    assert asked.status_code == 200, asked.text
+    token = sign_up_token(services, email)
+    page = f"/sign-up/confirm?token={token}"
+    return post_form(
+        client, page, "/sign-up/confirm", data={"token": token}, follow_redirects=False
+    )
+
+
+def sign_up_api(
+    client, services: Services, email: str, password: str = "correct horse battery", **fields
+):  # type: ignore[no-untyped-def]
+    """Sign up over the API: ask, then confirm with the mailed token. Returns the session."""
+    body = {"email": email, "password": password, **fields}
+    asked = client.post("/api/auth/sign-up", json=body)
+    assert asked.status_code == 202, asked.text
+    return client.post("/api/auth/sign-up/confirm", json={"token": sign_up_token(services, email)})

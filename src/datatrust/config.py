@@ -69,7 +69,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     session_max_age_seconds: int = 14 * 24 * 3600
-    sign_in_attempts_per_minute: int = 10
+    # Sign-in throttling (services.accounts.Throttle): failures allowed in 15 minutes before
+    # each next try must wait (1 s, 2 s, 4 s … up to the maximum), per account and per client.
+    sign_in_free_failures: int = 5
+    sign_in_client_free_failures: int = 20
+    sign_in_max_delay_seconds: int = 300
     max_json_body_bytes: int = 1_000_000
 
     platform_fee_percent: int = Field(default=20, ge=0, le=100)

@@ -96,6 +96,12 @@ def live_server(
     thread.join(timeout=10)
 
 
+@pytest.fixture
+def live_services(live_server: str) -> object:
+    """The live server's Services (its mail folder holds the sign-up links)."""
+    return LIVE["services"]
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator:
     """One Playwright driver for the session: its sync API cannot run twice at once."""

@@ -13,6 +13,7 @@ from urllib.request import urlopen
 import pytest
 
 from datatrust.services.demo import DEMO_PASSWORD
+from support import sign_up_token
 
 pytestmark = pytest.mark.browser
 DEVANAGARI = re.compile(r"[\u0900-\u097F]")
@@ -25,11 +26,16 @@ def unique_email(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}@example.org"
 
 
-def sign_up(page, email: str, role: str = "contributor") -> None:
+def sign_up(page, live, email: str, role: str = "contributor") -> None:
+    """The form, then the link mailed to ``email`` (read from the server's mail folder),
+    then its button: how a person signs up."""
     page.goto("/sign-up")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("correct horse battery")
     page.locator(f"input[name=role][value={role}]").check()
+    page.get_by_role("button", name="Create my account").click()
+    page.wait_for_selector("text=Check your email")
+    page.goto(f"/sign-up/confirm?token={sign_up_token(live, email)}")
     page.get_by_role("button", name="Create my account").click()
 
 
@@ -68,8 +74,8 @@ def test_the_accessibility_check_catches_an_unlabelled_field_and_poor_contrast(p
     assert "color-contrast (serious)" in str(failed.value)
 
 
-def test_contributor_signs_up_on_a_phone_and_reads_a_licence_in_hindi(phone, check):
-    sign_up(phone, unique_email("asha"))
+def test_contributor_signs_up_on_a_phone_and_reads_a_licence_in_hindi(phone, check, live_services):
+    sign_up(phone, live_services, unique_email("asha"))
     phone.wait_for_url("**/my/items")
     assert phone.locator("h1").inner_text() == "My items"
     check(phone, "contributor_items")
@@ -115,11 +121,13 @@ def test_a_form_error_shows_next_to_its_field_and_keeps_what_was_typed(phone, ch
     check(phone, "sign_up_errors_zu")
 
 
-def test_a_buyer_registers_and_an_operator_approves_it(browser, live_server, check, open_task):
+def test_a_buyer_registers_and_an_operator_approves_it(
+    browser, live_server, check, open_task, live_services
+):
     org_name = f"Ada Lab {uuid.uuid4().hex[:6]}"
     buyer_context = browser.new_context(viewport=PHONE, base_url=live_server)
     buyer = buyer_context.new_page()
-    sign_up(buyer, unique_email("buyer"), role="buyer")
+    sign_up(buyer, live_services, unique_email("buyer"), role="buyer")
     buyer.wait_for_url("**/buyer/organisation")
     buyer.get_by_label("Legal name").fill(org_name)
     buyer.get_by_label("Country code").fill("gb")
@@ -225,7 +233,7 @@ def test_every_page_weighs_under_100_kb_compressed(phone, live_server, open_task
 
 
 def test_contributor_records_uploads_previews_and_withdraws_on_a_phone(
-    recording_browser, live_server, open_task, check
+    recording_browser, live_server, open_task, check, live_services
 ):
     """Sign up, read a task's licence (in Hindi too), accept it, record 2 s from the fake
     microphone, upload it over tus, wait for it to be processed, play the preview, read
@@ -234,7 +242,7 @@ def test_contributor_records_uploads_previews_and_withdraws_on_a_phone(
         viewport=PHONE, base_url=live_server, locale="en-GB", permissions=["microphone"]
     )
     phone = context.new_page()
-    sign_up(phone, unique_email("sipho"))
+    sign_up(phone, live_services, unique_email("sipho"))
     phone.wait_for_url("**/my/items")
 
     phone.get_by_role("link", name="Tasks").click()
@@ -363,14 +371,14 @@ def test_a_buyer_declares_a_use_buys_and_downloads_a_snapshot(
     assert downloaded.ok and len(downloaded.body()) > 0
 
 
-def test_a_dropped_upload_resumes_where_it_stopped(phone, open_task, tmp_path):
+def test_a_dropped_upload_resumes_where_it_stopped(phone, open_task, tmp_path, live_services):
     """The first PATCH is cut off: record.js asks the server for the offset (HEAD) and
     carries on from there instead of starting over."""
     import ingest_media as media
 
     clip = tmp_path / "street.ogg"
     clip.write_bytes(media.ambient(seed=23, fmt="opus"))  # not a duplicate of another test's
-    sign_up(phone, unique_email("lindiwe"))
+    sign_up(phone, live_services, unique_email("lindiwe"))
     phone.wait_for_url("**/my/items")
     phone.goto(f"/tasks/{open_task['id']}")
     phone.get_by_role("button", name="Accept and start").click()

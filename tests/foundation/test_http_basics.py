@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from datatrust.domain.accounts import ApiToken, WebSession
 from datatrust.domain.clock import utcnow
+from support import sign_up_api
 
 
 def assert_error(response, status, code, *fragments):
@@ -20,8 +21,8 @@ def assert_error(response, status, code, *fragments):
         assert fragment in json.dumps(body)
 
 
-def sign_up(client, email="ana@example.org", password="a long enough password"):
-    return client.post("/api/auth/sign-up", json={"email": email, "password": password})
+def sign_up(client, services, email="ana@example.org", password="a long enough password"):
+    return sign_up_api(client, services, email, password)
 
 
 def test_malformed_json_is_named(client):
@@ -99,8 +100,8 @@ def test_an_expired_or_revoked_token_is_refused(client, services, people):
     assert_error(client.get("/api/me", headers=other.headers), 401, "not_authenticated", "revoked")
 
 
-def test_sign_in_sets_a_session_and_writes_need_the_csrf_token(client):
-    session = sign_up(client).json()
+def test_sign_in_sets_a_session_and_writes_need_the_csrf_token(client, services):
+    session = sign_up(client, services).json()
     assert client.get("/api/me").json()["email"] == "ana@example.org"
     new_token = {"name": "laptop", "scopes": ["item:read"]}
     assert_error(client.post("/api/tokens", json=new_token), 403, "permission_denied", "CSRF")
@@ -111,7 +112,7 @@ def test_sign_in_sets_a_session_and_writes_need_the_csrf_token(client):
 
 
 def test_an_expired_session_is_refused(client, services):
-    sign_up(client)
+    sign_up(client, services)
     with services.uow() as uow:
         for session in uow.all(WebSession):
             session.expires_at = utcnow() - timedelta(minutes=1)
@@ -119,17 +120,17 @@ def test_an_expired_session_is_refused(client, services):
     assert_error(client.get("/api/me"), 401, "not_authenticated", "expired")
 
 
-def test_sign_in_is_rate_limited_per_account(client, services):
-    sign_up(client, email="bo@example.org")
+def test_sign_in_is_throttled_per_account_with_retry_after(client, services):
+    sign_up(client, services, email="bo@example.org")
     client.cookies.clear()
-    limit = services.settings.sign_in_attempts_per_minute
-    for _ in range(limit):
+    for _ in range(services.settings.sign_in_free_failures):
         wrong = client.post("/api/auth/sign-in", json={"email": "bo@example.org", "password": "x"})
         assert wrong.status_code == 401
     right = client.post(
         "/api/auth/sign-in", json={"email": "bo@example.org", "password": "a long enough password"}
     )
     assert_error(right, 429, "rate_limited", "wait")
+    assert int(right.headers["retry-after"]) >= 1
 
 
 def test_a_token_cannot_carry_permissions_its_owner_lacks(client, people):

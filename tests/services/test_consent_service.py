@@ -308,7 +308,7 @@ def test_after_erasure_the_original_cannot_be_read_and_sign_in_fails(services, p
             services.hasher,
             email=owner.email,
             password="correct horse battery",
-            attempts_per_minute=100,
+            client="ip:test",
         )
     with services.uow() as uow, pytest.raises(NotAuthenticated):
         accounts.authenticate_token(uow, owner.token)

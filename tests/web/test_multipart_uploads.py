@@ -18,7 +18,7 @@ from asgi_calls import MULTIPART, PIECE, call, multipart
 from datatrust.domain.items import ItemKind
 from datatrust.services import upload_limits
 from datatrust.web.app import create_app
-from support import fund_and_open, post_form
+from support import fund_and_open, sign_up_page
 
 MB = 1024 * 1024
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -37,7 +37,7 @@ def big_photo(at_least: int = 3 * MB) -> bytes:
 
 
 @pytest.fixture
-def photo_task(client, people):
+def photo_task(client, services, people):
     """A signed-in contributor's capture page for an open photo campaign: (url, form)."""
     operator = people["operator"]
     created = client.post(
@@ -57,12 +57,8 @@ def photo_task(client, people):
     campaign_id = created.json()["id"]
     opened = fund_and_open(client, operator.headers, campaign_id)
     assert opened.status_code == 200, opened.text
-    signed_up = post_form(
-        client,
-        "/sign-up",
-        data={"email": "thandi@example.org", "password": "correct horse battery"},
-    )
-    assert signed_up.status_code == 200
+    signed_up = sign_up_page(client, services, "thandi@example.org")
+    assert signed_up.status_code == 303
     task = client.get(f"/tasks/{campaign_id}")
     accepted = client.post(
         f"/tasks/{campaign_id}/accept",

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from datatrust.web import pages
-from support import post_form
+from support import post_form, sign_up_page
 
 CSS = pages.STATIC / "site.css"
 # (text, background) pairs the stylesheet actually uses.
@@ -85,13 +85,8 @@ def test_signing_up_with_problems_shows_them_by_field_and_keeps_the_input(client
     assert "short" not in html  # the password is never sent back
 
 
-def test_a_contributor_signs_up_and_lands_on_their_items(client):
-    response = post_form(
-        client,
-        "/sign-up",
-        data={"email": "lerato@example.org", "password": "correct horse battery"},
-        follow_redirects=False,
-    )
+def test_a_contributor_signs_up_and_lands_on_their_items(client, services):
+    response = sign_up_page(client, services, "lerato@example.org")
     assert response.status_code == 303 and response.headers["location"] == "/my/items"
     items = client.get("/my/items")
     assert items.status_code == 200 and "lerato@example.org" in items.text
@@ -104,16 +99,8 @@ def test_a_page_that_needs_an_account_asks_to_sign_in_in_html(client):
     assert 'name="password"' in response.text
 
 
-def test_a_session_form_without_the_csrf_token_is_refused(client):
-    post_form(
-        client,
-        "/sign-up",
-        data={
-            "email": "buyer-csrf@example.org",
-            "password": "correct horse battery",
-            "role": "buyer",
-        },
-    )
+def test_a_session_form_without_the_csrf_token_is_refused(client, services):
+    sign_up_page(client, services, "buyer-csrf@example.org", role="buyer")
     response = client.post(
         "/buyer/organisation", data={"legal_name": "Sneaky Ltd", "country": "GB"}
     )
@@ -121,10 +108,8 @@ def test_a_session_form_without_the_csrf_token_is_refused(client):
     assert "Sneaky Ltd" not in client.get("/buyer/organisation").text
 
 
-def test_sign_in_never_redirects_off_site(client):
-    post_form(
-        client, "/sign-up", data={"email": "thabo@example.org", "password": "correct horse battery"}
-    )
+def test_sign_in_never_redirects_off_site(client, services):
+    sign_up_page(client, services, "thabo@example.org")
     client.cookies.clear()
     response = post_form(
         client,

@@ -12,7 +12,7 @@ import ingest_media as media
 from datatrust.domain.permissions import Role
 from datatrust.i18n import translator
 from datatrust.web.pages.explain import REJECTIONS
-from support import fund_and_open, make_persona, post_form
+from support import fund_and_open, make_persona, sign_up_page
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -42,13 +42,9 @@ def csrf_of(html: str) -> str:
 
 
 @pytest.fixture
-def contributor(client):
-    response = post_form(
-        client,
-        "/sign-up",
-        data={"email": "sipho@example.org", "password": "correct horse battery"},
-    )
-    assert response.status_code == 200
+def contributor(client, services):
+    response = sign_up_page(client, services, "sipho@example.org")
+    assert response.status_code == 303
     return client
 
 
@@ -212,11 +208,9 @@ def test_a_rejected_upload_shows_its_reason_in_hindi(contributor, people):
     assert f'<li data-code="{code}">{sentence}</li>' in hindi
 
 
-def test_a_contributor_reviews_other_peoples_items_but_never_their_own(client, people):
+def test_a_contributor_reviews_other_peoples_items_but_never_their_own(client, services, people):
     campaign = open_campaign(client, people["operator"], review_mode="peer")
-    post_form(
-        client, "/sign-up", data={"email": "sipho@example.org", "password": "correct horse b"}
-    )
+    sign_up_page(client, services, "sipho@example.org", "correct horse b")
     capture = client.get(accept(client, campaign["id"]))
     uploaded = client.post(
         f"/tasks/{campaign['id']}/upload",
@@ -228,9 +222,7 @@ def test_a_contributor_reviews_other_peoples_items_but_never_their_own(client, p
     assert f'id="item-{item_id}"' not in client.get("/review").text  # not their own
 
     client.cookies.clear()
-    post_form(
-        client, "/sign-up", data={"email": "lindiwe@example.org", "password": "correct horse b"}
-    )
+    sign_up_page(client, services, "lindiwe@example.org", "correct horse b")
     page = client.get("/review?lang=hi")
     assert page.status_code == 200
     assert f'id="item-{item_id}"' in page.text

@@ -21,9 +21,14 @@ from pathlib import Path
 from datatrust.config import Settings
 from datatrust.services.ports import Mailer, MailMessage
 
+# Headers unfolded up to SMTP's line limit: CPython's folding of a long non-ASCII subject
+# into several encoded words drops the space between two of them ("की पुष्टि" came back
+# as "कीपुष्टि"); one longer encoded word is read correctly by mail programs.
+POLICY = default_policy.clone(max_line_length=998)
+
 
 def build_message(sender: str, message: MailMessage) -> EmailMessage:
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["From"] = sender
     mail["To"] = message.to
     mail["Subject"] = message.subject

@@ -35,6 +35,12 @@ class NotAuthenticated(DomainError):
     status = 401
 
 
+class SecondFactorRequired(NotAuthenticated):
+    """The password was right; the account also needs its authenticator code."""
+
+    code = "totp_required"
+
+
 class PermissionDenied(DomainError):
     code = "permission_denied"
     status = 403

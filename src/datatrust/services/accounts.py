@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import pyotp
 
 from datatrust.domain.accounts import (
     ApiToken,
@@ -15,12 +21,21 @@ from datatrust.domain.accounts import (
     Organisation,
     OrgStatus,
     SignInAttempt,
+    SignUpRequest,
     User,
     WebSession,
 )
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited
+from datatrust.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    SecondFactorRequired,
+)
 from datatrust.domain.permissions import (
     MISSING,
     ROLE_PERMISSIONS,
@@ -29,7 +44,10 @@ from datatrust.domain.permissions import (
     Role,
     authorize,
 )
-from datatrust.services.ports import PasswordHasher, UnitOfWork
+from datatrust.i18n import translator
+from datatrust.services.jobs import JobContext, job
+from datatrust.services.password_policy import password_problems
+from datatrust.services.ports import MailMessage, PasswordHasher, UnitOfWork
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 TOKEN_PREFIX = "dt_"
@@ -59,13 +77,6 @@ def actor_for(uow: UnitOfWork, user: User, scopes: frozenset[str] | None = None)
     )
 
 
-def _check_password(password: str, problems: list[str]) -> None:
-    if len(password) < 10:
-        problems.append("password: use at least 10 characters")
-    if len(password) > 256:
-        problems.append("password: use at most 256 characters")
-
-
 def sign_up(
     uow: UnitOfWork,
     hasher: PasswordHasher,
@@ -78,18 +89,11 @@ def sign_up(
     country: str | None = None,
     allow_operator: bool = False,
 ) -> User:
-    """Create an account. Every problem with the input is reported at once."""
+    """Create an account at once (operators, the demo, tests: callers that vouch for the
+    address). People signing themselves up go through ``request_sign_up``. Every problem
+    with the input is reported at once."""
     email = email.strip().lower()
-    problems: list[str] = []
-    if not EMAIL_RE.match(email):
-        problems.append("email: not a valid email address")
-    _check_password(password, problems)
-    if role is Role.OPERATOR and not allow_operator:
-        problems.append("role: operators cannot sign themselves up")
-    if role not in (*SIGN_UP_ROLES, Role.OPERATOR):
-        problems.append(f"role: must be one of {', '.join(r.value for r in SIGN_UP_ROLES)}")
-    if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
-        problems.append("country: use a two-letter ISO 3166 code such as ZA or IN")
+    problems = _sign_up_problems(email, password, role, display_name, country, allow_operator)
     if problems:
         raise InvalidInput("the sign-up form has problems", problems)
     if uow.one(User, email=email) is not None:
@@ -109,39 +113,331 @@ def sign_up(
     return user
 
 
+@dataclass(frozen=True)
+class Throttle:
+    """Sign-in throttling. Within ``window``, an account (or a client) may fail
+    ``free_failures`` times freely; after that each next try waits 1, 2, 4 … seconds after
+    the last failure, at most ``max_delay_seconds``. Nothing ever locks: once the wait is
+    over the right password signs in. Tries refused for waiting are not counted."""
+
+    free_failures: int = 5
+    client_free_failures: int = 20
+    max_delay_seconds: int = 300
+    window: timedelta = timedelta(minutes=15)
+
+
+def _wait_seconds(failures: list[SignInAttempt], free: int, limit: int, now: datetime) -> int:
+    if len(failures) < free:
+        return 0
+    delay = min(2 ** min(len(failures) - free, 30), limit)
+    last = max(as_utc(a.at) for a in failures)
+    return max(0, math.ceil((last + timedelta(seconds=delay) - now).total_seconds()))
+
+
+@lru_cache(maxsize=8)
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of nothing anyone knows, checked for an unknown email so that answering it
+    costs the same time as a wrong password for a real account."""
+    return hasher.hash(secrets.token_urlsafe(16))
+
+
 def sign_in(
     uow: UnitOfWork,
     hasher: PasswordHasher,
     *,
     email: str,
     password: str,
-    attempts_per_minute: int,
+    client: str,
+    known_device: bool = False,
+    totp_code: str | None = None,
+    throttle: Throttle = Throttle(),
     now: datetime | None = None,
 ) -> User:
-    """Check a password. Failed attempts are counted per email; past the limit every
-    attempt is refused for a minute, right or wrong, so guessing gains nothing."""
+    """Check a password (and, when the account has one, its TOTP code).
+
+    The answer and the work are the same for an unknown email as for a wrong password
+    (one hash check, one failure row), so neither the message nor the time tells whether
+    an account exists. ``client`` names where the try came from (``ip:<address>``, or
+    ``device:<id>`` for a browser that signed in to this account before: ``known_device``).
+    Failures are throttled per client and, except for a known device, per account (see
+    ``Throttle``): ``RateLimited`` carries ``retry_after_seconds``. An account with TOTP
+    on answers a right password without a code with ``SecondFactorRequired``."""
     now = now or utcnow()
     email = email.strip().lower()
-    recent = [
-        a for a in uow.all(SignInAttempt, email=email) if as_utc(a.at) > now - timedelta(minutes=1)
-    ]
-    if len(recent) >= attempts_per_minute:
-        raise RateLimited("too many sign-in attempts for this account; wait a minute")
+    since = now - throttle.window
+    client_failures = [a for a in uow.all(SignInAttempt, client=client) if as_utc(a.at) > since]
+    wait = _wait_seconds(
+        client_failures, throttle.client_free_failures, throttle.max_delay_seconds, now
+    )
+    if not known_device:
+        account_failures = [a for a in uow.all(SignInAttempt, email=email) if as_utc(a.at) > since]
+        wait = max(
+            wait,
+            _wait_seconds(
+                account_failures, throttle.free_failures, throttle.max_delay_seconds, now
+            ),
+        )
+    if wait:
+        raise RateLimited(
+            "too many failed sign-ins; wait a little and try again",
+            {"retry_after_seconds": wait},
+        )
     user = uow.one(User, email=email)
-    if (
-        user is None
-        or user.erased_at is not None
-        or not hasher.verify(user.password_hash, password)
-    ):
-        uow.add(SignInAttempt(email=email, at=now))
+    usable = user is not None and user.erased_at is None
+    right = hasher.verify(user.password_hash if usable else _dummy_hash(hasher), password)
+    if usable and right and user.totp_enabled_at is not None:  # type: ignore[union-attr]
+        if not totp_code:
+            raise SecondFactorRequired("enter the 6-digit code from your authenticator app")
+        right = _accept_totp(user, totp_code, now)  # type: ignore[arg-type]
+    if not (usable and right):
+        uow.add(SignInAttempt(email=email, at=now, client=client))
         uow.record(AuditTag.ACCOUNT_SIGN_IN_FAILED, "anonymous", "email", digest(email)[:16])
         uow.commit()
         raise NotAuthenticated("the email or password is wrong")
+    assert user is not None
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     uow.record(AuditTag.ACCOUNT_SIGN_IN, f"user:{user.id}", "user", user.id)
     uow.commit()
     return user
+
+
+# --- sign-up confirmed by email -----------------------------------------------------------
+
+SIGN_UP_MAIL_JOB = "accounts.sign_up_mail"
+SIGN_UP_LINK_LIFETIME = timedelta(hours=24)
+# Mails one address may be sent per hour, however often its sign-up form is posted.
+SIGN_UP_MAILS_PER_HOUR = 3
+
+
+def _sign_up_problems(
+    email: str,
+    password: str,
+    role: Role,
+    display_name: str,
+    country: str | None,
+    allow_operator: bool,
+) -> list[str]:
+    problems: list[str] = []
+    if not EMAIL_RE.match(email):
+        problems.append("email: not a valid email address")
+    problems += password_problems(password, [email, display_name])
+    if role is Role.OPERATOR and not allow_operator:
+        problems.append("role: operators cannot sign themselves up")
+    if role not in (*SIGN_UP_ROLES, Role.OPERATOR):
+        problems.append(f"role: must be one of {', '.join(r.value for r in SIGN_UP_ROLES)}")
+    if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
+        problems.append("country: use a two-letter ISO 3166 code such as ZA or IN")
+    return problems
+
+
+def request_sign_up(
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    *,
+    email: str,
+    password: str,
+    role: Role = Role.CONTRIBUTOR,
+    display_name: str = "",
+    language: str = "en",
+    country: str | None = None,
+) -> None:
+    """Ask for an account: once the form is valid, the same happens whether the email is
+    new or taken (a request row, a hash, a mail queued) and the caller says the same
+    ("check your email"), so the form cannot tell which addresses have accounts. The mail
+    carries a link that creates the account (``confirm_sign_up``), or, when the address
+    already has one, says so to its owner. Raises ``InvalidInput`` listing every problem."""
+    email = email.strip().lower()
+    problems = _sign_up_problems(email, password, role, display_name, country, False)
+    if problems:
+        raise InvalidInput("the sign-up form has problems", problems)
+    now = utcnow()
+    earlier = uow.all(SignUpRequest, email=email)
+    for stale in [r for r in earlier if as_utc(r.expires_at) <= now]:
+        uow.delete(stale)
+    recent = [r for r in earlier if as_utc(r.created_at) > now - timedelta(hours=1)]
+    request = SignUpRequest(
+        email=email,
+        password_hash=hasher.hash(password),
+        role=role,
+        expires_at=now + SIGN_UP_LINK_LIFETIME,
+        display_name=display_name.strip()[:200],
+        language=language,
+        country=country,
+        created_at=now,
+    )
+    uow.add(request)
+    uow.flush()
+    uow.record(
+        AuditTag.ACCOUNT_SIGN_UP_REQUEST, "anonymous", "email", digest(email)[:16], role=role.value
+    )
+    if len(recent) < SIGN_UP_MAILS_PER_HOUR:
+        # The email's digest too: SQLite may give a later request a deleted one's id.
+        payload = {"request": request.id, "email": digest(email)[:16]}
+        uow.enqueue(SIGN_UP_MAIL_JOB, payload)
+    uow.commit()
+
+
+def sign_up_token(secret: str, request: SignUpRequest) -> str:
+    """The link's token: the request's id and an HMAC binding it to its email and time.
+    Derived, never stored, so the outbox and the table hold nothing that opens it."""
+    created = int(as_utc(request.created_at).timestamp())
+    message = f"sign-up:{request.id}:{request.email}:{created}".encode()
+    return f"{request.id}.{hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()}"
+
+
+def sign_up_request_for(uow: UnitOfWork, secret: str, token: str) -> SignUpRequest:
+    """The waiting request a link's token names; ``NotFound`` when the token is wrong or
+    the link has expired."""
+    ident, _, _mac = token.partition(".")
+    request = uow.get(SignUpRequest, int(ident)) if ident.isdigit() and len(ident) < 19 else None
+    if (
+        request is None
+        or not hmac.compare_digest(sign_up_token(secret, request), token)
+        or as_utc(request.expires_at) <= utcnow()
+    ):
+        raise NotFound("this sign-up link is wrong or has expired; sign up again")
+    return request
+
+
+def confirm_sign_up(uow: UnitOfWork, secret: str, token: str) -> User:
+    """Create the account a sign-up link stands for (its email's owner opened it). Every
+    waiting request for that email is then removed. ``Conflict`` when the address got an
+    account meanwhile (only the mailbox's owner can learn that here)."""
+    request = sign_up_request_for(uow, secret, token)
+    for waiting in uow.all(SignUpRequest, email=request.email):
+        uow.delete(waiting)
+    if uow.one(User, email=request.email) is not None:
+        uow.commit()
+        raise Conflict("this email address already has an account; sign in")
+    user = User(
+        email=request.email,
+        password_hash=request.password_hash,
+        role=request.role,
+        display_name=request.display_name,
+        language=request.language,
+        country=request.country,
+    )
+    uow.add(user)
+    uow.flush()
+    uow.record(AuditTag.ACCOUNT_SIGN_UP, f"user:{user.id}", "user", user.id, role=user.role.value)
+    uow.commit()
+    return user
+
+
+def sign_up_mail(
+    request: SignUpRequest, *, has_account: bool, base_url: str, secret: str
+) -> MailMessage:
+    """The mail a sign-up request sends, in the language the form was filled in."""
+    _ = translator(request.language).gettext
+    if has_account:
+        body = _(
+            "Someone, perhaps you, tried to create a Datatrust account with this email "
+            "address. It already has an account: sign in at %(link)s. If it was not you, "
+            "ignore this email; nothing was changed."
+        ) % {"link": f"{base_url}/sign-in"}
+        return MailMessage(request.email, _("Your Datatrust account"), body)
+    link = f"{base_url}/sign-up/confirm?token={sign_up_token(secret, request)}"
+    body = _(
+        "Open this link to finish creating your Datatrust account:\n\n%(link)s\n\n"
+        "It works for 24 hours. If you did not sign up, ignore this email: no account "
+        "is made without it."
+    ) % {"link": link}
+    return MailMessage(request.email, _("Confirm your Datatrust account"), body)
+
+
+@job(SIGN_UP_MAIL_JOB)
+def send_sign_up_mail(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    request = uow.get(SignUpRequest, payload["request"])
+    if (
+        request is None
+        or digest(request.email)[:16] != payload.get("email")
+        or as_utc(request.expires_at) <= utcnow()
+    ):
+        return  # confirmed or expired meanwhile: nothing to say
+    settings = ctx.services.settings
+    ctx.services.mailer.send(
+        sign_up_mail(
+            request,
+            has_account=uow.one(User, email=request.email) is not None,
+            base_url=settings.base_url.rstrip("/"),
+            secret=settings.secret_key.get_secret_value(),
+        )
+    )
+
+
+# --- TOTP (optional second factor) ----------------------------------------------------------
+
+TOTP_ROLES = (Role.OPERATOR, Role.BUYER)
+TOTP_ISSUER = "Datatrust"
+
+
+def _accept_totp(user: User, code: str, now: datetime) -> bool:
+    """Whether ``code`` is the account's current code (or the one before or after, for a
+    phone's clock a little off) and newer than the last one accepted (no replay)."""
+    if not user.totp_secret or not re.fullmatch(r"\d{6}", code.strip()):
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    step = int(now.timestamp()) // totp.interval
+    for candidate in (step - 1, step, step + 1):
+        if hmac.compare_digest(totp.at(candidate * totp.interval), code.strip()):
+            if user.totp_last_step is not None and candidate <= user.totp_last_step:
+                return False
+            user.totp_last_step = candidate
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    secret: str
+    uri: str  # otpauth:// for an authenticator app; shown once
+
+
+def start_totp(uow: UnitOfWork, actor: Actor) -> TotpEnrolment:
+    """Begin enrolment (operators and buyers): a new secret, not in force until
+    ``enable_totp`` gets a code made from it. Starting again replaces an unfinished one;
+    an account with TOTP on must turn it off first."""
+    authorize(actor, Permission.ACCOUNT_UPDATE)
+    user = uow.get(User, actor.user_id)
+    assert user is not None
+    if user.role not in TOTP_ROLES:
+        raise PermissionDenied("two-step sign-in is offered to operators and buyers")
+    if user.totp_enabled_at is not None:
+        raise Conflict("two-step sign-in is already on; turn it off first")
+    user.totp_secret = pyotp.random_base32()
+    user.totp_last_step = None
+    uow.commit()
+    uri = pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+    return TotpEnrolment(user.totp_secret, uri)
+
+
+def enable_totp(uow: UnitOfWork, actor: Actor, code: str, now: datetime | None = None) -> None:
+    """Turn TOTP on once ``code`` proves the person's app holds the new secret."""
+    authorize(actor, Permission.ACCOUNT_UPDATE)
+    user = uow.get(User, actor.user_id)
+    assert user is not None
+    if user.totp_secret is None or user.totp_enabled_at is not None:
+        raise Conflict("start two-step sign-in first")
+    if not _accept_totp(user, code, now or utcnow()):
+        raise InvalidInput("the code is wrong", ["code: the code is wrong or has expired"])
+    user.totp_enabled_at = now or utcnow()
+    uow.record(AuditTag.ACCOUNT_TOTP_ENABLE, actor_label(actor), "user", user.id)
+    uow.commit()
+
+
+def disable_totp(uow: UnitOfWork, actor: Actor, code: str, now: datetime | None = None) -> None:
+    """Turn TOTP off; it takes a current code, so a stolen session alone cannot."""
+    authorize(actor, Permission.ACCOUNT_UPDATE)
+    user = uow.get(User, actor.user_id)
+    assert user is not None
+    if user.totp_enabled_at is None:
+        raise Conflict("two-step sign-in is not on")
+    if not _accept_totp(user, code, now or utcnow()):
+        raise InvalidInput("the code is wrong", ["code: the code is wrong or has expired"])
+    user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
+    uow.record(AuditTag.ACCOUNT_TOTP_DISABLE, actor_label(actor), "user", user.id)
+    uow.commit()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ CORE_HANDLER_MODULES: tuple[str, ...] = (
     "datatrust.services.revocations",  # revocations.check_deadlines; the holders hook
     "datatrust.services.payfloor",  # payfloor.recheck
     "datatrust.services.mail",  # mail.send
+    "datatrust.services.accounts",  # accounts.sign_up_mail
     "datatrust.services.rights",  # rights.purge_erased
     "datatrust.services.incidents",  # incidents.remind
 )

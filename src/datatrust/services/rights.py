@@ -285,6 +285,7 @@ def erase_me(
         uow.delete(attempt)
     for request in uow.all(SignUpRequest, email=user.email):  # someone re-registering it
         uow.delete(request)
+    user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
     for mail in uow.all(OutboxJob, job=SEND_JOB, state__in=[JobState.PENDING, JobState.FAILED]):
         if (mail.payload or {}).get("to") == user.email:
             mail.payload, mail.state, mail.finished_at = {}, JobState.DONE, now

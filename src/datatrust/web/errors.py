@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
@@ -58,10 +58,19 @@ def failure_response(request: Request, exc: BaseException) -> JSONResponse:
     return error_response(500, "internal_error", "something went wrong on our side; it was logged")
 
 
+def set_retry_after(response: Response, exc: DomainError) -> None:
+    """A throttled answer says when to try again (``details["retry_after_seconds"]``)."""
+    wait = exc.details.get("retry_after_seconds") if isinstance(exc.details, dict) else None
+    if wait:
+        response.headers["Retry-After"] = str(wait)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        set_retry_after(response, exc)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from datatrust.domain.errors import PermissionDenied
+from datatrust.services.accounts import Throttle
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -260,3 +261,58 @@ def safe_next(target: str) -> str | None:
     if path.startswith(NOT_PAGES) or path in ("/api", "/files", "/docs"):
         return None
     return target
+
+
+# --- sign-in: who is trying, and how hard to throttle them -----------------------------------
+#
+# A browser that once signed in to an account carries a device cookie bound to that
+# account's email. Its tries are throttled on their own, so an attacker failing on the
+# account from elsewhere never slows its owner down (OWASP's "device cookies").
+
+DEVICE_COOKIE = "dt_device"
+DEVICE_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def _device_mac(secret: str, email: str, nonce: str) -> str:
+    message = f"device:{email.strip().lower()}:{nonce}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def device_cookie(request: Request, email: str) -> str:
+    """A new device cookie value for ``email``, to set after a successful sign-in."""
+    nonce = secrets.token_urlsafe(12)
+    return f"{nonce}.{_device_mac(_secret(request), email, nonce)}"
+
+
+def sign_in_client(request: Request, email: str) -> tuple[str, bool]:
+    """Who is trying to sign in as ``email``: ``("device:<id>", True)`` for a browser with
+    this account's device cookie, else ``("ip:<address>", False)`` (the address behind a
+    trusted proxy, see ``SecurityHeaders``)."""
+    nonce, _, mac = request.cookies.get(DEVICE_COOKIE, "").partition(".")
+    if (
+        nonce
+        and len(nonce) <= 32
+        and hmac.compare_digest(_device_mac(_secret(request), email, nonce), mac)
+    ):
+        return f"device:{nonce}", True
+    host = request.client.host if request.client else "unknown"
+    return f"ip:{host}"[:80], False
+
+
+def sign_in_throttle(settings: Any) -> Throttle:
+    return Throttle(
+        free_failures=settings.sign_in_free_failures,
+        client_free_failures=settings.sign_in_client_free_failures,
+        max_delay_seconds=settings.sign_in_max_delay_seconds,
+    )
+
+
+def set_device_cookie(request: Request, response: Any, email: str) -> None:
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device_cookie(request, email),
+        max_age=DEVICE_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )

@@ -14,12 +14,17 @@ from datatrust.web.api.schemas import (
     NewTokenOut,
     SessionOut,
     SignInIn,
+    SignUpConfirmIn,
     SignUpIn,
+    SignUpRequestedOut,
     TokenIn,
     TokenOut,
+    TotpCodeIn,
+    TotpEnrolmentOut,
     UserOut,
 )
 from datatrust.web.deps import SESSION_COOKIE, requires, services, uow
+from datatrust.web.security import set_device_cookie, sign_in_client, sign_in_throttle
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -59,20 +64,27 @@ def set_session_cookie(response: Response, svc: Services, secret: str) -> None:
     )
 
 
-@router.post("/auth/sign-up", status_code=201)
+SIGN_UP_SENT = (
+    "if this address can have an account, a link to finish signing up is on its way; "
+    "open it within 24 hours"
+)
+
+
+@router.post("/auth/sign-up", status_code=202)
 def sign_up(
     body: SignUpIn,
-    response: Response,
     _actor: Actor = requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
-) -> SessionOut:
-    """Create a contributor or buyer account and sign it in."""
+) -> SignUpRequestedOut:
+    """Ask for a contributor or buyer account. The answer is the same whether the email is
+    new or taken; the mail sent to it either carries a link to finish (confirm it with
+    ``POST /api/auth/sign-up/confirm``) or tells its owner they already have an account."""
     try:
         role = Role(body.role)
     except ValueError:
         raise InvalidInput("role: must be contributor or buyer", ["role: unknown"]) from None
-    user = accounts.sign_up(
+    accounts.request_sign_up(
         unit,
         svc.hasher,
         email=body.email,
@@ -82,38 +94,61 @@ def sign_up(
         language=body.language,
         country=body.country,
     )
+    return SignUpRequestedOut(email=body.email.strip().lower(), message=SIGN_UP_SENT)
+
+
+@router.post("/auth/sign-up/confirm", status_code=201)
+def confirm_sign_up(
+    body: SignUpConfirmIn,
+    request: Request,
+    response: Response,
+    _actor: Actor = requires(Permission.PUBLIC_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> SessionOut:
+    """Create the account a sign-up link stands for, and sign it in."""
+    user = accounts.confirm_sign_up(unit, svc.settings.secret_key.get_secret_value(), body.token)
+    return _signed_in(request, response, svc, unit, user)
+
+
+def _signed_in(
+    request: Request, response: Response, svc: Services, unit: UnitOfWork, user: User
+) -> SessionOut:
     session = accounts.start_session(
         unit, user, max_age_seconds=svc.settings.session_max_age_seconds
     )
     set_session_cookie(response, svc, session.secret)
+    set_device_cookie(request, response, user.email)
+    actor = accounts.actor_for(unit, user)
     return SessionOut(
-        user=user_out(user), csrf_token=session.csrf_token, expires_at=session.expires_at
+        user=user_out(user, actor), csrf_token=session.csrf_token, expires_at=session.expires_at
     )
 
 
 @router.post("/auth/sign-in")
 def sign_in(
     body: SignInIn,
+    request: Request,
     response: Response,
     _actor: Actor = requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
 ) -> SessionOut:
+    """Sign in (a session cookie). Throttled per account and per client: ``429`` with
+    ``Retry-After``. An account with two-step sign-in on answers ``401 totp_required``
+    until ``totp_code`` is sent too."""
+    client, known = sign_in_client(request, body.email)
     user = accounts.sign_in(
         unit,
         svc.hasher,
         email=body.email,
         password=body.password,
-        attempts_per_minute=svc.settings.sign_in_attempts_per_minute,
+        client=client,
+        known_device=known,
+        totp_code=body.totp_code,
+        throttle=sign_in_throttle(svc.settings),
     )
-    session = accounts.start_session(
-        unit, user, max_age_seconds=svc.settings.session_max_age_seconds
-    )
-    set_session_cookie(response, svc, session.secret)
-    actor = accounts.actor_for(unit, user)
-    return SessionOut(
-        user=user_out(user, actor), csrf_token=session.csrf_token, expires_at=session.expires_at
-    )
+    return _signed_in(request, response, svc, unit, user)
 
 
 @router.post("/auth/sign-out", status_code=204)
@@ -135,6 +170,35 @@ def me(
 ) -> UserOut:
     user = unit.get(User, actor.user_id)
     return user_out(user, actor)
+
+
+@router.post("/me/totp", status_code=201)
+def start_totp(
+    actor: Actor = requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = Depends(uow)
+) -> TotpEnrolmentOut:
+    """Begin two-step sign-in (operators and buyers): the secret is shown this once."""
+    enrolment = accounts.start_totp(unit, actor)
+    return TotpEnrolmentOut(secret=enrolment.secret, uri=enrolment.uri)
+
+
+@router.post("/me/totp/enable", status_code=204)
+def enable_totp(
+    body: TotpCodeIn,
+    actor: Actor = requires(Permission.ACCOUNT_UPDATE),
+    unit: UnitOfWork = Depends(uow),
+) -> None:
+    """Turn two-step sign-in on with a first code from the app."""
+    accounts.enable_totp(unit, actor, body.code)
+
+
+@router.post("/me/totp/disable", status_code=204)
+def disable_totp(
+    body: TotpCodeIn,
+    actor: Actor = requires(Permission.ACCOUNT_UPDATE),
+    unit: UnitOfWork = Depends(uow),
+) -> None:
+    """Turn two-step sign-in off (it takes a current code)."""
+    accounts.disable_totp(unit, actor, body.code)
 
 
 @router.post("/tokens", status_code=201)

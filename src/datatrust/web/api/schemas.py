@@ -24,6 +24,29 @@ class SignUpIn(Strict):
 class SignInIn(Strict):
     email: str = Field(max_length=320)
     password: str = Field(max_length=256)
+    totp_code: str | None = Field(default=None, max_length=10)
+
+
+class SignUpRequestedOut(BaseModel):
+    """The same answer whether the email is new or already has an account."""
+
+    email: str
+    message: str
+
+
+class SignUpConfirmIn(Strict):
+    token: str = Field(max_length=200)
+
+
+class TotpCodeIn(Strict):
+    code: str = Field(max_length=10)
+
+
+class TotpEnrolmentOut(BaseModel):
+    """Shown once: put ``uri`` (or ``secret``) into an authenticator app, then enable."""
+
+    secret: str
+    uri: str
 
 
 class UserOut(BaseModel):

@@ -10,13 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import DomainError
+from datatrust.domain.errors import DomainError, SecondFactorRequired
 from datatrust.domain.licence_text import summarise
 from datatrust.domain.permissions import Permission, Role
 from datatrust.i18n import render as render_message
 from datatrust.services import accounts, licences, rights
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import SESSION_COOKIE, services, uow
+from datatrust.web.errors import set_retry_after
 from datatrust.web.pages.common import (
     EXAMPLE_CHANGES,
     EXAMPLE_PRICE_MINOR,
@@ -30,7 +31,12 @@ from datatrust.web.pages.common import (
     page_router,
     render,
 )
-from datatrust.web.security import safe_next
+from datatrust.web.security import (
+    safe_next,
+    set_device_cookie,
+    sign_in_client,
+    sign_in_throttle,
+)
 
 router = page_router()
 
@@ -48,6 +54,7 @@ def _signed_in_redirect(svc: Services, request: Request, user: Any, session: Any
         samesite="lax",
         secure=svc.settings.base_url.startswith("https"),
     )
+    set_device_cookie(request, response, user.email)
     if request.cookies.get(LANG_COOKIE) not in LANGUAGES and user.language in LANGUAGES:
         response.set_cookie(
             LANG_COOKIE, user.language, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", httponly=True
@@ -77,6 +84,8 @@ def sign_up(
     language: str = Form(""),
     country: str = Form(""),
 ) -> Response:
+    """A valid form always answers "check your email", whether the address is new or
+    already has an account (the mail says which): the page reveals no accounts."""
     form = {
         "email": email,
         "display_name": display_name,
@@ -85,7 +94,7 @@ def sign_up(
         "country": country,
     }
     try:
-        user = accounts.sign_up(
+        accounts.request_sign_up(
             unit,
             svc.hasher,
             email=email,
@@ -97,6 +106,30 @@ def sign_up(
         )
     except DomainError as exc:
         return render(page, "sign_up.html", 422, form=form, errors=field_errors(page, exc, "email"))
+    return render(page, "sign_up_sent.html", email=email.strip().lower())
+
+
+@router.get("/sign-up/confirm")
+def sign_up_confirm_form(
+    token: str = "",
+    page: Page = page_requires(Permission.PUBLIC_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+) -> HTMLResponse:
+    """The mailed link opens a button, not the account: a link followed by a mail scanner
+    (or planted by someone else) must not sign anyone in."""
+    request = accounts.sign_up_request_for(unit, svc.settings.secret_key.get_secret_value(), token)
+    return render(page, "sign_up_confirm.html", token=token, email=request.email)
+
+
+@router.post("/sign-up/confirm")
+def sign_up_confirm(
+    page: Page = page_requires(Permission.PUBLIC_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = Depends(uow),
+    token: str = Form(""),
+) -> Response:
+    user = accounts.confirm_sign_up(unit, svc.settings.secret_key.get_secret_value(), token)
     session = accounts.start_session(
         unit, user, max_age_seconds=svc.settings.session_max_age_seconds
     )
@@ -115,24 +148,32 @@ def sign_in(
     unit: UnitOfWork = Depends(uow),
     email: str = Form(""),
     password: str = Form(""),
+    totp_code: str = Form(""),
 ) -> Response:
+    client, known = sign_in_client(page.request, email)
     try:
         user = accounts.sign_in(
             unit,
             svc.hasher,
             email=email,
             password=password,
-            attempts_per_minute=svc.settings.sign_in_attempts_per_minute,
+            client=client,
+            known_device=known,
+            totp_code=totp_code.strip() or None,
+            throttle=sign_in_throttle(svc.settings),
         )
     except DomainError as exc:
-        return render(
+        response = render(
             page,
             "sign_in.html",
             exc.status if exc.status in (401, 429) else 422,
             form={"email": email},
             errors=field_errors(page, exc),
             next=page.request.query_params.get("next", ""),
+            ask_totp=isinstance(exc, SecondFactorRequired) or bool(totp_code),
         )
+        set_retry_after(response, exc)
+        return response
     session = accounts.start_session(
         unit, user, max_age_seconds=svc.settings.session_max_age_seconds
     )

@@ -1,0 +1,290 @@
+"""Issue 14 §5, tried as an attacker would: enumerating accounts through sign-up and
+sign-in, locking an owner out with wrong passwords, guessing from one address across many
+accounts, and a second factor that holds."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pyotp
+import pytest
+
+from datatrust.domain.accounts import SignInAttempt, SignUpRequest, User
+from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import NotAuthenticated, RateLimited
+from datatrust.services import accounts
+from support import CSRF_FIELD, PASSWORD, mail_to, post_form, sign_up_api, sign_up_page
+
+
+def _age_failures(services, seconds: int) -> None:
+    """Move every recorded failure ``seconds`` into the past: the wait, without waiting."""
+    with services.uow() as uow:
+        for attempt in uow.all(SignInAttempt):
+            attempt.at = attempt.at - timedelta(seconds=seconds)
+        uow.commit()
+
+
+# --- enumeration ----------------------------------------------------------------------------
+
+
+def test_sign_up_answers_a_taken_email_exactly_as_a_new_one(client, services, people):
+    taken, new = people["owner"].email, "new-person@example.org"
+    answers = {}
+    for email in (taken, new):
+        client.cookies.clear()
+        page = post_form(client, "/sign-up", data={"email": email, "password": PASSWORD})
+        api = client.post("/api/auth/sign-up", json={"email": email, "password": PASSWORD})
+        answers[email] = (
+            page.status_code,
+            CSRF_FIELD.sub("", page.text.replace(email, "EMAIL")),
+            api.status_code,
+            api.text.replace(email, "EMAIL"),
+        )
+    assert answers[taken] == answers[new]
+    assert answers[new][0] == 200 and answers[new][2] == 202
+    assert "exists" not in answers[new][1] + answers[new][3]
+    # Nothing is created until the mailbox's owner opens the link…
+    with services.uow() as uow:
+        assert uow.one(User, email=new) is None
+    # …and the taken address's owner is told, by mail only, that they have an account.
+    told = mail_to(services, taken)[-1].get_content()
+    assert "already has an account" in told and "/sign-up/confirm" not in told
+    assert "/sign-up/confirm?token=" in mail_to(services, new)[-1].get_content()
+
+
+def test_a_sign_up_link_creates_the_account_once_and_a_forged_one_nothing(client, services):
+    confirmed = sign_up_api(client, services, "zanele@example.org", role="buyer")
+    assert confirmed.status_code == 201 and confirmed.json()["user"]["role"] == "buyer"
+    client.cookies.clear()
+    for token in ("1.deadbeef", "999.00", "not-a-token"):
+        forged = client.post("/api/auth/sign-up/confirm", json={"token": token})
+        assert forged.status_code == 404
+    with services.uow() as uow:
+        assert uow.all(SignUpRequest, email="zanele@example.org") == []  # nothing left behind
+
+
+def test_a_mailed_link_opens_a_button_not_a_session(client, services):
+    """A link (followed by a mail scanner, or planted by an attacker) signs nobody in."""
+    post_form(client, "/sign-up", data={"email": "mpho@example.org", "password": PASSWORD})
+    link = mail_to(services, "mpho@example.org")[-1].get_content().split("http://127.0.0.1:8000")[1]
+    opened = client.get(link.split()[0])
+    assert opened.status_code == 200 and "dt_session" not in opened.cookies
+    assert 'action="/sign-up/confirm"' in opened.text
+
+
+def test_a_sign_up_page_in_isizulu_and_its_mail_in_hindi(client, services):
+    page = post_form(
+        client,
+        "/sign-up?lang=zu",
+        data={"email": "asha@example.org", "password": PASSWORD, "language": "hi"},
+    )
+    assert "Bheka i-imeyili yakho" in page.text
+    mail = mail_to(services, "asha@example.org")[-1]
+    assert mail["Subject"] == "अपने Datatrust खाते की पुष्टि करें"
+
+
+class CountingHasher:
+    def __init__(self, inner):  # type: ignore[no-untyped-def]
+        self.inner, self.verified = inner, 0
+
+    def hash(self, password: str) -> str:
+        return self.inner.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        self.verified += 1
+        return self.inner.verify(password_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.inner.needs_rehash(password_hash)
+
+
+def test_sign_in_does_the_same_work_and_says_the_same_for_unknown_and_known_emails(
+    client, services, people
+):
+    """Timing: an unknown email costs one password-hash check, like a wrong password for a
+    real account (it cost none before: 10 ms against 237 ms)."""
+    hasher = CountingHasher(services.hasher)
+    said = {}
+    for email in (people["owner"].email, "nobody-here@example.org"):
+        with services.uow() as uow, pytest.raises(NotAuthenticated) as refused:
+            accounts.sign_in(uow, hasher, email=email, password="wrong guess", client="ip:x")
+        said[email] = refused.value.message
+        assert hasher.verified == 1
+        hasher.verified = 0
+    assert len(set(said.values())) == 1
+    over_http = [
+        client.post("/api/auth/sign-in", json={"email": e, "password": "wrong guess"})
+        for e in (people["owner"].email, "nobody-here@example.org")
+    ]
+    assert [r.status_code for r in over_http] == [401, 401]
+    assert over_http[0].json() == over_http[1].json()
+
+
+# --- throttling ----------------------------------------------------------------------------
+
+
+def test_wrong_passwords_never_lock_the_owner_out(client, services):
+    """The attack: ten wrong passwords a minute locked the owner out too. Now the owner's
+    own browser (it signed in before) is not slowed at all, and from anywhere else the
+    right password works as soon as the stated wait is over."""
+    owner = SignedUpOwner(client, services, "owner-locked@example.org")
+    attacker = owner.other()
+    for _ in range(12):
+        wrong = attacker.post(
+            "/api/auth/sign-in", json={"email": owner.email, "password": "guess guess"}
+        )
+    assert wrong.status_code == 429 and int(wrong.headers["retry-after"]) > 0
+    # The owner's usual browser (signed out since, its device cookie kept) signs in at once.
+    owner.client.cookies.delete("dt_session")
+    mine = owner.client.post("/api/auth/sign-in", json={"email": owner.email, "password": PASSWORD})
+    assert mine.status_code == 200
+    # A new phone waits, told how long, then gets in with the right password.
+    phone = owner.other()
+    waiting = phone.post("/api/auth/sign-in", json={"email": owner.email, "password": PASSWORD})
+    assert waiting.status_code == 429
+    wait = int(waiting.headers["retry-after"])
+    assert 0 < wait <= services.settings.sign_in_max_delay_seconds
+    _age_failures(services, wait)
+    in_again = phone.post("/api/auth/sign-in", json={"email": owner.email, "password": PASSWORD})
+    assert in_again.status_code == 200
+
+
+def test_the_delay_grows_with_each_failure_and_stops_at_the_maximum(services, people):
+    throttle = accounts.Throttle(free_failures=3, max_delay_seconds=60)
+    now = utcnow()
+    waits = []
+    for n in range(12):
+        with services.uow() as uow:
+            uow.add(SignInAttempt(email="target@example.org", at=now, client=f"ip:10.0.0.{n}"))
+            uow.commit()
+        with services.uow() as uow, pytest.raises((RateLimited, NotAuthenticated)) as out:
+            accounts.sign_in(
+                uow,
+                services.hasher,
+                email="target@example.org",
+                password="x",
+                client="ip:192.0.2.1",
+                throttle=throttle,
+                now=now,
+            )
+        waits.append(out.value.details.get("retry_after_seconds", 0) if out.value.details else 0)
+        with services.uow() as uow:  # keep only the planted failures
+            for a in uow.all(SignInAttempt, client="ip:192.0.2.1"):
+                uow.delete(a)
+            uow.commit()
+    assert waits[:2] == [0, 0]
+    assert waits[2:9] == [1, 2, 4, 8, 16, 32, 60]
+    assert waits[9:] == [60, 60, 60]
+
+
+def test_one_address_guessing_across_many_accounts_is_slowed(client, services):
+    """No per-address limit before: one client could try a password on every account."""
+    free = services.settings.sign_in_client_free_failures
+    for n in range(free):
+        tried = client.post(
+            "/api/auth/sign-in", json={"email": f"user{n}@example.org", "password": PASSWORD}
+        )
+        assert tried.status_code == 401
+    next_one = client.post(
+        "/api/auth/sign-in", json={"email": "fresh@example.org", "password": PASSWORD}
+    )
+    assert next_one.status_code == 429 and "retry-after" in next_one.headers
+
+
+def test_the_sign_in_page_says_when_to_try_again_in_the_readers_language(client, services):
+    for _ in range(services.settings.sign_in_free_failures):
+        post_form(client, "/sign-in", data={"email": "who@example.org", "password": "nope nope"})
+    page = post_form(
+        client, "/sign-in?lang=hi", data={"email": "who@example.org", "password": "nope nope"}
+    )
+    assert page.status_code == 429 and int(page.headers["retry-after"]) > 0
+    assert "थोड़ा रुककर फिर कोशिश करें" in page.text
+
+
+class SignedUpOwner:
+    """An account signed up and signed in on ``client`` (so it has the device cookie), and
+    a way to make clients that are someone else's browser."""
+
+    def __init__(self, client, services, email: str) -> None:  # type: ignore[no-untyped-def]
+        self.client, self.email = client, email
+        assert sign_up_api(client, services, email).status_code == 201
+
+    def other(self):  # type: ignore[no-untyped-def]
+        from fastapi.testclient import TestClient
+
+        return TestClient(self.client.app)
+
+
+# --- TOTP ----------------------------------------------------------------------------------
+
+
+def test_a_buyer_enrols_in_totp_and_then_needs_a_code_that_works_once(client, services, people):
+    buyer = people["buyer"]
+    started = client.post("/api/me/totp", headers=buyer.headers)
+    assert started.status_code == 201
+    uri, secret = started.json()["uri"], started.json()["secret"]
+    assert uri.startswith("otpauth://totp/") and secret in uri and "Datatrust" in uri
+    wrong = client.post("/api/me/totp/enable", json={"code": "000000"}, headers=buyer.headers)
+    assert wrong.status_code == 422
+    code = pyotp.TOTP(secret).now()
+    enabled = client.post("/api/me/totp/enable", json={"code": code}, headers=buyer.headers)
+    assert enabled.status_code == 204
+    again = client.post("/api/me/totp", headers=buyer.headers)
+    assert again.status_code == 409  # the secret is never shown again
+
+    password_only = {"email": buyer.email, "password": PASSWORD}
+    asked = client.post("/api/auth/sign-in", json=password_only)
+    assert asked.status_code == 401 and asked.json()["error"]["code"] == "totp_required"
+    replayed = client.post("/api/auth/sign-in", json={**password_only, "totp_code": code})
+    assert replayed.status_code == 401  # the code that enabled it cannot sign in
+    with services.uow() as uow:  # the next 30 s step, as a phone would show it
+        user = uow.one(User, email=buyer.email)
+        user.totp_last_step -= 1
+        uow.commit()
+    fresh = pyotp.TOTP(secret).now()
+    signed = client.post("/api/auth/sign-in", json={**password_only, "totp_code": fresh})
+    assert signed.status_code == 200
+    client.cookies.clear()  # someone else, who saw the code
+    stolen = client.post("/api/auth/sign-in", json={**password_only, "totp_code": fresh})
+    assert stolen.status_code == 401  # used once, never again
+
+
+def test_a_wrong_password_with_totp_on_never_asks_for_the_code(client, services, people):
+    """Only the right password leads to the code question; a wrong one says what any
+    wrong password says, so TOTP reveals nothing about the password."""
+    with services.uow() as uow:
+        user = uow.one(User, email=people["operator"].email)
+        user.totp_secret, user.totp_enabled_at = pyotp.random_base32(), utcnow()
+        uow.commit()
+    wrong = client.post(
+        "/api/auth/sign-in", json={"email": people["operator"].email, "password": "nope nope"}
+    )
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "not_authenticated"
+
+
+def test_the_sign_in_page_asks_for_the_code_in_the_readers_language(client, services, people):
+    with services.uow() as uow:
+        user = uow.one(User, email=people["operator"].email)
+        user.totp_secret, user.totp_enabled_at = pyotp.random_base32(), utcnow()
+        uow.commit()
+        secret = user.totp_secret
+    data = {"email": people["operator"].email, "password": PASSWORD}
+    asked = post_form(client, "/sign-in?lang=zu", data=data)
+    assert asked.status_code == 401 and 'name="totp_code"' in asked.text
+    assert "Ikhodi evela ku-app yakho yokuqinisekisa" in asked.text
+    signed = post_form(
+        client,
+        "/sign-in",
+        data={**data, "totp_code": pyotp.TOTP(secret).now()},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303 and signed.headers["location"] == "/operator/vetting"
+
+
+def test_contributors_are_not_offered_totp(client, people):
+    assert client.post("/api/me/totp", headers=people["owner"].headers).status_code == 403
+
+
+def test_a_page_sign_up_signs_in_after_the_link(client, services):
+    done = sign_up_page(client, services, "nomsa@example.org", role="buyer")
+    assert done.status_code == 303 and done.headers["location"] == "/buyer/organisation"
