@@ -170,6 +170,32 @@ def opened(services, people):
     return open_(services, buyer, campaign.id)
 
 
+def test_a_review_note_is_sealed_under_the_item_owners_key(services, people, opened):
+    from datatrust.domain.campaigns import ReviewVote
+
+    owner = people["owner"].actor
+    item_id = waiting_item(services, owner.user_id, opened)
+    note = "shows the house number of Asha's neighbour"
+    with services.uow() as uow, pytest.raises(ValueError, match="storage"):
+        campaigns.submit_review(
+            uow, people["operator"].actor, opened.id, item_id, up=True, note=note
+        )
+    with services.uow() as uow:
+        campaigns.submit_review(
+            uow,
+            people["operator"].actor,
+            opened.id,
+            item_id,
+            up=False,
+            note=note,
+            storage=services.storage,
+        )
+    with services.uow() as uow:
+        (vote,) = uow.all(ReviewVote, item_id=item_id)
+        assert vote.note != note and "Asha" not in vote.note
+        assert services.storage.open_text(uow, owner.user_id, vote.note) == note
+
+
 def test_an_item_accepted_in_review_is_paid_from_escrow_in_the_same_transaction(
     services, people, opened
 ):

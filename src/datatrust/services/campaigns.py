@@ -547,9 +547,22 @@ class ReviewOutcome:
 
 
 def submit_review(
-    uow: UnitOfWork, actor: Actor, campaign_id: int, item_id: int, *, up: bool, note: str = ""
+    uow: UnitOfWork,
+    actor: Actor,
+    campaign_id: int,
+    item_id: int,
+    *,
+    up: bool,
+    note: str = "",
+    storage: EncryptedStorage | None = None,
 ) -> ReviewOutcome:
-    """Record the caller's vote; list or reject the item once the votes decide it."""
+    """Record the caller's vote; list or reject the item once the votes decide it.
+
+    A ``note`` describes someone's item: it is sealed under the item owner's key (with
+    ``storage``, which a note needs: ``ValueError`` without it), so erasing the owner
+    makes it unreadable too."""
+    if note.strip() and storage is None:
+        raise ValueError("a review note is sealed under the item owner's key: pass storage")
     item = _reviewable(uow, actor, campaign_id, item_id)
     if uow.one(ReviewVote, item_id=item.id, reviewer_id=actor.user_id) is not None:
         raise Conflict("you already reviewed this item")
@@ -561,7 +574,7 @@ def submit_review(
             campaign_id=campaign_id,
             reviewer_id=actor.user_id or 0,
             up=up,
-            note=note.strip()[:500],
+            note=storage.seal_text(uow, item.owner_id, note.strip()[:500]) if storage else "",
         )
     )
     uow.flush()

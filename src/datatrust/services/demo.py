@@ -314,7 +314,13 @@ def _vote_through(services: DemoServices, campaign_id: int, item_id: int) -> Non
             queue = campaigns.review_queue(uow, reviewer, campaign_id)
             if any(entry.item_id == item_id for entry in queue):
                 campaigns.submit_review(
-                    uow, reviewer, campaign_id, item_id, up=True, note="Clear, no voices."
+                    uow,
+                    reviewer,
+                    campaign_id,
+                    item_id,
+                    up=True,
+                    note="Clear, no voices.",
+                    storage=services.storage,
                 )
 
 

@@ -60,7 +60,7 @@ review_votes = Table(
     Column("campaign_id", ForeignKey("campaigns.id"), nullable=False),
     Column("reviewer_id", ForeignKey("users.id"), nullable=False),
     Column("up", Boolean, nullable=False),
-    Column("note", String(500), nullable=False, default=""),
+    Column("note", Text, nullable=False, default=""),  # sealed (migration 0018)
     Column("created_at", TZ, nullable=False),
     UniqueConstraint("item_id", "reviewer_id", name="uq_review_votes_item_reviewer"),
 )

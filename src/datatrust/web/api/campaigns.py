@@ -194,7 +194,10 @@ def review(
     item_id: int,
     body: ReviewIn,
     actor: Actor = requires(Permission.REVIEW),
+    svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
 ) -> dict[str, Any]:
-    outcome = campaigns.submit_review(unit, actor, campaign_id, item_id, up=body.up, note=body.note)
+    outcome = campaigns.submit_review(
+        unit, actor, campaign_id, item_id, up=body.up, note=body.note, storage=svc.storage
+    )
     return outcome.__dict__

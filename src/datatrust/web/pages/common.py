@@ -25,6 +25,7 @@ from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.i18n import translator
 from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.storage import EncryptedStorage
 from datatrust.web.deps import SESSION_COOKIE, Caller, Requires, caller, check_csrf
 from datatrust.web.forms import read_form
 from datatrust.web.pages.explain import Explain
@@ -347,6 +348,7 @@ def review_vote(
     unit: UnitOfWork,
     form: tuple[str, str, str, str],
     choices: tuple[str, str],
+    storage: EncryptedStorage,
 ) -> dict[int, dict[str, Any]] | None:
     """Record one review from a form ``(campaign_id, item_id, decision, note)``, where the
     decision is ``choices[0]`` (up, accept) or ``choices[1]``. None when it is recorded;
@@ -358,7 +360,13 @@ def review_vote(
         raise BadRequest()
     try:
         campaigns.submit_review(
-            unit, page.actor, int(campaign_id), int(item_id), up=decision == choices[0], note=note
+            unit,
+            page.actor,
+            int(campaign_id),
+            int(item_id),
+            up=decision == choices[0],
+            note=note,
+            storage=storage,
         )
     except DomainError as exc:
         if exc.status in (401, 403, 404):

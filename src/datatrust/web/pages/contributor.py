@@ -432,13 +432,15 @@ def peer_review(
 @router.post("/review")
 def vote(
     page: Page = page_requires(Permission.REVIEW),
+    svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
     campaign_id: str = Form(""),
     item_id: str = Form(""),
     decision: str = Form(""),
     note: str = Form(""),
 ) -> Response:
-    errors = review_vote(page, unit, (campaign_id, item_id, decision, note), ("up", "down"))
+    form = (campaign_id, item_id, decision, note)
+    errors = review_vote(page, unit, form, ("up", "down"), svc.storage)
     if errors:
         return _peer_review_page(page, unit, 422, errors)
     return RedirectResponse("/review", status_code=303)

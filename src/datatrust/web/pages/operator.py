@@ -94,13 +94,15 @@ def review(
 @router.post("/operator/review")
 def decide_item(
     page: Page = page_requires(Permission.REVIEW),
+    svc: Services = Depends(services),
     unit: UnitOfWork = Depends(uow),
     campaign_id: str = Form(""),
     item_id: str = Form(""),
     decision: str = Form(""),
     note: str = Form(""),
 ) -> Response:
-    errors = review_vote(page, unit, (campaign_id, item_id, decision, note), ("accept", "reject"))
+    form = (campaign_id, item_id, decision, note)
+    errors = review_vote(page, unit, form, ("accept", "reject"), svc.storage)
     if errors:
         return _review_page(page, unit, int(campaign_id), 422, errors)
     return RedirectResponse(f"/operator/review?campaign={campaign_id}", status_code=303)
