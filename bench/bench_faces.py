@@ -74,7 +74,7 @@ def blazeface(im) -> list:
         return []
     r = reg[0, keep, :4] / 256
     centres = r[:, :2] + _anchors()[keep]
-    f = max(im.size) / 256
+    f = max(im.size)  # input fractions → photo px (letterboxed: padded right and bottom)
     rects = [
         [float((cx - bw / 2) * f), float((cy - bh / 2) * f), float(bw * f), float(bh * f)]
         for (cx, cy), (bw, bh) in zip(centres, r[:, 2:4], strict=True)

@@ -41,7 +41,7 @@ from skimage import data as skdata
 
 from datatrust.pipeline.media import process_media
 
-SECONDS = 20
+SECONDS = 10
 FPS = 30
 ROUNDS = 2
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
