@@ -58,7 +58,10 @@ def instance(tmp_path):
     services.close()
 
 
-def test_after_erasure_nothing_of_the_person_is_left_in_any_stored_byte(instance, tmp_path):
+@pytest.mark.parametrize("at_once", [True, False], ids=["in the request", "by the job"])
+def test_after_erasure_nothing_of_the_person_is_left_in_any_stored_byte(
+    instance, tmp_path, at_once
+):
     svc = instance
     chat = ingest_media.whatsapp_chat(me=f"{MARKER} Sharma") + f"{MARKER} says bye\n".encode()
     photo = ingest_media.photo(seed=3)
@@ -126,9 +129,12 @@ def test_after_erasure_nothing_of_the_person_is_left_in_any_stored_byte(instance
     assert _scan(tmp_path / "var", needles), "the scan finds the marker before erasure"
 
     with svc.uow() as uow:
-        rights.erase_me(
-            uow, svc.storage, actor, signer=svc.signer, shredder=svc.shredder, staging=staging
-        )
+        if at_once:  # the API route: shredded before the answer
+            rights.erase_me(
+                uow, svc.storage, actor, signer=svc.signer, shredder=svc.shredder, staging=staging
+            )
+        else:  # a caller that leaves it to the rights.purge_erased job
+            rights.erase_me(uow, svc.storage, actor, signer=svc.signer)
 
     left = _scan(tmp_path / "var", needles)
     assert not left, "\n".join(left)
