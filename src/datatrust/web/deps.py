@@ -10,6 +10,7 @@ import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import BackgroundTasks, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -36,6 +37,14 @@ def uow(request: Request, svc: Services = Depends(services)) -> Iterator[UnitOfW
     SQLite reads a snapshot beside the one writer instead of queueing for the write lock."""
     with svc.uow(read_only=request.method in SAFE_METHODS) as unit:
         yield unit
+
+
+def unit_of_work() -> Any:
+    """``Depends`` on the route's unit of work (``uow``), closed as soon as the route
+    function returns, before the response is sent: a slow client or a busy event loop
+    must not keep its database connection (on SQLite, a read snapshot) checked out while
+    other requests wait for one."""
+    return Depends(uow, scope="function")
 
 
 @dataclass(frozen=True)

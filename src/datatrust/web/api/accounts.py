@@ -23,7 +23,7 @@ from datatrust.web.api.schemas import (
     TotpEnrolmentOut,
     UserOut,
 )
-from datatrust.web.deps import SESSION_COOKIE, requires, services, uow
+from datatrust.web.deps import SESSION_COOKIE, requires, services, unit_of_work
 from datatrust.web.security import set_device_cookie, sign_in_client, sign_in_throttle
 
 router = APIRouter(prefix="/api", tags=["accounts"])
@@ -75,7 +75,7 @@ def sign_up(
     body: SignUpIn,
     _actor: Actor = requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> SignUpRequestedOut:
     """Ask for a contributor or buyer account. The answer is the same whether the email is
     new or taken; the mail sent to it either carries a link to finish (confirm it with
@@ -104,7 +104,7 @@ def confirm_sign_up(
     response: Response,
     _actor: Actor = requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> SessionOut:
     """Create the account a sign-up link stands for, and sign it in."""
     user = accounts.confirm_sign_up(unit, svc.settings.secret_key.get_secret_value(), body.token)
@@ -132,7 +132,7 @@ def sign_in(
     response: Response,
     _actor: Actor = requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> SessionOut:
     """Sign in (a session cookie). Throttled per account and per client: ``429`` with
     ``Retry-After``. An account with two-step sign-in on answers ``401 totp_required``
@@ -156,7 +156,7 @@ def sign_out(
     request: Request,
     response: Response,
     _actor: Actor = requires(Permission.ACCOUNT_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> None:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
@@ -166,7 +166,7 @@ def sign_out(
 
 @router.get("/me")
 def me(
-    actor: Actor = requires(Permission.ACCOUNT_READ), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.ACCOUNT_READ), unit: UnitOfWork = unit_of_work()
 ) -> UserOut:
     user = unit.get(User, actor.user_id)
     return user_out(user, actor)
@@ -174,7 +174,7 @@ def me(
 
 @router.post("/me/totp", status_code=201)
 def start_totp(
-    actor: Actor = requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = unit_of_work()
 ) -> TotpEnrolmentOut:
     """Begin two-step sign-in (operators and buyers): the secret is shown this once."""
     enrolment = accounts.start_totp(unit, actor)
@@ -185,7 +185,7 @@ def start_totp(
 def enable_totp(
     body: TotpCodeIn,
     actor: Actor = requires(Permission.ACCOUNT_UPDATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> None:
     """Turn two-step sign-in on with a first code from the app."""
     accounts.enable_totp(unit, actor, body.code)
@@ -195,7 +195,7 @@ def enable_totp(
 def disable_totp(
     body: TotpCodeIn,
     actor: Actor = requires(Permission.ACCOUNT_UPDATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> None:
     """Turn two-step sign-in off (it takes a current code)."""
     accounts.disable_totp(unit, actor, body.code)
@@ -203,7 +203,9 @@ def disable_totp(
 
 @router.post("/tokens", status_code=201)
 def create_token(
-    body: TokenIn, actor: Actor = requires(Permission.TOKEN_CREATE), unit: UnitOfWork = Depends(uow)
+    body: TokenIn,
+    actor: Actor = requires(Permission.TOKEN_CREATE),
+    unit: UnitOfWork = unit_of_work(),
 ) -> NewTokenOut:
     new = accounts.create_api_token(unit, actor, name=body.name, scopes=body.scopes, days=body.days)
     return NewTokenOut(**token_out(new.token).model_dump(), token=new.secret)
@@ -211,13 +213,15 @@ def create_token(
 
 @router.get("/tokens")
 def list_tokens(
-    actor: Actor = requires(Permission.TOKEN_READ), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.TOKEN_READ), unit: UnitOfWork = unit_of_work()
 ) -> list[TokenOut]:
     return [token_out(t) for t in accounts.list_api_tokens(unit, actor)]
 
 
 @router.delete("/tokens/{token_id}")
 def revoke_token(
-    token_id: int, actor: Actor = requires(Permission.TOKEN_REVOKE), unit: UnitOfWork = Depends(uow)
+    token_id: int,
+    actor: Actor = requires(Permission.TOKEN_REVOKE),
+    unit: UnitOfWork = unit_of_work(),
 ) -> TokenOut:
     return token_out(accounts.revoke_api_token(unit, actor, token_id))

@@ -7,14 +7,14 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services.audit import sign_checkpoint, verify_audit_log
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import AuditCheckpointOut, AuditVerifyOut
-from datatrust.web.deps import requires, services, uow
+from datatrust.web.deps import requires, services, unit_of_work
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 
 @router.get("/verify")
 def verify(
-    actor: Actor = requires(Permission.AUDIT_VERIFY), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.AUDIT_VERIFY), unit: UnitOfWork = unit_of_work()
 ) -> AuditVerifyOut:
     report = verify_audit_log(unit, actor)
     return AuditVerifyOut(
@@ -28,7 +28,7 @@ def verify(
 @router.get("/checkpoint")
 def checkpoint(
     _actor: Actor = requires(Permission.PUBLIC_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     svc: Services = Depends(services),
 ) -> AuditCheckpointOut:
     """The log's head now, signed: keep it, and later `datatrust audit verify --checkpoint`

@@ -16,7 +16,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import orders, passport, revocations, snapshots
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import requires, services, stream, uow
+from datatrust.web.deps import requires, services, stream, unit_of_work
 
 router = APIRouter(tags=["buyers"])
 
@@ -102,7 +102,7 @@ def catalogue(
     industry: str | None = None,
     territory: str | None = None,
     actor: Actor = requires(Permission.CATALOGUE_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     filters = {k: v for k, v in locals().items() if k not in ("actor", "unit") and v is not None}
     return orders.catalogue(unit, actor, filters)
@@ -113,7 +113,7 @@ def declare_order(
     body: DeclareUseIn,
     actor: Actor = requires(Permission.ORDER_CREATE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     order = orders.declare_order(
         unit,
@@ -127,14 +127,14 @@ def declare_order(
 
 @router.get("/api/buyers/orders")
 def list_orders(
-    actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = unit_of_work()
 ) -> list[dict[str, Any]]:
     return [order_out(o) for o in orders.list_orders(unit, actor)]
 
 
 @router.get("/api/buyers/orders/{order_id}")
 def get_order(
-    order_id: int, actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = Depends(uow)
+    order_id: int, actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = unit_of_work()
 ) -> dict[str, Any]:
     return order_out(orders.get_order(unit, actor, order_id))
 
@@ -144,7 +144,7 @@ def purchase(
     order_id: int,
     actor: Actor = requires(Permission.ORDER_CREATE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     order, agreements = orders.purchase_order(
         unit, actor, order_id, fee_percent=svc.settings.platform_fee_percent
@@ -154,7 +154,7 @@ def purchase(
 
 @router.get("/api/buyers/orders/{order_id}/agreements")
 def agreements(
-    order_id: int, actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = Depends(uow)
+    order_id: int, actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = unit_of_work()
 ) -> list[dict[str, Any]]:
     return [agreement_out(a) for a in orders.agreements_of(unit, actor, order_id)]
 
@@ -163,7 +163,7 @@ def agreements(
 def agreement_odrl(
     agreement_id: int,
     actor: Actor = requires(Permission.ORDER_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     return orders.agreement_odrl(unit, actor, agreement_id)
 
@@ -174,7 +174,7 @@ def build_snapshot(
     body: SnapshotIn | None = None,
     actor: Actor = requires(Permission.SNAPSHOT_BUILD),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     shard_items = body.shard_items if body else snapshots.DEFAULT_SHARD_ITEMS
     built = snapshots.build_snapshot(
@@ -185,7 +185,7 @@ def build_snapshot(
 
 @router.get("/api/buyers/snapshots")
 def list_snapshots(
-    actor: Actor = requires(Permission.SNAPSHOT_DOWNLOAD), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.SNAPSHOT_DOWNLOAD), unit: UnitOfWork = unit_of_work()
 ) -> list[dict[str, Any]]:
     return [snapshot_out(s) for s in snapshots.list_snapshots(unit, actor)]
 
@@ -195,7 +195,7 @@ def get_snapshot(
     snapshot_id: int,
     actor: Actor = requires(Permission.SNAPSHOT_DOWNLOAD),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     """The snapshot, and signed links (valid one hour) when it is ready."""
     snapshot = snapshots.get_snapshot(unit, actor, snapshot_id)
@@ -217,7 +217,7 @@ def download(
     # service checks it, and audits every use and every refusal.
     actor: Actor = requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> StreamingResponse:
     chunks = snapshots.open_download(
         unit,
@@ -237,7 +237,7 @@ def download(
 def feed(
     actor: Actor = requires(Permission.FEED_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     return revocations.revocation_feed(unit, svc.signer, actor, svc.settings.base_url)
 
@@ -246,7 +246,7 @@ def feed(
 def acknowledge(
     body: HashesIn,
     actor: Actor = requires(Permission.DELETION_ATTEST),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     notices = revocations.acknowledge(unit, actor, body.content_sha256)
     return {"acknowledged": [n.content_sha256 for n in notices]}
@@ -256,7 +256,7 @@ def acknowledge(
 def attest(
     body: AttestIn,
     actor: Actor = requires(Permission.DELETION_ATTEST),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     notices = revocations.attest_deletion(unit, actor, body.content_sha256, body.statement)
     return {
@@ -272,6 +272,6 @@ def attest(
 def item_passport(
     item_id: int,
     actor: Actor = requires(Permission.PASSPORT_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     return passport.item_passport(unit, actor, item_id)

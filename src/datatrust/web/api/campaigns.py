@@ -14,7 +14,7 @@ from datatrust.domain.campaigns import Campaign
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import campaigns, payfloor
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import requires, services, stream, uow
+from datatrust.web.deps import requires, services, stream, unit_of_work
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 
@@ -95,14 +95,14 @@ def campaign_out(c: Campaign) -> CampaignOut:
 def create(
     body: CampaignIn,
     actor: Actor = requires(Permission.CAMPAIGN_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> CampaignOut:
     return campaign_out(campaigns.create_campaign(unit, actor, **body.model_dump()))
 
 
 @router.get("")
 def list_all(
-    actor: Actor = requires(Permission.CAMPAIGN_READ), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.CAMPAIGN_READ), unit: UnitOfWork = unit_of_work()
 ) -> list[CampaignOut]:
     return [campaign_out(c) for c in campaigns.list_campaigns(unit, actor)]
 
@@ -111,7 +111,7 @@ def list_all(
 def get_one(
     campaign_id: int,
     actor: Actor = requires(Permission.CAMPAIGN_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> CampaignOut:
     return campaign_out(campaigns.get_campaign(unit, actor, campaign_id))
 
@@ -121,7 +121,7 @@ def open_(
     campaign_id: int,
     actor: Actor = requires(Permission.CAMPAIGN_CREATE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> CampaignOut:
     floors = campaigns.PayFloors.from_settings(svc.settings)
     return campaign_out(campaigns.open_campaign(unit, actor, campaign_id, floors))
@@ -131,7 +131,7 @@ def open_(
 def close(
     campaign_id: int,
     actor: Actor = requires(Permission.CAMPAIGN_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> CampaignOut:
     return campaign_out(campaigns.close_campaign(unit, actor, campaign_id))
 
@@ -140,7 +140,7 @@ def close(
 def start_task(
     campaign_id: int,
     actor: Actor = requires(Permission.ITEM_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     """Start the campaign's task: upload time minus this start is the measured effort the
     pay floor is rechecked against."""
@@ -152,7 +152,7 @@ def start_task(
 def pay_floor(
     campaign_id: int,
     actor: Actor = requires(Permission.CAMPAIGN_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     return payfloor.floor_state(unit, actor, campaign_id).as_dict()
 
@@ -161,7 +161,7 @@ def pay_floor(
 def coverage(
     campaign_id: int,
     actor: Actor = requires(Permission.CAMPAIGN_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     return campaigns.campaign_coverage(unit, actor, campaign_id)
 
@@ -170,7 +170,7 @@ def coverage(
 def review_queue(
     campaign_id: int,
     actor: Actor = requires(Permission.REVIEW),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> list[dict[str, Any]]:
     return [e.__dict__ for e in campaigns.review_queue(unit, actor, campaign_id)]
 
@@ -181,7 +181,7 @@ def review_preview(
     item_id: int,
     actor: Actor = requires(Permission.REVIEW),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> StreamingResponse:
     """The de-identified version of an item waiting for the caller's review."""
     shown = campaigns.open_review_preview(unit, svc.storage, actor, campaign_id, item_id)
@@ -195,7 +195,7 @@ def review(
     body: ReviewIn,
     actor: Actor = requires(Permission.REVIEW),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     outcome = campaigns.submit_review(
         unit, actor, campaign_id, item_id, up=body.up, note=body.note, storage=svc.storage

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from datatrust.domain.clock import as_utc
@@ -13,7 +13,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import incidents
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import requires, uow
+from datatrust.web.deps import requires, unit_of_work
 
 router = APIRouter(prefix="/api", tags=["incidents"])
 
@@ -80,7 +80,7 @@ def _out(view: incidents.IncidentView) -> IncidentOut:
 def open_incident(
     body: IncidentIn,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> IncidentOut:
     """Record an incident; who it touched is worked out from the access log."""
     made = incidents.open_incident(unit, actor, **body.model_dump())
@@ -89,7 +89,7 @@ def open_incident(
 
 @router.get("/incidents")
 def list_incidents(
-    actor: Actor = requires(Permission.INCIDENT_MANAGE), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.INCIDENT_MANAGE), unit: UnitOfWork = unit_of_work()
 ) -> list[IncidentOut]:
     return [_out(v) for v in incidents.list_incidents(unit, actor)]
 
@@ -98,7 +98,7 @@ def list_incidents(
 def get_incident(
     incident_id: int,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> IncidentOut:
     return _out(incidents.get_incident(unit, actor, incident_id))
 
@@ -107,7 +107,7 @@ def get_incident(
 def notify(
     incident_id: int,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> IncidentOut:
     """Send the notices: each contributor touched (their language), each buyer that held
     a touched item. Once."""
@@ -120,7 +120,7 @@ def close(
     incident_id: int,
     body: CloseIn,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> IncidentOut:
     incidents.close_incident(unit, actor, incident_id, note=body.note)
     return _out(incidents.get_incident(unit, actor, incident_id))
@@ -130,7 +130,7 @@ def close(
 def regulator_report(
     incident_id: int,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     """The report for the regulator (JSON): counts and dates, no names. Audited."""
     return incidents.regulator_report(unit, actor, incident_id)
@@ -138,7 +138,7 @@ def regulator_report(
 
 @router.get("/notices")
 def my_notices(
-    actor: Actor = requires(Permission.NOTICE_READ), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.NOTICE_READ), unit: UnitOfWork = unit_of_work()
 ) -> list[NoticeOut]:
     """Notices about incidents that touched the caller's data (a buyer: its organisation's)."""
     return [

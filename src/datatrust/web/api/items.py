@@ -17,7 +17,7 @@ from datatrust.services import ingest, items, upload_limits
 from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut
-from datatrust.web.deps import requires, services, stream, uow
+from datatrust.web.deps import requires, services, stream, unit_of_work
 from datatrust.web.forms import FileTooLarge, read_form
 from datatrust.web.security import attachment
 
@@ -152,7 +152,7 @@ def _receive(svc: Services, actor: Actor, fields: UploadFields, file: UploadFile
 def my_items(
     actor: Actor = requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> list[ItemOut]:
     return [item_out(i) for i in items.show_my_items(unit, svc.storage, actor)]
 
@@ -162,7 +162,7 @@ def get_item(
     item_id: int,
     actor: Actor = requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> ItemOut:
     return item_out(items.show_item(unit, svc.storage, actor, item_id))
 
@@ -172,7 +172,7 @@ def download_original(
     item_id: int,
     actor: Actor = requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> StreamingResponse:
     """The bytes as uploaded, always as a download (never shown inline, whatever type the
     uploader declared): a stored HTML or SVG file must not run on this origin."""
@@ -188,7 +188,7 @@ def preview(
     part: str = Query("media", pattern="^(media|transcript)$"),
     actor: Actor = requires(Permission.ITEM_PREVIEW),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> StreamingResponse:
     """The de-identified version of the caller's own item: exactly what would ship."""
     shown = ingest.open_preview(unit, svc.storage, actor, item_id, part)
@@ -199,7 +199,7 @@ def preview(
 def removed(
     item_id: int,
     actor: Actor = requires(Permission.ITEM_PREVIEW),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict:
     """What de-identification removed: counts and plain words ("3 faces blurred")."""
     return ingest.removed_from(unit, actor, item_id)

@@ -19,7 +19,7 @@ from datatrust.services import consent, licences, rights
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.uploads import Staging
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import requires, services, uow
+from datatrust.web.deps import requires, services, unit_of_work
 
 router = APIRouter(prefix="/api", tags=["licences and consent"])
 
@@ -167,7 +167,7 @@ def templates(_actor: Actor = requires(Permission.PUBLIC_READ)) -> list[dict[str
 def create_offer(
     body: OfferIn,
     actor: Actor = requires(Permission.LICENCE_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
     offer = licences.create_offer(
         unit,
@@ -184,7 +184,7 @@ def create_offer(
 def my_offers(
     include_replaced: bool = False,
     actor: Actor = requires(Permission.LICENCE_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> list[OfferOut]:
     offers = licences.list_my_offers(unit, actor, include_replaced=include_replaced)
     return [offer_out(o) for o in offers]
@@ -192,7 +192,9 @@ def my_offers(
 
 @router.get("/licences/{offer_id}")
 def get_offer(
-    offer_id: int, actor: Actor = requires(Permission.LICENCE_READ), unit: UnitOfWork = Depends(uow)
+    offer_id: int,
+    actor: Actor = requires(Permission.LICENCE_READ),
+    unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
     return offer_out(licences.get_offer(unit, actor, offer_id))
 
@@ -202,7 +204,7 @@ def revise_offer(
     offer_id: int,
     body: RevisionIn,
     actor: Actor = requires(Permission.LICENCE_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
     """A new version that supersedes this one; the offer itself is never edited."""
     return offer_out(licences.revise_offer(unit, actor, offer_id, body.changes))
@@ -213,7 +215,7 @@ def attach_offer(
     offer_id: int,
     body: AttachIn,
     actor: Actor = requires(Permission.LICENCE_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> AttachedOut:
     attached = licences.attach_offer(unit, actor, offer_id, body.item_ids)
     return AttachedOut(offer_id=offer_id, item_ids=[i.id for i in attached])
@@ -223,14 +225,16 @@ def attach_offer(
 def set_default(
     offer_id: int,
     actor: Actor = requires(Permission.LICENCE_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
     return offer_out(licences.set_default_offer(unit, actor, offer_id))
 
 
 @router.get("/licences/{offer_id}/odrl")
 def offer_odrl(
-    offer_id: int, actor: Actor = requires(Permission.LICENCE_READ), unit: UnitOfWork = Depends(uow)
+    offer_id: int,
+    actor: Actor = requires(Permission.LICENCE_READ),
+    unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     """The offer as ODRL 2.2 JSON-LD (``application/ld+json``)."""
     document = licences.offer_odrl(unit, actor, offer_id)
@@ -242,7 +246,7 @@ def explain_offer(
     offer_id: int,
     lang: Literal["en", "hi"] = Query("en"),
     actor: Actor = requires(Permission.LICENCE_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> ExplainOut:
     sentences = licences.explain_offer(unit, actor, offer_id, lang)
     return ExplainOut(offer_id=offer_id, lang=lang, sentences=sentences)
@@ -257,7 +261,7 @@ def give_consent(
     body: ConsentIn | None = None,
     actor: Actor = requires(Permission.CONSENT_GIVE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> ConsentChangeOut:
     """Give consent for one's own item under its licence (or ``offer_id``): one call."""
     body = body or ConsentIn()
@@ -276,7 +280,7 @@ def withdraw_consent(
     item_id: int,
     actor: Actor = requires(Permission.CONSENT_WITHDRAW),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> ConsentChangeOut:
     """Withdraw consent for one's own item: one call, nothing to fill in."""
     return _withdraw(actor, svc, unit, item_id)
@@ -287,7 +291,7 @@ def withdraw_consent_by_post(
     item_id: int,
     actor: Actor = requires(Permission.CONSENT_WITHDRAW),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> ConsentChangeOut:
     """The same as ``DELETE /api/items/{item_id}/consent``, for HTML forms."""
     return _withdraw(actor, svc, unit, item_id)
@@ -295,7 +299,7 @@ def withdraw_consent_by_post(
 
 @router.get("/consent")
 def my_consents(
-    actor: Actor = requires(Permission.CONSENT_READ), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.CONSENT_READ), unit: UnitOfWork = unit_of_work()
 ) -> list[ConsentOut]:
     return [consent_out(v) for v in consent.list_my_consents(unit, actor)]
 
@@ -304,7 +308,7 @@ def my_consents(
 def get_consent(
     consent_id: int,
     actor: Actor = requires(Permission.CONSENT_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> ConsentOut:
     return consent_out(consent.get_consent(unit, actor, consent_id))
 
@@ -314,7 +318,7 @@ def download_receipt(
     receipt_id: int,
     actor: Actor = requires(Permission.CONSENT_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     """The signed receipt with the platform's public key, as a file to keep; verify it
     offline with ``datatrust consent verify-receipt FILE``."""
@@ -335,7 +339,7 @@ def download_receipt(
 def export_my_data(
     actor: Actor = requires(Permission.PERSONAL_DATA_EXPORT),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     """Everything about me as a zip of JSON files."""
     data = rights.export_my_data(unit, svc.storage, actor, signer=svc.signer)
@@ -351,7 +355,7 @@ def erase_me(
     body: EraseIn,
     actor: Actor = requires(Permission.PERSONAL_DATA_ERASE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> ErasedOut:
     """Withdraw everything, destroy my key, pseudonymise my account. Cannot be undone."""
     user = rights.erase_me(

@@ -18,7 +18,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import money, payfloor
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import requires, services, uow
+from datatrust.web.deps import requires, services, unit_of_work
 
 router = APIRouter(tags=["money"])
 
@@ -62,7 +62,7 @@ def payout_out(payout: money.Payout) -> dict[str, Any]:
 def statement(
     currency: str | None = Query(default=None, description="also show amounts in this currency"),
     actor: Actor = requires(Permission.STATEMENT_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     return money.contributor_statement(unit, actor, show_in=currency)
 
@@ -72,7 +72,7 @@ def request_payout(
     body: AmountIn,
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
     actor: Actor = requires(Permission.PAYOUT_REQUEST),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     result = money.request_payout(
@@ -87,14 +87,14 @@ def request_payout(
 
 @router.get("/api/me/payouts")
 def list_payouts(
-    actor: Actor = requires(Permission.STATEMENT_READ), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.STATEMENT_READ), unit: UnitOfWork = unit_of_work()
 ) -> list[dict[str, Any]]:
     return [payout_out(p) for p in money.list_payouts(unit, actor)]
 
 
 @router.get("/api/orgs/{org_id}/invoices")
 def invoices(
-    org_id: int, actor: Actor = requires(Permission.INVOICE_READ), unit: UnitOfWork = Depends(uow)
+    org_id: int, actor: Actor = requires(Permission.INVOICE_READ), unit: UnitOfWork = unit_of_work()
 ) -> dict[str, Any]:
     return money.buyer_invoices(unit, actor, org_id)
 
@@ -104,7 +104,7 @@ def fund_escrow(
     campaign_id: int,
     body: EscrowIn,
     actor: Actor = requires(Permission.ESCROW_FUND),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     topped = payfloor.top_up_campaign(
@@ -126,7 +126,7 @@ def fund_escrow(
 
 @router.post("/api/payouts/batches", status_code=202)
 def run_batch(
-    actor: Actor = requires(Permission.PAYOUT_RUN), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.PAYOUT_RUN), unit: UnitOfWork = unit_of_work()
 ) -> dict[str, Any]:
     waiting = money.schedule_payout_batch(unit, actor)
     return {"job": "payouts.run_batch", "queued": True, "payouts_waiting": waiting}
@@ -134,7 +134,7 @@ def run_batch(
 
 @router.get("/api/ledger/check")
 def ledger_check(
-    actor: Actor = requires(Permission.LEDGER_READ), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.LEDGER_READ), unit: UnitOfWork = unit_of_work()
 ) -> dict[str, Any]:
     return money.check_ledger(unit, actor).as_dict()
 
@@ -153,7 +153,7 @@ class FxRateIn(Strict):
 def set_fx_rate(
     body: FxRateIn,
     actor: Actor = requires(Permission.INSTANCE_MANAGE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     row = money.set_fx_rate(
         unit, actor, body.base, body.quote, body.rate, body.as_of or utcnow().date()
@@ -163,6 +163,6 @@ def set_fx_rate(
 
 @router.get("/api/fx/rates")
 def list_fx_rates(
-    actor: Actor = requires(Permission.INSTANCE_MANAGE), unit: UnitOfWork = Depends(uow)
+    actor: Actor = requires(Permission.INSTANCE_MANAGE), unit: UnitOfWork = unit_of_work()
 ) -> list[dict[str, Any]]:
     return [money.fx_rate_out(row) for row in money.list_fx_rates(unit, actor)]

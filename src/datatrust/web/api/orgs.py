@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from datatrust.domain.accounts import Organisation
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import accounts
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import OrgDecisionIn, OrgIn, OrgOut
-from datatrust.web.deps import requires, uow
+from datatrust.web.deps import requires, unit_of_work
 
 router = APIRouter(prefix="/api/orgs", tags=["organisations"])
 
@@ -31,7 +31,7 @@ def org_out(org: Organisation) -> OrgOut:
 
 @router.post("", status_code=201)
 def register(
-    body: OrgIn, actor: Actor = requires(Permission.ORG_CREATE), unit: UnitOfWork = Depends(uow)
+    body: OrgIn, actor: Actor = requires(Permission.ORG_CREATE), unit: UnitOfWork = unit_of_work()
 ) -> OrgOut:
     return org_out(accounts.register_organisation(unit, actor, **body.model_dump()))
 
@@ -40,14 +40,14 @@ def register(
 def list_orgs(
     status: Literal["pending", "approved", "rejected", "suspended"] | None = None,
     actor: Actor = requires(Permission.ORG_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> list[OrgOut]:
     return [org_out(o) for o in accounts.list_organisations(unit, actor, status)]
 
 
 @router.get("/{org_id}")
 def get_org(
-    org_id: int, actor: Actor = requires(Permission.ORG_READ), unit: UnitOfWork = Depends(uow)
+    org_id: int, actor: Actor = requires(Permission.ORG_READ), unit: UnitOfWork = unit_of_work()
 ) -> OrgOut:
     return org_out(accounts.get_organisation(unit, actor, org_id))
 
@@ -58,6 +58,6 @@ def decide(
     decision: Literal["approve", "reject", "suspend"],
     body: OrgDecisionIn,
     actor: Actor = requires(Permission.ORG_VET),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> OrgOut:
     return org_out(accounts.decide_organisation(unit, actor, org_id, decision, body.reason))

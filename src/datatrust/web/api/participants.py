@@ -12,7 +12,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import participants
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import requires, services, uow
+from datatrust.web.deps import requires, services, unit_of_work
 
 router = APIRouter(tags=["participants"])
 
@@ -49,7 +49,7 @@ def item_participants(
     request: Request,
     actor: Actor = requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> list[InvitationOut]:
     rows = participants.list_for_owner(unit, _secret(svc), actor, item_id)
     return [
@@ -72,7 +72,7 @@ def item_participants(
 def invitation(
     token: str,
     _actor: Actor = requires(Permission.PUBLIC_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> InvitationPage:
     return InvitationPage(**participants.describe_invitation(unit, token))
 
@@ -81,7 +81,7 @@ def invitation(
 def confirm(
     token: str,
     _actor: Actor = requires(Permission.PUBLIC_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> DecisionOut:
     invitation = participants.decide(unit, token, confirm=True)
     return DecisionOut(label=invitation.label, state=invitation.state.value)
@@ -91,7 +91,7 @@ def confirm(
 def decline(
     token: str,
     _actor: Actor = requires(Permission.PUBLIC_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> DecisionOut:
     invitation = participants.decide(unit, token, confirm=False)
     return DecisionOut(label=invitation.label, state=invitation.state.value)

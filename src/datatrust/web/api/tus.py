@@ -22,7 +22,7 @@ from datatrust.domain.errors import DomainError, InvalidInput
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import upload_limits, uploads
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import requires, services, uow
+from datatrust.web.deps import requires, services, unit_of_work
 
 router = APIRouter(prefix="/files", tags=["uploads"])
 OFFSET_TYPE = "application/offset+octet-stream"
@@ -101,7 +101,7 @@ def capabilities(_actor: Actor = requires(Permission.PUBLIC_READ)) -> Response:
 def create(
     request: Request,
     actor: Actor = requires(Permission.ITEM_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     stage: uploads.Staging = Depends(staging),
     svc: Services = Depends(services),
 ) -> Response:
@@ -140,7 +140,7 @@ def offset(
     upload_id: str,
     request: Request,
     actor: Actor = requires(Permission.ITEM_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     stage: uploads.Staging = Depends(staging),
 ) -> Response:
     _tus(request)
@@ -156,7 +156,7 @@ def patch(
     request: Request,
     actor: Actor = requires(Permission.ITEM_CREATE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     stage: uploads.Staging = Depends(staging),
 ) -> Response:
     _tus(request)
@@ -181,7 +181,7 @@ def terminate(
     upload_id: str,
     request: Request,
     actor: Actor = requires(Permission.ITEM_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     stage: uploads.Staging = Depends(staging),
 ) -> Response:
     _tus(request)

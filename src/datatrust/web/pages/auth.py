@@ -16,7 +16,7 @@ from datatrust.domain.permissions import Permission, Role
 from datatrust.i18n import render as render_message
 from datatrust.services import accounts, licences, rights
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import SESSION_COOKIE, services, uow
+from datatrust.web.deps import SESSION_COOKIE, services, unit_of_work
 from datatrust.web.errors import set_retry_after
 from datatrust.web.pages.common import (
     EXAMPLE_CHANGES,
@@ -76,7 +76,7 @@ def sign_up_form(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTMLResp
 def sign_up(
     page: Page = page_requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     email: str = Form(""),
     password: str = Form(""),
     display_name: str = Form(""),
@@ -114,7 +114,7 @@ def sign_up_confirm_form(
     token: str = "",
     page: Page = page_requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     """The mailed link opens a button, not the account: a link followed by a mail scanner
     (or planted by someone else) must not sign anyone in."""
@@ -126,7 +126,7 @@ def sign_up_confirm_form(
 def sign_up_confirm(
     page: Page = page_requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     token: str = Form(""),
 ) -> Response:
     user = accounts.confirm_sign_up(unit, svc.settings.secret_key.get_secret_value(), token)
@@ -145,7 +145,7 @@ def sign_in_form(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTMLResp
 def sign_in(
     page: Page = page_requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     email: str = Form(""),
     password: str = Form(""),
     totp_code: str = Form(""),
@@ -182,7 +182,7 @@ def sign_in(
 
 @router.post("/sign-out")
 def sign_out(
-    page: Page = page_requires(Permission.ACCOUNT_READ), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.ACCOUNT_READ), unit: UnitOfWork = unit_of_work()
 ) -> Response:
     secret = page.request.cookies.get(SESSION_COOKIE)
     if secret:
@@ -227,7 +227,7 @@ def my_account(page: Page = page_requires(Permission.ACCOUNT_READ)) -> HTMLRespo
 def export_data(
     page: Page = page_requires(Permission.PERSONAL_DATA_EXPORT),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     data = rights.export_my_data(unit, svc.storage, page.actor, signer=svc.signer)
     return Response(
@@ -241,7 +241,7 @@ def export_data(
 def erase_account(
     page: Page = page_requires(Permission.PERSONAL_DATA_ERASE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     confirm: str = Form(""),
 ) -> Response:
     if confirm.strip().lower() != rights.ERASE_CONFIRMATION:

@@ -16,7 +16,7 @@ from datatrust.domain.permissions import Permission
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
 from datatrust.services import accounts, orders, revocations, snapshots
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import services, uow
+from datatrust.web.deps import services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
     field_errors,
@@ -30,7 +30,7 @@ router = page_router()
 
 @router.get("/buyer/organisation")
 def organisation(
-    page: Page = page_requires(Permission.ORG_CREATE), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.ORG_CREATE), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     orgs = accounts.list_organisations(unit, page.actor)
     return render(page, "organisation.html", orgs=orgs, form={}, errors={})
@@ -39,7 +39,7 @@ def organisation(
 @router.post("/buyer/organisation")
 def register_organisation(
     page: Page = page_requires(Permission.ORG_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     legal_name: str = Form(""),
     country: str = Form(""),
     website: str = Form(""),
@@ -90,7 +90,7 @@ def _use_choices() -> dict[str, list[str]]:
 
 @router.get("/buyer/catalogue")
 def buyer_catalogue(
-    page: Page = page_requires(Permission.CATALOGUE_READ), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.CATALOGUE_READ), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     """Listed items by facet: each facet value is a link that narrows the search."""
     params = page.request.query_params
@@ -129,7 +129,7 @@ def _orders_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) 
 
 @router.get("/buyer/orders")
 def buyer_orders(
-    page: Page = page_requires(Permission.ORDER_READ), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.ORDER_READ), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     return _orders_page(page, unit)
 
@@ -138,7 +138,7 @@ def buyer_orders(
 def declare_use(
     page: Page = page_requires(Permission.ORDER_CREATE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     action: str = Form(""),
     purpose: str = Form(""),
     industry: str = Form(""),
@@ -172,7 +172,7 @@ def declare_use(
 def buyer_order(
     order_id: int,
     page: Page = page_requires(Permission.ORDER_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     return render(page, "order.html", order=orders.get_order(unit, page.actor, order_id))
 
@@ -182,7 +182,7 @@ def buy(
     order_id: int,
     page: Page = page_requires(Permission.ORDER_CREATE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     orders.purchase_order(unit, page.actor, order_id, fee_percent=svc.settings.platform_fee_percent)
     return RedirectResponse(f"/buyer/orders/{order_id}", status_code=303)
@@ -193,7 +193,7 @@ def build(
     order_id: int,
     page: Page = page_requires(Permission.SNAPSHOT_BUILD),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     snapshots.build_snapshot(unit, page.actor, order_id, cipher=svc.storage.cipher)
     return RedirectResponse("/buyer/snapshots", status_code=303)
@@ -203,7 +203,7 @@ def build(
 def buyer_snapshots(
     page: Page = page_requires(Permission.SNAPSHOT_DOWNLOAD),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     """Each ready snapshot with signed download links (valid an hour)."""
     secret = svc.settings.secret_key.get_secret_value()
@@ -236,7 +236,7 @@ def _feed_page(page: Page, svc: Services, unit: UnitOfWork, status: int = 200, *
 def buyer_feed(
     page: Page = page_requires(Permission.FEED_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     return _feed_page(page, svc, unit)
 
@@ -245,7 +245,7 @@ def buyer_feed(
 def attest(
     page: Page = page_requires(Permission.DELETION_ATTEST),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     content_sha256: list[str] = Form([]),  # every hash of one notice (``content_hashes``)
     statement: str = Form(""),
 ) -> Response:

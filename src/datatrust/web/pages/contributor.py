@@ -34,7 +34,7 @@ from datatrust.services import (
     upload_limits,
 )
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import services, uow
+from datatrust.web.deps import services, unit_of_work
 from datatrust.web.forms import FileTooLarge
 from datatrust.web.pages.common import (
     EXAMPLE_CHANGES,
@@ -57,7 +57,7 @@ router = page_router()
 def my_items(
     page: Page = page_requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     shown = items.show_my_items(unit, svc.storage, page.actor)
     return render(page, "my_items.html", items=shown)
@@ -68,7 +68,7 @@ def my_item(
     item_id: int,
     page: Page = page_requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     item = items.show_item(unit, svc.storage, page.actor, item_id)
     removed = ingest.removed_from(unit, page.actor, item_id)
@@ -111,7 +111,7 @@ def task_licence(page: Page, campaign: Any) -> list[tuple[str, bool]]:
 
 @router.get("/tasks")
 def tasks(
-    page: Page = page_requires(Permission.CAMPAIGN_READ), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.CAMPAIGN_READ), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     shown = [
         task_view(page, c)
@@ -125,7 +125,7 @@ def tasks(
 def task(
     campaign_id: int,
     page: Page = page_requires(Permission.ITEM_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
     return render(
@@ -141,7 +141,7 @@ def task(
 def accept_task(
     campaign_id: int,
     page: Page = page_requires(Permission.LICENCE_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     """Accepting a task makes the contributor's offer from its licence template at its
     rate; consent for each item is given with that offer when the item is uploaded."""
@@ -183,7 +183,7 @@ def _capture(page: Page, campaign: Any, offer_id: str, status: int = 200, **extr
 def capture_form(
     campaign_id: int,
     page: Page = page_requires(Permission.ITEM_CREATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
     offer = page.request.query_params.get("offer", "")
@@ -312,7 +312,7 @@ def give_consent(
     item_id: int,
     page: Page = page_requires(Permission.CONSENT_GIVE),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     offer_id: str = Form(""),
 ) -> Response:
     # A Conflict (consent already given, or the item was rejected by its checks) is shown
@@ -334,7 +334,7 @@ def withdraw(
     item_id: int,
     page: Page = page_requires(Permission.CONSENT_WITHDRAW),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     consent.withdraw_consent(unit, svc.signer, page.actor, item_id)
     return RedirectResponse(f"/my/items/{item_id}", status_code=303)
@@ -344,14 +344,14 @@ def withdraw(
 def passport_page(
     item_id: int,
     page: Page = page_requires(Permission.PASSPORT_READ),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     return render(page, "passport.html", passport=passport.item_passport(unit, page.actor, item_id))
 
 
 @router.get("/my/licences")
 def my_licences(
-    page: Page = page_requires(Permission.CONSENT_READ), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.CONSENT_READ), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     return render(
         page,
@@ -384,7 +384,7 @@ def _earnings(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> 
 
 @router.get("/my/earnings")
 def my_earnings(
-    page: Page = page_requires(Permission.STATEMENT_READ), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.STATEMENT_READ), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     return _earnings(page, unit, requested=page.request.query_params.get("requested") == "1")
 
@@ -392,7 +392,7 @@ def my_earnings(
 @router.post("/my/earnings/payout")
 def payout(
     page: Page = page_requires(Permission.PAYOUT_REQUEST),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     svc: Services = Depends(services),
     amount: str = Form(""),
     currency: str = Form(""),
@@ -422,7 +422,7 @@ def _peer_review_page(
 
 @router.get("/review")
 def peer_review(
-    page: Page = page_requires(Permission.REVIEW), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.REVIEW), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     """Other contributors' items waiting for a vote in peer-reviewed campaigns, each with
     what will ship (the de-identified version) and up and down buttons."""
@@ -433,7 +433,7 @@ def peer_review(
 def vote(
     page: Page = page_requires(Permission.REVIEW),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     campaign_id: str = Form(""),
     item_id: str = Form(""),
     decision: str = Form(""),
@@ -448,7 +448,7 @@ def vote(
 
 @router.get("/my/notices")
 def my_notices(
-    page: Page = page_requires(Permission.NOTICE_READ), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.NOTICE_READ), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     """Notices about incidents that touched the reader's data, as they were written to
     them (in the language their account had then)."""

@@ -17,7 +17,7 @@ from datatrust.domain.permissions import Permission
 from datatrust.services import accounts, campaigns, incidents, money
 from datatrust.services.audit import verify_audit_log
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import services, uow
+from datatrust.web.deps import services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
     field_errors,
@@ -33,7 +33,7 @@ router = page_router()
 
 @router.get("/operator/vetting")
 def vetting_queue(
-    page: Page = page_requires(Permission.ORG_VET), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.ORG_VET), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     orgs = accounts.list_organisations(unit, page.actor)
     return render(page, "vetting.html", orgs=orgs, errors={}, form={})
@@ -43,7 +43,7 @@ def vetting_queue(
 def decide(
     org_id: int,
     page: Page = page_requires(Permission.ORG_VET),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     decision: str = Form(""),
     reason: str = Form(""),
 ) -> Response:
@@ -66,7 +66,7 @@ def decide(
 
 @router.get("/operator/campaigns")
 def operator_campaigns(
-    page: Page = page_requires(Permission.INSTANCE_MANAGE), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.INSTANCE_MANAGE), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     shown = [task_view(page, c) for c in campaigns.list_campaigns(unit, page.actor)]
     return render(page, "operator_campaigns.html", tasks=shown)
@@ -82,7 +82,7 @@ def _review_page(
 
 @router.get("/operator/review")
 def review(
-    page: Page = page_requires(Permission.REVIEW), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.REVIEW), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     """The items of one campaign (``?campaign=``) waiting for a decision."""
     asked = page.request.query_params.get("campaign", "")
@@ -95,7 +95,7 @@ def review(
 def decide_item(
     page: Page = page_requires(Permission.REVIEW),
     svc: Services = Depends(services),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     campaign_id: str = Form(""),
     item_id: str = Form(""),
     decision: str = Form(""),
@@ -116,7 +116,7 @@ def payouts_page(page: Page = page_requires(Permission.PAYOUT_RUN)) -> HTMLRespo
 
 @router.post("/operator/payouts")
 def run_payouts(
-    page: Page = page_requires(Permission.PAYOUT_RUN), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.PAYOUT_RUN), unit: UnitOfWork = unit_of_work()
 ) -> Response:
     waiting = money.schedule_payout_batch(unit, page.actor)
     return RedirectResponse(f"/operator/payouts?queued={waiting}", status_code=303)
@@ -140,7 +140,7 @@ def instance_settings(
 
 @router.get("/operator/audit")
 def audit_status(
-    page: Page = page_requires(Permission.AUDIT_VERIFY), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.AUDIT_VERIFY), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     return render(page, "audit.html", report=verify_audit_log(unit, page.actor))
 
@@ -168,7 +168,7 @@ def _incidents_page(
 
 @router.get("/operator/incidents")
 def incident_register(
-    page: Page = page_requires(Permission.INCIDENT_MANAGE), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.INCIDENT_MANAGE), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     return _incidents_page(page, unit)
 
@@ -176,7 +176,7 @@ def incident_register(
 @router.post("/operator/incidents")
 def open_incident(
     page: Page = page_requires(Permission.INCIDENT_MANAGE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     title: str = Form(""),
     description: str = Form(""),
     discovered_at: str = Form(""),
@@ -227,7 +227,7 @@ def open_incident(
 def incident_step(
     incident_id: int,
     page: Page = page_requires(Permission.INCIDENT_MANAGE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     step: str = Form(""),
 ) -> Response:
     if step == "notify":
