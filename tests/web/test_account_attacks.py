@@ -4,6 +4,7 @@ accounts, and a second factor that holds."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pyotp
@@ -288,3 +289,25 @@ def test_contributors_are_not_offered_totp(client, people):
 def test_a_page_sign_up_signs_in_after_the_link(client, services):
     done = sign_up_page(client, services, "nomsa@example.org", role="buyer")
     assert done.status_code == 303 and done.headers["location"] == "/buyer/organisation"
+
+
+def test_an_operator_turns_two_step_sign_in_on_and_off_on_the_account_page(client, people):
+    operator = people["operator"]
+    headers = operator.headers
+    account = client.get("/my/account?lang=hi", headers=headers)
+    assert "दो-चरण साइन इन चालू करें" in account.text
+    shown = client.post("/my/account/two-step/start", headers=headers)
+    secret = re.search(r"<code>([A-Z2-7]+)</code>", shown.text).group(1)
+    assert f"secret={secret}" in shown.text and 'href="otpauth://totp/' in shown.text
+    wrong = client.post("/my/account/two-step/enable", data={"code": "123456"}, headers=headers)
+    assert wrong.status_code == 422  # a wrong first code: a new key to add
+    secret = re.search(r"<code>([A-Z2-7]+)</code>", wrong.text).group(1)
+    on = client.post(
+        "/my/account/two-step/enable",
+        data={"code": pyotp.TOTP(secret).now()},
+        headers=headers,
+        follow_redirects=False,
+    )
+    assert on.status_code == 303
+    assert "/my/account/two-step/disable" in client.get("/my/account", headers=headers).text
+    assert client.get("/my/account", headers=people["owner"].headers).text.count("two-step") == 0

@@ -394,6 +394,15 @@ class TotpEnrolment:
     uri: str  # otpauth:// for an authenticator app; shown once
 
 
+def totp_status(uow: UnitOfWork, actor: Actor) -> str:
+    """``"on"``, ``"off"``, or ``"not_offered"`` (contributors) for the caller's account."""
+    authorize(actor, Permission.ACCOUNT_READ)
+    user = uow.get(User, actor.user_id)
+    if user is None or user.role not in TOTP_ROLES:
+        return "not_offered"
+    return "on" if user.totp_enabled_at is not None else "off"
+
+
 def start_totp(uow: UnitOfWork, actor: Actor) -> TotpEnrolment:
     """Begin enrolment (operators and buyers): a new secret, not in force until
     ``enable_totp`` gets a code made from it. Starting again replaces an unfinished one;

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import DomainError, SecondFactorRequired
+from datatrust.domain.errors import DomainError, InvalidInput, SecondFactorRequired
 from datatrust.domain.licence_text import summarise
 from datatrust.domain.permissions import Permission, Role
 from datatrust.i18n import render as render_message
@@ -219,8 +219,50 @@ def licence_templates(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTM
 
 
 @router.get("/my/account")
-def my_account(page: Page = page_requires(Permission.ACCOUNT_READ)) -> HTMLResponse:
-    return render(page, "account.html", form={}, errors={})
+def my_account(
+    page: Page = page_requires(Permission.ACCOUNT_READ), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    two_step = accounts.totp_status(unit, page.actor)
+    return render(page, "account.html", form={}, errors={}, two_step=two_step)
+
+
+@router.post("/my/account/two-step/start")
+def start_two_step(
+    page: Page = page_requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = Depends(uow)
+) -> HTMLResponse:
+    """A new secret, shown on this page only (as an otpauth:// link and as text)."""
+    enrolment = accounts.start_totp(unit, page.actor)
+    return render(page, "two_step.html", enrolment=enrolment, form={}, errors={})
+
+
+@router.post("/my/account/two-step/enable")
+def enable_two_step(
+    page: Page = page_requires(Permission.ACCOUNT_UPDATE),
+    unit: UnitOfWork = Depends(uow),
+    code: str = Form(""),
+) -> Response:
+    try:
+        accounts.enable_totp(unit, page.actor, code)
+    except InvalidInput as exc:
+        # The secret was shown once; a wrong first code starts again with a new one.
+        enrolment = accounts.start_totp(unit, page.actor)
+        errors = field_errors(page, exc, "code")
+        return render(page, "two_step.html", 422, enrolment=enrolment, form={}, errors=errors)
+    return RedirectResponse("/my/account", status_code=303)
+
+
+@router.post("/my/account/two-step/disable")
+def disable_two_step(
+    page: Page = page_requires(Permission.ACCOUNT_UPDATE),
+    unit: UnitOfWork = Depends(uow),
+    code: str = Form(""),
+) -> Response:
+    try:
+        accounts.disable_totp(unit, page.actor, code)
+    except InvalidInput as exc:
+        errors = field_errors(page, exc, "code")
+        return render(page, "account.html", 422, form={}, errors=errors, two_step="on")
+    return RedirectResponse("/my/account", status_code=303)
 
 
 @router.get("/my/account/export")
