@@ -220,7 +220,7 @@ def licence_templates(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTM
 
 @router.get("/my/account")
 def my_account(
-    page: Page = page_requires(Permission.ACCOUNT_READ), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.ACCOUNT_READ), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     two_step = accounts.totp_status(unit, page.actor)
     return render(page, "account.html", form={}, errors={}, two_step=two_step)
@@ -228,7 +228,7 @@ def my_account(
 
 @router.post("/my/account/two-step/start")
 def start_two_step(
-    page: Page = page_requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = Depends(uow)
+    page: Page = page_requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
     """A new secret, shown on this page only (as an otpauth:// link and as text)."""
     enrolment = accounts.start_totp(unit, page.actor)
@@ -238,7 +238,7 @@ def start_two_step(
 @router.post("/my/account/two-step/enable")
 def enable_two_step(
     page: Page = page_requires(Permission.ACCOUNT_UPDATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     code: str = Form(""),
 ) -> Response:
     try:
@@ -254,7 +254,7 @@ def enable_two_step(
 @router.post("/my/account/two-step/disable")
 def disable_two_step(
     page: Page = page_requires(Permission.ACCOUNT_UPDATE),
-    unit: UnitOfWork = Depends(uow),
+    unit: UnitOfWork = unit_of_work(),
     code: str = Form(""),
 ) -> Response:
     try:
