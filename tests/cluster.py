@@ -90,6 +90,10 @@ class Cluster:
     workers: int = 3
     threads: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Other servers (a benchmark's floor) put behind the proxy as backends ``peer`` (all)
+    # and ``peer_single`` (the first), each answering 200 on ``peer_check``.
+    peer_ports: list[int] = field(default_factory=list)
+    peer_check: str = "/"
     processes: list[Process] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -100,6 +104,9 @@ class Cluster:
         self.proxy_port, self.single_port, self.stats_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.proxy_port}"
         self.single_url = f"http://127.0.0.1:{self.single_port}"
+        self.peer_port, self.peer_single_port = free_port(), free_port()
+        self.peer_url = f"http://127.0.0.1:{self.peer_port}"
+        self.peer_single_url = f"http://127.0.0.1:{self.peer_single_port}"
         self.queue_name = f"dt-cluster-{uuid.uuid4().hex[:8]}"
         self.env = self._environment()
 
@@ -149,10 +156,31 @@ class Cluster:
         return env
 
     def _haproxy_config(self) -> str:
-        servers = "\n".join(
-            f"    server web{i + 1} 127.0.0.1:{port} check inter 3s fall 2 rise 1"
-            for i, port in enumerate(self.web_ports)
-        )
+        backends = [("cluster", self.proxy_port, "web", self.web_ports, "/health")]
+        backends.append(("single", self.single_port, "web_single", self.web_ports[:1], "/health"))
+        if self.peer_ports:
+            backends.append(("peer", self.peer_port, "peer", self.peer_ports, self.peer_check))
+            backends.append(
+                (
+                    "peer_one",
+                    self.peer_single_port,
+                    "peer_single",
+                    self.peer_ports[:1],
+                    self.peer_check,
+                )
+            )
+        sections = []
+        for frontend, port, backend, ports, check in backends:
+            name = "web" if backend.startswith("web") else "peer"
+            servers = "\n".join(
+                f"    server {name}{i + 1} 127.0.0.1:{p} check inter 3s fall 2 rise 1"
+                for i, p in enumerate(ports)
+            )
+            sections.append(
+                f"frontend {frontend}\n    bind 127.0.0.1:{port}\n    default_backend {backend}\n\n"
+                f"backend {backend}\n    balance roundrobin\n    option httpchk GET {check}\n"
+                f"    http-check expect status 200\n{servers}\n\n"
+            )
         return f"""\
 global
     maxconn 4096
@@ -165,28 +193,12 @@ defaults
     timeout connect 5s
     timeout client 120s
     timeout server 120s
+    # A refused connection (a process stopped or restarting) is retried, the last time
+    # on another server, so the client never sees it.
     retries 2
     option redispatch
 
-frontend cluster
-    bind 127.0.0.1:{self.proxy_port}
-    default_backend web
-
-frontend single
-    bind 127.0.0.1:{self.single_port}
-    default_backend web_single
-
-backend web
-    balance roundrobin
-    option httpchk GET /health
-    http-check expect status 200
-{servers}
-
-backend web_single
-    option httpchk GET /health
-    http-check expect status 200
-    server web1 127.0.0.1:{self.web_ports[0]} check inter 3s fall 2 rise 1
-
+{"".join(sections)}
 listen stats
     bind 127.0.0.1:{self.stats_port}
     stats enable
@@ -255,6 +267,9 @@ listen stats
             )
         for process, port in zip(self.web_processes, self.web_ports, strict=True):
             self._wait_http(process, f"http://127.0.0.1:{port}/health", deadline)
+        peers = [p for p in self.processes if p.name.startswith("peer")]  # spawned by the caller
+        for process, port in zip(peers, self.peer_ports, strict=True):
+            self._wait_http(process, f"http://127.0.0.1:{port}{self.peer_check}", deadline)
         if seeding is not None:
             self._wait_exit(seeding, deadline)
         (self.root / "haproxy.cfg").write_text(self._haproxy_config())
@@ -267,7 +282,10 @@ listen stats
             raise ClusterError(f"haproxy refused its configuration:\n{check.stdout}{check.stderr}")
         proxy = self.spawn("haproxy", [HAPROXY, "-db", "-f", str(self.root / "haproxy.cfg")])
         self._wait_http(proxy, f"{self.url}/health", deadline)
-        while not all(row["status"] == "UP" for row in self.server_stats("web").values()):
+        backends = ("web", "peer") if self.peer_ports else ("web",)
+        while not all(
+            row["status"] == "UP" for b in backends for row in self.server_stats(b).values()
+        ):
             self._check_alive()
             if time.monotonic() > deadline:
                 raise ClusterError(
@@ -317,7 +335,7 @@ listen stats
         processes, workers, moto), then SIGKILL to any still running after ``timeout``."""
         order = sorted(
             self.processes,
-            key=lambda p: ("haproxy", "web", "demo", "worker", "moto").index(
+            key=lambda p: ("haproxy", "web", "peer", "demo", "worker", "moto").index(
                 p.name.rstrip("0123456789")
             ),
         )
