@@ -397,6 +397,77 @@ def _lines(uow: UnitOfWork, items: list[Item], fee_percent: int) -> list[Line]:
     return [price_line(i, offers[i.licence_id].terms(), fee_percent) for i in items]
 
 
+# --- what the buyer already holds ----------------------------------------------------------
+
+HELD_REASON = "already_licensed"
+_SAME_USE_KEYS = ("action", "purpose", "industry", "territory")
+
+
+def covers(held_use: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether an agreement taken for ``held_use`` already grants ``wanted`` (both
+    ``use_to_dict`` shapes): the same action, purpose, industry and territory, for the same
+    recipient, every declared use of ``wanted`` among its own, over a period that contains
+    the wanted one. Anything less (another territory, a day longer) is a new use, priced
+    in full: a partial overlap is never discounted."""
+    try:
+        return (
+            all(held_use[k] == wanted[k] for k in _SAME_USE_KEYS)
+            and str(held_use["recipient_org"]["id"]) == str(wanted["recipient_org"]["id"])
+            and set(wanted.get("declared_uses", [])) <= set(held_use.get("declared_uses", []))
+            and as_utc(datetime.fromisoformat(held_use["starts_at"]))
+            <= as_utc(datetime.fromisoformat(wanted["starts_at"]))
+            and as_utc(datetime.fromisoformat(held_use["ends_at"]))
+            >= as_utc(datetime.fromisoformat(wanted["ends_at"]))
+        )
+    except (KeyError, TypeError, ValueError):  # an agreement we cannot read grants nothing
+        return False
+
+
+def held_agreements(
+    uow: UnitOfWork, org_id: int, use: Mapping[str, Any], items: list[Item]
+) -> dict[int, AgreementRow]:
+    """item id → the organisation's earliest agreement still in force that covers ``use``.
+
+    In force: taken under the offer and the consent the item stands under now (a
+    withdrawal, an expiry or new terms end it: the item is then bought afresh) and
+    covering the use and its whole period (``covers``). ``items`` are items the use may
+    select now, so a withdrawn item never reaches this far.
+    """
+    current = {i.id: i for i in items}
+    found: dict[int, AgreementRow] = {}
+    rows = by_ids(uow, AgreementRow, current, attr="item_id", org_id=org_id)
+    for row in sorted(rows, key=lambda r: r.id or 0):
+        item = current[row.item_id]
+        if (
+            row.item_id not in found
+            and row.offer_id == item.licence_id
+            and row.consent_id == item.consent_id
+            and covers(row.use, use)
+        ):
+            found[row.item_id] = row
+    return found
+
+
+def held_out(held: Mapping[int, AgreementRow]) -> list[dict[str, Any]]:
+    """The quote's ``held`` list: each item already licensed, under which agreement, until
+    when, and why it costs nothing."""
+    return [
+        {
+            "item_id": item_id,
+            "agreement_id": row.id,
+            "order_id": row.order_id,
+            "until": row.use.get("ends_at"),
+            "reason": HELD_REASON,
+            "why": (
+                f"already licensed to your organisation for this use until "
+                f"{str(row.use.get('ends_at', ''))[:10]} under agreement {row.id} "
+                f"(order {row.order_id}); it is not charged again"
+            ),
+        }
+        for item_id, row in sorted(held.items())
+    ]
+
+
 # --- the services ------------------------------------------------------------------------
 
 
@@ -432,15 +503,18 @@ def declare_order(
         ) from None
     selection = select_for_use(uow, declared)
     chosen = sorted(by_ids(uow, Item, selection.item_ids), key=lambda i: i.id)
-    lines = _lines(uow, chosen, fee_percent)
+    use = use_to_dict(declared)
+    held = held_agreements(uow, org.id, use, chosen)
+    new = [i for i in chosen if i.id not in held]
+    lines = _lines(uow, new, fee_percent)
     order = Order(
         org_id=org.id,
         created_by=actor.user_id,
-        use=use_to_dict(declared),
-        item_ids=list(selection.item_ids),
+        use=use,
+        item_ids=[i.id for i in new],
         excluded=selection.excluded,
         reasons=selection.reasons,
-        quote=quote_for(lines, fee_percent),
+        quote={**quote_for(lines, fee_percent), "held": held_out(held)},
     )
     uow.add(order)
     uow.flush()
@@ -452,11 +526,12 @@ def declare_order(
         org_id=org.id,
         use=order.use,
         selected=len(order.item_ids),
+        held=sorted(held),
         excluded=order.excluded,
         reasons=order.reasons,
     )
     use_summary = _use_summary(order.use)
-    for item_id in selection.item_ids:
+    for item_id in order.item_ids:
         uow.record(
             AuditTag.ITEM_SELECT,
             actor_label(actor),
@@ -502,19 +577,32 @@ def purchase_order(
     authorize(actor, Permission.ORDER_CREATE, order or MISSING)
     assert order is not None
     org = approved_org(uow, actor, Permission.ORDER_CREATE)
+    # One purchase per organisation at a time: two quotes for the same use bought at once
+    # would each see the other's items as not yet held and charge them twice.
+    uow.get_for_update(Organisation, org.id)
     if order.state == "purchased":
         raise Conflict(f"order {order.id} was already bought", {"order_id": order.id})
     moment = as_utc(now or utcnow())
     still = _still_allowed(uow, order)
+    # Items bought since the quote (another order for the same use) are held now.
+    held = {
+        **{h["item_id"]: h for h in order.quote.get("held", [])},
+        **{h["item_id"]: h for h in held_out(held_agreements(uow, org.id, order.use, still))},
+    }
+    still = [i for i in still if i.id not in held]
     if not still:
-        raise refuse(
-            uow,
-            actor,
-            AuditTag.ORDER_REFUSE,
-            "order",
-            order.id,
-            Conflict("none of the selected items may be bought any more; declare the use again"),
+        why = (
+            Conflict(
+                "your organisation already licenses every selected item for this use; "
+                "there is nothing new to buy",
+                {"order_id": order.id, "held": sorted(held)},
+            )
+            if held
+            else Conflict(
+                "none of the selected items may be bought any more; declare the use again"
+            )
         )
+        raise refuse(uow, actor, AuditTag.ORDER_REFUSE, "order", order.id, why)
     offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in still})}
     agreements: list[AgreementRow] = []
     lines: list[Line] = []
@@ -543,7 +631,7 @@ def purchase_order(
         agreements.append(agreement)
     uow.flush()
     order.item_ids = [a.item_id for a in agreements]
-    order.quote = quote_for(lines, fee_percent)
+    order.quote = {**quote_for(lines, fee_percent), "held": [held[k] for k in sorted(held)]}
     order.state = "purchased"
     order.purchased_at = moment
     _record_sale(uow, actor, order, agreements, lines, fee_percent)

@@ -49,6 +49,7 @@ def order_out(order: orders.Order) -> dict[str, Any]:
         "state": order.state,
         "use": order.use,
         "selected": len(order.item_ids),
+        "held": len(order.quote.get("held", [])),
         "excluded": order.excluded,
         "reasons": order.reasons,
         "quote": order.quote,
