@@ -14,6 +14,9 @@ from datatrust.domain.consent import DataCategory, give_consent, receipt_claims
 from datatrust.domain.licence import licence_from_template
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
+# `licence check` judges a use at this machine's clock (never a time the buyer sends), so
+# the licences here are written around the real present.
+NOW = datetime.now(UTC).replace(microsecond=0)
 runner = CliRunner()
 
 
@@ -27,10 +30,13 @@ def files(tmp_path):
     return write
 
 
-def the_actors_licence():
+def the_actors_licence(valid_from=None):
     """The actor's one-year likeness licence: no politics, alcohol, tobacco or porn."""
     return licence_from_template(
-        "likeness_advertising", id="actor-1", valid_from=T0, price_minor=250_000
+        "likeness_advertising",
+        id="actor-1",
+        valid_from=valid_from or NOW - timedelta(days=30),
+        price_minor=250_000,
     ).to_dict()
 
 
@@ -41,16 +47,18 @@ def a_use(**changes):
         "industry": "retail",
         "territory": "IN",
         "recipient_org": {"id": "org-9", "name": "Ad agency"},
-        "at": (T0 + timedelta(days=30)).isoformat(),
+        "starts_at": NOW.isoformat(),
+        "ends_at": (NOW + timedelta(days=30)).isoformat(),
     }
     use.update(changes)
     return use
 
 
-def check(files, licence, use):
+def check(files, licence, use, env=None):
     return runner.invoke(
         app,
         ["licence", "check", "--licence", files("l.json", licence), "--use", files("u.json", use)],
+        env=env,
     )
 
 
@@ -72,11 +80,26 @@ def test_a_beer_ad_under_the_actors_licence_is_denied_with_its_reason_and_exits_
 
 
 def test_a_use_one_day_after_the_licence_expired_exits_1(files):
-    licence = the_actors_licence()
-    day_after = datetime.fromisoformat(licence["valid_until"]) + timedelta(days=1)
-    result = check(files, licence, a_use(at=day_after.isoformat()))
+    licence = the_actors_licence(valid_from=NOW - timedelta(days=367))
+    result = check(files, licence, a_use())
     assert result.exit_code == 1
     assert "licence_expired" in result.stdout
+
+
+def test_a_buyer_cannot_revive_an_expired_licence_by_sending_a_past_period(files):
+    # Before issue 16 the buyer's `at` was the time judged: a past one made this allowed.
+    licence = the_actors_licence(valid_from=NOW - timedelta(days=400))
+    past = NOW - timedelta(days=300)
+    use = a_use(starts_at=past.isoformat(), ends_at=(past + timedelta(days=10)).isoformat())
+    result = check(files, licence, use)
+    assert result.exit_code == 1
+    assert [r["code"] for r in json.loads(result.stdout)["reasons"]] == ["licence_expired"]
+
+
+def test_a_time_sent_as_at_is_refused_naming_the_server_clock(files):
+    result = check(files, the_actors_licence(), a_use(at=NOW.isoformat()))
+    assert result.exit_code == 2
+    assert "server's time" in result.stdout
 
 
 def test_invalid_input_exits_2_naming_every_problem(files):
@@ -187,3 +210,156 @@ def test_a_receipt_without_any_key_exits_2(files):
     result = runner.invoke(app, ["consent", "verify-receipt", files("r.jws", a_receipt(signer))])
     assert result.exit_code == 2
     assert "--key" in result.stdout
+
+
+# --- issue 16: sensitive uses fail closed, the deny-list applies, parties bind -------------
+
+
+def an_open_training_licence(**changes):
+    """Research and development, with every prohibited list empty."""
+    return {
+        "id": "open-1",
+        "version": 1,
+        "title": "Open training",
+        "permitted_purposes": ["research_and_development"],
+        "permitted_actions": ["train", "evaluate"],
+        "valid_from": (NOW - timedelta(days=30)).isoformat(),
+        "valid_until": (NOW + timedelta(days=700)).isoformat(),
+        "price_minor": 1_000,
+        "currency": "USD",
+        "price_unit": "item",
+        "royalty_share_percent": 50,
+    } | changes
+
+
+def a_training_use(**changes):
+    return (
+        a_use(
+            action="train",
+            purpose="computer_vision_training",
+            industry="technology",
+            task="object_detection",
+            recipient_org={"id": "ada-lab", "name": "Ada Lab"},
+        )
+        | changes
+    )
+
+
+def codes_of(result):
+    return [r["code"] for r in json.loads(result.stdout)["reasons"]]
+
+
+def test_biometric_identification_for_surveillance_is_denied_with_empty_prohibited_lists(files):
+    use = a_training_use(industry="surveillance", declared_uses=["biometric_identification"])
+    result = check(
+        files, an_open_training_licence(), use, env={"DATATRUST_DENIED_INDUSTRIES": "[]"}
+    )
+    assert result.exit_code == 1
+    assert codes_of(result) == ["sensitive_use_not_permitted", "sensitive_use_not_permitted"]
+
+
+def test_face_recognition_is_recognised_by_its_task_whatever_the_purpose_name(files):
+    result = check(files, an_open_training_licence(), a_training_use(task="face_recognition"))
+    assert result.exit_code == 1
+    assert codes_of(result) == ["sensitive_use_not_permitted"]
+    assert "biometric_identification" in result.stdout
+    permitted = an_open_training_licence(permitted_uses=["biometric_identification"])
+    assert check(files, permitted, a_training_use(task="face_recognition")).exit_code == 0
+
+
+def test_a_training_use_must_say_what_the_model_will_do(files):
+    use = a_training_use()
+    del use["task"]
+    result = check(files, an_open_training_licence(), use)
+    assert result.exit_code == 2
+    assert "use.task: required" in result.stdout
+
+
+def test_the_instance_deny_list_is_part_of_licence_check(files):
+    use = a_training_use(industry="adult_content")
+    allowed = check(
+        files, an_open_training_licence(), use, env={"DATATRUST_DENIED_INDUSTRIES": "[]"}
+    )
+    assert allowed.exit_code == 0, allowed.output
+    denied = check(
+        files,
+        an_open_training_licence(),
+        use,
+        env={"DATATRUST_DENIED_INDUSTRIES": '["adult_content"]'},
+    )
+    assert denied.exit_code == 1
+    assert codes_of(denied) == ["industry_denied_by_instance"]
+
+
+def test_the_default_deny_list_denies_political_campaigns_even_when_the_licence_allows_them(files):
+    licence = an_open_training_licence(permitted_uses=["political_persuasion"])
+    result = check(files, licence, a_training_use(industry="political_campaigning"))
+    assert result.exit_code == 1
+    assert codes_of(result) == ["industry_denied_by_instance"]
+
+
+def test_research_permission_does_not_reach_commercial_product_development(files):
+    use = a_training_use(purpose="commercial_product_development")
+    result = check(files, an_open_training_licence(), use)
+    assert result.exit_code == 1
+    assert codes_of(result) == ["purpose_not_permitted"]
+
+
+def test_a_period_running_past_the_licence_end_is_denied(files):
+    use = a_training_use(ends_at=(NOW + timedelta(days=701)).isoformat())
+    result = check(files, an_open_training_licence(), use)
+    assert result.exit_code == 1
+    assert codes_of(result) == ["licence_ends_within_period"]
+
+
+def test_an_exclusive_licence_allows_its_holder_and_denies_an_affiliate(files):
+    licence = an_open_training_licence(
+        exclusive=True,
+        exclusive_to="ada-lab",
+        exclusive_until=(NOW + timedelta(days=365)).isoformat(),
+    )
+    assert check(files, licence, a_training_use()).exit_code == 0
+    affiliate = a_training_use(recipient_org={"id": "ada-lab-eu", "name": "Ada Lab Europe"})
+    result = check(files, licence, affiliate)
+    assert result.exit_code == 1
+    assert codes_of(result) == ["exclusive_to_another"]
+
+
+def test_an_offer_to_named_organisations_denies_others(files):
+    licence = an_open_training_licence(offered_to=["ada-lab"])
+    assert check(files, licence, a_training_use()).exit_code == 0
+    other = a_training_use(recipient_org={"id": "other-lab", "name": "Other Lab"})
+    result = check(files, licence, other)
+    assert result.exit_code == 1
+    assert codes_of(result) == ["recipient_not_offered"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"permitted_actions": ["train", "redistribute"]}, "contradicts non-transferability"),
+        (
+            {"exclusive": True, "exclusive_until": (NOW + timedelta(days=9)).isoformat()},
+            "exclusive_to: an exclusive licence must name the organisation holding it",
+        ),
+    ],
+)
+def test_an_offer_that_contradicts_itself_is_invalid_naming_the_conflict(files, changes, problem):
+    result = check(files, an_open_training_licence(**changes), a_training_use())
+    assert result.exit_code == 2
+    assert problem in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("purpose", "telepathy", "purpose_unknown"),
+        ("industry", "moon_mining", "industry_unknown"),
+        ("territory", "XX", "territory_unknown"),
+        ("task", "mind_reading", "task_unknown"),
+    ],
+)
+def test_an_unknown_code_in_the_use_denies(files, field, value, code):
+    result = check(files, an_open_training_licence(), a_training_use(**{field: value}))
+    assert result.exit_code == 1
+    assert code in codes_of(result)

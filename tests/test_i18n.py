@@ -26,9 +26,10 @@ def every_kind_of_licence():
         excluded_territories={"US"},
         exclusive=True,
         exclusive_until=START + timedelta(days=700),
+        exclusive_to="org-7",
         royalty_share_percent=0,
         price_unit="minute",
-        permitted_actions={"train", "redistribute"},
+        permitted_actions={"train", "display"},
         prohibited_uses={"sexual_content"},
     )
     yield a_licence("research_non_commercial", territories={"IN", "NP"})
@@ -108,8 +109,14 @@ def test_country_names_are_shown_in_the_readers_language():
     [
         ({}, "worldwide"),
         ({"royalty_share_percent": 0}, "no_royalty"),
-        ({"exclusive": True, "exclusive_until": START + timedelta(days=730)}, "exclusive"),
-        ({"permitted_actions": {"train", "redistribute"}}, "allows_redistribution"),
+        (
+            {
+                "exclusive": True,
+                "exclusive_to": "org-7",
+                "exclusive_until": START + timedelta(days=730),
+            },
+            "exclusive",
+        ),
         ({"on_end": "keep_no_new_training"}, "models_kept_after_end"),
     ],
 )
@@ -125,7 +132,9 @@ def test_a_voice_library_licence_flags_replica_and_voice_cloning_but_not_face_av
 
 
 def test_the_exclusive_risk_names_the_end_date_and_the_surcharge():
-    licence = a_licence(exclusive=True, exclusive_until=START + timedelta(days=730))
+    licence = a_licence(
+        exclusive=True, exclusive_to="org-7", exclusive_until=START + timedelta(days=730)
+    )
     text = explain_licence(licence, "en")
     assert (
         "Exclusive until March 1, 2027: you cannot license this data to anyone else until "

@@ -331,7 +331,12 @@ def licence_check(
     state: str = typer.Option("active", help="The consent state: active, withdrawn, expired."),
 ) -> None:
     """Evaluate a use against a licence. Prints the decision and its reasons as JSON;
-    exit 0 allowed, 1 denied, 2 invalid input (every problem named)."""
+    exit 0 allowed, 1 denied, 2 invalid input (every problem named).
+
+    The use is judged now (this machine's clock, never a time the buyer sends) and against
+    this instance's denied industries (``DATATRUST_DENIED_INDUSTRIES``), as a selection is.
+    """
+    from datatrust.domain.clock import utcnow
     from datatrust.domain.errors import InvalidInput
     from datatrust.domain.licence import Licence, evaluate
     from datatrust.services.licences import parse_use
@@ -352,7 +357,13 @@ def licence_check(
             problems += _prefixed("use", exc.problems)
     if problems or parsed_licence is None or parsed_use is None:
         raise _invalid(problems)
-    decision = evaluate(parsed_licence, parsed_use, state=state)
+    decision = evaluate(
+        parsed_licence,
+        parsed_use,
+        utcnow(),
+        state=state,
+        denied_industries=load_settings().denied_industries,
+    )
     typer.echo(
         json.dumps(
             {

@@ -74,7 +74,11 @@ def test_actor_licence_allows_a_car_ad():
 def test_actor_licence_denies_political_ad():
     decision = evaluate(actor_licence(), an_ad("political_campaigning"))
     assert not decision.allowed
-    assert decision.codes == (ReasonCode.INDUSTRY_PROHIBITED,)
+    # A political campaign is political persuasion too, a sensitive use never permitted here.
+    assert decision.codes == (
+        ReasonCode.INDUSTRY_PROHIBITED,
+        ReasonCode.SENSITIVE_USE_NOT_PERMITTED,
+    )
 
 
 def test_actor_licence_denies_beer_ad():
@@ -282,6 +286,8 @@ def test_licence_round_trips_through_a_dict():
         territories={"ZA", "NA"},
         exclusive=True,
         exclusive_until=START + timedelta(days=400),
+        exclusive_to="org-7",
+        offered_to={"org-7", "org-8"},
         deletion_deadline_days=14,
     )
     data = licence.to_dict()
@@ -376,13 +382,14 @@ def test_a_permitted_purpose_under_a_prohibited_one_is_rejected():
 
 def test_exclusivity_needs_an_end_within_two_years_and_the_licence():
     with pytest.raises(InvalidInput) as caught:
-        a_licence(exclusive=True)
+        a_licence(exclusive=True, exclusive_to="org-7")
     assert caught.value.problems == [
         "exclusive_until: an exclusive licence must say when exclusivity ends"
     ]
     with pytest.raises(InvalidInput) as caught:
         a_licence(
             exclusive=True,
+            exclusive_to="org-7",
             valid_until=datetime(2029, 1, 1, tzinfo=UTC),
             exclusive_until=datetime(2028, 1, 1, tzinfo=UTC),
         )
@@ -393,15 +400,24 @@ def test_exclusivity_needs_an_end_within_two_years_and_the_licence():
 
 def test_exclusive_licences_cost_more_per_started_year():
     plain = a_licence(price_minor=1_000)
-    one_year = plain.replace(exclusive=True, exclusive_until=START + timedelta(days=365))
-    a_bit_more = plain.replace(exclusive=True, exclusive_until=START + timedelta(days=366))
+    one_year = plain.replace(
+        exclusive=True, exclusive_to="org-7", exclusive_until=START + timedelta(days=365)
+    )
+    a_bit_more = plain.replace(
+        exclusive=True, exclusive_to="org-7", exclusive_until=START + timedelta(days=366)
+    )
     assert plain.price_with_surcharge_minor == 1_000
     assert one_year.exclusivity_surcharge_minor == 500
     assert a_bit_more.price_with_surcharge_minor == 2_000
 
 
 def test_exclusivity_surcharge_rounds_up_to_a_whole_minor_unit():
-    licence = a_licence(price_minor=3, exclusive=True, exclusive_until=START + timedelta(days=1))
+    licence = a_licence(
+        price_minor=3,
+        exclusive=True,
+        exclusive_to="org-7",
+        exclusive_until=START + timedelta(days=1),
+    )
     assert licence.exclusivity_surcharge_minor == 2
 
 

@@ -20,12 +20,16 @@ from datatrust.domain.licence import (
     add_years,
     evaluate,
 )
-from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES, USES
+from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES, SENSITIVE_USES, USES
 from datatrust.domain.territories import ISO_3166_ALPHA2, WORLD
 
 PURPOSE_CODES = sorted(PURPOSES.codes)
 INDUSTRY_CODES = sorted(INDUSTRIES.codes)
 ACTION_CODES = sorted(ACTIONS.codes)
+# 'redistribute' stays an action a use may name (and be denied), never one a licence permits.
+PERMITTABLE_ACTIONS = sorted(ACTIONS.codes - {"redistribute"})
+NAMED_USES = sorted(SENSITIVE_USES - {"digital_replica"})
+ORGS = ["org-1", "org-2"]
 USE_CODES = sorted(USES.codes)
 COUNTRIES = sorted(ISO_3166_ALPHA2)
 
@@ -46,7 +50,7 @@ def licences(draw):
     # above a permitted purpose (that is a contradiction the validator rejects).
     free = [p for p in PURPOSE_CODES if not any(PURPOSES.is_a(a, p) for a in permitted)]
     prohibited = draw(st.frozensets(st.sampled_from(free), max_size=4)) if free else frozenset()
-    actions = draw(st.frozensets(st.sampled_from(ACTION_CODES), min_size=1, max_size=4))
+    actions = draw(st.frozensets(st.sampled_from(PERMITTABLE_ACTIONS), min_size=1, max_size=4))
     replica = draw(st.none() | descriptions)
     if "create_replica" in actions and replica is None:
         replica = "A described use of the replica, long enough to read"
@@ -63,11 +67,19 @@ def licences(draw):
     years = 10 if replica is not None else 5
     longest = (add_years(start, years) - start).days
     end = start + timedelta(days=draw(st.integers(1, longest)))
+    permitted_uses = draw(st.frozensets(st.sampled_from(NAMED_USES), max_size=2))
+    banned_uses = frozenset(
+        u for u in banned_uses if not any(USES.is_a(p, u) for p in permitted_uses)
+    )
     exclusive = draw(st.booleans())
-    exclusive_until = None
+    exclusive_until = exclusive_to = None
     if exclusive:
         days = min((end - start).days, 730)
         exclusive_until = start + timedelta(days=draw(st.integers(1, days)))
+        exclusive_to = draw(st.sampled_from(ORGS))
+    offered_to = draw(st.frozensets(st.sampled_from(ORGS), max_size=2))
+    if exclusive_to is not None and offered_to:
+        offered_to |= {exclusive_to}
     return Licence(
         id=draw(st.text(min_size=1, max_size=20).filter(lambda s: s.strip())),
         version=draw(st.integers(1, 50)),
@@ -90,6 +102,9 @@ def licences(draw):
         deletion_deadline_days=draw(st.integers(1, 30)),
         on_end=draw(st.sampled_from(ON_END_CHOICES)),
         replica_use_description=replica,
+        permitted_uses=permitted_uses,
+        offered_to=offered_to,
+        exclusive_to=exclusive_to,
     )
 
 
@@ -224,10 +239,12 @@ def test_evaluation_is_monotone_in_the_time_window(licence, data):
         assert not decision.allowed
     # Narrowing the window never turns a denial into an allowance.
     shrink = data.draw(st.integers(0, (licence.valid_until - licence.valid_from).days - 1))
+    end = licence.valid_until - timedelta(days=shrink)
+    # Exclusivity stays (clamped to the new end): dropping it would widen who may use it.
+    until = licence.exclusive_until
     narrower = licence.replace(
-        valid_until=licence.valid_until - timedelta(days=shrink),
-        exclusive=False,
-        exclusive_until=None,
+        valid_until=end,
+        exclusive_until=min(until, end) if until is not None else None,
     )
     if evaluate(narrower, use).allowed:
         assert decision.allowed

@@ -55,6 +55,7 @@ def test_an_exclusive_territorial_licence_round_trips_through_odrl():
         territories={"IN", "NP"},
         exclusive=True,
         exclusive_until=START + timedelta(days=200),
+        exclusive_to="org-7",
         deletion_deadline_days=7,
         on_end="delete_model",
     )

@@ -129,12 +129,12 @@ def test_withdrawal_followed_by_a_selection_in_the_same_second(services, people)
     moment = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
     give(services, owner, item.id, at=moment - timedelta(days=1))
     with services.uow() as uow:
-        before = licences.selectable_items(uow, a_training_use(moment))
+        before = licences.selectable_items(uow, a_training_use(moment), moment)
     assert item.id in set(before.item_ids)
 
     withdraw(services, owner, item.id, at=moment)
     with services.uow() as uow:
-        after = licences.selectable_items(uow, a_training_use(moment))  # the same second
+        after = licences.selectable_items(uow, a_training_use(moment), moment)  # the same second
     assert item.id not in set(after.item_ids)
     assert after.reasons["item_withdrawn"] >= 1
     assert after.reasons["consent_withdrawn"] >= 1

@@ -201,8 +201,10 @@ def test_a_selection_takes_only_listed_items_whose_licence_allows_the_use(servic
         consent.give_consent_for_item(uow, services.signer, owner.actor, ok.id, at=T0)
 
     with services.uow() as uow:
-        allowed = licences.selectable_items(uow, a_training_use())
-        clone = licences.selectable_items(uow, a_training_use(action="create_replica"))
+        allowed = licences.selectable_items(uow, a_training_use(), T0 + timedelta(days=10))
+        clone = licences.selectable_items(
+            uow, a_training_use(action="create_replica"), T0 + timedelta(days=10)
+        )
     mine = {ok.id, unlisted.id, unlicensed.id}
     assert [i for i in allowed.item_ids if i in mine] == [ok.id]
     assert allowed.reasons.get("no_licence", 0) >= 1  # the unlicensed listed item
@@ -220,8 +222,8 @@ def test_a_selection_denies_a_territory_the_licence_excludes(services, people):
             uow, services.signer, owner.actor, item.id, offer_id=offer.id, at=T0
         )
     with services.uow() as uow:
-        us = licences.selectable_items(uow, a_training_use(territory="US"))
-        de = licences.selectable_items(uow, a_training_use(territory="DE"))
+        us = licences.selectable_items(uow, a_training_use(territory="US"), T0 + timedelta(days=10))
+        de = licences.selectable_items(uow, a_training_use(territory="DE"), T0 + timedelta(days=10))
     assert item.id not in set(us.item_ids)
     assert us.reasons["territory_excluded"] >= 1
     assert item.id in set(de.item_ids)
@@ -231,7 +233,18 @@ def test_a_use_is_parsed_from_json_with_every_problem_named():
     with pytest.raises(InvalidInput) as caught:
         licences.parse_use({"action": "train", "colour": "blue", "at": "yesterday"})
     problems = "\n".join(caught.value.problems)
-    for expected in ("colour: unknown field", "purpose", "industry", "territory", "at:"):
+    # Issue 16: the time judged is the server's; a buyer's `at` is refused, and a use
+    # gives its period and what its model will do.
+    for expected in (
+        "colour: unknown field",
+        "purpose",
+        "industry",
+        "territory",
+        "at: a use is judged at the server's time",
+        "starts_at: required",
+        "ends_at: required",
+        "task: required",
+    ):
         assert expected in problems
     use = licences.parse_use(
         {
@@ -240,7 +253,12 @@ def test_a_use_is_parsed_from_json_with_every_problem_named():
             "industry": "technology",
             "territory": "IN",
             "recipient_org": {"id": "org-1", "name": "Lab"},
-            "at": "2026-02-01T00:00:00+00:00",
+            "starts_at": "2026-02-01T00:00:00+00:00",
+            "ends_at": "2026-08-01T00:00:00+00:00",
+            "task": "speech_recognition",
+            "outputs": ["transcript"],
         }
     )
     assert use.territory == "IN" and use.at == datetime(2026, 2, 1, tzinfo=UTC)
+    assert use.until == datetime(2026, 8, 1, tzinfo=UTC)
+    assert use.task == "speech_recognition" and use.outputs == {"transcript"}

@@ -3,6 +3,7 @@ exclusion counts per reason, whatever mix of licences and consent states the ite
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from datetime import timedelta
 
@@ -20,9 +21,11 @@ from datatrust.services.consent import ConsentRow
 from datatrust.services.licences import LicenceOffer
 
 UNTIL = T0 + timedelta(days=200)
+# The server's time the selections are judged at (a value the service receives).
+NOW = T0 + timedelta(days=10)
 
 
-def judged_one_by_one(uow, use, at=None, until=None, among=None):
+def judged_one_by_one(uow, use, at, until=None, among=None):
     """The specification: every candidate item judged on its own, failing closed."""
     candidates = [
         i
@@ -55,11 +58,10 @@ def judged_one_by_one(uow, use, at=None, until=None, among=None):
                 if record is not None and record.offer_id != offer.id:
                     codes.add("consent_for_other_licence")
                 state = str(record.state) if record is not None else "active"
-                decision = evaluate(terms, use, at, state=state)
+                period = dataclasses.replace(use, until=until) if until else use
+                decision = evaluate(terms, period, at, state=state)
                 if not decision.allowed:
                     codes.update(str(c) for c in decision.codes)
-                if not codes and until is not None and terms.valid_until < until:
-                    codes.add(licences.ENDS_WITHIN_PERIOD)
         if codes:
             excluded += 1
             reasons.update(codes)
@@ -110,8 +112,8 @@ def test_grouped_selection_equals_judging_every_item_on_its_own(services, a_mixe
     made = a_mixed_catalogue
     use = a_training_use()
     with services.uow() as uow:
-        got = licences.selectable_items(uow, use, until=UNTIL)
-        expected = judged_one_by_one(uow, use, until=UNTIL)
+        got = licences.selectable_items(uow, use, NOW, until=UNTIL)
+        expected = judged_one_by_one(uow, use, NOW, until=UNTIL)
     assert (got.item_ids, got.excluded, got.reasons) == expected
     assert set(got.item_ids) & set(made.values()) == {made["ok"], made["ok2"]}
     for code in (
@@ -132,8 +134,8 @@ def test_a_use_no_licence_permits_selects_nothing_and_counts_every_candidate(
 ):
     use = a_training_use(action="create_replica")
     with services.uow() as uow:
-        got = licences.selectable_items(uow, use)
-        expected = judged_one_by_one(uow, use)
+        got = licences.selectable_items(uow, use, NOW)
+        expected = judged_one_by_one(uow, use, NOW)
     assert (got.item_ids, got.excluded, got.reasons) == expected
     assert got.item_ids == [] and got.reasons["action_not_permitted"] >= 1
 
@@ -143,8 +145,8 @@ def test_a_selection_among_given_ids_reads_them_in_chunks(services, a_mixed_cata
     among = set(a_mixed_catalogue.values()) - {a_mixed_catalogue["ok2"]}
     use = a_training_use()
     with services.uow() as uow:
-        got = licences.selectable_items(uow, use, until=UNTIL, among=among)
-        expected = judged_one_by_one(uow, use, until=UNTIL, among=among)
+        got = licences.selectable_items(uow, use, NOW, until=UNTIL, among=among)
+        expected = judged_one_by_one(uow, use, NOW, until=UNTIL, among=among)
     assert (got.item_ids, got.excluded, got.reasons) == expected
     assert got.item_ids == [a_mixed_catalogue["ok"]]
     assert got.excluded == len(among) - 2  # everything but "ok" and the unlisted item
@@ -160,8 +162,8 @@ def test_a_listed_item_with_nothing_to_deliver_is_never_selected_and_says_why(
         uow.commit()
     use = a_training_use()
     with services.uow() as uow:
-        got = licences.selectable_items(uow, use)
-        assert (got.item_ids, got.excluded, got.reasons) == judged_one_by_one(uow, use)
+        got = licences.selectable_items(uow, use, NOW)
+        assert (got.item_ids, got.excluded, got.reasons) == judged_one_by_one(uow, use, NOW)
     assert a_mixed_catalogue["ok"] in got.item_ids
     assert a_mixed_catalogue["ok2"] not in got.item_ids
     assert got.reasons[licences.NO_DEIDENTIFIED_VERSION] == 1

@@ -27,10 +27,14 @@ from datatrust.domain.errors import InvalidInput
 from datatrust.domain.purposes import (
     ACTIONS,
     INDUSTRIES,
+    OUTPUTS,
     PURPOSES,
     REPLICA_USE,
+    SENSITIVE_USES,
+    TASKS,
     USES,
-    uses_implied_by_action,
+    sensitive_kind,
+    uses_implied,
 )
 from datatrust.domain.territories import (
     ISO_3166_ALPHA2,
@@ -53,7 +57,8 @@ DEFAULT_DELETION_DEADLINE_DAYS = 30
 # A contributor may ask for faster deletion than the platform default, never slower.
 MAX_DELETION_DEADLINE_DAYS = DEFAULT_DELETION_DEADLINE_DAYS
 # Exclusive licences cost more: the buyer pays this share of the base price on top, for
-# every started year of exclusivity (so one day of exclusivity costs a full year's share).
+# every started calendar year of exclusivity (so one day costs a full year's share, and two
+# calendar years cost two shares even when a 29 February makes them 731 days).
 EXCLUSIVITY_SURCHARGE_PERCENT_PER_YEAR = 50
 
 # Keys that ask for terms Datatrust never grants. Each maps to the problem reported.
@@ -89,8 +94,16 @@ class Licence:
       ``excluded_territories`` carves countries out (meaningful with ``WORLD``).
     - The licence is valid in ``[valid_from, valid_until)``, for at most 5 years, or 10 when
       it permits a digital replica (``replica_use_description`` set).
-    - ``exclusive`` needs ``exclusive_until`` within the licence and at most 2 years after
-      ``valid_from``; the buyer then pays ``price_with_surcharge_minor``.
+    - ``exclusive`` needs ``exclusive_to`` (the holder's organisation id) and
+      ``exclusive_until`` within the licence and at most 2 years after ``valid_from``; the
+      buyer then pays ``price_with_surcharge_minor``. While it runs, no other organisation
+      may use the item.
+    - ``offered_to`` limits who may take the offer to named organisation ids (empty: any
+      vetted buyer).
+    - Sensitive uses (biometric identification, surveillance, emotion recognition,
+      political persuasion, deceptive impersonation, replicas) are denied unless named in
+      ``permitted_uses`` (a replica: unless the replica grant is set).
+    - ``redistribute`` can never be permitted: a licence is not transferable.
     - ``price_minor`` is in the currency's minor units per ``price_unit`` ("item"/"minute").
     """
 
@@ -115,6 +128,13 @@ class Licence:
     deletion_deadline_days: int = DEFAULT_DELETION_DEADLINE_DAYS
     on_end: str = "retrain_without"
     replica_use_description: str | None = None
+    # Sensitive uses (``purposes.SENSITIVE_USES`` other than replicas, which need the
+    # replica grant) this licence permits by name; every other sensitive use is denied.
+    permitted_uses: frozenset[str] = frozenset()
+    # Who may take the offer: empty is any vetted buyer; otherwise these organisation ids.
+    offered_to: frozenset[str] = frozenset()
+    # The one organisation an exclusive licence is exclusive to, until ``exclusive_until``.
+    exclusive_to: str | None = None
 
     def __post_init__(self) -> None:
         for name in _SET_FIELDS:
@@ -146,13 +166,15 @@ class Licence:
     def exclusivity_surcharge_minor(self) -> int:
         """What an exclusive licence costs on top of ``price_minor``; 0 if not exclusive.
 
-        50% of the base price per started year of exclusivity, rounded up to a whole minor
-        unit (so the contributor is never short-changed by rounding).
+        50% of the base price per started calendar year of exclusivity (counted with
+        ``add_years``, so leap days never add a year), rounded up to a whole minor unit (so
+        the contributor is never short-changed by rounding).
         """
         if not self.exclusive or self.exclusive_until is None:
             return 0
-        days = (self.exclusive_until - self.valid_from).days
-        started_years = max(1, -(-days // 365))
+        started_years = 1
+        while add_years(self.valid_from, started_years) < self.exclusive_until:
+            started_years += 1
         percent = EXCLUSIVITY_SURCHARGE_PERCENT_PER_YEAR * started_years
         return -(-self.price_minor * percent // 100)
 
@@ -213,6 +235,8 @@ _SET_FIELDS = (
     "prohibited_uses",
     "territories",
     "excluded_territories",
+    "permitted_uses",
+    "offered_to",
 )
 _DATETIME_FIELDS = ("valid_from", "valid_until", "exclusive_until")
 _INT_FIELDS = ("version", "price_minor", "royalty_share_percent", "deletion_deadline_days")
@@ -279,11 +303,11 @@ def _parse_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 parsed[name] = value
             else:
                 problems.append("exclusive: must be true or false")
-        elif name == "replica_use_description":
+        elif name in ("replica_use_description", "exclusive_to"):
             if value is None or isinstance(value, str):
                 parsed[name] = value
             else:
-                problems.append("replica_use_description: must be text or null")
+                problems.append(f"{name}: must be text or null")
     return parsed, problems
 
 
@@ -334,6 +358,31 @@ def _rule_problems(f: Mapping[str, Any]) -> list[str]:
         if not f["permitted_actions"]:
             p.append("permitted_actions: name at least one action")
         p += _unknown("permitted_actions", f["permitted_actions"], ACTIONS)
+        if "redistribute" in f["permitted_actions"]:
+            p.append(
+                "permitted_actions: 'redistribute' contradicts non-transferability (a licence "
+                "is never transferable, so the data cannot be passed on); remove it"
+            )
+
+    permitted_uses = f["permitted_uses"]
+    p += _unknown("permitted_uses", permitted_uses, USES)
+    for kind in sorted(u for u in permitted_uses if u in USES):
+        if sensitive_kind(kind) == REPLICA_USE:
+            p.append(
+                f"permitted_uses: {kind!r} is a digital replica; permit it with the replica "
+                "grant (replica_use_description), not here"
+            )
+        elif sensitive_kind(kind) is None:
+            p.append(
+                f"permitted_uses: {kind!r} is not a sensitive use; only "
+                f"{', '.join(sorted(SENSITIVE_USES - {REPLICA_USE}))} are permitted by name"
+            )
+        banned = USES.matching(kind, f["prohibited_uses"])
+        if banned:
+            p.append(
+                f"permitted_uses: {kind!r} is also prohibited ({', '.join(banned)}); "
+                "remove one of them"
+            )
 
     territories = f["territories"]
     if not territories:
@@ -402,6 +451,18 @@ def _rule_problems(f: Mapping[str, Any]) -> list[str]:
                 )
     elif until is not None:
         p.append("exclusive_until: only an exclusive licence has an exclusivity end")
+    holder = f["exclusive_to"]
+    if holder is not None and (not isinstance(holder, str) or not holder.strip()):
+        p.append("exclusive_to: must name the holder's organisation id")
+    elif exclusive is True and holder is None:
+        p.append("exclusive_to: an exclusive licence must name the organisation holding it")
+    elif exclusive is False and holder is not None:
+        p.append("exclusive_to: only an exclusive licence has a holder; set exclusive or remove it")
+    offered_to = f["offered_to"]
+    if any(not o.strip() for o in offered_to):
+        p.append("offered_to: organisation ids must not be empty")
+    if isinstance(holder, str) and offered_to and holder not in offered_to:
+        p.append(f"offered_to: the exclusive holder {holder!r} is not among the named buyers")
 
     if "price_minor" in f and (not isinstance(f["price_minor"], int) or f["price_minor"] < 0):
         p.append("price_minor: must be a whole number of minor units, not negative")
@@ -543,6 +604,7 @@ class ReasonCode(StrEnum):
     CONSENT_STATE_UNKNOWN = "consent_state_unknown"
     LICENCE_NOT_YET_VALID = "licence_not_yet_valid"
     LICENCE_EXPIRED = "licence_expired"
+    LICENCE_ENDS_WITHIN_PERIOD = "licence_ends_within_period"
     ACTION_UNKNOWN = "action_unknown"
     ACTION_NOT_PERMITTED = "action_not_permitted"
     PURPOSE_UNKNOWN = "purpose_unknown"
@@ -550,13 +612,19 @@ class ReasonCode(StrEnum):
     PURPOSE_PROHIBITED = "purpose_prohibited"
     INDUSTRY_UNKNOWN = "industry_unknown"
     INDUSTRY_PROHIBITED = "industry_prohibited"
+    INDUSTRY_DENIED_BY_INSTANCE = "industry_denied_by_instance"
     TERRITORY_UNKNOWN = "territory_unknown"
     TERRITORY_NOT_COVERED = "territory_not_covered"
     TERRITORY_EXCLUDED = "territory_excluded"
+    TASK_UNKNOWN = "task_unknown"
+    OUTPUT_UNKNOWN = "output_unknown"
     USE_UNKNOWN = "use_unknown"
     USE_PROHIBITED = "use_prohibited"
+    SENSITIVE_USE_NOT_PERMITTED = "sensitive_use_not_permitted"
     REPLICA_NOT_PERMITTED = "replica_not_permitted"
     RECIPIENT_UNKNOWN = "recipient_unknown"
+    RECIPIENT_NOT_OFFERED = "recipient_not_offered"
+    EXCLUSIVE_TO_ANOTHER = "exclusive_to_another"
 
 
 DENY_CODES = frozenset(ReasonCode) - {ReasonCode.ALLOWED}
@@ -602,8 +670,11 @@ class Use:
     """What a buyer declares it will do with an item.
 
     ``declared_uses`` names kinds of use from ``purposes.USES`` the use involves (for
-    example ``voice_cloning``); some are implied by the action (``create_replica`` is a
-    ``digital_replica`` use) and need not be declared. ``at`` is when the use happens.
+    example ``voice_cloning``). ``task`` (``purposes.TASKS``) and ``outputs``
+    (``purposes.OUTPUTS``) say what the resulting model will do; they, the action, the
+    purpose and the industry imply further uses (``purposes.uses_implied``), so a use is
+    judged by what it does, not by the purpose name it picked. The use runs from ``at``
+    until ``until`` (None: an instant); the whole period must fit the licence.
     """
 
     action: str
@@ -613,27 +684,54 @@ class Use:
     recipient_org: Organisation
     at: datetime
     declared_uses: frozenset[str] = field(default_factory=frozenset)
+    task: str | None = None
+    outputs: frozenset[str] = field(default_factory=frozenset)
+    until: datetime | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.declared_uses, frozenset):
-            object.__setattr__(self, "declared_uses", frozenset(self.declared_uses))
+        for name in ("declared_uses", "outputs"):
+            if not isinstance(getattr(self, name), frozenset):
+                object.__setattr__(self, name, frozenset(getattr(self, name)))
+
+    def all_uses(self) -> frozenset[str]:
+        """The declared uses and every use the rest of the declaration implies."""
+        return self.declared_uses | uses_implied(
+            action=self.action,
+            purpose=self.purpose,
+            industry=self.industry,
+            task=self.task,
+            outputs=self.outputs,
+        )
 
 
 def evaluate(
-    licence: Licence, use: Use, at: datetime | None = None, state: str = "active"
+    licence: Licence,
+    use: Use,
+    at: datetime | None = None,
+    state: str = "active",
+    *,
+    denied_industries: Iterable[str] = (),
 ) -> Decision:
-    """Whether ``use`` is allowed under ``licence`` at ``at`` (default ``use.at``).
+    """Whether ``use`` is allowed under ``licence``, judged at ``at``.
+
+    ``at`` is the evaluation time and must come from the server's clock: services and the
+    CLI always pass it; the default (``use.at``) is for pure callers only. The use's period
+    starts at the later of ``use.at`` and ``at`` (a buyer's past start cannot revive an
+    ended licence) and ends at ``use.until``; all of it must lie within the licence.
 
     ``state`` is the consent state of the item ("active", "withdrawn", "expired"); anything
-    but "active" denies. Rules, all checked so the decision carries every reason:
-    the moment must be in ``[valid_from, valid_until)``; the action must be permitted;
-    the purpose must be, or descend from, a permitted purpose and must not be, or descend
-    from, a prohibited one (prohibitions beat permissions); the industry must not be, or
-    descend from, a prohibited one; the territory must be covered and not excluded; no
-    declared or implied use may be prohibited, and a replica use needs the licence's
-    replica permission. Unknown codes deny.
+    but "active" denies. ``denied_industries`` is the instance's deny-list (settings), part
+    of every decision. Rules, all checked so the decision carries every reason:
+    the action must be permitted; the purpose must be, or descend from, a permitted purpose
+    and must not be, or descend from, a prohibited one (prohibitions beat permissions);
+    the industry must not be, or descend from, one prohibited by the licence or denied by
+    the instance; the territory must be covered and not excluded; no declared or implied
+    use may be prohibited, and a sensitive one must be permitted explicitly (a replica by
+    the replica grant); the recipient must be one the offer is made to, and no other
+    organisation may use an item while it is exclusive to one. Unknown codes deny.
     """
     moment = as_utc(at if at is not None else use.at)
+    start = max(as_utc(use.at), moment)
     deny: list[Reason] = []
 
     def no(code: ReasonCode, text: str) -> None:
@@ -646,13 +744,17 @@ def evaluate(
     elif state != "active":
         no(ReasonCode.CONSENT_STATE_UNKNOWN, f"unknown consent state {state!r}")
 
-    if moment < licence.valid_from:
+    if start < licence.valid_from:
         no(ReasonCode.LICENCE_NOT_YET_VALID, f"the licence starts {licence.valid_from.isoformat()}")
-    if moment >= licence.valid_until:
+    if moment >= licence.valid_until or start >= licence.valid_until:
         no(ReasonCode.LICENCE_EXPIRED, f"the licence ended {licence.valid_until.isoformat()}")
+    elif use.until is not None and as_utc(use.until) > licence.valid_until:
+        no(
+            ReasonCode.LICENCE_ENDS_WITHIN_PERIOD,
+            f"the licence ends {licence.valid_until.isoformat()}, before the use does",
+        )
 
-    if not use.recipient_org.id.strip():
-        no(ReasonCode.RECIPIENT_UNKNOWN, "the receiving organisation is not identified")
+    _judge_parties(licence, use, start, no)
 
     if use.action not in ACTIONS:
         no(ReasonCode.ACTION_UNKNOWN, f"unknown action {use.action!r}")
@@ -683,6 +785,12 @@ def evaluate(
                 ReasonCode.INDUSTRY_PROHIBITED,
                 f"industry {use.industry!r} falls under prohibited {', '.join(banned)}",
             )
+        denied = INDUSTRIES.matching(use.industry, denied_industries)
+        if denied:
+            no(
+                ReasonCode.INDUSTRY_DENIED_BY_INSTANCE,
+                f"this instance does not serve {use.industry!r} (denied: {', '.join(denied)})",
+            )
 
     if not is_known_territory(use.territory):
         no(ReasonCode.TERRITORY_UNKNOWN, f"unknown territory {use.territory!r}")
@@ -692,21 +800,65 @@ def evaluate(
         if use.territory in licence.excluded_territories:
             no(ReasonCode.TERRITORY_EXCLUDED, f"the licence excludes {use.territory}")
 
-    uses = use.declared_uses | uses_implied_by_action(use.action)
+    if use.task is not None and use.task not in TASKS:
+        no(ReasonCode.TASK_UNKNOWN, f"unknown model task {use.task!r}")
+    unknown_outputs = sorted(o for o in use.outputs if o not in OUTPUTS)
+    if unknown_outputs:
+        no(ReasonCode.OUTPUT_UNKNOWN, f"unknown model output(s) {', '.join(unknown_outputs)}")
+    _judge_uses(licence, use.all_uses(), no)
+
+    if deny:
+        return Decision(False, tuple(deny))
+    return Decision(True, (Reason(ReasonCode.ALLOWED, "every term of the licence is met"),))
+
+
+def _judge_parties(licence: Licence, use: Use, start: datetime, no: Any) -> None:
+    """The recipient must be identified, be offered the licence, and not be kept out by
+    another organisation's exclusivity overlapping the use's period."""
+    recipient = use.recipient_org.id.strip()
+    if not recipient:
+        no(ReasonCode.RECIPIENT_UNKNOWN, "the receiving organisation is not identified")
+        return
+    if licence.offered_to and recipient not in licence.offered_to:
+        no(
+            ReasonCode.RECIPIENT_NOT_OFFERED,
+            f"the licence is offered only to {', '.join(sorted(licence.offered_to))}",
+        )
+    if (
+        licence.exclusive
+        and licence.exclusive_until is not None
+        and recipient != licence.exclusive_to
+        and start < licence.exclusive_until
+    ):
+        no(
+            ReasonCode.EXCLUSIVE_TO_ANOTHER,
+            f"the item is exclusive to {licence.exclusive_to} until "
+            f"{licence.exclusive_until.isoformat()}",
+        )
+
+
+def _judge_uses(licence: Licence, uses: frozenset[str], no: Any) -> None:
+    """Unknown uses deny; prohibited ones deny; sensitive ones deny unless permitted."""
     unknown_uses = sorted(u for u in uses if u not in USES)
     if unknown_uses:
         no(ReasonCode.USE_UNKNOWN, f"unknown use(s) {', '.join(unknown_uses)}")
-    known_uses = sorted(u for u in uses if u in USES)
-    for kind in known_uses:
+    replica_denied = False
+    for kind in sorted(u for u in uses if u in USES):
         banned = USES.matching(kind, licence.prohibited_uses)
         if banned:
             no(
                 ReasonCode.USE_PROHIBITED,
                 f"use {kind!r} falls under prohibited {', '.join(banned)}",
             )
-    if any(USES.is_a(kind, REPLICA_USE) for kind in known_uses) and not licence.allows_replica:
+        sensitive = sensitive_kind(kind)
+        if sensitive == REPLICA_USE:
+            replica_denied = replica_denied or not licence.allows_replica
+        elif (
+            sensitive is not None and not banned and not USES.matching(kind, licence.permitted_uses)
+        ):
+            no(
+                ReasonCode.SENSITIVE_USE_NOT_PERMITTED,
+                f"use {kind!r} is sensitive and the licence does not permit it by name",
+            )
+    if replica_denied:
         no(ReasonCode.REPLICA_NOT_PERMITTED, "the licence does not permit a digital replica")
-
-    if deny:
-        return Decision(False, tuple(deny))
-    return Decision(True, (Reason(ReasonCode.ALLOWED, "every term of the licence is met"),))

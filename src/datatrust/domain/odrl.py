@@ -214,6 +214,13 @@ def licence_to_odrl(
     }
     if licence.exclusive_until is not None:
         doc["dt:exclusiveUntil"] = _datetime(licence.exclusive_until)
+    if licence.exclusive_to is not None:
+        doc["dt:exclusiveTo"] = licence.exclusive_to
+    if licence.offered_to:
+        doc["dt:offeredTo"] = sorted(licence.offered_to)
+    if licence.permitted_uses:
+        # Sensitive uses are denied unless the licence names them; these are the named ones.
+        doc["dt:permittedUseKind"] = _iris(USES, licence.permitted_uses)
     if licence.replica_use_description is not None:
         doc["dt:replicaUseDescription"] = licence.replica_use_description
     if assigner is not None:
@@ -355,6 +362,12 @@ def licence_from_odrl(doc: Any) -> Licence:
         r.problem("dt:revocable: a licence is always revocable")
     if "dt:exclusiveUntil" in doc:
         fields["exclusive_until"] = r.moment(doc["dt:exclusiveUntil"], "dt:exclusiveUntil")
+    if "dt:exclusiveTo" in doc:
+        fields["exclusive_to"] = r.value(doc["dt:exclusiveTo"], "dt:exclusiveTo", str)
+    if "dt:offeredTo" in doc:
+        fields["offered_to"] = r.strings(doc["dt:offeredTo"], "dt:offeredTo")
+    if "dt:permittedUseKind" in doc:
+        fields["permitted_uses"] = r.codes(doc["dt:permittedUseKind"], USES, "dt:permittedUseKind")
     if "dt:replicaUseDescription" in doc:
         fields["replica_use_description"] = r.value(
             doc["dt:replicaUseDescription"], "dt:replicaUseDescription", str

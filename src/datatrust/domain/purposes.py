@@ -136,11 +136,13 @@ PURPOSES = Vocabulary(
             "CommercialResearch",
             "research_and_development",
         ),
+        # Not under research and development: building a product to sell is a different
+        # purpose, and a permission for research must never reach it (issue 16 §4).
         _own(
             "commercial_product_development",
             "Commercial product development",
             "CommercialProductDevelopment",
-            "research_and_development",
+            None,
             "CommercialResearch",
         ),
         _own(
@@ -327,6 +329,8 @@ USES = Vocabulary(
             ("impersonation", "Impersonating the person", None),
             ("biometric_identification", "Biometric identification", None),
             ("emotion_recognition", "Emotion recognition", None),
+            ("surveillance", "Surveillance and tracking of people", None),
+            ("political_persuasion", "Political persuasion", None),
             ("sexual_content", "Sexual content", None),
             ("redistribution", "Redistribution to third parties", None),
         ]
@@ -335,13 +339,150 @@ USES = Vocabulary(
 
 REPLICA_USE = "digital_replica"
 
+# Uses a licence must permit by name (or, for a replica, by its replica grant): a licence
+# that says nothing about them denies them (issue 16 §2: fail closed on sensitive uses).
+SENSITIVE_USES = frozenset(
+    {
+        "biometric_identification",
+        "surveillance",
+        "emotion_recognition",
+        "political_persuasion",
+        "impersonation",
+        REPLICA_USE,
+    }
+)
+
 _IMPLIED_USES = {"create_replica": "digital_replica", "redistribute": "redistribution"}
+
+# What the resulting model will do. A use names its task, and the task (not the purpose
+# name the buyer chose) says which sensitive uses it involves: "computer vision training"
+# for face recognition is biometric identification.
+TASKS = Vocabulary(
+    "tasks",
+    [
+        Term(code, label, DT + "task/" + code, None)
+        for code, label in [
+            ("speech_recognition", "Speech recognition (speech to text)"),
+            ("speech_synthesis", "Speech synthesis in generic voices"),
+            ("voice_cloning", "Speaking in this person's voice"),
+            ("voice_conversion", "Converting a voice into this person's voice"),
+            ("speaker_identification", "Recognising who is speaking"),
+            ("speaker_verification", "Checking a speaker's claimed identity"),
+            ("face_detection", "Finding faces without recognising them"),
+            ("face_recognition", "Recognising who a face belongs to"),
+            ("face_verification", "Checking a face against a claimed identity"),
+            ("face_generation", "Generating or swapping this person's face"),
+            ("gait_recognition", "Recognising people by how they walk"),
+            ("person_reidentification", "Following the same person across cameras"),
+            ("person_tracking", "Tracking where people go"),
+            ("emotion_recognition", "Inferring emotions"),
+            ("pose_estimation", "Estimating body pose"),
+            ("object_detection", "Detecting objects"),
+            ("image_classification", "Classifying images"),
+            ("scene_understanding", "Understanding scenes"),
+            ("image_generation", "Generating images of no real person"),
+            ("language_modelling", "Language modelling and text generation"),
+            ("translation", "Translation"),
+            ("text_classification", "Classifying text"),
+            ("content_moderation", "Content moderation"),
+            ("political_messaging", "Writing or targeting political messages"),
+            ("audio_classification", "Classifying sounds"),
+        ]
+    ],
+)
+
+# What the model outputs; some outputs are themselves sensitive whatever the task.
+OUTPUTS = Vocabulary(
+    "outputs",
+    [
+        Term(code, label, DT + "output/" + code, None)
+        for code, label in [
+            ("text", "Text"),
+            ("transcript", "Transcripts"),
+            ("labels", "Labels or scores about content"),
+            ("bounding_boxes", "Positions of things in images"),
+            ("synthetic_speech", "Speech in generic voices"),
+            ("synthetic_images", "Images of no real person"),
+            ("identity", "Who a person is"),
+            ("biometric_template", "Face or voice templates"),
+            ("emotion_labels", "Labels about people's emotions"),
+            ("location_tracks", "Where people went"),
+            ("person_voice", "Audio in this person's voice"),
+            ("person_likeness", "Images or video of this person's face or body"),
+            ("political_messages", "Political messages"),
+        ]
+    ],
+)
+
+_TASK_USES = {
+    "voice_cloning": {"voice_cloning"},
+    "voice_conversion": {"voice_cloning"},
+    "speaker_identification": {"biometric_identification"},
+    "speaker_verification": {"biometric_identification"},
+    "face_recognition": {"biometric_identification"},
+    "face_verification": {"biometric_identification"},
+    "face_generation": {"face_avatar"},
+    "gait_recognition": {"biometric_identification"},
+    "person_reidentification": {"biometric_identification", "surveillance"},
+    "person_tracking": {"surveillance"},
+    "emotion_recognition": {"emotion_recognition"},
+    "political_messaging": {"political_persuasion"},
+}
+_OUTPUT_USES = {
+    "identity": {"biometric_identification"},
+    "biometric_template": {"biometric_identification"},
+    "emotion_labels": {"emotion_recognition"},
+    "location_tracks": {"surveillance"},
+    "person_voice": {"voice_cloning"},
+    "person_likeness": {"face_avatar"},
+    "political_messages": {"political_persuasion"},
+}
+# An industry or a purpose whose very point is a sensitive use.
+_INDUSTRY_USES = {
+    "surveillance": {"surveillance"},
+    "law_enforcement": {"surveillance"},
+    "political_campaigning": {"political_persuasion"},
+}
+_PURPOSE_USES = {"identity_verification": {"biometric_identification"}}
 
 
 def uses_implied_by_action(action: str) -> frozenset[str]:
     """Uses an action always involves: creating a replica is a replica use, and so on."""
     implied = _IMPLIED_USES.get(action)
     return frozenset({implied}) if implied else frozenset()
+
+
+def uses_implied(
+    *,
+    action: str,
+    purpose: str,
+    industry: str,
+    task: str | None = None,
+    outputs: Iterable[str] = (),
+) -> frozenset[str]:
+    """Every use the declared action, purpose, industry, task and outputs involve.
+
+    Follows each vocabulary upwards, so a narrower industry (or purpose) implies what its
+    broader one does. Unknown codes imply nothing here; the evaluation denies them.
+    """
+    found: set[str] = set(uses_implied_by_action(action))
+    for code in PURPOSES.ancestors(purpose):
+        found |= _PURPOSE_USES.get(code, set())
+    for code in INDUSTRIES.ancestors(industry):
+        found |= _INDUSTRY_USES.get(code, set())
+    if task is not None:
+        found |= _TASK_USES.get(task, set())
+    for output in outputs:
+        found |= _OUTPUT_USES.get(output, set())
+    return frozenset(found)
+
+
+def sensitive_kind(use: str) -> str | None:
+    """The sensitive use ``use`` is a kind of (itself, or e.g. a replica), else None."""
+    for ancestor in USES.ancestors(use):
+        if ancestor in SENSITIVE_USES:
+            return ancestor
+    return None
 
 
 def is_a(child: str, ancestor: str) -> bool:

@@ -352,7 +352,13 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
         return
     with services.uow() as uow:
         try:
-            orders.purchase_order(uow, buyer, order.id, fee_percent=settings.platform_fee_percent)
+            orders.purchase_order(
+                uow,
+                buyer,
+                order.id,
+                fee_percent=settings.platform_fee_percent,
+                denied_industries=settings.denied_industries,
+            )
         except Conflict:  # nothing left to buy (a withdrawal meanwhile): the quote stays
             return
 

@@ -13,6 +13,7 @@ use take?": it evaluates every candidate's licence and consent state and fails c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
@@ -30,6 +31,7 @@ from datatrust.domain.licence import (
     Decision,
     Licence,
     Organisation,
+    ReasonCode,
     Use,
     evaluate,
     licence_from_template,
@@ -318,21 +320,49 @@ _USE_FIELDS = {
     "industry",
     "territory",
     "recipient_org",
-    "at",
+    "starts_at",
+    "ends_at",
     "declared_uses",
+    "task",
+    "outputs",
 }
+# Actions that yield a model, whose task the use must state.
+_MODEL_ACTIONS = frozenset({"train", "fine_tune", "evaluate", "create_replica"})
 
 
 def parse_use(data: Any) -> Use:
     """A buyer's declared use from JSON; ``InvalidInput`` naming every problem.
 
-    ``recipient_org`` is ``{"id": ..., "name": ...}``; ``at`` an ISO 8601 time.
-    Unknown codes are *not* problems here: ``evaluate`` denies them with a reason.
+    ``recipient_org`` is ``{"id": ..., "name": ...}``; ``starts_at`` and ``ends_at`` (ISO
+    8601) the period of use, all of which must fit the licence; ``task`` (required for an
+    action that yields a model) and ``outputs`` say what the resulting model will do.
+    There is no ``at``: the time a use is judged at is the server's clock, never the
+    buyer's. Unknown codes are *not* problems here: ``evaluate`` denies them with a reason.
     """
     if not isinstance(data, Mapping):
         raise InvalidInput("a use must be an object with named fields")
-    problems = [f"{key}: unknown field" for key in data if key not in _USE_FIELDS]
+    problems = []
+    for key in data:
+        if key == "at":
+            problems.append(
+                "at: a use is judged at the server's time, not one the buyer sends; "
+                "give the period of use as starts_at and ends_at"
+            )
+        elif key not in _USE_FIELDS:
+            problems.append(f"{key}: unknown field")
     values: dict[str, Any] = {}
+    task = data.get("task")
+    if task is None and data.get("action") in _MODEL_ACTIONS:
+        problems.append("task: required: say what the resulting model will do")
+    elif task is not None and (not isinstance(task, str) or not task.strip()):
+        problems.append("task: must be a task code")
+    else:
+        values["task"] = task
+    outputs = data.get("outputs", [])
+    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+        problems.append("outputs: must be a list of codes")
+    else:
+        values["outputs"] = frozenset(outputs)
     for name in ("action", "purpose", "industry", "territory"):
         value = data.get(name)
         if not isinstance(value, str) or not value.strip():
@@ -348,13 +378,16 @@ def parse_use(data: Any) -> Use:
         problems.append('recipient_org: required, as {"id": "...", "name": "..."}')
     else:
         values["recipient_org"] = Organisation(org["id"], org.get("name", ""))
-    at = data.get("at")
-    try:
-        values["at"] = as_utc(datetime.fromisoformat(at)) if isinstance(at, str) else None
-    except ValueError:
-        values["at"] = None
-    if values["at"] is None:
-        problems.append("at: required, an ISO 8601 date and time")
+    for name, key in (("starts_at", "at"), ("ends_at", "until")):
+        raw = data.get(name)
+        try:
+            values[key] = as_utc(datetime.fromisoformat(raw)) if isinstance(raw, str) else None
+        except ValueError:
+            values[key] = None
+        if values[key] is None:
+            problems.append(f"{name}: required, an ISO 8601 date and time")
+    if values["at"] is not None and values["until"] is not None and values["until"] <= values["at"]:
+        problems.append("ends_at: must be after starts_at")
     declared = data.get("declared_uses", [])
     if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
         problems.append("declared_uses: must be a list of codes")
@@ -382,7 +415,7 @@ class Selection:
 # Statuses that are candidates at all. Withdrawn items are looked at only so that the
 # exclusion counts say why they are missing; they can never be selected.
 _CANDIDATE_STATUSES = (ItemStatus.LISTED, ItemStatus.WITHDRAWN)
-ENDS_WITHIN_PERIOD = "licence_ends_within_period"
+ENDS_WITHIN_PERIOD = str(ReasonCode.LICENCE_ENDS_WITHIN_PERIOD)
 NO_DEIDENTIFIED_VERSION = "no_deidentified_version"
 
 
@@ -393,13 +426,16 @@ def selectable_items(
     *,
     until: datetime | None = None,
     among: Collection[int] | None = None,
+    denied_industries: Iterable[str] = (),
 ) -> Selection:
-    """Listed items whose licence allows ``use`` at ``at`` (default ``use.at``), with the
-    reasons every other candidate was left out. Fails closed: an item with no licence,
+    """Listed items whose licence allows ``use`` judged at ``at`` (the server's time;
+    default now, never the buyer's ``use.at``, which is only when its period starts), with
+    the reasons every other candidate was left out. Fails closed: an item with no licence,
     no consent, consent given under other terms, a licence that no longer validates or any
-    denying reason is left out. With ``until``, an item whose licence ends before it is
-    left out too (``licence_ends_within_period``); with ``among``, only those item ids are
-    candidates (ids that are not listed or withdrawn are simply not counted).
+    denying reason is left out; ``denied_industries`` (the instance's deny-list) is part
+    of every decision. With ``until`` (or ``use.until``), an item whose licence ends before
+    it is left out too (``licence_ends_within_period``); with ``among``, only those item
+    ids are candidates (ids that are not listed or withdrawn are simply not counted).
 
     The decision for an item depends only on its status, its licence, and its consent
     record's offer and state, so the database groups the candidates by those (a few
@@ -410,6 +446,10 @@ def selectable_items(
     It reads the committed state of this transaction, so a withdrawal committed a moment
     earlier (even in the same second) is already excluded.
     """
+    moment = as_utc(at) if at is not None else utcnow()
+    if until is not None:
+        use = dataclasses.replace(use, until=as_utc(until))
+    denied = tuple(denied_industries)
     queries = uow.queries
     groups = queries.selection_groups([str(s) for s in _CANDIDATE_STATUSES], among)
     offers = {
@@ -426,7 +466,7 @@ def selectable_items(
     excluded = 0
     allowed: set[tuple[int, str]] = set()
     for group in groups:
-        codes = _exclusion_codes(group, terms, use, at, until)
+        codes = _exclusion_codes(group, terms, use, moment, denied)
         if codes:
             excluded += group.count
             for code in codes:
@@ -449,8 +489,8 @@ def _exclusion_codes(
     group: Any,
     terms: Mapping[int, Licence | None],
     use: Use,
-    at: datetime | None,
-    until: datetime | None,
+    at: datetime,
+    denied_industries: tuple[str, ...],
 ) -> set[str]:
     """Why the items of one ``queries.SelectionGroup`` may not be taken (empty: they may)."""
     codes: set[str] = set()
@@ -471,8 +511,8 @@ def _exclusion_codes(
         # Consent was given under other terms than the item now carries: not consented.
         codes.add("consent_for_other_licence")
     state = group.consent_state if group.consent_state is not None else "active"
-    decision: Decision = evaluate(licence, use, at, state=state)
+    decision: Decision = evaluate(
+        licence, use, at, state=state, denied_industries=denied_industries
+    )
     codes.update(str(c) for c in decision.codes if not decision.allowed)
-    if not codes and until is not None and licence.valid_until < until:
-        codes.add(ENDS_WITHIN_PERIOD)
     return codes

@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,7 +44,7 @@ from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.money import Money
 from datatrust.domain.odrl import Agreement, agreement_to_odrl
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
-from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
+from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.territories import is_known_territory
 from datatrust.services.accounts import actor_label
 from datatrust.services.licences import (
@@ -215,23 +215,35 @@ def use_to_dict(declared: DeclaredUse) -> dict[str, Any]:
         "industry": use.industry,
         "territory": use.territory,
         "declared_uses": sorted(use.declared_uses),
+        "task": use.task,
+        "outputs": sorted(use.outputs),
         "starts_at": declared.starts_at.isoformat(),
         "ends_at": declared.ends_at.isoformat(),
         "recipient_org": {"id": use.recipient_org.id, "name": use.recipient_org.name},
     }
 
 
-def use_from_dict(data: Mapping[str, Any], at: datetime | None = None) -> Use:
-    """The stored use, evaluated at ``at`` (default: its start)."""
+def use_from_dict(
+    data: Mapping[str, Any], at: datetime | None = None, recipient: LicenceOrg | None = None
+) -> Use:
+    """The stored use, starting at ``at`` (default: its start) and running to its end.
+
+    ``recipient`` replaces the stored recipient: a build or delivery judges the
+    organisation that actually receives the data, not the one named when it was ordered.
+    """
     org = data["recipient_org"]
+    ends = data.get("ends_at")
     return Use(
         action=data["action"],
         purpose=data["purpose"],
         industry=data["industry"],
         territory=data["territory"],
-        recipient_org=LicenceOrg(org["id"], org["name"]),
+        recipient_org=recipient or LicenceOrg(org["id"], org["name"]),
         at=as_utc(at or datetime.fromisoformat(data["starts_at"])),
         declared_uses=frozenset(data.get("declared_uses", [])),
+        task=data.get("task"),
+        outputs=frozenset(data.get("outputs", [])),
+        until=as_utc(datetime.fromisoformat(ends)) if isinstance(ends, str) else None,
     )
 
 
@@ -286,6 +298,13 @@ def parse_declared_use(
     if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
         problems.append("declared_uses: must be a list of codes")
         declared = []
+    task = data.get("task") or None
+    if task is not None and task not in TASKS:
+        problems.append(f"task: unknown model task {task!r}")
+    outputs = data.get("outputs") or []
+    if not isinstance(outputs, list) or not all(o in OUTPUTS for o in outputs):
+        problems.append("outputs: must be a list of known output codes")
+        outputs = []
     if problems:
         raise InvalidInput("the declared use is not valid", problems=problems)
     assert ends is not None and isinstance(territory, str)
@@ -297,6 +316,9 @@ def parse_declared_use(
         recipient_org=LicenceOrg(str(org.id), org.legal_name),
         at=starts,
         declared_uses=frozenset(declared),
+        task=task,
+        outputs=frozenset(outputs),
+        until=ends,
     )
     return DeclaredUse(use, starts, ends)
 
@@ -329,16 +351,29 @@ def check_use_is_allowed(org: Organisation, use: Use, denied_industries: list[st
 # --- selection and quote ------------------------------------------------------------------
 
 
-def select_for_use(uow: UnitOfWork, declared: DeclaredUse) -> Selection:
+def select_for_use(
+    uow: UnitOfWork,
+    declared: DeclaredUse,
+    *,
+    now: datetime | None = None,
+    denied_industries: Iterable[str] = (),
+) -> Selection:
     """Listed items whose licence permits ``declared.use`` from its start until its end,
     and how many were left out for each reason code.
 
     The rules are ``licences.selectable_items`` (the one definition: failing closed on a
     missing or invalid licence, missing consent, consent under other terms, any denying
-    reason), evaluated at the period's start; an item whose licence ends before the period
-    does is left out with ``licence_ends_within_period``.
+    reason, the instance's denied industries), judged at the server's ``now``; an item
+    whose licence ends before the period does is left out with
+    ``licence_ends_within_period``.
     """
-    return selectable_items(uow, declared.use, declared.starts_at, until=declared.ends_at)
+    return selectable_items(
+        uow,
+        declared.use,
+        now,
+        until=declared.ends_at,
+        denied_industries=denied_industries,
+    )
 
 
 @dataclass(frozen=True)
@@ -501,7 +536,7 @@ def declare_order(
             problems=exc.problems,
             use={k: data.get(k) for k in ("action", "purpose", "industry", "territory")},
         ) from None
-    selection = select_for_use(uow, declared)
+    selection = select_for_use(uow, declared, now=now, denied_industries=denied_industries)
     chosen = sorted(by_ids(uow, Item, selection.item_ids), key=lambda i: i.id)
     use = use_to_dict(declared)
     held = held_agreements(uow, org.id, use, chosen)
@@ -564,7 +599,13 @@ def list_orders(uow: UnitOfWork, actor: Actor) -> list[Order]:
 
 
 def purchase_order(
-    uow: UnitOfWork, actor: Actor, order_id: int, *, fee_percent: int, now: datetime | None = None
+    uow: UnitOfWork,
+    actor: Actor,
+    order_id: int,
+    *,
+    fee_percent: int,
+    now: datetime | None = None,
+    denied_industries: Iterable[str] = (),
 ) -> tuple[Order, list[AgreementRow]]:
     """Buy a quoted order: one agreement per item, the sale recorded, ``item:sell`` each.
 
@@ -583,7 +624,7 @@ def purchase_order(
     if order.state == "purchased":
         raise Conflict(f"order {order.id} was already bought", {"order_id": order.id})
     moment = as_utc(now or utcnow())
-    still = _still_allowed(uow, order)
+    still = _still_allowed(uow, order, org, moment, denied_industries)
     # Items bought since the quote (another order for the same use) are held now.
     held = {
         **{h["item_id"]: h for h in order.quote.get("held", [])},
@@ -664,12 +705,21 @@ def purchase_order(
     return order, agreements
 
 
-def _still_allowed(uow: UnitOfWork, order: Order) -> list[Item]:
+def _still_allowed(
+    uow: UnitOfWork,
+    order: Order,
+    org: Organisation,
+    now: datetime,
+    denied_industries: Iterable[str],
+) -> list[Item]:
     """The order's items that its use may still take now, by the same rules as the
-    selection (``licences.selectable_items``, restricted to the order's items)."""
-    use = use_from_dict(order.use, at=max(utcnow(), datetime.fromisoformat(order.use["starts_at"])))
+    selection (``licences.selectable_items``, restricted to the order's items), for the
+    organisation that buys (the licensee the agreements will name)."""
+    use = use_from_dict(order.use, recipient=LicenceOrg(str(org.id), org.legal_name))
     ends = as_utc(datetime.fromisoformat(order.use["ends_at"]))
-    still = selectable_items(uow, use, until=ends, among=order.item_ids)
+    still = selectable_items(
+        uow, use, now, until=ends, among=order.item_ids, denied_industries=denied_industries
+    )
     return sorted(by_ids(uow, Item, still.item_ids), key=lambda i: i.id)
 
 

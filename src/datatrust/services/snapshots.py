@@ -39,6 +39,7 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.licence import evaluate
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import snapshot as writer
@@ -166,15 +167,25 @@ def object_key(snapshot_id: int, name: str) -> str:
 
 
 def _why_not(
-    uow: UnitOfWork, agreement: AgreementRow, item: Item | None, at: datetime
+    uow: UnitOfWork,
+    agreement: AgreementRow,
+    item: Item | None,
+    at: datetime,
+    recipient: Organisation,
+    denied_industries: Iterable[str] = (),
 ) -> list[str]:
-    """Reason codes that keep an agreed item out of a build now; empty if it may go."""
+    """Reason codes that keep an agreed item out of a build for ``recipient`` now; empty
+    if it may go. The recipient must be the agreement's licensee (an affiliate is another
+    organisation), and the licence is judged for the recipient, so an offer to named
+    organisations or another holder's exclusivity keeps it out too."""
     from datatrust.services.consent import ConsentRow
     from datatrust.services.revocations import Revocation
 
     if item is None:
         return ["item_missing"]
     codes: list[str] = []
+    if recipient.id != agreement.org_id:
+        codes.append("recipient_not_licensee")
     if item.status is not ItemStatus.LISTED:
         codes.append(f"item_{item.status.value}")
     consent = uow.get(ConsentRow, item.consent_id) if item.consent_id else None
@@ -185,7 +196,12 @@ def _why_not(
     if uow.one(Revocation, org_id=agreement.org_id, item_id=item.id) is not None:
         codes.append("revoked")
     state = str(consent.state) if consent is not None else "withdrawn"
-    decision = evaluate(agreement.terms(), use_from_dict(agreement.use, at=at), state=state)
+    use = use_from_dict(
+        agreement.use, at=at, recipient=LicenceOrg(str(recipient.id), recipient.legal_name)
+    )
+    decision = evaluate(
+        agreement.terms(), use, at, state=state, denied_industries=denied_industries
+    )
     if not decision.allowed:
         codes.extend(str(c) for c in decision.codes)
     return sorted(set(codes))
@@ -199,6 +215,7 @@ def build_snapshot(
     cipher: Cipher,
     shard_items: int = DEFAULT_SHARD_ITEMS,
     now: datetime | None = None,
+    denied_industries: Iterable[str] = (),
 ) -> Snapshot:
     """Plan the next build of a bought order and queue its shard jobs; the build gets a
     data key of its own from ``cipher`` (its files are stored encrypted under it).
@@ -218,7 +235,9 @@ def build_snapshot(
     keep: list[AgreementRow] = []
     dropped: dict[str, list[str]] = {}
     for agreement in agreements:
-        codes = _why_not(uow, agreement, items.get(agreement.item_id), moment)
+        codes = _why_not(
+            uow, agreement, items.get(agreement.item_id), moment, org, denied_industries
+        )
         if codes:
             dropped[str(agreement.item_id)] = codes
         else:

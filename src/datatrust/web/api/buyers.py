@@ -148,7 +148,11 @@ def purchase(
     unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     order, agreements = orders.purchase_order(
-        unit, actor, order_id, fee_percent=svc.settings.platform_fee_percent
+        unit,
+        actor,
+        order_id,
+        fee_percent=svc.settings.platform_fee_percent,
+        denied_industries=svc.settings.denied_industries,
     )
     return {**order_out(order), "agreements": [agreement_out(a) for a in agreements]}
 
@@ -179,7 +183,12 @@ def build_snapshot(
 ) -> dict[str, Any]:
     shard_items = body.shard_items if body else snapshots.DEFAULT_SHARD_ITEMS
     built = snapshots.build_snapshot(
-        unit, actor, order_id, cipher=svc.storage.cipher, shard_items=shard_items
+        unit,
+        actor,
+        order_id,
+        cipher=svc.storage.cipher,
+        shard_items=shard_items,
+        denied_industries=svc.settings.denied_industries,
     )
     return snapshot_out(built)
 

@@ -184,7 +184,13 @@ def buy(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    orders.purchase_order(unit, page.actor, order_id, fee_percent=svc.settings.platform_fee_percent)
+    orders.purchase_order(
+        unit,
+        page.actor,
+        order_id,
+        fee_percent=svc.settings.platform_fee_percent,
+        denied_industries=svc.settings.denied_industries,
+    )
     return RedirectResponse(f"/buyer/orders/{order_id}", status_code=303)
 
 
@@ -195,7 +201,13 @@ def build(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    snapshots.build_snapshot(unit, page.actor, order_id, cipher=svc.storage.cipher)
+    snapshots.build_snapshot(
+        unit,
+        page.actor,
+        order_id,
+        cipher=svc.storage.cipher,
+        denied_industries=svc.settings.denied_industries,
+    )
     return RedirectResponse("/buyer/snapshots", status_code=303)
 
 
