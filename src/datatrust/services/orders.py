@@ -441,7 +441,8 @@ _SAME_USE_KEYS = ("action", "purpose", "industry", "territory")
 def covers(held_use: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     """Whether an agreement taken for ``held_use`` already grants ``wanted`` (both
     ``use_to_dict`` shapes): the same action, purpose, industry and territory, for the same
-    recipient, every declared use of ``wanted`` among its own, over a period that contains
+    recipient and model task, every declared use and output of ``wanted`` among its own,
+    over a period that contains
     the wanted one. Anything less (another territory, a day longer) is a new use, priced
     in full: a partial overlap is never discounted."""
     try:
@@ -449,6 +450,9 @@ def covers(held_use: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
             all(held_use[k] == wanted[k] for k in _SAME_USE_KEYS)
             and str(held_use["recipient_org"]["id"]) == str(wanted["recipient_org"]["id"])
             and set(wanted.get("declared_uses", [])) <= set(held_use.get("declared_uses", []))
+            # What the model does is part of the use: another task is a new use.
+            and held_use.get("task") == wanted.get("task")
+            and set(wanted.get("outputs", [])) <= set(held_use.get("outputs", []))
             and as_utc(datetime.fromisoformat(held_use["starts_at"]))
             <= as_utc(datetime.fromisoformat(wanted["starts_at"]))
             and as_utc(datetime.fromisoformat(held_use["ends_at"]))
