@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import BackgroundTasks, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import StreamingResponse
 
 from datatrust.bootstrap import Services
@@ -55,14 +55,14 @@ class Caller:
     user_email: str | None = None
 
 
-def caller(request: Request, later: BackgroundTasks, svc: Services = Depends(services)) -> Caller:
+def caller(request: Request, svc: Services = Depends(services)) -> Caller:
     """Bearer token first, then the session cookie; neither means anonymous. A bad
     credential is an error (401), never a silent downgrade to anonymous.
 
     A plain function, so FastAPI runs it in the thread pool: its database reads never
     block the event loop. It reads in a read-only unit of work; a token's last-use time
-    is written at most once per ``accounts.TOKEN_TOUCH_INTERVAL``, after the response, in
-    a write of its own: bookkeeping never delays or fails the request."""
+    is written at most once per ``accounts.TOKEN_TOUCH_INTERVAL``, in a short write of its
+    own that may fail without failing the request."""
     header = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE)
     if header:
@@ -72,7 +72,7 @@ def caller(request: Request, later: BackgroundTasks, svc: Services = Depends(ser
         with svc.uow(read_only=True) as unit:
             auth = accounts.authenticate_token(unit, secret.strip())
         if auth.token_needs_touch:
-            later.add_task(_touch_token, svc, secret.strip())
+            _touch_token(svc, secret.strip())
         return Caller(auth.actor, user_email=auth.user.email)
     if cookie:
         with svc.uow(read_only=True) as unit:
@@ -118,8 +118,11 @@ class Requires:
         self.permission = permission
 
     async def __call__(self, request: Request, who: Caller = Depends(caller)) -> Actor:
+        # The role check first: a caller who may not act at all is refused before any of
+        # a form body is read for its CSRF token.
+        actor = self.admit(request, who)
         await check_csrf(request, who)
-        return self.admit(request, who)
+        return actor
 
     def admit(self, request: Request, who: Caller) -> Actor:
         """The role (and scope) check alone; the actor is kept for the request's log line."""
