@@ -24,6 +24,7 @@ from babel.numbers import format_currency, get_currency_precision
 
 from datatrust.domain.licence import Licence
 from datatrust.domain.licence_text import Amount, Day, Labels, Message, Territories, summarise
+from datatrust.domain.money import Money
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
@@ -55,6 +56,18 @@ def _locale(lang: str) -> Locale:
         return Locale.parse(DEFAULT_LANGUAGE)
 
 
+def format_money(amount: Money, lang: str) -> str:
+    """``amount`` as a reader of ``lang`` writes it, by Babel's CLDR data: "$1.20" in
+    English, "US$1.20" in isiZulu. Every page and the licence summary format money here.
+
+    Exact: minor units become a ``Decimal`` scaled by the currency's own precision (never
+    a float), shown with all its decimal places, so 120 minor units of USD are "1.20" and
+    of JPY "120"."""
+    digits = get_currency_precision(amount.currency)
+    value = Decimal(amount.amount_minor).scaleb(-digits)
+    return format_currency(value, amount.currency, locale=_locale(lang), currency_digits=True)
+
+
 def _format(value: Any, lang: str, tr: gettext.NullTranslations) -> Any:
     locale = _locale(lang)
     if isinstance(value, Labels):
@@ -63,10 +76,7 @@ def _format(value: Any, lang: str, tr: gettext.NullTranslations) -> Any:
         names = locale.territories
         return format_list([names.get(code, code) for code in value.codes], locale=locale)
     if isinstance(value, Amount):
-        # Integers in, Decimal for display only; never a float (design §5, Money).
-        digits = get_currency_precision(value.currency)
-        amount = Decimal(value.minor).scaleb(-digits)
-        return format_currency(amount, value.currency, locale=locale)
+        return format_money(Money(value.minor, value.currency), lang)
     if isinstance(value, Day):
         return format_date(value.value, format="long", locale=locale)
     return value

@@ -248,7 +248,7 @@ def test_contributor_records_uploads_previews_and_withdraws_on_a_phone(
     phone.get_by_role("link", name="Tasks").click()
     phone.wait_for_url("**/tasks")
     card = phone.locator("li.task", has=phone.get_by_role("link", name=open_task["title"]))
-    assert "USD 0.50" in card.inner_text() and "USD 30.00" in card.inner_text()
+    assert "$0.50" in card.inner_text() and "$30.00" in card.inner_text()
     check(phone, "tasks")
     card.get_by_role("link", name=open_task["title"]).click()
     phone.wait_for_url(f"**/tasks/{open_task['id']}")

@@ -9,8 +9,10 @@ import re
 import pytest
 
 import ingest_media as media
-from datatrust.domain.permissions import Role
+from datatrust.domain.money import Money
+from datatrust.domain.permissions import Actor, Role
 from datatrust.i18n import translator
+from datatrust.web.pages.common import Page, show_money
 from datatrust.web.pages.explain import REJECTIONS
 from support import fund_and_open, make_persona, sign_up_page
 
@@ -64,7 +66,52 @@ def test_open_tasks_show_pay_and_the_hourly_rate(contributor, people):
     page = contributor.get("/tasks")
     assert page.status_code == 200
     assert campaign["title"] in page.text
-    assert "USD 0.50" in page.text and "USD 30.00" in page.text  # per minute and per hour
+    assert "$0.50" in page.text and "$30.00" in page.text  # per minute and per hour
+
+
+def test_a_tasks_hourly_rate_is_the_pay_floor_checks_at_the_effort_it_states(
+    contributor, people
+):
+    """USD 1.50 an item for 5 minutes of stated effort is USD 18.00 an hour: the figure
+    opening the campaign was judged by, not one guessed from the recording's length (a
+    60 s recording would have made it USD 90.00)."""
+    campaign = open_campaign(
+        contributor,
+        people["operator"],
+        rate_minor=150,
+        pay_basis="per_item",
+        expected_minutes_per_item=5,
+        spec={"min_duration_s": 5, "max_duration_s": 60},
+    )
+    listed = contributor.get("/tasks").text
+    card = listed[listed.index(campaign["title"]) :]
+    assert "$1.50" in card and "$18.00" in card and "$90.00" not in card
+    task = contributor.get(f"/tasks/{campaign['id']}?lang=hi").text
+    assert "$18.00" in task and "$90.00" not in task
+
+
+def test_a_per_minute_tasks_licence_says_it_pays_per_minute(contributor, people):
+    campaign = open_campaign(contributor, people["operator"], rate_minor=40)
+    page = contributor.get(f"/tasks/{campaign['id']}?lang=en").text
+    assert "You are paid $0.40 for each minute of recording." in page
+    assert "for each item" not in page
+
+
+@pytest.mark.parametrize(
+    ("lang", "minor", "currency", "shown"),
+    [
+        ("en", 120, "USD", "$1.20"),
+        ("zu", 120, "USD", "$1.20"),
+        ("zu", 1200, "JPY", "JP¥1,200"),
+        ("hi", 123456789, "INR", "₹12,34,567.89"),
+        ("en", 1200, "JPY", "¥1,200"),
+    ],
+)
+def test_pages_show_money_in_the_readers_format_from_minor_units(lang, minor, currency, shown):
+    page = Page(None, Actor(Role.ANONYMOUS), lang, csrf_token="-")
+    assert show_money(page, minor, currency) == shown
+    assert show_money(page, Money(minor, currency)) == shown
+    assert show_money(page, {"amount_minor": minor, "currency": currency}) == shown
 
 
 def test_a_task_page_explains_the_licence_with_its_risks_before_accepting(contributor, people):

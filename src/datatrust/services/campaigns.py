@@ -192,22 +192,36 @@ def open_campaign(
     return campaign
 
 
-def _check_pay_floor(uow: UnitOfWork, campaign: Campaign, floors: PayFloors) -> None:
+def pay_floor_check(
+    uow: UnitOfWork, campaign: Campaign, floors: PayFloors
+) -> money.PayFloorCheck | None:
+    """The campaign's current rate checked against the pay floor for the effort it states
+    (``expected_minutes_per_item``): its hourly rate, the floor, the least rate that meets
+    it. None when the campaign states no effort (it cannot open then). Opening a campaign
+    and every page that shows its hourly rate use this, so the two never differ."""
     terms = uow.get(CampaignPayTerms, campaign.id)
     if terms is None:
-        raise InvalidInput(
-            "state expected_minutes_per_item (the effort per unit of pay) before opening: "
-            "the pay floor is checked against it",
-            field="expected_minutes_per_item",
-        )
+        return None
     floor = floors.floor_for(terms.country)
-    check = money.check_pay_floor(
+    return money.check_pay_floor(
         campaign.rate,
         terms.expected_minutes_per_item,
         terms.country,
         floor_minor_per_hour=floor.amount_minor,
         floor_currency=floor.currency,
     )
+
+
+def _check_pay_floor(uow: UnitOfWork, campaign: Campaign, floors: PayFloors) -> None:
+    check = pay_floor_check(uow, campaign, floors)
+    if check is None:
+        raise InvalidInput(
+            "state expected_minutes_per_item (the effort per unit of pay) before opening: "
+            "the pay floor is checked against it",
+            field="expected_minutes_per_item",
+        )
+    terms = uow.get(CampaignPayTerms, campaign.id)
+    assert terms is not None  # pay_floor_check found them
     if not check.meets_floor:
         unit = "item" if campaign.pay_basis is PayBasis.PER_ITEM else "minute"
         raise InvalidInput(

@@ -19,10 +19,9 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from datatrust.domain.errors import DomainError, NotAuthenticated
-from datatrust.domain.money import Money
-from datatrust.domain.payfloor import hourly_rate
+from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Actor, Permission, Role
-from datatrust.i18n import translator
+from datatrust.i18n import format_money, translator
 from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
@@ -213,7 +212,7 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> HTML
         path=request.url.path,
         kind_label=kind_label,
         explain=Explain(page.tr, page.lang, kind_label),
-        money=lambda minor, currency: Money(int(minor), currency).format(),
+        money=lambda amount, currency=None: show_money(page, amount, currency),
         **context,
     )
     response = HTMLResponse(html, status_code=status)
@@ -309,28 +308,40 @@ def page_router() -> APIRouter:
 # --- views shared by personas ------------------------------------------------------------
 
 
-def _effort_minutes(campaign: Any) -> int | None:
-    """Minutes of effort per unit of pay: one per paid minute; for a per-item task the
-    longest duration its spec asks for, rounded up. Campaigns do not state expected effort
-    yet (see the report), so a per-item task without a duration has no hourly figure."""
-    if campaign.pay_basis.value == "per_minute":
-        return 1
-    longest = campaign.spec.get("max_duration_s") or campaign.spec.get("min_duration_s")
-    if not longest:
-        return None
-    return max(1, -(-int(longest) // 60))
+def show_money(page: Page, amount: Any, currency: str | None = None) -> str:
+    """An amount as the page's reader writes it (``i18n.format_money``): a ``Money``, the
+    API's ``{"amount_minor", "currency"}`` shape, or minor units with ``currency``. The
+    one way pages show money."""
+    if isinstance(amount, dict):
+        amount = Money(int(amount["amount_minor"]), amount["currency"])
+    elif not isinstance(amount, Money):
+        amount = Money(int(amount), str(currency))
+    return format_money(amount, page.lang)
 
 
-def task_view(page: Page, campaign: Any) -> dict[str, Any]:
-    rate = campaign.rate
-    minutes = _effort_minutes(campaign)
+def task_view(
+    page: Page,
+    campaign: Any,
+    unit: UnitOfWork | None = None,
+    floors: campaigns.PayFloors | None = None,
+) -> dict[str, Any]:
+    """A task's pay in the reader's words. Its hourly rate (with ``unit`` and ``floors``)
+    is the pay-floor check's (``campaigns.pay_floor_check``, at the effort the campaign
+    states), so a page never shows a figure other than the one opening the campaign was
+    judged by; None without them or when the campaign states no effort."""
+    check = None
+    if unit is not None and floors is not None:
+        try:
+            check = campaigns.pay_floor_check(unit, campaign, floors)
+        except CurrencyMismatch:  # a draft priced in another currency than the floor
+            check = None
     return {
         "campaign": campaign,
-        "rate": rate.format(),
+        "rate": show_money(page, campaign.rate),
         "per": page._("per minute")
         if campaign.pay_basis.value == "per_minute"
         else page._("per item"),
-        "hourly": hourly_rate(rate, minutes).format() if minutes else None,
+        "hourly": show_money(page, check.hourly_rate) if check else None,
     }
 
 

@@ -91,6 +91,16 @@ FILE_INPUT = {
 }
 
 
+def licence_price(campaign: Any) -> dict[str, Any]:
+    """The licence's price terms for a task: its rate, per item or per minute of
+    recording as the task pays (so the licence says what the task pays for)."""
+    return {
+        "price_minor": campaign.rate_minor,
+        "currency": campaign.currency,
+        "price_unit": "minute" if campaign.pay_basis.value == "per_minute" else "item",
+    }
+
+
 def task_licence(page: Page, campaign: Any) -> list[tuple[str, bool]]:
     """The campaign's licence template with its rate, in plain words, risks flagged."""
     name = campaign.licence_template
@@ -99,8 +109,7 @@ def task_licence(page: Page, campaign: Any) -> list[tuple[str, bool]]:
         template=name,
         changes={
             "title": page._(title),
-            "price_minor": campaign.rate_minor,
-            "currency": campaign.currency,
+            **licence_price(campaign),
             "valid_from": utcnow(),
             **EXAMPLE_CHANGES.get(campaign.licence_template, {}),
         },
@@ -111,10 +120,13 @@ def task_licence(page: Page, campaign: Any) -> list[tuple[str, bool]]:
 
 @router.get("/tasks")
 def tasks(
-    page: Page = page_requires(Permission.CAMPAIGN_READ), unit: UnitOfWork = unit_of_work()
+    page: Page = page_requires(Permission.CAMPAIGN_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
+    floors = campaigns.PayFloors.from_settings(svc.settings)
     shown = [
-        task_view(page, c)
+        task_view(page, c, unit, floors)
         for c in campaigns.list_campaigns(unit, page.actor)
         if c.state.value == "open"
     ]
@@ -125,13 +137,16 @@ def tasks(
 def task(
     campaign_id: int,
     page: Page = page_requires(Permission.ITEM_CREATE),
+    svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
     return render(
         page,
         "task.html",
-        task=task_view(page, campaign),
+        task=task_view(
+            page, campaign, unit, campaigns.PayFloors.from_settings(svc.settings)
+        ),
         sentences=task_licence(page, campaign),
         errors={},
     )
@@ -154,8 +169,7 @@ def accept_task(
         template=campaign.licence_template,
         changes={
             "title": f"{campaign.title}"[:200],
-            "price_minor": campaign.rate_minor,
-            "currency": campaign.currency,
+            **licence_price(campaign),
             **EXAMPLE_CHANGES.get(campaign.licence_template, {}),
         },
     )

@@ -25,6 +25,7 @@ from datatrust.web.pages.common import (
     page_router,
     render,
     review_vote,
+    show_money,
     task_view,
 )
 
@@ -66,9 +67,12 @@ def decide(
 
 @router.get("/operator/campaigns")
 def operator_campaigns(
-    page: Page = page_requires(Permission.INSTANCE_MANAGE), unit: UnitOfWork = unit_of_work()
+    page: Page = page_requires(Permission.INSTANCE_MANAGE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
-    shown = [task_view(page, c) for c in campaigns.list_campaigns(unit, page.actor)]
+    floors = campaigns.PayFloors.from_settings(svc.settings)
+    shown = [task_view(page, c, unit, floors) for c in campaigns.list_campaigns(unit, page.actor)]
     return render(page, "operator_campaigns.html", tasks=shown)
 
 
@@ -128,7 +132,7 @@ def instance_settings(
 ) -> HTMLResponse:
     """Read-only: the instance's pay floor, platform fee and denied industries."""
     settings = svc.settings
-    floor = Money(settings.pay_floor_minor_per_hour, settings.pay_floor_currency).format()
+    floor = show_money(page, Money(settings.pay_floor_minor_per_hour, settings.pay_floor_currency))
     return render(
         page,
         "settings.html",
