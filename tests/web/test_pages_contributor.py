@@ -69,9 +69,7 @@ def test_open_tasks_show_pay_and_the_hourly_rate(contributor, people):
     assert "$0.50" in page.text and "$30.00" in page.text  # per minute and per hour
 
 
-def test_a_tasks_hourly_rate_is_the_pay_floor_checks_at_the_effort_it_states(
-    contributor, people
-):
+def test_a_tasks_hourly_rate_is_the_pay_floor_checks_at_the_effort_it_states(contributor, people):
     """USD 1.50 an item for 5 minutes of stated effort is USD 18.00 an hour: the figure
     opening the campaign was judged by, not one guessed from the recording's length (a
     60 s recording would have made it USD 90.00)."""

@@ -144,9 +144,7 @@ def task(
     return render(
         page,
         "task.html",
-        task=task_view(
-            page, campaign, unit, campaigns.PayFloors.from_settings(svc.settings)
-        ),
+        task=task_view(page, campaign, unit, campaigns.PayFloors.from_settings(svc.settings)),
         sentences=task_licence(page, campaign),
         errors={},
     )
