@@ -11,6 +11,7 @@ from datatrust.domain.accounts import ApiToken, Organisation, User
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.clock import utcnow
 from datatrust.domain.items import Item
+from datatrust.domain.missed import MissedMark
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.domain.uploads import ResumableUpload
 from datatrust.services import consent, incidents, items, licences, participants
@@ -228,6 +229,7 @@ def victim_state(services, people, victim):
             upload = unit.get(ResumableUpload, victim["upload_id"])
             invitation = unit.get(participants.ParticipantInvitation, victim["invitation_id"])
             return (
+                unit.count(MissedMark, item_id=victim["item"].id),
                 (invitation.state, invitation.decided_at),
                 (campaign.state, campaign.title) if campaign else None,
                 (upload.length, upload.item_id) if upload else None,

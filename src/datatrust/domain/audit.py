@@ -57,6 +57,7 @@ class AuditTag(StrEnum):
     ITEM_SELL = "item:sell"
     ITEM_REVIEW = "item:review"
     ITEM_REPROCESS = "item:reprocess"
+    ITEM_MARK_MISSED = "item:mark_missed"
     PARTICIPANT_INVITE = "participant:invite"
     PARTICIPANT_CONFIRM = "participant:confirm"
     PARTICIPANT_DECLINE = "participant:decline"

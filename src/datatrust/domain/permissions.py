@@ -30,6 +30,7 @@ class Permission(StrEnum):
     ITEM_CREATE = "item:create"
     ITEM_READ = "item:read"
     ITEM_PREVIEW = "item:preview"
+    ITEM_MARK_MISSED = "item:mark_missed"  # "you missed something" on one's own preview
     ORG_CREATE = "org:create"
     ORG_READ = "org:read"
     ORG_MANAGE = "org:manage"
@@ -113,6 +114,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ITEM_CREATE,
             Permission.ITEM_READ,
             Permission.ITEM_PREVIEW,
+            Permission.ITEM_MARK_MISSED,
             Permission.LICENCE_CREATE,
             Permission.LICENCE_READ,
             Permission.CONSENT_GIVE,
@@ -185,6 +187,7 @@ OWNER_ONLY = frozenset(
     {
         Permission.ITEM_READ,
         Permission.ITEM_PREVIEW,
+        Permission.ITEM_MARK_MISSED,
         Permission.CONSENT_GIVE,
         Permission.CONSENT_WITHDRAW,
         Permission.CONSENT_READ,

@@ -8,6 +8,7 @@ import os
 # Handler modules of the core, imported for their @job registrations.
 CORE_HANDLER_MODULES: tuple[str, ...] = (
     "datatrust.services.ingest",
+    "datatrust.services.missed",  # item.apply_missed
     "datatrust.adapters.payments",  # payouts.run_batch: it picks the payout provider
     "datatrust.services.snapshots",  # snapshots.build_shard, snapshots.finalise
     "datatrust.services.revocations",  # revocations.check_deadlines; the holders hook

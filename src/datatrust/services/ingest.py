@@ -30,6 +30,7 @@ from datatrust.domain.campaigns import Campaign, ReviewMode, coverage_gap
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import InvalidInput, NotFound
 from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.missed import MissedMark
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import chats
 from datatrust.pipeline.media import process_media
@@ -673,6 +674,12 @@ def reprocess_conversation(
     that names nobody else keeps the audio back for good."""
     item = uow.get_for_update(Item, item_id)
     if item is None or not reprocessable(item):
+        return item
+    if uow.count(MissedMark, item_id=item.id):
+        # The contributor marked details we missed in the version they saw; a run from the
+        # original would bring them back (a mark keeps no text to find them again), so the
+        # marked version stays what ships, without the newly confirmed side's messages.
+        log.warning("item %s has missed-detail marks: not re-done from the original", item.id)
         return item
     labels = confirmed_labels(uow, item.id)  # type: ignore[arg-type]
     report = dict(item.report or {})

@@ -301,6 +301,9 @@ def map_domain() -> None:
     from datatrust.adapters.db.tables_participants import map_participants  # imports us
 
     map_participants()
+    from datatrust.adapters.db.tables_missed import map_missed  # imports us
+
+    map_missed()
     from datatrust.adapters.db import tables_fingerprints  # noqa: F401  (a table, no class)
     from datatrust.adapters.db.tables_incidents import map_incidents  # it imports this module
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
+from datatrust.services import missed
 from datatrust.services.audit import sign_checkpoint, verify_audit_log
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import AuditCheckpointOut, AuditVerifyOut
@@ -34,3 +35,12 @@ def checkpoint(
     """The log's head now, signed: keep it, and later `datatrust audit verify --checkpoint`
     (or anyone with the public key) proves nothing up to it was removed or rewritten."""
     return AuditCheckpointOut(**sign_checkpoint(unit, svc.signer).document())
+
+
+@router.get("/missed")
+def missed_counts(
+    actor: Actor = requires(Permission.AUDIT_READ), unit: UnitOfWork = unit_of_work()
+) -> list[dict]:
+    """What contributors marked as missed by de-identification, counted by item kind, mark
+    kind and category (no item, person or position)."""
+    return missed.count_missed(unit, actor)

@@ -12,11 +12,12 @@ from starlette.datastructures import UploadFile
 
 from datatrust.bootstrap import Services
 from datatrust.domain.items import Item, ItemKind
+from datatrust.domain.missed import MissedMark
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import ingest, items, upload_limits
+from datatrust.services import ingest, items, missed, upload_limits
 from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.api.schemas import ItemOut
+from datatrust.web.api.schemas import ItemOut, MissedIn, MissedOut
 from datatrust.web.deps import requires, services, stream, unit_of_work
 from datatrust.web.forms import FileTooLarge, read_form
 from datatrust.web.security import attachment
@@ -203,3 +204,49 @@ def removed(
 ) -> dict:
     """What de-identification removed: counts and plain words ("3 faces blurred")."""
     return ingest.removed_from(unit, actor, item_id)
+
+
+def missed_out(mark: MissedMark) -> MissedOut:
+    return MissedOut(
+        id=mark.id or 0,
+        kind=mark.kind.value,
+        category=mark.category,
+        start=mark.start,
+        end=mark.end,
+        length=mark.length,
+        box=list(mark.box) if mark.box else None,
+        state=mark.state.value,
+    )
+
+
+@router.post("/{item_id}/missed", status_code=201)
+def mark_missed(
+    item_id: int,
+    body: MissedIn,
+    actor: Actor = requires(Permission.ITEM_MARK_MISSED),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> list[MissedOut]:
+    """ "You missed something": mark what should have been removed from one's own item.
+    It is held back and re-done without it; the marks keep no personal detail."""
+    made = missed.mark_missed(
+        unit,
+        svc.storage,
+        actor,
+        item_id,
+        category=body.category,
+        words=body.words,
+        start=body.start,
+        end=body.end,
+        box=tuple(body.box) if body.box else None,  # type: ignore[arg-type]
+    )
+    return [missed_out(m) for m in made]
+
+
+@router.get("/{item_id}/missed")
+def list_missed(
+    item_id: int,
+    actor: Actor = requires(Permission.ITEM_MARK_MISSED),
+    unit: UnitOfWork = unit_of_work(),
+) -> list[MissedOut]:
+    return [missed_out(m) for m in missed.list_marks(unit, actor, item_id)]

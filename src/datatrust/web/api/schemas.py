@@ -135,3 +135,26 @@ class AuditVerifyOut(BaseModel):
     checked: int
     first_bad_seq: int | None
     problem: str | None
+
+
+class MissedIn(Strict):
+    """What de-identification missed on one's own item: ``category`` and either ``words``
+    (every place they occur in the shipped text), ``start``/``end`` (offsets into it) or,
+    for a photo, ``box`` = [left, top, width, height] in thousandths of its size."""
+
+    category: str = Field(max_length=32)
+    words: str | None = Field(default=None, max_length=500)
+    start: int | None = None
+    end: int | None = None
+    box: list[int] | None = Field(default=None, min_length=4, max_length=4)
+
+
+class MissedOut(BaseModel):
+    id: int
+    kind: str
+    category: str
+    start: int | None
+    end: int | None
+    length: int
+    box: list[int] | None
+    state: str

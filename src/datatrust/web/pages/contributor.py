@@ -16,7 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
 from datatrust.domain.currencies import is_known
-from datatrust.domain.errors import Conflict, DomainError, NotFound
+from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from datatrust.domain.items import ItemKind
 from datatrust.domain.licence_text import summarise
 from datatrust.domain.money import Money
@@ -29,6 +29,7 @@ from datatrust.services import (
     ingest,
     items,
     licences,
+    missed,
     money,
     passport,
     upload_limits,
@@ -49,6 +50,7 @@ from datatrust.web.pages.common import (
     review_vote,
     task_view,
 )
+from datatrust.web.pages.explain import MISSED_CATEGORIES, MISSED_REGIONS
 
 router = page_router()
 
@@ -70,9 +72,61 @@ def my_item(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
+    return _item_page(page, svc, unit, item_id)
+
+
+def _item_page(
+    page: Page, svc: Services, unit: UnitOfWork, item_id: int, status: int = 200, **extra: Any
+) -> HTMLResponse:
     item = items.show_item(unit, svc.storage, page.actor, item_id)
     removed = ingest.removed_from(unit, page.actor, item_id)
-    return render(page, "item.html", item=item, removed=removed)
+    marks = missed.list_marks(unit, page.actor, item_id)
+    return render(
+        page,
+        "item.html",
+        status=status,
+        item=item,
+        removed=removed,
+        marks_pending=any(m.state.value == "pending" for m in marks),
+        missed_categories=[(k, page._(v)) for k, v in MISSED_CATEGORIES.items()],
+        missed_regions=[(k, page._(label)) for k, (label, _box) in MISSED_REGIONS.items()],
+        **extra,
+    )
+
+
+@router.post("/my/items/{item_id}/missed")
+def mark_missed(
+    item_id: int,
+    page: Page = page_requires(Permission.ITEM_MARK_MISSED),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+    category: str = Form(""),
+    words: str = Form("", max_length=500),
+    region: str = Form(""),
+) -> Response:
+    """ "You missed something" from the item's page: the words (text) or a ninth of the
+    photo; the item is re-done without it before anything ships."""
+    box = MISSED_REGIONS[region][1] if region in MISSED_REGIONS else None
+    try:
+        missed.mark_missed(
+            unit,
+            svc.storage,
+            page.actor,
+            item_id,
+            category=category,
+            words=words if box is None else None,
+            box=box,
+        )
+    except (InvalidInput, Conflict) as exc:
+        unit.rollback()
+        if isinstance(exc, Conflict):
+            message = page._("It is being processed again. Try again in a minute.")
+        elif exc.details.get("field") in ("words", "start"):
+            message = page._("Those words are not in what will ship. Copy them exactly as shown.")
+        else:
+            message = page._("Choose what it was and where it is.")
+        return _item_page(page, svc, unit, item_id, status=422, missed_error=message)
+    return RedirectResponse(f"/my/items/{item_id}", status_code=303)
 
 
 # --- tasks, capture, consent, passport, money ---------------------------------------------

@@ -149,6 +149,36 @@ COUNTED: dict[str, tuple[str, str]] = {
         "%(count)d turn by the other side left out of the transcript",
         "%(count)d turns by the other side left out of the transcript",
     ),
+    "marked_missed": (
+        "%(count)d thing you marked removed",
+        "%(count)d things you marked removed",
+    ),
+}
+# "You missed something": what the contributor says it was (domain.missed.CATEGORIES) …
+MISSED_CATEGORIES: dict[str, str] = {
+    "name": "A name",
+    "phone": "A phone number",
+    "email": "An email address",
+    "address": "A street address",
+    "id_number": "An ID number",
+    "payment": "Bank or card details",
+    "handle": "A username or handle",
+    "face": "A face",
+    "plate": "A number plate",
+    "other": "Something else personal",
+}
+# … and, on a photo, where: (left, top, width, height) in thousandths of its size.
+MISSED_REGIONS: dict[str, tuple[str, tuple[int, int, int, int]]] = {
+    "top-left": ("Top left", (0, 0, 334, 334)),
+    "top": ("Top middle", (333, 0, 334, 334)),
+    "top-right": ("Top right", (666, 0, 334, 334)),
+    "left": ("Middle left", (0, 333, 334, 334)),
+    "middle": ("Centre", (333, 333, 334, 334)),
+    "right": ("Middle right", (666, 333, 334, 334)),
+    "bottom-left": ("Bottom left", (0, 666, 334, 334)),
+    "bottom": ("Bottom middle", (333, 666, 334, 334)),
+    "bottom-right": ("Bottom right", (666, 666, 334, 334)),
+    "all": ("The whole photo", (0, 0, 1000, 1000)),
 }
 # Faces blurred in a video, counted over its frames (plural by frames).
 VIDEO_FACES = (
@@ -263,6 +293,7 @@ class Explain:
             "speech_segments_muffled",
             "messages_dropped",
             "participants_pseudonymised",
+            "marked_missed",
         ):
             if count := removed.get(key):
                 out.append(n(*COUNTED[key], count) % _c(count))
@@ -331,7 +362,8 @@ def msgids() -> tuple[set[str], set[tuple[str, str]]]:
     single |= {"Call audio held back until the other side confirms"}
     single |= {"up", "down", "Yes", "No"}
     tables = (REJECTIONS, EXCLUSIONS, METADATA, DECIDED_BY, DETAILS, CAMPAIGN_STATES)
-    for table in (*tables, STATEMENT_SOURCES):
+    for table in (*tables, STATEMENT_SOURCES, MISSED_CATEGORIES):
         single |= set(table.values())
+    single |= {label for label, _box in MISSED_REGIONS.values()}
     plural = {*PII.values(), *COUNTED.values(), VIDEO_FACES, EXCLUDED}
     return single, plural

@@ -1,0 +1,36 @@
+"""The table of "you missed something" marks (migration 0019) and its mapping."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Integer, String, Table
+
+from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
+from datatrust.domain.items import ItemKind
+from datatrust.domain.missed import MarkKind, MarkState, MissedMark
+
+missed_marks = Table(
+    "missed_marks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", ForeignKey("items.id"), nullable=False, index=True),
+    Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("item_kind", _enum(ItemKind, "item_kind"), nullable=False),
+    Column("kind", _enum(MarkKind, "missed_mark_kind"), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("source_key", String(255), nullable=False),
+    Column("start", Integer),
+    Column("end", Integer),
+    Column("length", Integer, nullable=False),
+    Column("box_left", Integer),
+    Column("box_top", Integer),
+    Column("box_width", Integer),
+    Column("box_height", Integer),
+    Column("state", _enum(MarkState, "missed_mark_state"), nullable=False, index=True),
+    Column("created_at", TZ, nullable=False),
+    Column("applied_at", TZ),
+)
+
+
+def map_missed() -> None:
+    """Called once from ``tables.map_domain``."""
+    mapper_registry.map_imperatively(MissedMark, missed_marks)
