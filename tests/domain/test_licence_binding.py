@@ -297,3 +297,37 @@ def test_a_use_that_asks_to_redistribute_is_denied():
 def test_an_unknown_code_denies(field, value, code):
     decision = evaluate(open_licence(), a_use(**{field: value}))
     assert code in decision.codes and not decision.allowed
+
+
+# --- replica grants name their medium ----------------------------------------------------
+
+VOICE_ONLY = "Narration of audiobooks for Kalahari Press, in English, my own voice"
+
+
+def test_a_replica_without_a_medium_is_refused_naming_the_conflict():
+    problems = problems_of(
+        permitted_actions={"train", "create_replica"}, replica_use_description=VOICE_ONLY
+    )
+    assert problems == [
+        "replica_media: a replica grant must name its medium (voice, face, full_likeness); "
+        "a replica without a medium is not a grant"
+    ]
+    assert problems_of(replica_media={"hologram"})[0].startswith(
+        "replica_media: unknown medium hologram"
+    )
+
+
+def test_a_voice_grant_allows_a_voice_clone_and_never_a_face_avatar():
+    licence = open_licence(
+        permitted_actions={"train", "create_replica"},
+        replica_use_description=VOICE_ONLY,
+        replica_media={"voice"},
+    )
+    clone = a_use(
+        action="create_replica", purpose="speech_synthesis_training", task="voice_cloning"
+    )
+    assert evaluate(licence, clone).allowed
+    avatar = evaluate(licence, a_use(action="create_replica", task="face_generation"))
+    assert avatar.codes == (ReasonCode.REPLICA_MEDIUM_NOT_GRANTED,)
+    whole = licence.replace(replica_media={"full_likeness"})
+    assert evaluate(whole, a_use(action="create_replica", task="face_generation")).allowed

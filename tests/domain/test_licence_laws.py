@@ -13,6 +13,7 @@ from datatrust.domain.licence import (
     MIN_REPLICA_DESCRIPTION_CHARS,
     ON_END_CHOICES,
     PRICE_UNITS,
+    REPLICA_MEDIA,
     Licence,
     Organisation,
     ReasonCode,
@@ -55,8 +56,10 @@ def licences(draw):
     if "create_replica" in actions and replica is None:
         replica = "A described use of the replica, long enough to read"
     banned_uses = draw(st.frozensets(st.sampled_from(USE_CODES), max_size=4))
+    media = frozenset()
     if replica is not None:
         banned_uses -= {"digital_replica"}
+        media = draw(st.frozensets(st.sampled_from(REPLICA_MEDIA), min_size=1))
     if draw(st.booleans()):
         territories = frozenset({WORLD})
         excluded = draw(st.frozensets(st.sampled_from(COUNTRIES), max_size=3))
@@ -102,6 +105,7 @@ def licences(draw):
         deletion_deadline_days=draw(st.integers(1, 30)),
         on_end=draw(st.sampled_from(ON_END_CHOICES)),
         replica_use_description=replica,
+        replica_media=media,
         permitted_uses=permitted_uses,
         offered_to=offered_to,
         exclusive_to=exclusive_to,

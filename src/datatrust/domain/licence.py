@@ -44,6 +44,13 @@ from datatrust.domain.territories import (
 )
 
 ON_END_CHOICES = ("retrain_without", "keep_no_new_training", "delete_model")
+# What a replica grant covers: a voice clone, a face avatar, or the whole likeness (both).
+REPLICA_MEDIA = ("voice", "face", "full_likeness")
+# Each replica use and the media that grant it.
+_MEDIA_FOR_USE = {
+    "voice_cloning": frozenset({"voice", "full_likeness"}),
+    "face_avatar": frozenset({"face", "full_likeness"}),
+}
 PRICE_UNITS = ("item", "minute")
 CONSENT_STATES = ("active", "withdrawn", "expired")
 
@@ -135,6 +142,8 @@ class Licence:
     offered_to: frozenset[str] = frozenset()
     # The one organisation an exclusive licence is exclusive to, until ``exclusive_until``.
     exclusive_to: str | None = None
+    # The media a replica grant covers (``REPLICA_MEDIA``); required with the grant.
+    replica_media: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for name in _SET_FIELDS:
@@ -237,6 +246,7 @@ _SET_FIELDS = (
     "excluded_territories",
     "permitted_uses",
     "offered_to",
+    "replica_media",
 )
 _DATETIME_FIELDS = ("valid_from", "valid_until", "exclusive_until")
 _INT_FIELDS = ("version", "price_minor", "royalty_share_percent", "deletion_deadline_days")
@@ -412,6 +422,17 @@ def _rule_problems(f: Mapping[str, Any]) -> list[str]:
                 "replica_use_description: the licence also prohibits digital replicas; "
                 "remove one of them"
             )
+    media = f["replica_media"]
+    bad = sorted(m for m in media if m not in REPLICA_MEDIA)
+    if bad:
+        p.append(f"replica_media: unknown medium {', '.join(bad)}; use {', '.join(REPLICA_MEDIA)}")
+    if replica is not None and not media:
+        p.append(
+            "replica_media: a replica grant must name its medium "
+            f"({', '.join(REPLICA_MEDIA)}); a replica without a medium is not a grant"
+        )
+    if replica is None and media:
+        p.append("replica_media: a medium without a replica grant; add replica_use_description")
     if "create_replica" in f.get("permitted_actions", ()) and replica is None:
         p.append(
             "permitted_actions: create_replica needs replica_use_description, a specific "
@@ -544,6 +565,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
             "redistribution",
         },
         "prohibited_purposes": {"advertising"},
+        "replica_media": {"voice"},
         "prohibited_industries": _COMMON_PROHIBITED_INDUSTRIES | {"gambling"},
         "royalty_share_percent": 50,
         "on_end": "delete_model",
@@ -622,6 +644,7 @@ class ReasonCode(StrEnum):
     USE_PROHIBITED = "use_prohibited"
     SENSITIVE_USE_NOT_PERMITTED = "sensitive_use_not_permitted"
     REPLICA_NOT_PERMITTED = "replica_not_permitted"
+    REPLICA_MEDIUM_NOT_GRANTED = "replica_medium_not_granted"
     RECIPIENT_UNKNOWN = "recipient_unknown"
     RECIPIENT_NOT_OFFERED = "recipient_not_offered"
     EXCLUSIVE_TO_ANOTHER = "exclusive_to_another"
@@ -853,6 +876,20 @@ def _judge_uses(licence: Licence, uses: frozenset[str], no: Any) -> None:
         sensitive = sensitive_kind(kind)
         if sensitive == REPLICA_USE:
             replica_denied = replica_denied or not licence.allows_replica
+            granted = _MEDIA_FOR_USE.get(kind)
+            if (
+                licence.allows_replica
+                and granted
+                and not banned
+                and not granted & licence.replica_media
+            ):
+                # A voice grant never allows a face avatar, and the other way round.
+                no(
+                    ReasonCode.REPLICA_MEDIUM_NOT_GRANTED,
+                    f"use {kind!r} needs a replica grant for "
+                    f"{' or '.join(sorted(granted))}; the licence grants "
+                    f"{', '.join(sorted(licence.replica_media))}",
+                )
         elif (
             sensitive is not None and not banned and not USES.matching(kind, licence.permitted_uses)
         ):

@@ -218,6 +218,8 @@ def licence_to_odrl(
         doc["dt:exclusiveTo"] = licence.exclusive_to
     if licence.offered_to:
         doc["dt:offeredTo"] = sorted(licence.offered_to)
+    if licence.replica_media:
+        doc["dt:replicaMedium"] = sorted(licence.replica_media)
     if licence.permitted_uses:
         # Sensitive uses are denied unless the licence names them; these are the named ones.
         doc["dt:permittedUseKind"] = _iris(USES, licence.permitted_uses)
@@ -366,6 +368,8 @@ def licence_from_odrl(doc: Any) -> Licence:
         fields["exclusive_to"] = r.value(doc["dt:exclusiveTo"], "dt:exclusiveTo", str)
     if "dt:offeredTo" in doc:
         fields["offered_to"] = r.strings(doc["dt:offeredTo"], "dt:offeredTo")
+    if "dt:replicaMedium" in doc:
+        fields["replica_media"] = r.strings(doc["dt:replicaMedium"], "dt:replicaMedium")
     if "dt:permittedUseKind" in doc:
         fields["permitted_uses"] = r.codes(doc["dt:permittedUseKind"], USES, "dt:permittedUseKind")
     if "dt:replicaUseDescription" in doc:
