@@ -472,8 +472,17 @@ def feed_check(
         "--feed",
         help="The feed as saved (compact JWS, or the API's JSON with a 'feed' field).",
     ),
-    key: str = typer.Option(..., "--key", help="The platform's public key (JWK JSON)."),
+    key: str = typer.Option(
+        ...,
+        "--key",
+        help="The platform's key set (JWKS JSON, from /.well-known/jwks.json) or one JWK.",
+    ),
     snapshot: str = typer.Option(..., "--snapshot", help="A local snapshot directory."),
+    state: str | None = typer.Option(
+        None,
+        "--state",
+        help="A file remembering the newest feed accepted; an older feed is then refused.",
+    ),
     apply: bool = typer.Option(
         False,
         "--apply",
@@ -488,14 +497,14 @@ def feed_check(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from datatrust.client import FeedError, filter_allowed, verify_feed
+    from datatrust.client import FeedError, FeedFollower, filter_allowed
 
     raw = Path(feed).read_text().strip()
     token = json.loads(raw)["feed"] if raw.startswith("{") else raw
     try:
-        claims = verify_feed(token, json.loads(Path(key).read_text()))
+        claims = FeedFollower(json.loads(Path(key).read_text()), state).accept(token)
     except FeedError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error ({exc.reason}): {exc}", err=True)
         raise typer.Exit(2) from None
     root = Path(snapshot)
     index = root / "index.parquet"

@@ -2,8 +2,18 @@
 local copy of a snapshot. Standard library plus ``cryptography`` for the signature, so a
 buyer can vendor this one file.
 
-    feed = verify_feed(open("feed.jws").read(), json.load(open("platform.jwk.json")))
+    keys = fetch_jwks("https://datatrust.example")            # /.well-known/jwks.json
+    follower = FeedFollower(keys, state_path="feed-state.json")
+    feed = follower.accept(open("feed.jws").read())            # FeedError says why not
     kept = filter_allowed(records, feed)
+
+The feed is a signed, sequenced, expiring log. ``verify_feed`` refuses, each with its
+``reason``: a malformed token (``malformed``), a key id the key set does not hold
+(``unknown_key``), a bad signature (``bad_signature``), a feed past its ``exp``
+(``expired``), entries that do not run 1..``last_seq`` (``gap``: a notice withheld).
+``FeedFollower`` also remembers the newest feed it accepted and refuses an older one
+(``replayed``: a lower ``last_seq`` or an earlier ``iat``), so a copy from before a
+withdrawal cannot be passed off as current.
 
 A record is anything with a ``content_sha256`` (a dict, or an object with that
 attribute), as in the rows of a snapshot's ``index.parquet``
@@ -14,17 +24,26 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import time
+import urllib.request
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FEED_TYPE = "datatrust-revocation-feed"
+JWKS_PATH = "/.well-known/jwks.json"
 
 
 class FeedError(ValueError):
-    """The feed is malformed, not a revocation feed, or its signature does not verify."""
+    """The feed cannot be trusted; ``reason`` is a stable code, the message says why."""
+
+    def __init__(self, message: str, reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _b64(text: str) -> bytes:
@@ -34,13 +53,31 @@ def _b64(text: str) -> bytes:
         raise FeedError("malformed feed: a part is not base64url") from None
 
 
-def verify_feed(token: str, public_jwk: Mapping[str, str]) -> dict[str, Any]:
-    """The feed's claims if ``token`` is a compact JWS (EdDSA) signed by ``public_jwk``.
+def _keys(keys: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A JWK Set's keys, or a single JWK as a set of one."""
+    found = keys.get("keys") if "keys" in keys else [keys]
+    if not isinstance(found, list):
+        raise FeedError("the key set is not a JWK Set (no 'keys' list)", "unknown_key")
+    return [k for k in found if isinstance(k, Mapping)]
 
-    Accepts only ``alg: EdDSA`` and an Ed25519 key; raises ``FeedError`` naming the problem.
+
+def fetch_jwks(base_url: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The platform's published key set, from ``<base_url>/.well-known/jwks.json``."""
+    with urllib.request.urlopen(base_url.rstrip("/") + JWKS_PATH, timeout=timeout) as got:
+        document = json.loads(got.read())
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise FeedError("the key set is not a JWK Set (no 'keys' list)", "unknown_key")
+    return document
+
+
+def verify_feed(token: str, keys: Mapping[str, Any], *, now: float | None = None) -> dict[str, Any]:
+    """The feed's claims if ``token`` is a compact JWS (EdDSA) signed by one of ``keys``
+    (a JWK Set, or one JWK), not expired at ``now`` (default: the clock), and a complete
+    sequence (entries ``seq`` 1..``last_seq``).
+
+    Accepts only ``alg: EdDSA`` and Ed25519 keys; the key is the one the header's ``kid``
+    names. Raises ``FeedError`` naming the problem, with its ``reason``.
     """
-    if public_jwk.get("kty") != "OKP" or public_jwk.get("crv") != "Ed25519":
-        raise FeedError("the key is not an Ed25519 JWK (kty OKP, crv Ed25519)")
     parts = token.strip().split(".")
     if len(parts) != 3:
         raise FeedError("malformed feed: a compact JWS has three dot-separated parts")
@@ -50,17 +87,88 @@ def verify_feed(token: str, public_jwk: Mapping[str, str]) -> dict[str, Any]:
     except ValueError:
         raise FeedError("malformed feed: header or payload is not JSON") from None
     if not isinstance(header, dict) or header.get("alg") != "EdDSA":
-        raise FeedError("the feed is not signed with EdDSA")
-    if "kid" in header and "kid" in public_jwk and header["kid"] != public_jwk["kid"]:
-        raise FeedError(f"the feed was signed by key {header['kid']!r}, not this one")
-    try:
-        key = Ed25519PublicKey.from_public_bytes(_b64(public_jwk.get("x", "")))
-        key.verify(_b64(parts[2]), f"{parts[0]}.{parts[1]}".encode("ascii"))
-    except (InvalidSignature, ValueError):
-        raise FeedError("bad feed signature: it was altered or signed by another key") from None
+        raise FeedError("the feed is not signed with EdDSA", "bad_signature")
+    candidates = [k for k in _keys(keys) if k.get("kty") == "OKP" and k.get("crv") == "Ed25519"]
+    if not candidates:
+        raise FeedError(
+            "no Ed25519 key (kty OKP, crv Ed25519) to check the feed with", "unknown_key"
+        )
+    kid = header.get("kid")
+    if kid is not None:
+        candidates = [k for k in candidates if k.get("kid") in (None, kid)]
+        if not candidates:
+            raise FeedError(
+                f"the feed was signed by key {kid!r}, which the platform's key set does not "
+                "hold; fetch the key set again, and if it is still missing, do not trust it",
+                "unknown_key",
+            )
+    for key in candidates:
+        try:
+            public = Ed25519PublicKey.from_public_bytes(_b64(str(key.get("x", ""))))
+            public.verify(_b64(parts[2]), f"{parts[0]}.{parts[1]}".encode("ascii"))
+            break
+        except (InvalidSignature, ValueError):
+            continue
+    else:
+        raise FeedError(
+            "bad feed signature: it was altered or signed by another key", "bad_signature"
+        )
     if not isinstance(claims, dict) or claims.get("type") != FEED_TYPE:
         raise FeedError("this is not a Datatrust revocation feed")
+    _check_log(claims, time.time() if now is None else now)
     return claims
+
+
+def _check_log(claims: Mapping[str, Any], now: float) -> None:
+    exp, last, iat = claims.get("exp"), claims.get("last_seq"), claims.get("iat")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, last, iat)):
+        raise FeedError("the feed has no expiry, issue time or last sequence; it cannot be trusted")
+    if now >= exp:
+        raise FeedError(
+            f"the feed expired {int(now - exp)} s ago (exp {exp}); fetch a fresh one", "expired"
+        )
+    seqs = [e.get("seq") for e in claims.get("revoked", []) if isinstance(e, Mapping)]
+    if seqs != list(range(1, last + 1)):
+        raise FeedError(
+            f"the feed's notices are not the sequence 1..{last} (got {seqs[:10]}); "
+            "a notice is missing or repeated",
+            "gap",
+        )
+
+
+class FeedFollower:
+    """Accepts feeds one after another and refuses one older than the newest it accepted.
+
+    ``state_path`` (optional) keeps ``{"last_seq", "iat"}`` between runs, written
+    atomically; without it the memory lasts as long as the object.
+    """
+
+    def __init__(self, keys: Mapping[str, Any], state_path: str | os.PathLike[str] | None = None):
+        self.keys = keys
+        self.state_path = Path(state_path) if state_path is not None else None
+        self.last_seq, self.iat = 0, 0
+        if self.state_path is not None and self.state_path.exists():
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            self.last_seq, self.iat = int(state["last_seq"]), int(state["iat"])
+
+    def accept(self, token: str, *, now: float | None = None) -> dict[str, Any]:
+        """``verify_feed``, then refuse a feed older than the last one accepted: a lower
+        ``last_seq`` or an earlier ``iat`` (``reason`` ``replayed``). The same feed again
+        is accepted (polling twice within a second is not an attack)."""
+        claims = verify_feed(token, self.keys, now=now)
+        if claims["last_seq"] < self.last_seq or claims["iat"] < self.iat:
+            raise FeedError(
+                f"the feed is older than one already seen (sequence {claims['last_seq']} "
+                f"issued at {claims['iat']}; seen {self.last_seq} at {self.iat}); "
+                "it may be a replay from before a withdrawal",
+                "replayed",
+            )
+        self.last_seq, self.iat = claims["last_seq"], claims["iat"]
+        if self.state_path is not None:
+            tmp = self.state_path.with_suffix(self.state_path.suffix + ".tmp")
+            tmp.write_text(json.dumps({"last_seq": self.last_seq, "iat": self.iat}))
+            os.replace(tmp, self.state_path)
+        return claims
 
 
 def revoked_hashes(feed: Mapping[str, Any]) -> frozenset[str]:

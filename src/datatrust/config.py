@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     master_key: SecretStr = SecretStr(DEV_MASTER_KEY)  # urlsafe base64 of 32 bytes
     signing_key: SecretStr | None = None  # Ed25519 private key, PEM; derived from secret in dev
+    # Key rotation: the public JWKs of signing keys replaced since (JSON list). A new key
+    # signs; these stay published at /.well-known/jwks.json so what they signed verifies.
+    retired_signing_jwks: list[dict[str, str]] = Field(default_factory=list)
+    # How long a buyer's client may trust a revocation feed after it was issued.
+    feed_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     # Argon2id cost; the defaults follow RFC 9106's second recommendation. Tests lower them.
     argon2_time_cost: int = 3

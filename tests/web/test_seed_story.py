@@ -549,7 +549,14 @@ def test_feed_check_command_finds_and_removes_revoked_records(tmp_path):
     from datatrust.cli import app
 
     signer = Ed25519Signer.from_dev_secret("test")
-    claims = {"type": "datatrust-revocation-feed", "revoked": [{"content_sha256": "a" * 64}]}
+    now = int(time.time())
+    claims = {
+        "type": "datatrust-revocation-feed",
+        "iat": now,
+        "exp": now + 3600,
+        "last_seq": 1,
+        "revoked": [{"seq": 1, "content_sha256": "a" * 64}],
+    }
     (tmp_path / "feed.jws").write_text(signer.sign(claims))
     (tmp_path / "key.json").write_text(json.dumps(signer.public_jwk()))
     snap = tmp_path / "snap"

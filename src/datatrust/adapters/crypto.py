@@ -254,6 +254,18 @@ def _json_part(claims: dict[str, Any]) -> str:
     return b64url_encode(body.encode("utf-8"))
 
 
+def _public_jwk(x: str) -> dict[str, str]:
+    """The public JWK of the Ed25519 key ``x`` (base64url), ``kid`` its thumbprint."""
+    return {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": x,
+        "kid": jwk_thumbprint(x),
+        "alg": "EdDSA",
+        "use": "sig",
+    }
+
+
 class Ed25519Signer:
     """Implements the ``Signer`` port: compact JWS, ``alg: EdDSA``, Ed25519 keys.
 
@@ -261,20 +273,15 @@ class Ed25519Signer:
     only a key derived from ``DATATRUST_SECRET_KEY`` (``from_dev_secret``).
     """
 
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+    def __init__(
+        self, private_key: Ed25519PrivateKey, retired: Iterable[dict[str, str]] = ()
+    ) -> None:
         self._private_key = private_key
+        self._retired = [dict(jwk) for jwk in retired]
         raw = private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-        x = b64url_encode(raw)
-        self._jwk = {
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": x,
-            "kid": jwk_thumbprint(x),
-            "alg": "EdDSA",
-            "use": "sig",
-        }
+        self._jwk = _public_jwk(b64url_encode(raw))
 
     @classmethod
     def from_pem(cls, pem: str | bytes) -> Ed25519Signer:
@@ -302,12 +309,28 @@ class Ed25519Signer:
     @classmethod
     def from_settings(cls, settings: Settings) -> Ed25519Signer:
         if settings.signing_key is not None:
-            return cls.from_pem(settings.signing_key.get_secret_value())
-        if settings.dev_mode:
-            return cls.from_dev_secret(settings.secret_key.get_secret_value())
-        raise InsecureSettings(
-            "DATATRUST_SIGNING_KEY (an Ed25519 PEM) is required outside dev mode"
-        )
+            signer = cls.from_pem(settings.signing_key.get_secret_value())
+        elif settings.dev_mode:
+            signer = cls.from_dev_secret(settings.secret_key.get_secret_value())
+        else:
+            raise InsecureSettings(
+                "DATATRUST_SIGNING_KEY (an Ed25519 PEM) is required outside dev mode"
+            )
+        return signer.with_retired(settings.retired_signing_jwks)
+
+    def with_retired(self, retired: Iterable[dict[str, str]]) -> Ed25519Signer:
+        """This key signing, and ``retired`` public JWKs (keys it replaced) still published
+        in ``jwks`` so what they signed keeps verifying. Each must be an Ed25519 public
+        JWK; its ``kid`` is recomputed from ``x`` (a JWK cannot claim another key's id)."""
+        keys = []
+        for jwk in retired:
+            if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+                raise ValueError("a retired signing key must be an Ed25519 public JWK")
+            if len(b64url_decode(jwk.get("x", ""))) != 32:
+                raise ValueError("a retired signing key's x must be 32 bytes")
+            if jwk["x"] != self._jwk["x"]:
+                keys.append(_public_jwk(jwk["x"]))
+        return type(self)(self._private_key, keys)
 
     def sign(self, claims: dict[str, Any]) -> str:
         """Sign JSON-serialisable ``claims`` (keys sorted, UTF-8) as a compact JWS."""
@@ -322,6 +345,10 @@ class Ed25519Signer:
 
     def public_jwk(self) -> dict[str, str]:
         return dict(self._jwk)
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The JWK Set to publish (RFC 7517): the signing key first, then retired ones."""
+        return {"keys": [dict(self._jwk), *(dict(k) for k in self._retired)]}
 
 
 def verify_jws(token: str, public_jwk: dict[str, str]) -> dict[str, Any]:

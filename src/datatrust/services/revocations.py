@@ -56,6 +56,7 @@ class Revocation:
     attested_at: datetime | None = None
     late: bool = False
     overdue_at: datetime | None = None
+    seq: int = 0  # its place in the org's feed: 1, 2, 3 … (``next_seq``), never reused
     id: int | None = None
 
 
@@ -99,6 +100,15 @@ def _deadline_days(uow: UnitOfWork, agreement_id: int) -> int:
     return int(agreement.licence.get("deletion_deadline_days", DEFAULT_DELETION_DEADLINE_DAYS))
 
 
+def next_seq(uow: UnitOfWork, org_id: int) -> int:
+    """The next sequence number of ``org_id``'s feed. The organisation's row is locked
+    first, so two withdrawals noticed at once for one buyer queue here instead of taking
+    the same number (the unique (org_id, seq) constraint backs this up)."""
+    uow.get_for_update(Organisation, org_id)
+    last = uow.all(Revocation, org_id=org_id, order_by="-seq", limit=1)
+    return (last[0].seq if last else 0) + 1
+
+
 def notify_holders_of(
     uow: UnitOfWork, item: Item, reason: str, at: datetime | None = None
 ) -> list[Revocation]:
@@ -120,6 +130,7 @@ def notify_holders_of(
             reason=reason,
             noticed_at=moment,
             deadline=moment + timedelta(days=days),
+            seq=next_seq(uow, org_id),
         )
         uow.add(notice)
         uow.flush()
@@ -159,19 +170,34 @@ if _find_and_notify not in consent_service.HOLDER_FINDERS:
 # --- the buyer's side --------------------------------------------------------------------
 
 
-def feed_claims(uow: UnitOfWork, org: Organisation, base_url: str, at: datetime) -> dict[str, Any]:
-    """The feed's claims: one entry per notice; ``content_sha256`` is the first hash the
-    buyer received the item as (kept for readers of the older format), ``content_hashes``
-    every one, each of which must be deleted."""
-    notices = uow.all(Revocation, org_id=org.id, order_by="id")
+FEED_TTL_SECONDS = 24 * 3600
+
+
+def feed_claims(
+    uow: UnitOfWork,
+    org: Organisation,
+    base_url: str,
+    at: datetime,
+    ttl_seconds: int = FEED_TTL_SECONDS,
+) -> dict[str, Any]:
+    """The feed's claims, a sequenced log: one entry per notice in sequence order (``seq``
+    1, 2, 3 …, no hole), ``last_seq`` the last one (0 with none), ``iat`` when it was
+    issued and ``exp`` after which no client may trust it (a copy withheld or replayed
+    past that is refused). ``content_sha256`` is the first hash the buyer received the
+    item as (kept for readers of the older format), ``content_hashes`` every one, each of
+    which must be deleted."""
+    notices = uow.all(Revocation, org_id=org.id, order_by="seq")
     held = held_hashes(uow, org.id)
     return {
         "type": FEED_TYPE,
         "iss": base_url,
         "sub": f"org:{org.id}",
         "iat": int(at.timestamp()),
+        "exp": int((at + timedelta(seconds=ttl_seconds)).timestamp()),
+        "last_seq": notices[-1].seq if notices else 0,
         "revoked": [
             {
+                "seq": n.seq,
                 "content_sha256": n.content_sha256,
                 "content_hashes": notice_hashes(n, held),
                 "reason": n.reason,
@@ -185,16 +211,31 @@ def feed_claims(uow: UnitOfWork, org: Organisation, base_url: str, at: datetime)
     }
 
 
+JWKS_PATH = "/.well-known/jwks.json"
+
+
 def revocation_feed(
-    uow: UnitOfWork, signer: Signer, actor: Actor, base_url: str, now: datetime | None = None
+    uow: UnitOfWork,
+    signer: Signer,
+    actor: Actor,
+    base_url: str,
+    now: datetime | None = None,
+    ttl_seconds: int = FEED_TTL_SECONDS,
 ) -> dict[str, Any]:
-    """The caller organisation's feed as a compact JWS, with the key to check it.
+    """The caller organisation's feed as a compact JWS, where to fetch the keys that check
+    it (``jwks_url``; a client should trust those, not the copy of the key sent along in
+    ``public_jwk``), and the claims unverified for display.
 
     A suspended buyer may still read it: suspension must never stop deletion.
     """
     org = approved_org(uow, actor, Permission.FEED_READ, allow_suspended=True)
-    claims = feed_claims(uow, org, base_url, as_utc(now or utcnow()))
-    return {"feed": signer.sign(claims), "public_jwk": signer.public_jwk(), "claims": claims}
+    claims = feed_claims(uow, org, base_url, as_utc(now or utcnow()), ttl_seconds)
+    return {
+        "feed": signer.sign(claims),
+        "jwks_url": base_url.rstrip("/") + JWKS_PATH,
+        "public_jwk": signer.public_jwk(),
+        "claims": claims,
+    }
 
 
 def _notices_for(

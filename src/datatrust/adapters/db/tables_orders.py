@@ -125,7 +125,9 @@ revocations = Table(
     Column("attested_at", TZ),
     Column("late", Boolean, nullable=False),
     Column("overdue_at", TZ),
+    Column("seq", Integer, nullable=False),
     UniqueConstraint("org_id", "item_id", name="uq_revocations_org_id_item_id"),
+    UniqueConstraint("org_id", "seq", name="uq_revocations_org_id_seq"),
 )
 
 

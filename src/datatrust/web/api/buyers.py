@@ -249,7 +249,18 @@ def feed(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
-    return revocations.revocation_feed(unit, svc.signer, actor, svc.settings.base_url)
+    return revocations.revocation_feed(
+        unit, svc.signer, actor, svc.settings.base_url, ttl_seconds=svc.settings.feed_ttl_seconds
+    )
+
+
+@router.get(revocations.JWKS_PATH)
+def jwks(
+    _actor: Actor = requires(Permission.PUBLIC_READ), svc: Services = Depends(services)
+) -> dict[str, Any]:
+    """The platform's signing keys (a JWK Set): the key that signs now and those it
+    replaced, which still verify what they signed (feeds, receipts, audit checkpoints)."""
+    return svc.signer.jwks()
 
 
 @router.post("/api/buyers/revocations/acknowledge")
