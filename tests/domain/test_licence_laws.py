@@ -21,7 +21,16 @@ from datatrust.domain.licence import (
     add_years,
     evaluate,
 )
-from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES, SENSITIVE_USES, USES
+from datatrust.domain.purposes import (
+    ACTIONS,
+    INDUSTRIES,
+    OUTPUTS,
+    PURPOSES,
+    SENSITIVE_USES,
+    TASKS,
+    USES,
+    sensitive_kind,
+)
 from datatrust.domain.territories import ISO_3166_ALPHA2, WORLD
 
 PURPOSE_CODES = sorted(PURPOSES.codes)
@@ -122,6 +131,9 @@ def uses(draw, purposes=st.sampled_from(PURPOSE_CODES)):
         recipient_org=Organisation(id="org-1", name="Buyer"),
         at=draw(moments),
         declared_uses=draw(st.frozensets(st.sampled_from(USE_CODES), max_size=2)),
+        task=draw(st.none() | st.sampled_from(sorted(TASKS.codes))),
+        outputs=draw(st.frozensets(st.sampled_from(sorted(OUTPUTS.codes)), max_size=2)),
+        until=draw(st.none() | moments),
     )
 
 
@@ -204,6 +216,15 @@ def test_an_allowed_use_meets_every_term(licence, use):
     assert not INDUSTRIES.matching(use.industry, licence.prohibited_industries)
     assert licence.worldwide or use.territory in licence.territories
     assert use.territory not in licence.excluded_territories
+    # Fail closed on sensitive uses: each one the use involves is permitted by name.
+    for kind in use.all_uses():
+        sensitive = sensitive_kind(kind)
+        if sensitive == "digital_replica":
+            assert licence.allows_replica
+        elif sensitive is not None:
+            assert USES.matching(kind, licence.permitted_uses)
+    if licence.offered_to:
+        assert use.recipient_org.id in licence.offered_to
 
 
 @settings(max_examples=200)

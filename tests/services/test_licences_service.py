@@ -229,6 +229,54 @@ def test_a_selection_denies_a_territory_the_licence_excludes(services, people):
     assert item.id in set(de.item_ids)
 
 
+def test_an_item_exclusive_to_one_organisation_is_selected_for_it_and_for_nobody_else(
+    services, people
+):
+    owner = people["owner"]
+    offer = training_offer(
+        services,
+        owner,
+        exclusive=True,
+        exclusive_to=BUYER.id,
+        exclusive_until=(T0 + timedelta(days=365)).isoformat(),
+    )
+    item = an_item(services, owner)
+    with services.uow() as uow:
+        consent.give_consent_for_item(
+            uow, services.signer, owner.actor, item.id, offer_id=offer.id, at=T0
+        )
+    now = T0 + timedelta(days=10)
+    affiliate = Organisation("org-7-eu", "Acme AI Europe")
+    with services.uow() as uow:
+        holder = licences.selectable_items(uow, a_training_use(), now)
+        other = licences.selectable_items(uow, a_training_use(recipient_org=affiliate), now)
+        later = licences.selectable_items(
+            uow, a_training_use(recipient_org=affiliate, at=T0 + timedelta(days=366)), now
+        )
+    assert item.id in set(holder.item_ids)
+    assert item.id not in set(other.item_ids)
+    assert other.reasons["exclusive_to_another"] >= 1
+    assert item.id in set(later.item_ids)  # a period after exclusivity ends
+
+
+def test_a_selection_leaves_out_industries_the_instance_denies(services, people):
+    owner = people["owner"]
+    offer = training_offer(services, owner, prohibited_industries=[])
+    item = an_item(services, owner)
+    with services.uow() as uow:
+        consent.give_consent_for_item(
+            uow, services.signer, owner.actor, item.id, offer_id=offer.id, at=T0
+        )
+    use = a_training_use(industry="adult_content")
+    now = T0 + timedelta(days=10)
+    with services.uow() as uow:
+        open_instance = licences.selectable_items(uow, use, now)
+        denying = licences.selectable_items(uow, use, now, denied_industries=["adult_content"])
+    assert item.id in set(open_instance.item_ids)
+    assert item.id not in set(denying.item_ids)
+    assert denying.reasons["industry_denied_by_instance"] >= 1
+
+
 def test_a_use_is_parsed_from_json_with_every_problem_named():
     with pytest.raises(InvalidInput) as caught:
         licences.parse_use({"action": "train", "colour": "blue", "at": "yesterday"})

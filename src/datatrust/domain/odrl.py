@@ -261,6 +261,13 @@ def agreement_to_odrl(agreement: Agreement, *, assigner: str | None = None) -> d
         "dt:recipientId": use.recipient_org.id,
         "dt:recipientName": use.recipient_org.name,
     }
+    # What the model does and until when are part of what was agreed (issue 16 §2, §4).
+    if use.task is not None:
+        agreed_use["dt:task"] = use.task
+    if use.outputs:
+        agreed_use["dt:outputs"] = sorted(use.outputs)
+    if use.until is not None:
+        agreed_use["dt:until"] = _datetime(use.until)
     if use.purpose in PURPOSES:
         # For readers that know DPV but not our codes; the code above is what we read back.
         agreed_use["dpv:hasPurpose"] = {"@id": _compact(PURPOSES.iri(use.purpose))}
@@ -502,6 +509,9 @@ def agreement_from_odrl(doc: Any) -> Agreement:
     at = r.moment(agreed.get("dt:at"), "dt:agreedUse.at")
     agreed_at = r.moment(doc.get("dt:agreedAt"), "dt:agreedAt")
     declared = r.strings(agreed.get("dt:declaredUses"), "dt:agreedUse.declaredUses")
+    task = r.value(agreed["dt:task"], "dt:agreedUse.task", str) if "dt:task" in agreed else None
+    outputs = r.strings(agreed.get("dt:outputs", []), "dt:agreedUse.outputs")
+    until = r.moment(agreed["dt:until"], "dt:agreedUse.until") if "dt:until" in agreed else None
     if r.problems or at is None or agreed_at is None:
         raise InvalidInput("the agreement is not valid", problems=r.problems)
     use = Use(
@@ -512,5 +522,8 @@ def agreement_from_odrl(doc: Any) -> Agreement:
         recipient_org=Organisation(text["recipientId"], text["recipientName"]),
         at=at,
         declared_uses=frozenset(declared),
+        task=task,
+        outputs=frozenset(outputs),
+        until=until,
     )
     return Agreement(licence=licence, assignee=org, use=use, agreed_at=agreed_at)
