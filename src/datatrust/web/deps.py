@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.responses import StreamingResponse
 
@@ -32,11 +34,29 @@ def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def uow(request: Request, svc: Services = Depends(services)) -> Iterator[UnitOfWork]:
+# Threads that only close units of work. Closing returns a connection to the pool, so it
+# must never queue behind request threads that are themselves waiting for a connection:
+# with one shared limiter, 40 threads waiting on a pool whose connections are held by
+# units of work waiting to close deadlock until the pool times out (503s at 256 clients).
+_CLOSERS = 8
+_closer_limiter: anyio.CapacityLimiter | None = None
+
+
+async def uow(request: Request, svc: Services = Depends(services)) -> AsyncIterator[UnitOfWork]:
     """The route's unit of work. Reads (GET, HEAD, OPTIONS) get a read-only one, which on
-    SQLite reads a snapshot beside the one writer instead of queueing for the write lock."""
-    with svc.uow(read_only=request.method in SAFE_METHODS) as unit:
+    SQLite reads a snapshot beside the one writer instead of queueing for the write lock.
+
+    Opening one does no I/O (the connection is taken at its first query, in the route's
+    thread); closing it (a rollback of what was not committed) runs in threads of its own."""
+    global _closer_limiter
+    unit = svc.uow(read_only=request.method in SAFE_METHODS)
+    unit.__enter__()
+    try:
         yield unit
+    finally:
+        if _closer_limiter is None:
+            _closer_limiter = anyio.CapacityLimiter(_CLOSERS)
+        await anyio.to_thread.run_sync(unit.__exit__, None, None, None, limiter=_closer_limiter)
 
 
 def unit_of_work() -> Any:
