@@ -210,3 +210,37 @@ def test_migration_0016_seals_personal_fields_and_keys_content_hashes(databases)
         assert erased.original_sha256 == "" and erased.fingerprints is None  # erased before
     finally:
         engine.dispose()
+
+
+def test_migration_0020_numbers_each_buyers_notices_in_the_order_they_were_made(databases):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0019")
+        at = "2026-01-01 00:00:00"
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            for org_id in (1, 2):
+                c.exec_driver_sql(
+                    "INSERT INTO organisations (id, legal_name, country, website, contact_email, "
+                    f"intended_uses, status, status_reason, created_at) VALUES ({org_id}, "
+                    f"'Org {org_id}', 'GB', '', '', '{{}}', 'approved', '', '{at}')"
+                )
+            for item_id in (1, 2, 3):
+                c.exec_driver_sql(
+                    "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                    "content_type, size, original_key, original_sha256, report, created_at, "
+                    f"updated_at) VALUES ({item_id}, 1, 'photo', 'withdrawn', '', 'f', "
+                    f"'image/jpeg', 1, 'k', 's', '{{}}', '{at}', '{at}')"
+                )
+            for notice_id, org_id, item_id in [(1, 2, 1), (2, 1, 2), (3, 2, 3), (4, 1, 1)]:
+                c.exec_driver_sql(
+                    "INSERT INTO revocations (id, org_id, item_id, content_sha256, reason, "
+                    f"noticed_at, deadline, late) VALUES ({notice_id}, {org_id}, {item_id}, "
+                    f"'h', 'withdrawn', '{at}', '{at}', false)"
+                )
+        migrate.upgrade(engine, "0020")
+        with engine.connect() as c:
+            rows = c.exec_driver_sql("SELECT id, org_id, seq FROM revocations ORDER BY id").all()
+        assert [tuple(r) for r in rows] == [(1, 2, 1), (2, 1, 1), (3, 2, 2), (4, 1, 2)]
+    finally:
+        engine.dispose()
