@@ -239,8 +239,8 @@ def test_sipho_sees_his_earnings_in_rand_at_the_operators_rate_and_each_line_exp
         http.post("/api/auth/sign-in", json={"email": SIPHO, "password": DEMO_PASSWORD})
         page = http.get("/my/earnings?lang=en")
         assert page.status_code == 200
-        # USD 2.60 available → about ZAR 47.45, with the rate's date
-        assert "USD 2.60</strong> (about ZAR 47.45 at the rate of 2026-11-02)" in page.text
+        # USD 2.60 available → about ZAR 47.45, with the rate's date, as English writes them
+        assert "$2.60</strong> (about ZAR47.45 at the rate of November 2, 2026)" in page.text
         assert "Royalty: your share when item" in page.text and "Pay for item" in page.text
         assert "Sale order-" not in page.text  # the ledger memo is not what a person reads
         euros = http.get("/my/earnings?lang=hi&currency=EUR")  # no USD→EUR rate: none shown

@@ -152,7 +152,7 @@ def test_a_campaign_with_an_unknown_licence_template_is_refused(client, people):
 
 
 def test_a_contributor_accepts_uploads_without_javascript_sees_the_preview_and_withdraws(
-    contributor, people
+    contributor, people, services
 ):
     campaign = open_campaign(contributor, people["operator"])
     capture_url = accept(contributor, campaign["id"])
@@ -188,6 +188,12 @@ def test_a_contributor_accepts_uploads_without_javascript_sees_the_preview_and_w
     passport = contributor.get(f"{item_url}/passport")
     assert passport.status_code == 200
     assert "consent given" in passport.text and "withdrawn" in passport.text
+    # The withdrawal looked for buyers holding the item and found none: the log says so,
+    # the passport tells nobody was asked to delete anything.
+    with services.uow() as uow:
+        logged = [e.tag for e in uow.queries.audit_events_about("item", [item_id])]
+    assert "revocation:notify" in logged
+    assert "buyer told to delete" not in passport.text.lower()
 
 
 def test_an_upload_without_a_file_is_refused_next_to_the_field(contributor, people):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from datatrust.domain.accounts import User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc
 from datatrust.domain.items import Item
@@ -19,15 +20,26 @@ from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.snapshots import SnapshotItem
 
-# Plain words for each step, in the order a contributor thinks about them.
+# Plain words for each step (msgids), in the order a contributor thinks about them. A tag
+# not named here (a step added later) reads as ``OTHER_STEP``: never as its code.
 STEPS = {
     "item:create": "uploaded",
     "item:process": "processed",
+    "item:reprocess": "processed again",
     "item:accept": "accepted",
     "item:reject": "rejected",
+    "item:review": "reviewed",
+    "item:access": "opened",
     "item:list": "listed",
     "licence:attach": "licence attached",
     "consent:give": "consent given",
+    "consent:renew": "consent renewed",
+    "participant:invite": "others in it asked to agree",
+    "participant:confirm": "others in it agreed",
+    "participant:decline": "others in it declined",
+    "escrow:pay": "paid for your work",
+    "coverage:bonus": "bonus paid: the first recording from its place",
+    "payfloor:topup": "pay topped up to the pay floor",
     "item:select": "selected",
     "item:sell": "sold",
     "snapshot:deliver": "delivered",
@@ -40,8 +52,38 @@ STEPS = {
     "revocation:overdue": "deletion overdue",
     "incident:affect": "touched by a security incident",
 }
+OTHER_STEP = "recorded in the log"
+# Who took a step (msgids): the audit log's actor, with another person's role but never
+# who they are; a buyer's organisation is named by the step's ``org_name`` where it has one.
+ACTORS = {
+    "you": "you",
+    "system": "Datatrust, automatically",
+    "contributor": "another contributor",
+    "buyer": "a buyer",
+    "operator": "the operator",
+    "someone": "someone else",
+}
 # Audit data fields never shown in a passport (another party's private details).
 _HIDDEN = frozenset({"statement"})
+
+
+def _held(event: Any) -> bool:
+    """False for a withdrawal's notice that found no buyer holding the item: nobody was
+    told to delete anything, so the passport does not say so."""
+    data = event.data or {}
+    return not (event.tag == AuditTag.REVOCATION_NOTIFY.value and data.get("holders") == [])
+
+
+def _actor(uow: UnitOfWork, label: str, owner_id: int) -> str:
+    kind, _, ident = label.partition(":")
+    if label == f"user:{owner_id}":
+        return "you"
+    if kind == "org":
+        return "buyer"
+    if kind == "user" and ident.isdigit():
+        user = uow.get(User, int(ident))
+        return user.role.value if user is not None and user.role.value in ACTORS else "someone"
+    return kind if kind in ACTORS else "someone"
 
 
 def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]:
@@ -58,7 +100,11 @@ def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]
         ):
             if event.tag == AuditTag.SNAPSHOT_DOWNLOAD.value:
                 events.append(event)
-    events.sort(key=lambda e: e.seq)
+    events = sorted((e for e in events if _held(e)), key=lambda e: e.seq)
+    actors: dict[str, str] = {}
+    for e in events:
+        if e.actor not in actors:
+            actors[e.actor] = _actor(uow, e.actor, item.owner_id)
     return {
         "item_id": item.id,
         "status": item.status.value,
@@ -67,10 +113,9 @@ def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]
                 "seq": e.seq,
                 "at": as_utc(e.at).isoformat(),
                 "tag": e.tag,
-                "step": STEPS.get(e.tag, e.tag),
-                "actor": e.actor
-                if e.actor == "system" or e.actor.startswith("org:")
-                else ("you" if e.actor == f"user:{item.owner_id}" else e.actor.split(":")[0]),
+                "step": STEPS.get(e.tag, OTHER_STEP),
+                "actor": actors[e.actor],
+                "actor_words": ACTORS[actors[e.actor]],
                 "details": {k: v for k, v in (e.data or {}).items() if k not in _HIDDEN},
                 "hash": e.hash,
             }

@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+from babel import Locale
+from babel.dates import format_date, format_time
 from babel.lists import format_list
 
 from datatrust.domain.licence import ReasonCode
+from datatrust.domain.money import Money
+from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
+from datatrust.i18n import format_money
+from datatrust.services import passport
 
 # Why an upload was rejected, by code (pipeline.rejection.CODES and the ingest and review
 # services' own): what a contributor can do about it.
@@ -229,6 +236,20 @@ DETAILS: dict[str, str] = {
     "reason": "Reason",
     "up": "Vote",
     "what": "What",
+    "amount_minor": "Amount",
+}
+# What was opened, in an ``item:access`` step's ``what`` (``preview:<part>`` for any part).
+OPENED: dict[str, str] = {
+    "original": "your original file",
+    "review-preview": "the version reviewers see",
+    "preview": "a preview of what will ship",
+}
+# The parts of a declared use, each a phrase; the ones the use states are listed.
+USE_PARTS: dict[str, str] = {
+    "purpose": "for %(purpose)s",
+    "industry": "in the %(industry)s industry",
+    "territory": "in %(territory)s",
+    "period": "from %(start)s to %(end)s",
 }
 # Where a statement line's money came from, by its source's kind (services.money).
 STATEMENT_SOURCES: dict[str, str] = {
@@ -322,8 +343,56 @@ class Explain:
         for key, label in DETAILS.items():
             if key not in details or details[key] in (None, "", []):
                 continue
+            if key == "amount_minor":
+                if not details.get("currency"):
+                    continue
+                amount = Money(int(details[key]), str(details["currency"]))
+                shown.append((self._(label), format_money(amount, self.lang)))
+                continue
             shown.append((self._(label), self._value(key, details[key])))
         return shown
+
+    def day(self, iso: str | None) -> str:
+        """A date (ISO 8601, or the date of a moment) as the reader writes it; "" for none."""
+        if not iso:
+            return ""
+        return format_date(datetime.fromisoformat(iso), format="long", locale=self.lang)
+
+    def when(self, iso: str) -> str:
+        """A moment (ISO 8601, UTC) as the reader writes a date and a time."""
+        moment = datetime.fromisoformat(iso)
+        return f"{self.day(iso)}, {format_time(moment, format='short', locale=self.lang)}"
+
+    def step(self, event: dict[str, Any]) -> str:
+        """A passport step's name (``passport.STEPS``) in the reader's language."""
+        return self._(str(event.get("step") or passport.OTHER_STEP))
+
+    def actor(self, event: dict[str, Any]) -> str:
+        """Who took a passport step, in words: a buyer by its organisation's name."""
+        if event.get("actor") == "buyer" and (event.get("details") or {}).get("org_name"):
+            return str(event["details"]["org_name"])
+        return self._(passport.ACTORS.get(str(event.get("actor")), passport.ACTORS["someone"]))
+
+    def use(self, use: dict[str, Any]) -> str:
+        """A declared use as a phrase: what, for which purpose, where and when."""
+        parts = []
+        if use.get("action") in ACTIONS:
+            parts.append(self._(ACTIONS.term(use["action"]).label))
+        for key, vocabulary in (("purpose", PURPOSES), ("industry", INDUSTRIES)):
+            if use.get(key) in vocabulary:
+                label = self._(vocabulary.term(use[key]).label)
+                parts.append(self._phrase(key, **{key: label}))
+        if use.get("territory"):
+            names = Locale.parse(self.lang).territories
+            where = names.get(str(use["territory"]), str(use["territory"]))
+            parts.append(self._phrase("territory", territory=where))
+        if use.get("starts_at") and use.get("ends_at"):
+            start, end = (
+                format_date(datetime.fromisoformat(use[k]), format="long", locale=self.lang)
+                for k in ("starts_at", "ends_at")
+            )
+            parts.append(self._phrase("period", start=start, end=end))
+        return ", ".join(parts)
 
     def statement_line(self, line: dict[str, Any]) -> str:
         """What a statement line is for, from its ``source`` (the ledger memo otherwise)."""
@@ -346,12 +415,21 @@ class Explain:
         if key == "reason" and value in EXCLUSIONS:
             return self._(EXCLUSIONS[value])
         if key == "deadline":
-            return str(value)[:10]
+            return self.day(str(value))
+        if key == "use" and isinstance(value, dict):
+            return self.use(value)
+        if key == "what":
+            opened = OPENED.get(str(value).partition(":")[0])
+            return self._(opened) if opened else str(value)
         if isinstance(value, list | tuple):
             return self._list([str(v) for v in value])
         if isinstance(value, dict):
             return ", ".join(f"{k}: {v}" for k, v in value.items())
         return str(value)
+
+    def _phrase(self, part: str, **values: str) -> str:
+        phrase = USE_PARTS[part]
+        return self._(phrase) % values
 
     def _list(self, words: list[str]) -> str:
         return format_list(words, locale=self.lang) if words else ""
@@ -369,7 +447,9 @@ def msgids() -> tuple[set[str], set[tuple[str, str]]]:
     single |= {"Sound removed: it could not be checked for speech"}
     single |= {"Call audio held back until the other side confirms"}
     single |= {"up", "down", "Yes", "No"}
-    tables = (REJECTIONS, EXCLUSIONS, METADATA, DECIDED_BY, DETAILS, CAMPAIGN_STATES)
+    single |= {*passport.STEPS.values(), passport.OTHER_STEP, *passport.ACTORS.values()}
+    tables = (REJECTIONS, EXCLUSIONS, METADATA, DECIDED_BY, DETAILS, CAMPAIGN_STATES, OPENED)
+    tables += (USE_PARTS,)
     for table in (*tables, STATEMENT_SOURCES, MISSED_CATEGORIES):
         single |= set(table.values())
     single |= {label for label, _box in MISSED_REGIONS.values()}
