@@ -867,15 +867,15 @@ def _send_held(
     lease: Callable[[], datetime],
     claim_seconds: int,
 ) -> None:
-    renew_all_at = 0.0
+    renew_all_at = 0  # monotonic nanoseconds: no floats in the money modules
     for payout_id, user_id, amount in held:
-        renew_all = time.monotonic() >= renew_all_at
+        renew_all = time.monotonic_ns() >= renew_all_at
         with uow_factory() as uow, _one_transaction(uow):
             still = uow.queries.renew_payout_claims(
                 report.batch_id, lease(), None if renew_all else [payout_id]
             )
         if renew_all:
-            renew_all_at = time.monotonic() + claim_seconds / 3
+            renew_all_at = time.monotonic_ns() + claim_seconds * 1_000_000_000 // 3
         if payout_id not in still:
             continue  # our claim ran out and another batch took it over: it sends it
         outcome = provider.send(
