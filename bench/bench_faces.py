@@ -103,7 +103,11 @@ def _found(face, areas) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--split", choices=faces_corpus.SPLITS, default="measured")
+    ap.add_argument("--only", choices=list(DETECTORS), help="run one detector only")
     args = ap.parse_args()
+    if args.only:
+        for name in [n for n in DETECTORS if n != args.only]:
+            del DETECTORS[name]
     for detect in DETECTORS.values():  # model loads outside the timing
         detect(Image.new("RGB", (640, 480)))
     recall = {k: defaultdict(lambda: [0, 0]) for k in DETECTORS}

@@ -6,7 +6,7 @@ used. CenterFace was trained for crowds (WIDER FACE): it predicts a face-centre 
 a quarter of the input's resolution, so it finds faces down to ~10 px across in the copy it
 is given, where MediaPipe's BlazeFace (used before, whole picture at 256×256) found none
 under ~5 % of the photo's width. The cost grows with the copy's area: ~0.2 s for a
-1344×1008 copy of a 12 MP photo on one core, ~30 ms for a 640×360 video frame.
+1344×1008 copy of a 12 MP photo on one core, ~0.12 s for a 1280×720 video frame.
 
 ``bench/bench_faces.py`` measures recall by head width, skin tone, tilt and light on faces
 the tests are not built from, and false boxes on faceless pictures; ``bench/RESULTS.md``
