@@ -689,11 +689,11 @@ def sale(
     not from 0 to 100.
     """
     _positive(price, "the sale price")
-    items = [SaleItem(*item) for item in items]
-    if not items:
+    sold = [SaleItem(*item) for item in items]
+    if not sold:
         raise InvalidInput("a sale needs at least one item", field="items")
     problems = []
-    for index, item in enumerate(items):
+    for index, item in enumerate(sold):
         if not isinstance(item.item_price, Money):
             problems.append(f"item {index}: the price must be Money")
         elif item.item_price.currency != price.currency:
@@ -702,16 +702,16 @@ def sale(
             )
         elif item.item_price.is_negative:
             problems.append(f"item {index}: the price must not be negative")
-    if not problems and all(item.item_price.is_zero for item in items):
+    if not problems and all(item.item_price.is_zero for item in sold):
         problems.append("at least one item must have a price above zero")
     if problems:
         raise InvalidInput(problems[0], problems, field="items")
 
     fee = price.percent(platform_fee_percent)
     net = price - fee
-    item_nets = net.split([item.item_price.amount_minor for item in items])
+    item_nets = net.split([item.item_price.amount_minor for item in sold])
     lines = []
-    for item, item_net in zip(items, item_nets, strict=True):
+    for item, item_net in zip(sold, item_nets, strict=True):
         share = item_net.percent(item.royalty_percent)
         lines.append(
             SaleLine(item.contributor_id, item.item_price, item_net, share, item_net - share)
@@ -727,5 +727,5 @@ def sale(
         for line in lines
     ]
     postings.append(Posting(AccountRef.platform_revenue(price.currency), platform))
-    entry = _entry(postings, key, memo or f"Sale of {len(items)} item(s) to org:{buyer_id}", source)
+    entry = _entry(postings, key, memo or f"Sale of {len(sold)} item(s) to org:{buyer_id}", source)
     return SaleSplit(price, fee, tuple(lines), entry)

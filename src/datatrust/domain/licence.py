@@ -387,10 +387,10 @@ def _rule_problems(f: Mapping[str, Any]) -> list[str]:
                 f"permitted_uses: {kind!r} is not a sensitive use; only "
                 f"{', '.join(sorted(SENSITIVE_USES - {REPLICA_USE}))} are permitted by name"
             )
-        banned = USES.matching(kind, f["prohibited_uses"])
-        if banned:
+        also_prohibited = USES.matching(kind, f["prohibited_uses"])
+        if also_prohibited:
             p.append(
-                f"permitted_uses: {kind!r} is also prohibited ({', '.join(banned)}); "
+                f"permitted_uses: {kind!r} is also prohibited ({', '.join(also_prohibited)}); "
                 "remove one of them"
             )
 

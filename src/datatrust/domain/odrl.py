@@ -443,11 +443,11 @@ def licence_from_odrl(doc: Any) -> Licence:
     seen_always: set[str] = set()
     for i, rule in enumerate(doc.get("prohibition") or []):
         where = f"prohibition[{i}]"
-        action = _expand(rule.get("action")) if isinstance(rule, Mapping) else None
-        if action in {ODRL + a for a in _ALWAYS_PROHIBITED}:
-            seen_always.add(action[len(ODRL) :])
+        rule_action = _expand(rule.get("action")) if isinstance(rule, Mapping) else None
+        if rule_action in {ODRL + a for a in _ALWAYS_PROHIBITED}:
+            seen_always.add(rule_action[len(ODRL) :])
             continue
-        if action != ODRL + "use":
+        if rule_action != ODRL + "use":
             r.problem(f"{where}: unexpected rule {rule!r}")
             continue
         for c in _constraints(rule):
@@ -467,16 +467,16 @@ def licence_from_odrl(doc: Any) -> Licence:
         r.problem(f"prohibition: {missing} must be prohibited; a licence is not transferable")
 
     for i, rule in enumerate(doc.get("obligation") or []):
-        action = _expand(rule.get("action")) if isinstance(rule, Mapping) else None
-        if action == ODRL + "delete":
+        rule_action = _expand(rule.get("action")) if isinstance(rule, Mapping) else None
+        if rule_action == ODRL + "delete":
             for c in _constraints(rule):
                 raw = r.value(c.get("rightOperand"), "elapsedTime", str)
                 if raw and raw.startswith("P") and raw.endswith("D") and raw[1:-1].isdigit():
                     fields["deletion_deadline_days"] = int(raw[1:-1])
                 else:
                     r.problem(f"obligation[{i}]: expected a duration in days, got {raw!r}")
-        elif action is not None and _compact(action) in _ON_END_BY_ACTION:
-            fields["on_end"] = _ON_END_BY_ACTION[_compact(action)]
+        elif rule_action is not None and _compact(rule_action) in _ON_END_BY_ACTION:
+            fields["on_end"] = _ON_END_BY_ACTION[_compact(rule_action)]
         else:
             r.problem(f"obligation[{i}]: unexpected rule {rule!r}")
 
