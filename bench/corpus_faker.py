@@ -23,6 +23,16 @@ whose names are also people's names.
 ``"test"`` half draw from different seeds and from alternate templates, so the test half
 also measures phrasings nobody tuned against. Use the tuning half to tune; only ever
 measure the test half.
+
+Two more sets, added later (session 5):
+
+* ``"dev"``: tuning data too, in templates of its own (``DEV_*_TEMPLATES``), written to
+  check that rules found on the tuning half carry over to phrasings they were not found
+  on. Tune on it freely.
+* ``"holdout"``: the test half's templates with names from Faker locales that neither the
+  tuning nor the test half uses (``HOLDOUT_NAME_LOCALES``: Pakistani, Marathi, Flemish,
+  Kenyan, Swahili, New Zealand, Irish and Nigerian names); only ever measured, like the
+  test half.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from dataclasses import dataclass
 from faker import Faker
 from stdnum import luhn, verhoeff
 
-HALVES = {"tune": 0, "test": 1}
+HALVES = {"tune": 0, "test": 1, "dev": 2, "holdout": 3}
 NAME_LOCALES = ("en_IN", "hi_IN", "zu_ZA", "en_US", "en_GB", "nl_NL")
 # Hindi in Devanagari appears only in Hindi-script templates; Latin-script templates take
 # names from the other locales.
@@ -43,6 +53,13 @@ LATIN_NAME_LOCALES = {
     "in": ("en_IN", "en_IN", "en_IN"),
     "za": ("zu_ZA", "zu_ZA", "nl_NL"),
     "us": ("en_US", "en_GB"),
+}
+# Names for the held-out set, from locales no other set draws from.
+HOLDOUT_NAME_LOCALES = {
+    "in": ("en_PK",),
+    "hi": ("mr_IN",),
+    "za": ("nl_BE", "en_KE", "sw"),
+    "us": ("en_NZ", "en_IE", "en_NG"),
 }
 # Real UPI handles of Indian banks and apps (NPCI's list), written here.
 UPI_BANKS = (
@@ -71,31 +88,32 @@ class Sample:
 class _Values:
     """Faker-backed value makers, one Faker per locale, all seeded from one ``seed``."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, holdout: bool = False) -> None:
         self.rng = random.Random(seed)
         self.fakers: dict[str, Faker] = {}
-        for i, loc in enumerate(NAME_LOCALES):
+        extra = sorted({loc for locs in HOLDOUT_NAME_LOCALES.values() for loc in locs})
+        for i, loc in enumerate((*NAME_LOCALES, *extra)):
             fk = Faker(loc)
             fk.seed_instance(seed * 31 + i)
             self.fakers[loc] = fk
         self.us = self.fakers["en_US"]
+        self.holdout = holdout
 
     # ---- people
 
-    def _latin_locale(self, style: str) -> str:
-        return self.rng.choice(LATIN_NAME_LOCALES[style])
+    def _name_locale(self, style: str) -> str:
+        if self.holdout:
+            return self.rng.choice(HOLDOUT_NAME_LOCALES[style])
+        return "hi_IN" if style == "hi" else self.rng.choice(LATIN_NAME_LOCALES[style])
 
     def first(self, style: str) -> str:
-        loc = "hi_IN" if style == "hi" else self._latin_locale(style)
-        return self.fakers[loc].first_name()
+        return self.fakers[self._name_locale(style)].first_name()
 
     def last(self, style: str) -> str:
-        loc = "hi_IN" if style == "hi" else self._latin_locale(style)
-        return self.fakers[loc].last_name()
+        return self.fakers[self._name_locale(style)].last_name()
 
     def full(self, style: str) -> str:
-        loc = "hi_IN" if style == "hi" else self._latin_locale(style)
-        fk = self.fakers[loc]
+        fk = self.fakers[self._name_locale(style)]
         return f"{fk.first_name()} {fk.last_name()}"
 
     # ---- numbers and addresses
@@ -426,6 +444,84 @@ DECOY_TEMPLATES: dict[str, list[str]] = {
         "traffic around {CITY} was awful",
     ],
 }
+# Tuning data in phrasings of their own (see the module docstring).
+DEV_PII_TEMPLATES: dict[str, list[str]] = {
+    "in": [
+        "arre {FIRST}, kal ka plan pakka na?",
+        "{PERSON_LC} ke ghar chalte hain, address {ADDRESS}",
+        "maine {FIRST} ko bola tha ki {TIME} tak aa jana",
+        "{FIRST} se baat kar, uska number {PHONE} hai",
+        "shukriya {FIRST} ji, aapne bahut help ki",
+        "hum log {PERSON} ke saath lunch pe hain",
+        "{LAST} sahab ka parcel {ADDRESS} pe gaya",
+        "yaar {PERSON_LC} ka kya scene hai aajkal",
+        "@{FIRST} bro kal ka match dekha?",
+        "mere dost {FIRST} ki job lag gayi",
+        "{FIRST} didi ne {PRICE} bheje {UPI} pe",
+        "bhabhi ka naam {PERSON} hai, card {CARD}",
+        "Happy anniversary {FIRST} aur {FIRST}!",
+        "{PERSON_LC} bhai tension mat le",
+        "pls {FIRST} ko forward karo, mail {EMAIL}",
+    ],
+    "hi": [
+        "{FIRST} जी को नमस्ते कहना",
+        "{PERSON} का पता {ADDRESS} है",
+        "आज {FIRST} से मिला",
+    ],
+    "za": [
+        "morning {FIRST}! did you get my message?",
+        "{FIRST} is at the clinic, her cell is {PHONE}",
+        "eish {PERSON_LC} forgot the keys again",
+        "ma {LAST} says the meeting is at {ADDRESS}",
+        "go with {FIRST} to the taxi rank",
+        "I told {PERSON} about the stokvel",
+        "sorry {FIRST}, I'm running late",
+        "{PERSON}'s wedding is in {CITY} next month",
+        "my neighbour {FIRST} fixed the geyser",
+        "lol {FIRST} and {FIRST} are so dramatic",
+        "please pay into card {CARD} and send pop to {EMAIL}",
+        "baie dankie {FIRST}, jy is 'n ster",
+        "ask mam {LAST} for the form",
+        "{FIRST} texted from {PHONE}, who is this?",
+    ],
+    "us": [
+        "good morning {FIRST}, coffee later?",
+        "{PERSON} left a voicemail from {PHONE}",
+        "my roommate {FIRST} is moving to {ADDRESS}",
+        "can you ask {FIRST} if the offer stands?",
+        "ms. {LAST} graded the essays already",
+        "happy bday {PERSON_LC}!!",
+        "{FIRST} wants the invoice at {EMAIL}",
+        "went hiking with {PERSON} and {FIRST}",
+        "cc {PERSON} on the thread pls",
+        "thx {FIRST}, got it",
+        "{PERSON_LC} is the new manager btw",
+        "package goes to {ADDRESS}, leave at door",
+        "is {FIRST} still dating {PERSON}?",
+        "card on file is {CARD}",
+    ],
+}
+DEV_DECOY_TEMPLATES: dict[str, list[str]] = {
+    "in": [
+        "Swiggy order {ORDER} cancel ho gaya",
+        "{CITY} se {CITY} ki bus {TIME} baje",
+        "IRCTC PNR {PNR} waiting list mein hai",
+        "kal {DATE} ko bank band hai, IFSC {IFSC}",
+    ],
+    "hi": ["{CITY} में मौसम अच्छा है"],
+    "za": [
+        "{CITY} to {CITY} is three hours",
+        "Checkers in {CITY} has {PRICE} specials",
+        "{COMPANY} sent the quote, ref {ORDER}",
+        "my flight {FLIGHT} from {CITY} is delayed",
+    ],
+    "us": [
+        "{COMPANY} raised prices to {PRICE}",
+        "{CITY} has the best tacos",
+        "delivery window {TIME} on {DATE}, tracking {TRACKING}",
+        "heading to {CITY} for the weekend",
+    ],
+}
 STYLE_WEIGHTS = {"in": 0.35, "hi": 0.08, "za": 0.3, "us": 0.27}
 
 _SLOT = re.compile(r"\{([A-Z_]+)\}")
@@ -479,8 +575,11 @@ def _render(template: str, values: _Values, style: str) -> Sample:
 
 
 def templates(half: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """The templates of one half: alternate entries of every list."""
-    k = HALVES[half]
+    """The templates of one set: alternate entries of every list for the halves (the
+    held-out set uses the test half's), ``DEV_*`` for the dev set."""
+    if half == "dev":
+        return DEV_PII_TEMPLATES, DEV_DECOY_TEMPLATES
+    k = HALVES[half] % 2
     pii = {style: lst[k::2] for style, lst in PII_TEMPLATES.items()}
     decoy = {style: lst[k::2] for style, lst in DECOY_TEMPLATES.items()}
     return pii, decoy
@@ -493,8 +592,9 @@ def generate(n: int, half: str = "tune", seed: int = 0) -> list[Sample]:
     seed or a template.
     """
     if half not in HALVES:
-        raise ValueError(f"half must be 'tune' or 'test', not {half!r}")
-    values = _Values(seed * 2 + HALVES[half] + 1)
+        raise ValueError(f"half must be one of {sorted(HALVES)}, not {half!r}")
+    # Seeds 1, 2 (mod 2) as before for the halves; the other sets take seeds of their own.
+    values = _Values(seed * 2 + HALVES[half] + 1 + 1000 * (HALVES[half] // 2), half == "holdout")
     pii, decoy = templates(half)
     styles = list(STYLE_WEIGHTS)
     weights = list(STYLE_WEIGHTS.values())

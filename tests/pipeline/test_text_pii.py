@@ -381,3 +381,49 @@ def test_long_hostile_text_is_scanned_and_gives_well_formed_spans(text):
     spans = find_pii(text)
     assert all(0 <= a.start < a.end <= len(text) for a in spans)
     assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
+
+
+def persons_in(text: str) -> list[str]:
+    return [s.value for s in find_pii(text) if s.type == "PERSON"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("had lunch with Zarvik today", "Zarvik"),  # capitalised and in no word list
+        ("thanks so much Zarvik, you're a star", "Zarvik"),
+        ("yaar kelvani ka kya haal hai", "kelvani"),  # lower case, topic of the message
+        ("orvesh thakrani ke ghar chalte hain", "orvesh thakrani"),
+        ("eish qwabeni forgot the keys again", "qwabeni"),
+        ("आज विरेन्द्रो से मिला", "विरेन्द्रो"),
+        ("coach May moved practice", "May"),  # a month after a title
+        ("Badal uncle ko paise dene hain", "Badal"),  # a chat word before a kin word
+        ("my roommate Jesus moved out", "Jesus"),
+        ("can you ask George if the offer stands?", "George"),
+        ("cc Georgia on the thread pls", "Georgia"),
+        ("met George Cooper at the gym", "George Cooper"),  # first name + surname
+        ("matthew and kimberley are bringing drinks", "kimberley"),  # listed with a name
+        ("aaj Samar's birthday hai", "Samar"),  # a rare English word owning a birthday
+    ],
+)
+def test_names_outside_every_list_are_found_from_the_words_around_them(text, name):
+    assert name in persons_in(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Haan ji, kal milte hain",  # "ji" after a word that is no name
+        "IRCTC PNR 4521873690 waiting list mein hai",  # upper-case codes
+        "my Aadhaar is pending, KYC kal",
+        "The Queen's Speech is at 3",  # "is at" said of a thing
+        "We stopped at Harrismith for petrol",  # an unknown town after "at"
+        "we drove through Krystalville yesterday",  # an English town ending
+        "order ORD-4521-XK shipped, tracking 1Z999AA10123456784",
+        "flight 6E 2134 at 14:30, PNR 2345678901, IFSC SBIN0001234",
+        "ISBN 978-3-16-148410-0 costs Rs. 1,299/-, OTP 482913",
+    ],
+)
+def test_words_that_only_look_like_names_and_decoys_are_left_alone(text):
+    assert persons_in(text) == []
+    assert [s.type for s in find_pii(text) if s.type in ("PHONE", "CARD", "AADHAAR")] == []

@@ -44,11 +44,12 @@ def test_every_pii_type_is_planted_in_the_corpus():
     }
 
 
-# Measured on this sample (800 messages, seed 3): overall recall 0.902, precision 0.984;
-# PERSON 0.841 / 0.970, ADDRESS 0.990 / 1.000, every other type 1.000 / 1.000.
+# Measured on this sample (800 messages, seed 3): overall recall 0.962, precision 0.970;
+# PERSON 0.940 / 0.947, ADDRESS 0.990 / 1.000, every other type 1.000 / 1.000. (Before
+# unknown capitalised words counted as names: 0.902 / 0.984, PERSON 0.841 / 0.970.)
 FLOORS = {
-    "all": (0.88, 0.97),
-    "PERSON": (0.81, 0.95),
+    "all": (0.94, 0.96),
+    "PERSON": (0.92, 0.93),
     "ADDRESS": (0.96, 0.98),
     "PHONE": (0.97, 0.98),
     "CARD": (0.97, 0.98),
@@ -60,12 +61,16 @@ FLOORS = {
 def test_faker_test_half_stays_above_its_measured_floors_per_type():
     corpus = corpus_faker.generate(800, "test", seed=3)
     quality = evaluate(corpus, lambda text: [(s.start, s.end, s.type) for s in find_pii(text)])
+    # Only figures in the failure message: the test half's misses are never printed, so
+    # nobody tunes on them by accident.
+    table = quality.table("test half")
     for kind, (recall, precision) in FLOORS.items():
         key = None if kind == "all" else kind
         planted = sum(quality.gold.values()) if key is None else quality.gold[key]
+        found_recall, found_precision = quality.recall(key), quality.precision(key)
         assert planted > 0, kind
-        assert quality.recall(key) >= recall, (kind, quality.table("test half"))
-        assert quality.precision(key) >= precision, (kind, quality.table("test half"))
+        assert found_recall >= recall, (kind, table)
+        assert found_precision >= precision, (kind, table)
 
 
 def test_halves_of_the_faker_corpus_share_no_template():

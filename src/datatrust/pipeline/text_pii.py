@@ -613,8 +613,8 @@ def _classify(tok: _Tok, gz: _Gazetteer, sentence_start: bool) -> str:
         return "N"
     is_name = key in gz.first or key in gz.last
     upper = tok.word[:1].isupper() or not tok.word[:1].isascii()
-    if tok.word.isupper() and len(tok.word) <= 4:
-        return "N"  # "AI 302", "PM", "SBIN": codes and abbreviations
+    if tok.word.isupper() and (len(tok.word) <= 4 or not is_name):
+        return "N"  # "AI 302", "PM", "SBIN", "IRCTC": codes and abbreviations
     rank = gz.english_rank.get(key)
     if is_name and not upper and key not in gz.core:
         return "N" if rank is not None else "o"
@@ -672,7 +672,13 @@ def _persons(text: str) -> Iterable[Candidate]:
     for i, tok in enumerate(toks):
         prev = toks[i - 1] if i else None
         nxt = toks[i + 1] if i + 1 < n else None
-        tok.keep = tok.kind == "C" or _named_by_context(text, tok, prev, nxt, gz)
+        tok.keep = (
+            tok.kind == "C"
+            or _named_by_context(text, tok, prev, nxt, gz)
+            or _unknown_capitalised(tok)
+        )
+    _mark_topic(text, toks, gz)
+    _join_pairs(text, toks, gz)
     _join_lists(text, toks, gz)
     _join_surnames(text, toks, gz)
     _join_lists(text, toks, gz)  # again, now that surnames are kept: "Thabisa Vunisa and Tess"
@@ -681,6 +687,13 @@ def _persons(text: str) -> Iterable[Candidate]:
     _drop_places_and_firms(text, toks, gz)
     for i, j in _kept_runs(text, toks):
         yield toks[i].start, toks[j].end, "PERSON"
+
+
+def _unknown_capitalised(tok: _Tok) -> bool:
+    """A capitalised Latin word in no word list (no English word, no chat word, no name
+    we know): in chat, mostly a name we do not know. Places and firms among them are
+    dropped later by what surrounds them."""
+    return tok.kind == "O" and not _devanagari(tok.word)
 
 
 def _join_surnames(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
@@ -697,7 +710,66 @@ def _join_surnames(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
         elif tok.kind == "N" and tok.word[:1].isupper() and tok.mid and prev.word[:1].isupper():
             tok.keep = tok.key in gz.last and len(tok.word) > 2 and tok.key not in gz.titles
         elif tok.kind == "o" and not prev.word[:1].isupper() and len(tok.word) > 2:
-            tok.keep = tok.key in gz.last or tok.key not in gz.english
+            tok.keep = tok.key in gz.last or tok.key in gz.first or tok.key not in gz.english
+        elif tok.kind == "N" and not tok.word[:1].isupper() and not prev.word[:1].isupper():
+            # "devika viswanathan", "sophia courtier": a rare English word after a name
+            tok.keep = gz.english_rank.get(tok.key, 0) >= _RARE_RANK
+
+
+def _mark_topic(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
+    """The one or two words a Hinglish message opens with, when a postposition, an
+    honorific or "ne bola" follows them, are someone: "ganga yohannan ke ghar chalte hain",
+    "yaar sachi ka kya scene hai", "kala vala bhai tension mat le". Words of the name lists
+    that are also chat words count here, common English words do not."""
+    m = _OPENING.match(text)
+    end = m.end() if m else 0
+    first = next((k for k, t in enumerate(toks) if t.start >= end), None)
+    if first is None or toks[first].start != end or _devanagari(toks[first].word):
+        return
+    for size in (1, 2):
+        run = toks[first : first + size]
+        if len(run) < size or (size == 2 and _gap(text, run[0], run[1]) != " "):
+            return
+        last = run[-1]
+        nxt = toks[first + size] if first + size < len(toks) else None
+        marked = _HINGLISH_POSTPOSITION.match(text, last.end) or (
+            nxt is not None and nxt.key in gz.after and _gap(text, last, nxt) == " "
+        )
+        if marked and all(_topic_word(t, gz) for t in run):
+            for t in run:
+                t.keep = True
+            return
+
+
+def _topic_word(tok: _Tok, gz: _Gazetteer) -> bool:
+    if len(tok.word) < 3 or tok.key in gz.titles or tok.key in gz.after:
+        return False
+    if tok.kind in "CAOo":
+        return tok.kind != "A" or tok.word[:1].isupper()
+    return (
+        tok.kind == "N"
+        and (tok.key in gz.first or tok.key in gz.last)
+        and tok.key not in gz.english_rank
+        and tok.key not in _NOT_BEFORE_HONORIFIC
+    )
+
+
+def _join_pairs(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
+    """A capitalised first name and surname side by side are a person even when both are
+    also words or towns: "George Cooper", "Jordan Baker" (a place after them, "George
+    Street", is dropped later)."""
+    for i in range(len(toks) - 1):
+        tok, nxt = toks[i], toks[i + 1]
+        if (
+            tok.kind == "A"
+            and nxt.kind in "ACO"
+            and tok.word[:1].isupper()
+            and nxt.word[:1].isupper()
+            and _gap(text, tok, nxt) == " "
+            and tok.key in gz.first
+            and (nxt.key in gz.last or nxt.kind == "O")
+        ):
+            tok.keep = nxt.keep = True
 
 
 def _join_particles(text: str, toks: list[_Tok]) -> None:
@@ -735,18 +807,27 @@ def _join_first_names(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
                 tok.kind == "o"
                 and not nxt.word[:1].isupper()
                 and len(tok.word) > 2
-                and tok.key not in gz.english
+                # "wahab grover's mummy": a rare word opening the message counts too
+                and (tok.key not in gz.english or tok.key in gz.first or not tok.mid)
+            )
+            or (
+                # "uncle ka naam Sachi Comar": a first name that is also a chat word
+                tok.kind == "N"
+                and tok.mid
+                and tok.word[:1].isupper()
+                and nxt.word[:1].isupper()
+                and tok.key in gz.first
             )
         )
 
 
 def _join_lists(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
     """Lists of people: "Tess and Silondile", "Londiwe and mzamo": a word joined by "and"
-    to a kept name is one too, unless it is an English word."""
+    to a kept name is one too, unless it is a common word."""
     n = len(toks)
-    for i in range(1, n):
+    for i in range(n):
         tok = toks[i]
-        if tok.keep or tok.kind not in "AOo" or (tok.kind == "o" and tok.key in gz.english):
+        if tok.keep or tok.kind not in "AOo" or (tok.kind == "o" and len(tok.word) < 4):
             continue
         left = i > 1 and toks[i - 2].keep and _AND.fullmatch(text, toks[i - 2].end, tok.start)
         right = i + 2 < n and toks[i + 2].keep and _AND.fullmatch(text, tok.end, toks[i + 2].start)
@@ -778,15 +859,22 @@ _PERSON_VERBS = re.compile(
     r"invited|congrats|congratulations|namaste|sharp|aweh|heita)[,!]?\s+$",
     re.IGNORECASE,
 )
+# Only people are told, asked or copied in: even "George" or "Georgia" after these.
+_TOLD = re.compile(r"\b(?:tell|told|ask|asked|cc|cc'd|remind|invite|invited)\s+$", re.I)
 # Greetings: the word after one is a person addressed, even a word like "Mark" or "Grace".
 _VOCATIVE = re.compile(
-    r"\b(?:hi|hey|hello|hiya|dear|thanks|thank you|bye|sawubona|dumela|molo|howzit|namaste)"
+    r"\b(?:hi|hey|hello|hiya|dear|(?:thanks|thank you|thx|ta)(?: so much| a lot| again)?|bye|"
+    r"sawubona|dumela|molo|howzit|namaste|love you|miss you|sorry|congrats|well done|"
+    r"good (?:morning|night|evening|afternoon)|morning|night|cheers|ciao|later|sharp|"
+    r"happy (?:birthday|bday|anniversary)|(?:baie )?dankie|ngiyabonga|siyabonga|enkosi|"
+    r"shukriya|dhanyavaad|arre|oye)"
     r"[,!]?\s+$",
     re.IGNORECASE,
 )
 # Hindi: the agent of "ने कहा" or the one told with "को बोल/बता" is a person.
 _HINDI_PERSON_AFTER = re.compile(
-    r"(?:जी)?\s+(?:ने\s+(?:कहा|बोला|बताया|पूछा|भेजा|दिया|लिखा)|को\s+(?:बोल|बता|कह|फ़ोन|फोन))"
+    r"(?:जी)?\s+(?:ने\s+(?:कहा|बोला|बताया|पूछा|भेजा|दिया|लिखा)|को\s+(?:बोल|बता|कह|फ़ोन|फोन)|"
+    r"से\s+(?:मिला|मिली|मिले|बात|पूछ)|का\s+(?:पता|नंबर|फ़ोन|फोन|घर|ईमेल)|की\s+(?:शादी|बात))"
 )
 # After a word: it names someone who speaks, writes or comes ("George just texted").
 _PERSON_AFTER = re.compile(
@@ -795,8 +883,19 @@ _PERSON_AFTER = re.compile(
     r"(?:is|was|will be)\s+(?:coming|picking|bringing|driving|cooking|sleeping|working|"
     r"running late|on (?:his|her|their) way|there|here|sick|home))\b"
     # Hinglish: "X ne bola", "X dekh lega", "X bol rahi thi"
-    r"|\s+(?:ne\s+(?:bola|boli|kaha|bataya|poocha|pucha|likha|socha)|"
+    r"|\s+(?:ne\s+(?:bola|boli|kaha|bataya|poocha|pucha|likha|socha|bheja|diya|kiya|call)|"
+    r"ko\s+(?:bol|bolo|bata|batao|call|phone|bhej|de|dena|do|pooch|puch|keh|kah|samjha|"
+    r"yaad|mil|milna|invite|message|msg)|"
+    r"se\s+(?:pooch|puch|baat|mil|milna|keh|kaho|bol|le|lena|maang)|"
+    r"(?:ka|ki)\s+(?:phone|call|msg|message)\s+(?:aaya|aayi|aa)|"
     r"(?:dekh|sun|bol|bata|samajh|sambhal)\s+(?:lega|legi|lenge|raha|rahi|rahe))\b",
+    re.IGNORECASE,
+)
+# Weaker: also said of things ("the speech is at 3"), so only for words that are no
+# common English word.
+_PERSON_AFTER_WEAK = re.compile(
+    r"\s+(?:(?:just|has|also|already)\s+)?(?:forgot|left|lost|sent|paid|owes|lives|loves|"
+    r"knows|(?:is|was)\s+(?:at|with|busy|late|back))\b",
     re.IGNORECASE,
 )
 # Kin and friends named: "my sister Crystal", "meri cousin Priya".
@@ -804,15 +903,26 @@ _KIN_BEFORE = re.compile(
     r"\b(?:my|meri|mera|mere|our|his|her|your|tera|teri)\s+(?:(?:big|little|younger|older|"
     r"elder|best|chhoti|badi|chhota|bada)\s+)?(?:sister|brother|cousin|friend|aunt|uncle|son|"
     r"daughter|wife|husband|boyfriend|girlfriend|colleague|boss|neighbou?r|bestie|bf|gf|"
-    r"mom|mum|dad|behen|bhai|dost|beta|beti|nephew|niece|grandson|granddaughter)\s+$",
+    r"mom|mum|dad|behen|bhai|dost|beta|beti|nephew|niece|grandson|granddaughter|roommate|"
+    r"flatmate|housemate|classmate|teammate|mate|partner|fianc[eé]e?|ex|landlord|landlady|"
+    r"manager|teacher|student|bhabhi|jija|chacha|chachi|nana|nani|dada|dadi)\s+$",
     re.IGNORECASE,
 )
 # Hinglish possessives that only people have: "Girik ki shaadi", "Warhi ka birthday".
 _HINGLISH_PERSON_NOUNS = re.compile(
     r"\s+(?:ka|ki|ke)\s+(?:shaadi|shadi|birthday|bday|mummy|papa|mom|dad|beta|beti|bhai|behen|"
-    r"bahen|wife|biwi|husband|pati|patni|sasural|email|number)\b",
+    r"bahen|wife|biwi|husband|pati|patni|sasural|email|number|ghar|saath|sath|paas|dost|job|"
+    r"naukri|phone|pata|address)\b",
     re.IGNORECASE,
 )
+# What may stand before the word a message is about: nothing, or a chat opener.
+_OPENING = re.compile(
+    r"\s*(?:(?:yaar|yar|arre|are|oye|abe|bhai|eish|ja|lol|haha|btw|ok|okay|acha|accha|haan|"
+    r"aaj|kal|आज|कल|अरे)[,!]?\s+)?",
+    re.IGNORECASE,
+)
+_HINGLISH_POSTPOSITION = re.compile(r"\s+(?:ka|ki|ke|ko|se|ne)\s+\w", re.IGNORECASE)
+_HINDI_POSTPOSITION = re.compile(r"(?:जी)?\s+(?:का|की|के|को|से|ने)\s")
 _AND = re.compile(r" (?:and|aur|en|&) ")
 _ADDRESSED_FIRST = re.compile(r"\s*[,!]")
 _ADDRESSED_LAST = re.compile(r"\s*[.!?]*\s*")
@@ -831,6 +941,11 @@ _PLACE_PREPOSITION = re.compile(
     re.IGNORECASE,
 )
 _PLACE_POSTPOSITION = re.compile(r"\s+(?:mein|me|wale|wala|waale|ja|jaa|jaana|jana)\b", re.I)
+# English and Afrikaans town endings, for towns in no list ("Matthewville", "Crystalstad").
+_MADE_UP_TOWN = re.compile(
+    r"..(?:ville|stad|dorp|fort|mouth|haven|burgh|borough|bury|chester|shire|port|polis|"
+    r"town|ton|view|side|land|field|furt|fontein|kraal|bosch)$"
+)
 _TOWN_SUFFIX = re.compile(r"...(?:nagar|abad|garh|ganj|gaon|puram|pura|pur)$")
 # Shops named like a person with a title.
 _BRAND_PHRASES = frozenset({"mr price", "mr delivery", "mrs balls", "dr oetker", "mr bean"})
@@ -846,11 +961,26 @@ def _drop_places_and_firms(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
         given = sum(w.lower() in gz.first and w.lower() not in gz.last for w in m.groups())
         if given < 2:
             firms.append(m.span())
-    for i, j in _kept_runs(text, toks):
+    runs = _kept_runs(text, toks)
+    for k, (i, j) in enumerate(runs):
         run = toks[i : j + 1]
         prev = toks[i - 1] if i else None
         nxt = toks[j + 1] if j + 1 < len(toks) else None
-        if _place_or_firm(text, run, prev, nxt, gz, firms):
+        # "Sipho and George", "matthew and kimberley": listed with a clear name, a person
+        listed = any(
+            0 <= k + d < len(runs)
+            and any(t.kind == "C" for t in toks[runs[k + d][0] : runs[k + d][1] + 1])
+            and _AND.fullmatch(
+                text,
+                *(
+                    (toks[runs[k - 1][1]].end, run[0].start)
+                    if d < 0
+                    else (run[-1].end, toks[runs[k + 1][0]].start)
+                ),
+            )
+            for d in (-1, 1)
+        )
+        if _place_or_firm(text, run, prev, nxt, gz, firms, listed):
             for t in run:
                 t.keep = False
 
@@ -862,11 +992,12 @@ def _place_or_firm(
     nxt: _Tok | None,
     gz: _Gazetteer,
     firms: list[tuple[int, int]],
+    listed: bool = False,
 ) -> bool:
     if prev is not None and f"{prev.key} {run[0].key}" in _BRAND_PHRASES:
         return True  # "Mr Price"
     if _TOWN_SUFFIX.search(run[-1].key) and (prev is None or prev.key in ("sri", "shri")):
-        return not _person_context(text, run[0], prev, gz) and (
+        return not _person_context(text, run[0], None, gz, nxt) and (
             nxt is None or nxt.key not in gz.after
         )  # "Sri Ganganagar", "Hoshiarpur", but "Bhatnagar ji", "Bhatnagar said"
     if any(s <= run[0].start and run[-1].end <= e for s, e in firms):
@@ -885,13 +1016,19 @@ def _place_or_firm(
         return True  # "Victoria Falls"
     if _PLACE_PREPOSITION.search(text, max(0, run[0].start - 30), run[0].start):
         return True  # "in George", "driving to George"
+    if not run[-1].possessive and re.search(r"\b(?:at|from)\s+$", text[: run[0].start]):
+        # "stopped at Harrismith", "back from Polokwane"; but "at Thandi's", and a clear
+        # name stays: "a call from Priya"
+        return all(t.kind == "O" for t in run) and not _person_context(text, run[0], prev, gz, nxt)
     if _PLACE_POSTPOSITION.match(text, run[-1].end):
         return True  # "Kimberley mein"
     words = " ".join(t.key for t in run)
     if words in gz.places and not all(t.key in gz.core and t.kind == "C" for t in run):
         # A town that is not also a common first name ("Shimla", "Harrismith"), unless
         # the sentence says it is someone ("hey Kingston", "Kingston said").
-        return not _person_context(text, run[0], prev, gz)
+        return not (listed or _person_context(text, run[0], prev, gz, nxt))
+    if all(t.kind == "O" for t in run) and _MADE_UP_TOWN.search(run[-1].key):
+        return not (listed or _person_context(text, run[0], prev, gz, nxt))  # "Kristinaport"
     # A lone double-barrelled surname ("Bose-Bhatt") without a first name is a firm.
     has_first = any(t.key in gz.first and t.kind == "C" for t in run)
     return len(run) == 1 and "-" in run[0].word and not has_first
@@ -902,6 +1039,8 @@ def _named_by_context(
 ) -> bool:
     """Whether the words around a word that is not a clear name make it one."""
     kind, start = tok.kind, tok.start
+    if kind == "N":
+        return _honoured_name_word(text, tok, prev, nxt, gz)
     if kind not in "AOoE":
         return False
     if prev is not None and prev.kind == "T" and _gap(text, prev, tok) in (" ", ". "):
@@ -910,10 +1049,20 @@ def _named_by_context(
     if nxt is not None and nxt.key in gz.after and _gap(text, tok, nxt) == " ":
         return kind != "o" or len(tok.word) > 2  # "Chada ji", "Dash madam", "oviya bhaiya"
     if kind == "E":
-        return False  # an English word is a name only right next to a title
+        # An English word is a name right next to a title, or, when it is a rare word
+        # ("Samar", "Courtier"), where only a person fits: "Samar's birthday", "my
+        # sister Amber", "Samar ki shaadi".
+        return gz.english_rank.get(tok.key, _COMMON_RANK) >= _RARE_RANK and bool(
+            (tok.possessive and _PERSON_NOUNS.match(text, tok.end))
+            or _KIN_BEFORE.search(text, max(0, start - 30), start)
+            or _HINGLISH_PERSON_NOUNS.match(text, tok.end)
+            or _PERSON_AFTER.match(text, tok.end)
+        )
     lower_ok = kind != "o" or tok.key in gz.first or tok.key not in gz.english
     if _PERSON_AFTER.match(text, tok.end):
         return lower_ok  # "George just texted", "mason said", "vrinda ne bola"
+    if kind in "Oo" and _PERSON_AFTER_WEAK.match(text, tok.end):
+        return lower_ok  # "Carly left a voicemail", "eish zibuyile forgot the keys"
     if _KIN_BEFORE.search(text, max(0, start - 30), start):
         return lower_ok  # "my sister Crystal"
     if kind in "AO" and _NAME_WORDS.search(text, max(0, start - 20), start):
@@ -924,13 +1073,15 @@ def _named_by_context(
         and _PERSON_VERBS.search(text, max(0, start - 25), start)
     ):
         return True  # "fetch Lena": a name that is also a less common English word
+    if kind == "A" and tok.word[:1].isupper() and _TOLD.search(text, max(0, start - 12), start):
+        return True  # "ask George", "cc Georgia": only people are asked or copied in
     if kind in "Oo" and _PERSON_VERBS.search(text, max(0, start - 25), start):
         # lower-case: a name from the gazetteer, "with nobantu", or a word in no English
         # word list after a greeting, "hey thuthukile"
         if kind == "O" or tok.key in gz.first:
             return True
         return tok.key not in gz.english and len(tok.word) > 3
-    if kind == "A" and _VOCATIVE.search(text, max(0, start - 15), start):
+    if kind == "A" and _VOCATIVE.search(text, max(0, start - 25), start):
         return True  # "hey Mark"
     if kind in "Oo" and (
         (not text[:start].strip() and _ADDRESSED_FIRST.match(text, tok.end))
@@ -941,19 +1092,108 @@ def _named_by_context(
         return kind == "O" or tok.key not in gz.english
     if kind == "O" and _devanagari(tok.word) and _HINDI_PERSON_AFTER.match(text, tok.end):
         return True
+    if kind in "Oo" and len(tok.word) > 2 and _OPENING.fullmatch(text, 0, start):
+        # The topic of a message, marked as someone's: "janya ke ghar chalte hain", "yaar
+        # yug ka kya scene hai", "आज हरि से मिला"
+        after = _HINDI_POSTPOSITION if _devanagari(tok.word) else _HINGLISH_POSTPOSITION
+        if after.match(text, tok.end):
+            return True
     if tok.possessive and _PERSON_NOUNS.match(text, tok.end):
         return True  # "Zaitra's birthday"
     return kind in "AO" and _HINGLISH_PERSON_NOUNS.match(text, tok.end) is not None
 
 
-def _person_context(text: str, tok: _Tok, prev: _Tok | None, gz: _Gazetteer) -> bool:
-    """Greeted, told, or speaking: "hey X", "tell X", "X said", "X's birthday"."""
+# Words that take a "ji" without being a name: "Haan ji", "Theek ji", "Namaste ji".
+_NOT_BEFORE_HONORIFIC = frozenset(
+    [
+        "haan",
+        "han",
+        "ha",
+        "hanji",
+        "ji",
+        "acha",
+        "achha",
+        "accha",
+        "theek",
+        "thik",
+        "ok",
+        "okay",
+        "sahi",
+        "bas",
+        "chalo",
+        "nahi",
+        "na",
+        "arre",
+        "are",
+        "hello",
+        "hi",
+        "namaste",
+        "thanks",
+        "shukriya",
+        "jai",
+        "sat",
+        "sri",
+        "shri",
+        "bolo",
+        "boliye",
+        "bilkul",
+        "sorry",
+        "welcome",
+        "good",
+        "bye",
+        "pranam",
+        "pranaam",
+        "ram",
+        "radhe",
+        "sahib",
+    ]
+)
+
+
+def _honoured_name_word(
+    text: str, tok: _Tok, prev: _Tok | None, nxt: _Tok | None, gz: _Gazetteer
+) -> bool:
+    """A capitalised word of the name lists that is also a common or chat word is a name
+    right after a title ("coach May", "Dr Das") or before an honorific ("Kar ji", "Badal
+    uncle"), but "Haan ji" is not."""
+    if not tok.word[:1].isupper() or len(tok.word) < 2:
+        return False
+    if tok.key not in gz.first and tok.key not in gz.last:
+        return False
+    if tok.key in gz.titles or tok.key in gz.after:
+        return False
+    if prev is not None and prev.kind == "T" and _gap(text, prev, tok) in (" ", ". "):
+        return True
+    if (
+        tok.key not in gz.english_rank
+        and tok.key not in _NOT_BEFORE_HONORIFIC
+        and tok.mid
+        and _person_context(text, tok, prev, gz, nxt)
+    ):
+        return True  # a chat word mid-sentence, written and placed as a name: "arre Diya,"
+    return (
+        nxt is not None
+        and nxt.key in gz.after
+        and _gap(text, tok, nxt) == " "
+        and tok.key not in _NOT_BEFORE_HONORIFIC
+    )
+
+
+def _person_context(
+    text: str, tok: _Tok, prev: _Tok | None, gz: _Gazetteer, nxt: _Tok | None = None
+) -> bool:
+    """Greeted, told, or speaking: "hey X", "tell X", "X said", "X's birthday", "my sister
+    X", "X ki shaadi", "uncle X", "X ji"."""
     start = tok.start
     return bool(
-        _VOCATIVE.search(text, max(0, start - 15), start)
+        _VOCATIVE.search(text, max(0, start - 25), start)
         or _PERSON_VERBS.search(text, max(0, start - 25), start)
         or _PERSON_AFTER.match(text, tok.end)
         or (tok.possessive and _PERSON_NOUNS.match(text, tok.end))
+        or _KIN_BEFORE.search(text, max(0, start - 30), start)
+        or _HINGLISH_PERSON_NOUNS.match(text, tok.end)
+        or (prev is not None and prev.kind == "T" and _gap(text, prev, tok) in (" ", ". "))
+        or (nxt is not None and nxt.key in gz.after and _gap(text, tok, nxt) == " ")
     )
 
 
