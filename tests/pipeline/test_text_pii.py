@@ -427,3 +427,16 @@ def test_names_outside_every_list_are_found_from_the_words_around_them(text, nam
 def test_words_that_only_look_like_names_and_decoys_are_left_alone(text):
     assert persons_in(text) == []
     assert [s.type for s in find_pii(text) if s.type in ("PHONE", "CARD", "AADHAAR")] == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my flight from Rustenburg is delayed",  # a town that is also a surname
+        "Mahikeng to Potchefstroom is three hours",  # an unknown word on a route to a town
+        "Suryapet se Khorampa ki bus 22:12 baje",
+        "Benoni mein baarish ho rahi hai",
+    ],
+)
+def test_towns_on_routes_and_after_from_are_not_persons(text):
+    assert persons_in(text) == []

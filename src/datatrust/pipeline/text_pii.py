@@ -943,7 +943,7 @@ _PLACE_PREPOSITION = re.compile(
 _PLACE_POSTPOSITION = re.compile(r"\s+(?:mein|me|wale|wala|waale|ja|jaa|jaana|jana)\b", re.I)
 # English and Afrikaans town endings, for towns in no list ("Matthewville", "Crystalstad").
 _MADE_UP_TOWN = re.compile(
-    r"..(?:ville|stad|dorp|fort|mouth|haven|burgh|borough|bury|chester|shire|port|polis|"
+    r"..(?:ville|stad|dorp|fort|mouth|haven|burgh|borough|bury|chester|shire|port|polis|berg|"
     r"town|ton|view|side|land|field|furt|fontein|kraal|bosch)$"
 )
 _TOWN_SUFFIX = re.compile(r"...(?:nagar|abad|garh|ganj|gaon|puram|pura|pur)$")
@@ -1016,10 +1016,19 @@ def _place_or_firm(
         return True  # "Victoria Falls"
     if _PLACE_PREPOSITION.search(text, max(0, run[0].start - 30), run[0].start):
         return True  # "in George", "driving to George"
-    if not run[-1].possessive and re.search(r"\b(?:at|from)\s+$", text[: run[0].start]):
-        # "stopped at Harrismith", "back from Polokwane"; but "at Thandi's", and a clear
-        # name stays: "a call from Priya"
-        return all(t.kind == "O" for t in run) and not _person_context(text, run[0], prev, gz, nxt)
+    if (
+        all(t.kind == "O" for t in run)
+        and not run[-1].possessive
+        and (
+            _FROM_AT.search(text, max(0, run[0].start - 8), run[0].start)
+            or _on_a_route(text, run, gz)
+        )
+        and not _person_context(text, run[0], prev, gz, nxt)
+    ):
+        # An unknown word "at", "from" or on a route with a known town: "stopped at
+        # Harrismith", "back from Mahikeng", "Suryapet se Khora ki bus", "Mahikeng to
+        # Potchefstroom"; but "at Thandi's", and a clear name stays: "a call from Priya"
+        return True
     if _PLACE_POSTPOSITION.match(text, run[-1].end):
         return True  # "Kimberley mein"
     words = " ".join(t.key for t in run)
@@ -1032,6 +1041,20 @@ def _place_or_firm(
     # A lone double-barrelled surname ("Bose-Bhatt") without a first name is a firm.
     has_first = any(t.key in gz.first and t.kind == "C" for t in run)
     return len(run) == 1 and "-" in run[0].word and not has_first
+
+
+_FROM_AT = re.compile(r"\b(?:at|from|se)\s+$", re.IGNORECASE)
+_ROUTE_AFTER = re.compile(r"\s+(?:to|se|via|-)\s+([A-Za-z]+)", re.IGNORECASE)
+_ROUTE_BEFORE = re.compile(r"([A-Za-z]+)\s+(?:to|se|via|-)\s+$", re.IGNORECASE)
+
+
+def _on_a_route(text: str, run: list[_Tok], gz: _Gazetteer) -> bool:
+    """Joined by "to", "se" or "via" to a known town: "Mahikeng to Potchefstroom"."""
+    after = _ROUTE_AFTER.match(text, run[-1].end)
+    if after and after.group(1).lower() in gz.places:
+        return True
+    before = _ROUTE_BEFORE.search(text, max(0, run[0].start - 40), run[0].start)
+    return bool(before and before.group(1).lower() in gz.places)
 
 
 def _named_by_context(
