@@ -31,6 +31,17 @@ def _settings(dev: bool = False) -> Settings:
     return settings
 
 
+def served_settings(settings: Settings, host: str, port: int) -> Settings:
+    """``settings`` with ``base_url`` where ``serve`` listens when none was configured:
+    the links and IRIs an instance publishes (licence IRIs in snapshots and ODRL, the
+    feed's issuer, sign-up links) must resolve on the port it actually serves, not the
+    default 8000. A configured ``DATATRUST_BASE_URL`` (a proxy's public URL) wins."""
+    if "base_url" not in settings.model_fields_set:
+        shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        settings.base_url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+    return settings
+
+
 def _services(settings: Settings):  # type: ignore[no-untyped-def]
     from datatrust.bootstrap import build
 
@@ -61,7 +72,7 @@ def serve(
     from datatrust.logs import configure_logging
     from datatrust.web.app import create_app
 
-    settings = _settings(dev)
+    settings = served_settings(_settings(dev), host, port)
     configure_logging()
     services = _services(settings)
     _check_storage(services)

@@ -213,6 +213,117 @@ _INDEX_FIELDS = {
     f.name: "sc:Integer" if pa.types.is_integer(f.type) else "sc:Text" for f in INDEX_SCHEMA
 }
 
+# Every record's key is ``dt-`` and ten digits (``record_key``), so a glob of exactly that
+# shape picks a record's media out of a shard and never its transcript
+# (``dt-0000000001.transcript.txt``) — mlcroissant does not implement ``excludes``.
+KEY_GLOB = "dt-" + "[0-9]" * 10
+KEY_REGEX = r"^(dt-[0-9]{10})(?:\..*)?$"
+
+# What each record's JSON member holds, for readers that must declare it (Hugging Face
+# ``datasets``): name → Arrow type name.
+RECORD_JSON_FIELDS: dict[str, str] = {
+    "agreement_id": "int64",
+    "consent_record_id": "string",
+    "content_sha256": "string",
+    "content_type": "string",
+    "duration_seconds": "int64",
+    "h3_cell": "string",
+    "item_id": "int64",
+    "kind": "string",
+    "licence_id": "string",
+    "transcript_file": "string",
+}
+TRANSCRIPT_MEMBER = "transcript.txt"
+# Extensions the Hugging Face WebDataset builder decodes to text on its own.
+_HF_TEXT_EXTENSIONS = {"txt", "text", "transcript"}
+
+
+def record_key(item_id: int) -> str:
+    """The shard key of an item's record: ``dt-`` and its id in ten digits."""
+    if not 0 <= item_id < 10**10:
+        raise ValueError(f"item id {item_id} does not fit a ten-digit record key")
+    return f"dt-{item_id:010d}"
+
+
+def _media_extension(row: Mapping[str, Any]) -> str:
+    return str(row["media_file"]).split(".", 1)[1]
+
+
+_FAMILY_TYPES = {"video": "sc:VideoObject", "audio": "sc:AudioObject", "text": "sc:Text"}
+
+
+def _media_data_type(content_types: Iterable[str]) -> str | list[str]:
+    """The media fields' Croissant data type(s). Photos alone are ``sc:ImageObject`` (a
+    Croissant reader opens them as images); any other mix lists the types present, the
+    first of which (video, audio, text) mlcroissant hands over as the member's bytes."""
+    families = {ct.split("/", 1)[0] for ct in content_types}
+    if families == {"image"}:
+        return "sc:ImageObject"
+    types = [t for family, t in _FAMILY_TYPES.items() if family in families]
+    if "image" in families:
+        types.append("sc:ImageObject")
+    return types if len(types) > 1 else (types[0] if types else "sc:Text")
+
+
+def huggingface_features(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The features of the shards for Hugging Face ``datasets``' WebDataset builder, as
+    ``datasets.Features.to_dict()`` writes them: declared, the builder decodes nothing
+    itself (media stay bytes: no audio or video decoder is needed) and needs no sample
+    of the data to guess types. ``Features.from_dict(...)`` reads it back."""
+
+    def value(dtype: str) -> dict[str, str]:
+        return {"dtype": dtype, "_type": "Value"}
+
+    listed = list(records)
+    features: dict[str, Any] = {}
+    for ext in sorted({_media_extension(r) for r in listed}):
+        features[ext] = value("string" if ext in _HF_TEXT_EXTENSIONS else "binary")
+    if any(r.get("transcript_file") for r in listed):
+        features[TRANSCRIPT_MEMBER] = value("string")
+    features["json"] = {name: value(t) for name, t in sorted(RECORD_JSON_FIELDS.items())}
+    features["__key__"] = value("string")
+    features["__url__"] = value("string")
+    return features
+
+
+def _file_object(file: WrittenFile, encoding: str) -> dict[str, Any]:
+    return {
+        "@type": "cr:FileObject",
+        "@id": file.name,
+        "name": file.name,
+        "contentUrl": file.name,
+        "contentSize": f"{file.size} B",
+        "encodingFormat": encoding,
+        "sha256": file.sha256,
+    }
+
+
+def _field(
+    record_set: str, name: str, description: str, data_type: str | list[str], source: Any
+) -> dict[str, Any]:
+    return {
+        "@type": "cr:Field",
+        "@id": f"{record_set}/{name}",
+        "name": name,
+        "description": description,
+        "dataType": data_type,
+        "source": source,
+    }
+
+
+def _member_key(record_set: str, file_set: str) -> dict[str, Any]:
+    return _field(
+        record_set,
+        "key",
+        "The record's key: the member's file name up to its first dot.",
+        "sc:Text",
+        {
+            "fileSet": {"@id": file_set},
+            "extract": {"fileProperty": "filename"},
+            "transform": {"regex": KEY_REGEX},
+        },
+    )
+
 
 def croissant_manifest(
     *,
@@ -225,54 +336,183 @@ def croissant_manifest(
     index: WrittenFile,
     records: list[Mapping[str, Any]],
     licences: Iterable[str],
-    rai: Mapping[str, str],
+    rai: Mapping[str, str | list[str]],
     creator: str,
+    h3_resolution: int,
 ) -> dict[str, Any]:
-    """A Croissant 1.0 JSON-LD manifest with its Responsible-AI fields.
+    """A Croissant 1.0 JSON-LD manifest with its Responsible-AI fields, reaching every byte.
 
-    Distribution: every shard (``application/x-tar``) and the index (Parquet), each with
-    its sha256. One record set, ``records``, read from the index: per record the item id, the
-    licence id, the consent record id and the content hash (and where its bytes are).
-    ``rai`` gives the RAI text fields (``dataCollection``, ``personalSensitiveInformation``,
-    ``dataUseCases``, ``dataLimitations``, ``dataBiases``, ``dataSocialImpact``…); they are
-    emitted as ``rai:<name>``. The full per-record list is also under ``dt:records`` for
-    readers that do not load the index.
+    Distribution: every shard (``application/x-tar``) and the index (Parquet) as
+    FileObjects with their sha256, which Croissant readers check before reading; and one
+    FileSet per kind of shard member, each ``containedIn`` every shard: ``media-files``
+    (each record's de-identified media, by the extensions present), ``record-files`` (each
+    record's JSON) and, when any record has one, ``transcript-files``.
+
+    Record sets:
+    - ``media``: key and bytes of every media member of the shards;
+    - ``samples``: each record's JSON member joined by key with its media;
+    - ``records``: one typed row of the index per record, joined by key with its sample,
+      so ``records/media`` and ``records/json`` are that record's bytes from the shards
+      (a reader of ``records`` therefore opens, and checks, every shard);
+    - ``transcripts``: each call's redacted transcript, when there are any.
+
+    ``rai`` gives the RAI fields, emitted as ``rai:<name>`` (a list stays a list). Records
+    carry H3 cells at ``h3_resolution`` (stated as ``dt:h3Resolution``). The full
+    per-record list is also under ``dt:records``, and the shards' features for Hugging Face
+    ``datasets`` under ``dt:huggingFaceFeatures``.
     """
-    distribution: list[dict[str, Any]] = []
-    for shard in shards:
-        distribution.append(
-            {
-                "@type": "cr:FileObject",
-                "@id": shard.name,
-                "name": shard.name,
-                "contentUrl": shard.name,
-                "contentSize": f"{shard.size} B",
-                "encodingFormat": "application/x-tar",
-                "sha256": shard.sha256,
-            }
-        )
+    shard_list = list(shards)
+    containers = [{"@id": shard.name} for shard in shard_list]
+    distribution = [_file_object(shard, "application/x-tar") for shard in shard_list]
+    distribution.append(_file_object(index, "application/x-parquet"))
+    media_exts = sorted({_media_extension(r) for r in records})
+    media_types = sorted({str(r["content_type"]) for r in records})
+    media_data_type = _media_data_type(media_types)
     distribution.append(
         {
-            "@type": "cr:FileObject",
-            "@id": index.name,
-            "name": index.name,
-            "contentUrl": index.name,
-            "contentSize": f"{index.size} B",
-            "encodingFormat": "application/x-parquet",
-            "sha256": index.sha256,
+            "@type": "cr:FileSet",
+            "@id": "media-files",
+            "name": "media-files",
+            "description": "Each record's de-identified media, inside the shards.",
+            "containedIn": containers,
+            "encodingFormat": media_types,
+            "includes": [f"{KEY_GLOB}.{ext}" for ext in media_exts],
         }
     )
-    fields = [
+    distribution.append(
         {
-            "@type": "cr:Field",
-            "@id": f"records/{column}",
-            "name": column,
-            "description": f"The record's {column.replace('_', ' ')}.",
-            "dataType": data_type,
-            "source": {"fileObject": {"@id": index.name}, "extract": {"column": column}},
+            "@type": "cr:FileSet",
+            "@id": "record-files",
+            "name": "record-files",
+            "description": "Each record's JSON (item, licence, consent record, hash).",
+            "containedIn": containers,
+            "encodingFormat": "application/json",
+            "includes": [f"{KEY_GLOB}.json"],
         }
+    )
+    transcripts = any(r.get("transcript_file") for r in records)
+    if transcripts:
+        distribution.append(
+            {
+                "@type": "cr:FileSet",
+                "@id": "transcript-files",
+                "name": "transcript-files",
+                "description": "The redacted transcript shipped beside a call's audio.",
+                "containedIn": containers,
+                "encodingFormat": "text/plain",
+                "includes": [f"{KEY_GLOB}.{TRANSCRIPT_MEMBER}"],
+            }
+        )
+    index_fields = [
+        _field(
+            "records",
+            column,
+            (
+                f"The record's H3 cell at resolution {h3_resolution} (a region)."
+                if column == "h3_cell"
+                else f"The record's {column.replace('_', ' ')}."
+            ),
+            data_type,
+            {"fileObject": {"@id": index.name}, "extract": {"column": column}},
+        )
         for column, data_type in _INDEX_FIELDS.items()
     ]
+    index_fields[0]["references"] = {"field": {"@id": "samples/key"}}
+    index_fields += [
+        _field(
+            "records",
+            "media",
+            "The record's de-identified media, read from its shard.",
+            media_data_type,
+            {"field": {"@id": "samples/media"}},
+        ),
+        _field(
+            "records",
+            "json",
+            "The record's JSON member, read from its shard.",
+            "sc:Text",
+            {"field": {"@id": "samples/json"}},
+        ),
+    ]
+    samples_key = _member_key("samples", "record-files")
+    samples_key["references"] = {"field": {"@id": "media/key"}}
+    record_sets: list[dict[str, Any]] = [
+        {
+            "@type": "cr:RecordSet",
+            "@id": "media",
+            "name": "media",
+            "description": "Every media member of the shards, by key.",
+            "key": {"@id": "media/key"},
+            "field": [
+                _member_key("media", "media-files"),
+                _field(
+                    "media",
+                    "content",
+                    "The member's bytes.",
+                    media_data_type,
+                    {"fileSet": {"@id": "media-files"}, "extract": {"fileProperty": "content"}},
+                ),
+            ],
+        },
+        {
+            "@type": "cr:RecordSet",
+            "@id": "samples",
+            "name": "samples",
+            "description": "Each record's JSON member with its media, as the shards hold them.",
+            "key": {"@id": "samples/key"},
+            "field": [
+                samples_key,
+                _field(
+                    "samples",
+                    "json",
+                    "The record's JSON member.",
+                    "sc:Text",
+                    {"fileSet": {"@id": "record-files"}, "extract": {"fileProperty": "content"}},
+                ),
+                _field(
+                    "samples",
+                    "media",
+                    "The record's media.",
+                    media_data_type,
+                    {"field": {"@id": "media/content"}},
+                ),
+            ],
+        },
+        {
+            "@type": "cr:RecordSet",
+            "@id": "records",
+            "name": "records",
+            "description": (
+                "One record per item: its licence, consent record and hash from the index, "
+                "with its media and JSON from the shards."
+            ),
+            "key": {"@id": "records/key"},
+            "field": index_fields,
+        },
+    ]
+    if transcripts:
+        record_sets.append(
+            {
+                "@type": "cr:RecordSet",
+                "@id": "transcripts",
+                "name": "transcripts",
+                "description": "The redacted transcript of each call, by record key.",
+                "key": {"@id": "transcripts/key"},
+                "field": [
+                    _member_key("transcripts", "transcript-files"),
+                    _field(
+                        "transcripts",
+                        "text",
+                        "The redacted transcript (UTF-8).",
+                        "sc:Text",
+                        {
+                            "fileSet": {"@id": "transcript-files"},
+                            "extract": {"fileProperty": "content"},
+                        },
+                    ),
+                ],
+            }
+        )
     doc: dict[str, Any] = {
         "@context": CROISSANT_CONTEXT,
         "@type": "sc:Dataset",
@@ -283,20 +523,13 @@ def croissant_manifest(
         "url": url,
         "datePublished": date_published,
         "creator": {"@type": "sc:Organization", "name": creator},
-        "license": sorted(set(licences)) or ["https://datatrust.example/licence/none"],
+        "license": sorted(set(licences)),
         "citeAs": f"{name}, version {version}, {url}",
         "isLiveDataset": False,
         "distribution": distribution,
-        "recordSet": [
-            {
-                "@type": "cr:RecordSet",
-                "@id": "records",
-                "name": "records",
-                "description": "One record per item: its licence, consent record and hash.",
-                "key": {"@id": "records/key"},
-                "field": fields,
-            }
-        ],
+        "recordSet": record_sets,
+        "dt:h3Resolution": h3_resolution,
+        "dt:huggingFaceFeatures": huggingface_features(records),
         "dt:records": [dict(r) for r in records],
     }
     for key, value in rai.items():

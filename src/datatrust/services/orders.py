@@ -46,6 +46,7 @@ from datatrust.domain.odrl import Agreement, agreement_to_odrl
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.territories import is_known_territory
+from datatrust.pipeline.regions import region_cell
 from datatrust.services.accounts import actor_label
 from datatrust.services.licences import (
     PERSON_BASE,
@@ -782,20 +783,6 @@ def agreement_odrl(uow: UnitOfWork, actor: Actor, agreement_id: int) -> dict[str
 # --- the catalogue -------------------------------------------------------------------------
 
 CATALOGUE_SAMPLE = 5
-REGION_RESOLUTION = 4  # an H3 cell of about 1,770 km²: a region, never a street
-
-
-def _region(cell: str | None, resolution: int = REGION_RESOLUTION) -> str | None:
-    if not cell:
-        return None
-    import h3  # only the catalogue needs it
-
-    try:
-        if h3.get_resolution(cell) <= resolution:
-            return cell
-        return h3.cell_to_parent(cell, resolution)
-    except Exception:  # a malformed stored cell reads as unknown, never as a place
-        return None
 
 
 def _quality(item: Item) -> float | None:
@@ -892,7 +879,7 @@ def catalogue(
     for item, terms in matched:
         facets["kind"][item.kind.value] += 1
         facets["language"][_language(item) or "unknown"] += 1
-        facets["region"][_region(item.h3_cell) or "unknown"] += 1
+        facets["region"][region_cell(item.h3_cell) or "unknown"] += 1
         facets["licence"][terms.title] += 1
         facets["currency"][terms.currency] += 1
         prices.setdefault(terms.currency, []).append(terms.price_with_surcharge_minor)
@@ -901,7 +888,7 @@ def catalogue(
         {
             "kind": item.kind.value,
             "duration_seconds": item.duration_seconds,
-            "region": _region(item.h3_cell),
+            "region": region_cell(item.h3_cell),
             "language": _language(item),
             "quality": _quality(item),
             "price_minor": terms.price_with_surcharge_minor,

@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.licence import evaluate
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import snapshot as writer
+from datatrust.pipeline.regions import REGION_RESOLUTION, region_cell
 from datatrust.services.accounts import actor_label
 from datatrust.services.audit import sign_checkpoint
 from datatrust.services.jobs import JobContext, job
@@ -75,32 +77,63 @@ CHECKSUMS = "SHA256SUMS"
 AUDIT_CHECKPOINT = "audit-checkpoint.json"
 _FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-RAI_TEXT = {
+RAI_TEXT: dict[str, str | list[str]] = {
     "dataCollection": (
         "Each item was recorded and uploaded by the person it is about (the contributor), "
         "who chose its licence and gave recorded consent (ISO/IEC TS 27560 consent record, "
         "id per record). Items passed automatic validation and quality checks."
     ),
-    "dataCollectionType": "Direct contribution by data subjects, with consent",
-    "personalSensitiveInformation": (
+    "dataCollectionType": ["Direct contribution by data subjects, with consent"],
+    "dataCollectionRawData": (
+        "The raw recordings, as uploaded, stay on the platform, encrypted under a key of "
+        "their contributor's, and are never delivered: every file in this snapshot is the "
+        "de-identified version the contributor was shown before it was listed. Erasing a "
+        "contributor destroys the key, and with it the raw data."
+    ),
+    "dataPreprocessingProtocol": [
+        "Validation: the file's real type is sniffed from its bytes, decoded fully, and "
+        "refused when corrupt, over the size or duration limits, or of another kind than "
+        "declared.",
+        "Metadata: EXIF, GPS and container metadata are stripped by re-encoding; the "
+        "position, where there was one, is kept only as an H3 cell.",
+        "Faces and licence plates of bystanders are detected and blurred in photos and "
+        "video; the contributor can mark anything missed, and the item is withheld until "
+        "it is removed.",
+        "Text (chats, call transcripts): names, phone numbers, e-mail addresses, card and "
+        "identity numbers are replaced by placeholders such as [PHONE].",
+        "Audio: a call's other side ships only after that person confirmed; speech in "
+        "ambient recordings is found and muffled.",
+        "Locations are delivered as H3 cells at the catalogue's region resolution.",
+        "Duplicates and near-duplicates (perceptual and acoustic fingerprints) are refused.",
+    ],
+    "personalSensitiveInformation": [
         "Contains the contributor's own likeness, voice or words, which may be biometric "
         "data. Before delivery metadata (EXIF, GPS) was stripped, bystanders' faces were "
         "blurred, personal details in text and transcripts were redacted, and locations were "
-        "coarsened to an H3 cell. No face templates or voiceprints were computed."
-    ),
-    "dataLimitations": (
+        "coarsened to an H3 region. No face templates or voiceprints were computed."
+    ],
+    "dataLimitations": [
         "Consent is revocable: items withdrawn or expired appear in the buyer's signed "
         "revocation feed with a deletion deadline, and must be deleted and the deletion "
         "attested. Re-identification, redistribution and uses outside the agreed use are "
         "not permitted. De-identification is best effort."
-    ),
-    "dataBiases": (
+    ],
+    "dataBiases": [
         "Contributors self-select; coverage of places, languages and people follows who "
         "chose to contribute and is not representative of any population."
-    ),
+    ],
     "dataSocialImpact": (
         "Contributors are paid a royalty on every sale and can see every use of their data "
         "in their data passport."
+    ),
+    "dataReleaseMaintenancePlan": (
+        "Each build is immutable and versioned per order (semantic versions): a build that "
+        "drops any item (withdrawn, expired, no longer permitted) is a new MAJOR version, "
+        "one that only adds items a new MINOR. Withdrawals and expiries reach the buyer "
+        "through a signed, sequenced, expiring revocation feed with a deletion deadline; the "
+        "buyer must attest deletion, and a snapshot holding a revoked item can no longer be "
+        "downloaded. The buyer builds the next version at any time; the platform keeps no "
+        "copy it does not need to rebuild one."
     ),
 }
 
@@ -270,8 +303,11 @@ def build_snapshot(
     uow.flush()
     from datatrust.services.consent import ConsentRow
 
+    # Shard names are unique to the build: Croissant readers cache an archive's extraction
+    # by its contentUrl, so two builds' "shard-00000.tar" would read as one.
+    tag = secrets.token_hex(4)
     for index, chunk in enumerate(chunks):
-        name = f"shard-{index:05d}.tar"
+        name = f"shard-{tag}-{index:05d}.tar"
         uow.add(
             SnapshotShard(
                 snapshot_id=snapshot.id, index=index, name=name, item_ids=[a.item_id for a in chunk]
@@ -288,7 +324,7 @@ def build_snapshot(
                     item_id=item.id,
                     agreement_id=agreement.id,
                     shard_index=index,
-                    key=f"dt-{item.id:010d}",
+                    key=writer.record_key(item.id),
                     content_sha256=item.deidentified_sha256 or item.original_sha256,
                     licence_id=f"{terms.id}/v{terms.version}",
                     consent_record_id=consent.uid if consent else "",
@@ -316,6 +352,12 @@ def build_snapshot(
         )
     uow.commit()
     return snapshot
+
+
+def collection_timeframe(items: Iterable[Item]) -> list[str]:
+    """When the snapshot's items were contributed: the first and the last upload (UTC)."""
+    moments = sorted(as_utc(i.created_at) for i in items)
+    return [moments[0].isoformat(), moments[-1].isoformat()] if moments else []
 
 
 def _latest(uow: UnitOfWork, order_id: int) -> Snapshot | None:
@@ -389,7 +431,7 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
                         "consent_record_id": plan.consent_record_id,
                         "agreement_id": plan.agreement_id,
                         "duration_seconds": item.duration_seconds,
-                        "h3_cell": item.h3_cell,
+                        "h3_cell": region_cell(item.h3_cell),
                         "transcript_file": _transcript_file(plan.key, item),
                     },
                     extra=extra,
@@ -451,7 +493,7 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
                 "licence_id": p.licence_id,
                 "consent_record_id": p.consent_record_id,
                 "duration_seconds": item.duration_seconds,
-                "h3_cell": item.h3_cell,
+                "h3_cell": region_cell(item.h3_cell),
                 "transcript_file": _transcript_file(p.key, item),
             }
         )
@@ -477,13 +519,16 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
         licences=[f"{base}/licences/{r['licence_id']}" for r in rows],
         rai={
             **RAI_TEXT,
-            "dataUseCases": (
+            # Spelled as mlcroissant, the reference reader, maps it (rai:...TimeFrame).
+            "dataCollectionTimeFrame": collection_timeframe(items.values()),
+            "dataUseCases": [
                 f"Only the agreed use: action {use['action']}, purpose {use['purpose']}, "
                 f"industry {use['industry']}, territory {use['territory']}, from "
                 f"{use['starts_at']} until {use['ends_at']}; each record's licence says more."
-            ),
+            ],
         },
         creator="Datatrust",
+        h3_resolution=REGION_RESOLUTION,
     )
     manifest_body = writer.manifest_bytes(manifest)
     manifest_file = writer.sha256_of(manifest_body, MANIFEST)

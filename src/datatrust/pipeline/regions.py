@@ -1,0 +1,26 @@
+"""The one resolution at which a place leaves the platform.
+
+Items keep the H3 cell their upload was coarsened to (resolution 8 by default). Whatever a
+buyer sees of it — the catalogue's region facet, a snapshot's records, its Croissant
+manifest — is that cell's parent at ``REGION_RESOLUTION``: the same figure everywhere, and a
+region, never a street.
+"""
+
+from __future__ import annotations
+
+REGION_RESOLUTION = 4  # an H3 cell of about 1,770 km²
+
+
+def region_cell(cell: str | None, resolution: int = REGION_RESOLUTION) -> str | None:
+    """``cell``'s parent at ``resolution`` (the cell itself when already that coarse);
+    ``None`` for no cell or a malformed one, which reads as unknown, never as a place."""
+    if not cell:
+        return None
+    import h3  # imported here: most users of this module never need it
+
+    try:
+        if h3.get_resolution(cell) <= resolution:
+            return cell
+        return str(h3.cell_to_parent(cell, resolution))
+    except Exception:
+        return None
