@@ -30,7 +30,7 @@ import importlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,7 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
-from datatrust.domain.licence import Licence, Use, evaluate
+from datatrust.domain.licence import Licence, ReasonCode, Use, evaluate
 from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.money import Money
 from datatrust.domain.odrl import Agreement, agreement_to_odrl
@@ -797,6 +797,55 @@ def _language(item: Item) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# The reasons that judge one facet of a use. A catalogue search judges only the facets the
+# buyer chose (one facet alone narrows the list); an order declares and judges them all.
+FACET_REASONS: dict[str, frozenset[ReasonCode]] = {
+    "action": frozenset({ReasonCode.ACTION_UNKNOWN, ReasonCode.ACTION_NOT_PERMITTED}),
+    "purpose": frozenset(
+        {
+            ReasonCode.PURPOSE_UNKNOWN,
+            ReasonCode.PURPOSE_NOT_PERMITTED,
+            ReasonCode.PURPOSE_PROHIBITED,
+        }
+    ),
+    "industry": frozenset(
+        {
+            ReasonCode.INDUSTRY_UNKNOWN,
+            ReasonCode.INDUSTRY_PROHIBITED,
+            ReasonCode.INDUSTRY_DENIED_BY_INSTANCE,
+        }
+    ),
+    "territory": frozenset(
+        {
+            ReasonCode.TERRITORY_UNKNOWN,
+            ReasonCode.TERRITORY_NOT_COVERED,
+            ReasonCode.TERRITORY_EXCLUDED,
+        }
+    ),
+}
+# A stand-in for a facet left empty, so the chosen ones are checked as an order's are;
+# the stand-in itself is never judged (its reasons are in ``FACET_REASONS``).
+_STAND_IN = {"action": "train", "purpose": "model_training", "industry": "technology"}
+
+
+def _catalogue_use(
+    filters: Mapping[str, Any], org: Organisation, moment: datetime
+) -> tuple[Use | None, frozenset[ReasonCode]]:
+    """The use a catalogue search judges listed items by, and the reason codes it leaves
+    unjudged (those of the facets not chosen); ``(None, ∅)`` when no use facet is chosen.
+    A chosen facet with an unknown code is an ``InvalidInput`` naming it."""
+    chosen = {k: filters[k] for k in FACET_REASONS if filters.get(k)}
+    if not chosen:
+        return None, frozenset()
+    data = {**_STAND_IN, "territory": "GB", **chosen}
+    data["ends_at"] = (moment + timedelta(days=1)).isoformat()
+    use = parse_declared_use(data, org, now=moment).use
+    left = [k for k in FACET_REASONS if k not in chosen]
+    # An empty stand-in implies no use, so only the chosen facets imply any.
+    use = replace(use, **dict.fromkeys(left, ""))
+    return use, frozenset().union(*(FACET_REASONS[k] for k in left))
+
+
 def catalogue(
     uow: UnitOfWork,
     actor: Actor,
@@ -819,17 +868,7 @@ def catalogue(
     items = uow.all(Item, status=ItemStatus.LISTED, order_by="id")
     offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
     consents = {c.id: c for c in by_ids(uow, ConsentRow, {i.consent_id for i in items})}
-    use = None
-    if any(filters.get(k) for k in ("action", "purpose", "industry", "territory")):
-        declared = parse_declared_use(
-            {
-                **{k: filters.get(k) for k in ("action", "purpose", "industry", "territory")},
-                "ends_at": (moment + timedelta(days=1)).isoformat(),
-            },
-            org,
-            now=moment,
-        )
-        use = declared.use
+    use, unjudged = _catalogue_use(filters, org, moment)
     region = filters.get("region")
     matched: list[tuple[Item, Licence]] = []
     for item in items:
@@ -864,7 +903,9 @@ def catalogue(
             or (filters.get("currency") and terms.currency != filters["currency"])
         ):
             continue
-        if use is not None and not evaluate(terms, use, moment).allowed:
+        if use is not None and any(
+            r.denies and r.code not in unjudged for r in evaluate(terms, use, moment).reasons
+        ):
             continue
         matched.append((item, terms))
     facets: dict[str, Counter[str]] = {

@@ -19,13 +19,13 @@ from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import SESSION_COOKIE, services, unit_of_work
 from datatrust.web.errors import set_retry_after
 from datatrust.web.pages.common import (
-    EXAMPLE_CHANGES,
     EXAMPLE_PRICE_MINOR,
     HOME_FOR,
     LANG_COOKIE,
     LANG_COOKIE_MAX_AGE,
     LANGUAGES,
     Page,
+    example_changes,
     field_errors,
     page_requires,
     page_router,
@@ -209,7 +209,7 @@ def licence_templates(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTM
                 "title": title,
                 "price_minor": EXAMPLE_PRICE_MINOR,
                 "valid_from": utcnow(),
-                **EXAMPLE_CHANGES.get(name, {}),
+                **example_changes(page, name),
             },
             licence_id=f"example-{name}",
         )

@@ -53,6 +53,14 @@ EXAMPLE_CHANGES: dict[str, dict[str, Any]] = {
     },
 }
 EXAMPLE_PRICE_MINOR = 100
+
+
+def example_changes(page: Page, template: str) -> dict[str, Any]:
+    """``EXAMPLE_CHANGES`` for ``template`` in the page's language (each text a msgid)."""
+    translate = page._  # not ``_``: extraction would take the variable for a msgid
+    return {key: translate(text) for key, text in EXAMPLE_CHANGES.get(template, {}).items()}
+
+
 # Item kinds in words (msgids).
 KIND_LABELS = {
     "photo": "Photo",

@@ -38,10 +38,10 @@ from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import services, unit_of_work
 from datatrust.web.forms import FileTooLarge
 from datatrust.web.pages.common import (
-    EXAMPLE_CHANGES,
     KIND_LABELS,
     FormPage,
     Page,
+    example_changes,
     field_errors,
     form_page_requires,
     page_requires,
@@ -165,7 +165,7 @@ def task_licence(page: Page, campaign: Any) -> list[tuple[str, bool]]:
             "title": page._(title),
             **licence_price(campaign),
             "valid_from": utcnow(),
-            **EXAMPLE_CHANGES.get(campaign.licence_template, {}),
+            **example_changes(page, campaign.licence_template),
         },
         licence_id=f"task-{campaign.id}",
     )
@@ -222,7 +222,7 @@ def accept_task(
         changes={
             "title": f"{campaign.title}"[:200],
             **licence_price(campaign),
-            **EXAMPLE_CHANGES.get(campaign.licence_template, {}),
+            **example_changes(page, campaign.licence_template),
         },
     )
     return RedirectResponse(f"/tasks/{campaign_id}/capture?offer={offer.id}", status_code=303)

@@ -16,12 +16,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
 from babel.lists import format_list
+from babel.numbers import format_decimal, get_currency_name
 
 from datatrust.domain.licence import ReasonCode
 from datatrust.domain.money import Money
+from datatrust.domain.places import PLACES, whereabouts
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
 from datatrust.i18n import format_money
 from datatrust.services import passport
@@ -266,6 +268,9 @@ CAMPAIGN_STATES: dict[str, str] = {
     "closed": "Closed",
     "paused": "Paused",
 }
+ORDER_STATES: dict[str, str] = {"quoted": "Quoted, not bought", "purchased": "Bought"}
+# The use vocabularies by the field that names them.
+VOCABULARIES = {"action": ACTIONS, "purpose": PURPOSES, "industry": INDUSTRIES}
 
 
 class Explain:
@@ -289,6 +294,52 @@ class Explain:
 
     def campaign_state(self, state: str) -> str:
         return self._(CAMPAIGN_STATES[state]) if state in CAMPAIGN_STATES else state
+
+    def order_state(self, state: str) -> str:
+        return self._(ORDER_STATES[state]) if state in ORDER_STATES else state
+
+    def term(self, field: str, code: str) -> str:
+        """A code of a use vocabulary (``action``, ``purpose``, ``industry``) by its label."""
+        vocabulary = VOCABULARIES.get(field)
+        if vocabulary is None or code not in vocabulary:
+            return code
+        return self._(vocabulary.term(code).label)
+
+    def terms(self, field: str, codes: Any) -> list[tuple[str, str]]:
+        """``(code, label)`` for a select's options, sorted by label in the reader's
+        language."""
+        return sorted(((c, self.term(field, c)) for c in codes), key=lambda pair: pair[1])
+
+    def language(self, code: str | None) -> str:
+        """A language (BCP 47) by its name in the reader's language (CLDR)."""
+        if not code or code == "unknown":
+            return self._("Language not stated")
+        try:
+            return Locale.parse(code.replace("-", "_")).get_display_name(self.lang) or code
+        except (ValueError, UnknownLocaleError):
+            return code
+
+    def territory(self, code: str) -> str:
+        """A country (ISO 3166) by its name in the reader's language (CLDR)."""
+        return str(Locale.parse(self.lang).territories.get(code, code))
+
+    def currency(self, code: str) -> str:
+        """A currency (ISO 4217) by its name in the reader's language (CLDR)."""
+        return get_currency_name(code, locale=self.lang)
+
+    def place(self, cell: str | None) -> str:
+        """An H3 cell as the nearest place people know (``domain.places``), never its id."""
+        found = whereabouts(cell) if cell and cell != "unknown" else None
+        if found is None:
+            return self._("Place not stated")
+        words = {
+            "place": self._(found.place.name),
+            "country": self.territory(found.place.country),
+        }
+        if found.distance_km is None:
+            return self._("%(place)s, %(country)s") % words
+        words["distance"] = format_decimal(found.distance_km, locale=self.lang)
+        return self._("%(distance)s km from %(place)s, %(country)s") % words
 
     def removed(self, removed: dict[str, Any]) -> list[str]:
         """What de-identification took out, one sentence each; empty when nothing was."""
@@ -447,6 +498,9 @@ def msgids() -> tuple[set[str], set[tuple[str, str]]]:
     single |= {"Sound removed: it could not be checked for speech"}
     single |= {"Call audio held back until the other side confirms"}
     single |= {"up", "down", "Yes", "No"}
+    single |= {"Language not stated", "Place not stated", "%(place)s, %(country)s"}
+    single |= {"%(distance)s km from %(place)s, %(country)s"}
+    single |= {p.name for p in PLACES} | set(ORDER_STATES.values())
     single |= {*passport.STEPS.values(), passport.OTHER_STEP, *passport.ACTORS.values()}
     tables = (REJECTIONS, EXCLUSIONS, METADATA, DECIDED_BY, DETAILS, CAMPAIGN_STATES, OPENED)
     tables += (USE_PARTS,)
