@@ -6,13 +6,16 @@ they test is how separate connections to one database file get along."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from datatrust.adapters.db.uow import ReadOnlyViolation
@@ -42,6 +45,25 @@ def write_lock_held(svc: Services) -> Iterator[None]:
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+@contextmanager
+def served(svc: Services) -> Iterator[str]:
+    """The app under a real uvicorn on a free loopback port, in a thread; yields its URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(svc, start_worker=False), host="127.0.0.1", port=0, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.02)
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def test_a_read_only_unit_of_work_reads_while_another_connection_writes(embedded):
@@ -169,71 +191,89 @@ def test_a_slow_tus_patch_holds_no_lock_while_its_body_arrives(embedded):
     make that write wait out its busy timeout and get a 503."""
     import base64
 
-    import httpx
-    import uvicorn
-
     person = make_persona(embedded, "slow", Role.CONTRIBUTOR)
-    config = uvicorn.Config(
-        create_app(embedded, start_worker=False), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
     body = b"\x00" * 200_000
     tus = {"Tus-Resumable": "1.0.0", **person.headers}
-    try:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            meta = ",".join(
-                f"{k} {base64.b64encode(v.encode()).decode()}"
-                for k, v in {"kind": "photo", "filename": "slow.jpg"}.items()
-            )
-            created = client.post(
-                "/files/",
-                headers={**tus, "Upload-Length": str(len(body)), "Upload-Metadata": meta},
-            )
-            assert created.status_code == 201, created.text
-            patch_headers = {**tus, "Content-Type": "application/offset+octet-stream"}
-            first = client.patch(
+    with served(embedded) as base, httpx.Client(base_url=base, timeout=60) as client:
+        meta = ",".join(
+            f"{k} {base64.b64encode(v.encode()).decode()}"
+            for k, v in {"kind": "photo", "filename": "slow.jpg"}.items()
+        )
+        created = client.post(
+            "/files/",
+            headers={**tus, "Upload-Length": str(len(body)), "Upload-Metadata": meta},
+        )
+        assert created.status_code == 201, created.text
+        patch_headers = {**tus, "Content-Type": "application/offset+octet-stream"}
+        first = client.patch(
+            created.headers["location"],
+            content=body[:50_000],
+            headers={**patch_headers, "Upload-Offset": "0"},
+        )
+        assert first.status_code == 204, first.text
+        other_write_done = threading.Event()
+        outcome: dict[str, int] = {}
+
+        def slow_body() -> Iterator[bytes]:
+            yield body[50_000:100_000]
+            other_write_done.wait(30)
+            yield body[100_000:150_000]
+
+        def patch() -> None:
+            answer = httpx.patch(
                 created.headers["location"],
-                content=body[:50_000],
-                headers={**patch_headers, "Upload-Offset": "0"},
+                content=slow_body(),
+                headers={
+                    **patch_headers,
+                    "Upload-Offset": "50000",
+                    "Content-Length": "100000",
+                },
+                timeout=60,
             )
-            assert first.status_code == 204, first.text
-            other_write_done = threading.Event()
-            outcome: dict[str, int] = {}
+            outcome["patch"] = answer.status_code
 
-            def slow_body() -> Iterator[bytes]:
-                yield body[50_000:100_000]
-                other_write_done.wait(30)
-                yield body[100_000:150_000]
-
-            def patch() -> None:
-                answer = httpx.patch(
-                    created.headers["location"],
-                    content=slow_body(),
-                    headers={
-                        **patch_headers,
-                        "Upload-Offset": "50000",
-                        "Content-Length": "100000",
-                    },
-                    timeout=60,
-                )
-                outcome["patch"] = answer.status_code
-
-            patcher = threading.Thread(target=patch)
-            patcher.start()
-            patcher.join(1.0)  # its first bytes are in, the rest is pending
-            token = client.post(
-                "/api/tokens", headers=person.headers, json={"name": "y", "scopes": ["item:read"]}
-            )
-            outcome["write"] = token.status_code
-            other_write_done.set()
-            patcher.join(30)
+        patcher = threading.Thread(target=patch)
+        patcher.start()
+        patcher.join(1.0)  # its first bytes are in, the rest is pending
+        token = client.post(
+            "/api/tokens", headers=person.headers, json={"name": "y", "scopes": ["item:read"]}
+        )
+        outcome["write"] = token.status_code
+        other_write_done.set()
+        patcher.join(30)
         assert outcome == {"write": 201, "patch": 204}
+
+
+def test_more_clients_than_threads_and_connections_are_all_answered(tmp_path):
+    """Forty signed-in reads at once on 2 web threads and a pool of 2 connections. A unit
+    of work kept open while its response waits for a thread to be validated holds a
+    connection the threads are waiting for: the pool times out and the requests get 503s.
+    Every connection is back in the pool afterwards."""
+    svc = build(
+        make_settings(
+            tmp_path,
+            web_threads=2,
+            db_pool_size=2,
+            db_max_overflow=0,
+            db_pool_timeout_seconds=3.0,
+        )
+    )
+    person = make_persona(svc, "crowd", Role.CONTRIBUTOR)
+    try:
+        with served(svc) as base:
+
+            async def crowd() -> list[int]:
+                async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                    answers = await asyncio.gather(
+                        *(client.get(path, headers=person.headers) for path in PATHS * 10)
+                    )
+                return [a.status_code for a in answers]
+
+            statuses = asyncio.run(crowd())
+        assert statuses == [200] * len(statuses)
+        assert svc.engine.pool.checkedout() == 0
     finally:
-        server.should_exit = True
-        thread.join(10)
+        svc.close()
+
+
+PATHS = ("/api/items", "/api/campaigns", "/api/me/statement", "/api/tokens")

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import re
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from datatrust.bootstrap import Services
-from datatrust.logs import request_id
 from datatrust.web import docs, pages
 from datatrust.web.api import (
     accounts,
@@ -30,11 +25,9 @@ from datatrust.web.api import (
 from datatrust.web.api import incidents as incidents_api
 from datatrust.web.api import money as money_api
 from datatrust.web.body_limits import App
-from datatrust.web.errors import failure_response, install_error_handlers
+from datatrust.web.errors import install_error_handlers
+from datatrust.web.request_context import RequestContext
 from datatrust.web.security import SecurityHeaders
-
-log = logging.getLogger("datatrust.http")
-REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def create_app(services: Services, *, start_worker: bool | None = None) -> FastAPI:
@@ -73,36 +66,7 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
     app.state.services = services
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
-        incoming = request.headers.get("x-request-id", "")
-        rid = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
-        token = request_id.set(rid)
-        started = time.perf_counter()
-        try:
-            try:
-                response = await call_next(request)
-            except Exception as exc:  # logged here, inside the request's id context
-                response = failure_response(request, exc)
-            response.headers["x-request-id"] = rid
-            actor = getattr(request.state, "actor", None)
-            log.info(
-                "%s %s %s",
-                request.method,
-                request.url.path,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "actor": f"{actor.role.value}:{actor.user_id}" if actor else "anonymous",
-                },
-            )
-            return response
-        finally:
-            request_id.reset(token)
-
+    app.add_middleware(RequestContext)
     app.add_middleware(
         SecurityHeaders, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from datatrust.bootstrap import Services
 from datatrust.domain.accounts import ApiToken, User
@@ -23,10 +23,10 @@ from datatrust.web.api.schemas import (
     TotpEnrolmentOut,
     UserOut,
 )
-from datatrust.web.deps import SESSION_COOKIE, requires, services, unit_of_work
+from datatrust.web.deps import SESSION_COOKIE, api_router, requires, services, unit_of_work
 from datatrust.web.security import set_device_cookie, sign_in_client, sign_in_throttle
 
-router = APIRouter(prefix="/api", tags=["accounts"])
+router = api_router(prefix="/api", tags=["accounts"])
 
 
 def user_out(user: User, actor: Actor | None = None) -> UserOut:

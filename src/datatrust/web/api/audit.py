@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
@@ -8,9 +8,9 @@ from datatrust.services import missed
 from datatrust.services.audit import sign_checkpoint, verify_audit_log
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import AuditCheckpointOut, AuditVerifyOut
-from datatrust.web.deps import requires, services, unit_of_work
+from datatrust.web.deps import api_router, requires, services, unit_of_work
 
-router = APIRouter(prefix="/api/audit", tags=["audit"])
+router = api_router(prefix="/api/audit", tags=["audit"])
 
 
 @router.get("/verify")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
@@ -16,9 +16,9 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import orders, passport, revocations, snapshots
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import requires, services, stream, unit_of_work
+from datatrust.web.deps import api_router, requires, services, stream, unit_of_work
 
-router = APIRouter(tags=["buyers"])
+router = api_router(tags=["buyers"])
 
 
 class DeclareUseIn(Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,9 +14,9 @@ from datatrust.domain.campaigns import Campaign
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import campaigns, payfloor
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import requires, services, stream, unit_of_work
+from datatrust.web.deps import api_router, requires, services, stream, unit_of_work
 
-router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+router = api_router(prefix="/api/campaigns", tags=["campaigns"])
 
 
 class CampaignIn(BaseModel):

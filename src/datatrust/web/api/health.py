@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import JSONResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.web.deps import requires, services
+from datatrust.web.deps import api_router, requires, services
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 
 @router.get("/health")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from datatrust.domain.clock import as_utc
@@ -13,9 +12,9 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import incidents
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import requires, unit_of_work
+from datatrust.web.deps import api_router, requires, unit_of_work
 
-router = APIRouter(prefix="/api", tags=["incidents"])
+router = api_router(prefix="/api", tags=["incidents"])
 
 
 class IncidentIn(Strict):

@@ -3,7 +3,7 @@ download."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
@@ -18,11 +18,11 @@ from datatrust.services import ingest, items, missed, upload_limits
 from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut, MissedIn, MissedOut
-from datatrust.web.deps import requires, services, stream, unit_of_work
+from datatrust.web.deps import api_router, requires, services, stream, unit_of_work
 from datatrust.web.forms import FileTooLarge, read_form
 from datatrust.web.security import attachment
 
-router = APIRouter(prefix="/api/items", tags=["items"])
+router = api_router(prefix="/api/items", tags=["items"])
 CHUNK = 1024 * 1024
 
 

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from datatrust.bootstrap import Services
@@ -19,9 +19,9 @@ from datatrust.services import consent, licences, rights
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.uploads import Staging
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import requires, services, unit_of_work
+from datatrust.web.deps import api_router, requires, services, unit_of_work
 
-router = APIRouter(prefix="/api", tags=["licences and consent"])
+router = api_router(prefix="/api", tags=["licences and consent"])
 
 
 # --- schemas ---------------------------------------------------------------------------

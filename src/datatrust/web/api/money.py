@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import Depends, Header, Query
 from pydantic import Field
 
 from datatrust.adapters.payments import payment_rail_for
@@ -18,9 +18,9 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import money, payfloor
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import requires, services, unit_of_work
+from datatrust.web.deps import api_router, requires, services, unit_of_work
 
-router = APIRouter(tags=["money"])
+router = api_router(tags=["money"])
 
 
 class AmountIn(Strict):

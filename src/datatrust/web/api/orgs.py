@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
-
 from datatrust.domain.accounts import Organisation
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import accounts
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import OrgDecisionIn, OrgIn, OrgOut
-from datatrust.web.deps import requires, unit_of_work
+from datatrust.web.deps import api_router, requires, unit_of_work
 
-router = APIRouter(prefix="/api/orgs", tags=["organisations"])
+router = api_router(prefix="/api/orgs", tags=["organisations"])
 
 
 def org_out(org: Organisation) -> OrgOut:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import participants
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import requires, services, unit_of_work
+from datatrust.web.deps import api_router, requires, services, unit_of_work
 
-router = APIRouter(tags=["participants"])
+router = api_router(tags=["participants"])
 
 
 class InvitationOut(BaseModel):

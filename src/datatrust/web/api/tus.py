@@ -14,7 +14,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 import anyio.from_thread
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import as_utc
@@ -22,9 +22,9 @@ from datatrust.domain.errors import DomainError, InvalidInput
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import upload_limits, uploads
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import requires, services, unit_of_work
+from datatrust.web.deps import api_router, requires, services, unit_of_work
 
-router = APIRouter(prefix="/files", tags=["uploads"])
+router = api_router(prefix="/files", tags=["uploads"])
 OFFSET_TYPE = "application/offset+octet-stream"
 
 

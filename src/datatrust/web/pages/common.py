@@ -13,7 +13,6 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -25,7 +24,14 @@ from datatrust.i18n import format_money, translator
 from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
-from datatrust.web.deps import SESSION_COOKIE, Caller, Requires, caller, check_csrf
+from datatrust.web.deps import (
+    SESSION_COOKIE,
+    Caller,
+    Requires,
+    UnitOfWorkRoute,
+    caller,
+    check_csrf,
+)
 from datatrust.web.forms import read_form
 from datatrust.web.pages.explain import Explain
 from datatrust.web.security import PRESESSION_COOKIE, page_csrf
@@ -283,7 +289,7 @@ def error_page(request: Request, exc: DomainError) -> HTMLResponse:
     return render(page, "error.html", status=exc.status, title=title, message=page._(exc.message))
 
 
-class PageRoute(APIRoute):
+class PageRoute(UnitOfWorkRoute):
     """Pages answer in HTML, errors included; the API keeps its JSON error shape."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
