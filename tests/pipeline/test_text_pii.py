@@ -404,6 +404,16 @@ def persons_in(text: str) -> list[str]:
         ("met George Cooper at the gym", "George Cooper"),  # first name + surname
         ("matthew and kimberley are bringing drinks", "kimberley"),  # listed with a name
         ("aaj Samar's birthday hai", "Samar"),  # a rare English word owning a birthday
+        ("sorry qelvin tandrup, kal nahi aa paunga", "qelvin tandrup"),  # addressed
+        ("kal orvika aayega ghar pe", "orvika"),
+        ("pata hai zenvi ne kya kiya aaj?", "zenvi"),
+        ("vorleen aur main kal mall gaye the", "vorleen"),
+        ("apparently thandwezo got the job", "thandwezo"),
+        ("it's qwenda's turn to drive", "qwenda"),
+        ("did Mark pay you back yet?", "Mark"),  # asked about
+        ("talked to Victoria about it, she's fine", "Victoria"),  # a town, but talked to
+        ("good morning June, coffee later?", "June"),
+        ("pls Upma ko forward karo", "Upma"),
     ],
 )
 def test_names_outside_every_list_are_found_from_the_words_around_them(text, name):
@@ -422,6 +432,10 @@ def test_names_outside_every_list_are_found_from_the_words_around_them(text, nam
         "order ORD-4521-XK shipped, tracking 1Z999AA10123456784",
         "flight 6E 2134 at 14:30, PNR 2345678901, IFSC SBIN0001234",
         "ISBN 978-3-16-148410-0 costs Rs. 1,299/-, OTP 482913",
+        "meeting moved to 31 Jul 14:30, room code 4821",  # a date after "moved to"
+        "meeting moved to 22-07-71 02.42",  # a date and a time are not a phone number
+        "Thanks Mom!",
+        "dankie, sien jou more",  # Afrikaans chat words
     ],
 )
 def test_words_that_only_look_like_names_and_decoys_are_left_alone(text):

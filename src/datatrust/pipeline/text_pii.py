@@ -227,6 +227,8 @@ _HANDLE = re.compile(
 # Cheap gate before the (slow, pure-Python) phonenumbers matcher: seven or more digits
 # with only phone punctuation between them.
 _PHONE_HINT = re.compile(r"(?:\+|\()?\d(?:[ \t().\-/]{0,3}\d){6,}")
+# A date written with separators, then a time or nothing: never the start of a phone number.
+_DATE_START = re.compile(r"(?:\d{4}-\d{2}-\d{2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?:\s|$)")
 _PHONE_MAX_CHARS = 32  # "+27 (0)82-555-1234" and the like, with room to spare
 _PHONE_EXTENSION = re.compile(r"\s?(?:x|ext\.?)\s?\d{1,5}\b", re.IGNORECASE)
 # North American layout, (415) 555-2671, 415.555.2671, 415-555-2671, with "1-"/"+1"/"001".
@@ -283,6 +285,11 @@ _MILITARY = re.compile(
 _UNIT_WORDS = frozenset({"apt", "suite", "unit", "box"})
 _WEEKDAY_MONTH = re.compile(
     r"\s+(?:mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+    re.IGNORECASE,
+)
+_MONTH_WORD = re.compile(
+    r"[ \t]+(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b",
     re.IGNORECASE,
 )
 _ADDRESS_WORDS = re.compile(
@@ -469,6 +476,9 @@ def _phones(text: str, claimed: list[Candidate]) -> Iterable[Candidate]:
             continue
         if _decoy_before(text, start) or _glued_to_letters(text, start, end):
             continue
+        if _DATE_START.match(text, start):
+            continue  # "22-07-71 02.42", "2023-07-12 08": a date and a time
+            continue
         digits = sum(c.isdigit() for c in text[start:end])
         ext = _PHONE_EXTENSION.match(text, end)
         full_end = ext.end() if ext else end
@@ -534,8 +544,8 @@ def _addresses(text: str) -> Iterable[Candidate]:
             if tail:
                 break
             body = _ADDRESS_BODY.match(text, cur)
-            if body is None:
-                break
+            if body is None or (not words and _MONTH_WORD.match(text, cur)):
+                break  # "moved to 31 Jul": a date, not a house number
             cur = body.end()
             words += 1
             token = body.group().strip(" \t,").rstrip(".").lower()
@@ -710,7 +720,8 @@ def _join_surnames(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
         elif tok.kind == "N" and tok.word[:1].isupper() and tok.mid and prev.word[:1].isupper():
             tok.keep = tok.key in gz.last and len(tok.word) > 2 and tok.key not in gz.titles
         elif tok.kind == "o" and not prev.word[:1].isupper() and len(tok.word) > 2:
-            tok.keep = tok.key in gz.last or tok.key in gz.first or tok.key not in gz.english
+            # "reyansh mangat": a word in no common-word list after a lower-case name
+            tok.keep = True
         elif tok.kind == "N" and not tok.word[:1].isupper() and not prev.word[:1].isupper():
             # "devika viswanathan", "sophia courtier": a rare English word after a name
             tok.keep = gz.english_rank.get(tok.key, 0) >= _RARE_RANK
@@ -860,7 +871,16 @@ _PERSON_VERBS = re.compile(
     re.IGNORECASE,
 )
 # Only people are told, asked or copied in: even "George" or "Georgia" after these.
-_TOLD = re.compile(r"\b(?:tell|told|ask|asked|cc|cc'd|remind|invite|invited)\s+$", re.I)
+_TOLD = re.compile(
+    r"\b(?:tell|told|ask|asked|cc|cc'd|remind|invite|invited|(?:talk|talked|spoke|speak|"
+    r"shout ?out|shoutout|say hi|said hi)\s+to|(?:phone|call|chat|chatting) with)\s+$",
+    re.I,
+)
+# A question about someone: "did Mark pay you back?", "is Alice still dating Sam?"
+_ASKED_ABOUT = re.compile(r"\b(?:did|does|is|was|has|will|can|could)\s+$", re.I)
+_ASKED_ABOUT_AFTER = re.compile(
+    r"\s+(?:still|pay|paid|coming|going|know|say|said|call|text|reply|come|want|like)\b", re.I
+)
 # Greetings: the word after one is a person addressed, even a word like "Mark" or "Grace".
 _VOCATIVE = re.compile(
     r"\b(?:hi|hey|hello|hiya|dear|(?:thanks|thank you|thx|ta)(?: so much| a lot| again)?|bye|"
@@ -885,6 +905,7 @@ _PERSON_AFTER = re.compile(
     # Hinglish: "X ne bola", "X dekh lega", "X bol rahi thi"
     r"|\s+(?:ne\s+(?:bola|boli|kaha|bataya|poocha|pucha|likha|socha|bheja|diya|kiya|call)|"
     r"ko\s+(?:bol|bolo|bata|batao|call|phone|bhej|de|dena|do|pooch|puch|keh|kah|samjha|"
+    r"forward|add|bula|bulao|tag|"
     r"yaad|mil|milna|invite|message|msg)|"
     r"se\s+(?:pooch|puch|baat|mil|milna|keh|kaho|bol|le|lena|maang)|"
     r"(?:ka|ki)\s+(?:phone|call|msg|message)\s+(?:aaya|aayi|aa)|"
@@ -895,7 +916,7 @@ _PERSON_AFTER = re.compile(
 # common English word.
 _PERSON_AFTER_WEAK = re.compile(
     r"\s+(?:(?:just|has|also|already)\s+)?(?:forgot|left|lost|sent|paid|owes|lives|loves|"
-    r"knows|(?:is|was)\s+(?:at|with|busy|late|back))\b",
+    r"knows|got|gets|(?:is|was)\s+(?:at|with|busy|late|back))\b",
     re.IGNORECASE,
 )
 # Kin and friends named: "my sister Crystal", "meri cousin Priya".
@@ -918,20 +939,29 @@ _HINGLISH_PERSON_NOUNS = re.compile(
 # What may stand before the word a message is about: nothing, or a chat opener.
 _OPENING = re.compile(
     r"\s*(?:(?:yaar|yar|arre|are|oye|abe|bhai|eish|ja|lol|haha|btw|ok|okay|acha|accha|haan|"
-    r"aaj|kal|आज|कल|अरे)[,!]?\s+)?",
+    r"aaj|kal|pata hai|ye lo|yeh lo|sun|suno|wo|woh|apparently|so|sorry|wait|omg|aur|"
+    r"आज|कल|अरे)[,!]?\s+)?",
     re.IGNORECASE,
 )
-_HINGLISH_POSTPOSITION = re.compile(r"\s+(?:ka|ki|ke|ko|se|ne)\s+\w", re.IGNORECASE)
-_HINDI_POSTPOSITION = re.compile(r"(?:जी)?\s+(?:का|की|के|को|से|ने)\s")
+_HINGLISH_POSTPOSITION = re.compile(
+    r"\s+(?:(?:ka|ki|ke|ko|se|ne|aur|bhi)\s+\w|"
+    r"(?:aayega|aayegi|aaya|aayi|gaya|gayi|aa raha|aa rahi|got|gets)\b)",
+    re.IGNORECASE,
+)
+_HINDI_POSTPOSITION = re.compile(r"(?:जी)?\s+(?:का|की|के|को|से|ने|और|भी)\s")
 _AND = re.compile(r" (?:and|aur|en|&) ")
-_ADDRESSED_FIRST = re.compile(r"\s*[,!]")
+_ADDRESSED_FIRST = re.compile(
+    r"\s*[,!]|\s+my\s+(?:bru|bra|china|boy|girl|friend|dear|man|bro|sister|sisi|broer)\b",
+    re.IGNORECASE,
+)
 _ADDRESSED_LAST = re.compile(r"\s*[.!?]*\s*")
 _NAME_WORDS = re.compile(r"(?:name is|naam|called|named|नाम)\s+$", re.IGNORECASE)
 _PERSON_NOUNS = re.compile(
     r"['’]s\s+(?:birthday|bday|mom|mum|mummy|mother|dad|papa|father|number|house|place|wife|"
     r"husband|son|"
     r"daughter|brother|sister|car|phone|wedding|baby|kids|party|flat|friend|boyfriend|"
-    r"girlfriend|address|email|cell|family|parents)\b",
+    r"girlfriend|address|email|cell|family|parents|turn|idea|fault|treat|ride|side|room|bag|"
+    r"dog|cat|kid|boss|funeral|graduation|surprise|gift|present|mummy|mama|ma|ouma|gogo)\b",
     re.IGNORECASE,
 )
 _PLACE_PREPOSITION = re.compile(
@@ -1096,8 +1126,14 @@ def _named_by_context(
         and _PERSON_VERBS.search(text, max(0, start - 25), start)
     ):
         return True  # "fetch Lena": a name that is also a less common English word
-    if kind == "A" and tok.word[:1].isupper() and _TOLD.search(text, max(0, start - 12), start):
+    if kind == "A" and tok.word[:1].isupper() and _TOLD.search(text, max(0, start - 20), start):
         return True  # "ask George", "cc Georgia": only people are asked or copied in
+    if (
+        kind in "AOo"
+        and _ASKED_ABOUT.search(text, max(0, start - 8), start)
+        and _ASKED_ABOUT_AFTER.match(text, tok.end)
+    ):
+        return True  # "did Mark pay you back?", "wait is george coming??"
     if kind in "Oo" and _PERSON_VERBS.search(text, max(0, start - 25), start):
         # lower-case: a name from the gazetteer, "with nobantu", or a word in no English
         # word list after a greeting, "hey thuthukile"
@@ -1106,8 +1142,20 @@ def _named_by_context(
         return tok.key not in gz.english and len(tok.word) > 3
     if kind == "A" and _VOCATIVE.search(text, max(0, start - 25), start):
         return True  # "hey Mark"
+    # the end of the name: this word, or a surname in no list after it ("reyansh mangat,")
+    name_end = tok.end
+    if nxt is not None and nxt.kind in "oO" and _gap(text, tok, nxt) == " ":
+        name_end = nxt.end
+    addressed = _ADDRESSED_FIRST.match(text, tok.end) or _ADDRESSED_FIRST.match(text, name_end)
+    if (
+        kind in "Oo"
+        and len(tok.word) > 2
+        and _VOCATIVE.search(text, max(0, start - 25), start)
+        and (addressed or _ADDRESSED_LAST.fullmatch(text, tok.end))
+    ):
+        return True  # "sorry wridesh, kal nahi aa paunga", "love you thandeka"
     if kind in "Oo" and (
-        (not text[:start].strip() and _ADDRESSED_FIRST.match(text, tok.end))
+        (not text[:start].strip() and addressed)
         or (_ADDRESSED_LAST.fullmatch(text, tok.end) and text[:start].rstrip().endswith(","))
     ):
         # Addressed by name, opening or closing a message: "Udyati, where are you?",
@@ -1173,6 +1221,52 @@ _NOT_BEFORE_HONORIFIC = frozenset(
 )
 
 
+# Words a message may address someone by that are no name: "Thanks Mom!"
+_KIN_WORDS = frozenset(
+    [
+        "mom",
+        "mum",
+        "mommy",
+        "mummy",
+        "dad",
+        "daddy",
+        "mama",
+        "papa",
+        "ma",
+        "pa",
+        "bro",
+        "sis",
+        "babe",
+        "baby",
+        "boss",
+        "buddy",
+        "dear",
+        "darling",
+        "honey",
+        "guys",
+        "everyone",
+        "team",
+        "all",
+        "friend",
+        "friends",
+        "son",
+        "beta",
+        "beti",
+        "granny",
+        "gran",
+        "grandma",
+        "grandpa",
+        "aunty",
+        "auntie",
+        "uncle",
+        "sir",
+        "madam",
+        "bhai",
+        "didi",
+    ]
+)
+
+
 def _honoured_name_word(
     text: str, tok: _Tok, prev: _Tok | None, nxt: _Tok | None, gz: _Gazetteer
 ) -> bool:
@@ -1194,6 +1288,12 @@ def _honoured_name_word(
         and _person_context(text, tok, prev, gz, nxt)
     ):
         return True  # a chat word mid-sentence, written and placed as a name: "arre Diya,"
+    if (
+        tok.key not in _KIN_WORDS
+        and _VOCATIVE.search(text, max(0, tok.start - 25), tok.start)
+        and (_ADDRESSED_FIRST.match(text, tok.end) or _ADDRESSED_LAST.fullmatch(text, tok.end))
+    ):
+        return True  # "good morning June,", "dankie Bas, sien jou more"
     return (
         nxt is not None
         and nxt.key in gz.after
@@ -1217,6 +1317,11 @@ def _person_context(
         or _HINGLISH_PERSON_NOUNS.match(text, tok.end)
         or (prev is not None and prev.kind == "T" and _gap(text, prev, tok) in (" ", ". "))
         or (nxt is not None and nxt.key in gz.after and _gap(text, tok, nxt) == " ")
+        or _TOLD.search(text, max(0, start - 20), start)
+        or (
+            _ASKED_ABOUT.search(text, max(0, start - 8), start)
+            and _ASKED_ABOUT_AFTER.match(text, tok.end)
+        )
     )
 
 
