@@ -1,7 +1,9 @@
-"""The demo's contributor pages (tasks, items, passports, earnings) read in words in Hindi
-and isiZulu: no code (``item:review``, ``org:1``) and no snake_case word
-(``model_training``) reaches the visible text; its money figures are the ledger's and the
-pay-floor check's, formatted for the reader."""
+"""Every page of the demo, walked by its links as each persona (anonymous, the three
+contributors, the buyer, the operator) in English, Hindi and isiZulu: every page opens;
+in Hindi and isiZulu no code (``item:review``, ``org:1``), no snake_case word
+(``model_training``), no H3 id and no English word the catalogue translates reaches the
+visible text; and every money figure is the ledger's (read entry by entry) or the terms
+it was charged by, formatted by Babel for the reader."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from babel.messages.pofile import read_po
+from babel.numbers import get_currency_symbol
 
 from datatrust.adapters.db import migrate
 from datatrust.adapters.payments import payment_rail_for
@@ -22,10 +25,13 @@ from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.items import Item
+from datatrust.domain.money import Money
 from datatrust.domain.permissions import ROLE_PERMISSIONS
-from datatrust.i18n import LOCALE_DIR
+from datatrust.i18n import LOCALE_DIR, format_money, translator
 from datatrust.services import accounts, campaigns
 from datatrust.services.demo import BUYER, CONTRIBUTORS, OPERATOR, RECORDINGS, seed_demo
+from datatrust.services.licences import LicenceOffer
+from datatrust.web.pages.common import EXAMPLE_PRICE_MINOR
 from support import TEST_QUEUE, make_settings, redis_reachable, require_service
 
 # A code as the services write them: ``subject:action`` or ``snake_case``. Times
@@ -297,3 +303,159 @@ def test_one_use_facet_alone_narrows_the_catalogue(demo, client, facet, matches)
     count, listed = (re.search(r'id="match-count">(\d+)', t).group(1) for t in (page.text, every))
     assert int(listed) > 0
     assert count == (listed if matches else "0")
+
+
+# --- money: every figure on a page is the ledger's, or the terms it was charged by -------
+
+
+@dataclass
+class Books:
+    """The journal as it stands, read entry by entry (not through the statements the pages
+    are built from): each account's postings and each sale's figures."""
+
+    postings: dict[str, list[Money]]  # account ref -> its postings, oldest first
+    sales: list[dict[str, Any]]  # buyer org id, total, fee, items, contributors' share
+
+    def balance(self, ref: str, currency: str = "USD") -> Money:
+        return sum(self.postings.get(ref, []), Money(0, currency))
+
+    def owned_by(self, owner: str) -> dict[str, list[Money]]:
+        return {ref: amounts for ref, amounts in self.postings.items() if f":{owner}:" in ref}
+
+
+def read_books(svc: Services) -> Books:
+    books = Books({}, [])
+    with svc.uow(read_only=True) as uow:
+        for entry in uow.queries.ledger.all_entries():
+            for posting in entry.postings:
+                books.postings.setdefault(str(posting.account), []).append(posting.amount)
+            if entry.source.get("type") != "sale":
+                continue
+            paid = [p.amount for p in entry.postings if p.account.kind.value == "buyer_funds"]
+            shares = [
+                p.amount for p in entry.postings if p.account.kind.value == "contributor_payable"
+            ]
+            total = -sum(paid, Money(0, entry.source["currency"]))
+            fee = Money(entry.source["platform_fee_minor"], total.currency)
+            books.sales.append(
+                {
+                    "org": entry.source["buyer_org_id"],
+                    "total": total,
+                    "fee": fee,
+                    "items": total - fee,
+                    "share": sum(shares, Money(0, total.currency)),
+                }
+            )
+    return books
+
+
+def terms_shown(svc: Services) -> set[Money]:
+    """The prices pages quote before any money moves: each campaign's rate, coverage bonus
+    and hourly rate by the pay-floor check, each listed item's licence price, the
+    instance's pay floor and the licence templates' example price."""
+    floors = campaigns.PayFloors.from_settings(svc.settings)
+    out = {Money(EXAMPLE_PRICE_MINOR, "USD")}
+    out.add(Money(svc.settings.pay_floor_minor_per_hour, svc.settings.pay_floor_currency))
+    with svc.uow(read_only=True) as uow:
+        for campaign in uow.all(Campaign):
+            out.add(campaign.rate)
+            out.add(Money(campaign.coverage_bonus_minor or 0, campaign.currency))
+            out.add(campaigns.pay_floor_check(uow, campaign, floors).hourly_rate)
+        for item in uow.all(Item):
+            offer = uow.get(LicenceOffer, item.licence_id) if item.licence_id else None
+            if offer is not None:
+                terms = offer.terms()
+                out.add(Money(terms.price_with_surcharge_minor, terms.currency))
+    return out
+
+
+def owner_of(svc: Services, persona: str) -> str | None:
+    """The ledger owner whose figures a persona's pages show: ``user:N`` or ``org:N``."""
+    if persona == "anonymous":
+        return None
+    with svc.uow(read_only=True) as uow:
+        user = uow.one(User, email=persona)
+        if persona == BUYER:
+            return f"org:{accounts.list_organisations(uow, accounts.actor_for(uow, user))[0].id}"
+        return f"user:{user.id}"
+
+
+def ledger_figures(books: Books, owner: str | None) -> set[Money]:
+    """Every figure the journal holds for ``owner``: its postings, its balances, and for an
+    organisation each sale's total, fee, items and contributors' share."""
+    if owner is None:
+        return set()
+    out: set[Money] = set()
+    for ref, amounts in books.owned_by(owner).items():
+        out |= {abs(a) for a in amounts}
+        out.add(books.balance(ref, amounts[0].currency))
+    for sale in books.sales:
+        if f"org:{sale['org']}" == owner:
+            out |= {sale["total"], sale["fee"], sale["items"], sale["share"]}
+    return out | {Money(0, "USD")}
+
+
+def figures(text: str, lang: str, currencies: set[str]) -> list[str]:
+    """Every amount of money in ``text`` as written there: digits next to a currency's
+    symbol or code in ``lang`` (Babel's CLDR data), with a sign."""
+    marks = set()
+    for currency in currencies:
+        marks |= {currency, get_currency_symbol(currency, locale=lang)}
+    mark = "|".join(sorted(map(re.escape, marks), key=len, reverse=True))
+    number = r"\d[\d,\u00a0\u202f]*(?:\.\d+)?"
+    sign = r"(?:(?<!\w)[-\u2212])?"  # not isiZulu's "u-" before an amount ("u-$1.00")
+    pattern = rf"{sign}(?:{mark})\s?[-\u2212]?{number}|{sign}{number}\s?(?:{mark})"
+    return [m.group(0).strip() for m in re.finditer(pattern, text)]
+
+
+@pytest.fixture(scope="module")
+def books(demo) -> Books:
+    return read_books(demo)
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_every_money_figure_on_a_page_is_the_ledgers_or_the_terms_it_was_charged_by(
+    demo, walks, books, persona, lang
+):
+    allowed = ledger_figures(books, owner_of(demo, persona)) | terms_shown(demo)
+    written = {format_money(amount, lang) for amount in allowed}
+    currencies = {amount.currency for amount in allowed}
+    unexplained = {}
+    for path, text in walks[persona, lang].pages.items():
+        odd = [f for f in figures(text, lang, currencies) if f not in written]
+        if odd:
+            unexplained[path] = odd
+    assert unexplained == {}
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+@pytest.mark.parametrize("email", CONTRIBUTORS)
+def test_a_contributors_earnings_show_the_ledgers_balance_and_every_payment(
+    demo, walks, books, email, lang
+):
+    owner = owner_of(demo, email)
+    text = walks[email, lang].pages["/my/earnings"]
+    available = books.balance(f"contributor_payable:{owner}:USD")
+    assert available.amount_minor > 0
+    label = translator(lang).gettext("Available")
+    assert f"{label}: {format_money(available, lang)}" in text
+    payments = books.postings[f"contributor_payable:{owner}:USD"]
+    for amount in payments:  # pay for the work, the coverage bonus, the royalty
+        assert format_money(amount, lang) in text
+    shown = figures(text.split(translator(lang).gettext("Statement"))[-1], lang, {"USD"})
+    assert sorted(shown) == sorted(format_money(a, lang) for a in payments)
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_the_buyers_order_shows_what_the_ledger_charged(demo, walks, books, lang):
+    (sale,) = books.sales
+    text = walks[BUYER, lang].pages["/buyer/orders/1"]
+    _ = translator(lang).gettext
+    for label, key in (
+        ("Total to pay", "total"),
+        ("Items", "items"),
+        ("Platform fee", "fee"),
+        ("Contributors' share", "share"),
+    ):
+        assert f"{_(label)}: {format_money(sale[key], lang)}" in text, label
