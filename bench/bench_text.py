@@ -10,6 +10,9 @@ Corpora (``--messages`` each):
   phone numbers, e-mail addresses and cards in chat templates written for it (Hinglish,
   Hindi, South-African and US/UK English), split by seed and by template. The redactor
   was tuned on the tuning half; the test half is only ever measured.
+* ``faker-dev``: more tuning data, in templates of its own.
+* ``faker-holdout``: the test half's templates with names from Faker locales no other
+  set uses; only ever measured.
 
 Both tools see the same messages, one call per message, single process, alternating
 runs (``--rounds``) with the median rate reported: the machine is shared and noisy, so
@@ -137,7 +140,9 @@ def main() -> None:
     corpora = {
         "chat": corpus_chat.generate(args.messages, args.seed),
         "faker-tune": corpus_faker.generate(args.messages, "tune", args.seed),
+        "faker-dev": corpus_faker.generate(args.messages, "dev", args.seed),
         "faker-test": corpus_faker.generate(args.messages, "test", args.seed),
+        "faker-holdout": corpus_faker.generate(args.messages, "holdout", args.seed),
     }
     analyzer = build_presidio()
     analyzer.analyze("warm up", language="en", entities=PRESIDIO_ENTITIES)

@@ -454,3 +454,14 @@ def test_words_that_only_look_like_names_and_decoys_are_left_alone(text):
 )
 def test_towns_on_routes_and_after_from_are_not_persons(text):
     assert persons_in(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("we moved to 281B Jan Smuts Road, come over", "281B Jan Smuts Road"),  # not a date
+        ("नया पता 68/14 डी’कोस्टा चक्रधरपुर-934099 है", "68/14 डी’कोस्टा चक्रधरपुर-934099"),
+    ],
+)
+def test_addresses_with_a_month_like_street_or_an_apostrophe_in_devanagari_are_whole(text, address):
+    assert ("ADDRESS", address) in types_in(text)

@@ -253,7 +253,8 @@ _HOUSE = (
 _HOUSE_NO = r"\d{1,5}[A-Za-z]?(?:[/-]\d{1,5}[A-Za-z]?)?"
 _WORD = (
     r"(?:(?:[a-z]{1,3})?[A-Z][A-Za-z'’.]*(?:-[A-Z][A-Za-z'’.]*)*"  # "Nanda", "eThekwini"
-    r"|[\u0900-\u097f]+|\d{1,3}(?:st|nd|rd|th))"
+    r"|[\u0900-\u097f\u200c\u200d]+(?:[’'][\u0900-\u097f\u200c\u200d]+)*"  # "डी’कोस्टा"
+    r"|\d{1,3}(?:st|nd|rd|th))"
 )
 _ADDRESS_LEAD = re.compile(
     r"(?<![\w/-])(?:" + _HOUSE + r"\s*" + _HOUSE_NO + r"|" + _HOUSE_NO + r")(?![\w/]|\.\d)",
@@ -289,7 +290,8 @@ _WEEKDAY_MONTH = re.compile(
 )
 _MONTH_WORD = re.compile(
     r"[ \t]+(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b",
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b"
+    r"(?-i:(?![ \t]+[A-Z]))",  # "31 Jul 14:30", "31 july please", not "281 Jan Smuts Road"
     re.IGNORECASE,
 )
 _ADDRESS_WORDS = re.compile(
@@ -304,7 +306,11 @@ _LATIN_TOKEN = re.compile(rf"(?<![\w@#/.'’-])[{_L}]+(?:['’][{_L}]+)*(?:-[{_L
 _PARTICLES = frozenset(
     {"van", "der", "den", "de", "du", "le", "la", "von", "da", "dos", "del", "bin", "binti", "al"}
 )
-_DEVANAGARI_TOKEN = re.compile(r"[\u0900-\u097f]+")
+# Devanagari words, with the zero-width (non-)joiners some spellings need ("अनन्‍त") and an
+# inner apostrophe ("डी’कोस्टा").
+_DEVANAGARI_TOKEN = re.compile(
+    r"[\u0900-\u097f][\u0900-\u097f\u200c\u200d]*(?:[’'][\u0900-\u097f\u200c\u200d]+)*"
+)
 _CONTRACTIONS = ("t", "m", "re", "ll", "ve", "d")
 # English words too common to be a name when they open a sentence or stand lower-case.
 _COMMON_RANK = 20000
