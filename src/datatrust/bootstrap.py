@@ -24,12 +24,20 @@ from datatrust.adapters.mail import make_mailer
 from datatrust.adapters.objectstore import make_object_store
 from datatrust.adapters.passwords import Argon2Hasher
 from datatrust.adapters.queue import EmbeddedConsumer, HueyQueue, make_huey
+from datatrust.adapters.webhooks import HttpWebhookTransport
 from datatrust.config import Settings
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob, backoff
 from datatrust.services import jobs, scratch
 from datatrust.services.ingest import WORK_DIR
-from datatrust.services.ports import Mailer, ObjectStore, PasswordHasher, Shredder, Signer
+from datatrust.services.ports import (
+    Mailer,
+    ObjectStore,
+    PasswordHasher,
+    Shredder,
+    Signer,
+    WebhookTransport,
+)
 from datatrust.services.storage import EncryptedStorage
 
 if TYPE_CHECKING:
@@ -52,6 +60,8 @@ class Services:
     mailer: Mailer
     # What erasure uses to clear old copies of rows from the database files (SQLite WAL).
     shredder: Shredder = field(default_factory=NullShredder)
+    # Pushes revocation notices to buyers' webhooks (services.webhooks).
+    webhooks: WebhookTransport = field(default_factory=HttpWebhookTransport)
     extras: dict[str, object] = field(default_factory=dict)
 
     def uow(self, *, read_only: bool = False) -> SqlUnitOfWork:

@@ -35,6 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 FEED_TYPE = "datatrust-revocation-feed"
+NOTICE_TYPE = "datatrust-revocation-notice"
 JWKS_PATH = "/.well-known/jwks.json"
 
 
@@ -70,35 +71,31 @@ def fetch_jwks(base_url: str, timeout: float = 10.0) -> dict[str, Any]:
     return document
 
 
-def verify_feed(token: str, keys: Mapping[str, Any], *, now: float | None = None) -> dict[str, Any]:
-    """The feed's claims if ``token`` is a compact JWS (EdDSA) signed by one of ``keys``
-    (a JWK Set, or one JWK), not expired at ``now`` (default: the clock), and a complete
-    sequence (entries ``seq`` 1..``last_seq``).
-
-    Accepts only ``alg: EdDSA`` and Ed25519 keys; the key is the one the header's ``kid``
-    names. Raises ``FeedError`` naming the problem, with its ``reason``.
-    """
+def verify_jws(token: str, keys: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims of ``token`` if it is a compact JWS (EdDSA) signed by one of ``keys``
+    (a JWK Set, or one JWK); the key is the one the header's ``kid`` names. Raises
+    ``FeedError`` (``malformed``, ``unknown_key``, ``bad_signature``)."""
     parts = token.strip().split(".")
     if len(parts) != 3:
-        raise FeedError("malformed feed: a compact JWS has three dot-separated parts")
+        raise FeedError("malformed token: a compact JWS has three dot-separated parts")
     try:
         header = json.loads(_b64(parts[0]))
         claims = json.loads(_b64(parts[1]))
     except ValueError:
-        raise FeedError("malformed feed: header or payload is not JSON") from None
+        raise FeedError("malformed token: header or payload is not JSON") from None
     if not isinstance(header, dict) or header.get("alg") != "EdDSA":
-        raise FeedError("the feed is not signed with EdDSA", "bad_signature")
+        raise FeedError("the token is not signed with EdDSA", "bad_signature")
     candidates = [k for k in _keys(keys) if k.get("kty") == "OKP" and k.get("crv") == "Ed25519"]
     if not candidates:
         raise FeedError(
-            "no Ed25519 key (kty OKP, crv Ed25519) to check the feed with", "unknown_key"
+            "no Ed25519 key (kty OKP, crv Ed25519) to check the token with", "unknown_key"
         )
     kid = header.get("kid")
     if kid is not None:
         candidates = [k for k in candidates if k.get("kid") in (None, kid)]
         if not candidates:
             raise FeedError(
-                f"the feed was signed by key {kid!r}, which the platform's key set does not "
+                f"the token was signed by key {kid!r}, which the platform's key set does not "
                 "hold; fetch the key set again, and if it is still missing, do not trust it",
                 "unknown_key",
             )
@@ -110,12 +107,51 @@ def verify_feed(token: str, keys: Mapping[str, Any], *, now: float | None = None
         except (InvalidSignature, ValueError):
             continue
     else:
-        raise FeedError(
-            "bad feed signature: it was altered or signed by another key", "bad_signature"
-        )
-    if not isinstance(claims, dict) or claims.get("type") != FEED_TYPE:
+        raise FeedError("bad signature: it was altered or signed by another key", "bad_signature")
+    if not isinstance(claims, dict):
+        raise FeedError("malformed token: the payload is not a JSON object")
+    return claims
+
+
+def verify_feed(token: str, keys: Mapping[str, Any], *, now: float | None = None) -> dict[str, Any]:
+    """The feed's claims if ``token`` is a compact JWS (EdDSA) signed by one of ``keys``
+    (a JWK Set, or one JWK), not expired at ``now`` (default: the clock), and a complete
+    sequence (entries ``seq`` 1..``last_seq``).
+
+    Accepts only ``alg: EdDSA`` and Ed25519 keys; the key is the one the header's ``kid``
+    names. Raises ``FeedError`` naming the problem, with its ``reason``.
+    """
+    claims = verify_jws(token, keys)
+    if claims.get("type") != FEED_TYPE:
         raise FeedError("this is not a Datatrust revocation feed")
     _check_log(claims, time.time() if now is None else now)
+    return claims
+
+
+def verify_notice(
+    token: str,
+    keys: Mapping[str, Any],
+    *,
+    audience: str | None = None,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The claims of one pushed notice (the body a webhook receives), signed like the
+    feed: ``notice`` is the entry as the feed lists it (``seq``, ``content_hashes``,
+    ``deletion_deadline`` …), ``last_seq`` the feed's position when it was sent. With
+    ``audience`` (the webhook's own URL), a notice addressed to another endpoint is
+    refused (``wrong_audience``); an expired one too (``expired``). A push only says "read
+    the feed now": fetch it and pass it to ``FeedFollower`` before deleting or keeping."""
+    claims = verify_jws(token, keys)
+    if claims.get("type") != NOTICE_TYPE or not isinstance(claims.get("notice"), Mapping):
+        raise FeedError("this is not a Datatrust revocation notice")
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or (time.time() if now is None else now) >= exp:
+        raise FeedError("the notice has expired or has no expiry; read the feed", "expired")
+    if audience is not None and claims.get("aud") != audience:
+        raise FeedError(
+            f"the notice was addressed to {claims.get('aud')!r}, not to {audience!r}",
+            "wrong_audience",
+        )
     return claims
 
 

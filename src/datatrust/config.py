@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     retired_signing_jwks: list[dict[str, str]] = Field(default_factory=list)
     # How long a buyer's client may trust a revocation feed after it was issued.
     feed_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # Pushed notices (services.webhooks): how long a buyer's webhook has to answer, and
+    # after how many failed attempts in a row the operators are alerted.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_alert_after_failures: int = Field(default=5, ge=1)
 
     # Argon2id cost; the defaults follow RFC 9106's second recommendation. Tests lower them.
     argon2_time_cost: int = 3

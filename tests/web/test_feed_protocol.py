@@ -34,6 +34,11 @@ from datatrust.client import FeedError, FeedFollower, verify_feed
 @pytest.fixture
 def holder(client, services, people):
     """A buyer holding two items (a delivered snapshot), and the two items."""
+    return make_holder(client, services, people)
+
+
+def make_holder(client, services, people):
+    """A buyer holding two items (a delivered snapshot), and the two items."""
     trainer, _ = buyer(services, people, "trainer", ["model_training"], ["technology"])
     walk = listed_item(services, people["owner"], WALK, "walk")
     park = listed_item(services, people["other"], WALK.replace(b"walk", b"park"), "park")

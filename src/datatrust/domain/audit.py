@@ -117,6 +117,10 @@ class AuditTag(StrEnum):
     INCIDENT_REMIND = "incident:remind"
     INCIDENT_REPORT = "incident:report"
     INCIDENT_CLOSE = "incident:close"
+    # Pushed withdrawal notices (issue 17 §2).
+    WEBHOOK_REGISTER = "webhook:register"
+    WEBHOOK_REMOVE = "webhook:remove"
+    WEBHOOK_REFUSE = "webhook:refuse"
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ class Permission(StrEnum):
     SNAPSHOT_DOWNLOAD = "snapshot:download"
     FEED_READ = "feed:read"
     DELETION_ATTEST = "deletion:attest"
+    WEBHOOK_MANAGE = "webhook:manage"  # a buyer's pushed notices and their delivery log
     PASSPORT_READ = "passport:read"
     # Money (issue 6).
     STATEMENT_READ = "statement:read"  # a contributor's own earnings and payouts
@@ -152,6 +153,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SNAPSHOT_DOWNLOAD,
             Permission.FEED_READ,
             Permission.DELETION_ATTEST,
+            Permission.WEBHOOK_MANAGE,
             Permission.NOTICE_READ,
         }
     ),

@@ -17,6 +17,7 @@ CORE_HANDLER_MODULES: tuple[str, ...] = (
     "datatrust.services.accounts",  # accounts.sign_up_mail
     "datatrust.services.rights",  # rights.purge_erased
     "datatrust.services.incidents",  # incidents.remind
+    "datatrust.services.webhooks",  # webhooks.push
 )
 
 

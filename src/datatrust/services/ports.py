@@ -147,3 +147,36 @@ class Shredder(Protocol):
     """
 
     def purge(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    """What one POST to a buyer's webhook came to: the HTTP status it answered, or
+    ``error`` (timed out, refused, TLS failed …) when there was no answer."""
+
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+
+class WebhookTransport(Protocol):
+    """Delivers signed notices to buyers' webhooks (``services.webhooks``). Never follows
+    a redirect (a redirect could point anywhere, including inside the platform)."""
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """Every IP address ``host`` resolves to (raises ``OSError`` when it does not)."""
+        ...
+
+    def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        timeout: float,
+        connect_to: str | None = None,
+    ) -> WebhookReply:
+        """POST ``body`` to ``url``. With ``connect_to``, connect to that address (the one
+        that was checked) while naming the URL's host in the Host header and TLS, so a DNS
+        answer that changes between the check and the connection cannot redirect it."""
+        ...

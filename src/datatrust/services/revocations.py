@@ -30,6 +30,7 @@ from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import consent as consent_service
+from datatrust.services import webhooks
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.orders import AgreementRow, approved_org, refuse
@@ -113,7 +114,8 @@ def notify_holders_of(
     uow: UnitOfWork, item: Item, reason: str, at: datetime | None = None
 ) -> list[Revocation]:
     """Give every holder of ``item`` a notice (idempotent: one per holder and item) and
-    schedule the deadline check for each. Records ``revocation:notify`` per new notice."""
+    schedule the deadline check and a webhook push for each. Records ``revocation:notify``
+    per new notice."""
     moment = as_utc(at or utcnow())
     made = []
     by_org: dict[int, SnapshotItem] = {}
@@ -152,6 +154,7 @@ def notify_holders_of(
             key=f"{CHECK_DEADLINES_JOB}:notice:{notice.id}",
             delay_seconds=int((notice.deadline - utcnow()).total_seconds()) + 1,
         )
+        webhooks.queue_push(uow, org_id, notice.id)
         made.append(notice)
     return made
 
@@ -195,19 +198,21 @@ def feed_claims(
         "iat": int(at.timestamp()),
         "exp": int((at + timedelta(seconds=ttl_seconds)).timestamp()),
         "last_seq": notices[-1].seq if notices else 0,
-        "revoked": [
-            {
-                "seq": n.seq,
-                "content_sha256": n.content_sha256,
-                "content_hashes": notice_hashes(n, held),
-                "reason": n.reason,
-                "noticed_at": as_utc(n.noticed_at).isoformat(),
-                "deletion_deadline": as_utc(n.deadline).isoformat(),
-                "acknowledged": n.acknowledged_at is not None,
-                "attested": n.attested_at is not None,
-            }
-            for n in notices
-        ],
+        "revoked": [feed_entry(n, held) for n in notices],
+    }
+
+
+def feed_entry(n: Revocation, held: dict[int, list[str]]) -> dict[str, Any]:
+    """One notice as the feed (and a pushed notice) lists it."""
+    return {
+        "seq": n.seq,
+        "content_sha256": n.content_sha256,
+        "content_hashes": notice_hashes(n, held),
+        "reason": n.reason,
+        "noticed_at": as_utc(n.noticed_at).isoformat(),
+        "deletion_deadline": as_utc(n.deadline).isoformat(),
+        "acknowledged": n.acknowledged_at is not None,
+        "attested": n.attested_at is not None,
     }
 
 

@@ -308,5 +308,8 @@ def map_domain() -> None:
     from datatrust.adapters.db.tables_incidents import map_incidents  # it imports this module
 
     map_incidents()
+    from datatrust.adapters.db.tables_webhooks import map_webhooks  # it imports this module
+
+    map_webhooks()
 
     _mapped = True

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import orders, passport, revocations, snapshots
+from datatrust.services import orders, passport, revocations, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
 from datatrust.web.deps import api_router, requires, services, stream, unit_of_work
@@ -37,6 +37,10 @@ class HashesIn(Strict):
 
 class AttestIn(HashesIn):
     statement: str = Field(max_length=2000)
+
+
+class WebhookIn(Strict):
+    url: str = Field(max_length=webhooks.MAX_URL_LENGTH)
 
 
 class SnapshotIn(Strict):
@@ -261,6 +265,34 @@ def jwks(
     """The platform's signing keys (a JWK Set): the key that signs now and those it
     replaced, which still verify what they signed (feeds, receipts, audit checkpoints)."""
     return svc.signer.jwks()
+
+
+@router.put("/api/buyers/webhook")
+def register_webhook(
+    body: WebhookIn,
+    actor: Actor = requires(Permission.WEBHOOK_MANAGE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> dict[str, Any]:
+    """Push each new revocation notice to ``url`` (signed, retried; the feed stays)."""
+    webhooks.register_webhook(unit, svc.webhooks, actor, body.url, dev_mode=svc.settings.dev_mode)
+    return webhooks.webhook_status(unit, actor)
+
+
+@router.get("/api/buyers/webhook")
+def webhook_status(
+    actor: Actor = requires(Permission.WEBHOOK_MANAGE), unit: UnitOfWork = unit_of_work()
+) -> dict[str, Any]:
+    """The organisation's webhook and the log of every push attempt, newest first."""
+    return webhooks.webhook_status(unit, actor)
+
+
+@router.delete("/api/buyers/webhook")
+def remove_webhook(
+    actor: Actor = requires(Permission.WEBHOOK_MANAGE), unit: UnitOfWork = unit_of_work()
+) -> dict[str, Any]:
+    webhooks.remove_webhook(unit, actor)
+    return webhooks.webhook_status(unit, actor)
 
 
 @router.post("/api/buyers/revocations/acknowledge")

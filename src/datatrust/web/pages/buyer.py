@@ -14,7 +14,7 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import DomainError
 from datatrust.domain.permissions import Permission
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
-from datatrust.services import accounts, orders, revocations, snapshots
+from datatrust.services import accounts, orders, revocations, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import services, unit_of_work
 from datatrust.web.pages.common import (
@@ -270,3 +270,44 @@ def attest(
         errors = {first: field_errors(page, exc, "statement")}
         return _feed_page(page, svc, unit, 422, errors=errors, form={first: statement})
     return RedirectResponse("/buyer/feed", status_code=303)
+
+
+def _webhook_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> Any:
+    shown = webhooks.webhook_status(unit, page.actor)
+    return render(
+        page,
+        "webhook.html",
+        status,
+        webhook=shown["webhook"],
+        deliveries=shown["deliveries"],
+        errors=extra.pop("errors", {}),
+        form=extra.pop("form", {}),
+    )
+
+
+@router.get("/buyer/webhook")
+def buyer_webhook(
+    page: Page = page_requires(Permission.WEBHOOK_MANAGE), unit: UnitOfWork = unit_of_work()
+) -> HTMLResponse:
+    """Where revocation notices are pushed, and every attempt to push them."""
+    return _webhook_page(page, unit)
+
+
+@router.post("/buyer/webhook")
+def register_webhook(
+    page: Page = page_requires(Permission.WEBHOOK_MANAGE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+    url: str = Form(""),
+) -> Response:
+    try:
+        webhooks.register_webhook(
+            unit, svc.webhooks, page.actor, url, dev_mode=svc.settings.dev_mode
+        )
+    except DomainError as exc:
+        if exc.status in (401, 403, 404):
+            raise
+        return _webhook_page(
+            page, unit, 422, errors=field_errors(page, exc, "url"), form={"url": url}
+        )
+    return RedirectResponse("/buyer/webhook", status_code=303)

@@ -1,0 +1,399 @@
+"""Pushed withdrawal notices (issue 17 §2): a buyer registers a webhook, and each new
+revocation notice is POSTed to it through the outbox, as a compact JWS signed with the
+platform's key (the same Ed25519 key and scheme as the feed; the header's ``kid`` names
+the key in ``/.well-known/jwks.json``).
+
+- One webhook per organisation; registering again replaces the URL.
+- Every attempt is logged (``WebhookDelivery``) and the buyer reads the log. A failed
+  attempt (no 2xx answer within ``webhook_timeout_seconds``: a timeout, a refusal, a 500)
+  is retried by the outbox with exponential back-off (``domain.jobs.backoff``) up to
+  ``job_max_attempts`` times.
+- After ``webhook_alert_after_failures`` failures in a row the operators are alerted once
+  (``operator:notify`` in the audit log, and a mail to each operator); a success resets
+  the count.
+- Polling stays: the feed is the record; a push only says "read it now". A webhook that
+  never answers changes nothing a buyer owes.
+
+SSRF: outside dev mode a webhook URL must be ``https`` and every address its host
+resolves to must be public (not private, loopback, link-local, reserved, multicast or
+shared). The check is made when the URL is registered and again before each delivery,
+and the delivery connects to the address that was checked (a DNS answer that changes in
+between cannot point it inside). In dev mode (``DATATRUST_DEV_MODE``, and tests) plain
+``http`` is allowed to the loopback address only, and the address check is skipped.
+Redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from datatrust.domain.accounts import Organisation, User
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import InvalidInput, NotFound
+from datatrust.domain.permissions import Actor, Permission, Role
+from datatrust.services.accounts import actor_label
+from datatrust.services.jobs import JobContext, job
+from datatrust.services.mail import queue_mail
+from datatrust.services.orders import approved_org, refuse
+from datatrust.services.ports import MailMessage, UnitOfWork, WebhookTransport
+
+PUSH_JOB = "webhooks.push"
+NOTICE_TYPE = "datatrust-revocation-notice"
+MAX_URL_LENGTH = 2000
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(eq=False)
+class Webhook:
+    org_id: int
+    url: str
+    created_by: int
+    created_at: datetime
+    failures: int = 0  # failed attempts in a row; a success resets it
+    alerted_at: datetime | None = None  # operators alerted for the current run of failures
+    removed_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class WebhookDelivery:
+    """One attempt to push one notice. ``ok``: the webhook answered 2xx in time."""
+
+    webhook_id: int
+    org_id: int
+    notice_id: int
+    seq: int
+    attempt: int
+    at: datetime
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    duration_ms: int = 0
+    id: int | None = None
+
+
+class WebhookFailed(RuntimeError):
+    """Raised by the push job after logging a failed attempt, so the outbox retries it."""
+
+
+# --- where a webhook may point -------------------------------------------------------------
+
+
+def _port(parts: Any) -> int:
+    try:
+        port = parts.port
+    except ValueError:
+        raise InvalidInput("the webhook URL's port is not a number") from None
+    return port or (443 if parts.scheme == "https" else 80)
+
+
+def check_url(url: str, *, dev_mode: bool) -> tuple[str, int]:
+    """The URL's host and port if its form may be registered; ``InvalidInput`` naming each
+    problem otherwise. (Where its host resolves is ``check_addresses``.)"""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidInput("give the webhook's URL", problems=["url: required"])
+    url = url.strip()
+    problems = []
+    if len(url) > MAX_URL_LENGTH:
+        problems.append(f"url: at most {MAX_URL_LENGTH} characters")
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        problems.append("url: it names no host")
+    if parts.username is not None or parts.password is not None:
+        problems.append("url: credentials in the URL are not allowed (they would be logged)")
+    if parts.fragment:
+        problems.append("url: a fragment (#…) is never sent; remove it")
+    if parts.scheme == "http":
+        if not dev_mode:
+            problems.append("url: must use https")
+        elif host not in LOOPBACK_HOSTS:
+            problems.append("url: plain http is allowed only to 127.0.0.1 in development")
+    elif parts.scheme != "https":
+        problems.append("url: must use https")
+    port = _port(parts) if not problems else 0
+    if problems:
+        raise InvalidInput("this webhook URL cannot be used", problems=problems)
+    return host, port
+
+
+def refused_address(address: str) -> str | None:
+    """Why a webhook may not be delivered to ``address``, or None when it is public."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return f"{address} is a loopback address"
+    if ip.is_link_local:
+        return f"{address} is a link-local address (cloud metadata lives there)"
+    if ip.is_multicast:
+        return f"{address} is a multicast address"
+    if not ip.is_global:
+        return f"{address} is a private or reserved address"
+    return None
+
+
+def check_addresses(
+    transport: WebhookTransport, host: str, port: int, *, dev_mode: bool
+) -> str | None:
+    """The address to connect to: the first the host resolves to, once every address it
+    resolves to is public. In dev mode, None (connect by name, no check). Raises
+    ``InvalidInput`` naming the address refused, or saying the host does not resolve."""
+    if dev_mode:
+        return None
+    try:
+        found = [str(ipaddress.ip_address(host.strip("[]")))]  # an address is its own answer
+    except ValueError:
+        found = []
+    try:
+        found = found or transport.addresses(host, port)
+    except OSError as exc:
+        raise InvalidInput(
+            f"the webhook's host {host} does not resolve", problems=[f"url: {exc}"]
+        ) from None
+    refused = [why for a in found if (why := refused_address(a))]
+    if refused or not found:
+        raise InvalidInput(
+            "the webhook's host points inside a private network",
+            problems=[f"url: {host} resolves to {why}" for why in refused] or ["url: no address"],
+        )
+    return found[0]
+
+
+# --- the buyer's side ----------------------------------------------------------------------
+
+
+def active_webhook(uow: UnitOfWork, org_id: int) -> Webhook | None:
+    return uow.one(Webhook, org_id=org_id, removed_at=None)
+
+
+def register_webhook(
+    uow: UnitOfWork,
+    transport: WebhookTransport,
+    actor: Actor,
+    url: str,
+    *,
+    dev_mode: bool,
+    now: datetime | None = None,
+) -> Webhook:
+    """Register (or replace) the caller organisation's webhook. The URL is checked before
+    the database is touched (resolving a name is network I/O: no transaction waits on it);
+    a refused URL is audited. A suspended buyer may register one: suspension must never
+    stop it from hearing of deletions it owes."""
+    moment = as_utc(now or utcnow())
+    try:
+        host, port = check_url(url, dev_mode=dev_mode)
+        check_addresses(transport, host, port, dev_mode=dev_mode)
+        problem = None
+    except InvalidInput as exc:
+        problem = exc
+    org = approved_org(uow, actor, Permission.WEBHOOK_MANAGE, allow_suspended=True)
+    if problem is not None:
+        raise refuse(
+            uow, actor, AuditTag.WEBHOOK_REFUSE, "org", org.id, problem, url=str(url)[:300]
+        )
+    url = url.strip()
+    old = active_webhook(uow, org.id)
+    if old is not None:
+        old.removed_at = moment
+        uow.flush()
+    hook = Webhook(org_id=org.id, url=url, created_by=actor.user_id or 0, created_at=moment)
+    uow.add(hook)
+    uow.flush()
+    uow.record(
+        AuditTag.WEBHOOK_REGISTER,
+        actor_label(actor),
+        "org",
+        org.id,
+        webhook_id=hook.id,
+        url=url,
+        replaced=old.id if old else None,
+    )
+    uow.commit()
+    return hook
+
+
+def remove_webhook(uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> None:
+    """Stop pushing to the caller organisation (polling the feed goes on)."""
+    org = approved_org(uow, actor, Permission.WEBHOOK_MANAGE, allow_suspended=True)
+    hook = active_webhook(uow, org.id)
+    if hook is None:
+        raise NotFound("your organisation has no webhook")
+    hook.removed_at = as_utc(now or utcnow())
+    uow.record(AuditTag.WEBHOOK_REMOVE, actor_label(actor), "org", org.id, webhook_id=hook.id)
+    uow.commit()
+
+
+def webhook_status(uow: UnitOfWork, actor: Actor, limit: int = 100) -> dict[str, Any]:
+    """The caller organisation's webhook and its delivery log, newest attempt first."""
+    org = approved_org(uow, actor, Permission.WEBHOOK_MANAGE, allow_suspended=True)
+    hook = active_webhook(uow, org.id)
+    deliveries = uow.all(WebhookDelivery, org_id=org.id, order_by="-id", limit=limit)
+    return {
+        "webhook": None
+        if hook is None
+        else {
+            "id": hook.id,
+            "url": hook.url,
+            "created_at": as_utc(hook.created_at).isoformat(),
+            "failures_in_a_row": hook.failures,
+            "operator_alerted": hook.alerted_at is not None,
+        },
+        "deliveries": [delivery_out(d) for d in deliveries],
+    }
+
+
+def delivery_out(d: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "seq": d.seq,
+        "attempt": d.attempt,
+        "at": as_utc(d.at).isoformat(),
+        "ok": d.ok,
+        "status": d.status,
+        "error": d.error,
+        "duration_ms": d.duration_ms,
+    }
+
+
+# --- pushing -------------------------------------------------------------------------------
+
+
+def queue_push(uow: UnitOfWork, org_id: int, notice_id: int) -> None:
+    """Push notice ``notice_id`` to ``org_id``'s webhook once this unit of work commits
+    (nothing when it has none). Called by ``revocations.notify_holders_of``."""
+    hook = active_webhook(uow, org_id)
+    if hook is None:
+        return
+    uow.enqueue(
+        PUSH_JOB,
+        {"webhook_id": hook.id, "notice_id": notice_id},
+        key=f"{PUSH_JOB}:{hook.id}:{notice_id}",
+    )
+
+
+def notice_claims(
+    uow: UnitOfWork, notice_id: int, base_url: str, url: str, at: datetime, ttl_seconds: int
+) -> dict[str, Any]:
+    """The pushed body's claims: the notice as the feed lists it, the feed's position
+    (``last_seq``) and where to read the whole feed. ``aud`` is the webhook URL, so a body
+    captured at one buyer's endpoint cannot be replayed at another's as its own."""
+    from datatrust.services.revocations import (
+        JWKS_PATH,
+        Revocation,
+        feed_entry,
+        held_hashes,
+    )
+
+    notice = uow.get(Revocation, notice_id)
+    assert notice is not None
+    last = uow.all(Revocation, org_id=notice.org_id, order_by="-seq", limit=1)
+    return {
+        "type": NOTICE_TYPE,
+        "iss": base_url,
+        "sub": f"org:{notice.org_id}",
+        "aud": url,
+        "iat": int(at.timestamp()),
+        "exp": int((at + timedelta(seconds=ttl_seconds)).timestamp()),
+        "last_seq": last[0].seq if last else notice.seq,
+        "notice": feed_entry(notice, held_hashes(uow, notice.org_id)),
+        "feed_url": base_url.rstrip("/") + "/api/buyers/feed",
+        "jwks_url": base_url.rstrip("/") + JWKS_PATH,
+    }
+
+
+@job(PUSH_JOB)
+def push_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """One attempt to push one notice. The attempt is logged and committed whatever the
+    answer; a failure then raises ``WebhookFailed`` so the outbox retries with back-off.
+    A removed or replaced webhook is not pushed to (the notice stays in the feed)."""
+    settings = ctx.services.settings
+    transport: WebhookTransport = ctx.services.webhooks
+    hook = uow.get(Webhook, payload["webhook_id"])
+    if hook is None or hook.removed_at is not None:
+        return
+    now = utcnow()
+    claims = notice_claims(
+        uow, payload["notice_id"], settings.base_url, hook.url, now, settings.feed_ttl_seconds
+    )
+    token = ctx.services.signer.sign(claims)
+    url, org_id, seq = hook.url, hook.org_id, claims["notice"]["seq"]
+    headers = {
+        "Content-Type": "application/jose",
+        "User-Agent": "Datatrust-Webhook/1",
+        "Datatrust-Notice-Seq": str(seq),
+        "Datatrust-Attempt": str(ctx.attempt),
+    }
+    with uow.reading():  # no transaction is held while the buyer's server answers
+        try:
+            host, port = check_url(url, dev_mode=settings.dev_mode)
+            address = check_addresses(transport, host, port, dev_mode=settings.dev_mode)
+            reply = transport.post(
+                url,
+                token.encode("ascii"),
+                headers,
+                timeout=settings.webhook_timeout_seconds,
+                connect_to=address,
+            )
+            status, error, duration = reply.status, reply.error, reply.duration_ms
+        except InvalidInput as exc:  # the name now resolves somewhere it may not go
+            status, error, duration = None, "; ".join(exc.problems), 0
+    ok = status is not None and 200 <= status < 300
+    if status is not None and not ok:
+        error = f"answered HTTP {status}"
+    hook = uow.get_for_update(Webhook, payload["webhook_id"])
+    assert hook is not None
+    uow.add(
+        WebhookDelivery(
+            webhook_id=hook.id or 0,
+            org_id=org_id,
+            notice_id=payload["notice_id"],
+            seq=seq,
+            attempt=ctx.attempt,
+            at=now,
+            ok=ok,
+            status=status,
+            error=error,
+            duration_ms=duration,
+        )
+    )
+    if ok:
+        hook.failures, hook.alerted_at = 0, None
+        return
+    hook.failures += 1
+    if hook.failures >= settings.webhook_alert_after_failures and hook.alerted_at is None:
+        hook.alerted_at = now
+        _alert_operators(uow, hook, error or "no answer")
+    uow.commit()  # the failed attempt stays in the log; the retry is the outbox's
+    raise WebhookFailed(f"webhook of org {org_id} failed on notice {seq}: {error}")
+
+
+def _alert_operators(uow: UnitOfWork, hook: Webhook, error: str) -> None:
+    org = uow.get(Organisation, hook.org_id)
+    name = org.legal_name if org else f"organisation {hook.org_id}"
+    uow.record(
+        AuditTag.OPERATOR_NOTIFY,
+        "system",
+        "org",
+        hook.org_id,
+        about="webhook_failing",
+        webhook_id=hook.id,
+        failures=hook.failures,
+        last_error=error,
+    )
+    subject = f"Webhook of {name} failed {hook.failures} times in a row"
+    body = (
+        f"Revocation notices pushed to {hook.url} for {name} failed {hook.failures} "
+        f"times in a row; the last error: {error}. The buyer can still read its feed; "
+        "deletion deadlines are unchanged. Ask the buyer to fix or remove its webhook."
+    )
+    for operator in uow.all(User, role=Role.OPERATOR):
+        if operator.erased_at is None:
+            queue_mail(uow, MailMessage(operator.email, subject, body))
