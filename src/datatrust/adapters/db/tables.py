@@ -4,6 +4,8 @@ checks that they and this metadata agree."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -21,7 +23,9 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import registry
+from sqlalchemy.types import TypeDecorator
 
 from datatrust.domain.accounts import (
     ApiToken,
@@ -36,6 +40,7 @@ from datatrust.domain.accounts import (
     WebSession,
 )
 from datatrust.domain.audit import AuditEvent
+from datatrust.domain.clock import as_utc
 from datatrust.domain.consent import ConsentState
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
@@ -52,7 +57,24 @@ metadata = MetaData(
 )
 mapper_registry = registry(metadata=metadata)
 
-TZ = DateTime(timezone=True)
+
+class UtcDateTime(TypeDecorator):
+    """A moment, always read back as an aware UTC datetime. PostgreSQL keeps the zone
+    (timestamptz); SQLite has no zone type and handed back naive datetimes, which the API
+    then sent without an offset (not an RFC 3339 ``date-time``) and which compared
+    unequal to aware ones. Aware values are stored in UTC, so SQLite's text keeps order."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+TZ = UtcDateTime()
 
 
 def _enum(enum_cls: type, name: str) -> Enum:

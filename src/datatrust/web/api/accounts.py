@@ -23,7 +23,7 @@ from datatrust.web.api.schemas import (
     TotpEnrolmentOut,
     UserOut,
 )
-from datatrust.web.deps import SESSION_COOKIE, api_router, requires, services, unit_of_work
+from datatrust.web.deps import SESSION_COOKIE, RowId, api_router, requires, services, unit_of_work
 from datatrust.web.security import set_device_cookie, sign_in_client, sign_in_throttle
 
 router = api_router(prefix="/api", tags=["accounts"])
@@ -220,7 +220,7 @@ def list_tokens(
 
 @router.delete("/tokens/{token_id}")
 def revoke_token(
-    token_id: int,
+    token_id: RowId,
     actor: Actor = requires(Permission.TOKEN_REVOKE),
     unit: UnitOfWork = unit_of_work(),
 ) -> TokenOut:

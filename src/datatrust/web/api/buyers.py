@@ -16,7 +16,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import orders, passport, revocations, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import api_router, requires, services, stream, unit_of_work
+from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
 
 router = api_router(tags=["buyers"])
 
@@ -139,14 +139,16 @@ def list_orders(
 
 @router.get("/api/buyers/orders/{order_id}")
 def get_order(
-    order_id: int, actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = unit_of_work()
+    order_id: RowId,
+    actor: Actor = requires(Permission.ORDER_READ),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     return order_out(orders.get_order(unit, actor, order_id))
 
 
 @router.post("/api/buyers/orders/{order_id}/purchase")
 def purchase(
-    order_id: int,
+    order_id: RowId,
     actor: Actor = requires(Permission.ORDER_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -163,14 +165,16 @@ def purchase(
 
 @router.get("/api/buyers/orders/{order_id}/agreements")
 def agreements(
-    order_id: int, actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = unit_of_work()
+    order_id: RowId,
+    actor: Actor = requires(Permission.ORDER_READ),
+    unit: UnitOfWork = unit_of_work(),
 ) -> list[dict[str, Any]]:
     return [agreement_out(a) for a in orders.agreements_of(unit, actor, order_id)]
 
 
 @router.get("/api/buyers/agreements/{agreement_id}/odrl")
 def agreement_odrl(
-    agreement_id: int,
+    agreement_id: RowId,
     actor: Actor = requires(Permission.ORDER_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
@@ -179,7 +183,7 @@ def agreement_odrl(
 
 @router.post("/api/buyers/orders/{order_id}/snapshots", status_code=201)
 def build_snapshot(
-    order_id: int,
+    order_id: RowId,
     body: SnapshotIn | None = None,
     actor: Actor = requires(Permission.SNAPSHOT_BUILD),
     svc: Services = Depends(services),
@@ -206,7 +210,7 @@ def list_snapshots(
 
 @router.get("/api/buyers/snapshots/{snapshot_id}")
 def get_snapshot(
-    snapshot_id: int,
+    snapshot_id: RowId,
     actor: Actor = requires(Permission.SNAPSHOT_DOWNLOAD),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -223,7 +227,7 @@ def get_snapshot(
 
 @router.get("/api/snapshots/{snapshot_id}/files/{name}")
 def download(
-    snapshot_id: int,
+    snapshot_id: RowId,
     name: str,
     expires: str | None = Query(None, max_length=20),
     sig: str | None = Query(None, max_length=128),
@@ -323,7 +327,7 @@ def attest(
 
 @router.get("/api/items/{item_id}/passport")
 def item_passport(
-    item_id: int,
+    item_id: RowId,
     actor: Actor = requires(Permission.PASSPORT_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:

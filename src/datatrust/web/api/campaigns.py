@@ -14,7 +14,7 @@ from datatrust.domain.campaigns import Campaign
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import campaigns, payfloor
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import api_router, requires, services, stream, unit_of_work
+from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
 
 router = api_router(prefix="/api/campaigns", tags=["campaigns"])
 
@@ -55,7 +55,7 @@ class CampaignOut(BaseModel):
     review_window_days: int
     review_mode: str
     licence_template: str
-    org_id: int | None
+    org_id: RowId | None
     created_at: datetime
     opened_at: datetime | None
     closed_at: datetime | None
@@ -109,7 +109,7 @@ def list_all(
 
 @router.get("/{campaign_id}")
 def get_one(
-    campaign_id: int,
+    campaign_id: RowId,
     actor: Actor = requires(Permission.CAMPAIGN_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> CampaignOut:
@@ -118,7 +118,7 @@ def get_one(
 
 @router.post("/{campaign_id}/open")
 def open_(
-    campaign_id: int,
+    campaign_id: RowId,
     actor: Actor = requires(Permission.CAMPAIGN_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -129,7 +129,7 @@ def open_(
 
 @router.post("/{campaign_id}/close")
 def close(
-    campaign_id: int,
+    campaign_id: RowId,
     actor: Actor = requires(Permission.CAMPAIGN_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> CampaignOut:
@@ -138,7 +138,7 @@ def close(
 
 @router.post("/{campaign_id}/start", status_code=201)
 def start_task(
-    campaign_id: int,
+    campaign_id: RowId,
     actor: Actor = requires(Permission.ITEM_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
@@ -150,7 +150,7 @@ def start_task(
 
 @router.get("/{campaign_id}/pay-floor")
 def pay_floor(
-    campaign_id: int,
+    campaign_id: RowId,
     actor: Actor = requires(Permission.CAMPAIGN_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
@@ -159,7 +159,7 @@ def pay_floor(
 
 @router.get("/{campaign_id}/coverage")
 def coverage(
-    campaign_id: int,
+    campaign_id: RowId,
     actor: Actor = requires(Permission.CAMPAIGN_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
@@ -168,7 +168,7 @@ def coverage(
 
 @router.get("/{campaign_id}/review")
 def review_queue(
-    campaign_id: int,
+    campaign_id: RowId,
     actor: Actor = requires(Permission.REVIEW),
     unit: UnitOfWork = unit_of_work(),
 ) -> list[dict[str, Any]]:
@@ -177,8 +177,8 @@ def review_queue(
 
 @router.get("/{campaign_id}/review/{item_id}/preview")
 def review_preview(
-    campaign_id: int,
-    item_id: int,
+    campaign_id: RowId,
+    item_id: RowId,
     actor: Actor = requires(Permission.REVIEW),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -190,8 +190,8 @@ def review_preview(
 
 @router.post("/{campaign_id}/review/{item_id}")
 def review(
-    campaign_id: int,
-    item_id: int,
+    campaign_id: RowId,
+    item_id: RowId,
     body: ReviewIn,
     actor: Actor = requires(Permission.REVIEW),
     svc: Services = Depends(services),

@@ -12,7 +12,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import incidents
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import api_router, requires, unit_of_work
+from datatrust.web.deps import RowId, api_router, requires, unit_of_work
 
 router = api_router(prefix="/api", tags=["incidents"])
 
@@ -21,7 +21,7 @@ class IncidentIn(Strict):
     title: str = Field(max_length=300, description="What happened, in a line.")
     description: str = Field(default="", max_length=10000)
     discovered_at: datetime = Field(description="When it was found: the 72-hour clock starts.")
-    item_ids: list[int] = Field(default_factory=list, description="The items it touched, or…")
+    item_ids: list[RowId] = Field(default_factory=list, description="The items it touched, or…")
     window_start: datetime | None = Field(default=None, description="…a time window")
     window_end: datetime | None = None
     kinds: list[str] = Field(default_factory=list, description="Kinds of data (empty: all).")
@@ -49,7 +49,7 @@ class IncidentOut(BaseModel):
 
 class NoticeOut(BaseModel):
     id: int
-    incident_id: int
+    incident_id: RowId
     language: str
     subject: str
     body: str
@@ -95,7 +95,7 @@ def list_incidents(
 
 @router.get("/incidents/{incident_id}")
 def get_incident(
-    incident_id: int,
+    incident_id: RowId,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
     unit: UnitOfWork = unit_of_work(),
 ) -> IncidentOut:
@@ -104,7 +104,7 @@ def get_incident(
 
 @router.post("/incidents/{incident_id}/notify")
 def notify(
-    incident_id: int,
+    incident_id: RowId,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
     unit: UnitOfWork = unit_of_work(),
 ) -> IncidentOut:
@@ -116,7 +116,7 @@ def notify(
 
 @router.post("/incidents/{incident_id}/close")
 def close(
-    incident_id: int,
+    incident_id: RowId,
     body: CloseIn,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
     unit: UnitOfWork = unit_of_work(),
@@ -127,7 +127,7 @@ def close(
 
 @router.get("/incidents/{incident_id}/report")
 def regulator_report(
-    incident_id: int,
+    incident_id: RowId,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
     unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:

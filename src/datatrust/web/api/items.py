@@ -18,7 +18,7 @@ from datatrust.services import ingest, items, missed, upload_limits
 from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut, MissedIn, MissedOut
-from datatrust.web.deps import api_router, requires, services, stream, unit_of_work
+from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
 from datatrust.web.forms import FileTooLarge, read_form
 from datatrust.web.security import attachment
 
@@ -47,7 +47,7 @@ class UploadFields(BaseModel):
 
     kind: str
     title: str = ""
-    campaign_id: int | None = None
+    campaign_id: RowId | None = None
     lat: float | None = None
     lng: float | None = None
     me: str | None = Field(None, max_length=200)
@@ -160,7 +160,7 @@ def my_items(
 
 @router.get("/{item_id}")
 def get_item(
-    item_id: int,
+    item_id: RowId,
     actor: Actor = requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -170,7 +170,7 @@ def get_item(
 
 @router.get("/{item_id}/original")
 def download_original(
-    item_id: int,
+    item_id: RowId,
     actor: Actor = requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -185,7 +185,7 @@ def download_original(
 
 @router.get("/{item_id}/preview")
 def preview(
-    item_id: int,
+    item_id: RowId,
     part: str = Query("media", pattern="^(media|transcript)$"),
     actor: Actor = requires(Permission.ITEM_PREVIEW),
     svc: Services = Depends(services),
@@ -198,7 +198,7 @@ def preview(
 
 @router.get("/{item_id}/removed")
 def removed(
-    item_id: int,
+    item_id: RowId,
     actor: Actor = requires(Permission.ITEM_PREVIEW),
     unit: UnitOfWork = unit_of_work(),
 ) -> dict:
@@ -221,7 +221,7 @@ def missed_out(mark: MissedMark) -> MissedOut:
 
 @router.post("/{item_id}/missed", status_code=201)
 def mark_missed(
-    item_id: int,
+    item_id: RowId,
     body: MissedIn,
     actor: Actor = requires(Permission.ITEM_MARK_MISSED),
     svc: Services = Depends(services),
@@ -245,7 +245,7 @@ def mark_missed(
 
 @router.get("/{item_id}/missed")
 def list_missed(
-    item_id: int,
+    item_id: RowId,
     actor: Actor = requires(Permission.ITEM_MARK_MISSED),
     unit: UnitOfWork = unit_of_work(),
 ) -> list[MissedOut]:

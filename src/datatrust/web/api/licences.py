@@ -19,7 +19,7 @@ from datatrust.services import consent, licences, rights
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.uploads import Staging
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import api_router, requires, services, unit_of_work
+from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 
 router = api_router(prefix="/api", tags=["licences and consent"])
 
@@ -41,13 +41,13 @@ class RevisionIn(Strict):
 
 
 class AttachIn(Strict):
-    item_ids: list[int] = Field(max_length=1000)
+    item_ids: list[RowId] = Field(max_length=1000)
 
 
 class OfferOut(BaseModel):
     id: int
     version: int
-    supersedes_id: int | None
+    supersedes_id: RowId | None
     status: str
     is_default: bool
     created_at: datetime
@@ -55,18 +55,18 @@ class OfferOut(BaseModel):
 
 
 class AttachedOut(BaseModel):
-    offer_id: int
-    item_ids: list[int]
+    offer_id: RowId
+    item_ids: list[RowId]
 
 
 class ExplainOut(BaseModel):
-    offer_id: int
+    offer_id: RowId
     lang: str
     sentences: list[str]
 
 
 class ConsentIn(Strict):
-    offer_id: int | None = None
+    offer_id: RowId | None = None
     language: str | None = Field(default=None, max_length=16)
 
 
@@ -88,8 +88,8 @@ class ReceiptOut(BaseModel):
 class ConsentOut(BaseModel):
     id: int
     record_id: str
-    item_id: int
-    offer_id: int
+    item_id: RowId
+    offer_id: RowId
     state: str
     fields: dict[str, Any]
     events: list[ConsentEventOut]
@@ -192,7 +192,7 @@ def my_offers(
 
 @router.get("/licences/{offer_id}")
 def get_offer(
-    offer_id: int,
+    offer_id: RowId,
     actor: Actor = requires(Permission.LICENCE_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
@@ -201,7 +201,7 @@ def get_offer(
 
 @router.post("/licences/{offer_id}/versions", status_code=201)
 def revise_offer(
-    offer_id: int,
+    offer_id: RowId,
     body: RevisionIn,
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
@@ -212,7 +212,7 @@ def revise_offer(
 
 @router.post("/licences/{offer_id}/attach")
 def attach_offer(
-    offer_id: int,
+    offer_id: RowId,
     body: AttachIn,
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
@@ -223,7 +223,7 @@ def attach_offer(
 
 @router.post("/licences/{offer_id}/default")
 def set_default(
-    offer_id: int,
+    offer_id: RowId,
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
@@ -232,7 +232,7 @@ def set_default(
 
 @router.get("/licences/{offer_id}/odrl")
 def offer_odrl(
-    offer_id: int,
+    offer_id: RowId,
     actor: Actor = requires(Permission.LICENCE_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
@@ -243,7 +243,7 @@ def offer_odrl(
 
 @router.get("/licences/{offer_id}/explain")
 def explain_offer(
-    offer_id: int,
+    offer_id: RowId,
     lang: Literal["en", "hi"] = Query("en"),
     actor: Actor = requires(Permission.LICENCE_READ),
     unit: UnitOfWork = unit_of_work(),
@@ -257,7 +257,7 @@ def explain_offer(
 
 @router.post("/items/{item_id}/consent", status_code=201)
 def give_consent(
-    item_id: int,
+    item_id: RowId,
     body: ConsentIn | None = None,
     actor: Actor = requires(Permission.CONSENT_GIVE),
     svc: Services = Depends(services),
@@ -271,13 +271,13 @@ def give_consent(
     return change_out(change)
 
 
-def _withdraw(actor: Actor, svc: Services, unit: UnitOfWork, item_id: int) -> ConsentChangeOut:
+def _withdraw(actor: Actor, svc: Services, unit: UnitOfWork, item_id: RowId) -> ConsentChangeOut:
     return change_out(consent.withdraw_consent(unit, svc.signer, actor, item_id))
 
 
 @router.delete("/items/{item_id}/consent")
 def withdraw_consent(
-    item_id: int,
+    item_id: RowId,
     actor: Actor = requires(Permission.CONSENT_WITHDRAW),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -288,7 +288,7 @@ def withdraw_consent(
 
 @router.post("/items/{item_id}/consent/withdraw")
 def withdraw_consent_by_post(
-    item_id: int,
+    item_id: RowId,
     actor: Actor = requires(Permission.CONSENT_WITHDRAW),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -306,7 +306,7 @@ def my_consents(
 
 @router.get("/consent/{consent_id}")
 def get_consent(
-    consent_id: int,
+    consent_id: RowId,
     actor: Actor = requires(Permission.CONSENT_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> ConsentOut:
@@ -315,7 +315,7 @@ def get_consent(
 
 @router.get("/receipts/{receipt_id}")
 def download_receipt(
-    receipt_id: int,
+    receipt_id: RowId,
     actor: Actor = requires(Permission.CONSENT_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),

@@ -18,7 +18,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import money, payfloor
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
-from datatrust.web.deps import api_router, requires, services, unit_of_work
+from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 
 router = api_router(tags=["money"])
 
@@ -94,14 +94,16 @@ def list_payouts(
 
 @router.get("/api/orgs/{org_id}/invoices")
 def invoices(
-    org_id: int, actor: Actor = requires(Permission.INVOICE_READ), unit: UnitOfWork = unit_of_work()
+    org_id: RowId,
+    actor: Actor = requires(Permission.INVOICE_READ),
+    unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
     return money.buyer_invoices(unit, actor, org_id)
 
 
 @router.post("/api/campaigns/{campaign_id}/escrow", status_code=201)
 def fund_escrow(
-    campaign_id: int,
+    campaign_id: RowId,
     body: EscrowIn,
     actor: Actor = requires(Permission.ESCROW_FUND),
     unit: UnitOfWork = unit_of_work(),

@@ -9,7 +9,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import accounts
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import OrgDecisionIn, OrgIn, OrgOut
-from datatrust.web.deps import api_router, requires, unit_of_work
+from datatrust.web.deps import RowId, api_router, requires, unit_of_work
 
 router = api_router(prefix="/api/orgs", tags=["organisations"])
 
@@ -45,14 +45,14 @@ def list_orgs(
 
 @router.get("/{org_id}")
 def get_org(
-    org_id: int, actor: Actor = requires(Permission.ORG_READ), unit: UnitOfWork = unit_of_work()
+    org_id: RowId, actor: Actor = requires(Permission.ORG_READ), unit: UnitOfWork = unit_of_work()
 ) -> OrgOut:
     return org_out(accounts.get_organisation(unit, actor, org_id))
 
 
 @router.post("/{org_id}/{decision}")
 def decide(
-    org_id: int,
+    org_id: RowId,
     decision: Literal["approve", "reject", "suspend"],
     body: OrgDecisionIn,
     actor: Actor = requires(Permission.ORG_VET),

@@ -12,7 +12,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import participants
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import api_router, requires, services, unit_of_work
+from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 
 router = api_router(tags=["participants"])
 
@@ -45,7 +45,7 @@ def _secret(svc: Services) -> bytes:
 
 @router.get("/api/items/{item_id}/participants")
 def item_participants(
-    item_id: int,
+    item_id: RowId,
     request: Request,
     actor: Actor = requires(Permission.ITEM_READ),
     svc: Services = Depends(services),

@@ -16,7 +16,7 @@ from datatrust.domain.permissions import Permission
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
 from datatrust.services import accounts, orders, revocations, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import services, unit_of_work
+from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
     field_errors,
@@ -170,7 +170,7 @@ def declare_use(
 
 @router.get("/buyer/orders/{order_id}")
 def buyer_order(
-    order_id: int,
+    order_id: RowId,
     page: Page = page_requires(Permission.ORDER_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
@@ -179,7 +179,7 @@ def buyer_order(
 
 @router.post("/buyer/orders/{order_id}/purchase")
 def buy(
-    order_id: int,
+    order_id: RowId,
     page: Page = page_requires(Permission.ORDER_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -196,7 +196,7 @@ def buy(
 
 @router.post("/buyer/orders/{order_id}/snapshots")
 def build(
-    order_id: int,
+    order_id: RowId,
     page: Page = page_requires(Permission.SNAPSHOT_BUILD),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),

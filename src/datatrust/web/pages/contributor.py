@@ -35,7 +35,7 @@ from datatrust.services import (
     upload_limits,
 )
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import services, unit_of_work
+from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.forms import FileTooLarge
 from datatrust.web.pages.common import (
     KIND_LABELS,
@@ -67,7 +67,7 @@ def my_items(
 
 @router.get("/my/items/{item_id}")
 def my_item(
-    item_id: int,
+    item_id: RowId,
     page: Page = page_requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -76,7 +76,7 @@ def my_item(
 
 
 def _item_page(
-    page: Page, svc: Services, unit: UnitOfWork, item_id: int, status: int = 200, **extra: Any
+    page: Page, svc: Services, unit: UnitOfWork, item_id: RowId, status: int = 200, **extra: Any
 ) -> HTMLResponse:
     item = items.show_item(unit, svc.storage, page.actor, item_id)
     removed = ingest.removed_from(unit, page.actor, item_id)
@@ -96,7 +96,7 @@ def _item_page(
 
 @router.post("/my/items/{item_id}/missed")
 def mark_missed(
-    item_id: int,
+    item_id: RowId,
     page: Page = page_requires(Permission.ITEM_MARK_MISSED),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -189,7 +189,7 @@ def tasks(
 
 @router.get("/tasks/{campaign_id}")
 def task(
-    campaign_id: int,
+    campaign_id: RowId,
     page: Page = page_requires(Permission.ITEM_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -206,7 +206,7 @@ def task(
 
 @router.post("/tasks/{campaign_id}/accept")
 def accept_task(
-    campaign_id: int,
+    campaign_id: RowId,
     page: Page = page_requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
@@ -247,7 +247,7 @@ def _capture(page: Page, campaign: Any, offer_id: str, status: int = 200, **extr
 
 @router.get("/tasks/{campaign_id}/capture")
 def capture_form(
-    campaign_id: int,
+    campaign_id: RowId,
     page: Page = page_requires(Permission.ITEM_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
@@ -258,7 +258,7 @@ def capture_form(
 
 @router.post("/tasks/{campaign_id}/upload", max_body_size=upload_limits.multipart_body_limit())
 async def upload_to_task(
-    campaign_id: int,
+    campaign_id: RowId,
     page: FormPage = form_page_requires(Permission.ITEM_CREATE),
     svc: Services = Depends(services),
 ) -> Response:
@@ -295,7 +295,7 @@ async def upload_to_task(
         await form.close()
 
 
-def _get_campaign(svc: Services, page: Page, campaign_id: int) -> Any:
+def _get_campaign(svc: Services, page: Page, campaign_id: RowId) -> Any:
     with svc.uow(read_only=True) as unit:
         return campaigns.get_campaign(unit, page.actor, campaign_id)
 
@@ -375,7 +375,7 @@ def too_large(page: Page, kind: ItemKind, size: int | None) -> str:
 
 @router.post("/my/items/{item_id}/consent")
 def give_consent(
-    item_id: int,
+    item_id: RowId,
     page: Page = page_requires(Permission.CONSENT_GIVE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -397,7 +397,7 @@ def give_consent(
 
 @router.post("/my/items/{item_id}/withdraw")
 def withdraw(
-    item_id: int,
+    item_id: RowId,
     page: Page = page_requires(Permission.CONSENT_WITHDRAW),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -408,7 +408,7 @@ def withdraw(
 
 @router.get("/my/items/{item_id}/passport")
 def passport_page(
-    item_id: int,
+    item_id: RowId,
     page: Page = page_requires(Permission.PASSPORT_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:

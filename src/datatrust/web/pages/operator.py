@@ -17,7 +17,7 @@ from datatrust.domain.permissions import Permission
 from datatrust.services import accounts, campaigns, incidents, money
 from datatrust.services.audit import verify_audit_log
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import services, unit_of_work
+from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
     field_errors,
@@ -42,7 +42,7 @@ def vetting_queue(
 
 @router.post("/operator/vetting/{org_id}")
 def decide(
-    org_id: int,
+    org_id: RowId,
     page: Page = page_requires(Permission.ORG_VET),
     unit: UnitOfWork = unit_of_work(),
     decision: str = Form(""),
@@ -77,7 +77,7 @@ def operator_campaigns(
 
 
 def _review_page(
-    page: Page, unit: UnitOfWork, campaign_id: int, status: int = 200, errors: Any = None
+    page: Page, unit: UnitOfWork, campaign_id: RowId, status: int = 200, errors: Any = None
 ) -> HTMLResponse:
     campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
     queue = [(campaign, e) for e in campaigns.review_queue(unit, page.actor, campaign_id)]
@@ -229,7 +229,7 @@ def open_incident(
 
 @router.post("/operator/incidents/{incident_id}")
 def incident_step(
-    incident_id: int,
+    incident_id: RowId,
     page: Page = page_requires(Permission.INCIDENT_MANAGE),
     unit: UnitOfWork = unit_of_work(),
     step: str = Form(""),

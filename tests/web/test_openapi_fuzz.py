@@ -1,0 +1,170 @@
+"""Issue 14 §7: schemathesis against the app's own OpenAPI document, in-process (ASGI),
+signed in once as a demo contributor and once as the demo buyer, over a database the demo
+seeded (so generated ids often name real items, campaigns, orders and licences).
+
+Every operation gets a fixed number of generated requests that fit its schema and as many
+that do not, from a fixed seed (``derandomize``), with no shrinking: the run is bounded by
+count, the same on every machine, and takes about a minute and a half on a quiet 2-core
+machine. It asserts what the issue asks: no answer is a server error (5xx) and every answer
+matches the response schema the document declares for its status.
+
+What it found when first run: dates read back from SQLite without their time zone (not an
+RFC 3339 ``date-time``; now ``tables.UtcDateTime``), and a 500 for any id past what SQLite
+can bind (ids are now declared 1..2**31-1, ``web.deps.RowId``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import hypothesis
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.python.asgi import ASGIClient
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from datatrust.adapters.db import migrate
+from datatrust.adapters.payments import payment_rail_for
+from datatrust.bootstrap import Services, build
+from datatrust.domain.accounts import User
+from datatrust.domain.permissions import ROLE_PERMISSIONS
+from datatrust.services import accounts
+from datatrust.services.demo import BUYER, seed_demo
+from datatrust.web.app import create_app
+from support import TEST_QUEUE, make_settings, redis_reachable, require_service
+
+pytestmark = pytest.mark.slow
+
+CONTRIBUTOR = "sipho@demo.datatrust"
+# Per operation and per mode (fitting the schema, and not): 2 personas x 2 modes x 10 over
+# the ~100 operations is about 4,000 requests.
+EXAMPLES = 10
+CHECKS = [not_a_server_error, response_schema_conformance]
+# Operations left out, each with its reason. Nothing is left out today: erasure needs the
+# phrase "erase me" typed as confirmation (generated text never matches it), and a revoked
+# token is replaced (see ``Fuzzer.still_signed_in``) so the run goes on as the same person.
+EXCLUDED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def demo(databases, tmp_path_factory) -> Iterator[Services]:
+    """A committed database the demo seeded, as ``serve --demo`` makes it."""
+    if TEST_QUEUE == "redis":
+        require_service("Redis", redis_reachable())
+    root = tmp_path_factory.mktemp("fuzz")
+    svc = build(
+        make_settings(
+            root,
+            database_url=databases.create(),
+            queue_backend=TEST_QUEUE,
+            queue_name=f"dt-fuzz-{uuid.uuid4().hex[:8]}",
+        ),
+        upgrade_embedded=False,
+    )
+    migrate.upgrade(svc.engine)
+    seed_demo(svc, payment_rail_for(svc))
+    yield svc
+    svc.queue.huey.storage.flush_all()
+    svc.close()
+
+
+def bearer_token(svc: Services, email: str) -> str:
+    """A token with every permission of the person's role, made as a program's would be."""
+    with svc.uow() as uow:
+        user = uow.one(User, email=email)
+        assert user is not None and user.erased_at is None, f"{email} is gone"
+        actor = accounts.actor_for(uow, user)
+        scopes = sorted(p.value for p in ROLE_PERMISSIONS[user.role])
+    with svc.uow() as uow:
+        return accounts.create_api_token(uow, actor, name="schemathesis", scopes=scopes).secret
+
+
+@dataclass
+class Fuzzer:
+    svc: Services
+    email: str
+    app: object = None
+    headers: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    tokens_replaced: int = 0
+    operations: int = 0
+
+    def __post_init__(self) -> None:
+        self.app = create_app(self.svc, start_worker=False)
+        self.headers = {"Authorization": f"Bearer {bearer_token(self.svc, self.email)}"}
+        # Not entered: no lifespan (this app runs no worker), one event loop for all calls.
+        self.session = ASGIClient(self.app)
+
+    def still_signed_in(self) -> None:
+        """A generated ``DELETE /api/tokens/{id}`` may name the run's own token: the run
+        then goes on with a new one, as the person would."""
+        me = self.session.get("/api/me", headers=self.headers)
+        if me.status_code == 401:
+            self.headers = {"Authorization": f"Bearer {bearer_token(self.svc, self.email)}"}
+            self.tokens_replaced += 1
+        else:
+            assert me.status_code == 200, me.text
+
+    def run(self) -> None:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", self.app)
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if operation.label in EXCLUDED:
+                continue
+            self.operations += 1
+            for mode in (
+                schemathesis.GenerationMode.POSITIVE,
+                schemathesis.GenerationMode.NEGATIVE,
+            ):
+                self.fuzz(operation, mode)
+            self.still_signed_in()
+
+    def fuzz(self, operation, mode) -> None:  # type: ignore[no-untyped-def]
+        @settings(
+            max_examples=EXAMPLES,
+            derandomize=True,
+            database=None,
+            deadline=None,  # timings on a shared machine are noise; the bound is the count
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            print_blob=False,
+        )
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def one(case) -> None:  # type: ignore[no-untyped-def]
+            case.call_and_validate(session=self.session, headers=self.headers, checks=CHECKS)
+
+        try:
+            one()
+        except hypothesis.errors.Unsatisfiable:
+            pass  # nothing to make wrong (an operation without parameters or body)
+        except (Exception, BaseExceptionGroup) as failure:
+            self.failures[f"{operation.label} ({mode.value})"] = str(failure)[:2000]
+
+
+@pytest.mark.parametrize("email", [CONTRIBUTOR, BUYER], ids=["contributor", "buyer"])
+def test_no_operation_answers_a_server_error_or_breaks_its_response_schema(demo, email):
+    fuzzer = Fuzzer(demo, email)
+    fuzzer.run()
+    assert fuzzer.operations >= 90  # the whole API was tried, not a corner of it
+    assert fuzzer.failures == {}, "\n\n".join(f"== {k}\n{v}" for k, v in fuzzer.failures.items())
+
+
+# --- what the run found, pinned down -----------------------------------------------------
+
+
+def test_dates_read_back_from_the_database_carry_their_time_zone(client, people):
+    listed = client.get("/api/tokens", headers=people["owner"].headers).json()
+    stamp = listed[0]["expires_at"]
+    assert stamp.endswith(("Z", "+00:00")), stamp  # RFC 3339 needs the offset
+
+
+def test_an_id_past_what_the_database_holds_is_refused_naming_the_field(client, people):
+    """SQLite cannot bind an integer past 2**63 - 1: such an id was a 500."""
+    headers = people["buyer"].headers
+    for path in ("/api/campaigns/49050213088543656042823680", "/api/orgs/0"):
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 422, (path, answer.text)
+        assert "campaign_id" in answer.text or "org_id" in answer.text
