@@ -414,6 +414,12 @@ def persons_in(text: str) -> list[str]:
         ("talked to Victoria about it, she's fine", "Victoria"),  # a town, but talked to
         ("good morning June, coffee later?", "June"),
         ("pls Upma ko forward karo", "Upma"),
+        ("lunch with Sarah, Charlotte and Sphiwe tomorrow", "Charlotte"),  # no firm
+        ("this is Mark, I got your number from Lwazimpilo", "Lwazimpilo"),
+        ("this is Mark, I got your number from Lwazimpilo", "Mark"),
+        ("happy bday pauline o'connor!!", "pauline o'connor"),
+        ("sorry darsh, kal nahi aa paunga", "darsh"),  # a rare English word in lower case
+        ("Happy anniversary Urvashka aur Sachi!", "Sachi"),  # a chat word listed with a name
     ],
 )
 def test_names_outside_every_list_are_found_from_the_words_around_them(text, name):
@@ -436,6 +442,8 @@ def test_names_outside_every_list_are_found_from_the_words_around_them(text, nam
         "meeting moved to 22-07-71 02.42",  # a date and a time are not a phone number
         "Thanks Mom!",
         "dankie, sien jou more",  # Afrikaans chat words
+        "kya fees bhar di?",  # "di" is a verb here, not "didi"
+        "paid R450 at Dutta, Varma and Kumer lol",  # a firm of three surnames
     ],
 )
 def test_words_that_only_look_like_names_and_decoys_are_left_alone(text):

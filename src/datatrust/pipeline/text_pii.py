@@ -633,7 +633,9 @@ def _classify(tok: _Tok, gz: _Gazetteer, sentence_start: bool) -> str:
         return "N"  # "AI 302", "PM", "SBIN", "IRCTC": codes and abbreviations
     rank = gz.english_rank.get(key)
     if is_name and not upper and key not in gz.core:
-        return "N" if rank is not None else "o"
+        # a lower-case name of the long tail: a common word ("kal") unless it is a rare
+        # English word at most ("darsh")
+        return "N" if rank is not None and rank < _RARE_RANK else "o"
     if is_name:
         if key in gz.ambiguous:
             return "A"
@@ -728,6 +730,8 @@ def _join_surnames(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
         elif tok.kind == "o" and not prev.word[:1].isupper() and len(tok.word) > 2:
             # "reyansh mangat": a word in no common-word list after a lower-case name
             tok.keep = True
+        elif _IRISH_OR_ITALIAN.match(tok.key):
+            tok.keep = True  # "pauline o'connor", "Anil D'Souza"
         elif tok.kind == "N" and not tok.word[:1].isupper() and not prev.word[:1].isupper():
             # "devika viswanathan", "sophia courtier": a rare English word after a name
             tok.keep = gz.english_rank.get(tok.key, 0) >= _RARE_RANK
@@ -752,23 +756,27 @@ def _mark_topic(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
         marked = _HINGLISH_POSTPOSITION.match(text, last.end) or (
             nxt is not None and nxt.key in gz.after and _gap(text, last, nxt) == " "
         )
-        if marked and all(_topic_word(t, gz) for t in run):
+        if marked and all(_topic_word(t, gz, k > 0) for k, t in enumerate(run)):
             for t in run:
                 t.keep = True
             return
 
 
-def _topic_word(tok: _Tok, gz: _Gazetteer) -> bool:
+def _topic_word(tok: _Tok, gz: _Gazetteer, second: bool = False) -> bool:
     if len(tok.word) < 3 or tok.key in gz.titles or tok.key in gz.after:
         return False
     if tok.kind in "CAOo":
-        return tok.kind != "A" or tok.word[:1].isupper()
+        # "Mark ka", but not "rose ka"; a surname after a name may be a word: "rachit pandit"
+        return tok.kind != "A" or tok.word[:1].isupper() or second
     return (
         tok.kind == "N"
         and (tok.key in gz.first or tok.key in gz.last)
         and tok.key not in gz.english_rank
         and tok.key not in _NOT_BEFORE_HONORIFIC
     )
+
+
+_IRISH_OR_ITALIAN = re.compile(r"(?:o|d|mc|de|di|dell)['’]\w{2,}$")
 
 
 def _join_pairs(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
@@ -844,7 +852,16 @@ def _join_lists(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
     n = len(toks)
     for i in range(n):
         tok = toks[i]
-        if tok.keep or tok.kind not in "AOo" or (tok.kind == "o" and len(tok.word) < 4):
+        chat_name = (
+            tok.kind == "N"
+            and tok.word[:1].isupper()
+            and (tok.key in gz.first or tok.key in gz.last)
+            and tok.key not in gz.english_rank
+            and tok.key not in _NOT_BEFORE_HONORIFIC
+        )  # "Urishilla aur Sachi"
+        if tok.keep or (tok.kind not in "AOo" and not chat_name):
+            continue
+        if tok.kind == "o" and len(tok.word) < 4:
             continue
         left = i > 1 and toks[i - 2].keep and _AND.fullmatch(text, toks[i - 2].end, tok.start)
         right = i + 2 < n and toks[i + 2].keep and _AND.fullmatch(text, tok.end, toks[i + 2].start)
@@ -893,7 +910,7 @@ _VOCATIVE = re.compile(
     r"sawubona|dumela|molo|howzit|namaste|love you|miss you|sorry|congrats|well done|"
     r"good (?:morning|night|evening|afternoon)|morning|night|cheers|ciao|later|sharp|"
     r"happy (?:birthday|bday|anniversary)|(?:baie )?dankie|ngiyabonga|siyabonga|enkosi|"
-    r"shukriya|dhanyavaad|arre|oye)"
+    r"shukriya|dhanyavaad|arre|oye|yebo|haibo|ola|heyy+)"
     r"[,!]?\s+$",
     re.IGNORECASE,
 )
@@ -945,7 +962,8 @@ _HINGLISH_PERSON_NOUNS = re.compile(
 # What may stand before the word a message is about: nothing, or a chat opener.
 _OPENING = re.compile(
     r"\s*(?:(?:yaar|yar|arre|are|oye|abe|bhai|eish|ja|lol|haha|btw|ok|okay|acha|accha|haan|"
-    r"aaj|kal|pata hai|ye lo|yeh lo|sun|suno|wo|woh|apparently|so|sorry|wait|omg|aur|"
+    r"aaj|kal|pata hai|ye lo|yeh lo|sun|suno|wo|woh|apparently|so|sorry|wait|omg|aur|tum|aap|"
+    r"kya|"
     r"आज|कल|अरे)[,!]?\s+)?",
     re.IGNORECASE,
 )
@@ -962,6 +980,15 @@ _ADDRESSED_FIRST = re.compile(
 )
 _ADDRESSED_LAST = re.compile(r"\s*[.!?]*\s*")
 _NAME_WORDS = re.compile(r"(?:name is|naam|called|named|नाम)\s+$", re.IGNORECASE)
+# "this is Mark, ...", "hi, I'm Thandi here": introducing oneself
+_INTRODUCED = re.compile(r"\b(?:this is|i'm|i am|im|it's|its)\s+$", re.IGNORECASE)
+_INTRODUCED_AFTER = re.compile(r"\s*(?:[,.!]|$|\s+(?:here|from|speaking|calling|the)\b)", re.I)
+# Things that come from people: "I got your number from Londisizwe"
+_FROM_PERSON = re.compile(
+    r"\b(?:number|message|msg|call|text|email|mail|letter|gift|note|regards|love|hi|hello|"
+    r"greetings|card|money|parcel)\s+from\s+$",
+    re.IGNORECASE,
+)
 _PERSON_NOUNS = re.compile(
     r"['’]s\s+(?:birthday|bday|mom|mum|mummy|mother|dad|papa|father|number|house|place|wife|"
     r"husband|son|"
@@ -995,7 +1022,9 @@ def _drop_places_and_firms(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
     firms: list[tuple[int, int]] = []
     for m in _FIRM_LIST.finditer(text):
         given = sum(w.lower() in gz.first and w.lower() not in gz.last for w in m.groups())
-        if given < 2:
+        # "lunch with Sarah, Charlotte and Sphiwe": people, whatever their names are
+        with_people = _PERSON_VERBS.search(text, max(0, m.start() - 25), m.start())
+        if given < 2 and not with_people:
             firms.append(m.span())
     runs = _kept_runs(text, toks)
     for k, (i, j) in enumerate(runs):
@@ -1056,7 +1085,10 @@ def _place_or_firm(
         all(t.kind == "O" for t in run)
         and not run[-1].possessive
         and (
-            _FROM_AT.search(text, max(0, run[0].start - 8), run[0].start)
+            (
+                _FROM_AT.search(text, max(0, run[0].start - 8), run[0].start)
+                and not _FROM_PERSON.search(text, max(0, run[0].start - 20), run[0].start)
+            )
             or _on_a_route(text, run, gz)
         )
         and not _person_context(text, run[0], prev, gz, nxt)
@@ -1120,12 +1152,22 @@ def _named_by_context(
     lower_ok = kind != "o" or tok.key in gz.first or tok.key not in gz.english
     if _PERSON_AFTER.match(text, tok.end):
         return lower_ok  # "George just texted", "mason said", "vrinda ne bola"
-    if kind in "Oo" and _PERSON_AFTER_WEAK.match(text, tok.end):
+    if (
+        kind in "Oo" or (kind == "A" and tok.key not in gz.english_rank)
+    ) and _PERSON_AFTER_WEAK.match(text, tok.end):
         return lower_ok  # "Carly left a voicemail", "eish zibuyile forgot the keys"
     if _KIN_BEFORE.search(text, max(0, start - 30), start):
         return lower_ok  # "my sister Crystal"
     if kind in "AO" and _NAME_WORDS.search(text, max(0, start - 20), start):
         return True  # "mera naam Chada hai"
+    if kind in "AOo" and (
+        (
+            _INTRODUCED.search(text, max(0, start - 10), start)
+            and _INTRODUCED_AFTER.match(text, tok.end)
+        )
+        or _FROM_PERSON.search(text, max(0, start - 20), start)
+    ):
+        return kind != "o" or len(tok.word) > 2  # "this is Mark,", "your number from Lwazi"
     if (
         kind == "A"
         and tok.key not in gz.ambiguous
@@ -1324,6 +1366,11 @@ def _person_context(
         or (prev is not None and prev.kind == "T" and _gap(text, prev, tok) in (" ", ". "))
         or (nxt is not None and nxt.key in gz.after and _gap(text, tok, nxt) == " ")
         or _TOLD.search(text, max(0, start - 20), start)
+        or _FROM_PERSON.search(text, max(0, start - 20), start)
+        or (
+            _INTRODUCED.search(text, max(0, start - 10), start)
+            and _INTRODUCED_AFTER.match(text, tok.end)
+        )
         or (
             _ASKED_ABOUT.search(text, max(0, start - 8), start)
             and _ASKED_ABOUT_AFTER.match(text, tok.end)
