@@ -255,8 +255,11 @@ def build_snapshot(
 
     Items no longer allowed are dropped (reason codes kept in ``dropped``). An order with
     nothing left to deliver is a ``Conflict``.
-    """
-    order = uow.get(Order, order_id)
+
+    The order's row is locked first: two builds asked for at once would otherwise both
+    number themselves after the same previous build (on PostgreSQL; SQLite's one writer
+    serialises them anyway)."""
+    order = uow.get_for_update(Order, order_id)
     authorize(actor, Permission.SNAPSHOT_BUILD, order or MISSING)
     assert order is not None
     org = approved_org(uow, actor, Permission.SNAPSHOT_BUILD)
