@@ -17,7 +17,7 @@ from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Role
-from datatrust.services import campaigns, money, payfloor
+from datatrust.services import campaigns, items, money, payfloor
 from support import make_persona
 
 FLOOR = campaigns.PayFloors(800, "USD", {"IN": 300})
@@ -215,9 +215,31 @@ def test_an_item_accepted_in_review_is_paid_from_escrow_in_the_same_transaction(
 def test_a_rejected_item_is_not_paid(services, people, opened):
     owner = people["owner"].actor
     item_id = waiting_item(services, owner.user_id, opened)
-    with services.uow() as uow:
-        campaigns.submit_review(uow, people["operator"].actor, opened.id, item_id, up=False)
+    reject(services, people, opened.id, item_id)
     assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(0)
+
+
+def test_an_operator_cannot_reject_without_saying_why(services, people, opened):
+    item_id = waiting_item(services, people["owner"].actor.user_id, opened)
+    with services.uow() as uow, pytest.raises(InvalidInput) as refused:
+        campaigns.submit_review(
+            uow, people["operator"].actor, opened.id, item_id, up=False, note="  "
+        )
+    assert refused.value.problems == ["note: say why it is rejected: the contributor reads it"]
+    with services.uow() as uow:
+        assert uow.get(Item, item_id).status.value != "rejected"
+
+
+def test_the_contributor_reads_the_operators_reason_for_a_rejection(services, people, opened):
+    owner = people["owner"].actor
+    item_id = waiting_item(services, owner.user_id, opened)
+    reject(services, people, opened.id, item_id, note="The traffic is drowned out by wind")
+    with services.uow() as uow:
+        view = items.show_item(uow, services.storage, owner, item_id)
+        stored = uow.get(Item, item_id).report["reasons"][-1]
+    (reason,) = [r for r in view.report["reasons"] if r["code"] == "review_rejected"]
+    assert reason["notes"] == ["The traffic is drowned out by wind"]
+    assert "wind" not in str(stored)  # sealed under the owner's key at rest
 
 
 def test_closing_returns_what_is_left_to_the_buyer_keeping_what_waiting_items_are_owed(
@@ -235,8 +257,7 @@ def test_closing_returns_what_is_left_to_the_buyer_keeping_what_waiting_items_ar
     # 10.00 funded, 2.50 paid, 2.50 kept for the item still waiting: 5.00 back.
     assert balance(services, funds) - before == usd(500)
     assert balance(services, AccountRef.escrow(opened.id, "USD")) == usd(250)
-    with services.uow() as uow:
-        campaigns.submit_review(uow, people["operator"].actor, opened.id, pending, up=False)
+    reject(services, people, opened.id, pending)
     # The last pending item was decided (rejected): the rest goes back too.
     assert balance(services, AccountRef.escrow(opened.id, "USD")) == usd(0)
     assert balance(services, funds) - before == usd(750)
@@ -510,9 +531,17 @@ def test_funding_a_campaign_escrow_cannot_be_sized_for_is_refused_before_chargin
 # -- what counts as measured effort --------------------------------------------------------------
 
 
-def reject(services, people, campaign_id: int, item_id: int) -> None:
+def reject(services, people, campaign_id: int, item_id: int, note: str = "Not the street") -> None:
     with services.uow() as uow:
-        campaigns.submit_review(uow, people["operator"].actor, campaign_id, item_id, up=False)
+        campaigns.submit_review(
+            uow,
+            people["operator"].actor,
+            campaign_id,
+            item_id,
+            up=False,
+            note=note,
+            storage=services.storage,
+        )
 
 
 def floor_terms(services, campaign_id: int) -> tuple[CampaignPayTerms, int]:

@@ -582,6 +582,12 @@ def submit_review(
         raise Conflict("you already reviewed this item")
     if not isinstance(up, bool):
         raise InvalidInput("up: true or false")
+    if actor.role is Role.OPERATOR and not up and not note.strip():
+        # The contributor reads this reason on the item's page instead of a generic text.
+        raise InvalidInput(
+            "a rejection needs a reason",
+            problems=["note: say why it is rejected: the contributor reads it"],
+        )
     uow.add(
         ReviewVote(
             item_id=item.id or 0,
@@ -666,11 +672,15 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
     else:
         item.move_to(ItemStatus.REJECTED)
         reasons = list(report.get("reasons") or [])
+        # The reviewers' own reasons (their down votes' notes, sealed under the owner's
+        # key): the contributor reads them rather than only the generic sentence.
+        notes = [v.note for v in uow.all(ReviewVote, item_id=item.id) if not v.up and v.note]
         reasons.append(
             {
                 "code": "review_rejected",
                 "message": "Reviewers found this does not meet the campaign's brief; "
                 "read the brief and prompts again before the next upload.",
+                "notes": notes,
             }
         )
         report["reasons"] = reasons

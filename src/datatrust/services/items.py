@@ -152,12 +152,22 @@ def readable(uow: UnitOfWork, storage: EncryptedStorage, item: Item) -> ItemView
     if isinstance(report.get("upload"), dict) and report["upload"].get("me"):
         me = storage.open_text(uow, item.owner_id, report["upload"]["me"])
         report["upload"] = {**report["upload"], "me": me}
+    if any(isinstance(r, dict) and r.get("notes") for r in report.get("reasons") or []):
+        report["reasons"] = [_open_notes(uow, storage, item.owner_id, r) for r in report["reasons"]]
     return ItemView(
         item,
         storage.open_text(uow, item.owner_id, item.title),
         storage.open_text(uow, item.owner_id, item.filename),
         report,
     )
+
+
+def _open_notes(uow: UnitOfWork, storage: EncryptedStorage, owner_id: int, reason: Any) -> Any:
+    """A rejection reason with its reviewers' notes opened (dropped once unreadable)."""
+    if not isinstance(reason, dict) or not reason.get("notes"):
+        return reason
+    notes = [storage.open_text(uow, owner_id, note) for note in reason["notes"]]
+    return {**reason, "notes": [n for n in notes if n]}
 
 
 def show_my_items(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> list[ItemView]:

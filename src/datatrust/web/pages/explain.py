@@ -284,6 +284,9 @@ class Explain:
 
     def rejection(self, reason: dict[str, Any]) -> str:
         code, message = reason.get("code", ""), reason.get("message", "")
+        if reason.get("notes"):  # the reviewers' own words, as they wrote them
+            notes = "; ".join(str(n) for n in reason["notes"])
+            return self._("The reviewer's reason: %(note)s") % {"note": notes}
         if code not in REJECTIONS or (self.lang == "en" and message):
             return message or code
         return self._(REJECTIONS[code])
@@ -498,6 +501,7 @@ def msgids() -> tuple[set[str], set[tuple[str, str]]]:
     single |= {"Sound removed: it could not be checked for speech"}
     single |= {"Call audio held back until the other side confirms"}
     single |= {"up", "down", "Yes", "No"}
+    single |= {"The reviewer's reason: %(note)s"}
     single |= {"Language not stated", "Place not stated", "%(place)s, %(country)s"}
     single |= {"%(distance)s km from %(place)s, %(country)s"}
     single |= {p.name for p in PLACES} | set(ORDER_STATES.values())
