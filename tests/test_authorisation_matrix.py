@@ -45,6 +45,13 @@ OPERATOR_ON_ORGS = frozenset(
     }
 )
 
+# Public by design: a licence IRI answers anyone with that version's terms (no contributor,
+# no item): it is named in every buyer's manifest and agreement (issue 17 §1).
+PUBLIC_BY_DESIGN = frozenset(
+    ("GET /licences/{licence_id}/v{version}", persona)
+    for persona in ("other", "buyer", "operator", "anonymous")
+)
+
 
 @pytest.fixture
 def victim(services, people):
@@ -89,6 +96,7 @@ def victim(services, people):
         "token": token,
         "org_id": other_org.actor.org_id,
         "offer_id": offer.id,
+        "licence_id": offer.licence["id"],
         "consent_id": given.row.id,
         "receipt_id": given.receipt.id,
         "buyer_paths": victim_buyer_objects(
@@ -250,7 +258,9 @@ def victim_state(services, people, victim):
     return snapshot
 
 
-def matrix_for(app, client, services, people, victim, allowed=OPERATOR_ON_ORGS) -> Matrix:
+def matrix_for(
+    app, client, services, people, victim, allowed=OPERATOR_ON_ORGS | PUBLIC_BY_DESIGN
+) -> Matrix:
     personas = {name: p.headers for name, p in people.items()} | {"anonymous": {}}
     roles = {name: p.actor.role for name, p in people.items()} | {"anonymous": Role.ANONYMOUS}
     return Matrix(
@@ -270,6 +280,9 @@ def matrix_for(app, client, services, people, victim, allowed=OPERATOR_ON_ORGS) 
             "upload_id": victim["upload_id"],
             "token": victim["guessed_token"],
             "incident_id": str(victim["incident_id"]),
+            # A licence IRI is public (its terms, no contributor and no item).
+            "licence_id": victim["licence_id"],
+            "version": "1",
             **victim["buyer_paths"],
         },
         secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],

@@ -244,3 +244,31 @@ def test_migration_0020_numbers_each_buyers_notices_in_the_order_they_were_made(
         assert [tuple(r) for r in rows] == [(1, 2, 1), (2, 1, 1), (3, 2, 2), (4, 1, 2)]
     finally:
         engine.dispose()
+
+
+def test_migration_0022_keys_each_licence_offer_by_its_licences_own_id(databases):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0021")
+        at = "2026-01-01 00:00:00"
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            for offer_id, licence_id, version in [
+                (1, "lic-a", 1),
+                (2, "lic-a", 2),
+                (3, "lic-b", 1),
+            ]:
+                body = json.dumps({"id": licence_id, "version": version})
+                c.exec_driver_sql(
+                    "INSERT INTO licence_offers (id, owner_id, version, status, licence, "
+                    f"is_default, created_at) VALUES ({offer_id}, 1, {version}, 'active', "
+                    f"'{body}', false, '{at}')"
+                )
+        migrate.upgrade(engine, "0022")
+        with engine.connect() as c:
+            rows = c.exec_driver_sql(
+                "SELECT id, licence_key, version FROM licence_offers ORDER BY id"
+            ).all()
+        assert [tuple(r) for r in rows] == [(1, "lic-a", 1), (2, "lic-a", 2), (3, "lic-b", 1)]
+    finally:
+        engine.dispose()

@@ -27,10 +27,13 @@ from test_seed_story import (
     year_of_use,
 )
 
+from datatrust.cli import served_settings
+from datatrust.config import Settings
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.pipeline.regions import REGION_RESOLUTION
 
-CELL_RES8 = "8928308280fffff"  # San Francisco, resolution 8
+CELL_RES8 = "8928308280fffff"
+PORT = 8765  # San Francisco, resolution 8
 
 
 def _photo_bytes() -> bytes:
@@ -85,6 +88,8 @@ def snapshot(client, services, people, trainer, tmp_path, monkeypatch):
     monkeypatch.setattr(download.constants, "DOWNLOAD_PATH", cache / "download")
     monkeypatch.setattr(extract, "EXTRACT_PATH", cache / "extract")
 
+    # As `datatrust serve --port 8765` with no DATATRUST_BASE_URL would configure it.
+    services.settings.base_url = served_settings(Settings(), "0.0.0.0", PORT).base_url
     walk = listed_item(services, people["owner"], WALK, "walk")
     photo = listed_photo(services, people["other"])
     license_training_only(client, people["owner"], walk.id)
@@ -245,3 +250,47 @@ def test_records_and_the_catalogue_show_the_same_h3_region(snapshot, client, tra
     ).json()
     assert {s["region"] for s in catalogue["sample"]} == {region}
     assert CELL_RES8 not in (folder / "croissant.json").read_text()
+
+
+def test_serve_publishes_its_own_port_unless_a_public_url_is_configured(monkeypatch):
+    monkeypatch.delenv("DATATRUST_BASE_URL", raising=False)
+    assert served_settings(Settings(), "0.0.0.0", 9001).base_url == "http://127.0.0.1:9001"
+    assert served_settings(Settings(), "::1", 9002).base_url == "http://[::1]:9002"
+    monkeypatch.setenv("DATATRUST_BASE_URL", "https://data.example.org")
+    assert served_settings(Settings(), "0.0.0.0", 9001).base_url == "https://data.example.org"
+
+
+def test_licence_iris_resolve_on_the_served_port_and_are_the_odrl_exports_iris(
+    snapshot, client, people, trainer
+):
+    from urllib.parse import urlsplit
+
+    manifest = _manifest(snapshot["folder"])
+    iris = manifest["license"]
+    assert len(iris) == 2  # one per licence: the walk's and the photo's
+    base = f"http://127.0.0.1:{PORT}/licences/"
+    assert all(iri.startswith(base) for iri in iris)
+    for iri in iris:
+        resolved = client.get(urlsplit(iri).path)  # no credentials: the IRI is public
+        assert resolved.status_code == 200, resolved.text
+        assert resolved.headers["content-type"].startswith("application/ld+json")
+        offer = resolved.json()
+        assert offer["@type"] == "Offer" and offer["uid"] == iri
+        assert "assigner" not in offer and "target" not in offer
+    # The contributor's ODRL export and the buyer's agreement name the same IRI.
+    offers = client.get("/api/licences", headers=people["owner"].headers).json()
+    exported = client.get(
+        f"/api/licences/{offers[0]['id']}/odrl", headers=people["owner"].headers
+    ).json()
+    assert exported["uid"] in iris
+    agreements = client.get(
+        f"/api/buyers/orders/{snapshot['order']['id']}/agreements", headers=trainer.headers
+    ).json()
+    agreement = client.get(
+        f"/api/buyers/agreements/{agreements[0]['id']}/odrl", headers=trainer.headers
+    ).json()
+    assert agreement["uid"].split("/agreement/")[0] in iris
+    # Another version of a known licence, or an unknown licence, is not found.
+    missing = urlsplit(iris[0]).path.rsplit("/v", 1)[0] + "/v9"
+    assert client.get(missing).status_code == 404
+    assert client.get("/licences/lic-unknown/v1").status_code == 404

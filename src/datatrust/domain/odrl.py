@@ -117,15 +117,31 @@ def _constraint(left: str, operator: str, right: Any) -> dict[str, Any]:
     return {"leftOperand": left, "operator": operator, "rightOperand": right}
 
 
-def licence_uid(licence: Licence) -> str:
-    return f"{LICENCE_BASE}{quote(licence.id, safe='')}/v{licence.version}"
+def licence_iri(base_url: str, licence_id: str, version: int) -> str:
+    """The IRI of one version of a licence on the instance at ``base_url``: the same in
+    the ODRL export and in every snapshot's Croissant manifest, and it resolves (the
+    instance answers it with the licence's ODRL offer)."""
+    return f"{base_url.rstrip('/')}/licences/{quote(licence_id, safe='')}/v{version}"
+
+
+def licence_uid(licence: Licence, base_url: str | None = None) -> str:
+    """``licence_iri`` on ``base_url``; without one (pure tests, documents made outside an
+    instance) under the placeholder ``LICENCE_BASE``."""
+    if base_url is None:
+        return f"{LICENCE_BASE}{quote(licence.id, safe='')}/v{licence.version}"
+    return licence_iri(base_url, licence.id, licence.version)
 
 
 def licence_to_odrl(
-    licence: Licence, *, assigner: str | None = None, target: str | None = None
+    licence: Licence,
+    *,
+    assigner: str | None = None,
+    target: str | None = None,
+    base_url: str | None = None,
 ) -> dict[str, Any]:
     """The licence as an ODRL 2.2 ``Offer``. ``assigner`` (the contributor's IRI) and
     ``target`` (the item's IRI) are added when given; neither is part of the licence.
+    ``base_url`` is the instance's public URL, under which the offer's ``uid`` resolves.
     """
     when = [
         _constraint("dateTime", "gteq", _datetime(licence.valid_from)),
@@ -204,7 +220,7 @@ def licence_to_odrl(
     doc: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": "Offer",
-        "uid": licence_uid(licence),
+        "uid": licence_uid(licence, base_url),
         "profile": PROFILE,
         "dct:title": licence.title,
         "dt:licenceId": licence.id,
@@ -245,12 +261,15 @@ class Agreement:
     agreed_at: datetime
 
 
-def agreement_to_odrl(agreement: Agreement, *, assigner: str | None = None) -> dict[str, Any]:
+def agreement_to_odrl(
+    agreement: Agreement, *, assigner: str | None = None, base_url: str | None = None
+) -> dict[str, Any]:
     """The agreement as an ODRL 2.2 ``Agreement``: the offer's rules, the buyer as
-    ``assignee`` and the agreed use under ``dt:agreedUse``.
+    ``assignee`` and the agreed use under ``dt:agreedUse``; its ``uid`` extends the
+    licence's (``licence_uid`` on ``base_url``).
     """
     use = agreement.use
-    doc = licence_to_odrl(agreement.licence, assigner=assigner)
+    doc = licence_to_odrl(agreement.licence, assigner=assigner, base_url=base_url)
     agreed_use: dict[str, Any] = {
         "dt:action": use.action,
         "dt:purpose": use.purpose,

@@ -24,7 +24,7 @@ from typing import Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import (
     TEMPLATES,
@@ -65,7 +65,13 @@ class LicenceOffer:
     status: OfferStatus = OfferStatus.ACTIVE
     is_default: bool = False
     created_at: datetime = field(default_factory=utcnow)
+    # The licence's own id (``licence["id"]``), a column so a licence IRI finds its row.
+    licence_key: str = ""
     id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.licence_key:
+            self.licence_key = str(self.licence.get("id") or "")
 
     def terms(self) -> Licence:
         """The stored terms, validated again (a stored offer that no longer validates
@@ -298,10 +304,28 @@ def default_offer(uow: UnitOfWork, owner_id: int) -> LicenceOffer | None:
     return uow.one(LicenceOffer, owner_id=owner_id, is_default=True, status=OfferStatus.ACTIVE)
 
 
-def offer_odrl(uow: UnitOfWork, actor: Actor, offer_id: int) -> dict[str, Any]:
-    """The offer as ODRL 2.2 JSON-LD, the contributor as assigner."""
+def offer_odrl(
+    uow: UnitOfWork, actor: Actor, offer_id: int, base_url: str | None = None
+) -> dict[str, Any]:
+    """The offer as ODRL 2.2 JSON-LD, the contributor as assigner; its ``uid`` is the
+    licence's IRI on ``base_url`` (``public_licence`` answers it)."""
     offer = get_offer(uow, actor, offer_id)
-    return licence_to_odrl(offer.terms(), assigner=f"{PERSON_BASE}{offer.owner_id}")
+    return licence_to_odrl(
+        offer.terms(), assigner=f"{PERSON_BASE}{offer.owner_id}", base_url=base_url
+    )
+
+
+def public_licence(
+    uow: UnitOfWork, actor: Actor, licence_id: str, version: int, base_url: str
+) -> dict[str, Any]:
+    """What a licence IRI resolves to: that version's terms as an ODRL 2.2 offer, for
+    anyone holding the IRI (a buyer's manifest, an agreement) — the terms only: no
+    contributor, no item. An unknown licence or version is ``NotFound``."""
+    authorize(actor, Permission.PUBLIC_READ)
+    offer = uow.one(LicenceOffer, licence_key=licence_id, version=version)
+    if offer is None:
+        raise NotFound("no such licence version")
+    return licence_to_odrl(offer.terms(), base_url=base_url)
 
 
 def explain_offer(uow: UnitOfWork, actor: Actor, offer_id: int, lang: str) -> list[str]:

@@ -768,8 +768,11 @@ def agreements_of(uow: UnitOfWork, actor: Actor, order_id: int) -> list[Agreemen
     return uow.all(AgreementRow, order_id=order.id, order_by="id")
 
 
-def agreement_odrl(uow: UnitOfWork, actor: Actor, agreement_id: int) -> dict[str, Any]:
-    """One agreement as ODRL 2.2 JSON-LD: the contributor assigner, the buyer assignee."""
+def agreement_odrl(
+    uow: UnitOfWork, actor: Actor, agreement_id: int, base_url: str | None = None
+) -> dict[str, Any]:
+    """One agreement as ODRL 2.2 JSON-LD: the contributor assigner, the buyer assignee;
+    its licence's IRI on ``base_url``."""
     row = uow.get(AgreementRow, agreement_id)
     authorize(actor, Permission.ORDER_READ, row or MISSING)
     assert row is not None
@@ -777,7 +780,9 @@ def agreement_odrl(uow: UnitOfWork, actor: Actor, agreement_id: int) -> dict[str
     agreement = Agreement(
         licence=row.terms(), assignee=use.recipient_org, use=use, agreed_at=row.agreed_at
     )
-    return agreement_to_odrl(agreement, assigner=f"{PERSON_BASE}{row.contributor_id}")
+    return agreement_to_odrl(
+        agreement, assigner=f"{PERSON_BASE}{row.contributor_id}", base_url=base_url
+    )
 
 
 # --- the catalogue -------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.licence import evaluate
+from datatrust.domain.odrl import licence_iri
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import snapshot as writer
 from datatrust.pipeline.regions import REGION_RESOLUTION, region_cell
@@ -357,6 +358,12 @@ def build_snapshot(
     return snapshot
 
 
+def _licence_parts(licence_id: str) -> tuple[str, int]:
+    """``"<licence id>/v<version>"`` (a record's ``licence_id``) as its two parts."""
+    key, _, version = licence_id.rpartition("/v")
+    return key, int(version)
+
+
 def collection_timeframe(items: Iterable[Item]) -> list[str]:
     """When the snapshot's items were contributed: the first and the last upload (UTC)."""
     moments = sorted(as_utc(i.created_at) for i in items)
@@ -519,7 +526,7 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
         shards=shard_files,
         index=index_file,
         records=rows,
-        licences=[f"{base}/licences/{r['licence_id']}" for r in rows],
+        licences=[licence_iri(base, *_licence_parts(p.licence_id)) for p in planned],
         rai={
             **RAI_TEXT,
             # Spelled as mlcroissant, the reference reader, maps it (rai:...TimeFrame).

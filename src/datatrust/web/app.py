@@ -73,6 +73,7 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
 
     for module in (health, accounts, orgs, items, audit, licences, campaigns, tus, buyers):
         app.include_router(module.router)
+    app.include_router(licences.public_router)
     app.include_router(money_api.router)
     app.include_router(participants.router)
     app.include_router(incidents_api.router)

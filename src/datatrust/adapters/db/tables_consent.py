@@ -31,6 +31,8 @@ licence_offers = Table(
     Column("licence", JSON, nullable=False),
     Column("is_default", Boolean, nullable=False),
     Column("created_at", TZ, nullable=False),
+    Column("licence_key", String(64), nullable=False, server_default=""),
+    UniqueConstraint("licence_key", "version", name="uq_licence_offers_licence_key_version"),
 )
 
 consent_records = Table(

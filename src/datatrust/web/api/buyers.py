@@ -177,8 +177,9 @@ def agreement_odrl(
     agreement_id: RowId,
     actor: Actor = requires(Permission.ORDER_READ),
     unit: UnitOfWork = unit_of_work(),
+    svc: Services = Depends(services),
 ) -> dict[str, Any]:
-    return orders.agreement_odrl(unit, actor, agreement_id)
+    return orders.agreement_odrl(unit, actor, agreement_id, svc.settings.base_url)
 
 
 @router.post("/api/buyers/orders/{order_id}/snapshots", status_code=201)

@@ -22,6 +22,8 @@ from datatrust.web.api.schemas import Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 
 router = api_router(prefix="/api", tags=["licences and consent"])
+# Licence IRIs live at the instance's root (``domain.odrl.licence_iri``), not under /api.
+public_router = api_router(tags=["licences and consent"])
 
 
 # --- schemas ---------------------------------------------------------------------------
@@ -235,9 +237,24 @@ def offer_odrl(
     offer_id: RowId,
     actor: Actor = requires(Permission.LICENCE_READ),
     unit: UnitOfWork = unit_of_work(),
+    svc: Services = Depends(services),
 ) -> Response:
     """The offer as ODRL 2.2 JSON-LD (``application/ld+json``)."""
-    document = licences.offer_odrl(unit, actor, offer_id)
+    document = licences.offer_odrl(unit, actor, offer_id, svc.settings.base_url)
+    return Response(json.dumps(document, indent=2), media_type="application/ld+json")
+
+
+@public_router.get("/licences/{licence_id}/v{version}")
+def licence_by_iri(
+    licence_id: str,
+    version: int,
+    actor: Actor = requires(Permission.PUBLIC_READ),
+    unit: UnitOfWork = unit_of_work(),
+    svc: Services = Depends(services),
+) -> Response:
+    """What a licence IRI resolves to (the ``uid`` of its ODRL offer and each snapshot's
+    Croissant ``license``): that version's terms as ODRL 2.2 JSON-LD, public."""
+    document = licences.public_licence(unit, actor, licence_id, version, svc.settings.base_url)
     return Response(json.dumps(document, indent=2), media_type="application/ld+json")
 
 
