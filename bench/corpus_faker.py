@@ -482,6 +482,12 @@ DEV_PII_TEMPLATES: dict[str, list[str]] = {
         "kya {FIRST} ne fees bhar di?",
         "{FIRST}?? kahan ho",
         "tum {PERSON_LC} ko jaante ho kya",
+        "{FIRST} madam ne homework diya hai",
+        "mujhe {PERSON_LC} pe bharosa nahi",
+        "kitne log aa rahe? {FIRST}, {FIRST} aur main",
+        "{PERSON} ka reply aaya?",
+        "main aur {PERSON_LC} movie ja rahe hain",
+        "bro {FIRST} ko bhi bula le",
     ],
     "hi": [
         "{FIRST} जी को नमस्ते कहना",
@@ -527,6 +533,12 @@ DEV_PII_TEMPLATES: dict[str, list[str]] = {
         "{PERSON_LC}, call me when you land",
         "yebo {FIRST}, I'm coming",
         "I'm {FIRST}'s sister, we met at the braai",
+        "{FIRST} is my cousin from {CITY}",
+        "who's {PERSON}?",
+        "me and {PERSON_LC} are going to the mall",
+        "heita {FIRST}! long time",
+        "{PERSON} won the raffle haha",
+        "please send {FIRST}'s email, {EMAIL} bounced",
     ],
     "us": [
         "good morning {FIRST}, coffee later?",
@@ -563,6 +575,12 @@ DEV_PII_TEMPLATES: dict[str, list[str]] = {
         "tell {PERSON_LC} I said congrats",
         "Mrs. {LAST} canceled class",
         "{PERSON_LC} and i are going to the game",
+        "I think {PERSON} is right",
+        "has anyone heard from {FIRST}?",
+        "{FIRST} & {FIRST} are hosting this year",
+        "ugh {PERSON_LC} again",
+        "my boss {PERSON} wants a report by {DATE}",
+        "dinner with {LAST}s on Sunday",
     ],
 }
 DEV_DECOY_TEMPLATES: dict[str, list[str]] = {

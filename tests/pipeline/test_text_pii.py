@@ -420,6 +420,11 @@ def persons_in(text: str) -> list[str]:
         ("happy bday pauline o'connor!!", "pauline o'connor"),
         ("sorry darsh, kal nahi aa paunga", "darsh"),  # a rare English word in lower case
         ("Happy anniversary Urvashka aur Sachi!", "Sachi"),  # a chat word listed with a name
+        ("main aur tarvika movie ja rahe hain", "tarvika"),  # only people go with "me"
+        ("me and bhekovuyo are going to the mall", "bhekovuyo"),
+        ("thanks for the lift\n- Jordan", "Jordan"),  # a signature
+        ("Amber is my cousin from Kimberley", "Amber"),
+        ("ek kaam kar, Diya ko call kar", "Diya"),  # a chat word, capitalised mid-sentence
     ],
 )
 def test_names_outside_every_list_are_found_from_the_words_around_them(text, name):
@@ -443,6 +448,7 @@ def test_names_outside_every_list_are_found_from_the_words_around_them(text, nam
         "Thanks Mom!",
         "dankie, sien jou more",  # Afrikaans chat words
         "kya fees bhar di?",  # "di" is a verb here, not "didi"
+        "shaadi 13 Jun ko hai, Indore mein",  # a month before "ko"
         "paid R450 at Dutta, Varma and Kumer lol",  # a firm of three surnames
     ],
 )

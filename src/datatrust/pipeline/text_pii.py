@@ -865,7 +865,11 @@ def _join_lists(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
             continue
         left = i > 1 and toks[i - 2].keep and _AND.fullmatch(text, toks[i - 2].end, tok.start)
         right = i + 2 < n and toks[i + 2].keep and _AND.fullmatch(text, tok.end, toks[i + 2].start)
-        tok.keep = bool(left or right)
+        # "main aur turvi", "me and amira", "turvi and I": only people go with "me"
+        with_me = _ME_AND.search(text, max(0, tok.start - 12), tok.start) or _AND_ME.match(
+            text, tok.end
+        )
+        tok.keep = bool(left or right or (with_me and tok.kind != "A" and len(tok.word) > 2))
 
 
 def _kept_runs(text: str, toks: list[_Tok]) -> list[tuple[int, int]]:
@@ -910,7 +914,7 @@ _VOCATIVE = re.compile(
     r"sawubona|dumela|molo|howzit|namaste|love you|miss you|sorry|congrats|well done|"
     r"good (?:morning|night|evening|afternoon)|morning|night|cheers|ciao|later|sharp|"
     r"happy (?:birthday|bday|anniversary)|(?:baie )?dankie|ngiyabonga|siyabonga|enkosi|"
-    r"shukriya|dhanyavaad|arre|oye|yebo|haibo|ola|heyy+)"
+    r"shukriya|dhanyavaad|arre|oye|yebo|haibo|ola|heyy+|regards|best|love|xoxo|yours)"
     r"[,!]?\s+$",
     re.IGNORECASE,
 )
@@ -924,7 +928,9 @@ _PERSON_AFTER = re.compile(
     r"\s+(?:(?:just|has|also|already)\s+)?(?:said|says|texted|called|told|asked|replied|wrote|"
     r"messaged|whatsapped|phoned|rang|laughed|cried|wants|needs|"
     r"(?:is|was|will be)\s+(?:coming|picking|bringing|driving|cooking|sleeping|working|"
-    r"running late|on (?:his|her|their) way|there|here|sick|home))\b"
+    r"running late|on (?:his|her|their) way|there|here|sick|home)|"
+    r"(?:is|was)\s+(?:my|our|his|her|their)\s+(?:cousin|sister|brother|friend|aunt|uncle|son|"
+    r"daughter|wife|husband|boss|neighbou?r|colleague|partner|mom|mum|dad|niece|nephew))\b"
     # Hinglish: "X ne bola", "X dekh lega", "X bol rahi thi"
     r"|\s+(?:ne\s+(?:bola|boli|kaha|bataya|poocha|pucha|likha|socha|bheja|diya|kiya|call)|"
     r"ko\s+(?:bol|bolo|bata|batao|call|phone|bhej|de|dena|do|pooch|puch|keh|kah|samjha|"
@@ -959,21 +965,32 @@ _HINGLISH_PERSON_NOUNS = re.compile(
     r"naukri|phone|pata|address)\b",
     re.IGNORECASE,
 )
+# A signature: "- Jordan" on a line of its own.
+_SIGN_OFF = re.compile(r"(?:.*\n)?\s*[-–—~]\s*", re.DOTALL)
+
+
+def _signed(text: str, tok: _Tok) -> bool:
+    """The word is a signature: "- Jordan" ending the message."""
+    return bool(_SIGN_OFF.fullmatch(text, 0, tok.start)) and not text[tok.end :].strip(" .!")
+
+
 # What may stand before the word a message is about: nothing, or a chat opener.
 _OPENING = re.compile(
     r"\s*(?:(?:yaar|yar|arre|are|oye|abe|bhai|eish|ja|lol|haha|btw|ok|okay|acha|accha|haan|"
     r"aaj|kal|pata hai|ye lo|yeh lo|sun|suno|wo|woh|apparently|so|sorry|wait|omg|aur|tum|aap|"
-    r"kya|"
+    r"kya|mujhe|mujhko|usko|humko|unko|"
     r"आज|कल|अरे)[,!]?\s+)?",
     re.IGNORECASE,
 )
 _HINGLISH_POSTPOSITION = re.compile(
-    r"\s+(?:(?:ka|ki|ke|ko|se|ne|aur|bhi)\s+\w|"
+    r"\s+(?:(?:ka|ki|ke|ko|se|ne|aur|bhi|pe|par)\s+\w|"
     r"(?:aayega|aayegi|aaya|aayi|gaya|gayi|aa raha|aa rahi|got|gets)\b)",
     re.IGNORECASE,
 )
 _HINDI_POSTPOSITION = re.compile(r"(?:जी)?\s+(?:का|की|के|को|से|ने|और|भी)\s")
 _AND = re.compile(r" (?:and|aur|en|&) ")
+_ME_AND = re.compile(r"\b(?:main|mai|me|i|mein|ek|मैं) (?:and|aur|en|&|और) $", re.IGNORECASE)
+_AND_ME = re.compile(r" (?:and|aur|en|&|और) (?:main|mai|me|i|ek|मैं)\b", re.IGNORECASE)
 _ADDRESSED_FIRST = re.compile(
     r"\s*[,!]|\s+my\s+(?:bru|bra|china|boy|girl|friend|dear|man|bro|sister|sisi|broer)\b",
     re.IGNORECASE,
@@ -1013,6 +1030,11 @@ _TOWN_SUFFIX = re.compile(r"...(?:nagar|abad|garh|ganj|gaon|puram|pura|pur)$")
 # Shops named like a person with a title.
 _BRAND_PHRASES = frozenset({"mr price", "mr delivery", "mrs balls", "dr oetker", "mr bean"})
 # (The look-behind keeps a match from starting mid-word: linear time on "AAAA…".)
+_PEOPLE_AFTER = re.compile(
+    r"\s+(?:(?:are|were)\s+(?:coming|going|here|there|hosting|bringing|late|back|home|"
+    r"visiting|staying)|aa|aaye|aayenge|gaye|bhi)\b",
+    re.IGNORECASE,
+)
 _FIRM_LIST = re.compile(r"(?<![\w'-])([A-Z][\w'-]+), ([A-Z][\w'-]+),? (?:and|&) ([A-Z][\w'-]+)")
 
 
@@ -1022,9 +1044,13 @@ def _drop_places_and_firms(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
     firms: list[tuple[int, int]] = []
     for m in _FIRM_LIST.finditer(text):
         given = sum(w.lower() in gz.first and w.lower() not in gz.last for w in m.groups())
-        # "lunch with Sarah, Charlotte and Sphiwe": people, whatever their names are
-        with_people = _PERSON_VERBS.search(text, max(0, m.start() - 25), m.start())
-        if given < 2 and not with_people:
+        surnames = sum(w.lower() in gz.last for w in m.groups())
+        # "lunch with Sarah, Charlotte and Sphiwe", "Sarah, Charlotte and Sphiwe are coming":
+        # people, whatever their names are
+        with_people = _PERSON_VERBS.search(
+            text, max(0, m.start() - 25), m.start()
+        ) or _PEOPLE_AFTER.match(text, m.end())
+        if (given < 2 or surnames >= 2) and not with_people:
             firms.append(m.span())
     runs = _kept_runs(text, toks)
     for k, (i, j) in enumerate(runs):
@@ -1211,6 +1237,8 @@ def _named_by_context(
         return kind == "O" or tok.key not in gz.english
     if kind == "O" and _devanagari(tok.word) and _HINDI_PERSON_AFTER.match(text, tok.end):
         return True
+    if _SIGN_OFF.fullmatch(text, 0, start) and not text[name_end:].strip(" .!"):
+        return kind != "o" or len(tok.word) > 2  # "- Jordan", "~ thandi nkosi"
     if kind in "Oo" and len(tok.word) > 2 and _OPENING.fullmatch(text, 0, start):
         # The topic of a message, marked as someone's: "janya ke ghar chalte hain", "yaar
         # yug ka kya scene hai", "आज हरि से मिला"
@@ -1333,7 +1361,15 @@ def _honoured_name_word(
         tok.key not in gz.english_rank
         and tok.key not in _NOT_BEFORE_HONORIFIC
         and tok.mid
-        and _person_context(text, tok, prev, gz, nxt)
+        and (
+            _person_context(text, tok, prev, gz, nxt)
+            or (
+                # "Diya ko call kar", but not "13 Jun ko hai"
+                _HINGLISH_POSTPOSITION.match(text, tok.end)
+                and not _MONTH_WORD.match(text, tok.start - 1)
+                and not text[: tok.start].rstrip()[-1:].isdigit()
+            )
+        )
     ):
         return True  # a chat word mid-sentence, written and placed as a name: "arre Diya,"
     if (
@@ -1367,6 +1403,7 @@ def _person_context(
         or (nxt is not None and nxt.key in gz.after and _gap(text, tok, nxt) == " ")
         or _TOLD.search(text, max(0, start - 20), start)
         or _FROM_PERSON.search(text, max(0, start - 20), start)
+        or _signed(text, tok)
         or (
             _INTRODUCED.search(text, max(0, start - 10), start)
             and _INTRODUCED_AFTER.match(text, tok.end)
