@@ -45,10 +45,12 @@ OPERATOR_ON_ORGS = frozenset(
     }
 )
 
-# Public by design: a licence IRI answers anyone with that version's terms (no contributor,
-# no item): it is named in every buyer's manifest and agreement (issue 17 §1).
+# Public by design: a licence IRI answers anyone with that version's terms (the
+# contributor only as a pseudonymous party IRI, no item): it is named in every buyer's
+# manifest and agreement (issue 17 §1); a person's party IRI says "a person", nothing more.
 PUBLIC_BY_DESIGN = frozenset(
-    ("GET /licences/{licence_id}/v{version}", persona)
+    (f"GET {path}", persona)
+    for path in ("/licences/{licence_id}/v{version}", "/parties/people/{user_id}.{check}")
     for persona in ("other", "buyer", "operator", "anonymous")
 )
 
@@ -280,9 +282,11 @@ def matrix_for(
             "upload_id": victim["upload_id"],
             "token": victim["guessed_token"],
             "incident_id": str(victim["incident_id"]),
-            # A licence IRI is public (its terms, no contributor and no item).
+            # The public IRIs of the victim's licence and of the victim as a party.
             "licence_id": victim["licence_id"],
             "version": "1",
+            "user_id": str(people["owner"].actor.user_id),
+            "check": services.publication.person_check(people["owner"].actor.user_id),
             **victim["buyer_paths"],
         },
         secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],

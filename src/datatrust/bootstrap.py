@@ -38,6 +38,7 @@ from datatrust.services.ports import (
     Signer,
     WebhookTransport,
 )
+from datatrust.services.standards import Publication
 from datatrust.services.storage import EncryptedStorage
 
 if TYPE_CHECKING:
@@ -63,6 +64,18 @@ class Services:
     # Pushes revocation notices to buyers' webhooks (services.webhooks).
     webhooks: WebhookTransport = field(default_factory=HttpWebhookTransport)
     extras: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def publication(self) -> Publication:
+        """This instance's IRIs and identity (``services.standards``)."""
+        s = self.settings
+        return Publication.create(
+            s.base_url,
+            s.secret_key.get_secret_value(),
+            operator_name=s.operator_name,
+            operator_email=s.operator_email,
+            policy_url=s.privacy_policy_url,
+        )
 
     def uow(self, *, read_only: bool = False) -> SqlUnitOfWork:
         """A unit of work; ``read_only`` ones never take SQLite's write lock (they read a

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite file under data_dir
     base_url: str = "http://127.0.0.1:8000"
+    # Who runs the instance: the controller named in consent receipts and at
+    # {base_url}/parties/operator, its contact, and its privacy policy (default: the
+    # licence templates page, {base_url}/licences).
+    operator_name: str = "the operator of this Datatrust instance"
+    operator_email: str = ""
+    privacy_policy_url: str = ""
     # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed.
     trusted_proxies: list[str] = Field(default_factory=list)
 

@@ -120,7 +120,7 @@ def test_receipt_claims_describe_the_event_and_the_record_as_json():
     }
     assert claims["pii_principal_id"] == "user:12"
     assert claims["purposes"] == [
-        {"code": "model_training", "dpv": "https://datatrust.example/odrl#ModelTraining"}
+        {"code": "model_training", "dpv": "https://w3id.org/dpv/ai#ModelTraining"}
     ]
     assert claims["pii_categories"][0] == {"code": "voice", "biometric": True}
     assert claims["notice"] == {"version": "training_only/1", "language": "hi"}

@@ -180,11 +180,11 @@ def test_nobody_else_can_read_revise_or_attach_my_offer(services, people):
 def test_the_odrl_export_names_dpv_purposes_and_the_hindi_summary_is_in_hindi(services, people):
     offer = training_offer(services, people["owner"])
     with services.uow() as uow:
-        document = licences.offer_odrl(uow, people["owner"].actor, offer.id)
+        document = licences.offer_odrl(uow, people["owner"].actor, offer.id, services.publication)
         sentences = licences.explain_offer(uow, people["owner"].actor, offer.id, "hi")
     assert document["@type"] == "Offer"
     assert "dpv" in str(document["@context"])
-    assert document["uid"].endswith(f"{offer.licence['id']}/v1")
+    assert document["uid"] == f"{services.settings.base_url}/licences/{offer.licence['id']}/v1"
     assert sentences and any("\u0900" <= ch <= "\u097f" for ch in " ".join(sentences))
 
 

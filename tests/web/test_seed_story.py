@@ -198,7 +198,8 @@ def test_the_seed_story(client, services, people, tmp_path, capsys):
     odrl = client.get(
         f"/api/buyers/agreements/{walk_agreement['id']}/odrl", headers=trainer.headers
     ).json()
-    assert odrl["@type"] == "Agreement" and odrl["dt:agreedUse"]["dt:purpose"] == "model_training"
+    assert odrl["@type"] == "Agreement"
+    assert odrl["dt:agreedUse"]["dpv:hasPurpose"] == {"@id": "ai:ModelTraining"}
     story.append(f"bought: {len(agreements)} agreements, walk share {walk_agreement}")
 
     built = client.post(

@@ -1,104 +1,181 @@
-"""Licences as ODRL 2.2 JSON-LD offers and agreements, and back.
+"""Licences as ODRL 2.2 JSON-LD offers and agreements, and back, read by meaning.
 
-The export is plain JSON (dicts and lists) shaped as ODRL 2.2 JSON-LD:
+Export (``licence_to_odrl``, ``agreement_to_odrl``) writes compacted JSON-LD with the ODRL
+context and a small context of prefixes. The shape, term by term:
 
-- purposes are constraints on ``purpose`` with DPV IRIs (``purposes.PURPOSES``);
-- one ``permission`` per permitted action, each constrained by purpose, ``dateTime``
-  (``gteq`` start, ``lt`` end) and ``spatial`` (ISO 3166-1 alpha-2 codes; no spatial
-  constraint means worldwide);
-- each permission carries two ``compensate`` duties whose action is refined by the price
-  (``dt:priceMinor`` + ``dt:currency`` + ``dt:priceUnit``; integers, never decimals) and
-  by the royalty share (``percentage``);
-- prohibitions: prohibited purposes, industries (``dt:industry``), kinds of use
-  (``dt:useKind``), excluded territories (``spatial``), and always ``transfer`` and
-  ``grantUse`` (no transfer, no sublicensing);
-- obligations: ``delete`` within ``elapsedTime`` after revocation, and what happens to
-  trained models when the licence ends;
-- policy-level ``dt:`` properties for what ODRL has no term for (exclusivity, the replica
-  description, the licence's own id and version).
+- the policy's ``uid`` is the licence IRI (``InstanceIris.licence``), ``profile`` the
+  instance's ODRL profile (served there with every term below that is not ODRL's own);
+- every rule (permission, prohibition, obligation) has a ``target``: the asset collection
+  of the offer (every item the contributor attaches it to) or, when given, one item;
+- permissions are constrained by ``purpose`` (DPV / DPV-AI IRIs, see ``purposes.py``),
+  ``dateTime`` (``gteq`` start, ``lt`` end) and ``spatial`` (DPV-LOC ISO 3166-1 IRIs such
+  as ``https://w3id.org/dpv/loc#IN``; none means worldwide);
+- the price is a ``compensate`` duty refined by ``payAmount`` (an ``xsd:decimal`` in the
+  currency's major unit, exact: it is written from integer minor units) with ``unit`` the
+  currency (QUDT's ISO 4217 unit IRI) and the profile's ``pricePer`` (item or minute);
+  the royalty is a ``compensate`` duty refined by ``percentage`` that applies after the
+  ``event`` of a sale;
+- prohibitions: purposes, ``industry`` (ODRL's left operand, values from the profile),
+  kinds of use (the profile's ``useKind``), excluded territories, and always ``transfer``
+  and ``grantUse``;
+- obligations apply after an ``event`` (revocation, the licence's end). ODRL has no left
+  operand for a deadline: ``elapsedTime`` is the total time an action may be exercised and
+  ``delayPeriod`` a wait before it, neither a time limit after an event. So the deletion
+  duty carries the profile's ``deadlineAfterEvent`` (``lteq`` an ``xsd:duration``).
 
-Actions ODRL lacks (train, fineTune, evaluate, createDigitalReplica) live in the ``dt:``
-profile. ``licence_from_odrl(licence_to_odrl(l)) == l`` for every valid licence: import
-reads exactly this shape and rejects what it cannot place, listing every problem.
+Import (``licence_from_jsonld``, ``agreement_from_jsonld``) takes the document already
+flattened to expanded JSON-LD (``adapters.jsonld.flatten``: any equivalent serialisation,
+compacted with any context, expanded or flattened, gives the same nodes) and maps it by
+IRI. Everything it cannot place is a problem; it raises ``InvalidInput`` listing all of
+them, so an unknown purpose, territory, action or property is refused with its reason.
 
-The documents name the ODRL context by URL. Consumers without network access (tests, air-
-gapped installs) can swap in ``ODRL_INLINE_CONTEXT`` with ``inline_context``.
-
-Pure: no JSON-LD processing here, just dicts.
+Pure: no JSON-LD processing here (the adapter does that), just dicts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote
 
 from datatrust.domain.clock import as_utc
+from datatrust.domain.currencies import MINOR_UNITS
 from datatrust.domain.errors import InvalidInput
+from datatrust.domain.iris import InstanceIris
 from datatrust.domain.licence import Licence, Organisation, Use
-from datatrust.domain.purposes import ACTIONS, DPV, DT, INDUSTRIES, ODRL, PURPOSES, USES
-from datatrust.domain.territories import WORLD
+from datatrust.domain.purposes import (
+    ACTIONS,
+    DPV,
+    DPV_AI,
+    DT,
+    INDUSTRIES,
+    ODRL,
+    OUTPUTS,
+    PURPOSES,
+    TASKS,
+    USES,
+    Vocabulary,
+)
+from datatrust.domain.territories import ISO_3166_ALPHA2, WORLD
 
 ODRL_CONTEXT_URL = "http://www.w3.org/ns/odrl.jsonld"
 DCT = "http://purl.org/dc/terms/"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-PROFILE = "https://datatrust.example/odrl"
-LICENCE_BASE = "https://datatrust.example/licence/"
-ORG_BASE = "https://datatrust.example/org/"
+VCARD = "http://www.w3.org/2006/vcard/ns#"
+DPV_LOC = "https://w3id.org/dpv/loc#"
+# QUDT's currency units are named CCY_ plus the ISO 4217 code.
+CURRENCY_UNIT = "http://qudt.org/vocab/unit/CCY_"
 
-PROJECT_CONTEXT = {"dpv": DPV, "dt": DT, "dct": DCT, "xsd": XSD, "rdf": RDF}
-CONTEXT = [ODRL_CONTEXT_URL, PROJECT_CONTEXT]
-
-# The part of the ODRL 2.2 context these documents use, for processing without a network.
-ODRL_INLINE_CONTEXT: dict[str, Any] = {
+# The ODRL 2.2 context, as this project reads it (bundled by ``adapters.jsonld``; nothing is
+# fetched). Terms map into the ODRL namespace; the ones whose string values are IRIs are
+# coerced so that ``"action": "use"`` and ``"target": "https://…"`` mean nodes.
+ODRL_CONTEXT: dict[str, Any] = {
     "odrl": ODRL,
     "@vocab": ODRL,
     "uid": "@id",
+    "type": "@type",
+    "rdf": RDF,
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "xsd": XSD,
+    "dct": DCT,
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "vcard": VCARD,
     "profile": {"@type": "@id"},
+    "inheritFrom": {"@type": "@id"},
+    "conflict": {"@type": "@vocab"},
     "assigner": {"@type": "@id"},
     "assignee": {"@type": "@id"},
     "target": {"@type": "@id"},
+    "output": {"@type": "@id"},
+    "partOf": {"@type": "@id"},
+    "source": {"@type": "@id"},
     "action": {"@type": "@vocab"},
     "leftOperand": {"@type": "@vocab"},
     "operator": {"@type": "@vocab"},
+    "rightOperandReference": {"@type": "@id"},
+    "dataType": {"@type": "@id"},
+    "unit": {"@type": "@id"},
+    "status": {"@type": "@id"},
 }
 
 _ON_END_ACTIONS = {
-    "retrain_without": "dt:retrainWithout",
-    "keep_no_new_training": "dt:keepNoNewTraining",
-    "delete_model": "dt:deleteModel",
+    "retrain_without": DT + "retrainWithout",
+    "keep_no_new_training": DT + "keepNoNewTraining",
+    "delete_model": DT + "deleteModel",
 }
 _ON_END_BY_ACTION = {v: k for k, v in _ON_END_ACTIONS.items()}
 _ALWAYS_PROHIBITED = ("transfer", "grantUse")
+# Events obligations and duties follow (declared in the profile).
+EVENT_REVOCATION = DT + "revocation"
+EVENT_LICENCE_END = DT + "licenceEnd"
+EVENT_SALE = DT + "sale"
+PRICE_PER = {"item": DT + "perItem", "minute": DT + "perMinute"}
+_PRICE_UNIT_BY_IRI = {v: k for k, v in PRICE_PER.items()}
 
 
-def inline_context(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """``doc`` with the ODRL context URL replaced by ``ODRL_INLINE_CONTEXT``."""
-    context = [ODRL_INLINE_CONTEXT if c == ODRL_CONTEXT_URL else c for c in doc["@context"]]
-    return {**doc, "@context": context}
+def context(iris: InstanceIris) -> list[Any]:
+    """The ``@context`` of exported documents: ODRL's, then this instance's prefixes."""
+    return [
+        ODRL_CONTEXT_URL,
+        {
+            "odrl": ODRL,
+            "dpv": DPV,
+            "ai": DPV_AI,
+            "loc": DPV_LOC,
+            "dt": iris.vocab,
+            "dct": DCT,
+            "xsd": XSD,
+            "rdf": RDF,
+            "vcard": VCARD,
+        },
+    ]
 
 
-def _compact(iri: str) -> str:
-    for prefix, namespace in (("dpv:", DPV), ("dt:", DT)):
-        if iri.startswith(namespace):
-            return prefix + iri[len(namespace) :]
-    if iri.startswith(ODRL):
-        return iri[len(ODRL) :]
-    return iri
+def territory_iri(code: str) -> str:
+    """The DPV-LOC IRI of an ISO 3166-1 alpha-2 territory (``loc:IN``)."""
+    return DPV_LOC + code
 
 
-def _expand(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    for prefix, namespace in (("dpv:", DPV), ("dt:", DT), ("odrl:", ODRL)):
-        if value.startswith(prefix):
-            return namespace + value[len(prefix) :]
-    if ":" in value:
-        return value
-    return ODRL + value
+def territory_code(iri: str) -> str | None:
+    """The ISO 3166-1 alpha-2 code of a DPV-LOC country IRI, else None."""
+    if iri.startswith(DPV_LOC) and iri[len(DPV_LOC) :] in ISO_3166_ALPHA2:
+        return iri[len(DPV_LOC) :]
+    return None
+
+
+def pay_amount(price_minor: int, currency: str) -> str:
+    """Integer minor units as an exact decimal in major units ("1.50" for 150 USD)."""
+    digits = MINOR_UNITS[currency]
+    return str(Decimal(price_minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
+
+
+# --- export ---------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, iris: InstanceIris) -> None:
+        self.iris = iris
+
+    def ref(self, iri: str) -> dict[str, str]:
+        return {"@id": self.compact(iri)}
+
+    def compact(self, iri: str) -> str:
+        iri = self.iris.public(iri)
+        for prefix, namespace in (
+            ("dpv:", DPV),
+            ("ai:", DPV_AI),
+            ("loc:", DPV_LOC),
+            ("dt:", self.iris.vocab),
+        ):
+            if iri.startswith(namespace):
+                return prefix + iri[len(namespace) :]
+        return "odrl:" + iri[len(ODRL) :] if iri.startswith(ODRL) else iri
+
+    def refs(self, vocabulary: Vocabulary, codes: Iterable[str]) -> list[dict[str, str]]:
+        return [self.ref(vocabulary.iri(c)) for c in sorted(codes)]
 
 
 def _datetime(moment: datetime) -> dict[str, str]:
@@ -109,119 +186,106 @@ def _integer(n: int) -> dict[str, Any]:
     return {"@value": n, "@type": "xsd:integer"}
 
 
-def _iris(vocabulary: Any, codes: frozenset[str]) -> list[dict[str, str]]:
-    return [{"@id": _compact(vocabulary.iri(c))} for c in sorted(codes)]
-
-
-def _constraint(left: str, operator: str, right: Any) -> dict[str, Any]:
-    return {"leftOperand": left, "operator": operator, "rightOperand": right}
-
-
-def licence_iri(base_url: str, licence_id: str, version: int) -> str:
-    """The IRI of one version of a licence on the instance at ``base_url``: the same in
-    the ODRL export and in every snapshot's Croissant manifest, and it resolves (the
-    instance answers it with the licence's ODRL offer)."""
-    return f"{base_url.rstrip('/')}/licences/{quote(licence_id, safe='')}/v{version}"
-
-
-def licence_uid(licence: Licence, base_url: str | None = None) -> str:
-    """``licence_iri`` on ``base_url``; without one (pure tests, documents made outside an
-    instance) under the placeholder ``LICENCE_BASE``."""
-    if base_url is None:
-        return f"{LICENCE_BASE}{quote(licence.id, safe='')}/v{licence.version}"
-    return licence_iri(base_url, licence.id, licence.version)
+def _constraint(left: str, operator: str, right: Any, **extra: Any) -> dict[str, Any]:
+    return {"leftOperand": left, "operator": operator, "rightOperand": right, **extra}
 
 
 def licence_to_odrl(
     licence: Licence,
+    iris: InstanceIris,
     *,
     assigner: str | None = None,
     target: str | None = None,
-    base_url: str | None = None,
 ) -> dict[str, Any]:
-    """The licence as an ODRL 2.2 ``Offer``. ``assigner`` (the contributor's IRI) and
-    ``target`` (the item's IRI) are added when given; neither is part of the licence.
-    ``base_url`` is the instance's public URL, under which the offer's ``uid`` resolves.
-    """
-    when = [
+    """The licence as an ODRL 2.2 ``Offer``. ``assigner`` is the contributor's party IRI;
+    ``target`` one item's IRI (default: the offer's asset collection). Every rule names
+    the target (and the assigner, when given)."""
+    w = _Writer(iris)
+    parties = {"assigner": assigner} if assigner is not None else {}
+    target_node: Any = target
+    if target is None:
+        target_node = {
+            "@id": iris.licence_assets(licence.id, licence.version),
+            "@type": "AssetCollection",
+        }
+
+    def rule(action: str, **fields: Any) -> dict[str, Any]:
+        return {"target": target_node, **parties, "action": action, **fields}
+
+    shared = [
+        _constraint("purpose", "isAnyOf", w.refs(PURPOSES, licence.permitted_purposes)),
         _constraint("dateTime", "gteq", _datetime(licence.valid_from)),
         _constraint("dateTime", "lt", _datetime(licence.valid_until)),
     ]
-    shared = [_constraint("purpose", "isAnyOf", _iris(PURPOSES, licence.permitted_purposes))]
-    shared += when
     if not licence.worldwide:
-        shared.append(_constraint("spatial", "isAnyOf", sorted(licence.territories)))
-    duties = [
-        {
-            "action": [
-                {
-                    "rdf:value": {"@id": "odrl:compensate"},
-                    "refinement": [
-                        _constraint("dt:priceMinor", "eq", _integer(licence.price_minor)),
-                        _constraint("dt:currency", "eq", licence.currency),
-                        _constraint("dt:priceUnit", "eq", licence.price_unit),
-                    ],
-                }
-            ]
-        },
-        {
-            "action": [
-                {
-                    "rdf:value": {"@id": "odrl:compensate"},
-                    "refinement": [
-                        _constraint("percentage", "eq", _integer(licence.royalty_share_percent)),
-                    ],
-                }
-            ],
-            "dt:trigger": "resale",
-        },
-    ]
+        places = [w.ref(territory_iri(c)) for c in sorted(licence.territories)]
+        shared.append(_constraint("spatial", "isAnyOf", places))
+    price = {
+        "action": [
+            {
+                "rdf:value": {"@id": "odrl:compensate"},
+                "refinement": [
+                    _constraint(
+                        "payAmount",
+                        "eq",
+                        {
+                            "@value": pay_amount(licence.price_minor, licence.currency),
+                            "@type": "xsd:decimal",
+                        },
+                        unit=CURRENCY_UNIT + licence.currency,
+                    ),
+                    _constraint("dt:pricePer", "eq", w.ref(PRICE_PER[licence.price_unit])),
+                ],
+            }
+        ]
+    }
+    royalty = {
+        "action": [
+            {
+                "rdf:value": {"@id": "odrl:compensate"},
+                "refinement": [
+                    _constraint("percentage", "eq", _integer(licence.royalty_share_percent))
+                ],
+            }
+        ],
+        "constraint": [_constraint("event", "gt", w.ref(EVENT_SALE))],
+    }
     permissions = [
-        {"action": _compact(ACTIONS.iri(action)), "constraint": shared, "duty": duties}
+        rule(w.compact(ACTIONS.iri(action)), constraint=shared, duty=[price, royalty])
         for action in sorted(licence.permitted_actions)
     ]
     prohibitions: list[dict[str, Any]] = []
     for left, vocabulary, codes in (
         ("purpose", PURPOSES, licence.prohibited_purposes),
-        ("dt:industry", INDUSTRIES, licence.prohibited_industries),
+        ("industry", INDUSTRIES, licence.prohibited_industries),
         ("dt:useKind", USES, licence.prohibited_uses),
     ):
         if codes:
-            prohibitions.append(
-                {
-                    "action": "use",
-                    "constraint": [_constraint(left, "isAnyOf", _iris(vocabulary, codes))],
-                }
-            )
+            constraint = [_constraint(left, "isAnyOf", w.refs(vocabulary, codes))]
+            prohibitions.append(rule("use", constraint=constraint))
     if licence.excluded_territories:
-        prohibitions.append(
-            {
-                "action": "use",
-                "constraint": [
-                    _constraint("spatial", "isAnyOf", sorted(licence.excluded_territories))
-                ],
-            }
-        )
-    prohibitions += [{"action": action} for action in _ALWAYS_PROHIBITED]
+        places = [w.ref(territory_iri(c)) for c in sorted(licence.excluded_territories)]
+        prohibitions.append(rule("use", constraint=[_constraint("spatial", "isAnyOf", places)]))
+    prohibitions += [rule(action) for action in _ALWAYS_PROHIBITED]
+    deadline = {"@value": f"P{licence.deletion_deadline_days}D", "@type": "xsd:duration"}
     obligations = [
-        {
-            "action": "delete",
-            "dt:trigger": "revocation",
-            "constraint": [
-                _constraint(
-                    "elapsedTime",
-                    "lteq",
-                    {"@value": f"P{licence.deletion_deadline_days}D", "@type": "xsd:duration"},
-                )
+        rule(
+            "delete",
+            constraint=[
+                _constraint("event", "gt", w.ref(EVENT_REVOCATION)),
+                _constraint("dt:deadlineAfterEvent", "lteq", deadline),
             ],
-        },
-        {"action": _ON_END_ACTIONS[licence.on_end], "dt:trigger": "licenceEnd"},
+        ),
+        rule(
+            w.compact(_ON_END_ACTIONS[licence.on_end]),
+            constraint=[_constraint("event", "gt", w.ref(EVENT_LICENCE_END))],
+        ),
     ]
     doc: dict[str, Any] = {
-        "@context": CONTEXT,
+        "@context": context(iris),
         "@type": "Offer",
-        "uid": licence_uid(licence, base_url),
-        "profile": PROFILE,
+        "uid": iris.licence(licence.id, licence.version),
+        "profile": iris.profile,
         "dct:title": licence.title,
         "dt:licenceId": licence.id,
         "dt:version": _integer(licence.version),
@@ -231,20 +295,18 @@ def licence_to_odrl(
     if licence.exclusive_until is not None:
         doc["dt:exclusiveUntil"] = _datetime(licence.exclusive_until)
     if licence.exclusive_to is not None:
-        doc["dt:exclusiveTo"] = licence.exclusive_to
+        doc["dt:exclusiveTo"] = {"@id": iris.organisation(licence.exclusive_to)}
     if licence.offered_to:
-        doc["dt:offeredTo"] = sorted(licence.offered_to)
+        doc["dt:offeredTo"] = [{"@id": iris.organisation(o)} for o in sorted(licence.offered_to)]
     if licence.replica_media:
         doc["dt:replicaMedium"] = sorted(licence.replica_media)
     if licence.permitted_uses:
         # Sensitive uses are denied unless the licence names them; these are the named ones.
-        doc["dt:permittedUseKind"] = _iris(USES, licence.permitted_uses)
+        doc["dt:permittedUseKind"] = w.refs(USES, licence.permitted_uses)
     if licence.replica_use_description is not None:
         doc["dt:replicaUseDescription"] = licence.replica_use_description
     if assigner is not None:
         doc["assigner"] = assigner
-    if target is not None:
-        doc["target"] = target
     doc["permission"] = permissions
     doc["prohibition"] = prohibitions
     doc["obligation"] = obligations
@@ -262,73 +324,150 @@ class Agreement:
 
 
 def agreement_to_odrl(
-    agreement: Agreement, *, assigner: str | None = None, base_url: str | None = None
+    agreement: Agreement,
+    iris: InstanceIris,
+    *,
+    assigner: str | None = None,
+    target: str | None = None,
 ) -> dict[str, Any]:
     """The agreement as an ODRL 2.2 ``Agreement``: the offer's rules, the buyer as
-    ``assignee`` and the agreed use under ``dt:agreedUse``; its ``uid`` extends the
-    licence's (``licence_uid`` on ``base_url``).
+    ``assignee`` of every rule and the agreed use under ``dt:agreedUse``, its terms as IRIs.
     """
+    w = _Writer(iris)
     use = agreement.use
-    doc = licence_to_odrl(agreement.licence, assigner=assigner, base_url=base_url)
+    org = agreement.assignee
+    buyer = iris.organisation(org.id)
+    doc = licence_to_odrl(agreement.licence, iris, assigner=assigner, target=target)
+    for key in ("permission", "prohibition", "obligation"):
+        doc[key] = [{**rule, "assignee": buyer} for rule in doc[key]]
     agreed_use: dict[str, Any] = {
-        "dt:action": use.action,
-        "dt:purpose": use.purpose,
-        "dt:industry": use.industry,
-        "dt:territory": use.territory,
+        "dt:action": w.ref(ACTIONS.iri(use.action)),
+        "dpv:hasPurpose": w.ref(PURPOSES.iri(use.purpose)),
+        "dt:industry": w.ref(INDUSTRIES.iri(use.industry)),
+        "dt:territory": w.ref(territory_iri(use.territory)),
         "dt:at": _datetime(use.at),
-        "dt:declaredUses": sorted(use.declared_uses),
-        "dt:recipientId": use.recipient_org.id,
-        "dt:recipientName": use.recipient_org.name,
+        "dt:declaredUse": w.refs(USES, use.declared_uses),
+        "dt:recipient": {
+            "@id": iris.organisation(use.recipient_org.id),
+            "vcard:fn": use.recipient_org.name,
+        },
     }
     # What the model does and until when are part of what was agreed (issue 16 §2, §4).
     if use.task is not None:
-        agreed_use["dt:task"] = use.task
+        agreed_use["dt:task"] = w.ref(TASKS.iri(use.task))
     if use.outputs:
-        agreed_use["dt:outputs"] = sorted(use.outputs)
+        agreed_use["dt:output"] = w.refs(OUTPUTS, use.outputs)
     if use.until is not None:
         agreed_use["dt:until"] = _datetime(use.until)
-    if use.purpose in PURPOSES:
-        # For readers that know DPV but not our codes; the code above is what we read back.
-        agreed_use["dpv:hasPurpose"] = {"@id": _compact(PURPOSES.iri(use.purpose))}
     stamp = as_utc(agreement.agreed_at).strftime("%Y%m%dT%H%M%S%fZ")
-    org = agreement.assignee
+    licence = agreement.licence
     return {
         **doc,
         "@type": "Agreement",
-        "uid": f"{doc['uid']}/agreement/{quote(org.id, safe='')}/{stamp}",
-        "assignee": {
-            "uid": ORG_BASE + quote(org.id, safe=""),
-            "dt:orgId": org.id,
-            "dt:name": org.name,
-        },
+        "uid": iris.agreement(licence.id, licence.version, org.id, stamp),
+        "assignee": {"@id": buyer, "vcard:fn": org.name},
         "dt:agreedAt": _datetime(agreement.agreed_at),
         "dt:agreedUse": agreed_use,
     }
 
 
-# --- import ---------------------------------------------------------------------------
+# --- import (expanded, flattened JSON-LD) ---------------------------------------------
+
+_TYPE = "@type"
+_RULE_KEYS = {"@id", ODRL + "target", ODRL + "action", ODRL + "constraint", ODRL + "assigner"}
+_CONSTRAINT_KEYS = {"@id", _TYPE, ODRL + "leftOperand", ODRL + "operator", ODRL + "rightOperand"}
+_XSD_INTEGER = XSD + "integer"
+_POLICY_KEYS = {
+    "@id",
+    _TYPE,
+    ODRL + "profile",
+    ODRL + "assigner",
+    ODRL + "assignee",
+    ODRL + "permission",
+    ODRL + "prohibition",
+    ODRL + "obligation",
+    DCT + "title",
+    *(
+        DT + name
+        for name in (
+            "licenceId",
+            "version",
+            "revocable",
+            "exclusive",
+            "exclusiveUntil",
+            "exclusiveTo",
+            "offeredTo",
+            "replicaMedium",
+            "permittedUseKind",
+            "replicaUseDescription",
+            "agreedAt",
+            "agreedUse",
+        )
+    ),
+}
 
 
 class _Reader:
-    """Collects problems while reading, so import reports them all at once."""
+    """Reads flattened, expanded JSON-LD nodes by IRI, collecting every problem."""
 
-    def __init__(self) -> None:
+    def __init__(self, flat: Any, iris: InstanceIris) -> None:
+        self.iris = iris
         self.problems: list[str] = []
+        nodes = flat if isinstance(flat, list) else []
+        self.nodes = {n["@id"]: n for n in nodes if isinstance(n, Mapping) and "@id" in n}
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
 
-    def value(self, node: Any, where: str, kind: type | tuple[type, ...]) -> Any:
-        raw = node.get("@value") if isinstance(node, Mapping) else node
-        if isinstance(raw, bool) and kind is int:
-            raw = None
-        if not isinstance(raw, kind):
-            self.problem(f"{where}: unexpected value {node!r}")
-            return None
-        return raw
+    def node(self, ref: Any) -> Mapping[str, Any]:
+        if isinstance(ref, Mapping) and "@id" in ref:
+            return self.nodes.get(ref["@id"], ref)
+        return ref if isinstance(ref, Mapping) else {}
 
-    def moment(self, node: Any, where: str) -> datetime | None:
-        raw = self.value(node, where, str)
+    def nodes_of(self, node: Mapping[str, Any], prop: str) -> list[Mapping[str, Any]]:
+        return [self.node(v) for v in node.get(prop, [])]
+
+    def iris_of(self, node: Mapping[str, Any], prop: str, where: str) -> list[str]:
+        out = []
+        for value in node.get(prop, []):
+            if isinstance(value, Mapping) and isinstance(value.get("@id"), str):
+                out.append(self.iris.internal(value["@id"]))
+            else:
+                self.problem(f"{where}: expected an IRI, got {_show(value)}")
+        return out
+
+    def one_iri(self, node: Mapping[str, Any], prop: str, where: str) -> str | None:
+        found = self.iris_of(node, prop, where)
+        if len(found) != 1:
+            if found or prop in node:
+                self.problem(f"{where}: expected exactly one IRI")
+            else:
+                self.problem(f"{where}: missing")
+            return None
+        return found[0]
+
+    def literal(self, node: Mapping[str, Any], prop: str, where: str) -> Any:
+        values = node.get(prop, [])
+        if len(values) != 1 or not isinstance(values[0], Mapping) or "@value" not in values[0]:
+            self.problem(f"{where}: expected one value" + ("" if values else ", found none"))
+            return None
+        return _python(values[0])
+
+    def typed(self, node: Mapping[str, Any], prop: str, where: str, kind: type) -> Any:
+        value = self.literal(node, prop, where)
+        if value is None:
+            return None
+        if kind is int and isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        if kind is bool and value in ("true", "false"):
+            value = value == "true"
+        if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
+            self.problem(f"{where}: unexpected value {value!r}")
+            return None
+        return value
+
+    def moment(self, node: Mapping[str, Any], prop: str, where: str) -> datetime | None:
+        raw = self.typed(node, prop, where, str)
         if raw is None:
             return None
         try:
@@ -337,122 +476,274 @@ class _Reader:
             self.problem(f"{where}: not an ISO 8601 date and time: {raw!r}")
             return None
 
-    def codes(self, node: Any, vocabulary: Any, where: str) -> set[str]:
-        if not isinstance(node, list):
-            node = [node]
+    def codes(self, iris: Iterable[str], vocabulary: Vocabulary, where: str) -> set[str]:
         out = set()
-        for item in node:
-            iri = _expand(item.get("@id") if isinstance(item, Mapping) else item)
-            code = vocabulary.code_for_iri(iri) if iri else None
+        for iri in iris:
+            code = vocabulary.code_for_iri(iri)
             if code is None:
-                self.problem(f"{where}: unknown term {item!r}")
+                self.problem(f"{where}: unknown {vocabulary.name[:-1]} {self.iris.public(iri)}")
             else:
                 out.add(code)
         return out
 
-    def strings(self, node: Any, where: str) -> set[str]:
-        if not isinstance(node, list) or not all(isinstance(v, str) for v in node):
-            self.problem(f"{where}: expected a list of codes")
-            return set()
-        return set(node)
+    def territories(self, iris: Iterable[str], where: str) -> set[str]:
+        out = set()
+        for iri in iris:
+            code = territory_code(iri)
+            if code is None:
+                self.problem(f"{where}: not an ISO 3166-1 territory: {iri}")
+            else:
+                out.add(code)
+        return out
+
+    def organisations(self, iris: Iterable[str], where: str) -> set[str]:
+        out = set()
+        for iri in iris:
+            org = self.iris.organisation_id(iri)
+            if org is None:
+                self.problem(f"{where}: not an organisation of this instance: {iri}")
+            else:
+                out.add(org)
+        return out
+
+    def unexpected_keys(self, node: Mapping[str, Any], allowed: set[str], where: str) -> None:
+        for key in sorted(set(node) - allowed):
+            self.problem(f"{where}: unexpected property {key}")
 
 
-def _constraints(rule: Mapping[str, Any], key: str = "constraint") -> list[Mapping[str, Any]]:
-    found = rule.get(key, [])
-    return found if isinstance(found, list) else [found]
+def _python(value: Mapping[str, Any]) -> Any:
+    raw = value["@value"]
+    if value.get(_TYPE) == _XSD_INTEGER and isinstance(raw, str) and raw.lstrip("-").isdigit():
+        return int(raw)
+    return raw
 
 
-def _left(constraint: Mapping[str, Any]) -> str | None:
-    return _expand(constraint.get("leftOperand"))
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
-def licence_from_odrl(doc: Any) -> Licence:
-    """The licence in an ``Offer`` or ``Agreement`` made by ``licence_to_odrl``.
+@dataclass
+class _Constraint:
+    left: str | None
+    operator: str | None
+    node: Mapping[str, Any]
 
-    Raises ``InvalidInput`` listing every problem: a shape this module does not write,
-    unknown terms, or a licence that breaks the licence rules (including any grant of
-    transfer or sublicensing, which a licence cannot express).
+
+def _constraints(r: _Reader, node: Mapping[str, Any], prop: str, where: str) -> list[_Constraint]:
+    out = []
+    for i, c in enumerate(r.nodes_of(node, ODRL + prop)):
+        here = f"{where}.{prop}[{i}]"
+        if set(c) & {ODRL + "and", ODRL + "or", ODRL + "xone", ODRL + "andSequence"}:
+            r.problem(f"{here}: logical constraints are not part of this profile")
+            continue
+        r.unexpected_keys(c, _CONSTRAINT_KEYS | {ODRL + "unit"}, here)
+        left = r.one_iri(c, ODRL + "leftOperand", f"{here}.leftOperand")
+        op = r.one_iri(c, ODRL + "operator", f"{here}.operator")
+        out.append(_Constraint(left, op, c))
+    return out
+
+
+def _policy(r: _Reader) -> tuple[Mapping[str, Any] | None, str | None]:
+    found = [
+        (n, t)
+        for n in r.nodes.values()
+        for t in n.get(_TYPE, [])
+        if t in (ODRL + "Offer", ODRL + "Agreement")
+    ]
+    if len(found) != 1:
+        return None, None
+    return found[0][0], found[0][1][len(ODRL) :]
+
+
+def licence_from_jsonld(flat: Any, iris: InstanceIris) -> Licence:
+    """The licence in an ODRL ``Offer`` or ``Agreement`` (flattened, expanded JSON-LD).
+
+    Raises ``InvalidInput`` listing every problem: not exactly one Offer or Agreement,
+    an unknown purpose, action, territory, industry or kind of use, a constraint or
+    property this profile does not define, or a licence that breaks the licence rules
+    (including any grant of transfer or sublicensing, which a licence cannot express).
     """
-    if not isinstance(doc, Mapping) or doc.get("@type") not in ("Offer", "Agreement"):
-        raise InvalidInput(
-            "not an ODRL Offer or Agreement", problems=["@type: expected Offer or Agreement"]
-        )
-    r = _Reader()
+    r = _Reader(flat, iris)
+    licence = _read_licence(r)
+    if r.problems or licence is None:
+        raise InvalidInput("the ODRL document is not a Datatrust licence", problems=r.problems)
+    return licence
+
+
+def _read_licence(r: _Reader) -> Licence | None:
+    doc, _kind = _policy(r)
+    if doc is None:
+        r.problem("@type: expected exactly one ODRL Offer or Agreement")
+        return None
+    doc = _internal_keys(r, doc)
+    r.unexpected_keys(doc, _POLICY_KEYS, "policy")
+    profile = r.one_iri(doc, ODRL + "profile", "profile")
+    if profile is not None and profile != r.iris.profile:
+        # Another profile's terms may share names with ours and mean something else.
+        r.problem(f"profile: {profile} is not this instance's profile {r.iris.profile}")
+    dt = DT
     fields: dict[str, Any] = {
-        "id": r.value(doc.get("dt:licenceId"), "dt:licenceId", str),
-        "version": r.value(doc.get("dt:version"), "dt:version", int),
-        "title": r.value(doc.get("dct:title"), "dct:title", str),
-        "exclusive": r.value(doc.get("dt:exclusive"), "dt:exclusive", bool),
+        "id": r.typed(doc, dt + "licenceId", "dt:licenceId", str),
+        "version": r.typed(doc, dt + "version", "dt:version", int),
+        "title": r.typed(doc, DCT + "title", "dct:title", str),
+        "exclusive": r.typed(doc, dt + "exclusive", "dt:exclusive", bool),
         "exclusive_until": None,
         "replica_use_description": None,
     }
-    if doc.get("dt:revocable") is not True:
+    if r.typed(doc, dt + "revocable", "dt:revocable", bool) is not True:
         r.problem("dt:revocable: a licence is always revocable")
-    if "dt:exclusiveUntil" in doc:
-        fields["exclusive_until"] = r.moment(doc["dt:exclusiveUntil"], "dt:exclusiveUntil")
-    if "dt:exclusiveTo" in doc:
-        fields["exclusive_to"] = r.value(doc["dt:exclusiveTo"], "dt:exclusiveTo", str)
-    if "dt:offeredTo" in doc:
-        fields["offered_to"] = r.strings(doc["dt:offeredTo"], "dt:offeredTo")
-    if "dt:replicaMedium" in doc:
-        fields["replica_media"] = r.strings(doc["dt:replicaMedium"], "dt:replicaMedium")
-    if "dt:permittedUseKind" in doc:
-        fields["permitted_uses"] = r.codes(doc["dt:permittedUseKind"], USES, "dt:permittedUseKind")
-    if "dt:replicaUseDescription" in doc:
-        fields["replica_use_description"] = r.value(
-            doc["dt:replicaUseDescription"], "dt:replicaUseDescription", str
+    if dt + "exclusiveUntil" in doc:
+        fields["exclusive_until"] = r.moment(doc, dt + "exclusiveUntil", "dt:exclusiveUntil")
+    if dt + "exclusiveTo" in doc:
+        org = r.organisations(
+            r.iris_of(doc, dt + "exclusiveTo", "dt:exclusiveTo"), "dt:exclusiveTo"
         )
+        fields["exclusive_to"] = next(iter(org), None)
+    if dt + "offeredTo" in doc:
+        fields["offered_to"] = r.organisations(
+            r.iris_of(doc, dt + "offeredTo", "dt:offeredTo"), "dt:offeredTo"
+        )
+    if dt + "replicaMedium" in doc:
+        fields["replica_media"] = {
+            v.get("@value") for v in doc[dt + "replicaMedium"] if isinstance(v, Mapping)
+        }
+    if dt + "permittedUseKind" in doc:
+        named = r.iris_of(doc, dt + "permittedUseKind", "dt:permittedUseKind")
+        fields["permitted_uses"] = r.codes(named, USES, "dt:permittedUseKind")
+    if dt + "replicaUseDescription" in doc:
+        fields["replica_use_description"] = r.typed(
+            doc, dt + "replicaUseDescription", "dt:replicaUseDescription", str
+        )
+    _read_permissions(r, doc, fields)
+    _read_prohibitions(r, doc, fields)
+    _read_obligations(r, doc, fields)
+    if r.problems:
+        return None
+    try:
+        return Licence.from_dict({k: v for k, v in fields.items() if v is not None})
+    except InvalidInput as error:
+        r.problems.extend(error.problems or [str(error)])
+        return None
 
-    permissions = doc.get("permission") or []
-    if not isinstance(permissions, list) or not permissions:
+
+def _rule_action(r: _Reader, rule: Mapping[str, Any], where: str) -> str | None:
+    action = r.one_iri(rule, ODRL + "action", f"{where}.action")
+    if ODRL + "target" not in rule:
+        r.problem(f"{where}: every rule must name its target")
+    return action
+
+
+def _read_permissions(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]) -> None:
+    permissions = r.nodes_of(doc, ODRL + "permission")
+    if not permissions:
         r.problem("permission: expected at least one permission")
-        permissions = []
+        return
     actions: set[str] = set()
+    shapes = set()
     for i, rule in enumerate(permissions):
         where = f"permission[{i}]"
-        if not isinstance(rule, Mapping):
-            r.problem(f"{where}: expected an object")
-            continue
-        actions |= r.codes(rule.get("action"), ACTIONS, f"{where}.action")
-        if rule.get("constraint") != permissions[0].get("constraint"):
-            r.problem(f"{where}: every permission must carry the same constraints")
-        if rule.get("duty") != permissions[0].get("duty"):
-            r.problem(f"{where}: every permission must carry the same duties")
+        r.unexpected_keys(rule, _RULE_KEYS | {ODRL + "duty", ODRL + "assignee"}, where)
+        action = _rule_action(r, rule, where)
+        if action is not None:
+            actions |= r.codes([action], ACTIONS, f"{where}.action")
+        shapes.add(_shape(r, rule))
+    if len(shapes) > 1:
+        r.problem("permission: every permission must carry the same constraints and duties")
     fields["permitted_actions"] = actions
     fields["territories"] = {WORLD}
-    if permissions and isinstance(permissions[0], Mapping):
-        first = permissions[0]
-        for c in _constraints(first):
-            left, op = _left(c), c.get("operator")
-            if left == ODRL + "purpose" and op == "isAnyOf":
-                fields["permitted_purposes"] = r.codes(c.get("rightOperand"), PURPOSES, "purpose")
-            elif left == ODRL + "dateTime" and op == "gteq":
-                fields["valid_from"] = r.moment(c.get("rightOperand"), "dateTime gteq")
-            elif left == ODRL + "dateTime" and op == "lt":
-                fields["valid_until"] = r.moment(c.get("rightOperand"), "dateTime lt")
-            elif left == ODRL + "spatial" and op == "isAnyOf":
-                fields["territories"] = r.strings(c.get("rightOperand"), "spatial")
-            else:
-                r.problem(f"permission constraint: unexpected {c!r}")
-        for duty in _constraints(first, "duty"):
-            for action in _constraints(duty, "action"):
-                if not isinstance(action, Mapping):
-                    r.problem(f"duty: unexpected action {action!r}")
-                    continue
-                for c in _constraints(action, "refinement"):
-                    left = _left(c)
-                    right = c.get("rightOperand")
-                    if left == DT + "priceMinor":
-                        fields["price_minor"] = r.value(right, "dt:priceMinor", int)
-                    elif left == DT + "currency":
-                        fields["currency"] = r.value(right, "dt:currency", str)
-                    elif left == DT + "priceUnit":
-                        fields["price_unit"] = r.value(right, "dt:priceUnit", str)
-                    elif left == ODRL + "percentage":
-                        fields["royalty_share_percent"] = r.value(right, "percentage", int)
-                    else:
-                        r.problem(f"duty refinement: unexpected {c!r}")
+    first = permissions[0]
+    for c in _constraints(r, first, "constraint", "permission[0]"):
+        right = c.node
+        if c.left == ODRL + "purpose" and c.operator == ODRL + "isAnyOf":
+            named = r.iris_of(right, ODRL + "rightOperand", "purpose")
+            fields["permitted_purposes"] = r.codes(named, PURPOSES, "permission purpose")
+        elif c.left == ODRL + "dateTime" and c.operator == ODRL + "gteq":
+            fields["valid_from"] = r.moment(right, ODRL + "rightOperand", "dateTime gteq")
+        elif c.left == ODRL + "dateTime" and c.operator == ODRL + "lt":
+            fields["valid_until"] = r.moment(right, ODRL + "rightOperand", "dateTime lt")
+        elif c.left == ODRL + "spatial" and c.operator == ODRL + "isAnyOf":
+            places = r.iris_of(right, ODRL + "rightOperand", "spatial")
+            fields["territories"] = r.territories(places, "permission spatial")
+        else:
+            r.problem(
+                f"permission constraint: unexpected {_name(r, c.left)} {_name(r, c.operator)}"
+            )
+    for j, duty in enumerate(r.nodes_of(first, ODRL + "duty")):
+        _read_duty(r, duty, f"permission[0].duty[{j}]", fields)
 
+
+def _shape(r: _Reader, rule: Mapping[str, Any]) -> str:
+    """The constraints and duties of a rule as a comparable value (blank ids ignored)."""
+
+    def walk(value: Any, depth: int = 0) -> Any:
+        if depth > 8:
+            return "…"
+        if isinstance(value, Mapping):
+            node = r.node(value) if "@id" in value and len(value) == 1 else value
+            if node is not value and str(value["@id"]).startswith("_:"):
+                return walk({k: v for k, v in node.items() if k != "@id"}, depth + 1)
+            return tuple(sorted((k, walk(v, depth + 1)) for k, v in node.items()))
+        if isinstance(value, list):
+            return tuple(sorted(repr(walk(v, depth + 1)) for v in value))
+        return value
+
+    return repr((walk(rule.get(ODRL + "constraint", [])), walk(rule.get(ODRL + "duty", []))))
+
+
+def _read_duty(r: _Reader, duty: Mapping[str, Any], where: str, fields: dict[str, Any]) -> None:
+    r.unexpected_keys(duty, {"@id", ODRL + "action", ODRL + "constraint", ODRL + "target"}, where)
+    events = []
+    for c in _constraints(r, duty, "constraint", where):
+        if c.left == ODRL + "event" and c.operator == ODRL + "gt":
+            events.append(r.one_iri(c.node, ODRL + "rightOperand", f"{where} event"))
+        else:
+            r.problem(f"{where}: unexpected constraint {_name(r, c.left)}")
+    for action in r.nodes_of(duty, ODRL + "action"):
+        value = r.one_iri(action, RDF + "value", f"{where}.action")
+        if value != ODRL + "compensate":
+            r.problem(f"{where}: expected a compensate duty, got {_name(r, value)}")
+            continue
+        for c in _constraints(r, action, "refinement", where):
+            right = c.node
+            if c.left == ODRL + "payAmount" and c.operator == ODRL + "eq":
+                _read_price(r, right, where, fields)
+            elif c.left == DT + "pricePer" and c.operator == ODRL + "eq":
+                per = r.one_iri(right, ODRL + "rightOperand", f"{where} pricePer")
+                fields["price_unit"] = _PRICE_UNIT_BY_IRI.get(per or "")
+                if fields["price_unit"] is None:
+                    r.problem(f"{where}: unknown price unit {_name(r, per)}")
+            elif c.left == ODRL + "percentage" and c.operator == ODRL + "eq" and events:
+                if events != [EVENT_SALE]:
+                    r.problem(f"{where}: a royalty is paid after a sale")
+                fields["royalty_share_percent"] = r.typed(
+                    right, ODRL + "rightOperand", "percentage", int
+                )
+            else:
+                r.problem(f"{where}: unexpected refinement {_name(r, c.left)}")
+
+
+def _read_price(r: _Reader, node: Mapping[str, Any], where: str, fields: dict[str, Any]) -> None:
+    unit = r.one_iri(node, ODRL + "unit", f"{where} payAmount unit")
+    code = unit[len(CURRENCY_UNIT) :] if unit and unit.startswith(CURRENCY_UNIT) else None
+    if code not in MINOR_UNITS:
+        r.problem(f"{where}: payAmount unit is not an ISO 4217 currency: {unit}")
+        return
+    raw = r.literal(node, ODRL + "rightOperand", f"{where} payAmount")
+    try:
+        amount = Decimal(str(raw))
+    except InvalidOperation:
+        r.problem(f"{where}: payAmount is not a decimal: {raw!r}")
+        return
+    minor = amount.scaleb(MINOR_UNITS[code])
+    if minor != minor.to_integral_value():
+        r.problem(f"{where}: payAmount {raw} has more decimals than {code} allows")
+        return
+    fields["price_minor"] = int(minor)
+    fields["currency"] = code
+
+
+def _read_prohibitions(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]) -> None:
     fields |= {
         "prohibited_purposes": set(),
         "prohibited_industries": set(),
@@ -460,85 +751,140 @@ def licence_from_odrl(doc: Any) -> Licence:
         "excluded_territories": set(),
     }
     seen_always: set[str] = set()
-    for i, rule in enumerate(doc.get("prohibition") or []):
+    for i, rule in enumerate(r.nodes_of(doc, ODRL + "prohibition")):
         where = f"prohibition[{i}]"
-        rule_action = _expand(rule.get("action")) if isinstance(rule, Mapping) else None
-        if rule_action in {ODRL + a for a in _ALWAYS_PROHIBITED}:
-            seen_always.add(rule_action[len(ODRL) :])
+        r.unexpected_keys(rule, _RULE_KEYS | {ODRL + "assignee"}, where)
+        action = _rule_action(r, rule, where)
+        if action in {ODRL + a for a in _ALWAYS_PROHIBITED}:
+            seen_always.add(action[len(ODRL) :])
             continue
-        if rule_action != ODRL + "use":
-            r.problem(f"{where}: unexpected rule {rule!r}")
+        if action != ODRL + "use":
+            r.problem(f"{where}: unexpected prohibited action {_name(r, action)}")
             continue
-        for c in _constraints(rule):
-            left, right = _left(c), c.get("rightOperand")
-            if left == ODRL + "purpose":
-                fields["prohibited_purposes"] |= r.codes(right, PURPOSES, where)
-            elif left == DT + "industry":
-                fields["prohibited_industries"] |= r.codes(right, INDUSTRIES, where)
-            elif left == DT + "useKind":
-                fields["prohibited_uses"] |= r.codes(right, USES, where)
-            elif left == ODRL + "spatial":
-                fields["excluded_territories"] |= r.strings(right, where)
+        for c in _constraints(r, rule, "constraint", where):
+            if c.operator != ODRL + "isAnyOf":
+                r.problem(f"{where}: unexpected operator {_name(r, c.operator)}")
+                continue
+            named = r.iris_of(c.node, ODRL + "rightOperand", where)
+            if c.left == ODRL + "purpose":
+                fields["prohibited_purposes"] |= r.codes(named, PURPOSES, where)
+            elif c.left == ODRL + "industry":
+                fields["prohibited_industries"] |= r.codes(named, INDUSTRIES, where)
+            elif c.left == DT + "useKind":
+                fields["prohibited_uses"] |= r.codes(named, USES, where)
+            elif c.left == ODRL + "spatial":
+                fields["excluded_territories"] |= r.territories(named, where)
             else:
-                r.problem(f"{where}: unexpected constraint {c!r}")
+                r.problem(f"{where}: unexpected constraint {_name(r, c.left)}")
     for missing in sorted(set(_ALWAYS_PROHIBITED) - seen_always):
         # Without these prohibitions the document would grant transfer or sublicensing.
         r.problem(f"prohibition: {missing} must be prohibited; a licence is not transferable")
 
-    for i, rule in enumerate(doc.get("obligation") or []):
-        rule_action = _expand(rule.get("action")) if isinstance(rule, Mapping) else None
-        if rule_action == ODRL + "delete":
-            for c in _constraints(rule):
-                raw = r.value(c.get("rightOperand"), "elapsedTime", str)
-                if raw and raw.startswith("P") and raw.endswith("D") and raw[1:-1].isdigit():
-                    fields["deletion_deadline_days"] = int(raw[1:-1])
-                else:
-                    r.problem(f"obligation[{i}]: expected a duration in days, got {raw!r}")
-        elif rule_action is not None and _compact(rule_action) in _ON_END_BY_ACTION:
-            fields["on_end"] = _ON_END_BY_ACTION[_compact(rule_action)]
+
+def _read_obligations(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]) -> None:
+    for i, rule in enumerate(r.nodes_of(doc, ODRL + "obligation")):
+        where = f"obligation[{i}]"
+        r.unexpected_keys(rule, _RULE_KEYS | {ODRL + "assignee"}, where)
+        action = _rule_action(r, rule, where)
+        event = deadline = None
+        for c in _constraints(r, rule, "constraint", where):
+            if c.left == ODRL + "event" and c.operator == ODRL + "gt":
+                event = r.one_iri(c.node, ODRL + "rightOperand", f"{where} event")
+            elif c.left == DT + "deadlineAfterEvent" and c.operator == ODRL + "lteq":
+                deadline = r.typed(c.node, ODRL + "rightOperand", f"{where} deadline", str)
+            else:
+                r.problem(f"{where}: unexpected constraint {_name(r, c.left)}")
+        if action == ODRL + "delete":
+            if event != EVENT_REVOCATION:
+                r.problem(f"{where}: deletion must follow the revocation event")
+            if (
+                deadline
+                and deadline[:1] == "P"
+                and deadline[-1:] == "D"
+                and deadline[1:-1].isdigit()
+            ):
+                fields["deletion_deadline_days"] = int(deadline[1:-1])
+            else:
+                r.problem(f"{where}: expected a deadline in days such as P30D, got {deadline!r}")
+        elif action in _ON_END_BY_ACTION:
+            if event != EVENT_LICENCE_END:
+                r.problem(f"{where}: what happens to models follows the licence's end")
+            fields["on_end"] = _ON_END_BY_ACTION[action]
         else:
-            r.problem(f"obligation[{i}]: unexpected rule {rule!r}")
-
-    if r.problems:
-        raise InvalidInput("the ODRL document is not a Datatrust licence", problems=r.problems)
-    return Licence.from_dict({k: v for k, v in fields.items() if v is not None})
+            r.problem(f"{where}: unexpected obligation {_name(r, action)}")
 
 
-def agreement_from_odrl(doc: Any) -> Agreement:
-    """The agreement in a document made by ``agreement_to_odrl``; raises ``InvalidInput``."""
-    licence = licence_from_odrl(doc)
-    if doc.get("@type") != "Agreement":
-        raise InvalidInput("not an ODRL Agreement", problems=["@type: expected Agreement"])
-    r = _Reader()
-    assignee = doc.get("assignee")
-    agreed = doc.get("dt:agreedUse")
-    if not isinstance(assignee, Mapping) or not isinstance(agreed, Mapping):
-        raise InvalidInput(
-            "the agreement has no buyer or no agreed use",
-            problems=["assignee and dt:agreedUse: both required"],
-        )
-    org = Organisation(
-        id=r.value(assignee.get("dt:orgId"), "assignee", str) or "",
-        name=r.value(assignee.get("dt:name"), "assignee", str) or "",
+def _internal_keys(r: _Reader, node: Mapping[str, Any]) -> dict[str, Any]:
+    return {r.iris.internal(k): v for k, v in node.items()}
+
+
+def _name(r: _Reader, iri: str | None) -> str:
+    return "(none)" if iri is None else r.iris.public(iri)
+
+
+def agreement_from_jsonld(flat: Any, iris: InstanceIris) -> Agreement:
+    """The agreement in an ODRL ``Agreement`` (flattened, expanded JSON-LD); raises
+    ``InvalidInput`` listing every problem."""
+    r = _Reader(flat, iris)
+    licence = _read_licence(r)
+    doc, kind = _policy(r)
+    if doc is not None and kind != "Agreement":
+        r.problem("@type: expected an ODRL Agreement")
+    agreement = _read_agreement(r, doc, licence) if doc is not None else None
+    if r.problems or agreement is None:
+        raise InvalidInput("the ODRL document is not a Datatrust agreement", problems=r.problems)
+    return agreement
+
+
+def _read_agreement(
+    r: _Reader, doc: Mapping[str, Any], licence: Licence | None
+) -> Agreement | None:
+    doc = _internal_keys(r, doc)
+    assignees = r.nodes_of(doc, ODRL + "assignee")
+    agreed = r.nodes_of(doc, DT + "agreedUse")
+    if len(assignees) != 1 or len(agreed) != 1:
+        r.problem("assignee and dt:agreedUse: exactly one of each is required")
+        return None
+    buyer, use_node = assignees[0], agreed[0]
+    use_node = _internal_keys(r, use_node)
+    org_id = next(iter(r.organisations([buyer.get("@id", "")], "assignee")), "")
+    org = Organisation(id=org_id, name=r.typed(buyer, VCARD + "fn", "assignee name", str) or "")
+
+    def code(prop: str, vocabulary: Vocabulary) -> str:
+        iri = r.one_iri(use_node, prop, f"dt:agreedUse {_name(r, prop)}")
+        return next(iter(r.codes([iri] if iri else [], vocabulary, "dt:agreedUse")), "")
+
+    recipients = r.nodes_of(use_node, DT + "recipient")
+    if len(recipients) != 1:
+        r.problem("dt:agreedUse: exactly one recipient is required")
+        return None
+    recipient_id = next(
+        iter(r.organisations([recipients[0].get("@id", "")], "dt:agreedUse recipient")), ""
     )
-    text = {
-        key: r.value(agreed.get(f"dt:{key}"), f"dt:agreedUse.{key}", str) or ""
-        for key in ("action", "purpose", "industry", "territory", "recipientId", "recipientName")
-    }
-    at = r.moment(agreed.get("dt:at"), "dt:agreedUse.at")
-    agreed_at = r.moment(doc.get("dt:agreedAt"), "dt:agreedAt")
-    declared = r.strings(agreed.get("dt:declaredUses"), "dt:agreedUse.declaredUses")
-    task = r.value(agreed["dt:task"], "dt:agreedUse.task", str) if "dt:task" in agreed else None
-    outputs = r.strings(agreed.get("dt:outputs", []), "dt:agreedUse.outputs")
-    until = r.moment(agreed["dt:until"], "dt:agreedUse.until") if "dt:until" in agreed else None
-    if r.problems or at is None or agreed_at is None:
-        raise InvalidInput("the agreement is not valid", problems=r.problems)
+    territory_iris = r.iris_of(use_node, DT + "territory", "dt:agreedUse territory")
+    territories = r.territories(territory_iris, "dt:agreedUse territory")
+    action = code(DT + "action", ACTIONS)
+    purpose = code(DPV + "hasPurpose", PURPOSES)
+    industry = code(DT + "industry", INDUSTRIES)
+    task = code(DT + "task", TASKS) if DT + "task" in use_node else None
+    declared = r.codes(r.iris_of(use_node, DT + "declaredUse", "declaredUse"), USES, "use")
+    outputs = r.codes(r.iris_of(use_node, DT + "output", "output"), OUTPUTS, "output")
+    at = r.moment(use_node, DT + "at", "dt:agreedUse at")
+    until = r.moment(use_node, DT + "until", "until") if DT + "until" in use_node else None
+    agreed_at = r.moment(doc, DT + "agreedAt", "dt:agreedAt")
+    if r.problems or licence is None or at is None or agreed_at is None or len(territories) != 1:
+        if len(territories) != 1 and not r.problems:
+            r.problem("dt:agreedUse: exactly one territory is required")
+        return None
     use = Use(
-        action=text["action"],
-        purpose=text["purpose"],
-        industry=text["industry"],
-        territory=text["territory"],
-        recipient_org=Organisation(text["recipientId"], text["recipientName"]),
+        action=action,
+        purpose=purpose,
+        industry=industry,
+        territory=next(iter(territories)),
+        recipient_org=Organisation(
+            recipient_id,
+            r.typed(recipients[0], VCARD + "fn", "recipient name", str) or "",
+        ),
         at=at,
         declared_uses=frozenset(declared),
         task=task,

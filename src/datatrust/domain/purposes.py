@@ -19,8 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 DPV = "https://w3id.org/dpv#"
+# DPV's AI extension: ``ai:ModelTraining`` names training an AI model, which DPV's purposes
+# lack (it sits under ``dpv:ResearchAndDevelopment`` here).
+DPV_AI = "https://w3id.org/dpv/ai#"
 ODRL = "http://www.w3.org/ns/odrl/2/"
-# The project's own ODRL profile and vocabulary namespace; see ``odrl.py``.
+# The internal namespace of the project's own terms. Documents show them under the
+# instance's profile namespace instead (``iris.InstanceIris.public``).
 DT = "https://datatrust.example/odrl#"
 
 
@@ -145,12 +149,12 @@ PURPOSES = Vocabulary(
             None,
             "CommercialResearch",
         ),
-        _own(
+        Term(
             "model_training",
             "AI model training",
-            "ModelTraining",
+            DPV_AI + "ModelTraining",
             "research_and_development",
-            "ResearchAndDevelopment",
+            DPV + "ResearchAndDevelopment",
         ),
         _own(
             "speech_recognition_training",

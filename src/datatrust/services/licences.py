@@ -20,11 +20,11 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import (
     TEMPLATES,
@@ -41,10 +41,11 @@ from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
 from datatrust.services.ports import UnitOfWork
 
+if TYPE_CHECKING:
+    from datatrust.services.standards import Publication
+
 # The platform assigns these; a caller's values would only confuse the version chain.
 _PLATFORM_FIELDS = ("id", "version")
-PERSON_BASE = "https://datatrust.example/person/"
-ITEM_BASE = "https://datatrust.example/item/"
 
 
 class OfferStatus(StrEnum):
@@ -305,27 +306,14 @@ def default_offer(uow: UnitOfWork, owner_id: int) -> LicenceOffer | None:
 
 
 def offer_odrl(
-    uow: UnitOfWork, actor: Actor, offer_id: int, base_url: str | None = None
+    uow: UnitOfWork, actor: Actor, offer_id: int, publication: Publication
 ) -> dict[str, Any]:
-    """The offer as ODRL 2.2 JSON-LD, the contributor as assigner; its ``uid`` is the
-    licence's IRI on ``base_url`` (``public_licence`` answers it)."""
+    """The offer as ODRL 2.2 JSON-LD, the contributor as assigner (the document its IRI
+    serves, ``standards.licence_document``)."""
     offer = get_offer(uow, actor, offer_id)
     return licence_to_odrl(
-        offer.terms(), assigner=f"{PERSON_BASE}{offer.owner_id}", base_url=base_url
+        offer.terms(), publication.iris, assigner=publication.person(offer.owner_id)
     )
-
-
-def public_licence(
-    uow: UnitOfWork, actor: Actor, licence_id: str, version: int, base_url: str
-) -> dict[str, Any]:
-    """What a licence IRI resolves to: that version's terms as an ODRL 2.2 offer, for
-    anyone holding the IRI (a buyer's manifest, an agreement) — the terms only: no
-    contributor, no item. An unknown licence or version is ``NotFound``."""
-    authorize(actor, Permission.PUBLIC_READ)
-    offer = uow.one(LicenceOffer, licence_key=licence_id, version=version)
-    if offer is None:
-        raise NotFound("no such licence version")
-    return licence_to_odrl(offer.terms(), base_url=base_url)
 
 
 def explain_offer(uow: UnitOfWork, actor: Actor, offer_id: int, lang: str) -> list[str]:

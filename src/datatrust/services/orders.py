@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
@@ -49,12 +49,14 @@ from datatrust.domain.territories import is_known_territory
 from datatrust.pipeline.regions import region_cell
 from datatrust.services.accounts import actor_label
 from datatrust.services.licences import (
-    PERSON_BASE,
     LicenceOffer,
     Selection,
     selectable_items,
 )
 from datatrust.services.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    from datatrust.services.standards import Publication
 
 log = logging.getLogger(__name__)
 
@@ -769,10 +771,10 @@ def agreements_of(uow: UnitOfWork, actor: Actor, order_id: int) -> list[Agreemen
 
 
 def agreement_odrl(
-    uow: UnitOfWork, actor: Actor, agreement_id: int, base_url: str | None = None
+    uow: UnitOfWork, actor: Actor, agreement_id: int, publication: Publication
 ) -> dict[str, Any]:
-    """One agreement as ODRL 2.2 JSON-LD: the contributor assigner, the buyer assignee;
-    its licence's IRI on ``base_url``."""
+    """One agreement as ODRL 2.2 JSON-LD: the contributor assigner, the buyer assignee,
+    the item the target of every rule."""
     row = uow.get(AgreementRow, agreement_id)
     authorize(actor, Permission.ORDER_READ, row or MISSING)
     assert row is not None
@@ -781,7 +783,10 @@ def agreement_odrl(
         licence=row.terms(), assignee=use.recipient_org, use=use, agreed_at=row.agreed_at
     )
     return agreement_to_odrl(
-        agreement, assigner=f"{PERSON_BASE}{row.contributor_id}", base_url=base_url
+        agreement,
+        publication.iris,
+        assigner=publication.person(row.contributor_id),
+        target=publication.iris.item(row.item_id),
     )
 
 

@@ -42,7 +42,6 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.licence import evaluate
-from datatrust.domain.odrl import licence_iri
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import snapshot as writer
 from datatrust.pipeline.regions import REGION_RESOLUTION, region_cell
@@ -526,7 +525,10 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
         shards=shard_files,
         index=index_file,
         records=rows,
-        licences=[licence_iri(base, *_licence_parts(p.licence_id)) for p in planned],
+        # One IRI per licence version, the ODRL policy's uid (``domain.iris``).
+        licences=[
+            services.publication.iris.licence(*_licence_parts(p.licence_id)) for p in planned
+        ],
         rai={
             **RAI_TEXT,
             # Spelled as mlcroissant, the reference reader, maps it (rai:...TimeFrame).

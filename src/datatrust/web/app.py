@@ -20,6 +20,7 @@ from datatrust.web.api import (
     licences,
     orgs,
     participants,
+    standards,
     tus,
 )
 from datatrust.web.api import incidents as incidents_api
@@ -71,7 +72,18 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         SecurityHeaders, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies
     )
 
-    for module in (health, accounts, orgs, items, audit, licences, campaigns, tus, buyers):
+    for module in (
+        health,
+        accounts,
+        orgs,
+        items,
+        audit,
+        licences,
+        campaigns,
+        tus,
+        buyers,
+        standards,
+    ):
         app.include_router(module.router)
     app.include_router(licences.public_router)
     app.include_router(money_api.router)

@@ -5,9 +5,10 @@ service, render."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
@@ -176,10 +177,11 @@ def agreements(
 def agreement_odrl(
     agreement_id: RowId,
     actor: Actor = requires(Permission.ORDER_READ),
-    unit: UnitOfWork = unit_of_work(),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
-    return orders.agreement_odrl(unit, actor, agreement_id, svc.settings.base_url)
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    document = orders.agreement_odrl(unit, actor, agreement_id, svc.publication)
+    return Response(json.dumps(document, indent=2), media_type="application/ld+json")
 
 
 @router.post("/api/buyers/orders/{order_id}/snapshots", status_code=201)

@@ -15,14 +15,14 @@ from pydantic import BaseModel, Field
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import consent, licences, rights
+from datatrust.services import consent, licences, rights, standards
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.uploads import Staging
 from datatrust.web.api.schemas import Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 
 router = api_router(prefix="/api", tags=["licences and consent"])
-# Licence IRIs live at the instance's root (``domain.odrl.licence_iri``), not under /api.
+# Licence IRIs live at the instance's root (``domain.iris.InstanceIris.licence``), not under /api.
 public_router = api_router(tags=["licences and consent"])
 
 
@@ -236,11 +236,11 @@ def set_default(
 def offer_odrl(
     offer_id: RowId,
     actor: Actor = requires(Permission.LICENCE_READ),
-    unit: UnitOfWork = unit_of_work(),
     svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     """The offer as ODRL 2.2 JSON-LD (``application/ld+json``)."""
-    document = licences.offer_odrl(unit, actor, offer_id, svc.settings.base_url)
+    document = licences.offer_odrl(unit, actor, offer_id, svc.publication)
     return Response(json.dumps(document, indent=2), media_type="application/ld+json")
 
 
@@ -254,7 +254,7 @@ def licence_by_iri(
 ) -> Response:
     """What a licence IRI resolves to (the ``uid`` of its ODRL offer and each snapshot's
     Croissant ``license``): that version's terms as ODRL 2.2 JSON-LD, public."""
-    document = licences.public_licence(unit, actor, licence_id, version, svc.settings.base_url)
+    document = standards.licence_document(unit, svc.publication, licence_id, version)
     return Response(json.dumps(document, indent=2), media_type="application/ld+json")
 
 
