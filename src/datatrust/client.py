@@ -26,6 +26,7 @@ import base64
 import json
 import os
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -238,3 +239,110 @@ def filter_allowed(records: Iterable[Any], feed: Mapping[str, Any]) -> list[Any]
     """
     revoked = revoked_hashes(feed)
     return [r for r in records if (h := _hash_of(r)) is not None and h not in revoked]
+
+
+class Buyer:
+    """A buyer's whole side of withdrawal, over the HTTP API with an API token:
+
+        buyer = Buyer("https://datatrust.example", token, state_path="feed-state.json")
+        buyer.set_webhook("https://ml.example/datatrust")      # pushes; polling stays
+        for notice in buyer.due():                              # verified, never a replay
+            buyer.acknowledge(notice)
+            ...delete every copy...
+            buyer.attest(notice, snapshots=buyer.held(notice), models="retrained_without",
+                         copies=["s3://ml-data/walks (emptied)"], statement="deleted")
+
+    ``receive(body, url)`` checks a pushed notice (the webhook's request body).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        state_path: str | os.PathLike[str] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.keys = fetch_jwks(self.base_url, timeout)
+        self.follower = FeedFollower(self.keys, state_path)
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as got:
+                return json.loads(got.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")[:2000]
+            raise BuyerError(exc.code, detail) from None
+
+    def feed(self) -> dict[str, Any]:
+        """The current feed, verified and not older than the last one accepted."""
+        return self.follower.accept(self._call("GET", "/api/buyers/feed")["feed"])
+
+    def due(self) -> list[dict[str, Any]]:
+        """The feed's notices not attested yet, oldest first."""
+        return [e for e in self.feed()["revoked"] if not e.get("attested")]
+
+    def receive(self, body: bytes | str, url: str) -> dict[str, Any]:
+        """A pushed notice's claims (``verify_notice`` against the platform's keys)."""
+        token = body.decode("ascii") if isinstance(body, bytes) else body
+        return verify_notice(token, self.keys, audience=url)
+
+    def set_webhook(self, url: str) -> dict[str, Any]:
+        return self._call("PUT", "/api/buyers/webhook", {"url": url})
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/buyers/webhook")["deliveries"])
+
+    def held(self, notice: Mapping[str, Any]) -> list[int]:
+        """Ids of the snapshots this organisation downloaded that hold the notice's item:
+        an attestation must name every one."""
+        choices = self._call("GET", "/api/buyers/revocations")
+        return list(choices.get(notice["content_sha256"], {}).get("snapshots", []))
+
+    def acknowledge(self, notice: Mapping[str, Any]) -> dict[str, Any]:
+        hashes = list(notice.get("content_hashes") or [notice["content_sha256"]])
+        return self._call("POST", "/api/buyers/revocations/acknowledge", {"content_sha256": hashes})
+
+    def attest(
+        self,
+        notice: Mapping[str, Any],
+        *,
+        snapshots: list[int],
+        models: str,
+        statement: str,
+        copies: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """Attest deletion of every copy of the notice's item; returns the statement the
+        platform signed, verified against its keys."""
+        hashes = list(notice.get("content_hashes") or [notice["content_sha256"]])
+        done = self._call(
+            "POST",
+            "/api/buyers/attestations",
+            {
+                "content_sha256": hashes,
+                "snapshots": list(snapshots),
+                "copies": list(copies),
+                "models": models,
+                "statement": statement,
+            },
+        )
+        return verify_jws(done["signed_statement"], self.keys)
+
+
+class BuyerError(RuntimeError):
+    """The platform refused a call; ``status`` is the HTTP status, the message its answer
+    (which names every problem, such as a snapshot left out of an attestation)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status

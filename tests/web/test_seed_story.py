@@ -308,6 +308,9 @@ def test_the_seed_story(client, services, people, tmp_path, capsys):
         json={
             "content_sha256": [walk.deidentified_sha256],
             "statement": "deleted from training store and all caches",
+            "snapshots": [first["id"]],
+            "copies": ["training bucket s3://trainer-data/walks (deleted)"],
+            "models": "retrained_without",
         },
     )
     assert attested.status_code == 201, attested.text
@@ -435,7 +438,11 @@ def test_a_suspended_buyer_cannot_build_get_links_or_download_but_can_still_comp
     attested = client.post(
         "/api/buyers/attestations",
         headers=trainer.headers,
-        json={"content_sha256": [walk.deidentified_sha256], "statement": "deleted"},
+        json={
+            "content_sha256": [walk.deidentified_sha256],
+            "statement": "deleted",
+            "models": "none_trained",
+        },
     )
     assert attested.status_code == 201, attested.text
 
@@ -491,7 +498,7 @@ def test_attesting_an_item_never_received_is_refused_and_audited(client, service
     got = client.post(
         "/api/buyers/attestations",
         headers=trainer.headers,
-        json={"content_sha256": ["f" * 64], "statement": "deleted"},
+        json={"content_sha256": ["f" * 64], "statement": "deleted", "models": "none_trained"},
     )
     assert got.status_code == 422 and "never received" in got.text
     assert _last_event(services, "deletion:refuse").data["never_received"] == ["f" * 64]
@@ -503,7 +510,7 @@ def test_attesting_or_acknowledging_an_item_that_was_not_revoked_is_refused_and_
     walk, _ = _bought_snapshot(client, services, people, trainer)
     held = {"content_sha256": [walk.deidentified_sha256]}
     for path, body in [
-        ("/api/buyers/attestations", {**held, "statement": "deleted"}),
+        ("/api/buyers/attestations", {**held, "statement": "deleted", "models": "deleted"}),
         ("/api/buyers/revocations/acknowledge", held),
     ]:
         got = client.post(path, headers=trainer.headers, json=body)
@@ -624,7 +631,12 @@ def test_the_passport_command_prints_every_step_for_the_owner_only(committed):
     walk, snap = _bought_snapshot(http, svc, people, trainer)
     assert http.get(snap["downloads"]["files"]["croissant.json"]["url"]).status_code == 200
     assert http.delete(f"/api/items/{walk.id}/consent", headers=people["owner"].headers).is_success
-    attest = {"content_sha256": [walk.deidentified_sha256], "statement": "deleted"}
+    attest = {
+        "content_sha256": [walk.deidentified_sha256],
+        "statement": "deleted",
+        "snapshots": [snap["id"]],
+        "models": "none_trained",
+    }
     assert http.post("/api/buyers/attestations", headers=trainer.headers, json=attest).is_success
 
     got = CliRunner().invoke(
@@ -691,14 +703,18 @@ def test_a_buyer_holding_an_item_under_two_hashes_is_told_both_and_must_attest_b
     only_first = client.post(
         "/api/buyers/attestations",
         headers=trainer.headers,
-        json={"content_sha256": [old], "statement": "deleted v1"},
+        json={"content_sha256": [old], "statement": "deleted v1", "models": "none_trained"},
     )
     assert only_first.status_code == 422 and new in only_first.text
     assert _last_event(services, "deletion:refuse").data["left_out"] == [new]
     both = client.post(
         "/buyer/feed/attest",
         headers=trainer.headers,
-        data={"content_sha256": [old, new], "statement": "deleted v1 and v2"},
+        data={
+            "content_sha256": [old, new],
+            "statement": "deleted v1 and v2",
+            "models": "none_trained",
+        },
         follow_redirects=False,
     )
     assert both.status_code == 303, both.text

@@ -64,7 +64,7 @@ ACTORS = {
     "someone": "someone else",
 }
 # Audit data fields never shown in a passport (another party's private details).
-_HIDDEN = frozenset({"statement"})
+_HIDDEN = frozenset({"statement", "signed_statement"})
 
 
 def _held(event: Any) -> bool:
@@ -108,6 +108,7 @@ def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]
     return {
         "item_id": item.id,
         "status": item.status.value,
+        "buyers": buyers_told(uow, item.id),
         "events": [
             {
                 "seq": e.seq,
@@ -122,3 +123,31 @@ def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]
             for e in events
         ],
     }
+
+
+def buyers_told(uow: UnitOfWork, item_id: int) -> list[dict[str, Any]]:
+    """Each buyer told to delete the item: its name, when it was told, its deadline, when
+    it acknowledged and when it attested deletion (None: not yet), whether the
+    attestation came late and whether the deadline passed unattested (it was then
+    suspended). From the notices themselves, in the order they were made."""
+    from datatrust.domain.accounts import Organisation
+    from datatrust.services.revocations import Revocation
+
+    def iso(moment: Any) -> str | None:
+        return as_utc(moment).isoformat() if moment is not None else None
+
+    out = []
+    for n in uow.all(Revocation, item_id=item_id, order_by="id"):
+        org = uow.get(Organisation, n.org_id)
+        out.append(
+            {
+                "buyer": org.legal_name if org else "",
+                "told_at": iso(n.noticed_at),
+                "deadline": iso(n.deadline),
+                "acknowledged_at": iso(n.acknowledged_at),
+                "attested_at": iso(n.attested_at),
+                "late": n.late,
+                "overdue": n.overdue_at is not None,
+            }
+        )
+    return out

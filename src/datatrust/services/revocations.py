@@ -312,31 +312,185 @@ def acknowledge(
     return notices
 
 
+# What a buyer did with models trained on a withdrawn item, and which of those each
+# licence's end-of-licence term (``Licence.on_end``) allows.
+MODEL_ACTIONS = ("none_trained", "retrained_without", "deleted", "kept_no_new_training")
+ALLOWED_MODEL_ACTIONS = {
+    "retrain_without": frozenset({"none_trained", "retrained_without", "deleted"}),
+    "keep_no_new_training": frozenset(MODEL_ACTIONS),
+    "delete_model": frozenset({"none_trained", "deleted"}),
+}
+STATEMENT_TYPE = "datatrust-deletion-statement"
+MAX_COPIES = 50
+
+
+@dataclass(frozen=True)
+class HeldCopy:
+    """A snapshot the buyer downloaded that holds one of a notice's items."""
+
+    snapshot_id: int
+    version: str
+    item_id: int
+
+
+def held_copies(uow: UnitOfWork, org_id: int, item_ids: set[int]) -> list[HeldCopy]:
+    """Every ready snapshot of ``org_id`` holding one of ``item_ids`` that the buyer
+    downloaded (any of its files: ``snapshot:download`` in the audit log), by id."""
+    rows = [r for r in uow.all(SnapshotItem, org_id=org_id) if r.item_id in item_ids]
+    snaps = {s.id: s for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows})}
+    downloaded = {
+        int(e.subject_id)
+        for e in uow.queries.audit_events_about("snapshot", [str(i) for i in sorted(snaps)])
+        if e.tag == AuditTag.SNAPSHOT_DOWNLOAD.value
+    }
+    found = {
+        (r.snapshot_id, r.item_id): HeldCopy(r.snapshot_id, snaps[r.snapshot_id].version, r.item_id)
+        for r in rows
+        if r.snapshot_id in downloaded and snaps[r.snapshot_id].state == "ready"
+    }
+    return [found[k] for k in sorted(found)]
+
+
+def _model_terms(uow: UnitOfWork, org_id: int, item_ids: set[int]) -> list[str]:
+    """The end-of-licence terms (``on_end``) of every agreement under which ``org_id``
+    received ``item_ids``."""
+    agreements = {
+        r.agreement_id for r in uow.all(SnapshotItem, org_id=org_id) if r.item_id in item_ids
+    }
+    terms = set()
+    for agreement_id in agreements:
+        agreement = uow.get(AgreementRow, agreement_id)
+        if agreement is not None:
+            terms.add(str(agreement.licence.get("on_end", "retrain_without")))
+    return sorted(terms) or ["retrain_without"]
+
+
+def deletion_choices(uow: UnitOfWork, actor: Actor) -> dict[str, dict[str, Any]]:
+    """For each of the caller's notices (keyed by its ``content_sha256``): the copies it
+    must name when attesting (``held``: snapshots it downloaded holding the item) and the
+    model answers its licences allow (``models``, in ``MODEL_ACTIONS`` order)."""
+    org = approved_org(uow, actor, Permission.DELETION_ATTEST, allow_suspended=True)
+    out = {}
+    for n in uow.all(Revocation, org_id=org.id, order_by="seq"):
+        terms = _model_terms(uow, org.id, {n.item_id})
+        allowed = frozenset.intersection(
+            *(ALLOWED_MODEL_ACTIONS.get(t, frozenset()) for t in terms)
+        )
+        out[n.content_sha256] = {
+            "held": held_copies(uow, org.id, {n.item_id}),
+            "models": [a for a in MODEL_ACTIONS if a in allowed],
+        }
+    return out
+
+
+@dataclass
+class Attestation:
+    """What ``attest_deletion`` recorded: the notices, and the statement as the platform
+    signed it (a compact JWS, checked with the keys at ``/.well-known/jwks.json``)."""
+
+    notices: list[Revocation]
+    signed_statement: str
+    claims: dict[str, Any]
+
+
 def attest_deletion(
     uow: UnitOfWork,
     actor: Actor,
     hashes: list[str],
     statement: str,
     now: datetime | None = None,
-) -> list[Revocation]:
-    """The buyer attests it deleted these items (every copy, derived files included).
+    *,
+    signer: Signer,
+    base_url: str,
+    snapshots: list[int] | None = None,
+    copies: list[str] | None = None,
+    models: str | None = None,
+) -> Attestation:
+    """The buyer attests it deleted these items: which snapshots (``snapshots``: ids),
+    which other copies and where (``copies``: free text, one per copy), what it did with
+    models trained on them (``models``, one of ``MODEL_ACTIONS``, allowed by the
+    end-of-licence term of every agreement it received them under) and a ``statement``.
 
-    Refused and audited: a hash the buyer never received or has no notice for, or a
-    notice named by only some of the hashes it lists (``content_hashes`` in the feed). An
-    attestation after the deadline is kept (marked late) and suspends the buyer.
+    Refused and audited, naming each problem: a hash the buyer never received or has no
+    notice for; a notice named by only some of the hashes it lists (``content_hashes`` in
+    the feed); a snapshot it downloaded that holds one of the items, left out (the copy
+    would stay undeleted); a snapshot that is not its own; a model answer the licence does
+    not allow. An attestation after the deadline is kept (marked late) and suspends the
+    buyer. The statement is returned signed by the platform and kept in the audit log.
     """
     org = approved_org(uow, actor, Permission.DELETION_ATTEST, allow_suspended=True)
     moment = as_utc(now or utcnow())
+    problems: list[str] = []
     if not isinstance(statement, str) or not statement.strip():
+        problems.append("statement: required")
+    if models not in MODEL_ACTIONS:
+        problems.append(
+            "models: say what you did with models trained on it: " + ", ".join(MODEL_ACTIONS)
+        )
+    copies = [c.strip()[:300] for c in (copies or []) if isinstance(c, str) and c.strip()]
+    if len(copies) > MAX_COPIES:
+        problems.append(f"copies: at most {MAX_COPIES}")
+    if problems:
         raise refuse(
             uow,
             actor,
             AuditTag.DELETION_REFUSE,
             "org",
             org.id,
-            InvalidInput("say what was deleted", problems=["statement: required"]),
+            InvalidInput("the deletion statement is incomplete", problems=problems),
         )
     notices = _notices_for(uow, actor, org, hashes, AuditTag.DELETION_REFUSE, every_copy=True)
+    item_ids = {n.item_id for n in notices}
+    named = sorted({int(s) for s in snapshots or []})
+    held = held_copies(uow, org.id, item_ids)
+    own = {s.id: s for s in uow.all(Snapshot, org_id=org.id)}
+    problems = [
+        f"snapshots: {s} is not a snapshot of your organisation" for s in named if s not in own
+    ]
+    problems += [
+        f"snapshots: you downloaded snapshot {c.snapshot_id} (version {c.version}), which "
+        f"holds item {c.item_id}; delete it and name it too"
+        for c in held
+        if c.snapshot_id not in named
+    ]
+    terms = _model_terms(uow, org.id, item_ids)
+    allowed = frozenset.intersection(*(ALLOWED_MODEL_ACTIONS.get(t, frozenset()) for t in terms))
+    if models not in allowed:
+        problems.append(
+            f"models: {models} is not what the licence allows when it ends ("
+            + ", ".join(terms)
+            + "); allowed: "
+            + ", ".join(a for a in MODEL_ACTIONS if a in allowed)
+        )
+    if problems:
+        raise refuse(
+            uow,
+            actor,
+            AuditTag.DELETION_REFUSE,
+            "org",
+            org.id,
+            InvalidInput("this deletion statement leaves something out", problems=problems),
+            left_out_snapshots=[c.snapshot_id for c in held if c.snapshot_id not in named],
+            models=models,
+        )
+    hashes_held = held_hashes(uow, org.id)
+    claims = {
+        "type": STATEMENT_TYPE,
+        "iss": base_url,
+        "sub": f"org:{org.id}",
+        "org_name": org.legal_name,
+        "iat": int(moment.timestamp()),
+        "notices": [
+            {"seq": n.seq, "content_hashes": notice_hashes(n, hashes_held)} for n in notices
+        ],
+        "snapshots": named,
+        "copies": copies,
+        "models": models,
+        "licence_on_end": terms,
+        "statement": statement.strip()[:2000],
+        "attested_by": actor_label(actor),
+    }
+    signed = signer.sign(claims)
     late = []
     for n in notices:
         if n.attested_at is not None:
@@ -355,12 +509,15 @@ def attest_deletion(
             org_name=org.legal_name,
             notice_id=n.id,
             late=n.late,
+            snapshots=named,
+            models=models,
             statement=statement.strip()[:2000],
+            signed_statement=signed,
         )
     if late:
         _suspend(uow, org, late, moment)
     uow.commit()
-    return notices
+    return Attestation(notices, signed, claims)
 
 
 def _suspend(uow: UnitOfWork, org: Organisation, overdue: list[Revocation], at: datetime) -> None:

@@ -38,6 +38,11 @@ class HashesIn(Strict):
 
 class AttestIn(HashesIn):
     statement: str = Field(max_length=2000)
+    # The snapshots deleted (every one downloaded that holds the items must be named),
+    # other copies and where they were, and what was done with models trained on them.
+    snapshots: list[int] = Field(default_factory=list, max_length=1000)
+    copies: list[str] = Field(default_factory=list, max_length=revocations.MAX_COPIES)
+    models: str | None = Field(default=None, max_length=40)
 
 
 class WebhookIn(Strict):
@@ -302,6 +307,18 @@ def remove_webhook(
     return webhooks.webhook_status(unit, actor)
 
 
+@router.get("/api/buyers/revocations")
+def deletion_choices(
+    actor: Actor = requires(Permission.DELETION_ATTEST), unit: UnitOfWork = unit_of_work()
+) -> dict[str, Any]:
+    """For each notice (by its ``content_sha256``): the snapshots an attestation must name
+    (downloaded, holding the item) and the model answers the licences allow."""
+    return {
+        sha: {"snapshots": [c.snapshot_id for c in c_["held"]], "models": c_["models"]}
+        for sha, c_ in revocations.deletion_choices(unit, actor).items()
+    }
+
+
 @router.post("/api/buyers/revocations/acknowledge")
 def acknowledge(
     body: HashesIn,
@@ -316,15 +333,29 @@ def acknowledge(
 def attest(
     body: AttestIn,
     actor: Actor = requires(Permission.DELETION_ATTEST),
+    svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> dict[str, Any]:
-    notices = revocations.attest_deletion(unit, actor, body.content_sha256, body.statement)
+    """Attest deletion; the answer carries the statement signed by the platform."""
+    done = revocations.attest_deletion(
+        unit,
+        actor,
+        body.content_sha256,
+        body.statement,
+        signer=svc.signer,
+        base_url=svc.settings.base_url,
+        snapshots=body.snapshots,
+        copies=body.copies,
+        models=body.models,
+    )
     return {
         "attested": [
             {"content_sha256": n.content_sha256, "late": n.late, "at": n.attested_at.isoformat()}
-            for n in notices
+            for n in done.notices
             if n.attested_at
-        ]
+        ],
+        "signed_statement": done.signed_statement,
+        "statement": done.claims,
     }
 
 

@@ -231,6 +231,20 @@ def buyer_snapshots(
     return render(page, "snapshots.html", snapshots=shown, refresh=refresh)
 
 
+def _(msgid: str) -> str:
+    """Marks a msgid for extraction; the page translates it with ``page._``."""
+    return msgid
+
+
+# What a buyer did with models trained on a withdrawn item (``revocations.MODEL_ACTIONS``).
+MODEL_WORDS = {
+    "none_trained": _("No model was trained on it"),
+    "retrained_without": _("Models trained on it were retrained without it"),
+    "deleted": _("Models trained on it were deleted"),
+    "kept_no_new_training": _("Models were kept, with no new training on it"),
+}
+
+
 def _feed_page(page: Page, svc: Services, unit: UnitOfWork, status: int = 200, **extra: Any) -> Any:
     feed = revocations.revocation_feed(unit, svc.signer, page.actor, svc.settings.base_url)
     return render(
@@ -238,6 +252,8 @@ def _feed_page(page: Page, svc: Services, unit: UnitOfWork, status: int = 200, *
         "feed.html",
         status,
         notices=feed["claims"]["revoked"],
+        choices=revocations.deletion_choices(unit, page.actor),
+        model_words=MODEL_WORDS,
         now=utcnow().isoformat(),
         errors=extra.pop("errors", {}),
         form=extra.pop("form", {}),
@@ -260,15 +276,29 @@ def attest(
     unit: UnitOfWork = unit_of_work(),
     content_sha256: list[str] = Form([]),  # every hash of one notice (``content_hashes``)
     statement: str = Form(""),
+    snapshots: list[int] = Form([]),
+    copies: str = Form(""),  # one copy a line
+    models: str = Form(""),
 ) -> Response:
     try:
-        revocations.attest_deletion(unit, page.actor, content_sha256, statement)
+        revocations.attest_deletion(
+            unit,
+            page.actor,
+            content_sha256,
+            statement,
+            signer=svc.signer,
+            base_url=svc.settings.base_url,
+            snapshots=snapshots,
+            copies=copies.splitlines(),
+            models=models or None,
+        )
     except DomainError as exc:
         if exc.status in (401, 404):
             raise
         first = content_sha256[0] if content_sha256 else ""  # the notice's own hash
         errors = {first: field_errors(page, exc, "statement")}
-        return _feed_page(page, svc, unit, 422, errors=errors, form={first: statement})
+        form = {first: {"statement": statement, "copies": copies, "models": models}}
+        return _feed_page(page, svc, unit, 422, errors=errors, form=form)
     return RedirectResponse("/buyer/feed", status_code=303)
 
 
