@@ -351,6 +351,25 @@ def held_copies(uow: UnitOfWork, org_id: int, item_ids: set[int]) -> list[HeldCo
     return [found[k] for k in sorted(found)]
 
 
+def _allowed_models(
+    uow: UnitOfWork, org_id: int, item_ids: set[int]
+) -> tuple[list[str], frozenset[str]]:
+    """The end-of-licence terms of ``org_id``'s agreements for ``item_ids``, and the model
+    answers every one of them allows."""
+    terms = _model_terms(uow, org_id, item_ids)
+    return terms, frozenset.intersection(
+        *(ALLOWED_MODEL_ACTIONS.get(t, frozenset()) for t in terms)
+    )
+
+
+def _refuse_statement(
+    uow: UnitOfWork, actor: Actor, org: Organisation, message: str, problems: list[str], **data: Any
+) -> InvalidInput:
+    error = InvalidInput(message, problems=problems)
+    refuse(uow, actor, AuditTag.DELETION_REFUSE, "org", org.id, error, **data)
+    return error
+
+
 def _model_terms(uow: UnitOfWork, org_id: int, item_ids: set[int]) -> list[str]:
     """The end-of-licence terms (``on_end``) of every agreement under which ``org_id``
     received ``item_ids``."""
@@ -431,14 +450,7 @@ def attest_deletion(
     if len(copies) > MAX_COPIES:
         problems.append(f"copies: at most {MAX_COPIES}")
     if problems:
-        raise refuse(
-            uow,
-            actor,
-            AuditTag.DELETION_REFUSE,
-            "org",
-            org.id,
-            InvalidInput("the deletion statement is incomplete", problems=problems),
-        )
+        raise _refuse_statement(uow, actor, org, "the deletion statement is incomplete", problems)
     notices = _notices_for(uow, actor, org, hashes, AuditTag.DELETION_REFUSE, every_copy=True)
     item_ids = {n.item_id for n in notices}
     named = sorted({int(s) for s in snapshots or []})
@@ -453,8 +465,7 @@ def attest_deletion(
         for c in held
         if c.snapshot_id not in named
     ]
-    terms = _model_terms(uow, org.id, item_ids)
-    allowed = frozenset.intersection(*(ALLOWED_MODEL_ACTIONS.get(t, frozenset()) for t in terms))
+    terms, allowed = _allowed_models(uow, org.id, item_ids)
     if models not in allowed:
         problems.append(
             f"models: {models} is not what the licence allows when it ends ("
@@ -463,13 +474,12 @@ def attest_deletion(
             + ", ".join(a for a in MODEL_ACTIONS if a in allowed)
         )
     if problems:
-        raise refuse(
+        raise _refuse_statement(
             uow,
             actor,
-            AuditTag.DELETION_REFUSE,
-            "org",
-            org.id,
-            InvalidInput("this deletion statement leaves something out", problems=problems),
+            org,
+            "this deletion statement leaves something out",
+            problems,
             left_out_snapshots=[c.snapshot_id for c in held if c.snapshot_id not in named],
             models=models,
         )
