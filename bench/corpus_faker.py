@@ -488,6 +488,10 @@ DEV_PII_TEMPLATES: dict[str, list[str]] = {
         "{PERSON} ka reply aaya?",
         "main aur {PERSON_LC} movie ja rahe hain",
         "bro {FIRST} ko bhi bula le",
+        "{PERSON_LC} bol raha tha ki party hai",
+        "haan {FIRST} ji, main pahunch gaya",
+        "kisi ne {PERSON_LC} ko dekha?",
+        "{FIRST} ke papa ka number {PHONE}",
     ],
     "hi": [
         "{FIRST} जी को नमस्ते कहना",
@@ -539,6 +543,10 @@ DEV_PII_TEMPLATES: dict[str, list[str]] = {
         "heita {FIRST}! long time",
         "{PERSON} won the raffle haha",
         "please send {FIRST}'s email, {EMAIL} bounced",
+        "waiting for {PERSON_LC} at the taxi rank",
+        "{FIRST} said we must meet at {ADDRESS}",
+        "howzit {PERSON_LC}",
+        "ask {LAST} from accounts",
     ],
     "us": [
         "good morning {FIRST}, coffee later?",
@@ -581,6 +589,10 @@ DEV_PII_TEMPLATES: dict[str, list[str]] = {
         "ugh {PERSON_LC} again",
         "my boss {PERSON} wants a report by {DATE}",
         "dinner with {LAST}s on Sunday",
+        "{FIRST} can't make it tonight",
+        "I'll ask {PERSON_LC} tomorrow",
+        "as {FIRST} said, it's fine",
+        "congrats to {PERSON} on the promotion!",
     ],
 }
 DEV_DECOY_TEMPLATES: dict[str, list[str]] = {

@@ -425,6 +425,10 @@ def persons_in(text: str) -> list[str]:
         ("thanks for the lift\n- Jordan", "Jordan"),  # a signature
         ("Amber is my cousin from Kimberley", "Amber"),
         ("ek kaam kar, Diya ko call kar", "Diya"),  # a chat word, capitalised mid-sentence
+        ("bring the chairs for londisizwe", "londisizwe"),  # ending the message after "for"
+        ("waiting for nozibusiso at the taxi rank", "nozibusiso"),
+        ("congrats to Dean on the promotion!", "Dean"),
+        ("regards, Samar", "Samar"),
     ],
 )
 def test_names_outside_every_list_are_found_from_the_words_around_them(text, name):
@@ -449,6 +453,8 @@ def test_names_outside_every_list_are_found_from_the_words_around_them(text, nam
         "dankie, sien jou more",  # Afrikaans chat words
         "kya fees bhar di?",  # "di" is a verb here, not "didi"
         "shaadi 13 Jun ko hai, Indore mein",  # a month before "ko"
+        "kisi ne dekha kya?",  # "someone" in Hinglish
+        "look at the link for pics",
         "paid R450 at Dutta, Varma and Kumer lol",  # a firm of three surnames
     ],
 )

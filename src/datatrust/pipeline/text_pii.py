@@ -909,7 +909,8 @@ _PERSON_VERBS = re.compile(
 # Only people are told, asked or copied in: even "George" or "Georgia" after these.
 _TOLD = re.compile(
     r"\b(?:tell|told|ask|asked|cc|cc'd|remind|invite|invited|(?:talk|talked|spoke|speak|"
-    r"shout ?out|shoutout|say hi|said hi)\s+to|(?:phone|call|chat|chatting) with)\s+$",
+    r"shout ?out|shoutout|say hi|said hi|congrats|congratulations)\s+to|"
+    r"(?:phone|call|chat|chatting) with|wait(?:ing)? for)\s+$",
     re.I,
 )
 # A question about someone: "did Mark pay you back?", "is Alice still dating Sam?"
@@ -923,7 +924,8 @@ _VOCATIVE = re.compile(
     r"sawubona|dumela|molo|howzit|namaste|love you|miss you|sorry|congrats|well done|"
     r"good (?:morning|night|evening|afternoon)|morning|night|cheers|ciao|later|sharp|"
     r"happy (?:birthday|bday|anniversary)|(?:baie )?dankie|ngiyabonga|siyabonga|enkosi|"
-    r"shukriya|dhanyavaad|arre|oye|yebo|haibo|ola|heyy+|regards|best|love|xoxo|yours)"
+    r"shukriya|dhanyavaad|arre|oye|yebo|haibo|ola|heyy+|regards|best|love|xoxo|yours|"
+    r"heita|aweh|sho|sharp)"
     r"[,!]?\s+$",
     re.IGNORECASE,
 )
@@ -943,7 +945,7 @@ _PERSON_AFTER = re.compile(
     # Hinglish: "X ne bola", "X dekh lega", "X bol rahi thi"
     r"|\s+(?:ne\s+(?:bola|boli|kaha|bataya|poocha|pucha|likha|socha|bheja|diya|kiya|call)|"
     r"ko\s+(?:bol|bolo|bata|batao|call|phone|bhej|de|dena|do|pooch|puch|keh|kah|samjha|"
-    r"forward|add|bula|bulao|tag|"
+    r"forward|add|bula|bulao|tag|dekha|dekhi|mila|mili|jaante|jaanti|jante|"
     r"yaad|mil|milna|invite|message|msg)|"
     r"se\s+(?:pooch|puch|baat|mil|milna|keh|kaho|bol|le|lena|maang)|"
     r"(?:ka|ki)\s+(?:phone|call|msg|message)\s+(?:aaya|aayi|aa)|"
@@ -954,7 +956,7 @@ _PERSON_AFTER = re.compile(
 # common English word.
 _PERSON_AFTER_WEAK = re.compile(
     r"\s+(?:(?:just|has|also|already)\s+)?(?:forgot|left|lost|sent|paid|owes|lives|loves|"
-    r"knows|got|gets|(?:is|was)\s+(?:at|with|busy|late|back))\b",
+    r"knows|got|gets|can't|cannot|won't|couldn't|didn't|(?:is|was)\s+(?:at|with|busy|late|back))\b",
     re.IGNORECASE,
 )
 # Kin and friends named: "my sister Crystal", "meri cousin Priya".
@@ -976,6 +978,9 @@ _HINGLISH_PERSON_NOUNS = re.compile(
 )
 # A signature: "- Jordan" on a line of its own.
 _SIGN_OFF = re.compile(r"(?:.*\n)?\s*[-–—~]\s*", re.DOTALL)
+
+
+_FOR_AT_END = re.compile(r"\bfor\s+$", re.IGNORECASE)
 
 
 def _signed(text: str, tok: _Tok) -> bool:
@@ -1180,6 +1185,13 @@ def _named_by_context(
         # sister Amber", "Samar ki shaadi".
         return gz.english_rank.get(tok.key, _COMMON_RANK) >= _RARE_RANK and bool(
             (tok.possessive and _PERSON_NOUNS.match(text, tok.end))
+            or (
+                _VOCATIVE.search(text, max(0, start - 25), start)
+                and (
+                    _ADDRESSED_FIRST.match(text, tok.end)
+                    or _ADDRESSED_LAST.fullmatch(text, tok.end)
+                )
+            )
             or _KIN_BEFORE.search(text, max(0, start - 30), start)
             or _HINGLISH_PERSON_NOUNS.match(text, tok.end)
             or _PERSON_AFTER.match(text, tok.end)
@@ -1209,7 +1221,8 @@ def _named_by_context(
         and _PERSON_VERBS.search(text, max(0, start - 25), start)
     ):
         return True  # "fetch Lena": a name that is also a less common English word
-    if kind == "A" and tok.word[:1].isupper() and _TOLD.search(text, max(0, start - 20), start):
+    told_ok = (kind == "A" and tok.word[:1].isupper()) or (kind in "Oo" and len(tok.word) > 2)
+    if told_ok and _TOLD.search(text, max(0, start - 20), start):
         return True  # "ask George", "cc Georgia": only people are asked or copied in
     if (
         kind in "AOo"
@@ -1246,6 +1259,17 @@ def _named_by_context(
         return kind == "O" or tok.key not in gz.english
     if kind == "O" and _devanagari(tok.word) and _HINDI_PERSON_AFTER.match(text, tok.end):
         return True
+    if (
+        kind in "Oo"
+        and (
+            tok.key in gz.first
+            or tok.key in gz.last
+            or (tok.key not in gz.english and len(tok.word) > 5)
+        )
+        and _FOR_AT_END.search(text, max(0, start - 6), start)
+        and not text[name_end:].strip(" .!?")
+    ):
+        return True  # "bring the chairs for londisizwe"
     if _SIGN_OFF.fullmatch(text, 0, start) and not text[name_end:].strip(" .!"):
         return kind != "o" or len(tok.word) > 2  # "- Jordan", "~ thandi nkosi"
     if kind in "Oo" and len(tok.word) > 2 and _OPENING.fullmatch(text, 0, start):
