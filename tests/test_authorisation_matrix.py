@@ -35,6 +35,11 @@ OPERATOR_ON_ORGS = frozenset(
         ("GET /api/campaigns/{campaign_id}/coverage", "operator"),
         ("GET /api/campaigns/{campaign_id}/review", "operator"),
         ("GET /api/campaigns/{campaign_id}/pay-floor", "operator"),
+        # ...and on the campaign pages the same: progress, funding a platform's, open, close.
+        ("GET /campaigns/{campaign_id}", "operator"),
+        ("POST /campaigns/{campaign_id}/fund", "operator"),
+        ("POST /campaigns/{campaign_id}/open", "operator"),
+        ("POST /campaigns/{campaign_id}/close", "operator"),
         ("GET /api/orgs/{org_id}/invoices", "operator"),  # reconciling every buyer's books
         # The incident register is the operators' (issue 14 §6): nobody else's object.
         ("GET /api/incidents/{incident_id}", "operator"),

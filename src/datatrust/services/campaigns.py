@@ -35,7 +35,7 @@ from datatrust.domain.errors import (
     PermissionDenied,
 )
 from datatrust.domain.items import Item, ItemKind, ItemStatus
-from datatrust.domain.money import Money
+from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Actor, Permission, Role, authorize, can
 from datatrust.services import money
 from datatrust.services.accounts import actor_label
@@ -202,11 +202,20 @@ def pay_floor_check(
     terms = uow.get(CampaignPayTerms, campaign.id)
     if terms is None:
         return None
-    floor = floors.floor_for(terms.country)
+    return check_terms(campaign.rate, terms.expected_minutes_per_item, terms.country, floors)
+
+
+def check_terms(
+    rate: Money, expected_minutes: int, country: str | None, floors: PayFloors
+) -> money.PayFloorCheck:
+    """A rate for ``expected_minutes`` of effort against the floor for ``country``: what
+    ``pay_floor_check`` judges a campaign by, for terms not yet saved (the campaign form's
+    live check). ``CurrencyMismatch`` for a rate in another currency than the floor."""
+    floor = floors.floor_for(country)
     return money.check_pay_floor(
-        campaign.rate,
-        terms.expected_minutes_per_item,
-        terms.country,
+        rate,
+        expected_minutes,
+        country,
         floor_minor_per_hour=floor.amount_minor,
         floor_currency=floor.currency,
     )
@@ -387,6 +396,66 @@ def get_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
 def list_campaigns(uow: UnitOfWork, actor: Actor) -> list[Campaign]:
     authorize(actor, Permission.CAMPAIGN_READ)
     return [c for c in uow.all(Campaign, order_by="-id") if _visible(actor, c)]
+
+
+def list_managed_campaigns(uow: UnitOfWork, actor: Actor) -> list[Campaign]:
+    """The campaigns the caller runs: its organisation's (a buyer), every one (an operator)."""
+    authorize(actor, Permission.CAMPAIGN_CREATE)
+    return [
+        c
+        for c in uow.all(Campaign, order_by="-id")
+        if can(actor, Permission.CAMPAIGN_CREATE, c.manager)
+    ]
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    """Where a campaign stands, for the people who run it: its work by stage and its
+    escrow, each figure from the rule or the ledger that decides it."""
+
+    campaign: Campaign
+    accepted: int  # accepted and paid (listed), or decided for acceptance
+    pending_review: int  # accepted by the checks, waiting for reviewers (or for escrow)
+    in_checks: int  # still being checked by the pipeline
+    rejected: int
+    escrow_held: Money  # what escrow holds now (the ledger's balance)
+    escrow_needed: Money  # what opening needs (``required_escrow``)
+    returned: Money  # what closing gave back to whoever funded it (the release entries)
+    pay_floor: money.PayFloorCheck | None  # ``pay_floor_check``; None without an effort
+
+    @property
+    def shortfall(self) -> Money:
+        short = self.escrow_needed - self.escrow_held
+        return short if short.is_positive else Money.zero(short.currency)
+
+
+def campaign_progress(
+    uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFloors
+) -> CampaignProgress:
+    """A campaign's progress for the organisation running it (and operators); NotFound
+    for anyone else. Read-only."""
+    authorize(actor, Permission.CAMPAIGN_CREATE)
+    campaign = uow.get(Campaign, campaign_id)
+    if campaign is None or not can(actor, Permission.CAMPAIGN_CREATE, campaign.manager):
+        raise NotFound("no such campaign")
+    found = uow.all(Item, campaign_id=campaign.id)
+    waiting = sum(_waiting(i, campaign_id) for i in found)
+    decided = sum(i.status is ItemStatus.ACCEPTED for i in found) - waiting
+    try:
+        check = pay_floor_check(uow, campaign, floors)
+    except CurrencyMismatch:  # priced in another currency than the floor: no check
+        check = None
+    return CampaignProgress(
+        campaign=campaign,
+        accepted=decided + sum(i.status is ItemStatus.LISTED for i in found),
+        pending_review=waiting,
+        in_checks=sum(i.status in _IN_FLIGHT for i in found),
+        rejected=sum(i.status is ItemStatus.REJECTED for i in found),
+        escrow_held=money.escrow_balance(uow, campaign_id, campaign.currency),
+        escrow_needed=required_escrow(campaign),
+        returned=money.escrow_returned(uow, campaign_id, campaign.currency),
+        pay_floor=check,
+    )
 
 
 def check_campaign_takes_work(uow: UnitOfWork, campaign_id: int) -> list[str]:

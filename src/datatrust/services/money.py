@@ -241,6 +241,20 @@ def escrow_balance(uow: UnitOfWork, campaign_id: int, currency: str) -> Money:
     return uow.queries.ledger.balance(AccountRef.escrow(campaign_id, currency))
 
 
+def escrow_returned(uow: UnitOfWork, campaign_id: int, currency: str) -> Money:
+    """What closing the campaign gave back from its escrow so far: the releases keyed by
+    ``close_campaign_escrow`` (the one at closing and the final one)."""
+    ledger = uow.queries.ledger
+    account = AccountRef.escrow(campaign_id, currency)
+    returned = Money.zero(currency)
+    first_key = f"escrow-release:{campaign_id}:{currency}"
+    for key in (first_key, f"{first_key}:final"):
+        entry = ledger.entry(key)
+        if entry is not None:
+            returned = returned - entry.amount_for(account)
+    return returned
+
+
 def escrow_covers(
     uow: UnitOfWork, campaign_id: int, rate: Money, quota: int, bonus_total: Money
 ) -> bool:

@@ -73,7 +73,7 @@ def operator_campaigns(
 ) -> HTMLResponse:
     floors = campaigns.PayFloors.from_settings(svc.settings)
     shown = [task_view(page, c, unit, floors) for c in campaigns.list_campaigns(unit, page.actor)]
-    return render(page, "operator_campaigns.html", tasks=shown)
+    return render(page, "campaigns.html", tasks=shown)
 
 
 def _review_page(

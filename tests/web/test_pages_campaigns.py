@@ -1,0 +1,146 @@
+"""Campaign pages for the people who run them (a buyer's organisation, the operator):
+create with the pay-floor check of the typed terms, fund escrow, open, close with what
+came back shown, and the progress; every figure the ledger's or the pay-floor check's."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from datatrust.domain.ledger import AccountRef
+from datatrust.domain.money import Money
+from datatrust.i18n import format_money, translator
+from datatrust.web.pages.manage import OPEN_REFUSALS
+
+FORM = {
+    "title": "Bus stops at dawn",
+    "description": "Thirty seconds of a bus stop before seven",
+    "kind": "ambient",
+    "pay_basis": "per_item",
+    "rate": "1.00",
+    "currency": "USD",
+    "quota": "20",
+    "expected_minutes": "5",
+    "coverage_bonus": "0.25",
+    "max_duration_s": "",
+    "review_mode": "operator",
+    "licence_template": "training_only",
+}
+
+
+def balance(services, ref: AccountRef) -> Money:
+    with services.uow(read_only=True) as uow:
+        return uow.queries.ledger.balance(ref)
+
+
+def create(client, headers, **changes) -> int:
+    response = client.post(
+        "/campaigns", headers=headers, data={**FORM, **changes}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return int(response.headers["location"].rsplit("/", 1)[1])
+
+
+def fund(client, headers, campaign_id: int, amount: str, key: str):
+    return client.post(
+        f"/campaigns/{campaign_id}/fund",
+        headers=headers,
+        data={"amount": amount, "idempotency_key": key},
+        follow_redirects=False,
+    )
+
+
+def text_of(html: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}"[^>]*>([^<]*)<', html)
+    assert found is not None, element_id
+    return found.group(1).strip()
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_the_campaign_form_checks_the_typed_rate_against_the_pay_floor(client, people, lang):
+    headers = people["operator"].headers
+    # $1.00 for 5 minutes is $12.00 an hour, over the default floor of $8.00.
+    ok = client.get(
+        f"/campaigns/new?part=check&rate=1.00&expected_minutes=5&lang={lang}", headers=headers
+    )
+    assert ok.status_code == 200 and 'class="ok"' in ok.text
+    assert format_money(Money(1200, "USD"), lang) in ok.text
+    # $0.50 for 5 minutes is $6.00: below, and it says the least rate that meets it.
+    low = client.get(
+        f"/campaigns/new?part=check&rate=0.50&expected_minutes=5&lang={lang}", headers=headers
+    )
+    assert 'class="error"' in low.text
+    for minor in (600, 800, 67):  # hourly, floor, least rate per item (8.00 × 5 / 60 ↑)
+        assert format_money(Money(minor, "USD"), lang) in low.text
+    # Without JavaScript the whole form asks for the same check.
+    form = client.get("/campaigns/new?rate=0.50&expected_minutes=5", headers=headers)
+    assert 'id="pay-check"' in form.text and 'class="error"' in form.text
+
+
+def test_an_operator_creates_funds_opens_and_closes_a_campaign_and_sees_what_came_back(
+    client, people, services
+):
+    headers = people["operator"].headers
+    campaign_id = create(client, headers)
+    page = client.get(f"/campaigns/{campaign_id}", headers=headers).text
+    # Quota 20 × ($1.00 + $0.25 bonus) = $25.00 needed; nothing held yet.
+    assert text_of(page, "escrow-needed") == "$25.00"
+    assert text_of(page, "escrow-short") == "$25.00"
+    assert text_of(page, "hourly") == "about $12.00 an hour"
+    refused = client.post(f"/campaigns/{campaign_id}/open", headers=headers)
+    assert refused.status_code == 422 and "fund the amount still missing" in refused.text
+    funded = fund(client, headers, campaign_id, "30.00", "k1")
+    assert funded.status_code == 303
+    escrow = AccountRef.escrow(campaign_id, "USD")
+    assert balance(services, escrow) == Money(3000, "USD")
+    page = client.get(f"/campaigns/{campaign_id}", headers=headers).text
+    assert text_of(page, "escrow-held") == "$30.00"
+    opened = client.post(f"/campaigns/{campaign_id}/open", headers=headers, follow_redirects=False)
+    assert opened.status_code == 303
+    page = client.get(f"/campaigns/{campaign_id}", headers=headers).text
+    assert text_of(page, "quota") == "20" and text_of(page, "accepted") == "0"
+    assert text_of(page, "pending") == "0"
+    closed = client.post(f"/campaigns/{campaign_id}/close", headers=headers, follow_redirects=False)
+    assert closed.status_code == 303
+    page = client.get(f"/campaigns/{campaign_id}?lang=zu", headers=headers).text
+    # Nothing was owed: all of it came back, as the ledger says.
+    assert balance(services, escrow) == Money(0, "USD")
+    assert text_of(page, "escrow-returned") == format_money(Money(3000, "USD"), "zu")
+
+
+def test_a_rate_below_the_floor_cannot_open_and_the_page_says_the_least_rate(client, people):
+    headers = people["operator"].headers
+    campaign_id = create(client, headers, rate="0.50", coverage_bonus="")
+    fund(client, headers, campaign_id, "10.00", "k2")
+    refused = client.post(f"/campaigns/{campaign_id}/open?lang=hi", headers=headers)
+    assert refused.status_code == 422
+    assert text_of(refused.text, "least") == "$0.67"
+    assert translator("hi").gettext(OPEN_REFUSALS["invalid_input"]) in refused.text
+
+
+def test_a_buyer_runs_its_own_campaign_and_funds_it_from_its_card(client, people, services):
+    headers = people["buyer"].headers
+    campaign_id = create(client, headers, coverage_bonus="")
+    assert f"/campaigns/{campaign_id}" in client.get("/campaigns", headers=headers).text
+    funded = fund(client, headers, campaign_id, "20.00", "k3")
+    assert funded.status_code == 303
+    assert balance(services, AccountRef.escrow(campaign_id, "USD")) == Money(2000, "USD")
+    assert client.post(f"/campaigns/{campaign_id}/open", headers=headers).status_code == 200
+    # Another organisation's buyer, and a contributor, never see it.
+    assert (
+        client.get(f"/campaigns/{campaign_id}", headers=people["owner"].headers).status_code == 403
+    )
+    assert (
+        client.get(f"/campaigns/{campaign_id}", headers=people["buyer"].headers).status_code == 200
+    )
+
+
+def test_a_campaign_with_problems_is_refused_by_field_keeping_what_was_typed(client, people):
+    headers = people["operator"].headers
+    page = client.post(
+        "/campaigns?lang=hi", headers=headers, data={**FORM, "title": "", "rate": "1.5.0"}
+    )
+    assert page.status_code == 422
+    assert 'value="Thirty seconds of a bus stop before seven"' in page.text
+    assert page.text.count('class="error"') >= 1
