@@ -619,12 +619,14 @@ def _tokens(text: str) -> list[_Tok]:
                 toks.append(_Tok(m.start(), m.end(), word, word.lower(), "N"))
                 continue
         toks.append(_Tok(m.start(), end, word, word.lower()))
+    latin = len(toks)
     for m in _DEVANAGARI_TOKEN.finditer(text):
         word, end = m.group(), m.end()
         if word.endswith("जी") and len(word) > 3:  # "शर्माजी": name + honorific
             word, end = word[:-2], end - 2
         toks.append(_Tok(m.start(), end, word, word))
-    toks.sort(key=lambda t: t.start)
+    if len(toks) > latin and latin:
+        toks.sort(key=lambda t: t.start)
     return toks
 
 
@@ -693,7 +695,10 @@ def _persons(text: str) -> Iterable[Candidate]:
         return
     for i, tok in enumerate(toks):
         before = text[toks[i - 1].end : tok.start] if i else text[: tok.start]
-        sentence_start = (i == 0 and not before.strip()) or _SENTENCE_END.search(before) is not None
+        if before == " ":  # the common case, without a regex
+            sentence_start = False
+        else:
+            sentence_start = (i == 0 and not before.strip()) or bool(_SENTENCE_END.search(before))
         tok.kind = _classify(tok, gz, sentence_start)
         tok.mid = not sentence_start
     for i, tok in enumerate(toks):
