@@ -29,7 +29,7 @@ from test_seed_story import (
 
 from datatrust.cli import served_settings
 from datatrust.config import Settings
-from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.items import Item, ItemKind
 from datatrust.pipeline.regions import REGION_RESOLUTION
 
 CELL_RES8 = "8928308280fffff"
@@ -46,28 +46,16 @@ PHOTO = _photo_bytes()
 
 
 def listed_photo(services, persona) -> Item:
-    with services.uow() as uow:
-        original = services.storage.put(uow, persona.actor.user_id, [PHOTO + b"raw"])
-        deid = services.storage.put(uow, persona.actor.user_id, [PHOTO], namespace="deid")
-        item = Item(
-            owner_id=persona.actor.user_id,
-            kind=ItemKind.PHOTO,
-            filename="street.jpg",
-            content_type="image/jpeg",
-            size=original.size,
-            original_key=original.key,
-            original_sha256=original.content_id,
-            status=ItemStatus.LISTED,
-            title="street corner",
-            deidentified_key=deid.key,
-            deidentified_sha256=deid.sha256,
-            h3_cell=CELL_RES8,
-            report={"quality": {"score": 0.8}, "language": "en"},
-        )
-        uow.add(item)
-        uow.flush()
-        uow.commit()
-        return item
+    return listed_item(
+        services,
+        persona,
+        PHOTO,
+        "street corner",
+        kind=ItemKind.PHOTO,
+        filename="street.jpg",
+        content_type="image/jpeg",
+        duration_seconds=None,
+    )
 
 
 @pytest.fixture

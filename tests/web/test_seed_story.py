@@ -48,16 +48,27 @@ TRAINING = {
 }
 
 
-def listed_item(services, persona, media: bytes, title: str) -> Item:
-    """A walk video as the pipeline leaves it: de-identified bytes stored, listed."""
+def listed_item(
+    services,
+    persona,
+    media: bytes,
+    title: str,
+    *,
+    kind: ItemKind = ItemKind.VIDEO,
+    filename: str = "walk.mp4",
+    content_type: str = "video/mp4",
+    duration_seconds: int | None = 95,
+) -> Item:
+    """A walk video (or another kind) as the pipeline leaves it: de-identified bytes
+    stored, listed."""
     with services.uow() as uow:
         original = services.storage.put(uow, persona.actor.user_id, [media + b"raw"])
         deid = services.storage.put(uow, persona.actor.user_id, [media], namespace="deid")
         item = Item(
             owner_id=persona.actor.user_id,
-            kind=ItemKind.VIDEO,
-            filename="walk.mp4",
-            content_type="video/mp4",
+            kind=kind,
+            filename=filename,
+            content_type=content_type,
             size=original.size,
             original_key=original.key,
             original_sha256=original.content_id,
@@ -66,7 +77,7 @@ def listed_item(services, persona, media: bytes, title: str) -> Item:
             deidentified_key=deid.key,
             deidentified_sha256=deid.sha256,
             h3_cell="8928308280fffff",
-            duration_seconds=95,
+            duration_seconds=duration_seconds,
             report={"quality": {"score": 0.9}, "language": "en"},
         )
         uow.add(item)

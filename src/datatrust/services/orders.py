@@ -801,7 +801,8 @@ def _quality(item: Item) -> float | None:
     return float(score) if isinstance(score, int | float) else None
 
 
-def _language(item: Item) -> str | None:
+def item_language(item: Item) -> str | None:
+    """The item's language (BCP 47), from its processing report or its campaign."""
     report = item.report or {}
     value = report.get("language") or (report.get("campaign") or {}).get("language")
     return value if isinstance(value, str) else None
@@ -894,7 +895,7 @@ def catalogue(
             continue
         if filters.get("kind") and item.kind.value != filters["kind"]:
             continue
-        if filters.get("language") and _language(item) != filters["language"]:
+        if filters.get("language") and item_language(item) != filters["language"]:
             continue
         duration = item.duration_seconds or 0
         if filters.get("min_duration") is not None and duration < int(filters["min_duration"]):
@@ -929,7 +930,7 @@ def catalogue(
     total_duration = 0
     for item, terms in matched:
         facets["kind"][item.kind.value] += 1
-        facets["language"][_language(item) or "unknown"] += 1
+        facets["language"][item_language(item) or "unknown"] += 1
         facets["region"][region_cell(item.h3_cell) or "unknown"] += 1
         facets["licence"][terms.title] += 1
         facets["currency"][terms.currency] += 1
@@ -940,7 +941,7 @@ def catalogue(
             "kind": item.kind.value,
             "duration_seconds": item.duration_seconds,
             "region": region_cell(item.h3_cell),
-            "language": _language(item),
+            "language": item_language(item),
             "quality": _quality(item),
             "price_minor": terms.price_with_surcharge_minor,
             "currency": terms.currency,

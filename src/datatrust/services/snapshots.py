@@ -43,6 +43,7 @@ from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.licence import evaluate
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.pipeline import compliance
 from datatrust.pipeline import snapshot as writer
 from datatrust.pipeline.regions import REGION_RESOLUTION, region_cell
 from datatrust.services.accounts import actor_label
@@ -53,6 +54,7 @@ from datatrust.services.orders import (
     Order,
     approved_org,
     by_ids,
+    item_language,
     refuse,
     use_from_dict,
 )
@@ -75,6 +77,9 @@ CHECKSUMS = "SHA256SUMS"
 # The audit log's head, signed when the snapshot was finalised: the buyer holds proof of
 # what the log said then (``datatrust audit verify --checkpoint`` checks it later).
 AUDIT_CHECKPOINT = "audit-checkpoint.json"
+# The documents a model builder publishes about its training data (pipeline.compliance).
+COMPLIANCE = "compliance.json"
+_PACK_USE_FIELDS = ("action", "purpose", "industry", "territory", "starts_at", "ends_at")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 RAI_TEXT: dict[str, str | list[str]] = {
@@ -544,6 +549,32 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     )
     manifest_body = writer.manifest_bytes(manifest)
     manifest_file = writer.sha256_of(manifest_body, MANIFEST)
+    pack = compliance.compliance_pack(
+        [
+            compliance.PackRecord(
+                kind=items[p.item_id].kind.value,
+                content_type=items[p.item_id].shipped_content_type,
+                size=items[p.item_id].size,
+                duration_seconds=items[p.item_id].duration_seconds,
+                language=item_language(items[p.item_id]),
+                collected_at=as_utc(items[p.item_id].created_at),
+                licence_iri=services.publication.iris.licence(*_licence_parts(p.licence_id)),
+                has_transcript=_transcript_key(items[p.item_id]) is not None,
+            )
+            for p in planned
+        ],
+        dataset=manifest["name"],
+        version=snapshot.version,
+        built_at=as_utc(snapshot.created_at),
+        use={
+            k: use[k]
+            for k in ("action", "purpose", "industry", "territory", "starts_at", "ends_at")
+        },
+        dropped=snapshot.dropped,
+        excluded_at_order=order.reasons or {},
+    )
+    pack_body = json.dumps(pack, indent=2, ensure_ascii=False).encode()
+    pack_file = writer.sha256_of(pack_body, COMPLIANCE)
     checkpoint_body = json.dumps(
         sign_checkpoint(uow, services.signer).document(), indent=2, sort_keys=True
     ).encode()
@@ -551,12 +582,13 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     _put(ctx, snapshot, INDEX, [index])
     _put(ctx, snapshot, MANIFEST, [manifest_body])
     _put(ctx, snapshot, AUDIT_CHECKPOINT, [checkpoint_body])
-    sums = writer.sha256sums([*shard_files, index_file, manifest_file, checkpoint_file])
+    _put(ctx, snapshot, COMPLIANCE, [pack_body])
+    sums = writer.sha256sums([*shard_files, index_file, manifest_file, checkpoint_file, pack_file])
     _put(ctx, snapshot, CHECKSUMS, [sums])
     sums_file = writer.sha256_of(sums, CHECKSUMS)
     snapshot.files = {
         f.name: {"sha256": f.sha256, "size": f.size}
-        for f in [*shard_files, index_file, manifest_file, checkpoint_file, sums_file]
+        for f in [*shard_files, index_file, manifest_file, checkpoint_file, pack_file, sums_file]
     }
     snapshot.state = "ready"
     snapshot.finished_at = utcnow()
@@ -717,6 +749,28 @@ def open_download(
         object_key(snapshot.id, name),
         snapshot.files[name]["sha256"],
     )
+
+
+def read_compliance_pack(
+    uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, snapshot_id: int
+) -> dict[str, Any]:
+    """The compliance pack stored with a ready snapshot of the caller's organisation (the
+    same ``compliance.json`` its links download), checked against its recorded sha256."""
+    snapshot = get_snapshot(uow, actor, snapshot_id)
+    if snapshot.state != "ready" or COMPLIANCE not in snapshot.files:
+        raise NotFound("this snapshot has no compliance pack; build the next version")
+    assert snapshot.id is not None and snapshot.wrapped_key is not None
+    body = b"".join(
+        open_sealed(
+            storage.store,
+            storage.cipher,
+            snapshot.wrapped_key,
+            object_key(snapshot.id, COMPLIANCE),
+            snapshot.files[COMPLIANCE]["sha256"],
+        )
+    )
+    pack: dict[str, Any] = json.loads(body)
+    return pack
 
 
 def items_of_snapshots(uow: UnitOfWork, item_id: int) -> list[SnapshotItem]:

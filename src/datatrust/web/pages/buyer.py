@@ -245,6 +245,27 @@ MODEL_WORDS = {
 }
 
 
+# The template's modalities in words (msgids).
+MODALITY_LABELS = {
+    "text": _("Text"),
+    "image": _("Images"),
+    "audio": _("Audio"),
+    "video": _("Video"),
+}
+
+
+@router.get("/buyer/snapshots/{snapshot_id}/compliance")
+def compliance_page(
+    snapshot_id: RowId,
+    page: Page = page_requires(Permission.SNAPSHOT_DOWNLOAD),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> HTMLResponse:
+    """The snapshot's compliance pack (its stored compliance.json) as a readable page."""
+    pack = snapshots.read_compliance_pack(unit, svc.storage, page.actor, snapshot_id)
+    return render(page, "compliance.html", pack=pack, modality_labels=MODALITY_LABELS)
+
+
 def _feed_page(page: Page, svc: Services, unit: UnitOfWork, status: int = 200, **extra: Any) -> Any:
     feed = revocations.revocation_feed(unit, svc.signer, page.actor, svc.settings.base_url)
     return render(
