@@ -176,3 +176,22 @@ def test_a_checkpoint_verifies_against_a_public_key_kept_elsewhere(
     other.write_text(json.dumps(Ed25519Signer(Ed25519PrivateKey.generate()).public_jwk()))
     result = runner.invoke(app, ["audit", "verify", "--checkpoint", str(path), "--key", str(other)])
     assert result.exit_code == 1 and "signed by key" in result.output
+
+
+def test_audit_verify_and_ledger_check_run_on_a_dev_instance_with_the_dev_flag(
+    databases, tmp_path, monkeypatch
+):
+    """The operator's checks take ``--dev`` as ``serve`` does; without it (and without the
+    environment variable) they refuse the development secrets and name them."""
+    _seed(databases, tmp_path, monkeypatch)
+    monkeypatch.setenv("DATATRUST_DEV_MODE", "0")
+    for command in (["audit", "verify"], ["ledger", "check"]):
+        refused = runner.invoke(app, command)
+        assert refused.exit_code == 2, refused.output
+        assert "DATATRUST_SECRET_KEY" in refused.output
+    verified = runner.invoke(app, ["audit", "verify", "--dev"])
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["checked"] == 4
+    checked = runner.invoke(app, ["ledger", "check", "--dev"])
+    assert checked.exit_code == 0, checked.output
+    assert "ledger check: OK" in checked.output
