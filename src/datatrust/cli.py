@@ -142,8 +142,8 @@ def audit_verify(
     key: str | None = typer.Option(
         None,
         "--key",
-        help="The instance's public key (JWK, JSON) kept elsewhere; default: "
-        "the configured signing key.",
+        help="The instance's public key (JWK) or key set (JWKS, retired keys included) kept "
+        "elsewhere; default: the configured keys.",
     ),
     dev: bool = typer.Option(False, "--dev"),
 ) -> None:
@@ -152,7 +152,7 @@ def audit_verify(
     does not verify), 0 when all holds."""
     from pathlib import Path
 
-    from datatrust.adapters.crypto import verify_jws
+    from datatrust.adapters.crypto import read_keys, verify_jwks
     from datatrust.domain.errors import InvalidInput
     from datatrust.domain.permissions import Actor, Role
     from datatrust.services.audit import read_checkpoint, verify_audit_log
@@ -165,7 +165,12 @@ def audit_verify(
         except (OSError, ValueError) as exc:
             typer.echo(f"error: cannot read the key {key}: {exc}", err=True)
             raise typer.Exit(1) from None
-        verify = lambda token: verify_jws(token, jwk)  # noqa: E731
+        try:
+            keys = read_keys(jwk)  # one JWK, or the key set with retired keys
+        except InvalidInput as exc:
+            typer.echo(f"error: {key}: {exc.message}", err=True)
+            raise typer.Exit(1) from None
+        verify = lambda token: verify_jwks(token, keys)  # noqa: E731
     checkpoints = []
     for name in checkpoint:
         try:
@@ -413,7 +418,10 @@ def licence_explain(
 def consent_verify_receipt(
     file: str = typer.Argument(..., help="A receipt file, as downloaded, or a bare JWS."),
     key: str | None = typer.Option(
-        None, "--key", help="The platform's public key (JWK, JSON). Default: the one in FILE."
+        None,
+        "--key",
+        help="The platform's key (JWK) or key set (/.well-known/jwks.json). "
+        "Default: the key in FILE.",
     ),
 ) -> None:
     """Verify a consent receipt offline. Exit 0 valid, 1 invalid, 2 unreadable input.
@@ -424,7 +432,7 @@ def consent_verify_receipt(
     """
     from pathlib import Path
 
-    from datatrust.adapters.crypto import verify_jws
+    from datatrust.adapters.crypto import b64url_decode, read_keys, verify_jwks
     from datatrust.domain.errors import InvalidInput
 
     try:
@@ -450,10 +458,15 @@ def consent_verify_receipt(
     if not isinstance(jwk, dict):
         raise _invalid(["key: no public key; pass --key JWK.json"])
     try:
-        claims = verify_jws(token, jwk)
+        # --key may be the instance's whole key set (/.well-known/jwks.json): the receipt's
+        # key id picks the key, a retired one included.
+        keys = read_keys(jwk)
+        claims = verify_jwks(token, keys)
     except InvalidInput as exc:
         typer.echo(json.dumps({"valid": False, "problem": exc.message}, indent=2))
         raise typer.Exit(1) from None
+    header = json.loads(b64url_decode(token.split(".")[0]))
+    jwk = next((k for k in keys["keys"] if k.get("kid") == header.get("kid")), keys["keys"][0])
     event = claims.get("event", {})
     typer.echo(
         json.dumps(

@@ -35,6 +35,7 @@ from datatrust.domain.money import Money
 from datatrust.domain.permissions import Role
 from datatrust.pipeline.snapshot import INDEX_COLUMNS
 from datatrust.services import accounts
+from datatrust.services.consent import Receipt
 from datatrust.services.revocations import check_deadlines
 from datatrust.services.snapshots import object_key
 from support import make_persona
@@ -206,6 +207,12 @@ def test_the_seed_story(client, services, people, tmp_path, capsys):
     agreements = bought.json()["agreements"]
     assert {a["item_id"] for a in agreements} == {walk.id, second.id}
     walk_agreement = next(a for a in agreements if a["item_id"] == walk.id)
+    # The sale reached the walk's consent record: a new signed receipt names the buyer.
+    with services.uow(read_only=True) as uow:
+        consent_id = uow.get(Item, walk.id).consent_id
+        receipts = uow.all(Receipt, consent_id=consent_id, order_by="id")
+    disclosed = services.signer.verify(receipts[-1].jws)["recipient_parties"]
+    assert [p["name"] for p in disclosed] == [trainer_org.legal_name]
     odrl = client.get(
         f"/api/buyers/agreements/{walk_agreement['id']}/odrl", headers=trainer.headers
     ).json()

@@ -328,8 +328,14 @@ class Ed25519Signer:
                 raise ValueError("a retired signing key must be an Ed25519 public JWK")
             if len(b64url_decode(jwk.get("x", ""))) != 32:
                 raise ValueError("a retired signing key's x must be 32 bytes")
-            if jwk["x"] != self._jwk["x"]:
-                keys.append(_public_jwk(jwk["x"]))
+            if jwk["x"] == self._jwk["x"]:
+                # Retiring a key means it signs nothing new: a configuration that both
+                # signs with it and lists it as retired is a rotation left half done.
+                raise ValueError(
+                    f"the signing key {self._jwk['kid']} is listed as retired; a retired key "
+                    "cannot sign: set a new DATATRUST_SIGNING_KEY"
+                )
+            keys.append(_public_jwk(jwk["x"]))
         return type(self)(self._private_key, keys)
 
     def sign(self, claims: dict[str, Any]) -> str:
@@ -340,8 +346,14 @@ class Ed25519Signer:
         return f"{signing_input}.{b64url_encode(signature)}"
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a token this key signed; see ``verify_jws``."""
-        return verify_jws(token, self._jwk)
+        """The claims of a token this instance signed, with the key that signs now or a
+        retired one still published (the header's ``kid`` picks it); see ``verify_jwks``.
+        Receipts, checkpoints and feeds signed before a rotation keep verifying."""
+        return verify_jwks(token, self.jwks())
+
+    def key(self, kid: str) -> dict[str, str] | None:
+        """The published public JWK with this ``kid`` (signing or retired), else None."""
+        return next((dict(k) for k in self.jwks()["keys"] if k["kid"] == kid), None)
 
     def public_jwk(self) -> dict[str, str]:
         return dict(self._jwk)
@@ -385,6 +397,37 @@ def verify_jws(token: str, public_jwk: dict[str, str]) -> dict[str, Any]:
     except InvalidSignature:
         raise InvalidInput("bad token signature: it was altered or signed by another key") from None
     return claims
+
+
+def verify_jwks(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
+    """Check a compact JWS against a JWK Set (as ``/.well-known/jwks.json`` publishes it):
+    the key is the one whose ``kid`` the header names, or the only key when the header
+    names none. ``InvalidInput`` names the problem, an unknown key id included."""
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
+        raise InvalidInput("the key set is not a JWK Set: expected {'keys': [...]}")
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise InvalidInput("malformed token: a compact JWS has three dot-separated parts")
+    kid = _decode_json(parts[0], "header").get("kid")
+    if kid is None:
+        if len(keys) != 1:
+            raise InvalidInput("the token names no key id and the key set holds several keys")
+        return verify_jws(token, keys[0])
+    # A JWK's own kid is not trusted: it must be the thumbprint of its key.
+    matching = [k for k in keys if isinstance(k.get("x"), str) and jwk_thumbprint(k["x"]) == kid]
+    if not matching:
+        raise InvalidInput(f"the token was signed by key {kid!r}, which the key set does not hold")
+    return verify_jws(token, {**matching[0], "kid": kid})
+
+
+def read_keys(data: Any) -> dict[str, Any]:
+    """A JWK Set from what a file holds: a JWK Set itself or one public JWK."""
+    if isinstance(data, dict) and isinstance(data.get("keys"), list):
+        return data
+    if isinstance(data, dict) and data.get("kty"):
+        return {"keys": [data]}
+    raise InvalidInput("expected a public JWK or a JWK Set ({'keys': [...]})")
 
 
 def _decode_json(part: str, name: str) -> dict[str, Any]:

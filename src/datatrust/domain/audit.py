@@ -74,6 +74,7 @@ class AuditTag(StrEnum):
     CONSENT_WITHDRAW = "consent:withdraw"
     CONSENT_EXPIRE = "consent:expire"
     CONSENT_RENEW = "consent:renew"
+    CONSENT_RECEIPT = "consent:receipt"  # a new receipt: the record's recipients changed
     PERSONAL_DATA_EXPORT = "personal_data:export"
     KEY_DESTROY = "key:destroy"
     SNAPSHOT_BUILD = "snapshot:build"

@@ -29,8 +29,19 @@ from typing import Any
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import Conflict, InvalidInput
 from datatrust.domain.purposes import PURPOSES
+from datatrust.domain.territories import ISO_3166_ALPHA2
 
-RECEIPT_VERSION = "datatrust-consent-receipt/1"
+RECEIPT_VERSION = "datatrust-consent-receipt/2"
+DPV = "https://w3id.org/dpv#"
+DPV_LOC = "https://w3id.org/dpv/loc#"
+DCT = "http://purl.org/dc/terms/"
+VCARD = "http://www.w3.org/2006/vcard/ns#"
+# Giving consent is one button that does nothing else, after the licence was shown.
+CONSENT_TYPE = DPV + "ExplicitlyExpressedConsent"
+COLLECTION_METHOD = (
+    "explicit action: the contributor pressed the consent button for this item (web page "
+    "or API) after the licence was shown in plain words in their language"
+)
 
 
 class ConsentState(StrEnum):
@@ -212,15 +223,136 @@ def give_consent(
     )
 
 
-def receipt_claims(record: ConsentRecord, event: ConsentEvent) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Party:
+    """A party named in a receipt by its IRI, with a name and a contact where known."""
+
+    iri: str
+    name: str
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class ReceiptContext:
+    """Who issues the receipt and what the record points at, as IRIs (``domain.iris``).
+
+    ``recipients`` are the organisations known to have received the data when the receipt
+    is issued (a new receipt is issued when that list changes, for example after a sale).
+    ``vocab`` is the instance's profile namespace: receipt keys with no DPV or Dublin Core
+    term are terms of that profile.
+    """
+
+    issuer: str
+    jwks_uri: str
+    controller: Party
+    policy_url: str
+    subject: str
+    vocab: str
+    licence: str | None = None
+    recipients: tuple[Party, ...] = ()
+
+
+_STATUS = {
+    ConsentState.ACTIVE: DPV + "ConsentGiven",
+    ConsentState.WITHDRAWN: DPV + "ConsentWithdrawn",
+    ConsentState.EXPIRED: DPV + "ConsentExpired",
+}
+
+
+def receipt_context(vocab: str) -> dict[str, Any]:
+    """The JSON-LD ``@context`` of a receipt: ISO/IEC TS 27560 fields as DPV terms."""
+    ref = {"@type": "@id"}
+    return {
+        "@vocab": vocab,
+        "dpv": DPV,
+        "dct": DCT,
+        "vcard": VCARD,
+        "record_id": "dct:identifier",
+        "issuer": {"@id": "dct:publisher", **ref},
+        "pii_principal": {"@id": "dpv:hasDataSubject", **ref},
+        "pii_controllers": "dpv:hasDataController",
+        "recipient_parties": "dpv:hasRecipient",
+        "name": "vcard:fn",
+        "contact": {"@id": "vcard:hasEmail", **ref},
+        "policy_url": {"@id": "dpv:hasPolicy", **ref},
+        "purpose": {"@id": "dpv:hasPurpose", **ref},
+        "consent_type": {"@id": "dpv:hasLegalBasis", **ref},
+        "consent_status": {"@id": "dpv:hasConsentStatus", **ref},
+        "jurisdiction_iri": {"@id": "dpv:hasJurisdiction", **ref},
+        "licence": ref,
+        "jwks_uri": ref,
+    }
+
+
+def receipt_claims(
+    record: ConsentRecord, event: ConsentEvent, context: ReceiptContext | None = None
+) -> dict[str, Any]:
     """The claims of a receipt for ``event`` of ``record``: JSON-able, keys stable.
 
     The event must be one of the record's events (``InvalidInput`` otherwise). The claims
     describe the record as it stood right after that event, so a receipt for an old event
-    does not change when later events are added.
+    does not change when later events are added. With a ``context`` they are a JSON-LD
+    consent record per ISO/IEC TS 27560 (and the Kantara consent receipt's fields):
+    issuer, collection method, the controller's identity and contact, the policy URL,
+    each purpose with its DPV IRI, consent type and termination, third-party disclosure
+    (the recipients known now), sensitive categories, the status as a DPV IRI.
     """
     if event not in record.events:
         raise InvalidInput("the event does not belong to this consent record")
+    claims = _base_claims(record, event)
+    if context is None:
+        return claims
+    recipients = [
+        {"@id": p.iri, "name": p.name} for p in sorted(context.recipients, key=lambda p: p.iri)
+    ]
+    controller: dict[str, Any] = {"@id": context.controller.iri, "name": context.controller.name}
+    if context.controller.email:
+        controller["contact"] = f"mailto:{context.controller.email}"
+    termination = f"until withdrawn ({record.withdrawal_method})" + (
+        f" or until {record.expires_at.isoformat()}" if record.expires_at else ""
+    )
+    sensitive = [c.code for c in record.data_categories if c.biometric]
+    status = _STATUS[event.resulting_state]
+    if event.type is ConsentEventType.RENEWED:
+        status = DPV + "RenewedConsentGiven"
+    claims |= {
+        "@context": receipt_context(context.vocab),
+        "@id": f"{context.issuer}/consents/{record.record_id}",
+        "iss": context.issuer,
+        "issuer": context.issuer,
+        "jwks_uri": context.jwks_uri,
+        "schema": "ISO/IEC TS 27560:2023 consent record with DPV; Kantara CR v1.1 fields",
+        "collection_method": COLLECTION_METHOD,
+        "consent_timestamp": record.given_at.isoformat(),
+        "pii_principal": context.subject,
+        "pii_controllers": [controller],
+        "policy_url": context.policy_url,
+        "consent_status": status,
+        "purpose_consents": [
+            {
+                "purpose": PURPOSES.term(code).iri,
+                "code": code,
+                "consent_type": CONSENT_TYPE,
+                "primary_purpose": True,
+                "termination": termination,
+                "third_party_disclosure": bool(recipients),
+                "third_party_names": [r["name"] for r in recipients],
+            }
+            for code in sorted(record.purposes)
+        ],
+        "purpose": sorted(PURPOSES.term(code).iri for code in record.purposes),
+        "recipient_parties": recipients,
+        "sensitive": bool(sensitive),
+        "spi_categories": sensitive,
+    }
+    if record.jurisdiction in ISO_3166_ALPHA2:
+        claims["jurisdiction_iri"] = DPV_LOC + record.jurisdiction
+    if context.licence is not None:
+        claims["licence"] = context.licence
+    return claims
+
+
+def _base_claims(record: ConsentRecord, event: ConsentEvent) -> dict[str, Any]:
     index = record.events.index(event)
     return {
         "version": RECEIPT_VERSION,

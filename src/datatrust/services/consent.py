@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from datatrust.domain.accounts import Organisation as OrgRecord
 from datatrust.domain.accounts import User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
@@ -28,6 +29,8 @@ from datatrust.domain.consent import (
     ConsentRecord,
     ConsentState,
     DataCategory,
+    Party,
+    ReceiptContext,
     give_consent,
     receipt_claims,
 )
@@ -39,7 +42,14 @@ from datatrust.services.jobs import JobContext, job
 from datatrust.services.licences import LicenceOffer, OfferStatus, default_offer
 from datatrust.services.ports import Signer, UnitOfWork
 
+if TYPE_CHECKING:
+    from datatrust.services.standards import Publication
+
+# Where every instance publishes its signing keys (RFC 8615 well-known URI).
+JWKS_PATH = "/.well-known/jwks.json"
+
 NOTIFY_HOLDERS_JOB = "consent.notify_holders"
+RECIPIENTS_CHANGED_JOB = "consent.recipients_changed"
 DEFAULT_CONTROLLER = "the operator of this Datatrust instance"
 WITHDRAWAL_METHOD = (
     "one step, like giving it: 'Withdraw' on the item in the app, "
@@ -183,8 +193,68 @@ def _events(uow: UnitOfWork, row: ConsentRow) -> list[ConsentEventRow]:
     return uow.all(ConsentEventRow, consent_id=row.id, order_by="seq")
 
 
+def _receipt_context(
+    uow: UnitOfWork, publication: Publication | None, row: ConsentRow, record: ConsentRecord
+) -> ReceiptContext | None:
+    """The IRIs a receipt names; None without a publication (the entry points pass one)."""
+    if publication is None:
+        return None
+    iris = publication.iris
+    recipients = []
+    for org_id in record.recipients:
+        org = uow.get(OrgRecord, int(org_id)) if org_id.isdigit() else None
+        recipients.append(Party(iris.organisation(org_id), org.legal_name if org else org_id))
+    licence = None
+    if record.licence_id and "/v" in record.licence_id:
+        licence_id, version = record.licence_id.rsplit("/v", 1)
+        licence = iris.licence(licence_id, int(version)) if version.isdigit() else None
+    return ReceiptContext(
+        issuer=iris.base,
+        jwks_uri=iris.base + JWKS_PATH,
+        controller=Party(iris.operator, publication.operator_name, publication.operator_email),
+        policy_url=publication.policy_url,
+        subject=publication.person(row.owner_id),
+        vocab=iris.vocab,
+        licence=licence,
+        recipients=tuple(recipients),
+    )
+
+
+def _sign_receipt(
+    uow: UnitOfWork,
+    signer: Signer,
+    publication: Publication | None,
+    row: ConsentRow,
+    item: Item,
+    record: ConsentRecord,
+) -> Receipt:
+    """A signed receipt for the record's last event, as the record stands now."""
+    seq = len(record.events) - 1
+    event = record.events[-1]
+    claims = receipt_claims(record, event, _receipt_context(uow, publication, row, record))
+    claims["item"] = {"id": item.id, "sha256": item.original_sha256, "kind": item.kind.value}
+    claims["iat"] = int(event.at.timestamp())
+    receipt = Receipt(
+        consent_id=row.id,
+        owner_id=row.owner_id,
+        event_seq=seq,
+        event_type=event.type,
+        jws=signer.sign(claims),
+        kid=signer.public_jwk().get("kid", ""),
+        created_at=event.at,
+    )
+    uow.add(receipt)
+    uow.flush()
+    return receipt
+
+
 def _append(
-    uow: UnitOfWork, signer: Signer, row: ConsentRow, item: Item, record: ConsentRecord
+    uow: UnitOfWork,
+    signer: Signer,
+    row: ConsentRow,
+    item: Item,
+    record: ConsentRecord,
+    publication: Publication | None = None,
 ) -> Receipt:
     """Store ``record``'s last event and a signed receipt for it; update the row."""
     seq = len(record.events) - 1
@@ -205,21 +275,7 @@ def _append(
     # mirror (one covering index) and must never see a state the record does not have.
     item.consent_offer_id = row.offer_id
     item.consent_state = row.state
-    claims = receipt_claims(record, event)
-    claims["item"] = {"id": item.id, "sha256": item.original_sha256, "kind": item.kind.value}
-    claims["iat"] = int(event.at.timestamp())
-    receipt = Receipt(
-        consent_id=row.id,
-        owner_id=row.owner_id,
-        event_seq=seq,
-        event_type=event.type,
-        jws=signer.sign(claims),
-        kid=signer.public_jwk().get("kid", ""),
-        created_at=event.at,
-    )
-    uow.add(receipt)
-    uow.flush()
-    return receipt
+    return _sign_receipt(uow, signer, publication, row, item, record)
 
 
 # --- giving and withdrawing ----------------------------------------------------------------
@@ -235,8 +291,12 @@ def give_consent_for_item(
     language: str | None = None,
     controller: str = DEFAULT_CONTROLLER,
     at: datetime | None = None,
+    publication: Publication | None = None,
 ) -> ConsentChange:
     """Consent to the use of one's own item under a licence: one call.
+
+    ``publication`` (the instance's IRIs and identity) makes the receipt an ISO/IEC TS
+    27560 JSON-LD record; every entry point passes it.
 
     The licence is ``offer_id`` if given (and then attached to the item), else the one
     attached to the item, else the contributor's default offer; with none of them it is
@@ -292,7 +352,7 @@ def give_consent_for_item(
     )
     uow.add(row)
     uow.flush()
-    receipt = _append(uow, signer, row, item, record)
+    receipt = _append(uow, signer, row, item, record, publication)
     item.licence_id = offer.id
     item.consent_id = row.id
     item.updated_at = moment
@@ -340,6 +400,7 @@ def withdraw_consent(
     item_id: int,
     *,
     at: datetime | None = None,
+    publication: Publication | None = None,
 ) -> ConsentChange:
     """Withdraw consent for one's own item: one call, nothing else to supply.
 
@@ -355,20 +416,26 @@ def withdraw_consent(
     if row is None:
         raise Conflict(f"item {item.id} has no consent to withdraw")
     moment = as_utc(at or utcnow())
-    receipt = apply_withdrawal(uow, signer, actor_label(actor), item, row, moment)
+    receipt = apply_withdrawal(uow, signer, actor_label(actor), item, row, moment, publication)
     uow.commit()
     return ConsentChange(_view(uow, row), receipt)
 
 
 def apply_withdrawal(
-    uow: UnitOfWork, signer: Signer, who: str, item: Item, row: ConsentRow, at: datetime
+    uow: UnitOfWork,
+    signer: Signer,
+    who: str,
+    item: Item,
+    row: ConsentRow,
+    at: datetime,
+    publication: Publication | None = None,
 ) -> Receipt:
     """Everything a withdrawal does except committing (``erase_me`` shares it)."""
     record = to_record(row, _events(uow, row))
     # An event may not precede the last one; a clock a hair behind must not block this.
     at = max(at, record.events[-1].at)
     record = record.withdraw(at, who)  # Conflict if already withdrawn
-    receipt = _append(uow, signer, row, item, record)
+    receipt = _append(uow, signer, row, item, record, publication)
     item.status = ItemStatus.WITHDRAWN
     item.updated_at = at
     offer = uow.get(LicenceOffer, row.offer_id)
@@ -425,11 +492,13 @@ def receipt_document(
     receipt = uow.get(Receipt, receipt_id)
     authorize(actor, Permission.CONSENT_READ, receipt or MISSING)
     assert receipt is not None
-    jwk = signer.public_jwk()
-    if receipt.kid and jwk.get("kid") != receipt.kid:
-        # Signed by a key this instance no longer holds: the receipt is still valid, but
-        # the key to check it with must come from the operator's published key history.
-        raise NotFound(f"the key {receipt.kid!r} that signed this receipt is not loaded")
+    # The key that signed it: the one signing now or a retired one still published in the
+    # key set (``/.well-known/jwks.json``), so a receipt outlives a key rotation.
+    jwk = next((k for k in signer.jwks()["keys"] if k.get("kid") == receipt.kid), None)
+    if jwk is None:
+        # Signed by a key this instance no longer publishes: the receipt is still valid,
+        # but the key to check it with must come from the operator's key history.
+        raise NotFound(f"the key {receipt.kid!r} that signed this receipt is not published")
     return {
         "type": "datatrust-consent-receipt",
         "receipt": receipt.jws,
@@ -474,3 +543,32 @@ def notify_holders(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) ->
         content_sha256=payload.get("content_sha256"),
         job_id=ctx.job_id,
     )
+
+
+@job(RECIPIENTS_CHANGED_JOB)
+def reissue_for_recipients(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """After a sale: each sold item's consent record names the buyer among its recipients,
+    and its owner gets a new signed receipt saying so (the record's last event, as the
+    record stands now). Idempotent: a record that already names the buyer is left alone.
+    """
+    org_id = str(payload["org_id"])
+    for item_id in payload["item_ids"]:
+        item = uow.get(Item, item_id)
+        row = uow.get_for_update(ConsentRow, item.consent_id) if item and item.consent_id else None
+        if item is None or row is None or org_id in row.fields.get("recipients", []):
+            continue
+        row.fields = {**row.fields, "recipients": [*row.fields.get("recipients", []), org_id]}
+        record = to_record(row, _events(uow, row))
+        receipt = _sign_receipt(
+            uow, ctx.services.signer, ctx.services.publication, row, item, record
+        )
+        uow.record(
+            AuditTag.CONSENT_RECEIPT,
+            "system",
+            "item",
+            item.id,
+            consent_id=row.id,
+            receipt_id=receipt.id,
+            recipients=row.fields["recipients"],
+            job_id=ctx.job_id,
+        )

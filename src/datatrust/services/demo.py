@@ -43,6 +43,7 @@ from datatrust.services.accounts import actor_for
 from datatrust.services.ingest import processing_key
 from datatrust.services.money import PaymentRail
 from datatrust.services.ports import PasswordHasher, Signer, UnitOfWork
+from datatrust.services.standards import Publication
 from datatrust.services.storage import EncryptedStorage
 
 DEMO_PASSWORD = "datatrust-demo"
@@ -136,6 +137,8 @@ class DemoServices(Protocol):
     hasher: PasswordHasher
     signer: Signer
 
+    @property
+    def publication(self) -> Publication: ...
     def uow(self) -> UnitOfWork: ...
     def run_job(self, job_id: int) -> str: ...
 
@@ -303,7 +306,14 @@ def _give_consent(services: DemoServices, recording: DemoRecording, item_id: int
             template=STREET_SOUNDS["licence_template"],
             changes={"price_minor": recording.price_minor},
         )
-        consent.give_consent_for_item(uow, services.signer, actor, item_id, offer_id=offer.id)
+        consent.give_consent_for_item(
+            uow,
+            services.signer,
+            actor,
+            item_id,
+            offer_id=offer.id,
+            publication=services.publication,
+        )
 
 
 def _vote_through(services: DemoServices, campaign_id: int, item_id: int) -> None:

@@ -48,6 +48,7 @@ from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TA
 from datatrust.domain.territories import is_known_territory
 from datatrust.pipeline.regions import region_cell
 from datatrust.services.accounts import actor_label
+from datatrust.services.consent import RECIPIENTS_CHANGED_JOB
 from datatrust.services.licences import (
     LicenceOffer,
     Selection,
@@ -708,6 +709,14 @@ def purchase_order(
         items=len(agreements),
         quote=order.quote,
     )
+    if agreements:
+        # Each contributor's consent receipt names who received the data: a new receipt,
+        # after commit, listing this buyer too (ISO/IEC TS 27560 third-party disclosure).
+        uow.enqueue(
+            RECIPIENTS_CHANGED_JOB,
+            {"org_id": org.id, "item_ids": sorted(a.item_id for a in agreements)},
+            key=f"{RECIPIENTS_CHANGED_JOB}:order:{order.id}",
+        )
     uow.commit()
     return order, agreements
 

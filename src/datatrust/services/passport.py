@@ -34,6 +34,7 @@ STEPS = {
     "licence:attach": "licence attached",
     "consent:give": "consent given",
     "consent:renew": "consent renewed",
+    "consent:receipt": "new receipt: who received your data",
     "participant:invite": "others in it asked to agree",
     "participant:confirm": "others in it agreed",
     "participant:decline": "others in it declined",

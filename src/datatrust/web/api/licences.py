@@ -283,13 +283,21 @@ def give_consent(
     """Give consent for one's own item under its licence (or ``offer_id``): one call."""
     body = body or ConsentIn()
     change = consent.give_consent_for_item(
-        unit, svc.signer, actor, item_id, offer_id=body.offer_id, language=body.language
+        unit,
+        svc.signer,
+        actor,
+        item_id,
+        offer_id=body.offer_id,
+        language=body.language,
+        publication=svc.publication,
     )
     return change_out(change)
 
 
 def _withdraw(actor: Actor, svc: Services, unit: UnitOfWork, item_id: RowId) -> ConsentChangeOut:
-    return change_out(consent.withdraw_consent(unit, svc.signer, actor, item_id))
+    return change_out(
+        consent.withdraw_consent(unit, svc.signer, actor, item_id, publication=svc.publication)
+    )
 
 
 @router.delete("/items/{item_id}/consent")

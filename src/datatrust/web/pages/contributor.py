@@ -333,6 +333,7 @@ def _receive_upload(svc: Services, page: Page, campaign: Any, form: FormData) ->
                     item.id,
                     offer_id=int(offer_id),
                     language=page.lang,
+                    publication=svc.publication,
                 )
     return RedirectResponse(f"/my/items/{item.id}", status_code=303)
 
@@ -391,6 +392,7 @@ def give_consent(
             item_id,
             offer_id=int(offer_id) if offer_id.isdigit() else None,
             language=page.lang,
+            publication=svc.publication,
         )
     return RedirectResponse(f"/my/items/{item_id}", status_code=303)
 
@@ -402,7 +404,7 @@ def withdraw(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    consent.withdraw_consent(unit, svc.signer, page.actor, item_id)
+    consent.withdraw_consent(unit, svc.signer, page.actor, item_id, publication=svc.publication)
     return RedirectResponse(f"/my/items/{item_id}", status_code=303)
 
 
