@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -328,6 +329,21 @@ def _read_json(path: str, what: str, problems: list[str]) -> object:
     return None
 
 
+def _parse_licence(data: object) -> Any:
+    """A licence from a file: Datatrust's licence JSON, or an ODRL policy in any JSON-LD
+    serialisation (read by meaning against this instance's IRIs, ``DATATRUST_BASE_URL``)."""
+    from datatrust.domain.licence import Licence
+
+    if isinstance(data, list) or (isinstance(data, dict) and "@context" in data):
+        from datatrust.adapters import jsonld
+        from datatrust.domain.iris import InstanceIris
+        from datatrust.domain.odrl import licence_from_jsonld
+
+        iris = InstanceIris.for_base_url(load_settings().base_url)
+        return licence_from_jsonld(jsonld.flatten(data), iris)
+    return Licence.from_dict(data)
+
+
 def _invalid(problems: list[str]) -> typer.Exit:
     """Exit 2 with every problem, as JSON on stdout and one per line on stderr."""
     typer.echo(json.dumps({"error": "invalid input", "problems": problems}, indent=2))
@@ -342,7 +358,9 @@ def _prefixed(prefix: str, problems: list[str]) -> list[str]:
 
 @licence_app.command("check")
 def licence_check(
-    licence: str = typer.Option(..., "--licence", help="The licence, as JSON."),
+    licence: str = typer.Option(
+        ..., "--licence", help="The licence, as JSON, or an ODRL policy in JSON-LD."
+    ),
     use: str = typer.Option(..., "--use", help="The declared use, as JSON."),
     state: str = typer.Option("active", help="The consent state: active, withdrawn, expired."),
 ) -> None:
@@ -354,7 +372,7 @@ def licence_check(
     """
     from datatrust.domain.clock import utcnow
     from datatrust.domain.errors import InvalidInput
-    from datatrust.domain.licence import Licence, evaluate
+    from datatrust.domain.licence import evaluate
     from datatrust.services.licences import parse_use
 
     problems: list[str] = []
@@ -363,9 +381,9 @@ def licence_check(
     parsed_licence = parsed_use = None
     if licence_data is not None:
         try:
-            parsed_licence = Licence.from_dict(licence_data)
+            parsed_licence = _parse_licence(licence_data)
         except InvalidInput as exc:
-            problems += _prefixed("licence", exc.problems)
+            problems += _prefixed("licence", exc.problems or [exc.message])
     if use_data is not None:
         try:
             parsed_use = parse_use(use_data)
