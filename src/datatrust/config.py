@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     retired_signing_jwks: list[dict[str, str]] = Field(default_factory=list)
     # How long a buyer's client may trust a revocation feed after it was issued.
     feed_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # Items an organisation may see in evaluation samples before buying, in all.
+    evaluation_sample_limit: int = Field(default=20, ge=0)
     # Pushed notices (services.webhooks): how long a buyer's webhook has to answer, and
     # after how many failed attempts in a row the operators are alerted.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)

@@ -80,6 +80,7 @@ class AuditTag(StrEnum):
     SNAPSHOT_BUILD = "snapshot:build"
     SNAPSHOT_DELIVER = "snapshot:deliver"
     SNAPSHOT_DOWNLOAD = "snapshot:download"
+    SAMPLE_ACCESS = "sample:access"
     REVOCATION_NOTIFY = "revocation:notify"
     DELETION_ATTEST = "deletion:attest"
     # Buyers, orders, snapshots and revocation (issue 5).

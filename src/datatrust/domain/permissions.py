@@ -54,6 +54,7 @@ class Permission(StrEnum):
     ORDER_CREATE = "order:create"
     ORDER_READ = "order:read"
     SNAPSHOT_BUILD = "snapshot:build"
+    SAMPLE_REQUEST = "sample:request"
     SNAPSHOT_DOWNLOAD = "snapshot:download"
     FEED_READ = "feed:read"
     DELETION_ATTEST = "deletion:attest"
@@ -150,6 +151,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ORDER_CREATE,
             Permission.ORDER_READ,
             Permission.SNAPSHOT_BUILD,
+            Permission.SAMPLE_REQUEST,
             Permission.SNAPSHOT_DOWNLOAD,
             Permission.FEED_READ,
             Permission.DELETION_ATTEST,

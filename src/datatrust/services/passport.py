@@ -45,6 +45,7 @@ STEPS = {
     "item:sell": "sold",
     "snapshot:deliver": "delivered",
     "snapshot:download": "downloaded",
+    "sample:access": "seen in an evaluation sample",
     "consent:withdraw": "withdrawn",
     "consent:expire": "expired",
     "revocation:notify": "buyer told to delete",

@@ -333,5 +333,8 @@ def map_domain() -> None:
     from datatrust.adapters.db.tables_webhooks import map_webhooks  # it imports this module
 
     map_webhooks()
+    from datatrust.adapters.db.tables_samples import map_samples  # it imports this module
+
+    map_samples()
 
     _mapped = True

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import orders, passport, revocations, snapshots, webhooks
+from datatrust.services import orders, passport, revocations, samples, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
@@ -51,6 +51,11 @@ class WebhookIn(Strict):
 
 class SnapshotIn(Strict):
     shard_items: int = Field(default=snapshots.DEFAULT_SHARD_ITEMS, ge=1, le=10_000)
+
+
+class SampleIn(Strict):
+    order_id: int = Field(ge=1)
+    items: int = Field(default=3, ge=1, le=samples.SAMPLE_MAX_ITEMS)
 
 
 def order_out(order: orders.Order) -> dict[str, Any]:
@@ -187,6 +192,26 @@ def agreement_odrl(
 ) -> Response:
     document = orders.agreement_odrl(unit, actor, agreement_id, svc.publication)
     return Response(json.dumps(document, indent=2), media_type="application/ld+json")
+
+
+@router.post("/api/buyers/samples", status_code=201)
+def request_sample(
+    body: SampleIn,
+    actor: Actor = requires(Permission.SAMPLE_REQUEST),
+    unit: UnitOfWork = unit_of_work(),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """A small watermarked, de-identified sample of a declared order, before buying: within
+    the organisation's limit (``evaluation_sample_limit``), each item seen recorded in its
+    passport."""
+    return samples.request_sample(
+        unit,
+        svc.storage,
+        actor,
+        body.order_id,
+        items=body.items,
+        limit=svc.settings.evaluation_sample_limit,
+    )
 
 
 @router.post("/api/buyers/orders/{order_id}/snapshots", status_code=201)
