@@ -26,6 +26,7 @@ from datatrust.web.api import (
 from datatrust.web.api import incidents as incidents_api
 from datatrust.web.api import money as money_api
 from datatrust.web.body_limits import App
+from datatrust.web.compression import CompressPages
 from datatrust.web.errors import install_error_handlers
 from datatrust.web.request_context import RequestContext
 from datatrust.web.security import SecurityHeaders
@@ -71,6 +72,7 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
     app.add_middleware(
         SecurityHeaders, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies
     )
+    app.add_middleware(CompressPages)  # outermost: compresses what the others answered
 
     for module in (
         health,
