@@ -277,3 +277,39 @@ def test_more_clients_than_threads_and_connections_are_all_answered(tmp_path):
 
 
 PATHS = ("/api/items", "/api/campaigns", "/api/me/statement", "/api/tokens")
+
+
+def test_health_is_answered_while_every_web_thread_waits(tmp_path):
+    """Both web threads wait on the write lock (two signed-in writes). /health runs its
+    checks in threads of its own and an anonymous caller needs no thread to be known, so
+    a load balancer's probe is answered before the lock is released; queued behind the
+    writers it would wait until they gave up (503s) and they would not get their 201s."""
+    svc = build(make_settings(tmp_path, web_threads=2, db_busy_timeout_seconds=30.0))
+    person = make_persona(svc, "writer", Role.CONTRIBUTOR)
+    outcome: list[int] = []
+    try:
+        with served(svc) as base, httpx.Client(base_url=base, timeout=60) as client:
+            assert client.get("/api/items", headers=person.headers).status_code == 200
+            with write_lock_held(svc):
+
+                def write(name: str) -> None:
+                    answer = httpx.post(
+                        base + "/api/tokens",
+                        timeout=60,
+                        headers=person.headers,
+                        json={"name": name, "scopes": ["item:read"]},
+                    )
+                    outcome.append(answer.status_code)
+
+                writers = [threading.Thread(target=write, args=(f"w{i}",)) for i in (1, 2)]
+                for writer in writers:
+                    writer.start()
+                for writer in writers:
+                    writer.join(0.5)  # both reach the lock, holding both threads
+                assert client.get("/health", timeout=5).status_code in (200, 503)
+                assert all(w.is_alive() for w in writers), "the writers should still wait"
+            for writer in writers:
+                writer.join(30)
+        assert outcome == [201, 201]
+    finally:
+        svc.close()

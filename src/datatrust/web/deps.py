@@ -41,7 +41,8 @@ MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Ge(1), Le(MAX_ROW_ID)]
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # Async so that FastAPI does not send this lookup through the thread pool.
     return request.app.state.services
 
 
@@ -135,16 +136,23 @@ class Caller:
     user_email: str | None = None
 
 
-def caller(request: Request, svc: Services = Depends(services)) -> Caller:
+async def caller(request: Request, svc: Services = Depends(services)) -> Caller:
     """Bearer token first, then the session cookie; neither means anonymous. A bad
     credential is an error (401), never a silent downgrade to anonymous.
 
-    A plain function, so FastAPI runs it in the thread pool: its database reads never
-    block the event loop. It reads in a read-only unit of work; a token's last-use time
-    is written at most once per ``accounts.TOKEN_TOUCH_INTERVAL``, in a short write of its
-    own that may fail without failing the request."""
+    An anonymous caller is answered at once; a credential is checked in the thread pool,
+    so its database reads never block the event loop (``_authenticate``)."""
     header = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE)
+    if not header and not cookie:
+        return Caller(ANONYMOUS)
+    return await anyio.to_thread.run_sync(_authenticate, svc, header, cookie)
+
+
+def _authenticate(svc: Services, header: str | None, cookie: str | None) -> Caller:
+    """Reads in a read-only unit of work; a token's last-use time is written at most once
+    per ``accounts.TOKEN_TOUCH_INTERVAL``, in a short write of its own that may fail
+    without failing the request."""
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
@@ -154,11 +162,10 @@ def caller(request: Request, svc: Services = Depends(services)) -> Caller:
         if auth.token_needs_touch:
             _touch_token(svc, secret.strip())
         return Caller(auth.actor, user_email=auth.user.email)
-    if cookie:
-        with svc.uow(read_only=True) as unit:
-            auth = accounts.authenticate_session(unit, cookie)
-        return Caller(auth.actor, True, auth.csrf_token, auth.user.email)
-    return Caller(ANONYMOUS)
+    assert cookie is not None
+    with svc.uow(read_only=True) as unit:
+        auth = accounts.authenticate_session(unit, cookie)
+    return Caller(auth.actor, True, auth.csrf_token, auth.user.email)
 
 
 def _touch_token(svc: Services, secret: str) -> None:
