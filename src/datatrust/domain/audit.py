@@ -123,6 +123,9 @@ class AuditTag(StrEnum):
     WEBHOOK_REGISTER = "webhook:register"
     WEBHOOK_REMOVE = "webhook:remove"
     WEBHOOK_REFUSE = "webhook:refuse"
+    # Misuse tracing (issue 17 §3).
+    MISUSE_TRACE = "misuse:trace"
+    MISUSE_REPORT = "misuse:report"
 
 
 @dataclass(frozen=True)

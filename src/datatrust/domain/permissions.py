@@ -70,6 +70,9 @@ class Permission(StrEnum):
     # Incidents (issue 14 §6).
     INCIDENT_MANAGE = "incident:manage"
     NOTICE_READ = "notice:read"  # one's own notices (a buyer: its organisation's)
+    # Misuse tracing (issue 17 §3): what each may search is decided in services.tracing.
+    MISUSE_TRACE = "misuse:trace"
+    MISUSE_REPORT = "misuse:report"  # a contributor, about their own item
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REVIEW,
             Permission.PASSPORT_READ,
             Permission.NOTICE_READ,
+            Permission.MISUSE_TRACE,
+            Permission.MISUSE_REPORT,
         }
     ),
     Role.BUYER: frozenset(
@@ -157,6 +162,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DELETION_ATTEST,
             Permission.WEBHOOK_MANAGE,
             Permission.NOTICE_READ,
+            Permission.MISUSE_TRACE,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -181,6 +187,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CAMPAIGN_READ,
             Permission.REVIEW,
             Permission.INCIDENT_MANAGE,
+            Permission.MISUSE_TRACE,
         }
     ),
 }
@@ -200,6 +207,7 @@ OWNER_ONLY = frozenset(
         Permission.PERSONAL_DATA_ERASE,
         Permission.TOKEN_REVOKE,
         Permission.PASSPORT_READ,
+        Permission.MISUSE_REPORT,
     }
 )
 

@@ -53,6 +53,7 @@ STEPS = {
     "deletion:attest": "deletion attested",
     "revocation:overdue": "deletion overdue",
     "incident:affect": "touched by a security incident",
+    "misuse:report": "misuse reported",
 }
 OTHER_STEP = "recorded in the log"
 # Who took a step (msgids): the audit log's actor, with another person's role but never

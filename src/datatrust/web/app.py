@@ -25,6 +25,7 @@ from datatrust.web.api import (
 )
 from datatrust.web.api import incidents as incidents_api
 from datatrust.web.api import money as money_api
+from datatrust.web.api import tracing as tracing_api
 from datatrust.web.body_limits import App
 from datatrust.web.compression import CompressPages
 from datatrust.web.errors import install_error_handlers
@@ -91,6 +92,7 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
     app.include_router(money_api.router)
     app.include_router(participants.router)
     app.include_router(incidents_api.router)
+    app.include_router(tracing_api.router)
     pages.install(app)
     docs.install(app)
     return app

@@ -1,0 +1,76 @@
+"""Misuse tracing: upload a file found outside, get the matching items and who received
+them (``services.tracing``); a contributor opens a misuse report from a match."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from datatrust.bootstrap import Services
+from datatrust.domain.errors import InvalidInput
+from datatrust.domain.permissions import Actor, Permission
+from datatrust.pipeline.trace import Untraceable, read_query
+from datatrust.services import tracing, upload_limits
+from datatrust.services.ports import UnitOfWork
+from datatrust.web.api.schemas import Strict
+from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
+from datatrust.web.forms import FileTooLarge, read_form
+
+router = api_router(prefix="/api", tags=["tracing"])
+
+MAX_TRACE_BYTES = 50 * 1024 * 1024
+
+
+class MisuseReportIn(Strict):
+    org_id: int = Field(ge=1)
+    note: str = Field(default="", max_length=2000)
+
+
+@router.post("/trace", max_body_size=MAX_TRACE_BYTES + 64 * 1024)
+async def trace(
+    request: Request,
+    actor: Actor = requires(Permission.MISUSE_TRACE),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """Upload a file (multipart, part ``file``): the items it matches among those the
+    caller may search, and who received each copy (as far as the caller may know)."""
+    try:
+        form = await read_form(request, max_file_bytes=lambda _f: MAX_TRACE_BYTES, max_files=1)
+    except FileTooLarge:
+        raise upload_limits.UploadTooLarge(
+            f"a file to trace may be at most {upload_limits.human(MAX_TRACE_BYTES)}"
+        ) from None
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise RequestValidationError([{"type": "missing", "loc": ("file",), "msg": ""}])
+        return await run_in_threadpool(_trace, svc, actor, file)
+    finally:
+        await form.close()
+
+
+def _trace(svc: Services, actor: Actor, file: UploadFile) -> dict[str, Any]:
+    data = file.file.read()
+    try:
+        query = read_query(data)  # before any transaction: decoding takes a while
+    except Untraceable as exc:
+        raise InvalidInput(str(exc), problems=[f"file: {exc}"]) from None
+    with svc.uow() as unit:
+        return tracing.trace(unit, svc.storage, actor, query)
+
+
+@router.post("/items/{item_id}/misuse-reports", status_code=201)
+def report_misuse(
+    item_id: RowId,
+    body: MisuseReportIn,
+    actor: Actor = requires(Permission.MISUSE_REPORT),
+    unit: UnitOfWork = unit_of_work(),
+) -> dict[str, Any]:
+    """Report that a buyer which received the item may have misused it: reaches the
+    operators and the buyer, and shows in the item's passport."""
+    return tracing.open_misuse_report(unit, actor, item_id, body.org_id, body.note)
