@@ -13,10 +13,27 @@ import numpy as np
 from PIL import Image
 
 PHOTOS = (
-    "astronaut", "coffee", "chelsea", "rocket", "camera", "cat", "coins", "moon", "page",
-    "text", "hubble_deep_field", "immunohistochemistry", "retina", "horse", "clock", "grass",
-    "gravel", "brick", "colorwheel", "cell",
-)  # fmt: skip
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "camera",
+    "coins",
+    "moon",
+    "page",
+    "text",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "horse",
+    "clock",
+    "grass",
+    "gravel",
+    "brick",
+    "colorwheel",
+    "cell",
+    "logo",
+)  # fmt: skip  ("cat" is "chelsea" again: left out)
 SENTENCES = (
     "The morning market opens before the sun is up and the stalls fill with fruit.",
     "Buses pass the corner every few minutes while people queue for tea.",
@@ -37,6 +54,8 @@ def photo(name: str) -> np.ndarray:
     import skimage.data
 
     rgb = getattr(skimage.data, name)()
+    if rgb.dtype != np.uint8:  # a few are boolean or floating point
+        rgb = (rgb.astype(np.float64) / max(1e-9, float(rgb.max())) * 255).astype(np.uint8)
     if rgb.ndim == 2:
         rgb = np.stack([rgb] * 3, axis=-1)
     return np.ascontiguousarray(rgb[..., :3])

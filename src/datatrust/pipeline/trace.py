@@ -190,5 +190,13 @@ def score_keypoints(query: Query, item_image: bytes) -> Score:
     src = np.float32([kq[m.queryIdx].pt for m in good])
     dst = np.float32([ki[m.trainIdx].pt for m in good])
     _m, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=5)
-    count = int(inliers.sum()) if inliers is not None else 0
+    if inliers is None:
+        return Score(False, "keypoints", 0.0)
+    kept = [m for m, ok in zip(good, inliers.ravel(), strict=True) if ok]
+    # Distinct points on both sides: an image with few keypoints (a smooth one) otherwise
+    # "matches" many query points to the same few of its own.
+    count = min(
+        len({m.queryIdx for m in kept}),
+        len({round(ki[m.trainIdx].pt[0]) * 10_000 + round(ki[m.trainIdx].pt[1]) for m in kept}),
+    )
     return Score(count >= ORB_MIN_INLIERS, "keypoints", float(count))
