@@ -28,6 +28,7 @@ from datatrust.adapters.webhooks import HttpWebhookTransport
 from datatrust.config import Settings
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob, backoff
+from datatrust.pipeline import fingerprint
 from datatrust.services import jobs, scratch
 from datatrust.services.ingest import WORK_DIR
 from datatrust.services.ports import (
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
+# A health check that limits what the instance does without stopping it (see /health).
+MEDIA_TOOLS = "media_tools"
 
 
 @dataclass
@@ -138,7 +141,15 @@ class Services:
                 report[name] = "ok"
             except Exception as exc:  # health reports failures, it never raises
                 report[name] = f"error: {type(exc).__name__}: {exc}"[:300]
+        missing = fingerprint.missing_media_tools()
+        report[MEDIA_TOOLS] = "; ".join(f"missing {k}: {v}" for k, v in missing.items()) or "ok"
         return report
+
+    @staticmethod
+    def warn_missing_media_tools() -> None:
+        """Say loudly at start (web and worker) what the pipeline will do without."""
+        for tool, instead in fingerprint.missing_media_tools().items():
+            log.warning("media tool missing: %s; %s", tool, instead)
 
     def _ping_database(self) -> None:
         # Through the session factory, so a test's shared connection is used as well.

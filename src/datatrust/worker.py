@@ -12,4 +12,5 @@ def run_worker(services: Services, workers: int = 2) -> None:
     ``running`` until its lease runs out, and then the sweeper runs it again."""
     configure_logging()
     services.sweep_leftovers()  # a worker killed here before left its scratch behind
+    services.warn_missing_media_tools()
     services.queue.consumer(workers=workers).run()

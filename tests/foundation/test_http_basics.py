@@ -159,7 +159,35 @@ def test_unknown_routes_use_the_error_shape(client):
 def test_health_checks_database_storage_and_queue(client):
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "storage": "ok", "queue": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "storage": "ok", "queue": "ok", "media_tools": "ok"},
+    }
+
+
+def test_a_missing_media_tool_is_named_in_health_and_the_log_without_taking_it_down(
+    services, monkeypatch, caplog
+):
+    """Without libchromaprint the instance still serves and processes (audio prints by the
+    spectral engine), so /health stays 200 but says ``limited`` and names the tool; the
+    web process warns at start."""
+    from fastapi.testclient import TestClient
+
+    from datatrust.pipeline import fingerprint
+    from datatrust.web.app import create_app
+
+    monkeypatch.setattr(fingerprint, "HAVE_CHROMAPRINT", False)
+    with caplog.at_level(logging.WARNING), TestClient(create_app(services)) as client:
+        response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "limited"
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["media_tools"].startswith("missing libchromaprint: ")
+    assert "spectral-v1" in body["checks"]["media_tools"]
+    assert "libchromaprint1" in body["checks"]["media_tools"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(w.startswith("media tool missing: libchromaprint;") for w in warnings), warnings
 
 
 def test_health_names_a_broken_dependency(client, services):
@@ -169,6 +197,7 @@ def test_health_names_a_broken_dependency(client, services):
     services.store.check = broken
     response = client.get("/health")
     assert response.status_code == 503
+    assert response.json()["status"] == "degraded"
     assert "storage folder is gone" in response.json()["checks"]["storage"]
 
 

@@ -95,6 +95,19 @@ PHASH_PROBE_RADIUS = IMAGE_NEAR_DUPLICATE_BITS // PHASH_BANDS
 AUDIO_KEY_BITS = 24  # see the module docstring for why the low 24
 
 
+def missing_media_tools() -> dict[str, str]:
+    """The media tools this machine lacks, each with what the pipeline does instead. Video
+    and audio decoding (FFmpeg) ships inside the PyAV wheel; Chromaprint is a system
+    library (``libchromaprint1``) that may be missing."""
+    missing = {}
+    if not HAVE_CHROMAPRINT:
+        missing["libchromaprint"] = (
+            f"audio fingerprints are made by {SPECTRAL} and compared only with other "
+            f"{SPECTRAL} prints, never with {CHROMAPRINT} ones; install libchromaprint1"
+        )
+    return missing
+
+
 @dataclass(frozen=True)
 class AudioFingerprint:
     engine: str  # CHROMAPRINT or SPECTRAL

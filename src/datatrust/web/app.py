@@ -46,6 +46,7 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         # Sync routes and dependencies (database work, file writes) run in these threads.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         services.sweep_leftovers()  # what a killed server or worker left on this disk
+        services.warn_missing_media_tools()
         consumer = services.embedded_consumer() if run_worker else None
         if consumer:
             consumer.start()

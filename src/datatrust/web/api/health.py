@@ -5,7 +5,7 @@ import anyio.to_thread
 from fastapi import Depends
 from fastapi.responses import JSONResponse
 
-from datatrust.bootstrap import Services
+from datatrust.bootstrap import MEDIA_TOOLS, Services
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.web.deps import api_router, requires, services
 
@@ -21,12 +21,16 @@ _checker: anyio.CapacityLimiter | None = None
 async def health(
     _actor: Actor = requires(Permission.PUBLIC_READ), svc: Services = Depends(services)
 ) -> JSONResponse:
-    """Database, storage and queue: 200 when all answer, 503 naming the one that does not."""
+    """Database, storage and queue: 200 when all answer, 503 (``degraded``) naming the one
+    that does not. A missing media tool (``media_tools``) is named too, with what the
+    pipeline does instead, but the instance still serves and processes: status ``limited``,
+    200, so a load balancer keeps it."""
     global _checker
     if _checker is None:
         _checker = anyio.CapacityLimiter(2)
     checks = await anyio.to_thread.run_sync(svc.check_health, limiter=_checker)
-    ok = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503
-    )
+    if any(v != "ok" for k, v in checks.items() if k != MEDIA_TOOLS):
+        status, code = "degraded", 503
+    else:
+        status, code = ("ok" if checks[MEDIA_TOOLS] == "ok" else "limited"), 200
+    return JSONResponse({"status": status, "checks": checks}, status_code=code)
