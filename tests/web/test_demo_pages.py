@@ -483,3 +483,14 @@ def test_the_buyers_order_shows_what_the_ledger_charged(demo, walks, books, lang
         ("Contributors' share", "share"),
     ):
         assert f"{_(label)}: {format_money(sale[key], lang)}" in text, label
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_the_street_task_shows_its_coverage_bonus_and_the_areas_already_recorded(walks, lang):
+    text = walks[CONTRIBUTORS[0], lang].pages["/tasks/1"]
+    _ = translator(lang).gettext
+    bonus = _("%(bonus)s more for the first recording from an area nobody has recorded yet")
+    assert bonus % {"bonus": format_money(Money(50, "USD"), lang)} in text
+    # The three demo recordings that were accepted cover Cape Town, Ranchi and Chicago.
+    for city in ("Cape Town", "Ranchi", "Chicago"):
+        assert _(city) in text.split(_("Already recorded (no bonus there):"))[1]

@@ -195,11 +195,17 @@ def task(
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
+    bonus = None
+    if campaign.coverage_bonus_minor:
+        # Where the bonus is still paid: the areas nobody recorded yet (the ones the task
+        # asks for, when it names some), and the ones already recorded (no bonus there).
+        bonus = campaigns.campaign_coverage(unit, page.actor, campaign_id)
     return render(
         page,
         "task.html",
         task=task_view(page, campaign, unit, campaigns.PayFloors.from_settings(svc.settings)),
         sentences=task_licence(page, campaign),
+        bonus=bonus,
         errors={},
     )
 
