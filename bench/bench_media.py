@@ -11,6 +11,7 @@ Each case runs floor and pipeline alternately, several rounds, and keeps the med
 data is generated (no downloads). Run:  uv run python bench/bench_media.py
 Prints a table and one line of JSON; keeps to a few tens of seconds on 2 cores.
 ``--one-core``: only the CPU seconds of a 12 MP photo with one thread, against its floor.
+``--audio``: only the audio rows.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def main() -> None:
     if "--one-core" in sys.argv:
         print(json.dumps(one_core_12mp()))
         return
-    rows = bench_photos() + bench_audio()
+    rows = ([] if "--audio" in sys.argv else bench_photos()) + bench_audio()
     print(f"{'case':34} {'unit':13} {'floor':>9} {'pipeline':>9} {'ratio':>6} target")
     for r in rows:
         target = (

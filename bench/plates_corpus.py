@@ -16,8 +16,14 @@ scene (scikit-image's coffee, rocket, brick, gravel, grass, motorcycles), at a p
 from the side, lit normally, dim or in harsh sun, with noise and a JPEG re-save. Photos are
 1024×768 and 2048×1536. Halves: *tuning* and *measured* (different scenes and seeds).
 
-``plateless()`` gives the same scenes with car panels but no plate, and posters with
-lettering, to count false blurs.
+``photos(split, dark=True)`` gives the same kinds of photos (other seeds) with every plate
+light-on-dark: the same layouts recoloured as black, dark green or dark blue plates with
+white, silver or yellow characters (India's electric and rental plates, old UK plates,
+several US states).
+
+``plateless()`` gives the same scenes with car panels but no plate, posters with
+lettering, and scenes with street-name and shop signs (words in mixed case and capitals on
+panels of plate-like sizes), to count false blurs.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ class Plate:
     width_fraction: float
     country: str
     light: str
+    polarity: str = "dark-on-light"
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,23 @@ def _plate(country: str, rng) -> Image.Image:
     return im
 
 
+_DARK_PANELS = ((18, 18, 20), (10, 90, 50), (20, 40, 110))
+_LIGHT_INK = ((240, 240, 240), (200, 200, 205), (250, 210, 30))
+
+
+def _darken(plate: Image.Image, rng) -> Image.Image:
+    """The plate recoloured light-on-dark by brightness: its dark strokes, border, bands and
+    lettering take a light colour and its light panel a dark one."""
+    px = np.asarray(plate).astype(np.float32)
+    lum = px @ np.array([0.299, 0.587, 0.114], np.float32)
+    ink = np.array(_LIGHT_INK[int(rng.integers(len(_LIGHT_INK)))], np.float32)
+    panel = np.array(_DARK_PANELS[int(rng.integers(len(_DARK_PANELS)))], np.float32)
+    # lum 0..255 -> blend: dark pixels become ink, light ones panel (antialiasing kept)
+    t = np.clip((lum - 40) / 160, 0, 1)[..., None]
+    out = ink * (1 - t) + panel * t
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
+
+
 def _finish(pixels: np.ndarray, light: str, rng) -> Image.Image:
     px = pixels.astype(np.float32)
     if light == "dim":
@@ -196,15 +220,16 @@ def _inverse(mat: np.ndarray) -> tuple[float, ...]:
     return tuple(inv[:2].ravel())
 
 
-def photos(split: str, sizes=SIZES, widths=PLATE_WIDTHS) -> Iterator[Photo]:
+def photos(split: str, sizes=SIZES, widths=PLATE_WIDTHS, dark: bool = False) -> Iterator[Photo]:
     """Every photo of one half: size × plate width × light, four cars each (every country
-    appears in turn)."""
+    appears in turn); with ``dark``, other seeds and every plate light-on-dark."""
     n = 0
+    polarity = "light-on-dark" if dark else "dark-on-light"
     for size in sizes:
         for frac in widths:
             for light in LIGHTS:
                 n += 1
-                rng = np.random.default_rng([10 + SPLITS.index(split), n])
+                rng = np.random.default_rng([(30 if dark else 10) + SPLITS.index(split), n])
                 scene = _SCENES[split][n % len(_SCENES[split])]
                 image = Image.fromarray(scene()).convert("RGB").resize(size)
                 plates = []
@@ -212,16 +237,17 @@ def photos(split: str, sizes=SIZES, widths=PLATE_WIDTHS) -> Iterator[Photo]:
                 for k in range(4):
                     country = COUNTRIES[(n + k) % len(COUNTRIES)]
                     plate_px = max(8, round(size[0] * frac))
-                    panel, box = _car(_plate(country, rng), plate_px, rng)
+                    plate = _plate(country, rng)
+                    panel, box = _car(_darken(plate, rng) if dark else plate, plate_px, rng)
                     spot = _free_spot(size, panel.size, taken, rng)
                     if spot is None:
                         continue
                     image.paste(panel, spot, panel)
                     x, y, w, h = box
-                    plates.append(Plate((spot[0] + x, spot[1] + y, w, h), frac, country, light))
-                yield Photo(
-                    f"{split}-{n:03d}", _finish(np.asarray(image), light, rng), tuple(plates)
-                )
+                    box = (spot[0] + x, spot[1] + y, w, h)
+                    plates.append(Plate(box, frac, country, light, polarity))
+                name = f"{split}-{'dark-' if dark else ''}{n:03d}"
+                yield Photo(name, _finish(np.asarray(image), light, rng), tuple(plates))
 
 
 def _free_spot(size, fig, taken, rng) -> tuple[int, int] | None:
@@ -235,8 +261,53 @@ def _free_spot(size, fig, taken, rng) -> tuple[int, int] | None:
     return None
 
 
+_SIGN_WORDS = (
+    "Station Rd",
+    "MAIN ST",
+    "Park Avenue",
+    "Exit 12",
+    "Church Lane",
+    "M.G. Road",
+    "Long St",
+    "PHARMACY",
+    "Cafe 24h",
+    "OPEN 9-5",
+    "Bakery",
+    "Hotel Savoy",
+    "Nelson Mandela Blvd",
+    "Platform 3",
+    "NO PARKING",
+)
+_SIGN_COLOURS = (  # (panel, lettering): street-name signs, then shop signs
+    ((0, 110, 60), (245, 245, 245)),
+    ((20, 60, 150), (245, 245, 245)),
+    ((110, 60, 30), (240, 230, 210)),
+    ((245, 245, 240), (20, 20, 20)),
+    ((250, 210, 30), (20, 20, 20)),
+    ((200, 30, 30), (250, 250, 250)),
+)
+
+
+def _sign(rng, width: int) -> Image.Image:
+    """A sign: words on a rounded panel about as wide as a plate, with a thin margin."""
+    panel, ink = _SIGN_COLOURS[int(rng.integers(len(_SIGN_COLOURS)))]
+    text = str(rng.choice(_SIGN_WORDS))
+    font = _font(100)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    tw = probe.textlength(text, font=font)
+    im = Image.new("RGBA", (int(tw + 80), 170), (0, 0, 0, 0))
+    d = ImageDraw.Draw(im)
+    d.rounded_rectangle((0, 0, im.width - 1, 169), radius=20, fill=(*panel, 255))
+    if rng.random() < 0.5:
+        d.rounded_rectangle((8, 8, im.width - 9, 161), radius=16, outline=(*ink, 255), width=5)
+    d.text((im.width / 2, 85), text, fill=(*ink, 255), font=font, anchor="mm")
+    im = im.resize((width, max(4, round(width * im.height / im.width))), Image.Resampling.LANCZOS)
+    return im.rotate(float(rng.uniform(-6, 6)), resample=Image.Resampling.BICUBIC, expand=True)
+
+
 def plateless(split: str, sizes=SIZES) -> Iterator[tuple[str, Image.Image]]:
-    """(name, photo): the half's scenes with plate-less car panels, and lettering posters."""
+    """(name, photo): the half's scenes with plate-less car panels, lettering posters, and
+    scenes with signs."""
     for i, scene in enumerate(_SCENES[split]):
         for size in sizes:
             rng = np.random.default_rng([20 + SPLITS.index(split), i, size[0]])
@@ -258,3 +329,12 @@ def plateless(split: str, sizes=SIZES) -> Iterator[tuple[str, Image.Image]]:
                     font=_font(int(rng.integers(size[1] // 20, size[1] // 8))),
                 )
             yield f"poster-{i}", _finish(np.asarray(poster), "normal", rng)
+            rng = np.random.default_rng([40 + SPLITS.index(split), i, size[0]])
+            image = Image.fromarray(scene()).convert("RGB").resize(size)
+            taken = []
+            for _ in range(5):
+                sign = _sign(rng, round(size[0] * float(rng.uniform(0.05, 0.2))))
+                spot = _free_spot(size, sign.size, taken, rng)
+                if spot:
+                    image.paste(sign, spot, sign)
+            yield f"signs-{i}", _finish(np.asarray(image), "normal", rng)

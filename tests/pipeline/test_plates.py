@@ -18,17 +18,18 @@ from datatrust.pipeline.plates import detect_plates
 
 
 def _street(
-    size=(1600, 1200), plate_width=160, at=(700, 800), tilt=0.0
+    size=(1600, 1200), plate_width=160, at=(700, 800), tilt=0.0, colours=None, font=None
 ) -> tuple[Image.Image, tuple]:
     """Gravel with a grey car panel carrying a white plate "KA 05 MN 2024" in Pillow's own
-    font; returns the photo and the plate's box."""
+    font (or ``colours`` = (panel, characters), ``font``); returns the photo and the plate's
+    box."""
+    panel_colour, ink = colours or ((245, 245, 240), (10, 10, 10))
     photo = Image.fromarray(skdata.gravel()).convert("RGB").resize(size)
-    plate = Image.new("RGB", (520, 112), (245, 245, 240))
+    plate = Image.new("RGB", (520, 112), panel_colour)
     draw = ImageDraw.Draw(plate)
-    draw.rectangle((3, 3, 516, 108), outline=(10, 10, 10), width=6)
-    draw.text(
-        (260, 56), "KA 05 MN 2024", fill=(10, 10, 10), font=ImageFont.load_default(80), anchor="mm"
-    )
+    draw.rectangle((3, 3, 516, 108), outline=ink, width=6)
+    font = font or ImageFont.load_default(80)
+    draw.text((260, 56), "KA 05 MN 2024", fill=ink, font=font, anchor="mm")
     if tilt:
         plate = plate.rotate(tilt, expand=True, fillcolor=(60, 60, 70))
     plate = plate.resize((plate_width, round(plate_width * plate.height / plate.width)))
@@ -60,6 +61,62 @@ def test_a_plate_is_found_where_it_is(plate_width, tilt):
         bx <= x + w / 2 <= bx + bw and by <= y + h / 2 <= by + bh and bw < 3 * w
         for bx, by, bw, bh in boxes
     ), boxes
+
+
+def _found(boxes, x, y, w, h) -> bool:
+    return any(
+        bx <= x + w / 2 <= bx + bw and by <= y + h / 2 <= by + bh and bw < 3 * w
+        for bx, by, bw, bh in boxes
+    )
+
+
+@pytest.mark.parametrize(
+    "colours",
+    [
+        ((20, 20, 20), (240, 240, 240)),
+        ((10, 90, 50), (245, 245, 245)),
+        ((18, 18, 20), (250, 210, 30)),
+    ],
+    ids=["white on black", "white on green", "yellow on black"],
+)
+@pytest.mark.parametrize("plate_width", [80, 160])
+def test_a_plate_with_light_characters_on_a_dark_panel_is_found(colours, plate_width):
+    font = ImageFont.truetype("DejaVuSansCondensed-Bold.ttf", 80)
+    photo, (x, y, w, h) = _street(plate_width=plate_width, colours=colours, font=font)
+
+    boxes = detect_plates(face_detection_copy(photo), photo.size)
+
+    assert _found(boxes, x, y, w, h), boxes
+
+
+def _sign_scene(text: str, panel, ink, width: int) -> tuple[Image.Image, tuple]:
+    photo = Image.fromarray(skdata.gravel()).convert("RGB").resize((1600, 1200))
+    font = ImageFont.truetype("DejaVuSans-Bold.ttf", 90)
+    sign = Image.new(
+        "RGB", (round(ImageDraw.Draw(photo).textlength(text, font=font)) + 60, 150), panel
+    )
+    ImageDraw.Draw(sign).text((sign.width / 2, 75), text, fill=ink, font=font, anchor="mm")
+    sign = sign.resize((width, round(width * sign.height / sign.width)))
+    photo.paste(sign, (500, 500))
+    return photo, (500, 500, sign.width, sign.height)
+
+
+def test_a_street_sign_in_mixed_case_is_not_taken_for_a_plate():
+    photo, (x, y, w, h) = _sign_scene("Station Road", (0, 110, 60), (245, 245, 245), 420)
+
+    boxes = detect_plates(face_detection_copy(photo), photo.size)
+
+    assert not _found(boxes, x, y, w, h), boxes
+
+
+def test_capitals_printed_large_on_a_poster_are_not_taken_for_a_plate():
+    poster = Image.new("RGB", (1600, 1200), (200, 170, 60))
+    font = ImageFont.truetype("DejaVuSans-Bold.ttf", 110)
+    ImageDraw.Draw(poster).text((300, 500), "SALE 2024", fill=(20, 20, 90), font=font)
+
+    boxes = detect_plates(face_detection_copy(poster), poster.size)
+
+    assert boxes == []
 
 
 def test_a_plate_in_a_photo_is_blurred_and_counted():

@@ -12,11 +12,16 @@ dark, upright character strokes on a light, flat panel, wider than tall.
 2. Blobs are kept when their rotated rectangle is 1.6-7× wider than tall, 3-60 px tall and
    within 25 degrees of level. This runs on the copy and on a half-size copy (large plates).
 3. Inside the straightened rectangle, the pixels must split into ink and panel (Otsu) with
-   12-55 % ink, enough contrast, and the middle third must cross 5 or more ink strokes:
-   most textures (gravel, grass, brick) fail these tests; lines of printed text pass.
+   12-55 % ink, enough contrast, and the middle third must cross 5 or more ink strokes;
+   ink may be the dark class or the light one (black, green or blue plates with white or
+   yellow characters). Most textures (gravel, grass, brick) fail these tests.
+4. Lines of print pass them too, so two more: on lines tall enough to tell letters apart,
+   the letters must be of one height (a plate's capitals and digits; a street sign's
+   "Station Rd" has short and tall ones), and on tall lines the panel must not run on
+   unbroken above and below the line (lettering on a poster or a wall does).
 
-It finds light plates with dark characters (Europe, UK, India, South Africa, Russia, most
-US states); white-on-dark plates are missed. Its figures are in ``bench/RESULTS.md``.
+Its figures (plates found by width, polarity and country; false blurs on textures,
+posters and signs) are in ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,17 @@ _MIN_STROKES = 5
 # beat Otsu's on the tuning half (81 against 76 of 91 plates found, fewer false boxes).
 _EDGE = 70
 _CLAHE = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+# Lettering on a large surface: every row of the bands above and below the line holds at
+# least _FIELD_SHARE of pixels within the tolerance (grey levels, or a share of the
+# panel-to-ink contrast) of the panel's brightness.
+_FIELD_SHARE = 0.9
+_FIELD_TOLERANCE = (12.0, 0.2)
+_FIELD_CHECK_H = 20
+# Letter heights are judged on lines at least this tall in the copy (smaller ones blur
+# letters together); _EVEN_SHARE of the letters must reach _EVEN_HEIGHT of the tallest.
+_LETTER_CHECK_H = 14
+_EVEN_HEIGHT = 0.85
+_EVEN_SHARE = 0.75
 
 
 def detect_plates(rgb: np.ndarray, full_size: tuple[int, int]) -> list[Box]:
@@ -115,20 +131,62 @@ def _search(grey: np.ndarray, full_size: tuple[int, int]) -> list[Box]:
 
 
 def _looks_like_a_plate(grey: np.ndarray, centre, size, angle: float) -> bool:
-    """The rectangle, straightened, holds a light panel crossed by enough dark strokes."""
+    """The rectangle, straightened, holds a flat panel crossed by enough strokes of the
+    other brightness (dark on light, or light on dark), of one height, and the panel does
+    not run on unbroken above and below the line (lettering on a poster or a wall does)."""
     rw, rh = round(size[0]), round(size[1])
     if rw < 8 or rh < 3:
         return False
+    # The straightened rectangle with one line height of surroundings above and below.
     rot = cv2.getRotationMatrix2D(centre, angle, 1.0)
     rot[0, 2] += rw / 2 - centre[0]
-    rot[1, 2] += rh / 2 - centre[1]
-    patch = cv2.warpAffine(grey, rot, (rw, rh), flags=cv2.INTER_LINEAR)
-    if float(patch.std()) < 25:  # no contrast between ink and panel
+    rot[1, 2] += rh / 2 + rh - centre[1]
+    around = cv2.warpAffine(grey, rot, (rw, 3 * rh), flags=cv2.INTER_LINEAR)
+    patch = np.ascontiguousarray(around[rh : 2 * rh])
+    if float(patch.std()) < 25:  # no contrast between characters and panel
         return False
-    _, ink = cv2.threshold(patch, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
-    share = float(ink.mean())
-    if not (_INK[0] <= share <= _INK[1]):
+    _level, dark = cv2.threshold(patch, 0, 1, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    for ink in (dark, 1 - dark):  # dark characters first, then light ones
+        share = float(ink.mean())
+        if not (_INK[0] <= share <= _INK[1]):
+            continue
+        middle = ink[rh // 3 : rh - rh // 3 or None].max(axis=0) if rh >= 3 else ink[rh // 2]
+        strokes = int(np.count_nonzero(np.diff(middle.astype(np.int8)) == 1))
+        if not (_MIN_STROKES <= strokes <= rw // 2):
+            continue
+        panel = patch[ink == 0]
+        ink_level = float(np.median(patch[ink == 1]))
+        if rh >= _FIELD_CHECK_H and _open_field(around, rh, float(np.median(panel)), ink_level):
+            return False
+        return rh < _LETTER_CHECK_H or _even_letters(ink)
+    return False
+
+
+def _open_field(around: np.ndarray, rh: int, panel: float, ink: float) -> bool:
+    """Whether the panel's brightness runs on, unbroken, through the band from a fifth to
+    the whole of a line height above the line and the same band below it: text printed on
+    a large surface (a poster, a wall). A plate's panel ends within that band at its edge
+    or border, where the car's paint, the bumper or the frame begins."""
+    tolerance = max(_FIELD_TOLERANCE[0], _FIELD_TOLERANCE[1] * abs(panel - ink))
+    near = np.abs(around.astype(np.float32) - panel) <= tolerance
+    skip = max(1, rh // 2)
+    above, below = near[: rh - skip], near[2 * rh + skip :]
+    if not above.size or not below.size:
         return False
-    middle = ink[rh // 3 : rh - rh // 3 or None].max(axis=0) if rh >= 3 else ink[rh // 2]
-    strokes = int(np.count_nonzero(np.diff(middle.astype(np.int8)) == 1))
-    return _MIN_STROKES <= strokes <= rw // 2
+    return bool(
+        above.mean(axis=1).min() >= _FIELD_SHARE and below.mean(axis=1).min() >= _FIELD_SHARE
+    )
+
+
+def _even_letters(ink: np.ndarray) -> bool:
+    """The line's characters are of one height, as a plate's capitals and digits are; words
+    in mixed case (a street sign's "Station Rd") have short and tall letters."""
+    _n, _labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    rh = ink.shape[0]
+    w, h = stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]
+    # letters only: not dots, hyphens and noise, nor a border or a run of touching letters
+    heights = h[(h >= 0.3 * rh) & (h < rh) & (w <= 1.2 * h)]
+    if heights.size < 4:
+        return True  # too few separate letters to judge
+    tall = heights >= _EVEN_HEIGHT * np.percentile(heights, 75)
+    return float(tall.mean()) >= _EVEN_SHARE
