@@ -297,3 +297,26 @@ def test_migration_0010_indexes_the_fingerprints_of_existing_items(databases):
         assert sorted(rows) == sorted((s, k, 1) for s, k in index_keys(photo))
     finally:
         engine.dispose()
+
+
+def test_audio_prints_of_different_engines_are_never_compared(services, people, monkeypatch):
+    """An instance that lost (or gained) libchromaprint makes prints of another engine: the
+    same recording printed by each is neither a candidate for nor a match of the other,
+    while a print of the same engine is found."""
+    import datatrust.pipeline.fingerprint as fpmod
+
+    clip = pcm16(melody(21, seconds=12))
+    chroma = audio_fingerprint(clip)
+    assert chroma.engine == fpmod.CHROMAPRINT
+    monkeypatch.setattr(fpmod, "HAVE_CHROMAPRINT", False)
+    spectral = audio_fingerprint(clip)
+    assert spectral.engine == fpmod.SPECTRAL
+    owner = people["owner"].actor.user_id
+    with services.uow() as uow:
+        add_item(uow, owner, "ambient", {"audio": chroma.as_dict()}, 1)
+        new = add_item(uow, owner, "ambient", {}, 2)
+        new.status = ItemStatus.VALIDATED
+        other_engine = duplicates.check_duplicates(uow, new, {"audio": spectral.as_dict()})
+        assert other_engine.compared == 0 and other_engine.code is None
+        same_engine = duplicates.check_duplicates(uow, new, {"audio": chroma.as_dict()})
+        assert same_engine.compared == 1 and same_engine.code == "near_duplicate"
