@@ -40,6 +40,8 @@ OPERATOR_ON_ORGS = frozenset(
         ("POST /campaigns/{campaign_id}/fund", "operator"),
         ("POST /campaigns/{campaign_id}/open", "operator"),
         ("POST /campaigns/{campaign_id}/close", "operator"),
+        ("POST /campaigns/{campaign_id}/pause", "operator"),
+        ("POST /campaigns/{campaign_id}/resume", "operator"),
         ("GET /api/orgs/{org_id}/invoices", "operator"),  # reconciling every buyer's books
         # The incident register is the operators' (issue 14 §6): nobody else's object.
         ("GET /api/incidents/{incident_id}", "operator"),

@@ -11,6 +11,7 @@ import pytest
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.i18n import format_money, translator
+from datatrust.services import campaigns
 from datatrust.web.pages.manage import OPEN_REFUSALS
 
 FORM = {
@@ -101,6 +102,18 @@ def test_an_operator_creates_funds_opens_and_closes_a_campaign_and_sees_what_cam
     page = client.get(f"/campaigns/{campaign_id}", headers=headers).text
     assert text_of(page, "quota") == "20" and text_of(page, "accepted") == "0"
     assert text_of(page, "pending") == "0"
+    # Paused, it takes no work and leaves the contributors' task list; opened again, back.
+    paused = client.post(f"/campaigns/{campaign_id}/pause", headers=headers, follow_redirects=False)
+    assert paused.status_code == 303
+    tasks = client.get("/tasks", headers=people["owner"].headers).text
+    assert FORM["title"] not in tasks
+    with services.uow(read_only=True) as uow:
+        assert campaigns.check_campaign_takes_work(uow, campaign_id) != []
+    resumed = client.post(
+        f"/campaigns/{campaign_id}/resume", headers=headers, follow_redirects=False
+    )
+    assert resumed.status_code == 303
+    assert FORM["title"] in client.get("/tasks", headers=people["owner"].headers).text
     closed = client.post(f"/campaigns/{campaign_id}/close", headers=headers, follow_redirects=False)
     assert closed.status_code == 303
     page = client.get(f"/campaigns/{campaign_id}?lang=zu", headers=headers).text

@@ -21,6 +21,7 @@ from datatrust.domain.money import Money
 class CampaignState(StrEnum):
     DRAFT = "draft"
     OPEN = "open"
+    PAUSED = "paused"  # by the people who run it: no new work until they open it again
     CLOSED = "closed"
 
 
@@ -36,7 +37,8 @@ class PayBasis(StrEnum):
 
 CAMPAIGN_TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {
     CampaignState.DRAFT: frozenset({CampaignState.OPEN, CampaignState.CLOSED}),
-    CampaignState.OPEN: frozenset({CampaignState.CLOSED}),
+    CampaignState.OPEN: frozenset({CampaignState.PAUSED, CampaignState.CLOSED}),
+    CampaignState.PAUSED: frozenset({CampaignState.OPEN, CampaignState.CLOSED}),
     CampaignState.CLOSED: frozenset(),
 }
 
@@ -136,7 +138,7 @@ class Campaign:
         if state not in CAMPAIGN_TRANSITIONS[self.state]:
             raise Conflict(f"a campaign cannot go from {self.state.value} to {state.value}")
         self.state = state
-        if state is CampaignState.OPEN:
+        if state is CampaignState.OPEN and self.opened_at is None:  # not again on resuming
             self.opened_at = now or utcnow()
         elif state is CampaignState.CLOSED:
             self.closed_at = now or utcnow()

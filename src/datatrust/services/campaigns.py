@@ -296,6 +296,32 @@ def close_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
     return campaign
 
 
+def pause_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
+    """open → paused: no new uploads, and it leaves contributors' task lists; work already
+    received is still reviewed and paid from escrow, which stays held."""
+    campaign = _managed(uow, actor, campaign_id)
+    campaign.move_to(CampaignState.PAUSED)
+    uow.record(AuditTag.CAMPAIGN_PAUSE, actor_label(actor), "campaign", campaign.id)
+    uow.commit()
+    return campaign
+
+
+def resume_campaign(
+    uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFloors | None = None
+) -> Campaign:
+    """paused → open, its pay checked against the floor as an opening is. Escrow is not
+    checked again for the whole quota (work already paid used some of it): each
+    acceptance is still refused when escrow cannot pay it."""
+    campaign = _managed(uow, actor, campaign_id)
+    if campaign.state is not CampaignState.PAUSED:
+        campaign.move_to(CampaignState.OPEN)  # raises the usual Conflict
+    _check_pay_floor(uow, campaign, floors or PayFloors())
+    campaign.move_to(CampaignState.OPEN)
+    uow.record(AuditTag.CAMPAIGN_RESUME, actor_label(actor), "campaign", campaign.id)
+    uow.commit()
+    return campaign
+
+
 _IN_FLIGHT = [ItemStatus.RECEIVED, ItemStatus.VALIDATED, ItemStatus.PROCESSED]
 
 

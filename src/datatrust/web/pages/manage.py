@@ -312,3 +312,30 @@ def close(
 ) -> Response:
     campaigns.close_campaign(unit, page.actor, campaign_id)
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/pause")
+def pause(
+    campaign_id: int,
+    page: Page = page_requires(Permission.CAMPAIGN_CREATE),
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    campaigns.pause_campaign(unit, page.actor, campaign_id)
+    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
+
+
+@router.post("/campaigns/{campaign_id}/resume")
+def resume(
+    campaign_id: int,
+    page: Page = page_requires(Permission.CAMPAIGN_CREATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    try:
+        campaigns.resume_campaign(unit, page.actor, campaign_id, _floors(svc))
+    except InvalidInput:
+        unit.rollback()
+        below_floor = OPEN_REFUSALS["invalid_input"]  # a msgid; not a literal in _()
+        errors = {"open": [page._(below_floor)]}
+        return _campaign_page(page, svc, unit, campaign_id, 422, errors=errors)
+    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
