@@ -177,3 +177,35 @@ def test_the_command_verifies_a_receipt_of_a_retired_key_with_the_published_key_
     result = runner.invoke(app, [*args, "--key", str(tmp_path / "other.json")])
     assert result.exit_code == 1
     assert "does not hold" in json.loads(result.output)["problem"]
+
+
+def test_withdrawal_and_erasure_receipts_are_27560_records_with_the_withdrawn_status(
+    services, people
+):
+    from datatrust.services import rights
+
+    owner = people["owner"]
+    offer = offer_for(services, owner)
+    first = listed_item(services, owner, offer=offer)
+    second = listed_item(services, owner, offer=offer, title="second")
+    give(services, owner, first.id)
+    give(services, owner, second.id)
+    with services.uow() as uow:
+        withdrawn = consent.withdraw_consent(
+            uow, services.signer, owner.actor, first.id, publication=services.publication
+        )
+    with services.uow() as uow:
+        rights.erase_me(
+            uow,
+            services.storage,
+            owner.actor,
+            signer=services.signer,
+            confirm=rights.ERASE_CONFIRMATION,
+            publication=services.publication,
+        )
+    with services.uow() as uow:
+        last = uow.all(Receipt, owner_id=owner.actor.user_id, order_by="id")[-1]
+    for receipt in (withdrawn.receipt, last):
+        claims = services.signer.verify(receipt.jws)
+        assert claims["consent_status"] == str(DPV.ConsentWithdrawn)
+        assert claims["pii_controllers"][0]["@id"] == services.publication.iris.operator

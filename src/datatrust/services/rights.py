@@ -7,7 +7,7 @@ import json
 import logging
 import zipfile
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datatrust.domain.accounts import ApiToken, SignInAttempt, SignUpRequest, User, WebSession
 from datatrust.domain.audit import AuditTag
@@ -32,6 +32,9 @@ from datatrust.services.mail import SEND_JOB
 from datatrust.services.ports import ObjectStore, Shredder, Signer, UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 from datatrust.services.uploads import Staging
+
+if TYPE_CHECKING:
+    from datatrust.services.standards import Publication
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +220,10 @@ def erase_me(
     confirm: str = ERASE_CONFIRMATION,
     shredder: Shredder | None = None,
     staging: Staging | None = None,
+    publication: Publication | None = None,
 ) -> User:
-    """Erase the caller, in one transaction:
+    """Erase the caller, in one transaction (``publication`` makes the withdrawal
+    receipts ISO/IEC TS 27560 records, as ``consent.withdraw_consent`` does):
 
     - withdraw every consent (events, receipts, ``consent.notify_holders`` jobs, as a
       withdrawal by hand would) and mark every item withdrawn, so nothing of theirs can
@@ -261,7 +266,7 @@ def erase_me(
     for item in items:
         row = rows.get(item.consent_id) if item.consent_id else None
         if row is not None:
-            apply_withdrawal(uow, signer, who, item, row, now)
+            apply_withdrawal(uow, signer, who, item, row, now, publication)
             withdrawn += 1
         objects |= _object_keys(user.id, [item.original_key, item.deidentified_key, item.report])
         item.status = ItemStatus.WITHDRAWN

@@ -16,7 +16,7 @@ from datatrust.domain import iris
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import standards
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import api_router, requires, services, unit_of_work
+from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 
 router = api_router(tags=["standards"])
 JSON_LD = "application/ld+json"
@@ -36,7 +36,7 @@ def odrl_profile(
 
 @router.get(iris.PEOPLE_PATH + "/{user_id}.{check}", response_class=Response)
 def person(
-    user_id: int,
+    user_id: RowId,
     check: str,
     _actor: Actor = requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),

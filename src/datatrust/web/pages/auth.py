@@ -290,7 +290,12 @@ def erase_account(
         errors = {"confirm": [page._("Type the words exactly as shown to delete your account.")]}
         return render(page, "account.html", 422, form={"confirm": confirm}, errors=errors)
     rights.erase_me(
-        unit, svc.storage, page.actor, signer=svc.signer, confirm=rights.ERASE_CONFIRMATION
+        unit,
+        svc.storage,
+        page.actor,
+        signer=svc.signer,
+        confirm=rights.ERASE_CONFIRMATION,
+        publication=svc.publication,
     )
     response = RedirectResponse("/?erased=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
