@@ -17,6 +17,7 @@ from datatrust.domain.uploads import ResumableUpload
 from datatrust.services import consent, incidents, items, licences, participants
 from datatrust.services.consent import ConsentRow, Receipt
 from datatrust.services.licences import LicenceOffer
+from datatrust.services.replica_approvals import ReplicaApproval
 from datatrust.web.app import create_app
 from datatrust.web.deps import requires, uow
 from support import make_persona
@@ -97,7 +98,9 @@ def victim(services, people):
             discovered_at=utcnow(),
             item_ids=[item.id],
         )
+    approval_id = victim_replica_approval(services, item.id, owner.actor.user_id, other_org)
     return {
+        "approval_id": approval_id,
         "incident_id": incident.id,
         "invitation_id": invitation_id,
         "guessed_token": guessed_token,
@@ -113,6 +116,24 @@ def victim(services, people):
         ),
         **victim_campaign_and_upload(services, owner, other_org.actor.org_id),
     }
+
+
+def victim_replica_approval(services, item_id, owner_id, org_persona):
+    """A replica use waiting for the owner's approval ("ask me each time", issue 16 §3):
+    only the owner may see, approve or refuse it; the asking buyer may not decide it."""
+    from datatrust.services.replica_approvals import ReplicaApproval
+
+    with services.uow() as unit:
+        row = ReplicaApproval(
+            item_id=item_id,
+            owner_id=owner_id,
+            org_id=org_persona.actor.org_id,
+            org_name="Victim Buyer Ltd",
+            use={"action": "create_replica", "replica": {"languages": ["en"]}},
+        )
+        unit.add(row)
+        unit.commit()
+        return row.id
 
 
 def victim_invitation(services, item_id):
@@ -245,7 +266,9 @@ def victim_state(services, people, victim):
             campaign = unit.get(Campaign, victim["campaign_id"])
             upload = unit.get(ResumableUpload, victim["upload_id"])
             invitation = unit.get(participants.ParticipantInvitation, victim["invitation_id"])
+            approval = unit.get(ReplicaApproval, victim["approval_id"])
             return (
+                (approval.state, approval.decided_at),
                 unit.count(MissedMark, item_id=victim["item"].id),
                 (invitation.state, invitation.decided_at),
                 (campaign.state, campaign.title) if campaign else None,
@@ -294,6 +317,7 @@ def matrix_for(
             "version": "1",
             "user_id": str(people["owner"].actor.user_id),
             "check": services.publication.person_check(people["owner"].actor.user_id),
+            "approval_id": str(victim["approval_id"]),
             **victim["buyer_paths"],
         },
         secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],
@@ -326,6 +350,12 @@ def test_the_owner_can_reach_their_own_objects(client, people, victim):
     assert offer.status_code == 200 and offer.json()["id"] == victim["offer_id"]
     receipt = client.get(f"/api/receipts/{victim['receipt_id']}", headers=headers)
     assert receipt.status_code == 200 and receipt.json()["receipt"]
+    waiting = client.get("/api/replica-approvals", headers=headers).json()
+    assert [a["id"] for a in waiting] == [victim["approval_id"]]
+    approved = client.post(
+        f"/api/replica-approvals/{victim['approval_id']}/approve", headers=headers
+    )
+    assert approved.status_code == 200 and approved.json()["state"] == "approved"
     revoked = client.delete(f"/api/tokens/{victim['token'].id}", headers=headers)
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
 

@@ -58,7 +58,13 @@ pytestmark = [
 ]
 
 WAIT_S = 180  # the longest one step may take (processing, a snapshot, a payout batch)
-TRAINING = {"action": "train", "purpose": "model_training", "industry": "technology"}
+TRAINING = {
+    "action": "train",
+    "purpose": "model_training",
+    "industry": "technology",
+    "task": "scene_understanding",
+    "outputs": ["labels"],
+}
 CONTRIBUTORS = ("sipho", "priya", "marcus")
 
 

@@ -77,14 +77,18 @@ def test_english_summary_reads_in_plain_words():
     text = explain_licence(a_licence(), "en")
     assert text[0] == "Licence: Training only (recommended) (version 1)"
     assert "It starts on March 1, 2025 and ends on March 1, 2027." in text
-    assert "You are paid $14.00 for each item." in text
-    assert "Each time your data is sold, you receive 50% of the sale." in text
+    # Without the platform's figures the summary states only what is exact without them.
+    assert (
+        "The licence price is $14.00 for each item, before the platform fee; you receive 50% "
+        "of it: $7.00." in text
+    )
     assert "Worldwide: buyers in any country may use it." in text
 
 
 def test_hindi_summary_is_in_devanagari_with_hindi_dates_and_lists():
     text = explain_licence(a_licence("likeness_advertising"), "hi")
-    assert text[0] == "लाइसेंस: Likeness in advertising (with restrictions) (संस्करण 1)"
+    # The template's title is the platform's words, so it is translated too (issue 16 §6).
+    assert text[0] == "लाइसेंस: विज्ञापन में आपकी छवि (पाबंदियों के साथ) (संस्करण 1)"
     assert any("शराब" in line and "तंबाकू" in line for line in text)
     assert any("मार्च" in line for line in text)  # the month, in Hindi
     assert "खरीदार आपका डेटा सीधे लोगों को दिखा सकते हैं, जैसे किसी विज्ञापन में।" in text
@@ -137,8 +141,8 @@ def test_the_exclusive_risk_names_the_end_date_and_the_surcharge():
     )
     text = explain_licence(licence, "en")
     assert (
-        "Exclusive until March 1, 2027: you cannot license this data to anyone else until "
-        "then. The buyer pays $14.00 extra for this." in text
+        "Exclusive to org-7 until March 1, 2027: you cannot license this data to anyone else "
+        "until then. The buyer pays $14.00 extra for this." in text
     )
 
 
@@ -148,4 +152,7 @@ def test_territorial_licences_are_not_flagged_worldwide():
 
 def test_money_uses_the_currencys_minor_units():
     licence = a_licence(price_minor=150, currency="JPY")
-    assert "You are paid ¥150 for each item." in explain_licence(licence, "en")
+    assert (
+        "The licence price is ¥150 for each item, before the platform fee; you receive 50% of "
+        "it: ¥75." in explain_licence(licence, "en")
+    )

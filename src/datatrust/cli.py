@@ -413,12 +413,16 @@ def licence_check(
 @licence_app.command("explain")
 def licence_explain(
     licence: str = typer.Argument(..., help="The licence, as JSON."),
-    lang: str = typer.Option("en", "--lang", help="Language (BCP 47), e.g. en or hi."),
+    lang: str = typer.Option("en", "--lang", help="Language (BCP 47), e.g. en, hi or zu."),
+    as_json: bool = typer.Option(False, "--json", help="Sentences with their risk flags."),
 ) -> None:
-    """Print the licence in plain words, one sentence per line, risks included."""
+    """Print the licence in plain words, one sentence per line, each risk marked with a
+    warning and its flag. The money is stated as a sale on this instance would charge
+    and pay it (its ``DATATRUST_PLATFORM_FEE_PERCENT``)."""
     from datatrust.domain.errors import InvalidInput
     from datatrust.domain.licence import Licence
-    from datatrust.i18n import explain_licence
+    from datatrust.i18n import WARNING, explain_flagged, translator
+    from datatrust.services.orders import unit_pay
 
     problems: list[str] = []
     data = _read_json(licence, "licence", problems)
@@ -428,8 +432,20 @@ def licence_explain(
         parsed = Licence.from_dict(data)
     except InvalidInput as exc:
         raise _invalid(_prefixed("licence", exc.problems)) from None
-    for sentence in explain_licence(parsed, lang):
-        typer.echo(sentence)
+    pay = unit_pay(parsed, load_settings().platform_fee_percent)
+    flagged = explain_flagged(parsed, lang, pay)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [{"text": text, "risk": risk} for text, risk in flagged],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    warning = translator(lang).gettext(WARNING)
+    for sentence, risk in flagged:
+        typer.echo(f"{warning} {sentence} [{risk}]" if risk else sentence)
 
 
 @consent_app.command("verify-receipt")

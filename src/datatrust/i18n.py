@@ -12,6 +12,7 @@ a contributor always sees their terms.
 from __future__ import annotations
 
 import gettext
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +24,18 @@ from babel.lists import format_list
 from babel.numbers import format_currency, get_currency_precision
 
 from datatrust.domain.licence import Licence
-from datatrust.domain.licence_text import Amount, Day, Labels, Message, Territories, summarise
+from datatrust.domain.licence_text import (
+    ORIGINAL,
+    Amount,
+    Day,
+    Labels,
+    Languages,
+    Message,
+    Original,
+    Territories,
+    UnitPay,
+    summarise,
+)
 from datatrust.domain.money import Money
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -79,6 +91,12 @@ def _format(value: Any, lang: str, tr: gettext.NullTranslations) -> Any:
         return format_money(Money(value.minor, value.currency), lang)
     if isinstance(value, Day):
         return format_date(value.value, format="long", locale=locale)
+    if isinstance(value, Languages):
+        names = locale.languages
+        return format_list([names.get(code, code) for code in value.codes], locale=locale)
+    if isinstance(value, Original):
+        # The person's own words, as written, with a label in the reader's language.
+        return tr.gettext(ORIGINAL) % {"text": value.text}
     return value
 
 
@@ -91,6 +109,26 @@ def render(message: Message, lang: str) -> str:
     return text % params if params else text
 
 
-def explain_licence(licence: Licence, lang: str) -> list[str]:
+def explain_licence(
+    licence: Licence,
+    lang: str,
+    pay: UnitPay | None = None,
+    names: Mapping[str, str] | None = None,
+) -> list[str]:
     """The licence in plain words in ``lang``, one sentence per message, risks included."""
-    return [render(message, lang) for message in summarise(licence)]
+    return [sentence for sentence, _ in explain_flagged(licence, lang, pay, names)]
+
+
+WARNING = "Warning:"
+
+
+def explain_flagged(
+    licence: Licence,
+    lang: str,
+    pay: UnitPay | None = None,
+    names: Mapping[str, str] | None = None,
+) -> list[tuple[str, str | None]]:
+    """Each sentence in ``lang`` with its risk flag (None for a plain sentence), so every
+    output (page, API, CLI) can mark the risks. ``pay`` and ``names`` as for
+    ``licence_text.summarise``."""
+    return [(render(m, lang), m.risk) for m in summarise(licence, pay, names)]

@@ -10,6 +10,7 @@ from datatrust.domain.licence import (
     Organisation,
     Reason,
     ReasonCode,
+    ReplicaUse,
     Use,
     evaluate,
     licence_from_template,
@@ -28,6 +29,9 @@ def a_licence(template="training_only", **changes):
     changes.setdefault("price_minor", 1_400)
     if template == "voice_library":
         changes.setdefault("replica_use_description", VOICE_DESCRIPTION)
+        changes.setdefault("replica_languages", {"en"})
+        changes.setdefault("replica_categories", {"audiobook_narration"})
+        changes.setdefault("replica_channels", {"audio_stores"})
     return licence_from_template(template, **changes)
 
 
@@ -172,6 +176,7 @@ def test_voice_library_allows_a_voice_clone_for_its_described_use():
             purpose="speech_synthesis_training",
             industry="media_publishing",
             declared_uses={"voice_cloning"},
+            replica=ReplicaUse({"en"}, "audiobook_narration", {"audio_stores"}),
         ),
     )
     assert decision.allowed, decision.reasons
@@ -350,10 +355,14 @@ def test_a_licence_without_replica_may_last_at_most_five_years():
         a_licence(valid_until=datetime(2030, 3, 2, tzinfo=UTC))
 
 
-def test_a_licence_with_a_replica_may_last_ten_years_but_no_longer():
-    assert a_licence("voice_library", valid_until=datetime(2035, 3, 1, tzinfo=UTC))
-    with pytest.raises(InvalidInput):
-        a_licence("voice_library", valid_until=datetime(2035, 3, 2, tzinfo=UTC))
+def test_a_replica_grant_may_last_ten_years_but_the_licence_itself_only_five():
+    assert a_licence("voice_library", replica_until=datetime(2035, 3, 1, tzinfo=UTC))
+    with pytest.raises(InvalidInput) as caught:
+        a_licence("voice_library", replica_until=datetime(2035, 3, 2, tzinfo=UTC))
+    assert caught.value.problems == ["replica_until: a replica grant may last at most 10 years"]
+    with pytest.raises(InvalidInput) as caught:
+        a_licence("voice_library", valid_until=datetime(2030, 3, 2, tzinfo=UTC))
+    assert caught.value.problems[0].startswith("valid_until: a licence may last at most 5 years")
 
 
 def test_a_replica_needs_a_specific_written_description():

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from datatrust.domain.errors import InvalidInput
-from datatrust.domain.licence import Licence, Organisation, ReasonCode, Use, evaluate
+from datatrust.domain.licence import (
+    Licence,
+    Organisation,
+    ReasonCode,
+    ReplicaUse,
+    Use,
+    evaluate,
+)
 from datatrust.domain.purposes import SENSITIVE_USES, TASKS
 
 START = datetime(2027, 3, 1, tzinfo=UTC)
@@ -317,17 +324,171 @@ def test_a_replica_without_a_medium_is_refused_naming_the_conflict():
     )
 
 
-def test_a_voice_grant_allows_a_voice_clone_and_never_a_face_avatar():
-    licence = open_licence(
+def narrator_licence(**changes):
+    """A voice grant for audiobook narration in English, sold in audio stores."""
+    fields = dict(
         permitted_actions={"train", "create_replica"},
+        permitted_purposes={"research_and_development", "media_production"},
         replica_use_description=VOICE_ONLY,
         replica_media={"voice"},
+        replica_languages={"en"},
+        replica_categories={"audiobook_narration"},
+        replica_channels={"audio_stores", "streaming"},
     )
-    clone = a_use(
-        action="create_replica", purpose="speech_synthesis_training", task="voice_cloning"
+    fields.update(changes)
+    return open_licence(**fields)
+
+
+def a_replica_use(
+    task="voice_cloning",
+    languages=("en",),
+    category="audiobook_narration",
+    channels=("audio_stores",),
+    **changes,
+):
+    return a_use(
+        action="create_replica",
+        purpose="speech_synthesis_training",
+        task=task,
+        replica=ReplicaUse(frozenset(languages), category, frozenset(channels)),
+        until=START + timedelta(days=300),
+        **changes,
     )
-    assert evaluate(licence, clone).allowed
-    avatar = evaluate(licence, a_use(action="create_replica", task="face_generation"))
-    assert avatar.codes == (ReasonCode.REPLICA_MEDIUM_NOT_GRANTED,)
-    whole = licence.replace(replica_media={"full_likeness"})
-    assert evaluate(whole, a_use(action="create_replica", task="face_generation")).allowed
+
+
+def test_a_replica_use_is_allowed_when_medium_language_category_and_channels_all_match():
+    decision = evaluate(narrator_licence(), a_replica_use())
+    assert decision.allowed, decision.reasons
+
+
+def test_a_voice_grant_never_allows_a_face_avatar():
+    decision = evaluate(narrator_licence(), a_replica_use(task="face_generation"))
+    assert decision.codes == (ReasonCode.REPLICA_MEDIUM_NOT_GRANTED,)
+    assert "face" in decision.reasons[0].text
+    whole = narrator_licence(replica_media={"full_likeness"})
+    assert evaluate(whole, a_replica_use(task="face_generation")).allowed
+
+
+def test_audiobook_narration_in_english_does_not_allow_a_hindi_advert_on_television():
+    decision = evaluate(
+        narrator_licence(),
+        a_replica_use(languages=("hi",), category="advertising", channels=("broadcast_tv",)),
+    )
+    assert set(decision.codes) == {
+        ReasonCode.REPLICA_LANGUAGE_NOT_GRANTED,
+        ReasonCode.REPLICA_CATEGORY_NOT_GRANTED,
+        ReasonCode.REPLICA_CHANNEL_NOT_GRANTED,
+    }
+    text = " ".join(r.text for r in decision.reasons)
+    assert "hi" in text and "'advertising'" in text and "broadcast_tv" in text
+
+
+@pytest.mark.parametrize(
+    ("changes", "code"),
+    [
+        ({"languages": ("en", "hi")}, ReasonCode.REPLICA_LANGUAGE_NOT_GRANTED),
+        ({"category": "podcast"}, ReasonCode.REPLICA_CATEGORY_NOT_GRANTED),
+        ({"channels": ("audio_stores", "radio")}, ReasonCode.REPLICA_CHANNEL_NOT_GRANTED),
+        ({"languages": ("xx",)}, ReasonCode.REPLICA_LANGUAGE_NOT_GRANTED),
+    ],
+)
+def test_one_field_outside_the_grant_denies_the_whole_replica_use(changes, code):
+    assert evaluate(narrator_licence(), a_replica_use(**changes)).codes == (code,)
+
+
+def test_a_replica_use_that_does_not_say_where_it_is_used_is_denied():
+    use = a_use(action="create_replica", purpose="speech_synthesis_training", task="voice_cloning")
+    assert evaluate(narrator_licence(), use).codes == (ReasonCode.REPLICA_USE_NOT_DESCRIBED,)
+    partial = a_replica_use(channels=())
+    assert evaluate(narrator_licence(), partial).codes == (ReasonCode.REPLICA_USE_NOT_DESCRIBED,)
+
+
+def test_a_replica_use_that_does_not_say_voice_or_face_is_denied():
+    use = a_replica_use(task=None)
+    assert evaluate(narrator_licence(), use).codes == (ReasonCode.REPLICA_MEDIUM_NOT_STATED,)
+
+
+def test_the_replica_grant_runs_past_the_licence_but_training_does_not():
+    licence = narrator_licence(replica_until=START + timedelta(days=8 * 365))
+    later = START + timedelta(days=6 * 365)
+    replica = a_replica_use(at=later)
+    replica = replica.__class__(**{**replica.__dict__, "until": later + timedelta(days=30)})
+    assert evaluate(licence, replica, later).allowed
+    training = a_use(at=later, task="speech_recognition")
+    assert evaluate(licence, training, later).codes == (ReasonCode.LICENCE_EXPIRED,)
+
+
+def test_a_replica_use_after_the_grant_or_running_past_it_is_denied():
+    licence = narrator_licence(replica_until=START + timedelta(days=100))
+    assert evaluate(licence, a_replica_use()).codes == (
+        ReasonCode.REPLICA_GRANT_ENDS_WITHIN_PERIOD,
+    )
+    after = START + timedelta(days=101)
+    assert evaluate(licence, a_replica_use(at=after), after).codes == (
+        ReasonCode.REPLICA_GRANT_ENDED,
+    )
+
+
+def test_ask_me_each_time_holds_a_matching_use_until_the_contributor_approves_it():
+    licence = narrator_licence(replica_ask_each_time=True)
+    pending = evaluate(licence, a_replica_use())
+    assert pending.codes == (ReasonCode.REPLICA_APPROVAL_PENDING,)
+    assert evaluate(licence, a_replica_use(), replica_approved=True).allowed
+    # Approval never widens the grant: a Hindi advert stays denied.
+    hindi = evaluate(licence, a_replica_use(languages=("hi",)), replica_approved=True)
+    assert hindi.codes == (ReasonCode.REPLICA_LANGUAGE_NOT_GRANTED,)
+
+
+def test_a_grant_stored_before_its_scope_existed_allows_no_replica_use():
+    legacy = narrator_licence(
+        replica_languages=set(), replica_categories=set(), replica_channels=set()
+    )
+    assert set(evaluate(legacy, a_replica_use()).codes) == {
+        ReasonCode.REPLICA_LANGUAGE_NOT_GRANTED,
+        ReasonCode.REPLICA_CATEGORY_NOT_GRANTED,
+        ReasonCode.REPLICA_CHANNEL_NOT_GRANTED,
+    }
+    assert legacy.replica_grant_gaps() == [
+        "replica_languages: a replica grant must name the languages the replica may speak "
+        "or appear in",
+        "replica_categories: a replica grant must name the kinds of product it may appear in",
+        "replica_channels: a replica grant must name the channels it may reach people through",
+    ]
+    assert narrator_licence().replica_grant_gaps() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        (
+            {"replica_languages": {"en", "klingon"}},
+            "replica_languages: unknown language code(s): klingon",
+        ),
+        ({"replica_categories": {"karaoke"}}, "replica_categories: unknown code(s): karaoke"),
+        (
+            {"replica_channels": {"carrier_pigeon"}},
+            "replica_channels: unknown code(s): carrier_pigeon",
+        ),
+        ({"replica_media": {"hologram"}}, "replica_media: unknown medium hologram"),
+        (
+            {"replica_until": START + timedelta(days=3654)},
+            "replica_until: a replica grant may last at most 10 years",
+        ),
+        ({"replica_until": START}, "replica_until: must be after valid_from"),
+    ],
+)
+def test_an_unknown_or_out_of_range_replica_term_is_invalid_naming_the_field(changes, problem):
+    with pytest.raises(InvalidInput) as caught:
+        narrator_licence(**changes)
+    assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
+
+
+def test_replica_scope_without_a_replica_grant_is_invalid():
+    problems = problems_of(
+        replica_languages={"en"}, replica_ask_each_time=True, replica_until=START + timedelta(1)
+    )
+    assert problems == [
+        "replica_languages: only a replica grant has these; add replica_use_description",
+        "replica_ask_each_time: only a replica grant asks for approval",
+        "replica_until: only a replica grant has its own end",
+    ]

@@ -5,7 +5,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from datatrust.domain.licence import (
@@ -26,6 +26,8 @@ from datatrust.domain.purposes import (
     INDUSTRIES,
     OUTPUTS,
     PURPOSES,
+    REPLICA_CATEGORIES,
+    REPLICA_CHANNELS,
     SENSITIVE_USES,
     TASKS,
     USES,
@@ -52,9 +54,18 @@ descriptions = st.text(min_size=MIN_REPLICA_DESCRIPTION_CHARS, max_size=80).filt
 )
 
 
+# Drawing a whole licence is slow on a loaded machine; the draws are the point here.
+SLOW_DRAWS = settings(suppress_health_check=[HealthCheck.too_slow])
+
+
 @st.composite
-def licences(draw):
-    """Valid licences spread over every field's range."""
+def licences(draw, scope=False):
+    """Valid licences spread over every field's range.
+
+    ``scope`` also draws the replica grant's scope, its own end, per-use approval and the
+    withdrawal notice (issue 16 §3, §5). It is off by default because ``test_odrl`` draws
+    from here and the ODRL mapping does not carry those fields yet.
+    """
     permitted = draw(st.frozensets(st.sampled_from(PURPOSE_CODES), min_size=1, max_size=4))
     # A prohibited purpose may carve a sub-purpose out of a permitted one, but may not sit
     # above a permitted purpose (that is a contradiction the validator rejects).
@@ -65,10 +76,14 @@ def licences(draw):
     if "create_replica" in actions and replica is None:
         replica = "A described use of the replica, long enough to read"
     banned_uses = draw(st.frozensets(st.sampled_from(USE_CODES), max_size=4))
-    media = frozenset()
+    media = languages = categories = channels = frozenset()
     if replica is not None:
         banned_uses -= {"digital_replica"}
         media = draw(st.frozensets(st.sampled_from(REPLICA_MEDIA), min_size=1))
+    if replica is not None and scope:
+        languages = draw(st.frozensets(st.sampled_from(["en", "hi", "zu", "xh"]), max_size=3))
+        categories = draw(st.frozensets(st.sampled_from(sorted(REPLICA_CATEGORIES)), max_size=3))
+        channels = draw(st.frozensets(st.sampled_from(sorted(REPLICA_CHANNELS)), max_size=3))
     if draw(st.booleans()):
         territories = frozenset({WORLD})
         excluded = draw(st.frozensets(st.sampled_from(COUNTRIES), max_size=3))
@@ -76,9 +91,12 @@ def licences(draw):
         territories = draw(st.frozensets(st.sampled_from(COUNTRIES), min_size=1, max_size=5))
         excluded = frozenset()
     start = draw(moments)
-    years = 10 if replica is not None else 5
-    longest = (add_years(start, years) - start).days
+    longest = (add_years(start, 5) - start).days
     end = start + timedelta(days=draw(st.integers(1, longest)))
+    replica_until = None
+    if replica is not None and scope and draw(st.booleans()):
+        replica_days = (add_years(start, 10) - start).days
+        replica_until = start + timedelta(days=draw(st.integers(1, replica_days)))
     permitted_uses = draw(st.frozensets(st.sampled_from(NAMED_USES), max_size=2))
     banned_uses = frozenset(
         u for u in banned_uses if not any(USES.is_a(p, u) for p in permitted_uses)
@@ -115,6 +133,12 @@ def licences(draw):
         on_end=draw(st.sampled_from(ON_END_CHOICES)),
         replica_use_description=replica,
         replica_media=media,
+        replica_languages=languages,
+        replica_categories=categories,
+        replica_channels=channels,
+        replica_until=replica_until,
+        replica_ask_each_time=replica is not None and scope and draw(st.booleans()),
+        withdrawal_notice_days=draw(st.integers(0, 730)) if scope else 0,
         permitted_uses=permitted_uses,
         offered_to=offered_to,
         exclusive_to=exclusive_to,
@@ -141,7 +165,8 @@ def unknown(known):
     return st.text(min_size=1, max_size=12).filter(lambda s: s not in known)
 
 
-@given(licences(), uses())
+@SLOW_DRAWS
+@given(licences(scope=True), uses())
 def test_a_use_under_a_prohibited_purpose_is_denied_whatever_is_permitted(licence, use):
     if not licence.prohibited_purposes:
         return
@@ -153,7 +178,8 @@ def test_a_use_under_a_prohibited_purpose_is_denied_whatever_is_permitted(licenc
     assert ReasonCode.PURPOSE_PROHIBITED in decision.codes
 
 
-@given(licences(), uses())
+@SLOW_DRAWS
+@given(licences(scope=True), uses())
 def test_a_use_in_a_prohibited_industry_is_denied(licence, use):
     for banned in licence.prohibited_industries:
         decision = evaluate(licence, Use(**{**use.__dict__, "industry": banned}))
@@ -161,14 +187,16 @@ def test_a_use_in_a_prohibited_industry_is_denied(licence, use):
         assert not decision.allowed
 
 
-@given(licences(), uses())
+@SLOW_DRAWS
+@given(licences(scope=True), uses())
 def test_a_prohibited_use_is_denied_even_when_the_action_is_permitted(licence, use):
     for banned in licence.prohibited_uses:
         decision = evaluate(licence, Use(**{**use.__dict__, "declared_uses": {banned}}))
         assert ReasonCode.USE_PROHIBITED in decision.codes
 
 
-@given(licences(), uses(), st.sampled_from(["withdrawn", "expired"]))
+@SLOW_DRAWS
+@given(licences(scope=True), uses(), st.sampled_from(["withdrawn", "expired"]))
 def test_withdrawn_or_expired_consent_always_denies(licence, use, state):
     decision = evaluate(licence, use, state=state)
     assert not decision.allowed
@@ -196,7 +224,8 @@ def test_anything_unknown_always_denies(licence, use, field, data):
     assert not decision.allowed
 
 
-@given(licences(), uses(), st.sampled_from(["active", "withdrawn", "expired", "other"]))
+@SLOW_DRAWS
+@given(licences(scope=True), uses(), st.sampled_from(["active", "withdrawn", "expired", "other"]))
 def test_a_decision_is_allowed_exactly_when_it_has_no_deny_reason(licence, use, state):
     decision = evaluate(licence, use, state=state)
     deny = [r for r in decision.reasons if r.code in DENY_CODES]
@@ -204,12 +233,22 @@ def test_a_decision_is_allowed_exactly_when_it_has_no_deny_reason(licence, use, 
     assert decision.reasons
 
 
-@given(licences(), uses())
+@SLOW_DRAWS
+@given(licences(scope=True), uses())
 def test_an_allowed_use_meets_every_term(licence, use):
     decision = evaluate(licence, use)
     if not decision.allowed:
         return
-    assert licence.valid_from <= use.at < licence.valid_until
+    replica = any(sensitive_kind(k) == "digital_replica" for k in use.all_uses())
+    assert (
+        licence.valid_from <= use.at < (licence.replica_ends_at if replica else licence.valid_until)
+    )
+    if replica:
+        # Every part of a replica use is inside the grant.
+        assert use.replica is not None
+        assert use.replica.languages <= licence.replica_languages
+        assert use.replica.category in licence.replica_categories
+        assert use.replica.channels <= licence.replica_channels
     assert use.action in licence.permitted_actions
     assert PURPOSES.matching(use.purpose, licence.permitted_purposes)
     assert not PURPOSES.matching(use.purpose, licence.prohibited_purposes)
@@ -227,8 +266,8 @@ def test_an_allowed_use_meets_every_term(licence, use):
         assert use.recipient_org.id in licence.offered_to
 
 
-@settings(max_examples=200)
-@given(licences(), st.data())
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(licences(scope=True), st.data())
 def test_evaluation_is_monotone_in_the_time_window(licence, data):
     """Allowed at t means t is inside the window; a narrower window allows no more."""
     # A use built to satisfy the licence, so allowed decisions actually occur.
@@ -275,7 +314,8 @@ def test_evaluation_is_monotone_in_the_time_window(licence, data):
         assert decision.allowed
 
 
-@given(licences())
+@SLOW_DRAWS
+@given(licences(scope=True))
 def test_every_generated_licence_round_trips_through_a_dict(licence):
     assert Licence.from_dict(licence.to_dict()) == licence
     assert licence.revocable

@@ -181,7 +181,8 @@ def test_the_odrl_export_names_dpv_purposes_and_the_hindi_summary_is_in_hindi(se
     offer = training_offer(services, people["owner"])
     with services.uow() as uow:
         document = licences.offer_odrl(uow, people["owner"].actor, offer.id, services.publication)
-        sentences = licences.explain_offer(uow, people["owner"].actor, offer.id, "hi")
+        flagged = licences.explain_offer(uow, people["owner"].actor, offer.id, "hi", fee_percent=20)
+    sentences = [text for text, _ in flagged]
     assert document["@type"] == "Offer"
     assert "dpv" in str(document["@context"])
     assert document["uid"] == f"{services.settings.base_url}/licences/{offer.licence['id']}/v1"

@@ -42,6 +42,8 @@ def test_a_use_the_organisation_did_not_declare_is_refused_next_to_its_field(cli
             "industry": "technology",
             "territory": "GB",
             "ends_at": "2030-01-01",
+            "task": "scene_understanding",
+            "outputs": ["labels"],
         },
     )
     assert response.status_code == 422
@@ -59,3 +61,23 @@ def test_snapshots_and_the_revocation_feed_render_for_a_buyer(client, people):
 def test_a_contributor_cannot_open_the_buyer_pages(client, people):
     for path in ("/buyer/catalogue", "/buyer/orders", "/buyer/snapshots", "/buyer/feed"):
         assert client.get(path, headers=people["owner"].headers).status_code == 403, path
+
+
+def test_the_order_form_refuses_a_training_use_that_does_not_say_what_the_model_does(
+    client, people
+):
+    response = client.post(
+        "/buyer/orders",
+        headers=people["buyer"].headers,
+        data={
+            "action": "train",
+            "purpose": "model_training",
+            "industry": "technology",
+            "territory": "GB",
+            "ends_at": "2030-01-01",
+        },
+    )
+    assert response.status_code == 422
+    assert "required: say what the resulting model will do" in response.text
+    assert "required: say what the resulting model will output" in response.text
+    assert 'name="task"' in response.text and 'name="outputs"' in response.text

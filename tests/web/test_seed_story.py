@@ -45,6 +45,8 @@ TRAINING = {
     "action": "train",
     "purpose": "model_training",
     "industry": "technology",
+    "task": "scene_understanding",
+    "outputs": ["labels"],
     "territory": "GB",
 }
 
@@ -173,6 +175,8 @@ def test_the_seed_story(client, services, people, tmp_path, capsys):
             "purpose": "advertising",
             "industry": "political_campaigning",
             "territory": "GB",
+            "task": "text_classification",
+            "outputs": ["labels"],
             **year_of_use(),
         },
     )

@@ -70,6 +70,10 @@ class AuditTag(StrEnum):
     LICENCE_ATTACH = "licence:attach"
     LICENCE_REVISE = "licence:revise"
     LICENCE_SET_DEFAULT = "licence:set_default"
+    # Per-use approval of a replica use (issue 16 §3).
+    REPLICA_REQUEST = "replica:request"
+    REPLICA_APPROVE = "replica:approve"
+    REPLICA_REFUSE = "replica:refuse"
     CONSENT_GIVE = "consent:give"
     CONSENT_WITHDRAW = "consent:withdraw"
     CONSENT_EXPIRE = "consent:expire"

@@ -24,11 +24,14 @@ from typing import Any
 
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import InvalidInput
+from datatrust.domain.languages import is_known_language
 from datatrust.domain.purposes import (
     ACTIONS,
     INDUSTRIES,
     OUTPUTS,
     PURPOSES,
+    REPLICA_CATEGORIES,
+    REPLICA_CHANNELS,
     REPLICA_USE,
     SENSITIVE_USES,
     TASKS,
@@ -55,8 +58,16 @@ PRICE_UNITS = ("item", "minute")
 CONSENT_STATES = ("active", "withdrawn", "expired")
 
 MAX_TERM_YEARS = 5
-# Design §5: a digital replica is allowed "for at most ten years".
+# Design §5: a digital replica is allowed "for at most ten years". That is the replica
+# grant's own end (``replica_until``); the rest of the licence keeps ``MAX_TERM_YEARS``.
 MAX_REPLICA_TERM_YEARS = 10
+# Priced revocability (issue 16 §5): a contributor may promise existing licensees up to
+# two years' notice before a withdrawal takes effect for them, and is paid more for it.
+MAX_WITHDRAWAL_NOTICE_DAYS = 730
+# The buyer pays this share of the base price on top per 365 days of promised notice,
+# pro rata by the day: ceil(price × days × 25 / (100 × 365)). Two years' notice costs
+# 50 % more; 30 days about 2 %.
+NOTICE_SURCHARGE_PERCENT_PER_YEAR = 25
 # Exclusivity takes the contributor off the market, so it gets its own, shorter limit.
 MAX_EXCLUSIVE_YEARS = 2
 MIN_REPLICA_DESCRIPTION_CHARS = 30
@@ -99,8 +110,19 @@ class Licence:
 
     - ``territories`` is ``{"WORLD"}`` or a set of ISO 3166-1 alpha-2 codes;
       ``excluded_territories`` carves countries out (meaningful with ``WORLD``).
-    - The licence is valid in ``[valid_from, valid_until)``, for at most 5 years, or 10 when
-      it permits a digital replica (``replica_use_description`` set).
+    - The licence is valid in ``[valid_from, valid_until)``, for at most 5 years.
+    - A replica grant (``replica_use_description``, the contributor's own words) names its
+      media (``REPLICA_MEDIA``), languages (ISO 639-1), product categories
+      (``purposes.REPLICA_CATEGORIES``) and channels (``purposes.REPLICA_CHANNELS``), and
+      may run until ``replica_until`` (default: the licence's end), at most 10 years after
+      ``valid_from``, even past ``valid_until``: only replica uses get that longer period.
+      A replica use is allowed only when every one of these matches. With
+      ``replica_ask_each_time`` each replica use also waits for the contributor's approval.
+      Terms stored before grants had these fields parse with them empty, and then allow no
+      replica use at all; a new offer must name them (``replica_grant_gaps``).
+    - ``withdrawal_notice_days`` (0 to 730) is the notice a withdrawal gives existing
+      agreements before it takes effect for them; new selections stop at once whatever it
+      is. The buyer pays ``notice_surcharge_minor`` for it.
     - ``exclusive`` needs ``exclusive_to`` (the holder's organisation id) and
       ``exclusive_until`` within the licence and at most 2 years after ``valid_from``; the
       buyer then pays ``price_with_surcharge_minor``. While it runs, no other organisation
@@ -144,13 +166,21 @@ class Licence:
     exclusive_to: str | None = None
     # The media a replica grant covers (``REPLICA_MEDIA``); required with the grant.
     replica_media: frozenset[str] = frozenset()
+    # The rest of the replica grant (issue 16 §3); see the class docstring.
+    replica_languages: frozenset[str] = frozenset()
+    replica_categories: frozenset[str] = frozenset()
+    replica_channels: frozenset[str] = frozenset()
+    replica_until: datetime | None = None
+    replica_ask_each_time: bool = False
+    # Days of notice existing agreements get before a withdrawal takes effect for them.
+    withdrawal_notice_days: int = 0
 
     def __post_init__(self) -> None:
         for name in _SET_FIELDS:
             value = getattr(self, name)
             if not isinstance(value, frozenset) and _is_string_collection(value):
                 object.__setattr__(self, name, frozenset(value))
-        for name in ("valid_from", "valid_until", "exclusive_until"):
+        for name in _DATETIME_FIELDS:
             value = getattr(self, name)
             if isinstance(value, datetime):
                 object.__setattr__(self, name, as_utc(value))
@@ -172,6 +202,32 @@ class Licence:
         return self.replica_use_description is not None
 
     @property
+    def replica_ends_at(self) -> datetime:
+        """When the replica grant ends: ``replica_until``, else the licence's own end."""
+        return self.replica_until or self.valid_until
+
+    @property
+    def ends_at(self) -> datetime:
+        """The last moment any use may run to: the later of the licence's and the replica
+        grant's ends (consent lasts until then)."""
+        if not self.allows_replica:
+            return self.valid_until
+        return max(self.valid_until, self.replica_ends_at)
+
+    @property
+    def notice_surcharge_minor(self) -> int:
+        """What the promised withdrawal notice costs on top of ``price_minor``.
+
+        ``ceil(price_minor × withdrawal_notice_days × 25 / (100 × 365))``: a quarter of
+        the base price per 365 days of notice, pro rata by the day, rounded up to a whole
+        minor unit so the contributor is never short-changed. 0 days cost nothing.
+        """
+        numerator = (
+            self.price_minor * self.withdrawal_notice_days * NOTICE_SURCHARGE_PERCENT_PER_YEAR
+        )
+        return -(-numerator // (100 * 365))
+
+    @property
     def exclusivity_surcharge_minor(self) -> int:
         """What an exclusive licence costs on top of ``price_minor``; 0 if not exclusive.
 
@@ -189,7 +245,30 @@ class Licence:
 
     @property
     def price_with_surcharge_minor(self) -> int:
-        return self.price_minor + self.exclusivity_surcharge_minor
+        """The price per unit a buyer pays before the platform fee: the base price, the
+        exclusivity surcharge and the notice surcharge."""
+        return self.price_minor + self.exclusivity_surcharge_minor + self.notice_surcharge_minor
+
+    def replica_grant_gaps(self) -> list[str]:
+        """What a replica grant leaves unnamed (empty when complete, or with no grant).
+
+        A grant that names no language, category or channel allows no replica use (every
+        field must match), so ``Licence`` accepts it for terms stored before these fields
+        existed; a new offer with such gaps is refused (``services.licences``), because a
+        grant without a reasonably specific scope is void (California AB 2602).
+        """
+        if not self.allows_replica:
+            return []
+        wanted = (
+            ("replica_languages", "the languages the replica may speak or appear in"),
+            ("replica_categories", "the kinds of product it may appear in"),
+            ("replica_channels", "the channels it may reach people through"),
+        )
+        return [
+            f"{name}: a replica grant must name {what}"
+            for name, what in wanted
+            if not getattr(self, name)
+        ]
 
     def replace(self, **changes: Any) -> Licence:
         """A copy with ``changes`` applied, validated again."""
@@ -247,9 +326,20 @@ _SET_FIELDS = (
     "permitted_uses",
     "offered_to",
     "replica_media",
+    "replica_languages",
+    "replica_categories",
+    "replica_channels",
 )
-_DATETIME_FIELDS = ("valid_from", "valid_until", "exclusive_until")
-_INT_FIELDS = ("version", "price_minor", "royalty_share_percent", "deletion_deadline_days")
+_DATETIME_FIELDS = ("valid_from", "valid_until", "exclusive_until", "replica_until")
+_OPTIONAL_DATETIME_FIELDS = ("exclusive_until", "replica_until")
+_INT_FIELDS = (
+    "version",
+    "price_minor",
+    "royalty_share_percent",
+    "deletion_deadline_days",
+    "withdrawal_notice_days",
+)
+_BOOL_FIELDS = ("exclusive", "replica_ask_each_time")
 _STR_FIELDS = ("id", "title", "currency", "price_unit", "on_end")
 
 
@@ -286,7 +376,7 @@ def _parse_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
             else:
                 problems.append(f"{name}: must be a list of codes")
         elif name in _DATETIME_FIELDS:
-            if value is None and name == "exclusive_until":
+            if value is None and name in _OPTIONAL_DATETIME_FIELDS:
                 parsed[name] = None
             elif isinstance(value, datetime):
                 parsed[name] = as_utc(value)
@@ -308,11 +398,11 @@ def _parse_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 parsed[name] = value
             else:
                 problems.append(f"{name}: must be text")
-        elif name == "exclusive":
+        elif name in _BOOL_FIELDS:
             if isinstance(value, bool):
                 parsed[name] = value
             else:
-                problems.append("exclusive: must be true or false")
+                problems.append(f"{name}: must be true or false")
         elif name in ("replica_use_description", "exclusive_to"):
             if value is None or isinstance(value, str):
                 parsed[name] = value
@@ -433,6 +523,7 @@ def _rule_problems(f: Mapping[str, Any]) -> list[str]:
         )
     if replica is None and media:
         p.append("replica_media: a medium without a replica grant; add replica_use_description")
+    p += _replica_scope_problems(f, replica is not None)
     if "create_replica" in f.get("permitted_actions", ()) and replica is None:
         p.append(
             "permitted_actions: create_replica needs replica_use_description, a specific "
@@ -446,12 +537,25 @@ def _rule_problems(f: Mapping[str, Any]) -> list[str]:
     if isinstance(start, datetime) and isinstance(end, datetime):
         if end <= start:
             p.append("valid_until: must be after valid_from")
-        years = MAX_REPLICA_TERM_YEARS if replica is not None else MAX_TERM_YEARS
-        if end > add_years(start, years):
+        if end > add_years(start, MAX_TERM_YEARS):
             p.append(
-                f"valid_until: a licence may last at most {MAX_TERM_YEARS} years "
-                f"({MAX_REPLICA_TERM_YEARS} with a digital replica)"
+                f"valid_until: a licence may last at most {MAX_TERM_YEARS} years (only a "
+                f"replica grant may run longer, to {MAX_REPLICA_TERM_YEARS}, with replica_until)"
             )
+    replica_end = f["replica_until"]
+    if replica_end is not None:
+        if not isinstance(replica_end, datetime):
+            p.append("replica_until: must be a date and time")
+        elif replica is None:
+            p.append("replica_until: only a replica grant has its own end")
+        elif isinstance(start, datetime):
+            if replica_end <= start:
+                p.append("replica_until: must be after valid_from")
+            if replica_end > add_years(start, MAX_REPLICA_TERM_YEARS):
+                p.append(
+                    f"replica_until: a replica grant may last at most "
+                    f"{MAX_REPLICA_TERM_YEARS} years"
+                )
 
     exclusive, until = f["exclusive"], f["exclusive_until"]
     if not isinstance(exclusive, bool):
@@ -496,11 +600,37 @@ def _rule_problems(f: Mapping[str, Any]) -> list[str]:
     royalty = f.get("royalty_share_percent")
     if "royalty_share_percent" in f and (not isinstance(royalty, int) or not 0 <= royalty <= 100):
         p.append("royalty_share_percent: must be a whole number from 0 to 100")
+    notice = f["withdrawal_notice_days"]
+    if not isinstance(notice, int) or not 0 <= notice <= MAX_WITHDRAWAL_NOTICE_DAYS:
+        p.append(
+            f"withdrawal_notice_days: must be from 0 to {MAX_WITHDRAWAL_NOTICE_DAYS} days "
+            "(at most two years)"
+        )
     days = f["deletion_deadline_days"]
     if not isinstance(days, int) or not 1 <= days <= MAX_DELETION_DEADLINE_DAYS:
         p.append(f"deletion_deadline_days: must be from 1 to {MAX_DELETION_DEADLINE_DAYS} days")
     if f["on_end"] not in ON_END_CHOICES:
         p.append(f"on_end: must be one of {', '.join(ON_END_CHOICES)}")
+    return p
+
+
+def _replica_scope_problems(f: Mapping[str, Any], granted: bool) -> list[str]:
+    """Unknown languages, categories and channels, and scope named without a grant."""
+    p: list[str] = []
+    bad = sorted(c for c in f["replica_languages"] if not is_known_language(c))
+    if bad:
+        p.append(
+            f"replica_languages: unknown language code(s): {', '.join(bad)}; use ISO 639-1 "
+            "codes such as en, hi, zu"
+        )
+    p += _unknown("replica_categories", f["replica_categories"], REPLICA_CATEGORIES)
+    p += _unknown("replica_channels", f["replica_channels"], REPLICA_CHANNELS)
+    if not granted:
+        for name in ("replica_languages", "replica_categories", "replica_channels"):
+            if f[name]:
+                p.append(f"{name}: only a replica grant has these; add replica_use_description")
+        if f["replica_ask_each_time"] is True:
+            p.append("replica_ask_each_time: only a replica grant asks for approval")
     return p
 
 
@@ -645,6 +775,15 @@ class ReasonCode(StrEnum):
     SENSITIVE_USE_NOT_PERMITTED = "sensitive_use_not_permitted"
     REPLICA_NOT_PERMITTED = "replica_not_permitted"
     REPLICA_MEDIUM_NOT_GRANTED = "replica_medium_not_granted"
+    REPLICA_MEDIUM_NOT_STATED = "replica_medium_not_stated"
+    REPLICA_USE_NOT_DESCRIBED = "replica_use_not_described"
+    REPLICA_LANGUAGE_NOT_GRANTED = "replica_language_not_granted"
+    REPLICA_CATEGORY_NOT_GRANTED = "replica_category_not_granted"
+    REPLICA_CHANNEL_NOT_GRANTED = "replica_channel_not_granted"
+    REPLICA_GRANT_NOT_YET_VALID = "replica_grant_not_yet_valid"
+    REPLICA_GRANT_ENDED = "replica_grant_ended"
+    REPLICA_GRANT_ENDS_WITHIN_PERIOD = "replica_grant_ends_within_period"
+    REPLICA_APPROVAL_PENDING = "replica_approval_pending"
     RECIPIENT_UNKNOWN = "recipient_unknown"
     RECIPIENT_NOT_OFFERED = "recipient_not_offered"
     EXCLUSIVE_TO_ANOTHER = "exclusive_to_another"
@@ -689,6 +828,30 @@ class Organisation:
 
 
 @dataclass(frozen=True)
+class ReplicaUse:
+    """Where a replica will be used: the languages it speaks or appears in (ISO 639-1),
+    the kind of product (``purposes.REPLICA_CATEGORIES``) and the channels it reaches
+    people through (``purposes.REPLICA_CHANNELS``). A replica use must state all three;
+    the grant must include every one of them."""
+
+    languages: frozenset[str] = frozenset()
+    category: str | None = None
+    channels: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for name in ("languages", "channels"):
+            if not isinstance(getattr(self, name), frozenset):
+                object.__setattr__(self, name, frozenset(getattr(self, name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "languages": sorted(self.languages),
+            "category": self.category,
+            "channels": sorted(self.channels),
+        }
+
+
+@dataclass(frozen=True)
 class Use:
     """What a buyer declares it will do with an item.
 
@@ -710,6 +873,8 @@ class Use:
     task: str | None = None
     outputs: frozenset[str] = field(default_factory=frozenset)
     until: datetime | None = None
+    # Where a replica will be used; required for a replica use (None for any other).
+    replica: ReplicaUse | None = None
 
     def __post_init__(self) -> None:
         for name in ("declared_uses", "outputs"):
@@ -734,6 +899,7 @@ def evaluate(
     state: str = "active",
     *,
     denied_industries: Iterable[str] = (),
+    replica_approved: bool = False,
 ) -> Decision:
     """Whether ``use`` is allowed under ``licence``, judged at ``at``.
 
@@ -752,6 +918,13 @@ def evaluate(
     use may be prohibited, and a sensitive one must be permitted explicitly (a replica by
     the replica grant); the recipient must be one the offer is made to, and no other
     organisation may use an item while it is exclusive to one. Unknown codes deny.
+
+    A replica use (one that involves a digital replica) needs the replica grant, and every
+    part of it to match: the medium (a voice grant never allows a face avatar), the
+    languages, the product category and the channels (``use.replica``), and the grant's
+    own period (``replica_ends_at``) instead of the licence's. When the contributor asks
+    to approve each replica use, ``replica_approved`` says whether they approved this one
+    (the caller looks it up); until then it is denied with ``replica_approval_pending``.
     """
     moment = as_utc(at if at is not None else use.at)
     start = max(as_utc(use.at), moment)
@@ -760,22 +933,20 @@ def evaluate(
     def no(code: ReasonCode, text: str) -> None:
         deny.append(Reason(code, text))
 
+    uses = use.all_uses()
+    if _is_granted_replica_use(licence, uses):
+        # Only the replica grant runs past the licence's end: judge by its period.
+        _judge_replica_grant(licence, use, uses, start, replica_approved, no)
+        _judge_period(licence, use, start, moment, licence.valid_from, None, no)
+    else:
+        _judge_period(licence, use, start, moment, licence.valid_from, licence.valid_until, no)
+
     if state == "withdrawn":
         no(ReasonCode.CONSENT_WITHDRAWN, "the contributor withdrew consent")
     elif state == "expired":
         no(ReasonCode.CONSENT_EXPIRED, "the contributor's consent has expired")
     elif state != "active":
         no(ReasonCode.CONSENT_STATE_UNKNOWN, f"unknown consent state {state!r}")
-
-    if start < licence.valid_from:
-        no(ReasonCode.LICENCE_NOT_YET_VALID, f"the licence starts {licence.valid_from.isoformat()}")
-    if moment >= licence.valid_until or start >= licence.valid_until:
-        no(ReasonCode.LICENCE_EXPIRED, f"the licence ended {licence.valid_until.isoformat()}")
-    elif use.until is not None and as_utc(use.until) > licence.valid_until:
-        no(
-            ReasonCode.LICENCE_ENDS_WITHIN_PERIOD,
-            f"the licence ends {licence.valid_until.isoformat()}, before the use does",
-        )
 
     _judge_parties(licence, use, start, no)
 
@@ -828,11 +999,113 @@ def evaluate(
     unknown_outputs = sorted(o for o in use.outputs if o not in OUTPUTS)
     if unknown_outputs:
         no(ReasonCode.OUTPUT_UNKNOWN, f"unknown model output(s) {', '.join(unknown_outputs)}")
-    _judge_uses(licence, use.all_uses(), no)
+    _judge_uses(licence, uses, no)
 
     if deny:
         return Decision(False, tuple(deny))
     return Decision(True, (Reason(ReasonCode.ALLOWED, "every term of the licence is met"),))
+
+
+def _judge_period(
+    licence: Licence,
+    use: Use,
+    start: datetime,
+    moment: datetime,
+    begins: datetime,
+    ends: datetime | None,
+    no: Any,
+) -> None:
+    """The use's whole period must lie in ``[begins, ends)`` (``ends`` None: not judged
+    here, because the replica grant's own period is)."""
+    if start < begins:
+        no(ReasonCode.LICENCE_NOT_YET_VALID, f"the licence starts {begins.isoformat()}")
+    if ends is None:
+        return
+    if moment >= ends or start >= ends:
+        no(ReasonCode.LICENCE_EXPIRED, f"the licence ended {ends.isoformat()}")
+    elif use.until is not None and as_utc(use.until) > ends:
+        no(
+            ReasonCode.LICENCE_ENDS_WITHIN_PERIOD,
+            f"the licence ends {ends.isoformat()}, before the use does",
+        )
+
+
+def _replica_kinds(uses: Iterable[str]) -> list[str]:
+    return sorted(u for u in uses if u in USES and sensitive_kind(u) == REPLICA_USE)
+
+
+def _is_granted_replica_use(licence: Licence, uses: frozenset[str]) -> bool:
+    """A replica use under a licence whose grant is not cancelled by a prohibition."""
+    kinds = _replica_kinds(uses)
+    return (
+        licence.allows_replica
+        and bool(kinds)
+        and not any(USES.matching(k, licence.prohibited_uses) for k in kinds)
+    )
+
+
+def _judge_replica_grant(
+    licence: Licence,
+    use: Use,
+    uses: frozenset[str],
+    start: datetime,
+    approved: bool,
+    no: Any,
+) -> None:
+    """Every part of a replica use must be inside the grant (the medium is judged with
+    the other uses, in ``_judge_uses``)."""
+    kinds = _replica_kinds(uses)
+    if not any(k in _MEDIA_FOR_USE for k in kinds):
+        no(
+            ReasonCode.REPLICA_MEDIUM_NOT_STATED,
+            "the use does not say whether the replica is of the voice or the face; "
+            "declare voice_cloning or face_avatar, or a task that does",
+        )
+    ends = licence.replica_ends_at
+    if start < licence.valid_from:
+        no(
+            ReasonCode.REPLICA_GRANT_NOT_YET_VALID,
+            f"the replica grant starts {licence.valid_from.isoformat()}",
+        )
+    if start >= ends:
+        no(ReasonCode.REPLICA_GRANT_ENDED, f"the replica grant ended {ends.isoformat()}")
+    elif use.until is not None and as_utc(use.until) > ends:
+        no(
+            ReasonCode.REPLICA_GRANT_ENDS_WITHIN_PERIOD,
+            f"the replica grant ends {ends.isoformat()}, before the use does",
+        )
+    where = use.replica
+    if where is None or not where.languages or not where.category or not where.channels:
+        no(
+            ReasonCode.REPLICA_USE_NOT_DESCRIBED,
+            "a replica use must state its languages, its product category and its channels",
+        )
+    if where is not None:
+        outside = sorted(where.languages - licence.replica_languages)
+        if outside:
+            no(
+                ReasonCode.REPLICA_LANGUAGE_NOT_GRANTED,
+                f"the replica grant does not cover language(s) {', '.join(outside)} "
+                f"(it covers {', '.join(sorted(licence.replica_languages)) or 'none'})",
+            )
+        if where.category and where.category not in licence.replica_categories:
+            no(
+                ReasonCode.REPLICA_CATEGORY_NOT_GRANTED,
+                f"the replica grant does not cover {where.category!r} "
+                f"(it covers {', '.join(sorted(licence.replica_categories)) or 'none'})",
+            )
+        outside = sorted(where.channels - licence.replica_channels)
+        if outside:
+            no(
+                ReasonCode.REPLICA_CHANNEL_NOT_GRANTED,
+                f"the replica grant does not cover channel(s) {', '.join(outside)} "
+                f"(it covers {', '.join(sorted(licence.replica_channels)) or 'none'})",
+            )
+    if licence.replica_ask_each_time and not approved:
+        no(
+            ReasonCode.REPLICA_APPROVAL_PENDING,
+            "the contributor approves each replica use; this one waits for their approval",
+        )
 
 
 def _judge_parties(licence: Licence, use: Use, start: datetime, no: Any) -> None:

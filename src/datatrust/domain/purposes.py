@@ -343,6 +343,45 @@ USES = Vocabulary(
 
 REPLICA_USE = "digital_replica"
 
+# What a replica grant names besides its medium and languages (issue 16 §3): the kind of
+# product the replica appears in and the channels it reaches people through. A replica
+# use must name one category and its channels, and every one must be in the grant.
+REPLICA_CATEGORIES = Vocabulary(
+    "replica categories",
+    [
+        Term(code, label, DT + "replicaCategory/" + code, None)
+        for code, label in [
+            ("audiobook_narration", "Audiobook narration"),
+            ("podcast", "Podcasts"),
+            ("advertising", "Advertisements"),
+            ("film_and_television", "Film and television"),
+            ("video_game", "Video games"),
+            ("e_learning", "Teaching and training courses"),
+            ("virtual_assistant", "Virtual assistants"),
+            ("customer_service", "Customer service"),
+            ("dubbing", "Dubbing and translation of films"),
+            ("accessibility", "Accessibility (reading aloud for people who need it)"),
+        ]
+    ],
+)
+REPLICA_CHANNELS = Vocabulary(
+    "replica channels",
+    [
+        Term(code, label, DT + "replicaChannel/" + code, None)
+        for code, label in [
+            ("audio_stores", "Audiobook and music stores"),
+            ("streaming", "Streaming services"),
+            ("broadcast_tv", "Broadcast television"),
+            ("radio", "Radio"),
+            ("cinema", "Cinemas"),
+            ("social_media", "Social media"),
+            ("websites_and_apps", "Websites and apps"),
+            ("telephone", "Telephone lines"),
+            ("outdoor_and_print", "Posters, billboards and print"),
+        ]
+    ],
+)
+
 # Uses a licence must permit by name (or, for a replica, by its replica grant): a licence
 # that says nothing about them denies them (issue 16 §2: fail closed on sensitive uses).
 SENSITIVE_USES = frozenset(

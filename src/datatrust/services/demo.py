@@ -125,7 +125,14 @@ RECORDINGS = (
     ),
 )
 # The buyer's declared use (its organisation declared model training in technology).
-TRAINING_USE = {"action": "train", "purpose": "model_training", "industry": "technology"}
+TRAINING_USE = {
+    "action": "train",
+    "purpose": "model_training",
+    "industry": "technology",
+    # What the model will do is part of the use (issue 16 §2): scenes, never people.
+    "task": "scene_understanding",
+    "outputs": ["labels"],
+}
 BUYER_TOP_UP = Money(50_000, "USD")
 
 

@@ -32,6 +32,7 @@ from datatrust.domain.licence import (
     Licence,
     Organisation,
     ReasonCode,
+    ReplicaUse,
     Use,
     evaluate,
     licence_from_template,
@@ -121,9 +122,15 @@ def build_licence(
         # licence's own validation to name.
         with contextlib.suppress(ValueError):
             fields["valid_from"] = as_utc(datetime.fromisoformat(fields["valid_from"]))
-    if template is not None:
-        return licence_from_template(template, **fields)
-    return Licence.from_dict(fields)
+    terms = (
+        licence_from_template(template, **fields)
+        if template is not None
+        else Licence.from_dict(fields)
+    )
+    gaps = terms.replica_grant_gaps()
+    if gaps:
+        raise InvalidInput("the licence is not valid", problems=gaps)
+    return terms
 
 
 def licence_templates() -> list[dict[str, Any]]:
@@ -316,12 +323,29 @@ def offer_odrl(
     )
 
 
-def explain_offer(uow: UnitOfWork, actor: Actor, offer_id: int, lang: str) -> list[str]:
-    """The offer in plain words in ``lang`` (English when there is no catalogue)."""
-    from datatrust.i18n import explain_licence  # Babel is loaded only when asked for
+def organisation_names(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, str]:
+    """Organisation id (as a licence names it) → its legal name, for those that exist, so
+    a contributor reads who holds their exclusivity or may take their offer, never an id."""
+    from datatrust.domain.accounts import Organisation as OrgRecord
+
+    numbers = {int(i) for i in ids if i.isdigit()}
+    found = uow.all(OrgRecord, id__in=numbers) if numbers else []
+    return {str(o.id): o.legal_name for o in found}
+
+
+def explain_offer(
+    uow: UnitOfWork, actor: Actor, offer_id: int, lang: str, *, fee_percent: int
+) -> list[tuple[str, str | None]]:
+    """The offer in plain words in ``lang`` (English when there is no catalogue), each
+    sentence with its risk flag: the money as a sale charges and pays it
+    (``orders.unit_pay`` with the instance's ``fee_percent``), organisations by name."""
+    from datatrust.i18n import explain_flagged  # Babel is loaded only when asked for
+    from datatrust.services.orders import unit_pay  # orders imports this module
 
     offer = get_offer(uow, actor, offer_id)
-    return explain_licence(offer.terms(), lang)
+    terms = offer.terms()
+    names = organisation_names(uow, {*terms.offered_to, terms.exclusive_to or ""})
+    return explain_flagged(terms, lang, unit_pay(terms, fee_percent), names)
 
 
 # --- uses and selection ---------------------------------------------------------------
@@ -337,9 +361,10 @@ _USE_FIELDS = {
     "declared_uses",
     "task",
     "outputs",
+    "replica",
 }
 # Actions that yield a model, whose task the use must state.
-_MODEL_ACTIONS = frozenset({"train", "fine_tune", "evaluate", "create_replica"})
+MODEL_ACTIONS = frozenset({"train", "fine_tune", "evaluate", "create_replica"})
 
 
 def parse_use(data: Any) -> Use:
@@ -364,7 +389,7 @@ def parse_use(data: Any) -> Use:
             problems.append(f"{key}: unknown field")
     values: dict[str, Any] = {}
     task = data.get("task")
-    if task is None and data.get("action") in _MODEL_ACTIONS:
+    if task is None and data.get("action") in MODEL_ACTIONS:
         problems.append("task: required: say what the resulting model will do")
     elif task is not None and (not isinstance(task, str) or not task.strip()):
         problems.append("task: must be a task code")
@@ -405,9 +430,41 @@ def parse_use(data: Any) -> Use:
         problems.append("declared_uses: must be a list of codes")
     else:
         values["declared_uses"] = frozenset(declared)
+    values["replica"] = parse_replica_use(data.get("replica"), problems)
     if problems:
         raise InvalidInput("the use is not valid", problems=problems)
     return Use(**values)
+
+
+def parse_replica_use(data: Any, problems: list[str]) -> ReplicaUse | None:
+    """A use's ``replica`` part, ``{"languages": [...], "category": "...", "channels":
+    [...]}``, or None when absent; shape problems are appended to ``problems``.
+
+    Codes are not checked here: one outside the grant (unknown ones included) denies with
+    its reason, and a replica use without this part is denied (``replica_use_not_described``).
+    """
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        problems.append(
+            'replica: must be {"languages": [...], "category": "...", "channels": [...]}'
+        )
+        return None
+    for key in data:
+        if key not in ("languages", "category", "channels"):
+            problems.append(f"replica.{key}: unknown field")
+    lists = {}
+    for name in ("languages", "channels"):
+        value = data.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"replica.{name}: must be a list of codes")
+            value = []
+        lists[name] = frozenset(value)
+    category = data.get("category")
+    if category is not None and not isinstance(category, str):
+        problems.append("replica.category: must be a category code")
+        category = None
+    return ReplicaUse(lists["languages"], category or None, lists["channels"])
 
 
 @dataclass(frozen=True)
@@ -422,12 +479,16 @@ class Selection:
     item_ids: list[int]
     excluded: int
     reasons: dict[str, int]
+    # Items left out only because their contributor approves each replica use and has
+    # not approved this one (counted under ``replica_approval_pending`` too).
+    awaiting_approval: list[int] = field(default_factory=list)
 
 
 # Statuses that are candidates at all. Withdrawn items are looked at only so that the
 # exclusion counts say why they are missing; they can never be selected.
 _CANDIDATE_STATUSES = (ItemStatus.LISTED, ItemStatus.WITHDRAWN)
 ENDS_WITHIN_PERIOD = str(ReasonCode.LICENCE_ENDS_WITHIN_PERIOD)
+APPROVAL_PENDING = str(ReasonCode.REPLICA_APPROVAL_PENDING)
 NO_DEIDENTIFIED_VERSION = "no_deidentified_version"
 
 
@@ -439,6 +500,7 @@ def selectable_items(
     until: datetime | None = None,
     among: Collection[int] | None = None,
     denied_industries: Iterable[str] = (),
+    replica_approved: Collection[int] = (),
 ) -> Selection:
     """Listed items whose licence allows ``use`` judged at ``at`` (the server's time;
     default now, never the buyer's ``use.at``, which is only when its period starts), with
@@ -448,6 +510,10 @@ def selectable_items(
     of every decision. With ``until`` (or ``use.until``), an item whose licence ends before
     it is left out too (``licence_ends_within_period``); with ``among``, only those item
     ids are candidates (ids that are not listed or withdrawn are simply not counted).
+    An item whose licence asks its contributor to approve each replica use, and that
+    nothing else keeps out, is selected when its id is in ``replica_approved`` (the
+    contributor approved this use for this recipient: ``replica_approvals.approved_for``)
+    and otherwise left out and listed in ``awaiting_approval``.
 
     The decision for an item depends only on its status, its licence, and its consent
     record's offer and state, so the database groups the candidates by those (a few
@@ -477,9 +543,13 @@ def selectable_items(
     reasons: Counter[str] = Counter()
     excluded = 0
     allowed: set[tuple[int, str]] = set()
+    held_for_approval: set[tuple[int, str]] = set()
     for group in groups:
         codes = _exclusion_codes(group, terms, use, moment, denied)
-        if codes:
+        if codes == {APPROVAL_PENDING}:
+            assert group.licence_id is not None and group.consent_state is not None
+            held_for_approval.add((group.licence_id, group.consent_state))
+        elif codes:
             excluded += group.count
             for code in codes:
                 reasons[code] += group.count
@@ -487,6 +557,15 @@ def selectable_items(
             assert group.licence_id is not None and group.consent_state is not None
             allowed.add((group.licence_id, group.consent_state))
     chosen = queries.selected_item_ids(str(ItemStatus.LISTED), allowed, among)
+    waiting: list[int] = []
+    if held_for_approval:
+        approved = set(replica_approved)
+        held = queries.selected_item_ids(str(ItemStatus.LISTED), held_for_approval, among)
+        chosen = sorted([*chosen, *(i for i in held if i in approved)])
+        waiting = [i for i in held if i not in approved]
+        excluded += len(waiting)
+        if waiting:
+            reasons[APPROVAL_PENDING] += len(waiting)
     # Nothing to deliver, nothing to sell (fails closed on rows older than the rule that
     # keeps such items from being listed).
     empty = set(queries.undeliverable_item_ids(str(ItemStatus.LISTED), among))
@@ -494,7 +573,9 @@ def selectable_items(
         reasons[NO_DEIDENTIFIED_VERSION] += len(empty)
         excluded += sum(1 for i in chosen if i in empty)
         chosen = [i for i in chosen if i not in empty]
-    return Selection(chosen, excluded, dict(sorted(reasons.items())))
+    return Selection(
+        chosen, excluded, dict(sorted(reasons.items())), [i for i in waiting if i not in empty]
+    )
 
 
 def _exclusion_codes(

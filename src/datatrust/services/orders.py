@@ -34,13 +34,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from datatrust.domain import ledger
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
-from datatrust.domain.licence import Licence, ReasonCode, Use, evaluate
+from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use, evaluate
 from datatrust.domain.licence import Organisation as LicenceOrg
+from datatrust.domain.licence_text import Amount, UnitPay
 from datatrust.domain.money import Money
 from datatrust.domain.odrl import Agreement, agreement_to_odrl
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
@@ -50,8 +52,10 @@ from datatrust.pipeline.regions import region_cell
 from datatrust.services.accounts import actor_label
 from datatrust.services.consent import RECIPIENTS_CHANGED_JOB
 from datatrust.services.licences import (
+    MODEL_ACTIONS,
     LicenceOffer,
     Selection,
+    parse_replica_use,
     selectable_items,
 )
 from datatrust.services.ports import UnitOfWork
@@ -221,6 +225,7 @@ def use_to_dict(declared: DeclaredUse) -> dict[str, Any]:
         "declared_uses": sorted(use.declared_uses),
         "task": use.task,
         "outputs": sorted(use.outputs),
+        "replica": use.replica.to_dict() if use.replica is not None else None,
         "starts_at": declared.starts_at.isoformat(),
         "ends_at": declared.ends_at.isoformat(),
         "recipient_org": {"id": use.recipient_org.id, "name": use.recipient_org.name},
@@ -248,6 +253,17 @@ def use_from_dict(
         task=data.get("task"),
         outputs=frozenset(data.get("outputs", [])),
         until=as_utc(datetime.fromisoformat(ends)) if isinstance(ends, str) else None,
+        replica=_stored_replica(data.get("replica")),
+    )
+
+
+def _stored_replica(data: Any) -> ReplicaUse | None:
+    if not isinstance(data, Mapping):
+        return None
+    return ReplicaUse(
+        frozenset(data.get("languages", [])),
+        data.get("category"),
+        frozenset(data.get("channels", [])),
     )
 
 
@@ -266,14 +282,21 @@ def _time(value: Any, name: str, problems: list[str]) -> datetime | None:
 
 
 def parse_declared_use(
-    data: Mapping[str, Any], org: Organisation, *, now: datetime | None = None
+    data: Mapping[str, Any],
+    org: Organisation,
+    *,
+    now: datetime | None = None,
+    require_model: bool = True,
 ) -> DeclaredUse:
     """A declared use from request fields; ``InvalidInput`` naming every problem.
 
     Fields: ``action``, ``purpose``, ``industry``, ``territory`` (codes), ``starts_at``
     (default now), ``ends_at`` (required, after the start, within 5 years),
-    ``declared_uses`` (codes). Unknown codes are problems here: an order for a use nobody
-    can evaluate is a mistake worth naming, not an empty selection.
+    ``declared_uses`` (codes), ``task`` and ``outputs`` (what the resulting model will do
+    and output; both required for an action that yields a model), ``replica`` (where a
+    replica will be used: languages, category, channels). Unknown codes are problems here:
+    an order for a use nobody can evaluate is a mistake worth naming, not an empty
+    selection. ``require_model`` False is for browsing the catalogue only.
     """
     now = as_utc(now or utcnow())
     problems: list[str] = []
@@ -303,12 +326,20 @@ def parse_declared_use(
         problems.append("declared_uses: must be a list of codes")
         declared = []
     task = data.get("task") or None
-    if task is not None and task not in TASKS:
-        problems.append(f"task: unknown model task {task!r}")
     outputs = data.get("outputs") or []
     if not isinstance(outputs, list) or not all(o in OUTPUTS for o in outputs):
         problems.append("outputs: must be a list of known output codes")
         outputs = []
+    if require_model and values.get("action") in MODEL_ACTIONS:
+        # What the model will do is part of the use (issue 16 §2): without it, "computer
+        # vision training" could hide face recognition.
+        if task is None:
+            problems.append("task: required: say what the resulting model will do")
+        if not outputs:
+            problems.append("outputs: required: say what the resulting model will output")
+    if task is not None and task not in TASKS:
+        problems.append(f"task: unknown model task {task!r}")
+    replica = parse_replica_use(data.get("replica"), problems)
     if problems:
         raise InvalidInput("the declared use is not valid", problems=problems)
     assert ends is not None and isinstance(territory, str)
@@ -323,6 +354,7 @@ def parse_declared_use(
         task=task,
         outputs=frozenset(outputs),
         until=ends,
+        replica=replica,
     )
     return DeclaredUse(use, starts, ends)
 
@@ -371,12 +403,17 @@ def select_for_use(
     whose licence ends before the period does is left out with
     ``licence_ends_within_period``.
     """
+    from datatrust.services.replica_approvals import approved_for
+
+    org_id = declared.use.recipient_org.id
+    approved = approved_for(uow, int(org_id), use_to_dict(declared)) if org_id.isdigit() else ()
     return selectable_items(
         uow,
         declared.use,
         now,
         until=declared.ends_at,
         denied_industries=denied_industries,
+        replica_approved=approved,
     )
 
 
@@ -401,6 +438,36 @@ def price_line(item: Item, terms: Licence, fee_percent: int) -> Line:
         Money(gross_up(price.amount_minor, fee_percent), price.currency) - price,
         price.percent(terms.royalty_share_percent),
         terms.royalty_share_percent,
+    )
+
+
+def unit_pay(terms: Licence, fee_percent: int) -> UnitPay:
+    """What one unit of ``terms`` (an item, or a minute for a per-minute licence) costs and
+    pays, exactly as a one-unit order is charged and booked: the buyer pays the unit price
+    with its surcharges grossed up by the platform fee (``gross_up``, as ``quote_for``
+    charges), and ``ledger.sale`` divides it as ``money.record_sale`` books it (the fee off
+    the top, the contributor's royalty share of the rest, the remainder to the platform).
+    The licence summary states these figures (issue 16 §6)."""
+    currency = terms.currency
+    price = Money(terms.price_with_surcharge_minor, currency)
+    paid = Money(gross_up(price.amount_minor, fee_percent), currency)
+    if paid.is_zero:
+        zero = Amount(0, currency)
+        return UnitPay(terms.price_unit, zero, zero, zero, zero)
+    split = ledger.sale(
+        "buyer",
+        paid,
+        fee_percent,
+        [("contributor", price, terms.royalty_share_percent)],
+        key="licence-summary",
+    )
+    share = split.lines[0].contributor_share
+    return UnitPay(
+        terms.price_unit,
+        paid=Amount(paid.amount_minor, currency),
+        fee=Amount(split.platform_fee.amount_minor, currency),
+        platform=Amount((paid - share).amount_minor, currency),
+        share=Amount(share.amount_minor, currency),
     )
 
 
@@ -457,6 +524,8 @@ def covers(held_use: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
             # What the model does is part of the use: another task is a new use.
             and held_use.get("task") == wanted.get("task")
             and set(wanted.get("outputs", [])) <= set(held_use.get("outputs", []))
+            # Where a replica is used is part of the use: a new language is a new use.
+            and held_use.get("replica") == wanted.get("replica")
             and as_utc(datetime.fromisoformat(held_use["starts_at"]))
             <= as_utc(datetime.fromisoformat(wanted["starts_at"]))
             and as_utc(datetime.fromisoformat(held_use["ends_at"]))
@@ -561,6 +630,18 @@ def declare_order(
     )
     uow.add(order)
     uow.flush()
+    if selection.awaiting_approval:
+        from datatrust.services.replica_approvals import request_approvals
+
+        request_approvals(
+            uow,
+            actor,
+            org_id=org.id,
+            org_name=org.legal_name,
+            order_id=order.id,
+            use=use,
+            item_ids=selection.awaiting_approval,
+        )
     uow.record(
         AuditTag.ORDER_DECLARE,
         actor_label(actor),
@@ -731,10 +812,18 @@ def _still_allowed(
     """The order's items that its use may still take now, by the same rules as the
     selection (``licences.selectable_items``, restricted to the order's items), for the
     organisation that buys (the licensee the agreements will name)."""
+    from datatrust.services.replica_approvals import approved_for
+
     use = use_from_dict(order.use, recipient=LicenceOrg(str(org.id), org.legal_name))
     ends = as_utc(datetime.fromisoformat(order.use["ends_at"]))
     still = selectable_items(
-        uow, use, now, until=ends, among=order.item_ids, denied_industries=denied_industries
+        uow,
+        use,
+        now,
+        until=ends,
+        among=order.item_ids,
+        denied_industries=denied_industries,
+        replica_approved=approved_for(uow, org.id, order.use),
     )
     return sorted(by_ids(uow, Item, still.item_ids), key=lambda i: i.id)
 
@@ -859,7 +948,8 @@ def _catalogue_use(
         return None, frozenset()
     data = {**_STAND_IN, "territory": "GB", **chosen}
     data["ends_at"] = (moment + timedelta(days=1)).isoformat()
-    use = parse_declared_use(data, org, now=moment).use
+    # Browsing filters by the licence's terms; an order states the model.
+    use = parse_declared_use(data, org, now=moment, require_model=False).use
     left = [k for k in FACET_REASONS if k not in chosen]
     # An empty stand-in implies no use, so only the chosen facets imply any.
     use = replace(use, **dict.fromkeys(left, ""))

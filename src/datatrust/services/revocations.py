@@ -13,6 +13,12 @@ acknowledges them, and attests deletion: one attestation names every hash of the
 received, or naming only some of a notice's hashes, is refused and audited. A notice
 still unattested after its deadline, or attested late, suspends the buyer and notifies
 the operator (both audited).
+
+Priced revocability (issue 16 §5): a licence may promise existing licensees
+``withdrawal_notice_days`` of notice. A withdrawal still stops every new selection at
+once; a buyer already holding an agreement keeps the item until the notice ends
+(``notice_ends_at``: builds keep it, downloads serve it), and its deletion deadline runs
+from then.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.consent import ConsentEventType
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
@@ -95,10 +102,32 @@ def notice_hashes(notice: Revocation, held: dict[int, list[str]]) -> list[str]:
 
 
 def _deadline_days(uow: UnitOfWork, agreement_id: int) -> int:
+    """Days from the notice to the deletion deadline: the promised withdrawal notice (if
+    the licence has one) plus the deletion deadline."""
     agreement = uow.get(AgreementRow, agreement_id)
     if agreement is None:
         return DEFAULT_DELETION_DEADLINE_DAYS
-    return int(agreement.licence.get("deletion_deadline_days", DEFAULT_DELETION_DEADLINE_DAYS))
+    terms = agreement.licence
+    deletion = int(terms.get("deletion_deadline_days", DEFAULT_DELETION_DEADLINE_DAYS))
+    return deletion + int(terms.get("withdrawal_notice_days", 0) or 0)
+
+
+def notice_ends_at(uow: UnitOfWork, agreement: AgreementRow) -> datetime | None:
+    """When a withdrawal takes effect for this agreement's buyer: the withdrawal of the
+    consent the agreement was made under plus the licence's ``withdrawal_notice_days``.
+    None when nothing was withdrawn or no notice was promised (the withdrawal is effective
+    at once), so callers fail closed on anything else."""
+    days = int(agreement.licence.get("withdrawal_notice_days", 0) or 0)
+    if days <= 0 or agreement.consent_id is None:
+        return None
+    withdrawn = uow.all(
+        consent_service.ConsentEventRow,
+        consent_id=agreement.consent_id,
+        type=ConsentEventType.WITHDRAWN,
+        order_by="-seq",
+        limit=1,
+    )
+    return as_utc(withdrawn[0].at) + timedelta(days=days) if withdrawn else None
 
 
 def next_seq(uow: UnitOfWork, org_id: int) -> int:

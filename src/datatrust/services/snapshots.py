@@ -217,32 +217,62 @@ def _why_not(
     organisation), and the licence is judged for the recipient, so an offer to named
     organisations or another holder's exclusivity keeps it out too."""
     from datatrust.services.consent import ConsentRow
-    from datatrust.services.revocations import Revocation
+    from datatrust.services.revocations import Revocation, notice_ends_at
 
     if item is None:
         return ["item_missing"]
     codes: list[str] = []
     if recipient.id != agreement.org_id:
         codes.append("recipient_not_licensee")
-    if item.status is not ItemStatus.LISTED:
-        codes.append(f"item_{item.status.value}")
     consent = uow.get(ConsentRow, item.consent_id) if item.consent_id else None
+    # A withdrawal with promised notice takes effect for this agreement when the notice
+    # ends (issue 16 §5); until then the withdrawn item stays in this buyer's builds.
+    ends = notice_ends_at(uow, agreement)
+    in_notice = (
+        ends is not None
+        and at < ends
+        and item.status is ItemStatus.WITHDRAWN
+        and consent is not None
+        and consent.id == agreement.consent_id
+    )
+    if item.status is not ItemStatus.LISTED and not in_notice:
+        codes.append(f"item_{item.status.value}")
     if consent is None or consent.offer_id != agreement.offer_id:
         codes.append("no_consent_for_agreed_licence")
     if not item.deidentified_key:
         codes.append("no_deidentified_version")
-    if uow.one(Revocation, org_id=agreement.org_id, item_id=item.id) is not None:
+    revoked = uow.one(Revocation, org_id=agreement.org_id, item_id=item.id) is not None
+    if revoked and not in_notice:
         codes.append("revoked")
-    state = str(consent.state) if consent is not None else "withdrawn"
+    # While the notice runs the agreement is judged as the consent stood when it was made.
+    withdrawn = "withdrawn" if consent is None else str(consent.state)
+    state = "active" if in_notice else withdrawn
     use = use_from_dict(
         agreement.use, at=at, recipient=LicenceOrg(str(recipient.id), recipient.legal_name)
     )
+    from datatrust.services.replica_approvals import approved_for
+
+    terms = agreement.terms()
+    approved = terms.replica_ask_each_time and item.id in approved_for(
+        uow, agreement.org_id, agreement.use
+    )
     decision = evaluate(
-        agreement.terms(), use, at, state=state, denied_industries=denied_industries
+        terms, use, at, state=state, denied_industries=denied_industries, replica_approved=approved
     )
     if not decision.allowed:
         codes.extend(str(c) for c in decision.codes)
     return sorted(set(codes))
+
+
+def _in_notice(uow: UnitOfWork, snapshot: Snapshot, item_id: int, at: datetime) -> bool:
+    """Whether a withdrawal of ``item_id`` has not yet taken effect for this snapshot's
+    buyer, because the agreement it was delivered under promised notice (issue 16 §5)."""
+    from datatrust.services.revocations import notice_ends_at
+
+    rows = uow.all(SnapshotItem, snapshot_id=snapshot.id, item_id=item_id)
+    agreement = uow.get(AgreementRow, rows[0].agreement_id) if rows else None
+    ends = notice_ends_at(uow, agreement) if agreement is not None else None
+    return ends is not None and at < ends
 
 
 def build_snapshot(
@@ -726,6 +756,7 @@ def open_download(
     revoked = [
         r.item_id
         for r in by_ids(uow, Revocation, snapshot.item_ids, "item_id", org_id=snapshot.org_id)
+        if not _in_notice(uow, snapshot, r.item_id, moment)
     ]
     if revoked:
         raise refused(

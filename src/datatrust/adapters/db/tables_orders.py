@@ -19,6 +19,7 @@ from sqlalchemy import (
 
 from datatrust.adapters.db.tables import TZ, mapper_registry, metadata
 from datatrust.services.orders import AgreementRow, Order
+from datatrust.services.replica_approvals import ReplicaApproval
 from datatrust.services.revocations import Revocation
 from datatrust.services.snapshots import Snapshot, SnapshotItem, SnapshotShard
 
@@ -131,6 +132,26 @@ revocations = Table(
 )
 
 
+# Requests to approve one replica use each (migration 0024, issue 16 §3).
+replica_approvals = Table(
+    "replica_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", ForeignKey("items.id"), nullable=False, index=True),
+    Column("owner_id", ForeignKey("users.id"), nullable=False),
+    Column("org_id", ForeignKey("organisations.id"), nullable=False),
+    Column("org_name", String(300), nullable=False),
+    Column("order_id", ForeignKey("orders.id")),
+    Column("use", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("requested_at", TZ, nullable=False),
+    Column("decided_at", TZ),
+    # A contributor's waiting requests; an organisation's approvals for a selection.
+    Index("ix_replica_approvals_owner_state", "owner_id", "state"),
+    Index("ix_replica_approvals_org_state", "org_id", "state"),
+)
+
+
 def map_orders() -> None:
     """Called once from ``tables.map_domain``."""
     mapper_registry.map_imperatively(Order, orders)
@@ -139,3 +160,4 @@ def map_orders() -> None:
     mapper_registry.map_imperatively(SnapshotShard, snapshot_shards)
     mapper_registry.map_imperatively(SnapshotItem, snapshot_items)
     mapper_registry.map_imperatively(Revocation, revocations)
+    mapper_registry.map_imperatively(ReplicaApproval, replica_approvals)

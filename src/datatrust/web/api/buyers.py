@@ -22,6 +22,14 @@ from datatrust.web.deps import RowId, api_router, requires, services, stream, un
 router = api_router(tags=["buyers"])
 
 
+class ReplicaUseIn(Strict):
+    """Where a replica will be used; every part must be inside the contributor's grant."""
+
+    languages: list[str] = Field(default_factory=list, max_length=20)
+    category: str | None = Field(default=None, max_length=64)
+    channels: list[str] = Field(default_factory=list, max_length=20)
+
+
 class DeclareUseIn(Strict):
     action: str = Field(max_length=64)
     purpose: str = Field(max_length=64)
@@ -30,6 +38,11 @@ class DeclareUseIn(Strict):
     ends_at: str = Field(max_length=40)
     starts_at: str | None = Field(default=None, max_length=40)
     declared_uses: list[str] = Field(default_factory=list, max_length=20)
+    # What the resulting model will do and output: required for training, fine-tuning,
+    # evaluation and replicas (the service names the missing one).
+    task: str | None = Field(default=None, max_length=64)
+    outputs: list[str] = Field(default_factory=list, max_length=20)
+    replica: ReplicaUseIn | None = None
 
 
 class HashesIn(Strict):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import consent, licences, rights, standards
+from datatrust.services import consent, licences, replica_approvals, rights, standards
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.uploads import Staging
 from datatrust.web.api.schemas import Strict
@@ -61,10 +61,18 @@ class AttachedOut(BaseModel):
     item_ids: list[RowId]
 
 
+class FlaggedSentence(BaseModel):
+    text: str
+    risk: str | None
+
+
 class ExplainOut(BaseModel):
     offer_id: RowId
     lang: str
     sentences: list[str]
+    # The risk flags in summary order, and each sentence with its flag.
+    risks: list[str]
+    flagged: list[FlaggedSentence]
 
 
 class ConsentIn(Strict):
@@ -260,13 +268,77 @@ def licence_by_iri(
 
 @router.get("/licences/{offer_id}/explain")
 def explain_offer(
-    offer_id: RowId,
-    lang: Literal["en", "hi"] = Query("en"),
+    offer_id: int,
+    lang: Literal["en", "hi", "zu"] = Query("en"),
     actor: Actor = requires(Permission.LICENCE_READ),
+    svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> ExplainOut:
-    sentences = licences.explain_offer(unit, actor, offer_id, lang)
-    return ExplainOut(offer_id=offer_id, lang=lang, sentences=sentences)
+    """The offer in plain words, every sentence with its risk flag (null: none)."""
+    flagged = licences.explain_offer(
+        unit, actor, offer_id, lang, fee_percent=svc.settings.platform_fee_percent
+    )
+    return ExplainOut(
+        offer_id=offer_id,
+        lang=lang,
+        sentences=[s for s, _ in flagged],
+        risks=[r for _, r in flagged if r],
+        flagged=[FlaggedSentence(text=s, risk=r) for s, r in flagged],
+    )
+
+
+# --- "ask me each time": replica uses waiting for the contributor ---------------------
+
+
+class ReplicaApprovalOut(BaseModel):
+    id: int
+    item_id: int
+    organisation: str
+    state: str
+    use: dict[str, Any]
+    requested_at: datetime
+    decided_at: datetime | None
+
+
+def approval_out(row: replica_approvals.ReplicaApproval) -> ReplicaApprovalOut:
+    assert row.id is not None
+    return ReplicaApprovalOut(
+        id=row.id,
+        item_id=row.item_id,
+        organisation=row.org_name,
+        state=row.state,
+        use=row.use,
+        requested_at=row.requested_at,
+        decided_at=row.decided_at,
+    )
+
+
+@router.get("/replica-approvals")
+def my_replica_approvals(
+    state: Literal["pending", "approved", "refused"] | None = Query("pending"),
+    actor: Actor = requires(Permission.LICENCE_READ),
+    unit: UnitOfWork = unit_of_work(),
+) -> list[ReplicaApprovalOut]:
+    """Replica uses buyers asked the caller to approve (default: those still waiting)."""
+    return [approval_out(r) for r in replica_approvals.my_requests(unit, actor, state=state)]
+
+
+@router.post("/replica-approvals/{approval_id}/approve")
+def approve_replica_use(
+    approval_id: int,
+    actor: Actor = requires(Permission.LICENCE_CREATE),
+    unit: UnitOfWork = unit_of_work(),
+) -> ReplicaApprovalOut:
+    return approval_out(replica_approvals.decide(unit, actor, approval_id, "approve"))
+
+
+@router.post("/replica-approvals/{approval_id}/refuse")
+def refuse_replica_use(
+    approval_id: int,
+    actor: Actor = requires(Permission.LICENCE_CREATE),
+    unit: UnitOfWork = unit_of_work(),
+) -> ReplicaApprovalOut:
+    return approval_out(replica_approvals.decide(unit, actor, approval_id, "refuse"))
 
 
 # --- consent ---------------------------------------------------------------------------

@@ -11,10 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import DomainError, InvalidInput, SecondFactorRequired
-from datatrust.domain.licence_text import summarise
 from datatrust.domain.permissions import Permission, Role
-from datatrust.i18n import render as render_message
-from datatrust.services import accounts, licences, rights
+from datatrust.i18n import explain_flagged
+from datatrust.services import accounts, licences, orders, rights
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import SESSION_COOKIE, services, unit_of_work
 from datatrust.web.errors import set_retry_after
@@ -193,9 +192,12 @@ def sign_out(
 
 
 @router.get("/licences")
-def licence_templates(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTMLResponse:
+def licence_templates(
+    page: Page = page_requires(Permission.PUBLIC_READ), svc: Services = Depends(services)
+) -> HTMLResponse:
     """Every template in plain words in the page's language, risks flagged, with example
-    terms (the price comes from a task, so the example says so)."""
+    terms (the price comes from a task, so the example says so) and the money as a sale
+    would charge and pay it (``orders.unit_pay``)."""
     shown = []
     for entry in licences.licence_templates():
         name = entry["name"]
@@ -206,14 +208,15 @@ def licence_templates(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTM
         terms = licences.build_licence(
             template=name,
             changes={
-                "title": title,
+                # The template's own title: the summary translates it.
                 "price_minor": EXAMPLE_PRICE_MINOR,
                 "valid_from": utcnow(),
                 **example_changes(page, name),
             },
             licence_id=f"example-{name}",
         )
-        sentences = [(render_message(m, page.lang), m.risk) for m in summarise(terms)]
+        pay = orders.unit_pay(terms, svc.settings.platform_fee_percent)
+        sentences = explain_flagged(terms, page.lang, pay)
         shown.append({"name": name, "title": title, "sentences": sentences})
     return render(page, "licences.html", templates=shown)
 

@@ -13,7 +13,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import DomainError
 from datatrust.domain.permissions import Permission
-from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
+from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.services import accounts, orders, revocations, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, services, unit_of_work
@@ -85,7 +85,13 @@ CATALOGUE_FILTERS = ("kind", "language", "licence", *USE_FIELDS)
 
 
 def _use_choices() -> dict[str, list[str]]:
-    return {"action": _codes(ACTIONS), "purpose": _codes(PURPOSES), "industry": _codes(INDUSTRIES)}
+    return {
+        "action": _codes(ACTIONS),
+        "purpose": _codes(PURPOSES),
+        "industry": _codes(INDUSTRIES),
+        "task": _codes(TASKS),
+        "outputs": _codes(OUTPUTS),
+    }
 
 
 @router.get("/buyer/catalogue")
@@ -144,6 +150,8 @@ def declare_use(
     industry: str = Form(""),
     territory: str = Form(""),
     ends_at: str = Form(""),
+    task: str = Form(""),
+    outputs: list[str] = Form([]),
 ) -> Response:
     form = {
         "action": action,
@@ -151,6 +159,8 @@ def declare_use(
         "industry": industry,
         "territory": territory.strip().upper(),
         "ends_at": ends_at,
+        "task": task,
+        "outputs": [o for o in outputs if o],
     }
     data = {**form, "ends_at": f"{ends_at}T00:00:00+00:00" if len(ends_at) == 10 else ends_at}
     try:

@@ -18,10 +18,9 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from datatrust.domain.items import ItemKind
-from datatrust.domain.licence_text import summarise
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Permission
-from datatrust.i18n import render as render_message
+from datatrust.i18n import explain_flagged
 from datatrust.services import (
     campaigns,
     consent,
@@ -31,7 +30,9 @@ from datatrust.services import (
     licences,
     missed,
     money,
+    orders,
     passport,
+    replica_approvals,
     upload_limits,
 )
 from datatrust.services.ports import UnitOfWork
@@ -50,7 +51,7 @@ from datatrust.web.pages.common import (
     review_vote,
     task_view,
 )
-from datatrust.web.pages.explain import MISSED_CATEGORIES, MISSED_REGIONS
+from datatrust.web.pages.explain import MISSED_CATEGORIES, MISSED_REGIONS, Explain
 
 router = page_router()
 
@@ -155,21 +156,21 @@ def licence_price(campaign: Any) -> dict[str, Any]:
     }
 
 
-def task_licence(page: Page, campaign: Any) -> list[tuple[str, bool]]:
-    """The campaign's licence template with its rate, in plain words, risks flagged."""
+def task_licence(page: Page, campaign: Any, fee_percent: int) -> list[tuple[str, str | None]]:
+    """The campaign's licence template with its rate, in plain words, risks flagged, the
+    money as a sale of it would be charged (``orders.unit_pay``)."""
     name = campaign.licence_template
-    title = next(t["title"] for t in licences.licence_templates() if t["name"] == name)
     terms = licences.build_licence(
         template=name,
         changes={
-            "title": page._(title),
+            # The template's own title: the summary translates it.
             **licence_price(campaign),
             "valid_from": utcnow(),
             **example_changes(page, campaign.licence_template),
         },
         licence_id=f"task-{campaign.id}",
     )
-    return [(render_message(m, page.lang), m.risk) for m in summarise(terms)]
+    return explain_flagged(terms, page.lang, orders.unit_pay(terms, fee_percent))
 
 
 @router.get("/tasks")
@@ -204,7 +205,7 @@ def task(
         page,
         "task.html",
         task=task_view(page, campaign, unit, campaigns.PayFloors.from_settings(svc.settings)),
-        sentences=task_licence(page, campaign),
+        sentences=task_licence(page, campaign, svc.settings.platform_fee_percent),
         bonus=bonus,
         errors={},
     )
@@ -425,14 +426,72 @@ def passport_page(
 
 @router.get("/my/licences")
 def my_licences(
-    page: Page = page_requires(Permission.CONSENT_READ), unit: UnitOfWork = unit_of_work()
+    page: Page = page_requires(Permission.CONSENT_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     return render(
         page,
         "my_licences.html",
-        offers=licences.list_my_offers(unit, page.actor),
+        offers=[
+            (offer, _offer_sentences(page, unit, offer, svc.settings.platform_fee_percent))
+            for offer in licences.list_my_offers(unit, page.actor)
+        ],
         consents=consent.list_my_consents(unit, page.actor),
+        approvals=[
+            _approval_view(page, r) for r in replica_approvals.my_requests(unit, page.actor)
+        ],
     )
+
+
+def _offer_sentences(
+    page: Page, unit: UnitOfWork, offer: licences.LicenceOffer, fee_percent: int
+) -> list[tuple[str, str | None]]:
+    """One of the caller's offers in plain words, risks flagged: the money as a sale
+    charges and pays it, the exclusive holder and named buyers by name."""
+    terms = offer.terms()
+    names = licences.organisation_names(unit, {*terms.offered_to, terms.exclusive_to or ""})
+    return explain_flagged(terms, page.lang, orders.unit_pay(terms, fee_percent), names)
+
+
+def _approval_view(page: Page, row: replica_approvals.ReplicaApproval) -> dict[str, Any]:
+    """One waiting replica use in words: who asks, for what, where and until when."""
+    from babel import Locale
+    from babel.lists import format_list
+
+    from datatrust.domain.purposes import PURPOSES, REPLICA_CATEGORIES, REPLICA_CHANNELS
+
+    locale = Locale.parse(page.lang)
+    replica = row.use.get("replica") or {}
+
+    def labels(vocabulary: Any, codes: list[str]) -> str:
+        words = [page._(vocabulary.term(c).label) for c in codes if c in vocabulary]
+        return format_list(words, locale=locale) if words else ""
+
+    return {
+        "id": row.id,
+        "item_id": row.item_id,
+        "organisation": row.org_name,
+        "purpose": labels(PURPOSES, [row.use.get("purpose", "")]),
+        "languages": format_list(
+            [locale.languages.get(c, c) for c in replica.get("languages", [])], locale=locale
+        ),
+        "category": labels(REPLICA_CATEGORIES, [replica.get("category") or ""]),
+        "channels": labels(REPLICA_CHANNELS, replica.get("channels", [])),
+        "until": Explain(page.tr, page.lang, str).day(str(row.use.get("ends_at", ""))),
+    }
+
+
+@router.post("/my/replica-approvals/{approval_id}/{decision}")
+def decide_replica_use(
+    approval_id: int,
+    decision: str,
+    page: Page = page_requires(Permission.LICENCE_CREATE),
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    """Approve or refuse one replica use a buyer asked for ("ask me each time")."""
+    replica_approvals.decide(unit, page.actor, approval_id, decision)
+    return RedirectResponse("/my/licences#replica-approvals", status_code=303)
 
 
 def _show_in(page: Page) -> str | None:

@@ -114,6 +114,21 @@ EXCLUSIONS: dict[str, str] = {
     ReasonCode.REPLICA_MEDIUM_NOT_GRANTED: "the replica grant does not cover this medium",
     ReasonCode.RECIPIENT_NOT_OFFERED: "the licence is offered only to other organisations",
     ReasonCode.EXCLUSIVE_TO_ANOTHER: "the item is licensed exclusively to another organisation",
+    ReasonCode.REPLICA_MEDIUM_NOT_STATED: (
+        "the use does not say if the replica is of the voice or the face"
+    ),
+    ReasonCode.REPLICA_USE_NOT_DESCRIBED: "the use does not say where the replica will be used",
+    ReasonCode.REPLICA_LANGUAGE_NOT_GRANTED: "the replica grant does not cover this language",
+    ReasonCode.REPLICA_CATEGORY_NOT_GRANTED: (
+        "the replica grant does not cover this kind of product"
+    ),
+    ReasonCode.REPLICA_CHANNEL_NOT_GRANTED: "the replica grant does not cover this channel",
+    ReasonCode.REPLICA_GRANT_NOT_YET_VALID: "the replica grant has not started yet",
+    ReasonCode.REPLICA_GRANT_ENDED: "the replica grant has ended",
+    ReasonCode.REPLICA_GRANT_ENDS_WITHIN_PERIOD: (
+        "the replica grant ends before the declared use does"
+    ),
+    ReasonCode.REPLICA_APPROVAL_PENDING: "the contributor has not approved this replica use yet",
     "recipient_not_licensee": "your organisation is not the licensee",
     "item_withdrawn": "the item was withdrawn",
     "item_not_listed": "the item is not listed yet",
