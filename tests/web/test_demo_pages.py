@@ -26,14 +26,16 @@ from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.items import Item
+from datatrust.domain.licence import TEMPLATES
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import ROLE_PERMISSIONS
 from datatrust.domain.places import PLACES
 from datatrust.i18n import LOCALE_DIR, format_money, translator
-from datatrust.services import accounts, campaigns
+from datatrust.services import accounts, campaigns, licences, orders
 from datatrust.services.demo import BUYER, CONTRIBUTORS, OPERATOR, RECORDINGS, seed_demo
 from datatrust.services.licences import LicenceOffer
-from datatrust.web.pages.common import EXAMPLE_PRICE_MINOR
+from datatrust.web.pages.common import EXAMPLE_CHANGES, EXAMPLE_PRICE_MINOR
+from datatrust.web.pages.contributor import licence_price
 from support import TEST_QUEUE, make_settings, redis_reachable, require_service
 
 # A code as the services write them: ``subject:action`` or ``snake_case``. Times
@@ -371,6 +373,32 @@ def terms_shown(svc: Services) -> set[Money]:
             if offer is not None:
                 terms = offer.terms()
                 out.add(Money(terms.price_with_surcharge_minor, terms.currency))
+        # The licence summaries state a unit's money as a sale charges it (issue 16 §6):
+        # offers, each task's licence at its rate, and the templates' example.
+        fee = svc.settings.platform_fee_percent
+        every = [offer.terms() for offer in uow.all(LicenceOffer)]
+        for campaign in uow.all(Campaign):
+            every.append(
+                licences.build_licence(
+                    template=campaign.licence_template,
+                    changes={
+                        **licence_price(campaign),
+                        **EXAMPLE_CHANGES.get(campaign.licence_template, {}),
+                    },
+                )
+            )
+        for name in TEMPLATES:
+            every.append(
+                licences.build_licence(
+                    template=name,
+                    changes={"price_minor": EXAMPLE_PRICE_MINOR, **EXAMPLE_CHANGES.get(name, {})},
+                )
+            )
+        for terms in every:
+            pay = orders.unit_pay(terms, fee)
+            out |= {
+                Money(a.minor, a.currency) for a in (pay.paid, pay.fee, pay.platform, pay.share)
+            }
     return out
 
 

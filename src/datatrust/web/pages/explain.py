@@ -24,7 +24,7 @@ from babel.numbers import format_decimal, get_currency_name
 from datatrust.domain.licence import ReasonCode
 from datatrust.domain.money import Money
 from datatrust.domain.places import PLACES, whereabouts
-from datatrust.domain.purposes import ACTIONS, INDUSTRIES, PURPOSES
+from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.i18n import format_money
 from datatrust.services import passport
 
@@ -285,7 +285,13 @@ CAMPAIGN_STATES: dict[str, str] = {
 }
 ORDER_STATES: dict[str, str] = {"quoted": "Quoted, not bought", "purchased": "Bought"}
 # The use vocabularies by the field that names them.
-VOCABULARIES = {"action": ACTIONS, "purpose": PURPOSES, "industry": INDUSTRIES}
+VOCABULARIES = {
+    "action": ACTIONS,
+    "purpose": PURPOSES,
+    "industry": INDUSTRIES,
+    "task": TASKS,
+    "outputs": OUTPUTS,
+}
 
 
 class Explain:
