@@ -272,3 +272,59 @@ def test_migration_0022_keys_each_licence_offer_by_its_licences_own_id(databases
         assert [tuple(r) for r in rows] == [(1, "lic-a", 1), (2, "lic-a", 2), (3, "lic-b", 1)]
     finally:
         engine.dispose()
+
+
+def test_migration_0025_seals_totp_secrets_written_in_clear(databases):
+    """An operator without a data key gets one; a buyer's secret is sealed under the key
+    it has; an erased person's secret (key destroyed) is removed with two-step sign-in."""
+    import os
+
+    import pyotp
+
+    from datatrust.adapters.crypto import AesGcmCipher
+
+    master = os.urandom(32)
+    cipher = AesGcmCipher(master)
+    buyer_key = cipher.new_wrapped_key()
+    secrets = {n: pyotp.random_base32() for n in (1, 2, 3)}
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0024")
+        at = "2026-01-01 00:00:00"
+        with engine.begin() as c:
+            for user_id, role in [(1, "operator"), (2, "buyer"), (3, "buyer")]:
+                c.execute(
+                    text(
+                        "INSERT INTO users (id, email, password_hash, role, display_name, "
+                        "language, created_at, totp_secret, totp_enabled_at) VALUES "
+                        "(:id, :email, 'x', :role, '', 'en', :at, :secret, :at)"
+                    ),
+                    {
+                        "id": user_id,
+                        "email": f"u{user_id}@example.org",
+                        "role": role,
+                        "at": at,
+                        "secret": secrets[user_id],
+                    },
+                )
+            c.execute(
+                text(
+                    "INSERT INTO contributor_keys (owner_id, wrapped_key, created_at, "
+                    "destroyed_at) VALUES (2, :k, :at, NULL), (3, :e, :at, :at)"
+                ),
+                {"k": buyer_key, "e": b"", "at": at},
+            )
+        migrate.upgrade(engine, master_key=master)
+        with engine.connect() as c:
+            users = c.execute(
+                text("SELECT id, totp_secret, totp_enabled_at FROM users ORDER BY id")
+            ).all()
+            keys = dict(c.execute(text("SELECT owner_id, wrapped_key FROM contributor_keys")).all())
+        operator, buyer, erased = users
+        for row in (operator, buyer):
+            assert row.totp_secret.startswith("dtf1.") and secrets[row.id] not in row.totp_secret
+        assert cipher.open_field(bytes(keys[1]), operator.totp_secret) == secrets[1]
+        assert cipher.open_field(buyer_key, buyer.totp_secret) == secrets[2]
+        assert erased.totp_secret is None and erased.totp_enabled_at is None
+    finally:
+        engine.dispose()

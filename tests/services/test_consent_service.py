@@ -309,6 +309,7 @@ def test_after_erasure_the_original_cannot_be_read_and_sign_in_fails(services, p
             email=owner.email,
             password="correct horse battery",
             client="ip:test",
+            storage=services.storage,
         )
     with services.uow() as uow, pytest.raises(NotAuthenticated):
         accounts.authenticate_token(uow, owner.token)

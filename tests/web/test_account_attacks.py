@@ -10,7 +10,8 @@ from datetime import timedelta
 import pyotp
 import pytest
 
-from datatrust.domain.accounts import SignInAttempt, SignUpRequest, User
+from datatrust.domain.accounts import RecoveryCode, SignInAttempt, SignUpRequest, User
+from datatrust.domain.audit import AuditEvent, AuditTag
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import NotAuthenticated, RateLimited
 from datatrust.services import accounts
@@ -108,7 +109,14 @@ def test_sign_in_does_the_same_work_and_says_the_same_for_unknown_and_known_emai
     said = {}
     for email in (people["owner"].email, "nobody-here@example.org"):
         with services.uow() as uow, pytest.raises(NotAuthenticated) as refused:
-            accounts.sign_in(uow, hasher, email=email, password="wrong guess", client="ip:x")
+            accounts.sign_in(
+                uow,
+                hasher,
+                email=email,
+                password="wrong guess",
+                client="ip:x",
+                storage=services.storage,
+            )
         said[email] = refused.value.message
         assert hasher.verified == 1
         hasher.verified = 0
@@ -165,6 +173,7 @@ def test_the_delay_grows_with_each_failure_and_stops_at_the_maximum(services, pe
                 email="target@example.org",
                 password="x",
                 client="ip:192.0.2.1",
+                storage=services.storage,
                 throttle=throttle,
                 now=now,
             )
@@ -229,7 +238,7 @@ def test_a_buyer_enrols_in_totp_and_then_needs_a_code_that_works_once(client, se
     assert wrong.status_code == 422
     code = pyotp.TOTP(secret).now()
     enabled = client.post("/api/me/totp/enable", json={"code": code}, headers=buyer.headers)
-    assert enabled.status_code == 204
+    assert enabled.status_code == 200 and len(enabled.json()["recovery_codes"]) == 10
     again = client.post("/api/me/totp", headers=buyer.headers)
     assert again.status_code == 409  # the secret is never shown again
 
@@ -303,11 +312,112 @@ def test_an_operator_turns_two_step_sign_in_on_and_off_on_the_account_page(clien
     assert wrong.status_code == 422  # a wrong first code: a new key to add
     secret = re.search(r"<code>([A-Z2-7]+)</code>", wrong.text).group(1)
     on = client.post(
-        "/my/account/two-step/enable",
+        "/my/account/two-step/enable?lang=zu",
         data={"code": pyotp.TOTP(secret).now()},
         headers=headers,
         follow_redirects=False,
     )
-    assert on.status_code == 303
+    assert on.status_code == 200 and "Amakhodi akho okubuyisela" in on.text
+    assert len(re.findall(r"<code>([a-z2-7]{4}(?:-[a-z2-7]{4}){3})</code>", on.text)) == 10
     assert "/my/account/two-step/disable" in client.get("/my/account", headers=headers).text
     assert client.get("/my/account", headers=people["owner"].headers).text.count("two-step") == 0
+
+
+# --- TOTP secrets sealed, recovery codes --------------------------------------------------
+
+
+def _enrol(client, persona) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
+    """Two-step sign-in turned on over the API: (the secret, the ten recovery codes)."""
+    secret = client.post("/api/me/totp", headers=persona.headers).json()["secret"]
+    enabled = client.post(
+        "/api/me/totp/enable", json={"code": pyotp.TOTP(secret).now()}, headers=persona.headers
+    )
+    assert enabled.status_code == 200, enabled.text
+    return secret, enabled.json()["recovery_codes"]
+
+
+def test_a_totp_secret_is_stored_sealed_under_the_persons_key(client, services, people):
+    """The attack: a copy of the database handed over every second factor in clear."""
+    buyer = people["buyer"]
+    secret, _codes = _enrol(client, buyer)
+    with services.uow() as uow:
+        user = uow.one(User, email=buyer.email)
+        stored = user.totp_secret
+        assert stored.startswith("dtf1.") and secret not in stored
+        assert services.storage.open_text(uow, user.id, stored) == secret
+        # Under the person's own key: destroying it (erasure) leaves nothing to open.
+        services.storage.destroy_key(uow, user.id)
+        assert services.storage.open_text(uow, user.id, stored) == ""
+
+
+def test_each_recovery_code_signs_in_once_instead_of_an_app_code_and_is_audited(
+    client, services, people
+):
+    buyer = people["buyer"]
+    _secret, codes = _enrol(client, buyer)
+    assert len(set(codes)) == 10
+    assert all(re.fullmatch(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}", c) for c in codes)
+    with services.uow() as uow:  # only hashes are kept
+        stored = [r.code_hash for r in uow.all(RecoveryCode, user_id=buyer.actor.user_id)]
+    assert len(stored) == 10 and not set(stored) & {c.replace("-", "") for c in codes}
+
+    password = {"email": buyer.email, "password": PASSWORD}
+    first = client.post("/api/auth/sign-in", json={**password, "totp_code": codes[0]})
+    assert first.status_code == 200
+    client.cookies.clear()
+    again = client.post("/api/auth/sign-in", json={**password, "totp_code": codes[0]})
+    assert again.status_code == 401  # spent
+    typed = codes[1].replace("-", " ").upper()  # as someone reads it off paper
+    second = client.post("/api/auth/sign-in", json={**password, "totp_code": typed})
+    assert second.status_code == 200
+    client.cookies.clear()
+    forged = "abcd-efgh-ijkl-mnop"
+    assert (
+        client.post("/api/auth/sign-in", json={**password, "totp_code": forged}).status_code == 401
+    )
+    with services.uow() as uow:
+        used = uow.all(AuditEvent, tag=AuditTag.ACCOUNT_RECOVERY_CODE_USE.value, order_by="seq")
+    assert [(e.subject_id, e.data["codes_left"]) for e in used] == [
+        (str(buyer.actor.user_id), 9),
+        (str(buyer.actor.user_id), 8),
+    ]
+
+
+def test_new_recovery_codes_take_an_app_code_and_retire_the_old_ones(client, services, people):
+    operator = people["operator"]
+    secret, old = _enrol(client, operator)
+    stolen_session_only = client.post(
+        "/api/me/totp/recovery-codes", json={"code": "123456"}, headers=operator.headers
+    )
+    assert stolen_session_only.status_code == 422
+    with services.uow() as uow:  # the phone's next 30 s step
+        user = uow.one(User, email=operator.email)
+        user.totp_last_step -= 1
+        uow.commit()
+    fresh = client.post(
+        "/api/me/totp/recovery-codes",
+        json={"code": pyotp.TOTP(secret).now()},
+        headers=operator.headers,
+    )
+    assert fresh.status_code == 200
+    new = fresh.json()["recovery_codes"]
+    assert len(new) == 10 and not set(new) & set(old)
+    password = {"email": operator.email, "password": PASSWORD}
+    assert (
+        client.post("/api/auth/sign-in", json={**password, "totp_code": old[0]}).status_code == 401
+    )
+    assert (
+        client.post("/api/auth/sign-in", json={**password, "totp_code": new[0]}).status_code == 200
+    )
+
+
+def test_turning_two_step_off_takes_a_recovery_code_and_removes_the_rest(client, services, people):
+    """Someone who lost the phone turns it off with a recovery code; none is left behind."""
+    buyer = people["buyer"]
+    _secret, codes = _enrol(client, buyer)
+    off = client.post("/api/me/totp/disable", json={"code": codes[3]}, headers=buyer.headers)
+    assert off.status_code == 204
+    with services.uow() as uow:
+        user = uow.one(User, email=buyer.email)
+        assert user.totp_secret is None and user.totp_enabled_at is None
+        assert uow.all(RecoveryCode, user_id=user.id) == []

@@ -35,7 +35,8 @@ class User:
     created_at: datetime = field(default_factory=utcnow)
     erased_at: datetime | None = None
     # Optional second factor: a base32 secret, set when enrolment starts and in force once
-    # ``totp_enabled_at`` is set (the first code proved the person's app has it).
+    # ``totp_enabled_at`` is set (the first code proved the person's app has it). Stored
+    # sealed under the person's data key (``EncryptedStorage.seal_text``), never in clear.
     totp_secret: str | None = None
     totp_enabled_at: datetime | None = None
     totp_last_step: int | None = None  # the last accepted 30 s step: no code works twice
@@ -114,6 +115,19 @@ class SignInAttempt:
     email: str
     at: datetime = field(default_factory=utcnow)
     client: str | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class RecoveryCode:
+    """One of the ten single-use codes shown once when two-step sign-in is turned on,
+    usable instead of a code from the app. Only its sha256 is stored (80 random bits each,
+    so the hash cannot be searched back to the code)."""
+
+    user_id: int
+    code_hash: str
+    created_at: datetime = field(default_factory=utcnow)
+    used_at: datetime | None = None
     id: int | None = None
 
 

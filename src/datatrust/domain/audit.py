@@ -39,6 +39,7 @@ class AuditTag(StrEnum):
     ACCOUNT_SIGN_UP_REQUEST = "account:sign_up_request"
     ACCOUNT_TOTP_ENABLE = "account:totp_enable"
     ACCOUNT_TOTP_DISABLE = "account:totp_disable"
+    ACCOUNT_RECOVERY_CODE_USE = "account:recovery_code_use"
     ACCOUNT_ERASE = "account:erase"
     TOKEN_CREATE = "token:create"
     TOKEN_REVOKE = "token:revoke"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import math
@@ -20,6 +21,7 @@ from datatrust.domain.accounts import (
     Membership,
     Organisation,
     OrgStatus,
+    RecoveryCode,
     SignInAttempt,
     SignUpRequest,
     User,
@@ -48,6 +50,7 @@ from datatrust.i18n import translator
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.password_policy import password_problems
 from datatrust.services.ports import MailMessage, PasswordHasher, UnitOfWork
+from datatrust.services.storage import EncryptedStorage
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 TOKEN_PREFIX = "dt_"
@@ -148,12 +151,14 @@ def sign_in(
     email: str,
     password: str,
     client: str,
+    storage: EncryptedStorage,
     known_device: bool = False,
     totp_code: str | None = None,
     throttle: Throttle = Throttle(),
     now: datetime | None = None,
 ) -> User:
-    """Check a password (and, when the account has one, its TOTP code).
+    """Check a password (and, when the account has one, its TOTP code or one of its
+    unused recovery codes; ``storage`` opens the sealed TOTP secret).
 
     The answer and the work are the same for an unknown email as for a wrong password
     (one hash check, one failure row), so neither the message nor the time tells whether
@@ -188,7 +193,7 @@ def sign_in(
     if usable and right and user.totp_enabled_at is not None:  # type: ignore[union-attr]
         if not totp_code:
             raise SecondFactorRequired("enter the 6-digit code from your authenticator app")
-        right = _accept_totp(user, totp_code, now)  # type: ignore[arg-type]
+        right = _second_factor(uow, storage, user, totp_code, now)  # type: ignore[arg-type]
     if not (usable and right):
         uow.add(SignInAttempt(email=email, at=now, client=client))
         uow.record(AuditTag.ACCOUNT_SIGN_IN_FAILED, "anonymous", "email", digest(email)[:16])
@@ -372,12 +377,13 @@ TOTP_ROLES = (Role.OPERATOR, Role.BUYER)
 TOTP_ISSUER = "Datatrust"
 
 
-def _accept_totp(user: User, code: str, now: datetime) -> bool:
+def _accept_totp(secret: str | None, user: User, code: str, now: datetime) -> bool:
     """Whether ``code`` is the account's current code (or the one before or after, for a
-    phone's clock a little off) and newer than the last one accepted (no replay)."""
-    if not user.totp_secret or not re.fullmatch(r"\d{6}", code.strip()):
+    phone's clock a little off) and newer than the last one accepted (no replay).
+    ``secret`` is the opened (unsealed) secret."""
+    if not secret or not re.fullmatch(r"\d{6}", code.strip()):
         return False
-    totp = pyotp.TOTP(user.totp_secret)
+    totp = pyotp.TOTP(secret)
     step = int(now.timestamp()) // totp.interval
     for candidate in (step - 1, step, step + 1):
         if hmac.compare_digest(totp.at(candidate * totp.interval), code.strip()):
@@ -386,6 +392,62 @@ def _accept_totp(user: User, code: str, now: datetime) -> bool:
             user.totp_last_step = candidate
             return True
     return False
+
+
+def _totp_secret(uow: UnitOfWork, storage: EncryptedStorage, user: User) -> str | None:
+    """The account's TOTP secret in clear (sealed under the person's data key; a value
+    written before secrets were sealed reads as it is)."""
+    assert user.id is not None
+    return storage.open_text(uow, user.id, user.totp_secret) or None
+
+
+RECOVERY_CODES = 10
+RECOVERY_CODE_RE = re.compile(r"^[a-z2-7]{16}$")
+
+
+def _normal_recovery_code(code: str) -> str:
+    return re.sub(r"[\s-]", "", code).lower()
+
+
+def _new_recovery_codes(uow: UnitOfWork, user: User, now: datetime) -> list[str]:
+    """Replace the account's recovery codes with ten new ones; the codes, shown once.
+    Each is 80 random bits (16 base32 letters, written in groups of four), so storing
+    only its sha256 is enough: the hash cannot be searched back to the code."""
+    assert user.id is not None
+    for old in uow.all(RecoveryCode, user_id=user.id):
+        uow.delete(old)
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = base64.b32encode(secrets.token_bytes(10)).decode().lower()
+        uow.add(RecoveryCode(user_id=user.id, code_hash=digest(raw), created_at=now))
+        codes.append("-".join(raw[i : i + 4] for i in range(0, 16, 4)))
+    return codes
+
+
+def _use_recovery_code(uow: UnitOfWork, user: User, code: str, now: datetime) -> bool:
+    """Spend one unused recovery code of the account (recorded in the audit log with how
+    many are left); False when it is not one."""
+    normal = _normal_recovery_code(code)
+    if not RECOVERY_CODE_RE.fullmatch(normal):
+        return False
+    found = uow.one(RecoveryCode, user_id=user.id, code_hash=digest(normal))
+    if found is None or found.used_at is not None:
+        return False
+    found.used_at = now
+    left = sum(1 for c in uow.all(RecoveryCode, user_id=user.id) if c.used_at is None)
+    uow.record(
+        AuditTag.ACCOUNT_RECOVERY_CODE_USE, f"user:{user.id}", "user", user.id, codes_left=left
+    )
+    return True
+
+
+def _second_factor(
+    uow: UnitOfWork, storage: EncryptedStorage, user: User, code: str, now: datetime
+) -> bool:
+    """A 6-digit code from the app, or one of the account's recovery codes."""
+    if re.fullmatch(r"\d{6}", code.strip()):
+        return _accept_totp(_totp_secret(uow, storage, user), user, code, now)
+    return _use_recovery_code(uow, user, code, now)
 
 
 @dataclass(frozen=True)
@@ -403,7 +465,7 @@ def totp_status(uow: UnitOfWork, actor: Actor) -> str:
     return "on" if user.totp_enabled_at is not None else "off"
 
 
-def start_totp(uow: UnitOfWork, actor: Actor) -> TotpEnrolment:
+def start_totp(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> TotpEnrolment:
     """Begin enrolment (operators and buyers): a new secret, not in force until
     ``enable_totp`` gets a code made from it. Starting again replaces an unfinished one;
     an account with TOTP on must turn it off first."""
@@ -414,37 +476,88 @@ def start_totp(uow: UnitOfWork, actor: Actor) -> TotpEnrolment:
         raise PermissionDenied("two-step sign-in is offered to operators and buyers")
     if user.totp_enabled_at is not None:
         raise Conflict("two-step sign-in is already on; turn it off first")
-    user.totp_secret = pyotp.random_base32()
+    secret = pyotp.random_base32()
+    user.totp_secret = storage.seal_text(uow, user.id, secret)  # type: ignore[arg-type]
     user.totp_last_step = None
     uow.commit()
-    uri = pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
-    return TotpEnrolment(user.totp_secret, uri)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
+    return TotpEnrolment(secret, uri)
 
 
-def enable_totp(uow: UnitOfWork, actor: Actor, code: str, now: datetime | None = None) -> None:
-    """Turn TOTP on once ``code`` proves the person's app holds the new secret."""
+def _own_account(uow: UnitOfWork, actor: Actor) -> User:
     authorize(actor, Permission.ACCOUNT_UPDATE)
     user = uow.get(User, actor.user_id)
     assert user is not None
+    return user
+
+
+def _require_app_code(
+    uow: UnitOfWork, storage: EncryptedStorage, user: User, code: str, now: datetime
+) -> None:
+    if not _accept_totp(_totp_secret(uow, storage, user), user, code, now):
+        raise InvalidInput("the code is wrong", ["code: the code is wrong or has expired"])
+
+
+def enable_totp(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    actor: Actor,
+    code: str,
+    now: datetime | None = None,
+) -> list[str]:
+    """Turn TOTP on once ``code`` proves the person's app holds the new secret. Returns
+    the ten recovery codes, shown this once (each works once instead of an app code)."""
+    now = now or utcnow()
+    user = _own_account(uow, actor)
     if user.totp_secret is None or user.totp_enabled_at is not None:
         raise Conflict("start two-step sign-in first")
-    if not _accept_totp(user, code, now or utcnow()):
-        raise InvalidInput("the code is wrong", ["code: the code is wrong or has expired"])
-    user.totp_enabled_at = now or utcnow()
+    _require_app_code(uow, storage, user, code, now)
+    user.totp_enabled_at = now
+    codes = _new_recovery_codes(uow, user, now)
     uow.record(AuditTag.ACCOUNT_TOTP_ENABLE, actor_label(actor), "user", user.id)
     uow.commit()
+    return codes
 
 
-def disable_totp(uow: UnitOfWork, actor: Actor, code: str, now: datetime | None = None) -> None:
-    """Turn TOTP off; it takes a current code, so a stolen session alone cannot."""
+def replace_recovery_codes(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    actor: Actor,
+    code: str,
+    now: datetime | None = None,
+) -> list[str]:
+    """Ten new recovery codes (the old ones stop working), for a current app code: a
+    stolen session alone cannot mint them."""
+    now = now or utcnow()
+    user = _own_account(uow, actor)
+    if user.totp_enabled_at is None:
+        raise Conflict("two-step sign-in is not on")
+    _require_app_code(uow, storage, user, code, now)
+    codes = _new_recovery_codes(uow, user, now)
+    uow.record(AuditTag.ACCOUNT_TOTP_ENABLE, actor_label(actor), "user", user.id, codes="new")
+    uow.commit()
+    return codes
+
+
+def disable_totp(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    actor: Actor,
+    code: str,
+    now: datetime | None = None,
+) -> None:
+    """Turn TOTP off; it takes a current code (or a recovery code), so a stolen session
+    alone cannot. The recovery codes go with it."""
     authorize(actor, Permission.ACCOUNT_UPDATE)
     user = uow.get(User, actor.user_id)
     assert user is not None
     if user.totp_enabled_at is None:
         raise Conflict("two-step sign-in is not on")
-    if not _accept_totp(user, code, now or utcnow()):
+    if not _second_factor(uow, storage, user, code, now or utcnow()):
         raise InvalidInput("the code is wrong", ["code: the code is wrong or has expired"])
     user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
+    for old in uow.all(RecoveryCode, user_id=user.id):
+        uow.delete(old)
     uow.record(AuditTag.ACCOUNT_TOTP_DISABLE, actor_label(actor), "user", user.id)
     uow.commit()
 

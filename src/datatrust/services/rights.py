@@ -9,7 +9,14 @@ import zipfile
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from datatrust.domain.accounts import ApiToken, SignInAttempt, SignUpRequest, User, WebSession
+from datatrust.domain.accounts import (
+    ApiToken,
+    RecoveryCode,
+    SignInAttempt,
+    SignUpRequest,
+    User,
+    WebSession,
+)
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import ReviewVote
 from datatrust.domain.clock import as_utc, utcnow
@@ -291,6 +298,8 @@ def erase_me(
     for request in uow.all(SignUpRequest, email=user.email):  # someone re-registering it
         uow.delete(request)
     user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
+    for code in uow.all(RecoveryCode, user_id=user.id):
+        uow.delete(code)
     for mail in uow.all(OutboxJob, job=SEND_JOB, state__in=[JobState.PENDING, JobState.FAILED]):
         if (mail.payload or {}).get("to") == user.email:
             mail.payload, mail.state, mail.finished_at = {}, JobState.DONE, now

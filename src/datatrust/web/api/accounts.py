@@ -12,6 +12,7 @@ from datatrust.services import accounts
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import (
     NewTokenOut,
+    RecoveryCodesOut,
     SessionOut,
     SignInIn,
     SignUpConfirmIn,
@@ -144,6 +145,7 @@ def sign_in(
         email=body.email,
         password=body.password,
         client=client,
+        storage=svc.storage,
         known_device=known,
         totp_code=body.totp_code,
         throttle=sign_in_throttle(svc.settings),
@@ -174,31 +176,49 @@ def me(
 
 @router.post("/me/totp", status_code=201)
 def start_totp(
-    actor: Actor = requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = unit_of_work()
+    actor: Actor = requires(Permission.ACCOUNT_UPDATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
 ) -> TotpEnrolmentOut:
     """Begin two-step sign-in (operators and buyers): the secret is shown this once."""
-    enrolment = accounts.start_totp(unit, actor)
+    enrolment = accounts.start_totp(unit, svc.storage, actor)
     return TotpEnrolmentOut(secret=enrolment.secret, uri=enrolment.uri)
 
 
-@router.post("/me/totp/enable", status_code=204)
+@router.post("/me/totp/enable")
 def enable_totp(
     body: TotpCodeIn,
     actor: Actor = requires(Permission.ACCOUNT_UPDATE),
+    svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-) -> None:
-    """Turn two-step sign-in on with a first code from the app."""
-    accounts.enable_totp(unit, actor, body.code)
+) -> RecoveryCodesOut:
+    """Turn two-step sign-in on with a first code from the app; answers the ten
+    recovery codes, shown this once."""
+    codes = accounts.enable_totp(unit, svc.storage, actor, body.code)
+    return RecoveryCodesOut(recovery_codes=codes)
+
+
+@router.post("/me/totp/recovery-codes")
+def replace_recovery_codes(
+    body: TotpCodeIn,
+    actor: Actor = requires(Permission.ACCOUNT_UPDATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> RecoveryCodesOut:
+    """Ten new recovery codes for a current code from the app; the old ones stop working."""
+    codes = accounts.replace_recovery_codes(unit, svc.storage, actor, body.code)
+    return RecoveryCodesOut(recovery_codes=codes)
 
 
 @router.post("/me/totp/disable", status_code=204)
 def disable_totp(
     body: TotpCodeIn,
     actor: Actor = requires(Permission.ACCOUNT_UPDATE),
+    svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> None:
-    """Turn two-step sign-in off (it takes a current code)."""
-    accounts.disable_totp(unit, actor, body.code)
+    """Turn two-step sign-in off (it takes a current code or a recovery code)."""
+    accounts.disable_totp(unit, svc.storage, actor, body.code)
 
 
 @router.post("/tokens", status_code=201)

@@ -24,7 +24,8 @@ class SignUpIn(Strict):
 class SignInIn(Strict):
     email: str = Field(max_length=320)
     password: str = Field(max_length=256)
-    totp_code: str | None = Field(default=None, max_length=10)
+    # Six digits from the app, or a recovery code (xxxx-xxxx-xxxx-xxxx).
+    totp_code: str | None = Field(default=None, max_length=32)
 
 
 class SignUpRequestedOut(BaseModel):
@@ -39,7 +40,13 @@ class SignUpConfirmIn(Strict):
 
 
 class TotpCodeIn(Strict):
-    code: str = Field(max_length=10)
+    code: str = Field(max_length=32)
+
+
+class RecoveryCodesOut(BaseModel):
+    """Shown once: each code signs in once instead of a code from the app."""
+
+    recovery_codes: list[str]
 
 
 class TotpEnrolmentOut(BaseModel):

@@ -157,6 +157,7 @@ def sign_in(
             email=email,
             password=password,
             client=client,
+            storage=svc.storage,
             known_device=known,
             totp_code=totp_code.strip() or None,
             throttle=sign_in_throttle(svc.settings),
@@ -231,37 +232,42 @@ def my_account(
 
 @router.post("/my/account/two-step/start")
 def start_two_step(
-    page: Page = page_requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = unit_of_work()
+    page: Page = page_requires(Permission.ACCOUNT_UPDATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     """A new secret, shown on this page only (as an otpauth:// link and as text)."""
-    enrolment = accounts.start_totp(unit, page.actor)
+    enrolment = accounts.start_totp(unit, svc.storage, page.actor)
     return render(page, "two_step.html", enrolment=enrolment, form={}, errors={})
 
 
 @router.post("/my/account/two-step/enable")
 def enable_two_step(
     page: Page = page_requires(Permission.ACCOUNT_UPDATE),
+    svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
     code: str = Form(""),
 ) -> Response:
+    """On: the ten recovery codes, shown on this page only."""
     try:
-        accounts.enable_totp(unit, page.actor, code)
+        codes = accounts.enable_totp(unit, svc.storage, page.actor, code)
     except InvalidInput as exc:
         # The secret was shown once; a wrong first code starts again with a new one.
-        enrolment = accounts.start_totp(unit, page.actor)
+        enrolment = accounts.start_totp(unit, svc.storage, page.actor)
         errors = field_errors(page, exc, "code")
         return render(page, "two_step.html", 422, enrolment=enrolment, form={}, errors=errors)
-    return RedirectResponse("/my/account", status_code=303)
+    return render(page, "recovery_codes.html", codes=codes)
 
 
 @router.post("/my/account/two-step/disable")
 def disable_two_step(
     page: Page = page_requires(Permission.ACCOUNT_UPDATE),
+    svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
     code: str = Form(""),
 ) -> Response:
     try:
-        accounts.disable_totp(unit, page.actor, code)
+        accounts.disable_totp(unit, svc.storage, page.actor, code)
     except InvalidInput as exc:
         errors = field_errors(page, exc, "code")
         return render(page, "account.html", 422, form={}, errors=errors, two_step="on")
