@@ -49,6 +49,7 @@ def main() -> None:
             embedded_worker=False,
             sign_in_free_failures=10_000,
             sign_in_client_free_failures=10_000,
+            sign_up_client_free_requests=10_000,  # one client here makes every request
         )
         services = build(settings)
         with services.uow() as uow:

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     sign_in_free_failures: int = 5
     sign_in_client_free_failures: int = 20
     sign_in_max_delay_seconds: int = 300
+    # Sign-ups one client address may ask for in 15 minutes before each next one waits (the
+    # same doubling delays): each costs an Argon2 hash, so unthrottled they are a CPU DoS.
+    sign_up_client_free_requests: int = 10
     max_json_body_bytes: int = 1_000_000
 
     platform_fee_percent: int = Field(default=20, ge=0, le=100)

@@ -421,3 +421,83 @@ def test_turning_two_step_off_takes_a_recovery_code_and_removes_the_rest(client,
         user = uow.one(User, email=buyer.email)
         assert user.totp_secret is None and user.totp_enabled_at is None
         assert uow.all(RecoveryCode, user_id=user.id) == []
+
+
+# --- sign-up throttled per client address ------------------------------------------------
+
+
+class HashCounter:
+    """The service's hasher, counting the hashes made (each one costs Argon2's time)."""
+
+    def __init__(self, inner):  # type: ignore[no-untyped-def]
+        self.inner, self.hashed = inner, 0
+
+    def hash(self, password: str) -> str:
+        self.hashed += 1
+        return self.inner.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return self.inner.verify(password_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.inner.needs_rehash(password_hash)
+
+
+def test_one_address_asking_for_many_sign_ups_waits_before_any_more_hashing(client, services):
+    """The attack: sign-up hashes every password with Argon2, so one client posting the
+    form in a loop kept the CPUs busy. Now an address gets a few freely, then waits,
+    told how long, and a refused request costs no hash at all."""
+    from fastapi.testclient import TestClient
+
+    services.hasher = HashCounter(services.hasher)
+    free = services.settings.sign_up_client_free_requests
+    for n in range(free):
+        asked = client.post(
+            "/api/auth/sign-up", json={"email": f"bulk{n}@example.org", "password": PASSWORD}
+        )
+        assert asked.status_code == 202
+    hashed = services.hasher.hashed
+    refused = client.post(
+        "/api/auth/sign-up", json={"email": "one-more@example.org", "password": PASSWORD}
+    )
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert services.hasher.hashed == hashed  # refused before the hash
+    # A taken email is answered the same (no enumeration through the throttle either).
+    taken = client.post(
+        "/api/auth/sign-up", json={"email": "bulk0@example.org", "password": PASSWORD}
+    )
+    assert taken.status_code == 429
+    # Someone at another address signs up at once; the throttle is per address.
+    elsewhere = TestClient(client.app, client=("198.51.100.7", 40000))
+    fine = elsewhere.post(
+        "/api/auth/sign-up", json={"email": "neighbour@example.org", "password": PASSWORD}
+    )
+    assert fine.status_code == 202
+    # And once the stated wait is over, the first address may ask again.
+    _age_failures(services, int(refused.headers["retry-after"]))
+    again = client.post(
+        "/api/auth/sign-up", json={"email": "one-more@example.org", "password": PASSWORD}
+    )
+    assert again.status_code == 202
+
+
+def test_sign_ups_do_not_slow_that_addresss_sign_ins(client, services, people):
+    """Sign-up requests are counted apart from failed sign-ins: the same mechanism, not
+    the same budget."""
+    for n in range(services.settings.sign_up_client_free_requests + 1):
+        client.post("/api/auth/sign-up", json={"email": f"s{n}@example.org", "password": PASSWORD})
+    signed = client.post(
+        "/api/auth/sign-in", json={"email": people["owner"].email, "password": PASSWORD}
+    )
+    assert signed.status_code == 200
+
+
+def test_the_sign_up_page_says_when_to_try_again_in_the_readers_language(client, services):
+    for n in range(services.settings.sign_up_client_free_requests):
+        post_form(client, "/sign-up", data={"email": f"p{n}@example.org", "password": PASSWORD})
+    page = post_form(
+        client, "/sign-up?lang=hi", data={"email": "late@example.org", "password": PASSWORD}
+    )
+    assert page.status_code == 429 and int(page.headers["retry-after"]) > 0
+    assert "थोड़ा रुककर फिर कोशिश करें" in page.text and "too many" not in page.text

@@ -110,7 +110,9 @@ class WebSession:
 @dataclass(eq=False)
 class SignInAttempt:
     """One failed sign-in, counted per email and per client (``ip:<address>``, or
-    ``device:<id>`` for a browser that signed in to that account before) for throttling."""
+    ``device:<id>`` for a browser that signed in to that account before) for throttling;
+    or one sign-up asked for (client ``sign-up:ip:<address>``, no email: its cost is the
+    password hash, whatever the address)."""
 
     email: str
     at: datetime = field(default_factory=utcnow)

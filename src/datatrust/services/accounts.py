@@ -127,6 +127,8 @@ class Throttle:
     client_free_failures: int = 20
     max_delay_seconds: int = 300
     window: timedelta = timedelta(minutes=15)
+    # Sign-ups per client address (every one, valid forms only: each costs a hash).
+    sign_up_free: int = 10
 
 
 def _wait_seconds(failures: list[SignInAttempt], free: int, limit: int, now: datetime) -> int:
@@ -135,6 +137,13 @@ def _wait_seconds(failures: list[SignInAttempt], free: int, limit: int, now: dat
     delay = min(2 ** min(len(failures) - free, 30), limit)
     last = max(as_utc(a.at) for a in failures)
     return max(0, math.ceil((last + timedelta(seconds=delay) - now).total_seconds()))
+
+
+def _client_wait(uow: UnitOfWork, client: str, free: int, throttle: Throttle, now: datetime) -> int:
+    """Seconds ``client`` must wait before its next try (0: go ahead)."""
+    since = now - throttle.window
+    tries = [a for a in uow.all(SignInAttempt, client=client) if as_utc(a.at) > since]
+    return _wait_seconds(tries, free, throttle.max_delay_seconds, now)
 
 
 @lru_cache(maxsize=8)
@@ -170,10 +179,7 @@ def sign_in(
     now = now or utcnow()
     email = email.strip().lower()
     since = now - throttle.window
-    client_failures = [a for a in uow.all(SignInAttempt, client=client) if as_utc(a.at) > since]
-    wait = _wait_seconds(
-        client_failures, throttle.client_free_failures, throttle.max_delay_seconds, now
-    )
+    wait = _client_wait(uow, client, throttle.client_free_failures, throttle, now)
     if not known_device:
         account_failures = [a for a in uow.all(SignInAttempt, email=email) if as_utc(a.at) > since]
         wait = max(
@@ -246,17 +252,32 @@ def request_sign_up(
     display_name: str = "",
     language: str = "en",
     country: str | None = None,
+    client: str,
+    throttle: Throttle = Throttle(),
 ) -> None:
     """Ask for an account: once the form is valid, the same happens whether the email is
     new or taken (a request row, a hash, a mail queued) and the caller says the same
     ("check your email"), so the form cannot tell which addresses have accounts. The mail
     carries a link that creates the account (``confirm_sign_up``), or, when the address
-    already has one, says so to its owner. Raises ``InvalidInput`` listing every problem."""
+    already has one, says so to its owner. Raises ``InvalidInput`` listing every problem.
+
+    Each valid request costs a password hash, so they are throttled per ``client``
+    address as failed sign-ins are (``Throttle.sign_up_free`` in the window, then
+    doubling waits): ``RateLimited`` with ``retry_after_seconds``, before any hashing.
+    The same for a new email as for a taken one."""
     email = email.strip().lower()
     problems = _sign_up_problems(email, password, role, display_name, country, False)
     if problems:
         raise InvalidInput("the sign-up form has problems", problems)
     now = utcnow()
+    counted_as = f"sign-up:{client}"[:80]
+    wait = _client_wait(uow, counted_as, throttle.sign_up_free, throttle, now)
+    if wait:
+        raise RateLimited(
+            "too many sign-ups from here; wait a little and try again",
+            {"retry_after_seconds": wait},
+        )
+    uow.add(SignInAttempt(email="", at=now, client=counted_as))
     earlier = uow.all(SignUpRequest, email=email)
     for stale in [r for r in earlier if as_utc(r.expires_at) <= now]:
         uow.delete(stale)

@@ -295,8 +295,13 @@ def sign_in_client(request: Request, email: str) -> tuple[str, bool]:
         and hmac.compare_digest(_device_mac(_secret(request), email, nonce), mac)
     ):
         return f"device:{nonce}", True
+    return client_address(request), False
+
+
+def client_address(request: Request) -> str:
+    """``ip:<address>`` of the client (behind a trusted proxy, the one it names)."""
     host = request.client.host if request.client else "unknown"
-    return f"ip:{host}"[:80], False
+    return f"ip:{host}"[:80]
 
 
 def sign_in_throttle(settings: Any) -> Throttle:
@@ -304,6 +309,7 @@ def sign_in_throttle(settings: Any) -> Throttle:
         free_failures=settings.sign_in_free_failures,
         client_free_failures=settings.sign_in_client_free_failures,
         max_delay_seconds=settings.sign_in_max_delay_seconds,
+        sign_up_free=settings.sign_up_client_free_requests,
     )
 
 

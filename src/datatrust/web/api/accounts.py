@@ -25,7 +25,12 @@ from datatrust.web.api.schemas import (
     UserOut,
 )
 from datatrust.web.deps import SESSION_COOKIE, RowId, api_router, requires, services, unit_of_work
-from datatrust.web.security import set_device_cookie, sign_in_client, sign_in_throttle
+from datatrust.web.security import (
+    client_address,
+    set_device_cookie,
+    sign_in_client,
+    sign_in_throttle,
+)
 
 router = api_router(prefix="/api", tags=["accounts"])
 
@@ -74,6 +79,7 @@ SIGN_UP_SENT = (
 @router.post("/auth/sign-up", status_code=202)
 def sign_up(
     body: SignUpIn,
+    request: Request,
     _actor: Actor = requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -94,6 +100,8 @@ def sign_up(
         display_name=body.display_name,
         language=body.language,
         country=body.country,
+        client=client_address(request),
+        throttle=sign_in_throttle(svc.settings),
     )
     return SignUpRequestedOut(email=body.email.strip().lower(), message=SIGN_UP_SENT)
 

@@ -31,6 +31,7 @@ from datatrust.web.pages.common import (
     render,
 )
 from datatrust.web.security import (
+    client_address,
     safe_next,
     set_device_cookie,
     sign_in_client,
@@ -102,9 +103,15 @@ def sign_up(
             display_name=display_name,
             language=language if language in LANGUAGES else page.lang,
             country=country.strip().upper() or None,
+            client=client_address(page.request),
+            throttle=sign_in_throttle(svc.settings),
         )
     except DomainError as exc:
-        return render(page, "sign_up.html", 422, form=form, errors=field_errors(page, exc, "email"))
+        status = 429 if exc.status == 429 else 422
+        errors = field_errors(page, exc, "email")
+        response = render(page, "sign_up.html", status, form=form, errors=errors)
+        set_retry_after(response, exc)
+        return response
     return render(page, "sign_up_sent.html", email=email.strip().lower())
 
 
