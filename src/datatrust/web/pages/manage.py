@@ -28,7 +28,7 @@ from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Permission
 from datatrust.services import campaigns, money
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.deps import services, unit_of_work
+from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
     field_errors,
@@ -219,7 +219,7 @@ FIELDS = {
 
 
 def _campaign_page(
-    page: Page, svc: Services, unit: UnitOfWork, campaign_id: int, status: int = 200, **extra: Any
+    page: Page, svc: Services, unit: UnitOfWork, campaign_id: RowId, status: int = 200, **extra: Any
 ) -> HTMLResponse:
     progress = campaigns.campaign_progress(unit, page.actor, campaign_id, _floors(svc))
     return render(
@@ -238,7 +238,7 @@ def _campaign_page(
 
 @router.get("/campaigns/{campaign_id}")
 def campaign_page(
-    campaign_id: int,
+    campaign_id: RowId,
     page: Page = page_requires(Permission.CAMPAIGN_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -248,7 +248,7 @@ def campaign_page(
 
 @router.post("/campaigns/{campaign_id}/fund")
 def fund(
-    campaign_id: int,
+    campaign_id: RowId,
     page: Page = page_requires(Permission.ESCROW_FUND),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -279,7 +279,7 @@ def fund(
 
 @router.post("/campaigns/{campaign_id}/open")
 def open_(
-    campaign_id: int,
+    campaign_id: RowId,
     page: Page = page_requires(Permission.CAMPAIGN_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
@@ -306,7 +306,7 @@ OPEN_REFUSALS = {
 
 @router.post("/campaigns/{campaign_id}/close")
 def close(
-    campaign_id: int,
+    campaign_id: RowId,
     page: Page = page_requires(Permission.CAMPAIGN_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
