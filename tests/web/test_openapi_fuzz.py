@@ -168,3 +168,16 @@ def test_an_id_past_what_the_database_holds_is_refused_naming_the_field(client, 
         answer = client.get(path, headers=headers)
         assert answer.status_code == 422, (path, answer.text)
         assert "campaign_id" in answer.text or "org_id" in answer.text
+
+
+def test_public_documents_answer_odd_names_with_not_found_not_a_server_error(client):
+    """What the run found in the public IRIs: a non-ASCII check (hmac refused the text), a
+    digit isdigit() accepts but int() does not, and a version past SQLite's integers."""
+    for path in (
+        "/parties/people/10000.%C3%86%C2%87",
+        "/parties/organisations/%C2%B2",
+        "/parties/organisations/99999999999999999999999",
+        "/licences/x/v18446744073709551615",
+    ):
+        answer = client.get(path)
+        assert answer.status_code in (404, 422), (path, answer.status_code, answer.text)

@@ -92,6 +92,7 @@ def person_document(
     uow: UnitOfWork, publication: Publication, user_id: int, check: str
 ) -> dict[str, Any]:
     """A person as a party: nothing but that (no name, no contact)."""
+    # As bytes: compare_digest refuses str with non-ASCII characters (that was a 500).
     known = hmac.compare_digest(check.encode(), publication.person_check(user_id).encode())
     user = uow.get(User, user_id) if known else None
     if user is None or user.erased_at is not None:
@@ -101,8 +102,10 @@ def person_document(
 
 def organisation_document(uow: UnitOfWork, publication: Publication, org_id: str) -> dict[str, Any]:
     """A buyer organisation as a party, with its legal name and country."""
-    # Only ids a row can have (at most 18 digits) are looked up; anything else is unknown.
-    org = uow.get(OrgRecord, int(org_id)) if org_id.isdigit() and len(org_id) <= 18 else None
+    # ASCII digits a row id can be: "²" is a digit to isdigit(), and SQLite cannot bind
+    # a number past 2**63 - 1 (both were 500s).
+    plain = org_id.isascii() and org_id.isdigit() and len(org_id) <= 9
+    org = uow.get(OrgRecord, int(org_id)) if plain else None
     if org is None or org.status not in (OrgStatus.APPROVED, OrgStatus.SUSPENDED):
         raise NotFound("no such organisation on this instance")
     iri = publication.iris.organisation(org_id)

@@ -255,7 +255,7 @@ def offer_odrl(
 @public_router.get("/licences/{licence_id}/v{version}")
 def licence_by_iri(
     licence_id: str,
-    version: RowId,
+    version: RowId,  # a huge number was a 500 on SQLite
     actor: Actor = requires(Permission.PUBLIC_READ),
     unit: UnitOfWork = unit_of_work(),
     svc: Services = Depends(services),
@@ -463,6 +463,5 @@ def erase_me(
         confirm=body.confirm,
         shredder=svc.shredder,
         staging=Staging(svc.settings.data_dir / "uploads"),
-        publication=svc.publication,
     )
     return ErasedOut(id=user.id, erased_at=user.erased_at)
