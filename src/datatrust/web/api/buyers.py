@@ -67,7 +67,7 @@ class SnapshotIn(Strict):
 
 
 class SampleIn(Strict):
-    order_id: int = Field(ge=1)
+    order_id: RowId
     items: int = Field(default=3, ge=1, le=samples.SAMPLE_MAX_ITEMS)
 
 

@@ -27,7 +27,7 @@ MAX_TRACE_BYTES = 50 * 1024 * 1024
 
 
 class MisuseReportIn(Strict):
-    org_id: int = Field(ge=1)
+    org_id: RowId
     note: str = Field(default="", max_length=2000)
 
 
