@@ -268,7 +268,7 @@ def licence_by_iri(
 
 @router.get("/licences/{offer_id}/explain")
 def explain_offer(
-    offer_id: int,
+    offer_id: RowId,
     lang: Literal["en", "hi", "zu"] = Query("en"),
     actor: Actor = requires(Permission.LICENCE_READ),
     svc: Services = Depends(services),
@@ -292,7 +292,7 @@ def explain_offer(
 
 class ReplicaApprovalOut(BaseModel):
     id: int
-    item_id: int
+    item_id: RowId
     organisation: str
     state: str
     use: dict[str, Any]
@@ -325,7 +325,7 @@ def my_replica_approvals(
 
 @router.post("/replica-approvals/{approval_id}/approve")
 def approve_replica_use(
-    approval_id: int,
+    approval_id: RowId,
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> ReplicaApprovalOut:
@@ -334,7 +334,7 @@ def approve_replica_use(
 
 @router.post("/replica-approvals/{approval_id}/refuse")
 def refuse_replica_use(
-    approval_id: int,
+    approval_id: RowId,
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> ReplicaApprovalOut:

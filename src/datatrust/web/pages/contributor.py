@@ -484,7 +484,7 @@ def _approval_view(page: Page, row: replica_approvals.ReplicaApproval) -> dict[s
 
 @router.post("/my/replica-approvals/{approval_id}/{decision}")
 def decide_replica_use(
-    approval_id: int,
+    approval_id: RowId,
     decision: str,
     page: Page = page_requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
