@@ -13,6 +13,7 @@ import pytest
 
 from asgi_calls import MULTIPART, PIECE, call, multipart, pieces
 from datatrust.services import upload_limits
+from datatrust.web.api import tracing
 from datatrust.web.app import create_app
 
 MB = 1024 * 1024
@@ -82,6 +83,8 @@ def test_only_the_upload_routes_take_more_than_the_json_limit(app):
         ("POST", "/api/items"): upload_limits.multipart_body_limit(),
         ("PATCH", "/files/{upload_id}"): upload_limits.max_size(),
         ("POST", "/tasks/{campaign_id}/upload"): upload_limits.multipart_body_limit(),
+        # A file to trace (a clip or a photo), bounded by its own limit.
+        ("POST", "/api/trace"): tracing.MAX_TRACE_BYTES + 64 * 1024,
     }
     length, body = multipart({"kind": "photo"}, "a.jpg", 3 * MB)
     headers = {"content-type": MULTIPART, "content-length": str(length)}
