@@ -216,6 +216,9 @@ def use_body() -> dict[str, str]:
         "purpose": "model_training",
         "industry": "technology",
         "territory": "GB",
+        # Orders for training state what the model will do and output (issue 16 §2).
+        "task": "speech_recognition",
+        "outputs": ["transcript"],
         "starts_at": start.isoformat(),
         "ends_at": (start + timedelta(days=180)).isoformat(),
     }
@@ -366,14 +369,14 @@ async def drive(base: str, clients: int, seconds: float, step_for) -> Level:
         async def client() -> None:
             while time.monotonic() < deadline:
                 step = step_for()
+                name = getattr(step, "__name__", "step")
                 started = time.monotonic()
                 try:
                     status = await step(c)
                 except httpx.HTTPError as exc:
-                    level.error(type(exc).__name__)
+                    level.error(f"{name}:{type(exc).__name__}")
                     status = None
                 took = time.monotonic() - started
-                name = getattr(step, "__name__", "step")
                 level.slowest[name] = max(level.slowest.get(name, 0.0), took)
                 if status is not None:
                     level.latencies.append(took)
@@ -442,6 +445,7 @@ def run(db: str, levels: list[int], seconds: float, out: Path | None) -> dict[st
         wait_http(peer + "/peer", log=work / "peer.log")
         contributors, buyer, campaign = seed(base)
         mix = Mix(contributors, buyer, campaign)
+        asyncio.run(rehearse(base, mix))
 
         async def peer_step(c: httpx.AsyncClient) -> int:
             return (await c.get("/peer")).status_code
@@ -458,6 +462,18 @@ def run(db: str, levels: list[int], seconds: float, out: Path | None) -> dict[st
                 if (work / name).exists():
                     shutil.copy(work / name, out.parent / f"load-{db}-{name}")
     return results
+
+
+async def rehearse(base: str, mix: Mix) -> None:
+    """Each step once, one at a time, before anything is measured: a step the API no longer
+    answers as expected (a field it now requires, a renamed route) stops the run with its
+    answer, instead of counting as load errors at every level."""
+    async with httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT_S) as c:
+        for _, step in mix.steps:
+            status = await step(c)
+            if status not in EXPECTED:
+                name = step.__name__
+                raise RuntimeError(f"the mix no longer matches the API: {name} got {status}")
 
 
 def ratio(app: dict, floor: dict) -> float:
