@@ -58,15 +58,9 @@ def listed_photo(services, persona) -> Item:
     )
 
 
-@pytest.fixture
-def trainer(services, people):
-    return buyer(services, people, "trainer", ["model_training"], ["technology"])[0]
-
-
-@pytest.fixture
-def snapshot(client, services, people, trainer, tmp_path, monkeypatch):
-    """Two items bought and built one per shard; the files downloaded into a folder.
-    Croissant's download and extraction caches point into the test's own folder."""
+def isolate_croissant_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point mlcroissant's download and extraction caches into the test's own folder (by
+    default they are shared under the home folder, and keyed by file name only)."""
     from etils import epath
     from mlcroissant._src.core import constants
     from mlcroissant._src.operation_graph.operations import download, extract
@@ -76,6 +70,17 @@ def snapshot(client, services, people, trainer, tmp_path, monkeypatch):
     monkeypatch.setattr(download.constants, "DOWNLOAD_PATH", cache / "download")
     monkeypatch.setattr(extract, "EXTRACT_PATH", cache / "extract")
 
+
+@pytest.fixture
+def trainer(services, people):
+    return buyer(services, people, "trainer", ["model_training"], ["technology"])[0]
+
+
+@pytest.fixture
+def snapshot(client, services, people, trainer, tmp_path, monkeypatch):
+    """Two items bought and built one per shard; the files downloaded into a folder.
+    Croissant's download and extraction caches point into the test's own folder."""
+    isolate_croissant_cache(tmp_path, monkeypatch)
     # As `datatrust serve --port 8765` with no DATATRUST_BASE_URL would configure it.
     services.settings.base_url = served_settings(Settings(), "0.0.0.0", PORT).base_url
     walk = listed_item(services, people["owner"], WALK, "walk")
