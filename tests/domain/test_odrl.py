@@ -95,14 +95,14 @@ def test_an_exclusive_territorial_licence_round_trips_through_odrl():
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(licences())
+@given(licences(scope=True))
 def test_every_generated_licence_round_trips_through_odrl(licence):
     doc = json.loads(json.dumps(licence_to_odrl(licence, IRIS)))  # JSON-friendly all the way
     assert imported(doc) == licence
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(licences(), uses())
+@given(licences(scope=True), uses())
 def test_every_generated_agreement_round_trips_through_odrl(licence, use):
     agreement = Agreement(licence=licence, assignee=BUYER, use=use, agreed_at=use.at)
     doc = json.loads(json.dumps(agreement_to_odrl(agreement, IRIS, assigner=PERSON)))
@@ -282,6 +282,115 @@ def test_the_profile_declares_every_project_term_the_exports_use():
     assert used - declared == set()
     assert (DT.deadlineAfterEvent, RDF.type, ODRL.LeftOperand) in profile
     assert (DT.train, ODRL.includedIn, ODRL.use) in profile
+
+
+def a_likeness_grant(**changes):
+    """An actor's likeness for Hindi social-media adverts, asked each time, with a replica
+    grant running past the licence and 90 days' notice (issue 16 §3, §5)."""
+    return a_licence(
+        "voice_library",
+        replica_media={"full_likeness"},
+        replica_languages={"hi"},
+        replica_categories={"advertising"},
+        replica_channels={"social_media", "websites_and_apps"},
+        replica_until=START + timedelta(days=3000),
+        replica_ask_each_time=True,
+        withdrawal_notice_days=90,
+        prohibited_uses={"impersonation", "sexual_content"},
+        **changes,
+    )
+
+
+def test_the_replica_grant_is_a_permission_of_its_own_with_every_field_in_rdf():
+    licence = a_likeness_grant()
+    graph, offer = policy_graph(licence_to_odrl(licence, IRIS))
+    [grant] = [
+        rule
+        for rule in graph.objects(offer, ODRL.permission)
+        if graph.value(rule, ODRL.action) == ODRL.use
+    ]
+    found: dict = {}
+    for left, op, c in constraints_of(graph, grant):
+        found.setdefault((left, op), set()).update(graph.objects(c, ODRL.rightOperand))
+    assert found[(DT.useKind, ODRL.isAnyOf)] == {URIRef(IRIS.vocab + "use/digital_replica")}
+    assert found[(DT.replicaMedium, ODRL.isAnyOf)] == {
+        URIRef(IRIS.vocab + "replicaMedium/full_likeness")
+    }
+    assert found[(ODRL.language, ODRL.isAnyOf)] == {Literal("hi", datatype=XSD.language)}
+    assert found[(DT.replicaCategory, ODRL.isAnyOf)] == {
+        URIRef(IRIS.vocab + "replicaCategory/advertising")
+    }
+    assert found[(ODRL.deliveryChannel, ODRL.isAnyOf)] == {
+        URIRef(IRIS.vocab + "replicaChannel/social_media"),
+        URIRef(IRIS.vocab + "replicaChannel/websites_and_apps"),
+    }
+    # The grant runs to its own end, past the licence's (which the training rules keep).
+    ends = {
+        rule: graph.value(c, ODRL.rightOperand).toPython()
+        for rule in graph.objects(offer, ODRL.permission)
+        for left, op, c in constraints_of(graph, rule)
+        if (left, op) == (ODRL.dateTime, ODRL.lt)
+    }
+    assert ends.pop(grant) == licence.replica_until
+    assert set(ends.values()) == {licence.valid_until}
+    # "Ask me each time" is a duty to obtain consent, beside the price.
+    duties = {graph.value(d, ODRL.action) for d in graph.objects(grant, ODRL.duty)}
+    assert ODRL.obtainConsent in duties
+    # The notice is the wait before the deletion duty applies.
+    [delete] = [
+        r
+        for r in graph.objects(offer, ODRL.obligation)
+        if graph.value(r, ODRL.action) == ODRL.delete
+    ]
+    delays = [
+        graph.value(c, ODRL.rightOperand)
+        for left, _op, c in constraints_of(graph, delete)
+        if left == ODRL.delayPeriod
+    ]
+    assert delays == [Literal("P90D", datatype=XSD.duration)]
+
+
+def test_a_licence_without_the_grant_or_notice_exports_neither():
+    doc = licence_to_odrl(a_licence("training_only"), IRIS)
+    text = json.dumps(doc)
+    assert "delayPeriod" not in text and "obtainConsent" not in text
+    assert all(rule["action"] != "use" for rule in doc["permission"])
+
+
+def test_a_grant_that_names_no_language_allows_none_after_a_round_trip():
+    # Stored before the grant's scope existed: no language, category or channel. Read back,
+    # it still names none (an empty list is not "any").
+    licence = a_licence("voice_library")
+    assert licence.replica_languages == frozenset()
+    again = imported(jsonld.expand(licence_to_odrl(licence, IRIS)))
+    assert again == licence and again.replica_grant_gaps()
+
+
+def test_the_replica_grant_and_notice_round_trip_through_pyld_and_rdflib():
+    licence = a_likeness_grant()
+    doc = licence_to_odrl(licence, IRIS, assigner=PERSON)
+    assert imported(doc) == licence
+    assert imported(jsonld.expand(doc)) == licence
+    recompacted = jsonld.compact(jsonld.expand(doc), OTHER_CONTEXT)
+    assert imported(recompacted) == licence
+    again = json.loads(graph_of(doc).serialize(format="json-ld"))
+    assert imported(again) == licence
+    use = Use("train", "model_training", "technology", "IN", BUYER, START + timedelta(days=1))
+    agreement = Agreement(licence=licence, assignee=BUYER, use=use, agreed_at=use.at)
+    flat = jsonld.flatten(agreement_to_odrl(agreement, IRIS, assigner=PERSON))
+    assert agreement_from_jsonld(flat, IRIS) == agreement
+
+
+def test_a_replica_grant_without_its_description_or_with_an_unknown_channel_is_refused():
+    doc = licence_to_odrl(a_likeness_grant(), IRIS)
+    del doc["dt:replicaUseDescription"]
+    assert any("replica_media" in p for p in _problems(doc))
+    doc = licence_to_odrl(a_likeness_grant(), IRIS)
+    [grant] = [rule for rule in doc["permission"] if rule["action"] == "use"]
+    for c in grant["constraint"]:
+        if c["leftOperand"] == "deliveryChannel":
+            c["rightOperand"].append({"@id": "dt:replicaChannel/carrier_pigeon"})
+    assert any("carrier_pigeon" in p for p in _problems(doc))
 
 
 # --- equivalent serialisations -------------------------------------------------------

@@ -32,6 +32,7 @@ from datatrust.domain.purposes import (
     PURPOSES,
     REPLICA_CATEGORIES,
     REPLICA_CHANNELS,
+    REPLICA_MEDIA_TERMS,
     REPLICA_USE,
     SENSITIVE_USES,
     TASKS,
@@ -48,7 +49,7 @@ from datatrust.domain.territories import (
 
 ON_END_CHOICES = ("retrain_without", "keep_no_new_training", "delete_model")
 # What a replica grant covers: a voice clone, a face avatar, or the whole likeness (both).
-REPLICA_MEDIA = ("voice", "face", "full_likeness")
+REPLICA_MEDIA = tuple(REPLICA_MEDIA_TERMS)  # ("voice", "face", "full_likeness")
 # Each replica use and the media that grant it.
 _MEDIA_FOR_USE = {
     "voice_cloning": frozenset({"voice", "full_likeness"}),
@@ -184,6 +185,10 @@ class Licence:
             value = getattr(self, name)
             if isinstance(value, datetime):
                 object.__setattr__(self, name, as_utc(value))
+        if self.replica_until is not None and self.replica_until == self.valid_until:
+            # A replica grant ending with the licence has no end of its own: one value for
+            # one meaning, so a licence read back from its ODRL export is equal to it.
+            object.__setattr__(self, "replica_until", None)
         problems = _rule_problems({f.name: getattr(self, f.name) for f in _FIELDS})
         if problems:
             raise InvalidInput("the licence is not valid", problems=problems)

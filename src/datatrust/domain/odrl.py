@@ -18,6 +18,15 @@ context and a small context of prefixes. The shape, term by term:
 - prohibitions: purposes, ``industry`` (ODRL's left operand, values from the profile),
   kinds of use (the profile's ``useKind``), excluded territories, and always ``transfer``
   and ``grantUse``;
+- a replica grant is a permission of its own to ``use`` the asset for the kind of use
+  ``digital_replica`` (``dt:useKind``), constrained by its media (``dt:replicaMedium``),
+  languages (ODRL's ``language``, BCP 47 tags), product categories
+  (``dt:replicaCategory``), channels (ODRL's ``deliveryChannel``) and its own period
+  (``dateTime``, to ``replica_until``, which may pass the licence's end). An empty list
+  there allows nothing. It carries the price duties, and "ask me each time" as an
+  ``obtainConsent`` duty;
+- a promised notice before a withdrawal takes effect is the ``delayPeriod`` of the deletion
+  duty (an ``xsd:duration``): the duty to delete waits that long after the revocation;
 - obligations apply after an ``event`` (revocation, the licence's end). ODRL has no left
   operand for a deadline: ``elapsedTime`` is the total time an action may be exercised and
   ``delayPeriod`` a wait before it, neither a time limit after an event. So the deletion
@@ -54,6 +63,10 @@ from datatrust.domain.purposes import (
     ODRL,
     OUTPUTS,
     PURPOSES,
+    REPLICA_CATEGORIES,
+    REPLICA_CHANNELS,
+    REPLICA_MEDIA_TERMS,
+    REPLICA_USE,
     TASKS,
     USES,
     Vocabulary,
@@ -254,6 +267,8 @@ def licence_to_odrl(
         rule(w.compact(ACTIONS.iri(action)), constraint=shared, duty=[price, royalty])
         for action in sorted(licence.permitted_actions)
     ]
+    if licence.allows_replica:
+        permissions.append(rule("use", **_replica_grant(w, licence, [price, royalty])))
     prohibitions: list[dict[str, Any]] = []
     for left, vocabulary, codes in (
         ("purpose", PURPOSES, licence.prohibited_purposes),
@@ -267,15 +282,14 @@ def licence_to_odrl(
         places = [w.ref(territory_iri(c)) for c in sorted(licence.excluded_territories)]
         prohibitions.append(rule("use", constraint=[_constraint("spatial", "isAnyOf", places)]))
     prohibitions += [rule(action) for action in _ALWAYS_PROHIBITED]
-    deadline = {"@value": f"P{licence.deletion_deadline_days}D", "@type": "xsd:duration"}
+    deletion = [
+        _constraint("event", "gt", w.ref(EVENT_REVOCATION)),
+        _constraint("dt:deadlineAfterEvent", "lteq", _days(licence.deletion_deadline_days)),
+    ]
+    if licence.withdrawal_notice_days:
+        deletion.append(_constraint("delayPeriod", "eq", _days(licence.withdrawal_notice_days)))
     obligations = [
-        rule(
-            "delete",
-            constraint=[
-                _constraint("event", "gt", w.ref(EVENT_REVOCATION)),
-                _constraint("dt:deadlineAfterEvent", "lteq", deadline),
-            ],
-        ),
+        rule("delete", constraint=deletion),
         rule(
             w.compact(_ON_END_ACTIONS[licence.on_end]),
             constraint=[_constraint("event", "gt", w.ref(EVENT_LICENCE_END))],
@@ -298,8 +312,6 @@ def licence_to_odrl(
         doc["dt:exclusiveTo"] = {"@id": iris.organisation(licence.exclusive_to)}
     if licence.offered_to:
         doc["dt:offeredTo"] = [{"@id": iris.organisation(o)} for o in sorted(licence.offered_to)]
-    if licence.replica_media:
-        doc["dt:replicaMedium"] = sorted(licence.replica_media)
     if licence.permitted_uses:
         # Sensitive uses are denied unless the licence names them; these are the named ones.
         doc["dt:permittedUseKind"] = w.refs(USES, licence.permitted_uses)
@@ -311,6 +323,41 @@ def licence_to_odrl(
     doc["prohibition"] = prohibitions
     doc["obligation"] = obligations
     return doc
+
+
+def _days(n: int) -> dict[str, str]:
+    return {"@value": f"P{n}D", "@type": "xsd:duration"}
+
+
+def _replica_grant(w: _Writer, licence: Licence, price_duties: list[Any]) -> dict[str, Any]:
+    """The constraints and duties of the replica grant's own permission (see the module
+    docstring)."""
+    languages = [
+        {"@value": code, "@type": "xsd:language"} for code in sorted(licence.replica_languages)
+    ]
+    duties = list(price_duties)
+    if licence.replica_ask_each_time:
+        duties.append({"action": "obtainConsent"})
+    return {
+        "constraint": [
+            _constraint("dt:useKind", "isAnyOf", w.refs(USES, {REPLICA_USE})),
+            _constraint(
+                "dt:replicaMedium", "isAnyOf", w.refs(REPLICA_MEDIA_TERMS, licence.replica_media)
+            ),
+            _constraint("language", "isAnyOf", languages),
+            _constraint(
+                "dt:replicaCategory",
+                "isAnyOf",
+                w.refs(REPLICA_CATEGORIES, licence.replica_categories),
+            ),
+            _constraint(
+                "deliveryChannel", "isAnyOf", w.refs(REPLICA_CHANNELS, licence.replica_channels)
+            ),
+            _constraint("dateTime", "gteq", _datetime(licence.valid_from)),
+            _constraint("dateTime", "lt", _datetime(licence.replica_ends_at)),
+        ],
+        "duty": duties,
+    }
 
 
 @dataclass(frozen=True)
@@ -397,7 +444,6 @@ _POLICY_KEYS = {
             "exclusiveUntil",
             "exclusiveTo",
             "offeredTo",
-            "replicaMedium",
             "permittedUseKind",
             "replicaUseDescription",
             "agreedAt",
@@ -604,10 +650,6 @@ def _read_licence(r: _Reader) -> Licence | None:
         fields["offered_to"] = r.organisations(
             r.iris_of(doc, dt + "offeredTo", "dt:offeredTo"), "dt:offeredTo"
         )
-    if dt + "replicaMedium" in doc:
-        fields["replica_media"] = {
-            v.get("@value") for v in doc[dt + "replicaMedium"] if isinstance(v, Mapping)
-        }
     if dt + "permittedUseKind" in doc:
         named = r.iris_of(doc, dt + "permittedUseKind", "dt:permittedUseKind")
         fields["permitted_uses"] = r.codes(named, USES, "dt:permittedUseKind")
@@ -635,24 +677,34 @@ def _rule_action(r: _Reader, rule: Mapping[str, Any], where: str) -> str | None:
 
 
 def _read_permissions(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]) -> None:
-    permissions = r.nodes_of(doc, ODRL + "permission")
-    if not permissions:
-        r.problem("permission: expected at least one permission")
-        return
+    permissions, grants = [], []
     actions: set[str] = set()
     shapes = set()
-    for i, rule in enumerate(permissions):
+    for i, rule in enumerate(r.nodes_of(doc, ODRL + "permission")):
         where = f"permission[{i}]"
         r.unexpected_keys(rule, _RULE_KEYS | {ODRL + "duty", ODRL + "assignee"}, where)
         action = _rule_action(r, rule, where)
+        if action == ODRL + "use":  # only the replica grant permits plain use
+            grants.append((where, rule))
+            continue
+        permissions.append(rule)
         if action is not None:
             actions |= r.codes([action], ACTIONS, f"{where}.action")
         shapes.add(_shape(r, rule))
+    if not permissions:
+        r.problem("permission: expected at least one permission")
+        return
     if len(shapes) > 1:
         r.problem("permission: every permission must carry the same constraints and duties")
     fields["permitted_actions"] = actions
     fields["territories"] = {WORLD}
     first = permissions[0]
+    if len(grants) > 1:
+        r.problem("permission: at most one replica grant")
+    for where, grant in grants[:1]:
+        if _shape_of_duties(r, grant, price_only=True) != _shape_of_duties(r, first):
+            r.problem(f"{where}: the replica grant must carry the licence's price duties")
+        _read_replica_grant(r, grant, where, fields)
     for c in _constraints(r, first, "constraint", "permission[0]"):
         right = c.node
         if c.left == ODRL + "purpose" and c.operator == ODRL + "isAnyOf":
@@ -671,6 +723,58 @@ def _read_permissions(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]
             )
     for j, duty in enumerate(r.nodes_of(first, ODRL + "duty")):
         _read_duty(r, duty, f"permission[0].duty[{j}]", fields)
+
+
+def _read_replica_grant(
+    r: _Reader, rule: Mapping[str, Any], where: str, fields: dict[str, Any]
+) -> None:
+    """The replica grant's permission (see the module docstring) into ``fields``."""
+    until = None
+    for c in _constraints(r, rule, "constraint", where):
+        right, here = c.node, f"{where} {_name(r, c.left)}"
+        if c.left == ODRL + "dateTime" and c.operator == ODRL + "gteq":
+            continue  # the licence's own start, read from the other permissions
+        if c.left == ODRL + "dateTime" and c.operator == ODRL + "lt":
+            until = r.moment(right, ODRL + "rightOperand", here)
+            continue
+        if c.operator != ODRL + "isAnyOf":
+            r.problem(f"{where}: unexpected operator {_name(r, c.operator)}")
+            continue
+        if c.left == ODRL + "language":
+            tags = [v.get("@value") for v in right.get(ODRL + "rightOperand", [])]
+            if not all(isinstance(t, str) for t in tags):
+                r.problem(f"{here}: expected language tags")
+            fields["replica_languages"] = {t for t in tags if isinstance(t, str)}
+            continue
+        named = r.iris_of(right, ODRL + "rightOperand", here)
+        if c.left == DT + "useKind":
+            if r.codes(named, USES, here) != {REPLICA_USE}:
+                r.problem(f"{where}: a permission to use is a grant of digital replicas only")
+        elif c.left == DT + "replicaMedium":
+            fields["replica_media"] = r.codes(named, REPLICA_MEDIA_TERMS, here)
+        elif c.left == DT + "replicaCategory":
+            fields["replica_categories"] = r.codes(named, REPLICA_CATEGORIES, here)
+        elif c.left == ODRL + "deliveryChannel":
+            fields["replica_channels"] = r.codes(named, REPLICA_CHANNELS, here)
+        else:
+            r.problem(f"{where}: unexpected constraint {_name(r, c.left)}")
+    if until is None:
+        r.problem(f"{where}: a replica grant must state when it ends (dateTime lt)")
+    fields["replica_until"] = until  # the licence makes its own end None again
+    fields["replica_ask_each_time"] = any(
+        r.one_iri(duty, ODRL + "action", f"{where}.duty") == ODRL + "obtainConsent"
+        for duty in r.nodes_of(rule, ODRL + "duty")
+    )
+
+
+def _shape_of_duties(r: _Reader, rule: Mapping[str, Any], price_only: bool = False) -> str:
+    """A rule's duties as a comparable value; ``price_only`` leaves out ``obtainConsent``."""
+    duties = [
+        d
+        for d in rule.get(ODRL + "duty", [])
+        if not price_only or r.one_iri(r.node(d), ODRL + "action", "duty") != ODRL + "obtainConsent"
+    ]
+    return _shape(r, {ODRL + "duty": duties})
 
 
 def _shape(r: _Reader, rule: Mapping[str, Any]) -> str:
@@ -786,32 +890,36 @@ def _read_obligations(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]
         where = f"obligation[{i}]"
         r.unexpected_keys(rule, _RULE_KEYS | {ODRL + "assignee"}, where)
         action = _rule_action(r, rule, where)
-        event = deadline = None
+        event = deadline = delay = None
         for c in _constraints(r, rule, "constraint", where):
             if c.left == ODRL + "event" and c.operator == ODRL + "gt":
                 event = r.one_iri(c.node, ODRL + "rightOperand", f"{where} event")
             elif c.left == DT + "deadlineAfterEvent" and c.operator == ODRL + "lteq":
                 deadline = r.typed(c.node, ODRL + "rightOperand", f"{where} deadline", str)
+            elif c.left == ODRL + "delayPeriod" and c.operator == ODRL + "eq" and delay is None:
+                delay = r.typed(c.node, ODRL + "rightOperand", f"{where} delayPeriod", str)
             else:
                 r.problem(f"{where}: unexpected constraint {_name(r, c.left)}")
         if action == ODRL + "delete":
             if event != EVENT_REVOCATION:
                 r.problem(f"{where}: deletion must follow the revocation event")
-            if (
-                deadline
-                and deadline[:1] == "P"
-                and deadline[-1:] == "D"
-                and deadline[1:-1].isdigit()
-            ):
-                fields["deletion_deadline_days"] = int(deadline[1:-1])
-            else:
-                r.problem(f"{where}: expected a deadline in days such as P30D, got {deadline!r}")
+            fields["deletion_deadline_days"] = _read_days(r, deadline, f"{where}: a deadline")
+            if delay is not None:
+                fields["withdrawal_notice_days"] = _read_days(r, delay, f"{where}: a notice")
         elif action in _ON_END_BY_ACTION:
             if event != EVENT_LICENCE_END:
                 r.problem(f"{where}: what happens to models follows the licence's end")
             fields["on_end"] = _ON_END_BY_ACTION[action]
         else:
             r.problem(f"{where}: unexpected obligation {_name(r, action)}")
+
+
+def _read_days(r: _Reader, duration: str | None, what: str) -> int | None:
+    """Whole days out of an ``xsd:duration`` such as ``P30D``; else a problem."""
+    if duration and duration[:1] == "P" and duration[-1:] == "D" and duration[1:-1].isdigit():
+        return int(duration[1:-1])
+    r.problem(f"{what} in days such as P30D was expected, got {duration!r}")
+    return None
 
 
 def _internal_keys(r: _Reader, node: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,9 @@ from datatrust.domain.purposes import (
     INDUSTRIES,
     OUTPUTS,
     PURPOSES,
+    REPLICA_CATEGORIES,
+    REPLICA_CHANNELS,
+    REPLICA_MEDIA_TERMS,
     TASKS,
     USES,
     Vocabulary,
@@ -39,7 +42,12 @@ _LEFT_OPERANDS = {
     "this profile's uses; prohibited with isAnyOf.",
     "pricePer": "What one payment amount buys: one item, or one minute of recording.",
     "deadlineAfterEvent": "The longest time (xsd:duration) after the event named in the "
-    "same rule by which the duty must be fulfilled.",
+    "same rule (and after the rule's delayPeriod, when it has one) by which the duty must "
+    "be fulfilled.",
+    "replicaMedium": "The media a digital-replica grant covers (a voice clone, a face "
+    "avatar, the whole likeness), from this profile's replica media.",
+    "replicaCategory": "The kinds of product a digital replica may appear in, from this "
+    "profile's replica categories.",
 }
 _EVENTS = {
     EVENT_REVOCATION: "The contributor withdrew consent or the item's licence was revoked.",
@@ -59,7 +67,6 @@ _PROPERTIES = {
     "exclusiveUntil": "When exclusivity ends.",
     "exclusiveTo": "The organisation the licence is exclusive to.",
     "offeredTo": "The organisations that may take the offer (none: any vetted buyer).",
-    "replicaMedium": "The media a digital-replica grant covers (voice, face, full_likeness).",
     "permittedUseKind": "Sensitive kinds of use the licence permits by name.",
     "replicaUseDescription": "The contributor's description of the permitted replica use.",
     "agreedAt": "When the agreement was made.",
@@ -122,7 +129,15 @@ def profile_document(iris: InstanceIris) -> dict[str, Any]:
                 "skos:broader": {"@id": p(parent or "")},
             }
         )
-    for vocabulary in (INDUSTRIES, USES, TASKS, OUTPUTS):
+    for vocabulary in (
+        INDUSTRIES,
+        USES,
+        TASKS,
+        OUTPUTS,
+        REPLICA_MEDIA_TERMS,
+        REPLICA_CATEGORIES,
+        REPLICA_CHANNELS,
+    ):
         graph += _concepts(iris, vocabulary)
     return {
         "@context": [
@@ -140,7 +155,7 @@ def profile_document(iris: InstanceIris) -> dict[str, Any]:
 
 
 def _concepts(iris: InstanceIris, vocabulary: Vocabulary) -> list[dict[str, Any]]:
-    scheme = iris.vocab + vocabulary.name
+    scheme = iris.vocab + vocabulary.name.replace(" ", "_")
     out: list[dict[str, Any]] = [
         {"@id": scheme, "@type": "skos:ConceptScheme", "rdfs:label": vocabulary.name}
     ]

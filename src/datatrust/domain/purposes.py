@@ -364,6 +364,18 @@ REPLICA_CATEGORIES = Vocabulary(
         ]
     ],
 )
+# The media a replica grant covers, as terms (the codes are ``licence.REPLICA_MEDIA``).
+REPLICA_MEDIA_TERMS = Vocabulary(
+    "replica media",
+    [
+        Term(code, label, DT + "replicaMedium/" + code, None)
+        for code, label in [
+            ("voice", "A voice clone"),
+            ("face", "A face avatar"),
+            ("full_likeness", "The whole likeness (face and voice)"),
+        ]
+    ],
+)
 REPLICA_CHANNELS = Vocabulary(
     "replica channels",
     [
