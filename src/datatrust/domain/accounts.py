@@ -34,6 +34,9 @@ class User:
     country: str | None = None
     created_at: datetime = field(default_factory=utcnow)
     erased_at: datetime | None = None
+    # The ISO 4217 currency the person reads approximate amounts in (their profile's
+    # choice); None: their country's.
+    currency: str | None = None
     # Optional second factor: a base32 secret, set when enrolment starts and in force once
     # ``totp_enabled_at`` is set (the first code proved the person's app has it). Stored
     # sealed under the person's data key (``EncryptedStorage.seal_text``), never in clear.

@@ -29,6 +29,7 @@ from datatrust.domain.accounts import (
 )
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import (
     Conflict,
     InvalidInput,
@@ -46,7 +47,7 @@ from datatrust.domain.permissions import (
     Role,
     authorize,
 )
-from datatrust.i18n import translator
+from datatrust.i18n import available_languages, translator
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.password_policy import password_problems
 from datatrust.services.ports import MailMessage, PasswordHasher, UnitOfWork
@@ -392,6 +393,200 @@ def send_sign_up_mail(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext)
     )
 
 
+# --- forgotten and changed passwords, the profile ------------------------------------------
+
+PASSWORD_RESET_JOB = "accounts.password_reset_mail"
+PASSWORD_RESET_LIFETIME = timedelta(hours=1)
+# Reset mails one address may be sent per hour, however often the form is posted.
+PASSWORD_RESET_MAILS_PER_HOUR = 3
+
+
+def _reset_counter(email: str) -> str:
+    """The ``SignInAttempt.client`` that counts reset mails to ``email`` (its email field
+    stays empty: a reset asked for is no failed sign-in of that account)."""
+    return f"password-reset:{digest(email)[:32]}"
+
+
+def request_password_reset(uow: UnitOfWork, *, email: str, now: datetime | None = None) -> None:
+    """Mail a single-use link that sets a new password, when ``email`` has an account.
+
+    The caller answers the same whatever happens ("if the address has an account, a link
+    is on its way"), and the work is the same for an unknown address: one counter row and
+    one outbox job (which, for no account, sends nothing), so neither the page nor its
+    time tells which addresses have accounts. At most ``PASSWORD_RESET_MAILS_PER_HOUR``
+    mails per address per hour; more requests are answered alike and send nothing. The
+    token is not in the outbox: the job derives it from the account and the expiry."""
+    now = now or utcnow()
+    email = email.strip().lower()
+    counter = _reset_counter(email)
+    recent = [
+        a for a in uow.all(SignInAttempt, client=counter) if as_utc(a.at) > now - timedelta(hours=1)
+    ]
+    uow.add(SignInAttempt(email="", at=now, client=counter))
+    user = uow.one(User, email=email) if EMAIL_RE.match(email) else None
+    usable = user is not None and user.erased_at is None
+    uow.record(AuditTag.ACCOUNT_PASSWORD_RESET_REQUEST, "anonymous", "email", digest(email)[:16])
+    if len(recent) < PASSWORD_RESET_MAILS_PER_HOUR:
+        expires = int((now + PASSWORD_RESET_LIFETIME).timestamp())
+        payload = {"user": user.id if usable else 0, "expires": expires}  # type: ignore[union-attr]
+        uow.enqueue(PASSWORD_RESET_JOB, payload)
+    uow.commit()
+
+
+def password_reset_token(secret: str, user: User, expires: int) -> str:
+    """``<user id>.<expiry, unix seconds>.<HMAC>``. The HMAC binds the account, the expiry
+    and the account's current password hash, so the link stops working once any password
+    is set (it is single-use without a table), and is never stored anywhere."""
+    message = f"password-reset:{user.id}:{expires}:{user.password_hash}".encode()
+    mac = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return f"{user.id}.{expires}.{mac}"
+
+
+def password_reset_user(
+    uow: UnitOfWork, secret: str, token: str, now: datetime | None = None
+) -> User:
+    """The account a reset link's token opens; ``NotFound`` when the token is wrong, has
+    expired or was used (a password was set since it was made)."""
+    now = now or utcnow()
+    ident, _, rest = token.partition(".")
+    expires, _, _mac = rest.partition(".")
+    user = None
+    if ident.isdigit() and len(ident) < 10 and expires.isdigit() and len(expires) < 12:
+        user = uow.get(User, int(ident))
+    if (
+        user is None
+        or user.erased_at is not None
+        or not hmac.compare_digest(
+            password_reset_token(secret, user, int(expires)).encode(), token.encode()
+        )
+        or int(expires) <= now.timestamp()
+    ):
+        raise NotFound("this link is wrong, has expired or was used; ask for a new one")
+    return user
+
+
+def _end_sessions(uow: UnitOfWork, user_id: int, *, keep: str | None = None) -> None:
+    """Revoke every live web session of the account, except the one whose secret is
+    ``keep`` (the browser that changed the password stays signed in)."""
+    now = utcnow()
+    kept = digest(keep) if keep else None
+    for session in uow.all(WebSession, user_id=user_id, revoked_at=None):
+        if session.session_hash != kept:
+            session.revoked_at = now
+
+
+def _check_new_password(user: User, password: str) -> None:
+    """``InvalidInput`` with ``new_password: …`` problems when ``password`` may not be used."""
+    problems = password_problems(password, [user.email, user.display_name])
+    if problems:
+        raise InvalidInput(
+            "the new password cannot be used",
+            ["new_" + p if p.startswith("password: ") else p for p in problems],
+        )
+
+
+def reset_password(
+    uow: UnitOfWork, hasher: PasswordHasher, secret: str, token: str, new_password: str
+) -> User:
+    """Set a new password from a reset link, sign every browser out and use the link up.
+    ``InvalidInput`` with ``new_password: …`` problems (the link stays usable)."""
+    user = password_reset_user(uow, secret, token)
+    _check_new_password(user, new_password)
+    user.password_hash = hasher.hash(new_password)
+    _end_sessions(uow, user.id)  # type: ignore[arg-type]
+    uow.record(AuditTag.ACCOUNT_PASSWORD_RESET, f"user:{user.id}", "user", user.id)
+    uow.commit()
+    return user
+
+
+def change_password(
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    actor: Actor,
+    *,
+    current: str,
+    new: str,
+    session_secret: str | None = None,
+) -> None:
+    """Change the caller's password, given the current one; every other browser signed in
+    to the account is signed out (``session_secret``: the caller's own, kept).
+    ``InvalidInput`` with ``current_password: …`` or ``new_password: …`` problems."""
+    user = _own_account(uow, actor)
+    if not hasher.verify(user.password_hash, current):
+        raise InvalidInput(
+            "the current password is wrong", ["current_password: the password is wrong"]
+        )
+    _check_new_password(user, new)
+    user.password_hash = hasher.hash(new)
+    _end_sessions(uow, user.id, keep=session_secret)  # type: ignore[arg-type]
+    uow.record(AuditTag.ACCOUNT_PASSWORD_CHANGE, actor_label(actor), "user", user.id)
+    uow.commit()
+
+
+def update_profile(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    display_name: str,
+    language: str,
+    currency: str | None,
+) -> User:
+    """Set the caller's display name, language (one the pages speak) and the currency
+    amounts are shown in approximately (None or "": their country's). ``InvalidInput``
+    lists every problem, each naming its field."""
+    user = _own_account(uow, actor)
+    problems = []
+    name = display_name.strip()
+    if len(name) > 200:
+        problems.append("display_name: use at most 200 characters")
+    if language not in available_languages():
+        problems.append("language: choose one of the languages offered")
+    code = (currency or "").strip().upper() or None
+    if code is not None and not is_known(code):
+        problems.append("currency: choose one of the currencies offered")
+    if problems:
+        raise InvalidInput("the profile has problems", problems)
+    user.display_name, user.language, user.currency = name, language, code
+    uow.record(
+        AuditTag.ACCOUNT_PROFILE_UPDATE,
+        actor_label(actor),
+        "user",
+        user.id,
+        language=language,
+        currency=code,
+    )
+    uow.commit()
+    return user
+
+
+def password_reset_mail(user: User, *, base_url: str, secret: str, expires: int) -> MailMessage:
+    """The reset mail, in the account's language."""
+    _ = translator(user.language).gettext
+    link = f"{base_url}/reset-password?token={password_reset_token(secret, user, expires)}"
+    body = _(
+        "Someone, perhaps you, asked to set a new password for your Datatrust account. "
+        "Open this link to choose one:\n\n%(link)s\n\nIt works once, for one hour. If it "
+        "was not you, ignore this email: your password stays as it is."
+    ) % {"link": link}
+    return MailMessage(user.email, _("Set a new Datatrust password"), body)
+
+
+@job(PASSWORD_RESET_JOB)
+def send_password_reset_mail(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    user = uow.get(User, payload["user"]) if payload.get("user") else None
+    if user is None or user.erased_at is not None or payload["expires"] <= utcnow().timestamp():
+        return  # no such account (the same answer was given), or too late to be of use
+    settings = ctx.services.settings
+    ctx.services.mailer.send(
+        password_reset_mail(
+            user,
+            base_url=settings.base_url.rstrip("/"),
+            secret=settings.secret_key.get_secret_value(),
+            expires=int(payload["expires"]),
+        )
+    )
+
+
 # --- TOTP (optional second factor) ----------------------------------------------------------
 
 TOTP_ROLES = (Role.OPERATOR, Role.BUYER)
@@ -475,6 +670,15 @@ def _second_factor(
 class TotpEnrolment:
     secret: str
     uri: str  # otpauth:// for an authenticator app; shown once
+
+
+def my_account(uow: UnitOfWork, actor: Actor) -> User:
+    """The caller's own account (its profile)."""
+    authorize(actor, Permission.ACCOUNT_READ)
+    user = uow.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None:
+        raise NotFound("this account no longer exists")
+    return user
 
 
 def totp_status(uow: UnitOfWork, actor: Actor) -> str:

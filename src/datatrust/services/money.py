@@ -1146,9 +1146,12 @@ def _credit_source(entry: Any, user_id: int) -> dict[str, Any]:
 
 
 def home_currency(uow: UnitOfWork, actor: Actor) -> str | None:
-    """The currency of the caller's country (CLDR's tender currency for it today), in
-    which a statement can show approximate values; None when the country is unknown."""
+    """The currency the caller chose in their profile, else that of their country (CLDR's
+    tender currency for it today), in which a statement can show approximate values;
+    None when neither is known."""
     user = uow.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is not None and user.currency and is_known(user.currency):
+        return user.currency
     if user is None or not user.country:
         return None
     try:

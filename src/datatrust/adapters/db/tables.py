@@ -108,6 +108,7 @@ users = Table(
     Column("totp_secret", String(64).with_variant(Text(), "postgresql")),
     Column("totp_enabled_at", TZ),
     Column("totp_last_step", BigInteger),
+    Column("currency", String(3)),
 )
 
 organisations = Table(

@@ -24,6 +24,7 @@ from datatrust.web.pages.common import (
     LANG_COOKIE_MAX_AGE,
     LANGUAGES,
     Page,
+    currency_choices,
     example_changes,
     field_errors,
     page_requires,
@@ -187,6 +188,59 @@ def sign_in(
     return _signed_in_redirect(svc, page.request, user, session)
 
 
+@router.get("/forgot-password")
+def forgot_password_form(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTMLResponse:
+    return render(page, "forgot_password.html", form={}, errors={})
+
+
+@router.post("/forgot-password")
+def forgot_password(
+    page: Page = page_requires(Permission.PUBLIC_READ),
+    unit: UnitOfWork = unit_of_work(),
+    email: str = Form(""),
+) -> HTMLResponse:
+    """The same answer for every address, with an account or not (see
+    ``accounts.request_password_reset``)."""
+    if not email.strip():
+        errors = {"email": [page._("Write the email address you signed up with.")]}
+        return render(page, "forgot_password.html", 422, form={}, errors=errors)
+    accounts.request_password_reset(unit, email=email)
+    return render(page, "forgot_password_sent.html", email=email.strip().lower())
+
+
+@router.get("/reset-password")
+def reset_password_form(
+    token: str = "",
+    page: Page = page_requires(Permission.PUBLIC_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> HTMLResponse:
+    """The mailed link opens a form; nothing changes until it is sent."""
+    accounts.password_reset_user(unit, svc.settings.secret_key.get_secret_value(), token)
+    return render(page, "reset_password.html", token=token, errors={})
+
+
+@router.post("/reset-password")
+def reset_password(
+    page: Page = page_requires(Permission.PUBLIC_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+    token: str = Form(""),
+    new_password: str = Form(""),
+) -> Response:
+    """A new password signs every browser out and then this one in."""
+    secret = svc.settings.secret_key.get_secret_value()
+    try:
+        user = accounts.reset_password(unit, svc.hasher, secret, token, new_password)
+    except InvalidInput as exc:
+        errors = field_errors(page, exc, "new_password")
+        return render(page, "reset_password.html", 422, token=token, errors=errors)
+    session = accounts.start_session(
+        unit, user, max_age_seconds=svc.settings.session_max_age_seconds
+    )
+    return _signed_in_redirect(svc, page.request, user, session)
+
+
 @router.post("/sign-out")
 def sign_out(
     page: Page = page_requires(Permission.ACCOUNT_READ), unit: UnitOfWork = unit_of_work()
@@ -229,12 +283,79 @@ def licence_templates(
     return render(page, "licences.html", templates=shown)
 
 
+def _account(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> HTMLResponse:
+    """The account page: profile, password, two-step sign-in, export and erasure."""
+    user = accounts.my_account(unit, page.actor)
+    profile = {
+        "display_name": user.display_name,
+        "language": user.language,
+        "currency": user.currency or "",
+    } | extra.pop("profile", {})
+    return render(
+        page,
+        "account.html",
+        status,
+        form=extra.pop("form", {}),
+        errors=extra.pop("errors", {}),
+        two_step=accounts.totp_status(unit, page.actor),
+        profile=profile,
+        currencies=currency_choices(page),
+        done=page.request.query_params.get("done", ""),
+        **extra,
+    )
+
+
 @router.get("/my/account")
 def my_account(
     page: Page = page_requires(Permission.ACCOUNT_READ), unit: UnitOfWork = unit_of_work()
 ) -> HTMLResponse:
-    two_step = accounts.totp_status(unit, page.actor)
-    return render(page, "account.html", form={}, errors={}, two_step=two_step)
+    return _account(page, unit)
+
+
+@router.post("/my/account/profile")
+def update_profile(
+    page: Page = page_requires(Permission.ACCOUNT_UPDATE),
+    unit: UnitOfWork = unit_of_work(),
+    display_name: str = Form(""),
+    language: str = Form(""),
+    currency: str = Form(""),
+) -> Response:
+    """The pages switch to the chosen language at once (its cookie is set)."""
+    profile = {"display_name": display_name, "language": language, "currency": currency}
+    try:
+        user = accounts.update_profile(
+            unit, page.actor, display_name=display_name, language=language, currency=currency
+        )
+    except InvalidInput as exc:
+        return _account(page, unit, 422, profile=profile, errors=field_errors(page, exc))
+    response = RedirectResponse("/my/account?done=profile", status_code=303)
+    response.set_cookie(
+        LANG_COOKIE, user.language, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", httponly=True
+    )
+    return response
+
+
+@router.post("/my/account/password")
+def change_password(
+    page: Page = page_requires(Permission.ACCOUNT_UPDATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+    current_password: str = Form(""),
+    new_password: str = Form(""),
+) -> Response:
+    """Other browsers signed in to the account are signed out; this one stays."""
+    try:
+        accounts.change_password(
+            unit,
+            svc.hasher,
+            page.actor,
+            current=current_password,
+            new=new_password,
+            session_secret=page.request.cookies.get(SESSION_COOKIE),
+        )
+    except InvalidInput as exc:
+        return _account(page, unit, 422, errors=field_errors(page, exc, "new_password"))
+    return RedirectResponse("/my/account?done=password", status_code=303)
 
 
 @router.post("/my/account/two-step/start")
@@ -277,7 +398,7 @@ def disable_two_step(
         accounts.disable_totp(unit, svc.storage, page.actor, code)
     except InvalidInput as exc:
         errors = field_errors(page, exc, "code")
-        return render(page, "account.html", 422, form={}, errors=errors, two_step="on")
+        return _account(page, unit, 422, errors=errors)
     return RedirectResponse("/my/account", status_code=303)
 
 
@@ -304,7 +425,7 @@ def erase_account(
 ) -> Response:
     if confirm.strip().lower() != rights.ERASE_CONFIRMATION:
         errors = {"confirm": [page._("Type the words exactly as shown to delete your account.")]}
-        return render(page, "account.html", 422, form={"confirm": confirm}, errors=errors)
+        return _account(page, unit, 422, form={"confirm": confirm}, errors=errors)
     rights.erase_me(
         unit,
         svc.storage,

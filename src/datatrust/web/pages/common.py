@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from babel.numbers import get_currency_name
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
@@ -17,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
+from datatrust.domain.currencies import MINOR_UNITS
 from datatrust.domain.errors import DomainError, NotAuthenticated
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Actor, Permission, Role
@@ -363,6 +365,12 @@ def task_view(
         else page._("per item"),
         "hourly": show_money(page, check.hourly_rate) if check else None,
     }
+
+
+def currency_choices(page: Page) -> list[tuple[str, str]]:
+    """Every ISO 4217 currency as ``(code, its name in the reader's language)``, by name."""
+    names = ((code, get_currency_name(code, locale=page.lang)) for code in MINOR_UNITS)
+    return sorted(names, key=lambda pair: pair[1].casefold())
 
 
 def quoted(path: str) -> str:

@@ -1,0 +1,184 @@
+"""Accounts on the pages (issue 18 §7): a forgotten password comes back through a
+single-use, expiring link by mail, with the same answer for an address that has no
+account; a signed-in person changes their password and their profile (display name,
+language, the currency amounts are shown in)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from datatrust.domain.accounts import User, WebSession
+from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import NotFound
+from datatrust.i18n import translator
+from datatrust.services import accounts
+from support import PASSWORD, mail_to, post_form, sign_up_page
+
+RESET_LINK = re.compile(r"/reset-password\?token=([0-9a-f.]+)")
+NEW_PASSWORD = "purple tractor sings quietly"
+
+
+def reset_token(services, email: str) -> str:
+    return RESET_LINK.search(mail_to(services, email)[-1].get_content()).group(1)
+
+
+def sign_in(client, email: str, password: str):
+    return post_form(
+        client,
+        "/sign-in",
+        data={"email": email, "password": password},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def lerato(client, services):
+    sign_up_page(client, services, "lerato@example.org", display_name="Lerato", language="zu")
+    return "lerato@example.org"
+
+
+def test_a_forgotten_password_is_reset_by_the_mailed_link_which_then_stops_working(
+    client, services, lerato
+):
+    client.cookies.clear()
+    asked = post_form(client, "/forgot-password", data={"email": "Lerato@Example.org "})
+    assert asked.status_code == 200 and "lerato@example.org" in asked.text
+    (mail,) = [m for m in mail_to(services, lerato) if "reset-password" in m.get_content()]
+    # In the account's language (isiZulu), whatever the form's.
+    assert mail["Subject"] == translator("zu").gettext("Set a new Datatrust password")
+    token = reset_token(services, lerato)
+    form = client.get(f"/reset-password?token={token}")
+    assert form.status_code == 200 and 'name="new_password"' in form.text
+
+    weak = post_form(
+        client,
+        f"/reset-password?token={token}",
+        "/reset-password",
+        data={"token": token, "new_password": "short"},
+    )
+    assert weak.status_code == 422 and "use at least 10 characters" in weak.text
+
+    done = post_form(
+        client,
+        f"/reset-password?token={token}",
+        "/reset-password",
+        data={"token": token, "new_password": NEW_PASSWORD},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/my/items"
+    assert client.get("/my/items").status_code == 200  # signed in by the new password
+
+    client.cookies.clear()
+    assert client.get(f"/reset-password?token={token}").status_code == 404  # single use
+    assert sign_in(client, lerato, PASSWORD).status_code == 401
+    assert sign_in(client, lerato, NEW_PASSWORD).status_code == 303
+
+
+def test_an_unknown_address_gets_the_same_answer_and_no_mail(client, services, lerato):
+    client.cookies.clear()
+    known = post_form(client, "/forgot-password", data={"email": lerato})
+    unknown = post_form(client, "/forgot-password", data={"email": "nobody@example.org"})
+    assert known.status_code == unknown.status_code == 200
+
+    def scrub(html: str) -> str:
+        html = re.sub(r'name="csrf_token" value="[^"]*"', "", html)
+        return html.replace(lerato, "X").replace("nobody@example.org", "X")
+
+    assert scrub(known.text) == scrub(unknown.text)
+    assert mail_to(services, "nobody@example.org") == []
+
+
+def test_a_reset_link_expires_after_an_hour_and_a_forged_one_opens_nothing(services, lerato):
+    secret = services.settings.secret_key.get_secret_value()
+    with services.uow() as uow:
+        user = uow.one(User, email=lerato)
+        late = int((utcnow() - timedelta(seconds=1)).timestamp())
+        expired = accounts.password_reset_token(secret, user, late)
+        fresh = int((utcnow() + timedelta(hours=1)).timestamp())
+        forged = accounts.password_reset_token("not the secret", user, fresh)
+        for token in (expired, forged, "1.2.3", "", "x" * 500):
+            with pytest.raises(NotFound):
+                accounts.password_reset_user(uow, secret, token)
+        good = accounts.password_reset_token(secret, user, fresh)
+        assert accounts.password_reset_user(uow, secret, good).email == lerato
+
+
+def test_reset_mails_to_one_address_are_capped_per_hour(client, services, lerato):
+    client.cookies.clear()
+    for _ in range(5):
+        assert post_form(client, "/forgot-password", data={"email": lerato}).status_code == 200
+    resets = [m for m in mail_to(services, lerato) if "reset-password" in m.get_content()]
+    assert len(resets) == accounts.PASSWORD_RESET_MAILS_PER_HOUR
+
+
+def test_asking_for_resets_is_no_failed_sign_in_of_the_account(client, services, lerato):
+    client.cookies.clear()
+    for _ in range(8):
+        post_form(client, "/forgot-password", data={"email": lerato})
+    assert sign_in(client, lerato, PASSWORD).status_code == 303
+
+
+def test_changing_the_password_needs_the_current_one_and_signs_other_browsers_out(
+    client, services, lerato
+):
+    with services.uow() as uow:
+        user = uow.one(User, email=lerato)
+        other = accounts.start_session(uow, user, max_age_seconds=3600)
+    wrong = post_form(
+        client,
+        "/my/account?lang=en",
+        "/my/account/password",
+        data={"current_password": "not it at all", "new_password": NEW_PASSWORD},
+    )
+    assert wrong.status_code == 422 and "the password is wrong" in wrong.text
+    done = post_form(
+        client,
+        "/my/account",
+        "/my/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert client.get("/my/account").status_code == 200  # this browser stays signed in
+    with services.uow() as uow:
+        revoked = uow.one(WebSession, session_hash=accounts.digest(other.secret))
+        assert revoked.revoked_at is not None
+    client.cookies.clear()
+    assert sign_in(client, lerato, NEW_PASSWORD).status_code == 303
+
+
+def test_the_profile_sets_name_language_and_the_currency_amounts_are_shown_in(
+    client, services, lerato
+):
+    page = client.get("/my/account?lang=en")
+    assert 'value="Lerato"' in page.text and '<option value="INR"' in page.text
+    bad = post_form(
+        client,
+        "/my/account?lang=en",
+        "/my/account/profile",
+        data={"display_name": "Lerato M", "language": "xx", "currency": "XYZ"},
+    )
+    assert bad.status_code == 422
+    assert "choose one of the languages offered" in bad.text
+    assert "choose one of the currencies offered" in bad.text
+    saved = post_form(
+        client,
+        "/my/account",
+        "/my/account/profile",
+        data={"display_name": "Lerato M", "language": "hi", "currency": "inr"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    shown = client.get(saved.headers["location"])
+    assert '<html lang="hi">' in shown.text  # the pages switch at once
+    assert translator("hi").gettext("Your profile is saved.") in shown.text
+    with services.uow() as uow:
+        user = uow.one(User, email=lerato)
+        assert (user.display_name, user.language, user.currency) == ("Lerato M", "hi", "INR")
+        assert accounts.my_account(uow, accounts.actor_for(uow, user)).currency == "INR"
+        from datatrust.services import money
+
+        assert money.home_currency(uow, accounts.actor_for(uow, user)) == "INR"
