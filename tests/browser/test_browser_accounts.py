@@ -59,9 +59,10 @@ def test_a_forgotten_password_is_reset_by_mail_and_the_profile_switches_to_hindi
     phone.get_by_label(_("Current password")).fill("purple tractor sings quietly")
     phone.get_by_label(_("New password")).fill("green kettle hums at noon")
     phone.get_by_role("button", name=_("Change my password")).click()
-    phone.wait_for_selector(
-        f"text={_('Your password is changed. Other browsers signed in to your account were signed out.')}"
+    changed = _(
+        "Your password is changed. Other browsers signed in to your account were signed out."
     )
+    phone.wait_for_selector(f"text={changed}")
     check(phone, "account_password_changed_hi")
     phone.context.clear_cookies()
     sign_in(phone, email, "green kettle hums at noon")
