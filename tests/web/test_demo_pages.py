@@ -18,13 +18,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from babel import Locale
 from babel.messages.pofile import read_po
-from babel.numbers import get_currency_symbol
+from babel.numbers import get_currency_name, get_currency_symbol
 
 from datatrust.adapters.db import migrate
 from datatrust.adapters.payments import payment_rail_for
 from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.campaigns import Campaign
+from datatrust.domain.currencies import MINOR_UNITS
 from datatrust.domain.items import Item
 from datatrust.domain.licence import TEMPLATES
 from datatrust.domain.money import Money
@@ -260,9 +261,11 @@ def test_every_page_of_the_demo_reads_in_words_in_the_readers_language(demo, wal
     """No code (``item:review``, ``org:1``), no snake_case word (``model_training``), no H3
     id, and no English word the catalogue translates, outside what people wrote."""
     english, translated = catalogue_words(lang)
-    # Country names as CLDR writes them in the reader's language ("i-United States").
+    # Country and currency names as CLDR writes them in the reader's language
+    # ("i-United States", "i-South African Rand"): the profile offers every currency.
     countries = Locale.parse(lang).territories
     cldr = words(" ".join(countries.get(p.country, "") for p in PLACES))
+    cldr |= words(" ".join(get_currency_name(code, locale=lang) for code in MINOR_UNITS))
     leaked = (english - translated) - user_content(demo) - cldr
     found = {}
     for path, text in walks[persona, lang].pages.items():
