@@ -10,7 +10,7 @@ Corpora (``--messages`` each):
   phone numbers, e-mail addresses and cards in chat templates written for it (Hinglish,
   Hindi, South-African and US/UK English), split by seed and by template. The redactor
   was tuned on the tuning half; the test half is only ever measured.
-* ``faker-dev``: more tuning data, in templates of its own.
+* ``faker-dev``, ``faker-dev2``: more tuning data, in templates of their own.
 * ``faker-holdout``: the test half's templates with names from Faker locales no other
   set uses; only ever measured.
 
@@ -141,6 +141,7 @@ def main() -> None:
         "chat": corpus_chat.generate(args.messages, args.seed),
         "faker-tune": corpus_faker.generate(args.messages, "tune", args.seed),
         "faker-dev": corpus_faker.generate(args.messages, "dev", args.seed),
+        "faker-dev2": corpus_faker.generate(args.messages, "dev2", args.seed),
         "faker-test": corpus_faker.generate(args.messages, "test", args.seed),
         "faker-holdout": corpus_faker.generate(args.messages, "holdout", args.seed),
     }

@@ -33,6 +33,11 @@ Two more sets, added later (session 5):
   tuning nor the test half uses (``HOLDOUT_NAME_LOCALES``: Pakistani, Marathi, Flemish,
   Kenyan, Swahili, New Zealand, Irish and Nigerian names); only ever measured, like the
   test half.
+
+And one more (session 6):
+
+* ``"dev2"``: tuning data in templates written fresh (``DEV2_*_TEMPLATES``), to find
+  weaknesses the tuning and dev sets no longer show. Tune on it freely.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from dataclasses import dataclass
 from faker import Faker
 from stdnum import luhn, verhoeff
 
-HALVES = {"tune": 0, "test": 1, "dev": 2, "holdout": 3}
+HALVES = {"tune": 0, "test": 1, "dev": 2, "holdout": 3, "dev2": 4}
 NAME_LOCALES = ("en_IN", "hi_IN", "zu_ZA", "en_US", "en_GB", "nl_NL")
 # Hindi in Devanagari appears only in Hindi-script templates; Latin-script templates take
 # names from the other locales.
@@ -622,6 +627,132 @@ DEV_DECOY_TEMPLATES: dict[str, list[str]] = {
         "heading to {CITY} for the weekend",
     ],
 }
+# A second tuning set (session 6), written fresh to find weaknesses the first two sets no
+# longer show: names that are also words or towns, lower-case names, plural surnames,
+# possessives, names opening or closing a line, names next to towns and shops.
+DEV2_PII_TEMPLATES: dict[str, list[str]] = {
+    "in": [
+        "{FIRST} abhi tak reply nahi kiya",
+        "maine {PERSON_LC} ko paise de diye the",
+        "kal {LAST} family dinner pe aa rahi hai",
+        "{PERSON_LC} ne naya phone liya, {PHONE}",
+        "suno, {FIRST} ka result aa gaya",
+        "bhai {FIRST} ke bina party nahi hogi",
+        "{PERSON} ko office mein promotion mila",
+        "{FIRST} mam ne assignment extend kiya",
+        "tu aur {PERSON_LC} kal aa jao",
+        "{PERSON_LC} ka birthday kab hai?",
+        "jaldi bolo {FIRST}, time nahi hai",
+        "{FIRST} chacha ne {ADDRESS} pe naya ghar liya",
+        "{PERSON}, kal ki meeting cancel hai",
+        "aaj {PERSON_LC} se mila market mein",
+        "{LAST}s ke yahan pooja hai kal",
+        "main {FIRST} ke saath hoon, tension mat lo",
+        "mera beta {FIRST} class 5 mein hai",
+        "{FIRST} ka phone switch off aa raha hai",
+        "{PERSON_LC} bhi group mein hai na?",
+        "good night {PERSON_LC}",
+        "{FIRST} ki mummy bahut acha khana banati hain",
+        "coaching wale {PERSON} sir ka number {PHONE}",
+        "thank you {FIRST} for the gift!",
+        "{FIRST} is coming to the wedding right?",
+        "bhai {PERSON_LC} ka UPI {UPI} hai, paise bhej",
+        "{FIRST} aur {FIRST} ka breakup ho gaya",
+        "mujhe {FIRST} ne bataya ki exam postpone ho gaya",
+        "{PERSON} ka naya address: {ADDRESS}",
+    ],
+    "hi": [
+        "{FIRST} कल घर आएगी",
+        "{PERSON} ने पैसे भेज दिए",
+        "मैं {FIRST} के साथ हूँ",
+        "{FIRST} का फ़ोन नहीं लग रहा",
+        "{PERSON} जी को धन्यवाद बोलना",
+    ],
+    "za": [
+        "{FIRST} just landed, fetching her now",
+        "the {LAST}s are moving to {CITY}",
+        "{PERSON_LC} can't make it to the stokvel",
+        "my aunt {FIRST} makes the best koeksisters",
+        "{FIRST} said the cheque bounced",
+        "I'm going with {PERSON_LC} to the clinic",
+        "{FIRST}'s car broke down again",
+        "ag {FIRST} man, you never listen",
+        "shame {PERSON_LC} lost her job",
+        "{PERSON} is the new chairperson",
+        "tell {FIRST} the taxi leaves at {TIME}",
+        "pls send me {PERSON_LC}'s number",
+        "{FIRST} {LAST} got married last week",
+        "okay {FIRST}, see you later",
+        "our neighbour {PERSON} has a new dog",
+        "{FIRST} & {PERSON_LC} are hosting the braai",
+        "I'll ask {FIRST} to bring the speaker",
+        "{PERSON_LC} lol you're crazy",
+        "hey {FIRST} are you coming to church?",
+        "{FIRST} and I are at the mall",
+        "gogo {FIRST} is turning 80",
+        "{PERSON} owes the stokvel R500",
+        "lekker {FIRST}, thanks for the lift",
+        "was that {PERSON_LC} at the shops?",
+        "{FIRST} said her address is {ADDRESS}",
+        "{FIRST} won't answer her phone",
+        "so proud of {FIRST}!",
+        "{FIRST}, {FIRST} and {FIRST} passed matric",
+    ],
+    "us": [
+        "{FIRST} is bringing the potato salad",
+        "just saw {PERSON_LC} at costco",
+        "the {LAST}s invited us for thanksgiving",
+        "{FIRST} wants to know if you're free",
+        "ask {PERSON_LC} about the tickets",
+        "{PERSON} quit her job lol",
+        "{FIRST}'s dog got out again",
+        "happy retirement {PERSON}!",
+        "me and {FIRST} are at the bar",
+        "{PERSON_LC} is so annoying sometimes",
+        "can {FIRST} borrow your car?",
+        "I ran into {PERSON} at the airport",
+        "{FIRST} got into Stanford!!",
+        "did you hear about {PERSON_LC}?",
+        "{FIRST}, are you up?",
+        "yeah {PERSON_LC} told me already",
+        "{PERSON} is hosting book club",
+        "my coworker {FIRST} recommended it",
+        "{FIRST} and {FIRST} broke up",
+        "night {FIRST}, sleep well",
+        "{LAST} is out sick today",
+        "prof {LAST} extended the deadline",
+        "{PERSON}'s wedding was beautiful",
+        "{FIRST} moved to {ADDRESS} last month",
+        "we owe {FIRST} dinner",
+        "where's {FIRST}?",
+        "I'm picking up {PERSON_LC} at {TIME}",
+        "who invited {PERSON}??",
+    ],
+}
+DEV2_DECOY_TEMPLATES: dict[str, list[str]] = {
+    "in": [
+        "{CITY} ka weather kaisa hai?",
+        "{COMPANY} ki sale {DATE} se shuru",
+        "Zomato order {ORDER}, {PRICE} ka bill",
+        "{CITY} station pe milte hain {TIME} baje",
+        "PNR {PNR}, seat confirm nahi hui",
+    ],
+    "hi": ["{CITY} की ट्रेन {TIME} बजे है"],
+    "za": [
+        "{CITY} mall is packed today",
+        "{COMPANY} still hasn't paid, invoice {ORDER}",
+        "petrol in {CITY} is {PRICE} now",
+        "bus from {CITY} leaves {TIME}",
+        "{COMPANY} delivered on {DATE}",
+    ],
+    "us": [
+        "{CITY} is gorgeous in the fall",
+        "{COMPANY} stock dropped again",
+        "layover in {CITY}, flight {FLIGHT}",
+        "{COMPANY} charged me {PRICE} twice",
+        "moving from {CITY} on {DATE}",
+    ],
+}
 STYLE_WEIGHTS = {"in": 0.35, "hi": 0.08, "za": 0.3, "us": 0.27}
 
 _SLOT = re.compile(r"\{([A-Z_]+)\}")
@@ -679,6 +810,8 @@ def templates(half: str) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     held-out set uses the test half's), ``DEV_*`` for the dev set."""
     if half == "dev":
         return DEV_PII_TEMPLATES, DEV_DECOY_TEMPLATES
+    if half == "dev2":
+        return DEV2_PII_TEMPLATES, DEV2_DECOY_TEMPLATES
     k = HALVES[half] % 2
     pii = {style: lst[k::2] for style, lst in PII_TEMPLATES.items()}
     decoy = {style: lst[k::2] for style, lst in DECOY_TEMPLATES.items()}

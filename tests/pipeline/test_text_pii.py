@@ -502,3 +502,45 @@ def test_names_of_the_locale_lists_are_found_without_context(text, name):
 
 def test_hindi_pronouns_do_not_join_a_name():
     assert persons_in("मैंने सुमन्त्र को पैसे दिए") == ["सुमन्त्र"]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("the Russells invited us for thanksgiving", "Russells"),  # a family, in the plural
+        ("the Longs are coming for dinner", "Longs"),  # even when the surname is a word
+        ("Jacksons ke yahan pooja hai", "Jacksons"),
+        ("the Fisher family moved", "Fisher"),  # a surname and "family"
+        ("George, are you up?", "George"),  # addressed with a question, though a town
+        ("Dawn, can you call me back?", "Dawn"),  # addressed, though a word
+        ("humne prelvi ko gift diya", "prelvi"),  # a Hinglish dative mid-sentence
+        ("was that zintathu at the shops?", "zintathu"),
+        ("tu aur vrelin kal aa jao", "vrelin"),  # listed with the one spoken to
+        ("you and qorvathi should come", "qorvathi"),
+        ("Rosalie & qwabeni are hosting the braai", "qwabeni"),  # "&" joins a list too
+        ("Dean, Amir and Nick passed matric", "Dean"),  # a list of three with two names
+        ("Mason is out sick today", "Mason"),
+        ("Mark from the dentist's office called", "Mark"),
+        ("okay Mila, see you later", "Mila"),
+        ("wena Mila where are you?", "Mila"),  # isiZulu "you"
+        ("pieter can't make it to the stokvel", "pieter"),  # a name that is a rare word
+    ],
+)
+def test_sentences_that_make_a_word_a_name(text, name):
+    assert name in persons_in(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my aunt makes the best koeksisters",  # "best" signs off only opening a line
+        "भागलपुर की ट्रेन 10:17 बजे है",  # a town's train
+        "Barasat ka weather kaisa hai?",  # a town's weather
+    ],
+)
+def test_towns_and_words_that_a_sentence_shows_are_no_names(text):
+    assert persons_in(text) == []
+
+
+def test_the_hinglish_word_for_without_is_no_name():
+    assert persons_in("bhai Tanay ke bina party nahi hogi") == ["Tanay"]

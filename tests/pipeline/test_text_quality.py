@@ -95,9 +95,11 @@ def test_halves_of_the_faker_corpus_share_no_template():
 def test_held_out_names_come_from_locales_no_other_set_draws_from():
     held_out = {loc for locs in corpus_faker.HOLDOUT_NAME_LOCALES.values() for loc in locs}
     assert not held_out & set(corpus_faker.NAME_LOCALES)
-    dev_pii, _ = corpus_faker.templates("dev")
-    for style in dev_pii:
-        assert not set(dev_pii[style]) & set(corpus_faker.PII_TEMPLATES[style])
+    for dev in ("dev", "dev2"):
+        dev_pii, dev_decoy = corpus_faker.templates(dev)
+        for style in dev_pii:
+            assert not set(dev_pii[style]) & set(corpus_faker.PII_TEMPLATES[style])
+            assert not set(dev_decoy[style]) & set(corpus_faker.DECOY_TEMPLATES[style])
 
 
 def test_the_locale_name_list_leaves_out_the_held_out_locales():

@@ -728,6 +728,7 @@ def _persons(text: str) -> Iterable[Candidate]:
     _join_lists(text, toks, gz)  # again, now that surnames are kept: "Thabisa Vunisa and Tess"
     _join_particles(text, toks)
     _join_first_names(text, toks, gz)
+    _join_three(text, toks, gz)
     _drop_places_and_firms(text, toks, gz)
     for i, j in _kept_runs(text, toks):
         yield toks[i].start, toks[j].end, "PERSON"
@@ -889,13 +890,37 @@ def _join_lists(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
             continue
         if tok.kind == "o" and len(tok.word) < 4:
             continue
-        left = i > 1 and toks[i - 2].keep and _AND.fullmatch(text, toks[i - 2].end, tok.start)
-        right = i + 2 < n and toks[i + 2].keep and _AND.fullmatch(text, tok.end, toks[i + 2].start)
+        # "Tess and Silondile" ("and" is a word between them), "Rosalie & nozizwe" (not)
+        left = any(
+            i >= k and toks[i - k].keep and _AND.fullmatch(text, toks[i - k].end, tok.start)
+            for k in (1, 2)
+        )
+        right = any(
+            i + k < n and toks[i + k].keep and _AND.fullmatch(text, tok.end, toks[i + k].start)
+            for k in (1, 2)
+        )
         # "main aur turvi", "me and amira", "turvi and I": only people go with "me"
         with_me = _ME_AND.search(text, max(0, tok.start - 12), tok.start) or _AND_ME.match(
             text, tok.end
         )
         tok.keep = bool(left or right or (with_me and tok.kind != "A" and len(tok.word) > 2))
+
+
+def _join_three(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
+    """ "Dean, Amir and Nick": in a list of three single words, two of them names, the
+    third is one too if it could be a name ("Dean", or a word in no list). A firm of three
+    surnames ("Dutta, Varma and Kumer") is told apart later."""
+    if ", " not in text:
+        return
+    by_start = {t.start: t for t in toks}
+    for m in _FIRM_LIST.finditer(text):
+        run = [by_start.get(m.start(g)) for g in (1, 2, 3)]
+        if any(t is None or t.end != m.end(g) for g, t in zip((1, 2, 3), run, strict=True)):
+            continue
+        listed = [t for t in run if t is not None]
+        if sum(t.keep for t in listed) == 2:
+            for t in listed:
+                t.keep = t.keep or t.kind in "AO" or (t.kind == "E" and t.key in gz.first)
 
 
 def _kept_runs(text: str, toks: list[_Tok]) -> list[tuple[int, int]]:
@@ -920,7 +945,7 @@ _PERSON_VERBS = re.compile(
     r"\b(?:tell|told|ask|asked|met|meet|meeting|with|cc|hi|hey|hello|hiya|sawubona|dumela|molo|"
     r"fetch|collect|whatsapp|"
     r"howzit|thanks|thank you|dear|bye|love|miss|call|called|text|ping|remind|saw|invite|"
-    r"invited|congrats|congratulations|namaste|sharp|aweh|heita)[,!]?\s+$",
+    r"invited|congrats|congratulations|namaste|sharp|aweh|heita|proud of)[,!]?\s+$",
     re.IGNORECASE,
 )
 # Only people are told, asked or copied in: even "George" or "Georgia" after these.
@@ -932,17 +957,20 @@ _TOLD = re.compile(
 )
 # A question about someone: "did Mark pay you back?", "is Alice still dating Sam?"
 _ASKED_ABOUT = re.compile(r"\b(?:did|does|is|was|has|will|can|could)\s+$", re.I)
+# "was that nobantu at the shops?": for words in no English word list only
+_WAS_THAT = re.compile(r"\b(?:was|is|isn't|wasn't) that\s+$", re.I)
 _ASKED_ABOUT_AFTER = re.compile(
     r"\s+(?:still|pay|paid|coming|going|know|say|said|call|text|reply|come|want|like)\b", re.I
 )
 # Greetings: the word after one is a person addressed, even a word like "Mark" or "Grace".
 _VOCATIVE = re.compile(
-    r"\b(?:hi|hey|hello|hiya|dear|(?:thanks|thank you|thx|ta)(?: so much| a lot| again)?|bye|"
-    r"sawubona|dumela|molo|howzit|namaste|love you|miss you|sorry|congrats|well done|"
+    r"(?:\b(?:hi|hey|hello|hiya|dear|(?:thanks|thank you|thx|ta)(?: so much| a lot| again)?|"
+    r"bye|sawubona|dumela|molo|howzit|namaste|love you|miss you|sorry|congrats|well done|"
     r"good (?:morning|night|evening|afternoon)|morning|night|cheers|ciao|later|sharp|"
     r"happy (?:birthday|bday|anniversary)|(?:baie )?dankie|ngiyabonga|siyabonga|enkosi|"
-    r"shukriya|dhanyavaad|arre|oye|yebo|haibo|ola|heyy+|regards|best|love|xoxo|yours|"
-    r"heita|aweh|sho|sharp)"
+    r"shukriya|dhanyavaad|arre|oye|yebo|haibo|ola|heyy+|heita|aweh|sho|ok|okay|ag|yo|wena|love)"
+    # sign-offs only open a line: "best, Thandi", not "makes the best koeksisters"
+    r"|(?:^|(?<=[\n,.!]))\s*(?:regards|best|xoxo|yours))"
     r"[,!]?\s+$",
     re.IGNORECASE,
 )
@@ -956,9 +984,12 @@ _PERSON_AFTER = re.compile(
     r"\s+(?:(?:just|has|also|already)\s+)?(?:said|says|texted|called|told|asked|replied|wrote|"
     r"messaged|whatsapped|phoned|rang|laughed|cried|wants|needs|"
     r"(?:is|was|will be)\s+(?:coming|picking|bringing|driving|cooking|sleeping|working|"
-    r"running late|on (?:his|her|their) way|there|here|sick|home)|"
+    r"running late|on (?:his|her|their) way|there|here|sick|home|(?:out|off) sick|on leave)|"
     r"(?:is|was)\s+(?:my|our|his|her|their)\s+(?:cousin|sister|brother|friend|aunt|uncle|son|"
-    r"daughter|wife|husband|boss|neighbou?r|colleague|partner|mom|mum|dad|niece|nephew))\b"
+    r"daughter|wife|husband|boss|neighbou?r|colleague|partner|mom|mum|dad|niece|nephew)|"
+    # "Mark from the dentist's office called", "Thandi from work says hi"
+    r"from\s+(?:the\s+)?(?:[\w'’]+\s+){0,3}(?:called|texted|says|said|phoned|rang|emailed|"
+    r"messaged|wants|asked))\b"
     # Hinglish: "X ne bola", "X dekh lega", "X bol rahi thi"
     r"|\s+(?:ne\s+(?:bola|boli|kaha|bataya|poocha|pucha|likha|socha|bheja|diya|kiya|call)|"
     r"ko\s+(?:bol|bolo|bata|batao|call|phone|bhej|de|dena|do|pooch|puch|keh|kah|samjha|"
@@ -1020,7 +1051,10 @@ _HINGLISH_POSTPOSITION = re.compile(
 )
 _HINDI_POSTPOSITION = re.compile(r"(?:जी)?\s+(?:का|की|के|को|से|ने|और|भी)\s")
 _AND = re.compile(r" (?:and|aur|en|&) ")
-_ME_AND = re.compile(r"\b(?:main|mai|me|i|mein|ek|मैं) (?:and|aur|en|&|और) $", re.IGNORECASE)
+# "me and X", and the one spoken to: "you and X", "tu aur X"
+_ME_AND = re.compile(
+    r"\b(?:main|mai|me|i|mein|ek|मैं|you|u|tu|tum|aap) (?:and|aur|en|&|और) $", re.IGNORECASE
+)
 _AND_ME = re.compile(r" (?:and|aur|en|&|और) (?:main|mai|me|i|ek|मैं)\b", re.IGNORECASE)
 _ADDRESSED_FIRST = re.compile(
     r"\s*[,!]|\s+my\s+(?:bru|bra|china|boy|girl|friend|dear|man|bro|sister|sisi|broer)\b",
@@ -1051,19 +1085,31 @@ _PLACE_PREPOSITION = re.compile(
     r"travel(?:l?ing)?|road|welcome|visit(?:ing)?|ja rahe hain|jaa rahe)\s+to)\s+$",
     re.IGNORECASE,
 )
-_PLACE_POSTPOSITION = re.compile(r"\s+(?:mein|me|wale|wala|waale|ja|jaa|jaana|jana)\b", re.I)
+_PLACE_POSTPOSITION = re.compile(
+    r"\s+(?:(?:mein|me|wale|wala|waale|ja|jaa|jaana|jana)\b|"
+    # where a train or bus goes: "Bhagalpur ki train", "भागलपुर की ट्रेन"
+    r"(?:ki|ka|ke|की|का|के)\s+(?:train|bus|flight|weather|mausam|traffic|station|airport|"
+    r"ट्रेन|बस|फ़्लाइट|फ्लाइट|गाड़ी|मौसम|स्टेशन)(?![\w\u0900-\u097f])|"
+    r"में(?![\u0900-\u097f]))",
+    re.I,
+)
 # English and Afrikaans town endings, for towns in no list ("Matthewville", "Crystalstad").
 _MADE_UP_TOWN = re.compile(
     r"..(?:ville|stad|dorp|fort|mouth|haven|burgh|borough|bury|chester|shire|port|polis|berg|"
     r"town|ton|view|side|land|field|furt|fontein|kraal|bosch)$"
 )
-_TOWN_SUFFIX = re.compile(r"...(?:nagar|abad|garh|ganj|gaon|puram|pura|pur)$")
+_TOWN_SUFFIX = re.compile(
+    r"...(?:nagar|abad|garh|ganj|gaon|puram|pura|pur)$|..(?:पुर|पुरा|गढ़|गढ|बाद|नगर|गंज|गाँव|गांव)$"
+)
 # Shops named like a person with a title.
 _BRAND_PHRASES = frozenset({"mr price", "mr delivery", "mrs balls", "dr oetker", "mr bean"})
 # (The look-behind keeps a match from starting mid-word: linear time on "AAAA…".)
 _PEOPLE_AFTER = re.compile(
     r"\s+(?:(?:are|were)\s+(?:coming|going|here|there|hosting|bringing|late|back|home|"
-    r"visiting|staying)|aa|aaye|aayenge|gaye|bhi)\b",
+    r"visiting|staying)|aa|aaye|aayenge|gaye|bhi|"
+    # a plural subject that does what people do: a firm is one, "is hiring", "has paid"
+    r"(?:all|both)\s|passed|failed|went|came|left|won|lost|got|graduated|arrived|joined|"
+    r"met|married|laughed|cried|danced|sang|played|ran|finished|made it)\b",
     re.IGNORECASE,
 )
 _FIRM_LIST = re.compile(r"(?<![\w'-])([A-Z][\w'-]+), ([A-Z][\w'-]+),? (?:and|&) ([A-Z][\w'-]+)")
@@ -1182,11 +1228,75 @@ def _on_a_route(text: str, run: list[_Tok], gz: _Gazetteer) -> bool:
     return bool(before and before.group(1).lower() in gz.places)
 
 
+_KO = re.compile(r"\s+ko\s+\w", re.IGNORECASE)
+# What is said to someone addressed by name: "Dawn, are you up?", "George, can you…"
+_QUESTION_TO_YOU = re.compile(
+    r",\s*(?:are|r|can|could|did|do|will|would|have|where|what|when|how|why|pls|please)"
+    r"\s+(?:you|u)\b",
+    re.IGNORECASE,
+)
+
+
+def _addressed_with_a_question(text: str, tok: _Tok, gz: _Gazetteer) -> bool:
+    """A first name opening the message, then a comma and a question to "you": "Dawn,
+    are you up?", even when the name is also a word."""
+    return (
+        tok.word[:1].isupper()
+        and tok.key in gz.first
+        and tok.key not in _KIN_WORDS
+        and not text[: tok.start].strip()
+        and _QUESTION_TO_YOU.match(text, tok.end) is not None
+    )
+
+
+def _plural_surname(text: str, tok: _Tok, prev: _Tok | None, gz: _Gazetteer) -> bool:
+    """A family by its surname in the plural: "the Russells invited us", "dinner with the
+    Naidoos", "Sabharwals ke yahan": the surname with an "s", after "the" or "with", with
+    what families do after it."""
+    key = tok.key
+    if not (tok.word[:1].isupper() and len(key) > 3 and key.endswith("s")):
+        return False
+    if key[:-1] not in gz.last and not (key.endswith("es") and key[:-2] in gz.last):
+        return False
+    if key in gz.places or key in gz.never:
+        return False
+    after = _FAMILY_AFTER.match(text, tok.end)
+    if after is None:
+        return False
+    if after.group(1):
+        return True  # "Sabharwals ke yahan", even opening the message
+    return (
+        tok.mid
+        and prev is not None
+        and prev.key in ("the", "with")
+        and _gap(text, prev, tok) == " "
+    )
+
+
+_FAMILY_AFTER = re.compile(
+    r"\s+(?:(ke (?:yahan|yaha|ghar)|ki family)|are|were|have|had|invited|came|come|moved|"
+    r"live|lived|said|want|called|asked|sent|will|visited|got|bought|family|ke|ki|ka)\b",
+    re.IGNORECASE,
+)
+# A surname and "family": "the Sharma family", "Khumalo household".
+_FAMILY = re.compile(r"\s+(?:family|household|parivaar|parivar|clan)\b", re.IGNORECASE)
+
+
 def _named_by_context(
     text: str, tok: _Tok, prev: _Tok | None, nxt: _Tok | None, gz: _Gazetteer
 ) -> bool:
     """Whether the words around a word that is not a clear name make it one."""
     kind, start = tok.kind, tok.start
+    if kind in "AOoEN" and _plural_surname(text, tok, prev, gz):
+        return True
+    if (
+        kind in "AOE"
+        and tok.word[:1].isupper()
+        and tok.key in gz.last
+        and (kind != "E" or gz.english_rank.get(tok.key, 0) >= _VERY_COMMON_RANK)
+        and _FAMILY.match(text, tok.end)
+    ):
+        return True  # "kal Varma family aa rahi hai"
     if kind == "N":
         return _honoured_name_word(text, tok, prev, nxt, gz)
     if kind not in "AOoE":
@@ -1217,11 +1327,18 @@ def _named_by_context(
     if _PERSON_AFTER.match(text, tok.end):
         return lower_ok  # "George just texted", "mason said", "vrinda ne bola"
     if (
-        kind in "Oo" or (kind == "A" and tok.key not in gz.english_rank)
+        kind in "Oo"
+        or (kind == "A" and gz.english_rank.get(tok.key, _RARE_RANK) >= _COMMON_NAME_RANK)
     ) and _PERSON_AFTER_WEAK.match(text, tok.end):
         return lower_ok  # "Carly left a voicemail", "eish zibuyile forgot the keys"
     if _KIN_BEFORE.search(text, max(0, start - 30), start):
         return lower_ok  # "my sister Crystal"
+    if _addressed_with_a_question(text, tok, gz):
+        return True  # "Dawn, are you up?"
+    if kind in "Oo" and len(tok.word) > 2 and _KO.match(text, tok.end) and tok.mid:
+        return lower_ok  # "maine xalak ko paise de diye": a Hinglish dative, mid-sentence
+    if kind in "Oo" and _WAS_THAT.search(text, max(0, start - 16), start):
+        return lower_ok  # "was that nobantu at the shops?"
     if kind in "AO" and _NAME_WORDS.search(text, max(0, start - 20), start):
         return True  # "mera naam Chada hai"
     if kind in "AOo" and (
@@ -1454,6 +1571,7 @@ def _person_context(
         or _TOLD.search(text, max(0, start - 20), start)
         or _FROM_PERSON.search(text, max(0, start - 20), start)
         or _signed(text, tok)
+        or _addressed_with_a_question(text, tok, gz)
         or (
             _INTRODUCED.search(text, max(0, start - 10), start)
             and _INTRODUCED_AFTER.match(text, tok.end)
