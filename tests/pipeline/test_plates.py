@@ -119,6 +119,20 @@ def test_capitals_printed_large_on_a_poster_are_not_taken_for_a_plate():
     assert boxes == []
 
 
+@pytest.mark.parametrize("size", [90, 110])
+def test_short_words_printed_large_in_lines_close_together_are_not_plates(size):
+    """Light capitals and digits on a dark poster, plate-like but with three characters a
+    word, and the lines close enough that the panel never runs on unbroken above and below
+    one of them."""
+    poster = Image.new("RGB", (1600, 1200), (40, 60, 120))
+    draw = ImageDraw.Draw(poster)
+    font = ImageFont.truetype("DejaVuSansCondensed-Bold.ttf", size)
+    for k, text in enumerate(["KDV 092", "RTX 718", "BNQ 245", "WMZ 630"]):
+        draw.text((200 + 150 * (k % 2), 200 + k * size), text, fill=(235, 220, 90), font=font)
+
+    assert detect_plates(face_detection_copy(poster), poster.size) == []
+
+
 def test_a_plate_in_a_photo_is_blurred_and_counted():
     photo, box = _street()
 
