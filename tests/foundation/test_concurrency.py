@@ -6,8 +6,10 @@ they test is how separate connections to one database file get along."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from datatrust.adapters.db.uow import ReadOnlyViolation
 from datatrust.bootstrap import Services, build
+from datatrust.cli import server_options
 from datatrust.domain.accounts import ApiToken, User
 from datatrust.domain.permissions import Role
 from datatrust.web.app import create_app
@@ -50,11 +53,8 @@ def write_lock_held(svc: Services) -> Iterator[None]:
 @contextmanager
 def served(svc: Services) -> Iterator[str]:
     """The app under a real uvicorn on a free loopback port, in a thread; yields its URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(svc, start_worker=False), host="127.0.0.1", port=0, log_level="warning"
-        )
-    )
+    app = create_app(svc, start_worker=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **server_options()))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -313,3 +313,45 @@ def test_health_is_answered_while_every_web_thread_waits(tmp_path):
         assert outcome == [201, 201]
     finally:
         svc.close()
+
+
+def test_an_idle_connection_outlives_the_clients_own_keep_alive(tmp_path):
+    """httpx keeps an idle connection 5 s, load balancers 60 s. A server that closes it
+    first (uvicorn's default is 5 s) races a client reusing it, and the client's request
+    fails as a reset: about one request a run at 256 clients. The served options keep it
+    open past the client's time."""
+    svc = build(make_settings(tmp_path))
+    request = b"GET /health HTTP/1.1\r\nHost: datatrust\r\n\r\n"
+    try:
+        with served(svc) as base, connect(base) as conn:
+            conn.sendall(request)
+            assert answer(conn).startswith(b"HTTP/1.1 200")
+            time.sleep(6)  # past httpx's keep-alive and uvicorn's own default
+            conn.sendall(request)
+            assert answer(conn).startswith(b"HTTP/1.1 200")
+    finally:
+        svc.close()
+
+
+def connect(base: str) -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)))
+
+
+def answer(conn: socket.socket) -> bytes:
+    """One HTTP/1.1 response read off a kept-alive connection (b"" if it was closed)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[
+            1
+        ]
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return data
