@@ -22,7 +22,7 @@ from datatrust.adapters.db.shred import NullShredder, make_shredder
 from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.adapters.mail import make_mailer
 from datatrust.adapters.objectstore import make_object_store
-from datatrust.adapters.passwords import Argon2Hasher
+from datatrust.adapters.passwords import Argon2Hasher, CappedHasher
 from datatrust.adapters.queue import EmbeddedConsumer, HueyQueue, make_huey
 from datatrust.adapters.webhooks import HttpWebhookTransport
 from datatrust.config import Settings
@@ -201,8 +201,12 @@ def build(
         queue=queue,
         store=store,
         storage=EncryptedStorage(store, cipher),
-        hasher=Argon2Hasher(
-            time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+        hasher=CappedHasher(
+            Argon2Hasher(
+                time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib
+            ),
+            max_concurrent=settings.argon2_max_concurrent,
+            wait_seconds=settings.argon2_wait_seconds,
         ),
         signer=Ed25519Signer.from_settings(settings),
         mailer=make_mailer(settings),

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     # Argon2id cost; the defaults follow RFC 9106's second recommendation. Tests lower them.
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
+    # Hashes running at once in one process (0: one per CPU), and how long a sign-in or
+    # sign-up waits for a free one before it is told to retry (adapters.passwords).
+    argon2_max_concurrent: int = Field(default=0, ge=0)
+    argon2_wait_seconds: float = Field(default=2.0, gt=0, le=30)
     session_max_age_seconds: int = 14 * 24 * 3600
     # Sign-in throttling (services.accounts.Throttle): failures allowed in 15 minutes before
     # each next try must wait (1 s, 2 s, 4 s … up to the maximum), per account and per client.

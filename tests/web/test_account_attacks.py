@@ -5,6 +5,9 @@ accounts, and a second factor that holds."""
 from __future__ import annotations
 
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pyotp
@@ -14,6 +17,7 @@ from datatrust.domain.accounts import RecoveryCode, SignInAttempt, SignUpRequest
 from datatrust.domain.audit import AuditEvent, AuditTag
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import NotAuthenticated, RateLimited
+from datatrust.domain.jobs import OutboxJob
 from datatrust.services import accounts
 from support import CSRF_FIELD, PASSWORD, mail_to, post_form, sign_up_api, sign_up_page
 
@@ -512,3 +516,178 @@ def test_the_sign_up_page_says_when_to_try_again_in_the_readers_language(client,
     )
     assert page.status_code == 429 and int(page.headers["retry-after"]) > 0
     assert "थोड़ा रुककर फिर कोशिश करें" in page.text and "too many" not in page.text
+
+
+# --- floods from many addresses, and counted tries that pile up ---------------------------
+
+
+class OverlapProbe:
+    """A real hasher that notes how many of its calls run at once; each call holds a
+    moment (or until ``release`` is set) so that calls sent together overlap."""
+
+    def __init__(self, inner, hold_s: float = 0.2):  # type: ignore[no-untyped-def]
+        self.inner, self.hold_s = inner, hold_s
+        self.lock, self.release = threading.Lock(), threading.Event()
+        self.running = self.most = self.calls = 0
+
+    def _counted(self, work):  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.running += 1
+            self.calls += 1
+            self.most = max(self.most, self.running)
+        try:
+            self.release.wait(self.hold_s)
+            return work()
+        finally:
+            with self.lock:
+                self.running -= 1
+
+    def hash(self, password: str) -> str:
+        return self._counted(lambda: self.inner.hash(password))
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return self._counted(lambda: self.inner.verify(password_hash, password))
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.inner.needs_rehash(password_hash)
+
+
+def _check_at_once(hasher, callers: int) -> list[object]:  # type: ignore[no-untyped-def]
+    """``callers`` threads check a password at the same moment; what each got."""
+    stored = hasher.inner.inner.hash(PASSWORD)
+    start = threading.Barrier(callers)
+
+    def one() -> object:
+        start.wait()
+        try:
+            return hasher.verify(stored, "a wrong guess")
+        except RateLimited as exc:
+            return exc
+
+    with ThreadPoolExecutor(callers) as pool:
+        return list(pool.map(lambda _: one(), range(callers)))
+
+
+def test_password_checks_from_many_addresses_at_once_run_at_most_the_cap_at_a_time():
+    """The attack: per-address throttles do not stop a flood spread over many addresses,
+    and every try costs an Argon2 hash (a core and 64 MiB): enough of them at once took
+    every CPU. Now at most the cap run at once; the rest wait their turn."""
+    from datatrust.adapters.passwords import Argon2Hasher, CappedHasher
+
+    argon2 = Argon2Hasher(time_cost=1, memory_cost=1024)
+    capped = CappedHasher(OverlapProbe(argon2), max_concurrent=2, wait_seconds=60)
+    answers = _check_at_once(capped, 12)
+    assert answers == [False] * 12 and capped.inner.calls == 12
+    assert capped.inner.most == 2
+    # The same flood through a cap of 12: the probe does see the calls overlap, so the
+    # limit above is the cap's doing, not the machine's.
+    loose = CappedHasher(OverlapProbe(argon2), max_concurrent=12, wait_seconds=60)
+    _check_at_once(loose, 12)
+    assert loose.inner.most > 2
+
+
+def test_a_sign_in_that_finds_no_free_hashing_slot_is_told_to_retry_and_not_counted(
+    client, services, people
+):
+    """Waiting for a slot is bounded: past ``argon2_wait_seconds`` a try is refused with
+    429 and Retry-After, and it does not count against the account (the flood must not
+    slow its owner's next real try)."""
+    from datatrust.adapters.passwords import CappedHasher
+
+    probe = OverlapProbe(services.hasher, hold_s=30)
+    services.hasher = CappedHasher(probe, max_concurrent=1, wait_seconds=0.05)
+    owner = people["owner"]
+    with ThreadPoolExecutor(1) as pool:
+        busy = pool.submit(services.hasher.verify, "x", "y")  # holds the only slot
+        while not probe.running:
+            time.sleep(0.01)
+        refused = client.post(
+            "/api/auth/sign-in", json={"email": owner.email, "password": "a wrong guess"}
+        )
+        probe.release.set()
+        busy.result()
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert refused.json()["error"]["code"] == "rate_limited"
+    with services.uow() as uow:
+        assert uow.all(SignInAttempt, email=owner.email) == []
+    signed = client.post("/api/auth/sign-in", json={"email": owner.email, "password": PASSWORD})
+    assert signed.status_code == 200
+
+
+def test_counted_tries_older_than_the_window_are_forgotten_as_new_ones_come(client, services):
+    """Before, every failed sign-in and every sign-up stayed in ``sign_in_attempts`` for
+    ever, and each throttle check read an address's whole history. Nothing reads a try
+    older than the throttle's window, so counting a new one drops them."""
+    window = accounts.Throttle().window
+    with services.uow() as uow:
+        for n in range(50):
+            old = utcnow() - window - timedelta(minutes=n + 1)
+            uow.add(SignInAttempt(email=f"gone{n}@example.org", at=old, client=f"ip:10.0.0.{n}"))
+        uow.add(SignInAttempt(email="recent@example.org", at=utcnow(), client="ip:10.1.1.1"))
+        uow.commit()
+    tried = client.post(
+        "/api/auth/sign-in", json={"email": "someone@example.org", "password": PASSWORD}
+    )
+    assert tried.status_code == 401
+    with services.uow() as uow:
+        left = sorted(a.email for a in uow.all(SignInAttempt))
+    assert left == ["recent@example.org", "someone@example.org"]
+    # A sign-up is counted the same way and forgets the same way.
+    _age_failures(services, int(window.total_seconds()) + 1)
+    client.post("/api/auth/sign-up", json={"email": "later@example.org", "password": PASSWORD})
+    with services.uow() as uow:
+        assert [a.client for a in uow.all(SignInAttempt)] == ["sign-up:ip:testclient"]
+
+
+# --- the owner hears of a recovery code used or two-step turned off -------------------------
+
+
+def test_the_owner_is_mailed_in_their_language_when_a_recovery_code_signs_in(
+    client, services, people
+):
+    """The attack: someone with the password and one stolen recovery code signed in, and
+    the owner never knew. Now the owner gets a mail, in their language."""
+    buyer = people["buyer"]
+    with services.uow() as uow:
+        uow.one(User, email=buyer.email).language = "hi"
+        uow.commit()
+    _secret, codes = _enrol(client, buyer)
+    before = len(mail_to(services, buyer.email))
+    signed = client.post(
+        "/api/auth/sign-in",
+        json={"email": buyer.email, "password": PASSWORD, "totp_code": codes[0]},
+    )
+    assert signed.status_code == 200
+    told = mail_to(services, buyer.email)[before:]
+    assert len(told) == 1
+    assert told[0]["Subject"] == "आपके Datatrust खाते पर एक रिकवरी कोड इस्तेमाल हुआ"
+    assert "9" in told[0].get_content()  # how many are left
+    # A wrong code tells nobody anything.
+    client.cookies.clear()
+    client.post(
+        "/api/auth/sign-in",
+        json={"email": buyer.email, "password": PASSWORD, "totp_code": "abcd-efgh-ijkl-mnop"},
+    )
+    assert len(mail_to(services, buyer.email)) == before + 1
+
+
+def test_the_owner_is_mailed_when_two_step_sign_in_is_turned_off(client, services, people):
+    """The attack: a stolen session and one recovery code turned two-step off silently."""
+    operator = people["operator"]
+    with services.uow() as uow:
+        uow.one(User, email=operator.email).language = "zu"
+        uow.commit()
+    _secret, codes = _enrol(client, operator)
+    before = len(mail_to(services, operator.email))
+    off = client.post("/api/me/totp/disable", json={"code": codes[0]}, headers=operator.headers)
+    assert off.status_code == 204
+    subjects = [m["Subject"] for m in mail_to(services, operator.email)[before:]]
+    assert sorted(subjects) == sorted(
+        [
+            "Kusetshenziswe ikhodi yokubuyisela ku-akhawunti yakho ye-Datatrust",
+            "Ukungena ngezinyathelo ezimbili kuvaliwe ku-akhawunti yakho ye-Datatrust",
+        ]
+    )
+    with services.uow() as uow:  # the outbox kept ids, not the address
+        rows = [j.payload for j in uow.all(OutboxJob, job=accounts.SECURITY_NOTICE_JOB)]
+    assert rows and all(operator.email not in str(p) for p in rows)

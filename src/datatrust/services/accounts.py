@@ -194,24 +194,56 @@ def sign_in(
             "too many failed sign-ins; wait a little and try again",
             {"retry_after_seconds": wait},
         )
+    # The try counts before the password is checked and stops counting once it proves
+    # right: tries sent all at once are counted one by one (the write lock orders them on
+    # SQLite), and the hash itself runs with no transaction open, so neither a slow hash
+    # nor one waiting for a free slot (the hasher's global cap) holds the write lock.
+    attempt = _record_attempt(uow, email=email, client=client, now=now, throttle=throttle)
     user = uow.one(User, email=email)
+    uow.commit()
     usable = user is not None and user.erased_at is None
-    right = hasher.verify(user.password_hash if usable else _dummy_hash(hasher), password)
+    try:
+        right = hasher.verify(user.password_hash if usable else _dummy_hash(hasher), password)  # type: ignore[union-attr]
+        new_hash = (
+            hasher.hash(password)
+            if usable and right and hasher.needs_rehash(user.password_hash)  # type: ignore[union-attr]
+            else None
+        )
+    except RateLimited:  # no slot to check it in: the try was not made
+        uow.delete(attempt)
+        uow.commit()
+        raise
     if usable and right and user.totp_enabled_at is not None:  # type: ignore[union-attr]
         if not totp_code:
+            uow.delete(attempt)
+            uow.commit()
             raise SecondFactorRequired("enter the 6-digit code from your authenticator app")
-        right = _second_factor(uow, storage, user, totp_code, now)  # type: ignore[arg-type]
+        user = uow.get_for_update(User, user.id)  # type: ignore[union-attr]  # read afresh: the check writes
+        right = user is not None and _second_factor(uow, storage, user, totp_code, now)
     if not (usable and right):
-        uow.add(SignInAttempt(email=email, at=now, client=client))
         uow.record(AuditTag.ACCOUNT_SIGN_IN_FAILED, "anonymous", "email", digest(email)[:16])
         uow.commit()
         raise NotAuthenticated("the email or password is wrong")
     assert user is not None
-    if hasher.needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
+    uow.delete(attempt)
+    if new_hash is not None:
+        user.password_hash = new_hash
     uow.record(AuditTag.ACCOUNT_SIGN_IN, f"user:{user.id}", "user", user.id)
     uow.commit()
     return user
+
+
+def _record_attempt(
+    uow: UnitOfWork, *, email: str, client: str, now: datetime, throttle: Throttle
+) -> SignInAttempt:
+    """Count one try (a sign-in, or a sign-up when ``email`` is empty) and forget those
+    older than the throttle's window. Nothing reads an older one (the audit log keeps
+    every failure); kept, the table grew with every failure ever made and each throttle
+    check read a longer history."""
+    uow.queries.forget_sign_in_attempts(before=now - throttle.window)
+    attempt = SignInAttempt(email=email, at=now, client=client)
+    uow.add(attempt)
+    return attempt
 
 
 # --- sign-up confirmed by email -----------------------------------------------------------
@@ -278,14 +310,21 @@ def request_sign_up(
             "too many sign-ups from here; wait a little and try again",
             {"retry_after_seconds": wait},
         )
-    uow.add(SignInAttempt(email="", at=now, client=counted_as))
+    attempt = _record_attempt(uow, email="", client=counted_as, now=now, throttle=throttle)
+    uow.commit()
+    try:  # with no transaction open (see sign_in)
+        password_hash = hasher.hash(password)
+    except RateLimited:  # no slot to hash it in: the request was not made
+        uow.delete(attempt)
+        uow.commit()
+        raise
     earlier = uow.all(SignUpRequest, email=email)
     for stale in [r for r in earlier if as_utc(r.expires_at) <= now]:
         uow.delete(stale)
     recent = [r for r in earlier if as_utc(r.created_at) > now - timedelta(hours=1)]
     request = SignUpRequest(
         email=email,
-        password_hash=hasher.hash(password),
+        password_hash=password_hash,
         role=role,
         expires_at=now + SIGN_UP_LINK_LIFETIME,
         display_name=display_name.strip()[:200],
@@ -654,7 +693,55 @@ def _use_recovery_code(uow: UnitOfWork, user: User, code: str, now: datetime) ->
     uow.record(
         AuditTag.ACCOUNT_RECOVERY_CODE_USE, f"user:{user.id}", "user", user.id, codes_left=left
     )
+    _tell_owner(uow, user, RECOVERY_CODE_USED, now, codes_left=left)
     return True
+
+
+# --- the owner is told by mail of what could be someone else taking the account ------------
+
+SECURITY_NOTICE_JOB = "accounts.security_notice"
+RECOVERY_CODE_USED = "recovery_code_used"
+TOTP_TURNED_OFF = "totp_turned_off"
+
+
+def _tell_owner(uow: UnitOfWork, user: User, event: str, at: datetime, **facts: Any) -> None:
+    """Mail the account's owner, after commit, that ``event`` happened: a recovery code
+    or a session with one was enough to do it, and the owner is the one who can tell
+    whether it was them. The outbox row holds ids and facts only, not the address."""
+    payload = {"user": user.id, "event": event, "at": as_utc(at).isoformat(), **facts}
+    uow.enqueue(SECURITY_NOTICE_JOB, payload)
+
+
+def security_notice_mail(user: User, event: str, at: datetime, codes_left: int = 0) -> MailMessage:
+    """The mail ``_tell_owner`` sends, in the account's language."""
+    _ = translator(user.language).gettext
+    when = as_utc(at).strftime("%Y-%m-%d %H:%M UTC")
+    if event == RECOVERY_CODE_USED:
+        subject = _("A recovery code was used on your Datatrust account")
+        body = _(
+            "One of your recovery codes was used at %(when)s instead of a code from your "
+            "authenticator app. %(left)s codes are left. If it was not you, someone knows "
+            "your password and has your codes: sign in, turn two-step sign-in off and on "
+            "again to replace the codes, and tell the operator of this Datatrust instance."
+        ) % {"when": when, "left": codes_left}
+    else:
+        subject = _("Two-step sign-in was turned off on your Datatrust account")
+        body = _(
+            "Two-step sign-in was turned off on your account at %(when)s. If it was not "
+            "you, someone can sign in as you: sign in, turn two-step sign-in on again, and "
+            "tell the operator of this Datatrust instance."
+        ) % {"when": when}
+    return MailMessage(user.email, subject, body)
+
+
+@job(SECURITY_NOTICE_JOB)
+def send_security_notice(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    user = uow.get(User, payload["user"])
+    if user is None or user.erased_at is not None:
+        return  # erased meanwhile: nobody left to tell
+    at = datetime.fromisoformat(payload["at"])
+    mail = security_notice_mail(user, payload["event"], at, int(payload.get("codes_left", 0)))
+    ctx.services.mailer.send(mail)
 
 
 def _second_factor(
@@ -784,6 +871,7 @@ def disable_totp(
     for old in uow.all(RecoveryCode, user_id=user.id):
         uow.delete(old)
     uow.record(AuditTag.ACCOUNT_TOTP_DISABLE, actor_label(actor), "user", user.id)
+    _tell_owner(uow, user, TOTP_TURNED_OFF, now or utcnow())
     uow.commit()
 
 

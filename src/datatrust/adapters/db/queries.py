@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from datatrust.adapters.db.tables import audit_head, items, outbox
+from datatrust.adapters.db.tables import audit_head, items, outbox, sign_in_attempts
 from datatrust.adapters.db.tables_fingerprints import fingerprint_keys
 from datatrust.adapters.db.tables_ledger import payouts
 from datatrust.domain.audit import AuditEvent, ChainHead
@@ -234,6 +234,12 @@ class SqlQueries:
                 )
                 found.update(self.session.scalars(query))
         return sorted(found)
+
+    def forget_sign_in_attempts(self, *, before: datetime) -> int:
+        """Delete counted sign-in and sign-up tries made before ``before``; how many."""
+        old = delete(sign_in_attempts).where(sign_in_attempts.c.at < before)
+        result = self.session.execute(old)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def claim_job(self, job_id: int, worker: str, now: datetime, lease_until: datetime) -> bool:
         """Pending and due → running, for exactly one claimant (a conditional update)."""
