@@ -536,10 +536,33 @@ def test_sentences_that_make_a_word_a_name(text, name):
         "my aunt makes the best koeksisters",  # "best" signs off only opening a line
         "भागलपुर की ट्रेन 10:17 बजे है",  # a town's train
         "Barasat ka weather kaisa hai?",  # a town's weather
+        "Anand se Gulbarga ki bus 07.41 baje",  # a route with a bus: towns, whatever else
+        "Witbank to Tembisa is three hours",
+        "eGoli to Tembisa is three hours",
+        "bus from Tembisa leaves 09.27",
+        "my cousin from Tembisa is here",
+        "ons ry Tembisa toe op 20 Sep",  # Afrikaans: we drive to Tembisa
+        "order ORD-7091-OK, Rs. 4,481/- ka bill",  # "OK," inside a code greets nobody
     ],
 )
 def test_towns_and_words_that_a_sentence_shows_are_no_names(text):
     assert persons_in(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("hey, my new address is 50 Spencer Park", "50 Spencer Park"),  # "address is"
+        ("my roommate is moving to 042 Adrian Mount", "042 Adrian Mount"),  # Faker suffixes
+        ("sahab ka parcel 030, Boase Zila pe gaya", "030, Boase Zila"),
+    ],
+)
+def test_streets_ending_in_any_street_suffix_are_addresses(text, address):
+    assert ("ADDRESS", address) in types_in(text)
+
+
+def test_a_street_word_right_after_a_number_is_no_address():
+    assert types_in("I have 2 Park tickets") == []
 
 
 def test_the_hinglish_word_for_without_is_no_name():

@@ -310,7 +310,8 @@ _MONTH_WORD = re.compile(
 )
 _ADDRESS_WORDS = re.compile(
     r"(?:address|addr|pata|पता|deliver(?:ed)? to|ship(?:ped)? to|send(?: it)? to|moved to|"
-    r"new place|live at|lives at|stay at|drop (?:it )?at|pick ?up from)\W*$",
+    r"new place|live at|lives at|stay at|drop (?:it )?at|pick ?up from)"
+    r"(?:\W+(?:is|was|hai|now))?\W*$",
     re.IGNORECASE,
 )
 
@@ -576,8 +577,10 @@ def _addresses(text: str) -> Iterable[Candidate]:
             cur = body.end()
             words += 1
             token = body.group().strip(" \t,").rstrip(".").lower()
-            if token in gz_words or token.split(" ")[0].rstrip(".") in _UNIT_WORDS:
+            if token.split(" ")[0].rstrip(".") in _UNIT_WORDS:
                 last_street = cur
+            elif token in gz_words and (words > 1 or marked):
+                last_street = cur  # a street has a name: "50 Spencer Park", not "2 Park tickets"
         end = 0
         if (
             tail
@@ -968,12 +971,15 @@ _VOCATIVE = re.compile(
     r"bye|sawubona|dumela|molo|howzit|namaste|love you|miss you|sorry|congrats|well done|"
     r"good (?:morning|night|evening|afternoon)|morning|night|cheers|ciao|later|sharp|"
     r"happy (?:birthday|bday|anniversary)|(?:baie )?dankie|ngiyabonga|siyabonga|enkosi|"
-    r"shukriya|dhanyavaad|arre|oye|yebo|haibo|ola|heyy+|heita|aweh|sho|ok|okay|ag|yo|wena|love)"
+    r"shukriya|dhanyavaad|arre|oye|yebo|haibo|ola|heyy+|heita|aweh|sho|wena|love)"
     # sign-offs only open a line: "best, Thandi", not "makes the best koeksisters"
     r"|(?:^|(?<=[\n,.!]))\s*(?:regards|best|xoxo|yours))"
     r"[,!]?\s+$",
     re.IGNORECASE,
 )
+# Openers that address someone only when a comma or the end of the message follows the
+# name: "okay Mila, see you", "ag Bas!", but not "ok Rs. 450" or "order ORD-77-OK, Rs. 4".
+_WEAK_VOCATIVE = re.compile(r"(?<![\w-])(?:ok|okay|ag|yo|ja|nee)[,!]?\s+$", re.IGNORECASE)
 # Hindi: the agent of "ने कहा" or the one told with "को बोल/बता" is a person.
 _HINDI_PERSON_AFTER = re.compile(
     r"(?:जी)?\s+(?:ने\s+(?:कहा|बोला|बताया|पूछा|भेजा|दिया|लिखा)|को\s+(?:बोल|बता|कह|फ़ोन|फोन)|"
@@ -1082,7 +1088,11 @@ _PERSON_NOUNS = re.compile(
 _PLACE_PREPOSITION = re.compile(
     r"(?:\b(?:in|around|near|towards|via|across|outside|inside)"
     r"|\b(?:driving|drive|drove|going|go|went|moving|moved|move|flying|fly|flew|trip|back|"
-    r"travel(?:l?ing)?|road|welcome|visit(?:ing)?|ja rahe hain|jaa rahe)\s+to)\s+$",
+    r"travel(?:l?ing)?|road|welcome|visit(?:ing)?|ja rahe hain|jaa rahe)\s+to"
+    # "the bus from Tembisa", "my cousin from Tembisa": where a ride or a person comes from
+    r"|\b(?:bus|train|flight|flights|taxi|ride|lift|drive|cousin|cousins|family|people|"
+    r"relatives|friends?|colleague|colleagues)\s+from"
+    r"|\b(?:ry|ry\s+na|gaan\s+na))\s+$",  # Afrikaans: "ons ry Tembisa toe"
     re.IGNORECASE,
 )
 _PLACE_POSTPOSITION = re.compile(
@@ -1185,6 +1195,14 @@ def _place_or_firm(
     if _PLACE_PREPOSITION.search(text, max(0, run[0].start - 30), run[0].start):
         return True  # "in George", "driving to George"
     if (
+        _ROUTE_WITH_A_LEG.match(text, run[-1].end)
+        or (
+            _ROUTE_END.search(text, max(0, run[0].start - 40), run[0].start)
+            and _LEG.match(text, run[-1].end)
+        )
+    ) and not _person_context(text, run[0], prev, gz, nxt):
+        return True  # "Anand se Gulbarga ki bus", "Witbank to Tembisa is three hours"
+    if (
         all(t.kind == "O" for t in run)
         and not run[-1].possessive
         and (
@@ -1214,6 +1232,14 @@ def _place_or_firm(
     return len(run) == 1 and "-" in run[0].word and not has_first
 
 
+# A route named by its ends, and what only a route has: a bus, a train, hours of driving.
+_LEG_WORDS = (
+    r"(?:(?:ki|ka|ke)\s+(?:train|bus|flight|taxi|gaadi)\b"
+    r"|is\s+(?:\w+\s+){0,2}(?:hours?|hrs?|km|kms|minutes?|mins?|drive|flight)\b)"
+)
+_ROUTE_WITH_A_LEG = re.compile(r"\s+(?:se|to|-)\s+[^\n,.!?]{2,40}?\s+" + _LEG_WORDS, re.I)
+_ROUTE_END = re.compile(r"\b\w[\w'-]*\s+(?:se|to|-)\s+$")
+_LEG = re.compile(r"\s+" + _LEG_WORDS, re.IGNORECASE)
 _FROM_AT = re.compile(r"\b(?:at|from|se)\s+$", re.IGNORECASE)
 _ROUTE_AFTER = re.compile(r"\s+(?:to|se|via|-)\s+([A-Za-z]+)", re.IGNORECASE)
 _ROUTE_BEFORE = re.compile(r"([A-Za-z]+)\s+(?:to|se|via|-)\s+$", re.IGNORECASE)
@@ -1384,6 +1410,12 @@ def _named_by_context(
         and (addressed or _ADDRESSED_LAST.fullmatch(text, tok.end))
     ):
         return True  # "sorry wridesh, kal nahi aa paunga", "love you thandeka"
+    if (
+        (kind in "AO" or (kind in "oE" and tok.key in gz.first))
+        and _WEAK_VOCATIVE.search(text, max(0, start - 8), start)
+        and (addressed or _ADDRESSED_LAST.fullmatch(text, name_end))
+    ):
+        return True  # "okay Mila, see you later"
     if kind in "Oo" and (
         (not text[:start].strip() and addressed)
         or (_ADDRESSED_LAST.fullmatch(text, tok.end) and text[:start].rstrip().endswith(","))
@@ -1541,7 +1573,10 @@ def _honoured_name_word(
         return True  # a chat word mid-sentence, written and placed as a name: "arre Diya,"
     if (
         tok.key not in _KIN_WORDS
-        and _VOCATIVE.search(text, max(0, tok.start - 25), tok.start)
+        and (
+            _VOCATIVE.search(text, max(0, tok.start - 25), tok.start)
+            or _WEAK_VOCATIVE.search(text, max(0, tok.start - 8), tok.start)
+        )
         and (_ADDRESSED_FIRST.match(text, tok.end) or _ADDRESSED_LAST.fullmatch(text, tok.end))
     ):
         return True  # "good morning June,", "dankie Bas, sien jou more"
