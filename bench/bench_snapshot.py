@@ -32,13 +32,13 @@ from pathlib import Path
 from datatrust.bootstrap import build
 from datatrust.config import Settings
 from datatrust.domain.accounts import Organisation, OrgStatus, User
+from datatrust.domain.consent import LicenceOffer
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.licence import licence_from_template
+from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Role
+from datatrust.domain.snapshots import Snapshot, SnapshotItem, SnapshotShard
 from datatrust.services import snapshots
-from datatrust.services.licences import LicenceOffer
-from datatrust.services.orders import AgreementRow, Order
-from datatrust.services.snapshots import Snapshot, SnapshotItem, SnapshotShard
 
 ROUNDS = 3
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,14 +10,15 @@ from authz_matrix import DENIED, FRAMEWORK_PUBLIC, Matrix, declared_permission, 
 from datatrust.domain.accounts import ApiToken, Organisation, User
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.clock import utcnow
+from datatrust.domain.consent import ConsentRow, LicenceOffer, Receipt
+from datatrust.domain.invitations import ParticipantInvitation
 from datatrust.domain.items import Item
 from datatrust.domain.missed import MissedMark
+from datatrust.domain.orders import AgreementRow, Order, ReplicaApproval
 from datatrust.domain.permissions import Actor, Permission, Role
+from datatrust.domain.snapshots import Snapshot
 from datatrust.domain.uploads import ResumableUpload
 from datatrust.services import consent, incidents, items, licences, participants
-from datatrust.services.consent import ConsentRow, Receipt
-from datatrust.services.licences import LicenceOffer
-from datatrust.services.replica_approvals import ReplicaApproval
 from datatrust.web.app import create_app
 from datatrust.web.deps import requires, uow
 from support import make_persona
@@ -121,8 +122,6 @@ def victim(services, people):
 def victim_replica_approval(services, item_id, owner_id, org_persona):
     """A replica use waiting for the owner's approval ("ask me each time", issue 16 §3):
     only the owner may see, approve or refuse it; the asking buyer may not decide it."""
-    from datatrust.services.replica_approvals import ReplicaApproval
-
     with services.uow() as unit:
         row = ReplicaApproval(
             item_id=item_id,
@@ -188,9 +187,6 @@ def victim_campaign_and_upload(services, owner, org_id):
 def victim_buyer_objects(services, org_id, owner_id, item_id, offer_id):
     """An order, agreement and snapshot of the victim buyer organisation (issue 5), stored
     directly: the victim organisation is not approved, so it could not order itself."""
-    from datatrust.services.orders import AgreementRow, Order
-    from datatrust.services.snapshots import Snapshot
-
     with services.uow() as unit:
         org = unit.get(Organisation, org_id)
         member = unit.all(User, order_by="-id", limit=1)[0]
@@ -265,7 +261,7 @@ def victim_state(services, people, victim):
             record = unit.get(ConsentRow, victim["consent_id"])
             campaign = unit.get(Campaign, victim["campaign_id"])
             upload = unit.get(ResumableUpload, victim["upload_id"])
-            invitation = unit.get(participants.ParticipantInvitation, victim["invitation_id"])
+            invitation = unit.get(ParticipantInvitation, victim["invitation_id"])
             approval = unit.get(ReplicaApproval, victim["approval_id"])
             return (
                 (approval.state, approval.decided_at),

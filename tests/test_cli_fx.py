@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from datatrust.adapters.db import migrate
 from datatrust.bootstrap import build
 from datatrust.cli import app
-from datatrust.services.money import FxRateRow
+from datatrust.domain.fx import FxRateRow
 from support import make_settings
 
 runner = CliRunner()

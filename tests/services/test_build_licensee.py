@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from datatrust.domain.accounts import Organisation
 from datatrust.domain.items import ItemStatus
 from datatrust.domain.licence import licence_from_template
+from datatrust.domain.orders import AgreementRow
 from datatrust.services import snapshots
-from datatrust.services.orders import AgreementRow
 
 T0 = datetime(2027, 1, 4, tzinfo=UTC)
 

@@ -14,9 +14,9 @@ from test_consent_service import T0, listed_item, offer_for  # sibling module
 
 from datatrust.adapters import jsonld
 from datatrust.adapters.crypto import Ed25519Signer, verify_jwks
+from datatrust.domain.consent import Receipt
 from datatrust.domain.errors import InvalidInput
 from datatrust.services import audit, consent
-from datatrust.services.consent import Receipt
 from datatrust.services.jobs import JobContext
 
 DPV = Namespace("https://w3id.org/dpv#")

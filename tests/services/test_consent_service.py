@@ -13,13 +13,12 @@ import pytest
 
 from datatrust.adapters.crypto import verify_jws
 from datatrust.domain.audit import AuditEvent
-from datatrust.domain.consent import ConsentState
+from datatrust.domain.consent import ConsentEventRow, ConsentRow, ConsentState, Receipt
 from datatrust.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.licence import Organisation, Use
 from datatrust.services import accounts, consent, items, licences, rights
-from datatrust.services.consent import ConsentEventRow, ConsentRow, Receipt
 from datatrust.services.jobs import JobContext
 from support import mark_listed
 

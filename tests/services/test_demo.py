@@ -21,13 +21,14 @@ from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import User
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.campaigns import Campaign, CampaignState
+from datatrust.domain.consent import ConsentRow
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.money import Money
+from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Actor, Role
 from datatrust.services import accounts, campaigns, items, money, orders, passport, snapshots
 from datatrust.services.accounts import actor_for
-from datatrust.services.consent import ConsentRow
 from datatrust.services.demo import (
     BUYER,
     DEMO_PASSWORD,
@@ -38,7 +39,6 @@ from datatrust.services.demo import (
     seed_demo,
 )
 from datatrust.services.ingest import processing_key
-from datatrust.services.orders import AgreementRow, Order
 from support import TEST_QUEUE, make_settings, redis_reachable, require_service
 
 SIPHO = "sipho@demo.datatrust"

@@ -14,8 +14,8 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import InvalidInput, PermissionDenied
 from datatrust.domain.incidents import Notice
 from datatrust.domain.jobs import OutboxJob
+from datatrust.domain.snapshots import SnapshotItem
 from datatrust.services import incidents, items, licences, passport
-from datatrust.services.snapshots import SnapshotItem
 from test_authorisation_matrix import victim_buyer_objects
 
 

@@ -25,6 +25,7 @@ from datatrust.domain import ledger as dl
 from datatrust.domain.errors import DomainError
 from datatrust.domain.ledger import AccountRef, InsufficientFunds
 from datatrust.domain.money import Money
+from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Actor, Role
 from datatrust.services import money
 from support import make_persona, make_settings, postgres_reachable, require_service
@@ -118,7 +119,7 @@ def test_a_hundred_identical_payout_requests_make_exactly_one_payout(pg):
     assert errors == []
     assert results.count(False) == 1 and results.count(True) == 99
     with pg.uow() as uow:
-        assert uow.count(money.Payout, user_id=person.user_id) == 1
+        assert uow.count(Payout, user_id=person.user_id) == 1
         payable = uow.queries.ledger.balance(AccountRef.contributor_payable(person.user_id, "USD"))
         assert payable == usd(3000)
         assert money.check_ledger(uow, OPERATOR).ok
@@ -218,7 +219,7 @@ def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases
         killed = subprocess.run([sys.executable, "-c", KILLER], env=env, timeout=120)
         assert killed.returncode == -9  # really died by SIGKILL
         with svc.uow() as uow:
-            states = sorted(p.state.value for p in uow.all(money.Payout))
+            states = sorted(p.state.value for p in uow.all(Payout))
         assert states.count("settled") == 1 and states.count("sending") == 3
 
         report = money.run_payout_batch(svc.uow, CsvPayoutProvider(out))  # the restart
@@ -227,7 +228,7 @@ def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases
         keys = [line.split(",")[0] for line in csv_file.read_text().splitlines()[1:]]
         assert sorted(keys) == sorted(set(keys)) and len(keys) == 4  # each paid exactly once
         with svc.uow() as uow:
-            assert all(p.state is money.PayoutState.SETTLED for p in uow.all(money.Payout))
+            assert all(p.state is PayoutState.SETTLED for p in uow.all(Payout))
             result = money.check_ledger(uow, OPERATOR)
         assert result.ok, result.report.problems()
         assert result.totals["USD"]["payouts_in_transit"] == 0
@@ -287,7 +288,7 @@ def test_identical_payout_requests_all_get_the_payout_and_leave_no_lock_behind(p
     assert [r for r in results if isinstance(r, Exception)] == []
     assert len(set(results)) == 1 and probes == ["unlocked"]
     with pg.uow() as uow:
-        assert uow.count(money.Payout, user_id=person.user_id) == 1
+        assert uow.count(Payout, user_id=person.user_id) == 1
         assert uow.queries.ledger.balance(
             AccountRef.contributor_payable(person.user_id, "USD")
         ) == usd(3000)
@@ -318,7 +319,7 @@ def test_a_hundred_identical_payout_requests_through_the_api_all_get_the_payout(
     # One answer for all: 201 with the same payout (an error would be an answer of its own).
     assert len(set(answers)) == 1 and answers[0][0] == 201, Counter(map(str, answers))
     with pg.uow() as uow:
-        assert uow.count(money.Payout, user_id=person.actor.user_id) == 1
+        assert uow.count(Payout, user_id=person.actor.user_id) == 1
 
 
 class SlowProvider(FakePayoutProvider):
@@ -351,7 +352,7 @@ def test_batches_running_at_once_never_both_hold_a_payout(committed):
     assert sum(len(h) for h in held) == len(set().union(*held))  # no payout in two
     assert sorted(provider.sent) == sorted(set(provider.sent))  # each sent once
     with svc.uow() as uow:
-        batch_of = {p.id: p.batch_id for p in uow.all(money.Payout)}
+        batch_of = {p.id: p.batch_id for p in uow.all(Payout)}
     for report, payouts in zip(reports, held, strict=True):
         assert all(batch_of[p] == report.batch_id for p in payouts)
     # Whatever the limits left waiting, the next batch pays; nobody is paid twice.
@@ -411,7 +412,7 @@ def test_two_workers_running_batches_at_once_send_each_payout_once(committed, tm
     keys = [line.split(",")[0] for line in csv_file.read_text().splitlines()[1:]]
     assert sorted(keys) == sorted(set(keys)) and len(keys) == len(sent[0] + sent[1])
     with committed.uow() as uow:
-        settled = {p.id for p in uow.all(money.Payout, state=money.PayoutState.SETTLED)}
+        settled = {p.id for p in uow.all(Payout, state=PayoutState.SETTLED)}
     assert settled == {int(key.split(":")[1]) for key in keys} and settled <= set(ids)
 
 
@@ -432,7 +433,7 @@ def test_a_batch_takes_over_a_live_batchs_payouts_only_once_its_claim_runs_out(c
         [f"payout:{ids[1]}"],
     )
     with svc.uow() as uow:
-        assert uow.get(money.Payout, ids[0]).batch_id == "live"
+        assert uow.get(Payout, ids[0]).batch_id == "live"
 
 
 def test_a_dead_process_is_gone_and_a_live_or_foreign_one_is_not():
@@ -536,7 +537,7 @@ def test_a_payout_file_writer_killed_at_the_write_leaves_each_payout_once_after_
     assert (out / "exported.keys").read_text().split() == keys
     assert report.taken_over == 3  # the dead process's claims, at once
     with svc.uow() as uow:
-        assert all(p.state is money.PayoutState.SETTLED for p in uow.all(money.Payout))
+        assert all(p.state is PayoutState.SETTLED for p in uow.all(Payout))
         assert money.check_ledger(uow, OPERATOR).ok
 
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from datatrust.domain.audit import AuditEvent
+from datatrust.domain.consent import LicenceOffer, OfferStatus
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation, Use
 from datatrust.services import consent, items, licences
-from datatrust.services.licences import LicenceOffer, OfferStatus
 from support import mark_listed
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

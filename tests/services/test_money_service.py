@@ -14,6 +14,7 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from datatrust.domain.items import ItemKind
 from datatrust.domain.ledger import AccountRef, InsufficientFunds
 from datatrust.domain.money import CurrencyMismatch, Money
+from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Actor, Role
 from datatrust.services import money
 
@@ -239,11 +240,11 @@ def test_a_batch_settles_payouts_and_a_failed_one_is_reversed_cleanly(services, 
     assert balance(services, AccountRef.payouts_in_transit(other.user_id, "USD")) == usd(0)
     assert balance(services, AccountRef.payouts_in_transit(owner.user_id, "USD")) == usd(0)
     with services.uow() as uow:
-        states = {p.user_id: p.state for p in uow.all(money.Payout)}
+        states = {p.user_id: p.state for p in uow.all(Payout)}
         fail = uow.queries.ledger.entry(f"payout:{report.failed[0]}:fail")
     assert states == {
-        owner.user_id: money.PayoutState.SETTLED,
-        other.user_id: money.PayoutState.FAILED,
+        owner.user_id: PayoutState.SETTLED,
+        other.user_id: PayoutState.FAILED,
     }
     assert fail is not None and fail.source["reason"]
     # A second batch finds nothing to do and pays no one again.
@@ -430,8 +431,8 @@ def test_the_weekly_job_pays_everyone_at_or_above_the_minimum_once_a_week(servic
     assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(0)
     assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(999)
     with services.uow() as uow:
-        (payout,) = uow.all(money.Payout, user_id=owner.user_id)
-        assert payout.state is money.PayoutState.SETTLED
+        (payout,) = uow.all(Payout, user_id=owner.user_id)
+        assert payout.state is PayoutState.SETTLED
         assert payout.idempotency_key == money.weekly_payout_key(monday.date(), "USD")
 
     # The same week again (a second scheduler, a retry): nobody is paid twice, even with

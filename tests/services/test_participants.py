@@ -13,9 +13,9 @@ import ingest_media as media
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, NotFound
+from datatrust.domain.invitations import InvitationState, ParticipantInvitation
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.services import ingest, items, participants, snapshots
-from datatrust.services.participants import InvitationState, ParticipantInvitation
 
 
 def secret(services) -> bytes:

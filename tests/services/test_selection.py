@@ -13,12 +13,11 @@ import pytest
 from test_licences_service import T0, a_training_use, an_item, training_offer
 
 from datatrust.adapters.db import queries
+from datatrust.domain.consent import ConsentRow, LicenceOffer
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import evaluate
 from datatrust.services import consent, licences
-from datatrust.services.consent import ConsentRow
-from datatrust.services.licences import LicenceOffer
 
 UNTIL = T0 + timedelta(days=200)
 # The server's time the selections are judged at (a value the service receives).

@@ -14,12 +14,11 @@ from test_build_licensee import T0
 from test_build_licensee import an_agreement as agreement_under
 
 from datatrust.domain.accounts import Organisation
-from datatrust.domain.consent import ConsentEventType, ConsentState
+from datatrust.domain.consent import ConsentEventRow, ConsentEventType, ConsentRow, ConsentState
 from datatrust.domain.items import ItemStatus
+from datatrust.domain.orders import AgreementRow
+from datatrust.domain.snapshots import Revocation
 from datatrust.services import revocations, snapshots
-from datatrust.services.consent import ConsentEventRow, ConsentRow
-from datatrust.services.orders import AgreementRow
-from datatrust.services.revocations import Revocation
 
 WITHDRAWN_AT = T0 + timedelta(days=40)
 LICENSEE = Organisation(id=7, legal_name="Ada Lab", country="ZA")

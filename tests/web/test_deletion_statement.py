@@ -16,7 +16,8 @@ from datatrust.client import verify_jws
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.clock import utcnow
-from datatrust.services.revocations import Revocation, check_deadlines
+from datatrust.domain.snapshots import Revocation
+from datatrust.services.revocations import check_deadlines
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from datatrust.adapters.payments import payment_rail_for
 from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.campaigns import Campaign
+from datatrust.domain.consent import LicenceOffer
 from datatrust.domain.currencies import MINOR_UNITS
 from datatrust.domain.items import Item
 from datatrust.domain.licence import TEMPLATES
@@ -34,7 +35,6 @@ from datatrust.domain.places import PLACES
 from datatrust.i18n import LOCALE_DIR, format_money, translator
 from datatrust.services import accounts, campaigns, licences, orders
 from datatrust.services.demo import BUYER, CONTRIBUTORS, OPERATOR, RECORDINGS, seed_demo
-from datatrust.services.licences import LicenceOffer
 from datatrust.web.pages.common import EXAMPLE_CHANGES, EXAMPLE_PRICE_MINOR
 from datatrust.web.pages.contributor import licence_price
 from support import TEST_QUEUE, make_settings, redis_reachable, require_service

@@ -12,7 +12,7 @@ from test_croissant_every_byte import PHOTO, listed_photo
 from test_seed_story import TRAINING, WALK, buyer, license_training_only, listed_item, year_of_use
 
 from datatrust.domain.items import Item, ItemKind
-from datatrust.services.samples import EvaluationSample
+from datatrust.domain.samples import EvaluationSample
 
 
 def _declared(client, services, people, name="sampler", photos=2):

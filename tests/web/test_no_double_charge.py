@@ -14,6 +14,7 @@ import pytest
 from test_seed_story import TRAINING, WALK, buyer, fund, license_training_only, listed_item
 
 from datatrust.domain.errors import Conflict
+from datatrust.domain.orders import AgreementRow
 from datatrust.services import money, orders
 
 
@@ -177,7 +178,7 @@ def test_two_quotes_bought_one_after_the_other_charge_each_item_once(
         orders.purchase_order(uow, trainer.actor, b["id"], fee_percent=fee)
     assert _paid_minor(client, trainer) == paid
     with services.uow() as uow:
-        assert len(uow.all(orders.AgreementRow, org_id=trainer.actor.org_id)) == 2
+        assert len(uow.all(AgreementRow, org_id=trainer.actor.org_id)) == 2
     _ledger_ok(services, people)
 
 

@@ -30,12 +30,12 @@ from datatrust.client import filter_allowed, verify_feed
 from datatrust.domain.accounts import Organisation, OrgStatus, User
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.clock import utcnow
+from datatrust.domain.consent import Receipt
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Role
 from datatrust.pipeline.snapshot import INDEX_COLUMNS
 from datatrust.services import accounts
-from datatrust.services.consent import Receipt
 from datatrust.services.revocations import check_deadlines
 from datatrust.services.snapshots import object_key
 from support import make_persona

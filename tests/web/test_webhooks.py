@@ -19,6 +19,7 @@ from datatrust.domain.audit import AuditEvent
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.jobs import JobState, OutboxJob
+from datatrust.domain.webhooks import WebhookDelivery
 from datatrust.services import webhooks
 from datatrust.services.ports import WebhookReply
 
@@ -100,7 +101,7 @@ def _retry_now(services, job_id: int) -> str:
 def _wait_after(services, job: OutboxJob) -> timedelta:
     """How long after its latest attempt began the job is next due."""
     with services.uow() as uow:
-        [last] = uow.all(webhooks.WebhookDelivery, order_by="-id", limit=1)
+        [last] = uow.all(WebhookDelivery, order_by="-id", limit=1)
     return as_utc(job.run_after) - as_utc(last.at)
 
 

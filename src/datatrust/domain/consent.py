@@ -21,13 +21,14 @@ is an adapter's job (no cryptography in the domain).
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from datatrust.domain.clock import as_utc
+from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.licence import Licence
 from datatrust.domain.purposes import PURPOSES
 from datatrust.domain.territories import ISO_3166_ALPHA2
 
@@ -380,3 +381,79 @@ def _base_claims(record: ConsentRecord, event: ConsentEvent) -> dict[str, Any]:
         "given_at": record.given_at.isoformat(),
         "licence_id": record.licence_id,
     }
+
+
+@dataclass(eq=False)
+class ConsentRow:
+    """A stored consent record: the 27560 fields as JSON (``fields``), its events in
+    ``ConsentEventRow``. ``state`` is the last event's resulting state, kept here so a
+    selection can read it without replaying events."""
+
+    uid: str
+    owner_id: int
+    item_id: int
+    offer_id: int
+    fields: dict[str, Any]
+    state: ConsentState = ConsentState.ACTIVE
+    holders_notified: list[Any] | None = None
+    holders_notified_at: datetime | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class ConsentEventRow:
+    """One append-only event of a consent record; ``seq`` counts from 0."""
+
+    consent_id: int
+    seq: int
+    type: ConsentEventType
+    at: datetime
+    actor: str
+    resulting_state: ConsentState
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class Receipt:
+    """A signed receipt for one event (compact JWS, Ed25519)."""
+
+    consent_id: int
+    owner_id: int
+    event_seq: int
+    event_type: ConsentEventType
+    jws: str
+    kid: str
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
+
+
+class OfferStatus(StrEnum):
+    ACTIVE = "active"
+    REPLACED = "replaced"
+
+
+@dataclass(eq=False)
+class LicenceOffer:
+    """One version of a contributor's licence offer. ``licence`` is ``Licence.to_dict()``."""
+
+    owner_id: int
+    licence: dict[str, Any]
+    version: int = 1
+    supersedes_id: int | None = None
+    status: OfferStatus = OfferStatus.ACTIVE
+    is_default: bool = False
+    created_at: datetime = field(default_factory=utcnow)
+    # The licence's own id (``licence["id"]``), a column so a licence IRI finds its row.
+    licence_key: str = ""
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.licence_key:
+            self.licence_key = str(self.licence.get("id") or "")
+
+    def terms(self) -> Licence:
+        """The stored terms, validated again (a stored offer that no longer validates
+        raises ``InvalidInput``; ``selectable_items`` treats that as a denial)."""
+        return Licence.from_dict(self.licence)

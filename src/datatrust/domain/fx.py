@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
+from datatrust.domain.clock import utcnow
 from datatrust.domain.currencies import currency as _currency
 from datatrust.domain.errors import InvalidInput, NotFound
 from datatrust.domain.money import Money
@@ -150,3 +151,15 @@ def approximate(
     top = money.amount_minor * numerator * 10**target.minor_units
     bottom = denominator * 10**source_places
     return Approximation(Money(_round_half_away(top, bottom), target.code), as_of)
+
+
+@dataclass
+class FxRateRow:
+    """An operator-supplied display rate: ``1 base = rate quote`` published on ``as_of``."""
+
+    base: str
+    quote: str
+    rate: str
+    as_of: date
+    created_at: datetime = field(default_factory=utcnow)
+    id: int | None = None

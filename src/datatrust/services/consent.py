@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +25,16 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import (
     ConsentEvent,
+    ConsentEventRow,
     ConsentEventType,
     ConsentRecord,
+    ConsentRow,
     ConsentState,
     DataCategory,
+    LicenceOffer,
+    OfferStatus,
     Party,
+    Receipt,
     ReceiptContext,
     give_consent,
     receipt_claims,
@@ -39,7 +44,7 @@ from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.licences import LicenceOffer, OfferStatus, default_offer
+from datatrust.services.licences import default_offer
 from datatrust.services.ports import Signer, UnitOfWork
 
 if TYPE_CHECKING:
@@ -66,55 +71,6 @@ DATA_CATEGORIES: dict[ItemKind, tuple[DataCategory, ...]] = {
     ItemKind.CALL: (DataCategory("voice", biometric=True), DataCategory("communication")),
     ItemKind.CHAT: (DataCategory("communication"),),
 }
-
-
-# --- persistence entities (mapped in adapters/db/tables_consent.py) ----------------------
-
-
-@dataclass(eq=False)
-class ConsentRow:
-    """A stored consent record: the 27560 fields as JSON (``fields``), its events in
-    ``ConsentEventRow``. ``state`` is the last event's resulting state, kept here so a
-    selection can read it without replaying events."""
-
-    uid: str
-    owner_id: int
-    item_id: int
-    offer_id: int
-    fields: dict[str, Any]
-    state: ConsentState = ConsentState.ACTIVE
-    holders_notified: list[Any] | None = None
-    holders_notified_at: datetime | None = None
-    created_at: datetime = field(default_factory=utcnow)
-    updated_at: datetime = field(default_factory=utcnow)
-    id: int | None = None
-
-
-@dataclass(eq=False)
-class ConsentEventRow:
-    """One append-only event of a consent record; ``seq`` counts from 0."""
-
-    consent_id: int
-    seq: int
-    type: ConsentEventType
-    at: datetime
-    actor: str
-    resulting_state: ConsentState
-    id: int | None = None
-
-
-@dataclass(eq=False)
-class Receipt:
-    """A signed receipt for one event (compact JWS, Ed25519)."""
-
-    consent_id: int
-    owner_id: int
-    event_seq: int
-    event_type: ConsentEventType
-    jws: str
-    kid: str
-    created_at: datetime = field(default_factory=utcnow)
-    id: int | None = None
 
 
 @dataclass(frozen=True)

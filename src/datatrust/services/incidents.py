@@ -32,11 +32,11 @@ from datatrust.domain.incidents import (
 )
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import Actor, Permission, Role, authorize
+from datatrust.domain.snapshots import SnapshotItem
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.mail import queue_mail
 from datatrust.services.ports import MailMessage, UnitOfWork
-from datatrust.services.snapshots import SnapshotItem
 
 REMIND_JOB = "incidents.remind"
 # What in the access log counts as the item being reached.

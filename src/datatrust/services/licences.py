@@ -19,11 +19,11 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.consent import ConsentRow, LicenceOffer, OfferStatus
 from datatrust.domain.errors import Conflict, InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import (
@@ -47,38 +47,6 @@ if TYPE_CHECKING:
 
 # The platform assigns these; a caller's values would only confuse the version chain.
 _PLATFORM_FIELDS = ("id", "version")
-
-
-class OfferStatus(StrEnum):
-    ACTIVE = "active"
-    REPLACED = "replaced"
-
-
-# Persistence entities live here rather than in ``domain/`` because they are records of
-# the service (which row supersedes which), not rules; the rules are ``domain.licence``.
-@dataclass(eq=False)
-class LicenceOffer:
-    """One version of a contributor's licence offer. ``licence`` is ``Licence.to_dict()``."""
-
-    owner_id: int
-    licence: dict[str, Any]
-    version: int = 1
-    supersedes_id: int | None = None
-    status: OfferStatus = OfferStatus.ACTIVE
-    is_default: bool = False
-    created_at: datetime = field(default_factory=utcnow)
-    # The licence's own id (``licence["id"]``), a column so a licence IRI finds its row.
-    licence_key: str = ""
-    id: int | None = None
-
-    def __post_init__(self) -> None:
-        if not self.licence_key:
-            self.licence_key = str(self.licence.get("id") or "")
-
-    def terms(self) -> Licence:
-        """The stored terms, validated again (a stored offer that no longer validates
-        raises ``InvalidInput``; ``selectable_items`` treats that as a denial)."""
-        return Licence.from_dict(self.licence)
 
 
 def _now(at: datetime | None) -> datetime:
@@ -285,8 +253,6 @@ def attach_offer(
 
 
 def _consent_is_live(uow: UnitOfWork, consent_id: int) -> bool:
-    from datatrust.services.consent import ConsentRow  # the two modules refer to each other
-
     row = uow.get(ConsentRow, consent_id)
     return row is not None and row.state != "withdrawn"
 

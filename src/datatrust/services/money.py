@@ -47,7 +47,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,10 +60,11 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.currencies import currency as currency_info
 from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
-from datatrust.domain.fx import Rate, RateNotFound, approximate
+from datatrust.domain.fx import FxRateRow, Rate, RateNotFound, approximate
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, JournalEntry
 from datatrust.domain.money import Money
 from datatrust.domain.payfloor import hourly_rate, meets_floor, minimum_pay_per_unit
+from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
 from datatrust.services.ports import UnitOfWork, UnitOfWorkFactory
@@ -76,58 +76,6 @@ MAX_KEY_LENGTH = 120
 
 
 # -- records ----------------------------------------------------------------------------
-
-
-class PayoutState(StrEnum):
-    REQUESTED = "requested"  # earnings set aside (payable → in transit), not sent yet
-    SENDING = "sending"  # handed (or about to be handed) to the provider
-    SETTLED = "settled"  # the provider paid (in transit → external cash)
-    FAILED = "failed"  # the provider refused; earnings returned (in transit → payable)
-
-
-@dataclass
-class Payout:
-    """A contributor's payout request. ``(user_id, idempotency_key)`` is unique."""
-
-    user_id: int
-    idempotency_key: str
-    amount_minor: int
-    currency: str
-    state: PayoutState = PayoutState.REQUESTED
-    batch_id: str | None = None
-    provider: str | None = None
-    provider_ref: str | None = None
-    failure_reason: str | None = None
-    created_at: datetime = field(default_factory=utcnow)
-    updated_at: datetime = field(default_factory=utcnow)
-    claimed_by: str | None = None  # the process whose batch holds the claim (``sending``)
-    lease_until: datetime | None = None  # the claim holds until then; None: no live claim
-    id: int | None = None
-
-    @property
-    def owner_id(self) -> int:
-        return self.user_id
-
-    @property
-    def amount(self) -> Money:
-        return Money(int(self.amount_minor), self.currency)
-
-    @property
-    def key(self) -> str:
-        """What the provider receives as its idempotency key."""
-        return f"payout:{self.id}"
-
-
-@dataclass
-class FxRateRow:
-    """An operator-supplied display rate: ``1 base = rate quote`` published on ``as_of``."""
-
-    base: str
-    quote: str
-    rate: str
-    as_of: date
-    created_at: datetime = field(default_factory=utcnow)
-    id: int | None = None
 
 
 # -- ports ------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import importlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from datatrust.domain import ledger
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.consent import ConsentRow, LicenceOffer
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use, evaluate
@@ -45,6 +46,7 @@ from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.licence_text import Amount, UnitPay
 from datatrust.domain.money import Money
 from datatrust.domain.odrl import Agreement, agreement_to_odrl
+from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.territories import is_known_territory
@@ -53,7 +55,6 @@ from datatrust.services.accounts import actor_label
 from datatrust.services.consent import RECIPIENTS_CHANGED_JOB
 from datatrust.services.licences import (
     MODEL_ACTIONS,
-    LicenceOffer,
     Selection,
     parse_replica_use,
     selectable_items,
@@ -79,60 +80,6 @@ def by_ids(uow: UnitOfWork, cls: type, ids: Any, attr: str = "id", **filters: An
     for lo in range(0, len(wanted), _IN_CHUNK):
         out.extend(uow.all(cls, **{f"{attr}__in": wanted[lo : lo + _IN_CHUNK]}, **filters))
     return out
-
-
-# --- persistence entities (mapped in adapters/db/tables_orders.py) ---------------------
-
-
-@dataclass(eq=False)
-class Order:
-    """A declared use, its selection and quote; ``purchased`` once bought.
-
-    ``use`` is ``use_to_dict``'s JSON; ``item_ids`` the selection; ``reasons`` the count of
-    excluded items per reason code; ``quote`` what ``quote_for`` returned.
-    """
-
-    org_id: int
-    created_by: int
-    use: dict[str, Any]
-    item_ids: list[int]
-    excluded: int
-    reasons: dict[str, int]
-    quote: dict[str, Any]
-    state: str = "quoted"
-    created_at: datetime = field(default_factory=utcnow)
-    purchased_at: datetime | None = None
-    id: int | None = None
-
-
-@dataclass(eq=False)
-class AgreementRow:
-    """One item's licence taken by one organisation for one declared use.
-
-    ``licence`` keeps the exact terms agreed (``Licence.to_dict``), so a later revision of
-    the offer never changes what this buyer agreed to. ``contributor_id`` is deliberately
-    not called ``owner_id``: the policy reads ``org_id``, and the buyer's organisation is
-    who may read an agreement (the contributor reads its sale in the passport).
-    """
-
-    order_id: int
-    org_id: int
-    item_id: int
-    contributor_id: int
-    offer_id: int
-    consent_id: int | None
-    licence: dict[str, Any]
-    use: dict[str, Any]
-    price_minor: int
-    fee_minor: int
-    contributor_share_minor: int
-    currency: str
-    content_sha256: str
-    agreed_at: datetime = field(default_factory=utcnow)
-    id: int | None = None
-
-    def terms(self) -> Licence:
-        return Licence.from_dict(self.licence)
 
 
 # --- the buyer's organisation ------------------------------------------------------------
@@ -973,8 +920,6 @@ def catalogue(
     """
     org = approved_org(uow, actor, Permission.CATALOGUE_READ)
     moment = as_utc(now or utcnow())
-    from datatrust.services.consent import ConsentRow
-
     items = uow.all(Item, status=ItemStatus.LISTED, order_by="id")
     offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
     consents = {c.id: c for c in by_ids(uow, ConsentRow, {i.consent_id for i in items})}

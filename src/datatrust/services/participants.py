@@ -22,19 +22,18 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.consent import LicenceOffer
 from datatrust.domain.errors import Conflict, NotFound
+from datatrust.domain.invitations import INVITATION_LIFETIME, InvitationState, ParticipantInvitation
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.ports import UnitOfWork
 
-INVITATION_LIFETIME = timedelta(days=30)
 REPROCESS_JOB = "item.reprocess"
 CONVERSATION_KINDS = frozenset({ItemKind.CHAT, ItemKind.CALL})
 # Items whose de-identified version may still change (a listed chat is shipped as it was
@@ -52,32 +51,6 @@ def reprocessable(item: Item) -> bool:
     return item.status in REPROCESSABLE or (
         item.kind is ItemKind.CALL and item.status is ItemStatus.LISTED
     )
-
-
-class InvitationState(StrEnum):
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    DECLINED = "declined"
-
-
-@dataclass(eq=False)
-class ParticipantInvitation:
-    """One other participant of one item. ``owner_id`` is the contributor's (the policy
-    lets only them list it); the participant is known only by ``label``."""
-
-    item_id: int
-    owner_id: int
-    label: str
-    nonce: str
-    token_hash: str
-    state: InvitationState = InvitationState.PENDING
-    expires_at: datetime = field(default_factory=lambda: utcnow() + INVITATION_LIFETIME)
-    decided_at: datetime | None = None
-    created_at: datetime = field(default_factory=utcnow)
-    id: int | None = None
-
-    def expired(self, now: datetime) -> bool:
-        return self.state is InvitationState.PENDING and now >= as_utc(self.expires_at)
 
 
 def make_token(secret: bytes, nonce: str) -> str:
@@ -181,8 +154,6 @@ def _by_token(uow: UnitOfWork, token: str, *, lock: bool = False) -> Participant
 
 
 def _licence_summary(uow: UnitOfWork, item: Item) -> list[str]:
-    from datatrust.services.licences import LicenceOffer
-
     offer = uow.get(LicenceOffer, item.licence_id) if item.licence_id else None
     if offer is not None:
         from datatrust.i18n import explain_licence  # Babel only when asked for

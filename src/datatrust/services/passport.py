@@ -17,8 +17,8 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.domain.snapshots import Revocation, SnapshotItem
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.snapshots import SnapshotItem
 
 # Plain words for each step (msgids), in the order a contributor thinks about them. A tag
 # not named here (a step added later) reads as ``OTHER_STEP``: never as its code.
@@ -137,7 +137,6 @@ def buyers_told(uow: UnitOfWork, item_id: int) -> list[dict[str, Any]]:
     attestation came late and whether the deadline passed unattested (it was then
     suspended). From the notices themselves, in the order they were made."""
     from datatrust.domain.accounts import Organisation
-    from datatrust.services.revocations import Revocation
 
     def iso(moment: Any) -> str | None:
         return as_utc(moment).isoformat() if moment is not None else None

@@ -17,7 +17,6 @@ Builds and deliveries look approvals up the same way (``approved_for``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,32 +24,12 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput
 from datatrust.domain.items import Item
+from datatrust.domain.orders import APPROVED, PENDING, REFUSED, ReplicaApproval
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
 from datatrust.services.ports import UnitOfWork
 
-PENDING = "pending"
-APPROVED = "approved"
-REFUSED = "refused"
 DECISIONS = {"approve": APPROVED, "refuse": REFUSED}
-
-
-@dataclass(eq=False)
-class ReplicaApproval:
-    """One request to a contributor to approve one replica use of one item by one
-    organisation. ``use`` is ``orders.use_to_dict``'s JSON; ``org_name`` is kept so the
-    contributor reads who asks, never an id."""
-
-    item_id: int
-    owner_id: int
-    org_id: int
-    org_name: str
-    use: dict[str, Any]
-    order_id: int | None = None
-    state: str = PENDING
-    requested_at: datetime = field(default_factory=utcnow)
-    decided_at: datetime | None = None
-    id: int | None = None
 
 
 def approved_for(uow: UnitOfWork, org_id: int, use: Mapping[str, Any]) -> set[int]:

@@ -31,41 +31,22 @@ from typing import Any
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentEventType
+from datatrust.domain.consent import ConsentEventRow, ConsentEventType, ConsentRow
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
+from datatrust.domain.orders import AgreementRow
 from datatrust.domain.permissions import Actor, Permission
+from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
 from datatrust.services import consent as consent_service
 from datatrust.services import webhooks
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.orders import AgreementRow, approved_org, refuse
+from datatrust.services.orders import approved_org, refuse
 from datatrust.services.ports import Signer, UnitOfWork
-from datatrust.services.snapshots import Snapshot, SnapshotItem
 
 CHECK_DEADLINES_JOB = "revocations.check_deadlines"
 FEED_TYPE = "datatrust-revocation-feed"
-
-
-@dataclass(eq=False)
-class Revocation:
-    """One notice to one buyer about one item it holds. Unique per (org, item).
-    ``content_sha256`` is the first hash the buyer received it as; ``held_hashes`` gives
-    every one (from the snapshot records)."""
-
-    org_id: int
-    item_id: int
-    content_sha256: str
-    reason: str  # "withdrawn" | "expired"
-    noticed_at: datetime
-    deadline: datetime
-    acknowledged_at: datetime | None = None
-    attested_at: datetime | None = None
-    late: bool = False
-    overdue_at: datetime | None = None
-    seq: int = 0  # its place in the org's feed: 1, 2, 3 … (``next_seq``), never reused
-    id: int | None = None
 
 
 # --- who holds what ----------------------------------------------------------------------
@@ -121,7 +102,7 @@ def notice_ends_at(uow: UnitOfWork, agreement: AgreementRow) -> datetime | None:
     if days <= 0 or agreement.consent_id is None:
         return None
     withdrawn = uow.all(
-        consent_service.ConsentEventRow,
+        ConsentEventRow,
         consent_id=agreement.consent_id,
         type=ConsentEventType.WITHDRAWN,
         order_by="-seq",
@@ -598,8 +579,6 @@ def check_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, i
     withdrawn without a notice yet (a missed hook is caught here). Safe to run any time,
     any number of times. Does not commit.
     """
-    from datatrust.services.consent import ConsentRow
-
     moment = as_utc(now or utcnow())
     noticed = 0
     for held in uow.all(SnapshotItem):

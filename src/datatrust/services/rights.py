@@ -20,21 +20,16 @@ from datatrust.domain.accounts import (
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import ReviewVote
 from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.consent import ConsentRow, LicenceOffer
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.permissions import Actor, Permission, authorize
 from datatrust.domain.uploads import ResumableUpload
 from datatrust.services.accounts import actor_label
-from datatrust.services.consent import (
-    ConsentRow,
-    ConsentState,
-    apply_withdrawal,
-    list_my_consents,
-)
+from datatrust.services.consent import ConsentState, apply_withdrawal, list_my_consents
 from datatrust.services.items import readable
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.licences import LicenceOffer
 from datatrust.services.mail import SEND_JOB
 from datatrust.services.ports import ObjectStore, Shredder, Signer, UnitOfWork
 from datatrust.services.storage import EncryptedStorage

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +22,11 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.orders import Order
 from datatrust.domain.permissions import Actor, Permission
+from datatrust.domain.samples import EvaluationSample
 from datatrust.services.accounts import actor_label
-from datatrust.services.orders import Order, approved_org, by_ids
+from datatrust.services.orders import approved_org, by_ids
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
@@ -33,18 +34,6 @@ SAMPLE_MAX_ITEMS = 5
 PREVIEW_PIXELS = 320  # the longer side of a photo's preview
 CHAT_PREVIEW_LINES = 12
 PREVIEWABLE = (ItemKind.PHOTO, ItemKind.CHAT)
-
-
-@dataclass(eq=False)
-class EvaluationSample:
-    """One item shown to an organisation in an evaluation sample."""
-
-    org_id: int
-    item_id: int
-    order_id: int
-    requested_by: int
-    created_at: datetime = field(default_factory=utcnow)
-    id: int | None = None
 
 
 def _mark(org: Organisation, day: str) -> str:

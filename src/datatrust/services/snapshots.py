@@ -31,33 +31,27 @@ import re
 import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.consent import ConsentRow
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.licence import evaluate
+from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem, SnapshotShard
 from datatrust.pipeline import compliance
 from datatrust.pipeline import snapshot as writer
 from datatrust.pipeline.regions import REGION_RESOLUTION, region_cell
 from datatrust.services.accounts import actor_label
 from datatrust.services.audit import sign_checkpoint
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.orders import (
-    AgreementRow,
-    Order,
-    approved_org,
-    by_ids,
-    item_language,
-    refuse,
-    use_from_dict,
-)
+from datatrust.services.orders import approved_org, by_ids, item_language, refuse, use_from_dict
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import (
     SEALED_FIELD_PREFIX,
@@ -143,59 +137,6 @@ RAI_TEXT: dict[str, str | list[str]] = {
 }
 
 
-# --- persistence entities (mapped in adapters/db/tables_orders.py) ---------------------
-
-
-@dataclass(eq=False)
-class Snapshot:
-    """One build. ``files`` maps file name → {sha256, size, key} once written."""
-
-    org_id: int
-    order_id: int
-    created_by: int
-    version: str
-    item_ids: list[int]
-    dropped: dict[str, list[str]]
-    shard_count: int
-    state: str = "building"
-    shards_done: int = 0
-    files: dict[str, Any] = field(default_factory=dict)
-    previous_id: int | None = None
-    created_at: datetime = field(default_factory=utcnow)
-    finished_at: datetime | None = None
-    # The data key its files are encrypted under, wrapped by the master key.
-    wrapped_key: bytes | None = None
-    id: int | None = None
-
-
-@dataclass(eq=False)
-class SnapshotShard:
-    snapshot_id: int
-    index: int
-    name: str
-    item_ids: list[int]
-    state: str = "pending"
-    sha256: str | None = None
-    size: int | None = None
-    id: int | None = None
-
-
-@dataclass(eq=False)
-class SnapshotItem:
-    """An item planned into a snapshot: delivered to ``org_id`` once the snapshot is ready."""
-
-    snapshot_id: int
-    org_id: int
-    item_id: int
-    agreement_id: int
-    shard_index: int
-    key: str
-    content_sha256: str
-    licence_id: str
-    consent_record_id: str
-    id: int | None = None
-
-
 def object_key(snapshot_id: int, name: str) -> str:
     # Object keys are lower case (see adapters.objectstore); file names need not be.
     return f"snapshots/{snapshot_id}/{name.lower()}"
@@ -216,8 +157,7 @@ def _why_not(
     if it may go. The recipient must be the agreement's licensee (an affiliate is another
     organisation), and the licence is judged for the recipient, so an offer to named
     organisations or another holder's exclusivity keeps it out too."""
-    from datatrust.services.consent import ConsentRow
-    from datatrust.services.revocations import Revocation, notice_ends_at
+    from datatrust.services.revocations import notice_ends_at
 
     if item is None:
         return ["item_missing"]
@@ -339,9 +279,6 @@ def build_snapshot(
     )
     uow.add(snapshot)
     uow.flush()
-    from datatrust.services.consent import ConsentRow
-
-    # Shard names are unique to the build: Croissant readers cache an archive's extraction
     # by its contentUrl, so two builds' "shard-00000.tar" would read as one.
     tag = secrets.token_hex(4)
     for index, chunk in enumerate(chunks):
@@ -717,8 +654,6 @@ def open_download(
     signature, an expired link, a snapshot whose buyer is suspended or that holds an item
     revoked for its buyer (build the next version). An unknown file is ``NotFound``.
     """
-    from datatrust.services.revocations import Revocation
-
     moment = as_utc(now or utcnow())
     path = file_path(snapshot_id, name)
 

@@ -18,12 +18,12 @@ from typing import Any
 
 from datatrust.domain.accounts import Organisation as OrgRecord
 from datatrust.domain.accounts import OrgStatus, User
+from datatrust.domain.consent import LicenceOffer
 from datatrust.domain.errors import NotFound
 from datatrust.domain.iris import InstanceIris
 from datatrust.domain.licence import Licence
 from datatrust.domain.odrl import context, licence_from_jsonld, licence_to_odrl
 from datatrust.domain.odrl_profile import profile_document
-from datatrust.services.licences import LicenceOffer
 from datatrust.services.ports import UnitOfWork
 
 _PERSON_INFO = b"datatrust person iri v1"

@@ -23,7 +23,9 @@ from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.errors import InvalidInput, NotFound
 from datatrust.domain.items import Item
+from datatrust.domain.orders import AgreementRow
 from datatrust.domain.permissions import MISSING, Actor, Permission, Role, authorize
+from datatrust.domain.snapshots import Snapshot, SnapshotItem
 from datatrust.pipeline.fingerprint import AudioFingerprint
 from datatrust.pipeline.trace import (
     Query,
@@ -35,9 +37,7 @@ from datatrust.pipeline.trace import (
 )
 from datatrust.services.accounts import actor_label
 from datatrust.services.mail import queue_mail
-from datatrust.services.orders import AgreementRow
 from datatrust.services.ports import MailMessage, UnitOfWork
-from datatrust.services.snapshots import Snapshot, SnapshotItem
 from datatrust.services.storage import EncryptedStorage
 
 # Photos whose pHash does not match are compared by keypoints against their de-identified

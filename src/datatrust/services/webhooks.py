@@ -26,7 +26,6 @@ Redirects are never followed.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +35,8 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import InvalidInput, NotFound
 from datatrust.domain.permissions import Actor, Permission, Role
+from datatrust.domain.snapshots import Revocation
+from datatrust.domain.webhooks import Webhook, WebhookDelivery
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.mail import queue_mail
@@ -46,35 +47,6 @@ PUSH_JOB = "webhooks.push"
 NOTICE_TYPE = "datatrust-revocation-notice"
 MAX_URL_LENGTH = 2000
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-@dataclass(eq=False)
-class Webhook:
-    org_id: int
-    url: str
-    created_by: int
-    created_at: datetime
-    failures: int = 0  # failed attempts in a row; a success resets it
-    alerted_at: datetime | None = None  # operators alerted for the current run of failures
-    removed_at: datetime | None = None
-    id: int | None = None
-
-
-@dataclass(eq=False)
-class WebhookDelivery:
-    """One attempt to push one notice. ``ok``: the webhook answered 2xx in time."""
-
-    webhook_id: int
-    org_id: int
-    notice_id: int
-    seq: int
-    attempt: int
-    at: datetime
-    ok: bool
-    status: int | None = None
-    error: str | None = None
-    duration_ms: int = 0
-    id: int | None = None
 
 
 class WebhookFailed(RuntimeError):
@@ -285,12 +257,7 @@ def notice_claims(
     """The pushed body's claims: the notice as the feed lists it, the feed's position
     (``last_seq``) and where to read the whole feed. ``aud`` is the webhook URL, so a body
     captured at one buyer's endpoint cannot be replayed at another's as its own."""
-    from datatrust.services.revocations import (
-        JWKS_PATH,
-        Revocation,
-        feed_entry,
-        held_hashes,
-    )
+    from datatrust.services.revocations import JWKS_PATH, feed_entry, held_hashes
 
     notice = uow.get(Revocation, notice_id)
     assert notice is not None

@@ -17,7 +17,7 @@ from datatrust.adapters.db.tables_ledger import payouts
 from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import JobState, OutboxJob
-from datatrust.services.money import PayoutState
+from datatrust.domain.payouts import PayoutState
 
 if TYPE_CHECKING:
     from datatrust.adapters.db.ledger_store import SqlLedger

@@ -16,9 +16,15 @@ from sqlalchemy import (
 )
 
 from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
-from datatrust.domain.consent import ConsentEventType, ConsentState
-from datatrust.services.consent import ConsentEventRow, ConsentRow, Receipt
-from datatrust.services.licences import LicenceOffer, OfferStatus
+from datatrust.domain.consent import (
+    ConsentEventRow,
+    ConsentEventType,
+    ConsentRow,
+    ConsentState,
+    LicenceOffer,
+    OfferStatus,
+    Receipt,
+)
 
 licence_offers = Table(
     "licence_offers",

@@ -26,7 +26,8 @@ from sqlalchemy import (
 )
 
 from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
-from datatrust.services.money import FxRateRow, Payout, PayoutState
+from datatrust.domain.fx import FxRateRow
+from datatrust.domain.payouts import Payout, PayoutState
 
 ledger_accounts = Table(
     "ledger_accounts",

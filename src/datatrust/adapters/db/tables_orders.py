@@ -18,10 +18,8 @@ from sqlalchemy import (
 )
 
 from datatrust.adapters.db.tables import TZ, mapper_registry, metadata
-from datatrust.services.orders import AgreementRow, Order
-from datatrust.services.replica_approvals import ReplicaApproval
-from datatrust.services.revocations import Revocation
-from datatrust.services.snapshots import Snapshot, SnapshotItem, SnapshotShard
+from datatrust.domain.orders import AgreementRow, Order, ReplicaApproval
+from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem, SnapshotShard
 
 orders = Table(
     "orders",

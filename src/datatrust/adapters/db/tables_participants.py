@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, UniqueConstraint
 
 from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
-from datatrust.services.participants import InvitationState, ParticipantInvitation
+from datatrust.domain.invitations import InvitationState, ParticipantInvitation
 
 participant_invitations = Table(
     "participant_invitations",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
 
 from datatrust.adapters.db.tables import TZ, mapper_registry, metadata
-from datatrust.services.webhooks import Webhook, WebhookDelivery
+from datatrust.domain.webhooks import Webhook, WebhookDelivery
 
 webhooks = Table(
     "webhooks",

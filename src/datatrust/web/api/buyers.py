@@ -13,7 +13,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from datatrust.bootstrap import Services
+from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Actor, Permission
+from datatrust.domain.snapshots import Snapshot
 from datatrust.services import orders, passport, revocations, samples, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
@@ -71,7 +73,7 @@ class SampleIn(Strict):
     items: int = Field(default=3, ge=1, le=samples.SAMPLE_MAX_ITEMS)
 
 
-def order_out(order: orders.Order) -> dict[str, Any]:
+def order_out(order: Order) -> dict[str, Any]:
     return {
         "id": order.id,
         "state": order.state,
@@ -86,7 +88,7 @@ def order_out(order: orders.Order) -> dict[str, Any]:
     }
 
 
-def agreement_out(a: orders.AgreementRow) -> dict[str, Any]:
+def agreement_out(a: AgreementRow) -> dict[str, Any]:
     return {
         "id": a.id,
         "item_id": a.item_id,
@@ -100,7 +102,7 @@ def agreement_out(a: orders.AgreementRow) -> dict[str, Any]:
     }
 
 
-def snapshot_out(s: snapshots.Snapshot) -> dict[str, Any]:
+def snapshot_out(s: Snapshot) -> dict[str, Any]:
     return {
         "id": s.id,
         "order_id": s.order_id,

@@ -14,6 +14,8 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from datatrust.bootstrap import Services
+from datatrust.domain.consent import LicenceOffer, Receipt
+from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import consent, licences, replica_approvals, rights, standards
 from datatrust.services.ports import UnitOfWork
@@ -120,7 +122,7 @@ class ErasedOut(BaseModel):
     erased_at: datetime
 
 
-def offer_out(offer: licences.LicenceOffer) -> OfferOut:
+def offer_out(offer: LicenceOffer) -> OfferOut:
     return OfferOut(
         id=offer.id,
         version=offer.version,
@@ -132,7 +134,7 @@ def offer_out(offer: licences.LicenceOffer) -> OfferOut:
     )
 
 
-def receipt_out(receipt: consent.Receipt) -> ReceiptOut:
+def receipt_out(receipt: Receipt) -> ReceiptOut:
     return ReceiptOut(
         id=receipt.id,
         event_seq=receipt.event_seq,
@@ -300,7 +302,7 @@ class ReplicaApprovalOut(BaseModel):
     decided_at: datetime | None
 
 
-def approval_out(row: replica_approvals.ReplicaApproval) -> ReplicaApprovalOut:
+def approval_out(row: ReplicaApproval) -> ReplicaApprovalOut:
     assert row.id is not None
     return ReplicaApprovalOut(
         id=row.id,

@@ -14,6 +14,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.money import Money
+from datatrust.domain.payouts import Payout
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import money, payfloor
 from datatrust.services.ports import UnitOfWork
@@ -46,7 +47,7 @@ def _key(header: str | None) -> str:
     return header
 
 
-def payout_out(payout: money.Payout) -> dict[str, Any]:
+def payout_out(payout: Payout) -> dict[str, Any]:
     return {
         "id": payout.id,
         "amount": money.money_out(payout.amount),

@@ -15,10 +15,12 @@ from starlette.datastructures import FormData, UploadFile
 
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
+from datatrust.domain.consent import LicenceOffer
 from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from datatrust.domain.items import ItemKind
 from datatrust.domain.money import Money
+from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.permissions import Permission
 from datatrust.i18n import explain_flagged
 from datatrust.services import (
@@ -445,7 +447,7 @@ def my_licences(
 
 
 def _offer_sentences(
-    page: Page, unit: UnitOfWork, offer: licences.LicenceOffer, fee_percent: int
+    page: Page, unit: UnitOfWork, offer: LicenceOffer, fee_percent: int
 ) -> list[tuple[str, str | None]]:
     """One of the caller's offers in plain words, risks flagged: the money as a sale
     charges and pays it, the exclusive holder and named buyers by name."""
@@ -454,7 +456,7 @@ def _offer_sentences(
     return explain_flagged(terms, page.lang, orders.unit_pay(terms, fee_percent), names)
 
 
-def _approval_view(page: Page, row: replica_approvals.ReplicaApproval) -> dict[str, Any]:
+def _approval_view(page: Page, row: ReplicaApproval) -> dict[str, Any]:
     """One waiting replica use in words: who asks, for what, where and until when."""
     from babel import Locale
     from babel.lists import format_list

@@ -1,0 +1,82 @@
+"""Snapshots and revocation notices: a versioned build delivered to one buyer (its shards
+and the items planned into it), and the notice that buyer gets when an item it holds is
+withdrawn or expires. Stored records; ``services.snapshots`` and ``services.revocations``
+build and send them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from datatrust.domain.clock import utcnow
+
+
+@dataclass(eq=False)
+class Snapshot:
+    """One build. ``files`` maps file name → {sha256, size, key} once written."""
+
+    org_id: int
+    order_id: int
+    created_by: int
+    version: str
+    item_ids: list[int]
+    dropped: dict[str, list[str]]
+    shard_count: int
+    state: str = "building"
+    shards_done: int = 0
+    files: dict[str, Any] = field(default_factory=dict)
+    previous_id: int | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    # The data key its files are encrypted under, wrapped by the master key.
+    wrapped_key: bytes | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class SnapshotShard:
+    snapshot_id: int
+    index: int
+    name: str
+    item_ids: list[int]
+    state: str = "pending"
+    sha256: str | None = None
+    size: int | None = None
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class SnapshotItem:
+    """An item planned into a snapshot: delivered to ``org_id`` once the snapshot is ready."""
+
+    snapshot_id: int
+    org_id: int
+    item_id: int
+    agreement_id: int
+    shard_index: int
+    key: str
+    content_sha256: str
+    licence_id: str
+    consent_record_id: str
+    id: int | None = None
+
+
+@dataclass(eq=False)
+class Revocation:
+    """One notice to one buyer about one item it holds. Unique per (org, item).
+    ``content_sha256`` is the first hash the buyer received it as; ``held_hashes`` gives
+    every one (from the snapshot records)."""
+
+    org_id: int
+    item_id: int
+    content_sha256: str
+    reason: str  # "withdrawn" | "expired"
+    noticed_at: datetime
+    deadline: datetime
+    acknowledged_at: datetime | None = None
+    attested_at: datetime | None = None
+    late: bool = False
+    overdue_at: datetime | None = None
+    seq: int = 0  # its place in the org's feed: 1, 2, 3 … (``next_seq``), never reused
+    id: int | None = None
