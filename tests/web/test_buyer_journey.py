@@ -28,7 +28,7 @@ from test_webhooks import Receiver
 
 import trace_media
 from datatrust.client import Buyer
-from datatrust.services.revocations import Revocation
+from datatrust.domain.snapshots import Revocation
 
 
 def _load_with_three_libraries(folder: Path, tmp_path: Path) -> dict[str, dict[int, bytes]]:
