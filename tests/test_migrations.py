@@ -328,3 +328,37 @@ def test_migration_0025_seals_totp_secrets_written_in_clear(databases):
         assert erased.totp_secret is None and erased.totp_enabled_at is None
     finally:
         engine.dispose()
+
+
+def test_migration_0027_removes_the_raw_upload_hash_from_every_items_fingerprints(databases):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0026")
+        at = "2026-01-01 00:00:00"
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            for item_id, fingerprints in [
+                (1, {"sha256_original": "ab" * 32, "sha256_output": "cd" * 32, "phash": "8f"}),
+                (2, {"sha256_output": "ef" * 32}),
+                (3, None),
+            ]:
+                c.execute(
+                    text(
+                        "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                        "content_type, size, original_key, original_sha256, report, "
+                        "fingerprints, created_at, updated_at) VALUES (:id, 1, 'photo', "
+                        "'listed', '', 'f', 'image/jpeg', 1, 'k', 's', '{}', :fp, :at, :at)"
+                    ),
+                    {"id": item_id, "fp": json.dumps(fingerprints), "at": at},
+                )
+        migrate.upgrade(engine, "0027")
+        with engine.connect() as c:
+            stored = c.exec_driver_sql("SELECT fingerprints FROM items ORDER BY id").scalars()
+            rows = [json.loads(v) if isinstance(v, str) else v for v in stored]
+        assert rows == [
+            {"sha256_output": "cd" * 32, "phash": "8f"},
+            {"sha256_output": "ef" * 32},
+            None,
+        ]
+    finally:
+        engine.dispose()

@@ -149,6 +149,34 @@ def test_after_erasure_nothing_of_the_person_is_left_in_any_stored_byte(
     assert not left, "\n".join(left)
 
 
+def test_a_copy_of_the_data_folder_holds_no_title_file_name_or_content_hash_in_clear(
+    instance, tmp_path
+):
+    """Issue 14 §2, the attack: a copy of the database (or the object folder) gave every
+    item's title and file name in clear, and object files were named by the raw SHA-256,
+    so anyone holding a copy of a file learnt who had uploaded it. Now, while the person
+    is still here, none of these is in any stored byte or file name. (Their email and
+    display name still are: the honest list in the issue's note says so.)"""
+    svc = instance
+    _actor, _staging, needles = _someone_with_everything(svc)
+    sealed = {
+        name: text.encode()
+        for name, text in {
+            "photo title": f"{MARKER} at the market",
+            "chat title": f"chat with {MARKER}",
+            "photo file name": f"{MARKER}.jpg",
+            "chat file name": f"{MARKER}-chat.txt",
+            "upload file name": f"{MARKER}-2.jpg",
+            "chat text": f"{MARKER} says bye",
+        }.items()
+    }
+    sealed |= {name: needle for name, needle in needles.items() if name.startswith("sha256")}
+    sealed |= {"data key": needles["data key"], "data key (hex)": needles["data key (hex)"]}
+    assert _scan(tmp_path / "var", {"email": f"{MARKER.lower()}@example.org".encode()})  # it looks
+    left = _scan(tmp_path / "var", sealed)
+    assert not left, "\n".join(left)
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------
 
 

@@ -353,6 +353,14 @@ def _call_output(
     report["shipping"] = "your side of the transcript only, until the other side confirms"
 
 
+def kept_fingerprints(fingerprints: dict[str, Any]) -> dict[str, Any]:
+    """What an item keeps of the pipeline's fingerprints: all but the raw upload's
+    SHA-256. Anyone holding a copy of a file could find its uploader by that hash in a
+    copy of the database; the duplicate check compares ``items.original_sha256``, the
+    instance-keyed content id, instead (migration 0027 removed it from older rows)."""
+    return {k: v for k, v in fingerprints.items() if k != "sha256_original"}
+
+
 def _chat_pipeline(
     path: Path,
     work_dir: str | os.PathLike,
@@ -718,7 +726,7 @@ def reprocess_conversation(
         stages[key] = result.report["stages"][key]
     report["stages"] = stages
     item.report = report
-    item.fingerprints = {**(item.fingerprints or {}), **result.fingerprints}
+    item.fingerprints = {**(item.fingerprints or {}), **kept_fingerprints(result.fingerprints)}
     index_fingerprints(uow, item)
     uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
     uow.commit()
@@ -902,7 +910,7 @@ def _record_outcome(
         item.move_to(ItemStatus.VALIDATED)
     if result.accepted:
         item.move_to(ItemStatus.PROCESSED)
-        item.fingerprints = result.fingerprints
+        item.fingerprints = kept_fingerprints(result.fingerprints)
         index_fingerprints(uow, item)
         item.h3_cell = result.h3_cell
         item.duration_seconds = result.duration_seconds
