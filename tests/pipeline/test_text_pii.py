@@ -524,6 +524,8 @@ def test_hindi_pronouns_do_not_join_a_name():
         ("okay Mila, see you later", "Mila"),
         ("wena Mila where are you?", "Mila"),  # isiZulu "you"
         ("pieter can't make it to the stokvel", "pieter"),  # a name that is a rare word
+        ("मैं ज़ोरावली के साथ हूँ", "ज़ोरावली"),  # Hindi: "with X"
+        ("good night qelvik tandrup", "qelvik tandrup"),  # greeted by full name
     ],
 )
 def test_sentences_that_make_a_word_a_name(text, name):
@@ -543,6 +545,7 @@ def test_sentences_that_make_a_word_a_name(text, name):
         "my cousin from Tembisa is here",
         "ons ry Tembisa toe op 20 Sep",  # Afrikaans: we drive to Tembisa
         "order ORD-7091-OK, Rs. 4,481/- ka bill",  # "OK," inside a code greets nobody
+        "सरकार ने टैक्स बढ़ाया",  # the government did it, no person
     ],
 )
 def test_towns_and_words_that_a_sentence_shows_are_no_names(text):

@@ -983,7 +983,9 @@ _WEAK_VOCATIVE = re.compile(r"(?<![\w-])(?:ok|okay|ag|yo|ja|nee)[,!]?\s+$", re.I
 # Hindi: the agent of "ने कहा" or the one told with "को बोल/बता" is a person.
 _HINDI_PERSON_AFTER = re.compile(
     r"(?:जी)?\s+(?:ने\s+(?:कहा|बोला|बताया|पूछा|भेजा|दिया|लिखा)|को\s+(?:बोल|बता|कह|फ़ोन|फोन)|"
-    r"से\s+(?:मिला|मिली|मिले|बात|पूछ)|का\s+(?:पता|नंबर|फ़ोन|फोन|घर|ईमेल)|की\s+(?:शादी|बात))"
+    r"से\s+(?:मिला|मिली|मिले|बात|पूछ)|का\s+(?:पता|नंबर|फ़ोन|फोन|घर|ईमेल)|की\s+(?:शादी|बात)|"
+    # the one who does something ("ने", the agent of a past deed) or goes with someone
+    r"ने\s+[\u0900-\u097f]|के\s+साथ)"
 )
 # After a word: it names someone who speaks, writes or comes ("George just texted").
 _PERSON_AFTER = re.compile(
@@ -1407,9 +1409,9 @@ def _named_by_context(
         kind in "Oo"
         and len(tok.word) > 2
         and _VOCATIVE.search(text, max(0, start - 25), start)
-        and (addressed or _ADDRESSED_LAST.fullmatch(text, tok.end))
+        and (addressed or _ADDRESSED_LAST.fullmatch(text, name_end))
     ):
-        return True  # "sorry wridesh, kal nahi aa paunga", "love you thandeka"
+        return True  # "sorry wridesh, kal nahi aa paunga", "good night hritik gola"
     if (
         (kind in "AO" or (kind in "oE" and tok.key in gz.first))
         and _WEAK_VOCATIVE.search(text, max(0, start - 8), start)
