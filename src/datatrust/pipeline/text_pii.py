@@ -717,6 +717,8 @@ def _persons(text: str) -> Iterable[Candidate]:
         tok.kind = _classify(tok, gz, sentence_start)
         tok.mid = not sentence_start
     for i, tok in enumerate(toks):
+        if tok.kind == "N" and not tok.word[:1].isupper():
+            continue  # a lower-case common word (most words): nothing makes it a name
         prev = toks[i - 1] if i else None
         nxt = toks[i + 1] if i + 1 < n else None
         tok.keep = (
@@ -876,9 +878,15 @@ def _join_first_names(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
         )
 
 
+_JOINERS = (" and ", " aur ", " en ", " & ", " और ")
+
+
 def _join_lists(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
     """Lists of people: "Tess and Silondile", "Londiwe and mzamo": a word joined by "and"
     to a kept name is one too, unless it is a common word."""
+    low = text.lower()
+    if not any(joiner in low for joiner in _JOINERS):
+        return  # no list in this message (the common case)
     n = len(toks)
     for i in range(n):
         tok = toks[i]
@@ -1131,7 +1139,7 @@ def _drop_places_and_firms(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
     """Unkeep names that the words around them show to be places or firms."""
     # "Dutta, Varma and Kumer" is a firm; "Priya, Rahul and Sneha" are three friends.
     firms: list[tuple[int, int]] = []
-    for m in _FIRM_LIST.finditer(text):
+    for m in _FIRM_LIST.finditer(text) if ", " in text else ():
         given = sum(w.lower() in gz.first and w.lower() not in gz.last for w in m.groups())
         surnames = sum(w.lower() in gz.last for w in m.groups())
         # "lunch with Sarah, Charlotte and Sphiwe", "Sarah, Charlotte and Sphiwe are coming":
@@ -1645,6 +1653,23 @@ def _known_names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
 # Run before phones, whose candidates they can claim (see ``_phones``).
 _CHECKED = (_emails, _upis, _urls, _cards, _aadhaar, _za_ids, _ssns)
 _LOOSE = (_addresses, _handles, _persons)
+# Which detectors can match at all, by a character their patterns cannot do without: most
+# chat lines have no digit, "@" or ".", and skipping is much cheaper than a regex scan.
+_NEEDS_DIGIT = frozenset({_cards, _aadhaar, _za_ids, _ssns, _addresses})
+_NEEDS_AT = frozenset({_emails, _upis})
+_DIGIT = re.compile(r"\d")
+
+
+def _can_match(detect: object, text: str, digits: bool) -> bool:
+    if detect in _NEEDS_DIGIT:
+        return digits
+    if detect in _NEEDS_AT:
+        return "@" in text
+    if detect is _urls:
+        return "." in text or "://" in text
+    if detect is _handles:
+        return "@" in text or "$" in text
+    return True
 
 
 def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
@@ -1660,11 +1685,15 @@ def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
     if not text:
         return []
     candidates: list[Candidate] = []
+    digits = _DIGIT.search(text) is not None
     for detect in _CHECKED:
-        candidates.extend(detect(text))
-    candidates.extend(_phones(text, candidates))
+        if _can_match(detect, text, digits):
+            candidates.extend(detect(text))
+    if digits:
+        candidates.extend(_phones(text, candidates))
     for detect in _LOOSE:
-        candidates.extend(detect(text))
+        if _can_match(detect, text, digits):
+            candidates.extend(detect(text))
     pattern = _known_names_pattern(tuple(known_names)) if known_names else None
     known = [(m.start(), m.end(), "PERSON") for m in pattern.finditer(text)] if pattern else []
     # Known names rank between ADDRESS/HANDLE and gazetteer guesses (-0.5): they beat a
