@@ -104,7 +104,7 @@ def test_every_generated_licence_round_trips_through_odrl(licence):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(licences(scope=True), uses())
 def test_every_generated_agreement_round_trips_through_odrl(licence, use):
-    agreement = Agreement(licence=licence, assignee=BUYER, use=use, agreed_at=use.at)
+    agreement = Agreement(licence=licence, assignee=BUYER, use=use, agreed_at=use.at, id=41)
     doc = json.loads(json.dumps(agreement_to_odrl(agreement, IRIS, assigner=PERSON)))
     assert doc["@type"] == "Agreement"
     assert agreement_from_jsonld(jsonld.flatten(doc), IRIS) == agreement
@@ -254,7 +254,7 @@ def test_an_agreement_names_its_buyer_on_every_rule_and_its_use_by_iri():
         recipient_org=BUYER,
         at=START + timedelta(days=3),
     )
-    agreement = Agreement(licence=a_licence(), assignee=BUYER, use=use, agreed_at=use.at)
+    agreement = Agreement(licence=a_licence(), assignee=BUYER, use=use, agreed_at=use.at, id=41)
     doc = agreement_to_odrl(agreement, IRIS, assigner=PERSON)
     graph, policy = policy_graph(doc)
     assert (policy, RDF.type, ODRL.Agreement) in graph
@@ -376,7 +376,7 @@ def test_the_replica_grant_and_notice_round_trip_through_pyld_and_rdflib():
     again = json.loads(graph_of(doc).serialize(format="json-ld"))
     assert imported(again) == licence
     use = Use("train", "model_training", "technology", "IN", BUYER, START + timedelta(days=1))
-    agreement = Agreement(licence=licence, assignee=BUYER, use=use, agreed_at=use.at)
+    agreement = Agreement(licence=licence, assignee=BUYER, use=use, agreed_at=use.at, id=41)
     flat = jsonld.flatten(agreement_to_odrl(agreement, IRIS, assigner=PERSON))
     assert agreement_from_jsonld(flat, IRIS) == agreement
 
@@ -417,7 +417,7 @@ def test_import_reads_the_export_expanded_and_the_agreement_compacted_elsewhere(
     licence = a_licence("voice_library", offered_to={"org-7"})
     assert imported(jsonld.expand(licence_to_odrl(licence, IRIS))) == licence
     use = Use("train", "model_training", "technology", "IN", BUYER, START + timedelta(days=1))
-    agreement = Agreement(licence=licence, assignee=BUYER, use=use, agreed_at=use.at)
+    agreement = Agreement(licence=licence, assignee=BUYER, use=use, agreed_at=use.at, id=41)
     doc = jsonld.compact(jsonld.expand(agreement_to_odrl(agreement, IRIS)), OTHER_CONTEXT)
     assert agreement_from_jsonld(jsonld.flatten(doc), IRIS) == agreement
 

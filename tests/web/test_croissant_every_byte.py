@@ -282,7 +282,17 @@ def test_licence_iris_resolve_on_the_served_port_and_are_the_odrl_exports_iris(
     agreement = client.get(
         f"/api/buyers/agreements/{agreements[0]['id']}/odrl", headers=trainer.headers
     ).json()
-    assert agreement["uid"].split("/agreement/")[0] in iris
+    assert agreement["uid"].split("/agreements/")[0] in iris
+    # The agreement's IRI resolves too: for the buyer that made it, not for anyone else.
+    path = urlsplit(agreement["uid"]).path
+    resolved = client.get(path, headers=trainer.headers)
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.headers["content-type"].startswith("application/ld+json")
+    assert resolved.json() == agreement
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers=people["buyer"].headers).status_code == 404
+    other_version = path.replace("/v1/agreements/", "/v2/agreements/")
+    assert client.get(other_version, headers=trainer.headers).status_code == 404
     # Another version of a known licence, or an unknown licence, is not found.
     missing = urlsplit(iris[0]).path.rsplit("/v", 1)[0] + "/v9"
     assert client.get(missing).status_code == 404

@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from babel.dates import format_date
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from test_seed_story import (
     TRAINING,
@@ -208,3 +210,56 @@ def test_feed_check_refuses_an_older_feed_with_its_reason(tmp_path):
     (tmp_path / "feed.jws").write_text(platform.sign(older))
     refused = CliRunner().invoke(app, args)
     assert refused.exit_code == 2 and "(replayed)" in refused.output
+
+
+def test_the_feed_and_its_page_say_until_when_a_promised_notice_lets_the_buyer_keep_the_item(
+    client, services, people
+):
+    owner = people["owner"]
+    trainer, _ = buyer(services, people, "trainer", ["model_training"], ["technology"])
+    walk = listed_item(services, owner, WALK, "walk")
+    park = listed_item(services, people["other"], WALK.replace(b"walk", b"park"), "park")
+    license_training_only(client, owner, walk.id, withdrawal_notice_days=90)
+    license_training_only(client, people["other"], park.id)  # no notice
+    fund(services, trainer)
+    order = client.post(
+        "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
+    ).json()
+    client.post(f"/api/buyers/orders/{order['id']}/purchase", headers=trainer.headers)
+    built = client.post(f"/api/buyers/orders/{order['id']}/snapshots", headers=trainer.headers)
+    assert built.status_code == 201, built.text
+    for item, persona in ((walk, owner), (park, people["other"])):
+        gone = client.delete(f"/api/items/{item.id}/consent", headers=persona.headers)
+        assert gone.status_code == 200, gone.text
+
+    entries = {
+        e["content_sha256"]: e
+        for e in verify_feed(_feed(client, trainer)["feed"], _jwks(client))["revoked"]
+    }
+    promised = entries[walk.deidentified_sha256]
+    ends = datetime.fromisoformat(promised["notice_ends_at"])
+    noticed = datetime.fromisoformat(promised["noticed_at"])
+    assert timedelta(days=90) - timedelta(minutes=5) < ends - noticed <= timedelta(days=90)
+    # The deletion deadline runs from the end of the notice.
+    deadline = datetime.fromisoformat(promised["deletion_deadline"])
+    assert deadline - ends > timedelta(days=29)
+    assert entries[park.deidentified_sha256]["notice_ends_at"] is None
+
+    words = {
+        "en": "you may keep using it until",
+        "hi": "आप इसे इस तारीख तक इस्तेमाल कर सकते हैं",
+        "zu": "ungaqhubeka uyisebenzisa kuze kube",
+    }
+    for lang, phrase in words.items():
+        page = client.get(f"/buyer/feed?lang={lang}", headers=trainer.headers)
+        assert page.status_code == 200
+        assert page.text.count(phrase) == 1, lang  # the walk's notice only
+        assert f'<time datetime="{promised["notice_ends_at"]}">' in page.text
+    assert (
+        format_date(ends, format="long", locale="hi")
+        in client.get("/buyer/feed?lang=hi", headers=trainer.headers).text
+    )
+
+
+def _jwks(client) -> dict:
+    return client.get("/.well-known/jwks.json").json()

@@ -192,3 +192,32 @@ def test_a_refused_replica_use_stays_refused_and_is_not_asked_again(client, serv
     assert client.get("/api/replica-approvals", headers=owner.headers).json() == []
     twice = client.post(f"/api/replica-approvals/{request['id']}/approve", headers=owner.headers)
     assert twice.status_code == 409
+
+
+def test_consent_under_a_longer_replica_grant_lasts_until_the_grant_ends(client, services, people):
+    """The chosen rule (issue 16): consent lasts as long as any use the licence allows. A
+    replica grant running past the licence's end keeps consent (and its receipt's stated
+    termination) to the grant's end; a training-only licence ends consent at its own."""
+    from datatrust.domain.consent import ConsentRow, Receipt
+
+    owner = people["owner"]
+    item = listed_item(services, owner, WALK, "my voice")
+    start = utcnow().replace(microsecond=0) - timedelta(minutes=1)
+    replica_until = start + timedelta(days=6 * 365)
+    offer = offer_and_consent(client, owner, item.id, replica_until=replica_until.isoformat())
+    licence_end = offer["licence"]["valid_until"]
+    assert licence_end < replica_until.isoformat()
+    with services.uow() as uow:
+        row = uow.one(ConsentRow, item_id=item.id)
+        [receipt] = uow.all(Receipt, consent_id=row.id)
+    assert row.fields["expires_at"] == replica_until.isoformat()
+    assert f"until {replica_until.date().isoformat()}" in row.fields["retention"]
+    assert f"until {licence_end[:10]}" in row.fields["retention"]
+    claims = services.signer.verify(receipt.jws)
+    assert claims["purpose_consents"][0]["termination"].endswith(replica_until.isoformat())
+
+    # A replica use that runs past the licence's end, within the grant, is still selected.
+    studio, _ = a_studio(services, people)
+    late = replica_use(languages=["en"])
+    late["ends_at"] = (start + timedelta(days=5 * 365)).isoformat()
+    assert declare(client, studio, late)["selected"] == 1

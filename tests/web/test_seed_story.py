@@ -91,7 +91,10 @@ def listed_item(
         return item
 
 
-def license_training_only(client, persona, item_id: int, price_minor: int = 1400) -> dict:
+def license_training_only(
+    client, persona, item_id: int, price_minor: int = 1400, **changes
+) -> dict:
+    """Offer the training-only template for a year (with ``changes``) and consent to it."""
     start = utcnow().replace(microsecond=0) - timedelta(minutes=1)
     offer = client.post(
         "/api/licences",
@@ -102,6 +105,7 @@ def license_training_only(client, persona, item_id: int, price_minor: int = 1400
                 "price_minor": price_minor,
                 "valid_from": start.isoformat(),
                 "valid_until": (start + timedelta(days=365)).isoformat(),
+                **changes,
             },
         },
     )

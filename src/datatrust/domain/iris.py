@@ -29,6 +29,8 @@ PROFILE_PATH = "/odrl/profile"
 PEOPLE_PATH = "/parties/people"
 ORGANISATIONS_PATH = "/parties/organisations"
 OPERATOR_PATH = "/parties/operator"
+# After a licence version's IRI: ``{licence}/agreements/{agreement id}``.
+AGREEMENTS_SEGMENT = "/agreements/"
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,17 @@ class InstanceIris:
     def item(self, item_id: int | str) -> str:
         return f"{self.base}/items/{quote(str(item_id), safe='')}"
 
-    def agreement(self, licence_id: str, version: int, org_id: str, stamp: str) -> str:
-        """An agreement: the licence version, the buyer and the moment it was made."""
-        org = quote(org_id, safe="")
-        return f"{self.licence(licence_id, version)}/agreement/{org}/{stamp}"
+    def agreement(self, licence_id: str, version: int, agreement_id: int) -> str:
+        """An agreement (one item's licence version taken by one buyer), under the IRI of
+        its licence version; it resolves for the buyer (and the operator)."""
+        return f"{self.licence(licence_id, version)}{AGREEMENTS_SEGMENT}{agreement_id}"
+
+    def agreement_id(self, iri: str) -> int | None:
+        """The agreement id in an IRI made by ``agreement``, else None."""
+        head, sep, tail = iri.rpartition(AGREEMENTS_SEGMENT)
+        if not sep or not head.startswith(self.base + LICENCES_PATH + "/"):
+            return None
+        return int(tail) if tail.isascii() and tail.isdigit() and len(tail) <= 9 else None
 
     # --- parties ------------------------------------------------------------------------
 

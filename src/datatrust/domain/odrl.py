@@ -362,12 +362,14 @@ def _replica_grant(w: _Writer, licence: Licence, price_duties: list[Any]) -> dic
 
 @dataclass(frozen=True)
 class Agreement:
-    """An offer taken by one buyer for one declared use on a given date."""
+    """An offer taken by one buyer for one declared use on a given date; ``id`` is the
+    agreement's id on this instance (its IRI is ``InstanceIris.agreement``)."""
 
     licence: Licence
     assignee: Organisation
     use: Use
     agreed_at: datetime
+    id: int
 
 
 def agreement_to_odrl(
@@ -406,12 +408,11 @@ def agreement_to_odrl(
         agreed_use["dt:output"] = w.refs(OUTPUTS, use.outputs)
     if use.until is not None:
         agreed_use["dt:until"] = _datetime(use.until)
-    stamp = as_utc(agreement.agreed_at).strftime("%Y%m%dT%H%M%S%fZ")
     licence = agreement.licence
     return {
         **doc,
         "@type": "Agreement",
-        "uid": iris.agreement(licence.id, licence.version, org.id, stamp),
+        "uid": iris.agreement(licence.id, licence.version, agreement.id),
         "assignee": {"@id": buyer, "vcard:fn": org.name},
         "dt:agreedAt": _datetime(agreement.agreed_at),
         "dt:agreedUse": agreed_use,
@@ -999,4 +1000,8 @@ def _read_agreement(
         outputs=frozenset(outputs),
         until=until,
     )
-    return Agreement(licence=licence, assignee=org, use=use, agreed_at=agreed_at)
+    agreement_id = r.iris.agreement_id(str(doc.get("@id", "")))
+    if agreement_id is None:
+        r.problem(f"uid: {doc.get('@id')} is not an agreement IRI of this instance")
+        return None
+    return Agreement(licence=licence, assignee=org, use=use, agreed_at=agreed_at, id=agreement_id)

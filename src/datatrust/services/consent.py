@@ -41,6 +41,7 @@ from datatrust.domain.consent import (
 )
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.licence import Licence
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
@@ -237,6 +238,18 @@ def _append(
 # --- giving and withdrawing ----------------------------------------------------------------
 
 
+def _retention(terms: Licence) -> str:
+    """How long the data is kept, in the words of the consent record: until withdrawn or
+    the licence's end, or the replica grant's end where that is later."""
+    ends = f"until withdrawn or until {terms.valid_until.date().isoformat()}"
+    if terms.ends_at > terms.valid_until:
+        ends += (
+            f" (for the digital replica the licence grants, until "
+            f"{terms.ends_at.date().isoformat()})"
+        )
+    return f"{ends}; buyers delete within {terms.deletion_deadline_days} days of either"
+
+
 def give_consent_for_item(
     uow: UnitOfWork,
     signer: Signer,
@@ -287,14 +300,13 @@ def give_consent_for_item(
         notice_language=language or user.language or "en",
         jurisdiction=user.country or "unspecified",
         recipients=(),
-        retention=(
-            f"until withdrawn or until {terms.valid_until.date().isoformat()}; buyers delete "
-            f"within {terms.deletion_deadline_days} days of either"
-        ),
+        retention=_retention(terms),
         withdrawal_method=WITHDRAWAL_METHOD.format(item_id=item.id),
         at=moment,
         actor=actor_label(actor),
-        expires_at=terms.valid_until if terms.valid_until > moment else None,
+        # Consent lasts as long as any use the licence allows: a replica grant may run past
+        # the licence's own end (to ``replica_until``), and its uses need consent until then.
+        expires_at=terms.ends_at if terms.ends_at > moment else None,
         licence_id=f"{terms.id}/v{terms.version}",
     )
     row = ConsentRow(

@@ -39,7 +39,7 @@ from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRow, LicenceOffer
-from datatrust.domain.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use, evaluate
 from datatrust.domain.licence import Organisation as LicenceOrg
@@ -816,16 +816,31 @@ def agreements_of(uow: UnitOfWork, actor: Actor, order_id: int) -> list[Agreemen
 
 
 def agreement_odrl(
-    uow: UnitOfWork, actor: Actor, agreement_id: int, publication: Publication
+    uow: UnitOfWork,
+    actor: Actor,
+    agreement_id: int,
+    publication: Publication,
+    *,
+    licence_version: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
     """One agreement as ODRL 2.2 JSON-LD: the contributor assigner, the buyer assignee,
-    the item the target of every rule."""
+    the item the target of every rule. With ``licence_version`` (the licence id and
+    version of the agreement's IRI, ``InstanceIris.agreement``) an agreement made under
+    another licence version is ``NotFound``, so only its own IRI resolves."""
     row = uow.get(AgreementRow, agreement_id)
     authorize(actor, Permission.ORDER_READ, row or MISSING)
     assert row is not None
+    if licence_version is not None:
+        terms = row.terms()
+        if (terms.id, terms.version) != licence_version:
+            raise NotFound(f"agreement {agreement_id} is not under that licence version")
     use = use_from_dict(row.use)
     agreement = Agreement(
-        licence=row.terms(), assignee=use.recipient_org, use=use, agreed_at=row.agreed_at
+        licence=row.terms(),
+        assignee=use.recipient_org,
+        use=use,
+        agreed_at=row.agreed_at,
+        id=row.id or 0,
     )
     return agreement_to_odrl(
         agreement,

@@ -208,18 +208,32 @@ def feed_claims(
         "iat": int(at.timestamp()),
         "exp": int((at + timedelta(seconds=ttl_seconds)).timestamp()),
         "last_seq": notices[-1].seq if notices else 0,
-        "revoked": [feed_entry(n, held) for n in notices],
+        "revoked": [feed_entry(uow, n, held) for n in notices],
     }
 
 
-def feed_entry(n: Revocation, held: dict[int, list[str]]) -> dict[str, Any]:
-    """One notice as the feed (and a pushed notice) lists it."""
+def notice_end_of(uow: UnitOfWork, notice: Revocation) -> datetime | None:
+    """When the withdrawal behind ``notice`` takes effect for its buyer, where the licence
+    promised notice (``notice_ends_at`` of the agreement the buyer first received the item
+    under: what builds and downloads go by); None where it took effect at once."""
+    if notice.reason != "withdrawn":
+        return None
+    rows = uow.all(SnapshotItem, org_id=notice.org_id, item_id=notice.item_id, order_by="id")
+    agreement = uow.get(AgreementRow, rows[0].agreement_id) if rows else None
+    return notice_ends_at(uow, agreement) if agreement is not None else None
+
+
+def feed_entry(uow: UnitOfWork, n: Revocation, held: dict[int, list[str]]) -> dict[str, Any]:
+    """One notice as the feed (and a pushed notice) lists it. ``notice_ends_at``: until
+    when the buyer may still use the item under a promised notice (null: it may not)."""
+    ends = notice_end_of(uow, n)
     return {
         "seq": n.seq,
         "content_sha256": n.content_sha256,
         "content_hashes": notice_hashes(n, held),
         "reason": n.reason,
         "noticed_at": as_utc(n.noticed_at).isoformat(),
+        "notice_ends_at": ends.isoformat() if ends is not None else None,
         "deletion_deadline": as_utc(n.deadline).isoformat(),
         "acknowledged": n.acknowledged_at is not None,
         "attested": n.attested_at is not None,

@@ -270,7 +270,7 @@ def notice_claims(
         "iat": int(at.timestamp()),
         "exp": int((at + timedelta(seconds=ttl_seconds)).timestamp()),
         "last_seq": last[0].seq if last else notice.seq,
-        "notice": feed_entry(notice, held_hashes(uow, notice.org_id)),
+        "notice": feed_entry(uow, notice, held_hashes(uow, notice.org_id)),
         "feed_url": base_url.rstrip("/") + "/api/buyers/feed",
         "jwks_url": base_url.rstrip("/") + JWKS_PATH,
     }

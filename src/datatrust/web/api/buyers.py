@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import Field
 
 from datatrust.bootstrap import Services
+from datatrust.domain import iris
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.domain.snapshots import Snapshot
@@ -206,6 +207,24 @@ def agreement_odrl(
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     document = orders.agreement_odrl(unit, actor, agreement_id, svc.publication)
+    return Response(json.dumps(document, indent=2), media_type="application/ld+json")
+
+
+@router.get(iris.LICENCES_PATH + "/{licence_id}/v{version}/agreements/{agreement_id}")
+def agreement_by_iri(
+    licence_id: str,
+    version: RowId,
+    agreement_id: RowId,
+    actor: Actor = requires(Permission.ORDER_READ),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    """What an agreement's IRI (its ODRL ``uid``) resolves to: the agreement as ODRL 2.2
+    JSON-LD, for the buyer that made it and the operator (it names the buyer and the item,
+    so unlike a licence IRI it is not public)."""
+    document = orders.agreement_odrl(
+        unit, actor, agreement_id, svc.publication, licence_version=(licence_id, version)
+    )
     return Response(json.dumps(document, indent=2), media_type="application/ld+json")
 
 
