@@ -289,6 +289,64 @@ def offer_odrl(
     )
 
 
+# Who may take an offer, as a contributor picks it on the licences page (issue 16 §1).
+HOLDER_CHOICES = ("any", "named", "exclusive")
+
+
+def holder_choices(uow: UnitOfWork, actor: Actor) -> list[tuple[str, str]]:
+    """The organisations a contributor may name as holders of an offer: every approved
+    buyer organisation, as (id as a licence names it, legal name), by name."""
+    from datatrust.domain.accounts import Organisation as OrgRecord
+    from datatrust.domain.accounts import OrgStatus
+
+    authorize(actor, Permission.LICENCE_CREATE)
+    found = uow.all(OrgRecord, status=OrgStatus.APPROVED)
+    return sorted(((str(o.id), o.legal_name) for o in found), key=lambda p: (p[1], p[0]))
+
+
+def name_holders(
+    uow: UnitOfWork,
+    actor: Actor,
+    offer_id: int,
+    who: str,
+    org_ids: Collection[str],
+    *,
+    exclusive_until: datetime | None = None,
+    now: datetime | None = None,
+) -> LicenceOffer:
+    """Who may take the offer, as a new version (``revise_offer``): any vetted buyer
+    (``who="any"``), only the organisations ``org_ids`` (``"named"``), or the one
+    organisation in ``org_ids`` exclusively until ``exclusive_until`` (``"exclusive"``;
+    anyone vetted may take it after that). ``InvalidInput`` names each problem: an unknown
+    choice, no organisation or more than one for exclusivity, an organisation that is not
+    an approved buyer, or an exclusivity the licence rules refuse (too long, past the
+    licence's end)."""
+    known = {org_id for org_id, _ in holder_choices(uow, actor)}
+    chosen = sorted(set(org_ids))
+    problems = [
+        f"offered_to: {o!r} is not an approved buyer organisation" for o in chosen if o not in known
+    ]
+    if who not in HOLDER_CHOICES:
+        problems.append(f"who: choose one of {', '.join(HOLDER_CHOICES)}")
+    elif who == "named" and not chosen:
+        problems.append("offered_to: name at least one organisation")
+    elif who == "exclusive" and len(chosen) != 1:
+        problems.append("exclusive_to: name exactly one organisation to hold the exclusivity")
+    elif who == "exclusive" and exclusive_until is None:
+        problems.append("exclusive_until: an exclusive licence must say when exclusivity ends")
+    if problems:
+        raise InvalidInput("the holders of the licence are not valid", problems=problems)
+    changes: dict[str, Any] = {
+        "offered_to": chosen if who == "named" else [],
+        "exclusive": who == "exclusive",
+        "exclusive_to": chosen[0] if who == "exclusive" else None,
+        "exclusive_until": as_utc(exclusive_until).isoformat()
+        if who == "exclusive" and exclusive_until is not None
+        else None,
+    }
+    return revise_offer(uow, actor, offer_id, changes, now=now)
+
+
 def organisation_names(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, str]:
     """Organisation id (as a licence names it) → its legal name, for those that exist, so
     a contributor reads who holds their exclusivity or may take their offer, never an id."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from babel.numbers import format_decimal
@@ -432,9 +433,18 @@ def my_licences(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
+    return _licences_page(page, svc, unit)
+
+
+def _licences_page(
+    page: Page, svc: Services, unit: UnitOfWork, status: int = 200, **failed: Any
+) -> HTMLResponse:
+    """The caller's consents, waiting replica uses and offers; ``failed`` carries the
+    ``errors`` and ``form`` of a holder choice that was refused, and its ``offer_id``."""
     return render(
         page,
         "my_licences.html",
+        status,
         offers=[
             (offer, _offer_sentences(page, unit, offer, svc.settings.platform_fee_percent))
             for offer in licences.list_my_offers(unit, page.actor)
@@ -443,7 +453,46 @@ def my_licences(
         approvals=[
             _approval_view(page, r) for r in replica_approvals.my_requests(unit, page.actor)
         ],
+        organisations=licences.holder_choices(unit, page.actor),
+        failed_offer=failed.get("offer_id"),
+        errors=failed.get("errors", {}),
+        form=failed.get("form", {}),
     )
+
+
+@router.post("/my/licences/{offer_id}/holders")
+def name_holders(
+    offer_id: RowId,
+    page: Page = page_requires(Permission.LICENCE_CREATE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+    who: str = Form(""),
+    orgs: list[str] = Form([]),
+    exclusive_org: str = Form(""),
+    exclusive_until: str = Form(""),
+) -> Response:
+    """Who may take the offer (any vetted buyer, named organisations, or one exclusively
+    until a date): a new version of it, shown on the licences page."""
+    chosen = [exclusive_org] if who == "exclusive" and exclusive_org else orgs
+    try:
+        until = _day_starting(exclusive_until) if exclusive_until else None
+        new = licences.name_holders(unit, page.actor, offer_id, who, chosen, exclusive_until=until)
+    except InvalidInput as exc:
+        form = {"who": who, "orgs": orgs, "exclusive_org": exclusive_org}
+        form["exclusive_until"] = exclusive_until
+        errors = field_errors(page, exc)
+        return _licences_page(page, svc, unit, 422, offer_id=offer_id, errors=errors, form=form)
+    return RedirectResponse(f"/my/licences#licence-{new.id}", status_code=303)
+
+
+def _day_starting(day: str) -> datetime:
+    """A date from a date field as the start of that day, UTC ("exclusive until 1 March"
+    ends as 1 March begins, so the licence's own last day still fits); ``InvalidInput``
+    if it is no date."""
+    try:
+        return datetime.combine(date.fromisoformat(day), time(0, 0), tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput("not a date", problems=["exclusive_until: choose a date"]) from None
 
 
 def _offer_sentences(
