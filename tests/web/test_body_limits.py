@@ -12,8 +12,7 @@ import tracemalloc
 import pytest
 
 from asgi_calls import MULTIPART, PIECE, call, multipart, pieces
-from datatrust.services import upload_limits
-from datatrust.web.api import tracing
+from datatrust.services import tracing, upload_limits
 from datatrust.web.app import create_app
 
 MB = 1024 * 1024
@@ -84,7 +83,8 @@ def test_only_the_upload_routes_take_more_than_the_json_limit(app):
         ("PATCH", "/files/{upload_id}"): upload_limits.max_size(),
         ("POST", "/tasks/{campaign_id}/upload"): upload_limits.multipart_body_limit(),
         # A file to trace (a clip or a photo), bounded by its own limit.
-        ("POST", "/api/trace"): tracing.MAX_TRACE_BYTES + 64 * 1024,
+        ("POST", "/api/trace"): tracing.MAX_TRACE_BODY_BYTES,
+        ("POST", "/trace"): tracing.MAX_TRACE_BODY_BYTES,  # the tracing page's upload
     }
     length, body = multipart({"kind": "photo"}, "a.jpg", 3 * MB)
     headers = {"content-type": MULTIPART, "content-length": str(length)}

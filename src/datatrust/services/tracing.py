@@ -30,6 +30,8 @@ from datatrust.pipeline.fingerprint import AudioFingerprint
 from datatrust.pipeline.trace import (
     Query,
     Score,
+    Untraceable,
+    read_query,
     score_audio,
     score_frames,
     score_keypoints,
@@ -39,6 +41,22 @@ from datatrust.services.accounts import actor_label
 from datatrust.services.mail import queue_mail
 from datatrust.services.ports import MailMessage, UnitOfWork
 from datatrust.services.storage import EncryptedStorage
+
+# The largest file one may upload to trace (a clip or a photo), API and page alike.
+MAX_TRACE_BYTES = 50 * 1024 * 1024
+# What a file to trace may take in a request: the file and the multipart envelope.
+MAX_TRACE_BODY_BYTES = MAX_TRACE_BYTES + 64 * 1024
+
+
+def query_of(data: bytes) -> Query:
+    """The fingerprints of an uploaded file (``pipeline.trace.read_query``): decode it
+    before any transaction, it takes a while. ``InvalidInput`` names why a file cannot be
+    traced (no picture, video or sound in it)."""
+    try:
+        return read_query(data)
+    except Untraceable as exc:
+        raise InvalidInput(str(exc), problems=[f"file: {exc}"]) from None
+
 
 # Photos whose pHash does not match are compared by keypoints against their de-identified
 # image: at most this many per search (each is decrypted and decoded).

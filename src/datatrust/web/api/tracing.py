@@ -12,9 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from datatrust.bootstrap import Services
-from datatrust.domain.errors import InvalidInput
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.pipeline.trace import Untraceable, read_query
 from datatrust.services import tracing, upload_limits
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Strict
@@ -23,7 +21,7 @@ from datatrust.web.forms import FileTooLarge, read_form
 
 router = api_router(prefix="/api", tags=["tracing"])
 
-MAX_TRACE_BYTES = 50 * 1024 * 1024
+MAX_TRACE_BYTES = tracing.MAX_TRACE_BYTES
 
 
 class MisuseReportIn(Strict):
@@ -31,7 +29,7 @@ class MisuseReportIn(Strict):
     note: str = Field(default="", max_length=2000)
 
 
-@router.post("/trace", max_body_size=MAX_TRACE_BYTES + 64 * 1024)
+@router.post("/trace", max_body_size=tracing.MAX_TRACE_BODY_BYTES)
 async def trace(
     request: Request,
     actor: Actor = requires(Permission.MISUSE_TRACE),
@@ -55,11 +53,7 @@ async def trace(
 
 
 def _trace(svc: Services, actor: Actor, file: UploadFile) -> dict[str, Any]:
-    data = file.file.read()
-    try:
-        query = read_query(data)  # before any transaction: decoding takes a while
-    except Untraceable as exc:
-        raise InvalidInput(str(exc), problems=[f"file: {exc}"]) from None
+    query = tracing.query_of(file.file.read())  # before any transaction
     with svc.uow() as unit:
         return tracing.trace(unit, svc.storage, actor, query)
 

@@ -14,7 +14,8 @@ then the browser's Accept-Language, then English. Signing in sets the cookie fro
 account's language unless the person already chose one.
 
 One module per persona: ``auth`` (everyone: sign up, sign in, account), ``contributor``,
-``buyer``, ``operator``; ``common`` holds what they share.
+``buyer``, ``operator``; ``tracing`` (misuse tracing, for all three); ``common`` holds
+what they share.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from datatrust.web.pages import auth, buyer, contributor, manage, operator
+from datatrust.web.pages import auth, buyer, contributor, manage, operator, tracing
 from datatrust.web.pages.common import LANG_COOKIE, LANGUAGES, WEB
 
 __all__ = ["LANGUAGES", "LANG_COOKIE", "STATIC", "install"]
@@ -32,6 +33,6 @@ STATIC = WEB / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the pages and their stylesheet and scripts on ``app``."""
-    for module in (auth, contributor, buyer, operator, manage):
+    for module in (auth, contributor, buyer, operator, manage, tracing):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
