@@ -1,7 +1,8 @@
 """Media for misuse-tracing tests and bench/bench_trace.py, made by other programs than
 the code under test: photos from scikit-image's bundled pictures, speech from espeak-ng
-(several voices); and the edits a leaked copy goes through (PyAV and Pillow re-encodes,
-crops, trims)."""
+(several voices), video clips that move a camera over those photos (``walk_video``: no
+sample video ships with any package here); and the edits a leaked copy goes through
+(PyAV and Pillow re-encodes, crops, trims)."""
 
 from __future__ import annotations
 
@@ -127,3 +128,59 @@ def encoded(pcm: np.ndarray, fmt: str = "mp3") -> bytes:
 def trimmed_copy(pcm: np.ndarray, start_s: float, seconds: float, fmt: str = "mp3") -> bytes:
     a = int(start_s * RATE)
     return encoded(pcm[a : a + int(seconds * RATE)], fmt)
+
+
+VIDEO_FPS = 10
+
+
+def walk_video(rgb: np.ndarray, seconds: float = 12.0, size=(320, 240)) -> list[np.ndarray]:
+    """Frames of a camera walking over ``rgb``: a window of 60 % of the picture pans from
+    its left edge to its right, bobs up and down and slowly zooms in (to 45 %),
+    ``VIDEO_FPS`` frames a second."""
+    h, w = rgb.shape[:2]
+    image = Image.fromarray(rgb)
+    frames = []
+    count = int(seconds * VIDEO_FPS)
+    for i in range(count):
+        t = i / max(1, count - 1)
+        scale = 0.6 - 0.15 * t
+        cw, ch = int(w * scale), int(h * scale)
+        left = int((w - cw) * t)
+        top = int((h - ch) * (0.5 + 0.25 * np.sin(2 * np.pi * t)))  # a gentle bob
+        crop = image.crop((left, top, left + cw, top + ch)).resize(size)
+        frames.append(np.asarray(crop.convert("RGB")))
+    return frames
+
+
+def mp4(frames: list[np.ndarray], crf: int = 23, start_s: float = 0.0, seconds=None) -> bytes:
+    """``frames`` (``VIDEO_FPS`` a second) from ``start_s`` for ``seconds`` as an H.264 MP4
+    (libx264 at ``crf``), even-sized."""
+    first = int(start_s * VIDEO_FPS)
+    last = len(frames) if seconds is None else first + int(seconds * VIDEO_FPS)
+    part = frames[first:last]
+    height, width = (d - d % 2 for d in part[0].shape[:2])
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=VIDEO_FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for rgb in part:
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(rgb[:height, :width]), format="rgb24"
+            )
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return out.getvalue()
+
+
+def reframed(frames: list[np.ndarray], box=(0.1, 0.1, 0.9, 0.9), scale=1.0) -> list[np.ndarray]:
+    """Every frame cropped to ``box`` (top, left, bottom, right as shares) and rescaled."""
+    out = []
+    for rgb in frames:
+        h, w = rgb.shape[:2]
+        part = rgb[int(h * box[0]) : int(h * box[2]), int(w * box[1]) : int(w * box[3])]
+        size = (max(16, int(part.shape[1] * scale)), max(16, int(part.shape[0] * scale)))
+        out.append(np.asarray(Image.fromarray(part).resize(size)))
+    return out

@@ -110,3 +110,36 @@ def test_each_item_seen_is_in_its_passport_naming_the_buyer_in_words(client, ser
         assert "seen in an evaluation sample" not in pages[lang]
     with services.uow() as uow:
         assert uow.get(Item, photos[0].id).kind is ItemKind.PHOTO
+
+
+def test_the_order_page_shows_a_sample_in_the_buyers_language_and_the_limit_in_words(
+    client, services, people
+):
+    services.settings.evaluation_sample_limit = 3
+    trainer, org, order, _photos = _declared(client, services, people, photos=2)
+    page = client.get(f"/buyer/orders/{order['id']}?lang=hi", headers=trainer.headers)
+    assert "खरीदने से पहले चिह्नित नमूना देखें" in page.text
+    shown = client.post(
+        f"/buyer/orders/{order['id']}/sample?lang=hi",
+        headers=trainer.headers,
+        data={"items": "2"},
+    )
+    assert shown.status_code == 200, shown.text
+    assert shown.text.count('<img src="data:image/jpeg;base64,') == 2
+    assert "आपके संगठन ने नमूनों में देखी गई चीज़ें: 3 में से 2" in shown.text
+    assert "बिना पूर्वावलोकन वाली चीज़ें" in shown.text  # the walk video
+    assert org.legal_name in shown.text
+    assert "Evaluation sample" not in shown.text
+    passport = client.get(f"/api/items/{_photos[0].id}/passport", headers=people["owner"].headers)
+    assert passport.status_code == 200
+    refused = client.post(
+        f"/buyer/orders/{order['id']}/sample?lang=zu",
+        headers=trainer.headers,
+        data={"items": "2"},
+    )
+    assert refused.status_code == 409
+    assert "Inhlangano yakho ingabona izinto ezingu-3 kumasampula futhi isibone ezingu-2." in (
+        refused.text
+    )
+    with services.uow() as uow:
+        assert uow.count(EvaluationSample, org_id=org.id) == 2

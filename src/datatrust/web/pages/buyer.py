@@ -3,6 +3,7 @@ revocation feed."""
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
@@ -11,10 +12,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import DomainError
+from datatrust.domain.errors import Conflict, DomainError
 from datatrust.domain.permissions import Permission
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
-from datatrust.services import accounts, orders, revocations, snapshots, webhooks
+from datatrust.services import accounts, orders, revocations, samples, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
@@ -185,6 +186,44 @@ def buyer_order(
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     return render(page, "order.html", order=orders.get_order(unit, page.actor, order_id))
+
+
+@router.post("/buyer/orders/{order_id}/sample")
+def sample(
+    order_id: RowId,
+    page: Page = page_requires(Permission.SAMPLE_REQUEST),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+    items: int = Form(3),
+) -> HTMLResponse:
+    """A watermarked evaluation sample of the order before buying (``samples``), shown on
+    a page of its own; a refusal (the organisation's limit, nothing to preview) in words."""
+    try:
+        got = samples.request_sample(
+            unit,
+            svc.storage,
+            page.actor,
+            order_id,
+            items=items,
+            limit=svc.settings.evaluation_sample_limit,
+        )
+    except Conflict as exc:
+        seen = exc.details or {}
+        if "limit" in seen:
+            text = page._(
+                "Your organisation may see %(limit)s items in samples and has seen %(used)s."
+            ) % {"limit": seen["limit"], "used": seen["used"]}
+        else:
+            text = page._("Nothing in this order can be previewed: samples show photos and chats.")
+        order = orders.get_order(unit, page.actor, order_id)
+        return render(page, "order.html", 409, order=order, sample_error=text)
+    previews = [
+        {**shown, "text": base64.b64decode(shown["data_base64"]).decode("utf-8", "replace")}
+        if shown["kind"] == "chat"
+        else shown
+        for shown in got["items"]
+    ]
+    return render(page, "sample.html", order_id=order_id, sample=got, previews=previews)
 
 
 @router.post("/buyer/orders/{order_id}/purchase")

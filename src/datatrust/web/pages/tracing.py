@@ -83,14 +83,12 @@ def _trace(svc: Services, page: Page, form: FormData) -> HTMLResponse:
 
 
 def _in_words(page: Page, found: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": page._(QUERY_KINDS[found["kind"]]),
-        "searched": found["searched"],
-        "matches": [
-            {**m, "how_words": page._(HOW_WORDS.get(m["how"], "It matches"))}
-            for m in found["matches"]
-        ],
-    }
+    kind = QUERY_KINDS[found["kind"]]
+    matches = []
+    for match in found["matches"]:
+        how = HOW_WORDS.get(match["how"], HOW_WORDS["phash"])
+        matches.append({**match, "how_words": page._(how)})
+    return {"kind": page._(kind), "searched": found["searched"], "matches": matches}
 
 
 @router.post("/my/items/{item_id}/misuse-reports")
