@@ -7,6 +7,7 @@ purchase then charges and pays.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -44,6 +45,25 @@ LIKENESS = {
         "withdrawal_notice_days": 90,
     },
 }
+
+
+def import_odrl(document: dict, iris) -> Licence:
+    """The licence in an ODRL document, read by meaning (PyLD flattens, then the importer)."""
+    from datatrust.adapters import jsonld
+    from datatrust.domain.odrl import licence_from_jsonld
+
+    return licence_from_jsonld(jsonld.flatten(document), iris)
+
+
+def rdf_round_trip(document: dict) -> str:
+    """The document as rdflib reads it and writes it back as JSON-LD."""
+    from rdflib import Graph
+
+    from datatrust.adapters import jsonld
+
+    graph = Graph()
+    graph.parse(data=json.dumps(jsonld.expand(document)), format="json-ld")
+    return graph.serialize(format="json-ld")
 
 
 def advert(industry="retail", **replica) -> dict:
@@ -107,6 +127,19 @@ def test_a_likeness_licence_end_to_end_explained_in_hindi(client, services, peop
     pay = orders.unit_pay(terms, services.settings.platform_fee_percent)
     assert pay.paid.minor == 53_083  # ceil((40,000 + 90 days' notice 2,466) / 0.8)
     assert pay.paid.minor == pay.platform.minor + pay.share.minor
+    # 3. The same offer in ODRL carries the whole replica grant and the notice, and reads
+    #    back as these terms through PyLD (the importer's flattening) and through rdflib.
+    exported = client.get(f"/api/licences/{offer.json()['id']}/odrl", headers=actor.headers)
+    odrl = exported.json()
+    [grant] = [rule for rule in odrl["permission"] if rule["action"] == "use"]
+    operands = {c["leftOperand"]: c["rightOperand"] for c in grant["constraint"]}
+    assert operands["language"] == [{"@value": "hi", "@type": "xsd:language"}]
+    assert operands["deliveryChannel"] == [{"@id": "dt:replicaChannel/social_media"}]
+    assert operands["dt:replicaMedium"] == [{"@id": "dt:replicaMedium/full_likeness"}]
+    assert "P90D" in exported.text and "delayPeriod" in exported.text
+    iris = services.publication.iris
+    assert import_odrl(odrl, iris) == terms
+    assert import_odrl(json.loads(rdf_round_trip(odrl)), iris) == terms
 
     studio, _ = buyer(services, people, "studio", ["advertising"], ["retail"])
     with services.uow() as uow:  # the studio pays in rupees
