@@ -15,10 +15,11 @@ from datatrust.domain.invitations import ParticipantInvitation
 from datatrust.domain.items import Item
 from datatrust.domain.missed import MissedMark
 from datatrust.domain.orders import AgreementRow, Order, ReplicaApproval
+from datatrust.domain.payout_methods import PayoutMethod
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.domain.snapshots import Snapshot
 from datatrust.domain.uploads import ResumableUpload
-from datatrust.services import consent, incidents, items, licences, participants
+from datatrust.services import consent, incidents, items, licences, participants, payouts
 from datatrust.web.app import create_app
 from datatrust.web.deps import requires, uow
 from support import make_persona
@@ -100,8 +101,13 @@ def victim(services, people):
             item_ids=[item.id],
         )
     approval_id = victim_replica_approval(services, item.id, owner.actor.user_id, other_org)
+    with services.uow() as unit:  # where the owner is paid: only they may use or remove it
+        method = payouts.add_payout_method(
+            unit, services.storage, owner.actor, "upi", {"account_holder": "O", "vpa": "owner@bank"}
+        )
     return {
         "approval_id": approval_id,
+        "method_id": method.id,
         "incident_id": incident.id,
         "invitation_id": invitation_id,
         "guessed_token": guessed_token,
@@ -263,8 +269,10 @@ def victim_state(services, people, victim):
             upload = unit.get(ResumableUpload, victim["upload_id"])
             invitation = unit.get(ParticipantInvitation, victim["invitation_id"])
             approval = unit.get(ReplicaApproval, victim["approval_id"])
+            method = unit.get(PayoutMethod, victim["method_id"])
             return (
                 (approval.state, approval.decided_at),
+                method.removed_at,
                 unit.count(MissedMark, item_id=victim["item"].id),
                 (invitation.state, invitation.decided_at),
                 (campaign.state, campaign.title) if campaign else None,
@@ -314,6 +322,7 @@ def matrix_for(
             "user_id": str(people["owner"].actor.user_id),
             "check": services.publication.person_check(people["owner"].actor.user_id),
             "approval_id": str(victim["approval_id"]),
+            "method_id": str(victim["method_id"]),
             **victim["buyer_paths"],
         },
         secrets=[VICTIM_TITLE, people["owner"].email, people["owner"].token],

@@ -21,7 +21,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import get_currency_name, get_currency_symbol
 
 from datatrust.adapters.db import migrate
-from datatrust.adapters.payments import payment_rail_for
+from datatrust.adapters.payments import payment_rail_for, payout_provider_for
 from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.campaigns import Campaign
@@ -33,7 +33,7 @@ from datatrust.domain.money import Money
 from datatrust.domain.permissions import ROLE_PERMISSIONS
 from datatrust.domain.places import PLACES
 from datatrust.i18n import LOCALE_DIR, format_money, translator
-from datatrust.services import accounts, campaigns, licences, orders
+from datatrust.services import accounts, campaigns, licences, money, orders
 from datatrust.services.demo import BUYER, CONTRIBUTORS, OPERATOR, RECORDINGS, seed_demo
 from datatrust.web.pages.common import EXAMPLE_CHANGES, EXAMPLE_PRICE_MINOR
 from datatrust.web.pages.contributor import licence_price
@@ -84,7 +84,7 @@ def demo(databases, tmp_path_factory) -> Iterator[Services]:
     )
     svc = build(settings, upgrade_embedded=False)
     migrate.upgrade(svc.engine)
-    seed_demo(svc, payment_rail_for(svc))
+    seed_demo(svc, payment_rail_for(svc), payout_provider_for(svc))
     yield svc
     svc.queue.huey.storage.flush_all()
     svc.close()
@@ -366,6 +366,8 @@ def terms_shown(svc: Services) -> set[Money]:
     floors = campaigns.PayFloors.from_settings(svc.settings)
     out = {Money(EXAMPLE_PRICE_MINOR, "USD")}
     out.add(Money(svc.settings.pay_floor_minor_per_hour, svc.settings.pay_floor_currency))
+    # The smallest payout, shown before asking: the figure request_payout refuses below.
+    out.add(money.payout_minimum(svc.settings))
     with svc.uow(read_only=True) as uow:
         for campaign in uow.all(Campaign):
             out.add(campaign.rate)
@@ -441,7 +443,7 @@ def ledger_figures(books: Books, owner: str | None) -> set[Money]:
         return set()
     out: set[Money] = set()
     for ref, amounts in books.owned_by(owner).items():
-        out |= {abs(a) for a in amounts}
+        out |= {abs(a) for a in amounts} | set(amounts)  # a payout is a debit: "-$10.00"
         out.add(books.balance(ref, amounts[0].currency))
     for sale in books.sales:
         if f"org:{sale['org']}" == owner:

@@ -6,7 +6,11 @@
   the operator uses to make the bank or mobile-money transfers by hand; a payout already
   exported (by key) is never written again, by any process, so re-running a crashed
   batch or running two at once cannot put a payout in front of the operator twice.
-- ``FakePayoutProvider``: for tests; records what it paid and can refuse chosen users.
+- ``RailBatchFiles``: the default provider. Each payout goes into its rail's batch file
+  (bank transfers, M-Pesa B2C requests, UPI payouts) by the contributor's payout method,
+  each file set a ``CsvPayoutProvider``; a payout with no method, into the plain export.
+- ``FakePayoutProvider``: for tests; records what it paid (and every instruction, with
+  its destination) and can refuse chosen users.
 
 The README section "Payout adapters" explains how a Stripe Connect or mobile-money
 adapter plugs in: implement ``send`` with the payout key as the API's idempotency key.
@@ -20,12 +24,13 @@ import hashlib
 import io
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from datatrust.domain.money import Money
+from datatrust.domain.payout_methods import PayoutRail
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.money import (
     PaymentFailed,
@@ -36,6 +41,7 @@ from datatrust.services.money import (
     request_weekly_payouts,
     run_payout_batch,
 )
+from datatrust.services.payouts import destination_for
 from datatrust.services.ports import UnitOfWork
 
 
@@ -65,12 +71,14 @@ class FakePayoutProvider:
         self.refuse_users = refuse_users or set()
         self.paid: dict[str, Money] = {}
         self.sent: list[str] = []  # every call, repeats included
+        self.instructions: list[PayoutInstruction] = []  # every call, with its destination
         self._outcomes: dict[str, PayoutOutcome] = {}
         self._lock = threading.Lock()
 
     def send(self, instruction: PayoutInstruction) -> PayoutOutcome:
         with self._lock:
             self.sent.append(instruction.key)
+            self.instructions.append(instruction)
             if instruction.key in self._outcomes:
                 return self._outcomes[instruction.key]
             if instruction.user_id in self.refuse_users:
@@ -103,8 +111,20 @@ class CsvPayoutProvider:
     COLUMNS = ("payout_key", "payout_id", "user_id", "currency", "amount", "amount_minor")
     KEYS = "exported.keys"
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        prefix: str = "payouts",
+        columns: Sequence[str] = COLUMNS,
+        row: Callable[[PayoutInstruction], Sequence[object]] | None = None,
+    ) -> None:
+        """``prefix``, ``columns`` and ``row``: one rail's batch file (``RailBatchFiles``);
+        the first column is always the payout key."""
         self.folder = Path(folder)
+        self.prefix = prefix
+        self.columns = tuple(columns)
+        self.row = row or _row
         # Per file: bytes read up to the end of its last complete line, and the keys seen
         # (with the file that holds each). Valid while the lock is held, since writers only
         # ever append complete lines after that point.
@@ -117,9 +137,10 @@ class CsvPayoutProvider:
         with (self.folder / ".lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or we die
             self._catch_up()
-            batch = f"payouts-{datetime.now(UTC):%Y%m%d}.csv"
+            batch = f"{self.prefix}-{datetime.now(UTC):%Y%m%d}.csv"
             if instruction.key not in self._keys:
-                self._append(batch, _csv_line(self.COLUMNS), _csv_line(_row(instruction)))
+                header = _csv_line(self.columns)
+                self._append(batch, header, _csv_line(self.row(instruction)))
                 self._keys[instruction.key] = batch
             if instruction.key not in self._listed:  # also after a kill between the two
                 self._append(self.KEYS, "", instruction.key + "\n")
@@ -130,7 +151,7 @@ class CsvPayoutProvider:
     def _catch_up(self) -> None:
         """Read what other processes appended since this one last looked (the CSVs first,
         so a key's reference names the file that holds its row)."""
-        for path in [*sorted(self.folder.glob("payouts-*.csv")), self.folder / self.KEYS]:
+        for path in [*sorted(self.folder.glob(f"{self.prefix}-*.csv")), self.folder / self.KEYS]:
             if not path.exists():
                 continue
             start = self._read.get(path.name, 0)
@@ -145,7 +166,7 @@ class CsvPayoutProvider:
                 if path.name == self.KEYS:
                     self._listed.add(line.strip())
                     self._keys.setdefault(line.strip(), "")
-                elif (key := line.split(",", 1)[0]) != self.COLUMNS[0]:
+                elif (key := line.split(",", 1)[0]) != self.columns[0]:
                     self._keys.setdefault(key, path.name)
 
     def _append(self, name: str, header: str, line: str) -> None:
@@ -190,13 +211,124 @@ def _row(instruction: PayoutInstruction) -> tuple[object, ...]:
     )
 
 
+# -- one batch file per rail: what the operator uploads to the bank or the mobile-money rail
+
+
+def _bank_row(instruction: PayoutInstruction) -> tuple[object, ...]:
+    d = instruction.destination.details  # type: ignore[union-attr]
+    amount = instruction.amount
+    return (
+        instruction.key,
+        d["account_holder"],
+        d["account_number"],
+        d["bank_code"],
+        amount.currency,
+        amount.to_decimal(),
+        amount.amount_minor,
+        f"Datatrust payout {instruction.payout_id}",
+    )
+
+
+def _mpesa_row(instruction: PayoutInstruction) -> tuple[object, ...]:
+    """One B2C payment request, its fields named as Safaricom's Daraja B2C API names
+    them; the operator's tool adds the initiator, credential, shortcode and callbacks.
+    M-Pesa amounts are whole shillings (checked when the payout was asked for)."""
+    d = instruction.destination.details  # type: ignore[union-attr]
+    return (
+        instruction.key,
+        "BusinessPayment",
+        d["phone"],
+        instruction.amount.amount_minor // 100,
+        f"Datatrust payout {instruction.payout_id}",
+        instruction.key,
+    )
+
+
+def _upi_row(instruction: PayoutInstruction) -> tuple[object, ...]:
+    """One UPI payout, in the fields of a bank's or payout service's bulk UPI upload
+    (beneficiary VPA and name, amount in rupees and paise, a reference)."""
+    d = instruction.destination.details  # type: ignore[union-attr]
+    amount = instruction.amount
+    return (
+        instruction.key,
+        d["vpa"],
+        d["account_holder"],
+        amount.to_decimal(),
+        amount.amount_minor,
+        "INR",
+        "UPI",
+        f"Datatrust payout {instruction.payout_id}",
+    )
+
+
+RAIL_FILES: dict[PayoutRail, tuple[str, tuple[str, ...], Callable[..., Sequence[object]]]] = {
+    PayoutRail.BANK_TRANSFER: (
+        "bank-transfers",
+        (
+            "payout_key",
+            "account_holder",
+            "account_number_or_iban",
+            "bank_code",
+            "currency",
+            "amount",
+            "amount_minor",
+            "reference",
+        ),
+        _bank_row,
+    ),
+    PayoutRail.MPESA: (
+        "mpesa-b2c",
+        ("payout_key", "CommandID", "PartyB", "Amount", "Remarks", "Occasion"),
+        _mpesa_row,
+    ),
+    PayoutRail.UPI: (
+        "upi",
+        (
+            "payout_key",
+            "beneficiary_vpa",
+            "beneficiary_name",
+            "amount",
+            "amount_paise",
+            "currency",
+            "mode",
+            "reference",
+        ),
+        _upi_row,
+    ),
+}
+
+
+class RailBatchFiles:
+    """The self-hosted payout provider: each payout becomes a row of its rail's batch file
+    under ``folder/<rail>/`` (bank transfers, M-Pesa B2C requests, UPI payouts), which the
+    operator uploads to the bank or rail, with ``CsvPayoutProvider``'s once-only export
+    per file set. A payout with no destination (the person has no method yet) goes to the
+    plain export in ``folder`` itself, as before methods existed."""
+
+    name = "csv"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.plain = CsvPayoutProvider(self.folder)
+        self.rails = {
+            rail: CsvPayoutProvider(self.folder / rail.value, prefix=prefix, columns=cols, row=row)
+            for rail, (prefix, cols, row) in RAIL_FILES.items()
+        }
+
+    def send(self, instruction: PayoutInstruction) -> PayoutOutcome:
+        if instruction.destination is None:
+            return self.plain.send(instruction)
+        return self.rails[instruction.destination.rail].send(instruction)
+
+
 def payout_provider_for(services: Any) -> PayoutProvider:
     """The provider chosen for this instance: ``services.extras["payout_provider"]`` when
-    set (tests, or an operator's own adapter), else the CSV export under the data dir."""
+    set (tests, or an operator's own adapter), else the rails' batch files under the
+    data dir (``RailBatchFiles``)."""
     chosen = services.extras.get("payout_provider") if services is not None else None
     if chosen is not None:
         return chosen
-    return CsvPayoutProvider(Path(services.settings.data_dir) / "payouts")
+    return RailBatchFiles(Path(services.settings.data_dir) / "payouts")
 
 
 def payment_rail_for(services: Any) -> Any:
@@ -212,7 +344,10 @@ def run_batch_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> 
     The batch commits per payout through its own units of work; ``uow`` (the job's) only
     marks the job done afterwards."""
     run_payout_batch(
-        ctx.services.uow, payout_provider_for(ctx.services), limit=int(payload.get("limit", 500))
+        ctx.services.uow,
+        payout_provider_for(ctx.services),
+        limit=int(payload.get("limit", 500)),
+        destinations=destination_for(ctx.services.storage),
     )
 
 
@@ -225,4 +360,8 @@ def weekly_payouts_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext
     slot = payload.get("scheduled")
     day = datetime.fromisoformat(slot).date() if slot else None
     request_weekly_payouts(uow, payout_minimum(ctx.services.settings), today=day)
-    run_payout_batch(ctx.services.uow, payout_provider_for(ctx.services))
+    run_payout_batch(
+        ctx.services.uow,
+        payout_provider_for(ctx.services),
+        destinations=destination_for(ctx.services.storage),
+    )

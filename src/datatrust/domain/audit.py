@@ -112,6 +112,8 @@ class AuditTag(StrEnum):
     PAYOUT_REQUEST = "payout:request"
     PAYOUT_SETTLE = "payout:settle"
     PAYOUT_FAIL = "payout:fail"
+    PAYOUT_METHOD_ADD = "payout:method_add"
+    PAYOUT_METHOD_REMOVE = "payout:method_remove"
     FX_RATE_SET = "fx:rate_set"
     # Pay floor recheck and coverage bonuses (issue 6).
     TASK_START = "task:start"

@@ -36,6 +36,9 @@ class Payout:
     updated_at: datetime = field(default_factory=utcnow)
     claimed_by: str | None = None  # the process whose batch holds the claim (``sending``)
     lease_until: datetime | None = None  # the claim holds until then; None: no live claim
+    # Where it is paid (``domain.payout_methods.PayoutMethod``); None: the person's
+    # current method for its currency when the batch runs (``services.payouts``).
+    method_id: int | None = None
     id: int | None = None
 
     @property

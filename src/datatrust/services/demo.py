@@ -13,7 +13,9 @@ clicks would call (nothing is written to a table directly) and generated on the 
   training-only with consent given, voted through by the other two contributors (so
   listed and paid) — and one more of Priya's still waiting on the review page;
 - the buyer's declared training use and its purchase, so there is a sale, royalties on
-  the contributors' statements and "selected"/"sold" steps in the items' passports.
+  the contributors' statements and "selected"/"sold" steps in the items' passports;
+- Marcus's bank account as his payout method and his first payout (the instance's
+  minimum), requested and, when a payout provider is given, sent and settled.
 
 Every step first looks for what it would make, so running it again makes nothing new.
 """
@@ -36,12 +38,22 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
+from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Role
-from datatrust.services import accounts, campaigns, consent, items, licences, money, orders
+from datatrust.services import (
+    accounts,
+    campaigns,
+    consent,
+    items,
+    licences,
+    money,
+    orders,
+    payouts,
+)
 from datatrust.services.accounts import actor_for
 from datatrust.services.ingest import processing_key
-from datatrust.services.money import PaymentRail
+from datatrust.services.money import PaymentRail, PayoutProvider
 from datatrust.services.ports import PasswordHasher, Signer, UnitOfWork
 from datatrust.services.standards import Publication
 from datatrust.services.storage import EncryptedStorage
@@ -119,7 +131,9 @@ class DemoRecording:
 RECORDINGS = (
     DemoRecording("sipho@demo.datatrust", "Long Street at rush hour", 1, -33.9249, 18.4241, 120),
     DemoRecording("priya@demo.datatrust", "Main Road market, Ranchi", 2, 23.3441, 85.3096, 100),
-    DemoRecording("marcus@demo.datatrust", "The L passing overhead", 3, 41.8781, -87.6298, 150),
+    # Marcus licenses his at $20.00: his royalty from the sale and his pay for the task take
+    # him past the payout minimum, so the demo shows a contributor actually paid.
+    DemoRecording("marcus@demo.datatrust", "The L passing overhead", 3, 41.8781, -87.6298, 2000),
     DemoRecording(
         "priya@demo.datatrust", "Evening birds by the lake", 4, 23.3700, 85.3300, 100, False
     ),
@@ -150,9 +164,12 @@ class DemoServices(Protocol):
     def run_job(self, job_id: int) -> str: ...
 
 
-def seed_demo(services: DemoServices, rail: PaymentRail) -> list[DemoPerson]:
+def seed_demo(
+    services: DemoServices, rail: PaymentRail, payout_provider: PayoutProvider | None = None
+) -> list[DemoPerson]:
     """Seed everything the module docstring lists; safe to run again (nothing new is made,
-    nothing is charged twice). ``rail`` takes the escrow and the buyer's top-up."""
+    nothing is charged twice, nobody is paid twice). ``rail`` takes the escrow and the
+    buyer's top-up; ``payout_provider`` sends Marcus's payout (without one it waits)."""
     _create_people(services)
     _vet_buyer(services)
     street = _open_task(services, rail, OPERATOR, STREET_SOUNDS)
@@ -165,6 +182,7 @@ def seed_demo(services: DemoServices, rail: PaymentRail) -> list[DemoPerson]:
         if recording.voted_through:
             _vote_through(services, street, item_id)
     _buy_for_training(services, rail)
+    _pay_out(services, payout_provider)
     return list(PEOPLE)
 
 
@@ -378,6 +396,41 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
             )
         except Conflict:  # nothing left to buy (a withdrawal meanwhile): the quote stays
             return
+
+
+PAID = "marcus@demo.datatrust"
+PAID_BANK_ACCOUNT = {
+    "account_holder": "Marcus Reed",
+    "account_number": "000123456789",
+    "bank_code": "021000021",
+}
+
+
+def _pay_out(services: DemoServices, provider: PayoutProvider | None) -> None:
+    """Marcus adds his bank account and asks for the instance's minimum payout (once, by
+    its key), then the batch sends it through ``provider``."""
+    actor = _actor(services, PAID)
+    minimum = money.payout_minimum(services.settings)
+    with services.uow() as uow:
+        methods = payouts.payout_methods(uow, actor)
+        if not methods:
+            method = payouts.add_payout_method(
+                uow, services.storage, actor, "bank_transfer", PAID_BANK_ACCOUNT
+            )
+        else:
+            method = methods[-1]
+        available = uow.queries.ledger.balance(
+            AccountRef.contributor_payable(actor.user_id, minimum.currency)  # type: ignore[arg-type]
+        )
+        done = any(p.idempotency_key == "demo-first-payout" for p in money.list_payouts(uow, actor))
+        if not done and available >= minimum:
+            payouts.request_payout_to(
+                uow, actor, minimum, "demo-first-payout", method_id=method.id, minimum=minimum
+            )
+    if provider is not None:
+        money.run_payout_batch(
+            services.uow, provider, destinations=payouts.destination_for(services.storage)
+        )
 
 
 # --------------------------------------------------------------------------- sample media

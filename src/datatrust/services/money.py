@@ -64,6 +64,7 @@ from datatrust.domain.fx import FxRateRow, Rate, RateNotFound, approximate
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, JournalEntry
 from datatrust.domain.money import Money
 from datatrust.domain.payfloor import hourly_rate, meets_floor, minimum_pay_per_unit
+from datatrust.domain.payout_methods import PayoutDestination
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
@@ -103,6 +104,7 @@ class PayoutInstruction:
     payout_id: int
     user_id: int
     amount: Money
+    destination: PayoutDestination | None = None  # None: no method known (a plain export)
 
 
 @dataclass(frozen=True)
@@ -607,7 +609,13 @@ class PayoutRequested:
 
 
 def request_payout(
-    uow: UnitOfWork, actor: Actor, amount: Money, idempotency_key: str, *, minimum: Money
+    uow: UnitOfWork,
+    actor: Actor,
+    amount: Money,
+    idempotency_key: str,
+    *,
+    minimum: Money,
+    method_id: int | None = None,
 ) -> PayoutRequested:
     """Set ``amount`` of the caller's earnings aside for the next payout batch.
 
@@ -617,7 +625,8 @@ def request_payout(
     the first. The key with a different amount is a ``Conflict``. Refused: an amount not
     above zero, below ``minimum`` (the instance's, ``payout_minimum(settings)``, converted
     by ``minimum_payout`` for another currency), or above the available balance
-    (``InsufficientFunds``).
+    (``InsufficientFunds``). ``method_id``: where it is to be paid, already checked by the
+    caller (``services.payouts.request_payout_to``).
 
     Every way out ends the transaction (a replay commits nothing, a refusal rolls back), so
     the account's lock is released before this returns, not when the caller's unit of work
@@ -630,7 +639,10 @@ def request_payout(
     _money(amount)
     assert actor.user_id is not None
     with _one_transaction(uow):
-        return _request_payout(uow, actor.user_id, amount, key, minimum, actor_label(actor))
+        requested = _request_payout(uow, actor.user_id, amount, key, minimum, actor_label(actor))
+        if not requested.replayed:
+            requested.payout.method_id = method_id
+        return requested
 
 
 @contextmanager
@@ -662,7 +674,9 @@ def _request_payout(
     minimum = minimum_payout(uow, amount.currency, minimum)
     if amount < minimum:
         raise InvalidInput(
-            f"the smallest payout is {minimum}; you asked for {amount}", field="amount"
+            f"the smallest payout is {minimum}; you asked for {amount}",
+            field="amount",
+            minimum=money_out(minimum),
         )
     if amount > available:
         raise InsufficientFunds(
@@ -770,6 +784,7 @@ def run_payout_batch(
     *,
     limit: int = 500,
     claim_seconds: int = PAYOUT_CLAIM_SECONDS,
+    destinations: Callable[[UnitOfWork, Payout], PayoutDestination | None] | None = None,
 ) -> BatchReport:
     """Send the payouts this batch claims through ``provider`` and book the outcome.
 
@@ -789,6 +804,8 @@ def run_payout_batch(
     If anything raises, the batch gives up the claims it has not booked, so the next
     batch sends them again at once, under the same key (the provider pays once); a batch
     that cannot even do that leaves them to the next batch once their claim runs out.
+    ``destinations`` says where each payout goes (``services.payouts.destination_for``);
+    without it instructions carry none.
     A provider call slower than ``claim_seconds`` can lose its claim to another batch,
     which then sends the same key again: that is why providers must pay each key once.
     """
@@ -808,7 +825,9 @@ def run_payout_batch(
         report.claimed = len(q.claim_payouts(batch, me, provider.name, lease(), limit))
     with uow_factory() as uow, _one_transaction(uow):
         held = [
-            (p.id, p.user_id, p.amount)
+            PayoutInstruction(f"payout:{p.id}", p.id, p.user_id, p.amount, destinations(uow, p))
+            if destinations is not None
+            else PayoutInstruction(f"payout:{p.id}", p.id, p.user_id, p.amount)
             for p in uow.all(
                 Payout, order_by="id", state=PayoutState.SENDING, batch_id=report.batch_id
             )
@@ -825,12 +844,13 @@ def _send_held(
     uow_factory: UnitOfWorkFactory,
     provider: PayoutProvider,
     report: BatchReport,
-    held: list[tuple[int, int, Money]],
+    held: list[PayoutInstruction],
     lease: Callable[[], datetime],
     claim_seconds: int,
 ) -> None:
     renew_all_at = 0  # monotonic nanoseconds: no floats in the money modules
-    for payout_id, user_id, amount in held:
+    for instruction in held:
+        payout_id = instruction.payout_id
         renew_all = time.monotonic_ns() >= renew_all_at
         with uow_factory() as uow, _one_transaction(uow):
             still = uow.queries.renew_payout_claims(
@@ -840,9 +860,7 @@ def _send_held(
             renew_all_at = time.monotonic_ns() + claim_seconds * 1_000_000_000 // 3
         if payout_id not in still:
             continue  # our claim ran out and another batch took it over: it sends it
-        outcome = provider.send(
-            PayoutInstruction(f"payout:{payout_id}", payout_id, user_id, amount)
-        )
+        outcome = provider.send(instruction)
         with uow_factory() as uow, _one_transaction(uow):
             payout = uow.get_for_update(Payout, payout_id)
             if (

@@ -27,6 +27,7 @@ from sqlalchemy import (
 
 from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
 from datatrust.domain.fx import FxRateRow
+from datatrust.domain.payout_methods import PayoutMethod, PayoutRail
 from datatrust.domain.payouts import Payout, PayoutState
 
 ledger_accounts = Table(
@@ -84,9 +85,23 @@ payouts = Table(
     # The batch claim (migration 0014): which process holds it and until when.
     Column("claimed_by", String(200)),
     Column("lease_until", TZ),
+    # Where it is paid (migration 0028); no foreign key, so SQLite adds it in place.
+    Column("method_id", Integer),
     UniqueConstraint("user_id", "idempotency_key", name="uq_payouts_user_key"),
     CheckConstraint("amount_minor > 0", name="positive"),
     Index("ix_payouts_state", "state"),
+)
+
+payout_methods = Table(
+    "payout_methods",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("rail", _enum(PayoutRail, "payout_rail"), nullable=False),
+    Column("details_sealed", Text, nullable=False),
+    Column("label", String(80), nullable=False),
+    Column("created_at", TZ, nullable=False),
+    Column("removed_at", TZ),
 )
 
 fx_rates = Table(
@@ -106,3 +121,4 @@ def map_money() -> None:
     """Map the payout and FX-rate records (ledger rows stay unmapped, see the docstring)."""
     mapper_registry.map_imperatively(Payout, payouts)
     mapper_registry.map_imperatively(FxRateRow, fx_rates)
+    mapper_registry.map_imperatively(PayoutMethod, payout_methods)

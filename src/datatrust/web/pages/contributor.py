@@ -22,6 +22,7 @@ from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFoun
 from datatrust.domain.items import ItemKind
 from datatrust.domain.money import Money
 from datatrust.domain.orders import ReplicaApproval
+from datatrust.domain.payout_methods import RAIL_CURRENCY, RAIL_FIELDS
 from datatrust.domain.permissions import Permission
 from datatrust.i18n import explain_flagged
 from datatrust.services import (
@@ -35,6 +36,7 @@ from datatrust.services import (
     money,
     orders,
     passport,
+    payouts,
     replica_approvals,
     upload_limits,
 )
@@ -52,6 +54,7 @@ from datatrust.web.pages.common import (
     page_router,
     render,
     review_vote,
+    show_money,
     task_view,
 )
 from datatrust.web.pages.explain import MISSED_CATEGORIES, MISSED_REGIONS, Explain
@@ -551,14 +554,18 @@ def _show_in(page: Page) -> str | None:
     return asked if is_known(asked) else None
 
 
-def _earnings(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> HTMLResponse:
+def _earnings(
+    page: Page, unit: UnitOfWork, svc: Services, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    statement = money.contributor_statement(
+        unit, page.actor, show_in=_show_in(page) or money.home_currency(unit, page.actor)
+    )
     return render(
         page,
         "earnings.html",
         status,
-        statement=money.contributor_statement(
-            unit, page.actor, show_in=_show_in(page) or money.home_currency(unit, page.actor)
-        ),
+        statement=statement,
+        payouts=payouts.payout_page(unit, page.actor, money.payout_minimum(svc.settings)),
         key=uuid.uuid4().hex,
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),
@@ -568,9 +575,12 @@ def _earnings(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> 
 
 @router.get("/my/earnings")
 def my_earnings(
-    page: Page = page_requires(Permission.STATEMENT_READ), unit: UnitOfWork = unit_of_work()
+    page: Page = page_requires(Permission.STATEMENT_READ),
+    unit: UnitOfWork = unit_of_work(),
+    svc: Services = Depends(services),
 ) -> HTMLResponse:
-    return _earnings(page, unit, requested=page.request.query_params.get("requested") == "1")
+    requested = page.request.query_params.get("requested") == "1"
+    return _earnings(page, unit, svc, requested=requested)
 
 
 @router.post("/my/earnings/payout")
@@ -580,21 +590,108 @@ def payout(
     svc: Services = Depends(services),
     amount: str = Form(""),
     currency: str = Form(""),
+    method: str = Form(""),
     idempotency_key: str = Form(""),
 ) -> Response:
-    form = {"amount": amount, "currency": currency}
+    """A payout to one of the person's methods, at least the minimum the page showed."""
+    form = {"amount": amount, "currency": currency, "method": method}
+    if not method.isdigit() or len(method) > 9:
+        errors = {"method": [page._("Choose where to be paid.")]}
+        return _earnings(page, unit, svc, 422, form=form, errors=errors)
     try:
         value = Money.parse(amount.strip(), currency.strip().upper() or "USD")
-        minimum = money.payout_minimum(svc.settings)
-        money.request_payout(
-            unit, page.actor, value, idempotency_key or uuid.uuid4().hex, minimum=minimum
+        payouts.request_payout_to(
+            unit,
+            page.actor,
+            value,
+            idempotency_key or uuid.uuid4().hex,
+            method_id=int(method),
+            minimum=money.payout_minimum(svc.settings),
         )
+    except NotFound:
+        errors = {"method": [page._("Choose where to be paid.")]}
+        return _earnings(page, unit, svc, 422, form=form, errors=errors)
     except DomainError as exc:
-        return _earnings(page, unit, 422, form=form, errors=field_errors(page, exc, "amount"))
+        return _earnings(page, unit, svc, 422, form=form, errors=_payout_refusal(page, exc))
     except ValueError:
         errors = {"amount": [page._("Write an amount such as 12.50.")]}
-        return _earnings(page, unit, 422, form=form, errors=errors)
+        return _earnings(page, unit, svc, 422, form=form, errors=errors)
     return RedirectResponse("/my/earnings?requested=1", status_code=303)
+
+
+def _payout_refusal(page: Page, exc: DomainError) -> dict[str, list[str]]:
+    """A refused payout in the reader's words, with the service's own figures (the
+    minimum it refused below, the balance it found)."""
+    details = exc.details or {}
+    if "minimum" in details:
+        least = show_money(page, details["minimum"])
+        return {"amount": [page._("The smallest payout is %(amount)s.") % {"amount": least}]}
+    if "available" in details:
+        have = show_money(page, details["available"])
+        text = page._("That is more than you have available: %(amount)s.") % {"amount": have}
+        return {"amount": [text]}
+    return field_errors(page, exc, "amount")
+
+
+def _methods_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> HTMLResponse:
+    return render(
+        page,
+        "payout_methods.html",
+        status,
+        methods=payouts.payout_methods(unit, page.actor),
+        rails=RAIL_FIELDS,
+        rail_currency=RAIL_CURRENCY,
+        rail=extra.pop("rail", ""),
+        form=extra.pop("form", {}),
+        errors=extra.pop("errors", {}),
+        **extra,
+    )
+
+
+@router.get("/my/payout-methods")
+def my_payout_methods(
+    page: Page = page_requires(Permission.STATEMENT_READ), unit: UnitOfWork = unit_of_work()
+) -> HTMLResponse:
+    return _methods_page(page, unit, added=page.request.query_params.get("added") == "1")
+
+
+@router.post("/my/payout-methods")
+def add_payout_method(
+    page: Page = page_requires(Permission.PAYOUT_REQUEST),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+    rail: str = Form(""),
+    account_holder: str = Form(""),
+    account_number: str = Form(""),
+    bank_code: str = Form(""),
+    phone: str = Form(""),
+    vpa: str = Form(""),
+) -> Response:
+    """One form per rail; the service reads the fields its rail asks for
+    (``domain.payout_methods.RAIL_FIELDS``)."""
+    typed = {
+        "account_holder": account_holder,
+        "account_number": account_number,
+        "bank_code": bank_code,
+        "phone": phone,
+        "vpa": vpa,
+    }
+    try:
+        payouts.add_payout_method(unit, svc.storage, page.actor, rail, typed)
+    except InvalidInput as exc:
+        errors = field_errors(page, exc, "rail")
+        return _methods_page(page, unit, 422, form=typed, errors=errors, rail=rail)
+    return RedirectResponse("/my/payout-methods?added=1", status_code=303)
+
+
+@router.post("/my/payout-methods/{method_id}/remove")
+def remove_payout_method(
+    method_id: RowId,
+    page: Page = page_requires(Permission.PAYOUT_REQUEST),
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    payouts.remove_payout_method(unit, page.actor, method_id)
+    return RedirectResponse("/my/payout-methods", status_code=303)
 
 
 def _peer_review_page(

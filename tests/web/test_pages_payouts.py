@@ -1,0 +1,311 @@
+"""Payouts on the pages (issue 18 §7): a contributor adds where they are paid (a bank
+account, an M-Pesa number, a UPI address), sees the smallest payout before asking, asks
+for one to a method, and reads every payout with its state; the batch writes each into
+its rail's file for the operator (bank transfers, M-Pesa B2C requests, UPI payouts)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from datatrust.adapters.payments import FakePayoutProvider, RailBatchFiles
+from datatrust.domain.campaigns import Campaign, PayBasis
+from datatrust.domain.items import ItemKind
+from datatrust.domain.money import Money
+from datatrust.domain.payout_methods import PayoutMethod, PayoutRail, check_details
+from datatrust.i18n import format_money, translator
+from datatrust.services import money, payouts
+
+LANGS = ("en", "hi", "zu")
+
+
+@pytest.fixture
+def earned(services, people):
+    """The owner has earned USD 30.00 for two accepted items."""
+    from datatrust.adapters.payments import FakeCardRail
+
+    buyer = people["buyer"].actor
+    with services.uow() as uow:
+        campaign = Campaign(
+            created_by=buyer.user_id,
+            org_id=buyer.org_id,
+            title="Lobbies",
+            kind=ItemKind.PHOTO,
+            pay_basis=PayBasis.PER_ITEM,
+            rate_minor=1500,
+            currency="USD",
+            quota=4,
+        )
+        uow.add(campaign)
+        uow.commit()
+    with services.uow() as uow:
+        money.fund_campaign_escrow(uow, FakeCardRail(), buyer, campaign.id, Money(6000, "USD"), "k")
+    with services.uow() as uow:
+        for item_id in (101, 102):
+            money.pay_accepted_item(
+                uow, campaign.id, people["owner"].actor.user_id, Money(1500, "USD"), item_id
+            )
+        uow.commit()
+    return people["owner"]
+
+
+def add_method(client, owner, **form) -> None:
+    response = client.post(
+        "/my/payout-methods", data=form, headers=owner.headers, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+
+
+def methods_of(services, owner) -> list[PayoutMethod]:
+    with services.uow() as uow:
+        return payouts.payout_methods(uow, owner.actor)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_smallest_payout_is_shown_before_asking_in_the_readers_language(
+    client, services, earned, lang
+):
+    page = client.get(f"/my/earnings?lang={lang}", headers=earned.headers)
+    minimum = money.payout_minimum(services.settings)
+    _ = translator(lang).gettext
+    assert _("The smallest payout is %(amount)s.") % {"amount": format_money(minimum, lang)} in (
+        page.text
+    )
+    # No method yet: the page says so and links to adding one, instead of a form.
+    assert _("No payout method yet. Add one to ask for a payout.") in page.text
+    assert 'href="/my/payout-methods"' in page.text and 'name="amount"' not in page.text
+
+
+def test_a_bank_account_is_added_sealed_and_shown_masked(client, services, earned):
+    add_method(
+        client,
+        earned,
+        rail="bank_transfer",
+        account_holder="Thandi Nkosi",
+        account_number="GB82 WEST 1234 5698 7654 32",
+        bank_code="westgb2l",
+    )
+    (method,) = methods_of(services, earned)
+    assert method.rail is PayoutRail.BANK_TRANSFER and method.label == "···· 5432"
+    assert "7654" not in method.details_sealed and "Thandi" not in method.details_sealed
+    with services.uow() as uow:
+        details = json.loads(services.storage.open_text(uow, method.user_id, method.details_sealed))
+    assert details["account_number"] == "GB82WEST12345698765432"
+    assert details["bank_code"] == "WESTGB2L"
+    page = client.get("/my/payout-methods?lang=en", headers=earned.headers)
+    assert "···· 5432" in page.text and "GB82" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("rail", "typed", "field", "msgid"),
+    [
+        (
+            PayoutRail.BANK_TRANSFER,
+            {"account_holder": "A", "account_number": "GB82WEST12345698765433", "bank_code": "X1"},
+            "account_number",
+            "this IBAN's check digits are wrong",
+        ),
+        (
+            PayoutRail.MPESA,
+            {"phone": "0612 345"},
+            "phone",
+            "write a Kenyan mobile number such as 0712 345 678",
+        ),
+        (
+            PayoutRail.UPI,
+            {"account_holder": "", "vpa": "asha"},
+            "vpa",
+            "write a UPI address such as name@bank",
+        ),
+    ],
+)
+def test_each_rail_names_what_is_wrong_with_its_details(rail, typed, field, msgid):
+    _details, problems = check_details(rail, typed)
+    assert f"{field}: {msgid}" in problems
+
+
+@pytest.mark.parametrize("lang", ["hi", "zu"])
+def test_a_wrong_mpesa_number_is_refused_next_to_its_field_in_the_readers_language(
+    client, services, earned, lang
+):
+    response = client.post(
+        f"/my/payout-methods?lang={lang}",
+        data={"rail": "mpesa", "phone": "12345"},
+        headers=earned.headers,
+    )
+    assert response.status_code == 422
+    said = translator(lang).gettext("write a Kenyan mobile number such as 0712 345 678")
+    assert said in response.text and 'id="e-mpesa-phone-1"' in response.text
+    assert methods_of(services, earned) == []
+
+
+def test_a_payout_below_the_minimum_or_above_the_balance_is_refused_with_the_services_figures(
+    client, services, earned
+):
+    add_method(
+        client,
+        earned,
+        rail="bank_transfer",
+        account_holder="T N",
+        account_number="12345678",
+        bank_code="021000021",
+    )
+    (method,) = methods_of(services, earned)
+    form = {"method": str(method.id), "currency": "USD", "idempotency_key": "a"}
+    low = client.post(
+        "/my/earnings/payout?lang=hi", data={**form, "amount": "1.00"}, headers=earned.headers
+    )
+    assert low.status_code == 422
+    minimum = format_money(money.payout_minimum(services.settings), "hi")
+    assert (
+        translator("hi").gettext("The smallest payout is %(amount)s.") % {"amount": minimum}
+        in low.text
+    )
+    high = client.post(
+        "/my/earnings/payout?lang=zu",
+        data={**form, "amount": "99.00", "idempotency_key": "b"},
+        headers=earned.headers,
+    )
+    assert high.status_code == 422
+    available = format_money(Money(3000, "USD"), "zu")
+    assert available in high.text and "you asked for" not in high.text
+
+
+def test_mpesa_pays_whole_shillings_only_and_only_in_shillings(services, earned):
+    details, problems = check_details(PayoutRail.MPESA, {"phone": "+254 712 345 678"})
+    assert problems == [] and details["phone"] == "254712345678"
+    with services.uow() as uow:
+        method = payouts.add_payout_method(uow, services.storage, earned.actor, "mpesa", details)
+    with services.uow() as uow, pytest.raises(Exception) as refused:
+        payouts.request_payout_to(
+            uow,
+            earned.actor,
+            Money(1500, "USD"),
+            "k1",
+            method_id=method.id,
+            minimum=Money(1000, "USD"),
+        )
+    assert "method: this method pays only in its own country's currency" in str(
+        refused.value.details
+    )
+
+
+def test_a_payout_to_a_method_goes_into_that_rails_batch_file_once_and_shows_paid(
+    client, services, earned, tmp_path
+):
+    add_method(client, earned, rail="upi", account_holder="Asha Devi", vpa="Asha.Devi@okbank")
+    add_method(
+        client,
+        earned,
+        rail="bank_transfer",
+        account_holder="Thandi Nkosi",
+        account_number="12345678",
+        bank_code="021000021",
+    )
+    bank = next(m for m in methods_of(services, earned) if m.rail is PayoutRail.BANK_TRANSFER)
+    page = client.get("/my/earnings?lang=en", headers=earned.headers)
+    assert 'name="method"' in page.text and "···· 5678" in page.text
+    asked = client.post(
+        "/my/earnings/payout",
+        data={
+            "method": str(bank.id),
+            "amount": "12.00",
+            "currency": "USD",
+            "idempotency_key": "first",
+        },
+        headers=earned.headers,
+        follow_redirects=False,
+    )
+    assert asked.status_code == 303
+    waiting = client.get("/my/earnings?lang=en", headers=earned.headers).text
+    assert "Asked for: it goes out with the next payout batch." in waiting
+
+    files = RailBatchFiles(tmp_path / "payouts")
+    for _ in range(2):  # a second batch finds nothing to send
+        money.run_payout_batch(
+            services.uow, files, destinations=payouts.destination_for(services.storage)
+        )
+    (batch,) = (tmp_path / "payouts" / "bank_transfer").glob("bank-transfers-*.csv")
+    rows = list(csv.DictReader(batch.open()))
+    assert len(rows) == 1
+    assert rows[0]["account_holder"] == "Thandi Nkosi" and rows[0]["amount"] == "12.00"
+    assert rows[0]["account_number_or_iban"] == "12345678" and rows[0]["bank_code"] == "021000021"
+    assert not list((tmp_path / "payouts" / "upi").glob("*.csv"))
+    paid = client.get("/my/earnings?lang=hi", headers=earned.headers).text
+    assert (
+        translator("hi").gettext("Paid.") in paid and format_money(Money(1200, "USD"), "hi") in paid
+    )
+
+
+def test_mpesa_and_upi_payouts_are_written_as_their_rails_take_them(services, people, tmp_path):
+    owner = people["owner"]
+    files = RailBatchFiles(tmp_path)
+    from datatrust.domain.payout_methods import PayoutDestination
+    from datatrust.services.money import PayoutInstruction
+
+    mpesa = PayoutDestination(PayoutRail.MPESA, {"phone": "254712345678"})
+    upi = PayoutDestination(PayoutRail.UPI, {"vpa": "asha@okbank", "account_holder": "Asha"})
+    files.send(PayoutInstruction("payout:7", 7, owner.actor.user_id, Money(150000, "KES"), mpesa))
+    files.send(PayoutInstruction("payout:8", 8, owner.actor.user_id, Money(123456, "INR"), upi))
+    files.send(PayoutInstruction("payout:7", 7, owner.actor.user_id, Money(150000, "KES"), mpesa))
+    (m,) = csv.DictReader(next((tmp_path / "mpesa").glob("mpesa-b2c-*.csv")).open())
+    assert (m["CommandID"], m["PartyB"], m["Amount"]) == ("BusinessPayment", "254712345678", "1500")
+    (u,) = csv.DictReader(next((tmp_path / "upi").glob("upi-*.csv")).open())
+    assert (u["beneficiary_vpa"], u["amount"], u["amount_paise"]) == (
+        "asha@okbank",
+        "1234.56",
+        "123456",
+    )
+
+
+def test_a_payout_asked_for_without_a_method_goes_to_the_persons_method_for_its_currency(
+    services, earned
+):
+    with services.uow() as uow:
+        payouts.add_payout_method(
+            uow,
+            services.storage,
+            earned.actor,
+            "bank_transfer",
+            {"account_holder": "T", "account_number": "99998888", "bank_code": "ABCD1234"},
+        )
+    with services.uow() as uow:
+        money.request_payout(
+            uow, earned.actor, Money(1000, "USD"), "api", minimum=Money(1000, "USD")
+        )
+    fake = FakePayoutProvider()
+    money.run_payout_batch(
+        services.uow, fake, destinations=payouts.destination_for(services.storage)
+    )
+    (sent,) = fake.instructions
+    assert sent.destination is not None
+    assert sent.destination.details["account_number"] == "99998888"
+
+
+def test_someone_elses_payout_method_is_not_found(client, services, earned, people):
+    with services.uow() as uow:
+        theirs = payouts.add_payout_method(
+            uow,
+            services.storage,
+            people["other"].actor,
+            "upi",
+            {"account_holder": "O", "vpa": "other@bank"},
+        )
+    response = client.post(
+        "/my/earnings/payout",
+        data={
+            "method": str(theirs.id),
+            "amount": "12.00",
+            "currency": "USD",
+            "idempotency_key": "x",
+        },
+        headers=earned.headers,
+    )
+    assert response.status_code == 422 and "Choose where to be paid." in response.text
+    removed = client.post(
+        f"/my/payout-methods/{theirs.id}/remove", headers=earned.headers, follow_redirects=False
+    )
+    assert removed.status_code == 404
+    assert len(methods_of(services, people["other"])) == 1
