@@ -18,6 +18,8 @@ from datatrust.adapters.db.shred import NullShredder, PostgresShredder
 from datatrust.bootstrap import build
 from datatrust.domain.accounts import ContributorKey
 from datatrust.services import accounts, consent, items, licences, rights, uploads
+from datatrust.services.mail import queue_mail
+from datatrust.services.ports import MailMessage
 from support import make_settings, postgres_reachable, require_service
 
 MARKER = "Qzmarkerxv"  # in every personal field and every file
@@ -42,7 +44,10 @@ def _needles(marker: str, wrapped: bytes, data_key: bytes, digests: list[str]) -
 def _scan(root: Path, needles: dict[str, bytes]) -> list[str]:
     """Every (file, needle) pair where a needle occurs in a file's bytes or its path."""
     hits = []
-    for path in sorted(p for p in root.rglob("*")):
+    # The file mailer's folder stands for the recipients' mailboxes: mail already
+    # delivered is the person's own, out of the instance's reach in production (SMTP).
+    mailboxes = root / "mail"
+    for path in sorted(p for p in root.rglob("*") if mailboxes not in p.parents):
         data = path.read_bytes() if path.is_file() else b""
         for name, needle in needles.items():
             if needle in data or needle in str(path.relative_to(root)).encode():
@@ -78,6 +83,9 @@ def _someone_with_everything(svc):  # type: ignore[no-untyped-def]
         actor = accounts.actor_for(uow, user)
     with svc.uow() as uow:
         accounts.create_api_token(uow, actor, name=f"{MARKER} phone", scopes=["item:read"])
+    with svc.uow() as uow:  # a mail sent to them (an incident notice, say)
+        queue_mail(uow, MailMessage(user.email, "A notice", f"Dear {MARKER} Sharma"))
+        uow.commit()
     with svc.uow() as uow:
         snap = items.receive_item(
             uow,

@@ -32,6 +32,8 @@ HANDLERS: dict[str, Handler] = {}
 # Called once when a job has failed its last attempt: (fresh unit of work, payload, error).
 GiveUp = Callable[[UnitOfWork, dict[str, Any], str], None]
 GIVE_UP_HOOKS: dict[str, GiveUp] = {}
+# Jobs whose payload is emptied once done: it holds personal data nobody needs afterwards.
+FORGET_WHEN_DONE: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,14 @@ class JobContext:
     services: Any  # the bootstrapped container, for handlers that need storage or signing
 
 
-def job(name: str, *, on_give_up: GiveUp | None = None) -> Callable[[Handler], Handler]:
+def job(
+    name: str, *, on_give_up: GiveUp | None = None, forget_when_done: bool = False
+) -> Callable[[Handler], Handler]:
     """Register a handler under ``name`` (the name stored in outbox rows). ``on_give_up``
     runs once, in its own unit of work (it commits), after the job is marked ``failed``
-    for good, so the job's subject is not left waiting for ever; its errors are logged."""
+    for good, so the job's subject is not left waiting for ever; its errors are logged.
+    ``forget_when_done``: the row's payload is emptied in the transaction that marks it
+    done (a sent mail's address and text are not kept)."""
 
     def register(handler: Handler) -> Handler:
         if name in HANDLERS and HANDLERS[name] is not handler:
@@ -52,6 +58,8 @@ def job(name: str, *, on_give_up: GiveUp | None = None) -> Callable[[Handler], H
         HANDLERS[name] = handler
         if on_give_up is not None:
             GIVE_UP_HOOKS[name] = on_give_up
+        if forget_when_done:
+            FORGET_WHEN_DONE.add(name)
         return handler
 
     return register
@@ -101,6 +109,8 @@ def run_job(
             row.state = JobState.DONE
             row.finished_at = utcnow()
             row.lease_until = None
+            if name in FORGET_WHEN_DONE:
+                row.payload = {}
             uow.commit()
             return "done"
         except Exception as exc:  # a handler's failure must never take the worker down

@@ -13,13 +13,15 @@ SEND_JOB = "mail.send"
 
 def queue_mail(uow: UnitOfWork, message: MailMessage, *, key: str | None = None) -> None:
     """Send ``message`` once ``uow`` commits (``key``: at most one such job). Its text is
-    kept in the outbox row until sent: put no secret in it that outlives the mail (a
+    kept in the outbox row until sent, then forgotten: put no secret in it (a
     message carrying a one-time link should be rendered by its own job from ids)."""
     uow.enqueue(
         SEND_JOB, {"to": message.to, "subject": message.subject, "body": message.body}, key=key
     )
 
 
-@job(SEND_JOB)
+# Once sent, the row forgets the address and the text: an erasure later finds nothing of
+# the person in mail already sent (and the outbox holds no archive of everyone's mail).
+@job(SEND_JOB, forget_when_done=True)
 def send_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     ctx.services.mailer.send(MailMessage(payload["to"], payload["subject"], payload["body"]))
