@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from datatrust.domain.accounts import User, WebSession
+from datatrust.domain.accounts import SignInAttempt, User, WebSession
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import NotFound
 from datatrust.i18n import translator
@@ -182,3 +182,37 @@ def test_the_profile_sets_name_language_and_the_currency_amounts_are_shown_in(
         from datatrust.services import money
 
         assert money.home_currency(uow, accounts.actor_for(uow, user)) == "INR"
+
+
+def test_a_stolen_session_cannot_guess_the_password_through_the_change_form(
+    client, services, lerato
+):
+    """The attack: the change-password form checked the current password with no limit,
+    so a stolen session (or a browser left signed in) could try one guess after another
+    as fast as the CPUs hash, and learn a password perhaps used elsewhere too. Wrong
+    guesses now count as failed sign-ins of the account: after the free ones the form
+    says when to try again, in the reader's language, and checks nothing meanwhile."""
+    free = services.settings.sign_in_free_failures
+    for n in range(free):
+        wrong = post_form(
+            client,
+            "/my/account?lang=en",
+            "/my/account/password",
+            data={"current_password": f"guess number {n}", "new_password": NEW_PASSWORD},
+        )
+        assert wrong.status_code == 422
+    with services.uow() as uow:  # the wait outlasts a slow machine (1 s, 2 s, … 32 s)
+        for _ in range(5):
+            uow.add(SignInAttempt(email=lerato, at=utcnow(), client="ip:elsewhere"))
+        uow.commit()
+    refused = post_form(
+        client,
+        "/my/account?lang=hi",
+        "/my/account/password",
+        data={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+    )
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    hindi = translator("hi").gettext("too many failed sign-ins; wait a little and try again")
+    assert hindi in refused.text
+    with services.uow() as uow:  # the right password, tried while refused, changed nothing
+        assert services.hasher.verify(uow.one(User, email=lerato).password_hash, PASSWORD)

@@ -546,17 +546,48 @@ def change_password(
     current: str,
     new: str,
     session_secret: str | None = None,
+    throttle: Throttle = Throttle(),
 ) -> None:
     """Change the caller's password, given the current one; every other browser signed in
     to the account is signed out (``session_secret``: the caller's own, kept).
-    ``InvalidInput`` with ``current_password: …`` or ``new_password: …`` problems."""
+    ``InvalidInput`` with ``current_password: …`` or ``new_password: …`` problems.
+
+    A wrong current password counts as a failed sign-in of the account (the same
+    ``Throttle``, ``RateLimited`` with ``retry_after_seconds``): otherwise a stolen
+    session could guess the password, perhaps used elsewhere too, as fast as the CPUs
+    hash. The hashes run with no transaction open, as in ``sign_in``."""
+    now = utcnow()
     user = _own_account(uow, actor)
-    if not hasher.verify(user.password_hash, current):
-        raise InvalidInput(
-            "the current password is wrong", ["current_password: the password is wrong"]
+    since = now - throttle.window
+    failures = [a for a in uow.all(SignInAttempt, email=user.email) if as_utc(a.at) > since]
+    wait = _wait_seconds(failures, throttle.free_failures, throttle.max_delay_seconds, now)
+    if wait:
+        raise RateLimited(
+            "too many failed sign-ins; wait a little and try again",
+            {"retry_after_seconds": wait},
         )
-    _check_new_password(user, new)
-    user.password_hash = hasher.hash(new)
+    attempt = _record_attempt(
+        uow, email=user.email, client=f"user:{user.id}", now=now, throttle=throttle
+    )
+    uow.commit()
+    try:
+        if not hasher.verify(user.password_hash, current):
+            raise InvalidInput(
+                "the current password is wrong", ["current_password: the password is wrong"]
+            )
+        uow.delete(attempt)  # the right password: not a failure, whatever follows
+        _check_new_password(user, new)
+        new_hash = hasher.hash(new)
+    except InvalidInput:
+        uow.commit()
+        raise
+    except RateLimited:  # no slot to check it in: the try was not made
+        uow.delete(attempt)
+        uow.commit()
+        raise
+    user = uow.get_for_update(User, user.id)  # type: ignore[assignment]
+    assert user is not None
+    user.password_hash = new_hash
     _end_sessions(uow, user.id, keep=session_secret)  # type: ignore[arg-type]
     uow.record(AuditTag.ACCOUNT_PASSWORD_CHANGE, actor_label(actor), "user", user.id)
     uow.commit()

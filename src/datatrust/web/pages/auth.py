@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import DomainError, InvalidInput, SecondFactorRequired
+from datatrust.domain.errors import DomainError, InvalidInput, RateLimited, SecondFactorRequired
 from datatrust.domain.permissions import Permission, Role
 from datatrust.i18n import explain_flagged
 from datatrust.services import accounts, licences, orders, rights
@@ -352,9 +352,14 @@ def change_password(
             current=current_password,
             new=new_password,
             session_secret=page.request.cookies.get(SESSION_COOKIE),
+            throttle=sign_in_throttle(svc.settings),
         )
     except InvalidInput as exc:
         return _account(page, unit, 422, errors=field_errors(page, exc, "new_password"))
+    except RateLimited as exc:
+        response = _account(page, unit, 429, errors=field_errors(page, exc, "current_password"))
+        set_retry_after(response, exc)
+        return response
     return RedirectResponse("/my/account?done=password", status_code=303)
 
 
