@@ -60,6 +60,20 @@ def _load_with_three_libraries(folder: Path, tmp_path: Path) -> dict[str, dict[i
     return {"mlcroissant": croissant, "webdataset": web, "datasets": hugging}
 
 
+def _build_and_download(client, persona, order_id: int, into: Path) -> dict:
+    """Build the order's next snapshot, one item per shard; download every file by its
+    signed link into ``into``; the snapshot as the API describes it."""
+    built = client.post(
+        f"/api/buyers/orders/{order_id}/snapshots",
+        headers=persona.headers,
+        json={"shard_items": 1},
+    )
+    assert built.status_code == 201, built.text
+    snapshot = client.get(f"/api/buyers/snapshots/{built.json()['id']}", headers=persona.headers)
+    download_all(client, snapshot.json(), into)
+    return snapshot.json()
+
+
 def _as_bytes(media: object) -> object:
     """mlcroissant opens a photos-only record set's media as images (``sc:ImageObject``)
     and hands any other mix over as bytes: an image becomes its decoded pixels here, and
@@ -119,16 +133,8 @@ def test_a_buyers_journey_from_purchase_to_tracing_a_leaked_copy_of_a_withdrawn_
         assert bought.status_code == 200, bought.text
 
         # 2. Build (one item per shard) and download every file by its signed link.
-        built = client.post(
-            f"/api/buyers/orders/{order['id']}/snapshots",
-            headers=trainer.headers,
-            json={"shard_items": 1},
-        )
-        assert built.status_code == 201, built.text
-        first = client.get(f"/api/buyers/snapshots/{built.json()['id']}", headers=trainer.headers)
-        first = first.json()
+        first = _build_and_download(client, trainer, order["id"], tmp_path / "v1")
         assert first["version"] == "1.0.0"
-        download_all(client, first, tmp_path / "v1")
 
         # 3. The three libraries read the same media bytes out of the shards.
         loaded = _load_with_three_libraries(tmp_path / "v1", tmp_path)
@@ -166,16 +172,8 @@ def test_a_buyers_journey_from_purchase_to_tracing_a_leaked_copy_of_a_withdrawn_
 
     # 6. The next snapshot leaves the recording out and bumps the major version; the three
     #    libraries see the photo only.
-    rebuilt = client.post(
-        f"/api/buyers/orders/{order['id']}/snapshots",
-        headers=trainer.headers,
-        json={"shard_items": 1},
-    )
-    assert rebuilt.status_code == 201, rebuilt.text
-    second = client.get(f"/api/buyers/snapshots/{rebuilt.json()['id']}", headers=trainer.headers)
-    second = second.json()
+    second = _build_and_download(client, trainer, order["id"], tmp_path / "v2")
     assert second["version"] == "2.0.0"
-    download_all(client, second, tmp_path / "v2")
     rows = pq.read_table(tmp_path / "v2" / "index.parquet").to_pylist()
     assert [r["item_id"] for r in rows] == [photo.id]
     loaded = _load_with_three_libraries(tmp_path / "v2", tmp_path)

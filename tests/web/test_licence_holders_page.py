@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from test_seed_story import TRAINING, WALK, buyer, fund, listed_item, year_of_use
+from test_seed_story import (
+    TRAINING,
+    WALK,
+    buyer,
+    fund,
+    listed_item,
+    offer_training_only,
+    year_of_use,
+)
 
 from datatrust.domain.clock import utcnow
 
@@ -18,21 +26,11 @@ PICKER = {
 
 
 def _offer(client, persona) -> dict:
-    start = utcnow().replace(microsecond=0) - timedelta(minutes=1)
-    made = client.post(
-        "/api/licences",
-        headers=persona.headers,
-        json={
-            "template": "training_only",
-            "changes": {
-                "price_minor": 1_400,
-                "valid_from": start.isoformat(),
-                "valid_until": (start + timedelta(days=3 * 365)).isoformat(),
-            },
-        },
+    """A training-only offer for three years (so a two-year exclusivity fits)."""
+    start = utcnow().replace(microsecond=0)
+    return offer_training_only(
+        client, persona, valid_until=(start + timedelta(days=3 * 365)).isoformat()
     )
-    assert made.status_code == 201, made.text
-    return made.json()
 
 
 def _active(client, persona) -> list[dict]:

@@ -95,6 +95,19 @@ def license_training_only(
     client, persona, item_id: int, price_minor: int = 1400, **changes
 ) -> dict:
     """Offer the training-only template for a year (with ``changes``) and consent to it."""
+    offer = offer_training_only(client, persona, price_minor=price_minor, **changes)
+    given = client.post(
+        f"/api/items/{item_id}/consent",
+        headers=persona.headers,
+        json={"offer_id": offer["id"]},
+    )
+    assert given.status_code == 201, given.text
+    return offer
+
+
+def offer_training_only(client, persona, *, price_minor: int = 1400, **changes) -> dict:
+    """A new offer of the training-only template, from a minute ago for a year (with
+    ``changes``)."""
     start = utcnow().replace(microsecond=0) - timedelta(minutes=1)
     offer = client.post(
         "/api/licences",
@@ -110,12 +123,6 @@ def license_training_only(
         },
     )
     assert offer.status_code == 201, offer.text
-    given = client.post(
-        f"/api/items/{item_id}/consent",
-        headers=persona.headers,
-        json={"offer_id": offer.json()["id"]},
-    )
-    assert given.status_code == 201, given.text
     return offer.json()
 
 
