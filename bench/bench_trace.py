@@ -107,7 +107,7 @@ def main() -> None:
         rows += run("video", clips, VIDEO_EDITS, video_items, trace.score_frames)
     if only in (None, "audio"):
         speech = [trace_media.speech(i) for i in range(10)]
-        audio_items = [audio_fingerprint(pcm.tobytes()) for pcm in speech]
+        audio_items = [audio_fingerprint(pcm.tobytes(), trace_media.RATE) for pcm in speech]
         rows += run("audio", speech, AUDIO_EDITS, audio_items, trace.score_audio)
     print(f"load {os.getloadavg()[0]:.1f}; {time.monotonic() - started:.0f} s")
     print("| kind | edit | found (tuning) | found (measured) | false matches |")

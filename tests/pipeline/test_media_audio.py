@@ -202,9 +202,9 @@ def test_spectral_fallback_when_chromaprint_is_missing(monkeypatch, media_kit):
         sf.write(buf, x[::3], 16000, format="RAW", subtype="PCM_16")  # crude 48k→16k
         return buf.getvalue()
 
-    a = audio_fingerprint(pcm16(clip))
-    b = audio_fingerprint(pcm16(clip * 0.3))
-    c = audio_fingerprint(pcm16(media_kit.tones(15, seed=6)[0]))
+    a = audio_fingerprint(pcm16(clip), 16000)
+    b = audio_fingerprint(pcm16(clip * 0.3), 16000)
+    c = audio_fingerprint(pcm16(media_kit.tones(15, seed=6)[0]), 16000)
     assert a.engine == SPECTRAL
     assert audio_similarity(a, b) > 0.85
     assert audio_similarity(a, c) < 0.7

@@ -187,13 +187,13 @@ def test_audio_keys_find_the_near_duplicates_a_linear_scan_finds():
     comparing only with the originals sharing a key gives the linear answer."""
     rng = np.random.default_rng(0)
     clips = {str(seed): melody(seed) for seed in range(10)}
-    everyone = {k: audio_fingerprint(pcm16(clip)) for k, clip in clips.items()}
+    everyone = {k: audio_fingerprint(pcm16(clip), RATE) for k, clip in clips.items()}
     found = near_threshold = beyond = compared = 0
     for seed, clip in list(clips.items())[:6]:
         for level in (0.0, 0.1, 0.2, 0.25, 0.28, 0.35):
             noisy = 0.7 * clip + level * rng.standard_normal(clip.size)
             for variant in (noisy, noisy[RATE // 3 :]):  # and with a third of a second cut
-                fp = audio_fingerprint(pcm16(variant))
+                fp = audio_fingerprint(pcm16(variant), RATE)
                 sharing = {
                     k: f
                     for k, f in everyone.items()
@@ -306,10 +306,10 @@ def test_audio_prints_of_different_engines_are_never_compared(services, people, 
     import datatrust.pipeline.fingerprint as fpmod
 
     clip = pcm16(melody(21, seconds=12))
-    chroma = audio_fingerprint(clip)
+    chroma = audio_fingerprint(clip, RATE)
     assert chroma.engine == fpmod.CHROMAPRINT
     monkeypatch.setattr(fpmod, "HAVE_CHROMAPRINT", False)
-    spectral = audio_fingerprint(clip)
+    spectral = audio_fingerprint(clip, RATE)
     assert spectral.engine == fpmod.SPECTRAL
     owner = people["owner"].actor.user_id
     with services.uow() as uow:

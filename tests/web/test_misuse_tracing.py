@@ -59,7 +59,7 @@ def photo_item(services, persona, name: str) -> tuple[Item, object]:
 
 def audio_item(services, persona, index: int) -> tuple[Item, object]:
     pcm = trace_media.speech(index)
-    fp = audio_fingerprint(pcm.tobytes()).as_dict()
+    fp = audio_fingerprint(pcm.tobytes(), trace_media.RATE).as_dict()
     return stored_item(
         services, persona, ItemKind.AMBIENT, trace_media.encoded(pcm), {"audio": fp}
     ), pcm

@@ -3,7 +3,7 @@
 ``analyze_audio`` decodes once (PyAV, streaming) and feeds three consumers as it goes: the
 loudness/clipping/silence meter at the native rate, Silero's voice-activity model on 8 kHz
 mono (32 ms windows, in batches of 64 s, one onnxruntime call each: ``silero.py``), and the
-first 120 s of a 16 kHz copy for the fingerprint. Memory stays bounded by those 120 s
+first 120 s of an 11,025 Hz copy for the fingerprint. Memory stays bounded by those 120 s
 whatever the file's length.
 
 ``remux_audio`` copies the coded packets into a fresh container without any tags — no
@@ -242,10 +242,10 @@ def analyze_audio(src: Any, max_duration_s: float, detect_speech: bool = True) -
             stream.thread_type = "AUTO"
             seconds = _Seconds(stream)
             rate = seconds.rate
-            # The 16 kHz copy is made from one-second blocks: 60 resampler calls a minute
-            # instead of one per coded frame. The detector's 8 kHz copy is made from the
-            # 16 kHz one (mono at 16 kHz costs a tenth of what a stereo 44.1 kHz block does).
-            to16k = av.AudioResampler(
+            # The fingerprint's copy is made from one-second blocks: 60 resampler calls a
+            # minute instead of one per coded frame. The detector's 8 kHz copy is made from
+            # it (mono at 11 kHz costs a tenth of what a stereo 44.1 kHz block does).
+            to_fp = av.AudioResampler(
                 format="flt", layout="mono", rate=FINGERPRINT_RATE, frame_size=FINGERPRINT_RATE
             )
             to_vad = av.AudioResampler(format="flt", layout="mono", rate=SpeechDetector.rate)
@@ -262,7 +262,7 @@ def analyze_audio(src: Any, max_duration_s: float, detect_speech: bool = True) -
                     frame.sample_rate = rate
                 if vad is None and len(fp_pcm) >= fp_limit:
                     return  # the fingerprint needs only the first FINGERPRINT_SECONDS
-                for f in [*to16k.resample(frame), None] if frame is None else to16k.resample(frame):
+                for f in [*to_fp.resample(frame), None] if frame is None else to_fp.resample(frame):
                     if f is not None and len(fp_pcm) < fp_limit:
                         x = f.to_ndarray()[0]
                         fp_pcm += np.clip(x * 32768, -32768, 32767).astype(np.int16).tobytes()

@@ -28,6 +28,7 @@ from PIL import Image, ImageOps
 
 from datatrust.pipeline.fingerprint import (
     CHROMAPRINT,
+    FINGERPRINT_RATE,
     MIN_COMPARED_BITS,
     AudioFingerprint,
     _words,
@@ -104,7 +105,7 @@ def _frame_phashes(container: av.container.InputContainer) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _pcm16_mono(container: av.container.InputContainer, rate: int = 16_000) -> bytes:
+def _pcm16_mono(container: av.container.InputContainer, rate: int = FINGERPRINT_RATE) -> bytes:
     resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
     pcm = bytearray()
     for frame in container.decode(container.streams.audio[0]):
