@@ -3,8 +3,9 @@ de-identification left a personal detail in.
 
 A mark never holds the detail itself: a text mark keeps where it was (character offsets
 into the shipped text it was made on) and how long it was; a region mark keeps a box in
-thousandths of the photo's width and height. Both keep a category, so operators can count
-what the recognisers miss.
+thousandths of the photo's width and height; a time mark keeps a stretch of a recording
+(audio, or a video's soundtrack) in milliseconds from its start. All keep a category, so
+operators can count what the recognisers miss.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datatrust.domain.items import ItemKind
 class MarkKind(StrEnum):
     TEXT = "text"
     REGION = "region"
+    TIME = "time"  # a stretch of a recording: a name said in a call, a number read out
 
 
 class MarkState(StrEnum):
@@ -54,9 +56,10 @@ class MissedMark:
     category: str
     # The de-identified version the mark was made on (its offsets or box refer to it).
     source_key: str
+    # TEXT: character offsets into the shipped text; TIME: milliseconds from the start.
     start: int | None = None
     end: int | None = None
-    length: int = 0
+    length: int = 0  # end - start, in the same unit
     box_left: int | None = None
     box_top: int | None = None
     box_width: int | None = None
@@ -101,3 +104,32 @@ def check_box(box: tuple[int, int, int, int]) -> None:
             f"box: left, top, width, height in thousandths (0-{BOX_SCALE}) inside the photo",
             field="box",
         )
+
+
+def check_time_span(start_ms: int, end_ms: int, duration_ms: int) -> None:
+    """A stretch of a recording must be non-empty and inside it (``InvalidInput`` naming
+    ``start_ms`` otherwise)."""
+    if not 0 <= start_ms < end_ms <= duration_ms:
+        raise InvalidInput(
+            f"the stretch {start_ms}-{end_ms} ms is not inside the recording (0-{duration_ms} ms)",
+            field="start_ms",
+        )
+
+
+def parse_clock(text: str) -> int:
+    """A time as a player shows it ("1:05", "0:07.5", "1:02:03") or in seconds ("65") →
+    milliseconds; ``InvalidInput`` naming ``start_ms`` for anything else."""
+    parts = text.strip().split(":")
+    try:
+        if not 1 <= len(parts) <= 3 or any(not p.strip() for p in parts):
+            raise ValueError(text)
+        seconds = float(parts[-1])
+        whole = [int(p) for p in parts[:-1]]
+        if not 0 <= seconds < (60 if whole else 10**7) or any(w < 0 for w in whole):
+            raise ValueError(text)
+        if len(whole) == 2 and whole[1] >= 60:
+            raise ValueError(text)
+    except ValueError:
+        raise InvalidInput("a time as minutes:seconds, such as 1:05", field="start_ms") from None
+    minutes = whole[-1] + 60 * whole[0] if len(whole) == 2 else (whole[0] if whole else 0)
+    return round((minutes * 60 + seconds) * 1000)

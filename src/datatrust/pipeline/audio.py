@@ -62,6 +62,10 @@ MIN_SEGMENT_S = 0.15  # shorter hits are clicks or onsets, not words
 MUFFLE_CUTOFF_HZ = 300.0
 MUFFLE_GAIN = 10 ** (-18 / 20)
 RAMP_S = 0.02
+# What replaces a stretch the contributor marked: a 1 kHz tone at -20 dBFS, as broadcasters
+# bleep a word (silence could pass for a pause; a tone says something was taken out).
+BLEEP_HZ = 1000.0
+BLEEP_GAIN = 10 ** (-20 / 20)
 
 Segment = tuple[float, float]
 
@@ -360,10 +364,14 @@ def _speech_mask(n0: int, n: int, rate: int, segments: tuple[Segment, ...]) -> n
 class Muffler:
     """Muffles ``segments`` (seconds from the start) of a stream of planar float frames
     (channels × samples, in order): a 300 Hz low-pass 18 dB down inside speech, ramped at
-    the edges, the rest untouched. Used for ambient audio and a video's soundtrack."""
+    the edges, the rest untouched. Used for ambient audio and a video's soundtrack.
+    ``bleeps`` (seconds too) are replaced outright by a tone, ramped the same way: what a
+    contributor marked as missed (a name said aloud) must not be heard at all."""
 
-    def __init__(self, rate: int, segments: tuple[Segment, ...]) -> None:
-        self.rate, self.segments = rate, segments
+    def __init__(
+        self, rate: int, segments: tuple[Segment, ...], bleeps: tuple[Segment, ...] = ()
+    ) -> None:
+        self.rate, self.segments, self.bleeps = rate, segments, bleeps
         self.sos = signal.butter(4, MUFFLE_CUTOFF_HZ, btype="low", fs=rate, output="sos")
         self.zi: np.ndarray | None = None
         self.n0 = 0
@@ -372,14 +380,23 @@ class Muffler:
         if self.zi is None:
             self.zi = np.zeros((self.sos.shape[0], x.shape[0], 2))
         low, self.zi = signal.sosfilt(self.sos, x, axis=1, zi=self.zi)
-        m = _speech_mask(self.n0, x.shape[1], self.rate, self.segments)
-        self.n0 += x.shape[1]
-        return np.ascontiguousarray((x * (1 - m) + low * MUFFLE_GAIN * m).astype(np.float32))
+        n = x.shape[1]
+        m = _speech_mask(self.n0, n, self.rate, self.segments)
+        out = x * (1 - m) + low * MUFFLE_GAIN * m
+        if self.bleeps:
+            b = _speech_mask(self.n0, n, self.rate, self.bleeps)
+            t = (self.n0 + np.arange(n)) / self.rate
+            out = out * (1 - b) + BLEEP_GAIN * np.sin(2 * np.pi * BLEEP_HZ * t) * b
+        self.n0 += n
+        return np.ascontiguousarray(out.astype(np.float32))
 
 
-def muffle_audio(src: Any, fmt: str, segments: tuple[Segment, ...]) -> tuple[bytes, str]:
-    """Re-encode ``src`` with ``segments`` muffled; returns (bytes, extension). Lossless inputs
-    become FLAC, others Opus in Ogg at 48 kHz. No tags are written."""
+def muffle_audio(
+    src: Any, fmt: str, segments: tuple[Segment, ...], bleeps: tuple[Segment, ...] = ()
+) -> tuple[bytes, str]:
+    """Re-encode ``src`` with ``segments`` muffled and ``bleeps`` replaced by a tone (see
+    ``Muffler``); returns (bytes, extension). Lossless inputs (``fmt`` wav or flac) become
+    FLAC, others Opus in Ogg at 48 kHz. No tags are written."""
     lossless = fmt in _LOSSLESS
     container, ext, codec = ("flac", "flac", "flac") if lossless else ("ogg", "opus", "libopus")
     buf = io.BytesIO()
@@ -398,7 +415,7 @@ def muffle_audio(src: Any, fmt: str, segments: tuple[Segment, ...]) -> tuple[byt
             a_out.options = {"compression_level": "5"}
         a_out.metadata.clear()
         to_float = av.AudioResampler(format="fltp", layout=layout, rate=rate, frame_size=rate)
-        muffler = Muffler(rate, segments)
+        muffler = Muffler(rate, segments, bleeps)
 
         def process(frames: list[av.AudioFrame]) -> None:
             for f in frames:

@@ -406,13 +406,19 @@ def deidentify_video(
 
 
 class _SoundtrackMuffler:
-    """Decoded soundtrack frames → planar float frames with the speech segments muffled
-    (``frames(None)`` flushes)."""
+    """Decoded soundtrack frames → planar float frames with the speech segments muffled and
+    ``bleeps`` replaced by a tone (``frames(None)`` flushes)."""
 
-    def __init__(self, rate: int, layout: str, speech: tuple[Segment, ...]) -> None:
+    def __init__(
+        self,
+        rate: int,
+        layout: str,
+        speech: tuple[Segment, ...],
+        bleeps: tuple[Segment, ...] = (),
+    ) -> None:
         self.rate, self.layout = rate, layout
         self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        self.muffler = Muffler(rate, speech)
+        self.muffler = Muffler(rate, speech, bleeps)
 
     def frames(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
         out = []
@@ -423,6 +429,43 @@ class _SoundtrackMuffler:
             new.sample_rate = self.rate
             out.append(new)
         return out
+
+
+def bleep_soundtrack(src: Any, bleeps: tuple[Segment, ...]) -> bytes:
+    """The MP4 ``src`` (a de-identified video: a file object or path) with ``bleeps``
+    (seconds from the start) of its soundtrack replaced by a tone: the video packets are
+    copied as they are, the soundtrack re-encoded (AAC). Raises ``ValueError`` when it has
+    no soundtrack, ``av.FFmpegError`` when it cannot be read."""
+    buf = io.BytesIO()
+    with (
+        av.open(src, mode="r", metadata_errors="ignore") as inp,
+        av.open(buf, mode="w", format="mp4") as out,
+    ):
+        if not inp.streams.audio:
+            raise ValueError("the video has no soundtrack")
+        a_in = inp.streams.audio[0]
+        copied = {s.index: out.add_stream_from_template(s) for s in inp.streams.video[:1]}
+        rate = a_in.codec_context.sample_rate
+        layout = a_in.layout.name if a_in.codec_context.channels <= 2 else "stereo"
+        a_out = out.add_stream("aac", rate=rate, layout=layout)
+        for stream in (*copied.values(), a_out):
+            stream.metadata.clear()
+        bleep = _SoundtrackMuffler(rate, layout, (), bleeps)
+        for packet in inp.demux(*inp.streams.video[:1], a_in):
+            if packet.dts is None:
+                continue
+            if packet.stream.index in copied:
+                packet.stream = copied[packet.stream.index]
+                out.mux(packet)
+                continue
+            for frame in packet.decode():
+                frame.pts = None
+                for f in bleep.frames(frame):
+                    out.mux(a_out.encode(f))
+        for f in bleep.frames(None):
+            out.mux(a_out.encode(f))
+        out.mux(a_out.encode(None))
+    return buf.getvalue()
 
 
 def _detection_copy(frame: av.VideoFrame, width: int, height: int, rotation: int) -> np.ndarray:

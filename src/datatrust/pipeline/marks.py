@@ -2,7 +2,9 @@
 
 Pure functions over bytes: text spans are replaced by ``[REMOVED]``; photo regions are
 pixelated beyond recognition (16 px blocks, then blurred) and the photo re-encoded as JPEG
-without metadata.
+without metadata; stretches of a recording are replaced by a tone (``audio.Muffler``), an
+audio file re-encoded (FLAC or Opus), a video's soundtrack re-encoded and its picture
+copied.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import io
 import json
 
+import av
 from PIL import Image, ImageFilter
 
 from datatrust.domain.errors import InvalidInput
+from datatrust.pipeline.audio import muffle_audio
+from datatrust.pipeline.deidentify_media import bleep_soundtrack
 
 REMOVED = "[REMOVED]"
 BLOCK_PX = 16
@@ -74,3 +79,31 @@ def blur_regions(jpeg: bytes, boxes: list[tuple[int, int, int, int]], scale: int
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=JPEG_QUALITY)
         return buf.getvalue()
+
+
+def soundtrack_ms(recording: bytes) -> int | None:
+    """How long the recording's sound lasts, in milliseconds; None when it has none (a video
+    whose soundtrack was left out) or it cannot be read."""
+    try:
+        with av.open(io.BytesIO(recording), mode="r", metadata_errors="ignore") as c:
+            if not c.streams.audio:
+                return None
+            stream = c.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return int(stream.duration * stream.time_base * 1000)
+            if c.duration is not None:
+                return int(c.duration // 1000)  # AV_TIME_BASE: microseconds
+            rate = stream.codec_context.sample_rate or 1
+            return sum(f.samples for f in c.decode(stream)) * 1000 // rate
+    except av.FFmpegError:
+        return None
+
+
+def bleep_spans(recording: bytes, fmt: str, spans: list[tuple[float, float]]) -> tuple[bytes, str]:
+    """``recording`` (what ships, in format ``fmt``: ``mp4`` or an audio format) with each
+    span (seconds from the start) replaced by a tone; returns (bytes, format). A video keeps
+    its picture as it is; audio becomes FLAC when it was lossless, Opus otherwise."""
+    merged = tuple(sorted(spans))
+    if fmt == "mp4":
+        return bleep_soundtrack(io.BytesIO(recording), merged), "mp4"
+    return muffle_audio(io.BytesIO(recording), fmt, (), merged)

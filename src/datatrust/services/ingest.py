@@ -94,7 +94,8 @@ _QUALITY_CODES = frozenset(
 _DEID_CODES = frozenset({"speech_detected"})
 STAGES = ("validate", "quality", "deidentify", "fingerprint", "duplicates", "store")
 
-_CONTENT_TYPES = {
+# What ships, by its format: the content type a download of it carries.
+CONTENT_TYPES = {
     "jpeg": "image/jpeg",
     "png": "image/png",
     "webp": "image/webp",
@@ -276,7 +277,7 @@ def _media_pipeline(
         out.write_bytes(r.output_bytes)
         result.output_path = str(out)
     fmt = r.output_format or r.format
-    result.content_type = _CONTENT_TYPES.get(fmt, r.mime)
+    result.content_type = CONTENT_TYPES.get(fmt, r.mime)
     report["output"] = {"format": fmt, "content_type": result.content_type}
     return result
 
@@ -345,7 +346,7 @@ def _call_output(
     if others_confirmed:
         report["shipping"] = "audio and transcript"
         return
-    result.content_type = _CONTENT_TYPES["txt"]
+    result.content_type = CONTENT_TYPES["txt"]
     report["output"] = {"format": "txt", "content_type": result.content_type}
     result.fingerprints["sha256_output"] = hashlib.sha256(
         Path(result.output_path).read_bytes()

@@ -1,5 +1,6 @@
 """ "You missed something": a contributor marks, on the preview of their own item, a span of
-text or a region of a photo that de-identification should have removed; the item is held
+text, a region of a photo or a stretch of a recording (a name said in a call, a number read
+out in a video) that de-identification should have removed; the item is held
 back (it has no de-identified version, so nothing of it can be listed, selected or
 delivered) until a job has removed what was marked from the version the contributor saw.
 
@@ -24,11 +25,13 @@ from datatrust.domain.missed import (
     check_box,
     check_category,
     check_span,
+    check_time_span,
 )
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import marks as pipeline_marks
 from datatrust.services.accounts import actor_label
 from datatrust.services.duplicates import index_fingerprints
+from datatrust.services.ingest import CONTENT_TYPES
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
@@ -50,6 +53,18 @@ def _text_format(item: Item) -> str | None:
     return None
 
 
+# Kinds whose de-identified version is a recording (a call may ship its transcript only).
+_RECORDINGS = frozenset({ItemKind.AMBIENT, ItemKind.VOICE, ItemKind.CALL, ItemKind.VIDEO})
+
+
+def _recording_format(item: Item) -> str | None:
+    """The shipped format (``mp4``, ``opus``, ``mp3`` …) when what ships is a recording."""
+    fmt = item.shipped_format
+    if item.kind in _RECORDINGS and fmt and _text_format(item) is None:
+        return fmt
+    return None
+
+
 def mark_missed(
     uow: UnitOfWork,
     storage: EncryptedStorage,
@@ -61,14 +76,18 @@ def mark_missed(
     end: int | None = None,
     words: str | None = None,
     box: tuple[int, int, int, int] | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
 ) -> list[MissedMark]:
     """Mark what should have been removed from the caller's own item; commits.
 
     Text (a chat, or a call shipping its transcript): ``start``/``end`` (character offsets
     into the text the preview shows) or ``words`` (every place they occur is marked; the
     words themselves are not kept). A photo: ``box`` = (left, top, width, height) in
-    thousandths of its size. The item loses its de-identified version until the
-    ``item.apply_missed`` job has removed the marks from it (nothing ships meanwhile).
+    thousandths of its size. A recording (ambient sound, a voice sample, a call, a video's
+    soundtrack): ``start_ms``/``end_ms``, the stretch to bleep. The item loses its
+    de-identified version until the ``item.apply_missed`` job has removed the marks from it
+    (nothing ships meanwhile).
 
     Raises ``NotFound`` for an item that is not the caller's, ``Conflict`` when nothing
     of it can change any more or it is already being re-done, ``InvalidInput`` for a mark
@@ -115,9 +134,23 @@ def mark_missed(
                 box_height=height,
             )
         )
+    elif _recording_format(item) is not None:
+        if start_ms is None or end_ms is None:
+            raise InvalidInput("start_ms and end_ms: the stretch to remove", field="start_ms")
+        recording = b"".join(storage.open(uow, item.owner_id, item.deidentified_key))
+        length = pipeline_marks.soundtrack_ms(recording)
+        if length is None:
+            raise InvalidInput("this recording ships without sound", field="start_ms")
+        check_time_span(start_ms, end_ms, length)
+        made.append(
+            _new_mark(
+                item, MarkKind.TIME, category, start=start_ms, end=end_ms, length=end_ms - start_ms
+            )
+        )
     else:
         raise InvalidInput(
-            "marks can be put on chats, call transcripts and photos", field="item_id"
+            "marks can be put on chats, call transcripts, photos and recordings",
+            field="item_id",
         )
     for mark in made:
         uow.add(mark)
@@ -179,11 +212,15 @@ def apply_marks(uow: UnitOfWork, storage: EncryptedStorage, item_id: int) -> Ite
     source = pending[0].source_key
     data = b"".join(storage.open(uow, item.owner_id, source))
     fmt = _text_format(item)
+    recording = _recording_format(item)
     if fmt is not None:
         spans = [(m.start or 0, m.end or 0) for m in pending]
         out = pipeline_marks.remove_spans(
             data.decode("utf-8"), spans, json_document=fmt == "json"
         ).encode("utf-8")
+    elif recording is not None:
+        stretches = [((m.start or 0) / 1000, (m.end or 0) / 1000) for m in pending]
+        out, recording = pipeline_marks.bleep_spans(data, recording, stretches)
     else:
         boxes = [m.box for m in pending if m.box is not None]
         out = pipeline_marks.blur_regions(data, boxes, BOX_SCALE)
@@ -195,6 +232,9 @@ def apply_marks(uow: UnitOfWork, storage: EncryptedStorage, item_id: int) -> Ite
     report["removed"] = removed
     output = dict(report.get("output") or {})
     output["size"] = stored.size
+    if recording is not None:  # an MP3 comes back as Opus
+        output["format"] = recording
+        output["content_type"] = CONTENT_TYPES.get(recording, item.shipped_content_type)
     report["output"] = output
     item.report = report
     item.fingerprints = {**(item.fingerprints or {}), "sha256_output": stored.sha256}

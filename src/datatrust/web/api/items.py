@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile
 
 from datatrust.bootstrap import Services
 from datatrust.domain.items import Item, ItemKind
-from datatrust.domain.missed import MissedMark
+from datatrust.domain.missed import MarkKind, MissedMark
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import ingest, items, missed, upload_limits
 from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES
@@ -207,14 +207,17 @@ def removed(
 
 
 def missed_out(mark: MissedMark) -> MissedOut:
+    timed = mark.kind is MarkKind.TIME
     return MissedOut(
         id=mark.id or 0,
         kind=mark.kind.value,
         category=mark.category,
-        start=mark.start,
-        end=mark.end,
-        length=mark.length,
+        start=None if timed else mark.start,
+        end=None if timed else mark.end,
+        length=0 if timed else mark.length,
         box=list(mark.box) if mark.box else None,
+        start_ms=mark.start if timed else None,
+        end_ms=mark.end if timed else None,
         state=mark.state.value,
     )
 
@@ -239,6 +242,8 @@ def mark_missed(
         start=body.start,
         end=body.end,
         box=tuple(body.box) if body.box else None,  # type: ignore[arg-type]
+        start_ms=body.start_ms,
+        end_ms=body.end_ms,
     )
     return [missed_out(m) for m in made]
 

@@ -146,17 +146,23 @@ class AuditVerifyOut(BaseModel):
 
 class MissedIn(Strict):
     """What de-identification missed on one's own item: ``category`` and either ``words``
-    (every place they occur in the shipped text), ``start``/``end`` (offsets into it) or,
-    for a photo, ``box`` = [left, top, width, height] in thousandths of its size."""
+    (every place they occur in the shipped text), ``start``/``end`` (offsets into it), for a
+    photo ``box`` = [left, top, width, height] in thousandths of its size, or for a recording
+    ``start_ms``/``end_ms`` (the stretch to bleep, in milliseconds from its start)."""
 
     category: str = Field(max_length=32)
     words: str | None = Field(default=None, max_length=500)
     start: int | None = None
     end: int | None = None
     box: list[int] | None = Field(default=None, min_length=4, max_length=4)
+    start_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    end_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class MissedOut(BaseModel):
+    """A mark as kept: where it was, never what. ``start``/``end``/``length`` are character
+    offsets for ``kind`` text; ``start_ms``/``end_ms`` a stretch for ``kind`` time."""
+
     id: int
     kind: str
     category: str
@@ -164,4 +170,6 @@ class MissedOut(BaseModel):
     end: int | None
     length: int
     box: list[int] | None
+    start_ms: int | None = None
+    end_ms: int | None = None
     state: str

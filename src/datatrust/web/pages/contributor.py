@@ -20,6 +20,7 @@ from datatrust.domain.consent import LicenceOffer
 from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from datatrust.domain.items import ItemKind
+from datatrust.domain.missed import parse_clock
 from datatrust.domain.money import Money
 from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.payout_methods import RAIL_CURRENCY, RAIL_FIELDS
@@ -110,19 +111,25 @@ def mark_missed(
     category: str = Form(""),
     words: str = Form("", max_length=500),
     region: str = Form(""),
+    from_time: str = Form("", max_length=12),
+    to_time: str = Form("", max_length=12),
 ) -> Response:
-    """ "You missed something" from the item's page: the words (text) or a ninth of the
-    photo; the item is re-done without it before anything ships."""
+    """ "You missed something" from the item's page: the words (text), a ninth of the photo
+    or a stretch of a recording (from, to as the player shows them); the item is re-done
+    without it before anything ships."""
     box = MISSED_REGIONS[region][1] if region in MISSED_REGIONS else None
     try:
+        timed = box is None and bool(from_time or to_time)
         missed.mark_missed(
             unit,
             svc.storage,
             page.actor,
             item_id,
             category=category,
-            words=words if box is None else None,
+            words=words if box is None and not timed else None,
             box=box,
+            start_ms=parse_clock(from_time) if timed else None,
+            end_ms=parse_clock(to_time) if timed else None,
         )
     except (InvalidInput, Conflict) as exc:
         unit.rollback()
@@ -130,6 +137,11 @@ def mark_missed(
             message = page._("It is being processed again. Try again in a minute.")
         elif exc.details.get("field") in ("words", "start"):
             message = page._("Those words are not in what will ship. Copy them exactly as shown.")
+        elif exc.details.get("field") == "start_ms":
+            message = page._(
+                "Give where it starts and ends as minutes:seconds within the recording, "
+                "the end after the start."
+            )
         else:
             message = page._("Choose what it was and where it is.")
         return _item_page(page, svc, unit, item_id, status=422, missed_error=message)
