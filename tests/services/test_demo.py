@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -39,20 +41,20 @@ from datatrust.services.demo import (
     seed_demo,
 )
 from datatrust.services.ingest import processing_key
-from support import TEST_QUEUE, make_settings, redis_reachable, require_service
+from support import TEST_QUEUE, FreshDatabase, make_settings, redis_reachable, require_service
 
 SIPHO = "sipho@demo.datatrust"
 PRIYA = "priya@demo.datatrust"
 
 
-@pytest.fixture
-def fresh(databases, tmp_path) -> Iterator[Services]:
+@contextmanager
+def fresh_services(databases: FreshDatabase, folder: Path) -> Iterator[Services]:
     """Services over a fresh committed database, with the real queue storage and nothing
     draining it."""
     if TEST_QUEUE == "redis":
         require_service("Redis", redis_reachable())
     settings = make_settings(
-        tmp_path,
+        folder,
         database_url=databases.create(),
         queue_backend=TEST_QUEUE if TEST_QUEUE == "redis" else "sqlite",
         queue_name=f"dt-demo-{uuid.uuid4().hex[:8]}",
@@ -65,9 +67,20 @@ def fresh(databases, tmp_path) -> Iterator[Services]:
 
 
 @pytest.fixture
-def demo(fresh) -> Services:
-    seed_demo(fresh, payment_rail_for(fresh))
-    return fresh
+def fresh(databases, tmp_path) -> Iterator[Services]:
+    with fresh_services(databases, tmp_path) as svc:
+        yield svc
+
+
+@pytest.fixture(scope="module")
+def demo(databases, tmp_path_factory) -> Iterator[Services]:
+    """The demo seeded once for this module (seeding processes every recording, the
+    slowest part of these tests). Tests that use it only add what the others do not
+    count: sessions, an FX rate, snapshot builds, and a second seeding that must make
+    nothing new."""
+    with fresh_services(databases, tmp_path_factory.mktemp("demo")) as svc:
+        seed_demo(svc, payment_rail_for(svc))
+        yield svc
 
 
 def actor(svc: Services, email: str) -> Actor:
