@@ -197,6 +197,7 @@ def local(databases: FreshDatabase, tmp_path: Path):
 
 
 # -- through real workers ---------------------------------------------------------------
+@pytest.mark.slow
 def test_a_job_runs_to_done_exactly_once_through_a_real_worker(queued: Rig) -> None:
     job_id = queued.enqueue("test.record", {"n": 1})
     with queued.worker():
@@ -206,6 +207,7 @@ def test_a_job_runs_to_done_exactly_once_through_a_real_worker(queued: Rig) -> N
     assert queued.effects(1) == 1
 
 
+@pytest.mark.slow
 def test_a_job_whose_worker_was_killed_mid_run_completes_once_after_the_sweep(
     queued: Rig,
 ) -> None:
@@ -230,6 +232,7 @@ def test_a_job_whose_worker_was_killed_mid_run_completes_once_after_the_sweep(
     assert queued.effects(7) == 1
 
 
+@pytest.mark.slow
 def test_sigterm_lets_a_worker_finish_its_running_job_before_it_exits(
     databases: FreshDatabase, tmp_path: Path
 ) -> None:
@@ -244,6 +247,7 @@ def test_sigterm_lets_a_worker_finish_its_running_job_before_it_exits(
         assert the_rig.effects(3) == 1
 
 
+@pytest.mark.slow
 def test_a_failing_handler_never_takes_the_worker_down(
     databases: FreshDatabase, tmp_path: Path
 ) -> None:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 import ingest_media as media
@@ -46,6 +47,7 @@ def files_holding(root: Path, needle: bytes) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_leaves_no_decrypted_original_and_the_job_completes_later(
     databases: FreshDatabase, tmp_path: Path
 ) -> None:

@@ -241,6 +241,7 @@ def test_corrupt_jpeg_scan_data_is_rejected_or_decoded_never_raised(make_jpeg):
     assert r.verdict in ("accepted", "rejected")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["photo", "video", "ambient"])
 def test_fuzzed_files_never_raise(kind: str, make_jpeg, video_file: Path, media_kit):
     """Cut and corrupt real files at many points; every outcome is a report."""

@@ -215,7 +215,11 @@ def _scene_with_bystanders(
     [
         ((1024, 768), 110),  # faces ~73 px: 46 px in the 640 px detection copy
         ((2048, 1536), 240),  # 3 MP, faces ~160 px
-        ((4032, 3024), 400),  # 12 MP, faces ~265 px: 7 % of the width, 42 px when detected
+        pytest.param(
+            (4032, 3024),
+            400,  # 12 MP, faces ~265 px: 7 % of the width, 42 px when detected
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_every_bystander_face_is_blurred_at_each_size(make_jpeg, size, crop_width):

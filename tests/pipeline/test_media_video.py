@@ -9,11 +9,15 @@ import av
 import cv2
 import h3
 import numpy as np
+import pytest
 
 from datatrust.pipeline.faces import detect_faces
 from datatrust.pipeline.fingerprint import is_near_duplicate
 from datatrust.pipeline.media import process_media
 from datatrust.pipeline.media_spec import MediaSpec
+
+# Each decodes, blurs and re-encodes a whole video (about ten seconds a test, quiet).
+pytestmark = pytest.mark.slow
 
 
 def _frames(path: str, every: int = 5) -> list[np.ndarray]:

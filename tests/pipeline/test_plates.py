@@ -169,6 +169,7 @@ def test_plates_can_be_left_alone_by_the_campaign():
     assert r.accepted and r.removed["plates_blurred"] == 0
 
 
+@pytest.mark.slow
 def test_a_plate_in_a_video_is_blurred_in_every_frame(tmp_path: Path, media_kit):
     photo, (x, y, w, h) = _street(size=(1280, 720), plate_width=140, at=(600, 400))
     path = tmp_path / "street.mp4"

@@ -194,6 +194,7 @@ KILLER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases, tmp_path, kind):
     if kind == "postgres":
@@ -393,6 +394,7 @@ BATCH_IN_A_WORKER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("committed", ["sqlite", "postgres"], indirect=True)
 def test_two_workers_running_batches_at_once_send_each_payout_once(committed, tmp_path):
     ids = funded_payouts(committed, 17, 10)
