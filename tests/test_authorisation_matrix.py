@@ -10,7 +10,7 @@ from authz_matrix import DENIED, FRAMEWORK_PUBLIC, Matrix, declared_permission, 
 from datatrust.domain.accounts import ApiToken, Organisation, User
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.clock import utcnow
-from datatrust.domain.consent import ConsentRow, LicenceOffer, Receipt
+from datatrust.domain.consent import ConsentRecord, LicenceOffer, Receipt
 from datatrust.domain.invitations import ParticipantInvitation
 from datatrust.domain.items import Item
 from datatrust.domain.missed import MissedMark
@@ -116,7 +116,7 @@ def victim(services, people):
         "org_id": other_org.actor.org_id,
         "offer_id": offer.id,
         "licence_id": offer.licence["id"],
-        "consent_id": given.row.id,
+        "consent_id": given.record.id,
         "receipt_id": given.receipt.id,
         "buyer_paths": victim_buyer_objects(
             services, other_org.actor.org_id, owner.actor.user_id, item.id, offer.id
@@ -264,7 +264,7 @@ def victim_state(services, people, victim):
             org = unit.get(Organisation, victim["org_id"])
             user = unit.get(User, people["owner"].actor.user_id)
             offer = unit.get(LicenceOffer, victim["offer_id"])
-            record = unit.get(ConsentRow, victim["consent_id"])
+            record = unit.get(ConsentRecord, victim["consent_id"])
             campaign = unit.get(Campaign, victim["campaign_id"])
             upload = unit.get(ResumableUpload, victim["upload_id"])
             invitation = unit.get(ParticipantInvitation, victim["invitation_id"])

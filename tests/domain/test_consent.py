@@ -43,12 +43,27 @@ def test_given_consent_is_active_with_one_event():
     assert record.includes_biometric_data
 
 
-def test_withdrawing_appends_an_event_and_leaves_the_old_record_unchanged():
+def test_withdrawing_appends_one_event_and_keeps_the_history():
     record = a_consent()
+    given = list(record.events)
     withdrawn = record.withdraw(T0 + timedelta(days=3), "user:12")
-    assert withdrawn.state is ConsentState.WITHDRAWN
-    assert withdrawn.events[:1] == record.events
-    assert record.state is ConsentState.ACTIVE
+    assert withdrawn is record
+    assert record.state is ConsentState.WITHDRAWN
+    assert record.events[:1] == given and len(record.events) == 2
+    assert [e.seq for e in record.events] == [0, 1]
+
+
+def test_a_refused_transition_changes_nothing():
+    record = a_consent().withdraw(T0 + timedelta(days=1), "user:12")
+    before = (list(record.events), record.state, record.terms)
+    for refused in (
+        lambda: record.withdraw(T0 + timedelta(days=2), "user:12"),
+        lambda: record.renew(T0 + timedelta(days=2), "user:12", None),
+        lambda: record.expire(T0 + timedelta(days=2)),
+    ):
+        with pytest.raises(Conflict):
+            refused()
+    assert (list(record.events), record.state, record.terms) == before
 
 
 def test_consent_cannot_be_withdrawn_twice():
@@ -70,7 +85,7 @@ def test_an_expired_consent_can_be_renewed_or_withdrawn():
     assert expired.state is ConsentState.EXPIRED
     renewed = expired.renew(T0 + timedelta(days=400), "user:12", T0 + timedelta(days=800))
     assert renewed.state is ConsentState.ACTIVE
-    assert renewed.expires_at == T0 + timedelta(days=800)
+    assert renewed.terms.expires_at == T0 + timedelta(days=800)
     assert expired.withdraw(T0 + timedelta(days=400), "user:12").state is ConsentState.WITHDRAWN
 
 

@@ -70,7 +70,7 @@ def test_a_receipt_is_a_27560_record_with_every_field_in_json_ld_with_dpv(
         "contact": "mailto:privacy@trust.example",
     }
     assert claims["pii_principal"] == services.publication.person(owner.actor.user_id)
-    assert claims["licence"] == iris.licence(*change.view.record.licence_id.split("/v"))
+    assert claims["licence"] == iris.licence(*change.view.record.terms.licence_id.split("/v"))
     assert claims["sensitive"] is True and claims["spi_categories"]  # a voice is biometric
     assert claims["recipient_parties"] == []
     for purpose in claims["purpose_consents"]:

@@ -13,7 +13,7 @@ import pytest
 
 from datatrust.adapters.crypto import verify_jws
 from datatrust.domain.audit import AuditEvent
-from datatrust.domain.consent import ConsentEventRow, ConsentRow, ConsentState, Receipt
+from datatrust.domain.consent import ConsentEvent, ConsentRecord, ConsentState, Receipt
 from datatrust.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
@@ -85,10 +85,10 @@ def test_giving_consent_records_the_27560_fields_a_given_event_a_signed_receipt_
 
     record = change.view.record
     assert record.state is ConsentState.ACTIVE
-    assert record.subject_id == f"user:{owner.actor.user_id}"
-    assert record.notice_language == "hi"
+    assert record.terms.subject_id == f"user:{owner.actor.user_id}"
+    assert record.terms.notice_language == "hi"
     assert record.includes_biometric_data  # a voice
-    assert "model_training" in record.purposes
+    assert "model_training" in record.terms.purposes
     assert [e.type.value for e in record.events] == ["given"]
 
     claims = verify_jws(change.receipt.jws, services.signer.public_jwk())
@@ -96,7 +96,7 @@ def test_giving_consent_records_the_27560_fields_a_given_event_a_signed_receipt_
     assert claims["record_id"] == record.record_id
     assert claims["item"]["sha256"] == item.original_sha256
     with services.uow() as uow:
-        assert uow.get(Item, item.id).consent_id == change.row.id
+        assert uow.get(Item, item.id).consent_id == change.record.id
         assert uow.count(AuditEvent, tag="consent:give", subject_id=str(item.id)) == 1
 
 
@@ -109,7 +109,7 @@ def test_consent_without_any_licence_is_refused_and_the_default_licence_is_used(
 
     default = offer_for(services, owner, default=True)
     change = give(services, owner, item.id)
-    assert change.row.offer_id == default.id
+    assert change.record.offer_id == default.id
 
 
 def test_consent_cannot_be_given_twice_nor_for_someone_elses_item(services, people):
@@ -153,7 +153,7 @@ def test_withdrawal_marks_the_item_appends_an_event_and_receipt_and_queues_the_n
     assert claims["event"]["resulting_state"] == "withdrawn"
     with services.uow() as uow:
         assert uow.get(Item, item.id).status is ItemStatus.WITHDRAWN
-        assert uow.get(ConsentRow, change.row.id).state is ConsentState.WITHDRAWN
+        assert uow.get(ConsentRecord, change.record.id).state is ConsentState.WITHDRAWN
         assert uow.count(AuditEvent, tag="consent:withdraw", subject_id=str(item.id)) == 1
         jobs = uow.all(OutboxJob, job="consent.notify_holders")
         assert [j.payload["item_id"] for j in jobs] == [item.id]
@@ -240,7 +240,7 @@ def test_the_notify_holders_job_records_the_holders_once_however_often_it_runs(s
         consent.HOLDER_FINDERS.remove(finder)
     assert seen == [item.id]
     with services.uow() as uow:
-        row = uow.get(ConsentRow, change.row.id)
+        row = uow.get(ConsentRecord, change.record.id)
         assert row.holders_notified == ["org:7"] and row.holders_notified_at is not None
         assert uow.count(AuditEvent, tag="revocation:notify", subject_id=str(item.id)) == 1
 
@@ -250,10 +250,12 @@ def test_my_consent_records_are_mine_alone(services, people):
     item = listed_item(services, owner, offer=offer_for(services, owner))
     change = give(services, owner, item.id)
     with services.uow() as uow:
-        assert [v.row.id for v in consent.list_my_consents(uow, owner.actor)] == [change.row.id]
+        assert [v.record.id for v in consent.list_my_consents(uow, owner.actor)] == [
+            change.record.id
+        ]
         assert consent.list_my_consents(uow, people["other"].actor) == []
         with pytest.raises(NotFound):
-            consent.get_consent(uow, people["other"].actor, change.row.id)
+            consent.get_consent(uow, people["other"].actor, change.record.id)
         with pytest.raises(NotFound):
             consent.receipt_document(uow, services.signer, people["other"].actor, change.receipt.id)
         document = consent.receipt_document(uow, services.signer, owner.actor, change.receipt.id)
@@ -317,7 +319,7 @@ def test_after_erasure_the_original_cannot_be_read_and_sign_in_fails(services, p
         assert stored.status is ItemStatus.WITHDRAWN and stored.title == ""
         assert stored.original_sha256 == "" and stored.fingerprints is None  # issue 14 §1
         assert stored.deidentified_sha256  # what buyers received: they delete by it
-        events = uow.all(ConsentEventRow, consent_id=stored.consent_id, order_by="seq")
+        events = uow.all(ConsentEvent, consent_id=stored.consent_id, order_by="seq")
         assert [e.type.value for e in events] == ["given", "withdrawn"]
         assert uow.count(Receipt, consent_id=stored.consent_id) == 2
         tags = [e.tag for e in uow.all(AuditEvent, subject_id=str(user.id), subject_type="user")]

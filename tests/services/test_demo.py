@@ -23,7 +23,7 @@ from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import User
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.campaigns import Campaign, CampaignState
-from datatrust.domain.consent import ConsentRow
+from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.money import Money
@@ -122,7 +122,7 @@ def test_each_contributors_recording_was_processed_licensed_and_listed(demo):
             want = ItemStatus.LISTED if recording.voted_through else ItemStatus.ACCEPTED
             assert item.status is want, (recording.title, item.report.get("reasons"))
             assert item.deidentified_key and item.h3_cell  # what the pipeline made of it
-            assert uow.one(ConsentRow, id=item.consent_id).state.value == "active"
+            assert uow.one(ConsentRecord, id=item.consent_id).state.value == "active"
             # Processed by its own job, which the serve's consumer will find done.
             job = uow.one(OutboxJob, idempotency_key=processing_key(item.id))
             assert job.state is JobState.DONE
@@ -185,7 +185,7 @@ def test_seeding_again_makes_and_charges_nothing_new(demo):
         with demo.uow() as uow:
             return {
                 cls.__name__: uow.count(cls)
-                for cls in (User, Campaign, Item, ConsentRow, Order, AgreementRow, AuditEvent)
+                for cls in (User, Campaign, Item, ConsentRecord, Order, AgreementRow, AuditEvent)
             } | {"entries": sum(1 for _ in uow.queries.ledger.all_entries())}
 
     before = counts()

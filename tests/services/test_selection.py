@@ -13,7 +13,7 @@ import pytest
 from test_licences_service import T0, a_training_use, an_item, training_offer
 
 from datatrust.adapters.db import queries
-from datatrust.domain.consent import ConsentRow, LicenceOffer
+from datatrust.domain.consent import ConsentRecord, LicenceOffer
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import evaluate
@@ -33,7 +33,7 @@ def judged_one_by_one(uow, use, at, until=None, among=None):
         and (among is None or i.id in among)
     ]
     offers = {o.id: o for o in uow.all(LicenceOffer)}
-    consents = {c.id: c for c in uow.all(ConsentRow)}
+    consents = {c.id: c for c in uow.all(ConsentRecord)}
     chosen, reasons, excluded = [], Counter(), 0
     for item in candidates:
         codes = set()

@@ -14,13 +14,31 @@ from test_build_licensee import T0
 from test_build_licensee import an_agreement as agreement_under
 
 from datatrust.domain.accounts import Organisation
-from datatrust.domain.consent import ConsentEventRow, ConsentEventType, ConsentRow, ConsentState
+from datatrust.domain.consent import (
+    ConsentEvent,
+    ConsentEventType,
+    ConsentRecord,
+    ConsentState,
+    ConsentTerms,
+)
 from datatrust.domain.items import ItemStatus
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.snapshots import Revocation
 from datatrust.services import revocations, snapshots
 
 WITHDRAWN_AT = T0 + timedelta(days=40)
+TERMS = ConsentTerms(
+    subject_id="user:3",
+    controller="the operator",
+    purposes=frozenset({"model_training"}),
+    data_categories=(),
+    notice_version="l/v1",
+    notice_language="en",
+    jurisdiction="ZA",
+    recipients=(),
+    retention="until withdrawn",
+    withdrawal_method="one step",
+)
 LICENSEE = Organisation(id=7, legal_name="Ada Lab", country="ZA")
 
 
@@ -40,10 +58,17 @@ class Stored:
         self.withdrawn = withdrawn
 
     def get(self, cls, ident):
-        if cls is ConsentRow and ident == 21:
+        if cls is ConsentRecord and ident == 21:
             state = ConsentState.WITHDRAWN if self.withdrawn else ConsentState.ACTIVE
-            return ConsentRow(
-                uid="c", owner_id=3, item_id=5, offer_id=11, state=state, fields={}, id=21
+            return ConsentRecord(
+                record_id="c",
+                terms=TERMS,
+                events=[],
+                owner_id=3,
+                item_id=5,
+                offer_id=11,
+                state=state,
+                id=21,
             )
         return None
 
@@ -53,16 +78,16 @@ class Stored:
         return None
 
     def all(self, cls, **filters):
-        if cls is ConsentEventRow and self.withdrawn and filters.get("consent_id") == 21:
+        if cls is ConsentEvent and self.withdrawn and filters.get("consent_id") == 21:
             assert filters["type"] is ConsentEventType.WITHDRAWN
             return [
-                ConsentEventRow(
-                    21,
-                    1,
+                ConsentEvent(
                     ConsentEventType.WITHDRAWN,
                     WITHDRAWN_AT,
                     "user:3",
                     ConsentState.WITHDRAWN,
+                    seq=1,
+                    consent_id=21,
                 )
             ]
         return []

@@ -1,7 +1,9 @@
 """Consent records (ISO/IEC TS 27560 fields) with an append-only history of events.
 
-A ``ConsentRecord`` is immutable; ``withdraw``, ``expire`` and ``renew`` return a new
-record with one more event. The state is always the last event's resulting state.
+A ``ConsentRecord`` is the one consent record, stored as it is: its terms (a frozen
+``ConsentTerms``) and its append-only events. ``withdraw``, ``expire`` and ``renew`` check
+the transition and append one event (or change nothing and raise); the state is always
+the last event's resulting state.
 
 Transitions (anything else raises ``Conflict``):
 
@@ -66,26 +68,28 @@ class DataCategory:
     biometric: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class ConsentEvent:
+    """One append-only event of a consent record; ``seq`` is its place, counting from 0."""
+
     type: ConsentEventType
     at: datetime
     actor: str  # "user:12", "system", "operator:3"
     resulting_state: ConsentState
+    seq: int = 0
+    consent_id: int | None = None
+    id: int | None = None
 
 
 @dataclass(frozen=True)
-class ConsentRecord:
-    """Who agreed to what, when and how, and every later change of state.
+class ConsentTerms:
+    """What was agreed, in ISO/IEC TS 27560's fields: the PII principal (``subject_id``),
+    the ``controller``, ``purposes`` (codes from ``purposes.PURPOSES``),
+    ``data_categories`` (each flagged biometric or not), the notice shown
+    (``notice_version``, ``notice_language`` as BCP 47), ``jurisdiction``, ``recipients``,
+    ``retention`` (free text such as "until withdrawn, deleted within 30 days"),
+    ``withdrawal_method``, ``expires_at`` and the licence version (``licence_id``)."""
 
-    Fields follow ISO/IEC TS 27560: the PII principal (``subject_id``), the ``controller``,
-    ``purposes`` (codes from ``purposes.PURPOSES``), ``data_categories`` (each flagged
-    biometric or not), the notice shown (``notice_version``, ``notice_language`` as BCP
-    47), ``jurisdiction``, ``recipients``, ``retention`` (free text such as "until
-    withdrawn, deleted within 30 days"), ``withdrawal_method`` and ``expires_at``.
-    """
-
-    record_id: str
     subject_id: str
     controller: str
     purposes: frozenset[str]
@@ -96,30 +100,91 @@ class ConsentRecord:
     recipients: tuple[str, ...]
     retention: str
     withdrawal_method: str
-    events: tuple[ConsentEvent, ...]
     expires_at: datetime | None = None
     licence_id: str | None = None
 
-    @property
-    def state(self) -> ConsentState:
-        return self.events[-1].resulting_state
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, keys stable (what is stored, exported and shown as the fields)."""
+        return {
+            "subject_id": self.subject_id,
+            "controller": self.controller,
+            "purposes": sorted(self.purposes),
+            "data_categories": [
+                {"code": c.code, "biometric": c.biometric} for c in self.data_categories
+            ],
+            "notice_version": self.notice_version,
+            "notice_language": self.notice_language,
+            "jurisdiction": self.jurisdiction,
+            "recipients": list(self.recipients),
+            "retention": self.retention,
+            "withdrawal_method": self.withdrawal_method,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "licence_id": self.licence_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConsentTerms:
+        """The inverse of ``to_dict``."""
+        expires_at = data.get("expires_at")
+        return cls(
+            subject_id=data["subject_id"],
+            controller=data["controller"],
+            purposes=frozenset(data["purposes"]),
+            data_categories=tuple(
+                DataCategory(c["code"], c["biometric"]) for c in data["data_categories"]
+            ),
+            notice_version=data["notice_version"],
+            notice_language=data["notice_language"],
+            jurisdiction=data["jurisdiction"],
+            recipients=tuple(data["recipients"]),
+            retention=data["retention"],
+            withdrawal_method=data["withdrawal_method"],
+            expires_at=as_utc(datetime.fromisoformat(expires_at)) if expires_at else None,
+            licence_id=data.get("licence_id"),
+        )
+
+
+@dataclass(eq=False)
+class ConsentRecord:
+    """Who agreed to what (``terms``), when and how, and every later change of state
+    (``events``, append-only, in order). One record per item's consent; stored as such.
+
+    ``state`` is always the last event's resulting state (kept as a column, so a
+    selection reads it without replaying events). ``owner_id``, ``item_id`` and
+    ``offer_id`` say whose item it is and under which licence offer; a record made by
+    ``give_consent`` alone (in a test, say) may leave them unset.
+    ``holders_notified``: the buyers found holding the item once it was withdrawn.
+    """
+
+    record_id: str
+    terms: ConsentTerms
+    events: list[ConsentEvent]
+    state: ConsentState = ConsentState.ACTIVE
+    owner_id: int | None = None
+    item_id: int | None = None
+    offer_id: int | None = None
+    holders_notified: list[Any] | None = None
+    holders_notified_at: datetime | None = None
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    id: int | None = None
 
     @property
     def given_at(self) -> datetime:
-        return self.events[0].at
+        return as_utc(self.events[0].at)
 
     @property
     def includes_biometric_data(self) -> bool:
-        return any(c.biometric for c in self.data_categories)
+        return any(c.biometric for c in self.terms.data_categories)
 
     def withdraw(self, at: datetime, actor: str) -> ConsentRecord:
-        """Withdraw; raises ``Conflict`` if already withdrawn."""
+        """Withdraw; raises ``Conflict`` if already withdrawn. Returns the record."""
         if self.state is ConsentState.WITHDRAWN:
             raise Conflict("consent is already withdrawn", {"record_id": self.record_id})
         return self._append(ConsentEventType.WITHDRAWN, at, actor, ConsentState.WITHDRAWN)
 
     def expire(self, at: datetime, actor: str = "system") -> ConsentRecord:
-        """Mark expired; raises ``Conflict`` unless active."""
+        """Mark expired; raises ``Conflict`` unless active. Returns the record."""
         if self.state is not ConsentState.ACTIVE:
             raise Conflict(f"consent is {self.state}, not active", {"record_id": self.record_id})
         return self._append(ConsentEventType.EXPIRED, at, actor, ConsentState.EXPIRED)
@@ -137,24 +202,38 @@ class ConsentRecord:
             )
         if expires_at is not None and as_utc(expires_at) <= as_utc(at):
             raise InvalidInput("the renewed consent must end after it is renewed")
-        renewed = self._append(ConsentEventType.RENEWED, at, actor, ConsentState.ACTIVE)
-        return dataclasses.replace(
-            renewed, expires_at=as_utc(expires_at) if expires_at is not None else None
+        self._append(ConsentEventType.RENEWED, at, actor, ConsentState.ACTIVE)
+        self.terms = dataclasses.replace(
+            self.terms, expires_at=as_utc(expires_at) if expires_at is not None else None
         )
+        return self
+
+    def add_recipient(self, recipient: str) -> bool:
+        """Name ``recipient`` among those who received the data; False if already named."""
+        if recipient in self.terms.recipients:
+            return False
+        self.terms = dataclasses.replace(self.terms, recipients=(*self.terms.recipients, recipient))
+        return True
 
     def _append(
         self, kind: ConsentEventType, at: datetime, actor: str, state: ConsentState
     ) -> ConsentRecord:
+        """Check and append one event; nothing changes when a check fails."""
         at = as_utc(at)
-        if at < self.events[-1].at:
+        last = as_utc(self.events[-1].at)
+        if at < last:
             raise InvalidInput(
                 "a consent event cannot be earlier than the one before it",
-                problems=[f"at: {at.isoformat()} is before {self.events[-1].at.isoformat()}"],
+                problems=[f"at: {at.isoformat()} is before {last.isoformat()}"],
             )
         if not actor.strip():
             raise InvalidInput("every consent event names its actor", problems=["actor: required"])
-        event = ConsentEvent(type=kind, at=at, actor=actor, resulting_state=state)
-        return dataclasses.replace(self, events=(*self.events, event))
+        self.events.append(
+            ConsentEvent(type=kind, at=at, actor=actor, resulting_state=state, seq=len(self.events))
+        )
+        self.state = state
+        self.updated_at = at
+        return self
 
 
 def give_consent(
@@ -174,6 +253,9 @@ def give_consent(
     actor: str,
     expires_at: datetime | None = None,
     licence_id: str | None = None,
+    owner_id: int | None = None,
+    item_id: int | None = None,
+    offer_id: int | None = None,
 ) -> ConsentRecord:
     """A new record whose only event is ``given``; raises ``InvalidInput`` listing every
     problem (empty fields, unknown purposes, no data categories, an end before the start).
@@ -205,9 +287,9 @@ def give_consent(
         problems.append("expires_at: must be after the consent is given")
     if problems:
         raise InvalidInput("the consent record is not valid", problems=problems)
-    given = ConsentEvent(ConsentEventType.GIVEN, as_utc(at), actor, ConsentState.ACTIVE)
-    return ConsentRecord(
-        record_id=record_id,
+    at = as_utc(at)
+    given = ConsentEvent(ConsentEventType.GIVEN, at, actor, ConsentState.ACTIVE, seq=0)
+    terms = ConsentTerms(
         subject_id=subject_id,
         controller=controller,
         purposes=frozenset(purposes),
@@ -218,9 +300,19 @@ def give_consent(
         recipients=tuple(recipients),
         retention=retention,
         withdrawal_method=withdrawal_method,
-        events=(given,),
         expires_at=as_utc(expires_at) if expires_at is not None else None,
         licence_id=licence_id,
+    )
+    return ConsentRecord(
+        record_id=record_id,
+        terms=terms,
+        events=[given],
+        state=ConsentState.ACTIVE,
+        owner_id=owner_id,
+        item_id=item_id,
+        offer_id=offer_id,
+        created_at=at,
+        updated_at=at,
     )
 
 
@@ -301,6 +393,7 @@ def receipt_claims(
     if event not in record.events:
         raise InvalidInput("the event does not belong to this consent record")
     claims = _base_claims(record, event)
+    terms = record.terms
     if context is None:
         return claims
     recipients = [
@@ -309,10 +402,10 @@ def receipt_claims(
     controller: dict[str, Any] = {"@id": context.controller.iri, "name": context.controller.name}
     if context.controller.email:
         controller["contact"] = f"mailto:{context.controller.email}"
-    termination = f"until withdrawn ({record.withdrawal_method})" + (
-        f" or until {record.expires_at.isoformat()}" if record.expires_at else ""
+    termination = f"until withdrawn ({terms.withdrawal_method})" + (
+        f" or until {terms.expires_at.isoformat()}" if terms.expires_at else ""
     )
-    sensitive = [c.code for c in record.data_categories if c.biometric]
+    sensitive = [c.code for c in terms.data_categories if c.biometric]
     status = _STATUS[event.resulting_state]
     if event.type is ConsentEventType.RENEWED:
         status = DPV + "RenewedConsentGiven"
@@ -339,15 +432,15 @@ def receipt_claims(
                 "third_party_disclosure": bool(recipients),
                 "third_party_names": [r["name"] for r in recipients],
             }
-            for code in sorted(record.purposes)
+            for code in sorted(terms.purposes)
         ],
-        "purpose": sorted(PURPOSES.term(code).iri for code in record.purposes),
+        "purpose": sorted(PURPOSES.term(code).iri for code in terms.purposes),
         "recipient_parties": recipients,
         "sensitive": bool(sensitive),
         "spi_categories": sensitive,
     }
-    if record.jurisdiction in ISO_3166_ALPHA2:
-        claims["jurisdiction_iri"] = DPV_LOC + record.jurisdiction
+    if terms.jurisdiction in ISO_3166_ALPHA2:
+        claims["jurisdiction_iri"] = DPV_LOC + terms.jurisdiction
     if context.licence is not None:
         claims["licence"] = context.licence
     return claims
@@ -355,64 +448,36 @@ def receipt_claims(
 
 def _base_claims(record: ConsentRecord, event: ConsentEvent) -> dict[str, Any]:
     index = record.events.index(event)
+    terms = record.terms
     return {
         "version": RECEIPT_VERSION,
         "record_id": record.record_id,
         "event": {
             "index": index,
             "type": str(event.type),
-            "at": event.at.isoformat(),
+            "at": as_utc(event.at).isoformat(),
             "actor": event.actor,
             "resulting_state": str(event.resulting_state),
         },
-        "pii_principal_id": record.subject_id,
-        "pii_controller": record.controller,
+        "pii_principal_id": terms.subject_id,
+        "pii_controller": terms.controller,
         "purposes": [
-            {"code": code, "dpv": PURPOSES.term(code).iri} for code in sorted(record.purposes)
+            {"code": code, "dpv": PURPOSES.term(code).iri} for code in sorted(terms.purposes)
         ],
         "pii_categories": [
-            {"code": c.code, "biometric": c.biometric} for c in record.data_categories
+            {"code": c.code, "biometric": c.biometric} for c in terms.data_categories
         ],
-        "notice": {"version": record.notice_version, "language": record.notice_language},
-        "jurisdiction": record.jurisdiction,
-        "recipients": list(record.recipients),
-        "retention": record.retention,
-        "withdrawal_method": record.withdrawal_method,
+        "notice": {
+            "version": terms.notice_version,
+            "language": terms.notice_language,
+        },
+        "jurisdiction": terms.jurisdiction,
+        "recipients": list(terms.recipients),
+        "retention": terms.retention,
+        "withdrawal_method": terms.withdrawal_method,
         "given_at": record.given_at.isoformat(),
-        "licence_id": record.licence_id,
+        "licence_id": terms.licence_id,
     }
-
-
-@dataclass(eq=False)
-class ConsentRow:
-    """A stored consent record: the 27560 fields as JSON (``fields``), its events in
-    ``ConsentEventRow``. ``state`` is the last event's resulting state, kept here so a
-    selection can read it without replaying events."""
-
-    uid: str
-    owner_id: int
-    item_id: int
-    offer_id: int
-    fields: dict[str, Any]
-    state: ConsentState = ConsentState.ACTIVE
-    holders_notified: list[Any] | None = None
-    holders_notified_at: datetime | None = None
-    created_at: datetime = field(default_factory=utcnow)
-    updated_at: datetime = field(default_factory=utcnow)
-    id: int | None = None
-
-
-@dataclass(eq=False)
-class ConsentEventRow:
-    """One append-only event of a consent record; ``seq`` counts from 0."""
-
-    consent_id: int
-    seq: int
-    type: ConsentEventType
-    at: datetime
-    actor: str
-    resulting_state: ConsentState
-    id: int | None = None
 
 
 @dataclass(eq=False)

@@ -24,11 +24,7 @@ from datatrust.domain.accounts import User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import (
-    ConsentEvent,
-    ConsentEventRow,
-    ConsentEventType,
     ConsentRecord,
-    ConsentRow,
     ConsentState,
     DataCategory,
     LicenceOffer,
@@ -76,9 +72,8 @@ DATA_CATEGORIES: dict[ItemKind, tuple[DataCategory, ...]] = {
 
 @dataclass(frozen=True)
 class ConsentView:
-    """A consent record as its owner sees it: the row, the domain record, its receipts."""
+    """A consent record as its owner sees it: the record and its receipts."""
 
-    row: ConsentRow
     record: ConsentRecord
     receipts: list[Receipt]
 
@@ -92,85 +87,35 @@ class ConsentChange:
     receipt: Receipt
 
     @property
-    def row(self) -> ConsentRow:
-        return self.view.row
+    def record(self) -> ConsentRecord:
+        return self.view.record
 
 
-# --- record <-> row ------------------------------------------------------------------------
-
-
-def _record_fields(record: ConsentRecord) -> dict[str, Any]:
-    return {
-        "subject_id": record.subject_id,
-        "controller": record.controller,
-        "purposes": sorted(record.purposes),
-        "data_categories": [
-            {"code": c.code, "biometric": c.biometric} for c in record.data_categories
-        ],
-        "notice_version": record.notice_version,
-        "notice_language": record.notice_language,
-        "jurisdiction": record.jurisdiction,
-        "recipients": list(record.recipients),
-        "retention": record.retention,
-        "withdrawal_method": record.withdrawal_method,
-        "expires_at": record.expires_at.isoformat() if record.expires_at else None,
-        "licence_id": record.licence_id,
-    }
-
-
-def to_record(row: ConsentRow, events: Iterable[ConsentEventRow]) -> ConsentRecord:
-    """The domain record of a stored row and its events (in ``seq`` order)."""
-    f = row.fields
-    return ConsentRecord(
-        record_id=row.uid,
-        subject_id=f["subject_id"],
-        controller=f["controller"],
-        purposes=frozenset(f["purposes"]),
-        data_categories=tuple(
-            DataCategory(c["code"], c["biometric"]) for c in f["data_categories"]
-        ),
-        notice_version=f["notice_version"],
-        notice_language=f["notice_language"],
-        jurisdiction=f["jurisdiction"],
-        recipients=tuple(f["recipients"]),
-        retention=f["retention"],
-        withdrawal_method=f["withdrawal_method"],
-        events=tuple(
-            ConsentEvent(
-                ConsentEventType(e.type), as_utc(e.at), e.actor, ConsentState(e.resulting_state)
-            )
-            for e in sorted(events, key=lambda e: e.seq)
-        ),
-        expires_at=as_utc(datetime.fromisoformat(f["expires_at"])) if f["expires_at"] else None,
-        licence_id=f["licence_id"],
-    )
-
-
-def _events(uow: UnitOfWork, row: ConsentRow) -> list[ConsentEventRow]:
-    return uow.all(ConsentEventRow, consent_id=row.id, order_by="seq")
+# --- storing a change --------------------------------------------------------------------
 
 
 def _receipt_context(
-    uow: UnitOfWork, publication: Publication | None, row: ConsentRow, record: ConsentRecord
+    uow: UnitOfWork, publication: Publication | None, record: ConsentRecord
 ) -> ReceiptContext | None:
     """The IRIs a receipt names; None without a publication (the entry points pass one)."""
     if publication is None:
         return None
     iris = publication.iris
     recipients = []
-    for org_id in record.recipients:
+    for org_id in record.terms.recipients:
         org = uow.get(OrgRecord, int(org_id)) if org_id.isdigit() else None
         recipients.append(Party(iris.organisation(org_id), org.legal_name if org else org_id))
     licence = None
-    if record.licence_id and "/v" in record.licence_id:
-        licence_id, version = record.licence_id.rsplit("/v", 1)
-        licence = iris.licence(licence_id, int(version)) if version.isdigit() else None
+    licence_id = record.terms.licence_id
+    if licence_id and "/v" in licence_id:
+        licence_key, version = licence_id.rsplit("/v", 1)
+        licence = iris.licence(licence_key, int(version)) if version.isdigit() else None
     return ReceiptContext(
         issuer=iris.base,
         jwks_uri=iris.base + JWKS_PATH,
         controller=Party(iris.operator, publication.operator_name, publication.operator_email),
         policy_url=publication.policy_url,
-        subject=publication.person(row.owner_id),
+        subject=publication.person(record.owner_id or 0),
         vocab=iris.vocab,
         licence=licence,
         recipients=tuple(recipients),
@@ -181,58 +126,44 @@ def _sign_receipt(
     uow: UnitOfWork,
     signer: Signer,
     publication: Publication | None,
-    row: ConsentRow,
-    item: Item,
     record: ConsentRecord,
+    item: Item,
 ) -> Receipt:
     """A signed receipt for the record's last event, as the record stands now."""
-    seq = len(record.events) - 1
     event = record.events[-1]
-    claims = receipt_claims(record, event, _receipt_context(uow, publication, row, record))
+    at = as_utc(event.at)
+    claims = receipt_claims(record, event, _receipt_context(uow, publication, record))
     claims["item"] = {"id": item.id, "sha256": item.original_sha256, "kind": item.kind.value}
-    claims["iat"] = int(event.at.timestamp())
+    claims["iat"] = int(at.timestamp())
     receipt = Receipt(
-        consent_id=row.id,
-        owner_id=row.owner_id,
-        event_seq=seq,
+        consent_id=record.id or 0,
+        owner_id=record.owner_id or 0,
+        event_seq=event.seq,
         event_type=event.type,
         jws=signer.sign(claims),
         kid=signer.public_jwk().get("kid", ""),
-        created_at=event.at,
+        created_at=at,
     )
     uow.add(receipt)
     uow.flush()
     return receipt
 
 
-def _append(
+def _stored(
     uow: UnitOfWork,
     signer: Signer,
-    row: ConsentRow,
-    item: Item,
     record: ConsentRecord,
+    item: Item,
     publication: Publication | None = None,
 ) -> Receipt:
-    """Store ``record``'s last event and a signed receipt for it; update the row."""
-    seq = len(record.events) - 1
-    event = record.events[-1]
-    uow.add(
-        ConsentEventRow(
-            consent_id=row.id,
-            seq=seq,
-            type=event.type,
-            at=event.at,
-            actor=event.actor,
-            resulting_state=event.resulting_state,
-        )
-    )
-    row.state = event.resulting_state
-    row.updated_at = event.at
+    """Store the event ``record`` just appended (with the record) and a signed receipt
+    for it; the item mirrors the record's state."""
+    uow.flush()  # the new event gets its row (the record's events are stored with it)
     # The item mirrors its consent record in this same transaction: selections read the
     # mirror (one covering index) and must never see a state the record does not have.
-    item.consent_offer_id = row.offer_id
-    item.consent_state = row.state
-    return _sign_receipt(uow, signer, publication, row, item, record)
+    item.consent_offer_id = record.offer_id
+    item.consent_state = record.state
+    return _sign_receipt(uow, signer, publication, record, item)
 
 
 # --- giving and withdrawing ----------------------------------------------------------------
@@ -279,7 +210,7 @@ def give_consent_for_item(
     if item.status in (ItemStatus.WITHDRAWN, ItemStatus.REJECTED):
         raise Conflict(f"item {item.id} is {item.status.value}; consent cannot be given for it")
     if item.consent_id is not None:
-        current = uow.get(ConsentRow, item.consent_id)
+        current = uow.get(ConsentRecord, item.consent_id)
         if current is not None and current.state is not ConsentState.WITHDRAWN:
             raise Conflict(
                 f"consent for item {item.id} is already {current.state.value}",
@@ -308,34 +239,28 @@ def give_consent_for_item(
         # the licence's own end (to ``replica_until``), and its uses need consent until then.
         expires_at=terms.ends_at if terms.ends_at > moment else None,
         licence_id=f"{terms.id}/v{terms.version}",
-    )
-    row = ConsentRow(
-        uid=record.record_id,
         owner_id=item.owner_id,
         item_id=item.id,
         offer_id=offer.id,
-        fields=_record_fields(record),
-        created_at=moment,
-        updated_at=moment,
     )
-    uow.add(row)
+    uow.add(record)
     uow.flush()
-    receipt = _append(uow, signer, row, item, record, publication)
+    receipt = _stored(uow, signer, record, item, publication)
     item.licence_id = offer.id
-    item.consent_id = row.id
+    item.consent_id = record.id
     item.updated_at = moment
     uow.record(
         AuditTag.CONSENT_GIVE,
         actor_label(actor),
         "item",
         item.id,
-        consent_id=row.id,
+        consent_id=record.id,
         offer_id=offer.id,
-        licence=record.licence_id,
+        licence=record.terms.licence_id,
         receipt_id=receipt.id,
     )
     uow.commit()
-    return ConsentChange(_view(uow, row), receipt)
+    return ConsentChange(_view(uow, record), receipt)
 
 
 def _offer_for(uow: UnitOfWork, actor: Actor, item: Item, offer_id: int | None) -> LicenceOffer:
@@ -380,13 +305,13 @@ def withdraw_consent(
     item = uow.get_for_update(Item, item_id)
     authorize(actor, Permission.CONSENT_WITHDRAW, item or MISSING)
     assert item is not None
-    row = uow.get_for_update(ConsentRow, item.consent_id) if item.consent_id else None
-    if row is None:
+    record = uow.get_for_update(ConsentRecord, item.consent_id) if item.consent_id else None
+    if record is None:
         raise Conflict(f"item {item.id} has no consent to withdraw")
     moment = as_utc(at or utcnow())
-    receipt = apply_withdrawal(uow, signer, actor_label(actor), item, row, moment, publication)
+    receipt = apply_withdrawal(uow, signer, actor_label(actor), item, record, moment, publication)
     uow.commit()
-    return ConsentChange(_view(uow, row), receipt)
+    return ConsentChange(_view(uow, record), receipt)
 
 
 def apply_withdrawal(
@@ -394,39 +319,38 @@ def apply_withdrawal(
     signer: Signer,
     who: str,
     item: Item,
-    row: ConsentRow,
+    record: ConsentRecord,
     at: datetime,
     publication: Publication | None = None,
 ) -> Receipt:
     """Everything a withdrawal does except committing (``erase_me`` shares it)."""
-    record = to_record(row, _events(uow, row))
     # An event may not precede the last one; a clock a hair behind must not block this.
-    at = max(at, record.events[-1].at)
-    record = record.withdraw(at, who)  # Conflict if already withdrawn
-    receipt = _append(uow, signer, row, item, record, publication)
+    at = max(at, as_utc(record.events[-1].at))
+    record.withdraw(at, who)  # Conflict if already withdrawn
+    receipt = _stored(uow, signer, record, item, publication)
     item.status = ItemStatus.WITHDRAWN
     item.updated_at = at
-    offer = uow.get(LicenceOffer, row.offer_id)
+    offer = uow.get(LicenceOffer, record.offer_id)
     deadline_days = offer.terms().deletion_deadline_days if offer else 30
     uow.record(
         AuditTag.CONSENT_WITHDRAW,
         who,
         "item",
         item.id,
-        consent_id=row.id,
+        consent_id=record.id,
         receipt_id=receipt.id,
         deletion_deadline_days=deadline_days,
     )
     uow.enqueue(
         NOTIFY_HOLDERS_JOB,
         {
-            "consent_id": row.id,
+            "consent_id": record.id,
             "item_id": item.id,
             "content_sha256": item.deidentified_sha256 or item.original_sha256,
             "withdrawn_at": at.isoformat(),
             "deletion_deadline_days": deadline_days,
         },
-        key=f"{NOTIFY_HOLDERS_JOB}:{row.id}",
+        key=f"{NOTIFY_HOLDERS_JOB}:{record.id}",
     )
     return receipt
 
@@ -436,20 +360,20 @@ def apply_withdrawal(
 
 def list_my_consents(uow: UnitOfWork, actor: Actor) -> list[ConsentView]:
     authorize(actor, Permission.CONSENT_READ)
-    rows = uow.all(ConsentRow, owner_id=actor.user_id, order_by="-id")
-    return [_view(uow, row) for row in rows]
+    records = uow.all(ConsentRecord, owner_id=actor.user_id, order_by="-id")
+    return [_view(uow, record) for record in records]
 
 
 def get_consent(uow: UnitOfWork, actor: Actor, consent_id: int) -> ConsentView:
-    row = uow.get(ConsentRow, consent_id)
-    authorize(actor, Permission.CONSENT_READ, row or MISSING)
-    assert row is not None
-    return _view(uow, row)
+    record = uow.get(ConsentRecord, consent_id)
+    authorize(actor, Permission.CONSENT_READ, record or MISSING)
+    assert record is not None
+    return _view(uow, record)
 
 
-def _view(uow: UnitOfWork, row: ConsentRow) -> ConsentView:
-    receipts = uow.all(Receipt, consent_id=row.id, order_by="event_seq")
-    return ConsentView(row, to_record(row, _events(uow, row)), receipts)
+def _view(uow: UnitOfWork, record: ConsentRecord) -> ConsentView:
+    receipts = uow.all(Receipt, consent_id=record.id, order_by="event_seq")
+    return ConsentView(record, receipts)
 
 
 def receipt_document(
@@ -494,19 +418,19 @@ def notify_holders(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) ->
     Idempotent: a record already marked is left as it is, so a re-run after a crash or a
     duplicate delivery records nothing twice. Its effects commit with the job's ``done``.
     """
-    row = uow.get_for_update(ConsentRow, payload["consent_id"])
-    if row is None or row.holders_notified_at is not None:
+    record = uow.get_for_update(ConsentRecord, payload["consent_id"])
+    if record is None or record.holders_notified_at is not None:
         return
-    item = uow.get(Item, row.item_id)
+    item = uow.get(Item, record.item_id)
     holders = holders_of(uow, item) if item is not None else []
-    row.holders_notified = holders
-    row.holders_notified_at = utcnow()
+    record.holders_notified = holders
+    record.holders_notified_at = utcnow()
     uow.record(
         AuditTag.REVOCATION_NOTIFY,
         "system",
         "item",
-        row.item_id,
-        consent_id=row.id,
+        record.item_id,
+        consent_id=record.id,
         holders=holders,
         content_sha256=payload.get("content_sha256"),
         job_id=ctx.job_id,
@@ -522,21 +446,19 @@ def reissue_for_recipients(uow: UnitOfWork, payload: dict[str, Any], ctx: JobCon
     org_id = str(payload["org_id"])
     for item_id in payload["item_ids"]:
         item = uow.get(Item, item_id)
-        row = uow.get_for_update(ConsentRow, item.consent_id) if item and item.consent_id else None
-        if item is None or row is None or org_id in row.fields.get("recipients", []):
-            continue
-        row.fields = {**row.fields, "recipients": [*row.fields.get("recipients", []), org_id]}
-        record = to_record(row, _events(uow, row))
-        receipt = _sign_receipt(
-            uow, ctx.services.signer, ctx.services.publication, row, item, record
+        record = (
+            uow.get_for_update(ConsentRecord, item.consent_id) if item and item.consent_id else None
         )
+        if item is None or record is None or not record.add_recipient(org_id):
+            continue
+        receipt = _sign_receipt(uow, ctx.services.signer, ctx.services.publication, record, item)
         uow.record(
             AuditTag.CONSENT_RECEIPT,
             "system",
             "item",
             item.id,
-            consent_id=row.id,
+            consent_id=record.id,
             receipt_id=receipt.id,
-            recipients=row.fields["recipients"],
+            recipients=list(record.terms.recipients),
             job_id=ctx.job_id,
         )

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentRow, LicenceOffer, OfferStatus
+from datatrust.domain.consent import ConsentRecord, LicenceOffer, OfferStatus
 from datatrust.domain.errors import Conflict, InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import (
@@ -253,7 +253,7 @@ def attach_offer(
 
 
 def _consent_is_live(uow: UnitOfWork, consent_id: int) -> bool:
-    row = uow.get(ConsentRow, consent_id)
+    row = uow.get(ConsentRecord, consent_id)
     return row is not None and row.state != "withdrawn"
 
 

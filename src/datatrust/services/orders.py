@@ -38,7 +38,7 @@ from datatrust.domain import ledger
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentRow, LicenceOffer
+from datatrust.domain.consent import ConsentRecord, LicenceOffer
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use, evaluate
@@ -937,7 +937,7 @@ def catalogue(
     moment = as_utc(now or utcnow())
     items = uow.all(Item, status=ItemStatus.LISTED, order_by="id")
     offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
-    consents = {c.id: c for c in by_ids(uow, ConsentRow, {i.consent_id for i in items})}
+    consents = {c.id: c for c in by_ids(uow, ConsentRecord, {i.consent_id for i in items})}
     use, unjudged = _catalogue_use(filters, org, moment)
     region = filters.get("region")
     matched: list[tuple[Item, Licence]] = []

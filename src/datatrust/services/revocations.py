@@ -31,7 +31,7 @@ from typing import Any
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentEventRow, ConsentEventType, ConsentRow
+from datatrust.domain.consent import ConsentEvent, ConsentEventType, ConsentRecord
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
@@ -102,7 +102,7 @@ def notice_ends_at(uow: UnitOfWork, agreement: AgreementRow) -> datetime | None:
     if days <= 0 or agreement.consent_id is None:
         return None
     withdrawn = uow.all(
-        ConsentEventRow,
+        ConsentEvent,
         consent_id=agreement.consent_id,
         type=ConsentEventType.WITHDRAWN,
         order_by="-seq",
@@ -602,7 +602,7 @@ def check_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, i
         item = uow.get(Item, held.item_id)
         if agreement is None or item is None:
             continue
-        consent = uow.get(ConsentRow, item.consent_id) if item.consent_id else None
+        consent = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
         ended = as_utc(datetime.fromisoformat(agreement.licence["valid_until"])) <= moment
         gone = consent is None or str(consent.state) != "active"
         if ended or gone or item.status is ItemStatus.WITHDRAWN:

@@ -20,7 +20,7 @@ from datatrust.domain.accounts import (
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import ReviewVote
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentRow, LicenceOffer
+from datatrust.domain.consent import ConsentRecord, LicenceOffer
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
@@ -130,12 +130,12 @@ def export_my_data(
         ],
         "consent_records.json": [
             {
-                "id": v.row.id,
-                "record_id": v.row.uid,
-                "item_id": v.row.item_id,
-                "offer_id": v.row.offer_id,
-                "state": v.row.state.value,
-                **v.row.fields,
+                "id": v.record.id,
+                "record_id": v.record.record_id,
+                "item_id": v.record.item_id,
+                "offer_id": v.record.offer_id,
+                "state": v.record.state.value,
+                **v.record.terms.to_dict(),
                 "events": [
                     {
                         "type": e.type.value,
@@ -205,7 +205,7 @@ def _audit_about(
         ("user", [str(user.id)]),
         ("item", [str(i.id) for i in items]),
         ("licence", [str(o.id) for o in offers]),
-        ("consent", [str(v.row.id) for v in consents]),
+        ("consent", [str(v.record.id) for v in consents]),
     ):
         if ids:
             for event in queries.audit_events_about(subject_type, ids):
@@ -261,7 +261,7 @@ def erase_me(
     items = uow.all(Item, owner_id=user.id, order_by="id")
     rows = {
         r.id: r
-        for r in uow.all(ConsentRow, owner_id=user.id)
+        for r in uow.all(ConsentRecord, owner_id=user.id)
         if r.state is not ConsentState.WITHDRAWN
     }
     objects: set[str] = set()

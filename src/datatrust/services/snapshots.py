@@ -37,7 +37,7 @@ from typing import Any
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentRow
+from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation as LicenceOrg
@@ -164,7 +164,7 @@ def _why_not(
     codes: list[str] = []
     if recipient.id != agreement.org_id:
         codes.append("recipient_not_licensee")
-    consent = uow.get(ConsentRow, item.consent_id) if item.consent_id else None
+    consent = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
     # A withdrawal with promised notice takes effect for this agreement when the notice
     # ends (issue 16 §5); until then the withdrawn item stays in this buyer's builds.
     ends = notice_ends_at(uow, agreement)
@@ -290,7 +290,7 @@ def build_snapshot(
         )
         for agreement in chunk:
             item = items[agreement.item_id]
-            consent = uow.get(ConsentRow, item.consent_id)
+            consent = uow.get(ConsentRecord, item.consent_id)
             terms = agreement.terms()
             uow.add(
                 SnapshotItem(
@@ -302,7 +302,7 @@ def build_snapshot(
                     key=writer.record_key(item.id),
                     content_sha256=item.deidentified_sha256 or item.original_sha256,
                     licence_id=f"{terms.id}/v{terms.version}",
-                    consent_record_id=consent.uid if consent else "",
+                    consent_record_id=consent.record_id if consent else "",
                 )
             )
     uow.flush()

@@ -1,7 +1,9 @@
 """Tables for licence offers, consent records, their events and receipts (migration 0002),
-and the imperative mapping of the service entities onto them."""
+and the imperative mapping of their domain records onto them."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -14,17 +16,35 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import relationship
+from sqlalchemy.types import TypeDecorator
 
 from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
 from datatrust.domain.consent import (
-    ConsentEventRow,
+    ConsentEvent,
     ConsentEventType,
-    ConsentRow,
+    ConsentRecord,
     ConsentState,
+    ConsentTerms,
     LicenceOffer,
     OfferStatus,
     Receipt,
 )
+
+
+class ConsentTermsJSON(TypeDecorator):
+    """A record's ``ConsentTerms`` stored as their JSON (``ConsentTerms.to_dict``)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: ConsentTerms | None, dialect: Dialect) -> Any:
+        return None if value is None else value.to_dict()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> ConsentTerms | None:
+        return None if value is None else ConsentTerms.from_dict(value)
+
 
 licence_offers = Table(
     "licence_offers",
@@ -51,7 +71,7 @@ consent_records = Table(
     Column("offer_id", ForeignKey("licence_offers.id"), nullable=False),
     Column("state", _enum(ConsentState, "consent_state"), nullable=False),
     # The ISO/IEC TS 27560 fields (subject, controller, purposes, categories, notice…).
-    Column("fields", JSON, nullable=False),
+    Column("fields", ConsentTermsJSON(), nullable=False),
     Column("holders_notified", JSON),
     Column("holders_notified_at", TZ),
     Column("created_at", TZ, nullable=False),
@@ -90,6 +110,21 @@ consent_receipts = Table(
 def map_licences_and_consent() -> None:
     """Called once from ``tables.map_domain``."""
     mapper_registry.map_imperatively(LicenceOffer, licence_offers)
-    mapper_registry.map_imperatively(ConsentRow, consent_records)
-    mapper_registry.map_imperatively(ConsentEventRow, consent_events)
+    mapper_registry.map_imperatively(ConsentEvent, consent_events)
+    # The record carries its events (stored with it, loaded with it, in order) and its
+    # terms (one JSON column); ``record_id`` is the column ``uid``.
+    mapper_registry.map_imperatively(
+        ConsentRecord,
+        consent_records,
+        properties={
+            "record_id": consent_records.c.uid,
+            "terms": consent_records.c.fields,
+            "events": relationship(
+                ConsentEvent,
+                order_by=consent_events.c.seq,
+                cascade="all",
+                lazy="selectin",
+            ),
+        },
+    )
     mapper_registry.map_imperatively(Receipt, consent_receipts)

@@ -146,12 +146,12 @@ def receipt_out(receipt: Receipt) -> ReceiptOut:
 
 def consent_out(view: consent.ConsentView) -> ConsentOut:
     return ConsentOut(
-        id=view.row.id,
-        record_id=view.row.uid,
-        item_id=view.row.item_id,
-        offer_id=view.row.offer_id,
-        state=view.row.state.value,
-        fields=view.row.fields,
+        id=view.record.id,
+        record_id=view.record.record_id,
+        item_id=view.record.item_id,
+        offer_id=view.record.offer_id,
+        state=view.record.state.value,
+        fields=view.record.terms.to_dict(),
         events=[
             ConsentEventOut(
                 type=e.type.value, at=e.at, actor=e.actor, resulting_state=e.resulting_state.value
