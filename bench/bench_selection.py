@@ -32,8 +32,9 @@ from sqlalchemy.orm import sessionmaker
 
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine
-from datatrust.adapters.db.tables import map_domain, users
-from datatrust.adapters.db.tables_consent import licence_offers
+from datatrust.adapters.db.tables import map_domain
+from datatrust.adapters.db.tables.accounts import users
+from datatrust.adapters.db.tables.consent import licence_offers
 from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.domain.licence import Organisation, Use, licence_from_template
 from datatrust.services.orders import DeclaredUse, select_for_use

@@ -33,7 +33,7 @@ from sqlalchemy.pool import NullPool
 
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine, normalise_url
-from datatrust.adapters.db.tables import outbox
+from datatrust.adapters.db.tables.jobs import outbox
 from datatrust.bootstrap import build
 from datatrust.config import Settings
 from datatrust.domain.jobs import JobState

@@ -34,7 +34,7 @@ from tusclient import client as tus_client
 
 from cluster import Cluster, haproxy_available, worker_pids
 from datatrust.adapters.db.engine import make_engine
-from datatrust.adapters.db.tables import outbox
+from datatrust.adapters.db.tables.jobs import outbox
 from datatrust.client import verify_feed
 from datatrust.domain.clock import utcnow
 from datatrust.domain.permissions import ROLE_PERMISSIONS, Role

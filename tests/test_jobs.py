@@ -31,7 +31,8 @@ from sqlalchemy.pool import NullPool
 import job_plugins
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine, normalise_url
-from datatrust.adapters.db.tables import audit_events, outbox
+from datatrust.adapters.db.tables.audit import audit_events
+from datatrust.adapters.db.tables.jobs import outbox
 from datatrust.bootstrap import Services, build
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from datatrust.adapters.db.tables_ledger import journal_entries, ledger_accounts, postings
+from datatrust.adapters.db.tables.ledger import journal_entries, ledger_accounts, postings
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict
 from datatrust.domain.ledger import AccountRef, JournalEntry, Posting, apply_entry

@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from datatrust.adapters.db.tables import audit_head, items, outbox, sign_in_attempts
-from datatrust.adapters.db.tables_fingerprints import fingerprint_keys
-from datatrust.adapters.db.tables_ledger import payouts
+from datatrust.adapters.db.tables.accounts import sign_in_attempts
+from datatrust.adapters.db.tables.audit import audit_head
+from datatrust.adapters.db.tables.fingerprints import fingerprint_keys
+from datatrust.adapters.db.tables.items import items
+from datatrust.adapters.db.tables.jobs import outbox
+from datatrust.adapters.db.tables.ledger import payouts
 from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import JobState, OutboxJob

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from datatrust.adapters.db.engine import READ_ONLY
 from datatrust.adapters.db.queries import SqlQueries
-from datatrust.adapters.db.tables import audit_head
+from datatrust.adapters.db.tables.audit import audit_head
 from datatrust.domain.audit import AuditEvent, AuditTag, event_hash, record_fields
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob

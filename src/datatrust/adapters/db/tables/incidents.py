@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Table, Text
 
-from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
 from datatrust.domain.incidents import Incident, IncidentState, Notice
 
 incidents = Table(
@@ -19,7 +19,7 @@ incidents = Table(
     Column("window_start", TZ),
     Column("window_end", TZ),
     Column("kinds", JSON, nullable=False),
-    Column("state", _enum(IncidentState, "incident_state"), nullable=False),
+    Column("state", string_enum(IncidentState, "incident_state"), nullable=False),
     Column("affected_items", JSON, nullable=False),
     Column("affected_users", JSON, nullable=False),
     Column("affected_orgs", JSON, nullable=False),

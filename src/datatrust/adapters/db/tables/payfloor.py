@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table
 
-from datatrust.adapters.db.tables import TZ, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata
 from datatrust.domain.campaigns import CampaignPayTerms, TaskStart
 
 campaign_pay_terms = Table(

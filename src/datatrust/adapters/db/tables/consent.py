@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import relationship
 from sqlalchemy.types import TypeDecorator
 
-from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
 from datatrust.domain.consent import (
     ConsentEvent,
     ConsentEventType,
@@ -53,7 +53,7 @@ licence_offers = Table(
     Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("supersedes_id", ForeignKey("licence_offers.id")),
-    Column("status", _enum(OfferStatus, "offer_status"), nullable=False),
+    Column("status", string_enum(OfferStatus, "offer_status"), nullable=False),
     Column("licence", JSON, nullable=False),
     Column("is_default", Boolean, nullable=False),
     Column("created_at", TZ, nullable=False),
@@ -69,7 +69,7 @@ consent_records = Table(
     Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
     Column("item_id", ForeignKey("items.id"), nullable=False, index=True),
     Column("offer_id", ForeignKey("licence_offers.id"), nullable=False),
-    Column("state", _enum(ConsentState, "consent_state"), nullable=False),
+    Column("state", string_enum(ConsentState, "consent_state"), nullable=False),
     # The ISO/IEC TS 27560 fields (subject, controller, purposes, categories, notice…).
     Column("fields", ConsentTermsJSON(), nullable=False),
     Column("holders_notified", JSON),
@@ -84,10 +84,10 @@ consent_events = Table(
     Column("id", Integer, primary_key=True),
     Column("consent_id", ForeignKey("consent_records.id"), nullable=False),
     Column("seq", Integer, nullable=False),
-    Column("type", _enum(ConsentEventType, "consent_event_type"), nullable=False),
+    Column("type", string_enum(ConsentEventType, "consent_event_type"), nullable=False),
     Column("at", TZ, nullable=False),
     Column("actor", String(64), nullable=False),
-    Column("resulting_state", _enum(ConsentState, "consent_state"), nullable=False),
+    Column("resulting_state", string_enum(ConsentState, "consent_state"), nullable=False),
     # Append-only history: one event per position, so two writers cannot both append
     # event n (the second one's transaction fails instead of forking the history).
     UniqueConstraint("consent_id", "seq", name="uq_consent_events_consent_id_seq"),
@@ -100,7 +100,7 @@ consent_receipts = Table(
     Column("consent_id", ForeignKey("consent_records.id"), nullable=False, index=True),
     Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
     Column("event_seq", Integer, nullable=False),
-    Column("event_type", _enum(ConsentEventType, "consent_event_type"), nullable=False),
+    Column("event_type", string_enum(ConsentEventType, "consent_event_type"), nullable=False),
     Column("jws", Text, nullable=False),
     Column("kid", String(64), nullable=False),
     Column("created_at", TZ, nullable=False),

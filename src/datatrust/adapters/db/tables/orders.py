@@ -1,5 +1,5 @@
 """Tables for orders, agreements, snapshots, deliveries and revocation notices
-(migration 0005), and the imperative mapping of the service entities onto them."""
+(migration 0005), and the imperative mapping of their domain records onto them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from datatrust.adapters.db.tables import TZ, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata
 from datatrust.domain.orders import AgreementRow, Order, ReplicaApproval
 from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem, SnapshotShard
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, UniqueConstraint
 
-from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
 from datatrust.domain.invitations import InvitationState, ParticipantInvitation
 
 participant_invitations = Table(
@@ -18,7 +18,7 @@ participant_invitations = Table(
     Column("nonce", String(64), nullable=False),
     # sha256 of the token: how a link finds its row (the token itself is never stored).
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("state", _enum(InvitationState, "invitation_state"), nullable=False),
+    Column("state", string_enum(InvitationState, "invitation_state"), nullable=False),
     Column("expires_at", TZ, nullable=False),
     Column("decided_at", TZ),
     Column("created_at", TZ, nullable=False),

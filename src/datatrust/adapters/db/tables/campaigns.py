@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
 from datatrust.domain.campaigns import (
     Campaign,
     CampaignState,
@@ -36,17 +36,17 @@ campaigns = Table(
     Column("org_id", ForeignKey("organisations.id"), index=True),
     Column("title", String(200), nullable=False),
     Column("description", Text, nullable=False, default=""),
-    Column("kind", _enum(ItemKind, "item_kind"), nullable=False),
+    Column("kind", string_enum(ItemKind, "item_kind"), nullable=False),
     Column("spec", JSON, nullable=False),
-    Column("pay_basis", _enum(PayBasis, "pay_basis"), nullable=False),
+    Column("pay_basis", string_enum(PayBasis, "pay_basis"), nullable=False),
     Column("rate_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("coverage_bonus_minor", BigInteger, nullable=False, default=0),
     Column("quota", Integer, nullable=False),
     Column("review_window_days", Integer, nullable=False),
     Column("licence_template", String(100), nullable=False),
-    Column("review_mode", _enum(ReviewMode, "review_mode"), nullable=False),
-    Column("state", _enum(CampaignState, "campaign_state"), nullable=False),
+    Column("review_mode", string_enum(ReviewMode, "review_mode"), nullable=False),
+    Column("state", string_enum(CampaignState, "campaign_state"), nullable=False),
     Column("created_at", TZ, nullable=False),
     Column("opened_at", TZ),
     Column("closed_at", TZ),
@@ -70,7 +70,7 @@ resumable_uploads = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
-    Column("kind", _enum(ItemKind, "item_kind"), nullable=False),
+    Column("kind", string_enum(ItemKind, "item_kind"), nullable=False),
     Column("filename", Text, nullable=False),  # sealed (migration 0016)
     Column("campaign_id", Integer),
     Column("length", BigInteger, nullable=False),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, Table
 
-from datatrust.adapters.db.tables import TZ, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata
 from datatrust.domain.samples import EvaluationSample
 
 evaluation_samples = Table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Integer, String, Table
 
-from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
 from datatrust.domain.items import ItemKind
 from datatrust.domain.missed import MarkKind, MarkState, MissedMark
 
@@ -14,8 +14,8 @@ missed_marks = Table(
     Column("id", Integer, primary_key=True),
     Column("item_id", ForeignKey("items.id"), nullable=False, index=True),
     Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
-    Column("item_kind", _enum(ItemKind, "item_kind"), nullable=False),
-    Column("kind", _enum(MarkKind, "missed_mark_kind"), nullable=False),
+    Column("item_kind", string_enum(ItemKind, "item_kind"), nullable=False),
+    Column("kind", string_enum(MarkKind, "missed_mark_kind"), nullable=False),
     Column("category", String(32), nullable=False),
     Column("source_key", String(255), nullable=False),
     Column("start", Integer),
@@ -25,7 +25,7 @@ missed_marks = Table(
     Column("box_top", Integer),
     Column("box_width", Integer),
     Column("box_height", Integer),
-    Column("state", _enum(MarkState, "missed_mark_state"), nullable=False, index=True),
+    Column("state", string_enum(MarkState, "missed_mark_state"), nullable=False, index=True),
     Column("created_at", TZ, nullable=False),
     Column("applied_at", TZ),
 )

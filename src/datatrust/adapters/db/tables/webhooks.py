@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
 
-from datatrust.adapters.db.tables import TZ, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata
 from datatrust.domain.webhooks import Webhook, WebhookDelivery
 
 webhooks = Table(

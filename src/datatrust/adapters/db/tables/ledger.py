@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from datatrust.adapters.db.tables import TZ, _enum, mapper_registry, metadata
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
 from datatrust.domain.fx import FxRateRow
 from datatrust.domain.payout_methods import PayoutMethod, PayoutRail
 from datatrust.domain.payouts import Payout, PayoutState
@@ -75,7 +75,7 @@ payouts = Table(
     Column("idempotency_key", String(200), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("state", _enum(PayoutState, "payout_state"), nullable=False),
+    Column("state", string_enum(PayoutState, "payout_state"), nullable=False),
     Column("batch_id", String(64)),
     Column("provider", String(64)),
     Column("provider_ref", String(200)),

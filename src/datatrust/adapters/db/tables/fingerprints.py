@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, PrimaryKeyConstraint, String, Table
 
-from datatrust.adapters.db.tables import metadata
+from datatrust.adapters.db.tables.base import metadata
 
 fingerprint_keys = Table(
     "fingerprint_keys",

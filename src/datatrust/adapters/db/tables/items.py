@@ -1,0 +1,72 @@
+"""Items: one contribution each, with its state, review and derived artefacts."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
+from datatrust.domain.consent import ConsentState
+from datatrust.domain.items import Item, ItemKind, ItemStatus
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("kind", string_enum(ItemKind, "item_kind"), nullable=False),
+    Column("status", string_enum(ItemStatus, "item_status"), nullable=False),
+    # Sealed under the owner's data key (EncryptedStorage.seal_text), hence Text: 0016.
+    Column("title", Text, nullable=False, default=""),
+    Column("filename", Text, nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("original_key", String(300), nullable=False),
+    Column("original_sha256", String(64), nullable=False),
+    Column("campaign_id", Integer),
+    Column("deidentified_key", String(300)),
+    Column("deidentified_sha256", String(64)),
+    Column("h3_cell", String(20)),
+    Column("duration_seconds", Integer),
+    Column("report", JSON, nullable=False),
+    Column("fingerprints", JSON),
+    Column("created_at", TZ, nullable=False),
+    Column("updated_at", TZ, nullable=False),
+    # Added by migration 0002. consent_id has no foreign key on purpose: consent_records
+    # already references items, and a key back would make a cycle that breaks insert
+    # ordering and table drops.
+    Column("licence_id", ForeignKey("licence_offers.id"), index=True),
+    Column("consent_id", Integer, index=True),
+    # Added by migration 0008: the consent record's offer and state, mirrored by
+    # services.consent in the transaction that changes them, so that a selection reads
+    # ix_items_selection alone (no join to consent_records, no table rows).
+    Column("consent_offer_id", Integer),
+    Column("consent_state", string_enum(ConsentState, "consent_state")),
+    Index("ix_items_status_kind", "status", "kind"),
+    # Added by migration 0010: the exact-duplicate check looks an upload up by its hash.
+    Index("ix_items_original_sha256", "original_sha256"),
+    Index("ix_items_selection", "status", "licence_id", "consent_offer_id", "consent_state", "id"),
+    # Added by migration 0012: listed items with nothing to deliver, found without a scan.
+    Index(
+        "ix_items_undeliverable",
+        "status",
+        "id",
+        sqlite_where=text("deidentified_key IS NULL"),
+        postgresql_where=text("deidentified_key IS NULL"),
+    ),
+)
+
+
+def map_items() -> None:
+    """Called once from ``tables.map_domain``."""
+    mapper_registry.map_imperatively(Item, items)
