@@ -198,7 +198,7 @@ def test_consent_under_a_longer_replica_grant_lasts_until_the_grant_ends(client,
     """The chosen rule (issue 16): consent lasts as long as any use the licence allows. A
     replica grant running past the licence's end keeps consent (and its receipt's stated
     termination) to the grant's end; a training-only licence ends consent at its own."""
-    from datatrust.domain.consent import ConsentRow, Receipt
+    from datatrust.domain.consent import ConsentRecord, Receipt
 
     owner = people["owner"]
     item = listed_item(services, owner, WALK, "my voice")
@@ -208,11 +208,11 @@ def test_consent_under_a_longer_replica_grant_lasts_until_the_grant_ends(client,
     licence_end = offer["licence"]["valid_until"]
     assert licence_end < replica_until.isoformat()
     with services.uow() as uow:
-        row = uow.one(ConsentRow, item_id=item.id)
+        row = uow.one(ConsentRecord, item_id=item.id)
         [receipt] = uow.all(Receipt, consent_id=row.id)
-    assert row.fields["expires_at"] == replica_until.isoformat()
-    assert f"until {replica_until.date().isoformat()}" in row.fields["retention"]
-    assert f"until {licence_end[:10]}" in row.fields["retention"]
+    assert row.terms.expires_at == replica_until
+    assert f"until {replica_until.date().isoformat()}" in row.terms.retention
+    assert f"until {licence_end[:10]}" in row.terms.retention
     claims = services.signer.verify(receipt.jws)
     assert claims["purpose_consents"][0]["termination"].endswith(replica_until.isoformat())
 

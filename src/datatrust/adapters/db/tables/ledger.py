@@ -97,7 +97,7 @@ payout_methods = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
-    Column("rail", _enum(PayoutRail, "payout_rail"), nullable=False),
+    Column("rail", string_enum(PayoutRail, "payout_rail"), nullable=False),
     Column("details_sealed", Text, nullable=False),
     Column("label", String(80), nullable=False),
     Column("created_at", TZ, nullable=False),
