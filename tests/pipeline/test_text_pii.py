@@ -526,6 +526,13 @@ def test_hindi_pronouns_do_not_join_a_name():
         ("pieter can't make it to the stokvel", "pieter"),  # a name that is a rare word
         ("मैं ज़ोरावली के साथ हूँ", "ज़ोरावली"),  # Hindi: "with X"
         ("good night qelvik tandrup", "qelvik tandrup"),  # greeted by full name
+        ("I got a lift from Sipho", "Sipho"),  # people give lifts; buses come from towns
+        # names in no list, in lower case or after "from"
+        ("has anyone heard from Mbeesee?", "Mbeesee"),
+        ("wait is qelvik tandrup coming??", "qelvik tandrup"),
+        ("zorvani and mbekwazi are bringing drinks", "zorvani"),
+        ("qorvathi is so annoying sometimes", "qorvathi"),  # a subject opening the message
+        ("vrelanzi lol you're crazy", "vrelanzi"),
     ],
 )
 def test_sentences_that_make_a_word_a_name(text, name):
@@ -546,6 +553,11 @@ def test_sentences_that_make_a_word_a_name(text, name):
         "ons ry Tembisa toe op 20 Sep",  # Afrikaans: we drive to Tembisa
         "order ORD-7091-OK, Rs. 4,481/- ka bill",  # "OK," inside a code greets nobody
         "सरकार ने टैक्स बढ़ाया",  # the government did it, no person
+        "my flight UA 282 from Tembisa is delayed",
+        "moving from Hallberg on March 08",
+        "Pathak, Bawa and D’Alia ne refund de diya finally",  # a firm, curly apostrophe
+        "dekhte is hafte milte hain",  # Hinglish "is" is "this"
+        "rofl lol that was great",  # chat abbreviations
     ],
 )
 def test_towns_and_words_that_a_sentence_shows_are_no_names(text):

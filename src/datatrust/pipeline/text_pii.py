@@ -1084,7 +1084,8 @@ _INTRODUCED_AFTER = re.compile(r"\s*(?:[,.!]|$|\s+(?:here|from|speaking|calling|
 # Things that come from people: "I got your number from Londisizwe"
 _FROM_PERSON = re.compile(
     r"\b(?:number|message|msg|call|text|email|mail|letter|gift|note|regards|love|hi|hello|"
-    r"greetings|card|money|parcel)\s+from\s+$",
+    r"greetings|card|money|parcel|heard|hear|hearing|lift|ride)\s+"
+    r"(?:back\s+)?from\s+$",
     re.IGNORECASE,
 )
 _PERSON_NOUNS = re.compile(
@@ -1099,9 +1100,11 @@ _PLACE_PREPOSITION = re.compile(
     r"(?:\b(?:in|around|near|towards|via|across|outside|inside)"
     r"|\b(?:driving|drive|drove|going|go|went|moving|moved|move|flying|fly|flew|trip|back|"
     r"travel(?:l?ing)?|road|welcome|visit(?:ing)?|ja rahe hain|jaa rahe)\s+to"
+    r"|\b(?:driving|drove|moving|moved|move|flying|flew|travel(?:l?ing)?)\s+from"
     # "the bus from Tembisa", "my cousin from Tembisa": where a ride or a person comes from
-    r"|\b(?:bus|train|flight|flights|taxi|ride|lift|drive|cousin|cousins|family|people|"
-    r"relatives|friends?|colleague|colleagues)\s+from"
+    # (not "a lift from X": people give lifts)
+    r"|\b(?:bus|train|flight|flights|taxi|cousin|cousins|family|people|"
+    r"relatives|friends?|colleague|colleagues)(?:\s+[A-Z\d][\w-]*){0,2}\s+from"
     r"|\b(?:ry|ry\s+na|gaan\s+na))\s+$",  # Afrikaans: "ons ry Tembisa toe"
     re.IGNORECASE,
 )
@@ -1132,7 +1135,7 @@ _PEOPLE_AFTER = re.compile(
     r"met|married|laughed|cried|danced|sang|played|ran|finished|made it)\b",
     re.IGNORECASE,
 )
-_FIRM_LIST = re.compile(r"(?<![\w'-])([A-Z][\w'-]+), ([A-Z][\w'-]+),? (?:and|&) ([A-Z][\w'-]+)")
+_FIRM_LIST = re.compile(r"(?<![\w'’-])([A-Z][\w'’-]+), ([A-Z][\w'’-]+),? (?:and|&) ([A-Z][\w'’-]+)")
 
 
 def _drop_places_and_firms(text: str, toks: list[_Tok], gz: _Gazetteer) -> None:
@@ -1264,6 +1267,23 @@ def _on_a_route(text: str, run: list[_Tok], gz: _Gazetteer) -> bool:
     return bool(before and before.group(1).lower() in gz.places)
 
 
+# Two people doing something together: "X and Y are bringing drinks".
+_PAIR_OF_PEOPLE = re.compile(
+    r"\s+(?:and|&|aur)\s+[a-z][\w'’-]*(?:\s+[a-z][\w'’-]*)?\s+(?:are|were)\s+"
+    r"(?:coming|going|bringing|hosting|visiting|staying|cooking|driving|getting|moving|here|"
+    r"there|late|back|home|married|engaged|dating|together)\b",
+    re.IGNORECASE,
+)
+# What follows a lower-case subject opening a message, in English chat: "sindiswa is so
+# annoying", "nomvula lol you're crazy". Only for words in no word list at all.
+_SUBJECT_AFTER = re.compile(
+    r"\s+(?:was|has|had|will|can|could|would|did|does|just|always|never|really|still|"
+    r"lol|haha|isn't|wasn't|hasn't|didn't|can't|won't|said|says|"
+    # "is" also means "this" in Hinglish ("is baar", "is hafte"): only with English after it
+    r"is\s+(?:so|the|a|an|my|not|such|always|still|back|here|there|at|in|on|with|really|"
+    r"very|too|late|sick|busy|\w+ing))\b",
+    re.IGNORECASE,
+)
 _KO = re.compile(r"\s+ko\s+\w", re.IGNORECASE)
 # What is said to someone addressed by name: "Dawn, are you up?", "George, can you…"
 _QUESTION_TO_YOU = re.compile(
@@ -1394,12 +1414,29 @@ def _named_by_context(
     told_ok = (kind == "A" and tok.word[:1].isupper()) or (kind in "Oo" and len(tok.word) > 2)
     if told_ok and _TOLD.search(text, max(0, start - 20), start):
         return True  # "ask George", "cc Georgia": only people are asked or copied in
+    # the end of the name: this word, or a surname in no list after it ("reyansh mangat,")
+    name_end = tok.end
+    if nxt is not None and nxt.kind in "oO" and _gap(text, tok, nxt) == " ":
+        name_end = nxt.end
     if (
         kind in "AOo"
         and _ASKED_ABOUT.search(text, max(0, start - 8), start)
-        and _ASKED_ABOUT_AFTER.match(text, tok.end)
+        and (
+            _ASKED_ABOUT_AFTER.match(text, tok.end)
+            or (kind in "Oo" and _ASKED_ABOUT_AFTER.match(text, name_end))
+        )
     ):
         return True  # "did Mark pay you back?", "wait is george coming??"
+    if kind in "Oo" and len(tok.word) > 2 and _PAIR_OF_PEOPLE.match(text, name_end):
+        return lower_ok  # "zanele and mbali are bringing drinks"
+    if (
+        kind == "o"
+        and len(tok.word) > 3
+        and tok.key not in gz.english
+        and _OPENING.fullmatch(text, 0, start)
+        and _SUBJECT_AFTER.match(text, name_end)
+    ):
+        return True  # "sindiswa is so annoying", "nomvula lol you're crazy"
     if kind in "Oo" and _PERSON_VERBS.search(text, max(0, start - 25), start):
         # lower-case: a name from the gazetteer, "with nobantu", or a word in no English
         # word list after a greeting, "hey thuthukile"
@@ -1408,10 +1445,6 @@ def _named_by_context(
         return tok.key not in gz.english and len(tok.word) > 3
     if kind == "A" and _VOCATIVE.search(text, max(0, start - 25), start):
         return True  # "hey Mark"
-    # the end of the name: this word, or a surname in no list after it ("reyansh mangat,")
-    name_end = tok.end
-    if nxt is not None and nxt.kind in "oO" and _gap(text, tok, nxt) == " ":
-        name_end = nxt.end
     addressed = _ADDRESSED_FIRST.match(text, tok.end) or _ADDRESSED_FIRST.match(text, name_end)
     if (
         kind in "Oo"
