@@ -1102,8 +1102,8 @@ _PLACE_PREPOSITION = re.compile(
     r"travel(?:l?ing)?|road|welcome|visit(?:ing)?|ja rahe hain|jaa rahe)\s+to"
     r"|\b(?:driving|drove|moving|moved|move|flying|flew|travel(?:l?ing)?)\s+from"
     # "the bus from Tembisa", "my cousin from Tembisa": where a ride or a person comes from
-    # (not "a lift from X": people give lifts)
-    r"|\b(?:bus|train|flight|flights|taxi|cousin|cousins|family|people|"
+    # (not "a lift/ride from X": people give lifts; but "an hour's drive from X")
+    r"|\b(?:bus|train|flight|flights|taxi|drive|cousin|cousins|family|people|"
     r"relatives|friends?|colleague|colleagues)(?:\s+[A-Z\d][\w-]*){0,2}\s+from"
     r"|\b(?:ry|ry\s+na|gaan\s+na))\s+$",  # Afrikaans: "ons ry Tembisa toe"
     re.IGNORECASE,
