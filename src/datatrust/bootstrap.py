@@ -23,6 +23,7 @@ from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.adapters.mail import make_mailer
 from datatrust.adapters.objectstore import make_object_store
 from datatrust.adapters.passwords import Argon2Hasher, CappedHasher
+from datatrust.adapters.payments import make_payment_rail, make_payout_provider
 from datatrust.adapters.queue import EmbeddedConsumer, HueyQueue, make_huey
 from datatrust.adapters.webhooks import HttpWebhookTransport
 from datatrust.config import Settings
@@ -30,7 +31,10 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob, backoff
 from datatrust.pipeline import fingerprint
 from datatrust.services import jobs, scratch
+from datatrust.services.handlers import job_registry
 from datatrust.services.ingest import WORK_DIR
+from datatrust.services.jobs import JobRegistry
+from datatrust.services.money import PaymentRail, PayoutProvider
 from datatrust.services.ports import (
     Mailer,
     ObjectStore,
@@ -62,11 +66,15 @@ class Services:
     hasher: PasswordHasher
     signer: Signer
     mailer: Mailer
+    # Money in (buyers' charges) and out (contributors' payouts), chosen by settings.
+    payment_rail: PaymentRail
+    payouts: PayoutProvider
+    # The job handlers this process runs (``services.handlers``, plus settings' plugins).
+    jobs: JobRegistry
     # What erasure uses to clear old copies of rows from the database files (SQLite WAL).
     shredder: Shredder = field(default_factory=NullShredder)
     # Pushes revocation notices to buyers' webhooks (services.webhooks).
     webhooks: WebhookTransport = field(default_factory=HttpWebhookTransport)
-    extras: dict[str, object] = field(default_factory=dict)
 
     @property
     def publication(self) -> Publication:
@@ -92,14 +100,18 @@ class Services:
 
     def run_job(self, job_id: int) -> str:
         return jobs.run_job(
-            self.uow, job_id, lease_seconds=self.settings.job_lease_seconds, services=self
+            self.uow,
+            job_id,
+            self.jobs,
+            lease_seconds=self.settings.job_lease_seconds,
+            services=self,
         )
 
     def sweep(self) -> jobs.SweepReport:
         """The periodic sweep (every minute, in every consumer): what dead processes left
         on this machine's disk, then jobs whose worker died."""
         self.sweep_leftovers()
-        return jobs.sweep(self.uow, self.queue)
+        return jobs.sweep(self.uow, self.queue, self.jobs)
 
     def sweep_leftovers(self) -> int:
         """Delete the scratch folders of workers and the object store's temporary files
@@ -172,8 +184,6 @@ def build(
 ) -> Services:
     """Build every adapter from settings. An embedded SQLite database is brought up to
     date here; PostgreSQL is migrated only by ``datatrust db upgrade`` (an operator's act)."""
-    import datatrust.services.handlers  # noqa: F401  (registers the job handlers)
-
     keep_files_private(settings)
     engine = engine or make_engine(settings.effective_database_url, pool=pool_settings(settings))
     if upgrade_embedded and settings.is_sqlite:
@@ -211,6 +221,9 @@ def build(
         signer=Ed25519Signer.from_settings(settings),
         mailer=make_mailer(settings),
         shredder=make_shredder(engine),
+        payment_rail=make_payment_rail(settings),
+        payouts=make_payout_provider(settings),
+        jobs=job_registry(settings.job_plugins),
     )
     services_ref.append(services)
     return services

@@ -214,10 +214,9 @@ def demo(dev: bool = typer.Option(False, "--dev")) -> None:
 
 
 def _print_demo(services) -> None:  # type: ignore[no-untyped-def]
-    from datatrust.adapters.payments import payment_rail_for, payout_provider_for
     from datatrust.services.demo import DEMO_PASSWORD, seed_demo
 
-    people = seed_demo(services, payment_rail_for(services), payout_provider_for(services))
+    people = seed_demo(services, services.payment_rail, services.payouts)
     typer.echo(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
     for person in people:
         typer.echo(f"  {person.role.value:<12} {person.email:<26} {person.name}")

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     web_threads: int = Field(default=40, ge=1)
     job_lease_seconds: int = 300
     job_max_attempts: int = 8
+    # Extra modules (comma-separated) whose ``@job`` handlers this instance's workers run:
+    # how an operator adds jobs without forking (``services.handlers.job_registry``).
+    job_plugins: str = ""
 
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     master_key: SecretStr = SecretStr(DEV_MASTER_KEY)  # urlsafe base64 of 32 bytes
@@ -106,6 +109,10 @@ class Settings(BaseSettings):
     # Per-country floors, minor units per hour in pay_floor_currency: {"IN": 300, "GB": 1300}.
     pay_floor_by_country: dict[str, int] = Field(default_factory=dict)
     minimum_payout_minor: int = Field(default=1000, ge=1)  # in pay_floor_currency; 10 USD
+    # Money in and out (adapters.payments): "fake_card" is the only card rail so far;
+    # payouts go to a CSV export the operator pays by hand, or "fake" (pays nothing).
+    payment_rail: Literal["fake_card"] = "fake_card"
+    payout_provider: Literal["csv", "fake"] = "csv"
     denied_industries: list[str] = Field(
         default_factory=lambda: ["political_campaigning", "surveillance", "adult_content"]
     )

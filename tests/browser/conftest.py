@@ -61,7 +61,6 @@ def live_server(
     """The app served by uvicorn in a thread, over a fresh database with the demo people."""
     import uvicorn
 
-    from datatrust.adapters.payments import payment_rail_for, payout_provider_for
     from datatrust.bootstrap import build, upgrade_database
     from datatrust.services.demo import seed_demo
     from datatrust.web.app import create_app
@@ -74,7 +73,7 @@ def live_server(
     )
     upgrade_database(settings)  # build() migrates only an embedded SQLite database
     services = build(settings)
-    seed_demo(services, payment_rail_for(services), payout_provider_for(services))
+    seed_demo(services, services.payment_rail, services.payouts)
     LIVE["services"] = services
     config = uvicorn.Config(
         create_app(services, start_worker=False),

@@ -17,7 +17,6 @@ from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.ledger import AccountRef
 from datatrust.services import campaigns
-from datatrust.services.jobs import HANDLERS
 
 
 def opened_campaign(services, people, **changes):
@@ -58,7 +57,7 @@ def test_auto_approval_run_twice_accepts_and_pays_once(services, people):
 
 
 def test_auto_approval_is_a_scheduled_job_enqueued_once_per_slot(services, people):
-    assert "items.auto_approve" in HANDLERS
+    assert "items.auto_approve" in services.jobs.handlers
     assert any(job == "items.auto_approve" for _, _, job in SCHEDULE)
     at = utcnow()
     services.schedule("items.auto_approve", at)
@@ -72,7 +71,7 @@ def test_the_auto_approve_job_accepts_overdue_work(services, people):
     owner = people["owner"].actor
     item_id = waiting_item(services, owner.user_id, campaign, days_old=30)
     with services.uow() as uow:
-        HANDLERS["items.auto_approve"](uow, {}, None)
+        services.jobs.handlers["items.auto_approve"](uow, {}, None)
     with services.uow() as uow:
         assert uow.get(Item, item_id).status is ItemStatus.LISTED
 

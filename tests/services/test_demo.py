@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from datatrust.adapters.db import migrate
-from datatrust.adapters.payments import payment_rail_for
 from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import User
 from datatrust.domain.audit import AuditEvent
@@ -79,7 +78,7 @@ def demo(databases, tmp_path_factory) -> Iterator[Services]:
     count: sessions, an FX rate, snapshot builds, and a second seeding that must make
     nothing new."""
     with fresh_services(databases, tmp_path_factory.mktemp("demo")) as svc:
-        seed_demo(svc, payment_rail_for(svc))
+        seed_demo(svc, svc.payment_rail)
         yield svc
 
 
@@ -141,7 +140,7 @@ def test_a_recording_whose_job_a_running_worker_took_first_is_waited_for(fresh, 
         return "skipped"
 
     monkeypatch.setattr(fresh, "run_job", a_worker_took_it)
-    seed_demo(fresh, payment_rail_for(fresh))
+    seed_demo(fresh, fresh.payment_rail)
     assert len(taken) == len(RECORDINGS)
     for recording in RECORDINGS:
         owner = actor(fresh, recording.owner)
@@ -189,10 +188,10 @@ def test_seeding_again_makes_and_charges_nothing_new(demo):
             } | {"entries": sum(1 for _ in uow.queries.ledger.all_entries())}
 
     before = counts()
-    charges = dict(payment_rail_for(demo).charges)
-    seed_demo(demo, payment_rail_for(demo))
+    charges = dict(demo.payment_rail.charges)
+    seed_demo(demo, demo.payment_rail)
     assert counts() == before
-    assert payment_rail_for(demo).charges == charges
+    assert demo.payment_rail.charges == charges
     assert before["Item"] == len(RECORDINGS) and before["Order"] == 1
 
 
@@ -212,7 +211,7 @@ def test_a_task_left_in_draft_is_funded_by_its_shortfall_and_opened(fresh):
     with fresh.uow() as uow:
         draft = campaigns.create_campaign(uow, operator, **STREET_SOUNDS)
     needed = campaigns.required_escrow(draft)
-    rail = payment_rail_for(fresh)
+    rail = fresh.payment_rail
     with fresh.uow() as uow:
         money.fund_campaign_escrow(uow, rail, operator, draft.id, Money(1000, "USD"), "earlier")
     seed_demo(fresh, rail)

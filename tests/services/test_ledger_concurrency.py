@@ -457,10 +457,10 @@ def test_a_dead_process_is_gone_and_a_live_or_foreign_one_is_not():
 def test_the_weekly_job_on_an_instance_nobody_was_paid_on_yet_leaves_no_write_lock(committed):
     """Its request step found no balance and left its transaction (SQLite: the write lock)
     open, so the batch after it in the same job waited out the busy timeout and failed."""
-    from datatrust.adapters.payments import weekly_payouts_job
     from datatrust.services.jobs import JobContext
+    from datatrust.services.payouts import weekly_payouts_job
 
-    committed.extras["payout_provider"] = provider = FakePayoutProvider()
+    committed.payouts = provider = FakePayoutProvider()
     with committed.uow() as uow:
         weekly_payouts_job(uow, {}, JobContext(job_id=1, attempt=1, services=committed))
         with committed.engine.connect() as other:  # another writer gets in at once

@@ -301,7 +301,7 @@ def test_the_payout_job_runs_a_batch_through_the_outbox(services, people, funded
     with services.uow() as uow:
         money.request_payout(uow, owner, usd(1500), "a", minimum=MINIMUM)
     provider = FakePayoutProvider()
-    services.extras["payout_provider"] = provider
+    services.payouts = provider
     with services.uow() as uow:
         assert money.schedule_payout_batch(uow, OPERATOR) == 1
     with services.uow() as uow:
@@ -424,7 +424,7 @@ def test_the_weekly_job_pays_everyone_at_or_above_the_minimum_once_a_week(servic
     owner, other = people["owner"].actor, people["other"].actor
     earn(services, funded, owner.user_id, 1500, item_id=1)
     earn(services, funded, other.user_id, 999, item_id=2)  # below the 10 USD minimum
-    services.extras["payout_provider"] = provider = FakePayoutProvider()
+    services.payouts = provider = FakePayoutProvider()
     monday = __import__("datetime").datetime(2026, 11, 23, 6, 0)
     services.schedule("payouts.weekly", now=monday)
     assert list(provider.paid.values()) == [usd(1500)]

@@ -21,7 +21,6 @@ from babel.messages.pofile import read_po
 from babel.numbers import get_currency_name, get_currency_symbol
 
 from datatrust.adapters.db import migrate
-from datatrust.adapters.payments import payment_rail_for, payout_provider_for
 from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.campaigns import Campaign
@@ -84,7 +83,7 @@ def demo(databases, tmp_path_factory) -> Iterator[Services]:
     )
     svc = build(settings, upgrade_embedded=False)
     migrate.upgrade(svc.engine)
-    seed_demo(svc, payment_rail_for(svc), payout_provider_for(svc))
+    seed_demo(svc, svc.payment_rail, svc.payouts)
     yield svc
     svc.queue.huey.storage.flush_all()
     svc.close()

@@ -122,7 +122,7 @@ def test_bad_payout_requests_get_clear_errors(client, people, earned, amount, ke
 
 
 def test_an_operator_runs_a_batch_and_the_ledger_checks_out(client, services, people, earned):
-    services.extras["payout_provider"] = provider = FakePayoutProvider()
+    services.payouts = provider = FakePayoutProvider()
     client.post(
         "/api/me/payouts",
         json={"amount_minor": 2000, "currency": "USD"},

@@ -27,7 +27,6 @@ from schemathesis.python.asgi import ASGIClient
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from datatrust.adapters.db import migrate
-from datatrust.adapters.payments import payment_rail_for
 from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import User
 from datatrust.domain.permissions import ROLE_PERMISSIONS
@@ -65,7 +64,7 @@ def demo(databases, tmp_path_factory) -> Iterator[Services]:
         upgrade_embedded=False,
     )
     migrate.upgrade(svc.engine)
-    seed_demo(svc, payment_rail_for(svc))
+    seed_demo(svc, svc.payment_rail)
     yield svc
     svc.queue.huey.storage.flush_all()
     svc.close()

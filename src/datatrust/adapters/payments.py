@@ -1,4 +1,4 @@
-"""Payment rails (money in) and payout providers (money out), and the payout batch job.
+"""Payment rails (money in) and payout providers (money out), chosen by settings.
 
 - ``FakeCardRail``: "charges" a card and returns a reference; the same idempotency key
   returns the same reference. Stands in for a card or bank rail until one is configured.
@@ -27,22 +27,17 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from datatrust.config import Settings
 from datatrust.domain.money import Money
 from datatrust.domain.payout_methods import PayoutRail
-from datatrust.services.jobs import JobContext, job
 from datatrust.services.money import (
     PaymentFailed,
+    PaymentRail,
     PayoutInstruction,
     PayoutOutcome,
     PayoutProvider,
-    payout_minimum,
-    request_weekly_payouts,
-    run_payout_batch,
 )
-from datatrust.services.payouts import destination_for
-from datatrust.services.ports import UnitOfWork
 
 
 class FakeCardRail:
@@ -321,47 +316,19 @@ class RailBatchFiles:
         return self.rails[instruction.destination.rail].send(instruction)
 
 
-def payout_provider_for(services: Any) -> PayoutProvider:
-    """The provider chosen for this instance: ``services.extras["payout_provider"]`` when
-    set (tests, or an operator's own adapter), else the rails' batch files under the
-    data dir (``RailBatchFiles``)."""
-    chosen = services.extras.get("payout_provider") if services is not None else None
-    if chosen is not None:
-        return chosen
-    return RailBatchFiles(Path(services.settings.data_dir) / "payouts")
+def make_payout_provider(settings: Settings) -> PayoutProvider:
+    """The payout provider ``settings.payout_provider`` names: ``csv`` (the export under
+    the data folder that the operator pays by hand, one batch file per rail:
+    ``RailBatchFiles``) or ``fake`` (pays nothing, remembers what it was asked:
+    development and tests)."""
+    if settings.payout_provider == "fake":
+        return FakePayoutProvider()
+    return RailBatchFiles(Path(settings.data_dir) / "payouts")
 
 
-def payment_rail_for(services: Any) -> Any:
-    """The rail for buyer charges: ``services.extras["payment_rail"]``, else the fake card
-    rail (no real card rail ships with Datatrust yet)."""
-    return services.extras.setdefault("payment_rail", FakeCardRail())
-
-
-@job("payouts.run_batch")
-def run_batch_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
-    """Outbox job: run one payout batch. Safe to run twice (see ``run_payout_batch``).
-
-    The batch commits per payout through its own units of work; ``uow`` (the job's) only
-    marks the job done afterwards."""
-    run_payout_batch(
-        ctx.services.uow,
-        payout_provider_for(ctx.services),
-        limit=int(payload.get("limit", 500)),
-        destinations=destination_for(ctx.services.storage),
-    )
-
-
-@job("payouts.weekly")
-def weekly_payouts_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
-    """Scheduled job (``adapters.queue.SCHEDULE``, Mondays): pay every contributor whose
-    available balance reaches the instance's minimum, through the usual payout path (a
-    request keyed per contributor and week, then a batch). Safe to run twice."""
-    # The week is the scheduled slot's, so a retry days later still pays that week once.
-    slot = payload.get("scheduled")
-    day = datetime.fromisoformat(slot).date() if slot else None
-    request_weekly_payouts(uow, payout_minimum(ctx.services.settings), today=day)
-    run_payout_batch(
-        ctx.services.uow,
-        payout_provider_for(ctx.services),
-        destinations=destination_for(ctx.services.storage),
-    )
+def make_payment_rail(settings: Settings) -> PaymentRail:
+    """The rail for buyer charges ``settings.payment_rail`` names. Only ``fake_card``
+    exists: no real card or bank rail ships with Datatrust yet (README "Payout adapters"
+    says how one plugs in)."""
+    assert settings.payment_rail == "fake_card"
+    return FakeCardRail()

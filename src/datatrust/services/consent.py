@@ -401,28 +401,26 @@ def receipt_document(
 
 # --- the outbox job ------------------------------------------------------------------------
 
-# Who holds an item. The buyers issue registers finders here (deliveries, snapshots);
-# each returns identifiers of holders (for example "org:7") for an item.
+# Who holds an item: identifiers of holders (for example "org:7"). The revocations
+# service passes its own (``revocations.notify_holders``, the job's handler).
 HolderFinder = Callable[[UnitOfWork, Item], Iterable[str]]
-HOLDER_FINDERS: list[HolderFinder] = []
 
 
-def holders_of(uow: UnitOfWork, item: Item) -> list[str]:
-    return sorted({h for finder in HOLDER_FINDERS for h in finder(uow, item)})
+def record_holders(
+    uow: UnitOfWork, payload: dict[str, Any], job_id: int, find_holders: HolderFinder
+) -> None:
+    """The ``consent.notify_holders`` job's record: which buyers ``find_holders`` says
+    hold a withdrawn item (the notices themselves are the revocations service's).
 
-
-@job(NOTIFY_HOLDERS_JOB)
-def notify_holders(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
-    """Record which buyers hold a withdrawn item (the notice itself is the buyers issue's).
-
-    Idempotent: a record already marked is left as it is, so a re-run after a crash or a
-    duplicate delivery records nothing twice. Its effects commit with the job's ``done``.
+    Idempotent: a record already marked is left as it is (``find_holders`` is not asked),
+    so a re-run after a crash or a duplicate delivery records nothing twice. Its effects
+    commit with the job's ``done``.
     """
     record = uow.get_for_update(ConsentRecord, payload["consent_id"])
     if record is None or record.holders_notified_at is not None:
         return
     item = uow.get(Item, record.item_id)
-    holders = holders_of(uow, item) if item is not None else []
+    holders = sorted(set(find_holders(uow, item))) if item is not None else []
     record.holders_notified = holders
     record.holders_notified_at = utcnow()
     uow.record(
@@ -433,7 +431,7 @@ def notify_holders(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) ->
         consent_id=record.id,
         holders=holders,
         content_sha256=payload.get("content_sha256"),
-        job_id=ctx.job_id,
+        job_id=job_id,
     )
 
 

@@ -1,33 +1,59 @@
-"""Importing this module registers every job handler (see ``services.jobs.job``)."""
+"""Every job handler of the core, listed by name, and the registry a process runs.
+
+Nothing registers itself on import: ``bootstrap`` builds a ``JobRegistry`` from
+``CORE_JOBS`` and the operator's plugin modules (``Settings.job_plugins``).
+"""
 
 from __future__ import annotations
 
 import importlib
-import os
+from collections.abc import Iterable
 
-# Handler modules of the core, imported for their @job registrations.
-CORE_HANDLER_MODULES: tuple[str, ...] = (
-    "datatrust.services.ingest",
-    "datatrust.services.missed",  # item.apply_missed
-    "datatrust.adapters.payments",  # payouts.run_batch: it picks the payout provider
-    "datatrust.services.snapshots",  # snapshots.build_shard, snapshots.finalise
-    "datatrust.services.revocations",  # revocations.check_deadlines; the holders hook
-    "datatrust.services.payfloor",  # payfloor.recheck
-    "datatrust.services.mail",  # mail.send
-    "datatrust.services.accounts",  # accounts.sign_up_mail
-    "datatrust.services.rights",  # rights.purge_erased
-    "datatrust.services.incidents",  # incidents.remind
-    "datatrust.services.webhooks",  # webhooks.push
+from datatrust.services import (
+    accounts,
+    campaigns,
+    consent,
+    incidents,
+    ingest,
+    mail,
+    missed,
+    payfloor,
+    payouts,
+    revocations,
+    rights,
+    snapshots,
+    webhooks,
+)
+from datatrust.services.jobs import Handler, JobRegistry
+
+CORE_JOBS: tuple[Handler, ...] = (
+    ingest.process_item_job,
+    ingest.reprocess_item_job,
+    missed.apply_missed_job,
+    payouts.run_batch_job,
+    payouts.weekly_payouts_job,
+    snapshots.build_shard,
+    snapshots.finalise,
+    revocations.check_deadlines_job,
+    revocations.notify_holders,
+    consent.reissue_for_recipients,
+    campaigns.auto_approve_job,
+    payfloor.recheck_job,
+    mail.send_job,
+    accounts.send_sign_up_mail,
+    rights.purge_erased,
+    incidents.remind_job,
+    webhooks.push_job,
 )
 
 
-def load_handlers(extra: str | None = None) -> None:
-    """Import the core handler modules and any named in ``DATATRUST_JOB_PLUGINS``
-    (comma-separated module names): how an operator adds jobs without forking."""
-    names = list(CORE_HANDLER_MODULES)
-    names += [n.strip() for n in (extra or os.environ.get("DATATRUST_JOB_PLUGINS", "")).split(",")]
-    for name in filter(None, names):
-        importlib.import_module(name)
-
-
-load_handlers()
+def job_registry(plugins: str | Iterable[str] = "") -> JobRegistry:
+    """The core handlers plus those of each plugin module named in ``plugins`` (a
+    comma-separated string, as ``Settings.job_plugins`` holds it, or a list)."""
+    names = plugins.split(",") if isinstance(plugins, str) else list(plugins)
+    extra = [
+        handler
+        for name in filter(None, (n.strip() for n in names))
+        for handler in JobRegistry.marked_in(importlib.import_module(name))
+    ]
+    return JobRegistry.of([*CORE_JOBS, *extra])

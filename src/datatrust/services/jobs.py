@@ -15,9 +15,10 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 from datatrust.domain.audit import AuditTag
@@ -28,12 +29,8 @@ from datatrust.services.ports import JobQueue, UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, dict[str, Any], "JobContext"], None]
-HANDLERS: dict[str, Handler] = {}
 # Called once when a job has failed its last attempt: (fresh unit of work, payload, error).
 GiveUp = Callable[[UnitOfWork, dict[str, Any], str], None]
-GIVE_UP_HOOKS: dict[str, GiveUp] = {}
-# Jobs whose payload is emptied once done: it holds personal data nobody needs afterwards.
-FORGET_WHEN_DONE: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -43,26 +40,67 @@ class JobContext:
     services: Any  # the bootstrapped container, for handlers that need storage or signing
 
 
+@dataclass(frozen=True)
+class JobSpec:
+    """What ``@job`` marks a handler with: the name stored in outbox rows, what to do once
+    it has failed for good, and whether its payload is emptied once it is done."""
+
+    name: str
+    on_give_up: GiveUp | None = None
+    forget_when_done: bool = False
+
+
 def job(
     name: str, *, on_give_up: GiveUp | None = None, forget_when_done: bool = False
 ) -> Callable[[Handler], Handler]:
-    """Register a handler under ``name`` (the name stored in outbox rows). ``on_give_up``
-    runs once, in its own unit of work (it commits), after the job is marked ``failed``
-    for good, so the job's subject is not left waiting for ever; its errors are logged.
-    ``forget_when_done``: the row's payload is emptied in the transaction that marks it
-    done (a sent mail's address and text are not kept)."""
+    """Mark a handler as the one for job ``name``. Marking registers nothing: a
+    ``JobRegistry`` built in ``bootstrap`` lists the handlers a process runs.
+    ``on_give_up`` runs once, in its own unit of work (it commits), after the job is marked
+    ``failed`` for good, so the job's subject is not left waiting for ever; its errors are
+    logged. ``forget_when_done``: the row's payload is emptied in the transaction that
+    marks it done (a sent mail's address and text are not kept)."""
 
-    def register(handler: Handler) -> Handler:
-        if name in HANDLERS and HANDLERS[name] is not handler:
-            raise RuntimeError(f"two handlers for job {name!r}")
-        HANDLERS[name] = handler
-        if on_give_up is not None:
-            GIVE_UP_HOOKS[name] = on_give_up
-        if forget_when_done:
-            FORGET_WHEN_DONE.add(name)
+    def mark(handler: Handler) -> Handler:
+        handler.job_spec = JobSpec(name, on_give_up, forget_when_done)  # type: ignore[attr-defined]
         return handler
 
-    return register
+    return mark
+
+
+@dataclass(frozen=True)
+class JobRegistry:
+    """The handlers one process runs, by job name, and their give-up hooks."""
+
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    give_up_hooks: dict[str, GiveUp] = field(default_factory=dict)
+    # Jobs whose payload is emptied once done: it holds personal data nobody needs after.
+    forget_when_done: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, handlers: Iterable[Handler]) -> JobRegistry:
+        """A registry of handlers marked with ``@job``; two for one name are refused."""
+        registry = cls()
+        for handler in handlers:
+            spec: JobSpec | None = getattr(handler, "job_spec", None)
+            if spec is None:
+                raise TypeError(f"{handler!r} is not marked with @job")
+            if registry.handlers.get(spec.name, handler) is not handler:
+                raise RuntimeError(f"two handlers for job {spec.name!r}")
+            registry.handlers[spec.name] = handler
+            if spec.on_give_up is not None:
+                registry.give_up_hooks[spec.name] = spec.on_give_up
+            if spec.forget_when_done:
+                registry.forget_when_done.add(spec.name)
+        return registry
+
+    @staticmethod
+    def marked_in(module: ModuleType) -> list[Handler]:
+        """The ``@job`` handlers a module defines (how an operator's plugin module is read)."""
+        return [
+            value
+            for value in vars(module).values()
+            if callable(value) and isinstance(getattr(value, "job_spec", None), JobSpec)
+        ]
 
 
 def worker_name() -> str:
@@ -72,6 +110,7 @@ def worker_name() -> str:
 def run_job(
     uow_factory: UnitOfWorkFactory,
     job_id: int,
+    registry: JobRegistry,
     *,
     lease_seconds: int = 300,
     services: Any = None,
@@ -94,7 +133,7 @@ def run_job(
         assert claimed is not None
         name, payload, attempt = claimed.job, dict(claimed.payload), claimed.attempts
         uow.commit()
-    handler = HANDLERS.get(name)
+    handler = registry.handlers.get(name)
     with _LeaseKeeper(uow_factory, job_id, attempt, lease_seconds), uow_factory() as uow:
         try:
             if handler is None:
@@ -109,7 +148,7 @@ def run_job(
             row.state = JobState.DONE
             row.finished_at = utcnow()
             row.lease_until = None
-            if name in FORGET_WHEN_DONE:
+            if name in registry.forget_when_done:
                 row.payload = {}
             uow.commit()
             return "done"
@@ -117,7 +156,7 @@ def run_job(
             log.exception("job %s (%s) failed", job_id, name)
             error = f"{type(exc).__name__}: {exc}"[:2000]
             uow.rollback()
-    return _after_failure(uow_factory, job_id, attempt, error)
+    return _after_failure(uow_factory, registry, job_id, attempt, error)
 
 
 def _still_ours(row: OutboxJob | None, attempt: int) -> bool:
@@ -161,7 +200,9 @@ class _LeaseKeeper:
                 log.warning("could not renew the lease of job %s", self._job_id, exc_info=True)
 
 
-def _after_failure(uow_factory: UnitOfWorkFactory, job_id: int, attempt: int, error: str) -> str:
+def _after_failure(
+    uow_factory: UnitOfWorkFactory, registry: JobRegistry, job_id: int, attempt: int, error: str
+) -> str:
     with uow_factory() as uow:
         row = uow.get_for_update(OutboxJob, job_id)
         if not _still_ours(row, attempt):
@@ -183,14 +224,18 @@ def _after_failure(uow_factory: UnitOfWorkFactory, job_id: int, attempt: int, er
         name, payload = row.job, dict(row.payload)
         uow.commit()
     if outcome == "failed":
-        _give_up(uow_factory, name, payload, error)
+        _give_up(uow_factory, registry, name, payload, error)
     return outcome
 
 
 def _give_up(
-    uow_factory: UnitOfWorkFactory, name: str, payload: dict[str, Any], error: str
+    uow_factory: UnitOfWorkFactory,
+    registry: JobRegistry,
+    name: str,
+    payload: dict[str, Any],
+    error: str,
 ) -> None:
-    hook = GIVE_UP_HOOKS.get(name)
+    hook = registry.give_up_hooks.get(name)
     if hook is None:
         return
     try:
@@ -211,7 +256,11 @@ DIED_ON_LAST_ATTEMPT = "its worker died (the lease ran out) on the last attempt"
 
 
 def sweep(
-    uow_factory: UnitOfWorkFactory, queue: JobQueue, *, grace_seconds: int = 30
+    uow_factory: UnitOfWorkFactory,
+    queue: JobQueue,
+    registry: JobRegistry,
+    *,
+    grace_seconds: int = 30,
 ) -> SweepReport:
     """Return jobs whose worker died (lease expired) to pending, or mark them ``failed``
     (with a ``job:fail`` audit event) when that was their last attempt, and dispatch them
@@ -249,7 +298,7 @@ def sweep(
         due = uow.queries.due_pending(now - timedelta(seconds=grace_seconds))
         uow.commit()
     for name, payload in given_up:
-        _give_up(uow_factory, name, payload, DIED_ON_LAST_ATTEMPT)
+        _give_up(uow_factory, registry, name, payload, DIED_ON_LAST_ATTEMPT)
     # A released job's message died with its worker: send it again now, not a sweep later.
     # (One that finished just before its release is merely skipped by ``run_job``.)
     redispatch = sorted((set(expired) - set(exhausted)) | set(due))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from datatrust.domain.audit import AuditTag
@@ -30,6 +31,7 @@ from datatrust.domain.payouts import Payout
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services import money
 from datatrust.services.accounts import actor_label
+from datatrust.services.jobs import JobContext, job
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
@@ -176,3 +178,39 @@ def payout_page(uow: UnitOfWork, actor: Actor, minimum: Money) -> dict[str, Any]
         "methods": [m for m in methods.values() if m.removed_at is None][::-1],
         "history": history,
     }
+
+
+# --- the payout jobs ----------------------------------------------------------------------
+
+RUN_BATCH_JOB = "payouts.run_batch"
+WEEKLY_JOB = "payouts.weekly"
+
+
+@job(RUN_BATCH_JOB)
+def run_batch_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """Outbox job: run one payout batch through the instance's payout provider (the port
+    ``bootstrap`` chose from settings), each payout to its destination. Safe to run twice
+    (see ``money.run_payout_batch``).
+
+    The batch commits per payout through its own units of work; ``uow`` (the job's) only
+    marks the job done afterwards."""
+    money.run_payout_batch(
+        ctx.services.uow,
+        ctx.services.payouts,
+        limit=int(payload.get("limit", 500)),
+        destinations=destination_for(ctx.services.storage),
+    )
+
+
+@job(WEEKLY_JOB)
+def weekly_payouts_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """Scheduled job (``adapters.queue.SCHEDULE``, Mondays): pay every contributor whose
+    available balance reaches the instance's minimum, through the usual payout path (a
+    request keyed per contributor and week, then a batch). Safe to run twice."""
+    # The week is the scheduled slot's, so a retry days later still pays that week once.
+    slot = payload.get("scheduled")
+    day = datetime.fromisoformat(slot).date() if slot else None
+    money.request_weekly_payouts(uow, money.payout_minimum(ctx.services.settings), today=day)
+    money.run_payout_batch(
+        ctx.services.uow, ctx.services.payouts, destinations=destination_for(ctx.services.storage)
+    )

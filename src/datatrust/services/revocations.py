@@ -1,8 +1,8 @@
 """Revocation: withdrawal and expiry reach every buyer that holds the item.
 
 A buyer *holds* an item once a snapshot with it was delivered to it (the snapshot became
-ready). When the item is withdrawn (``consent.notify_holders``, through the
-``HOLDER_FINDERS`` hook the consent service leaves) or its licence or consent expires
+ready). When the item is withdrawn (the ``consent.notify_holders`` job, whose handler is
+``notify_holders`` here) or its licence or consent expires
 (``revocations.check_deadlines``), each holder gets a ``Revocation``: every content hash
 it received the item as (a re-processed item, such as a call whose audio joined after
 the other side confirmed, reaches one buyer under a new hash in a later snapshot) and a
@@ -169,15 +169,17 @@ def notify_holders_of(
     return made
 
 
-def _find_and_notify(uow: UnitOfWork, item: Item) -> Iterable[str]:
-    """The ``consent.HOLDER_FINDERS`` hook: runs inside ``consent.notify_holders`` (in its
-    transaction), so the notices commit with that job's ``done`` or not at all."""
+@job(consent_service.NOTIFY_HOLDERS_JOB)
+def notify_holders(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """Outbox job queued by a withdrawal: give every buyer holding the item its notice
+    and record on the consent who they are (``consent.record_holders``), in the job's
+    transaction, so the notices commit with its ``done`` or not at all. Idempotent."""
+    consent_service.record_holders(uow, payload, ctx.job_id, find_holders=_notify_holders)
+
+
+def _notify_holders(uow: UnitOfWork, item: Item) -> Iterable[str]:
     notify_holders_of(uow, item, "withdrawn" if item.status is ItemStatus.WITHDRAWN else "expired")
     return [f"org:{h.org_id}" for h in holdings(uow, item.id)]
-
-
-if _find_and_notify not in consent_service.HOLDER_FINDERS:
-    consent_service.HOLDER_FINDERS.append(_find_and_notify)
 
 
 # --- the buyer's side --------------------------------------------------------------------

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import Depends, Header, Query
 from pydantic import Field
 
-from datatrust.adapters.payments import payment_rail_for
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import InvalidInput
@@ -111,7 +110,7 @@ def fund_escrow(
     svc: Services = Depends(services),
 ) -> dict[str, Any]:
     topped = payfloor.top_up_campaign(
-        unit, payment_rail_for(svc), actor, campaign_id, body.money(), body.idempotency_key
+        unit, svc.payment_rail, actor, campaign_id, body.money(), body.idempotency_key
     )
     funded = topped.funding
     return {

@@ -18,7 +18,6 @@ from babel.numbers import get_currency_precision
 from fastapi import Depends, Form, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from datatrust.adapters.payments import payment_rail_for
 from datatrust.bootstrap import Services
 from datatrust.domain.campaigns import PayBasis, ReviewMode
 from datatrust.domain.errors import DomainError, InvalidInput
@@ -260,7 +259,7 @@ def fund(
         value = Money(_minor(amount, campaign.currency, "amount"), campaign.currency)
         money.fund_campaign_escrow(
             unit,
-            payment_rail_for(svc),
+            svc.payment_rail,
             page.actor,
             campaign_id,
             value,
