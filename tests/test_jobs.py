@@ -165,6 +165,7 @@ def rig(databases: FreshDatabase, tmp_path: Path, backend: str, **overrides: Any
         data_dir=data_dir,
         queue_backend=backend,
         queue_name=queue_name,
+        job_plugins="job_plugins",  # what the workers load too (``worker_env``)
         **overrides,
     )
     services = build(settings, upgrade_embedded=False)

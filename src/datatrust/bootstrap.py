@@ -29,6 +29,7 @@ from datatrust.adapters.webhooks import HttpWebhookTransport
 from datatrust.config import Settings
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob, backoff
+from datatrust.domain.policy import InstancePolicy
 from datatrust.pipeline import fingerprint
 from datatrust.services import jobs, scratch
 from datatrust.services.handlers import job_registry
@@ -69,6 +70,8 @@ class Services:
     # Money in (buyers' charges) and out (contributors' payouts), chosen by settings.
     payment_rail: PaymentRail
     payouts: PayoutProvider
+    # What the operator decided about fees, pay floors, payouts and uses (from settings).
+    policy: InstancePolicy
     # The job handlers this process runs (``services.handlers``, plus settings' plugins).
     jobs: JobRegistry
     # What erasure uses to clear old copies of rows from the database files (SQLite WAL).
@@ -224,6 +227,7 @@ def build(
         payment_rail=make_payment_rail(settings),
         payouts=make_payout_provider(settings),
         jobs=job_registry(settings.job_plugins),
+        policy=settings.policy(),
     )
     services_ref.append(services)
     return services

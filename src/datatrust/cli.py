@@ -401,7 +401,7 @@ def licence_check(
         parsed_use,
         utcnow(),
         state=state,
-        denied_industries=load_settings().denied_industries,
+        denied_industries=load_settings().policy().denied_industries,
     )
     typer.echo(
         json.dumps(
@@ -437,7 +437,7 @@ def licence_explain(
         parsed = Licence.from_dict(data)
     except InvalidInput as exc:
         raise _invalid(_prefixed("licence", exc.problems)) from None
-    pay = unit_pay(parsed, load_settings().platform_fee_percent)
+    pay = unit_pay(parsed, load_settings().policy().platform_fee_percent)
     flagged = explain_flagged(parsed, lang, pay)
     if as_json:
         typer.echo(

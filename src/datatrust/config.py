@@ -15,6 +15,17 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from datatrust.domain.money import Money
+from datatrust.domain.payfloor import PayFloors
+from datatrust.domain.policy import (
+    DEFAULT_DENIED_INDUSTRIES,
+    DEFAULT_MINIMUM_PAYOUT_MINOR,
+    DEFAULT_PAY_FLOOR_CURRENCY,
+    DEFAULT_PAY_FLOOR_MINOR_PER_HOUR,
+    DEFAULT_PLATFORM_FEE_PERCENT,
+    InstancePolicy,
+)
+
 # Development-only values: usable on a laptop, refused in production (see `check_secrets`).
 DEV_SECRET_KEY = "dev-secret-key-change-me"
 DEV_MASTER_KEY = base64.urlsafe_b64encode(b"dev-master-key-32-bytes-long!!!!").decode()
@@ -103,19 +114,18 @@ class Settings(BaseSettings):
     sign_up_client_free_requests: int = 10
     max_json_body_bytes: int = 1_000_000
 
-    platform_fee_percent: int = Field(default=20, ge=0, le=100)
-    pay_floor_minor_per_hour: int = 800  # 8 USD
-    pay_floor_currency: str = "USD"
+    # Instance policy (domain.policy holds the defaults; bootstrap.instance_policy).
+    platform_fee_percent: int = Field(default=DEFAULT_PLATFORM_FEE_PERCENT, ge=0, le=100)
+    pay_floor_minor_per_hour: int = DEFAULT_PAY_FLOOR_MINOR_PER_HOUR
+    pay_floor_currency: str = DEFAULT_PAY_FLOOR_CURRENCY
     # Per-country floors, minor units per hour in pay_floor_currency: {"IN": 300, "GB": 1300}.
     pay_floor_by_country: dict[str, int] = Field(default_factory=dict)
-    minimum_payout_minor: int = Field(default=1000, ge=1)  # in pay_floor_currency; 10 USD
+    minimum_payout_minor: int = Field(default=DEFAULT_MINIMUM_PAYOUT_MINOR, ge=1)
     # Money in and out (adapters.payments): "fake_card" is the only card rail so far;
     # payouts go to a CSV export the operator pays by hand, or "fake" (pays nothing).
     payment_rail: Literal["fake_card"] = "fake_card"
     payout_provider: Literal["csv", "fake"] = "csv"
-    denied_industries: list[str] = Field(
-        default_factory=lambda: ["political_campaigning", "surveillance", "adult_content"]
-    )
+    denied_industries: list[str] = Field(default_factory=lambda: [*DEFAULT_DENIED_INDUSTRIES])
     default_language: str = "en"
 
     # Mail: "file" writes .eml files under mail_dir (development, tests); "smtp" sends.
@@ -150,6 +160,19 @@ class Settings(BaseSettings):
     @property
     def effective_mail_dir(self) -> Path:
         return self.mail_dir or self.data_dir / "mail"
+
+    def policy(self) -> InstancePolicy:
+        """The instance's policy, built once (``bootstrap``) and handed to services."""
+        return InstancePolicy(
+            platform_fee_percent=self.platform_fee_percent,
+            pay_floors=PayFloors(
+                self.pay_floor_minor_per_hour,
+                self.pay_floor_currency,
+                dict(self.pay_floor_by_country),
+            ),
+            minimum_payout=Money(self.minimum_payout_minor, self.pay_floor_currency),
+            denied_industries=tuple(self.denied_industries),
+        )
 
     def master_key_bytes(self) -> bytes:
         raw = base64.urlsafe_b64decode(self.master_key.get_secret_value().encode())

@@ -219,7 +219,7 @@ def open_task(live_server: str) -> dict[str, object]:
         needed = campaigns.required_escrow(campaign)
         money.fund_campaign_escrow(unit, FakeCardRail(), operator, campaign.id, needed, "open")
     with services.uow() as unit:  # type: ignore[attr-defined]
-        campaigns.open_campaign(unit, operator, campaign.id)
+        campaigns.open_campaign(unit, operator, campaign.id, services.policy.pay_floors)
     return {"id": campaign.id, "title": campaign.title}
 
 

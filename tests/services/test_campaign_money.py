@@ -16,11 +16,12 @@ from datatrust.domain.errors import Conflict, InvalidInput, PermissionDenied
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
+from datatrust.domain.payfloor import PayFloors
 from datatrust.domain.permissions import Role
 from datatrust.services import campaigns, items, money, payfloor
 from support import make_persona
 
-FLOOR = campaigns.PayFloors(800, "USD", {"IN": 300})
+FLOOR = PayFloors(800, "USD", {"IN": 300})
 
 
 def usd(minor: int) -> Money:

@@ -296,7 +296,9 @@ def test_after_erasure_the_original_cannot_be_read_and_sign_in_fails(services, p
     with services.uow() as uow, pytest.raises(InvalidInput, match="confirm"):
         rights.erase_me(uow, services.storage, owner.actor, signer=services.signer, confirm="x")
     with services.uow() as uow:
-        user = rights.erase_me(uow, services.storage, owner.actor, signer=services.signer)
+        user = rights.erase_me(
+            uow, services.storage, owner.actor, signer=services.signer, confirm=" Erase me "
+        )
     assert user.email == f"erased-{user.id}@invalid" and user.erased_at is not None
 
     with services.uow() as uow, pytest.raises(NotFound):

@@ -272,7 +272,9 @@ def test_builds_of_one_order_asked_for_at_once_each_get_a_version_of_their_own(d
         start.wait()
         try:
             with demo.uow() as uow:
-                built = snapshots.build_snapshot(uow, buyer, order_id, cipher=demo.storage.cipher)
+                built = snapshots.build_snapshot(
+                    uow, buyer, order_id, cipher=demo.storage.cipher, policy=demo.policy
+                )
                 uow.commit()
                 results.append(built.version)
         except Exception as exc:  # asserted on below

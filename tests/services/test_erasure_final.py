@@ -148,10 +148,18 @@ def test_after_erasure_nothing_of_the_person_is_left_in_any_stored_byte(
     with svc.uow() as uow:
         if at_once:  # the API route: shredded before the answer
             rights.erase_me(
-                uow, svc.storage, actor, signer=svc.signer, shredder=svc.shredder, staging=staging
+                uow,
+                svc.storage,
+                actor,
+                signer=svc.signer,
+                confirm="erase me",
+                shredder=svc.shredder,
+                staging=staging,
             )
         else:  # a caller that leaves it to the rights.purge_erased job
-            rights.erase_me(uow, svc.storage, actor, signer=svc.signer)
+            rights.erase_me(
+                uow, svc.storage, actor, signer=svc.signer, confirm=rights.ERASE_CONFIRMATION
+            )
 
     left = _scan(tmp_path / "var", needles)
     assert not left, "\n".join(left)
@@ -253,7 +261,9 @@ def test_after_erasure_on_postgresql_vacuum_leaves_no_row_version_of_the_person(
     assert _pg_rows_holding(svc.engine, needles), "the scan finds the person before erasure"
     shredder, svc.shredder = svc.shredder, NullShredder()  # the purge job shreds too
     with svc.uow() as uow:
-        rights.erase_me(uow, svc.storage, actor, signer=svc.signer, staging=staging)
+        rights.erase_me(
+            uow, svc.storage, actor, signer=svc.signer, confirm="erase me", staging=staging
+        )
     dead = _pg_rows_holding(svc.engine, needles)
     # Without VACUUM: the old users row and its index entry with the email at least
     # (PostgreSQL may prune some versions on its own).
@@ -330,7 +340,7 @@ def test_after_erasure_no_table_holds_a_personal_field_on_either_database(servic
             title=MARKER,
         )
     with services.uow() as uow:
-        rights.erase_me(uow, services.storage, actor, signer=services.signer)
+        rights.erase_me(uow, services.storage, actor, signer=services.signer, confirm="erase me")
     raw = hashlib.sha256(photo).hexdigest()
     found = []
     with services.uow() as uow:

@@ -14,8 +14,10 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Permission
 from datatrust.domain.items import ItemKind
 from datatrust.domain.ledger import AccountRef, InsufficientFunds
 from datatrust.domain.money import CurrencyMismatch, Money
+from datatrust.domain.payfloor import PayFloors, check_pay_floor
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Actor, Role
+from datatrust.domain.policy import default_pay_floors
 from datatrust.services import money
 
 OPERATOR = Actor(Role.OPERATOR, user_id=0)
@@ -407,14 +409,15 @@ def test_a_zero_posting_is_refused_by_the_database(services, funded):
 
 
 def test_the_pay_floor_is_met_or_not_by_the_effective_hourly_rate():
-    ok = money.check_pay_floor(usd(200), 15, "ZA")
+    floors = default_pay_floors()
+    ok = check_pay_floor(usd(200), 15, "ZA", floors)
     assert ok.meets_floor and ok.hourly_rate == usd(800)
-    low = money.check_pay_floor(usd(199), 15, "ZA")
+    low = check_pay_floor(usd(199), 15, "ZA", floors)
     assert not low.meets_floor and low.minimum_rate_per_item == usd(200)
-    local = money.check_pay_floor(usd(200), 15, "GB", country_floors={"GB": usd(1200)})
+    local = check_pay_floor(usd(200), 15, "GB", PayFloors(800, "USD", {"GB": 1200}))
     assert not local.meets_floor
     with pytest.raises(CurrencyMismatch):
-        money.check_pay_floor(Money(200, "EUR"), 15, "DE")
+        check_pay_floor(Money(200, "EUR"), 15, "DE", floors)
 
 
 def test_the_weekly_job_pays_everyone_at_or_above_the_minimum_once_a_week(services, people, funded):

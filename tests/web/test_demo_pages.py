@@ -32,10 +32,8 @@ from datatrust.domain.money import Money
 from datatrust.domain.permissions import ROLE_PERMISSIONS
 from datatrust.domain.places import PLACES
 from datatrust.i18n import LOCALE_DIR, format_money, translator
-from datatrust.services import accounts, campaigns, licences, money, orders
+from datatrust.services import accounts, campaigns, licences, orders
 from datatrust.services.demo import BUYER, CONTRIBUTORS, OPERATOR, RECORDINGS, seed_demo
-from datatrust.web.pages.common import EXAMPLE_CHANGES, EXAMPLE_PRICE_MINOR
-from datatrust.web.pages.contributor import licence_price
 from support import TEST_QUEUE, make_settings, redis_reachable, require_service
 
 # A code as the services write them: ``subject:action`` or ``snake_case``. Times
@@ -362,11 +360,11 @@ def terms_shown(svc: Services) -> set[Money]:
     """The prices pages quote before any money moves: each campaign's rate, coverage bonus
     and hourly rate by the pay-floor check, each listed item's licence price, the
     instance's pay floor and the licence templates' example price."""
-    floors = campaigns.PayFloors.from_settings(svc.settings)
-    out = {Money(EXAMPLE_PRICE_MINOR, "USD")}
-    out.add(Money(svc.settings.pay_floor_minor_per_hour, svc.settings.pay_floor_currency))
+    floors = svc.policy.pay_floors
+    out = {Money(licences.EXAMPLE_PRICE_MINOR, "USD")}
+    out.add(floors.floor_for(None))
     # The smallest payout, shown before asking: the figure request_payout refuses below.
-    out.add(money.payout_minimum(svc.settings))
+    out.add(svc.policy.minimum_payout)
     with svc.uow(read_only=True) as uow:
         for campaign in uow.all(Campaign):
             out.add(campaign.rate)
@@ -379,25 +377,11 @@ def terms_shown(svc: Services) -> set[Money]:
                 out.add(Money(terms.price_with_surcharge_minor, terms.currency))
         # The licence summaries state a unit's money as a sale charges it (issue 16 §6):
         # offers, each task's licence at its rate, and the templates' example.
-        fee = svc.settings.platform_fee_percent
+        fee = svc.policy.platform_fee_percent
         every = [offer.terms() for offer in uow.all(LicenceOffer)]
         for campaign in uow.all(Campaign):
-            every.append(
-                licences.build_licence(
-                    template=campaign.licence_template,
-                    changes={
-                        **licence_price(campaign),
-                        **EXAMPLE_CHANGES.get(campaign.licence_template, {}),
-                    },
-                )
-            )
-        for name in TEMPLATES:
-            every.append(
-                licences.build_licence(
-                    template=name,
-                    changes={"price_minor": EXAMPLE_PRICE_MINOR, **EXAMPLE_CHANGES.get(name, {})},
-                )
-            )
+            every.append(licences.task_licence(campaign, str))
+        every += [licences.template_example(name, str) for name in TEMPLATES]
         for terms in every:
             pay = orders.unit_pay(terms, fee)
             out |= {

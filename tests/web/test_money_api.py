@@ -4,6 +4,8 @@ runs the batch and checks the ledger."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from datatrust.adapters.payments import FakePayoutProvider
@@ -151,7 +153,7 @@ def test_a_buyer_reads_its_invoices_and_another_contributor_cannot(client, peopl
 
 
 def test_the_smallest_payout_is_the_instance_setting(client, services, people, earned):
-    services.settings.minimum_payout_minor = 2500
+    services.policy = replace(services.policy, minimum_payout=Money(2500, "USD"))
     headers = {**people["owner"].headers, "Idempotency-Key": "min"}
     small = client.post(
         "/api/me/payouts", json={"amount_minor": 2000, "currency": "USD"}, headers=headers

@@ -170,12 +170,11 @@ def test_two_quotes_bought_one_after_the_other_charge_each_item_once(
     a = _declare(client, trainer, **period)
     b = _declare(client, trainer, **period)
     assert a["selected"] == b["selected"] == 2
-    fee = services.settings.platform_fee_percent
     with services.uow() as uow:
-        orders.purchase_order(uow, trainer.actor, a["id"], fee_percent=fee)
+        orders.purchase_order(uow, trainer.actor, a["id"], policy=services.policy)
     paid = _paid_minor(client, trainer)
     with services.uow() as uow, pytest.raises(Conflict, match="nothing new to buy"):
-        orders.purchase_order(uow, trainer.actor, b["id"], fee_percent=fee)
+        orders.purchase_order(uow, trainer.actor, b["id"], policy=services.policy)
     assert _paid_minor(client, trainer) == paid
     with services.uow() as uow:
         assert len(uow.all(AgreementRow, org_id=trainer.actor.org_id)) == 2

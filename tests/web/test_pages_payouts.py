@@ -68,7 +68,7 @@ def test_the_smallest_payout_is_shown_before_asking_in_the_readers_language(
     client, services, earned, lang
 ):
     page = client.get(f"/my/earnings?lang={lang}", headers=earned.headers)
-    minimum = money.payout_minimum(services.settings)
+    minimum = services.policy.minimum_payout
     _ = translator(lang).gettext
     assert _("The smallest payout is %(amount)s.") % {"amount": format_money(minimum, lang)} in (
         page.text
@@ -158,7 +158,7 @@ def test_a_payout_below_the_minimum_or_above_the_balance_is_refused_with_the_ser
         "/my/earnings/payout?lang=hi", data={**form, "amount": "1.00"}, headers=earned.headers
     )
     assert low.status_code == 422
-    minimum = format_money(money.payout_minimum(services.settings), "hi")
+    minimum = format_money(services.policy.minimum_payout, "hi")
     assert (
         translator("hi").gettext("The smallest payout is %(amount)s.") % {"amount": minimum}
         in low.text

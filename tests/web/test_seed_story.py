@@ -18,6 +18,7 @@ import io
 import json
 import tarfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -176,7 +177,7 @@ def test_the_seed_story(client, services, people, tmp_path, capsys):
 
     # 1. A buyer declaring political advertising selects 0 items and sees why. This
     #    instance serves political buyers (its deny list allows them); the licence does not.
-    services.settings.denied_industries = ["surveillance", "adult_content"]
+    services.policy = replace(services.policy, denied_industries=("surveillance", "adult_content"))
     political, _ = buyer(services, people, "politico", ["advertising"], ["political_campaigning"])
     declared = client.post(
         "/api/buyers/orders",

@@ -18,7 +18,7 @@ contributor's favour:
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.money import Money
@@ -69,6 +69,51 @@ def minimum_pay_per_unit(floor: Money, effort_seconds_per_unit: int) -> Money:
     """
     seconds = _positive_int(effort_seconds_per_unit, "effort_seconds_per_unit")
     return Money(_ceil_div(floor.amount_minor * seconds, SECONDS_PER_HOUR), floor.currency)
+
+
+@dataclass(frozen=True)
+class PayFloors:
+    """An instance's pay floors in minor units per hour of ``currency``: a default and
+    optional per-country ones (``domain.policy.InstancePolicy.pay_floors``)."""
+
+    minor_per_hour: int
+    currency: str
+    by_country: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        upper = {k.upper(): v for k, v in dict(self.by_country).items()}
+        object.__setattr__(self, "by_country", upper)
+
+    def floor_for(self, country: str | None) -> Money:
+        return Money(
+            self.by_country.get((country or "").upper(), self.minor_per_hour), self.currency
+        )
+
+
+@dataclass(frozen=True)
+class PayFloorCheck:
+    hourly_rate: Money
+    floor: Money
+    minimum_rate_per_item: Money
+    meets_floor: bool
+
+
+def check_pay_floor(
+    rate_per_item: Money, expected_minutes: int, country: str | None, floors: PayFloors
+) -> PayFloorCheck:
+    """Does paying ``rate_per_item`` for ``expected_minutes`` of effort meet the floor for
+    ``country`` (its own floor when the operator set one, else the default)? The one
+    check behind opening a campaign and every hourly rate a page shows. A rate in another
+    currency than the floor's raises ``CurrencyMismatch``: the operator must state the
+    floor in the campaign's currency, it is never converted here."""
+    if not rate_per_item.is_positive:
+        raise InvalidInput(
+            f"rate_per_item must be more than zero, got {rate_per_item}", field="rate_per_item"
+        )
+    floor = floors.floor_for(country)
+    rate = hourly_rate(rate_per_item, expected_minutes)
+    ok = meets_floor(rate, floor)
+    return PayFloorCheck(rate, floor, minimum_pay_per_unit(floor, expected_minutes * 60), ok)
 
 
 def upper_median(values: Sequence[int]) -> int:

@@ -366,10 +366,13 @@ def sign_up_request_for(uow: UnitOfWork, secret: str, token: str) -> SignUpReque
     return request
 
 
-def confirm_sign_up(uow: UnitOfWork, secret: str, token: str) -> User:
-    """Create the account a sign-up link stands for (its email's owner opened it). Every
-    waiting request for that email is then removed. ``Conflict`` when the address got an
-    account meanwhile (only the mailbox's owner can learn that here)."""
+def confirm_sign_up(
+    uow: UnitOfWork, secret: str, token: str, *, session_max_age_seconds: int
+) -> SignedIn:
+    """Create the account a sign-up link stands for (its email's owner opened it) and
+    sign it in: the account and its first session commit together, for the API and the
+    pages alike. Every waiting request for that email is then removed. ``Conflict`` when
+    the address got an account meanwhile (only the mailbox's owner can learn that here)."""
     request = sign_up_request_for(uow, secret, token)
     for waiting in uow.all(SignUpRequest, email=request.email):
         uow.delete(waiting)
@@ -387,8 +390,9 @@ def confirm_sign_up(uow: UnitOfWork, secret: str, token: str) -> User:
     uow.add(user)
     uow.flush()
     uow.record(AuditTag.ACCOUNT_SIGN_UP, f"user:{user.id}", "user", user.id, role=user.role.value)
+    session = _add_session(uow, user, session_max_age_seconds)
     uow.commit()
-    return user
+    return SignedIn(user, session)
 
 
 def sign_up_mail(
@@ -913,7 +917,19 @@ class NewSession:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    session: NewSession
+
+
 def start_session(uow: UnitOfWork, user: User, *, max_age_seconds: int) -> NewSession:
+    session = _add_session(uow, user, max_age_seconds)
+    uow.commit()
+    return session
+
+
+def _add_session(uow: UnitOfWork, user: User, max_age_seconds: int) -> NewSession:
     secret = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(24)
     expires = utcnow() + timedelta(seconds=max_age_seconds)
@@ -922,7 +938,6 @@ def start_session(uow: UnitOfWork, user: User, *, max_age_seconds: int) -> NewSe
             session_hash=digest(secret), user_id=user.id, csrf_token=csrf, expires_at=expires
         )
     )
-    uow.commit()
     return NewSession(secret, csrf, expires)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from datatrust.domain.errors import (
 )
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.money import CurrencyMismatch, Money
+from datatrust.domain.payfloor import PayFloorCheck, PayFloors, check_pay_floor
 from datatrust.domain.permissions import Actor, Permission, Role, authorize, can
 from datatrust.services import money
 from datatrust.services.accounts import actor_label
@@ -47,29 +48,6 @@ log = logging.getLogger(__name__)
 
 COVERED = (ItemStatus.ACCEPTED, ItemStatus.LISTED)
 MAX_EXPECTED_MINUTES = 24 * 60
-
-
-@dataclass(frozen=True)
-class PayFloors:
-    """The instance's pay floors in minor units per hour of ``currency``: a default and
-    optional per-country ones (``Settings.pay_floor_*``)."""
-
-    minor_per_hour: int = 800
-    currency: str = "USD"
-    by_country: Mapping[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> PayFloors:
-        return cls(
-            settings.pay_floor_minor_per_hour,
-            settings.pay_floor_currency,
-            {k.upper(): v for k, v in dict(settings.pay_floor_by_country).items()},
-        )
-
-    def floor_for(self, country: str | None) -> Money:
-        return Money(
-            self.by_country.get((country or "").upper(), self.minor_per_hour), self.currency
-        )
 
 
 def _enum(enum_cls: type, value: Any, name: str, problems: list[str]) -> Any:
@@ -172,9 +150,7 @@ def _managed(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
     return campaign
 
 
-def open_campaign(
-    uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFloors | None = None
-) -> Campaign:
+def open_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFloors) -> Campaign:
     """draft → open: contributors can see it and upload to it.
 
     Refused (``InvalidInput``) while the campaign states no expected effort or its rate
@@ -184,7 +160,7 @@ def open_campaign(
     campaign = _managed(uow, actor, campaign_id)
     if campaign.state is not CampaignState.DRAFT:
         campaign.move_to(CampaignState.OPEN)  # raises the usual Conflict
-    _check_pay_floor(uow, campaign, floors or PayFloors())
+    _check_pay_floor(uow, campaign, floors)
     _check_escrow(uow, campaign)
     campaign.move_to(CampaignState.OPEN)
     uow.record(AuditTag.CAMPAIGN_OPEN, actor_label(actor), "campaign", campaign.id)
@@ -192,9 +168,7 @@ def open_campaign(
     return campaign
 
 
-def pay_floor_check(
-    uow: UnitOfWork, campaign: Campaign, floors: PayFloors
-) -> money.PayFloorCheck | None:
+def pay_floor_check(uow: UnitOfWork, campaign: Campaign, floors: PayFloors) -> PayFloorCheck | None:
     """The campaign's current rate checked against the pay floor for the effort it states
     (``expected_minutes_per_item``): its hourly rate, the floor, the least rate that meets
     it. None when the campaign states no effort (it cannot open then). Opening a campaign
@@ -207,18 +181,11 @@ def pay_floor_check(
 
 def check_terms(
     rate: Money, expected_minutes: int, country: str | None, floors: PayFloors
-) -> money.PayFloorCheck:
+) -> PayFloorCheck:
     """A rate for ``expected_minutes`` of effort against the floor for ``country``: what
     ``pay_floor_check`` judges a campaign by, for terms not yet saved (the campaign form's
     live check). ``CurrencyMismatch`` for a rate in another currency than the floor."""
-    floor = floors.floor_for(country)
-    return money.check_pay_floor(
-        rate,
-        expected_minutes,
-        country,
-        floor_minor_per_hour=floor.amount_minor,
-        floor_currency=floor.currency,
-    )
+    return check_pay_floor(rate, expected_minutes, country, floors)
 
 
 def _check_pay_floor(uow: UnitOfWork, campaign: Campaign, floors: PayFloors) -> None:
@@ -306,16 +273,14 @@ def pause_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
     return campaign
 
 
-def resume_campaign(
-    uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFloors | None = None
-) -> Campaign:
+def resume_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFloors) -> Campaign:
     """paused → open, its pay checked against the floor as an opening is. Escrow is not
     checked again for the whole quota (work already paid used some of it): each
     acceptance is still refused when escrow cannot pay it."""
     campaign = _managed(uow, actor, campaign_id)
     if campaign.state is not CampaignState.PAUSED:
         campaign.move_to(CampaignState.OPEN)  # raises the usual Conflict
-    _check_pay_floor(uow, campaign, floors or PayFloors())
+    _check_pay_floor(uow, campaign, floors)
     campaign.move_to(CampaignState.OPEN)
     uow.record(AuditTag.CAMPAIGN_RESUME, actor_label(actor), "campaign", campaign.id)
     uow.commit()
@@ -447,7 +412,7 @@ class CampaignProgress:
     escrow_held: Money  # what escrow holds now (the ledger's balance)
     escrow_needed: Money  # what opening needs (``required_escrow``)
     returned: Money  # what closing gave back to whoever funded it (the release entries)
-    pay_floor: money.PayFloorCheck | None  # ``pay_floor_check``; None without an effort
+    pay_floor: PayFloorCheck | None  # ``pay_floor_check``; None without an effort
 
     @property
     def shortfall(self) -> Money:

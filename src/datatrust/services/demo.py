@@ -41,6 +41,7 @@ from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Role
+from datatrust.domain.policy import InstancePolicy
 from datatrust.services import (
     accounts,
     campaigns,
@@ -154,6 +155,7 @@ class DemoServices(Protocol):
     """What seeding needs from the bootstrapped ``Services``."""
 
     settings: Any
+    policy: InstancePolicy
     storage: EncryptedStorage
     hasher: PasswordHasher
     signer: Signer
@@ -249,7 +251,7 @@ def _open_task(
         with services.uow() as uow:
             money.fund_campaign_escrow(uow, rail, actor, campaign_id, shortfall, "demo-escrow")
     with services.uow() as uow:
-        floors = campaigns.PayFloors.from_settings(services.settings)
+        floors = services.policy.pay_floors
         campaigns.open_campaign(uow, actor, campaign_id, floors)
     return campaign_id
 
@@ -367,7 +369,6 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
         if any(o.state == "purchased" for o in orders.list_orders(uow, buyer)):
             return
         money.deposit_buyer_funds(uow, rail, buyer, BUYER_TOP_UP, "demo-top-up")
-    settings = services.settings
     start = utcnow().replace(microsecond=0)
     use = {
         **TRAINING_USE,
@@ -380,8 +381,7 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
             uow,
             buyer,
             use,
-            denied_industries=settings.denied_industries,
-            fee_percent=settings.platform_fee_percent,
+            policy=services.policy,
         )
     if not order.item_ids:
         return
@@ -391,8 +391,7 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
                 uow,
                 buyer,
                 order.id,
-                fee_percent=settings.platform_fee_percent,
-                denied_industries=settings.denied_industries,
+                policy=services.policy,
             )
         except Conflict:  # nothing left to buy (a withdrawal meanwhile): the quote stays
             return
@@ -410,7 +409,7 @@ def _pay_out(services: DemoServices, provider: PayoutProvider | None) -> None:
     """Marcus adds his bank account and asks for the instance's minimum payout (once, by
     its key), then the batch sends it through ``provider``."""
     actor = _actor(services, PAID)
-    minimum = money.payout_minimum(services.settings)
+    minimum = services.policy.minimum_payout
     with services.uow() as uow:
         methods = payouts.payout_methods(uow, actor)
         if not methods:

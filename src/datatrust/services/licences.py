@@ -16,15 +16,16 @@ import contextlib
 import dataclasses
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from datatrust.domain.audit import AuditTag
+from datatrust.domain.campaigns import Campaign, CampaignState, PayBasis
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord, LicenceOffer, OfferStatus
-from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import (
     TEMPLATES,
@@ -40,6 +41,7 @@ from datatrust.domain.licence import (
 from datatrust.domain.odrl import licence_to_odrl
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
+from datatrust.services.campaigns import get_campaign
 from datatrust.services.ports import UnitOfWork
 
 if TYPE_CHECKING:
@@ -143,6 +145,90 @@ def create_offer(
     )
     uow.commit()
     return offer
+
+
+# Example terms a template is shown and offered with (each text a msgid, which the caller
+# translates): the price is set by a task, never by a template.
+TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "voice_library": {
+        "replica_use_description": "Narration of audiobooks for a named publisher, in my own "
+        "voice, with no other use",
+        "replica_languages": ["en"],
+        "replica_categories": ["audiobook_narration"],
+        "replica_channels": ["audio_stores"],
+    },
+}
+# The price a template is shown with on the templates page (a task sets the real one).
+EXAMPLE_PRICE_MINOR = 100
+Translate = Callable[[str], str]
+
+
+def template_examples(template: str, translate: Translate) -> dict[str, Any]:
+    """``TEMPLATE_EXAMPLES`` for ``template``, each text in the reader's words."""
+    return {
+        key: translate(value) if isinstance(value, str) else value
+        for key, value in TEMPLATE_EXAMPLES.get(template, {}).items()
+    }
+
+
+def template_example(template: str, translate: Translate, now: datetime | None = None) -> Licence:
+    """A template as the templates page shows it: its example terms at the example price,
+    with the template's own title (the plain-words summary translates it)."""
+    changes = {"price_minor": EXAMPLE_PRICE_MINOR, **template_examples(template, translate)}
+    return build_licence(
+        template=template, changes=changes, licence_id=f"example-{template}", now=now
+    )
+
+
+def task_terms(campaign: Campaign, translate: Translate) -> dict[str, Any]:
+    """What a task changes in its licence template: its rate, per item or per minute of
+    recording as the task pays (so the licence says what the task pays for), and the
+    template's example terms. The licence a task shows (``task_licence``) and the offer
+    accepting it makes (``accept_task``) are both built from these."""
+    return {
+        "price_minor": campaign.rate_minor,
+        "currency": campaign.currency,
+        "price_unit": "minute" if campaign.pay_basis is PayBasis.PER_MINUTE else "item",
+        **template_examples(campaign.licence_template, translate),
+    }
+
+
+def task_licence(campaign: Campaign, translate: Translate, now: datetime | None = None) -> Licence:
+    """The licence a task offers, as its page shows it (the template's own title)."""
+    return build_licence(
+        template=campaign.licence_template,
+        changes=task_terms(campaign, translate),
+        licence_id=f"task-{campaign.id}",
+        now=now,
+    )
+
+
+def accept_task(
+    uow: UnitOfWork, actor: Actor, campaign_id: int, translate: Translate
+) -> LicenceOffer:
+    """Accept an open task: the caller's offer from its licence template at its rate,
+    titled after the task (``NotFound`` for a task not open). Consent for each item is
+    given with that offer when the item is uploaded. Commits."""
+    campaign = get_campaign(uow, actor, campaign_id)
+    if campaign.state is not CampaignState.OPEN:
+        raise NotFound("no such campaign")
+    return create_offer(
+        uow,
+        actor,
+        template=campaign.licence_template,
+        changes={"title": campaign.title[:200], **task_terms(campaign, translate)},
+    )
+
+
+def explain_terms(
+    terms: Licence, lang: str, fee_percent: int, names: Mapping[str, str] | None = None
+) -> list[tuple[str, str | None]]:
+    """Terms in plain words in ``lang``, each sentence with its risk flag, the money as a
+    sale on this instance charges and pays it (``orders.unit_pay`` with its fee)."""
+    from datatrust.i18n import explain_flagged  # Babel is loaded only when asked for
+    from datatrust.services.orders import unit_pay  # orders imports this module
+
+    return explain_flagged(terms, lang, unit_pay(terms, fee_percent), names)
 
 
 def list_my_offers(
@@ -363,13 +449,10 @@ def explain_offer(
     """The offer in plain words in ``lang`` (English when there is no catalogue), each
     sentence with its risk flag: the money as a sale charges and pays it
     (``orders.unit_pay`` with the instance's ``fee_percent``), organisations by name."""
-    from datatrust.i18n import explain_flagged  # Babel is loaded only when asked for
-    from datatrust.services.orders import unit_pay  # orders imports this module
-
     offer = get_offer(uow, actor, offer_id)
     terms = offer.terms()
     names = organisation_names(uow, {*terms.offered_to, terms.exclusive_to or ""})
-    return explain_flagged(terms, lang, unit_pay(terms, fee_percent), names)
+    return explain_terms(terms, lang, fee_percent, names)
 
 
 # --- uses and selection ---------------------------------------------------------------

@@ -42,7 +42,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -63,16 +63,15 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.fx import FxRateRow, Rate, RateNotFound, approximate
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, JournalEntry
 from datatrust.domain.money import Money
-from datatrust.domain.payfloor import hourly_rate, meets_floor, minimum_pay_per_unit
 from datatrust.domain.payout_methods import PayoutDestination
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.domain.policy import DEFAULT_PLATFORM_FEE_PERCENT
 from datatrust.services.accounts import actor_label
 from datatrust.services.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PLATFORM_FEE_PERCENT = 20  # Settings.platform_fee_percent's default
 MAX_KEY_LENGTH = 120
 
 
@@ -583,14 +582,8 @@ def deposit_buyer_funds(
 # -- payouts ----------------------------------------------------------------------------
 
 
-def payout_minimum(settings: Any) -> Money:
-    """The instance's smallest payout: ``settings.minimum_payout_minor`` in
-    ``settings.pay_floor_currency`` (default 10 USD)."""
-    return Money(settings.minimum_payout_minor, settings.pay_floor_currency)
-
-
 def minimum_payout(uow: UnitOfWork, currency: str, minimum: Money) -> Money:
-    """``minimum`` (``payout_minimum(settings)``), or its value in ``currency`` at the
+    """``minimum`` (``InstancePolicy.minimum_payout``), or its value in ``currency`` at the
     newest operator rate (rounded to the nearest minor unit). With no rate for the
     currency, any amount above zero is allowed: refusing every payout for want of a rate
     would keep contributors' money from them."""
@@ -623,7 +616,7 @@ def request_payout(
     money, however many times and however concurrently it is sent: the contributor's
     payable account is locked first, so identical requests queue and each later one finds
     the first. The key with a different amount is a ``Conflict``. Refused: an amount not
-    above zero, below ``minimum`` (the instance's, ``payout_minimum(settings)``, converted
+    above zero, below ``minimum`` (the instance's, ``InstancePolicy.minimum_payout``, converted
     by ``minimum_payout`` for another currency), or above the available balance
     (``InsufficientFunds``). ``method_id``: where it is to be paid, already checked by the
     caller (``services.payouts.request_payout_to``).
@@ -724,7 +717,7 @@ def request_weekly_payouts(
     uow: UnitOfWork, minimum: Money, *, today: date | None = None
 ) -> list[Payout]:
     """Set aside, for the next batch, every contributor's whole available balance that is
-    at least ``minimum`` (``payout_minimum(settings)``, converted per currency as for a
+    at least ``minimum`` (``InstancePolicy.minimum_payout``, converted per currency as for a
     request). Keyed per contributor, ISO week and currency (``weekly_payout_key``), so a
     second run in the same week pays nobody twice. One transaction per contributor, each
     ended (committed, or rolled back on an error) before the next; no transaction is left
@@ -1275,37 +1268,3 @@ def check_ledger(uow: UnitOfWork, actor: Actor) -> LedgerCheck:
     for per_kind in totals.values():
         per_kind["sum"] = sum(per_kind.values())
     return LedgerCheck(report, len(stored), totals)
-
-
-# -- pay floor --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PayFloorCheck:
-    hourly_rate: Money
-    floor: Money
-    minimum_rate_per_item: Money
-    meets_floor: bool
-
-
-def check_pay_floor(
-    rate_per_item: Money,
-    expected_minutes: int,
-    country: str | None = None,
-    *,
-    floor_minor_per_hour: int = 800,
-    floor_currency: str = "USD",
-    country_floors: Mapping[str, Money] | None = None,
-) -> PayFloorCheck:
-    """Does paying ``rate_per_item`` for ``expected_minutes`` of effort meet the floor?
-
-    The floor is ``country_floors[country]`` when the operator set one for that country,
-    else ``settings.pay_floor_minor_per_hour`` in ``settings.pay_floor_currency`` (pass
-    them). A rate in another currency than the floor's raises ``CurrencyMismatch``: the
-    operator must state the floor in the campaign's currency, it is never converted here.
-    """
-    _money(rate_per_item, "rate_per_item")
-    floor = (country_floors or {}).get(country or "") or Money(floor_minor_per_hour, floor_currency)
-    rate = hourly_rate(rate_per_item, expected_minutes)
-    ok = meets_floor(rate, floor)
-    return PayFloorCheck(rate, floor, minimum_pay_per_unit(floor, expected_minutes * 60), ok)

@@ -7,7 +7,7 @@ its own, because the caller's transaction is about to be rolled back by the erro
 
 What may be ordered: a use (action, purpose, industry, territory, period, declared uses)
 whose purpose and industry the organisation declared in its ``intended_uses`` and whose
-industry the instance does not deny (``settings.denied_industries``). Anything else is
+industry the instance does not deny (``InstancePolicy.denied_industries``). Anything else is
 refused with an error naming the problem, and audited (``order:refuse``).
 
 What is selected: every listed item whose licence permits exactly that use for the whole
@@ -48,6 +48,7 @@ from datatrust.domain.money import Money
 from datatrust.domain.odrl import Agreement, agreement_to_odrl
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.territories import is_known_territory
 from datatrust.pipeline.regions import region_cell
@@ -535,8 +536,7 @@ def declare_order(
     actor: Actor,
     data: Mapping[str, Any],
     *,
-    denied_industries: list[str],
-    fee_percent: int,
+    policy: InstancePolicy,
     now: datetime | None = None,
 ) -> Order:
     """Declare a use and get its selection, breakdown and quote (stored as an order).
@@ -548,7 +548,7 @@ def declare_order(
     org = approved_org(uow, actor, Permission.ORDER_CREATE)
     try:
         declared = parse_declared_use(data, org, now=now)
-        check_use_is_allowed(org, declared.use, denied_industries)
+        check_use_is_allowed(org, declared.use, policy.denied_industries)
     except InvalidInput as exc:
         raise refuse(
             uow,
@@ -560,11 +560,12 @@ def declare_order(
             problems=exc.problems,
             use={k: data.get(k) for k in ("action", "purpose", "industry", "territory")},
         ) from None
-    selection = select_for_use(uow, declared, now=now, denied_industries=denied_industries)
+    selection = select_for_use(uow, declared, now=now, denied_industries=policy.denied_industries)
     chosen = sorted(by_ids(uow, Item, selection.item_ids), key=lambda i: i.id)
     use = use_to_dict(declared)
     held = held_agreements(uow, org.id, use, chosen)
     new = [i for i in chosen if i.id not in held]
+    fee_percent = policy.platform_fee_percent
     lines = _lines(uow, new, fee_percent)
     order = Order(
         org_id=org.id,
@@ -639,9 +640,8 @@ def purchase_order(
     actor: Actor,
     order_id: int,
     *,
-    fee_percent: int,
+    policy: InstancePolicy,
     now: datetime | None = None,
-    denied_industries: Iterable[str] = (),
 ) -> tuple[Order, list[AgreementRow]]:
     """Buy a quoted order: one agreement per item, the sale recorded, ``item:sell`` each.
 
@@ -660,7 +660,8 @@ def purchase_order(
     if order.state == "purchased":
         raise Conflict(f"order {order.id} was already bought", {"order_id": order.id})
     moment = as_utc(now or utcnow())
-    still = _still_allowed(uow, order, org, moment, denied_industries)
+    fee_percent = policy.platform_fee_percent
+    still = _still_allowed(uow, order, org, moment, policy.denied_industries)
     # Items bought since the quote (another order for the same use) are held now.
     held = {
         **{h["item_id"]: h for h in order.quote.get("held", [])},

@@ -47,6 +47,7 @@ from datatrust.domain.errors import Conflict
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
+from datatrust.domain.payfloor import PayFloors
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize, can
 from datatrust.services import campaigns, money
 from datatrust.services.accounts import actor_label
@@ -161,7 +162,7 @@ def measured_efforts(uow: UnitOfWork, campaign: Campaign) -> dict[int, list[int]
 def recheck_pay_floor(
     uow: UnitOfWork,
     campaign_id: int,
-    floors: campaigns.PayFloors,
+    floors: PayFloors,
     *,
     now: datetime | None = None,
 ) -> rules.FloorRecheck | None:
@@ -226,9 +227,7 @@ def recheck_pay_floor(
 @job(RECHECK_JOB)
 def recheck_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     """Outbox job queued by the submission that reaches ``RECHECK_AFTER``. Idempotent."""
-    settings = getattr(ctx.services, "settings", None)
-    floors = campaigns.PayFloors.from_settings(settings) if settings else campaigns.PayFloors()
-    recheck_pay_floor(uow, int(payload["campaign_id"]), floors)
+    recheck_pay_floor(uow, int(payload["campaign_id"]), ctx.services.policy.pay_floors)
 
 
 def _topups_due(uow: UnitOfWork, campaign: Campaign) -> list[tuple[Item, str, Money]]:

@@ -210,7 +210,7 @@ def weekly_payouts_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext
     # The week is the scheduled slot's, so a retry days later still pays that week once.
     slot = payload.get("scheduled")
     day = datetime.fromisoformat(slot).date() if slot else None
-    money.request_weekly_payouts(uow, money.payout_minimum(ctx.services.settings), today=day)
+    money.request_weekly_payouts(uow, ctx.services.policy.minimum_payout, today=day)
     money.run_payout_batch(
         ctx.services.uow, ctx.services.payouts, destinations=destination_for(ctx.services.storage)
     )

@@ -219,7 +219,7 @@ def erase_me(
     actor: Actor,
     *,
     signer: Signer,
-    confirm: str = ERASE_CONFIRMATION,
+    confirm: str,
     shredder: Shredder | None = None,
     staging: Staging | None = None,
     publication: Publication | None = None,
@@ -247,9 +247,11 @@ def erase_me(
     de-identified versions (revocation notices name delivered items by them), licence
     offers, consent records and receipts (they prove what was agreed and withdrawn), and
     the audit log, which names people by id and content by keyed ids only.
-    ``confirm`` must be ``"erase me"`` (``InvalidInput`` otherwise).
+    ``confirm`` is what the person typed: ``"erase me"``, in any case, spaces around it
+    allowed (``InvalidInput`` on the field ``confirm`` otherwise). It has no default, so
+    no caller erases anyone without their say.
     """
-    if confirm != ERASE_CONFIRMATION:
+    if confirm.strip().lower() != ERASE_CONFIRMATION:
         raise InvalidInput(
             "erasure cannot be undone; confirm it",
             problems=[f"confirm: type {ERASE_CONFIRMATION!r} to erase your account"],

@@ -44,6 +44,7 @@ from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.licence import evaluate
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem, SnapshotShard
 from datatrust.pipeline import compliance
 from datatrust.pipeline import snapshot as writer
@@ -221,9 +222,9 @@ def build_snapshot(
     order_id: int,
     *,
     cipher: Cipher,
+    policy: InstancePolicy,
     shard_items: int = DEFAULT_SHARD_ITEMS,
     now: datetime | None = None,
-    denied_industries: Iterable[str] = (),
 ) -> Snapshot:
     """Plan the next build of a bought order and queue its shard jobs; the build gets a
     data key of its own from ``cipher`` (its files are stored encrypted under it).
@@ -247,7 +248,7 @@ def build_snapshot(
     dropped: dict[str, list[str]] = {}
     for agreement in agreements:
         codes = _why_not(
-            uow, agreement, items.get(agreement.item_id), moment, org, denied_industries
+            uow, agreement, items.get(agreement.item_id), moment, org, policy.denied_industries
         )
         if codes:
             dropped[str(agreement.item_id)] = codes

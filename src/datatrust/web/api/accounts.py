@@ -116,8 +116,13 @@ def confirm_sign_up(
     unit: UnitOfWork = unit_of_work(),
 ) -> SessionOut:
     """Create the account a sign-up link stands for, and sign it in."""
-    user = accounts.confirm_sign_up(unit, svc.settings.secret_key.get_secret_value(), body.token)
-    return _signed_in(request, response, svc, unit, user)
+    signed = accounts.confirm_sign_up(
+        unit,
+        svc.settings.secret_key.get_secret_value(),
+        body.token,
+        session_max_age_seconds=svc.settings.session_max_age_seconds,
+    )
+    return _session_out(request, response, svc, unit, signed.user, signed.session)
 
 
 def _signed_in(
@@ -126,6 +131,17 @@ def _signed_in(
     session = accounts.start_session(
         unit, user, max_age_seconds=svc.settings.session_max_age_seconds
     )
+    return _session_out(request, response, svc, unit, user, session)
+
+
+def _session_out(
+    request: Request,
+    response: Response,
+    svc: Services,
+    unit: UnitOfWork,
+    user: User,
+    session: accounts.NewSession,
+) -> SessionOut:
     set_session_cookie(response, svc, session.secret)
     set_device_cookie(request, response, user.email)
     actor = accounts.actor_for(unit, user)

@@ -151,8 +151,7 @@ def declare_order(
         unit,
         actor,
         body.model_dump(),
-        denied_industries=svc.settings.denied_industries,
-        fee_percent=svc.settings.platform_fee_percent,
+        policy=svc.policy,
     )
     return order_out(order)
 
@@ -184,8 +183,7 @@ def purchase(
         unit,
         actor,
         order_id,
-        fee_percent=svc.settings.platform_fee_percent,
-        denied_industries=svc.settings.denied_industries,
+        policy=svc.policy,
     )
     return {**order_out(order), "agreements": [agreement_out(a) for a in agreements]}
 
@@ -263,7 +261,7 @@ def build_snapshot(
         order_id,
         cipher=svc.storage.cipher,
         shard_items=shard_items,
-        denied_industries=svc.settings.denied_industries,
+        policy=svc.policy,
     )
     return snapshot_out(built)
 

@@ -123,7 +123,7 @@ def open_(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> CampaignOut:
-    floors = campaigns.PayFloors.from_settings(svc.settings)
+    floors = svc.policy.pay_floors
     return campaign_out(campaigns.open_campaign(unit, actor, campaign_id, floors))
 
 

@@ -278,7 +278,7 @@ def explain_offer(
 ) -> ExplainOut:
     """The offer in plain words, every sentence with its risk flag (null: none)."""
     flagged = licences.explain_offer(
-        unit, actor, offer_id, lang, fee_percent=svc.settings.platform_fee_percent
+        unit, actor, offer_id, lang, fee_percent=svc.policy.platform_fee_percent
     )
     return ExplainOut(
         offer_id=offer_id,
@@ -465,5 +465,6 @@ def erase_me(
         confirm=body.confirm,
         shredder=svc.shredder,
         staging=Staging(svc.settings.data_dir / "uploads"),
+        publication=svc.publication,
     )
     return ErasedOut(id=user.id, erased_at=user.erased_at)

@@ -80,7 +80,7 @@ def request_payout(
         actor,
         body.money(),
         _key(idempotency_key),
-        minimum=money.payout_minimum(svc.settings),
+        minimum=svc.policy.minimum_payout,
     )
     return {**payout_out(result.payout), "replayed": result.replayed}
 

@@ -9,23 +9,20 @@ from fastapi import Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from datatrust.bootstrap import Services
-from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import DomainError, InvalidInput, RateLimited, SecondFactorRequired
 from datatrust.domain.permissions import Permission, Role
-from datatrust.i18n import explain_flagged
-from datatrust.services import accounts, licences, orders, rights
+from datatrust.services import accounts, licences, rights
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.uploads import Staging
 from datatrust.web.deps import SESSION_COOKIE, services, unit_of_work
 from datatrust.web.errors import set_retry_after
 from datatrust.web.pages.common import (
-    EXAMPLE_PRICE_MINOR,
     HOME_FOR,
     LANG_COOKIE,
     LANG_COOKIE_MAX_AGE,
     LANGUAGES,
     Page,
     currency_choices,
-    example_changes,
     field_errors,
     page_requires,
     page_router,
@@ -136,11 +133,13 @@ def sign_up_confirm(
     unit: UnitOfWork = unit_of_work(),
     token: str = Form(""),
 ) -> Response:
-    user = accounts.confirm_sign_up(unit, svc.settings.secret_key.get_secret_value(), token)
-    session = accounts.start_session(
-        unit, user, max_age_seconds=svc.settings.session_max_age_seconds
+    signed = accounts.confirm_sign_up(
+        unit,
+        svc.settings.secret_key.get_secret_value(),
+        token,
+        session_max_age_seconds=svc.settings.session_max_age_seconds,
     )
-    return _signed_in_redirect(svc, page.request, user, session)
+    return _signed_in_redirect(svc, page.request, signed.user, signed.session)
 
 
 @router.get("/sign-in")
@@ -267,18 +266,8 @@ def licence_templates(
         # scan, or it would take the literal "title" for one.
         translate = page._
         title = translate(entry["title"])
-        terms = licences.build_licence(
-            template=name,
-            changes={
-                # The template's own title: the summary translates it.
-                "price_minor": EXAMPLE_PRICE_MINOR,
-                "valid_from": utcnow(),
-                **example_changes(page, name),
-            },
-            licence_id=f"example-{name}",
-        )
-        pay = orders.unit_pay(terms, svc.settings.platform_fee_percent)
-        sentences = explain_flagged(terms, page.lang, pay)
+        terms = licences.template_example(name, page._)
+        sentences = licences.explain_terms(terms, page.lang, svc.policy.platform_fee_percent)
         shown.append({"name": name, "title": title, "sentences": sentences})
     return render(page, "licences.html", templates=shown)
 
@@ -428,17 +417,20 @@ def erase_account(
     unit: UnitOfWork = unit_of_work(),
     confirm: str = Form(""),
 ) -> Response:
-    if confirm.strip().lower() != rights.ERASE_CONFIRMATION:
+    try:
+        rights.erase_me(
+            unit,
+            svc.storage,
+            page.actor,
+            signer=svc.signer,
+            confirm=confirm,
+            shredder=svc.shredder,
+            staging=Staging(svc.settings.data_dir / "uploads"),
+            publication=svc.publication,
+        )
+    except InvalidInput:  # the only refusal before anything changes: the confirmation
         errors = {"confirm": [page._("Type the words exactly as shown to delete your account.")]}
         return _account(page, unit, 422, form={"confirm": confirm}, errors=errors)
-    rights.erase_me(
-        unit,
-        svc.storage,
-        page.actor,
-        signer=svc.signer,
-        confirm=rights.ERASE_CONFIRMATION,
-        publication=svc.publication,
-    )
     response = RedirectResponse("/?erased=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -169,8 +169,7 @@ def declare_use(
             unit,
             page.actor,
             data,
-            denied_industries=svc.settings.denied_industries,
-            fee_percent=svc.settings.platform_fee_percent,
+            policy=svc.policy,
         )
     except DomainError as exc:
         if exc.status in (401, 404):
@@ -237,8 +236,7 @@ def buy(
         unit,
         page.actor,
         order_id,
-        fee_percent=svc.settings.platform_fee_percent,
-        denied_industries=svc.settings.denied_industries,
+        policy=svc.policy,
     )
     return RedirectResponse(f"/buyer/orders/{order_id}", status_code=303)
 
@@ -255,7 +253,7 @@ def build(
         page.actor,
         order_id,
         cipher=svc.storage.cipher,
-        denied_industries=svc.settings.denied_industries,
+        policy=svc.policy,
     )
     return RedirectResponse("/buyer/snapshots", status_code=303)
 

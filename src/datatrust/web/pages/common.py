@@ -53,28 +53,6 @@ HOME_FOR = {
     Role.BUYER: "/buyer/organisation",
     Role.OPERATOR: "/operator/vetting",
 }
-# Example terms shown with each template: the price is set by a task, never by a template.
-EXAMPLE_CHANGES: dict[str, dict[str, Any]] = {
-    "voice_library": {
-        "replica_use_description": "Narration of audiobooks for a named publisher, in my own "
-        "voice, with no other use",
-        "replica_languages": ["en"],
-        "replica_categories": ["audiobook_narration"],
-        "replica_channels": ["audio_stores"],
-    },
-}
-EXAMPLE_PRICE_MINOR = 100
-
-
-def example_changes(page: Page, template: str) -> dict[str, Any]:
-    """``EXAMPLE_CHANGES`` for ``template`` in the page's language (each text a msgid)."""
-    translate = page._  # not ``_``: extraction would take the variable for a msgid
-    return {
-        key: translate(value) if isinstance(value, str) else value
-        for key, value in EXAMPLE_CHANGES.get(template, {}).items()
-    }
-
-
 # Item kinds in words (msgids).
 KIND_LABELS = {
     "photo": "Photo",

@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from datatrust.bootstrap import Services
-from datatrust.domain.clock import utcnow
 from datatrust.domain.consent import LicenceOffer
 from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -25,7 +24,6 @@ from datatrust.domain.money import Money
 from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.payout_methods import RAIL_CURRENCY, RAIL_FIELDS
 from datatrust.domain.permissions import Permission
-from datatrust.i18n import explain_flagged
 from datatrust.services import (
     campaigns,
     consent,
@@ -35,7 +33,6 @@ from datatrust.services import (
     licences,
     missed,
     money,
-    orders,
     passport,
     payouts,
     replica_approvals,
@@ -48,7 +45,6 @@ from datatrust.web.pages.common import (
     KIND_LABELS,
     FormPage,
     Page,
-    example_changes,
     field_errors,
     form_page_requires,
     page_requires,
@@ -164,31 +160,11 @@ FILE_INPUT = {
 }
 
 
-def licence_price(campaign: Any) -> dict[str, Any]:
-    """The licence's price terms for a task: its rate, per item or per minute of
-    recording as the task pays (so the licence says what the task pays for)."""
-    return {
-        "price_minor": campaign.rate_minor,
-        "currency": campaign.currency,
-        "price_unit": "minute" if campaign.pay_basis.value == "per_minute" else "item",
-    }
-
-
 def task_licence(page: Page, campaign: Any, fee_percent: int) -> list[tuple[str, str | None]]:
-    """The campaign's licence template with its rate, in plain words, risks flagged, the
-    money as a sale of it would be charged (``orders.unit_pay``)."""
-    name = campaign.licence_template
-    terms = licences.build_licence(
-        template=name,
-        changes={
-            # The template's own title: the summary translates it.
-            **licence_price(campaign),
-            "valid_from": utcnow(),
-            **example_changes(page, campaign.licence_template),
-        },
-        licence_id=f"task-{campaign.id}",
-    )
-    return explain_flagged(terms, page.lang, orders.unit_pay(terms, fee_percent))
+    """The licence accepting the task offers (``licences.task_licence``), in plain words,
+    risks flagged, the money as a sale of it would be charged."""
+    terms = licences.task_licence(campaign, page._)
+    return licences.explain_terms(terms, page.lang, fee_percent)
 
 
 @router.get("/tasks")
@@ -197,7 +173,7 @@ def tasks(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
-    floors = campaigns.PayFloors.from_settings(svc.settings)
+    floors = svc.policy.pay_floors
     shown = [
         task_view(page, c, unit, floors)
         for c in campaigns.list_campaigns(unit, page.actor)
@@ -222,8 +198,8 @@ def task(
     return render(
         page,
         "task.html",
-        task=task_view(page, campaign, unit, campaigns.PayFloors.from_settings(svc.settings)),
-        sentences=task_licence(page, campaign, svc.settings.platform_fee_percent),
+        task=task_view(page, campaign, unit, svc.policy.pay_floors),
+        sentences=task_licence(page, campaign, svc.policy.platform_fee_percent),
         bonus=bonus,
         errors={},
     )
@@ -235,21 +211,8 @@ def accept_task(
     page: Page = page_requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    """Accepting a task makes the contributor's offer from its licence template at its
-    rate; consent for each item is given with that offer when the item is uploaded."""
-    campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
-    if campaign.state.value != "open":
-        raise NotFound("no such campaign")
-    offer = licences.create_offer(
-        unit,
-        page.actor,
-        template=campaign.licence_template,
-        changes={
-            "title": f"{campaign.title}"[:200],
-            **licence_price(campaign),
-            **example_changes(page, campaign.licence_template),
-        },
-    )
+    """Accepting a task makes the contributor's offer (``licences.accept_task``)."""
+    offer = licences.accept_task(unit, page.actor, campaign_id, page._)
     return RedirectResponse(f"/tasks/{campaign_id}/capture?offer={offer.id}", status_code=303)
 
 
@@ -461,7 +424,7 @@ def _licences_page(
         "my_licences.html",
         status,
         offers=[
-            (offer, _offer_sentences(page, unit, offer, svc.settings.platform_fee_percent))
+            (offer, _offer_sentences(page, unit, offer, svc.policy.platform_fee_percent))
             for offer in licences.list_my_offers(unit, page.actor)
         ],
         consents=consent.list_my_consents(unit, page.actor),
@@ -517,7 +480,7 @@ def _offer_sentences(
     charges and pays it, the exclusive holder and named buyers by name."""
     terms = offer.terms()
     names = licences.organisation_names(unit, {*terms.offered_to, terms.exclusive_to or ""})
-    return explain_flagged(terms, page.lang, orders.unit_pay(terms, fee_percent), names)
+    return licences.explain_terms(terms, page.lang, fee_percent, names)
 
 
 def _approval_view(page: Page, row: ReplicaApproval) -> dict[str, Any]:
@@ -577,7 +540,7 @@ def _earnings(
         "earnings.html",
         status,
         statement=statement,
-        payouts=payouts.payout_page(unit, page.actor, money.payout_minimum(svc.settings)),
+        payouts=payouts.payout_page(unit, page.actor, svc.policy.minimum_payout),
         key=uuid.uuid4().hex,
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),
@@ -618,7 +581,7 @@ def payout(
             value,
             idempotency_key or uuid.uuid4().hex,
             method_id=int(method),
-            minimum=money.payout_minimum(svc.settings),
+            minimum=svc.policy.minimum_payout,
         )
     except NotFound:
         errors = {"method": [page._("Choose where to be paid.")]}

@@ -57,10 +57,6 @@ FORM_DEFAULTS = {
 }
 
 
-def _floors(svc: Services) -> campaigns.PayFloors:
-    return campaigns.PayFloors.from_settings(svc.settings)
-
-
 def _check(page: Page, svc: Services, form: dict[str, str]) -> dict[str, Any] | None:
     """The typed terms against the pay floor, in the reader's words; None until a rate and
     an effort are typed (or when they cannot be read, which the form then says)."""
@@ -69,7 +65,7 @@ def _check(page: Page, svc: Services, form: dict[str, str]) -> dict[str, Any] | 
         minutes = int(form.get("expected_minutes", ""))
         if minutes < 1:
             return None
-        check = campaigns.check_terms(rate, minutes, None, _floors(svc))
+        check = campaigns.check_terms(rate, minutes, None, svc.policy.pay_floors)
     except (InvalidInput, ValueError, CurrencyMismatch):
         return None
     return {
@@ -103,7 +99,7 @@ def managed(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
-    floors = _floors(svc)
+    floors = svc.policy.pay_floors
     shown = [
         task_view(page, c, unit, floors) for c in campaigns.list_managed_campaigns(unit, page.actor)
     ]
@@ -220,13 +216,13 @@ FIELDS = {
 def _campaign_page(
     page: Page, svc: Services, unit: UnitOfWork, campaign_id: RowId, status: int = 200, **extra: Any
 ) -> HTMLResponse:
-    progress = campaigns.campaign_progress(unit, page.actor, campaign_id, _floors(svc))
+    progress = campaigns.campaign_progress(unit, page.actor, campaign_id, svc.policy.pay_floors)
     return render(
         page,
         "campaign.html",
         status,
         p=progress,
-        task=task_view(page, progress.campaign, unit, _floors(svc)),
+        task=task_view(page, progress.campaign, unit, svc.policy.pay_floors),
         key=uuid.uuid4().hex,
         suggested=_typed(progress.shortfall) if progress.shortfall.is_positive else "",
         errors=extra.pop("errors", {}),
@@ -254,7 +250,9 @@ def fund(
     amount: str = Form(""),
     idempotency_key: str = Form(""),
 ) -> Response:
-    campaign = campaigns.campaign_progress(unit, page.actor, campaign_id, _floors(svc)).campaign
+    campaign = campaigns.campaign_progress(
+        unit, page.actor, campaign_id, svc.policy.pay_floors
+    ).campaign
     try:
         value = Money(_minor(amount, campaign.currency, "amount"), campaign.currency)
         money.fund_campaign_escrow(
@@ -284,7 +282,7 @@ def open_(
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     try:
-        campaigns.open_campaign(unit, page.actor, campaign_id, _floors(svc))
+        campaigns.open_campaign(unit, page.actor, campaign_id, svc.policy.pay_floors)
     except DomainError as exc:
         if exc.status in (401, 403, 404):
             raise
@@ -331,7 +329,7 @@ def resume(
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     try:
-        campaigns.resume_campaign(unit, page.actor, campaign_id, _floors(svc))
+        campaigns.resume_campaign(unit, page.actor, campaign_id, svc.policy.pay_floors)
     except InvalidInput:
         unit.rollback()
         below_floor = OPEN_REFUSALS["invalid_input"]  # a msgid; not a literal in _()

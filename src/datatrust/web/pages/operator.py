@@ -12,7 +12,6 @@ from datatrust.bootstrap import Services
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import DomainError, NotFound
 from datatrust.domain.items import ItemKind
-from datatrust.domain.money import Money
 from datatrust.domain.permissions import Permission
 from datatrust.services import accounts, campaigns, incidents, money
 from datatrust.services.audit import verify_audit_log
@@ -71,7 +70,7 @@ def operator_campaigns(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
-    floors = campaigns.PayFloors.from_settings(svc.settings)
+    floors = svc.policy.pay_floors
     shown = [task_view(page, c, unit, floors) for c in campaigns.list_campaigns(unit, page.actor)]
     return render(page, "campaigns.html", tasks=shown)
 
@@ -131,14 +130,13 @@ def instance_settings(
     page: Page = page_requires(Permission.INSTANCE_MANAGE), svc: Services = Depends(services)
 ) -> HTMLResponse:
     """Read-only: the instance's pay floor, platform fee and denied industries."""
-    settings = svc.settings
-    floor = show_money(page, Money(settings.pay_floor_minor_per_hour, settings.pay_floor_currency))
+    policy = svc.policy
     return render(
         page,
         "settings.html",
-        floor=floor,
-        fee=settings.platform_fee_percent,
-        denied=sorted(settings.denied_industries),
+        floor=show_money(page, policy.pay_floors.floor_for(None)),
+        fee=policy.platform_fee_percent,
+        denied=sorted(policy.denied_industries),
     )
 
 
