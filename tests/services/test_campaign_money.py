@@ -338,7 +338,7 @@ def test_below_the_floor_the_rate_rises_the_campaign_pauses_and_paid_work_is_top
     # A re-run pays nobody twice.
     with services.uow() as uow:
         assert payfloor.recheck_pay_floor(uow, floor_campaign.id, FLOOR) is None
-        payfloor.pay_floor_topups(uow, uow.get(Campaign, floor_campaign.id))
+        campaigns.pay_floor_topups(uow, uow.get(Campaign, floor_campaign.id))
         uow.commit()
     assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(534)
 
@@ -644,7 +644,7 @@ def test_a_top_up_for_work_paid_with_its_bonus_in_one_entry_does_not_count_the_b
         uow.get(Campaign, campaign.id).rate_minor = 534  # then a recheck raised the rate
         uow.commit()
     with services.uow() as uow:
-        assert payfloor.pay_floor_topups(uow, uow.get(Campaign, campaign.id)).is_zero
+        assert campaigns.pay_floor_topups(uow, uow.get(Campaign, campaign.id)).is_zero
         uow.commit()
     # The work is owed 5.34 - 2.50; the bonus already paid stays the contributor's.
     assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(300 + 284)

@@ -35,6 +35,7 @@ from datatrust.domain.errors import (
     PermissionDenied,
 )
 from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.payfloor import PayFloorCheck, PayFloors, check_pay_floor
 from datatrust.domain.permissions import Actor, Permission, Role, authorize, can
@@ -47,6 +48,9 @@ from datatrust.services.storage import EncryptedStorage
 log = logging.getLogger(__name__)
 
 COVERED = (ItemStatus.ACCEPTED, ItemStatus.LISTED)
+# Queued by every acceptance in a campaign with pay terms; handled by the pay-floor
+# service (``payfloor.recheck_job``), which imports this module, never the other way.
+PAY_FLOOR_RECHECK_JOB = "payfloor.recheck"
 MAX_EXPECTED_MINUTES = 24 * 60
 
 
@@ -329,6 +333,73 @@ def coverage_bonus_key(h3_cell: str) -> str:
     return f"coverage-bonus:{h3_cell}"
 
 
+def topups_due(uow: UnitOfWork, campaign: Campaign) -> list[tuple[Item, str, Money]]:
+    """(item, entry key, amount) for every item paid below the campaign's current rate
+    whose difference is not booked yet."""
+    ledger = uow.queries.ledger
+    due = []
+    for item in uow.all(Item, order_by="id", campaign_id=campaign.id, status=ItemStatus.LISTED):
+        key = f"floor-topup:{item.id}:{campaign.rate_minor}"
+        paid = ledger.entry(f"item-pay:{item.id}")
+        if paid is None or ledger.entry(key) is not None:
+            continue
+        payable = AccountRef.contributor_payable(item.owner_id, campaign.currency)
+        owed = item_pay(campaign, item) - _paid_for_work(campaign, item, paid.amount_for(payable))
+        if owed.is_positive:
+            due.append((item, key, owed))
+    return due
+
+
+def _paid_for_work(campaign: Campaign, item: Item, paid: Money) -> Money:
+    """What an ``item-pay:<id>`` entry paid for the work alone. Items accepted before the
+    coverage bonus had its own entry were paid their terms' rate *plus* the promised
+    bonus in that one entry (and their report has no ``coverage_bonus_paid_minor``); the
+    bonus part is not work pay, so a top-up must not count it."""
+    terms = (item.report or {}).get("campaign") or {}
+    promised = Money(int(terms.get("coverage_bonus_minor") or 0), campaign.currency)
+    if promised.is_positive and "coverage_bonus_paid_minor" not in terms:
+        at_terms = pay_at(campaign, item, int(terms.get("rate_minor", campaign.rate_minor)))
+        if paid == at_terms + promised:
+            return at_terms
+    return paid
+
+
+def pay_floor_topups(uow: UnitOfWork, campaign: Campaign) -> Money:
+    """Pay every item already paid below the campaign's current rate the difference from
+    escrow (``floor-topup:<item>:<rate>``, once each), as far as escrow holds it; returns
+    what is still owed for want of escrow. Does not commit."""
+    escrow = AccountRef.escrow(campaign.id or 0, campaign.currency)
+    unpaid = Money.zero(campaign.currency)
+    for item, key, owed in topups_due(uow, campaign):
+        if uow.queries.ledger.balance(escrow) < owed:
+            unpaid = unpaid + owed
+            continue
+        money.pay_from_escrow(
+            uow,
+            campaign.id or 0,
+            item.owner_id,
+            owed,
+            item.id or 0,
+            key=key,
+            kind="floor_topup",
+            memo=f"Pay-floor top-up for item {item.id} (rate now {campaign.rate})",
+            tag=AuditTag.PAYFLOOR_TOPUP,
+            rate_minor=campaign.rate_minor,
+        )
+    return unpaid
+
+
+def _queue_pay_floor_recheck(uow: UnitOfWork, campaign_id: int, item_id: int) -> None:
+    """Work was accepted: the pay-floor service rechecks the campaign's rate against its
+    measured effort after commit (``payfloor.recheck_job``, which does nothing until
+    enough submissions qualify or once it has rechecked), for campaigns with pay terms
+    not rechecked yet. Does not commit."""
+    terms = uow.get(CampaignPayTerms, campaign_id)
+    if terms is not None and terms.rechecked_at is None:
+        key = f"{PAY_FLOOR_RECHECK_JOB}:{campaign_id}:item:{item_id}"
+        uow.enqueue(PAY_FLOOR_RECHECK_JOB, {"campaign_id": campaign_id}, key=key)
+
+
 def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "system") -> Money:
     """For a closed campaign, return escrow to the buyer (the platform, for its own
     campaigns), keeping what items still waiting for review (or still in the pipeline, at
@@ -337,9 +408,6 @@ def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "sy
     pending, the rest returns. Idempotent; does not commit."""
     if campaign.state is not CampaignState.CLOSED:
         return Money.zero(campaign.currency)
-    # payfloor imports this module; imported here to keep the import one-way.
-    from datatrust.services.payfloor import pay_floor_topups
-
     keep = pay_floor_topups(uow, campaign)
     for item in uow.all(Item, campaign_id=campaign.id, status=ItemStatus.ACCEPTED):
         if _waiting(item, campaign.id or 0):
@@ -704,10 +772,7 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
         item.move_to(ItemStatus.LISTED)
         uow.record(AuditTag.ITEM_LIST, "system", "item", item.id, by=by)
         if campaign is not None:
-            # payfloor imports this module; imported here to keep the import one-way.
-            from datatrust.services.payfloor import queue_recheck_if_due
-
-            queue_recheck_if_due(uow, campaign.id or 0)
+            _queue_pay_floor_recheck(uow, campaign.id or 0, item.id or 0)
             # Paid in the same transaction as the acceptance: both happen or neither.
             owed = item_pay(campaign, item)
             if owed.is_positive:

@@ -16,8 +16,9 @@ What counts, so that no one contributor can set the rate (and drain escrow):
   (``domain.payfloor.contributor_efforts``); the campaign's effort is the upper median of
   those.
 
-The recheck is queued when a submission is linked or an item is listed and at least
-``RECHECK_AFTER`` qualifying submissions exist. When the rate falls short:
+The recheck is queued when a submission is linked and at least ``RECHECK_AFTER``
+qualifying submissions exist, and after every acceptance (``campaigns`` queues it; it
+does nothing while fewer qualify). When the rate falls short:
 
 1. the campaign's rate becomes the required rate (``campaign_pay_terms.required_rate_minor``
    records it), so every item accepted from now on is paid at it;
@@ -45,7 +46,6 @@ from datatrust.domain.campaigns import Campaign, CampaignPayTerms, PayBasis, Tas
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict
 from datatrust.domain.items import Item, ItemStatus
-from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.payfloor import PayFloors
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize, can
@@ -55,7 +55,7 @@ from datatrust.services.jobs import JobContext, job
 from datatrust.services.ports import UnitOfWork
 
 RECHECK_AFTER = rules.DEFAULT_RECHECK_AFTER
-RECHECK_JOB = "payfloor.recheck"
+RECHECK_JOB = campaigns.PAY_FLOOR_RECHECK_JOB
 STALE_START = timedelta(hours=24)
 EFFORT_CAP_FACTOR = 4
 MEASURED = (ItemStatus.ACCEPTED, ItemStatus.LISTED)
@@ -219,7 +219,7 @@ def recheck_pay_floor(
             new_rate_minor=campaign.rate_minor,
         )
         uow.flush()
-        pay_floor_topups(uow, campaign)
+        campaigns.pay_floor_topups(uow, campaign)
     uow.commit()
     return result
 
@@ -228,66 +228,6 @@ def recheck_pay_floor(
 def recheck_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     """Outbox job queued by the submission that reaches ``RECHECK_AFTER``. Idempotent."""
     recheck_pay_floor(uow, int(payload["campaign_id"]), ctx.services.policy.pay_floors)
-
-
-def _topups_due(uow: UnitOfWork, campaign: Campaign) -> list[tuple[Item, str, Money]]:
-    """(item, entry key, amount) for every item paid below the campaign's current rate
-    whose difference is not booked yet."""
-    ledger = uow.queries.ledger
-    due = []
-    for item in uow.all(Item, order_by="id", campaign_id=campaign.id, status=ItemStatus.LISTED):
-        key = f"floor-topup:{item.id}:{campaign.rate_minor}"
-        paid = ledger.entry(f"item-pay:{item.id}")
-        if paid is None or ledger.entry(key) is not None:
-            continue
-        payable = AccountRef.contributor_payable(item.owner_id, campaign.currency)
-        owed = campaigns.item_pay(campaign, item) - _paid_for_work(
-            campaign, item, paid.amount_for(payable)
-        )
-        if owed.is_positive:
-            due.append((item, key, owed))
-    return due
-
-
-def _paid_for_work(campaign: Campaign, item: Item, paid: Money) -> Money:
-    """What an ``item-pay:<id>`` entry paid for the work alone. Items accepted before the
-    coverage bonus had its own entry were paid their terms' rate *plus* the promised
-    bonus in that one entry (and their report has no ``coverage_bonus_paid_minor``); the
-    bonus part is not work pay, so a top-up must not count it."""
-    terms = (item.report or {}).get("campaign") or {}
-    promised = Money(int(terms.get("coverage_bonus_minor") or 0), campaign.currency)
-    if promised.is_positive and "coverage_bonus_paid_minor" not in terms:
-        at_terms = campaigns.pay_at(
-            campaign, item, int(terms.get("rate_minor", campaign.rate_minor))
-        )
-        if paid == at_terms + promised:
-            return at_terms
-    return paid
-
-
-def pay_floor_topups(uow: UnitOfWork, campaign: Campaign) -> Money:
-    """Pay every item already paid below the campaign's current rate the difference from
-    escrow (``floor-topup:<item>:<rate>``, once each), as far as escrow holds it; returns
-    what is still owed for want of escrow. Does not commit."""
-    escrow = AccountRef.escrow(campaign.id or 0, campaign.currency)
-    unpaid = Money.zero(campaign.currency)
-    for item, key, owed in _topups_due(uow, campaign):
-        if uow.queries.ledger.balance(escrow) < owed:
-            unpaid = unpaid + owed
-            continue
-        money.pay_from_escrow(
-            uow,
-            campaign.id or 0,
-            item.owner_id,
-            owed,
-            item.id or 0,
-            key=key,
-            kind="floor_topup",
-            memo=f"Pay-floor top-up for item {item.id} (rate now {campaign.rate})",
-            tag=AuditTag.PAYFLOOR_TOPUP,
-            rate_minor=campaign.rate_minor,
-        )
-    return unpaid
 
 
 # --------------------------------------------------------------------------- reopening
@@ -336,7 +276,8 @@ def _state(uow: UnitOfWork, campaign: Campaign, unpaid: Money | None = None) -> 
     if paused:
         if unpaid is None:
             unpaid = sum(
-                (owed for _, _, owed in _topups_due(uow, campaign)), Money.zero(campaign.currency)
+                (owed for _, _, owed in campaigns.topups_due(uow, campaign)),
+                Money.zero(campaign.currency),
             )
         needed = rules.escrow_to_reopen(
             campaign.rate * campaigns.units_per_item(campaign),
@@ -374,7 +315,7 @@ def reopen_if_covered(uow: UnitOfWork, campaign: Campaign, *, actor: str = "syst
     terms = uow.get(CampaignPayTerms, campaign.id)
     if terms is None or not terms.paused:
         return True
-    unpaid = pay_floor_topups(uow, campaign)
+    unpaid = campaigns.pay_floor_topups(uow, campaign)
     state = _state(uow, campaign, unpaid)
     if state.escrow < state.needed or unpaid.is_positive:
         return False
