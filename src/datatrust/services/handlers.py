@@ -41,6 +41,7 @@ CORE_JOBS: tuple[Handler, ...] = (
     payfloor.recheck_job,
     mail.send_job,
     accounts.send_sign_up_mail,
+    accounts.send_password_reset_mail,
     rights.purge_erased,
     incidents.remind_job,
     webhooks.push_job,
