@@ -42,6 +42,7 @@ CORE_JOBS: tuple[Handler, ...] = (
     mail.send_job,
     accounts.send_sign_up_mail,
     accounts.send_password_reset_mail,
+    accounts.send_security_notice,
     rights.purge_erased,
     incidents.remind_job,
     webhooks.push_job,
