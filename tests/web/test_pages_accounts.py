@@ -216,3 +216,60 @@ def test_a_stolen_session_cannot_guess_the_password_through_the_change_form(
     assert hindi in refused.text
     with services.uow() as uow:  # the right password, tried while refused, changed nothing
         assert services.hasher.verify(uow.one(User, email=lerato).password_hash, PASSWORD)
+
+
+TOKEN_SHOWN = re.compile(r'<code id="new-token">(dt_[A-Za-z0-9_-]+)</code>')
+
+
+def test_api_tokens_are_made_shown_once_and_revoked_on_their_own_page(
+    client, services, people, lerato
+):
+    """Issue 18 §9: a page to list, create (a name, how long it works, what it may do) and
+    revoke API tokens, in the reader's language, its forms under CSRF; the secret is on
+    the answer that made it and nowhere after."""
+    empty = client.get("/my/tokens?lang=zu")
+    assert empty.status_code == 200
+    assert "Amathokheni e-API" in empty.text and "Awekho amathokheni okwamanje." in empty.text
+    assert 'href="/my/tokens"' in client.get("/my/account").text
+    forged = client.post("/my/tokens", data={"name": "from elsewhere", "days": "30"})
+    assert forged.status_code == 403  # no CSRF token: another site cannot make one
+    unnamed = post_form(client, "/my/tokens?lang=zu", "/my/tokens", data={"name": " "})
+    assert unnamed.status_code == 422 and "nikeza ithokheni igama" in unnamed.text
+
+    made = post_form(
+        client,
+        "/my/tokens?lang=hi",
+        "/my/tokens",
+        data={"name": "phone uploads", "days": "30", "access": "read"},
+    )
+    assert made.status_code == 201 and made.headers["cache-control"] == "no-store"
+    assert "इसे अभी कॉपी करें" in made.text
+    secret = TOKEN_SHOWN.search(made.text).group(1)  # type: ignore[union-attr]
+    bearer = {"Authorization": f"Bearer {secret}"}
+    client.cookies.clear()
+    assert client.get("/api/me", headers=bearer).json()["email"] == lerato
+    read_only = client.post("/api/me/erase", json={"confirm": "erase me"}, headers=bearer)
+    assert read_only.status_code == 403  # "read only" cannot write
+    signed = sign_in(client, lerato, PASSWORD)
+    assert signed.status_code == 303
+
+    listed = client.get("/my/tokens?lang=hi")
+    assert secret not in listed.text and f"…{secret[3:10]}…" in listed.text  # its start
+    assert "phone uploads" in listed.text and "केवल पढ़ना" in listed.text
+    with services.uow() as uow:
+        actor = accounts.actor_for(uow, uow.one(User, email=lerato))
+        (token,) = accounts.list_api_tokens(uow, actor)
+    assert round((token.expires_at - token.created_at).total_seconds() / 86400) == 30
+    someone_elses = client.post(f"/my/tokens/{token.id}/revoke", headers=people["other"].headers)
+    assert someone_elses.status_code == 404
+    assert client.get("/api/me", headers=bearer).status_code == 200  # still works
+    revoked = post_form(
+        client, "/my/tokens", f"/my/tokens/{token.id}/revoke", data={}, follow_redirects=False
+    )
+    assert revoked.status_code == 303
+    client.cookies.clear()
+    assert client.get("/api/me", headers=bearer).status_code == 401
+    sign_in(client, lerato, PASSWORD)
+    after = client.get("/my/tokens?lang=zu")
+    assert "Ithokheni ihoxisiwe: ayisasebenzi." not in after.text  # said once, on the redirect
+    assert "Ihoxiswe ngo-" in after.text and f"/my/tokens/{token.id}/revoke" not in after.text

@@ -1018,6 +1018,30 @@ def create_api_token(
     return NewToken(token, secret)
 
 
+# What a token made on the tokens page may do: everything its owner reads, or all the
+# owner may do. (The API takes any list of permissions the owner has.)
+TOKEN_ACCESS = ("read", "all")
+
+
+def token_scopes(actor: Actor, access: str) -> list[str]:
+    """The permissions ``access`` (one of ``TOKEN_ACCESS``) stands for, for ``actor``'s
+    role; [] for an unknown one (``create_api_token`` then names the problem)."""
+    mine = sorted(p.value for p in ROLE_PERMISSIONS[actor.role])
+    if access == "all":
+        return mine
+    if access == "read":
+        return [p for p in mine if p.endswith(":read")]
+    return []
+
+
+def token_access(actor: Actor, token: ApiToken) -> str:
+    """``"read"``, ``"all"`` or ``"custom"``: which of the page's choices ``token`` has."""
+    for access in TOKEN_ACCESS:
+        if sorted(token.scopes) == token_scopes(actor, access):
+            return access
+    return "custom"
+
+
 def list_api_tokens(uow: UnitOfWork, actor: Actor) -> list[ApiToken]:
     authorize(actor, Permission.TOKEN_READ)
     return uow.all(ApiToken, user_id=actor.user_id, order_by="-id")

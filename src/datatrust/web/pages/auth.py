@@ -9,12 +9,13 @@ from fastapi import Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from datatrust.bootstrap import Services
+from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import DomainError, InvalidInput, RateLimited, SecondFactorRequired
 from datatrust.domain.permissions import Permission, Role
 from datatrust.services import accounts, licences, rights
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.uploads import Staging
-from datatrust.web.deps import SESSION_COOKIE, services, unit_of_work
+from datatrust.web.deps import SESSION_COOKIE, RowId, services, unit_of_work
 from datatrust.web.errors import set_retry_after
 from datatrust.web.pages.common import (
     HOME_FOR,
@@ -394,6 +395,77 @@ def disable_two_step(
         errors = field_errors(page, exc, "code")
         return _account(page, unit, 422, errors=errors)
     return RedirectResponse("/my/account", status_code=303)
+
+
+# --- API tokens ------------------------------------------------------------------------
+
+TOKEN_DAYS = (30, 90, 365)
+
+
+def _tokens_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> HTMLResponse:
+    now = utcnow()
+    tokens = [
+        {
+            "token": t,
+            "access": accounts.token_access(page.actor, t),
+            "state": "revoked"
+            if t.revoked_at
+            else ("expired" if as_utc(t.expires_at) <= now else "live"),
+        }
+        for t in accounts.list_api_tokens(unit, page.actor)
+    ]
+    context: dict[str, Any] = {"form": {}, "errors": {}, "new_token": None} | extra
+    response = render(
+        page,
+        "tokens.html",
+        status,
+        tokens=tokens,
+        days_choices=TOKEN_DAYS,
+        done=page.request.query_params.get("done", ""),
+        **context,
+    )
+    response.headers["Cache-Control"] = "no-store"  # a new token's secret is on it once
+    return response
+
+
+@router.get("/my/tokens")
+def my_tokens(
+    page: Page = page_requires(Permission.TOKEN_READ), unit: UnitOfWork = unit_of_work()
+) -> HTMLResponse:
+    return _tokens_page(page, unit)
+
+
+@router.post("/my/tokens")
+def create_token(
+    page: Page = page_requires(Permission.TOKEN_CREATE),
+    unit: UnitOfWork = unit_of_work(),
+    name: str = Form(""),
+    days: str = Form("90"),
+    access: str = Form("read"),
+) -> HTMLResponse:
+    """The new token's secret is shown on this answer only (it is stored as a hash)."""
+    form = {"name": name, "days": days, "access": access}
+    try:
+        made = accounts.create_api_token(
+            unit,
+            page.actor,
+            name=name,
+            scopes=accounts.token_scopes(page.actor, access),
+            days=int(days) if days.isdigit() and len(days) < 5 else 0,
+        )
+    except InvalidInput as exc:
+        return _tokens_page(page, unit, 422, form=form, errors=field_errors(page, exc, "name"))
+    return _tokens_page(page, unit, 201, new_token=made.secret, new_token_id=made.token.id)
+
+
+@router.post("/my/tokens/{token_id}/revoke")
+def revoke_token(
+    token_id: RowId,
+    page: Page = page_requires(Permission.TOKEN_REVOKE),
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    accounts.revoke_api_token(unit, page.actor, token_id)
+    return RedirectResponse("/my/tokens?done=revoked", status_code=303)
 
 
 @router.get("/my/account/export")
