@@ -28,6 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
+from datatrust.adapters.db.migrations.frozen import FieldSealer
+
 revision = "0016"
 down_revision = "0015"
 branch_labels = None
@@ -51,9 +53,7 @@ def upgrade() -> None:
     if master_key is None:
         log.warning("migration 0016: no master key given; existing rows were not sealed")
         return
-    from datatrust.adapters.crypto import AesGcmCipher
-
-    _convert(op.get_bind(), AesGcmCipher(master_key))
+    _convert(op.get_bind(), FieldSealer(master_key))
 
 
 def _json(value: Any) -> Any:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context, op
 
+from datatrust.adapters.db.migrations.frozen import FieldSealer
+
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
@@ -29,9 +31,7 @@ def upgrade() -> None:
     master_key = context.config.attributes.get("master_key")
     if master_key is None:
         return
-    from datatrust.adapters.crypto import AesGcmCipher
-
-    cipher = AesGcmCipher(master_key)
+    cipher = FieldSealer(master_key)
     bind = op.get_bind()
     rows = bind.execute(
         sa.text(

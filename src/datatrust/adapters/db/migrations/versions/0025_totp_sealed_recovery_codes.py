@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import context, op
 
+from datatrust.adapters.db.migrations.frozen import FieldSealer
+
 revision = "0025"
 down_revision = "0024"
 branch_labels = None
@@ -62,9 +64,7 @@ def upgrade() -> None:
     if master_key is None:
         log.warning("migration 0025: no master key given; existing TOTP secrets were not sealed")
         return
-    from datatrust.adapters.crypto import AesGcmCipher
-
-    seal_totp_secrets(op.get_bind(), AesGcmCipher(master_key))
+    seal_totp_secrets(op.get_bind(), FieldSealer(master_key))
 
 
 def seal_totp_secrets(bind: sa.engine.Connection, cipher) -> int:  # type: ignore[no-untyped-def]
