@@ -614,15 +614,18 @@ def test_a_sign_in_that_finds_no_free_hashing_slot_is_told_to_retry_and_not_coun
     assert signed.status_code == 200
 
 
-def test_counted_tries_older_than_the_window_are_forgotten_as_new_ones_come(client, services):
+def test_counted_tries_older_than_any_reader_looks_are_forgotten_as_new_ones_come(client, services):
     """Before, every failed sign-in and every sign-up stayed in ``sign_in_attempts`` for
-    ever, and each throttle check read an address's whole history. Nothing reads a try
-    older than the throttle's window, so counting a new one drops them."""
-    window = accounts.Throttle().window
+    ever, and each throttle check read an address's whole history. Nothing reads a row
+    older than ``TRIES_KEPT`` (the throttles look 15 minutes back, the reset mails an
+    hour), so counting a new try drops those; the reset mails' hour is still counted."""
+    kept = accounts.TRIES_KEPT
     with services.uow() as uow:
         for n in range(50):
-            old = utcnow() - window - timedelta(minutes=n + 1)
+            old = utcnow() - kept - timedelta(minutes=n + 1)
             uow.add(SignInAttempt(email=f"gone{n}@example.org", at=old, client=f"ip:10.0.0.{n}"))
+        half_hour = utcnow() - timedelta(minutes=30)  # past the throttle, within the hour
+        uow.add(SignInAttempt(email="", at=half_hour, client="password-reset:abc"))
         uow.add(SignInAttempt(email="recent@example.org", at=utcnow(), client="ip:10.1.1.1"))
         uow.commit()
     tried = client.post(
@@ -630,13 +633,38 @@ def test_counted_tries_older_than_the_window_are_forgotten_as_new_ones_come(clie
     )
     assert tried.status_code == 401
     with services.uow() as uow:
-        left = sorted(a.email for a in uow.all(SignInAttempt))
-    assert left == ["recent@example.org", "someone@example.org"]
+        left = sorted((a.email, a.client) for a in uow.all(SignInAttempt))
+    assert left == [
+        ("", "password-reset:abc"),
+        ("recent@example.org", "ip:10.1.1.1"),
+        ("someone@example.org", "ip:testclient"),
+    ]
     # A sign-up is counted the same way and forgets the same way.
-    _age_failures(services, int(window.total_seconds()) + 1)
+    _age_failures(services, int(kept.total_seconds()) + 1)
     client.post("/api/auth/sign-up", json={"email": "later@example.org", "password": PASSWORD})
     with services.uow() as uow:
         assert [a.client for a in uow.all(SignInAttempt)] == ["sign-up:ip:testclient"]
+
+
+def test_reset_mails_stay_capped_per_hour_while_failed_sign_ins_forget_old_tries(client, services):
+    """Forgetting old tries must not reopen the reset mails' hourly cap: a reset asked
+    for 20 minutes ago still counts after a failed sign-in elsewhere prunes the table."""
+    from datatrust.domain.accounts import User as Account
+
+    with services.uow() as uow:
+        uow.add(
+            Account(email="capped@example.org", password_hash="x", role=accounts.Role.CONTRIBUTOR)
+        )
+        uow.commit()
+    for _ in range(accounts.PASSWORD_RESET_MAILS_PER_HOUR):
+        with services.uow() as uow:
+            accounts.request_password_reset(uow, email="capped@example.org")
+    _age_failures(services, 20 * 60)
+    client.post("/api/auth/sign-in", json={"email": "x@example.org", "password": PASSWORD})
+    with services.uow() as uow:
+        accounts.request_password_reset(uow, email="capped@example.org")
+        jobs = uow.all(OutboxJob, job=accounts.PASSWORD_RESET_JOB)
+    assert len(jobs) == accounts.PASSWORD_RESET_MAILS_PER_HOUR
 
 
 # --- the owner hears of a recovery code used or two-step turned off -------------------------

@@ -117,6 +117,12 @@ def sign_up(
     return user
 
 
+# How far back anything reads ``sign_in_attempts``: the throttles' window (15 minutes)
+# and the reset mails counted per address per hour (``PASSWORD_RESET_MAILS_PER_HOUR``).
+# Older rows are forgotten as new ones are counted.
+TRIES_KEPT = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class Throttle:
     """Sign-in throttling. Within ``window``, an account (or a client) may fail
@@ -236,11 +242,11 @@ def sign_in(
 def _record_attempt(
     uow: UnitOfWork, *, email: str, client: str, now: datetime, throttle: Throttle
 ) -> SignInAttempt:
-    """Count one try (a sign-in, or a sign-up when ``email`` is empty) and forget those
-    older than the throttle's window. Nothing reads an older one (the audit log keeps
-    every failure); kept, the table grew with every failure ever made and each throttle
+    """Count one try (a sign-in, or a sign-up when ``email`` is empty) and forget every
+    counted row older than any reader looks back (``TRIES_KEPT``; the audit log keeps
+    every failure). Kept, the table grew with every failure ever made and each throttle
     check read a longer history."""
-    uow.queries.forget_sign_in_attempts(before=now - throttle.window)
+    uow.queries.forget_sign_in_attempts(before=now - max(throttle.window, TRIES_KEPT))
     attempt = SignInAttempt(email=email, at=now, client=client)
     uow.add(attempt)
     return attempt
