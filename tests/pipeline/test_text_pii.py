@@ -558,6 +558,8 @@ def test_sentences_that_make_a_word_a_name(text, name):
         "Pathak, Bawa and D’Alia ne refund de diya finally",  # a firm, curly apostrophe
         "dekhte is hafte milte hain",  # Hinglish "is" is "this"
         "rofl lol that was great",  # chat abbreviations
+        "heard from Klerksdorp yet?",  # towns are heard from too
+        "eGoli was lekker",  # an isiZulu town name is no lower-case name
     ],
 )
 def test_towns_and_words_that_a_sentence_shows_are_no_names(text):

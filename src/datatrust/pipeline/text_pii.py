@@ -1084,10 +1084,12 @@ _INTRODUCED_AFTER = re.compile(r"\s*(?:[,.!]|$|\s+(?:here|from|speaking|calling|
 # Things that come from people: "I got your number from Londisizwe"
 _FROM_PERSON = re.compile(
     r"\b(?:number|message|msg|call|text|email|mail|letter|gift|note|regards|love|hi|hello|"
-    r"greetings|card|money|parcel|heard|hear|hearing|lift|ride)\s+"
-    r"(?:back\s+)?from\s+$",
+    r"greetings|card|money|parcel|lift|ride)\s+from\s+$",
     re.IGNORECASE,
 )
+# "heard from X": a person more often than not, but towns are heard from too ("heard from
+# Klerksdorp yet?"), so this only keeps an unknown word from being taken for a town.
+_HEARD_FROM = re.compile(r"\b(?:heard|hear|hearing)\s+(?:back\s+)?from\s+$", re.IGNORECASE)
 _PERSON_NOUNS = re.compile(
     r"['’]s\s+(?:birthday|bday|mom|mum|mummy|mother|dad|papa|father|number|house|place|wife|"
     r"husband|son|"
@@ -1222,6 +1224,7 @@ def _place_or_firm(
             (
                 _FROM_AT.search(text, max(0, run[0].start - 8), run[0].start)
                 and not _FROM_PERSON.search(text, max(0, run[0].start - 20), run[0].start)
+                and not _HEARD_FROM.search(text, max(0, run[0].start - 20), run[0].start)
             )
             or _on_a_route(text, run, gz)
         )
@@ -1431,6 +1434,7 @@ def _named_by_context(
         return lower_ok  # "zanele and mbali are bringing drinks"
     if (
         kind == "o"
+        and tok.word.islower()  # not "eGoli", "iBhayi": isiZulu town names
         and len(tok.word) > 3
         and tok.key not in gz.english
         and _OPENING.fullmatch(text, 0, start)
