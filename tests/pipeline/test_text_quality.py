@@ -49,7 +49,7 @@ def test_every_pii_type_is_planted_in_the_corpus():
 
 
 # Measured on this sample (800 messages, seed 3), session 6: overall recall 0.998,
-# precision 0.981; PERSON 0.998 / 0.967, every other type 1.000 / 1.000. (Session 5:
+# precision 0.984; PERSON 0.998 / 0.972, every other type 1.000 / 1.000. (Session 5:
 # 0.970 / 0.983, PERSON 0.953 / 0.971, ADDRESS 0.990 / 1.000.) Most of the gain is Faker's
 # name lists, which hold the test half's own name locales: with those locales left out of
 # the list (scripts/build_locale_names.py --without …) the sample measures 0.976 / 0.983,
@@ -66,9 +66,9 @@ FLOORS = {
 
 
 # The held-out set (test templates, names from locales no list holds), same sample:
-# overall 0.958 / 0.980, PERSON 0.935 / 0.967, ADDRESS 1.000 / 1.000 (session 5: 0.948 /
+# overall 0.958 / 0.981, PERSON 0.935 / 0.969, ADDRESS 1.000 / 1.000 (session 5: 0.948 /
 # 0.981, PERSON 0.920 / 0.969).
-HOLDOUT_FLOORS = {"all": (0.94, 0.975), "PERSON": (0.91, 0.96), "ADDRESS": (0.98, 0.99)}
+HOLDOUT_FLOORS = {"all": (0.95, 0.975), "PERSON": (0.92, 0.96), "ADDRESS": (0.98, 0.99)}
 
 
 @pytest.mark.parametrize(("half", "floors"), [("test", FLOORS), ("holdout", HOLDOUT_FLOORS)])
