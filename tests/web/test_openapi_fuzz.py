@@ -180,3 +180,51 @@ def test_public_documents_answer_odd_names_with_not_found_not_a_server_error(cli
     ):
         answer = client.get(path)
         assert answer.status_code in (404, 422), (path, answer.status_code, answer.text)
+
+
+# Operations whose success is not a JSON object of ours, each with its reason.
+NOT_OUR_JSON = {
+    ("get", "/api/items/{item_id}/original"): "the contributor's own file, as uploaded",
+    ("get", "/api/items/{item_id}/preview"): "the de-identified file",
+    ("get", "/api/campaigns/{campaign_id}/review/{item_id}/preview"): "the de-identified file",
+    ("get", "/api/snapshots/{snapshot_id}/files/{name}"): "a snapshot's shard or manifest",
+    ("get", "/api/me/export"): "an archive of everything held about the caller",
+    ("get", "/api/receipts/{receipt_id}"): "a signed receipt, as a file to keep",
+    ("get", "/api/licences/{offer_id}/odrl"): "an ODRL 2.2 JSON-LD document",
+    ("get", "/api/buyers/agreements/{agreement_id}/odrl"): "an ODRL 2.2 JSON-LD document",
+    ("get", "/licences/{licence_id}/v{version}"): "an ODRL 2.2 JSON-LD document",
+    ("get", "/licences/{licence_id}/v{version}/agreements/{agreement_id}"): "ODRL JSON-LD",
+    ("post", "/files/"): "tus: the answer is in its headers",
+    ("options", "/files/"): "tus: the answer is in its headers",
+    ("head", "/files/{upload_id}"): "tus: the answer is in its headers",
+    ("patch", "/files/{upload_id}"): "tus: the answer is in its headers",
+    ("delete", "/files/{upload_id}"): "tus: the answer is in its headers",
+}
+
+
+def _declares_fields(schema: dict, document: dict) -> bool:
+    """Whether ``schema`` names what the answer holds: a model, or a list or map of them."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        return bool(document["components"]["schemas"][name].get("properties"))
+    if schema.get("type") == "array":
+        return _declares_fields(schema.get("items", {}), document)
+    extra = schema.get("additionalProperties")
+    return schema.get("type") == "object" and isinstance(extra, dict) and bool(extra)
+
+
+def test_every_json_answer_declares_its_fields(client):
+    """A route returning a bare dict is documented as "any object": the fuzz run above
+    then checks nothing of what it answers."""
+    document = client.get("/openapi.json").json()
+    loose = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if (method, path) in NOT_OUR_JSON:
+                continue
+            for status, response in operation["responses"].items():
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                loose_here = schema is not None and not _declares_fields(schema, document)
+                if status.startswith("2") and loose_here:
+                    loose.append(f"{method.upper()} {path} {status}")
+    assert loose == []

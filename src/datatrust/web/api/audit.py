@@ -7,7 +7,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import missed
 from datatrust.services.audit import sign_checkpoint, verify_audit_log
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.api.schemas import AuditCheckpointOut, AuditVerifyOut
+from datatrust.web.api.schemas import AuditCheckpointOut, AuditVerifyOut, Out
 from datatrust.web.deps import api_router, requires, services, unit_of_work
 
 router = api_router(prefix="/api/audit", tags=["audit"])
@@ -37,10 +37,17 @@ def checkpoint(
     return AuditCheckpointOut(**sign_checkpoint(unit, svc.signer).document())
 
 
+class MissedCountOut(Out):
+    item_kind: str
+    mark_kind: str
+    category: str
+    count: int
+
+
 @router.get("/missed")
 def missed_counts(
     actor: Actor = requires(Permission.AUDIT_READ), unit: UnitOfWork = unit_of_work()
-) -> list[dict]:
+) -> list[MissedCountOut]:
     """What contributors marked as missed by de-identification, counted by item kind, mark
     kind and category (no item, person or position)."""
-    return missed.count_missed(unit, actor)
+    return [MissedCountOut.model_validate(c) for c in missed.count_missed(unit, actor)]

@@ -6,6 +6,7 @@ service, render."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, Query, Response
@@ -19,7 +20,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.domain.snapshots import Snapshot
 from datatrust.services import orders, passport, revocations, samples, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.api.schemas import Strict
+from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
 
 router = api_router(tags=["buyers"])
@@ -74,49 +75,237 @@ class SampleIn(Strict):
     items: int = Field(default=3, ge=1, le=samples.SAMPLE_MAX_ITEMS)
 
 
-def order_out(order: Order) -> dict[str, Any]:
-    return {
-        "id": order.id,
-        "state": order.state,
-        "use": order.use,
-        "selected": len(order.item_ids),
-        "held": len(order.quote.get("held", [])),
-        "excluded": order.excluded,
-        "reasons": order.reasons,
-        "quote": order.quote,
-        "created_at": order.created_at.isoformat(),
-        "purchased_at": order.purchased_at.isoformat() if order.purchased_at else None,
-    }
+class OrderOut(Out):
+    id: int
+    state: str = Field(description="quoted, or purchased once bought.")
+    use: dict[str, Any] = Field(description="The declared use, as the licences check it.")
+    selected: int = Field(description="How many items the selection holds.")
+    held: int = Field(description="How many selected items wait on a replica approval.")
+    excluded: int
+    reasons: dict[str, int] = Field(description="Items left out, counted per reason code.")
+    quote: dict[str, Any]
+    created_at: datetime
+    purchased_at: datetime | None
 
 
-def agreement_out(a: AgreementRow) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "item_id": a.item_id,
-        "content_sha256": a.content_sha256,
-        "licence_id": f"{a.licence['id']}/v{a.licence['version']}",
-        "price_minor": a.price_minor,
-        "fee_minor": a.fee_minor,
-        "contributor_share_minor": a.contributor_share_minor,
-        "currency": a.currency,
-        "agreed_at": a.agreed_at.isoformat(),
-    }
+class AgreementOut(Out):
+    id: int
+    item_id: int
+    content_sha256: str
+    licence_id: str = Field(description="The licence agreed to, as ``<id>/v<version>``.")
+    price_minor: int
+    fee_minor: int
+    contributor_share_minor: int
+    currency: str
+    agreed_at: datetime
 
 
-def snapshot_out(s: Snapshot) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "order_id": s.order_id,
-        "version": s.version,
-        "state": s.state,
-        "items": len(s.item_ids),
-        "dropped": s.dropped,
-        "shards": s.shard_count,
-        "files": s.files,
-        "previous_id": s.previous_id,
-        "created_at": s.created_at.isoformat(),
-        "finished_at": s.finished_at.isoformat() if s.finished_at else None,
-    }
+class PurchasedOut(OrderOut):
+    agreements: list[AgreementOut]
+
+
+class SnapshotOut(Out):
+    id: int
+    order_id: int
+    version: str
+    state: str
+    items: int
+    dropped: dict[str, list[str]]
+    shards: int
+    files: dict[str, Any]
+    previous_id: int | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class SnapshotDownloadsOut(SnapshotOut):
+    downloads: dict[str, Any] | None = Field(
+        default=None, description="Signed links (valid one hour) once the snapshot is ready."
+    )
+
+
+class PriceRangeOut(Out):
+    min: int
+    max: int
+    sum: int
+    count: int
+
+
+class CatalogueAggregatesOut(Out):
+    total_duration_seconds: int
+    price_minor: dict[str, PriceRangeOut] = Field(description="Per currency.")
+
+
+class SampleLicenceOut(Out):
+    title: str
+    permitted_purposes: list[str]
+    permitted_actions: list[str]
+    valid_until: datetime
+
+
+class CatalogueSampleOut(Out):
+    kind: str
+    duration_seconds: int | None
+    region: str | None
+    language: str | None
+    quality: float | None
+    price_minor: int
+    currency: str
+    price_unit: str
+    licence: SampleLicenceOut
+
+
+class CatalogueOut(Out):
+    """What matches, counted and described; never item ids or anything raw."""
+
+    count: int
+    facets: dict[str, dict[str, int]]
+    aggregates: CatalogueAggregatesOut
+    sample: list[CatalogueSampleOut]
+
+
+class SampleShownOut(Out):
+    sample: int
+    kind: str
+    content_type: str
+    data_base64: str
+
+
+class EvaluationSampleOut(Out):
+    order_id: int
+    items: list[SampleShownOut]
+    not_previewable: int
+    limit: int
+    used: int
+    mark: str
+
+
+class FeedOut(Out):
+    feed: str = Field(description="The claims as a compact JWS (EdDSA).")
+    jwks_url: str
+    public_jwk: dict[str, str]
+    claims: dict[str, Any] = Field(description="The signed claims, unverified, for display.")
+
+
+class JwksOut(Out):
+    keys: list[dict[str, str]]
+
+
+class WebhookOut(Out):
+    id: int
+    url: str
+    created_at: datetime
+    failures_in_a_row: int
+    operator_alerted: bool
+
+
+class WebhookDeliveryOut(Out):
+    seq: int
+    attempt: int
+    at: datetime
+    ok: bool
+    status: int | None
+    error: str | None
+    duration_ms: int | None
+
+
+class WebhookStatusOut(Out):
+    webhook: WebhookOut | None
+    deliveries: list[WebhookDeliveryOut] = Field(description="Newest first.")
+
+
+class DeletionChoiceOut(Out):
+    snapshots: list[int] = Field(description="Downloaded snapshots holding the item.")
+    models: list[str] = Field(description="The model answers its licences allow.")
+
+
+class AcknowledgedOut(Out):
+    acknowledged: list[str]
+
+
+class AttestedNoticeOut(Out):
+    content_sha256: str
+    late: bool
+    at: datetime
+
+
+class AttestedOut(Out):
+    attested: list[AttestedNoticeOut]
+    signed_statement: str = Field(description="The statement as the platform signed it (JWS).")
+    statement: dict[str, Any] = Field(description="Its claims, unverified, for display.")
+
+
+class BuyerToldOut(Out):
+    buyer: str
+    told_at: datetime | None
+    deadline: datetime | None
+    acknowledged_at: datetime | None
+    attested_at: datetime | None
+    late: bool
+    overdue: bool
+
+
+class PassportEventOut(Out):
+    seq: int
+    at: datetime
+    tag: str
+    step: str
+    actor: str
+    actor_words: str
+    details: dict[str, Any]
+    hash: str
+
+
+class PassportOut(Out):
+    item_id: int
+    status: str
+    buyers: list[BuyerToldOut]
+    events: list[PassportEventOut]
+
+
+def order_out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.id or 0,
+        state=order.state,
+        use=order.use,
+        selected=len(order.item_ids),
+        held=len(order.quote.get("held", [])),
+        excluded=order.excluded,
+        reasons=order.reasons,
+        quote=order.quote,
+        created_at=order.created_at,
+        purchased_at=order.purchased_at,
+    )
+
+
+def agreement_out(a: AgreementRow) -> AgreementOut:
+    return AgreementOut(
+        id=a.id or 0,
+        item_id=a.item_id,
+        content_sha256=a.content_sha256,
+        licence_id=f"{a.licence['id']}/v{a.licence['version']}",
+        price_minor=a.price_minor,
+        fee_minor=a.fee_minor,
+        contributor_share_minor=a.contributor_share_minor,
+        currency=a.currency,
+        agreed_at=a.agreed_at,
+    )
+
+
+def snapshot_out(s: Snapshot) -> SnapshotOut:
+    return SnapshotOut(
+        id=s.id or 0,
+        order_id=s.order_id,
+        version=s.version,
+        state=s.state,
+        items=len(s.item_ids),
+        dropped=s.dropped,
+        shards=s.shard_count,
+        files=s.files,
+        previous_id=s.previous_id,
+        created_at=s.created_at,
+        finished_at=s.finished_at,
+    )
 
 
 @router.get("/api/buyers/catalogue")
@@ -135,9 +324,9 @@ def catalogue(
     territory: str | None = None,
     actor: Actor = requires(Permission.CATALOGUE_READ),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> CatalogueOut:
     filters = {k: v for k, v in locals().items() if k not in ("actor", "unit") and v is not None}
-    return orders.catalogue(unit, actor, filters)
+    return CatalogueOut.model_validate(orders.catalogue(unit, actor, filters))
 
 
 @router.post("/api/buyers/orders", status_code=201)
@@ -146,7 +335,7 @@ def declare_order(
     actor: Actor = requires(Permission.ORDER_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> OrderOut:
     order = orders.declare_order(
         unit,
         actor,
@@ -159,7 +348,7 @@ def declare_order(
 @router.get("/api/buyers/orders")
 def list_orders(
     actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = unit_of_work()
-) -> list[dict[str, Any]]:
+) -> list[OrderOut]:
     return [order_out(o) for o in orders.list_orders(unit, actor)]
 
 
@@ -168,7 +357,7 @@ def get_order(
     order_id: RowId,
     actor: Actor = requires(Permission.ORDER_READ),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> OrderOut:
     return order_out(orders.get_order(unit, actor, order_id))
 
 
@@ -178,14 +367,16 @@ def purchase(
     actor: Actor = requires(Permission.ORDER_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> PurchasedOut:
     order, agreements = orders.purchase_order(
         unit,
         actor,
         order_id,
         policy=svc.policy,
     )
-    return {**order_out(order), "agreements": [agreement_out(a) for a in agreements]}
+    return PurchasedOut(
+        **order_out(order).__dict__, agreements=[agreement_out(a) for a in agreements]
+    )
 
 
 @router.get("/api/buyers/orders/{order_id}/agreements")
@@ -193,7 +384,7 @@ def agreements(
     order_id: RowId,
     actor: Actor = requires(Permission.ORDER_READ),
     unit: UnitOfWork = unit_of_work(),
-) -> list[dict[str, Any]]:
+) -> list[AgreementOut]:
     return [agreement_out(a) for a in orders.agreements_of(unit, actor, order_id)]
 
 
@@ -232,11 +423,11 @@ def request_sample(
     actor: Actor = requires(Permission.SAMPLE_REQUEST),
     unit: UnitOfWork = unit_of_work(),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> EvaluationSampleOut:
     """A small watermarked, de-identified sample of a declared order, before buying: within
     the organisation's limit (``evaluation_sample_limit``), each item seen recorded in its
     passport."""
-    return samples.request_sample(
+    shown = samples.request_sample(
         unit,
         svc.storage,
         actor,
@@ -244,6 +435,7 @@ def request_sample(
         items=body.items,
         limit=svc.settings.evaluation_sample_limit,
     )
+    return EvaluationSampleOut.model_validate(shown)
 
 
 @router.post("/api/buyers/orders/{order_id}/snapshots", status_code=201)
@@ -253,7 +445,7 @@ def build_snapshot(
     actor: Actor = requires(Permission.SNAPSHOT_BUILD),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> SnapshotOut:
     shard_items = body.shard_items if body else snapshots.DEFAULT_SHARD_ITEMS
     built = snapshots.build_snapshot(
         unit,
@@ -269,22 +461,22 @@ def build_snapshot(
 @router.get("/api/buyers/snapshots")
 def list_snapshots(
     actor: Actor = requires(Permission.SNAPSHOT_DOWNLOAD), unit: UnitOfWork = unit_of_work()
-) -> list[dict[str, Any]]:
+) -> list[SnapshotOut]:
     return [snapshot_out(s) for s in snapshots.list_snapshots(unit, actor)]
 
 
-@router.get("/api/buyers/snapshots/{snapshot_id}")
+@router.get("/api/buyers/snapshots/{snapshot_id}", response_model_exclude_unset=True)
 def get_snapshot(
     snapshot_id: RowId,
     actor: Actor = requires(Permission.SNAPSHOT_DOWNLOAD),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> SnapshotDownloadsOut:
     """The snapshot, and signed links (valid one hour) when it is ready."""
     snapshot = snapshots.get_snapshot(unit, actor, snapshot_id)
-    out = snapshot_out(snapshot)
+    out = SnapshotDownloadsOut(**snapshot_out(snapshot).__dict__)
     if snapshot.state == "ready":
-        out["downloads"] = snapshots.download_links(
+        out.downloads = snapshots.download_links(
             unit, actor, svc.settings.secret_key.get_secret_value(), snapshot_id
         )
     return out
@@ -321,19 +513,20 @@ def feed(
     actor: Actor = requires(Permission.FEED_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
-    return revocations.revocation_feed(
+) -> FeedOut:
+    feed = revocations.revocation_feed(
         unit, svc.signer, actor, svc.settings.base_url, ttl_seconds=svc.settings.feed_ttl_seconds
     )
+    return FeedOut.model_validate(feed)
 
 
 @router.get(revocations.JWKS_PATH)
 def jwks(
     _actor: Actor = requires(Permission.PUBLIC_READ), svc: Services = Depends(services)
-) -> dict[str, Any]:
+) -> JwksOut:
     """The platform's signing keys (a JWK Set): the key that signs now and those it
     replaced, which still verify what they signed (feeds, receipts, audit checkpoints)."""
-    return svc.signer.jwks()
+    return JwksOut.model_validate(svc.signer.jwks())
 
 
 @router.put("/api/buyers/webhook")
@@ -342,36 +535,36 @@ def register_webhook(
     actor: Actor = requires(Permission.WEBHOOK_MANAGE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> WebhookStatusOut:
     """Push each new revocation notice to ``url`` (signed, retried; the feed stays)."""
     webhooks.register_webhook(unit, svc.webhooks, actor, body.url, dev_mode=svc.settings.dev_mode)
-    return webhooks.webhook_status(unit, actor)
+    return WebhookStatusOut.model_validate(webhooks.webhook_status(unit, actor))
 
 
 @router.get("/api/buyers/webhook")
 def webhook_status(
     actor: Actor = requires(Permission.WEBHOOK_MANAGE), unit: UnitOfWork = unit_of_work()
-) -> dict[str, Any]:
+) -> WebhookStatusOut:
     """The organisation's webhook and the log of every push attempt, newest first."""
-    return webhooks.webhook_status(unit, actor)
+    return WebhookStatusOut.model_validate(webhooks.webhook_status(unit, actor))
 
 
 @router.delete("/api/buyers/webhook")
 def remove_webhook(
     actor: Actor = requires(Permission.WEBHOOK_MANAGE), unit: UnitOfWork = unit_of_work()
-) -> dict[str, Any]:
+) -> WebhookStatusOut:
     webhooks.remove_webhook(unit, actor)
-    return webhooks.webhook_status(unit, actor)
+    return WebhookStatusOut.model_validate(webhooks.webhook_status(unit, actor))
 
 
 @router.get("/api/buyers/revocations")
 def deletion_choices(
     actor: Actor = requires(Permission.DELETION_ATTEST), unit: UnitOfWork = unit_of_work()
-) -> dict[str, Any]:
+) -> dict[str, DeletionChoiceOut]:
     """For each notice (by its ``content_sha256``): the snapshots an attestation must name
     (downloaded, holding the item) and the model answers the licences allow."""
     return {
-        sha: {"snapshots": [c.snapshot_id for c in c_["held"]], "models": c_["models"]}
+        sha: DeletionChoiceOut(snapshots=[c.snapshot_id for c in c_["held"]], models=c_["models"])
         for sha, c_ in revocations.deletion_choices(unit, actor).items()
     }
 
@@ -381,9 +574,9 @@ def acknowledge(
     body: HashesIn,
     actor: Actor = requires(Permission.DELETION_ATTEST),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> AcknowledgedOut:
     notices = revocations.acknowledge(unit, actor, body.content_sha256)
-    return {"acknowledged": [n.content_sha256 for n in notices]}
+    return AcknowledgedOut(acknowledged=[n.content_sha256 for n in notices])
 
 
 @router.post("/api/buyers/attestations", status_code=201)
@@ -392,7 +585,7 @@ def attest(
     actor: Actor = requires(Permission.DELETION_ATTEST),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> AttestedOut:
     """Attest deletion; the answer carries the statement signed by the platform."""
     done = revocations.attest_deletion(
         unit,
@@ -405,15 +598,15 @@ def attest(
         copies=body.copies,
         models=body.models,
     )
-    return {
-        "attested": [
-            {"content_sha256": n.content_sha256, "late": n.late, "at": n.attested_at.isoformat()}
+    return AttestedOut(
+        attested=[
+            AttestedNoticeOut(content_sha256=n.content_sha256, late=n.late, at=n.attested_at)
             for n in done.notices
             if n.attested_at
         ],
-        "signed_statement": done.signed_statement,
-        "statement": done.claims,
-    }
+        signed_statement=done.signed_statement,
+        statement=done.claims,
+    )
 
 
 @router.get("/api/items/{item_id}/passport")
@@ -421,5 +614,5 @@ def item_passport(
     item_id: RowId,
     actor: Actor = requires(Permission.PASSPORT_READ),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
-    return passport.item_passport(unit, actor, item_id)
+) -> PassportOut:
+    return PassportOut.model_validate(passport.item_passport(unit, actor, item_id))

@@ -14,6 +14,7 @@ from datatrust.domain.campaigns import Campaign
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import campaigns, payfloor
 from datatrust.services.ports import UnitOfWork
+from datatrust.web.api.schemas import MoneyOut, Out
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
 
 router = api_router(prefix="/api/campaigns", tags=["campaigns"])
@@ -59,6 +60,53 @@ class CampaignOut(BaseModel):
     created_at: datetime
     opened_at: datetime | None
     closed_at: datetime | None
+
+
+class TaskStartOut(Out):
+    id: int
+    campaign_id: int
+    started_at: datetime
+
+
+class FloorStateOut(Out):
+    """The campaign's pay-floor state; the escrow fields only for those who manage it."""
+
+    campaign_id: int
+    paused: bool
+    rate: MoneyOut
+    rechecked_at: datetime | None
+    measured_submissions: int | None
+    median_effort_seconds: int | None
+    escrow_balance: MoneyOut | None = None
+    needed_to_reopen: MoneyOut | None = None
+    shortfall: MoneyOut | None = None
+
+
+class CoverageOut(Out):
+    campaign_id: int
+    cells: dict[str, int] = Field(description="Accepted ambient recordings per H3 cell.")
+    uncovered: list[str] = Field(description="The campaign's wanted cells with none yet.")
+    coverage_bonus_minor: int
+    currency: str
+
+
+class ReviewEntryOut(Out):
+    item_id: int
+    kind: str
+    quality: dict[str, Any]
+    removed_summary: list[str]
+    removed: dict[str, Any]
+    duration_seconds: int | None
+    up: int
+    down: int
+
+
+class ReviewOutcomeOut(Out):
+    item_id: int
+    up: int
+    down: int
+    decision: str | None = Field(description="accept, reject, or null while votes are due.")
+    status: str
 
 
 class ReviewIn(BaseModel):
@@ -141,20 +189,22 @@ def start_task(
     campaign_id: RowId,
     actor: Actor = requires(Permission.ITEM_CREATE),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> TaskStartOut:
     """Start the campaign's task: upload time minus this start is the measured effort the
     pay floor is rechecked against."""
     start = payfloor.start_task(unit, actor, campaign_id)
-    return {"id": start.id, "campaign_id": start.campaign_id, "started_at": start.started_at}
+    return TaskStartOut(
+        id=start.id or 0, campaign_id=start.campaign_id, started_at=start.started_at
+    )
 
 
-@router.get("/{campaign_id}/pay-floor")
+@router.get("/{campaign_id}/pay-floor", response_model_exclude_unset=True)
 def pay_floor(
     campaign_id: RowId,
     actor: Actor = requires(Permission.CAMPAIGN_READ),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
-    return payfloor.floor_state(unit, actor, campaign_id).as_dict()
+) -> FloorStateOut:
+    return FloorStateOut.model_validate(payfloor.floor_state(unit, actor, campaign_id).as_dict())
 
 
 @router.get("/{campaign_id}/coverage")
@@ -162,8 +212,8 @@ def coverage(
     campaign_id: RowId,
     actor: Actor = requires(Permission.CAMPAIGN_READ),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
-    return campaigns.campaign_coverage(unit, actor, campaign_id)
+) -> CoverageOut:
+    return CoverageOut.model_validate(campaigns.campaign_coverage(unit, actor, campaign_id))
 
 
 @router.get("/{campaign_id}/review")
@@ -171,8 +221,8 @@ def review_queue(
     campaign_id: RowId,
     actor: Actor = requires(Permission.REVIEW),
     unit: UnitOfWork = unit_of_work(),
-) -> list[dict[str, Any]]:
-    return [e.__dict__ for e in campaigns.review_queue(unit, actor, campaign_id)]
+) -> list[ReviewEntryOut]:
+    return [ReviewEntryOut(**e.__dict__) for e in campaigns.review_queue(unit, actor, campaign_id)]
 
 
 @router.get("/{campaign_id}/review/{item_id}/preview")
@@ -196,8 +246,8 @@ def review(
     actor: Actor = requires(Permission.REVIEW),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> ReviewOutcomeOut:
     outcome = campaigns.submit_review(
         unit, actor, campaign_id, item_id, up=body.up, note=body.note, storage=svc.storage
     )
-    return outcome.__dict__
+    return ReviewOutcomeOut(**outcome.__dict__)

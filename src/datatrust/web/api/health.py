@@ -4,6 +4,7 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from datatrust.bootstrap import MEDIA_TOOLS, Services
 from datatrust.domain.permissions import Actor, Permission
@@ -17,7 +18,16 @@ router = api_router(tags=["health"])
 _checker: anyio.CapacityLimiter | None = None
 
 
-@router.get("/health")
+class HealthOut(BaseModel):
+    status: str = Field(description="ok, limited (a media tool is missing) or degraded.")
+    checks: dict[str, str] = Field(description="Each part: ok, or what is wrong with it.")
+
+
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "A part does not answer."}},
+)
 async def health(
     _actor: Actor = requires(Permission.PUBLIC_READ), svc: Services = Depends(services)
 ) -> JSONResponse:

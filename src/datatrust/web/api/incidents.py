@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -11,7 +10,7 @@ from datatrust.domain.clock import as_utc
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import incidents
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.api.schemas import Strict
+from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, unit_of_work
 
 router = api_router(prefix="/api", tags=["incidents"])
@@ -125,14 +124,43 @@ def close(
     return _out(incidents.get_incident(unit, actor, incident_id))
 
 
+class IncidentScopeOut(Out):
+    item_ids: list[int]
+    window_start: datetime | None
+    window_end: datetime | None
+    kinds: list[str]
+
+
+class RegulatorReportOut(Out):
+    """Counts and dates, no names (GDPR Art. 33(3), DPDP Rules, POPIA s22)."""
+
+    format: str
+    incident_id: int
+    title: str
+    description: str
+    state: str
+    discovered_at: datetime
+    opened_at: datetime
+    notification_deadline: datetime
+    notified_at: datetime | None
+    notified_within_72_hours: bool
+    scope: IncidentScopeOut
+    data_categories: list[str]
+    records_affected: int
+    data_subjects_affected: int
+    recipients_affected: int
+    notices_sent: int
+    closed_at: datetime | None
+
+
 @router.get("/incidents/{incident_id}/report")
 def regulator_report(
     incident_id: RowId,
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> RegulatorReportOut:
     """The report for the regulator (JSON): counts and dates, no names. Audited."""
-    return incidents.regulator_report(unit, actor, incident_id)
+    return RegulatorReportOut.model_validate(incidents.regulator_report(unit, actor, incident_id))
 
 
 @router.get("/notices")

@@ -3,6 +3,8 @@ download."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
@@ -17,7 +19,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import ingest, items, missed, upload_limits
 from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.api.schemas import ItemOut, MissedIn, MissedOut
+from datatrust.web.api.schemas import ItemOut, MissedIn, MissedOut, Out
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
 from datatrust.web.forms import FileTooLarge, read_form
 from datatrust.web.security import attachment
@@ -196,14 +198,22 @@ def preview(
     return stream(shown.chunks, shown.content_type)
 
 
+class RemovedOut(Out):
+    item_id: int
+    status: str
+    removed: dict[str, Any] = Field(description="What was removed, counted by kind.")
+    summary: list[str] = Field(description="The same in plain words.")
+    reasons: list[dict[str, Any]] = Field(description="Why it was held back: code, message.")
+
+
 @router.get("/{item_id}/removed")
 def removed(
     item_id: RowId,
     actor: Actor = requires(Permission.ITEM_PREVIEW),
     unit: UnitOfWork = unit_of_work(),
-) -> dict:
+) -> RemovedOut:
     """What de-identification removed: counts and plain words ("3 faces blurred")."""
-    return ingest.removed_from(unit, actor, item_id)
+    return RemovedOut.model_validate(ingest.removed_from(unit, actor, item_id))
 
 
 def missed_out(mark: MissedMark) -> MissedOut:

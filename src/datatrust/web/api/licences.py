@@ -20,7 +20,7 @@ from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import consent, licences, replica_approvals, rights, standards
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.uploads import Staging
-from datatrust.web.api.schemas import Strict
+from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 
 router = api_router(prefix="/api", tags=["licences and consent"])
@@ -169,10 +169,26 @@ def change_out(change: consent.ConsentChange) -> ConsentChangeOut:
 # --- licence offers --------------------------------------------------------------------
 
 
-@router.get("/licence-templates")
-def templates(_actor: Actor = requires(Permission.PUBLIC_READ)) -> list[dict[str, Any]]:
+class LicenceTemplateOut(Out):
+    """A template's default terms; a term it does not set is left out."""
+
+    name: str
+    title: str
+    term_years: int
+    permitted_purposes: list[str]
+    permitted_actions: list[str]
+    prohibited_uses: list[str]
+    prohibited_industries: list[str]
+    royalty_share_percent: int
+    on_end: str
+    prohibited_purposes: list[str] | None = None
+    replica_media: list[str] | None = None
+
+
+@router.get("/licence-templates", response_model_exclude_unset=True)
+def templates(_actor: Actor = requires(Permission.PUBLIC_READ)) -> list[LicenceTemplateOut]:
     """The templates a contributor starts from (public)."""
-    return licences.licence_templates()
+    return [LicenceTemplateOut.model_validate(t) for t in licences.licence_templates()]
 
 
 @router.post("/licences", status_code=201)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +10,29 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    """A response schema. Unknown fields are refused here too: a service that starts
+    returning a field the schema does not declare fails its tests (a 500 there) instead
+    of the field vanishing from the answer or reaching it undocumented."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MoneyOut(Out):
+    """An amount: exact minor units, its ISO 4217 currency, and a display string."""
+
+    amount_minor: int
+    currency: str
+    display: str
+
+
+class ApproxOut(MoneyOut):
+    """An amount converted at the operator's rate of ``rate_date``: approximate."""
+
+    rate_date: date | None
+    approximate: bool
 
 
 class SignUpIn(Strict):

@@ -3,7 +3,7 @@ them (``services.tracing``); a contributor opens a misuse report from a match.""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +15,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import tracing, upload_limits
 from datatrust.services.ports import UnitOfWork
-from datatrust.web.api.schemas import Strict
+from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 from datatrust.web.forms import FileTooLarge, read_form
 
@@ -29,12 +29,47 @@ class MisuseReportIn(Strict):
     note: str = Field(default="", max_length=2000)
 
 
+class ReceiptOut(Out):
+    """One delivery of a matched item, as far as the caller may know of it."""
+
+    org_id: int
+    buyer: str
+    snapshot_id: int
+    version: str
+    delivered_at: datetime | None
+    content_sha256: str
+    agreement_id: int
+    licence_id: str | None
+
+
+class MatchOut(Out):
+    item_id: int
+    kind: str
+    how: str = Field(description="What matched: phash, frames, or an audio fingerprint.")
+    score: int | float
+    strength: int | float = Field(description="Higher is a closer match; matches sort by it.")
+    yours: bool
+    received_by: list[ReceiptOut]
+
+
+class TraceOut(Out):
+    kind: str
+    searched: int
+    matches: list[MatchOut] = Field(description="Best first.")
+
+
+class MisuseReportOut(Out):
+    item_id: int
+    buyer: str
+    received_in: list[ReceiptOut]
+
+
 @router.post("/trace", max_body_size=tracing.MAX_TRACE_BODY_BYTES)
 async def trace(
     request: Request,
     actor: Actor = requires(Permission.MISUSE_TRACE),
     svc: Services = Depends(services),
-) -> dict[str, Any]:
+) -> TraceOut:
     """Upload a file (multipart, part ``file``): the items it matches among those the
     caller may search, and who received each copy (as far as the caller may know)."""
     try:
@@ -52,10 +87,10 @@ async def trace(
         await form.close()
 
 
-def _trace(svc: Services, actor: Actor, file: UploadFile) -> dict[str, Any]:
+def _trace(svc: Services, actor: Actor, file: UploadFile) -> TraceOut:
     query = tracing.query_of(file.file.read())  # before any transaction
     with svc.uow() as unit:
-        return tracing.trace(unit, svc.storage, actor, query)
+        return TraceOut.model_validate(tracing.trace(unit, svc.storage, actor, query))
 
 
 @router.post("/items/{item_id}/misuse-reports", status_code=201)
@@ -64,7 +99,8 @@ def report_misuse(
     body: MisuseReportIn,
     actor: Actor = requires(Permission.MISUSE_REPORT),
     unit: UnitOfWork = unit_of_work(),
-) -> dict[str, Any]:
+) -> MisuseReportOut:
     """Report that a buyer which received the item may have misused it: reaches the
     operators and the buyer, and shows in the item's passport."""
-    return tracing.open_misuse_report(unit, actor, item_id, body.org_id, body.note)
+    reported = tracing.open_misuse_report(unit, actor, item_id, body.org_id, body.note)
+    return MisuseReportOut.model_validate(reported)
