@@ -52,7 +52,7 @@ class Currency:
     @property
     def factor(self) -> int:
         """Minor units per major unit: 100 for USD, 1 for JPY, 1000 for KWD."""
-        return 10**self.minor_units
+        return int(10**self.minor_units)
 
 
 def currency(code: str) -> Currency:

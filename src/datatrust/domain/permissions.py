@@ -236,14 +236,14 @@ def can(actor: Actor, permission: Permission, obj: Any = None) -> bool:
         return True
     owner_id = getattr(obj, "owner_id", None)
     if owner_id is not None:
-        return owner_id == actor.user_id
+        return bool(owner_id == actor.user_id)
     org_id = getattr(obj, "org_id", None)
     if org_id is not None:
         if actor.role is Role.OPERATOR and permission in OPERATOR_OVER_ORGS:
             return True
         if permission is Permission.ORG_MANAGE:
             return org_id == actor.org_id and actor.org_admin
-        return org_id == actor.org_id
+        return bool(org_id == actor.org_id)
     return permission not in OWNER_ONLY
 
 

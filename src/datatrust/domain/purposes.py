@@ -15,7 +15,7 @@ Pure: stdlib only, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 DPV = "https://w3id.org/dpv#"
@@ -72,7 +72,7 @@ class Vocabulary:
     def __contains__(self, code: object) -> bool:
         return isinstance(code, str) and code in self._terms
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._terms)
 
     def __len__(self) -> int:
