@@ -20,9 +20,10 @@ locales out, e.g. the test half's own to measure how much of its score is the li
 from __future__ import annotations
 
 import argparse
-import gzip
 import re
 from pathlib import Path
+
+from build_name_gazetteer import write_name_list  # scripts/ is on sys.path when run
 
 # Held out by bench/corpus_faker.py (HOLDOUT_NAME_LOCALES): never taken into the list, so
 # the held-out set keeps measuring names outside every list.
@@ -82,9 +83,7 @@ def main() -> None:
         rows.update(f"{'l' if core else 'L'}\t{n}" for n in last)
     # A core row makes the non-core row of the same name redundant.
     lines = sorted(r for r in rows if not (r[0].isupper() and r[0].lower() + r[1:] in rows))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        gz.write(("\n".join(lines) + "\n").encode("utf-8"))
+    write_name_list(OUT, lines)
     print(f"wrote {len(lines)} names of {len(used)} locales to {OUT} ({OUT.stat().st_size} B)")
 
 

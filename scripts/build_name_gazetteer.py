@@ -58,11 +58,16 @@ def main() -> None:
     core_last = top_names(nd, args.core, use_first_names=False)
     lines = [f"{'f' if n in core_first else 'F'}\t{n}" for n in sorted(first)]
     lines += [f"{'l' if n in core_last else 'L'}\t{n}" for n in sorted(last)]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    # mtime=0 keeps the gzip bytes identical across rebuilds of the same data.
-    with OUT.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-        gz.write(("\n".join(lines) + "\n").encode("utf-8"))
+    write_name_list(OUT, lines)
     print(f"wrote {len(first)} first and {len(last)} last names to {OUT} ({OUT.stat().st_size} B)")
+
+
+def write_name_list(path: Path, lines: list[str]) -> None:
+    """Write one name row a line, gzip-compressed; mtime=0 keeps the bytes identical across
+    rebuilds of the same data (so the committed file diffs only when a name changes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        gz.write(("\n".join(lines) + "\n").encode("utf-8"))
 
 
 if __name__ == "__main__":
