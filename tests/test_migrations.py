@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import DateTime, bindparam, inspect, text
 
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine
@@ -360,5 +361,84 @@ def test_migration_0027_removes_the_raw_upload_hash_from_every_items_fingerprint
             {"sha256_output": "ef" * 32},
             None,
         ]
+    finally:
+        engine.dispose()
+
+
+def test_migration_0029_moves_each_items_review_out_of_its_report_and_back(databases):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0028")
+        at = "2026-01-01 00:00:00"
+        due = "2026-01-08T00:00:00+00:00"
+        reports = {
+            1: {"campaign": {"id": 5, "review": "waiting", "review_due": due, "rate_minor": 250}},
+            2: {"campaign": {"id": 5, "review": "waiting_for_escrow", "review_due": due}},
+            3: {"campaign": {"id": 5, "review": "accepted", "review_due": due}, "verdict": "x"},
+            4: {"verdict": "accepted"},  # in a campaign, but never reviewed by it
+            5: {},  # no campaign at all
+        }
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            for item_id, report in reports.items():
+                campaign = 5 if item_id < 5 else "NULL"
+                c.exec_driver_sql(
+                    "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                    "content_type, size, original_key, original_sha256, report, created_at, "
+                    "updated_at, campaign_id) VALUES "
+                    f"({item_id}, 1, 'photo', 'accepted', '', 'f', 'image/jpeg', 1, 'k', 's', "
+                    f"'{json.dumps(report)}', '{at}', '{at}', {campaign})"
+                )
+        migrate.upgrade(engine, "0029")
+        with engine.connect() as c:
+            rows = c.exec_driver_sql(
+                "SELECT id, review_state, review_due, report FROM items ORDER BY id"
+            ).all()
+        moved = {
+            r[0]: (r[1], r[2], r[3] if isinstance(r[3], dict) else json.loads(r[3])) for r in rows
+        }
+        assert [moved[i][0] for i in range(1, 6)] == [
+            "waiting",
+            "waiting_for_escrow",
+            "accepted",
+            None,
+            None,
+        ]
+        assert moved[1][2] == {"campaign": {"id": 5, "rate_minor": 250}}
+        assert moved[3][2] == {"campaign": {"id": 5}, "verdict": "x"}
+        assert moved[4][2] == reports[4] and moved[5][2] == reports[5]
+        assert "ix_items_review_due" in {i["name"] for i in inspect(engine).get_indexes("items")}
+        # The overdue query the application runs reads the moved moments in order.
+        with engine.connect() as c:
+            overdue = (
+                c.execute(
+                    text(
+                        "SELECT id FROM items WHERE review_due <= :now "
+                        "AND review_state IN ('waiting', 'waiting_for_escrow') ORDER BY id"
+                    ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
+                    {"now": datetime(2026, 1, 8, tzinfo=UTC)},
+                )
+                .scalars()
+                .all()
+            )
+            early = c.execute(
+                text("SELECT count(*) FROM items WHERE review_due <= :now").bindparams(
+                    bindparam("now", type_=DateTime(timezone=True))
+                ),
+                {"now": datetime(2026, 1, 7, 23, 59, tzinfo=UTC)},
+            ).scalar()
+        assert overdue == [1, 2] and early == 0
+
+        config = migrate.alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0028")
+        with engine.connect() as c:
+            back = {
+                r[0]: r[1] if isinstance(r[1], dict) else json.loads(r[1])
+                for r in c.exec_driver_sql("SELECT id, report FROM items ORDER BY id")
+            }
+        assert back == reports
+        assert "review_state" not in {c["name"] for c in inspect(engine).get_columns("items")}
     finally:
         engine.dispose()

@@ -13,7 +13,7 @@ from datatrust.domain.audit import AuditEvent
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict
-from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.items import Item, ItemStatus, ReviewState
 from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.ledger import AccountRef
 from datatrust.services import campaigns
@@ -56,6 +56,26 @@ def test_auto_approval_run_twice_accepts_and_pays_once(services, people):
     assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(250)
 
 
+def test_an_overdue_item_is_found_by_its_columns_and_claimed_only_while_undecided(services, people):
+    campaign = opened_campaign(services, people, review_window_days=7)
+    owner = people["owner"].actor
+    overdue = waiting_item(services, owner.user_id, campaign, days_old=8)
+    recent = waiting_item(services, owner.user_id, campaign, days_old=1)
+    now = utcnow()
+    with services.uow() as uow:
+        # Its report says nothing about the review: the columns alone decide.
+        assert "review" not in uow.get(Item, overdue).report["campaign"]
+        assert uow.queries.overdue_reviews(now) == [overdue]
+        assert not uow.queries.claim_overdue_review(recent, now)
+        assert uow.queries.claim_overdue_review(overdue, now)
+        uow.rollback()
+    with services.uow() as uow:
+        assert campaigns.settle_overdue_reviews(uow, now) == 1
+    with services.uow() as uow:
+        assert uow.queries.overdue_reviews(now + timedelta(days=30)) == [recent]
+        assert not uow.queries.claim_overdue_review(overdue, now + timedelta(days=30))
+
+
 def test_auto_approval_is_a_scheduled_job_enqueued_once_per_slot(services, people):
     assert "items.auto_approve" in services.jobs.handlers
     assert any(job == "items.auto_approve" for _, _, job in SCHEDULE)
@@ -92,7 +112,7 @@ def test_an_item_escrow_cannot_pay_waits_without_blocking_other_campaigns(servic
         assert uow.get(Item, settled).status is ItemStatus.LISTED
         waiting = uow.get(Item, stuck)
         assert waiting.status is ItemStatus.ACCEPTED
-        assert waiting.report["campaign"]["review"] == "waiting_for_escrow"
+        assert waiting.review_state is ReviewState.WAITING_FOR_ESCROW
     payable = AccountRef.contributor_payable(owner.user_id, "USD")
     assert balance(services, payable) == usd(250)
     assert balance(services, AccountRef.escrow(short.id, "USD")) == usd(1000)
@@ -102,7 +122,7 @@ def test_an_item_escrow_cannot_pay_waits_without_blocking_other_campaigns(servic
         assert campaigns.settle_overdue_reviews(uow) == 1
     with services.uow() as uow:
         assert uow.get(Item, stuck).status is ItemStatus.LISTED
-        assert uow.get(Item, stuck).report["campaign"]["review"] == "accepted"
+        assert uow.get(Item, stuck).review_state is ReviewState.ACCEPTED
     assert balance(services, payable) == usd(250 + 1500)
 
 

@@ -13,7 +13,7 @@ from datatrust.domain.audit import AuditEvent, AuditTag
 from datatrust.domain.campaigns import Campaign, CampaignPayTerms, CampaignState, TaskStart
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, InvalidInput, PermissionDenied
-from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.payfloor import PayFloors
@@ -89,14 +89,12 @@ def waiting_item(
             status=ItemStatus.ACCEPTED,
             campaign_id=campaign.id,
             created_at=created,
+            review_state=ReviewState.WAITING,
+            review_due=created + timedelta(days=campaign.review_window_days),
             report={
                 "campaign": {
                     "id": campaign.id,
-                    "review": "waiting",
                     "review_mode": campaign.review_mode.value,
-                    "review_due": (
-                        created + timedelta(days=campaign.review_window_days)
-                    ).isoformat(),
                     "rate_minor": campaign.rate_minor,
                     "currency": campaign.currency,
                     "pay_basis": campaign.pay_basis.value,

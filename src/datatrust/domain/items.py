@@ -31,6 +31,21 @@ class ItemStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class ReviewState(StrEnum):
+    """Where a campaign item's review stands (None on an item no campaign reviews)."""
+
+    WAITING = "waiting"  # for its reviewers, until its review window ends
+    # Accepted by its review window, but escrow cannot pay it yet: it waits for the buyer
+    # to top up, and a later auto-approval run settles it.
+    WAITING_FOR_ESCROW = "waiting_for_escrow"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+# Not decided yet: what a reviewer may still vote on and auto-approval settles when due.
+UNDECIDED_REVIEWS = frozenset({ReviewState.WAITING, ReviewState.WAITING_FOR_ESCROW})
+
+
 # The item lifecycle (DESIGN.md, issue 4): received → validated → processed → accepted or
 # rejected → listed. A review may still reject an accepted item; withdrawal ends any state.
 TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
@@ -70,6 +85,11 @@ class Item:
     # these instead of joining a million consent records.
     consent_offer_id: int | None = None
     consent_state: ConsentState | None = None
+    # A campaign item's review (None: no campaign reviews it) and when its review window
+    # ends: work not reviewed by then is accepted (DESIGN.md §5). Columns, indexed
+    # together, so auto-approval finds the overdue ones without reading any report.
+    review_state: ReviewState | None = None
+    review_due: datetime | None = None
     # Perceptual and exact fingerprints, kept for near-duplicate checks against new items:
     # {"sha256_output", "phash" | "frame_phashes" | "audio": {"engine", "value"}}.
     fingerprints: dict[str, Any] | None = field(default_factory=dict)

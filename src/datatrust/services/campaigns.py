@@ -34,7 +34,7 @@ from datatrust.domain.errors import (
     NotFound,
     PermissionDenied,
 )
-from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.items import UNDECIDED_REVIEWS, Item, ItemKind, ItemStatus, ReviewState
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.payfloor import PayFloorCheck, PayFloors, check_pay_floor
@@ -583,18 +583,13 @@ def _may_review(actor: Actor, campaign: Campaign) -> None:
         raise NotFound("no such campaign")
 
 
-# Undecided review states: waiting for reviewers, or accepted by its review window but
-# waiting for the buyer to top up escrow before it can be paid (and listed).
-WAITING = "waiting"
-WAITING_FOR_ESCROW = "waiting_for_escrow"
-
-
 def _waiting(item: Item, campaign_id: int) -> bool:
-    terms = (item.report or {}).get("campaign") or {}
+    """Whether ``item`` of that campaign is accepted by the pipeline and its review is not
+    decided yet (waiting for reviewers, or for escrow: ``ReviewState``)."""
     return (
         item.campaign_id == campaign_id
         and item.status is ItemStatus.ACCEPTED
-        and terms.get("review") in (WAITING, WAITING_FOR_ESCROW)
+        and item.review_state in UNDECIDED_REVIEWS
     )
 
 
@@ -759,13 +754,13 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
                     f"escrow cannot pay this item yet: its buyer must fund {shortfall} more",
                     {"shortfall": money.money_out(shortfall)},
                 )
-            terms["review"] = WAITING_FOR_ESCROW
+            item.review_state = ReviewState.WAITING_FOR_ESCROW
             terms["escrow_shortfall_minor"] = shortfall.amount_minor
             report["campaign"] = terms
             item.report = report
             return False
     terms.pop("escrow_shortfall_minor", None)
-    terms["review"] = "accepted" if decision == "accept" else "rejected"
+    item.review_state = ReviewState.ACCEPTED if decision == "accept" else ReviewState.REJECTED
     terms["reviewed_by"] = by
     report["campaign"] = terms
     if decision == "accept":
@@ -838,23 +833,18 @@ def settle_overdue_reviews(uow: UnitOfWork, now: datetime | None = None) -> int:
 
     One item cannot hold up the others: an item its campaign's escrow cannot pay stays
     waiting (``waiting_for_escrow``, see ``_decide``) and is settled by a later run once
-    the buyer tops up; any other refusal of one item is logged, rolled back and skipped."""
-    now = now or utcnow()
+    the buyer tops up; any other refusal of one item is logged, rolled back and skipped.
+
+    The overdue items are found through ``ix_items_review_due`` (no report is read), and
+    each is claimed by a conditional update that only an item still undecided and overdue
+    passes, so two runs at once settle each item once."""
+    now = as_utc(now or utcnow())
     settled = 0
-    due_ids = []
-    for item in uow.all(Item, status=ItemStatus.ACCEPTED, order_by="id"):
-        terms = (item.report or {}).get("campaign") or {}
-        due = terms.get("review_due")
-        if (
-            terms.get("review") in (WAITING, WAITING_FOR_ESCROW)
-            and due
-            and as_utc(datetime.fromisoformat(due)) <= now
-        ):
-            due_ids.append(item.id)
+    due_ids = uow.queries.overdue_reviews(now)
     uow.commit()  # end the read; each item below is its own transaction
     for item_id in due_ids:
         try:
-            settled += _settle_overdue(uow, item_id)
+            settled += _settle_overdue(uow, item_id, now)
             uow.commit()
         except DomainError:
             log.exception("auto-approval of item %s failed; skipped until the next run", item_id)
@@ -862,7 +852,9 @@ def settle_overdue_reviews(uow: UnitOfWork, now: datetime | None = None) -> int:
     return settled
 
 
-def _settle_overdue(uow: UnitOfWork, item_id: int) -> bool:
+def _settle_overdue(uow: UnitOfWork, item_id: int, now: datetime) -> bool:
+    if not uow.queries.claim_overdue_review(item_id, now):
+        return False  # decided meanwhile, or settled by another run
     item = uow.get_for_update(Item, item_id)
     if item is None or item.campaign_id is None or not _waiting(item, item.campaign_id):
         return False

@@ -29,7 +29,7 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import Campaign, ReviewMode, coverage_gap
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import InvalidInput, NotFound
-from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
 from datatrust.domain.missed import MissedMark
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import chats
@@ -932,6 +932,8 @@ def _record_outcome(
     elif result.accepted:
         if campaign is not None:
             report["campaign"] = _campaign_terms(uow, item, campaign)
+            item.review_state = ReviewState.WAITING
+            item.review_due = as_utc(item.created_at) + timedelta(days=campaign.review_window_days)
         item.move_to(ItemStatus.ACCEPTED)
         uow.record(AuditTag.ITEM_ACCEPT, "system", "item", item.id, by="pipeline")
     else:
@@ -948,14 +950,11 @@ def _record_outcome(
 
 
 def _campaign_terms(uow: UnitOfWork, item: Item, campaign: Campaign) -> dict[str, Any]:
-    """What the campaign owes for this item once reviewed, and when review is due."""
+    """What the campaign owes for this item once reviewed (its review state and due time
+    are the item's columns)."""
     terms: dict[str, Any] = {
         "id": campaign.id,
         "review_mode": campaign.review_mode.value,
-        "review": "waiting",
-        "review_due": (
-            as_utc(item.created_at) + timedelta(days=campaign.review_window_days)
-        ).isoformat(),
         "rate_minor": campaign.rate_minor,
         "currency": campaign.currency,
         "pay_basis": campaign.pay_basis.value,

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from datatrust.domain.audit import AuditTag
+from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
@@ -154,6 +155,12 @@ def readable(uow: UnitOfWork, storage: EncryptedStorage, item: Item) -> ItemView
         report["upload"] = {**report["upload"], "me": me}
     if any(isinstance(r, dict) and r.get("notes") for r in report.get("reasons") or []):
         report["reasons"] = [_open_notes(uow, storage, item.owner_id, r) for r in report["reasons"]]
+    if isinstance(report.get("campaign"), dict) and item.review_state is not None:
+        # The owner reads the review where it always was, beside the campaign's terms (the
+        # item's columns hold it: they are what auto-approval queries).
+        due = as_utc(item.review_due).isoformat() if item.review_due else None
+        review = {"review": item.review_state.value, "review_due": due}
+        report["campaign"] = {**report["campaign"], **review}
     return ItemView(
         item,
         storage.open_text(uow, item.owner_id, item.title),

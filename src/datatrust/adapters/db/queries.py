@@ -19,6 +19,7 @@ from datatrust.adapters.db.tables.jobs import outbox
 from datatrust.adapters.db.tables.ledger import payouts
 from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.clock import utcnow
+from datatrust.domain.items import UNDECIDED_REVIEWS, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.payouts import PayoutState
 
@@ -243,6 +244,32 @@ class SqlQueries:
         old = delete(sign_in_attempts).where(sign_in_attempts.c.at < before)
         result = self.session.execute(old)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def overdue_reviews(self, now: datetime) -> list[int]:
+        """Ids of the pipeline-accepted items whose review is undecided and whose window
+        ended by ``now``, in id order (``ix_items_review_due``; no report is read)."""
+        stmt = (
+            select(items.c.id)
+            .where(items.c.review_state.in_([s.value for s in UNDECIDED_REVIEWS]))
+            .where(items.c.review_due <= now)
+            .where(items.c.status == ItemStatus.ACCEPTED.value)
+            .order_by(items.c.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def claim_overdue_review(self, item_id: int, now: datetime) -> bool:
+        """Claim one overdue item for settling in this transaction: a conditional update
+        that only an item still undecided and overdue passes, and whose row lock keeps any
+        other claimant waiting until this transaction ends (it then finds it decided)."""
+        result = self.session.execute(
+            update(items)
+            .where(items.c.id == item_id)
+            .where(items.c.review_state.in_([s.value for s in UNDECIDED_REVIEWS]))
+            .where(items.c.review_due <= now)
+            .where(items.c.status == ItemStatus.ACCEPTED.value)
+            .values(review_due=items.c.review_due)
+        )
+        return result.rowcount == 1
 
     def claim_job(self, job_id: int, worker: str, now: datetime, lease_until: datetime) -> bool:
         """Pending and due → running, for exactly one claimant (a conditional update)."""

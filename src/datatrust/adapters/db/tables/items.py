@@ -17,7 +17,7 @@ from sqlalchemy import (
 
 from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
 from datatrust.domain.consent import ConsentState
-from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
 
 items = Table(
     "items",
@@ -52,6 +52,11 @@ items = Table(
     # ix_items_selection alone (no join to consent_records, no table rows).
     Column("consent_offer_id", Integer),
     Column("consent_state", string_enum(ConsentState, "consent_state")),
+    # Added by migration 0029 (they were keys in report["campaign"]): auto-approval claims
+    # the undecided items whose window ended through ix_items_review_due.
+    Column("review_state", string_enum(ReviewState, "review_state")),
+    Column("review_due", TZ),
+    Index("ix_items_review_due", "review_state", "review_due"),
     Index("ix_items_status_kind", "status", "kind"),
     # Added by migration 0010: the exact-duplicate check looks an upload up by its hash.
     Index("ix_items_original_sha256", "original_sha256"),
