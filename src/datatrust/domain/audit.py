@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -137,17 +137,6 @@ class AuditTag(StrEnum):
     # Misuse tracing (issue 17 §3).
     MISUSE_TRACE = "misuse:trace"
     MISUSE_REPORT = "misuse:report"
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """An event's content, before it is placed in the chain."""
-
-    tag: AuditTag
-    actor: str  # "user:12", "org:3", "system", "anonymous"
-    subject_type: str
-    subject_id: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 def canonical(fields: dict[str, Any]) -> bytes:

@@ -110,11 +110,6 @@ class Item:
         """The de-identified version's format (``mp4``, ``txt``, ``jpeg`` …), if recorded."""
         return ((self.report or {}).get("output") or {}).get("format")
 
-    @property
-    def selectable(self) -> bool:
-        """Only listed items can enter a buyer's selection."""
-        return self.status is ItemStatus.LISTED
-
     def move_to(self, status: ItemStatus) -> None:
         """Advance along ``TRANSITIONS``; any other move raises ``Conflict`` naming both
         states (withdrawal is allowed from every state but itself)."""

@@ -6,7 +6,7 @@ Objects are passed to the policy so ownership is checked per object, never only 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -85,7 +85,6 @@ class Actor:
     org_id: int | None = None
     org_admin: bool = False
     scopes: frozenset[str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def is_authenticated(self) -> bool:

@@ -740,10 +740,6 @@ def read_compliance_pack(
     return pack
 
 
-def items_of_snapshots(uow: UnitOfWork, item_id: int) -> list[SnapshotItem]:
-    return uow.all(SnapshotItem, item_id=item_id, order_by="id")
-
-
 def check_name(name: str) -> None:
     if not _FILE_NAME.match(name):
         raise InvalidInput("bad file name", problems=["name: letters, digits, . _ - only"])
