@@ -189,10 +189,12 @@ def blurred_share(original: Path, output: Path, truth: list[list[tuple]]) -> dic
     return out
 
 
-def _timed(fn, *args) -> float:
-    t = time.perf_counter()
+def _timed(fn, *args) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``fn(*args)``; CPU time counts every thread of this process
+    (x264's, onnxruntime's), so it says what a busy machine's wall clock hides."""
+    t, c = time.perf_counter(), time.process_time()
     fn(*args)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def main() -> None:
@@ -202,20 +204,25 @@ def main() -> None:
             src = Path(tmp) / f"walk-{label}.mp4"
             truth = make_walk(src, size)
             per_min = 60 / SECONDS
-            peers, pipes, report = [], [], None
+            peers, pipes, peers_cpu, pipes_cpu, report = [], [], [], [], None
             for _ in range(ROUNDS):
-                peers.append(_timed(peer, src, Path(tmp) / "peer.mp4") * per_min)
-                t = time.perf_counter()
+                wall, cpu = _timed(peer, src, Path(tmp) / "peer.mp4")
+                peers.append(wall * per_min)
+                peers_cpu.append(cpu * per_min)
+                t, c = time.perf_counter(), time.process_time()
                 report = process_media(src, "video", output_dir=tmp)
                 pipes.append((time.perf_counter() - t) * per_min)
+                pipes_cpu.append((time.process_time() - c) * per_min)
                 assert report.accepted, report.rejections
             faces = blurred_share(src, Path(report.output_path), truth)
             p, q = statistics.median(peers), statistics.median(pipes)
+            cpu_ratio = statistics.median(pipes_cpu) / statistics.median(peers_cpu)
             row = {
                 "case": f"{label} walk, {SECONDS} s at {FPS} fps",
                 "peer_s_per_video_min": round(p, 1),
                 "pipeline_s_per_video_min": round(q, 1),
                 "ratio": round(q / p, 2),
+                "cpu_ratio": round(cpu_ratio, 2),
                 "target": 3.0,
                 "faces_blurred_by_head_width": {
                     k: f"{v[0]}/{v[1]}"
@@ -226,7 +233,7 @@ def main() -> None:
             rows.append(row)
             print(
                 f"{label:6} peer {p:7.1f} s/min  pipeline {q:7.1f} s/min  ratio {q / p:5.2f}  "
-                f"(target ≤3)  blurred {row['faces_blurred_by_head_width']}",
+                f"(CPU {cpu_ratio:5.2f}; target ≤3)  blurred {row['faces_blurred_by_head_width']}",
                 flush=True,
             )
     print(json.dumps({"bench": "video", "rounds": ROUNDS, "rows": rows}))
