@@ -17,6 +17,7 @@ from datatrust.adapters.db import migrate
 from datatrust.adapters.db.shred import NullShredder, PostgresShredder
 from datatrust.bootstrap import build
 from datatrust.domain.accounts import ContributorKey
+from datatrust.domain.errors import NotAuthenticated
 from datatrust.services import accounts, consent, items, licences, rights, uploads
 from datatrust.services.mail import queue_mail
 from datatrust.services.ports import MailMessage
@@ -83,6 +84,10 @@ def _someone_with_everything(svc):  # type: ignore[no-untyped-def]
         actor = accounts.actor_for(uow, user)
     with svc.uow() as uow:
         accounts.create_api_token(uow, actor, name=f"{MARKER} phone", scopes=["item:read"])
+    with svc.uow() as uow, pytest.raises(NotAuthenticated):  # a wrong password, audited
+        accounts.sign_in(
+            uow, svc.hasher, email=user.email, password="wrong", client="ip:x", storage=svc.storage
+        )
     with svc.uow() as uow:  # a mail sent to them (an incident notice, say)
         queue_mail(uow, MailMessage(user.email, "A notice", f"Dear {MARKER} Sharma"))
         uow.commit()
@@ -134,7 +139,10 @@ def _someone_with_everything(svc):  # type: ignore[no-untyped-def]
         wrapped = bytes(uow.get(ContributorKey, user.id).wrapped_key)
     data_key = aes_key_unwrap(svc.settings.master_key_bytes(), wrapped)
     digests = [hashlib.sha256(b).hexdigest() for b in (photo, chat)]
-    return actor, staging, _needles(MARKER, wrapped, data_key, digests)
+    needles = _needles(MARKER, wrapped, data_key, digests)
+    # An email's plain SHA-256 is searchable by guessing addresses: the log must not hold it.
+    needles["sha256 of the email"] = hashlib.sha256(user.email.encode()).hexdigest()[:16].encode()
+    return actor, staging, needles
 
 
 @pytest.mark.parametrize("at_once", [True, False], ids=["in the request", "by the job"])

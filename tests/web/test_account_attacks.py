@@ -658,11 +658,13 @@ def test_reset_mails_stay_capped_per_hour_while_failed_sign_ins_forget_old_tries
         uow.commit()
     for _ in range(accounts.PASSWORD_RESET_MAILS_PER_HOUR):
         with services.uow() as uow:
-            accounts.request_password_reset(uow, email="capped@example.org")
+            accounts.request_password_reset(
+                uow, email="capped@example.org", storage=services.storage
+            )
     _age_failures(services, 20 * 60)
     client.post("/api/auth/sign-in", json={"email": "x@example.org", "password": PASSWORD})
     with services.uow() as uow:
-        accounts.request_password_reset(uow, email="capped@example.org")
+        accounts.request_password_reset(uow, email="capped@example.org", storage=services.storage)
         jobs = uow.all(OutboxJob, job=accounts.PASSWORD_RESET_JOB)
     assert len(jobs) == accounts.PASSWORD_RESET_MAILS_PER_HOUR
 

@@ -66,6 +66,13 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def email_ref(storage: EncryptedStorage, email: str) -> str:
+    """How the audit log and the outbox name an email address that may have no account:
+    keyed under the instance's master key, so a copy of the database cannot be searched
+    for a guessed address (a plain SHA-256 of an email can: addresses are guessable)."""
+    return storage.cipher.content_id(digest(email.strip().lower()))[:32]
+
+
 def actor_label(actor: Actor) -> str:
     return f"user:{actor.user_id}" if actor.user_id else actor.role.value
 
@@ -227,7 +234,7 @@ def sign_in(
         user = uow.get_for_update(User, user.id)  # type: ignore[union-attr]  # read afresh: the check writes
         right = user is not None and _second_factor(uow, storage, user, totp_code, now)
     if not (usable and right):
-        uow.record(AuditTag.ACCOUNT_SIGN_IN_FAILED, "anonymous", "email", digest(email)[:16])
+        uow.record(AuditTag.ACCOUNT_SIGN_IN_FAILED, "anonymous", "email", email_ref(storage, email))
         uow.commit()
         raise NotAuthenticated("the email or password is wrong")
     assert user is not None
@@ -292,6 +299,7 @@ def request_sign_up(
     language: str = "en",
     country: str | None = None,
     client: str,
+    storage: EncryptedStorage,
     throttle: Throttle = Throttle(),
 ) -> None:
     """Ask for an account: once the form is valid, the same happens whether the email is
@@ -341,11 +349,15 @@ def request_sign_up(
     uow.add(request)
     uow.flush()
     uow.record(
-        AuditTag.ACCOUNT_SIGN_UP_REQUEST, "anonymous", "email", digest(email)[:16], role=role.value
+        AuditTag.ACCOUNT_SIGN_UP_REQUEST,
+        "anonymous",
+        "email",
+        email_ref(storage, email),
+        role=role.value,
     )
     if len(recent) < SIGN_UP_MAILS_PER_HOUR:
         # The email's digest too: SQLite may give a later request a deleted one's id.
-        payload = {"request": request.id, "email": digest(email)[:16]}
+        payload = {"request": request.id, "email": email_ref(storage, email)}
         uow.enqueue(SIGN_UP_MAIL_JOB, payload)
     uow.commit()
 
@@ -427,7 +439,7 @@ def send_sign_up_mail(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext)
     request = uow.get(SignUpRequest, payload["request"])
     if (
         request is None
-        or digest(request.email)[:16] != payload.get("email")
+        or email_ref(ctx.services.storage, request.email) != payload.get("email")
         or as_utc(request.expires_at) <= utcnow()
     ):
         return  # confirmed or expired meanwhile: nothing to say
@@ -450,13 +462,15 @@ PASSWORD_RESET_LIFETIME = timedelta(hours=1)
 PASSWORD_RESET_MAILS_PER_HOUR = 3
 
 
-def _reset_counter(email: str) -> str:
+def _reset_counter(storage: EncryptedStorage, email: str) -> str:
     """The ``SignInAttempt.client`` that counts reset mails to ``email`` (its email field
     stays empty: a reset asked for is no failed sign-in of that account)."""
-    return f"password-reset:{digest(email)[:32]}"
+    return f"password-reset:{email_ref(storage, email)}"
 
 
-def request_password_reset(uow: UnitOfWork, *, email: str, now: datetime | None = None) -> None:
+def request_password_reset(
+    uow: UnitOfWork, *, email: str, storage: EncryptedStorage, now: datetime | None = None
+) -> None:
     """Mail a single-use link that sets a new password, when ``email`` has an account.
 
     The caller answers the same whatever happens ("if the address has an account, a link
@@ -467,14 +481,16 @@ def request_password_reset(uow: UnitOfWork, *, email: str, now: datetime | None 
     token is not in the outbox: the job derives it from the account and the expiry."""
     now = now or utcnow()
     email = email.strip().lower()
-    counter = _reset_counter(email)
+    counter = _reset_counter(storage, email)
     recent = [
         a for a in uow.all(SignInAttempt, client=counter) if as_utc(a.at) > now - timedelta(hours=1)
     ]
     uow.add(SignInAttempt(email="", at=now, client=counter))
     user = uow.one(User, email=email) if EMAIL_RE.match(email) else None
     usable = user is not None and user.erased_at is None
-    uow.record(AuditTag.ACCOUNT_PASSWORD_RESET_REQUEST, "anonymous", "email", digest(email)[:16])
+    uow.record(
+        AuditTag.ACCOUNT_PASSWORD_RESET_REQUEST, "anonymous", "email", email_ref(storage, email)
+    )
     if len(recent) < PASSWORD_RESET_MAILS_PER_HOUR:
         expires = int((now + PASSWORD_RESET_LIFETIME).timestamp())
         payload = {"user": user.id if usable else 0, "expires": expires}  # type: ignore[union-attr]

@@ -101,6 +101,7 @@ def sign_up(
         language=body.language,
         country=body.country,
         client=client_address(request),
+        storage=svc.storage,
         throttle=sign_in_throttle(svc.settings),
     )
     return SignUpRequestedOut(email=body.email.strip().lower(), message=SIGN_UP_SENT)

@@ -103,6 +103,7 @@ def sign_up(
             language=language if language in LANGUAGES else page.lang,
             country=country.strip().upper() or None,
             client=client_address(page.request),
+            storage=svc.storage,
             throttle=sign_in_throttle(svc.settings),
         )
     except DomainError as exc:
@@ -196,6 +197,7 @@ def forgot_password_form(page: Page = page_requires(Permission.PUBLIC_READ)) -> 
 @router.post("/forgot-password")
 def forgot_password(
     page: Page = page_requires(Permission.PUBLIC_READ),
+    svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
     email: str = Form(""),
 ) -> HTMLResponse:
@@ -204,7 +206,7 @@ def forgot_password(
     if not email.strip():
         errors = {"email": [page._("Write the email address you signed up with.")]}
         return render(page, "forgot_password.html", 422, form={}, errors=errors)
-    accounts.request_password_reset(unit, email=email)
+    accounts.request_password_reset(unit, email=email, storage=svc.storage)
     return render(page, "forgot_password_sent.html", email=email.strip().lower())
 
 
