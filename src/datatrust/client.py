@@ -1,6 +1,6 @@
 """Buyer-side helpers: check a Datatrust revocation feed and drop revoked records from a
-local copy of a snapshot. Standard library plus ``cryptography`` for the signature, so a
-buyer can vendor this one file.
+local copy of a snapshot (``prune_snapshot``, which also needs ``pyarrow``). Standard
+library plus ``cryptography`` for the signature, so a buyer can vendor this one file.
 
     keys = fetch_jwks("https://datatrust.example")            # /.well-known/jwks.json
     follower = FeedFollower(keys, state_path="feed-state.json")
@@ -239,6 +239,36 @@ def filter_allowed(records: Iterable[Any], feed: Mapping[str, Any]) -> list[Any]
     """
     revoked = revoked_hashes(feed)
     return [r for r in records if (h := _hash_of(r)) is not None and h not in revoked]
+
+
+def prune_snapshot(root: Path, feed: Mapping[str, Any], *, apply: bool = False) -> dict[str, Any]:
+    """What the verified ``feed`` revokes in the local snapshot at ``root``: a report of
+    the records kept and revoked (by key and content hash). With ``apply``, rewrite
+    ``index.parquet`` without the revoked records and delete their media files.
+    ``FileNotFoundError`` when ``root`` holds no ``index.parquet``."""
+    # pyarrow only here: the rest of this file stays standard library plus cryptography.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    index = root / "index.parquet"
+    if not index.is_file():
+        raise FileNotFoundError(f"{index} not found; is this a Datatrust snapshot?")
+    table = pq.read_table(index)
+    rows = table.to_pylist()
+    kept = filter_allowed(rows, feed)
+    removed = [r for r in rows if r not in kept]
+    report: dict[str, Any] = {
+        "records": len(rows),
+        "kept": len(kept),
+        "revoked": [{"key": r["key"], "content_sha256": r["content_sha256"]} for r in removed],
+    }
+    if apply and removed:
+        pq.write_table(pa.Table.from_pylist(kept, schema=table.schema), index)
+        for r in removed:
+            for path in root.rglob(f"{r['key']}.*"):
+                path.unlink()
+        report["applied"] = True
+    return report
 
 
 class Buyer:

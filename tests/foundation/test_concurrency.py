@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from datatrust.adapters.db.uow import ReadOnlyViolation
 from datatrust.bootstrap import Services, build
-from datatrust.cli import server_options
+from datatrust.cli.instance import server_options
 from datatrust.domain.accounts import ApiToken, User
 from datatrust.domain.permissions import Role
 from datatrust.web.app import create_app

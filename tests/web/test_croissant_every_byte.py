@@ -27,7 +27,7 @@ from test_seed_story import (
     year_of_use,
 )
 
-from datatrust.cli import served_settings
+from datatrust.cli.instance import served_settings
 from datatrust.config import Settings
 from datatrust.domain.items import Item, ItemKind
 from datatrust.pipeline.regions import REGION_RESOLUTION
