@@ -409,7 +409,7 @@ def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "sy
     if campaign.state is not CampaignState.CLOSED:
         return Money.zero(campaign.currency)
     keep = pay_floor_topups(uow, campaign)
-    for item in uow.all(Item, campaign_id=campaign.id, status=ItemStatus.ACCEPTED):
+    for item in _undecided(uow, campaign.id or 0):
         if _waiting(item, campaign.id or 0):
             promised = ((item.report or {}).get("campaign") or {}).get("coverage_bonus_minor")
             keep = keep + item_pay(campaign, item) + Money(promised or 0, campaign.currency)
@@ -583,6 +583,18 @@ def _may_review(actor: Actor, campaign: Campaign) -> None:
         raise NotFound("no such campaign")
 
 
+def _undecided(uow: UnitOfWork, campaign_id: int) -> list[Item]:
+    """The campaign's items whose review is not decided, in id order: only those are read
+    (the review state is a column), never every item the campaign accepted."""
+    return uow.all(
+        Item,
+        campaign_id=campaign_id,
+        status=ItemStatus.ACCEPTED,
+        review_state__in=sorted(UNDECIDED_REVIEWS),
+        order_by="id",
+    )
+
+
 def _waiting(item: Item, campaign_id: int) -> bool:
     """Whether ``item`` of that campaign is accepted by the pipeline and its review is not
     decided yet (waiting for reviewers, or for escrow: ``ReviewState``)."""
@@ -612,7 +624,7 @@ def review_queue(uow: UnitOfWork, actor: Actor, campaign_id: int) -> list[Review
     _may_review(actor, campaign)
     voted = {v.item_id for v in uow.all(ReviewVote, reviewer_id=actor.user_id)}
     entries = []
-    for item in uow.all(Item, campaign_id=campaign.id, status=ItemStatus.ACCEPTED, order_by="id"):
+    for item in _undecided(uow, campaign.id or 0):
         if not _waiting(item, campaign.id) or item.owner_id == actor.user_id or item.id in voted:
             continue
         votes = uow.all(ReviewVote, item_id=item.id)
