@@ -24,7 +24,7 @@ from datatrust.domain.consent import (
 from datatrust.domain.items import ItemStatus
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.snapshots import Revocation
-from datatrust.services import revocations, snapshots
+from datatrust.services import orders, revocations, snapshots
 
 WITHDRAWN_AT = T0 + timedelta(days=40)
 TERMS = ConsentTerms(
@@ -118,11 +118,9 @@ def test_with_ninety_days_notice_the_licensee_keeps_the_item_until_the_notice_en
 
 
 def test_the_notice_runs_from_the_withdrawal_and_is_none_without_one():
-    assert revocations.notice_ends_at(Stored(), an_agreement(90)) == WITHDRAWN_AT + timedelta(
-        days=90
-    )
-    assert revocations.notice_ends_at(Stored(), an_agreement(0)) is None
-    assert revocations.notice_ends_at(Stored(withdrawn=False), an_agreement(90)) is None
+    assert orders.notice_ends_at(Stored(), an_agreement(90)) == WITHDRAWN_AT + timedelta(days=90)
+    assert orders.notice_ends_at(Stored(), an_agreement(0)) is None
+    assert orders.notice_ends_at(Stored(withdrawn=False), an_agreement(90)) is None
 
 
 def test_the_notice_never_keeps_an_item_for_an_organisation_that_is_not_the_licensee():

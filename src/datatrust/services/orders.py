@@ -38,7 +38,7 @@ from datatrust.domain import ledger
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentRecord, LicenceOffer
+from datatrust.domain.consent import ConsentEvent, ConsentEventType, ConsentRecord, LicenceOffer
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use, evaluate
@@ -1041,3 +1041,21 @@ def _in_region(cell: str | None, region: str) -> bool:
         )
     except Exception:
         return False
+
+
+def notice_ends_at(uow: UnitOfWork, agreement: AgreementRow) -> datetime | None:
+    """When a withdrawal takes effect for this agreement's buyer: the withdrawal of the
+    consent the agreement was made under plus the licence's ``withdrawal_notice_days``.
+    None when nothing was withdrawn or no notice was promised (the withdrawal is effective
+    at once), so callers fail closed on anything else."""
+    days = int(agreement.licence.get("withdrawal_notice_days", 0) or 0)
+    if days <= 0 or agreement.consent_id is None:
+        return None
+    withdrawn = uow.all(
+        ConsentEvent,
+        consent_id=agreement.consent_id,
+        type=ConsentEventType.WITHDRAWN,
+        order_by="-seq",
+        limit=1,
+    )
+    return as_utc(withdrawn[0].at) + timedelta(days=days) if withdrawn else None

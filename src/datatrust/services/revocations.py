@@ -31,7 +31,7 @@ from typing import Any
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentEvent, ConsentEventType, ConsentRecord
+from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
@@ -42,7 +42,7 @@ from datatrust.services import consent as consent_service
 from datatrust.services import webhooks
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.orders import approved_org, refuse
+from datatrust.services.orders import approved_org, notice_ends_at, refuse
 from datatrust.services.ports import Signer, UnitOfWork
 
 CHECK_DEADLINES_JOB = "revocations.check_deadlines"
@@ -91,24 +91,6 @@ def _deadline_days(uow: UnitOfWork, agreement_id: int) -> int:
     terms = agreement.licence
     deletion = int(terms.get("deletion_deadline_days", DEFAULT_DELETION_DEADLINE_DAYS))
     return deletion + int(terms.get("withdrawal_notice_days", 0) or 0)
-
-
-def notice_ends_at(uow: UnitOfWork, agreement: AgreementRow) -> datetime | None:
-    """When a withdrawal takes effect for this agreement's buyer: the withdrawal of the
-    consent the agreement was made under plus the licence's ``withdrawal_notice_days``.
-    None when nothing was withdrawn or no notice was promised (the withdrawal is effective
-    at once), so callers fail closed on anything else."""
-    days = int(agreement.licence.get("withdrawal_notice_days", 0) or 0)
-    if days <= 0 or agreement.consent_id is None:
-        return None
-    withdrawn = uow.all(
-        ConsentEvent,
-        consent_id=agreement.consent_id,
-        type=ConsentEventType.WITHDRAWN,
-        order_by="-seq",
-        limit=1,
-    )
-    return as_utc(withdrawn[0].at) + timedelta(days=days) if withdrawn else None
 
 
 def next_seq(uow: UnitOfWork, org_id: int) -> int:

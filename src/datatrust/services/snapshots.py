@@ -52,7 +52,14 @@ from datatrust.pipeline.regions import REGION_RESOLUTION, region_cell
 from datatrust.services.accounts import actor_label
 from datatrust.services.audit import sign_checkpoint
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.orders import approved_org, by_ids, item_language, refuse, use_from_dict
+from datatrust.services.orders import (
+    approved_org,
+    by_ids,
+    item_language,
+    notice_ends_at,
+    refuse,
+    use_from_dict,
+)
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import (
     SEALED_FIELD_PREFIX,
@@ -158,8 +165,6 @@ def _why_not(
     if it may go. The recipient must be the agreement's licensee (an affiliate is another
     organisation), and the licence is judged for the recipient, so an offer to named
     organisations or another holder's exclusivity keeps it out too."""
-    from datatrust.services.revocations import notice_ends_at
-
     if item is None:
         return ["item_missing"]
     codes: list[str] = []
@@ -208,8 +213,6 @@ def _why_not(
 def _in_notice(uow: UnitOfWork, snapshot: Snapshot, item_id: int, at: datetime) -> bool:
     """Whether a withdrawal of ``item_id`` has not yet taken effect for this snapshot's
     buyer, because the agreement it was delivered under promised notice (issue 16 §5)."""
-    from datatrust.services.revocations import notice_ends_at
-
     rows = uow.all(SnapshotItem, snapshot_id=snapshot.id, item_id=item_id)
     agreement = uow.get(AgreementRow, rows[0].agreement_id) if rows else None
     ends = notice_ends_at(uow, agreement) if agreement is not None else None
