@@ -74,6 +74,14 @@ class InsufficientFunds(Conflict):
     code = "insufficient_funds"
 
 
+def _account_kind(value: str) -> AccountKind:
+    """``value`` as an AccountKind (the enum or its name); ``InvalidInput`` naming it if unknown."""
+    try:
+        return AccountKind(value)
+    except ValueError:
+        raise InvalidInput(f"unknown account kind {value!r}", field="kind") from None
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRef:
     """One ledger account: what it is for, whose it is, and its single currency.
@@ -88,10 +96,7 @@ class AccountRef:
     currency: str
 
     def __post_init__(self) -> None:
-        try:
-            kind = AccountKind(self.kind)
-        except ValueError:
-            raise InvalidInput(f"unknown account kind {self.kind!r}", field="kind") from None
+        kind = _account_kind(self.kind)
         object.__setattr__(self, "kind", kind)
         _currency(self.currency)
         if not _owner_fits(kind, self.owner_ref):
@@ -119,7 +124,7 @@ class AccountRef:
                 f"{text!r} is not an account name like 'escrow:campaign:12:USD'",
                 field="account",
             )
-        return cls(kind, owner_ref, code)  # type: ignore[arg-type]
+        return cls(_account_kind(kind), owner_ref, code)
 
     @classmethod
     def buyer_funds(cls, org_id: int | str, currency: str) -> AccountRef:
