@@ -84,7 +84,11 @@ def open_incident(
         problems.append("scope: name the items, or a time window (window_start, window_end)")
     if window and (window_start is None or window_end is None):
         problems.append("window: give both window_start and window_end")
-    elif window and as_utc(window_end) < as_utc(window_start):  # type: ignore[arg-type]
+    elif (
+        window_start is not None
+        and window_end is not None
+        and as_utc(window_end) < as_utc(window_start)
+    ):
         problems.append("window: window_end is before window_start")
     known = {k.value for k in ItemKind}
     problems += [
@@ -96,10 +100,12 @@ def open_incident(
     if item_ids:
         touched = [i for i in _items(uow, sorted(set(item_ids)))]
     else:
+        # No items named, so the checks above made both ends of the window present.
+        assert window_start is not None and window_end is not None
         ids = uow.queries.items_touched_between(
             as_utc(window_start),
             as_utc(window_end),
-            [str(t) for t in ACCESS_TAGS],  # type: ignore[arg-type]
+            [str(t) for t in ACCESS_TAGS],
         )
         touched = [i for i in _items(uow, ids) if not kinds or i.kind.value in kinds]
     item_ids_touched = [i.id for i in touched]

@@ -76,7 +76,7 @@ def invite_participants(
             continue
         nonce = secrets.token_hex(16)
         invitation = ParticipantInvitation(
-            item_id=item.id,  # type: ignore[arg-type]
+            item_id=item.id or 0,
             owner_id=item.owner_id,
             label=label,
             nonce=nonce,
