@@ -690,14 +690,14 @@ def reprocess_conversation(
         # marked version stays what ships, without the newly confirmed side's messages.
         log.warning("item %s has missed-detail marks: not re-done from the original", item.id)
         return item
-    labels = confirmed_labels(uow, item.id)  # type: ignore[arg-type]
+    labels = confirmed_labels(uow, item.id or 0)
     report = dict(item.report or {})
     if item.kind is ItemKind.CALL:
         report["participants_confirmed"] = labels
         expected = _call_speakers(uow, storage, item)
         if expected and invite_secret:
             invite_participants(uow, invite_secret, item, expected)
-        if not all_confirmed(uow, item.id, expected):  # type: ignore[arg-type]
+        if not all_confirmed(uow, item.id or 0, expected):
             item.report = report
             uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
             uow.commit()
