@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from datatrust.domain import ledger
 from datatrust.domain.accounts import Organisation, OrgStatus
@@ -86,15 +86,18 @@ def by_ids(uow: UnitOfWork, cls: type, ids: Any, attr: str = "id", **filters: An
 # --- the buyer's organisation ------------------------------------------------------------
 
 
+Refusal = TypeVar("Refusal", bound=DomainError)
+
+
 def refuse(
     uow: UnitOfWork,
     actor: Actor,
     tag: AuditTag,
     subject_type: str,
     subject_id: object,
-    error: DomainError,
+    error: Refusal,
     **data: Any,
-) -> DomainError:
+) -> Refusal:
     """Audit a refusal in a transaction of its own and return ``error`` to raise.
 
     Whatever the caller had pending is rolled back first: a refused request changes

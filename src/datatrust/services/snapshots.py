@@ -662,7 +662,7 @@ def open_download(
     path = file_path(snapshot_id, name)
 
     def refused(message: str, **data: Any) -> PermissionDenied:
-        return refuse(  # type: ignore[return-value]
+        return refuse(
             uow,
             actor,
             AuditTag.SNAPSHOT_REFUSE,
