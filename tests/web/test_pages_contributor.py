@@ -215,9 +215,20 @@ def test_an_upload_without_a_file_is_refused_next_to_the_field(contributor, peop
 def test_earnings_and_a_payout_request_below_the_balance_is_refused_by_field(contributor):
     page = contributor.get("/my/earnings")
     assert page.status_code == 200
+    # Without a payout method the page asks for one first (issue 18 §7).
+    assert 'href="/my/payout-methods"' in page.text
+    upi = {"rail": "upi", "account_holder": "Asha", "vpa": "asha@okbank"}
+    contributor.post("/my/payout-methods", data={"csrf_token": csrf_of(page.text), **upi})
+    page = contributor.get("/my/earnings")
+    method = re.search(r'name="method" value="(\d+)"', page.text).group(1)
     response = contributor.post(
         "/my/earnings/payout",
-        data={"csrf_token": csrf_of(page.text), "amount": "lots", "currency": "USD"},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "amount": "lots",
+            "currency": "USD",
+            "method": method,
+        },
     )
     assert response.status_code == 422
     assert 'value="lots"' in response.text

@@ -39,6 +39,7 @@ from datatrust.domain.errors import (
     RateLimited,
     SecondFactorRequired,
 )
+from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.permissions import (
     MISSING,
     ROLE_PERMISSIONS,
@@ -49,6 +50,7 @@ from datatrust.domain.permissions import (
 )
 from datatrust.i18n import available_languages, translator
 from datatrust.services.jobs import JobContext, job
+from datatrust.services.notifications import notify_members
 from datatrust.services.password_policy import password_problems
 from datatrust.services.ports import MailMessage, PasswordHasher, UnitOfWork
 from datatrust.services.storage import EncryptedStorage
@@ -1189,5 +1191,13 @@ def decide_organisation(
     org.status = status
     org.status_reason = reason.strip()
     uow.record(tag, actor_label(actor), "org", org.id, reason=org.status_reason)
+    notify_members(
+        uow,
+        org.id,  # type: ignore[arg-type]
+        NoticeKind.VETTING_DECIDED,
+        org=org.legal_name,
+        status=status.value,
+        reason=org.status_reason,
+    )
     uow.commit()
     return org

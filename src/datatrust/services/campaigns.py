@@ -37,11 +37,13 @@ from datatrust.domain.errors import (
 from datatrust.domain.items import UNDECIDED_REVIEWS, Item, ItemKind, ItemStatus, ReviewState
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import CurrencyMismatch, Money
+from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.payfloor import PayFloorCheck, PayFloors, check_pay_floor
 from datatrust.domain.permissions import Actor, Permission, Role, authorize, can
 from datatrust.services import money
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
+from datatrust.services.notifications import money_params, notify
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
@@ -801,6 +803,15 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
                     h3_cell=item.h3_cell,
                 )
                 terms["coverage_bonus_paid_minor"] = bonus.amount_minor
+            notify(
+                uow,
+                item.owner_id,
+                NoticeKind.ITEM_ACCEPTED,
+                item_id=item.id,
+                task=campaign.title,
+                bonus_minor=bonus.amount_minor,
+                **money_params(owed),
+            )
     else:
         item.move_to(ItemStatus.REJECTED)
         reasons = list(report.get("reasons") or [])
@@ -818,6 +829,8 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
         report["reasons"] = reasons
         report["verdict"] = "rejected"
         uow.record(AuditTag.ITEM_REJECT, "system", "item", item.id, by=by)
+        task = campaign.title if campaign is not None else ""
+        notify(uow, item.owner_id, NoticeKind.ITEM_REJECTED, item_id=item.id, task=task)
     item.report = report
     if campaign is not None and campaign.state is CampaignState.CLOSED:
         uow.flush()

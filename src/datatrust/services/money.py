@@ -63,11 +63,13 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.fx import FxRateRow, Rate, RateNotFound, approximate
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, JournalEntry
 from datatrust.domain.money import Money
+from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.payout_methods import PayoutDestination
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.policy import DEFAULT_PLATFORM_FEE_PERCENT
 from datatrust.services.accounts import actor_label
+from datatrust.services.notifications import money_params, notify
 from datatrust.services.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -938,6 +940,7 @@ def _book_outcome(uow: UnitOfWork, payout: Payout, rail: str, outcome: PayoutOut
             "system",
         )
         payout.state = PayoutState.SETTLED
+        notify(uow, payout.user_id, NoticeKind.PAYOUT_PAID, **money_params(payout.amount))
         uow.record(
             AuditTag.PAYOUT_SETTLE,
             "system",
@@ -960,6 +963,7 @@ def _book_outcome(uow: UnitOfWork, payout: Payout, rail: str, outcome: PayoutOut
         )
         payout.state = PayoutState.FAILED
         payout.failure_reason = outcome.reason or "refused by the provider"
+        notify(uow, payout.user_id, NoticeKind.PAYOUT_FAILED, **money_params(payout.amount))
         uow.record(
             AuditTag.PAYOUT_FAIL,
             "system",

@@ -35,6 +35,7 @@ from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
+from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
@@ -42,6 +43,7 @@ from datatrust.services import consent as consent_service
 from datatrust.services import webhooks
 from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
+from datatrust.services.notifications import notify, notify_members
 from datatrust.services.orders import approved_org, notice_ends_at, refuse
 from datatrust.services.ports import Signer, UnitOfWork
 
@@ -139,6 +141,9 @@ def notify_holders_of(
             content_sha256=held.content_sha256,
             content_hashes=held_hashes(uow, org_id).get(item.id, [held.content_sha256]),
             deletion_deadline=notice.deadline.isoformat(),
+        )
+        notify_members(
+            uow, org_id, NoticeKind.DELETION_REQUESTED, deadline=notice.deadline.isoformat()
         )
         uow.enqueue(
             CHECK_DEADLINES_JOB,
@@ -532,6 +537,16 @@ def attest_deletion(
             statement=statement.strip()[:2000],
             signed_statement=signed,
         )
+        owner = uow.get(Item, n.item_id)
+        if owner is not None:
+            notify(
+                uow,
+                owner.owner_id,
+                NoticeKind.DELETION_ATTESTED,
+                item_id=n.item_id,
+                org=org.legal_name,
+                at=moment.isoformat(),
+            )
     if late:
         _suspend(uow, org, late, moment)
     uow.commit()

@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import DomainError, InvalidInput, RateLimited, SecondFactorRequired
+from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.permissions import Permission, Role
-from datatrust.services import accounts, licences, rights
+from datatrust.services import accounts, licences, notifications, rights
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.uploads import Staging
 from datatrust.web.deps import SESSION_COOKIE, RowId, services, unit_of_work
@@ -290,11 +291,56 @@ def _account(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> H
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),
         two_step=accounts.totp_status(unit, page.actor),
+        mail_choices=notifications.mail_preferences(unit, page.actor),
+        notice_labels=NOTICE_LABELS,
         profile=profile,
         currencies=currency_choices(page),
         done=page.request.query_params.get("done", ""),
         **extra,
     )
+
+
+# What each kind of notification is about, for the choices on the account page (msgids).
+NOTICE_LABELS = {
+    NoticeKind.ITEM_ACCEPTED: "When a recording of mine is accepted and paid",
+    NoticeKind.ITEM_REJECTED: "When a recording of mine is not accepted",
+    NoticeKind.PAYOUT_PAID: "When a payout of mine is sent",
+    NoticeKind.PAYOUT_FAILED: "When a payout of mine cannot be sent",
+    NoticeKind.DELETION_ATTESTED: "When a buyer attests deleting an item I withdrew",
+    NoticeKind.VETTING_DECIDED: "When the operator decides on my organisation",
+    NoticeKind.DELETION_REQUESTED: "When my organisation must delete a withdrawn item",
+}
+
+
+@router.post("/my/account/notices")
+def set_notice_choices(
+    page: Page = page_requires(Permission.ACCOUNT_UPDATE),
+    unit: UnitOfWork = unit_of_work(),
+    mail: list[str] = Form([]),
+) -> Response:
+    """The kinds ticked are mailed; the inbox always has every kind."""
+    notifications.set_mail_preferences(unit, page.actor, set(mail))
+    return RedirectResponse("/my/account?done=notices#h-notices", status_code=303)
+
+
+@router.get("/my/inbox")
+def my_inbox(
+    page: Page = page_requires(Permission.ACCOUNT_READ),
+    unit: UnitOfWork = unit_of_work(),
+    n: int = 1,
+) -> HTMLResponse:
+    """Everything the person was told, newest first, each in the page's language."""
+    box = notifications.inbox(unit, page.actor, n)
+    shown = [(note, notifications.describe(note, page.lang)) for note in box.notes]
+    return render(page, "inbox.html", box=box, shown=shown)
+
+
+@router.post("/my/inbox/read")
+def mark_inbox_read(
+    page: Page = page_requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = unit_of_work()
+) -> Response:
+    notifications.mark_all_read(unit, page.actor)
+    return RedirectResponse("/my/inbox", status_code=303)
 
 
 @router.get("/my/account")

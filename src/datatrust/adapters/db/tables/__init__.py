@@ -21,6 +21,7 @@ from datatrust.adapters.db.tables import (
     jobs,
     ledger,
     missed,
+    notifications,
     orders,
     payfloor,
     samples,
@@ -52,4 +53,5 @@ def map_domain() -> None:
     incidents.map_incidents()
     webhooks.map_webhooks()
     samples.map_samples()
+    notifications.map_notifications()
     _mapped = True
