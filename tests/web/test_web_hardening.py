@@ -3,6 +3,7 @@ pages without security headers, a server banner, Swagger UI from a CDN."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -214,6 +215,11 @@ def test_serve_starts_uvicorn_without_a_server_banner(monkeypatch, tmp_path):
 
     started: dict = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(kwargs))
+    # serve points the root logger at its stderr, which the runner closes afterwards: a
+    # later test's log line in this process (Alembic's, say) would then fail to write.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
     monkeypatch.setenv("DATATRUST_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("DATATRUST_QUEUE_BACKEND", "immediate")
     result = CliRunner().invoke(cli, ["serve", "--dev"])
