@@ -15,7 +15,8 @@ from sqlalchemy import text
 from datatrust.adapters.db.engine import make_engine
 from datatrust.bootstrap import Services
 from datatrust.config import Settings
-from datatrust.domain.items import Item
+from datatrust.domain.campaigns import Campaign, PayBasis
+from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import ROLE_PERMISSIONS, Actor, Role
 from datatrust.services import accounts, items
 
@@ -262,3 +263,25 @@ def sign_up_api(
     asked = client.post("/api/auth/sign-up", json=body)
     assert asked.status_code == 202, asked.text
     return client.post("/api/auth/sign-up/confirm", json={"token": sign_up_token(services, email)})
+
+
+def stored_campaign(services: Services, buyer: Actor, **fields: object) -> Campaign:
+    """A draft per-item photo campaign of the buyer's organisation, USD 15.00 an item for
+    four items unless ``fields`` say otherwise, committed."""
+    terms: dict[str, object] = {
+        "title": "Lobbies",
+        "kind": ItemKind.PHOTO,
+        "pay_basis": PayBasis.PER_ITEM,
+        "rate_minor": 1500,
+        "currency": "USD",
+        "quota": 4,
+    }
+    with services.uow() as uow:
+        campaign = Campaign(
+            created_by=buyer.user_id,
+            org_id=buyer.org_id,
+            **(terms | fields),  # type: ignore[arg-type]
+        )
+        uow.add(campaign)
+        uow.commit()
+    return campaign

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import text
 
 from datatrust.adapters.payments import CsvPayoutProvider, FakeCardRail, FakePayoutProvider
-from datatrust.domain.campaigns import Campaign, PayBasis
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import ItemKind
 from datatrust.domain.ledger import AccountRef, InsufficientFunds
@@ -19,6 +18,7 @@ from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Actor, Role
 from datatrust.domain.policy import default_pay_floors
 from datatrust.services import money
+from support import stored_campaign
 
 OPERATOR = Actor(Role.OPERATOR, user_id=0)
 MINIMUM = Money(1000, "USD")  # the default Settings.minimum_payout_minor
@@ -30,22 +30,15 @@ def usd(minor: int) -> Money:
 
 @pytest.fixture
 def campaign(services, people):
-    buyer = people["buyer"].actor
-    with services.uow() as uow:
-        row = Campaign(
-            created_by=buyer.user_id,
-            org_id=buyer.org_id,
-            title="Morning walks",
-            kind=ItemKind.VIDEO,
-            pay_basis=PayBasis.PER_ITEM,
-            rate_minor=500,
-            currency="USD",
-            quota=10,
-            coverage_bonus_minor=0,
-        )
-        uow.add(row)
-        uow.commit()
-    return row
+    return stored_campaign(
+        services,
+        people["buyer"].actor,
+        title="Morning walks",
+        kind=ItemKind.VIDEO,
+        rate_minor=500,
+        quota=10,
+        coverage_bonus_minor=0,
+    )
 
 
 @pytest.fixture

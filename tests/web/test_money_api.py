@@ -9,29 +9,14 @@ from dataclasses import replace
 import pytest
 
 from datatrust.adapters.payments import FakePayoutProvider
-from datatrust.domain.campaigns import Campaign, PayBasis
-from datatrust.domain.items import ItemKind
 from datatrust.domain.money import Money
 from datatrust.services import money
+from support import stored_campaign
 
 
 @pytest.fixture
 def campaign(services, people):
-    buyer = people["buyer"].actor
-    with services.uow() as uow:
-        row = Campaign(
-            created_by=buyer.user_id,
-            org_id=buyer.org_id,
-            title="Lobbies",
-            kind=ItemKind.PHOTO,
-            pay_basis=PayBasis.PER_ITEM,
-            rate_minor=1500,
-            currency="USD",
-            quota=4,
-        )
-        uow.add(row)
-        uow.commit()
-    return row
+    return stored_campaign(services, people["buyer"].actor)
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ import json
 import pytest
 
 from datatrust.adapters.payments import FakePayoutProvider, RailBatchFiles
-from datatrust.domain.campaigns import Campaign, PayBasis
-from datatrust.domain.items import ItemKind
 from datatrust.domain.money import Money
 from datatrust.domain.payout_methods import PayoutMethod, PayoutRail, check_details
 from datatrust.i18n import format_money, translator
 from datatrust.services import money, payouts
+from support import stored_campaign
 
 LANGS = ("en", "hi", "zu")
 
@@ -27,19 +26,7 @@ def earned(services, people):
     from datatrust.adapters.payments import FakeCardRail
 
     buyer = people["buyer"].actor
-    with services.uow() as uow:
-        campaign = Campaign(
-            created_by=buyer.user_id,
-            org_id=buyer.org_id,
-            title="Lobbies",
-            kind=ItemKind.PHOTO,
-            pay_basis=PayBasis.PER_ITEM,
-            rate_minor=1500,
-            currency="USD",
-            quota=4,
-        )
-        uow.add(campaign)
-        uow.commit()
+    campaign = stored_campaign(services, buyer)
     with services.uow() as uow:
         money.fund_campaign_escrow(uow, FakeCardRail(), buyer, campaign.id, Money(6000, "USD"), "k")
     with services.uow() as uow:
