@@ -61,6 +61,19 @@ DATATRUST = str(Path(sys.executable).parent / "datatrust")
 # --- processes -------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and of the children it has waited for (the
+    media tools a job runs), from /proc: on a shared machine CPU per request is the robust
+    figure where requests per second mostly measure the neighbours."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -334,6 +347,8 @@ class Level:
     errors: dict[str, int] = field(default_factory=dict)
     stalls: int = 0
     health_max_s: float = 0.0
+    cpu_s: list[float] = field(default_factory=list)  # per measured process
+    load: float = 0.0  # the machine's 1-minute load average as the level started
 
     def error(self, what: str) -> None:
         self.errors[what] = self.errors.get(what, 0) + 1
@@ -355,13 +370,23 @@ class Level:
             "stalls": self.stalls,
             "health_max_ms": round(self.health_max_s * 1000, 1),
             "slowest_ms": {k: round(v * 1000) for k, v in sorted(self.slowest.items())},
+            # CPU milliseconds per completed request, per measured process (serve first;
+            # on PostgreSQL the worker second, which processes the uploads).
+            "cpu_ms_per_request": [
+                round(c * 1000 / len(lat), 2) if lat else 0.0 for c in self.cpu_s
+            ],
+            "load_average": round(self.load, 1),
         }
 
 
-async def drive(base: str, clients: int, seconds: float, step_for) -> Level:
+async def drive(
+    base: str, clients: int, seconds: float, step_for, pids: tuple[int, ...] = ()
+) -> Level:
     """``clients`` loops, each sending one request at a time for ``seconds``; a /health
-    probe every half second beside them."""
+    probe every half second beside them. The CPU time ``pids`` spent meanwhile is kept."""
     level = Level(clients, seconds)
+    cpu_before = [cpu_seconds(pid) for pid in pids]
+    level.load = load_average()
     limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
     async with httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT_S, limits=limits) as c:
         deadline = time.monotonic() + seconds
@@ -399,6 +424,7 @@ async def drive(base: str, clients: int, seconds: float, step_for) -> Level:
                 await asyncio.sleep(0.5)
 
         await asyncio.gather(health(), *(client() for _ in range(clients)))
+    level.cpu_s = [cpu_seconds(pid) - b for pid, b in zip(pids, cpu_before, strict=True)]
     return level
 
 
@@ -420,7 +446,9 @@ def seed(base: str) -> tuple[list[Persona], Persona, int]:
     return contributors, buyer, ambient[0]["id"]
 
 
-def run(db: str, levels: list[int], seconds: float, out: Path | None) -> dict[str, object]:
+def run(
+    db: str, levels: list[int], seconds: float, out: Path | None, routes: bool = False
+) -> dict[str, object]:
     results: dict[str, object] = {"db": db, "seconds": seconds, "levels": []}
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dt-load-")))
@@ -430,12 +458,16 @@ def run(db: str, levels: list[int], seconds: float, out: Path | None) -> dict[st
             subprocess.run([DATATRUST, "db", "upgrade"], env=env, check=True, capture_output=True)
         subprocess.run([DATATRUST, "demo", "--dev"], env=env, check=True, capture_output=True)
         port, peer_port = free_port(), free_port()
-        stack.enter_context(
+        server = stack.enter_context(
             process([DATATRUST, "serve", "--dev", "--port", str(port)], env, work / "serve.log")
         )
+        pids = [server.pid]
         if db == "postgres":
-            stack.enter_context(process([DATATRUST, "worker", "--dev"], env, work / "worker.log"))
-        stack.enter_context(
+            worker = stack.enter_context(
+                process([DATATRUST, "worker", "--dev"], env, work / "worker.log")
+            )
+            pids.append(worker.pid)
+        peer_server = stack.enter_context(
             process(
                 [sys.executable, __file__, "--peer-serve", str(peer_port)], env, work / "peer.log"
             )
@@ -446,13 +478,18 @@ def run(db: str, levels: list[int], seconds: float, out: Path | None) -> dict[st
         contributors, buyer, campaign = seed(base)
         mix = Mix(contributors, buyer, campaign)
         asyncio.run(rehearse(base, mix))
+        print(f"serve pid {server.pid}" + (f", worker pid {pids[1]}" if len(pids) > 1 else ""))
+        if routes:
+            results["routes"] = per_route(base, mix, seconds, tuple(pids))
 
         async def peer_step(c: httpx.AsyncClient) -> int:
             return (await c.get("/peer")).status_code
 
         for clients in levels:
-            app = asyncio.run(drive(base, clients, seconds, mix.pick)).row()
-            floor = asyncio.run(drive(peer, clients, seconds, lambda: peer_step)).row()
+            app = asyncio.run(drive(base, clients, seconds, mix.pick, tuple(pids))).row()
+            floor = asyncio.run(
+                drive(peer, clients, seconds, lambda: peer_step, (peer_server.pid,))
+            ).row()
             row = {"app": app, "peer": floor, "ratio_to_peer": ratio(app, floor)}
             results["levels"].append(row)  # type: ignore[union-attr]
             print(describe(clients, app, floor), flush=True)
@@ -462,6 +499,18 @@ def run(db: str, levels: list[int], seconds: float, out: Path | None) -> dict[st
                 if (work / name).exists():
                     shutil.copy(work / name, out.parent / f"load-{db}-{name}")
     return results
+
+
+def per_route(base: str, mix: Mix, seconds: float, pids: tuple[int, ...]) -> dict[str, object]:
+    """Each step of the mix alone, four clients for ``seconds``: the CPU time the service
+    spends per request of it (an upload's includes processing what was uploaded meanwhile
+    when the jobs run in the same process)."""
+    figures: dict[str, object] = {}
+    for _, step in mix.steps:
+        row = asyncio.run(drive(base, 4, seconds, lambda step=step: step, pids)).row()
+        figures[step.__name__] = {k: row[k] for k in ("rps", "p50_ms", "cpu_ms_per_request")}
+        print(f"{step.__name__:>14}: {figures[step.__name__]}", flush=True)
+    return figures
 
 
 async def rehearse(base: str, mix: Mix) -> None:
@@ -487,6 +536,8 @@ def describe(clients: int, app: dict, floor: dict) -> str:
         f"health max {app['health_max_ms']:>7.1f} ms | peer {floor['rps']:>7.1f} rps "
         f"p50 {floor['p50_ms']:>6.1f} ms | ratio {ratio(app, floor):.2f}"
         + (f" | {app['error_kinds']}" if app["errors"] else "")
+        + f"\n       CPU ms per request: app {app['cpu_ms_per_request']} peer "
+        f"{floor['cpu_ms_per_request']} | load average {app['load_average']}"
         + f"\n       slowest per step (ms): {app['slowest_ms']}"
     )
 
@@ -517,13 +568,16 @@ def main() -> None:
     parser.add_argument("--levels", default="1,16,64,256")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
+    parser.add_argument(
+        "--routes", action="store_true", help="first measure each step alone (CPU per request)"
+    )
     parser.add_argument("--peer-serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer_serve:
         serve_peer(args.peer_serve)
         return
-    levels = [int(x) for x in args.levels.split(",")]
-    results = run(args.db, levels, args.seconds, args.json)
+    levels = [int(x) for x in args.levels.split(",") if int(x) > 0]  # "0": none
+    results = run(args.db, levels, args.seconds, args.json, args.routes)
     print(json.dumps(results["targets"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
