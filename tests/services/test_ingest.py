@@ -13,6 +13,7 @@ from datatrust.domain.audit import AuditEvent
 from datatrust.domain.errors import InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
+from datatrust.pipeline import run
 from datatrust.services import ingest
 from support import receive_upload
 
@@ -198,7 +199,7 @@ def test_a_crash_inside_the_pipeline_becomes_a_rejection_not_a_dead_worker(
     def explode(*_args, **_kwargs):
         raise RuntimeError("decoder blew up")
 
-    monkeypatch.setattr(ingest, "process_media", explode)
+    monkeypatch.setattr(run, "process_media", explode)
     bad = receive(services, people["owner"], "photo", media.photo(seed=2), "a.jpg")
     assert bad.status is ItemStatus.REJECTED
     assert bad.report["reasons"][0]["code"] == "processing_error"
@@ -256,7 +257,7 @@ def test_a_rejected_item_has_no_preview(services, people):
 
 
 def test_what_was_removed_reads_as_plain_words():
-    words = ingest.describe_removed(
+    words = run.describe_removed(
         {
             "faces_blurred": 3,
             "metadata_removed": ["EXIF", "GPS"],

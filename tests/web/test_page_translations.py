@@ -16,7 +16,7 @@ from babel.messages.pofile import read_po
 from datatrust.domain.licence import DENY_CODES
 from datatrust.i18n import LOCALE_DIR, translator
 from datatrust.pipeline.rejection import CODES
-from datatrust.services.ingest import describe_removed
+from datatrust.pipeline.run import describe_removed
 from datatrust.web.pages import explain
 from datatrust.web.pages.explain import Explain
 

@@ -36,7 +36,7 @@ def ingest(
     from pathlib import Path
 
     from datatrust.domain.items import ItemKind
-    from datatrust.services.ingest import run_pipeline
+    from datatrust.pipeline.run import run_pipeline
 
     if kind not in {k.value for k in ItemKind}:
         typer.echo(f"error: --kind must be one of {', '.join(k.value for k in ItemKind)}", err=True)
