@@ -1,26 +1,25 @@
 /* Datatrust capture page: record audio with MediaRecorder and upload any file resumably
-   over tus 1.0 (POST to create, PATCH chunks at Upload-Offset, HEAD to find the offset
-   again after a dropped connection), with visible progress. Without this script the page
-   still works: the form posts the file as plain multipart. No framework, no build step. */
+   over tus 1.0 with tus-js-client (vendor/tus-js-client, loaded before this script):
+   chunks of 256 KiB, each with an Upload-Checksum (SHA-1) the server verifies, visible
+   progress, retries after a dropped connection, and the upload's address kept in
+   localStorage so that choosing the same file again after a closed tab or a reload resumes
+   it. Without JavaScript the form posts the file as plain multipart. */
 (function () {
   "use strict";
   var form = document.getElementById("upload");
-  if (!form || !window.fetch || !window.Blob) return;
+  var tus = window.tus;
+  if (!form || !tus || !tus.isSupported) return;
   var CHUNK = 256 * 1024;
-  var TUS = { "Tus-Resumable": "1.0.0" };
+  // Retries after a dropped connection, a server hiccup or a refused checksum (the bytes
+  // were damaged on the way): up to about three minutes, then the upload is reported failed.
+  var RETRY_DELAYS = [0, 1000, 2000, 3000, 5000, 5000, 10000, 10000, 10000, 10000, 10000,
+    10000, 10000, 10000, 10000, 10000, 10000, 10000, 10000, 10000];
   var box = document.getElementById("progress-box");
   var bar = document.getElementById("progress");
   var text = document.getElementById("progress-text");
   var csrf = form.dataset.csrf;
+  var subtle = window.crypto && window.crypto.subtle;
 
-  function b64(s) { return btoa(unescape(encodeURIComponent(s))); }
-  function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
-  function headers(extra) {
-    var h = { "X-CSRF-Token": csrf };
-    for (var k in TUS) h[k] = TUS[k];
-    for (var e in extra) h[e] = extra[e];
-    return h;
-  }
   function show(done, total, message) {
     box.hidden = false;
     var pct = total ? Math.floor((done * 100) / total) : 0;
@@ -28,62 +27,87 @@
     text.textContent = message || pct + "%";
   }
 
-  // Where an unfinished upload of this very file lives, so a reload resumes it.
-  function key(file) { return "tus:" + form.dataset.campaign + ":" + file.name + ":" + file.size; }
-
-  async function create(file, title) {
-    var meta = {
-      kind: form.dataset.kind, filename: file.name, campaign: form.dataset.campaign,
-      filetype: file.type || "application/octet-stream"
-    };
-    if (title) meta.title = title;
-    var pairs = Object.keys(meta).map(function (k) { return k + " " + b64(meta[k]); });
-    var r = await fetch("/files/", {
-      method: "POST", credentials: "same-origin",
-      headers: headers({ "Upload-Length": String(file.size), "Upload-Metadata": pairs.join(",") })
-    });
-    if (r.status !== 201) throw new Error(await r.text());
-    return r.headers.get("Location");
+  function base64(buffer) {
+    var bytes = new Uint8Array(buffer), s = "";
+    for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+    return btoa(s);
   }
 
-  async function offsetOf(url) {
-    var r = await fetch(url, { method: "HEAD", credentials: "same-origin", headers: headers({}) });
-    if (!r.ok) return null;
-    return { offset: parseInt(r.headers.get("Upload-Offset"), 10), item: r.headers.get("Datatrust-Item-Id") };
-  }
-
-  // Resolves with the new item's id. Network failures wait and resume from the server's offset.
-  async function upload(file, title) {
-    var url = localStorage.getItem(key(file));
-    var state = url ? await offsetOf(url).catch(function () { return null; }) : null;
-    if (!state) { url = await create(file, title); state = { offset: 0, item: null }; }
-    localStorage.setItem(key(file), url);
-    var offset = state.offset, item = state.item, failures = 0;
-    show(offset, file.size);
-    while (!item) {
-      try {
-        var r = await fetch(url, {
-          method: "PATCH", credentials: "same-origin",
-          headers: headers({ "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" }),
-          body: file.slice(offset, offset + CHUNK)
+  // tus's checksum extension: each PATCH carries "Upload-Checksum: sha1 <base64>" of its
+  // body, and the server keeps a chunk only when it matches (460 otherwise). tus-js-client
+  // has no option for it, so its HTTP stack is wrapped: the digest is taken of the very
+  // body handed to send(). Browsers offer SHA-1 only on https or localhost (crypto.subtle);
+  // elsewhere chunks go without a checksum, which the server accepts.
+  function ChecksumStack(inner) { this.inner = inner; }
+  ChecksumStack.prototype.getName = function () { return "datatrust-checksum"; };
+  ChecksumStack.prototype.createRequest = function (method, url) {
+    var req = this.inner.createRequest(method, url);
+    if (method !== "PATCH" || !subtle) return req;
+    var send = req.send.bind(req);
+    req.send = function (body) {
+      if (!body || !body.arrayBuffer) return send(body);
+      return body.arrayBuffer()
+        .then(function (buffer) { return subtle.digest("SHA-1", buffer); })
+        .then(function (digest) {
+          req.setHeader("Upload-Checksum", "sha1 " + base64(digest));
+          return send(body);
         });
-        if (r.status === 409) { offset = (await offsetOf(url)).offset; continue; }
-        if (!r.ok) throw new Error("status " + r.status);
-        offset = parseInt(r.headers.get("Upload-Offset"), 10);
-        item = r.headers.get("Datatrust-Item-Id");
-        failures = 0;
-        show(offset, file.size);
-      } catch (err) {
-        if (++failures > 30) throw err;
-        show(offset, file.size, form.dataset.retry);
-        await sleep(Math.min(1000 * failures, 10000));
-        var again = await offsetOf(url).catch(function () { return null; });
-        if (again) { offset = again.offset; item = again.item; }
-      }
-    }
-    localStorage.removeItem(key(file));
-    show(file.size, file.size, form.dataset.done);
-    return item;
+    };
+    return req;
+  };
+
+  function retryable(err) {
+    var res = err && err.originalResponse;
+    if (!res) return true; // the connection dropped: try again
+    var status = res.getStatus();
+    return status === 409 || status === 423 || status === 460 || status >= 500;
+  }
+
+  // Resolves with the new item's id (the server names it on the PATCH that completes the
+  // upload, or on the HEAD of an upload completed before).
+  function upload(file, title) {
+    return new Promise(function (resolve, reject) {
+      var item = null;
+      var meta = {
+        kind: form.dataset.kind, filename: file.name, campaign: form.dataset.campaign,
+        filetype: file.type || "application/octet-stream"
+      };
+      if (title) meta.title = title;
+      var task = new tus.Upload(file, {
+        endpoint: "/files/",
+        chunkSize: CHUNK,
+        retryDelays: RETRY_DELAYS,
+        metadata: meta,
+        headers: { "X-CSRF-Token": csrf },
+        httpStack: new ChecksumStack(new tus.DefaultHttpStack()),
+        // The same file for the same task resumes; another task starts its own upload.
+        fingerprint: function (f) {
+          return Promise.resolve(["datatrust", form.dataset.campaign, f.name, f.type,
+            f.size, f.lastModified].join("/"));
+        },
+        removeFingerprintOnSuccess: true,
+        onShouldRetry: function (err) {
+          if (!retryable(err)) return false;
+          show(bar.value, 100, form.dataset.retry);
+          return true;
+        },
+        onAfterResponse: function (req, res) {
+          var id = res.getHeader("Datatrust-Item-Id");
+          if (id) item = id;
+        },
+        onProgress: function (sent, total) { show(sent, total); },
+        onError: reject,
+        onSuccess: function () {
+          show(file.size, file.size, form.dataset.done);
+          if (item) resolve(item); else reject(new Error("no item"));
+        }
+      });
+      task.findPreviousUploads().then(function (previous) {
+        if (previous.length) task.resumeFromPreviousUpload(previous[0]);
+        show(0, 1);
+        task.start();
+      }, reject);
+    });
   }
 
   // Consent with the task's offer (one POST, like withdrawing), then the item's page.
