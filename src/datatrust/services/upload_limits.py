@@ -6,7 +6,9 @@ declared length before anything is read (tus ``Upload-Length``, a multipart body
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
+from datatrust.domain.campaigns import Campaign
 from datatrust.domain.errors import DomainError
 from datatrust.domain.items import ItemKind
 from datatrust.pipeline.chats import DEFAULT_MAX_BYTES as CHAT_MAX_BYTES
@@ -88,3 +90,82 @@ def limited(kind: ItemKind, chunks: Iterable[bytes]) -> Iterator[bytes]:
         if seen > limit:
             raise too_large(kind, None)
         yield chunk
+
+
+# --- the rules a task's recordings must meet, as the pipeline will judge them -------------
+
+# The file endings and media types of each container format the pipeline accepts
+# (``MediaLimits.formats``); a chat is a WhatsApp text or a Telegram JSON export.
+FORMAT_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "jpeg": ((".jpg", ".jpeg"), ("image/jpeg",)),
+    "png": ((".png",), ("image/png",)),
+    "webp": ((".webp",), ("image/webp",)),
+    "mp4": ((".mp4",), ("video/mp4", "audio/mp4")),
+    "mov": ((".mov",), ("video/quicktime",)),
+    "webm": ((".webm",), ("video/webm", "audio/webm")),
+    "matroska": ((".mkv", ".mka"), ("video/x-matroska", "audio/x-matroska")),
+    "wav": ((".wav",), ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave")),
+    "flac": ((".flac",), ("audio/flac", "audio/x-flac")),
+    "opus": ((".opus",), ("audio/opus",)),
+    "vorbis": ((".ogg", ".oga"), ("audio/ogg",)),
+    "ogg": ((".ogg", ".oga"), ("audio/ogg", "application/ogg")),
+    "mp3": ((".mp3",), ("audio/mpeg", "audio/mp3")),
+    "aac": ((".aac",), ("audio/aac", "audio/x-aac")),
+    "m4a": ((".m4a",), ("audio/x-m4a", "audio/m4a")),
+}
+CHAT_FILES = ((".txt", ".json"), ("text/plain", "application/json"))
+
+
+@dataclass(frozen=True)
+class RecordingRules:
+    """What one task's uploads must be, with the figures the pipeline judges them by:
+    length in seconds (None: no bound), size in bytes, and the file endings and media
+    types of the formats it reads. Shown before recording and checked in the browser
+    before uploading; the pipeline's own checks stay the authority."""
+
+    kind: ItemKind
+    min_seconds: float | None
+    max_seconds: float | None
+    max_bytes: int
+    extensions: tuple[str, ...]
+    media_types: tuple[str, ...]
+    prompts: tuple[str, ...] = ()
+
+    def for_browser(self) -> dict[str, object]:
+        """The figures the pre-upload check in the browser reads (``static/precheck.js``)."""
+        return {
+            "min": self.min_seconds,
+            "max": self.max_seconds,
+            "bytes": self.max_bytes,
+            "extensions": list(self.extensions),
+            "types": list(self.media_types),
+        }
+
+
+def recording_rules(campaign: Campaign) -> RecordingRules:
+    """The rules of ``campaign``'s uploads, from the very ``MediaSpec`` its items are
+    processed with (``MediaSpec.from_campaign`` over ``campaign.media_overrides()``, as
+    ``ingest`` builds it): the shortest length is the larger of the hard limit and the
+    quality bar, the longest the smaller of the two; the size is ``max_bytes``."""
+    kind = campaign.kind
+    prompts = tuple(str(p) for p in campaign.spec.get("prompts") or () if str(p).strip())
+    if kind is ItemKind.CHAT:
+        return RecordingRules(kind, None, None, max_bytes(kind), *CHAT_FILES, prompts=prompts)
+    spec = MediaSpec.from_campaign(kind.value, campaign.media_overrides())
+    lows = [s for s in (spec.limits.min_duration_s, spec.quality.min_duration_s) if s]
+    highs = [s for s in (spec.limits.max_duration_s, spec.quality.max_duration_s) if s]
+    extensions: dict[str, None] = {}
+    types: dict[str, None] = {}
+    for name in sorted(spec.limits.formats):
+        endings, media = FORMAT_FILES.get(name, ((), ()))
+        extensions |= dict.fromkeys(endings)
+        types |= dict.fromkeys(media)
+    return RecordingRules(
+        kind,
+        max(lows) if lows else None,
+        min(highs) if highs else None,
+        max_bytes(kind),
+        tuple(sorted(extensions)),
+        tuple(sorted(types)),
+        prompts,
+    )

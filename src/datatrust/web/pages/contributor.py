@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from babel.numbers import format_decimal
+from babel.units import format_unit
 from fastapi import Depends, Form, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
@@ -156,8 +157,105 @@ FILE_INPUT = {
     "voice": ("audio/*", "user"),
     "ambient": ("audio/*", "environment"),
     "call": ("audio/*", ""),
-    "chat": (".txt,.zip,text/plain", ""),
+    "chat": (".txt,.json,text/plain,application/json", ""),
 }
+# What to capture and what to leave out, per kind (msgids), shown before recording.
+CAPTURE_DO = {
+    "photo": (
+        "What the task asks for, sharp and well lit.",
+        "Your own photo, taken by you.",
+    ),
+    "video": (
+        "What the task asks for, holding the phone steady.",
+        "Your own video, filmed by you.",
+    ),
+    "voice": (
+        "Your own voice, speaking clearly, close to the phone.",
+        "A quiet room, without music or television in the background.",
+    ),
+    "ambient": (
+        "The sound of the place as it is, for the whole recording.",
+        "Keep the phone still and let it listen.",
+    ),
+    "call": (
+        "A call you took part in, where everyone on it agreed to be recorded.",
+        "The whole call, from start to end.",
+    ),
+    "chat": (
+        "A chat you took part in, exported from WhatsApp (without media) or Telegram (JSON).",
+    ),
+}
+CAPTURE_DONT = {
+    "photo": (
+        "Other people's faces close up, documents, screens or number plates (we blur what "
+        "we find, but leave them out).",
+    ),
+    "video": (
+        "Other people's faces close up, documents, screens or number plates (we blur what "
+        "we find, but leave them out).",
+    ),
+    "voice": ("Other people's voices, or a text you may not read aloud.",),
+    "ambient": ("People talking close to the phone, your own voice, or music played on purpose.",),
+    "call": ("A call with anyone who did not agree to be recorded.",),
+    "chat": ("Chats with people who did not agree, or messages with passwords or codes.",),
+}
+
+
+def _seconds(page: Page, seconds: float) -> str:
+    """A length in the reader's words: whole minutes or hours as such, else seconds."""
+    whole = int(seconds)
+    if whole == seconds and whole >= 3600 and whole % 3600 == 0:
+        return format_unit(whole // 3600, "duration-hour", "long", locale=page.lang)
+    if whole == seconds and whole >= 60 and whole % 60 == 0:
+        return format_unit(whole // 60, "duration-minute", "long", locale=page.lang)
+    return format_unit(seconds, "duration-second", "long", locale=page.lang)
+
+
+def rules_view(page: Page, campaign: Any) -> dict[str, Any]:
+    """The task's recording rules (``upload_limits.recording_rules``, the figures its
+    uploads are judged by) in the reader's words, with what the browser's pre-upload
+    check reads and says (``static/precheck.js``: ``{duration}`` and ``{size}`` are
+    filled in there)."""
+    rules = upload_limits.recording_rules(campaign)
+    low, high = rules.min_seconds, rules.max_seconds
+    if low and high:
+        length = page._("Between %(least)s and %(most)s long.") % {
+            "least": _seconds(page, low),
+            "most": _seconds(page, high),
+        }
+    elif low:
+        length = page._("At least %(least)s long.") % {"least": _seconds(page, low)}
+    elif high:
+        length = page._("At most %(most)s long.") % {"most": _seconds(page, high)}
+    else:
+        length = ""
+    limit = f"{format_decimal(upload_limits.megabytes(rules.max_bytes), locale=page.lang)} MB"
+    types = ", ".join(rules.extensions)
+    kind = campaign.kind.value
+    return {
+        "length": length,
+        "size": page._("At most %(limit)s per file.") % {"limit": limit},
+        "types": page._("File types: %(types)s.") % {"types": types},
+        "do": [page._(m) for m in CAPTURE_DO.get(kind, ())] + list(rules.prompts),
+        "dont": [page._(m) for m in CAPTURE_DONT.get(kind, ())],
+        "browser": rules.for_browser(),
+        "messages": {
+            "short": page._(
+                "This recording lasts %(duration)s; this task needs at least %(least)s. "
+                "Record a longer one."
+            )
+            % {"duration": "{duration}", "least": _seconds(page, low) if low else ""},
+            "long": page._(
+                "This recording lasts %(duration)s; this task takes at most %(most)s. "
+                "Record a shorter one, or cut it."
+            )
+            % {"duration": "{duration}", "most": _seconds(page, high) if high else ""},
+            "big": page._("This file is %(size)s; a file for this task may be at most %(limit)s.")
+            % {"size": "{size}", "limit": limit},
+            "type": page._("This kind of file is not taken here. Use one of: %(types)s.")
+            % {"types": types},
+        },
+    }
 
 
 def task_licence(page: Page, campaign: Any, fee_percent: int) -> list[tuple[str, str | None]]:
@@ -200,6 +298,7 @@ def task(
         "task.html",
         task=task_view(page, campaign, unit, svc.policy.pay_floors),
         sentences=task_licence(page, campaign, svc.policy.platform_fee_percent),
+        rules=rules_view(page, campaign),
         bonus=bonus,
         errors={},
     )
@@ -227,6 +326,7 @@ def _capture(page: Page, campaign: Any, offer_id: str, status: int = 200, **extr
         accept=accept,
         capture=capture,
         record=campaign.kind.value in RECORDED_KINDS,
+        rules=rules_view(page, campaign),
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),
         **extra,

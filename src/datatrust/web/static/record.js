@@ -130,11 +130,23 @@
     return upload(file, title).then(finish, function () { show(0, 1, form.dataset.failed); });
   }
 
+  // The task's rules checked in the browser first (precheck.js): a file they refuse is
+  // not sent, and the page says why in its language. The server checks again.
+  function checked(file, seconds) {
+    var pre = window.datatrustPrecheck;
+    if (!pre) return Promise.resolve(true);
+    return pre.check(file, form, seconds).then(function (problem) {
+      pre.show(form, problem);
+      return !problem;
+    });
+  }
+
   form.addEventListener("submit", function (ev) {
     var input = form.elements.file;
     if (!input || !input.files || !input.files.length) return; // let the server say what is missing
     ev.preventDefault();
-    send(input.files[0]);
+    var file = input.files[0];
+    checked(file).then(function (ok) { if (ok) send(file); });
   });
 
   // --- the recorder ---------------------------------------------------------------------
@@ -146,7 +158,12 @@
   var sendBtn = document.getElementById("rec-send");
   var audio = document.getElementById("rec-audio");
   var clock = document.getElementById("rec-time");
-  var recorder = null, parts = [], blob = null, began = 0, timer = null;
+  var recorder = null, parts = [], blob = null, began = 0, timer = null, seconds = 0;
+
+  function recording() {
+    var ext = (blob.type.indexOf("ogg") >= 0) ? "ogg" : (blob.type.indexOf("mp4") >= 0 ? "m4a" : "webm");
+    return new File([blob], "recording-" + began + "." + ext, { type: blob.type });
+  }
 
   start.addEventListener("click", async function () {
     var stream = await navigator.mediaDevices.getUserMedia({ audio: true });
@@ -156,11 +173,13 @@
     recorder.onstop = function () {
       stream.getTracks().forEach(function (t) { t.stop(); });
       blob = new Blob(parts, { type: recorder.mimeType || "audio/webm" });
+      seconds = (Date.now() - began) / 1000;
       audio.src = URL.createObjectURL(blob);
       audio.hidden = false;
-      sendBtn.disabled = false;
       clearInterval(timer);
+      checked(recording(), seconds).then(function (ok) { sendBtn.disabled = !ok; });
     };
+    if (window.datatrustPrecheck) window.datatrustPrecheck.show(form, null);
     recorder.start(250);
     began = Date.now();
     timer = setInterval(function () { clock.textContent = Math.round((Date.now() - began) / 1000) + " s"; }, 500);
@@ -173,8 +192,7 @@
   sendBtn.addEventListener("click", function () {
     if (!blob) return;
     sendBtn.disabled = true;
-    var ext = (blob.type.indexOf("ogg") >= 0) ? "ogg" : (blob.type.indexOf("mp4") >= 0 ? "m4a" : "webm");
-    var file = new File([blob], "recording-" + began + "." + ext, { type: blob.type });
-    send(file);
+    var file = recording();
+    checked(file, seconds).then(function (ok) { if (ok) send(file); });
   });
 })();

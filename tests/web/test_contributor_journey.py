@@ -1,0 +1,89 @@
+"""The contributor's journey without dead ends (issue 18 §4), without a browser: the
+recording rules a task states before recording are the figures its uploads are judged by."""
+
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+
+from test_pages_contributor import accept, contributor, csrf_of, open_campaign  # noqa: F401
+
+import ingest_media as media
+from datatrust.domain.campaigns import Campaign, PayBasis
+from datatrust.domain.items import ItemKind
+from datatrust.services import upload_limits
+
+
+def a_campaign(kind: ItemKind, **spec: object) -> Campaign:
+    return Campaign(
+        created_by=1,
+        title="t",
+        kind=kind,
+        pay_basis=PayBasis.PER_ITEM,
+        rate_minor=100,
+        currency="USD",
+        quota=1,
+        spec=dict(spec),
+    )
+
+
+def test_rules_take_the_stricter_of_the_hard_limit_and_the_quality_bar():
+    voice = upload_limits.recording_rules(a_campaign(ItemKind.VOICE))
+    # Voice: the hard limit takes 1 s, the quality bar 2 s; the hard limit 15 minutes.
+    assert (voice.min_seconds, voice.max_seconds) == (2.0, 900)
+    assert voice.max_bytes == upload_limits.max_bytes(ItemKind.VOICE)
+    assert ".wav" in voice.extensions and "audio/mpeg" in voice.media_types
+    assert ".jpg" not in voice.extensions
+    strict = upload_limits.recording_rules(
+        a_campaign(ItemKind.AMBIENT, min_duration_s=10, max_duration_s=60, prompts=["A bus"])
+    )
+    assert (strict.min_seconds, strict.max_seconds, strict.prompts) == (10.0, 60.0, ("A bus",))
+    photo = upload_limits.recording_rules(a_campaign(ItemKind.PHOTO))
+    assert (photo.min_seconds, photo.max_seconds) == (None, None)
+    assert set(photo.extensions) == {".jpg", ".jpeg", ".png", ".webp"}
+    chat = upload_limits.recording_rules(a_campaign(ItemKind.CHAT))
+    assert chat.extensions == (".txt", ".json")
+
+
+def browser_rules(html: str) -> tuple[dict, dict]:
+    rules = re.search(r"data-rules='([^']*)'", html).group(1)
+    messages = re.search(r"data-messages='([^']*)'", html).group(1)
+    return json.loads(unescape(rules)), json.loads(unescape(messages))
+
+
+def test_the_task_states_its_rules_and_an_upload_under_them_is_refused_for_that_reason(
+    contributor,  # noqa: F811
+    people,
+):
+    campaign = open_campaign(
+        contributor, people["operator"], spec={"min_duration_s": 10, "max_duration_s": 60}
+    )
+    task = contributor.get(f"/tasks/{campaign['id']}?lang=en").text
+    assert "Before you record" in task
+    assert "Between 10 seconds and 1 minute long." in task
+    assert "At most 500 MB per file." in task
+    assert "People talking close to the phone" in task  # what to leave out, for ambient
+    hindi = contributor.get(f"/tasks/{campaign['id']}?lang=hi").text
+    assert "10 सेकंड से 1 मिनट के बीच" in hindi
+    zulu = contributor.get(f"/tasks/{campaign['id']}?lang=zu").text
+    assert "Ubude obuphakathi kuka-10 amasekhondi no-1 iminithi." in zulu
+
+    capture = contributor.get(accept(contributor, campaign["id"]) + "&lang=hi")
+    rules, messages = browser_rules(capture.text)
+    assert (rules["min"], rules["max"]) == (10.0, 60.0)
+    assert rules["bytes"] == upload_limits.max_bytes(ItemKind.AMBIENT)
+    assert "{duration}" in messages["short"] and "10 सेकंड" in messages["short"]
+    assert 'src="/static/precheck.js"' in capture.text
+
+    # The server is still the authority: 2.9 s sent without the browser's check is
+    # refused by the pipeline for being under the 10 s the page stated.
+    short = media.encode(media.street_noise(2.9, seed=3), "wav")
+    response = contributor.post(
+        f"/tasks/{campaign['id']}/upload",
+        data={"csrf_token": csrf_of(capture.text), "title": "Too short"},
+        files={"file": ("short.wav", short, "audio/wav")},
+        follow_redirects=False,
+    )
+    item = contributor.get(response.headers["location"] + "?lang=en").text
+    assert 'data-code="too_short"' in item
