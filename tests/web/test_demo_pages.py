@@ -29,10 +29,11 @@ from datatrust.domain.currencies import MINOR_UNITS
 from datatrust.domain.items import Item
 from datatrust.domain.licence import TEMPLATES
 from datatrust.domain.money import Money
+from datatrust.domain.orders import unit_pay
 from datatrust.domain.permissions import ROLE_PERMISSIONS
 from datatrust.domain.places import PLACES
 from datatrust.i18n import LOCALE_DIR, format_money, translator
-from datatrust.services import accounts, campaigns, licences, orders
+from datatrust.services import accounts, campaigns, licences
 from datatrust.services.demo import BUYER, CONTRIBUTORS, OPERATOR, RECORDINGS, seed_demo
 from support import TEST_QUEUE, make_settings, redis_reachable, require_service
 
@@ -383,7 +384,7 @@ def terms_shown(svc: Services) -> set[Money]:
             every.append(licences.task_licence(campaign, str))
         every += [licences.template_example(name, str) for name in TEMPLATES]
         for terms in every:
-            pay = orders.unit_pay(terms, fee)
+            pay = unit_pay(terms, fee)
             out |= {
                 Money(a.minor, a.currency) for a in (pay.paid, pay.fee, pay.platform, pay.share)
             }

@@ -17,7 +17,8 @@ from datatrust.adapters.payments import FakeCardRail
 from datatrust.domain.clock import utcnow
 from datatrust.domain.licence import Licence
 from datatrust.domain.money import Money
-from datatrust.services import money, orders
+from datatrust.domain.orders import unit_pay
+from datatrust.services import money
 
 DESCRIPTION = "Sunrise Tea adverts on Instagram and YouTube, in Hindi, with my face and voice"
 LIKENESS = {
@@ -124,7 +125,7 @@ def test_a_likeness_licence_end_to_end_explained_in_hindi(client, services, peop
     terms = Licence.from_dict(
         client.get(f"/api/licences/{offer.json()['id']}", headers=actor.headers).json()["licence"]
     )
-    pay = orders.unit_pay(terms, services.policy.platform_fee_percent)
+    pay = unit_pay(terms, services.policy.platform_fee_percent)
     assert pay.paid.minor == 53_083  # ceil((40,000 + 90 days' notice 2,466) / 0.8)
     assert pay.paid.minor == pay.platform.minor + pay.share.minor
     # 3. The same offer in ODRL carries the whole replica grant and the notice, and reads

@@ -14,7 +14,7 @@ import pytest
 from test_seed_story import TRAINING, WALK, buyer, fund, license_training_only, listed_item
 
 from datatrust.domain.errors import Conflict
-from datatrust.domain.orders import AgreementRow
+from datatrust.domain.orders import AgreementRow, covers
 from datatrust.services import money, orders
 
 
@@ -141,8 +141,8 @@ def test_a_use_the_agreement_does_not_cover_is_charged_in_full(
     else:
         wanted.update(change)
     held_use = {**TRAINING, **period, "declared_uses": [], "recipient_org": {"id": "1"}}
-    assert not orders.covers(held_use, {**held_use, **wanted})
-    assert orders.covers(held_use, {**held_use})
+    assert not covers(held_use, {**held_use, **wanted})
+    assert covers(held_use, {**held_use})
     again = client.post("/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **wanted})
     if again.status_code == 201:  # FR/voice_cloning may be refused or select nothing
         assert again.json()["held"] == 0

@@ -91,7 +91,7 @@ def test_a_tasks_hourly_rate_is_the_pay_floor_checks_at_the_effort_it_states(con
 def test_a_per_minute_tasks_licence_says_it_pays_per_minute(contributor, people):
     campaign = open_campaign(contributor, people["operator"], rate_minor=40)
     page = contributor.get(f"/tasks/{campaign['id']}?lang=en").text
-    # The money as a sale charges and pays it (orders.unit_pay, 20 % platform fee).
+    # The money as a sale charges and pays it (domain.orders.unit_pay, 20 % platform fee).
     assert (
         "For each minute of recording, a buyer pays $0.50. Of that, the platform keeps $0.30 "
         "(its fee of $0.10 and the rest of the licence price after your share) and you "

@@ -94,8 +94,8 @@ def licence_explain(
     and pay it (its ``DATATRUST_PLATFORM_FEE_PERCENT``)."""
     from datatrust.domain.errors import InvalidInput
     from datatrust.domain.licence import Licence
+    from datatrust.domain.orders import unit_pay
     from datatrust.i18n import WARNING, explain_flagged, translator
-    from datatrust.services.orders import unit_pay
 
     problems: list[str] = []
     data = read_json(licence, "licence", problems)

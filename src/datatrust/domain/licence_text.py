@@ -15,7 +15,7 @@ never translated, with a label that says so). Plain ``str``/``int`` are shown as
 Money (issue 16 §6): ``summarise(licence, pay)`` states what a buyer pays for one item or
 one minute, the platform's part (its fee and what is left of the price after the
 contributor's share) and the contributor's share, from ``UnitPay`` figures the service
-computes with the functions that charge and book a sale (``orders.unit_pay``). Without
+computes with the functions that charge and book a sale (``domain.orders.unit_pay``). Without
 them it states only the licence price and the contributor's share of it, which are exact
 whatever the fee.
 

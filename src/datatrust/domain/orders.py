@@ -2,16 +2,23 @@
 took (one ``AgreementRow`` per item, keeping the exact terms agreed). Replica approvals
 belong here too: a contributor's yes or no to one replica use by one organisation, asked
 for by an order. Stored records; the rules that fill them are ``services.orders`` and
-``services.replica_approvals``."""
+``services.replica_approvals``. Beside them, the two pure rules both of those and the
+licence summary share: whether a use already held ``covers`` a wanted one, and what one
+unit of a licence costs and pays (``gross_up``, ``unit_pay``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from datatrust.domain.clock import utcnow
+from datatrust.domain import ledger
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import InvalidInput
 from datatrust.domain.licence import Licence
+from datatrust.domain.licence_text import Amount, UnitPay
+from datatrust.domain.money import Money
 
 
 @dataclass(eq=False)
@@ -90,3 +97,71 @@ class ReplicaApproval:
     requested_at: datetime = field(default_factory=utcnow)
     decided_at: datetime | None = None
     id: int | None = None
+
+
+# --- what a use already held grants, and what one unit costs -------------------------------
+
+_SAME_USE_KEYS = ("action", "purpose", "industry", "territory")
+
+
+def covers(held_use: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether an agreement taken for ``held_use`` already grants ``wanted`` (both
+    ``use_to_dict`` shapes): the same action, purpose, industry and territory, for the same
+    recipient and model task, every declared use and output of ``wanted`` among its own,
+    over a period that contains
+    the wanted one. Anything less (another territory, a day longer) is a new use, priced
+    in full: a partial overlap is never discounted."""
+    try:
+        return (
+            all(held_use[k] == wanted[k] for k in _SAME_USE_KEYS)
+            and str(held_use["recipient_org"]["id"]) == str(wanted["recipient_org"]["id"])
+            and set(wanted.get("declared_uses", [])) <= set(held_use.get("declared_uses", []))
+            # What the model does is part of the use: another task is a new use.
+            and held_use.get("task") == wanted.get("task")
+            and set(wanted.get("outputs", [])) <= set(held_use.get("outputs", []))
+            # Where a replica is used is part of the use: a new language is a new use.
+            and held_use.get("replica") == wanted.get("replica")
+            and as_utc(datetime.fromisoformat(held_use["starts_at"]))
+            <= as_utc(datetime.fromisoformat(wanted["starts_at"]))
+            and as_utc(datetime.fromisoformat(held_use["ends_at"]))
+            >= as_utc(datetime.fromisoformat(wanted["ends_at"]))
+        )
+    except (KeyError, TypeError, ValueError):  # an agreement we cannot read grants nothing
+        return False
+
+
+def gross_up(items_minor: int, fee_percent: int) -> int:
+    """What the buyer pays so that ``fee_percent`` off the top leaves ``items_minor``."""
+    if fee_percent >= 100:
+        raise InvalidInput("the platform fee must be under 100 %")
+    return -(-items_minor * 100 // (100 - fee_percent))
+
+
+def unit_pay(terms: Licence, fee_percent: int) -> UnitPay:
+    """What one unit of ``terms`` (an item, or a minute for a per-minute licence) costs and
+    pays, exactly as a one-unit order is charged and booked: the buyer pays the unit price
+    with its surcharges grossed up by the platform fee (``gross_up``, as ``quote_for``
+    charges), and ``ledger.sale`` divides it as ``money.record_sale`` books it (the fee off
+    the top, the contributor's royalty share of the rest, the remainder to the platform).
+    The licence summary states these figures (issue 16 §6)."""
+    currency = terms.currency
+    price = Money(terms.price_with_surcharge_minor, currency)
+    paid = Money(gross_up(price.amount_minor, fee_percent), currency)
+    if paid.is_zero:
+        zero = Amount(0, currency)
+        return UnitPay(terms.price_unit, zero, zero, zero, zero)
+    split = ledger.sale(
+        "buyer",
+        paid,
+        fee_percent,
+        [("contributor", price, terms.royalty_share_percent)],
+        key="licence-summary",
+    )
+    share = split.lines[0].contributor_share
+    return UnitPay(
+        terms.price_unit,
+        paid=Amount(paid.amount_minor, currency),
+        fee=Amount(split.platform_fee.amount_minor, currency),
+        platform=Amount((paid - share).amount_minor, currency),
+        share=Amount(share.amount_minor, currency),
+    )

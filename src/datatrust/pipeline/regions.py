@@ -8,6 +8,8 @@ region, never a street.
 
 from __future__ import annotations
 
+import h3
+
 REGION_RESOLUTION = 4  # an H3 cell of about 1,770 km²
 
 
@@ -16,11 +18,23 @@ def region_cell(cell: str | None, resolution: int = REGION_RESOLUTION) -> str | 
     ``None`` for no cell or a malformed one, which reads as unknown, never as a place."""
     if not cell:
         return None
-    import h3  # imported here: most users of this module never need it
-
     try:
         if h3.get_resolution(cell) <= resolution:
             return cell
         return str(h3.cell_to_parent(cell, resolution))
     except Exception:
         return None
+
+
+def within(cell: str | None, region: str) -> bool:
+    """Whether ``cell`` lies inside ``region`` (an H3 cell as coarse or coarser); False for
+    no cell or a malformed one."""
+    if not cell:
+        return False
+    try:
+        resolution = h3.get_resolution(region)
+        return h3.get_resolution(cell) >= resolution and (
+            h3.cell_to_parent(cell, resolution) == region
+        )
+    except Exception:
+        return False

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from datatrust.domain.accounts import Organisation as OrgRecord
 from datatrust.domain.accounts import User
@@ -43,9 +43,7 @@ from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.licences import default_offer
 from datatrust.services.ports import Signer, UnitOfWork
-
-if TYPE_CHECKING:
-    from datatrust.services.standards import Publication
+from datatrust.services.standards import Publication
 
 # Where every instance publishes its signing keys (RFC 8615 well-known URI).
 JWKS_PATH = "/.well-known/jwks.json"

@@ -23,7 +23,6 @@ from datatrust.services import (
     revocations,
     rights,
     snapshots,
-    webhooks,
 )
 from datatrust.services.jobs import Handler, JobRegistry
 
@@ -47,7 +46,7 @@ CORE_JOBS: tuple[Handler, ...] = (
     notifications.send_notification_mail,
     rights.purge_erased,
     incidents.remind_job,
-    webhooks.push_job,
+    revocations.push_notice_job,
 )
 
 

@@ -19,8 +19,10 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from datatrust.domain.accounts import Organisation as OrgRecord
+from datatrust.domain.accounts import OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import Campaign, CampaignState, PayBasis
 from datatrust.domain.clock import as_utc, utcnow
@@ -39,13 +41,13 @@ from datatrust.domain.licence import (
     licence_from_template,
 )
 from datatrust.domain.odrl import licence_to_odrl
+from datatrust.domain.orders import unit_pay
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.i18n import explain_flagged
 from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import get_campaign
 from datatrust.services.ports import UnitOfWork
-
-if TYPE_CHECKING:
-    from datatrust.services.standards import Publication
+from datatrust.services.standards import Publication
 
 # The platform assigns these; a caller's values would only confuse the version chain.
 _PLATFORM_FIELDS = ("id", "version")
@@ -224,10 +226,7 @@ def explain_terms(
     terms: Licence, lang: str, fee_percent: int, names: Mapping[str, str] | None = None
 ) -> list[tuple[str, str | None]]:
     """Terms in plain words in ``lang``, each sentence with its risk flag, the money as a
-    sale on this instance charges and pays it (``orders.unit_pay`` with its fee)."""
-    from datatrust.i18n import explain_flagged  # Babel is loaded only when asked for
-    from datatrust.services.orders import unit_pay  # orders imports this module
-
+    sale on this instance charges and pays it (``domain.orders.unit_pay`` with its fee)."""
     return explain_flagged(terms, lang, unit_pay(terms, fee_percent), names)
 
 
@@ -382,9 +381,6 @@ HOLDER_CHOICES = ("any", "named", "exclusive")
 def holder_choices(uow: UnitOfWork, actor: Actor) -> list[tuple[str, str]]:
     """The organisations a contributor may name as holders of an offer: every approved
     buyer organisation, as (id as a licence names it, legal name), by name."""
-    from datatrust.domain.accounts import Organisation as OrgRecord
-    from datatrust.domain.accounts import OrgStatus
-
     authorize(actor, Permission.LICENCE_CREATE)
     found = uow.all(OrgRecord, status=OrgStatus.APPROVED)
     return sorted(((str(o.id), o.legal_name) for o in found), key=lambda p: (p[1], p[0]))
@@ -436,8 +432,6 @@ def name_holders(
 def organisation_names(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, str]:
     """Organisation id (as a licence names it) → its legal name, for those that exist, so
     a contributor reads who holds their exclusivity or may take their offer, never an id."""
-    from datatrust.domain.accounts import Organisation as OrgRecord
-
     numbers = {int(i) for i in ids if i.isdigit()}
     found = uow.all(OrgRecord, id__in=numbers) if numbers else []
     return {str(o.id): o.legal_name for o in found}
@@ -448,7 +442,7 @@ def explain_offer(
 ) -> list[tuple[str, str | None]]:
     """The offer in plain words in ``lang`` (English when there is no catalogue), each
     sentence with its risk flag: the money as a sale charges and pays it
-    (``orders.unit_pay`` with the instance's ``fee_percent``), organisations by name."""
+    (``domain.orders.unit_pay`` with the instance's ``fee_percent``), organisations by name."""
     offer = get_offer(uow, actor, offer_id)
     terms = offer.terms()
     names = organisation_names(uow, {*terms.offered_to, terms.exclusive_to or ""})

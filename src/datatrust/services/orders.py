@@ -32,9 +32,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from datatrust.domain import ledger
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
@@ -43,15 +42,14 @@ from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFoun
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use, evaluate
 from datatrust.domain.licence import Organisation as LicenceOrg
-from datatrust.domain.licence_text import Amount, UnitPay
 from datatrust.domain.money import Money
 from datatrust.domain.odrl import Agreement, agreement_to_odrl
-from datatrust.domain.orders import AgreementRow, Order
+from datatrust.domain.orders import AgreementRow, Order, covers, gross_up
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.territories import is_known_territory
-from datatrust.pipeline.regions import region_cell
+from datatrust.pipeline.regions import region_cell, within
 from datatrust.services.accounts import actor_label
 from datatrust.services.consent import RECIPIENTS_CHANGED_JOB
 from datatrust.services.licences import (
@@ -60,27 +58,13 @@ from datatrust.services.licences import (
     parse_replica_use,
     selectable_items,
 )
-from datatrust.services.ports import UnitOfWork
-
-if TYPE_CHECKING:
-    from datatrust.services.standards import Publication
+from datatrust.services.ports import UnitOfWork, by_ids
+from datatrust.services.replica_approvals import approved_for, request_approvals
+from datatrust.services.standards import Publication
 
 log = logging.getLogger(__name__)
 
 MAX_PERIOD_DAYS = 5 * 366
-
-
-# PostgreSQL takes at most 65,535 bound parameters per statement; SQLite 32,766.
-_IN_CHUNK = 10_000
-
-
-def by_ids(uow: UnitOfWork, cls: type, ids: Any, attr: str = "id", **filters: Any) -> list[Any]:
-    """``uow.all(cls, <attr>__in=ids, **filters)`` in chunks, for id lists of any length."""
-    wanted = sorted({i for i in ids if i is not None})
-    out: list[Any] = []
-    for lo in range(0, len(wanted), _IN_CHUNK):
-        out.extend(uow.all(cls, **{f"{attr}__in": wanted[lo : lo + _IN_CHUNK]}, **filters))
-    return out
 
 
 # --- the buyer's organisation ------------------------------------------------------------
@@ -354,8 +338,6 @@ def select_for_use(
     whose licence ends before the period does is left out with
     ``licence_ends_within_period``.
     """
-    from datatrust.services.replica_approvals import approved_for
-
     org_id = declared.use.recipient_org.id
     approved = approved_for(uow, int(org_id), use_to_dict(declared)) if org_id.isdigit() else ()
     return selectable_items(
@@ -392,43 +374,6 @@ def price_line(item: Item, terms: Licence, fee_percent: int) -> Line:
     )
 
 
-def unit_pay(terms: Licence, fee_percent: int) -> UnitPay:
-    """What one unit of ``terms`` (an item, or a minute for a per-minute licence) costs and
-    pays, exactly as a one-unit order is charged and booked: the buyer pays the unit price
-    with its surcharges grossed up by the platform fee (``gross_up``, as ``quote_for``
-    charges), and ``ledger.sale`` divides it as ``money.record_sale`` books it (the fee off
-    the top, the contributor's royalty share of the rest, the remainder to the platform).
-    The licence summary states these figures (issue 16 §6)."""
-    currency = terms.currency
-    price = Money(terms.price_with_surcharge_minor, currency)
-    paid = Money(gross_up(price.amount_minor, fee_percent), currency)
-    if paid.is_zero:
-        zero = Amount(0, currency)
-        return UnitPay(terms.price_unit, zero, zero, zero, zero)
-    split = ledger.sale(
-        "buyer",
-        paid,
-        fee_percent,
-        [("contributor", price, terms.royalty_share_percent)],
-        key="licence-summary",
-    )
-    share = split.lines[0].contributor_share
-    return UnitPay(
-        terms.price_unit,
-        paid=Amount(paid.amount_minor, currency),
-        fee=Amount(split.platform_fee.amount_minor, currency),
-        platform=Amount((paid - share).amount_minor, currency),
-        share=Amount(share.amount_minor, currency),
-    )
-
-
-def gross_up(items_minor: int, fee_percent: int) -> int:
-    """What the buyer pays so that ``fee_percent`` off the top leaves ``items_minor``."""
-    if fee_percent >= 100:
-        raise InvalidInput("the platform fee must be under 100 %")
-    return -(-items_minor * 100 // (100 - fee_percent))
-
-
 def quote_for(lines: list[Line], fee_percent: int = 0) -> dict[str, Any]:
     """Totals per currency: items, platform fee, what the buyer pays, contributors' share."""
     totals: dict[str, dict[str, int]] = {}
@@ -457,33 +402,6 @@ def _lines(uow: UnitOfWork, items: list[Item], fee_percent: int) -> list[Line]:
 # --- what the buyer already holds ----------------------------------------------------------
 
 HELD_REASON = "already_licensed"
-_SAME_USE_KEYS = ("action", "purpose", "industry", "territory")
-
-
-def covers(held_use: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """Whether an agreement taken for ``held_use`` already grants ``wanted`` (both
-    ``use_to_dict`` shapes): the same action, purpose, industry and territory, for the same
-    recipient and model task, every declared use and output of ``wanted`` among its own,
-    over a period that contains
-    the wanted one. Anything less (another territory, a day longer) is a new use, priced
-    in full: a partial overlap is never discounted."""
-    try:
-        return (
-            all(held_use[k] == wanted[k] for k in _SAME_USE_KEYS)
-            and str(held_use["recipient_org"]["id"]) == str(wanted["recipient_org"]["id"])
-            and set(wanted.get("declared_uses", [])) <= set(held_use.get("declared_uses", []))
-            # What the model does is part of the use: another task is a new use.
-            and held_use.get("task") == wanted.get("task")
-            and set(wanted.get("outputs", [])) <= set(held_use.get("outputs", []))
-            # Where a replica is used is part of the use: a new language is a new use.
-            and held_use.get("replica") == wanted.get("replica")
-            and as_utc(datetime.fromisoformat(held_use["starts_at"]))
-            <= as_utc(datetime.fromisoformat(wanted["starts_at"]))
-            and as_utc(datetime.fromisoformat(held_use["ends_at"]))
-            >= as_utc(datetime.fromisoformat(wanted["ends_at"]))
-        )
-    except (KeyError, TypeError, ValueError):  # an agreement we cannot read grants nothing
-        return False
 
 
 def held_agreements(
@@ -582,8 +500,6 @@ def declare_order(
     uow.add(order)
     uow.flush()
     if selection.awaiting_approval:
-        from datatrust.services.replica_approvals import request_approvals
-
         request_approvals(
             uow,
             actor,
@@ -763,8 +679,6 @@ def _still_allowed(
     """The order's items that its use may still take now, by the same rules as the
     selection (``licences.selectable_items``, restricted to the order's items), for the
     organisation that buys (the licensee the agreements will name)."""
-    from datatrust.services.replica_approvals import approved_for
-
     use = use_from_dict(order.use, recipient=LicenceOrg(str(org.id), org.legal_name))
     ends = as_utc(datetime.fromisoformat(order.use["ends_at"]))
     still = selectable_items(
@@ -965,7 +879,7 @@ def catalogue(
             continue
         if filters.get("max_duration") is not None and duration > int(filters["max_duration"]):
             continue
-        if region and not _in_region(item.h3_cell, region):
+        if region and not within(item.h3_cell, region):
             continue
         quality = _quality(item)
         if filters.get("min_quality") is not None and (
@@ -1030,20 +944,6 @@ def catalogue(
         },
         "sample": sample,
     }
-
-
-def _in_region(cell: str | None, region: str) -> bool:
-    if not cell:
-        return False
-    import h3
-
-    try:
-        resolution = h3.get_resolution(region)
-        return h3.get_resolution(cell) >= resolution and (
-            h3.cell_to_parent(cell, resolution) == region
-        )
-    except Exception:
-        return False
 
 
 def notice_ends_at(uow: UnitOfWork, agreement: AgreementRow) -> datetime | None:

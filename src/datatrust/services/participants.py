@@ -32,6 +32,7 @@ from datatrust.domain.errors import Conflict, NotFound
 from datatrust.domain.invitations import INVITATION_LIFETIME, InvitationState, ParticipantInvitation
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.i18n import explain_licence
 from datatrust.services.ports import UnitOfWork
 
 REPROCESS_JOB = "item.reprocess"
@@ -156,8 +157,6 @@ def _by_token(uow: UnitOfWork, token: str, *, lock: bool = False) -> Participant
 def _licence_summary(uow: UnitOfWork, item: Item) -> list[str]:
     offer = uow.get(LicenceOffer, item.licence_id) if item.licence_id else None
     if offer is not None:
-        from datatrust.i18n import explain_licence  # Babel only when asked for
-
         return explain_licence(offer.terms(), "en")
     return [
         "The contributor has not chosen licence terms yet. Whatever they choose, a licence "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from datatrust.domain.accounts import User
+from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc
 from datatrust.domain.items import Item
@@ -136,7 +136,6 @@ def buyers_told(uow: UnitOfWork, item_id: int) -> list[dict[str, Any]]:
     it acknowledged and when it attested deletion (None: not yet), whether the
     attestation came late and whether the deadline passed unattested (it was then
     suspended). From the notices themselves, in the order they were made."""
-    from datatrust.domain.accounts import Organisation
 
     def iso(moment: Any) -> str | None:
         return as_utc(moment).isoformat() if moment is not None else None

@@ -180,3 +180,16 @@ class WebhookTransport(Protocol):
         that was checked) while naming the URL's host in the Host header and TLS, so a DNS
         answer that changes between the check and the connection cannot redirect it."""
         ...
+
+
+# PostgreSQL takes at most 65,535 bound parameters per statement; SQLite 32,766.
+_IN_CHUNK = 10_000
+
+
+def by_ids(uow: UnitOfWork, cls: type, ids: Any, attr: str = "id", **filters: Any) -> list[Any]:
+    """``uow.all(cls, <attr>__in=ids, **filters)`` in chunks, for id lists of any length."""
+    wanted = sorted({i for i in ids if i is not None})
+    out: list[Any] = []
+    for lo in range(0, len(wanted), _IN_CHUNK):
+        out.extend(uow.all(cls, **{f"{attr}__in": wanted[lo : lo + _IN_CHUNK]}, **filters))
+    return out

@@ -24,10 +24,10 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput
 from datatrust.domain.items import Item
-from datatrust.domain.orders import APPROVED, PENDING, REFUSED, ReplicaApproval
+from datatrust.domain.orders import APPROVED, PENDING, REFUSED, ReplicaApproval, covers
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
-from datatrust.services.ports import UnitOfWork
+from datatrust.services.ports import UnitOfWork, by_ids
 
 DECISIONS = {"approve": APPROVED, "refuse": REFUSED}
 
@@ -35,8 +35,6 @@ DECISIONS = {"approve": APPROVED, "refuse": REFUSED}
 def approved_for(uow: UnitOfWork, org_id: int, use: Mapping[str, Any]) -> set[int]:
     """Ids of the items whose contributors approved ``use`` (or a wider one) for
     ``org_id``."""
-    from datatrust.services.orders import covers  # orders imports this module
-
     rows = uow.all(ReplicaApproval, org_id=org_id, state=APPROVED)
     return {r.item_id for r in rows if covers(r.use, use)}
 
@@ -55,8 +53,6 @@ def request_approvals(
     item already asked for this use (pending or refused) is not asked again, so a buyer
     cannot wear a contributor down by declaring the same use over and over. Records
     ``replica:request`` per new request; the caller commits."""
-    from datatrust.services.orders import by_ids, covers
-
     wanted = sorted(set(item_ids))
     if not wanted:
         return []

@@ -232,6 +232,43 @@ def feed_entry(uow: UnitOfWork, n: Revocation, held: dict[int, list[str]]) -> di
 JWKS_PATH = "/.well-known/jwks.json"
 
 
+def notice_claims(
+    uow: UnitOfWork, notice_id: int, base_url: str, url: str, at: datetime, ttl_seconds: int
+) -> dict[str, Any]:
+    """The pushed body's claims: the notice as the feed lists it, the feed's position
+    (``last_seq``) and where to read the whole feed. ``aud`` is the webhook URL, so a body
+    captured at one buyer's endpoint cannot be replayed at another's as its own."""
+    notice = uow.get(Revocation, notice_id)
+    assert notice is not None
+    last = uow.all(Revocation, org_id=notice.org_id, order_by="-seq", limit=1)
+    return {
+        "type": webhooks.NOTICE_TYPE,
+        "iss": base_url,
+        "sub": f"org:{notice.org_id}",
+        "aud": url,
+        "iat": int(at.timestamp()),
+        "exp": int((at + timedelta(seconds=ttl_seconds)).timestamp()),
+        "last_seq": last[0].seq if last else notice.seq,
+        "notice": feed_entry(uow, notice, held_hashes(uow, notice.org_id)),
+        "feed_url": base_url.rstrip("/") + "/api/buyers/feed",
+        "jwks_url": base_url.rstrip("/") + JWKS_PATH,
+    }
+
+
+@job(webhooks.PUSH_JOB)
+def push_notice_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
+    """One attempt to push notice ``payload["notice_id"]`` to the buyer's webhook
+    (``webhooks.push``), its body the notice as the feed lists it."""
+    settings = ctx.services.settings
+
+    def claims(url: str, at: datetime) -> dict[str, Any]:
+        return notice_claims(
+            uow, payload["notice_id"], settings.base_url, url, at, settings.feed_ttl_seconds
+        )
+
+    webhooks.push(uow, payload, ctx, claims)
+
+
 def revocation_feed(
     uow: UnitOfWork,
     signer: Signer,

@@ -7,7 +7,7 @@ import json
 import logging
 import zipfile
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from datatrust.domain.accounts import (
     ApiToken,
@@ -32,11 +32,9 @@ from datatrust.services.items import readable
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.mail import SEND_JOB
 from datatrust.services.ports import ObjectStore, Shredder, Signer, UnitOfWork
+from datatrust.services.standards import Publication
 from datatrust.services.storage import EncryptedStorage
 from datatrust.services.uploads import Staging
-
-if TYPE_CHECKING:
-    from datatrust.services.standards import Publication
 
 log = logging.getLogger(__name__)
 

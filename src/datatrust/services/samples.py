@@ -26,8 +26,8 @@ from datatrust.domain.orders import Order
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.domain.samples import EvaluationSample
 from datatrust.services.accounts import actor_label
-from datatrust.services.orders import approved_org, by_ids
-from datatrust.services.ports import UnitOfWork
+from datatrust.services.orders import approved_org
+from datatrust.services.ports import UnitOfWork, by_ids
 from datatrust.services.storage import EncryptedStorage
 
 SAMPLE_MAX_ITEMS = 5

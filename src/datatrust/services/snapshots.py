@@ -54,13 +54,13 @@ from datatrust.services.audit import sign_checkpoint
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.orders import (
     approved_org,
-    by_ids,
     item_language,
     notice_ends_at,
     refuse,
     use_from_dict,
 )
-from datatrust.services.ports import UnitOfWork
+from datatrust.services.ports import UnitOfWork, by_ids
+from datatrust.services.replica_approvals import approved_for
 from datatrust.services.storage import (
     SEALED_FIELD_PREFIX,
     Cipher,
@@ -196,7 +196,6 @@ def _why_not(
     use = use_from_dict(
         agreement.use, at=at, recipient=LicenceOrg(str(recipient.id), recipient.legal_name)
     )
-    from datatrust.services.replica_approvals import approved_for
 
     terms = agreement.terms()
     approved = terms.replica_ask_each_time and item.id in approved_for(

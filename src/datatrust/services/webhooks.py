@@ -26,7 +26,8 @@ Redirects are never followed.
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,10 +36,9 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import InvalidInput, NotFound
 from datatrust.domain.permissions import Actor, Permission, Role
-from datatrust.domain.snapshots import Revocation
 from datatrust.domain.webhooks import Webhook, WebhookDelivery
 from datatrust.services.accounts import actor_label
-from datatrust.services.jobs import JobContext, job
+from datatrust.services.jobs import JobContext
 from datatrust.services.mail import queue_mail
 from datatrust.services.orders import approved_org, refuse
 from datatrust.services.ports import MailMessage, UnitOfWork, WebhookTransport
@@ -251,47 +251,25 @@ def queue_push(uow: UnitOfWork, org_id: int, notice_id: int) -> None:
     )
 
 
-def notice_claims(
-    uow: UnitOfWork, notice_id: int, base_url: str, url: str, at: datetime, ttl_seconds: int
-) -> dict[str, Any]:
-    """The pushed body's claims: the notice as the feed lists it, the feed's position
-    (``last_seq``) and where to read the whole feed. ``aud`` is the webhook URL, so a body
-    captured at one buyer's endpoint cannot be replayed at another's as its own."""
-    from datatrust.services.revocations import JWKS_PATH, feed_entry, held_hashes
-
-    notice = uow.get(Revocation, notice_id)
-    assert notice is not None
-    last = uow.all(Revocation, org_id=notice.org_id, order_by="-seq", limit=1)
-    return {
-        "type": NOTICE_TYPE,
-        "iss": base_url,
-        "sub": f"org:{notice.org_id}",
-        "aud": url,
-        "iat": int(at.timestamp()),
-        "exp": int((at + timedelta(seconds=ttl_seconds)).timestamp()),
-        "last_seq": last[0].seq if last else notice.seq,
-        "notice": feed_entry(uow, notice, held_hashes(uow, notice.org_id)),
-        "feed_url": base_url.rstrip("/") + "/api/buyers/feed",
-        "jwks_url": base_url.rstrip("/") + JWKS_PATH,
-    }
+Claims = Callable[[str, datetime], dict[str, Any]]
 
 
-@job(PUSH_JOB)
-def push_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
-    """One attempt to push one notice. The attempt is logged and committed whatever the
-    answer; a failure then raises ``WebhookFailed`` so the outbox retries with back-off.
-    A removed or replaced webhook is not pushed to (the notice stays in the feed)."""
+def push(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext, claims: Claims) -> None:
+    """One attempt to push one notice (the ``webhooks.push`` job, run by
+    ``revocations.push_notice_job``, which owns the feed). ``claims(url, at)`` gives the
+    body's claims for the webhook's URL at the moment of sending. The attempt is logged and
+    committed whatever the answer; a failure then raises ``WebhookFailed`` so the outbox
+    retries with back-off. A removed or replaced webhook is not pushed to (the notice stays
+    in the feed)."""
     settings = ctx.services.settings
     transport: WebhookTransport = ctx.services.webhooks
     hook = uow.get(Webhook, payload["webhook_id"])
     if hook is None or hook.removed_at is not None:
         return
     now = utcnow()
-    claims = notice_claims(
-        uow, payload["notice_id"], settings.base_url, hook.url, now, settings.feed_ttl_seconds
-    )
-    token = ctx.services.signer.sign(claims)
-    url, org_id, seq = hook.url, hook.org_id, claims["notice"]["seq"]
+    body = claims(hook.url, now)
+    token = ctx.services.signer.sign(body)
+    url, org_id, seq = hook.url, hook.org_id, body["notice"]["seq"]
     headers = {
         "Content-Type": "application/jose",
         "User-Agent": "Datatrust-Webhook/1",

@@ -262,7 +262,7 @@ def licence_templates(
 ) -> HTMLResponse:
     """Every template in plain words in the page's language, risks flagged, with example
     terms (the price comes from a task, so the example says so) and the money as a sale
-    would charge and pay it (``orders.unit_pay``)."""
+    would charge and pay it (``domain.orders.unit_pay``)."""
     shown = []
     for entry in licences.licence_templates():
         name = entry["name"]
