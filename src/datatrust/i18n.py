@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.lists import format_list
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
+from datatrust.domain.errors import Problem
 from datatrust.domain.licence import Licence
 from datatrust.domain.licence_text import (
     ORIGINAL,
@@ -37,6 +39,7 @@ from datatrust.domain.licence_text import (
     summarise,
 )
 from datatrust.domain.money import Money
+from datatrust.domain.problem_texts import TEXT, TEXTS
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
@@ -132,3 +135,49 @@ def explain_flagged(
     output (page, API, CLI) can mark the risks. ``pay`` and ``names`` as for
     ``licence_text.summarise``."""
     return [(render(m, lang), m.risk) for m in summarise(licence, pay, names)]
+
+
+# --- problems (domain.errors.Problem) ----------------------------------------------------
+
+PROBLEMS_DOMAIN = "problems"
+
+
+@lru_cache(maxsize=32)
+def problem_translator(lang: str) -> gettext.NullTranslations:
+    """The ``problems`` catalogue for ``lang``: one entry per problem code (its msgctxt),
+    the English sentence as msgid. Falls back like ``translator``."""
+    candidates = [lang.replace("-", "_"), lang.split("-")[0].split("_")[0]]
+    return gettext.translation(PROBLEMS_DOMAIN, LOCALE_DIR, languages=candidates, fallback=True)
+
+
+def format_param(value: Any, lang: str) -> str:
+    """A problem's parameter as a reader of ``lang`` writes it: money, numbers, dates,
+    durations and lists by Babel's CLDR data; text as given."""
+    locale = _locale(lang)
+    if isinstance(value, Money):
+        return format_money(value, lang)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | Decimal | float):
+        return format_decimal(value, locale=locale)
+    if isinstance(value, timedelta):
+        return format_timedelta(value, threshold=1, locale=locale)
+    if isinstance(value, datetime):
+        return format_datetime(value, format="medium", locale=locale)
+    if isinstance(value, date):
+        return format_date(value, format="long", locale=locale)
+    if isinstance(value, list | tuple | set | frozenset):
+        return format_list([format_param(v, lang) for v in value], locale=locale)
+    return str(value)
+
+
+def render_problem(problem: Problem, lang: str) -> str:
+    """The problem's sentence in ``lang``, from its code and parameters (no field name:
+    pages show it next to the field)."""
+    if problem.code == TEXT:  # words with no code (outside domain/ and services/)
+        return translator(lang).gettext(str(problem.params.get("text", "")))
+    msgid = TEXTS[problem.code]
+    text = problem_translator(lang).pgettext(problem.code, msgid)
+    if "%(" not in text:
+        return text
+    return text % {key: format_param(value, lang) for key, value in problem.params.items()}

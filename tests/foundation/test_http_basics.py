@@ -11,12 +11,21 @@ from datatrust.domain.clock import utcnow
 from support import sign_up_api
 
 
-def assert_error(response, status, code, *fragments):
+def assert_error(response, status, code, *fragments, problems=None):
+    """One shape: RFC 9457 problem details with coded ``problems``, and the older
+    ``error`` member. ``problems``: the (field, code) pairs expected, in order."""
     assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
-    assert set(body) == {"error"}
+    assert set(body) == {"type", "title", "status", "detail", "problems", "error"}
+    assert body["status"] == status and body["detail"] == body["error"]["message"]
     assert set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == code
+    assert body["problems"] and all(
+        set(p) == {"field", "code", "params", "message"} for p in body["problems"]
+    )
+    if problems is not None:
+        assert [(p["field"], p["code"]) for p in body["problems"]] == problems
     for fragment in fragments:
         assert fragment in json.dumps(body)
 
@@ -29,7 +38,13 @@ def test_malformed_json_is_named(client):
     response = client.post(
         "/api/auth/sign-in", content=b'{"email": ', headers={"content-type": "application/json"}
     )
-    assert_error(response, 400, "malformed_json", "not valid JSON")
+    assert_error(
+        response,
+        400,
+        "malformed_json",
+        "not valid JSON",
+        problems=[(None, "request.malformed_json")],
+    )
 
 
 def test_wrong_types_and_unknown_fields_are_each_named(client):
@@ -37,11 +52,21 @@ def test_wrong_types_and_unknown_fields_are_each_named(client):
         "/api/auth/sign-up", json={"email": 12, "password": "x" * 12, "shoe_size": 44}
     )
     assert_error(response, 422, "invalid_input", "email", "shoe_size: unknown field")
+    codes = {p["field"]: p["code"] for p in response.json()["problems"]}
+    assert codes["shoe_size"] == "request.unknown_field" and codes["email"] == "request.invalid"
 
 
 def test_every_sign_up_problem_is_listed_at_once(client):
     response = client.post("/api/auth/sign-up", json={"email": "nope", "password": "short"})
-    assert_error(response, 422, "invalid_input", "email: not a valid", "password: use at least")
+    assert_error(
+        response,
+        422,
+        "invalid_input",
+        "email: not a valid",
+        "password: use at least",
+        problems=[("email", "email.invalid"), ("password", "password.too_short")],
+    )
+    assert response.json()["problems"][1]["params"] == {"minimum": 10}
 
 
 def test_an_oversize_body_is_refused_before_it_is_read(client):
@@ -51,6 +76,7 @@ def test_an_oversize_body_is_refused_before_it_is_read(client):
         headers={"content-type": "application/json"},
     )
     assert_error(response, 413, "too_large", "limit of 1000000 bytes")
+    assert response.json()["problems"][0]["params"] == {"limit_bytes": 1_000_000}
 
 
 def test_a_chunked_body_without_a_declared_size_is_refused_past_the_limit(client):
@@ -91,13 +117,25 @@ def test_an_expired_or_revoked_token_is_refused(client, services, people):
         token = uow.one(ApiToken, user_id=owner.actor.user_id)
         token.expires_at = utcnow() - timedelta(seconds=1)
         uow.commit()
-    assert_error(client.get("/api/me", headers=owner.headers), 401, "not_authenticated", "expired")
+    assert_error(
+        client.get("/api/me", headers=owner.headers),
+        401,
+        "not_authenticated",
+        "expired",
+        problems=[(None, "token.expired")],
+    )
     other = people["other"]
     with services.uow() as uow:
         token = uow.one(ApiToken, user_id=other.actor.user_id)
         token.revoked_at = utcnow()
         uow.commit()
-    assert_error(client.get("/api/me", headers=other.headers), 401, "not_authenticated", "revoked")
+    assert_error(
+        client.get("/api/me", headers=other.headers),
+        401,
+        "not_authenticated",
+        "revoked",
+        problems=[(None, "token.revoked")],
+    )
 
 
 def test_sign_in_sets_a_session_and_writes_need_the_csrf_token(client, services):
@@ -129,7 +167,7 @@ def test_sign_in_is_throttled_per_account_with_retry_after(client, services):
     right = client.post(
         "/api/auth/sign-in", json={"email": "bo@example.org", "password": "a long enough password"}
     )
-    assert_error(right, 429, "rate_limited", "wait")
+    assert_error(right, 429, "rate_limited", "wait", problems=[(None, "account.sign_in_throttled")])
     assert int(right.headers["retry-after"]) >= 1
 
 

@@ -666,7 +666,7 @@ def _read_licence(r: _Reader) -> Licence | None:
     try:
         return Licence.from_dict({k: v for k, v in fields.items() if v is not None})
     except InvalidInput as error:
-        r.problems.extend(error.problems or [str(error)])
+        r.problems.extend(str(p) for p in error.problems)
         return None
 
 

@@ -36,6 +36,7 @@ from datatrust.domain.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    Problem,
     RateLimited,
     SecondFactorRequired,
 )
@@ -108,9 +109,9 @@ def sign_up(
     email = email.strip().lower()
     problems = _sign_up_problems(email, password, role, display_name, country, allow_operator)
     if problems:
-        raise InvalidInput("the sign-up form has problems", problems)
+        raise InvalidInput(problems)
     if uow.one(User, email=email) is not None:
-        raise Conflict("an account with this email already exists")
+        raise Conflict(Problem("email", "account.email_taken"))
     user = User(
         email=email,
         password_hash=hasher.hash(password),
@@ -206,7 +207,7 @@ def sign_in(
         )
     if wait:
         raise RateLimited(
-            "too many failed sign-ins; wait a little and try again",
+            Problem(None, "account.sign_in_throttled", {"wait": timedelta(seconds=wait)}),
             {"retry_after_seconds": wait},
         )
     # The try counts before the password is checked and stops counting once it proves
@@ -232,13 +233,13 @@ def sign_in(
         if not totp_code:
             uow.delete(attempt)
             uow.commit()
-            raise SecondFactorRequired("enter the 6-digit code from your authenticator app")
+            raise SecondFactorRequired(Problem("totp_code", "totp.required"))
         user = uow.get_for_update(User, user.id)  # type: ignore[union-attr]  # read afresh: the check writes
         right = user is not None and _second_factor(uow, storage, user, totp_code, now)
     if not (usable and right):
         uow.record(AuditTag.ACCOUNT_SIGN_IN_FAILED, "anonymous", "email", email_ref(storage, email))
         uow.commit()
-        raise NotAuthenticated("the email or password is wrong")
+        raise NotAuthenticated(Problem(None, "account.sign_in_wrong"))
     assert user is not None
     uow.delete(attempt)
     if new_hash is not None:
@@ -277,16 +278,17 @@ def _sign_up_problems(
     country: str | None,
     allow_operator: bool,
 ) -> list[str]:
-    problems: list[str] = []
+    problems: list[Problem] = []
     if not EMAIL_RE.match(email):
-        problems.append("email: not a valid email address")
+        problems.append(Problem("email", "email.invalid"))
     problems += password_problems(password, [email, display_name])
     if role is Role.OPERATOR and not allow_operator:
-        problems.append("role: operators cannot sign themselves up")
+        problems.append(Problem("role", "role.operator_self_sign_up"))
     if role not in (*SIGN_UP_ROLES, Role.OPERATOR):
-        problems.append(f"role: must be one of {', '.join(r.value for r in SIGN_UP_ROLES)}")
+        choices = [r.value for r in SIGN_UP_ROLES]
+        problems.append(Problem("role", "role.unknown", {"choices": choices}))
     if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
-        problems.append("country: use a two-letter ISO 3166 code such as ZA or IN")
+        problems.append(Problem("country", "country.invalid"))
     return problems
 
 
@@ -317,13 +319,13 @@ def request_sign_up(
     email = email.strip().lower()
     problems = _sign_up_problems(email, password, role, display_name, country, False)
     if problems:
-        raise InvalidInput("the sign-up form has problems", problems)
+        raise InvalidInput(problems)
     now = utcnow()
     counted_as = f"sign-up:{client}"[:80]
     wait = _client_wait(uow, counted_as, throttle.sign_up_free, throttle, now)
     if wait:
         raise RateLimited(
-            "too many sign-ups from here; wait a little and try again",
+            Problem(None, "account.sign_up_throttled", {"wait": timedelta(seconds=wait)}),
             {"retry_after_seconds": wait},
         )
     attempt = _record_attempt(uow, email="", client=counted_as, now=now, throttle=throttle)
@@ -382,7 +384,7 @@ def sign_up_request_for(uow: UnitOfWork, secret: str, token: str) -> SignUpReque
         or not hmac.compare_digest(sign_up_token(secret, request), token)
         or as_utc(request.expires_at) <= utcnow()
     ):
-        raise NotFound("this sign-up link is wrong or has expired; sign up again")
+        raise NotFound(Problem(None, "account.sign_up_link_invalid"))
     return request
 
 
@@ -398,7 +400,7 @@ def confirm_sign_up(
         uow.delete(waiting)
     if uow.one(User, email=request.email) is not None:
         uow.commit()
-        raise Conflict("this email address already has an account; sign in")
+        raise Conflict(Problem("email", "account.email_taken_sign_in"))
     user = User(
         email=request.email,
         password_hash=request.password_hash,
@@ -528,7 +530,7 @@ def password_reset_user(
         )
         or int(expires) <= now.timestamp()
     ):
-        raise NotFound("this link is wrong, has expired or was used; ask for a new one")
+        raise NotFound(Problem(None, "account.reset_link_invalid"))
     return user
 
 
@@ -546,10 +548,7 @@ def _check_new_password(user: User, password: str) -> None:
     """``InvalidInput`` with ``new_password: …`` problems when ``password`` may not be used."""
     problems = password_problems(password, [user.email, user.display_name])
     if problems:
-        raise InvalidInput(
-            "the new password cannot be used",
-            ["new_" + p if p.startswith("password: ") else p for p in problems],
-        )
+        raise InvalidInput([p.at("new_password") if p.field == "password" else p for p in problems])
 
 
 def reset_password(
@@ -591,7 +590,7 @@ def change_password(
     wait = _wait_seconds(failures, throttle.free_failures, throttle.max_delay_seconds, now)
     if wait:
         raise RateLimited(
-            "too many failed sign-ins; wait a little and try again",
+            Problem(None, "account.sign_in_throttled", {"wait": timedelta(seconds=wait)}),
             {"retry_after_seconds": wait},
         )
     attempt = _record_attempt(
@@ -600,9 +599,7 @@ def change_password(
     uow.commit()
     try:
         if not hasher.verify(user.password_hash, current):
-            raise InvalidInput(
-                "the current password is wrong", ["current_password: the password is wrong"]
-            )
+            raise InvalidInput(Problem("current_password", "password.wrong"))
         uow.delete(attempt)  # the right password: not a failure, whatever follows
         _check_new_password(user, new)
         new_hash = hasher.hash(new)
@@ -633,17 +630,17 @@ def update_profile(
     amounts are shown in approximately (None or "": their country's). ``InvalidInput``
     lists every problem, each naming its field."""
     user = _own_account(uow, actor)
-    problems = []
+    problems: list[Problem] = []
     name = display_name.strip()
     if len(name) > 200:
-        problems.append("display_name: use at most 200 characters")
+        problems.append(Problem("display_name", "account.display_name_too_long", {"maximum": 200}))
     if language not in available_languages():
-        problems.append("language: choose one of the languages offered")
+        problems.append(Problem("language", "account.language_unknown"))
     code = (currency or "").strip().upper() or None
     if code is not None and not is_known(code):
-        problems.append("currency: choose one of the currencies offered")
+        problems.append(Problem("currency", "account.currency_unknown"))
     if problems:
-        raise InvalidInput("the profile has problems", problems)
+        raise InvalidInput(problems)
     user.display_name, user.language, user.currency = name, language, code
     uow.record(
         AuditTag.ACCOUNT_PROFILE_UPDATE,
@@ -823,7 +820,7 @@ def my_account(uow: UnitOfWork, actor: Actor) -> User:
     authorize(actor, Permission.ACCOUNT_READ)
     user = uow.get(User, actor.user_id) if actor.user_id is not None else None
     if user is None:
-        raise NotFound("this account no longer exists")
+        raise NotFound(Problem(None, "account.gone"))
     return user
 
 
@@ -844,9 +841,9 @@ def start_totp(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> Totp
     user = uow.get(User, actor.user_id)
     assert user is not None
     if user.role not in TOTP_ROLES:
-        raise PermissionDenied("two-step sign-in is offered to operators and buyers")
+        raise PermissionDenied(Problem(None, "totp.not_offered"))
     if user.totp_enabled_at is not None:
-        raise Conflict("two-step sign-in is already on; turn it off first")
+        raise Conflict(Problem(None, "totp.already_on"))
     secret = pyotp.random_base32()
     user.totp_secret = storage.seal_text(uow, user.id, secret)  # type: ignore[arg-type]
     user.totp_last_step = None
@@ -866,7 +863,7 @@ def _require_app_code(
     uow: UnitOfWork, storage: EncryptedStorage, user: User, code: str, now: datetime
 ) -> None:
     if not _accept_totp(_totp_secret(uow, storage, user), user, code, now):
-        raise InvalidInput("the code is wrong", ["code: the code is wrong or has expired"])
+        raise InvalidInput(Problem("code", "totp.code_wrong"))
 
 
 def enable_totp(
@@ -881,7 +878,7 @@ def enable_totp(
     now = now or utcnow()
     user = _own_account(uow, actor)
     if user.totp_secret is None or user.totp_enabled_at is not None:
-        raise Conflict("start two-step sign-in first")
+        raise Conflict(Problem(None, "totp.not_started"))
     _require_app_code(uow, storage, user, code, now)
     user.totp_enabled_at = now
     codes = _new_recovery_codes(uow, user, now)
@@ -902,7 +899,7 @@ def replace_recovery_codes(
     now = now or utcnow()
     user = _own_account(uow, actor)
     if user.totp_enabled_at is None:
-        raise Conflict("two-step sign-in is not on")
+        raise Conflict(Problem(None, "totp.not_on"))
     _require_app_code(uow, storage, user, code, now)
     codes = _new_recovery_codes(uow, user, now)
     uow.record(AuditTag.ACCOUNT_TOTP_ENABLE, actor_label(actor), "user", user.id, codes="new")
@@ -923,9 +920,9 @@ def disable_totp(
     user = uow.get(User, actor.user_id)
     assert user is not None
     if user.totp_enabled_at is None:
-        raise Conflict("two-step sign-in is not on")
+        raise Conflict(Problem(None, "totp.not_on"))
     if not _second_factor(uow, storage, user, code, now or utcnow()):
-        raise InvalidInput("the code is wrong", ["code: the code is wrong or has expired"])
+        raise InvalidInput(Problem("code", "totp.code_wrong"))
     user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
     for old in uow.all(RecoveryCode, user_id=user.id):
         uow.delete(old)
@@ -983,12 +980,12 @@ class Authenticated:
 def authenticate_session(uow: UnitOfWork, secret: str) -> Authenticated:
     session = uow.one(WebSession, session_hash=digest(secret))
     if session is None or session.revoked_at is not None:
-        raise NotAuthenticated("your session is not valid; sign in again")
+        raise NotAuthenticated(Problem(None, "session.invalid"))
     if as_utc(session.expires_at) <= utcnow():
-        raise NotAuthenticated("your session has expired; sign in again")
+        raise NotAuthenticated(Problem(None, "session.expired"))
     user = uow.get(User, session.user_id)
     if user is None or user.erased_at is not None:
-        raise NotAuthenticated("this account no longer exists")
+        raise NotAuthenticated(Problem(None, "account.gone"))
     return Authenticated(actor_for(uow, user), user, session.csrf_token)
 
 
@@ -1011,21 +1008,23 @@ def create_api_token(
     allowed = {p.value for p in ROLE_PERMISSIONS[actor.role]}
     if actor.scopes is not None:  # a token cannot mint a broader token
         allowed &= actor.scopes
-    problems = []
+    problems: list[Problem] = []
     if not name.strip():
-        problems.append("name: give the token a name")
+        problems.append(Problem("name", "token.name_required"))
     unknown = sorted(set(scopes) - {p.value for p in Permission})
     if unknown:
-        problems.append(f"scopes: unknown permissions {', '.join(unknown)}")
+        problems.append(Problem("scopes", "token.scopes_unknown", {"scopes": unknown}))
     beyond = sorted(set(scopes) - allowed - set(unknown))
     if beyond:
-        problems.append(f"scopes: your account does not have {', '.join(beyond)}")
+        problems.append(Problem("scopes", "token.scopes_beyond_account", {"scopes": beyond}))
     if not scopes:
-        problems.append("scopes: name at least one permission")
+        problems.append(Problem("scopes", "token.scopes_empty"))
     if not 1 <= days <= MAX_TOKEN_DAYS:
-        problems.append(f"days: must be between 1 and {MAX_TOKEN_DAYS}")
+        problems.append(
+            Problem("days", "token.days_out_of_range", {"minimum": 1, "maximum": MAX_TOKEN_DAYS})
+        )
     if problems:
-        raise InvalidInput("the token request has problems", problems)
+        raise InvalidInput(problems)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=actor.user_id,
@@ -1084,17 +1083,17 @@ def revoke_api_token(uow: UnitOfWork, actor: Actor, token_id: int) -> ApiToken:
 
 def authenticate_token(uow: UnitOfWork, secret: str) -> Authenticated:
     if not secret.startswith(TOKEN_PREFIX):
-        raise NotAuthenticated("the API token is malformed")
+        raise NotAuthenticated(Problem(None, "token.malformed"))
     token = uow.one(ApiToken, token_hash=digest(secret))
     if token is None:
-        raise NotAuthenticated("the API token is not known")
+        raise NotAuthenticated(Problem(None, "token.unknown"))
     if token.revoked_at is not None:
-        raise NotAuthenticated("the API token was revoked")
+        raise NotAuthenticated(Problem(None, "token.revoked"))
     if as_utc(token.expires_at) <= utcnow():
-        raise NotAuthenticated("the API token has expired")
+        raise NotAuthenticated(Problem(None, "token.expired"))
     user = uow.get(User, token.user_id)
     if user is None or user.erased_at is not None:
-        raise NotAuthenticated("this account no longer exists")
+        raise NotAuthenticated(Problem(None, "account.gone"))
     stale = token.last_used_at is None or as_utc(token.last_used_at) <= (
         utcnow() - TOKEN_TOUCH_INTERVAL
     )
@@ -1125,17 +1124,17 @@ def register_organisation(
 ) -> Organisation:
     """A buyer registers its organisation and becomes its admin; an operator vets it."""
     authorize(actor, Permission.ORG_CREATE)
-    problems = []
+    problems: list[Problem] = []
     if not legal_name.strip():
-        problems.append("legal_name: required")
+        problems.append(Problem("legal_name", "required"))
     if not re.fullmatch(r"[A-Z]{2}", country or ""):
-        problems.append("country: use a two-letter ISO 3166 code")
+        problems.append(Problem("country", "organisation.country_invalid"))
     if contact_email and not EMAIL_RE.match(contact_email):
-        problems.append("contact_email: not a valid email address")
+        problems.append(Problem("contact_email", "email.invalid"))
     if problems:
-        raise InvalidInput("the organisation form has problems", problems)
+        raise InvalidInput(problems)
     if uow.one(Membership, user_id=actor.user_id) is not None:
-        raise Conflict("you already belong to an organisation")
+        raise Conflict(Problem(None, "organisation.already_member"))
     org = Organisation(
         legal_name=legal_name.strip(),
         country=country,
@@ -1184,10 +1183,13 @@ def decide_organisation(
     authorize(actor, Permission.ORG_VET, org or MISSING)
     assert org is not None
     if decision not in ORG_DECISIONS:
-        raise InvalidInput(f"decision must be one of {', '.join(ORG_DECISIONS)}")
+        choices = list(ORG_DECISIONS)
+        raise InvalidInput(
+            Problem("decision", "organisation.decision_unknown", {"choices": choices})
+        )
     status, tag = ORG_DECISIONS[decision]
     if status is not OrgStatus.APPROVED and not reason.strip():
-        raise InvalidInput("reason: say why, the buyer will read it", ["reason: required"])
+        raise InvalidInput(Problem("reason", "organisation.reason_required"))
     org.status = status
     org.status_reason = reason.strip()
     uow.record(tag, actor_label(actor), "org", org.id, reason=org.status_reason)

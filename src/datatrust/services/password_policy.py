@@ -3,7 +3,7 @@ passwords (a bundled list), not built from the person's own email or name, and h
 guess by zxcvbn's estimate (score 3 of 4: about 10^8 guesses, which online guessing under
 sign-in throttling cannot reach).
 
-Problems come as ``"password: <msgid>"``, translated on the pages like every other.
+Problems come as ``Problem("password", code, params)`` (``domain.errors``).
 """
 
 from __future__ import annotations
@@ -14,15 +14,17 @@ from importlib.resources import files
 
 from zxcvbn import zxcvbn
 
+from datatrust.domain.errors import Problem
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 MIN_SCORE = 3
 # zxcvbn's run time grows with length; past this its estimate is not needed to be sure.
 SCORE_PREFIX = 100
 
-COMMON = "password: this is one of the most common passwords; choose another"
-PERSONAL = "password: do not build your password from your email address or name"
-GUESSABLE = "password: too easy to guess; use three or four words that do not belong together"
+COMMON = Problem("password", "password.common")
+PERSONAL = Problem("password", "password.personal")
+GUESSABLE = Problem("password", "password.guessable")
 
 
 @lru_cache(maxsize=1)
@@ -44,13 +46,13 @@ def _personal_words(user_inputs: list[str]) -> list[str]:
     return words
 
 
-def password_problems(password: str, user_inputs: list[str] | None = None) -> list[str]:
+def password_problems(password: str, user_inputs: list[str] | None = None) -> list[Problem]:
     """Every rule ``password`` breaks (empty when it may be used). ``user_inputs``: the
     person's email, name and other words an attacker targeting them would try first."""
     if len(password) < MIN_LENGTH:
-        return ["password: use at least 10 characters"]
+        return [Problem("password", "password.too_short", {"minimum": MIN_LENGTH})]
     if len(password) > MAX_LENGTH:
-        return ["password: use at most 256 characters"]
+        return [Problem("password", "password.too_long", {"maximum": MAX_LENGTH})]
     lowered = password.lower()
     if lowered in common_passwords():
         return [COMMON]

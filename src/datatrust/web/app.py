@@ -28,7 +28,7 @@ from datatrust.web.api import money as money_api
 from datatrust.web.api import tracing as tracing_api
 from datatrust.web.body_limits import App
 from datatrust.web.compression import CompressPages
-from datatrust.web.errors import install_error_handlers
+from datatrust.web.errors import ERROR_RESPONSES, install_error_handlers
 from datatrust.web.request_context import RequestContext
 from datatrust.web.security import SecurityHeaders
 
@@ -88,12 +88,15 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         buyers,
         standards,
     ):
-        app.include_router(module.router)
-    app.include_router(licences.public_router)
-    app.include_router(money_api.router)
-    app.include_router(participants.router)
-    app.include_router(incidents_api.router)
-    app.include_router(tracing_api.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
+    for router in (
+        licences.public_router,
+        money_api.router,
+        participants.router,
+        incidents_api.router,
+        tracing_api.router,
+    ):
+        app.include_router(router, responses=ERROR_RESPONSES)
     pages.install(app)
     docs.install(app)
     return app

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from datatrust.web.errors import error_response, too_large_message
+from datatrust.web.errors import error_response, too_large_problem
 
 
 class App(FastAPI):
@@ -45,8 +45,9 @@ class ShapedLimitErrors:
             if message["type"] == "http.response.start" and _plain_413(message):
                 replaced = True
                 limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+                problem = too_large_problem(limit)
                 response = error_response(
-                    413, "too_large", too_large_message(limit), {"limit_bytes": limit}
+                    413, "too_large", problem.text, {"limit_bytes": limit}, [problem]
                 )
                 await response(scope, receive, send)
             elif not replaced:  # the plain-text body of a replaced response is dropped

@@ -1,43 +1,158 @@
-"""One error shape for every failure: ``{"error": {"code", "message", "details"}}``."""
+"""One error shape for every failure, an RFC 9457 problem details object
+(``application/problem+json``) that also keeps the older ``error`` member::
+
+    {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+     "detail": "password: use at least 10 characters",
+     "problems": [{"field": "password", "code": "password.too_short",
+                   "params": {"minimum": 10}, "message": "use at least 10 characters"}],
+     "error": {"code": "invalid_input", "message": "…", "details": {"problems": ["…"]}}}
+
+``problems`` is what a client acts on: each names its field (or null), a stable code from
+``domain.problem_texts`` and the code's parameters; ``message`` is the English sentence
+(a client that speaks another language renders its own from code and parameters). The
+schema is ``ErrorOut`` in the OpenAPI document, declared on every route (``ERROR_RESPONSES``).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 
-from datatrust.domain.errors import DomainError
+from datatrust.domain.errors import DomainError, Problem
+from datatrust.domain.money import Money
 
 log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
 
 
-def error_body(code: str, message: str, details: object = None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+class ProblemOut(BaseModel):
+    field: str | None = Field(description="The request field it concerns; null: the whole request.")
+    code: str = Field(
+        description="Stable identifier (domain.problem_texts), e.g. password.too_short."
+    )
+    params: dict[str, Any] = Field(
+        description="The code's parameters: numbers, text, ISO 8601 dates, durations in "
+        "seconds, money as {amount_minor, currency}, lists of these."
+    )
+    message: str = Field(description="The sentence in English, without the field name.")
 
 
-def error_response(status: int, code: str, message: str, details: object = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message, details), status_code=status)
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
 
 
-def too_large_message(limit: object) -> str:
+class ErrorOut(BaseModel):
+    """RFC 9457 problem details, with the structured ``problems`` and the older ``error``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    problems: list[ProblemOut]
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorOut, "description": "The input breaks a rule: every problem listed."},
+    "4XX": {"model": ErrorOut, "description": "Refused: problem details say why."},
+}
+
+
+def jsonable(value: Any) -> Any:
+    """A problem parameter as JSON: money as the API's money shape, durations in seconds."""
+    if isinstance(value, Money):
+        return {"amount_minor": value.amount_minor, "currency": value.currency}
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+        return int(seconds) if seconds == int(seconds) else seconds
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def problem_json(problem: Problem) -> dict[str, Any]:
+    return {
+        "field": problem.field,
+        "code": problem.code,
+        "params": jsonable(problem.params),
+        "message": problem.text,
+    }
+
+
+def error_body(
+    code: str,
+    message: str,
+    details: object = None,
+    *,
+    status: int = 400,
+    problems: Iterable[Problem] = (),
+) -> dict:
+    listed = [problem_json(p) for p in problems]
+    return {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": message,
+        "problems": listed,
+        "error": {"code": code, "message": message, "details": jsonable(details or {})},
+    }
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: object = None,
+    problems: Iterable[Problem] = (),
+) -> JSONResponse:
+    body = error_body(code, message, details, status=status, problems=problems)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def domain_error_response(exc: DomainError) -> JSONResponse:
+    response = error_response(exc.status, exc.code, exc.message, exc.details, exc.problems)
+    set_retry_after(response, exc)
+    return response
+
+
+def too_large_problem(limit: object) -> Problem:
     """The 413 of a body past its route's limit (``web.body_limits``)."""
-    return f"the body is larger than this route's limit of {limit} bytes"
+    return Problem(None, "request.too_large", {"limit_bytes": limit})
 
 
-def _describe(error: dict) -> str:
+def _problem(error: dict) -> Problem:
+    """One of pydantic's validation errors as a problem."""
     where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
     kind = error.get("type", "")
     if kind == "json_invalid":
-        return f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
+        reason = str(error.get("ctx", {}).get("error", "parse error"))
+        return Problem(None, "request.malformed_json", {"reason": reason})
     if kind == "extra_forbidden":
-        return f"{where}: unknown field"
+        return Problem(where, "request.unknown_field")
     if kind == "missing":
-        return f"{where}: required"
-    return f"{where}: {error.get('msg', 'invalid')}"
+        return Problem(where, "required")
+    return Problem(where, "request.invalid", {"reason": str(error.get("msg", "invalid"))})
 
 
 # What a client waiting for the database is told to wait before retrying, in seconds.
@@ -49,13 +164,13 @@ def failure_response(request: Request, exc: BaseException) -> JSONResponse:
     database cannot serve right now (it comes back without a restart), else a logged 500."""
     if request.app.state.services.is_unavailable(exc):
         log.warning("database unavailable: %s: %s", type(exc).__name__, str(exc)[:200])
-        response = error_response(
-            503, "unavailable", "the service is busy or its database is down; try again shortly"
-        )
+        busy = Problem(None, "service.unavailable")
+        response = error_response(503, "unavailable", busy.text, problems=[busy])
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
     log.error("unhandled error", exc_info=exc)
-    return error_response(500, "internal_error", "something went wrong on our side; it was logged")
+    failed = Problem(None, "service.internal_error")
+    return error_response(500, "internal_error", failed.text, problems=[failed])
 
 
 def set_retry_after(response: Response, exc: DomainError) -> None:
@@ -68,34 +183,40 @@ def set_retry_after(response: Response, exc: DomainError) -> None:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-        response = error_response(exc.status, exc.code, exc.message, exc.details)
-        set_retry_after(response, exc)
-        return response
+        return domain_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [_describe(e) for e in exc.errors()]
-        malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
+        problems = [_problem(e) for e in exc.errors()] or [Problem(None, "request.invalid_any")]
+        malformed = any(p.code == "request.malformed_json" for p in problems)
         return error_response(
             400 if malformed else 422,
             "malformed_json" if malformed else "invalid_input",
-            "; ".join(problems) if problems else "the request is invalid",
-            {"problems": problems},
+            "; ".join(map(str, problems)),
+            {"problems": [str(p) for p in problems]},
+            problems,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        said = exc.detail if isinstance(exc.detail, str) else "request failed"
+        problem = Problem(None, "request.failed", {"reason": said})
         details = None
-        if exc.status_code == 404 and message == "Not Found":
-            message = "no such route"
+        if exc.status_code == 404 and said == "Not Found":
+            problem = Problem(None, "request.no_such_route")
+        if exc.status_code == 405:
+            problem = Problem(None, "request.method_not_allowed")
         limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
         if exc.status_code == 413 and limit is not None:  # the route's body limit
-            message = too_large_message(limit)
+            problem = too_large_problem(limit)
             details = {"limit_bytes": limit}
         return error_response(
-            exc.status_code, codes.get(exc.status_code, "http_error"), message, details
+            exc.status_code,
+            codes.get(exc.status_code, "http_error"),
+            problem.text,
+            details,
+            [problem],
         )
 
     @app.exception_handler(Exception)

@@ -19,10 +19,10 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from datatrust.domain.currencies import MINOR_UNITS
-from datatrust.domain.errors import DomainError, NotAuthenticated
+from datatrust.domain.errors import DomainError, NotAuthenticated, Problem
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Actor, Permission, Role
-from datatrust.i18n import format_money, translator
+from datatrust.i18n import format_money, render_problem, translator
 from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
@@ -202,7 +202,10 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> HTML
     def kind_label(kind: str) -> str:
         return page._(KIND_LABELS.get(kind, kind))
 
-    html = env.get_template(template).render(
+    def html_of(context: dict[str, Any]) -> str:
+        return env.get_template(template).render(**shared, **context)
+
+    shared: dict[str, Any] = dict(
         _=page._,
         page=page,
         lang=page.lang,
@@ -213,8 +216,12 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> HTML
         kind_label=kind_label,
         explain=Explain(page.tr, page.lang, kind_label),
         money=lambda amount, currency=None: show_money(page, amount, currency),
-        **context,
     )
+    html = html_of(context)
+    errors = context.get("errors")
+    if isinstance(errors, FieldErrors) and errors.unread():
+        # A problem about a field this form does not show is shown at its top instead.
+        html = html_of(context | {"errors": errors.folded(errors.unread())})
     response = HTMLResponse(html, status_code=status)
     remember_language(request, response, page.lang)
     if page.csrf_cookie:
@@ -236,21 +243,55 @@ def remember_language(request: Request, response: Response, lang: str) -> None:
         )
 
 
-def field_errors(page: Page, exc: DomainError, default: str = "form") -> dict[str, list[str]]:
-    """Problems such as ``"email: not a valid email address"`` keyed by field, translated.
+class FieldErrors(dict[str, list[str]]):
+    """Messages keyed by field that remember which fields the template looked up, so
+    ``render`` can move the others (a field the form does not show) to ``"form"``."""
 
-    Services name the field before a colon; the text after it is the msgid. A problem
-    without a known field, or the error's own message, goes to ``default``.
-    """
-    out: dict[str, list[str]] = {}
-    problems = getattr(exc, "problems", None) or (exc.details or {}).get("problems") or []
-    for problem in problems:
-        name, sep, text = str(problem).partition(": ")
-        key, msg = (name, text) if sep and " " not in name else (default, str(problem))
-        out.setdefault(key, []).append(page._(msg))
-    if not out:
-        out[default] = [page._(exc.message)]
+    def __init__(self, *args: Any, default: str = "form") -> None:
+        super().__init__(*args)
+        self.default = default
+        self.read: set[str] = set()
+
+    def get(self, key: str, fallback: Any = None) -> Any:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, fallback)
+
+    def __getitem__(self, key: str) -> list[str]:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+    def items(self) -> Any:  # the template shows them all
+        self.read.update(self.keys())
+        return super().items()
+
+    def unread(self) -> list[str]:
+        return [key for key in self.keys() if key not in self.read]
+
+    def folded(self, keys: list[str]) -> FieldErrors:
+        out = FieldErrors({k: v for k, v in super().items() if k not in keys}, default=self.default)
+        for key in keys:
+            out.setdefault(self.default, []).extend(super().__getitem__(key))
+        return out
+
+
+def field_errors(page: Page, exc: DomainError, default: str = "form") -> FieldErrors:
+    """The error's problems in the page's language, keyed by the field each names; a
+    problem about no field goes to ``default``, and one about a field the rendered form
+    does not show moves there too (``render``). Nothing is parsed: each problem carries
+    its field, code and parameters."""
+    out = FieldErrors(default=default)
+    for problem in exc.problems:
+        dict.setdefault(out, problem.field or default, []).append(show_problem(page, problem))
     return out
+
+
+def show_problem(page: Page, problem: Problem) -> str:
+    """One problem in the page's language (``i18n.render_problem``)."""
+    return render_problem(problem, page.lang)
 
 
 def error_page(request: Request, exc: DomainError) -> HTMLResponse:
@@ -272,7 +313,8 @@ def error_page(request: Request, exc: DomainError) -> HTMLResponse:
         404: page._("Nothing here, or nothing you may see."),
     }
     title = titles.get(exc.status, page._("Something went wrong."))
-    return render(page, "error.html", status=exc.status, title=title, message=page._(exc.message))
+    message = "; ".join(show_problem(page, p) for p in exc.problems)
+    return render(page, "error.html", status=exc.status, title=title, message=message)
 
 
 class PageRoute(UnitOfWorkRoute):
@@ -297,7 +339,7 @@ class BadRequest(DomainError):
     code = "bad_request"
 
     def __init__(self) -> None:
-        super().__init__("the request is not valid")
+        super().__init__(Problem(None, "request.invalid_any"))
 
 
 def page_router() -> APIRouter:
