@@ -8,6 +8,8 @@ fails them, like PostgreSQL and Redis (``support.require_service``).
 from __future__ import annotations
 
 import inspect
+import os
+import re
 import shutil
 import socket
 import subprocess
@@ -33,6 +35,7 @@ CHROMIUM_ARGS = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
+README = ROOT / "README.md"
 # Installed by `npm ci` from package-lock.json (.ci/run does it); never committed.
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"width": 360, "height": 740}
@@ -142,6 +145,19 @@ def screenshots() -> Path:
     return folder
 
 
+def readme_screenshots() -> tuple[Path | None, set[str]]:
+    """Where to refresh the README's pictures, and which: with ``DATATRUST_SCREENSHOTS``
+    set (``docs/screenshots``, relative to the repository), each page ``check`` saves
+    under a name the README shows (``docs/screenshots/NAME.png``) is written there too."""
+    chosen = os.environ.get("DATATRUST_SCREENSHOTS")
+    if not chosen:
+        return None, set()
+    folder = ROOT / chosen
+    folder.mkdir(parents=True, exist_ok=True)
+    shown = re.findall(rf"{re.escape(chosen.strip('/'))}/([\w-]+)\.png", README.read_text())
+    return folder, set(shown)
+
+
 # Run in the page: what axe-core leaves to the page author, checked at the phone's width.
 LAYOUT_CHECKS = """() => {
   const problems = [];
@@ -170,6 +186,7 @@ def check(screenshots: Path) -> Callable[[Any, str], None]:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT, check=False)
     require_service("axe-core (npm ci, from package-lock.json)", AXE.exists())
     axe_source = AXE.read_text()
+    readme_folder, for_readme = readme_screenshots()
 
     def check_page(page: Any, name: str) -> None:
         if page.evaluate("() => typeof axe") == "undefined":
@@ -179,6 +196,8 @@ def check(screenshots: Path) -> Callable[[Any, str], None]:
         layout = page.evaluate(LAYOUT_CHECKS)
         assert not layout, f"{name}: layout problems: " + "; ".join(layout)
         page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+        if name in for_readme:
+            shutil.copyfile(screenshots / f"{name}.png", readme_folder / f"{name}.png")
 
     return check_page
 

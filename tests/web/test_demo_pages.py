@@ -16,57 +16,29 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
-from babel import Locale
-from babel.messages.pofile import read_po
-from babel.numbers import get_currency_name, get_currency_symbol
 
 from datatrust.adapters.db import migrate
 from datatrust.bootstrap import Services, build
-from datatrust.domain.accounts import Organisation, User
-from datatrust.domain.campaigns import Campaign
-from datatrust.domain.consent import LicenceOffer
-from datatrust.domain.currencies import MINOR_UNITS
+from datatrust.domain.accounts import User
 from datatrust.domain.items import Item
-from datatrust.domain.licence import TEMPLATES
 from datatrust.domain.money import Money
-from datatrust.domain.orders import unit_pay
 from datatrust.domain.permissions import ROLE_PERMISSIONS
-from datatrust.domain.places import PLACES
-from datatrust.i18n import LOCALE_DIR, format_money, translator
-from datatrust.services import accounts, campaigns, licences
-from datatrust.services.demo import BUYER, CONTRIBUTORS, OPERATOR, RECORDINGS, seed_demo
+from datatrust.i18n import format_money, translator
+from datatrust.services import accounts, campaigns
+from datatrust.services.demo import BUYER, CONTRIBUTORS, OPERATOR, seed_demo
+from page_text import (
+    Books,
+    escrow_figures,
+    figures,
+    leaked_english,
+    ledger_figures,
+    not_in_words,
+    owner_of,
+    read_books,
+    terms_shown,
+    visible,
+)
 from support import TEST_QUEUE, make_settings, redis_reachable, require_service
-
-# A code as the services write them: ``subject:action`` or ``snake_case``. Times
-# ("18:33") and amounts start with digits, so they do not match; "org:1" does.
-CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)*:[a-z0-9_]+\b|\b[a-z]+_[a-z_]+\b", re.IGNORECASE)
-
-
-class VisibleText(HTMLParser):
-    """The text a reader sees: no tags, attributes, scripts or styles."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in ("script", "style"):
-            self._hidden += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._hidden -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
-
-
-def visible(html: str) -> str:
-    parser = VisibleText()
-    parser.feed(html)
-    return " ".join(" ".join(parser.parts).split())
 
 
 @pytest.fixture(scope="module")
@@ -197,40 +169,6 @@ def personas(svc: Services) -> dict[str, tuple[dict[str, str], list[str]]]:
     return out
 
 
-def words(text: str) -> set[str]:
-    return {w.lower() for w in re.findall(r"[A-Za-z][a-z]{2,}", text)}
-
-
-def catalogue_words(lang: str) -> tuple[set[str], set[str]]:
-    """The words of every English msgid, and those of ``lang``'s translations."""
-    with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        catalogue = read_po(f)
-    english, translated = set(), set()
-    for message in catalogue:
-        for msgid in message.id if isinstance(message.id, tuple) else (message.id,):
-            english |= words(re.sub(r"%\(\w+\)[sd]", " ", msgid or ""))
-        for string in message.string if isinstance(message.string, tuple) else (message.string,):
-            translated |= words(string or "")
-    return english, translated
-
-
-def user_content(svc: Services) -> set[str]:
-    """What people wrote themselves (titles, descriptions, names): shown as written."""
-    with svc.uow() as uow:
-        texts = [c.title + " " + c.description for c in uow.all(Campaign)]
-        texts += [i.title for i in uow.all(Item)]
-        texts += [o.legal_name + " " + o.website for o in uow.all(Organisation)]
-        texts += [u.display_name + " " + u.email for u in uow.all(User)]
-    texts += [r.title for r in RECORDINGS]  # sealed at rest, so read from the demo's table
-    return words(" ".join(texts)) | ENGLISH_EVERYWHERE
-
-
-# Words every language's pages keep: the product's and the standards' names.
-ENGLISH_EVERYWHERE = {"datatrust", "api", "json", "odrl", "jsonld", "totp", "csv"}
-# An H3 cell id (15 hex digits, resolution digit after the leading 8).
-H3_ID = re.compile(r"\b8[0-9a-f]{14}\b")
-
-
 @pytest.fixture(scope="module")
 def walks(demo, client) -> dict[tuple[str, str], Walk]:
     """Every persona's walk in every language, read once for the tests below."""
@@ -258,19 +196,12 @@ def test_every_page_a_persona_can_reach_opens_without_an_error(walks, persona, l
 def test_every_page_of_the_demo_reads_in_words_in_the_readers_language(demo, walks, persona, lang):
     """No code (``item:review``, ``org:1``), no snake_case word (``model_training``), no H3
     id, and no English word the catalogue translates, outside what people wrote."""
-    english, translated = catalogue_words(lang)
-    # Country and currency names as CLDR writes them in the reader's language
-    # ("i-United States", "i-South African Rand"): the profile offers every currency.
-    countries = Locale.parse(lang).territories
-    cldr = words(" ".join(countries.get(p.country, "") for p in PLACES))
-    cldr |= words(" ".join(get_currency_name(code, locale=lang) for code in MINOR_UNITS))
-    leaked = (english - translated) - user_content(demo) - cldr
+    leaked = leaked_english(demo, lang)
     found = {}
     for path, text in walks[persona, lang].pages.items():
-        bad = set(CODE.findall(text)) | set(H3_ID.findall(text))
-        bad |= {w for w in words(text) if w in leaked}
+        bad = not_in_words(text, leaked)
         if bad:
-            found[path] = sorted(bad)
+            found[path] = bad
     assert found == {}
 
 
@@ -314,138 +245,6 @@ def test_one_use_facet_alone_narrows_the_catalogue(demo, client, facet, matches)
 
 
 # --- money: every figure on a page is the ledger's, or the terms it was charged by -------
-
-
-@dataclass
-class Books:
-    """The journal as it stands, read entry by entry (not through the statements the pages
-    are built from): each account's postings and each sale's figures."""
-
-    postings: dict[str, list[Money]]  # account ref -> its postings, oldest first
-    sales: list[dict[str, Any]]  # buyer org id, total, fee, items, contributors' share
-
-    def balance(self, ref: str, currency: str = "USD") -> Money:
-        return sum(self.postings.get(ref, []), Money(0, currency))
-
-    def owned_by(self, owner: str) -> dict[str, list[Money]]:
-        return {ref: amounts for ref, amounts in self.postings.items() if f":{owner}:" in ref}
-
-
-def read_books(svc: Services) -> Books:
-    books = Books({}, [])
-    with svc.uow(read_only=True) as uow:
-        for entry in uow.queries.ledger.all_entries():
-            for posting in entry.postings:
-                books.postings.setdefault(str(posting.account), []).append(posting.amount)
-            if entry.source.get("type") != "sale":
-                continue
-            paid = [p.amount for p in entry.postings if p.account.kind.value == "buyer_funds"]
-            shares = [
-                p.amount for p in entry.postings if p.account.kind.value == "contributor_payable"
-            ]
-            total = -sum(paid, Money(0, entry.source["currency"]))
-            fee = Money(entry.source["platform_fee_minor"], total.currency)
-            books.sales.append(
-                {
-                    "org": entry.source["buyer_org_id"],
-                    "total": total,
-                    "fee": fee,
-                    "items": total - fee,
-                    "share": sum(shares, Money(0, total.currency)),
-                }
-            )
-    return books
-
-
-def terms_shown(svc: Services) -> set[Money]:
-    """The prices pages quote before any money moves: each campaign's rate, coverage bonus
-    and hourly rate by the pay-floor check, each listed item's licence price, the
-    instance's pay floor and the licence templates' example price."""
-    floors = svc.policy.pay_floors
-    out = {Money(licences.EXAMPLE_PRICE_MINOR, "USD")}
-    out.add(floors.floor_for(None))
-    # The smallest payout, shown before asking: the figure request_payout refuses below.
-    out.add(svc.policy.minimum_payout)
-    with svc.uow(read_only=True) as uow:
-        for campaign in uow.all(Campaign):
-            out.add(campaign.rate)
-            out.add(Money(campaign.coverage_bonus_minor or 0, campaign.currency))
-            out.add(campaigns.pay_floor_check(uow, campaign, floors).hourly_rate)
-        for item in uow.all(Item):
-            offer = uow.get(LicenceOffer, item.licence_id) if item.licence_id else None
-            if offer is not None:
-                terms = offer.terms()
-                out.add(Money(terms.price_with_surcharge_minor, terms.currency))
-        # The licence summaries state a unit's money as a sale charges it (issue 16 §6):
-        # offers, each task's licence at its rate, and the templates' example.
-        fee = svc.policy.platform_fee_percent
-        every = [offer.terms() for offer in uow.all(LicenceOffer)]
-        for campaign in uow.all(Campaign):
-            every.append(licences.task_licence(campaign, str))
-        every += [licences.template_example(name, str) for name in TEMPLATES]
-        for terms in every:
-            pay = unit_pay(terms, fee)
-            out |= {
-                Money(a.minor, a.currency) for a in (pay.paid, pay.fee, pay.platform, pay.share)
-            }
-    return out
-
-
-def owner_of(svc: Services, persona: str) -> str | None:
-    """The ledger owner whose figures a persona's pages show: ``user:N`` or ``org:N``."""
-    if persona == "anonymous":
-        return None
-    with svc.uow(read_only=True) as uow:
-        user = uow.one(User, email=persona)
-        if persona == BUYER:
-            return f"org:{accounts.list_organisations(uow, accounts.actor_for(uow, user))[0].id}"
-        return f"user:{user.id}"
-
-
-def escrow_figures(svc: Services, books: Books, persona: str) -> set[Money]:
-    """For the campaigns a persona runs (the buyer its organisation's, the operator every
-    one): what escrow holds (summed from the journal), what opening needs (the quota at
-    the rate and bonus), what is still missing."""
-    if persona not in (BUYER, OPERATOR):
-        return set()
-    owner = owner_of(svc, persona)
-    out = set()
-    with svc.uow(read_only=True) as uow:
-        for campaign in uow.all(Campaign):
-            if persona == BUYER and f"org:{campaign.org_id}" != owner:
-                continue
-            held = books.balance(f"escrow:campaign:{campaign.id}:{campaign.currency}")
-            needed = campaigns.required_escrow(campaign)
-            out |= {held, needed, max(needed - held, Money(0, campaign.currency))}
-    return out
-
-
-def ledger_figures(books: Books, owner: str | None) -> set[Money]:
-    """Every figure the journal holds for ``owner``: its postings, its balances, and for an
-    organisation each sale's total, fee, items and contributors' share."""
-    if owner is None:
-        return set()
-    out: set[Money] = set()
-    for ref, amounts in books.owned_by(owner).items():
-        out |= {abs(a) for a in amounts} | set(amounts)  # a payout is a debit: "-$10.00"
-        out.add(books.balance(ref, amounts[0].currency))
-    for sale in books.sales:
-        if f"org:{sale['org']}" == owner:
-            out |= {sale["total"], sale["fee"], sale["items"], sale["share"]}
-    return out | {Money(0, "USD")}
-
-
-def figures(text: str, lang: str, currencies: set[str]) -> list[str]:
-    """Every amount of money in ``text`` as written there: digits next to a currency's
-    symbol or code in ``lang`` (Babel's CLDR data), with a sign."""
-    marks = set()
-    for currency in currencies:
-        marks |= {currency, get_currency_symbol(currency, locale=lang)}
-    mark = "|".join(sorted(map(re.escape, marks), key=len, reverse=True))
-    number = r"\d[\d,\u00a0\u202f]*(?:\.\d+)?"
-    sign = r"(?:(?<!\w)[-\u2212])?"  # not isiZulu's "u-" before an amount ("u-$1.00")
-    pattern = rf"{sign}(?:{mark})\s?[-\u2212]?{number}|{sign}{number}\s?(?:{mark})"
-    return [m.group(0).strip() for m in re.finditer(pattern, text)]
 
 
 @pytest.fixture(scope="module")
