@@ -136,7 +136,7 @@ class Books:
 def read_books(svc: Services) -> Books:
     books = Books({}, [])
     with svc.uow(read_only=True) as uow:
-        for entry in uow.queries.ledger.all_entries():
+        for entry in uow.ledger.all_entries():
             for posting in entry.postings:
                 books.postings.setdefault(str(posting.account), []).append(posting.amount)
             if entry.source.get("type") != "sale":

@@ -322,7 +322,7 @@ def test_a_job_that_always_fails_ends_failed_after_max_attempts_with_an_audit_ev
     assert row.finished_at is not None and "broken on purpose" in row.last_error
     assert local.services.run_job(job_id) == "skipped"
     with local.services.uow() as uow:
-        failures = [e for e in uow.queries.audit_events() if e.tag == AuditTag.JOB_FAIL]
+        failures = [e for e in uow.audit.events() if e.tag == AuditTag.JOB_FAIL]
     assert [(e.subject_type, e.subject_id, e.data["job"]) for e in failures] == [
         ("job", str(job_id), "test.broken")
     ]
@@ -378,7 +378,7 @@ def test_of_two_claims_on_one_job_only_one_wins(local: Rig) -> None:
     wins = []
     for worker in ("a", "b"):
         with local.services.uow() as uow:
-            wins.append(uow.queries.claim_job(job_id, worker, now, now + timedelta(minutes=5)))
+            wins.append(uow.jobs.claim(job_id, worker, now, now + timedelta(minutes=5)))
             uow.commit()
     assert wins == [True, False]
     row = local.row(job_id)
@@ -394,7 +394,7 @@ def test_of_many_concurrent_claims_on_one_job_only_one_wins(local: Rig) -> None:
     def claim(worker: str) -> None:
         barrier.wait()
         with local.services.uow() as uow:
-            won = uow.queries.claim_job(job_id, worker, now, now + timedelta(minutes=5))
+            won = uow.jobs.claim(job_id, worker, now, now + timedelta(minutes=5))
             uow.commit()
         wins.append(won)
 
@@ -483,7 +483,7 @@ def test_a_job_whose_worker_died_on_its_last_attempt_fails_instead_of_running_fo
     for job_id in (last, earlier):
         now = utcnow()
         with local.services.uow() as uow:  # a worker claims it, then dies (lease long gone)
-            assert uow.queries.claim_job(job_id, "dead", now, now - timedelta(seconds=1))
+            assert uow.jobs.claim(job_id, "dead", now, now - timedelta(seconds=1))
             uow.commit()
     local.services.queue.huey.storage.flush_queue()
 
@@ -496,7 +496,7 @@ def test_a_job_whose_worker_died_on_its_last_attempt_fails_instead_of_running_fo
     assert local.row(earlier).state == JobState.PENDING
     assert [task.args for task in local.services.queue.huey.pending()] == [(earlier,)]
     with local.services.uow() as uow:
-        failures = [e for e in uow.queries.audit_events() if e.tag == AuditTag.JOB_FAIL]
+        failures = [e for e in uow.audit.events() if e.tag == AuditTag.JOB_FAIL]
     assert [e.subject_id for e in failures] == [str(last)]
 
 

@@ -95,7 +95,7 @@ def test_a_read_only_unit_of_work_still_records_what_it_was_asked_to_audit(embed
         uow.record("instance:update", "system", "setting", 1, value=1)
         uow.commit()
     with embedded.uow(read_only=True) as uow:
-        assert [e.tag for e in uow.queries.audit_events()][-1] == "instance:update"
+        assert [e.tag for e in uow.audit.events()][-1] == "instance:update"
 
 
 def test_reading_phase_holds_no_write_lock_and_writes_happen_after_it(embedded):

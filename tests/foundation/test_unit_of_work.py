@@ -26,7 +26,7 @@ def test_without_commit_the_state_change_audit_and_outbox_roll_back(services):
     with services.uow() as uow:
         assert uow.one(User, email="ghost@example.org") is None
         assert uow.one(OutboxJob, idempotency_key="ghost-job") is None
-        assert list(uow.queries.audit_events()) == []
+        assert list(uow.audit.events()) == []
 
 
 def test_commit_writes_the_change_its_audit_event_and_its_outbox_row(services):
@@ -43,7 +43,7 @@ def test_commit_writes_the_change_its_audit_event_and_its_outbox_row(services):
         assert uow.one(User, email="real@example.org") is not None
         job = uow.one(OutboxJob, idempotency_key="real-job")
         assert job is not None and dispatched == [job.id]
-        events = list(uow.queries.audit_events())
+        events = list(uow.audit.events())
         assert [e.tag for e in events] == ["account:sign_up"]
 
 
@@ -69,7 +69,7 @@ def test_audit_events_from_many_transactions_form_one_valid_chain(services):
             uow.record("instance:update", "system", "setting", n, value=-n)
             uow.commit()
     with services.uow() as uow:
-        report = verify_chain(uow.queries.audit_events())
+        report = verify_chain(uow.audit.events())
     assert report.ok and report.checked == 10
 
 

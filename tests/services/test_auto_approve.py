@@ -65,15 +65,15 @@ def test_an_overdue_item_is_found_by_its_columns_and_claimed_only_while_undecide
     with services.uow() as uow:
         # Its report says nothing about the review: the columns alone decide.
         assert "review" not in uow.get(Item, overdue).report["campaign"]
-        assert uow.queries.overdue_reviews(now) == [overdue]
-        assert not uow.queries.claim_overdue_review(recent, now)
-        assert uow.queries.claim_overdue_review(overdue, now)
+        assert uow.reviews.overdue(now) == [overdue]
+        assert not uow.reviews.claim_overdue(recent, now)
+        assert uow.reviews.claim_overdue(overdue, now)
         uow.rollback()
     with services.uow() as uow:
         assert campaigns.settle_overdue_reviews(uow, now) == 1
     with services.uow() as uow:
-        assert uow.queries.overdue_reviews(now + timedelta(days=30)) == [recent]
-        assert not uow.queries.claim_overdue_review(overdue, now + timedelta(days=30))
+        assert uow.reviews.overdue(now + timedelta(days=30)) == [recent]
+        assert not uow.reviews.claim_overdue(overdue, now + timedelta(days=30))
 
 
 def test_auto_approval_is_a_scheduled_job_enqueued_once_per_slot(services, people):

@@ -30,7 +30,7 @@ def usd(minor: int) -> Money:
 
 def balance(services, ref: AccountRef) -> Money:
     with services.uow() as uow:
-        return uow.queries.ledger.balance(ref)
+        return uow.ledger.balance(ref)
 
 
 def make_campaign(services, buyer, **changes) -> Campaign:
@@ -326,7 +326,7 @@ def test_below_the_floor_the_rate_rises_the_campaign_pauses_and_paid_work_is_top
         terms = uow.get(CampaignPayTerms, floor_campaign.id)
         assert terms.paused and terms.required_rate_minor == 534
         assert uow.get(Campaign, floor_campaign.id).rate_minor == 534
-        topups = uow.queries.ledger.entries_with_key_prefix("floor-topup:")
+        topups = uow.ledger.entries_with_key_prefix("floor-topup:")
         assert sorted(e.key for e in topups) == sorted(f"floor-topup:{i}:534" for i in paid)
     for who in (owner, other):
         assert balance(services, AccountRef.contributor_payable(who.user_id, "USD")) == usd(534)
@@ -424,7 +424,7 @@ def test_the_first_accepted_item_from_an_uncovered_cell_earns_the_coverage_bonus
     assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(300)
     assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(250)
     with services.uow() as uow:
-        (bonus,) = uow.queries.ledger.entries_with_key_prefix("coverage-bonus:")
+        (bonus,) = uow.ledger.entries_with_key_prefix("coverage-bonus:")
         assert bonus.key == f"coverage-bonus:{CELL}"
         assert money.pay_from_escrow(
             uow,
@@ -500,7 +500,7 @@ def test_a_cell_pays_its_coverage_bonus_once_even_after_its_first_item_is_withdr
     accept(services, people, campaign.id, later)
     assert balance(services, AccountRef.contributor_payable(other.user_id, "USD")) == usd(250)
     with services.uow() as uow:
-        assert len(uow.queries.ledger.entries_with_key_prefix("coverage-bonus:")) == 1
+        assert len(uow.ledger.entries_with_key_prefix("coverage-bonus:")) == 1
 
 
 # -- per-minute campaigns ----------------------------------------------------------------------

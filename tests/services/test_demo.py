@@ -185,7 +185,7 @@ def test_seeding_again_makes_and_charges_nothing_new(demo):
             return {
                 cls.__name__: uow.count(cls)
                 for cls in (User, Campaign, Item, ConsentRecord, Order, AgreementRow, AuditEvent)
-            } | {"entries": sum(1 for _ in uow.queries.ledger.all_entries())}
+            } | {"entries": sum(1 for _ in uow.ledger.all_entries())}
 
     before = counts()
     charges = dict(demo.payment_rail.charges)

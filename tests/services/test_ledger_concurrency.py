@@ -97,7 +97,7 @@ def test_fifty_concurrent_postings_never_overdraw_an_account(pg):
     refused = [r for r in results if isinstance(r, InsufficientFunds)]
     assert len(paid) == 3 and len(refused) == 47, [r for r in results if r != "paid"][:3]
     with pg.uow() as uow:
-        assert uow.queries.ledger.balance(AccountRef.escrow(7, "USD")) == usd(100)
+        assert uow.ledger.balance(AccountRef.escrow(7, "USD")) == usd(100)
         assert money.check_ledger(uow, OPERATOR).ok
 
 
@@ -120,7 +120,7 @@ def test_a_hundred_identical_payout_requests_make_exactly_one_payout(pg):
     assert results.count(False) == 1 and results.count(True) == 99
     with pg.uow() as uow:
         assert uow.count(Payout, user_id=person.user_id) == 1
-        payable = uow.queries.ledger.balance(AccountRef.contributor_payable(person.user_id, "USD"))
+        payable = uow.ledger.balance(AccountRef.contributor_payable(person.user_id, "USD"))
         assert payable == usd(3000)
         assert money.check_ledger(uow, OPERATOR).ok
 
@@ -290,9 +290,9 @@ def test_identical_payout_requests_all_get_the_payout_and_leave_no_lock_behind(p
     assert len(set(results)) == 1 and probes == ["unlocked"]
     with pg.uow() as uow:
         assert uow.count(Payout, user_id=person.user_id) == 1
-        assert uow.queries.ledger.balance(
-            AccountRef.contributor_payable(person.user_id, "USD")
-        ) == usd(3000)
+        assert uow.ledger.balance(AccountRef.contributor_payable(person.user_id, "USD")) == usd(
+            3000
+        )
 
 
 def test_a_hundred_identical_payout_requests_through_the_api_all_get_the_payout(pg):
@@ -424,8 +424,8 @@ def test_a_batch_takes_over_a_live_batchs_payouts_only_once_its_claim_runs_out(c
     ids = funded_payouts(svc, 14, 2)
     now = money.utcnow()
     with svc.uow() as uow:  # a live batch (this process) holds both, one claim lapsed
-        uow.queries.claim_payouts("live", money.this_process(), "fake", now, 10)
-        uow.queries.renew_payout_claims("live", now + timedelta(minutes=5), [ids[0]])
+        uow.payouts.claim("live", money.this_process(), "fake", now, 10)
+        uow.payouts.renew("live", now + timedelta(minutes=5), [ids[0]])
         uow.commit()
     provider = FakePayoutProvider()
     report = money.run_payout_batch(svc.uow, provider)

@@ -52,7 +52,7 @@ def funded(services, people, campaign):
 
 def balance(services, ref: AccountRef) -> Money:
     with services.uow() as uow:
-        return uow.queries.ledger.balance(ref)
+        return uow.ledger.balance(ref)
 
 
 def check(services):
@@ -236,7 +236,7 @@ def test_a_batch_settles_payouts_and_a_failed_one_is_reversed_cleanly(services, 
     assert balance(services, AccountRef.payouts_in_transit(owner.user_id, "USD")) == usd(0)
     with services.uow() as uow:
         states = {p.user_id: p.state for p in uow.all(Payout)}
-        fail = uow.queries.ledger.entry(f"payout:{report.failed[0]}:fail")
+        fail = uow.ledger.entry(f"payout:{report.failed[0]}:fail")
     assert states == {
         owner.user_id: PayoutState.SETTLED,
         other.user_id: PayoutState.FAILED,

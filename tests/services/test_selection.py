@@ -12,7 +12,7 @@ import pytest
 # The helpers of the licences service tests (pytest puts this folder on sys.path).
 from test_licences_service import T0, a_training_use, an_item, training_offer
 
-from datatrust.adapters.db import queries
+from datatrust.adapters.db import repositories
 from datatrust.domain.consent import ConsentRecord, LicenceOffer
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
@@ -140,7 +140,7 @@ def test_a_use_no_licence_permits_selects_nothing_and_counts_every_candidate(
 
 
 def test_a_selection_among_given_ids_reads_them_in_chunks(services, a_mixed_catalogue, monkeypatch):
-    monkeypatch.setattr(queries, "IN_CHUNK", 2)  # every id list spans several statements
+    monkeypatch.setattr(repositories, "IN_CHUNK", 2)  # every id list spans several statements
     among = set(a_mixed_catalogue.values()) - {a_mixed_catalogue["ok2"]}
     use = a_training_use()
     with services.uow() as uow:

@@ -10,7 +10,7 @@ def test_anyone_gets_a_signed_checkpoint_of_the_current_head(client, services):
     with services.uow() as unit:
         unit.record("instance:update", "system", "setting", "x", value=1)
         unit.commit()
-        head = unit.queries.audit_head()
+        head = unit.audit.head()
     got = client.get("/api/audit/checkpoint")  # anonymous
     assert got.status_code == 200
     body = got.json()

@@ -32,7 +32,7 @@ FORM = {
 
 def balance(services, ref: AccountRef) -> Money:
     with services.uow(read_only=True) as uow:
-        return uow.queries.ledger.balance(ref)
+        return uow.ledger.balance(ref)
 
 
 def create(client, headers, **changes) -> int:

@@ -196,7 +196,7 @@ def test_a_contributor_accepts_uploads_without_javascript_sees_the_preview_and_w
     # The withdrawal looked for buyers holding the item and found none: the log says so,
     # the passport tells nobody was asked to delete anything.
     with services.uow() as uow:
-        logged = [e.tag for e in uow.queries.audit_events_about("item", [item_id])]
+        logged = [e.tag for e in uow.audit.about("item", [item_id])]
     assert "revocation:notify" in logged
     assert "buyer told to delete" not in passport.text.lower()
 

@@ -59,6 +59,21 @@ TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
 }
 
 
+@dataclass(frozen=True)
+class SelectionGroup:
+    """Candidate items sharing everything a selection decision depends on, and how many.
+
+    ``consent_state`` and ``consent_offer_id`` are the item's mirror of its consent record
+    (``None``: no consent was ever given for it).
+    """
+
+    status: str
+    licence_id: int | None
+    consent_offer_id: int | None
+    consent_state: str | None
+    count: int
+
+
 @dataclass(eq=False)
 class Item:
     owner_id: int

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
@@ -193,6 +194,26 @@ class EntryLike(Protocol):
 
     @property
     def postings(self) -> Sequence[Posting]: ...
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """An entry as stored: what ``check`` needs (``key``, ``postings``) and more.
+
+    Postings are built without validating the entry, so a corrupt row is reported by the
+    check instead of crashing it.
+    """
+
+    id: int
+    key: str
+    memo: str
+    source: dict[str, Any]
+    created_at: datetime
+    postings: tuple[Posting, ...] = field(default=())
+    replayed: bool = False  # True when ``post`` found this key already stored
+
+    def amount_for(self, account: AccountRef) -> Money:
+        return total([p.amount for p in self.postings if p.account == account], account.currency)
 
 
 def entry_problems(postings: Sequence[Posting]) -> list[str]:

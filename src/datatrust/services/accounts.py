@@ -256,7 +256,7 @@ def _record_attempt(
     counted row older than any reader looks back (``TRIES_KEPT``; the audit log keeps
     every failure). Kept, the table grew with every failure ever made and each throttle
     check read a longer history."""
-    uow.queries.forget_sign_in_attempts(before=now - max(throttle.window, TRIES_KEPT))
+    uow.sign_in_attempts.forget(before=now - max(throttle.window, TRIES_KEPT))
     attempt = SignInAttempt(email=email, at=now, client=client)
     uow.add(attempt)
     return attempt

@@ -44,9 +44,9 @@ def verify_audit_log(
     """Recompute the chain up to its head and compare the head (so removing the newest
     events is caught) and every checkpoint given; the report names the first problem."""
     authorize(actor, Permission.AUDIT_VERIFY)
-    queries = uow.queries
-    head = queries.audit_head()  # first: events appended after this are not judged
-    return verify_chain(queries.audit_events(), head=head, checkpoints=checkpoints or [])
+    log = uow.audit
+    head = log.head()  # first: events appended after this are not judged
+    return verify_chain(log.events(), head=head, checkpoints=checkpoints or [])
 
 
 def sign_checkpoint(uow: UnitOfWork, signer: Signer) -> SignedCheckpoint:
@@ -55,10 +55,10 @@ def sign_checkpoint(uow: UnitOfWork, signer: Signer) -> SignedCheckpoint:
     Reads only (no write lock), so anyone may ask as often as they like. The head is
     checked against the event it names first, so the instance never signs a head that
     its own log contradicts (``InvalidInput`` then; the operator must investigate)."""
-    queries = uow.queries
-    head = queries.audit_head()
+    log = uow.audit
+    head = log.head()
     if head.seq:
-        last = queries.audit_event(head.seq)
+        last = log.event(head.seq)
         if last is None or last.hash != head.hash:
             raise InvalidInput(
                 f"the audit log's head (event {head.seq}) does not match its events; "

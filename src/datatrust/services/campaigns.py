@@ -323,7 +323,7 @@ def coverage_bonus_for(uow: UnitOfWork, campaign: Campaign, item: Item) -> Money
     promised = int(terms.get("coverage_bonus_minor") or 0)
     if not promised or item.kind is not ItemKind.AMBIENT or not item.h3_cell:
         return Money.zero(campaign.currency)
-    if uow.queries.ledger.entry(coverage_bonus_key(item.h3_cell)) is not None:
+    if uow.ledger.entry(coverage_bonus_key(item.h3_cell)) is not None:
         return Money.zero(campaign.currency)
     others = uow.count(Item, kind=ItemKind.AMBIENT, status=ItemStatus.LISTED, h3_cell=item.h3_cell)
     if others - (item.status is ItemStatus.LISTED) > 0:
@@ -338,7 +338,7 @@ def coverage_bonus_key(h3_cell: str) -> str:
 def topups_due(uow: UnitOfWork, campaign: Campaign) -> list[tuple[Item, str, Money]]:
     """(item, entry key, amount) for every item paid below the campaign's current rate
     whose difference is not booked yet."""
-    ledger = uow.queries.ledger
+    ledger = uow.ledger
     due = []
     for item in uow.all(Item, order_by="id", campaign_id=campaign.id, status=ItemStatus.LISTED):
         key = f"floor-topup:{item.id}:{campaign.rate_minor}"
@@ -373,7 +373,7 @@ def pay_floor_topups(uow: UnitOfWork, campaign: Campaign) -> Money:
     escrow = AccountRef.escrow(campaign.id or 0, campaign.currency)
     unpaid = Money.zero(campaign.currency)
     for item, key, owed in topups_due(uow, campaign):
-        if uow.queries.ledger.balance(escrow) < owed:
+        if uow.ledger.balance(escrow) < owed:
             unpaid = unpaid + owed
             continue
         money.pay_from_escrow(
@@ -865,7 +865,7 @@ def settle_overdue_reviews(uow: UnitOfWork, now: datetime | None = None) -> int:
     passes, so two runs at once settle each item once."""
     now = as_utc(now or utcnow())
     settled = 0
-    due_ids = uow.queries.overdue_reviews(now)
+    due_ids = uow.reviews.overdue(now)
     uow.commit()  # end the read; each item below is its own transaction
     for item_id in due_ids:
         try:
@@ -878,7 +878,7 @@ def settle_overdue_reviews(uow: UnitOfWork, now: datetime | None = None) -> int:
 
 
 def _settle_overdue(uow: UnitOfWork, item_id: int, now: datetime) -> bool:
-    if not uow.queries.claim_overdue_review(item_id, now):
+    if not uow.reviews.claim_overdue(item_id, now):
         return False  # decided meanwhile, or settled by another run
     item = uow.get_for_update(Item, item_id)
     if item is None or item.campaign_id is None or not _waiting(item, item.campaign_id):

@@ -418,7 +418,7 @@ def _pay_out(services: DemoServices, provider: PayoutProvider | None) -> None:
             )
         else:
             method = methods[-1]
-        available = uow.queries.ledger.balance(
+        available = uow.ledger.balance(
             AccountRef.contributor_payable(actor.user_id, minimum.currency)  # type: ignore[arg-type]
         )
         done = any(p.idempotency_key == "demo-first-payout" for p in money.list_payouts(uow, actor))

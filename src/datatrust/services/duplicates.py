@@ -41,7 +41,7 @@ class DuplicateCheck:
 def index_fingerprints(uow: UnitOfWork, item: Item) -> None:
     """Store the item's index keys (replacing any earlier ones). Call whenever its
     ``fingerprints`` change; the lookup only counts items whose status is live."""
-    uow.queries.replace_fingerprint_keys(item.id, index_keys(item.fingerprints or {}))
+    uow.fingerprints.replace(item.id, index_keys(item.fingerprints or {}))
 
 
 def comparable_kinds(kind: ItemKind) -> list[str]:
@@ -51,7 +51,7 @@ def comparable_kinds(kind: ItemKind) -> list[str]:
 def candidates(uow: UnitOfWork, item: Item, fingerprints: dict[str, Any]) -> list[Item]:
     """The live items of a comparable kind sharing at least one index key with
     ``fingerprints``, by id."""
-    ids = uow.queries.items_sharing_keys(
+    ids = uow.fingerprints.items_sharing(
         probe_keys(fingerprints),
         comparable_kinds(item.kind),
         [s.value for s in LIVE],

@@ -102,7 +102,7 @@ def open_incident(
     else:
         # No items named, so the checks above made both ends of the window present.
         assert window_start is not None and window_end is not None
-        ids = uow.queries.items_touched_between(
+        ids = uow.audit.items_touched_between(
             as_utc(window_start),
             as_utc(window_end),
             [str(t) for t in ACCESS_TAGS],

@@ -125,9 +125,7 @@ def run_job(
     from its own first write."""
     now = utcnow()
     with uow_factory() as uow:
-        if not uow.queries.claim_job(
-            job_id, worker_name(), now, now + timedelta(seconds=lease_seconds)
-        ):
+        if not uow.jobs.claim(job_id, worker_name(), now, now + timedelta(seconds=lease_seconds)):
             return "skipped"
         claimed = uow.get(OutboxJob, job_id)
         assert claimed is not None
@@ -269,7 +267,7 @@ def sweep(
     anywhere, any number of times."""
     now = utcnow()
     with uow_factory() as uow:
-        expired = uow.queries.expired_leases(now)
+        expired = uow.jobs.expired_leases(now)
         exhausted = []
         given_up: list[tuple[str, dict[str, Any]]] = []
         for job_id in expired:
@@ -292,10 +290,10 @@ def sweep(
                 exhausted.append(job_id)
                 given_up.append((row.job, dict(row.payload)))
         uow.flush()
-        released = uow.queries.release_expired(
+        released = uow.jobs.release_expired(
             [job_id for job_id in expired if job_id not in exhausted], now
         )
-        due = uow.queries.due_pending(now - timedelta(seconds=grace_seconds))
+        due = uow.jobs.due_pending(now - timedelta(seconds=grace_seconds))
         uow.commit()
     for name, payload in given_up:
         _give_up(uow_factory, registry, name, payload, DIED_ON_LAST_ATTEMPT)

@@ -629,8 +629,8 @@ def selectable_items(
     if until is not None:
         use = dataclasses.replace(use, until=as_utc(until))
     denied = tuple(denied_industries)
-    queries = uow.queries
-    groups = queries.selection_groups([str(s) for s in _CANDIDATE_STATUSES], among)
+    selection = uow.selection
+    groups = selection.groups([str(s) for s in _CANDIDATE_STATUSES], among)
     offers = {
         o.id: o
         for o in uow.all(LicenceOffer, id__in={g.licence_id for g in groups if g.licence_id})
@@ -657,11 +657,11 @@ def selectable_items(
         else:
             assert group.licence_id is not None and group.consent_state is not None
             allowed.add((group.licence_id, group.consent_state))
-    chosen = queries.selected_item_ids(str(ItemStatus.LISTED), allowed, among)
+    chosen = selection.selected_ids(str(ItemStatus.LISTED), allowed, among)
     waiting: list[int] = []
     if held_for_approval:
         approved = set(replica_approved)
-        held = queries.selected_item_ids(str(ItemStatus.LISTED), held_for_approval, among)
+        held = selection.selected_ids(str(ItemStatus.LISTED), held_for_approval, among)
         chosen = sorted([*chosen, *(i for i in held if i in approved)])
         waiting = [i for i in held if i not in approved]
         excluded += len(waiting)
@@ -669,7 +669,7 @@ def selectable_items(
             reasons[APPROVAL_PENDING] += len(waiting)
     # Nothing to deliver, nothing to sell (fails closed on rows older than the rule that
     # keeps such items from being listed).
-    empty = set(queries.undeliverable_item_ids(str(ItemStatus.LISTED), among))
+    empty = set(selection.undeliverable_ids(str(ItemStatus.LISTED), among))
     if empty:
         reasons[NO_DEIDENTIFIED_VERSION] += len(empty)
         excluded += sum(1 for i in chosen if i in empty)
@@ -686,7 +686,7 @@ def _exclusion_codes(
     at: datetime,
     denied_industries: tuple[str, ...],
 ) -> set[str]:
-    """Why the items of one ``queries.SelectionGroup`` may not be taken (empty: they may)."""
+    """Why the items of one ``SelectionGroup`` may not be taken (empty: they may)."""
     codes: set[str] = set()
     if group.status != ItemStatus.LISTED:
         codes.add("item_withdrawn" if group.status == ItemStatus.WITHDRAWN else "item_not_listed")

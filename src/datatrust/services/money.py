@@ -1,7 +1,7 @@
 """Money services: escrow, paying accepted work, sales with royalties, payouts, statements,
 FX display rates and the ledger check (DESIGN.md §5 Money).
 
-Every movement is a ledger entry posted through ``uow.queries.ledger`` (the SQL ledger
+Every movement is a ledger entry posted through ``uow.ledger`` (the SQL ledger
 locks the accounts it touches and refuses an overdraft) with an audit event in the same
 transaction. Entries are keyed, so each function here is safe to call twice:
 
@@ -159,7 +159,7 @@ def money_out(amount: Money) -> dict[str, Any]:
 
 def post(uow: UnitOfWork, entry: JournalEntry, actor: str, **kwargs: Any) -> Any:
     """Post ``entry`` and audit it (``ledger:post``) unless it was already posted."""
-    stored = uow.queries.ledger.post(entry, **kwargs)
+    stored = uow.ledger.post(entry, **kwargs)
     if not stored.replayed:
         uow.record(
             AuditTag.LEDGER_POST,
@@ -189,13 +189,13 @@ def required_escrow(rate: Money, quota: int, bonus_total: Money) -> Money:
 
 
 def escrow_balance(uow: UnitOfWork, campaign_id: int, currency: str) -> Money:
-    return uow.queries.ledger.balance(AccountRef.escrow(campaign_id, currency))
+    return uow.ledger.balance(AccountRef.escrow(campaign_id, currency))
 
 
 def escrow_returned(uow: UnitOfWork, campaign_id: int, currency: str) -> Money:
     """What closing the campaign gave back from its escrow so far: the releases keyed by
     ``close_campaign_escrow`` (the one at closing and the final one)."""
-    ledger = uow.queries.ledger
+    ledger = uow.ledger
     account = AccountRef.escrow(campaign_id, currency)
     returned = Money.zero(currency)
     first_key = f"escrow-release:{campaign_id}:{currency}"
@@ -256,7 +256,7 @@ def fund_campaign_escrow(
         )
     if campaign.state is CampaignState.CLOSED:
         raise Conflict(f"campaign {campaign_id} is closed")
-    ledger = uow.queries.ledger
+    ledger = uow.ledger
     fund_key = f"escrow-fund:{campaign_id}:{key}"
     previous = ledger.entry(fund_key)
     if previous is None:
@@ -423,7 +423,7 @@ def close_campaign_escrow(
             raise NotFound(f"no campaign {campaign_id}")
         currency = campaign.currency
     account = AccountRef.escrow(campaign_id, currency)
-    ledger = uow.queries.ledger
+    ledger = uow.ledger
     first_key = f"escrow-release:{campaign_id}:{currency}"
     key = first_key
     if ledger.entry(first_key) is not None:
@@ -543,7 +543,7 @@ def deposit_buyer_funds(
         raise Conflict("join or register an organisation first")
     key = _key(idempotency_key)
     _money(amount)
-    ledger = uow.queries.ledger
+    ledger = uow.ledger
     topup_key = f"topup:{actor.org_id}:{key}"
     if ledger.entry(topup_key) is None:
         reference = rail.charge(
@@ -657,7 +657,7 @@ def _request_payout(
     uow: UnitOfWork, user_id: int, amount: Money, key: str, minimum: Money, actor: str
 ) -> PayoutRequested:
     payable = AccountRef.contributor_payable(user_id, amount.currency)
-    _, available = uow.queries.ledger.lock([payable])[payable]
+    _, available = uow.ledger.lock([payable])[payable]
     existing = uow.one(Payout, user_id=user_id, idempotency_key=key)
     if existing is not None:
         if existing.amount != amount:
@@ -730,14 +730,14 @@ def request_weekly_payouts(
     with _one_transaction(uow):
         payables = [
             ref
-            for ref in uow.queries.ledger.stored_balances()
+            for ref in uow.ledger.stored_balances()
             if ref.kind is dl.AccountKind.CONTRIBUTOR_PAYABLE
         ]
     for ref in sorted(payables, key=str):
         user_id = int(ref.owner_ref.split(":", 1)[1])
         key = weekly_payout_key(day, ref.currency)
         with _one_transaction(uow):
-            _, available = uow.queries.ledger.lock([ref])[ref]
+            _, available = uow.ledger.lock([ref])[ref]
             if uow.one(Payout, user_id=user_id, idempotency_key=key) is not None:
                 continue
             if available.is_positive and available >= minimum_payout(uow, ref.currency, minimum):
@@ -811,13 +811,11 @@ def run_payout_batch(
         return utcnow() + timedelta(seconds=claim_seconds)
 
     with uow_factory() as uow, _one_transaction(uow):
-        gone = [c for c in uow.queries.payout_claimers() if process_gone(c)]
+        gone = [c for c in uow.payouts.claimers() if process_gone(c)]
     with uow_factory() as uow, _one_transaction(uow):
-        q, batch = uow.queries, report.batch_id
-        report.taken_over = len(
-            q.take_over_payouts(batch, me, provider.name, utcnow(), lease(), gone)
-        )
-        report.claimed = len(q.claim_payouts(batch, me, provider.name, lease(), limit))
+        claims, batch = uow.payouts, report.batch_id
+        report.taken_over = len(claims.take_over(batch, me, provider.name, utcnow(), lease(), gone))
+        report.claimed = len(claims.claim(batch, me, provider.name, lease(), limit))
     with uow_factory() as uow, _one_transaction(uow):
         held = [
             PayoutInstruction(f"payout:{p.id}", p.id, p.user_id, p.amount, destinations(uow, p))
@@ -848,9 +846,7 @@ def _send_held(
         payout_id = instruction.payout_id
         renew_all = time.monotonic_ns() >= renew_all_at
         with uow_factory() as uow, _one_transaction(uow):
-            still = uow.queries.renew_payout_claims(
-                report.batch_id, lease(), None if renew_all else [payout_id]
-            )
+            still = uow.payouts.renew(report.batch_id, lease(), None if renew_all else [payout_id])
         if renew_all:
             renew_all_at = time.monotonic_ns() + claim_seconds * 1_000_000_000 // 3
         if payout_id not in still:
@@ -871,7 +867,7 @@ def _send_held(
 def _give_up_claims(uow_factory: UnitOfWorkFactory, batch_id: str) -> None:
     try:
         with uow_factory() as uow, _one_transaction(uow):
-            uow.queries.release_payout_claims(batch_id)
+            uow.payouts.release(batch_id)
     except Exception:  # the original error matters more; the claims run out on their own
         log.warning("could not give up the payout claims of batch %s", batch_id, exc_info=True)
 
@@ -1136,7 +1132,7 @@ def contributor_statement(
         currency_info(show_in)  # an unknown currency → InvalidInput naming it
     user_id = actor.user_id
     assert user_id is not None
-    ledger = uow.queries.ledger
+    ledger = uow.ledger
     accounts = ledger.accounts_of(f"user:{user_id}")
     rates = fx_rates(uow) if show_in else []
     balances = []
@@ -1186,7 +1182,7 @@ def buyer_invoices(uow: UnitOfWork, actor: Actor, org_id: int) -> dict[str, Any]
     of that organisation and operators only; contributors are shown by item, not name."""
     org = uow.get(Organisation, org_id)
     authorize(actor, Permission.INVOICE_READ, org or MISSING)
-    ledger = uow.queries.ledger
+    ledger = uow.ledger
     accounts = ledger.accounts_of(f"org:{org_id}")
     invoices = []
     for entry in reversed(ledger.entries_touching(accounts)):
@@ -1262,7 +1258,7 @@ def check_ledger(uow: UnitOfWork, actor: Actor) -> LedgerCheck:
     every entry balances per currency and every key is unique. Reconciliation totals per
     currency and account kind sum to zero when the books balance."""
     authorize(actor, Permission.LEDGER_READ)
-    ledger = uow.queries.ledger
+    ledger = uow.ledger
     stored = ledger.stored_balances()
     report = dl.check(ledger.all_entries(), stored)
     totals: dict[str, dict[str, int]] = {}

@@ -97,13 +97,11 @@ def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]
     item = uow.get(Item, item_id)
     authorize(actor, Permission.PASSPORT_READ, item or MISSING)
     assert item is not None
-    events = list(uow.queries.audit_events_about("item", [str(item.id)]))
+    events = list(uow.audit.about("item", [str(item.id)]))
     deliveries = uow.all(SnapshotItem, item_id=item.id)
     by_snapshot = {d.snapshot_id: d for d in deliveries}
     if by_snapshot:
-        for event in uow.queries.audit_events_about(
-            "snapshot", [str(s) for s in sorted(by_snapshot)]
-        ):
+        for event in uow.audit.about("snapshot", [str(s) for s in sorted(by_snapshot)]):
             if event.tag == AuditTag.SNAPSHOT_DOWNLOAD.value:
                 events.append(event)
     events = sorted((e for e in events if _held(e)), key=lambda e: e.seq)

@@ -12,6 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from datatrust.services.repositories import (
+    AuditLog,
+    Fingerprints,
+    ItemSelection,
+    Jobs,
+    Ledger,
+    PayoutClaims,
+    Reviews,
+    SignInAttempts,
+)
+
 T = TypeVar("T")
 
 
@@ -21,7 +32,8 @@ class UnitOfWork(Protocol):
     ``record`` (audit events) and ``enqueue`` (outbox jobs) are written in the same
     transaction as the state change; queued jobs are dispatched only after commit.
     Filters in ``one``/``all``/``count`` are equality on attributes; ``name__in=[...]``
-    matches any of several values.
+    matches any of several values. Queries they cannot express belong to a repository of
+    the aggregate (``uow.ledger``, ``uow.jobs`` …: ``services.repositories``).
     """
 
     def __enter__(self) -> UnitOfWork: ...
@@ -36,9 +48,9 @@ class UnitOfWork(Protocol):
     def add(self, obj: object) -> None: ...
     def delete(self, obj: object) -> None: ...
     def flush(self) -> None: ...
-    def get(self, cls: type[T], ident: Any) -> T | None: ...
-    def get_for_update(self, cls: type[T], ident: Any) -> T | None: ...
-    def one(self, cls: type[T], **filters: Any) -> T | None: ...
+    def get(self, cls: type[T], ident: object) -> T | None: ...
+    def get_for_update(self, cls: type[T], ident: object) -> T | None: ...
+    def one(self, cls: type[T], **filters: object) -> T | None: ...
     def all(
         self,
         cls: type[T],
@@ -46,26 +58,39 @@ class UnitOfWork(Protocol):
         order_by: str | None = None,
         limit: int | None = None,
         skip_locked: bool = False,
-        **filters: Any,
+        **filters: object,
     ) -> list[T]:
         """Rows matching ``filters``. ``skip_locked``: lock them for this transaction,
         leaving out rows another transaction holds (PostgreSQL; SQLite writers are
         serialised anyway)."""
         ...
 
-    def count(self, cls: type[T], **filters: Any) -> int: ...
+    def count(self, cls: type[T], **filters: object) -> int: ...
 
     def record(
-        self, tag: str, actor: str, subject_type: str, subject_id: object, **data: Any
+        self, tag: str, actor: str, subject_type: str, subject_id: object, **data: object
     ) -> None: ...
     def enqueue(
         self, job: str, payload: dict[str, Any], *, key: str | None = None, delay_seconds: int = 0
     ) -> None: ...
 
+    # -- repositories per aggregate (services.repositories) -----------------------------
     @property
-    def queries(self) -> Any:
-        """Backend-specific read queries too complex for ``all`` (see adapters.db.queries)."""
-        ...
+    def ledger(self) -> Ledger: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def selection(self) -> ItemSelection: ...
+    @property
+    def reviews(self) -> Reviews: ...
+    @property
+    def fingerprints(self) -> Fingerprints: ...
+    @property
+    def sign_in_attempts(self) -> SignInAttempts: ...
+    @property
+    def jobs(self) -> Jobs: ...
+    @property
+    def payouts(self) -> PayoutClaims: ...
 
 
 class UnitOfWorkFactory(Protocol):

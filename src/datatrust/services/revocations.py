@@ -390,7 +390,7 @@ def held_copies(uow: UnitOfWork, org_id: int, item_ids: set[int]) -> list[HeldCo
     snaps = {s.id: s for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows})}
     downloaded = {
         int(e.subject_id)
-        for e in uow.queries.audit_events_about("snapshot", [str(i) for i in sorted(snaps)])
+        for e in uow.audit.about("snapshot", [str(i) for i in sorted(snaps)])
         if e.tag == AuditTag.SNAPSHOT_DOWNLOAD.value
     }
     found = {

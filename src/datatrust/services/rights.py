@@ -197,7 +197,7 @@ def export_my_data(
 def _audit_about(
     uow: UnitOfWork, user: User, items: list[Item], offers: list[LicenceOffer], consents: list
 ) -> list:
-    queries = uow.queries
+    audit = uow.audit
     found = {}
     for subject_type, ids in (
         ("user", [str(user.id)]),
@@ -206,7 +206,7 @@ def _audit_about(
         ("consent", [str(v.record.id) for v in consents]),
     ):
         if ids:
-            for event in queries.audit_events_about(subject_type, ids):
+            for event in audit.about(subject_type, ids):
                 found[event.seq] = event
     return [found[seq] for seq in sorted(found)]
 
@@ -279,7 +279,7 @@ def erase_me(
         item.fingerprints = None
         item.original_sha256 = ""
         item.updated_at = now
-        uow.queries.replace_fingerprint_keys(item.id, [])
+        uow.fingerprints.replace(item.id, [])
     storage.destroy_key(uow, user.id)
     uow.record(AuditTag.KEY_DESTROY, who, "user", user.id, reason="account erased")
 

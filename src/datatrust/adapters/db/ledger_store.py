@@ -18,8 +18,6 @@ same key serialise on the accounts and the second sees the first's committed ent
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -29,35 +27,13 @@ from sqlalchemy.orm import Session
 from datatrust.adapters.db.tables.ledger import journal_entries, ledger_accounts, postings
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict
-from datatrust.domain.ledger import AccountRef, JournalEntry, Posting, apply_entry
+from datatrust.domain.ledger import AccountRef, JournalEntry, Posting, StoredEntry, apply_entry
 from datatrust.domain.money import Money
 
 
-@dataclass(frozen=True)
-class StoredEntry:
-    """An entry as stored: what ``ledger.check`` needs (``key``, ``postings``) and more.
-
-    Postings are built without validating the entry, so a corrupt row is reported by the
-    check instead of crashing it.
-    """
-
-    id: int
-    key: str
-    memo: str
-    source: dict[str, Any]
-    created_at: datetime
-    postings: tuple[Posting, ...] = field(default=())
-    replayed: bool = False  # True when ``post`` found this key already stored
-
-    def amount_for(self, account: AccountRef) -> Money:
-        total = Money.zero(account.currency)
-        for posting in self.postings:
-            if posting.account == account:
-                total = total + posting.amount
-        return total
-
-
 class SqlLedger:
+    """``services.repositories.Ledger`` in SQL (see the module docstring)."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 

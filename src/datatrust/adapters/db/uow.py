@@ -13,7 +13,16 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from datatrust.adapters.db.engine import READ_ONLY
-from datatrust.adapters.db.queries import SqlQueries
+from datatrust.adapters.db.ledger_store import SqlLedger
+from datatrust.adapters.db.repositories import (
+    SqlAuditLog,
+    SqlFingerprints,
+    SqlItemSelection,
+    SqlJobs,
+    SqlPayoutClaims,
+    SqlReviews,
+    SqlSignInAttempts,
+)
 from datatrust.adapters.db.tables.audit import audit_head
 from datatrust.domain.audit import AuditEvent, AuditTag, event_hash, record_fields
 from datatrust.domain.clock import utcnow
@@ -193,9 +202,38 @@ class SqlUnitOfWork:
         stmt = self._select(cls, filters).with_only_columns(func.count()).select_from(cls)
         return int(self._s.scalar(stmt) or 0)
 
+    # -- repositories per aggregate (services.repositories) -----------------------------
     @property
-    def queries(self) -> SqlQueries:
-        return SqlQueries(self._s)
+    def ledger(self) -> SqlLedger:
+        return SqlLedger(self._s)
+
+    @property
+    def audit(self) -> SqlAuditLog:
+        return SqlAuditLog(self._s)
+
+    @property
+    def selection(self) -> SqlItemSelection:
+        return SqlItemSelection(self._s)
+
+    @property
+    def reviews(self) -> SqlReviews:
+        return SqlReviews(self._s)
+
+    @property
+    def fingerprints(self) -> SqlFingerprints:
+        return SqlFingerprints(self._s)
+
+    @property
+    def sign_in_attempts(self) -> SqlSignInAttempts:
+        return SqlSignInAttempts(self._s)
+
+    @property
+    def jobs(self) -> SqlJobs:
+        return SqlJobs(self._s)
+
+    @property
+    def payouts(self) -> SqlPayoutClaims:
+        return SqlPayoutClaims(self._s)
 
     # -- audit and outbox --------------------------------------------------------------
     def record(

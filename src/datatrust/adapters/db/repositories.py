@@ -1,12 +1,12 @@
-"""Read and claim queries that the generic unit-of-work methods cannot express."""
+"""The repositories of ``services.repositories`` in SQL, each working in its unit of work's
+session: reads and conditional-update claims that ``get/one/all`` cannot express."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -19,32 +19,13 @@ from datatrust.adapters.db.tables.jobs import outbox
 from datatrust.adapters.db.tables.ledger import payouts
 from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.clock import utcnow
-from datatrust.domain.items import UNDECIDED_REVIEWS, ItemStatus
-from datatrust.domain.jobs import JobState, OutboxJob
+from datatrust.domain.items import UNDECIDED_REVIEWS, ItemStatus, SelectionGroup
+from datatrust.domain.jobs import JobState
 from datatrust.domain.payouts import PayoutState
-
-if TYPE_CHECKING:
-    from datatrust.adapters.db.ledger_store import SqlLedger
-
 
 # PostgreSQL takes at most 65,535 bound parameters per statement, SQLite 32,766: id lists
 # are sent in chunks well below both.
 IN_CHUNK = 10_000
-
-
-@dataclass(frozen=True)
-class SelectionGroup:
-    """Candidate items sharing everything a selection decision depends on.
-
-    ``consent_state`` and ``consent_offer_id`` are the item's mirror of its consent record
-    (``None``: no consent was ever given for it).
-    """
-
-    status: str
-    licence_id: int | None
-    consent_offer_id: int | None
-    consent_state: str | None
-    count: int
 
 
 def _chunks(ids: Collection[int] | None) -> Iterator[list[int] | None]:
@@ -67,11 +48,13 @@ _SELECTION_KEY = (
 )
 
 
-class SqlQueries:
+class SqlAuditLog:
+    """``services.repositories.AuditLog``."""
+
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def audit_events(self, batch: int = 1000) -> Iterator[AuditEvent]:
+    def events(self, batch: int = 1000) -> Iterator[AuditEvent]:
         """Every audit event in chain order, read in batches."""
         after = 0
         while True:
@@ -86,12 +69,12 @@ class SqlQueries:
             yield from rows
             after = rows[-1].seq
 
-    def audit_head(self) -> ChainHead:
+    def head(self) -> ChainHead:
         """The head row: the count of events and the last one's hash."""
         row = self.session.execute(select(audit_head.c.seq, audit_head.c.hash)).one()
         return ChainHead(seq=int(row.seq), hash=row.hash)
 
-    def audit_event(self, seq: int) -> AuditEvent | None:
+    def event(self, seq: int) -> AuditEvent | None:
         return self.session.get(AuditEvent, seq)
 
     def items_touched_between(
@@ -109,17 +92,24 @@ class SqlQueries:
         ).scalars()
         return sorted({int(r) for r in rows if str(r).isdigit()})
 
-    def audit_events_about(self, subject_type: str, subject_ids: list[str]) -> list[AuditEvent]:
+    def about(self, subject_type: str, subject_ids: Sequence[str]) -> list[AuditEvent]:
         return list(
             self.session.scalars(
                 select(AuditEvent)
                 .where(AuditEvent.subject_type == subject_type)
-                .where(AuditEvent.subject_id.in_(subject_ids))
+                .where(AuditEvent.subject_id.in_(list(subject_ids)))
                 .order_by(AuditEvent.seq)
             )
         )
 
-    def selection_groups(
+
+class SqlItemSelection:
+    """``services.repositories.ItemSelection``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def groups(
         self, statuses: Iterable[str], among: Collection[int] | None = None
     ) -> list[SelectionGroup]:
         """Items with one of ``statuses`` (and, if given, an id in ``among``), counted per
@@ -147,7 +137,7 @@ class SqlQueries:
             for (status, licence_id, offer_id, state), count in totals.items()
         ]
 
-    def selected_item_ids(
+    def selected_ids(
         self,
         status: str,
         allowed: Iterable[tuple[int, str]],
@@ -184,9 +174,7 @@ class SqlQueries:
         out.sort()
         return out
 
-    def undeliverable_item_ids(
-        self, status: str, among: Collection[int] | None = None
-    ) -> list[int]:
+    def undeliverable_ids(self, status: str, among: Collection[int] | None = None) -> list[int]:
         """Ids of the items with ``status`` that have no de-identified version (nothing a
         buyer could be sent). The status rule keeps these out of ``listed``, so this finds
         only rows older than it: cheap, as the item status index narrows the scan."""
@@ -202,14 +190,21 @@ class SqlQueries:
             out.extend(self.session.scalars(query))
         return out
 
-    def replace_fingerprint_keys(self, item_id: int, keys: Iterable[tuple[str, int]]) -> None:
+
+class SqlFingerprints:
+    """``services.repositories.Fingerprints``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def replace(self, item_id: int, keys: Iterable[tuple[str, int]]) -> None:
         """The item's near-duplicate index keys become exactly ``keys``."""
         self.session.execute(delete(fingerprint_keys).where(fingerprint_keys.c.item_id == item_id))
         rows = [{"space": s, "key": k, "item_id": item_id} for s, k in sorted(set(keys))]
         if rows:
             self.session.execute(insert(fingerprint_keys), rows)
 
-    def items_sharing_keys(
+    def items_sharing(
         self,
         keys: Iterable[tuple[str, int]],
         kinds: Iterable[str],
@@ -239,13 +234,27 @@ class SqlQueries:
                 found.update(self.session.scalars(query))
         return sorted(found)
 
-    def forget_sign_in_attempts(self, *, before: datetime) -> int:
+
+class SqlSignInAttempts:
+    """``services.repositories.SignInAttempts``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def forget(self, *, before: datetime) -> int:
         """Delete counted sign-in and sign-up tries made before ``before``; how many."""
         old = delete(sign_in_attempts).where(sign_in_attempts.c.at < before)
         result = self.session.execute(old)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    def overdue_reviews(self, now: datetime) -> list[int]:
+
+class SqlReviews:
+    """``services.repositories.Reviews``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def overdue(self, now: datetime) -> list[int]:
         """Ids of the pipeline-accepted items whose review is undecided and whose window
         ended by ``now``, in id order (``ix_items_review_due``; no report is read)."""
         stmt = (
@@ -257,7 +266,7 @@ class SqlQueries:
         )
         return list(self.session.scalars(stmt))
 
-    def claim_overdue_review(self, item_id: int, now: datetime) -> bool:
+    def claim_overdue(self, item_id: int, now: datetime) -> bool:
         """Claim one overdue item for settling in this transaction: a conditional update
         that only an item still undecided and overdue passes, and whose row lock keeps any
         other claimant waiting until this transaction ends (it then finds it decided)."""
@@ -271,7 +280,14 @@ class SqlQueries:
         )
         return result.rowcount == 1
 
-    def claim_job(self, job_id: int, worker: str, now: datetime, lease_until: datetime) -> bool:
+
+class SqlJobs:
+    """``services.repositories.Jobs``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim(self, job_id: int, worker: str, now: datetime, lease_until: datetime) -> bool:
         """Pending and due → running, for exactly one claimant (a conditional update)."""
         result = self.session.execute(
             update(outbox)
@@ -322,12 +338,19 @@ class SqlQueries:
             )
         )
 
-    # -- payout batch claims (services.money.run_payout_batch) ---------------------------
-    # Each is one conditional UPDATE. On PostgreSQL a second batch's UPDATE waits for the
-    # first's row locks and then re-checks its WHERE against the committed row, so a row
-    # the first batch claimed no longer matches; SQLite runs writers one at a time.
 
-    def claim_payouts(
+class SqlPayoutClaims:
+    """``services.repositories.PayoutClaims``.
+
+    Each claim is one conditional UPDATE. On PostgreSQL a second batch's UPDATE waits for
+    the first's row locks and then re-checks its WHERE against the committed row, so a row
+    the first batch claimed no longer matches; SQLite runs writers one at a time.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def claim(
         self, batch_id: str, claimer: str, provider: str, lease_until: datetime, limit: int
     ) -> list[int]:
         """The oldest ``limit`` requested payouts → sending, held by ``batch_id``; returns
@@ -356,7 +379,7 @@ class SqlQueries:
             lease_until,
         )
 
-    def take_over_payouts(
+    def take_over(
         self,
         batch_id: str,
         claimer: str,
@@ -393,7 +416,7 @@ class SqlQueries:
         )
         return sorted(result.scalars())
 
-    def payout_claimers(self) -> list[str]:
+    def claimers(self) -> list[str]:
         """The processes named by live-looking claims on sending payouts."""
         return list(
             self.session.scalars(
@@ -405,7 +428,7 @@ class SqlQueries:
             )
         )
 
-    def renew_payout_claims(
+    def renew(
         self, batch_id: str, lease_until: datetime, payout_ids: Collection[int] | None = None
     ) -> set[int]:
         """Extend ``batch_id``'s claims (only on ``payout_ids`` if given) that it still
@@ -420,7 +443,7 @@ class SqlQueries:
         result = self.session.execute(stmt.values(lease_until=lease_until).returning(payouts.c.id))
         return set(result.scalars())
 
-    def release_payout_claims(self, batch_id: str) -> int:
+    def release(self, batch_id: str) -> int:
         """Give up ``batch_id``'s claims on payouts it has not booked: the next batch
         takes them over at once."""
         result = self.session.execute(
@@ -430,13 +453,3 @@ class SqlQueries:
             .values(lease_until=None)
         )
         return result.rowcount
-
-    def job(self, job_id: int) -> OutboxJob | None:
-        return self.session.get(OutboxJob, job_id)
-
-    @property
-    def ledger(self) -> SqlLedger:
-        """Ledger postings, balances and entries (see ``adapters.db.ledger_store``)."""
-        from datatrust.adapters.db.ledger_store import SqlLedger  # its tables map lazily
-
-        return SqlLedger(self.session)
