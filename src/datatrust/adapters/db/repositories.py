@@ -112,9 +112,7 @@ class SqlItemSelection:
     def groups(
         self, statuses: Iterable[str], among: Collection[int] | None = None
     ) -> list[SelectionGroup]:
-        """Items with one of ``statuses`` (and, if given, an id in ``among``), counted per
-        (status, licence, consent offer, consent state). Columns only, grouped by the
-        database: a million items come back as a few dozen rows."""
+        # Columns only, grouped by the database: a million items come back as a few dozen rows.
         totals: Counter[tuple[Any, ...]] = Counter()
         for chunk in _chunks(among):
             query = (
@@ -143,9 +141,6 @@ class SqlItemSelection:
         allowed: Iterable[tuple[int, str]],
         among: Collection[int] | None = None,
     ) -> list[int]:
-        """Ids, ascending, of the items with ``status`` whose licence is ``L`` and whose
-        consent (as mirrored on the item) was given under ``L`` and is in state ``S``, for
-        each ``(L, S)`` in ``allowed`` (and, if given, whose id is in ``among``)."""
         pairs = sorted(set(allowed))
         if not pairs:
             return []
@@ -175,9 +170,8 @@ class SqlItemSelection:
         return out
 
     def undeliverable_ids(self, status: str, among: Collection[int] | None = None) -> list[int]:
-        """Ids of the items with ``status`` that have no de-identified version (nothing a
-        buyer could be sent). The status rule keeps these out of ``listed``, so this finds
-        only rows older than it: cheap, as the item status index narrows the scan."""
+        # The status rule keeps these out of ``listed``, so this finds only rows older than
+        # it: cheap, as the item status index narrows the scan.
         out: list[int] = []
         for chunk in _chunks(among):
             query = (
@@ -211,9 +205,7 @@ class SqlFingerprints:
         statuses: Iterable[str],
         exclude_id: int,
     ) -> list[int]:
-        """Ids, ascending, of the items of one of ``kinds`` with one of ``statuses`` (other
-        than ``exclude_id``) that hold at least one of ``keys``: an index lookup per key
-        space, never a scan of every item."""
+        # An index lookup per key space, never a scan of every item.
         by_space: dict[str, list[int]] = {}
         for space, key in set(keys):
             by_space.setdefault(space, []).append(key)
@@ -242,7 +234,6 @@ class SqlSignInAttempts:
         self.session = session
 
     def forget(self, *, before: datetime) -> int:
-        """Delete counted sign-in and sign-up tries made before ``before``; how many."""
         old = delete(sign_in_attempts).where(sign_in_attempts.c.at < before)
         result = self.session.execute(old)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -267,9 +258,8 @@ class SqlReviews:
         return list(self.session.scalars(stmt))
 
     def claim_overdue(self, item_id: int, now: datetime) -> bool:
-        """Claim one overdue item for settling in this transaction: a conditional update
-        that only an item still undecided and overdue passes, and whose row lock keeps any
-        other claimant waiting until this transaction ends (it then finds it decided)."""
+        # A conditional update that only an item still undecided and overdue passes; its
+        # row lock keeps any other claimant waiting until this transaction ends.
         result = self.session.execute(
             update(items)
             .where(items.c.id == item_id)
@@ -288,7 +278,6 @@ class SqlJobs:
         self.session = session
 
     def claim(self, job_id: int, worker: str, now: datetime, lease_until: datetime) -> bool:
-        """Pending and due → running, for exactly one claimant (a conditional update)."""
         result = self.session.execute(
             update(outbox)
             .where(outbox.c.id == job_id)
@@ -353,9 +342,8 @@ class SqlPayoutClaims:
     def claim(
         self, batch_id: str, claimer: str, provider: str, lease_until: datetime, limit: int
     ) -> list[int]:
-        """The oldest ``limit`` requested payouts → sending, held by ``batch_id``; returns
-        the ids this call claimed (none another batch claimed first). On PostgreSQL the
-        rows another batch is claiming right now are skipped, so this one takes the next."""
+        # On PostgreSQL the rows another batch is claiming right now are skipped, so this
+        # one takes the next.
         # Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT): PostgreSQL may run
         # such a subquery more than once and update more than ``limit`` rows.
         oldest = list(
@@ -388,8 +376,6 @@ class SqlPayoutClaims:
         lease_until: datetime,
         gone: Collection[str],
     ) -> list[int]:
-        """Sending payouts whose claim no longer holds (given up, run out, or held by a
-        process in ``gone``) → held by ``batch_id``; returns their ids."""
         lapsed = [payouts.c.lease_until.is_(None), payouts.c.lease_until < now]
         if gone:
             lapsed.append(payouts.c.claimed_by.in_(sorted(gone)))
@@ -417,7 +403,6 @@ class SqlPayoutClaims:
         return sorted(result.scalars())
 
     def claimers(self) -> list[str]:
-        """The processes named by live-looking claims on sending payouts."""
         return list(
             self.session.scalars(
                 select(payouts.c.claimed_by)
@@ -431,8 +416,6 @@ class SqlPayoutClaims:
     def renew(
         self, batch_id: str, lease_until: datetime, payout_ids: Collection[int] | None = None
     ) -> set[int]:
-        """Extend ``batch_id``'s claims (only on ``payout_ids`` if given) that it still
-        holds; returns the ids renewed, so a payout missing is no longer this batch's."""
         stmt = (
             update(payouts)
             .where(payouts.c.batch_id == batch_id)
@@ -444,8 +427,6 @@ class SqlPayoutClaims:
         return set(result.scalars())
 
     def release(self, batch_id: str) -> int:
-        """Give up ``batch_id``'s claims on payouts it has not booked: the next batch
-        takes them over at once."""
         result = self.session.execute(
             update(payouts)
             .where(payouts.c.batch_id == batch_id)
