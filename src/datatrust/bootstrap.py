@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from datatrust.adapters.crypto import AesGcmCipher, Ed25519Signer
 from datatrust.adapters.db import migrate
@@ -32,6 +32,7 @@ from datatrust.domain.jobs import OutboxJob, backoff
 from datatrust.domain.policy import InstancePolicy
 from datatrust.pipeline import fingerprint
 from datatrust.services import jobs, scratch
+from datatrust.services.credentials import CredentialCache
 from datatrust.services.handlers import job_registry
 from datatrust.services.ingest import WORK_DIR
 from datatrust.services.jobs import JobRegistry
@@ -78,6 +79,9 @@ class Services:
     shredder: Shredder = field(default_factory=NullShredder)
     # Pushes revocation notices to buyers' webhooks (services.webhooks).
     webhooks: WebhookTransport = field(default_factory=HttpWebhookTransport)
+    # Callers whose token or session was checked lately (``services.credentials``);
+    # every unit of work tells it what its commit changed.
+    credentials: CredentialCache[Any] = field(default_factory=lambda: CredentialCache(0))
 
     @property
     def publication(self) -> Publication:
@@ -99,6 +103,7 @@ class Services:
             self.queue,
             max_attempts=self.settings.job_max_attempts,
             read_only=read_only,
+            on_commit=self.credentials.changed,
         )
 
     def run_job(self, job_id: int) -> str:
@@ -228,6 +233,7 @@ def build(
         payouts=make_payout_provider(settings),
         jobs=job_registry(settings.job_plugins),
         policy=settings.policy(),
+        credentials=CredentialCache(settings.credential_cache_seconds),
     )
     services_ref.append(services)
     return services

@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     db_busy_timeout_seconds: float = Field(default=10.0, gt=0)
     # Threads that run blocking request work (database, files) beside the event loop.
     web_threads: int = Field(default=40, ge=1)
+    # How long a verified API token or session is trusted without reading the database
+    # again (``services.credentials``): a change made in this process (a revoked token, a
+    # sign-out) applies at once; one made by another process after at most this long.
+    # 0: check the database on every request.
+    credential_cache_seconds: float = Field(default=10.0, ge=0)
     job_lease_seconds: int = 300
     job_max_attempts: int = 8
     # Extra modules (comma-separated) whose ``@job`` handlers this instance's workers run:

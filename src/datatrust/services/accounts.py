@@ -975,6 +975,7 @@ class Authenticated:
     user: User
     csrf_token: str | None = None
     token_needs_touch: bool = False  # the token's last use is older than the interval
+    expires_at: datetime | None = None  # the token's or session's own end
 
 
 def authenticate_session(uow: UnitOfWork, secret: str) -> Authenticated:
@@ -986,7 +987,9 @@ def authenticate_session(uow: UnitOfWork, secret: str) -> Authenticated:
     user = uow.get(User, session.user_id)
     if user is None or user.erased_at is not None:
         raise NotAuthenticated(Problem(None, "account.gone"))
-    return Authenticated(actor_for(uow, user), user, session.csrf_token)
+    return Authenticated(
+        actor_for(uow, user), user, session.csrf_token, expires_at=session.expires_at
+    )
 
 
 @dataclass(frozen=True)
@@ -1098,7 +1101,10 @@ def authenticate_token(uow: UnitOfWork, secret: str) -> Authenticated:
         utcnow() - TOKEN_TOUCH_INTERVAL
     )
     return Authenticated(
-        actor_for(uow, user, frozenset(token.scopes)), user, token_needs_touch=stale
+        actor_for(uow, user, frozenset(token.scopes)),
+        user,
+        token_needs_touch=stale,
+        expires_at=token.expires_at,
     )
 
 

@@ -25,6 +25,11 @@ from datatrust.services.repositories import (
 
 T = TypeVar("T")
 
+# What a unit of work reports after a commit (its ``on_commit`` hook), per kind of row:
+# the names of the attributes it changed, and these for a row added or deleted.
+ROW_INSERTED = "+inserted"
+ROW_DELETED = "+deleted"
+
 
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls back.

@@ -13,7 +13,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import anyio
 import anyio.to_thread
@@ -140,19 +140,29 @@ async def caller(request: Request, svc: Services = Depends(services)) -> Caller:
     """Bearer token first, then the session cookie; neither means anonymous. A bad
     credential is an error (401), never a silent downgrade to anonymous.
 
-    An anonymous caller is answered at once; a credential is checked in the thread pool,
-    so its database reads never block the event loop (``_authenticate``)."""
+    An anonymous caller is answered at once, and so is a credential checked lately
+    (``services.credentials``: no thread, no database); any other credential is checked
+    in the thread pool, so its database reads never block the event loop."""
     header = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE)
     if not header and not cookie:
         return Caller(ANONYMOUS)
+    known = svc.credentials.get(_credential_key(header, cookie))
+    if known is not None:
+        return cast(Caller, known)
     return await anyio.to_thread.run_sync(_authenticate, svc, header, cookie)
+
+
+def _credential_key(header: str | None, cookie: str | None) -> str:
+    """The cache's key: the digest of the credential as sent (the one that is used)."""
+    return accounts.digest(f"bearer {header}" if header else f"session {cookie}")
 
 
 def _authenticate(svc: Services, header: str | None, cookie: str | None) -> Caller:
     """Reads in a read-only unit of work; a token's last-use time is written at most once
     per ``accounts.TOKEN_TOUCH_INTERVAL``, in a short write of its own that may fail
-    without failing the request."""
+    without failing the request. What was verified is remembered (``svc.credentials``)."""
+    generation = svc.credentials.generation  # before the read: see CredentialCache.put
     if header:
         scheme, _, secret = header.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
@@ -161,11 +171,17 @@ def _authenticate(svc: Services, header: str | None, cookie: str | None) -> Call
             auth = accounts.authenticate_token(unit, secret.strip())
         if auth.token_needs_touch:
             _touch_token(svc, secret.strip())
-        return Caller(auth.actor, user_email=auth.user.email)
-    assert cookie is not None
-    with svc.uow(read_only=True) as unit:
-        auth = accounts.authenticate_session(unit, cookie)
-    return Caller(auth.actor, True, auth.csrf_token, auth.user.email)
+        who = Caller(auth.actor, user_email=auth.user.email)
+    else:
+        assert cookie is not None
+        with svc.uow(read_only=True) as unit:
+            auth = accounts.authenticate_session(unit, cookie)
+        who = Caller(auth.actor, True, auth.csrf_token, auth.user.email)
+    if auth.expires_at is not None:
+        svc.credentials.put(
+            _credential_key(header, cookie), who, generation=generation, expires_at=auth.expires_at
+        )
+    return who
 
 
 def _touch_token(svc: Services, secret: str) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import event, func, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from datatrust.adapters.db.engine import READ_ONLY
@@ -27,7 +28,7 @@ from datatrust.adapters.db.tables.audit import audit_head
 from datatrust.domain.audit import AuditEvent, AuditTag, event_hash, record_fields
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob
-from datatrust.services.ports import JobQueue
+from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, JobQueue
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -46,8 +47,13 @@ class SqlUnitOfWork:
         max_attempts: int = 8,
         now: Callable[[], Any] = utcnow,
         read_only: bool = False,
+        on_commit: Callable[[Mapping[type, set[str]]], None] | None = None,
     ) -> None:
+        """``on_commit`` is told, after each commit that changed rows, what it changed:
+        per kind of row, the attributes changed, ``ROW_INSERTED`` or ``ROW_DELETED`` (the
+        credential cache forgets what a changed account made stale)."""
         self._session_factory = session_factory
+        self._on_commit = on_commit
         self._read_only = read_only
         self._queue = queue
         self._max_attempts = max_attempts
@@ -58,7 +64,8 @@ class SqlUnitOfWork:
     def __enter__(self) -> SqlUnitOfWork:
         self.session = self._session_factory()
         self._recording = False
-        event.listen(self.session, "before_flush", self._refuse_writes)
+        event.listen(self.session, "before_flush", self._before_flush)
+        self._changed: dict[type, set[str]] = {}
         self._audit: list[dict[str, Any]] = []
         self._jobs: list[tuple[OutboxJob, int]] = []
         return self
@@ -78,6 +85,9 @@ class SqlUnitOfWork:
             return
         self._append_audit_events()
         session.commit()
+        changed, self._changed = self._changed, {}
+        if changed and self._on_commit is not None:
+            self._on_commit(changed)
         jobs, self._jobs = self._jobs, []
         for job, delay in jobs:
             self._dispatch(job, delay)
@@ -121,14 +131,25 @@ class SqlUnitOfWork:
         finally:
             self._read_only = False
 
-    def _refuse_writes(self, session: Session, _context: object, _instances: object) -> None:
-        if self._recording or not self._read_only:
+    def _before_flush(self, session: Session, _context: object, _instances: object) -> None:
+        if self._recording:
             return
-        if session.new or session.dirty or session.deleted:
-            raise ReadOnlyViolation("a read-only unit of work cannot change rows")
+        if self._read_only:
+            if session.new or session.dirty or session.deleted:
+                raise ReadOnlyViolation("a read-only unit of work cannot change rows")
+            return
+        for row in session.new:
+            self._changed.setdefault(type(row), set()).add(ROW_INSERTED)
+        for row in session.deleted:
+            self._changed.setdefault(type(row), set()).add(ROW_DELETED)
+        for row in session.dirty:
+            attrs = sa_inspect(row).attrs
+            names = {a.key for a in attrs if a.history.has_changes()}
+            if names:
+                self._changed.setdefault(type(row), set()).update(names)
 
     def rollback(self) -> None:
-        self._audit, self._jobs = [], []
+        self._audit, self._jobs, self._changed = [], [], {}
         self._s.rollback()
 
     def _dispatch(self, job: OutboxJob, delay: int) -> None:
