@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 import soundfile as sf
-from test_browser_journeys import PHONE, sign_in
+from test_browser_journeys import PHONE, sign_in, sign_up, unique_email
 
 import ingest_media as media
 from datatrust.services.demo import DEMO_PASSWORD, STREET_SOUNDS
@@ -100,3 +100,38 @@ def test_a_recording_made_in_the_page_under_the_minimum_cannot_be_sent(
     assert page.locator("#rec-send").is_disabled()
     assert seen == []
     context.close()
+
+
+def test_a_contributor_deletes_one_item_after_reading_what_it_does_in_hindi(
+    phone, live_server, live_services, check
+):
+    from datatrust.domain.accounts import User
+    from datatrust.services import items
+    from datatrust.services.accounts import actor_for
+
+    email = unique_email("thandi")
+    sign_up(phone, live_services, email)
+    phone.wait_for_url("**/my/items")
+    with live_services.uow() as unit:
+        me = actor_for(unit, unit.one(User, email=email))
+        item = items.receive_item(
+            unit,
+            live_services.storage,
+            me,
+            kind="ambient",
+            filename="corner.ogg",
+            content_type="audio/ogg",
+            chunks=[media.ambient(seed=9, fmt="opus")],
+            title="Street corner",
+        )
+    phone.goto(f"/my/items/{item.id}?lang=hi")
+    phone.locator("#delete-link").click()
+    phone.wait_for_url(f"**/my/items/{item.id}/delete")
+    effects = phone.locator("#delete-effects").inner_text()
+    assert DEVANAGARI.search(effects) and "वापस नहीं किया जा सकता" in effects
+    check(phone, "item_delete_hi")
+    phone.locator("main form button[type=submit]").click()
+    phone.wait_for_url("**/my/items?deleted=1")
+    assert phone.locator("#deleted-notice").inner_text() == "आइटम मिटा दिया गया।"
+    assert "Street corner" not in phone.locator("main").inner_text()
+    check(phone, "items_after_delete_hi")

@@ -87,3 +87,75 @@ def test_the_task_states_its_rules_and_an_upload_under_them_is_refused_for_that_
     )
     item = contributor.get(response.headers["location"] + "?lang=en").text
     assert 'data-code="too_short"' in item
+
+
+def upload_to(client, campaign_id: int, title: str, seed: int = 5) -> str:
+    """An ambient recording sent to the task with its offer (consent given); its page."""
+    capture = client.get(accept(client, campaign_id))
+    offer_id = re.search(r'name="offer_id" value="(\d+)"', capture.text).group(1)
+    response = client.post(
+        f"/tasks/{campaign_id}/upload",
+        data={"csrf_token": csrf_of(capture.text), "offer_id": offer_id, "title": title},
+        files={"file": ("street.ogg", media.ambient(seed=seed, fmt="opus"), "audio/ogg")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return response.headers["location"]
+
+
+def test_deleting_one_item_says_what_it_does_keeps_the_money_and_takes_it_out(
+    contributor,  # noqa: F811
+    people,
+    services,
+):
+    from datatrust.domain.items import Item
+
+    campaign = open_campaign(contributor, people["operator"], review_mode="operator")
+    item_url = upload_to(contributor, campaign["id"], "Taxi rank at dawn")
+    item_id = int(item_url.rsplit("/", 1)[1])
+    kept = upload_to(contributor, campaign["id"], "Market noon", seed=6)
+    accepted = contributor.post(
+        f"/api/campaigns/{campaign['id']}/review/{item_id}",
+        headers=people["operator"].headers,
+        json={"up": True},
+    )
+    assert accepted.status_code == 200, accepted.text
+    earned = contributor.get("/api/me/statement").json()
+    assert earned["balances"], "the accepted item was paid"
+
+    item = contributor.get(f"{item_url}?lang=en").text
+    assert f'href="/my/items/{item_id}/delete"' in item
+    confirm = contributor.get(f"/my/items/{item_id}/delete?lang=en")
+    effects = confirm.text
+    assert "Your consent is withdrawn. No buyer holds a copy" in effects
+    assert "Money already paid for it stays yours" in effects
+    hindi = contributor.get(f"/my/items/{item_id}/delete?lang=hi").text
+    assert "आपकी सहमति वापस ले ली जाती है" in hindi
+    assert "यह आइटम मिटाएँ" in hindi and "Delete this item" not in hindi
+    with services.uow() as uow:
+        keys = [uow.get(Item, item_id).original_key, uow.get(Item, item_id).deidentified_key]
+    assert all(services.store.exists(k) for k in keys if k)
+
+    deleted = contributor.post(
+        f"/my/items/{item_id}/delete",
+        data={"csrf_token": csrf_of(effects)},
+        follow_redirects=False,
+    )
+    assert deleted.status_code == 303 and deleted.headers["location"] == "/my/items?deleted=1"
+    listing = contributor.get("/my/items?deleted=1&lang=en").text
+    assert "The item was deleted." in listing
+    assert "Taxi rank at dawn" not in listing and "Market noon" in listing
+    assert contributor.get("/api/me/statement").json()["balances"] == earned["balances"]
+    with services.uow() as uow:
+        gone = uow.get(Item, item_id)
+        assert gone.status.value == "withdrawn" and gone.report == {}
+        assert uow.get(Item, int(kept.rsplit("/", 1)[1])).status.value != "withdrawn"
+        steps = [e.tag for e in uow.audit.about("item", [str(item_id)])]
+    assert not any(services.store.exists(k) for k in keys if k)
+    assert {"consent:withdraw", "item:delete"} <= set(steps)
+    again = contributor.post(
+        f"/my/items/{item_id}/delete",
+        data={"csrf_token": csrf_of(effects)},
+        follow_redirects=False,
+    )
+    assert again.headers["location"] == item_url  # already deleted: nothing more happens

@@ -63,6 +63,7 @@ class AuditTag(StrEnum):
     ITEM_REVIEW = "item:review"
     ITEM_REPROCESS = "item:reprocess"
     ITEM_MARK_MISSED = "item:mark_missed"
+    ITEM_DELETE = "item:delete"
     PARTICIPANT_INVITE = "participant:invite"
     PARTICIPANT_CONFIRM = "participant:confirm"
     PARTICIPANT_DECLINE = "participant:decline"

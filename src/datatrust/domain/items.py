@@ -31,6 +31,11 @@ class ItemStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+# An item's file name once it was deleted by its owner or erased with their account (its
+# sealed name is gone; the row stays for the ledger and buyers' deletion duties).
+ERASED_FILENAME = "erased"
+
+
 class ReviewState(StrEnum):
     """Where a campaign item's review stands (None on an item no campaign reviews)."""
 

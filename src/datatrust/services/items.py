@@ -8,7 +8,7 @@ from typing import Any
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import InvalidInput
-from datatrust.domain.items import Item, ItemKind
+from datatrust.domain.items import ERASED_FILENAME, Item, ItemKind
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline.deidentify_media import coarsen_location
 from datatrust.services.accounts import actor_label
@@ -178,8 +178,9 @@ def _open_notes(uow: UnitOfWork, storage: EncryptedStorage, owner_id: int, reaso
 
 
 def show_my_items(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> list[ItemView]:
-    """``list_my_items``, readable."""
-    return [readable(uow, storage, i) for i in list_my_items(uow, actor)]
+    """``list_my_items``, readable, without the ones the person deleted."""
+    mine = list_my_items(uow, actor)
+    return [readable(uow, storage, i) for i in mine if i.filename != ERASED_FILENAME]
 
 
 def show_item(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, item_id: int) -> ItemView:

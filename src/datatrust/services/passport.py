@@ -50,6 +50,7 @@ STEPS = {
     "snapshot:download": "downloaded",
     "sample:access": "seen in an evaluation sample",
     "consent:withdraw": "withdrawn",
+    "item:delete": "deleted by you",
     "consent:expire": "expired",
     "revocation:notify": "buyer told to delete",
     "revocation:acknowledge": "buyer acknowledged",

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +22,12 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import ReviewVote
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord, LicenceOffer
-from datatrust.domain.errors import InvalidInput
-from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.items import ERASED_FILENAME, Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
-from datatrust.domain.permissions import Actor, Permission, authorize
+from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
+from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.domain.snapshots import Snapshot
 from datatrust.domain.uploads import ResumableUpload
 from datatrust.services.accounts import actor_label
 from datatrust.services.consent import ConsentState, apply_withdrawal, list_my_consents
@@ -32,6 +35,7 @@ from datatrust.services.items import readable
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.mail import SEND_JOB
 from datatrust.services.ports import ObjectStore, Shredder, Signer, UnitOfWork
+from datatrust.services.revocations import holdings
 from datatrust.services.standards import Publication
 from datatrust.services.storage import EncryptedStorage
 from datatrust.services.uploads import Staging
@@ -267,19 +271,8 @@ def erase_me(
     objects: set[str] = set()
     for item in items:
         row = rows.get(item.consent_id) if item.consent_id else None
-        if row is not None:
-            apply_withdrawal(uow, signer, who, item, row, now, publication)
-            withdrawn += 1
-        objects |= _object_keys(user.id, [item.original_key, item.deidentified_key, item.report])
-        item.status = ItemStatus.WITHDRAWN
-        item.title = ""
-        item.filename = "erased"
-        item.h3_cell = None
-        item.report = {}
-        item.fingerprints = None
-        item.original_sha256 = ""
-        item.updated_at = now
-        uow.fingerprints.replace(item.id, [])
+        withdrawn += row is not None
+        objects |= _erase_item(uow, signer, who, item, row, now, publication)
     storage.destroy_key(uow, user.id)
     uow.record(AuditTag.KEY_DESTROY, who, "user", user.id, reason="account erased")
 
@@ -326,6 +319,106 @@ def erase_me(
     if shredder is not None or staging is not None:  # at once; the job is the fallback
         _purge(storage.store, staging, shredder, payload)
     return user
+
+
+def _erase_item(
+    uow: UnitOfWork,
+    signer: Signer,
+    who: str,
+    item: Item,
+    consent_row: ConsentRecord | None,
+    now: datetime,
+    publication: Publication | None,
+) -> set[str]:
+    """What erasure does to one item (an account's erasure does it to each, deleting one
+    item does it to that one): its live consent withdrawn as a withdrawal by hand is
+    (``apply_withdrawal``: receipt, buyers holding it told to delete it), the item
+    withdrawn from every future selection, its sealed fields, place, report and
+    fingerprints cleared. Returns the object keys to delete after commit. Ledger entries
+    and the de-identified version's hash (revocation notices name it) stay."""
+    if consent_row is not None:
+        apply_withdrawal(uow, signer, who, item, consent_row, now, publication)
+    objects = _object_keys(item.owner_id, [item.original_key, item.deidentified_key, item.report])
+    item.status = ItemStatus.WITHDRAWN
+    item.title = ""
+    item.filename = ERASED_FILENAME
+    item.h3_cell = None
+    item.report = {}
+    item.fingerprints = None
+    item.original_sha256 = ""
+    item.updated_at = now
+    uow.fingerprints.replace(item.id, [])
+    return objects
+
+
+# Items still being checked: their processing job would write to an item deleted under it.
+BEING_CHECKED = frozenset({ItemStatus.RECEIVED, ItemStatus.VALIDATED})
+
+
+@dataclass(frozen=True)
+class DeletionEffects:
+    """What deleting one item would do, for the confirmation the person reads first:
+    whether a live consent is withdrawn, and how many buyers hold a delivered copy (each
+    is told to delete it by ``deletion_deadline_days``)."""
+
+    item_id: int
+    consent_withdrawn: bool
+    buyers_holding: int
+    deletion_deadline_days: int
+    being_checked: bool
+
+
+def deletion_effects(uow: UnitOfWork, actor: Actor, item_id: int) -> DeletionEffects:
+    item = uow.get(Item, item_id)
+    authorize(actor, Permission.PERSONAL_DATA_ERASE, item or MISSING)
+    assert item is not None
+    row = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
+    live = row is not None and row.state is not ConsentState.WITHDRAWN
+    offer = uow.get(LicenceOffer, row.offer_id) if row is not None else None
+    delivered = {r.snapshot_id for r in holdings(uow, item_id)}
+    orgs = {s.org_id for s in uow.all(Snapshot, id__in=delivered)} if delivered else set()
+    return DeletionEffects(
+        item_id,
+        live,
+        len(orgs) if live else 0,
+        offer.terms().deletion_deadline_days if offer else DEFAULT_DELETION_DEADLINE_DAYS,
+        item.status in BEING_CHECKED,
+    )
+
+
+def delete_my_item(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    actor: Actor,
+    item_id: int,
+    *,
+    signer: Signer,
+    publication: Publication | None = None,
+) -> Item:
+    """Delete one of the caller's items: ``_erase_item``, the very step an account's
+    erasure takes for each item, in one transaction, then its stored objects (original,
+    de-identified version, derivatives) deleted after commit. The person's data key and
+    other items are untouched; money already earned for it stays (the ledger is not
+    touched). ``Conflict`` while it is still being checked, and once it is deleted."""
+    item = uow.get_for_update(Item, item_id)
+    authorize(actor, Permission.PERSONAL_DATA_ERASE, item or MISSING)
+    assert item is not None
+    if item.status in BEING_CHECKED:
+        raise Conflict("it is still being checked; try again in a minute")
+    if item.filename == ERASED_FILENAME:
+        raise Conflict("this item is already deleted")
+    row = uow.get_for_update(ConsentRecord, item.consent_id) if item.consent_id else None
+    live = row if row is not None and row.state is not ConsentState.WITHDRAWN else None
+    who = actor_label(actor)
+    objects = _erase_item(uow, signer, who, item, live, utcnow(), publication)
+    uow.record(AuditTag.ITEM_DELETE, who, "item", item.id, consent_withdrawn=live is not None)
+    # As after an erasure: the job deletes the objects and shreds old copies of the rows
+    # (retrying until it can); the objects go at once here too.
+    payload = {"user_id": item.owner_id, "objects": sorted(objects), "uploads": []}
+    uow.enqueue(PURGE_JOB, payload, key=f"{PURGE_JOB}:item:{item.id}")
+    uow.commit()
+    _purge(storage.store, None, None, payload)
+    return item
 
 
 def _object_keys(owner_id: int, values: list[Any]) -> set[str]:

@@ -37,6 +37,7 @@ from datatrust.services import (
     passport,
     payouts,
     replica_approvals,
+    rights,
     upload_limits,
 )
 from datatrust.services.ports import UnitOfWork
@@ -67,7 +68,8 @@ def my_items(
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     shown = items.show_my_items(unit, svc.storage, page.actor)
-    return render(page, "my_items.html", items=shown)
+    deleted = page.request.query_params.get("deleted") == "1"
+    return render(page, "my_items.html", items=shown, deleted=deleted)
 
 
 @router.get("/my/items/{item_id}")
@@ -494,6 +496,41 @@ def withdraw(
 ) -> Response:
     consent.withdraw_consent(unit, svc.signer, page.actor, item_id, publication=svc.publication)
     return RedirectResponse(f"/my/items/{item_id}", status_code=303)
+
+
+@router.get("/my/items/{item_id}/delete")
+def delete_item_form(
+    item_id: RowId,
+    page: Page = page_requires(Permission.PERSONAL_DATA_ERASE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> HTMLResponse:
+    """What deleting the item does, in words, before the button that does it."""
+    item = items.show_item(unit, svc.storage, page.actor, item_id)
+    effects = rights.deletion_effects(unit, page.actor, item_id)
+    return render(page, "item_delete.html", item=item, effects=effects)
+
+
+@router.post("/my/items/{item_id}/delete")
+def delete_item(
+    item_id: RowId,
+    page: Page = page_requires(Permission.PERSONAL_DATA_ERASE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    try:
+        rights.delete_my_item(
+            unit,
+            svc.storage,
+            page.actor,
+            item_id,
+            signer=svc.signer,
+            publication=svc.publication,
+        )
+    except Conflict:  # still being checked, or deleted already: its page says which
+        unit.rollback()
+        return RedirectResponse(f"/my/items/{item_id}", status_code=303)
+    return RedirectResponse("/my/items?deleted=1", status_code=303)
 
 
 @router.get("/my/items/{item_id}/passport")
