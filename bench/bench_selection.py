@@ -37,7 +37,7 @@ from datatrust.adapters.db.tables.accounts import users
 from datatrust.adapters.db.tables.consent import licence_offers
 from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.domain.licence import Organisation, Use, licence_from_template
-from datatrust.services.orders import DeclaredUse, select_for_use
+from datatrust.services.market.orders import DeclaredUse, select_for_use
 
 ROUNDS = 3
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

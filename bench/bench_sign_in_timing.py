@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from datatrust.bootstrap import build
 from datatrust.config import Settings
-from datatrust.services import accounts
+from datatrust.services.accounts import accounts
 from datatrust.web.app import create_app
 
 PASSWORD = "correct horse battery"

@@ -38,7 +38,7 @@ from datatrust.domain.licence import licence_from_template
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Role
 from datatrust.domain.snapshots import Snapshot, SnapshotItem, SnapshotShard
-from datatrust.services import snapshots
+from datatrust.services.market import snapshots
 
 ROUNDS = 3
 START = datetime(2026, 1, 1, tzinfo=UTC)

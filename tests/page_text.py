@@ -26,8 +26,10 @@ from datatrust.domain.money import Money
 from datatrust.domain.orders import unit_pay
 from datatrust.domain.places import PLACES
 from datatrust.i18n import LOCALE_DIR, format_money
-from datatrust.services import accounts, campaigns, licences
+from datatrust.services.accounts import accounts
+from datatrust.services.campaigns import campaigns
 from datatrust.services.demo import BUYER, OPERATOR, RECORDINGS
+from datatrust.services.licensing import licences
 
 # A code as the services write them: ``subject:action`` or ``snake_case``. Times
 # ("18:33") and amounts start with digits, so they do not match; "org:1" does.

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from datatrust.services import ingest
+from datatrust.services.contributions import ingest
 
 _run_pipeline = ingest.run_pipeline
 

@@ -18,7 +18,8 @@ from datatrust.config import Settings
 from datatrust.domain.campaigns import Campaign, PayBasis
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import ROLE_PERMISSIONS, Actor, Role
-from datatrust.services import accounts, items
+from datatrust.services.accounts import accounts
+from datatrust.services.contributions import items
 
 TEST_DB = os.environ.get("DATATRUST_TEST_DB", "sqlite")
 TEST_QUEUE = os.environ.get("DATATRUST_TEST_QUEUE", "sqlite")

@@ -19,7 +19,10 @@ from datatrust.domain.payout_methods import PayoutMethod
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.domain.snapshots import Snapshot
 from datatrust.domain.uploads import ResumableUpload
-from datatrust.services import consent, incidents, items, licences, participants, payouts
+from datatrust.services.contributions import items, participants
+from datatrust.services.licensing import consent, licences
+from datatrust.services.money import payouts
+from datatrust.services.trust import incidents
 from datatrust.web.app import create_app
 from datatrust.web.deps import requires, uow
 from support import make_persona
@@ -163,7 +166,7 @@ def victim_campaign_and_upload(services, owner, org_id):
     and a resumable upload the owner started."""
     from datatrust.domain.campaigns import Campaign, PayBasis
     from datatrust.domain.items import ItemKind
-    from datatrust.services import uploads
+    from datatrust.services.contributions import uploads
 
     with services.uow() as unit:
         campaign = Campaign(

@@ -14,7 +14,7 @@ from datatrust.bootstrap import build
 from datatrust.cli import app
 from datatrust.domain import ledger as dl
 from datatrust.domain.money import Money
-from datatrust.services import money
+from datatrust.services.money import money
 from support import make_settings
 
 runner = CliRunner()

@@ -32,11 +32,12 @@ from datatrust.domain.jobs import OutboxJob, backoff
 from datatrust.domain.policy import InstancePolicy
 from datatrust.pipeline import fingerprint
 from datatrust.services import jobs, scratch
+from datatrust.services.contributions.ingest import WORK_DIR
 from datatrust.services.credentials import CredentialCache
 from datatrust.services.handlers import job_registry
-from datatrust.services.ingest import WORK_DIR
 from datatrust.services.jobs import JobRegistry
-from datatrust.services.money import PaymentRail, PayoutProvider
+from datatrust.services.licensing.standards import Publication
+from datatrust.services.money.money import PaymentRail, PayoutProvider
 from datatrust.services.ports import (
     Mailer,
     ObjectStore,
@@ -45,7 +46,6 @@ from datatrust.services.ports import (
     Signer,
     WebhookTransport,
 )
-from datatrust.services.standards import Publication
 from datatrust.services.storage import EncryptedStorage
 
 if TYPE_CHECKING:

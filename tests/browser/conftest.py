@@ -208,8 +208,9 @@ def open_task(live_server: str) -> dict[str, object]:
     second (the journey records two). Funded and opened by the demo operator."""
     from datatrust.adapters.payments import FakeCardRail
     from datatrust.domain.accounts import User
-    from datatrust.services import campaigns, money
-    from datatrust.services.accounts import actor_for
+    from datatrust.services.accounts.accounts import actor_for
+    from datatrust.services.campaigns import campaigns
+    from datatrust.services.money import money
 
     services = LIVE["services"]
     # Campaigns state their expected effort once the pay-floor recheck lands (issue 6).
@@ -278,8 +279,11 @@ def listed_item(open_task: dict[str, object]) -> int:
     from datatrust.adapters.payments import FakeCardRail
     from datatrust.domain.accounts import User
     from datatrust.domain.money import Money
-    from datatrust.services import campaigns, consent, items, licences, money
-    from datatrust.services.accounts import actor_for
+    from datatrust.services.accounts.accounts import actor_for
+    from datatrust.services.campaigns import campaigns
+    from datatrust.services.contributions import items
+    from datatrust.services.licensing import consent, licences
+    from datatrust.services.money import money
 
     services = LIVE["services"]
 

@@ -106,8 +106,8 @@ def test_a_contributor_deletes_one_item_after_reading_what_it_does_in_hindi(
     phone, live_server, live_services, check
 ):
     from datatrust.domain.accounts import User
-    from datatrust.services import items
-    from datatrust.services.accounts import actor_for
+    from datatrust.services.accounts.accounts import actor_for
+    from datatrust.services.contributions import items
 
     email = unique_email("thandi")
     sign_up(phone, live_services, email)

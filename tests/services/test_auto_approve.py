@@ -16,7 +16,7 @@ from datatrust.domain.errors import Conflict
 from datatrust.domain.items import Item, ItemStatus, ReviewState
 from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.ledger import AccountRef
-from datatrust.services import campaigns
+from datatrust.services.campaigns import campaigns
 
 
 def opened_campaign(services, people, **changes):

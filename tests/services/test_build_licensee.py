@@ -9,7 +9,7 @@ from datatrust.domain.accounts import Organisation
 from datatrust.domain.items import ItemStatus
 from datatrust.domain.licence import licence_from_template
 from datatrust.domain.orders import AgreementRow
-from datatrust.services import snapshots
+from datatrust.services.market import snapshots
 
 T0 = datetime(2027, 1, 4, tzinfo=UTC)
 

@@ -16,8 +16,9 @@ from datatrust.adapters import jsonld
 from datatrust.adapters.crypto import Ed25519Signer, verify_jwks
 from datatrust.domain.consent import Receipt
 from datatrust.domain.errors import InvalidInput
-from datatrust.services import audit, consent
 from datatrust.services.jobs import JobContext
+from datatrust.services.licensing import consent
+from datatrust.services.trust import audit
 
 DPV = Namespace("https://w3id.org/dpv#")
 DPV_AI = Namespace("https://w3id.org/dpv/ai#")
@@ -182,7 +183,7 @@ def test_the_command_verifies_a_receipt_of_a_retired_key_with_the_published_key_
 def test_withdrawal_and_erasure_receipts_are_27560_records_with_the_withdrawn_status(
     services, people
 ):
-    from datatrust.services import rights
+    from datatrust.services.licensing import rights
 
     owner = people["owner"]
     offer = offer_for(services, owner)

@@ -18,7 +18,9 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotAuthenticated, No
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.licence import Organisation, Use
-from datatrust.services import accounts, consent, items, licences, rights
+from datatrust.services.accounts import accounts
+from datatrust.services.contributions import items
+from datatrust.services.licensing import consent, licences, rights
 from support import mark_listed
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

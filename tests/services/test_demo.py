@@ -28,8 +28,11 @@ from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.money import Money
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Actor, Role
-from datatrust.services import accounts, campaigns, items, money, orders, passport, snapshots
-from datatrust.services.accounts import actor_for
+from datatrust.services.accounts import accounts
+from datatrust.services.accounts.accounts import actor_for
+from datatrust.services.campaigns import campaigns
+from datatrust.services.contributions import items
+from datatrust.services.contributions.ingest import processing_key
 from datatrust.services.demo import (
     BUYER,
     DEMO_PASSWORD,
@@ -39,7 +42,9 @@ from datatrust.services.demo import (
     VOICE_STORY,
     seed_demo,
 )
-from datatrust.services.ingest import processing_key
+from datatrust.services.market import orders, snapshots
+from datatrust.services.money import money
+from datatrust.services.trust import passport
 from support import TEST_QUEUE, FreshDatabase, make_settings, redis_reachable, require_service
 
 SIPHO = "sipho@demo.datatrust"

@@ -25,7 +25,7 @@ from datatrust.pipeline.fingerprint import (
     is_near_duplicate_audio,
     probe_keys,
 )
-from datatrust.services import duplicates, ingest
+from datatrust.services.contributions import duplicates, ingest
 from support import receive_upload
 
 THRESHOLD = IMAGE_NEAR_DUPLICATE_BITS

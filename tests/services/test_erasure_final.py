@@ -18,8 +18,10 @@ from datatrust.adapters.db.shred import NullShredder, PostgresShredder
 from datatrust.bootstrap import build
 from datatrust.domain.accounts import ContributorKey
 from datatrust.domain.errors import NotAuthenticated
-from datatrust.services import accounts, consent, items, licences, rights, uploads
-from datatrust.services.mail import queue_mail
+from datatrust.services.accounts import accounts
+from datatrust.services.accounts.mail import queue_mail
+from datatrust.services.contributions import items, uploads
+from datatrust.services.licensing import consent, licences, rights
 from datatrust.services.ports import MailMessage
 from support import make_settings, postgres_reachable, require_service
 

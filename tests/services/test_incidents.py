@@ -15,7 +15,9 @@ from datatrust.domain.errors import InvalidInput, PermissionDenied
 from datatrust.domain.incidents import Notice
 from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.snapshots import SnapshotItem
-from datatrust.services import incidents, items, licences, passport
+from datatrust.services.contributions import items
+from datatrust.services.licensing import licences
+from datatrust.services.trust import incidents, passport
 from test_authorisation_matrix import victim_buyer_objects
 
 

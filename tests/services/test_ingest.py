@@ -14,7 +14,7 @@ from datatrust.domain.errors import InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.pipeline import run
-from datatrust.services import ingest
+from datatrust.services.contributions import ingest
 from support import receive_upload
 
 receive = receive_upload

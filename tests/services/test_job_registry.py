@@ -17,10 +17,8 @@ from datatrust.services.jobs import JobRegistry, job
 def test_every_job_handler_of_the_services_is_in_the_core_list():
     marked = {
         handler
-        for info in pkgutil.iter_modules(datatrust.services.__path__)
-        for handler in JobRegistry.marked_in(
-            importlib.import_module(f"datatrust.services.{info.name}")
-        )
+        for info in pkgutil.walk_packages(datatrust.services.__path__, "datatrust.services.")
+        for handler in JobRegistry.marked_in(importlib.import_module(info.name))
     }
     assert marked, "the scan finds the services' handlers"
     assert sorted(h.__qualname__ for h in marked - set(CORE_JOBS)) == []

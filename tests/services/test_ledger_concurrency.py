@@ -27,7 +27,7 @@ from datatrust.domain.ledger import AccountRef, InsufficientFunds
 from datatrust.domain.money import Money
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Actor, Role
-from datatrust.services import money
+from datatrust.services.money import money
 from support import make_persona, make_settings, postgres_reachable, require_service
 
 OPERATOR = Actor(Role.OPERATOR, user_id=0)
@@ -170,7 +170,7 @@ KILLER = textwrap.dedent(
     from pathlib import Path
     from datatrust.adapters.payments import CsvPayoutProvider
     from datatrust.bootstrap import build
-    from datatrust.services import money
+    from datatrust.services.money import money
     sys.path.insert(0, os.environ["TESTS_DIR"])
     from support import make_settings
 
@@ -371,7 +371,7 @@ BATCH_IN_A_WORKER = textwrap.dedent(
     from datatrust.adapters.db.engine import make_engine, make_session_factory
     from datatrust.adapters.db.uow import SqlUnitOfWork
     from datatrust.adapters.payments import CsvPayoutProvider
-    from datatrust.services import money
+    from datatrust.services.money import money
 
     sessions = make_session_factory(make_engine(os.environ["DB"]))
     csv = CsvPayoutProvider(Path(os.environ["OUT"]))
@@ -458,7 +458,7 @@ def test_the_weekly_job_on_an_instance_nobody_was_paid_on_yet_leaves_no_write_lo
     """Its request step found no balance and left its transaction (SQLite: the write lock)
     open, so the batch after it in the same job waited out the busy timeout and failed."""
     from datatrust.services.jobs import JobContext
-    from datatrust.services.payouts import weekly_payouts_job
+    from datatrust.services.money.payouts import weekly_payouts_job
 
     committed.payouts = provider = FakePayoutProvider()
     with committed.uow() as uow:
@@ -477,7 +477,7 @@ KILL_AT_CSV_WRITE = textwrap.dedent(
     from datatrust.adapters.db.engine import make_engine, make_session_factory
     from datatrust.adapters.db.uow import SqlUnitOfWork
     from datatrust.adapters.payments import CsvPayoutProvider
-    from datatrust.services import money
+    from datatrust.services.money import money
 
     # Only what a batch needs (bootstrap.build would import every pipeline: slow here).
     sessions = make_session_factory(make_engine(os.environ["DB"]))
@@ -549,7 +549,7 @@ SEND_ALL = textwrap.dedent(
     from pathlib import Path
     from datatrust.adapters.payments import CsvPayoutProvider, FakePayoutProvider
     from datatrust.domain.money import Money
-    from datatrust.services.money import PayoutInstruction
+    from datatrust.services.money.money import PayoutInstruction
 
     provider = CsvPayoutProvider(Path(os.environ["OUT"]))
     time.sleep(max(0.0, float(os.environ["START"]) - time.time()))  # start together

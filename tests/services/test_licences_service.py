@@ -11,7 +11,8 @@ from datatrust.domain.consent import LicenceOffer, OfferStatus
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation, Use
-from datatrust.services import consent, items, licences
+from datatrust.services.contributions import items
+from datatrust.services.licensing import consent, licences
 from support import mark_listed
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datatrust.services.mail import queue_mail
+from datatrust.services.accounts.mail import queue_mail
 from datatrust.services.ports import MailMessage
 
 

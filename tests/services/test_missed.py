@@ -15,7 +15,7 @@ import ingest_media as media
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.missed import MarkState, MissedMark
-from datatrust.services import ingest, missed
+from datatrust.services.contributions import ingest, missed
 from support import receive_upload
 
 

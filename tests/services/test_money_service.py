@@ -17,7 +17,7 @@ from datatrust.domain.payfloor import PayFloors, check_pay_floor
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Actor, Role
 from datatrust.domain.policy import default_pay_floors
-from datatrust.services import money
+from datatrust.services.money import money
 from support import stored_campaign
 
 OPERATOR = Actor(Role.OPERATOR, user_id=0)

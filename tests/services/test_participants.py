@@ -15,7 +15,8 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, NotFound
 from datatrust.domain.invitations import InvitationState, ParticipantInvitation
 from datatrust.domain.items import Item, ItemStatus
-from datatrust.services import ingest, items, participants, snapshots
+from datatrust.services.contributions import ingest, items, participants
+from datatrust.services.market import snapshots
 
 
 def secret(services) -> bytes:

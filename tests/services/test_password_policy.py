@@ -7,8 +7,8 @@ import pytest
 
 from datatrust.domain.errors import InvalidInput
 from datatrust.i18n import render_problem
-from datatrust.services import accounts
-from datatrust.services.password_policy import (
+from datatrust.services.accounts import accounts
+from datatrust.services.accounts.password_policy import (
     COMMON,
     GUESSABLE,
     PERSONAL,

@@ -14,7 +14,7 @@ from datatrust.domain.campaigns import TaskStart
 from datatrust.domain.clock import utcnow
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.permissions import Role
-from datatrust.services import campaigns, payfloor
+from datatrust.services.campaigns import campaigns, payfloor
 from support import make_persona, make_settings, postgres_reachable, require_service
 
 

@@ -17,7 +17,7 @@ from datatrust.domain.consent import ConsentRecord, LicenceOffer
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import evaluate
-from datatrust.services import consent, licences
+from datatrust.services.licensing import consent, licences
 
 UNTIL = T0 + timedelta(days=200)
 # The server's time the selections are judged at (a value the service receives).

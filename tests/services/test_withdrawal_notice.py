@@ -24,7 +24,7 @@ from datatrust.domain.consent import (
 from datatrust.domain.items import ItemStatus
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.snapshots import Revocation
-from datatrust.services import orders, revocations, snapshots
+from datatrust.services.market import orders, revocations, snapshots
 
 WITHDRAWN_AT = T0 + timedelta(days=40)
 TERMS = ConsentTerms(

@@ -18,7 +18,7 @@ from datatrust.domain.audit import AuditEvent, AuditTag
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import NotAuthenticated, RateLimited
 from datatrust.domain.jobs import OutboxJob
-from datatrust.services import accounts
+from datatrust.services.accounts import accounts
 from support import CSRF_FIELD, PASSWORD, mail_to, post_form, sign_up_api, sign_up_page
 
 

@@ -12,7 +12,8 @@ import tracemalloc
 import pytest
 
 from asgi_calls import MULTIPART, PIECE, call, multipart, pieces
-from datatrust.services import tracing, upload_limits
+from datatrust.services.contributions import upload_limits
+from datatrust.services.trust import tracing
 from datatrust.web.app import create_app
 
 MB = 1024 * 1024

@@ -10,7 +10,7 @@ import pytest
 import ingest_media as media
 from datatrust.domain.clock import utcnow
 from datatrust.domain.permissions import Role
-from datatrust.services import campaigns
+from datatrust.services.campaigns import campaigns
 from support import fund_and_open, make_persona
 
 UPLOADS = {

@@ -12,7 +12,7 @@ from test_pages_contributor import accept, contributor, csrf_of, open_campaign  
 import ingest_media as media
 from datatrust.domain.campaigns import Campaign, PayBasis
 from datatrust.domain.items import ItemKind
-from datatrust.services import upload_limits
+from datatrust.services.contributions import upload_limits
 
 
 def a_campaign(kind: ItemKind, **spec: object) -> Campaign:

@@ -17,7 +17,7 @@ from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.clock import utcnow
 from datatrust.domain.snapshots import Revocation
-from datatrust.services.revocations import check_deadlines
+from datatrust.services.market.revocations import check_deadlines
 
 
 @pytest.fixture

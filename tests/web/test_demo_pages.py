@@ -24,7 +24,8 @@ from datatrust.domain.items import Item
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import ROLE_PERMISSIONS
 from datatrust.i18n import format_money, translator
-from datatrust.services import accounts, campaigns
+from datatrust.services.accounts import accounts
+from datatrust.services.campaigns import campaigns
 from datatrust.services.demo import BUYER, CONTRIBUTORS, OPERATOR, seed_demo
 from page_text import (
     Books,

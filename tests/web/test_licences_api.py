@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from datatrust.cli import app as cli_app
-from datatrust.services import items
+from datatrust.services.contributions import items
 from support import mark_listed
 
 OFFER = {"template": "training_only", "changes": {"price_minor": 500}}

@@ -16,7 +16,7 @@ from PIL import Image
 import ingest_media as media
 from asgi_calls import MULTIPART, PIECE, call, multipart
 from datatrust.domain.items import ItemKind
-from datatrust.services import upload_limits
+from datatrust.services.contributions import upload_limits
 from datatrust.web.app import create_app
 from support import fund_and_open, sign_up_page
 
@@ -325,7 +325,7 @@ def test_bytes_past_the_limit_are_refused_while_streaming_when_no_size_was_decla
     services, people
 ):
     from datatrust.domain.items import Item
-    from datatrust.services import items
+    from datatrust.services.contributions import items
 
     limit = upload_limits.max_bytes(upload_limits.ItemKind.CHAT)
     chunks = (b"a" * MB for _ in range(limit // MB + 1))

@@ -30,7 +30,7 @@ from datatrust.adapters.db import migrate
 from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import User
 from datatrust.domain.permissions import ROLE_PERMISSIONS
-from datatrust.services import accounts
+from datatrust.services.accounts import accounts
 from datatrust.services.demo import BUYER, seed_demo
 from datatrust.web.app import create_app
 from support import TEST_QUEUE, make_settings, redis_reachable, require_service

@@ -14,7 +14,7 @@ from datatrust.domain.accounts import SignInAttempt, User, WebSession
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import NotFound
 from datatrust.i18n import translator
-from datatrust.services import accounts
+from datatrust.services.accounts import accounts
 from support import PASSWORD, mail_to, post_form, sign_up_page
 
 RESET_LINK = re.compile(r"/reset-password\?token=([0-9a-f.]+)")
@@ -179,7 +179,7 @@ def test_the_profile_sets_name_language_and_the_currency_amounts_are_shown_in(
         user = uow.one(User, email=lerato)
         assert (user.display_name, user.language, user.currency) == ("Lerato M", "hi", "INR")
         assert accounts.my_account(uow, accounts.actor_for(uow, user)).currency == "INR"
-        from datatrust.services import money
+        from datatrust.services.money import money
 
         assert money.home_currency(uow, accounts.actor_for(uow, user)) == "INR"
 

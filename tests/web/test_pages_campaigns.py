@@ -11,7 +11,7 @@ import pytest
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.i18n import format_money, translator
-from datatrust.services import campaigns
+from datatrust.services.campaigns import campaigns
 from datatrust.web.pages.manage import OPEN_REFUSALS
 
 FORM = {

@@ -10,7 +10,7 @@ from datatrust.domain.campaigns import TaskStart
 from datatrust.domain.clock import utcnow
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.permissions import Role
-from datatrust.services import payfloor
+from datatrust.services.campaigns import payfloor
 from support import make_persona
 
 

@@ -36,9 +36,9 @@ from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Role
 from datatrust.pipeline.snapshot import INDEX_COLUMNS
-from datatrust.services import accounts
-from datatrust.services.revocations import check_deadlines
-from datatrust.services.snapshots import object_key
+from datatrust.services.accounts import accounts
+from datatrust.services.market.revocations import check_deadlines
+from datatrust.services.market.snapshots import object_key
 from support import make_persona
 
 WALK = b"\x00\x00\x00\x18ftypmp42" + b"walk-video-deidentified" * 40
@@ -146,7 +146,7 @@ def buyer(services, people, name: str, purposes: list[str], industries: list[str
 
 def fund(services, persona, amount_minor: int = 1_000_000) -> None:
     from datatrust.adapters.payments import FakeCardRail
-    from datatrust.services import money
+    from datatrust.services.money import money
 
     with services.uow() as uow:
         money.deposit_buyer_funds(
@@ -505,7 +505,7 @@ def test_expired_and_tampered_download_links_are_refused_and_audited(
     )
     assert tampered.status_code == 403 and "altered" in tampered.text
     assert _last_event(services, "snapshot:refuse") is not None
-    from datatrust.services.snapshots import signed_url
+    from datatrust.services.market.snapshots import signed_url
 
     secret = services.settings.secret_key.get_secret_value()
     expired = client.get(signed_url(secret, snap["id"], "croissant.json", int(time.time()) - 5))
@@ -762,7 +762,7 @@ def test_a_confirmed_calls_snapshot_record_holds_its_audio_and_its_transcript(
     import webdataset as wds
 
     import ingest_media as media
-    from datatrust.services import items, participants
+    from datatrust.services.contributions import items, participants
 
     owner = people["owner"]
     with services.uow() as uow:

@@ -20,7 +20,7 @@ from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.webhooks import WebhookDelivery
-from datatrust.services import webhooks
+from datatrust.services.market import webhooks
 from datatrust.services.ports import WebhookReply
 
 

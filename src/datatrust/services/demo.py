@@ -42,21 +42,17 @@ from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Role
 from datatrust.domain.policy import InstancePolicy
-from datatrust.services import (
-    accounts,
-    campaigns,
-    consent,
-    items,
-    licences,
-    money,
-    orders,
-    payouts,
-)
-from datatrust.services.accounts import actor_for
-from datatrust.services.ingest import processing_key
-from datatrust.services.money import PaymentRail, PayoutProvider
+from datatrust.services.accounts import accounts
+from datatrust.services.accounts.accounts import actor_for
+from datatrust.services.campaigns import campaigns
+from datatrust.services.contributions import items
+from datatrust.services.contributions.ingest import processing_key
+from datatrust.services.licensing import consent, licences
+from datatrust.services.licensing.standards import Publication
+from datatrust.services.market import orders
+from datatrust.services.money import money, payouts
+from datatrust.services.money.money import PaymentRail, PayoutProvider
 from datatrust.services.ports import PasswordHasher, Signer, UnitOfWork
-from datatrust.services.standards import Publication
 from datatrust.services.storage import EncryptedStorage
 
 DEMO_PASSWORD = "datatrust-demo"

@@ -9,22 +9,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from datatrust.services import (
-    accounts,
-    campaigns,
-    consent,
-    incidents,
-    ingest,
-    mail,
-    missed,
-    notifications,
-    payfloor,
-    payouts,
-    revocations,
-    rights,
-    snapshots,
-)
+from datatrust.services.accounts import accounts, mail, notifications
+from datatrust.services.campaigns import campaigns, payfloor
+from datatrust.services.contributions import ingest, missed
 from datatrust.services.jobs import Handler, JobRegistry
+from datatrust.services.licensing import consent, rights
+from datatrust.services.market import revocations, snapshots
+from datatrust.services.money import payouts
+from datatrust.services.trust import incidents
 
 CORE_JOBS: tuple[Handler, ...] = (
     ingest.process_item_job,

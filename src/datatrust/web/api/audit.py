@@ -4,9 +4,9 @@ from fastapi import Depends
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import missed
-from datatrust.services.audit import sign_checkpoint, verify_audit_log
+from datatrust.services.contributions import missed
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.trust.audit import sign_checkpoint, verify_audit_log
 from datatrust.web.api.schemas import AuditCheckpointOut, AuditVerifyOut, Out
 from datatrust.web.deps import api_router, requires, services, unit_of_work
 

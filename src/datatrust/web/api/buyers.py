@@ -18,8 +18,9 @@ from datatrust.domain import iris
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.domain.snapshots import Snapshot
-from datatrust.services import orders, passport, revocations, samples, snapshots, webhooks
+from datatrust.services.market import orders, revocations, samples, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.trust import passport
 from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
 

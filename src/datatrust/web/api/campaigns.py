@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from datatrust.bootstrap import Services
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import campaigns, payfloor
+from datatrust.services.campaigns import campaigns, payfloor
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import MoneyOut, Out
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work

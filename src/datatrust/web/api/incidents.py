@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field
 
 from datatrust.domain.clock import as_utc
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import incidents
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.trust import incidents
 from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, unit_of_work
 

@@ -16,8 +16,8 @@ from datatrust.bootstrap import Services
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.missed import MarkKind, MissedMark
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import ingest, items, missed, upload_limits
-from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES
+from datatrust.services.contributions import ingest, items, missed, upload_limits
+from datatrust.services.contributions.ingest import MAX_TRANSCRIPT_BYTES
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut, MissedIn, MissedOut, Out
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work

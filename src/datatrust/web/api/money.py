@@ -15,7 +15,8 @@ from datatrust.domain.errors import InvalidInput
 from datatrust.domain.money import Money
 from datatrust.domain.payouts import Payout
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import money, payfloor
+from datatrust.services.campaigns import payfloor
+from datatrust.services.money import money
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ApproxOut, MoneyOut, Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work

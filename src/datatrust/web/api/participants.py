@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import participants
+from datatrust.services.contributions import participants
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 

@@ -14,7 +14,7 @@ from fastapi import Depends, Response
 from datatrust.bootstrap import Services
 from datatrust.domain import iris
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import standards
+from datatrust.services.licensing import standards
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 

@@ -13,8 +13,9 @@ from starlette.datastructures import UploadFile
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import tracing, upload_limits
+from datatrust.services.contributions import upload_limits
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.trust import tracing
 from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 from datatrust.web.forms import FileTooLarge, read_form

@@ -20,7 +20,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import DomainError, InvalidInput
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services import upload_limits, uploads
+from datatrust.services.contributions import upload_limits, uploads
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import api_router, requires, services, unit_of_work
 

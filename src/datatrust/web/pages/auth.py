@@ -13,9 +13,10 @@ from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import DomainError, InvalidInput, RateLimited, SecondFactorRequired
 from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.permissions import Permission, Role
-from datatrust.services import accounts, licences, notifications, rights
+from datatrust.services.accounts import accounts, notifications
+from datatrust.services.contributions.uploads import Staging
+from datatrust.services.licensing import licences, rights
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.uploads import Staging
 from datatrust.web.deps import SESSION_COOKIE, RowId, services, unit_of_work
 from datatrust.web.errors import set_retry_after
 from datatrust.web.pages.common import (

@@ -15,7 +15,8 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, DomainError
 from datatrust.domain.permissions import Permission
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
-from datatrust.services import accounts, orders, revocations, samples, snapshots, webhooks
+from datatrust.services.accounts import accounts
+from datatrust.services.market import orders, revocations, samples, snapshots, webhooks
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (

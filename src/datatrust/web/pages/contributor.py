@@ -25,22 +25,12 @@ from datatrust.domain.money import Money
 from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.payout_methods import RAIL_CURRENCY, RAIL_FIELDS
 from datatrust.domain.permissions import Permission
-from datatrust.services import (
-    campaigns,
-    consent,
-    incidents,
-    ingest,
-    items,
-    licences,
-    missed,
-    money,
-    passport,
-    payouts,
-    replica_approvals,
-    rights,
-    upload_limits,
-)
+from datatrust.services.campaigns import campaigns
+from datatrust.services.contributions import ingest, items, missed, upload_limits
+from datatrust.services.licensing import consent, licences, replica_approvals, rights
+from datatrust.services.money import money, payouts
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.trust import incidents, passport
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.forms import FileTooLarge
 from datatrust.web.pages.common import (

@@ -26,7 +26,7 @@ from datatrust.domain.money import Money
 from datatrust.domain.places import PLACES, whereabouts
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.i18n import format_money
-from datatrust.services import passport
+from datatrust.services.trust import passport
 
 # Why an upload was rejected, by code (pipeline.rejection.CODES and the ingest and review
 # services' own): what a contributor can do about it.

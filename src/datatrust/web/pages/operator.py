@@ -13,9 +13,12 @@ from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import DomainError, NotFound
 from datatrust.domain.items import ItemKind
 from datatrust.domain.permissions import Permission
-from datatrust.services import accounts, campaigns, incidents, money
-from datatrust.services.audit import verify_audit_log
+from datatrust.services.accounts import accounts
+from datatrust.services.campaigns import campaigns
+from datatrust.services.money import money
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.trust import incidents
+from datatrust.services.trust.audit import verify_audit_log
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
     Page,

@@ -17,8 +17,9 @@ from starlette.datastructures import FormData, UploadFile
 from datatrust.bootstrap import Services
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.permissions import Permission
-from datatrust.services import tracing, upload_limits
+from datatrust.services.contributions import upload_limits
 from datatrust.services.ports import UnitOfWork
+from datatrust.services.trust import tracing
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.forms import FileTooLarge
 from datatrust.web.pages.common import (

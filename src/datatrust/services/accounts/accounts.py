@@ -50,9 +50,9 @@ from datatrust.domain.permissions import (
     authorize,
 )
 from datatrust.i18n import available_languages, translator
+from datatrust.services.accounts.notifications import notify_members
+from datatrust.services.accounts.password_policy import password_problems
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.notifications import notify_members
-from datatrust.services.password_policy import password_problems
 from datatrust.services.ports import MailMessage, PasswordHasher, UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 

@@ -29,16 +29,16 @@ from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.snapshots import Snapshot
 from datatrust.domain.uploads import ResumableUpload
-from datatrust.services.accounts import actor_label
-from datatrust.services.consent import ConsentState, apply_withdrawal, list_my_consents
-from datatrust.services.items import readable
+from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.accounts.mail import SEND_JOB
+from datatrust.services.contributions.items import readable
+from datatrust.services.contributions.uploads import Staging
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.mail import SEND_JOB
+from datatrust.services.licensing.consent import ConsentState, apply_withdrawal, list_my_consents
+from datatrust.services.licensing.standards import Publication
+from datatrust.services.market.revocations import holdings
 from datatrust.services.ports import ObjectStore, Shredder, Signer, UnitOfWork
-from datatrust.services.revocations import holdings
-from datatrust.services.standards import Publication
 from datatrust.services.storage import EncryptedStorage
-from datatrust.services.uploads import Staging
 
 log = logging.getLogger(__name__)
 

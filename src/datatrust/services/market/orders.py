@@ -50,17 +50,17 @@ from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.territories import is_known_territory
 from datatrust.pipeline.regions import region_cell, within
-from datatrust.services.accounts import actor_label
-from datatrust.services.consent import RECIPIENTS_CHANGED_JOB
-from datatrust.services.licences import (
+from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.licensing.consent import RECIPIENTS_CHANGED_JOB
+from datatrust.services.licensing.licences import (
     MODEL_ACTIONS,
     Selection,
     parse_replica_use,
     selectable_items,
 )
+from datatrust.services.licensing.replica_approvals import approved_for, request_approvals
+from datatrust.services.licensing.standards import Publication
 from datatrust.services.ports import UnitOfWork, by_ids
-from datatrust.services.replica_approvals import approved_for, request_approvals
-from datatrust.services.standards import Publication
 
 log = logging.getLogger(__name__)
 
@@ -707,7 +707,7 @@ def _record_sale(
     Without the money service (an instance built before it) the quote's figures stand.
     """
     try:
-        money = importlib.import_module("datatrust.services.money")
+        money = importlib.import_module("datatrust.services.money.money")
     except ImportError:  # pragma: no cover - the money issue ships with this one
         return
     by_currency: dict[str, list[tuple[AgreementRow, Line]]] = {}

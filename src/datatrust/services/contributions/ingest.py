@@ -38,11 +38,10 @@ from datatrust.pipeline.run import (
     run_pipeline,
 )
 from datatrust.pipeline.transcripts import other_speakers
-from datatrust.services.accounts import actor_label
-from datatrust.services.campaigns import coverage
-from datatrust.services.duplicates import check_duplicates, index_fingerprints
-from datatrust.services.jobs import JobContext, job
-from datatrust.services.participants import (
+from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.campaigns.campaigns import coverage
+from datatrust.services.contributions.duplicates import check_duplicates, index_fingerprints
+from datatrust.services.contributions.participants import (
     CONVERSATION_KINDS,
     REPROCESS_JOB,
     all_confirmed,
@@ -50,6 +49,7 @@ from datatrust.services.participants import (
     invite_participants,
     reprocessable,
 )
+from datatrust.services.jobs import JobContext, job
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.scratch import scratch_dir, unnamed_copy
 from datatrust.services.storage import EncryptedStorage, StoredObject

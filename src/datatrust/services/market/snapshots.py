@@ -49,10 +49,10 @@ from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem, Snaps
 from datatrust.pipeline import compliance
 from datatrust.pipeline import snapshot as writer
 from datatrust.pipeline.regions import REGION_RESOLUTION, region_cell
-from datatrust.services.accounts import actor_label
-from datatrust.services.audit import sign_checkpoint
+from datatrust.services.accounts.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.orders import (
+from datatrust.services.licensing.replica_approvals import approved_for
+from datatrust.services.market.orders import (
     approved_org,
     item_language,
     notice_ends_at,
@@ -60,7 +60,6 @@ from datatrust.services.orders import (
     use_from_dict,
 )
 from datatrust.services.ports import UnitOfWork, by_ids
-from datatrust.services.replica_approvals import approved_for
 from datatrust.services.storage import (
     SEALED_FIELD_PREFIX,
     Cipher,
@@ -68,6 +67,7 @@ from datatrust.services.storage import (
     open_sealed,
     put_sealed,
 )
+from datatrust.services.trust.audit import sign_checkpoint
 
 BUILD_SHARD_JOB = "snapshots.build_shard"
 FINALISE_JOB = "snapshots.finalise"

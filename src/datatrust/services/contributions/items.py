@@ -11,13 +11,17 @@ from datatrust.domain.errors import InvalidInput
 from datatrust.domain.items import ERASED_FILENAME, Item, ItemKind
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline.deidentify_media import coarsen_location
-from datatrust.services.accounts import actor_label
-from datatrust.services.campaigns import check_upload_campaign
-from datatrust.services.ingest import MAX_TRANSCRIPT_BYTES, TRANSCRIPT_NAMESPACE, enqueue_processing
-from datatrust.services.payfloor import link_submission
+from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.campaigns.campaigns import check_upload_campaign
+from datatrust.services.campaigns.payfloor import link_submission
+from datatrust.services.contributions.ingest import (
+    MAX_TRANSCRIPT_BYTES,
+    TRANSCRIPT_NAMESPACE,
+    enqueue_processing,
+)
+from datatrust.services.contributions.upload_limits import check_size, limited
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
-from datatrust.services.upload_limits import check_size, limited
 
 MAX_FILENAME = 300
 

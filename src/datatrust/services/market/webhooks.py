@@ -37,10 +37,10 @@ from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import InvalidInput, NotFound
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.domain.webhooks import Webhook, WebhookDelivery
-from datatrust.services.accounts import actor_label
+from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.accounts.mail import queue_mail
 from datatrust.services.jobs import JobContext
-from datatrust.services.mail import queue_mail
-from datatrust.services.orders import approved_org, refuse
+from datatrust.services.market.orders import approved_org, refuse
 from datatrust.services.ports import MailMessage, UnitOfWork, WebhookTransport
 
 PUSH_JOB = "webhooks.push"

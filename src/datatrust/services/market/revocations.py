@@ -39,12 +39,12 @@ from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
-from datatrust.services import consent as consent_service
-from datatrust.services import webhooks
-from datatrust.services.accounts import actor_label
+from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.accounts.notifications import notify, notify_members
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.notifications import notify, notify_members
-from datatrust.services.orders import approved_org, notice_ends_at, refuse
+from datatrust.services.licensing import consent as consent_service
+from datatrust.services.market import webhooks
+from datatrust.services.market.orders import approved_org, notice_ends_at, refuse
 from datatrust.services.ports import Signer, UnitOfWork
 
 CHECK_DEADLINES_JOB = "revocations.check_deadlines"

@@ -39,11 +39,11 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.licence import Licence
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
-from datatrust.services.accounts import actor_label
+from datatrust.services.accounts.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.licences import default_offer
+from datatrust.services.licensing.licences import default_offer
+from datatrust.services.licensing.standards import Publication
 from datatrust.services.ports import Signer, UnitOfWork
-from datatrust.services.standards import Publication
 
 # Where every instance publishes its signing keys (RFC 8615 well-known URI).
 JWKS_PATH = "/.well-known/jwks.json"

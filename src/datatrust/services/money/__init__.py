@@ -1,0 +1,1 @@
+"""Money: escrow, sales, the ledger and its checks, FX, statements and payouts."""
