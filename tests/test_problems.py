@@ -36,6 +36,7 @@ NOT_YET: set[str] = {
     "domain/missed.py",
     "domain/money.py",
     "domain/odrl.py",
+    "domain/orders.py",  # gross_up's raise, moved here from services/orders.py
     "domain/payfloor.py",
     "domain/permissions.py",
     "services/trust/audit.py",
