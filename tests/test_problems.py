@@ -55,7 +55,7 @@ NOT_YET: set[str] = {
     "services/money/payouts.py",
     "services/licensing/replica_approvals.py",
     "services/market/revocations.py",
-    "services/licensing/rights.py",
+    "services/market/rights.py",
     "services/market/samples.py",
     "services/market/snapshots.py",
     "services/licensing/standards.py",

@@ -183,7 +183,7 @@ def test_the_command_verifies_a_receipt_of_a_retired_key_with_the_published_key_
 def test_withdrawal_and_erasure_receipts_are_27560_records_with_the_withdrawn_status(
     services, people
 ):
-    from datatrust.services.licensing import rights
+    from datatrust.services.market import rights
 
     owner = people["owner"]
     offer = offer_for(services, owner)

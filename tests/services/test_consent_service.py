@@ -20,7 +20,8 @@ from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.licence import Organisation, Use
 from datatrust.services.accounts import accounts
 from datatrust.services.contributions import items
-from datatrust.services.licensing import consent, licences, rights
+from datatrust.services.licensing import consent, licences
+from datatrust.services.market import rights
 from support import mark_listed
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

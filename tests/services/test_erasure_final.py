@@ -21,7 +21,8 @@ from datatrust.domain.errors import NotAuthenticated
 from datatrust.services.accounts import accounts
 from datatrust.services.accounts.mail import queue_mail
 from datatrust.services.contributions import items, uploads
-from datatrust.services.licensing import consent, licences, rights
+from datatrust.services.licensing import consent, licences
+from datatrust.services.market import rights
 from datatrust.services.ports import MailMessage
 from support import make_settings, postgres_reachable, require_service
 

@@ -13,8 +13,8 @@ from datatrust.services.accounts import accounts, mail, notifications
 from datatrust.services.campaigns import campaigns, payfloor
 from datatrust.services.contributions import ingest, missed
 from datatrust.services.jobs import Handler, JobRegistry
-from datatrust.services.licensing import consent, rights
-from datatrust.services.market import revocations, snapshots
+from datatrust.services.licensing import consent
+from datatrust.services.market import revocations, rights, snapshots
 from datatrust.services.money import payouts
 from datatrust.services.trust import incidents
 

@@ -1,2 +1,2 @@
-"""A contributor's terms: licence offers, consent and its receipts, published standards, data-
-subject rights and replica approvals."""
+"""A contributor's terms: licence offers, consent and its receipts, published standards and
+replica approvals."""

@@ -1,2 +1,3 @@
-"""What a buyer takes: orders and agreements, snapshots, revocation notices and their webhooks,
-evaluation samples."""
+"""What a buyer takes and what follows it: orders and agreements, snapshots, evaluation
+samples, revocation notices and their webhooks, and data-subject rights (export, erasure),
+which reach every buyer holding an item."""

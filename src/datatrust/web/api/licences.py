@@ -18,7 +18,8 @@ from datatrust.domain.consent import LicenceOffer, Receipt
 from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services.contributions.uploads import Staging
-from datatrust.services.licensing import consent, licences, replica_approvals, rights, standards
+from datatrust.services.licensing import consent, licences, replica_approvals, standards
+from datatrust.services.market import rights
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work

@@ -15,7 +15,8 @@ from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.permissions import Permission, Role
 from datatrust.services.accounts import accounts, notifications
 from datatrust.services.contributions.uploads import Staging
-from datatrust.services.licensing import licences, rights
+from datatrust.services.licensing import licences
+from datatrust.services.market import rights
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import SESSION_COOKIE, RowId, services, unit_of_work
 from datatrust.web.errors import set_retry_after

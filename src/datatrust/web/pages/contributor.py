@@ -27,7 +27,8 @@ from datatrust.domain.payout_methods import RAIL_CURRENCY, RAIL_FIELDS
 from datatrust.domain.permissions import Permission
 from datatrust.services.campaigns import campaigns
 from datatrust.services.contributions import ingest, items, missed, upload_limits
-from datatrust.services.licensing import consent, licences, replica_approvals, rights
+from datatrust.services.licensing import consent, licences, replica_approvals
+from datatrust.services.market import rights
 from datatrust.services.money import money, payouts
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.trust import incidents, passport
