@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     operator_name: str = "the operator of this Datatrust instance"
     operator_email: str = ""
     privacy_policy_url: str = ""
+    # The map of where recordings are wanted (/map) draws its places on a blank background
+    # and fetches nothing from other sites. An operator may name a tile server instead
+    # ("https://tiles.example.org/{z}/{x}/{y}.png", with its attribution); the map page then
+    # allows images from that origin and no other.
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
     # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto are believed.
     trusted_proxies: list[str] = Field(default_factory=list)
 

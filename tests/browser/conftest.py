@@ -202,10 +202,9 @@ def check(screenshots: Path) -> Callable[[Any, str], None]:
     return check_page
 
 
-@pytest.fixture(scope="session")
-def open_task(live_server: str) -> dict[str, object]:
-    """An open platform task for ambient sound, paid per minute, that takes clips from one
-    second (the journey records two). Funded and opened by the demo operator."""
+def _open_platform_task(**terms: Any) -> dict[str, object]:
+    """A platform task of the demo operator's on the live server, created with ``terms``
+    (``campaigns.create_campaign``'s arguments), funded and opened."""
     from datatrust.adapters.payments import FakeCardRail
     from datatrust.domain.accounts import User
     from datatrust.services.accounts.accounts import actor_for
@@ -220,20 +219,7 @@ def open_task(live_server: str) -> dict[str, object]:
     effort = {"expected_minutes_per_item": 1} if takes_effort else {}
     with services.uow() as unit:  # type: ignore[attr-defined]
         operator = actor_for(unit, unit.one(User, email="operator@demo.datatrust"))
-        campaign = campaigns.create_campaign(
-            unit,
-            operator,
-            title="Sounds of your street",
-            description="Two seconds or more of the street outside, with nobody talking.",
-            kind="ambient",
-            rate_minor=50,
-            currency="USD",
-            quota=100,
-            pay_basis="per_minute",
-            spec={"min_duration_s": 1, "max_duration_s": 120},
-            review_mode="operator",
-            **effort,
-        )
+        campaign = campaigns.create_campaign(unit, operator, **{**effort, **terms})
     with services.uow() as unit:  # type: ignore[attr-defined]
         # Every campaign opens only once escrow covers it; the operator funds this one.
         needed = campaigns.required_escrow(campaign)
@@ -241,6 +227,29 @@ def open_task(live_server: str) -> dict[str, object]:
     with services.uow() as unit:  # type: ignore[attr-defined]
         campaigns.open_campaign(unit, operator, campaign.id, services.policy.pay_floors)
     return {"id": campaign.id, "title": campaign.title}
+
+
+@pytest.fixture(scope="session")
+def open_platform_task(live_server: str) -> Callable[..., dict[str, object]]:
+    """``open_platform_task(**terms)``: a task of the demo operator's, funded and open."""
+    return _open_platform_task
+
+
+@pytest.fixture(scope="session")
+def open_task(open_platform_task) -> dict[str, object]:
+    """An open platform task for ambient sound, paid per minute, that takes clips from one
+    second (the journey records two). Funded and opened by the demo operator."""
+    return open_platform_task(
+        title="Sounds of your street",
+        description="Two seconds or more of the street outside, with nobody talking.",
+        kind="ambient",
+        rate_minor=50,
+        currency="USD",
+        quota=100,
+        pay_basis="per_minute",
+        spec={"min_duration_s": 1, "max_duration_s": 120},
+        review_mode="operator",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -189,6 +189,9 @@ def test_a_chunk_with_a_wrong_checksum_is_refused_and_not_kept(server, people):
         content=b"x" * 50,
     )
     assert bad.status_code == 460
+    body = bad.json()  # a problem details body like every refusal, with tus's own status
+    assert (body["status"], body["title"]) == (460, "Checksum Mismatch")
+    assert body["error"]["code"] == "checksum_mismatch"
     assert httpx.head(uploader.url, headers=headers).headers["Upload-Offset"] == "0"
     wrong_offset = httpx.patch(
         uploader.url,

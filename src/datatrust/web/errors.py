@@ -100,6 +100,19 @@ def problem_json(problem: Problem) -> dict[str, Any]:
     }
 
 
+# Statuses that protocols define outside the HTTP registry: tus's checksum extension answers
+# a chunk whose Upload-Checksum does not match with 460.
+NON_STANDARD_PHRASES = {460: "Checksum Mismatch"}
+
+
+def status_phrase(status: int) -> str:
+    """The reason phrase of ``status`` (RFC 9457's ``title`` for ``about:blank``)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return NON_STANDARD_PHRASES.get(status, "Error")
+
+
 def error_body(
     code: str,
     message: str,
@@ -111,7 +124,7 @@ def error_body(
     listed = [problem_json(p) for p in problems]
     return {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "title": status_phrase(status),
         "status": status,
         "detail": message,
         "problems": listed,

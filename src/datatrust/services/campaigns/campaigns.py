@@ -573,6 +573,88 @@ def campaign_coverage(uow: UnitOfWork, actor: Actor, campaign_id: int) -> dict[s
     }
 
 
+@dataclass(frozen=True)
+class PlaceNeed:
+    """One H3 cell of a task's coverage: how many accepted recordings lie inside it (from
+    any campaign) and the bonus a recording there can still earn: ``None`` once every
+    cell the bonus is counted by (an item's own cell) inside it has a recording, since
+    the bonus is paid once per such cell, ever."""
+
+    cell: str
+    recordings: int
+    bonus: Money | None
+
+
+@dataclass(frozen=True)
+class CoverageNeed:
+    """Where an open task that pays a coverage bonus wants recordings. ``wanted``: the
+    places that can still earn the bonus (the cells the task names; a task naming none
+    pays it in any cell nobody has recorded, so it lists none); ``recorded``: the places
+    with no bonus left (among the named cells, or every recorded cell when it names
+    none); ``still_wanted``: the items the task takes before its quota is filled."""
+
+    campaign: Campaign
+    wanted: list[PlaceNeed]
+    recorded: list[PlaceNeed]
+    still_wanted: int
+
+    @property
+    def names_places(self) -> bool:
+        return bool(self.campaign.spec.get("h3_cells"))
+
+
+def _inside(area: str, covered: dict[str, int]) -> dict[str, int]:
+    """The recorded cells that lie in ``area`` (the area itself, or cells finer than it
+    whose parent at its resolution it is), as ``check_campaign_place`` decides it."""
+    import h3
+
+    res = h3.get_resolution(area)
+    return {
+        cell: n
+        for cell, n in covered.items()
+        if cell == area or (h3.get_resolution(cell) > res and h3.cell_to_parent(cell, res) == area)
+    }
+
+
+def _place_need(area: str, covered: dict[str, int], bonus: Money) -> PlaceNeed:
+    import h3
+
+    inside = _inside(area, covered)
+    finest = max([h3.get_resolution(area), *(h3.get_resolution(c) for c in inside)])
+    full = len(inside) >= h3.cell_to_children_size(area, finest) if inside else False
+    return PlaceNeed(area, sum(inside.values()), None if full else bonus)
+
+
+def coverage_needs(uow: UnitOfWork, actor: Actor) -> list[CoverageNeed]:
+    """Every open task the caller may see that pays a coverage bonus (ambient sound, the
+    kind ``coverage_bonus_for`` pays it on), with its places, counted the way the bonus
+    is decided when an item is accepted (``coverage``, once per recorded cell)."""
+    covered = coverage(uow)
+    out = []
+    for campaign in list_campaigns(uow, actor):
+        if (
+            campaign.state is not CampaignState.OPEN
+            or campaign.kind is not ItemKind.AMBIENT
+            or not campaign.coverage_bonus_minor
+        ):
+            continue
+        named = list(dict.fromkeys(campaign.spec.get("h3_cells") or []))
+        places = [_place_need(c, covered, campaign.coverage_bonus) for c in named] or [
+            PlaceNeed(c, n, None) for c, n in covered.items()
+        ]
+        places.sort(key=lambda p: (-p.recordings, p.cell))
+        filled = uow.count(Item, campaign_id=campaign.id, status__in=list(COVERED))
+        out.append(
+            CoverageNeed(
+                campaign,
+                wanted=[p for p in places if p.bonus is not None],
+                recorded=[p for p in places if p.bonus is None],
+                still_wanted=max(campaign.quota - filled, 0),
+            )
+        )
+    return out
+
+
 # --------------------------------------------------------------------------- review
 
 

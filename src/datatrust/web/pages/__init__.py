@@ -23,7 +23,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from datatrust.web.pages import auth, buyer, contributor, manage, operator, tracing
+from datatrust.web.pages import auth, buyer, contributor, manage, operator, places, tracing
 from datatrust.web.pages.common import LANG_COOKIE, LANGUAGES, WEB
 
 __all__ = ["LANGUAGES", "LANG_COOKIE", "STATIC", "install"]
@@ -33,6 +33,6 @@ STATIC = WEB / "static"
 
 def install(app: FastAPI) -> None:
     """Mount the pages and their stylesheet and scripts on ``app``."""
-    for module in (auth, contributor, buyer, operator, manage, tracing):
+    for module in (auth, contributor, buyer, operator, manage, tracing, places):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

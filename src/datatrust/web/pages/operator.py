@@ -132,7 +132,8 @@ def run_payouts(
 def instance_settings(
     page: Page = page_requires(Permission.INSTANCE_MANAGE), svc: Services = Depends(services)
 ) -> HTMLResponse:
-    """Read-only: the instance's pay floor, platform fee and denied industries."""
+    """Read-only: the instance's pay floor, platform fee, denied industries and the map's
+    tile server (none by default)."""
     policy = svc.policy
     return render(
         page,
@@ -140,6 +141,7 @@ def instance_settings(
         floor=show_money(page, policy.pay_floors.floor_for(None)),
         fee=policy.platform_fee_percent,
         denied=sorted(policy.denied_industries),
+        map_tiles=svc.settings.map_tile_url,
     )
 
 
