@@ -6,6 +6,7 @@ Babel for the reader."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -72,6 +73,7 @@ def words(text: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[A-Za-z][a-z]{2,}", text)}
 
 
+@functools.cache
 def catalogue_words(lang: str) -> tuple[set[str], set[str]]:
     """The words of every English msgid, and those of ``lang``'s translations."""
     with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:

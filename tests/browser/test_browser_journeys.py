@@ -12,6 +12,7 @@ from urllib.request import urlopen
 
 import pytest
 
+from datatrust.i18n import translator
 from datatrust.services.demo import DEMO_PASSWORD
 from support import sign_up_token
 
@@ -26,17 +27,18 @@ def unique_email(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}@example.org"
 
 
-def sign_up(page, live, email: str, role: str = "contributor") -> None:
+def sign_up(page, live, email: str, role: str = "contributor", lang: str = "en") -> None:
     """The form, then the link mailed to ``email`` (read from the server's mail folder),
-    then its button: how a person signs up."""
-    page.goto("/sign-up")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("correct horse battery")
+    then its button: how a person signs up, in ``lang``."""
+    _ = translator(lang).gettext
+    page.goto(f"/sign-up?lang={lang}")
+    page.locator("#f-email").fill(email)
+    page.locator("#f-password").fill("correct horse battery")
     page.locator(f"input[name=role][value={role}]").check()
-    page.get_by_role("button", name="Create my account").click()
-    page.wait_for_selector("text=Check your email")
+    page.get_by_role("button", name=_("Create my account")).click()
+    page.wait_for_selector(f"text={_('Check your email')}")
     page.goto(f"/sign-up/confirm?token={sign_up_token(live, email)}")
-    page.get_by_role("button", name="Create my account").click()
+    page.get_by_role("button", name=_("Create my account")).click()
 
 
 def sign_in(page, email: str, password: str) -> None:

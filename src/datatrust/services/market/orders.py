@@ -478,7 +478,7 @@ def declare_order(
             "org",
             org.id,
             exc,
-            problems=exc.problems,
+            problems=[str(p) for p in exc.problems],  # the audit keeps text
             use={k: data.get(k) for k in ("action", "purpose", "industry", "territory")},
         ) from None
     selection = select_for_use(uow, declared, now=now, denied_industries=policy.denied_industries)

@@ -1,0 +1,296 @@
+"""Each persona's journey in Chromium at 360 px, in English, Hindi and isiZulu (issue 18,
+"Done when"): a new contributor, the demo contributor, the demo buyer and the operator.
+Every page visited is checked as shown (``Journey.see``): axe-core clean and no sideways
+scrolling; every money figure on it is one the ledger holds for that persona (read entry
+by entry) or a term it is charged by, written by the same Babel formatter for the page's
+language; and on Hindi and isiZulu pages no code, snake_case word, H3 id or untranslated
+English word (the readers of tests/page_text.py, shared with the page walks).
+
+The journeys share the browser tests' one server (a fresh demo); each language runs as its
+own test. With ``DATATRUST_SCREENSHOTS=docs/screenshots`` the pages the README shows are
+refreshed from this run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from test_browser_journeys import PHONE, sign_in, sign_up, unique_email
+
+import ingest_media as media
+from datatrust.domain.accounts import User
+from datatrust.domain.money import Money
+from datatrust.i18n import format_money, translator
+from datatrust.services.accounts.accounts import actor_for
+from datatrust.services.contributions import items
+from datatrust.services.demo import BUYER, DEMO_PASSWORD, OPERATOR
+from datatrust.services.market import orders
+from page_text import (
+    allowed_figures,
+    leaked_english,
+    not_in_words,
+    owner_of,
+    read_books,
+    unexplained_figures,
+    visible,
+)
+
+pytestmark = pytest.mark.browser
+LANGS = ["en", "hi", "zu"]
+# The demo contributor who reads each language: Marcus (Chicago), Priya (Ranchi), Sipho
+# (Cape Town).
+DEMO_CONTRIBUTOR = {
+    "en": "marcus@demo.datatrust",
+    "hi": "priya@demo.datatrust",
+    "zu": "sipho@demo.datatrust",
+}
+# Where each language's buyer will use the data: not where the demo's sale (GB) allows
+# it already, so there is something new to buy (another territory is a new use).
+TERRITORY = {"en": "US", "hi": "IN", "zu": "ZA"}
+# A different street recording for each language's new contributor (no duplicates).
+CLIP_SEED = {"en": 41, "hi": 42, "zu": 43}
+QUEUED_SEED = {"en": 51, "hi": 52, "zu": 53}
+
+
+@dataclass
+class Journey:
+    """One persona reading pages in one language."""
+
+    page: Any
+    lang: str
+    who: str  # the persona's email, or "anonymous"
+    check: Callable[[Any, str], None]
+    services: Any
+
+    def _(self, msgid: str) -> str:
+        return translator(self.lang).gettext(msgid)
+
+    def see(self, name: str, also: Iterable[Money] = ()) -> str:
+        """Check the page as shown and return its visible text. ``also``: figures a
+        service computed for this page that the ledger does not hold yet (a quote)."""
+        services = self.services
+        text = visible(self.page.content())
+        allowed = allowed_figures(services, self.who) | set(also)
+        odd = unexplained_figures(text, self.lang, allowed)
+        assert odd == [], f"{name} ({self.lang}): money not from the ledger or the terms: {odd}"
+        if self.lang != "en":
+            bad = not_in_words(text, leaked_english(services, self.lang))
+            assert bad == [], f"{name} ({self.lang}): not in words: {bad}"
+        self.check(self.page, f"{name}_{self.lang}")
+        return text
+
+    def go(self, path: str, name: str, also: Iterable[Money] = ()) -> str:
+        response = self.page.goto(path)
+        assert response.ok, f"{path}: {response.status}"
+        return self.see(name, also)
+
+
+def journey(browser, live_server: str, check, services, lang: str, who: str) -> Journey:
+    """A fresh phone in ``lang`` (remembered from the first page on), signed in as the
+    demo's ``who`` unless anonymous."""
+    context = browser.new_context(viewport=PHONE, base_url=live_server, locale="en-GB")
+    page = context.new_page()
+    if who != "anonymous":
+        sign_in(page, who, DEMO_PASSWORD)
+        page.wait_for_load_state()
+    page.goto(f"/?lang={lang}")
+    return Journey(page, lang, who, check, services)
+
+
+def actor(services, email: str):
+    with services.uow() as unit:
+        return actor_for(unit, unit.one(User, email=email))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_new_contributor_signs_up_takes_a_task_uploads_and_follows_it(
+    browser, live_server, check, open_task, live_services, lang
+):
+    me = journey(browser, live_server, check, live_services, lang, "anonymous")
+    _ = me._
+    me.go("/", "home")
+    email = unique_email(f"new-{lang}")
+    sign_up(me.page, live_services, email, lang=lang)
+    me.page.wait_for_url("**/my/items")
+    me.who = email
+    me.see("new_contributor_items")
+
+    me.go("/tasks", "tasks")
+    card = me.page.locator("li.task", has=me.page.get_by_role("link", name=open_task["title"]))
+    card.get_by_role("link", name=open_task["title"]).click()
+    me.page.wait_for_url(f"**/tasks/{open_task['id']}")
+    assert me.page.locator("li.risk").count() > 0  # the licence's risks, before accepting
+    me.see("task")
+    me.page.locator("form[action$='/accept'] button").click()
+    me.page.wait_for_url("**/capture?offer=*")
+    me.see("capture")
+
+    clip = media.ambient(seed=CLIP_SEED[lang], fmt="opus")
+    me.page.set_input_files(
+        "#f-file", files=[{"name": "street.ogg", "mimeType": "audio/ogg", "buffer": clip}]
+    )
+    me.page.locator("#upload button[type=submit]").click()
+    me.page.wait_for_url("**/my/items/*", timeout=60_000)
+    status = me.page.locator("#item-status")
+    for _attempt in range(60):
+        if status.get_attribute("data-status") not in ("received", "validated"):
+            break
+        me.page.wait_for_timeout(1000)
+        me.page.reload()
+    assert status.get_attribute("data-status") in ("processed", "accepted", "listed")
+    assert _("Consent given") in me.see("new_contributor_item")
+    me.page.context.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_demo_contributor_reads_items_passport_earnings_payouts_and_inbox(
+    browser, live_server, check, live_services, lang
+):
+    email = DEMO_CONTRIBUTOR[lang]
+    me = journey(browser, live_server, check, live_services, lang, email)
+    _ = me._
+    me.go("/my/items", "items")
+    first = me.page.locator("main a[href^='/my/items/']").first.get_attribute("href")
+    me.go(first, "item")
+    me.page.get_by_role("link", name=_("Data passport: who saw and bought it")).click()
+    me.page.wait_for_url("**/passport")
+    me.see("passport")
+
+    # Earnings: the balance is the ledger's, to the minor unit, in the reader's format.
+    text = me.go("/my/earnings", "earnings")
+    owner = owner_of(me.services, email)
+    available = read_books(me.services).balance(f"contributor_payable:{owner}:USD")
+    assert f"{_('Available')}: {format_money(available, lang)}" in text
+
+    # "Where I am paid", or "Add a payout method" for someone with none yet.
+    me.page.locator("main a[href='/my/payout-methods']").first.click()
+    me.page.wait_for_url("**/my/payout-methods")
+    mpesa = me.page.locator("section", has=me.page.locator("#h-mpesa"))
+    mpesa.locator("#f-mpesa-phone").fill("0712 345 678")
+    mpesa.locator("button[type=submit]").click()
+    me.page.wait_for_selector(f"text={_('Payout method added.')}")
+    me.see("payout_methods")
+
+    me.go("/my/inbox", "inbox")
+
+    # Withdrawing consent from the item: one step, as giving was.
+    me.page.goto(first)
+    me.page.get_by_role("button", name=_("Withdraw consent")).click()
+    me.page.wait_for_url(f"**{first}")
+    assert _("Consent withdrawn. Buyers that hold it must delete it.") in me.see("withdrawn")
+    me.page.context.close()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_demo_buyer_declares_a_use_buys_and_builds_a_snapshot(
+    browser, live_server, check, live_services, lang
+):
+    me = journey(browser, live_server, check, live_services, lang, BUYER)
+    _ = me._
+    me.go("/buyer/catalogue", "buyer_catalogue")
+    me.go("/buyer/orders", "buyer_orders")
+    me.page.locator("#f-action").select_option("train")
+    me.page.locator("#f-purpose").select_option("model_training")
+    me.page.locator("#f-industry").select_option("technology")
+    me.page.locator("#f-task").select_option("scene_understanding")
+    me.page.locator('input[name="outputs"][value="labels"]').check()
+    me.page.locator("#f-territory").fill(TERRITORY[lang])
+    me.page.get_by_role("button", name=_("See the selection and quote")).click()
+    me.page.wait_for_url("**/buyer/orders/*")
+    order_id = int(me.page.url.rsplit("/", 1)[1].split("?")[0])
+
+    # The quote as the orders service computed it, shown exactly.
+    with me.services.uow() as unit:  # type: ignore[attr-defined]
+        quote = orders.get_order(unit, actor(me.services, BUYER), order_id).quote
+    quoted = [
+        Money(t[key], currency)
+        for currency, t in quote.get("currencies", {}).items()
+        for key in ("total_minor", "items_minor", "fee_minor", "contributors_minor")
+    ]
+    text = me.see("buyer_quote", also=quoted)
+    for currency, t in quote.get("currencies", {}).items():
+        total = format_money(Money(t["total_minor"], currency), lang)
+        assert f"{_('Total to pay')}: {total}" in text
+
+    assert quote["items"] > 0, "nothing new to buy for this use"
+    me.page.get_by_role("button", name=_("Buy")).click()
+    me.page.wait_for_selector("p.ok")
+    # Bought: the order shows what the ledger charged for it, to the minor unit.
+    sale = read_books(me.services).sales[-1]
+    text = me.see("buyer_bought")
+    assert f"{_('Total to pay')}: {format_money(sale['total'], lang)}" in text
+    assert f"{_('Platform fee')}: {format_money(sale['fee'], lang)}" in text
+    me.page.get_by_role("button", name=_("Build a snapshot")).click()
+    me.page.wait_for_url("**/buyer/snapshots")
+    me.see("buyer_snapshots")
+    me.go("/buyer/feed", "feed")
+    me.page.context.close()
+
+
+@pytest.fixture
+def waiting_item(open_task: dict[str, object], live_services, lang: str) -> int:
+    """One of Priya's street recordings sent to the open task, processed and waiting for
+    the operator's review."""
+    with live_services.uow() as unit:
+        item = items.receive_item(
+            unit,
+            live_services.storage,
+            actor(live_services, "priya@demo.datatrust"),
+            kind="ambient",
+            filename="queued.ogg",
+            content_type="audio/ogg",
+            chunks=[media.ambient(seed=QUEUED_SEED[lang], fmt="opus")],
+            title="Queued street",
+            campaign_id=open_task["id"],
+        )
+    return item.id
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_operator_launches_a_campaign_reviews_with_reasons_vets_and_pays_out(
+    browser, live_server, check, live_services, open_task, waiting_item, lang
+):
+    me = journey(browser, live_server, check, live_services, lang, OPERATOR)
+    _ = me._
+    me.go("/operator/vetting", "operator_vetting")
+
+    # A campaign from the pages: created as a draft, funded, opened.
+    me.go("/operator/campaigns", "operator_campaigns")
+    me.page.goto("/campaigns/new")
+    me.page.locator("#f-title").fill(f"Bus stops at dawn ({lang})")
+    me.page.locator("#f-description").fill("The stop, before seven")
+    me.page.locator("#f-expected_minutes").fill("5")
+    me.page.locator("#f-rate").fill("1.00")
+    me.page.locator("#f-quota").fill("10")
+    with me.page.expect_navigation():
+        me.page.get_by_role("button", name=_("Create the campaign (as a draft)")).click()
+    me.see("campaign_draft")
+    me.page.get_by_role("button", name=_("Fund escrow")).click()
+    me.page.wait_for_selector("#open")
+    me.page.locator("#open").click()
+    me.page.wait_for_selector("#pause")
+    text = me.see("campaign_open")
+    campaign_id = int(me.page.url.rsplit("/", 1)[1].split("?")[0].split("#")[0])
+    held = read_books(me.services).balance(f"escrow:campaign:{campaign_id}:USD")
+    assert held.amount_minor > 0
+    assert f"{_('Held in escrow')} {format_money(held, lang)}" in text
+
+    # The review queue: rejecting needs a reason, which the contributor will read.
+    me.go(f"/operator/review?campaign={open_task['id']}", "operator_review")
+    card = me.page.locator(f"#item-{waiting_item}")
+    card.get_by_role("button", name=_("Reject")).click()
+    card = me.page.locator(f"#item-{waiting_item}")
+    card.locator(".error").wait_for()
+    me.see("operator_review_reason")
+    card.locator(f"#note-{waiting_item}").fill("A car horn covers the street")
+    card.get_by_role("button", name=_("Reject")).click()
+    me.page.wait_for_load_state()
+    assert me.page.locator(f"#item-{waiting_item}").count() == 0
+
+    me.go("/operator/payouts", "operator_payouts")
+    me.page.get_by_role("button", name=_("Run a payout batch")).click()
+    me.page.wait_for_url("**/operator/payouts?queued=*")
+    me.see("operator_payouts_queued")
+    me.page.context.close()
