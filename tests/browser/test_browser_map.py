@@ -5,6 +5,10 @@ in English and Hindi."""
 
 from __future__ import annotations
 
+import gzip
+import json
+from pathlib import Path
+
 import h3
 import pytest
 from test_browser_journeys import sign_in
@@ -14,6 +18,7 @@ from datatrust.i18n import format_money
 from datatrust.services.demo import DEMO_PASSWORD, STREET_SOUNDS
 
 pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 DURBAN = h3.latlng_to_cell(-29.8587, 31.0218, 8)
 SOWETO_AREA = h3.latlng_to_cell(-26.2485, 27.8540, 6)
 
@@ -25,6 +30,31 @@ def durban_task(open_platform_task) -> dict[str, object]:
     spec = {**STREET_SOUNDS["spec"], "h3_cells": [DURBAN, SOWETO_AREA]}
     terms = {"title": "Taxi ranks of Durban and Soweto", "quota": 20, "spec": spec}
     return open_platform_task(**{**STREET_SOUNDS, "coverage_bonus_minor": 60, **terms})
+
+
+def _weights(page, live_server: str) -> dict[str, int]:
+    """gzip-compressed bytes of the page as it opens, and of what the map adds."""
+
+    def body(path: str) -> bytes:
+        response = page.request.get(live_server + path)
+        assert response.ok, path
+        return response.body()
+
+    static = "/static/vendor/"
+    added = [
+        f"{static}leaflet/leaflet.js",
+        f"{static}leaflet/leaflet.css",
+        f"{static}h3-js/h3-js.umd.js",
+    ]
+    weights = {
+        "list": len(
+            gzip.compress(body("/map") + body("/static/site.css") + body("/static/map.js"))
+        ),
+        "map": sum(len(gzip.compress(body(path))) for path in added),
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "page_weights_map.json").write_text(json.dumps(weights, indent=2))
+    return weights
 
 
 def _signed_in(page) -> None:
@@ -44,6 +74,9 @@ def test_the_map_draws_each_place_with_its_name_and_passes_axe(
     rows = phone.locator("table.places tr.wanted th")
     assert "Durban, South Africa" in rows.all_inner_texts()
     check(phone, "map_list")
+    weights = _weights(phone, live_server)
+    assert weights["list"] < 100 * 1024  # the page as it opens: HTML, CSS and map.js
+    assert weights["map"] < 120 * 1024  # what "Show the map" adds (the page says ~110 KB)
     phone.get_by_role("button", name="Show the map").click()
     phone.wait_for_function("() => document.getElementById('map-box').dataset.drawn")
     box = phone.locator("#map-box")
