@@ -166,6 +166,23 @@ def test_a_large_area_with_every_cell_recorded_pays_no_more_bonus(services, peop
     assert campaigns._place_need(area, one_short, Money(75, "USD")).bonus is not None
 
 
+def test_the_task_page_shows_the_bonus_for_the_same_places_as_the_map(
+    contributor, cape_task, services, people
+):
+    """One source: the task's own page lists where its bonus is still paid and where it is
+    not as /map does; a recording outside the task's places (Ranchi) is not its concern."""
+    recorded(services, people["owner"].actor.user_id, RANCHI)
+    page = contributor.get(f"/tasks/{cape_task['id']}?lang=en").text
+    wanted = re.search(r'<ul id="bonus-wanted">(.*?)</ul>', page).group(1)
+    covered = re.search(r'<ul id="bonus-covered">(.*?)</ul>', page).group(1)
+    assert re.findall(r"<li>(.*?)</li>", wanted) == [
+        "Stellenbosch, South Africa",
+        "Khayelitsha, South Africa",
+    ]
+    assert re.findall(r"<li>(.*?)</li>", covered) == ["Cape Town, South Africa"]
+    assert "$0.75 more for the first recording" in page
+
+
 def test_the_task_and_the_tasks_list_link_to_the_map(contributor, cape_task):
     assert 'href="/map"' in contributor.get(f"/tasks/{cape_task['id']}").text
     assert 'href="/map"' in contributor.get("/tasks").text

@@ -625,34 +625,43 @@ def _place_need(area: str, covered: dict[str, int], bonus: Money) -> PlaceNeed:
     return PlaceNeed(area, sum(inside.values()), None if full else bonus)
 
 
+def pays_coverage_bonus(campaign: Campaign) -> bool:
+    """An open ambient-sound task with a coverage bonus (the kind ``coverage_bonus_for``
+    pays it on)."""
+    return (
+        campaign.state is CampaignState.OPEN
+        and campaign.kind is ItemKind.AMBIENT
+        and bool(campaign.coverage_bonus_minor)
+    )
+
+
+def coverage_need(
+    uow: UnitOfWork, campaign: Campaign, covered: dict[str, int] | None = None
+) -> CoverageNeed:
+    """Where ``campaign`` still pays its coverage bonus, counted the way the bonus is
+    decided when an item is accepted (``coverage``, once per recorded cell); ``covered``:
+    ``coverage(uow)``, when the caller has it already."""
+    covered = coverage(uow) if covered is None else covered
+    named = list(dict.fromkeys(campaign.spec.get("h3_cells") or []))
+    places = [_place_need(c, covered, campaign.coverage_bonus) for c in named] or [
+        PlaceNeed(c, n, None) for c, n in covered.items()
+    ]
+    places.sort(key=lambda p: (-p.recordings, p.cell))
+    filled = uow.count(Item, campaign_id=campaign.id, status__in=list(COVERED))
+    return CoverageNeed(
+        campaign,
+        wanted=[p for p in places if p.bonus is not None],
+        recorded=[p for p in places if p.bonus is None],
+        still_wanted=max(campaign.quota - filled, 0),
+    )
+
+
 def coverage_needs(uow: UnitOfWork, actor: Actor) -> list[CoverageNeed]:
-    """Every open task the caller may see that pays a coverage bonus (ambient sound, the
-    kind ``coverage_bonus_for`` pays it on), with its places, counted the way the bonus
-    is decided when an item is accepted (``coverage``, once per recorded cell)."""
+    """``coverage_need`` of every task the caller may see that pays a coverage bonus."""
     covered = coverage(uow)
-    out = []
-    for campaign in list_campaigns(uow, actor):
-        if (
-            campaign.state is not CampaignState.OPEN
-            or campaign.kind is not ItemKind.AMBIENT
-            or not campaign.coverage_bonus_minor
-        ):
-            continue
-        named = list(dict.fromkeys(campaign.spec.get("h3_cells") or []))
-        places = [_place_need(c, covered, campaign.coverage_bonus) for c in named] or [
-            PlaceNeed(c, n, None) for c, n in covered.items()
-        ]
-        places.sort(key=lambda p: (-p.recordings, p.cell))
-        filled = uow.count(Item, campaign_id=campaign.id, status__in=list(COVERED))
-        out.append(
-            CoverageNeed(
-                campaign,
-                wanted=[p for p in places if p.bonus is not None],
-                recorded=[p for p in places if p.bonus is None],
-                still_wanted=max(campaign.quota - filled, 0),
-            )
-        )
-    return out
+    return [
+        coverage_need(uow, c, covered) for c in list_campaigns(uow, actor) if pays_coverage_bonus(c)
+    ]
 
 
 # --------------------------------------------------------------------------- review

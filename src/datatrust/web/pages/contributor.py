@@ -48,6 +48,7 @@ from datatrust.web.pages.common import (
     task_view,
 )
 from datatrust.web.pages.explain import MISSED_CATEGORIES, MISSED_REGIONS, Explain
+from datatrust.web.pages.places import place_rows
 
 router = page_router()
 
@@ -281,11 +282,13 @@ def task(
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
-    bonus = None
-    if campaign.coverage_bonus_minor:
-        # Where the bonus is still paid: the areas nobody recorded yet (the ones the task
-        # asks for, when it names some), and the ones already recorded (no bonus there).
-        bonus = campaigns.campaign_coverage(unit, page.actor, campaign_id)
+    bonus, places = None, []
+    if campaigns.pays_coverage_bonus(campaign):
+        # Where the bonus is still paid and where it is not, as /map shows it.
+        bonus = campaign.coverage_bonus
+        places = place_rows(
+            Explain(page.tr, page.lang, str), campaigns.coverage_need(unit, campaign)
+        )
     return render(
         page,
         "task.html",
@@ -293,6 +296,7 @@ def task(
         sentences=task_licence(page, campaign, svc.policy.platform_fee_percent),
         rules=rules_view(page, campaign),
         bonus=bonus,
+        places=places,
         errors={},
     )
 
