@@ -126,7 +126,9 @@ def postgres_database():
         admin.dispose()
 
 
-def environment(data_dir: Path, db: str, database_url: str) -> dict[str, str]:
+def environment(
+    data_dir: Path, db: str, database_url: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATATRUST_")}
     env |= {
         "DATATRUST_DEV_MODE": "1",
@@ -143,7 +145,7 @@ def environment(data_dir: Path, db: str, database_url: str) -> dict[str, str]:
             "DATATRUST_QUEUE_NAME": f"load-{uuid.uuid4().hex[:8]}",
             "DATATRUST_EMBEDDED_WORKER": "0",
         }
-    return env
+    return env | {f"DATATRUST_{k.upper()}": v for k, v in (extra or {}).items()}
 
 
 # --- the peer: a bare FastAPI route on the same database --------------------------------
@@ -447,13 +449,18 @@ def seed(base: str) -> tuple[list[Persona], Persona, int]:
 
 
 def run(
-    db: str, levels: list[int], seconds: float, out: Path | None, routes: bool = False
+    db: str,
+    levels: list[int],
+    seconds: float,
+    out: Path | None,
+    routes: bool = False,
+    settings: dict[str, str] | None = None,
 ) -> dict[str, object]:
-    results: dict[str, object] = {"db": db, "seconds": seconds, "levels": []}
+    results: dict[str, object] = {"db": db, "seconds": seconds, "levels": [], "set": settings}
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dt-load-")))
         url = stack.enter_context(postgres_database()) if db == "postgres" else ""
-        env = environment(work / "data", db, url)
+        env = environment(work / "data", db, url, settings)
         if db == "postgres":
             subprocess.run([DATATRUST, "db", "upgrade"], env=env, check=True, capture_output=True)
         subprocess.run([DATATRUST, "demo", "--dev"], env=env, check=True, capture_output=True)
@@ -506,11 +513,25 @@ def per_route(base: str, mix: Mix, seconds: float, pids: tuple[int, ...]) -> dic
     spends per request of it (an upload's includes processing what was uploaded meanwhile
     when the jobs run in the same process)."""
     figures: dict[str, object] = {}
-    for _, step in mix.steps:
+    # Steps that leave work for the jobs go last, and each step starts once the processes
+    # are idle, so what one step left running is not counted in the next one.
+    steps = sorted((step for _, step in mix.steps), key=lambda s: s in (mix.upload, mix.build))
+    for step in steps:
+        settle(pids)
         row = asyncio.run(drive(base, 4, seconds, lambda step=step: step, pids)).row()
         figures[step.__name__] = {k: row[k] for k in ("rps", "p50_ms", "cpu_ms_per_request")}
         print(f"{step.__name__:>14}: {figures[step.__name__]}", flush=True)
     return figures
+
+
+def settle(pids: tuple[int, ...], idle_share: float = 0.05, most_s: float = 60.0) -> None:
+    """Wait (at most ``most_s``) until ``pids`` use under ``idle_share`` of a CPU."""
+    deadline = time.monotonic() + most_s
+    while time.monotonic() < deadline:
+        before = sum(cpu_seconds(pid) for pid in pids)
+        time.sleep(1.0)
+        if sum(cpu_seconds(pid) for pid in pids) - before < idle_share:
+            return
 
 
 async def rehearse(base: str, mix: Mix) -> None:
@@ -571,13 +592,21 @@ def main() -> None:
     parser.add_argument(
         "--routes", action="store_true", help="first measure each step alone (CPU per request)"
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the service, e.g. web_threads=8 (DATATRUST_WEB_THREADS)",
+    )
     parser.add_argument("--peer-serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peer_serve:
         serve_peer(args.peer_serve)
         return
     levels = [int(x) for x in args.levels.split(",") if int(x) > 0]  # "0": none
-    results = run(args.db, levels, args.seconds, args.json, args.routes)
+    settings = dict(item.split("=", 1) for item in args.set)
+    results = run(args.db, levels, args.seconds, args.json, args.routes, settings)
     print(json.dumps(results["targets"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
