@@ -8,6 +8,7 @@ recordings are processed only because ``seed_demo`` runs their jobs itself.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from datatrust.adapters.db import migrate
 from datatrust.bootstrap import Services, build
@@ -28,6 +31,7 @@ from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.money import Money
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Actor, Role
+from datatrust.domain.snapshots import Snapshot
 from datatrust.services.accounts import accounts
 from datatrust.services.accounts.accounts import actor_for
 from datatrust.services.campaigns import campaigns
@@ -45,7 +49,14 @@ from datatrust.services.demo import (
 from datatrust.services.market import orders, snapshots
 from datatrust.services.money import money
 from datatrust.services.trust import passport
-from support import TEST_QUEUE, FreshDatabase, make_settings, redis_reachable, require_service
+from support import (
+    TEST_QUEUE,
+    FreshDatabase,
+    drain_after_dispatch,
+    make_settings,
+    redis_reachable,
+    require_service,
+)
 
 SIPHO = "sipho@demo.datatrust"
 PRIYA = "priya@demo.datatrust"
@@ -293,3 +304,61 @@ def test_builds_of_one_order_asked_for_at_once_each_get_a_version_of_their_own(d
         thread.join(120)
     assert all(isinstance(v, str) for v in results), results
     assert len(set(results)) == 4, results
+
+
+def test_a_snapshot_is_finalised_without_holding_a_write_lock_while_its_index_is_made(
+    demo, monkeypatch
+):
+    """finalise works out the index, manifest and compliance pack as reads. It held the
+    write lock (SQLite) and the snapshot's row lock for all of it: under load every writer
+    waited, and declaring a use got 503s while a first build imported Parquet's helpers."""
+    buyer = actor(demo, BUYER)
+    with demo.uow(read_only=True) as uow:
+        order_id = next(o.id for o in uow.all(Order) if o.state == "purchased")
+    free_while_indexing: list[bool] = []
+    make_index = snapshots.writer.index_parquet
+
+    def index_while_another_writer_tries(rows):
+        free_while_indexing.append(another_writer_gets_in(demo))
+        return make_index(rows)
+
+    monkeypatch.setattr(snapshots.writer, "index_parquet", index_while_another_writer_tries)
+    drain_after_dispatch(demo)
+    try:
+        with demo.uow() as uow:
+            built = snapshots.build_snapshot(
+                uow, buyer, order_id, cipher=demo.storage.cipher, policy=demo.policy
+            )
+            uow.commit()
+    finally:
+        monkeypatch.undo()
+        del demo.queue.dispatch  # drain_after_dispatch's, on this module's shared instance
+    with demo.uow(read_only=True) as uow:
+        assert uow.get(Snapshot, built.id).state == "ready"
+    assert free_while_indexing and all(free_while_indexing), free_while_indexing
+
+
+def another_writer_gets_in(svc: Services) -> bool:
+    """Whether another connection could write the newest snapshot's row right now,
+    without waiting: SQLite's one write lock, PostgreSQL's row lock."""
+    if svc.engine.dialect.name == "sqlite":
+        path = svc.settings.effective_database_url.split("///", 1)[1]
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            other.close()
+    with svc.engine.connect() as connection:
+        try:
+            connection.execute(
+                text("SELECT id FROM snapshots ORDER BY id DESC LIMIT 1 FOR UPDATE NOWAIT")
+            )
+            return True
+        except DBAPIError:
+            return False
+        finally:
+            connection.rollback()

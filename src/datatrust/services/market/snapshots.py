@@ -31,6 +31,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -446,13 +447,43 @@ def _put(ctx: JobContext, snapshot: Snapshot, name: str, chunks: Iterable[bytes]
     put_sealed(services.store, services.storage.cipher, snapshot.wrapped_key, key, chunks)
 
 
+@dataclass(frozen=True)
+class _Described:
+    """What ``finalise`` works out from the built shards before it writes anything."""
+
+    order: Order
+    org: Organisation
+    planned: list[SnapshotItem]
+    shard_files: list[writer.WrittenFile]
+    index: bytes
+    index_file: writer.WrittenFile
+    manifest_body: bytes
+    manifest_file: writer.WrittenFile
+    pack_body: bytes
+    pack_file: writer.WrittenFile
+
+
 @job(FINALISE_JOB)
 def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
-    """Index, Croissant manifest and checksums; the snapshot becomes ready and delivered."""
-    services = ctx.services
+    """Index, Croissant manifest and checksums; the snapshot becomes ready and delivered.
+
+    The index, manifest and compliance pack (Parquet and JSON over every item) are worked
+    out as reads holding no write lock (SQLite: every writer, a buyer declaring a use or a
+    tus upload, waited for it); the files are stored and the snapshot made ready in a short
+    write afterwards, which checks the snapshot again."""
+    with uow.reading():
+        snapshot = uow.get(Snapshot, payload["snapshot_id"])
+        if snapshot is None or snapshot.state == "ready":
+            return
+        described = _describe(uow, snapshot, ctx)
     snapshot = uow.get_for_update(Snapshot, payload["snapshot_id"])
     if snapshot is None or snapshot.state == "ready":
         return
+    _store_and_deliver(uow, snapshot, described, ctx)
+
+
+def _describe(uow: UnitOfWork, snapshot: Snapshot, ctx: JobContext) -> _Described:
+    services = ctx.services
     shards = uow.all(SnapshotShard, snapshot_id=snapshot.id, order_by="index")
     if any(s.state != "done" for s in shards):
         raise RuntimeError(f"snapshot {snapshot.id} still has shards to write")
@@ -544,21 +575,38 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
         excluded_at_order=order.reasons or {},
     )
     pack_body = json.dumps(pack, indent=2, ensure_ascii=False).encode()
-    pack_file = writer.sha256_of(pack_body, COMPLIANCE)
+    return _Described(
+        order=order,
+        org=org,
+        planned=planned,
+        shard_files=shard_files,
+        index=index,
+        index_file=index_file,
+        manifest_body=manifest_body,
+        manifest_file=manifest_file,
+        pack_body=pack_body,
+        pack_file=writer.sha256_of(pack_body, COMPLIANCE),
+    )
+
+
+def _store_and_deliver(uow: UnitOfWork, snapshot: Snapshot, d: _Described, ctx: JobContext) -> None:
+    """The files stored, the snapshot ready, its delivery recorded (the write)."""
+    order, org, planned = d.order, d.org, d.planned
     checkpoint_body = json.dumps(
-        sign_checkpoint(uow, services.signer).document(), indent=2, sort_keys=True
+        sign_checkpoint(uow, ctx.services.signer).document(), indent=2, sort_keys=True
     ).encode()
     checkpoint_file = writer.sha256_of(checkpoint_body, AUDIT_CHECKPOINT)
-    _put(ctx, snapshot, INDEX, [index])
-    _put(ctx, snapshot, MANIFEST, [manifest_body])
+    _put(ctx, snapshot, INDEX, [d.index])
+    _put(ctx, snapshot, MANIFEST, [d.manifest_body])
     _put(ctx, snapshot, AUDIT_CHECKPOINT, [checkpoint_body])
-    _put(ctx, snapshot, COMPLIANCE, [pack_body])
-    sums = writer.sha256sums([*shard_files, index_file, manifest_file, checkpoint_file, pack_file])
+    _put(ctx, snapshot, COMPLIANCE, [d.pack_body])
+    described = [d.index_file, d.manifest_file, checkpoint_file, d.pack_file]
+    sums = writer.sha256sums([*d.shard_files, *described])
     _put(ctx, snapshot, CHECKSUMS, [sums])
     sums_file = writer.sha256_of(sums, CHECKSUMS)
     snapshot.files = {
         f.name: {"sha256": f.sha256, "size": f.size}
-        for f in [*shard_files, index_file, manifest_file, checkpoint_file, pack_file, sums_file]
+        for f in [*d.shard_files, *described, sums_file]
     }
     snapshot.state = "ready"
     snapshot.finished_at = utcnow()
