@@ -159,3 +159,100 @@ def test_deleting_one_item_says_what_it_does_keeps_the_money_and_takes_it_out(
         follow_redirects=False,
     )
     assert again.headers["location"] == item_url  # already deleted: nothing more happens
+
+
+def test_tasks_are_browsable_before_signing_up_with_a_prompt_to_join(client, people):
+    campaign = open_campaign(
+        client, people["operator"], spec={"min_duration_s": 10, "max_duration_s": 60}
+    )
+    listing = client.get("/tasks?lang=hi")
+    assert listing.status_code == 200
+    assert (
+        f'href="/tasks/{campaign["id"]}"' in listing.text and 'id="sign-up-prompt"' in listing.text
+    )
+    task = client.get(f"/tasks/{campaign['id']}?lang=en")
+    assert task.status_code == 200
+    assert "Between 10 seconds and 1 minute long." in task.text  # rules before signing up too
+    assert "Want to take this task?" in task.text and 'href="/sign-up"' in task.text
+    assert f"/tasks/{campaign['id']}/accept" not in task.text
+    assert client.post(f"/tasks/{campaign['id']}/accept").status_code in (401, 403)
+    assert client.get("/tasks/999999").status_code == 404
+
+
+def test_tasks_are_searched_filtered_and_paged_on_the_server_keeping_the_query(client, people):
+    for n in range(22):
+        open_campaign(client, people["operator"], title=f"Rain on a tin roof {n}")
+    open_campaign(client, people["operator"], kind="voice", title="Read a poem")
+    first = client.get("/tasks?q=tin+roof&lang=en").text
+    assert "Tasks found: 22" in first and "Read a poem" not in first
+    assert "Page 1 of 2" in first
+    assert 'href="/tasks?q=tin+roof&amp;n=2" rel="next"' in first
+    second = client.get("/tasks?q=tin+roof&n=2&lang=en").text
+    assert second.count('class="card task"') == 2 and 'rel="prev"' in second
+    voice = client.get("/tasks?kind=voice&lang=en").text
+    assert "Read a poem" in voice and "Rain on a tin roof" not in voice
+    assert '<option value="voice" selected>' in voice
+    none = client.get("/tasks?q=zebra&lang=hi").text
+    assert "कोई काम मेल नहीं खाता" in none
+
+
+def test_my_items_are_searched_and_filtered_and_each_status_says_what_happens_next(
+    contributor,  # noqa: F811
+    people,
+):
+    campaign = open_campaign(contributor, people["operator"], review_mode="peer")
+    bus = upload_to(contributor, campaign["id"], "Bus stop at night")
+    upload_to(contributor, campaign["id"], "Market noon", seed=6)
+    found = contributor.get("/my/items?q=bus&lang=en").text
+    assert "Items found: 1" in found and "Bus stop at night" in found
+    assert "Market noon" not in found
+    assert 'value="bus"' in found  # the search box keeps the words
+    assert "Items found: 0" in contributor.get("/my/items?status=listed&lang=en").text
+
+    item = contributor.get(f"{bus}?lang=en").text
+    assert "Waiting for review" in item and ">Accepted<" not in item  # not yet accepted
+    votes = re.search(r'<p id="review-votes">([^<]*)</p>', item).group(1)
+    assert votes == "Other contributors review it: 0 of 2 votes for it so far."
+    assert re.search(r"When it is accepted, \$\d+\.\d\d goes to your balance\.", item)
+    assert "it is accepted and paid then." in item
+    hindi = contributor.get(f"{bus}?lang=hi").text
+    assert "अब तक इसके पक्ष में 2 में से 0 वोट" in hindi
+
+
+def test_the_export_holds_the_persons_own_media_decrypted_streamed(
+    contributor,  # noqa: F811
+    people,
+    services,
+):
+    import io
+    import zipfile
+
+    from datatrust.domain.items import Item
+    from datatrust.services.market import rights
+
+    campaign = open_campaign(contributor, people["operator"])
+    item_id = int(upload_to(contributor, campaign["id"], "Bus stop").rsplit("/", 1)[1])
+    deleted = int(upload_to(contributor, campaign["id"], "Gone", seed=6).rsplit("/", 1)[1])
+    confirm = contributor.get(f"/my/items/{deleted}/delete")
+    contributor.post(f"/my/items/{deleted}/delete", data={"csrf_token": csrf_of(confirm.text)})
+
+    export = contributor.get("/my/account/export")
+    assert export.status_code == 200 and export.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(export.content))
+    names = set(archive.namelist())
+    assert {"items.json", "account.json", "receipts.json"} <= names
+    as_sent = contributor.get(f"/api/items/{item_id}/original").content
+    assert archive.read(f"media/{item_id}-original.ogg") == as_sent  # decrypted
+    shipped = [n for n in names if n.startswith(f"media/{item_id}-shipped")]
+    assert len(shipped) == 1 and archive.read(shipped[0])
+    assert not [n for n in names if n.startswith(f"media/{deleted}-")]  # deleted: gone
+
+    # Streamed: the zip comes out in pieces as the media are read, not as one buffer.
+    with services.uow() as uow:
+        owner = uow.get(Item, item_id).owner_id
+        from datatrust.domain.accounts import User
+        from datatrust.services.accounts.accounts import actor_for
+
+        actor = actor_for(uow, uow.get(User, owner))
+        pieces = list(rights.export_with_media(uow, services.storage, actor))
+    assert len(pieces) > 3 and b"".join(pieces)[:2] == b"PK"

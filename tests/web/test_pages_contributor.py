@@ -246,7 +246,9 @@ def test_export_downloads_a_zip_and_deleting_needs_the_confirmation(contributor)
         data={"csrf_token": token, "confirm": "erase me"},
         follow_redirects=False,
     )
-    assert erased.status_code == 303
+    assert erased.status_code == 303 and erased.headers["location"] == "/account-deleted"
+    landing = contributor.get("/account-deleted?lang=hi")
+    assert landing.status_code == 200 and "आपका खाता मिटा दिया गया है" in landing.text
     assert contributor.get("/my/items").status_code == 401
 
 

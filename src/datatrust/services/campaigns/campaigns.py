@@ -18,6 +18,7 @@ from typing import Any
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import (
+    PEER_MIN_UP_VOTES,
     Campaign,
     CampaignPayTerms,
     CampaignState,
@@ -39,10 +40,11 @@ from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.payfloor import PayFloorCheck, PayFloors, check_pay_floor
-from datatrust.domain.permissions import Actor, Permission, Role, authorize, can
+from datatrust.domain.permissions import MISSING, Actor, Permission, Role, authorize, can
 from datatrust.services.accounts.accounts import actor_label
 from datatrust.services.accounts.notifications import money_params, notify
 from datatrust.services.jobs import JobContext, job
+from datatrust.services.listing import Paged, matches, paged
 from datatrust.services.money import money
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
@@ -459,6 +461,35 @@ def list_campaigns(uow: UnitOfWork, actor: Actor) -> list[Campaign]:
     return [c for c in uow.all(Campaign, order_by="-id") if _visible(actor, c)]
 
 
+def open_tasks(
+    uow: UnitOfWork, actor: Actor, *, query: str = "", kind: str = "", page: int = 1
+) -> Paged[Campaign]:
+    """The open campaigns, newest first, for anyone, signed in or not: what a person
+    browses before signing up. Narrowed to the words of ``query`` (title or
+    description) and one ``kind`` when given."""
+    authorize(actor, Permission.PUBLIC_READ)
+    found = [
+        c
+        for c in uow.all(Campaign, state=CampaignState.OPEN, order_by="-id")
+        if (not kind or c.kind.value == kind) and matches(query, c.title, c.description)
+    ]
+    return paged(found, page)
+
+
+def get_task(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
+    """An open campaign as a task: anyone may read it before signing up; a signed-in
+    caller must be one who can take it (``item:create``), and reads it as
+    ``get_campaign`` lets them."""
+    if actor.is_authenticated:
+        authorize(actor, Permission.ITEM_CREATE)
+        return get_campaign(uow, actor, campaign_id)
+    authorize(actor, Permission.PUBLIC_READ)
+    campaign = uow.get(Campaign, campaign_id)
+    if campaign is None or campaign.state is not CampaignState.OPEN:
+        raise NotFound("no such campaign")
+    return campaign
+
+
 def list_managed_campaigns(uow: UnitOfWork, actor: Actor) -> list[Campaign]:
     """The campaigns the caller runs: its organisation's (a buyer), every one (an operator)."""
     authorize(actor, Permission.CAMPAIGN_CREATE)
@@ -776,6 +807,48 @@ def open_review_preview(
     return ReviewPreview(
         content_type or "application/octet-stream",
         storage.open(uow, item.owner_id, item.deidentified_key),
+    )
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    """Where a campaign item's review stands, for its owner: the votes so far (up,
+    down, and the up votes a peer review needs), when review ends (it is accepted then
+    if nobody decided), and the pay acceptance brings, as ``item_pay`` reckons it, or
+    what the ledger was told to pay once it was accepted (with any coverage bonus)."""
+
+    peer: bool
+    state: ReviewState
+    up: int
+    down: int
+    needed: int
+    due: datetime | None
+    pay: Money
+    bonus: Money
+
+
+def review_progress(uow: UnitOfWork, actor: Actor, item_id: int) -> ReviewProgress | None:
+    """The review of the caller's own item, or None when no campaign reviews it."""
+    item = uow.get(Item, item_id)
+    authorize(actor, Permission.ITEM_READ, item or MISSING)
+    assert item is not None
+    campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
+    if campaign is None or item.review_state is None:
+        return None
+    votes = uow.all(ReviewVote, item_id=item.id)
+    terms = (item.report or {}).get("campaign") or {}
+    accepted = item.review_state is ReviewState.ACCEPTED
+    paid = terms.get("paid_minor")
+    pay = Money(int(paid), campaign.currency) if accepted and paid else item_pay(campaign, item)
+    return ReviewProgress(
+        peer=campaign.review_mode is ReviewMode.PEER,
+        state=item.review_state,
+        up=sum(v.up for v in votes),
+        down=sum(not v.up for v in votes),
+        needed=PEER_MIN_UP_VOTES,
+        due=as_utc(item.review_due) if item.review_due else None,
+        pay=pay,
+        bonus=Money(int(terms.get("coverage_bonus_paid_minor") or 0), campaign.currency),
     )
 
 

@@ -20,6 +20,7 @@ from datatrust.services.contributions.ingest import (
     enqueue_processing,
 )
 from datatrust.services.contributions.upload_limits import check_size, limited
+from datatrust.services.listing import Paged, matches, paged
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
@@ -185,6 +186,28 @@ def show_my_items(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> l
     """``list_my_items``, readable, without the ones the person deleted."""
     mine = list_my_items(uow, actor)
     return [readable(uow, storage, i) for i in mine if i.filename != ERASED_FILENAME]
+
+
+def find_my_items(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    actor: Actor,
+    *,
+    query: str = "",
+    status: str = "",
+    kind: str = "",
+    page: int = 1,
+) -> Paged[ItemView]:
+    """One page of ``show_my_items``, newest first, narrowed to the words of ``query``
+    (in the title or file name), one ``status`` and one ``kind`` when given."""
+    shown = [
+        i
+        for i in show_my_items(uow, storage, actor)
+        if (not status or i.status.value == status)
+        and (not kind or i.kind.value == kind)
+        and matches(query, i.title, i.filename)
+    ]
+    return paged(shown, page)
 
 
 def show_item(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, item_id: int) -> ItemView:

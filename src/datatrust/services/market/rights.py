@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import mimetypes
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePath
 from typing import Any
 
 from datatrust.domain.accounts import (
@@ -22,7 +25,7 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import ReviewVote
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord, LicenceOffer
-from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.items import ERASED_FILENAME, Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
@@ -70,15 +73,106 @@ def _json(value: Any) -> bytes:
 def export_my_data(
     uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, *, signer: Signer | None = None
 ) -> bytes:
-    """A zip of JSON files with everything about the caller: ``account.json``,
-    ``items.json`` (metadata only; each original is downloadable from its item),
+    """``_export_files`` as one zip of JSON files, built in memory (they are small)."""
+    files = _export_files(uow, storage, actor, signer=signer)
+    return b"".join(_zip_stream(files, []))
+
+
+def export_with_media(
+    uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, *, signer: Signer | None = None
+) -> Iterator[bytes]:
+    """The export with the person's own media: ``_export_files`` and, under ``media/``,
+    each item's original as uploaded (``<id>-original<ext>``) and the version buyers
+    get (``<id>-shipped<ext>``), decrypted. A zip streamed as it is written: each file's
+    bytes are read, decrypted and compressed chunk by chunk, so a large set is never
+    held in memory. Every object is opened (its key checked) before the first byte is
+    returned; an item whose objects are gone (deleted) has none."""
+    files = _export_files(uow, storage, actor, signer=signer)
+    media: list[tuple[str, Iterator[bytes]]] = []
+    user_id = actor.user_id or 0
+    for item in uow.all(Item, owner_id=user_id, order_by="id"):
+        if item.filename == ERASED_FILENAME:
+            continue
+        shipped_type = str((item.report.get("output") or {}).get("content_type") or "")
+        uploaded = storage.open_text(uow, item.owner_id, item.filename)
+        for part, key, ext in (
+            ("original", item.original_key, _ending(uploaded, item.content_type)),
+            ("shipped", item.deidentified_key, _ending("", shipped_type)),
+        ):
+            if not key:
+                continue
+            try:
+                chunks = storage.open(uow, item.owner_id, key)
+            except NotFound:
+                continue
+            media.append((f"media/{item.id}-{part}{ext}", chunks))
+    return _zip_stream(files, media)
+
+
+_ENDINGS = {"audio/ogg": ".ogg", "audio/wav": ".wav", "audio/webm": ".webm", "audio/mp4": ".m4a"}
+
+
+def _ending(filename: str, content_type: str) -> str:
+    """A file ending for an exported file: the uploaded name's own (letters and digits
+    only), else one for its media type, else ``.bin``."""
+    suffix = PurePath(filename).suffix.lower()
+    if 1 < len(suffix) <= 9 and suffix[1:].isalnum():
+        return suffix
+    kind = content_type.split(";")[0].strip().lower()
+    return _ENDINGS.get(kind) or mimetypes.guess_extension(kind) or ".bin"
+
+
+class _Sink(io.RawIOBase):
+    """Where a streamed zip is written: kept until taken, never seekable."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out = b"".join(self.parts)
+        self.parts.clear()
+        return out
+
+
+def _zip_stream(files: dict[str, Any], media: list[tuple[str, Iterator[bytes]]]) -> Iterator[bytes]:
+    """JSON ``files`` then ``media`` as a zip, yielded as it is written. Entries carry
+    one fixed timestamp, so two exports of the same data are byte-identical."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, _json(files[name]))
+            yield sink.take()
+        for name, chunks in media:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as entry:
+                for chunk in chunks:
+                    entry.write(chunk)
+                    yield sink.take()
+            yield sink.take()
+    yield sink.take()
+
+
+def _export_files(
+    uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, *, signer: Signer | None = None
+) -> dict[str, Any]:
+    """The JSON files with everything about the caller: ``account.json``,
+    ``items.json`` (metadata; the media themselves go in ``export_with_media``),
     ``licences.json`` (every version), ``consent_records.json`` (fields and events),
     ``receipts.json`` (the signed JWS, with ``platform_key.json`` to verify them) and
     ``audit_events.json`` (events about the caller, their items, offers and consents).
 
     The export itself is audited as ``personal_data:export``. ``storage`` opens the
-    sealed fields (titles, file names); media are not copied into the zip (they can be
-    gigabytes).
+    sealed fields (titles, file names).
     """
     user = _user(uow, actor, Permission.PERSONAL_DATA_EXPORT)
     items = uow.all(Item, owner_id=user.id, order_by="id")
@@ -188,14 +282,7 @@ def export_my_data(
         items=len(items),
     )
     uow.commit()
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, _json(files[name]))
-    return buffer.getvalue()
+    return files
 
 
 def _audit_about(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Depends, Form, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import as_utc, utcnow
@@ -524,9 +524,11 @@ def export_data(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    data = rights.export_my_data(unit, svc.storage, page.actor, signer=svc.signer)
-    return Response(
-        data,
+    """Everything about the person and their own media, as a zip streamed while it is
+    written (``rights.export_with_media``)."""
+    chunks = rights.export_with_media(unit, svc.storage, page.actor, signer=svc.signer)
+    return StreamingResponse(
+        chunks,
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="my-datatrust-data.zip"'},
     )
@@ -553,6 +555,13 @@ def erase_account(
     except InvalidInput:  # the only refusal before anything changes: the confirmation
         errors = {"confirm": [page._("Type the words exactly as shown to delete your account.")]}
         return _account(page, unit, 422, form={"confirm": confirm}, errors=errors)
-    response = RedirectResponse("/?erased=1", status_code=303)
+    response = RedirectResponse("/account-deleted", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+@router.get("/account-deleted")
+def account_deleted(page: Page = page_requires(Permission.PUBLIC_READ)) -> HTMLResponse:
+    """Where erasure lands: what was done, in words, and what stays (the same for
+    everyone, so it tells nothing about whom)."""
+    return render(page, "account_deleted.html")

@@ -59,9 +59,38 @@ def my_items(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
-    shown = items.show_my_items(unit, svc.storage, page.actor)
+    filters = list_filters(page, "status", "kind")
+    found = items.find_my_items(
+        unit,
+        svc.storage,
+        page.actor,
+        query=filters["q"],
+        status=filters["status"],
+        kind=filters["kind"],
+        page=page_number(page),
+    )
     deleted = page.request.query_params.get("deleted") == "1"
-    return render(page, "my_items.html", items=shown, deleted=deleted)
+    return render(
+        page,
+        "my_items.html",
+        items=found.rows,
+        found=found,
+        filters=filters,
+        kinds=[(k, page._(label)) for k, label in KIND_LABELS.items()],
+        statuses=[(k, page._(label)) for k, label in ITEM_STATUS_LABELS.items()],
+        deleted=deleted,
+    )
+
+
+# The statuses a contributor filters their items by (msgids, as status.html words them).
+ITEM_STATUS_LABELS = {
+    "received": "Received",
+    "processed": "Processed",
+    "accepted": "Accepted",
+    "listed": "Listed",
+    "rejected": "Rejected",
+    "withdrawn": "Withdrawn",
+}
 
 
 @router.get("/my/items/{item_id}")
@@ -85,6 +114,7 @@ def _item_page(
         "item.html",
         status=status,
         item=item,
+        progress=campaigns.review_progress(unit, page.actor, item_id),
         removed=removed,
         marks_pending=any(m.state.value == "pending" for m in marks),
         missed_categories=[(k, page._(v)) for k, v in MISSED_CATEGORIES.items()],
@@ -259,29 +289,44 @@ def task_licence(page: Page, campaign: Any, fee_percent: int) -> list[tuple[str,
     return licences.explain_terms(terms, page.lang, fee_percent)
 
 
+def list_filters(page: Page, *names: str) -> dict[str, str]:
+    """The search words and filters a long list was asked for (``q`` and ``names``),
+    each cut to 100 characters; pagers and filter forms keep them in their links."""
+    asked = page.request.query_params
+    return {name: asked.get(name, "").strip()[:100] for name in ("q", *names)}
+
+
+def page_number(page: Page) -> int:
+    n = page.request.query_params.get("n", "1")
+    return int(n) if n.isdigit() and len(n) < 7 else 1
+
+
 @router.get("/tasks")
 def tasks(
-    page: Page = page_requires(Permission.CAMPAIGN_READ),
+    page: Page = page_requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
+    """Every open task, for anyone: people browse them before signing up."""
     floors = svc.policy.pay_floors
-    shown = [
-        task_view(page, c, unit, floors)
-        for c in campaigns.list_campaigns(unit, page.actor)
-        if c.state.value == "open"
-    ]
-    return render(page, "tasks.html", tasks=shown)
+    filters = list_filters(page, "kind")
+    found = campaigns.open_tasks(
+        unit, page.actor, query=filters["q"], kind=filters["kind"], page=page_number(page)
+    )
+    shown = [task_view(page, c, unit, floors) for c in found.rows]
+    kinds = [(k, page._(label)) for k, label in KIND_LABELS.items()]
+    return render(page, "tasks.html", tasks=shown, found=found, filters=filters, kinds=kinds)
 
 
 @router.get("/tasks/{campaign_id}")
 def task(
     campaign_id: RowId,
-    page: Page = page_requires(Permission.ITEM_CREATE),
+    page: Page = page_requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
-    campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
+    """A task's pay, rules and licence; read before signing up, taken once signed in."""
+    campaign = campaigns.get_task(unit, page.actor, campaign_id)
     bonus, places = None, []
     if campaigns.pays_coverage_bonus(campaign):
         # Where the bonus is still paid and where it is not, as /map shows it.
