@@ -135,3 +135,32 @@ def test_a_contributor_deletes_one_item_after_reading_what_it_does_in_hindi(
     assert phone.locator("#deleted-notice").inner_text() == "आइटम मिटा दिया गया।"
     assert "Street corner" not in phone.locator("main").inner_text()
     check(phone, "items_after_delete_hi")
+
+
+def test_a_visitor_browses_and_searches_tasks_before_signing_up_at_360px(phone, check):
+    phone.goto("/tasks?lang=hi")
+    assert phone.locator("#sign-up-prompt").is_visible()
+    check(phone, "tasks_anonymous_hi")
+    phone.get_by_label("काम में शब्द").fill("Street")
+    phone.locator("form.filters button[type=submit]").click()
+    phone.wait_for_url("**/tasks?q=Street*")
+    phone.get_by_role("link", name=STREET_SOUNDS["title"]).first.click()
+    assert phone.locator("section.rules").is_visible()
+    assert phone.locator("#sign-up-prompt").is_visible()
+    assert phone.locator("form[action$='/accept']").count() == 0
+    check(phone, "task_anonymous_hi")
+    phone.goto("/account-deleted?lang=zu")
+    assert phone.locator("h1").inner_text() == "I-akhawunti yakho isusiwe"
+    check(phone, "account_deleted_zu")
+
+
+def test_my_items_filters_and_an_items_next_step_read_at_360px_in_hindi(phone, check):
+    sign_in(phone, "priya@demo.datatrust", DEMO_PASSWORD)
+    phone.wait_for_url("**/my/items")
+    phone.goto("/my/items?lang=hi")
+    assert DEVANAGARI.search(phone.locator("#found-count").inner_text())
+    check(phone, "my_items_filters_hi")
+    phone.locator("main .card h2 a").first.click()
+    phone.wait_for_url("**/my/items/*")
+    assert DEVANAGARI.search(phone.locator("#next-step").inner_text())
+    check(phone, "item_next_step_hi")
