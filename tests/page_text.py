@@ -92,7 +92,10 @@ def user_content(svc: Services) -> set[str]:
     with svc.uow() as uow:
         texts = [c.title + " " + c.description for c in uow.all(Campaign)]
         texts += [i.title for i in uow.all(Item)]
-        texts += [o.legal_name + " " + o.website for o in uow.all(Organisation)]
+        # An organisation's name and site, and the operator's reason for its vetting.
+        texts += [
+            f"{o.legal_name} {o.website} {o.status_reason or ''}" for o in uow.all(Organisation)
+        ]
         texts += [u.display_name + " " + u.email for u in uow.all(User)]
     texts += [r.title for r in RECORDINGS]  # sealed at rest, so read from the demo's table
     return words(" ".join(texts)) | ENGLISH_EVERYWHERE
