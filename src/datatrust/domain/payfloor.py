@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.money import Money
@@ -124,9 +125,10 @@ def upper_median(values: Sequence[int]) -> int:
     return ordered[len(ordered) // 2]
 
 
-def contributor_efforts(
-    by_contributor: Mapping[Hashable, Sequence[int]], cap_seconds: int
-) -> list[int]:
+K = TypeVar("K", bound=Hashable)
+
+
+def contributor_efforts(by_contributor: Mapping[K, Sequence[int]], cap_seconds: int) -> list[int]:
     """One measurement per contributor: the upper median of their submissions' efforts,
     each first capped at ``cap_seconds``; so no one contributor, however many uploads they
     make or however long they hold a task open, moves the campaign's median by more than

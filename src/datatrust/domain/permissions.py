@@ -90,6 +90,15 @@ class Actor:
     def is_authenticated(self) -> bool:
         return self.role is not Role.ANONYMOUS
 
+    @property
+    def uid(self) -> int:
+        """``user_id`` of an actor who is a person: what services that ``authorize`` a
+        person's permission first may rely on. Asking it of an actor without one (the
+        anonymous caller, the system) is a programming error."""
+        if self.user_id is None:
+            raise RuntimeError(f"a {self.role} actor has no user id")
+        return self.user_id
+
 
 ANONYMOUS = Actor(Role.ANONYMOUS)
 

@@ -36,6 +36,7 @@ from datatrust.domain.accounts import User
 from datatrust.domain.campaigns import Campaign, CampaignState
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.ledger import AccountRef
@@ -225,7 +226,7 @@ def _vet_buyer(services: DemoServices) -> None:
             contact_email="data@ada-lab.example",
             intended_uses={"purposes": ["model_training"], "industries": ["technology"]},
         )
-        accounts.decide_organisation(uow, operator, org.id, "approve")
+        accounts.decide_organisation(uow, operator, id_of(org), "approve")
 
 
 def _open_task(
@@ -386,7 +387,7 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
             orders.purchase_order(
                 uow,
                 buyer,
-                order.id,
+                id_of(order),
                 policy=services.policy,
             )
         except Conflict:  # nothing left to buy (a withdrawal meanwhile): the quote stays
@@ -420,7 +421,7 @@ def _pay_out(services: DemoServices, provider: PayoutProvider | None) -> None:
         done = any(p.idempotency_key == "demo-first-payout" for p in money.list_payouts(uow, actor))
         if not done and available >= minimum:
             payouts.request_payout_to(
-                uow, actor, minimum, "demo-first-payout", method_id=method.id, minimum=minimum
+                uow, actor, minimum, "demo-first-payout", method_id=id_of(method), minimum=minimum
             )
     if provider is not None:
         money.run_payout_batch(

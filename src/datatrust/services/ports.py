@@ -132,6 +132,7 @@ class JobQueue(Protocol):
 
 
 class PasswordHasher(Protocol):
+    def __hash__(self) -> int: ...  # cached per hasher (accounts._dummy_hash)
     def hash(self, password: str) -> str: ...
     def verify(self, password_hash: str, password: str) -> bool: ...
     def needs_rehash(self, password_hash: str) -> bool: ...
@@ -216,10 +217,13 @@ class WebhookTransport(Protocol):
 _IN_CHUNK = 10_000
 
 
-def by_ids(uow: UnitOfWork, cls: type, ids: Any, attr: str = "id", **filters: Any) -> list[Any]:
+def by_ids(
+    uow: UnitOfWork, cls: type[T], ids: Iterable[int | None], attr: str = "id", **filters: Any
+) -> list[T]:
     """``uow.all(cls, <attr>__in=ids, **filters)`` in chunks, for id lists of any length."""
     wanted = sorted({i for i in ids if i is not None})
-    out: list[Any] = []
+    out: list[T] = []
     for lo in range(0, len(wanted), _IN_CHUNK):
-        out.extend(uow.all(cls, **{f"{attr}__in": wanted[lo : lo + _IN_CHUNK]}, **filters))
+        chunk: dict[str, Any] = {f"{attr}__in": wanted[lo : lo + _IN_CHUNK]}
+        out.extend(uow.all(cls, **chunk, **filters))
     return out

@@ -40,6 +40,7 @@ from datatrust.domain.errors import (
     RateLimited,
     SecondFactorRequired,
 )
+from datatrust.domain.ids import id_of
 from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.permissions import (
     MISSING,
@@ -277,7 +278,7 @@ def _sign_up_problems(
     display_name: str,
     country: str | None,
     allow_operator: bool,
-) -> list[str]:
+) -> list[Problem]:
     problems: list[Problem] = []
     if not EMAIL_RE.match(email):
         problems.append(Problem("email", "email.invalid"))
@@ -956,7 +957,7 @@ def _add_session(uow: UnitOfWork, user: User, max_age_seconds: int) -> NewSessio
     expires = utcnow() + timedelta(seconds=max_age_seconds)
     uow.add(
         WebSession(
-            session_hash=digest(secret), user_id=user.id, csrf_token=csrf, expires_at=expires
+            session_hash=digest(secret), user_id=id_of(user), csrf_token=csrf, expires_at=expires
         )
     )
     return NewSession(secret, csrf, expires)
@@ -1030,7 +1031,7 @@ def create_api_token(
         raise InvalidInput(problems)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        user_id=actor.user_id,
+        user_id=actor.uid,
         name=name.strip()[:200],
         token_hash=digest(secret),
         prefix=secret[:10],
@@ -1126,7 +1127,7 @@ def register_organisation(
     country: str,
     website: str = "",
     contact_email: str = "",
-    intended_uses: dict | None = None,
+    intended_uses: dict[str, Any] | None = None,
 ) -> Organisation:
     """A buyer registers its organisation and becomes its admin; an operator vets it."""
     authorize(actor, Permission.ORG_CREATE)
@@ -1150,7 +1151,7 @@ def register_organisation(
     )
     uow.add(org)
     uow.flush()
-    uow.add(Membership(org_id=org.id, user_id=actor.user_id, role=MemberRole.ADMIN))
+    uow.add(Membership(org_id=id_of(org), user_id=actor.uid, role=MemberRole.ADMIN))
     uow.record(AuditTag.ORG_CREATE, actor_label(actor), "org", org.id, legal_name=org.legal_name)
     uow.commit()
     return org
@@ -1170,8 +1171,9 @@ def list_organisations(
     authorize(actor, Permission.ORG_READ)
     if actor.role is not Role.OPERATOR:
         return [o for o in [uow.get(Organisation, actor.org_id)] if o] if actor.org_id else []
-    filters = {"status": OrgStatus(status)} if status else {}
-    return uow.all(Organisation, order_by="id", **filters)
+    if status:
+        return uow.all(Organisation, order_by="id", status=OrgStatus(status))
+    return uow.all(Organisation, order_by="id")
 
 
 ORG_DECISIONS = {

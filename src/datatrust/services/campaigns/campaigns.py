@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
@@ -35,6 +36,7 @@ from datatrust.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import UNDECIDED_REVIEWS, Item, ItemKind, ItemStatus, ReviewState
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import CurrencyMismatch, Money
@@ -54,11 +56,13 @@ log = logging.getLogger(__name__)
 COVERED = (ItemStatus.ACCEPTED, ItemStatus.LISTED)
 # Queued by every acceptance in a campaign with pay terms; handled by the pay-floor
 # service (``payfloor.recheck_job``), which imports this module, never the other way.
+E = TypeVar("E", bound=StrEnum)
+
 PAY_FLOOR_RECHECK_JOB = "payfloor.recheck"
 MAX_EXPECTED_MINUTES = 24 * 60
 
 
-def _enum(enum_cls: type, value: Any, name: str, problems: list[str]) -> Any:
+def _enum(enum_cls: type[E], value: str, name: str, problems: list[str]) -> E | None:
     try:
         return enum_cls(value)
     except ValueError:
@@ -112,6 +116,8 @@ def create_campaign(
         problems.append("country: a two-letter ISO 3166 code")
     if problems:
         raise InvalidInput("the campaign has problems", problems)
+    # Each value _enum could not read added a problem.
+    assert item_kind is not None and basis is not None and mode is not None
     campaign = Campaign(
         created_by=actor.user_id or 0,
         org_id=org_id,
@@ -749,7 +755,11 @@ def review_queue(uow: UnitOfWork, actor: Actor, campaign_id: int) -> list[Review
     voted = {v.item_id for v in uow.all(ReviewVote, reviewer_id=actor.user_id)}
     entries = []
     for item in _undecided(uow, campaign.id or 0):
-        if not _waiting(item, campaign.id) or item.owner_id == actor.user_id or item.id in voted:
+        if (
+            not _waiting(item, id_of(campaign))
+            or item.owner_id == actor.user_id
+            or id_of(item) in voted
+        ):
             continue
         votes = uow.all(ReviewVote, item_id=item.id)
         entries.append(
@@ -783,7 +793,7 @@ def _reviewable(uow: UnitOfWork, actor: Actor, campaign_id: int, item_id: int) -
     campaign = get_campaign(uow, actor, campaign_id)
     _may_review(actor, campaign)
     item = uow.get_for_update(Item, item_id)
-    if item is None or not _waiting(item, campaign.id) or item.owner_id == actor.user_id:
+    if item is None or not _waiting(item, id_of(campaign)) or item.owner_id == actor.uid:
         raise NotFound("no such item waiting for review in this campaign")
     return item
 

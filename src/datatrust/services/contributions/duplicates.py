@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.pipeline.fingerprint import (
     AudioFingerprint,
@@ -41,7 +42,7 @@ class DuplicateCheck:
 def index_fingerprints(uow: UnitOfWork, item: Item) -> None:
     """Store the item's index keys (replacing any earlier ones). Call whenever its
     ``fingerprints`` change; the lookup only counts items whose status is live."""
-    uow.fingerprints.replace(item.id, index_keys(item.fingerprints or {}))
+    uow.fingerprints.replace(id_of(item), index_keys(item.fingerprints or {}))
 
 
 def comparable_kinds(kind: ItemKind) -> list[str]:
@@ -55,7 +56,7 @@ def candidates(uow: UnitOfWork, item: Item, fingerprints: dict[str, Any]) -> lis
         probe_keys(fingerprints),
         comparable_kinds(item.kind),
         [s.value for s in LIVE],
-        item.id,
+        id_of(item),
     )
     found: list[Item] = []
     for lo in range(0, len(ids), 5000):
@@ -91,19 +92,17 @@ def check_duplicates(uow: UnitOfWork, item: Item, fingerprints: dict[str, Any]) 
     if fingerprints.get("phash"):
         hit = is_near_duplicate(
             fingerprints["phash"],
-            {str(o.id): o.fingerprints["phash"] for o in found if _has(o, "phash")},
+            {str(o.id): _prints(o)["phash"] for o in found if _has(o, "phash")},
         )
     elif fingerprints.get("frame_phashes"):
         existing = {
-            str(o.id): o.fingerprints["frame_phashes"] for o in found if _has(o, "frame_phashes")
+            str(o.id): _prints(o)["frame_phashes"] for o in found if _has(o, "frame_phashes")
         }
         hit = is_near_duplicate(fingerprints["frame_phashes"], existing)
     elif fingerprints.get("audio"):
         mine = AudioFingerprint(**fingerprints["audio"])
         existing_audio = {
-            str(o.id): AudioFingerprint(**o.fingerprints["audio"])
-            for o in found
-            if _has(o, "audio")
+            str(o.id): AudioFingerprint(**_prints(o)["audio"]) for o in found if _has(o, "audio")
         }
         hit = is_near_duplicate_audio(mine, existing_audio)
     if hit is None:
@@ -117,6 +116,10 @@ def check_duplicates(uow: UnitOfWork, item: Item, fingerprints: dict[str, Any]) 
         f"({hit.reason.split(' of item')[0].split(' to item')[0]}). "
         "Upload something new.",
     )
+
+
+def _prints(item: Item) -> dict[str, Any]:
+    return item.fingerprints or {}
 
 
 def _has(item: Item, key: str) -> bool:

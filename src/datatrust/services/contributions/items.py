@@ -75,26 +75,26 @@ def receive_item(
     assert item_kind is not None
     check_size(item_kind, size)
     # The checks above only read: the body streams outside any transaction.
-    stored = storage.put_outside_transaction(uow, actor.user_id, limited(item_kind, chunks))
+    stored = storage.put_outside_transaction(uow, actor.uid, limited(item_kind, chunks))
     if stored.size == 0:
         raise InvalidInput("the file is empty (0 bytes)", ["file: empty"])
     if upload.get("me"):  # a name: sealed under the contributor's key like title and filename
-        upload["me"] = storage.seal_text(uow, actor.user_id, upload["me"])
+        upload["me"] = storage.seal_text(uow, actor.uid, upload["me"])
     if transcript:
         upload["transcript_key"] = storage.put_outside_transaction(
-            uow, actor.user_id, [transcript.encode()], namespace=TRANSCRIPT_NAMESPACE
+            uow, actor.uid, [transcript.encode()], namespace=TRANSCRIPT_NAMESPACE
         ).key
     item = Item(
-        owner_id=actor.user_id,
+        owner_id=actor.uid,
         kind=item_kind,
-        filename=storage.seal_text(uow, actor.user_id, filename),
+        filename=storage.seal_text(uow, actor.uid, filename),
         content_type=content_type[:100] or "application/octet-stream",
         size=stored.size,
         original_key=stored.key,
         # The instance-keyed identity, not the plain hash: duplicates are still found
         # across contributors, and the raw hash of an upload is never stored.
         original_sha256=stored.content_id,
-        title=storage.seal_text(uow, actor.user_id, title.strip()[:300]),
+        title=storage.seal_text(uow, actor.uid, title.strip()[:300]),
         campaign_id=campaign_id,
         report={"upload": upload} if upload else {},
     )

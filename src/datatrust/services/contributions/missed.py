@@ -174,7 +174,19 @@ def mark_missed(
     return made
 
 
-def _new_mark(item: Item, kind: MarkKind, category: str, **where: int) -> MissedMark:
+def _new_mark(
+    item: Item,
+    kind: MarkKind,
+    category: str,
+    *,
+    start: int | None = None,
+    end: int | None = None,
+    length: int = 0,
+    box_left: int | None = None,
+    box_top: int | None = None,
+    box_width: int | None = None,
+    box_height: int | None = None,
+) -> MissedMark:
     assert item.id is not None and item.deidentified_key is not None
     return MissedMark(
         item_id=item.id,
@@ -183,7 +195,13 @@ def _new_mark(item: Item, kind: MarkKind, category: str, **where: int) -> Missed
         kind=kind,
         category=category,
         source_key=item.deidentified_key,
-        **where,
+        start=start,
+        end=end,
+        length=length,
+        box_left=box_left,
+        box_top=box_top,
+        box_width=box_width,
+        box_height=box_height,
     )
 
 

@@ -32,7 +32,7 @@ import hashlib
 import os
 import struct
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -358,7 +358,7 @@ def _past_the_end(upload: ResumableUpload, offset: int) -> UploadTooLarge:
     )
 
 
-def _checksum(header: str) -> tuple[object, bytes]:
+def _checksum(header: str) -> tuple[Callable[[], hashlib._Hash], bytes]:
     algorithm, _, value = header.strip().partition(" ")
     factory = CHECKSUM_ALGORITHMS.get(algorithm.lower())
     if factory is None:

@@ -28,6 +28,7 @@ from datatrust.domain.campaigns import Campaign, CampaignState, PayBasis
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord, LicenceOffer, OfferStatus
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import (
     TEMPLATES,
@@ -130,7 +131,7 @@ def create_offer(
     problem; nothing is stored then."""
     authorize(actor, Permission.LICENCE_CREATE)
     terms = build_licence(template=template, changes=changes, licence=licence, now=now)
-    offer = LicenceOffer(owner_id=actor.user_id, licence=terms.to_dict())
+    offer = LicenceOffer(owner_id=actor.uid, licence=terms.to_dict())
     uow.add(offer)
     uow.flush()
     if make_default:
@@ -632,7 +633,7 @@ def selectable_items(
     selection = uow.selection
     groups = selection.groups([str(s) for s in _CANDIDATE_STATUSES], among)
     offers = {
-        o.id: o
+        id_of(o): o
         for o in uow.all(LicenceOffer, id__in={g.licence_id for g in groups if g.licence_id})
     }
     terms: dict[int, Licence | None] = {}

@@ -23,6 +23,7 @@ from typing import Any
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item
 from datatrust.domain.orders import APPROVED, PENDING, REFUSED, ReplicaApproval, covers
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
@@ -62,11 +63,11 @@ def request_approvals(
         if covers(r.use, use)
     }
     made = []
-    for item in sorted(by_ids(uow, Item, wanted), key=lambda i: i.id):
+    for item in sorted(by_ids(uow, Item, wanted), key=id_of):
         if item.id in asked:
             continue
         row = ReplicaApproval(
-            item_id=item.id,
+            item_id=id_of(item),
             owner_id=item.owner_id,
             org_id=org_id,
             org_name=org_name,
@@ -95,8 +96,9 @@ def my_requests(
 ) -> list[ReplicaApproval]:
     """The caller's requests (default: those still waiting), newest first."""
     authorize(actor, Permission.LICENCE_READ)
-    filters = {"state": state} if state else {}
-    return uow.all(ReplicaApproval, owner_id=actor.user_id, order_by="-id", **filters)
+    if state:
+        return uow.all(ReplicaApproval, owner_id=actor.user_id, order_by="-id", state=state)
+    return uow.all(ReplicaApproval, owner_id=actor.user_id, order_by="-id")
 
 
 def decide(

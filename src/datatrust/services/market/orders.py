@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -39,6 +39,7 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentEvent, ConsentEventType, ConsentRecord, LicenceOffer
 from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use, evaluate
 from datatrust.domain.licence import Organisation as LicenceOrg
@@ -294,7 +295,7 @@ def parse_declared_use(
     return DeclaredUse(use, starts, ends)
 
 
-def check_use_is_allowed(org: Organisation, use: Use, denied_industries: list[str]) -> None:
+def check_use_is_allowed(org: Organisation, use: Use, denied_industries: Sequence[str]) -> None:
     """Refuse uses the organisation did not declare, and industries the instance denies."""
     problems: list[str] = []
     denied = INDUSTRIES.matching(use.industry, denied_industries)
@@ -366,7 +367,7 @@ def price_line(item: Item, terms: Licence, fee_percent: int) -> Line:
         units = max(1, -(-(item.duration_seconds or 0) // 60))
     price = Money(terms.price_with_surcharge_minor * units, terms.currency)
     return Line(
-        item.id,
+        id_of(item),
         price,
         Money(gross_up(price.amount_minor, fee_percent), price.currency) - price,
         price.percent(terms.royalty_share_percent),
@@ -482,17 +483,17 @@ def declare_order(
             use={k: data.get(k) for k in ("action", "purpose", "industry", "territory")},
         ) from None
     selection = select_for_use(uow, declared, now=now, denied_industries=policy.denied_industries)
-    chosen = sorted(by_ids(uow, Item, selection.item_ids), key=lambda i: i.id)
+    chosen = sorted(by_ids(uow, Item, selection.item_ids), key=id_of)
     use = use_to_dict(declared)
-    held = held_agreements(uow, org.id, use, chosen)
+    held = held_agreements(uow, id_of(org), use, chosen)
     new = [i for i in chosen if i.id not in held]
     fee_percent = policy.platform_fee_percent
     lines = _lines(uow, new, fee_percent)
     order = Order(
-        org_id=org.id,
-        created_by=actor.user_id,
+        org_id=id_of(org),
+        created_by=actor.uid,
         use=use,
-        item_ids=[i.id for i in new],
+        item_ids=[id_of(i) for i in new],
         excluded=selection.excluded,
         reasons=selection.reasons,
         quote={**quote_for(lines, fee_percent), "held": held_out(held)},
@@ -503,7 +504,7 @@ def declare_order(
         request_approvals(
             uow,
             actor,
-            org_id=org.id,
+            org_id=id_of(org),
             org_name=org.legal_name,
             order_id=order.id,
             use=use,
@@ -584,7 +585,7 @@ def purchase_order(
     # Items bought since the quote (another order for the same use) are held now.
     held = {
         **{h["item_id"]: h for h in order.quote.get("held", [])},
-        **{h["item_id"]: h for h in held_out(held_agreements(uow, org.id, order.use, still))},
+        **{h["item_id"]: h for h in held_out(held_agreements(uow, id_of(org), order.use, still))},
     }
     still = [i for i in still if i.id not in held]
     if not still:
@@ -600,20 +601,22 @@ def purchase_order(
             )
         )
         raise refuse(uow, actor, AuditTag.ORDER_REFUSE, "order", order.id, why)
-    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in still})}
+    offers = {id_of(o): o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in still})}
     agreements: list[AgreementRow] = []
     lines: list[Line] = []
     use_summary = _use_summary(order.use)
     for item in still:
-        terms = offers[item.licence_id].terms()
+        offer_id = item.licence_id
+        assert offer_id is not None  # only licensed items are ever selected
+        terms = offers[offer_id].terms()
         line = price_line(item, terms, fee_percent)
         lines.append(line)
         agreement = AgreementRow(
-            order_id=order.id,
-            org_id=org.id,
-            item_id=item.id,
+            order_id=id_of(order),
+            org_id=id_of(org),
+            item_id=id_of(item),
             contributor_id=item.owner_id,
-            offer_id=item.licence_id,
+            offer_id=offer_id,
             consent_id=item.consent_id,
             licence=terms.to_dict(),
             use=order.use,
@@ -688,9 +691,9 @@ def _still_allowed(
         until=ends,
         among=order.item_ids,
         denied_industries=denied_industries,
-        replica_approved=approved_for(uow, org.id, order.use),
+        replica_approved=approved_for(uow, id_of(org), order.use),
     )
-    return sorted(by_ids(uow, Item, still.item_ids), key=lambda i: i.id)
+    return sorted(by_ids(uow, Item, still.item_ids), key=id_of)
 
 
 def _record_sale(
@@ -832,7 +835,8 @@ def _catalogue_use(
     use = parse_declared_use(data, org, now=moment, require_model=False).use
     left = [k for k in FACET_REASONS if k not in chosen]
     # An empty stand-in implies no use, so only the chosen facets imply any.
-    use = replace(use, **dict.fromkeys(left, ""))
+    blanks: dict[str, Any] = dict.fromkeys(left, "")
+    use = replace(use, **blanks)
     return use, frozenset().union(*(FACET_REASONS[k] for k in left))
 
 

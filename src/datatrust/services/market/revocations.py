@@ -33,6 +33,7 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.errors import InvalidInput
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
 from datatrust.domain.notifications import NoticeKind
@@ -113,7 +114,7 @@ def notify_holders_of(
     moment = as_utc(at or utcnow())
     made = []
     by_org: dict[int, SnapshotItem] = {}
-    for held in holdings(uow, item.id):
+    for held in holdings(uow, id_of(item)):
         by_org.setdefault(held.org_id, held)
     for org_id, held in sorted(by_org.items()):
         if uow.one(Revocation, org_id=org_id, item_id=item.id) is not None:
@@ -121,7 +122,7 @@ def notify_holders_of(
         days = _deadline_days(uow, held.agreement_id)
         notice = Revocation(
             org_id=org_id,
-            item_id=item.id,
+            item_id=id_of(item),
             content_sha256=held.content_sha256,
             reason=reason,
             noticed_at=moment,
@@ -139,7 +140,7 @@ def notify_holders_of(
             notice_id=notice.id,
             reason=reason,
             content_sha256=held.content_sha256,
-            content_hashes=held_hashes(uow, org_id).get(item.id, [held.content_sha256]),
+            content_hashes=held_hashes(uow, org_id).get(id_of(item), [held.content_sha256]),
             deletion_deadline=notice.deadline.isoformat(),
         )
         notify_members(
@@ -151,7 +152,7 @@ def notify_holders_of(
             key=f"{CHECK_DEADLINES_JOB}:notice:{notice.id}",
             delay_seconds=int((notice.deadline - utcnow()).total_seconds()) + 1,
         )
-        webhooks.queue_push(uow, org_id, notice.id)
+        webhooks.queue_push(uow, org_id, id_of(notice))
         made.append(notice)
     return made
 
@@ -166,7 +167,7 @@ def notify_holders(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) ->
 
 def _notify_holders(uow: UnitOfWork, item: Item) -> Iterable[str]:
     notify_holders_of(uow, item, "withdrawn" if item.status is ItemStatus.WITHDRAWN else "expired")
-    return [f"org:{h.org_id}" for h in holdings(uow, item.id)]
+    return [f"org:{h.org_id}" for h in holdings(uow, id_of(item))]
 
 
 # --- the buyer's side --------------------------------------------------------------------
@@ -189,7 +190,7 @@ def feed_claims(
     item as (kept for readers of the older format), ``content_hashes`` every one, each of
     which must be deleted."""
     notices = uow.all(Revocation, org_id=org.id, order_by="seq")
-    held = held_hashes(uow, org.id)
+    held = held_hashes(uow, id_of(org))
     return {
         "type": FEED_TYPE,
         "iss": base_url,
@@ -308,7 +309,7 @@ def _notices_for(
     only some of a notice's hashes: the copies left out would be attested unseen."""
     if not isinstance(hashes, list) or not hashes or not all(isinstance(h, str) for h in hashes):
         raise InvalidInput("name the content hashes", problems=["content_sha256: a list of hashes"])
-    held = held_hashes(uow, org.id)
+    held = held_hashes(uow, id_of(org))
     notices = {h: n for n in uow.all(Revocation, org_id=org.id) for h in notice_hashes(n, held)}
     received = {r.content_sha256 for r in uow.all(SnapshotItem, org_id=org.id)}
     never = sorted(h for h in set(hashes) if h not in received)
@@ -387,7 +388,7 @@ def held_copies(uow: UnitOfWork, org_id: int, item_ids: set[int]) -> list[HeldCo
     """Every ready snapshot of ``org_id`` holding one of ``item_ids`` that the buyer
     downloaded (any of its files: ``snapshot:download`` in the audit log), by id."""
     rows = [r for r in uow.all(SnapshotItem, org_id=org_id) if r.item_id in item_ids]
-    snaps = {s.id: s for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows})}
+    snaps = {id_of(s): s for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows})}
     downloaded = {
         int(e.subject_id)
         for e in uow.audit.about("snapshot", [str(i) for i in sorted(snaps)])
@@ -441,12 +442,12 @@ def deletion_choices(uow: UnitOfWork, actor: Actor) -> dict[str, dict[str, Any]]
     org = approved_org(uow, actor, Permission.DELETION_ATTEST, allow_suspended=True)
     out = {}
     for n in uow.all(Revocation, org_id=org.id, order_by="seq"):
-        terms = _model_terms(uow, org.id, {n.item_id})
+        terms = _model_terms(uow, id_of(org), {n.item_id})
         allowed = frozenset.intersection(
             *(ALLOWED_MODEL_ACTIONS.get(t, frozenset()) for t in terms)
         )
         out[n.content_sha256] = {
-            "held": held_copies(uow, org.id, {n.item_id}),
+            "held": held_copies(uow, id_of(org), {n.item_id}),
             "models": [a for a in MODEL_ACTIONS if a in allowed],
         }
     return out
@@ -504,7 +505,7 @@ def attest_deletion(
     notices = _notices_for(uow, actor, org, hashes, AuditTag.DELETION_REFUSE, every_copy=True)
     item_ids = {n.item_id for n in notices}
     named = sorted({int(s) for s in snapshots or []})
-    held = held_copies(uow, org.id, item_ids)
+    held = held_copies(uow, id_of(org), item_ids)
     own = {s.id: s for s in uow.all(Snapshot, org_id=org.id)}
     problems = [
         f"snapshots: {s} is not a snapshot of your organisation" for s in named if s not in own
@@ -515,7 +516,7 @@ def attest_deletion(
         for c in held
         if c.snapshot_id not in named
     ]
-    terms, allowed = _allowed_models(uow, org.id, item_ids)
+    terms, allowed = _allowed_models(uow, id_of(org), item_ids)
     if models not in allowed:
         problems.append(
             f"models: {models} is not what the licence allows when it ends ("
@@ -533,7 +534,7 @@ def attest_deletion(
             left_out_snapshots=[c.snapshot_id for c in held if c.snapshot_id not in named],
             models=models,
         )
-    hashes_held = held_hashes(uow, org.id)
+    hashes_held = held_hashes(uow, id_of(org))
     claims = {
         "type": STATEMENT_TYPE,
         "iss": base_url,

@@ -21,6 +21,7 @@ from datatrust.domain.accounts import Organisation
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.orders import Order
 from datatrust.domain.permissions import Actor, Permission
@@ -122,10 +123,10 @@ def request_sample(
     for position, (item, body, content_type) in enumerate(shown, start=1):
         uow.add(
             EvaluationSample(
-                org_id=org.id,
-                item_id=item.id,
-                order_id=order.id,
-                requested_by=actor.user_id,
+                org_id=id_of(org),
+                item_id=id_of(item),
+                order_id=id_of(order),
+                requested_by=actor.uid,
                 created_at=moment,
             )
         )

@@ -30,7 +30,7 @@ import json
 import re
 import secrets
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +40,7 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.licence import evaluate
@@ -259,7 +260,7 @@ def build_snapshot(
             keep.append(agreement)
     if not keep:
         raise Conflict("nothing in this order may be delivered any more", {"dropped": dropped})
-    previous = _latest(uow, order.id)
+    previous = _latest(uow, id_of(order))
     ids = [a.item_id for a in keep]
     before = set(previous.item_ids) if previous else set()
     version = writer.next_version(
@@ -270,9 +271,9 @@ def build_snapshot(
     shard_items = max(1, shard_items)
     chunks = [keep[i : i + shard_items] for i in range(0, len(keep), shard_items)]
     snapshot = Snapshot(
-        org_id=org.id,
-        order_id=order.id,
-        created_by=actor.user_id,
+        org_id=id_of(org),
+        order_id=id_of(order),
+        created_by=actor.uid,
         version=version,
         item_ids=ids,
         dropped=dropped,
@@ -289,7 +290,10 @@ def build_snapshot(
         name = f"shard-{tag}-{index:05d}.tar"
         uow.add(
             SnapshotShard(
-                snapshot_id=snapshot.id, index=index, name=name, item_ids=[a.item_id for a in chunk]
+                snapshot_id=id_of(snapshot),
+                index=index,
+                name=name,
+                item_ids=[a.item_id for a in chunk],
             )
         )
         for agreement in chunk:
@@ -298,12 +302,12 @@ def build_snapshot(
             terms = agreement.terms()
             uow.add(
                 SnapshotItem(
-                    snapshot_id=snapshot.id,
-                    org_id=org.id,
-                    item_id=item.id,
-                    agreement_id=agreement.id,
+                    snapshot_id=id_of(snapshot),
+                    org_id=id_of(org),
+                    item_id=id_of(item),
+                    agreement_id=id_of(agreement),
                     shard_index=index,
-                    key=writer.record_key(item.id),
+                    key=writer.record_key(id_of(item)),
                     content_sha256=item.deidentified_sha256 or item.original_sha256,
                     licence_id=f"{terms.id}/v{terms.version}",
                     consent_record_id=consent.record_id if consent else "",
@@ -493,7 +497,7 @@ def _describe(uow: UnitOfWork, snapshot: Snapshot, ctx: JobContext) -> _Describe
     planned = uow.all(SnapshotItem, snapshot_id=snapshot.id, order_by="item_id")
     items = {i.id: i for i in by_ids(uow, Item, [p.item_id for p in planned])}
     shard_names = {s.index: s.name for s in shards}
-    rows = []
+    rows: list[Mapping[str, Any]] = []
     for p in planned:
         item = items[p.item_id]
         rows.append(
@@ -680,7 +684,7 @@ def download_links(
     return {
         "expires": expires,
         "files": {
-            name: {**meta, "url": signed_url(secret, snapshot.id, name, expires)}
+            name: {**meta, "url": signed_url(secret, id_of(snapshot), name, expires)}
             for name, meta in sorted(snapshot.files.items())
         },
     }
@@ -763,7 +767,7 @@ def open_download(
         storage.store,
         storage.cipher,
         snapshot.wrapped_key,
-        object_key(snapshot.id, name),
+        object_key(id_of(snapshot), name),
         snapshot.files[name]["sha256"],
     )
 

@@ -35,6 +35,7 @@ from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import InvalidInput, NotFound
+from datatrust.domain.ids import id_of
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.domain.webhooks import Webhook, WebhookDelivery
 from datatrust.services.accounts.accounts import actor_label
@@ -173,11 +174,11 @@ def register_webhook(
             uow, actor, AuditTag.WEBHOOK_REFUSE, "org", org.id, problem, url=str(url)[:300]
         )
     url = url.strip()
-    old = active_webhook(uow, org.id)
+    old = active_webhook(uow, id_of(org))
     if old is not None:
         old.removed_at = moment
         uow.flush()
-    hook = Webhook(org_id=org.id, url=url, created_by=actor.user_id or 0, created_at=moment)
+    hook = Webhook(org_id=id_of(org), url=url, created_by=actor.user_id or 0, created_at=moment)
     uow.add(hook)
     uow.flush()
     uow.record(
@@ -196,7 +197,7 @@ def register_webhook(
 def remove_webhook(uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> None:
     """Stop pushing to the caller organisation (polling the feed goes on)."""
     org = approved_org(uow, actor, Permission.WEBHOOK_MANAGE, allow_suspended=True)
-    hook = active_webhook(uow, org.id)
+    hook = active_webhook(uow, id_of(org))
     if hook is None:
         raise NotFound("your organisation has no webhook")
     hook.removed_at = as_utc(now or utcnow())
@@ -207,7 +208,7 @@ def remove_webhook(uow: UnitOfWork, actor: Actor, now: datetime | None = None) -
 def webhook_status(uow: UnitOfWork, actor: Actor, limit: int = 100) -> dict[str, Any]:
     """The caller organisation's webhook and its delivery log, newest attempt first."""
     org = approved_org(uow, actor, Permission.WEBHOOK_MANAGE, allow_suspended=True)
-    hook = active_webhook(uow, org.id)
+    hook = active_webhook(uow, id_of(org))
     deliveries = uow.all(WebhookDelivery, org_id=org.id, order_by="-id", limit=limit)
     return {
         "webhook": None
@@ -289,7 +290,7 @@ def push(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext, claims: Clai
             )
             status, error, duration = reply.status, reply.error, reply.duration_ms
         except InvalidInput as exc:  # the name now resolves somewhere it may not go
-            status, error, duration = None, "; ".join(exc.problems), 0
+            status, error, duration = None, "; ".join(map(str, exc.problems)), 0
     ok = status is not None and 200 <= status < 300
     if status is not None and not ok:
         error = f"answered HTTP {status}"

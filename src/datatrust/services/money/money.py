@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from babel.numbers import get_territory_currencies
 
@@ -61,7 +61,8 @@ from datatrust.domain.currencies import currency as currency_info
 from datatrust.domain.currencies import is_known
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
 from datatrust.domain.fx import FxRateRow, Rate, RateNotFound, approximate
-from datatrust.domain.ledger import AccountRef, InsufficientFunds, JournalEntry
+from datatrust.domain.ids import id_of
+from datatrust.domain.ledger import AccountRef, InsufficientFunds, JournalEntry, StoredEntry
 from datatrust.domain.money import Money
 from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.payout_methods import PayoutDestination
@@ -482,12 +483,14 @@ def record_sale(
     """
     key = _key(sale_key, "sale_key")
     _money(price, "price")
-    lines_in = [tuple(line) for line in items]
-    if any(len(line) != 4 for line in lines_in):
+    # Lists are taken too (JSON callers); the length is checked before the lines are typed.
+    untyped = [tuple(line) for line in items]
+    if any(len(line) != 4 for line in untyped):
         raise InvalidInput(
             "each sold item is (contributor_id, item_price, royalty_percent, item_id)",
             field="items",
         )
+    lines_in = cast(list[SaleLineIn], untyped)
     split = dl.sale(
         buyer_org_id,
         price,
@@ -818,9 +821,9 @@ def run_payout_batch(
         report.claimed = len(claims.claim(batch, me, provider.name, lease(), limit))
     with uow_factory() as uow, _one_transaction(uow):
         held = [
-            PayoutInstruction(f"payout:{p.id}", p.id, p.user_id, p.amount, destinations(uow, p))
+            PayoutInstruction(f"payout:{p.id}", id_of(p), p.user_id, p.amount, destinations(uow, p))
             if destinations is not None
-            else PayoutInstruction(f"payout:{p.id}", p.id, p.user_id, p.amount)
+            else PayoutInstruction(f"payout:{p.id}", id_of(p), p.user_id, p.amount)
             for p in uow.all(
                 Payout, order_by="id", state=PayoutState.SENDING, batch_id=report.batch_id
             )
@@ -1150,10 +1153,10 @@ def contributor_statement(
     lines = []
     payables = [a for a in accounts if a.kind is dl.AccountKind.CONTRIBUTOR_PAYABLE]
     for entry in reversed(ledger.entries_touching(payables)):
-        currency = _entry_currency(entry, payables)
-        if currency is None:
+        paid_in = _entry_currency(entry, payables)
+        if paid_in is None:
             continue
-        amount = entry.amount_for(AccountRef.contributor_payable(user_id, currency))
+        amount = entry.amount_for(AccountRef.contributor_payable(user_id, paid_in))
         if amount.is_zero:
             continue
         lines.append(
@@ -1169,7 +1172,7 @@ def contributor_statement(
     return {"user_id": user_id, "balances": balances, "lines": lines}
 
 
-def _entry_currency(entry: Any, accounts: list[AccountRef]) -> str | None:
+def _entry_currency(entry: StoredEntry, accounts: list[AccountRef]) -> str | None:
     for posting in entry.postings:
         if posting.account in accounts:
             return posting.account.currency

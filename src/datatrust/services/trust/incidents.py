@@ -22,6 +22,7 @@ from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.ids import id_of
 from datatrust.domain.incidents import (
     LANGUAGES,
     Incident,
@@ -108,7 +109,7 @@ def open_incident(
             [str(t) for t in ACCESS_TAGS],
         )
         touched = [i for i in _items(uow, ids) if not kinds or i.kind.value in kinds]
-    item_ids_touched = [i.id for i in touched]
+    item_ids_touched = [id_of(i) for i in touched]
     owners = sorted({i.owner_id for i in touched})
     live = {u.id for u in _by_ids(uow, User, owners) if u.erased_at is None}
     orgs = sorted({s.org_id for i in item_ids_touched for s in uow.all(SnapshotItem, item_id=i)})

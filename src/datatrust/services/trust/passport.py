@@ -15,6 +15,7 @@ from typing import Any
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.snapshots import Revocation, SnapshotItem
@@ -113,7 +114,7 @@ def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]
     return {
         "item_id": item.id,
         "status": item.status.value,
-        "buyers": buyers_told(uow, item.id),
+        "buyers": buyers_told(uow, id_of(item)),
         "events": [
             {
                 "seq": e.seq,
