@@ -1,0 +1,296 @@
+"""The unit-of-work contract, run against the SQL unit of work (on the test database) and
+the in-memory one (``adapters.memory``) alike, so service tests written on either mean the
+same thing: generic access, transactions, the audit chain, the outbox, and each
+repository of ``services.repositories``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from datatrust.adapters.memory import MemoryStore
+from datatrust.domain.accounts import SignInAttempt, User
+from datatrust.domain.audit import AuditTag, verify_chain
+from datatrust.domain.errors import Conflict
+from datatrust.domain.ids import id_of
+from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
+from datatrust.domain.jobs import JobState, OutboxJob
+from datatrust.domain.ledger import AccountRef, InsufficientFunds, deposit, fund_escrow
+from datatrust.domain.money import Money
+from datatrust.domain.payouts import Payout, PayoutState
+from datatrust.domain.permissions import Role
+from datatrust.services.ports import UnitOfWork
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+Factory = Callable[[], UnitOfWork]
+
+
+@pytest.fixture(params=["sql", "memory"])
+def make_uow(request: pytest.FixtureRequest) -> Factory:
+    if request.param == "sql":
+        return request.getfixturevalue("services").uow  # type: ignore[no-any-return]
+    return MemoryStore()
+
+
+def _user(uow: UnitOfWork, name: str) -> User:
+    user = User(email=f"{name}@example.org", password_hash="x", role=Role.CONTRIBUTOR)
+    uow.add(user)
+    uow.flush()
+    return user
+
+
+def _item(uow: UnitOfWork, owner: User, **fields: object) -> Item:
+    item = Item(
+        owner_id=id_of(owner),
+        kind=ItemKind.PHOTO,
+        filename="a.jpg",
+        content_type="image/jpeg",
+        size=1,
+        original_key="k",
+        original_sha256="0" * 64,
+    )
+    for name, value in fields.items():
+        setattr(item, name, value)
+    uow.add(item)
+    uow.flush()
+    return item
+
+
+def usd(minor: int) -> Money:
+    return Money(minor, "USD")
+
+
+# -- generic access and transactions --------------------------------------------------------
+
+
+def test_added_rows_get_ids_on_flush_and_are_found_by_equality_in_and_order(make_uow: Factory):
+    with make_uow() as uow:
+        ada, bob, cy = (_user(uow, n) for n in ("ada", "bob", "cy"))
+        assert len({ada.id, bob.id, cy.id}) == 3 and None not in {ada.id, bob.id, cy.id}
+        assert uow.get(User, ada.id) is ada
+        assert uow.one(User, email="bob@example.org") is bob
+        assert uow.one(User, email="nobody@example.org") is None
+        found = uow.all(User, email__in=["ada@example.org", "cy@example.org"], order_by="-id")
+        assert [u.email for u in found] == ["cy@example.org", "ada@example.org"]
+        assert [u.id for u in uow.all(User, order_by="id", limit=2)] == [ada.id, bob.id]
+        assert uow.count(User, role=Role.CONTRIBUTOR) == 3
+        assert uow.count(User, email__in=[]) == 0
+
+
+def test_only_committed_changes_outlive_the_unit_of_work(make_uow: Factory):
+    with make_uow() as uow:
+        kept = _user(uow, "kept")
+        uow.commit()
+        _user(uow, "dropped")  # never committed
+    with make_uow() as uow:
+        _user(uow, "rolled-back")
+        uow.rollback()
+        again = uow.get(User, kept.id)
+        assert again is not None
+        again.display_name = "Kept"
+        uow.commit()
+    with make_uow() as uow:
+        assert [u.email for u in uow.all(User)] == ["kept@example.org"]
+        found = uow.one(User, display_name="Kept")
+        assert found is not None and found.id == kept.id
+
+
+def test_deleted_rows_are_gone_after_commit(make_uow: Factory):
+    with make_uow() as uow:
+        user = _user(uow, "gone")
+        uow.commit()
+        uow.delete(user)
+        uow.commit()
+    with make_uow() as uow:
+        assert uow.count(User) == 0
+
+
+def test_recorded_events_form_a_verifiable_chain_only_when_committed(make_uow: Factory):
+    with make_uow() as uow:
+        uow.record(AuditTag.ITEM_CREATE, "user:1", "item", 7, size=3)
+        uow.record(AuditTag.ITEM_CREATE, "user:1", "item", 8)
+        uow.commit()
+        uow.record(AuditTag.ITEM_CREATE, "user:1", "item", 9)  # not committed
+    with make_uow() as uow:
+        events = list(uow.audit.events())
+        head = uow.audit.head()
+        assert [e.subject_id for e in events] == ["7", "8"] and events[0].data == {"size": 3}
+        assert head.seq == 2 and head.hash == events[-1].hash
+        assert verify_chain(events, head=head).ok
+        assert uow.audit.event(2) == events[1]
+        assert [e.seq for e in uow.audit.about("item", ["8", "9"])] == [2]
+        with pytest.raises(ValueError):
+            uow.record("no-such-tag", "user:1", "item", 1)
+
+
+def test_a_job_enqueued_twice_under_one_key_is_queued_once(make_uow: Factory):
+    with make_uow() as uow:
+        uow.enqueue("test.record", {"n": 1}, key="once")
+        uow.enqueue("test.record", {"n": 2}, key="once")
+        uow.enqueue("test.record", {"n": 3})
+        uow.commit()
+    with make_uow() as uow:
+        jobs = uow.all(OutboxJob, order_by="id")
+        assert [j.payload["n"] for j in jobs] == [1, 3]
+        assert all(j.state is JobState.PENDING for j in jobs)
+
+
+# -- repositories --------------------------------------------------------------------------
+
+
+def test_the_ledger_posts_once_per_key_and_refuses_overdrafts_and_reused_keys(
+    make_uow: Factory,
+):
+    funds, escrow = AccountRef.buyer_funds(3, "USD"), AccountRef.escrow(9, "USD")
+    with make_uow() as uow:
+        ledger = uow.ledger
+        first = ledger.post(deposit(3, usd(1000), key="dep-1"))
+        assert not first.replayed and ledger.post(deposit(3, usd(1000), key="dep-1")).replayed
+        with pytest.raises(Conflict):
+            ledger.post(deposit(3, usd(5), key="dep-1"))
+        ledger.post(fund_escrow(3, 9, usd(400), key="esc-1"))
+        with pytest.raises(InsufficientFunds):
+            ledger.post(fund_escrow(3, 9, usd(700), key="esc-2"))
+        uow.commit()
+    with make_uow() as uow:
+        ledger = uow.ledger
+        assert ledger.balance(funds) == usd(600) and ledger.balance(escrow) == usd(400)
+        assert ledger.balance(AccountRef.escrow(10, "USD")) == usd(0)
+        assert [e.key for e in ledger.entries_with_key_prefix("esc-")] == ["esc-1"]
+        assert [e.key for e in ledger.entries_touching([escrow])] == ["esc-1"]
+        assert [e.key for e in ledger.all_entries()] == ["dep-1", "esc-1"]
+        assert (ledger.entry("esc-1") or first).amount_for(escrow) == usd(400)
+        assert ledger.entry("esc-2") is None
+        assert ledger.accounts_of("org:3") == [funds]
+        assert ledger.stored_balances()[escrow] == usd(400)
+        assert set(ledger.lock([escrow, funds])) == {escrow, funds}
+
+
+def test_overdue_reviews_are_found_and_claimed_only_while_undecided(make_uow: Factory):
+    with make_uow() as uow:
+        owner = _user(uow, "owner")
+        due = dict(status=ItemStatus.ACCEPTED, review_state=ReviewState.WAITING)
+        overdue = _item(uow, owner, review_due=NOW - timedelta(days=1), **due)
+        later = _item(uow, owner, review_due=NOW + timedelta(days=1), **due)
+        _item(uow, owner, review_due=NOW - timedelta(days=1), status=ItemStatus.ACCEPTED)
+        assert uow.reviews.overdue(NOW) == [overdue.id]
+        assert uow.reviews.claim_overdue(id_of(overdue), NOW)
+        assert not uow.reviews.claim_overdue(id_of(later), NOW)
+        overdue.review_state = ReviewState.ACCEPTED
+        uow.flush()
+        assert not uow.reviews.claim_overdue(id_of(overdue), NOW)
+        assert uow.reviews.overdue(NOW + timedelta(days=2)) == [later.id]
+
+
+def test_fingerprint_keys_are_replaced_and_shared_keys_find_live_items_of_the_kinds(
+    make_uow: Factory,
+):
+    with make_uow() as uow:
+        owner = _user(uow, "owner")
+        mine = _item(uow, owner, status=ItemStatus.ACCEPTED)
+        twin = _item(uow, owner, status=ItemStatus.LISTED)
+        gone = _item(uow, owner, status=ItemStatus.WITHDRAWN)
+        for item in (mine, twin, gone):
+            uow.fingerprints.replace(id_of(item), [("p", 1), ("p", 2)])
+        uow.fingerprints.replace(id_of(twin), [("p", 2), ("q", 5)])
+        live = [ItemStatus.ACCEPTED, ItemStatus.LISTED]
+        share = uow.fingerprints.items_sharing
+        assert share([("p", 2)], ["photo"], live, id_of(mine)) == [twin.id]
+        assert share([("p", 1)], ["photo"], live, id_of(mine)) == []
+        assert share([("q", 5)], ["video"], live, id_of(mine)) == []
+        assert share([("p", 1)], ["photo"], live, id_of(twin)) == [mine.id]
+
+
+def test_selection_groups_and_undeliverable_items_are_counted_from_item_columns(
+    make_uow: Factory,
+):
+    with make_uow() as uow:
+        owner = _user(uow, "owner")
+        listed = [_item(uow, owner, status=ItemStatus.LISTED) for _ in range(3)]
+        listed[0].deidentified_key = "d"
+        _item(uow, owner, status=ItemStatus.REJECTED)
+        uow.flush()
+        (group,) = uow.selection.groups(["listed", "accepted"])
+        assert (group.status, group.licence_id, group.consent_state, group.count) == (
+            "listed",
+            None,
+            None,
+            3,
+        )
+        assert uow.selection.groups(["listed"], among=[id_of(listed[1])])[0].count == 1
+        assert sorted(uow.selection.undeliverable_ids("listed")) == [
+            listed[1].id,
+            listed[2].id,
+        ]
+        assert uow.selection.selected_ids("listed", []) == []
+
+
+def test_old_sign_in_attempts_are_forgotten(make_uow: Factory):
+    with make_uow() as uow:
+        uow.add(SignInAttempt(email="a@example.org", at=NOW - timedelta(hours=2)))
+        uow.add(SignInAttempt(email="a@example.org", at=NOW))
+        uow.flush()
+        assert uow.sign_in_attempts.forget(before=NOW - timedelta(hours=1)) == 1
+        assert [a.at for a in uow.all(SignInAttempt)] == [NOW]
+
+
+def test_a_job_is_claimed_once_and_an_expired_lease_is_released(make_uow: Factory):
+    # Added as rows, not enqueued: the SQL side's test queue would run an enqueued job.
+    with make_uow() as uow:
+        uow.add(OutboxJob("test.record", {}, "j1", run_after=NOW))
+        uow.add(OutboxJob("test.record", {}, "j2", run_after=NOW + timedelta(hours=1)))
+        uow.commit()
+    with make_uow() as uow:
+        first, later = uow.all(OutboxJob, order_by="id")
+        now = NOW + timedelta(seconds=1)
+        assert uow.jobs.due_pending(now) == [first.id]
+        assert uow.jobs.claim(id_of(first), "w1", now, now + timedelta(minutes=5))
+        assert not uow.jobs.claim(id_of(first), "w2", now, now + timedelta(minutes=5))
+        assert not uow.jobs.claim(id_of(later), "w2", now, now + timedelta(minutes=5))
+        uow.commit()
+    with make_uow() as uow:
+        claimed = uow.get(OutboxJob, first.id)
+        assert claimed is not None and claimed.state is JobState.RUNNING
+        assert (claimed.claimed_by, claimed.attempts) == ("w1", 1)
+        after = now + timedelta(minutes=6)
+        assert uow.jobs.expired_leases(now) == []
+        assert uow.jobs.expired_leases(after) == [first.id]
+        assert uow.jobs.release_expired([id_of(first)], after) == 1
+        uow.commit()
+    with make_uow() as uow:
+        released = uow.get(OutboxJob, first.id)
+        assert released is not None and released.state is JobState.PENDING
+        assert released.claimed_by is None and released.lease_until is None
+
+
+def test_payout_claims_take_the_oldest_renew_release_and_are_taken_over(make_uow: Factory):
+    lease = NOW + timedelta(minutes=5)
+    with make_uow() as uow:
+        owner = _user(uow, "payee")
+        for n in range(3):
+            payout = Payout(id_of(owner), f"p{n}", amount_minor=100, currency="USD")
+            uow.add(payout)
+        uow.flush()
+        ids = [p.id for p in uow.all(Payout, order_by="id")]
+        claims = uow.payouts
+        assert claims.claim("b1", "proc-1", "fake", lease, 2) == ids[:2]
+        assert claims.claim("b2", "proc-2", "fake", lease, 5) == ids[2:]
+        assert claims.claimers() == ["proc-1", "proc-2"]
+        assert claims.renew("b1", lease + timedelta(minutes=1), [ids[0]]) == {ids[0]}
+        assert claims.renew("b1", lease) == set(ids[:2])
+        assert claims.release("b2") == 1
+        assert claims.claimers() == ["proc-1"]
+        assert claims.take_over("b3", "proc-3", "fake", NOW, lease, gone=[]) == ids[2:]
+        taken = claims.take_over("b4", "proc-4", "fake", NOW, lease, gone=["proc-1"])
+        assert taken == ids[:2]
+        uow.commit()
+    # Claims are conditional updates: the rows are read afresh to see them.
+    with make_uow() as uow:
+        held = uow.all(Payout, order_by="id")
+        assert [(p.batch_id, p.state) for p in held] == [
+            ("b4", PayoutState.SENDING),
+            ("b4", PayoutState.SENDING),
+            ("b3", PayoutState.SENDING),
+        ]
