@@ -21,11 +21,12 @@ from datatrust.domain.accounts import (
     User,
     WebSession,
 )
-from datatrust.domain.audit import AuditTag
+from datatrust.domain.audit import AuditEvent, AuditTag
 from datatrust.domain.campaigns import ReviewVote
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentRecord, LicenceOffer
+from datatrust.domain.consent import ConsentRecord, ConsentState, LicenceOffer
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import ERASED_FILENAME, Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
@@ -37,7 +38,7 @@ from datatrust.services.accounts.mail import SEND_JOB
 from datatrust.services.contributions.items import readable
 from datatrust.services.contributions.uploads import Staging
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.licensing.consent import ConsentState, apply_withdrawal, list_my_consents
+from datatrust.services.licensing.consent import ConsentView, apply_withdrawal, list_my_consents
 from datatrust.services.licensing.standards import Publication
 from datatrust.services.market.revocations import holdings
 from datatrust.services.ports import ObjectStore, Shredder, Signer, UnitOfWork
@@ -286,8 +287,12 @@ def _export_files(
 
 
 def _audit_about(
-    uow: UnitOfWork, user: User, items: list[Item], offers: list[LicenceOffer], consents: list
-) -> list:
+    uow: UnitOfWork,
+    user: User,
+    items: list[Item],
+    offers: list[LicenceOffer],
+    consents: list[ConsentView],
+) -> list[AuditEvent]:
     audit = uow.audit
     found = {}
     for subject_type, ids in (
@@ -360,7 +365,7 @@ def erase_me(
         row = rows.get(item.consent_id) if item.consent_id else None
         withdrawn += row is not None
         objects |= _erase_item(uow, signer, who, item, row, now, publication)
-    storage.destroy_key(uow, user.id)
+    storage.destroy_key(uow, id_of(user))
     uow.record(AuditTag.KEY_DESTROY, who, "user", user.id, reason="account erased")
 
     for token in uow.all(ApiToken, user_id=user.id):
@@ -434,7 +439,7 @@ def _erase_item(
     item.fingerprints = None
     item.original_sha256 = ""
     item.updated_at = now
-    uow.fingerprints.replace(item.id, [])
+    uow.fingerprints.replace(id_of(item), [])
     return objects
 
 
@@ -532,8 +537,9 @@ def _purge(
     files. Idempotent; False if the database could not be shredded yet."""
     for key in payload.get("objects", []):
         store.delete(key)
-    for upload_id in payload.get("uploads", []) if staging is not None else []:
-        staging.remove(upload_id)
+    if staging is not None:
+        for upload_id in payload.get("uploads", []):
+            staging.remove(upload_id)
     return shredder.purge() if shredder is not None else True
 
 
