@@ -17,15 +17,14 @@ from datatrust.adapters.db.engine import make_engine
 from datatrust.adapters.db.shred import NullShredder
 from datatrust.bootstrap import Services, build
 from datatrust.config import Settings
-from datatrust.domain.permissions import Role
 from support import (
     TEST_DB,
     TEST_QUEUE,
     FreshDatabase,
     Persona,
     drain_after_dispatch,
-    make_persona,
     make_settings,
+    personas,
     postgres_reachable,
     redis_reachable,
     require_service,
@@ -86,15 +85,8 @@ def services(settings: Settings, migrated_engine: Engine) -> Iterator[Services]:
 
 @pytest.fixture
 def people(services: Services) -> dict[str, Persona]:
-    """The five personas of the authorisation rules: the owner of the objects under test,
-    another contributor, a buyer, an operator (plus anonymous, who has no persona)."""
-    operator = make_persona(services, "operator", Role.OPERATOR)
-    return {
-        "owner": make_persona(services, "owner", Role.CONTRIBUTOR),
-        "other": make_persona(services, "other", Role.CONTRIBUTOR),
-        "buyer": make_persona(services, "buyer", Role.BUYER, org=True, approve_with=operator.actor),
-        "operator": operator,
-    }
+    """The personas of the authorisation rules (``support.personas``)."""
+    return personas(services)
 
 
 @pytest.fixture

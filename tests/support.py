@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from datatrust.adapters.db.engine import make_engine
+from datatrust.adapters.memory import MemoryStore, MemoryUnitOfWork
+from datatrust.adapters.passwords import Argon2Hasher
 from datatrust.bootstrap import Services
 from datatrust.config import Settings
 from datatrust.domain.campaigns import Campaign, PayBasis
@@ -128,8 +130,43 @@ class Persona:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+def _cheap_hasher() -> Argon2Hasher:
+    return Argon2Hasher(time_cost=1, memory_cost=1024)  # as make_settings configures
+
+
+@dataclass
+class MemoryServices:
+    """What service tests use of ``Services`` (``uow()``, ``hasher``) over the in-memory unit
+    of work: no database, so a test's set-up and its transactions cost microseconds."""
+
+    store: MemoryStore = field(default_factory=MemoryStore)
+    hasher: Argon2Hasher = field(
+        default_factory=lambda: Argon2Hasher(time_cost=1, memory_cost=1024)
+    )
+
+    def uow(self, *, read_only: bool = False) -> MemoryUnitOfWork:
+        return self.store.uow(read_only=read_only)
+
+
+def personas(svc: Services | MemoryServices) -> dict[str, Persona]:
+    """The five personas of the authorisation rules: the owner of the objects under test,
+    another contributor, a buyer, an operator (plus anonymous, who has no persona)."""
+    operator = make_persona(svc, "operator", Role.OPERATOR)
+    return {
+        "owner": make_persona(svc, "owner", Role.CONTRIBUTOR),
+        "other": make_persona(svc, "other", Role.CONTRIBUTOR),
+        "buyer": make_persona(svc, "buyer", Role.BUYER, org=True, approve_with=operator.actor),
+        "operator": operator,
+    }
+
+
 def make_persona(
-    svc: Services, name: str, role: Role, *, org: bool = False, approve_with: Actor | None = None
+    svc: Services | MemoryServices,
+    name: str,
+    role: Role,
+    *,
+    org: bool = False,
+    approve_with: Actor | None = None,
 ) -> Persona:
     email = f"{name}-{uuid.uuid4().hex[:6]}@example.org"
     with svc.uow() as uow:
@@ -266,7 +303,9 @@ def sign_up_api(
     return client.post("/api/auth/sign-up/confirm", json={"token": sign_up_token(services, email)})
 
 
-def stored_campaign(services: Services, buyer: Actor, **fields: object) -> Campaign:
+def stored_campaign(
+    services: Services | MemoryServices, buyer: Actor, **fields: object
+) -> Campaign:
     """A draft per-item photo campaign of the buyer's organisation, USD 15.00 an item for
     four items unless ``fields`` say otherwise, committed."""
     terms: dict[str, object] = {

@@ -28,7 +28,7 @@ from datatrust.domain.audit import (
     AuditEvent,
     AuditTag,
     ChainHead,
-    event_hash,
+    append_to_chain,
     record_fields,
 )
 from datatrust.domain.clock import utcnow
@@ -203,16 +203,9 @@ class MemoryUnitOfWork:
 
     def _append_audit_events(self) -> None:
         events, self._audit = self._audit, []
-        head = self._s.head
-        seq, prev, at = head.seq, head.hash, self._store.now()
-        for fields in events:
-            seq += 1
-            digest = event_hash(prev, seq, at, fields)
-            self._table(AuditEvent)[seq] = AuditEvent(
-                seq=seq, at=at, prev_hash=prev, hash=digest, **fields
-            )
-            prev = digest
-        self._s.head = ChainHead(seq, prev)
+        for event in append_to_chain(self._s.head, self._store.now(), events):
+            self._table(AuditEvent)[event.seq] = event
+            self._s.head = ChainHead(event.seq, event.hash)
 
     def enqueue(
         self, job: str, payload: dict[str, Any], *, key: str | None = None, delay_seconds: int = 0

@@ -188,6 +188,21 @@ class ChainHead:
     hash: str
 
 
+def append_to_chain(
+    head: ChainHead, at: datetime, records: Sequence[dict[str, Any]]
+) -> list[AuditEvent]:
+    """The events that append ``records`` (each from ``record_fields``) after ``head``,
+    numbered on from its ``seq`` and each hash binding its predecessor's."""
+    events: list[AuditEvent] = []
+    seq, prev = head.seq, head.hash
+    for fields in records:
+        seq += 1
+        digest = event_hash(prev, seq, at, fields)
+        events.append(AuditEvent(seq=seq, at=at, prev_hash=prev, hash=digest, **fields))
+        prev = digest
+    return events
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A signed statement "at ``at`` the log held ``count`` events, the last hashing to

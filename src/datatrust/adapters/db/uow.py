@@ -25,7 +25,7 @@ from datatrust.adapters.db.repositories import (
     SqlSignInAttempts,
 )
 from datatrust.adapters.db.tables.audit import audit_head
-from datatrust.domain.audit import AuditEvent, AuditTag, event_hash, record_fields
+from datatrust.domain.audit import AuditTag, ChainHead, append_to_chain, record_fields
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, JobQueue
@@ -276,16 +276,13 @@ class SqlUnitOfWork:
             .values(seq=audit_head.c.seq + len(events))
             .returning(audit_head.c.seq, audit_head.c.hash)
         ).one()
-        seq = head.seq - len(events)
-        prev = head.hash
-        at = self._now()
-        for fields in events:
-            seq += 1
-            digest = event_hash(prev, seq, at, fields)
-            session.add(AuditEvent(seq=seq, at=at, prev_hash=prev, hash=digest, **fields))
-            prev = digest
+        appended = append_to_chain(
+            ChainHead(head.seq - len(events), head.hash), self._now(), events
+        )
+        session.add_all(appended)
         session.flush()
-        session.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=prev))
+        last = appended[-1].hash
+        session.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=last))
 
     def enqueue(
         self, job: str, payload: dict[str, Any], *, key: str | None = None, delay_seconds: int = 0
