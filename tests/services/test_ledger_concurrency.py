@@ -217,7 +217,7 @@ def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases
             "TMP": str(tmp_path),
             "TESTS_DIR": str(Path(__file__).parents[1]),
         }
-        killed = subprocess.run([sys.executable, "-c", KILLER], env=env, timeout=120)
+        killed = subprocess.run([sys.executable, "-c", KILLER], env=env, timeout=300)
         assert killed.returncode == -9  # really died by SIGKILL
         with svc.uow() as uow:
             states = sorted(p.state.value for p in uow.all(Payout))
@@ -523,7 +523,7 @@ def test_a_payout_file_writer_killed_at_the_write_leaves_each_payout_once_after_
         "OUT": str(out),
         "KILL": kill,
     }
-    killed = subprocess.run([sys.executable, "-c", KILL_AT_CSV_WRITE], env=env, timeout=120)
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_CSV_WRITE], env=env, timeout=300)
     assert killed.returncode == -9  # really died by SIGKILL
     (csv_file,) = out.glob("payouts-*.csv")
     written = csv_file.read_bytes()
