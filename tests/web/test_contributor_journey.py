@@ -256,3 +256,25 @@ def test_the_export_holds_the_persons_own_media_decrypted_streamed(
         actor = actor_for(uow, uow.get(User, owner))
         pieces = list(rights.export_with_media(uow, services.storage, actor))
     assert len(pieces) > 3 and b"".join(pieces)[:2] == b"PK"
+
+
+def test_the_operators_review_queue_is_paged_keeping_its_campaign(
+    contributor,  # noqa: F811
+    people,
+    monkeypatch,
+):
+    from datatrust.services import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 1)
+    campaign = open_campaign(contributor, people["operator"], review_mode="operator")
+    first = upload_to(contributor, campaign["id"], "One").rsplit("/", 1)[1]
+    second = upload_to(contributor, campaign["id"], "Two", seed=6).rsplit("/", 1)[1]
+    operator = people["operator"].headers
+    queue = f"/operator/review?campaign={campaign['id']}"
+    page_one = contributor.get(f"{queue}&lang=en", headers=operator)
+    assert page_one.status_code == 200, page_one.text
+    assert f'id="item-{first}"' in page_one.text and f'id="item-{second}"' not in page_one.text
+    assert "Page 1 of 2" in page_one.text
+    assert f'href="/operator/review?campaign={campaign["id"]}&amp;n=2" rel="next"' in page_one.text
+    page_two = contributor.get(f"{queue}&n=2", headers=operator)
+    assert f'id="item-{second}"' in page_two.text and f'id="item-{first}"' not in page_two.text

@@ -22,8 +22,10 @@ class Paged(Generic[T]):
     total: int
 
 
-def paged(rows: Sequence[T], page: int, size: int = PAGE_SIZE) -> Paged[T]:
-    """Page ``page`` of ``rows`` (past the last, the last; before the first, the first)."""
+def paged(rows: Sequence[T], page: int, size: int | None = None) -> Paged[T]:
+    """Page ``page`` of ``rows``, ``size`` (``PAGE_SIZE``) a page (past the last, the
+    last; before the first, the first)."""
+    size = size or PAGE_SIZE
     pages = max(1, -(-len(rows) // size))
     page = min(max(1, page), pages)
     return Paged(list(rows[(page - 1) * size : page * size]), page, pages, len(rows))

@@ -432,3 +432,16 @@ def review_vote(
             raise
         return {int(item_id): {"fields": field_errors(page, exc, "note"), "note": note}}
     return None
+
+
+def list_filters(page: Page, *names: str) -> dict[str, str]:
+    """The search words and filters a long list was asked for (``q`` and ``names``),
+    each cut to 100 characters; pagers and filter forms keep them in their links."""
+    asked = page.request.query_params
+    return {name: asked.get(name, "").strip()[:100] for name in ("q", *names)}
+
+
+def page_number(page: Page) -> int:
+    """The page of a long list asked for (``?n=``, from 1)."""
+    n = page.request.query_params.get("n", "1")
+    return int(n) if n.isdigit() and len(n) < 7 else 1

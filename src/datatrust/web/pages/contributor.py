@@ -28,6 +28,7 @@ from datatrust.domain.permissions import Permission
 from datatrust.services.campaigns import campaigns
 from datatrust.services.contributions import ingest, items, missed, upload_limits
 from datatrust.services.licensing import consent, licences, replica_approvals
+from datatrust.services.listing import paged
 from datatrust.services.market import rights
 from datatrust.services.money import money, payouts
 from datatrust.services.ports import UnitOfWork
@@ -40,6 +41,8 @@ from datatrust.web.pages.common import (
     Page,
     field_errors,
     form_page_requires,
+    list_filters,
+    page_number,
     page_requires,
     page_router,
     render,
@@ -287,18 +290,6 @@ def task_licence(page: Page, campaign: Any, fee_percent: int) -> list[tuple[str,
     risks flagged, the money as a sale of it would be charged."""
     terms = licences.task_licence(campaign, page._)
     return licences.explain_terms(terms, page.lang, fee_percent)
-
-
-def list_filters(page: Page, *names: str) -> dict[str, str]:
-    """The search words and filters a long list was asked for (``q`` and ``names``),
-    each cut to 100 characters; pagers and filter forms keep them in their links."""
-    asked = page.request.query_params
-    return {name: asked.get(name, "").strip()[:100] for name in ("q", *names)}
-
-
-def page_number(page: Page) -> int:
-    n = page.request.query_params.get("n", "1")
-    return int(n) if n.isdigit() and len(n) < 7 else 1
 
 
 @router.get("/tasks")
@@ -849,8 +840,18 @@ def remove_payout_method(
 def _peer_review_page(
     page: Page, unit: UnitOfWork, status: int = 200, errors: Any = None
 ) -> HTMLResponse:
-    queue = campaigns.peer_review_queue(unit, page.actor)
-    return render(page, "review.html", status, queue=queue, peer=True, errors=errors or {})
+    found = paged(campaigns.peer_review_queue(unit, page.actor), page_number(page))
+    return render(
+        page,
+        "review.html",
+        status,
+        queue=found.rows,
+        found=found,
+        pager_path="/review",
+        pager_filters={},
+        peer=True,
+        errors=errors or {},
+    )
 
 
 @router.get("/review")

@@ -15,6 +15,7 @@ from datatrust.domain.items import ItemKind
 from datatrust.domain.permissions import Permission
 from datatrust.services.accounts import accounts
 from datatrust.services.campaigns import campaigns
+from datatrust.services.listing import paged
 from datatrust.services.money import money
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.trust import incidents
@@ -23,6 +24,7 @@ from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
     field_errors,
+    page_number,
     page_requires,
     page_router,
     render,
@@ -83,7 +85,18 @@ def _review_page(
 ) -> HTMLResponse:
     campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
     queue = [(campaign, e) for e in campaigns.review_queue(unit, page.actor, campaign_id)]
-    return render(page, "review.html", status, queue=queue, peer=False, errors=errors or {})
+    found = paged(queue, page_number(page))
+    return render(
+        page,
+        "review.html",
+        status,
+        queue=found.rows,
+        found=found,
+        pager_path="/operator/review",
+        pager_filters={"campaign": str(campaign_id)},
+        peer=False,
+        errors=errors or {},
+    )
 
 
 @router.get("/operator/review")
