@@ -171,6 +171,26 @@ def format_param(value: Any, lang: str) -> str:
     return str(value)
 
 
+# Parameters whose values are words of the platform's vocabulary, shown in the reader's
+# language through the ``messages`` catalogue (the pages' own labels).
+KIND_WORDS = {
+    "photo": "Photo",
+    "video": "Video",
+    "voice": "Voice recording",
+    "ambient": "Sound of a place",
+    "call": "Phone call",
+    "chat": "Chat export",
+}
+VOCABULARY: dict[str, Mapping[str, str]] = {"kind": KIND_WORDS, "given_kind": KIND_WORDS}
+
+
+def _param(name: str, value: Any, lang: str) -> str:
+    words = VOCABULARY.get(name)
+    if words is not None and isinstance(value, str) and value in words:
+        return translator(lang).gettext(words[value])
+    return format_param(value, lang)
+
+
 def render_problem(problem: Problem, lang: str) -> str:
     """The problem's sentence in ``lang``, from its code and parameters (no field name:
     pages show it next to the field)."""
@@ -178,6 +198,4 @@ def render_problem(problem: Problem, lang: str) -> str:
         return translator(lang).gettext(str(problem.params.get("text", "")))
     msgid = TEXTS[problem.code]
     text = problem_translator(lang).pgettext(problem.code, msgid)
-    if "%(" not in text:
-        return text
-    return text % {key: format_param(value, lang) for key, value in problem.params.items()}
+    return text % {key: _param(key, value, lang) for key, value in problem.params.items()}

@@ -226,7 +226,12 @@ def test_an_operator_cannot_reject_without_saying_why(services, people, opened):
         campaigns.submit_review(
             uow, people["operator"].actor, opened.id, item_id, up=False, note="  "
         )
-    assert refused.value.problems == ["note: say why it is rejected: the contributor reads it"]
+    assert [(p.field, p.code) for p in refused.value.problems] == [
+        ("note", "review.reason_required")
+    ]
+    assert refused.value.details["problems"] == [
+        "note: say why it is rejected: the contributor reads it"
+    ]
     with services.uow() as uow:
         assert uow.get(Item, item_id).status.value != "rejected"
 
@@ -347,7 +352,8 @@ def test_below_the_floor_the_rate_rises_the_campaign_pauses_and_paid_work_is_top
         payfloor.start_task(uow, other, floor_campaign.id)
     with services.uow() as uow:
         (problem,) = campaigns.check_upload_campaign(uow, floor_campaign.id, ItemKind.PHOTO)
-    assert "below the pay floor" in problem and "USD 5.34" in problem
+    assert problem.code == "campaign.paused_below_floor" and problem.params["rate"] == usd(534)
+    assert "below the pay floor" in problem.text and "USD 5.34" in problem.text
 
     # Work already submitted is accepted at the new rate.
     accept(services, people, floor_campaign.id, later[0])

@@ -107,7 +107,8 @@ def test_consent_without_any_licence_is_refused_and_the_default_licence_is_used(
     item = listed_item(services, owner)
     with pytest.raises(InvalidInput) as caught:
         give(services, owner, item.id)
-    assert "no default licence" in caught.value.problems[0]
+    assert caught.value.codes == ["consent.no_licence"]
+    assert "no default licence" in caught.value.details["problems"][0]
 
     default = offer_for(services, owner, default=True)
     change = give(services, owner, item.id)

@@ -96,7 +96,7 @@ def test_an_invalid_licence_is_rejected_with_every_problem_named(services, peopl
                 "royalty_share_percent": 150,
             },
         )
-    problems = "\n".join(caught.value.problems)
+    problems = "\n".join(caught.value.details["problems"])
     assert "mind_reading" in problems  # unknown purpose
     assert "fracking" in problems  # unknown industry
     assert "XX" in problems  # unknown territory
@@ -112,7 +112,8 @@ def test_an_unknown_template_and_a_missing_body_are_named(services, people):
         licences.create_offer(uow, people["owner"].actor, template="everything", changes={})
     with services.uow() as uow, pytest.raises(InvalidInput) as caught:
         licences.create_offer(uow, people["owner"].actor)
-    assert caught.value.problems == ["template/licence: give exactly one of them"]
+    assert caught.value.codes == ["licence.template_or_licence"]
+    assert caught.value.problems[0].field == "template/licence"
 
 
 def test_an_offer_in_use_is_replaced_by_a_new_version_never_edited_in_place(services, people):
@@ -143,8 +144,8 @@ def test_a_revision_that_breaks_a_rule_is_rejected_and_the_offer_stays_active(se
         licences.revise_offer(
             uow, people["owner"].actor, offer.id, {"royalty_share_percent": -1, "sublicensable": 1}
         )
-    assert any("royalty" in p for p in caught.value.problems)
-    assert any("sublicensing does not exist" in p for p in caught.value.problems)
+    assert any("royalty" in p for p in caught.value.details["problems"])
+    assert any("sublicensing does not exist" in p for p in caught.value.details["problems"])
     with services.uow() as uow:
         assert uow.get(LicenceOffer, offer.id).status is OfferStatus.ACTIVE
 
@@ -282,7 +283,7 @@ def test_a_selection_leaves_out_industries_the_instance_denies(services, people)
 def test_a_use_is_parsed_from_json_with_every_problem_named():
     with pytest.raises(InvalidInput) as caught:
         licences.parse_use({"action": "train", "colour": "blue", "at": "yesterday"})
-    problems = "\n".join(caught.value.problems)
+    problems = "\n".join(caught.value.details["problems"])
     # Issue 16: the time judged is the server's; a buyer's `at` is refused, and a use
     # gives its period and what its model will do.
     for expected in (

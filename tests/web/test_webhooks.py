@@ -328,7 +328,7 @@ def test_in_production_a_webhook_must_be_https_and_resolve_only_to_public_addres
     ]:
         with pytest.raises(InvalidInput) as refused:
             check(url)
-        said = " ".join([refused.value.message, *refused.value.problems])
+        said = " ".join([refused.value.message, *refused.value.details["problems"]])
         assert problem in said, (url, said)
 
 

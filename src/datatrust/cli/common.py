@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from datatrust.config import InsecureSettings, Settings, load_settings
+from datatrust.domain.errors import Problem
 
 if TYPE_CHECKING:
     from datatrust.bootstrap import Services
@@ -65,5 +67,12 @@ def invalid(problems: list[str]) -> typer.Exit:
     return typer.Exit(2)
 
 
-def prefixed(prefix: str, problems: list[str]) -> list[str]:
-    return [f"{prefix}.{p}" if ":" in p else f"{prefix}: {p}" for p in problems]
+def prefixed(prefix: str, problems: Iterable[str | Problem]) -> list[str]:
+    """Each problem as ``"prefix.field: text"`` (or ``"prefix: text"`` without a field)."""
+    out = []
+    for p in problems:
+        if isinstance(p, Problem):
+            out.append(f"{prefix}.{p.field}: {p.text}" if p.field else f"{prefix}: {p.text}")
+        else:
+            out.append(f"{prefix}.{p}" if ":" in p else f"{prefix}: {p}")
+    return out

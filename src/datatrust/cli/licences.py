@@ -56,7 +56,7 @@ def licence_check(
         try:
             parsed_licence = parse_licence(licence_data)
         except InvalidInput as exc:
-            problems += prefixed("licence", exc.problems or [exc.message])
+            problems += prefixed("licence", exc.problems)
     if use_data is not None:
         try:
             parsed_use = parse_use(use_data)

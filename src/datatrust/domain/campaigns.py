@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.errors import Conflict, InvalidInput, Problem
 from datatrust.domain.items import ItemKind
 from datatrust.domain.licence import TEMPLATES
 from datatrust.domain.money import Money
@@ -59,30 +59,32 @@ MAX_REVIEW_WINDOW_DAYS = 90
 PEER_MIN_UP_VOTES = 2
 
 
-def check_spec(kind: ItemKind, spec: dict[str, Any]) -> list[str]:
+def check_spec(kind: ItemKind, spec: dict[str, Any]) -> list[Problem]:
     """Every problem with a campaign spec (empty when fine)."""
-    problems = []
+    problems: list[Problem] = []
     for name, value in spec.items():
         expected = SPEC_FIELDS.get(name)
         if expected is None:
-            problems.append(f"spec.{name}: unknown field (known: {', '.join(SPEC_FIELDS)})")
+            problems.append(
+                Problem(f"spec.{name}", "spec.unknown_field", {"known": list(SPEC_FIELDS)})
+            )
         elif isinstance(value, bool) and expected is not bool:
-            problems.append(f"spec.{name}: must be a number, not true/false")
+            problems.append(Problem(f"spec.{name}", "spec.not_a_number"))
         elif not isinstance(value, expected):
-            problems.append(f"spec.{name}: wrong type")
+            problems.append(Problem(f"spec.{name}", "spec.wrong_type"))
     lo, hi = spec.get("min_duration_s"), spec.get("max_duration_s")
     if isinstance(lo, int | float) and isinstance(hi, int | float) and lo > hi:
-        problems.append("spec: min_duration_s is above max_duration_s")
+        problems.append(Problem("spec", "spec.min_above_max"))
     for name in ("min_duration_s", "max_duration_s", "min_width", "min_height"):
         value = spec.get(name)
         if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            problems.append(f"spec.{name}: must not be negative")
+            problems.append(Problem(f"spec.{name}", "not_negative"))
     if any(not isinstance(c, str) or not c for c in spec.get("h3_cells", []) or []):
-        problems.append("spec.h3_cells: a list of H3 cell ids (strings)")
+        problems.append(Problem("spec.h3_cells", "spec.h3_cells"))
     if kind in (ItemKind.PHOTO, ItemKind.CHAT) and (
         "min_duration_s" in spec or "max_duration_s" in spec
     ):
-        problems.append(f"spec: a {kind.value} campaign has no duration")
+        problems.append(Problem("spec", "spec.no_duration", {"kind": kind.value}))
     return problems
 
 
@@ -118,7 +120,7 @@ class Campaign:
     def __post_init__(self) -> None:
         problems = check_campaign(self)
         if problems:
-            raise InvalidInput("the campaign has problems", problems)
+            raise InvalidInput(problems)
 
     @property
     def rate(self) -> Money:
@@ -136,7 +138,13 @@ class Campaign:
 
     def move_to(self, state: CampaignState, now: datetime | None = None) -> None:
         if state not in CAMPAIGN_TRANSITIONS[self.state]:
-            raise Conflict(f"a campaign cannot go from {self.state.value} to {state.value}")
+            raise Conflict(
+                Problem(
+                    None,
+                    "campaign.state_change",
+                    {"state": self.state.value, "to": state.value},
+                )
+            )
         self.state = state
         if state is CampaignState.OPEN and self.opened_at is None:  # not again on resuming
             self.opened_at = now or utcnow()
@@ -163,36 +171,35 @@ class CampaignManager:
     org_id: int
 
 
-def check_campaign(c: Campaign) -> list[str]:
-    problems = []
+def check_campaign(c: Campaign) -> list[Problem]:
+    problems: list[Problem] = []
     if not c.title.strip() or len(c.title) > 200:
-        problems.append("title: required, at most 200 characters")
+        problems.append(Problem("title", "campaign.title", {"maximum": 200}))
     if type(c.rate_minor) is not int or c.rate_minor < 0:
-        problems.append("rate_minor: a whole number of minor units, not negative")
+        problems.append(Problem("rate_minor", "minor_units"))
     if type(c.coverage_bonus_minor) is not int or c.coverage_bonus_minor < 0:
-        problems.append("coverage_bonus_minor: a whole number of minor units, not negative")
+        problems.append(Problem("coverage_bonus_minor", "minor_units"))
     if type(c.quota) is not int or not 1 <= c.quota <= MAX_QUOTA:
-        problems.append(f"quota: between 1 and {MAX_QUOTA}")
+        problems.append(Problem("quota", "between", {"minimum": 1, "maximum": MAX_QUOTA}))
     if type(c.review_window_days) is not int or not 1 <= c.review_window_days <= 90:
-        problems.append(f"review_window_days: between 1 and {MAX_REVIEW_WINDOW_DAYS}")
+        limits = {"minimum": 1, "maximum": MAX_REVIEW_WINDOW_DAYS}
+        problems.append(Problem("review_window_days", "between", limits))
     if c.licence_template not in TEMPLATES:
-        problems.append(f"licence_template: one of {', '.join(sorted(TEMPLATES))}")
+        choices = {"choices": sorted(TEMPLATES)}
+        problems.append(Problem("licence_template", "one_of", choices))
     if c.coverage_bonus_minor and c.kind is not ItemKind.AMBIENT:
-        problems.append("coverage_bonus_minor: only ambient-audio campaigns pay for coverage")
+        problems.append(Problem("coverage_bonus_minor", "campaign.coverage_ambient_only"))
     if c.pay_basis is PayBasis.PER_MINUTE and c.kind in (ItemKind.PHOTO, ItemKind.CHAT):
-        problems.append(f"pay_basis: a {c.kind.value} has no minutes; pay per item")
+        problems.append(Problem("pay_basis", "campaign.no_minutes", {"kind": c.kind.value}))
     longest = c.spec.get("max_duration_s")
     if c.pay_basis is PayBasis.PER_MINUTE and (
         isinstance(longest, bool) or not isinstance(longest, int | float) or longest <= 0
     ):
-        problems.append(
-            "spec.max_duration_s: a per-minute campaign must state its longest recording in"
-            " seconds, so its escrow can cover the quota"
-        )
+        problems.append(Problem("spec.max_duration_s", "campaign.per_minute_needs_longest"))
     try:
         Money(c.rate_minor if type(c.rate_minor) is int else 0, c.currency)
     except InvalidInput as exc:
-        problems.append(f"currency: {exc.message}")
+        problems += [p.at("currency") for p in exc.problems]
     problems.extend(check_spec(c.kind, c.spec))
     return problems
 

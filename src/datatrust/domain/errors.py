@@ -52,8 +52,7 @@ class Problem:
     def text(self) -> str:
         """The sentence in English, parameters written plainly (``USD 1.50``)."""
         values = {key: english(value) for key, value in self.params.items()}
-        template = TEXTS[self.code]
-        return template % values if "%(" in template else template
+        return TEXTS[self.code] % values  # every text is a %-format ("%%" for "%")
 
     def at(self, field: str | None) -> Problem:
         """The same problem about another field (``password`` → ``new_password``)."""
@@ -83,7 +82,7 @@ def english(value: Any) -> str:
     return str(value)
 
 
-ProblemsLike = Problem | Iterable[Problem] | str
+ProblemsLike = Problem | Iterable[Problem | str] | str
 
 
 def _problems(given: ProblemsLike, legacy: Sequence[str | Problem] | None) -> tuple[Problem, ...]:
@@ -91,8 +90,8 @@ def _problems(given: ProblemsLike, legacy: Sequence[str | Problem] | None) -> tu
         found = [given]
     elif isinstance(given, str):
         found = [_from_text(p) for p in legacy or []] or [Problem(None, TEXT, {"text": given})]
-    else:
-        found = list(given)
+    else:  # problems; words from code not yet converted are read the old way
+        found = [_from_text(p) for p in given]
     if legacy is not None and not isinstance(given, str):
         found += [_from_text(p) for p in legacy]
     if not found:

@@ -15,7 +15,7 @@ from typing import Any
 
 from datatrust.domain import ledger
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.licence import Licence
 from datatrust.domain.licence_text import Amount, UnitPay
 from datatrust.domain.money import Money
@@ -133,7 +133,7 @@ def covers(held_use: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
 def gross_up(items_minor: int, fee_percent: int) -> int:
     """What the buyer pays so that ``fee_percent`` off the top leaves ``items_minor``."""
     if fee_percent >= 100:
-        raise InvalidInput("the platform fee must be under 100 %")
+        raise InvalidInput(Problem("fee_percent", "order.fee_too_high"))
     return -(-items_minor * 100 // (100 - fee_percent))
 
 

@@ -24,6 +24,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import Problem
 from datatrust.domain.money import Money
 
 
@@ -82,40 +83,40 @@ def _iban_valid(iban: str) -> bool:
     return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
 
 
-def check_details(rail: PayoutRail, typed: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+def check_details(rail: PayoutRail, typed: dict[str, str]) -> tuple[dict[str, str], list[Problem]]:
     """The details for ``rail`` normalised (spaces and dashes out, upper or lower case as
-    the rail writes them), and every problem as ``"field: msgid"``."""
-    problems: list[str] = []
+    the rail writes them), and every problem found."""
+    problems: list[Problem] = []
     details: dict[str, str] = {}
     for name in RAIL_FIELDS[rail]:
         details[name] = " ".join(typed.get(name, "").split())
     if "account_holder" in details:
         if not details["account_holder"]:
-            problems.append("account_holder: write the name on the account")
+            problems.append(Problem("account_holder", "payout_method.holder_required"))
         elif len(details["account_holder"]) > 140:
-            problems.append("account_holder: use at most 140 characters")
+            problems.append(Problem("account_holder", "too_long", {"maximum": 140}))
     if rail is PayoutRail.BANK_TRANSFER:
         number = re.sub(r"[\s-]", "", details["account_number"]).upper()
         details["account_number"] = number
         if _IBAN.match(number) and not number.isdigit():
             if not _iban_valid(number):
-                problems.append("account_number: this IBAN's check digits are wrong")
+                problems.append(Problem("account_number", "payout_method.iban_check_digits"))
         elif not _ACCOUNT_NUMBER.match(number):
-            problems.append("account_number: write the account number or IBAN")
+            problems.append(Problem("account_number", "payout_method.account_number"))
         code = re.sub(r"[\s-]", "", details["bank_code"]).upper()
         details["bank_code"] = code
         if not _BANK_CODE.match(code):
-            problems.append("bank_code: write the bank's code (BIC, IFSC, sort or routing code)")
+            problems.append(Problem("bank_code", "payout_method.bank_code"))
     elif rail is PayoutRail.MPESA:
         found = _KENYAN_MOBILE.match(re.sub(r"[\s()-]", "", details["phone"]))
         if found is None:
-            problems.append("phone: write a Kenyan mobile number such as 0712 345 678")
+            problems.append(Problem("phone", "payout_method.kenyan_mobile"))
         else:
             details["phone"] = "254" + found.group(1)
     elif rail is PayoutRail.UPI:
         details["vpa"] = details["vpa"].replace(" ", "").lower()
         if not _VPA.match(details["vpa"]):
-            problems.append("vpa: write a UPI address such as name@bank")
+            problems.append(Problem("vpa", "payout_method.upi_address"))
     return details, problems
 
 
@@ -129,11 +130,11 @@ def mask(rail: PayoutRail, details: dict[str, str]) -> str:
     return f"{name[:2]}···@{bank}"
 
 
-def rail_problems(rail: PayoutRail, amount: Money) -> list[str]:
-    """Why ``rail`` cannot pay ``amount`` (``"amount: msgid"``), or nothing."""
+def rail_problems(rail: PayoutRail, amount: Money) -> list[Problem]:
+    """Why ``rail`` cannot pay ``amount``, or nothing."""
     wanted = RAIL_CURRENCY.get(rail)
     if wanted is not None and amount.currency != wanted:
-        return ["method: this method pays only in its own country's currency"]
+        return [Problem("method", "payout_method.currency", {"currency": wanted})]
     if rail is PayoutRail.MPESA and amount.amount_minor % 100:
-        return ["amount: M-Pesa pays whole shillings"]
+        return [Problem("amount", "payout_method.whole_shillings")]
     return []

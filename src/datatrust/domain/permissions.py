@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from datatrust.domain.errors import NotAuthenticated, NotFound, PermissionDenied
+from datatrust.domain.errors import NotAuthenticated, NotFound, PermissionDenied, Problem
 
 
 class Role(StrEnum):
@@ -261,7 +261,7 @@ def authorize(actor: Actor, permission: Permission, obj: Any = None) -> None:
     if can(actor, permission, obj):
         return
     if not actor.is_authenticated:
-        raise NotAuthenticated("sign in first")
+        raise NotAuthenticated(Problem(None, "sign_in_required"))
     if obj is not None and permission in ROLE_PERMISSIONS[actor.role]:
-        raise NotFound("no such object")
-    raise PermissionDenied(f"this needs the permission {permission.value}")
+        raise NotFound(Problem(None, "not_found"))
+    raise PermissionDenied(Problem(None, "permission_missing", {"permission": permission.value}))

@@ -74,4 +74,267 @@ TEXTS: dict[str, str] = {
     "organisation.already_member": "you already belong to an organisation",
     "organisation.decision_unknown": "choose one of: %(choices)s",
     "organisation.reason_required": "say why; the buyer will read it",
+    "choose_from_list": "choose from the list",
+    "one_of": "choose one of: %(choices)s",
+    "between": "choose a whole number from %(minimum)s to %(maximum)s",
+    "too_long": "use at most %(maximum)s characters",
+    "required_at_most": "required, at most %(maximum)s characters",
+    "at_most_bytes": "at most %(maximum)s bytes",
+    "not_negative": "must not be negative",
+    "minor_units": "a whole number of minor units, not negative",
+    "true_or_false": "true or false",
+    "payout_method.holder_required": "write the name on the account",
+    "payout_method.iban_check_digits": "this IBAN's check digits are wrong",
+    "payout_method.account_number": "write the account number or IBAN",
+    "payout_method.bank_code": "write the bank's code (BIC, IFSC, sort or routing code)",
+    "payout_method.kenyan_mobile": "write a Kenyan mobile number such as 0712 345 678",
+    "payout_method.upi_address": "write a UPI address such as name@bank",
+    "payout_method.currency": "this method pays only in %(currency)s, its own country's currency",
+    "payout_method.whole_shillings": "M-Pesa pays whole shillings",
+    "payout_method.rail_required": "choose how to be paid",
+    "payout_method.removed": "this payout method was removed",
+    "spec.unknown_field": "unknown field (known: %(known)s)",
+    "spec.not_a_number": "must be a number, not true/false",
+    "spec.wrong_type": "wrong type",
+    "spec.min_above_max": "min_duration_s is above max_duration_s",
+    "spec.h3_cells": "a list of H3 cell ids (strings)",
+    "spec.no_duration": "a %(kind)s campaign has no duration",
+    "campaign.state_change": "a campaign cannot go from %(state)s to %(to)s",
+    "campaign.title": "required, at most %(maximum)s characters",
+    "campaign.coverage_ambient_only": "only ambient-audio campaigns pay for coverage",
+    "campaign.no_minutes": "a %(kind)s has no minutes; pay per item",
+    "campaign.per_minute_needs_longest": (
+        "a per-minute campaign must state its longest recording in seconds, so its escrow "
+        "can cover the quota"
+    ),
+    "campaign.org_not_approved": "only a buyer whose organisation was approved can run a campaign",
+    "campaign.not_found": "no such campaign",
+    "campaign.effort_required": (
+        "state expected_minutes_per_item (the effort per unit of pay) before opening: the "
+        "pay floor is checked against it"
+    ),
+    "campaign.below_pay_floor_per_item": (
+        "the rate of %(rate)s per item for %(minutes)s minutes of effort is %(hourly)s an "
+        "hour, below the pay floor of %(floor)s an hour; pay at least %(minimum)s per item "
+        "(%(more)s more)"
+    ),
+    "campaign.below_pay_floor_per_minute": (
+        "the rate of %(rate)s per minute for %(minutes)s minutes of effort is %(hourly)s an "
+        "hour, below the pay floor of %(floor)s an hour; pay at least %(minimum)s per "
+        "minute (%(more)s more)"
+    ),
+    "campaign.escrow_short": (
+        "escrow holds %(held)s; opening needs %(needed)s (quota %(quota)s × rate %(rate)s "
+        "plus bonuses): fund %(more)s more"
+    ),
+    "campaign.not_open": "no open campaign %(campaign)s",
+    "campaign.quota_filled": "its quota of %(quota)s items is filled",
+    "campaign.paused_below_floor": (
+        "paused: the effort measured so far put its rate below the pay floor; it reopens at "
+        "the new rate of %(rate)s once its buyer tops up escrow"
+    ),
+    "campaign.other_kind": "it collects %(kind)s, not %(given_kind)s",
+    "review.no_such_item": "no such item waiting for review in this campaign",
+    "review.already_voted": "you already reviewed this item",
+    "review.reason_required": "say why it is rejected: the contributor reads it",
+    "review.escrow_short": (
+        "escrow cannot pay this item yet: its buyer must fund %(shortfall)s more"
+    ),
+    "upload.too_large": "a %(kind)s upload may be at most %(limit)s; this one is larger",
+    "upload.too_large_sized": "a %(kind)s upload may be at most %(limit)s; this one is %(size)s",
+    "upload.campaign_id": "a campaign id",
+    "upload.whole_bytes": "required, a whole number of bytes",
+    "upload.empty": "the file is empty (0 bytes)",
+    "upload.expired": "this upload expired on %(at)s",
+    "upload.complete": "this upload is complete",
+    "upload.busy": "another request is writing to this upload",
+    "upload.offset": "the offset is %(offset)s but the server has %(have)s bytes",
+    "upload.checksum_mismatch": "the checksum does not match the bytes received",
+    "upload.past_the_end": (
+        "this PATCH goes past the declared Upload-Length of %(length)s bytes: at offset "
+        "%(offset)s there is room for %(room)s more; nothing of it was kept"
+    ),
+    "upload.checksum_algorithm": "unsupported algorithm %(given)s (use one of %(choices)s)",
+    "upload.checksum_format": "write it as '<algorithm> <base64 digest>'",
+    "upload.transcript_call_only": "only a call has a transcript",
+    "upload.position": "a position in decimal degrees, both or neither",
+    "upload.me": "your name as the chat or transcript shows it (at most %(maximum)s characters)",
+    "order.fee_too_high": "the platform fee must be under 100 %%",
+    "money.not_money": "must be Money, got %(given)s",
+    "money.not_positive": "must be more than zero, got %(given)s",
+    "money.not_negative": "must be Money of zero or more",
+    "idempotency_key.invalid": "must be 1 to %(maximum)s printable characters",
+    "positive_whole_number": "must be a whole number above zero, got %(given)s",
+    "escrow.wrong_currency": (
+        "campaign %(campaign)s pays in %(currency)s; fund it in %(currency)s, not %(given)s"
+    ),
+    "campaign.closed": "campaign %(campaign)s is closed",
+    "sale.item_shape": "each sold item is (contributor_id, item_price, royalty_percent, item_id)",
+    "organisation.required": "join or register an organisation first",
+    "payout.key_reused": "the idempotency key %(key)s was used for a payout of %(amount)s",
+    "payout.below_minimum": "the smallest payout is %(minimum)s; you asked for %(asked)s",
+    "payout.more_than_available": "you asked for %(asked)s but %(available)s is available",
+    "fx.rate_as_text": "write the rate as a decimal string such as '18.25', not %(given)s",
+    "licence.template_or_licence": (
+        "give exactly one of them: a template (with changes) or a full licence"
+    ),
+    "must_be_object": "must be an object with named fields",
+    "licence.replaced": "licence offer %(offer)s was replaced by a newer version; use that one",
+    "name_at_least_one": "name at least one",
+    "licence.item_has_consent": (
+        "item %(item)s has active consent under licence offer %(offer)s; withdraw it first, "
+        "then give consent under the new licence"
+    ),
+    "licence.holder_not_approved": "%(org)s is not an approved buyer organisation",
+    "licence.name_an_organisation": "name at least one organisation",
+    "licence.exclusive_one_organisation": "name exactly one organisation to hold the exclusivity",
+    "licence.exclusive_until": "an exclusive licence must say when exclusivity ends",
+    "use.at_is_server_time": (
+        "a use is judged at the server's time, not one the buyer sends; give the period of "
+        "use as starts_at and ends_at"
+    ),
+    "use.task_required": "required: say what the resulting model will do",
+    "use.task_code": "must be a task code",
+    "list_of_codes": "must be a list of codes",
+    "use.recipient_org": 'required, as {"id": "...", "name": "..."}',
+    "date_time_required": "required, an ISO 8601 date and time",
+    "ends_after_start": "must be after starts_at",
+    "use.replica_shape": ('must be {"languages": [...], "category": "...", "channels": [...]}'),
+    "use.category_code": "must be a category code",
+    "consent.item_state": "item %(item)s is %(state)s; consent cannot be given for it",
+    "consent.already": "consent for item %(item)s is already %(state)s",
+    "consent.no_licence": (
+        "the item has no licence and you have no default licence: attach one to the item, "
+        "name it, or set a default"
+    ),
+    "consent.nothing_to_withdraw": "item %(item)s has no consent to withdraw",
+    "receipt.key_unpublished": "the key %(kid)s that signed this receipt is not published",
+    "date_time_invalid": "not an ISO 8601 date and time",
+    "unknown_code": "unknown: %(given)s",
+    "use.territory_unknown": "unknown territory %(given)s; use an ISO 3166 code",
+    "use.ends_at_required": "required: say until when you will use the data",
+    "use.too_long": "a use may last at most %(years)s years",
+    "use.output_codes": "must be a list of known output codes",
+    "use.outputs_required": "required: say what the resulting model will output",
+    "use.industry_denied": "this instance does not serve %(industry)s (denied: %(denied)s)",
+    "use.purpose_undeclared": (
+        "your organisation did not declare %(purpose)s among its intended purposes (%(declared)s)"
+    ),
+    "use.industry_undeclared": (
+        "your organisation did not declare %(industry)s among its industries (%(declared)s)"
+    ),
+    "order.already_bought": "order %(order)s was already bought",
+    "agreement.other_version": "agreement %(agreement)s is not under that licence version",
+    "order.not_bought": "order %(order)s is not bought yet; buy it first",
+    "order.nothing_deliverable": "nothing in this order may be delivered any more",
+    "snapshot.building": "snapshot %(snapshot)s is still being built; try again shortly",
+    "snapshot.no_such_file": "no such snapshot file",
+    "snapshot.unencrypted": (
+        "snapshot %(snapshot)s predates encrypted builds; build the next version"
+    ),
+    "download.incomplete": "this download link is incomplete: it needs expires and sig",
+    "download.altered": "this download link's signature does not match: it was altered",
+    "download.expired": "this download link expired at %(at)s; ask for new links",
+    "download.org_state": "the buyer's organisation is %(state)s",
+    "download.withdrawn_items": (
+        "this snapshot holds items that were withdrawn or expired; build the next version"
+    ),
+    "snapshot.no_compliance_pack": "this snapshot has no compliance pack; build the next version",
+    "file_name": "letters, digits, . _ - only",
+    "webhook.port": "the port is not a number",
+    "webhook.no_host": "it names no host",
+    "webhook.credentials": "credentials in the URL are not allowed (they would be logged)",
+    "webhook.fragment": "a fragment (#…) is never sent; remove it",
+    "webhook.https": "must use https",
+    "webhook.http_dev_only": "plain http is allowed only to 127.0.0.1 in development",
+    "webhook.unresolved": "the host %(host)s does not resolve (%(reason)s)",
+    "webhook.private": "%(host)s resolves to %(why)s",
+    "webhook.no_address": "%(host)s has no address",
+    "webhook.none": "your organisation has no webhook",
+    "organisation.register_to_buy": (
+        "register your organisation first; buying needs an approved one"
+    ),
+    "organisation.state": "your organisation is %(state)s",
+    "organisation.state_reason": "your organisation is %(state)s: %(reason)s",
+    "order.all_held": (
+        "your organisation already licenses every selected item for this use; there is "
+        "nothing new to buy"
+    ),
+    "order.none_buyable": (
+        "none of the selected items may be bought any more; declare the use again"
+    ),
+    "missed.nothing_ships": "item %(item)s is %(state)s: nothing of it will ship",
+    "missed.reprocessing": "item %(item)s is being processed again; mark it once that is done",
+    "missed.words_not_found": "those words are not in what will ship",
+    "missed.words_or_span": "give the words, or start and end",
+    "missed.box_required": "the region of the photo to remove",
+    "missed.stretch_required": "start_ms and end_ms: the stretch to remove",
+    "missed.no_sound": "this recording ships without sound",
+    "missed.kind": "marks can be put on chats, call transcripts, photos and recordings",
+    "incident.title": "what happened, 1-%(maximum)s characters",
+    "incident.discovered_in_future": "when it was found cannot be in the future",
+    "incident.scope": "name the items, or a time window (window_start, window_end)",
+    "incident.window_both": "give both window_start and window_end",
+    "incident.window_order": "window_end is before window_start",
+    "unknown_code_of": "%(given)s is not one of %(choices)s",
+    "incident.already": "incident %(incident)s was already %(state)s",
+    "incident.closed": "incident %(incident)s is already closed",
+    "incident.notify_first": "notify the people and buyers it touched before closing it",
+    "incident.not_found": "no incident %(incident)s",
+    "storage.namespace": (
+        "bad storage namespace %(given)s: use 1-64 of a-z 0-9 _ -, starting with a letter or digit"
+    ),
+    "storage.key_destroyed": (
+        "contributor %(owner)s's data key was destroyed; nothing more can be stored for them"
+    ),
+    "storage.no_object": "no object %(key)s for contributor %(owner)s",
+    "storage.no_key": "contributor %(owner)s has no data key, so no stored objects",
+    "storage.key_destroyed_on": (
+        "contributor %(owner)s's data key was destroyed on %(at)s; their objects can no "
+        "longer be read"
+    ),
+    "order.not_found": "no such order",
+    "sample.nothing_previewable": (
+        "nothing in this order can be previewed: samples show photos and chats"
+    ),
+    "sample.limit": (
+        "your organisation may see %(limit)s items in evaluation samples and has seen "
+        "%(used)s; ask for at most %(left)s"
+    ),
+    "invitation.not_found": "no such invitation",
+    "invitation.not_found_or_expired": "no such invitation, or it has expired; ask for a new link",
+    "invitation.already": "this invitation was already %(state)s",
+    "audit.head_mismatch": (
+        "the audit log's head (event %(seq)s) does not match its events; run `datatrust "
+        "audit verify`"
+    ),
+    "audit.head_without_events": "the audit log's head names a hash but no events",
+    "audit.checkpoint_not_json": "the checkpoint file is not valid JSON",
+    "audit.checkpoint_missing": "the checkpoint file has no 'checkpoint' (a signed JWS)",
+    "trace.untraceable": "%(reason)s",
+    "trace.not_received": "that buyer did not receive this item",
+    "licence.not_found": "no licence %(licence)s version %(version)s on this instance",
+    "person.not_found": "no such person on this instance",
+    "organisation.not_found": "no such organisation on this instance",
+    "replica.already": "this request was already %(state)s",
+    "preview.rejected": "item %(item)s has no de-identified version: it was rejected",
+    "preview.not_processed": "item %(item)s has no de-identified version: it is not processed yet",
+    "erasure.confirm": "type %(phrase)s to erase your account",
+    "revocation.hashes": "a list of hashes",
+    "deletion.models": "say what you did with models trained on it: %(choices)s",
+    "at_most": "at most %(maximum)s",
+    "deletion.not_your_snapshot": "%(snapshot)s is not a snapshot of your organisation",
+    "deletion.snapshot_left_out": (
+        "you downloaded snapshot %(snapshot)s (version %(version)s), which holds item "
+        "%(item)s; delete it and name it too"
+    ),
+    "deletion.models_not_allowed": (
+        "%(given)s is not what the licence allows when it ends (%(terms)s); allowed: %(allowed)s"
+    ),
+    "revocation.never_received": "your organisation never received this item",
+    "revocation.no_notice": "no revocation notice for this item",
+    "revocation.copy_left_out": (
+        "your organisation also received this item under this hash; attest the deletion of "
+        "every copy listed in the notice together"
+    ),
 }

@@ -26,7 +26,7 @@ from typing import Protocol
 
 from datatrust.domain.accounts import ContributorKey
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.services.ports import ObjectStore, UnitOfWork
 
 _NAMESPACE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -80,10 +80,7 @@ def object_key(owner_id: int, namespace: str, name: str) -> str:
 
 def _check_namespace(namespace: str) -> None:
     if not _NAMESPACE.fullmatch(namespace):
-        raise InvalidInput(
-            f"bad storage namespace {namespace!r}: use 1-64 of a-z 0-9 _ -, "
-            "starting with a letter or digit"
-        )
+        raise InvalidInput(Problem("namespace", "storage.namespace", {"given": namespace}))
 
 
 class EncryptedStorage:
@@ -151,10 +148,7 @@ class EncryptedStorage:
             key_row = ContributorKey(owner_id=owner_id, wrapped_key=self.cipher.new_wrapped_key())
             uow.add(key_row)
         elif key_row.destroyed_at is not None:
-            raise Conflict(
-                f"contributor {owner_id}'s data key was destroyed; nothing more can be "
-                "stored for them"
-            )
+            raise Conflict(Problem(None, "storage.key_destroyed", {"owner": owner_id}))
         return key_row
 
     def _write(
@@ -221,14 +215,17 @@ class EncryptedStorage:
         """
         match = _OBJECT_KEY.fullmatch(key)
         if match is None or match["owner"] != str(owner_id):
-            raise NotFound(f"no object {key!r} for contributor {owner_id}")
+            raise NotFound(Problem(None, "storage.no_object", {"key": key, "owner": owner_id}))
         key_row = uow.get(ContributorKey, owner_id)
         if key_row is None:
-            raise NotFound(f"contributor {owner_id} has no data key, so no stored objects")
+            raise NotFound(Problem(None, "storage.no_key", {"owner": owner_id}))
         if key_row.destroyed_at is not None or not key_row.wrapped_key:
             raise NotFound(
-                f"contributor {owner_id}'s data key was destroyed on "
-                f"{key_row.destroyed_at}; their objects can no longer be read"
+                Problem(
+                    None,
+                    "storage.key_destroyed_on",
+                    {"owner": owner_id, "at": key_row.destroyed_at or ""},
+                )
             )
         ciphertext = self.store.get(key)  # raises NotFound before any decryption
         wrapped = key_row.wrapped_key

@@ -17,7 +17,7 @@ from babel.dates import format_date
 
 from datatrust.domain.accounts import Membership, User
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.money import Money
 from datatrust.domain.notifications import (
     BUYER_KINDS,
@@ -208,7 +208,7 @@ def set_mail_preferences(uow: UnitOfWork, actor: Actor, mailed: set[str]) -> Non
     offered = kinds_for(actor.role)
     unknown = mailed - {k.value for k in offered}
     if unknown:
-        raise InvalidInput("unknown kind of notification", ["mail: choose from the list"])
+        raise InvalidInput(Problem("mail", "choose_from_list"))
     for kind in offered:
         setting = uow.one(NotificationSetting, user_id=actor.user_id, kind=kind)
         if setting is None:

@@ -35,6 +35,7 @@ from datatrust.domain.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    Problem,
 )
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import UNDECIDED_REVIEWS, Item, ItemKind, ItemStatus, ReviewState
@@ -62,11 +63,11 @@ PAY_FLOOR_RECHECK_JOB = "payfloor.recheck"
 MAX_EXPECTED_MINUTES = 24 * 60
 
 
-def _enum(enum_cls: type[E], value: str, name: str, problems: list[str]) -> E | None:
+def _enum(enum_cls: type[E], value: str, name: str, problems: list[Problem]) -> E | None:
     try:
         return enum_cls(value)
     except ValueError:
-        problems.append(f"{name}: one of {', '.join(m.value for m in enum_cls)}")
+        problems.append(Problem(name, "one_of", {"choices": [m.value for m in enum_cls]}))
         return None
 
 
@@ -99,11 +100,9 @@ def create_campaign(
     if actor.role is not Role.OPERATOR:
         org = uow.get(Organisation, actor.org_id) if actor.org_id else None
         if org is None or org.status is not OrgStatus.APPROVED:
-            raise PermissionDenied(
-                "only a buyer whose organisation was approved can run a campaign"
-            )
+            raise PermissionDenied(Problem(None, "campaign.org_not_approved"))
         org_id = org.id
-    problems: list[str] = []
+    problems: list[Problem] = []
     item_kind = _enum(ItemKind, kind, "kind", problems)
     basis = _enum(PayBasis, pay_basis, "pay_basis", problems)
     mode = _enum(ReviewMode, review_mode, "review_mode", problems)
@@ -111,11 +110,12 @@ def create_campaign(
         type(expected_minutes_per_item) is not int
         or not 1 <= expected_minutes_per_item <= MAX_EXPECTED_MINUTES
     ):
-        problems.append(f"expected_minutes_per_item: between 1 and {MAX_EXPECTED_MINUTES}")
+        limits = {"minimum": 1, "maximum": MAX_EXPECTED_MINUTES}
+        problems.append(Problem("expected_minutes_per_item", "between", limits))
     if country is not None and (len(country) != 2 or not country.isalpha()):
-        problems.append("country: a two-letter ISO 3166 code")
+        problems.append(Problem("country", "organisation.country_invalid"))
     if problems:
-        raise InvalidInput("the campaign has problems", problems)
+        raise InvalidInput(problems)
     # Each value _enum could not read added a problem.
     assert item_kind is not None and basis is not None and mode is not None
     campaign = Campaign(
@@ -160,7 +160,7 @@ def _managed(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
     campaign = uow.get_for_update(Campaign, campaign_id)
     authorize(actor, Permission.CAMPAIGN_CREATE)
     if campaign is None or not can(actor, Permission.CAMPAIGN_CREATE, campaign.manager):
-        raise NotFound("no such campaign")
+        raise NotFound(Problem(None, "campaign.not_found"))
     return campaign
 
 
@@ -205,21 +205,21 @@ def check_terms(
 def _check_pay_floor(uow: UnitOfWork, campaign: Campaign, floors: PayFloors) -> None:
     check = pay_floor_check(uow, campaign, floors)
     if check is None:
-        raise InvalidInput(
-            "state expected_minutes_per_item (the effort per unit of pay) before opening: "
-            "the pay floor is checked against it",
-            field="expected_minutes_per_item",
-        )
+        raise InvalidInput(Problem("expected_minutes_per_item", "campaign.effort_required"))
     terms = uow.get(CampaignPayTerms, campaign.id)
     assert terms is not None  # pay_floor_check found them
     if not check.meets_floor:
         unit = "item" if campaign.pay_basis is PayBasis.PER_ITEM else "minute"
+        params = {
+            "rate": campaign.rate,
+            "minutes": terms.expected_minutes_per_item,
+            "hourly": check.hourly_rate,
+            "floor": check.floor,
+            "minimum": check.minimum_rate_per_item,
+            "more": check.minimum_rate_per_item - campaign.rate,
+        }
         raise InvalidInput(
-            f"the rate of {campaign.rate} per {unit} for {terms.expected_minutes_per_item}"
-            f" minutes of effort is {check.hourly_rate} an hour, below the pay floor of"
-            f" {check.floor} an hour; pay at least {check.minimum_rate_per_item} per {unit}"
-            f" ({check.minimum_rate_per_item - campaign.rate} more)",
-            field="rate_minor",
+            Problem("rate_minor", f"campaign.below_pay_floor_per_{unit}", params),
             shortfall_minor=(check.minimum_rate_per_item - campaign.rate).amount_minor,
         )
 
@@ -232,10 +232,7 @@ def units_per_item(campaign: Campaign) -> int:
     # check_campaign refuses a new one without it; this guards campaigns stored before.
     longest = campaign.spec.get("max_duration_s")
     if not isinstance(longest, int | float) or longest <= 0:
-        raise InvalidInput(
-            "a per-minute campaign needs spec.max_duration_s so its escrow can cover the quota",
-            field="spec.max_duration_s",
-        )
+        raise InvalidInput(Problem("spec.max_duration_s", "campaign.per_minute_needs_longest"))
     return -(-int(longest) // 60)
 
 
@@ -253,9 +250,9 @@ def _check_escrow(uow: UnitOfWork, campaign: Campaign) -> None:
     needed = required_escrow(campaign)
     held = money.escrow_balance(uow, campaign.id or 0, campaign.currency)
     if held < needed:
+        params = {"held": held, "needed": needed, "quota": campaign.quota, "rate": campaign.rate}
         raise Conflict(
-            f"escrow holds {held}; opening needs {needed} (quota {campaign.quota} × rate"
-            f" {campaign.rate} plus bonuses): fund {needed - held} more",
+            Problem(None, "campaign.escrow_short", params | {"more": needed - held}),
             {
                 "escrow_balance": money.money_out(held),
                 "required": money.money_out(needed),
@@ -458,7 +455,7 @@ def get_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
     authorize(actor, Permission.CAMPAIGN_READ)
     campaign = uow.get(Campaign, campaign_id)
     if campaign is None or not _visible(actor, campaign):
-        raise NotFound("no such campaign")
+        raise NotFound(Problem(None, "campaign.not_found"))
     return campaign
 
 
@@ -535,7 +532,7 @@ def campaign_progress(
     authorize(actor, Permission.CAMPAIGN_CREATE)
     campaign = uow.get(Campaign, campaign_id)
     if campaign is None or not can(actor, Permission.CAMPAIGN_CREATE, campaign.manager):
-        raise NotFound("no such campaign")
+        raise NotFound(Problem(None, "campaign.not_found"))
     found = uow.all(Item, campaign_id=campaign.id)
     waiting = sum(_waiting(i, campaign_id) for i in found)
     decided = sum(i.status is ItemStatus.ACCEPTED for i in found) - waiting
@@ -556,30 +553,28 @@ def campaign_progress(
     )
 
 
-def check_campaign_takes_work(uow: UnitOfWork, campaign_id: int) -> list[str]:
+def check_campaign_takes_work(uow: UnitOfWork, campaign_id: int) -> list[Problem]:
     """Why a campaign takes no new work now (empty when it does): not open, quota filled,
     or paused by a pay-floor recheck until its buyer tops up escrow."""
     campaign = uow.get(Campaign, campaign_id)
     if campaign is None or campaign.state is not CampaignState.OPEN:
-        return [f"campaign: no open campaign {campaign_id}"]
+        return [Problem("campaign", "campaign.not_open", {"campaign": campaign_id})]
     filled = uow.count(Item, campaign_id=campaign_id, status__in=list(COVERED))
     if filled >= campaign.quota:
-        return [f"campaign: its quota of {campaign.quota} items is filled"]
+        return [Problem("campaign", "campaign.quota_filled", {"quota": campaign.quota})]
     terms = uow.get(CampaignPayTerms, campaign_id)
     if terms is not None and terms.paused:
-        return [
-            f"campaign: paused: the effort measured so far put its rate below the pay floor;"
-            f" it reopens at the new rate of {campaign.rate} once its buyer tops up escrow"
-        ]
+        return [Problem("campaign", "campaign.paused_below_floor", {"rate": campaign.rate})]
     return []
 
 
-def check_upload_campaign(uow: UnitOfWork, campaign_id: int, kind: ItemKind) -> list[str]:
+def check_upload_campaign(uow: UnitOfWork, campaign_id: int, kind: ItemKind) -> list[Problem]:
     """Problems with uploading a ``kind`` item to a campaign (empty when fine)."""
     problems = check_campaign_takes_work(uow, campaign_id)
     campaign = uow.get(Campaign, campaign_id)
     if not problems and campaign is not None and campaign.kind is not kind:
-        return [f"campaign: it collects {campaign.kind.value}, not {kind.value}"]
+        wanted = {"kind": campaign.kind.value, "given_kind": kind.value}
+        return [Problem("campaign", "campaign.other_kind", wanted)]
     return problems
 
 
@@ -710,7 +705,7 @@ def _may_review(actor: Actor, campaign: Campaign) -> None:
     if actor.role is Role.OPERATOR:
         return
     if campaign.review_mode is not ReviewMode.PEER or actor.role is not Role.CONTRIBUTOR:
-        raise NotFound("no such campaign")
+        raise NotFound(Problem(None, "campaign.not_found"))
 
 
 def _undecided(uow: UnitOfWork, campaign_id: int) -> list[Item]:
@@ -794,7 +789,7 @@ def _reviewable(uow: UnitOfWork, actor: Actor, campaign_id: int, item_id: int) -
     _may_review(actor, campaign)
     item = uow.get_for_update(Item, item_id)
     if item is None or not _waiting(item, id_of(campaign)) or item.owner_id == actor.uid:
-        raise NotFound("no such item waiting for review in this campaign")
+        raise NotFound(Problem(None, "review.no_such_item"))
     return item
 
 
@@ -810,7 +805,7 @@ def open_review_preview(
     """The de-identified version of an item waiting for the caller's review."""
     item = _reviewable(uow, actor, campaign_id, item_id)
     if not item.deidentified_key:
-        raise NotFound("no such item waiting for review in this campaign")
+        raise NotFound(Problem(None, "review.no_such_item"))
     uow.record(AuditTag.ITEM_ACCESS, actor_label(actor), "item", item.id, what="review-preview")
     uow.commit()
     content_type = (item.report.get("output") or {}).get("content_type", "")
@@ -890,15 +885,12 @@ def submit_review(
         raise ValueError("a review note is sealed under the item owner's key: pass storage")
     item = _reviewable(uow, actor, campaign_id, item_id)
     if uow.one(ReviewVote, item_id=item.id, reviewer_id=actor.user_id) is not None:
-        raise Conflict("you already reviewed this item")
+        raise Conflict(Problem(None, "review.already_voted"))
     if not isinstance(up, bool):
-        raise InvalidInput("up: true or false")
+        raise InvalidInput(Problem("up", "true_or_false"))
     if actor.role is Role.OPERATOR and not up and not note.strip():
         # The contributor reads this reason on the item's page instead of a generic text.
-        raise InvalidInput(
-            "a rejection needs a reason",
-            problems=["note: say why it is rejected: the contributor reads it"],
-        )
+        raise InvalidInput(Problem("note", "review.reason_required"))
     uow.add(
         ReviewVote(
             item_id=item.id or 0,
@@ -939,7 +931,7 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
         if shortfall is not None:
             if by != "review_window":
                 raise Conflict(
-                    f"escrow cannot pay this item yet: its buyer must fund {shortfall} more",
+                    Problem(None, "review.escrow_short", {"shortfall": shortfall}),
                     {"shortfall": money.money_out(shortfall)},
                 )
             item.review_state = ReviewState.WAITING_FOR_ESCROW

@@ -75,7 +75,7 @@ def start_task(uow: UnitOfWork, actor: Actor, campaign_id: int) -> TaskStart:
     campaign = campaigns.get_campaign(uow, actor, campaign_id)
     problems = campaigns.check_campaign_takes_work(uow, campaign.id or 0)
     if problems:
-        raise Conflict(problems[0], {"problems": problems})
+        raise Conflict(problems, {"problems": [str(p) for p in problems]})
     start = TaskStart(campaign_id=campaign.id or 0, user_id=actor.user_id or 0)
     uow.add(start)
     uow.flush()

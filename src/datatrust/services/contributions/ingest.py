@@ -25,7 +25,7 @@ from typing import Any
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import Campaign, ReviewMode, coverage_gap
 from datatrust.domain.clock import as_utc
-from datatrust.domain.errors import InvalidInput, NotFound
+from datatrust.domain.errors import InvalidInput, NotFound, Problem
 from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
 from datatrust.domain.missed import MissedMark
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
@@ -471,7 +471,7 @@ def open_preview(
     authorize(actor, Permission.ITEM_PREVIEW, item or MISSING)
     assert item is not None
     if part not in ("media", "transcript"):
-        raise InvalidInput("part: media or transcript")
+        raise InvalidInput(Problem("part", "one_of", {"choices": ["media", "transcript"]}))
     if part == "transcript":
         key = ((item.report or {}).get("transcript") or {}).get("deidentified_key")
         content_type = "text/plain; charset=utf-8"
@@ -481,8 +481,9 @@ def open_preview(
             "content_type", "application/octet-stream"
         )
     if not key:
-        state = "was rejected" if item.status is ItemStatus.REJECTED else "is not processed yet"
-        raise NotFound(f"item {item.id} has no de-identified {part}: it {state}")
+        rejected = item.status is ItemStatus.REJECTED
+        code = "preview.rejected" if rejected else "preview.not_processed"
+        raise NotFound(Problem(part, code, {"item": item.id}))
     uow.record(AuditTag.ITEM_ACCESS, actor_label(actor), "item", item.id, what=f"preview:{part}")
     uow.commit()
     return Preview(item, content_type, storage.open(uow, item.owner_id, key))

@@ -7,7 +7,7 @@ from typing import Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.items import ERASED_FILENAME, Item, ItemKind
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline.deidentify_media import coarsen_location
@@ -59,25 +59,27 @@ def receive_item(
     try:
         item_kind = ItemKind(kind)
     except ValueError:
-        problems.append(f"kind: must be one of {', '.join(k.value for k in ItemKind)}")
+        problems.append(Problem("kind", "one_of", {"choices": [k.value for k in ItemKind]}))
     if not filename or len(filename) > MAX_FILENAME:
-        problems.append(f"filename: required, at most {MAX_FILENAME} characters")
+        problems.append(Problem("filename", "required_at_most", {"maximum": MAX_FILENAME}))
     if campaign_id is not None and item_kind is not None:
         problems += check_upload_campaign(uow, campaign_id, item_kind)
     upload = _upload_facts(metadata or {}, problems)
     if transcript is not None:
         if item_kind is not ItemKind.CALL:
-            problems.append("transcript: only a call has a transcript")
+            problems.append(Problem("transcript", "upload.transcript_call_only"))
         elif len(transcript.encode()) > MAX_TRANSCRIPT_BYTES:
-            problems.append(f"transcript: at most {MAX_TRANSCRIPT_BYTES} bytes")
+            problems.append(
+                Problem("transcript", "at_most_bytes", {"maximum": MAX_TRANSCRIPT_BYTES})
+            )
     if problems:
-        raise InvalidInput("the upload has problems", problems)
+        raise InvalidInput(problems)
     assert item_kind is not None
     check_size(item_kind, size)
     # The checks above only read: the body streams outside any transaction.
     stored = storage.put_outside_transaction(uow, actor.uid, limited(item_kind, chunks))
     if stored.size == 0:
-        raise InvalidInput("the file is empty (0 bytes)", ["file: empty"])
+        raise InvalidInput(Problem("file", "upload.empty"))
     if upload.get("me"):  # a name: sealed under the contributor's key like title and filename
         upload["me"] = storage.seal_text(uow, actor.uid, upload["me"])
     if transcript:
@@ -123,15 +125,13 @@ def _upload_facts(metadata: dict[str, Any], problems: list[str]) -> dict[str, An
     if lat not in (None, "") or lng not in (None, ""):
         cell = coarsen_location(lat, lng)  # type: ignore[arg-type]
         if cell is None:
-            problems.append("lat/lng: a position in decimal degrees, both or neither")
+            problems.append(Problem("lat/lng", "upload.position"))
         else:
             facts["h3_cell"] = cell
     me = metadata.get("me")
     if me not in (None, ""):
         if not isinstance(me, str) or len(me) > 200:
-            problems.append(
-                "me: your name as the chat or transcript shows it (at most 200 characters)"
-            )
+            problems.append(Problem("me", "upload.me", {"maximum": 200}))
         else:
             facts["me"] = me
     return facts

@@ -15,7 +15,7 @@ from typing import Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.errors import Conflict, InvalidInput, Problem
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.missed import (
     BOX_SCALE,
@@ -97,9 +97,11 @@ def mark_missed(
     assert item is not None and item.id is not None
     check_category(category)
     if item.status not in _OPEN:
-        raise Conflict(f"item {item.id} is {item.status.value}: nothing of it will ship")
+        raise Conflict(
+            Problem(None, "missed.nothing_ships", {"item": item.id, "state": item.status.value})
+        )
     if not item.deidentified_key:
-        raise Conflict(f"item {item.id} is being processed again; mark it once that is done")
+        raise Conflict(Problem(None, "missed.reprocessing", {"item": item.id}))
     fmt = _text_format(item)
     made: list[MissedMark] = []
     if fmt is not None:
@@ -107,12 +109,12 @@ def mark_missed(
         if words is not None:
             spans = pipeline_marks.find_spans(text, words.strip(), json_document=fmt == "json")
             if not spans:
-                raise InvalidInput("those words are not in what will ship", field="words")
+                raise InvalidInput(Problem("words", "missed.words_not_found"))
         elif start is not None and end is not None:
             check_span(start, end, len(text))
             spans = [(start, end)]
         else:
-            raise InvalidInput("give the words, or start and end", field="words")
+            raise InvalidInput(Problem("words", "missed.words_or_span"))
         # Refuse now a mark that could not be applied (one across a chat's structure).
         pipeline_marks.remove_spans(text, spans, json_document=fmt == "json")
         made += [
@@ -120,7 +122,7 @@ def mark_missed(
         ]
     elif item.kind is ItemKind.PHOTO:
         if box is None:
-            raise InvalidInput("box: the region of the photo to remove", field="box")
+            raise InvalidInput(Problem("box", "missed.box_required"))
         check_box(box)
         left, top, width, height = box
         made.append(
@@ -136,11 +138,11 @@ def mark_missed(
         )
     elif _recording_format(item) is not None:
         if start_ms is None or end_ms is None:
-            raise InvalidInput("start_ms and end_ms: the stretch to remove", field="start_ms")
+            raise InvalidInput(Problem("start_ms", "missed.stretch_required"))
         recording = b"".join(storage.open(uow, item.owner_id, item.deidentified_key))
         length = pipeline_marks.soundtrack_ms(recording)
         if length is None:
-            raise InvalidInput("this recording ships without sound", field="start_ms")
+            raise InvalidInput(Problem("start_ms", "missed.no_sound"))
         check_time_span(start_ms, end_ms, length)
         made.append(
             _new_mark(
@@ -148,10 +150,7 @@ def mark_missed(
             )
         )
     else:
-        raise InvalidInput(
-            "marks can be put on chats, call transcripts, photos and recordings",
-            field="item_id",
-        )
+        raise InvalidInput(Problem("item_id", "missed.kind"))
     for mark in made:
         uow.add(mark)
     uow.flush()

@@ -28,7 +28,7 @@ from typing import Any
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import LicenceOffer
-from datatrust.domain.errors import Conflict, NotFound
+from datatrust.domain.errors import Conflict, NotFound, Problem
 from datatrust.domain.invitations import INVITATION_LIFETIME, InvitationState, ParticipantInvitation
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
@@ -145,12 +145,12 @@ def _by_token(uow: UnitOfWork, token: str, *, lock: bool = False) -> Participant
     """The invitation a token opens. A wrong, expired or used-up token reads as missing;
     the message never says which (nothing to probe)."""
     if not token or len(token) > 100:
-        raise NotFound("no such invitation")
+        raise NotFound(Problem(None, "invitation.not_found"))
     found = uow.one(ParticipantInvitation, token_hash=_hash(token))
     if found is not None and lock:
         found = uow.get_for_update(ParticipantInvitation, found.id)
     if found is None or found.expired(utcnow()):
-        raise NotFound("no such invitation, or it has expired; ask for a new link")
+        raise NotFound(Problem(None, "invitation.not_found_or_expired"))
     return found
 
 
@@ -172,7 +172,7 @@ def describe_invitation(uow: UnitOfWork, token: str) -> dict[str, Any]:
     invitation = _by_token(uow, token)
     item = uow.get(Item, invitation.item_id)
     if item is None:
-        raise NotFound("no such invitation, or it has expired; ask for a new link")
+        raise NotFound(Problem(None, "invitation.not_found_or_expired"))
     kind = "phone call" if item.kind is ItemKind.CALL else "chat"
     return {
         "label": invitation.label,
@@ -199,7 +199,7 @@ def decide(uow: UnitOfWork, token: str, *, confirm: bool) -> ParticipantInvitati
     if invitation.state is wanted:
         return invitation
     if invitation.state is not InvitationState.PENDING:
-        raise Conflict(f"this invitation was already {invitation.state.value}")
+        raise Conflict(Problem(None, "invitation.already", {"state": invitation.state.value}))
     invitation.state = wanted
     invitation.decided_at = utcnow()
     tag = AuditTag.PARTICIPANT_CONFIRM if confirm else AuditTag.PARTICIPANT_DECLINE

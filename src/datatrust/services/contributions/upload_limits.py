@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from datatrust.domain.campaigns import Campaign
-from datatrust.domain.errors import DomainError
+from datatrust.domain.errors import DomainError, Problem
 from datatrust.domain.items import ItemKind
 from datatrust.pipeline.chats import DEFAULT_MAX_BYTES as CHAT_MAX_BYTES
 from datatrust.pipeline.media_spec import MediaSpec
@@ -60,9 +60,17 @@ def human(n: int, *, over: int | None = None) -> str:
 def too_large(kind: ItemKind, size: int | None) -> UploadTooLarge:
     """The 413 naming the kind's limit (and the size, when known)."""
     limit = max_bytes(kind)
-    this = f"this one is {human(size, over=limit)}" if size is not None else "this one is larger"
+    problem = (
+        Problem(None, "upload.too_large", {"kind": kind.value, "limit": human(limit)})
+        if size is None
+        else Problem(
+            None,
+            "upload.too_large_sized",
+            {"kind": kind.value, "limit": human(limit), "size": human(size, over=limit)},
+        )
+    )
     return UploadTooLarge(
-        f"a {kind.value} upload may be at most {human(limit)}; {this}",
+        problem,
         {"limit_bytes": limit, "length": size},
     )
 

@@ -40,7 +40,7 @@ from typing import BinaryIO
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound, Problem
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.uploads import ResumableUpload
@@ -165,22 +165,23 @@ def start_upload(
     try:
         kind = ItemKind(metadata.get("kind", ""))
     except ValueError:
-        problems.append(f"Upload-Metadata kind: one of {', '.join(k.value for k in ItemKind)}")
+        choices = {"choices": [k.value for k in ItemKind]}
+        problems.append(Problem("Upload-Metadata.kind", "one_of", choices))
     filename = metadata.get("filename") or metadata.get("name") or ""
     if not filename or len(filename) > 300:
-        problems.append("Upload-Metadata filename: required, at most 300 characters")
+        problems.append(Problem("Upload-Metadata.filename", "required_at_most", {"maximum": 300}))
     campaign_id = None
     if metadata.get("campaign"):
         try:
             campaign_id = int(metadata["campaign"])
         except ValueError:
-            problems.append("Upload-Metadata campaign: a campaign id")
+            problems.append(Problem("Upload-Metadata.campaign", "upload.campaign_id"))
     if kind is not None:
         check_size(kind, size)
     if kind is not None and campaign_id is not None:
         problems += check_upload_campaign(uow, campaign_id, kind)
     if problems:
-        raise InvalidInput("the upload cannot start", problems)
+        raise InvalidInput(problems)
     assert kind is not None and size is not None
     expire_uploads(uow, staging, utcnow(), commit=False)
     keep = ("title", "lat", "lng", "me", "filetype")
@@ -218,15 +219,15 @@ def start_upload(
 _SEALED_META = frozenset({"title", "me"})
 
 
-def _length(value: str | int | None, problems: list[str]) -> int | None:
+def _length(value: str | int | None, problems: list[Problem]) -> int | None:
     try:
         size = int(value) if value is not None and str(value).isdigit() else None
     except ValueError:
         size = None
     if size is None:
-        problems.append("Upload-Length: required, a whole number of bytes")
+        problems.append(Problem("Upload-Length", "upload.whole_bytes"))
     elif size == 0:
-        problems.append("Upload-Length: the file is empty (0 bytes)")
+        problems.append(Problem("Upload-Length", "upload.empty"))
     return size
 
 
@@ -253,9 +254,7 @@ def _mine(uow: UnitOfWork, actor: Actor, upload_id: str, *, lock: bool = False) 
     authorize(actor, Permission.ITEM_CREATE, upload or MISSING)
     assert upload is not None
     if upload.expired(utcnow()):
-        raise NotFound(
-            f"upload {upload_id} expired on {as_utc(upload.expires_at):%Y-%m-%d %H:%M} UTC"
-        )
+        raise NotFound(Problem(None, "upload.expired", {"at": as_utc(upload.expires_at)}))
     return upload
 
 
@@ -292,11 +291,11 @@ def append_chunk(
     its declared ``length`` (``Content-Length``) says so, else as soon as the bytes do."""
     upload = _mine(uow, actor, upload_id, lock=True)
     if upload.item_id is not None:
-        raise Conflict("this upload is complete")
+        raise Conflict(Problem(None, "upload.complete"))
     try:
         claimed = int(str(offset))
     except ValueError:
-        raise InvalidInput("Upload-Offset: required, a whole number of bytes") from None
+        raise InvalidInput(Problem("Upload-Offset", "upload.whole_bytes")) from None
     verify = _checksum(checksum) if checksum else None
     path = staging.path(upload.id)
     cipher = storage.cipher
@@ -304,10 +303,12 @@ def append_chunk(
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Conflict("another request is writing to this upload") from None
+            raise Conflict(Problem(None, "upload.busy")) from None
         current, end = scan_records(f)
         if claimed != current:
-            raise Conflict(f"Upload-Offset is {claimed} but the server has {current} bytes")
+            raise Conflict(
+                Problem("Upload-Offset", "upload.offset", {"offset": claimed, "have": current})
+            )
         declared = int(length) if length is not None and str(length).isdigit() else None
         if declared is not None and current + declared > upload.length:
             raise _past_the_end(upload, current)
@@ -337,7 +338,7 @@ def append_chunk(
             raise
         if digest is not None and verify is not None and digest.digest() != verify[1]:
             f.truncate(end)
-            raise ChecksumMismatch("Upload-Checksum does not match the bytes received")
+            raise ChecksumMismatch(Problem("Upload-Checksum", "upload.checksum_mismatch"))
         f.flush()
         offset_now = current + written
     if offset_now < upload.length:
@@ -351,9 +352,9 @@ def append_chunk(
 
 def _past_the_end(upload: ResumableUpload, offset: int) -> UploadTooLarge:
     room = upload.length - offset
+    params = {"length": upload.length, "offset": offset, "room": room}
     return UploadTooLarge(
-        f"this PATCH goes past the declared Upload-Length of {upload.length} bytes: at "
-        f"offset {offset} there is room for {room} more; nothing of it was kept",
+        Problem(None, "upload.past_the_end", params),
         {"upload_length": upload.length, "offset": offset},
     )
 
@@ -362,14 +363,12 @@ def _checksum(header: str) -> tuple[Callable[[], hashlib._Hash], bytes]:
     algorithm, _, value = header.strip().partition(" ")
     factory = CHECKSUM_ALGORITHMS.get(algorithm.lower())
     if factory is None:
-        raise InvalidInput(
-            f"Upload-Checksum: unsupported algorithm {algorithm!r} "
-            f"(use one of {', '.join(CHECKSUM_ALGORITHMS)})"
-        )
+        choices = {"given": algorithm, "choices": list(CHECKSUM_ALGORITHMS)}
+        raise InvalidInput(Problem("Upload-Checksum", "upload.checksum_algorithm", choices))
     try:
         return factory, base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInput("Upload-Checksum: '<algorithm> <base64 digest>'") from None
+        raise InvalidInput(Problem("Upload-Checksum", "upload.checksum_format")) from None
 
 
 def _complete(

@@ -35,7 +35,7 @@ from datatrust.domain.consent import (
     give_consent,
     receipt_claims,
 )
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.licence import Licence
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
@@ -206,12 +206,14 @@ def give_consent_for_item(
     authorize(actor, Permission.CONSENT_GIVE, item or MISSING)
     assert item is not None
     if item.status in (ItemStatus.WITHDRAWN, ItemStatus.REJECTED):
-        raise Conflict(f"item {item.id} is {item.status.value}; consent cannot be given for it")
+        raise Conflict(
+            Problem(None, "consent.item_state", {"item": item.id, "state": item.status.value})
+        )
     if item.consent_id is not None:
         current = uow.get(ConsentRecord, item.consent_id)
         if current is not None and current.state is not ConsentState.WITHDRAWN:
             raise Conflict(
-                f"consent for item {item.id} is already {current.state.value}",
+                Problem(None, "consent.already", {"item": item.id, "state": current.state.value}),
                 {"consent_id": current.id},
             )
     offer = _offer_for(uow, actor, item, offer_id)
@@ -272,13 +274,10 @@ def _offer_for(uow: UnitOfWork, actor: Actor, item: Item, offer_id: int | None) 
     else:
         offer = default_offer(uow, item.owner_id)
         if offer is None:
-            raise InvalidInput(
-                "choose a licence first: attach one to the item, name it, or set a default",
-                problems=["offer_id: the item has no licence and you have no default licence"],
-            )
+            raise InvalidInput(Problem("offer_id", "consent.no_licence"))
     if offer.status is not OfferStatus.ACTIVE:
         raise Conflict(
-            f"licence offer {offer.id} was replaced by a newer version; attach that one",
+            Problem(None, "licence.replaced", {"offer": offer.id}),
             {"offer_id": offer.id},
         )
     return offer
@@ -305,7 +304,7 @@ def withdraw_consent(
     assert item is not None
     record = uow.get_for_update(ConsentRecord, item.consent_id) if item.consent_id else None
     if record is None:
-        raise Conflict(f"item {item.id} has no consent to withdraw")
+        raise Conflict(Problem(None, "consent.nothing_to_withdraw", {"item": item.id}))
     moment = as_utc(at or utcnow())
     receipt = apply_withdrawal(uow, signer, actor_label(actor), item, record, moment, publication)
     uow.commit()
@@ -388,7 +387,7 @@ def receipt_document(
     if jwk is None:
         # Signed by a key this instance no longer publishes: the receipt is still valid,
         # but the key to check it with must come from the operator's key history.
-        raise NotFound(f"the key {receipt.kid!r} that signed this receipt is not published")
+        raise NotFound(Problem(None, "receipt.key_unpublished", {"kid": receipt.kid}))
     return {
         "type": "datatrust-consent-receipt",
         "receipt": receipt.jws,

@@ -27,7 +27,7 @@ from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import Campaign, CampaignState, PayBasis
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord, LicenceOffer, OfferStatus
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import (
@@ -78,14 +78,11 @@ def build_licence(
     now. Raises ``InvalidInput`` naming every problem.
     """
     if (template is None) == (licence is None):
-        raise InvalidInput(
-            "give either a template (with changes) or a full licence",
-            problems=["template/licence: give exactly one of them"],
-        )
+        raise InvalidInput(Problem("template/licence", "licence.template_or_licence"))
     if changes is not None and not isinstance(changes, Mapping):
-        raise InvalidInput("changes must be an object", problems=["changes: must be an object"])
+        raise InvalidInput(Problem("changes", "must_be_object"))
     if licence is not None and not isinstance(licence, Mapping):
-        raise InvalidInput("licence must be an object", problems=["licence: must be an object"])
+        raise InvalidInput(Problem("licence", "must_be_object"))
     fields = _strip_platform_fields(licence if licence is not None else changes or {})
     fields["id"] = licence_id or f"lic-{uuid.uuid4().hex[:16]}"
     fields["version"] = version
@@ -102,7 +99,7 @@ def build_licence(
     )
     gaps = terms.replica_grant_gaps()
     if gaps:
-        raise InvalidInput("the licence is not valid", problems=gaps)
+        raise InvalidInput(gaps)
     return terms
 
 
@@ -214,7 +211,7 @@ def accept_task(
     given with that offer when the item is uploaded. Commits."""
     campaign = get_campaign(uow, actor, campaign_id)
     if campaign.state is not CampaignState.OPEN:
-        raise NotFound("no such campaign")
+        raise NotFound(Problem(None, "campaign.not_found"))
     return create_offer(
         uow,
         actor,
@@ -252,7 +249,7 @@ def _own_active_offer(uow: UnitOfWork, actor: Actor, offer_id: int) -> LicenceOf
     assert offer is not None
     if offer.status is not OfferStatus.ACTIVE:
         raise Conflict(
-            f"licence offer {offer.id} was replaced by a newer version; use that one",
+            Problem(None, "licence.replaced", {"offer": offer.id}),
             {"offer_id": offer.id},
         )
     return offer
@@ -271,9 +268,9 @@ def revise_offer(
     moves to the new version; attached items stay on the old one."""
     old = _own_active_offer(uow, actor, offer_id)
     if not isinstance(changes, Mapping):
-        raise InvalidInput("changes must be an object", problems=["changes: must be an object"])
+        raise InvalidInput(Problem("changes", "must_be_object"))
     if not changes:
-        raise InvalidInput("name at least one change", problems=["changes: empty"])
+        raise InvalidInput(Problem("changes", "name_at_least_one"))
     current = old.terms()
     fields = {**current.to_dict(), **_strip_platform_fields(changes)}
     fields.pop("revocable", None)
@@ -315,7 +312,7 @@ def attach_offer(
     offer = _own_active_offer(uow, actor, offer_id)
     ids = list(dict.fromkeys(item_ids))
     if not ids:
-        raise InvalidInput("name at least one item", problems=["item_ids: empty"])
+        raise InvalidInput(Problem("item_ids", "name_at_least_one"))
     attached = []
     for item_id in ids:
         item = uow.get_for_update(Item, item_id)
@@ -326,8 +323,9 @@ def attach_offer(
             continue
         if item.consent_id is not None and _consent_is_live(uow, item.consent_id):
             raise Conflict(
-                f"item {item.id} has active consent under licence offer {item.licence_id}; "
-                "withdraw it first, then give consent under the new licence",
+                Problem(
+                    None, "licence.item_has_consent", {"item": item.id, "offer": item.licence_id}
+                ),
                 {"item_id": item.id},
             )
         item.licence_id = offer.id
@@ -407,18 +405,20 @@ def name_holders(
     known = {org_id for org_id, _ in holder_choices(uow, actor)}
     chosen = sorted(set(org_ids))
     problems = [
-        f"offered_to: {o!r} is not an approved buyer organisation" for o in chosen if o not in known
+        Problem("offered_to", "licence.holder_not_approved", {"org": o})
+        for o in chosen
+        if o not in known
     ]
     if who not in HOLDER_CHOICES:
-        problems.append(f"who: choose one of {', '.join(HOLDER_CHOICES)}")
+        problems.append(Problem("who", "one_of", {"choices": list(HOLDER_CHOICES)}))
     elif who == "named" and not chosen:
-        problems.append("offered_to: name at least one organisation")
+        problems.append(Problem("offered_to", "licence.name_an_organisation"))
     elif who == "exclusive" and len(chosen) != 1:
-        problems.append("exclusive_to: name exactly one organisation to hold the exclusivity")
+        problems.append(Problem("exclusive_to", "licence.exclusive_one_organisation"))
     elif who == "exclusive" and exclusive_until is None:
-        problems.append("exclusive_until: an exclusive licence must say when exclusivity ends")
+        problems.append(Problem("exclusive_until", "licence.exclusive_until"))
     if problems:
-        raise InvalidInput("the holders of the licence are not valid", problems=problems)
+        raise InvalidInput(problems)
     changes: dict[str, Any] = {
         "offered_to": chosen if who == "named" else [],
         "exclusive": who == "exclusive",
@@ -479,33 +479,30 @@ def parse_use(data: Any) -> Use:
     buyer's. Unknown codes are *not* problems here: ``evaluate`` denies them with a reason.
     """
     if not isinstance(data, Mapping):
-        raise InvalidInput("a use must be an object with named fields")
-    problems = []
+        raise InvalidInput(Problem("use", "must_be_object"))
+    problems: list[Problem] = []
     for key in data:
         if key == "at":
-            problems.append(
-                "at: a use is judged at the server's time, not one the buyer sends; "
-                "give the period of use as starts_at and ends_at"
-            )
+            problems.append(Problem("at", "use.at_is_server_time"))
         elif key not in _USE_FIELDS:
-            problems.append(f"{key}: unknown field")
+            problems.append(Problem(str(key), "request.unknown_field"))
     values: dict[str, Any] = {}
     task = data.get("task")
     if task is None and data.get("action") in MODEL_ACTIONS:
-        problems.append("task: required: say what the resulting model will do")
+        problems.append(Problem("task", "use.task_required"))
     elif task is not None and (not isinstance(task, str) or not task.strip()):
-        problems.append("task: must be a task code")
+        problems.append(Problem("task", "use.task_code"))
     else:
         values["task"] = task
     outputs = data.get("outputs", [])
     if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
-        problems.append("outputs: must be a list of codes")
+        problems.append(Problem("outputs", "list_of_codes"))
     else:
         values["outputs"] = frozenset(outputs)
     for name in ("action", "purpose", "industry", "territory"):
         value = data.get(name)
         if not isinstance(value, str) or not value.strip():
-            problems.append(f"{name}: required text")
+            problems.append(Problem(name, "required"))
         else:
             values[name] = value
     org = data.get("recipient_org")
@@ -514,7 +511,7 @@ def parse_use(data: Any) -> Use:
         or not isinstance(org.get("id"), str)
         or not isinstance(org.get("name", ""), str)
     ):
-        problems.append('recipient_org: required, as {"id": "...", "name": "..."}')
+        problems.append(Problem("recipient_org", "use.recipient_org"))
     else:
         values["recipient_org"] = Organisation(org["id"], org.get("name", ""))
     for name, key in (("starts_at", "at"), ("ends_at", "until")):
@@ -524,21 +521,21 @@ def parse_use(data: Any) -> Use:
         except ValueError:
             values[key] = None
         if values[key] is None:
-            problems.append(f"{name}: required, an ISO 8601 date and time")
+            problems.append(Problem(name, "date_time_required"))
     if values["at"] is not None and values["until"] is not None and values["until"] <= values["at"]:
-        problems.append("ends_at: must be after starts_at")
+        problems.append(Problem("ends_at", "ends_after_start"))
     declared = data.get("declared_uses", [])
     if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
-        problems.append("declared_uses: must be a list of codes")
+        problems.append(Problem("declared_uses", "list_of_codes"))
     else:
         values["declared_uses"] = frozenset(declared)
     values["replica"] = parse_replica_use(data.get("replica"), problems)
     if problems:
-        raise InvalidInput("the use is not valid", problems=problems)
+        raise InvalidInput(problems)
     return Use(**values)
 
 
-def parse_replica_use(data: Any, problems: list[str]) -> ReplicaUse | None:
+def parse_replica_use(data: Any, problems: list[Problem]) -> ReplicaUse | None:
     """A use's ``replica`` part, ``{"languages": [...], "category": "...", "channels":
     [...]}``, or None when absent; shape problems are appended to ``problems``.
 
@@ -548,23 +545,21 @@ def parse_replica_use(data: Any, problems: list[str]) -> ReplicaUse | None:
     if data is None:
         return None
     if not isinstance(data, Mapping):
-        problems.append(
-            'replica: must be {"languages": [...], "category": "...", "channels": [...]}'
-        )
+        problems.append(Problem("replica", "use.replica_shape"))
         return None
     for key in data:
         if key not in ("languages", "category", "channels"):
-            problems.append(f"replica.{key}: unknown field")
+            problems.append(Problem(f"replica.{key}", "request.unknown_field"))
     lists = {}
     for name in ("languages", "channels"):
         value = data.get(name, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problems.append(f"replica.{name}: must be a list of codes")
+            problems.append(Problem(f"replica.{name}", "list_of_codes"))
             value = []
         lists[name] = frozenset(value)
     category = data.get("category")
     if category is not None and not isinstance(category, str):
-        problems.append("replica.category: must be a category code")
+        problems.append(Problem("replica.category", "use.category_code"))
         category = None
     return ReplicaUse(lists["languages"], category or None, lists["channels"])
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.errors import Conflict, InvalidInput, Problem
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item
 from datatrust.domain.orders import APPROVED, PENDING, REFUSED, ReplicaApproval, covers
@@ -110,11 +110,11 @@ def decide(
     authorize(actor, Permission.LICENCE_CREATE, row or MISSING)
     assert row is not None
     if decision not in DECISIONS:
-        raise InvalidInput(
-            f"unknown decision {decision!r}", problems=["decision: use approve or refuse"]
-        )
+        raise InvalidInput(Problem("decision", "one_of", {"choices": ["approve", "refuse"]}))
     if row.state != PENDING:
-        raise Conflict(f"this request was already {row.state}", {"approval_id": row.id})
+        raise Conflict(
+            Problem(None, "replica.already", {"state": row.state}), {"approval_id": row.id}
+        )
     row.state = DECISIONS[decision]
     row.decided_at = as_utc(now or utcnow())
     uow.record(

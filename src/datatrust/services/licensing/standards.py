@@ -19,7 +19,7 @@ from typing import Any
 from datatrust.domain.accounts import Organisation as OrgRecord
 from datatrust.domain.accounts import OrgStatus, User
 from datatrust.domain.consent import LicenceOffer
-from datatrust.domain.errors import NotFound
+from datatrust.domain.errors import NotFound, Problem
 from datatrust.domain.iris import InstanceIris
 from datatrust.domain.licence import Licence
 from datatrust.domain.odrl import context, licence_from_jsonld, licence_to_odrl
@@ -84,7 +84,9 @@ def licence_document(
     version."""
     offer = uow.one(LicenceOffer, licence_key=licence_id, version=version)
     if offer is None:
-        raise NotFound(f"no licence {licence_id!r} version {version} on this instance")
+        raise NotFound(
+            Problem(None, "licence.not_found", {"licence": licence_id, "version": version})
+        )
     return licence_to_odrl(offer.terms(), publication.iris)
 
 
@@ -96,7 +98,7 @@ def person_document(
     known = hmac.compare_digest(check.encode(), publication.person_check(user_id).encode())
     user = uow.get(User, user_id) if known else None
     if user is None or user.erased_at is not None:
-        raise NotFound("no such person on this instance")
+        raise NotFound(Problem(None, "person.not_found"))
     return _party(publication, publication.person(user_id), "foaf:Person", {})
 
 
@@ -107,7 +109,7 @@ def organisation_document(uow: UnitOfWork, publication: Publication, org_id: str
     plain = org_id.isascii() and org_id.isdigit() and len(org_id) <= 9
     org = uow.get(OrgRecord, int(org_id)) if plain else None
     if org is None or org.status not in (OrgStatus.APPROVED, OrgStatus.SUSPENDED):
-        raise NotFound("no such organisation on this instance")
+        raise NotFound(Problem(None, "organisation.not_found"))
     iri = publication.iris.organisation(org_id)
     return _party(
         publication,

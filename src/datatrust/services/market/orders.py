@@ -38,7 +38,14 @@ from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentEvent, ConsentEventType, ConsentRecord, LicenceOffer
-from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from datatrust.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Problem,
+)
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use, evaluate
@@ -119,19 +126,20 @@ def approved_org(
             AuditTag.BUYER_REFUSE,
             "user",
             actor.user_id,
-            PermissionDenied("register your organisation first; buying needs an approved one"),
+            PermissionDenied(Problem(None, "organisation.register_to_buy")),
             permission=permission.value,
         )
     ok = org.status is OrgStatus.APPROVED or (allow_suspended and org.status is OrgStatus.SUSPENDED)
     if not ok:
-        why = f": {org.status_reason}" if org.status_reason else ""
+        state = {"state": org.status.value, "reason": org.status_reason or ""}
+        code = "organisation.state_reason" if org.status_reason else "organisation.state"
         raise refuse(
             uow,
             actor,
             AuditTag.BUYER_REFUSE,
             "org",
             org.id,
-            PermissionDenied(f"your organisation is {org.status.value}{why}"),
+            PermissionDenied(Problem(None, code, state)),
             permission=permission.value,
             status=org.status.value,
         )
@@ -203,7 +211,7 @@ def _stored_replica(data: Any) -> ReplicaUse | None:
     )
 
 
-def _time(value: Any, name: str, problems: list[str]) -> datetime | None:
+def _time(value: Any, name: str, problems: list[Problem]) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -213,7 +221,7 @@ def _time(value: Any, name: str, problems: list[str]) -> datetime | None:
             return as_utc(datetime.fromisoformat(value))
         except ValueError:
             pass
-    problems.append(f"{name}: not an ISO 8601 date and time")
+    problems.append(Problem(name, "date_time_invalid"))
     return None
 
 
@@ -235,49 +243,49 @@ def parse_declared_use(
     selection. ``require_model`` False is for browsing the catalogue only.
     """
     now = as_utc(now or utcnow())
-    problems: list[str] = []
+    problems: list[Problem] = []
     values: dict[str, str] = {}
     for name, vocabulary in (("action", ACTIONS), ("purpose", PURPOSES), ("industry", INDUSTRIES)):
         value = data.get(name)
         if not isinstance(value, str) or not value.strip():
-            problems.append(f"{name}: required")
+            problems.append(Problem(name, "required"))
         elif value not in vocabulary:
-            problems.append(f"{name}: unknown {name} {value!r}")
+            problems.append(Problem(name, "unknown_code", {"given": value}))
         else:
             values[name] = value
     territory = data.get("territory")
     if not isinstance(territory, str) or not is_known_territory(territory):
-        problems.append(f"territory: unknown territory {territory!r}; use an ISO 3166 code")
+        problems.append(Problem("territory", "use.territory_unknown", {"given": repr(territory)}))
     starts = _time(data.get("starts_at"), "starts_at", problems) or now
     ends = _time(data.get("ends_at"), "ends_at", problems)
     if data.get("ends_at") is None:
-        problems.append("ends_at: required: say until when you will use the data")
+        problems.append(Problem("ends_at", "use.ends_at_required"))
     elif ends is not None:
         if ends <= starts:
-            problems.append("ends_at: must be after starts_at")
+            problems.append(Problem("ends_at", "ends_after_start"))
         elif ends - starts > timedelta(days=MAX_PERIOD_DAYS):
-            problems.append("ends_at: a use may last at most 5 years")
+            problems.append(Problem("ends_at", "use.too_long", {"years": MAX_PERIOD_DAYS // 365}))
     declared = data.get("declared_uses") or []
     if not isinstance(declared, list) or not all(isinstance(u, str) for u in declared):
-        problems.append("declared_uses: must be a list of codes")
+        problems.append(Problem("declared_uses", "list_of_codes"))
         declared = []
     task = data.get("task") or None
     outputs = data.get("outputs") or []
     if not isinstance(outputs, list) or not all(o in OUTPUTS for o in outputs):
-        problems.append("outputs: must be a list of known output codes")
+        problems.append(Problem("outputs", "use.output_codes"))
         outputs = []
     if require_model and values.get("action") in MODEL_ACTIONS:
         # What the model will do is part of the use (issue 16 §2): without it, "computer
         # vision training" could hide face recognition.
         if task is None:
-            problems.append("task: required: say what the resulting model will do")
+            problems.append(Problem("task", "use.task_required"))
         if not outputs:
-            problems.append("outputs: required: say what the resulting model will output")
+            problems.append(Problem("outputs", "use.outputs_required"))
     if task is not None and task not in TASKS:
-        problems.append(f"task: unknown model task {task!r}")
+        problems.append(Problem("task", "unknown_code", {"given": task}))
     replica = parse_replica_use(data.get("replica"), problems)
     if problems:
-        raise InvalidInput("the declared use is not valid", problems=problems)
+        raise InvalidInput(problems)
     assert ends is not None and isinstance(territory, str)
     use = Use(
         action=values["action"],
@@ -297,27 +305,22 @@ def parse_declared_use(
 
 def check_use_is_allowed(org: Organisation, use: Use, denied_industries: Sequence[str]) -> None:
     """Refuse uses the organisation did not declare, and industries the instance denies."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     denied = INDUSTRIES.matching(use.industry, denied_industries)
     if denied:
-        problems.append(
-            f"industry: this instance does not serve {use.industry!r} (denied: {', '.join(denied)})"
-        )
+        params = {"industry": use.industry, "denied": list(denied)}
+        problems.append(Problem("industry", "use.industry_denied", params))
     intended = org.intended_uses or {}
     purposes = [p for p in intended.get("purposes", []) if isinstance(p, str)]
     industries = [i for i in intended.get("industries", []) if isinstance(i, str)]
     if not PURPOSES.matching(use.purpose, purposes):
-        problems.append(
-            f"purpose: your organisation did not declare {use.purpose!r} among its intended "
-            f"purposes ({', '.join(purposes) or 'none declared'})"
-        )
+        params = {"purpose": use.purpose, "declared": purposes}
+        problems.append(Problem("purpose", "use.purpose_undeclared", params))
     if not INDUSTRIES.matching(use.industry, industries):
-        problems.append(
-            f"industry: your organisation did not declare {use.industry!r} among its "
-            f"industries ({', '.join(industries) or 'none declared'})"
-        )
+        params = {"industry": use.industry, "declared": list(industries)}
+        problems.append(Problem("industry", "use.industry_undeclared", params))
     if problems:
-        raise InvalidInput("this use cannot be ordered", problems=problems)
+        raise InvalidInput(problems)
 
 
 # --- selection and quote ------------------------------------------------------------------
@@ -578,7 +581,9 @@ def purchase_order(
     # would each see the other's items as not yet held and charge them twice.
     uow.get_for_update(Organisation, org.id)
     if order.state == "purchased":
-        raise Conflict(f"order {order.id} was already bought", {"order_id": order.id})
+        raise Conflict(
+            Problem(None, "order.already_bought", {"order": order.id}), {"order_id": order.id}
+        )
     moment = as_utc(now or utcnow())
     fee_percent = policy.platform_fee_percent
     still = _still_allowed(uow, order, org, moment, policy.denied_industries)
@@ -591,14 +596,11 @@ def purchase_order(
     if not still:
         why = (
             Conflict(
-                "your organisation already licenses every selected item for this use; "
-                "there is nothing new to buy",
+                Problem(None, "order.all_held"),
                 {"order_id": order.id, "held": sorted(held)},
             )
             if held
-            else Conflict(
-                "none of the selected items may be bought any more; declare the use again"
-            )
+            else Conflict(Problem(None, "order.none_buyable"))
         )
         raise refuse(uow, actor, AuditTag.ORDER_REFUSE, "order", order.id, why)
     offers = {id_of(o): o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in still})}
@@ -754,7 +756,7 @@ def agreement_odrl(
     if licence_version is not None:
         terms = row.terms()
         if (terms.id, terms.version) != licence_version:
-            raise NotFound(f"agreement {agreement_id} is not under that licence version")
+            raise NotFound(Problem(None, "agreement.other_version", {"agreement": agreement_id}))
     use = use_from_dict(row.use)
     agreement = Agreement(
         licence=row.terms(),

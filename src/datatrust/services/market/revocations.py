@@ -32,7 +32,7 @@ from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
@@ -308,25 +308,22 @@ def _notices_for(
     (audited under ``tag``). With ``every_copy`` (attesting deletion), so does naming
     only some of a notice's hashes: the copies left out would be attested unseen."""
     if not isinstance(hashes, list) or not hashes or not all(isinstance(h, str) for h in hashes):
-        raise InvalidInput("name the content hashes", problems=["content_sha256: a list of hashes"])
+        raise InvalidInput(Problem("content_sha256", "revocation.hashes"))
     held = held_hashes(uow, id_of(org))
     notices = {h: n for n in uow.all(Revocation, org_id=org.id) for h in notice_hashes(n, held)}
     received = {r.content_sha256 for r in uow.all(SnapshotItem, org_id=org.id)}
     never = sorted(h for h in set(hashes) if h not in received)
     unnoticed = sorted(h for h in set(hashes) if h in received and h not in notices)
-    problems = [f"{h}: your organisation never received this item" for h in never]
-    problems += [f"{h}: no revocation notice for this item" for h in unnoticed]
+    # Each problem's field is the hash it is about.
+    problems = [Problem(h, "revocation.never_received") for h in never]
+    problems += [Problem(h, "revocation.no_notice") for h in unnoticed]
     left_out: list[str] = []
     if every_copy:
         named = {notices[h].id: notices[h] for h in hashes if h in notices}
         left_out = sorted(
             h for n in named.values() for h in notice_hashes(n, held) if h not in hashes
         )
-        problems += [
-            f"{h}: your organisation also received this item under this hash; attest the "
-            "deletion of every copy listed in the notice together"
-            for h in left_out
-        ]
+        problems += [Problem(h, "revocation.copy_left_out") for h in left_out]
     if problems:
         raise refuse(
             uow,
@@ -334,7 +331,7 @@ def _notices_for(
             tag,
             "org",
             org.id,
-            InvalidInput("some hashes cannot be attested", problems=problems),
+            InvalidInput(problems),
             never_received=never,
             not_revoked=unnoticed,
             left_out=left_out,
@@ -414,9 +411,9 @@ def _allowed_models(
 
 
 def _refuse_statement(
-    uow: UnitOfWork, actor: Actor, org: Organisation, message: str, problems: list[str], **data: Any
+    uow: UnitOfWork, actor: Actor, org: Organisation, problems: list[Problem], **data: Any
 ) -> InvalidInput:
-    error = InvalidInput(message, problems=problems)
+    error = InvalidInput(problems)
     refuse(uow, actor, AuditTag.DELETION_REFUSE, "org", org.id, error, **data)
     return error
 
@@ -490,46 +487,45 @@ def attest_deletion(
     """
     org = approved_org(uow, actor, Permission.DELETION_ATTEST, allow_suspended=True)
     moment = as_utc(now or utcnow())
-    problems: list[str] = []
+    problems: list[Problem] = []
     if not isinstance(statement, str) or not statement.strip():
-        problems.append("statement: required")
+        problems.append(Problem("statement", "required"))
     if models not in MODEL_ACTIONS:
-        problems.append(
-            "models: say what you did with models trained on it: " + ", ".join(MODEL_ACTIONS)
-        )
+        problems.append(Problem("models", "deletion.models", {"choices": list(MODEL_ACTIONS)}))
     copies = [c.strip()[:300] for c in (copies or []) if isinstance(c, str) and c.strip()]
     if len(copies) > MAX_COPIES:
-        problems.append(f"copies: at most {MAX_COPIES}")
+        problems.append(Problem("copies", "at_most", {"maximum": MAX_COPIES}))
     if problems:
-        raise _refuse_statement(uow, actor, org, "the deletion statement is incomplete", problems)
+        raise _refuse_statement(uow, actor, org, problems)
     notices = _notices_for(uow, actor, org, hashes, AuditTag.DELETION_REFUSE, every_copy=True)
     item_ids = {n.item_id for n in notices}
     named = sorted({int(s) for s in snapshots or []})
     held = held_copies(uow, id_of(org), item_ids)
     own = {s.id: s for s in uow.all(Snapshot, org_id=org.id)}
     problems = [
-        f"snapshots: {s} is not a snapshot of your organisation" for s in named if s not in own
+        Problem("snapshots", "deletion.not_your_snapshot", {"snapshot": s})
+        for s in named
+        if s not in own
     ]
     problems += [
-        f"snapshots: you downloaded snapshot {c.snapshot_id} (version {c.version}), which "
-        f"holds item {c.item_id}; delete it and name it too"
+        Problem(
+            "snapshots",
+            "deletion.snapshot_left_out",
+            {"snapshot": c.snapshot_id, "version": c.version, "item": c.item_id},
+        )
         for c in held
         if c.snapshot_id not in named
     ]
     terms, allowed = _allowed_models(uow, id_of(org), item_ids)
     if models not in allowed:
-        problems.append(
-            f"models: {models} is not what the licence allows when it ends ("
-            + ", ".join(terms)
-            + "); allowed: "
-            + ", ".join(a for a in MODEL_ACTIONS if a in allowed)
-        )
+        allowed_now = [a for a in MODEL_ACTIONS if a in allowed]
+        params = {"given": models, "terms": list(terms), "allowed": allowed_now}
+        problems.append(Problem("models", "deletion.models_not_allowed", params))
     if problems:
         raise _refuse_statement(
             uow,
             actor,
             org,
-            "this deletion statement leaves something out",
             problems,
             left_out_snapshots=[c.snapshot_id for c in held if c.snapshot_id not in named],
             models=models,

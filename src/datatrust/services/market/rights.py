@@ -25,7 +25,7 @@ from datatrust.domain.audit import AuditEvent, AuditTag
 from datatrust.domain.campaigns import ReviewVote
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord, ConsentState, LicenceOffer
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import ERASED_FILENAME, Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
@@ -346,10 +346,7 @@ def erase_me(
     no caller erases anyone without their say.
     """
     if confirm.strip().lower() != ERASE_CONFIRMATION:
-        raise InvalidInput(
-            "erasure cannot be undone; confirm it",
-            problems=[f"confirm: type {ERASE_CONFIRMATION!r} to erase your account"],
-        )
+        raise InvalidInput(Problem("confirm", "erasure.confirm", {"phrase": ERASE_CONFIRMATION}))
     user = _user(uow, actor, Permission.PERSONAL_DATA_ERASE)
     who = actor_label(actor)
     now = utcnow()

@@ -20,7 +20,7 @@ from typing import Any
 from datatrust.domain.accounts import Organisation
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.orders import Order
@@ -83,13 +83,10 @@ def request_sample(
     """
     org = approved_org(uow, actor, Permission.SAMPLE_REQUEST)
     if not 1 <= items <= SAMPLE_MAX_ITEMS:
-        raise InvalidInput(
-            f"a sample holds 1 to {SAMPLE_MAX_ITEMS} items",
-            problems=[f"items: between 1 and {SAMPLE_MAX_ITEMS}"],
-        )
+        raise InvalidInput(Problem("items", "between", {"minimum": 1, "maximum": SAMPLE_MAX_ITEMS}))
     order = uow.get(Order, order_id)
     if order is None or order.org_id != org.id:
-        raise NotFound("no such order")
+        raise NotFound(Problem(None, "order.not_found"))
     moment = as_utc(now or utcnow())
     with uow.reading():
         used = uow.count(EvaluationSample, org_id=org.id)
@@ -102,11 +99,14 @@ def request_sample(
         left_out = len(order.item_ids) - len(candidates)
         chosen = candidates[:items]
         if not chosen:
-            raise Conflict("nothing in this order can be previewed: samples show photos and chats")
+            raise Conflict(Problem(None, "sample.nothing_previewable"))
         if used + len(chosen) > limit:
             raise Conflict(
-                f"your organisation may see {limit} items in evaluation samples and has seen "
-                f"{used}; ask for at most {max(0, limit - used)}",
+                Problem(
+                    "items",
+                    "sample.limit",
+                    {"limit": limit, "used": used, "left": max(0, limit - used)},
+                ),
                 {"limit": limit, "used": used},
             )
         mark = _mark(org, moment.date().isoformat())

@@ -32,14 +32,14 @@ import secrets
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.licence import Organisation as LicenceOrg
@@ -244,7 +244,7 @@ def build_snapshot(
     assert order is not None
     org = approved_org(uow, actor, Permission.SNAPSHOT_BUILD)
     if order.state != "purchased":
-        raise Conflict(f"order {order.id} is not bought yet; buy it first")
+        raise Conflict(Problem(None, "order.not_bought", {"order": order.id}))
     moment = as_utc(now or utcnow())
     agreements = uow.all(AgreementRow, order_id=order.id, order_by="item_id")
     items = {i.id: i for i in by_ids(uow, Item, [a.item_id for a in agreements])}
@@ -259,7 +259,7 @@ def build_snapshot(
         else:
             keep.append(agreement)
     if not keep:
-        raise Conflict("nothing in this order may be delivered any more", {"dropped": dropped})
+        raise Conflict(Problem(None, "order.nothing_deliverable"), {"dropped": dropped})
     previous = _latest(uow, id_of(order))
     ids = [a.item_id for a in keep]
     before = set(previous.item_ids) if previous else set()
@@ -679,7 +679,7 @@ def download_links(
     snapshot = get_snapshot(uow, actor, snapshot_id)
     approved_org(uow, actor, Permission.SNAPSHOT_DOWNLOAD)
     if snapshot.state != "ready":
-        raise Conflict(f"snapshot {snapshot.id} is still being built; try again shortly")
+        raise Conflict(Problem(None, "snapshot.building", {"snapshot": snapshot.id}))
     expires = int(as_utc(now or utcnow()).timestamp()) + lifetime_seconds
     return {
         "expires": expires,
@@ -712,37 +712,38 @@ def open_download(
     moment = as_utc(now or utcnow())
     path = file_path(snapshot_id, name)
 
-    def refused(message: str, **data: Any) -> PermissionDenied:
+    def refused(problem: Problem, **data: Any) -> PermissionDenied:
         return refuse(
             uow,
             actor,
             AuditTag.SNAPSHOT_REFUSE,
             "snapshot",
             snapshot_id,
-            PermissionDenied(message),
+            PermissionDenied(problem),
             file=name,
             **data,
         )
 
     if not expires or not sig or not expires.isdigit():
-        raise refused("this download link is incomplete: it needs expires and sig")
+        raise refused(Problem(None, "download.incomplete"))
     good = _signature(secret, path, int(expires))
     if not hmac.compare_digest(good, sig):
-        raise refused("this download link's signature does not match: it was altered")
+        raise refused(Problem(None, "download.altered"))
     if int(expires) < moment.timestamp():
         raise refused(
-            f"this download link expired at {datetime.fromtimestamp(int(expires)).isoformat()}"
-            " UTC; ask for new links",
+            Problem(None, "download.expired", {"at": datetime.fromtimestamp(int(expires), UTC)}),
             expired=int(expires),
         )
     snapshot = uow.get(Snapshot, snapshot_id)
     if snapshot is None or not _FILE_NAME.match(name) or name not in snapshot.files:
-        raise NotFound("no such snapshot file")
+        raise NotFound(Problem(None, "snapshot.no_such_file"))
     if snapshot.wrapped_key is None:
-        raise Conflict(f"snapshot {snapshot.id} predates encrypted builds; build the next version")
+        raise Conflict(Problem(None, "snapshot.unencrypted", {"snapshot": snapshot.id}))
     org = uow.get(Organisation, snapshot.org_id)
     if org is None or org.status is not OrgStatus.APPROVED:
-        raise refused(f"the buyer's organisation is {org.status.value if org else 'gone'}")
+        raise refused(
+            Problem(None, "download.org_state", {"state": org.status.value if org else "gone"})
+        )
     revoked = [
         r.item_id
         for r in by_ids(uow, Revocation, snapshot.item_ids, "item_id", org_id=snapshot.org_id)
@@ -750,7 +751,7 @@ def open_download(
     ]
     if revoked:
         raise refused(
-            "this snapshot holds items that were withdrawn or expired; build the next version",
+            Problem(None, "download.withdrawn_items", {"count": len(revoked)}),
             revoked=len(revoked),
         )
     uow.record(
@@ -779,7 +780,7 @@ def read_compliance_pack(
     same ``compliance.json`` its links download), checked against its recorded sha256."""
     snapshot = get_snapshot(uow, actor, snapshot_id)
     if snapshot.state != "ready" or COMPLIANCE not in snapshot.files:
-        raise NotFound("this snapshot has no compliance pack; build the next version")
+        raise NotFound(Problem(None, "snapshot.no_compliance_pack"))
     assert snapshot.id is not None and snapshot.wrapped_key is not None
     body = b"".join(
         open_sealed(
@@ -796,4 +797,4 @@ def read_compliance_pack(
 
 def check_name(name: str) -> None:
     if not _FILE_NAME.match(name):
-        raise InvalidInput("bad file name", problems=["name: letters, digits, . _ - only"])
+        raise InvalidInput(Problem("name", "file_name"))

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import InvalidInput, NotFound
+from datatrust.domain.errors import InvalidInput, NotFound, Problem
 from datatrust.domain.ids import id_of
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.domain.webhooks import Webhook, WebhookDelivery
@@ -61,7 +61,7 @@ def _port(parts: Any) -> int:
     try:
         port = parts.port
     except ValueError:
-        raise InvalidInput("the webhook URL's port is not a number") from None
+        raise InvalidInput(Problem("url", "webhook.port")) from None
     return port or (443 if parts.scheme == "https" else 80)
 
 
@@ -69,29 +69,29 @@ def check_url(url: str, *, dev_mode: bool) -> tuple[str, int]:
     """The URL's host and port if its form may be registered; ``InvalidInput`` naming each
     problem otherwise. (Where its host resolves is ``check_addresses``.)"""
     if not isinstance(url, str) or not url.strip():
-        raise InvalidInput("give the webhook's URL", problems=["url: required"])
+        raise InvalidInput(Problem("url", "required"))
     url = url.strip()
-    problems = []
+    problems: list[Problem] = []
     if len(url) > MAX_URL_LENGTH:
-        problems.append(f"url: at most {MAX_URL_LENGTH} characters")
+        problems.append(Problem("url", "too_long", {"maximum": MAX_URL_LENGTH}))
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if not host:
-        problems.append("url: it names no host")
+        problems.append(Problem("url", "webhook.no_host"))
     if parts.username is not None or parts.password is not None:
-        problems.append("url: credentials in the URL are not allowed (they would be logged)")
+        problems.append(Problem("url", "webhook.credentials"))
     if parts.fragment:
-        problems.append("url: a fragment (#…) is never sent; remove it")
+        problems.append(Problem("url", "webhook.fragment"))
     if parts.scheme == "http":
         if not dev_mode:
-            problems.append("url: must use https")
+            problems.append(Problem("url", "webhook.https"))
         elif host not in LOOPBACK_HOSTS:
-            problems.append("url: plain http is allowed only to 127.0.0.1 in development")
+            problems.append(Problem("url", "webhook.http_dev_only"))
     elif parts.scheme != "https":
-        problems.append("url: must use https")
+        problems.append(Problem("url", "webhook.https"))
     port = _port(parts) if not problems else 0
     if problems:
-        raise InvalidInput("this webhook URL cannot be used", problems=problems)
+        raise InvalidInput(problems)
     return host, port
 
 
@@ -130,13 +130,13 @@ def check_addresses(
         found = found or transport.addresses(host, port)
     except OSError as exc:
         raise InvalidInput(
-            f"the webhook's host {host} does not resolve", problems=[f"url: {exc}"]
+            Problem("url", "webhook.unresolved", {"host": host, "reason": str(exc)})
         ) from None
     refused = [why for a in found if (why := refused_address(a))]
     if refused or not found:
         raise InvalidInput(
-            "the webhook's host points inside a private network",
-            problems=[f"url: {host} resolves to {why}" for why in refused] or ["url: no address"],
+            [Problem("url", "webhook.private", {"host": host, "why": why}) for why in refused]
+            or [Problem("url", "webhook.no_address", {"host": host})]
         )
     return found[0]
 
@@ -199,7 +199,7 @@ def remove_webhook(uow: UnitOfWork, actor: Actor, now: datetime | None = None) -
     org = approved_org(uow, actor, Permission.WEBHOOK_MANAGE, allow_suspended=True)
     hook = active_webhook(uow, id_of(org))
     if hook is None:
-        raise NotFound("your organisation has no webhook")
+        raise NotFound(Problem(None, "webhook.none"))
     hook.removed_at = as_utc(now or utcnow())
     uow.record(AuditTag.WEBHOOK_REMOVE, actor_label(actor), "org", org.id, webhook_id=hook.id)
     uow.commit()
@@ -290,7 +290,7 @@ def push(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext, claims: Clai
             )
             status, error, duration = reply.status, reply.error, reply.duration_ms
         except InvalidInput as exc:  # the name now resolves somewhere it may not go
-            status, error, duration = None, "; ".join(map(str, exc.problems)), 0
+            status, error, duration = None, exc.message, 0
     ok = status is not None and 200 <= status < 300
     if status is not None and not ok:
         error = f"answered HTTP {status}"

@@ -59,7 +59,7 @@ from datatrust.domain.campaigns import Campaign, CampaignState
 from datatrust.domain.clock import utcnow
 from datatrust.domain.currencies import currency as currency_info
 from datatrust.domain.currencies import is_known
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.fx import FxRateRow, Rate, RateNotFound, approximate
 from datatrust.domain.ids import id_of
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, JournalEntry, StoredEntry
@@ -132,9 +132,9 @@ class PayoutProvider(Protocol):
 
 def _money(amount: object, what: str = "amount") -> Money:
     if not isinstance(amount, Money):
-        raise InvalidInput(f"{what} must be Money, got {type(amount).__name__}", field=what)
+        raise InvalidInput(Problem(what, "money.not_money", {"given": type(amount).__name__}))
     if not amount.is_positive:
-        raise InvalidInput(f"{what} must be more than zero, got {amount}", field=what)
+        raise InvalidInput(Problem(what, "money.not_positive", {"given": amount}))
     return amount
 
 
@@ -145,7 +145,7 @@ def _key(key: object, what: str = "idempotency_key") -> str:
         or len(key) > MAX_KEY_LENGTH
         or not key.isprintable()
     ):
-        raise InvalidInput(f"{what} must be 1 to {MAX_KEY_LENGTH} printable characters", field=what)
+        raise InvalidInput(Problem(what, "idempotency_key.invalid", {"maximum": MAX_KEY_LENGTH}))
     return key.strip()
 
 
@@ -183,9 +183,9 @@ def required_escrow(rate: Money, quota: int, bonus_total: Money) -> Money:
     """
     _money(rate, "rate")
     if type(quota) is not int or quota <= 0:
-        raise InvalidInput(f"quota must be a whole number above zero, got {quota!r}", field="quota")
+        raise InvalidInput(Problem("quota", "positive_whole_number", {"given": repr(quota)}))
     if not isinstance(bonus_total, Money) or bonus_total.is_negative:
-        raise InvalidInput("bonus_total must be Money of zero or more", field="bonus_total")
+        raise InvalidInput(Problem("bonus_total", "money.not_negative"))
     return rate * quota + bonus_total
 
 
@@ -251,12 +251,14 @@ def fund_campaign_escrow(
     _money(amount)
     if amount.currency != campaign.currency:
         raise InvalidInput(
-            f"campaign {campaign_id} pays in {campaign.currency}; fund it in {campaign.currency},"
-            f" not {amount.currency}",
-            field="currency",
+            Problem(
+                "currency",
+                "escrow.wrong_currency",
+                {"campaign": campaign_id, "currency": campaign.currency, "given": amount.currency},
+            )
         )
     if campaign.state is CampaignState.CLOSED:
-        raise Conflict(f"campaign {campaign_id} is closed")
+        raise Conflict(Problem(None, "campaign.closed", {"campaign": campaign_id}))
     ledger = uow.ledger
     fund_key = f"escrow-fund:{campaign_id}:{key}"
     previous = ledger.entry(fund_key)
@@ -421,7 +423,7 @@ def close_campaign_escrow(
     if currency is None:
         campaign = uow.get(Campaign, campaign_id)
         if campaign is None:
-            raise NotFound(f"no campaign {campaign_id}")
+            raise NotFound(Problem(None, "campaign.not_found"))
         currency = campaign.currency
     account = AccountRef.escrow(campaign_id, currency)
     ledger = uow.ledger
@@ -486,10 +488,7 @@ def record_sale(
     # Lists are taken too (JSON callers); the length is checked before the lines are typed.
     untyped = [tuple(line) for line in items]
     if any(len(line) != 4 for line in untyped):
-        raise InvalidInput(
-            "each sold item is (contributor_id, item_price, royalty_percent, item_id)",
-            field="items",
-        )
+        raise InvalidInput(Problem("items", "sale.item_shape"))
     lines_in = cast(list[SaleLineIn], untyped)
     split = dl.sale(
         buyer_org_id,
@@ -543,7 +542,7 @@ def deposit_buyer_funds(
     balance. Repeating the key charges once."""
     authorize(actor, Permission.ESCROW_FUND)
     if actor.org_id is None:
-        raise Conflict("join or register an organisation first")
+        raise Conflict(Problem(None, "organisation.required"))
     key = _key(idempotency_key)
     _money(amount)
     ledger = uow.ledger
@@ -665,20 +664,23 @@ def _request_payout(
     if existing is not None:
         if existing.amount != amount:
             raise Conflict(
-                f"the idempotency key {key!r} was used for a payout of {existing.amount}",
+                Problem(
+                    "idempotency_key", "payout.key_reused", {"key": key, "amount": existing.amount}
+                ),
                 {"payout_id": existing.id},
             )
         return PayoutRequested(existing, True)
     minimum = minimum_payout(uow, amount.currency, minimum)
     if amount < minimum:
         raise InvalidInput(
-            f"the smallest payout is {minimum}; you asked for {amount}",
-            field="amount",
+            Problem("amount", "payout.below_minimum", {"minimum": minimum, "asked": amount}),
             minimum=money_out(minimum),
         )
     if amount > available:
         raise InsufficientFunds(
-            f"you asked for {amount} but {available} is available",
+            Problem(
+                "amount", "payout.more_than_available", {"asked": amount, "available": available}
+            ),
             {"available": money_out(available)},
         )
     return PayoutRequested(_set_aside(uow, user_id, amount, key, actor), False)
@@ -986,10 +988,7 @@ def set_fx_rate(
     ``InvalidInput`` naming the problem."""
     authorize(actor, Permission.INSTANCE_MANAGE)
     if not isinstance(rate, str):
-        raise InvalidInput(
-            f"write the rate as a decimal string such as '18.25', not {type(rate).__name__}",
-            field="rate",
-        )
+        raise InvalidInput(Problem("rate", "fx.rate_as_text", {"given": type(rate).__name__}))
     base, quote = base.strip().upper(), quote.strip().upper()
     checked = Rate(base, quote, rate, as_of)  # validates currencies, date and rate
     exact = _plain_decimal(rate)

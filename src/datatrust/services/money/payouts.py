@@ -17,7 +17,7 @@ from typing import Any
 
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import InvalidInput, NotFound
+from datatrust.domain.errors import InvalidInput, NotFound, Problem
 from datatrust.domain.money import Money
 from datatrust.domain.payout_methods import (
     PayoutDestination,
@@ -50,10 +50,10 @@ def add_payout_method(
     try:
         chosen = PayoutRail(rail)
     except ValueError:
-        raise InvalidInput("choose how to be paid", ["rail: choose how to be paid"]) from None
+        raise InvalidInput(Problem("rail", "payout_method.rail_required")) from None
     details, problems = check_details(chosen, typed)
     if problems:
-        raise InvalidInput("the payout method has problems", problems)
+        raise InvalidInput(problems)
     method = PayoutMethod(
         user_id=actor.user_id,
         rail=chosen,
@@ -103,10 +103,10 @@ def request_payout_to(
     authorize(actor, Permission.PAYOUT_REQUEST, method or MISSING)
     assert method is not None
     if method.removed_at is not None:
-        raise NotFound("this payout method was removed")
+        raise NotFound(Problem("method", "payout_method.removed"))
     problems = rail_problems(method.rail, amount)
     if problems:
-        raise InvalidInput("this method cannot pay that amount", problems)
+        raise InvalidInput(problems)
     return money.request_payout(
         uow, actor, amount, idempotency_key, minimum=minimum, method_id=method.id
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 from datatrust.domain.audit import GENESIS_HASH, ChainReport, Checkpoint, verify_chain
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.permissions import Actor, Permission, authorize
 from datatrust.services.ports import Signer, UnitOfWork
 
@@ -60,12 +60,9 @@ def sign_checkpoint(uow: UnitOfWork, signer: Signer) -> SignedCheckpoint:
     if head.seq:
         last = log.event(head.seq)
         if last is None or last.hash != head.hash:
-            raise InvalidInput(
-                f"the audit log's head (event {head.seq}) does not match its events; "
-                "run `datatrust audit verify`"
-            )
+            raise InvalidInput(Problem(None, "audit.head_mismatch", {"seq": head.seq}))
     elif head.hash != GENESIS_HASH:
-        raise InvalidInput("the audit log's head names a hash but no events")
+        raise InvalidInput(Problem(None, "audit.head_without_events"))
     checkpoint = Checkpoint(count=head.seq, head=head.hash, at=utcnow())
     return SignedCheckpoint(checkpoint, signer.sign(checkpoint.claims()), signer.public_jwk())
 
@@ -82,10 +79,10 @@ def read_checkpoint(text: str, verify: Callable[[str], dict[str, Any]]) -> Check
         try:
             document = json.loads(raw)
         except ValueError:
-            raise InvalidInput("the checkpoint file is not valid JSON") from None
+            raise InvalidInput(Problem("checkpoint", "audit.checkpoint_not_json")) from None
         token = document.get("checkpoint") if isinstance(document, dict) else None
         if not isinstance(token, str):
-            raise InvalidInput("the checkpoint file has no 'checkpoint' (a signed JWS)")
+            raise InvalidInput(Problem("checkpoint", "audit.checkpoint_missing"))
     else:
         token = raw
     claims = verify(token)

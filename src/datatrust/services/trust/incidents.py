@@ -21,7 +21,7 @@ from typing import Any
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.ids import id_of
 from datatrust.domain.incidents import (
     LANGUAGES,
@@ -75,28 +75,30 @@ def open_incident(
     window that ends before it starts, an unknown kind."""
     authorize(actor, Permission.INCIDENT_MANAGE)
     now = utcnow()
-    problems = []
+    problems: list[Problem] = []
     if not title.strip() or len(title) > 300:
-        problems.append("title: what happened, 1-300 characters")
+        problems.append(Problem("title", "incident.title", {"maximum": 300}))
     if as_utc(discovered_at) > now:
-        problems.append("discovered_at: when it was found cannot be in the future")
+        problems.append(Problem("discovered_at", "incident.discovered_in_future"))
     window = window_start is not None or window_end is not None
     if bool(item_ids) == window:
-        problems.append("scope: name the items, or a time window (window_start, window_end)")
+        problems.append(Problem("scope", "incident.scope"))
     if window and (window_start is None or window_end is None):
-        problems.append("window: give both window_start and window_end")
+        problems.append(Problem("window", "incident.window_both"))
     elif (
         window_start is not None
         and window_end is not None
         and as_utc(window_end) < as_utc(window_start)
     ):
-        problems.append("window: window_end is before window_start")
+        problems.append(Problem("window", "incident.window_order"))
     known = {k.value for k in ItemKind}
     problems += [
-        f"kinds: {k!r} is not one of {sorted(known)}" for k in kinds or [] if k not in known
+        Problem("kinds", "unknown_code_of", {"given": k, "choices": sorted(known)})
+        for k in kinds or []
+        if k not in known
     ]
     if problems:
-        raise InvalidInput("the incident has problems", problems)
+        raise InvalidInput(problems)
 
     if item_ids:
         touched = [i for i in _items(uow, sorted(set(item_ids)))]
@@ -154,7 +156,11 @@ def notify_incident(uow: UnitOfWork, actor: Actor, incident_id: int) -> Incident
     every buyer that held a touched item. Once: ``Conflict`` if already done or closed."""
     incident = _get(uow, actor, incident_id, lock=True)
     if incident.state is not IncidentState.OPEN:
-        raise Conflict(f"incident {incident.id} was already {incident.state.value}")
+        raise Conflict(
+            Problem(
+                None, "incident.already", {"incident": incident.id, "state": incident.state.value}
+            )
+        )
     now = utcnow()
     per_owner: dict[int, int] = {}
     for item in _items(uow, incident.affected_items):
@@ -220,9 +226,9 @@ def close_incident(uow: UnitOfWork, actor: Actor, incident_id: int, *, note: str
     """Close it (after notifying, or when it turned out to touch nobody)."""
     incident = _get(uow, actor, incident_id, lock=True)
     if incident.state is IncidentState.CLOSED:
-        raise Conflict(f"incident {incident.id} is already closed")
+        raise Conflict(Problem(None, "incident.closed", {"incident": incident.id}))
     if incident.state is IncidentState.OPEN and (incident.affected_users or incident.affected_orgs):
-        raise Conflict("notify the people and buyers it touched before closing it")
+        raise Conflict(Problem(None, "incident.notify_first"))
     incident.state = IncidentState.CLOSED
     incident.closed_at = utcnow()
     uow.record(
@@ -330,7 +336,7 @@ def _get(uow: UnitOfWork, actor: Actor, incident_id: int, *, lock: bool = False)
     authorize(actor, Permission.INCIDENT_MANAGE)
     incident = (uow.get_for_update if lock else uow.get)(Incident, incident_id)
     if incident is None:
-        raise NotFound(f"no incident {incident_id}")
+        raise NotFound(Problem(None, "incident.not_found", {"incident": incident_id}))
     return incident
 
 

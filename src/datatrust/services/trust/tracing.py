@@ -21,7 +21,7 @@ from typing import Any
 
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
-from datatrust.domain.errors import InvalidInput, NotFound
+from datatrust.domain.errors import InvalidInput, NotFound, Problem
 from datatrust.domain.items import Item
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.permissions import MISSING, Actor, Permission, Role, authorize
@@ -55,7 +55,7 @@ def query_of(data: bytes) -> Query:
     try:
         return read_query(data)
     except Untraceable as exc:
-        raise InvalidInput(str(exc), problems=[f"file: {exc}"]) from None
+        raise InvalidInput(Problem("file", "trace.untraceable", {"reason": exc.args[0]})) from None
 
 
 # Photos whose pHash does not match are compared by keypoints against their de-identified
@@ -188,10 +188,10 @@ def open_misuse_report(
     got = [r for r in rows if r.org_id == org_id]
     org = uow.get(Organisation, org_id)
     if not got or org is None:
-        raise NotFound("that buyer did not receive this item")
+        raise NotFound(Problem(None, "trace.not_received"))
     note = (note or "").strip()
     if len(note) > 2000:
-        raise InvalidInput("the note is too long", problems=["note: at most 2000 characters"])
+        raise InvalidInput(Problem("note", "too_long", {"maximum": 2000}))
     receipts = [_receipt(uow, r) for r in got]
     uow.record(
         AuditTag.MISUSE_REPORT,

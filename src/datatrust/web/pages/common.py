@@ -22,7 +22,7 @@ from datatrust.domain.currencies import MINOR_UNITS
 from datatrust.domain.errors import DomainError, NotAuthenticated, Problem
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Actor, Permission, Role
-from datatrust.i18n import format_money, render_problem, translator
+from datatrust.i18n import KIND_WORDS, format_money, render_problem, translator
 from datatrust.services.campaigns import campaigns
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
@@ -54,14 +54,7 @@ HOME_FOR = {
     Role.OPERATOR: "/operator/vetting",
 }
 # Item kinds in words (msgids).
-KIND_LABELS = {
-    "photo": "Photo",
-    "video": "Video",
-    "voice": "Voice recording",
-    "ambient": "Sound of a place",
-    "call": "Phone call",
-    "chat": "Chat export",
-}
+KIND_LABELS = KIND_WORDS
 
 env = Environment(
     loader=FileSystemLoader(WEB / "templates"),
