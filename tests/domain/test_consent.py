@@ -113,7 +113,7 @@ def test_giving_consent_reports_every_problem():
             data_categories=[],
             expires_at=T0 - timedelta(days=1),
         )
-    assert [p.split(":")[0] for p in caught.value.problems] == [
+    assert [p.field for p in caught.value.problems] == [
         "subject_id",
         "purposes",
         "data_categories",

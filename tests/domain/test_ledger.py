@@ -112,19 +112,19 @@ def test_a_balanced_entry_is_accepted():
 def test_an_entry_needs_at_least_two_postings():
     with pytest.raises(InvalidInput) as error:
         entry((ESCROW, usd(0)))
-    assert any("at least two postings" in p for p in error.value.problems)
+    assert any("at least two postings" in p for p in error.value.details["problems"])
 
 
 def test_an_entry_that_does_not_sum_to_zero_is_refused():
     with pytest.raises(InvalidInput) as error:
         entry((BUYER, usd(-500)), (ESCROW, usd(499)))
-    assert any("sum to USD -0.01" in p for p in error.value.problems)
+    assert any("sum to USD -0.01" in p for p in error.value.details["problems"])
 
 
 def test_an_entry_with_a_zero_posting_is_refused():
     with pytest.raises(InvalidInput) as error:
         entry((BUYER, usd(-500)), (ESCROW, usd(500)), (PAYABLE, usd(0)))
-    assert any("zero posting" in p for p in error.value.problems)
+    assert any("zero posting" in p for p in error.value.details["problems"])
 
 
 def test_an_entry_must_balance_in_each_currency_separately():
@@ -132,8 +132,8 @@ def test_an_entry_must_balance_in_each_currency_separately():
     # USD -500 and ZAR +500 "sum to zero" only if currencies were ignored.
     with pytest.raises(InvalidInput) as error:
         entry((BUYER, usd(-500)), (zar_payable, Money(500, "ZAR")))
-    assert any("USD postings sum" in p for p in error.value.problems)
-    assert any("ZAR postings sum" in p for p in error.value.problems)
+    assert any("USD postings sum" in p for p in error.value.details["problems"])
+    assert any("ZAR postings sum" in p for p in error.value.details["problems"])
 
 
 def test_a_multi_currency_entry_that_balances_per_currency_is_accepted():
@@ -149,13 +149,13 @@ def test_a_multi_currency_entry_that_balances_per_currency_is_accepted():
 def test_a_posting_in_another_currency_than_its_account_is_refused():
     with pytest.raises(InvalidInput) as error:
         entry((BUYER, Money(-500, "EUR")), (ESCROW, usd(500)), (WORLD, Money(500, "EUR")))
-    assert any("only its own currency" in p for p in error.value.problems)
+    assert any("only its own currency" in p for p in error.value.details["problems"])
 
 
 def test_an_entry_reports_every_problem_at_once():
     with pytest.raises(InvalidInput) as error:
         JournalEntry("", "m", (Posting(ESCROW, usd(0)),))
-    assert len(error.value.problems) >= 3
+    assert len(error.value.details["problems"]) >= 3
 
 
 def test_an_entry_keeps_its_own_copy_of_source():

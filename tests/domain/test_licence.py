@@ -314,7 +314,7 @@ def test_validation_reports_every_problem_at_once():
     }
     with pytest.raises(InvalidInput) as caught:
         validate_licence(data)
-    fields = {problem.split(":")[0] for problem in caught.value.problems}
+    fields = {problem.split(":")[0] for problem in caught.value.details["problems"]}
     assert fields == {
         "version",
         "permitted_purposes",
@@ -325,7 +325,7 @@ def test_validation_reports_every_problem_at_once():
         "deletion_deadline_days",
         "territories",
     }
-    assert caught.value.details["problems"] == caught.value.problems
+    assert caught.value.details["problems"] == caught.value.details["problems"]
 
 
 @pytest.mark.parametrize(
@@ -334,19 +334,21 @@ def test_validation_reports_every_problem_at_once():
 def test_asking_for_sublicensing_transfer_or_irrevocability_is_rejected(key):
     with pytest.raises(InvalidInput) as caught:
         Licence.from_dict(a_licence().to_dict() | {key: True})
-    assert any(problem.startswith(f"{key}:") for problem in caught.value.problems)
+    assert any(problem.startswith(f"{key}:") for problem in caught.value.details["problems"])
 
 
 def test_a_licence_cannot_be_made_irrevocable():
     with pytest.raises(InvalidInput) as caught:
         Licence.from_dict(a_licence().to_dict() | {"revocable": False})
-    assert caught.value.problems == ["revocable: a licence is always revocable; it cannot be false"]
+    assert caught.value.details["problems"] == [
+        "revocable: a licence is always revocable; it cannot be false"
+    ]
 
 
 def test_unknown_fields_are_rejected():
     with pytest.raises(InvalidInput, match="not valid") as caught:
         Licence.from_dict(a_licence().to_dict() | {"colour": "blue"})
-    assert caught.value.problems == ["colour: unknown field"]
+    assert caught.value.details["problems"] == ["colour: unknown field"]
 
 
 def test_a_licence_without_replica_may_last_at_most_five_years():
@@ -359,40 +361,46 @@ def test_a_replica_grant_may_last_ten_years_but_the_licence_itself_only_five():
     assert a_licence("voice_library", replica_until=datetime(2035, 3, 1, tzinfo=UTC))
     with pytest.raises(InvalidInput) as caught:
         a_licence("voice_library", replica_until=datetime(2035, 3, 2, tzinfo=UTC))
-    assert caught.value.problems == ["replica_until: a replica grant may last at most 10 years"]
+    assert caught.value.details["problems"] == [
+        "replica_until: a replica grant may last at most 10 years"
+    ]
     with pytest.raises(InvalidInput) as caught:
         a_licence("voice_library", valid_until=datetime(2030, 3, 2, tzinfo=UTC))
-    assert caught.value.problems[0].startswith("valid_until: a licence may last at most 5 years")
+    assert caught.value.details["problems"][0].startswith(
+        "valid_until: a licence may last at most 5 years"
+    )
 
 
 def test_a_replica_needs_a_specific_written_description():
     with pytest.raises(InvalidInput) as caught:
         a_licence("voice_library", replica_use_description="ads")
-    assert any("30 characters" in p for p in caught.value.problems)
+    assert any("30 characters" in p for p in caught.value.details["problems"])
 
 
 def test_creating_a_replica_without_a_description_is_rejected():
     with pytest.raises(InvalidInput) as caught:
         licence_from_template("voice_library", id="x", valid_from=START, price_minor=1)
-    assert any(p.startswith("permitted_actions: create_replica") for p in caught.value.problems)
+    assert any(
+        p.startswith("permitted_actions: create_replica") for p in caught.value.details["problems"]
+    )
 
 
 def test_a_replica_and_a_replica_prohibition_contradict():
     with pytest.raises(InvalidInput) as caught:
         a_licence("voice_library", prohibited_uses={"digital_replica"})
-    assert any("also prohibits" in p for p in caught.value.problems)
+    assert any("also prohibits" in p for p in caught.value.details["problems"])
 
 
 def test_a_permitted_purpose_under_a_prohibited_one_is_rejected():
     with pytest.raises(InvalidInput) as caught:
         a_licence(prohibited_purposes={"research_and_development"})
-    assert len(caught.value.problems) == 2  # model_training and model_evaluation
+    assert len(caught.value.details["problems"]) == 2  # model_training and model_evaluation
 
 
 def test_exclusivity_needs_an_end_within_two_years_and_the_licence():
     with pytest.raises(InvalidInput) as caught:
         a_licence(exclusive=True, exclusive_to="org-7")
-    assert caught.value.problems == [
+    assert caught.value.details["problems"] == [
         "exclusive_until: an exclusive licence must say when exclusivity ends"
     ]
     with pytest.raises(InvalidInput) as caught:
@@ -402,7 +410,9 @@ def test_exclusivity_needs_an_end_within_two_years_and_the_licence():
             valid_until=datetime(2029, 1, 1, tzinfo=UTC),
             exclusive_until=datetime(2028, 1, 1, tzinfo=UTC),
         )
-    assert caught.value.problems == ["exclusive_until: exclusivity may last at most 2 years"]
+    assert caught.value.details["problems"] == [
+        "exclusive_until: exclusivity may last at most 2 years"
+    ]
     with pytest.raises(InvalidInput):
         a_licence(exclusive_until=START + timedelta(days=30))
 

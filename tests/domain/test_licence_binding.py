@@ -248,7 +248,7 @@ def test_a_calendar_year_and_a_day_is_two_started_years():
 def problems_of(**changes):
     with pytest.raises(InvalidInput) as caught:
         open_licence(**changes)
-    return caught.value.problems
+    return caught.value.details["problems"]
 
 
 def test_redistribution_contradicts_non_transferability():
@@ -480,7 +480,9 @@ def test_a_grant_stored_before_its_scope_existed_allows_no_replica_use():
 def test_an_unknown_or_out_of_range_replica_term_is_invalid_naming_the_field(changes, problem):
     with pytest.raises(InvalidInput) as caught:
         narrator_licence(**changes)
-    assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
+    assert any(p.startswith(problem) for p in caught.value.details["problems"]), (
+        caught.value.details["problems"]
+    )
 
 
 def test_replica_scope_without_a_replica_grant_is_invalid():

@@ -84,7 +84,7 @@ def test_notice_and_exclusivity_surcharges_add_up():
 def test_notice_outside_zero_days_to_two_years_is_invalid_naming_the_field(days):
     with pytest.raises(InvalidInput) as caught:
         a_licence(withdrawal_notice_days=days)
-    assert caught.value.problems == [
+    assert caught.value.details["problems"] == [
         "withdrawal_notice_days: must be from 0 to 730 days (at most two years)"
     ]
 

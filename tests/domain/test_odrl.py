@@ -435,7 +435,7 @@ def test_import_reads_what_rdflib_serialises_back_as_json_ld():
 def _problems(doc):
     with pytest.raises(InvalidInput) as caught:
         imported(doc)
-    return caught.value.problems
+    return caught.value.details["problems"]
 
 
 def test_import_refuses_an_unknown_purpose_naming_it():

@@ -151,7 +151,7 @@ def test_an_incident_without_a_clear_scope_is_refused_naming_each_problem(servic
             discovered_at=utcnow() + timedelta(days=1),
             kinds=["smell"],
         )
-    problems = " ".join(refused.value.problems)
+    problems = " ".join(refused.value.details["problems"])
     for word in ("title", "future", "scope", "smell"):
         assert word in problems
 

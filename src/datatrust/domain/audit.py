@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from datatrust.domain.clock import as_utc
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 
 GENESIS_HASH = "0" * 64
 
@@ -225,16 +225,16 @@ class Checkpoint:
     def from_claims(cls, claims: dict[str, Any]) -> Checkpoint:
         """Read verified claims back; ``InvalidInput`` naming what is wrong otherwise."""
         if claims.get("typ") != CHECKPOINT_TYPE:
-            raise InvalidInput(f"not an audit checkpoint (typ is not {CHECKPOINT_TYPE!r})")
+            raise InvalidInput(Problem("typ", "checkpoint.type", {"expected": CHECKPOINT_TYPE}))
         count, head = claims.get("count"), claims.get("head")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise InvalidInput("audit checkpoint: count must be a whole number, 0 or more")
+            raise InvalidInput(Problem("count", "checkpoint.count"))
         if not isinstance(head, str) or len(head) != 64:
-            raise InvalidInput("audit checkpoint: head must be a 64-character hex hash")
+            raise InvalidInput(Problem("head", "checkpoint.head"))
         try:
             at = datetime.fromisoformat(str(claims.get("at")))
         except ValueError:
-            raise InvalidInput("audit checkpoint: at must be an ISO 8601 time") from None
+            raise InvalidInput(Problem("at", "checkpoint.at")) from None
         return cls(count=count, head=head, at=as_utc(at))
 
 

@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.errors import Conflict, InvalidInput, Problem
 from datatrust.domain.licence import Licence
 from datatrust.domain.purposes import PURPOSES
 from datatrust.domain.territories import ISO_3166_ALPHA2
@@ -180,13 +180,18 @@ class ConsentRecord:
     def withdraw(self, at: datetime, actor: str) -> ConsentRecord:
         """Withdraw; raises ``Conflict`` if already withdrawn. Returns the record."""
         if self.state is ConsentState.WITHDRAWN:
-            raise Conflict("consent is already withdrawn", {"record_id": self.record_id})
+            raise Conflict(
+                Problem(None, "consent.withdrawn_already"), {"record_id": self.record_id}
+            )
         return self._append(ConsentEventType.WITHDRAWN, at, actor, ConsentState.WITHDRAWN)
 
     def expire(self, at: datetime, actor: str = "system") -> ConsentRecord:
         """Mark expired; raises ``Conflict`` unless active. Returns the record."""
         if self.state is not ConsentState.ACTIVE:
-            raise Conflict(f"consent is {self.state}, not active", {"record_id": self.record_id})
+            raise Conflict(
+                Problem(None, "consent.not_active", {"state": str(self.state)}),
+                {"record_id": self.record_id},
+            )
         return self._append(ConsentEventType.EXPIRED, at, actor, ConsentState.EXPIRED)
 
     def renew(self, at: datetime, actor: str, expires_at: datetime | None) -> ConsentRecord:
@@ -197,11 +202,11 @@ class ConsentRecord:
         """
         if self.state is ConsentState.WITHDRAWN:
             raise Conflict(
-                "a withdrawn consent cannot be renewed; give consent again instead",
+                Problem(None, "consent.renew_withdrawn"),
                 {"record_id": self.record_id},
             )
         if expires_at is not None and as_utc(expires_at) <= as_utc(at):
-            raise InvalidInput("the renewed consent must end after it is renewed")
+            raise InvalidInput(Problem("expires_at", "consent.renew_end"))
         self._append(ConsentEventType.RENEWED, at, actor, ConsentState.ACTIVE)
         self.terms = dataclasses.replace(
             self.terms, expires_at=as_utc(expires_at) if expires_at is not None else None
@@ -222,12 +227,9 @@ class ConsentRecord:
         at = as_utc(at)
         last = as_utc(self.events[-1].at)
         if at < last:
-            raise InvalidInput(
-                "a consent event cannot be earlier than the one before it",
-                problems=[f"at: {at.isoformat()} is before {last.isoformat()}"],
-            )
+            raise InvalidInput(Problem("at", "consent.event_earlier", {"at": at, "last": last}))
         if not actor.strip():
-            raise InvalidInput("every consent event names its actor", problems=["actor: required"])
+            raise InvalidInput(Problem("actor", "required"))
         self.events.append(
             ConsentEvent(type=kind, at=at, actor=actor, resulting_state=state, seq=len(self.events))
         )
@@ -260,7 +262,7 @@ def give_consent(
     """A new record whose only event is ``given``; raises ``InvalidInput`` listing every
     problem (empty fields, unknown purposes, no data categories, an end before the start).
     """
-    problems = []
+    problems: list[Problem] = []
     for name, value in (
         ("record_id", record_id),
         ("subject_id", subject_id),
@@ -273,20 +275,20 @@ def give_consent(
         ("actor", actor),
     ):
         if not value.strip():
-            problems.append(f"{name}: required")
+            problems.append(Problem(name, "required"))
     if not purposes:
-        problems.append("purposes: name at least one purpose")
+        problems.append(Problem("purposes", "consent.purpose_required"))
     unknown = sorted(p for p in purposes if p not in PURPOSES)
     if unknown:
-        problems.append(f"purposes: unknown code(s): {', '.join(unknown)}")
+        problems.append(Problem("purposes", "unknown_codes", {"codes": unknown}))
     if not data_categories:
-        problems.append("data_categories: name at least one category of personal data")
+        problems.append(Problem("data_categories", "consent.category_required"))
     if any(not c.code.strip() for c in data_categories):
-        problems.append("data_categories: every category needs a code")
+        problems.append(Problem("data_categories", "consent.category_code"))
     if expires_at is not None and as_utc(expires_at) <= as_utc(at):
-        problems.append("expires_at: must be after the consent is given")
+        problems.append(Problem("expires_at", "consent.expires_after_given"))
     if problems:
-        raise InvalidInput("the consent record is not valid", problems=problems)
+        raise InvalidInput(problems)
     at = as_utc(at)
     given = ConsentEvent(ConsentEventType.GIVEN, at, actor, ConsentState.ACTIVE, seq=0)
     terms = ConsentTerms(
@@ -391,7 +393,7 @@ def receipt_claims(
     (the recipients known now), sensitive categories, the status as a DPV IRI.
     """
     if event not in record.events:
-        raise InvalidInput("the event does not belong to this consent record")
+        raise InvalidInput(Problem("event", "consent.event_not_in_record"))
     claims = _base_claims(record, event)
     terms = record.terms
     if context is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 
 # code -> number of digits after the decimal point (the exponent of the minor unit).
 MINOR_UNITS: dict[str, int] = {
@@ -62,10 +62,7 @@ def currency(code: str) -> Currency:
     "usd" and "USD" never become two different ledger accounts.
     """
     if not isinstance(code, str) or code not in MINOR_UNITS:
-        raise InvalidInput(
-            f"unknown currency {code!r}: use an active ISO 4217 code such as 'USD'",
-            field="currency",
-        )
+        raise InvalidInput(Problem("currency", "currency.unknown", {"given": repr(code)}))
     return Currency(code, MINOR_UNITS[code])
 
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from datatrust.domain.clock import utcnow
 from datatrust.domain.currencies import currency as _currency
-from datatrust.domain.errors import InvalidInput, NotFound
+from datatrust.domain.errors import InvalidInput, NotFound, Problem
 from datatrust.domain.money import Money
 
 MAX_RATE_EXPONENT = 12
@@ -49,25 +49,19 @@ def _exact_ratio(rate: object) -> tuple[int, int]:
         if denominator < 0:
             numerator, denominator = -numerator, -denominator
         if numerator <= 0:
-            raise InvalidInput(f"an exchange rate must be above zero, got {rate!r}", field="rate")
+            raise InvalidInput(Problem("rate", "fx.rate_positive", {"given": repr(rate)}))
         return numerator, denominator
     else:
-        raise InvalidInput(
-            "an exchange rate is a decimal string, an int, a Decimal or an "
-            f"(int, int) ratio, got {type(rate).__name__} {rate!r}",
-            field="rate",
-        )
+        given = f"{type(rate).__name__} {rate!r}"
+        raise InvalidInput(Problem("rate", "fx.rate_type", {"given": given}))
     if not value.is_finite() or value <= 0:
-        raise InvalidInput(f"an exchange rate must be above zero, got {rate!r}", field="rate")
+        raise InvalidInput(Problem("rate", "fx.rate_positive", {"given": repr(rate)}))
     # Bounded before converting: "1e999999999" would otherwise build a billion-digit int.
     if not -MAX_RATE_EXPONENT <= value.adjusted() <= MAX_RATE_EXPONENT or (
         len(value.as_tuple().digits) > MAX_RATE_DIGITS
     ):
-        raise InvalidInput(
-            f"an exchange rate must be above zero, between 1e-{MAX_RATE_EXPONENT} and "
-            f"1e{MAX_RATE_EXPONENT}, with at most {MAX_RATE_DIGITS} digits; got {rate!r}",
-            field="rate",
-        )
+        bounds = {"exponent": MAX_RATE_EXPONENT, "digits": MAX_RATE_DIGITS, "given": repr(rate)}
+        raise InvalidInput(Problem("rate", "fx.rate_bounds", bounds))
     return value.as_integer_ratio()
 
 
@@ -92,9 +86,9 @@ class Rate:
         _currency(self.base)
         _currency(self.quote)
         if self.base == self.quote:
-            raise InvalidInput(f"a rate needs two different currencies, got {self.base} twice")
+            raise InvalidInput(Problem("quote", "fx.same_currency", {"currency": self.base}))
         if not isinstance(self.as_of, date):
-            raise InvalidInput("a rate needs the date it was published (as_of)", field="as_of")
+            raise InvalidInput(Problem("as_of", "fx.as_of_required"))
         object.__setattr__(self, "ratio", _exact_ratio(self.rate))
 
 
@@ -142,7 +136,7 @@ def approximate(
             best = candidate
     if best is None:
         raise RateNotFound(
-            f"no exchange rate from {money.currency} to {target.code}",
+            Problem(None, "fx.no_rate", {"base": money.currency, "quote": target.code}),
             {"base": money.currency, "quote": target.code},
         )
     as_of, numerator, denominator = best

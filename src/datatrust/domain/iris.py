@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.purposes import DT
 
 LICENCES_PATH = "/licences"
@@ -44,15 +44,9 @@ class InstanceIris:
         """From the configured public address; ``InvalidInput`` unless it is http(s)."""
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidInput(
-                f"the public base URL {base_url!r} is not an http(s) address",
-                problems=["base_url: expected http(s)://host[:port][/path]"],
-            )
+            raise InvalidInput(Problem("base_url", "base_url.not_http"))
         if parts.query or parts.fragment:
-            raise InvalidInput(
-                f"the public base URL {base_url!r} has a query or fragment",
-                problems=["base_url: no query or fragment"],
-            )
+            raise InvalidInput(Problem("base_url", "base_url.query"))
         return cls(f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}")
 
     # --- the profile and its vocabulary -------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 from datatrust.domain.clock import utcnow
 from datatrust.domain.consent import ConsentState
-from datatrust.domain.errors import Conflict
+from datatrust.domain.errors import Conflict, Problem
 
 
 class ItemKind(StrEnum):
@@ -137,9 +137,11 @@ class Item:
         if status is ItemStatus.WITHDRAWN and self.status is not ItemStatus.WITHDRAWN:
             allowed = allowed | {ItemStatus.WITHDRAWN}
         if status not in allowed:
-            raise Conflict(f"an item cannot go from {self.status.value} to {status.value}")
+            raise Conflict(
+                Problem(None, "item.state_change", {"state": self.status.value, "to": status.value})
+            )
         if status is ItemStatus.LISTED and not self.deidentified_key:
             # A listed item is one a buyer may pay for: it must have something to deliver.
-            raise Conflict(f"item {self.id} has no de-identified version to list yet")
+            raise Conflict(Problem(None, "item.nothing_to_list", {"item": self.id}))
         self.status = status
         self.updated_at = utcnow()

@@ -42,7 +42,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 from datatrust.domain.currencies import currency as _currency
-from datatrust.domain.errors import Conflict, InvalidInput
+from datatrust.domain.errors import Conflict, InvalidInput, Problem
 from datatrust.domain.money import Money, total
 
 _ID = re.compile(r"[A-Za-z0-9_.-]+")
@@ -80,7 +80,7 @@ def _account_kind(value: str) -> AccountKind:
     try:
         return AccountKind(value)
     except ValueError:
-        raise InvalidInput(f"unknown account kind {value!r}", field="kind") from None
+        raise InvalidInput(Problem("kind", "ledger.account_kind", {"given": repr(value)})) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +101,8 @@ class AccountRef:
         object.__setattr__(self, "kind", kind)
         _currency(self.currency)
         if not _owner_fits(kind, self.owner_ref):
-            raise InvalidInput(
-                f"{self.owner_ref!r} is not a valid owner for a {kind} account "
-                f"(expected {_owner_hint(kind)})",
-                field="owner_ref",
-            )
+            owner = {"given": repr(self.owner_ref), "kind": str(kind), "hint": _owner_hint(kind)}
+            raise InvalidInput(Problem("owner_ref", "ledger.owner", owner))
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.owner_ref}:{self.currency}"
@@ -121,10 +118,7 @@ class AccountRef:
         kind, sep, rest = text.partition(":") if isinstance(text, str) else ("", "", "")
         owner_ref, sep2, code = rest.rpartition(":")
         if not sep or not sep2:
-            raise InvalidInput(
-                f"{text!r} is not an account name like 'escrow:campaign:12:USD'",
-                field="account",
-            )
+            raise InvalidInput(Problem("account", "ledger.account_name", {"given": repr(text)}))
         return cls(_account_kind(kind), owner_ref, code)
 
     @classmethod
@@ -181,9 +175,9 @@ class Posting:
 
     def __post_init__(self) -> None:
         if not isinstance(self.account, AccountRef):
-            raise InvalidInput("a posting needs an AccountRef", field="account")
+            raise InvalidInput(Problem("account", "ledger.posting_account"))
         if not isinstance(self.amount, Money):
-            raise InvalidInput("a posting amount must be Money", field="amount")
+            raise InvalidInput(Problem("amount", "ledger.posting_amount"))
 
 
 class EntryLike(Protocol):
@@ -258,7 +252,7 @@ class JournalEntry:
     def __post_init__(self) -> None:
         object.__setattr__(self, "postings", tuple(self.postings))
         object.__setattr__(self, "source", dict(self.source))
-        problems = []
+        problems: list[str] = []
         if not isinstance(self.key, str) or not self.key.strip():
             problems.append("an entry needs a non-blank key")
         if not isinstance(self.memo, str):
@@ -268,9 +262,14 @@ class JournalEntry:
         else:
             problems.extend(entry_problems(self.postings))
         if problems:
+            # An entry is built by code, never typed by a person: the reasons stay as the
+            # ledger check reports them (``entry_problems``), one problem each.
+            key = repr(self.key)
             raise InvalidInput(
-                f"journal entry {self.key!r} is not valid: {problems[0]}",
-                problems,
+                [
+                    Problem(None, "ledger.entry_invalid", {"key": key, "reason": p})
+                    for p in problems
+                ],
                 key=self.key,
             )
 
@@ -333,11 +332,21 @@ def apply_entry(
         after = before + amount
         result[account] = after
         if amount.is_negative and after.is_negative and not account.may_go_negative:
-            overdrawn.append(f"{account} would be {after.format()}")
+            overdrawn.append((account, after))
     if overdrawn:
         raise InsufficientFunds(
-            f"entry {entry.key!r} would overdraw {overdrawn[0]}",
-            {"problems": overdrawn, "key": entry.key},
+            [
+                Problem(
+                    None,
+                    "ledger.overdraw",
+                    {"key": repr(entry.key), "account": str(account), "after": after},
+                )
+                for account, after in overdrawn
+            ],
+            {
+                "problems": [f"{a} would be {after.format()}" for a, after in overdrawn],
+                "key": entry.key,
+            },
         )
     return result
 
@@ -420,14 +429,14 @@ def check(
 def _currency_of(amount: Money) -> str:
     """The amount's currency, or ``InvalidInput`` when it is not Money at all."""
     if not isinstance(amount, Money):
-        raise InvalidInput(f"an amount must be Money, got {type(amount).__name__}", field="amount")
+        raise InvalidInput(Problem("amount", "money.not_money", {"given": type(amount).__name__}))
     return amount.currency
 
 
 def _positive(amount: Money, what: str) -> None:
     _currency_of(amount)
     if not amount.is_positive:
-        raise InvalidInput(f"{what} must be more than zero, got {amount}", field="amount")
+        raise InvalidInput(Problem(what, "money.not_positive", {"given": amount}))
 
 
 def _entry(
@@ -717,21 +726,20 @@ def sale(
     _positive(price, "the sale price")
     sold = [SaleItem(*item) for item in items]
     if not sold:
-        raise InvalidInput("a sale needs at least one item", field="items")
-    problems = []
+        raise InvalidInput(Problem("items", "sale.no_items"))
+    problems: list[Problem] = []
     for index, item in enumerate(sold):
         if not isinstance(item.item_price, Money):
-            problems.append(f"item {index}: the price must be Money")
+            problems.append(Problem("items", "sale.price_not_money", {"index": index}))
         elif item.item_price.currency != price.currency:
-            problems.append(
-                f"item {index}: priced in {item.item_price.currency}, sale is in {price.currency}"
-            )
+            currencies = {"currency": item.item_price.currency, "sale": price.currency}
+            problems.append(Problem("items", "sale.price_currency", {"index": index} | currencies))
         elif item.item_price.is_negative:
-            problems.append(f"item {index}: the price must not be negative")
+            problems.append(Problem("items", "sale.price_negative", {"index": index}))
     if not problems and all(item.item_price.is_zero for item in sold):
-        problems.append("at least one item must have a price above zero")
+        problems.append(Problem("items", "sale.all_free"))
     if problems:
-        raise InvalidInput(problems[0], problems, field="items")
+        raise InvalidInput(problems)
 
     fee = price.percent(platform_fee_percent)
     net = price - fee

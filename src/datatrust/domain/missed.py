@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.items import ItemKind
 
 
@@ -79,16 +79,15 @@ class MissedMark:
 def check_category(category: str) -> str:
     """The category, or ``InvalidInput`` naming the allowed ones."""
     if category not in CATEGORIES:
-        raise InvalidInput(f"category: one of {', '.join(CATEGORIES)}", field="category")
+        raise InvalidInput(Problem("category", "one_of", {"choices": list(CATEGORIES)}))
     return category
 
 
 def check_span(start: int, end: int, text_length: int) -> None:
     """A span must be non-empty and inside the text (``InvalidInput`` otherwise)."""
     if not 0 <= start < end <= text_length:
-        raise InvalidInput(
-            f"the span {start}-{end} is not inside the text (0-{text_length})", field="start"
-        )
+        span = {"start": start, "end": end, "length": text_length}
+        raise InvalidInput(Problem("start", "missed.span_outside", span))
 
 
 def check_box(box: tuple[int, int, int, int]) -> None:
@@ -100,20 +99,15 @@ def check_box(box: tuple[int, int, int, int]) -> None:
         and 0 < width <= BOX_SCALE - left
         and 0 < height <= BOX_SCALE - top
     ):
-        raise InvalidInput(
-            f"box: left, top, width, height in thousandths (0-{BOX_SCALE}) inside the photo",
-            field="box",
-        )
+        raise InvalidInput(Problem("box", "missed.box", {"scale": BOX_SCALE}))
 
 
 def check_time_span(start_ms: int, end_ms: int, duration_ms: int) -> None:
     """A stretch of a recording must be non-empty and inside it (``InvalidInput`` naming
     ``start_ms`` otherwise)."""
     if not 0 <= start_ms < end_ms <= duration_ms:
-        raise InvalidInput(
-            f"the stretch {start_ms}-{end_ms} ms is not inside the recording (0-{duration_ms} ms)",
-            field="start_ms",
-        )
+        span = {"start": start_ms, "end": end_ms, "length": duration_ms}
+        raise InvalidInput(Problem("start_ms", "missed.stretch_outside", span))
 
 
 def parse_clock(text: str) -> int:
@@ -130,6 +124,6 @@ def parse_clock(text: str) -> int:
         if len(whole) == 2 and whole[1] >= 60:
             raise ValueError(text)
     except ValueError:
-        raise InvalidInput("a time as minutes:seconds, such as 1:05", field="start_ms") from None
+        raise InvalidInput(Problem("start_ms", "missed.clock")) from None
     minutes = whole[-1] + 60 * whole[0] if len(whole) == 2 else (whole[0] if whole else 0)
     return round((minutes * 60 + seconds) * 1000)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from datatrust.domain.currencies import currency as _currency
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 
 _AMOUNT_TEXT = re.compile(r"-?\d+(?:\.\d+)?")
 
@@ -53,11 +53,8 @@ class Money:
     def __post_init__(self) -> None:
         # bool is a subclass of int; True cents is always a bug.
         if type(self.amount_minor) is not int:
-            raise InvalidInput(
-                f"money amounts are whole minor units (int), got "
-                f"{type(self.amount_minor).__name__} {self.amount_minor!r}",
-                field="amount_minor",
-            )
+            given = f"{type(self.amount_minor).__name__} {self.amount_minor!r}"
+            raise InvalidInput(Problem("amount_minor", "money.whole_minor_units", {"given": given}))
         _currency(self.currency)
 
     # -- construction -------------------------------------------------------------------
@@ -78,12 +75,12 @@ class Money:
         """
         cur = _currency(currency)
         if not isinstance(text, str) or not _AMOUNT_TEXT.fullmatch(text.strip()):
-            raise InvalidInput(f"{text!r} is not a decimal amount like '12.50'", field="amount")
+            raise InvalidInput(Problem("amount", "money.decimal_text", {"given": repr(text)}))
         whole, _, fraction = text.strip().partition(".")
         if len(fraction) > cur.minor_units:
+            places = {"given": repr(text), "places": len(fraction), "currency": cur.code}
             raise InvalidInput(
-                f"{text!r} has {len(fraction)} decimal places but {cur.code} has {cur.minor_units}",
-                field="amount",
+                Problem("amount", "money.decimal_places", places | {"allowed": cur.minor_units})
             )
         negative = whole.startswith("-")
         digits = whole.lstrip("-") + fraction.ljust(cur.minor_units, "0")
@@ -133,7 +130,9 @@ class Money:
     def _same_currency(self, other: Money) -> None:
         if self.currency != other.currency:
             raise CurrencyMismatch(
-                f"cannot combine {self.currency} with {other.currency}",
+                Problem(
+                    "currency", "money.currency_mismatch", {"a": self.currency, "b": other.currency}
+                ),
                 currencies=[self.currency, other.currency],
             )
 
@@ -190,18 +189,18 @@ class Money:
         >>> [m.amount_minor for m in Money(100, "USD").split([1, 1, 1])]
         [34, 33, 33]
         """
-        problems = []
+        problems: list[Problem] = []
         if not isinstance(weights, list | tuple) or not weights:
-            problems.append("split needs a non-empty list of weights")
+            problems.append(Problem("weights", "split.empty"))
         else:
             if any(type(w) is not int for w in weights):
-                problems.append("split weights must be ints")
+                problems.append(Problem("weights", "split.not_ints"))
             elif any(w < 0 for w in weights):
-                problems.append("split weights must not be negative")
+                problems.append(Problem("weights", "split.negative"))
             elif sum(weights) == 0:
-                problems.append("split weights must not all be zero")
+                problems.append(Problem("weights", "split.all_zero"))
         if problems:
-            raise InvalidInput(problems[0], problems, field="weights")
+            raise InvalidInput(problems)
 
         total_weight = sum(weights)
         whole = abs(self.amount_minor)
@@ -242,10 +241,7 @@ class Money:
             or any(type(b) is not int for b in basis_points)
             or sum(basis_points) != 10_000
         ):
-            raise InvalidInput(
-                "basis points must be ints that add up to exactly 10000 (100 %)",
-                field="basis_points",
-            )
+            raise InvalidInput(Problem("basis_points", "split.basis_points"))
         return self.split(list(basis_points))
 
 
@@ -261,12 +257,10 @@ def _percent_weights(p: int | str | Decimal) -> tuple[int, int]:
         except InvalidOperation:
             value = Decimal("NaN")
     else:
-        raise InvalidInput(
-            f"a percentage is an int or a decimal string, got {type(p).__name__} {p!r}",
-            field="percent",
-        )
+        given = f"{type(p).__name__} {p!r}"
+        raise InvalidInput(Problem("percent", "percent.type", {"given": given}))
     if not value.is_finite() or value < 0 or value > 100:
-        raise InvalidInput(f"a percentage must be from 0 to 100, got {p!r}", field="percent")
+        raise InvalidInput(Problem("percent", "percent.range", {"given": repr(p)}))
     # Exact ratio of the Decimal: "12.5" -> 25/2, so weights (25, 200 - 25).
     numerator, denominator = value.as_integer_ratio()
     hundred = 100 * denominator

@@ -21,7 +21,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.money import Money
 
 SECONDS_PER_HOUR = 3600
@@ -30,7 +30,7 @@ DEFAULT_RECHECK_AFTER = 20
 
 def _positive_int(value: object, name: str) -> int:
     if type(value) is not int or value <= 0:
-        raise InvalidInput(f"{name} must be a whole number above zero, got {value!r}", field=name)
+        raise InvalidInput(Problem(name, "positive_whole_number", {"given": repr(value)}))
     return value
 
 
@@ -108,9 +108,7 @@ def check_pay_floor(
     currency than the floor's raises ``CurrencyMismatch``: the operator must state the
     floor in the campaign's currency, it is never converted here."""
     if not rate_per_item.is_positive:
-        raise InvalidInput(
-            f"rate_per_item must be more than zero, got {rate_per_item}", field="rate_per_item"
-        )
+        raise InvalidInput(Problem("rate_per_item", "money.not_positive", {"given": rate_per_item}))
     floor = floors.floor_for(country)
     rate = hourly_rate(rate_per_item, expected_minutes)
     ok = meets_floor(rate, floor)
@@ -120,7 +118,7 @@ def check_pay_floor(
 def upper_median(values: Sequence[int]) -> int:
     """The middle value; of an even count, the larger of the two middle ones."""
     if not values:
-        raise InvalidInput("the median of no values is undefined", field="values")
+        raise InvalidInput(Problem("values", "payfloor.median_of_nothing"))
     ordered = sorted(values)
     return ordered[len(ordered) // 2]
 
@@ -207,6 +205,6 @@ def escrow_to_reopen(
     leaves only ``owed``."""
     _positive_int(quota, "quota")
     if type(paid_items) is not int or paid_items < 0:
-        raise InvalidInput(f"paid_items must be zero or more, got {paid_items!r}")
+        raise InvalidInput(Problem("paid_items", "not_negative"))
     remaining = max(quota - paid_items, 0)
     return (pay_per_item + bonus_per_item) * remaining + owed

@@ -75,7 +75,7 @@ TEXTS: dict[str, str] = {
     "organisation.decision_unknown": "choose one of: %(choices)s",
     "organisation.reason_required": "say why; the buyer will read it",
     "choose_from_list": "choose from the list",
-    "one_of": "choose one of: %(choices)s",
+    "one_of": "one of %(choices)s",
     "between": "choose a whole number from %(minimum)s to %(maximum)s",
     "too_long": "use at most %(maximum)s characters",
     "required_at_most": "required, at most %(maximum)s characters",
@@ -337,4 +337,72 @@ TEXTS: dict[str, str] = {
         "your organisation also received this item under this hash; attest the deletion of "
         "every copy listed in the notice together"
     ),
+    "item.still_checked": "it is still being checked; try again in a minute",
+    "item.already_deleted": "this item is already deleted",
+    "money.whole_minor_units": "money amounts are whole minor units (int), got %(given)s",
+    "money.decimal_text": "%(given)s is not a decimal amount like '12.50'",
+    "money.decimal_places": (
+        "%(given)s has %(places)s decimal places but %(currency)s has %(allowed)s"
+    ),
+    "money.currency_mismatch": "cannot combine %(a)s with %(b)s",
+    "split.empty": "split needs a non-empty list of weights",
+    "split.not_ints": "split weights must be ints",
+    "split.negative": "split weights must not be negative",
+    "split.all_zero": "split weights must not all be zero",
+    "split.basis_points": "basis points must be ints that add up to exactly 10000 (100 %%)",
+    "percent.type": "a percentage is an int or a decimal string, got %(given)s",
+    "percent.range": "a percentage must be from 0 to 100, got %(given)s",
+    "currency.unknown": "unknown currency %(given)s: use an active ISO 4217 code such as 'USD'",
+    "fx.rate_positive": "an exchange rate must be above zero, got %(given)s",
+    "fx.rate_type": (
+        "an exchange rate is a decimal string, an int, a Decimal or an (int, int) ratio, "
+        "got %(given)s"
+    ),
+    "fx.rate_bounds": (
+        "an exchange rate must be above zero, between 1e-%(exponent)s and 1e%(exponent)s, "
+        "with at most %(digits)s digits; got %(given)s"
+    ),
+    "fx.same_currency": "a rate needs two different currencies, got %(currency)s twice",
+    "fx.as_of_required": "a rate needs the date it was published (as_of)",
+    "fx.no_rate": "no exchange rate from %(base)s to %(quote)s",
+    "item.state_change": "an item cannot go from %(state)s to %(to)s",
+    "item.nothing_to_list": "item %(item)s has no de-identified version to list yet",
+    "missed.span_outside": "the span %(start)s-%(end)s is not inside the text (0-%(length)s)",
+    "missed.box": "left, top, width, height in thousandths (0-%(scale)s) inside the photo",
+    "missed.stretch_outside": (
+        "the stretch %(start)s-%(end)s ms is not inside the recording (0-%(length)s ms)"
+    ),
+    "missed.clock": "a time as minutes:seconds, such as 1:05",
+    "payfloor.median_of_nothing": "the median of no values is undefined",
+    "base_url.not_http": "expected http(s)://host[:port][/path]",
+    "base_url.query": "no query or fragment",
+    "checkpoint.type": "not an audit checkpoint (typ is not %(expected)s)",
+    "checkpoint.count": "count must be a whole number, 0 or more",
+    "checkpoint.head": "head must be a 64-character hex hash",
+    "checkpoint.at": "at must be an ISO 8601 time",
+    "consent.withdrawn_already": "consent is already withdrawn",
+    "consent.not_active": "consent is %(state)s, not active",
+    "consent.renew_withdrawn": "a withdrawn consent cannot be renewed; give consent again instead",
+    "consent.renew_end": "the renewed consent must end after it is renewed",
+    "consent.event_earlier": (
+        "a consent event cannot be earlier than the one before it: %(at)s is before %(last)s"
+    ),
+    "consent.purpose_required": "name at least one purpose",
+    "unknown_codes": "unknown code(s): %(codes)s",
+    "consent.category_required": "name at least one category of personal data",
+    "consent.category_code": "every category needs a code",
+    "consent.expires_after_given": "must be after the consent is given",
+    "consent.event_not_in_record": "the event does not belong to this consent record",
+    "ledger.account_kind": "unknown account kind %(given)s",
+    "ledger.owner": "%(given)s is not a valid owner for a %(kind)s account (expected %(hint)s)",
+    "ledger.account_name": "%(given)s is not an account name like 'escrow:campaign:12:USD'",
+    "ledger.posting_account": "a posting needs an AccountRef",
+    "ledger.posting_amount": "a posting amount must be Money",
+    "ledger.entry_invalid": "journal entry %(key)s is not valid: %(reason)s",
+    "ledger.overdraw": "entry %(key)s would overdraw %(account)s: it would be %(after)s",
+    "sale.no_items": "a sale needs at least one item",
+    "sale.price_not_money": "item %(index)s: the price must be Money",
+    "sale.price_currency": "item %(index)s: priced in %(currency)s, sale is in %(sale)s",
+    "sale.price_negative": "item %(index)s: the price must not be negative",
+    "sale.all_free": "at least one item must have a price above zero",
 }

@@ -493,9 +493,9 @@ def delete_my_item(
     authorize(actor, Permission.PERSONAL_DATA_ERASE, item or MISSING)
     assert item is not None
     if item.status in BEING_CHECKED:
-        raise Conflict("it is still being checked; try again in a minute")
+        raise Conflict(Problem(None, "item.still_checked"))
     if item.filename == ERASED_FILENAME:
-        raise Conflict("this item is already deleted")
+        raise Conflict(Problem(None, "item.already_deleted"))
     row = uow.get_for_update(ConsentRecord, item.consent_id) if item.consent_id else None
     live = row if row is not None and row.state is not ConsentState.WITHDRAWN else None
     who = actor_label(actor)
