@@ -489,7 +489,7 @@ def get_task(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
     authorize(actor, Permission.PUBLIC_READ)
     campaign = uow.get(Campaign, campaign_id)
     if campaign is None or campaign.state is not CampaignState.OPEN:
-        raise NotFound("no such campaign")
+        raise NotFound(Problem(None, "campaign.not_found"))
     return campaign
 
 
