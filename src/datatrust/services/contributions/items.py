@@ -116,7 +116,7 @@ def receive_item(
     return item
 
 
-def _upload_facts(metadata: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+def _upload_facts(metadata: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
     """What the pipeline needs from the client's metadata, with precise coordinates
     already coarsened to a cell (they are never stored)."""
     facts: dict[str, Any] = {}

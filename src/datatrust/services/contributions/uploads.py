@@ -159,7 +159,7 @@ def start_upload(
     Raises ``UploadTooLarge`` (413) when the length is over the kind's limit, and
     ``InvalidInput`` naming every other problem."""
     authorize(actor, Permission.ITEM_CREATE)
-    problems: list[str] = []
+    problems: list[Problem] = []
     size = _length(length, problems)
     kind = None
     try:
