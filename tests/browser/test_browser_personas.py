@@ -21,10 +21,13 @@ from test_browser_journeys import PHONE, sign_in, sign_up, unique_email
 
 import ingest_media as media
 from datatrust.domain.accounts import User
+from datatrust.domain.campaigns import Campaign
+from datatrust.domain.items import Item
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Role
 from datatrust.i18n import format_money, translator
 from datatrust.services.accounts.accounts import actor_for
+from datatrust.services.campaigns import campaigns
 from datatrust.services.contributions import items
 from datatrust.services.demo import BUYER, DEMO_PASSWORD, OPERATOR
 from datatrust.services.market import orders
@@ -116,6 +119,9 @@ def test_a_new_contributor_signs_up_takes_a_task_uploads_and_follows_it(
     me = journey(browser, live_server, check, live_services, lang, "anonymous")
     _ = me._
     me.go("/", "home")
+    # Tasks, their pay and their licence can be read before signing up.
+    me.go("/tasks", "tasks_before_sign_up")
+    me.go(f"/tasks/{open_task['id']}", "task_before_sign_up")
     email = unique_email(f"new-{lang}")
     sign_up(me.page, live_services, email, lang=lang)
     me.page.wait_for_url("**/my/items")
@@ -145,7 +151,14 @@ def test_a_new_contributor_signs_up_takes_a_task_uploads_and_follows_it(
         me.page.wait_for_timeout(1000)
         me.page.reload()
     assert status.get_attribute("data-status") in ("processed", "accepted", "listed")
-    assert _("Consent given") in me.see("new_contributor_item")
+    # Not paid yet: what acceptance will pay, as the function that pays it computes it.
+    item_id = int(me.page.url.rsplit("/", 1)[1].split("?")[0])
+    with live_services.uow() as unit:
+        pay = campaigns.item_pay(unit.get(Campaign, open_task["id"]), unit.get(Item, item_id))
+    text = me.see("new_contributor_item", also=[pay])
+    assert _("Consent given") in text
+    will_pay = _("When it is accepted, %(amount)s goes to your balance.")
+    assert will_pay % {"amount": format_money(pay, lang)} in text
     me.page.context.close()
 
 
