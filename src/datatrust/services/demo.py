@@ -415,9 +415,7 @@ def _pay_out(services: DemoServices, provider: PayoutProvider | None) -> None:
             )
         else:
             method = methods[-1]
-        available = uow.ledger.balance(
-            AccountRef.contributor_payable(actor.user_id, minimum.currency)  # type: ignore[arg-type]
-        )
+        available = uow.ledger.balance(AccountRef.contributor_payable(actor.uid, minimum.currency))
         done = any(p.idempotency_key == "demo-first-payout" for p in money.list_payouts(uow, actor))
         if not done and available >= minimum:
             payouts.request_payout_to(

@@ -218,26 +218,28 @@ def sign_in(
     attempt = _record_attempt(uow, email=email, client=client, now=now, throttle=throttle)
     user = uow.one(User, email=email)
     uow.commit()
-    usable = user is not None and user.erased_at is None
+    # The account the password is checked against: None for an unknown or erased email.
+    account = user if user is not None and user.erased_at is None else None
     try:
-        right = hasher.verify(user.password_hash if usable else _dummy_hash(hasher), password)  # type: ignore[union-attr]
+        stored = account.password_hash if account is not None else _dummy_hash(hasher)
+        right = hasher.verify(stored, password)
         new_hash = (
             hasher.hash(password)
-            if usable and right and hasher.needs_rehash(user.password_hash)  # type: ignore[union-attr]
+            if account is not None and right and hasher.needs_rehash(account.password_hash)
             else None
         )
     except RateLimited:  # no slot to check it in: the try was not made
         uow.delete(attempt)
         uow.commit()
         raise
-    if usable and right and user.totp_enabled_at is not None:  # type: ignore[union-attr]
+    if account is not None and right and account.totp_enabled_at is not None:
         if not totp_code:
             uow.delete(attempt)
             uow.commit()
             raise SecondFactorRequired(Problem("totp_code", "totp.required"))
-        user = uow.get_for_update(User, user.id)  # type: ignore[union-attr]  # read afresh: the check writes
+        user = uow.get_for_update(User, account.id)  # read afresh: the check writes
         right = user is not None and _second_factor(uow, storage, user, totp_code, now)
-    if not (usable and right):
+    if not (account is not None and right):
         uow.record(AuditTag.ACCOUNT_SIGN_IN_FAILED, "anonymous", "email", email_ref(storage, email))
         uow.commit()
         raise NotAuthenticated(Problem(None, "account.sign_in_wrong"))
@@ -492,13 +494,13 @@ def request_password_reset(
     ]
     uow.add(SignInAttempt(email="", at=now, client=counter))
     user = uow.one(User, email=email) if EMAIL_RE.match(email) else None
-    usable = user is not None and user.erased_at is None
+    account = user if user is not None and user.erased_at is None else None
     uow.record(
         AuditTag.ACCOUNT_PASSWORD_RESET_REQUEST, "anonymous", "email", email_ref(storage, email)
     )
     if len(recent) < PASSWORD_RESET_MAILS_PER_HOUR:
         expires = int((now + PASSWORD_RESET_LIFETIME).timestamp())
-        payload = {"user": user.id if usable else 0, "expires": expires}  # type: ignore[union-attr]
+        payload = {"user": account.id if account is not None else 0, "expires": expires}
         uow.enqueue(PASSWORD_RESET_JOB, payload)
     uow.commit()
 
@@ -560,7 +562,7 @@ def reset_password(
     user = password_reset_user(uow, secret, token)
     _check_new_password(user, new_password)
     user.password_hash = hasher.hash(new_password)
-    _end_sessions(uow, user.id)  # type: ignore[arg-type]
+    _end_sessions(uow, id_of(user))
     uow.record(AuditTag.ACCOUNT_PASSWORD_RESET, f"user:{user.id}", "user", user.id)
     uow.commit()
     return user
@@ -611,10 +613,11 @@ def change_password(
         uow.delete(attempt)
         uow.commit()
         raise
-    user = uow.get_for_update(User, user.id)  # type: ignore[assignment]
-    assert user is not None
+    fresh = uow.get_for_update(User, user.id)
+    assert fresh is not None
+    user = fresh
     user.password_hash = new_hash
-    _end_sessions(uow, user.id, keep=session_secret)  # type: ignore[arg-type]
+    _end_sessions(uow, id_of(user), keep=session_secret)
     uow.record(AuditTag.ACCOUNT_PASSWORD_CHANGE, actor_label(actor), "user", user.id)
     uow.commit()
 
@@ -846,7 +849,7 @@ def start_totp(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> Totp
     if user.totp_enabled_at is not None:
         raise Conflict(Problem(None, "totp.already_on"))
     secret = pyotp.random_base32()
-    user.totp_secret = storage.seal_text(uow, user.id, secret)  # type: ignore[arg-type]
+    user.totp_secret = storage.seal_text(uow, id_of(user), secret)
     user.totp_last_step = None
     uow.commit()
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
@@ -1203,7 +1206,7 @@ def decide_organisation(
     uow.record(tag, actor_label(actor), "org", org.id, reason=org.status_reason)
     notify_members(
         uow,
-        org.id,  # type: ignore[arg-type]
+        id_of(org),
         NoticeKind.VETTING_DECIDED,
         org=org.legal_name,
         status=status.value,
