@@ -12,8 +12,8 @@ import pytest
 
 from datatrust.domain.accounts import SignInAttempt, User, WebSession
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import NotFound
-from datatrust.i18n import translator
+from datatrust.domain.errors import NotFound, Problem
+from datatrust.i18n import render_problem, translator
 from datatrust.services.accounts import accounts
 from support import PASSWORD, mail_to, post_form, sign_up_page
 
@@ -273,3 +273,30 @@ def test_api_tokens_are_made_shown_once_and_revoked_on_their_own_page(
     after = client.get("/my/tokens?lang=zu")
     assert "Ithokheni ihoxisiwe: ayisasebenzi." not in after.text  # said once, on the redirect
     assert "Ihoxiswe ngo-" in after.text and f"/my/tokens/{token.id}/revoke" not in after.text
+
+
+def test_a_refused_form_in_hindi_shows_each_coded_problem_in_hindi_next_to_its_field(
+    client, lerato
+):
+    """Issue 15 §5 / 18 §2: the page renders each problem from its code and parameters in
+    the page's language, beside the field it names, without parsing an English string."""
+    refused = post_form(
+        client,
+        "/my/account?lang=hi",
+        "/my/account/password",
+        data={"current_password": PASSWORD, "new_password": "short"},
+    )
+    assert refused.status_code == 422
+    too_short = render_problem(Problem("new_password", "password.too_short", {"minimum": 10}), "hi")
+    assert too_short == "कम से कम 10 अक्षर इस्तेमाल करें"
+    assert f'<p class="error" id="e-new_password-1">{too_short}</p>' in refused.text
+    assert "use at least" not in refused.text
+    wrong = post_form(
+        client,
+        "/my/account?lang=hi",
+        "/my/account/password",
+        data={"current_password": "not it at all", "new_password": NEW_PASSWORD},
+    )
+    in_hindi = render_problem(Problem("current_password", "password.wrong"), "hi")
+    assert in_hindi != "the password is wrong"
+    assert f'<p class="error" id="e-current_password-1">{in_hindi}</p>' in wrong.text
