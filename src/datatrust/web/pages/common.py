@@ -24,6 +24,7 @@ from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.i18n import KIND_WORDS, format_money, render_problem, translator
 from datatrust.services.campaigns import campaigns
+from datatrust.services.listing import paged
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 from datatrust.web.deps import (
@@ -438,3 +439,29 @@ def page_number(page: Page) -> int:
     """The page of a long list asked for (``?n=``, from 1)."""
     n = page.request.query_params.get("n", "1")
     return int(n) if n.isdigit() and len(n) < 7 else 1
+
+
+def review_queue_page(
+    page: Page,
+    status: int,
+    queue: list[Any],
+    path: str,
+    filters: dict[str, str],
+    errors: Any,
+    *,
+    peer: bool,
+) -> HTMLResponse:
+    """One page of a review queue (``(campaign, entry)`` pairs) for either reviewer, the
+    pager's links at ``path`` keeping ``filters``."""
+    found = paged(queue, page_number(page))
+    return render(
+        page,
+        "review.html",
+        status,
+        queue=found.rows,
+        found=found,
+        pager_path=path,
+        pager_filters=filters,
+        peer=peer,
+        errors=errors or {},
+    )

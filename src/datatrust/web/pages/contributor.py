@@ -28,7 +28,6 @@ from datatrust.domain.permissions import Permission
 from datatrust.services.campaigns import campaigns
 from datatrust.services.contributions import ingest, items, missed, upload_limits
 from datatrust.services.licensing import consent, licences, replica_approvals
-from datatrust.services.listing import paged
 from datatrust.services.market import rights
 from datatrust.services.money import money, payouts
 from datatrust.services.ports import UnitOfWork
@@ -46,6 +45,7 @@ from datatrust.web.pages.common import (
     page_requires,
     page_router,
     render,
+    review_queue_page,
     review_vote,
     show_money,
     task_view,
@@ -840,18 +840,8 @@ def remove_payout_method(
 def _peer_review_page(
     page: Page, unit: UnitOfWork, status: int = 200, errors: Any = None
 ) -> HTMLResponse:
-    found = paged(campaigns.peer_review_queue(unit, page.actor), page_number(page))
-    return render(
-        page,
-        "review.html",
-        status,
-        queue=found.rows,
-        found=found,
-        pager_path="/review",
-        pager_filters={},
-        peer=True,
-        errors=errors or {},
-    )
+    queue = campaigns.peer_review_queue(unit, page.actor)
+    return review_queue_page(page, status, queue, "/review", {}, errors, peer=True)
 
 
 @router.get("/review")

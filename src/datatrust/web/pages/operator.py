@@ -15,7 +15,6 @@ from datatrust.domain.items import ItemKind
 from datatrust.domain.permissions import Permission
 from datatrust.services.accounts import accounts
 from datatrust.services.campaigns import campaigns
-from datatrust.services.listing import paged
 from datatrust.services.money import money
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.trust import incidents
@@ -24,10 +23,10 @@ from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
     field_errors,
-    page_number,
     page_requires,
     page_router,
     render,
+    review_queue_page,
     review_vote,
     show_money,
     task_view,
@@ -85,18 +84,8 @@ def _review_page(
 ) -> HTMLResponse:
     campaign = campaigns.get_campaign(unit, page.actor, campaign_id)
     queue = [(campaign, e) for e in campaigns.review_queue(unit, page.actor, campaign_id)]
-    found = paged(queue, page_number(page))
-    return render(
-        page,
-        "review.html",
-        status,
-        queue=found.rows,
-        found=found,
-        pager_path="/operator/review",
-        pager_filters={"campaign": str(campaign_id)},
-        peer=False,
-        errors=errors or {},
-    )
+    where = {"campaign": str(campaign_id)}
+    return review_queue_page(page, status, queue, "/operator/review", where, errors, peer=False)
 
 
 @router.get("/operator/review")
