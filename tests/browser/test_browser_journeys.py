@@ -148,7 +148,7 @@ def test_a_buyer_registers_and_an_operator_approves_it(
     # Rejecting needs a reason: the error appears on that organisation's card.
     card.get_by_role("button", name="Reject").click()
     card = operator.locator("li.card", has=operator.get_by_role("heading", name=org_name))
-    assert card.locator(".error").inner_text() == "required"
+    assert card.locator(".error").inner_text() == "say why; the buyer will read it"
     check(operator, "operator_vetting")
     card.get_by_role("button", name="Approve").click()
     operator.wait_for_url("**/operator/vetting#org-*")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,8 +59,10 @@ def read_json(path: str, what: str, problems: list[str]) -> object:
     return None
 
 
-def invalid(problems: list[str]) -> typer.Exit:
-    """Exit 2 with every problem, as JSON on stdout and one per line on stderr."""
+def invalid(problems: Sequence[str | Problem]) -> typer.Exit:
+    """Exit 2 with every problem (``"field: text"``), as JSON on stdout and one per line on
+    stderr."""
+    problems = [str(p) for p in problems]
     typer.echo(json.dumps({"error": "invalid input", "problems": problems}, indent=2))
     for problem in problems:
         typer.echo(f"error: {problem}", err=True)

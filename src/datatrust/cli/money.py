@@ -71,7 +71,7 @@ def fx_set(
         with services.uow() as uow:
             row = set_fx_rate(uow, Actor(Role.OPERATOR, user_id=0), base, quote, rate, as_of)
     except DomainError as exc:
-        raise invalid(getattr(exc, "problems", None) or [exc.message]) from None
+        raise invalid(exc.problems or [exc.message]) from None
     typer.echo(f"1 {row.base} = {row.rate} {row.quote} on {row.as_of.isoformat()}")
 
 
