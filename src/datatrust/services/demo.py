@@ -99,7 +99,7 @@ STREET_SOUNDS: dict[str, Any] = {
 VOICE_STORY: dict[str, Any] = {
     "title": "Read a short story aloud",
     "description": "Read any short story in your own language, in a quiet room, for up to "
-    "five minutes. Paid for every started minute of reading.",
+    "five minutes. Paid by the second of reading, at the rate per minute.",
     "kind": "voice",
     "rate_minor": 40,
     "currency": "USD",

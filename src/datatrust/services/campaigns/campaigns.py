@@ -303,7 +303,8 @@ _IN_FLIGHT = [ItemStatus.RECEIVED, ItemStatus.VALIDATED, ItemStatus.PROCESSED]
 
 def item_pay(campaign: Campaign, item: Item) -> Money:
     """What an accepted item earns for the work: the rate in its terms (or the campaign's,
-    if a pay-floor recheck raised it since) per item or per started minute. A coverage
+    if a pay-floor recheck raised it since) per item, or per minute counted by the second
+    (rounded up to the currency's minor unit). A coverage
     bonus is paid apart (``coverage_bonus_for``)."""
     terms = (item.report or {}).get("campaign") or {}
     rate = max(int(terms.get("rate_minor", campaign.rate_minor)), campaign.rate_minor)
@@ -311,7 +312,8 @@ def item_pay(campaign: Campaign, item: Item) -> Money:
 
 
 def pay_at(campaign: Campaign, item: Item, rate_minor: int) -> Money:
-    """``item``'s pay at ``rate_minor``: per item, or per started minute of recording."""
+    """``item``'s pay at ``rate_minor``: per item, or per minute of recording counted by the
+    second and rounded up to the minor unit (8 s at 50 cents a minute: 7 cents)."""
     if campaign.pay_basis is PayBasis.PER_MINUTE:
         return Money(-(-rate_minor * int(item.duration_seconds or 0) // 60), campaign.currency)
     return Money(rate_minor, campaign.currency)
