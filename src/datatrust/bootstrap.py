@@ -32,12 +32,12 @@ from datatrust.domain.jobs import OutboxJob, backoff
 from datatrust.domain.policy import InstancePolicy
 from datatrust.pipeline import fingerprint
 from datatrust.services import jobs, scratch
-from datatrust.services.contributions.ingest import WORK_DIR
+from datatrust.services.contributions import WORK_DIR
 from datatrust.services.credentials import CredentialCache
 from datatrust.services.handlers import job_registry
 from datatrust.services.jobs import JobRegistry
-from datatrust.services.licensing.standards import Publication
-from datatrust.services.money.money import PaymentRail, PayoutProvider
+from datatrust.services.licensing import Publication
+from datatrust.services.money import PaymentRail, PayoutProvider
 from datatrust.services.ports import (
     Mailer,
     ObjectStore,

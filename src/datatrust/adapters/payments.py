@@ -31,7 +31,7 @@ from pathlib import Path
 from datatrust.config import Settings
 from datatrust.domain.money import Money
 from datatrust.domain.payout_methods import PayoutRail
-from datatrust.services.money.money import (
+from datatrust.services.money import (
     PaymentFailed,
     PaymentRail,
     PayoutInstruction,

@@ -35,7 +35,7 @@ def audit_verify(
     from datatrust.adapters.crypto import read_keys, verify_jwks
     from datatrust.domain.errors import InvalidInput
     from datatrust.domain.permissions import Actor, Role
-    from datatrust.services.trust.audit import read_checkpoint, verify_audit_log
+    from datatrust.services.trust import read_checkpoint, verify_audit_log
 
     services = services_for(settings_for(dev))
     verify = services.signer.verify
@@ -70,7 +70,7 @@ def audit_verify(
 @audit_app.command("checkpoint")
 def audit_checkpoint(dev: bool = typer.Option(False, "--dev")) -> None:
     """Print a signed checkpoint of the log as it is now (JSON; keep it somewhere else)."""
-    from datatrust.services.trust.audit import sign_checkpoint
+    from datatrust.services.trust import sign_checkpoint
 
     services = services_for(settings_for(dev))
     with services.uow() as uow:
@@ -86,8 +86,8 @@ def passport(
     """Print an item's data passport: every audit event about it, for its owner."""
     from datatrust.domain.accounts import User
     from datatrust.domain.errors import DomainError
-    from datatrust.services.accounts.accounts import actor_for
-    from datatrust.services.trust.passport import item_passport
+    from datatrust.services.accounts import actor_for
+    from datatrust.services.trust import item_passport
 
     services = services_for(settings_for(dev))
     with services.uow() as uow:

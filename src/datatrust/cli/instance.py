@@ -104,7 +104,7 @@ def jobs_sweep(dev: bool = typer.Option(False, "--dev")) -> None:
 def jobs_auto_approve(dev: bool = typer.Option(False, "--dev")) -> None:
     """Accept and pay items whose review window passed (also runs every five minutes in
     workers). Idempotent: an item is accepted and paid once."""
-    from datatrust.services.campaigns.campaigns import settle_overdue_reviews
+    from datatrust.services.campaigns import settle_overdue_reviews
 
     with services_for(settings_for(dev)).uow() as uow:
         settled = settle_overdue_reviews(uow)

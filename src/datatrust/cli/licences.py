@@ -46,7 +46,7 @@ def licence_check(
     from datatrust.domain.clock import utcnow
     from datatrust.domain.errors import InvalidInput
     from datatrust.domain.licence import evaluate
-    from datatrust.services.licensing.licences import parse_use
+    from datatrust.services.licensing import parse_use
 
     problems: list[str] = []
     licence_data = read_json(licence, "licence", problems)

@@ -22,7 +22,7 @@ def ledger_check(
     """Verify every entry balances and every cached balance matches its postings; print a
     reconciliation report. Exit 1 when anything is wrong."""
     from datatrust.domain.permissions import Actor, Role
-    from datatrust.services.money.money import check_ledger
+    from datatrust.services.money import check_ledger
 
     services = services_for(settings_for(dev))
     with services.uow() as uow:
@@ -60,7 +60,7 @@ def fx_set(
     from datatrust.domain.clock import utcnow
     from datatrust.domain.errors import DomainError
     from datatrust.domain.permissions import Actor, Role
-    from datatrust.services.money.money import set_fx_rate
+    from datatrust.services.money import set_fx_rate
 
     try:
         as_of = date.fromisoformat(on) if on else utcnow().date()
@@ -79,7 +79,7 @@ def fx_set(
 def fx_list(dev: bool = typer.Option(False, "--dev")) -> None:
     """Every recorded rate, newest first."""
     from datatrust.domain.permissions import Actor, Role
-    from datatrust.services.money.money import list_fx_rates
+    from datatrust.services.money import list_fx_rates
 
     services = services_for(settings_for(dev))
     with services.uow() as uow:

@@ -43,16 +43,11 @@ from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Role
 from datatrust.domain.policy import InstancePolicy
-from datatrust.services.accounts import accounts
-from datatrust.services.accounts.accounts import actor_for
-from datatrust.services.campaigns import campaigns
-from datatrust.services.contributions import items
-from datatrust.services.contributions.ingest import processing_key
-from datatrust.services.licensing import consent, licences
-from datatrust.services.licensing.standards import Publication
-from datatrust.services.market import orders
-from datatrust.services.money import money, payouts
-from datatrust.services.money.money import PaymentRail, PayoutProvider
+from datatrust.services import accounts, campaigns, contributions, licensing, market, money
+from datatrust.services.accounts import actor_for
+from datatrust.services.contributions import processing_key
+from datatrust.services.licensing import Publication
+from datatrust.services.money import PaymentRail, PayoutProvider
 from datatrust.services.ports import PasswordHasher, Signer, UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
@@ -272,7 +267,7 @@ def _record(services: DemoServices, campaign_id: int, recording: DemoRecording) 
             None,
         )
         if item is None:
-            item = items.receive_item(
+            item = contributions.receive_item(
                 uow,
                 services.storage,
                 actor,
@@ -292,7 +287,7 @@ def _record(services: DemoServices, campaign_id: int, recording: DemoRecording) 
         if services.run_job(job.id) == "skipped":
             _wait_for_job(services, job.id)
     with services.uow() as uow:
-        item = items.get_item(uow, actor, item_id)
+        item = contributions.get_item(uow, actor, item_id)
         if item.status in (ItemStatus.ACCEPTED, ItemStatus.LISTED):
             return item_id
         log.warning(
@@ -321,16 +316,16 @@ def _give_consent(services: DemoServices, recording: DemoRecording, item_id: int
     price, and give consent: what "Accept and start" on a task does."""
     actor = _actor(services, recording.owner)
     with services.uow() as uow:
-        item = items.get_item(uow, actor, item_id)
+        item = contributions.get_item(uow, actor, item_id)
         if item.consent_id is not None:
             return
-        offer = licences.create_offer(
+        offer = licensing.create_offer(
             uow,
             actor,
             template=STREET_SOUNDS["licence_template"],
             changes={"price_minor": recording.price_minor},
         )
-        consent.give_consent_for_item(
+        licensing.give_consent_for_item(
             uow,
             services.signer,
             actor,
@@ -363,7 +358,7 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
     licences allow (once: a purchased order means it was done)."""
     buyer = _actor(services, BUYER)
     with services.uow() as uow:
-        if any(o.state == "purchased" for o in orders.list_orders(uow, buyer)):
+        if any(o.state == "purchased" for o in market.list_orders(uow, buyer)):
             return
         money.deposit_buyer_funds(uow, rail, buyer, BUYER_TOP_UP, "demo-top-up")
     start = utcnow().replace(microsecond=0)
@@ -374,7 +369,7 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
         "ends_at": (start + timedelta(days=365)).isoformat(),
     }
     with services.uow() as uow:
-        order = orders.declare_order(
+        order = market.declare_order(
             uow,
             buyer,
             use,
@@ -384,7 +379,7 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
         return
     with services.uow() as uow:
         try:
-            orders.purchase_order(
+            market.purchase_order(
                 uow,
                 buyer,
                 id_of(order),
@@ -408,9 +403,9 @@ def _pay_out(services: DemoServices, provider: PayoutProvider | None) -> None:
     actor = _actor(services, PAID)
     minimum = services.policy.minimum_payout
     with services.uow() as uow:
-        methods = payouts.payout_methods(uow, actor)
+        methods = money.payout_methods(uow, actor)
         if not methods:
-            method = payouts.add_payout_method(
+            method = money.add_payout_method(
                 uow, services.storage, actor, "bank_transfer", PAID_BANK_ACCOUNT
             )
         else:
@@ -418,12 +413,12 @@ def _pay_out(services: DemoServices, provider: PayoutProvider | None) -> None:
         available = uow.ledger.balance(AccountRef.contributor_payable(actor.uid, minimum.currency))
         done = any(p.idempotency_key == "demo-first-payout" for p in money.list_payouts(uow, actor))
         if not done and available >= minimum:
-            payouts.request_payout_to(
+            money.request_payout_to(
                 uow, actor, minimum, "demo-first-payout", method_id=id_of(method), minimum=minimum
             )
     if provider is not None:
         money.run_payout_batch(
-            services.uow, provider, destinations=payouts.destination_for(services.storage)
+            services.uow, provider, destinations=money.destination_for(services.storage)
         )
 
 

@@ -9,36 +9,30 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from datatrust.services.accounts import accounts, mail, notifications
-from datatrust.services.campaigns import campaigns, payfloor
-from datatrust.services.contributions import ingest, missed
+from datatrust.services import accounts, campaigns, contributions, licensing, market, money, trust
 from datatrust.services.jobs import Handler, JobRegistry
-from datatrust.services.licensing import consent
-from datatrust.services.market import revocations, rights, snapshots
-from datatrust.services.money import payouts
-from datatrust.services.trust import incidents
 
 CORE_JOBS: tuple[Handler, ...] = (
-    ingest.process_item_job,
-    ingest.reprocess_item_job,
-    missed.apply_missed_job,
-    payouts.run_batch_job,
-    payouts.weekly_payouts_job,
-    snapshots.build_shard,
-    snapshots.finalise,
-    revocations.check_deadlines_job,
-    revocations.notify_holders,
-    consent.reissue_for_recipients,
+    contributions.process_item_job,
+    contributions.reprocess_item_job,
+    contributions.apply_missed_job,
+    money.run_batch_job,
+    money.weekly_payouts_job,
+    market.build_shard,
+    market.finalise,
+    market.check_deadlines_job,
+    market.notify_holders,
+    licensing.reissue_for_recipients,
     campaigns.auto_approve_job,
-    payfloor.recheck_job,
-    mail.send_job,
+    campaigns.recheck_job,
+    accounts.send_job,
     accounts.send_sign_up_mail,
     accounts.send_password_reset_mail,
     accounts.send_security_notice,
-    notifications.send_notification_mail,
-    rights.purge_erased,
-    incidents.remind_job,
-    revocations.push_notice_job,
+    accounts.send_notification_mail,
+    market.purge_erased,
+    trust.remind_job,
+    market.push_notice_job,
 )
 
 

@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from datatrust.bootstrap import Services
 from datatrust.domain.errors import NotAuthenticated, PermissionDenied
 from datatrust.domain.permissions import ANONYMOUS, Actor, Permission, authorize
-from datatrust.services.accounts import accounts
+from datatrust.services import accounts
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.security import anonymous_csrf_token, safe_media_type
 

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from datatrust.domain.errors import PermissionDenied
-from datatrust.services.accounts.accounts import Throttle
+from datatrust.services.accounts import Throttle
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "

@@ -1,2 +1,82 @@
 """Campaigns: what a buyer asks contributors for, funded in escrow, their review, and the pay-
-floor check."""
+floor check.
+
+What other code may use; everything else in this package is its own business.
+Outside it, import these names from here, never from the modules inside (tests
+test_service_packages.py)."""
+
+from datatrust.services.campaigns.campaigns import (
+    CoverageNeed,
+    PayFloors,
+    auto_approve_job,
+    campaign_coverage,
+    campaign_progress,
+    check_terms,
+    check_upload_campaign,
+    close_campaign,
+    coverage,
+    coverage_need,
+    coverage_needs,
+    create_campaign,
+    get_campaign,
+    get_task,
+    list_campaigns,
+    list_managed_campaigns,
+    open_campaign,
+    open_review_preview,
+    open_tasks,
+    pause_campaign,
+    pay_floor_check,
+    pays_coverage_bonus,
+    peer_review_queue,
+    required_escrow,
+    resume_campaign,
+    review_progress,
+    review_queue,
+    settle_overdue_reviews,
+    submit_review,
+)
+from datatrust.services.campaigns.payfloor import (
+    floor_state,
+    link_submission,
+    recheck_job,
+    start_task,
+    top_up_campaign,
+)
+
+__all__ = [
+    "CoverageNeed",
+    "PayFloors",
+    "auto_approve_job",
+    "campaign_coverage",
+    "campaign_progress",
+    "check_terms",
+    "check_upload_campaign",
+    "close_campaign",
+    "coverage",
+    "coverage_need",
+    "coverage_needs",
+    "create_campaign",
+    "floor_state",
+    "get_campaign",
+    "get_task",
+    "link_submission",
+    "list_campaigns",
+    "list_managed_campaigns",
+    "open_campaign",
+    "open_review_preview",
+    "open_tasks",
+    "pause_campaign",
+    "pay_floor_check",
+    "pays_coverage_bonus",
+    "peer_review_queue",
+    "recheck_job",
+    "required_escrow",
+    "resume_campaign",
+    "review_progress",
+    "review_queue",
+    "settle_overdue_reviews",
+    "start_task",
+    "submit_review",
+    "top_up_campaign",
+]

@@ -44,11 +44,10 @@ from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.payfloor import PayFloorCheck, PayFloors, check_pay_floor
 from datatrust.domain.permissions import MISSING, Actor, Permission, Role, authorize, can
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.accounts.notifications import money_params, notify
+from datatrust.services import money
+from datatrust.services.accounts import actor_label, money_params, notify
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.listing import Paged, matches, paged
-from datatrust.services.money import money
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 

@@ -49,10 +49,10 @@ from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.money import Money
 from datatrust.domain.payfloor import PayFloors
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize, can
-from datatrust.services.accounts.accounts import actor_label
+from datatrust.services import money
+from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import campaigns
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.money import money
 from datatrust.services.ports import UnitOfWork
 
 RECHECK_AFTER = rules.DEFAULT_RECHECK_AFTER

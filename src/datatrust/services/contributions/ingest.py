@@ -38,8 +38,8 @@ from datatrust.pipeline.run import (
     run_pipeline,
 )
 from datatrust.pipeline.transcripts import other_speakers
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.campaigns.campaigns import coverage
+from datatrust.services.accounts import actor_label
+from datatrust.services.campaigns import coverage
 from datatrust.services.contributions.duplicates import check_duplicates, index_fingerprints
 from datatrust.services.contributions.participants import (
     CONVERSATION_KINDS,

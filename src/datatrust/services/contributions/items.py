@@ -11,9 +11,8 @@ from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.items import ERASED_FILENAME, Item, ItemKind
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline.deidentify_media import coarsen_location
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.campaigns.campaigns import check_upload_campaign
-from datatrust.services.campaigns.payfloor import link_submission
+from datatrust.services.accounts import actor_label
+from datatrust.services.campaigns import check_upload_campaign, link_submission
 from datatrust.services.contributions.ingest import (
     MAX_TRANSCRIPT_BYTES,
     TRANSCRIPT_NAMESPACE,

@@ -30,7 +30,7 @@ from datatrust.domain.missed import (
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.pipeline import marks as pipeline_marks
 from datatrust.pipeline.run import CONTENT_TYPES
-from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.accounts import actor_label
 from datatrust.services.contributions.duplicates import index_fingerprints
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.ports import UnitOfWork

@@ -44,8 +44,8 @@ from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFoun
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.uploads import ResumableUpload
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.campaigns.campaigns import check_upload_campaign
+from datatrust.services.accounts import actor_label
+from datatrust.services.campaigns import check_upload_campaign
 from datatrust.services.contributions.items import receive_item
 from datatrust.services.contributions.upload_limits import UploadTooLarge, check_size
 from datatrust.services.ports import UnitOfWork

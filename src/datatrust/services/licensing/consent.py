@@ -39,7 +39,7 @@ from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.licence import Licence
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
-from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.licensing.licences import default_offer
 from datatrust.services.licensing.standards import Publication

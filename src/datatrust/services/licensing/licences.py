@@ -45,8 +45,8 @@ from datatrust.domain.odrl import licence_to_odrl
 from datatrust.domain.orders import unit_pay
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.i18n import explain_flagged
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.campaigns.campaigns import get_campaign
+from datatrust.services.accounts import actor_label
+from datatrust.services.campaigns import get_campaign
 from datatrust.services.licensing.standards import Publication
 from datatrust.services.ports import UnitOfWork
 

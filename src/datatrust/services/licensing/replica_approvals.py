@@ -27,7 +27,7 @@ from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item
 from datatrust.domain.orders import APPROVED, PENDING, REFUSED, ReplicaApproval, covers
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
-from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.accounts import actor_label
 from datatrust.services.ports import UnitOfWork, by_ids
 
 DECISIONS = {"approve": APPROVED, "refuse": REFUSED}

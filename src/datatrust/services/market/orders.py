@@ -58,16 +58,17 @@ from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.territories import is_known_territory
 from datatrust.pipeline.regions import region_cell, within
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.licensing.consent import RECIPIENTS_CHANGED_JOB
-from datatrust.services.licensing.licences import (
+from datatrust.services.accounts import actor_label
+from datatrust.services.licensing import (
     MODEL_ACTIONS,
+    RECIPIENTS_CHANGED_JOB,
+    Publication,
     Selection,
+    approved_for,
     parse_replica_use,
+    request_approvals,
     selectable_items,
 )
-from datatrust.services.licensing.replica_approvals import approved_for, request_approvals
-from datatrust.services.licensing.standards import Publication
 from datatrust.services.ports import UnitOfWork, by_ids
 
 log = logging.getLogger(__name__)

@@ -40,10 +40,9 @@ from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.accounts.notifications import notify, notify_members
+from datatrust.services import licensing
+from datatrust.services.accounts import actor_label, notify, notify_members
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.licensing import consent as consent_service
 from datatrust.services.market import webhooks
 from datatrust.services.market.orders import approved_org, notice_ends_at, refuse
 from datatrust.services.ports import Signer, UnitOfWork
@@ -157,12 +156,12 @@ def notify_holders_of(
     return made
 
 
-@job(consent_service.NOTIFY_HOLDERS_JOB)
+@job(licensing.NOTIFY_HOLDERS_JOB)
 def notify_holders(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     """Outbox job queued by a withdrawal: give every buyer holding the item its notice
     and record on the consent who they are (``consent.record_holders``), in the job's
     transaction, so the notices commit with its ``done`` or not at all. Idempotent."""
-    consent_service.record_holders(uow, payload, ctx.job_id, find_holders=_notify_holders)
+    licensing.record_holders(uow, payload, ctx.job_id, find_holders=_notify_holders)
 
 
 def _notify_holders(uow: UnitOfWork, item: Item) -> Iterable[str]:

@@ -33,13 +33,15 @@ from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.snapshots import Snapshot
 from datatrust.domain.uploads import ResumableUpload
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.accounts.mail import SEND_JOB
-from datatrust.services.contributions.items import readable
-from datatrust.services.contributions.uploads import Staging
+from datatrust.services.accounts import SEND_JOB, actor_label
+from datatrust.services.contributions import Staging, readable
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.licensing.consent import ConsentView, apply_withdrawal, list_my_consents
-from datatrust.services.licensing.standards import Publication
+from datatrust.services.licensing import (
+    ConsentView,
+    Publication,
+    apply_withdrawal,
+    list_my_consents,
+)
 from datatrust.services.market.revocations import holdings
 from datatrust.services.ports import ObjectStore, Shredder, Signer, UnitOfWork
 from datatrust.services.storage import EncryptedStorage

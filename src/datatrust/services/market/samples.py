@@ -26,7 +26,7 @@ from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.orders import Order
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.domain.samples import EvaluationSample
-from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.accounts import actor_label
 from datatrust.services.market.orders import approved_org
 from datatrust.services.ports import UnitOfWork, by_ids
 from datatrust.services.storage import EncryptedStorage

@@ -51,9 +51,9 @@ from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem, Snaps
 from datatrust.pipeline import compliance
 from datatrust.pipeline import snapshot as writer
 from datatrust.pipeline.regions import REGION_RESOLUTION, region_cell
-from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.licensing.replica_approvals import approved_for
+from datatrust.services.licensing import approved_for
 from datatrust.services.market.orders import (
     approved_org,
     item_language,
@@ -69,7 +69,7 @@ from datatrust.services.storage import (
     open_sealed,
     put_sealed,
 )
-from datatrust.services.trust.audit import sign_checkpoint
+from datatrust.services.trust import sign_checkpoint
 
 BUILD_SHARD_JOB = "snapshots.build_shard"
 FINALISE_JOB = "snapshots.finalise"

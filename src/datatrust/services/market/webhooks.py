@@ -38,8 +38,7 @@ from datatrust.domain.errors import InvalidInput, NotFound, Problem
 from datatrust.domain.ids import id_of
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.domain.webhooks import Webhook, WebhookDelivery
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.accounts.mail import queue_mail
+from datatrust.services.accounts import actor_label, queue_mail
 from datatrust.services.jobs import JobContext
 from datatrust.services.market.orders import approved_org, refuse
 from datatrust.services.ports import MailMessage, UnitOfWork, WebhookTransport

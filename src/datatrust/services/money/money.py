@@ -69,8 +69,7 @@ from datatrust.domain.payout_methods import PayoutDestination
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.policy import DEFAULT_PLATFORM_FEE_PERCENT
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.accounts.notifications import money_params, notify
+from datatrust.services.accounts import actor_label, money_params, notify
 from datatrust.services.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from datatrust.domain.payout_methods import (
 )
 from datatrust.domain.payouts import Payout
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
-from datatrust.services.accounts.accounts import actor_label
+from datatrust.services.accounts import actor_label
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.money import money
 from datatrust.services.ports import UnitOfWork

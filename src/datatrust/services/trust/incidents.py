@@ -34,8 +34,7 @@ from datatrust.domain.incidents import (
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.permissions import Actor, Permission, Role, authorize
 from datatrust.domain.snapshots import SnapshotItem
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.accounts.mail import queue_mail
+from datatrust.services.accounts import actor_label, queue_mail
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.ports import MailMessage, UnitOfWork
 

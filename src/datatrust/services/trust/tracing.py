@@ -37,8 +37,7 @@ from datatrust.pipeline.trace import (
     score_keypoints,
     score_phash,
 )
-from datatrust.services.accounts.accounts import actor_label
-from datatrust.services.accounts.mail import queue_mail
+from datatrust.services.accounts import actor_label, queue_mail
 from datatrust.services.ports import MailMessage, UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 

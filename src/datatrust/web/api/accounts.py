@@ -8,7 +8,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.accounts import ApiToken, User
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.permissions import Actor, Permission, Role
-from datatrust.services.accounts import accounts
+from datatrust.services import accounts
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import (
     NewTokenOut,

@@ -4,9 +4,9 @@ from fastapi import Depends
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.contributions import missed
+from datatrust.services import contributions
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.trust.audit import sign_checkpoint, verify_audit_log
+from datatrust.services.trust import sign_checkpoint, verify_audit_log
 from datatrust.web.api.schemas import AuditCheckpointOut, AuditVerifyOut, Out
 from datatrust.web.deps import api_router, requires, services, unit_of_work
 
@@ -50,4 +50,4 @@ def missed_counts(
 ) -> list[MissedCountOut]:
     """What contributors marked as missed by de-identification, counted by item kind, mark
     kind and category (no item, person or position)."""
-    return [MissedCountOut.model_validate(c) for c in missed.count_missed(unit, actor)]
+    return [MissedCountOut.model_validate(c) for c in contributions.count_missed(unit, actor)]

@@ -18,9 +18,8 @@ from datatrust.domain import iris
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.domain.snapshots import Snapshot
-from datatrust.services.market import orders, revocations, samples, snapshots, webhooks
+from datatrust.services import market, trust
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.trust import passport
 from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
 
@@ -59,21 +58,21 @@ class AttestIn(HashesIn):
     # The snapshots deleted (every one downloaded that holds the items must be named),
     # other copies and where they were, and what was done with models trained on them.
     snapshots: list[int] = Field(default_factory=list, max_length=1000)
-    copies: list[str] = Field(default_factory=list, max_length=revocations.MAX_COPIES)
+    copies: list[str] = Field(default_factory=list, max_length=market.MAX_COPIES)
     models: str | None = Field(default=None, max_length=40)
 
 
 class WebhookIn(Strict):
-    url: str = Field(max_length=webhooks.MAX_URL_LENGTH)
+    url: str = Field(max_length=market.MAX_URL_LENGTH)
 
 
 class SnapshotIn(Strict):
-    shard_items: int = Field(default=snapshots.DEFAULT_SHARD_ITEMS, ge=1, le=10_000)
+    shard_items: int = Field(default=market.DEFAULT_SHARD_ITEMS, ge=1, le=10_000)
 
 
 class SampleIn(Strict):
     order_id: RowId
-    items: int = Field(default=3, ge=1, le=samples.SAMPLE_MAX_ITEMS)
+    items: int = Field(default=3, ge=1, le=market.SAMPLE_MAX_ITEMS)
 
 
 class OrderOut(Out):
@@ -327,7 +326,7 @@ def catalogue(
     unit: UnitOfWork = unit_of_work(),
 ) -> CatalogueOut:
     filters = {k: v for k, v in locals().items() if k not in ("actor", "unit") and v is not None}
-    return CatalogueOut.model_validate(orders.catalogue(unit, actor, filters))
+    return CatalogueOut.model_validate(market.catalogue(unit, actor, filters))
 
 
 @router.post("/api/buyers/orders", status_code=201)
@@ -337,7 +336,7 @@ def declare_order(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> OrderOut:
-    order = orders.declare_order(
+    order = market.declare_order(
         unit,
         actor,
         body.model_dump(),
@@ -350,7 +349,7 @@ def declare_order(
 def list_orders(
     actor: Actor = requires(Permission.ORDER_READ), unit: UnitOfWork = unit_of_work()
 ) -> list[OrderOut]:
-    return [order_out(o) for o in orders.list_orders(unit, actor)]
+    return [order_out(o) for o in market.list_orders(unit, actor)]
 
 
 @router.get("/api/buyers/orders/{order_id}")
@@ -359,7 +358,7 @@ def get_order(
     actor: Actor = requires(Permission.ORDER_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> OrderOut:
-    return order_out(orders.get_order(unit, actor, order_id))
+    return order_out(market.get_order(unit, actor, order_id))
 
 
 @router.post("/api/buyers/orders/{order_id}/purchase")
@@ -369,7 +368,7 @@ def purchase(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> PurchasedOut:
-    order, agreements = orders.purchase_order(
+    order, agreements = market.purchase_order(
         unit,
         actor,
         order_id,
@@ -386,7 +385,7 @@ def agreements(
     actor: Actor = requires(Permission.ORDER_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> list[AgreementOut]:
-    return [agreement_out(a) for a in orders.agreements_of(unit, actor, order_id)]
+    return [agreement_out(a) for a in market.agreements_of(unit, actor, order_id)]
 
 
 @router.get("/api/buyers/agreements/{agreement_id}/odrl")
@@ -396,7 +395,7 @@ def agreement_odrl(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    document = orders.agreement_odrl(unit, actor, agreement_id, svc.publication)
+    document = market.agreement_odrl(unit, actor, agreement_id, svc.publication)
     return Response(json.dumps(document, indent=2), media_type="application/ld+json")
 
 
@@ -412,7 +411,7 @@ def agreement_by_iri(
     """What an agreement's IRI (its ODRL ``uid``) resolves to: the agreement as ODRL 2.2
     JSON-LD, for the buyer that made it and the operator (it names the buyer and the item,
     so unlike a licence IRI it is not public)."""
-    document = orders.agreement_odrl(
+    document = market.agreement_odrl(
         unit, actor, agreement_id, svc.publication, licence_version=(licence_id, version)
     )
     return Response(json.dumps(document, indent=2), media_type="application/ld+json")
@@ -428,7 +427,7 @@ def request_sample(
     """A small watermarked, de-identified sample of a declared order, before buying: within
     the organisation's limit (``evaluation_sample_limit``), each item seen recorded in its
     passport."""
-    shown = samples.request_sample(
+    shown = market.request_sample(
         unit,
         svc.storage,
         actor,
@@ -447,8 +446,8 @@ def build_snapshot(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> SnapshotOut:
-    shard_items = body.shard_items if body else snapshots.DEFAULT_SHARD_ITEMS
-    built = snapshots.build_snapshot(
+    shard_items = body.shard_items if body else market.DEFAULT_SHARD_ITEMS
+    built = market.build_snapshot(
         unit,
         actor,
         order_id,
@@ -463,7 +462,7 @@ def build_snapshot(
 def list_snapshots(
     actor: Actor = requires(Permission.SNAPSHOT_DOWNLOAD), unit: UnitOfWork = unit_of_work()
 ) -> list[SnapshotOut]:
-    return [snapshot_out(s) for s in snapshots.list_snapshots(unit, actor)]
+    return [snapshot_out(s) for s in market.list_snapshots(unit, actor)]
 
 
 @router.get("/api/buyers/snapshots/{snapshot_id}", response_model_exclude_unset=True)
@@ -474,10 +473,10 @@ def get_snapshot(
     unit: UnitOfWork = unit_of_work(),
 ) -> SnapshotDownloadsOut:
     """The snapshot, and signed links (valid one hour) when it is ready."""
-    snapshot = snapshots.get_snapshot(unit, actor, snapshot_id)
+    snapshot = market.get_snapshot(unit, actor, snapshot_id)
     out = SnapshotDownloadsOut(**snapshot_out(snapshot).__dict__)
     if snapshot.state == "ready":
-        out.downloads = snapshots.download_links(
+        out.downloads = market.download_links(
             unit, actor, svc.settings.secret_key.get_secret_value(), snapshot_id
         )
     return out
@@ -495,7 +494,7 @@ def download(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> StreamingResponse:
-    chunks = snapshots.open_download(
+    chunks = market.open_download(
         unit,
         svc.storage,
         actor,
@@ -515,13 +514,13 @@ def feed(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> FeedOut:
-    feed = revocations.revocation_feed(
+    feed = market.revocation_feed(
         unit, svc.signer, actor, svc.settings.base_url, ttl_seconds=svc.settings.feed_ttl_seconds
     )
     return FeedOut.model_validate(feed)
 
 
-@router.get(revocations.JWKS_PATH)
+@router.get(market.JWKS_PATH)
 def jwks(
     _actor: Actor = requires(Permission.PUBLIC_READ), svc: Services = Depends(services)
 ) -> JwksOut:
@@ -538,8 +537,8 @@ def register_webhook(
     unit: UnitOfWork = unit_of_work(),
 ) -> WebhookStatusOut:
     """Push each new revocation notice to ``url`` (signed, retried; the feed stays)."""
-    webhooks.register_webhook(unit, svc.webhooks, actor, body.url, dev_mode=svc.settings.dev_mode)
-    return WebhookStatusOut.model_validate(webhooks.webhook_status(unit, actor))
+    market.register_webhook(unit, svc.webhooks, actor, body.url, dev_mode=svc.settings.dev_mode)
+    return WebhookStatusOut.model_validate(market.webhook_status(unit, actor))
 
 
 @router.get("/api/buyers/webhook")
@@ -547,15 +546,15 @@ def webhook_status(
     actor: Actor = requires(Permission.WEBHOOK_MANAGE), unit: UnitOfWork = unit_of_work()
 ) -> WebhookStatusOut:
     """The organisation's webhook and the log of every push attempt, newest first."""
-    return WebhookStatusOut.model_validate(webhooks.webhook_status(unit, actor))
+    return WebhookStatusOut.model_validate(market.webhook_status(unit, actor))
 
 
 @router.delete("/api/buyers/webhook")
 def remove_webhook(
     actor: Actor = requires(Permission.WEBHOOK_MANAGE), unit: UnitOfWork = unit_of_work()
 ) -> WebhookStatusOut:
-    webhooks.remove_webhook(unit, actor)
-    return WebhookStatusOut.model_validate(webhooks.webhook_status(unit, actor))
+    market.remove_webhook(unit, actor)
+    return WebhookStatusOut.model_validate(market.webhook_status(unit, actor))
 
 
 @router.get("/api/buyers/revocations")
@@ -566,7 +565,7 @@ def deletion_choices(
     (downloaded, holding the item) and the model answers the licences allow."""
     return {
         sha: DeletionChoiceOut(snapshots=[c.snapshot_id for c in c_["held"]], models=c_["models"])
-        for sha, c_ in revocations.deletion_choices(unit, actor).items()
+        for sha, c_ in market.deletion_choices(unit, actor).items()
     }
 
 
@@ -576,7 +575,7 @@ def acknowledge(
     actor: Actor = requires(Permission.DELETION_ATTEST),
     unit: UnitOfWork = unit_of_work(),
 ) -> AcknowledgedOut:
-    notices = revocations.acknowledge(unit, actor, body.content_sha256)
+    notices = market.acknowledge(unit, actor, body.content_sha256)
     return AcknowledgedOut(acknowledged=[n.content_sha256 for n in notices])
 
 
@@ -588,7 +587,7 @@ def attest(
     unit: UnitOfWork = unit_of_work(),
 ) -> AttestedOut:
     """Attest deletion; the answer carries the statement signed by the platform."""
-    done = revocations.attest_deletion(
+    done = market.attest_deletion(
         unit,
         actor,
         body.content_sha256,
@@ -616,4 +615,4 @@ def item_passport(
     actor: Actor = requires(Permission.PASSPORT_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> PassportOut:
-    return PassportOut.model_validate(passport.item_passport(unit, actor, item_id))
+    return PassportOut.model_validate(trust.item_passport(unit, actor, item_id))

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from datatrust.bootstrap import Services
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.campaigns import campaigns, payfloor
+from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import MoneyOut, Out
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
@@ -192,7 +192,7 @@ def start_task(
 ) -> TaskStartOut:
     """Start the campaign's task: upload time minus this start is the measured effort the
     pay floor is rechecked against."""
-    start = payfloor.start_task(unit, actor, campaign_id)
+    start = campaigns.start_task(unit, actor, campaign_id)
     return TaskStartOut(
         id=start.id or 0, campaign_id=start.campaign_id, started_at=start.started_at
     )
@@ -204,7 +204,7 @@ def pay_floor(
     actor: Actor = requires(Permission.CAMPAIGN_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> FloorStateOut:
-    return FloorStateOut.model_validate(payfloor.floor_state(unit, actor, campaign_id).as_dict())
+    return FloorStateOut.model_validate(campaigns.floor_state(unit, actor, campaign_id).as_dict())
 
 
 @router.get("/{campaign_id}/coverage")

@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field
 
 from datatrust.domain.clock import as_utc
 from datatrust.domain.permissions import Actor, Permission
+from datatrust.services import trust
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.trust import incidents
 from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, unit_of_work
 
@@ -55,7 +55,7 @@ class NoticeOut(BaseModel):
     created_at: datetime
 
 
-def _out(view: incidents.IncidentView) -> IncidentOut:
+def _out(view: trust.IncidentView) -> IncidentOut:
     i = view.incident
     return IncidentOut(
         id=i.id or 0,
@@ -81,15 +81,15 @@ def open_incident(
     unit: UnitOfWork = unit_of_work(),
 ) -> IncidentOut:
     """Record an incident; who it touched is worked out from the access log."""
-    made = incidents.open_incident(unit, actor, **body.model_dump())
-    return _out(incidents.get_incident(unit, actor, made.id or 0))
+    made = trust.open_incident(unit, actor, **body.model_dump())
+    return _out(trust.get_incident(unit, actor, made.id or 0))
 
 
 @router.get("/incidents")
 def list_incidents(
     actor: Actor = requires(Permission.INCIDENT_MANAGE), unit: UnitOfWork = unit_of_work()
 ) -> list[IncidentOut]:
-    return [_out(v) for v in incidents.list_incidents(unit, actor)]
+    return [_out(v) for v in trust.list_incidents(unit, actor)]
 
 
 @router.get("/incidents/{incident_id}")
@@ -98,7 +98,7 @@ def get_incident(
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
     unit: UnitOfWork = unit_of_work(),
 ) -> IncidentOut:
-    return _out(incidents.get_incident(unit, actor, incident_id))
+    return _out(trust.get_incident(unit, actor, incident_id))
 
 
 @router.post("/incidents/{incident_id}/notify")
@@ -109,8 +109,8 @@ def notify(
 ) -> IncidentOut:
     """Send the notices: each contributor touched (their language), each buyer that held
     a touched item. Once."""
-    incidents.notify_incident(unit, actor, incident_id)
-    return _out(incidents.get_incident(unit, actor, incident_id))
+    trust.notify_incident(unit, actor, incident_id)
+    return _out(trust.get_incident(unit, actor, incident_id))
 
 
 @router.post("/incidents/{incident_id}/close")
@@ -120,8 +120,8 @@ def close(
     actor: Actor = requires(Permission.INCIDENT_MANAGE),
     unit: UnitOfWork = unit_of_work(),
 ) -> IncidentOut:
-    incidents.close_incident(unit, actor, incident_id, note=body.note)
-    return _out(incidents.get_incident(unit, actor, incident_id))
+    trust.close_incident(unit, actor, incident_id, note=body.note)
+    return _out(trust.get_incident(unit, actor, incident_id))
 
 
 class IncidentScopeOut(Out):
@@ -160,7 +160,7 @@ def regulator_report(
     unit: UnitOfWork = unit_of_work(),
 ) -> RegulatorReportOut:
     """The report for the regulator (JSON): counts and dates, no names. Audited."""
-    return RegulatorReportOut.model_validate(incidents.regulator_report(unit, actor, incident_id))
+    return RegulatorReportOut.model_validate(trust.regulator_report(unit, actor, incident_id))
 
 
 @router.get("/notices")
@@ -177,5 +177,5 @@ def my_notices(
             body=n.body,
             created_at=as_utc(n.created_at),
         )
-        for n in incidents.my_notices(unit, actor)
+        for n in trust.my_notices(unit, actor)
     ]

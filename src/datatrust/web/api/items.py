@@ -16,8 +16,8 @@ from datatrust.bootstrap import Services
 from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.missed import MarkKind, MissedMark
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.contributions import ingest, items, missed, upload_limits
-from datatrust.services.contributions.ingest import MAX_TRANSCRIPT_BYTES
+from datatrust.services import contributions
+from datatrust.services.contributions import MAX_TRANSCRIPT_BYTES
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ItemOut, MissedIn, MissedOut, Out
 from datatrust.web.deps import RowId, api_router, requires, services, stream, unit_of_work
@@ -28,7 +28,7 @@ router = api_router(prefix="/api/items", tags=["items"])
 CHUNK = 1024 * 1024
 
 
-def item_out(item: Item | items.ItemView) -> ItemOut:
+def item_out(item: Item | contributions.ItemView) -> ItemOut:
     return ItemOut(
         id=item.id,
         kind=item.kind.value,
@@ -80,15 +80,15 @@ def _file_limit(fields: dict[str, str]) -> int:
     file (browsers, ``curl -F`` and httpx send fields in order), else the largest of any
     kind (and its kind's limit is checked once the form is read)."""
     try:
-        return upload_limits.max_bytes(ItemKind(fields.get("kind", "")))
+        return contributions.max_bytes(ItemKind(fields.get("kind", "")))
     except ValueError:
-        return upload_limits.max_size()
+        return contributions.max_size()
 
 
 @router.post(
     "",
     status_code=201,
-    max_body_size=upload_limits.multipart_body_limit(),
+    max_body_size=contributions.multipart_body_limit(),
     openapi_extra=UPLOAD_FORM,
 )
 async def upload(
@@ -113,9 +113,9 @@ async def upload(
     except FileTooLarge as exc:
         kind = exc.fields.get("kind", "")
         if kind in {k.value for k in ItemKind}:
-            raise upload_limits.too_large(ItemKind(kind), None) from None
-        raise upload_limits.UploadTooLarge(
-            f"an upload may be at most {upload_limits.human(exc.max_file_bytes)}"
+            raise contributions.too_large(ItemKind(kind), None) from None
+        raise contributions.UploadTooLarge(
+            f"an upload may be at most {contributions.human(exc.max_file_bytes)}"
         ) from None
     try:
         file = form.get("file")
@@ -134,7 +134,7 @@ async def upload(
 
 def _receive(svc: Services, actor: Actor, fields: UploadFields, file: UploadFile) -> ItemOut:
     with svc.uow() as unit:
-        item = items.receive_item(
+        item = contributions.receive_item(
             unit,
             svc.storage,
             actor,
@@ -148,7 +148,7 @@ def _receive(svc: Services, actor: Actor, fields: UploadFields, file: UploadFile
             transcript=fields.transcript,
             size=file.size,
         )
-        return item_out(items.readable(unit, svc.storage, item))
+        return item_out(contributions.readable(unit, svc.storage, item))
 
 
 @router.get("")
@@ -157,7 +157,7 @@ def my_items(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> list[ItemOut]:
-    return [item_out(i) for i in items.show_my_items(unit, svc.storage, actor)]
+    return [item_out(i) for i in contributions.show_my_items(unit, svc.storage, actor)]
 
 
 @router.get("/{item_id}")
@@ -167,7 +167,7 @@ def get_item(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> ItemOut:
-    return item_out(items.show_item(unit, svc.storage, actor, item_id))
+    return item_out(contributions.show_item(unit, svc.storage, actor, item_id))
 
 
 @router.get("/{item_id}/original")
@@ -179,7 +179,7 @@ def download_original(
 ) -> StreamingResponse:
     """The bytes as uploaded, always as a download (never shown inline, whatever type the
     uploader declared): a stored HTML or SVG file must not run on this origin."""
-    item, chunks = items.open_original(unit, svc.storage, actor, item_id)
+    item, chunks = contributions.open_original(unit, svc.storage, actor, item_id)
     response = stream(chunks, item.content_type)
     response.headers["content-disposition"] = attachment(f"item-{item_id}-original")
     return response
@@ -194,7 +194,7 @@ def preview(
     unit: UnitOfWork = unit_of_work(),
 ) -> StreamingResponse:
     """The de-identified version of the caller's own item: exactly what would ship."""
-    shown = ingest.open_preview(unit, svc.storage, actor, item_id, part)
+    shown = contributions.open_preview(unit, svc.storage, actor, item_id, part)
     return stream(shown.chunks, shown.content_type)
 
 
@@ -213,7 +213,7 @@ def removed(
     unit: UnitOfWork = unit_of_work(),
 ) -> RemovedOut:
     """What de-identification removed: counts and plain words ("3 faces blurred")."""
-    return RemovedOut.model_validate(ingest.removed_from(unit, actor, item_id))
+    return RemovedOut.model_validate(contributions.removed_from(unit, actor, item_id))
 
 
 def missed_out(mark: MissedMark) -> MissedOut:
@@ -242,7 +242,7 @@ def mark_missed(
 ) -> list[MissedOut]:
     """ "You missed something": mark what should have been removed from one's own item.
     It is held back and re-done without it; the marks keep no personal detail."""
-    made = missed.mark_missed(
+    made = contributions.mark_missed(
         unit,
         svc.storage,
         actor,
@@ -264,4 +264,4 @@ def list_missed(
     actor: Actor = requires(Permission.ITEM_MARK_MISSED),
     unit: UnitOfWork = unit_of_work(),
 ) -> list[MissedOut]:
-    return [missed_out(m) for m in missed.list_marks(unit, actor, item_id)]
+    return [missed_out(m) for m in contributions.list_marks(unit, actor, item_id)]

@@ -17,9 +17,8 @@ from datatrust.bootstrap import Services
 from datatrust.domain.consent import LicenceOffer, Receipt
 from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.contributions.uploads import Staging
-from datatrust.services.licensing import consent, licences, replica_approvals, standards
-from datatrust.services.market import rights
+from datatrust.services import licensing, market
+from datatrust.services.contributions import Staging
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
@@ -145,7 +144,7 @@ def receipt_out(receipt: Receipt) -> ReceiptOut:
     )
 
 
-def consent_out(view: consent.ConsentView) -> ConsentOut:
+def consent_out(view: licensing.ConsentView) -> ConsentOut:
     return ConsentOut(
         id=view.record.id,
         record_id=view.record.record_id,
@@ -163,7 +162,7 @@ def consent_out(view: consent.ConsentView) -> ConsentOut:
     )
 
 
-def change_out(change: consent.ConsentChange) -> ConsentChangeOut:
+def change_out(change: licensing.ConsentChange) -> ConsentChangeOut:
     return ConsentChangeOut(consent=consent_out(change.view), receipt=receipt_out(change.receipt))
 
 
@@ -189,7 +188,7 @@ class LicenceTemplateOut(Out):
 @router.get("/licence-templates", response_model_exclude_unset=True)
 def templates(_actor: Actor = requires(Permission.PUBLIC_READ)) -> list[LicenceTemplateOut]:
     """The templates a contributor starts from (public)."""
-    return [LicenceTemplateOut.model_validate(t) for t in licences.licence_templates()]
+    return [LicenceTemplateOut.model_validate(t) for t in licensing.licence_templates()]
 
 
 @router.post("/licences", status_code=201)
@@ -198,7 +197,7 @@ def create_offer(
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
-    offer = licences.create_offer(
+    offer = licensing.create_offer(
         unit,
         actor,
         template=body.template,
@@ -215,7 +214,7 @@ def my_offers(
     actor: Actor = requires(Permission.LICENCE_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> list[OfferOut]:
-    offers = licences.list_my_offers(unit, actor, include_replaced=include_replaced)
+    offers = licensing.list_my_offers(unit, actor, include_replaced=include_replaced)
     return [offer_out(o) for o in offers]
 
 
@@ -225,7 +224,7 @@ def get_offer(
     actor: Actor = requires(Permission.LICENCE_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
-    return offer_out(licences.get_offer(unit, actor, offer_id))
+    return offer_out(licensing.get_offer(unit, actor, offer_id))
 
 
 @router.post("/licences/{offer_id}/versions", status_code=201)
@@ -236,7 +235,7 @@ def revise_offer(
     unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
     """A new version that supersedes this one; the offer itself is never edited."""
-    return offer_out(licences.revise_offer(unit, actor, offer_id, body.changes))
+    return offer_out(licensing.revise_offer(unit, actor, offer_id, body.changes))
 
 
 @router.post("/licences/{offer_id}/attach")
@@ -246,7 +245,7 @@ def attach_offer(
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> AttachedOut:
-    attached = licences.attach_offer(unit, actor, offer_id, body.item_ids)
+    attached = licensing.attach_offer(unit, actor, offer_id, body.item_ids)
     return AttachedOut(offer_id=offer_id, item_ids=[i.id for i in attached])
 
 
@@ -256,7 +255,7 @@ def set_default(
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> OfferOut:
-    return offer_out(licences.set_default_offer(unit, actor, offer_id))
+    return offer_out(licensing.set_default_offer(unit, actor, offer_id))
 
 
 @router.get("/licences/{offer_id}/odrl")
@@ -267,7 +266,7 @@ def offer_odrl(
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     """The offer as ODRL 2.2 JSON-LD (``application/ld+json``)."""
-    document = licences.offer_odrl(unit, actor, offer_id, svc.publication)
+    document = licensing.offer_odrl(unit, actor, offer_id, svc.publication)
     return Response(json.dumps(document, indent=2), media_type="application/ld+json")
 
 
@@ -281,7 +280,7 @@ def licence_by_iri(
 ) -> Response:
     """What a licence IRI resolves to (the ``uid`` of its ODRL offer and each snapshot's
     Croissant ``license``): that version's terms as ODRL 2.2 JSON-LD, public."""
-    document = standards.licence_document(unit, svc.publication, licence_id, version)
+    document = licensing.licence_document(unit, svc.publication, licence_id, version)
     return Response(json.dumps(document, indent=2), media_type="application/ld+json")
 
 
@@ -294,7 +293,7 @@ def explain_offer(
     unit: UnitOfWork = unit_of_work(),
 ) -> ExplainOut:
     """The offer in plain words, every sentence with its risk flag (null: none)."""
-    flagged = licences.explain_offer(
+    flagged = licensing.explain_offer(
         unit, actor, offer_id, lang, fee_percent=svc.policy.platform_fee_percent
     )
     return ExplainOut(
@@ -339,7 +338,7 @@ def my_replica_approvals(
     unit: UnitOfWork = unit_of_work(),
 ) -> list[ReplicaApprovalOut]:
     """Replica uses buyers asked the caller to approve (default: those still waiting)."""
-    return [approval_out(r) for r in replica_approvals.my_requests(unit, actor, state=state)]
+    return [approval_out(r) for r in licensing.my_requests(unit, actor, state=state)]
 
 
 @router.post("/replica-approvals/{approval_id}/approve")
@@ -348,7 +347,7 @@ def approve_replica_use(
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> ReplicaApprovalOut:
-    return approval_out(replica_approvals.decide(unit, actor, approval_id, "approve"))
+    return approval_out(licensing.decide(unit, actor, approval_id, "approve"))
 
 
 @router.post("/replica-approvals/{approval_id}/refuse")
@@ -357,7 +356,7 @@ def refuse_replica_use(
     actor: Actor = requires(Permission.LICENCE_CREATE),
     unit: UnitOfWork = unit_of_work(),
 ) -> ReplicaApprovalOut:
-    return approval_out(replica_approvals.decide(unit, actor, approval_id, "refuse"))
+    return approval_out(licensing.decide(unit, actor, approval_id, "refuse"))
 
 
 # --- consent ---------------------------------------------------------------------------
@@ -373,7 +372,7 @@ def give_consent(
 ) -> ConsentChangeOut:
     """Give consent for one's own item under its licence (or ``offer_id``): one call."""
     body = body or ConsentIn()
-    change = consent.give_consent_for_item(
+    change = licensing.give_consent_for_item(
         unit,
         svc.signer,
         actor,
@@ -387,7 +386,7 @@ def give_consent(
 
 def _withdraw(actor: Actor, svc: Services, unit: UnitOfWork, item_id: RowId) -> ConsentChangeOut:
     return change_out(
-        consent.withdraw_consent(unit, svc.signer, actor, item_id, publication=svc.publication)
+        licensing.withdraw_consent(unit, svc.signer, actor, item_id, publication=svc.publication)
     )
 
 
@@ -417,7 +416,7 @@ def withdraw_consent_by_post(
 def my_consents(
     actor: Actor = requires(Permission.CONSENT_READ), unit: UnitOfWork = unit_of_work()
 ) -> list[ConsentOut]:
-    return [consent_out(v) for v in consent.list_my_consents(unit, actor)]
+    return [consent_out(v) for v in licensing.list_my_consents(unit, actor)]
 
 
 @router.get("/consent/{consent_id}")
@@ -426,7 +425,7 @@ def get_consent(
     actor: Actor = requires(Permission.CONSENT_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> ConsentOut:
-    return consent_out(consent.get_consent(unit, actor, consent_id))
+    return consent_out(licensing.get_consent(unit, actor, consent_id))
 
 
 @router.get("/receipts/{receipt_id}")
@@ -438,7 +437,7 @@ def download_receipt(
 ) -> Response:
     """The signed receipt with the platform's public key, as a file to keep; verify it
     offline with ``datatrust consent verify-receipt FILE``."""
-    document = consent.receipt_document(unit, svc.signer, actor, receipt_id)
+    document = licensing.receipt_document(unit, svc.signer, actor, receipt_id)
     return Response(
         json.dumps(document, indent=2, ensure_ascii=False),
         media_type="application/json",
@@ -458,7 +457,7 @@ def export_my_data(
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     """Everything about me as a zip of JSON files."""
-    data = rights.export_my_data(unit, svc.storage, actor, signer=svc.signer)
+    data = market.export_my_data(unit, svc.storage, actor, signer=svc.signer)
     return Response(
         data,
         media_type="application/zip",
@@ -474,7 +473,7 @@ def erase_me(
     unit: UnitOfWork = unit_of_work(),
 ) -> ErasedOut:
     """Withdraw everything, destroy my key, pseudonymise my account. Cannot be undone."""
-    user = rights.erase_me(
+    user = market.erase_me(
         unit,
         svc.storage,
         actor,

@@ -15,8 +15,7 @@ from datatrust.domain.errors import InvalidInput
 from datatrust.domain.money import Money
 from datatrust.domain.payouts import Payout
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.campaigns import payfloor
-from datatrust.services.money import money
+from datatrust.services import campaigns, money
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import ApproxOut, MoneyOut, Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
@@ -276,7 +275,7 @@ def fund_escrow(
     unit: UnitOfWork = unit_of_work(),
     svc: Services = Depends(services),
 ) -> EscrowFundedOut:
-    topped = payfloor.top_up_campaign(
+    topped = campaigns.top_up_campaign(
         unit, svc.payment_rail, actor, campaign_id, body.money(), body.idempotency_key
     )
     funded = topped.funding

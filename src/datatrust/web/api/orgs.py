@@ -6,7 +6,7 @@ from typing import Literal
 
 from datatrust.domain.accounts import Organisation
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.accounts import accounts
+from datatrust.services import accounts
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import OrgDecisionIn, OrgIn, OrgOut
 from datatrust.web.deps import RowId, api_router, requires, unit_of_work

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.contributions import participants
+from datatrust.services import contributions
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 
@@ -51,7 +51,7 @@ def item_participants(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> list[InvitationOut]:
-    rows = participants.list_for_owner(unit, _secret(svc), actor, item_id)
+    rows = contributions.list_for_owner(unit, _secret(svc), actor, item_id)
     return [
         InvitationOut(
             label=r["label"],
@@ -74,7 +74,7 @@ def invitation(
     _actor: Actor = requires(Permission.PUBLIC_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> InvitationPage:
-    return InvitationPage(**participants.describe_invitation(unit, token))
+    return InvitationPage(**contributions.describe_invitation(unit, token))
 
 
 @router.post("/confirm/{token}/confirm")
@@ -83,7 +83,7 @@ def confirm(
     _actor: Actor = requires(Permission.PUBLIC_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> DecisionOut:
-    invitation = participants.decide(unit, token, confirm=True)
+    invitation = contributions.decide(unit, token, confirm=True)
     return DecisionOut(label=invitation.label, state=invitation.state.value)
 
 
@@ -93,5 +93,5 @@ def decline(
     _actor: Actor = requires(Permission.PUBLIC_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> DecisionOut:
-    invitation = participants.decide(unit, token, confirm=False)
+    invitation = contributions.decide(unit, token, confirm=False)
     return DecisionOut(label=invitation.label, state=invitation.state.value)

@@ -14,7 +14,7 @@ from fastapi import Depends, Response
 from datatrust.bootstrap import Services
 from datatrust.domain import iris
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.licensing import standards
+from datatrust.services import licensing
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 
@@ -31,7 +31,7 @@ def odrl_profile(
     _actor: Actor = requires(Permission.PUBLIC_READ), svc: Services = Depends(services)
 ) -> Response:
     """The ODRL profile: every term this instance's policies use beyond ODRL 2.2."""
-    return _ld(standards.profile(svc.publication))
+    return _ld(licensing.profile(svc.publication))
 
 
 @router.get(iris.PEOPLE_PATH + "/{user_id}.{check}", response_class=Response)
@@ -42,7 +42,7 @@ def person(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    return _ld(standards.person_document(unit, svc.publication, user_id, check))
+    return _ld(licensing.person_document(unit, svc.publication, user_id, check))
 
 
 @router.get(iris.ORGANISATIONS_PATH + "/{org_id}", response_class=Response)
@@ -52,11 +52,11 @@ def organisation(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    return _ld(standards.organisation_document(unit, svc.publication, org_id))
+    return _ld(licensing.organisation_document(unit, svc.publication, org_id))
 
 
 @router.get(iris.OPERATOR_PATH, response_class=Response)
 def operator(
     _actor: Actor = requires(Permission.PUBLIC_READ), svc: Services = Depends(services)
 ) -> Response:
-    return _ld(standards.operator_document(svc.publication))
+    return _ld(licensing.operator_document(svc.publication))

@@ -13,16 +13,15 @@ from starlette.datastructures import UploadFile
 
 from datatrust.bootstrap import Services
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.contributions import upload_limits
+from datatrust.services import contributions, trust
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.trust import tracing
 from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
 from datatrust.web.forms import FileTooLarge, read_form
 
 router = api_router(prefix="/api", tags=["tracing"])
 
-MAX_TRACE_BYTES = tracing.MAX_TRACE_BYTES
+MAX_TRACE_BYTES = trust.MAX_TRACE_BYTES
 
 
 class MisuseReportIn(Strict):
@@ -65,7 +64,7 @@ class MisuseReportOut(Out):
     received_in: list[ReceiptOut]
 
 
-@router.post("/trace", max_body_size=tracing.MAX_TRACE_BODY_BYTES)
+@router.post("/trace", max_body_size=trust.MAX_TRACE_BODY_BYTES)
 async def trace(
     request: Request,
     actor: Actor = requires(Permission.MISUSE_TRACE),
@@ -76,8 +75,8 @@ async def trace(
     try:
         form = await read_form(request, max_file_bytes=lambda _f: MAX_TRACE_BYTES, max_files=1)
     except FileTooLarge:
-        raise upload_limits.UploadTooLarge(
-            f"a file to trace may be at most {upload_limits.human(MAX_TRACE_BYTES)}"
+        raise contributions.UploadTooLarge(
+            f"a file to trace may be at most {contributions.human(MAX_TRACE_BYTES)}"
         ) from None
     try:
         file = form.get("file")
@@ -89,9 +88,9 @@ async def trace(
 
 
 def _trace(svc: Services, actor: Actor, file: UploadFile) -> TraceOut:
-    query = tracing.query_of(file.file.read())  # before any transaction
+    query = trust.query_of(file.file.read())  # before any transaction
     with svc.uow() as unit:
-        return TraceOut.model_validate(tracing.trace(unit, svc.storage, actor, query))
+        return TraceOut.model_validate(trust.trace(unit, svc.storage, actor, query))
 
 
 @router.post("/items/{item_id}/misuse-reports", status_code=201)
@@ -103,5 +102,5 @@ def report_misuse(
 ) -> MisuseReportOut:
     """Report that a buyer which received the item may have misused it: reaches the
     operators and the buyer, and shows in the item's passport."""
-    reported = tracing.open_misuse_report(unit, actor, item_id, body.org_id, body.note)
+    reported = trust.open_misuse_report(unit, actor, item_id, body.org_id, body.note)
     return MisuseReportOut.model_validate(reported)

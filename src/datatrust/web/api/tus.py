@@ -20,7 +20,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import DomainError, InvalidInput
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.services.contributions import upload_limits, uploads
+from datatrust.services import contributions
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import api_router, requires, services, unit_of_work
 
@@ -38,21 +38,21 @@ class WrongContentType(DomainError):
     status = 415
 
 
-def staging(svc: Services = Depends(services)) -> uploads.Staging:
-    return uploads.Staging(svc.settings.data_dir / "uploads")
+def staging(svc: Services = Depends(services)) -> contributions.Staging:
+    return contributions.Staging(svc.settings.data_dir / "uploads")
 
 
 def _tus(request: Request) -> None:
     sent = request.headers.get("tus-resumable")
-    if sent != uploads.TUS_VERSION:
+    if sent != contributions.TUS_VERSION:
         raise VersionUnsupported(
-            f"send the header Tus-Resumable: {uploads.TUS_VERSION} (got {sent!r})",
-            {"supported": uploads.TUS_VERSION},
+            f"send the header Tus-Resumable: {contributions.TUS_VERSION} (got {sent!r})",
+            {"supported": contributions.TUS_VERSION},
         )
 
 
 def _headers(**extra: str) -> dict[str, str]:
-    return {"Tus-Resumable": uploads.TUS_VERSION, "Cache-Control": "no-store", **extra}
+    return {"Tus-Resumable": contributions.TUS_VERSION, "Cache-Control": "no-store", **extra}
 
 
 def _expires(moment: datetime) -> str:
@@ -88,10 +88,10 @@ def capabilities(_actor: Actor = requires(Permission.PUBLIC_READ)) -> Response:
         status_code=204,
         headers=_headers(
             **{
-                "Tus-Version": uploads.TUS_VERSION,
-                "Tus-Extension": ",".join(uploads.TUS_EXTENSIONS),
-                "Tus-Max-Size": str(upload_limits.max_size()),
-                "Tus-Checksum-Algorithm": ",".join(uploads.CHECKSUM_ALGORITHMS),
+                "Tus-Version": contributions.TUS_VERSION,
+                "Tus-Extension": ",".join(contributions.TUS_EXTENSIONS),
+                "Tus-Max-Size": str(contributions.max_size()),
+                "Tus-Checksum-Algorithm": ",".join(contributions.CHECKSUM_ALGORITHMS),
             }
         ),
     )
@@ -102,11 +102,11 @@ def create(
     request: Request,
     actor: Actor = requires(Permission.ITEM_CREATE),
     unit: UnitOfWork = unit_of_work(),
-    stage: uploads.Staging = Depends(staging),
+    stage: contributions.Staging = Depends(staging),
     svc: Services = Depends(services),
 ) -> Response:
     _tus(request)
-    upload = uploads.start_upload(
+    upload = contributions.start_upload(
         unit,
         stage,
         actor,
@@ -123,7 +123,7 @@ def create(
     )
 
 
-def _state_headers(state: uploads.UploadState) -> dict[str, str]:
+def _state_headers(state: contributions.UploadState) -> dict[str, str]:
     headers = {
         "Upload-Offset": str(state.offset),
         "Upload-Length": str(state.upload.length),
@@ -141,28 +141,28 @@ def offset(
     request: Request,
     actor: Actor = requires(Permission.ITEM_CREATE),
     unit: UnitOfWork = unit_of_work(),
-    stage: uploads.Staging = Depends(staging),
+    stage: contributions.Staging = Depends(staging),
 ) -> Response:
     _tus(request)
-    state = uploads.upload_state(unit, stage, actor, upload_id)
+    state = contributions.upload_state(unit, stage, actor, upload_id)
     return Response(status_code=200, headers=_state_headers(state))
 
 
 # The largest upload of any kind may arrive in one PATCH; the service refuses (and keeps
 # nothing of) a PATCH that goes past its upload's own length.
-@router.patch("/{upload_id}", max_body_size=upload_limits.max_size())
+@router.patch("/{upload_id}", max_body_size=contributions.max_size())
 def patch(
     upload_id: str,
     request: Request,
     actor: Actor = requires(Permission.ITEM_CREATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
-    stage: uploads.Staging = Depends(staging),
+    stage: contributions.Staging = Depends(staging),
 ) -> Response:
     _tus(request)
     if request.headers.get("content-type", "").split(";")[0].strip() != OFFSET_TYPE:
         raise WrongContentType(f"PATCH bodies must be sent as Content-Type: {OFFSET_TYPE}")
-    state = uploads.append_chunk(
+    state = contributions.append_chunk(
         unit,
         svc.storage,
         stage,
@@ -182,8 +182,8 @@ def terminate(
     request: Request,
     actor: Actor = requires(Permission.ITEM_CREATE),
     unit: UnitOfWork = unit_of_work(),
-    stage: uploads.Staging = Depends(staging),
+    stage: contributions.Staging = Depends(staging),
 ) -> Response:
     _tus(request)
-    uploads.terminate_upload(unit, stage, actor, upload_id)
+    contributions.terminate_upload(unit, stage, actor, upload_id)
     return Response(status_code=204, headers=_headers())

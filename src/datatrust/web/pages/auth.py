@@ -13,10 +13,8 @@ from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import DomainError, InvalidInput, RateLimited, SecondFactorRequired
 from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.permissions import Permission, Role
-from datatrust.services.accounts import accounts, notifications
-from datatrust.services.contributions.uploads import Staging
-from datatrust.services.licensing import licences
-from datatrust.services.market import rights
+from datatrust.services import accounts, licensing, market
+from datatrust.services.contributions import Staging
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import SESSION_COOKIE, RowId, services, unit_of_work
 from datatrust.web.errors import set_retry_after
@@ -266,14 +264,14 @@ def licence_templates(
     terms (the price comes from a task, so the example says so) and the money as a sale
     would charge and pay it (``domain.orders.unit_pay``)."""
     shown = []
-    for entry in licences.licence_templates():
+    for entry in licensing.licence_templates():
         name = entry["name"]
         # A title is a msgid; called through a name that message extraction does not
         # scan, or it would take the literal "title" for one.
         translate = page._
         title = translate(entry["title"])
-        terms = licences.template_example(name, page._)
-        sentences = licences.explain_terms(terms, page.lang, svc.policy.platform_fee_percent)
+        terms = licensing.template_example(name, page._)
+        sentences = licensing.explain_terms(terms, page.lang, svc.policy.platform_fee_percent)
         shown.append({"name": name, "title": title, "sentences": sentences})
     return render(page, "licences.html", templates=shown)
 
@@ -293,7 +291,7 @@ def _account(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> H
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),
         two_step=accounts.totp_status(unit, page.actor),
-        mail_choices=notifications.mail_preferences(unit, page.actor),
+        mail_choices=accounts.mail_preferences(unit, page.actor),
         notice_labels=NOTICE_LABELS,
         profile=profile,
         currencies=currency_choices(page),
@@ -321,7 +319,7 @@ def set_notice_choices(
     mail: list[str] = Form([]),
 ) -> Response:
     """The kinds ticked are mailed; the inbox always has every kind."""
-    notifications.set_mail_preferences(unit, page.actor, set(mail))
+    accounts.set_mail_preferences(unit, page.actor, set(mail))
     return RedirectResponse("/my/account?done=notices#h-notices", status_code=303)
 
 
@@ -332,8 +330,8 @@ def my_inbox(
     n: int = 1,
 ) -> HTMLResponse:
     """Everything the person was told, newest first, each in the page's language."""
-    box = notifications.inbox(unit, page.actor, n)
-    shown = [(note, notifications.describe(note, page.lang)) for note in box.notes]
+    box = accounts.inbox(unit, page.actor, n)
+    shown = [(note, accounts.describe(note, page.lang)) for note in box.notes]
     return render(page, "inbox.html", box=box, shown=shown)
 
 
@@ -341,7 +339,7 @@ def my_inbox(
 def mark_inbox_read(
     page: Page = page_requires(Permission.ACCOUNT_UPDATE), unit: UnitOfWork = unit_of_work()
 ) -> Response:
-    notifications.mark_all_read(unit, page.actor)
+    accounts.mark_all_read(unit, page.actor)
     return RedirectResponse("/my/inbox", status_code=303)
 
 
@@ -526,7 +524,7 @@ def export_data(
 ) -> Response:
     """Everything about the person and their own media, as a zip streamed while it is
     written (``rights.export_with_media``)."""
-    chunks = rights.export_with_media(unit, svc.storage, page.actor, signer=svc.signer)
+    chunks = market.export_with_media(unit, svc.storage, page.actor, signer=svc.signer)
     return StreamingResponse(
         chunks,
         media_type="application/zip",
@@ -542,7 +540,7 @@ def erase_account(
     confirm: str = Form(""),
 ) -> Response:
     try:
-        rights.erase_me(
+        market.erase_me(
             unit,
             svc.storage,
             page.actor,

@@ -15,8 +15,7 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, DomainError
 from datatrust.domain.permissions import Permission
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
-from datatrust.services.accounts import accounts
-from datatrust.services.market import orders, revocations, samples, snapshots, webhooks
+from datatrust.services import accounts, market
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
@@ -104,7 +103,7 @@ def buyer_catalogue(
     params = page.request.query_params
     filters = {k: params[k] for k in ("kind", "language", *USE_FIELDS) if params.get(k)}
     try:
-        found = orders.catalogue(unit, page.actor, filters)
+        found = market.catalogue(unit, page.actor, filters)
     except DomainError as exc:
         if exc.status in (401, 403, 404):
             raise
@@ -128,7 +127,7 @@ def _orders_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) 
         page,
         "orders.html",
         status,
-        orders=orders.list_orders(unit, page.actor),
+        orders=market.list_orders(unit, page.actor),
         choices=_use_choices(),
         form=extra.pop("form", None) or {"ends_at": ends, "territory": "GB"},
         errors=extra.pop("errors", {}),
@@ -166,7 +165,7 @@ def declare_use(
     }
     data = {**form, "ends_at": f"{ends_at}T00:00:00+00:00" if len(ends_at) == 10 else ends_at}
     try:
-        order = orders.declare_order(
+        order = market.declare_order(
             unit,
             page.actor,
             data,
@@ -185,7 +184,7 @@ def buyer_order(
     page: Page = page_requires(Permission.ORDER_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
-    return render(page, "order.html", order=orders.get_order(unit, page.actor, order_id))
+    return render(page, "order.html", order=market.get_order(unit, page.actor, order_id))
 
 
 @router.post("/buyer/orders/{order_id}/sample")
@@ -199,7 +198,7 @@ def sample(
     """A watermarked evaluation sample of the order before buying (``samples``), shown on
     a page of its own; a refusal (the organisation's limit, nothing to preview) in words."""
     try:
-        got = samples.request_sample(
+        got = market.request_sample(
             unit,
             svc.storage,
             page.actor,
@@ -215,7 +214,7 @@ def sample(
             ) % {"limit": seen["limit"], "used": seen["used"]}
         else:
             text = page._("Nothing in this order can be previewed: samples show photos and chats.")
-        order = orders.get_order(unit, page.actor, order_id)
+        order = market.get_order(unit, page.actor, order_id)
         return render(page, "order.html", 409, order=order, sample_error=text)
     previews = [
         {**shown, "text": base64.b64decode(shown["data_base64"]).decode("utf-8", "replace")}
@@ -233,7 +232,7 @@ def buy(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    orders.purchase_order(
+    market.purchase_order(
         unit,
         page.actor,
         order_id,
@@ -249,7 +248,7 @@ def build(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    snapshots.build_snapshot(
+    market.build_snapshot(
         unit,
         page.actor,
         order_id,
@@ -268,9 +267,9 @@ def buyer_snapshots(
     """Each ready snapshot with signed download links (valid an hour)."""
     secret = svc.settings.secret_key.get_secret_value()
     shown = []
-    for snap in snapshots.list_snapshots(unit, page.actor):
+    for snap in market.list_snapshots(unit, page.actor):
         links = (
-            snapshots.download_links(unit, page.actor, secret, snap.id)["files"]
+            market.download_links(unit, page.actor, secret, snap.id)["files"]
             if snap.state == "ready"
             else {}
         )
@@ -310,18 +309,18 @@ def compliance_page(
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     """The snapshot's compliance pack (its stored compliance.json) as a readable page."""
-    pack = snapshots.read_compliance_pack(unit, svc.storage, page.actor, snapshot_id)
+    pack = market.read_compliance_pack(unit, svc.storage, page.actor, snapshot_id)
     return render(page, "compliance.html", pack=pack, modality_labels=MODALITY_LABELS)
 
 
 def _feed_page(page: Page, svc: Services, unit: UnitOfWork, status: int = 200, **extra: Any) -> Any:
-    feed = revocations.revocation_feed(unit, svc.signer, page.actor, svc.settings.base_url)
+    feed = market.revocation_feed(unit, svc.signer, page.actor, svc.settings.base_url)
     return render(
         page,
         "feed.html",
         status,
         notices=feed["claims"]["revoked"],
-        choices=revocations.deletion_choices(unit, page.actor),
+        choices=market.deletion_choices(unit, page.actor),
         model_words=MODEL_WORDS,
         now=utcnow().isoformat(),
         errors=extra.pop("errors", {}),
@@ -350,7 +349,7 @@ def attest(
     models: str = Form(""),
 ) -> Response:
     try:
-        revocations.attest_deletion(
+        market.attest_deletion(
             unit,
             page.actor,
             content_sha256,
@@ -372,7 +371,7 @@ def attest(
 
 
 def _webhook_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> Any:
-    shown = webhooks.webhook_status(unit, page.actor)
+    shown = market.webhook_status(unit, page.actor)
     return render(
         page,
         "webhook.html",
@@ -400,9 +399,7 @@ def register_webhook(
     url: str = Form(""),
 ) -> Response:
     try:
-        webhooks.register_webhook(
-            unit, svc.webhooks, page.actor, url, dev_mode=svc.settings.dev_mode
-        )
+        market.register_webhook(unit, svc.webhooks, page.actor, url, dev_mode=svc.settings.dev_mode)
     except DomainError as exc:
         if exc.status in (401, 403, 404):
             raise

@@ -23,7 +23,7 @@ from datatrust.domain.errors import DomainError, NotAuthenticated, Problem
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.i18n import KIND_WORDS, format_money, render_problem, translator
-from datatrust.services.campaigns import campaigns
+from datatrust.services import campaigns
 from datatrust.services.listing import paged
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage

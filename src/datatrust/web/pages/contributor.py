@@ -25,13 +25,8 @@ from datatrust.domain.money import Money
 from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.payout_methods import RAIL_CURRENCY, RAIL_FIELDS
 from datatrust.domain.permissions import Permission
-from datatrust.services.campaigns import campaigns
-from datatrust.services.contributions import ingest, items, missed, upload_limits
-from datatrust.services.licensing import consent, licences, replica_approvals
-from datatrust.services.market import rights
-from datatrust.services.money import money, payouts
+from datatrust.services import campaigns, contributions, licensing, market, money, trust
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.trust import incidents, passport
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.forms import FileTooLarge
 from datatrust.web.pages.common import (
@@ -63,7 +58,7 @@ def my_items(
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     filters = list_filters(page, "status", "kind")
-    found = items.find_my_items(
+    found = contributions.find_my_items(
         unit,
         svc.storage,
         page.actor,
@@ -109,9 +104,9 @@ def my_item(
 def _item_page(
     page: Page, svc: Services, unit: UnitOfWork, item_id: RowId, status: int = 200, **extra: Any
 ) -> HTMLResponse:
-    item = items.show_item(unit, svc.storage, page.actor, item_id)
-    removed = ingest.removed_from(unit, page.actor, item_id)
-    marks = missed.list_marks(unit, page.actor, item_id)
+    item = contributions.show_item(unit, svc.storage, page.actor, item_id)
+    removed = contributions.removed_from(unit, page.actor, item_id)
+    marks = contributions.list_marks(unit, page.actor, item_id)
     return render(
         page,
         "item.html",
@@ -144,7 +139,7 @@ def mark_missed(
     box = MISSED_REGIONS[region][1] if region in MISSED_REGIONS else None
     try:
         timed = box is None and bool(from_time or to_time)
-        missed.mark_missed(
+        contributions.mark_missed(
             unit,
             svc.storage,
             page.actor,
@@ -243,7 +238,7 @@ def rules_view(page: Page, campaign: Any) -> dict[str, Any]:
     uploads are judged by) in the reader's words, with what the browser's pre-upload
     check reads and says (``static/precheck.js``: ``{duration}`` and ``{size}`` are
     filled in there)."""
-    rules = upload_limits.recording_rules(campaign)
+    rules = contributions.recording_rules(campaign)
     low, high = rules.min_seconds, rules.max_seconds
     if low and high:
         length = page._("Between %(least)s and %(most)s long.") % {
@@ -256,7 +251,7 @@ def rules_view(page: Page, campaign: Any) -> dict[str, Any]:
         length = page._("At most %(most)s long.") % {"most": _seconds(page, high)}
     else:
         length = ""
-    limit = f"{format_decimal(upload_limits.megabytes(rules.max_bytes), locale=page.lang)} MB"
+    limit = f"{format_decimal(contributions.megabytes(rules.max_bytes), locale=page.lang)} MB"
     types = ", ".join(rules.extensions)
     kind = campaign.kind.value
     return {
@@ -288,8 +283,8 @@ def rules_view(page: Page, campaign: Any) -> dict[str, Any]:
 def task_licence(page: Page, campaign: Any, fee_percent: int) -> list[tuple[str, str | None]]:
     """The licence accepting the task offers (``licences.task_licence``), in plain words,
     risks flagged, the money as a sale of it would be charged."""
-    terms = licences.task_licence(campaign, page._)
-    return licences.explain_terms(terms, page.lang, fee_percent)
+    terms = licensing.task_licence(campaign, page._)
+    return licensing.explain_terms(terms, page.lang, fee_percent)
 
 
 @router.get("/tasks")
@@ -344,7 +339,7 @@ def accept_task(
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     """Accepting a task makes the contributor's offer (``licences.accept_task``)."""
-    offer = licences.accept_task(unit, page.actor, campaign_id, page._)
+    offer = licensing.accept_task(unit, page.actor, campaign_id, page._)
     return RedirectResponse(f"/tasks/{campaign_id}/capture?offer={offer.id}", status_code=303)
 
 
@@ -377,7 +372,7 @@ def capture_form(
     return _capture(page, campaign, offer if offer.isdigit() else "")
 
 
-@router.post("/tasks/{campaign_id}/upload", max_body_size=upload_limits.multipart_body_limit())
+@router.post("/tasks/{campaign_id}/upload", max_body_size=contributions.multipart_body_limit())
 async def upload_to_task(
     campaign_id: RowId,
     page: FormPage = form_page_requires(Permission.ITEM_CREATE),
@@ -397,17 +392,17 @@ async def upload_to_task(
     length = page.request.headers.get("content-length", "")
     offer = page.request.query_params.get("offer", "")
     try:
-        upload_limits.check_multipart_length(
+        contributions.check_multipart_length(
             campaign.kind, int(length) if length.isdigit() else None
         )
         form = await page.form(
-            max_files=1, max_fields=10, max_file_bytes=upload_limits.max_bytes(campaign.kind)
+            max_files=1, max_fields=10, max_file_bytes=contributions.max_bytes(campaign.kind)
         )
-    except upload_limits.UploadTooLarge as exc:
+    except contributions.UploadTooLarge as exc:
         return _refused(page, campaign, offer if offer.isdigit() else "", "", exc)
     except FileTooLarge as exc:
         offer = exc.fields.get("offer_id", offer)
-        refusal = upload_limits.too_large(campaign.kind, None)
+        refusal = contributions.too_large(campaign.kind, None)
         title = exc.fields.get("title", "")
         return _refused(page, campaign, offer if offer.isdigit() else "", title, refusal)
     try:
@@ -428,7 +423,7 @@ def _receive_upload(svc: Services, page: Page, campaign: Any, form: FormData) ->
         return _capture(page, campaign, offer_id, 422, form={"title": title}, errors=errors)
     with svc.uow() as unit:
         try:
-            item = items.receive_item(
+            item = contributions.receive_item(
                 unit,
                 svc.storage,
                 page.actor,
@@ -447,7 +442,7 @@ def _receive_upload(svc: Services, page: Page, campaign: Any, form: FormData) ->
         if offer_id.isdigit():
             # A Conflict means its checks already rejected it: the item's page shows why.
             with contextlib.suppress(Conflict):
-                consent.give_consent_for_item(
+                licensing.give_consent_for_item(
                     unit,
                     svc.signer,
                     page.actor,
@@ -466,7 +461,7 @@ def _text(form: FormData, name: str) -> str:
 
 def _refused(page: Page, campaign: Any, offer_id: str, title: str, exc: DomainError) -> Response:
     """The capture page again, the problem next to the file field, what was typed kept."""
-    if isinstance(exc, upload_limits.UploadTooLarge):
+    if isinstance(exc, contributions.UploadTooLarge):
         errors = {"file": [too_large(page, campaign.kind, exc.details.get("length"))]}
     else:
         errors = field_errors(page, exc, "file")
@@ -477,10 +472,10 @@ def _refused(page: Page, campaign: Any, offer_id: str, title: str, exc: DomainEr
 def too_large(page: Page, kind: ItemKind, size: int | None) -> str:
     """The 413 in the page's language, naming the kind, its limit and the size when known
     (the API answers with the service's English sentence)."""
-    limit = upload_limits.max_bytes(kind)
+    limit = contributions.max_bytes(kind)
 
     def mb(n: int, over: int | None = None) -> str:
-        return f"{format_decimal(upload_limits.megabytes(n, over=over), locale=page.lang)} MB"
+        return f"{format_decimal(contributions.megabytes(n, over=over), locale=page.lang)} MB"
 
     words = {"kind": page._(KIND_LABELS[kind.value]), "limit": mb(limit)}
     if size is None:
@@ -506,7 +501,7 @@ def give_consent(
     # A Conflict (consent already given, or the item was rejected by its checks) is shown
     # by the item's page itself; 403/404 still answer as errors.
     with contextlib.suppress(Conflict):
-        consent.give_consent_for_item(
+        licensing.give_consent_for_item(
             unit,
             svc.signer,
             page.actor,
@@ -525,7 +520,7 @@ def withdraw(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    consent.withdraw_consent(unit, svc.signer, page.actor, item_id, publication=svc.publication)
+    licensing.withdraw_consent(unit, svc.signer, page.actor, item_id, publication=svc.publication)
     return RedirectResponse(f"/my/items/{item_id}", status_code=303)
 
 
@@ -537,8 +532,8 @@ def delete_item_form(
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
     """What deleting the item does, in words, before the button that does it."""
-    item = items.show_item(unit, svc.storage, page.actor, item_id)
-    effects = rights.deletion_effects(unit, page.actor, item_id)
+    item = contributions.show_item(unit, svc.storage, page.actor, item_id)
+    effects = market.deletion_effects(unit, page.actor, item_id)
     return render(page, "item_delete.html", item=item, effects=effects)
 
 
@@ -550,7 +545,7 @@ def delete_item(
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     try:
-        rights.delete_my_item(
+        market.delete_my_item(
             unit,
             svc.storage,
             page.actor,
@@ -570,7 +565,7 @@ def passport_page(
     page: Page = page_requires(Permission.PASSPORT_READ),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
-    return render(page, "passport.html", passport=passport.item_passport(unit, page.actor, item_id))
+    return render(page, "passport.html", passport=trust.item_passport(unit, page.actor, item_id))
 
 
 @router.get("/my/licences")
@@ -593,13 +588,11 @@ def _licences_page(
         status,
         offers=[
             (offer, _offer_sentences(page, unit, offer, svc.policy.platform_fee_percent))
-            for offer in licences.list_my_offers(unit, page.actor)
+            for offer in licensing.list_my_offers(unit, page.actor)
         ],
-        consents=consent.list_my_consents(unit, page.actor),
-        approvals=[
-            _approval_view(page, r) for r in replica_approvals.my_requests(unit, page.actor)
-        ],
-        organisations=licences.holder_choices(unit, page.actor),
+        consents=licensing.list_my_consents(unit, page.actor),
+        approvals=[_approval_view(page, r) for r in licensing.my_requests(unit, page.actor)],
+        organisations=licensing.holder_choices(unit, page.actor),
         failed_offer=failed.get("offer_id"),
         errors=failed.get("errors", {}),
         form=failed.get("form", {}),
@@ -622,7 +615,7 @@ def name_holders(
     chosen = [exclusive_org] if who == "exclusive" and exclusive_org else orgs
     try:
         until = _day_starting(exclusive_until) if exclusive_until else None
-        new = licences.name_holders(unit, page.actor, offer_id, who, chosen, exclusive_until=until)
+        new = licensing.name_holders(unit, page.actor, offer_id, who, chosen, exclusive_until=until)
     except InvalidInput as exc:
         form = {"who": who, "orgs": orgs, "exclusive_org": exclusive_org}
         form["exclusive_until"] = exclusive_until
@@ -647,8 +640,8 @@ def _offer_sentences(
     """One of the caller's offers in plain words, risks flagged: the money as a sale
     charges and pays it, the exclusive holder and named buyers by name."""
     terms = offer.terms()
-    names = licences.organisation_names(unit, {*terms.offered_to, terms.exclusive_to or ""})
-    return licences.explain_terms(terms, page.lang, fee_percent, names)
+    names = licensing.organisation_names(unit, {*terms.offered_to, terms.exclusive_to or ""})
+    return licensing.explain_terms(terms, page.lang, fee_percent, names)
 
 
 def _approval_view(page: Page, row: ReplicaApproval) -> dict[str, Any]:
@@ -687,7 +680,7 @@ def decide_replica_use(
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
     """Approve or refuse one replica use a buyer asked for ("ask me each time")."""
-    replica_approvals.decide(unit, page.actor, approval_id, decision)
+    licensing.decide(unit, page.actor, approval_id, decision)
     return RedirectResponse("/my/licences#replica-approvals", status_code=303)
 
 
@@ -708,7 +701,7 @@ def _earnings(
         "earnings.html",
         status,
         statement=statement,
-        payouts=payouts.payout_page(unit, page.actor, svc.policy.minimum_payout),
+        payouts=money.payout_page(unit, page.actor, svc.policy.minimum_payout),
         key=uuid.uuid4().hex,
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),
@@ -743,7 +736,7 @@ def payout(
         return _earnings(page, unit, svc, 422, form=form, errors=errors)
     try:
         value = Money.parse(amount.strip(), currency.strip().upper() or "USD")
-        payouts.request_payout_to(
+        money.request_payout_to(
             unit,
             page.actor,
             value,
@@ -781,7 +774,7 @@ def _methods_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any)
         page,
         "payout_methods.html",
         status,
-        methods=payouts.payout_methods(unit, page.actor),
+        methods=money.payout_methods(unit, page.actor),
         rails=RAIL_FIELDS,
         rail_currency=RAIL_CURRENCY,
         rail=extra.pop("rail", ""),
@@ -820,7 +813,7 @@ def add_payout_method(
         "vpa": vpa,
     }
     try:
-        payouts.add_payout_method(unit, svc.storage, page.actor, rail, typed)
+        money.add_payout_method(unit, svc.storage, page.actor, rail, typed)
     except InvalidInput as exc:
         errors = field_errors(page, exc, "rail")
         return _methods_page(page, unit, 422, form=typed, errors=errors, rail=rail)
@@ -833,7 +826,7 @@ def remove_payout_method(
     page: Page = page_requires(Permission.PAYOUT_REQUEST),
     unit: UnitOfWork = unit_of_work(),
 ) -> Response:
-    payouts.remove_payout_method(unit, page.actor, method_id)
+    money.remove_payout_method(unit, page.actor, method_id)
     return RedirectResponse("/my/payout-methods", status_code=303)
 
 
@@ -876,4 +869,4 @@ def my_notices(
 ) -> HTMLResponse:
     """Notices about incidents that touched the reader's data, as they were written to
     them (in the language their account had then)."""
-    return render(page, "notices.html", notices=incidents.my_notices(unit, page.actor))
+    return render(page, "notices.html", notices=trust.my_notices(unit, page.actor))

@@ -26,7 +26,7 @@ from datatrust.domain.money import Money
 from datatrust.domain.places import PLACES, whereabouts
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.i18n import format_money
-from datatrust.services.trust import passport
+from datatrust.services import trust
 
 # Why an upload was rejected, by code (pipeline.rejection.CODES and the ingest and review
 # services' own): what a contributor can do about it.
@@ -440,13 +440,13 @@ class Explain:
 
     def step(self, event: dict[str, Any]) -> str:
         """A passport step's name (``passport.STEPS``) in the reader's language."""
-        return self._(str(event.get("step") or passport.OTHER_STEP))
+        return self._(str(event.get("step") or trust.OTHER_STEP))
 
     def actor(self, event: dict[str, Any]) -> str:
         """Who took a passport step, in words: a buyer by its organisation's name."""
         if event.get("actor") == "buyer" and (event.get("details") or {}).get("org_name"):
             return str(event["details"]["org_name"])
-        return self._(passport.ACTORS.get(str(event.get("actor")), passport.ACTORS["someone"]))
+        return self._(trust.ACTORS.get(str(event.get("actor")), trust.ACTORS["someone"]))
 
     def use(self, use: dict[str, Any]) -> str:
         """A declared use as a phrase: what, for which purpose, where and when."""
@@ -526,7 +526,7 @@ def msgids() -> tuple[set[str], set[tuple[str, str]]]:
     single |= {"Language not stated", "Place not stated", "%(place)s, %(country)s"}
     single |= {"%(distance)s km from %(place)s, %(country)s"}
     single |= {p.name for p in PLACES} | set(ORDER_STATES.values())
-    single |= {*passport.STEPS.values(), passport.OTHER_STEP, *passport.ACTORS.values()}
+    single |= {*trust.STEPS.values(), trust.OTHER_STEP, *trust.ACTORS.values()}
     tables = (REJECTIONS, EXCLUSIONS, METADATA, DECIDED_BY, DETAILS, CAMPAIGN_STATES, OPENED)
     tables += (USE_PARTS,)
     for table in (*tables, STATEMENT_SOURCES, MISSED_CATEGORIES):

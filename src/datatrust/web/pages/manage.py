@@ -25,8 +25,7 @@ from datatrust.domain.items import ItemKind
 from datatrust.domain.licence import TEMPLATES
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Permission
-from datatrust.services.campaigns import campaigns
-from datatrust.services.money import money
+from datatrust.services import campaigns, money
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (

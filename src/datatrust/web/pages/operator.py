@@ -13,12 +13,9 @@ from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import DomainError, NotFound
 from datatrust.domain.items import ItemKind
 from datatrust.domain.permissions import Permission
-from datatrust.services.accounts import accounts
-from datatrust.services.campaigns import campaigns
-from datatrust.services.money import money
+from datatrust.services import accounts, campaigns, money, trust
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.trust import incidents
-from datatrust.services.trust.audit import verify_audit_log
+from datatrust.services.trust import verify_audit_log
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
@@ -168,7 +165,7 @@ def _incidents_page(
         page,
         "incidents.html",
         status,
-        views=incidents.list_incidents(unit, page.actor),
+        views=trust.list_incidents(unit, page.actor),
         kinds=[k.value for k in ItemKind],
         errors=errors or {},
         form=form or {},
@@ -213,7 +210,7 @@ def open_incident(
         errors["item_ids"] = [page._("Item numbers, separated by commas")]
     if not errors:
         try:
-            incidents.open_incident(
+            trust.open_incident(
                 unit,
                 page.actor,
                 title=title,
@@ -240,9 +237,9 @@ def incident_step(
     step: str = Form(""),
 ) -> Response:
     if step == "notify":
-        incidents.notify_incident(unit, page.actor, incident_id)
+        trust.notify_incident(unit, page.actor, incident_id)
     elif step == "close":
-        incidents.close_incident(unit, page.actor, incident_id)
+        trust.close_incident(unit, page.actor, incident_id)
     else:
         raise NotFound(f"no step {step!r}")
     return RedirectResponse(f"/operator/incidents#incident-{incident_id}", status_code=303)

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from datatrust.bootstrap import Services
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Permission
-from datatrust.services.campaigns import campaigns
+from datatrust.services import campaigns
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import services, unit_of_work
 from datatrust.web.pages.common import Page, page_requires, page_router, render, show_money

@@ -17,9 +17,8 @@ from starlette.datastructures import FormData, UploadFile
 from datatrust.bootstrap import Services
 from datatrust.domain.errors import InvalidInput
 from datatrust.domain.permissions import Permission
-from datatrust.services.contributions import upload_limits
+from datatrust.services import contributions, trust
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.trust import tracing
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.forms import FileTooLarge
 from datatrust.web.pages.common import (
@@ -50,16 +49,16 @@ def trace_form(page: Page = page_requires(Permission.MISUSE_TRACE)) -> HTMLRespo
     return render(page, "trace.html", result=None, errors={})
 
 
-@router.post("/trace", max_body_size=tracing.MAX_TRACE_BODY_BYTES)
+@router.post("/trace", max_body_size=trust.MAX_TRACE_BODY_BYTES)
 async def trace_file(
     page: FormPage = form_page_requires(Permission.MISUSE_TRACE),
     svc: Services = Depends(services),
 ) -> HTMLResponse:
     """Trace the uploaded file; the matches as the caller may see them."""
     try:
-        form = await page.form(max_files=1, max_fields=4, max_file_bytes=tracing.MAX_TRACE_BYTES)
+        form = await page.form(max_files=1, max_fields=4, max_file_bytes=trust.MAX_TRACE_BYTES)
     except FileTooLarge:
-        limit = upload_limits.human(tracing.MAX_TRACE_BYTES)
+        limit = contributions.human(trust.MAX_TRACE_BYTES)
         errors = {"file": [page._("The file is too large: at most %(size)s.") % {"size": limit}]}
         return render(page, "trace.html", 413, result=None, errors=errors)
     try:
@@ -74,12 +73,12 @@ def _trace(svc: Services, page: Page, form: FormData) -> HTMLResponse:
         errors = {"file": [page._("Choose a file to trace.")]}
         return render(page, "trace.html", 422, result=None, errors=errors)
     try:
-        query = tracing.query_of(file.file.read())
+        query = trust.query_of(file.file.read())
     except InvalidInput:
         errors = {"file": [page._("This file cannot be read as a photo, a video or a sound.")]}
         return render(page, "trace.html", 422, result=None, errors=errors)
     with svc.uow() as unit:
-        found = tracing.trace(unit, svc.storage, page.actor, query)
+        found = trust.trace(unit, svc.storage, page.actor, query)
     return render(page, "trace.html", result=_in_words(page, found), errors={})
 
 
@@ -102,7 +101,7 @@ def report_misuse(
 ) -> Response:
     """The contributor reports a buyer that received the item; the passport shows it."""
     try:
-        tracing.open_misuse_report(unit, page.actor, item_id, org_id, note)
+        trust.open_misuse_report(unit, page.actor, item_id, org_id, note)
     except InvalidInput as exc:
         return render(page, "trace.html", 422, result=None, errors=field_errors(page, exc))
     return RedirectResponse(f"/my/items/{item_id}/passport", status_code=303)

@@ -1,0 +1,46 @@
+"""services/ is a set of feature packages, each with a public surface (its ``__init__``):
+code outside a package imports the names that surface exports, never a module inside it.
+The packages import each other in one direction only (``acyclic_siblings`` in
+pyproject.toml); tests may reach inside, web, cli, worker and other packages may not."""
+
+from __future__ import annotations
+
+import grimp
+
+SERVICES = "datatrust.services"
+
+
+def reaching_in(graph: grimp.ImportGraph) -> list[str]:
+    """Every import of a module inside a services package from outside that package."""
+    found = []
+    for package in graph.find_children(SERVICES):
+        for module in graph.find_descendants(package):
+            for importer in graph.find_modules_that_directly_import(module):
+                if importer != package and not importer.startswith(package + "."):
+                    found.append(f"{importer} -> {module}")
+    return sorted(found)
+
+
+def test_code_outside_a_services_package_imports_only_what_its_surface_exports():
+    graph = grimp.build_graph("datatrust", cache_dir=None)
+    packages = [p for p in graph.find_children(SERVICES) if graph.find_children(p)]
+    assert len(packages) >= 7, packages  # the check looks at the feature packages
+    assert reaching_in(graph) == []
+
+
+def test_the_check_catches_an_import_that_reaches_inside_a_package():
+    graph = grimp.ImportGraph()
+    for module in (
+        SERVICES,
+        f"{SERVICES}.market",
+        f"{SERVICES}.market.orders",
+        f"{SERVICES}.market.snapshots",
+        "datatrust.web",
+        "datatrust.web.api",
+    ):
+        graph.add_module(module)
+    graph.add_import(importer="datatrust.web.api", imported=f"{SERVICES}.market")
+    graph.add_import(importer=f"{SERVICES}.market.snapshots", imported=f"{SERVICES}.market.orders")
+    assert reaching_in(graph) == []
+    graph.add_import(importer="datatrust.web.api", imported=f"{SERVICES}.market.orders")
+    assert reaching_in(graph) == [f"datatrust.web.api -> {SERVICES}.market.orders"]
