@@ -1,13 +1,20 @@
 """services/ is a set of feature packages, each with a public surface (its ``__init__``):
 code outside a package imports the names that surface exports, never a module inside it.
 The packages import each other in one direction only (``acyclic_siblings`` in
-pyproject.toml); tests may reach inside, web, cli, worker and other packages may not."""
+pyproject.toml); tests may reach inside, web, cli, worker and other packages may not. And
+no module of services/ imports inside a function, where a circle would hide from both."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import grimp
 
+import datatrust.services
+
 SERVICES = "datatrust.services"
+SERVICES_DIR = Path(datatrust.services.__file__).parent
 
 
 def reaching_in(graph: grimp.ImportGraph) -> list[str]:
@@ -44,3 +51,28 @@ def test_the_check_catches_an_import_that_reaches_inside_a_package():
     assert reaching_in(graph) == []
     graph.add_import(importer="datatrust.web.api", imported=f"{SERVICES}.market.orders")
     assert reaching_in(graph) == [f"datatrust.web.api -> {SERVICES}.market.orders"]
+
+
+def imports_inside_functions(source: str) -> list[int]:
+    """Lines of the imports made inside a function: the way a circle hides from the graph."""
+    return sorted(
+        inner.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for inner in ast.walk(node)
+        if isinstance(inner, ast.Import | ast.ImportFrom)
+    )
+
+
+def test_services_import_everything_at_the_top_of_the_module():
+    found = {
+        str(path.relative_to(SERVICES_DIR)): lines
+        for path in sorted(SERVICES_DIR.rglob("*.py"))
+        if (lines := imports_inside_functions(path.read_text("utf-8")))
+    }
+    assert found == {}
+
+
+def test_the_check_finds_an_import_inside_a_function():
+    source = "import io\n\n\ndef f():\n    from datatrust.services import market\n"
+    assert imports_inside_functions(source) == [5]

@@ -17,6 +17,8 @@ import io
 from datetime import datetime
 from typing import Any
 
+from PIL import Image, ImageDraw
+
 from datatrust.domain.accounts import Organisation
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
@@ -44,8 +46,6 @@ def _mark(org: Organisation, day: str) -> str:
 def watermark_photo(data: bytes, mark: str) -> bytes:
     """A preview: the photo shrunk to ``PREVIEW_PIXELS`` on its longer side, the mark
     written across it in rows, re-encoded without metadata."""
-    from PIL import Image, ImageDraw
-
     with Image.open(io.BytesIO(data)) as opened:
         image = opened.convert("RGB")
     image.thumbnail((PREVIEW_PIXELS, PREVIEW_PIXELS))
