@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+import h3
+
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import (
@@ -639,8 +641,6 @@ class CoverageNeed:
 def _inside(area: str, covered: dict[str, int]) -> dict[str, int]:
     """The recorded cells that lie in ``area`` (the area itself, or cells finer than it
     whose parent at its resolution it is), as ``check_campaign_place`` decides it."""
-    import h3
-
     res = h3.get_resolution(area)
     return {
         cell: n
@@ -650,8 +650,6 @@ def _inside(area: str, covered: dict[str, int]) -> dict[str, int]:
 
 
 def _place_need(area: str, covered: dict[str, int], bonus: Money) -> PlaceNeed:
-    import h3
-
     inside = _inside(area, covered)
     finest = max([h3.get_resolution(area), *(h3.get_resolution(c) for c in inside)])
     full = len(inside) >= h3.cell_to_children_size(area, finest) if inside else False
