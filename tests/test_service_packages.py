@@ -7,6 +7,7 @@ no module of services/ imports inside a function, where a circle would hide from
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import grimp
@@ -76,3 +77,37 @@ def test_services_import_everything_at_the_top_of_the_module():
 def test_the_check_finds_an_import_inside_a_function():
     source = "import io\n\n\ndef f():\n    from datatrust.services import market\n"
     assert imports_inside_functions(source) == [5]
+
+
+def names_used_from_packages(source: str) -> set[tuple[str, str]]:
+    """(package, name) for every ``package.name`` in ``source`` where ``package`` was
+    imported as ``from datatrust.services import package``."""
+    tree = ast.parse(source)
+    aliases = {
+        alias.asname or alias.name: alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == SERVICES
+        for alias in node.names
+    }
+    return {
+        (aliases[node.value.id], node.attr)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in aliases
+    }
+
+
+def test_every_name_used_from_a_services_package_is_on_its_surface():
+    missing = sorted(
+        f"{path.relative_to(SERVICES_DIR.parent)}: {package}.{name}"
+        for path in sorted(SERVICES_DIR.parent.rglob("*.py"))
+        for package, name in names_used_from_packages(path.read_text("utf-8"))
+        if not hasattr(importlib.import_module(f"{SERVICES}.{package}"), name)
+    )
+    assert missing == []
+
+
+def test_the_surface_check_sees_a_name_used_through_a_package():
+    source = "from datatrust.services import market\n\nmarket.catalogue\nother.thing\n"
+    assert names_used_from_packages(source) == {("market", "catalogue")}
