@@ -5,9 +5,9 @@ What other code may use; everything else in this package is its own business.
 Outside it, import these names from here, never from the modules inside (tests
 test_service_packages.py)."""
 
+from datatrust.domain.payfloor import PayFloors  # a domain type the surface hands on
 from datatrust.services.campaigns.campaigns import (
     CoverageNeed,
-    PayFloors,
     auto_approve_job,
     campaign_coverage,
     campaign_progress,
