@@ -598,6 +598,7 @@ def selectable_items(
     among: Collection[int] | None = None,
     denied_industries: Iterable[str] = (),
     replica_approved: Collection[int] = (),
+    unjudged: Collection[str] = (),
 ) -> Selection:
     """Listed items whose licence allows ``use`` judged at ``at`` (the server's time;
     default now, never the buyer's ``use.at``, which is only when its period starts), with
@@ -610,7 +611,9 @@ def selectable_items(
     An item whose licence asks its contributor to approve each replica use, and that
     nothing else keeps out, is selected when its id is in ``replica_approved`` (the
     contributor approved this use for this recipient: ``replica_approvals.approved_for``)
-    and otherwise left out and listed in ``awaiting_approval``.
+    and otherwise left out and listed in ``awaiting_approval``. Reason codes in
+    ``unjudged`` keep nothing out (a catalogue search judges only the facets of a use the
+    buyer chose).
 
     The decision for an item depends only on its status, its licence, and its consent
     record's offer and state, so the database groups the candidates by those (a few
@@ -625,6 +628,7 @@ def selectable_items(
     if until is not None:
         use = dataclasses.replace(use, until=as_utc(until))
     denied = tuple(denied_industries)
+    ignored = frozenset(str(code) for code in unjudged)
     selection = uow.selection
     groups = selection.groups([str(s) for s in _CANDIDATE_STATUSES], among)
     offers = {
@@ -642,7 +646,7 @@ def selectable_items(
     allowed: set[tuple[int, str]] = set()
     held_for_approval: set[tuple[int, str]] = set()
     for group in groups:
-        codes = _exclusion_codes(group, terms, use, moment, denied)
+        codes = _exclusion_codes(group, terms, use, moment, denied) - ignored
         if codes == {APPROVAL_PENDING}:
             assert group.licence_id is not None and group.consent_state is not None
             held_for_approval.add((group.licence_id, group.consent_state))

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentEvent, ConsentEventType, ConsentRecord, LicenceOffer
+from datatrust.domain.consent import ConsentEvent, ConsentEventType, LicenceOffer
 from datatrust.domain.errors import (
     Conflict,
     DomainError,
@@ -47,8 +47,8 @@ from datatrust.domain.errors import (
     Problem,
 )
 from datatrust.domain.ids import id_of
-from datatrust.domain.items import Item, ItemStatus
-from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use, evaluate
+from datatrust.domain.items import Item
+from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use
 from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.money import Money
 from datatrust.domain.odrl import Agreement, agreement_to_odrl
@@ -825,13 +825,12 @@ _STAND_IN = {"action": "train", "purpose": "model_training", "industry": "techno
 
 def _catalogue_use(
     filters: Mapping[str, Any], org: Organisation, moment: datetime
-) -> tuple[Use | None, frozenset[ReasonCode]]:
-    """The use a catalogue search judges listed items by, and the reason codes it leaves
-    unjudged (those of the facets not chosen); ``(None, ∅)`` when no use facet is chosen.
-    A chosen facet with an unknown code is an ``InvalidInput`` naming it."""
+) -> tuple[Use, frozenset[ReasonCode]]:
+    """The use a catalogue search judges listed items by (a day's use of the facets the
+    buyer chose, stand-ins for the others) and the reason codes it leaves unjudged (those
+    of the facets not chosen). A chosen facet with an unknown code is an ``InvalidInput``
+    naming it."""
     chosen = {k: filters[k] for k in FACET_REASONS if filters.get(k)}
-    if not chosen:
-        return None, frozenset()
     data = {**_STAND_IN, "territory": "GB", **chosen}
     data["ends_at"] = (moment + timedelta(days=1)).isoformat()
     # Browsing filters by the licence's terms; an order states the model.
@@ -850,33 +849,26 @@ def catalogue(
     *,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Counts, facets, aggregates and a small de-identified sample of listed items.
+    """Counts, facets, aggregates and a small de-identified sample of the items on offer.
 
-    Filters (all optional): ``kind``, ``language``, ``min_duration``/``max_duration``
-    (seconds), ``region`` (an H3 cell; items inside it), ``min_quality``, ``max_price_minor``
-    with ``currency``, and a use (``action``, ``purpose``, ``industry``, ``territory``)
-    whose licence terms must permit it now. Nothing raw and no item ids are returned:
-    the sample shows kind, duration, a coarse region, language, quality, price and terms.
+    An item is on offer when ``licences.selectable_items`` (the one definition an order's
+    selection uses too) would select it for a day's use of the facets chosen (``action``,
+    ``purpose``, ``industry``, ``territory``; the others are not judged). Further filters
+    (all optional): ``kind``, ``language``, ``min_duration``/``max_duration`` (seconds),
+    ``region`` (an H3 cell; items inside it), ``min_quality``, ``max_price_minor`` with
+    ``currency``. Nothing raw and no item ids are returned: the sample shows kind,
+    duration, a coarse region, language, quality, price and terms.
     """
     org = approved_org(uow, actor, Permission.CATALOGUE_READ)
     moment = as_utc(now or utcnow())
-    items = uow.all(Item, status=ItemStatus.LISTED, order_by="id")
-    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
-    consents = {c.id: c for c in by_ids(uow, ConsentRecord, {i.consent_id for i in items})}
     use, unjudged = _catalogue_use(filters, org, moment)
+    on_offer = selectable_items(uow, use, moment, unjudged=unjudged).item_ids
+    items = sorted(by_ids(uow, Item, on_offer), key=id_of)
+    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
     region = filters.get("region")
     matched: list[tuple[Item, Licence]] = []
     for item in items:
-        offer = offers.get(item.licence_id)
-        consent = consents.get(item.consent_id)
-        if offer is None or consent is None or consent.offer_id != offer.id:
-            continue
-        try:
-            terms = offer.terms()
-        except InvalidInput:
-            continue
-        if str(consent.state) != "active" or not terms.valid_from <= moment < terms.valid_until:
-            continue
+        terms = offers[item.licence_id].terms()
         if filters.get("kind") and item.kind.value != filters["kind"]:
             continue
         if filters.get("language") and item_language(item) != filters["language"]:
@@ -896,10 +888,6 @@ def catalogue(
         if filters.get("max_price_minor") is not None and (
             terms.price_with_surcharge_minor > int(filters["max_price_minor"])
             or (filters.get("currency") and terms.currency != filters["currency"])
-        ):
-            continue
-        if use is not None and any(
-            r.denies and r.code not in unjudged for r in evaluate(terms, use, moment).reasons
         ):
             continue
         matched.append((item, terms))
