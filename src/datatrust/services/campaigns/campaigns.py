@@ -483,11 +483,10 @@ def open_tasks(
 
 
 def get_task(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
-    """An open campaign as a task: anyone may read it before signing up; a signed-in
-    caller must be one who can take it (``item:create``), and reads it as
-    ``get_campaign`` lets them."""
-    if actor.is_authenticated:
-        authorize(actor, Permission.ITEM_CREATE)
+    """An open campaign as a task: anyone may read it, before signing up or without being
+    one who takes tasks (a buyer, an operator); one who can take it (``item:create``)
+    reads it as ``get_campaign`` lets them."""
+    if can(actor, Permission.ITEM_CREATE):
         return get_campaign(uow, actor, campaign_id)
     authorize(actor, Permission.PUBLIC_READ)
     campaign = uow.get(Campaign, campaign_id)
@@ -688,11 +687,16 @@ def coverage_need(
 
 
 def coverage_needs(uow: UnitOfWork, actor: Actor) -> list[CoverageNeed]:
-    """``coverage_need`` of every task the caller may see that pays a coverage bonus."""
+    """``coverage_need`` of every task the caller may see that pays a coverage bonus (for
+    someone not signed in, the open tasks: where recordings are wanted is public, as the
+    tasks are)."""
+    if actor.is_authenticated:
+        shown = list_campaigns(uow, actor)
+    else:
+        authorize(actor, Permission.PUBLIC_READ)
+        shown = uow.all(Campaign, state=CampaignState.OPEN, order_by="-id")
     covered = coverage(uow)
-    return [
-        coverage_need(uow, c, covered) for c in list_campaigns(uow, actor) if pays_coverage_bonus(c)
-    ]
+    return [coverage_need(uow, c, covered) for c in shown if pays_coverage_bonus(c)]
 
 
 # --------------------------------------------------------------------------- review

@@ -24,7 +24,7 @@ from datatrust.domain.missed import parse_clock
 from datatrust.domain.money import Money
 from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.payout_methods import RAIL_CURRENCY, RAIL_FIELDS
-from datatrust.domain.permissions import Permission
+from datatrust.domain.permissions import Permission, can
 from datatrust.services import campaigns, contributions, licensing, market, money, trust
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, services, unit_of_work
@@ -328,6 +328,7 @@ def task(
         rules=rules_view(page, campaign),
         bonus=bonus,
         places=places,
+        can_take=can(page.actor, Permission.ITEM_CREATE),
         errors={},
     )
 

@@ -81,7 +81,7 @@ def tile_origin(url: str) -> str | None:
 
 @router.get("/map")
 def coverage_map(
-    page: Page = page_requires(Permission.CAMPAIGN_READ),
+    page: Page = page_requires(Permission.PUBLIC_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> HTMLResponse:
