@@ -9,7 +9,7 @@ import pytest
 from datatrust.domain.accounts import ApiToken, Membership
 from datatrust.domain.clock import utcnow
 from datatrust.domain.permissions import Role
-from datatrust.services.accounts import accounts
+from datatrust.services import accounts  # the surface the web layer calls through
 from support import make_persona
 
 

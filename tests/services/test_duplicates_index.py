@@ -25,7 +25,8 @@ from datatrust.pipeline.fingerprint import (
     is_near_duplicate_audio,
     probe_keys,
 )
-from datatrust.services.contributions import duplicates, ingest
+from datatrust.pipeline.run import STAGES
+from datatrust.services.contributions import duplicates
 from support import receive_upload
 
 THRESHOLD = IMAGE_NEAR_DUPLICATE_BITS
@@ -230,7 +231,7 @@ def test_an_owners_near_duplicate_names_their_item_and_compares_with_few(service
     fresh = receive(services, owner, media.photo(seed=25), "c.jpg")
     assert fresh.status is ItemStatus.ACCEPTED
     assert fresh.report["stages"]["duplicates"]["compared"] < 4
-    assert ingest.STAGES[-2] == "duplicates"
+    assert STAGES[-2] == "duplicates"
 
 
 def test_a_short_voice_recording_uploaded_again_is_found_through_the_index(services, people):

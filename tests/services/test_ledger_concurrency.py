@@ -440,7 +440,11 @@ def test_a_batch_takes_over_a_live_batchs_payouts_only_once_its_claim_runs_out(c
 
 def test_a_dead_process_is_gone_and_a_live_or_foreign_one_is_not():
     child = subprocess.run(
-        [sys.executable, "-c", "from datatrust.services import money; print(money.this_process())"],
+        [
+            sys.executable,
+            "-c",
+            "from datatrust.services.money import money; print(money.this_process())",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -269,7 +269,7 @@ def test_without_a_size_the_sentence_still_names_the_kind_and_its_limit():
 
     hindi = Page(None, ANONYMOUS, "hi")  # too_large reads only the page's language
     chat = translator("hi").gettext("Chat export")
-    assert too_large(hindi, ItemKind.CHAT, None) == (
+    assert too_large(hindi, ItemKind.CHAT, None, upload_limits.max_bytes(ItemKind.CHAT)) == (
         f"यह फ़ाइल बहुत बड़ी है; इस काम ({chat}) के लिए फ़ाइल ज़्यादा से ज़्यादा 50 MB की हो सकती है।"
     )
 
@@ -411,7 +411,9 @@ def test_a_size_just_over_the_limit_never_reads_as_the_limit(lang):
 
     size = 40 * MB + 1
     page = Page(None, ANONYMOUS, lang)
-    assert too_large(page, ItemKind.PHOTO, size) == SENTENCES[lang][0].format(size="40.1 MB")
+    assert too_large(page, ItemKind.PHOTO, size, 40 * MB) == SENTENCES[lang][0].format(
+        size="40.1 MB"
+    )
     assert upload_limits.too_large(ItemKind.PHOTO, size).message == (
         "a photo upload may be at most 40 MB; this one is 40.1 MB"
     )

@@ -463,17 +463,22 @@ def _text(form: FormData, name: str) -> str:
 def _refused(page: Page, campaign: Any, offer_id: str, title: str, exc: DomainError) -> Response:
     """The capture page again, the problem next to the file field, what was typed kept."""
     if isinstance(exc, contributions.UploadTooLarge):
-        errors = {"file": [too_large(page, campaign.kind, exc.details.get("length"))]}
+        errors = {
+            "file": [
+                too_large(
+                    page, campaign.kind, exc.details.get("length"), exc.details["limit_bytes"]
+                )
+            ]
+        }
     else:
         errors = field_errors(page, exc, "file")
     status = 413 if exc.status == 413 else 422
     return _capture(page, campaign, offer_id, status, form={"title": title}, errors=errors)
 
 
-def too_large(page: Page, kind: ItemKind, size: int | None) -> str:
-    """The 413 in the page's language, naming the kind, its limit and the size when known
-    (the API answers with the service's English sentence)."""
-    limit = contributions.max_bytes(kind)
+def too_large(page: Page, kind: ItemKind, size: int | None, limit: int) -> str:
+    """The 413 in the page's language, naming the kind, the limit that refused it and the
+    size when known (the API answers with the service's English sentence)."""
 
     def mb(n: int, over: int | None = None) -> str:
         return f"{format_decimal(contributions.megabytes(n, over=over), locale=page.lang)} MB"
