@@ -180,6 +180,12 @@ def test_a_contributor_accepts_uploads_without_javascript_sees_the_preview_and_w
     preview = contributor.get(f"/api/items/{item_id}/preview")
     assert preview.status_code == 200 and preview.content
 
+    # What withdrawing does is said beside its one button, in the reader's language.
+    assert "No buyer holds a copy. Money already paid stays yours." in item.text
+    in_hindi = contributor.get(f"{item_url}?lang=hi").text
+    assert "किसी खरीदार के पास इसकी कॉपी नहीं है।" in in_hindi
+    contributor.get(f"{item_url}?lang=en")  # the language choice sticks: back to English
+
     licences_page = contributor.get("/my/licences")
     assert "Withdraw consent" in licences_page.text
     withdrawn = contributor.post(
@@ -252,11 +258,14 @@ def test_export_downloads_a_zip_and_deleting_needs_the_confirmation(contributor)
     assert contributor.get("/my/items").status_code == 401
 
 
-def test_a_buyer_cannot_open_a_contributor_task_page(client, services, people):
+def test_a_buyer_reads_a_task_as_the_public_does_but_cannot_take_it(client, services, people):
     campaign = open_campaign(client, people["operator"])
     buyer = make_persona(services, "page-buyer", Role.BUYER)
     response = client.get(f"/tasks/{campaign['id']}", headers=buyer.headers)
-    assert response.status_code == 403
+    assert response.status_code == 200
+    assert "/accept" not in response.text and 'id="sign-up-prompt"' not in response.text
+    taken = client.post(f"/tasks/{campaign['id']}/accept", headers=buyer.headers)
+    assert taken.status_code == 403
 
 
 def test_a_rejected_upload_shows_its_reason_in_hindi(contributor, people):

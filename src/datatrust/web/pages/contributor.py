@@ -107,9 +107,17 @@ def _item_page(
     item = contributions.show_item(unit, svc.storage, page.actor, item_id)
     removed = contributions.removed_from(unit, page.actor, item_id)
     marks = contributions.list_marks(unit, page.actor, item_id)
+    # What withdrawing does, said beside its one button (the same figures the delete page
+    # states): how many buyers are told to delete, and by when.
+    effects = (
+        market.deletion_effects(unit, page.actor, item_id)
+        if can(page.actor, Permission.PERSONAL_DATA_ERASE)
+        else None
+    )
     return render(
         page,
         "item.html",
+        effects=effects,
         status=status,
         item=item,
         progress=campaigns.review_progress(unit, page.actor, item_id),
