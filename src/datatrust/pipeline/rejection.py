@@ -9,28 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CODES = frozenset(
+# Quality: processable, but below the campaign's bar.
+QUALITY_CODES = frozenset(
     {
-        # validation: the file cannot be processed at all
-        "empty_file",
-        "file_too_large",
-        "unknown_format",
-        "unsupported_format",
-        "wrong_kind",
-        "extension_mismatch",
-        "archive",
-        "polyglot",
-        "truncated",
-        "corrupt",
-        "decompression_bomb",
-        "too_many_pixels",
-        "bad_dimensions",
-        "animated_image",
-        "duration_out_of_range",
-        "bad_stream_params",
-        "no_video_stream",
-        "no_audio_stream",
-        # quality: processable, but below the campaign's bar
         "low_resolution",
         "blurry",
         "too_dark",
@@ -45,11 +26,38 @@ CODES = frozenset(
         "noisy",
         "low_frame_rate",
         "no_speech",
-        # de-identification
-        "speech_detected",
-        # anything unexpected; the message names the stage
-        "processing_error",
     }
+)
+# De-identification found what may not ship.
+DEIDENTIFICATION_CODES = frozenset({"speech_detected"})
+CODES = (
+    frozenset(
+        {
+            # validation: the file cannot be processed at all
+            "empty_file",
+            "file_too_large",
+            "unknown_format",
+            "unsupported_format",
+            "wrong_kind",
+            "extension_mismatch",
+            "archive",
+            "polyglot",
+            "truncated",
+            "corrupt",
+            "decompression_bomb",
+            "too_many_pixels",
+            "bad_dimensions",
+            "animated_image",
+            "duration_out_of_range",
+            "bad_stream_params",
+            "no_video_stream",
+            "no_audio_stream",
+            # anything unexpected; the message names the stage
+            "processing_error",
+        }
+    )
+    | QUALITY_CODES
+    | DEIDENTIFICATION_CODES
 )
 
 

@@ -27,6 +27,7 @@ from datatrust.domain.items import ItemKind
 from datatrust.pipeline import chats
 from datatrust.pipeline.media import process_media
 from datatrust.pipeline.media_spec import MediaSpec
+from datatrust.pipeline.rejection import DEIDENTIFICATION_CODES, QUALITY_CODES
 from datatrust.pipeline.text_pii import redact
 from datatrust.pipeline.transcripts import (
     contributor_label,
@@ -38,25 +39,6 @@ from datatrust.pipeline.transcripts import (
 
 log = logging.getLogger(__name__)
 
-_QUALITY_CODES = frozenset(
-    {
-        "low_resolution",
-        "blurry",
-        "too_dark",
-        "too_bright",
-        "overexposed",
-        "too_short",
-        "too_long",
-        "too_quiet",
-        "too_loud",
-        "clipping",
-        "too_silent",
-        "noisy",
-        "low_frame_rate",
-        "no_speech",
-    }
-)
-_DEID_CODES = frozenset({"speech_detected"})
 STAGES = ("validate", "quality", "deidentify", "fingerprint", "duplicates", "store")
 
 # What ships, by its format: the content type a download of it carries.
@@ -163,9 +145,9 @@ def blank_report(kind: ItemKind, pipeline: str) -> dict[str, Any]:
 
 
 def _stage_of(code: str, message: str) -> str:
-    if code in _QUALITY_CODES:
+    if code in QUALITY_CODES:
         return "quality"
-    if code in _DEID_CODES:
+    if code in DEIDENTIFICATION_CODES:
         return "deidentify"
     if code == "processing_error":
         for stage in ("quality", "deidentify", "fingerprint"):
