@@ -107,16 +107,18 @@ def reject_after_failures(uow: UnitOfWork, payload: dict[str, Any], error: str) 
     uow.commit()
 
 
+def _job_options(ctx: JobContext) -> dict[str, Any]:
+    """Where a processing job works, and the secret its participant invitations use."""
+    settings = ctx.services.settings
+    return {
+        "work_root": Path(settings.data_dir) / WORK_DIR,
+        "invite_secret": settings.secret_key.get_secret_value().encode(),
+    }
+
+
 @job(PROCESS_JOB, on_give_up=reject_after_failures)
 def process_item_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
-    services = ctx.services
-    process_item(
-        uow,
-        services.storage,
-        int(payload["item_id"]),
-        work_root=Path(services.settings.data_dir) / WORK_DIR,
-        invite_secret=services.settings.secret_key.get_secret_value().encode(),
-    )
+    process_item(uow, ctx.services.storage, int(payload["item_id"]), **_job_options(ctx))
 
 
 def process_item(
@@ -165,14 +167,7 @@ def _other_participants(item: Item, result: PipelineResult) -> list[str]:
 
 @job(REPROCESS_JOB)
 def reprocess_item_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
-    services = ctx.services
-    reprocess_conversation(
-        uow,
-        services.storage,
-        int(payload["item_id"]),
-        work_root=Path(services.settings.data_dir) / WORK_DIR,
-        invite_secret=services.settings.secret_key.get_secret_value().encode(),
-    )
+    reprocess_conversation(uow, ctx.services.storage, int(payload["item_id"]), **_job_options(ctx))
 
 
 def reprocess_conversation(
