@@ -293,8 +293,14 @@ def test_contributor_records_uploads_previews_and_withdraws_on_a_phone(
     assert "Consent given" in phone.locator("main").inner_text()
     check(phone, "item_preview")
 
-    phone.get_by_role("button", name="Withdraw consent").click()  # one step, as giving was
-    phone.wait_for_url("**/my/items/*")
+    # Two steps, as giving was (the licence read, then its button): the confirmation
+    # states the effect, then withdraws.
+    phone.get_by_role("link", name="Withdraw consent").click()
+    phone.wait_for_url("**/withdraw")
+    assert "Money already paid stays yours." in phone.locator("#withdraw-effects").inner_text()
+    check(phone, "withdraw_confirm")
+    phone.get_by_role("button", name="Withdraw consent").click()
+    phone.wait_for_url(re.compile(r"/my/items/\d+$"))
     assert "Consent withdrawn" in phone.locator("main").inner_text()
     phone.get_by_role("link", name="Data passport: who saw and bought it").click()
     phone.wait_for_url("**/passport")

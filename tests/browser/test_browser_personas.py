@@ -193,8 +193,13 @@ def test_the_demo_contributor_reads_items_passport_earnings_payouts_and_inbox(
 
     me.go("/my/inbox", "inbox")
 
-    # Withdrawing consent from the item: one step, as giving was.
+    # Withdrawing consent from the item: a confirmation stating the effect, then its
+    # button (two steps, as giving was: the licence read, then its button).
     me.page.goto(first)
+    me.page.get_by_role("link", name=_("Withdraw consent")).click()
+    me.page.wait_for_url(f"**{first}/withdraw")
+    effect = me.see("withdraw_confirm")
+    assert _("Withdraw consent for this item?") in effect
     me.page.get_by_role("button", name=_("Withdraw consent")).click()
     me.page.wait_for_url(f"**{first}")
     assert _("Consent withdrawn. Buyers that hold it must delete it.") in me.see("withdrawn")

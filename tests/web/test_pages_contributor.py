@@ -180,21 +180,30 @@ def test_a_contributor_accepts_uploads_without_javascript_sees_the_preview_and_w
     preview = contributor.get(f"/api/items/{item_id}/preview")
     assert preview.status_code == 200 and preview.content
 
-    # What withdrawing does is said beside its one button, in the reader's language.
-    assert "No buyer holds a copy. Money already paid stays yours." in item.text
-    in_hindi = contributor.get(f"{item_url}?lang=hi").text
+    # Withdrawing: "Withdraw consent" on the item leads to a confirmation that states
+    # its effect in the reader's language; its button withdraws.
+    assert f'href="{item_url}/withdraw"' in item.text
+    confirm = contributor.get(f"{item_url}/withdraw")
+    assert confirm.status_code == 200
+    assert "No buyer holds a copy. Money already paid stays yours." in confirm.text
+    assert f'action="{item_url}/withdraw"' in confirm.text and "Keep my consent" in confirm.text
+    in_hindi = contributor.get(f"{item_url}/withdraw?lang=hi").text
     assert "किसी खरीदार के पास इसकी कॉपी नहीं है।" in in_hindi
+    assert "सहमति वापस लें" in in_hindi
     contributor.get(f"{item_url}?lang=en")  # the language choice sticks: back to English
 
     licences_page = contributor.get("/my/licences")
-    assert "Withdraw consent" in licences_page.text
+    assert f'href="{item_url}/withdraw"' in licences_page.text  # the same confirmation
     withdrawn = contributor.post(
         f"{item_url}/withdraw",
-        data={"csrf_token": csrf_of(item.text)},
+        data={"csrf_token": csrf_of(confirm.text)},
         follow_redirects=False,
     )
     assert withdrawn.status_code == 303
     assert "Consent withdrawn" in contributor.get(item_url).text
+    # Nothing left to withdraw: the confirmation sends the reader back to the item.
+    again = contributor.get(f"{item_url}/withdraw", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == item_url
 
     passport = contributor.get(f"{item_url}/passport")
     assert passport.status_code == 200

@@ -52,8 +52,8 @@ NOTIFY_HOLDERS_JOB = "consent.notify_holders"
 RECIPIENTS_CHANGED_JOB = "consent.recipients_changed"
 DEFAULT_CONTROLLER = "the operator of this Datatrust instance"
 WITHDRAWAL_METHOD = (
-    "one step, like giving it: 'Withdraw' on the item in the app, "
-    "DELETE /api/items/{item_id}/consent"
+    "in as few steps as giving it: 'Withdraw consent' on the item in the app and its "
+    "confirmation, which states the effect; or one call, DELETE /api/items/{item_id}/consent"
 )
 
 # What each kind of item holds about its contributor. Faces and voices are biometric

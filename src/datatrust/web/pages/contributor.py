@@ -107,17 +107,9 @@ def _item_page(
     item = contributions.show_item(unit, svc.storage, page.actor, item_id)
     removed = contributions.removed_from(unit, page.actor, item_id)
     marks = contributions.list_marks(unit, page.actor, item_id)
-    # What withdrawing does, said beside its one button (the same figures the delete page
-    # states): how many buyers are told to delete, and by when.
-    effects = (
-        market.deletion_effects(unit, page.actor, item_id)
-        if can(page.actor, Permission.PERSONAL_DATA_ERASE)
-        else None
-    )
     return render(
         page,
         "item.html",
-        effects=effects,
         status=status,
         item=item,
         progress=campaigns.review_progress(unit, page.actor, item_id),
@@ -525,6 +517,26 @@ def give_consent(
             publication=svc.publication,
         )
     return RedirectResponse(f"/my/items/{item_id}", status_code=303)
+
+
+@router.get("/my/items/{item_id}/withdraw")
+def withdraw_form(
+    item_id: RowId,
+    page: Page = page_requires(Permission.CONSENT_WITHDRAW),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    """What withdrawing does, in the reader's words, before the button that does it: out
+    of every future sale at once, how many buyers holding a copy are told to delete it
+    and within how many days (the figures the delete page states), money paid kept. One
+    click to come here and one to confirm, as giving consent is the licence read and its
+    one button; the API withdraws in one call. An item without live consent has nothing
+    to withdraw: its own page says where it stands."""
+    item = contributions.show_item(unit, svc.storage, page.actor, item_id)
+    effects = market.deletion_effects(unit, page.actor, item_id)
+    if not effects.consent_withdrawn:  # "would be withdrawn": only a live consent is
+        return RedirectResponse(f"/my/items/{item_id}", status_code=303)
+    return render(page, "item_withdraw.html", item=item, effects=effects)
 
 
 @router.post("/my/items/{item_id}/withdraw")
