@@ -325,7 +325,16 @@ def test_validation_reports_every_problem_at_once():
         "deletion_deadline_days",
         "territories",
     }
-    assert caught.value.details["problems"] == caught.value.details["problems"]
+    assert {(p.field, p.code) for p in caught.value.problems} == {
+        ("version", "licence.version"),
+        ("permitted_purposes", "unknown_codes"),
+        ("royalty_share_percent", "licence.royalty_percent"),
+        ("currency", "licence.currency"),
+        ("price_minor", "licence.price_minor"),
+        ("on_end", "must_be_one_of"),
+        ("deletion_deadline_days", "licence.deletion_days"),
+        ("territories", "licence.world_alone"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -335,6 +344,17 @@ def test_asking_for_sublicensing_transfer_or_irrevocability_is_rejected(key):
     with pytest.raises(InvalidInput) as caught:
         Licence.from_dict(a_licence().to_dict() | {key: True})
     assert any(problem.startswith(f"{key}:") for problem in caught.value.details["problems"])
+    refused = [p for p in caught.value.problems if p.field == key]
+    assert [(p.code, dict(p.params)) for p in refused] == [(REFUSED_CODES[key], {"key": key})]
+
+
+REFUSED_CODES = {
+    "sublicensable": "licence.no_sublicensing",
+    "sublicensing": "licence.no_sublicensing",
+    "transferable": "licence.not_transferable",
+    "transfer": "licence.not_transferable",
+    "irrevocable": "licence.not_irrevocable",
+}
 
 
 def test_a_licence_cannot_be_made_irrevocable():
@@ -343,18 +363,25 @@ def test_a_licence_cannot_be_made_irrevocable():
     assert caught.value.details["problems"] == [
         "revocable: a licence is always revocable; it cannot be false"
     ]
+    assert caught.value.codes == ["licence.revocable_false"]
 
 
 def test_unknown_fields_are_rejected():
-    with pytest.raises(InvalidInput, match="not valid") as caught:
+    with pytest.raises(InvalidInput) as caught:
         Licence.from_dict(a_licence().to_dict() | {"colour": "blue"})
     assert caught.value.details["problems"] == ["colour: unknown field"]
+    assert [(p.field, p.code) for p in caught.value.problems] == [
+        ("colour", "request.unknown_field")
+    ]
 
 
 def test_a_licence_without_replica_may_last_at_most_five_years():
     assert a_licence(valid_until=datetime(2030, 3, 1, tzinfo=UTC))
-    with pytest.raises(InvalidInput, match="not valid"):
+    with pytest.raises(InvalidInput) as caught:
         a_licence(valid_until=datetime(2030, 3, 2, tzinfo=UTC))
+    assert [(p.field, p.code, dict(p.params)) for p in caught.value.problems] == [
+        ("valid_until", "licence.term_too_long", {"years": 5, "replica_years": 10})
+    ]
 
 
 def test_a_replica_grant_may_last_ten_years_but_the_licence_itself_only_five():
@@ -447,13 +474,17 @@ def test_naive_datetimes_are_taken_as_utc():
 
 
 def test_an_unknown_template_is_rejected():
-    with pytest.raises(InvalidInput, match="unknown licence template"):
+    with pytest.raises(InvalidInput) as caught:
         licence_from_template("do_anything", id="x")
+    (problem,) = caught.value.problems
+    assert (problem.field, problem.code) == ("template", "licence.template_unknown")
+    assert problem.params["choices"] == sorted(TEMPLATES)
 
 
 def test_from_dict_needs_an_object():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as caught:
         Licence.from_dict(["not", "a", "dict"])
+    assert [(p.field, p.code) for p in caught.value.problems] == [("licence", "must_be_object")]
 
 
 def test_template_changes_replace_template_fields():

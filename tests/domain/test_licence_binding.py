@@ -251,15 +251,28 @@ def problems_of(**changes):
     return caught.value.details["problems"]
 
 
+def coded(**changes):
+    """The refusal's problems as (field, code, params), as clients match on them."""
+    with pytest.raises(InvalidInput) as caught:
+        open_licence(**changes)
+    return [(p.field, p.code, dict(p.params)) for p in caught.value.problems]
+
+
 def test_redistribution_contradicts_non_transferability():
     problems = problems_of(permitted_actions={"train", "redistribute"})
     assert len(problems) == 1
     assert "redistribute" in problems[0] and "non-transferab" in problems[0]
+    assert coded(permitted_actions={"train", "redistribute"}) == [
+        ("permitted_actions", "licence.redistribute", {})
+    ]
 
 
 def test_exclusivity_without_a_holder_is_refused():
     problems = problems_of(exclusive=True, exclusive_until=START + timedelta(days=30))
     assert problems == ["exclusive_to: an exclusive licence must name the organisation holding it"]
+    assert coded(exclusive=True, exclusive_until=START + timedelta(days=30)) == [
+        ("exclusive_to", "licence.holder_required", {})
+    ]
 
 
 def test_a_holder_without_exclusivity_or_outside_the_named_buyers_is_refused():
@@ -273,6 +286,13 @@ def test_a_holder_without_exclusivity_or_outside_the_named_buyers_is_refused():
         offered_to={"other-lab"},
     )
     assert problems == ["offered_to: the exclusive holder 'ada-lab' is not among the named buyers"]
+    assert coded(exclusive_to="ada-lab") == [("exclusive_to", "licence.holder_not_exclusive", {})]
+    assert coded(
+        exclusive=True,
+        exclusive_to="ada-lab",
+        exclusive_until=START + timedelta(days=30),
+        offered_to={"other-lab"},
+    ) == [("offered_to", "licence.holder_not_offered", {"org": "ada-lab"})]
 
 
 def test_permitting_a_use_that_is_also_prohibited_or_not_sensitive_is_refused():
@@ -285,6 +305,20 @@ def test_permitting_a_use_that_is_also_prohibited_or_not_sensitive_is_refused():
     assert "'biometric_identification' is also prohibited" in joined
     assert "'sexual_content' is not a sensitive use" in joined
     assert "'voice_cloning' is a digital replica" in joined
+    found = coded(
+        permitted_uses={"biometric_identification", "sexual_content", "voice_cloning", "x"},
+        prohibited_uses={"biometric_identification"},
+    )
+    assert ("permitted_uses", "unknown_codes", {"codes": ["x"]}) in found
+    assert (
+        "permitted_uses",
+        "licence.use_also_prohibited",
+        {"use": "biometric_identification", "prohibited_uses": ["biometric_identification"]},
+    ) in found
+    assert [(f, c, p["use"]) for f, c, p in found if c == "licence.use_not_sensitive"] == [
+        ("permitted_uses", "licence.use_not_sensitive", "sexual_content")
+    ]
+    assert ("permitted_uses", "licence.use_is_replica", {"use": "voice_cloning"}) in found
 
 
 def test_a_use_that_asks_to_redistribute_is_denied():
@@ -321,6 +355,15 @@ def test_a_replica_without_a_medium_is_refused_naming_the_conflict():
     ]
     assert problems_of(replica_media={"hologram"})[0].startswith(
         "replica_media: unknown medium hologram"
+    )
+    media = ["voice", "face", "full_likeness"]
+    assert coded(
+        permitted_actions={"train", "create_replica"}, replica_use_description=VOICE_ONLY
+    ) == [("replica_media", "licence.replica_medium_required", {"media": media})]
+    assert coded(replica_media={"hologram"})[0] == (
+        "replica_media",
+        "licence.replica_medium_unknown",
+        {"codes": ["hologram"], "media": media},
     )
 
 
@@ -448,11 +491,16 @@ def test_a_grant_stored_before_its_scope_existed_allows_no_replica_use():
         ReasonCode.REPLICA_CATEGORY_NOT_GRANTED,
         ReasonCode.REPLICA_CHANNEL_NOT_GRANTED,
     }
-    assert legacy.replica_grant_gaps() == [
+    assert [str(p) for p in legacy.replica_grant_gaps()] == [
         "replica_languages: a replica grant must name the languages the replica may speak "
         "or appear in",
         "replica_categories: a replica grant must name the kinds of product it may appear in",
         "replica_channels: a replica grant must name the channels it may reach people through",
+    ]
+    assert [(p.field, p.code) for p in legacy.replica_grant_gaps()] == [
+        ("replica_languages", "licence.replica_languages_required"),
+        ("replica_categories", "licence.replica_categories_required"),
+        ("replica_channels", "licence.replica_channels_required"),
     ]
     assert narrator_licence().replica_grant_gaps() == []
 

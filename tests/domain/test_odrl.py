@@ -438,11 +438,23 @@ def _problems(doc):
     return caught.value.details["problems"]
 
 
+def _coded(doc):
+    """The refusal's problems as (field, code, params): what a client matches on."""
+    with pytest.raises(InvalidInput) as caught:
+        imported(doc)
+    return [(p.field, p.code, dict(p.params)) for p in caught.value.problems]
+
+
 def test_import_refuses_an_unknown_purpose_naming_it():
     doc = licence_to_odrl(a_licence(), IRIS)
     doc["permission"][0]["constraint"][0]["rightOperand"] = [{"@id": "dpv:MindReading"}]
     problems = _problems(json.loads(json.dumps(doc)))
     assert any("unknown purpose https://w3id.org/dpv#MindReading" in p for p in problems)
+    assert (
+        "permission purpose",
+        "odrl.unknown_purpose",
+        {"iri": "https://w3id.org/dpv#MindReading"},
+    ) in _coded(json.loads(json.dumps(doc)))
 
 
 def test_import_refuses_an_unknown_territory_and_a_bare_country_code():
@@ -451,9 +463,15 @@ def test_import_refuses_an_unknown_territory_and_a_bare_country_code():
         rule["constraint"][3]["rightOperand"] = [{"@id": "loc:XX"}]
     problems = _problems(doc)
     assert any("not an ISO 3166-1 territory: https://w3id.org/dpv/loc#XX" in p for p in problems)
+    assert (
+        "permission spatial",
+        "odrl.territory",
+        {"iri": "https://w3id.org/dpv/loc#XX"},
+    ) in _coded(doc)
     for rule in doc["permission"]:
         rule["constraint"][3]["rightOperand"] = ["IN"]
     assert any("spatial: expected an IRI" in p for p in _problems(doc))
+    assert ("spatial", "odrl.expected_iri", {"given": "{'@value': 'IN'}"}) in _coded(doc)
 
 
 def test_import_refuses_an_unknown_action_naming_it():
@@ -461,12 +479,16 @@ def test_import_refuses_an_unknown_action_naming_it():
     doc["permission"][0]["action"] = "dt:mindControl"
     problems = _problems(doc)
     assert any(f"unknown action {IRIS.vocab}mindControl" in p for p in problems)
+    assert ("permission[0].action", "odrl.unknown_action", {"iri": f"{IRIS.vocab}mindControl"}) in (
+        _coded(doc)
+    )
 
 
 def test_import_refuses_a_rule_without_a_target():
     doc = json.loads(json.dumps(licence_to_odrl(a_licence(), IRIS)))
     del doc["prohibition"][0]["target"]
     assert "prohibition[0]: every rule must name its target" in _problems(doc)
+    assert ("prohibition[0]", "odrl.target", {}) in _coded(doc)
 
 
 def test_import_refuses_a_document_that_allows_transfer():
@@ -475,6 +497,7 @@ def test_import_refuses_a_document_that_allows_transfer():
     assert _problems(doc) == [
         "prohibition: transfer must be prohibited; a licence is not transferable"
     ]
+    assert _coded(doc) == [("prohibition", "odrl.must_prohibit", {"action": "transfer"})]
 
 
 def test_import_lists_every_problem_in_a_tampered_document():
@@ -489,6 +512,14 @@ def test_import_lists_every_problem_in_a_tampered_document():
     assert any("every permission must carry the same constraints" in p for p in problems)
     assert any("deadline in days" in p for p in problems)
     assert any("unexpected property http://www.w3.org/ns/odrl/2/conflict" in p for p in problems)
+    codes = {(field, code) for field, code, _ in _coded(doc)}
+    assert {
+        ("dt:revocable", "odrl.revocable"),
+        ("permission purpose", "odrl.unknown_purpose"),
+        ("permission", "odrl.permissions_differ"),
+        ("obligation[0]", "odrl.deadline_days"),
+        ("policy", "odrl.unexpected_property"),
+    } <= codes
 
 
 def test_import_refuses_another_instances_profile_and_terms():
@@ -500,6 +531,11 @@ def test_import_refuses_another_instances_profile_and_terms():
     assert any(
         "unknown action https://elsewhere.example.net/odrl/profile#train" in p for p in problems
     )
+    assert (
+        "profile",
+        "odrl.other_profile",
+        {"given": "https://elsewhere.example.net/odrl/profile", "profile": IRIS.profile},
+    ) in _coded(licence_to_odrl(a_licence(), other))
 
 
 def test_a_remote_context_that_is_not_bundled_is_refused_without_fetching():
@@ -513,3 +549,5 @@ def test_a_remote_context_that_is_not_bundled_is_refused_without_fetching():
 def test_import_refuses_something_that_is_not_an_offer():
     problems = _problems({"@context": ODRL_CONTEXT_URL, "@type": "Set", "uid": "urn:x"})
     assert problems == ["@type: expected exactly one ODRL Offer or Agreement"]
+    coded = _coded({"@context": ODRL_CONTEXT_URL, "@type": "Set", "uid": "urn:x"})
+    assert coded == [("@type", "odrl.one_policy", {})]

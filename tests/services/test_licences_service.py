@@ -102,14 +102,26 @@ def test_an_invalid_licence_is_rejected_with_every_problem_named(services, peopl
     assert "XX" in problems  # unknown territory
     assert "create_replica needs replica_use_description" in problems
     assert "at most 5 years" in problems  # term over the limit
+    found = {(p.field, p.code) for p in caught.value.problems}
+    assert {
+        ("permitted_purposes", "unknown_codes"),
+        ("prohibited_industries", "unknown_codes"),
+        ("territories", "licence.territory_codes"),
+        ("permitted_actions", "licence.create_replica_without_grant"),
+        ("valid_until", "licence.term_too_long"),
+        ("royalty_share_percent", "licence.royalty_percent"),
+    } <= found
     assert "royalty_share_percent" in problems
     with services.uow() as uow:
         assert uow.count(LicenceOffer, owner_id=people["owner"].actor.user_id) == 0
 
 
 def test_an_unknown_template_and_a_missing_body_are_named(services, people):
-    with services.uow() as uow, pytest.raises(InvalidInput, match="unknown licence template"):
+    with services.uow() as uow, pytest.raises(InvalidInput) as caught:
         licences.create_offer(uow, people["owner"].actor, template="everything", changes={})
+    assert [(p.field, p.code) for p in caught.value.problems] == [
+        ("template", "licence.template_unknown")
+    ]
     with services.uow() as uow, pytest.raises(InvalidInput) as caught:
         licences.create_offer(uow, people["owner"].actor)
     assert caught.value.codes == ["licence.template_or_licence"]
@@ -146,6 +158,10 @@ def test_a_revision_that_breaks_a_rule_is_rejected_and_the_offer_stays_active(se
         )
     assert any("royalty" in p for p in caught.value.details["problems"])
     assert any("sublicensing does not exist" in p for p in caught.value.details["problems"])
+    assert {(p.field, p.code) for p in caught.value.problems} == {
+        ("royalty_share_percent", "licence.royalty_percent"),
+        ("sublicensable", "licence.no_sublicensing"),
+    }
     with services.uow() as uow:
         assert uow.get(LicenceOffer, offer.id).status is OfferStatus.ACTIVE
 

@@ -90,6 +90,10 @@ def test_a_new_replica_grant_that_leaves_its_scope_unnamed_is_invalid_naming_eac
         "or appear in",
         "replica_channels: a replica grant must name the channels it may reach people through",
     ]
+    assert [(p["field"], p["code"]) for p in got.json()["problems"]] == [
+        ("replica_languages", "licence.replica_languages_required"),
+        ("replica_channels", "licence.replica_channels_required"),
+    ]
 
 
 def test_an_unknown_language_category_or_channel_is_invalid_naming_the_field(client, people):
@@ -110,6 +114,13 @@ def test_an_unknown_language_category_or_channel_is_invalid_naming_the_field(cli
     assert any(
         p.startswith("replica_media: a replica grant must name its medium") for p in problems
     )
+    coded = {(p["field"], p["code"]) for p in got.json()["problems"]}
+    assert coded == {
+        ("replica_languages", "licence.language_codes"),
+        ("replica_categories", "unknown_codes"),
+        ("replica_channels", "unknown_codes"),
+        ("replica_media", "licence.replica_medium_required"),
+    }
 
 
 def test_a_matching_replica_use_is_selected_and_a_hindi_advert_is_left_out_with_reasons(

@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from datatrust.domain.clock import as_utc
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.languages import is_known_language
 from datatrust.domain.purposes import (
     ACTIONS,
@@ -80,15 +80,15 @@ MAX_DELETION_DEADLINE_DAYS = DEFAULT_DELETION_DEADLINE_DAYS
 # calendar years cost two shares even when a 29 February makes them 731 days).
 EXCLUSIVITY_SURCHARGE_PERCENT_PER_YEAR = 50
 
-# Keys that ask for terms Datatrust never grants. Each maps to the problem reported.
+# Keys that ask for terms Datatrust never grants. Each maps to the problem code reported.
 _REFUSED_KEYS = {
-    "sublicensable": "sublicensing does not exist on Datatrust; remove 'sublicensable'",
-    "sublicensing": "sublicensing does not exist on Datatrust; remove 'sublicensing'",
-    "sublicense": "sublicensing does not exist on Datatrust; remove 'sublicense'",
-    "transferable": "a licence cannot be transferred to another buyer; remove 'transferable'",
-    "transfer": "a licence cannot be transferred to another buyer; remove 'transfer'",
-    "assignable": "a licence cannot be assigned to another buyer; remove 'assignable'",
-    "irrevocable": "a licence is always revocable; remove 'irrevocable'",
+    "sublicensable": "licence.no_sublicensing",
+    "sublicensing": "licence.no_sublicensing",
+    "sublicense": "licence.no_sublicensing",
+    "transferable": "licence.not_transferable",
+    "transfer": "licence.not_transferable",
+    "assignable": "licence.not_assignable",
+    "irrevocable": "licence.not_irrevocable",
 }
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -191,7 +191,7 @@ class Licence:
             object.__setattr__(self, "replica_until", None)
         problems = _rule_problems({f.name: getattr(self, f.name) for f in _FIELDS})
         if problems:
-            raise InvalidInput("the licence is not valid", problems=problems)
+            raise InvalidInput(problems)
 
     @property
     def revocable(self) -> bool:
@@ -254,7 +254,7 @@ class Licence:
         exclusivity surcharge and the notice surcharge."""
         return self.price_minor + self.exclusivity_surcharge_minor + self.notice_surcharge_minor
 
-    def replica_grant_gaps(self) -> list[str]:
+    def replica_grant_gaps(self) -> list[Problem]:
         """What a replica grant leaves unnamed (empty when complete, or with no grant).
 
         A grant that names no language, category or channel allows no replica use (every
@@ -265,15 +265,11 @@ class Licence:
         if not self.allows_replica:
             return []
         wanted = (
-            ("replica_languages", "the languages the replica may speak or appear in"),
-            ("replica_categories", "the kinds of product it may appear in"),
-            ("replica_channels", "the channels it may reach people through"),
+            ("replica_languages", "licence.replica_languages_required"),
+            ("replica_categories", "licence.replica_categories_required"),
+            ("replica_channels", "licence.replica_channels_required"),
         )
-        return [
-            f"{name}: a replica grant must name {what}"
-            for name, what in wanted
-            if not getattr(self, name)
-        ]
+        return [Problem(name, code) for name, code in wanted if not getattr(self, name)]
 
     def replace(self, **changes: Any) -> Licence:
         """A copy with ``changes`` applied, validated again."""
@@ -304,11 +300,11 @@ class Licence:
         irrevocability, and ``"revocable": false``.
         """
         if not isinstance(data, Mapping):
-            raise InvalidInput("a licence must be an object with named fields")
+            raise InvalidInput(Problem("licence", "must_be_object"))
         parsed, problems = _parse_fields(data)
         problems += _rule_problems(parsed)
         if problems:
-            raise InvalidInput("the licence is not valid", problems=problems)
+            raise InvalidInput(problems)
         return cls(**parsed)
 
 
@@ -359,27 +355,27 @@ def _is_string_collection(value: Any) -> bool:
     )
 
 
-def _parse_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _parse_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     """Turn raw input into typed field values; fields that fail to parse are left out."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     parsed: dict[str, Any] = {}
     for key in data:
         if key in _REFUSED_KEYS:
-            problems.append(f"{key}: {_REFUSED_KEYS[key]}")
+            problems.append(Problem(key, _REFUSED_KEYS[key], {"key": key}))
         elif key == "revocable":
             if data[key] is not True:
-                problems.append("revocable: a licence is always revocable; it cannot be false")
+                problems.append(Problem("revocable", "licence.revocable_false"))
         elif key not in _FIELD_NAMES:
-            problems.append(f"{key}: unknown field")
+            problems.append(Problem(key, "request.unknown_field"))
     for name in sorted(_REQUIRED - set(data)):
-        problems.append(f"{name}: required")
+        problems.append(Problem(name, "required"))
     for name in _FIELD_NAMES & set(data):
         value = data[name]
         if name in _SET_FIELDS:
             if _is_string_collection(value):
                 parsed[name] = frozenset(value)
             else:
-                problems.append(f"{name}: must be a list of codes")
+                problems.append(Problem(name, "list_of_codes"))
         elif name in _DATETIME_FIELDS:
             if value is None and name in _OPTIONAL_DATETIME_FIELDS:
                 parsed[name] = None
@@ -389,253 +385,273 @@ def _parse_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
                 try:
                     parsed[name] = as_utc(datetime.fromisoformat(value))
                 except ValueError:
-                    problems.append(f"{name}: not an ISO 8601 date and time: {value!r}")
+                    problems.append(Problem(name, "date_time_not_iso", {"given": value}))
             else:
-                problems.append(f"{name}: must be an ISO 8601 date and time")
+                problems.append(Problem(name, "must_be_iso_date_time"))
         elif name in _INT_FIELDS:
             # bool is an int subclass; True is not a price.
             if isinstance(value, int) and not isinstance(value, bool):
                 parsed[name] = value
             else:
-                problems.append(f"{name}: must be a whole number")
+                problems.append(Problem(name, "must_be_whole_number"))
         elif name in _STR_FIELDS:
             if isinstance(value, str):
                 parsed[name] = value
             else:
-                problems.append(f"{name}: must be text")
+                problems.append(Problem(name, "must_be_text"))
         elif name in _BOOL_FIELDS:
             if isinstance(value, bool):
                 parsed[name] = value
             else:
-                problems.append(f"{name}: must be true or false")
+                problems.append(Problem(name, "must_be_true_or_false"))
         elif name in ("replica_use_description", "exclusive_to"):
             if value is None or isinstance(value, str):
                 parsed[name] = value
             else:
-                problems.append(f"{name}: must be text or null")
+                problems.append(Problem(name, "must_be_text_or_null"))
     return parsed, problems
 
 
-def _unknown(name: str, codes: Iterable[str], known: Any) -> list[str]:
+def _unknown(name: str, codes: Iterable[str], known: Any) -> list[Problem]:
     bad = sorted(c for c in codes if c not in known)
-    return [f"{name}: unknown code(s): {', '.join(bad)}"] if bad else []
+    return [Problem(name, "unknown_codes", {"codes": bad})] if bad else []
 
 
-def _rule_problems(f: Mapping[str, Any]) -> list[str]:
+def _rule_problems(f: Mapping[str, Any]) -> list[Problem]:
     """Every rule broken by the (possibly partial) field values in ``f``.
 
     Fields that are missing (because they failed to parse) are skipped, so one bad field
     does not hide problems in the others.
     """
-    p: list[str] = []
+    p: list[Problem] = []
     # Fill in defaults for optional fields the caller left out, so cross-field rules run.
     f = {**{k: v for k, v in _DEFAULTS.items() if k not in f}, **f}
     for name in _SET_FIELDS:
         if name in f and not isinstance(f[name], frozenset):
-            p.append(f"{name}: must be a set of codes")
+            p.append(Problem(name, "licence.set_of_codes"))
     if p:
         return p
 
     if "id" in f and (not isinstance(f["id"], str) or not f["id"].strip()):
-        p.append("id: must not be empty")
+        p.append(Problem("id", "must_not_be_empty"))
     if "version" in f and (
         not isinstance(f["version"], int) or isinstance(f["version"], bool) or f["version"] < 1
     ):
-        p.append("version: must be a whole number of at least 1")
+        p.append(Problem("version", "licence.version"))
     if "title" in f and (not isinstance(f["title"], str) or not f["title"].strip()):
-        p.append("title: must not be empty")
+        p.append(Problem("title", "must_not_be_empty"))
 
     if "permitted_purposes" in f:
         if not f["permitted_purposes"]:
-            p.append("permitted_purposes: name at least one purpose")
+            p.append(Problem("permitted_purposes", "licence.purpose_required"))
         p += _unknown("permitted_purposes", f["permitted_purposes"], PURPOSES)
     p += _unknown("prohibited_purposes", f["prohibited_purposes"], PURPOSES)
     if "permitted_purposes" in f:
         for allowed in sorted(f["permitted_purposes"]):
             for banned in PURPOSES.matching(allowed, f["prohibited_purposes"]):
                 p.append(
-                    f"prohibited_purposes: permitted purpose {allowed!r} falls under "
-                    f"prohibited purpose {banned!r}; remove one of them"
+                    Problem(
+                        "prohibited_purposes",
+                        "licence.purpose_also_prohibited",
+                        {"purpose": allowed, "prohibited_purpose": banned},
+                    )
                 )
     p += _unknown("prohibited_industries", f["prohibited_industries"], INDUSTRIES)
     p += _unknown("prohibited_uses", f["prohibited_uses"], USES)
     if "permitted_actions" in f:
         if not f["permitted_actions"]:
-            p.append("permitted_actions: name at least one action")
+            p.append(Problem("permitted_actions", "licence.action_required"))
         p += _unknown("permitted_actions", f["permitted_actions"], ACTIONS)
         if "redistribute" in f["permitted_actions"]:
-            p.append(
-                "permitted_actions: 'redistribute' contradicts non-transferability (a licence "
-                "is never transferable, so the data cannot be passed on); remove it"
-            )
+            p.append(Problem("permitted_actions", "licence.redistribute"))
 
     permitted_uses = f["permitted_uses"]
     p += _unknown("permitted_uses", permitted_uses, USES)
     for kind in sorted(u for u in permitted_uses if u in USES):
         if sensitive_kind(kind) == REPLICA_USE:
-            p.append(
-                f"permitted_uses: {kind!r} is a digital replica; permit it with the replica "
-                "grant (replica_use_description), not here"
-            )
+            p.append(Problem("permitted_uses", "licence.use_is_replica", {"use": kind}))
         elif sensitive_kind(kind) is None:
+            named = sorted(SENSITIVE_USES - {REPLICA_USE})
             p.append(
-                f"permitted_uses: {kind!r} is not a sensitive use; only "
-                f"{', '.join(sorted(SENSITIVE_USES - {REPLICA_USE}))} are permitted by name"
+                Problem("permitted_uses", "licence.use_not_sensitive", {"use": kind, "uses": named})
             )
         also_prohibited = USES.matching(kind, f["prohibited_uses"])
         if also_prohibited:
             p.append(
-                f"permitted_uses: {kind!r} is also prohibited ({', '.join(also_prohibited)}); "
-                "remove one of them"
+                Problem(
+                    "permitted_uses",
+                    "licence.use_also_prohibited",
+                    {"use": kind, "prohibited_uses": list(also_prohibited)},
+                )
             )
 
     territories = f["territories"]
     if not territories:
-        p.append("territories: name at least one country, or WORLD")
+        p.append(Problem("territories", "licence.territory_required"))
     bad = sorted(t for t in territories if not is_valid_licence_territory(t))
     if bad:
-        p.append(f"territories: not ISO 3166-1 alpha-2 codes: {', '.join(bad)}")
+        p.append(Problem("territories", "licence.territory_codes", {"codes": bad}))
     if WORLD in territories and len(territories) > 1:
-        p.append("territories: WORLD already covers every country; list no others with it")
+        p.append(Problem("territories", "licence.world_alone"))
     excluded = f["excluded_territories"]
     bad = sorted(t for t in excluded if t not in ISO_3166_ALPHA2)
     if bad:
-        p.append(f"excluded_territories: not ISO 3166-1 alpha-2 codes: {', '.join(bad)}")
+        p.append(Problem("excluded_territories", "licence.territory_codes", {"codes": bad}))
     both = sorted(excluded & territories)
     if both:
-        p.append(f"excluded_territories: both included and excluded: {', '.join(both)}")
+        p.append(Problem("excluded_territories", "licence.territory_both", {"territories": both}))
 
     replica = f["replica_use_description"]
     if replica is not None:
         if not isinstance(replica, str) or len(replica.strip()) < MIN_REPLICA_DESCRIPTION_CHARS:
             p.append(
-                "replica_use_description: describe the specific use of the replica in at "
-                f"least {MIN_REPLICA_DESCRIPTION_CHARS} characters"
+                Problem(
+                    "replica_use_description",
+                    "licence.replica_description_short",
+                    {"minimum": MIN_REPLICA_DESCRIPTION_CHARS},
+                )
             )
         if REPLICA_USE in f["prohibited_uses"]:
-            p.append(
-                "replica_use_description: the licence also prohibits digital replicas; "
-                "remove one of them"
-            )
+            p.append(Problem("replica_use_description", "licence.replica_prohibited"))
     media = f["replica_media"]
     bad = sorted(m for m in media if m not in REPLICA_MEDIA)
     if bad:
-        p.append(f"replica_media: unknown medium {', '.join(bad)}; use {', '.join(REPLICA_MEDIA)}")
+        p.append(
+            Problem(
+                "replica_media",
+                "licence.replica_medium_unknown",
+                {"codes": bad, "media": list(REPLICA_MEDIA)},
+            )
+        )
     if replica is not None and not media:
         p.append(
-            "replica_media: a replica grant must name its medium "
-            f"({', '.join(REPLICA_MEDIA)}); a replica without a medium is not a grant"
+            Problem(
+                "replica_media", "licence.replica_medium_required", {"media": list(REPLICA_MEDIA)}
+            )
         )
     if replica is None and media:
-        p.append("replica_media: a medium without a replica grant; add replica_use_description")
+        p.append(Problem("replica_media", "licence.replica_medium_without_grant"))
     p += _replica_scope_problems(f, replica is not None)
     if "create_replica" in f.get("permitted_actions", ()) and replica is None:
-        p.append(
-            "permitted_actions: create_replica needs replica_use_description, a specific "
-            "description of the use"
-        )
+        p.append(Problem("permitted_actions", "licence.create_replica_without_grant"))
 
     start, end = f.get("valid_from"), f.get("valid_until")
     for name in ("valid_from", "valid_until"):
         if name in f and not isinstance(f[name], datetime):
-            p.append(f"{name}: must be a date and time")
+            p.append(Problem(name, "must_be_date_time"))
     if isinstance(start, datetime) and isinstance(end, datetime):
         if end <= start:
-            p.append("valid_until: must be after valid_from")
+            p.append(Problem("valid_until", "licence.after_start"))
         if end > add_years(start, MAX_TERM_YEARS):
             p.append(
-                f"valid_until: a licence may last at most {MAX_TERM_YEARS} years (only a "
-                f"replica grant may run longer, to {MAX_REPLICA_TERM_YEARS}, with replica_until)"
+                Problem(
+                    "valid_until",
+                    "licence.term_too_long",
+                    {"years": MAX_TERM_YEARS, "replica_years": MAX_REPLICA_TERM_YEARS},
+                )
             )
     replica_end = f["replica_until"]
     if replica_end is not None:
         if not isinstance(replica_end, datetime):
-            p.append("replica_until: must be a date and time")
+            p.append(Problem("replica_until", "must_be_date_time"))
         elif replica is None:
-            p.append("replica_until: only a replica grant has its own end")
+            p.append(Problem("replica_until", "licence.replica_end_without_grant"))
         elif isinstance(start, datetime):
             if replica_end <= start:
-                p.append("replica_until: must be after valid_from")
+                p.append(Problem("replica_until", "licence.after_start"))
             if replica_end > add_years(start, MAX_REPLICA_TERM_YEARS):
                 p.append(
-                    f"replica_until: a replica grant may last at most "
-                    f"{MAX_REPLICA_TERM_YEARS} years"
+                    Problem(
+                        "replica_until",
+                        "licence.replica_term_too_long",
+                        {"years": MAX_REPLICA_TERM_YEARS},
+                    )
                 )
 
     exclusive, until = f["exclusive"], f["exclusive_until"]
     if not isinstance(exclusive, bool):
-        p.append("exclusive: must be true or false")
+        p.append(Problem("exclusive", "must_be_true_or_false"))
     elif exclusive:
         if until is None:
-            p.append("exclusive_until: an exclusive licence must say when exclusivity ends")
+            p.append(Problem("exclusive_until", "licence.exclusive_until"))
         elif not isinstance(until, datetime):
-            p.append("exclusive_until: must be a date and time")
+            p.append(Problem("exclusive_until", "must_be_date_time"))
         elif isinstance(start, datetime) and isinstance(end, datetime):
             if until <= start:
-                p.append("exclusive_until: must be after valid_from")
+                p.append(Problem("exclusive_until", "licence.after_start"))
             if until > end:
-                p.append("exclusive_until: must not be after valid_until")
+                p.append(Problem("exclusive_until", "licence.exclusive_after_end"))
             if until > add_years(start, MAX_EXCLUSIVE_YEARS):
                 p.append(
-                    f"exclusive_until: exclusivity may last at most {MAX_EXCLUSIVE_YEARS} years"
+                    Problem(
+                        "exclusive_until",
+                        "licence.exclusive_too_long",
+                        {"years": MAX_EXCLUSIVE_YEARS},
+                    )
                 )
     elif until is not None:
-        p.append("exclusive_until: only an exclusive licence has an exclusivity end")
+        p.append(Problem("exclusive_until", "licence.exclusive_until_not_exclusive"))
     holder = f["exclusive_to"]
     if holder is not None and (not isinstance(holder, str) or not holder.strip()):
-        p.append("exclusive_to: must name the holder's organisation id")
+        p.append(Problem("exclusive_to", "licence.holder_id"))
     elif exclusive is True and holder is None:
-        p.append("exclusive_to: an exclusive licence must name the organisation holding it")
+        p.append(Problem("exclusive_to", "licence.holder_required"))
     elif exclusive is False and holder is not None:
-        p.append("exclusive_to: only an exclusive licence has a holder; set exclusive or remove it")
+        p.append(Problem("exclusive_to", "licence.holder_not_exclusive"))
     offered_to = f["offered_to"]
     if any(not o.strip() for o in offered_to):
-        p.append("offered_to: organisation ids must not be empty")
+        p.append(Problem("offered_to", "licence.offered_to_empty"))
     if isinstance(holder, str) and offered_to and holder not in offered_to:
-        p.append(f"offered_to: the exclusive holder {holder!r} is not among the named buyers")
+        p.append(Problem("offered_to", "licence.holder_not_offered", {"org": holder}))
 
     if "price_minor" in f and (not isinstance(f["price_minor"], int) or f["price_minor"] < 0):
-        p.append("price_minor: must be a whole number of minor units, not negative")
+        p.append(Problem("price_minor", "licence.price_minor"))
     if "currency" in f and (
         not isinstance(f["currency"], str) or not _CURRENCY.match(f["currency"])
     ):
-        p.append("currency: must be an ISO 4217 code such as USD, INR or ZAR")
+        p.append(Problem("currency", "licence.currency"))
     if "price_unit" in f and f["price_unit"] not in PRICE_UNITS:
-        p.append(f"price_unit: must be one of {', '.join(PRICE_UNITS)}")
+        p.append(Problem("price_unit", "must_be_one_of", {"choices": list(PRICE_UNITS)}))
     royalty = f.get("royalty_share_percent")
     if "royalty_share_percent" in f and (not isinstance(royalty, int) or not 0 <= royalty <= 100):
-        p.append("royalty_share_percent: must be a whole number from 0 to 100")
+        p.append(Problem("royalty_share_percent", "licence.royalty_percent"))
     notice = f["withdrawal_notice_days"]
     if not isinstance(notice, int) or not 0 <= notice <= MAX_WITHDRAWAL_NOTICE_DAYS:
         p.append(
-            f"withdrawal_notice_days: must be from 0 to {MAX_WITHDRAWAL_NOTICE_DAYS} days "
-            "(at most two years)"
+            Problem(
+                "withdrawal_notice_days",
+                "licence.notice_days",
+                {"maximum": MAX_WITHDRAWAL_NOTICE_DAYS},
+            )
         )
     days = f["deletion_deadline_days"]
     if not isinstance(days, int) or not 1 <= days <= MAX_DELETION_DEADLINE_DAYS:
-        p.append(f"deletion_deadline_days: must be from 1 to {MAX_DELETION_DEADLINE_DAYS} days")
+        p.append(
+            Problem(
+                "deletion_deadline_days",
+                "licence.deletion_days",
+                {"maximum": MAX_DELETION_DEADLINE_DAYS},
+            )
+        )
     if f["on_end"] not in ON_END_CHOICES:
-        p.append(f"on_end: must be one of {', '.join(ON_END_CHOICES)}")
+        p.append(Problem("on_end", "must_be_one_of", {"choices": list(ON_END_CHOICES)}))
     return p
 
 
-def _replica_scope_problems(f: Mapping[str, Any], granted: bool) -> list[str]:
+def _replica_scope_problems(f: Mapping[str, Any], granted: bool) -> list[Problem]:
     """Unknown languages, categories and channels, and scope named without a grant."""
-    p: list[str] = []
+    p: list[Problem] = []
     bad = sorted(c for c in f["replica_languages"] if not is_known_language(c))
     if bad:
-        p.append(
-            f"replica_languages: unknown language code(s): {', '.join(bad)}; use ISO 639-1 "
-            "codes such as en, hi, zu"
-        )
+        p.append(Problem("replica_languages", "licence.language_codes", {"codes": bad}))
     p += _unknown("replica_categories", f["replica_categories"], REPLICA_CATEGORIES)
     p += _unknown("replica_channels", f["replica_channels"], REPLICA_CHANNELS)
     if not granted:
         for name in ("replica_languages", "replica_categories", "replica_channels"):
             if f[name]:
-                p.append(f"{name}: only a replica grant has these; add replica_use_description")
+                p.append(Problem(name, "licence.replica_scope_without_grant"))
         if f["replica_ask_each_time"] is True:
-            p.append("replica_ask_each_time: only a replica grant asks for approval")
+            p.append(Problem("replica_ask_each_time", "licence.replica_ask_without_grant"))
     return p
 
 
@@ -735,8 +751,7 @@ def licence_from_template(name: str, **changes: Any) -> Licence:
     """
     if name not in TEMPLATES:
         raise InvalidInput(
-            f"unknown licence template {name!r}",
-            problems=[f"template: unknown; choose one of {', '.join(sorted(TEMPLATES))}"],
+            Problem("template", "licence.template_unknown", {"choices": sorted(TEMPLATES)})
         )
     template = dict(TEMPLATES[name])
     term_years = template.pop("term_years")

@@ -51,7 +51,7 @@ from typing import Any
 
 from datatrust.domain.clock import as_utc
 from datatrust.domain.currencies import MINOR_UNITS
-from datatrust.domain.errors import InvalidInput
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.iris import InstanceIris
 from datatrust.domain.licence import Licence, Organisation, Use
 from datatrust.domain.purposes import (
@@ -454,17 +454,31 @@ _POLICY_KEYS = {
 }
 
 
+# The problem for an IRI a vocabulary does not know, by the vocabulary's name.
+_UNKNOWN_TERM = {
+    "purposes": "odrl.unknown_purpose",
+    "industries": "odrl.unknown_industry",
+    "actions": "odrl.unknown_action",
+    "uses": "odrl.unknown_use",
+    "replica categories": "odrl.unknown_replica_category",
+    "replica media": "odrl.unknown_replica_medium",
+    "replica channels": "odrl.unknown_replica_channel",
+    "tasks": "odrl.unknown_task",
+    "outputs": "odrl.unknown_output",
+}
+
+
 class _Reader:
     """Reads flattened, expanded JSON-LD nodes by IRI, collecting every problem."""
 
     def __init__(self, flat: Any, iris: InstanceIris) -> None:
         self.iris = iris
-        self.problems: list[str] = []
+        self.problems: list[Problem] = []
         nodes = flat if isinstance(flat, list) else []
         self.nodes = {n["@id"]: n for n in nodes if isinstance(n, Mapping) and "@id" in n}
 
-    def problem(self, text: str) -> None:
-        self.problems.append(text)
+    def problem(self, where: str | None, code: str, **params: Any) -> None:
+        self.problems.append(Problem(where, code, params))
 
     def node(self, ref: Any) -> Mapping[str, Any]:
         if isinstance(ref, Mapping) and "@id" in ref:
@@ -480,23 +494,23 @@ class _Reader:
             if isinstance(value, Mapping) and isinstance(value.get("@id"), str):
                 out.append(self.iris.internal(value["@id"]))
             else:
-                self.problem(f"{where}: expected an IRI, got {_show(value)}")
+                self.problem(where, "odrl.expected_iri", given=_show(value))
         return out
 
     def one_iri(self, node: Mapping[str, Any], prop: str, where: str) -> str | None:
         found = self.iris_of(node, prop, where)
         if len(found) != 1:
             if found or prop in node:
-                self.problem(f"{where}: expected exactly one IRI")
+                self.problem(where, "odrl.one_iri")
             else:
-                self.problem(f"{where}: missing")
+                self.problem(where, "odrl.missing")
             return None
         return found[0]
 
     def literal(self, node: Mapping[str, Any], prop: str, where: str) -> Any:
         values = node.get(prop, [])
         if len(values) != 1 or not isinstance(values[0], Mapping) or "@value" not in values[0]:
-            self.problem(f"{where}: expected one value" + ("" if values else ", found none"))
+            self.problem(where, "odrl.one_value" if values else "odrl.no_value")
             return None
         return _python(values[0])
 
@@ -509,7 +523,7 @@ class _Reader:
         if kind is bool and value in ("true", "false"):
             value = value == "true"
         if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
-            self.problem(f"{where}: unexpected value {value!r}")
+            self.problem(where, "odrl.unexpected_value", given=repr(value))
             return None
         return value
 
@@ -520,7 +534,7 @@ class _Reader:
         try:
             return as_utc(datetime.fromisoformat(raw))
         except ValueError:
-            self.problem(f"{where}: not an ISO 8601 date and time: {raw!r}")
+            self.problem(where, "date_time_not_iso", given=raw)
             return None
 
     def codes(self, iris: Iterable[str], vocabulary: Vocabulary, where: str) -> set[str]:
@@ -528,7 +542,8 @@ class _Reader:
         for iri in iris:
             code = vocabulary.code_for_iri(iri)
             if code is None:
-                self.problem(f"{where}: unknown {vocabulary.name[:-1]} {self.iris.public(iri)}")
+                unknown = _UNKNOWN_TERM[vocabulary.name]
+                self.problem(where, unknown, iri=self.iris.public(iri))
             else:
                 out.add(code)
         return out
@@ -538,7 +553,7 @@ class _Reader:
         for iri in iris:
             code = territory_code(iri)
             if code is None:
-                self.problem(f"{where}: not an ISO 3166-1 territory: {iri}")
+                self.problem(where, "odrl.territory", iri=iri)
             else:
                 out.add(code)
         return out
@@ -548,14 +563,14 @@ class _Reader:
         for iri in iris:
             org = self.iris.organisation_id(iri)
             if org is None:
-                self.problem(f"{where}: not an organisation of this instance: {iri}")
+                self.problem(where, "odrl.organisation", iri=iri)
             else:
                 out.add(org)
         return out
 
     def unexpected_keys(self, node: Mapping[str, Any], allowed: set[str], where: str) -> None:
         for key in sorted(set(node) - allowed):
-            self.problem(f"{where}: unexpected property {key}")
+            self.problem(where, "odrl.unexpected_property", key=key)
 
 
 def _python(value: Mapping[str, Any]) -> Any:
@@ -582,7 +597,7 @@ def _constraints(r: _Reader, node: Mapping[str, Any], prop: str, where: str) -> 
     for i, c in enumerate(r.nodes_of(node, ODRL + prop)):
         here = f"{where}.{prop}[{i}]"
         if set(c) & {ODRL + "and", ODRL + "or", ODRL + "xone", ODRL + "andSequence"}:
-            r.problem(f"{here}: logical constraints are not part of this profile")
+            r.problem(here, "odrl.logical_constraint")
             continue
         r.unexpected_keys(c, _CONSTRAINT_KEYS | {ODRL + "unit"}, here)
         left = r.one_iri(c, ODRL + "leftOperand", f"{here}.leftOperand")
@@ -614,21 +629,21 @@ def licence_from_jsonld(flat: Any, iris: InstanceIris) -> Licence:
     r = _Reader(flat, iris)
     licence = _read_licence(r)
     if r.problems or licence is None:
-        raise InvalidInput("the ODRL document is not a Datatrust licence", problems=r.problems)
+        raise InvalidInput(r.problems)
     return licence
 
 
 def _read_licence(r: _Reader) -> Licence | None:
     doc, _kind = _policy(r)
     if doc is None:
-        r.problem("@type: expected exactly one ODRL Offer or Agreement")
+        r.problem("@type", "odrl.one_policy")
         return None
     doc = _internal_keys(r, doc)
     r.unexpected_keys(doc, _POLICY_KEYS, "policy")
     profile = r.one_iri(doc, ODRL + "profile", "profile")
     if profile is not None and profile != r.iris.profile:
         # Another profile's terms may share names with ours and mean something else.
-        r.problem(f"profile: {profile} is not this instance's profile {r.iris.profile}")
+        r.problem("profile", "odrl.other_profile", given=profile, profile=r.iris.profile)
     dt = DT
     fields: dict[str, Any] = {
         "id": r.typed(doc, dt + "licenceId", "dt:licenceId", str),
@@ -639,7 +654,7 @@ def _read_licence(r: _Reader) -> Licence | None:
         "replica_use_description": None,
     }
     if r.typed(doc, dt + "revocable", "dt:revocable", bool) is not True:
-        r.problem("dt:revocable: a licence is always revocable")
+        r.problem("dt:revocable", "odrl.revocable")
     if dt + "exclusiveUntil" in doc:
         fields["exclusive_until"] = r.moment(doc, dt + "exclusiveUntil", "dt:exclusiveUntil")
     if dt + "exclusiveTo" in doc:
@@ -666,14 +681,14 @@ def _read_licence(r: _Reader) -> Licence | None:
     try:
         return Licence.from_dict({k: v for k, v in fields.items() if v is not None})
     except InvalidInput as error:
-        r.problems.extend(str(p) for p in error.problems)
+        r.problems.extend(error.problems)
         return None
 
 
 def _rule_action(r: _Reader, rule: Mapping[str, Any], where: str) -> str | None:
     action = r.one_iri(rule, ODRL + "action", f"{where}.action")
     if ODRL + "target" not in rule:
-        r.problem(f"{where}: every rule must name its target")
+        r.problem(where, "odrl.target")
     return action
 
 
@@ -693,18 +708,18 @@ def _read_permissions(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]
             actions |= r.codes([action], ACTIONS, f"{where}.action")
         shapes.add(_shape(r, rule))
     if not permissions:
-        r.problem("permission: expected at least one permission")
+        r.problem("permission", "odrl.permission_required")
         return
     if len(shapes) > 1:
-        r.problem("permission: every permission must carry the same constraints and duties")
+        r.problem("permission", "odrl.permissions_differ")
     fields["permitted_actions"] = actions
     fields["territories"] = {WORLD}
     first = permissions[0]
     if len(grants) > 1:
-        r.problem("permission: at most one replica grant")
+        r.problem("permission", "odrl.one_replica_grant")
     for where, grant in grants[:1]:
         if _shape_of_duties(r, grant, price_only=True) != _shape_of_duties(r, first):
-            r.problem(f"{where}: the replica grant must carry the licence's price duties")
+            r.problem(where, "odrl.replica_price_duties")
         _read_replica_grant(r, grant, where, fields)
     for c in _constraints(r, first, "constraint", "permission[0]"):
         right = c.node
@@ -720,7 +735,10 @@ def _read_permissions(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]
             fields["territories"] = r.territories(places, "permission spatial")
         else:
             r.problem(
-                f"permission constraint: unexpected {_name(r, c.left)} {_name(r, c.operator)}"
+                "permission constraint",
+                "odrl.unexpected_pair",
+                left=_name(r, c.left),
+                operator=_name(r, c.operator),
             )
     for j, duty in enumerate(r.nodes_of(first, ODRL + "duty")):
         _read_duty(r, duty, f"permission[0].duty[{j}]", fields)
@@ -739,18 +757,18 @@ def _read_replica_grant(
             until = r.moment(right, ODRL + "rightOperand", here)
             continue
         if c.operator != ODRL + "isAnyOf":
-            r.problem(f"{where}: unexpected operator {_name(r, c.operator)}")
+            r.problem(where, "odrl.unexpected_operator", operator=_name(r, c.operator))
             continue
         if c.left == ODRL + "language":
             tags = [v.get("@value") for v in right.get(ODRL + "rightOperand", [])]
             if not all(isinstance(t, str) for t in tags):
-                r.problem(f"{here}: expected language tags")
+                r.problem(here, "odrl.language_tags")
             fields["replica_languages"] = {t for t in tags if isinstance(t, str)}
             continue
         named = r.iris_of(right, ODRL + "rightOperand", here)
         if c.left == DT + "useKind":
             if r.codes(named, USES, here) != {REPLICA_USE}:
-                r.problem(f"{where}: a permission to use is a grant of digital replicas only")
+                r.problem(where, "odrl.use_is_replica_only")
         elif c.left == DT + "replicaMedium":
             fields["replica_media"] = r.codes(named, REPLICA_MEDIA_TERMS, here)
         elif c.left == DT + "replicaCategory":
@@ -758,9 +776,9 @@ def _read_replica_grant(
         elif c.left == ODRL + "deliveryChannel":
             fields["replica_channels"] = r.codes(named, REPLICA_CHANNELS, here)
         else:
-            r.problem(f"{where}: unexpected constraint {_name(r, c.left)}")
+            r.problem(where, "odrl.unexpected_constraint", left=_name(r, c.left))
     if until is None:
-        r.problem(f"{where}: a replica grant must state when it ends (dateTime lt)")
+        r.problem(where, "odrl.replica_end")
     fields["replica_until"] = until  # the licence makes its own end None again
     fields["replica_ask_each_time"] = any(
         r.one_iri(duty, ODRL + "action", f"{where}.duty") == ODRL + "obtainConsent"
@@ -803,11 +821,11 @@ def _read_duty(r: _Reader, duty: Mapping[str, Any], where: str, fields: dict[str
         if c.left == ODRL + "event" and c.operator == ODRL + "gt":
             events.append(r.one_iri(c.node, ODRL + "rightOperand", f"{where} event"))
         else:
-            r.problem(f"{where}: unexpected constraint {_name(r, c.left)}")
+            r.problem(where, "odrl.unexpected_constraint", left=_name(r, c.left))
     for action in r.nodes_of(duty, ODRL + "action"):
         value = r.one_iri(action, RDF + "value", f"{where}.action")
         if value != ODRL + "compensate":
-            r.problem(f"{where}: expected a compensate duty, got {_name(r, value)}")
+            r.problem(where, "odrl.compensate", given=_name(r, value))
             continue
         for c in _constraints(r, action, "refinement", where):
             right = c.node
@@ -817,32 +835,32 @@ def _read_duty(r: _Reader, duty: Mapping[str, Any], where: str, fields: dict[str
                 per = r.one_iri(right, ODRL + "rightOperand", f"{where} pricePer")
                 fields["price_unit"] = _PRICE_UNIT_BY_IRI.get(per or "")
                 if fields["price_unit"] is None:
-                    r.problem(f"{where}: unknown price unit {_name(r, per)}")
+                    r.problem(where, "odrl.price_unit", given=_name(r, per))
             elif c.left == ODRL + "percentage" and c.operator == ODRL + "eq" and events:
                 if events != [EVENT_SALE]:
-                    r.problem(f"{where}: a royalty is paid after a sale")
+                    r.problem(where, "odrl.royalty_event")
                 fields["royalty_share_percent"] = r.typed(
                     right, ODRL + "rightOperand", "percentage", int
                 )
             else:
-                r.problem(f"{where}: unexpected refinement {_name(r, c.left)}")
+                r.problem(where, "odrl.unexpected_refinement", left=_name(r, c.left))
 
 
 def _read_price(r: _Reader, node: Mapping[str, Any], where: str, fields: dict[str, Any]) -> None:
     unit = r.one_iri(node, ODRL + "unit", f"{where} payAmount unit")
     code = unit[len(CURRENCY_UNIT) :] if unit and unit.startswith(CURRENCY_UNIT) else None
     if code not in MINOR_UNITS:
-        r.problem(f"{where}: payAmount unit is not an ISO 4217 currency: {unit}")
+        r.problem(where, "odrl.currency", given=str(unit))
         return
     raw = r.literal(node, ODRL + "rightOperand", f"{where} payAmount")
     try:
         amount = Decimal(str(raw))
     except InvalidOperation:
-        r.problem(f"{where}: payAmount is not a decimal: {raw!r}")
+        r.problem(where, "odrl.decimal", given=repr(raw))
         return
     minor = amount.scaleb(MINOR_UNITS[code])
     if minor != minor.to_integral_value():
-        r.problem(f"{where}: payAmount {raw} has more decimals than {code} allows")
+        r.problem(where, "odrl.decimals", amount=str(raw), currency=code)
         return
     fields["price_minor"] = int(minor)
     fields["currency"] = code
@@ -864,11 +882,11 @@ def _read_prohibitions(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any
             seen_always.add(action[len(ODRL) :])
             continue
         if action != ODRL + "use":
-            r.problem(f"{where}: unexpected prohibited action {_name(r, action)}")
+            r.problem(where, "odrl.prohibited_action", action=_name(r, action))
             continue
         for c in _constraints(r, rule, "constraint", where):
             if c.operator != ODRL + "isAnyOf":
-                r.problem(f"{where}: unexpected operator {_name(r, c.operator)}")
+                r.problem(where, "odrl.unexpected_operator", operator=_name(r, c.operator))
                 continue
             named = r.iris_of(c.node, ODRL + "rightOperand", where)
             if c.left == ODRL + "purpose":
@@ -880,10 +898,10 @@ def _read_prohibitions(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any
             elif c.left == ODRL + "spatial":
                 fields["excluded_territories"] |= r.territories(named, where)
             else:
-                r.problem(f"{where}: unexpected constraint {_name(r, c.left)}")
+                r.problem(where, "odrl.unexpected_constraint", left=_name(r, c.left))
     for missing in sorted(set(_ALWAYS_PROHIBITED) - seen_always):
         # Without these prohibitions the document would grant transfer or sublicensing.
-        r.problem(f"prohibition: {missing} must be prohibited; a licence is not transferable")
+        r.problem("prohibition", "odrl.must_prohibit", action=missing)
 
 
 def _read_obligations(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]) -> None:
@@ -900,26 +918,26 @@ def _read_obligations(r: _Reader, doc: Mapping[str, Any], fields: dict[str, Any]
             elif c.left == ODRL + "delayPeriod" and c.operator == ODRL + "eq" and delay is None:
                 delay = r.typed(c.node, ODRL + "rightOperand", f"{where} delayPeriod", str)
             else:
-                r.problem(f"{where}: unexpected constraint {_name(r, c.left)}")
+                r.problem(where, "odrl.unexpected_constraint", left=_name(r, c.left))
         if action == ODRL + "delete":
             if event != EVENT_REVOCATION:
-                r.problem(f"{where}: deletion must follow the revocation event")
-            fields["deletion_deadline_days"] = _read_days(r, deadline, f"{where}: a deadline")
+                r.problem(where, "odrl.deletion_event")
+            fields["deletion_deadline_days"] = _read_days(r, deadline, where, "odrl.deadline_days")
             if delay is not None:
-                fields["withdrawal_notice_days"] = _read_days(r, delay, f"{where}: a notice")
+                fields["withdrawal_notice_days"] = _read_days(r, delay, where, "odrl.notice_days")
         elif action in _ON_END_BY_ACTION:
             if event != EVENT_LICENCE_END:
-                r.problem(f"{where}: what happens to models follows the licence's end")
+                r.problem(where, "odrl.on_end_event")
             fields["on_end"] = _ON_END_BY_ACTION[action]
         else:
-            r.problem(f"{where}: unexpected obligation {_name(r, action)}")
+            r.problem(where, "odrl.unexpected_obligation", action=_name(r, action))
 
 
-def _read_days(r: _Reader, duration: str | None, what: str) -> int | None:
-    """Whole days out of an ``xsd:duration`` such as ``P30D``; else a problem."""
+def _read_days(r: _Reader, duration: str | None, where: str, code: str) -> int | None:
+    """Whole days out of an ``xsd:duration`` such as ``P30D``; else the problem ``code``."""
     if duration and duration[:1] == "P" and duration[-1:] == "D" and duration[1:-1].isdigit():
         return int(duration[1:-1])
-    r.problem(f"{what} in days such as P30D was expected, got {duration!r}")
+    r.problem(where, code, given=repr(duration))
     return None
 
 
@@ -938,10 +956,10 @@ def agreement_from_jsonld(flat: Any, iris: InstanceIris) -> Agreement:
     licence = _read_licence(r)
     doc, kind = _policy(r)
     if doc is not None and kind != "Agreement":
-        r.problem("@type: expected an ODRL Agreement")
+        r.problem("@type", "odrl.agreement_type")
     agreement = _read_agreement(r, doc, licence) if doc is not None else None
     if r.problems or agreement is None:
-        raise InvalidInput("the ODRL document is not a Datatrust agreement", problems=r.problems)
+        raise InvalidInput(r.problems)
     return agreement
 
 
@@ -952,7 +970,7 @@ def _read_agreement(
     assignees = r.nodes_of(doc, ODRL + "assignee")
     agreed = r.nodes_of(doc, DT + "agreedUse")
     if len(assignees) != 1 or len(agreed) != 1:
-        r.problem("assignee and dt:agreedUse: exactly one of each is required")
+        r.problem(None, "odrl.one_assignee_and_use")
         return None
     buyer, use_node = assignees[0], agreed[0]
     use_node = _internal_keys(r, use_node)
@@ -965,7 +983,7 @@ def _read_agreement(
 
     recipients = r.nodes_of(use_node, DT + "recipient")
     if len(recipients) != 1:
-        r.problem("dt:agreedUse: exactly one recipient is required")
+        r.problem("dt:agreedUse", "odrl.one_recipient")
         return None
     recipient_id = next(
         iter(r.organisations([recipients[0].get("@id", "")], "dt:agreedUse recipient")), ""
@@ -983,7 +1001,7 @@ def _read_agreement(
     agreed_at = r.moment(doc, DT + "agreedAt", "dt:agreedAt")
     if r.problems or licence is None or at is None or agreed_at is None or len(territories) != 1:
         if len(territories) != 1 and not r.problems:
-            r.problem("dt:agreedUse: exactly one territory is required")
+            r.problem("dt:agreedUse", "odrl.one_territory")
         return None
     use = Use(
         action=action,
@@ -1002,6 +1020,6 @@ def _read_agreement(
     )
     agreement_id = r.iris.agreement_id(str(doc.get("@id", "")))
     if agreement_id is None:
-        r.problem(f"uid: {doc.get('@id')} is not an agreement IRI of this instance")
+        r.problem("uid", "odrl.agreement_iri", given=str(doc.get("@id")))
         return None
     return Agreement(licence=licence, assignee=org, use=use, agreed_at=agreed_at, id=agreement_id)

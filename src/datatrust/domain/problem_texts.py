@@ -405,4 +405,156 @@ TEXTS: dict[str, str] = {
     "sale.price_currency": "item %(index)s: priced in %(currency)s, sale is in %(sale)s",
     "sale.price_negative": "item %(index)s: the price must not be negative",
     "sale.all_free": "at least one item must have a price above zero",
+    # --- licence terms (domain.licence) ------------------------------------------------
+    "must_be_iso_date_time": "must be an ISO 8601 date and time",
+    "date_time_not_iso": "not an ISO 8601 date and time: '%(given)s'",
+    "must_be_date_time": "must be a date and time",
+    "must_be_whole_number": "must be a whole number",
+    "must_be_text": "must be text",
+    "must_be_text_or_null": "must be text or null",
+    "must_be_true_or_false": "must be true or false",
+    "must_not_be_empty": "must not be empty",
+    "must_be_one_of": "must be one of %(choices)s",
+    "licence.no_sublicensing": "sublicensing does not exist on Datatrust; remove '%(key)s'",
+    "licence.not_transferable": (
+        "a licence cannot be transferred to another buyer; remove '%(key)s'"
+    ),
+    "licence.not_assignable": "a licence cannot be assigned to another buyer; remove '%(key)s'",
+    "licence.not_irrevocable": "a licence is always revocable; remove '%(key)s'",
+    "licence.revocable_false": "a licence is always revocable; it cannot be false",
+    "licence.set_of_codes": "must be a set of codes",
+    "licence.version": "must be a whole number of at least 1",
+    "licence.purpose_required": "name at least one purpose",
+    "licence.purpose_also_prohibited": (
+        "permitted purpose '%(purpose)s' falls under prohibited purpose "
+        "'%(prohibited_purpose)s'; remove one of them"
+    ),
+    "licence.action_required": "name at least one action",
+    "licence.redistribute": (
+        "'redistribute' contradicts non-transferability (a licence is never transferable, "
+        "so the data cannot be passed on); remove it"
+    ),
+    "licence.use_is_replica": (
+        "'%(use)s' is a digital replica; permit it with the replica grant "
+        "(replica_use_description), not here"
+    ),
+    "licence.use_not_sensitive": (
+        "'%(use)s' is not a sensitive use; only %(uses)s are permitted by name"
+    ),
+    "licence.use_also_prohibited": (
+        "'%(use)s' is also prohibited (%(prohibited_uses)s); remove one of them"
+    ),
+    "licence.territory_required": "name at least one country, or WORLD",
+    "licence.territory_codes": "not ISO 3166-1 alpha-2 codes: %(codes)s",
+    "licence.world_alone": "WORLD already covers every country; list no others with it",
+    "licence.territory_both": "both included and excluded: %(territories)s",
+    "licence.replica_description_short": (
+        "describe the specific use of the replica in at least %(minimum)s characters"
+    ),
+    "licence.replica_prohibited": (
+        "the licence also prohibits digital replicas; remove one of them"
+    ),
+    "licence.replica_medium_unknown": "unknown medium %(codes)s; use %(media)s",
+    "licence.replica_medium_required": (
+        "a replica grant must name its medium (%(media)s); a replica without a medium is "
+        "not a grant"
+    ),
+    "licence.replica_medium_without_grant": (
+        "a medium without a replica grant; add replica_use_description"
+    ),
+    "licence.create_replica_without_grant": (
+        "create_replica needs replica_use_description, a specific description of the use"
+    ),
+    "licence.after_start": "must be after valid_from",
+    "licence.term_too_long": (
+        "a licence may last at most %(years)s years (only a replica grant may run longer, "
+        "to %(replica_years)s, with replica_until)"
+    ),
+    "licence.replica_end_without_grant": "only a replica grant has its own end",
+    "licence.replica_term_too_long": "a replica grant may last at most %(years)s years",
+    "licence.exclusive_after_end": "must not be after valid_until",
+    "licence.exclusive_too_long": "exclusivity may last at most %(years)s years",
+    "licence.exclusive_until_not_exclusive": ("only an exclusive licence has an exclusivity end"),
+    "licence.holder_id": "must name the holder's organisation id",
+    "licence.holder_required": "an exclusive licence must name the organisation holding it",
+    "licence.holder_not_exclusive": (
+        "only an exclusive licence has a holder; set exclusive or remove it"
+    ),
+    "licence.offered_to_empty": "organisation ids must not be empty",
+    "licence.holder_not_offered": ("the exclusive holder '%(org)s' is not among the named buyers"),
+    "licence.price_minor": "must be a whole number of minor units, not negative",
+    "licence.currency": "must be an ISO 4217 code such as USD, INR or ZAR",
+    "licence.royalty_percent": "must be a whole number from 0 to 100",
+    "licence.notice_days": "must be from 0 to %(maximum)s days (at most two years)",
+    "licence.deletion_days": "must be from 1 to %(maximum)s days",
+    "licence.language_codes": (
+        "unknown language code(s): %(codes)s; use ISO 639-1 codes such as en, hi, zu"
+    ),
+    "licence.replica_scope_without_grant": (
+        "only a replica grant has these; add replica_use_description"
+    ),
+    "licence.replica_ask_without_grant": "only a replica grant asks for approval",
+    "licence.replica_languages_required": (
+        "a replica grant must name the languages the replica may speak or appear in"
+    ),
+    "licence.replica_categories_required": (
+        "a replica grant must name the kinds of product it may appear in"
+    ),
+    "licence.replica_channels_required": (
+        "a replica grant must name the channels it may reach people through"
+    ),
+    "licence.template_unknown": "unknown; choose one of %(choices)s",
+    # --- ODRL documents read as licences (domain.odrl) ---------------------------------
+    "odrl.expected_iri": "expected an IRI, got %(given)s",
+    "odrl.one_iri": "expected exactly one IRI",
+    "odrl.missing": "missing",
+    "odrl.one_value": "expected one value",
+    "odrl.no_value": "expected one value, found none",
+    "odrl.unexpected_value": "unexpected value %(given)s",
+    "odrl.unknown_purpose": "unknown purpose %(iri)s",
+    "odrl.unknown_industry": "unknown industry %(iri)s",
+    "odrl.unknown_action": "unknown action %(iri)s",
+    "odrl.unknown_use": "unknown use %(iri)s",
+    "odrl.unknown_replica_category": "unknown replica category %(iri)s",
+    "odrl.unknown_replica_medium": "unknown replica medium %(iri)s",
+    "odrl.unknown_replica_channel": "unknown replica channel %(iri)s",
+    "odrl.unknown_task": "unknown task %(iri)s",
+    "odrl.unknown_output": "unknown output %(iri)s",
+    "odrl.territory": "not an ISO 3166-1 territory: %(iri)s",
+    "odrl.organisation": "not an organisation of this instance: %(iri)s",
+    "odrl.unexpected_property": "unexpected property %(key)s",
+    "odrl.logical_constraint": "logical constraints are not part of this profile",
+    "odrl.one_policy": "expected exactly one ODRL Offer or Agreement",
+    "odrl.other_profile": "%(given)s is not this instance's profile %(profile)s",
+    "odrl.revocable": "a licence is always revocable",
+    "odrl.target": "every rule must name its target",
+    "odrl.permission_required": "expected at least one permission",
+    "odrl.permissions_differ": "every permission must carry the same constraints and duties",
+    "odrl.one_replica_grant": "at most one replica grant",
+    "odrl.replica_price_duties": "the replica grant must carry the licence's price duties",
+    "odrl.unexpected_pair": "unexpected %(left)s %(operator)s",
+    "odrl.unexpected_operator": "unexpected operator %(operator)s",
+    "odrl.language_tags": "expected language tags",
+    "odrl.use_is_replica_only": "a permission to use is a grant of digital replicas only",
+    "odrl.unexpected_constraint": "unexpected constraint %(left)s",
+    "odrl.replica_end": "a replica grant must state when it ends (dateTime lt)",
+    "odrl.compensate": "expected a compensate duty, got %(given)s",
+    "odrl.price_unit": "unknown price unit %(given)s",
+    "odrl.royalty_event": "a royalty is paid after a sale",
+    "odrl.unexpected_refinement": "unexpected refinement %(left)s",
+    "odrl.currency": "payAmount unit is not an ISO 4217 currency: %(given)s",
+    "odrl.decimal": "payAmount is not a decimal: %(given)s",
+    "odrl.decimals": "payAmount %(amount)s has more decimals than %(currency)s allows",
+    "odrl.prohibited_action": "unexpected prohibited action %(action)s",
+    "odrl.must_prohibit": "%(action)s must be prohibited; a licence is not transferable",
+    "odrl.deletion_event": "deletion must follow the revocation event",
+    "odrl.on_end_event": "what happens to models follows the licence's end",
+    "odrl.unexpected_obligation": "unexpected obligation %(action)s",
+    "odrl.deadline_days": "a deadline in days such as P30D was expected, got %(given)s",
+    "odrl.notice_days": "a notice in days such as P30D was expected, got %(given)s",
+    "odrl.agreement_type": "expected an ODRL Agreement",
+    "odrl.one_assignee_and_use": "assignee and dt:agreedUse: exactly one of each is required",
+    "odrl.one_recipient": "exactly one recipient is required",
+    "odrl.one_territory": "exactly one territory is required",
+    "odrl.agreement_iri": "%(given)s is not an agreement IRI of this instance",
 }
