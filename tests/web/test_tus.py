@@ -27,6 +27,9 @@ from datatrust.domain.uploads import ResumableUpload
 from datatrust.web.app import create_app
 
 TUS = {"Tus-Resumable": "1.0.0"}
+# Plain requests with a generous time-out: httpx's default 5 s was once too short for a
+# refusal on a CI machine at load average 10.
+http = httpx.Client(timeout=60.0)
 
 
 def free_port() -> int:
@@ -71,7 +74,7 @@ def item_for(services, upload_url: str) -> Item:
 
 
 def test_the_server_advertises_tus_1_0_and_its_extensions(server):
-    response = httpx.options(f"{server}/files/")
+    response = http.options(f"{server}/files/")
     assert response.status_code == 204
     assert response.headers["Tus-Version"] == "1.0.0"
     assert set(response.headers["Tus-Extension"].split(",")) == {
@@ -102,7 +105,7 @@ def test_tuspy_uploads_a_photo_that_becomes_a_processed_item(server, services, p
     assert item.status is ItemStatus.ACCEPTED and item.title != "my street"  # sealed at rest
     with services.uow() as uow:
         assert services.storage.open_text(uow, item.owner_id, item.title) == "my street"
-    head = httpx.head(uploader.url, headers={**owner.headers, **TUS})
+    head = http.head(uploader.url, headers={**owner.headers, **TUS})
     assert head.headers["Upload-Offset"] == str(len(data))
     assert head.headers["Datatrust-Item-Id"] == str(item.id)
 
@@ -134,7 +137,7 @@ def test_an_upload_cut_off_halfway_resumes_where_the_server_stopped(server, serv
         time.sleep(0.3)
     kept = 0
     for _ in range(50):  # the server notices the disconnect and keeps what arrived
-        kept = int(httpx.head(first.url, headers={**owner.headers, **TUS}).headers["Upload-Offset"])
+        kept = int(http.head(first.url, headers={**owner.headers, **TUS}).headers["Upload-Offset"])
         if kept == offset + half:
             break
         time.sleep(0.05)
@@ -161,13 +164,13 @@ def test_an_upload_over_the_kinds_limit_is_refused_at_creation(server, people):
         + ",filename "
         + base64.b64encode(b"huge.jpg").decode(),
     }
-    response = httpx.post(f"{server}/files/", headers=headers)
+    response = http.post(f"{server}/files/", headers=headers)
     assert response.status_code == 413
     assert "a photo upload may be at most 40 MB" in response.json()["error"]["message"]
 
 
 def test_creation_without_kind_or_length_names_each_problem(server, people):
-    response = httpx.post(f"{server}/files/", headers={**people["owner"].headers, **TUS})
+    response = http.post(f"{server}/files/", headers={**people["owner"].headers, **TUS})
     assert response.status_code == 422
     problems = " ".join(response.json()["error"]["details"]["problems"])
     assert "Upload-Length" in problems and "kind" in problems and "filename" in problems
@@ -178,7 +181,7 @@ def test_a_chunk_with_a_wrong_checksum_is_refused_and_not_kept(server, people):
     tus = tus_client.TusClient(f"{server}/files/", headers=people["owner"].headers)
     uploader = tus.uploader(file_stream=io.BytesIO(b"x" * 100), metadata=meta("chat", "c.txt"))
     uploader.set_url(uploader.create_url())
-    bad = httpx.patch(
+    bad = http.patch(
         uploader.url,
         headers={
             **headers,
@@ -192,8 +195,8 @@ def test_a_chunk_with_a_wrong_checksum_is_refused_and_not_kept(server, people):
     body = bad.json()  # a problem details body like every refusal, with tus's own status
     assert (body["status"], body["title"]) == (460, "Checksum Mismatch")
     assert body["error"]["code"] == "checksum_mismatch"
-    assert httpx.head(uploader.url, headers=headers).headers["Upload-Offset"] == "0"
-    wrong_offset = httpx.patch(
+    assert http.head(uploader.url, headers=headers).headers["Upload-Offset"] == "0"
+    wrong_offset = http.patch(
         uploader.url,
         headers={
             **headers,
@@ -217,14 +220,14 @@ def test_termination_deletes_the_upload_and_its_bytes(server, services, people):
     assert staged.stat().st_size > 400  # 400 bytes, sealed (encrypted) as they arrived
     assert stat.S_IMODE(os.stat(staged).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(staged.parent).st_mode) == 0o700
-    assert httpx.delete(uploader.url, headers={**owner.headers, **TUS}).status_code == 204
+    assert http.delete(uploader.url, headers={**owner.headers, **TUS}).status_code == 204
     assert not staged.exists()
-    assert httpx.head(uploader.url, headers={**owner.headers, **TUS}).status_code == 404
+    assert http.head(uploader.url, headers={**owner.headers, **TUS}).status_code == 404
 
 
 def test_an_expired_upload_is_gone(server, services, people):
     owner = people["owner"]
-    created = httpx.post(
+    created = http.post(
         f"{server}/files/",
         headers={
             **owner.headers,
@@ -241,7 +244,7 @@ def test_an_expired_upload_is_gone(server, services, people):
     with services.uow() as uow:
         uow.get(ResumableUpload, upload_id).expires_at = utcnow() - timedelta(minutes=1)
         uow.commit()
-    head = httpx.head(created.headers["Location"], headers={**owner.headers, **TUS})
+    head = http.head(created.headers["Location"], headers={**owner.headers, **TUS})
     assert head.status_code == 404
 
 
@@ -251,15 +254,15 @@ def test_nobody_else_can_resume_or_end_someone_elses_upload(server, people):
     url = uploader.create_url()
     for name in ("other", "buyer", "operator"):
         headers = {**people[name].headers, **TUS}
-        assert httpx.head(url, headers=headers).status_code in (403, 404)
-        assert httpx.delete(url, headers=headers).status_code in (403, 404)
+        assert http.head(url, headers=headers).status_code in (403, 404)
+        assert http.delete(url, headers=headers).status_code in (403, 404)
     intruder = tus_client.TusClient(f"{server}/files/", headers=people["other"].headers)
     with pytest.raises(TusCommunicationError):
         intruder.uploader(file_stream=io.BytesIO(b"a" * 10), url=url).upload()
 
 
 def test_a_request_without_tus_resumable_is_refused(server, people):
-    response = httpx.post(
+    response = http.post(
         f"{server}/files/", headers={**people["owner"].headers, "Upload-Length": "5"}
     )
     assert response.status_code == 412
@@ -278,7 +281,7 @@ def test_staged_bytes_are_encrypted_and_still_resume(server, services, people):
     upload_id = urlparse(uploader.url).path.rsplit("/", 1)[-1]
     staged = (services.settings.data_dir / "uploads" / f"{upload_id}.part").read_bytes()
     assert marker not in staged and b"PLAINTEXT" not in staged and len(staged) > 1000
-    head = httpx.head(uploader.url, headers={**owner.headers, **TUS})
+    head = http.head(uploader.url, headers={**owner.headers, **TUS})
     assert head.headers["Upload-Offset"] == "1000"
     resumed = tus.uploader(file_stream=io.BytesIO(data), url=uploader.url, chunk_size=500)
     assert resumed.offset == 1000
@@ -301,12 +304,12 @@ def test_a_patch_past_the_upload_length_is_refused_and_keeps_nothing(server, ser
     uploader = tus.uploader(file_stream=io.BytesIO(b"x" * length), metadata=meta("chat", "c.txt"))
     uploader.set_url(uploader.create_url())
     patch = {**headers, "Content-Type": "application/offset+octet-stream"}
-    first = httpx.patch(uploader.url, headers={**patch, "Upload-Offset": "0"}, content=b"x" * 1000)
+    first = http.patch(uploader.url, headers={**patch, "Upload-Offset": "0"}, content=b"x" * 1000)
     assert first.status_code == 204
     staged = services.settings.data_dir / "uploads" / f"{urlparse(uploader.url).path[7:]}.part"
     size_before = staged.stat().st_size
 
-    declared = httpx.patch(
+    declared = http.patch(
         uploader.url, headers={**patch, "Upload-Offset": "1000"}, content=b"y" * length
     )
 
@@ -314,7 +317,7 @@ def test_a_patch_past_the_upload_length_is_refused_and_keeps_nothing(server, ser
         for _ in range(16):
             yield b"z" * (64 * 1024)
 
-    streamed = httpx.patch(
+    streamed = http.patch(
         uploader.url, headers={**patch, "Upload-Offset": "1000"}, content=chunks()
     )
 
@@ -324,5 +327,5 @@ def test_a_patch_past_the_upload_length_is_refused_and_keeps_nothing(server, ser
         assert error["code"] == "too_large"
         assert f"Upload-Length of {length} bytes" in error["message"]
         assert "room for 1047576 more; nothing of it was kept" in error["message"]
-    assert httpx.head(uploader.url, headers=headers).headers["Upload-Offset"] == "1000"
+    assert http.head(uploader.url, headers=headers).headers["Upload-Offset"] == "1000"
     assert staged.stat().st_size == size_before
