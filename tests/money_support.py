@@ -12,7 +12,7 @@ from datatrust.domain.items import ItemKind
 from datatrust.domain.ledger import AccountRef, LedgerReport
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Role
-from datatrust.services.money import money
+from datatrust.services import money
 from support import stored_campaign
 
 OPERATOR = Actor(Role.OPERATOR, user_id=0)

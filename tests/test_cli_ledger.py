@@ -14,7 +14,8 @@ from datatrust.bootstrap import build
 from datatrust.cli import app
 from datatrust.domain import ledger as dl
 from datatrust.domain.money import Money
-from datatrust.services.money import money
+from datatrust.services import money
+from datatrust.services.money.common import post
 from support import make_settings
 
 runner = CliRunner()
@@ -28,8 +29,8 @@ def books(databases, tmp_path, monkeypatch):
     migrate.upgrade(svc.engine)
     usd = Money(10_000, "USD")
     with svc.uow() as uow:
-        money.post(uow, dl.deposit(3, usd, key="dep"), "system")
-        money.post(uow, dl.fund_escrow(3, 12, usd, key="fund"), "system")
+        post(uow, dl.deposit(3, usd, key="dep"), "system")
+        post(uow, dl.fund_escrow(3, 12, usd, key="fund"), "system")
         money.pay_accepted_item(uow, 12, 7, Money(2_500, "USD"), 1)
         uow.commit()
     monkeypatch.setenv("DATATRUST_DATABASE_URL", url)

@@ -207,9 +207,9 @@ def _open_platform_task(**terms: Any) -> dict[str, object]:
     (``campaigns.create_campaign``'s arguments), funded and opened."""
     from datatrust.adapters.payments import FakeCardRail
     from datatrust.domain.accounts import User
+    from datatrust.services import money
     from datatrust.services.accounts.accounts import actor_for
     from datatrust.services.campaigns import campaigns
-    from datatrust.services.money import money
 
     services = LIVE["services"]
     # Campaigns state their expected effort once the pay-floor recheck lands (issue 6).
@@ -288,11 +288,11 @@ def listed_item(open_task: dict[str, object]) -> int:
     from datatrust.adapters.payments import FakeCardRail
     from datatrust.domain.accounts import User
     from datatrust.domain.money import Money
+    from datatrust.services import money
     from datatrust.services.accounts.accounts import actor_for
     from datatrust.services.campaigns import campaigns
     from datatrust.services.contributions import items
     from datatrust.services.licensing import consent, licences
-    from datatrust.services.money import money
 
     services = LIVE["services"]
 

@@ -18,9 +18,9 @@ from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.payfloor import PayFloors
 from datatrust.domain.permissions import Role
+from datatrust.services import money
 from datatrust.services.campaigns import campaigns, payfloor
 from datatrust.services.contributions import items
-from datatrust.services.money import money
 from support import make_persona
 
 FLOOR = PayFloors(800, "USD", {"IN": 300})

@@ -32,6 +32,7 @@ from datatrust.domain.money import Money
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Actor, Role
 from datatrust.domain.snapshots import Snapshot
+from datatrust.services import money
 from datatrust.services.accounts import accounts
 from datatrust.services.accounts.accounts import actor_for
 from datatrust.services.campaigns import campaigns
@@ -47,7 +48,6 @@ from datatrust.services.demo import (
     seed_demo,
 )
 from datatrust.services.market import orders, snapshots
-from datatrust.services.money import money
 from datatrust.services.trust import passport
 from support import (
     TEST_QUEUE,

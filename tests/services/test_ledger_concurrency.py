@@ -22,12 +22,15 @@ from datatrust.adapters.db import migrate
 from datatrust.adapters.payments import CsvPayoutProvider, FakePayoutProvider
 from datatrust.bootstrap import Services, build
 from datatrust.domain import ledger as dl
+from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import DomainError
 from datatrust.domain.ledger import AccountRef, InsufficientFunds
 from datatrust.domain.money import Money
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Actor, Role
-from datatrust.services.money import money
+from datatrust.services import money
+from datatrust.services.money.batches import process_gone, this_process
+from datatrust.services.money.common import post
 from support import make_persona, make_settings, postgres_reachable, require_service
 
 OPERATOR = Actor(Role.OPERATOR, user_id=0)
@@ -55,10 +58,8 @@ def pg(databases, tmp_path) -> Iterator[Services]:
 
 def seed_escrow(svc: Services, campaign_id: int, minor: int) -> None:
     with svc.uow() as uow:
-        money.post(uow, dl.deposit(1, usd(minor), key=f"seed-dep:{campaign_id}"), "system")
-        money.post(
-            uow, dl.fund_escrow(1, campaign_id, usd(minor), key=f"seed:{campaign_id}"), "system"
-        )
+        post(uow, dl.deposit(1, usd(minor), key=f"seed-dep:{campaign_id}"), "system")
+        post(uow, dl.fund_escrow(1, campaign_id, usd(minor), key=f"seed:{campaign_id}"), "system")
         uow.commit()
 
 
@@ -170,7 +171,7 @@ KILLER = textwrap.dedent(
     from pathlib import Path
     from datatrust.adapters.payments import CsvPayoutProvider
     from datatrust.bootstrap import build
-    from datatrust.services.money import money
+    from datatrust.services import money
     sys.path.insert(0, os.environ["TESTS_DIR"])
     from support import make_settings
 
@@ -371,7 +372,7 @@ BATCH_IN_A_WORKER = textwrap.dedent(
     from datatrust.adapters.db.engine import make_engine, make_session_factory
     from datatrust.adapters.db.uow import SqlUnitOfWork
     from datatrust.adapters.payments import CsvPayoutProvider
-    from datatrust.services.money import money
+    from datatrust.services import money
 
     sessions = make_session_factory(make_engine(os.environ["DB"]))
     csv = CsvPayoutProvider(Path(os.environ["OUT"]))
@@ -422,9 +423,9 @@ def test_two_workers_running_batches_at_once_send_each_payout_once(committed, tm
 def test_a_batch_takes_over_a_live_batchs_payouts_only_once_its_claim_runs_out(committed):
     svc = committed
     ids = funded_payouts(svc, 14, 2)
-    now = money.utcnow()
+    now = utcnow()
     with svc.uow() as uow:  # a live batch (this process) holds both, one claim lapsed
-        uow.payouts.claim("live", money.this_process(), "fake", now, 10)
+        uow.payouts.claim("live", this_process(), "fake", now, 10)
         uow.payouts.renew("live", now + timedelta(minutes=5), [ids[0]])
         uow.commit()
     provider = FakePayoutProvider()
@@ -443,18 +444,18 @@ def test_a_dead_process_is_gone_and_a_live_or_foreign_one_is_not():
         [
             sys.executable,
             "-c",
-            "from datatrust.services.money import money; print(money.this_process())",
+            "from datatrust.services.money.batches import this_process; print(this_process())",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert money.process_gone(child.stdout.strip())  # exited: its pid is free
-    assert not money.process_gone(money.this_process())
-    host, scope, _pid, token = money.this_process().split("|")
-    assert not money.process_gone(f"{host}|{scope}|1|{token}")  # init: alive
-    assert not money.process_gone(f"elsewhere|another-boot/pid:[1]|{2**22 + 1}|{token}")
-    assert not money.process_gone("not a process name")
+    assert process_gone(child.stdout.strip())  # exited: its pid is free
+    assert not process_gone(this_process())
+    host, scope, _pid, token = this_process().split("|")
+    assert not process_gone(f"{host}|{scope}|1|{token}")  # init: alive
+    assert not process_gone(f"elsewhere|another-boot/pid:[1]|{2**22 + 1}|{token}")
+    assert not process_gone("not a process name")
 
 
 @pytest.mark.parametrize("committed", ["sqlite"], indirect=True)
@@ -462,7 +463,7 @@ def test_the_weekly_job_on_an_instance_nobody_was_paid_on_yet_leaves_no_write_lo
     """Its request step found no balance and left its transaction (SQLite: the write lock)
     open, so the batch after it in the same job waited out the busy timeout and failed."""
     from datatrust.services.jobs import JobContext
-    from datatrust.services.money.payouts import weekly_payouts_job
+    from datatrust.services.money import weekly_payouts_job
 
     committed.payouts = provider = FakePayoutProvider()
     with committed.uow() as uow:
@@ -481,7 +482,7 @@ KILL_AT_CSV_WRITE = textwrap.dedent(
     from datatrust.adapters.db.engine import make_engine, make_session_factory
     from datatrust.adapters.db.uow import SqlUnitOfWork
     from datatrust.adapters.payments import CsvPayoutProvider
-    from datatrust.services.money import money
+    from datatrust.services import money
 
     # Only what a batch needs (bootstrap.build would import every pipeline: slow here).
     sessions = make_session_factory(make_engine(os.environ["DB"]))
@@ -553,7 +554,7 @@ SEND_ALL = textwrap.dedent(
     from pathlib import Path
     from datatrust.adapters.payments import CsvPayoutProvider, FakePayoutProvider
     from datatrust.domain.money import Money
-    from datatrust.services.money.money import PayoutInstruction
+    from datatrust.services.money import PayoutInstruction
 
     provider = CsvPayoutProvider(Path(os.environ["OUT"]))
     time.sleep(max(0.0, float(os.environ["START"]) - time.time()))  # start together

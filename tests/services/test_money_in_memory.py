@@ -15,7 +15,9 @@ from datatrust.domain.ledger import AccountRef, InsufficientFunds
 from datatrust.domain.money import Money
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Actor, Role
-from datatrust.services.money import money
+from datatrust.services import money
+from datatrust.services.money.escrow import escrow_covers
+from datatrust.services.money.sales import record_sale
 from money_support import MINIMUM, OPERATOR, balance, campaign, check, earn, funded, usd
 from support import MemoryServices, Persona, personas
 
@@ -45,8 +47,8 @@ def test_a_buyer_funds_its_campaign_and_escrow_covers_quota_times_rate(services,
         )
     assert second.balance == usd(5000)
     with services.uow() as uow:
-        assert money.escrow_covers(uow, campaign.id, usd(500), 10, usd(0))
-        assert not money.escrow_covers(uow, campaign.id, usd(500), 10, usd(1))
+        assert escrow_covers(uow, campaign.id, usd(500), 10, usd(0))
+        assert not escrow_covers(uow, campaign.id, usd(500), 10, usd(1))
     assert check(services).ok
 
 
@@ -103,7 +105,7 @@ def test_a_sale_pays_the_platform_fee_and_each_contributor_their_royalty(service
     with services.uow() as uow:
         money.deposit_buyer_funds(uow, FakeCardRail(), people["buyer"].actor, usd(10_000), "t")
     with services.uow() as uow:
-        split = money.record_sale(
+        split = record_sale(
             uow,
             org,
             usd(1001),
@@ -111,7 +113,7 @@ def test_a_sale_pays_the_platform_fee_and_each_contributor_their_royalty(service
             "order-1",
             platform_fee_percent=20,
         )
-        money.record_sale(
+        record_sale(
             uow,
             org,
             usd(1001),
@@ -129,7 +131,7 @@ def test_a_sale_pays_the_platform_fee_and_each_contributor_their_royalty(service
 
 def test_a_sale_the_buyer_cannot_cover_is_refused(services, people):
     with services.uow() as uow, pytest.raises(InsufficientFunds):
-        money.record_sale(
+        record_sale(
             uow,
             people["buyer"].actor.org_id,
             usd(100),
@@ -232,7 +234,7 @@ def test_a_contributor_statement_shows_every_credit_with_its_source(services, pe
     with services.uow() as uow:
         money.deposit_buyer_funds(uow, FakeCardRail(), people["buyer"].actor, usd(5000), "t")
     with services.uow() as uow:
-        money.record_sale(uow, org, usd(2000), [(owner.user_id, usd(2000), 50, 41)], "o-9")
+        record_sale(uow, org, usd(2000), [(owner.user_id, usd(2000), 50, 41)], "o-9")
         uow.commit()
     with services.uow() as uow:
         money.set_fx_rate(uow, OPERATOR, "USD", "ZAR", "18.25", date(2026, 11, 20))
@@ -262,7 +264,7 @@ def test_a_buyer_sees_its_invoices_and_nobody_else_does(services, people, funded
     with services.uow() as uow:
         money.deposit_buyer_funds(uow, FakeCardRail(), buyer, usd(5000), "t")
     with services.uow() as uow:
-        money.record_sale(
+        record_sale(
             uow, buyer.org_id, usd(1000), [(people["owner"].actor.user_id, usd(1000), 50, 5)], "o-1"
         )
         uow.commit()

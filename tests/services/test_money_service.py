@@ -15,7 +15,8 @@ from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.payfloor import PayFloors, check_pay_floor
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.policy import default_pay_floors
-from datatrust.services.money import money
+from datatrust.services import money
+from datatrust.services.money.payouts import request_weekly_payouts, weekly_payout_key
 from money_support import MINIMUM, OPERATOR, balance, campaign, check, earn, funded, usd
 
 __all__ = ["campaign", "funded"]  # fixtures
@@ -138,18 +139,16 @@ def test_the_weekly_job_pays_everyone_at_or_above_the_minimum_once_a_week(servic
     with services.uow() as uow:
         (payout,) = uow.all(Payout, user_id=owner.user_id)
         assert payout.state is PayoutState.SETTLED
-        assert payout.idempotency_key == money.weekly_payout_key(monday.date(), "USD")
+        assert payout.idempotency_key == weekly_payout_key(monday.date(), "USD")
 
     # The same week again (a second scheduler, a retry): nobody is paid twice, even with
     # new earnings; the next week pays them.
     earn(services, funded, owner.user_id, 1200, item_id=3)
     services.schedule("payouts.weekly", now=monday.replace(minute=1))
     with services.uow() as uow:
-        assert money.request_weekly_payouts(uow, MINIMUM, today=monday.date()) == []
+        assert request_weekly_payouts(uow, MINIMUM, today=monday.date()) == []
     assert len(provider.paid) == 1
     with services.uow() as uow:
-        (next_week,) = money.request_weekly_payouts(
-            uow, MINIMUM, today=monday.date().replace(day=30)
-        )
+        (next_week,) = request_weekly_payouts(uow, MINIMUM, today=monday.date().replace(day=30))
     assert next_week.amount == usd(1200)
     assert check(services).ok

@@ -18,7 +18,7 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.licence import Licence
 from datatrust.domain.money import Money
 from datatrust.domain.orders import unit_pay
-from datatrust.services.money import money
+from datatrust.services import money
 
 DESCRIPTION = "Sunrise Tea adverts on Instagram and YouTube, in Hindi, with my face and voice"
 LIKENESS = {

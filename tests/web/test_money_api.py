@@ -10,7 +10,7 @@ import pytest
 
 from datatrust.adapters.payments import FakePayoutProvider
 from datatrust.domain.money import Money
-from datatrust.services.money import money
+from datatrust.services import money
 from support import stored_campaign
 
 

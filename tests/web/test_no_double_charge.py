@@ -15,8 +15,8 @@ from test_seed_story import TRAINING, WALK, buyer, fund, license_training_only, 
 
 from datatrust.domain.errors import Conflict
 from datatrust.domain.orders import AgreementRow, covers
+from datatrust.services import money
 from datatrust.services.market import orders
-from datatrust.services.money import money
 
 
 def _period(days: int = 180, start: datetime | None = None) -> dict:

@@ -15,8 +15,9 @@ from datatrust.domain.money import Money
 from datatrust.domain.notifications import NoticeKind, Notification
 from datatrust.domain.permissions import Role
 from datatrust.i18n import format_money, translator
+from datatrust.services import money
 from datatrust.services.accounts import accounts, notifications
-from datatrust.services.money import money, payouts
+from datatrust.services.money import payouts
 from support import mail_to, make_persona
 
 

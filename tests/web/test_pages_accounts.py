@@ -179,7 +179,7 @@ def test_the_profile_sets_name_language_and_the_currency_amounts_are_shown_in(
         user = uow.one(User, email=lerato)
         assert (user.display_name, user.language, user.currency) == ("Lerato M", "hi", "INR")
         assert accounts.my_account(uow, accounts.actor_for(uow, user)).currency == "INR"
-        from datatrust.services.money import money
+        from datatrust.services import money
 
         assert money.home_currency(uow, accounts.actor_for(uow, user)) == "INR"
 

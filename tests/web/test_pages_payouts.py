@@ -14,7 +14,8 @@ from datatrust.adapters.payments import FakePayoutProvider, RailBatchFiles
 from datatrust.domain.money import Money
 from datatrust.domain.payout_methods import PayoutMethod, PayoutRail, check_details
 from datatrust.i18n import format_money, translator
-from datatrust.services.money import money, payouts
+from datatrust.services import money
+from datatrust.services.money import payouts
 from support import stored_campaign
 
 LANGS = ("en", "hi", "zu")
@@ -236,7 +237,7 @@ def test_mpesa_and_upi_payouts_are_written_as_their_rails_take_them(services, pe
     owner = people["owner"]
     files = RailBatchFiles(tmp_path)
     from datatrust.domain.payout_methods import PayoutDestination
-    from datatrust.services.money.money import PayoutInstruction
+    from datatrust.services.money import PayoutInstruction
 
     mpesa = PayoutDestination(PayoutRail.MPESA, {"phone": "254712345678"})
     upi = PayoutDestination(PayoutRail.UPI, {"vpa": "asha@okbank", "account_holder": "Asha"})

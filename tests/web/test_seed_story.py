@@ -147,7 +147,7 @@ def buyer(services, people, name: str, purposes: list[str], industries: list[str
 
 def fund(services, persona, amount_minor: int = 1_000_000) -> None:
     from datatrust.adapters.payments import FakeCardRail
-    from datatrust.services.money import money
+    from datatrust.services import money
 
     with services.uow() as uow:
         money.deposit_buyer_funds(

@@ -713,7 +713,7 @@ def _record_sale(
     Without the money service (an instance built before it) the quote's figures stand.
     """
     try:
-        money = importlib.import_module("datatrust.services.money.money")
+        money = importlib.import_module("datatrust.services.money.sales")
     except ImportError:  # pragma: no cover - the money issue ships with this one
         return
     by_currency: dict[str, list[tuple[AgreementRow, Line]]] = {}

@@ -1,10 +1,11 @@
-"""Payout methods and the contributor's payout page: where they are paid, the smallest
-payout before they ask, and every payout with its state.
+"""Payouts as the contributor asks for them: setting earnings aside for the next batch
+(on request, or weekly for everyone above the minimum), the methods they are paid to,
+and the payout page.
 
-The money itself moves in ``services.money`` (``request_payout``, ``run_payout_batch``);
-this module checks that a payout can go where it is asked to go, and tells the batch
-where each one goes (``destination_for``), details opened from the contributor's sealed
-copy only then.
+The money moves here (``request_payout``, ``request_weekly_payouts``) and in
+``batches`` (``run_payout_batch``); this module also checks that a payout can go where it
+is asked to go, and tells the batch where each one goes (``destination_for``), details
+opened from the contributor's sealed copy only then.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from typing import Any
 
+from datatrust.domain import ledger as dl
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import InvalidInput, NotFound, Problem
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
+from datatrust.domain.fx import RateNotFound, approximate
+from datatrust.domain.ledger import AccountRef, InsufficientFunds
 from datatrust.domain.money import Money
 from datatrust.domain.payout_methods import (
     PayoutDestination,
@@ -30,10 +34,167 @@ from datatrust.domain.payout_methods import (
 from datatrust.domain.payouts import Payout
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
-from datatrust.services.jobs import JobContext, job
-from datatrust.services.money import money
+from datatrust.services.money.common import _key, _money, _one_transaction, money_out, post
+from datatrust.services.money.fx import fx_rates
+from datatrust.services.money.statements import contributor_statement
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
+
+
+def minimum_payout(uow: UnitOfWork, currency: str, minimum: Money) -> Money:
+    """``minimum`` (``InstancePolicy.minimum_payout``), or its value in ``currency`` at the
+    newest operator rate (rounded to the nearest minor unit). With no rate for the
+    currency, any amount above zero is allowed: refusing every payout for want of a rate
+    would keep contributors' money from them."""
+    if currency == minimum.currency:
+        return minimum
+    try:
+        return approximate(minimum, currency, fx_rates(uow)).money
+    except RateNotFound:
+        return Money(1, currency)
+
+
+@dataclass(frozen=True)
+class PayoutRequested:
+    payout: Payout
+    replayed: bool
+
+
+def request_payout(
+    uow: UnitOfWork,
+    actor: Actor,
+    amount: Money,
+    idempotency_key: str,
+    *,
+    minimum: Money,
+    method_id: int | None = None,
+) -> PayoutRequested:
+    """Set ``amount`` of the caller's earnings aside for the next payout batch.
+
+    The same ``idempotency_key`` again returns the first payout (``replayed``) and moves no
+    money, however many times and however concurrently it is sent: the contributor's
+    payable account is locked first, so identical requests queue and each later one finds
+    the first. The key with a different amount is a ``Conflict``. Refused: an amount not
+    above zero, below ``minimum`` (the instance's, ``InstancePolicy.minimum_payout``, converted
+    by ``minimum_payout`` for another currency), or above the available balance
+    (``InsufficientFunds``). ``method_id``: where it is to be paid, already checked by the
+    caller (``services.payouts.request_payout_to``).
+
+    Every way out ends the transaction (a replay commits nothing, a refusal rolls back), so
+    the account's lock is released before this returns, not when the caller's unit of work
+    closes: a route's unit of work closes after its response is sent, and every identical
+    request queued behind a lock held that long (issue 12: 100 identical requests, 59-66
+    of them 500s).
+    """
+    authorize(actor, Permission.PAYOUT_REQUEST)
+    key = _key(idempotency_key)
+    _money(amount)
+    assert actor.user_id is not None
+    with _one_transaction(uow):
+        requested = _request_payout(uow, actor.user_id, amount, key, minimum, actor_label(actor))
+        if not requested.replayed:
+            requested.payout.method_id = method_id
+        return requested
+
+
+def _request_payout(
+    uow: UnitOfWork, user_id: int, amount: Money, key: str, minimum: Money, actor: str
+) -> PayoutRequested:
+    payable = AccountRef.contributor_payable(user_id, amount.currency)
+    _, available = uow.ledger.lock([payable])[payable]
+    existing = uow.one(Payout, user_id=user_id, idempotency_key=key)
+    if existing is not None:
+        if existing.amount != amount:
+            raise Conflict(
+                Problem(
+                    "idempotency_key", "payout.key_reused", {"key": key, "amount": existing.amount}
+                ),
+                {"payout_id": existing.id},
+            )
+        return PayoutRequested(existing, True)
+    minimum = minimum_payout(uow, amount.currency, minimum)
+    if amount < minimum:
+        raise InvalidInput(
+            Problem("amount", "payout.below_minimum", {"minimum": minimum, "asked": amount}),
+            minimum=money_out(minimum),
+        )
+    if amount > available:
+        raise InsufficientFunds(
+            Problem(
+                "amount", "payout.more_than_available", {"asked": amount, "available": available}
+            ),
+            {"available": money_out(available)},
+        )
+    return PayoutRequested(_set_aside(uow, user_id, amount, key, actor), False)
+
+
+def _set_aside(uow: UnitOfWork, user_id: int, amount: Money, key: str, actor: str) -> Payout:
+    """Create the payout and move its amount from payable to in transit (the caller has
+    locked the payable account and checked the balance). Does not commit."""
+    payout = Payout(user_id, key, amount.amount_minor, amount.currency)
+    uow.add(payout)
+    uow.flush()
+    post(
+        uow,
+        dl.payout_request(
+            user_id,
+            amount,
+            key=f"{payout.key}:request",
+            source={"type": "payout_request", "payout_id": payout.id},
+        ),
+        actor,
+    )
+    uow.record(
+        AuditTag.PAYOUT_REQUEST,
+        actor,
+        "payout",
+        payout.id,
+        amount_minor=amount.amount_minor,
+        currency=amount.currency,
+    )
+    return payout
+
+
+def weekly_payout_key(day: date, currency: str) -> str:
+    """``weekly:<ISO year>-W<week>:<CUR>``: one weekly payout per contributor, week and
+    currency."""
+    year, week, _ = day.isocalendar()
+    return f"weekly:{year}-W{week:02d}:{currency}"
+
+
+def request_weekly_payouts(
+    uow: UnitOfWork, minimum: Money, *, today: date | None = None
+) -> list[Payout]:
+    """Set aside, for the next batch, every contributor's whole available balance that is
+    at least ``minimum`` (``InstancePolicy.minimum_payout``, converted per currency as for a
+    request). Keyed per contributor, ISO week and currency (``weekly_payout_key``), so a
+    second run in the same week pays nobody twice. One transaction per contributor, each
+    ended (committed, or rolled back on an error) before the next; no transaction is left
+    open on return, so the batch that follows in the same job does not wait on it
+    (SQLite: its write lock). Returns the payouts created by this run."""
+    day = today or utcnow().date()
+    created = []
+    with _one_transaction(uow):
+        payables = [
+            ref
+            for ref in uow.ledger.stored_balances()
+            if ref.kind is dl.AccountKind.CONTRIBUTOR_PAYABLE
+        ]
+    for ref in sorted(payables, key=str):
+        user_id = int(ref.owner_ref.split(":", 1)[1])
+        key = weekly_payout_key(day, ref.currency)
+        with _one_transaction(uow):
+            _, available = uow.ledger.lock([ref])[ref]
+            if uow.one(Payout, user_id=user_id, idempotency_key=key) is not None:
+                continue
+            if available.is_positive and available >= minimum_payout(uow, ref.currency, minimum):
+                created.append(_set_aside(uow, user_id, available, key, "system"))
+    return created
+
+
+def list_payouts(uow: UnitOfWork, actor: Actor) -> list[Payout]:
+    authorize(actor, Permission.STATEMENT_READ)
+    return uow.all(Payout, order_by="-id", user_id=actor.user_id)
 
 
 def add_payout_method(
@@ -95,8 +256,8 @@ def request_payout_to(
     *,
     method_id: int,
     minimum: Money,
-) -> money.PayoutRequested:
-    """``money.request_payout`` to one of the caller's methods, once the method can pay
+) -> PayoutRequested:
+    """``request_payout`` to one of the caller's methods, once the method can pay
     ``amount`` (its currency; whole shillings for M-Pesa). ``InvalidInput`` names the
     field; someone else's or a removed method is ``NotFound``."""
     method = uow.get(PayoutMethod, method_id)
@@ -107,15 +268,13 @@ def request_payout_to(
     problems = rail_problems(method.rail, amount)
     if problems:
         raise InvalidInput(problems)
-    return money.request_payout(
-        uow, actor, amount, idempotency_key, minimum=minimum, method_id=method.id
-    )
+    return request_payout(uow, actor, amount, idempotency_key, minimum=minimum, method_id=method.id)
 
 
 def destination_for(
     storage: EncryptedStorage,
 ) -> Callable[[UnitOfWork, Payout], PayoutDestination | None]:
-    """For ``money.run_payout_batch``: where a payout goes. Its own method, or for one
+    """For ``batches.run_payout_batch``: where a payout goes. Its own method, or for one
     asked without (the weekly payouts, the API) the person's newest method able to pay
     it; None when they have none (the plain export, for the operator to ask them)."""
 
@@ -144,7 +303,7 @@ class PayoutLine:
 
     id: int
     amount: Money
-    state: str  # money.PayoutState's value
+    state: str  # PayoutState's value
     method_label: str | None
     rail: str | None
     asked_at: str
@@ -153,12 +312,12 @@ class PayoutLine:
 
 def payout_page(uow: UnitOfWork, actor: Actor, minimum: Money) -> dict[str, Any]:
     """What the payout part of the earnings page shows: the smallest payout in each
-    currency the caller holds (``money.minimum_payout``, the figure ``request_payout``
+    currency the caller holds (``minimum_payout``, the figure ``request_payout``
     refuses below), their methods, and every payout, newest first."""
     authorize(actor, Permission.STATEMENT_READ)
     methods = {m.id: m for m in uow.all(PayoutMethod, user_id=actor.user_id)}
     history = []
-    for payout in money.list_payouts(uow, actor):
+    for payout in list_payouts(uow, actor):
         method = methods.get(payout.method_id) if payout.method_id else None
         history.append(
             PayoutLine(
@@ -171,46 +330,10 @@ def payout_page(uow: UnitOfWork, actor: Actor, minimum: Money) -> dict[str, Any]
                 updated_at=payout.updated_at.isoformat(),
             )
         )
-    balances = money.contributor_statement(uow, actor)["balances"]
+    balances = contributor_statement(uow, actor)["balances"]
     currencies = sorted({b["currency"] for b in balances} | {minimum.currency})
     return {
-        "minimums": {c: money.minimum_payout(uow, c, minimum) for c in currencies},
+        "minimums": {c: minimum_payout(uow, c, minimum) for c in currencies},
         "methods": [m for m in methods.values() if m.removed_at is None][::-1],
         "history": history,
     }
-
-
-# --- the payout jobs ----------------------------------------------------------------------
-
-RUN_BATCH_JOB = "payouts.run_batch"
-WEEKLY_JOB = "payouts.weekly"
-
-
-@job(RUN_BATCH_JOB)
-def run_batch_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
-    """Outbox job: run one payout batch through the instance's payout provider (the port
-    ``bootstrap`` chose from settings), each payout to its destination. Safe to run twice
-    (see ``money.run_payout_batch``).
-
-    The batch commits per payout through its own units of work; ``uow`` (the job's) only
-    marks the job done afterwards."""
-    money.run_payout_batch(
-        ctx.services.uow,
-        ctx.services.payouts,
-        limit=int(payload.get("limit", 500)),
-        destinations=destination_for(ctx.services.storage),
-    )
-
-
-@job(WEEKLY_JOB)
-def weekly_payouts_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
-    """Scheduled job (``adapters.queue.SCHEDULE``, Mondays): pay every contributor whose
-    available balance reaches the instance's minimum, through the usual payout path (a
-    request keyed per contributor and week, then a batch). Safe to run twice."""
-    # The week is the scheduled slot's, so a retry days later still pays that week once.
-    slot = payload.get("scheduled")
-    day = datetime.fromisoformat(slot).date() if slot else None
-    money.request_weekly_payouts(uow, ctx.services.policy.minimum_payout, today=day)
-    money.run_payout_batch(
-        ctx.services.uow, ctx.services.payouts, destinations=destination_for(ctx.services.storage)
-    )
