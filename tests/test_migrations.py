@@ -442,3 +442,52 @@ def test_migration_0029_moves_each_items_review_out_of_its_report_and_back(datab
         assert "review_state" not in {c["name"] for c in inspect(engine).get_columns("items")}
     finally:
         engine.dispose()
+
+
+def test_migration_0031_keeps_where_each_withdrawn_item_stood_as_far_as_its_columns_show(
+    databases,
+):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0030")
+        at = "2026-01-01 00:00:00"
+        # id: (status, filename, de-identified key, review state)
+        items = {
+            1: ("withdrawn", "dtf1.x", "d", "accepted"),  # accepted by its review: listed
+            2: ("withdrawn", "dtf1.x", "d", "waiting"),  # waiting for its review: accepted
+            3: ("withdrawn", "dtf1.x", "d", None),  # processed outside a campaign: accepted
+            4: ("withdrawn", "erased", "d", "accepted"),  # deleted: its files are gone
+            5: ("withdrawn", "dtf1.x", None, None),  # never passed its checks
+            6: ("withdrawn", "dtf1.x", "d", "rejected"),  # rejected by its review
+            7: ("listed", "dtf1.x", "d", "accepted"),  # not withdrawn
+        }
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            for item_id, (status, filename, deid, review) in items.items():
+                c.exec_driver_sql(
+                    "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                    "content_type, size, original_key, original_sha256, report, created_at, "
+                    "updated_at, deidentified_key, review_state) VALUES "
+                    f"({item_id}, 1, 'photo', '{status}', '', '{filename}', 'image/jpeg', 1, "
+                    f"'k', 's', '{{}}', '{at}', '{at}', {repr(deid) if deid else 'NULL'}, "
+                    f"{repr(review) if review else 'NULL'})"
+                )
+        migrate.upgrade(engine, "0031")
+        with engine.connect() as c:
+            rows = c.exec_driver_sql("SELECT id, withdrawn_from FROM items ORDER BY id").all()
+        assert dict(tuple(r) for r in rows) == {
+            1: "listed",
+            2: "accepted",
+            3: "accepted",
+            4: None,
+            5: None,
+            6: None,
+            7: None,
+        }
+        config = migrate.alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0030")
+        assert "withdrawn_from" not in {c["name"] for c in inspect(engine).get_columns("items")}
+    finally:
+        engine.dispose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from test_feed_protocol import make_holder
 
+from datatrust.domain.items import Item
 from datatrust.domain.snapshots import Revocation
 
 
@@ -51,3 +52,83 @@ def test_another_persons_withdrawal_confirmation_is_not_found(client, services, 
     _trainer, walk, _park = make_holder(client, services, people)
     other = client.get(f"/my/items/{walk.id}/withdraw", headers=people["other"].headers)
     assert other.status_code == 404
+
+
+def test_consent_given_again_through_the_pages_never_undoes_a_buyers_deletion_duty(
+    client, services, people
+):
+    """A buyer holds the walk; its contributor withdraws, then gives consent again from
+    the item's page, choosing the licence as for a first consent. The buyer's notice
+    stands, its old snapshot stays refused, the old order's next build drops the walk,
+    and the passport says "consent given again" in the reader's language."""
+    trainer, walk, _park = make_holder(client, services, people)
+    owner = people["owner"].headers
+    item_url = f"/my/items/{walk.id}"
+    assert client.delete(f"/api/items/{walk.id}/consent", headers=owner).status_code == 200
+    [snapshot] = client.get("/api/buyers/snapshots", headers=trainer.headers).json()
+    files = client.get(f"/api/buyers/snapshots/{snapshot['id']}", headers=trainer.headers).json()
+    urls = [meta["url"] for meta in files["downloads"]["files"].values()]
+    assert {client.get(url).status_code for url in urls} == {403}  # revoked for the buyer
+
+    with services.uow() as uow:
+        licence_id = uow.get(Item, walk.id).licence_id
+    withdrawn = client.get(f"{item_url}?lang=en", headers=owner).text
+    assert f'href="{item_url}/consent"' in withdrawn and "Give consent again" in withdrawn
+    page = client.get(f"{item_url}/consent?lang=en", headers=owner)
+    assert page.status_code == 200
+    assert "buyers already told to delete it must still delete it" in page.text
+    assert f'value="{licence_id}" checked' in page.text  # its own licence, chosen
+    assert f'action="{item_url}/consent/again"' in page.text
+    for lang, words in (("hi", "फिर से सहमति दें"), ("zu", "Phinda unikeze imvume")):
+        translated = client.get(f"{item_url}/consent?lang={lang}", headers=owner).text
+        assert words in translated and "Give consent again" not in translated
+    client.get(f"{item_url}?lang=en", headers=owner)
+
+    given = client.post(
+        f"{item_url}/consent/again",
+        headers=owner,
+        data={"offer_id": str(licence_id)},
+        follow_redirects=False,
+    )
+    assert given.status_code == 303 and given.headers["location"] == item_url
+    item = client.get(item_url, headers=owner).text
+    assert "Consent given" in item and 'data-status="listed"' in item
+
+    with services.uow() as uow:
+        [notice] = uow.all(Revocation, item_id=walk.id)  # the duty stands, unattested
+    assert notice.attested_at is None and notice.org_id == trainer.actor.org_id
+    assert {client.get(url).status_code for url in urls} == {403}
+    [order] = client.get("/api/buyers/orders", headers=trainer.headers).json()
+    rebuilt = client.post(f"/api/buyers/orders/{order['id']}/snapshots", headers=trainer.headers)
+    assert rebuilt.status_code == 201, rebuilt.text
+    assert rebuilt.json()["items"] == 1  # the park only
+    dropped = rebuilt.json()["dropped"][str(walk.id)]
+    assert {"revoked", "no_consent_for_agreed_licence"} <= set(dropped)
+
+    passport = client.get(f"{item_url}/passport?lang=hi", headers=owner).text
+    assert "सहमति फिर से दी गई" in passport
+    again = client.post(f"/api/items/{walk.id}/consent/again", headers=owner)
+    assert again.status_code == 409 and "consent_again.not_withdrawn" in again.text
+
+
+def test_consent_again_through_the_api_is_one_call_and_a_deleted_item_is_refused(
+    client, services, people
+):
+    _trainer, walk, park = make_holder(client, services, people)
+    owner, other = people["owner"].headers, people["other"].headers
+    assert client.delete(f"/api/items/{walk.id}/consent", headers=owner).status_code == 200
+    refused = client.post(f"/api/items/{walk.id}/consent", headers=owner)  # a first consent
+    assert refused.status_code == 409 and "consent.withdrawn_give_again" in refused.text
+    assert client.post(f"/api/items/{walk.id}/consent/again", headers=other).status_code == 404
+    given = client.post(f"/api/items/{walk.id}/consent/again", headers=owner, json={})
+    assert given.status_code == 201, given.text
+    out = given.json()["consent"]
+    assert out["state"] == "active" and [e["type"] for e in out["events"]] == ["given"]
+
+    deleted = client.post(f"/my/items/{park.id}/delete", headers=other, follow_redirects=False)
+    assert deleted.status_code == 303
+    gone = client.post(f"/api/items/{park.id}/consent/again", headers=other)
+    assert gone.status_code == 409 and "consent_again.erased" in gone.text
+    # Its page offers nothing to give: the consent page sends the reader back.
+    page = client.get(f"/my/items/{park.id}/consent", headers=other, follow_redirects=False)
+    assert page.status_code == 303

@@ -81,6 +81,7 @@ class AuditTag(StrEnum):
     REPLICA_APPROVE = "replica:approve"
     REPLICA_REFUSE = "replica:refuse"
     CONSENT_GIVE = "consent:give"
+    CONSENT_GIVE_AGAIN = "consent:give_again"  # a new consent after a withdrawal
     CONSENT_WITHDRAW = "consent:withdraw"
     CONSENT_EXPIRE = "consent:expire"
     CONSENT_RENEW = "consent:renew"

@@ -31,6 +31,11 @@ class ItemStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+# Where an item may return when its contributor gives consent again after withdrawing it:
+# the statuses of an item whose checks finished and passed (withdrawn while it was still
+# being checked, it was never processed; rejected, it never may be offered).
+RESTORABLE = frozenset({ItemStatus.PROCESSED, ItemStatus.ACCEPTED, ItemStatus.LISTED})
+
 # An item's file name once it was deleted by its owner or erased with their account (its
 # sealed name is gone; the row stays for the ledger and buyers' deletion duties).
 ERASED_FILENAME = "erased"
@@ -110,6 +115,9 @@ class Item:
     # together, so auto-approval finds the overdue ones without reading any report.
     review_state: ReviewState | None = None
     review_due: datetime | None = None
+    # The status the item had when its consent was withdrawn (None while it is not
+    # withdrawn): consent given again returns it there (``reconsent_problem``, ``restore``).
+    withdrawn_from: ItemStatus | None = None
     # Perceptual and exact fingerprints, kept for near-duplicate checks against new items:
     # {"sha256_output", "phash" | "frame_phashes" | "audio": {"engine", "value"}}.
     fingerprints: dict[str, Any] | None = field(default_factory=dict)
@@ -144,4 +152,37 @@ class Item:
             # A listed item is one a buyer may pay for: it must have something to deliver.
             raise Conflict(Problem(None, "item.nothing_to_list", {"item": self.id}))
         self.status = status
+        self.updated_at = utcnow()
+
+    def withdraw(self) -> None:
+        """Consent withdrawn: out of every selection at once, remembering the status to
+        return to if consent is given again (withdrawing twice keeps the first)."""
+        if self.status is not ItemStatus.WITHDRAWN:
+            self.withdrawn_from = self.status
+            self.status = ItemStatus.WITHDRAWN
+        self.updated_at = utcnow()
+
+    def reconsent_problem(self) -> Problem | None:
+        """Why consent cannot be given again for this item (None: it can): it is not
+        withdrawn, it was deleted (its files are gone), it was rejected, or it was
+        withdrawn before its checks finished."""
+        params = {"item": self.id}
+        if self.filename == ERASED_FILENAME:
+            return Problem(None, "consent_again.erased", params)
+        if self.status is not ItemStatus.WITHDRAWN:
+            return Problem(None, "consent_again.not_withdrawn", params)
+        if self.withdrawn_from is ItemStatus.REJECTED:
+            return Problem(None, "consent_again.rejected", params)
+        if self.withdrawn_from not in RESTORABLE:
+            return Problem(None, "consent_again.not_checked", params)
+        return None
+
+    def restore(self) -> None:
+        """Back to the status it had when consent was withdrawn (``reconsent_problem``
+        must be None): consent was given again."""
+        problem = self.reconsent_problem()
+        if problem is not None:
+            raise Conflict(problem)
+        assert self.withdrawn_from is not None
+        self.status, self.withdrawn_from = self.withdrawn_from, None
         self.updated_at = utcnow()

@@ -208,6 +208,26 @@ TEXTS: dict[str, str] = {
         "name it, or set a default"
     ),
     "consent.nothing_to_withdraw": "item %(item)s has no consent to withdraw",
+    # --- giving consent again after a withdrawal (issue 18 §4, helper "consent") ---
+    "consent.withdrawn_give_again": (
+        "consent for item %(item)s was withdrawn; give consent again to offer it anew"
+    ),
+    "consent_again.not_withdrawn": (
+        "consent for item %(item)s is not withdrawn, so it cannot be given again"
+    ),
+    "consent_again.erased": (
+        "item %(item)s was deleted and its files are gone; consent cannot be given for it again"
+    ),
+    "consent_again.rejected": (
+        "item %(item)s was rejected by its checks; consent cannot be given for it again"
+    ),
+    "consent_again.not_checked": (
+        "item %(item)s was withdrawn before its checks finished; upload it again to offer it"
+    ),
+    "consent_again.buyers_not_told": (
+        "buyers holding item %(item)s are still being told of its withdrawal; try again in a minute"
+    ),
+    # --- end of giving consent again ---
     "receipt.key_unpublished": "the key %(kid)s that signed this receipt is not published",
     "date_time_invalid": "not an ISO 8601 date and time",
     "unknown_code": "unknown: %(given)s",

@@ -199,13 +199,15 @@ def give_consent_for_item(
     The licence is ``offer_id`` if given (and then attached to the item), else the one
     attached to the item, else the contributor's default offer; with none of them it is
     ``InvalidInput``. Consent that is already active is a ``Conflict``; so is consent for
-    a withdrawn or rejected item (a withdrawn item stays withdrawn: upload it again to
-    offer it anew, so a buyer's deletion duty is never silently undone).
+    a rejected item, and for a withdrawn one: that is ``give_consent_again``, a new
+    consent record that never undoes a buyer's deletion duty.
     """
     item = uow.get_for_update(Item, item_id)
     authorize(actor, Permission.CONSENT_GIVE, item or MISSING)
     assert item is not None
-    if item.status in (ItemStatus.WITHDRAWN, ItemStatus.REJECTED):
+    if item.status is ItemStatus.WITHDRAWN:
+        raise Conflict(Problem(None, "consent.withdrawn_give_again", {"item": item.id}))
+    if item.status is ItemStatus.REJECTED:
         raise Conflict(
             Problem(None, "consent.item_state", {"item": item.id, "state": item.status.value})
         )
@@ -217,10 +219,104 @@ def give_consent_for_item(
                 {"consent_id": current.id},
             )
     offer = _offer_for(uow, actor, item, offer_id)
+    moment = as_utc(at or utcnow())
+    record, receipt = _new_consent(
+        uow, signer, actor, item, offer, language, controller, moment, publication
+    )
+    uow.record(
+        AuditTag.CONSENT_GIVE,
+        actor_label(actor),
+        "item",
+        item.id,
+        consent_id=record.id,
+        offer_id=offer.id,
+        licence=record.terms.licence_id,
+        receipt_id=receipt.id,
+    )
+    uow.commit()
+    return ConsentChange(_view(uow, record), receipt)
+
+
+def give_consent_again(
+    uow: UnitOfWork,
+    signer: Signer,
+    actor: Actor,
+    item_id: int,
+    *,
+    offer_id: int | None = None,
+    language: str | None = None,
+    controller: str = DEFAULT_CONTROLLER,
+    at: datetime | None = None,
+    publication: Publication | None = None,
+) -> ConsentChange:
+    """Give consent again for one's own withdrawn item: a NEW consent record, with its
+    own receipt, under the licence chosen as for a first consent (``offer_id``, else the
+    item's own, else the default offer; the same checks).
+
+    The withdrawn record, its receipts and its withdrawal stay as they are (history and
+    passport); buyers told to delete the item keep that duty (their notices stand, and a
+    snapshot built before stays revoked for them); an agreement made under the old
+    consent is not in force again (orders and builds tie an agreement to its consent
+    record), so the item is bought afresh under the new terms. The item returns to the
+    status it had when consent was withdrawn and is selectable again only under the new
+    consent's licence (the item's consent mirror is the new record's).
+
+    ``Conflict`` for an item that cannot be offered again (``Item.reconsent_problem``:
+    not withdrawn, deleted, rejected, withdrawn before its checks finished) and while the
+    buyers holding it are still being told of the withdrawal (the outbox job has not run:
+    its notices must be made before the item can be sold again).
+    """
+    item = uow.get_for_update(Item, item_id)
+    authorize(actor, Permission.CONSENT_GIVE, item or MISSING)
+    assert item is not None
+    problem = item.reconsent_problem()
+    if problem is not None:
+        raise Conflict(problem)
+    old = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
+    if old is None or old.state is not ConsentState.WITHDRAWN:
+        raise Conflict(Problem(None, "consent_again.not_withdrawn", {"item": item.id}))
+    if old.holders_notified_at is None:
+        raise Conflict(Problem(None, "consent_again.buyers_not_told", {"item": item.id}))
+    offer = _offer_for(uow, actor, item, offer_id)
+    # After the withdrawal, whatever the clock says: the record's events must follow it.
+    moment = max(as_utc(at or utcnow()), as_utc(old.events[-1].at))
+    record, receipt = _new_consent(
+        uow, signer, actor, item, offer, language, controller, moment, publication
+    )
+    returned_from = item.withdrawn_from
+    item.restore()
+    uow.record(
+        AuditTag.CONSENT_GIVE_AGAIN,
+        actor_label(actor),
+        "item",
+        item.id,
+        consent_id=record.id,
+        previous_consent_id=old.id,
+        offer_id=offer.id,
+        licence=record.terms.licence_id,
+        receipt_id=receipt.id,
+        status=str(returned_from),
+    )
+    uow.commit()
+    return ConsentChange(_view(uow, record), receipt)
+
+
+def _new_consent(
+    uow: UnitOfWork,
+    signer: Signer,
+    actor: Actor,
+    item: Item,
+    offer: LicenceOffer,
+    language: str | None,
+    controller: str,
+    moment: datetime,
+    publication: Publication | None,
+) -> tuple[ConsentRecord, Receipt]:
+    """A new consent record for ``item`` under ``offer``, stored with its signed receipt;
+    the item now stands under it (its licence, consent and mirror)."""
     terms = offer.terms()
     user = uow.get(User, actor.user_id)
     assert user is not None
-    moment = as_utc(at or utcnow())
     record = give_consent(
         record_id=f"consent-{uuid.uuid4().hex}",
         subject_id=f"user:{user.id}",
@@ -249,18 +345,7 @@ def give_consent_for_item(
     item.licence_id = offer.id
     item.consent_id = record.id
     item.updated_at = moment
-    uow.record(
-        AuditTag.CONSENT_GIVE,
-        actor_label(actor),
-        "item",
-        item.id,
-        consent_id=record.id,
-        offer_id=offer.id,
-        licence=record.terms.licence_id,
-        receipt_id=receipt.id,
-    )
-    uow.commit()
-    return ConsentChange(_view(uow, record), receipt)
+    return record, receipt
 
 
 def _offer_for(uow: UnitOfWork, actor: Actor, item: Item, offer_id: int | None) -> LicenceOffer:
@@ -325,7 +410,7 @@ def apply_withdrawal(
     at = max(at, as_utc(record.events[-1].at))
     record.withdraw(at, who)  # Conflict if already withdrawn
     receipt = _stored(uow, signer, record, item, publication)
-    item.status = ItemStatus.WITHDRAWN
+    item.withdraw()  # out of every selection; where it stood is kept for consent again
     item.updated_at = at
     offer = uow.get(LicenceOffer, record.offer_id)
     deadline_days = offer.terms().deletion_deadline_days if offer else 30

@@ -430,7 +430,7 @@ def _erase_item(
     if consent_row is not None:
         apply_withdrawal(uow, signer, who, item, consent_row, now, publication)
     objects = _object_keys(item.owner_id, [item.original_key, item.deidentified_key, item.report])
-    item.status = ItemStatus.WITHDRAWN
+    item.withdraw()
     item.title = ""
     item.filename = ERASED_FILENAME
     item.h3_cell = None

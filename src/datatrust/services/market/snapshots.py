@@ -185,7 +185,14 @@ def _why_not(
     )
     if item.status is not ItemStatus.LISTED and not in_notice:
         codes.append(f"item_{item.status.value}")
-    if consent is None or consent.offer_id != agreement.offer_id:
+    # The agreement stands on the consent it was made under: consent given again after a
+    # withdrawal is a new record, under which the item is bought afresh (even under the
+    # same licence), so it never revives an older agreement.
+    if (
+        consent is None
+        or consent.offer_id != agreement.offer_id
+        or (agreement.consent_id is not None and consent.id != agreement.consent_id)
+    ):
         codes.append("no_consent_for_agreed_licence")
     if not item.deidentified_key:
         codes.append("no_deidentified_version")

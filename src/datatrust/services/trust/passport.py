@@ -34,6 +34,7 @@ STEPS = {
     "item:list": "listed",
     "licence:attach": "licence attached",
     "consent:give": "consent given",
+    "consent:give_again": "consent given again",
     "consent:renew": "consent renewed",
     "consent:receipt": "new receipt: who received your data",
     "participant:invite": "others in it asked to agree",

@@ -384,6 +384,31 @@ def give_consent(
     return change_out(change)
 
 
+@router.post("/items/{item_id}/consent/again", status_code=201)
+def give_consent_again(
+    item_id: RowId,
+    body: ConsentIn | None = None,
+    actor: Actor = requires(Permission.CONSENT_GIVE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> ConsentChangeOut:
+    """Give consent again for one's own withdrawn item: a new consent record under its
+    licence (or ``offer_id``), with the same checks as a first consent. Buyers already
+    told to delete it must still delete it; an item deleted, rejected or withdrawn before
+    its checks finished is refused (409, with its code)."""
+    body = body or ConsentIn()
+    change = licensing.give_consent_again(
+        unit,
+        svc.signer,
+        actor,
+        item_id,
+        offer_id=body.offer_id,
+        language=body.language,
+        publication=svc.publication,
+    )
+    return change_out(change)
+
+
 def _withdraw(actor: Actor, svc: Services, unit: UnitOfWork, item_id: RowId) -> ConsentChangeOut:
     return change_out(
         licensing.withdraw_consent(unit, svc.signer, actor, item_id, publication=svc.publication)

@@ -496,6 +496,81 @@ def too_large(page: Page, kind: ItemKind, size: int | None, limit: int) -> str:
     return sentence % words
 
 
+@router.get("/my/items/{item_id}/consent")
+def consent_form(
+    item_id: RowId,
+    page: Page = page_requires(Permission.CONSENT_GIVE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+) -> Response:
+    """The licence an item is offered under, in plain words, before the button that
+    gives consent: for a first consent, and after a withdrawal for consent given again
+    (a new consent). Each of the contributor's licences is a choice, the item's own (or
+    the default) chosen. An item with live consent, or one that can never be offered
+    again, has nothing to give: its own page says where it stands."""
+    return _consent_page(page, svc, unit, item_id)
+
+
+def _consent_page(
+    page: Page,
+    svc: Services,
+    unit: UnitOfWork,
+    item_id: int,
+    status: int = 200,
+    errors: Any = None,
+    chosen: int | None = None,
+) -> Response:
+    item = contributions.show_item(unit, svc.storage, page.actor, item_id)
+    again = item.status.value == "withdrawn"
+    if (again and item.reconsent_problem() is not None) or (
+        not again and (item.consent_id is not None or item.status.value == "rejected")
+    ):
+        return RedirectResponse(f"/my/items/{item_id}", status_code=303)
+    fee = svc.policy.platform_fee_percent
+    offers = licensing.list_my_offers(unit, page.actor)
+    default = next((o.id for o in offers if o.is_default), None)
+    own = item.licence_id if any(o.id == item.licence_id for o in offers) else None
+    return render(
+        page,
+        "item_consent.html",
+        status,
+        item=item,
+        again=again,
+        offers=[(o, _offer_sentences(page, unit, o, fee)) for o in offers],
+        chosen=chosen or own or default or (offers[0].id if offers else None),
+        errors=errors or {},
+    )
+
+
+@router.post("/my/items/{item_id}/consent/again")
+def give_consent_again(
+    item_id: RowId,
+    page: Page = page_requires(Permission.CONSENT_GIVE),
+    svc: Services = Depends(services),
+    unit: UnitOfWork = unit_of_work(),
+    offer_id: str = Form(""),
+) -> Response:
+    """Consent given again under the licence chosen (``licensing.give_consent_again``);
+    a refusal (the licence replaced meanwhile, buyers still being told) is shown on the
+    consent page in the reader's language."""
+    chosen = int(offer_id) if offer_id.isdigit() else None
+    try:
+        licensing.give_consent_again(
+            unit,
+            svc.signer,
+            page.actor,
+            item_id,
+            offer_id=chosen,
+            language=page.lang,
+            publication=svc.publication,
+        )
+    except (Conflict, InvalidInput) as exc:
+        unit.rollback()
+        errors = field_errors(page, exc)
+        return _consent_page(page, svc, unit, item_id, exc.status, errors, chosen)
+    return RedirectResponse(f"/my/items/{item_id}", status_code=303)
+
+
 @router.post("/my/items/{item_id}/consent")
 def give_consent(
     item_id: RowId,

@@ -56,6 +56,9 @@ items = Table(
     # the undecided items whose window ended through ix_items_review_due.
     Column("review_state", string_enum(ReviewState, "review_state")),
     Column("review_due", TZ),
+    # Added by migration 0031: the status a withdrawn item returns to when its contributor
+    # gives consent again (None while it is not withdrawn).
+    Column("withdrawn_from", string_enum(ItemStatus, "item_status")),
     Index("ix_items_review_due", "review_state", "review_due"),
     Index("ix_items_status_kind", "status", "kind"),
     # Added by migration 0010: the exact-duplicate check looks an upload up by its hash.

@@ -1,0 +1,180 @@
+"""Giving consent again after a withdrawal (issue 18 §4): a NEW consent record under a
+licence chosen as for a first consent, with the same checks; the old record and its
+withdrawal stay in the history and the passport; the item returns to the status it had
+and is selectable again only under the new terms. An item deleted, rejected or withdrawn
+before its checks finished can never be offered again, each with its own coded problem."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from test_consent_service import T0, a_training_use, give, listed_item, offer_for, withdraw
+
+from datatrust.domain.audit import AuditEvent
+from datatrust.domain.consent import ConsentRecord, ConsentState, LicenceOffer, OfferStatus
+from datatrust.domain.errors import Conflict, NotFound
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.services.licensing import consent, licences
+from datatrust.services.market import rights
+from datatrust.services.trust import item_passport
+
+
+def give_again(services, persona, item_id, **kwargs):
+    with services.uow() as uow:
+        return consent.give_consent_again(uow, services.signer, persona.actor, item_id, **kwargs)
+
+
+def selectable(services, at) -> set[int]:
+    with services.uow() as uow:
+        return set(licences.selectable_items(uow, a_training_use(at), at).item_ids)
+
+
+def test_consent_given_again_is_a_new_record_and_the_item_returns_under_the_new_terms(
+    services, people
+):
+    owner = people["owner"]
+    first = offer_for(services, owner)
+    item = listed_item(services, owner, offer=first)
+    given = give(services, owner, item.id, at=T0 + timedelta(hours=1))
+    withdraw(services, owner, item.id, at=T0 + timedelta(hours=2))
+    later = T0 + timedelta(days=2)
+    with services.uow() as uow:
+        stored = uow.get(Item, item.id)
+        assert (stored.status, stored.withdrawn_from) == (ItemStatus.WITHDRAWN, ItemStatus.LISTED)
+    assert item.id not in selectable(services, later)
+
+    second = offer_for(services, owner)  # another licence, chosen for the new consent
+    again = give_again(services, owner, item.id, offer_id=second.id, language="zu", at=later)
+
+    assert again.record.id != given.record.id
+    assert again.record.offer_id == second.id and again.record.state is ConsentState.ACTIVE
+    assert [e.type.value for e in again.record.events] == ["given"]
+    assert [r.event_type.value for r in again.view.receipts] == ["given"]
+    assert again.record.terms.notice_language == "zu"
+    with services.uow() as uow:
+        old = uow.get(ConsentRecord, given.record.id)  # kept, withdrawn, with its receipts
+        assert old.state is ConsentState.WITHDRAWN
+        assert [e.type.value for e in old.events] == ["given", "withdrawn"]
+        stored = uow.get(Item, item.id)
+        assert stored.status is ItemStatus.LISTED and stored.withdrawn_from is None
+        assert stored.consent_id == again.record.id and stored.licence_id == second.id
+        assert (stored.consent_offer_id, stored.consent_state) == (second.id, ConsentState.ACTIVE)
+        [logged] = uow.all(AuditEvent, tag="consent:give_again", subject_id=str(item.id))
+        assert logged.data["previous_consent_id"] == given.record.id
+        assert logged.data["consent_id"] == again.record.id
+        assert logged.data["status"] == "listed"
+        passport = item_passport(uow, owner.actor, item.id)
+    assert item.id in selectable(services, later)
+    steps = [e["step"] for e in passport["events"]]
+    assert steps.index("consent given") < steps.index("withdrawn")
+    assert steps.index("withdrawn") < steps.index("consent given again")
+
+    # Withdrawn again: the new record is withdrawn, the old one untouched.
+    withdraw(services, owner, item.id, at=later + timedelta(hours=1))
+    assert item.id not in selectable(services, later + timedelta(hours=2))
+    with services.uow() as uow:
+        assert uow.get(ConsentRecord, again.record.id).state is ConsentState.WITHDRAWN
+        assert len(uow.get(ConsentRecord, given.record.id).events) == 2
+
+
+def test_an_item_waiting_for_review_returns_to_waiting_not_to_listed(services, people):
+    owner = people["owner"]
+    item = listed_item(services, owner, offer=offer_for(services, owner))
+    with services.uow() as uow:
+        uow.get(Item, item.id).status = ItemStatus.ACCEPTED  # accepted, not yet reviewed
+        uow.commit()
+    give(services, owner, item.id)
+    withdraw(services, owner, item.id)
+    give_again(services, owner, item.id)  # the item's own licence, as a first consent
+    with services.uow() as uow:
+        assert uow.get(Item, item.id).status is ItemStatus.ACCEPTED
+    assert item.id not in selectable(services, T0 + timedelta(days=2))  # still not listed
+
+
+def test_consent_again_takes_the_same_licence_checks_as_a_first_consent(services, people):
+    owner = people["owner"]
+    offer = offer_for(services, owner)
+    item = listed_item(services, owner, offer=offer)
+    give(services, owner, item.id)
+    withdraw(services, owner, item.id)
+    with services.uow() as uow:
+        uow.get(LicenceOffer, offer.id).status = OfferStatus.REPLACED
+        uow.commit()
+    with pytest.raises(Conflict) as caught:
+        give_again(services, owner, item.id)  # the item's licence was replaced meanwhile
+    assert caught.value.codes == ["licence.replaced"]
+    someone_elses = offer_for(services, people["other"])
+    with pytest.raises(NotFound):
+        give_again(services, owner, item.id, offer_id=someone_elses.id)
+    with pytest.raises(NotFound):  # nor for someone else's item
+        give_again(services, people["other"], item.id, offer_id=someone_elses.id)
+    with services.uow() as uow:
+        stored = uow.get(Item, item.id)
+        assert stored.status is ItemStatus.WITHDRAWN and stored.withdrawn_from is ItemStatus.LISTED
+        assert uow.count(ConsentRecord, item_id=item.id) == 1
+
+
+def test_a_first_consent_is_refused_for_a_withdrawn_item_pointing_to_consent_again(
+    services, people
+):
+    owner = people["owner"]
+    item = listed_item(services, owner, offer=offer_for(services, owner))
+    give(services, owner, item.id)
+    with pytest.raises(Conflict) as caught:
+        give_again(services, owner, item.id)  # nothing withdrawn yet
+    assert caught.value.codes == ["consent_again.not_withdrawn"]
+    withdraw(services, owner, item.id)
+    with pytest.raises(Conflict) as caught:
+        give(services, owner, item.id)
+    assert caught.value.codes == ["consent.withdrawn_give_again"]
+
+
+@pytest.mark.parametrize(
+    ("before", "code"),
+    [
+        (ItemStatus.REJECTED, "consent_again.rejected"),
+        (ItemStatus.RECEIVED, "consent_again.not_checked"),
+        (ItemStatus.VALIDATED, "consent_again.not_checked"),
+    ],
+)
+def test_an_item_rejected_or_withdrawn_before_its_checks_finished_is_never_offered_again(
+    services, people, before, code
+):
+    owner = people["owner"]
+    item = listed_item(services, owner, offer=offer_for(services, owner))
+    give(services, owner, item.id)
+    with services.uow() as uow:
+        uow.get(Item, item.id).status = before
+        uow.commit()
+    withdraw(services, owner, item.id)
+    with pytest.raises(Conflict) as caught:
+        give_again(services, owner, item.id)
+    assert caught.value.codes == [code]
+    with services.uow() as uow:
+        assert uow.get(Item, item.id).status is ItemStatus.WITHDRAWN
+        assert uow.count(ConsentRecord, item_id=item.id) == 1
+
+
+def test_a_deleted_item_is_never_offered_again(services, people):
+    owner = people["owner"]
+    item = listed_item(services, owner, offer=offer_for(services, owner))
+    give(services, owner, item.id)
+    with services.uow() as uow:
+        rights.delete_my_item(uow, services.storage, owner.actor, item.id, signer=services.signer)
+    with pytest.raises(Conflict) as caught:
+        give_again(services, owner, item.id)
+    assert caught.value.codes == ["consent_again.erased"]
+
+
+def test_consent_again_waits_until_the_buyers_holding_it_were_told(services, people):
+    owner = people["owner"]
+    item = listed_item(services, owner, offer=offer_for(services, owner))
+    given = give(services, owner, item.id)
+    withdraw(services, owner, item.id)
+    with services.uow() as uow:  # as if the outbox job had not run yet
+        uow.get(ConsentRecord, given.record.id).holders_notified_at = None
+        uow.commit()
+    with pytest.raises(Conflict) as caught:
+        give_again(services, owner, item.id)
+    assert caught.value.codes == ["consent_again.buyers_not_told"]
