@@ -7,8 +7,10 @@ The API still withdraws in one call."""
 from __future__ import annotations
 
 from test_feed_protocol import make_holder
+from test_seed_story import TRAINING, buyer, year_of_use
 
 from datatrust.domain.items import Item
+from datatrust.domain.orders import Order
 from datatrust.domain.snapshots import Revocation
 
 
@@ -104,6 +106,23 @@ def test_consent_given_again_through_the_pages_never_undoes_a_buyers_deletion_du
     assert rebuilt.json()["items"] == 1  # the park only
     dropped = rebuilt.json()["dropped"][str(walk.id)]
     assert {"revoked", "no_consent_for_agreed_licence"} <= set(dropped)
+
+    # Never sold again to the buyer that must delete it; on offer to others, under the
+    # new consent.
+    trainers = client.post(
+        "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
+    )
+    assert trainers.status_code == 201, trainers.text
+    assert trainers.json()["reasons"].get("told_to_delete") == 1
+    second, _org = buyer(services, people, "second", ["model_training"], ["technology"])
+    seconds = client.post(
+        "/api/buyers/orders", headers=second.headers, json={**TRAINING, **year_of_use()}
+    )
+    assert seconds.status_code == 201, seconds.text
+    assert "told_to_delete" not in seconds.json()["reasons"]
+    with services.uow() as uow:
+        assert walk.id not in uow.get(Order, trainers.json()["id"]).item_ids
+        assert walk.id in uow.get(Order, seconds.json()["id"]).item_ids
 
     passport = client.get(f"{item_url}/passport?lang=hi", headers=owner).text
     assert "सहमति फिर से दी गई" in passport

@@ -56,6 +56,7 @@ from datatrust.domain.orders import AgreementRow, Order, covers, gross_up
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
+from datatrust.domain.snapshots import Revocation
 from datatrust.domain.territories import is_known_territory
 from datatrust.pipeline.regions import region_cell, within
 from datatrust.services.accounts import actor_label
@@ -345,13 +346,46 @@ def select_for_use(
     """
     org_id = declared.use.recipient_org.id
     approved = approved_for(uow, int(org_id), use_to_dict(declared)) if org_id.isdigit() else ()
-    return selectable_items(
+    selection = selectable_items(
         uow,
         declared.use,
         now,
         until=declared.ends_at,
         denied_industries=denied_industries,
         replica_approved=approved,
+    )
+    return not_told_to_delete(uow, int(org_id), selection) if org_id.isdigit() else selection
+
+
+# Why an item is left out of a buyer's selection when that buyer was told to delete it.
+TOLD_TO_DELETE = "told_to_delete"
+
+
+def not_told_to_delete(uow: UnitOfWork, org_id: int, selection: Selection) -> Selection:
+    """``selection`` without the items ``org_id`` was told to delete (counted under
+    ``told_to_delete``). A notice stands for good, one per buyer and item, and no build
+    for that buyer ships the item again: after consent given again the item is on offer
+    to others, but never sold to a buyer that must delete it."""
+    told = {
+        r.item_id
+        for r in by_ids(
+            uow,
+            Revocation,
+            [*selection.item_ids, *selection.awaiting_approval],
+            "item_id",
+            org_id=org_id,
+        )
+    }
+    if not told:
+        return selection
+    left_out = [i for i in selection.item_ids if i in told]
+    reasons = dict(selection.reasons)
+    reasons[TOLD_TO_DELETE] = len(told)
+    return Selection(
+        [i for i in selection.item_ids if i not in told],
+        selection.excluded + len(left_out),
+        dict(sorted(reasons.items())),
+        [i for i in selection.awaiting_approval if i not in told],
     )
 
 
@@ -687,14 +721,18 @@ def _still_allowed(
     organisation that buys (the licensee the agreements will name)."""
     use = use_from_dict(order.use, recipient=LicenceOrg(str(org.id), org.legal_name))
     ends = as_utc(datetime.fromisoformat(order.use["ends_at"]))
-    still = selectable_items(
+    still = not_told_to_delete(
         uow,
-        use,
-        now,
-        until=ends,
-        among=order.item_ids,
-        denied_industries=denied_industries,
-        replica_approved=approved_for(uow, id_of(org), order.use),
+        id_of(org),
+        selectable_items(
+            uow,
+            use,
+            now,
+            until=ends,
+            among=order.item_ids,
+            denied_industries=denied_industries,
+            replica_approved=approved_for(uow, id_of(org), order.use),
+        ),
     )
     return sorted(by_ids(uow, Item, still.item_ids), key=id_of)
 

@@ -138,6 +138,7 @@ EXCLUSIONS: dict[str, str] = {
     "consent_for_other_licence": "consent was given under other terms",
     "licence_ends_within_period": "the licence ends before the declared use does",
     "no_deidentified_version": "nothing of the item can be delivered yet",
+    "told_to_delete": "your organisation was told to delete it",
 }
 
 # Personal details found and redacted, by the redactor's type: (one, many) with the count.
