@@ -74,9 +74,10 @@ def words(text: str) -> set[str]:
 
 
 @functools.cache
-def catalogue_words(lang: str) -> tuple[set[str], set[str]]:
-    """The words of every English msgid, and those of ``lang``'s translations."""
-    with (LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+def catalogue_words(lang: str, domain: str = "messages") -> tuple[set[str], set[str]]:
+    """The words of every English msgid of a catalogue (``messages`` or ``problems``), and
+    those of ``lang``'s translations."""
+    with (LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po").open("rb") as f:
         catalogue = read_po(f)
     english, translated = set(), set()
     for message in catalogue:
@@ -111,11 +112,20 @@ def leaked_english(svc: Services, lang: str) -> set[str]:
     """English words of the catalogue that ``lang``'s translations never use, less what
     people wrote themselves and the country and currency names CLDR writes in ``lang``
     ("i-United States", "i-South African Rand"): such a word on a page is untranslated."""
-    english, translated = catalogue_words(lang)
+    return untranslated_english(lang) - user_content(svc)
+
+
+def untranslated_english(lang: str, domains: tuple[str, ...] = ("messages",)) -> set[str]:
+    """``leaked_english`` without an instance: the English words of the catalogues'
+    msgids that ``lang``'s translations never use, less CLDR's names in ``lang``."""
+    english, translated = set(), set()
+    for domain in domains:
+        words_in, words_out = catalogue_words(lang, domain)
+        english, translated = english | words_in, translated | words_out
     countries = Locale.parse(lang).territories
     cldr = words(" ".join(countries.get(p.country, "") for p in PLACES))
     cldr |= words(" ".join(get_currency_name(code, locale=lang) for code in MINOR_UNITS))
-    return (english - translated) - user_content(svc) - cldr
+    return (english - translated) - cldr - ENGLISH_EVERYWHERE
 
 
 def not_in_words(text: str, leaked: set[str]) -> list[str]:

@@ -8,7 +8,7 @@ import ast
 import importlib
 import pkgutil
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,8 @@ import datatrust
 from datatrust.domain.errors import DomainError, InvalidInput, Problem
 from datatrust.domain.money import Money
 from datatrust.domain.problem_texts import TEXT, TEXTS
-from datatrust.i18n import problem_translator, render_problem
+from datatrust.i18n import CODE_WORDS, problem_translator, render_problem, translator
+from page_text import CODE, not_in_words, untranslated_english, words
 
 SRC = Path(datatrust.__file__).resolve().parent
 CHECKED = ("domain", "services")
@@ -159,3 +160,172 @@ def test_english_writes_money_dates_and_durations_plainly():
     assert english(date(2026, 12, 3)) == "2026-12-03"
     assert english(timedelta(days=30)) == "30 days"
     assert english(["a", "b"]) == "a, b"
+
+
+# --- no English and no code inside a sentence on Hindi and isiZulu pages (issue 18 §2) ---
+
+# Each parameter as the services really pass it: codes of the platform's vocabularies
+# (states, kinds, choices, purposes …), money, dates and numbers. The sentence in Hindi or
+# isiZulu must carry none of these as a code (``model_training``, ``item:review``) or an
+# English word: each is shown as the word the pages use, in the reader's language.
+REAL = datetime(2026, 12, 3, 14, 20, tzinfo=UTC)
+USD = Money(150, "USD")
+REAL_PARAMS: dict[str, object] = {
+    "state": "withdrawn",
+    "to": "listed",
+    "kind": "voice",
+    "given_kind": "photo",
+    "purpose": "model_training",
+    "prohibited_purpose": "research_and_development",
+    "declared": ["model_evaluation", "academic_research"],
+    "industry": "surveillance",
+    "denied": ["surveillance", "weapons"],
+    "use": "biometric_identification",
+    "uses": ["biometric_identification", "emotion_recognition"],
+    "prohibited_uses": ["biometric_identification"],
+    "media": ["voice", "face", "full_likeness"],
+    "territories": ["ZA", "IN"],
+    "allowed": ["none_trained", "retrained_without"],
+    "terms": "retrain_without",
+    **dict.fromkeys(
+        ("a", "b", "after", "amount", "asked", "available", "floor", "held", "hourly"), USD
+    ),
+    **dict.fromkeys(("more", "needed", "rate", "shortfall"), USD),
+    "at": REAL,
+    "last": REAL,
+    "wait": timedelta(minutes=5),
+    **dict.fromkeys(("currency", "base", "sale"), "USD"),
+    "quote": "ZAR",
+    "limit": "40 MB",
+    "size": "40.1 MB",
+    **dict.fromkeys(
+        ("agreement", "campaign", "incident", "index", "item", "offer", "order", "owner"), 41
+    ),
+    **dict.fromkeys(("snapshot", "seq", "quota", "used", "length", "offset", "have"), 12),
+    **dict.fromkeys(("room", "start", "end", "scale", "digits", "exponent", "places"), 3),
+    **dict.fromkeys(("replica_years", "years", "version", "limit_bytes", "maximum"), 10),
+    **dict.fromkeys(("minimum", "minutes"), 2),
+}
+# The choices each problem offers, as the services list them.
+REAL_CHOICES: dict[str, list[str]] = {
+    "role.unknown": ["contributor", "buyer"],
+    "organisation.decision_unknown": ["approve", "reject", "suspend"],
+    "one_of": ["any", "named", "exclusive"],
+    "upload.checksum_algorithm": ["sha1", "sha256", "md5"],
+    "unknown_code_of": ["photo", "video", "voice"],
+    "deletion.models": ["none_trained", "retrained_without", "deleted", "kept_no_new_training"],
+    "must_be_one_of": ["retrain_without", "keep_no_new_training", "delete_model"],
+    "licence.template_unknown": ["training_only", "voice_library"],
+}
+# Values shown as they were sent or made: what a client typed that matches nothing
+# (``given``, ``codes``), identifiers (a key, an IRI, a host, a permission name), words a
+# person or a library wrote (``reason``, ``text``). The sample is a neutral token.
+AS_SENT = {
+    "given": "abc",
+    "codes": ["xyz"],
+    "key": "k-7f3a",
+    "kid": "k-7f3a",
+    "iri": "https://example.org/odrl#x",
+    "profile": "https://example.org/odrl/profile",
+    "left": "dt:pricePer",
+    "operator": "odrl:eq",
+    "action": "odrl:transfer",
+    "host": "hooks.example.org",
+    "address": "192.168.1.1",
+    "account": "escrow:campaign:12:USD",
+    "hint": "org:N",
+    "scopes": ["item:read"],
+    "known": ["title"],
+    "reason": "Connection refused",
+    "text": "abc",
+    "org": "org-7",
+    "licence": "lic-7f3a",
+    "expected": "dt-checkpoint",
+    "phrase": "erase me",
+}
+# Problems only an operator's tools or a client's raw request meet (the ledger's and the
+# audit log's invariants, ODRL documents): their identifiers are codes by nature.
+IDENTIFIER_CODES = ("ledger.", "odrl.", "checkpoint.", "audit.")
+
+
+# Where a parameter name means another kind of value in one problem.
+REAL_BY_CODE: dict[str, dict[str, object]] = {
+    "deletion.models_not_allowed": {"given": "kept_no_new_training"},
+    "use.industry_undeclared": {"declared": ["technology", "entertainment"]},
+    "sample.limit": {"limit": 50, "used": 12, "left": 38},
+}
+
+
+def real_params(code: str) -> dict[str, object]:
+    names = PLACEHOLDER.findall(TEXTS[code])
+    params = {n: REAL_CHOICES[code] if n == "choices" else REAL_PARAMS.get(n) for n in names}
+    params |= REAL_BY_CODE.get(code, {})
+    return {n: AS_SENT[n] if v is None else v for n, v in params.items()}
+
+
+def test_every_parameter_is_either_a_real_value_or_shown_as_sent():
+    names = {n for english in TEXTS.values() for n in PLACEHOLDER.findall(english)}
+    unclassified = names - set(REAL_PARAMS) - set(AS_SENT) - {"choices"}
+    assert unclassified == set(), "add a real sample (or say why it is shown as sent)"
+    coded = {c for c, e in TEXTS.items() if "%(choices)s" in e}
+    assert coded == set(REAL_CHOICES)
+
+
+@pytest.mark.parametrize("lang", ["hi", "zu"])
+def test_every_problem_reads_in_words_in_hindi_and_isizulu(lang):
+    """Rendered with real parameters, no sentence carries a code (snake_case, ``a:b``) or
+    an English word the catalogues translate: the rule of the page walks and the persona
+    journeys (tests/page_text.py), applied to every problem code."""
+    leaked = untranslated_english(lang, ("messages", "problems"))
+    sent = [
+        v for value in AS_SENT.values() for v in (value if isinstance(value, list) else [value])
+    ]
+    shown_as_sent = words(" ".join(map(str, sent))) | {str(v).lower() for v in sent}
+    found = {}
+    for code in TEXTS:
+        if code == TEXT:
+            continue
+        params = real_params(code)
+        text = render_problem(Problem("f", code, params), lang)
+        bad = [w for w in not_in_words(text, leaked) if w.lower() not in shown_as_sent]
+        if code.startswith(IDENTIFIER_CODES):
+            bad = [w for w in bad if not CODE.fullmatch(w)]
+        if bad:
+            found[code] = (bad, text)
+    assert found == {}
+
+
+def test_states_kinds_and_purposes_read_as_the_pages_word_them():
+    withdrawn = Problem(None, "consent.item_state", {"item": 5, "state": "withdrawn"})
+    assert render_problem(withdrawn, "en") == (
+        "item 5 is withdrawn; consent cannot be given for it"
+    )
+    assert "वापस लिया गया" in render_problem(withdrawn, "hi")
+    assert "kuhoxisiwe" in render_problem(withdrawn, "zu")
+    undeclared = Problem(
+        "purpose", "use.purpose_undeclared", {"purpose": "model_training", "declared": []}
+    )
+    assert "model_training" not in render_problem(undeclared, "hi")
+    assert "एआई मॉडल प्रशिक्षण" in render_problem(undeclared, "hi")
+    both = Problem("excluded_territories", "licence.territory_both", {"territories": ["ZA"]})
+    assert render_problem(both, "zu").endswith("iNingizimu Afrika")
+    # A value nobody words (what a client sent) is shown as sent, never dropped.
+    odd = Problem("state", "consent.not_active", {"state": "haunted"})
+    assert "haunted" in render_problem(odd, "hi")
+
+
+@pytest.mark.parametrize("lang", ["hi", "zu"])
+def test_every_word_for_a_code_is_translated(lang):
+    untranslated = sorted(
+        msgid
+        for table in CODE_WORDS
+        for msgid in table.values()
+        if translator(lang).gettext(msgid) == msgid
+    )
+    assert untranslated == []
+
+
+def test_the_reader_rule_catches_a_code_and_an_english_word():
+    leaked = untranslated_english("hi", ("messages", "problems"))
+    assert "model_training" in not_in_words("अनुमत उद्देश्य model_training है", leaked)
+    assert "withdrawn" in not_in_words("चीज़ 5 withdrawn है", leaked)

@@ -25,9 +25,10 @@ from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 from datatrust.domain.errors import Problem
-from datatrust.domain.licence import Licence
+from datatrust.domain.licence import TEMPLATES, Licence
 from datatrust.domain.licence_text import (
     ORIGINAL,
+    REPLICA_MEDIA_LABELS,
     Amount,
     Day,
     Labels,
@@ -40,6 +41,7 @@ from datatrust.domain.licence_text import (
 )
 from datatrust.domain.money import Money
 from datatrust.domain.problem_texts import TEXT, TEXTS
+from datatrust.domain.purposes import INDUSTRIES, PURPOSES, USES
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
@@ -171,23 +173,172 @@ def format_param(value: Any, lang: str) -> str:
     return str(value)
 
 
-# Parameters whose values are words of the platform's vocabulary, shown in the reader's
-# language through the ``messages`` catalogue (the pages' own labels).
+# --- codes in words -----------------------------------------------------------------------
+# The platform's codes as words (msgids of the ``messages`` catalogue), one map per kind of
+# code. Pages and problem parameters read the same maps, so each word has one place; the
+# catalogues must translate every one (tests/test_problems.py).
+
+
+def _(msgid: str) -> str:
+    """Marks a msgid; it is translated where it is shown."""
+    return msgid
+
+
 KIND_WORDS = {
-    "photo": "Photo",
-    "video": "Video",
-    "voice": "Voice recording",
-    "ambient": "Sound of a place",
-    "call": "Phone call",
-    "chat": "Chat export",
+    "photo": _("Photo"),
+    "video": _("Video"),
+    "voice": _("Voice recording"),
+    "ambient": _("Sound of a place"),
+    "call": _("Phone call"),
+    "chat": _("Chat export"),
 }
-VOCABULARY: dict[str, Mapping[str, str]] = {"kind": KIND_WORDS, "given_kind": KIND_WORDS}
+# The statuses a contributor filters their items by.
+ITEM_STATUS_WORDS = {
+    "received": _("Received"),
+    "processed": _("Processed"),
+    "accepted": _("Accepted"),
+    "listed": _("Listed"),
+    "rejected": _("Rejected"),
+    "withdrawn": _("Withdrawn"),
+}
+CAMPAIGN_STATE_WORDS = {
+    "draft": _("Draft"),
+    "open": _("Open"),
+    "closed": _("Closed"),
+    "paused": _("Paused"),
+}
+# Every state a problem may name (items, campaigns, consent, organisations, incidents,
+# invitations, replica approvals): where two kinds share a code they share its word.
+STATE_WORDS = {
+    **ITEM_STATUS_WORDS,
+    "validated": _("Checked"),
+    **CAMPAIGN_STATE_WORDS,
+    "pending": _("Waiting for review"),
+    "approved": _("Approved"),
+    "suspended": _("Suspended"),
+    "refused": _("Refused"),
+    "active": _("Active"),
+    "expired": _("Expired"),
+    "confirmed": _("Confirmed"),
+    "declined": _("Declined"),
+    "notified": _("Notified"),
+    "gone": _("Removed"),
+}
+# What a buyer did with models trained on a withdrawn item (``revocations.MODEL_ACTIONS``).
+MODEL_WORDS = {
+    "none_trained": _("No model was trained on it"),
+    "retrained_without": _("Models trained on it were retrained without it"),
+    "deleted": _("Models trained on it were deleted"),
+    "kept_no_new_training": _("Models were kept, with no new training on it"),
+}
+# What a licence says happens to models when it ends (``licence.ON_END_CHOICES``).
+ON_END_WORDS = {
+    "retrain_without": _("retrain models without the data"),
+    "keep_no_new_training": _("keep models but train no new ones"),
+    "delete_model": _("delete the models"),
+}
+# "You missed something": what the contributor says it was (``domain.missed.CATEGORIES``).
+MISSED_CATEGORY_WORDS = {
+    "name": _("A name"),
+    "phone": _("A phone number"),
+    "email": _("An email address"),
+    "address": _("A street address"),
+    "id_number": _("An ID number"),
+    "payment": _("Bank or card details"),
+    "handle": _("A username or handle"),
+    "face": _("A face"),
+    "plate": _("A number plate"),
+    "other": _("Something else personal"),
+}
+# The choices a form or request offers, whatever the field (``one_of`` and its kin).
+CHOICE_WORDS = {
+    **KIND_WORDS,
+    **MODEL_WORDS,
+    **ON_END_WORDS,
+    "contributor": _("Contributor"),
+    "buyer": _("Buyer"),
+    "operator": _("The operator"),
+    "peer": _("Other contributors"),
+    "per_item": _("per item"),
+    "per_minute": _("per minute"),
+    "item": _("per item"),
+    "minute": _("per minute"),
+    "approve": _("Approve"),
+    "reject": _("Reject"),
+    "suspend": _("Suspend"),
+    "refuse": _("Refuse"),
+    "any": _("Any vetted buyer"),
+    "named": _("Only the organisations I tick"),
+    "exclusive": _("One organisation only, exclusively, until a date"),
+    "media": _("The file"),
+    "transcript": _("The transcript"),
+    **{name: str(t["title"]) for name, t in TEMPLATES.items()},
+}
 
 
-def _param(name: str, value: Any, lang: str) -> str:
-    words = VOCABULARY.get(name)
-    if words is not None and isinstance(value, str) and value in words:
-        return translator(lang).gettext(words[value])
+def _labels(vocabulary: Any) -> dict[str, str]:
+    return {code: vocabulary.term(code).label for code in vocabulary}
+
+
+PURPOSE_WORDS = _labels(PURPOSES)
+INDUSTRY_WORDS = _labels(INDUSTRIES)
+USE_WORDS = _labels(USES)
+# Each problem parameter that carries codes, by its name, and the words for them; a value
+# not in its map (what a client sent that matches nothing) is shown as it was sent.
+PARAM_WORDS: dict[str, Mapping[str, str]] = {
+    "kind": KIND_WORDS,
+    "given_kind": KIND_WORDS,
+    "state": STATE_WORDS,
+    "to": STATE_WORDS,
+    "choices": CHOICE_WORDS,
+    "purpose": PURPOSE_WORDS,
+    "prohibited_purpose": PURPOSE_WORDS,
+    "industry": INDUSTRY_WORDS,
+    "denied": INDUSTRY_WORDS,
+    "use": USE_WORDS,
+    "uses": USE_WORDS,
+    "prohibited_uses": USE_WORDS,
+    "media": REPLICA_MEDIA_LABELS,
+    "allowed": MODEL_WORDS,
+    "terms": ON_END_WORDS,
+}
+# Where one parameter name means different codes in different problems.
+PROBLEM_PARAM_WORDS: dict[tuple[str, str], Mapping[str, str]] = {
+    ("use.purpose_undeclared", "declared"): PURPOSE_WORDS,
+    ("use.industry_undeclared", "declared"): INDUSTRY_WORDS,
+    ("deletion.models_not_allowed", "given"): MODEL_WORDS,
+}
+# Parameters holding ISO 3166 country codes, named in the reader's language by CLDR.
+COUNTRY_PARAMS = frozenset({"territories"})
+CODE_WORDS = (
+    STATE_WORDS,
+    CHOICE_WORDS,
+    MISSED_CATEGORY_WORDS,
+    PURPOSE_WORDS,
+    INDUSTRY_WORDS,
+    USE_WORDS,
+    REPLICA_MEDIA_LABELS,
+)
+
+
+def word(msgid: str, lang: str) -> str:
+    """A code's word in ``lang``, as it reads inside a sentence: "Withdrawn" becomes
+    "withdrawn" (a word starting with an acronym, "AI …", keeps its capitals)."""
+    text = translator(lang).gettext(msgid)
+    if text[:1].isupper() and text[1:2].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def _param(code: str, name: str, value: Any, lang: str) -> str:
+    words = PROBLEM_PARAM_WORDS.get((code, name), PARAM_WORDS.get(name))
+    codes = [value] if isinstance(value, str) else value
+    if name in COUNTRY_PARAMS and isinstance(codes, list | tuple):
+        names = _locale(lang).territories
+        return format_list([names.get(c, c) for c in codes], locale=_locale(lang))
+    if words and isinstance(codes, list | tuple) and all(isinstance(c, str) for c in codes):
+        shown = [word(words[c], lang) if c in words else c for c in codes]
+        return shown[0] if isinstance(value, str) else format_list(shown, locale=_locale(lang))
     return format_param(value, lang)
 
 
@@ -198,4 +349,5 @@ def render_problem(problem: Problem, lang: str) -> str:
         return translator(lang).gettext(str(problem.params.get("text", "")))
     msgid = TEXTS[problem.code]
     text = problem_translator(lang).pgettext(problem.code, msgid)
-    return text % {key: _param(key, value, lang) for key, value in problem.params.items()}
+    params = problem.params.items()
+    return text % {key: _param(problem.code, key, value, lang) for key, value in params}

@@ -315,21 +315,22 @@ def test_in_production_a_webhook_must_be_https_and_resolve_only_to_public_addres
         return webhooks.check_addresses(transport, host, port, dev_mode=False)
 
     assert check("https://hooks.example.com/notices") == "93.184.216.34"
-    for url, problem in [
-        ("http://127.0.0.1:9000/x", "must use https"),
-        ("http://hooks.example.com/x", "must use https"),
-        ("https://127.0.0.1/x", "loopback"),
-        ("https://inside.example.com/x", "private or reserved"),
-        ("https://metadata.example.com/x", "link-local"),
-        ("https://mixed.example.com/x", "192.168.1.1 is a private"),
-        ("https://mapped.example.com/x", "loopback"),
-        ("https://cgnat.example.com/x", "private or reserved"),
-        ("https://nowhere.example.com/x", "does not resolve"),
+    for url, problem, code in [
+        ("http://127.0.0.1:9000/x", "must use https", "webhook.https"),
+        ("http://hooks.example.com/x", "must use https", "webhook.https"),
+        ("https://127.0.0.1/x", "loopback", "webhook.loopback"),
+        ("https://inside.example.com/x", "private or reserved", "webhook.private_address"),
+        ("https://metadata.example.com/x", "link-local", "webhook.link_local"),
+        ("https://mixed.example.com/x", "192.168.1.1, a private", "webhook.private_address"),
+        ("https://mapped.example.com/x", "loopback", "webhook.loopback"),
+        ("https://cgnat.example.com/x", "private or reserved", "webhook.private_address"),
+        ("https://nowhere.example.com/x", "does not resolve", "webhook.unresolved"),
     ]:
         with pytest.raises(InvalidInput) as refused:
             check(url)
         said = " ".join([refused.value.message, *refused.value.details["problems"]])
         assert problem in said, (url, said)
+        assert code in refused.value.codes, (url, refused.value.codes)
 
 
 def test_a_webhook_page_lets_the_buyer_register_and_read_the_delivery_log(

@@ -268,7 +268,13 @@ TEXTS: dict[str, str] = {
     "webhook.https": "must use https",
     "webhook.http_dev_only": "plain http is allowed only to 127.0.0.1 in development",
     "webhook.unresolved": "the host %(host)s does not resolve (%(reason)s)",
-    "webhook.private": "%(host)s resolves to %(why)s",
+    "webhook.not_an_address": "%(host)s resolves to %(address)s, which is not an IP address",
+    "webhook.loopback": "%(host)s resolves to %(address)s, a loopback address",
+    "webhook.link_local": (
+        "%(host)s resolves to %(address)s, a link-local address (cloud metadata lives there)"
+    ),
+    "webhook.multicast": "%(host)s resolves to %(address)s, a multicast address",
+    "webhook.private_address": ("%(host)s resolves to %(address)s, a private or reserved address"),
     "webhook.no_address": "%(host)s has no address",
     "webhook.none": "your organisation has no webhook",
     "organisation.register_to_buy": (
@@ -331,7 +337,10 @@ TEXTS: dict[str, str] = {
     "audit.head_without_events": "the audit log's head names a hash but no events",
     "audit.checkpoint_not_json": "the checkpoint file is not valid JSON",
     "audit.checkpoint_missing": "the checkpoint file has no 'checkpoint' (a signed JWS)",
-    "trace.untraceable": "%(reason)s",
+    "trace.unreadable": "this file cannot be read as a photo, video or audio",
+    "trace.no_media": "this file holds no picture, video or sound",
+    "trace.no_frame": "the video has no frame that decodes",
+    "trace.no_sound": "the audio has no sound that decodes",
     "trace.not_received": "that buyer did not receive this item",
     "licence.not_found": "no licence %(licence)s version %(version)s on this instance",
     "person.not_found": "no such person on this instance",

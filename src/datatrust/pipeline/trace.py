@@ -49,7 +49,12 @@ MAX_TRACE_PIXELS = 40_000_000
 
 
 class Untraceable(ValueError):
-    """The file is not a photo, video or audio this can read; the message says why."""
+    """The file is not a photo, video or audio this can read. ``reason`` says why as a code
+    (``unreadable``, ``no_media``, ``no_frame``, ``no_sound``), the message in English."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,9 @@ def read_query(data: bytes) -> Query:
             if container.streams.audio:
                 return Query("audio", audio=audio_fingerprint(_pcm16_mono(container)))
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise Untraceable(f"this file cannot be read as a photo, video or audio ({exc})") from None
-    raise Untraceable("this file holds no picture, video or sound")
+        message = f"this file cannot be read as a photo, video or audio ({exc})"
+        raise Untraceable("unreadable", message) from None
+    raise Untraceable("no_media", "this file holds no picture, video or sound")
 
 
 def _frame_phashes(container: av.container.InputContainer) -> tuple[str, ...]:
@@ -101,7 +107,7 @@ def _frame_phashes(container: av.container.InputContainer) -> tuple[str, ...]:
             out.append(phash(analysis_copy(frame.to_ndarray(format="rgb24"))))
             next_at = t + 1.0
     if not out:
-        raise Untraceable("the video has no frame that decodes")
+        raise Untraceable("no_frame", "the video has no frame that decodes")
     return tuple(out)
 
 
@@ -116,7 +122,7 @@ def _pcm16_mono(container: av.container.InputContainer, rate: int = FINGERPRINT_
     for out in resampler.resample(None):
         pcm += out.to_ndarray().tobytes()
     if not pcm:
-        raise Untraceable("the audio has no sound that decodes")
+        raise Untraceable("no_sound", "the audio has no sound that decodes")
     return bytes(pcm)
 
 

@@ -95,21 +95,22 @@ def check_url(url: str, *, dev_mode: bool) -> tuple[str, int]:
 
 
 def refused_address(address: str) -> str | None:
-    """Why a webhook may not be delivered to ``address``, or None when it is public."""
+    """Why a webhook may not be delivered to ``address`` (a problem code), or None when it
+    is public."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return f"{address} is not an IP address"
+        return "webhook.not_an_address"
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.is_loopback:
-        return f"{address} is a loopback address"
+        return "webhook.loopback"
     if ip.is_link_local:
-        return f"{address} is a link-local address (cloud metadata lives there)"
+        return "webhook.link_local"
     if ip.is_multicast:
-        return f"{address} is a multicast address"
+        return "webhook.multicast"
     if not ip.is_global:
-        return f"{address} is a private or reserved address"
+        return "webhook.private_address"
     return None
 
 
@@ -131,10 +132,10 @@ def check_addresses(
         raise InvalidInput(
             Problem("url", "webhook.unresolved", {"host": host, "reason": str(exc)})
         ) from None
-    refused = [why for a in found if (why := refused_address(a))]
+    refused = [(a, why) for a in found if (why := refused_address(a))]
     if refused or not found:
         raise InvalidInput(
-            [Problem("url", "webhook.private", {"host": host, "why": why}) for why in refused]
+            [Problem("url", why, {"host": host, "address": a}) for a, why in refused]
             or [Problem("url", "webhook.no_address", {"host": host})]
         )
     return found[0]

@@ -47,6 +47,15 @@ MAX_TRACE_BYTES = 50 * 1024 * 1024
 MAX_TRACE_BODY_BYTES = MAX_TRACE_BYTES + 64 * 1024
 
 
+# Why a file cannot be traced (``pipeline.trace.Untraceable.reason``), as a problem code.
+UNTRACEABLE = {
+    "unreadable": "trace.unreadable",
+    "no_media": "trace.no_media",
+    "no_frame": "trace.no_frame",
+    "no_sound": "trace.no_sound",
+}
+
+
 def query_of(data: bytes) -> Query:
     """The fingerprints of an uploaded file (``pipeline.trace.read_query``): decode it
     before any transaction, it takes a while. ``InvalidInput`` names why a file cannot be
@@ -54,7 +63,7 @@ def query_of(data: bytes) -> Query:
     try:
         return read_query(data)
     except Untraceable as exc:
-        raise InvalidInput(Problem("file", "trace.untraceable", {"reason": exc.args[0]})) from None
+        raise InvalidInput(Problem("file", UNTRACEABLE[exc.reason])) from None
 
 
 # Photos whose pHash does not match are compared by keypoints against their de-identified

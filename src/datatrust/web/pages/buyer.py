@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Depends, Form, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from datatrust import i18n
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, DomainError
@@ -284,12 +285,7 @@ def _(msgid: str) -> str:
 
 
 # What a buyer did with models trained on a withdrawn item (``revocations.MODEL_ACTIONS``).
-MODEL_WORDS = {
-    "none_trained": _("No model was trained on it"),
-    "retrained_without": _("Models trained on it were retrained without it"),
-    "deleted": _("Models trained on it were deleted"),
-    "kept_no_new_training": _("Models were kept, with no new training on it"),
-}
+MODEL_WORDS = i18n.MODEL_WORDS
 
 
 # The template's modalities in words (msgids).

@@ -25,6 +25,7 @@ from datatrust.domain.money import Money
 from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.payout_methods import RAIL_CURRENCY, RAIL_FIELDS
 from datatrust.domain.permissions import Permission, can
+from datatrust.i18n import ITEM_STATUS_WORDS
 from datatrust.services import campaigns, contributions, licensing, market, money, trust
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, services, unit_of_work
@@ -81,14 +82,7 @@ def my_items(
 
 
 # The statuses a contributor filters their items by (msgids, as status.html words them).
-ITEM_STATUS_LABELS = {
-    "received": "Received",
-    "processed": "Processed",
-    "accepted": "Accepted",
-    "listed": "Listed",
-    "rejected": "Rejected",
-    "withdrawn": "Withdrawn",
-}
+ITEM_STATUS_LABELS = ITEM_STATUS_WORDS
 
 
 @router.get("/my/items/{item_id}")

@@ -25,7 +25,7 @@ from datatrust.domain.licence import ReasonCode
 from datatrust.domain.money import Money
 from datatrust.domain.places import PLACES, whereabouts
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
-from datatrust.i18n import format_money
+from datatrust.i18n import CAMPAIGN_STATE_WORDS, MISSED_CATEGORY_WORDS, format_money
 from datatrust.services import trust
 
 # Why an upload was rejected, by code (pipeline.rejection.CODES and the ingest and review
@@ -188,18 +188,7 @@ COUNTED: dict[str, tuple[str, str]] = {
     ),
 }
 # "You missed something": what the contributor says it was (domain.missed.CATEGORIES) …
-MISSED_CATEGORIES: dict[str, str] = {
-    "name": "A name",
-    "phone": "A phone number",
-    "email": "An email address",
-    "address": "A street address",
-    "id_number": "An ID number",
-    "payment": "Bank or card details",
-    "handle": "A username or handle",
-    "face": "A face",
-    "plate": "A number plate",
-    "other": "Something else personal",
-}
+MISSED_CATEGORIES: dict[str, str] = MISSED_CATEGORY_WORDS
 # … and, on a photo, where: (left, top, width, height) in thousandths of its size.
 MISSED_REGIONS: dict[str, tuple[str, tuple[int, int, int, int]]] = {
     "top-left": ("Top left", (0, 0, 334, 334)),
@@ -278,12 +267,7 @@ STATEMENT_SOURCES: dict[str, str] = {
     "payout": "Payout to you",
 }
 # States a campaign can be in (the pay-floor pause may add one: it shows as its code).
-CAMPAIGN_STATES: dict[str, str] = {
-    "draft": "Draft",
-    "open": "Open",
-    "closed": "Closed",
-    "paused": "Paused",
-}
+CAMPAIGN_STATES: dict[str, str] = CAMPAIGN_STATE_WORDS
 ORDER_STATES: dict[str, str] = {"quoted": "Quoted, not bought", "purchased": "Bought"}
 # The use vocabularies by the field that names them.
 VOCABULARIES = {
