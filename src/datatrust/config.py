@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     db_busy_timeout_seconds: float = Field(default=10.0, gt=0)
     # Threads that run blocking request work (database, files) beside the event loop.
     web_threads: int = Field(default=40, ge=1)
+    # Requests one web process works on at once (``web.admission``); the others wait their
+    # turn in arrival order, and one that waits longer than web_queue_seconds is answered
+    # 503 with Retry-After. /health and static files are not counted, nor is waiting for a
+    # large body to arrive or for a client to read its answer. 0: no limit (the default
+    # until a measurement shows a value that helps: bench/RESULTS.md, "Load").
+    web_active_requests: int = Field(default=0, ge=0)
+    web_queue_seconds: float = Field(default=30.0, gt=0)
     # How long a verified API token or session is trusted without reading the database
     # again (``services.credentials``): a change made in this process (a revoked token, a
     # sign-out) applies at once; one made by another process after at most this long.

@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from datatrust.bootstrap import Services
 from datatrust.web import docs, pages
+from datatrust.web.admission import AdmissionLimit, TurnAway
 from datatrust.web.api import (
     accounts,
     audit,
@@ -31,6 +33,22 @@ from datatrust.web.compression import CompressPages
 from datatrust.web.errors import ERROR_RESPONSES, install_error_handlers
 from datatrust.web.request_context import RequestContext
 from datatrust.web.security import SecurityHeaders
+
+
+class ServiceApp(App):
+    """The service's app: the admission limit (``web.admission``) in front of everything,
+    the body limits included. ``create_app`` sets the two settings."""
+
+    active_requests = 0
+    queue_seconds = 30.0
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return AdmissionLimit(
+            super().build_middleware_stack(),
+            limit=self.active_requests,
+            wait_seconds=self.queue_seconds,
+            answer_inside=True,
+        )
 
 
 def create_app(services: Services, *, start_worker: bool | None = None) -> FastAPI:
@@ -56,7 +74,7 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
             if consumer:
                 consumer.stop()
 
-    app = App(
+    app = ServiceApp(
         title="Datatrust",
         version="0.1.0",
         description="License your own data on your own terms.",
@@ -68,8 +86,13 @@ def create_app(services: Services, *, start_worker: bool | None = None) -> FastA
         max_body_size=settings.max_json_body_bytes,
     )
     app.state.services = services
+    app.active_requests = settings.web_active_requests
+    app.queue_seconds = settings.web_queue_seconds
     install_error_handlers(app)
 
+    # Innermost: a request the admission limit turned away for waiting too long is
+    # answered here, so the refusal is logged with its id and gets the security headers.
+    app.add_middleware(TurnAway)
     app.add_middleware(RequestContext)
     app.add_middleware(
         SecurityHeaders, base_url=settings.base_url, trusted_proxies=settings.trusted_proxies

@@ -177,13 +177,19 @@ def failure_response(request: Request, exc: BaseException) -> JSONResponse:
     database cannot serve right now (it comes back without a restart), else a logged 500."""
     if request.app.state.services.is_unavailable(exc):
         log.warning("database unavailable: %s: %s", type(exc).__name__, str(exc)[:200])
-        busy = Problem(None, "service.unavailable")
-        response = error_response(503, "unavailable", busy.text, problems=[busy])
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return response
+        return unavailable_response()
     log.error("unhandled error", exc_info=exc)
     failed = Problem(None, "service.internal_error")
     return error_response(500, "internal_error", failed.text, problems=[failed])
+
+
+def unavailable_response() -> JSONResponse:
+    """503 with ``Retry-After``: the service is busy or its database does not answer; the
+    same request may succeed later."""
+    busy = Problem(None, "service.unavailable")
+    response = error_response(503, "unavailable", busy.text, problems=[busy])
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def set_retry_after(response: Response, exc: DomainError) -> None:
