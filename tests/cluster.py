@@ -218,6 +218,13 @@ listen stats
                 stdin=subprocess.DEVNULL,
                 cwd=self.root,
                 preexec_fn=_die_with_parent,
+                # A session of its own, so a process of its own autogroup: with the kernel's
+                # autogroup scheduling on (/proc/sys/kernel/sched_autogroup_enabled, the
+                # default on desktop and many server kernels) every process of one session
+                # shares one CPU share, and three web processes started from the test's
+                # session got no more CPU than one (bench/RESULTS.md, "Cluster on one box").
+                # Started by an init system, each service has its own anyway.
+                start_new_session=True,
             )
         process = Process(name, popen, log)
         self.processes.append(process)
