@@ -8,9 +8,11 @@ import json
 import re
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 from urllib.request import urlopen
 
 import pytest
+from contributor_steps import withdraw_consent
 
 from datatrust.i18n import translator
 from datatrust.services.demo import DEMO_PASSWORD
@@ -295,12 +297,9 @@ def test_contributor_records_uploads_previews_and_withdraws_on_a_phone(
 
     # Two steps, as giving was (the licence read, then its button): the confirmation
     # states the effect, then withdraws.
-    phone.get_by_role("link", name="Withdraw consent").click()
-    phone.wait_for_url("**/withdraw")
-    assert "Money already paid stays yours." in phone.locator("#withdraw-effects").inner_text()
-    check(phone, "withdraw_confirm")
-    phone.get_by_role("button", name="Withdraw consent").click()
-    phone.wait_for_url(re.compile(r"/my/items/\d+$"))
+    item_path = urlsplit(phone.url).path
+    effect = withdraw_consent(phone, item_path, str, lambda name: check(phone, name))
+    assert "Money already paid stays yours." in effect
     assert "Consent withdrawn" in phone.locator("main").inner_text()
     phone.get_by_role("link", name="Data passport: who saw and bought it").click()
     phone.wait_for_url("**/passport")

@@ -17,6 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from contributor_steps import (
+    delete_one_item,
+    erase_my_account,
+    export_my_data,
+    give_consent_again,
+    search,
+    withdraw_consent,
+)
 from test_browser_journeys import PHONE, sign_in, sign_up, unique_email
 
 import ingest_media as media
@@ -26,6 +34,7 @@ from datatrust.domain.items import Item
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Role
 from datatrust.i18n import format_money, translator
+from datatrust.services import market
 from datatrust.services.accounts.accounts import actor_for
 from datatrust.services.campaigns import campaigns
 from datatrust.services.contributions import items
@@ -159,6 +168,45 @@ def test_a_new_contributor_signs_up_takes_a_task_uploads_and_follows_it(
     assert _("Consent given") in text
     will_pay = _("When it is accepted, %(amount)s goes to your balance.")
     assert will_pay % {"amount": format_money(pay, lang)} in text
+
+    # Her own media in the export: the recording exactly as she sent it.
+    exported = export_my_data(me.page, _)
+    assert exported.read(f"media/{item_id}-original.ogg") == clip
+
+    # A long list: pages of twenty, and a search that finds one item among them.
+    with live_services.uow() as unit:
+        for n in range(1, 21):
+            items.receive_item(
+                unit,
+                live_services.storage,
+                actor(live_services, email),
+                kind="ambient",
+                filename=f"corner-{n:02d}.ogg",
+                content_type="audio/ogg",
+                chunks=[b"not a recording %d" % n],  # refused by its checks, kept in the list
+                title=f"Corner {n:02d}",
+            )
+    text = me.go("/my/items", "items_page_1")
+    assert _("Page %(page)s of %(pages)s") % {"page": 1, "pages": 2} in text
+    me.page.locator("a[rel=next]").click()
+    me.page.wait_for_url("**/my/items?n=2")
+    assert _("Page %(page)s of %(pages)s") % {"page": 2, "pages": 2} in me.see("items_page_2")
+    search(me.page, _("Words in the title or file name"), "Corner 07")
+    text = me.see("items_search")
+    assert _("Items found: %(count)s") % {"count": 1} in text and "Corner 07" in text
+
+    # Deleting one item, after reading what it does; then the whole account.
+    effects = delete_one_item(me.page, item_id, me.see)
+    kept = _("Money already paid for it stays yours: the accounts of what was paid are kept.")
+    assert kept in effects
+    assert _("The item was deleted.") in me.page.locator("main").inner_text()
+
+    def signed_out(name: str) -> str:
+        me.who = "anonymous"  # erased: no account, no ledger of her own to read
+        return me.see(name)
+
+    erase_my_account(me.page, _, signed_out)
+    assert me.page.locator("h1").inner_text() == _("Your account is deleted")
     me.page.context.close()
 
 
@@ -193,16 +241,38 @@ def test_the_demo_contributor_reads_items_passport_earnings_payouts_and_inbox(
 
     me.go("/my/inbox", "inbox")
 
-    # Withdrawing consent from the item: a confirmation stating the effect, then its
-    # button (two steps, as giving was: the licence read, then its button).
-    me.page.goto(first)
-    me.page.get_by_role("link", name=_("Withdraw consent")).click()
-    me.page.wait_for_url(f"**{first}/withdraw")
-    effect = me.see("withdraw_confirm")
-    assert _("Withdraw consent for this item?") in effect
-    me.page.get_by_role("button", name=_("Withdraw consent")).click()
-    me.page.wait_for_url(f"**{first}")
+    # Withdrawing consent from the item: a confirmation stating the effect, as the
+    # service counts it (buyers holding a copy, their deadline), then its button: two
+    # steps, as giving was (the licence read, then its button).
+    item_id = int(first.rsplit("/", 1)[1])
+    with live_services.uow() as unit:
+        effects = market.deletion_effects(unit, actor(live_services, email), item_id)
+        stood = unit.get(Item, item_id).status.value
+    if effects.buyers_holding:
+        expected = _(
+            "Withdrawing takes it out of every future sale at once. Buyers that hold a copy "
+            "(%(count)s) are told to delete it within %(days)s days. Money already paid "
+            "stays yours."
+        ) % {"count": effects.buyers_holding, "days": effects.deletion_deadline_days}
+    else:
+        expected = _(
+            "Withdrawing takes it out of every future sale at once. No buyer holds a copy. "
+            "Money already paid stays yours."
+        )
+    assert withdraw_consent(me.page, first, _, me.see) == expected
     assert _("Consent withdrawn. Buyers that hold it must delete it.") in me.see("withdrawn")
+
+    # ...and given again, through the licence choice a first consent takes: a new
+    # consent, the item back where it stood, the passport telling both.
+    said = give_consent_again(me.page, first, _, me.see)
+    assert said == _(
+        "This is a new consent, with its own receipt. Your earlier consent and its "
+        "withdrawal stay in the item's history, and buyers already told to delete it must "
+        "still delete it. Buyers can license it again only under the licence you choose now."
+    )
+    assert _("Consent given") in me.see("consent_given_again")
+    assert me.page.locator("#item-status").get_attribute("data-status") == stood
+    assert _("consent given again") in me.go(f"{first}/passport", "passport_again")
     me.page.context.close()
 
 
