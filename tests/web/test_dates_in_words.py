@@ -33,3 +33,14 @@ def test_an_items_day_and_an_incidents_deadline_read_in_hindi(client, people):
     deadline = format_date(found + timedelta(hours=72), format="long", locale="hi")
     assert f"{deadline}," in page  # "Tell those affected by <day>, <time>"
     assert ISO_TIME.findall(page) == []
+    (incident,) = client.get("/api/incidents", headers=operator).json()
+    told = client.post(
+        f"/operator/incidents/{incident['id']}",
+        headers=operator,
+        data={"step": "notify"},
+        follow_redirects=False,
+    )
+    assert told.status_code == 303, told.text
+    page = visible(client.get("/operator/incidents?lang=hi", headers=operator).text)
+    assert today in page  # "Notified on <today>"
+    assert ISO_TIME.findall(page) == []
