@@ -126,6 +126,7 @@ class PageRequires(Requires):
     """``Requires`` for pages: the same check, returning a ``Page`` instead of an Actor."""
 
     async def __call__(self, request: Request, who: Caller = Depends(caller)) -> Page:  # type: ignore[override]
+        request.state.page_caller = who  # an error page shows the person's own header
         actor = await super().__call__(request, who)
         return Page(request, actor, choose_language(request), who.csrf_token, who.user_email)
 
@@ -176,6 +177,7 @@ class FormPageRequires(PageRequires):
     and authorised here, and the CSRF token checked by ``FormPage.form()``."""
 
     async def __call__(self, request: Request, who: Caller = Depends(caller)) -> FormPage:  # type: ignore[override]
+        request.state.page_caller = who
         actor = self.admit(request, who)
         lang = choose_language(request)
         return FormPage(request, actor, lang, who.csrf_token, who.user_email, who=who)
@@ -289,7 +291,18 @@ def show_problem(page: Page, problem: Problem) -> str:
 
 
 def error_page(request: Request, exc: DomainError) -> HTMLResponse:
-    page = Page(request, Actor(Role.ANONYMOUS), choose_language(request))
+    """The error in words, under the header of whoever asked: a signed-in person keeps
+    their own menu (the caller the page's permission check saw); anyone else, or anyone
+    whose credential was refused, reads it signed out."""
+    who = getattr(request.state, "page_caller", None)
+    if (
+        isinstance(who, Caller)
+        and who.actor.is_authenticated
+        and not isinstance(exc, NotAuthenticated)
+    ):
+        page = Page(request, who.actor, choose_language(request), who.csrf_token, who.user_email)
+    else:
+        page = Page(request, Actor(Role.ANONYMOUS), choose_language(request))
     if isinstance(exc, NotAuthenticated):
         response = render(
             page,
