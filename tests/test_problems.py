@@ -187,6 +187,7 @@ REAL_PARAMS: dict[str, object] = {
     "territories": ["ZA", "IN"],
     "allowed": ["none_trained", "retrained_without"],
     "terms": "retrain_without",
+    "phrase": "erase me",
     **dict.fromkeys(
         ("a", "b", "after", "amount", "asked", "available", "floor", "held", "hourly"), USD
     ),
@@ -241,7 +242,6 @@ AS_SENT = {
     "org": "org-7",
     "licence": "lic-7f3a",
     "expected": "dt-checkpoint",
-    "phrase": "erase me",
 }
 # Problems only an operator's tools or a client's raw request meet (the ledger's and the
 # audit log's invariants, ODRL documents): their identifiers are codes by nature.

@@ -301,6 +301,9 @@ PARAM_WORDS: dict[str, Mapping[str, str]] = {
     "media": REPLICA_MEDIA_LABELS,
     "allowed": MODEL_WORDS,
     "terms": ON_END_WORDS,
+    # What a person types to erase their account: the page shows and takes it in their
+    # language (``web.pages.auth``), the API in English.
+    "phrase": {"erase me": _("erase me")},
 }
 # Where one parameter name means different codes in different problems.
 PROBLEM_PARAM_WORDS: dict[tuple[str, str], Mapping[str, str]] = {
@@ -310,14 +313,12 @@ PROBLEM_PARAM_WORDS: dict[tuple[str, str], Mapping[str, str]] = {
 }
 # Parameters holding ISO 3166 country codes, named in the reader's language by CLDR.
 COUNTRY_PARAMS = frozenset({"territories"})
+# Every word map above: the catalogues translate each of their words.
 CODE_WORDS = (
-    STATE_WORDS,
-    CHOICE_WORDS,
+    *PARAM_WORDS.values(),
+    *PROBLEM_PARAM_WORDS.values(),
+    ITEM_STATUS_WORDS,
     MISSED_CATEGORY_WORDS,
-    PURPOSE_WORDS,
-    INDUSTRY_WORDS,
-    USE_WORDS,
-    REPLICA_MEDIA_LABELS,
 )
 
 

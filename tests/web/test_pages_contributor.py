@@ -267,6 +267,19 @@ def test_export_downloads_a_zip_and_deleting_needs_the_confirmation(contributor)
     assert contributor.get("/my/items").status_code == 401
 
 
+def test_the_erasure_phrase_is_shown_and_taken_in_the_readers_language(contributor):
+    account = contributor.get("/my/account?lang=hi")
+    assert "लिखें: मेरा खाता मिटाएँ" in account.text and "erase me" not in account.text
+    token = csrf_of(account.text)
+    erased = contributor.post(
+        "/my/account/erase",
+        data={"csrf_token": token, "confirm": " मेरा खाता मिटाएँ "},
+        follow_redirects=False,
+    )
+    assert erased.status_code == 303 and erased.headers["location"] == "/account-deleted"
+    assert contributor.get("/my/items").status_code == 401
+
+
 def test_a_buyer_reads_a_task_as_the_public_does_but_cannot_take_it(client, services, people):
     campaign = open_campaign(client, people["operator"])
     buyer = make_persona(services, "page-buyer", Role.BUYER)

@@ -27,6 +27,7 @@ from datatrust.services.market.revocations import (
     revocation_feed,
 )
 from datatrust.services.market.rights import (
+    ERASE_CONFIRMATION,
     delete_my_item,
     deletion_effects,
     erase_me,
@@ -55,6 +56,7 @@ from datatrust.services.market.webhooks import (
 
 __all__ = [
     "DEFAULT_SHARD_ITEMS",
+    "ERASE_CONFIRMATION",
     "JWKS_PATH",
     "MAX_COPIES",
     "MAX_URL_LENGTH",

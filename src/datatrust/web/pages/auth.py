@@ -539,13 +539,18 @@ def erase_account(
     unit: UnitOfWork = unit_of_work(),
     confirm: str = Form(""),
 ) -> Response:
+    # The phrase is shown in the reader's language; typed so, it confirms as the English
+    # one does (which the service, and every page, also accepts).
+    typed = confirm.strip().lower()
+    shown = page._(market.ERASE_CONFIRMATION).lower()
+    said = market.ERASE_CONFIRMATION if typed == shown else confirm
     try:
         market.erase_me(
             unit,
             svc.storage,
             page.actor,
             signer=svc.signer,
-            confirm=confirm,
+            confirm=said,
             shredder=svc.shredder,
             staging=Staging(svc.settings.data_dir / "uploads"),
             publication=svc.publication,
