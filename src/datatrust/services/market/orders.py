@@ -26,7 +26,6 @@ it. Totals are per currency; the shares booked by the ledger are what agreements
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -70,6 +69,7 @@ from datatrust.services.licensing import (
     request_approvals,
     selectable_items,
 )
+from datatrust.services.money import record_sale
 from datatrust.services.ports import UnitOfWork, by_ids
 
 log = logging.getLogger(__name__)
@@ -605,7 +605,7 @@ def purchase_order(
 
     Every item is evaluated again now (a withdrawal since the quote must win); items no
     longer allowed are left out and the order's quote is restated. Buying twice is a
-    ``Conflict``. With the money service present, ``money.record_sale`` books the sale in
+    ``Conflict``. ``money.record_sale`` books the sale in
     the same transaction.
     """
     order = uow.get_for_update(Order, order_id)
@@ -747,19 +747,13 @@ def _record_sale(
 ) -> None:
     """Book the sale in the ledger, one entry per currency (keyed by order, so never twice),
     and keep on each agreement the fee part and contributor share the ledger booked.
-
-    Without the money service (an instance built before it) the quote's figures stand.
     """
-    try:
-        money = importlib.import_module("datatrust.services.money.sales")
-    except ImportError:  # pragma: no cover - the money issue ships with this one
-        return
     by_currency: dict[str, list[tuple[AgreementRow, Line]]] = {}
     for agreement, line in zip(agreements, lines, strict=True):
         by_currency.setdefault(line.price.currency, []).append((agreement, line))
     for currency, pairs in sorted(by_currency.items()):
         price = Money(order.quote["currencies"][currency]["total_minor"], currency)
-        split = money.record_sale(
+        split = record_sale(
             uow,
             order.org_id,
             price,

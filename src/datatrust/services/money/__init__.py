@@ -68,7 +68,7 @@ from datatrust.services.money.ports import (
     PayoutOutcome,
     PayoutProvider,
 )
-from datatrust.services.money.sales import deposit_buyer_funds
+from datatrust.services.money.sales import deposit_buyer_funds, record_sale
 from datatrust.services.money.statements import buyer_invoices, contributor_statement, home_currency
 
 __all__ = [
@@ -97,6 +97,7 @@ __all__ = [
     "pay_from_escrow",
     "payout_methods",
     "payout_page",
+    "record_sale",
     "remove_payout_method",
     "request_payout",
     "request_payout_to",

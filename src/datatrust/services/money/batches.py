@@ -37,7 +37,7 @@ from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Actor, Permission, authorize
 from datatrust.services.accounts import actor_label, money_params, notify
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.money.common import _one_transaction, post
+from datatrust.services.money.common import one_transaction, post
 from datatrust.services.money.payouts import destination_for, request_weekly_payouts
 from datatrust.services.money.ports import PayoutInstruction, PayoutOutcome, PayoutProvider
 from datatrust.services.ports import UnitOfWork, UnitOfWorkFactory
@@ -105,13 +105,13 @@ def run_payout_batch(
     def lease() -> datetime:
         return utcnow() + timedelta(seconds=claim_seconds)
 
-    with uow_factory() as uow, _one_transaction(uow):
+    with uow_factory() as uow, one_transaction(uow):
         gone = [c for c in uow.payouts.claimers() if process_gone(c)]
-    with uow_factory() as uow, _one_transaction(uow):
+    with uow_factory() as uow, one_transaction(uow):
         claims, batch = uow.payouts, report.batch_id
         report.taken_over = len(claims.take_over(batch, me, provider.name, utcnow(), lease(), gone))
         report.claimed = len(claims.claim(batch, me, provider.name, lease(), limit))
-    with uow_factory() as uow, _one_transaction(uow):
+    with uow_factory() as uow, one_transaction(uow):
         held = [
             PayoutInstruction(f"payout:{p.id}", id_of(p), p.user_id, p.amount, destinations(uow, p))
             if destinations is not None
@@ -140,14 +140,14 @@ def _send_held(
     for instruction in held:
         payout_id = instruction.payout_id
         renew_all = time.monotonic_ns() >= renew_all_at
-        with uow_factory() as uow, _one_transaction(uow):
+        with uow_factory() as uow, one_transaction(uow):
             still = uow.payouts.renew(report.batch_id, lease(), None if renew_all else [payout_id])
         if renew_all:
             renew_all_at = time.monotonic_ns() + claim_seconds * 1_000_000_000 // 3
         if payout_id not in still:
             continue  # our claim ran out and another batch took it over: it sends it
         outcome = provider.send(instruction)
-        with uow_factory() as uow, _one_transaction(uow):
+        with uow_factory() as uow, one_transaction(uow):
             payout = uow.get_for_update(Payout, payout_id)
             if (
                 payout is None
@@ -161,7 +161,7 @@ def _send_held(
 
 def _give_up_claims(uow_factory: UnitOfWorkFactory, batch_id: str) -> None:
     try:
-        with uow_factory() as uow, _one_transaction(uow):
+        with uow_factory() as uow, one_transaction(uow):
             uow.payouts.release(batch_id)
     except Exception:  # the original error matters more; the claims run out on their own
         log.warning("could not give up the payout claims of batch %s", batch_id, exc_info=True)

@@ -17,7 +17,8 @@ from datatrust.services.ports import UnitOfWork
 MAX_KEY_LENGTH = 120
 
 
-def _money(amount: object, what: str = "amount") -> Money:
+def positive_amount(amount: object, what: str = "amount") -> Money:
+    """``amount`` when it is ``Money`` above zero; ``InvalidInput`` on the field ``what``."""
     if not isinstance(amount, Money):
         raise InvalidInput(Problem(what, "money.not_money", {"given": type(amount).__name__}))
     if not amount.is_positive:
@@ -25,7 +26,8 @@ def _money(amount: object, what: str = "amount") -> Money:
     return amount
 
 
-def _key(key: object, what: str = "idempotency_key") -> str:
+def checked_key(key: object, what: str = "idempotency_key") -> str:
+    """An idempotency key, stripped: printable text of at most ``MAX_KEY_LENGTH``."""
     if (
         not isinstance(key, str)
         or not key.strip()
@@ -60,7 +62,7 @@ def post(uow: UnitOfWork, entry: JournalEntry, actor: str, **kwargs: Any) -> Any
 
 
 @contextmanager
-def _one_transaction(uow: UnitOfWork) -> Iterator[None]:
+def one_transaction(uow: UnitOfWork) -> Iterator[None]:
     """Commit what the block did when it ends normally (``return`` and ``continue``
     included), roll it back when it raises: either way the transaction, and every row lock
     it took, ends here. Objects read in the block stay readable after a commit."""

@@ -15,7 +15,7 @@ from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
-from datatrust.services.money.common import _key, _money, post
+from datatrust.services.money.common import checked_key, positive_amount, post
 from datatrust.services.money.ports import PaymentRail
 from datatrust.services.ports import UnitOfWork
 
@@ -26,7 +26,7 @@ def required_escrow(rate: Money, quota: int, bonus_total: Money) -> Money:
     ``rate`` must be positive, ``quota`` a whole number above zero, ``bonus_total`` zero or
     more in the same currency (``CurrencyMismatch`` otherwise).
     """
-    _money(rate, "rate")
+    positive_amount(rate, "rate")
     if type(quota) is not int or quota <= 0:
         raise InvalidInput(Problem("quota", "positive_whole_number", {"given": repr(quota)}))
     if not isinstance(bonus_total, Money) or bonus_total.is_negative:
@@ -92,8 +92,8 @@ def fund_campaign_escrow(
     if campaign.org_id is None:
         # A platform campaign is paid with the instance's own money: its operators fund it.
         authorize(actor, Permission.INSTANCE_MANAGE)
-    key = _key(idempotency_key)
-    _money(amount)
+    key = checked_key(idempotency_key)
+    positive_amount(amount)
     if amount.currency != campaign.currency:
         raise InvalidInput(
             Problem(
@@ -214,7 +214,7 @@ def pay_from_escrow(
     shows (``item_pay``, ``floor_topup``, ``coverage_bonus``); ``details`` join the source
     and the audit event. Raises ``InsufficientFunds`` when escrow cannot cover it. Does
     not commit."""
-    _money(amount)
+    positive_amount(amount)
     entry = dl.pay_item_from_escrow(
         campaign_id,
         contributor_id,

@@ -71,7 +71,9 @@ def fx_rates(uow: UnitOfWork) -> list[Rate]:
     return [Rate(r.base, r.quote, r.rate, r.as_of) for r in uow.all(FxRateRow, order_by="id")]
 
 
-def _approx(amount: Money, to: str | None, rates: list[Rate]) -> dict[str, Any] | None:
+def approx_out(amount: Money, to: str | None, rates: list[Rate]) -> dict[str, Any] | None:
+    """``amount`` shown in ``to`` at the newest rate, marked approximate with the rate's
+    date; None for the same currency, no currency or no rate."""
     if not to or to == amount.currency:
         return None
     try:

@@ -34,7 +34,13 @@ from datatrust.domain.payout_methods import (
 from datatrust.domain.payouts import Payout
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
-from datatrust.services.money.common import _key, _money, _one_transaction, money_out, post
+from datatrust.services.money.common import (
+    checked_key,
+    money_out,
+    one_transaction,
+    positive_amount,
+    post,
+)
 from datatrust.services.money.fx import fx_rates
 from datatrust.services.money.statements import contributor_statement
 from datatrust.services.ports import UnitOfWork
@@ -87,10 +93,10 @@ def request_payout(
     of them 500s).
     """
     authorize(actor, Permission.PAYOUT_REQUEST)
-    key = _key(idempotency_key)
-    _money(amount)
+    key = checked_key(idempotency_key)
+    positive_amount(amount)
     assert actor.user_id is not None
-    with _one_transaction(uow):
+    with one_transaction(uow):
         requested = _request_payout(uow, actor.user_id, amount, key, minimum, actor_label(actor))
         if not requested.replayed:
             requested.payout.method_id = method_id
@@ -174,7 +180,7 @@ def request_weekly_payouts(
     (SQLite: its write lock). Returns the payouts created by this run."""
     day = today or utcnow().date()
     created = []
-    with _one_transaction(uow):
+    with one_transaction(uow):
         payables = [
             ref
             for ref in uow.ledger.stored_balances()
@@ -183,7 +189,7 @@ def request_weekly_payouts(
     for ref in sorted(payables, key=str):
         user_id = int(ref.owner_ref.split(":", 1)[1])
         key = weekly_payout_key(day, ref.currency)
-        with _one_transaction(uow):
+        with one_transaction(uow):
             _, available = uow.ledger.lock([ref])[ref]
             if uow.one(Payout, user_id=user_id, idempotency_key=key) is not None:
                 continue

@@ -15,7 +15,7 @@ from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Permission, authorize
 from datatrust.domain.policy import DEFAULT_PLATFORM_FEE_PERCENT
 from datatrust.services.accounts import actor_label
-from datatrust.services.money.common import _key, _money, post
+from datatrust.services.money.common import checked_key, positive_amount, post
 from datatrust.services.money.ports import PaymentRail
 from datatrust.services.ports import UnitOfWork
 
@@ -41,8 +41,8 @@ def record_sale(
     and contributor share. Raises ``InsufficientFunds`` if the buyer's funds do not cover
     the price. Does not commit.
     """
-    key = _key(sale_key, "sale_key")
-    _money(price, "price")
+    key = checked_key(sale_key, "sale_key")
+    positive_amount(price, "price")
     # Lists are taken too (JSON callers); the length is checked before the lines are typed.
     untyped = [tuple(line) for line in items]
     if any(len(line) != 4 for line in untyped):
@@ -101,8 +101,8 @@ def deposit_buyer_funds(
     authorize(actor, Permission.ESCROW_FUND)
     if actor.org_id is None:
         raise Conflict(Problem(None, "organisation.required"))
-    key = _key(idempotency_key)
-    _money(amount)
+    key = checked_key(idempotency_key)
+    positive_amount(amount)
     ledger = uow.ledger
     topup_key = f"topup:{actor.org_id}:{key}"
     if ledger.entry(topup_key) is None:

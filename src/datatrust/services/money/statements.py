@@ -15,7 +15,7 @@ from datatrust.domain.ledger import AccountRef, StoredEntry
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.money.common import money_out
-from datatrust.services.money.fx import _approx, fx_rates
+from datatrust.services.money.fx import approx_out, fx_rates
 from datatrust.services.ports import UnitOfWork
 
 
@@ -116,7 +116,7 @@ def contributor_statement(
                 "currency": currency,
                 "available": money_out(available),
                 "in_transit": money_out(in_transit),
-                "available_approx": _approx(available, show_in, rates),
+                "available_approx": approx_out(available, show_in, rates),
             }
         )
     lines = []
@@ -134,7 +134,7 @@ def contributor_statement(
                 "entry": entry.key,
                 "memo": entry.memo,
                 "amount": money_out(amount),
-                "approx": _approx(amount, show_in, rates),
+                "approx": approx_out(amount, show_in, rates),
                 "source": _credit_source(entry, user_id),
             }
         )
