@@ -27,6 +27,7 @@ from datatrust.domain.money import Money
 from datatrust.domain.orders import unit_pay
 from datatrust.domain.places import PLACES
 from datatrust.i18n import LOCALE_DIR, format_money
+from datatrust.services import money
 from datatrust.services.accounts import accounts
 from datatrust.services.campaigns import campaigns
 from datatrust.services.demo import BUYER, OPERATOR, RECORDINGS
@@ -238,7 +239,7 @@ def escrow_figures(svc: Services, books: Books, persona: str) -> set[Money]:
             if persona == BUYER and f"org:{campaign.org_id}" != owner:
                 continue
             held = books.balance(f"escrow:campaign:{campaign.id}:{campaign.currency}")
-            needed = campaigns.required_escrow(campaign)
+            needed = money.required_escrow(campaign)
             out |= {held, needed, max(needed - held, Money(0, campaign.currency))}
     return out
 

@@ -222,7 +222,7 @@ def _open_platform_task(**terms: Any) -> dict[str, object]:
         campaign = campaigns.create_campaign(unit, operator, **{**effort, **terms})
     with services.uow() as unit:  # type: ignore[attr-defined]
         # Every campaign opens only once escrow covers it; the operator funds this one.
-        needed = campaigns.required_escrow(campaign)
+        needed = money.required_escrow(campaign)
         money.fund_campaign_escrow(unit, FakeCardRail(), operator, campaign.id, needed, "open")
     with services.uow() as unit:  # type: ignore[attr-defined]
         campaigns.open_campaign(unit, operator, campaign.id, services.policy.pay_floors)

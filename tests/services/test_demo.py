@@ -226,7 +226,7 @@ def test_a_task_left_in_draft_is_funded_by_its_shortfall_and_opened(fresh):
         operator = actor_for(uow, user)
     with fresh.uow() as uow:
         draft = campaigns.create_campaign(uow, operator, **STREET_SOUNDS)
-    needed = campaigns.required_escrow(draft)
+    needed = money.required_escrow(draft)
     rail = fresh.payment_rail
     with fresh.uow() as uow:
         money.fund_campaign_escrow(uow, rail, operator, draft.id, Money(1000, "USD"), "earlier")

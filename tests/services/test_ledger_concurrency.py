@@ -31,6 +31,7 @@ from datatrust.domain.permissions import Actor, Role
 from datatrust.services import money
 from datatrust.services.money.batches import process_gone, this_process
 from datatrust.services.money.common import post
+from datatrust.services.money.escrow import escrow_needed
 from support import make_persona, make_settings, postgres_reachable, require_service
 
 OPERATOR = Actor(Role.OPERATOR, user_id=0)
@@ -240,7 +241,7 @@ def test_a_payout_batch_killed_mid_way_pays_nobody_twice_after_restart(databases
 
 def test_errors_are_domain_errors_with_clear_messages():
     with pytest.raises(DomainError, match="must be more than zero"):
-        money.required_escrow(usd(-1), 1, usd(0))
+        escrow_needed(usd(-1), 1, usd(0))
 
 
 def funded_payouts(svc: Services, campaign_id: int, count: int) -> list[int]:

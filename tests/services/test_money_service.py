@@ -16,6 +16,7 @@ from datatrust.domain.payfloor import PayFloors, check_pay_floor
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.policy import default_pay_floors
 from datatrust.services import money
+from datatrust.services.money.escrow import escrow_needed
 from datatrust.services.money.payouts import request_weekly_payouts, weekly_payout_key
 from money_support import MINIMUM, OPERATOR, balance, campaign, check, earn, funded, usd
 
@@ -25,14 +26,14 @@ __all__ = ["campaign", "funded"]  # fixtures
 # -- escrow ---------------------------------------------------------------------------------
 
 
-def test_required_escrow_is_quota_times_rate_plus_bonuses():
-    assert money.required_escrow(usd(500), 10, usd(250)) == usd(5250)
+def test_escrow_needed_is_quota_times_rate_plus_bonuses():
+    assert escrow_needed(usd(500), 10, usd(250)) == usd(5250)
     with pytest.raises(InvalidInput):
-        money.required_escrow(usd(0), 10, usd(0))
+        escrow_needed(usd(0), 10, usd(0))
     with pytest.raises(InvalidInput):
-        money.required_escrow(usd(500), 0, usd(0))
+        escrow_needed(usd(500), 0, usd(0))
     with pytest.raises(CurrencyMismatch):
-        money.required_escrow(usd(500), 1, Money(1, "EUR"))
+        escrow_needed(usd(500), 1, Money(1, "EUR"))
 
 
 # -- sales ----------------------------------------------------------------------------------

@@ -204,6 +204,18 @@ def check_campaign(c: Campaign) -> list[Problem]:
     return problems
 
 
+def units_per_item(campaign: Campaign) -> int:
+    """The most pay units one item can earn: 1 per item, or the longest allowed recording
+    in whole minutes (rounded up) for a per-minute campaign."""
+    if campaign.pay_basis is PayBasis.PER_ITEM:
+        return 1
+    # check_campaign refuses a new one without it; this guards campaigns stored before.
+    longest = campaign.spec.get("max_duration_s")
+    if not isinstance(longest, int | float) or longest <= 0:
+        raise InvalidInput(Problem("spec.max_duration_s", "campaign.per_minute_needs_longest"))
+    return -(-int(longest) // 60)
+
+
 @dataclass(eq=False)
 class ReviewVote:
     """One reviewer's verdict on one item. A reviewer votes once per item (unique)."""

@@ -238,7 +238,7 @@ def _open_task(
         if campaign.state is not CampaignState.DRAFT:
             return campaign_id
         held = money.escrow_balance(uow, campaign_id, campaign.currency)
-        shortfall = campaigns.required_escrow(campaign) - held
+        shortfall = money.required_escrow(campaign) - held
     if shortfall.is_positive:
         with services.uow() as uow:
             money.fund_campaign_escrow(uow, rail, actor, campaign_id, shortfall, "demo-escrow")

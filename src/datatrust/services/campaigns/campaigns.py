@@ -29,6 +29,7 @@ from datatrust.domain.campaigns import (
     ReviewMode,
     ReviewVote,
     peer_verdict,
+    units_per_item,
 )
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import (
@@ -225,30 +226,9 @@ def _check_pay_floor(uow: UnitOfWork, campaign: Campaign, floors: PayFloors) -> 
         )
 
 
-def units_per_item(campaign: Campaign) -> int:
-    """The most pay units one item can earn: 1 per item, or the longest allowed recording
-    in whole minutes (rounded up) for a per-minute campaign."""
-    if campaign.pay_basis is PayBasis.PER_ITEM:
-        return 1
-    # check_campaign refuses a new one without it; this guards campaigns stored before.
-    longest = campaign.spec.get("max_duration_s")
-    if not isinstance(longest, int | float) or longest <= 0:
-        raise InvalidInput(Problem("spec.max_duration_s", "campaign.per_minute_needs_longest"))
-    return -(-int(longest) // 60)
-
-
-def required_escrow(campaign: Campaign, rate_minor: int | None = None) -> Money:
-    """``quota × rate`` (per unit, times the units an item can earn) plus a coverage bonus
-    for every item of the quota (the most that can be owed)."""
-    rate = Money(campaign.rate_minor if rate_minor is None else rate_minor, campaign.currency)
-    return money.required_escrow(
-        rate * units_per_item(campaign), campaign.quota, campaign.coverage_bonus * campaign.quota
-    )
-
-
 def _check_escrow(uow: UnitOfWork, campaign: Campaign) -> None:
     # Platform campaigns too: an operator funds them (money.fund_campaign_escrow).
-    needed = required_escrow(campaign)
+    needed = money.required_escrow(campaign)
     held = money.escrow_balance(uow, campaign.id or 0, campaign.currency)
     if held < needed:
         params = {"held": held, "needed": needed, "quota": campaign.quota, "rate": campaign.rate}
@@ -516,7 +496,7 @@ class CampaignProgress:
     in_checks: int  # still being checked by the pipeline
     rejected: int
     escrow_held: Money  # what escrow holds now (the ledger's balance)
-    escrow_needed: Money  # what opening needs (``required_escrow``)
+    escrow_needed: Money  # what opening needs (``money.required_escrow``)
     returned: Money  # what closing gave back to whoever funded it (the release entries)
     pay_floor: PayFloorCheck | None  # ``pay_floor_check``; None without an effort
 
@@ -549,7 +529,7 @@ def campaign_progress(
         in_checks=sum(i.status in _IN_FLIGHT for i in found),
         rejected=sum(i.status is ItemStatus.REJECTED for i in found),
         escrow_held=money.escrow_balance(uow, campaign_id, campaign.currency),
-        escrow_needed=required_escrow(campaign),
+        escrow_needed=money.required_escrow(campaign),
         returned=money.escrow_returned(uow, campaign_id, campaign.currency),
         pay_floor=check,
     )

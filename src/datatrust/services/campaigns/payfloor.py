@@ -42,7 +42,13 @@ from typing import Any
 
 from datatrust.domain import payfloor as rules
 from datatrust.domain.audit import AuditTag
-from datatrust.domain.campaigns import Campaign, CampaignPayTerms, PayBasis, TaskStart
+from datatrust.domain.campaigns import (
+    Campaign,
+    CampaignPayTerms,
+    PayBasis,
+    TaskStart,
+    units_per_item,
+)
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict
 from datatrust.domain.items import Item, ItemStatus
@@ -281,7 +287,7 @@ def _state(uow: UnitOfWork, campaign: Campaign, unpaid: Money | None = None) -> 
                 Money.zero(campaign.currency),
             )
         needed = rules.escrow_to_reopen(
-            campaign.rate * campaigns.units_per_item(campaign),
+            campaign.rate * units_per_item(campaign),
             campaign.coverage_bonus,
             campaign.quota,
             uow.count(Item, campaign_id=campaign.id, status=ItemStatus.LISTED),
@@ -360,11 +366,11 @@ def top_up_campaign(
     found = uow.get(Campaign, campaign_id)
     authorize(actor, Permission.ESCROW_FUND, found or MISSING)
     assert found is not None
-    campaigns.required_escrow(found)  # raises before the charge, not after it
+    money.required_escrow(found)  # raises before the charge, not after it
     funding = money.fund_campaign_escrow(uow, rail, actor, campaign_id, amount, idempotency_key)
     campaign = uow.get_for_update(Campaign, campaign_id)
     assert campaign is not None  # funding found it
     reopen_if_covered(uow, campaign, actor=actor_label(actor))
     state = _state(uow, campaign)
     uow.commit()
-    return TopUp(funding, state, campaigns.required_escrow(campaign))
+    return TopUp(funding, state, money.required_escrow(campaign))

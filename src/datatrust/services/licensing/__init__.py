@@ -5,7 +5,6 @@ What other code may use; everything else in this package is its own business.
 Outside it, import these names from here, never from the modules inside (tests
 test_service_packages.py)."""
 
-from datatrust.domain.consent import ConsentState  # a domain type the surface hands on
 from datatrust.services.licensing.consent import (
     NOTIFY_HOLDERS_JOB,
     RECIPIENTS_CHANGED_JOB,
@@ -64,7 +63,6 @@ __all__ = [
     "NOTIFY_HOLDERS_JOB",
     "RECIPIENTS_CHANGED_JOB",
     "ConsentChange",
-    "ConsentState",
     "ConsentView",
     "Publication",
     "Selection",

@@ -9,7 +9,7 @@ from typing import Any
 
 from datatrust.domain import ledger as dl
 from datatrust.domain.audit import AuditTag
-from datatrust.domain.campaigns import Campaign, CampaignState
+from datatrust.domain.campaigns import Campaign, CampaignState, units_per_item
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
@@ -20,8 +20,18 @@ from datatrust.services.money.ports import PaymentRail
 from datatrust.services.ports import UnitOfWork
 
 
-def required_escrow(rate: Money, quota: int, bonus_total: Money) -> Money:
-    """What escrow must hold before a campaign opens: ``rate × quota + bonus_total``.
+def required_escrow(campaign: Campaign, rate_minor: int | None = None) -> Money:
+    """What the campaign's escrow must hold before it opens: ``quota × rate`` (per unit,
+    times the units an item can earn) plus a coverage bonus for every item of the quota
+    (the most that can be owed). ``rate_minor`` replaces the campaign's rate."""
+    rate = Money(campaign.rate_minor if rate_minor is None else rate_minor, campaign.currency)
+    return escrow_needed(
+        rate * units_per_item(campaign), campaign.quota, campaign.coverage_bonus * campaign.quota
+    )
+
+
+def escrow_needed(rate: Money, quota: int, bonus_total: Money) -> Money:
+    """What escrow must hold for ``quota`` items at ``rate``: ``rate × quota + bonus_total``.
 
     ``rate`` must be positive, ``quota`` a whole number above zero, ``bonus_total`` zero or
     more in the same currency (``CurrencyMismatch`` otherwise).
@@ -55,8 +65,8 @@ def escrow_returned(uow: UnitOfWork, campaign_id: int, currency: str) -> Money:
 def escrow_covers(
     uow: UnitOfWork, campaign_id: int, rate: Money, quota: int, bonus_total: Money
 ) -> bool:
-    """True when the campaign's escrow holds at least ``required_escrow(...)``."""
-    needed = required_escrow(rate, quota, bonus_total)
+    """True when the campaign's escrow holds at least ``escrow_needed(...)``."""
+    needed = escrow_needed(rate, quota, bonus_total)
     return escrow_balance(uow, campaign_id, needed.currency) >= needed
 
 
@@ -65,7 +75,7 @@ class EscrowFunding:
     campaign_id: int
     amount: Money
     reference: str
-    balance: Money  # what escrow holds now; what opening needs is campaigns.required_escrow
+    balance: Money  # what escrow holds now; what opening needs is required_escrow
     replayed: bool
 
 
