@@ -5,11 +5,13 @@ repository of ``services.repositories``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
+from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.adapters.memory import MemoryStore
 from datatrust.domain.accounts import SignInAttempt, User
 from datatrust.domain.audit import AuditTag, verify_chain
@@ -21,7 +23,7 @@ from datatrust.domain.ledger import AccountRef, InsufficientFunds, deposit, fund
 from datatrust.domain.money import Money
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Role
-from datatrust.services.ports import UnitOfWork
+from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, ReadOnlyViolation, UnitOfWork
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 Factory = Callable[[], UnitOfWork]
@@ -32,6 +34,37 @@ def make_uow(request: pytest.FixtureRequest) -> Factory:
     if request.param == "sql":
         return request.getfixturevalue("services").uow  # type: ignore[no-any-return]
     return MemoryStore()
+
+
+Hook = Callable[[Mapping[type, set[str]]], None]
+
+
+class RecordingQueue:
+    """A job queue that keeps the outbox ids it was handed."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def dispatch(self, outbox_id: int, delay_seconds: int = 0) -> None:
+        self.sent.append(outbox_id)
+
+    def check(self) -> None:
+        pass
+
+
+@pytest.fixture(params=["sql", "memory"])
+def build(request: pytest.FixtureRequest) -> Callable[..., Factory]:
+    """A unit-of-work factory of each kind, given the job queue and the ``on_commit`` hook
+    (what ``bootstrap`` hands the SQL one)."""
+
+    def sql(queue: RecordingQueue | None = None, on_commit: Hook | None = None) -> Factory:
+        session_factory = request.getfixturevalue("services").session_factory
+        return partial(SqlUnitOfWork, session_factory, queue, on_commit=on_commit)
+
+    def memory(queue: RecordingQueue | None = None, on_commit: Hook | None = None) -> Factory:
+        return MemoryStore(queue, on_commit=on_commit)
+
+    return sql if request.param == "sql" else memory
 
 
 def _user(uow: UnitOfWork, name: str) -> User:
@@ -135,6 +168,98 @@ def test_a_job_enqueued_twice_under_one_key_is_queued_once(make_uow: Factory):
         jobs = uow.all(OutboxJob, order_by="id")
         assert [j.payload["n"] for j in jobs] == [1, 3]
         assert all(j.state is JobState.PENDING for j in jobs)
+
+
+def test_queued_jobs_reach_the_queue_only_after_commit_and_never_after_a_rollback(
+    build: Callable[..., Factory],
+):
+    queue = RecordingQueue()
+    make = build(queue=queue)
+    with make() as uow:
+        uow.enqueue("test.record", {"n": 1}, key="rolled-back")
+        uow.rollback()
+        uow.enqueue("test.record", {"n": 2}, key="kept")
+        uow.flush()
+        assert queue.sent == []
+        uow.commit()
+        uow.enqueue("test.record", {"n": 3}, key="never-committed")
+    with make() as uow:
+        jobs = uow.all(OutboxJob, order_by="id")
+        assert [j.idempotency_key for j in jobs] == ["kept"]
+        assert queue.sent == [jobs[0].id]
+
+
+def test_after_each_commit_the_hook_is_told_which_rows_changed_and_after_a_rollback_nothing(
+    build: Callable[..., Factory],
+):
+    told: list[dict[type, set[str]]] = []
+    make = build(on_commit=lambda changes: told.append(dict(changes)))
+    with make() as uow:
+        user = _user(uow, "ada")
+        uow.commit()
+        user_id = id_of(user)
+        assert told[-1][User] == {ROW_INSERTED}
+        user.display_name = "Ada"
+        uow.commit()
+        assert told[-1][User] == {"display_name"}
+        uow.record(AuditTag.ITEM_CREATE, "user:1", "item", 7)
+        uow.commit()
+        assert User not in told[-1]
+        seen = len(told)
+        user.display_name = "Not kept"
+        uow.rollback()
+        uow.commit()  # nothing left to commit: the hook is not called
+        assert len(told) == seen
+    with make() as uow:
+        found = uow.get(User, user_id)
+        assert found is not None and found.display_name == "Ada"
+        uow.delete(found)
+        uow.commit()
+        assert told[-1][User] == {ROW_DELETED}
+
+
+def test_the_reading_phase_refuses_a_change_and_keeps_nothing_of_it(make_uow: Factory):
+    with make_uow() as uow:
+        user = _user(uow, "strict")
+        uow.commit()
+        with pytest.raises(ReadOnlyViolation), uow.reading():
+            found = uow.get(User, id_of(user))
+            assert found is not None
+            found.display_name = "inside"
+            uow.flush()
+        with pytest.raises(ReadOnlyViolation), uow.reading():
+            _user(uow, "added-inside")
+        with uow.reading():
+            assert uow.count(User) == 1  # reading is what the phase is for
+    with make_uow() as uow:
+        (only,) = uow.all(User)
+        assert only.email == "strict@example.org" and only.display_name != "inside"
+
+
+def test_a_read_only_unit_of_work_refuses_a_change_or_a_job_but_records_what_it_saw(
+    make_uow: Callable[..., UnitOfWork],
+):
+    with make_uow() as uow:
+        user = _user(uow, "careful")
+        uow.commit()
+    with make_uow(read_only=True) as uow:
+        found = uow.get(User, id_of(user))
+        assert found is not None
+        found.display_name = "changed"
+        with pytest.raises(ReadOnlyViolation):
+            uow.commit()
+    with make_uow(read_only=True) as uow:
+        uow.enqueue("test.record", {"n": 1})
+        with pytest.raises(ReadOnlyViolation):
+            uow.commit()
+    with make_uow(read_only=True) as uow:
+        uow.record(AuditTag.ITEM_CREATE, "user:1", "item", 7)
+        uow.commit()
+    with make_uow() as uow:
+        found = uow.get(User, id_of(user))
+        assert found is not None and found.display_name != "changed"
+        assert uow.count(OutboxJob) == 0
+        assert [e.subject_id for e in uow.audit.events()] == ["7"]
 
 
 # -- repositories --------------------------------------------------------------------------

@@ -5,8 +5,13 @@ the same checks against it and the SQL one, so the two cannot drift apart.
 ``MemoryStore`` holds what was committed; each ``MemoryUnitOfWork`` works on a deep copy
 taken when its transaction starts, so a rollback (or leaving the block without commit)
 drops every change, and one unit of work never sees another's uncommitted changes. Ids
-are given on flush, as a database does. Not modelled: concurrency (one writer at a time,
-like SQLite) and the refusal of writes inside ``reading()``. The claims of ``jobs`` and
+are given on flush, as a database does. As the SQL one, a read-only unit of work and the
+``reading()`` phase refuse a change (``ReadOnlyViolation``), and ``on_commit`` is told
+after each commit what it changed (per kind of row, the attributes that differ from what
+the transaction began with, ``ROW_INSERTED``, ``ROW_DELETED``; an attribute mutated in
+place counts too, where SQL sees only an assignment). Not modelled: concurrency (one
+writer at a time, like SQLite; after ``reading()`` the unit of work goes on from what it
+read rather than from the newest commit). The claims of ``jobs`` and
 ``payouts`` change the rows in place, where SQL's conditional updates leave objects
 already loaded as they were: read them afresh (a new unit of work) to see a claim.
 """
@@ -17,7 +22,7 @@ import copy
 import dataclasses
 import uuid
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -38,7 +43,7 @@ from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.ledger import AccountRef, JournalEntry, StoredEntry, apply_entry
 from datatrust.domain.money import Money
 from datatrust.domain.payouts import Payout, PayoutState
-from datatrust.services.ports import JobQueue
+from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, JobQueue, ReadOnlyViolation
 
 T = TypeVar("T")
 
@@ -60,14 +65,19 @@ class MemoryStore:
     """The committed state shared by the units of work it makes (``store.uow()``)."""
 
     def __init__(
-        self, queue: JobQueue | None = None, *, now: Callable[[], datetime] = utcnow
+        self,
+        queue: JobQueue | None = None,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        on_commit: Callable[[Mapping[type, set[str]]], None] | None = None,
     ) -> None:
-        self.state = _State()
+        self.state = _State()  # replaced, never changed in place, by each commit
         self.queue = queue
         self.now = now
+        self.on_commit = on_commit
 
     def uow(self, *, read_only: bool = False) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self)
+        return MemoryUnitOfWork(self, read_only=read_only)
 
     __call__ = uow
 
@@ -76,6 +86,31 @@ def _key(obj: object) -> Any:
     if isinstance(obj, AuditEvent):
         return obj.seq
     return getattr(obj, "id", None)
+
+
+def _fields(obj: object) -> list[str]:
+    if dataclasses.is_dataclass(obj):
+        return [f.name for f in dataclasses.fields(obj)]
+    return list(vars(obj))
+
+
+def _changes(before: _State, after: _State) -> dict[type, set[str]]:
+    """Per kind of row, what ``after`` changed from ``before``: the attributes whose value
+    differs, ``ROW_INSERTED`` for a row added and ``ROW_DELETED`` for one deleted."""
+    changed: dict[type, set[str]] = {}
+    for cls in before.rows.keys() | after.rows.keys():
+        old, new = before.rows.get(cls, {}), after.rows.get(cls, {})
+        names: set[str] = set()
+        if new.keys() - old.keys():
+            names.add(ROW_INSERTED)
+        if old.keys() - new.keys():
+            names.add(ROW_DELETED)
+        for key in old.keys() & new.keys():
+            was, now = old[key], new[key]
+            names.update(n for n in _fields(now) if getattr(was, n, None) != getattr(now, n))
+        if names:
+            changed[cls] = names
+    return changed
 
 
 def _matches(obj: object, filters: dict[str, object]) -> bool:
@@ -92,9 +127,11 @@ def _matches(obj: object, filters: dict[str, object]) -> bool:
 class MemoryUnitOfWork:
     """``services.ports.UnitOfWork`` on a ``MemoryStore``."""
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: MemoryStore, *, read_only: bool = False) -> None:
         self._store = store
         self._state: _State | None = None
+        self._read_only = read_only
+        self._reading = False
 
     # -- transaction -------------------------------------------------------------------
     def __enter__(self) -> MemoryUnitOfWork:
@@ -105,7 +142,8 @@ class MemoryUnitOfWork:
         self._state = None
 
     def _begin(self) -> None:
-        self._state = copy.deepcopy(self._store.state)
+        self._base = self._store.state  # what this transaction began with
+        self._state = copy.deepcopy(self._base)
         self._pending: list[object] = []
         self._audit: list[dict[str, Any]] = []
         self._jobs: list[tuple[OutboxJob, int]] = []
@@ -118,9 +156,17 @@ class MemoryUnitOfWork:
 
     def commit(self) -> None:
         self.flush()
+        if self._read_only:  # it may still record what it saw, as the SQL one
+            if self._jobs:
+                raise ReadOnlyViolation("a read-only unit of work cannot enqueue jobs")
+            self._refuse_changes()
         self._append_audit_events()
+        on_commit = self._store.on_commit
+        changed = _changes(self._base, self._s) if on_commit is not None else {}
         # The objects handed out stay this unit of work's; the store keeps its own copy.
-        self._store.state = copy.deepcopy(self._s)
+        self._store.state = self._base = copy.deepcopy(self._s)
+        if changed and on_commit is not None:
+            on_commit(changed)
         jobs, self._jobs = self._jobs, []
         queue = self._store.queue
         for job, delay in jobs:
@@ -130,11 +176,24 @@ class MemoryUnitOfWork:
     def rollback(self) -> None:
         self._begin()
 
+    def _refuse_changes(self) -> None:
+        if self._pending or _changes(self._base, self._s):
+            raise ReadOnlyViolation("a read-only unit of work cannot change rows")
+
     @contextmanager
     def reading(self) -> Iterator[None]:
+        """Commit, then run the block refusing any change (``ReadOnlyViolation``, the
+        changes dropped), as the SQL unit of work's read phase does."""
         self.commit()
-        yield
-        self.commit()
+        self._reading = True
+        try:
+            yield
+            self._refuse_changes()
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            self._reading = False
 
     # -- generic data access -----------------------------------------------------------
     def _table(self, cls: type) -> dict[Any, Any]:
@@ -149,6 +208,8 @@ class MemoryUnitOfWork:
         self._table(type(obj)).pop(_key(obj), None)
 
     def flush(self) -> None:
+        if self._reading:
+            self._refuse_changes()
         pending, self._pending = self._pending, []
         for obj in pending:
             cls = type(obj)

@@ -31,6 +31,11 @@ ROW_INSERTED = "+inserted"
 ROW_DELETED = "+deleted"
 
 
+class ReadOnlyViolation(RuntimeError):
+    """A programming error: a read-only unit of work (or one inside ``reading()``) was
+    asked to change a row or queue a job."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls back.
 

@@ -29,13 +29,10 @@ from datatrust.domain.audit import AuditTag, ChainHead, append_to_chain, record_
 from datatrust.domain.clock import utcnow
 from datatrust.domain.jobs import OutboxJob
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, JobQueue
+from datatrust.services.ports import ReadOnlyViolation as ReadOnlyViolation
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-class ReadOnlyViolation(RuntimeError):
-    """A programming error: a read-only unit of work was asked to change a row."""
 
 
 class SqlUnitOfWork:
