@@ -62,8 +62,7 @@ class FileMailer:
             return []
         parser = BytesParser(policy=default_policy)
         return [
-            parser.parsebytes(path.read_bytes())  # type: ignore[misc]
-            for path in sorted(self.directory.glob("*.eml"))
+            parser.parsebytes(path.read_bytes()) for path in sorted(self.directory.glob("*.eml"))
         ]
 
 

@@ -70,7 +70,7 @@ class HueyQueue:
         self.huey.storage.queue_size()
 
     def pending_messages(self) -> int:
-        return self.huey.storage.queue_size()
+        return int(self.huey.storage.queue_size())
 
     def consumer(self, workers: int = 2, worker_type: str = "thread") -> Consumer:
         """A consumer whose SIGTERM (what systemd, Docker and Kubernetes send) finishes the

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Result, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from datatrust.adapters.db.tables.accounts import sign_in_attempts
-from datatrust.adapters.db.tables.audit import audit_head
+from datatrust.adapters.db.tables.audit import audit_events, audit_head
 from datatrust.adapters.db.tables.fingerprints import fingerprint_keys
 from datatrust.adapters.db.tables.items import items
 from datatrust.adapters.db.tables.jobs import outbox
@@ -26,6 +26,11 @@ from datatrust.domain.payouts import PayoutState
 # PostgreSQL takes at most 65,535 bound parameters per statement, SQLite 32,766: id lists
 # are sent in chunks well below both.
 IN_CHUNK = 10_000
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (its ``Result`` is a cursor's)."""
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 def _chunks(ids: Collection[int] | None) -> Iterator[list[int] | None]:
@@ -60,8 +65,8 @@ class SqlAuditLog:
         while True:
             rows = self.session.scalars(
                 select(AuditEvent)
-                .where(AuditEvent.seq > after)
-                .order_by(AuditEvent.seq)
+                .where(audit_events.c.seq > after)
+                .order_by(audit_events.c.seq)
                 .limit(batch)
             ).all()
             if not rows:
@@ -83,11 +88,11 @@ class SqlAuditLog:
         """Ids of the items that events with one of ``tags`` named from ``start`` to
         ``end`` (both included), from the audit log: what an incident's window reached."""
         rows = self.session.execute(
-            select(AuditEvent.subject_id)
-            .where(AuditEvent.subject_type == "item")
-            .where(AuditEvent.tag.in_(list(tags)))
-            .where(AuditEvent.at >= start)
-            .where(AuditEvent.at <= end)
+            select(audit_events.c.subject_id)
+            .where(audit_events.c.subject_type == "item")
+            .where(audit_events.c.tag.in_(list(tags)))
+            .where(audit_events.c.at >= start)
+            .where(audit_events.c.at <= end)
             .distinct()
         ).scalars()
         return sorted({int(r) for r in rows if str(r).isdigit()})
@@ -96,9 +101,9 @@ class SqlAuditLog:
         return list(
             self.session.scalars(
                 select(AuditEvent)
-                .where(AuditEvent.subject_type == subject_type)
-                .where(AuditEvent.subject_id.in_(list(subject_ids)))
-                .order_by(AuditEvent.seq)
+                .where(audit_events.c.subject_type == subject_type)
+                .where(audit_events.c.subject_id.in_(list(subject_ids)))
+                .order_by(audit_events.c.seq)
             )
         )
 
@@ -268,7 +273,7 @@ class SqlReviews:
             .where(items.c.status == ItemStatus.ACCEPTED.value)
             .values(review_due=items.c.review_due)
         )
-        return result.rowcount == 1
+        return _rowcount(result) == 1
 
 
 class SqlJobs:
@@ -290,7 +295,7 @@ class SqlJobs:
                 attempts=outbox.c.attempts + 1,
             )
         )
-        return result.rowcount == 1
+        return _rowcount(result) == 1
 
     def expired_leases(self, now: datetime) -> list[int]:
         return list(
@@ -313,7 +318,7 @@ class SqlJobs:
             .where(outbox.c.lease_until < now)
             .values(state=JobState.PENDING.value, claimed_by=None, lease_until=None, run_after=now)
         )
-        return result.rowcount
+        return _rowcount(result)
 
     def due_pending(self, older_than: datetime, limit: int = 500) -> list[int]:
         """Pending jobs that should have run by now: their dispatch was lost or delayed."""
@@ -433,4 +438,4 @@ class SqlPayoutClaims:
             .where(payouts.c.state == PayoutState.SENDING)
             .values(lease_until=None)
         )
-        return result.rowcount
+        return _rowcount(result)

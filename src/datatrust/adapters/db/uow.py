@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Select, event, func, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -185,7 +185,7 @@ class SqlUnitOfWork:
         return self._s.get(cls, ident, with_for_update=True, populate_existing=True)
 
     def _select(self, cls: type, filters: dict[str, Any]) -> Any:
-        stmt = select(cls)
+        stmt: Select[Any] = select(cls)
         for name, value in filters.items():
             if name.endswith("__in"):
                 stmt = stmt.where(getattr(cls, name[:-4]).in_(list(value)))

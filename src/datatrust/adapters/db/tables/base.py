@@ -25,7 +25,7 @@ metadata = MetaData(
 mapper_registry = registry(metadata=metadata)
 
 
-class UtcDateTime(TypeDecorator):
+class UtcDateTime(TypeDecorator[datetime]):
     """A moment, always read back as an aware UTC datetime. PostgreSQL keeps the zone
     (timestamptz); SQLite has no zone type and handed back naive datetimes, which the API
     then sent without an offset (not an RFC 3339 ``date-time``) and which compared

@@ -33,7 +33,7 @@ from datatrust.domain.consent import (
 )
 
 
-class ConsentTermsJSON(TypeDecorator):
+class ConsentTermsJSON(TypeDecorator[ConsentTerms]):
     """A record's ``ConsentTerms`` stored as their JSON (``ConsentTerms.to_dict``)."""
 
     impl = JSON
