@@ -79,6 +79,44 @@ def test_the_check_finds_an_import_inside_a_function():
     assert imports_inside_functions(source) == [5]
 
 
+def imports_by_name(source: str) -> list[int]:
+    """Lines that import a module named at run time (``importlib.import_module``,
+    ``__import__``): an arrow no import graph sees, so a circle or a reach inside a package
+    could hide behind it (orders once booked sales through one)."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+            or (isinstance(node.func, ast.Name) and node.func.id in ("__import__", "import_module"))
+        )
+    )
+
+
+# The one module allowed to: it loads the job plugins the operator names in settings.
+LOADS_PLUGINS = "handlers.py"
+
+
+def test_services_import_no_module_by_name_but_the_operators_job_plugins():
+    found = {
+        str(path.relative_to(SERVICES_DIR)): lines
+        for path in sorted(SERVICES_DIR.rglob("*.py"))
+        if (lines := imports_by_name(path.read_text("utf-8")))
+    }
+    assert set(found) <= {LOADS_PLUGINS}, found
+    assert LOADS_PLUGINS in found  # the check reads the plugin loader, so it would see others
+
+
+def test_the_check_finds_a_module_imported_by_name():
+    source = (
+        "import importlib\n\n\ndef f():\n"
+        '    m = importlib.import_module("datatrust.services.money.sales")\n'
+        '    n = __import__("os")\n'
+    )
+    assert imports_by_name(source) == [5, 6]
+
+
 def names_used_from_packages(source: str) -> set[tuple[str, str]]:
     """(package, name) for every ``package.name`` in ``source`` where ``package`` was
     imported as ``from datatrust.services import package``."""
