@@ -69,6 +69,7 @@ from datatrust.services.licensing import (
     request_approvals,
     selectable_items,
 )
+from datatrust.services.listing import paged
 from datatrust.services.money import record_sale
 from datatrust.services.ports import UnitOfWork, by_ids
 
@@ -880,8 +881,11 @@ def catalogue(
     filters: Mapping[str, Any],
     *,
     now: datetime | None = None,
+    page: int | None = None,
 ) -> dict[str, Any]:
-    """Counts, facets, aggregates and a small de-identified sample of the items on offer.
+    """Counts, facets, aggregates and a small de-identified sample of the items on offer;
+    with ``page`` (from 1), that page of all of them instead (``listing.PAGE_SIZE`` a
+    page, in the same de-identified form), and ``page`` and ``pages``.
 
     An item is on offer when ``licences.selectable_items`` (the one definition an order's
     selection uses too) would select it for a day's use of the facets chosen (``action``,
@@ -940,6 +944,7 @@ def catalogue(
         facets["currency"][terms.currency] += 1
         prices.setdefault(terms.currency, []).append(terms.price_with_surcharge_minor)
         total_duration += item.duration_seconds or 0
+    shown = paged(matched, page) if page is not None else None
     sample = [
         {
             "kind": item.kind.value,
@@ -957,9 +962,11 @@ def catalogue(
                 "valid_until": terms.valid_until.isoformat(),
             },
         }
-        for item, terms in matched[:CATALOGUE_SAMPLE]
+        for item, terms in (shown.rows if shown else matched[:CATALOGUE_SAMPLE])
     ]
+    pages = {"page": shown.page, "pages": shown.pages} if shown else {}
     return {
+        **pages,
         "count": len(matched),
         "facets": {name: dict(sorted(c.items())) for name, c in facets.items()},
         "aggregates": {

@@ -22,6 +22,7 @@ from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
     field_errors,
+    page_number,
     page_requires,
     page_router,
     render,
@@ -104,7 +105,7 @@ def buyer_catalogue(
     params = page.request.query_params
     filters = {k: params[k] for k in ("kind", "language", *USE_FIELDS) if params.get(k)}
     try:
-        found = market.catalogue(unit, page.actor, filters)
+        found = market.catalogue(unit, page.actor, filters, page=page_number(page))
     except DomainError as exc:
         if exc.status in (401, 403, 404):
             raise
