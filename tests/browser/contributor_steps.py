@@ -74,10 +74,10 @@ def export_my_data(page: Any, _: Callable[[str], str]) -> zipfile.ZipFile:
 
 
 def erase_my_account(page: Any, _: Callable[[str], str], look: Look) -> None:
-    """The account page's "Delete my account", its phrase typed; lands on the page that
-    says what was done."""
+    """The account page's "Delete my account", its phrase typed as the page shows it in
+    the reader's language; lands on the page that says what was done."""
     page.goto("/my/account")
-    page.locator("#f-confirm").fill("erase me")
+    page.locator("#f-confirm").fill(_("erase me"))
     page.locator("form[action='/my/account/erase'] button[type=submit]").click()
     page.wait_for_url("**/account-deleted")
     look("account_deleted")
