@@ -9,10 +9,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import DateTime, bindparam, inspect, text
+from sqlalchemy.orm import Session
 
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine
 from datatrust.adapters.db.tables import map_domain, metadata
+from datatrust.domain.items import Item, ReviewDecider
 
 
 def differences(engine) -> list:
@@ -489,5 +491,90 @@ def test_migration_0031_keeps_where_each_withdrawn_item_stood_as_far_as_its_colu
             config.attributes["connection"] = connection
             command.downgrade(config, "0030")
         assert "withdrawn_from" not in {c["name"] for c in inspect(engine).get_columns("items")}
+    finally:
+        engine.dispose()
+
+
+def test_migration_0032_moves_each_items_pay_terms_and_outcome_out_of_its_report_and_back(
+    databases,
+):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0031")
+        at = "2026-01-01 00:00:00"
+        base = {"id": 5, "review_mode": "peer", "currency": "USD", "pay_basis": "per_item"}
+        reports = {
+            # Waiting, an ambient item promised a coverage bonus.
+            1: {"campaign": {**base, "rate_minor": 250, "coverage_bonus_minor": 50}},
+            # Accepted by peers, its work and its bonus paid in two entries.
+            2: {
+                "campaign": {
+                    **base,
+                    "rate_minor": 250,
+                    "coverage_bonus_minor": 50,
+                    "reviewed_by": "peers",
+                    "paid_minor": 250,
+                    "coverage_bonus_paid_minor": 50,
+                },
+                "verdict": "accepted",
+            },
+            # Accepted by its window but escrow could not pay it yet.
+            3: {"campaign": {**base, "rate_minor": 300, "escrow_shortfall_minor": 30}},
+            # Values no column can hold stay where they are.
+            4: {"campaign": {**base, "rate_minor": "2.50", "reviewed_by": "someone"}},
+            5: {"verdict": "accepted"},  # in a campaign, but never reviewed by it
+            6: {"campaign": {**base, "rate_minor": 99}},  # no campaign: left alone
+        }
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            for item_id, report in reports.items():
+                campaign = 5 if item_id < 6 else "NULL"
+                c.exec_driver_sql(
+                    "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                    "content_type, size, original_key, original_sha256, report, created_at, "
+                    "updated_at, campaign_id) VALUES "
+                    f"({item_id}, 1, 'ambient', 'accepted', '', 'f', 'audio/wav', 1, 'k', 's', "
+                    f"'{json.dumps(report)}', '{at}', '{at}', {campaign})"
+                )
+        migrate.upgrade(engine, "0032")
+        columns = (
+            "terms_rate_minor, terms_bonus_minor, reviewed_by, paid_minor, bonus_paid_minor, "
+            "escrow_shortfall_minor"
+        )
+        with engine.connect() as c:
+            rows = c.exec_driver_sql(f"SELECT id, {columns}, report FROM items ORDER BY id").all()
+        typed = {r[0]: tuple(r[1:7]) for r in rows}
+        moved = {r[0]: r[7] if isinstance(r[7], dict) else json.loads(r[7]) for r in rows}
+        assert typed == {
+            1: (250, 50, None, None, None, None),
+            2: (250, 50, "peers", 250, 50, None),
+            3: (300, None, None, None, None, 30),
+            4: (None, None, None, None, None, None),
+            5: (None, None, None, None, None, None),
+            6: (None, None, None, None, None, None),
+        }
+        assert moved[1] == moved[3] == {"campaign": base}
+        assert moved[2] == {"campaign": base, "verdict": "accepted"}
+        assert moved[4] == reports[4] and moved[5] == reports[5] and moved[6] == reports[6]
+
+        # The application reads them as typed values.
+        migrate.upgrade(engine, "head")
+        map_domain()
+        with Session(engine) as session:
+            paid = session.get(Item, 2)
+            assert paid is not None and paid.reviewed_by is ReviewDecider.PEERS
+            assert (paid.paid_minor, paid.bonus_paid_minor) == (250, 50)
+
+        config = migrate.alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0031")
+        with engine.connect() as c:
+            back = {
+                r[0]: r[1] if isinstance(r[1], dict) else json.loads(r[1])
+                for r in c.exec_driver_sql("SELECT id, report FROM items ORDER BY id")
+            }
+        assert back == reports
+        assert "paid_minor" not in {c["name"] for c in inspect(engine).get_columns("items")}
     finally:
         engine.dispose()

@@ -13,7 +13,7 @@ from datatrust.domain.audit import AuditEvent
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict
-from datatrust.domain.items import Item, ItemStatus, ReviewState
+from datatrust.domain.items import Item, ItemStatus, ReviewDecider, ReviewState
 from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.ledger import AccountRef
 from datatrust.services.campaigns import campaigns
@@ -35,7 +35,7 @@ def test_an_item_past_its_review_window_is_accepted_paid_and_audited(services, p
         assert campaigns.settle_overdue_reviews(uow) == 1
     with services.uow() as uow:
         assert uow.get(Item, overdue).status is ItemStatus.LISTED
-        assert uow.get(Item, overdue).report["campaign"]["reviewed_by"] == "review_window"
+        assert uow.get(Item, overdue).reviewed_by is ReviewDecider.REVIEW_WINDOW
         assert uow.get(Item, recent).status is ItemStatus.ACCEPTED
         accepts = [
             e for e in uow.all(AuditEvent, tag="item:accept") if e.subject_id == str(overdue)

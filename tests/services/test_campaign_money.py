@@ -93,15 +93,15 @@ def waiting_item(
             created_at=created,
             review_state=ReviewState.WAITING,
             review_due=created + timedelta(days=campaign.review_window_days),
+            terms_rate_minor=campaign.rate_minor,
+            # What the pipeline promises an item from a cell nobody covered yet.
+            terms_bonus_minor=campaign.coverage_bonus_minor if h3_cell else 0,
             report={
                 "campaign": {
                     "id": campaign.id,
                     "review_mode": campaign.review_mode.value,
-                    "rate_minor": campaign.rate_minor,
                     "currency": campaign.currency,
                     "pay_basis": campaign.pay_basis.value,
-                    # What the pipeline promises an item from a cell nobody covered yet.
-                    "coverage_bonus_minor": campaign.coverage_bonus_minor if h3_cell else 0,
                 }
             },
         )
@@ -210,7 +210,7 @@ def test_an_item_accepted_in_review_is_paid_from_escrow_in_the_same_transaction(
     assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(250)
     assert balance(services, AccountRef.escrow(opened.id, "USD")) == usd(750)
     with services.uow() as uow:
-        assert uow.get(Item, item_id).report["campaign"]["paid_minor"] == 250
+        assert uow.get(Item, item_id).paid_minor == 250
 
 
 def test_a_rejected_item_is_not_paid(services, people, opened):
@@ -646,7 +646,7 @@ def test_a_top_up_for_work_paid_with_its_bonus_in_one_entry_does_not_count_the_b
         item = uow.get(Item, item_id)
         money.pay_accepted_item(uow, campaign.id, owner.user_id, usd(300), item_id)
         item.move_to(ItemStatus.LISTED)
-        item.report = {**item.report, "campaign": {**item.report["campaign"], "paid_minor": 300}}
+        item.paid_minor = 300  # and no bonus_paid_minor: the bonus had no entry of its own
         uow.get(Campaign, campaign.id).rate_minor = 534  # then a recheck raised the rate
         uow.commit()
     with services.uow() as uow:

@@ -56,6 +56,14 @@ class ReviewState(StrEnum):
 UNDECIDED_REVIEWS = frozenset({ReviewState.WAITING, ReviewState.WAITING_FOR_ESCROW})
 
 
+class ReviewDecider(StrEnum):
+    """Who decided a campaign item's review."""
+
+    OPERATOR = "operator"  # an operator's vote (operator-reviewed campaigns, or any vote)
+    PEERS = "peers"  # enough peer votes (``campaigns.peer_verdict``)
+    REVIEW_WINDOW = "review_window"  # nobody decided before the window ended: accepted
+
+
 # The item lifecycle (DESIGN.md, issue 4): received → validated → processed → accepted or
 # rejected → listed. A review may still reject an accepted item; withdrawal ends any state.
 TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
@@ -118,6 +126,19 @@ class Item:
     # The status the item had when its consent was withdrawn (None while it is not
     # withdrawn): consent given again returns it there (``reconsent_problem``, ``restore``).
     withdrawn_from: ItemStatus | None = None
+    # The rest of a campaign item's review, typed (migration 0032 moved them out of
+    # report["campaign"]; the owner's view shows them there still). The pay terms the
+    # pipeline accepted it under: its rate per unit (None: the campaign's) and the coverage
+    # bonus promised to it (None: its campaign pays none for its kind; 0: its cell was
+    # covered already). Then who decided, what acceptance paid for the work and the bonus
+    # paid apart (None: no separate bonus entry), and what escrow lacked while it waits
+    # for escrow.
+    terms_rate_minor: int | None = None
+    terms_bonus_minor: int | None = None
+    reviewed_by: ReviewDecider | None = None
+    paid_minor: int | None = None
+    bonus_paid_minor: int | None = None
+    escrow_shortfall_minor: int | None = None
     # Perceptual and exact fingerprints, kept for near-duplicate checks against new items:
     # {"sha256_output", "phash" | "frame_phashes" | "audio": {"engine", "value"}}.
     fingerprints: dict[str, Any] | None = field(default_factory=dict)

@@ -41,7 +41,14 @@ from datatrust.domain.errors import (
     Problem,
 )
 from datatrust.domain.ids import id_of
-from datatrust.domain.items import UNDECIDED_REVIEWS, Item, ItemKind, ItemStatus, ReviewState
+from datatrust.domain.items import (
+    UNDECIDED_REVIEWS,
+    Item,
+    ItemKind,
+    ItemStatus,
+    ReviewDecider,
+    ReviewState,
+)
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.notifications import NoticeKind
@@ -287,9 +294,12 @@ def item_pay(campaign: Campaign, item: Item) -> Money:
     if a pay-floor recheck raised it since) per item, or per minute counted by the second
     (rounded up to the currency's minor unit). A coverage
     bonus is paid apart (``coverage_bonus_for``)."""
-    terms = (item.report or {}).get("campaign") or {}
-    rate = max(int(terms.get("rate_minor", campaign.rate_minor)), campaign.rate_minor)
-    return pay_at(campaign, item, rate)
+    return pay_at(campaign, item, max(_terms_rate_of(campaign, item), campaign.rate_minor))
+
+
+def _terms_rate_of(campaign: Campaign, item: Item) -> int:
+    """The rate in ``item``'s terms (the campaign's, for an item accepted without any)."""
+    return campaign.rate_minor if item.terms_rate_minor is None else item.terms_rate_minor
 
 
 def pay_at(campaign: Campaign, item: Item, rate_minor: int) -> Money:
@@ -307,8 +317,7 @@ def coverage_bonus_for(uow: UnitOfWork, campaign: Campaign, item: Item) -> Money
     ever, under the key ``coverage_bonus_key(cell)``: on PostgreSQL two acceptances racing
     for the same cell cannot both post it (the key is unique), and a cell whose first item
     was later withdrawn does not pay again."""
-    terms = (item.report or {}).get("campaign") or {}
-    promised = int(terms.get("coverage_bonus_minor") or 0)
+    promised = item.terms_bonus_minor or 0
     if not promised or item.kind is not ItemKind.AMBIENT or not item.h3_cell:
         return Money.zero(campaign.currency)
     if uow.ledger.entry(coverage_bonus_key(item.h3_cell)) is not None:
@@ -343,12 +352,11 @@ def topups_due(uow: UnitOfWork, campaign: Campaign) -> list[tuple[Item, str, Mon
 def _paid_for_work(campaign: Campaign, item: Item, paid: Money) -> Money:
     """What an ``item-pay:<id>`` entry paid for the work alone. Items accepted before the
     coverage bonus had its own entry were paid their terms' rate *plus* the promised
-    bonus in that one entry (and their report has no ``coverage_bonus_paid_minor``); the
-    bonus part is not work pay, so a top-up must not count it."""
-    terms = (item.report or {}).get("campaign") or {}
-    promised = Money(int(terms.get("coverage_bonus_minor") or 0), campaign.currency)
-    if promised.is_positive and "coverage_bonus_paid_minor" not in terms:
-        at_terms = pay_at(campaign, item, int(terms.get("rate_minor", campaign.rate_minor)))
+    bonus in that one entry (and have no ``bonus_paid_minor``); the bonus part is not work
+    pay, so a top-up must not count it."""
+    promised = Money(item.terms_bonus_minor or 0, campaign.currency)
+    if promised.is_positive and item.bonus_paid_minor is None:
+        at_terms = pay_at(campaign, item, _terms_rate_of(campaign, item))
         if paid == at_terms + promised:
             return at_terms
     return paid
@@ -401,8 +409,8 @@ def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "sy
     keep = pay_floor_topups(uow, campaign)
     for item in _undecided(uow, campaign.id or 0):
         if _waiting(item, campaign.id or 0):
-            promised = ((item.report or {}).get("campaign") or {}).get("coverage_bonus_minor")
-            keep = keep + item_pay(campaign, item) + Money(promised or 0, campaign.currency)
+            promised = Money(item.terms_bonus_minor or 0, campaign.currency)
+            keep = keep + item_pay(campaign, item) + promised
     in_flight = uow.count(Item, campaign_id=campaign.id, status__in=_IN_FLIGHT)
     if in_flight:
         most = max(campaign.rate_minor, _terms_rate(uow, campaign))
@@ -824,10 +832,9 @@ def review_progress(uow: UnitOfWork, actor: Actor, item_id: int) -> ReviewProgre
     if campaign is None or item.review_state is None:
         return None
     votes = uow.all(ReviewVote, item_id=item.id)
-    terms = (item.report or {}).get("campaign") or {}
     accepted = item.review_state is ReviewState.ACCEPTED
-    paid = terms.get("paid_minor")
-    pay = Money(int(paid), campaign.currency) if accepted and paid else item_pay(campaign, item)
+    paid = item.paid_minor
+    pay = Money(paid, campaign.currency) if accepted and paid else item_pay(campaign, item)
     return ReviewProgress(
         peer=campaign.review_mode is ReviewMode.PEER,
         state=item.review_state,
@@ -836,7 +843,7 @@ def review_progress(uow: UnitOfWork, actor: Actor, item_id: int) -> ReviewProgre
         needed=PEER_MIN_UP_VOTES,
         due=as_utc(item.review_due) if item.review_due else None,
         pay=pay,
-        bonus=Money(int(terms.get("coverage_bonus_paid_minor") or 0), campaign.currency),
+        bonus=Money(item.bonus_paid_minor or 0, campaign.currency),
     )
 
 
@@ -893,49 +900,45 @@ def submit_review(
     else:
         decision = peer_verdict(ups, downs)
     if decision is not None:
-        _decide(uow, item, decision, by="operator" if actor.role is Role.OPERATOR else "peers")
+        by = ReviewDecider.OPERATOR if actor.role is Role.OPERATOR else ReviewDecider.PEERS
+        _decide(uow, item, decision, by=by)
     uow.commit()
     return ReviewOutcome(item.id or 0, ups, downs, decision, item.status.value)
 
 
-def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
+def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: ReviewDecider) -> bool:
     """Accept (list and pay from escrow) or reject a waiting item; returns whether it was
     decided. When escrow cannot pay an acceptance (a pay-floor recheck raised the rate
     past what escrow holds), a review is refused (``Conflict`` naming the shortfall),
     while acceptance by the review window leaves the item waiting, marked
     ``waiting_for_escrow``, for a later run once the buyer tops up (returns False)."""
-    report = dict(item.report)
-    terms = dict(report.get("campaign") or {})
     # Locked, and read afresh: a pay-floor recheck raising the rate commits first, so an
     # item accepted meanwhile is paid the new rate rather than missing its top-up.
     campaign = uow.get_for_update(Campaign, item.campaign_id) if item.campaign_id else None
     if decision == "accept" and campaign is not None:
         shortfall = _escrow_shortfall(uow, campaign, item)
         if shortfall is not None:
-            if by != "review_window":
+            if by is not ReviewDecider.REVIEW_WINDOW:
                 raise Conflict(
                     Problem(None, "review.escrow_short", {"shortfall": shortfall}),
                     {"shortfall": money.money_out(shortfall)},
                 )
             item.review_state = ReviewState.WAITING_FOR_ESCROW
-            terms["escrow_shortfall_minor"] = shortfall.amount_minor
-            report["campaign"] = terms
-            item.report = report
+            item.escrow_shortfall_minor = shortfall.amount_minor
             return False
-    terms.pop("escrow_shortfall_minor", None)
+    item.escrow_shortfall_minor = None
     item.review_state = ReviewState.ACCEPTED if decision == "accept" else ReviewState.REJECTED
-    terms["reviewed_by"] = by
-    report["campaign"] = terms
+    item.reviewed_by = by
     if decision == "accept":
         item.move_to(ItemStatus.LISTED)
-        uow.record(AuditTag.ITEM_LIST, "system", "item", item.id, by=by)
+        uow.record(AuditTag.ITEM_LIST, "system", "item", item.id, by=by.value)
         if campaign is not None:
             _queue_pay_floor_recheck(uow, campaign.id or 0, item.id or 0)
             # Paid in the same transaction as the acceptance: both happen or neither.
             owed = item_pay(campaign, item)
             if owed.is_positive:
                 money.pay_accepted_item(uow, campaign.id or 0, item.owner_id, owed, item.id or 0)
-                terms["paid_minor"] = owed.amount_minor
+                item.paid_minor = owed.amount_minor
             uow.flush()  # the item is listed now: the bonus check counts it as covering
             bonus = coverage_bonus_for(uow, campaign, item)
             if bonus.is_positive:
@@ -951,7 +954,7 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
                     tag=AuditTag.COVERAGE_BONUS,
                     h3_cell=item.h3_cell,
                 )
-                terms["coverage_bonus_paid_minor"] = bonus.amount_minor
+                item.bonus_paid_minor = bonus.amount_minor
             notify(
                 uow,
                 item.owner_id,
@@ -963,6 +966,7 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
             )
     else:
         item.move_to(ItemStatus.REJECTED)
+        report = dict(item.report)
         reasons = list(report.get("reasons") or [])
         # The reviewers' own reasons (their down votes' notes, sealed under the owner's
         # key): the contributor reads them rather than only the generic sentence.
@@ -977,10 +981,10 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: str) -> bool:
         )
         report["reasons"] = reasons
         report["verdict"] = "rejected"
-        uow.record(AuditTag.ITEM_REJECT, "system", "item", item.id, by=by)
+        item.report = report
+        uow.record(AuditTag.ITEM_REJECT, "system", "item", item.id, by=by.value)
         task = campaign.title if campaign is not None else ""
         notify(uow, item.owner_id, NoticeKind.ITEM_REJECTED, item_id=item.id, task=task)
-    item.report = report
     if campaign is not None and campaign.state is CampaignState.CLOSED:
         uow.flush()
         release_escrow_left(uow, campaign)
@@ -1032,7 +1036,7 @@ def _settle_overdue(uow: UnitOfWork, item_id: int, now: datetime) -> bool:
     item = uow.get_for_update(Item, item_id)
     if item is None or item.campaign_id is None or not _waiting(item, item.campaign_id):
         return False
-    if not _decide(uow, item, "accept", by="review_window"):
+    if not _decide(uow, item, "accept", by=ReviewDecider.REVIEW_WINDOW):
         return False
     uow.record(AuditTag.ITEM_ACCEPT, "system", "item", item.id, reason=REVIEW_WINDOW_PASSED)
     return True

@@ -410,7 +410,7 @@ def _record_outcome(
         report["waiting"] = {"code": "nothing_to_ship", "message": NOTHING_TO_SHIP}
     elif result.accepted:
         if campaign is not None:
-            report["campaign"] = _campaign_terms(uow, item, campaign)
+            report["campaign"] = _apply_campaign_terms(uow, item, campaign)
             item.review_state = ReviewState.WAITING
             item.review_due = as_utc(item.created_at) + timedelta(days=campaign.review_window_days)
         item.move_to(ItemStatus.ACCEPTED)
@@ -428,19 +428,21 @@ def _record_outcome(
     item.report = report
 
 
-def _campaign_terms(uow: UnitOfWork, item: Item, campaign: Campaign) -> dict[str, Any]:
-    """What the campaign owes for this item once reviewed (its review state and due time
-    are the item's columns)."""
+def _apply_campaign_terms(uow: UnitOfWork, item: Item, campaign: Campaign) -> dict[str, Any]:
+    """Set the pay terms the campaign accepts ``item`` under (its columns: the rate, and
+    the coverage bonus promised to an ambient item from a cell nobody covered yet); returns
+    the campaign's description the report keeps beside them (its review state and due
+    time are the item's columns too)."""
+    item.terms_rate_minor = campaign.rate_minor
+    if campaign.coverage_bonus_minor and item.kind is ItemKind.AMBIENT:
+        gap = coverage_gap(item.h3_cell, coverage(uow, exclude_item=item.id))
+        item.terms_bonus_minor = campaign.coverage_bonus_minor if gap else 0
     terms: dict[str, Any] = {
         "id": campaign.id,
         "review_mode": campaign.review_mode.value,
-        "rate_minor": campaign.rate_minor,
         "currency": campaign.currency,
         "pay_basis": campaign.pay_basis.value,
     }
-    if campaign.coverage_bonus_minor and item.kind is ItemKind.AMBIENT:
-        gap = coverage_gap(item.h3_cell, coverage(uow, exclude_item=item.id))
-        terms["coverage_bonus_minor"] = campaign.coverage_bonus_minor if gap else 0
     if campaign.review_mode is ReviewMode.OPERATOR:
         terms["review_queue"] = "operator"
     return terms

@@ -151,6 +151,27 @@ class ItemView:
         return getattr(self._item, name)
 
 
+def review_in_report(item: Item) -> dict[str, Any]:
+    """A campaign item's review as its owner reads it, under the keys of the report's
+    ``campaign`` where it always was: the item's typed columns hold it (auto-approval
+    queries the state; pay is reckoned from the terms), and a key the item has no value
+    for is left out, as it was."""
+    due = as_utc(item.review_due).isoformat() if item.review_due else None
+    review: dict[str, Any] = {
+        "review": item.review_state.value if item.review_state else None,
+        "review_due": due,
+    }
+    typed = {
+        "rate_minor": item.terms_rate_minor,
+        "coverage_bonus_minor": item.terms_bonus_minor,
+        "reviewed_by": item.reviewed_by.value if item.reviewed_by else None,
+        "paid_minor": item.paid_minor,
+        "coverage_bonus_paid_minor": item.bonus_paid_minor,
+        "escrow_shortfall_minor": item.escrow_shortfall_minor,
+    }
+    return review | {key: value for key, value in typed.items() if value is not None}
+
+
 def readable(uow: UnitOfWork, storage: EncryptedStorage, item: Item) -> ItemView:
     """``item`` with its sealed fields opened (empty once its owner was erased)."""
     report = dict(item.report or {})
@@ -160,11 +181,7 @@ def readable(uow: UnitOfWork, storage: EncryptedStorage, item: Item) -> ItemView
     if any(isinstance(r, dict) and r.get("notes") for r in report.get("reasons") or []):
         report["reasons"] = [_open_notes(uow, storage, item.owner_id, r) for r in report["reasons"]]
     if isinstance(report.get("campaign"), dict) and item.review_state is not None:
-        # The owner reads the review where it always was, beside the campaign's terms (the
-        # item's columns hold it: they are what auto-approval queries).
-        due = as_utc(item.review_due).isoformat() if item.review_due else None
-        review = {"review": item.review_state.value, "review_due": due}
-        report["campaign"] = {**report["campaign"], **review}
+        report["campaign"] = {**report["campaign"], **review_in_report(item)}
     return ItemView(
         item,
         storage.open_text(uow, item.owner_id, item.title),

@@ -17,7 +17,7 @@ from sqlalchemy import (
 
 from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
 from datatrust.domain.consent import ConsentState
-from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
+from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewDecider, ReviewState
 
 items = Table(
     "items",
@@ -60,6 +60,14 @@ items = Table(
     # gives consent again (None while it is not withdrawn).
     Column("withdrawn_from", string_enum(ItemStatus, "item_status")),
     Index("ix_items_review_due", "review_state", "review_due"),
+    # Added by migration 0032 (they were keys in report["campaign"]): the rest of a
+    # campaign item's review, read with the item (no query filters on them).
+    Column("terms_rate_minor", BigInteger),
+    Column("terms_bonus_minor", BigInteger),
+    Column("reviewed_by", string_enum(ReviewDecider, "review_decider")),
+    Column("paid_minor", BigInteger),
+    Column("bonus_paid_minor", BigInteger),
+    Column("escrow_shortfall_minor", BigInteger),
     Index("ix_items_status_kind", "status", "kind"),
     # Added by migration 0010: the exact-duplicate check looks an upload up by its hash.
     Index("ix_items_original_sha256", "original_sha256"),
