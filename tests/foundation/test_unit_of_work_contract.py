@@ -15,9 +15,10 @@ from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.adapters.memory import MemoryStore
 from datatrust.domain.accounts import SignInAttempt, User
 from datatrust.domain.audit import AuditTag, verify_chain
+from datatrust.domain.campaigns import Campaign, PayBasis, ReviewVote, VoteTally
 from datatrust.domain.errors import Conflict
 from datatrust.domain.ids import id_of
-from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
+from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewDecider, ReviewState
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, deposit, fund_escrow
 from datatrust.domain.money import Money
@@ -307,6 +308,63 @@ def test_overdue_reviews_are_found_and_claimed_only_while_undecided(make_uow: Fa
         uow.flush()
         assert not uow.reviews.claim_overdue(id_of(overdue), NOW)
         assert uow.reviews.overdue(NOW + timedelta(days=2)) == [later.id]
+
+
+def test_votes_are_tallied_per_item_and_known_per_reviewer(make_uow: Factory):
+    with make_uow() as uow:
+        owner, ada, bob, cy = (_user(uow, n) for n in ("owner", "ada", "bob", "cy"))
+        campaign = Campaign(
+            created_by=id_of(owner),
+            title="Shops",
+            kind=ItemKind.PHOTO,
+            pay_basis=PayBasis.PER_ITEM,
+            rate_minor=250,
+            currency="USD",
+            quota=4,
+        )
+        uow.add(campaign)
+        uow.flush()
+        first, second, unvoted = (_item(uow, owner) for _ in range(3))
+        for item, reviewer, up in ((first, ada, True), (first, bob, True), (first, cy, False)):
+            uow.add(ReviewVote(id_of(item), id_of(campaign), id_of(reviewer), up))
+        uow.add(ReviewVote(id_of(second), id_of(campaign), id_of(ada), False))
+        uow.flush()
+        tally = uow.reviews.tally([id_of(first), id_of(second), id_of(unvoted)])
+        assert tally == {
+            first.id: VoteTally(up=2, down=1),
+            second.id: VoteTally(up=0, down=1),
+            unvoted.id: VoteTally(up=0, down=0),
+        }
+        assert uow.reviews.tally([id_of(second)]) == {second.id: VoteTally(up=0, down=1)}
+        assert uow.reviews.tally([]) == {}
+        assert uow.reviews.voted_on(id_of(ada)) == {first.id, second.id}
+        assert uow.reviews.voted_on(id_of(cy)) == {first.id}
+        assert uow.reviews.voted_on(id_of(owner)) == set()
+
+
+def test_a_campaign_items_review_columns_are_stored_typed(make_uow: Factory):
+    with make_uow() as uow:
+        owner = _user(uow, "owner")
+        item = _item(
+            uow,
+            owner,
+            campaign_id=5,
+            terms_rate_minor=250,
+            terms_bonus_minor=0,
+            reviewed_by=ReviewDecider.REVIEW_WINDOW,
+            paid_minor=250,
+            escrow_shortfall_minor=None,
+        )
+        uow.commit()
+    with make_uow() as uow:
+        stored = uow.get(Item, item.id)
+        assert stored is not None and stored.reviewed_by is ReviewDecider.REVIEW_WINDOW
+        assert (stored.terms_rate_minor, stored.terms_bonus_minor, stored.paid_minor) == (
+            250,
+            0,
+            250,
+        )
+        assert stored.bonus_paid_minor is None and stored.escrow_shortfall_minor is None
 
 
 def test_fingerprint_keys_are_replaced_and_shared_keys_find_live_items_of_the_kinds(

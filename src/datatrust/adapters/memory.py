@@ -36,6 +36,7 @@ from datatrust.domain.audit import (
     append_to_chain,
     record_fields,
 )
+from datatrust.domain.campaigns import ReviewVote, VoteTally
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict
 from datatrust.domain.items import UNDECIDED_REVIEWS, Item, ItemStatus, SelectionGroup
@@ -480,6 +481,16 @@ class MemoryReviews(_Repository):
             and item.review_due <= now
             and item.status == ItemStatus.ACCEPTED
         )
+
+    def tally(self, item_ids: Collection[int]) -> dict[int, VoteTally]:
+        counted = {item_id: VoteTally() for item_id in item_ids}
+        for vote in self.uow.all(ReviewVote, item_id__in=list(counted)):
+            was = counted[vote.item_id]
+            counted[vote.item_id] = VoteTally(was.up + vote.up, was.down + (not vote.up))
+        return counted
+
+    def voted_on(self, reviewer_id: int) -> set[int]:
+        return {v.item_id for v in self.uow.all(ReviewVote, reviewer_id=reviewer_id)}
 
     def overdue(self, now: datetime) -> list[int]:
         return sorted(i.id for i in self._items() if i.id is not None and self._overdue(i, now))

@@ -229,6 +229,14 @@ class ReviewVote:
     id: int | None = None
 
 
+@dataclass(frozen=True)
+class VoteTally:
+    """The votes one item received so far."""
+
+    up: int = 0
+    down: int = 0
+
+
 def peer_verdict(up: int, down: int) -> str | None:
     """``accept`` when at least two up-votes and more up than down; ``reject`` when at
     least two down-votes and more down than up (the mirror rule, so a bad item does not

@@ -4,7 +4,7 @@ express, reached as attributes of the unit of work (``uow.ledger``, ``uow.jobs``
 Each is a protocol over domain records and plain values; ``adapters.db.repositories``
 implements them in SQL (inside the unit of work's transaction) and
 ``adapters.memory`` on dictionaries for fast service tests. The contract tests in
-``tests/foundation/test_repository_contract.py`` run against both.
+``tests/foundation/test_unit_of_work_contract.py`` run against both.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from datatrust.domain.audit import AuditEvent, ChainHead
+from datatrust.domain.campaigns import VoteTally
 from datatrust.domain.items import SelectionGroup
 from datatrust.domain.ledger import AccountRef, JournalEntry, StoredEntry
 from datatrust.domain.money import Money
@@ -115,7 +116,17 @@ class ItemSelection(Protocol):
 
 
 class Reviews(Protocol):
-    """Campaign reviews that auto-approval settles when their window ends."""
+    """Campaign reviews: the votes on waiting items, and the ones auto-approval settles
+    when their window ends."""
+
+    def tally(self, item_ids: Collection[int]) -> dict[int, VoteTally]:
+        """Each of ``item_ids``' up and down votes, counted in one query; an item nobody
+        voted on is counted 0 and 0."""
+        ...
+
+    def voted_on(self, reviewer_id: int) -> set[int]:
+        """Ids of the items ``reviewer_id`` has voted on."""
+        ...
 
     def overdue(self, now: datetime) -> list[int]:
         """Ids, ascending, of the pipeline-accepted items whose review is undecided and

@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 
 from datatrust.adapters.db.tables.accounts import sign_in_attempts
 from datatrust.adapters.db.tables.audit import audit_events, audit_head
+from datatrust.adapters.db.tables.campaigns import review_votes
 from datatrust.adapters.db.tables.fingerprints import fingerprint_keys
 from datatrust.adapters.db.tables.items import items
 from datatrust.adapters.db.tables.jobs import outbox
 from datatrust.adapters.db.tables.ledger import payouts
 from datatrust.domain.audit import AuditEvent, ChainHead
+from datatrust.domain.campaigns import VoteTally
 from datatrust.domain.clock import utcnow
 from datatrust.domain.items import UNDECIDED_REVIEWS, ItemStatus, SelectionGroup
 from datatrust.domain.jobs import JobState
@@ -249,6 +251,27 @@ class SqlReviews:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def tally(self, item_ids: Collection[int]) -> dict[int, VoteTally]:
+        counted = {item_id: VoteTally() for item_id in item_ids}
+        if not counted:
+            return counted
+        stmt = (
+            select(
+                review_votes.c.item_id,
+                func.count().filter(review_votes.c.up.is_(True)),
+                func.count().filter(review_votes.c.up.is_(False)),
+            )
+            .where(review_votes.c.item_id.in_(list(counted)))  # ix_review_votes_item_id
+            .group_by(review_votes.c.item_id)
+        )
+        for item_id, up, down in self.session.execute(stmt):
+            counted[item_id] = VoteTally(up, down)
+        return counted
+
+    def voted_on(self, reviewer_id: int) -> set[int]:
+        stmt = select(review_votes.c.item_id).where(review_votes.c.reviewer_id == reviewer_id)
+        return set(self.session.scalars(stmt))
 
     def overdue(self, now: datetime) -> list[int]:
         """Ids of the pipeline-accepted items whose review is undecided and whose window

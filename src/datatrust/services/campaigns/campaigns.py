@@ -738,16 +738,17 @@ def review_queue(uow: UnitOfWork, actor: Actor, campaign_id: int) -> list[Review
     they already voted on."""
     campaign = get_campaign(uow, actor, campaign_id)
     _may_review(actor, campaign)
-    voted = {v.item_id for v in uow.all(ReviewVote, reviewer_id=actor.user_id)}
+    voted = uow.reviews.voted_on(actor.user_id) if actor.user_id is not None else set()
+    waiting = [
+        item
+        for item in _undecided(uow, campaign.id or 0)
+        if _waiting(item, id_of(campaign))
+        and item.owner_id != actor.user_id
+        and id_of(item) not in voted
+    ]
+    tally = uow.reviews.tally([id_of(item) for item in waiting])
     entries = []
-    for item in _undecided(uow, campaign.id or 0):
-        if (
-            not _waiting(item, id_of(campaign))
-            or item.owner_id == actor.user_id
-            or id_of(item) in voted
-        ):
-            continue
-        votes = uow.all(ReviewVote, item_id=item.id)
+    for item in waiting:
         entries.append(
             ReviewEntry(
                 item_id=item.id or 0,
@@ -756,8 +757,8 @@ def review_queue(uow: UnitOfWork, actor: Actor, campaign_id: int) -> list[Review
                 removed_summary=item.report.get("removed_summary", []),
                 removed=item.report.get("removed", {}),
                 duration_seconds=item.duration_seconds,
-                up=sum(v.up for v in votes),
-                down=sum(not v.up for v in votes),
+                up=tally[id_of(item)].up,
+                down=tally[id_of(item)].down,
             )
         )
     return entries
@@ -831,15 +832,15 @@ def review_progress(uow: UnitOfWork, actor: Actor, item_id: int) -> ReviewProgre
     campaign = uow.get(Campaign, item.campaign_id) if item.campaign_id else None
     if campaign is None or item.review_state is None:
         return None
-    votes = uow.all(ReviewVote, item_id=item.id)
+    votes = uow.reviews.tally([id_of(item)])[id_of(item)]
     accepted = item.review_state is ReviewState.ACCEPTED
     paid = item.paid_minor
     pay = Money(paid, campaign.currency) if accepted and paid else item_pay(campaign, item)
     return ReviewProgress(
         peer=campaign.review_mode is ReviewMode.PEER,
         state=item.review_state,
-        up=sum(v.up for v in votes),
-        down=sum(not v.up for v in votes),
+        up=votes.up,
+        down=votes.down,
         needed=PEER_MIN_UP_VOTES,
         due=as_utc(item.review_due) if item.review_due else None,
         pay=pay,
@@ -891,9 +892,8 @@ def submit_review(
         )
     )
     uow.flush()
-    votes = uow.all(ReviewVote, item_id=item.id)
-    ups = sum(v.up for v in votes)
-    downs = len(votes) - ups
+    votes = uow.reviews.tally([id_of(item)])[id_of(item)]
+    ups, downs = votes.up, votes.down
     uow.record(AuditTag.ITEM_REVIEW, actor_label(actor), "item", item.id, up=up)
     if actor.role is Role.OPERATOR:
         decision: str | None = "accept" if up else "reject"
