@@ -65,7 +65,8 @@ class ReviewDecider(StrEnum):
 
 
 # The item lifecycle (DESIGN.md, issue 4): received → validated → processed → accepted or
-# rejected → listed. A review may still reject an accepted item; withdrawal ends any state.
+# rejected → listed. A review may still reject an accepted item; withdrawal ends any state,
+# and consent given again returns a checked item to the state it had (``Item.restore``).
 TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
     ItemStatus.RECEIVED: frozenset({ItemStatus.VALIDATED, ItemStatus.REJECTED}),
     ItemStatus.VALIDATED: frozenset({ItemStatus.PROCESSED, ItemStatus.REJECTED}),
