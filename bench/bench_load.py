@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import os
@@ -34,6 +35,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -350,6 +352,7 @@ class Level:
     stalls: int = 0
     health_max_s: float = 0.0
     cpu_s: list[float] = field(default_factory=list)  # per measured process
+    client_cpu_s: float = 0.0  # the load generator's (this process)
     load: float = 0.0  # the machine's 1-minute load average as the level started
 
     def error(self, what: str) -> None:
@@ -377,6 +380,9 @@ class Level:
             "cpu_ms_per_request": [
                 round(c * 1000 / len(lat), 2) if lat else 0.0 for c in self.cpu_s
             ],
+            "client_cpu_ms_per_request": (
+                round(self.client_cpu_s * 1000 / len(lat), 2) if lat else 0.0
+            ),
             "load_average": round(self.load, 1),
         }
 
@@ -385,15 +391,28 @@ async def drive(
     base: str, clients: int, seconds: float, step_for, pids: tuple[int, ...] = ()
 ) -> Level:
     """``clients`` loops, each sending one request at a time for ``seconds``; a /health
-    probe every half second beside them. The CPU time ``pids`` spent meanwhile is kept."""
+    probe every half second beside them. The CPU time ``pids`` spent meanwhile is kept,
+    and this process's own (the load generator's).
+
+    Each client has an httpx client (and keep-alive connection) of its own, as separate
+    people's devices do. One client shared by all, as until session 8, cost this process
+    ~10 ms of CPU per request at 256 clients against ~1 ms (httpcore looks through its
+    pool for every request): the generator, on the same cores, was then what limited the
+    throughput at 256 clients, the bare route's too (bench/RESULTS.md, "Load", session 8)."""
     level = Level(clients, seconds)
-    cpu_before = [cpu_seconds(pid) for pid in pids]
-    level.load = load_average()
-    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
-    async with httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT_S, limits=limits) as c:
+    tls = ssl.create_default_context()  # once: each client making its own costs ~20 ms
+    async with contextlib.AsyncExitStack() as stack:
+        own = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT_S, verify=tls)
+            )
+            for _ in range(clients + 1)
+        ]
+        cpu_before = [cpu_seconds(pid) for pid in (*pids, os.getpid())]
+        level.load = load_average()
         deadline = time.monotonic() + seconds
 
-        async def client() -> None:
+        async def client(c: httpx.AsyncClient) -> None:
             while time.monotonic() < deadline:
                 step = step_for()
                 name = getattr(step, "__name__", "step")
@@ -412,7 +431,7 @@ async def drive(
                 if took > STALL_S:
                     level.stalls += 1
 
-        async def health() -> None:
+        async def health(c: httpx.AsyncClient) -> None:
             while time.monotonic() < deadline:
                 started = time.monotonic()
                 try:
@@ -425,8 +444,10 @@ async def drive(
                     level.stalls += 1
                 await asyncio.sleep(0.5)
 
-        await asyncio.gather(health(), *(client() for _ in range(clients)))
-    level.cpu_s = [cpu_seconds(pid) - b for pid, b in zip(pids, cpu_before, strict=True)]
+        await asyncio.gather(health(own[0]), *(client(c) for c in own[1:]))
+        cpu_after = [cpu_seconds(pid) for pid in (*pids, os.getpid())]
+    spent = [after - before for after, before in zip(cpu_after, cpu_before, strict=True)]
+    level.cpu_s, level.client_cpu_s = spent[:-1], spent[-1]
     return level
 
 
@@ -558,7 +579,8 @@ def describe(clients: int, app: dict, floor: dict) -> str:
         f"p50 {floor['p50_ms']:>6.1f} ms | ratio {ratio(app, floor):.2f}"
         + (f" | {app['error_kinds']}" if app["errors"] else "")
         + f"\n       CPU ms per request: app {app['cpu_ms_per_request']} peer "
-        f"{floor['cpu_ms_per_request']} | load average {app['load_average']}"
+        f"{floor['cpu_ms_per_request']} load generator {app['client_cpu_ms_per_request']} "
+        f"| load average {app['load_average']}"
         + f"\n       slowest per step (ms): {app['slowest_ms']}"
     )
 
