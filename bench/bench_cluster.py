@@ -44,7 +44,7 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.permissions import ROLE_PERMISSIONS, Role
 from datatrust.services.demo import DEMO_PASSWORD
 
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("DATATRUST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PROCESSES = 4  # load-generating processes
 BENCH_DIR = Path(__file__).resolve().parent
 # The floor: bench_load's bare FastAPI route (one indexed read on the same database with
@@ -57,6 +57,9 @@ TRAINING = {
     "purpose": "model_training",
     "industry": "technology",
     "territory": "GB",
+    # Orders for training state what the model will do and output (issue 16 §2).
+    "task": "scene_understanding",
+    "outputs": ["labels"],
 }
 PEOPLE = {
     "sipho@demo.datatrust": Role.CONTRIBUTOR,
