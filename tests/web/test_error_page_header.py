@@ -37,3 +37,33 @@ def test_a_visitor_and_a_refused_token_read_the_error_signed_out(client):
     bad = client.get("/my/items", headers={"Authorization": "Bearer not-a-token"})
     assert bad.status_code == 401
     assert 'action="/sign-out"' not in header(bad.text)
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def test_an_address_no_route_answers_is_a_page_in_words_under_her_own_header(contributor):  # noqa: F811
+    missing = contributor.get("/nothing-here?lang=hi", headers=BROWSER)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    top = header(missing.text)
+    assert 'action="/sign-out"' in top and 'href="/my/items"' in top
+    assert "Nothing here" not in missing.text  # in Hindi, like the rest of her page
+
+
+def test_a_visitor_reads_an_unknown_address_as_a_page_signed_out(client):
+    missing = client.get("/nothing-here?lang=en", headers=BROWSER)
+    assert missing.status_code == 404
+    assert "Nothing here, or nothing you may see." in missing.text
+    assert 'href="/sign-in"' in header(missing.text)
+
+
+def test_api_clients_and_api_addresses_keep_the_problem_in_json(client):
+    for response in (
+        client.get("/nothing-here"),  # a client that does not ask for HTML
+        client.get("/api/nothing-here", headers=BROWSER),  # the API never answers a page
+        client.post("/nothing-here", headers=BROWSER),  # not 405: no route takes any method
+    ):
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["problems"][0]["code"] == "request.no_such_route"

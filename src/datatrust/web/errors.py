@@ -199,6 +199,30 @@ def set_retry_after(response: Response, exc: DomainError) -> None:
         response.headers["Retry-After"] = str(wait)
 
 
+def http_error_response(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own refusals (no such route, wrong method, a body over its limit) in
+    the API's problem shape."""
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    said = exc.detail if isinstance(exc.detail, str) else "request failed"
+    problem = Problem(None, "request.failed", {"reason": said})
+    details = None
+    if exc.status_code == 404 and said == "Not Found":
+        problem = Problem(None, "request.no_such_route")
+    if exc.status_code == 405:
+        problem = Problem(None, "request.method_not_allowed")
+    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    if exc.status_code == 413 and limit is not None:  # the route's body limit
+        problem = too_large_problem(limit)
+        details = {"limit_bytes": limit}
+    return error_response(
+        exc.status_code,
+        codes.get(exc.status_code, "http_error"),
+        problem.text,
+        details,
+        [problem],
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
@@ -218,25 +242,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-        said = exc.detail if isinstance(exc.detail, str) else "request failed"
-        problem = Problem(None, "request.failed", {"reason": said})
-        details = None
-        if exc.status_code == 404 and said == "Not Found":
-            problem = Problem(None, "request.no_such_route")
-        if exc.status_code == 405:
-            problem = Problem(None, "request.method_not_allowed")
-        limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
-        if exc.status_code == 413 and limit is not None:  # the route's body limit
-            problem = too_large_problem(limit)
-            details = {"limit_bytes": limit}
-        return error_response(
-            exc.status_code,
-            codes.get(exc.status_code, "http_error"),
-            problem.text,
-            details,
-            [problem],
-        )
+        return http_error_response(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from datatrust.web.pages import auth, buyer, contributor, manage, operator, places, tracing
-from datatrust.web.pages.common import LANG_COOKIE, LANGUAGES, WEB
+from datatrust.web.pages.common import LANG_COOKIE, LANGUAGES, WEB, missing_page
 
 __all__ = ["LANGUAGES", "LANG_COOKIE", "STATIC", "install"]
 
@@ -36,3 +36,5 @@ def install(app: FastAPI) -> None:
     for module in (auth, contributor, buyer, operator, manage, tracing, places):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Before the API's handler for every refusal: a status handler is asked first.
+    app.add_exception_handler(404, missing_page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Callable, Coroutine
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from datatrust.domain.currencies import MINOR_UNITS
-from datatrust.domain.errors import DomainError, NotAuthenticated, Problem
+from datatrust.domain.errors import DomainError, NotAuthenticated, NotFound, Problem
 from datatrust.domain.money import CurrencyMismatch, Money
 from datatrust.domain.permissions import Actor, Permission, Role
 from datatrust.i18n import KIND_WORDS, format_money, render_problem, translator
@@ -35,6 +36,7 @@ from datatrust.web.deps import (
     caller,
     check_csrf,
 )
+from datatrust.web.errors import http_error_response
 from datatrust.web.forms import read_form
 from datatrust.web.pages.explain import Explain
 from datatrust.web.security import PRESESSION_COOKIE, page_csrf
@@ -322,6 +324,24 @@ def error_page(request: Request, exc: DomainError) -> HTMLResponse:
     title = titles.get(exc.status, page._("Something went wrong."))
     message = "; ".join(show_problem(page, p) for p in exc.problems)
     return render(page, "error.html", status=exc.status, title=title, message=message)
+
+
+async def missing_page(request: Request, exc: Exception) -> Response:
+    """An address no route answers: a person's browser (a GET that accepts HTML, outside
+    ``/api/`` and ``/files/``) reads the error page in words under their own header; any
+    other client gets the API's problem, as before."""
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    if (
+        request.method in ("GET", "HEAD")
+        and exc.detail == "Not Found"
+        and "text/html" in request.headers.get("accept", "")
+        and not path.startswith(("/api/", "/files/"))
+    ):
+        with suppress(DomainError):  # a refused credential reads it signed out
+            request.state.page_caller = await caller(request, request.app.state.services)
+        return error_page(request, NotFound(Problem(None, "request.no_such_route")))
+    return http_error_response(request, exc)
 
 
 class PageRoute(UnitOfWorkRoute):
