@@ -11,7 +11,7 @@ from test_pages_contributor import accept, contributor, csrf_of, open_campaign  
 
 import ingest_media as media
 from datatrust.domain.campaigns import Campaign, PayBasis
-from datatrust.domain.items import ItemKind
+from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.services.contributions import upload_limits
 
 
@@ -103,13 +103,27 @@ def upload_to(client, campaign_id: int, title: str, seed: int = 5) -> str:
     return response.headers["location"]
 
 
+def test_an_item_still_being_checked_offers_no_delete_link(
+    contributor,  # noqa: F811
+    people,
+    services,
+):
+    campaign = open_campaign(contributor, people["operator"], review_mode="operator")
+    item_url = upload_to(contributor, campaign["id"], "Bus stop at noon")
+    item_id = int(item_url.rsplit("/", 1)[1])
+    link = f'href="/my/items/{item_id}/delete"'
+    assert link in contributor.get(item_url).text
+    with services.uow() as uow:  # as if its processing job had not run yet
+        uow.get(Item, item_id).status = ItemStatus.VALIDATED
+        uow.commit()
+    assert link not in contributor.get(item_url).text
+
+
 def test_deleting_one_item_says_what_it_does_keeps_the_money_and_takes_it_out(
     contributor,  # noqa: F811
     people,
     services,
 ):
-    from datatrust.domain.items import Item
-
     campaign = open_campaign(contributor, people["operator"], review_mode="operator")
     item_url = upload_to(contributor, campaign["id"], "Taxi rank at dawn")
     item_id = int(item_url.rsplit("/", 1)[1])
@@ -227,7 +241,6 @@ def test_the_export_holds_the_persons_own_media_decrypted_streamed(
     import io
     import zipfile
 
-    from datatrust.domain.items import Item
     from datatrust.services.market import rights
 
     campaign = open_campaign(contributor, people["operator"])

@@ -225,3 +225,25 @@ def test_the_python_client_does_a_buyers_side_of_withdrawal_in_a_few_lines(
     assert buyer.due() == []
     with services.uow() as uow:
         assert uow.one(Revocation, item_id=walk.id).attested_at is not None
+
+
+def test_the_feed_page_marks_a_notice_overdue_once_its_deadline_passes_until_attested(
+    client, services, people, withdrawn
+):
+    trainer, walk, snap = withdrawn
+    marked = '<span class="risk">Overdue</span>'
+    assert marked not in client.get("/buyer/feed", headers=trainer.headers).text
+    with services.uow() as uow:
+        (notice,) = uow.all(Revocation, item_id=walk.id)
+        notice.deadline = utcnow() - timedelta(minutes=1)  # by the clock, before any check
+        uow.commit()
+    pages = {
+        lang: client.get(f"/buyer/feed?lang={lang}", headers=trainer.headers).text
+        for lang in ("en", "hi", "zu")
+    }
+    assert marked in pages["en"]
+    assert '<span class="risk">समय निकल गया</span>' in pages["hi"]
+    assert '<span class="risk">Kudlulelwe yisikhathi</span>' in pages["zu"]
+    done = _attest(client, trainer, walk, snapshots=[snap["id"]])
+    assert done.status_code == 201, done.text
+    assert marked not in client.get("/buyer/feed", headers=trainer.headers).text

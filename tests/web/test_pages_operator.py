@@ -4,6 +4,7 @@ with a reason), a payout batch and the instance settings (read-only)."""
 from __future__ import annotations
 
 import ingest_media as media
+from datatrust.domain.accounts import Organisation, OrgStatus
 from support import fund_and_open
 
 
@@ -109,3 +110,27 @@ def test_the_operator_records_an_incident_and_tells_those_affected_from_the_page
     report = client.get(f"/api/incidents/{incident['id']}/report", headers=operator).json()
     assert report["data_subjects_affected"] == 1 and not report["notified_within_72_hours"]
     assert client.get("/operator/incidents", headers=people["owner"].headers).status_code == 403
+
+
+def test_the_vetting_page_offers_each_buyer_the_decisions_its_status_allows(
+    client, services, people
+):
+    ids = {}
+    with services.uow() as uow:
+        for status in OrgStatus:
+            org = Organisation(legal_name=f"{status.value} Ltd", country="GB", status=status)
+            uow.add(org)
+            uow.flush()
+            ids[status] = org.id
+        uow.commit()
+    page = client.get("/operator/vetting", headers=people["operator"].headers).text
+
+    def offered(org_id: int) -> list[str]:
+        card = page.split(f'id="org-{org_id}"', 1)[1].split("</li>", 1)[0]
+        return [part.split('"', 1)[0] for part in card.split('name="decision" value="')[1:]]
+
+    assert offered(ids[OrgStatus.PENDING]) == ["approve", "reject"]
+    assert offered(ids[OrgStatus.APPROVED]) == ["suspend"]
+    assert offered(ids[OrgStatus.REJECTED]) == ["approve"]
+    assert offered(ids[OrgStatus.SUSPENDED]) == ["approve"]
+    assert '<button type="submit" name="decision" value="suspend" class="secondary">Suspend' in page

@@ -67,6 +67,18 @@ class Organisation:
     def org_id(self) -> int | None:
         return self.id
 
+    @property
+    def decisions(self) -> tuple[str, ...]:
+        """The vetting decisions an operator is offered for it, in order: approve one not
+        approved (pending, rejected, or suspended: reinstated), reject one still pending,
+        suspend one approved."""
+        offered = [] if self.status is OrgStatus.APPROVED else ["approve"]
+        if self.status is OrgStatus.PENDING:
+            offered.append("reject")
+        if self.status is OrgStatus.APPROVED:
+            offered.append("suspend")
+        return tuple(offered)
+
 
 @dataclass(eq=False)
 class Membership:

@@ -64,6 +64,11 @@ class ReviewDecider(StrEnum):
     REVIEW_WINDOW = "review_window"  # nobody decided before the window ended: accepted
 
 
+# Still in the pipeline's first checks: its processing job would write to an item changed
+# or deleted under it, so it cannot be deleted yet.
+BEING_CHECKED = frozenset({ItemStatus.RECEIVED, ItemStatus.VALIDATED})
+
+
 # The item lifecycle (DESIGN.md, issue 4): received → validated → processed → accepted or
 # rejected → listed. A review may still reject an accepted item; withdrawal ends any state,
 # and consent given again returns a checked item to the state it had (``Item.restore``).
@@ -146,6 +151,11 @@ class Item:
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     id: int | None = None
+
+    @property
+    def being_checked(self) -> bool:
+        """Still in the pipeline's first checks (``BEING_CHECKED``): not deletable yet."""
+        return self.status in BEING_CHECKED
 
     @property
     def shipped_content_type(self) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from datatrust.domain.clock import utcnow
+from datatrust.domain.clock import as_utc, utcnow
 
 
 @dataclass(eq=False)
@@ -80,3 +80,8 @@ class Revocation:
     overdue_at: datetime | None = None
     seq: int = 0  # its place in the org's feed: 1, 2, 3 … (``next_seq``), never reused
     id: int | None = None
+
+    def past_deadline(self, now: datetime) -> bool:
+        """Its deletion is not attested and its deadline has passed: the buyer is late
+        (``revocations.check_deadlines`` suspends it and sets ``overdue_at``)."""
+        return self.attested_at is None and as_utc(self.deadline) < as_utc(now)

@@ -293,6 +293,19 @@ def revocation_feed(
     }
 
 
+def late_notices(uow: UnitOfWork, actor: Actor, now: datetime | None = None) -> set[int]:
+    """The feed positions (``seq``) of the caller organisation's notices whose deletion is
+    past its deadline and not attested (``Revocation.past_deadline``): what its feed page
+    marks overdue, by the rule that suspends it."""
+    org = approved_org(uow, actor, Permission.FEED_READ, allow_suspended=True)
+    moment = as_utc(now or utcnow())
+    return {
+        n.seq
+        for n in uow.all(Revocation, org_id=org.id, attested_at=None)
+        if n.past_deadline(moment)
+    }
+
+
 def _notices_for(
     uow: UnitOfWork,
     actor: Actor,
@@ -643,7 +656,7 @@ def check_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, i
     suspended = 0
     overdue: dict[int, list[Revocation]] = {}
     for n in uow.all(Revocation, attested_at=None):
-        if as_utc(n.deadline) < moment:
+        if n.past_deadline(moment):
             overdue.setdefault(n.org_id, []).append(n)
     for org_id, notices in sorted(overdue.items()):
         org = uow.get(Organisation, org_id)

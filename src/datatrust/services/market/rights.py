@@ -27,7 +27,7 @@ from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord, ConsentState, LicenceOffer
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.ids import id_of
-from datatrust.domain.items import ERASED_FILENAME, Item, ItemStatus
+from datatrust.domain.items import ERASED_FILENAME, Item
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
@@ -442,10 +442,6 @@ def _erase_item(
     return objects
 
 
-# Items still being checked: their processing job would write to an item deleted under it.
-BEING_CHECKED = frozenset({ItemStatus.RECEIVED, ItemStatus.VALIDATED})
-
-
 @dataclass(frozen=True)
 class DeletionEffects:
     """What deleting one item would do, for the confirmation the person reads first:
@@ -473,7 +469,7 @@ def deletion_effects(uow: UnitOfWork, actor: Actor, item_id: int) -> DeletionEff
         live,
         len(orgs) if live else 0,
         offer.terms().deletion_deadline_days if offer else DEFAULT_DELETION_DEADLINE_DAYS,
-        item.status in BEING_CHECKED,
+        item.being_checked,
     )
 
 
@@ -494,7 +490,7 @@ def delete_my_item(
     item = uow.get_for_update(Item, item_id)
     authorize(actor, Permission.PERSONAL_DATA_ERASE, item or MISSING)
     assert item is not None
-    if item.status in BEING_CHECKED:
+    if item.being_checked:
         raise Conflict(Problem(None, "item.still_checked"))
     if item.filename == ERASED_FILENAME:
         raise Conflict(Problem(None, "item.already_deleted"))

@@ -54,6 +54,7 @@ class IncidentView:
     incident: Incident
     hours_left: float  # until the 72-hour deadline (negative: passed)
     notices: int
+    overdue: bool = False  # nobody told and the deadline passed (``Incident.overdue``)
 
 
 def open_incident(
@@ -341,7 +342,8 @@ def _get(uow: UnitOfWork, actor: Actor, incident_id: int, *, lock: bool = False)
 
 def _view(uow: UnitOfWork, incident: Incident, now: datetime) -> IncidentView:
     left = (incident.deadline - as_utc(now)).total_seconds() / 3600
-    return IncidentView(incident, round(left, 1), uow.count(Notice, incident_id=incident.id))
+    notices = uow.count(Notice, incident_id=incident.id)
+    return IncidentView(incident, round(left, 1), notices, incident.overdue(now))
 
 
 def _items(uow: UnitOfWork, ids: list[int]) -> list[Item]:

@@ -317,9 +317,9 @@ def _feed_page(page: Page, svc: Services, unit: UnitOfWork, status: int = 200, *
         "feed.html",
         status,
         notices=feed["claims"]["revoked"],
+        late=market.late_notices(unit, page.actor),
         choices=market.deletion_choices(unit, page.actor),
         model_words=MODEL_WORDS,
-        now=utcnow().isoformat(),
         errors=extra.pop("errors", {}),
         form=extra.pop("form", {}),
     )
