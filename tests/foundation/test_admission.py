@@ -15,9 +15,11 @@ import base64
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -27,6 +29,8 @@ from datatrust.bootstrap import build
 from datatrust.domain.permissions import Role
 from datatrust.web.admission import AdmissionLimit, Slots
 from support import make_persona, make_settings
+
+T = TypeVar("T")
 
 DEADLINE_S = 30.0
 
@@ -247,6 +251,13 @@ def test_a_client_that_leaves_while_waiting_is_dropped_from_the_line_unrun():
     assert app.entered == ["/hold", "/after"]
 
 
+def run_alone(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a thread of its own: a test before this one in the same worker
+    (Playwright's synchronous API) can leave an event loop running on the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_a_turn_given_up_passes_the_slot_to_the_next_in_line():
     async def scenario() -> list[str]:
         slots = Slots(1)
@@ -269,7 +280,7 @@ def test_a_turn_given_up_passes_the_slot_to_the_next_in_line():
         assert slots.in_use == 0
         return order
 
-    assert asyncio.run(scenario()) == ["patient"]
+    assert run_alone(scenario()) == ["patient"]
 
 
 def test_a_returning_holder_goes_ahead_of_new_arrivals():
@@ -291,7 +302,7 @@ def test_a_returning_holder_goes_ahead_of_new_arrivals():
         await asyncio.gather(newcomer, uploader)
         return order
 
-    assert asyncio.run(scenario()) == ["uploader, body arrived", "newcomer"]
+    assert run_alone(scenario()) == ["uploader, body arrived", "newcomer"]
 
 
 # --- the service itself ----------------------------------------------------------------
