@@ -109,6 +109,9 @@ def drain_after_dispatch(svc: Services) -> None:
     if huey.immediate:
         return
     dispatch = svc.queue.dispatch
+    # Take what the dispatch queued and stop: Redis's blocking pop would wait a whole
+    # read time-out (1 s) on the empty queue after every dispatch.
+    huey.storage.blocking = False
 
     def dispatch_and_run(outbox_id: int, delay_seconds: int = 0) -> None:
         dispatch(outbox_id, delay_seconds)
