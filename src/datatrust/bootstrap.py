@@ -161,14 +161,20 @@ class Services:
                 report[name] = "ok"
             except Exception as exc:  # health reports failures, it never raises
                 report[name] = f"error: {type(exc).__name__}: {exc}"[:300]
-        missing = fingerprint.missing_media_tools()
+        missing = self.missing_media_tools()
         report[MEDIA_TOOLS] = "; ".join(f"missing {k}: {v}" for k, v in missing.items()) or "ok"
         return report
 
     @staticmethod
-    def warn_missing_media_tools() -> None:
+    def missing_media_tools() -> dict[str, str]:
+        """The media tools this machine lacks, each with what the pipeline does instead
+        (``pipeline.fingerprint.missing_media_tools``): what ``/health``, the start-up log
+        and the operator's settings page all name."""
+        return fingerprint.missing_media_tools()
+
+    def warn_missing_media_tools(self) -> None:
         """Say loudly at start (web and worker) what the pipeline will do without."""
-        for tool, instead in fingerprint.missing_media_tools().items():
+        for tool, instead in self.missing_media_tools().items():
             log.warning("media tool missing: %s; %s", tool, instead)
 
     def _ping_database(self) -> None:

@@ -134,3 +134,27 @@ def test_the_vetting_page_offers_each_buyer_the_decisions_its_status_allows(
     assert offered(ids[OrgStatus.REJECTED]) == ["approve"]
     assert offered(ids[OrgStatus.SUSPENDED]) == ["approve"]
     assert '<button type="submit" name="decision" value="suspend" class="secondary">Suspend' in page
+
+
+def test_the_settings_page_says_loudly_when_chromaprint_is_missing(client, people, monkeypatch):
+    """Issue 18 §9: what /health and the start-up log name (a missing media tool, and that
+    audio prints then come from an engine never compared with Chromaprint's) the operator
+    reads on the settings page too, in their language."""
+    from datatrust.pipeline import fingerprint
+
+    operator = people["operator"].headers
+    installed = client.get("/operator/settings?lang=en", headers=operator).text
+    assert 'id="media-tools-missing"' not in installed
+    assert "All installed: audio fingerprints by Chromaprint" in installed
+
+    monkeypatch.setattr(fingerprint, "HAVE_CHROMAPRINT", False)
+    missing = client.get("/operator/settings?lang=en", headers=operator).text
+    assert 'class="alert" role="alert" id="media-tools-missing"' in missing
+    assert "Chromaprint is not installed on this machine." in missing
+    assert "near-duplicate recorded across the two goes unseen" in missing
+    assert "Install libchromaprint1" in missing
+    assert "Chromaprint missing: audio fingerprints by another engine" in missing
+    hindi = client.get("/operator/settings?lang=hi", headers=operator).text
+    assert "इस मशीन पर Chromaprint इंस्टॉल नहीं है।" in hindi
+    zulu = client.get("/operator/settings?lang=zu", headers=operator).text
+    assert "I-Chromaprint ayifakiwe kulo mshini." in zulu

@@ -131,8 +131,9 @@ def run_payouts(
 def instance_settings(
     page: Page = page_requires(Permission.INSTANCE_MANAGE), svc: Services = Depends(services)
 ) -> HTMLResponse:
-    """Read-only: the instance's pay floor, platform fee, denied industries and the map's
-    tile server (none by default)."""
+    """Read-only: the instance's pay floor, platform fee, denied industries, the map's
+    tile server (none by default), and any media tool this machine lacks (as ``/health``
+    and the start-up log name it), said at the top of the page."""
     policy = svc.policy
     return render(
         page,
@@ -141,6 +142,7 @@ def instance_settings(
         fee=policy.platform_fee_percent,
         denied=sorted(policy.denied_industries),
         map_tiles=svc.settings.map_tile_url,
+        missing_tools=sorted(svc.missing_media_tools()),
     )
 
 
