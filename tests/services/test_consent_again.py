@@ -165,16 +165,3 @@ def test_a_deleted_item_is_never_offered_again(services, people):
     with pytest.raises(Conflict) as caught:
         give_again(services, owner, item.id)
     assert caught.value.codes == ["consent_again.erased"]
-
-
-def test_consent_again_waits_until_the_buyers_holding_it_were_told(services, people):
-    owner = people["owner"]
-    item = listed_item(services, owner, offer=offer_for(services, owner))
-    given = give(services, owner, item.id)
-    withdraw(services, owner, item.id)
-    with services.uow() as uow:  # as if the outbox job had not run yet
-        uow.get(ConsentRecord, given.record.id).holders_notified_at = None
-        uow.commit()
-    with pytest.raises(Conflict) as caught:
-        give_again(services, owner, item.id)
-    assert caught.value.codes == ["consent_again.buyers_not_told"]

@@ -226,7 +226,8 @@ def test_the_notify_holders_job_records_the_holders_once_however_often_it_runs(s
     give(services, owner, item.id)
     seen = []
 
-    def finder(_uow, found_item):
+    def finder(_uow, found_item, withdrawn):
+        assert withdrawn.state is ConsentState.WITHDRAWN
         seen.append(found_item.id)
         return ["org:7", "org:7"]
 

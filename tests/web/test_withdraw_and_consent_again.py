@@ -7,9 +7,12 @@ The API still withdraws in one call."""
 from __future__ import annotations
 
 from test_feed_protocol import make_holder
-from test_seed_story import TRAINING, buyer, year_of_use
+from test_seed_story import TRAINING, buyer, fund, year_of_use
 
-from datatrust.domain.items import Item
+from datatrust.domain.audit import AuditEvent
+from datatrust.domain.consent import ConsentRecord
+from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.orders import Order
 from datatrust.domain.snapshots import Revocation
 
@@ -151,3 +154,80 @@ def test_consent_again_through_the_api_is_one_call_and_a_deleted_item_is_refused
     # Its page offers nothing to give: the consent page sends the reader back.
     page = client.get(f"/my/items/{park.id}/consent", headers=other, follow_redirects=False)
     assert page.status_code == 303
+
+
+def _buy_and_build(client, persona) -> dict:
+    """``persona``'s buyer orders the training use, buys and builds: the built snapshot."""
+    order = client.post(
+        "/api/buyers/orders", headers=persona.headers, json={**TRAINING, **year_of_use()}
+    )
+    assert order.status_code == 201, order.text
+    bought = client.post(
+        f"/api/buyers/orders/{order.json()['id']}/purchase", headers=persona.headers
+    )
+    assert bought.status_code in (200, 201), bought.text
+    built = client.post(
+        f"/api/buyers/orders/{order.json()['id']}/snapshots", headers=persona.headers
+    )
+    assert built.status_code == 201, built.text
+    return order.json() | {"built": built.json()}
+
+
+def test_consent_given_again_before_the_notice_job_runs_neither_cancels_nor_duplicates_it(
+    client, services, people
+):
+    """The race of issue 18: withdraw, give consent again at once (the job that tells the
+    holding buyer has not run), a second buyer buys the item under the new consent, then
+    the job runs. The buyer that held it under the old consent is told exactly once, as a
+    withdrawal; the second buyer is not told; the old agreement stays dead, the new
+    consent alone offers the item, and the first buyer cannot buy it afresh meanwhile."""
+    trainer, walk, _park = make_holder(client, services, people)
+    owner = people["owner"].headers
+    with services.uow() as uow:
+        old_consent = uow.get(Item, walk.id).consent_id
+    dispatch, held = services.queue.dispatch, []
+    services.queue.dispatch = lambda outbox_id, delay_seconds=0: held.append(outbox_id)
+    assert client.delete(f"/api/items/{walk.id}/consent", headers=owner).status_code == 200
+    again = client.post(f"/api/items/{walk.id}/consent/again", headers=owner, json={})
+    assert again.status_code == 201, again.text  # at once: no waiting for the job
+    services.queue.dispatch = dispatch
+    with services.uow() as uow:
+        [job] = uow.all(OutboxJob, job="consent.notify_holders")
+        assert job.id in held and job.payload["consent_id"] == old_consent
+        assert uow.all(Revocation, item_id=walk.id) == []  # nobody told yet
+        assert uow.get(Item, walk.id).status is ItemStatus.LISTED
+
+    # Meanwhile the first buyer cannot buy the item afresh: it must delete it.
+    quote = client.post(
+        "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
+    )
+    assert quote.status_code == 201, quote.text
+    assert quote.json()["reasons"].get("told_to_delete") == 1
+    with services.uow() as uow:
+        assert walk.id not in uow.get(Order, quote.json()["id"]).item_ids
+    second, _org = buyer(services, people, "second", ["model_training"], ["technology"])
+    fund(services, second)
+    bought = _buy_and_build(client, second)  # under the new consent
+    assert bought["built"]["items"] >= 1
+    with services.uow() as uow:
+        assert walk.id in uow.get(Order, bought["id"]).item_ids
+
+    for outbox_id in held:  # the withdrawal's jobs run now, twice for good measure
+        services.run_job(outbox_id)
+    assert services.run_job(job.id) == "skipped"
+    with services.uow() as uow:
+        [notice] = uow.all(Revocation, item_id=walk.id)
+        assert (notice.org_id, notice.reason) == (trainer.actor.org_id, "withdrawn")
+        told = uow.all(AuditEvent, tag="revocation:notify", subject_id=str(walk.id))
+        assert [e.data.get("org_id") for e in told if "org_id" in e.data] == [trainer.actor.org_id]
+        record = uow.get(ConsentRecord, old_consent)
+        assert record.holders_notified == [f"org:{trainer.actor.org_id}"]
+        item = uow.get(Item, walk.id)
+        assert item.status is ItemStatus.LISTED and item.consent_id == again.json()["consent"]["id"]
+    # The old agreement is not revived: the trainer's old order rebuilds without the walk.
+    first = min(o["id"] for o in client.get("/api/buyers/orders", headers=trainer.headers).json())
+    rebuilt = client.post(f"/api/buyers/orders/{first}/snapshots", headers=trainer.headers)
+    assert rebuilt.status_code == 201, rebuilt.text
+    assert {"revoked", "no_consent_for_agreed_licence"} <= set(
+        rebuilt.json()["dropped"][str(walk.id)]
+    )

@@ -224,9 +224,6 @@ TEXTS: dict[str, str] = {
     "consent_again.not_checked": (
         "item %(item)s was withdrawn before its checks finished; upload it again to offer it"
     ),
-    "consent_again.buyers_not_told": (
-        "buyers holding item %(item)s are still being told of its withdrawal; try again in a minute"
-    ),
     # --- end of giving consent again ---
     "receipt.key_unpublished": "the key %(kid)s that signed this receipt is not published",
     "date_time_invalid": "not an ISO 8601 date and time",

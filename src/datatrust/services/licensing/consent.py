@@ -261,10 +261,12 @@ def give_consent_again(
     status it had when consent was withdrawn and is selectable again only under the new
     consent's licence (the item's consent mirror is the new record's).
 
+    It need not wait for the withdrawal's ``consent.notify_holders`` job: that job tells
+    the buyers who held the item under the withdrawn record (``record_holders``), whatever
+    the item's consent is by the time it runs.
+
     ``Conflict`` for an item that cannot be offered again (``Item.reconsent_problem``:
-    not withdrawn, deleted, rejected, withdrawn before its checks finished) and while the
-    buyers holding it are still being told of the withdrawal (the outbox job has not run:
-    its notices must be made before the item can be sold again).
+    not withdrawn, deleted, rejected, withdrawn before its checks finished).
     """
     item = uow.get_for_update(Item, item_id)
     authorize(actor, Permission.CONSENT_GIVE, item or MISSING)
@@ -275,8 +277,6 @@ def give_consent_again(
     old = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
     if old is None or old.state is not ConsentState.WITHDRAWN:
         raise Conflict(Problem(None, "consent_again.not_withdrawn", {"item": item.id}))
-    if old.holders_notified_at is None:
-        raise Conflict(Problem(None, "consent_again.buyers_not_told", {"item": item.id}))
     offer = _offer_for(uow, actor, item, offer_id)
     # After the withdrawal, whatever the clock says: the record's events must follow it.
     moment = max(as_utc(at or utcnow()), as_utc(old.events[-1].at))
@@ -483,16 +483,23 @@ def receipt_document(
 
 # --- the outbox job ------------------------------------------------------------------------
 
-# Who holds an item: identifiers of holders (for example "org:7"). The revocations
+# Who must be told of a withdrawal: identifiers of the buyers (for example "org:7") that
+# hold the item under the withdrawn consent record or an earlier one. The revocations
 # service passes its own (``revocations.notify_holders``, the job's handler).
-HolderFinder = Callable[[UnitOfWork, Item], Iterable[str]]
+HolderFinder = Callable[[UnitOfWork, Item, ConsentRecord], Iterable[str]]
 
 
 def record_holders(
     uow: UnitOfWork, payload: dict[str, Any], job_id: int, find_holders: HolderFinder
 ) -> None:
     """The ``consent.notify_holders`` job's record: which buyers ``find_holders`` says
-    hold a withdrawn item (the notices themselves are the revocations service's).
+    held the item under the withdrawn record (the notices themselves are the revocations
+    service's).
+
+    Who is told follows from the withdrawal (the record in the payload), never from the
+    item as it stands now: consent given again before this job runs makes a new record
+    and changes the item's status, but the buyers of the old consent are still told, and
+    buyers of the new one are not.
 
     Idempotent: a record already marked is left as it is (``find_holders`` is not asked),
     so a re-run after a crash or a duplicate delivery records nothing twice. Its effects
@@ -502,7 +509,7 @@ def record_holders(
     if record is None or record.holders_notified_at is not None:
         return
     item = uow.get(Item, record.item_id)
-    holders = sorted(set(find_holders(uow, item))) if item is not None else []
+    holders = sorted(set(find_holders(uow, item, record))) if item is not None else []
     record.holders_notified = holders
     record.holders_notified_at = utcnow()
     uow.record(

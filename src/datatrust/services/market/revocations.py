@@ -63,6 +63,17 @@ def holdings(uow: UnitOfWork, item_id: int) -> list[SnapshotItem]:
     return [r for r in rows if r.snapshot_id in ready]
 
 
+def holdings_under(uow: UnitOfWork, item: Item, record: ConsentRecord) -> list[SnapshotItem]:
+    """Deliveries of ``item`` made under consent ``record`` or an earlier one: who a
+    withdrawal of ``record`` reaches. A delivery under consent given again later (a newer
+    record of the item) is that newer consent's, and its buyer is told only if that one is
+    withdrawn too."""
+    newer = {
+        r.record_id for r in uow.all(ConsentRecord, item_id=id_of(item)) if id_of(r) > id_of(record)
+    }
+    return [r for r in holdings(uow, id_of(item)) if r.consent_record_id not in newer]
+
+
 def held_hashes(uow: UnitOfWork, org_id: int) -> dict[int, list[str]]:
     """item id → every content hash ``org_id`` received it as (ready snapshots, first
     delivery first). One item reaches a buyer under several hashes when it was re-done
@@ -105,15 +116,21 @@ def next_seq(uow: UnitOfWork, org_id: int) -> int:
 
 
 def notify_holders_of(
-    uow: UnitOfWork, item: Item, reason: str, at: datetime | None = None
+    uow: UnitOfWork,
+    item: Item,
+    reason: str,
+    at: datetime | None = None,
+    *,
+    deliveries: list[SnapshotItem] | None = None,
 ) -> list[Revocation]:
-    """Give every holder of ``item`` a notice (idempotent: one per holder and item) and
-    schedule the deadline check and a webhook push for each. Records ``revocation:notify``
-    per new notice."""
+    """Give every holder of ``item`` (the buyers of ``deliveries``, by default every
+    delivery of it) a notice (idempotent: one per holder and item) and schedule the
+    deadline check and a webhook push for each. Records ``revocation:notify`` per new
+    notice."""
     moment = as_utc(at or utcnow())
     made = []
     by_org: dict[int, SnapshotItem] = {}
-    for held in holdings(uow, id_of(item)):
+    for held in holdings(uow, id_of(item)) if deliveries is None else deliveries:
         by_org.setdefault(held.org_id, held)
     for org_id, held in sorted(by_org.items()):
         if uow.one(Revocation, org_id=org_id, item_id=item.id) is not None:
@@ -164,9 +181,13 @@ def notify_holders(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) ->
     licensing.record_holders(uow, payload, ctx.job_id, find_holders=_notify_holders)
 
 
-def _notify_holders(uow: UnitOfWork, item: Item) -> Iterable[str]:
-    notify_holders_of(uow, item, "withdrawn" if item.status is ItemStatus.WITHDRAWN else "expired")
-    return [f"org:{h.org_id}" for h in holdings(uow, id_of(item))]
+def _notify_holders(uow: UnitOfWork, item: Item, record: ConsentRecord) -> Iterable[str]:
+    """The buyers that held ``item`` under the withdrawn ``record`` (``holdings_under``),
+    each told once: whatever the item's status is now (consent may have been given again
+    meanwhile), this job is a withdrawal's."""
+    deliveries = holdings_under(uow, item, record)
+    notify_holders_of(uow, item, "withdrawn", deliveries=deliveries)
+    return [f"org:{h.org_id}" for h in deliveries]
 
 
 # --- the buyer's side --------------------------------------------------------------------

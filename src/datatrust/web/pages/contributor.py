@@ -545,7 +545,7 @@ def give_consent_again(
     offer_id: str = Form(""),
 ) -> Response:
     """Consent given again under the licence chosen (``licensing.give_consent_again``);
-    a refusal (the licence replaced meanwhile, buyers still being told) is shown on the
+    a refusal (the licence replaced meanwhile, say) is shown on the
     consent page in the reader's language."""
     chosen = int(offer_id) if offer_id.isdigit() else None
     try:
