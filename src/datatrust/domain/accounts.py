@@ -80,6 +80,27 @@ class Organisation:
         return tuple(offered)
 
 
+class BuyerStanding(StrEnum):
+    """What a buyer can do now, by its organisation: what its menu offers."""
+
+    BUYING = "buying"  # approved: catalogue, orders, snapshots, campaigns
+    COMPLYING = "complying"  # suspended: it must still read revocations and attest deletion
+    WAITING = "waiting"  # no organisation yet, or one pending or rejected
+
+
+def buyer_standing(org: Organisation | None) -> BuyerStanding:
+    """The standing of a buyer in ``org`` (None: not registered yet). It follows the rule
+    ``market.approved_org`` enforces: only an approved organisation buys, and a suspended
+    one may still comply."""
+    if org is None:
+        return BuyerStanding.WAITING
+    if org.status is OrgStatus.APPROVED:
+        return BuyerStanding.BUYING
+    if org.status is OrgStatus.SUSPENDED:
+        return BuyerStanding.COMPLYING
+    return BuyerStanding.WAITING
+
+
 @dataclass(eq=False)
 class Membership:
     org_id: int

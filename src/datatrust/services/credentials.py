@@ -4,7 +4,8 @@ database transaction and a thread hop on every request, ~13% of a request's time
 A bearer token or session cookie checked against the database is remembered for
 ``ttl_seconds`` (never past the credential's own expiry), keyed by the secret's digest.
 Any committed change to a row that decides who a caller is (``CREDENTIAL_TYPES``: the
-account, its tokens and sessions, its organisation membership) empties the cache at once,
+account, its tokens and sessions, its organisation membership, its organisation's vetting
+status: a buyer's standing) empties the cache at once,
 in this process: a revoked token or a signed-out session is refused by the next request.
 Another process (a second ``serve``, a ``worker`` running an erasure) learns of the
 change from the database when its own entry lapses, so ``ttl_seconds`` is the longest a
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from datatrust.domain.accounts import ApiToken, Membership, User, WebSession
+from datatrust.domain.accounts import ApiToken, Membership, Organisation, User, WebSession
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.services.ports import ROW_INSERTED
 
@@ -32,11 +33,17 @@ T = TypeVar("T")
 # Rows whose change can change the answer to "who is this caller?" (any attribute, a
 # deletion, a new membership), less the changes that cannot: bookkeeping written while
 # a credential is used, and a new account, token or session (no cached caller is one).
-CREDENTIAL_TYPES: frozenset[type] = frozenset({User, ApiToken, WebSession, Membership})
+CREDENTIAL_TYPES: frozenset[type] = frozenset(
+    {User, ApiToken, WebSession, Membership, Organisation}
+)
 HARMLESS: Mapping[type, frozenset[str]] = {
     ApiToken: frozenset({"last_used_at", ROW_INSERTED}),
     User: frozenset({"totp_last_step", ROW_INSERTED}),
     WebSession: frozenset({ROW_INSERTED}),
+    # A buyer's cached standing follows its organisation's status, nothing else of it.
+    Organisation: frozenset(
+        {"legal_name", "country", "website", "contact_email", "intended_uses", ROW_INSERTED}
+    ),
 }
 
 

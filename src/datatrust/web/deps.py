@@ -23,6 +23,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 
 from datatrust.bootstrap import Services
+from datatrust.domain.accounts import BuyerStanding
 from datatrust.domain.errors import NotAuthenticated, PermissionDenied
 from datatrust.domain.permissions import ANONYMOUS, Actor, Permission, authorize
 from datatrust.services import accounts
@@ -134,6 +135,7 @@ class Caller:
     via_session: bool = False
     csrf_token: str | None = None
     user_email: str | None = None
+    standing: BuyerStanding | None = None  # a buyer's: what its menu offers
 
 
 async def caller(request: Request, svc: Services = Depends(services)) -> Caller:
@@ -171,12 +173,12 @@ def _authenticate(svc: Services, header: str | None, cookie: str | None) -> Call
             auth = accounts.authenticate_token(unit, secret.strip())
         if auth.token_needs_touch:
             _touch_token(svc, secret.strip())
-        who = Caller(auth.actor, user_email=auth.user.email)
+        who = Caller(auth.actor, user_email=auth.user.email, standing=auth.standing)
     else:
         assert cookie is not None
         with svc.uow(read_only=True) as unit:
             auth = accounts.authenticate_session(unit, cookie)
-        who = Caller(auth.actor, True, auth.csrf_token, auth.user.email)
+        who = Caller(auth.actor, True, auth.csrf_token, auth.user.email, auth.standing)
     if auth.expires_at is not None:
         svc.credentials.put(
             _credential_key(header, cookie), who, generation=generation, expires_at=auth.expires_at

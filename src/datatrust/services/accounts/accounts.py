@@ -17,6 +17,7 @@ import pyotp
 
 from datatrust.domain.accounts import (
     ApiToken,
+    BuyerStanding,
     MemberRole,
     Membership,
     Organisation,
@@ -26,6 +27,7 @@ from datatrust.domain.accounts import (
     SignUpRequest,
     User,
     WebSession,
+    buyer_standing,
 )
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
@@ -90,6 +92,14 @@ def actor_for(uow: UnitOfWork, user: User, scopes: frozenset[str] | None = None)
         org_admin=bool(membership and membership.role is MemberRole.ADMIN),
         scopes=scopes,
     )
+
+
+def standing_of(uow: UnitOfWork, actor: Actor) -> BuyerStanding | None:
+    """A buyer's standing (``domain.accounts.buyer_standing``), None for every other role:
+    read with the credential, so a buyer's menu offers only the pages that answer."""
+    if actor.role is not Role.BUYER:
+        return None
+    return buyer_standing(uow.get(Organisation, actor.org_id) if actor.org_id else None)
 
 
 def sign_up(
@@ -980,6 +990,7 @@ class Authenticated:
     csrf_token: str | None = None
     token_needs_touch: bool = False  # the token's last use is older than the interval
     expires_at: datetime | None = None  # the token's or session's own end
+    standing: BuyerStanding | None = None  # a buyer's (``standing_of``); None for others
 
 
 def authenticate_session(uow: UnitOfWork, secret: str) -> Authenticated:
@@ -991,8 +1002,13 @@ def authenticate_session(uow: UnitOfWork, secret: str) -> Authenticated:
     user = uow.get(User, session.user_id)
     if user is None or user.erased_at is not None:
         raise NotAuthenticated(Problem(None, "account.gone"))
+    actor = actor_for(uow, user)
     return Authenticated(
-        actor_for(uow, user), user, session.csrf_token, expires_at=session.expires_at
+        actor,
+        user,
+        session.csrf_token,
+        expires_at=session.expires_at,
+        standing=standing_of(uow, actor),
     )
 
 
@@ -1104,11 +1120,13 @@ def authenticate_token(uow: UnitOfWork, secret: str) -> Authenticated:
     stale = token.last_used_at is None or as_utc(token.last_used_at) <= (
         utcnow() - TOKEN_TOUCH_INTERVAL
     )
+    actor = actor_for(uow, user, frozenset(token.scopes))
     return Authenticated(
-        actor_for(uow, user, frozenset(token.scopes)),
+        actor,
         user,
         token_needs_touch=stale,
         expires_at=token.expires_at,
+        standing=standing_of(uow, actor),
     )
 
 

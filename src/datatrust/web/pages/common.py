@@ -209,6 +209,8 @@ def render(page: Page, template: str, status: int = 200, **context: Any) -> HTML
         lang=page.lang,
         languages=[(code, name, _switch_url(request, code)) for code, name in LANGUAGES.items()],
         role=page.actor.role.value,
+        # A buyer's standing (buying, complying, waiting): its menu offers what answers.
+        standing=getattr(getattr(request.state, "page_caller", None), "standing", None),
         signed_in=page.actor.is_authenticated,
         path=request.url.path,
         kind_label=kind_label,
