@@ -280,3 +280,74 @@ def test_a_sealed_file_is_ciphertext_at_rest_and_opens_only_with_its_key_and_has
         read(open_sealed(store, cipher, key, "snapshots/1/shard-00000.tar", "0" * 64))
     with pytest.raises(NotFound):
         open_sealed(store, cipher, key, "snapshots/1/missing", digest)
+
+
+class CountingUnitOfWork(FakeUnitOfWork):
+    """Counts the key reads: each ``get`` of a ``ContributorKey`` stands for a database read
+    (the session's identity map keeps no key row that nobody holds)."""
+
+    key_reads = 0
+
+    def get(self, cls: type, ident: Any) -> Any:
+        self.key_reads += cls is ContributorKey
+        return super().get(cls, ident)
+
+
+def test_many_sealed_fields_open_as_one_by_one_with_each_owners_key_read_once(storage):
+    uow = CountingUnitOfWork()
+    sealed = {
+        owner: [storage.seal_text(uow, owner, f"{owner}: field {n}") for n in range(5)]
+        for owner in (7, 8)
+    }
+    storage.destroy_key(uow, 8)
+    uow.key_reads = 0
+    texts = storage.texts(uow)
+    opened = {owner: [texts(owner, v) for v in values] for owner, values in sealed.items()}
+    assert uow.key_reads == 2  # one per owner, not one per field (10)
+    assert opened[7] == [f"7: field {n}" for n in range(5)]
+    assert opened[8] == [""] * 5  # erased: every field reads as empty, as with open_text
+    # The same answers field by field, and what is not sealed comes back as it is.
+    assert [storage.open_text(uow, 7, v) for v in sealed[7]] == opened[7]
+    assert [storage.open_text(uow, 8, v) for v in sealed[8]] == opened[8]
+    assert texts(7, "written before fields were sealed") == "written before fields were sealed"
+    assert texts(7, None) == texts(9, "") == ""
+
+
+def test_a_contributors_items_are_listed_readable_with_their_key_read_once(services, people):
+    """``show_my_items`` read the key for each title and file name: 2 database reads per
+    item, 8 for these 4; it reads it once, and shows the same titles and names."""
+    from sqlalchemy import event
+
+    from datatrust.services.contributions import items
+
+    owner = people["owner"]
+    services.queue.dispatch = lambda *args, **kwargs: None  # the items stay as received
+    for n in range(4):
+        with services.uow() as unit:
+            items.receive_item(
+                unit,
+                services.storage,
+                owner.actor,
+                kind="photo",
+                filename=f"walk-{n}.jpg",
+                content_type="image/jpeg",
+                chunks=[f"photo {n}".encode()],
+                title=f"A walk, part {n}",
+            )
+    with services.uow(read_only=True) as unit:
+        key_reads: list[str] = []
+        connection = unit.session.connection()
+
+        def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+            if "contributor_keys" in statement:
+                key_reads.append(statement)
+
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            shown = items.show_my_items(unit, services.storage, owner.actor)
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+    assert sorted((i.title, i.filename) for i in shown) == [
+        (f"A walk, part {n}", f"walk-{n}.jpg") for n in range(4)
+    ]
+    assert len(key_reads) == 1

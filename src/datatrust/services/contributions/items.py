@@ -21,7 +21,7 @@ from datatrust.services.contributions.ingest import (
 from datatrust.services.contributions.upload_limits import check_size, limited
 from datatrust.services.listing import Paged, matches, paged
 from datatrust.services.ports import UnitOfWork
-from datatrust.services.storage import EncryptedStorage
+from datatrust.services.storage import EncryptedStorage, OpenedTexts
 
 MAX_FILENAME = 300
 
@@ -172,36 +172,38 @@ def review_in_report(item: Item) -> dict[str, Any]:
     return review | {key: value for key, value in typed.items() if value is not None}
 
 
-def readable(uow: UnitOfWork, storage: EncryptedStorage, item: Item) -> ItemView:
-    """``item`` with its sealed fields opened (empty once its owner was erased)."""
+def readable(
+    uow: UnitOfWork, storage: EncryptedStorage, item: Item, texts: OpenedTexts | None = None
+) -> ItemView:
+    """``item`` with its sealed fields opened (empty once its owner was erased); ``texts``
+    (``storage.texts``) when there are many items, so that their owners' keys are read once."""
+    opened = texts or storage.texts(uow)
     report = dict(item.report or {})
     if isinstance(report.get("upload"), dict) and report["upload"].get("me"):
-        me = storage.open_text(uow, item.owner_id, report["upload"]["me"])
+        me = opened(item.owner_id, report["upload"]["me"])
         report["upload"] = {**report["upload"], "me": me}
     if any(isinstance(r, dict) and r.get("notes") for r in report.get("reasons") or []):
-        report["reasons"] = [_open_notes(uow, storage, item.owner_id, r) for r in report["reasons"]]
+        report["reasons"] = [_open_notes(opened, item.owner_id, r) for r in report["reasons"]]
     if isinstance(report.get("campaign"), dict) and item.review_state is not None:
         report["campaign"] = {**report["campaign"], **review_in_report(item)}
     return ItemView(
-        item,
-        storage.open_text(uow, item.owner_id, item.title),
-        storage.open_text(uow, item.owner_id, item.filename),
-        report,
+        item, opened(item.owner_id, item.title), opened(item.owner_id, item.filename), report
     )
 
 
-def _open_notes(uow: UnitOfWork, storage: EncryptedStorage, owner_id: int, reason: Any) -> Any:
+def _open_notes(opened: OpenedTexts, owner_id: int, reason: Any) -> Any:
     """A rejection reason with its reviewers' notes opened (dropped once unreadable)."""
     if not isinstance(reason, dict) or not reason.get("notes"):
         return reason
-    notes = [storage.open_text(uow, owner_id, note) for note in reason["notes"]]
+    notes = [opened(owner_id, note) for note in reason["notes"]]
     return {**reason, "notes": [n for n in notes if n]}
 
 
 def show_my_items(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> list[ItemView]:
     """``list_my_items``, readable, without the ones the person deleted."""
     mine = list_my_items(uow, actor)
-    return [readable(uow, storage, i) for i in mine if i.filename != ERASED_FILENAME]
+    texts = storage.texts(uow)
+    return [readable(uow, storage, i, texts) for i in mine if i.filename != ERASED_FILENAME]
 
 
 def find_my_items(

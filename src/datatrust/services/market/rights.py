@@ -183,6 +183,7 @@ def _export_files(
     consents = list_my_consents(uow, actor)
     now = utcnow()
 
+    texts = storage.texts(uow)  # each key read once, not per field
     files: dict[str, Any] = {
         "export.json": {"format": "datatrust-personal-data/1", "exported_at": now},
         "account.json": {
@@ -199,8 +200,8 @@ def _export_files(
                 "id": i.id,
                 "kind": i.kind.value,
                 "status": i.status.value,
-                "title": storage.open_text(uow, i.owner_id, i.title),
-                "filename": storage.open_text(uow, i.owner_id, i.filename),
+                "title": texts(i.owner_id, i.title),
+                "filename": texts(i.owner_id, i.filename),
                 "content_type": i.content_type,
                 "size": i.size,
                 "original_sha256": i.original_sha256,
@@ -210,7 +211,7 @@ def _export_files(
                 "campaign_id": i.campaign_id,
                 "licence_id": i.licence_id,
                 "consent_id": i.consent_id,
-                "report": readable(uow, storage, i).report,
+                "report": readable(uow, storage, i, texts).report,
                 "created_at": i.created_at,
             }
             for i in items
