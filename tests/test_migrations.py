@@ -15,6 +15,7 @@ from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import make_engine
 from datatrust.adapters.db.tables import map_domain, metadata
 from datatrust.domain.items import Item, ReviewDecider
+from datatrust.domain.orders import AgreementRow
 
 
 def differences(engine) -> list:
@@ -576,5 +577,89 @@ def test_migration_0032_moves_each_items_pay_terms_and_outcome_out_of_its_report
             }
         assert back == reports
         assert "paid_minor" not in {c["name"] for c in inspect(engine).get_columns("items")}
+    finally:
+        engine.dispose()
+
+
+def test_migration_0033_gives_each_agreement_its_licences_end_as_a_column_and_back(databases):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0032")
+        at = "2026-01-01 00:00:00"
+        licences = {
+            1: {"id": "l", "valid_until": "2027-01-01T00:00:00+00:00"},
+            2: {"id": "l", "valid_until": "2027-01-01T02:00:00+02:00"},  # the same moment
+            3: {"id": "l", "valid_until": "2026-06-01T12:00:00"},  # no offset: UTC
+            4: {"id": "l"},  # names no end
+            5: {"id": "l", "valid_until": "soon"},  # not a moment
+        }
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            c.exec_driver_sql(
+                "INSERT INTO organisations (id, legal_name, country, website, contact_email, "
+                f"intended_uses, status, status_reason, created_at) VALUES (1, 'Ada Lab', 'GB', "
+                f"'', '', '{{}}', 'approved', '', '{at}')"
+            )
+            c.exec_driver_sql(
+                "INSERT INTO licence_offers (id, owner_id, version, status, licence, is_default, "
+                f"created_at, licence_key) VALUES (1, 1, 1, 'active', '{{}}', false, '{at}', 'l')"
+            )
+            c.exec_driver_sql(
+                "INSERT INTO orders (id, org_id, created_by, use, item_ids, excluded, reasons, "
+                f"quote, state, created_at) VALUES (1, 1, 1, '{{}}', '[]', 0, '{{}}', '{{}}', "
+                f"'purchased', '{at}')"
+            )
+            for n, licence in licences.items():
+                c.exec_driver_sql(
+                    "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                    "content_type, size, original_key, original_sha256, report, created_at, "
+                    f"updated_at) VALUES ({n}, 1, 'photo', 'listed', '', 'f', 'image/jpeg', 1, "
+                    f"'k', 's', '{{}}', '{at}', '{at}')"
+                )
+                c.exec_driver_sql(
+                    "INSERT INTO agreements (id, order_id, org_id, item_id, contributor_id, "
+                    "offer_id, licence, use, price_minor, fee_minor, contributor_share_minor, "
+                    f"currency, content_sha256, agreed_at) VALUES ({n}, 1, 1, {n}, 1, 1, "
+                    f"'{json.dumps(licence)}', '{{}}', 100, 0, 80, 'USD', 's', '{at}')"
+                )
+        migrate.upgrade(engine, "0033")
+        assert "ix_agreements_valid_until" in {
+            i["name"] for i in inspect(engine).get_indexes("agreements")
+        }
+
+        def ended(now: datetime) -> list[int]:
+            # The query the deadline check runs, on the moments the migration wrote.
+            query = text(
+                "SELECT id FROM agreements WHERE valid_until <= :now ORDER BY id"
+            ).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+            with engine.connect() as c:
+                return list(c.execute(query, {"now": now}).scalars())
+
+        assert ended(datetime(2027, 1, 1, tzinfo=UTC)) == [1, 2, 3]
+        assert ended(datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)) == [3]
+        assert ended(datetime(2026, 6, 1, 11, 59, tzinfo=UTC)) == []
+        migrate.upgrade(engine, "head")
+        map_domain()
+        with Session(engine) as session:
+            read = {n: session.get(AgreementRow, n) for n in licences}
+            assert {n: a.valid_until for n, a in read.items() if a} == {
+                1: datetime(2027, 1, 1, tzinfo=UTC),
+                2: datetime(2027, 1, 1, tzinfo=UTC),
+                3: datetime(2026, 6, 1, 12, tzinfo=UTC),
+                4: None,
+                5: None,
+            }
+
+        config = migrate.alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0032")
+        with engine.connect() as c:
+            back = {
+                r[0]: r[1] if isinstance(r[1], dict) else json.loads(r[1])
+                for r in c.exec_driver_sql("SELECT id, licence FROM agreements ORDER BY id")
+            }
+        assert back == licences
+        assert "valid_until" not in {c["name"] for c in inspect(engine).get_columns("agreements")}
     finally:
         engine.dispose()

@@ -13,17 +13,20 @@ import pytest
 
 from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.adapters.memory import MemoryStore
-from datatrust.domain.accounts import SignInAttempt, User
+from datatrust.domain.accounts import Organisation, SignInAttempt, User
 from datatrust.domain.audit import AuditTag, verify_chain
 from datatrust.domain.campaigns import Campaign, PayBasis, ReviewVote, VoteTally
+from datatrust.domain.consent import ConsentState, DataCategory, LicenceOffer, give_consent
 from datatrust.domain.errors import Conflict
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewDecider, ReviewState
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, deposit, fund_escrow
 from datatrust.domain.money import Money
+from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Role
+from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, ReadOnlyViolation, UnitOfWork
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -408,6 +411,130 @@ def test_selection_groups_and_undeliverable_items_are_counted_from_item_columns(
             listed[2].id,
         ]
         assert uow.selection.selected_ids("listed", []) == []
+
+
+class Holder:
+    """A buyer organisation with an order and a snapshot, and an owner whose licence
+    offer its agreements take: what a held row needs around it."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.owner = _user(uow, "owner")
+        self.buyer = _user(uow, "buyer")
+        self.org = Organisation(legal_name="Ada Lab", country="GB")
+        self.offer = LicenceOffer(owner_id=id_of(self.owner), licence={"id": "l-1"})
+        uow.add(self.org)
+        uow.add(self.offer)
+        uow.flush()
+        self.order = Order(id_of(self.org), id_of(self.buyer), {}, [], 0, {}, {})
+        uow.add(self.order)
+        uow.flush()
+        self.snapshot = Snapshot(
+            org_id=id_of(self.org),
+            order_id=id_of(self.order),
+            created_by=id_of(self.buyer),
+            version="1.0.0",
+            item_ids=[],
+            dropped={},
+            shard_count=1,
+        )
+        uow.add(self.snapshot)
+        uow.flush()
+
+    def holds(
+        self,
+        ends: datetime,
+        *,
+        consent: ConsentState | None = ConsentState.ACTIVE,
+        noticed: bool = False,
+        **fields: object,
+    ) -> Item:
+        """An item this buyer holds under an agreement whose licence ends at ``ends``."""
+        uow = self.uow
+        item = _item(uow, self.owner, **{"status": ItemStatus.LISTED, **fields})
+        if consent is not None:
+            record = give_consent(
+                record_id=f"c-{item.id}",
+                subject_id="user:1",
+                controller="Datatrust",
+                purposes={"model_training"},
+                data_categories=[DataCategory("image")],
+                notice_version="training_only/1",
+                notice_language="en",
+                jurisdiction="GB",
+                retention="until withdrawn",
+                withdrawal_method="one tap",
+                at=NOW - timedelta(days=30),
+                actor="user:1",
+                owner_id=id_of(self.owner),
+                item_id=id_of(item),
+                offer_id=id_of(self.offer),
+            )
+            record.state = consent
+            uow.add(record)
+            uow.flush()
+            item.consent_id = record.id
+        agreement = AgreementRow(
+            order_id=id_of(self.order),
+            org_id=id_of(self.org),
+            item_id=id_of(item),
+            contributor_id=id_of(self.owner),
+            offer_id=id_of(self.offer),
+            consent_id=item.consent_id,
+            licence={"id": "l-1", "valid_until": ends.isoformat()},
+            use={},
+            price_minor=100,
+            fee_minor=0,
+            contributor_share_minor=80,
+            currency="USD",
+            content_sha256="0" * 64,
+        )
+        uow.add(agreement)
+        uow.flush()
+        uow.add(
+            SnapshotItem(
+                id_of(self.snapshot),
+                id_of(self.org),
+                id_of(item),
+                id_of(agreement),
+                0,
+                f"k{item.id}",
+                "0" * 64,
+                "l-1",
+                f"c-{item.id}",
+            )
+        )
+        if noticed:
+            uow.add(Revocation(id_of(self.org), id_of(item), "0" * 64, "expired", NOW, NOW))
+        uow.flush()
+        return item
+
+
+def test_held_items_whose_agreement_ended_or_consent_lapsed_are_found_once_unnoticed(
+    make_uow: Factory,
+):
+    with make_uow() as uow:
+        holder = Holder(uow)
+        before, after = NOW - timedelta(days=1), NOW + timedelta(days=1)
+        ended = holder.holds(before)
+        running = holder.holds(after)
+        withdrawn = holder.holds(after, consent=ConsentState.WITHDRAWN)
+        holder.holds(before, noticed=True)  # its buyer was told already
+        taken_back = holder.holds(after, status=ItemStatus.WITHDRAWN)
+        no_consent = holder.holds(after, consent=None)
+        uow.commit()
+    with make_uow() as uow:
+        stored = uow.all(AgreementRow, item_id=ended.id)[0]
+        assert stored.valid_until == before  # typed, read back in UTC
+        assert uow.holdings.lapsed(NOW) == [ended.id, withdrawn.id, taken_back.id, no_consent.id]
+        # The moment the licence ends counts as ended; a moment earlier it does not.
+        assert running.id not in uow.holdings.lapsed(after - timedelta(microseconds=1))
+        assert running.id in uow.holdings.lapsed(after)
+        assert uow.holdings.lapsed(NOW - timedelta(days=2)) == [
+            withdrawn.id,
+            taken_back.id,
+            no_consent.id,
+        ]
 
 
 def test_old_sign_in_attempts_are_forgotten(make_uow: Factory):

@@ -16,6 +16,7 @@ from datatrust.client import verify_jws
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.clock import utcnow
+from datatrust.domain.orders import AgreementRow
 from datatrust.domain.snapshots import Revocation
 from datatrust.services.market.revocations import check_deadlines
 
@@ -247,3 +248,28 @@ def test_the_feed_page_marks_a_notice_overdue_once_its_deadline_passes_until_att
     done = _attest(client, trainer, walk, snapshots=[snap["id"]])
     assert done.status_code == 201, done.text
     assert marked not in client.get("/buyer/feed", headers=trainer.headers).text
+
+
+def test_a_held_item_is_noticed_as_expired_the_moment_its_agreed_licence_ends(
+    client, services, people
+):
+    trainer, walk, park = make_holder(client, services, people)
+    with services.uow() as uow:
+        held = uow.all(AgreementRow, org_id=trainer.actor.org_id)
+        ends = {a.item_id: a.valid_until for a in held}
+    assert set(ends) == {walk.id, park.id}
+    assert ends[walk.id] is not None and ends[walk.id] > utcnow() + timedelta(days=300)
+    first = min(ends.values())
+    ended_first = {i for i, end in ends.items() if end == first}
+    with services.uow() as uow:
+        assert check_deadlines(uow, now=first - timedelta(seconds=1))["noticed"] == 0
+        assert uow.count(Revocation) == 0
+    with services.uow() as uow:
+        assert check_deadlines(uow, now=first)["noticed"] == len(ended_first)
+        assert {(n.item_id, n.reason) for n in uow.all(Revocation)} == {
+            (i, "expired") for i in ended_first
+        }
+        uow.commit()
+    with services.uow() as uow:  # each holding is noticed once
+        assert check_deadlines(uow, now=max(ends.values()))["noticed"] == 2 - len(ended_first)
+        assert uow.count(Revocation) == 2

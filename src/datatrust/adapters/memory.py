@@ -38,12 +38,15 @@ from datatrust.domain.audit import (
 )
 from datatrust.domain.campaigns import ReviewVote, VoteTally
 from datatrust.domain.clock import utcnow
+from datatrust.domain.consent import ConsentRecord, ConsentState
 from datatrust.domain.errors import Conflict
 from datatrust.domain.items import UNDECIDED_REVIEWS, Item, ItemStatus, SelectionGroup
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.ledger import AccountRef, JournalEntry, StoredEntry, apply_entry
 from datatrust.domain.money import Money
+from datatrust.domain.orders import AgreementRow
 from datatrust.domain.payouts import Payout, PayoutState
+from datatrust.domain.snapshots import Revocation, SnapshotItem
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, JobQueue, ReadOnlyViolation
 
 T = TypeVar("T")
@@ -303,6 +306,10 @@ class MemoryUnitOfWork:
         return MemoryReviews(self)
 
     @property
+    def holdings(self) -> MemoryHoldings:
+        return MemoryHoldings(self)
+
+    @property
     def fingerprints(self) -> MemoryFingerprints:
         return MemoryFingerprints(self)
 
@@ -498,6 +505,27 @@ class MemoryReviews(_Repository):
     def claim_overdue(self, item_id: int, now: datetime) -> bool:
         item = self.uow.get(Item, item_id)
         return item is not None and self._overdue(item, now)
+
+
+class MemoryHoldings(_Repository):
+    """``services.repositories.Holdings``."""
+
+    def lapsed(self, now: datetime) -> list[int]:
+        found: dict[int, None] = {}  # in the order first found
+        for held in self.uow.all(SnapshotItem, order_by="id"):
+            notice = self.uow.one(Revocation, org_id=held.org_id, item_id=held.item_id)
+            if held.item_id in found or notice is not None:
+                continue
+            agreement = self.uow.get(AgreementRow, held.agreement_id)
+            item = self.uow.get(Item, held.item_id)
+            if agreement is None or item is None:
+                continue
+            consent = self.uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
+            ended = agreement.valid_until is None or agreement.valid_until <= now
+            gone = consent is None or consent.state != ConsentState.ACTIVE
+            if ended or gone or item.status is ItemStatus.WITHDRAWN:
+                found[held.item_id] = None
+        return list(found)
 
 
 class MemoryFingerprints(_Repository):

@@ -67,9 +67,26 @@ class AgreementRow:
     content_sha256: str
     agreed_at: datetime = field(default_factory=utcnow)
     id: int | None = None
+    # When the agreed licence ends: ``licence["valid_until"]`` as a column (migration
+    # 0033), set from the terms when the agreement is made, so the deadline check finds
+    # ended agreements in SQL rather than parsing every held row's licence. None only
+    # where the terms name no readable end; the check takes such an agreement as ended.
+    valid_until: datetime | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.valid_until = licence_end(self.licence)
 
     def terms(self) -> Licence:
         return Licence.from_dict(self.licence)
+
+
+def licence_end(licence: Mapping[str, Any]) -> datetime | None:
+    """The moment a licence's JSON (``Licence.to_dict``) says it ends, in UTC; None when
+    it names none or one that does not read as a moment."""
+    try:
+        return as_utc(datetime.fromisoformat(str(licence["valid_until"])))
+    except (KeyError, ValueError):
+        return None
 
 
 PENDING = "pending"

@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from datatrust.services.repositories import (
     AuditLog,
     Fingerprints,
+    Holdings,
     ItemSelection,
     Jobs,
     Ledger,
@@ -93,6 +94,8 @@ class UnitOfWork(Protocol):
     def selection(self) -> ItemSelection: ...
     @property
     def reviews(self) -> Reviews: ...
+    @property
+    def holdings(self) -> Holdings: ...
     @property
     def fingerprints(self) -> Fingerprints: ...
     @property

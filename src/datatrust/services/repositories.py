@@ -115,6 +115,18 @@ class ItemSelection(Protocol):
         ...
 
 
+class Holdings(Protocol):
+    """What buyers hold: the snapshot rows delivered to them (``SnapshotItem``), each under
+    its agreement, and the notices (``Revocation``) they were given about them."""
+
+    def lapsed(self, now: datetime) -> list[int]:
+        """Ids of the items a buyer holds without a notice to that buyer yet, where its
+        agreement ended by ``now`` (``valid_until``; one with no end counts as ended), the
+        item's consent record is missing or no longer active, or the item was withdrawn;
+        each once, in the order of its first such held row."""
+        ...
+
+
 class Reviews(Protocol):
     """Campaign reviews: the votes on waiting items, and the ones auto-approval settles
     when their window ends."""

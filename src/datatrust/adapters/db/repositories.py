@@ -14,13 +14,16 @@ from sqlalchemy.orm import Session
 from datatrust.adapters.db.tables.accounts import sign_in_attempts
 from datatrust.adapters.db.tables.audit import audit_events, audit_head
 from datatrust.adapters.db.tables.campaigns import review_votes
+from datatrust.adapters.db.tables.consent import consent_records
 from datatrust.adapters.db.tables.fingerprints import fingerprint_keys
 from datatrust.adapters.db.tables.items import items
 from datatrust.adapters.db.tables.jobs import outbox
 from datatrust.adapters.db.tables.ledger import payouts
+from datatrust.adapters.db.tables.orders import agreements, revocations, snapshot_items
 from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.campaigns import VoteTally
 from datatrust.domain.clock import utcnow
+from datatrust.domain.consent import ConsentState
 from datatrust.domain.items import UNDECIDED_REVIEWS, ItemStatus, SelectionGroup
 from datatrust.domain.jobs import JobState
 from datatrust.domain.payouts import PayoutState
@@ -244,6 +247,37 @@ class SqlSignInAttempts:
         old = delete(sign_in_attempts).where(sign_in_attempts.c.at < before)
         result = self.session.execute(old)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class SqlHoldings:
+    """``services.repositories.Holdings``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lapsed(self, now: datetime) -> list[int]:
+        # One statement for every held row: no licence is parsed and no row loaded.
+        held = snapshot_items
+        noticed = (
+            select(revocations.c.id)
+            .where(revocations.c.org_id == held.c.org_id)
+            .where(revocations.c.item_id == held.c.item_id)  # uq_revocations_org_id_item_id
+            .exists()
+        )
+        ended = or_(agreements.c.valid_until.is_(None), agreements.c.valid_until <= now)
+        gone = or_(consent_records.c.id.is_(None), consent_records.c.state != ConsentState.ACTIVE)
+        first = func.min(held.c.id)
+        stmt = (
+            select(held.c.item_id)
+            .join(agreements, agreements.c.id == held.c.agreement_id)
+            .join(items, items.c.id == held.c.item_id)
+            .outerjoin(consent_records, consent_records.c.id == items.c.consent_id)
+            .where(~noticed)
+            .where(or_(ended, gone, items.c.status == ItemStatus.WITHDRAWN.value))
+            .group_by(held.c.item_id)
+            .order_by(first)
+        )
+        return list(self.session.scalars(stmt))
 
 
 class SqlReviews:

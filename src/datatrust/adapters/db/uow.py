@@ -18,6 +18,7 @@ from datatrust.adapters.db.ledger_store import SqlLedger
 from datatrust.adapters.db.repositories import (
     SqlAuditLog,
     SqlFingerprints,
+    SqlHoldings,
     SqlItemSelection,
     SqlJobs,
     SqlPayoutClaims,
@@ -236,6 +237,10 @@ class SqlUnitOfWork:
     @property
     def reviews(self) -> SqlReviews:
         return SqlReviews(self._s)
+
+    @property
+    def holdings(self) -> SqlHoldings:
+        return SqlHoldings(self._s)
 
     @property
     def fingerprints(self) -> SqlFingerprints:

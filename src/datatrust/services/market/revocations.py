@@ -661,19 +661,11 @@ def check_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, i
     """
     moment = as_utc(now or utcnow())
     noticed = 0
-    for held in uow.all(SnapshotItem):
-        if uow.one(Revocation, org_id=held.org_id, item_id=held.item_id) is not None:
-            continue
-        agreement = uow.get(AgreementRow, held.agreement_id)
-        item = uow.get(Item, held.item_id)
-        if agreement is None or item is None:
-            continue
-        consent = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
-        ended = as_utc(datetime.fromisoformat(agreement.licence["valid_until"])) <= moment
-        gone = consent is None or str(consent.state) != "active"
-        if ended or gone or item.status is ItemStatus.WITHDRAWN:
-            reason = "withdrawn" if item.status is ItemStatus.WITHDRAWN else "expired"
-            noticed += len(notify_holders_of(uow, item, reason, moment))
+    for item_id in uow.holdings.lapsed(moment):
+        item = uow.get(Item, item_id)
+        assert item is not None  # a held row names a stored item
+        reason = "withdrawn" if item.status is ItemStatus.WITHDRAWN else "expired"
+        noticed += len(notify_holders_of(uow, item, reason, moment))
     suspended = 0
     overdue: dict[int, list[Revocation]] = {}
     for n in uow.all(Revocation, attested_at=None):

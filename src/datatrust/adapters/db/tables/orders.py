@@ -56,6 +56,9 @@ agreements = Table(
     Column("content_sha256", String(64), nullable=False),
     Column("agreed_at", TZ, nullable=False),
     UniqueConstraint("order_id", "item_id", name="uq_agreements_order_id_item_id"),
+    # Added by migration 0033 (it was read from licence["valid_until"]): when the agreed
+    # licence ends, so the deadline check finds ended agreements by it.
+    Column("valid_until", TZ, index=True),
 )
 
 snapshots = Table(
