@@ -18,10 +18,12 @@ from datatrust.adapters.passwords import Argon2Hasher
 from datatrust.bootstrap import Services
 from datatrust.config import Settings
 from datatrust.domain.campaigns import Campaign, PayBasis
-from datatrust.domain.items import Item, ItemKind
+from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.permissions import ROLE_PERMISSIONS, Actor, Role
 from datatrust.services.accounts import accounts
 from datatrust.services.contributions import items
+from datatrust.services.licensing import consent, licences
 
 TEST_DB = os.environ.get("DATATRUST_TEST_DB", "sqlite")
 TEST_QUEUE = os.environ.get("DATATRUST_TEST_QUEUE", "sqlite")
@@ -328,3 +330,35 @@ def stored_campaign(
         uow.add(campaign)
         uow.commit()
     return campaign
+
+
+def withdrawn_while_being_checked(
+    services: Services, owner: Persona, data: bytes, **extra: object
+) -> Item:
+    """``owner`` uploads a photo and withdraws consent before the worker gets to its
+    processing job; the job then runs, finds it withdrawn and does nothing (as it does)."""
+    with services.uow() as uow:
+        offer = licences.create_offer(
+            uow, owner.actor, template="training_only", changes={"price_minor": 500}
+        )
+    dispatch, held = services.queue.dispatch, []
+    services.queue.dispatch = lambda outbox_id, delay_seconds=0: held.append(outbox_id)  # type: ignore[method-assign]
+    try:
+        item = receive_upload(services, owner, "photo", data, "lobby.jpg", **extra)
+        assert item.status is ItemStatus.RECEIVED
+        with services.uow() as uow:
+            licences.attach_offer(uow, owner.actor, offer.id, [item.id])
+        with services.uow() as uow:
+            consent.give_consent_for_item(uow, services.signer, owner.actor, item.id)
+        with services.uow() as uow:
+            consent.withdraw_consent(uow, services.signer, owner.actor, item.id)
+    finally:
+        services.queue.dispatch = dispatch  # type: ignore[method-assign]
+    for outbox_id in held:
+        assert services.run_job(outbox_id) == "done"
+    with services.uow() as uow:
+        stored = uow.get(Item, item.id)
+        assert stored.withdrawn_from is ItemStatus.RECEIVED and stored.deidentified_key is None
+        job = uow.one(OutboxJob, idempotency_key=f"item.process:{item.id}")
+        assert job.state is JobState.DONE
+    return stored

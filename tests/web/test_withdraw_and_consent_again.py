@@ -9,12 +9,14 @@ from __future__ import annotations
 from test_feed_protocol import make_holder
 from test_seed_story import TRAINING, buyer, fund, year_of_use
 
+import ingest_media as media
 from datatrust.domain.audit import AuditEvent
 from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.orders import Order
 from datatrust.domain.snapshots import Revocation
+from support import withdrawn_while_being_checked
 
 
 def test_the_withdrawal_confirmation_counts_the_buyers_told_to_delete_in_each_language(
@@ -231,3 +233,66 @@ def test_consent_given_again_before_the_notice_job_runs_neither_cancels_nor_dupl
     assert {"revoked", "no_consent_for_agreed_licence"} <= set(
         rebuilt.json()["dropped"][str(walk.id)]
     )
+
+
+RECHECK_WORDS = {
+    "en": "being checked again, as a new upload is",
+    "hi": "फिर से जाँची जा रही है, जैसे नया अपलोड",
+    "zu": "iyahlolwa futhi, njengokulayisha okusha",
+}
+
+
+def test_an_item_given_consent_again_before_its_checks_finished_is_being_checked_in_words(
+    client, services, people
+):
+    """Through the page: the item withdrawn while being checked is received again (its job
+    queued after commit), its passport says it is being checked again in each language,
+    and once the job runs it is accepted."""
+    owner = people["owner"]
+    item = withdrawn_while_being_checked(services, owner, media.photo(seed=7))
+    item_url = f"/my/items/{item.id}"
+    for lang, words in (
+        ("en", "given consent again, it is checked again first"),
+        ("hi", "दोबारा सहमति देने पर इसकी पहले फिर से जाँच होगी"),
+        ("zu", "iqala ihlolwe futhi"),
+    ):
+        withdrawn = client.get(f"{item_url}?lang={lang}", headers=owner.headers).text
+        assert words in withdrawn and f'href="{item_url}/consent"' in withdrawn, lang
+    dispatch, held = services.queue.dispatch, []
+    services.queue.dispatch = lambda outbox_id, delay_seconds=0: held.append(outbox_id)
+    given = client.post(f"{item_url}/consent/again", headers=owner.headers, follow_redirects=False)
+    services.queue.dispatch = dispatch
+    assert given.status_code == 303, given.text
+    page = client.get(f"{item_url}?lang=en", headers=owner.headers).text
+    assert 'data-status="received"' in page
+    for lang, words in RECHECK_WORDS.items():
+        passport = client.get(f"{item_url}/passport?lang={lang}", headers=owner.headers).text
+        assert words in passport, lang
+    assert "item:recheck" not in passport
+    with services.uow() as uow:
+        [job] = [uow.get(OutboxJob, i) for i in held if uow.get(OutboxJob, i).job == "item.process"]
+    assert services.run_job(job.id) == "done"
+    with services.uow() as uow:
+        assert uow.get(Item, item.id).status is ItemStatus.ACCEPTED
+
+
+def test_an_item_to_check_again_whose_original_is_gone_is_refused_in_the_readers_words(
+    client, services, people
+):
+    owner = people["owner"]
+    item = withdrawn_while_being_checked(services, owner, media.photo(seed=8))
+    services.storage.store.delete(item.original_key)
+    api = client.post(f"/api/items/{item.id}/consent/again", headers=owner.headers)
+    assert api.status_code == 409 and "consent_again.original_gone" in api.text
+    for lang, words in (
+        ("en", f"the original of item {item.id} is no longer stored"),
+        ("hi", f"चीज़ {item.id} की मूल फ़ाइल अब रखी नहीं है"),
+        ("zu", f"ifayela langempela lento {item.id} alisagcinwanga"),
+    ):
+        refused = client.post(
+            f"/my/items/{item.id}/consent/again?lang={lang}", headers=owner.headers
+        )
+        assert refused.status_code == 409 and words in refused.text, lang
+        assert "original_gone" not in refused.text
+    with services.uow() as uow:
+        assert uow.get(Item, item.id).status is ItemStatus.WITHDRAWN

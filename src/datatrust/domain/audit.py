@@ -62,6 +62,7 @@ class AuditTag(StrEnum):
     ITEM_SELL = "item:sell"
     ITEM_REVIEW = "item:review"
     ITEM_REPROCESS = "item:reprocess"
+    ITEM_RECHECK = "item:recheck"  # consent given again: sent through its checks again
     ITEM_MARK_MISSED = "item:mark_missed"
     ITEM_DELETE = "item:delete"
     PARTICIPANT_INVITE = "participant:invite"

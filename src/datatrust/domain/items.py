@@ -32,8 +32,10 @@ class ItemStatus(StrEnum):
 
 
 # Where an item may return when its contributor gives consent again after withdrawing it:
-# the statuses of an item whose checks finished and passed (withdrawn while it was still
-# being checked, it was never processed; rejected, it never may be offered).
+# the statuses of an item whose checks finished and passed. One withdrawn while it was
+# still being checked (its processing job found it withdrawn and did nothing), or before
+# migration 0031 without a de-identified version (``withdrawn_from`` None), is checked
+# again instead, from ``received``; a rejected one may never be offered.
 RESTORABLE = frozenset({ItemStatus.PROCESSED, ItemStatus.ACCEPTED, ItemStatus.LISTED})
 
 # An item's file name once it was deleted by its owner or erased with their account (its
@@ -196,25 +198,38 @@ class Item:
 
     def reconsent_problem(self) -> Problem | None:
         """Why consent cannot be given again for this item (None: it can): it is not
-        withdrawn, it was deleted (its files are gone), it was rejected, or it was
-        withdrawn before its checks finished."""
+        withdrawn, it was deleted (its files are gone), or it was rejected (by its checks
+        or a review; one withdrawn before migration 0031 says so in its report or review
+        state). Whether its original is still stored, which an item that must be checked
+        again (``needs_checks``) depends on, is the service's to ask."""
         params = {"item": self.id}
         if self.filename == ERASED_FILENAME:
             return Problem(None, "consent_again.erased", params)
         if self.status is not ItemStatus.WITHDRAWN:
             return Problem(None, "consent_again.not_withdrawn", params)
-        if self.withdrawn_from is ItemStatus.REJECTED:
+        rejected_before_0031 = self.withdrawn_from is None and (
+            self.review_state is ReviewState.REJECTED
+            or (self.report or {}).get("verdict") == "rejected"
+        )
+        if self.withdrawn_from is ItemStatus.REJECTED or rejected_before_0031:
             return Problem(None, "consent_again.rejected", params)
-        if self.withdrawn_from not in RESTORABLE:
-            return Problem(None, "consent_again.not_checked", params)
         return None
 
+    @property
+    def needs_checks(self) -> bool:
+        """Withdrawn before its checks finished and passed (``RESTORABLE``): consent given
+        again sends it through them again, as a fresh upload."""
+        return self.status is ItemStatus.WITHDRAWN and self.withdrawn_from not in RESTORABLE
+
     def restore(self) -> None:
-        """Back to the status it had when consent was withdrawn (``reconsent_problem``
-        must be None): consent was given again."""
+        """Consent was given again (``reconsent_problem`` must be None): back to the status
+        it had when consent was withdrawn, or, where it ``needs_checks``, to ``received``
+        (its processing job must be queued again by the caller): being checked, it ends
+        accepted or rejected like a fresh upload."""
         problem = self.reconsent_problem()
         if problem is not None:
             raise Conflict(problem)
-        assert self.withdrawn_from is not None
-        self.status, self.withdrawn_from = self.withdrawn_from, None
+        again = ItemStatus.RECEIVED if self.needs_checks else self.withdrawn_from
+        assert again is not None
+        self.status, self.withdrawn_from = again, None
         self.updated_at = utcnow()

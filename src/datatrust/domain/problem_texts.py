@@ -221,8 +221,9 @@ TEXTS: dict[str, str] = {
     "consent_again.rejected": (
         "item %(item)s was rejected by its checks; consent cannot be given for it again"
     ),
-    "consent_again.not_checked": (
-        "item %(item)s was withdrawn before its checks finished; upload it again to offer it"
+    "consent_again.original_gone": (
+        "the original of item %(item)s is no longer stored, so it cannot be checked again; "
+        "upload it again to offer it"
     ),
     # --- end of giving consent again ---
     "receipt.key_unpublished": "the key %(kid)s that signed this receipt is not published",

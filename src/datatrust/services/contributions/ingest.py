@@ -72,14 +72,20 @@ NOTHING_TO_SHIP = (
 # --------------------------------------------------------------------------- the job
 
 
-def processing_key(item_id: int) -> str:
-    """The outbox key of an item's ``item.process`` job (one per item)."""
-    return f"{PROCESS_JOB}:{item_id}"
+def processing_key(item_id: int, consent_id: int | None = None) -> str:
+    """The outbox key of an item's ``item.process`` job: one per item, and one more per
+    consent given again to an item withdrawn before its checks finished."""
+    key = f"{PROCESS_JOB}:{item_id}"
+    return key if consent_id is None else f"{key}:consent:{consent_id}"
 
 
-def enqueue_processing(uow: UnitOfWork, item: Item) -> None:
-    """Queue ``item.process`` in the caller's transaction (keyed by item: queued once)."""
-    uow.enqueue(PROCESS_JOB, {"item_id": item.id}, key=processing_key(item.id or 0))
+def enqueue_processing(uow: UnitOfWork, item: Item, *, consent_id: int | None = None) -> None:
+    """Queue ``item.process`` in the caller's transaction, sent after it commits (keyed by
+    item: queued once). ``consent_id``: the consent given again under which an item
+    withdrawn before its checks finished (its first job found it withdrawn and did
+    nothing) is checked again, back in ``received``: a job of its own."""
+    key = processing_key(item.id or 0, consent_id)
+    uow.enqueue(PROCESS_JOB, {"item_id": item.id}, key=key)
 
 
 PROCESSING_FAILED = (

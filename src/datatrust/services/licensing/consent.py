@@ -40,10 +40,12 @@ from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.licence import Licence
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
+from datatrust.services.contributions.ingest import enqueue_processing
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.licensing.licences import default_offer
 from datatrust.services.licensing.standards import Publication
 from datatrust.services.ports import Signer, UnitOfWork
+from datatrust.services.storage import EncryptedStorage
 
 # Where every instance publishes its signing keys (RFC 8615 well-known URI).
 JWKS_PATH = "/.well-known/jwks.json"
@@ -248,6 +250,7 @@ def give_consent_again(
     controller: str = DEFAULT_CONTROLLER,
     at: datetime | None = None,
     publication: Publication | None = None,
+    storage: EncryptedStorage,
 ) -> ConsentChange:
     """Give consent again for one's own withdrawn item: a NEW consent record, with its
     own receipt, under the licence chosen as for a first consent (``offer_id``, else the
@@ -260,6 +263,13 @@ def give_consent_again(
     record), so the item is bought afresh under the new terms. The item returns to the
     status it had when consent was withdrawn and is selectable again only under the new
     consent's licence (the item's consent mirror is the new record's).
+
+    An item withdrawn before its checks finished (or before migration 0031 without a
+    de-identified version: ``Item.needs_checks``) has nowhere to return to: it goes back
+    to ``received`` and its processing job is queued again (the uploads' job, sent after
+    commit), so it ends accepted or rejected like a fresh upload; ``item:recheck`` says so
+    in its passport. That needs its original in ``storage``: without it, ``Conflict``
+    ``consent_again.original_gone``.
 
     It need not wait for the withdrawal's ``consent.notify_holders`` job: that job tells
     the buyers who held the item under the withdrawn record (``record_holders``), whatever
@@ -274,6 +284,9 @@ def give_consent_again(
     problem = item.reconsent_problem()
     if problem is not None:
         raise Conflict(problem)
+    rechecked = item.needs_checks
+    if rechecked and not storage.store.exists(item.original_key):
+        raise Conflict(Problem(None, "consent_again.original_gone", {"item": item.id}))
     old = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
     if old is None or old.state is not ConsentState.WITHDRAWN:
         raise Conflict(Problem(None, "consent_again.not_withdrawn", {"item": item.id}))
@@ -283,7 +296,6 @@ def give_consent_again(
     record, receipt = _new_consent(
         uow, signer, actor, item, offer, language, controller, moment, publication
     )
-    returned_from = item.withdrawn_from
     item.restore()
     uow.record(
         AuditTag.CONSENT_GIVE_AGAIN,
@@ -295,8 +307,11 @@ def give_consent_again(
         offer_id=offer.id,
         licence=record.terms.licence_id,
         receipt_id=receipt.id,
-        status=str(returned_from),
+        status=item.status.value,
     )
+    if rechecked:
+        enqueue_processing(uow, item, consent_id=record.id)
+        uow.record(AuditTag.ITEM_RECHECK, actor_label(actor), "item", item.id, consent_id=record.id)
     uow.commit()
     return ConsentChange(_view(uow, record), receipt)
 

@@ -35,6 +35,7 @@ STEPS = {
     "licence:attach": "licence attached",
     "consent:give": "consent given",
     "consent:give_again": "consent given again",
+    "item:recheck": "being checked again, as a new upload is",
     "consent:renew": "consent renewed",
     "consent:receipt": "new receipt: who received your data",
     "participant:invite": "others in it asked to agree",

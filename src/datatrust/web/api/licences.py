@@ -394,8 +394,9 @@ def give_consent_again(
 ) -> ConsentChangeOut:
     """Give consent again for one's own withdrawn item: a new consent record under its
     licence (or ``offer_id``), with the same checks as a first consent. Buyers already
-    told to delete it must still delete it; an item deleted, rejected or withdrawn before
-    its checks finished is refused (409, with its code)."""
+    told to delete it must still delete it. An item withdrawn before its checks finished
+    is checked again, as a fresh upload; an item deleted or rejected, or one to check
+    again whose original is gone, is refused (409, with its code)."""
     body = body or ConsentIn()
     change = licensing.give_consent_again(
         unit,
@@ -405,6 +406,7 @@ def give_consent_again(
         offer_id=body.offer_id,
         language=body.language,
         publication=svc.publication,
+        storage=svc.storage,
     )
     return change_out(change)
 

@@ -557,6 +557,7 @@ def give_consent_again(
             offer_id=chosen,
             language=page.lang,
             publication=svc.publication,
+            storage=svc.storage,
         )
     except (Conflict, InvalidInput) as exc:
         unit.rollback()
