@@ -110,6 +110,9 @@ H3_ID = re.compile(r"\b8[0-9a-f]{14}\b")
 # A date or time as a machine writes it (ISO 8601: "2026-12-02", "2026-12-02T14:20:46"),
 # where a person reads one written by CLDR for their language.
 ISO_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
+# A figure with a bare English unit symbol ("6 s", "192044 B"), where a reader gets CLDR's
+# unit in their language ("6 सेकंड", "187.5 kB").
+RAW_UNIT = re.compile(r"\b\d+(?:\.\d+)? (?:s|B)\b")
 
 
 def leaked_english(svc: Services, lang: str) -> set[str]:
@@ -134,9 +137,10 @@ def untranslated_english(lang: str, domains: tuple[str, ...] = ("messages",)) ->
 
 def not_in_words(text: str, leaked: set[str]) -> list[str]:
     """What on a page is not in words in the reader's language: codes (``item:review``,
-    ``org:1``, ``model_training``), H3 ids, ISO 8601 dates and times, and untranslated
-    English words."""
+    ``org:1``, ``model_training``), H3 ids, ISO 8601 dates and times, figures with a bare
+    unit symbol, and untranslated English words."""
     bad = set(CODE.findall(text)) | set(H3_ID.findall(text)) | set(ISO_TIME.findall(text))
+    bad |= set(RAW_UNIT.findall(text))
     return sorted(bad | {w for w in words(text) if w in leaked})
 
 

@@ -414,4 +414,4 @@ def test_a_dropped_upload_resumes_where_it_stopped(phone, open_task, tmp_path, l
     phone.wait_for_url("**/my/items/*", timeout=60_000)
     assert dropped and seen.count("PATCH") >= 2 and "HEAD" in seen
     # Every byte arrived once: the stored size is the file's size.
-    assert f"({clip.stat().st_size} B)" in phone.locator("main").inner_text()
+    assert phone.locator("#file-size").get_attribute("value") == str(clip.stat().st_size)

@@ -19,6 +19,12 @@ from datatrust.services.money import payouts
 from support import stored_campaign
 
 LANGS = ("en", "hi", "zu")
+BANK_ACCOUNT = {
+    "rail": "bank_transfer",
+    "account_holder": "Thandi Nkosi",
+    "account_number": "GB82 WEST 1234 5698 7654 32",
+    "bank_code": "westgb2l",
+}
 
 
 @pytest.fixture
@@ -67,14 +73,7 @@ def test_the_smallest_payout_is_shown_before_asking_in_the_readers_language(
 
 
 def test_a_bank_account_is_added_sealed_and_shown_masked(client, services, earned):
-    add_method(
-        client,
-        earned,
-        rail="bank_transfer",
-        account_holder="Thandi Nkosi",
-        account_number="GB82 WEST 1234 5698 7654 32",
-        bank_code="westgb2l",
-    )
+    add_method(client, earned, **BANK_ACCOUNT)
     (method,) = methods_of(services, earned)
     assert method.rail is PayoutRail.BANK_TRANSFER and method.label == "···· 5432"
     assert "7654" not in method.details_sealed and "Thandi" not in method.details_sealed
@@ -303,3 +302,15 @@ def test_someone_elses_payout_method_is_not_found(client, services, earned, peop
     )
     assert removed.status_code == 404
     assert len(methods_of(services, people["other"])) == 1
+
+
+def test_the_payout_currency_is_chosen_from_the_balances_never_typed(client, earned):
+    """Issue 18: the currency was a free-text box; it is a choice of the currencies the
+    person holds, each by its name in the reader's language."""
+    add_method(client, earned, **BANK_ACCOUNT)
+    page = client.get("/my/earnings?lang=hi", headers=earned.headers).text
+    assert '<input id="f-currency"' not in page and 'name="currency">' not in page.replace(
+        '<select id="f-currency" name="currency">', ""
+    )
+    select = page.split('<select id="f-currency" name="currency">', 1)[1].split("</select>", 1)[0]
+    assert select.count("<option") == 1 and 'value="USD"' in select and "यूएस डॉलर" in select

@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from babel.numbers import format_decimal
-from babel.units import format_unit
 from fastapi import Depends, Form, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
@@ -46,7 +45,7 @@ from datatrust.web.pages.common import (
     show_money,
     task_view,
 )
-from datatrust.web.pages.explain import MISSED_CATEGORIES, MISSED_REGIONS, Explain
+from datatrust.web.pages.explain import MISSED_CATEGORIES, MISSED_REGIONS, Explain, duration_words
 from datatrust.web.pages.places import place_rows
 
 router = page_router()
@@ -219,12 +218,7 @@ CAPTURE_DONT = {
 
 def _seconds(page: Page, seconds: float) -> str:
     """A length in the reader's words: whole minutes or hours as such, else seconds."""
-    whole = int(seconds)
-    if whole == seconds and whole >= 3600 and whole % 3600 == 0:
-        return format_unit(whole // 3600, "duration-hour", "long", locale=page.lang)
-    if whole == seconds and whole >= 60 and whole % 60 == 0:
-        return format_unit(whole // 60, "duration-minute", "long", locale=page.lang)
-    return format_unit(seconds, "duration-second", "long", locale=page.lang)
+    return duration_words(seconds, page.lang)
 
 
 def rules_view(page: Page, campaign: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
 from babel.lists import format_list
 from babel.numbers import format_decimal, get_currency_name
+from babel.units import format_unit
 
 from datatrust.domain.licence import ReasonCode
 from datatrust.domain.money import Money
@@ -279,6 +280,24 @@ VOCABULARIES = {
 }
 
 
+def duration_words(seconds: float, lang: str) -> str:
+    """A length in the reader's words (CLDR units): whole hours or minutes as such, else
+    seconds to a tenth ("2.9 सेकंड", "6 amasekhondi"), never a bare "s"."""
+    whole = int(seconds)
+    if whole == seconds and whole >= 3600 and whole % 3600 == 0:
+        return format_unit(whole // 3600, "duration-hour", "long", locale=lang)
+    if whole == seconds and whole >= 60 and whole % 60 == 0:
+        return format_unit(whole // 60, "duration-minute", "long", locale=lang)
+    return format_unit(round(float(seconds), 1), "duration-second", "long", locale=lang)
+
+
+def size_words(size: int, lang: str) -> str:
+    """A file's size as the reader writes numbers, in kB or MB to a tenth (CLDR units)."""
+    if size >= 1_000_000:
+        return format_unit(round(size / 1_000_000, 1), "digital-megabyte", "short", locale=lang)
+    return format_unit(round(size / 1_000, 1), "digital-kilobyte", "short", locale=lang)
+
+
 class Explain:
     """The sentences for one page's language. Used by templates as ``explain``."""
 
@@ -327,6 +346,12 @@ class Explain:
             return Locale.parse(code.replace("-", "_")).get_display_name(self.lang) or code
         except (ValueError, UnknownLocaleError):
             return code
+
+    def duration(self, seconds: float) -> str:
+        return duration_words(seconds, self.lang)
+
+    def size(self, size: int) -> str:
+        return size_words(size, self.lang)
 
     def territory(self, code: str) -> str:
         """A country (ISO 3166) by its name in the reader's language (CLDR)."""
