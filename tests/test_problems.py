@@ -211,6 +211,7 @@ REAL_PARAMS: dict[str, object] = {
 REAL_CHOICES: dict[str, list[str]] = {
     "role.unknown": ["contributor", "buyer"],
     "organisation.decision_unknown": ["approve", "reject", "suspend"],
+    "organisation.decision_refused": ["approve", "reject"],
     "one_of": ["any", "named", "exclusive"],
     "upload.checksum_algorithm": ["sha1", "sha256", "md5"],
     "unknown_code_of": ["photo", "video", "voice"],

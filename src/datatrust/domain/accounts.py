@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import Conflict, InvalidInput, Problem
 from datatrust.domain.permissions import Role
 
 
@@ -17,6 +18,23 @@ class OrgStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     SUSPENDED = "suspended"
+
+
+# Each vetting decision and the status it leads to.
+ORG_DECISION_STATUS = {
+    "approve": OrgStatus.APPROVED,
+    "reject": OrgStatus.REJECTED,
+    "suspend": OrgStatus.SUSPENDED,
+}
+# The decisions each status allows, in the order they are offered: approve one not
+# approved (pending, rejected, or suspended: reinstated), reject one still pending,
+# suspend one approved.
+ORG_DECISIONS: dict[OrgStatus, tuple[str, ...]] = {
+    OrgStatus.PENDING: ("approve", "reject"),
+    OrgStatus.APPROVED: ("suspend",),
+    OrgStatus.REJECTED: ("approve",),
+    OrgStatus.SUSPENDED: ("approve",),
+}
 
 
 class MemberRole(StrEnum):
@@ -69,15 +87,21 @@ class Organisation:
 
     @property
     def decisions(self) -> tuple[str, ...]:
-        """The vetting decisions an operator is offered for it, in order: approve one not
-        approved (pending, rejected, or suspended: reinstated), reject one still pending,
-        suspend one approved."""
-        offered = [] if self.status is OrgStatus.APPROVED else ["approve"]
-        if self.status is OrgStatus.PENDING:
-            offered.append("reject")
-        if self.status is OrgStatus.APPROVED:
-            offered.append("suspend")
-        return tuple(offered)
+        """The vetting decisions its status allows (``ORG_DECISIONS``), in the order an
+        operator is offered them."""
+        return ORG_DECISIONS[self.status]
+
+    def decide(self, decision: str, reason: str = "") -> None:
+        """Take a vetting decision its status allows (``Conflict`` naming the ones it does
+        otherwise); a refusal or a suspension says why, for the buyer to read."""
+        if decision not in self.decisions:
+            params = {"state": self.status.value, "choices": list(self.decisions)}
+            raise Conflict(Problem("decision", "organisation.decision_refused", params))
+        status = ORG_DECISION_STATUS[decision]
+        if status is not OrgStatus.APPROVED and not reason.strip():
+            raise InvalidInput(Problem("reason", "organisation.reason_required"))
+        self.status = status
+        self.status_reason = reason.strip()
 
 
 class BuyerStanding(StrEnum):

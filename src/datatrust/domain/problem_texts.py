@@ -74,6 +74,9 @@ TEXTS: dict[str, str] = {
     "organisation.already_member": "you already belong to an organisation",
     "organisation.decision_unknown": "choose one of: %(choices)s",
     "organisation.reason_required": "say why; the buyer will read it",
+    "organisation.decision_refused": (
+        "an organisation that is %(state)s can only be given these decisions: %(choices)s"
+    ),
     "choose_from_list": "choose from the list",
     "one_of": "one of %(choices)s",
     "between": "choose a whole number from %(minimum)s to %(maximum)s",

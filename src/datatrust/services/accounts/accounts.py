@@ -1197,37 +1197,36 @@ def list_organisations(
     return uow.all(Organisation, order_by="id")
 
 
-ORG_DECISIONS = {
-    "approve": (OrgStatus.APPROVED, AuditTag.ORG_APPROVE),
-    "reject": (OrgStatus.REJECTED, AuditTag.ORG_REJECT),
-    "suspend": (OrgStatus.SUSPENDED, AuditTag.ORG_SUSPEND),
+ORG_DECISION_TAGS = {
+    "approve": AuditTag.ORG_APPROVE,
+    "reject": AuditTag.ORG_REJECT,
+    "suspend": AuditTag.ORG_SUSPEND,
 }
 
 
 def decide_organisation(
     uow: UnitOfWork, actor: Actor, org_id: int, decision: str, reason: str = ""
 ) -> Organisation:
-    """An operator approves, rejects (with a reason) or suspends (with a reason) a buyer."""
+    """An operator approves, rejects (with a reason) or suspends (with a reason) a buyer,
+    as its status allows (``Organisation.decisions``: a ``Conflict`` otherwise)."""
     org = uow.get(Organisation, org_id)
     authorize(actor, Permission.ORG_VET, org or MISSING)
     assert org is not None
-    if decision not in ORG_DECISIONS:
-        choices = list(ORG_DECISIONS)
+    if decision not in ORG_DECISION_TAGS:
+        choices = list(ORG_DECISION_TAGS)
         raise InvalidInput(
             Problem("decision", "organisation.decision_unknown", {"choices": choices})
         )
-    status, tag = ORG_DECISIONS[decision]
-    if status is not OrgStatus.APPROVED and not reason.strip():
-        raise InvalidInput(Problem("reason", "organisation.reason_required"))
-    org.status = status
-    org.status_reason = reason.strip()
-    uow.record(tag, actor_label(actor), "org", org.id, reason=org.status_reason)
+    org.decide(decision, reason)
+    uow.record(
+        ORG_DECISION_TAGS[decision], actor_label(actor), "org", org.id, reason=org.status_reason
+    )
     notify_members(
         uow,
         id_of(org),
         NoticeKind.VETTING_DECIDED,
         org=org.legal_name,
-        status=status.value,
+        status=org.status.value,
         reason=org.status_reason,
     )
     uow.commit()
