@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from datatrust.domain.campaigns import Campaign
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.i18n import format_money, translator
@@ -157,3 +158,42 @@ def test_a_campaign_with_problems_is_refused_by_field_keeping_what_was_typed(cli
     assert page.status_code == 422
     assert 'value="Thirty seconds of a bus stop before seven"' in page.text
     assert page.text.count('class="error"') >= 1
+
+
+def test_the_campaign_page_offers_exactly_the_actions_its_state_allows(client, people, services):
+    """The buttons come from ``Campaign.actions``: what the services would take."""
+    headers = people["operator"].headers
+    campaign_id = create(client, headers)
+
+    def offered() -> list[str]:
+        page = client.get(f"/campaigns/{campaign_id}", headers=headers).text
+        posts = re.findall(rf'action="/campaigns/{campaign_id}/(\w+)"', page)
+        with services.uow(read_only=True) as uow:
+            state = campaigns.get_campaign(uow, people["operator"].actor, campaign_id).state
+        return [state.value, *posts]
+
+    assert offered() == ["draft", "fund", "open", "close"]
+    fund(client, headers, campaign_id, "30.00", "k-actions")
+    client.post(f"/campaigns/{campaign_id}/open", headers=headers)
+    assert offered() == ["open", "fund", "pause", "close"]
+    client.post(f"/campaigns/{campaign_id}/pause", headers=headers)
+    assert offered() == ["paused", "fund", "resume", "close"]
+    # What the page no longer offers, the service refuses: a paused campaign is resumed.
+    refused = client.post(f"/campaigns/{campaign_id}/open", headers=headers)
+    assert refused.status_code == 422 and offered()[0] == "paused"
+    client.post(f"/campaigns/{campaign_id}/close", headers=headers)
+    assert offered() == ["closed"]
+    late = fund(client, headers, campaign_id, "1.00", "k-late")
+    assert late.status_code == 422 and offered() == ["closed"]
+
+
+def test_the_campaign_page_asks_the_domain_and_compares_no_state_itself(
+    client, people, monkeypatch
+):
+    headers = people["operator"].headers
+    campaign_id = create(client, headers)  # a draft
+    monkeypatch.setattr(Campaign, "actions", property(lambda self: ("pause",)))
+    monkeypatch.setattr(Campaign, "finished", property(lambda self: True))
+    page = client.get(f"/campaigns/{campaign_id}", headers=headers).text
+    assert re.findall(rf'action="/campaigns/{campaign_id}/(\w+)"', page) == ["pause"]
+    assert 'id="escrow-returned"' in page and 'id="escrow-short"' not in page

@@ -41,6 +41,17 @@ CAMPAIGN_TRANSITIONS: dict[CampaignState, frozenset[CampaignState]] = {
     CampaignState.PAUSED: frozenset({CampaignState.OPEN, CampaignState.CLOSED}),
     CampaignState.CLOSED: frozenset(),
 }
+# Each move of CAMPAIGN_TRANSITIONS under the name the people who run a campaign take it
+# by (a route and a button each): open a draft, pause an open campaign, open a paused one
+# again, close one not closed yet.
+CAMPAIGN_MOVES: dict[str, dict[CampaignState, CampaignState]] = {
+    "open": {CampaignState.DRAFT: CampaignState.OPEN},
+    "pause": {CampaignState.OPEN: CampaignState.PAUSED},
+    "resume": {CampaignState.PAUSED: CampaignState.OPEN},
+    "close": {
+        state: CampaignState.CLOSED for state in CampaignState if state is not CampaignState.CLOSED
+    },
+}
 
 # Spec fields a campaign may set, and their types. Anything else is refused by name.
 SPEC_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -135,6 +146,31 @@ class Campaign:
         """What the permission policy checks for managing it: the running organisation,
         or none (-1) for platform campaigns, which only operators manage."""
         return CampaignManager(self.org_id if self.org_id is not None else -1)
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """What the people who run it may do from its state, in the order its page offers
+        them: fund its escrow until it closes, then each move its state allows
+        (``CAMPAIGN_MOVES``)."""
+        funding = () if self.finished else ("fund",)
+        return funding + tuple(
+            name for name, moves in CAMPAIGN_MOVES.items() if self.state in moves
+        )
+
+    @property
+    def finished(self) -> bool:
+        """Closed: no move leaves its state."""
+        return not CAMPAIGN_TRANSITIONS[self.state]
+
+    def allow(self, action: str) -> CampaignState:
+        """The state the move ``action`` (a name of ``CAMPAIGN_MOVES``) leads to from this
+        one; ``Conflict`` when its state does not allow that move."""
+        moves = CAMPAIGN_MOVES[action]
+        if self.state not in moves:
+            to = next(iter(moves.values()))
+            params = {"state": self.state.value, "to": to.value}
+            raise Conflict(Problem(None, "campaign.state_change", params))
+        return moves[self.state]
 
     def move_to(self, state: CampaignState, now: datetime | None = None) -> None:
         if state not in CAMPAIGN_TRANSITIONS[self.state]:

@@ -181,11 +181,10 @@ def open_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFl
     less than ``quota × rate + quota × coverage bonus`` (a platform campaign's is funded
     by an operator). Both errors name the shortfall."""
     campaign = _managed(uow, actor, campaign_id)
-    if campaign.state is not CampaignState.DRAFT:
-        campaign.move_to(CampaignState.OPEN)  # raises the usual Conflict
+    opened = campaign.allow("open")
     _check_pay_floor(uow, campaign, floors)
     _check_escrow(uow, campaign)
-    campaign.move_to(CampaignState.OPEN)
+    campaign.move_to(opened)
     uow.record(AuditTag.CAMPAIGN_OPEN, actor_label(actor), "campaign", campaign.id)
     uow.commit()
     return campaign
@@ -255,7 +254,7 @@ def close_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
     What is left in escrow returns to the buyer, less what the items still waiting for
     review may be owed; that part returns once the last of them is decided."""
     campaign = _managed(uow, actor, campaign_id)
-    campaign.move_to(CampaignState.CLOSED)
+    campaign.move_to(campaign.allow("close"))
     uow.record(AuditTag.CAMPAIGN_CLOSE, actor_label(actor), "campaign", campaign.id)
     release_escrow_left(uow, campaign, actor=actor_label(actor))
     uow.commit()
@@ -266,7 +265,7 @@ def pause_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
     """open → paused: no new uploads, and it leaves contributors' task lists; work already
     received is still reviewed and paid from escrow, which stays held."""
     campaign = _managed(uow, actor, campaign_id)
-    campaign.move_to(CampaignState.PAUSED)
+    campaign.move_to(campaign.allow("pause"))
     uow.record(AuditTag.CAMPAIGN_PAUSE, actor_label(actor), "campaign", campaign.id)
     uow.commit()
     return campaign
@@ -277,10 +276,9 @@ def resume_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int, floors: Pay
     checked again for the whole quota (work already paid used some of it): each
     acceptance is still refused when escrow cannot pay it."""
     campaign = _managed(uow, actor, campaign_id)
-    if campaign.state is not CampaignState.PAUSED:
-        campaign.move_to(CampaignState.OPEN)  # raises the usual Conflict
+    resumed = campaign.allow("resume")
     _check_pay_floor(uow, campaign, floors)
-    campaign.move_to(CampaignState.OPEN)
+    campaign.move_to(resumed)
     uow.record(AuditTag.CAMPAIGN_RESUME, actor_label(actor), "campaign", campaign.id)
     uow.commit()
     return campaign

@@ -9,7 +9,7 @@ from typing import Any
 
 from datatrust.domain import ledger as dl
 from datatrust.domain.audit import AuditTag
-from datatrust.domain.campaigns import Campaign, CampaignState, units_per_item
+from datatrust.domain.campaigns import Campaign, units_per_item
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
@@ -112,7 +112,7 @@ def fund_campaign_escrow(
                 {"campaign": campaign_id, "currency": campaign.currency, "given": amount.currency},
             )
         )
-    if campaign.state is CampaignState.CLOSED:
+    if "fund" not in campaign.actions:  # closed
         raise Conflict(Problem(None, "campaign.closed", {"campaign": campaign_id}))
     ledger = uow.ledger
     fund_key = f"escrow-fund:{campaign_id}:{key}"
