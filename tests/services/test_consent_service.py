@@ -317,6 +317,7 @@ def test_after_erasure_the_original_cannot_be_read_and_sign_in_fails(services, p
             password="correct horse battery",
             client="ip:test",
             storage=services.storage,
+            session_max_age_seconds=3600,
         )
     with services.uow() as uow, pytest.raises(NotAuthenticated):
         accounts.authenticate_token(uow, owner.token)

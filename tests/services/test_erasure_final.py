@@ -89,7 +89,13 @@ def _someone_with_everything(svc):  # type: ignore[no-untyped-def]
         accounts.create_api_token(uow, actor, name=f"{MARKER} phone", scopes=["item:read"])
     with svc.uow() as uow, pytest.raises(NotAuthenticated):  # a wrong password, audited
         accounts.sign_in(
-            uow, svc.hasher, email=user.email, password="wrong", client="ip:x", storage=svc.storage
+            uow,
+            svc.hasher,
+            email=user.email,
+            password="wrong",
+            client="ip:x",
+            storage=svc.storage,
+            session_max_age_seconds=3600,
         )
     with svc.uow() as uow:  # a mail sent to them (an incident notice, say)
         queue_mail(uow, MailMessage(user.email, "A notice", f"Dear {MARKER} Sharma"))

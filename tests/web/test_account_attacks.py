@@ -120,6 +120,7 @@ def test_sign_in_does_the_same_work_and_says_the_same_for_unknown_and_known_emai
                 password="wrong guess",
                 client="ip:x",
                 storage=services.storage,
+                session_max_age_seconds=3600,
             )
         said[email] = refused.value.message
         assert hasher.verified == 1
@@ -178,6 +179,7 @@ def test_the_delay_grows_with_each_failure_and_stops_at_the_maximum(services, pe
                 password="x",
                 client="ip:192.0.2.1",
                 storage=services.storage,
+                session_max_age_seconds=3600,
                 throttle=throttle,
                 now=now,
             )

@@ -189,13 +189,15 @@ def sign_in(
     password: str,
     client: str,
     storage: EncryptedStorage,
+    session_max_age_seconds: int,
     known_device: bool = False,
     totp_code: str | None = None,
     throttle: Throttle = Throttle(),
     now: datetime | None = None,
-) -> User:
+) -> SignedIn:
     """Check a password (and, when the account has one, its TOTP code or one of its
-    unused recovery codes; ``storage`` opens the sealed TOTP secret).
+    unused recovery codes; ``storage`` opens the sealed TOTP secret) and open a session
+    for it: the sign-in and its session commit together, for the API and the pages alike.
 
     The answer and the work are the same for an unknown email as for a wrong password
     (one hash check, one failure row), so neither the message nor the time tells whether
@@ -258,8 +260,9 @@ def sign_in(
     if new_hash is not None:
         user.password_hash = new_hash
     uow.record(AuditTag.ACCOUNT_SIGN_IN, f"user:{user.id}", "user", user.id)
+    session = _add_session(uow, user, session_max_age_seconds)
     uow.commit()
-    return user
+    return SignedIn(user, session)
 
 
 def _record_attempt(
@@ -565,17 +568,25 @@ def _check_new_password(user: User, password: str) -> None:
 
 
 def reset_password(
-    uow: UnitOfWork, hasher: PasswordHasher, secret: str, token: str, new_password: str
-) -> User:
-    """Set a new password from a reset link, sign every browser out and use the link up.
-    ``InvalidInput`` with ``new_password: …`` problems (the link stays usable)."""
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    secret: str,
+    token: str,
+    new_password: str,
+    *,
+    session_max_age_seconds: int,
+) -> SignedIn:
+    """Set a new password from a reset link, sign every browser out, use the link up and
+    sign in the one that sent it: all of it commits together. ``InvalidInput`` with
+    ``new_password: …`` problems (the link stays usable)."""
     user = password_reset_user(uow, secret, token)
     _check_new_password(user, new_password)
     user.password_hash = hasher.hash(new_password)
     _end_sessions(uow, id_of(user))
     uow.record(AuditTag.ACCOUNT_PASSWORD_RESET, f"user:{user.id}", "user", user.id)
+    session = _add_session(uow, user, session_max_age_seconds)
     uow.commit()
-    return user
+    return SignedIn(user, session)
 
 
 def change_password(

@@ -126,15 +126,6 @@ def confirm_sign_up(
     return _session_out(request, response, svc, unit, signed.user, signed.session)
 
 
-def _signed_in(
-    request: Request, response: Response, svc: Services, unit: UnitOfWork, user: User
-) -> SessionOut:
-    session = accounts.start_session(
-        unit, user, max_age_seconds=svc.settings.session_max_age_seconds
-    )
-    return _session_out(request, response, svc, unit, user, session)
-
-
 def _session_out(
     request: Request,
     response: Response,
@@ -164,18 +155,19 @@ def sign_in(
     ``Retry-After``. An account with two-step sign-in on answers ``401 totp_required``
     until ``totp_code`` is sent too."""
     client, known = sign_in_client(request, body.email)
-    user = accounts.sign_in(
+    signed = accounts.sign_in(
         unit,
         svc.hasher,
         email=body.email,
         password=body.password,
         client=client,
         storage=svc.storage,
+        session_max_age_seconds=svc.settings.session_max_age_seconds,
         known_device=known,
         totp_code=body.totp_code,
         throttle=sign_in_throttle(svc.settings),
     )
-    return _signed_in(request, response, svc, unit, user)
+    return _session_out(request, response, svc, unit, signed.user, signed.session)
 
 
 @router.post("/auth/sign-out", status_code=204)

@@ -9,6 +9,7 @@ from fastapi import Depends, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from datatrust.bootstrap import Services
+from datatrust.domain.accounts import User
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import DomainError, InvalidInput, RateLimited, SecondFactorRequired
 from datatrust.domain.notifications import NoticeKind
@@ -41,7 +42,9 @@ from datatrust.web.security import (
 router = page_router()
 
 
-def _signed_in_redirect(svc: Services, request: Request, user: Any, session: Any) -> Response:
+def _signed_in_redirect(
+    svc: Services, request: Request, user: User, session: accounts.NewSession
+) -> Response:
     # Only this site's pages: an open redirect would let a link send people anywhere, and
     # a redirect to a stored file would show them bytes chosen by the link's author.
     target = safe_next(request.query_params.get("next", "")) or HOME_FOR.get(user.role, "/")
@@ -161,13 +164,14 @@ def sign_in(
 ) -> Response:
     client, known = sign_in_client(page.request, email)
     try:
-        user = accounts.sign_in(
+        signed = accounts.sign_in(
             unit,
             svc.hasher,
             email=email,
             password=password,
             client=client,
             storage=svc.storage,
+            session_max_age_seconds=svc.settings.session_max_age_seconds,
             known_device=known,
             totp_code=totp_code.strip() or None,
             throttle=sign_in_throttle(svc.settings),
@@ -184,10 +188,7 @@ def sign_in(
         )
         set_retry_after(response, exc)
         return response
-    session = accounts.start_session(
-        unit, user, max_age_seconds=svc.settings.session_max_age_seconds
-    )
-    return _signed_in_redirect(svc, page.request, user, session)
+    return _signed_in_redirect(svc, page.request, signed.user, signed.session)
 
 
 @router.get("/forgot-password")
@@ -234,14 +235,18 @@ def reset_password(
     """A new password signs every browser out and then this one in."""
     secret = svc.settings.secret_key.get_secret_value()
     try:
-        user = accounts.reset_password(unit, svc.hasher, secret, token, new_password)
+        signed = accounts.reset_password(
+            unit,
+            svc.hasher,
+            secret,
+            token,
+            new_password,
+            session_max_age_seconds=svc.settings.session_max_age_seconds,
+        )
     except InvalidInput as exc:
         errors = field_errors(page, exc, "new_password")
         return render(page, "reset_password.html", 422, token=token, errors=errors)
-    session = accounts.start_session(
-        unit, user, max_age_seconds=svc.settings.session_max_age_seconds
-    )
-    return _signed_in_redirect(svc, page.request, user, session)
+    return _signed_in_redirect(svc, page.request, signed.user, signed.session)
 
 
 @router.post("/sign-out")
