@@ -222,6 +222,37 @@ def test_after_each_commit_the_hook_is_told_which_rows_changed_and_after_a_rollb
         assert told[-1][User] == {ROW_DELETED}
 
 
+def test_units_of_work_open_at_once_are_each_told_their_own_changes_and_rules(
+    build: Callable[..., Factory],
+):
+    """Each unit's flushes reach that unit alone (the SQL one learns of them through the
+    session it opened): the hook hears of each unit's own changes at its own commit, and a
+    read-only unit refuses its own change without refusing its neighbour's."""
+    told: list[dict[type, set[str]]] = []
+    make = build(on_commit=lambda changes: told.append(dict(changes)))
+    with make() as uow:
+        ada = id_of(_user(uow, "ada"))
+        uow.commit()
+    with make() as a, make() as b:
+        found = a.get(User, ada)
+        assert found is not None
+        found.display_name = "Ada"
+        a.flush()
+        _user(b, "bob")
+        b.commit()
+        a.commit()
+    assert told[1:] == [{User: {ROW_INSERTED}}, {User: {"display_name"}}]
+    with make() as writer, make(read_only=True) as reader:
+        seen = reader.get(User, ada)
+        assert seen is not None
+        seen.display_name = "changed by a reader"
+        with pytest.raises(ReadOnlyViolation):
+            reader.commit()
+        _user(writer, "cy")
+        writer.commit()
+    assert told[3:] == [{User: {ROW_INSERTED}}]
+
+
 def test_the_reading_phase_refuses_a_change_and_keeps_nothing_of_it(make_uow: Factory):
     with make_uow() as uow:
         user = _user(uow, "strict")
