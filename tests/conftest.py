@@ -18,6 +18,7 @@ from datatrust.adapters.db.shred import NullShredder
 from datatrust.bootstrap import Services, build
 from datatrust.config import Settings
 from support import (
+    CHROMAPRINT_INSTALL,
     TEST_DB,
     TEST_QUEUE,
     FreshDatabase,
@@ -29,6 +30,16 @@ from support import (
     redis_reachable,
     require_service,
 )
+
+
+def pytest_report_header() -> list[str]:
+    """Said before the first test: a missing libchromaprint1 fails the tests of
+    Chromaprint's prints (each names the command too)."""
+    from datatrust.pipeline import fingerprint
+
+    if fingerprint.HAVE_CHROMAPRINT:
+        return []
+    return [f"libchromaprint1 is not installed: run `{CHROMAPRINT_INSTALL}` first"]
 
 
 @pytest.fixture(scope="session")

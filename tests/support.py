@@ -42,6 +42,20 @@ def require_service(name: str, reachable: bool) -> None:
     pytest.skip(f"{name} is not reachable on this machine")
 
 
+# The one system package the service itself uses, and the command that installs it.
+CHROMAPRINT_INSTALL = "sudo apt-get install libchromaprint1"
+
+
+def require_chromaprint() -> None:
+    """For a test of Chromaprint's own prints: without libchromaprint1 the pipeline makes
+    spectral prints instead (never compared with Chromaprint's), so the test fails, naming
+    the command to run first rather than an engine that differs."""
+    from datatrust.pipeline import fingerprint
+
+    if not fingerprint.HAVE_CHROMAPRINT:
+        pytest.fail(f"libchromaprint1 is not installed: run `{CHROMAPRINT_INSTALL}` first")
+
+
 def postgres_reachable() -> bool:
     try:
         engine = make_engine(PG_ADMIN_URL)

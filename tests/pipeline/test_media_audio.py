@@ -25,6 +25,7 @@ from datatrust.pipeline.fingerprint import (
 from datatrust.pipeline.media import process_media
 from datatrust.pipeline.media_spec import MediaSpec
 from datatrust.pipeline.quality import integrated_loudness
+from support import require_chromaprint
 
 RATE = 48_000
 
@@ -175,6 +176,7 @@ def test_audio_without_header_duration_is_bounded_while_decoding(media_kit):
 
 
 def test_reencoded_copy_is_a_near_duplicate_and_other_audio_is_not(media_kit):
+    require_chromaprint()
     # Tonal content, so "call" (no voice-activity check: webrtcvad takes tones for speech).
     clip = media_kit.tones(20, seed=11)
     original = process_media(media_kit.encode_audio(clip, RATE, "wav"), "call")
@@ -247,6 +249,7 @@ def test_a_short_voice_clip_is_found_in_every_copy_and_other_sentences_are_not(s
 
 
 def test_long_clips_keep_to_chromaprint_alone():
+    require_chromaprint()
     clip = ingest_media.sentence(" ".join(SENTENCES), 12.0)
     assert clip.shape[1] == 12 * RATE
     fp = _voice_fingerprint(ingest_media.encode(clip, "wav"))
