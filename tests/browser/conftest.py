@@ -252,32 +252,50 @@ def open_task(open_platform_task) -> dict[str, object]:
     )
 
 
-@pytest.fixture(scope="session")
-def street_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Six seconds of street noise (no speech), the fake microphone's input."""
+def _street_wav(folder: Path, seed: int) -> Path:
+    """Six seconds of street noise (no speech) made with ``seed``, as a WAV file."""
     import numpy as np
     import soundfile as sf
 
     import ingest_media as media
 
-    noise = media.street_noise(6, seed=11)
+    noise = media.street_noise(6, seed=seed)
     mono = noise.mean(axis=0) if noise.ndim == 2 else noise
-    path = tmp_path_factory.mktemp("audio") / "street.wav"
+    path = folder / f"street-{seed}.wav"
     sf.write(str(path), np.asarray(mono, dtype=np.float32), media.RATE, subtype="PCM_16")
     return path
 
 
 @pytest.fixture(scope="session")
-def recording_browser(playwright, street_wav: Path) -> Iterator:
-    """Chromium with a fake microphone that plays ``street_wav`` and no permission prompt."""
-    chromium = _launch(
-        playwright,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={street_wav}",
-    )
-    yield chromium
-    chromium.close()
+def microphone_playing(
+    playwright, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[int], Any]]:
+    """``microphone_playing(seed)``: Chromium with a fake microphone that plays six seconds
+    of street noise made with ``seed``, and no permission prompt; one browser per seed for
+    the session. Uploads recorded with different seeds are not duplicates of each other
+    (the duplicate check refuses the same sound from a second contributor)."""
+    folder = tmp_path_factory.mktemp("audio")
+    launched: dict[int, Any] = {}
+
+    def browser_for(seed: int) -> Any:
+        if seed not in launched:
+            launched[seed] = _launch(
+                playwright,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={_street_wav(folder, seed)}",
+            )
+        return launched[seed]
+
+    yield browser_for
+    for chromium in launched.values():
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def recording_browser(microphone_playing: Callable[[int], Any]) -> Any:
+    """Chromium whose fake microphone plays the street noise the journeys record."""
+    return microphone_playing(11)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,12 @@
 """Uploads through tus-js-client (the vendored copy record.js drives) in Chromium: a tab closed
 mid-upload resumes from the server's offset when the same file is chosen again, every chunk
 carries a SHA-1 checksum the server verifies, and a damaged chunk is refused (460) and sent
-again, so the stored item is byte-identical to the file."""
+again, so the stored item is byte-identical to the file.
+
+A recording made in the page is kept in the browser (IndexedDB, per account) from the moment
+it stops: after a closed tab the task's page lists it in the reader's language, resumes it
+from the server's offset or discards it (here and on the server); another person signed in
+on the same browser never sees it, and signing out or erasing the account clears it."""
 
 from __future__ import annotations
 
@@ -10,9 +15,15 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from test_browser_journeys import sign_up, unique_email
+from contributor_steps import erase_my_account
+from test_browser_journeys import DEVANAGARI, sign_in, sign_up, unique_email
+
+from datatrust.i18n import translator
+from page_text import leaked_english, not_in_words
 
 pytestmark = pytest.mark.browser
+PHONE = {"width": 360, "height": 740}
+PASSWORD = "correct horse battery"  # sign_up's
 CHUNK = 256 * 1024  # record.js's chunk size
 KEPT = "() => Object.keys(localStorage).filter(k => k.startsWith('tus::'))"  # tus-js-client's
 
@@ -31,6 +42,10 @@ def _clip(tmp_path: Path, seed: int) -> Path:
 def _to_capture(phone, live_services, open_task, name: str) -> str:
     sign_up(phone, live_services, unique_email(name))
     phone.wait_for_url("**/my/items")
+    return _accept(phone, open_task)
+
+
+def _accept(phone, open_task) -> str:
     phone.goto(f"/tasks/{open_task['id']}")
     phone.get_by_role("button", name="Accept and start").click()
     phone.wait_for_url("**/capture?offer=*")
@@ -145,3 +160,247 @@ def test_every_chunk_carries_a_checksum_and_a_damaged_one_is_refused_and_resent(
     assert answers.count((str(CHUNK), 204)) == 1  # sent again, kept once
     assert {offset for _, offset in checksums} == {str(o) for o in range(0, len(data), CHUNK)}
     assert _stored_original(phone, live_server) == data
+
+
+# --- recordings kept in the browser -------------------------------------------------------
+
+# Run in the page: the recordings kept for ``account`` in recordings.js's database (bytes
+# as base64), read straight from IndexedDB.
+KEPT_RECORDINGS = """async (account) => {
+  const db = await new Promise((ok, no) => {
+    const r = indexedDB.open('datatrust-recordings-' + account, 1);
+    r.onupgradeneeded = () =>
+      r.result.createObjectStore('recordings', {keyPath: 'id', autoIncrement: true});
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => no(r.error);
+  });
+  const all = await new Promise((ok, no) => {
+    const q = db.transaction('recordings').objectStore('recordings').getAll();
+    q.onsuccess = () => ok(q.result);
+    q.onerror = () => no(q.error);
+  });
+  db.close();
+  return all.map((r) => {
+    const bytes = new Uint8Array(r.data);
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 8192)
+      s += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+    return {url: r.url, sent: r.sent, size: r.size, campaign: r.campaign, data: btoa(s)};
+  });
+}"""
+DATABASES = "() => indexedDB.databases().then((d) => d.map((x) => x.name))"
+SENTENCE = "Your recording of %(duration)s has not finished uploading: %(percent)s sent."
+LISTED = "() => document.getElementById('unfinished-list').getAttribute('aria-busy') === 'false'"
+
+
+def _recording_phone(chromium, live_server: str):
+    context = chromium.new_context(
+        viewport=PHONE, base_url=live_server, locale="en-GB", permissions=["microphone"]
+    )
+    return context, context.new_page()
+
+
+def _record(page, milliseconds: int) -> str:
+    """Record from the fake microphone; the account whose store keeps the recording."""
+    page.get_by_role("button", name="Start recording").click()
+    page.wait_for_timeout(milliseconds)
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_function("() => !document.getElementById('rec-send').disabled")
+    return page.locator("#upload").get_attribute("data-account")
+
+
+def _kept(page, account: str) -> list[dict]:
+    return page.evaluate(KEPT_RECORDINGS, account)
+
+
+def _until_kept(page, account: str, test) -> dict:
+    """The one recording kept for ``account`` once ``test`` holds of it (within 10 s)."""
+    for _ in range(100):
+        kept = _kept(page, account)
+        if len(kept) == 1 and test(kept[0]):
+            return kept[0]
+        page.wait_for_timeout(100)
+    raise AssertionError(f"kept recordings: {_kept(page, account)}")
+
+
+def _unfinished(page) -> list[str]:
+    """The unfinished recordings the capture page lists, as it words them."""
+    page.wait_for_function(LISTED)
+    return page.locator("#unfinished-list .unfinished-text").all_inner_texts()
+
+
+def test_a_recording_survives_a_closed_tab_and_resumes_from_the_servers_offset(
+    microphone_playing, live_server, open_task, live_services, check
+):
+    """Twenty seconds recorded (two chunks or more): kept in IndexedDB before any upload, the first
+    chunk reaches the server, then the connection goes and the tab is closed. A new tab of
+    the same browser lists the recording in words; "Resume upload" asks the server for its
+    offset and sends only the rest of the same upload. The server received every byte
+    once, and the item is the kept recording, byte for byte. (Its microphone plays a sound
+    of its own: the journeys' recording would be refused as a duplicate of this one.)"""
+    context, first = _recording_phone(microphone_playing(47), live_server)
+    capture = _to_capture(first, live_services, open_task, "nomsa")
+    answered: list[tuple[int, int, int]] = []  # (offset, bytes kept, status) of each PATCH
+    creations: list[int] = []
+    offline: list[bool] = []
+
+    def first_chunk_then_offline(route):
+        if route.request.method == "PATCH" and offline:
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    def seen(response) -> None:
+        request = response.request
+        if request.method == "POST" and "/files/" in request.url:
+            creations.append(response.status)
+        if request.method == "PATCH":
+            start = int(request.headers["upload-offset"])
+            # What the server kept of it: the offset it answers, less the one sent.
+            kept = int(response.headers.get("upload-offset", start)) - start
+            answered.append((start, kept, response.status))
+            offline.append(True)  # after the first chunk, the connection goes
+
+    context.route("**/files/**", first_chunk_then_offline)
+    context.on("response", seen)
+    account = _record(first, 20_000)
+    kept = _kept(first, account)
+    assert len(kept) == 1 and kept[0]["url"] is None and kept[0]["sent"] == 0  # before upload
+    recording = base64.b64decode(kept[0]["data"])
+    assert len(recording) > CHUNK  # two chunks or more, the last one short
+    with first.expect_response(lambda r: r.request.method == "PATCH" and r.status == 204):
+        first.get_by_role("button", name="Upload this recording").click()
+    upload_url = _until_kept(first, account, lambda kept: kept["sent"] == CHUNK)["url"]
+    assert upload_url and "/files/" in upload_url
+    # The progress the page shows, then what it says while the connection is gone.
+    assert first.locator("#progress-box").is_visible() and first.locator("#unfinished").is_hidden()
+    shown = int(first.locator("#progress").get_attribute("value"))
+    assert shown >= 100 * CHUNK // len(recording)
+    first.get_by_text("Connection lost, trying again…").wait_for()
+    first.close()  # mid-upload: the tab is gone, and with it the page's copy of the recording
+
+    offline.clear()
+    context.unroute("**/files/**")
+    context.remove_listener("response", seen)
+    context.on("response", seen)
+    before = len(answered)
+    second = context.new_page()
+    second.goto(capture)
+    share = int(100 * CHUNK / len(recording) + 0.5)
+    [sentence] = _unfinished(second)
+    assert sentence.startswith("Your recording of 2") and " seconds has not finished" in sentence
+    assert sentence.endswith(f"uploading: {share}% sent."), sentence
+    assert second.locator("#unfinished audio").get_attribute("src").startswith("blob:")
+    check(second, "capture_unfinished")
+    second.get_by_role("button", name="Resume upload").click()
+    second.wait_for_url("**/my/items/*", timeout=60_000)
+
+    resumed = [a for a in answered[before:] if a[2] == 204]
+    assert resumed[0][0] == CHUNK  # the server's offset, not byte 0
+    assert creations == [201]  # one upload, created once, continued by the new tab
+    kept_by_server = sorted((o, n) for o, n, status in answered if status == 204)
+    assert kept_by_server == [
+        (o, min(CHUNK, len(recording) - o)) for o in range(0, len(recording), CHUNK)
+    ]
+    assert sum(n for _, n in kept_by_server) == len(recording)  # every byte received once
+    assert _stored_original(second, live_server) == recording
+    assert _kept(second, account) == []  # forgotten once uploaded
+    assert "Consent given" in second.locator("main").inner_text()  # the task's offer, kept too
+    context.close()
+
+
+def test_another_person_never_sees_it_and_discard_ends_it_on_the_server(
+    recording_browser, live_server, open_task, live_services, check
+):
+    """A recording whose upload was begun (created, no byte sent) is listed in Hindi and
+    isiZulu in words; another person signed in on the same browser sees nothing of it;
+    its owner, back, discards it: gone from the browser and from the server (DELETE, then
+    the upload's address answers 404)."""
+    context, phone = _recording_phone(recording_browser, live_server)
+    owner = unique_email("ayanda")
+    sign_up(phone, live_services, owner)
+    phone.wait_for_url("**/my/items")
+    capture = _accept(phone, open_task)
+    context.route("**/files/**", _offline_for_patches)
+    account = _record(phone, 2_000)
+    with phone.expect_response(lambda r: r.request.method == "POST" and r.status == 201):
+        phone.get_by_role("button", name="Upload this recording").click()
+    upload_url = _until_kept(phone, account, lambda kept: kept["url"] is not None)["url"]
+    phone.goto("/my/items")  # the tab moves on: its upload stops trying
+    context.unroute("**/files/**")
+
+    for lang in ("hi", "zu"):
+        _ = translator(lang).gettext
+        phone.goto(f"{capture}&lang={lang}")
+        [sentence] = _unfinished(phone)
+        card = phone.locator("#unfinished").inner_text()
+        for words in ("Not uploaded yet", "Resume upload", "Discard"):
+            assert _(words) in card and _(words) != words
+        head, rest = _(SENTENCE).split("%(duration)s")
+        middle, tail = rest.split("%(percent)s")
+        assert sentence.startswith(head) and sentence.endswith(f"{middle}0%{tail}"), sentence
+        assert not_in_words(card, leaked_english(live_services, lang)) == []
+        if lang == "hi":
+            assert DEVANAGARI.search(sentence)
+        check(phone, f"capture_unfinished_{lang}")
+    phone.goto(f"{capture}&lang=en")
+
+    # Someone else on the same phone (the first person's session simply ended).
+    context.clear_cookies()
+    sign_up(phone, live_services, unique_email("other"))
+    phone.wait_for_url("**/my/items")
+    _accept(phone, open_task)
+    assert phone.locator("#upload").get_attribute("data-account") != account
+    assert _unfinished(phone) == [] and phone.locator("#unfinished").is_hidden()
+
+    # The owner is back and discards it.
+    context.clear_cookies()
+    sign_in(phone, owner, PASSWORD)
+    phone.wait_for_url("**/my/items")
+    phone.goto(capture)
+    assert len(_unfinished(phone)) == 1
+    with phone.expect_response(lambda r: r.request.method == "DELETE") as ended:
+        phone.get_by_role("button", name="Discard").click()
+    assert ended.value.status == 204 and ended.value.url == upload_url
+    phone.get_by_text("The recording was discarded.").wait_for()
+    assert phone.locator("#unfinished").is_hidden()
+    assert _kept(phone, account) == []
+    gone = phone.request.head(upload_url, headers={"Tus-Resumable": "1.0.0"})
+    assert gone.status == 404
+    context.close()
+
+
+def _offline_for_patches(route) -> None:
+    if route.request.method == "PATCH":
+        route.abort("internetdisconnected")
+    else:
+        route.continue_()
+
+
+def test_signing_out_or_erasing_the_account_clears_what_the_browser_kept(
+    recording_browser, live_server, open_task, live_services
+):
+    """Signing out and erasing the account each leave nothing of the person in the
+    browser's storage (Clear-Site-Data): no database of kept recordings, no upload address."""
+    context, phone = _recording_phone(recording_browser, live_server)
+    email = unique_email("lerato")
+    sign_up(phone, live_services, email)
+    phone.wait_for_url("**/my/items")
+    _accept(phone, open_task)
+    account = _record(phone, 1_500)
+    assert len(_kept(phone, account)) == 1
+    phone.get_by_text("Menu").click()
+    phone.get_by_role("button", name="Sign out").click()
+    phone.wait_for_url(lambda url: url.rstrip("/").endswith(live_server.split("//")[1]))
+    assert phone.evaluate(DATABASES) == []
+    assert phone.evaluate("() => localStorage.length") == 0
+
+    sign_in(phone, email, PASSWORD)
+    phone.wait_for_url("**/my/items")
+    _accept(phone, open_task)
+    assert _unfinished(phone) == []
+    _record(phone, 1_500)
+    assert len(_kept(phone, account)) == 1
+    erase_my_account(phone, translator("en").gettext, lambda name: None)
+    assert phone.evaluate(DATABASES) == []
+    context.close()

@@ -40,6 +40,11 @@ from datatrust.web.security import (
 )
 
 router = page_router()
+# Signing out and erasing an account clear what this site keeps in the browser (the
+# recordings kept until uploaded, static/recordings.js, and tus upload addresses): nothing
+# of one person's stays for the next on a shared phone. Browsers honour it over https
+# and on localhost.
+CLEAR_STORAGE = {"Clear-Site-Data": '"storage"'}
 
 
 def _signed_in_redirect(
@@ -256,7 +261,7 @@ def sign_out(
     secret = page.request.cookies.get(SESSION_COOKIE)
     if secret:
         accounts.end_session(unit, secret)
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse("/", status_code=303, headers=CLEAR_STORAGE)
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -563,7 +568,7 @@ def erase_account(
     except InvalidInput:  # the only refusal before anything changes: the confirmation
         errors = {"confirm": [page._("Type the words exactly as shown to delete your account.")]}
         return _account(page, unit, 422, form={"confirm": confirm}, errors=errors)
-    response = RedirectResponse("/account-deleted", status_code=303)
+    response = RedirectResponse("/account-deleted", status_code=303, headers=CLEAR_STORAGE)
     response.delete_cookie(SESSION_COOKIE)
     return response
 

@@ -9,6 +9,7 @@
        (the problem in words, or null when the file may go; knownSeconds: the length of
         a recording made in the page, whose file may not state it)
      datatrustPrecheck.show(form, problem)  (shows it next to the file field, or clears it)
+     datatrustPrecheck.seconds(value, lang)  (a length in the page's language)
 */
 (function () {
   "use strict";
@@ -123,7 +124,9 @@
     }
   }
 
-  window.datatrustPrecheck = { check: check, show: show, duration: duration };
+  window.datatrustPrecheck = {
+    check: check, show: show, duration: duration, seconds: seconds
+  };
 
   // Checked as soon as a file is chosen, so the person knows before pressing Upload.
   var form = document.getElementById("upload");

@@ -1,9 +1,14 @@
 /* Datatrust capture page: record audio with MediaRecorder and upload any file resumably
    over tus 1.0 with tus-js-client (vendor/tus-js-client, loaded before this script):
    chunks of 256 KiB, each with an Upload-Checksum (SHA-1) the server verifies, visible
-   progress, retries after a dropped connection, and the upload's address kept in
-   localStorage so that choosing the same file again after a closed tab or a reload resumes
-   it. Without JavaScript the form posts the file as plain multipart. */
+   progress, and retries after a dropped connection.
+   - A chosen file: the upload's address is kept in localStorage, so that choosing the
+     same file again after a closed tab or a reload resumes it.
+   - A recording made here: kept in this browser (recordings.js) as soon as it stops, with
+     its upload's address once the server gives one, and forgotten once uploaded. Opening
+     the task's page again lists what was not uploaded, to resume (from the server's
+     offset) or discard (here, and on the server by tus termination).
+   Without JavaScript the form posts the file as plain multipart. */
 (function () {
   "use strict";
   var form = document.getElementById("upload");
@@ -18,7 +23,24 @@
   var bar = document.getElementById("progress");
   var text = document.getElementById("progress-text");
   var csrf = form.dataset.csrf;
+  var account = form.dataset.account || "";
+  var campaign = form.dataset.campaign;
   var subtle = window.crypto && window.crypto.subtle;
+  var pre = window.datatrustPrecheck;
+  // This person's recordings kept in this browser (null where IndexedDB is refused).
+  var kept = window.datatrustRecordings
+    ? window.datatrustRecordings.open(account)
+    : Promise.resolve(null);
+
+  function remember(id, changes) {
+    return kept.then(function (store) { return store && store.update(id, changes); })
+      .catch(function () { return null; });
+  }
+
+  function forget(id) {
+    return kept.then(function (store) { return store && store.forget(id); })
+      .catch(function () { return null; });
+  }
 
   function show(done, total, message) {
     box.hidden = false;
@@ -64,28 +86,40 @@
   }
 
   // Resolves with the new item's id (the server names it on the PATCH that completes the
-  // upload, or on the HEAD of an upload completed before).
-  function upload(file, title) {
+  // upload, or on the HEAD of an upload completed before). ``keep``: a recording kept in
+  // this browser ({id, url}), whose upload resumes from the address kept with it, is told
+  // each step (its address, the bytes the server holds) and is forgotten once done.
+  function upload(file, title, keep) {
+    keep = keep || {};
+    var recording = keep.id != null;
     return new Promise(function (resolve, reject) {
       var item = null;
       var meta = {
-        kind: form.dataset.kind, filename: file.name, campaign: form.dataset.campaign,
+        kind: form.dataset.kind, filename: file.name, campaign: campaign,
         filetype: file.type || "application/octet-stream"
       };
       if (title) meta.title = title;
-      var task = new tus.Upload(file, {
+      var options = {
         endpoint: "/files/",
         chunkSize: CHUNK,
         retryDelays: RETRY_DELAYS,
         metadata: meta,
         headers: { "X-CSRF-Token": csrf },
         httpStack: new ChecksumStack(new tus.DefaultHttpStack()),
-        // The same file for the same task resumes; another task starts its own upload.
+        // The same file for the same task and person resumes; another task or another
+        // person signed in on this browser starts its own upload.
         fingerprint: function (f) {
-          return Promise.resolve(["datatrust", form.dataset.campaign, f.name, f.type,
+          return Promise.resolve(["datatrust", account, campaign, f.name, f.type,
             f.size, f.lastModified].join("/"));
         },
         removeFingerprintOnSuccess: true,
+        storeFingerprintForResuming: !recording, // a recording's address is kept with it
+        onUploadUrlAvailable: function () {
+          if (recording) remember(keep.id, { url: task.url });
+        },
+        onChunkComplete: function (size, accepted) {
+          if (recording) remember(keep.id, { sent: accepted });
+        },
         onShouldRetry: function (err) {
           if (!retryable(err)) return false;
           show(bar.value, 100, form.dataset.retry);
@@ -99,9 +133,14 @@
         onError: reject,
         onSuccess: function () {
           show(file.size, file.size, form.dataset.done);
-          if (item) resolve(item); else reject(new Error("no item"));
+          (recording ? forget(keep.id) : Promise.resolve()).then(function () {
+            if (item) resolve(item); else reject(new Error("no item"));
+          });
         }
-      });
+      };
+      if (keep.url) options.uploadUrl = keep.url;
+      var task = new tus.Upload(file, options);
+      if (recording) { show(0, 1); task.start(); return; }
       task.findPreviousUploads().then(function (previous) {
         if (previous.length) task.resumeFromPreviousUpload(previous[0]);
         show(0, 1);
@@ -111,12 +150,12 @@
   }
 
   // Consent with the task's offer (one POST, like withdrawing), then the item's page.
-  function finish(item) {
-    if (!form.dataset.offer) { location.href = "/my/items/" + item; return; }
+  function finish(item, offer) {
+    if (!offer) { location.href = "/my/items/" + item; return; }
     var f = document.createElement("form");
     f.method = "post";
     f.action = "/my/items/" + item + "/consent";
-    [["csrf_token", csrf], ["offer_id", form.dataset.offer]].forEach(function (p) {
+    [["csrf_token", csrf], ["offer_id", offer]].forEach(function (p) {
       var i = document.createElement("input");
       i.type = "hidden"; i.name = p[0]; i.value = p[1];
       f.appendChild(i);
@@ -125,15 +164,15 @@
     f.submit();
   }
 
-  function send(file) {
-    var title = (form.elements.title || {}).value || "";
-    return upload(file, title).then(finish, function () { show(0, 1, form.dataset.failed); });
+  function send(file, title, keep) {
+    var offer = (keep && keep.offer) || form.dataset.offer;
+    return upload(file, title, keep).then(function (item) { finish(item, offer); return true; },
+      function () { show(0, 1, form.dataset.failed); return false; });
   }
 
   // The task's rules checked in the browser first (precheck.js): a file they refuse is
   // not sent, and the page says why in its language. The server checks again.
   function checked(file, seconds) {
-    var pre = window.datatrustPrecheck;
     if (!pre) return Promise.resolve(true);
     return pre.check(file, form, seconds).then(function (problem) {
       pre.show(form, problem);
@@ -146,8 +185,76 @@
     if (!input || !input.files || !input.files.length) return; // let the server say what is missing
     ev.preventDefault();
     var file = input.files[0];
-    checked(file).then(function (ok) { if (ok) send(file); });
+    var title = (form.elements.title || {}).value || "";
+    checked(file).then(function (ok) { if (ok) send(file, title); });
   });
+
+  // --- recordings kept in this browser that were not uploaded -----------------------------
+  var unfinished = document.getElementById("unfinished");
+  var list = document.getElementById("unfinished-list");
+  var entry = document.getElementById("unfinished-entry");
+  var said = document.getElementById("unfinished-status");
+  var lang = form.dataset.lang || document.documentElement.lang || "en";
+
+  function percent(part, whole) {
+    var share = whole ? Math.min(part / whole, 1) : 0;
+    try {
+      return new Intl.NumberFormat(lang, { style: "percent" }).format(share);
+    } catch (e) {
+      return Math.floor(share * 100) + "%";
+    }
+  }
+
+  function keptFile(record) {
+    return new File([record.data], record.name,
+      { type: record.type, lastModified: record.lastModified });
+  }
+
+  // Deleted on the server too when an upload was begun (tus termination); a server that
+  // cannot be reached lets the staged bytes expire. Deleted here either way.
+  function discard(record) {
+    var ended = record.url
+      ? tus.Upload.terminate(record.url,
+        { headers: { "X-CSRF-Token": csrf }, retryDelays: [0, 1000, 3000] })
+      : Promise.resolve();
+    return ended.catch(function () { return null; }).then(function () { return forget(record.id); });
+  }
+
+  function listed(record) {
+    var li = entry.content.firstElementChild.cloneNode(true);
+    var file = keptFile(record);
+    var whole = Math.round(record.seconds);
+    var length = pre ? pre.seconds(whole, lang) : whole + " s";
+    var sentence = unfinished.dataset.sentence;
+    li.querySelector(".unfinished-text").textContent = sentence
+      .replace("{duration}", length).replace("{percent}", percent(record.sent || 0, record.size));
+    li.querySelector("audio").src = URL.createObjectURL(file);
+    var buttons = li.querySelectorAll("button");
+    function busy() { buttons.forEach(function (b) { b.disabled = true; }); }
+    li.querySelector(".resume").addEventListener("click", function () {
+      busy();
+      send(file, record.title || "", { id: record.id, url: record.url, offer: record.offer })
+        .then(function (ok) { if (!ok) buttons.forEach(function (b) { b.disabled = false; }); });
+    });
+    li.querySelector(".discard").addEventListener("click", function () {
+      busy();
+      discard(record).then(function () {
+        li.remove();
+        unfinished.hidden = !list.children.length;
+        said.textContent = unfinished.dataset.discarded;
+      });
+    });
+    return li;
+  }
+
+  if (unfinished && list && entry) {
+    kept.then(function (store) { return store ? store.list(campaign) : []; })
+      .then(function (records) {
+        records.forEach(function (r) { list.appendChild(listed(r)); });
+        unfinished.hidden = !records.length;
+      }, function () { return null; })
+      .then(function () { list.setAttribute("aria-busy", "false"); });
+  }
 
   // --- the recorder ---------------------------------------------------------------------
   var rec = document.getElementById("recorder");
@@ -159,10 +266,30 @@
   var audio = document.getElementById("rec-audio");
   var clock = document.getElementById("rec-time");
   var recorder = null, parts = [], blob = null, began = 0, timer = null, seconds = 0;
+  var keptId = null, keeping = Promise.resolve(null); // this recording in the browser's store
 
   function recording() {
     var ext = (blob.type.indexOf("ogg") >= 0) ? "ogg" : (blob.type.indexOf("mp4") >= 0 ? "m4a" : "webm");
-    return new File([blob], "recording-" + began + "." + ext, { type: blob.type });
+    return new File([blob], "recording-" + began + "." + ext, { type: blob.type, lastModified: began });
+  }
+
+  // Kept before any upload starts; a new recording replaces one not yet sent.
+  function keep(file, length) {
+    var replaced = keptId;
+    keptId = null;
+    keeping = kept.then(function (store) {
+      if (!store) return null;
+      return (replaced != null ? store.forget(replaced) : Promise.resolve())
+        .then(function () { return file.arrayBuffer(); })
+        .then(function (data) {
+          return store.keep({
+            campaign: campaign, offer: form.dataset.offer, title: "", name: file.name,
+            type: file.type, lastModified: file.lastModified, size: file.size,
+            seconds: length, data: data, url: null, sent: 0
+          });
+        });
+    }).then(function (id) { keptId = id; return id; }, function () { return null; });
+    return keeping;
   }
 
   start.addEventListener("click", async function () {
@@ -177,9 +304,12 @@
       audio.src = URL.createObjectURL(blob);
       audio.hidden = false;
       clearInterval(timer);
-      checked(recording(), seconds).then(function (ok) { sendBtn.disabled = !ok; });
+      var file = recording();
+      checked(file, seconds).then(function (ok) {
+        return ok ? keep(file, seconds).then(function () { return ok; }) : ok;
+      }).then(function (ok) { sendBtn.disabled = !ok; });
     };
-    if (window.datatrustPrecheck) window.datatrustPrecheck.show(form, null);
+    if (pre) pre.show(form, null);
     recorder.start(250);
     began = Date.now();
     timer = setInterval(function () { clock.textContent = Math.round((Date.now() - began) / 1000) + " s"; }, 500);
@@ -193,6 +323,15 @@
     if (!blob) return;
     sendBtn.disabled = true;
     var file = recording();
-    checked(file, seconds).then(function (ok) { if (ok) send(file); });
+    var title = (form.elements.title || {}).value || "";
+    checked(file, seconds).then(function (ok) {
+      if (!ok) return;
+      keeping.then(function (id) {
+        if (id == null) return send(file, title);
+        return remember(id, { title: title }).then(function () {
+          return send(file, title, { id: id, offer: form.dataset.offer });
+        });
+      });
+    });
   });
 })();

@@ -1,0 +1,62 @@
+/* The recordings made in the capture page, kept in this browser (IndexedDB) from the
+   moment recording stops until their upload is done, so that a closed tab, a reload or a
+   flat battery does not lose them: the page offers to resume or discard each one.
+
+   One database per signed-in account ("datatrust-recordings-<user id>", the capture
+   form's data-account): another person signed in on the same phone opens their own and
+   never sees these. Signing out and erasing an account clear the site's storage
+   (Clear-Site-Data), these with it.
+
+     datatrustRecordings.open(account) -> Promise<store|null>  (null: no IndexedDB here)
+     store.keep(record) -> Promise<id>       (record.data: the recording's bytes)
+     store.update(id, changes) -> Promise    (e.g. {url: tus upload URL, sent: bytes})
+     store.list(campaign) -> Promise<[record]>  (this task's, oldest first)
+     store.forget(id) -> Promise
+*/
+(function () {
+  "use strict";
+  var STORE = "recordings";
+
+  function done(request) {
+    return new Promise(function (resolve, reject) {
+      request.onsuccess = function () { resolve(request.result); };
+      request.onerror = function () { reject(request.error); };
+    });
+  }
+
+  function Store(db) { this.db = db; }
+  Store.prototype.tx = function (mode) {
+    return this.db.transaction(STORE, mode).objectStore(STORE);
+  };
+  Store.prototype.keep = function (record) {
+    return done(this.tx("readwrite").add(record));
+  };
+  Store.prototype.update = function (id, changes) {
+    var store = this.tx("readwrite");
+    return done(store.get(id)).then(function (record) {
+      if (!record) return null;
+      Object.keys(changes).forEach(function (k) { record[k] = changes[k]; });
+      return done(store.put(record));
+    });
+  };
+  Store.prototype.list = function (campaign) {
+    return done(this.tx("readonly").getAll()).then(function (all) {
+      return all.filter(function (r) { return r.campaign === campaign; });
+    });
+  };
+  Store.prototype.forget = function (id) {
+    return done(this.tx("readwrite").delete(id));
+  };
+
+  function open(account) {
+    if (!account || !window.indexedDB) return Promise.resolve(null);
+    var request = indexedDB.open("datatrust-recordings-" + account, 1);
+    request.onupgradeneeded = function () {
+      request.result.createObjectStore(STORE, { keyPath: "id", autoIncrement: true });
+    };
+    // Private modes that refuse IndexedDB: recordings are then not kept (as before).
+    return done(request).then(function (db) { return new Store(db); }, function () { return null; });
+  }
+
+  window.datatrustRecordings = { open: open };
+})();
