@@ -195,3 +195,15 @@ def test_audit_verify_and_ledger_check_run_on_a_dev_instance_with_the_dev_flag(
     checked = runner.invoke(app, ["ledger", "check", "--dev"])
     assert checked.exit_code == 0, checked.output
     assert "ledger check: OK" in checked.output
+
+
+def test_audit_verify_runs_on_a_dev_instance_when_told_dev(databases, tmp_path, monkeypatch):
+    """Issue 18 §9: on a ``serve --dev`` instance ``audit verify`` refused to run unless an
+    unmentioned variable was set; ``--dev`` says it, as ``ledger check --dev`` does."""
+    _seed(databases, tmp_path, monkeypatch)
+    monkeypatch.delenv("DATATRUST_DEV_MODE")
+    refused = runner.invoke(app, ["audit", "verify"])
+    assert refused.exit_code != 0
+    result = runner.invoke(app, ["audit", "verify", "--dev"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["checked"] == 4

@@ -27,7 +27,7 @@ def set_language(services, email: str, lang: str) -> None:
         uow.commit()
 
 
-def pay_out(services, persona, minor: int = 1200) -> None:
+def pay_out(services, persona, minor: int = 1200, provider=None) -> None:
     with services.uow() as uow:
         method = payouts.add_payout_method(
             uow,
@@ -45,7 +45,7 @@ def pay_out(services, persona, minor: int = 1200) -> None:
             method_id=method.id,
             minimum=Money(1000, "USD"),
         )
-    money.run_payout_batch(services.uow, FakePayoutProvider())
+    money.run_payout_batch(services.uow, provider or FakePayoutProvider())
 
 
 def test_a_payout_sent_reaches_the_inbox_and_the_mail_in_the_persons_language(
@@ -152,3 +152,20 @@ def test_every_kind_reads_in_words_in_each_language(lang):
     accepted = notifications.describe(Notification(1, NoticeKind.ITEM_ACCEPTED, params), lang)
     assert format_money(Money(150, "USD"), lang) in accepted.body
     assert format_money(Money(50, "USD"), lang) in accepted.body
+
+
+def test_a_refused_payout_tells_the_contributor_in_her_language_that_the_money_is_back(
+    client,
+    services,
+    earned,  # noqa: F811
+):
+    set_language(services, earned.email, "hi")
+    pay_out(services, earned, provider=FakePayoutProvider(refuse_users={earned.actor.user_id}))
+    with services.uow() as uow:
+        (note,) = uow.all(Notification, user_id=earned.actor.user_id)
+    assert note.kind is NoticeKind.PAYOUT_FAILED and note.params["amount_minor"] == 1200
+    said = notifications.describe(note, "hi")
+    assert format_money(Money(1200, "USD"), "hi") in said.body
+    assert said.body != notifications.describe(note, "en").body
+    assert said.title in [m["Subject"] for m in mail_to(services, earned.email)]
+    assert said.body in client.get("/my/inbox?lang=hi", headers=earned.headers).text
