@@ -28,6 +28,7 @@ from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Role
 from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, ReadOnlyViolation, UnitOfWork
+from datatrust.services.repositories import OwnItemsWanted
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 Factory = Callable[[], UnitOfWork]
@@ -114,6 +115,42 @@ def test_added_rows_get_ids_on_flush_and_are_found_by_equality_in_and_order(make
         assert [u.id for u in uow.all(User, order_by="id", limit=2)] == [ada.id, bob.id]
         assert uow.count(User, role=Role.CONTRIBUTOR) == 3
         assert uow.count(User, email__in=[]) == 0
+
+
+def test_a_page_of_rows_is_a_limit_from_an_offset_in_order(make_uow: Factory):
+    with make_uow() as uow:
+        users = [_user(uow, n) for n in ("a", "b", "c", "d", "e")]
+        newest = [u.id for u in reversed(users)]
+        assert [u.id for u in uow.all(User, order_by="-id", offset=1, limit=2)] == newest[1:3]
+        assert [u.id for u in uow.all(User, order_by="-id", offset=4, limit=2)] == newest[4:]
+        assert [u.id for u in uow.all(User, order_by="-id", offset=3)] == newest[3:]
+        assert uow.all(User, order_by="id", offset=9, limit=2) == []
+
+
+def test_own_items_are_filtered_by_status_and_kind_and_paged_newest_first_without_deleted(
+    make_uow: Factory,
+):
+    with make_uow() as uow:
+        owner, other = _user(uow, "owner"), _user(uow, "other")
+        photos = [_item(uow, owner, status=ItemStatus.LISTED) for _ in range(3)]
+        video = _item(uow, owner, kind=ItemKind.VIDEO, status=ItemStatus.LISTED)
+        rejected = _item(uow, owner, status=ItemStatus.REJECTED)
+        _item(uow, owner, filename="erased", status=ItemStatus.LISTED)  # deleted by its owner
+        _item(uow, other, status=ItemStatus.LISTED)
+        mine = uow.own_items
+
+        def wanted(status: str = "", kind: str = "") -> OwnItemsWanted:
+            return OwnItemsWanted(id_of(owner), status, kind)
+
+        newest = [rejected.id, video.id, *(p.id for p in reversed(photos))]
+        assert [i.id for i in mine.page(wanted())] == newest and mine.count(wanted()) == 5
+        assert [i.id for i in mine.page(wanted(), offset=1, limit=2)] == newest[1:3]
+        assert [i.id for i in mine.page(wanted(), offset=4, limit=2)] == newest[4:]
+        assert [i.id for i in mine.page(wanted("listed"))] == newest[1:]
+        assert mine.count(wanted("listed")) == 4
+        assert [i.id for i in mine.page(wanted("listed", "photo"))] == newest[2:]
+        assert mine.count(wanted("listed", "video")) == 1
+        assert mine.page(wanted("nonsense")) == [] and mine.count(wanted(kind="nonsense")) == 0
 
 
 def test_only_committed_changes_outlive_the_unit_of_work(make_uow: Factory):

@@ -40,7 +40,13 @@ from datatrust.domain.campaigns import ReviewVote, VoteTally
 from datatrust.domain.clock import utcnow
 from datatrust.domain.consent import ConsentRecord, ConsentState
 from datatrust.domain.errors import Conflict
-from datatrust.domain.items import UNDECIDED_REVIEWS, Item, ItemStatus, SelectionGroup
+from datatrust.domain.items import (
+    ERASED_FILENAME,
+    UNDECIDED_REVIEWS,
+    Item,
+    ItemStatus,
+    SelectionGroup,
+)
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.ledger import AccountRef, JournalEntry, StoredEntry, apply_entry
 from datatrust.domain.money import Money
@@ -48,6 +54,7 @@ from datatrust.domain.orders import AgreementRow
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.snapshots import Revocation, SnapshotItem
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, JobQueue, ReadOnlyViolation
+from datatrust.services.repositories import OwnItemsWanted
 
 T = TypeVar("T")
 
@@ -247,6 +254,7 @@ class MemoryUnitOfWork:
         *,
         order_by: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
         skip_locked: bool = False,
         **filters: object,
     ) -> list[T]:
@@ -254,7 +262,7 @@ class MemoryUnitOfWork:
         if order_by:
             name = order_by.lstrip("-")
             found.sort(key=lambda o: getattr(o, name), reverse=order_by.startswith("-"))
-        return found if limit is None else found[:limit]
+        return found[offset:] if limit is None else found[offset : offset + limit]
 
     def count(self, cls: type[T], **filters: object) -> int:
         return len(self._select(cls, filters))
@@ -308,6 +316,10 @@ class MemoryUnitOfWork:
     @property
     def holdings(self) -> MemoryHoldings:
         return MemoryHoldings(self)
+
+    @property
+    def own_items(self) -> MemoryOwnItems:
+        return MemoryOwnItems(self)
 
     @property
     def fingerprints(self) -> MemoryFingerprints:
@@ -505,6 +517,26 @@ class MemoryReviews(_Repository):
     def claim_overdue(self, item_id: int, now: datetime) -> bool:
         item = self.uow.get(Item, item_id)
         return item is not None and self._overdue(item, now)
+
+
+class MemoryOwnItems(_Repository):
+    """``services.repositories.OwnItems``."""
+
+    def _kept(self, wanted: OwnItemsWanted) -> list[Item]:
+        return [
+            i
+            for i in self.uow.all(Item, owner_id=wanted.owner_id, order_by="-id")
+            if i.filename != ERASED_FILENAME
+            and (not wanted.status or i.status.value == wanted.status)
+            and (not wanted.kind or i.kind.value == wanted.kind)
+        ]
+
+    def page(self, wanted: OwnItemsWanted, offset: int = 0, limit: int | None = None) -> list[Item]:
+        found = self._kept(wanted)
+        return found[offset:] if limit is None else found[offset : offset + limit]
+
+    def count(self, wanted: OwnItemsWanted) -> int:
+        return len(self._kept(wanted))
 
 
 class MemoryHoldings(_Repository):

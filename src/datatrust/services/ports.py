@@ -19,6 +19,7 @@ from datatrust.services.repositories import (
     ItemSelection,
     Jobs,
     Ledger,
+    OwnItems,
     PayoutClaims,
     Reviews,
     SignInAttempts,
@@ -68,10 +69,12 @@ class UnitOfWork(Protocol):
         *,
         order_by: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
         skip_locked: bool = False,
         **filters: object,
     ) -> list[T]:
-        """Rows matching ``filters``. ``skip_locked``: lock them for this transaction,
+        """Rows matching ``filters``, ``limit`` of them from ``offset`` in ``order_by``
+        order (a page of a long list). ``skip_locked``: lock them for this transaction,
         leaving out rows another transaction holds (PostgreSQL; SQLite writers are
         serialised anyway)."""
         ...
@@ -96,6 +99,8 @@ class UnitOfWork(Protocol):
     def reviews(self) -> Reviews: ...
     @property
     def holdings(self) -> Holdings: ...
+    @property
+    def own_items(self) -> OwnItems: ...
     @property
     def fingerprints(self) -> Fingerprints: ...
     @property

@@ -10,12 +10,13 @@ implements them in SQL (inside the unit of work's transaction) and
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.campaigns import VoteTally
-from datatrust.domain.items import SelectionGroup
+from datatrust.domain.items import Item, SelectionGroup
 from datatrust.domain.ledger import AccountRef, JournalEntry, StoredEntry
 from datatrust.domain.money import Money
 
@@ -112,6 +113,33 @@ class ItemSelection(Protocol):
 
     def undeliverable_ids(self, status: str, among: Collection[int] | None = None) -> list[int]:
         """Ids of the items with ``status`` that have no de-identified version."""
+        ...
+
+
+@dataclass(frozen=True)
+class OwnItemsWanted:
+    """Which of a contributor's items a list asks for: ``owner_id``'s, with ``status``
+    and ``kind`` where given (an unknown one matches nothing)."""
+
+    owner_id: int
+    status: str = ""
+    kind: str = ""
+
+
+class OwnItems(Protocol):
+    """A contributor's own items as their long lists show them: filtered and paged by the
+    item columns (status, kind) in the database, newest first. Titles and file names are
+    sealed under the contributor's key, so searching them is the service's, on the rows
+    these return."""
+
+    def page(self, wanted: OwnItemsWanted, offset: int = 0, limit: int | None = None) -> list[Item]:
+        """The items ``wanted``, newest first (id descending), leaving out the ones their
+        owner deleted (file name ``ERASED_FILENAME``); ``limit`` rows from ``offset``
+        (all: None)."""
+        ...
+
+    def count(self, wanted: OwnItemsWanted) -> int:
+        """How many items ``page`` has for ``wanted`` with no limit."""
         ...
 
 

@@ -24,9 +24,16 @@ from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.campaigns import VoteTally
 from datatrust.domain.clock import utcnow
 from datatrust.domain.consent import ConsentState
-from datatrust.domain.items import UNDECIDED_REVIEWS, ItemStatus, SelectionGroup
+from datatrust.domain.items import (
+    ERASED_FILENAME,
+    UNDECIDED_REVIEWS,
+    Item,
+    ItemStatus,
+    SelectionGroup,
+)
 from datatrust.domain.jobs import JobState
 from datatrust.domain.payouts import PayoutState
+from datatrust.services.repositories import OwnItemsWanted
 
 # PostgreSQL takes at most 65,535 bound parameters per statement, SQLite 32,766: id lists
 # are sent in chunks well below both.
@@ -247,6 +254,35 @@ class SqlSignInAttempts:
         old = delete(sign_in_attempts).where(sign_in_attempts.c.at < before)
         result = self.session.execute(old)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class SqlOwnItems:
+    """``services.repositories.OwnItems``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _where(self, stmt: Any, wanted: OwnItemsWanted) -> Any:
+        # ix_items_owner_id narrows to the person's rows; status and kind are plain columns.
+        stmt = stmt.where(items.c.owner_id == wanted.owner_id)
+        stmt = stmt.where(items.c.filename != ERASED_FILENAME)
+        if wanted.status:
+            stmt = stmt.where(items.c.status == wanted.status)
+        if wanted.kind:
+            stmt = stmt.where(items.c.kind == wanted.kind)
+        return stmt
+
+    def page(self, wanted: OwnItemsWanted, offset: int = 0, limit: int | None = None) -> list[Item]:
+        stmt = self._where(select(Item), wanted).order_by(items.c.id.desc())
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
+        return list(self.session.scalars(stmt))
+
+    def count(self, wanted: OwnItemsWanted) -> int:
+        stmt = self._where(select(func.count()).select_from(items), wanted)
+        return int(self.session.scalar(stmt) or 0)
 
 
 class SqlHoldings:

@@ -21,6 +21,7 @@ from datatrust.adapters.db.repositories import (
     SqlHoldings,
     SqlItemSelection,
     SqlJobs,
+    SqlOwnItems,
     SqlPayoutClaims,
     SqlReviews,
     SqlSignInAttempts,
@@ -216,6 +217,7 @@ class SqlUnitOfWork:
         *,
         order_by: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
         skip_locked: bool = False,
         **filters: Any,
     ) -> list[T]:
@@ -227,6 +229,8 @@ class SqlUnitOfWork:
             stmt = stmt.order_by(column.desc() if order_by.startswith("-") else column)
         if limit is not None:
             stmt = stmt.limit(limit)
+        if offset:
+            stmt = stmt.offset(offset)
         return list(self._s.scalars(stmt))
 
     def count(self, cls: type[T], **filters: Any) -> int:
@@ -254,6 +258,10 @@ class SqlUnitOfWork:
     @property
     def holdings(self) -> SqlHoldings:
         return SqlHoldings(self._s)
+
+    @property
+    def own_items(self) -> SqlOwnItems:
+        return SqlOwnItems(self._s)
 
     @property
     def fingerprints(self) -> SqlFingerprints:

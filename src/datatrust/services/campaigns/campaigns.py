@@ -57,7 +57,7 @@ from datatrust.domain.permissions import MISSING, Actor, Permission, Role, autho
 from datatrust.services import money
 from datatrust.services.accounts import actor_label, money_params, notify
 from datatrust.services.jobs import JobContext, job
-from datatrust.services.listing import Paged, matches, paged
+from datatrust.services.listing import Paged, matches, paged, paged_by_query
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
@@ -458,12 +458,28 @@ def open_tasks(
 ) -> Paged[Campaign]:
     """The open campaigns, newest first, for anyone, signed in or not: what a person
     browses before signing up. Narrowed to the words of ``query`` (title or
-    description) and one ``kind`` when given."""
+    description) and one ``kind`` when given (an unknown kind matches nothing).
+
+    State, kind and the paging are the database's; words are matched here, among the
+    campaigns those leave (as every list searches words: ``listing.matches``)."""
     authorize(actor, Permission.PUBLIC_READ)
+    where: dict[str, Any] = {"state": CampaignState.OPEN}
+    if kind:
+        if kind not in {k.value for k in ItemKind}:
+            return paged([], page)
+        where["kind"] = ItemKind(kind)
+    if not query.split():
+        return paged_by_query(
+            uow.count(Campaign, **where),
+            page,
+            lambda offset, limit: uow.all(
+                Campaign, order_by="-id", offset=offset, limit=limit, **where
+            ),
+        )
     found = [
         c
-        for c in uow.all(Campaign, state=CampaignState.OPEN, order_by="-id")
-        if (not kind or c.kind.value == kind) and matches(query, c.title, c.description)
+        for c in uow.all(Campaign, order_by="-id", **where)
+        if matches(query, c.title, c.description)
     ]
     return paged(found, page)
 
