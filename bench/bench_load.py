@@ -688,6 +688,12 @@ def check_targets(
                 "peer": spread(at_64["peer"], peers[1]),
             }
         verdict["p99_at_64_over_p50_at_1"] = spreads
+        # The same at one client: how far the mix's slowest steps (an upload is three
+        # requests, a build one long one) stand above its median with nobody else there.
+        verdict["p99_at_1_over_p50_at_1"] = {
+            "app": spread(apps[1], apps[1]),
+            "peer": spread(peers[1], peers[1]),
+        }
         closed = spreads.get("closed")
         if db == "postgres" and isinstance(closed, dict) and closed["app"] is not None:
             verdict["p99_at_64_under_10x_p50_at_1"] = closed["app"] < 10
@@ -709,6 +715,11 @@ def spread_table(targets: dict[str, object]) -> str:
             f"{mode:<6} | {s['think_ms']:>8} | {offered:>21} | {s['app_p50_at_1_ms']:>9.1f} | "
             f"{s['app_p99_at_64_ms']:>10.1f} | {s['app']!s:>9} | {s['peer_p50_at_1_ms']:>10.1f} | "
             f"{s['peer_p99_at_64_ms']:>11.1f} | {s['peer']!s:>10}"
+        )
+    alone = targets.get("p99_at_1_over_p50_at_1")
+    if isinstance(alone, dict):
+        lines.append(
+            f"p99 at 1 over p50 at 1 (one client): app {alone['app']}, peer {alone['peer']}"
         )
     return "\n".join(lines)
 
