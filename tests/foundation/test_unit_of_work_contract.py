@@ -19,7 +19,15 @@ from datatrust.domain.campaigns import Campaign, PayBasis, ReviewVote, VoteTally
 from datatrust.domain.consent import ConsentState, DataCategory, LicenceOffer, give_consent
 from datatrust.domain.errors import Conflict
 from datatrust.domain.ids import id_of
-from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewDecider, ReviewState
+from datatrust.domain.items import (
+    CatalogueEntry,
+    CatalogueFilter,
+    Item,
+    ItemKind,
+    ItemStatus,
+    ReviewDecider,
+    ReviewState,
+)
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, deposit, fund_escrow
 from datatrust.domain.money import Money
@@ -603,6 +611,76 @@ def test_held_items_whose_agreement_ended_or_consent_lapsed_are_found_once_unnot
             taken_back.id,
             no_consent.id,
         ]
+
+
+def test_an_items_language_and_quality_score_are_read_from_its_report_and_stored_typed(
+    make_uow: Factory,
+):
+    with make_uow() as uow:
+        owner = _user(uow, "owner")
+        made = Item(
+            owner_id=id_of(owner),
+            kind=ItemKind.PHOTO,
+            filename="a.jpg",
+            content_type="image/jpeg",
+            size=1,
+            original_key="k",
+            original_sha256="0" * 64,
+            report={"language": "hi", "quality": {"score": 1}},
+        )
+        uow.add(made)
+        rewritten = _item(uow, owner)
+        rewritten.write_report({"campaign": {"language": "zu"}, "quality": {"score": 0.25}})
+        erased = _item(uow, owner)
+        erased.write_report({"language": "en", "quality": {"score": 0.5}})
+        erased.write_report({})
+        uow.commit()
+    with make_uow() as uow:
+        read = {i.id: (i.language, i.quality_score) for i in uow.all(Item)}
+        assert read == {made.id: ("hi", 1.0), rewritten.id: ("zu", 0.25), erased.id: (None, None)}
+
+
+def test_catalogue_entries_are_narrowed_by_kind_language_duration_and_least_quality(
+    make_uow: Factory,
+):
+    with make_uow() as uow:
+        owner = _user(uow, "owner")
+        offer = LicenceOffer(owner_id=id_of(owner), licence={"id": "l-1"})
+        uow.add(offer)
+        uow.flush()
+
+        def listed(kind: ItemKind, seconds: int | None, report: dict[str, object]) -> int:
+            item = _item(uow, owner, status=ItemStatus.LISTED, kind=kind, licence_id=offer.id)
+            item.duration_seconds, item.h3_cell = seconds, "8928308280fffff"
+            item.write_report(report)
+            return id_of(item)
+
+        en = listed(ItemKind.VIDEO, 90, {"language": "en", "quality": {"score": 0.9}})
+        hi = listed(ItemKind.VOICE, 30, {"language": "hi", "quality": {"score": 0.5}})
+        bare = listed(ItemKind.VIDEO, None, {"quality": {"score": 0.8}})
+        unscored = listed(ItemKind.PHOTO, None, {"language": "en"})
+        hidden = _item(uow, owner, status=ItemStatus.ACCEPTED, kind=ItemKind.VIDEO)
+        uow.flush()
+        everything = [en, hi, bare, unscored, id_of(hidden)]
+
+        def ids(among: list[int] = everything, **narrowed: object) -> list[int]:
+            wanted = CatalogueFilter(**narrowed)
+            return [e.id for e in uow.selection.entries("listed", among, wanted)]
+
+        assert ids() == [en, hi, bare, unscored]
+        (entry,) = uow.selection.entries("listed", [en], CatalogueFilter())
+        assert entry == CatalogueEntry(
+            en, ItemKind.VIDEO, offer.id, "en", 0.9, "8928308280fffff", 90
+        )
+        assert ids(kind="video") == [en, bare]
+        assert ids(kind="nonsense") == []
+        assert ids(language="en") == [en, unscored]
+        assert ids(language="unknown") == []
+        assert ids(min_quality=0.8) == [en, bare]  # equal counts; no score does not
+        assert ids(min_duration=30, max_duration=60) == [hi]
+        assert ids(max_duration=0) == [bare, unscored]  # no duration counts as 0 s
+        assert ids([hi, bare], kind="video", min_quality=0.5) == [bare]
+        assert ids([]) == []
 
 
 def test_old_sign_in_attempts_are_forgotten(make_uow: Factory):

@@ -8,6 +8,8 @@ import re
 
 from test_seed_story import WALK, buyer, listed_item, offer_training_only
 
+from datatrust.domain.items import Item
+
 ON_OFFER = re.compile(r'id="on-offer".*?<ul class="cards">(.*?)</ul>', re.S)
 
 
@@ -49,3 +51,54 @@ def test_the_catalogue_shows_every_item_on_offer_twenty_a_page_keeping_the_facet
     api = client.get("/api/buyers/catalogue?purpose=model_training", headers=trainer.headers)
     assert api.status_code == 200, api.text
     assert api.json()["count"] == 21 and len(api.json()["sample"]) == 5
+
+
+def test_the_catalogue_narrows_by_language_and_least_quality_as_each_report_names_them(
+    client, services, people
+):
+    owner = people["owner"]
+    offer = offer_training_only(client, owner)
+    reports = {
+        "en": {"language": "en", "quality": {"score": 0.9}},
+        "hi": {"language": "hi", "quality": {"score": 0.5}},
+        "none": {"quality": {"score": 0.8}},  # names no language
+        "zu": {"campaign": {"language": "zu"}, "quality": {"figures": {}}},  # and no score
+    }
+    for n, report in enumerate(reports.values()):
+        item = listed_item(services, owner, WALK + b"%d" % n, f"walk {n}")
+        with services.uow() as uow:
+            uow.get(Item, item.id).write_report(report)
+            uow.commit()
+        given = client.post(
+            f"/api/items/{item.id}/consent", headers=owner.headers, json={"offer_id": offer["id"]}
+        )
+        assert given.status_code == 201, given.text
+    trainer, _org = buyer(services, people, "trainer", ["model_training"], ["technology"])
+
+    def search(**narrowed) -> dict:
+        got = client.get(
+            "/api/buyers/catalogue",
+            headers=trainer.headers,
+            params={"purpose": "model_training", **narrowed},
+        )
+        assert got.status_code == 200, got.text
+        return got.json()
+
+    everything = search()
+    assert everything["count"] == 4
+    assert everything["facets"]["language"] == {"en": 1, "hi": 1, "unknown": 1, "zu": 1}
+    assert sorted((s["language"] or "", s["quality"] or 0) for s in everything["sample"]) == [
+        ("", 0.8),
+        ("en", 0.9),
+        ("hi", 0.5),
+        ("zu", 0),
+    ]
+    hindi = search(language="hi")
+    assert hindi["count"] == 1 and hindi["sample"][0]["quality"] == 0.5
+    assert hindi["facets"]["language"] == {"hi": 1}
+    good = search(min_quality=0.8)  # a score equal to the least counts; none does not
+    assert good["count"] == 2 and {s["quality"] for s in good["sample"]} == {0.8, 0.9}
+    assert search(min_quality=0.8, language="en")["count"] == 1
+    assert search(language="zu")["sample"][0]["quality"] is None
+    assert search(language="unknown")["count"] == 0
+    assert search(min_quality=0.95)["count"] == 0

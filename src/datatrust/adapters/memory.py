@@ -43,6 +43,8 @@ from datatrust.domain.errors import Conflict
 from datatrust.domain.items import (
     ERASED_FILENAME,
     UNDECIDED_REVIEWS,
+    CatalogueEntry,
+    CatalogueFilter,
     Item,
     ItemStatus,
     SelectionGroup,
@@ -348,7 +350,10 @@ class _Repository:
 
     def _items(self, among: Collection[int] | None = None) -> list[Item]:
         found = self.uow.all(Item)
-        return found if among is None else [i for i in found if i.id in set(among)]
+        if among is None:
+            return found
+        wanted = set(among)
+        return [i for i in found if i.id in wanted]
 
 
 class MemoryLedger(_Repository):
@@ -488,6 +493,12 @@ class MemoryItemSelection(_Repository):
             for i in self._items(among)
             if i.id is not None and i.status == status and i.deidentified_key is None
         ]
+
+    def entries(
+        self, status: str, among: Collection[int], wanted: CatalogueFilter
+    ) -> list[CatalogueEntry]:
+        found = (CatalogueEntry.of(i) for i in self._items(among) if i.status == status)
+        return sorted((e for e in found if wanted.admits(e)), key=lambda e: e.id)
 
 
 class MemoryReviews(_Repository):

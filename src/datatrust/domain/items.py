@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -100,6 +101,73 @@ class SelectionGroup:
     count: int
 
 
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """What the catalogue shows of an item on offer, read from its columns alone."""
+
+    id: int
+    kind: ItemKind
+    licence_id: int | None
+    language: str | None
+    quality_score: float | None
+    h3_cell: str | None
+    duration_seconds: int | None
+
+    @classmethod
+    def of(cls, item: Item) -> CatalogueEntry:
+        return cls(
+            item.id or 0,
+            item.kind,
+            item.licence_id,
+            item.language,
+            item.quality_score,
+            item.h3_cell,
+            item.duration_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class CatalogueFilter:
+    """What a catalogue search narrows the items on offer by (None or empty: not
+    narrowed): the kind, the language, a range of durations in seconds (an item with no
+    duration counts as 0 s) and the least quality score (an item without one is left
+    out). ``admits`` is the rule; ``ItemSelection.entries`` applies it in the database."""
+
+    kind: str | None = None
+    language: str | None = None
+    min_duration: int | None = None
+    max_duration: int | None = None
+    min_quality: float | None = None
+
+    def admits(self, entry: CatalogueEntry) -> bool:
+        duration = entry.duration_seconds or 0
+        quality = entry.quality_score
+        return (
+            (not self.kind or entry.kind.value == self.kind)
+            and (not self.language or entry.language == self.language)
+            and (self.min_duration is None or duration >= self.min_duration)
+            and (self.max_duration is None or duration <= self.max_duration)
+            and (self.min_quality is None or (quality is not None and quality >= self.min_quality))
+        )
+
+
+def report_language(report: Mapping[str, Any] | None) -> str | None:
+    """The language (BCP 47) a processing report names, or the campaign's part of it."""
+    report = report or {}
+    campaign = report.get("campaign")
+    value = report.get("language") or (
+        campaign.get("language") if isinstance(campaign, Mapping) else None
+    )
+    return value if isinstance(value, str) else None
+
+
+def report_quality_score(report: Mapping[str, Any] | None) -> float | None:
+    """The quality score a processing report names (``report["quality"]["score"]``)."""
+    quality = (report or {}).get("quality") or {}
+    score = quality.get("score") if isinstance(quality, Mapping) else None
+    return float(score) if isinstance(score, int | float) else None
+
+
 @dataclass(eq=False)
 class Item:
     owner_id: int
@@ -147,12 +215,27 @@ class Item:
     paid_minor: int | None = None
     bonus_paid_minor: int | None = None
     escrow_shortfall_minor: int | None = None
+    # What a catalogue search filters by, read from the processing report into columns
+    # (migration 0034) so that the database filters: the language it names (BCP 47) and
+    # its quality score. Never set apart from the report: making the item and
+    # ``write_report`` set them from the report they come from.
+    language: str | None = field(init=False, default=None)
+    quality_score: float | None = field(init=False, default=None)
     # Perceptual and exact fingerprints, kept for near-duplicate checks against new items:
     # {"sha256_output", "phash" | "frame_phashes" | "audio": {"engine", "value"}}.
     fingerprints: dict[str, Any] | None = field(default_factory=dict)
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     id: int | None = None
+
+    def __post_init__(self) -> None:
+        self.write_report(self.report)
+
+    def write_report(self, report: dict[str, Any]) -> None:
+        """Its processing report becomes ``report``; the columns read from it follow."""
+        self.report = report
+        self.language = report_language(report)
+        self.quality_score = report_quality_score(report)
 
     @property
     def being_checked(self) -> bool:

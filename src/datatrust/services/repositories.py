@@ -16,7 +16,7 @@ from typing import Protocol
 
 from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.campaigns import VoteTally
-from datatrust.domain.items import Item, SelectionGroup
+from datatrust.domain.items import CatalogueEntry, CatalogueFilter, Item, SelectionGroup
 from datatrust.domain.ledger import AccountRef, JournalEntry, StoredEntry
 from datatrust.domain.money import Money
 
@@ -113,6 +113,13 @@ class ItemSelection(Protocol):
 
     def undeliverable_ids(self, status: str, among: Collection[int] | None = None) -> list[int]:
         """Ids of the items with ``status`` that have no de-identified version."""
+        ...
+
+    def entries(
+        self, status: str, among: Collection[int], wanted: CatalogueFilter
+    ) -> list[CatalogueEntry]:
+        """What the catalogue shows of the items with ``status`` whose id is in ``among``
+        and that ``wanted`` admits (``CatalogueFilter.admits``), ascending by id."""
         ...
 
 

@@ -27,6 +27,8 @@ from datatrust.domain.consent import ConsentState
 from datatrust.domain.items import (
     ERASED_FILENAME,
     UNDECIDED_REVIEWS,
+    CatalogueEntry,
+    CatalogueFilter,
     Item,
     ItemStatus,
     SelectionGroup,
@@ -199,6 +201,38 @@ class SqlItemSelection:
             if chunk is not None:
                 query = query.where(items.c.id.in_(chunk))
             out.extend(self.session.scalars(query))
+        return out
+
+    def entries(
+        self, status: str, among: Collection[int], wanted: CatalogueFilter
+    ) -> list[CatalogueEntry]:
+        # CatalogueFilter.admits in SQL, on columns only: no report is read.
+        narrowed = [items.c.status == status]
+        if wanted.kind:
+            narrowed.append(items.c.kind == wanted.kind)
+        if wanted.language:
+            narrowed.append(items.c.language == wanted.language)  # ix_items_status_language
+        duration = func.coalesce(items.c.duration_seconds, 0)
+        if wanted.min_duration is not None:
+            narrowed.append(duration >= wanted.min_duration)
+        if wanted.max_duration is not None:
+            narrowed.append(duration <= wanted.max_duration)
+        if wanted.min_quality is not None:
+            narrowed.append(items.c.quality_score >= wanted.min_quality)  # NULL: left out
+        out: list[CatalogueEntry] = []
+        for chunk in _chunks(among):
+            assert chunk is not None
+            query = select(
+                items.c.id,
+                items.c.kind,
+                items.c.licence_id,
+                items.c.language,
+                items.c.quality_score,
+                items.c.h3_cell,
+                items.c.duration_seconds,
+            ).where(items.c.id.in_(chunk), *narrowed)
+            out.extend(CatalogueEntry(*row) for row in self.session.execute(query))
+        out.sort(key=lambda entry: entry.id)
         return out
 
 

@@ -995,7 +995,7 @@ def _decide(uow: UnitOfWork, item: Item, decision: str, *, by: ReviewDecider) ->
         )
         report["reasons"] = reasons
         report["verdict"] = "rejected"
-        item.report = report
+        item.write_report(report)
         uow.record(AuditTag.ITEM_REJECT, "system", "item", item.id, by=by.value)
         task = campaign.title if campaign is not None else ""
         notify(uow, item.owner_id, NoticeKind.ITEM_REJECTED, item_id=item.id, task=task)

@@ -106,7 +106,7 @@ def reject_after_failures(uow: UnitOfWork, payload: dict[str, Any], error: str) 
     report["verdict"] = "rejected"
     report["reasons"] = [{"code": "processing_failed", "message": PROCESSING_FAILED}]
     item.move_to(ItemStatus.REJECTED)
-    item.report = report
+    item.write_report(report)
     uow.record(
         AuditTag.ITEM_REJECT, "system", "item", item.id, by="jobs", codes=["processing_failed"]
     )
@@ -213,7 +213,7 @@ def reprocess_conversation(
         if expected and invite_secret:
             invite_participants(uow, invite_secret, item, expected)
         if not all_confirmed(uow, item.id or 0, expected):
-            item.report = report
+            item.write_report(report)
             uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
             uow.commit()
             return item
@@ -241,7 +241,7 @@ def reprocess_conversation(
     for key in ("deidentify", "fingerprint", "store"):
         stages[key] = result.report["stages"][key]
     report["stages"] = stages
-    item.report = report
+    item.write_report(report)
     item.fingerprints = {**(item.fingerprints or {}), **kept_fingerprints(result.fingerprints)}
     index_fingerprints(uow, item)
     uow.record(AuditTag.ITEM_REPROCESS, "system", "item", item.id, confirmed=labels)
@@ -431,7 +431,7 @@ def _record_outcome(
             by="pipeline",
             codes=[r["code"] for r in report["reasons"]],
         )
-    item.report = report
+    item.write_report(report)
 
 
 def _apply_campaign_terms(uow: UnitOfWork, item: Item, campaign: Campaign) -> dict[str, Any]:

@@ -253,7 +253,7 @@ def apply_marks(uow: UnitOfWork, storage: EncryptedStorage, item_id: int) -> Ite
         output["format"] = recording
         output["content_type"] = CONTENT_TYPES.get(recording, item.shipped_content_type)
     report["output"] = output
-    item.report = report
+    item.write_report(report)
     item.fingerprints = {**(item.fingerprints or {}), "sha256_output": stored.sha256}
     index_fingerprints(uow, item)
     item.updated_at = utcnow()

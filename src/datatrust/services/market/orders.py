@@ -46,7 +46,7 @@ from datatrust.domain.errors import (
     Problem,
 )
 from datatrust.domain.ids import id_of
-from datatrust.domain.items import Item
+from datatrust.domain.items import CatalogueEntry, CatalogueFilter, Item, ItemStatus
 from datatrust.domain.licence import Licence, ReasonCode, ReplicaUse, Use
 from datatrust.domain.licence import Organisation as LicenceOrg
 from datatrust.domain.money import Money
@@ -822,19 +822,6 @@ def agreement_odrl(
 CATALOGUE_SAMPLE = 5
 
 
-def _quality(item: Item) -> float | None:
-    quality = (item.report or {}).get("quality") or {}
-    score = quality.get("score") if isinstance(quality, dict) else None
-    return float(score) if isinstance(score, int | float) else None
-
-
-def item_language(item: Item) -> str | None:
-    """The item's language (BCP 47), from its processing report or its campaign."""
-    report = item.report or {}
-    value = report.get("language") or (report.get("campaign") or {}).get("language")
-    return value if isinstance(value, str) else None
-
-
 # The reasons that judge one facet of a use. A catalogue search judges only the facets the
 # buyer chose (one facet alone narrows the list); an order declares and judges them all.
 FACET_REASONS: dict[str, frozenset[ReasonCode]] = {
@@ -885,6 +872,19 @@ def _catalogue_use(
     return use, frozenset().union(*(FACET_REASONS[k] for k in left))
 
 
+def _catalogue_filter(filters: Mapping[str, Any]) -> CatalogueFilter:
+    """The filters a search narrows the items on offer by in the database."""
+    shortest, longest = filters.get("min_duration"), filters.get("max_duration")
+    quality = filters.get("min_quality")
+    return CatalogueFilter(
+        kind=filters.get("kind") or None,
+        language=filters.get("language") or None,
+        min_duration=None if shortest is None else int(shortest),
+        max_duration=None if longest is None else int(longest),
+        min_quality=None if quality is None else float(quality),
+    )
+
+
 def catalogue(
     uow: UnitOfWork,
     actor: Actor,
@@ -909,27 +909,17 @@ def catalogue(
     moment = as_utc(now or utcnow())
     use, unjudged = _catalogue_use(filters, org, moment)
     on_offer = selectable_items(uow, use, moment, unjudged=unjudged).item_ids
-    items = sorted(by_ids(uow, Item, on_offer), key=id_of)
-    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
+    # The database narrows by the item columns (no item or report is loaded); the area
+    # and the price are judged here, on what comes back.
+    entries = uow.selection.entries(str(ItemStatus.LISTED), on_offer, _catalogue_filter(filters))
+    offers = by_ids(uow, LicenceOffer, {e.licence_id for e in entries})
+    licences = {id_of(o): o.terms() for o in offers}
     region = filters.get("region")
-    matched: list[tuple[Item, Licence]] = []
-    for item in items:
-        terms = offers[item.licence_id].terms()
-        if filters.get("kind") and item.kind.value != filters["kind"]:
-            continue
-        if filters.get("language") and item_language(item) != filters["language"]:
-            continue
-        duration = item.duration_seconds or 0
-        if filters.get("min_duration") is not None and duration < int(filters["min_duration"]):
-            continue
-        if filters.get("max_duration") is not None and duration > int(filters["max_duration"]):
-            continue
+    matched: list[tuple[CatalogueEntry, Licence]] = []
+    for item in entries:
+        assert item.licence_id is not None  # only licensed items are ever on offer
+        terms = licences[item.licence_id]
         if region and not within(item.h3_cell, region):
-            continue
-        quality = _quality(item)
-        if filters.get("min_quality") is not None and (
-            quality is None or quality < float(filters["min_quality"])
-        ):
             continue
         if filters.get("max_price_minor") is not None and (
             terms.price_with_surcharge_minor > int(filters["max_price_minor"])
@@ -948,7 +938,7 @@ def catalogue(
     total_duration = 0
     for item, terms in matched:
         facets["kind"][item.kind.value] += 1
-        facets["language"][item_language(item) or "unknown"] += 1
+        facets["language"][item.language or "unknown"] += 1
         facets["region"][region_cell(item.h3_cell) or "unknown"] += 1
         facets["licence"][terms.title] += 1
         facets["currency"][terms.currency] += 1
@@ -960,8 +950,8 @@ def catalogue(
             "kind": item.kind.value,
             "duration_seconds": item.duration_seconds,
             "region": region_cell(item.h3_cell),
-            "language": item_language(item),
-            "quality": _quality(item),
+            "language": item.language,
+            "quality": item.quality_score,
             "price_minor": terms.price_with_surcharge_minor,
             "currency": terms.currency,
             "price_unit": terms.price_unit,

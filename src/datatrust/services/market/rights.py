@@ -435,7 +435,7 @@ def _erase_item(
     item.title = ""
     item.filename = ERASED_FILENAME
     item.h3_cell = None
-    item.report = {}
+    item.write_report({})
     item.fingerprints = None
     item.original_sha256 = ""
     item.updated_at = now

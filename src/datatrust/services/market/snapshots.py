@@ -56,7 +56,6 @@ from datatrust.services.jobs import JobContext, job
 from datatrust.services.licensing import approved_for
 from datatrust.services.market.orders import (
     approved_org,
-    item_language,
     notice_ends_at,
     refuse,
     use_from_dict,
@@ -568,7 +567,7 @@ def _describe(uow: UnitOfWork, snapshot: Snapshot, ctx: JobContext) -> _Describe
                 content_type=items[p.item_id].shipped_content_type,
                 size=items[p.item_id].size,
                 duration_seconds=items[p.item_id].duration_seconds,
-                language=item_language(items[p.item_id]),
+                language=items[p.item_id].language,
                 collected_at=as_utc(items[p.item_id].created_at),
                 licence_iri=services.publication.iris.licence(*_licence_parts(p.licence_id)),
                 has_transcript=_transcript_key(items[p.item_id]) is not None,

@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -68,6 +69,12 @@ items = Table(
     Column("paid_minor", BigInteger),
     Column("bonus_paid_minor", BigInteger),
     Column("escrow_shortfall_minor", BigInteger),
+    # Added by migration 0034 (read from report["language"] and report["quality"]["score"]
+    # with the report, by Item.write_report): what a catalogue search filters by.
+    Column("language", Text),
+    Column("quality_score", Float),
+    Index("ix_items_status_language", "status", "language"),
+    Index("ix_items_status_quality_score", "status", "quality_score"),
     Index("ix_items_status_kind", "status", "kind"),
     # Added by migration 0010: the exact-duplicate check looks an upload up by its hash.
     Index("ix_items_original_sha256", "original_sha256"),
