@@ -289,7 +289,7 @@ def test_the_demo_buyer_declares_a_use_buys_and_builds_a_snapshot(
     me.page.locator("#f-industry").select_option("technology")
     me.page.locator("#f-task").select_option("scene_understanding")
     me.page.locator('input[name="outputs"][value="labels"]').check()
-    me.page.locator("#f-territory").fill(TERRITORY[lang])
+    me.page.locator("#f-territory").select_option(TERRITORY[lang])
     me.page.get_by_role("button", name=_("See the selection and quote")).click()
     me.page.wait_for_url("**/buyer/orders/*")
     order_id = int(me.page.url.rsplit("/", 1)[1].split("?")[0])

@@ -28,7 +28,10 @@ def test_a_use_with_problems_is_refused_by_field_and_keeps_the_input(client, peo
         data={"action": "", "purpose": "model_training", "territory": "zz", "ends_at": ""},
     )
     assert page.status_code == 422
-    assert 'value="ZZ"' in page.text and 'class="error"' in page.text
+    # The country is a choice now (no code typed): "ZZ", which no option holds, is refused
+    # next to that field, and what was chosen in the other fields is kept.
+    assert 'id="e-territory-1"' in page.text and 'aria-invalid="true"' in page.text
+    assert '<option value="model_training" selected>' in page.text
 
 
 def test_a_use_the_organisation_did_not_declare_is_refused_next_to_its_field(client, people):

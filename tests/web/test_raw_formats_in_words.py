@@ -7,6 +7,8 @@ and zu pages, so the demo walk and the persona journeys catch one anywhere."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from datatrust.domain.accounts import Organisation
@@ -54,3 +56,26 @@ def test_the_vetting_page_names_a_buyers_country_not_its_code(client, services, 
         page = client.get(f"/operator/vetting?lang={lang}", headers=headers).text
         card = page.split("Kanpur Audio Ltd", 1)[1].split("</li>", 1)[0]
         assert f"· {country}" in card and "· IN" not in card, (lang, card[:300])
+
+
+def test_a_buyer_chooses_the_country_of_use_by_its_name_never_typing_a_code(client, people):
+    headers = people["buyer"].headers
+    orders = client.get("/buyer/orders?lang=zu", headers=headers).text
+    assert 'name="territory" type="text"' not in orders and '<input id="f-territory"' not in orders
+    chosen = re.search(r'<option value="GB" selected>([^<]+)</option>', orders)
+    assert chosen and chosen.group(1) == "i-United Kingdom"  # the form's default, by name
+    assert orders.count("<option value=") >= 249
+    catalogue = client.get("/buyer/catalogue?territory=IN&lang=hi", headers=headers).text
+    assert '<option value="IN" selected>भारत</option>' in catalogue
+    assert '<option value="">कोई भी</option>' in catalogue  # or any country
+
+
+def test_a_buyer_registers_its_organisations_country_by_name(client, services):
+    from datatrust.domain.permissions import Role
+    from support import make_persona
+
+    newcomer = make_persona(services, "newcomer", Role.BUYER)
+    page = client.get("/buyer/organisation?lang=hi", headers=newcomer.headers).text
+    assert '<select id="f-country" name="country" required' in page
+    assert '<option value="">देश चुनें</option>' in page and '<option value="IN">भारत</option>' in page
+    assert 'name="country" type="text"' not in page

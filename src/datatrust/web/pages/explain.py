@@ -26,6 +26,7 @@ from datatrust.domain.licence import ReasonCode
 from datatrust.domain.money import Money
 from datatrust.domain.places import PLACES, whereabouts
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
+from datatrust.domain.territories import ISO_3166_ALPHA2
 from datatrust.i18n import CAMPAIGN_STATE_WORDS, MISSED_CATEGORY_WORDS, format_money
 from datatrust.services import trust
 
@@ -356,6 +357,11 @@ class Explain:
     def territory(self, code: str) -> str:
         """A country (ISO 3166) by its name in the reader's language (CLDR)."""
         return str(Locale.parse(self.lang).territories.get(code, code))
+
+    def countries(self) -> list[tuple[str, str]]:
+        """Every assigned country as ``(code, name)``, by name in the reader's language: a
+        form's choice of country, so nobody types a code."""
+        return sorted(((c, self.territory(c)) for c in ISO_3166_ALPHA2), key=lambda p: p[1])
 
     def currency(self, code: str) -> str:
         """A currency (ISO 4217) by its name in the reader's language (CLDR)."""
