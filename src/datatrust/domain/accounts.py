@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from datatrust.domain.clock import utcnow
+from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.errors import Conflict, InvalidInput, Problem
 from datatrust.domain.permissions import Role
 
@@ -152,6 +152,13 @@ class ApiToken:
     @property
     def owner_id(self) -> int:
         return self.user_id
+
+    def state_at(self, now: datetime) -> str:
+        """``"revoked"``, ``"expired"`` (its end reached) or ``"live"``: whether it signs
+        requests in at ``now``, and why not."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if as_utc(self.expires_at) <= now else "live"
 
 
 @dataclass(eq=False)

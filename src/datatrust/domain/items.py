@@ -38,6 +38,9 @@ class ItemStatus(StrEnum):
 # migration 0031 without a de-identified version (``withdrawn_from`` None), is checked
 # again instead, from ``received``; a rejected one may never be offered.
 RESTORABLE = frozenset({ItemStatus.PROCESSED, ItemStatus.ACCEPTED, ItemStatus.LISTED})
+# Where its de-identified version is what ships (checked and passed, not rejected or
+# withdrawn): what the pipeline missed in it can still be marked and removed.
+SHIPPING = RESTORABLE
 
 # An item's file name once it was deleted by its owner or erased with their account (its
 # sealed name is gone; the row stays for the ledger and buyers' deletion duties).
@@ -241,6 +244,24 @@ class Item:
     def being_checked(self) -> bool:
         """Still in the pipeline's first checks (``BEING_CHECKED``): not deletable yet."""
         return self.status in BEING_CHECKED
+
+    @property
+    def ships(self) -> bool:
+        """Checked and passed, neither rejected nor withdrawn (``SHIPPING``): what ships
+        of it may still change, so its owner may mark what the pipeline missed."""
+        return self.status in SHIPPING
+
+    @property
+    def consent_step(self) -> str | None:
+        """What its owner can do about consent now: ``"give"`` (none given yet, and not
+        rejected), ``"give_again"`` (withdrawn, and ``reconsent_problem`` is None),
+        ``"withdraw"`` (consent given), or None (nothing: rejected, or withdrawn for
+        good)."""
+        if self.status is ItemStatus.WITHDRAWN:
+            return "give_again" if self.reconsent_problem() is None else None
+        if self.consent_id is not None:
+            return "withdraw"
+        return None if self.status is ItemStatus.REJECTED else "give"
 
     @property
     def shipped_content_type(self) -> str:

@@ -41,6 +41,11 @@ class Order:
     purchased_at: datetime | None = None
     id: int | None = None
 
+    @property
+    def bought(self) -> bool:
+        """Purchased: it cannot be bought again, and snapshots can be built from it."""
+        return self.state == "purchased"
+
 
 @dataclass(eq=False)
 class AgreementRow:

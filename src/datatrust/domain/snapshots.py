@@ -33,6 +33,11 @@ class Snapshot:
     wrapped_key: bytes | None = None
     id: int | None = None
 
+    @property
+    def ready(self) -> bool:
+        """Built: its files can be downloaded (links are signed only then)."""
+        return self.state == "ready"
+
 
 @dataclass(eq=False)
 class SnapshotShard:

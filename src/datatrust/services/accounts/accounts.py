@@ -1121,9 +1121,10 @@ def authenticate_token(uow: UnitOfWork, secret: str) -> Authenticated:
     token = uow.one(ApiToken, token_hash=digest(secret))
     if token is None:
         raise NotAuthenticated(Problem(None, "token.unknown"))
-    if token.revoked_at is not None:
+    state = token.state_at(utcnow())
+    if state == "revoked":
         raise NotAuthenticated(Problem(None, "token.revoked"))
-    if as_utc(token.expires_at) <= utcnow():
+    if state == "expired":
         raise NotAuthenticated(Problem(None, "token.expired"))
     user = uow.get(User, token.user_id)
     if user is None or user.erased_at is not None:

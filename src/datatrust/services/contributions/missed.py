@@ -16,7 +16,7 @@ from typing import Any
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict, InvalidInput, Problem
-from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.items import Item, ItemKind
 from datatrust.domain.missed import (
     BOX_SCALE,
     MarkKind,
@@ -38,8 +38,6 @@ from datatrust.services.storage import EncryptedStorage
 
 APPLY_JOB = "item.apply_missed"
 OUTPUT_NAMESPACE = "deidentified"  # as services.ingest stores what ships
-# States in which what ships may still change: not rejected or withdrawn.
-_OPEN = frozenset({ItemStatus.PROCESSED, ItemStatus.ACCEPTED, ItemStatus.LISTED})
 
 
 def _text_format(item: Item) -> str | None:
@@ -96,7 +94,7 @@ def mark_missed(
     authorize(actor, Permission.ITEM_MARK_MISSED, item or MISSING)
     assert item is not None and item.id is not None
     check_category(category)
-    if item.status not in _OPEN:
+    if not item.ships:
         raise Conflict(
             Problem(None, "missed.nothing_ships", {"item": item.id, "state": item.status.value})
         )
@@ -224,7 +222,7 @@ def apply_marks(uow: UnitOfWork, storage: EncryptedStorage, item_id: int) -> Ite
     if item is None:
         return None
     pending = uow.all(MissedMark, item_id=item_id, state=MarkState.PENDING, order_by="id")
-    if not pending or item.status not in _OPEN:
+    if not pending or not item.ships:
         return item
     source = pending[0].source_key
     data = b"".join(storage.open(uow, item.owner_id, source))

@@ -626,7 +626,7 @@ def purchase_order(
     # One purchase per organisation at a time: two quotes for the same use bought at once
     # would each see the other's items as not yet held and charge them twice.
     uow.get_for_update(Organisation, org.id)
-    if order.state == "purchased":
+    if order.bought:
         raise Conflict(
             Problem(None, "order.already_bought", {"order": order.id}), {"order_id": order.id}
         )

@@ -475,7 +475,7 @@ def get_snapshot(
     """The snapshot, and signed links (valid one hour) when it is ready."""
     snapshot = market.get_snapshot(unit, actor, snapshot_id)
     out = SnapshotDownloadsOut(**snapshot_out(snapshot).__dict__)
-    if snapshot.state == "ready":
+    if snapshot.ready:
         out.downloads = market.download_links(
             unit, actor, svc.settings.secret_key.get_secret_value(), snapshot_id
         )

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from datatrust.bootstrap import Services
 from datatrust.domain.accounts import User
-from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import DomainError, InvalidInput, RateLimited, SecondFactorRequired
 from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.permissions import Permission, Role
@@ -466,9 +466,7 @@ def _tokens_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) 
         {
             "token": t,
             "access": accounts.token_access(page.actor, t),
-            "state": "revoked"
-            if t.revoked_at
-            else ("expired" if as_utc(t.expires_at) <= now else "live"),
+            "state": t.state_at(now),
         }
         for t in accounts.list_api_tokens(unit, page.actor)
     ]

@@ -271,12 +271,10 @@ def buyer_snapshots(
     shown = []
     for snap in market.list_snapshots(unit, page.actor):
         links = (
-            market.download_links(unit, page.actor, secret, snap.id)["files"]
-            if snap.state == "ready"
-            else {}
+            market.download_links(unit, page.actor, secret, snap.id)["files"] if snap.ready else {}
         )
         shown.append({"snapshot": snap, "files": links})
-    refresh = any(s["snapshot"].state != "ready" for s in shown)
+    refresh = not all(s["snapshot"].ready for s in shown)
     return render(page, "snapshots.html", snapshots=shown, refresh=refresh)
 
 

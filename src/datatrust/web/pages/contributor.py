@@ -509,11 +509,9 @@ def _consent_page(
     chosen: int | None = None,
 ) -> Response:
     item = contributions.show_item(unit, svc.storage, page.actor, item_id)
-    again = item.status.value == "withdrawn"
-    if (again and item.reconsent_problem() is not None) or (
-        not again and (item.consent_id is not None or item.status.value == "rejected")
-    ):
+    if item.consent_step not in ("give", "give_again"):
         return RedirectResponse(f"/my/items/{item_id}", status_code=303)
+    again = item.consent_step == "give_again"
     fee = svc.policy.platform_fee_percent
     offers = licensing.list_my_offers(unit, page.actor)
     default = next((o.id for o in offers if o.is_default), None)
