@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from datatrust.services.repositories import (
@@ -158,10 +157,6 @@ class Signer(Protocol):
     def verify(self, token: str) -> dict[str, Any]: ...
     def public_jwk(self) -> dict[str, str]: ...
     def jwks(self) -> dict[str, list[dict[str, str]]]: ...
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
