@@ -718,3 +718,68 @@ def test_migration_0034_reads_each_items_language_and_quality_score_from_its_rep
         assert not columns & {"language", "quality_score"}
     finally:
         engine.dispose()
+
+
+def test_migration_0035_drops_each_reports_campaign_copy_the_view_rebuilds_and_back(databases):
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0034")
+        at = "2026-01-01 00:00:00"
+        peer = {"id": 5, "review_mode": "peer", "currency": "USD", "pay_basis": "per_item"}
+        operator = {
+            "id": 6,
+            "review_mode": "operator",
+            "currency": "INR",
+            "pay_basis": "per_minute",
+            "review_queue": "operator",
+        }
+        # id: (campaign, review state, file name, report)
+        items = {
+            1: (5, "waiting", "f", {"campaign": peer, "verdict": "accepted"}),
+            2: (6, "accepted", "f", {"campaign": operator}),
+            3: (5, "accepted", "f", {"campaign": {**peer, "rate_minor": "2.50"}}),  # its own key
+            4: (5, "waiting", "f", {"campaign": {**peer, "currency": "EUR"}}),  # not the campaign's
+            5: (5, None, "f", {"campaign": peer}),  # never reviewed: no columns to rebuild from
+            6: (5, "rejected", "erased", {}),  # erased
+            7: (None, None, "f", {"verdict": "accepted"}),  # no campaign
+        }
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            for campaign_id, mode, currency, basis in (
+                (5, "peer", "USD", "per_item"),
+                (6, "operator", "INR", "per_minute"),
+            ):
+                c.exec_driver_sql(
+                    "INSERT INTO campaigns (id, created_by, title, description, kind, spec, "
+                    "pay_basis, rate_minor, currency, coverage_bonus_minor, quota, "
+                    "review_window_days, licence_template, review_mode, state, created_at) "
+                    f"VALUES ({campaign_id}, 1, 't', '', 'photo', '{{}}', '{basis}', 250, "
+                    f"'{currency}', 0, 10, 7, 'training_only', '{mode}', 'open', '{at}')"
+                )
+            for item_id, (campaign, review, filename, report) in items.items():
+                c.exec_driver_sql(
+                    "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                    "content_type, size, original_key, original_sha256, report, created_at, "
+                    "updated_at, campaign_id, review_state) VALUES "
+                    f"({item_id}, 1, 'photo', 'accepted', '', '{filename}', 'image/jpeg', 1, "
+                    f"'k', 's', '{json.dumps(report)}', '{at}', '{at}', "
+                    f"{campaign or 'NULL'}, {repr(review) if review else 'NULL'})"
+                )
+
+        def reports() -> dict[int, dict]:
+            with engine.connect() as c:
+                rows = c.exec_driver_sql("SELECT id, report FROM items ORDER BY id").all()
+            return {r[0]: r[1] if isinstance(r[1], dict) else json.loads(r[1]) for r in rows}
+
+        migrate.upgrade(engine, "0035")
+        moved = reports()
+        assert moved[1] == {"verdict": "accepted"} and moved[2] == {}
+        assert all(moved[i] == items[i][3] for i in (3, 4, 5, 6, 7))
+
+        config = migrate.alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0034")
+        assert reports() == {i: report for i, (*_, report) in items.items()}
+    finally:
+        engine.dispose()

@@ -13,9 +13,10 @@ from datatrust.domain.audit import AuditEvent
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Conflict
-from datatrust.domain.items import Item, ItemStatus, ReviewDecider, ReviewState
+from datatrust.domain.items import ERASED_FILENAME, Item, ItemStatus, ReviewDecider, ReviewState
 from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.ledger import AccountRef
+from datatrust.services import contributions
 from datatrust.services.campaigns import campaigns
 
 
@@ -63,8 +64,8 @@ def test_an_overdue_item_is_found_by_its_columns_and_claimed_only_while_undecide
     recent = waiting_item(services, owner.user_id, campaign, days_old=1)
     now = utcnow()
     with services.uow() as uow:
-        # Its report says nothing about the review: the columns alone decide.
-        assert "review" not in uow.get(Item, overdue).report["campaign"]
+        # Its report says nothing about the review nor the campaign: the columns decide.
+        assert "campaign" not in uow.get(Item, overdue).report
         assert uow.reviews.overdue(now) == [overdue]
         assert not uow.reviews.claim_overdue(recent, now)
         assert uow.reviews.claim_overdue(overdue, now)
@@ -137,3 +138,30 @@ def test_a_reviewer_accepting_an_item_escrow_cannot_pay_is_told_the_shortfall(se
         campaigns.submit_review(uow, people["operator"].actor, campaign.id, item_id, up=True)
     with services.uow() as uow:
         assert uow.get(Item, item_id).status is ItemStatus.ACCEPTED
+
+
+def test_the_owner_reads_the_campaign_in_the_report_from_the_campaign_until_erased(
+    services, people
+):
+    campaign = opened_campaign(services, people, review_window_days=7)
+    waiting = waiting_item(services, people["owner"].actor.user_id, campaign)
+    with services.uow() as uow:
+        item = uow.get(Item, waiting)
+        assert "campaign" not in item.report  # stored: no copy of the campaign
+        shown = contributions.readable(uow, services.storage, item).report["campaign"]
+        assert shown == {
+            "id": campaign.id,
+            "review_mode": "peer",
+            "currency": "USD",
+            "pay_basis": "per_item",
+            "review": "waiting",
+            "review_due": shown["review_due"],
+            "rate_minor": campaign.rate_minor,
+            "coverage_bonus_minor": 0,
+        }
+        assert shown["review_due"] == item.review_due.isoformat()
+        # Erasure clears the report, the campaign's part with it (its columns stay).
+        item.filename = ERASED_FILENAME
+        item.write_report({})
+        assert contributions.readable(uow, services.storage, item).report == {}
+        uow.rollback()

@@ -96,14 +96,6 @@ def waiting_item(
             terms_rate_minor=campaign.rate_minor,
             # What the pipeline promises an item from a cell nobody covered yet.
             terms_bonus_minor=campaign.coverage_bonus_minor if h3_cell else 0,
-            report={
-                "campaign": {
-                    "id": campaign.id,
-                    "review_mode": campaign.review_mode.value,
-                    "currency": campaign.currency,
-                    "pay_basis": campaign.pay_basis.value,
-                }
-            },
         )
         uow.add(item)
         uow.flush()

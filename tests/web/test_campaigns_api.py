@@ -9,6 +9,7 @@ import pytest
 
 import ingest_media as media
 from datatrust.domain.clock import utcnow
+from datatrust.domain.items import Item
 from datatrust.domain.permissions import Role
 from datatrust.services.campaigns import campaigns
 from support import fund_and_open, make_persona
@@ -73,12 +74,26 @@ def reviewers(services):
 
 
 @pytest.mark.parametrize("kind", list(UPLOADS))
-def test_every_kind_goes_from_upload_to_listed_through_peer_review(client, people, reviewers, kind):
+def test_every_kind_goes_from_upload_to_listed_through_peer_review(
+    client, services, people, reviewers, kind
+):
     campaign = open_campaign(client, people["buyer"], kind)
     owner = people["owner"]
     item = upload(client, owner, kind, campaign["id"])
     assert item["status"] == "accepted", item["report"]["reasons"]
     assert item["report"]["campaign"]["review"] == "waiting"
+    # The owner reads the campaign in the report as before; the stored report keeps no copy.
+    assert item["report"]["campaign"] | {"review_due": None, "rate_minor": 0} == {
+        "id": campaign["id"],
+        "review_mode": "peer",
+        "currency": campaign["currency"],
+        "pay_basis": campaign["pay_basis"],
+        "review": "waiting",
+        "review_due": None,
+        "rate_minor": 0,
+    }
+    with services.uow() as uow:
+        assert "campaign" not in uow.get(Item, item["id"]).report
 
     preview = client.get(f"/api/items/{item['id']}/preview", headers=owner.headers)
     assert preview.status_code == 200 and preview.content
@@ -139,6 +154,8 @@ def test_in_an_operator_campaign_the_operator_decides_and_peers_cannot(client, p
     campaign = open_campaign(client, people["operator"], review_mode="operator")
     assert campaign["org_id"] is None  # a platform campaign
     item = upload(client, people["owner"], "photo", campaign["id"], data=media.photo(seed=14))
+    assert item["report"]["campaign"]["review_mode"] == "operator"
+    assert item["report"]["campaign"]["review_queue"] == "operator"
     assert vote(client, people["other"], campaign["id"], item["id"]).status_code == 404
     queue = client.get(
         f"/api/campaigns/{campaign['id']}/review", headers=people["operator"].headers

@@ -137,6 +137,21 @@ class Campaign:
     def rate(self) -> Money:
         return Money(self.rate_minor, self.currency)
 
+    def in_report(self) -> dict[str, Any]:
+        """What an item's report shows of the campaign that accepted it (its owner's
+        view, under ``report["campaign"]``): which campaign, how it reviews and pays.
+        Built from the campaign (these never change once it is made) rather than kept in
+        each report (migration 0035 took the copies out)."""
+        part: dict[str, Any] = {
+            "id": self.id,
+            "review_mode": self.review_mode.value,
+            "currency": self.currency,
+            "pay_basis": self.pay_basis.value,
+        }
+        if self.review_mode is ReviewMode.OPERATOR:
+            part["review_queue"] = "operator"
+        return part
+
     @property
     def coverage_bonus(self) -> Money:
         return Money(self.coverage_bonus_minor, self.currency)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from datatrust.domain.audit import AuditTag
-from datatrust.domain.campaigns import Campaign, ReviewMode, coverage_gap
+from datatrust.domain.campaigns import Campaign, coverage_gap
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import InvalidInput, NotFound, Problem
 from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
@@ -416,7 +416,7 @@ def _record_outcome(
         report["waiting"] = {"code": "nothing_to_ship", "message": NOTHING_TO_SHIP}
     elif result.accepted:
         if campaign is not None:
-            report["campaign"] = _apply_campaign_terms(uow, item, campaign)
+            _apply_campaign_terms(uow, item, campaign)
             item.review_state = ReviewState.WAITING
             item.review_due = as_utc(item.created_at) + timedelta(days=campaign.review_window_days)
         item.move_to(ItemStatus.ACCEPTED)
@@ -434,24 +434,14 @@ def _record_outcome(
     item.write_report(report)
 
 
-def _apply_campaign_terms(uow: UnitOfWork, item: Item, campaign: Campaign) -> dict[str, Any]:
+def _apply_campaign_terms(uow: UnitOfWork, item: Item, campaign: Campaign) -> None:
     """Set the pay terms the campaign accepts ``item`` under (its columns: the rate, and
-    the coverage bonus promised to an ambient item from a cell nobody covered yet); returns
-    the campaign's description the report keeps beside them (its review state and due
-    time are the item's columns too)."""
+    the coverage bonus promised to an ambient item from a cell nobody covered yet). The
+    report keeps no copy of the campaign: the owner's view shows ``Campaign.in_report``."""
     item.terms_rate_minor = campaign.rate_minor
     if campaign.coverage_bonus_minor and item.kind is ItemKind.AMBIENT:
         gap = coverage_gap(item.h3_cell, coverage(uow, exclude_item=item.id))
         item.terms_bonus_minor = campaign.coverage_bonus_minor if gap else 0
-    terms: dict[str, Any] = {
-        "id": campaign.id,
-        "review_mode": campaign.review_mode.value,
-        "currency": campaign.currency,
-        "pay_basis": campaign.pay_basis.value,
-    }
-    if campaign.review_mode is ReviewMode.OPERATOR:
-        terms["review_queue"] = "operator"
-    return terms
 
 
 # --------------------------------------------------------------------------- what the owner sees

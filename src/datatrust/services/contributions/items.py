@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from datatrust.domain.audit import AuditTag
+from datatrust.domain.campaigns import Campaign
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.items import ERASED_FILENAME, Item, ItemKind
@@ -185,11 +186,34 @@ def readable(
         report["upload"] = {**report["upload"], "me": me}
     if any(isinstance(r, dict) and r.get("notes") for r in report.get("reasons") or []):
         report["reasons"] = [_open_notes(opened, item.owner_id, r) for r in report["reasons"]]
-    if isinstance(report.get("campaign"), dict) and item.review_state is not None:
-        report["campaign"] = {**report["campaign"], **review_in_report(item)}
+    part = _campaign_part(uow, item, report)
+    if part is not None:
+        report["campaign"] = part
     return ItemView(
         item, opened(item.owner_id, item.title), opened(item.owner_id, item.filename), report
     )
+
+
+def _campaign_part(uow: UnitOfWork, item: Item, report: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``campaign`` part of a campaign item's report as its owner reads it, where it
+    always was: the campaign's description (``Campaign.in_report``) and the review (the
+    item's columns, ``review_in_report``). An item the pipeline accepted under a campaign
+    (its review columns are set) has one unless it was erased (its report cleared); one
+    whose stored report still holds a part migration 0035 could not rebuild shows that.
+    None: the report has no campaign part."""
+    if item.review_state is None:  # never reviewed by a campaign: as stored, if at all
+        stored = report.get("campaign")
+        return stored if isinstance(stored, dict) else None
+    if isinstance(report.get("campaign"), dict):
+        part: dict[str, Any] = report["campaign"]
+    elif item.campaign_id is None or item.filename == ERASED_FILENAME:
+        return None
+    else:
+        campaign = uow.get(Campaign, item.campaign_id)
+        if campaign is None:
+            return None
+        part = campaign.in_report()
+    return {**part, **review_in_report(item)}
 
 
 def _open_notes(opened: OpenedTexts, owner_id: int, reason: Any) -> Any:
