@@ -309,13 +309,30 @@ def test_a_recording_survives_a_closed_tab_and_resumes_from_the_servers_offset(
     context.close()
 
 
+@pytest.fixture(scope="module")
+def second_task(open_platform_task) -> dict[str, object]:
+    """Another open task for street sounds, like ``open_task``."""
+    return open_platform_task(
+        title="Sounds of your market",
+        description="Two seconds or more of a market, with nobody talking close by.",
+        kind="ambient",
+        rate_minor=50,
+        currency="USD",
+        quota=100,
+        pay_basis="per_minute",
+        spec={"min_duration_s": 1, "max_duration_s": 120},
+        review_mode="operator",
+    )
+
+
 def test_another_person_never_sees_it_and_discard_ends_it_on_the_server(
-    recording_browser, live_server, open_task, live_services, check
+    recording_browser, live_server, open_task, second_task, live_services, check
 ):
     """A recording whose upload was begun (created, no byte sent) is listed in Hindi and
     isiZulu in words; another person signed in on the same browser sees nothing of it;
-    its owner, back, discards it: gone from the browser and from the server (DELETE, then
-    the upload's address answers 404)."""
+    its owner, back, finds it named on another task's page, follows the link and discards
+    it: gone from the browser and from the server (DELETE, then the upload's address
+    answers 404)."""
     context, phone = _recording_phone(recording_browser, live_server)
     owner = unique_email("ayanda")
     sign_up(phone, live_services, owner)
@@ -340,6 +357,10 @@ def test_another_person_never_sees_it_and_discard_ends_it_on_the_server(
         middle, tail = rest.split("%(percent)s")
         assert sentence.startswith(head) and sentence.endswith(f"{middle}0%{tail}"), sentence
         assert not_in_words(card, leaked_english(live_services, lang)) == []
+        # Its length in the reader's words too (Chromium's own names for isiZulu units
+        # are English): the server's CLDR patterns.
+        assert {"hi": " सेकंड", "zu": " amasekhondi"}[lang] in sentence
+        assert "second" not in sentence
         if lang == "hi":
             assert DEVANAGARI.search(sentence)
         check(phone, f"capture_unfinished_{lang}")
@@ -357,7 +378,14 @@ def test_another_person_never_sees_it_and_discard_ends_it_on_the_server(
     context.clear_cookies()
     sign_in(phone, owner, PASSWORD)
     phone.wait_for_url("**/my/items")
-    phone.goto(capture)
+    _accept(phone, second_task)
+    assert _unfinished(phone) == []  # none for this task; one for another, linked
+    elsewhere = phone.locator("#unfinished-other-list li")
+    assert elsewhere.count() == 1 and phone.locator("#unfinished").is_visible()
+    assert elsewhere.locator(".unfinished-text").inner_text().startswith("Your recording of 2")
+    check(phone, "capture_unfinished_elsewhere")
+    elsewhere.get_by_role("link", name=str(open_task["title"])).click()
+    phone.wait_for_url(capture)
     assert len(_unfinished(phone)) == 1
     with phone.expect_response(lambda r: r.request.method == "DELETE") as ended:
         phone.get_by_role("button", name="Discard").click()

@@ -8,9 +8,11 @@ in Chromium (tests/browser/test_browser_uploads.py)."""
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
+from markupsafe import escape
 from test_pages_contributor import accept, csrf_of, open_campaign
 
 from datatrust.domain.accounts import User
@@ -23,6 +25,7 @@ WORDS = (
     "Resume upload",
     "Discard",
     "The recording was discarded.",
+    "For other tasks: open each one's page to resume or discard it.",
 )
 
 
@@ -42,10 +45,16 @@ def test_the_capture_page_names_the_account_and_words_an_unfinished_recording(
         me = unit.one(User, email="ayanda@example.org")
     assert f'data-account="{me.id}"' in page
     assert 'src="/static/recordings.js"' in page
+    assert f'data-task="{campaign["title"]}"' in page  # named on other tasks' pages
     _ = translator(lang).gettext
     for words in WORDS:
-        assert _(words) in page
+        assert str(escape(_(words))) in page
         assert lang == "en" or _(words) != words  # translated
+    # "N seconds" by CLDR, for the browser to fill in (its own names may be English).
+    patterns = json.loads(html.unescape(re.search(r"data-seconds='([^']+)'", page).group(1)))
+    assert (
+        patterns["other"] == {"en": "{0} seconds", "hi": "{0} सेकंड", "zu": "{0} amasekhondi"}[lang]
+    )
     sentence = html.unescape(re.search(r'data-sentence="([^"]+)"', page).group(1))
     # The browser fills in the length and the share sent, in the page's language.
     template = _("Your recording of %(duration)s has not finished uploading: %(percent)s sent.")

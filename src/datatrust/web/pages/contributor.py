@@ -45,7 +45,13 @@ from datatrust.web.pages.common import (
     show_money,
     task_view,
 )
-from datatrust.web.pages.explain import MISSED_CATEGORIES, MISSED_REGIONS, Explain, duration_words
+from datatrust.web.pages.explain import (
+    MISSED_CATEGORIES,
+    MISSED_REGIONS,
+    Explain,
+    duration_words,
+    seconds_patterns,
+)
 from datatrust.web.pages.places import place_rows
 
 router = page_router()
@@ -249,6 +255,7 @@ def rules_view(page: Page, campaign: Any) -> dict[str, Any]:
         "do": [page._(m) for m in CAPTURE_DO.get(kind, ())] + list(rules.prompts),
         "dont": [page._(m) for m in CAPTURE_DONT.get(kind, ())],
         "browser": rules.for_browser(),
+        "seconds": seconds_patterns(page.lang),
         "messages": {
             "short": page._(
                 "This recording lasts %(duration)s; this task needs at least %(least)s. "

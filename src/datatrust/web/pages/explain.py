@@ -292,6 +292,19 @@ def duration_words(seconds: float, lang: str) -> str:
     return format_unit(round(float(seconds), 1), "duration-second", "long", locale=lang)
 
 
+def seconds_patterns(lang: str) -> dict[str, str]:
+    """ "N seconds" in the reader's words for a browser to fill in, by CLDR plural
+    category ({"one": "{0} isekhondi", "other": "{0} amasekhondi"}): browsers' own unit
+    names (Intl) fall back to English where their ICU data leaves a language out (isiZulu
+    in Chromium)."""
+    plural = Locale.parse(lang).plural_form
+    patterns: dict[str, str] = {}
+    for n in (0, 1, 2, 3, 5, 11, 21, 100, 1000000):
+        said = format_unit(n, "duration-second", "long", locale=lang)
+        patterns.setdefault(plural(n), said.replace(format_decimal(n, locale=lang), "{0}", 1))
+    return patterns
+
+
 def size_words(size: int, lang: str) -> str:
     """A file's size as the reader writes numbers, in kB or MB to a tenth (CLDR units)."""
     if size >= 1_000_000:

@@ -9,7 +9,7 @@
        (the problem in words, or null when the file may go; knownSeconds: the length of
         a recording made in the page, whose file may not state it)
      datatrustPrecheck.show(form, problem)  (shows it next to the file field, or clears it)
-     datatrustPrecheck.seconds(value, lang)  (a length in the page's language)
+     datatrustPrecheck.seconds(value, lang, patterns)  (a length in the page's language)
 */
 (function () {
   "use strict";
@@ -19,6 +19,7 @@
       return {
         rules: JSON.parse(form.dataset.rules || "{}"),
         messages: JSON.parse(form.dataset.messages || "{}"),
+        patterns: JSON.parse(form.dataset.seconds || "null"),
         lang: form.dataset.lang || document.documentElement.lang || "en"
       };
     } catch (e) {
@@ -39,7 +40,16 @@
     }
   }
 
-  function seconds(value, lang) {
+  // "N seconds" in the page's language: by the server's CLDR patterns when the form has
+  // them (data-seconds, per plural category), since a browser's own unit names may fall
+  // back to English (isiZulu in Chromium); else by Intl.
+  function seconds(value, lang, patterns) {
+    if (patterns) {
+      var category = "other";
+      try { category = new Intl.PluralRules(lang).select(value); } catch (e) { /* other */ }
+      var pattern = patterns[category] || patterns.other;
+      if (pattern) return pattern.replace("{0}", number(value, lang));
+    }
     try {
       return new Intl.NumberFormat(lang, {
         style: "unit", unit: "second", unitDisplay: "long", maximumFractionDigits: 1
@@ -90,7 +100,7 @@
   async function check(file, form, knownSeconds) {
     var set = rulesOf(form);
     if (!set || !file) return null;
-    var rules = set.rules, messages = set.messages, lang = set.lang;
+    var rules = set.rules, messages = set.messages, lang = set.lang, patterns = set.patterns;
     var type = (file.type || "").split(";")[0].trim().toLowerCase();
     var typeKnown = (rules.types || []).indexOf(type) >= 0;
     var endingKnown = (rules.extensions || []).indexOf(ending(file.name)) >= 0;
@@ -102,8 +112,8 @@
     if (!rules.min && !rules.max) return null;
     var length = typeof knownSeconds === "number" ? knownSeconds : await duration(file);
     if (length === null || !isFinite(length)) return null;
-    if (rules.min && length < rules.min) return say(messages.short, { duration: seconds(length, lang) });
-    if (rules.max && length > rules.max) return say(messages.long, { duration: seconds(length, lang) });
+    if (rules.min && length < rules.min) return say(messages.short, { duration: seconds(length, lang, patterns) });
+    if (rules.max && length > rules.max) return say(messages.long, { duration: seconds(length, lang, patterns) });
     return null;
   }
 

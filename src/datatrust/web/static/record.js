@@ -194,6 +194,9 @@
   var list = document.getElementById("unfinished-list");
   var entry = document.getElementById("unfinished-entry");
   var said = document.getElementById("unfinished-status");
+  var elsewhere = document.getElementById("unfinished-elsewhere");
+  var others = document.getElementById("unfinished-other-list");
+  var other = document.getElementById("unfinished-other");
   var lang = form.dataset.lang || document.documentElement.lang || "en";
 
   function percent(part, whole) {
@@ -220,14 +223,30 @@
     return ended.catch(function () { return null; }).then(function () { return forget(record.id); });
   }
 
+  // "Your recording of 20 seconds has not finished uploading: 80% sent.", in the page's
+  // language.
+  function saidOf(record) {
+    var whole = Math.round(record.seconds);
+    var patterns = JSON.parse(form.dataset.seconds || "null");
+    var length = pre ? pre.seconds(whole, lang, patterns) : whole + " s";
+    return unfinished.dataset.sentence.replace("{duration}", length)
+      .replace("{percent}", percent(record.sent || 0, record.size));
+  }
+
+  // Another task's recording: a link to that task's page, where it resumes.
+  function listedElsewhere(record) {
+    var li = other.content.firstElementChild.cloneNode(true);
+    var link = li.querySelector("a");
+    link.href = record.page || "/tasks/" + record.campaign;
+    link.textContent = record.task || link.href;
+    li.querySelector(".unfinished-text").textContent = saidOf(record);
+    return li;
+  }
+
   function listed(record) {
     var li = entry.content.firstElementChild.cloneNode(true);
     var file = keptFile(record);
-    var whole = Math.round(record.seconds);
-    var length = pre ? pre.seconds(whole, lang) : whole + " s";
-    var sentence = unfinished.dataset.sentence;
-    li.querySelector(".unfinished-text").textContent = sentence
-      .replace("{duration}", length).replace("{percent}", percent(record.sent || 0, record.size));
+    li.querySelector(".unfinished-text").textContent = saidOf(record);
     li.querySelector("audio").src = URL.createObjectURL(file);
     var buttons = li.querySelectorAll("button");
     function busy() { buttons.forEach(function (b) { b.disabled = true; }); }
@@ -240,17 +259,21 @@
       busy();
       discard(record).then(function () {
         li.remove();
-        unfinished.hidden = !list.children.length;
+        unfinished.hidden = !list.children.length && !others.children.length;
         said.textContent = unfinished.dataset.discarded;
       });
     });
     return li;
   }
 
-  if (unfinished && list && entry) {
-    kept.then(function (store) { return store ? store.list(campaign) : []; })
+  if (unfinished && list && entry && others && other && elsewhere) {
+    kept.then(function (store) { return store ? store.list() : []; })
       .then(function (records) {
-        records.forEach(function (r) { list.appendChild(listed(r)); });
+        records.forEach(function (r) {
+          if (r.campaign === campaign) list.appendChild(listed(r));
+          else others.appendChild(listedElsewhere(r));
+        });
+        elsewhere.hidden = !others.children.length;
         unfinished.hidden = !records.length;
       }, function () { return null; })
       .then(function () { list.setAttribute("aria-busy", "false"); });
@@ -284,6 +307,7 @@
         .then(function (data) {
           return store.keep({
             campaign: campaign, offer: form.dataset.offer, title: "", name: file.name,
+            task: form.dataset.task, page: location.pathname + location.search,
             type: file.type, lastModified: file.lastModified, size: file.size,
             seconds: length, data: data, url: null, sent: 0
           });

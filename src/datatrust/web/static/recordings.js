@@ -10,7 +10,7 @@
      datatrustRecordings.open(account) -> Promise<store|null>  (null: no IndexedDB here)
      store.keep(record) -> Promise<id>       (record.data: the recording's bytes)
      store.update(id, changes) -> Promise    (e.g. {url: tus upload URL, sent: bytes})
-     store.list(campaign) -> Promise<[record]>  (this task's, oldest first)
+     store.list() -> Promise<[record]>       (every task's, oldest first)
      store.forget(id) -> Promise
 */
 (function () {
@@ -39,10 +39,8 @@
       return done(store.put(record));
     });
   };
-  Store.prototype.list = function (campaign) {
-    return done(this.tx("readonly").getAll()).then(function (all) {
-      return all.filter(function (r) { return r.campaign === campaign; });
-    });
+  Store.prototype.list = function () {
+    return done(this.tx("readonly").getAll());
   };
   Store.prototype.forget = function (id) {
     return done(this.tx("readwrite").delete(id));
