@@ -290,7 +290,8 @@ def test_a_buyer_reads_a_task_as_the_public_does_but_cannot_take_it(client, serv
     assert taken.status_code == 403
 
 
-def test_a_rejected_upload_shows_its_reason_in_hindi(contributor, people):
+def rejected_upload(contributor, people) -> str:
+    """Upload a file that is not a recording through the pages: the page of the rejected item."""
     campaign = open_campaign(contributor, people["operator"])
     capture = contributor.get(accept(contributor, campaign["id"]))
     response = contributor.post(
@@ -299,7 +300,11 @@ def test_a_rejected_upload_shows_its_reason_in_hindi(contributor, people):
         files={"file": ("street.ogg", b"this is plain text, not a recording", "audio/ogg")},
         follow_redirects=False,
     )
-    item_url = response.headers["location"]
+    return response.headers["location"]
+
+
+def test_a_rejected_upload_shows_its_reason_in_hindi(contributor, people):
+    item_url = rejected_upload(contributor, people)
     english = contributor.get(f"{item_url}?lang=en").text
     code = re.search(r'<li data-code="([a-z_]+)">', english).group(1)
     hindi = contributor.get(f"{item_url}?lang=hi").text
