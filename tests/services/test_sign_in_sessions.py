@@ -110,6 +110,7 @@ def test_a_reset_signs_every_browser_out_and_the_one_that_reset_in(services, per
             "purple tractor sings quietly",
             session_max_age_seconds=HOUR,
         )
+    assert signed is not None
     assert len(commits) == before + 1  # the password, the sign-out and the session together
     assert _live(services, earlier) is None
     assert _live(services, signed.session.secret) == person.actor.user_id

@@ -77,6 +77,36 @@ def test_a_forgotten_password_is_reset_by_the_mailed_link_which_then_stops_worki
     assert sign_in(client, lerato, NEW_PASSWORD).status_code == 303
 
 
+def test_a_reset_link_alone_does_not_sign_in_an_account_with_two_step_sign_in(
+    client, services, lerato
+):
+    """A reset link proves only the mailbox: with two-step sign-in on, the new password is
+    set and every browser signed out, but a session needs the app's code as well."""
+    with services.uow() as uow:
+        uow.one(User, email=lerato).totp_enabled_at = utcnow()
+        uow.commit()
+    client.cookies.clear()
+    post_form(client, "/forgot-password", data={"email": lerato})
+    token = reset_token(services, lerato)
+    done = post_form(
+        client,
+        f"/reset-password?token={token}",
+        "/reset-password",
+        data={"token": token, "new_password": NEW_PASSWORD},
+        follow_redirects=False,
+    )
+    assert done.status_code == 200 and "session" not in done.cookies
+    zu = translator("zu").gettext
+    assert zu("Your new password is set. Sign in with it and a code from your authenticator app.")
+    assert 'name="totp_code"' in done.text
+    assert client.get("/my/items", follow_redirects=False).status_code in (302, 303, 401)
+    with services.uow() as uow:
+        user = uow.one(User, email=lerato)
+        assert uow.all(WebSession, user_id=user.id, revoked_at=None) == []
+    # The new password is the password now; the app's code is still asked for.
+    assert sign_in(client, lerato, NEW_PASSWORD).status_code == 401
+
+
 def test_an_unknown_address_gets_the_same_answer_and_no_mail(client, services, lerato):
     client.cookies.clear()
     known = post_form(client, "/forgot-password", data={"email": lerato})

@@ -575,18 +575,22 @@ def reset_password(
     new_password: str,
     *,
     session_max_age_seconds: int,
-) -> SignedIn:
+) -> SignedIn | None:
     """Set a new password from a reset link, sign every browser out, use the link up and
     sign in the one that sent it: all of it commits together. ``InvalidInput`` with
-    ``new_password: …`` problems (the link stays usable)."""
+    ``new_password: …`` problems (the link stays usable).
+
+    An account with two-step sign-in is not signed in (``None``): a reset link proves
+    only the mailbox, so the new password opens a session only with a code from the
+    person's authenticator app, on the sign-in page."""
     user = password_reset_user(uow, secret, token)
     _check_new_password(user, new_password)
     user.password_hash = hasher.hash(new_password)
     _end_sessions(uow, id_of(user))
     uow.record(AuditTag.ACCOUNT_PASSWORD_RESET, f"user:{user.id}", "user", user.id)
-    session = _add_session(uow, user, session_max_age_seconds)
+    session = None if user.totp_enabled_at else _add_session(uow, user, session_max_age_seconds)
     uow.commit()
-    return SignedIn(user, session)
+    return SignedIn(user, session) if session else None
 
 
 def change_password(

@@ -237,7 +237,8 @@ def reset_password(
     token: str = Form(""),
     new_password: str = Form(""),
 ) -> Response:
-    """A new password signs every browser out and then this one in."""
+    """A new password signs every browser out and then this one in (with two-step
+    sign-in on, this one signs in on the sign-in page, with a code from the app)."""
     secret = svc.settings.secret_key.get_secret_value()
     try:
         signed = accounts.reset_password(
@@ -251,6 +252,8 @@ def reset_password(
     except InvalidInput as exc:
         errors = field_errors(page, exc, "new_password")
         return render(page, "reset_password.html", 422, token=token, errors=errors)
+    if signed is None:  # two-step sign-in: the new password and a code from the app
+        return render(page, "sign_in.html", form={}, ask_totp=True, password_reset=True)
     return _signed_in_redirect(svc, page.request, signed.user, signed.session)
 
 
