@@ -96,8 +96,7 @@ def test_a_reset_link_alone_does_not_sign_in_an_account_with_two_step_sign_in(
         follow_redirects=False,
     )
     assert done.status_code == 200 and "session" not in done.cookies
-    zu = translator("zu").gettext
-    assert zu("Your new password is set. Sign in with it and a code from your authenticator app.")
+    assert "Your new password is set. Sign in with it and a code" in done.text
     assert 'name="totp_code"' in done.text
     assert client.get("/my/items", follow_redirects=False).status_code in (302, 303, 401)
     with services.uow() as uow:
