@@ -15,7 +15,7 @@ from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import OutboxJob
 from datatrust.domain.orders import Order
-from datatrust.domain.snapshots import Revocation
+from datatrust.domain.snapshots import Revocation, Snapshot
 from support import withdrawn_while_being_checked
 
 
@@ -233,6 +233,32 @@ def test_consent_given_again_before_the_notice_job_runs_neither_cancels_nor_dupl
     assert {"revoked", "no_consent_for_agreed_licence"} <= set(
         rebuilt.json()["dropped"][str(walk.id)]
     )
+
+
+def test_a_buyer_whose_build_never_finished_may_buy_an_item_given_consent_again(
+    client, services, people
+):
+    """Only deliveries bind a buyer to delete: a build that failed gave it nothing, so
+    after a withdrawal and consent given again the same buyer may buy the item afresh."""
+    trainer, walk, _park = make_holder(client, services, people)
+    owner = people["owner"].headers
+    with services.uow() as uow:
+        for snapshot in uow.all(Snapshot, org_id=trainer.actor.org_id):
+            snapshot.state = "failed"
+        uow.commit()
+    dispatch = services.queue.dispatch
+    services.queue.dispatch = lambda outbox_id, delay_seconds=0: None  # the notice waits
+    assert client.delete(f"/api/items/{walk.id}/consent", headers=owner).status_code == 200
+    again = client.post(f"/api/items/{walk.id}/consent/again", headers=owner, json={})
+    services.queue.dispatch = dispatch
+    assert again.status_code == 201, again.text
+    quote = client.post(
+        "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
+    )
+    assert quote.status_code == 201, quote.text
+    assert "told_to_delete" not in quote.json()["reasons"]
+    with services.uow() as uow:
+        assert walk.id in uow.get(Order, quote.json()["id"]).item_ids
 
 
 RECHECK_WORDS = {

@@ -1225,7 +1225,7 @@ def decide_organisation(
 ) -> Organisation:
     """An operator approves, rejects (with a reason) or suspends (with a reason) a buyer,
     as its status allows (``Organisation.decisions``: a ``Conflict`` otherwise)."""
-    org = uow.get(Organisation, org_id)
+    org = uow.get_for_update(Organisation, org_id)
     authorize(actor, Permission.ORG_VET, org or MISSING)
     assert org is not None
     if decision not in ORG_DECISION_TAGS:

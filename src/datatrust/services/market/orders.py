@@ -55,7 +55,7 @@ from datatrust.domain.orders import AgreementRow, Order, covers, gross_up
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
-from datatrust.domain.snapshots import Revocation, SnapshotItem
+from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
 from datatrust.domain.territories import is_known_territory
 from datatrust.pipeline.regions import region_cell, within
 from datatrust.services.accounts import actor_label
@@ -386,8 +386,11 @@ def not_told_to_delete(uow: UnitOfWork, org_id: int, selection: Selection) -> Se
 def _held_under_an_earlier_consent(uow: UnitOfWork, org_id: int, item_ids: list[int]) -> set[int]:
     """Items ``org_id`` received under a consent record that is no longer the item's (it
     was withdrawn, and consent given again): that buyer must delete them even while the
-    withdrawal's notice job has not run yet, so it never buys them afresh meanwhile."""
-    held = by_ids(uow, SnapshotItem, item_ids, "item_id", org_id=org_id)
+    withdrawal's notice job has not run yet, so it never buys them afresh meanwhile.
+    Only deliveries count: a build that failed or never finished gave the buyer nothing."""
+    rows = by_ids(uow, SnapshotItem, item_ids, "item_id", org_id=org_id)
+    built = {s.id for s in by_ids(uow, Snapshot, {r.snapshot_id for r in rows}) if s.ready}
+    held = [r for r in rows if r.snapshot_id in built]
     if not held:
         return set()
     consent_ids = {i.id: i.consent_id for i in by_ids(uow, Item, {h.item_id for h in held})}
