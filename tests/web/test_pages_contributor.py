@@ -9,6 +9,9 @@ import re
 import pytest
 
 import ingest_media as media
+from datatrust.domain.accounts import User
+from datatrust.domain.clock import utcnow
+from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import Actor, Role
 from datatrust.i18n import translator
@@ -154,6 +157,31 @@ def test_a_campaign_with_an_unknown_licence_template_is_refused(client, people):
     )
     assert refused.status_code == 422
     assert "licence_template: one of" in refused.text and "training_only" in refused.text
+
+
+def test_a_consent_whose_time_ran_out_reads_ended_not_withdrawn(contributor, people, services):
+    """My licences names each consent's state: one that expired is over because its time
+    ran out (not withdrawn by the person), in the reader's language, with nothing to
+    withdraw."""
+    campaign = open_campaign(contributor, people["operator"])
+    capture = contributor.get(accept(contributor, campaign["id"]))
+    offer_id = re.search(r'name="offer_id" value="(\d+)"', capture.text).group(1)
+    contributor.post(
+        f"/tasks/{campaign['id']}/upload",
+        data={"csrf_token": csrf_of(capture.text), "offer_id": offer_id, "title": "Bus stop"},
+        files={"file": ("street.ogg", media.ambient(seed=6, fmt="opus"), "audio/ogg")},
+    )
+    with services.uow() as uow:
+        sipho = uow.one(User, email="sipho@example.org")
+        [record] = uow.all(ConsentRecord, owner_id=sipho.id)
+        record.expire(utcnow())
+        uow.commit()
+    page = contributor.get("/my/licences?lang=hi").text
+    hindi = translator("hi").gettext
+    assert hindi("Consent ended: the time you gave it for is over") in page
+    assert hindi("Consent withdrawn") not in page
+    assert f'href="/my/items/{record.item_id}/withdraw"' not in page
+    contributor.get("/my/licences?lang=en")
 
 
 def test_a_contributor_accepts_uploads_without_javascript_sees_the_preview_and_withdraws(
