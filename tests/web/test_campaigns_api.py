@@ -124,6 +124,19 @@ def test_every_kind_goes_from_upload_to_listed_through_peer_review(
     )
 
 
+def test_a_recording_for_a_task_in_a_language_is_offered_in_that_language(client, services, people):
+    """A task that asks for isiZulu speech: the recordings it accepts carry that language,
+    which the catalogue's language filter and facet read (not "unknown")."""
+    operator = people["operator"]
+    campaign = open_campaign(
+        client, operator, kind="voice", spec={"language": "zu", "max_duration_s": 60}
+    )
+    item = upload(client, people["owner"], "voice", campaign["id"])
+    assert item["status"] in ("accepted", "listed"), item
+    with services.uow() as uow:
+        assert uow.get(Item, item["id"]).language == "zu"
+
+
 def test_peer_review_needs_two_up_votes_and_more_up_than_down(client, people, reviewers):
     campaign = open_campaign(client, people["buyer"])
     item = upload(client, people["owner"], "photo", campaign["id"], data=media.photo(seed=12))

@@ -417,6 +417,11 @@ def _record_outcome(
     elif result.accepted:
         if campaign is not None:
             _apply_campaign_terms(uow, item, campaign)
+            asked = campaign.spec.get("language")
+            if isinstance(asked, str) and asked and not report.get("language"):
+                # The language the task asked its contributors to speak or write in: what
+                # the catalogue's language facet and filter read (``Item.language``).
+                report["language"] = asked
             item.review_state = ReviewState.WAITING
             item.review_due = as_utc(item.created_at) + timedelta(days=campaign.review_window_days)
         item.move_to(ItemStatus.ACCEPTED)
