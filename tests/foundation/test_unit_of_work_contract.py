@@ -513,6 +513,7 @@ class Holder:
             item_ids=[],
             dropped={},
             shard_count=1,
+            state="ready",
         )
         uow.add(self.snapshot)
         uow.flush()
@@ -523,9 +524,11 @@ class Holder:
         *,
         consent: ConsentState | None = ConsentState.ACTIVE,
         noticed: bool = False,
+        received_under: str | None = None,
         **fields: object,
     ) -> Item:
-        """An item this buyer holds under an agreement whose licence ends at ``ends``."""
+        """An item this buyer holds under an agreement whose licence ends at ``ends``
+        (received under the consent record ``received_under``, by default the item's)."""
         uow = self.uow
         item = _item(uow, self.owner, **{"status": ItemStatus.LISTED, **fields})
         if consent is not None:
@@ -577,7 +580,7 @@ class Holder:
                 f"k{item.id}",
                 "0" * 64,
                 "l-1",
-                f"c-{item.id}",
+                received_under or f"c-{item.id}",
             )
         )
         if noticed:
@@ -602,15 +605,42 @@ def test_held_items_whose_agreement_ended_or_consent_lapsed_are_found_once_unnot
     with make_uow() as uow:
         stored = uow.all(AgreementRow, item_id=ended.id)[0]
         assert stored.valid_until == before  # typed, read back in UTC
-        assert uow.holdings.lapsed(NOW) == [ended.id, withdrawn.id, taken_back.id, no_consent.id]
-        # The moment the licence ends counts as ended; a moment earlier it does not.
-        assert running.id not in uow.holdings.lapsed(after - timedelta(microseconds=1))
-        assert running.id in uow.holdings.lapsed(after)
-        assert uow.holdings.lapsed(NOW - timedelta(days=2)) == [
-            withdrawn.id,
-            taken_back.id,
-            no_consent.id,
+        org = id_of(holder.org)
+        assert uow.holdings.lapsed(NOW) == [
+            (ended.id, org),
+            (withdrawn.id, org),
+            (taken_back.id, org),
+            (no_consent.id, org),
         ]
+        # The moment the licence ends counts as ended; a moment earlier it does not.
+        assert (running.id, org) not in uow.holdings.lapsed(after - timedelta(microseconds=1))
+        assert (running.id, org) in uow.holdings.lapsed(after)
+        assert uow.holdings.lapsed(NOW - timedelta(days=2)) == [
+            (withdrawn.id, org),
+            (taken_back.id, org),
+            (no_consent.id, org),
+        ]
+
+
+def test_a_holding_under_an_earlier_consent_lapses_and_an_unbuilt_one_never_does(
+    make_uow: Factory,
+):
+    """Received under a consent record that is no longer the item's (withdrawn, then given
+    again): lapsed, even with the new consent active and the licence running; a snapshot
+    that never became ready delivered nothing, so its rows never lapse."""
+    with make_uow() as uow:
+        holder = Holder(uow)
+        after = NOW + timedelta(days=1)
+        earlier = holder.holds(after, received_under="c-withdrawn-before")
+        current = holder.holds(after)
+        uow.commit()
+    with make_uow() as uow:
+        assert uow.holdings.lapsed(NOW) == [(earlier.id, id_of(holder.org))]
+        assert current.id not in [item_id for item_id, _ in uow.holdings.lapsed(NOW)]
+        uow.get(Snapshot, id_of(holder.snapshot)).state = "failed"
+        uow.commit()
+    with make_uow() as uow:
+        assert uow.holdings.lapsed(NOW + timedelta(days=2)) == []
 
 
 def test_an_items_language_and_quality_score_are_read_from_its_report_and_stored_typed(

@@ -6,16 +6,20 @@ The API still withdraws in one call."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from test_feed_protocol import make_holder
 from test_seed_story import TRAINING, buyer, fund, year_of_use
 
 import ingest_media as media
 from datatrust.domain.audit import AuditEvent
+from datatrust.domain.clock import utcnow
 from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import OutboxJob
-from datatrust.domain.orders import Order
+from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.snapshots import Revocation, Snapshot
+from datatrust.services.market.revocations import check_deadlines
 from support import withdrawn_while_being_checked
 
 
@@ -259,6 +263,46 @@ def test_a_buyer_whose_build_never_finished_may_buy_an_item_given_consent_again(
     assert "told_to_delete" not in quote.json()["reasons"]
     with services.uow() as uow:
         assert walk.id in uow.get(Order, quote.json()["id"]).item_ids
+
+
+def test_the_deadline_check_tells_a_buyer_of_an_earlier_consent_whose_notice_job_never_ran(
+    client, services, people
+):
+    """Withdrawn, then consent given again before the notice job ran, and that job never
+    runs (dead-lettered): the deadline check still finds the buyer that received the item
+    under the withdrawn record and tells it, as a withdrawal."""
+    trainer, walk, _park = make_holder(client, services, people)
+    owner = people["owner"].headers
+    dispatch = services.queue.dispatch
+    services.queue.dispatch = lambda outbox_id, delay_seconds=0: None  # never runs
+    assert client.delete(f"/api/items/{walk.id}/consent", headers=owner).status_code == 200
+    again = client.post(f"/api/items/{walk.id}/consent/again", headers=owner, json={})
+    services.queue.dispatch = dispatch
+    assert again.status_code == 201, again.text
+    with services.uow() as uow:
+        assert check_deadlines(uow)["noticed"] == 1
+        [notice] = uow.all(Revocation, item_id=walk.id)
+        assert (notice.org_id, notice.reason) == (trainer.actor.org_id, "withdrawn")
+        uow.commit()
+    with services.uow() as uow:
+        assert check_deadlines(uow)["noticed"] == 0  # once
+
+
+def test_one_buyers_licence_ending_tells_that_buyer_alone(client, services, people):
+    """Two buyers hold an item; the first one's agreed licence ends: only it is told to
+    delete, the second keeps what it holds under a licence still running."""
+    trainer, walk, _park = make_holder(client, services, people)
+    second, _org = buyer(services, people, "second", ["model_training"], ["technology"])
+    fund(services, second)
+    _buy_and_build(client, second)
+    with services.uow() as uow:
+        [first] = uow.all(AgreementRow, org_id=trainer.actor.org_id, item_id=walk.id)
+        first.valid_until = utcnow() - timedelta(minutes=1)
+        uow.commit()
+    with services.uow() as uow:
+        assert check_deadlines(uow)["noticed"] == 1
+        told = {(n.org_id, n.reason) for n in uow.all(Revocation, item_id=walk.id)}
+        assert told == {(trainer.actor.org_id, "expired")}
 
 
 RECHECK_WORDS = {

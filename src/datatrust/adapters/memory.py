@@ -54,7 +54,7 @@ from datatrust.domain.ledger import AccountRef, JournalEntry, StoredEntry, apply
 from datatrust.domain.money import Money
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.payouts import Payout, PayoutState
-from datatrust.domain.snapshots import Revocation, SnapshotItem
+from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, JobQueue, ReadOnlyViolation
 from datatrust.services.repositories import OwnItemsWanted
 
@@ -553,11 +553,14 @@ class MemoryOwnItems(_Repository):
 class MemoryHoldings(_Repository):
     """``services.repositories.Holdings``."""
 
-    def lapsed(self, now: datetime) -> list[int]:
-        found: dict[int, None] = {}  # in the order first found
+    def lapsed(self, now: datetime) -> list[tuple[int, int]]:
+        found: dict[tuple[int, int], None] = {}  # in the order first found
         for held in self.uow.all(SnapshotItem, order_by="id"):
-            notice = self.uow.one(Revocation, org_id=held.org_id, item_id=held.item_id)
-            if held.item_id in found or notice is not None:
+            pair = (held.item_id, held.org_id)
+            snapshot = self.uow.get(Snapshot, held.snapshot_id)
+            if pair in found or snapshot is None or not snapshot.ready:
+                continue
+            if self.uow.one(Revocation, org_id=held.org_id, item_id=held.item_id) is not None:
                 continue
             agreement = self.uow.get(AgreementRow, held.agreement_id)
             item = self.uow.get(Item, held.item_id)
@@ -566,8 +569,9 @@ class MemoryHoldings(_Repository):
             consent = self.uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
             ended = agreement.valid_until is None or agreement.valid_until <= now
             gone = consent is None or consent.state != ConsentState.ACTIVE
-            if ended or gone or item.status is ItemStatus.WITHDRAWN:
-                found[held.item_id] = None
+            earlier = consent is not None and held.consent_record_id != consent.record_id
+            if ended or gone or earlier or item.status is ItemStatus.WITHDRAWN:
+                found[pair] = None
         return list(found)
 
 

@@ -154,11 +154,13 @@ class Holdings(Protocol):
     """What buyers hold: the snapshot rows delivered to them (``SnapshotItem``), each under
     its agreement, and the notices (``Revocation``) they were given about them."""
 
-    def lapsed(self, now: datetime) -> list[int]:
-        """Ids of the items a buyer holds without a notice to that buyer yet, where its
-        agreement ended by ``now`` (``valid_until``; one with no end counts as ended), the
-        item's consent record is missing or no longer active, or the item was withdrawn;
-        each once, in the order of its first such held row."""
+    def lapsed(self, now: datetime) -> list[tuple[int, int]]:
+        """``(item id, buyer org id)`` for each buyer that received an item (a ready
+        snapshot) and has no notice about it yet, where the agreement it holds it under
+        ended by ``now`` (``valid_until``; one with no end counts as ended), the item's
+        consent record is missing or no longer active, the item was withdrawn, or the
+        buyer received it under an earlier consent record than the item's (withdrawn, then
+        given again); each pair once, in the order of its first such held row."""
         ...
 
 

@@ -19,7 +19,12 @@ from datatrust.adapters.db.tables.fingerprints import fingerprint_keys
 from datatrust.adapters.db.tables.items import items
 from datatrust.adapters.db.tables.jobs import outbox
 from datatrust.adapters.db.tables.ledger import payouts
-from datatrust.adapters.db.tables.orders import agreements, revocations, snapshot_items
+from datatrust.adapters.db.tables.orders import (
+    agreements,
+    revocations,
+    snapshot_items,
+    snapshots,
+)
 from datatrust.domain.audit import AuditEvent, ChainHead
 from datatrust.domain.campaigns import VoteTally
 from datatrust.domain.clock import utcnow
@@ -325,7 +330,7 @@ class SqlHoldings:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def lapsed(self, now: datetime) -> list[int]:
+    def lapsed(self, now: datetime) -> list[tuple[int, int]]:
         # One statement for every held row: no licence is parsed and no row loaded.
         held = snapshot_items
         noticed = (
@@ -336,18 +341,21 @@ class SqlHoldings:
         )
         ended = or_(agreements.c.valid_until.is_(None), agreements.c.valid_until <= now)
         gone = or_(consent_records.c.id.is_(None), consent_records.c.state != ConsentState.ACTIVE)
+        earlier = held.c.consent_record_id != consent_records.c.uid  # ConsentRecord.record_id
         first = func.min(held.c.id)
         stmt = (
-            select(held.c.item_id)
+            select(held.c.item_id, held.c.org_id)
+            .join(snapshots, snapshots.c.id == held.c.snapshot_id)
             .join(agreements, agreements.c.id == held.c.agreement_id)
             .join(items, items.c.id == held.c.item_id)
             .outerjoin(consent_records, consent_records.c.id == items.c.consent_id)
+            .where(snapshots.c.state == "ready")
             .where(~noticed)
-            .where(or_(ended, gone, items.c.status == ItemStatus.WITHDRAWN.value))
-            .group_by(held.c.item_id)
+            .where(or_(ended, gone, earlier, items.c.status == ItemStatus.WITHDRAWN.value))
+            .group_by(held.c.item_id, held.c.org_id)
             .order_by(first)
         )
-        return list(self.session.scalars(stmt))
+        return [(item_id, org_id) for item_id, org_id in self.session.execute(stmt)]
 
 
 class SqlReviews:

@@ -656,16 +656,30 @@ def check_deadlines(uow: UnitOfWork, now: datetime | None = None) -> dict[str, i
     """Notice expired holdings, then suspend every buyer with an overdue notice.
 
     Expired: a delivered item whose agreed licence ended, or whose consent expired or was
-    withdrawn without a notice yet (a missed hook is caught here). Safe to run any time,
-    any number of times. Does not commit.
+    withdrawn without a notice yet (a missed hook is caught here, also for a buyer that
+    received it under a consent record withdrawn before consent was given again). Only
+    the buyers concerned are told: one buyer's licence ending tells no other holder.
+    Safe to run any time, any number of times. Does not commit.
     """
     moment = as_utc(now or utcnow())
     noticed = 0
-    for item_id in uow.holdings.lapsed(moment):
+    lapsed: dict[int, set[int]] = {}
+    for item_id, org_id in uow.holdings.lapsed(moment):
+        lapsed.setdefault(item_id, set()).add(org_id)
+    for item_id, orgs in lapsed.items():
         item = uow.get(Item, item_id)
         assert item is not None  # a held row names a stored item
-        reason = "withdrawn" if item.status is ItemStatus.WITHDRAWN else "expired"
-        noticed += len(notify_holders_of(uow, item, reason, moment))
+        consent = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
+        current = consent.record_id if consent is not None else None
+        told: dict[str, list[SnapshotItem]] = {}
+        for held in holdings(uow, item_id):
+            if held.org_id in orgs:
+                earlier = current is not None and held.consent_record_id != current
+                withdrawn = item.status is ItemStatus.WITHDRAWN or earlier
+                told.setdefault("withdrawn" if withdrawn else "expired", []).append(held)
+        for reason, deliveries in sorted(told.items(), reverse=True):  # withdrawn first
+            made = notify_holders_of(uow, item, reason, moment, deliveries=deliveries)
+            noticed += len(made)
     suspended = 0
     overdue: dict[int, list[Revocation]] = {}
     for n in uow.all(Revocation, attested_at=None):
