@@ -8,6 +8,7 @@ test_service_packages.py)."""
 from datatrust.services.contributions.ingest import (
     MAX_TRANSCRIPT_BYTES,
     WORK_DIR,
+    enqueue_processing,
     open_preview,
     process_item_job,
     processing_key,
@@ -74,6 +75,7 @@ __all__ = [
     "count_missed",
     "decide",
     "describe_invitation",
+    "enqueue_processing",
     "find_my_items",
     "get_item",
     "human",

@@ -40,7 +40,7 @@ from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.licence import Licence
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.services.accounts import actor_label
-from datatrust.services.contributions.ingest import enqueue_processing
+from datatrust.services.contributions import enqueue_processing
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.licensing.licences import default_offer
 from datatrust.services.licensing.standards import Publication
