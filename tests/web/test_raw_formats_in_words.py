@@ -79,3 +79,11 @@ def test_a_buyer_registers_its_organisations_country_by_name(client, services):
     assert '<select id="f-country" name="country" required' in page
     assert '<option value="">देश चुनें</option>' in page and '<option value="IN">भारत</option>' in page
     assert 'name="country" type="text"' not in page
+
+
+def test_a_person_signing_up_chooses_their_country_by_name(client):
+    client.cookies.clear()
+    page = client.get("/sign-up?lang=zu").text
+    assert '<select id="f-country" name="country">' in page
+    assert '<option value="ZA">iNingizimu Afrika</option>' in page
+    assert 'name="country" type="text"' not in page and "ZA, IN" not in page
