@@ -9,7 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# b64url_decode, read_keys and verify_jwks are re-exported (and flatten_jsonld below) for
+# the offline checks the command line runs with no instance (a consent receipt or an audit
+# checkpoint against keys kept elsewhere, an ODRL policy in any JSON-LD form): entry points
+# reach adapters only through this module (the import contract in pyproject.toml).
 from datatrust.adapters.crypto import AesGcmCipher, Ed25519Signer
+from datatrust.adapters.crypto import b64url_decode as b64url_decode
+from datatrust.adapters.crypto import read_keys as read_keys
+from datatrust.adapters.crypto import verify_jwks as verify_jwks
 from datatrust.adapters.db import migrate
 from datatrust.adapters.db.engine import (
     PoolSettings,
@@ -243,6 +250,14 @@ def build(
     )
     services_ref.append(services)
     return services
+
+
+def flatten_jsonld(doc: Any) -> list[dict[str, Any]]:
+    """``doc`` (JSON-LD in any serialisation) flattened and expanded, for the command
+    line's ODRL reader; the JSON-LD processor is loaded only when a command needs it."""
+    from datatrust.adapters import jsonld
+
+    return jsonld.flatten(doc)
 
 
 def pool_settings(settings: Settings) -> PoolSettings:

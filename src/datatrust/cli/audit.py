@@ -32,7 +32,7 @@ def audit_verify(
     does not verify), 0 when all holds."""
     from pathlib import Path
 
-    from datatrust.adapters.crypto import read_keys, verify_jwks
+    from datatrust.bootstrap import read_keys, verify_jwks
     from datatrust.domain.errors import InvalidInput
     from datatrust.domain.permissions import Actor, Role
     from datatrust.services.trust import read_checkpoint, verify_audit_log

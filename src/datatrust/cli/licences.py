@@ -20,12 +20,12 @@ def parse_licence(data: object) -> Any:
     from datatrust.domain.licence import Licence
 
     if isinstance(data, list) or (isinstance(data, dict) and "@context" in data):
-        from datatrust.adapters import jsonld
+        from datatrust.bootstrap import flatten_jsonld
         from datatrust.domain.iris import InstanceIris
         from datatrust.domain.odrl import licence_from_jsonld
 
         iris = InstanceIris.for_base_url(load_settings().base_url)
-        return licence_from_jsonld(jsonld.flatten(data), iris)
+        return licence_from_jsonld(flatten_jsonld(data), iris)
     return Licence.from_dict(data)
 
 
@@ -139,7 +139,7 @@ def consent_verify_receipt(
     """
     from pathlib import Path
 
-    from datatrust.adapters.crypto import b64url_decode, read_keys, verify_jwks
+    from datatrust.bootstrap import b64url_decode, read_keys, verify_jwks
     from datatrust.domain.errors import InvalidInput
 
     try:
