@@ -5,13 +5,15 @@ came back shown, and the progress; every figure the ledger's or the pay-floor ch
 from __future__ import annotations
 
 import re
+from html import escape
 
 import pytest
 
 from datatrust.domain.campaigns import Campaign
+from datatrust.domain.errors import Problem
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
-from datatrust.i18n import format_money, translator
+from datatrust.i18n import format_money, render_problem, translator
 from datatrust.services.campaigns import campaigns
 from datatrust.web.pages.manage import OPEN_REFUSALS
 
@@ -131,6 +133,21 @@ def test_a_rate_below_the_floor_cannot_open_and_the_page_says_the_least_rate(cli
     assert refused.status_code == 422
     assert text_of(refused.text, "least") == "$0.67"
     assert translator("hi").gettext(OPEN_REFUSALS["invalid_input"]) in refused.text
+
+
+def test_opening_from_a_stale_page_says_the_campaign_moved_not_that_escrow_is_short(client, people):
+    """Open pressed again in a second tab after the campaign opened: the refusal names its
+    state in the reader's words, not the escrow message a short escrow gets."""
+    headers = people["operator"].headers
+    campaign_id = create(client, headers, coverage_bonus="")
+    fund(client, headers, campaign_id, "30.00", "k9")
+    opened = client.post(f"/campaigns/{campaign_id}/open", headers=headers, follow_redirects=False)
+    assert opened.status_code == 303
+    again = client.post(f"/campaigns/{campaign_id}/open?lang=hi", headers=headers)
+    assert again.status_code == 422
+    moved = Problem(None, "campaign.state_change", {"state": "open", "to": "open"})
+    assert escape(render_problem(moved, "hi")) in again.text
+    assert translator("hi").gettext(OPEN_REFUSALS["conflict"]) not in again.text
 
 
 def test_a_buyer_runs_its_own_campaign_and_funds_it_from_its_card(client, people, services):

@@ -287,7 +287,12 @@ def open_(
         if exc.status in (401, 403, 404):
             raise
         unit.rollback()
-        errors = {"open": [page._(OPEN_REFUSALS.get(exc.code, "It cannot open yet."))]}
+        if exc.code == "conflict" and "campaign.escrow_short" not in exc.codes:
+            # Not the escrow: the campaign moved meanwhile (a page open in two tabs);
+            # the problem says from which state, in the reader's words.
+            errors = field_errors(page, exc, "open")
+        else:
+            errors = {"open": [page._(OPEN_REFUSALS.get(exc.code, "It cannot open yet."))]}
         return _campaign_page(page, svc, unit, campaign_id, 422, errors=errors)
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
 
