@@ -6,7 +6,8 @@ again, so the stored item is byte-identical to the file.
 A recording made in the page is kept in the browser (IndexedDB, per account) from the moment
 it stops: after a closed tab the task's page lists it in the reader's language, resumes it
 from the server's offset or discards it (here and on the server); another person signed in
-on the same browser never sees it, and signing out or erasing the account clears it."""
+on the same browser never sees it (it is deleted from the phone once they open a capture
+page), and signing out or erasing the account clears it."""
 
 from __future__ import annotations
 
@@ -325,14 +326,15 @@ def second_task(open_platform_task) -> dict[str, object]:
     )
 
 
-def test_another_person_never_sees_it_and_discard_ends_it_on_the_server(
+def test_discard_ends_it_on_the_server_and_another_person_leaves_no_trace_of_it(
     recording_browser, live_server, open_task, second_task, live_services, check
 ):
     """A recording whose upload was begun (created, no byte sent) is listed in Hindi and
-    isiZulu in words; another person signed in on the same browser sees nothing of it;
-    its owner, back, finds it named on another task's page, follows the link and discards
-    it: gone from the browser and from the server (DELETE, then the upload's address
-    answers 404)."""
+    isiZulu in words; its owner finds it named on another task's page, follows the link
+    and discards it: gone from the browser and from the server (DELETE, then the upload's
+    address answers 404). Another recording kept when the owner's session simply ends:
+    the next person on the same phone sees nothing of it, and once they open a capture
+    page it is deleted from the phone."""
     context, phone = _recording_phone(recording_browser, live_server)
     owner = unique_email("ayanda")
     sign_up(phone, live_services, owner)
@@ -366,18 +368,7 @@ def test_another_person_never_sees_it_and_discard_ends_it_on_the_server(
         check(phone, f"capture_unfinished_{lang}")
     phone.goto(f"{capture}&lang=en")
 
-    # Someone else on the same phone (the first person's session simply ended).
-    context.clear_cookies()
-    sign_up(phone, live_services, unique_email("other"))
-    phone.wait_for_url("**/my/items")
-    _accept(phone, open_task)
-    assert phone.locator("#upload").get_attribute("data-account") != account
-    assert _unfinished(phone) == [] and phone.locator("#unfinished").is_hidden()
-
-    # The owner is back and discards it.
-    context.clear_cookies()
-    sign_in(phone, owner, PASSWORD)
-    phone.wait_for_url("**/my/items")
+    # The owner finds it from another task's page and discards it.
     _accept(phone, second_task)
     assert _unfinished(phone) == []  # none for this task; one for another, linked
     elsewhere = phone.locator("#unfinished-other-list li")
@@ -395,6 +386,19 @@ def test_another_person_never_sees_it_and_discard_ends_it_on_the_server(
     assert _kept(phone, account) == []
     gone = phone.request.head(upload_url, headers={"Tus-Resumable": "1.0.0"})
     assert gone.status == 404
+
+    # Another recording is kept, then the owner's session simply ends (no sign-out).
+    _record(phone, 2_000)
+    _until_kept(phone, account, lambda kept: True)
+    phone.goto("/my/items")
+    assert f"datatrust-recordings-{account}" in phone.evaluate(DATABASES)
+    context.clear_cookies()
+    sign_up(phone, live_services, unique_email("other"))
+    phone.wait_for_url("**/my/items")
+    _accept(phone, open_task)
+    assert phone.locator("#upload").get_attribute("data-account") != account
+    assert _unfinished(phone) == [] and phone.locator("#unfinished").is_hidden()
+    assert f"datatrust-recordings-{account}" not in phone.evaluate(DATABASES)
     context.close()
 
 

@@ -4,8 +4,10 @@
 
    One database per signed-in account ("datatrust-recordings-<user id>", the capture
    form's data-account): another person signed in on the same phone opens their own and
-   never sees these. Signing out and erasing an account clear the site's storage
-   (Clear-Site-Data), these with it.
+   never sees these, and opening it deletes every other account's, so a person's voice
+   does not stay on a shared phone once someone else records on it (a session that only
+   ran out leaves no sign-out to clear it). Signing out and erasing an account clear the
+   site's storage (Clear-Site-Data), these with it.
 
      datatrustRecordings.open(account) -> Promise<store|null>  (null: no IndexedDB here)
      store.keep(record) -> Promise<id>       (record.data: the recording's bytes)
@@ -46,9 +48,26 @@
     return done(this.tx("readwrite").delete(id));
   };
 
+  var PREFIX = "datatrust-recordings-";
+
+  // Every other account's recordings, deleted (browsers without databases() keep them
+  // until sign-out or erasure clears the site's storage).
+  function forgetOthers(account) {
+    if (!indexedDB.databases) return Promise.resolve();
+    return indexedDB.databases().then(function (all) {
+      return Promise.all(all.filter(function (d) {
+        return d.name && d.name.indexOf(PREFIX) === 0 && d.name !== PREFIX + account;
+      }).map(function (d) { return done(indexedDB.deleteDatabase(d.name)); }));
+    }).catch(function () {});
+  }
+
   function open(account) {
     if (!account || !window.indexedDB) return Promise.resolve(null);
-    var request = indexedDB.open("datatrust-recordings-" + account, 1);
+    return forgetOthers(String(account)).then(function () { return openOwn(account); });
+  }
+
+  function openOwn(account) {
+    var request = indexedDB.open(PREFIX + account, 1);
     request.onupgradeneeded = function () {
       request.result.createObjectStore(STORE, { keyPath: "id", autoIncrement: true });
     };
