@@ -140,6 +140,29 @@ def test_parameters_are_formatted_for_the_reader():
     assert render_problem(short, "zu") == "sebenzisa okungenani izinhlamvu eziyi-10"
 
 
+# A placeholder right after the name of a record ("item %(item)s", "snapshot %(x)s") is that
+# record's number; CI once failed when ids passed 1,000 and "item 1164" read "item 1,164".
+RECORD_NUMBER = re.compile(
+    r"\b(?:item|snapshot|campaign|order|offer|incident|licence|agreement|contributor|event"
+    r"|version)s? %\((\w+)\)s"
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_a_records_number_is_written_as_it_is_never_grouped_like_an_amount(lang):
+    numbered = {
+        code: RECORD_NUMBER.findall(english)
+        for code, english in TEXTS.items()
+        if RECORD_NUMBER.search(english)
+    }
+    assert len(numbered) > 15  # the pattern still finds the texts it was written for
+    for code, names in numbered.items():
+        params: dict[str, object] = sample_params(code) | {name: 123456 for name in names}
+        text = render_problem(Problem("f", code, params), lang)
+        assert "123456" in text, (code, text)
+    assert "1,234" in render_problem(Problem("f", "too_long", {"maximum": 1234}), "en")
+
+
 def test_an_unknown_code_is_refused_when_the_problem_is_made():
     with pytest.raises(ValueError, match="unknown problem code"):
         Problem("x", "no.such.code")

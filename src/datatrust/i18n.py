@@ -313,6 +313,25 @@ PROBLEM_PARAM_WORDS: dict[tuple[str, str], Mapping[str, str]] = {
 }
 # Parameters holding ISO 3166 country codes, named in the reader's language by CLDR.
 COUNTRY_PARAMS = frozenset({"territories"})
+# Parameters that name a record by its number: written as the number is, never grouped
+# ("item 1164", not "item 1,164"), so the reader can find it on the page or in the API.
+IDENTIFIER_PARAMS = frozenset(
+    {
+        "item",
+        "snapshot",
+        "campaign",
+        "order",
+        "org",
+        "offer",
+        "incident",
+        "licence",
+        "agreement",
+        "owner",
+        "seq",
+        "version",
+        "index",
+    }
+)
 # Every word map above: the catalogues translate each of their words.
 CODE_WORDS = (
     *PARAM_WORDS.values(),
@@ -334,6 +353,8 @@ def word(msgid: str, lang: str) -> str:
 def _param(code: str, name: str, value: Any, lang: str) -> str:
     words = PROBLEM_PARAM_WORDS.get((code, name), PARAM_WORDS.get(name))
     codes = [value] if isinstance(value, str) else value
+    if name in IDENTIFIER_PARAMS and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     if name in COUNTRY_PARAMS and isinstance(codes, list | tuple):
         names = _locale(lang).territories
         return format_list([names.get(c, c) for c in codes], locale=_locale(lang))
