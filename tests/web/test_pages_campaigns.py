@@ -8,6 +8,7 @@ import re
 from html import escape
 
 import pytest
+from babel.numbers import get_currency_name
 
 from datatrust.domain.campaigns import Campaign
 from datatrust.domain.errors import Problem
@@ -214,3 +215,25 @@ def test_the_campaign_page_asks_the_domain_and_compares_no_state_itself(
     page = client.get(f"/campaigns/{campaign_id}", headers=headers).text
     assert re.findall(rf'action="/campaigns/{campaign_id}/(\w+)"', page) == ["pause"]
     assert 'id="escrow-returned"' in page and 'id="escrow-short"' not in page
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_the_campaign_currency_is_chosen_by_its_name_not_typed_as_a_code(client, people, lang):
+    """The form asked for 'Currency (ISO code)' in a text box: a buyer typed 'USD' (in
+    Hindi and isiZulu too). It is a list of every currency by its CLDR name in the
+    reader's language, keeping the one chosen when the form comes back with a problem."""
+    headers = people["operator"].headers
+    form = client.get(f"/campaigns/new?lang={lang}", headers=headers).text
+    assert '<select id="f-currency" name="currency">' in form
+    assert 'name="currency" type="text"' not in form
+    assert "ISO" not in form
+    rupee = get_currency_name("INR", locale=lang)
+    assert f'<option value="INR">{escape(rupee)}</option>' in form
+    assert f'<option value="USD" selected>{escape(get_currency_name("USD", locale=lang))}' in form
+    back = client.post(
+        f"/campaigns?lang={lang}", headers=headers, data={**FORM, "title": "", "currency": "ZAR"}
+    )
+    assert back.status_code == 422
+    assert f'<option value="ZAR" selected>{escape(get_currency_name("ZAR", locale=lang))}' in (
+        back.text
+    )

@@ -30,6 +30,7 @@ from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, services, unit_of_work
 from datatrust.web.pages.common import (
     Page,
+    currency_choices,
     field_errors,
     page_requires,
     page_router,
@@ -90,6 +91,7 @@ def _form_page(
         bases=[b.value for b in PayBasis],
         modes=[m.value for m in ReviewMode],
         templates=[(name, t["title"]) for name, t in TEMPLATES.items()],
+        currencies=currency_choices(page),
     )
 
 
