@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -314,3 +315,43 @@ def test_the_payout_currency_is_chosen_from_the_balances_never_typed(client, ear
     )
     select = page.split('<select id="f-currency" name="currency">', 1)[1].split("</select>", 1)[0]
     assert select.count("<option") == 1 and 'value="USD"' in select and "यूएस डॉलर" in select
+
+
+def test_a_long_statement_is_shown_a_page_at_a_time_with_every_line_once(
+    client, services, people, earned
+):
+    """The earnings page listed every movement of the ledger on one page: a contributor
+    with hundreds of items paid got a page of hundreds of cards. The statement now pages
+    (newest first, ``listing.PAGE_SIZE`` lines a page), and the pages together show each
+    line the ledger holds exactly once."""
+    from collections import Counter
+
+    from datatrust.adapters.payments import FakeCardRail
+    from datatrust.services.listing import PAGE_SIZE
+
+    buyer = people["buyer"].actor
+    campaign = stored_campaign(services, buyer)
+    with services.uow() as uow:
+        money.fund_campaign_escrow(uow, FakeCardRail(), buyer, campaign.id, Money(5000, "USD"), "l")
+    paid = [Money(50 + n, "USD") for n in range(2 * PAGE_SIZE + 3)]  # each figure its own
+    with services.uow() as uow:
+        for n, amount in enumerate(paid):
+            money.pay_accepted_item(uow, campaign.id, earned.actor.user_id, amount, 200 + n)
+        uow.commit()
+    expected = Counter(
+        format_money(m, "en") for m in [*paid, Money(1500, "USD"), Money(1500, "USD")]
+    )
+
+    shown: Counter[str] = Counter()
+    for n, (count, older) in enumerate([(PAGE_SIZE, True), (PAGE_SIZE, True), (5, False)], 1):
+        page = client.get(f"/my/earnings?lang=en&n={n}", headers=earned.headers).text
+        statement = page.split("<h2>Statement</h2>", 1)[1]
+        figures = re.findall(r"<strong>([^<]+)</strong>", statement)
+        assert len(figures) == count, (n, figures)
+        assert f"Page {n} of 3" in statement
+        assert ('href="/my/earnings?n=' + str(n + 1) + '"' in statement) is older
+        shown.update(figures)
+    assert shown == expected
+    assert sum(shown.values()) == len(paid) + 2
+    past_the_end = client.get("/my/earnings?lang=en&n=9", headers=earned.headers).text
+    assert "Page 3 of 3" in past_the_end

@@ -14,6 +14,7 @@ from datatrust.domain.currencies import is_known
 from datatrust.domain.ledger import AccountRef, StoredEntry
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
+from datatrust.services.listing import paged
 from datatrust.services.money.common import money_out
 from datatrust.services.money.fx import approx_out, fx_rates
 from datatrust.services.ports import UnitOfWork
@@ -93,12 +94,14 @@ def home_currency(uow: UnitOfWork, actor: Actor) -> str | None:
 
 
 def contributor_statement(
-    uow: UnitOfWork, actor: Actor, *, show_in: str | None = None
+    uow: UnitOfWork, actor: Actor, *, show_in: str | None = None, page: int | None = None
 ) -> dict[str, Any]:
     """The caller's earnings: balances per currency and every movement of their payable
     account with its source (campaign and item, or sale: buyer, price, platform fee,
     share), newest first. ``show_in`` adds an approximate value in that currency from the
-    operator's rates, with the rate's date (left out where no rate exists)."""
+    operator's rates, with the rate's date (left out where no rate exists). With ``page``
+    (from 1), ``lines`` holds that page of the movements (``listing.PAGE_SIZE`` a page;
+    past the last, the last) and ``page`` and ``pages`` say where it lies."""
     authorize(actor, Permission.STATEMENT_READ)
     if show_in is not None:
         currency_info(show_in)  # an unknown currency → InvalidInput naming it
@@ -138,7 +141,11 @@ def contributor_statement(
                 "source": _credit_source(entry, user_id),
             }
         )
-    return {"user_id": user_id, "balances": balances, "lines": lines}
+    statement: dict[str, Any] = {"user_id": user_id, "balances": balances, "lines": lines}
+    if page is not None:
+        shown = paged(lines, page)
+        statement.update(lines=shown.rows, page=shown.page, pages=shown.pages)
+    return statement
 
 
 def _entry_currency(entry: StoredEntry, accounts: list[AccountRef]) -> str | None:

@@ -789,13 +789,17 @@ def _earnings(
     page: Page, unit: UnitOfWork, svc: Services, status: int = 200, **extra: Any
 ) -> HTMLResponse:
     statement = money.contributor_statement(
-        unit, page.actor, show_in=_show_in(page) or money.home_currency(unit, page.actor)
+        unit,
+        page.actor,
+        show_in=_show_in(page) or money.home_currency(unit, page.actor),
+        page=page_number(page),
     )
     return render(
         page,
         "earnings.html",
         status,
         statement=statement,
+        shown_in=_show_in(page),
         payouts=money.payout_page(unit, page.actor, svc.policy.minimum_payout),
         key=uuid.uuid4().hex,
         form=extra.pop("form", {}),
