@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
 from datatrust.adapters.db import migrate
@@ -56,8 +56,28 @@ def migrated_engine(databases: FreshDatabase) -> Iterator[Engine]:
     """One database for the session, built by running the migrations (never create_all)."""
     engine = make_engine(databases.create())
     migrate.upgrade(engine)
+    if engine.dialect.name == "postgresql":
+        start_sequences_apart(engine)
     yield engine
     engine.dispose()
+
+
+def start_sequences_apart(engine: Engine) -> None:
+    """Every table's ids start at a different large number (100,001, 200,001, ...), so no
+    test passes by small ids or by one table's id standing in for another's: CI once failed
+    only when item ids passed 1,000 ("item 1,164")."""
+    with engine.begin() as connection:
+        names = connection.scalars(
+            text(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
+                " ORDER BY sequencename"
+            )
+        ).all()
+        for n, name in enumerate(names, start=1):
+            connection.execute(
+                text("SELECT setval(:name, :start, false)"),
+                {"name": name, "start": n * 100_000 + 1},
+            )
 
 
 @pytest.fixture
