@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
+from sqlalchemy import event
 
 from datatrust.adapters.db.uow import SqlUnitOfWork
 from datatrust.adapters.memory import MemoryStore
@@ -35,6 +36,8 @@ from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Role
 from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
+from datatrust.services.licensing import Selection
+from datatrust.services.market import orders
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, ReadOnlyViolation, UnitOfWork
 from datatrust.services.repositories import OwnItemsWanted
 
@@ -641,6 +644,90 @@ def test_a_holding_under_an_earlier_consent_lapses_and_an_unbuilt_one_never_does
         uow.commit()
     with make_uow() as uow:
         assert uow.holdings.lapsed(NOW + timedelta(days=2)) == []
+
+
+def test_items_held_under_an_earlier_consent_are_named_from_ready_builds_only(
+    make_uow: Factory,
+):
+    """Of the ids asked about, those the buyer received under a consent record that is no
+    longer the item's (withdrawn and given again, or none now); never those received under
+    the item's own record, another buyer's, or a build that did not become ready."""
+    with make_uow() as uow:
+        holder = Holder(uow)
+        after = NOW + timedelta(days=1)
+        earlier = holder.holds(after, received_under="c-withdrawn-before")
+        current = holder.holds(after)
+        none_now = holder.holds(after, consent=None)
+        uow.commit()
+    with make_uow() as uow:
+        org = id_of(holder.org)
+        every = [earlier.id, current.id, none_now.id]
+        assert uow.holdings.under_earlier_consent(org, every) == {earlier.id, none_now.id}
+        assert uow.holdings.under_earlier_consent(org, [current.id, none_now.id]) == {none_now.id}
+        assert uow.holdings.under_earlier_consent(org, []) == set()
+        assert uow.holdings.under_earlier_consent(org + 1, every) == set()  # another buyer
+        uow.get(Snapshot, id_of(holder.snapshot)).state = "failed"
+        uow.commit()
+    with make_uow() as uow:
+        assert uow.holdings.under_earlier_consent(id_of(holder.org), every) == set()
+
+
+def test_a_buyers_earlier_consent_check_is_one_statement_whatever_its_builds(services):
+    """Each build of an item adds a held row; the check reads none of them as an object,
+    in one statement for the buyer's selection (it loaded every held row of every build,
+    and their snapshots, items and consent records, in four)."""
+    with services.uow() as uow:
+        holder = Holder(uow)
+        after = NOW + timedelta(days=1)
+        earlier = holder.holds(after, received_under="c-withdrawn-before")
+        current = holder.holds(after)
+        for version in range(2, 12):  # ten more builds of both items
+            build = Snapshot(
+                org_id=id_of(holder.org),
+                order_id=id_of(holder.order),
+                created_by=id_of(holder.buyer),
+                version=f"{version}.0.0",
+                item_ids=[],
+                dropped={},
+                shard_count=1,
+                state="ready",
+            )
+            uow.add(build)
+            uow.flush()
+            for held in uow.all(SnapshotItem, snapshot_id=id_of(holder.snapshot)):
+                uow.add(
+                    SnapshotItem(
+                        id_of(build),
+                        held.org_id,
+                        held.item_id,
+                        held.agreement_id,
+                        0,
+                        f"{held.key}-{version}",
+                        held.content_sha256,
+                        held.licence_id,
+                        held.consent_record_id,
+                    )
+                )
+        uow.commit()
+    with services.uow(read_only=True) as uow:
+        statements: list[str] = []
+        connection = uow.session.connection()
+
+        def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            selection = Selection([earlier.id, current.id], 0, {})
+            kept = orders.not_told_to_delete(uow, id_of(holder.org), selection)
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+        loaded = [o for o in uow.session.identity_map.values() if isinstance(o, SnapshotItem)]
+    assert kept.item_ids == [current.id]
+    assert kept.reasons == {"told_to_delete": 1}
+    # The notices the buyer was given, and the holdings: two statements, no held row loaded.
+    assert len(statements) == 2
+    assert loaded == []
 
 
 def test_an_items_language_and_quality_score_are_read_from_its_report_and_stored_typed(

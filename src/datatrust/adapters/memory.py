@@ -574,6 +574,21 @@ class MemoryHoldings(_Repository):
                 found[pair] = None
         return list(found)
 
+    def under_earlier_consent(self, org_id: int, item_ids: Collection[int]) -> set[int]:
+        wanted = set(item_ids)
+        found: set[int] = set()
+        for held in self.uow.all(SnapshotItem, org_id=org_id):
+            if held.item_id not in wanted or not held.consent_record_id:
+                continue
+            snapshot = self.uow.get(Snapshot, held.snapshot_id)
+            item = self.uow.get(Item, held.item_id)
+            if snapshot is None or not snapshot.ready or item is None:
+                continue
+            consent = self.uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
+            if consent is None or held.consent_record_id != consent.record_id:
+                found.add(held.item_id)
+        return found
+
 
 class MemoryFingerprints(_Repository):
     """``services.repositories.Fingerprints``."""

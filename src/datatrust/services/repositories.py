@@ -163,6 +163,12 @@ class Holdings(Protocol):
         given again); each pair once, in the order of its first such held row."""
         ...
 
+    def under_earlier_consent(self, org_id: int, item_ids: Collection[int]) -> set[int]:
+        """Those of ``item_ids`` that ``org_id`` received (a ready snapshot: a build that
+        failed or never finished gave it nothing) under a consent record that is no longer
+        the item's: withdrawn, and consent given again, or the item has none now."""
+        ...
+
 
 class Reviews(Protocol):
     """Campaign reviews: the votes on waiting items, and the ones auto-approval settles

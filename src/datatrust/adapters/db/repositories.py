@@ -357,6 +357,34 @@ class SqlHoldings:
         )
         return [(item_id, org_id) for item_id, org_id in self.session.execute(stmt)]
 
+    def under_earlier_consent(self, org_id: int, item_ids: Collection[int]) -> set[int]:
+        # One statement per chunk of ids, whatever the number of builds: only the distinct
+        # item ids come back, and no row is loaded as an object.
+        held = snapshot_items
+        found: set[int] = set()
+        wanted = sorted(set(item_ids))
+        for lo in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[lo : lo + IN_CHUNK]
+            stmt = (
+                select(held.c.item_id)
+                .distinct()
+                .join(snapshots, snapshots.c.id == held.c.snapshot_id)
+                .join(items, items.c.id == held.c.item_id)
+                .outerjoin(consent_records, consent_records.c.id == items.c.consent_id)
+                .where(held.c.item_id.in_(chunk))  # ix_snapshot_items_item_id
+                .where(held.c.org_id == org_id)
+                .where(snapshots.c.state == "ready")
+                .where(held.c.consent_record_id != "")
+                .where(  # ConsentRecord.record_id
+                    or_(
+                        consent_records.c.uid.is_(None),
+                        held.c.consent_record_id != consent_records.c.uid,
+                    )
+                )
+            )
+            found.update(self.session.scalars(stmt))
+        return found
+
 
 class SqlReviews:
     """``services.repositories.Reviews``."""

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentEvent, ConsentEventType, ConsentRecord, LicenceOffer
+from datatrust.domain.consent import ConsentEvent, ConsentEventType, LicenceOffer
 from datatrust.domain.errors import (
     Conflict,
     DomainError,
@@ -55,7 +55,7 @@ from datatrust.domain.orders import AgreementRow, Order, covers, gross_up
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
-from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
+from datatrust.domain.snapshots import Revocation
 from datatrust.domain.territories import is_known_territory
 from datatrust.pipeline.regions import region_cell, within
 from datatrust.services.accounts import actor_label
@@ -369,7 +369,10 @@ def not_told_to_delete(uow: UnitOfWork, org_id: int, selection: Selection) -> Se
     to others, but never sold to a buyer that must delete it."""
     candidates = [*selection.item_ids, *selection.awaiting_approval]
     told = {r.item_id for r in by_ids(uow, Revocation, candidates, "item_id", org_id=org_id)}
-    told |= _held_under_an_earlier_consent(uow, org_id, candidates)
+    # Received under a consent record that is no longer the item's (withdrawn, and consent
+    # given again): that buyer must delete them even while the withdrawal's notice job
+    # has not run yet, so it never buys them afresh meanwhile.
+    told |= uow.holdings.under_earlier_consent(org_id, candidates)
     if not told:
         return selection
     left_out = [i for i in selection.item_ids if i in told]
@@ -381,26 +384,6 @@ def not_told_to_delete(uow: UnitOfWork, org_id: int, selection: Selection) -> Se
         dict(sorted(reasons.items())),
         [i for i in selection.awaiting_approval if i not in told],
     )
-
-
-def _held_under_an_earlier_consent(uow: UnitOfWork, org_id: int, item_ids: list[int]) -> set[int]:
-    """Items ``org_id`` received under a consent record that is no longer the item's (it
-    was withdrawn, and consent given again): that buyer must delete them even while the
-    withdrawal's notice job has not run yet, so it never buys them afresh meanwhile.
-    Only deliveries count: a build that failed or never finished gave the buyer nothing."""
-    rows = by_ids(uow, SnapshotItem, item_ids, "item_id", org_id=org_id)
-    built = {s.id for s in by_ids(uow, Snapshot, {r.snapshot_id for r in rows}) if s.ready}
-    held = [r for r in rows if r.snapshot_id in built]
-    if not held:
-        return set()
-    consent_ids = {i.id: i.consent_id for i in by_ids(uow, Item, {h.item_id for h in held})}
-    current = {r.id: r.record_id for r in by_ids(uow, ConsentRecord, consent_ids.values())}
-    return {
-        h.item_id
-        for h in held
-        if h.consent_record_id
-        and h.consent_record_id != current.get(consent_ids.get(h.item_id) or 0)
-    }
 
 
 @dataclass(frozen=True)
