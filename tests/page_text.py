@@ -233,7 +233,9 @@ def owner_of(svc: Services, persona: str) -> str | None:
 def escrow_figures(svc: Services, books: Books, persona: str) -> set[Money]:
     """For the campaigns a persona runs (the buyer its organisation's, the operator every
     one): what escrow holds (summed from the journal), what opening needs (the quota at
-    the rate and bonus), what is still missing."""
+    the rate and bonus), what is still missing, and what closing now would give back
+    (the service's figure; tests/services/test_campaign_money.py holds it to what closing
+    then gives back)."""
     if persona not in (BUYER, OPERATOR):
         return set()
     owner = owner_of(svc, persona)
@@ -245,6 +247,8 @@ def escrow_figures(svc: Services, books: Books, persona: str) -> set[Money]:
             held = books.balance(f"escrow:campaign:{campaign.id}:{campaign.currency}")
             needed = money.required_escrow(campaign)
             out |= {held, needed, max(needed - held, Money(0, campaign.currency))}
+            if not campaign.finished:
+                out.add(campaigns.returned_if_closed(uow, campaign))
     return out
 
 

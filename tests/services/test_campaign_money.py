@@ -250,6 +250,7 @@ def test_closing_returns_what_is_left_to_the_buyer_keeping_what_waiting_items_ar
         campaigns.submit_review(uow, people["operator"].actor, opened.id, paid, up=True)
     funds = AccountRef.buyer_funds(buyer.org_id, "USD")
     before = balance(services, funds)
+    assert returned_if_closed(services, opened.id) == usd(500)  # what the page shows first
     with services.uow() as uow:
         campaigns.close_campaign(uow, buyer, opened.id)
     # 10.00 funded, 2.50 paid, 2.50 kept for the item still waiting: 5.00 back.
@@ -260,6 +261,50 @@ def test_closing_returns_what_is_left_to_the_buyer_keeping_what_waiting_items_ar
     assert balance(services, AccountRef.escrow(opened.id, "USD")) == usd(0)
     assert balance(services, funds) - before == usd(750)
     assert balance(services, AccountRef.contributor_payable(owner.user_id, "USD")) == usd(250)
+
+
+def returned_if_closed(services, campaign_id: int) -> Money:
+    """What the campaign's page says closing now gives back (read-only: nothing moves)."""
+    with services.uow() as uow:
+        before = uow.ledger.balance(AccountRef.escrow(campaign_id, "USD"))
+        shown = campaigns.returned_if_closed(uow, uow.get(Campaign, campaign_id))
+        assert uow.ledger.balance(AccountRef.escrow(campaign_id, "USD")) == before
+        return shown
+
+
+def test_what_closing_would_give_back_is_what_closing_gives_back_with_top_ups_owed(
+    services, people
+):
+    """Before closing, the page says what comes back at once: escrow less the top-ups owed
+    to work already paid (paid from escrow at closing) and what waiting work may be owed."""
+    owner, other, buyer = people["owner"].actor, people["other"].actor, people["buyer"].actor
+    campaign = make_campaign(services, buyer, quota=4)
+    fund(services, buyer, campaign.id, 1000)
+    open_(services, buyer, campaign.id)
+    for who in (owner, other):
+        accept(
+            services,
+            people,
+            campaign.id,
+            waiting_item(services, who.user_id, campaign, effort_minutes=40),
+        )
+    later = [waiting_item(services, owner.user_id, campaign, effort_minutes=40) for _ in range(18)]
+    for item_id in later[1:]:
+        reject(services, people, campaign.id, item_id)
+    # The recheck raised the rate to 5.34 USD and escrow paid one 2.84 top-up, not both;
+    # the buyer then adds 20.00: closing pays the other top-up, keeps 5.34 for the item
+    # still waiting and gives back the rest.
+    fund(services, buyer, campaign.id, 2000, key="fund-2")
+    funds = AccountRef.buyer_funds(buyer.org_id, "USD")
+    before = balance(services, funds)
+    with services.uow() as uow:
+        due = campaigns.topups_due(uow, uow.get(Campaign, campaign.id))
+    assert [owed for _, _, owed in due] == [usd(284)]
+    shown = returned_if_closed(services, campaign.id)
+    assert shown == usd(2216 - 284 - 534)
+    with services.uow() as uow:
+        campaigns.close_campaign(uow, buyer, campaign.id)
+    assert balance(services, funds) - before == shown
 
 
 # -- the pay floor, rechecked against measured effort ----------------------------------------
@@ -620,6 +665,7 @@ def test_closing_a_paused_campaign_keeps_what_its_top_ups_are_still_owed(service
         reject(services, people, campaign.id, item_id)
     funds = AccountRef.buyer_funds(buyer.org_id, "USD")
     before = balance(services, funds)
+    assert returned_if_closed(services, campaign.id) == usd(0)
     with services.uow() as uow:
         campaigns.close_campaign(uow, buyer, campaign.id)
     assert balance(services, funds) == before  # 2.84 is still owed: nothing goes back

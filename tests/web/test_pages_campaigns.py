@@ -237,3 +237,26 @@ def test_the_campaign_currency_is_chosen_by_its_name_not_typed_as_a_code(client,
     assert f'<option value="ZAR" selected>{escape(get_currency_name("ZAR", locale=lang))}' in (
         back.text
     )
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_the_close_button_says_what_closing_gives_back_before_it_is_pressed(
+    client, people, services, lang
+):
+    """Closing said only 'what escrow holds beyond what waiting work may be owed comes
+    back'; the figure appeared after closing. It is shown beside the button, and it is what
+    closing then gives back (the ledger's release entry)."""
+    headers = people["operator"].headers
+    campaign_id = create(client, headers)
+    assert fund(client, headers, campaign_id, "30.00", "k1").status_code == 303
+    client.post(f"/campaigns/{campaign_id}/open", headers=headers)
+    page = client.get(f"/campaigns/{campaign_id}?lang={lang}", headers=headers).text
+    said = translator(lang).gettext("Closing now gives back %(amount)s at once.") % {
+        "amount": format_money(Money(3000, "USD"), lang)
+    }
+    assert f'<p id="escrow-if-closed">{escape(said)}</p>' in page
+    closed = client.post(f"/campaigns/{campaign_id}/close", headers=headers, follow_redirects=False)
+    assert closed.status_code == 303
+    page = client.get(f"/campaigns/{campaign_id}?lang={lang}", headers=headers).text
+    assert text_of(page, "escrow-returned") == format_money(Money(3000, "USD"), lang)
+    assert 'id="escrow-if-closed"' not in page

@@ -404,7 +404,22 @@ def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "sy
     pending, the rest returns. Idempotent; does not commit."""
     if campaign.state is not CampaignState.CLOSED:
         return Money.zero(campaign.currency)
-    keep = pay_floor_topups(uow, campaign)
+    keep = pay_floor_topups(uow, campaign) + _kept_for_pending(uow, campaign)
+    return money.close_campaign_escrow(
+        uow,
+        campaign.id or 0,
+        campaign.org_id,
+        currency=campaign.currency,
+        keep=keep,
+        final=not keep.is_positive,
+        actor=actor,
+    )
+
+
+def _kept_for_pending(uow: UnitOfWork, campaign: Campaign) -> Money:
+    """What closing keeps in escrow for work not decided yet: each item waiting for review
+    its pay and promised bonus, each item still in the pipeline the most an item can earn."""
+    keep = Money.zero(campaign.currency)
     for item in _undecided(uow, campaign.id or 0):
         if _waiting(item, campaign.id or 0):
             promised = Money(item.terms_bonus_minor or 0, campaign.currency)
@@ -416,15 +431,18 @@ def release_escrow_left(uow: UnitOfWork, campaign: Campaign, *, actor: str = "sy
             (most * units_per_item(campaign) + campaign.coverage_bonus_minor) * in_flight,
             campaign.currency,
         )
-    return money.close_campaign_escrow(
-        uow,
-        campaign.id or 0,
-        campaign.org_id,
-        currency=campaign.currency,
-        keep=keep,
-        final=not keep.is_positive,
-        actor=actor,
-    )
+    return keep
+
+
+def returned_if_closed(uow: UnitOfWork, campaign: Campaign) -> Money:
+    """What closing ``campaign`` now would give back at once (``release_escrow_left``'s
+    rule, read-only): escrow held, less the pay-floor top-ups owed to work already paid
+    (closing pays them from escrow or keeps them) and what pending work may be owed;
+    never below zero."""
+    held = money.escrow_balance(uow, campaign.id or 0, campaign.currency)
+    owed = sum((due for _, _, due in topups_due(uow, campaign)), Money.zero(campaign.currency))
+    left = held - owed - _kept_for_pending(uow, campaign)
+    return left if left.is_positive else Money.zero(campaign.currency)
 
 
 def _terms_rate(uow: UnitOfWork, campaign: Campaign) -> int:
@@ -520,6 +538,7 @@ class CampaignProgress:
     escrow_held: Money  # what escrow holds now (the ledger's balance)
     escrow_needed: Money  # what opening needs (``money.required_escrow``)
     returned: Money  # what closing gave back to whoever funded it (the release entries)
+    returned_if_closed: Money  # what closing now would give back at once (zero once closed)
     pay_floor: PayFloorCheck | None  # ``pay_floor_check``; None without an effort
 
     @property
@@ -553,6 +572,9 @@ def campaign_progress(
         escrow_held=money.escrow_balance(uow, campaign_id, campaign.currency),
         escrow_needed=money.required_escrow(campaign),
         returned=money.escrow_returned(uow, campaign_id, campaign.currency),
+        returned_if_closed=Money.zero(campaign.currency)
+        if campaign.finished
+        else returned_if_closed(uow, campaign),
         pay_floor=check,
     )
 
