@@ -3,6 +3,8 @@ with a reason), a payout batch and the instance settings (read-only)."""
 
 from __future__ import annotations
 
+import pytest
+
 import ingest_media as media
 from datatrust.domain.accounts import Organisation, OrgStatus
 from support import fund_and_open
@@ -158,3 +160,23 @@ def test_the_settings_page_says_loudly_when_chromaprint_is_missing(client, peopl
     assert "इस मशीन पर Chromaprint इंस्टॉल नहीं है।" in hindi
     zulu = client.get("/operator/settings?lang=zu", headers=operator).text
     assert "I-Chromaprint ayifakiwe kulo mshini." in zulu
+
+
+@pytest.mark.parametrize("lang", ["en", "hi", "zu"])
+def test_the_review_queue_without_a_campaign_leads_to_the_campaigns_not_to_english(
+    client, people, lang
+):
+    """``/operator/review`` without ``?campaign=`` answered 404 with 'choose a campaign to
+    review' in English on Hindi and isiZulu pages. The operator is taken to the campaigns
+    (each links its queue); a contributor, who reviews peers, to the peer review page."""
+    operator = client.get(
+        f"/operator/review?lang={lang}", headers=people["operator"].headers, follow_redirects=False
+    )
+    assert operator.status_code == 303 and operator.headers["location"] == "/operator/campaigns"
+    shown = client.get(f"/operator/review?lang={lang}", headers=people["operator"].headers)
+    assert shown.status_code == 200
+    assert "choose a campaign" not in shown.text
+    contributor = client.get(
+        "/operator/review", headers=people["owner"].headers, follow_redirects=False
+    )
+    assert contributor.status_code == 303 and contributor.headers["location"] == "/review"

@@ -12,7 +12,7 @@ from datatrust.bootstrap import Services
 from datatrust.domain.clock import as_utc
 from datatrust.domain.errors import DomainError, NotFound
 from datatrust.domain.items import ItemKind
-from datatrust.domain.permissions import Permission
+from datatrust.domain.permissions import Permission, can
 from datatrust.services import accounts, campaigns, money, trust
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.trust import verify_audit_log
@@ -88,11 +88,15 @@ def _review_page(
 @router.get("/operator/review")
 def review(
     page: Page = page_requires(Permission.REVIEW), unit: UnitOfWork = unit_of_work()
-) -> HTMLResponse:
-    """The items of one campaign (``?campaign=``) waiting for a decision."""
+) -> Response:
+    """The items of one campaign (``?campaign=``) waiting for a decision; without one,
+    the campaigns to choose from (each links its queue), or a contributor's peer review."""
     asked = page.request.query_params.get("campaign", "")
     if not asked.isdigit():
-        raise NotFound("choose a campaign to review")
+        chooser = (
+            "/operator/campaigns" if can(page.actor, Permission.INSTANCE_MANAGE) else "/review"
+        )
+        return RedirectResponse(chooser, status_code=303)
     return _review_page(page, unit, int(asked))
 
 
