@@ -589,6 +589,28 @@ class MemoryHoldings(_Repository):
                 found.add(held.item_id)
         return found
 
+    def undeliverable(self, snapshot_id: int, now: datetime) -> list[tuple[int, str]]:
+        found = []
+        for held in self.uow.all(SnapshotItem, snapshot_id=snapshot_id, order_by="item_id"):
+            agreement = self.uow.get(AgreementRow, held.agreement_id)
+            item = self.uow.get(Item, held.item_id)
+            consent = (
+                self.uow.get(ConsentRecord, item.consent_id) if item and item.consent_id else None
+            )
+            if agreement is None or agreement.valid_until is None or agreement.valid_until <= now:
+                found.append((held.item_id, "ended"))
+            elif (
+                item is None
+                or consent is None
+                or consent.state != ConsentState.ACTIVE
+                or held.consent_record_id != consent.record_id
+                or item.status is not ItemStatus.LISTED
+            ):
+                found.append((held.item_id, "withdrawn"))
+            elif self.uow.one(Revocation, org_id=held.org_id, item_id=held.item_id) is not None:
+                found.append((held.item_id, "revoked"))
+        return found
+
 
 class MemoryFingerprints(_Repository):
     """``services.repositories.Fingerprints``."""

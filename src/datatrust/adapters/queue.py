@@ -24,12 +24,17 @@ SWEEP_TASK = "datatrust.sweep"
 AUTO_APPROVE_TASK = "datatrust.auto_approve"
 WEEKLY_PAYOUTS_TASK = "datatrust.weekly_payouts"
 INCIDENT_REMINDERS_TASK = "datatrust.incident_reminders"
+REVOCATION_DEADLINES_TASK = "datatrust.revocation_deadlines"
 SCHEDULE: tuple[tuple[str, crontab, str], ...] = (
     (AUTO_APPROVE_TASK, crontab(minute="*/5"), "items.auto_approve"),
     # Mondays 06:00 UTC: everyone at or above the minimum payout is paid.
     (WEEKLY_PAYOUTS_TASK, crontab(day_of_week="1", hour="6", minute="0"), "payouts.weekly"),
     # Hourly: operators are reminded of incidents whose 72-hour clock is running.
     (INCIDENT_REMINDERS_TASK, crontab(minute="7"), "incidents.remind"),
+    # Hourly: holders of items whose licence ended (or whose withdrawal was missed) get
+    # their notice, and buyers past a deletion deadline are suspended. Without this an
+    # ended licence reached no buyer: the check ran only at an existing notice's deadline.
+    (REVOCATION_DEADLINES_TASK, crontab(minute="37"), "revocations.check_deadlines"),
 )
 
 

@@ -260,6 +260,14 @@ TEXTS: dict[str, str] = {
     "download.withdrawn_items": (
         "this snapshot holds items that were withdrawn or expired; build the next version"
     ),
+    "download.licence_ended": (
+        "the licence of items in this snapshot has ended: they may no longer be "
+        "downloaded or used, and must be deleted"
+    ),
+    "download.use_ended": (
+        "the declared use of this order ended at %(at)s: its snapshots may no longer be "
+        "downloaded or used"
+    ),
     "snapshot.no_compliance_pack": "this snapshot has no compliance pack; build the next version",
     "file_name": "letters, digits, . _ - only",
     "webhook.port": "the port is not a number",

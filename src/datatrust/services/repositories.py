@@ -169,6 +169,17 @@ class Holdings(Protocol):
         the item's: withdrawn, and consent given again, or the item has none now."""
         ...
 
+    def undeliverable(self, snapshot_id: int, now: datetime) -> list[tuple[int, str]]:
+        """``(item id, why)`` for each item planned into snapshot ``snapshot_id`` that may
+        not reach its buyer at ``now``, in item order, in one statement (the download path
+        asks on every file): ``ended`` where the agreement it is held under ended by
+        ``now`` (``valid_until``; one with no end counts as ended), else ``withdrawn``
+        where the item is not listed, its consent record is missing or no longer active,
+        or it was planned under an earlier consent record than the item's, else
+        ``revoked`` where its buyer has a notice about it. A withdrawal under promised
+        notice is still ``withdrawn`` here: the caller decides whether the notice runs."""
+        ...
+
 
 class Reviews(Protocol):
     """Campaign reviews: the votes on waiting items, and the ones auto-approval settles

@@ -385,6 +385,37 @@ class SqlHoldings:
             found.update(self.session.scalars(stmt))
         return found
 
+    def undeliverable(self, snapshot_id: int, now: datetime) -> list[tuple[int, str]]:
+        # One statement over the snapshot's rows (ix_snapshot_items_snapshot_id); the WHERE
+        # keeps only the rows that may not go, so a clean snapshot returns nothing.
+        held = snapshot_items
+        noticed = (
+            select(revocations.c.id)
+            .where(revocations.c.org_id == held.c.org_id)
+            .where(revocations.c.item_id == held.c.item_id)  # uq_revocations_org_id_item_id
+            .exists()
+        )
+        ended = or_(agreements.c.valid_until.is_(None), agreements.c.valid_until <= now)
+        gone = or_(
+            consent_records.c.id.is_(None),
+            consent_records.c.state != ConsentState.ACTIVE,
+            held.c.consent_record_id != consent_records.c.uid,  # ConsentRecord.record_id
+            items.c.status != ItemStatus.LISTED.value,
+        )
+        stmt = (
+            select(held.c.item_id, ended.label("ended"), gone.label("gone"))
+            .join(agreements, agreements.c.id == held.c.agreement_id)
+            .join(items, items.c.id == held.c.item_id)
+            .outerjoin(consent_records, consent_records.c.id == items.c.consent_id)
+            .where(held.c.snapshot_id == snapshot_id)
+            .where(or_(ended, gone, noticed))
+            .order_by(held.c.item_id)
+        )
+        return [
+            (item_id, "ended" if is_ended else "withdrawn" if is_gone else "revoked")
+            for item_id, is_ended, is_gone in self.session.execute(stmt)
+        ]
+
 
 class SqlReviews:
     """``services.repositories.Reviews``."""

@@ -55,12 +55,18 @@ FEED_TYPE = "datatrust-revocation-feed"
 
 
 def holdings(uow: UnitOfWork, item_id: int) -> list[SnapshotItem]:
-    """Deliveries of ``item_id``: its rows in snapshots that became ready."""
+    """Deliveries of ``item_id``: its rows in snapshots that became ready, and in builds
+    still in progress. A build re-checks every item under its lock before it becomes
+    ready (``snapshots.finalise``), but a withdrawal committed just after that check
+    would otherwise find no holder and the buyer would never be told; one whose item is
+    then left out of the build gets a notice it can attest without a copy to name."""
     rows = uow.all(SnapshotItem, item_id=item_id)
-    ready = {
-        s.id for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows}) if s.state == "ready"
+    held = {
+        s.id
+        for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows})
+        if s.state in ("ready", "building")
     }
-    return [r for r in rows if r.snapshot_id in ready]
+    return [r for r in rows if r.snapshot_id in held]
 
 
 def holdings_under(uow: UnitOfWork, item: Item, record: ConsentRecord) -> list[SnapshotItem]:
@@ -344,7 +350,9 @@ def _notices_for(
         raise InvalidInput(Problem("content_sha256", "revocation.hashes"))
     held = held_hashes(uow, id_of(org))
     notices = {h: n for n in uow.all(Revocation, org_id=org.id) for h in notice_hashes(n, held)}
-    received = {r.content_sha256 for r in uow.all(SnapshotItem, org_id=org.id)}
+    # A notice sent while a build was in progress that then left the item out names a
+    # hash the buyer never got: it may still attest it (there is nothing to name).
+    received = {r.content_sha256 for r in uow.all(SnapshotItem, org_id=org.id)} | set(notices)
     never = sorted(h for h in set(hashes) if h not in received)
     unnoticed = sorted(h for h in set(hashes) if h in received and h not in notices)
     # Each problem's field is the hash it is about.

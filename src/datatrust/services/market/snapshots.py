@@ -404,8 +404,12 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
         items = {i.id: i for i in by_ids(uow, Item, list(planned))}
         snapshot = uow.get(Snapshot, shard.snapshot_id)
         assert snapshot is not None and snapshot.wrapped_key is not None
+        # An item withdrawn or erased since the build was planned is not read (an erased
+        # contributor's bytes cannot be): it is left out and this shard queued again.
+        flagged = _undeliverable_now(uow, snapshot) & set(shard.item_ids)
+        gone = _no_longer_deliverable(uow, snapshot, services.policy, only=flagged)
         records = []
-        for item_id in shard.item_ids:
+        for item_id in [] if gone else shard.item_ids:
             item, plan = items[item_id], planned[item_id]
             media = b"".join(services.storage.open(uow, item.owner_id, item.deidentified_key))
             extra = {}
@@ -432,21 +436,28 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
                     extra=extra,
                 )
             )
-        with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
-            written = writer.write_shard(shard.name, records, spool)  # type: ignore[arg-type]
-            spool.seek(0)
-            _put(ctx, snapshot, shard.name, iter(lambda: spool.read(1 << 20), b""))
+        if not gone:
+            with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as spool:
+                written = writer.write_shard(shard.name, records, spool)  # type: ignore[arg-type]
+                spool.seek(0)
+                _put(ctx, snapshot, shard.name, iter(lambda: spool.read(1 << 20), b""))
     snapshot = uow.get_for_update(Snapshot, shard.snapshot_id)
     shard = uow.get_for_update(SnapshotShard, shard.id)
     assert snapshot is not None and shard is not None
     if shard.state == "done":
         return  # another run of this job finished it meanwhile (same bytes)
+    if gone:
+        _leave_out(uow, snapshot, gone)
+        return
     shard.state = "done"
     shard.sha256 = written.sha256
     shard.size = written.size
     snapshot.shards_done += 1
     if snapshot.shards_done >= snapshot.shard_count:
-        uow.enqueue(FINALISE_JOB, {"snapshot_id": snapshot.id}, key=f"{FINALISE_JOB}:{snapshot.id}")
+        # A shard written again (``_leave_out``) queues a new finalise: the key names how
+        # many items are left, which only shrinks.
+        key = f"{FINALISE_JOB}:{snapshot.id}:{len(snapshot.item_ids)}"
+        uow.enqueue(FINALISE_JOB, {"snapshot_id": snapshot.id}, key=key)
 
 
 def _put(ctx: JobContext, snapshot: Snapshot, name: str, chunks: Iterable[bytes]) -> None:
@@ -485,11 +496,116 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
         snapshot = uow.get(Snapshot, payload["snapshot_id"])
         if snapshot is None or snapshot.state == "ready":
             return
-        described = _describe(uow, snapshot, ctx)
+        if snapshot.shards_done < snapshot.shard_count:
+            return  # a shard is being written again (``_leave_out``); its run queues this
+        # Every planned item judged again, by the rule the build selected it by: an item
+        # withdrawn, erased or expired while its shard was being written must not ship.
+        gone = _no_longer_deliverable(uow, snapshot, ctx.services.policy)
+        described = None if gone else _describe(uow, snapshot, ctx)
     snapshot = uow.get_for_update(Snapshot, payload["snapshot_id"])
-    if snapshot is None or snapshot.state == "ready":
+    if snapshot is None or snapshot.state == "ready" or snapshot.shards_done < snapshot.shard_count:
+        return
+    # Under the lock, one statement: what changed since the reads above (a withdrawal,
+    # erasure, notice or end of licence committed meanwhile). What changes after this
+    # commits reaches the buyer as a notice (``revocations.holdings`` counts builds in
+    # progress) and stops its downloads (``open_download``).
+    if not gone:
+        gone = _no_longer_deliverable(
+            uow, snapshot, ctx.services.policy, only=_undeliverable_now(uow, snapshot)
+        )
+    if gone or described is None:
+        _leave_out(uow, snapshot, gone)
         return
     _store_and_deliver(uow, snapshot, described, ctx)
+
+
+def _undeliverable_now(uow: UnitOfWork, snapshot: Snapshot) -> set[int]:
+    """The planned items the one-statement check (``Holdings.undeliverable``) flags now."""
+    return {item_id for item_id, _ in uow.holdings.undeliverable(id_of(snapshot), utcnow())}
+
+
+def _no_longer_deliverable(
+    uow: UnitOfWork,
+    snapshot: Snapshot,
+    policy: InstancePolicy,
+    *,
+    only: set[int] | None = None,
+    at: datetime | None = None,
+) -> dict[str, list[str]]:
+    """item id → reason codes (``_why_not``, the rule the build selected by) for each item
+    planned into ``snapshot`` (of ``only``, where given) that may no longer go to its
+    buyer; empty when every one may."""
+    moment = as_utc(at or utcnow())
+    if only is not None and not only:
+        return {}
+    planned = uow.all(SnapshotItem, snapshot_id=snapshot.id, order_by="item_id")
+    planned = [p for p in planned if only is None or p.item_id in only]
+    org = uow.get(Organisation, snapshot.org_id)
+    assert org is not None
+    agreements = {a.id: a for a in by_ids(uow, AgreementRow, [p.agreement_id for p in planned])}
+    items = {i.id: i for i in by_ids(uow, Item, [p.item_id for p in planned])}
+    gone: dict[str, list[str]] = {}
+    for p in planned:
+        agreement = agreements.get(p.agreement_id)
+        codes = (
+            _why_not(uow, agreement, items.get(p.item_id), moment, org, policy.denied_industries)
+            if agreement is not None
+            else ["agreement_missing"]
+        )
+        if codes:
+            gone[str(p.item_id)] = codes
+    return gone
+
+
+def _leave_out(uow: UnitOfWork, snapshot: Snapshot, gone: dict[str, list[str]]) -> None:
+    """Take ``gone`` (item id → reason codes) out of a build in progress: their planned
+    rows go, the reasons join ``dropped`` (what the buyer reads), and each shard that held
+    one is written again without them (its job queues ``finalise`` once more). The
+    version is worked out again against the previous build, unless a later build of the
+    order already numbered itself after this one. Audited ``snapshot:build``
+    (``stage="left_out"``)."""
+    ids = {int(k) for k in gone}
+    for row in uow.all(SnapshotItem, snapshot_id=snapshot.id):
+        if row.item_id in ids:
+            uow.delete(row)
+    snapshot.item_ids = [i for i in snapshot.item_ids if i not in ids]
+    snapshot.dropped = {**snapshot.dropped, **gone}
+    latest = _latest(uow, snapshot.order_id)
+    if latest is not None and latest.id == snapshot.id:
+        previous = uow.get(Snapshot, snapshot.previous_id) if snapshot.previous_id else None
+        before = set(previous.item_ids) if previous else set()
+        snapshot.version = writer.next_version(
+            previous.version if previous else None,
+            dropped=len(before - set(snapshot.item_ids)),
+            added=len(set(snapshot.item_ids) - before),
+        )
+    again = []
+    for shard in uow.all(SnapshotShard, snapshot_id=snapshot.id, order_by="index"):
+        if ids.isdisjoint(shard.item_ids):
+            continue
+        shard.item_ids = [i for i in shard.item_ids if i not in ids]
+        if shard.state == "done":
+            snapshot.shards_done -= 1
+        shard.state, shard.sha256, shard.size = "pending", None, None
+        again.append(shard.index)
+    uow.record(
+        AuditTag.SNAPSHOT_BUILD,
+        "system",
+        "snapshot",
+        snapshot.id,
+        stage="left_out",
+        version=snapshot.version,
+        items=len(snapshot.item_ids),
+        dropped=gone,
+        shards=again,
+    )
+    # Keys name the items left, which only ever shrink: each round's jobs are new ones.
+    for index in again:
+        uow.enqueue(
+            BUILD_SHARD_JOB,
+            {"snapshot_id": snapshot.id, "index": index},
+            key=f"{BUILD_SHARD_JOB}:{snapshot.id}:{index}:{len(snapshot.item_ids)}",
+        )
 
 
 def _describe(uow: UnitOfWork, snapshot: Snapshot, ctx: JobContext) -> _Described:
@@ -681,12 +797,23 @@ def download_links(
     lifetime_seconds: int = URL_LIFETIME_SECONDS,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Signed, expiring links for every file of a ready snapshot of the caller's org."""
+    """Signed, expiring links for every file of a ready snapshot of the caller's org.
+    Refused (``PermissionDenied``) once the order's use or an item's licence ended
+    (``undeliverable``): no link is signed for what may never be downloaded again."""
     snapshot = get_snapshot(uow, actor, snapshot_id)
     approved_org(uow, actor, Permission.SNAPSHOT_DOWNLOAD)
     if snapshot.state != "ready":
         raise Conflict(Problem(None, "snapshot.building", {"snapshot": snapshot.id}))
-    expires = int(as_utc(now or utcnow()).timestamp()) + lifetime_seconds
+    moment = as_utc(now or utcnow())
+    why = undeliverable(uow, snapshot, moment)
+    problem = why[0] if why is not None else None
+    # Once the use or a licence ended nothing of it may be fetched again: no link. A
+    # snapshot with withdrawn items keeps its links (each download is refused, saying
+    # so) while a promised notice may still let some of it go. Not audited: reading a
+    # snapshot's page is no download, and a page shown again must not fill the log.
+    if problem is not None and problem.code in ENDED:
+        raise PermissionDenied(problem)
+    expires = int(moment.timestamp()) + lifetime_seconds
     return {
         "expires": expires,
         "files": {
@@ -694,6 +821,42 @@ def download_links(
             for name, meta in sorted(snapshot.files.items())
         },
     }
+
+
+# The refusals that no later moment lifts: the use or a licence is over.
+ENDED = frozenset({"download.use_ended", "download.licence_ended"})
+
+
+def undeliverable(
+    uow: UnitOfWork, snapshot: Snapshot, at: datetime
+) -> tuple[Problem, dict[str, Any]] | None:
+    """Why ``snapshot`` may not be downloaded at ``at`` (the problem, and what to audit
+    with it), or None when it may: the order's declared use ended
+    (``download.use_ended``); the agreement of some item ended (``download.licence_ended``);
+    some item was withdrawn or erased, its consent is no longer active, or its buyer has a
+    notice about it, unless a withdrawal's promised notice still runs
+    (``download.withdrawn_items``). Two indexed statements whatever the snapshot's size
+    (the order by its key, ``Holdings.undeliverable``); only items it flags are looked at
+    again."""
+    order = uow.get(Order, snapshot.order_id)
+    ends = order.use.get("ends_at") if order is not None else None
+    use_end = as_utc(datetime.fromisoformat(ends)) if isinstance(ends, str) else None
+    if order is None or (use_end is not None and at >= use_end):
+        return Problem(None, "download.use_ended", {"at": use_end or at}), {
+            "use_ended": (use_end or at).isoformat()
+        }
+    flagged = uow.holdings.undeliverable(id_of(snapshot), at)
+    ended = [item_id for item_id, why in flagged if why == "ended"]
+    if ended:
+        return Problem(None, "download.licence_ended", {"count": len(ended)}), {
+            "licence_ended": ended
+        }
+    revoked = [item_id for item_id, _ in flagged if not _in_notice(uow, snapshot, item_id, at)]
+    if revoked:
+        return Problem(None, "download.withdrawn_items", {"count": len(revoked)}), {
+            "revoked": len(revoked)
+        }
+    return None
 
 
 def open_download(
@@ -712,8 +875,9 @@ def open_download(
     its recorded sha256; audit the download or the refusal.
 
     Refused (``PermissionDenied``, audited ``snapshot:refuse``): a missing or altered
-    signature, an expired link, a snapshot whose buyer is suspended or that holds an item
-    revoked for its buyer (build the next version). An unknown file is ``NotFound``.
+    signature, an expired link, a snapshot whose buyer is suspended, or one that may not
+    be delivered any more (``undeliverable``: its use or an item's licence ended, or an
+    item was withdrawn or revoked for its buyer). An unknown file is ``NotFound``.
     """
     moment = as_utc(now or utcnow())
     path = file_path(snapshot_id, name)
@@ -750,16 +914,8 @@ def open_download(
         raise refused(
             Problem(None, "download.org_state", {"state": org.status.value if org else "gone"})
         )
-    revoked = [
-        r.item_id
-        for r in by_ids(uow, Revocation, snapshot.item_ids, "item_id", org_id=snapshot.org_id)
-        if not _in_notice(uow, snapshot, r.item_id, moment)
-    ]
-    if revoked:
-        raise refused(
-            Problem(None, "download.withdrawn_items", {"count": len(revoked)}),
-            revoked=len(revoked),
-        )
+    if (why := undeliverable(uow, snapshot, moment)) is not None:
+        raise refused(why[0], **why[1])
     uow.record(
         AuditTag.SNAPSHOT_DOWNLOAD,
         actor_label(actor) if actor.user_id else f"org:{snapshot.org_id}",

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from datatrust import i18n
 from datatrust.bootstrap import Services
 from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import Conflict, DomainError
+from datatrust.domain.errors import Conflict, DomainError, PermissionDenied
 from datatrust.domain.permissions import Permission
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.services import accounts, market
@@ -26,6 +26,7 @@ from datatrust.web.pages.common import (
     page_requires,
     page_router,
     render,
+    show_problem,
 )
 
 router = page_router()
@@ -270,10 +271,13 @@ def buyer_snapshots(
     secret = svc.settings.secret_key.get_secret_value()
     shown = []
     for snap in market.list_snapshots(unit, page.actor):
-        links = (
-            market.download_links(unit, page.actor, secret, snap.id)["files"] if snap.ready else {}
-        )
-        shown.append({"snapshot": snap, "files": links})
+        links, refused = {}, None
+        try:
+            if snap.ready:
+                links = market.download_links(unit, page.actor, secret, snap.id)["files"]
+        except PermissionDenied as exc:  # its use or licence ended, or items withdrawn
+            refused = "; ".join(show_problem(page, p) for p in exc.problems)
+        shown.append({"snapshot": snap, "files": links, "refused": refused})
     refresh = not all(s["snapshot"].ready for s in shown)
     return render(page, "snapshots.html", snapshots=shown, refresh=refresh)
 
