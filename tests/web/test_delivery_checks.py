@@ -153,9 +153,7 @@ def test_an_erased_contributors_item_is_left_out_of_a_build_in_progress(client, 
     assert _keys(_shard_members(client, snap)) == {record_key(park.id)}
 
 
-def test_a_build_whose_only_item_was_withdrawn_becomes_an_empty_major_version(
-    client, services, people
-):
+def test_a_build_whose_only_item_was_withdrawn_ends_empty_saying_why(client, services, people):
     trainer, order, (walk,) = _order(client, services, people, "owner")
     held = _build_held(client, services, trainer, order)
     client.delete(f"/api/items/{walk.id}/consent", headers=people["owner"].headers)
