@@ -210,6 +210,29 @@ def test_recorded_events_form_a_verifiable_chain_only_when_committed(make_uow: F
             uow.record("no-such-tag", "user:1", "item", 1)
 
 
+def test_the_entries_about_a_subject_are_its_events_as_rows_in_chain_order(make_uow: Factory):
+    with make_uow() as uow:
+        uow.record(AuditTag.SNAPSHOT_DOWNLOAD, "org:1", "snapshot", 4, file="a.tar")
+        uow.record(AuditTag.SNAPSHOT_DELIVER, "system", "snapshot", 3)
+        uow.record(AuditTag.SNAPSHOT_DOWNLOAD, "org:1", "snapshot", 3, file="b.tar")
+        uow.record(AuditTag.ITEM_CREATE, "user:1", "item", 3)
+        uow.commit()
+    with make_uow() as uow:
+        events = {e.seq: e for e in uow.audit.events()}
+        entries = uow.audit.entries("snapshot", ["3", "4"])
+        assert [e.seq for e in entries] == [1, 2, 3]
+        assert [(e.at, e.tag, e.actor, e.data, e.hash) for e in entries] == [
+            (events[s].at, events[s].tag, events[s].actor, events[s].data, events[s].hash)
+            for s in (1, 2, 3)
+        ]
+        downloads = uow.audit.entries("snapshot", ["3", "4"], ["snapshot:download"])
+        assert [(e.seq, e.data) for e in downloads] == [
+            (1, {"file": "a.tar"}),
+            (3, {"file": "b.tar"}),
+        ]
+        assert uow.audit.entries("snapshot", ["3"], []) == []
+
+
 def test_a_job_enqueued_twice_under_one_key_is_queued_once(make_uow: Factory):
     with make_uow() as uow:
         uow.enqueue("test.record", {"n": 1}, key="once")
@@ -665,6 +688,8 @@ def test_items_held_under_an_earlier_consent_are_named_from_ready_builds_only(
         assert uow.holdings.under_earlier_consent(org, every) == {earlier.id, none_now.id}
         assert uow.holdings.under_earlier_consent(org, [current.id, none_now.id]) == {none_now.id}
         assert uow.holdings.under_earlier_consent(org, []) == set()
+        assert uow.holdings.snapshots_of(earlier.id) == [id_of(holder.snapshot)]
+        assert uow.holdings.snapshots_of(id_of(earlier) + 10_000) == []
         assert uow.holdings.under_earlier_consent(org + 1, every) == set()  # another buyer
         uow.get(Snapshot, id_of(holder.snapshot)).state = "failed"
         uow.commit()

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from datatrust.adapters.db import migrate
@@ -31,7 +31,7 @@ from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.money import Money
 from datatrust.domain.orders import AgreementRow, Order
 from datatrust.domain.permissions import Actor, Role
-from datatrust.domain.snapshots import Snapshot
+from datatrust.domain.snapshots import Snapshot, SnapshotItem
 from datatrust.services import money
 from datatrust.services.accounts import accounts
 from datatrust.services.accounts.accounts import actor_for
@@ -193,6 +193,38 @@ def test_a_contributor_earned_item_pay_a_bonus_and_a_royalty_shown_in_the_passpo
         check = money.check_ledger(uow, who[OPERATOR])
         assert check.ok, check.report.problems()
         assert all(per_kind["sum"] == 0 for per_kind in check.totals.values())
+
+
+def test_a_passport_reads_the_logs_events_as_rows_loading_none_as_an_object(demo):
+    """The passport shows the log's own events about the item (and its snapshots'
+    downloads) with their hashes, read as rows: an item's passport grows by an event per
+    order that selects it, and each mapped event loaded cost about twice its row."""
+    who = actors(demo)
+    with demo.uow(read_only=True) as uow:
+        first = items.list_my_items(uow, who[SIPHO])[0]
+        loaded: list[object] = []
+
+        def load(target: object, _context: object) -> None:
+            loaded.append(target)
+
+        event.listen(AuditEvent, "load", load)
+        try:
+            shown = passport.item_passport(uow, who[SIPHO], first.id)
+        finally:
+            event.remove(AuditEvent, "load", load)
+        snapshots_of = {h.snapshot_id for h in uow.all(SnapshotItem, item_id=first.id)}
+        logged = uow.audit.about("item", [str(first.id)]) + [
+            e
+            for e in uow.audit.about("snapshot", [str(s) for s in snapshots_of])
+            if e.tag == "snapshot:download"
+        ]
+    assert loaded == []
+    assert [(e["seq"], e["tag"], e["hash"]) for e in shown["events"]] == sorted(
+        (e.seq, e.tag, e.hash)
+        for e in logged
+        if not (e.tag == "revocation:notify" and e.data.get("holders") == [])
+    )
+    assert {"selected", "sold"} <= {e["step"] for e in shown["events"]}
 
 
 def test_seeding_again_makes_and_charges_nothing_new(demo):

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from datatrust.domain.accounts import SignInAttempt
 from datatrust.domain.audit import (
     GENESIS_HASH,
+    AuditEntry,
     AuditEvent,
     AuditTag,
     ChainHead,
@@ -435,6 +436,15 @@ class MemoryAuditLog(_Repository):
             e for e in self._events() if e.subject_type == subject_type and e.subject_id in wanted
         ]
 
+    def entries(
+        self, subject_type: str, subject_ids: Sequence[str], tags: Collection[str] | None = None
+    ) -> list[AuditEntry]:
+        return [
+            AuditEntry(e.seq, e.at, e.tag, e.actor, e.data, e.hash)
+            for e in sorted(self.about(subject_type, subject_ids), key=lambda e: e.seq)
+            if tags is None or e.tag in tags
+        ]
+
     def items_touched_between(
         self, start: datetime, end: datetime, tags: Iterable[str]
     ) -> list[int]:
@@ -573,6 +583,9 @@ class MemoryHoldings(_Repository):
             if ended or gone or earlier or item.status is ItemStatus.WITHDRAWN:
                 found[pair] = None
         return list(found)
+
+    def snapshots_of(self, item_id: int) -> list[int]:
+        return sorted({h.snapshot_id for h in self.uow.all(SnapshotItem, item_id=item_id)})
 
     def under_earlier_consent(self, org_id: int, item_ids: Collection[int]) -> set[int]:
         wanted = set(item_ids)

@@ -179,6 +179,20 @@ class AuditEvent:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """What a reader of the log is shown of one event (a passport's line): its place in
+    the chain, what happened, who did it, and the hash to check it by; read as a row,
+    never loaded as a mapped ``AuditEvent``."""
+
+    seq: int
+    at: datetime
+    tag: str
+    actor: str
+    data: dict[str, Any]
+    hash: str
+
+
 CHECKPOINT_TYPE = "datatrust-audit-checkpoint/1"
 
 

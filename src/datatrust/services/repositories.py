@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from datatrust.domain.audit import AuditEvent, ChainHead
+from datatrust.domain.audit import AuditEntry, AuditEvent, ChainHead
 from datatrust.domain.campaigns import VoteTally
 from datatrust.domain.items import CatalogueEntry, CatalogueFilter, Item, SelectionGroup
 from datatrust.domain.ledger import AccountRef, JournalEntry, StoredEntry
@@ -79,6 +79,13 @@ class AuditLog(Protocol):
 
     def about(self, subject_type: str, subject_ids: Sequence[str]) -> list[AuditEvent]:
         """The events naming one of ``subject_ids`` of ``subject_type``, in chain order."""
+        ...
+
+    def entries(
+        self, subject_type: str, subject_ids: Sequence[str], tags: Collection[str] | None = None
+    ) -> list[AuditEntry]:
+        """What ``about`` finds (only those tagged one of ``tags``, when given), as the
+        entries a reader is shown, in chain order."""
         ...
 
     def items_touched_between(
@@ -161,6 +168,10 @@ class Holdings(Protocol):
         consent record is missing or no longer active, the item was withdrawn, or the
         buyer received it under an earlier consent record than the item's (withdrawn, then
         given again); each pair once, in the order of its first such held row."""
+        ...
+
+    def snapshots_of(self, item_id: int) -> list[int]:
+        """Ids, ascending, of the snapshots with a row of ``item_id``, whatever their state."""
         ...
 
     def under_earlier_consent(self, org_id: int, item_ids: Collection[int]) -> set[int]:

@@ -25,7 +25,7 @@ from datatrust.adapters.db.tables.orders import (
     snapshot_items,
     snapshots,
 )
-from datatrust.domain.audit import AuditEvent, ChainHead
+from datatrust.domain.audit import AuditEntry, AuditEvent, ChainHead
 from datatrust.domain.campaigns import VoteTally
 from datatrust.domain.clock import utcnow
 from datatrust.domain.consent import ConsentState
@@ -125,6 +125,22 @@ class SqlAuditLog:
                 .order_by(audit_events.c.seq)
             )
         )
+
+    def entries(
+        self, subject_type: str, subject_ids: Sequence[str], tags: Collection[str] | None = None
+    ) -> list[AuditEntry]:
+        # Columns, not mapped events: an item's passport grows by an event per order that
+        # selected it, and loading each as an object cost about twice reading its row.
+        e = audit_events.c
+        stmt = (
+            select(e.seq, e.at, e.tag, e.actor, e.data, e.hash)
+            .where(e.subject_type == subject_type)
+            .where(e.subject_id.in_(list(subject_ids)))
+            .order_by(e.seq)
+        )
+        if tags is not None:
+            stmt = stmt.where(e.tag.in_(list(tags)))
+        return [AuditEntry(*row) for row in self.session.execute(stmt)]
 
 
 class SqlItemSelection:
@@ -356,6 +372,16 @@ class SqlHoldings:
             .order_by(first)
         )
         return [(item_id, org_id) for item_id, org_id in self.session.execute(stmt)]
+
+    def snapshots_of(self, item_id: int) -> list[int]:
+        held = snapshot_items
+        stmt = (
+            select(held.c.snapshot_id)
+            .distinct()
+            .where(held.c.item_id == item_id)  # ix_snapshot_items_item_id
+            .order_by(held.c.snapshot_id)
+        )
+        return list(self.session.scalars(stmt))
 
     def under_earlier_consent(self, org_id: int, item_ids: Collection[int]) -> set[int]:
         # One statement per chunk of ids, whatever the number of builds: only the distinct

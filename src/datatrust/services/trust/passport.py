@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from datatrust.domain.accounts import Organisation, User
-from datatrust.domain.audit import AuditTag
+from datatrust.domain.audit import AuditEntry, AuditTag
 from datatrust.domain.clock import as_utc
 from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
-from datatrust.domain.snapshots import Revocation, SnapshotItem
+from datatrust.domain.snapshots import Revocation
 from datatrust.services.ports import UnitOfWork
 
 # Plain words for each step (msgids), in the order a contributor thinks about them. A tag
@@ -77,7 +77,7 @@ ACTORS = {
 _HIDDEN = frozenset({"statement", "signed_statement"})
 
 
-def _held(event: Any) -> bool:
+def _held(event: AuditEntry) -> bool:
     """False for a withdrawal's notice that found no buyer holding the item: nobody was
     told to delete anything, so the passport does not say so."""
     data = event.data or {}
@@ -101,13 +101,11 @@ def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]
     item = uow.get(Item, item_id)
     authorize(actor, Permission.PASSPORT_READ, item or MISSING)
     assert item is not None
-    events = list(uow.audit.about("item", [str(item.id)]))
-    deliveries = uow.all(SnapshotItem, item_id=item.id)
-    by_snapshot = {d.snapshot_id: d for d in deliveries}
-    if by_snapshot:
-        for event in uow.audit.about("snapshot", [str(s) for s in sorted(by_snapshot)]):
-            if event.tag == AuditTag.SNAPSHOT_DOWNLOAD.value:
-                events.append(event)
+    events = uow.audit.entries("item", [str(item.id)])
+    delivered_in = uow.holdings.snapshots_of(id_of(item))
+    if delivered_in:
+        downloads = [AuditTag.SNAPSHOT_DOWNLOAD.value]
+        events += uow.audit.entries("snapshot", [str(s) for s in delivered_in], downloads)
     events = sorted((e for e in events if _held(e)), key=lambda e: e.seq)
     actors: dict[str, str] = {}
     for e in events:
