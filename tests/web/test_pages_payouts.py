@@ -355,3 +355,25 @@ def test_a_long_statement_is_shown_a_page_at_a_time_with_every_line_once(
     assert sum(shown.values()) == len(paid) + 2
     past_the_end = client.get("/my/earnings?lang=en&n=9", headers=earned.headers).text
     assert "Page 3 of 3" in past_the_end
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_payout_asked_with_no_amount_says_to_write_one_in_the_readers_words(
+    client, services, earned, lang
+):
+    """An empty amount was answered "'' is not a decimal amount like '12.50'" (in Hindi
+    "'' '12.50' जैसी दशमलव राशि नहीं है"): two quotes around nothing. It asks for an amount."""
+    add_method(
+        client,
+        earned,
+        rail="bank_transfer",
+        account_holder="T N",
+        account_number="12345678",
+        bank_code="021000021",
+    )
+    (method,) = methods_of(services, earned)
+    form = {"method": str(method.id), "currency": "USD", "idempotency_key": "e", "amount": " "}
+    page = client.post(f"/my/earnings/payout?lang={lang}", data=form, headers=earned.headers)
+    assert page.status_code == 422
+    assert translator(lang).gettext("Write an amount such as 12.50.") in page.text
+    assert "''" not in page.text and "&#39;&#39;" not in page.text

@@ -833,6 +833,9 @@ def payout(
     if not method.isdigit() or len(method) > 9:
         errors = {"method": [page._("Choose where to be paid.")]}
         return _earnings(page, unit, svc, 422, form=form, errors=errors)
+    if not amount.strip():
+        errors = {"amount": [page._("Write an amount such as 12.50.")]}
+        return _earnings(page, unit, svc, 422, form=form, errors=errors)
     try:
         value = Money.parse(amount.strip(), currency.strip().upper() or "USD")
         money.request_payout_to(
