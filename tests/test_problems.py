@@ -352,4 +352,4 @@ def test_every_word_for_a_code_is_translated(lang):
 def test_the_reader_rule_catches_a_code_and_an_english_word():
     leaked = untranslated_english("hi", ("messages", "problems"))
     assert "model_training" in not_in_words("अनुमत उद्देश्य model_training है", leaked)
-    assert "withdrawn" in not_in_words("चीज़ 5 withdrawn है", leaked)
+    assert "withdrawn" in not_in_words("आइटम 5 withdrawn है", leaked)

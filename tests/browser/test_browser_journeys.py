@@ -97,10 +97,10 @@ def test_contributor_signs_up_on_a_phone_and_reads_a_licence_in_hindi(phone, che
     check(phone, "licence_summary_hi")
 
     # The choice is remembered on the next page, with no ?lang= in the address.
-    phone.locator("nav[aria-label]").first.get_by_role("link", name="मेरी चीज़ें").click()
+    phone.locator("nav[aria-label]").first.get_by_role("link", name="मेरे आइटम").click()
     phone.wait_for_url("**/my/items")
     assert phone.locator("html").get_attribute("lang") == "hi"
-    assert phone.locator("h1").inner_text() == "मेरी चीज़ें"
+    assert phone.locator("h1").inner_text() == "मेरे आइटम"
     check(phone, "contributor_items_hi")
 
     phone.goto("/review?lang=en")

@@ -126,8 +126,8 @@ def test_the_order_page_shows_a_sample_in_the_buyers_language_and_the_limit_in_w
     )
     assert shown.status_code == 200, shown.text
     assert shown.text.count('<img src="data:image/jpeg;base64,') == 2
-    assert "आपके संगठन ने नमूनों में देखी गई चीज़ें: 3 में से 2" in shown.text
-    assert "बिना पूर्वावलोकन वाली चीज़ें" in shown.text  # the walk video
+    assert "आपके संगठन ने नमूनों में देखे गए आइटम: 3 में से 2" in shown.text
+    assert "बिना पूर्वावलोकन वाले आइटम" in shown.text  # the walk video
     assert org.legal_name in shown.text
     assert "Evaluation sample" not in shown.text
     passport = client.get(f"/api/items/{_photos[0].id}/passport", headers=people["owner"].headers)

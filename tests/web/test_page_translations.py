@@ -85,14 +85,14 @@ def test_an_unknown_code_is_shown_as_the_service_gave_it():
     assert hindi().rejection({"code": "brand_new", "message": "Brand new reason."}) == (
         "Brand new reason."
     )
-    assert hindi().exclusion("brand_new", 2) == "2 चीज़ें: brand_new"
+    assert hindi().exclusion("brand_new", 2) == "2 आइटम: brand_new"
 
 
 def test_selection_exclusions_count_in_each_language():
     assert Explain(translator("en"), "en", str).exclusion("no_consent", 1) == (
         "1 item: no consent was given"
     )
-    assert hindi().exclusion("licence_expired", 4) == "4 चीज़ें: लाइसेंस समाप्त हो गया है"
+    assert hindi().exclusion("licence_expired", 4) == "4 आइटम: लाइसेंस समाप्त हो गया है"
 
 
 def test_passport_details_are_labelled_and_internal_ids_left_out():

@@ -356,7 +356,7 @@ def test_an_item_to_check_again_whose_original_is_gone_is_refused_in_the_readers
     assert api.status_code == 409 and "consent_again.original_gone" in api.text
     for lang, words in (
         ("en", f"the original of item {item.id} is no longer stored"),
-        ("hi", f"चीज़ {item.id} की मूल फ़ाइल अब रखी नहीं है"),
+        ("hi", f"आइटम {item.id} की मूल फ़ाइल अब रखी नहीं है"),
         ("zu", f"ifayela langempela lento {item.id} alisagcinwanga"),
     ):
         refused = client.post(
