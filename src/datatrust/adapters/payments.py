@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import io
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from datatrust.config import Settings
 from datatrust.domain.money import Money
-from datatrust.domain.payout_methods import PayoutRail
+from datatrust.domain.payout_methods import RAIL_CURRENCY, PayoutRail
 from datatrust.services.money import (
     PaymentFailed,
     PaymentRail,
@@ -225,11 +226,22 @@ def _bank_row(instruction: PayoutInstruction) -> tuple[object, ...]:
 
 
 def _mpesa_row(instruction: PayoutInstruction) -> tuple[object, ...]:
-    """One B2C payment request, its fields named as Safaricom's Daraja B2C API names
-    them; the operator's tool adds the initiator, credential, shortcode and callbacks.
-    M-Pesa amounts are whole shillings (checked when the payout was asked for)."""
+    """One B2C payment request, its fields named as Safaricom's Daraja B2C API (v3,
+    ``POST /mpesa/b2c/v3/paymentrequest``) names them; the operator's tool adds the
+    InitiatorName, SecurityCredential, PartyA (the B2C shortcode) and the two callback URLs.
+
+    Source: https://developer.safaricom.co.ke/apis/BusinessToCustomer (read through its
+    published mirrors; the portal itself needs a login). What it requires and this row keeps:
+    ``OriginatorConversationID`` is the caller's unique id for the request, by which M-Pesa
+    refuses the same request twice, so it is the payout key; ``PartyB`` is the customer's
+    number with the country code and no plus sign (``2547XXXXXXXX``, not E.164's ``+254…``
+    and not the local ``07…``); ``Amount`` is whole shillings; ``Remarks`` is 2 to 100
+    characters; ``Occasion`` is optional. ``BusinessPayment`` pays registered M-Pesa users,
+    which a person who gave their M-Pesa number is. ``RailBatchFiles`` refuses what this row
+    could not carry exactly (cents, another currency, another kind of number)."""
     d = instruction.destination.details  # type: ignore[union-attr]
     return (
+        instruction.key,
         instruction.key,
         "BusinessPayment",
         d["phone"],
@@ -240,8 +252,12 @@ def _mpesa_row(instruction: PayoutInstruction) -> tuple[object, ...]:
 
 
 def _upi_row(instruction: PayoutInstruction) -> tuple[object, ...]:
-    """One UPI payout, in the fields of a bank's or payout service's bulk UPI upload
-    (beneficiary VPA and name, amount in rupees and paise, a reference)."""
+    """One UPI payout, in the fields a bank's or payout service's bulk UPI upload asks for
+    (beneficiary VPA and name, amount, a reference). NPCI publishes no bulk payout file for
+    businesses: each bank or service (RazorpayX, Cashfree …) has its own template, so this
+    file keeps what every one of them needs, in both units: rupees, and whole paise, the
+    unit payout APIs take (https://razorpay.com/docs/api/x/payouts/create/vpa: "amount …
+    in paise", mode ``UPI`` in upper case, currency ``INR``)."""
     d = instruction.destination.details  # type: ignore[union-attr]
     amount = instruction.amount
     return (
@@ -250,7 +266,7 @@ def _upi_row(instruction: PayoutInstruction) -> tuple[object, ...]:
         d["account_holder"],
         amount.to_decimal(),
         amount.amount_minor,
-        "INR",
+        amount.currency,
         "UPI",
         f"Datatrust payout {instruction.payout_id}",
     )
@@ -273,7 +289,15 @@ RAIL_FILES: dict[PayoutRail, tuple[str, tuple[str, ...], Callable[..., Sequence[
     ),
     PayoutRail.MPESA: (
         "mpesa-b2c",
-        ("payout_key", "CommandID", "PartyB", "Amount", "Remarks", "Occasion"),
+        (
+            "payout_key",
+            "OriginatorConversationID",
+            "CommandID",
+            "PartyB",
+            "Amount",
+            "Remarks",
+            "Occasion",
+        ),
         _mpesa_row,
     ),
     PayoutRail.UPI: (
@@ -313,7 +337,35 @@ class RailBatchFiles:
     def send(self, instruction: PayoutInstruction) -> PayoutOutcome:
         if instruction.destination is None:
             return self.plain.send(instruction)
+        refused = rail_file_refusal(instruction)
+        if refused:  # not settled: the payout fails and the money goes back to the balance
+            return PayoutOutcome(False, reason=refused)
         return self.rails[instruction.destination.rail].send(instruction)
+
+
+_MPESA_PARTY_B = re.compile(r"^254[17]\d{8}$")
+
+
+def rail_file_refusal(instruction: PayoutInstruction) -> str:
+    """Why ``instruction`` cannot go into its rail's batch file exactly as it is, or "".
+
+    Payout requests are checked against the rail when they are made
+    (``domain.payout_methods.rail_problems``); this is the last check before a row that
+    moves money is written, so a payout that slipped past never goes out as a different
+    sum: M-Pesa's ``Amount`` holds whole shillings (``1500.50`` would become 1500), and a
+    UPI row in another currency would be paid in rupees."""
+    destination = instruction.destination
+    assert destination is not None
+    amount = instruction.amount
+    wanted = RAIL_CURRENCY.get(destination.rail)
+    if wanted is not None and amount.currency != wanted:
+        return f"{destination.rail.value} pays only {wanted}, not {amount.currency}"
+    if destination.rail is PayoutRail.MPESA:
+        if amount.amount_minor % 100:
+            return "M-Pesa pays whole shillings"
+        if not _MPESA_PARTY_B.match(destination.details.get("phone", "")):
+            return "M-Pesa needs a Kenyan number written 2547XXXXXXXX or 2541XXXXXXXX"
+    return ""
 
 
 def make_payout_provider(settings: Settings) -> PayoutProvider:
