@@ -232,7 +232,7 @@ def _end(services, *, licence: bool = False, use: bool = False) -> None:
     ("ended", "code", "hindi", "zulu"),
     [
         ({"licence": True}, "download.licence_ended", "लाइसेंस समाप्त", "ilayisensi yezinto ezithile"),
-        ({"use": True}, "download.use_ended", "घोषित उपयोग", "ukusetshenziswa okumenyezelwe"),
+        ({"use": True}, "download.use_ended", "बताया गया उपयोग", "ukusetshenziswa okushiwo"),
     ],
 )
 def test_downloads_and_links_are_refused_once_a_licence_or_the_use_ended_in_words(
