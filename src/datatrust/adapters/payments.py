@@ -27,6 +27,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from datatrust.config import Settings
@@ -189,9 +190,28 @@ class CsvPayoutProvider:
         self._read[name] = complete + len(data)
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula (OWASP's list for
+# CSV injection): "=HYPERLINK(...)" in a name would run when the operator opens the file.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """``value`` as a cell that a spreadsheet shows as written: text starting like a
+    formula gets a leading apostrophe (shown as text, the apostrophe hidden). Numbers we
+    computed (int, Decimal) stay numbers: a negative number is not a formula, and the
+    columns a bank's upload reads as amounts must stay numeric."""
+    if isinstance(value, (int, Decimal)):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _csv_line(fields: Sequence[object]) -> str:
+    """One row of a file the operator opens: every CSV this platform writes for people
+    goes through here, so every cell is ``csv_cell``'d."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(fields)  # "\r\n"-terminated, as the files always were
+    # "\r\n"-terminated, as the files always were
+    csv.writer(buffer).writerow([csv_cell(f) for f in fields])
     return buffer.getvalue()
 
 

@@ -48,6 +48,9 @@ _VPA = re.compile(r"^[a-z0-9][a-z0-9._-]{1,255}@[a-z][a-z0-9]{2,63}$")
 _ACCOUNT_NUMBER = re.compile(r"^[0-9A-Z]{4,34}$")
 _BANK_CODE = re.compile(r"^[0-9A-Z]{4,15}$")
 _IBAN = re.compile(r"^[A-Z]{2}\d{2}[0-9A-Z]{10,30}$")
+# What a spreadsheet reads as the start of a formula (tabs and line breaks never survive
+# the normalisation of spaces, so a name is checked for these four).
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 @dataclass(eq=False)
@@ -95,6 +98,10 @@ def check_details(rail: PayoutRail, typed: dict[str, str]) -> tuple[dict[str, st
             problems.append(Problem("account_holder", "payout_method.holder_required"))
         elif len(details["account_holder"]) > 140:
             problems.append(Problem("account_holder", "too_long", {"maximum": 140}))
+        elif details["account_holder"].startswith(FORMULA_STARTS):
+            # The operator opens the rail's batch file in a spreadsheet, which would run
+            # "=HYPERLINK(...)" as a formula (the writer escapes such cells as well).
+            problems.append(Problem("account_holder", "payout_method.holder_formula"))
     if rail is PayoutRail.BANK_TRANSFER:
         number = re.sub(r"[\s-]", "", details["account_number"]).upper()
         details["account_number"] = number

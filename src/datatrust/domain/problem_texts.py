@@ -87,6 +87,7 @@ TEXTS: dict[str, str] = {
     "minor_units": "a whole number of minor units, not negative",
     "true_or_false": "true or false",
     "payout_method.holder_required": "write the name on the account",
+    "payout_method.holder_formula": "a name cannot start with =, +, - or @",
     "payout_method.iban_check_digits": "this IBAN's check digits are wrong",
     "payout_method.account_number": "write the account number or IBAN",
     "payout_method.bank_code": "write the bank's code (BIC, IFSC, sort or routing code)",
