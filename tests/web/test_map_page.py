@@ -16,9 +16,10 @@ from test_pages_contributor import open_campaign
 
 from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.money import Money
+from datatrust.domain.permissions import Role
 from datatrust.services.campaigns import campaigns
 from datatrust.web.security import PAGE_CSP
-from support import sign_up_page
+from support import make_persona, sign_up_page
 
 CAPE_TOWN = h3.latlng_to_cell(-33.9249, 18.4241, 8)
 KHAYELITSHA = h3.latlng_to_cell(-34.0404, 18.6775, 8)
@@ -131,18 +132,64 @@ def test_the_page_speaks_the_readers_language(contributor, cape_task, lang, plac
     assert [label for label in labels if "South Africa" in label or "bonus" in label] == []
 
 
-def test_a_task_naming_no_place_pays_anywhere_new_and_lists_the_places_already_recorded(
+def test_a_task_naming_no_place_lists_only_the_places_enough_people_recorded_in(
     contributor, people, services
 ):
+    """Outside review: every recorded cell (resolution 8, well under a km²) was listed to
+    anyone, so one person's recordings showed where they record. A place is listed once
+    ``SHOWN_FROM_PEOPLE`` (3) different people recorded there; one person's many
+    recordings are still one person."""
     task = open_campaign(
         contributor, people["operator"], title="Any street", coverage_bonus_minor=50, quota=5
     )
-    recorded(services, people["owner"].actor.user_id, RANCHI)
+    for _ in range(4):
+        recorded(services, people["owner"].actor.user_id, RANCHI)
+    recorded(services, people["other"].actor.user_id, RANCHI)
     text = contributor.get("/map?lang=en").text
-    assert "Any place not listed here earns the bonus too." in text
-    assert rows(text) == [("Ranchi, India", "None: already recorded", "1")]
-    assert "Recordings this task still takes: 5" in text  # the recording was for no task
+    assert rows(text) == [] and "Ranchi" not in text and RANCHI not in text
+    assert (
+        "Other places earn the bonus too, unless someone has recorded there already. A place "
+        "where fewer than 3 people have recorded is not listed, so that no one can tell where "
+        "a person records." in text
+    )
+    assert "Recordings this task still takes: 5" in text  # the recordings were for no task
     assert f"/tasks/{task['id']}" in text
+    third = make_persona(services, "third", Role.CONTRIBUTOR)
+    recorded(services, third.actor.user_id, RANCHI)
+    text = contributor.get("/map?lang=en").text
+    assert rows(text) == [("Ranchi, India", "None: already recorded", "6")]
+    cells = json.loads(html.unescape(MAP_DATA.search(text).group(1)))
+    assert [c["cell"] for c in cells] == [RANCHI]
+    words = contributor.get("/map?lang=hi").text
+    assert "3 से कम लोगों ने रिकॉर्ड किया है" in words
+    assert campaigns.SHOWN_FROM_PEOPLE == 3
+
+
+def test_the_coverage_api_lists_no_cell_fewer_than_three_people_recorded_in(
+    client, people, services
+):
+    task = open_campaign(
+        client,
+        people["operator"],
+        title="Named",
+        coverage_bonus_minor=50,
+        quota=5,
+        spec={"max_duration_s": 60, "h3_cells": [CAPE_TOWN, RANCHI]},
+    )
+    recorded(services, people["owner"].actor.user_id, RANCHI)
+    recorded(services, people["other"].actor.user_id, KHAYELITSHA)
+    recorded(services, people["other"].actor.user_id, KHAYELITSHA)
+
+    def coverage() -> dict:
+        got = client.get(f"/api/campaigns/{task['id']}/coverage", headers=people["buyer"].headers)
+        assert got.status_code == 200, got.text
+        return got.json()
+
+    # The bonus still reads right for the places the task names; no cell is listed.
+    assert coverage()["cells"] == {} and coverage()["uncovered"] == [CAPE_TOWN]
+    for name in ("third", "fourth"):
+        recorded(services, make_persona(services, name, Role.CONTRIBUTOR).actor.user_id, RANCHI)
+    assert coverage()["cells"] == {RANCHI: 3}
 
 
 def test_tasks_without_a_bonus_are_not_on_the_map(contributor, people):

@@ -102,6 +102,10 @@ TEXTS: dict[str, str] = {
     "spec.wrong_type": "wrong type",
     "spec.min_above_max": "min_duration_s is above max_duration_s",
     "spec.h3_cells": "a list of H3 cell ids (strings)",
+    "catalogue.region_too_fine": (
+        "use an H3 cell of resolution %(maximum)s or coarser as the region; a finer one would "
+        "show where a recording was made"
+    ),
     "spec.no_duration": "a %(kind)s campaign has no duration",
     "campaign.state_change": "a campaign cannot go from %(state)s to %(to)s",
     "campaign.title": "required, at most %(maximum)s characters",

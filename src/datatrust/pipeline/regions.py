@@ -38,3 +38,13 @@ def within(cell: str | None, region: str) -> bool:
         )
     except Exception:
         return False
+
+
+def is_region(cell: str) -> bool:
+    """Whether ``cell`` is an H3 cell at ``REGION_RESOLUTION`` or coarser: the only areas a
+    buyer may search by. A finer one would let ~28 searches, halving the area each time,
+    find the cell an item was stored under (resolution 8, well under a km²)."""
+    try:
+        return bool(h3.is_valid_cell(cell)) and h3.get_resolution(cell) <= REGION_RESOLUTION
+    except Exception:
+        return False

@@ -7,6 +7,7 @@ test_service_packages.py)."""
 
 from datatrust.domain.payfloor import PayFloors  # a domain type the surface hands on
 from datatrust.services.campaigns.campaigns import (
+    SHOWN_FROM_PEOPLE,
     CoverageNeed,
     auto_approve_job,
     campaign_coverage,
@@ -44,6 +45,7 @@ from datatrust.services.campaigns.payfloor import (
 )
 
 __all__ = [
+    "SHOWN_FROM_PEOPLE",
     "CoverageNeed",
     "PayFloors",
     "auto_approve_job",

@@ -607,24 +607,50 @@ def check_upload_campaign(uow: UnitOfWork, campaign_id: int, kind: ItemKind) -> 
 # --------------------------------------------------------------------------- coverage
 
 
-def coverage(uow: UnitOfWork, *, exclude_item: int | None = None) -> dict[str, int]:
-    """Accepted (or listed) ambient-audio items per H3 cell, across all campaigns."""
+# A recorded cell is listed to anyone (the map, a task's page, the coverage API) only
+# once this many different people have recordings in it. The bonus is paid per item's own
+# cell (resolution 8, about 0.7 km²), so there is no coarser cell to show instead; a cell
+# that one or two people recorded in would say where they record, often their street.
+# Counted in people, not recordings (one person's ten recordings are still one person).
+# k = 3: with two, each of the two learns the other's cell from the listing; with three,
+# someone who knows their own recording is there still cannot tell which of the others
+# recorded. The cost: a contributor may record in an unlisted cell whose bonus is already
+# paid (the map and the task's page say so).
+SHOWN_FROM_PEOPLE = 3
+
+
+def _coverage_counts(
+    uow: UnitOfWork, exclude_item: int | None = None
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(every cell's accepted ambient recordings, the same for the cells with recordings
+    from at least ``SHOWN_FROM_PEOPLE`` different people)."""
     counts: Counter[str] = Counter()
+    people: dict[str, set[int]] = {}
     for item in uow.all(Item, kind=ItemKind.AMBIENT, status__in=list(COVERED)):
         if item.h3_cell and item.id != exclude_item:
             counts[item.h3_cell] += 1
-    return dict(counts)
+            people.setdefault(item.h3_cell, set()).add(item.owner_id)
+    shown = {c: n for c, n in counts.items() if len(people[c]) >= SHOWN_FROM_PEOPLE}
+    return dict(counts), shown
+
+
+def coverage(uow: UnitOfWork, *, exclude_item: int | None = None) -> dict[str, int]:
+    """Accepted (or listed) ambient-audio items per H3 cell, across all campaigns: what
+    the bonus is decided by. Never listed as it is: only the cells ``SHOWN_FROM_PEOPLE``
+    people recorded in are (``_coverage_counts``)."""
+    return _coverage_counts(uow, exclude_item)[0]
 
 
 def campaign_coverage(uow: UnitOfWork, actor: Actor, campaign_id: int) -> dict[str, Any]:
-    """Coverage per cell, and which of the campaign's wanted cells have none yet (the
-    ones a coverage bonus is paid for)."""
+    """Coverage per cell (cells fewer than ``SHOWN_FROM_PEOPLE`` people recorded in are
+    left out), and which of the campaign's wanted cells have none yet (the ones a coverage
+    bonus is still paid for)."""
     campaign = get_campaign(uow, actor, campaign_id)
-    cells = coverage(uow)
+    cells, shown = _coverage_counts(uow)
     wanted = list(campaign.spec.get("h3_cells") or [])
     return {
         "campaign_id": campaign.id,
-        "cells": cells,
+        "cells": shown,
         "uncovered": [c for c in wanted if not cells.get(c)],
         "coverage_bonus_minor": campaign.coverage_bonus_minor,
         "currency": campaign.currency,
@@ -648,8 +674,9 @@ class CoverageNeed:
     """Where an open task that pays a coverage bonus wants recordings. ``wanted``: the
     places that can still earn the bonus (the cells the task names; a task naming none
     pays it in any cell nobody has recorded, so it lists none); ``recorded``: the places
-    with no bonus left (among the named cells, or every recorded cell when it names
-    none); ``still_wanted``: the items the task takes before its quota is filled."""
+    with no bonus left (among the named cells, or when it names none every recorded cell
+    but those fewer than ``SHOWN_FROM_PEOPLE`` people recorded in); ``still_wanted``: the
+    items the task takes before its quota is filled."""
 
     campaign: Campaign
     wanted: list[PlaceNeed]
@@ -690,15 +717,20 @@ def pays_coverage_bonus(campaign: Campaign) -> bool:
 
 
 def coverage_need(
-    uow: UnitOfWork, campaign: Campaign, covered: dict[str, int] | None = None
+    uow: UnitOfWork,
+    campaign: Campaign,
+    counts: tuple[dict[str, int], dict[str, int]] | None = None,
 ) -> CoverageNeed:
     """Where ``campaign`` still pays its coverage bonus, counted the way the bonus is
-    decided when an item is accepted (``coverage``, once per recorded cell); ``covered``:
-    ``coverage(uow)``, when the caller has it already."""
-    covered = coverage(uow) if covered is None else covered
+    decided when an item is accepted (``coverage``, once per recorded cell); ``counts``:
+    ``_coverage_counts(uow)``, when the caller has them already. A task naming no places
+    lists only the recorded cells at least ``SHOWN_FROM_PEOPLE`` people recorded in; one
+    naming places shows each of them (the places its buyer chose) with its bonus and
+    recordings."""
+    covered, shown = _coverage_counts(uow) if counts is None else counts
     named = list(dict.fromkeys(campaign.spec.get("h3_cells") or []))
     places = [_place_need(c, covered, campaign.coverage_bonus) for c in named] or [
-        PlaceNeed(c, n, None) for c, n in covered.items()
+        PlaceNeed(c, n, None) for c, n in shown.items()
     ]
     places.sort(key=lambda p: (-p.recordings, p.cell))
     filled = uow.count(Item, campaign_id=campaign.id, status__in=list(COVERED))
@@ -719,8 +751,8 @@ def coverage_needs(uow: UnitOfWork, actor: Actor) -> list[CoverageNeed]:
     else:
         authorize(actor, Permission.PUBLIC_READ)
         shown = uow.all(Campaign, state=CampaignState.OPEN, order_by="-id")
-    covered = coverage(uow)
-    return [coverage_need(uow, c, covered) for c in shown if pays_coverage_bonus(c)]
+    counts = _coverage_counts(uow)
+    return [coverage_need(uow, c, counts) for c in shown if pays_coverage_bonus(c)]
 
 
 # --------------------------------------------------------------------------- review

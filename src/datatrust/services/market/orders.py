@@ -57,7 +57,7 @@ from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.snapshots import Revocation
 from datatrust.domain.territories import is_known_territory
-from datatrust.pipeline.regions import region_cell, within
+from datatrust.pipeline.regions import REGION_RESOLUTION, is_region, region_cell, within
 from datatrust.services.accounts import actor_label
 from datatrust.services.licensing import (
     MODEL_ACTIONS,
@@ -889,9 +889,14 @@ def catalogue(
     (all optional): ``kind``, ``language``, ``min_duration``/``max_duration`` (seconds),
     ``region`` (an H3 cell; items inside it), ``min_quality``, ``max_price_minor`` with
     ``currency``. Nothing raw and no item ids are returned: the sample shows kind,
-    duration, a coarse region, language, quality, price and terms.
+    duration, a coarse region, language, quality, price and terms. A ``region`` finer than
+    ``REGION_RESOLUTION`` (or not an H3 cell) is an ``InvalidInput``: searching by it
+    would reveal the finer cell an item is stored under.
     """
     org = approved_org(uow, actor, Permission.CATALOGUE_READ)
+    if filters.get("region") and not is_region(filters["region"]):
+        limit = {"maximum": REGION_RESOLUTION}
+        raise InvalidInput(Problem("region", "catalogue.region_too_fine", limit))
     moment = as_utc(now or utcnow())
     use, unjudged = _catalogue_use(filters, org, moment)
     on_offer = selectable_items(uow, use, moment, unjudged=unjudged).item_ids

@@ -323,6 +323,7 @@ def task(
         rules=rules_view(page, campaign),
         bonus=bonus,
         places=places,
+        shown_from=campaigns.SHOWN_FROM_PEOPLE,
         can_take=can(page.actor, Permission.ITEM_CREATE),
         errors={},
     )

@@ -94,6 +94,7 @@ def coverage_map(
         "map.html",
         tasks=tasks,
         cells=map_cells(page, tasks),
+        shown_from=campaigns.SHOWN_FROM_PEOPLE,
         tiles=settings.map_tile_url if origin else "",
         attribution=settings.map_tile_attribution,
     )
