@@ -260,3 +260,95 @@ def test_the_close_button_says_what_closing_gives_back_before_it_is_pressed(
     page = client.get(f"/campaigns/{campaign_id}?lang={lang}", headers=headers).text
     assert text_of(page, "escrow-returned") == format_money(Money(3000, "USD"), lang)
     assert 'id="escrow-if-closed"' not in page
+
+
+def _stop_organisation(services, people, status: str) -> None:
+    """The buyer's organisation suspended by an operator (with a reason), or found
+    rejected (stored: no decision leads from approved to rejected)."""
+    from datatrust.domain.accounts import Organisation, OrgStatus
+    from datatrust.services import accounts
+
+    org_id = people["buyer"].actor.org_id
+    with services.uow() as uow:
+        if status == "suspended":
+            accounts.decide_organisation(
+                uow, people["operator"].actor, org_id, "suspend", "overdue deletion"
+            )
+        else:
+            uow.get(Organisation, org_id).status = OrgStatus(status)
+            uow.commit()
+
+
+@pytest.mark.parametrize("status", ["suspended", "rejected"])
+def test_an_organisation_not_approved_cannot_fund_open_or_resume_but_can_pause_and_close(
+    client, people, services, status
+):
+    """Outside review: a suspended organisation funded and opened its campaign. It may
+    still stop one (pause, close) and have the escrow left returned."""
+    headers = people["buyer"].headers
+
+    def post(path: str):
+        return client.post(path, headers=headers, follow_redirects=False)
+
+    draft, running, paused = (create(client, headers, coverage_bonus="") for _ in range(3))
+    for campaign_id in (draft, running, paused):
+        assert fund(client, headers, campaign_id, "20.00", f"k-{campaign_id}").status_code == 303
+    for campaign_id in (running, paused):
+        assert client.post(f"/api/campaigns/{campaign_id}/open", headers=headers).status_code == 200
+    assert post(f"/campaigns/{paused}/pause").status_code == 303
+    _stop_organisation(services, people, status)
+
+    opened = client.post(f"/api/campaigns/{draft}/open", headers=headers)
+    assert opened.status_code == 403, opened.text
+    assert [p["code"] for p in opened.json()["problems"]] == ["campaign.org_not_active"]
+    funded = client.post(
+        f"/api/campaigns/{running}/escrow",
+        headers=headers,
+        json={"amount_minor": 500, "currency": "USD", "idempotency_key": "k-more"},
+    )
+    assert funded.status_code == 403, funded.text
+    assert balance(services, AccountRef.escrow(running, "USD")) == Money(2000, "USD")
+    # A repeat of a funding made while approved still answers as it did.
+    again = client.post(
+        f"/api/campaigns/{draft}/escrow",
+        headers=headers,
+        json={"amount_minor": 2000, "currency": "USD", "idempotency_key": f"k-{draft}"},
+    )
+    assert again.status_code == 201, again.text
+    resumed = post(f"/campaigns/{paused}/resume?lang=hi")
+    said = render_problem(Problem(None, "campaign.org_not_active"), "hi")
+    assert resumed.status_code == 403 and escape(said) in resumed.text
+
+    def offered(campaign_id: int) -> list[str]:
+        page = client.get(f"/campaigns/{campaign_id}?lang=zu", headers=headers).text
+        notice = translator("zu").gettext(
+            "The organisation running this campaign is not approved now, so the campaign "
+            "cannot be funded, opened or opened again. It can still be paused or closed; "
+            "closing returns what escrow holds beyond the work still waiting."
+        )
+        assert escape(notice) in page
+        return re.findall(rf'action="/campaigns/{campaign_id}/(\w+)"', page)
+
+    assert offered(draft) == ["close"]
+    assert offered(running) == ["pause", "close"]
+    assert offered(paused) == ["close"]
+    assert post(f"/campaigns/{running}/pause").status_code == 303
+    with services.uow(read_only=True) as uow:
+        states = [uow.get(Campaign, c).state.value for c in (draft, running, paused)]
+    assert states == ["draft", "paused", "paused"]
+    for campaign_id in (draft, running, paused):
+        assert post(f"/campaigns/{campaign_id}/close").status_code == 303
+        # Nothing was waiting for review: closing returns the whole escrow.
+        assert balance(services, AccountRef.escrow(campaign_id, "USD")) == Money(0, "USD")
+
+
+def test_an_approved_organisations_campaign_page_has_no_notice(client, people):
+    headers = people["buyer"].headers
+    campaign_id = create(client, headers, coverage_bonus="")
+    page = client.get(f"/campaigns/{campaign_id}", headers=headers).text
+    assert 'id="org-not-approved"' not in page
+    assert re.findall(rf'action="/campaigns/{campaign_id}/(\w+)"', page) == [
+        "fund",
+        "open",
+        "close",
+    ]

@@ -52,6 +52,10 @@ CAMPAIGN_MOVES: dict[str, dict[CampaignState, CampaignState]] = {
         state: CampaignState.CLOSED for state in CampaignState if state is not CampaignState.CLOSED
     },
 }
+# What only an approved organisation may do with its campaigns: put money in, and open
+# them to work. A suspended or rejected one may still pause and close (closing returns
+# what escrow holds beyond the work still waiting), so it can always stop and be repaid.
+NEEDS_APPROVED_ORG = frozenset({"fund", "open", "resume"})
 
 # Spec fields a campaign may set, and their types. Anything else is refused by name.
 SPEC_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -171,6 +175,14 @@ class Campaign:
         return funding + tuple(
             name for name, moves in CAMPAIGN_MOVES.items() if self.state in moves
         )
+
+    def actions_while(self, org_approved: bool) -> tuple[str, ...]:
+        """``actions`` as the organisation running it may take them now: all of them while
+        it is approved (or for a platform campaign), else none of ``NEEDS_APPROVED_ORG``
+        (a suspended or rejected organisation may still pause and close)."""
+        if org_approved:
+            return self.actions
+        return tuple(a for a in self.actions if a not in NEEDS_APPROVED_ORG)
 
     @property
     def finished(self) -> bool:

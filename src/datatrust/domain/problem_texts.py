@@ -116,6 +116,11 @@ TEXTS: dict[str, str] = {
         "can cover the quota"
     ),
     "campaign.org_not_approved": "only a buyer whose organisation was approved can run a campaign",
+    "campaign.org_not_active": (
+        "your organisation is not approved now, so it cannot fund, open or resume a campaign; "
+        "it can still pause or close one, and closing returns what escrow holds beyond the "
+        "work still waiting"
+    ),
     "campaign.not_found": "no such campaign",
     "campaign.effort_required": (
         "state expected_minutes_per_item (the effort per unit of pay) before opening: the "

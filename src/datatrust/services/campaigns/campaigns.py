@@ -176,12 +176,14 @@ def _managed(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
 def open_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFloors) -> Campaign:
     """draft → open: contributors can see it and upload to it.
 
-    Refused (``InvalidInput``) while the campaign states no expected effort or its rate
-    does not meet the pay floor for that effort, and (``Conflict``) while its escrow holds
-    less than ``quota × rate + quota × coverage bonus`` (a platform campaign's is funded
-    by an operator). Both errors name the shortfall."""
+    Refused (``PermissionDenied``) while the organisation running it is not approved
+    (suspended or rejected); (``InvalidInput``) while the campaign states no expected
+    effort or its rate does not meet the pay floor for that effort, and (``Conflict``)
+    while its escrow holds less than ``quota × rate + quota × coverage bonus`` (a platform
+    campaign's is funded by an operator). Those two errors name the shortfall."""
     campaign = _managed(uow, actor, campaign_id)
     opened = campaign.allow("open")
+    money.check_org_runs_campaigns(uow, campaign)
     _check_pay_floor(uow, campaign, floors)
     _check_escrow(uow, campaign)
     campaign.move_to(opened)
@@ -272,11 +274,13 @@ def pause_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int) -> Campaign:
 
 
 def resume_campaign(uow: UnitOfWork, actor: Actor, campaign_id: int, floors: PayFloors) -> Campaign:
-    """paused → open, its pay checked against the floor as an opening is. Escrow is not
+    """paused → open, its pay checked against the floor as an opening is (and refused, as
+    an opening is, while its organisation is not approved). Escrow is not
     checked again for the whole quota (work already paid used some of it): each
     acceptance is still refused when escrow cannot pay it."""
     campaign = _managed(uow, actor, campaign_id)
     resumed = campaign.allow("resume")
+    money.check_org_runs_campaigns(uow, campaign)
     _check_pay_floor(uow, campaign, floors)
     campaign.move_to(resumed)
     uow.record(AuditTag.CAMPAIGN_RESUME, actor_label(actor), "campaign", campaign.id)
@@ -540,6 +544,8 @@ class CampaignProgress:
     returned: Money  # what closing gave back to whoever funded it (the release entries)
     returned_if_closed: Money  # what closing now would give back at once (zero once closed)
     pay_floor: PayFloorCheck | None  # ``pay_floor_check``; None without an effort
+    org_approved: bool  # ``money.org_runs_campaigns``: may it be funded, opened, resumed
+    actions: tuple[str, ...]  # ``Campaign.actions_while``: the ones its page may offer
 
     @property
     def shortfall(self) -> Money:
@@ -563,6 +569,7 @@ def campaign_progress(
         check = pay_floor_check(uow, campaign, floors)
     except CurrencyMismatch:  # priced in another currency than the floor: no check
         check = None
+    approved = money.org_runs_campaigns(uow, campaign)
     return CampaignProgress(
         campaign=campaign,
         accepted=decided + sum(i.status is ItemStatus.LISTED for i in found),
@@ -576,6 +583,8 @@ def campaign_progress(
         if campaign.finished
         else returned_if_closed(uow, campaign),
         pay_floor=check,
+        org_approved=approved,
+        actions=campaign.actions_while(approved),
     )
 
 

@@ -41,10 +41,12 @@ from datatrust.services.money.batches import (
 from datatrust.services.money.common import money_out
 from datatrust.services.money.escrow import (
     EscrowFunding,
+    check_org_runs_campaigns,
     close_campaign_escrow,
     escrow_balance,
     escrow_returned,
     fund_campaign_escrow,
+    org_runs_campaigns,
     pay_accepted_item,
     pay_from_escrow,
     required_escrow,
@@ -81,6 +83,7 @@ __all__ = [
     "add_payout_method",
     "buyer_invoices",
     "check_ledger",
+    "check_org_runs_campaigns",
     "close_campaign_escrow",
     "contributor_statement",
     "deposit_buyer_funds",
@@ -93,6 +96,7 @@ __all__ = [
     "list_fx_rates",
     "list_payouts",
     "money_out",
+    "org_runs_campaigns",
     "pay_accepted_item",
     "pay_from_escrow",
     "payout_methods",

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from datatrust.domain import ledger as dl
+from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.campaigns import Campaign, units_per_item
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from datatrust.domain.ledger import AccountRef
 from datatrust.domain.money import Money
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
@@ -70,6 +71,23 @@ def escrow_covers(
     return escrow_balance(uow, campaign_id, needed.currency) >= needed
 
 
+def org_runs_campaigns(uow: UnitOfWork, campaign: Campaign) -> bool:
+    """Whether the organisation running ``campaign`` is approved now (a platform
+    campaign's operators always are): only then may it be funded, opened or resumed
+    (``NEEDS_APPROVED_ORG``)."""
+    if campaign.org_id is None:
+        return True
+    org = uow.get(Organisation, campaign.org_id)
+    return org is not None and org.status is OrgStatus.APPROVED
+
+
+def check_org_runs_campaigns(uow: UnitOfWork, campaign: Campaign) -> None:
+    """``PermissionDenied`` unless ``org_runs_campaigns``: a suspended or rejected
+    organisation must not put money in or take new work (it may pause and close)."""
+    if not org_runs_campaigns(uow, campaign):
+        raise PermissionDenied(Problem(None, "campaign.org_not_active"))
+
+
 @dataclass(frozen=True)
 class EscrowFunding:
     campaign_id: int
@@ -92,9 +110,10 @@ def fund_campaign_escrow(
     Two entries: the charge arrives (external cash → buyer funds), then it is locked for the
     campaign (buyer funds → escrow). Repeating the same ``idempotency_key`` charges and
     books once and answers as before. Only a member of the campaign's organisation may
-    fund it. A platform campaign (no buyer) is funded by an operator, the charge going
-    straight into escrow (external cash → escrow). A closed campaign, an amount not above
-    zero or in another currency than the campaign's are refused.
+    fund it, and only while that organisation is approved (``PermissionDenied`` once it
+    is suspended or rejected). A platform campaign (no buyer) is funded by an operator,
+    the charge going straight into escrow (external cash → escrow). A closed campaign, an
+    amount not above zero or in another currency than the campaign's are refused.
     """
     campaign = uow.get(Campaign, campaign_id)
     authorize(actor, Permission.ESCROW_FUND, campaign or MISSING)
@@ -118,6 +137,8 @@ def fund_campaign_escrow(
     fund_key = f"escrow-fund:{campaign_id}:{key}"
     previous = ledger.entry(fund_key)
     if previous is None:
+        # A repeat of a funding made while it was approved still answers as before.
+        check_org_runs_campaigns(uow, campaign)
         reference = _charge_into_escrow(uow, rail, actor_label(actor), campaign, amount, fund_key)
     else:
         reference = str(previous.source.get("reference", ""))
