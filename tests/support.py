@@ -288,6 +288,45 @@ PASSWORD = "correct horse battery"
 CONFIRM_LINK = re.compile(r"/sign-up/confirm\?token=([0-9a-f.]+)")
 
 
+def signed_in(client, persona: Persona) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Sign ``persona`` in on ``client`` with the password, as a browser does (the session
+    cookie stays on the client): what needs a session, not a token, can then be done.
+    Returns the header a session's writes send (its CSRF token), for API calls and forms
+    alike."""
+    signed = client.post("/api/auth/sign-in", json={"email": persona.email, "password": PASSWORD})
+    assert signed.status_code == 200, signed.text
+    return {"X-CSRF-Token": signed.json()["csrf_token"]}
+
+
+def add_payout_method(  # type: ignore[no-untyped-def]
+    services: Services, actor: Actor, rail: str, details: dict[str, str], *, aged: bool = True
+):
+    """``payouts.add_payout_method`` as its owner does it (with the password). ``aged``:
+    the method is then dated a holding period back (``InstancePolicy.payout_method_hold``),
+    so a payout may go to it at once."""
+    from datatrust.domain.clock import utcnow
+    from datatrust.domain.payout_methods import PayoutMethod
+    from datatrust.services.money import payouts
+
+    hold = services.policy.payout_method_hold
+    with services.uow() as uow:
+        method = payouts.add_payout_method(
+            uow,
+            services.storage,
+            actor,
+            rail,
+            details,
+            hasher=services.hasher,
+            password=PASSWORD,
+            hold=hold,
+        )
+        if aged:
+            stored = uow.get(PayoutMethod, method.id)
+            stored.created_at = utcnow() - hold
+            uow.commit()
+        return method
+
+
 def mail_to(services: Services, email: str):  # type: ignore[no-untyped-def]
     """The messages sent to ``email`` so far (the file mailer's outbox), oldest first."""
     return [m for m in services.mailer.sent() if m["To"] == email]  # type: ignore[attr-defined]

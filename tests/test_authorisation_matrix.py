@@ -21,11 +21,10 @@ from datatrust.domain.snapshots import Snapshot
 from datatrust.domain.uploads import ResumableUpload
 from datatrust.services.contributions import items, participants
 from datatrust.services.licensing import consent, licences
-from datatrust.services.money import payouts
 from datatrust.services.trust import incidents
 from datatrust.web.app import create_app
 from datatrust.web.deps import requires, uow
-from support import make_persona
+from support import add_payout_method, make_persona
 
 VICTIM_TITLE = "victim-secret-walk-video"
 
@@ -104,10 +103,10 @@ def victim(services, people):
             item_ids=[item.id],
         )
     approval_id = victim_replica_approval(services, item.id, owner.actor.user_id, other_org)
-    with services.uow() as unit:  # where the owner is paid: only they may use or remove it
-        method = payouts.add_payout_method(
-            unit, services.storage, owner.actor, "upi", {"account_holder": "O", "vpa": "owner@bank"}
-        )
+    # Where the owner is paid: only they may use or remove it.
+    method = add_payout_method(
+        services, owner.actor, "upi", {"account_holder": "O", "vpa": "owner@bank"}
+    )
     return {
         "approval_id": approval_id,
         "method_id": method.id,

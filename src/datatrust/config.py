@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +23,7 @@ from datatrust.domain.policy import (
     DEFAULT_MINIMUM_PAYOUT_MINOR,
     DEFAULT_PAY_FLOOR_CURRENCY,
     DEFAULT_PAY_FLOOR_MINOR_PER_HOUR,
+    DEFAULT_PAYOUT_METHOD_HOLD_HOURS,
     DEFAULT_PLATFORM_FEE_PERCENT,
     InstancePolicy,
 )
@@ -139,6 +141,8 @@ class Settings(BaseSettings):
     # Per-country floors, minor units per hour in pay_floor_currency: {"IN": 300, "GB": 1300}.
     pay_floor_by_country: dict[str, int] = Field(default_factory=dict)
     minimum_payout_minor: int = Field(default=DEFAULT_MINIMUM_PAYOUT_MINOR, ge=1)
+    # Hours a newly added payout method waits before a payout goes to it (0: none).
+    payout_method_hold_hours: int = Field(default=DEFAULT_PAYOUT_METHOD_HOLD_HOURS, ge=0)
     # Money in and out (adapters.payments): "fake_card" is the only card rail so far;
     # payouts go to a CSV export the operator pays by hand, or "fake" (pays nothing).
     payment_rail: Literal["fake_card"] = "fake_card"
@@ -190,6 +194,7 @@ class Settings(BaseSettings):
             ),
             minimum_payout=Money(self.minimum_payout_minor, self.pay_floor_currency),
             denied_industries=tuple(self.denied_industries),
+            payout_method_hold=timedelta(hours=self.payout_method_hold_hours),
         )
 
     def master_key_bytes(self) -> bytes:

@@ -60,7 +60,8 @@ def test_a_forgotten_password_is_reset_by_mail_and_the_profile_switches_to_hindi
     phone.get_by_label(_("New password")).fill("green kettle hums at noon")
     phone.get_by_role("button", name=_("Change my password")).click()
     changed = _(
-        "Your password is changed. Other browsers signed in to your account were signed out."
+        "Your password is changed. Other browsers signed in to your account were signed out,"
+        " and your API tokens were revoked."
     )
     phone.wait_for_selector(f"text={changed}")
     check(phone, "account_password_changed_hi")

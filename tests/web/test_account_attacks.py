@@ -19,7 +19,15 @@ from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import NotAuthenticated, RateLimited
 from datatrust.domain.jobs import OutboxJob
 from datatrust.services.accounts import accounts
-from support import CSRF_FIELD, PASSWORD, mail_to, post_form, sign_up_api, sign_up_page
+from support import (
+    CSRF_FIELD,
+    PASSWORD,
+    mail_to,
+    post_form,
+    sign_up_api,
+    sign_up_page,
+    signed_in,
+)
 
 
 def _age_failures(services, seconds: int) -> None:
@@ -236,17 +244,23 @@ class SignedUpOwner:
 
 def test_a_buyer_enrols_in_totp_and_then_needs_a_code_that_works_once(client, services, people):
     buyer = people["buyer"]
-    started = client.post("/api/me/totp", headers=buyer.headers)
+    session = signed_in(client, buyer)
+    started = client.post("/api/me/totp", json={"password": PASSWORD}, headers=session)
     assert started.status_code == 201
     uri, secret = started.json()["uri"], started.json()["secret"]
     assert uri.startswith("otpauth://totp/") and secret in uri and "Datatrust" in uri
-    wrong = client.post("/api/me/totp/enable", json={"code": "000000"}, headers=buyer.headers)
+    wrong = client.post(
+        "/api/me/totp/enable", json={"code": "000000", "password": PASSWORD}, headers=session
+    )
     assert wrong.status_code == 422
     code = pyotp.TOTP(secret).now()
-    enabled = client.post("/api/me/totp/enable", json={"code": code}, headers=buyer.headers)
+    enabled = client.post(
+        "/api/me/totp/enable", json={"code": code, "password": PASSWORD}, headers=session
+    )
     assert enabled.status_code == 200 and len(enabled.json()["recovery_codes"]) == 10
-    again = client.post("/api/me/totp", headers=buyer.headers)
+    again = client.post("/api/me/totp", json={"password": PASSWORD}, headers=session)
     assert again.status_code == 409  # the secret is never shown again
+    client.cookies.clear()  # signed out: the sign-ins below are new ones
 
     password_only = {"email": buyer.email, "password": PASSWORD}
     asked = client.post("/api/auth/sign-in", json=password_only)
@@ -298,7 +312,10 @@ def test_the_sign_in_page_asks_for_the_code_in_the_readers_language(client, serv
 
 
 def test_contributors_are_not_offered_totp(client, people):
-    assert client.post("/api/me/totp", headers=people["owner"].headers).status_code == 403
+    session = signed_in(client, people["owner"])
+    offered = client.post("/api/me/totp", json={"password": PASSWORD}, headers=session)
+    assert offered.status_code == 403
+    assert offered.json()["problems"][0]["code"] == "totp.not_offered"
 
 
 def test_a_page_sign_up_signs_in_after_the_link(client, services):
@@ -308,18 +325,21 @@ def test_a_page_sign_up_signs_in_after_the_link(client, services):
 
 def test_an_operator_turns_two_step_sign_in_on_and_off_on_the_account_page(client, people):
     operator = people["operator"]
-    headers = operator.headers
+    headers = signed_in(client, operator)
+    password = {"two_step_password": PASSWORD}
     account = client.get("/my/account?lang=hi", headers=headers)
     assert "दो-चरण साइन इन चालू करें" in account.text
-    shown = client.post("/my/account/two-step/start", headers=headers)
+    shown = client.post("/my/account/two-step/start", data=password, headers=headers)
     secret = re.search(r"<code>([A-Z2-7]+)</code>", shown.text).group(1)
     assert f"secret={secret}" in shown.text and 'href="otpauth://totp/' in shown.text
-    wrong = client.post("/my/account/two-step/enable", data={"code": "123456"}, headers=headers)
+    wrong = client.post(
+        "/my/account/two-step/enable", data={"code": "123456", **password}, headers=headers
+    )
     assert wrong.status_code == 422  # a wrong first code: a new key to add
     secret = re.search(r"<code>([A-Z2-7]+)</code>", wrong.text).group(1)
     on = client.post(
         "/my/account/two-step/enable?lang=zu",
-        data={"code": pyotp.TOTP(secret).now()},
+        data={"code": pyotp.TOTP(secret).now(), **password},
         headers=headers,
         follow_redirects=False,
     )
@@ -333,12 +353,18 @@ def test_an_operator_turns_two_step_sign_in_on_and_off_on_the_account_page(clien
 
 
 def _enrol(client, persona) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
-    """Two-step sign-in turned on over the API: (the secret, the ten recovery codes)."""
-    secret = client.post("/api/me/totp", headers=persona.headers).json()["secret"]
+    """Two-step sign-in turned on over the API, signed in with the password (the session
+    stays on ``client``): (the secret, the ten recovery codes)."""
+    session = signed_in(client, persona)
+    password = {"password": PASSWORD}
+    secret = client.post("/api/me/totp", json=password, headers=session).json()["secret"]
     enabled = client.post(
-        "/api/me/totp/enable", json={"code": pyotp.TOTP(secret).now()}, headers=persona.headers
+        "/api/me/totp/enable",
+        json={"code": pyotp.TOTP(secret).now(), **password},
+        headers=session,
     )
     assert enabled.status_code == 200, enabled.text
+    client.cookies.clear()  # signed out again: the callers after this are their own
     return secret, enabled.json()["recovery_codes"]
 
 

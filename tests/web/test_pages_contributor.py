@@ -17,7 +17,7 @@ from datatrust.domain.permissions import Actor, Role
 from datatrust.i18n import translator
 from datatrust.web.pages.common import Page, show_money
 from datatrust.web.pages.explain import REJECTIONS
-from support import fund_and_open, make_persona, sign_up_page
+from support import PASSWORD, fund_and_open, make_persona, sign_up_page
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -261,7 +261,12 @@ def test_earnings_and_a_payout_request_below_the_balance_is_refused_by_field(con
     # Without a payout method the page asks for one first (issue 18 §7).
     assert 'href="/my/payout-methods"' in page.text
     upi = {"rail": "upi", "account_holder": "Asha", "vpa": "asha@okbank"}
-    contributor.post("/my/payout-methods", data={"csrf_token": csrf_of(page.text), **upi})
+    added = contributor.post(
+        "/my/payout-methods",
+        data={"csrf_token": csrf_of(page.text), "current_password": PASSWORD, **upi},
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
     page = contributor.get("/my/earnings")
     method = re.search(r'name="method" value="(\d+)"', page.text).group(1)
     response = contributor.post(

@@ -20,7 +20,7 @@ from datatrust.domain.payout_methods import PayoutMethod, PayoutRail, check_deta
 from datatrust.i18n import format_money, render_problem, translator
 from datatrust.services import money
 from datatrust.services.money import payouts
-from support import stored_campaign
+from support import PASSWORD, add_payout_method, signed_in, stored_campaign
 
 LANGS = ("en", "hi", "zu")
 BANK_ACCOUNT = {
@@ -49,11 +49,25 @@ def earned(services, people):
     return people["owner"]
 
 
-def add_method(client, owner, **form) -> None:
+def add_method(client, owner, *, aged: bool = True, **form) -> None:
+    """Add a method on the page as its owner does: signed in with the password, which the
+    form asks for again. ``aged``: then date it a holding period back (see
+    ``support.add_payout_method``). The client is signed out again afterwards."""
+    session = signed_in(client, owner)
     response = client.post(
-        "/my/payout-methods", data=form, headers=owner.headers, follow_redirects=False
+        "/my/payout-methods",
+        data={**form, "current_password": PASSWORD},
+        headers=session,
+        follow_redirects=False,
     )
+    client.cookies.clear()
     assert response.status_code == 303, response.text
+    if aged:
+        services = client.app.state.services
+        with services.uow() as uow:
+            for method in uow.all(PayoutMethod, user_id=owner.actor.user_id):
+                method.created_at -= services.policy.payout_method_hold
+            uow.commit()
 
 
 def methods_of(services, owner) -> list[PayoutMethod]:
@@ -123,8 +137,8 @@ def test_a_wrong_mpesa_number_is_refused_next_to_its_field_in_the_readers_langua
 ):
     response = client.post(
         f"/my/payout-methods?lang={lang}",
-        data={"rail": "mpesa", "phone": "12345"},
-        headers=earned.headers,
+        data={"rail": "mpesa", "phone": "12345", "current_password": PASSWORD},
+        headers=signed_in(client, earned),
     )
     assert response.status_code == 422
     said = translator(lang).gettext("write a Kenyan mobile number such as 0712 345 678")
@@ -167,8 +181,7 @@ def test_a_payout_below_the_minimum_or_above_the_balance_is_refused_with_the_ser
 def test_mpesa_pays_whole_shillings_only_and_only_in_shillings(services, earned):
     details, problems = check_details(PayoutRail.MPESA, {"phone": "+254 712 345 678"})
     assert problems == [] and details["phone"] == "254712345678"
-    with services.uow() as uow:
-        method = payouts.add_payout_method(uow, services.storage, earned.actor, "mpesa", details)
+    method = add_payout_method(services, earned.actor, "mpesa", details)
     with services.uow() as uow, pytest.raises(Exception) as refused:
         payouts.request_payout_to(
             uow,
@@ -177,6 +190,7 @@ def test_mpesa_pays_whole_shillings_only_and_only_in_shillings(services, earned)
             "k1",
             method_id=method.id,
             minimum=Money(1000, "USD"),
+            hold=services.policy.payout_method_hold,
         )
     (problem,) = refused.value.problems
     assert (problem.field, problem.code, dict(problem.params)) == (
@@ -222,7 +236,11 @@ def test_a_payout_to_a_method_goes_into_that_rails_batch_file_once_and_shows_pai
     files = RailBatchFiles(tmp_path / "payouts")
     for _ in range(2):  # a second batch finds nothing to send
         money.run_payout_batch(
-            services.uow, files, destinations=payouts.destination_for(services.storage)
+            services.uow,
+            files,
+            destinations=payouts.destination_for(
+                services.storage, services.policy.payout_method_hold
+            ),
         )
     (batch,) = (tmp_path / "payouts" / "bank_transfer").glob("bank-transfers-*.csv")
     rows = list(csv.DictReader(batch.open()))
@@ -260,21 +278,21 @@ def test_mpesa_and_upi_payouts_are_written_as_their_rails_take_them(services, pe
 def test_a_payout_asked_for_without_a_method_goes_to_the_persons_method_for_its_currency(
     services, earned
 ):
-    with services.uow() as uow:
-        payouts.add_payout_method(
-            uow,
-            services.storage,
-            earned.actor,
-            "bank_transfer",
-            {"account_holder": "T", "account_number": "99998888", "bank_code": "ABCD1234"},
-        )
+    add_payout_method(
+        services,
+        earned.actor,
+        "bank_transfer",
+        {"account_holder": "T", "account_number": "99998888", "bank_code": "ABCD1234"},
+    )
     with services.uow() as uow:
         money.request_payout(
             uow, earned.actor, Money(1000, "USD"), "api", minimum=Money(1000, "USD")
         )
     fake = FakePayoutProvider()
     money.run_payout_batch(
-        services.uow, fake, destinations=payouts.destination_for(services.storage)
+        services.uow,
+        fake,
+        destinations=payouts.destination_for(services.storage, services.policy.payout_method_hold),
     )
     (sent,) = fake.instructions
     assert sent.destination is not None
@@ -282,14 +300,9 @@ def test_a_payout_asked_for_without_a_method_goes_to_the_persons_method_for_its_
 
 
 def test_someone_elses_payout_method_is_not_found(client, services, earned, people):
-    with services.uow() as uow:
-        theirs = payouts.add_payout_method(
-            uow,
-            services.storage,
-            people["other"].actor,
-            "upi",
-            {"account_holder": "O", "vpa": "other@bank"},
-        )
+    theirs = add_payout_method(
+        services, people["other"].actor, "upi", {"account_holder": "O", "vpa": "other@bank"}
+    )
     response = client.post(
         "/my/earnings/payout",
         data={

@@ -7,6 +7,7 @@ Objects are passed to the policy so ownership is checked per object, never only 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -85,6 +86,13 @@ class Actor:
     org_id: int | None = None
     org_admin: bool = False
     scopes: frozenset[str] | None = None
+    # An API token's own expiry (None for a session): a token cannot make one outliving it.
+    token_expires_at: datetime | None = None
+
+    @property
+    def via_token(self) -> bool:
+        """Whether the caller is an API token (a session has no scopes)."""
+        return self.scopes is not None
 
     @property
     def is_authenticated(self) -> bool:

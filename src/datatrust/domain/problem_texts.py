@@ -48,8 +48,14 @@ TEXTS: dict[str, str] = {
     "account.sign_in_wrong": "the email or password is wrong",
     "account.sign_in_throttled": "too many failed sign-ins; wait a little and try again",
     "account.sign_up_throttled": "too many sign-ups from here; wait a little and try again",
+    "account.reset_throttled": (
+        "too many password reset requests from here; wait a little and try again"
+    ),
     "account.sign_up_link_invalid": "this sign-up link is wrong or has expired; sign up again",
     "account.reset_link_invalid": "this link is wrong, has expired or was used; ask for a new one",
+    "account.password_session_required": (
+        "this takes your password, signed in on the website; an API token cannot do it"
+    ),
     "account.display_name_too_long": "use at most %(maximum)s characters",
     "account.language_unknown": "choose one of the languages offered",
     "account.currency_unknown": "choose one of the currencies offered",
@@ -97,6 +103,7 @@ TEXTS: dict[str, str] = {
     "payout_method.whole_shillings": "M-Pesa pays whole shillings",
     "payout_method.rail_required": "choose how to be paid",
     "payout_method.removed": "this payout method was removed",
+    "payout_method.on_hold": "this payout method is new: payouts go to it from %(at)s",
     "spec.unknown_field": "unknown field (known: %(known)s)",
     "spec.not_a_number": "must be a number, not true/false",
     "spec.wrong_type": "wrong type",

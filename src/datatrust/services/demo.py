@@ -399,26 +399,44 @@ PAID_BANK_ACCOUNT = {
 
 def _pay_out(services: DemoServices, provider: PayoutProvider | None) -> None:
     """Marcus adds his bank account and asks for the instance's minimum payout (once, by
-    its key), then the batch sends it through ``provider``."""
+    its key), then the batch sends it through ``provider``. The account is told as
+    having been added a holding period ago (``InstancePolicy.payout_method_hold``), so
+    the story's payout can go to it at once."""
     actor = _actor(services, PAID)
     minimum = services.policy.minimum_payout
+    hold = services.policy.payout_method_hold
     with services.uow() as uow:
         methods = money.payout_methods(uow, actor)
         if not methods:
             method = money.add_payout_method(
-                uow, services.storage, actor, "bank_transfer", PAID_BANK_ACCOUNT
+                uow,
+                services.storage,
+                actor,
+                "bank_transfer",
+                PAID_BANK_ACCOUNT,
+                hasher=services.hasher,
+                password=DEMO_PASSWORD,
+                hold=hold,
             )
+            method.created_at = utcnow() - hold
+            uow.commit()
         else:
             method = methods[-1]
         available = uow.ledger.balance(AccountRef.contributor_payable(actor.uid, minimum.currency))
         done = any(p.idempotency_key == "demo-first-payout" for p in money.list_payouts(uow, actor))
         if not done and available >= minimum:
             money.request_payout_to(
-                uow, actor, minimum, "demo-first-payout", method_id=id_of(method), minimum=minimum
+                uow,
+                actor,
+                minimum,
+                "demo-first-payout",
+                method_id=id_of(method),
+                minimum=minimum,
+                hold=hold,
             )
     if provider is not None:
         money.run_payout_batch(
-            services.uow, provider, destinations=money.destination_for(services.storage)
+            services.uow, provider, destinations=money.destination_for(services.storage, hold)
         )
 
 

@@ -6,6 +6,7 @@ Outside it, import these names from here, never from the modules inside (tests
 test_service_packages.py)."""
 
 from datatrust.services.accounts.accounts import (
+    PAYOUT_METHOD_ADDED,
     NewSession,
     Throttle,
     actor_for,
@@ -25,6 +26,7 @@ from datatrust.services.accounts.accounts import (
     list_organisations,
     my_account,
     password_reset_user,
+    reauthenticate,
     register_organisation,
     replace_recovery_codes,
     request_password_reset,
@@ -39,6 +41,7 @@ from datatrust.services.accounts.accounts import (
     sign_up_request_for,
     start_session,
     start_totp,
+    tell_owner,
     token_access,
     token_scopes,
     totp_status,
@@ -59,6 +62,7 @@ from datatrust.services.accounts.notifications import (
 )
 
 __all__ = [
+    "PAYOUT_METHOD_ADDED",
     "SEND_JOB",
     "NewSession",
     "Throttle",
@@ -87,6 +91,7 @@ __all__ = [
     "notify_members",
     "password_reset_user",
     "queue_mail",
+    "reauthenticate",
     "register_organisation",
     "replace_recovery_codes",
     "request_password_reset",
@@ -104,6 +109,7 @@ __all__ = [
     "sign_up_request_for",
     "start_session",
     "start_totp",
+    "tell_owner",
     "token_access",
     "token_scopes",
     "totp_status",

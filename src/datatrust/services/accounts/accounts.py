@@ -83,7 +83,12 @@ def actor_label(actor: Actor) -> str:
     return f"user:{actor.user_id}" if actor.user_id else actor.role.value
 
 
-def actor_for(uow: UnitOfWork, user: User, scopes: frozenset[str] | None = None) -> Actor:
+def actor_for(
+    uow: UnitOfWork,
+    user: User,
+    scopes: frozenset[str] | None = None,
+    token_expires_at: datetime | None = None,
+) -> Actor:
     membership = uow.one(Membership, user_id=user.id)
     return Actor(
         role=user.role,
@@ -91,6 +96,7 @@ def actor_for(uow: UnitOfWork, user: User, scopes: frozenset[str] | None = None)
         org_id=membership.org_id if membership else None,
         org_admin=bool(membership and membership.role is MemberRole.ADMIN),
         scopes=scopes,
+        token_expires_at=token_expires_at,
     )
 
 
@@ -489,7 +495,13 @@ def _reset_counter(storage: EncryptedStorage, email: str) -> str:
 
 
 def request_password_reset(
-    uow: UnitOfWork, *, email: str, storage: EncryptedStorage, now: datetime | None = None
+    uow: UnitOfWork,
+    *,
+    email: str,
+    storage: EncryptedStorage,
+    client: str | None = None,
+    throttle: Throttle = Throttle(),
+    now: datetime | None = None,
 ) -> None:
     """Mail a single-use link that sets a new password, when ``email`` has an account.
 
@@ -498,9 +510,23 @@ def request_password_reset(
     one outbox job (which, for no account, sends nothing), so neither the page nor its
     time tells which addresses have accounts. At most ``PASSWORD_RESET_MAILS_PER_HOUR``
     mails per address per hour; more requests are answered alike and send nothing. The
-    token is not in the outbox: the job derives it from the account and the expiry."""
+    token is not in the outbox: the job derives it from the account and the expiry.
+
+    Each request writes (a counter row, an audit event, an outbox job), so requests are
+    throttled per ``client`` address as sign-ups are (``Throttle.sign_up_free`` in the
+    window, then doubling waits): ``RateLimited`` with ``retry_after_seconds``, before
+    anything is written, alike for every address."""
     now = now or utcnow()
     email = email.strip().lower()
+    if client is not None:
+        counted_as = f"reset:{client}"[:80]
+        wait = _client_wait(uow, counted_as, throttle.sign_up_free, throttle, now)
+        if wait:
+            raise RateLimited(
+                Problem(None, "account.reset_throttled", {"wait": timedelta(seconds=wait)}),
+                {"retry_after_seconds": wait},
+            )
+        _record_attempt(uow, email="", client=counted_as, now=now, throttle=throttle)
     counter = _reset_counter(storage, email)
     recent = [
         a for a in uow.all(SignInAttempt, client=counter) if as_utc(a.at) > now - timedelta(hours=1)
@@ -550,14 +576,20 @@ def password_reset_user(
     return user
 
 
-def _end_sessions(uow: UnitOfWork, user_id: int, *, keep: str | None = None) -> None:
+def _end_sessions(uow: UnitOfWork, user_id: int, *, keep: str | None = None) -> int:
     """Revoke every live web session of the account, except the one whose secret is
-    ``keep`` (the browser that changed the password stays signed in)."""
+    ``keep`` (the browser that changed the password stays signed in), and every API token
+    of the account: whoever took the password may have made one, and a token outliving
+    the new password would keep them in. Returns how many tokens were revoked."""
     now = utcnow()
     kept = digest(keep) if keep else None
     for session in uow.all(WebSession, user_id=user_id, revoked_at=None):
         if session.session_hash != kept:
             session.revoked_at = now
+    tokens = uow.all(ApiToken, user_id=user_id, revoked_at=None)
+    for token in tokens:
+        token.revoked_at = now
+    return len(tokens)
 
 
 def _check_new_password(user: User, password: str) -> None:
@@ -576,8 +608,9 @@ def reset_password(
     *,
     session_max_age_seconds: int,
 ) -> SignedIn | None:
-    """Set a new password from a reset link, sign every browser out, use the link up and
-    sign in the one that sent it: all of it commits together. ``InvalidInput`` with
+    """Set a new password from a reset link, sign every browser out, revoke every API
+    token, use the link up and sign in the one that sent it: all of it commits together,
+    with a mail telling the owner (``PASSWORD_CHANGED``). ``InvalidInput`` with
     ``new_password: …`` problems (the link stays usable).
 
     An account with two-step sign-in is not signed in (``None``): a reset link proves
@@ -586,33 +619,45 @@ def reset_password(
     user = password_reset_user(uow, secret, token)
     _check_new_password(user, new_password)
     user.password_hash = hasher.hash(new_password)
-    _end_sessions(uow, id_of(user))
-    uow.record(AuditTag.ACCOUNT_PASSWORD_RESET, f"user:{user.id}", "user", user.id)
+    tokens = _end_sessions(uow, id_of(user))
+    uow.record(
+        AuditTag.ACCOUNT_PASSWORD_RESET, f"user:{user.id}", "user", user.id, tokens_revoked=tokens
+    )
+    tell_owner(uow, user, PASSWORD_CHANGED, utcnow())
     session = None if user.totp_enabled_at else _add_session(uow, user, session_max_age_seconds)
     uow.commit()
     return SignedIn(user, session) if session else None
 
 
-def change_password(
+def _refuse_token(actor: Actor) -> None:
+    """Some changes take the person themselves, signed in with their password: a token
+    (made to let a program act, and a thing that leaks) may not make them."""
+    if actor.via_token:
+        raise PermissionDenied(Problem(None, "account.password_session_required"))
+
+
+def reauthenticate(
     uow: UnitOfWork,
     hasher: PasswordHasher,
     actor: Actor,
+    password: str,
     *,
-    current: str,
-    new: str,
-    session_secret: str | None = None,
     throttle: Throttle = Throttle(),
-) -> None:
-    """Change the caller's password, given the current one; every other browser signed in
-    to the account is signed out (``session_secret``: the caller's own, kept).
-    ``InvalidInput`` with ``current_password: …`` or ``new_password: …`` problems.
+    field: str = "current_password",
+) -> User:
+    """The caller's account, once ``password`` proves the caller is its owner (a stolen
+    session or token alone cannot then change the password, turn two-step sign-in on or
+    add a payout method). ``InvalidInput`` naming ``field``: ``required`` or
+    ``password.wrong``.
 
-    A wrong current password counts as a failed sign-in of the account (the same
-    ``Throttle``, ``RateLimited`` with ``retry_after_seconds``): otherwise a stolen
-    session could guess the password, perhaps used elsewhere too, as fast as the CPUs
-    hash. The hashes run with no transaction open, as in ``sign_in``."""
+    A wrong password counts as a failed sign-in of the account (the same ``Throttle``,
+    ``RateLimited`` with ``retry_after_seconds``): otherwise a stolen session could guess
+    the password, perhaps used elsewhere too, as fast as the CPUs hash. The hash runs with
+    no transaction open, as in ``sign_in``; every way out leaves none open."""
     now = utcnow()
     user = _own_account(uow, actor)
+    if not password:
+        raise InvalidInput(Problem(field, "required"))
     since = now - throttle.window
     failures = [a for a in uow.all(SignInAttempt, email=user.email) if as_utc(a.at) > since]
     wait = _wait_seconds(failures, throttle.free_failures, throttle.max_delay_seconds, now)
@@ -626,24 +671,49 @@ def change_password(
     )
     uow.commit()
     try:
-        if not hasher.verify(user.password_hash, current):
-            raise InvalidInput(Problem("current_password", "password.wrong"))
-        uow.delete(attempt)  # the right password: not a failure, whatever follows
-        _check_new_password(user, new)
-        new_hash = hasher.hash(new)
-    except InvalidInput:
-        uow.commit()
-        raise
+        right = hasher.verify(user.password_hash, password)
     except RateLimited:  # no slot to check it in: the try was not made
         uow.delete(attempt)
         uow.commit()
         raise
+    if not right:
+        raise InvalidInput(Problem(field, "password.wrong"))
+    uow.delete(attempt)  # the right password: not a failure, whatever follows
+    uow.commit()
+    return user
+
+
+def change_password(
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    actor: Actor,
+    *,
+    current: str,
+    new: str,
+    session_secret: str | None = None,
+    throttle: Throttle = Throttle(),
+) -> None:
+    """Change the caller's password, given the current one (``reauthenticate``, with its
+    throttle); every other browser signed in to the account is signed out
+    (``session_secret``: the caller's own, kept), every API token of the account is
+    revoked, and the owner is mailed (``PASSWORD_CHANGED``). ``InvalidInput`` with
+    ``current_password: …`` or ``new_password: …`` problems."""
+    user = reauthenticate(uow, hasher, actor, current, throttle=throttle)
+    _check_new_password(user, new)
+    new_hash = hasher.hash(new)  # with no transaction open
     fresh = uow.get_for_update(User, user.id)
     assert fresh is not None
     user = fresh
     user.password_hash = new_hash
-    _end_sessions(uow, id_of(user), keep=session_secret)
-    uow.record(AuditTag.ACCOUNT_PASSWORD_CHANGE, actor_label(actor), "user", user.id)
+    tokens = _end_sessions(uow, id_of(user), keep=session_secret)
+    uow.record(
+        AuditTag.ACCOUNT_PASSWORD_CHANGE,
+        actor_label(actor),
+        "user",
+        user.id,
+        tokens_revoked=tokens,
+    )
+    tell_owner(uow, user, PASSWORD_CHANGED, utcnow())
     uow.commit()
 
 
@@ -778,7 +848,7 @@ def _use_recovery_code(uow: UnitOfWork, user: User, code: str, now: datetime) ->
     uow.record(
         AuditTag.ACCOUNT_RECOVERY_CODE_USE, f"user:{user.id}", "user", user.id, codes_left=left
     )
-    _tell_owner(uow, user, RECOVERY_CODE_USED, now, codes_left=left)
+    tell_owner(uow, user, RECOVERY_CODE_USED, now, codes_left=left)
     return True
 
 
@@ -787,20 +857,34 @@ def _use_recovery_code(uow: UnitOfWork, user: User, code: str, now: datetime) ->
 SECURITY_NOTICE_JOB = "accounts.security_notice"
 RECOVERY_CODE_USED = "recovery_code_used"
 TOTP_TURNED_OFF = "totp_turned_off"
+TOTP_TURNED_ON = "totp_turned_on"
+PASSWORD_CHANGED = "password_changed"
+PAYOUT_METHOD_ADDED = "payout_method_added"
 
 
-def _tell_owner(uow: UnitOfWork, user: User, event: str, at: datetime, **facts: Any) -> None:
-    """Mail the account's owner, after commit, that ``event`` happened: a recovery code
-    or a session with one was enough to do it, and the owner is the one who can tell
+def tell_owner(uow: UnitOfWork, user: User, event: str, at: datetime, **facts: Any) -> None:
+    """Mail the account's owner, after commit, that ``event`` happened: a recovery code,
+    a session or a password was enough to do it, and the owner is the one who can tell
     whether it was them. The outbox row holds ids and facts only, not the address."""
     payload = {"user": user.id, "event": event, "at": as_utc(at).isoformat(), **facts}
     uow.enqueue(SECURITY_NOTICE_JOB, payload)
 
 
-def security_notice_mail(user: User, event: str, at: datetime, codes_left: int = 0) -> MailMessage:
-    """The mail ``_tell_owner`` sends, in the account's language."""
+def security_notice_mail(
+    user: User,
+    event: str,
+    at: datetime,
+    codes_left: int = 0,
+    *,
+    rail: str = "",
+    label: str = "",
+    usable_from: datetime | None = None,
+) -> MailMessage:
+    """The mail ``tell_owner`` sends, in the account's language. ``rail``, ``label`` and
+    ``usable_from``: the payout method added (``PAYOUT_METHOD_ADDED``)."""
     _ = translator(user.language).gettext
     when = as_utc(at).strftime("%Y-%m-%d %H:%M UTC")
+    tell = _("tell the operator of this Datatrust instance")
     if event == RECOVERY_CODE_USED:
         subject = _("A recovery code was used on your Datatrust account")
         body = _(
@@ -809,6 +893,36 @@ def security_notice_mail(user: User, event: str, at: datetime, codes_left: int =
             "your password and has your codes: sign in, turn two-step sign-in off and on "
             "again to replace the codes, and tell the operator of this Datatrust instance."
         ) % {"when": when, "left": codes_left}
+    elif event == PASSWORD_CHANGED:
+        subject = _("Your Datatrust password was changed")
+        body = _(
+            "The password of your Datatrust account was changed at %(when)s. Every other "
+            "browser was signed out and every API token of yours was revoked: make new "
+            "tokens for your programs. If it was not you, ask for a new password on the "
+            'sign-in page at once ("Forgot your password?") and %(tell)s.'
+        ) % {"when": when, "tell": tell}
+    elif event == TOTP_TURNED_ON:
+        subject = _("Two-step sign-in was turned on for your Datatrust account")
+        body = _(
+            "Two-step sign-in was turned on for your account at %(when)s: signing in now "
+            "takes a code from an authenticator app as well as your password. If it was "
+            "not you, someone knows your password: %(tell)s at once."
+        ) % {"when": when, "tell": tell}
+    elif event == PAYOUT_METHOD_ADDED:
+        rails = {"bank_transfer": _("Bank transfer"), "mpesa": _("M-Pesa"), "upi": _("UPI")}
+        usable = as_utc(usable_from or at).strftime("%Y-%m-%d %H:%M UTC")
+        subject = _("A payout method was added to your Datatrust account")
+        body = _(
+            "A payout method (%(method)s %(label)s) was added to your account at %(when)s. "
+            "No payout goes to it before %(usable)s. If it was not you, remove it on the "
+            'page "Where I am paid", change your password and %(tell)s.'
+        ) % {
+            "method": rails.get(rail, rail),
+            "label": label,
+            "when": when,
+            "usable": usable,
+            "tell": tell,
+        }
     else:
         subject = _("Two-step sign-in was turned off on your Datatrust account")
         body = _(
@@ -825,7 +939,16 @@ def send_security_notice(uow: UnitOfWork, payload: dict[str, Any], ctx: JobConte
     if user is None or user.erased_at is not None:
         return  # erased meanwhile: nobody left to tell
     at = datetime.fromisoformat(payload["at"])
-    mail = security_notice_mail(user, payload["event"], at, int(payload.get("codes_left", 0)))
+    usable = payload.get("usable_from")
+    mail = security_notice_mail(
+        user,
+        payload["event"],
+        at,
+        int(payload.get("codes_left", 0)),
+        rail=str(payload.get("rail", "")),
+        label=str(payload.get("label", "")),
+        usable_from=datetime.fromisoformat(usable) if usable else None,
+    )
     ctx.services.mailer.send(mail)
 
 
@@ -862,17 +985,31 @@ def totp_status(uow: UnitOfWork, actor: Actor) -> str:
     return "on" if user.totp_enabled_at is not None else "off"
 
 
-def start_totp(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> TotpEnrolment:
+def start_totp(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    actor: Actor,
+    *,
+    hasher: PasswordHasher,
+    password: str,
+    throttle: Throttle = Throttle(),
+) -> TotpEnrolment:
     """Begin enrolment (operators and buyers): a new secret, not in force until
     ``enable_totp`` gets a code made from it. Starting again replaces an unfinished one;
-    an account with TOTP on must turn it off first."""
+    an account with TOTP on must turn it off first.
+
+    It takes the account's ``password`` (``reauthenticate``) and a session, never an API
+    token (``PermissionDenied``): whoever turns two-step sign-in on decides who can sign
+    in, so a stolen token or session alone could lock the owner out."""
     authorize(actor, Permission.ACCOUNT_UPDATE)
+    _refuse_token(actor)
     user = uow.get(User, actor.user_id)
     assert user is not None
     if user.role not in TOTP_ROLES:
         raise PermissionDenied(Problem(None, "totp.not_offered"))
     if user.totp_enabled_at is not None:
         raise Conflict(Problem(None, "totp.already_on"))
+    user = reauthenticate(uow, hasher, actor, password, throttle=throttle)
     secret = pyotp.random_base32()
     user.totp_secret = storage.seal_text(uow, id_of(user), secret)
     user.totp_last_step = None
@@ -901,17 +1038,31 @@ def enable_totp(
     actor: Actor,
     code: str,
     now: datetime | None = None,
+    *,
+    hasher: PasswordHasher,
+    password: str,
+    throttle: Throttle = Throttle(),
 ) -> list[str]:
-    """Turn TOTP on once ``code`` proves the person's app holds the new secret. Returns
-    the ten recovery codes, shown this once (each works once instead of an app code)."""
+    """Turn TOTP on once ``code`` proves the person's app holds the new secret and
+    ``password`` that the person is the account's owner (``reauthenticate``; an API token
+    is refused, as in ``start_totp``). Returns the ten recovery codes, shown this once
+    (each works once instead of an app code); the owner is mailed (``TOTP_TURNED_ON``)."""
     now = now or utcnow()
+    _refuse_token(actor)
     user = _own_account(uow, actor)
+    if user.totp_secret is None or user.totp_enabled_at is not None:
+        raise Conflict(Problem(None, "totp.not_started"))
+    reauthenticate(uow, hasher, actor, password, throttle=throttle)
+    fresh = uow.get_for_update(User, user.id)  # read afresh: the code check writes
+    assert fresh is not None
+    user = fresh
     if user.totp_secret is None or user.totp_enabled_at is not None:
         raise Conflict(Problem(None, "totp.not_started"))
     _require_app_code(uow, storage, user, code, now)
     user.totp_enabled_at = now
     codes = _new_recovery_codes(uow, user, now)
     uow.record(AuditTag.ACCOUNT_TOTP_ENABLE, actor_label(actor), "user", user.id)
+    tell_owner(uow, user, TOTP_TURNED_ON, now)
     uow.commit()
     return codes
 
@@ -956,7 +1107,7 @@ def disable_totp(
     for old in uow.all(RecoveryCode, user_id=user.id):
         uow.delete(old)
     uow.record(AuditTag.ACCOUNT_TOTP_DISABLE, actor_label(actor), "user", user.id)
-    _tell_owner(uow, user, TOTP_TURNED_OFF, now or utcnow())
+    tell_owner(uow, user, TOTP_TURNED_OFF, now or utcnow())
     uow.commit()
 
 
@@ -1041,7 +1192,9 @@ def create_api_token(
     scopes: list[str],
     days: int = 90,
 ) -> NewToken:
-    """A token can carry only permissions its owner has; it expires within a year."""
+    """A token can carry only permissions its owner has; it expires within a year, and
+    a token made by a token expires no later than the token that made it (its
+    ``expires_at`` is cut to that one's)."""
     authorize(actor, Permission.TOKEN_CREATE)
     allowed = {p.value for p in ROLE_PERMISSIONS[actor.role]}
     if actor.scopes is not None:  # a token cannot mint a broader token
@@ -1057,12 +1210,18 @@ def create_api_token(
         problems.append(Problem("scopes", "token.scopes_beyond_account", {"scopes": beyond}))
     if not scopes:
         problems.append(Problem("scopes", "token.scopes_empty"))
+    now = utcnow()
     if not 1 <= days <= MAX_TOKEN_DAYS:
         problems.append(
             Problem("days", "token.days_out_of_range", {"minimum": 1, "maximum": MAX_TOKEN_DAYS})
         )
     if problems:
         raise InvalidInput(problems)
+    expires = now + timedelta(days=days)
+    if actor.token_expires_at is not None:
+        # A token making a token that outlived it would outlive its own expiry (and a
+        # leaked short-lived token could make itself a year-long one).
+        expires = min(expires, as_utc(actor.token_expires_at))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=actor.uid,
@@ -1070,7 +1229,7 @@ def create_api_token(
         token_hash=digest(secret),
         prefix=secret[:10],
         scopes=sorted(set(scopes)),
-        expires_at=utcnow() + timedelta(days=days),
+        expires_at=expires,
     )
     uow.add(token)
     uow.flush()
@@ -1136,7 +1295,7 @@ def authenticate_token(uow: UnitOfWork, secret: str) -> Authenticated:
     stale = token.last_used_at is None or as_utc(token.last_used_at) <= (
         utcnow() - TOKEN_TOUCH_INTERVAL
     )
-    actor = actor_for(uow, user, frozenset(token.scopes))
+    actor = actor_for(uow, user, frozenset(token.scopes), as_utc(token.expires_at))
     return Authenticated(
         actor,
         user,

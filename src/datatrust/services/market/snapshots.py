@@ -32,11 +32,11 @@ import secrets
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from datatrust.domain.accounts import Organisation, OrgStatus
-from datatrust.domain.audit import AuditTag
+from datatrust.domain.audit import AuditEvent, AuditTag
 from datatrust.domain.clock import as_utc, utcnow
 from datatrust.domain.consent import ConsentRecord
 from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
@@ -859,6 +859,38 @@ def undeliverable(
     return None
 
 
+# A link refused for its own sake (incomplete, altered, expired) is audited at most once
+# per snapshot and kind in this long: anyone may send links, so recording each one would let
+# anonymous callers write to the append-only log without limit.
+BAD_LINK_CODES = frozenset({"download.incomplete", "download.altered", "download.expired"})
+BAD_LINK_QUIET = timedelta(minutes=15)
+
+
+def _bad_link_worth_auditing(
+    uow: UnitOfWork, snapshot_id: int, name: str, code: str, at: datetime
+) -> bool:
+    """Whether a link to ``name`` of snapshot ``snapshot_id`` refused for ``code`` (one of
+    ``BAD_LINK_CODES``) is to be audited: not when there is no such snapshot or file
+    (nothing anyone holds was asked for), nor when the same refusal of the snapshot was
+    audited in the last ``BAD_LINK_QUIET`` (that event stands for those after it, which
+    are refused alike; the audited one names its code as ``link``). So bad links write at
+    most one event per snapshot and code in that span, however many are sent."""
+    snapshot = uow.get(Snapshot, snapshot_id)
+    if snapshot is None or name not in snapshot.files:
+        return False
+    recent = uow.all(
+        AuditEvent,
+        order_by="-seq",
+        limit=2 * len(BAD_LINK_CODES),
+        tag=AuditTag.SNAPSHOT_REFUSE.value,
+        subject_type="snapshot",
+        subject_id=str(snapshot_id),
+    )
+    return not any(
+        e.data.get("link") == code and as_utc(e.at) > at - BAD_LINK_QUIET for e in recent
+    )
+
+
 def open_download(
     uow: UnitOfWork,
     storage: EncryptedStorage,
@@ -878,6 +910,8 @@ def open_download(
     signature, an expired link, a snapshot whose buyer is suspended, or one that may not
     be delivered any more (``undeliverable``: its use or an item's licence ended, or an
     item was withdrawn or revoked for its buyer). An unknown file is ``NotFound``.
+    A bad link (missing or altered signature, expired) is refused alike whether or not
+    its snapshot exists, and audited only as ``_bad_link_worth_auditing`` says.
     """
     moment = as_utc(now or utcnow())
     path = file_path(snapshot_id, name)
@@ -894,13 +928,19 @@ def open_download(
             **data,
         )
 
+    def bad_link(problem: Problem, **data: Any) -> PermissionDenied:
+        if _bad_link_worth_auditing(uow, snapshot_id, name, problem.code, moment):
+            return refused(problem, link=problem.code, **data)
+        uow.rollback()
+        return PermissionDenied(problem)
+
     if not expires or not sig or not expires.isdigit():
-        raise refused(Problem(None, "download.incomplete"))
+        raise bad_link(Problem(None, "download.incomplete"))
     good = _signature(secret, path, int(expires))
     if not hmac.compare_digest(good, sig):
-        raise refused(Problem(None, "download.altered"))
+        raise bad_link(Problem(None, "download.altered"))
     if int(expires) < moment.timestamp():
-        raise refused(
+        raise bad_link(
             Problem(None, "download.expired", {"at": datetime.fromtimestamp(int(expires), UTC)}),
             expired=int(expires),
         )

@@ -56,6 +56,7 @@ from datatrust.services.money.ledger_check import check_ledger
 from datatrust.services.money.payouts import (
     add_payout_method,
     destination_for,
+    held_methods,
     list_payouts,
     payout_methods,
     payout_page,
@@ -92,6 +93,7 @@ __all__ = [
     "escrow_returned",
     "fund_campaign_escrow",
     "fx_rate_out",
+    "held_methods",
     "home_currency",
     "list_fx_rates",
     "list_payouts",

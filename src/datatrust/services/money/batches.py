@@ -281,7 +281,7 @@ def run_batch_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> 
         ctx.services.uow,
         ctx.services.payouts,
         limit=int(payload.get("limit", 500)),
-        destinations=destination_for(ctx.services.storage),
+        destinations=destination_for(ctx.services.storage, ctx.services.policy.payout_method_hold),
     )
 
 
@@ -295,5 +295,7 @@ def weekly_payouts_job(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext
     day = datetime.fromisoformat(slot).date() if slot else None
     request_weekly_payouts(uow, ctx.services.policy.minimum_payout, today=day)
     run_payout_batch(
-        ctx.services.uow, ctx.services.payouts, destinations=destination_for(ctx.services.storage)
+        ctx.services.uow,
+        ctx.services.payouts,
+        destinations=destination_for(ctx.services.storage, ctx.services.policy.payout_method_hold),
     )

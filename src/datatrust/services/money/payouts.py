@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from datatrust.domain import ledger as dl
+from datatrust.domain.accounts import User
 from datatrust.domain.audit import AuditTag
-from datatrust.domain.clock import utcnow
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound, Problem
+from datatrust.domain.clock import as_utc, utcnow
+from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
 from datatrust.domain.fx import RateNotFound, approximate
 from datatrust.domain.ledger import AccountRef, InsufficientFunds
 from datatrust.domain.money import Money
@@ -33,7 +34,13 @@ from datatrust.domain.payout_methods import (
 )
 from datatrust.domain.payouts import Payout
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
-from datatrust.services.accounts import actor_label
+from datatrust.services.accounts import (
+    PAYOUT_METHOD_ADDED,
+    Throttle,
+    actor_label,
+    reauthenticate,
+    tell_owner,
+)
 from datatrust.services.money.common import (
     checked_key,
     money_out,
@@ -43,7 +50,7 @@ from datatrust.services.money.common import (
 )
 from datatrust.services.money.fx import fx_rates
 from datatrust.services.money.statements import contributor_statement
-from datatrust.services.ports import UnitOfWork
+from datatrust.services.ports import PasswordHasher, UnitOfWork
 from datatrust.services.storage import EncryptedStorage
 
 
@@ -203,16 +210,37 @@ def list_payouts(uow: UnitOfWork, actor: Actor) -> list[Payout]:
     return uow.all(Payout, order_by="-id", user_id=actor.user_id)
 
 
+def usable_from(method: PayoutMethod, hold: timedelta) -> datetime:
+    """When ``method`` may first be paid to: ``hold`` (``InstancePolicy.payout_method_hold``)
+    after it was added. Someone who got into the account and added their own method is
+    thereby kept from the money while the owner, mailed at once, can remove it."""
+    return as_utc(method.created_at) + hold
+
+
 def add_payout_method(
     uow: UnitOfWork,
     storage: EncryptedStorage,
     actor: Actor,
     rail: str,
     typed: dict[str, str],
+    *,
+    hasher: PasswordHasher,
+    password: str,
+    hold: timedelta,
+    throttle: Throttle = Throttle(),
 ) -> PayoutMethod:
     """Add a place to be paid. ``InvalidInput`` lists every problem by field (``rail``,
-    or the rail's own fields, see ``domain.payout_methods``)."""
+    or the rail's own fields, see ``domain.payout_methods``), then, the details being
+    right, ``current_password: …`` when ``password`` is not the account's
+    (``accounts.reauthenticate``, throttled as sign-ins are).
+
+    Where money goes is decided by the person alone: an API token is refused
+    (``PermissionDenied``), a session must give the password again, and the owner is
+    mailed (``PAYOUT_METHOD_ADDED``). The new method is paid to only ``hold`` after it is
+    added (``usable_from``)."""
     authorize(actor, Permission.PAYOUT_REQUEST)
+    if actor.via_token:
+        raise PermissionDenied(Problem(None, "account.password_session_required"))
     assert actor.user_id is not None
     try:
         chosen = PayoutRail(rail)
@@ -221,6 +249,9 @@ def add_payout_method(
     details, problems = check_details(chosen, typed)
     if problems:
         raise InvalidInput(problems)
+    reauthenticate(uow, hasher, actor, password, throttle=throttle)
+    user = uow.get(User, actor.user_id)
+    assert user is not None
     method = PayoutMethod(
         user_id=actor.user_id,
         rail=chosen,
@@ -231,6 +262,15 @@ def add_payout_method(
     uow.flush()
     uow.record(
         AuditTag.PAYOUT_METHOD_ADD, actor_label(actor), "payout_method", method.id, rail=rail
+    )
+    tell_owner(
+        uow,
+        user,
+        PAYOUT_METHOD_ADDED,
+        method.created_at,
+        rail=chosen.value,
+        label=method.label,
+        usable_from=usable_from(method, hold).isoformat(),
     )
     uow.commit()
     return method
@@ -262,15 +302,20 @@ def request_payout_to(
     *,
     method_id: int,
     minimum: Money,
+    hold: timedelta,
 ) -> PayoutRequested:
     """``request_payout`` to one of the caller's methods, once the method can pay
     ``amount`` (its currency; whole shillings for M-Pesa). ``InvalidInput`` names the
-    field; someone else's or a removed method is ``NotFound``."""
+    field; someone else's or a removed method is ``NotFound``; a method added less than
+    ``hold`` ago is a ``Conflict`` naming when it can be paid to (``usable_from``)."""
     method = uow.get(PayoutMethod, method_id)
     authorize(actor, Permission.PAYOUT_REQUEST, method or MISSING)
     assert method is not None
     if method.removed_at is not None:
         raise NotFound(Problem("method", "payout_method.removed"))
+    ready = usable_from(method, hold)
+    if ready > utcnow():
+        raise Conflict(Problem("method", "payout_method.on_hold", {"at": ready}))
     problems = rail_problems(method.rail, amount)
     if problems:
         raise InvalidInput(problems)
@@ -278,19 +323,28 @@ def request_payout_to(
 
 
 def destination_for(
-    storage: EncryptedStorage,
+    storage: EncryptedStorage, hold: timedelta
 ) -> Callable[[UnitOfWork, Payout], PayoutDestination | None]:
     """For ``batches.run_payout_batch``: where a payout goes. Its own method, or for one
     asked without (the weekly payouts, the API) the person's newest method able to pay
-    it; None when they have none (the plain export, for the operator to ask them)."""
+    it; None when they have none (the plain export, for the operator to ask them).
+
+    A method added less than ``hold`` ago (``usable_from``) is never one: a payout asked
+    without a method goes to the newest older one, and one whose own method is still
+    held gets none."""
 
     def destination(uow: UnitOfWork, payout: Payout) -> PayoutDestination | None:
+        now = utcnow()
         method = uow.get(PayoutMethod, payout.method_id) if payout.method_id else None
+        if method is not None and usable_from(method, hold) > now:
+            return None
         if method is None:
             usable = [
                 m
                 for m in uow.all(PayoutMethod, order_by="-id", user_id=payout.user_id)
-                if m.removed_at is None and not rail_problems(m.rail, payout.amount)
+                if m.removed_at is None
+                and not rail_problems(m.rail, payout.amount)
+                and usable_from(m, hold) <= now
             ]
             method = usable[0] if usable else None
         if method is None:
@@ -316,10 +370,22 @@ class PayoutLine:
     updated_at: str
 
 
-def payout_page(uow: UnitOfWork, actor: Actor, minimum: Money) -> dict[str, Any]:
+def held_methods(methods: list[PayoutMethod], hold: timedelta) -> dict[int, datetime]:
+    """Of ``methods``, those not yet paid to, each with when it will be (``usable_from``,
+    the test ``request_payout_to`` and ``destination_for`` apply): what pages show."""
+    now = utcnow()
+    return {
+        m.id: usable_from(m, hold)
+        for m in methods
+        if m.id is not None and usable_from(m, hold) > now
+    }
+
+
+def payout_page(uow: UnitOfWork, actor: Actor, minimum: Money, hold: timedelta) -> dict[str, Any]:
     """What the payout part of the earnings page shows: the smallest payout in each
     currency the caller holds (``minimum_payout``, the figure ``request_payout``
-    refuses below), their methods, and every payout, newest first."""
+    refuses below), their methods (``held``: those still waiting out ``hold``, with when
+    they can be paid to), and every payout, newest first."""
     authorize(actor, Permission.STATEMENT_READ)
     methods = {m.id: m for m in uow.all(PayoutMethod, user_id=actor.user_id)}
     history = []
@@ -338,8 +404,10 @@ def payout_page(uow: UnitOfWork, actor: Actor, minimum: Money) -> dict[str, Any]
         )
     balances = contributor_statement(uow, actor)["balances"]
     currencies = sorted({b["currency"] for b in balances} | {minimum.currency})
+    in_use = [m for m in methods.values() if m.removed_at is None][::-1]
     return {
         "minimums": {c: minimum_payout(uow, c, minimum) for c in currencies},
-        "methods": [m for m in methods.values() if m.removed_at is None][::-1],
+        "methods": in_use,
+        "held": held_methods(in_use, hold),
         "history": history,
     }

@@ -21,7 +21,9 @@ from datatrust.web.api.schemas import (
     TokenIn,
     TokenOut,
     TotpCodeIn,
+    TotpEnableIn,
     TotpEnrolmentOut,
+    TotpStartIn,
     UserOut,
 )
 from datatrust.web.deps import SESSION_COOKIE, RowId, api_router, requires, services, unit_of_work
@@ -193,25 +195,43 @@ def me(
 
 @router.post("/me/totp", status_code=201)
 def start_totp(
+    body: TotpStartIn,
     actor: Actor = requires(Permission.ACCOUNT_UPDATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> TotpEnrolmentOut:
-    """Begin two-step sign-in (operators and buyers): the secret is shown this once."""
-    enrolment = accounts.start_totp(unit, svc.storage, actor)
+    """Begin two-step sign-in (operators and buyers), with the account's password and a
+    session (an API token is refused, 403): the secret is shown this once."""
+    enrolment = accounts.start_totp(
+        unit,
+        svc.storage,
+        actor,
+        hasher=svc.hasher,
+        password=body.password,
+        throttle=sign_in_throttle(svc.settings),
+    )
     return TotpEnrolmentOut(secret=enrolment.secret, uri=enrolment.uri)
 
 
 @router.post("/me/totp/enable")
 def enable_totp(
-    body: TotpCodeIn,
+    body: TotpEnableIn,
     actor: Actor = requires(Permission.ACCOUNT_UPDATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> RecoveryCodesOut:
-    """Turn two-step sign-in on with a first code from the app; answers the ten
-    recovery codes, shown this once."""
-    codes = accounts.enable_totp(unit, svc.storage, actor, body.code)
+    """Turn two-step sign-in on with a first code from the app and the account's
+    password (a session, not an API token); answers the ten recovery codes, shown this
+    once, and mails the owner."""
+    codes = accounts.enable_totp(
+        unit,
+        svc.storage,
+        actor,
+        body.code,
+        hasher=svc.hasher,
+        password=body.password,
+        throttle=sign_in_throttle(svc.settings),
+    )
     return RecoveryCodesOut(recovery_codes=codes)
 
 

@@ -66,6 +66,16 @@ class TotpCodeIn(Strict):
     code: str = Field(max_length=32)
 
 
+class TotpStartIn(Strict):
+    """Turning two-step sign-in on takes the account's password (and a session)."""
+
+    password: str = Field(max_length=1024)
+
+
+class TotpEnableIn(TotpCodeIn):
+    password: str = Field(max_length=1024)
+
+
 class RecoveryCodesOut(BaseModel):
     """Shown once: each code signs in once instead of a code from the app."""
 

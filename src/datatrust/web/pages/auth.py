@@ -213,7 +213,19 @@ def forgot_password(
     if not email.strip():
         errors = {"email": [page._("Write the email address you signed up with.")]}
         return render(page, "forgot_password.html", 422, form={}, errors=errors)
-    accounts.request_password_reset(unit, email=email, storage=svc.storage)
+    try:
+        accounts.request_password_reset(
+            unit,
+            email=email,
+            storage=svc.storage,
+            client=client_address(page.request),
+            throttle=sign_in_throttle(svc.settings),
+        )
+    except RateLimited as exc:
+        errors = field_errors(page, exc, "email")
+        response = render(page, "forgot_password.html", 429, form={"email": email}, errors=errors)
+        set_retry_after(response, exc)
+        return response
     return render(page, "forgot_password_sent.html", email=email.strip().lower())
 
 
@@ -414,14 +426,37 @@ def change_password(
     return RedirectResponse("/my/account?done=password", status_code=303)
 
 
+def _two_step_refused(page: Page, unit: UnitOfWork, exc: DomainError) -> HTMLResponse:
+    """A wrong or missing password (or one tried too often) on a two-step form: the
+    account page, the problem next to the two-step form's password field."""
+    errors = field_errors(page, exc, "two_step_password")
+    moved = errors.pop("current_password", [])
+    dict.setdefault(errors, "two_step_password", []).extend(moved)
+    response = _account(page, unit, 429 if exc.status == 429 else 422, errors=errors)
+    set_retry_after(response, exc)
+    return response
+
+
 @router.post("/my/account/two-step/start")
 def start_two_step(
     page: Page = page_requires(Permission.ACCOUNT_UPDATE),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
+    two_step_password: str = Form(""),
 ) -> HTMLResponse:
-    """A new secret, shown on this page only (as an otpauth:// link and as text)."""
-    enrolment = accounts.start_totp(unit, svc.storage, page.actor)
+    """A new secret, shown on this page only (as an otpauth:// link and as text), for the
+    account's password (a stolen session alone cannot turn two-step sign-in on)."""
+    try:
+        enrolment = accounts.start_totp(
+            unit,
+            svc.storage,
+            page.actor,
+            hasher=svc.hasher,
+            password=two_step_password,
+            throttle=sign_in_throttle(svc.settings),
+        )
+    except (InvalidInput, RateLimited) as exc:
+        return _two_step_refused(page, unit, exc)
     return render(page, "two_step.html", enrolment=enrolment, form={}, errors={})
 
 
@@ -431,15 +466,38 @@ def enable_two_step(
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
     code: str = Form(""),
+    two_step_password: str = Form(""),
 ) -> Response:
-    """On: the ten recovery codes, shown on this page only."""
+    """On, for a first code from the app and the password again: the ten recovery codes,
+    shown on this page only."""
+    throttle = sign_in_throttle(svc.settings)
     try:
-        codes = accounts.enable_totp(unit, svc.storage, page.actor, code)
+        codes = accounts.enable_totp(
+            unit,
+            svc.storage,
+            page.actor,
+            code,
+            hasher=svc.hasher,
+            password=two_step_password,
+            throttle=throttle,
+        )
     except InvalidInput as exc:
-        # The secret was shown once; a wrong first code starts again with a new one.
-        enrolment = accounts.start_totp(unit, svc.storage, page.actor)
+        if "code" not in {p.field for p in exc.problems}:
+            return _two_step_refused(page, unit, exc)
+        # The secret was shown once; a wrong first code starts again with a new one (the
+        # password was right: the code is checked after it).
+        enrolment = accounts.start_totp(
+            unit,
+            svc.storage,
+            page.actor,
+            hasher=svc.hasher,
+            password=two_step_password,
+            throttle=throttle,
+        )
         errors = field_errors(page, exc, "code")
         return render(page, "two_step.html", 422, enrolment=enrolment, form={}, errors=errors)
+    except RateLimited as exc:
+        return _two_step_refused(page, unit, exc)
     return render(page, "recovery_codes.html", codes=codes)
 
 

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from datatrust.bootstrap import Services
 from datatrust.domain.consent import LicenceOffer
 from datatrust.domain.currencies import is_known
-from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound, RateLimited
 from datatrust.domain.items import ItemKind
 from datatrust.domain.missed import parse_clock
 from datatrust.domain.money import Money
@@ -28,6 +28,7 @@ from datatrust.i18n import ITEM_STATUS_WORDS
 from datatrust.services import campaigns, contributions, licensing, market, money, trust
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import RowId, services, unit_of_work
+from datatrust.web.errors import set_retry_after
 from datatrust.web.forms import FileTooLarge
 from datatrust.web.pages.common import (
     KIND_LABELS,
@@ -53,6 +54,7 @@ from datatrust.web.pages.explain import (
     seconds_patterns,
 )
 from datatrust.web.pages.places import place_rows
+from datatrust.web.security import sign_in_throttle
 
 router = page_router()
 
@@ -801,7 +803,9 @@ def _earnings(
         status,
         statement=statement,
         shown_in=_show_in(page),
-        payouts=money.payout_page(unit, page.actor, svc.policy.minimum_payout),
+        payouts=money.payout_page(
+            unit, page.actor, svc.policy.minimum_payout, svc.policy.payout_method_hold
+        ),
         key=uuid.uuid4().hex,
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),
@@ -846,6 +850,7 @@ def payout(
             idempotency_key or uuid.uuid4().hex,
             method_id=int(method),
             minimum=svc.policy.minimum_payout,
+            hold=svc.policy.payout_method_hold,
         )
     except NotFound:
         errors = {"method": [page._("Choose where to be paid.")]}
@@ -872,12 +877,18 @@ def _payout_refusal(page: Page, exc: DomainError) -> dict[str, list[str]]:
     return field_errors(page, exc, "amount")
 
 
-def _methods_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any) -> HTMLResponse:
+def _methods_page(
+    page: Page, unit: UnitOfWork, svc: Services, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    methods = money.payout_methods(unit, page.actor)
+    hold = svc.policy.payout_method_hold
     return render(
         page,
         "payout_methods.html",
         status,
-        methods=money.payout_methods(unit, page.actor),
+        methods=methods,
+        held=money.held_methods(methods, hold),
+        hold_hours=int(hold.total_seconds() // 3600),
         rails=RAIL_FIELDS,
         rail_currency=RAIL_CURRENCY,
         rail=extra.pop("rail", ""),
@@ -889,9 +900,11 @@ def _methods_page(page: Page, unit: UnitOfWork, status: int = 200, **extra: Any)
 
 @router.get("/my/payout-methods")
 def my_payout_methods(
-    page: Page = page_requires(Permission.STATEMENT_READ), unit: UnitOfWork = unit_of_work()
+    page: Page = page_requires(Permission.STATEMENT_READ),
+    unit: UnitOfWork = unit_of_work(),
+    svc: Services = Depends(services),
 ) -> HTMLResponse:
-    return _methods_page(page, unit, added=page.request.query_params.get("added") == "1")
+    return _methods_page(page, unit, svc, added=page.request.query_params.get("added") == "1")
 
 
 @router.post("/my/payout-methods")
@@ -905,9 +918,11 @@ def add_payout_method(
     bank_code: str = Form(""),
     phone: str = Form(""),
     vpa: str = Form(""),
+    current_password: str = Form(""),
 ) -> Response:
     """One form per rail; the service reads the fields its rail asks for
-    (``domain.payout_methods.RAIL_FIELDS``)."""
+    (``domain.payout_methods.RAIL_FIELDS``), and the password again (a session alone,
+    or an API token, cannot say where money goes)."""
     typed = {
         "account_holder": account_holder,
         "account_number": account_number,
@@ -916,10 +931,23 @@ def add_payout_method(
         "vpa": vpa,
     }
     try:
-        money.add_payout_method(unit, svc.storage, page.actor, rail, typed)
-    except InvalidInput as exc:
-        errors = field_errors(page, exc, "rail")
-        return _methods_page(page, unit, 422, form=typed, errors=errors, rail=rail)
+        money.add_payout_method(
+            unit,
+            svc.storage,
+            page.actor,
+            rail,
+            typed,
+            hasher=svc.hasher,
+            password=current_password,
+            hold=svc.policy.payout_method_hold,
+            throttle=sign_in_throttle(svc.settings),
+        )
+    except (InvalidInput, RateLimited) as exc:
+        # A problem about no field (too many wrong passwords) shows next to the password.
+        errors = field_errors(page, exc, "current_password" if exc.status == 429 else "rail")
+        response = _methods_page(page, unit, svc, exc.status, form=typed, errors=errors, rail=rail)
+        set_retry_after(response, exc)
+        return response
     return RedirectResponse("/my/payout-methods?added=1", status_code=303)
 
 
