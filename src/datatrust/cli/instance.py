@@ -40,6 +40,9 @@ def server_options() -> dict[str, Any]:
         # common load balancers 60 s): a server that closes first races a client reusing
         # the connection, and that request fails as a reset (seen at 256 clients).
         "timeout_keep_alive": 75,
+        # HTTP parsed in C: h11's pure-Python parsing and writing took ~11 % of the server's
+        # GIL samples at 64 clients on PostgreSQL, httptools' ~3.5 % (bench/RESULTS.md).
+        "http": "httptools",
     }
 
 
