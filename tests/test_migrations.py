@@ -783,3 +783,60 @@ def test_migration_0035_drops_each_reports_campaign_copy_the_view_rebuilds_and_b
         assert reports() == {i: report for i, (*_, report) in items.items()}
     finally:
         engine.dispose()
+
+
+def test_migration_0036_keeps_superseded_notices_beside_one_standing_notice_and_back(databases):
+    """A buyer may hold a superseded notice and a later standing one for the same item,
+    never two standing ones; downgrade restores the one-notice constraint when no notice
+    was superseded."""
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0035")
+        at = "2026-01-01 00:00:00"
+        with engine.begin() as c:
+            insert_user(c, "contributor", at)
+            c.exec_driver_sql(
+                "INSERT INTO organisations (id, legal_name, country, website, contact_email, "
+                f"intended_uses, status, status_reason, created_at) VALUES (1, 'Org', 'GB', "
+                f"'', '', '{{}}', 'approved', '', '{at}')"
+            )
+            c.exec_driver_sql(
+                "INSERT INTO items (id, owner_id, kind, status, title, filename, "
+                "content_type, size, original_key, original_sha256, report, created_at, "
+                f"updated_at) VALUES (1, 1, 'photo', 'withdrawn', '', 'f', "
+                f"'image/jpeg', 1, 'k', 's', '{{}}', '{at}', '{at}')"
+            )
+            c.exec_driver_sql(
+                "INSERT INTO revocations (id, org_id, item_id, content_sha256, reason, "
+                f"noticed_at, deadline, late, seq) VALUES (1, 1, 1, 'h', 'withdrawn', '{at}', "
+                f"'{at}', false, 1)"
+            )
+        migrate.upgrade(engine, "0036")
+        insert = (
+            "INSERT INTO revocations (id, org_id, item_id, content_sha256, reason, noticed_at, "
+            f"deadline, late, seq) VALUES (2, 1, 1, 'h', 'withdrawn', '{at}', '{at}', false, 2)"
+        )
+        try:
+            with engine.begin() as c:
+                c.exec_driver_sql(insert)
+        except Exception as exc:  # the driver's IntegrityError
+            assert "unique" in str(exc).lower()
+        else:
+            raise AssertionError("two standing notices for one buyer and item")
+        with engine.begin() as c:
+            c.exec_driver_sql(f"UPDATE revocations SET superseded_at = '{at}' WHERE id = 1")
+            c.exec_driver_sql(insert)
+        assert differences(engine) == []
+
+        config = migrate.alembic_config(engine)
+        with engine.begin() as c:
+            c.exec_driver_sql("DELETE FROM revocations WHERE id = 1")
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0035")
+        with engine.connect() as c:
+            assert [tuple(r) for r in c.exec_driver_sql("SELECT id, seq FROM revocations")] == [
+                (2, 2)
+            ]
+    finally:
+        engine.dispose()

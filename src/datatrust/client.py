@@ -211,10 +211,12 @@ class FeedFollower:
 def revoked_hashes(feed: Mapping[str, Any]) -> frozenset[str]:
     """Content hashes the feed (verified claims) says must be deleted: each entry's
     ``content_sha256`` and every one of its ``content_hashes`` (an item re-done between
-    builds reached the buyer under several)."""
+    builds reached the buyer under several). A superseded entry (``superseded_at``:
+    consent was given again before its promised notice ended) revokes nothing; a later
+    entry for the same item, if any, does."""
     found: set[str] = set()
     for entry in feed.get("revoked", []):
-        if not isinstance(entry, Mapping):
+        if not isinstance(entry, Mapping) or entry.get("superseded_at"):
             continue
         many = entry.get("content_hashes")
         for h in [entry.get("content_sha256"), *(many if isinstance(many, list) else [])]:

@@ -551,15 +551,21 @@ class Holder:
         consent: ConsentState | None = ConsentState.ACTIVE,
         noticed: bool = False,
         received_under: str | None = None,
+        continued: bool = False,
         **fields: object,
     ) -> Item:
         """An item this buyer holds under an agreement whose licence ends at ``ends``
-        (received under the consent record ``received_under``, by default the item's)."""
+        (received under the consent record ``received_under``, by default the item's, and
+        agreed under it, unless ``continued``: the agreement now stands on the item's
+        consent, as ``keep_buyers_in_notice`` leaves it)."""
         uow = self.uow
         item = _item(uow, self.owner, **{"status": ItemStatus.LISTED, **fields})
-        if consent is not None:
+        agreed_under = None
+        for uid, state in ([(received_under, ConsentState.WITHDRAWN)] if received_under else []) + (
+            [(f"c-{item.id}", consent)] if consent is not None else []
+        ):
             record = give_consent(
-                record_id=f"c-{item.id}",
+                record_id=uid,
                 subject_id="user:1",
                 controller="Datatrust",
                 purposes={"model_training"},
@@ -575,17 +581,20 @@ class Holder:
                 item_id=id_of(item),
                 offer_id=id_of(self.offer),
             )
-            record.state = consent
+            record.state = state
             uow.add(record)
             uow.flush()
             item.consent_id = record.id
+            agreed_under = agreed_under or record.id
+        if continued:
+            agreed_under = item.consent_id
         agreement = AgreementRow(
             order_id=id_of(self.order),
             org_id=id_of(self.org),
             item_id=id_of(item),
             contributor_id=id_of(self.owner),
             offer_id=id_of(self.offer),
-            consent_id=item.consent_id,
+            consent_id=agreed_under,
             licence={"id": "l-1", "valid_until": ends.isoformat()},
             use={},
             price_minor=100,
@@ -659,10 +668,14 @@ def test_a_holding_under_an_earlier_consent_lapses_and_an_unbuilt_one_never_does
         after = NOW + timedelta(days=1)
         earlier = holder.holds(after, received_under="c-withdrawn-before")
         current = holder.holds(after)
+        # Its buyer was still in a promised notice when consent was given again under
+        # the same licence: the agreement stands on the new consent, nothing lapsed.
+        continued = holder.holds(after, received_under="c-withdrawn-kept", continued=True)
         uow.commit()
     with make_uow() as uow:
         assert uow.holdings.lapsed(NOW) == [(earlier.id, id_of(holder.org))]
-        assert current.id not in [item_id for item_id, _ in uow.holdings.lapsed(NOW)]
+        held_now = [item_id for item_id, _ in uow.holdings.lapsed(NOW)]
+        assert current.id not in held_now and continued.id not in held_now
         uow.get(Snapshot, id_of(holder.snapshot)).state = "failed"
         uow.commit()
     with make_uow() as uow:
@@ -681,10 +694,12 @@ def test_items_held_under_an_earlier_consent_are_named_from_ready_builds_only(
         earlier = holder.holds(after, received_under="c-withdrawn-before")
         current = holder.holds(after)
         none_now = holder.holds(after, consent=None)
+        # Kept in its notice: the agreement stands on the item's consent now.
+        continued = holder.holds(after, received_under="c-withdrawn-kept", continued=True)
         uow.commit()
     with make_uow() as uow:
         org = id_of(holder.org)
-        every = [earlier.id, current.id, none_now.id]
+        every = [earlier.id, current.id, none_now.id, continued.id]
         assert uow.holdings.under_earlier_consent(org, every) == {earlier.id, none_now.id}
         assert uow.holdings.under_earlier_consent(org, [current.id, none_now.id]) == {none_now.id}
         assert uow.holdings.under_earlier_consent(org, []) == set()

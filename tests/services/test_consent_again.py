@@ -21,6 +21,7 @@ from datatrust.domain.consent import ConsentRecord, ConsentState, LicenceOffer, 
 from datatrust.domain.errors import Conflict, NotFound
 from datatrust.domain.items import Item, ItemStatus, ReviewState
 from datatrust.domain.jobs import JobState, OutboxJob
+from datatrust.services import market
 from datatrust.services.campaigns import campaigns
 from datatrust.services.licensing import consent, licences
 from datatrust.services.market import rights
@@ -31,7 +32,13 @@ from support import withdrawn_while_being_checked
 def give_again(services, persona, item_id, **kwargs):
     with services.uow() as uow:
         return consent.give_consent_again(
-            uow, services.signer, persona.actor, item_id, storage=services.storage, **kwargs
+            uow,
+            services.signer,
+            persona.actor,
+            item_id,
+            storage=services.storage,
+            keep_in_notice=market.keep_buyers_in_notice,
+            **kwargs,
         )
 
 

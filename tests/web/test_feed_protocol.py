@@ -212,9 +212,10 @@ def test_feed_check_refuses_an_older_feed_with_its_reason(tmp_path):
     assert refused.exit_code == 2 and "(replayed)" in refused.output
 
 
-def test_the_feed_and_its_page_say_until_when_a_promised_notice_lets_the_buyer_keep_the_item(
-    client, services, people
-):
+def holder_in_notice(client, services, people):
+    """The owner's walk under 90 days' notice and the other's park under none, both
+    bought and delivered to one buyer, then both withdrawn: the buyer, the two items and
+    its order."""
     owner = people["owner"]
     trainer, _ = buyer(services, people, "trainer", ["model_training"], ["technology"])
     walk = listed_item(services, owner, WALK, "walk")
@@ -227,11 +228,17 @@ def test_the_feed_and_its_page_say_until_when_a_promised_notice_lets_the_buyer_k
     ).json()
     client.post(f"/api/buyers/orders/{order['id']}/purchase", headers=trainer.headers)
     built = client.post(f"/api/buyers/orders/{order['id']}/snapshots", headers=trainer.headers)
-    assert built.status_code == 201, built.text
+    assert built.status_code == 201 and built.json()["items"] == 2, built.text
     for item, persona in ((walk, owner), (park, people["other"])):
         gone = client.delete(f"/api/items/{item.id}/consent", headers=persona.headers)
         assert gone.status_code == 200, gone.text
+    return trainer, walk, park, order
 
+
+def test_the_feed_and_its_page_say_until_when_a_promised_notice_lets_the_buyer_keep_the_item(
+    client, services, people
+):
+    trainer, walk, park, _order = holder_in_notice(client, services, people)
     entries = {
         e["content_sha256"]: e
         for e in verify_feed(_feed(client, trainer)["feed"], _jwks(client))["revoked"]

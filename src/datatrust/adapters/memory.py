@@ -570,7 +570,10 @@ class MemoryHoldings(_Repository):
             snapshot = self.uow.get(Snapshot, held.snapshot_id)
             if pair in found or snapshot is None or not snapshot.ready:
                 continue
-            if self.uow.one(Revocation, org_id=held.org_id, item_id=held.item_id) is not None:
+            standing = self.uow.one(
+                Revocation, org_id=held.org_id, item_id=held.item_id, superseded_at=None
+            )
+            if standing is not None:
                 continue
             agreement = self.uow.get(AgreementRow, held.agreement_id)
             item = self.uow.get(Item, held.item_id)
@@ -579,7 +582,13 @@ class MemoryHoldings(_Repository):
             consent = self.uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
             ended = agreement.valid_until is None or agreement.valid_until <= now
             gone = consent is None or consent.state != ConsentState.ACTIVE
-            earlier = consent is not None and held.consent_record_id != consent.record_id
+            # Delivered under an earlier consent, unless its agreement stands on this one
+            # (``revocations.keep_buyers_in_notice``).
+            earlier = (
+                consent is not None
+                and held.consent_record_id != consent.record_id
+                and agreement.consent_id != consent.id
+            )
             if ended or gone or earlier or item.status is ItemStatus.WITHDRAWN:
                 found[pair] = None
         return list(found)
@@ -598,7 +607,13 @@ class MemoryHoldings(_Repository):
             if snapshot is None or not snapshot.ready or item is None:
                 continue
             consent = self.uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
-            if consent is None or held.consent_record_id != consent.record_id:
+            agreement = self.uow.get(AgreementRow, held.agreement_id)
+            continued = (
+                consent is not None
+                and agreement is not None
+                and (agreement.consent_id == consent.id)
+            )
+            if (consent is None or held.consent_record_id != consent.record_id) and not continued:
                 found.add(held.item_id)
         return found
 
@@ -616,11 +631,21 @@ class MemoryHoldings(_Repository):
                 item is None
                 or consent is None
                 or consent.state != ConsentState.ACTIVE
-                or held.consent_record_id != consent.record_id
+                # Delivered under an earlier consent, unless its agreement stands on this
+                # one (revocations.keep_buyers_in_notice).
+                or (
+                    held.consent_record_id != consent.record_id
+                    and agreement.consent_id != consent.id
+                )
                 or item.status is not ItemStatus.LISTED
             ):
                 found.append((held.item_id, "withdrawn"))
-            elif self.uow.one(Revocation, org_id=held.org_id, item_id=held.item_id) is not None:
+            elif (
+                self.uow.one(
+                    Revocation, org_id=held.org_id, item_id=held.item_id, superseded_at=None
+                )
+                is not None
+            ):
                 found.append((held.item_id, "revoked"))
         return found
 

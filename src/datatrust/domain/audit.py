@@ -103,6 +103,9 @@ class AuditTag(StrEnum):
     SNAPSHOT_REFUSE = "snapshot:refuse"
     REVOCATION_ACKNOWLEDGE = "revocation:acknowledge"
     REVOCATION_OVERDUE = "revocation:overdue"
+    # Consent given again under the same licence within a buyer's promised notice: the
+    # withdrawal never took effect for that buyer, and its notice is superseded.
+    REVOCATION_SUPERSEDE = "revocation:supersede"
     DELETION_REFUSE = "deletion:refuse"
     OPERATOR_NOTIFY = "operator:notify"
     JOB_FAIL = "job:fail"

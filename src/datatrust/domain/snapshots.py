@@ -69,7 +69,9 @@ class SnapshotItem:
 
 @dataclass(eq=False)
 class Revocation:
-    """One notice to one buyer about one item it holds. Unique per (org, item).
+    """One notice to one buyer about one item it holds. At most one standing notice per
+    (org, item): a superseded one (``superseded_at``) stays in the feed, where its buyer
+    reads that it no longer has to delete, and a later withdrawal gives a new notice.
     ``content_sha256`` is the first hash the buyer received it as; ``held_hashes`` gives
     every one (from the snapshot records)."""
 
@@ -84,9 +86,18 @@ class Revocation:
     late: bool = False
     overdue_at: datetime | None = None
     seq: int = 0  # its place in the org's feed: 1, 2, 3 … (``next_seq``), never reused
+    # When consent given again under the same licence ended the withdrawal for this buyer
+    # before its promised notice ran out: nothing to delete any more.
+    superseded_at: datetime | None = None
     id: int | None = None
+
+    @property
+    def standing(self) -> bool:
+        """The buyer must still act on it (it was not superseded)."""
+        return self.superseded_at is None
 
     def past_deadline(self, now: datetime) -> bool:
         """Its deletion is not attested and its deadline has passed: the buyer is late
-        (``revocations.check_deadlines`` suspends it and sets ``overdue_at``)."""
-        return self.attested_at is None and as_utc(self.deadline) < as_utc(now)
+        (``revocations.check_deadlines`` suspends it and sets ``overdue_at``). A superseded
+        notice never is."""
+        return self.standing and self.attested_at is None and as_utc(self.deadline) < as_utc(now)

@@ -177,7 +177,9 @@ class Holdings(Protocol):
     def under_earlier_consent(self, org_id: int, item_ids: Collection[int]) -> set[int]:
         """Those of ``item_ids`` that ``org_id`` received (a ready snapshot: a build that
         failed or never finished gave it nothing) under a consent record that is no longer
-        the item's: withdrawn, and consent given again, or the item has none now."""
+        the item's: withdrawn, and consent given again, or the item has none now; unless
+        the agreement it was delivered under stands on the item's consent now (the buyer
+        was still in a promised notice: ``revocations.keep_buyers_in_notice``)."""
         ...
 
     def undeliverable(self, snapshot_id: int, now: datetime) -> list[tuple[int, str]]:

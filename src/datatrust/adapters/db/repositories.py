@@ -352,12 +352,18 @@ class SqlHoldings:
         noticed = (
             select(revocations.c.id)
             .where(revocations.c.org_id == held.c.org_id)
-            .where(revocations.c.item_id == held.c.item_id)  # uq_revocations_org_id_item_id
+            .where(revocations.c.item_id == held.c.item_id)
+            .where(revocations.c.superseded_at.is_(None))  # uq_revocations_..._standing
             .exists()
         )
         ended = or_(agreements.c.valid_until.is_(None), agreements.c.valid_until <= now)
         gone = or_(consent_records.c.id.is_(None), consent_records.c.state != ConsentState.ACTIVE)
-        earlier = held.c.consent_record_id != consent_records.c.uid  # ConsentRecord.record_id
+        # Delivered under an earlier consent (ConsentRecord.record_id), unless its agreement
+        # stands on the current one (revocations.keep_buyers_in_notice).
+        earlier = and_(
+            held.c.consent_record_id != consent_records.c.uid,
+            or_(agreements.c.consent_id.is_(None), agreements.c.consent_id != items.c.consent_id),
+        )
         first = func.min(held.c.id)
         stmt = (
             select(held.c.item_id, held.c.org_id)
@@ -396,6 +402,7 @@ class SqlHoldings:
                 .distinct()
                 .join(snapshots, snapshots.c.id == held.c.snapshot_id)
                 .join(items, items.c.id == held.c.item_id)
+                .join(agreements, agreements.c.id == held.c.agreement_id)
                 .outerjoin(consent_records, consent_records.c.id == items.c.consent_id)
                 .where(held.c.item_id.in_(chunk))  # ix_snapshot_items_item_id
                 .where(held.c.org_id == org_id)
@@ -405,6 +412,15 @@ class SqlHoldings:
                     or_(
                         consent_records.c.uid.is_(None),
                         held.c.consent_record_id != consent_records.c.uid,
+                    )
+                )
+                # Unless its agreement stands on the item's consent now (a buyer kept in
+                # its notice: revocations.keep_buyers_in_notice).
+                .where(
+                    or_(
+                        agreements.c.consent_id.is_(None),
+                        items.c.consent_id.is_(None),
+                        agreements.c.consent_id != items.c.consent_id,
                     )
                 )
             )
@@ -418,14 +434,23 @@ class SqlHoldings:
         noticed = (
             select(revocations.c.id)
             .where(revocations.c.org_id == held.c.org_id)
-            .where(revocations.c.item_id == held.c.item_id)  # uq_revocations_org_id_item_id
+            .where(revocations.c.item_id == held.c.item_id)
+            .where(revocations.c.superseded_at.is_(None))  # uq_revocations_..._standing
             .exists()
         )
         ended = or_(agreements.c.valid_until.is_(None), agreements.c.valid_until <= now)
         gone = or_(
             consent_records.c.id.is_(None),
             consent_records.c.state != ConsentState.ACTIVE,
-            held.c.consent_record_id != consent_records.c.uid,  # ConsentRecord.record_id
+            # Delivered under an earlier consent (ConsentRecord.record_id), unless its
+            # agreement stands on the current one (revocations.keep_buyers_in_notice).
+            and_(
+                held.c.consent_record_id != consent_records.c.uid,
+                or_(
+                    agreements.c.consent_id.is_(None),
+                    agreements.c.consent_id != items.c.consent_id,
+                ),
+            ),
             items.c.status != ItemStatus.LISTED.value,
         )
         stmt = (

@@ -58,6 +58,10 @@ WITHDRAWAL_METHOD = (
     "confirmation, which states the effect; or one call, DELETE /api/items/{item_id}/consent"
 )
 
+# Who keeps an item when consent is given again (old record, new record, at) within a
+# promised notice: the revocations service's ``keep_buyers_in_notice``; returns org ids.
+NoticeKeeper = Callable[[UnitOfWork, Item, ConsentRecord, ConsentRecord, datetime], list[int]]
+
 # What each kind of item holds about its contributor. Faces and voices are biometric
 # data whether or not anyone computes a template from them.
 DATA_CATEGORIES: dict[ItemKind, tuple[DataCategory, ...]] = {
@@ -251,6 +255,7 @@ def give_consent_again(
     at: datetime | None = None,
     publication: Publication | None = None,
     storage: EncryptedStorage,
+    keep_in_notice: NoticeKeeper,
 ) -> ConsentChange:
     """Give consent again for one's own withdrawn item: a NEW consent record, with its
     own receipt, under the licence chosen as for a first consent (``offer_id``, else the
@@ -275,6 +280,13 @@ def give_consent_again(
     the buyers who held the item under the withdrawn record (``record_holders``), whatever
     the item's consent is by the time it runs.
 
+    A buyer whose licence promised notice of a withdrawal and whose notice has not ended
+    is the exception: the withdrawal has not taken effect for it, so consent given again
+    under the same licence continues its agreement and supersedes its notice
+    (``keep_in_notice``, the revocations service's ``keep_buyers_in_notice``, in this
+    transaction; audited ``revocation:supersede``); the withdrawal's job then leaves that
+    buyer out.
+
     ``Conflict`` for an item that cannot be offered again (``Item.reconsent_problem``:
     not withdrawn, deleted, rejected, withdrawn before its checks finished).
     """
@@ -297,6 +309,7 @@ def give_consent_again(
         uow, signer, actor, item, offer, language, controller, moment, publication
     )
     item.restore()
+    kept = keep_in_notice(uow, item, old, record, moment)
     uow.record(
         AuditTag.CONSENT_GIVE_AGAIN,
         actor_label(actor),
@@ -308,6 +321,7 @@ def give_consent_again(
         licence=record.terms.licence_id,
         receipt_id=receipt.id,
         status=item.status.value,
+        kept_by=kept,
     )
     if rechecked:
         enqueue_processing(uow, item, consent_id=record.id)

@@ -368,7 +368,10 @@ def not_told_to_delete(uow: UnitOfWork, org_id: int, selection: Selection) -> Se
     for that buyer ships the item again: after consent given again the item is on offer
     to others, but never sold to a buyer that must delete it."""
     candidates = [*selection.item_ids, *selection.awaiting_approval]
-    told = {r.item_id for r in by_ids(uow, Revocation, candidates, "item_id", org_id=org_id)}
+    told = {
+        r.item_id
+        for r in by_ids(uow, Revocation, candidates, "item_id", org_id=org_id, superseded_at=None)
+    }
     # Received under a consent record that is no longer the item's (withdrawn, and consent
     # given again): that buyer must delete them even while the withdrawal's notice job
     # has not run yet, so it never buys them afresh meanwhile.

@@ -18,7 +18,9 @@ Priced revocability (issue 16 §5): a licence may promise existing licensees
 ``withdrawal_notice_days`` of notice. A withdrawal still stops every new selection at
 once; a buyer already holding an agreement keeps the item until the notice ends
 (``notice_ends_at``: builds keep it, downloads serve it), and its deletion deadline runs
-from then.
+from then. Consent given again under the same licence before that notice ends means the
+withdrawal never takes effect for that buyer (``keep_buyers_in_notice``): its agreement
+stands on the new consent and its notice is superseded, which the feed says.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from datatrust.services.accounts import actor_label, notify, notify_members
 from datatrust.services.jobs import JobContext, job
 from datatrust.services.market import webhooks
 from datatrust.services.market.orders import approved_org, notice_ends_at, refuse
-from datatrust.services.ports import Signer, UnitOfWork
+from datatrust.services.ports import Signer, UnitOfWork, by_ids
 
 CHECK_DEADLINES_JOB = "revocations.check_deadlines"
 FEED_TYPE = "datatrust-revocation-feed"
@@ -73,11 +75,18 @@ def holdings_under(uow: UnitOfWork, item: Item, record: ConsentRecord) -> list[S
     """Deliveries of ``item`` made under consent ``record`` or an earlier one: who a
     withdrawal of ``record`` reaches. A delivery under consent given again later (a newer
     record of the item) is that newer consent's, and its buyer is told only if that one is
-    withdrawn too."""
-    newer = {
-        r.record_id for r in uow.all(ConsentRecord, item_id=id_of(item)) if id_of(r) > id_of(record)
+    withdrawn too; so is a delivery whose agreement that newer consent continued
+    (``keep_buyers_in_notice``)."""
+    newer = [r for r in uow.all(ConsentRecord, item_id=id_of(item)) if id_of(r) > id_of(record)]
+    newer_uids = {r.record_id for r in newer}
+    newer_ids = {id_of(r) for r in newer}
+    rows = [r for r in holdings(uow, id_of(item)) if r.consent_record_id not in newer_uids]
+    continued = {
+        a.id
+        for a in by_ids(uow, AgreementRow, {r.agreement_id for r in rows})
+        if a.consent_id in newer_ids
     }
-    return [r for r in holdings(uow, id_of(item)) if r.consent_record_id not in newer]
+    return [r for r in rows if r.agreement_id not in continued]
 
 
 def held_hashes(uow: UnitOfWork, org_id: int) -> dict[int, list[str]]:
@@ -139,7 +148,7 @@ def notify_holders_of(
     for held in holdings(uow, id_of(item)) if deliveries is None else deliveries:
         by_org.setdefault(held.org_id, held)
     for org_id, held in sorted(by_org.items()):
-        if uow.one(Revocation, org_id=org_id, item_id=item.id) is not None:
+        if uow.one(Revocation, org_id=org_id, item_id=item.id, superseded_at=None) is not None:
             continue
         days = _deadline_days(uow, held.agreement_id)
         notice = Revocation(
@@ -194,6 +203,54 @@ def _notify_holders(uow: UnitOfWork, item: Item, record: ConsentRecord) -> Itera
     deliveries = holdings_under(uow, item, record)
     notify_holders_of(uow, item, "withdrawn", deliveries=deliveries)
     return [f"org:{h.org_id}" for h in deliveries]
+
+
+def keep_buyers_in_notice(
+    uow: UnitOfWork, item: Item, old: ConsentRecord, new: ConsentRecord, at: datetime
+) -> list[int]:
+    """Consent given again (``new``) after the withdrawal of ``old``: the buyers whose
+    promised notice of that withdrawal had not ended by ``at`` keep the item, as if it
+    had never been withdrawn, where ``new`` stands under the same licence offer as their
+    agreement. Each such agreement now stands on ``new`` (builds, downloads and quotes
+    treat it as in force, and a later withdrawal of ``new`` reaches its buyer), the
+    buyer's notice, if it was given, is superseded (it stays at its place in the feed,
+    saying so, and needs no attestation), the buyer is pushed that notice again, and
+    ``new`` is queued to name it among its recipients. Audited ``revocation:supersede``
+    per buyer. Returns the organisations kept, sorted.
+
+    Consent given again under another licence keeps nothing: the old terms stay withdrawn,
+    so each buyer keeps the item only until its notice ends, then deletes it, and may buy
+    it afresh under the new terms. Nor does consent given after a buyer's notice ended:
+    the withdrawal has taken effect for it. Does not commit (the caller's transaction)."""
+    moment = as_utc(at)
+    kept: set[int] = set()
+    for agreement in uow.all(AgreementRow, item_id=id_of(item), consent_id=id_of(old)):
+        ends = notice_ends_at(uow, agreement)
+        if ends is None or ends <= moment or agreement.offer_id != new.offer_id:
+            continue
+        agreement.consent_id = id_of(new)
+        kept.add(agreement.org_id)
+    for org_id in sorted(kept):
+        notice = uow.one(Revocation, org_id=org_id, item_id=id_of(item), superseded_at=None)
+        if notice is not None and notice.attested_at is None:
+            notice.superseded_at = moment
+            webhooks.queue_push(uow, org_id, id_of(notice))
+        uow.record(
+            AuditTag.REVOCATION_SUPERSEDE,
+            "system",
+            "item",
+            item.id,
+            org_id=org_id,
+            notice_id=notice.id if notice is not None else None,
+            consent_id=new.id,
+            previous_consent_id=old.id,
+        )
+        uow.enqueue(
+            licensing.RECIPIENTS_CHANGED_JOB,
+            {"org_id": org_id, "item_ids": [id_of(item)]},
+            key=f"{licensing.RECIPIENTS_CHANGED_JOB}:kept:{new.id}:{org_id}",
+        )
+    return sorted(kept)
 
 
 # --- the buyer's side --------------------------------------------------------------------
@@ -253,6 +310,9 @@ def feed_entry(uow: UnitOfWork, n: Revocation, held: dict[int, list[str]]) -> di
         "deletion_deadline": as_utc(n.deadline).isoformat(),
         "acknowledged": n.acknowledged_at is not None,
         "attested": n.attested_at is not None,
+        # Consent given again under the same licence before the notice ended: the buyer
+        # keeps the item and has nothing to delete (``keep_buyers_in_notice``).
+        "superseded_at": as_utc(n.superseded_at).isoformat() if n.superseded_at else None,
     }
 
 
@@ -349,7 +409,8 @@ def _notices_for(
     if not isinstance(hashes, list) or not hashes or not all(isinstance(h, str) for h in hashes):
         raise InvalidInput(Problem("content_sha256", "revocation.hashes"))
     held = held_hashes(uow, id_of(org))
-    notices = {h: n for n in uow.all(Revocation, org_id=org.id) for h in notice_hashes(n, held)}
+    standing = uow.all(Revocation, org_id=org.id, superseded_at=None)
+    notices = {h: n for n in standing for h in notice_hashes(n, held)}
     # A notice sent while a build was in progress that then left the item out names a
     # hash the buyer never got: it may still attest it (there is nothing to name).
     received = {r.content_sha256 for r in uow.all(SnapshotItem, org_id=org.id)} | set(notices)
@@ -479,7 +540,7 @@ def deletion_choices(uow: UnitOfWork, actor: Actor) -> dict[str, dict[str, Any]]
     model answers its licences allow (``models``, in ``MODEL_ACTIONS`` order)."""
     org = approved_org(uow, actor, Permission.DELETION_ATTEST, allow_suspended=True)
     out = {}
-    for n in uow.all(Revocation, org_id=org.id, order_by="seq"):
+    for n in uow.all(Revocation, org_id=org.id, superseded_at=None, order_by="seq"):
         terms = _model_terms(uow, id_of(org), {n.item_id})
         allowed = frozenset.intersection(
             *(ALLOWED_MODEL_ACTIONS.get(t, frozenset()) for t in terms)

@@ -173,21 +173,20 @@ def _why_not(
         codes.append("recipient_not_licensee")
     consent = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
     # A withdrawal with promised notice takes effect for this agreement when the notice
-    # ends (issue 16 §5); until then the withdrawn item stays in this buyer's builds.
+    # ends (issue 16 §5); until then the withdrawn item stays in this buyer's builds, as
+    # downloads serve it (``_in_notice``), whatever the contributor did since: consent
+    # given again under other terms does not cut the promised notice short. (Under the
+    # same terms the agreement stands on the new consent: ``keep_buyers_in_notice``.)
     ends = notice_ends_at(uow, agreement)
     in_notice = (
-        ends is not None
-        and at < ends
-        and item.status is ItemStatus.WITHDRAWN
-        and consent is not None
-        and consent.id == agreement.consent_id
+        ends is not None and at < ends and item.status in (ItemStatus.WITHDRAWN, ItemStatus.LISTED)
     )
     if item.status is not ItemStatus.LISTED and not in_notice:
         codes.append(f"item_{item.status.value}")
     # The agreement stands on the consent it was made under: consent given again after a
     # withdrawal is a new record, under which the item is bought afresh (even under the
-    # same licence), so it never revives an older agreement.
-    if (
+    # same licence), so it never revives an older agreement once its notice has ended.
+    if not in_notice and (
         consent is None
         or consent.offer_id != agreement.offer_id
         or (agreement.consent_id is not None and consent.id != agreement.consent_id)
@@ -195,7 +194,10 @@ def _why_not(
         codes.append("no_consent_for_agreed_licence")
     if not item.deidentified_key:
         codes.append("no_deidentified_version")
-    revoked = uow.one(Revocation, org_id=agreement.org_id, item_id=item.id) is not None
+    revoked = (
+        uow.one(Revocation, org_id=agreement.org_id, item_id=item.id, superseded_at=None)
+        is not None
+    )
     if revoked and not in_notice:
         codes.append("revoked")
     # While the notice runs the agreement is judged as the consent stood when it was made.

@@ -59,6 +59,7 @@ STEPS = {
     "revocation:acknowledge": "buyer acknowledged",
     "deletion:attest": "deletion attested",
     "revocation:overdue": "deletion overdue",
+    "revocation:supersede": "buyer keeps it: you gave consent again before its notice ended",
     "incident:affect": "touched by a security incident",
     "misuse:report": "misuse reported",
 }

@@ -407,6 +407,7 @@ def give_consent_again(
         language=body.language,
         publication=svc.publication,
         storage=svc.storage,
+        keep_in_notice=market.keep_buyers_in_notice,
     )
     return change_out(change)
 

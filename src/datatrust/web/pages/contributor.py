@@ -560,6 +560,7 @@ def give_consent_again(
             language=page.lang,
             publication=svc.publication,
             storage=svc.storage,
+            keep_in_notice=market.keep_buyers_in_notice,
         )
     except (Conflict, InvalidInput) as exc:
         unit.rollback()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata
@@ -128,7 +129,16 @@ revocations = Table(
     Column("late", Boolean, nullable=False),
     Column("overdue_at", TZ),
     Column("seq", Integer, nullable=False),
-    UniqueConstraint("org_id", "item_id", name="uq_revocations_org_id_item_id"),
+    Column("superseded_at", TZ),
+    # One standing notice per buyer and item; superseded ones stay (migration 0036).
+    Index(
+        "uq_revocations_org_id_item_id_standing",
+        "org_id",
+        "item_id",
+        unique=True,
+        sqlite_where=text("superseded_at IS NULL"),
+        postgresql_where=text("superseded_at IS NULL"),
+    ),
     UniqueConstraint("org_id", "seq", name="uq_revocations_org_id_seq"),
 )
 
