@@ -32,10 +32,17 @@ from datatrust.domain.items import (
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.ledger import AccountRef, InsufficientFunds, deposit, fund_escrow
 from datatrust.domain.money import Money
-from datatrust.domain.orders import AgreementRow, Order
+from datatrust.domain.orders import AgreementRow, Order, OrderState
 from datatrust.domain.payouts import Payout, PayoutState
 from datatrust.domain.permissions import Role
-from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
+from datatrust.domain.snapshots import (
+    Revocation,
+    ShardState,
+    Snapshot,
+    SnapshotItem,
+    SnapshotShard,
+    SnapshotState,
+)
 from datatrust.services.licensing import Selection
 from datatrust.services.market import orders
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, ReadOnlyViolation, UnitOfWork
@@ -515,6 +522,24 @@ def test_selection_groups_and_undeliverable_items_are_counted_from_item_columns(
         assert uow.selection.selected_ids("listed", []) == []
 
 
+def test_snapshot_shard_and_order_states_are_stored_typed(make_uow: Factory):
+    with make_uow() as uow:
+        holder = Holder(uow)
+        shard = SnapshotShard(snapshot_id=id_of(holder.snapshot), index=0, name="s", item_ids=[])
+        uow.add(shard)
+        holder.order.mark_purchased(NOW)
+        uow.commit()
+        ids = id_of(holder.order), id_of(holder.snapshot), id_of(shard)
+    with make_uow() as uow:
+        order, snapshot = uow.get(Order, ids[0]), uow.get(Snapshot, ids[1])
+        shard = uow.get(SnapshotShard, ids[2])
+        assert order is not None and snapshot is not None and shard is not None
+        assert order.state is OrderState.PURCHASED and order.bought
+        assert snapshot.state is SnapshotState.READY and snapshot.ready
+        assert shard.state is ShardState.PENDING and not shard.done
+        assert uow.one(Order, state=OrderState.PURCHASED) is order
+
+
 class Holder:
     """A buyer organisation with an order and a snapshot, and an owner whose licence
     offer its agreements take: what a held row needs around it."""
@@ -539,7 +564,7 @@ class Holder:
             item_ids=[],
             dropped={},
             shard_count=1,
-            state="ready",
+            state=SnapshotState.READY,
         )
         uow.add(self.snapshot)
         uow.flush()

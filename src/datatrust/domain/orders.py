@@ -11,14 +11,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from datatrust.domain import ledger
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import InvalidInput, Problem
+from datatrust.domain.errors import Conflict, InvalidInput, Problem
 from datatrust.domain.licence import Licence
 from datatrust.domain.licence_text import Amount, UnitPay
 from datatrust.domain.money import Money
+
+
+class OrderState(StrEnum):
+    """An order is ``quoted`` until it is bought, then ``purchased`` for good."""
+
+    QUOTED = "quoted"
+    PURCHASED = "purchased"
+
+
+ORDER_TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
+    OrderState.QUOTED: frozenset({OrderState.PURCHASED}),
+    OrderState.PURCHASED: frozenset(),
+}
 
 
 @dataclass(eq=False)
@@ -36,7 +50,7 @@ class Order:
     excluded: int
     reasons: dict[str, int]
     quote: dict[str, Any]
-    state: str = "quoted"
+    state: OrderState = OrderState.QUOTED
     created_at: datetime = field(default_factory=utcnow)
     purchased_at: datetime | None = None
     id: int | None = None
@@ -44,7 +58,17 @@ class Order:
     @property
     def bought(self) -> bool:
         """Purchased: it cannot be bought again, and snapshots can be built from it."""
-        return self.state == "purchased"
+        return self.state == OrderState.PURCHASED
+
+    def mark_purchased(self, at: datetime) -> None:
+        """Bought at ``at``: ``quoted`` → ``purchased``; ``Conflict``
+        (``order.already_bought``) when it was bought already."""
+        if OrderState.PURCHASED not in ORDER_TRANSITIONS.get(self.state, frozenset()):
+            raise Conflict(
+                Problem(None, "order.already_bought", {"order": self.id}), {"order_id": self.id}
+            )
+        self.state = OrderState.PURCHASED
+        self.purchased_at = at
 
 
 @dataclass(eq=False)

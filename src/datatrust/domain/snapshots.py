@@ -7,9 +7,50 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from datatrust.domain.clock import as_utc, utcnow
+
+
+class SnapshotState(StrEnum):
+    """A build is written shard by shard while ``building``; ``finalise`` makes it
+    ``ready`` (its files can be downloaded) once, and it never changes after. A build
+    given up on is ``failed``: no job sets it (a build whose jobs die stays ``building``
+    and is rebuilt as a new version), but an operator may mark one so, and it delivered
+    nothing, exactly as one still building (the tests of holdings and of buying again
+    after consent given again rely on both counting alike)."""
+
+    BUILDING = "building"
+    READY = "ready"
+    FAILED = "failed"
+
+
+SNAPSHOT_TRANSITIONS: dict[SnapshotState, frozenset[SnapshotState]] = {
+    SnapshotState.BUILDING: frozenset({SnapshotState.READY, SnapshotState.FAILED}),
+    SnapshotState.READY: frozenset(),
+    SnapshotState.FAILED: frozenset(),
+}
+
+
+class ShardState(StrEnum):
+    """A shard waits ``pending`` until its job writes it, then is ``done``; a build that
+    leaves an item out while in progress (``snapshots._leave_out``) has a done shard
+    holding it written again: back to ``pending``."""
+
+    PENDING = "pending"
+    DONE = "done"
+
+
+SHARD_TRANSITIONS: dict[ShardState, frozenset[ShardState]] = {
+    ShardState.PENDING: frozenset({ShardState.DONE}),
+    ShardState.DONE: frozenset({ShardState.PENDING}),
+}
+
+
+class StateChangeRefused(RuntimeError):
+    """A programming error: a record was moved to a state its current one does not lead
+    to (the services check first; this guards the transition tables)."""
 
 
 @dataclass(eq=False)
@@ -23,7 +64,7 @@ class Snapshot:
     item_ids: list[int]
     dropped: dict[str, list[str]]
     shard_count: int
-    state: str = "building"
+    state: SnapshotState = SnapshotState.BUILDING
     shards_done: int = 0
     files: dict[str, Any] = field(default_factory=dict)
     previous_id: int | None = None
@@ -36,7 +77,15 @@ class Snapshot:
     @property
     def ready(self) -> bool:
         """Built: its files can be downloaded (links are signed only then)."""
-        return self.state == "ready"
+        return self.state == SnapshotState.READY
+
+    def mark_ready(self, at: datetime) -> None:
+        """Built: ``building`` → ``ready`` at ``at``; ``StateChangeRefused`` from any
+        other state (a ready snapshot is never rebuilt in place)."""
+        if SnapshotState.READY not in SNAPSHOT_TRANSITIONS.get(self.state, frozenset()):
+            raise StateChangeRefused(f"snapshot {self.id} is {self.state}, not building")
+        self.state = SnapshotState.READY
+        self.finished_at = at
 
 
 @dataclass(eq=False)
@@ -45,10 +94,27 @@ class SnapshotShard:
     index: int
     name: str
     item_ids: list[int]
-    state: str = "pending"
+    state: ShardState = ShardState.PENDING
     sha256: str | None = None
     size: int | None = None
     id: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """Written: its file is stored and its checksum known."""
+        return self.state == ShardState.DONE
+
+    def mark_done(self, sha256: str, size: int) -> None:
+        """Written as ``sha256`` and ``size``: ``pending`` → ``done``;
+        ``StateChangeRefused`` when it is done already."""
+        if ShardState.DONE not in SHARD_TRANSITIONS.get(self.state, frozenset()):
+            raise StateChangeRefused(f"shard {self.id} is {self.state}, not pending")
+        self.state, self.sha256, self.size = ShardState.DONE, sha256, size
+
+    def write_again(self) -> None:
+        """To be written again (its items changed): ``pending``, its checksum and size
+        forgotten; a pending shard stays pending."""
+        self.state, self.sha256, self.size = ShardState.PENDING, None, None
 
 
 @dataclass(eq=False)

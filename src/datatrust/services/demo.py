@@ -358,7 +358,7 @@ def _buy_for_training(services: DemoServices, rail: PaymentRail) -> None:
     licences allow (once: a purchased order means it was done)."""
     buyer = _actor(services, BUYER)
     with services.uow() as uow:
-        if any(o.state == "purchased" for o in market.list_orders(uow, buyer)):
+        if any(o.bought for o in market.list_orders(uow, buyer)):
             return
         money.deposit_buyer_funds(uow, rail, buyer, BUYER_TOP_UP, "demo-top-up")
     start = utcnow().replace(microsecond=0)

@@ -40,6 +40,7 @@ from datatrust.domain.items import (
 )
 from datatrust.domain.jobs import JobState
 from datatrust.domain.payouts import PayoutState
+from datatrust.domain.snapshots import SnapshotState
 from datatrust.services.repositories import OwnItemsWanted
 
 # PostgreSQL takes at most 65,535 bound parameters per statement, SQLite 32,766: id lists
@@ -371,7 +372,7 @@ class SqlHoldings:
             .join(agreements, agreements.c.id == held.c.agreement_id)
             .join(items, items.c.id == held.c.item_id)
             .outerjoin(consent_records, consent_records.c.id == items.c.consent_id)
-            .where(snapshots.c.state == "ready")
+            .where(snapshots.c.state == SnapshotState.READY)
             .where(~noticed)
             .where(or_(ended, gone, earlier, items.c.status == ItemStatus.WITHDRAWN.value))
             .group_by(held.c.item_id, held.c.org_id)
@@ -406,7 +407,7 @@ class SqlHoldings:
                 .outerjoin(consent_records, consent_records.c.id == items.c.consent_id)
                 .where(held.c.item_id.in_(chunk))  # ix_snapshot_items_item_id
                 .where(held.c.org_id == org_id)
-                .where(snapshots.c.state == "ready")
+                .where(snapshots.c.state == SnapshotState.READY)
                 .where(held.c.consent_record_id != "")
                 .where(  # ConsentRecord.record_id
                     or_(

@@ -669,8 +669,7 @@ def purchase_order(
     uow.flush()
     order.item_ids = [a.item_id for a in agreements]
     order.quote = {**quote_for(lines, fee_percent), "held": [held[k] for k in sorted(held)]}
-    order.state = "purchased"
-    order.purchased_at = moment
+    order.mark_purchased(moment)
     _record_sale(uow, actor, order, agreements, lines, fee_percent)
     for agreement in agreements:
         uow.record(

@@ -41,7 +41,7 @@ from datatrust.domain.licence import DEFAULT_DELETION_DEADLINE_DAYS
 from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem
+from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem, SnapshotState
 from datatrust.services import licensing
 from datatrust.services.accounts import actor_label, notify, notify_members
 from datatrust.services.jobs import JobContext, job
@@ -66,7 +66,7 @@ def holdings(uow: UnitOfWork, item_id: int) -> list[SnapshotItem]:
     held = {
         s.id
         for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows})
-        if s.state in ("ready", "building")
+        if s.state in (SnapshotState.READY, SnapshotState.BUILDING)
     }
     return [r for r in rows if r.snapshot_id in held]
 
@@ -94,9 +94,7 @@ def held_hashes(uow: UnitOfWork, org_id: int) -> dict[int, list[str]]:
     delivery first). One item reaches a buyer under several hashes when it was re-done
     between builds."""
     rows = uow.all(SnapshotItem, org_id=org_id, order_by="id")
-    ready = {
-        s.id for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows}) if s.state == "ready"
-    }
+    ready = {s.id for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows}) if s.ready}
     found: dict[int, list[str]] = {}
     for r in rows:
         hashes = found.setdefault(r.item_id, [])
@@ -496,7 +494,7 @@ def held_copies(uow: UnitOfWork, org_id: int, item_ids: set[int]) -> list[HeldCo
     found = {
         (r.snapshot_id, r.item_id): HeldCopy(r.snapshot_id, snaps[r.snapshot_id].version, r.item_id)
         for r in rows
-        if r.snapshot_id in downloaded and snaps[r.snapshot_id].state == "ready"
+        if r.snapshot_id in downloaded and snaps[r.snapshot_id].ready
     }
     return [found[k] for k in sorted(found)]
 

@@ -251,7 +251,7 @@ def build_snapshot(
     authorize(actor, Permission.SNAPSHOT_BUILD, order or MISSING)
     assert order is not None
     org = approved_org(uow, actor, Permission.SNAPSHOT_BUILD)
-    if order.state != "purchased":
+    if not order.bought:
         raise Conflict(Problem(None, "order.not_bought", {"order": order.id}))
     moment = as_utc(now or utcnow())
     agreements = uow.all(AgreementRow, order_id=order.id, order_by="item_id")
@@ -397,7 +397,7 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
     # lock (SQLite); the shard is marked done in a short write afterwards.
     with uow.reading():
         shard = uow.one(SnapshotShard, snapshot_id=payload["snapshot_id"], index=payload["index"])
-        if shard is None or shard.state == "done":
+        if shard is None or shard.done:
             return
         planned = {
             p.item_id: p
@@ -446,14 +446,12 @@ def build_shard(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> No
     snapshot = uow.get_for_update(Snapshot, shard.snapshot_id)
     shard = uow.get_for_update(SnapshotShard, shard.id)
     assert snapshot is not None and shard is not None
-    if shard.state == "done":
+    if shard.done:
         return  # another run of this job finished it meanwhile (same bytes)
     if gone:
         _leave_out(uow, snapshot, gone)
         return
-    shard.state = "done"
-    shard.sha256 = written.sha256
-    shard.size = written.size
+    shard.mark_done(written.sha256, written.size)
     snapshot.shards_done += 1
     if snapshot.shards_done >= snapshot.shard_count:
         # A shard written again (``_leave_out``) queues a new finalise: the key names how
@@ -496,7 +494,7 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
     write afterwards, which checks the snapshot again."""
     with uow.reading():
         snapshot = uow.get(Snapshot, payload["snapshot_id"])
-        if snapshot is None or snapshot.state == "ready":
+        if snapshot is None or snapshot.ready:
             return
         if snapshot.shards_done < snapshot.shard_count:
             return  # a shard is being written again (``_leave_out``); its run queues this
@@ -505,7 +503,7 @@ def finalise(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> None:
         gone = _no_longer_deliverable(uow, snapshot, ctx.services.policy)
         described = None if gone else _describe(uow, snapshot, ctx)
     snapshot = uow.get_for_update(Snapshot, payload["snapshot_id"])
-    if snapshot is None or snapshot.state == "ready" or snapshot.shards_done < snapshot.shard_count:
+    if snapshot is None or snapshot.ready or snapshot.shards_done < snapshot.shard_count:
         return
     # Under the lock, one statement: what changed since the reads above (a withdrawal,
     # erasure, notice or end of licence committed meanwhile). What changes after this
@@ -586,9 +584,9 @@ def _leave_out(uow: UnitOfWork, snapshot: Snapshot, gone: dict[str, list[str]]) 
         if ids.isdisjoint(shard.item_ids):
             continue
         shard.item_ids = [i for i in shard.item_ids if i not in ids]
-        if shard.state == "done":
+        if shard.done:
             snapshot.shards_done -= 1
-        shard.state, shard.sha256, shard.size = "pending", None, None
+        shard.write_again()
         again.append(shard.index)
     uow.record(
         AuditTag.SNAPSHOT_BUILD,
@@ -613,7 +611,7 @@ def _leave_out(uow: UnitOfWork, snapshot: Snapshot, gone: dict[str, list[str]]) 
 def _describe(uow: UnitOfWork, snapshot: Snapshot, ctx: JobContext) -> _Described:
     services = ctx.services
     shards = uow.all(SnapshotShard, snapshot_id=snapshot.id, order_by="index")
-    if any(s.state != "done" for s in shards):
+    if not all(s.done for s in shards):
         raise RuntimeError(f"snapshot {snapshot.id} still has shards to write")
     order = uow.get(Order, snapshot.order_id)
     org = uow.get(Organisation, snapshot.org_id)
@@ -736,8 +734,7 @@ def _store_and_deliver(uow: UnitOfWork, snapshot: Snapshot, d: _Described, ctx: 
         f.name: {"sha256": f.sha256, "size": f.size}
         for f in [*d.shard_files, *described, sums_file]
     }
-    snapshot.state = "ready"
-    snapshot.finished_at = utcnow()
+    snapshot.mark_ready(utcnow())
     uow.record(
         AuditTag.SNAPSHOT_BUILD,
         "system",
@@ -804,7 +801,7 @@ def download_links(
     (``undeliverable``): no link is signed for what may never be downloaded again."""
     snapshot = get_snapshot(uow, actor, snapshot_id)
     approved_org(uow, actor, Permission.SNAPSHOT_DOWNLOAD)
-    if snapshot.state != "ready":
+    if not snapshot.ready:
         raise Conflict(Problem(None, "snapshot.building", {"snapshot": snapshot.id}))
     moment = as_utc(now or utcnow())
     why = undeliverable(uow, snapshot, moment)
@@ -983,7 +980,7 @@ def read_compliance_pack(
     """The compliance pack stored with a ready snapshot of the caller's organisation (the
     same ``compliance.json`` its links download), checked against its recorded sha256."""
     snapshot = get_snapshot(uow, actor, snapshot_id)
-    if snapshot.state != "ready" or COMPLIANCE not in snapshot.files:
+    if not snapshot.ready or COMPLIANCE not in snapshot.files:
         raise NotFound(Problem(None, "snapshot.no_compliance_pack"))
     assert snapshot.id is not None and snapshot.wrapped_key is not None
     body = b"".join(

@@ -74,9 +74,7 @@ MAX_KEYPOINT_CANDIDATES = 200
 def _deliveries(uow: UnitOfWork, item_ids: set[int]) -> dict[int, list[SnapshotItem]]:
     """item id → its rows in ready snapshots (what was delivered, to whom)."""
     rows = [r for r in uow.all(SnapshotItem, item_id__in=item_ids)] if item_ids else []
-    ready = {
-        s.id for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows}) if s.state == "ready"
-    }
+    ready = {s.id for s in uow.all(Snapshot, id__in={r.snapshot_id for r in rows}) if s.ready}
     out: dict[int, list[SnapshotItem]] = {}
     for r in rows:
         if r.snapshot_id in ready:

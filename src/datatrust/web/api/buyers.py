@@ -15,9 +15,9 @@ from pydantic import Field
 
 from datatrust.bootstrap import Services
 from datatrust.domain import iris
-from datatrust.domain.orders import AgreementRow, Order
+from datatrust.domain.orders import AgreementRow, Order, OrderState
 from datatrust.domain.permissions import Actor, Permission
-from datatrust.domain.snapshots import Snapshot
+from datatrust.domain.snapshots import Snapshot, SnapshotState
 from datatrust.services import market, trust
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Out, Strict
@@ -77,7 +77,7 @@ class SampleIn(Strict):
 
 class OrderOut(Out):
     id: int
-    state: str = Field(description="quoted, or purchased once bought.")
+    state: OrderState = Field(description="quoted, or purchased once bought.")
     use: dict[str, Any] = Field(description="The declared use, as the licences check it.")
     selected: int = Field(description="How many items the selection holds.")
     held: int = Field(description="How many selected items wait on a replica approval.")
@@ -108,7 +108,7 @@ class SnapshotOut(Out):
     id: int
     order_id: int
     version: str
-    state: str
+    state: SnapshotState = Field(description="building, or ready once its files are written.")
     items: int
     dropped: dict[str, list[str]]
     shards: int

@@ -24,6 +24,7 @@ from babel.units import format_unit
 
 from datatrust.domain.licence import ReasonCode
 from datatrust.domain.money import Money
+from datatrust.domain.orders import OrderState
 from datatrust.domain.places import PLACES, whereabouts
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.territories import ISO_3166_ALPHA2
@@ -270,7 +271,10 @@ STATEMENT_SOURCES: dict[str, str] = {
 }
 # States a campaign can be in (the pay-floor pause may add one: it shows as its code).
 CAMPAIGN_STATES: dict[str, str] = CAMPAIGN_STATE_WORDS
-ORDER_STATES: dict[str, str] = {"quoted": "Quoted, not bought", "purchased": "Bought"}
+ORDER_STATES: dict[str, str] = {
+    OrderState.QUOTED: "Quoted, not bought",
+    OrderState.PURCHASED: "Bought",
+}
 # The use vocabularies by the field that names them.
 VOCABULARIES = {
     "action": ACTIONS,

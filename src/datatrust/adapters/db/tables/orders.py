@@ -18,9 +18,16 @@ from sqlalchemy import (
     text,
 )
 
-from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata
-from datatrust.domain.orders import AgreementRow, Order, ReplicaApproval
-from datatrust.domain.snapshots import Revocation, Snapshot, SnapshotItem, SnapshotShard
+from datatrust.adapters.db.tables.base import TZ, mapper_registry, metadata, string_enum
+from datatrust.domain.orders import AgreementRow, Order, OrderState, ReplicaApproval
+from datatrust.domain.snapshots import (
+    Revocation,
+    ShardState,
+    Snapshot,
+    SnapshotItem,
+    SnapshotShard,
+    SnapshotState,
+)
 
 orders = Table(
     "orders",
@@ -33,7 +40,7 @@ orders = Table(
     Column("excluded", Integer, nullable=False),
     Column("reasons", JSON, nullable=False),
     Column("quote", JSON, nullable=False),
-    Column("state", String(32), nullable=False),
+    Column("state", string_enum(OrderState, "order_state"), nullable=False),
     Column("created_at", TZ, nullable=False),
     Column("purchased_at", TZ),
 )
@@ -74,7 +81,7 @@ snapshots = Table(
     Column("dropped", JSON, nullable=False),
     Column("shard_count", Integer, nullable=False),
     Column("shards_done", Integer, nullable=False),
-    Column("state", String(32), nullable=False),
+    Column("state", string_enum(SnapshotState, "snapshot_state"), nullable=False),
     Column("files", JSON, nullable=False),
     Column("previous_id", ForeignKey("snapshots.id")),
     Column("created_at", TZ, nullable=False),
@@ -92,7 +99,7 @@ snapshot_shards = Table(
     Column("index", Integer, nullable=False),
     Column("name", String(64), nullable=False),
     Column("item_ids", JSON, nullable=False),
-    Column("state", String(32), nullable=False),
+    Column("state", string_enum(ShardState, "shard_state"), nullable=False),
     Column("sha256", String(64)),
     Column("size", BigInteger),
     UniqueConstraint("snapshot_id", "index", name="uq_snapshot_shards_snapshot_id_index"),
