@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from datatrust.domain.accounts import Organisation as OrgRecord
 from datatrust.domain.accounts import User
@@ -72,6 +72,23 @@ DATA_CATEGORIES: dict[ItemKind, tuple[DataCategory, ...]] = {
     ItemKind.CALL: (DataCategory("voice", biometric=True), DataCategory("communication")),
     ItemKind.CHAT: (DataCategory("communication"),),
 }
+
+
+class ConsentAsked(TypedDict, total=False):
+    """How consent is given, first or again (``give_consent_for_item``,
+    ``give_consent_again``), beyond the item; every key may be left out.
+
+    ``offer_id``: the licence (else the item's own, else the contributor's default offer);
+    ``language``: the notice's (else the person's); ``controller``: who the record names
+    (``DEFAULT_CONTROLLER``); ``at``: the moment (now; tests move it); ``publication``: the
+    instance's IRIs and identity, which make the receipt an ISO/IEC TS 27560 JSON-LD
+    record (every entry point passes it)."""
+
+    offer_id: int | None
+    language: str | None
+    controller: str
+    at: datetime | None
+    publication: Publication | None
 
 
 @dataclass(frozen=True)
@@ -190,17 +207,10 @@ def give_consent_for_item(
     signer: Signer,
     actor: Actor,
     item_id: int,
-    *,
-    offer_id: int | None = None,
-    language: str | None = None,
-    controller: str = DEFAULT_CONTROLLER,
-    at: datetime | None = None,
-    publication: Publication | None = None,
+    **asked: Unpack[ConsentAsked],
 ) -> ConsentChange:
-    """Consent to the use of one's own item under a licence: one call.
-
-    ``publication`` (the instance's IRIs and identity) makes the receipt an ISO/IEC TS
-    27560 JSON-LD record; every entry point passes it.
+    """Consent to the use of one's own item under a licence: one call (``asked``: how,
+    the same for a first consent and consent given again).
 
     The licence is ``offer_id`` if given (and then attached to the item), else the one
     attached to the item, else the contributor's default offer; with none of them it is
@@ -208,9 +218,7 @@ def give_consent_for_item(
     a rejected item, and for a withdrawn one: that is ``give_consent_again``, a new
     consent record that never undoes a buyer's deletion duty.
     """
-    item = uow.get_for_update(Item, item_id)
-    authorize(actor, Permission.CONSENT_GIVE, item or MISSING)
-    assert item is not None
+    item = _item_to_consent(uow, actor, item_id)
     if item.status is ItemStatus.WITHDRAWN:
         raise Conflict(Problem(None, "consent.withdrawn_give_again", {"item": item.id}))
     if item.status is ItemStatus.REJECTED:
@@ -224,18 +232,14 @@ def give_consent_for_item(
                 Problem(None, "consent.already", {"item": item.id, "state": current.state.value}),
                 {"consent_id": current.id},
             )
-    offer = _offer_for(uow, actor, item, offer_id)
-    moment = as_utc(at or utcnow())
-    record, receipt = _new_consent(
-        uow, signer, actor, item, offer, language, controller, moment, publication
-    )
+    record, receipt = _new_consent(uow, signer, actor, item, asked)
     uow.record(
         AuditTag.CONSENT_GIVE,
         actor_label(actor),
         "item",
         item.id,
         consent_id=record.id,
-        offer_id=offer.id,
+        offer_id=record.offer_id,
         licence=record.terms.licence_id,
         receipt_id=receipt.id,
     )
@@ -249,13 +253,9 @@ def give_consent_again(
     actor: Actor,
     item_id: int,
     *,
-    offer_id: int | None = None,
-    language: str | None = None,
-    controller: str = DEFAULT_CONTROLLER,
-    at: datetime | None = None,
-    publication: Publication | None = None,
     storage: EncryptedStorage,
     keep_in_notice: NoticeKeeper,
+    **asked: Unpack[ConsentAsked],
 ) -> ConsentChange:
     """Give consent again for one's own withdrawn item: a NEW consent record, with its
     own receipt, under the licence chosen as for a first consent (``offer_id``, else the
@@ -290,9 +290,7 @@ def give_consent_again(
     ``Conflict`` for an item that cannot be offered again (``Item.reconsent_problem``:
     not withdrawn, deleted, rejected, withdrawn before its checks finished).
     """
-    item = uow.get_for_update(Item, item_id)
-    authorize(actor, Permission.CONSENT_GIVE, item or MISSING)
-    assert item is not None
+    item = _item_to_consent(uow, actor, item_id)
     problem = item.reconsent_problem()
     if problem is not None:
         raise Conflict(problem)
@@ -302,14 +300,10 @@ def give_consent_again(
     old = uow.get(ConsentRecord, item.consent_id) if item.consent_id else None
     if old is None or old.state is not ConsentState.WITHDRAWN:
         raise Conflict(Problem(None, "consent_again.not_withdrawn", {"item": item.id}))
-    offer = _offer_for(uow, actor, item, offer_id)
     # After the withdrawal, whatever the clock says: the record's events must follow it.
-    moment = max(as_utc(at or utcnow()), as_utc(old.events[-1].at))
-    record, receipt = _new_consent(
-        uow, signer, actor, item, offer, language, controller, moment, publication
-    )
+    record, receipt = _new_consent(uow, signer, actor, item, asked, not_before=old.events[-1].at)
     item.restore()
-    kept = keep_in_notice(uow, item, old, record, moment)
+    kept = keep_in_notice(uow, item, old, record, record.events[-1].at)
     uow.record(
         AuditTag.CONSENT_GIVE_AGAIN,
         actor_label(actor),
@@ -317,7 +311,7 @@ def give_consent_again(
         item.id,
         consent_id=record.id,
         previous_consent_id=old.id,
-        offer_id=offer.id,
+        offer_id=record.offer_id,
         licence=record.terms.licence_id,
         receipt_id=receipt.id,
         status=item.status.value,
@@ -330,26 +324,40 @@ def give_consent_again(
     return ConsentChange(_view(uow, record), receipt)
 
 
+def _item_to_consent(uow: UnitOfWork, actor: Actor, item_id: int) -> Item:
+    """The item consent is given for, its row locked; ``NotFound`` unless it is the
+    actor's to consent for (the first check of giving consent, first or again)."""
+    item = uow.get_for_update(Item, item_id)
+    authorize(actor, Permission.CONSENT_GIVE, item or MISSING)
+    assert item is not None
+    return item
+
+
 def _new_consent(
     uow: UnitOfWork,
     signer: Signer,
     actor: Actor,
     item: Item,
-    offer: LicenceOffer,
-    language: str | None,
-    controller: str,
-    moment: datetime,
-    publication: Publication | None,
+    asked: ConsentAsked,
+    *,
+    not_before: datetime | None = None,
 ) -> tuple[ConsentRecord, Receipt]:
-    """A new consent record for ``item`` under ``offer``, stored with its signed receipt;
-    the item now stands under it (its licence, consent and mirror)."""
+    """A new consent record for ``item`` as ``asked``, under the licence chosen
+    (``_offer_for``: its checks), at ``asked["at"]`` (else now) but never before
+    ``not_before``; stored with its signed receipt. The item now stands under it (its
+    licence, consent and mirror)."""
+    offer = _offer_for(uow, actor, item, asked.get("offer_id"))
+    moment = as_utc(asked.get("at") or utcnow())
+    if not_before is not None:
+        moment = max(moment, as_utc(not_before))
+    language = asked.get("language")
     terms = offer.terms()
     user = uow.get(User, actor.user_id)
     assert user is not None
     record = give_consent(
         record_id=f"consent-{uuid.uuid4().hex}",
         subject_id=f"user:{user.id}",
-        controller=controller,
+        controller=asked.get("controller", DEFAULT_CONTROLLER),
         purposes=terms.permitted_purposes,
         data_categories=DATA_CATEGORIES[item.kind],
         notice_version=f"{terms.id}/v{terms.version}",
@@ -370,7 +378,7 @@ def _new_consent(
     )
     uow.add(record)
     uow.flush()
-    receipt = _stored(uow, signer, record, item, publication)
+    receipt = _stored(uow, signer, record, item, asked.get("publication"))
     item.licence_id = offer.id
     item.consent_id = record.id
     item.updated_at = moment
