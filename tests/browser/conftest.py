@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from contributor_steps import SOUND_TASK
 
 from support import FreshDatabase, make_settings, require_service
 
@@ -237,18 +238,12 @@ def open_platform_task(live_server: str) -> Callable[..., dict[str, object]]:
 
 @pytest.fixture(scope="session")
 def open_task(open_platform_task) -> dict[str, object]:
-    """An open platform task for ambient sound, paid per minute, that takes clips from one
-    second (the journey records two). Funded and opened by the demo operator."""
+    """An open platform task for street sounds (``SOUND_TASK``), funded and opened by the
+    demo operator."""
     return open_platform_task(
         title="Sounds of your street",
         description="Two seconds or more of the street outside, with nobody talking.",
-        kind="ambient",
-        rate_minor=50,
-        currency="USD",
-        quota=100,
-        pay_basis="per_minute",
-        spec={"min_duration_s": 1, "max_duration_s": 120},
-        review_mode="operator",
+        **SOUND_TASK,
     )
 
 

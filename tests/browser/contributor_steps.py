@@ -12,6 +12,18 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote_plus
 
+# The terms of the browser tests' sound tasks: ambient sound, paid per minute, clips from
+# one second (the journeys record two), reviewed by the operator.
+SOUND_TASK = {
+    "kind": "ambient",
+    "rate_minor": 50,
+    "currency": "USD",
+    "quota": 100,
+    "pay_basis": "per_minute",
+    "spec": {"min_duration_s": 1, "max_duration_s": 120},
+    "review_mode": "operator",
+}
+
 Look = Callable[[str], Any]
 
 

@@ -16,7 +16,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from contributor_steps import erase_my_account
+from contributor_steps import SOUND_TASK, erase_my_account
 from test_browser_journeys import DEVANAGARI, sign_in, sign_up, unique_email
 
 from datatrust.i18n import translator
@@ -312,17 +312,11 @@ def test_a_recording_survives_a_closed_tab_and_resumes_from_the_servers_offset(
 
 @pytest.fixture(scope="module")
 def second_task(open_platform_task) -> dict[str, object]:
-    """Another open task for street sounds, like ``open_task``."""
+    """Another open task for sounds, on ``open_task``'s terms."""
     return open_platform_task(
         title="Sounds of your market",
         description="Two seconds or more of a market, with nobody talking close by.",
-        kind="ambient",
-        rate_minor=50,
-        currency="USD",
-        quota=100,
-        pay_basis="per_minute",
-        spec={"min_duration_s": 1, "max_duration_s": 120},
-        review_mode="operator",
+        **SOUND_TASK,
     )
 
 
