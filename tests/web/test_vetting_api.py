@@ -68,3 +68,26 @@ def test_the_vetting_page_says_in_words_that_a_stale_decision_is_no_longer_allow
     assert _("Approved").lower() in error and _("Suspend").lower() in error
     assert "approved" not in error and "suspend" not in error
     assert _stored(services, org_id) == (OrgStatus.APPROVED, "")
+
+
+def test_a_rejected_buyers_token_is_refused_what_a_suspended_buyer_may_still_do(
+    client, services, people
+):
+    """Why a rejected organisation is never suspended: a suspended buyer may still read
+    its revocation feed and manage its webhook (to comply), a rejected one may do nothing,
+    so suspension would loosen a rejection, and a rejected buyer never held data to delete
+    (rejection is reached only from pending: tests/domain/test_org_decisions.py)."""
+    from test_seed_story import buyer
+
+    persona, org = buyer(services, people, "late", ["model_training"], ["technology"])
+    org_id = org.id
+    asks = [("GET", "/api/buyers/feed"), ("GET", "/api/buyers/webhook")]
+
+    def answers(status: OrgStatus) -> list[int]:
+        with services.uow() as uow:
+            uow.get(Organisation, org_id).status = status
+            uow.commit()
+        return [client.request(m, path, headers=persona.headers).status_code for m, path in asks]
+
+    assert answers(OrgStatus.SUSPENDED) == [200, 200]
+    assert answers(OrgStatus.REJECTED) == [403, 403]

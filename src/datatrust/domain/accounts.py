@@ -29,6 +29,13 @@ ORG_DECISION_STATUS = {
 # The decisions each status allows, in the order they are offered: approve one not
 # approved (pending, rejected, or suspended: reinstated), reject one still pending,
 # suspend one approved.
+# A rejected organisation is never suspended: rejection is reached only from pending, and
+# a pending organisation was never approved, so it never bought, sampled, built or
+# downloaded anything and holds no data and no revocation notice; its members' tokens
+# are refused every buyer action. Suspension would loosen that, not tighten it: a
+# suspended buyer may still read its feed, attest deletion, manage its webhook and
+# download (``market.approved_org``'s ``allow_suspended``), a rejected one may not.
+# (tests/domain/test_org_decisions.py holds this.)
 ORG_DECISIONS: dict[OrgStatus, tuple[str, ...]] = {
     OrgStatus.PENDING: ("approve", "reject"),
     OrgStatus.APPROVED: ("suspend",),
