@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+import h3
 import pytest
 from sqlalchemy import event
 
@@ -43,6 +44,7 @@ from datatrust.domain.snapshots import (
     SnapshotShard,
     SnapshotState,
 )
+from datatrust.pipeline.regions import REGION_RESOLUTION, cell_ranges
 from datatrust.services.licensing import Selection
 from datatrust.services.market import orders
 from datatrust.services.ports import ROW_DELETED, ROW_INSERTED, ReadOnlyViolation, UnitOfWork
@@ -863,6 +865,86 @@ def test_catalogue_entries_are_narrowed_by_kind_language_duration_and_least_qual
         assert ids(max_duration=0) == [bare, unscored]  # no duration counts as 0 s
         assert ids([hi, bare], kind="video", min_quality=0.5) == [bare]
         assert ids([]) == []
+
+
+def test_catalogue_entries_are_narrowed_by_area_and_by_the_offers_whose_price_passed(
+    make_uow: Factory,
+):
+    cape_town = h3.latlng_to_cell(-33.92, 18.42, 8)
+    ranchi = h3.latlng_to_cell(23.34, 85.31, 8)
+    area = h3.cell_to_parent(cape_town, REGION_RESOLUTION)
+    with make_uow() as uow:
+        owner = _user(uow, "owner")
+        cheap, dear = (LicenceOffer(owner_id=id_of(owner), licence={"id": n}) for n in "cd")
+        uow.add(cheap)
+        uow.add(dear)
+        uow.flush()
+
+        def listed(cell: str | None, offer: LicenceOffer, **fields: object) -> int:
+            fields = {"status": ItemStatus.LISTED, "licence_id": offer.id, **fields}
+            return id_of(_item(uow, owner, h3_cell=cell, **fields))
+
+        here = listed(cape_town, cheap)
+        here_dear = listed(h3.cell_to_parent(cape_town, 6), dear)
+        there = listed(ranchi, cheap)
+        nowhere = listed(None, dear)
+        unlisted = listed(cape_town, dear, status=ItemStatus.ACCEPTED)
+        everything = [here, here_dear, there, nowhere, unlisted]
+
+        def ids(**narrowed: object) -> list[int]:
+            wanted = CatalogueFilter(**narrowed)
+            return [e.id for e in uow.selection.entries("listed", everything, wanted)]
+
+        assert ids(cells=cell_ranges(area)) == [here, here_dear]
+        assert ids(cells=cell_ranges(h3.cell_to_parent(ranchi, 2))) == [there]
+        assert ids(cells=()) == []  # an area that is no cell holds nothing
+        assert ids(licence_ids=frozenset({id_of(cheap)})) == [here, there]
+        assert ids(licence_ids=frozenset()) == []
+        assert ids(cells=cell_ranges(area), licence_ids=frozenset({id_of(dear)})) == [here_dear]
+        listed_offers = uow.selection.licences_of("listed", everything)
+        assert listed_offers == {id_of(cheap), id_of(dear)}
+        assert uow.selection.licences_of("listed", [here, there]) == {id_of(cheap)}
+        assert uow.selection.licences_of("accepted", everything) == {id_of(dear)}
+        assert uow.selection.licences_of("listed", []) == set()
+
+
+def test_a_reviewers_queue_leaves_out_their_own_items_and_the_ones_they_voted_on(
+    make_uow: Factory,
+):
+    with make_uow() as uow:
+        owner, ada = _user(uow, "owner"), _user(uow, "ada")
+        made = Campaign(
+            created_by=id_of(owner),
+            title="Shops",
+            kind=ItemKind.PHOTO,
+            pay_basis=PayBasis.PER_ITEM,
+            rate_minor=250,
+            currency="USD",
+            quota=4,
+        )
+        uow.add(made)
+        uow.flush()
+        campaign = id_of(made)
+        waiting = dict(
+            status=ItemStatus.ACCEPTED, review_state=ReviewState.WAITING, campaign_id=campaign
+        )
+        first, voted = _item(uow, owner, **waiting), _item(uow, owner, **waiting)
+        for_escrow = _item(
+            uow, owner, **{**waiting, "review_state": ReviewState.WAITING_FOR_ESCROW}
+        )
+        own = _item(uow, ada, **waiting)
+        _item(uow, owner, **{**waiting, "review_state": ReviewState.ACCEPTED})  # decided
+        _item(uow, owner, **{**waiting, "status": ItemStatus.LISTED})
+        _item(uow, owner, **{**waiting, "campaign_id": campaign + 1})
+        uow.add(ReviewVote(id_of(voted), campaign, id_of(ada), up=True))
+        uow.flush()
+        every = [id_of(i) for i in (first, voted, for_escrow, own)]
+        assert [i.id for i in uow.reviews.waiting(campaign)] == every
+        assert [i.id for i in uow.reviews.waiting(campaign, id_of(ada))] == [
+            first.id,
+            for_escrow.id,
+        ]
+        assert [i.id for i in uow.reviews.waiting(campaign, id_of(owner))] == [own.id]
 
 
 def test_old_sign_in_attempts_are_forgotten(make_uow: Factory):

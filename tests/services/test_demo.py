@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -21,11 +22,13 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from datatrust.adapters.db import migrate
+from datatrust.adapters.db.repositories import SqlItemSelection
 from datatrust.bootstrap import Services, build
 from datatrust.domain.accounts import User
 from datatrust.domain.audit import AuditEvent
-from datatrust.domain.campaigns import Campaign, CampaignState
+from datatrust.domain.campaigns import Campaign, CampaignState, ReviewVote
 from datatrust.domain.consent import ConsentRecord
+from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.money import Money
@@ -47,6 +50,7 @@ from datatrust.services.demo import (
     VOICE_STORY,
     seed_demo,
 )
+from datatrust.services.listing import PAGE_SIZE
 from datatrust.services.market import orders, snapshots
 from datatrust.services.trust import passport
 from support import (
@@ -394,3 +398,72 @@ def another_writer_gets_in(svc: Services) -> bool:
             return False
         finally:
             connection.rollback()
+
+
+def test_the_catalogues_area_and_price_are_narrowed_in_the_database(demo, monkeypatch):
+    """Searching by an area or a price reads only the items it finds: the area is ranges
+    of the cell column, the price judged once per offer and applied by offer (the old code
+    read every listed item and judged both on each). The answers are the same."""
+    read: list[int] = []
+    entries = SqlItemSelection.entries
+
+    def counted(self, status, among, wanted):
+        found = entries(self, status, among, wanted)
+        read.append(len(found))
+        return found
+
+    buyer = actor(demo, BUYER)
+    monkeypatch.setattr(SqlItemSelection, "entries", counted)
+    with demo.uow() as uow:
+        every = orders.catalogue(uow, buyer, {}, page=1)
+        assert every["count"] <= PAGE_SIZE  # every item is on the one page
+        listed = every["count"]
+        assert read == [listed]
+        regions = Counter(s["region"] for s in every["sample"])
+        region, there = regions.most_common()[-1]
+        assert region and there < listed  # items elsewhere are left out
+        read.clear()
+        found = orders.catalogue(uow, buyer, {"region": region})
+        assert found["count"] == there and found["facets"]["region"] == {region: there}
+        assert read == [there]
+        currency = every["sample"][0]["currency"]
+        cheapest = min(s["price_minor"] for s in every["sample"] if s["currency"] == currency)
+        cheap = [
+            s for s in every["sample"] if s["currency"] == currency and s["price_minor"] <= cheapest
+        ]
+        assert 0 < len(cheap) < listed
+        read.clear()
+        found = orders.catalogue(uow, buyer, {"max_price_minor": cheapest, "currency": currency})
+        assert found["count"] == len(cheap)
+        assert read == [len(cheap)]
+        read.clear()
+        both = orders.catalogue(uow, buyer, {"region": region, "max_price_minor": 0})
+        assert both["count"] == 0 and read == [0]
+
+
+def test_a_review_queue_reads_none_of_the_reviewers_own_items_or_those_they_voted_on(demo):
+    """Narrowed in the database: the old queue read every undecided item of the campaign
+    and left out the reviewer's own and already voted ones afterwards."""
+    who = actors(demo)
+    loaded: list[int] = []
+
+    def on_load(target: Item, context: object) -> None:
+        loaded.append(id_of(target))
+
+    # Each count in a unit of work of its own: a row already in a session loads once.
+    event.listen(Item, "load", on_load)
+    try:
+        with demo.uow() as uow:
+            ((campaign, entry),) = campaigns.peer_review_queue(uow, who[SIPHO])
+            assert loaded == [entry.item_id]
+        loaded.clear()
+        with demo.uow() as uow:
+            assert campaigns.review_queue(uow, who[PRIYA], id_of(campaign)) == []
+            assert loaded == []  # her own item, waiting, was not read
+        with demo.uow() as uow:
+            uow.add(ReviewVote(entry.item_id, id_of(campaign), who[SIPHO].uid, up=True))
+            uow.flush()
+            assert campaigns.review_queue(uow, who[SIPHO], id_of(campaign)) == []
+            assert loaded == []  # voted on: not read (the vote is rolled back)
+    finally:
+        event.remove(Item, "load", on_load)

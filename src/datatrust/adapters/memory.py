@@ -504,6 +504,13 @@ class MemoryItemSelection(_Repository):
             if i.id is not None and i.status == status and i.deidentified_key is None
         ]
 
+    def licences_of(self, status: str, among: Collection[int]) -> set[int]:
+        return {
+            i.licence_id
+            for i in self._items(among)
+            if i.status == status and i.licence_id is not None
+        }
+
     def entries(
         self, status: str, among: Collection[int], wanted: CatalogueFilter
     ) -> list[CatalogueEntry]:
@@ -528,6 +535,15 @@ class MemoryReviews(_Repository):
             was = counted[vote.item_id]
             counted[vote.item_id] = VoteTally(was.up + vote.up, was.down + (not vote.up))
         return counted
+
+    def waiting(self, campaign_id: int, reviewer_id: int | None = None) -> list[Item]:
+        voted = self.voted_on(reviewer_id) if reviewer_id is not None else set()
+        return [
+            i
+            for i in self.uow.all(Item, campaign_id=campaign_id, status=ItemStatus.ACCEPTED)
+            if i.review_state in UNDECIDED_REVIEWS
+            and (reviewer_id is None or (i.owner_id != reviewer_id and i.id not in voted))
+        ]
 
     def voted_on(self, reviewer_id: int) -> set[int]:
         return {v.item_id for v in self.uow.all(ReviewVote, reviewer_id=reviewer_id)}

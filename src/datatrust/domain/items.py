@@ -133,24 +133,36 @@ class CatalogueEntry:
 class CatalogueFilter:
     """What a catalogue search narrows the items on offer by (None or empty: not
     narrowed): the kind, the language, a range of durations in seconds (an item with no
-    duration counts as 0 s) and the least quality score (an item without one is left
-    out). ``admits`` is the rule; ``ItemSelection.entries`` applies it in the database."""
+    duration counts as 0 s), the least quality score (an item without one is left out),
+    an area as ranges of H3 cell strings (``pipeline.regions.cell_ranges``; an item
+    without a cell is left out, and an empty tuple admits none) and the licence offers
+    whose price the search admits (``licence_ids``; the price is in each offer's terms,
+    judged per offer, not per item). ``admits`` is the rule; ``ItemSelection.entries``
+    applies it in the database."""
 
     kind: str | None = None
     language: str | None = None
     min_duration: int | None = None
     max_duration: int | None = None
     min_quality: float | None = None
+    cells: tuple[tuple[str, str], ...] | None = None
+    licence_ids: frozenset[int] | None = None
 
     def admits(self, entry: CatalogueEntry) -> bool:
         duration = entry.duration_seconds or 0
         quality = entry.quality_score
+        cell = entry.h3_cell
         return (
             (not self.kind or entry.kind.value == self.kind)
             and (not self.language or entry.language == self.language)
             and (self.min_duration is None or duration >= self.min_duration)
             and (self.max_duration is None or duration <= self.max_duration)
             and (self.min_quality is None or (quality is not None and quality >= self.min_quality))
+            and (
+                self.cells is None
+                or (cell is not None and any(low <= cell <= high for low, high in self.cells))
+            )
+            and (self.licence_ids is None or entry.licence_id in self.licence_ids)
         )
 
 

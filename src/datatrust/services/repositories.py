@@ -122,6 +122,11 @@ class ItemSelection(Protocol):
         """Ids of the items with ``status`` that have no de-identified version."""
         ...
 
+    def licences_of(self, status: str, among: Collection[int]) -> set[int]:
+        """The licence offers the items with ``status`` whose id is in ``among`` are
+        offered under (no item is loaded)."""
+        ...
+
     def entries(
         self, status: str, among: Collection[int], wanted: CatalogueFilter
     ) -> list[CatalogueEntry]:
@@ -201,6 +206,12 @@ class Reviews(Protocol):
     def tally(self, item_ids: Collection[int]) -> dict[int, VoteTally]:
         """Each of ``item_ids``' up and down votes, counted in one query; an item nobody
         voted on is counted 0 and 0."""
+        ...
+
+    def waiting(self, campaign_id: int, reviewer_id: int | None = None) -> list[Item]:
+        """The items of ``campaign_id`` accepted by the pipeline whose review is not
+        decided yet (``UNDECIDED_REVIEWS``), ascending by id; with ``reviewer_id``, only
+        the ones that reviewer may still vote on: none of their own, none they voted on."""
         ...
 
     def voted_on(self, reviewer_id: int) -> set[int]:

@@ -8,7 +8,18 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Result,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from datatrust.adapters.db.tables.accounts import sign_in_attempts
@@ -225,6 +236,19 @@ class SqlItemSelection:
             out.extend(self.session.scalars(query))
         return out
 
+    def licences_of(self, status: str, among: Collection[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in _chunks(among):
+            assert chunk is not None
+            query = (
+                select(items.c.licence_id)
+                .where(items.c.id.in_(chunk), items.c.status == status)
+                .where(items.c.licence_id.is_not(None))
+                .distinct()
+            )
+            found.update(self.session.scalars(query))
+        return found
+
     def entries(
         self, status: str, among: Collection[int], wanted: CatalogueFilter
     ) -> list[CatalogueEntry]:
@@ -241,6 +265,10 @@ class SqlItemSelection:
             narrowed.append(duration <= wanted.max_duration)
         if wanted.min_quality is not None:
             narrowed.append(items.c.quality_score >= wanted.min_quality)  # NULL: left out
+        if wanted.cells is not None:  # an area: NULL cells are left out
+            narrowed.append(or_(false(), *(items.c.h3_cell.between(*r) for r in wanted.cells)))
+        if wanted.licence_ids is not None:  # the offers whose price was admitted
+            narrowed.append(items.c.licence_id.in_(sorted(wanted.licence_ids)))
         out: list[CatalogueEntry] = []
         for chunk in _chunks(among):
             assert chunk is not None
@@ -491,6 +519,24 @@ class SqlReviews:
         for item_id, up, down in self.session.execute(stmt):
             counted[item_id] = VoteTally(up, down)
         return counted
+
+    def waiting(self, campaign_id: int, reviewer_id: int | None = None) -> list[Item]:
+        # The review state is a column: only undecided items are read, and with a
+        # reviewer, never their own or one they voted on (ix_review_votes_item_id).
+        stmt = select(Item).where(
+            items.c.campaign_id == campaign_id,
+            items.c.status == ItemStatus.ACCEPTED,
+            items.c.review_state.in_(sorted(UNDECIDED_REVIEWS)),
+        )
+        if reviewer_id is not None:
+            voted = (
+                select(review_votes.c.id)
+                .where(review_votes.c.item_id == items.c.id)
+                .where(review_votes.c.reviewer_id == reviewer_id)
+                .exists()
+            )
+            stmt = stmt.where(items.c.owner_id != reviewer_id, ~voted)
+        return list(self.session.scalars(stmt.order_by(items.c.id)))
 
     def voted_on(self, reviewer_id: int) -> set[int]:
         stmt = select(review_votes.c.item_id).where(review_votes.c.reviewer_id == reviewer_id)

@@ -779,13 +779,7 @@ def _may_review(actor: Actor, campaign: Campaign) -> None:
 def _undecided(uow: UnitOfWork, campaign_id: int) -> list[Item]:
     """The campaign's items whose review is not decided, in id order: only those are read
     (the review state is a column), never every item the campaign accepted."""
-    return uow.all(
-        Item,
-        campaign_id=campaign_id,
-        status=ItemStatus.ACCEPTED,
-        review_state__in=sorted(UNDECIDED_REVIEWS),
-        order_by="id",
-    )
+    return uow.reviews.waiting(campaign_id)
 
 
 def _waiting(item: Item, campaign_id: int) -> bool:
@@ -815,14 +809,9 @@ def review_queue(uow: UnitOfWork, actor: Actor, campaign_id: int) -> list[Review
     they already voted on."""
     campaign = get_campaign(uow, actor, campaign_id)
     _may_review(actor, campaign)
-    voted = uow.reviews.voted_on(actor.user_id) if actor.user_id is not None else set()
-    waiting = [
-        item
-        for item in _undecided(uow, campaign.id or 0)
-        if _waiting(item, id_of(campaign))
-        and item.owner_id != actor.user_id
-        and id_of(item) not in voted
-    ]
+    # Narrowed in the database: the reviewer's own items and the ones they voted on are
+    # never read.
+    waiting = uow.reviews.waiting(id_of(campaign), actor.user_id)
     tally = uow.reviews.tally([id_of(item) for item in waiting])
     entries = []
     for item in waiting:

@@ -57,7 +57,13 @@ from datatrust.domain.policy import InstancePolicy
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.snapshots import Revocation
 from datatrust.domain.territories import is_known_territory
-from datatrust.pipeline.regions import REGION_RESOLUTION, is_region, region_cell, within
+from datatrust.pipeline.regions import (
+    REGION_RESOLUTION,
+    cell_ranges,
+    is_region,
+    region_cell,
+    within,
+)
 from datatrust.services.accounts import actor_label
 from datatrust.services.licensing import (
     MODEL_ACTIONS,
@@ -860,16 +866,29 @@ def _catalogue_use(
     return use, frozenset().union(*(FACET_REASONS[k] for k in left))
 
 
-def _catalogue_filter(filters: Mapping[str, Any]) -> CatalogueFilter:
-    """The filters a search narrows the items on offer by in the database."""
+def _priced_within(terms: Licence, filters: Mapping[str, Any]) -> bool:
+    """Whether an offer's ``terms`` meet the search's ``max_price_minor`` (and, with it,
+    its ``currency``); any offer does when no price is asked for."""
+    if filters.get("max_price_minor") is None:
+        return True
+    return terms.price_with_surcharge_minor <= int(filters["max_price_minor"]) and not (
+        filters.get("currency") and terms.currency != filters["currency"]
+    )
+
+
+def _catalogue_filter(filters: Mapping[str, Any], priced: frozenset[int] | None) -> CatalogueFilter:
+    """The filters a search narrows the items on offer by in the database: ``priced``
+    the offers whose price it admits (None: any)."""
     shortest, longest = filters.get("min_duration"), filters.get("max_duration")
-    quality = filters.get("min_quality")
+    quality, region = filters.get("min_quality"), filters.get("region")
     return CatalogueFilter(
         kind=filters.get("kind") or None,
         language=filters.get("language") or None,
         min_duration=None if shortest is None else int(shortest),
         max_duration=None if longest is None else int(longest),
         min_quality=None if quality is None else float(quality),
+        cells=cell_ranges(str(region)) if region else None,
+        licence_ids=priced,
     )
 
 
@@ -902,24 +921,29 @@ def catalogue(
     moment = as_utc(now or utcnow())
     use, unjudged = _catalogue_use(filters, org, moment)
     on_offer = selectable_items(uow, use, moment, unjudged=unjudged).item_ids
-    # The database narrows by the item columns (no item or report is loaded); the area
-    # and the price are judged here, on what comes back.
-    entries = uow.selection.entries(str(ItemStatus.LISTED), on_offer, _catalogue_filter(filters))
-    offers = by_ids(uow, LicenceOffer, {e.licence_id for e in entries})
-    licences = {id_of(o): o.terms() for o in offers}
+    # The database narrows by the item columns, the area (ranges of the cell column)
+    # included; no item or report is loaded. A price is in each offer's terms, so with a
+    # price asked for, the offers of the items on offer are judged first (a few, against
+    # many items) and the database keeps the items of the offers that pass.
+    listed = str(ItemStatus.LISTED)
+    priced = None
+    licences: dict[int, Licence] = {}
+    if filters.get("max_price_minor") is not None:
+        for offer in by_ids(uow, LicenceOffer, uow.selection.licences_of(listed, on_offer)):
+            licences[id_of(offer)] = offer.terms()
+        priced = frozenset(k for k, terms in licences.items() if _priced_within(terms, filters))
+    entries = uow.selection.entries(listed, on_offer, _catalogue_filter(filters, priced))
+    missing = {e.licence_id for e in entries} - licences.keys()
+    licences |= {id_of(o): o.terms() for o in by_ids(uow, LicenceOffer, missing)}
     region = filters.get("region")
     matched: list[tuple[CatalogueEntry, Licence]] = []
     for item in entries:
         assert item.licence_id is not None  # only licensed items are ever on offer
-        terms = licences[item.licence_id]
+        # The ranges hold every canonical cell inside the area; this keeps the exact
+        # rule for any stored cell that is not canonical.
         if region and not within(item.h3_cell, region):
             continue
-        if filters.get("max_price_minor") is not None and (
-            terms.price_with_surcharge_minor > int(filters["max_price_minor"])
-            or (filters.get("currency") and terms.currency != filters["currency"])
-        ):
-            continue
-        matched.append((item, terms))
+        matched.append((item, licences[item.licence_id]))
     facets: dict[str, Counter[str]] = {
         "kind": Counter(),
         "language": Counter(),
