@@ -22,8 +22,10 @@ from tusclient.exceptions import TusCommunicationError
 
 import ingest_media as media
 from datatrust.domain.clock import utcnow
+from datatrust.domain.errors import Problem
 from datatrust.domain.items import Item, ItemStatus
 from datatrust.domain.uploads import ResumableUpload
+from datatrust.i18n import render_problem
 from datatrust.web.app import create_app
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -41,6 +43,11 @@ def free_port() -> int:
 @pytest.fixture
 def server(services):
     """The app under uvicorn on 127.0.0.1, in a thread; yields its base URL."""
+    yield from serve(services)
+
+
+def serve(services):
+    """Serve ``services`` under uvicorn in a thread: yields its base URL, stops after."""
     port = free_port()
     config = uvicorn.Config(
         create_app(services, start_worker=False),
@@ -329,3 +336,123 @@ def test_a_patch_past_the_upload_length_is_refused_and_keeps_nothing(server, ser
         assert "room for 1047576 more; nothing of it was kept" in error["message"]
     assert http.head(uploader.url, headers=headers).headers["Upload-Offset"] == "1000"
     assert staged.stat().st_size == size_before
+
+
+@pytest.fixture
+def committed(databases, settings):
+    """Services over a database of its own whose units of work really commit: two requests
+    at once need two connections (the rolled-back test transaction is one), and the
+    personas."""
+    from datatrust.adapters.db import migrate
+    from datatrust.bootstrap import build
+    from support import make_settings, personas
+
+    svc = build(
+        make_settings(settings.data_dir.parent / "committed", database_url=databases.create()),
+        upgrade_embedded=False,
+    )
+    migrate.upgrade(svc.engine)
+    yield svc, personas(svc)
+    svc.close()
+
+
+def test_two_tabs_resuming_one_upload_assemble_it_once_and_the_other_is_told_in_its_language(
+    committed, monkeypatch
+):
+    """One person resumes the same upload in two tabs at once, from the same offset. Tab A
+    writes; tab B, sent while A is still writing, is refused (409 ``upload.busy``: another
+    tab or device is sending it, in words in the reader's language where a page shows it)
+    and keeps nothing. B tries again with the last byte already there
+    while the server is still assembling the item from A's upload: refused again, never a
+    second assembly. Once the item is made B is told the upload is complete. One item,
+    its bytes exactly the file's."""
+    from datatrust.services.contributions import uploads
+
+    services, people = committed
+    server = next(serve(services))
+    owner = people["owner"]
+    data = media.ambient(seed=43)
+    tus = tus_client.TusClient(f"{server}/files/", headers=owner.headers)
+    started = tus.uploader(
+        file_stream=io.BytesIO(data), chunk_size=256 * 1024, metadata=meta("ambient", "a.wav")
+    )
+    started.upload_chunk()
+    offset = started.offset
+    patch = {**owner.headers, **TUS, "Content-Type": "application/offset+octet-stream"}
+
+    # The item is assembled when the last byte is in; hold that step (before it opens a
+    # transaction) until B has asked.
+    assembling, b_asked_again = threading.Event(), threading.Event()
+    complete = uploads._complete
+
+    def held_complete(*args, **kwargs):
+        if not assembling.is_set():
+            assembling.set()
+            b_asked_again.wait(20)
+        return complete(*args, **kwargs)
+
+    monkeypatch.setattr(uploads, "_complete", held_complete)
+
+    b_asked = threading.Event()
+
+    def slowly():
+        yield data[offset : offset + 1000]
+        b_asked.wait(20)
+        yield data[offset + 1000 :]
+
+    answers: dict[str, httpx.Response] = {}
+
+    def tab_a() -> None:
+        with httpx.Client(timeout=60.0) as tab:
+            answers["a"] = tab.patch(
+                started.url, headers={**patch, "Upload-Offset": str(offset)}, content=slowly()
+            )
+
+    a = threading.Thread(target=tab_a)
+    a.start()
+    for _ in range(200):  # A's first piece is in: A is writing
+        held = http.head(started.url, headers={**owner.headers, **TUS}).headers["Upload-Offset"]
+        if int(held) == offset + 1000:
+            break
+        time.sleep(0.05)
+    assert int(held) == offset + 1000
+
+    busy = http.patch(
+        started.url,
+        headers={**patch, "Upload-Offset": str(offset)},
+        content=data[offset:],
+    )
+    b_asked.set()
+    assert busy.status_code == 409, busy.text
+    assert busy.json()["problems"][0]["code"] == "upload.busy"
+    assert "another tab or device is sending this upload" in busy.json()["detail"]
+    assert "दूसरे टैब" in render_problem(Problem(None, "upload.busy"), "hi")  # another tab
+
+    assert assembling.wait(20), "the server never began to assemble A's upload"
+    again = http.patch(
+        started.url,
+        headers={**patch, "Upload-Offset": str(len(data))},
+        content=b"",
+    )
+    b_asked_again.set()
+    a.join(30)
+    assert again.status_code == 409, again.text  # never a second assembly
+    assert again.json()["problems"][0]["code"] == "upload.busy"
+    assert "elinye ithebhu" in render_problem(Problem(None, "upload.busy"), "zu")
+    assert answers["a"].status_code == 204, answers["a"].text
+    item_id = int(answers["a"].headers["Datatrust-Item-Id"])
+
+    done = http.patch(
+        started.url,
+        headers={**patch, "Upload-Offset": str(len(data))},
+        content=b"",
+    )
+    assert done.status_code == 409 and done.json()["problems"][0]["code"] == "upload.complete"
+    assert render_problem(Problem(None, "upload.complete"), "zu") == "lokhu kulayisha sekuqediwe"
+
+    content_id = services.storage.cipher.content_id(hashlib.sha256(data).hexdigest())
+    with services.uow() as uow:
+        made = uow.all(Item, owner_id=owner.actor.user_id)
+        assert [i.id for i in made if i.original_sha256 == content_id] == [item_id]
+        assert len(made) == 1
+    assert item_for(services, started.url).status is ItemStatus.ACCEPTED

@@ -167,7 +167,9 @@ TEXTS: dict[str, str] = {
     "upload.empty": "the file is empty (0 bytes)",
     "upload.expired": "this upload expired on %(at)s",
     "upload.complete": "this upload is complete",
-    "upload.busy": "another request is writing to this upload",
+    "upload.busy": (
+        "another tab or device is sending this upload; wait for it to finish, then try again"
+    ),
     "upload.offset": "the offset is %(offset)s but the server has %(have)s bytes",
     "upload.checksum_mismatch": "the checksum does not match the bytes received",
     "upload.past_the_end": (

@@ -288,7 +288,11 @@ def append_chunk(
     the chunk is kept only if it matches (``ChecksumMismatch``, 460, otherwise). A body
     that would go past ``Upload-Length`` is refused (``UploadTooLarge``, 413) and keeps
     nothing: the offset stays where it was. It is refused before any of it is read when
-    its declared ``length`` (``Content-Length``) says so, else as soon as the bytes do."""
+    its declared ``length`` (``Content-Length``) says so, else as soon as the bytes do.
+
+    Two requests for one upload at once (the same person resuming it in two tabs): the
+    first writes, the other is refused (``Conflict`` ``upload.busy``) and keeps nothing,
+    also while the first assembles the item; once it is made, ``upload.complete``."""
     upload = _mine(uow, actor, upload_id, lock=True)
     if upload.item_id is not None:
         raise Conflict(Problem(None, "upload.complete"))
@@ -304,6 +308,11 @@ def append_chunk(
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Conflict(Problem(None, "upload.busy")) from None
+        # Read again now that the file is ours: another tab may have completed the upload
+        # (and released the file) after the row was first read.
+        upload = _mine(uow, actor, upload_id, lock=True)
+        if upload.item_id is not None:
+            raise Conflict(Problem(None, "upload.complete"))
         current, end = scan_records(f)
         if claimed != current:
             raise Conflict(
@@ -341,13 +350,16 @@ def append_chunk(
             raise ChecksumMismatch(Problem("Upload-Checksum", "upload.checksum_mismatch"))
         f.flush()
         offset_now = current + written
-    if offset_now < upload.length:
-        # Expiry slides with progress: a slow connection that keeps sending keeps its upload.
-        lifetime = as_utc(upload.expires_at) - as_utc(upload.created_at)
-        upload.expires_at = max(as_utc(upload.expires_at), utcnow() + lifetime)
-        uow.commit()
-        return UploadState(upload, offset_now)
-    return _complete(uow, storage, staging, actor, upload)
+        if offset_now < upload.length:
+            # Expiry slides with progress: a slow connection that keeps sending keeps it.
+            lifetime = as_utc(upload.expires_at) - as_utc(upload.created_at)
+            upload.expires_at = max(as_utc(upload.expires_at), utcnow() + lifetime)
+            uow.commit()
+            return UploadState(upload, offset_now)
+        # The item is assembled while the file is still locked, so a second tab holding
+        # the last byte too (an empty PATCH at the end) is told the upload is busy, then
+        # complete: it never assembles a second item from the same bytes.
+        return _complete(uow, storage, staging, actor, upload)
 
 
 def _past_the_end(upload: ResumableUpload, offset: int) -> UploadTooLarge:
