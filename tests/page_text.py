@@ -32,6 +32,7 @@ from datatrust.services.accounts import accounts
 from datatrust.services.campaigns import campaigns
 from datatrust.services.demo import BUYER, OPERATOR, RECORDINGS
 from datatrust.services.licensing import licences
+from datatrust.services.market import orders
 
 # A code as the services write them: ``subject:action`` or ``snake_case``. Times
 # ("18:33") and amounts start with digits, so they do not match; "org:1" does.
@@ -287,6 +288,137 @@ def allowed_figures(svc: Services, persona: str) -> set[Money]:
     books = read_books(svc)
     allowed = ledger_figures(books, owner_of(svc, persona)) | terms_shown(svc)
     return allowed | escrow_figures(svc, books, persona)
+
+
+# The money figures the pages tag with what they stand for: ``data-figure`` names the
+# figure, ``data-account`` the ledger account whose balance it is, ``data-entry`` the ledger
+# entry it is read from (a statement line, a payout, a sale), ``data-campaign`` and
+# ``data-order`` the campaign or order a term or a quote belongs to.
+TAGGED = """els => els.map(e => ({figure: e.dataset.figure, account: e.dataset.account || "",
+  entry: e.dataset.entry || "", campaign: e.dataset.campaign || "", order: e.dataset.order || "",
+  currency: e.dataset.currency || "", text: e.textContent}))"""
+
+
+def tagged_figures(page: Any) -> list[dict[str, str]]:
+    """Each ``[data-figure]`` on the page as shown in the browser: its tags and text."""
+    return page.locator("[data-figure]").evaluate_all(TAGGED)
+
+
+def _posted(entry: Any, ref: str) -> Money | None:
+    """What ``entry`` posts to the account written ``ref``; None when it does not."""
+    found = [p.amount for p in entry.postings if str(p.account) == ref]
+    return sum(found[1:], found[0]) if found else None
+
+
+def expected_figure(svc: Services, persona: str, tag: dict[str, str]) -> Money | str:
+    """The one ledger value (or, for an order not bought, the quote) a tagged figure stands
+    for, read for ``persona``; a sentence saying why there is none otherwise."""
+    owner = owner_of(svc, persona)
+    figure, ref, key = tag["figure"], tag["account"], tag["entry"]
+    with svc.uow(read_only=True) as uow:
+        ledger = uow.ledger
+        entry = ledger.entry(key) if key else None
+        if key and entry is None:
+            return f"no ledger entry {key}"
+        if figure in ("available", "in-transit"):
+            if f":{owner}:" not in ref:
+                return f"{ref} is not {persona}'s"
+            return books_balance(ledger, ref)
+        if figure == "statement-line":
+            cur = (
+                [
+                    str(p.account)
+                    for p in entry.postings
+                    if str(p.account).startswith(f"contributor_payable:{owner}:")
+                ]
+                if entry
+                else []
+            )
+            found = _posted(entry, cur[0]) if cur else None
+            return found if found is not None else f"{key} pays nothing to {persona}"
+        if figure == "payout":
+            out = (
+                [
+                    str(p.account)
+                    for p in entry.postings
+                    if str(p.account).startswith(f"payouts_in_transit:{owner}:")
+                ]
+                if entry
+                else []
+            )
+            found = _posted(entry, out[0]) if out else None
+            return found if found is not None else f"{key} is no payout of {persona}"
+        if figure.startswith("order-"):
+            what = figure.removeprefix("order-")
+            if entry is not None:
+                funds = f"buyer_funds:{owner}:{tag['currency']}"
+                paid = _posted(entry, funds)
+                if paid is None:
+                    return f"{key} is no sale to {persona}"
+                total = -paid
+                fee = Money(entry.source["platform_fee_minor"], total.currency)
+                share = [
+                    p.amount
+                    for p in entry.postings
+                    if p.account.kind.value == "contributor_payable"
+                ]
+                return {
+                    "total": total,
+                    "fee": fee,
+                    "items": total - fee,
+                    "share": sum(share, Money(0, total.currency)),
+                }[what]
+            user = uow.one(User, email=persona)
+            quote = orders.get_order(uow, accounts.actor_for(uow, user), int(tag["order"])).quote
+            minor = {
+                "total": "total_minor",
+                "fee": "fee_minor",
+                "items": "items_minor",
+                "share": "contributors_minor",
+            }[what]
+            return Money(quote["currencies"][tag["currency"]][minor], tag["currency"])
+        if figure.startswith("escrow-"):
+            campaign = uow.get(Campaign, int(tag["campaign"] or ref.split(":")[2]))
+            if persona != OPERATOR and f"org:{campaign.org_id}" != owner:
+                return f"campaign {campaign.id} is not run by {persona}"
+            cur = campaign.currency
+            held = books_balance(ledger, f"escrow:campaign:{campaign.id}:{cur}")
+            needed = money.required_escrow(campaign)
+            returned = Money(0, cur)
+            for release in (
+                f"escrow-release:{campaign.id}:{cur}",
+                f"escrow-release:{campaign.id}:{cur}:final",
+            ):
+                found = ledger.entry(release)
+                gave = _posted(found, f"escrow:campaign:{campaign.id}:{cur}") if found else None
+                returned = returned - (gave or Money(0, cur))
+            return {
+                "held": held,
+                "needed": needed,
+                "returned": returned,
+                "short": max(needed - held, Money(0, cur)),
+            }[figure.removeprefix("escrow-")]
+    return f"no rule for {figure}"
+
+
+def books_balance(ledger: Any, ref: str) -> Money:
+    """An account's balance summed from the journal's postings, entry by entry."""
+    currency = ref.rsplit(":", 1)[1]
+    amounts = [p.amount for e in ledger.all_entries() for p in e.postings if str(p.account) == ref]
+    return sum(amounts, Money(0, currency))
+
+
+def wrong_figures(svc: Services, persona: str, lang: str, page: Any) -> list[str]:
+    """Each tagged money figure on ``page`` that is not the ledger value it stands for, as
+    Babel writes it for ``lang``: what it shows and what it should."""
+    wrong = []
+    for tag in tagged_figures(page):
+        want = expected_figure(svc, persona, tag)
+        shown = tag["text"].strip()
+        if isinstance(want, str) or shown != format_money(want, lang):
+            said = want if isinstance(want, str) else format_money(want, lang)
+            wrong.append(f"{tag['figure']} {tag['entry'] or tag['account']}: {shown!r} != {said!r}")
+    return wrong
 
 
 def unexplained_figures(text: str, lang: str, allowed: set[Money]) -> list[str]:

@@ -13,7 +13,7 @@ refreshed from this run."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -46,9 +46,11 @@ from page_text import (
     not_in_words,
     owner_of,
     read_books,
+    tagged_figures,
     unexplained_figures,
     visible,
     words,
+    wrong_figures,
 )
 from support import make_persona
 
@@ -79,6 +81,7 @@ class Journey:
     check: Callable[[Any, str], None]
     services: Any
     written: str = ""  # what people typed in this journey, shown as written
+    tagged: set[str] = field(default_factory=set)  # the tagged figures on the last page seen
 
     def _(self, msgid: str) -> str:
         return translator(self.lang).gettext(msgid)
@@ -91,6 +94,12 @@ class Journey:
         allowed = allowed_figures(services, self.who) | set(also)
         odd = unexplained_figures(text, self.lang, allowed)
         assert odd == [], f"{name} ({self.lang}): money not from the ledger or the terms: {odd}"
+        # Each tagged figure is the one ledger value it stands for, not just any of them.
+        self.tagged = {t["figure"] for t in tagged_figures(self.page)}
+        wrong = wrong_figures(services, self.who, self.lang, self.page)
+        assert wrong == [], (
+            f"{name} ({self.lang}): figures not the ledger's they stand for: {wrong}"
+        )
         if self.lang != "en":
             leaked = leaked_english(services, self.lang) - words(self.written)
             bad = not_in_words(text, leaked)
@@ -229,6 +238,9 @@ def test_the_demo_contributor_reads_items_passport_earnings_payouts_and_inbox(
     owner = owner_of(me.services, email)
     available = read_books(me.services).balance(f"contributor_payable:{owner}:USD")
     assert f"{_('Available')}: {format_money(available, lang)}" in text
+    paid_out = read_books(me.services).postings.get(f"payouts_in_transit:{owner}:USD")
+    tags = {"available", "in-transit", "statement-line"} | ({"payout"} if paid_out else set())
+    assert tags <= me.tagged  # Marcus has asked for payouts; Priya and Sipho not yet
 
     # "Where I am paid", or "Add a payout method" for someone with none yet.
     me.page.locator("main a[href='/my/payout-methods']").first.click()
@@ -306,6 +318,7 @@ def test_the_demo_buyer_declares_a_use_buys_and_builds_a_snapshot(
     for currency, t in quote.get("currencies", {}).items():
         total = format_money(Money(t["total_minor"], currency), lang)
         assert f"{_('Total to pay')}: {total}" in text
+    assert {"order-total", "order-items", "order-fee", "order-share"} <= me.tagged
 
     assert quote["items"] > 0, "nothing new to buy for this use"
     me.page.get_by_role("button", name=_("Buy")).click()
@@ -315,6 +328,8 @@ def test_the_demo_buyer_declares_a_use_buys_and_builds_a_snapshot(
     text = me.see("buyer_bought")
     assert f"{_('Total to pay')}: {format_money(sale['total'], lang)}" in text
     assert f"{_('Platform fee')}: {format_money(sale['fee'], lang)}" in text
+    entries = {t["entry"] for t in tagged_figures(me.page) if t["figure"] == "order-total"}
+    assert entries == {f"sale:order-{order_id}-{c}" for c in quote["currencies"]}
     me.page.get_by_role("button", name=_("Build a snapshot")).click()
     me.page.wait_for_url("**/buyer/snapshots")
     me.see("buyer_snapshots")
@@ -386,6 +401,7 @@ def test_the_operator_launches_a_campaign_reviews_with_reasons_vets_and_pays_out
     held = read_books(me.services).balance(f"escrow:campaign:{campaign_id}:USD")
     assert held.amount_minor > 0
     assert f"{_('Held in escrow')} {format_money(held, lang)}" in text
+    assert {"escrow-held", "escrow-needed"} <= me.tagged
 
     # The review queue: rejecting needs a reason, which the contributor will read.
     me.go(f"/operator/review?campaign={open_task['id']}", "operator_review")

@@ -362,7 +362,7 @@ def test_a_long_statement_is_shown_a_page_at_a_time_with_every_line_once(
     for n, (count, older) in enumerate([(PAGE_SIZE, True), (PAGE_SIZE, True), (5, False)], 1):
         page = client.get(f"/my/earnings?lang=en&n={n}", headers=earned.headers).text
         statement = page.split("<h2>Statement</h2>", 1)[1]
-        figures = re.findall(r"<strong>([^<]+)</strong>", statement)
+        figures = re.findall(r"<strong[^>]*>([^<]+)</strong>", statement)
         assert len(figures) == count, (n, figures)
         assert f"Page {n} of 3" in statement
         assert ('href="/my/earnings?n=' + str(n + 1) + '"' in statement) is older
