@@ -247,6 +247,7 @@ def test_the_demo_contributor_reads_items_passport_earnings_payouts_and_inbox(
     me.page.wait_for_url("**/my/payout-methods")
     mpesa = me.page.locator("section", has=me.page.locator("#h-mpesa"))
     mpesa.locator("#f-mpesa-phone").fill("0712 345 678")
+    mpesa.locator("#f-mpesa-current_password").fill(DEMO_PASSWORD)  # asked again
     mpesa.locator("button[type=submit]").click()
     me.page.wait_for_selector(f"text={_('Payout method added.')}")
     me.see("payout_methods")

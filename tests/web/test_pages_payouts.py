@@ -405,8 +405,13 @@ def test_a_name_a_spreadsheet_would_run_as_a_formula_is_refused_in_the_readers_l
 ):
     response = client.post(
         f"/my/payout-methods?lang={lang}",
-        data={"rail": "upi", "account_holder": FORMULA_NAME, "vpa": "ada@okaxis"},
-        headers=earned.headers,
+        data={
+            "rail": "upi",
+            "account_holder": FORMULA_NAME,
+            "vpa": "ada@okaxis",
+            "current_password": PASSWORD,
+        },
+        headers=signed_in(client, earned),
     )
     assert response.status_code == 422
     said = render_problem(Problem("account_holder", "payout_method.holder_formula"), lang)
