@@ -21,6 +21,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Exists
 
 from datatrust.adapters.db.tables.accounts import sign_in_attempts
 from datatrust.adapters.db.tables.audit import audit_events, audit_head
@@ -369,6 +371,33 @@ class SqlOwnItems:
         return int(self.session.scalar(stmt) or 0)
 
 
+def _standing_notice() -> Exists:
+    """A held row's buyer has a standing (not superseded) notice about its item."""
+    held = snapshot_items
+    return (
+        select(revocations.c.id)
+        .where(revocations.c.org_id == held.c.org_id)
+        .where(revocations.c.item_id == held.c.item_id)
+        .where(revocations.c.superseded_at.is_(None))  # uq_revocations_..._standing
+        .exists()
+    )
+
+
+def _licence_ended(now: datetime) -> ColumnElement[bool]:
+    """A held row's agreement has no end it can be read by, or has ended by ``now``."""
+    return or_(agreements.c.valid_until.is_(None), agreements.c.valid_until <= now)
+
+
+def _under_earlier_consent() -> ColumnElement[bool]:
+    """A held row was delivered under an earlier consent (ConsentRecord.record_id) than the
+    item's current one, unless its agreement stands on the current one
+    (revocations.keep_buyers_in_notice). Needs items, agreements and consent_records joined."""
+    return and_(
+        snapshot_items.c.consent_record_id != consent_records.c.uid,
+        or_(agreements.c.consent_id.is_(None), agreements.c.consent_id != items.c.consent_id),
+    )
+
+
 class SqlHoldings:
     """``services.repositories.Holdings``."""
 
@@ -378,21 +407,8 @@ class SqlHoldings:
     def lapsed(self, now: datetime) -> list[tuple[int, int]]:
         # One statement for every held row: no licence is parsed and no row loaded.
         held = snapshot_items
-        noticed = (
-            select(revocations.c.id)
-            .where(revocations.c.org_id == held.c.org_id)
-            .where(revocations.c.item_id == held.c.item_id)
-            .where(revocations.c.superseded_at.is_(None))  # uq_revocations_..._standing
-            .exists()
-        )
-        ended = or_(agreements.c.valid_until.is_(None), agreements.c.valid_until <= now)
+        noticed, ended, earlier = _standing_notice(), _licence_ended(now), _under_earlier_consent()
         gone = or_(consent_records.c.id.is_(None), consent_records.c.state != ConsentState.ACTIVE)
-        # Delivered under an earlier consent (ConsentRecord.record_id), unless its agreement
-        # stands on the current one (revocations.keep_buyers_in_notice).
-        earlier = and_(
-            held.c.consent_record_id != consent_records.c.uid,
-            or_(agreements.c.consent_id.is_(None), agreements.c.consent_id != items.c.consent_id),
-        )
         first = func.min(held.c.id)
         stmt = (
             select(held.c.item_id, held.c.org_id)
@@ -460,26 +476,11 @@ class SqlHoldings:
         # One statement over the snapshot's rows (ix_snapshot_items_snapshot_id); the WHERE
         # keeps only the rows that may not go, so a clean snapshot returns nothing.
         held = snapshot_items
-        noticed = (
-            select(revocations.c.id)
-            .where(revocations.c.org_id == held.c.org_id)
-            .where(revocations.c.item_id == held.c.item_id)
-            .where(revocations.c.superseded_at.is_(None))  # uq_revocations_..._standing
-            .exists()
-        )
-        ended = or_(agreements.c.valid_until.is_(None), agreements.c.valid_until <= now)
+        noticed, ended = _standing_notice(), _licence_ended(now)
         gone = or_(
             consent_records.c.id.is_(None),
             consent_records.c.state != ConsentState.ACTIVE,
-            # Delivered under an earlier consent (ConsentRecord.record_id), unless its
-            # agreement stands on the current one (revocations.keep_buyers_in_notice).
-            and_(
-                held.c.consent_record_id != consent_records.c.uid,
-                or_(
-                    agreements.c.consent_id.is_(None),
-                    agreements.c.consent_id != items.c.consent_id,
-                ),
-            ),
+            _under_earlier_consent(),
             items.c.status != ItemStatus.LISTED.value,
         )
         stmt = (
