@@ -95,9 +95,12 @@ def user_content(svc: Services) -> set[str]:
     with svc.uow() as uow:
         texts = [c.title + " " + c.description for c in uow.all(Campaign)]
         texts += [i.title for i in uow.all(Item)]
-        # An organisation's name and site, and the operator's reason for its vetting.
+        # An organisation's name and site, what it says it will use the data for, and
+        # the operator's reason for its vetting.
         texts += [
-            f"{o.legal_name} {o.website} {o.status_reason or ''}" for o in uow.all(Organisation)
+            f"{o.legal_name} {o.website} {o.intended_uses.get('description', '')} "
+            f"{o.status_reason or ''}"
+            for o in uow.all(Organisation)
         ]
         texts += [u.display_name + " " + u.email for u in uow.all(User)]
     texts += [r.title for r in RECORDINGS]  # sealed at rest, so read from the demo's table

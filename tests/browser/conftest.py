@@ -74,6 +74,11 @@ def live_server(
         tmp_path_factory.mktemp("browser"),
         database_url=databases.create(),
         base_url=f"http://127.0.0.1:{port}",
+        # Every browser test of this worker signs up from 127.0.0.1 on this one server:
+        # with the default 10 per 15 minutes, the eleventh sign-up of a worker was told to
+        # wait (CI failed once the token page's three sign-ups joined the personas' on one
+        # worker). The throttle itself is tested in tests/web.
+        sign_up_client_free_requests=1000,
     )
     upgrade_database(settings)  # build() migrates only an embedded SQLite database
     services = build(settings)

@@ -21,7 +21,9 @@ from datatrust.client import revoked_hashes, verify_feed
 from datatrust.domain.clock import utcnow
 from datatrust.domain.orders import AgreementRow
 from datatrust.domain.snapshots import Revocation
+from datatrust.i18n import translator
 from datatrust.services.market.revocations import check_deadlines
+from page_text import visible
 
 KEPT = {
     "en": "Consent was given again before the notice ended: you may keep using it",
@@ -99,6 +101,10 @@ def test_consent_given_again_within_the_notice_lets_the_buyer_keep_the_item_and_
     # The contributor's passport says the buyer keeps it, in words.
     passport = client.get(f"/my/items/{walk.id}/passport?lang=zu", headers=owner).text
     assert "umthengi uyayigcina" in passport
+    # The notice's reason too: "withdrawn" was shown as the code on every language's page.
+    told = visible(passport)
+    assert "withdrawn" not in told.lower()
+    assert translator("zu").gettext("Withdrawn") in told
 
     # Withdrawn again: the buyer is told again, with a new notice at the feed's end.
     assert client.delete(f"/api/items/{walk.id}/consent", headers=owner).status_code == 200

@@ -28,7 +28,7 @@ from datatrust.domain.orders import OrderState
 from datatrust.domain.places import PLACES, whereabouts
 from datatrust.domain.purposes import ACTIONS, INDUSTRIES, OUTPUTS, PURPOSES, TASKS
 from datatrust.domain.territories import ISO_3166_ALPHA2
-from datatrust.i18n import CAMPAIGN_STATE_WORDS, MISSED_CATEGORY_WORDS, format_money
+from datatrust.i18n import CAMPAIGN_STATE_WORDS, MISSED_CATEGORY_WORDS, STATE_WORDS, format_money
 from datatrust.services import trust
 
 # Why an upload was rejected, by code (pipeline.rejection.CODES and the ingest and review
@@ -522,6 +522,8 @@ class Explain:
             return self._("Yes") if value else self._("No")
         if key == "reason" and value in EXCLUSIONS:
             return self._(EXCLUSIONS[value])
+        if key == "reason" and value in STATE_WORDS:  # a notice's: withdrawn, expired
+            return self._(STATE_WORDS[value])
         if key == "deadline":
             return self.day(str(value))
         if key == "use" and isinstance(value, dict):
