@@ -13,7 +13,9 @@ from datatrust.services.demo import DEMO_PASSWORD
 
 
 def test_an_operator_creates_and_opens_a_campaign_on_a_phone(phone, check):
-    title = f"Bus stops at dawn {uuid.uuid4().hex[:6]}"
+    # Ends in a word: on the task list a title ending in digits ("… 821772") ran into the
+    # pay shown after it ("$1.00"), which the money check read as a figure "21772 $".
+    title = f"Bus stops at dawn, run {uuid.uuid4().hex[:6]} of the day"
     sign_in(phone, "operator@demo.datatrust", DEMO_PASSWORD)
     phone.wait_for_url("**/operator/vetting")
     phone.goto("/operator/campaigns")
