@@ -17,9 +17,18 @@ from datatrust.web.deps import Requires
 DENIED = {401, 403, 404}
 # Framework routes with no data behind them: the API description and its viewers.
 # "/static" is the pages' stylesheet and "/swagger-ui" the explorer's files from the
-# installed Swagger UI (mounts: public files, no data, no methods to check).
+# installed Swagger UI (mounts: public files, no data, no methods to check);
+# "/favicon.ico" a redirect to the stylesheet's folder's icon.
 FRAMEWORK_PUBLIC = frozenset(
-    {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static", "/swagger-ui"}
+    {
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/static",
+        "/swagger-ui",
+        "/favicon.ico",
+    }
 )
 
 

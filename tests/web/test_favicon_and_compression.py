@@ -24,6 +24,15 @@ def test_every_page_links_a_favicon_this_instance_serves(client):
     assert not list(root.iter("{http://www.w3.org/2000/svg}script"))
 
 
+def test_the_address_browsers_ask_for_by_themselves_leads_to_the_same_icon(client):
+    moved = client.get("/favicon.ico", follow_redirects=False)
+    assert moved.status_code == 301
+    assert moved.headers["location"] == "/static/favicon.svg"
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+
+
 def test_pages_and_assets_are_served_gzip_encoded_when_the_browser_asks(client):
     gzip = {"accept-encoding": "gzip"}
     for path in ("/", "/static/site.css"):

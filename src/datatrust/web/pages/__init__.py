@@ -20,7 +20,8 @@ what they share.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from datatrust.web.pages import auth, buyer, contributor, manage, operator, places, tracing
@@ -36,5 +37,12 @@ def install(app: FastAPI) -> None:
     for module in (auth, contributor, buyer, operator, manage, tracing, places):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    async def favicon(_request: Request) -> RedirectResponse:
+        # Browsers ask for /favicon.ico whatever a page links (feed readers, bookmarks):
+        # sent on to the one icon, not a 404 in every log.
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
+    app.add_route("/favicon.ico", favicon, include_in_schema=False)
     # Before the API's handler for every refusal: a status handler is asked first.
     app.add_exception_handler(404, missing_page)
