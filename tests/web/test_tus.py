@@ -456,3 +456,50 @@ def test_two_tabs_resuming_one_upload_assemble_it_once_and_the_other_is_told_in_
         assert [i.id for i in made if i.original_sha256 == content_id] == [item_id]
         assert len(made) == 1
     assert item_for(services, started.url).status is ItemStatus.ACCEPTED
+
+
+def test_a_crash_right_after_the_item_is_made_leaves_one_item_when_the_client_resumes(
+    server, services, people, monkeypatch
+):
+    """The server dies just after the transaction that made the item committed (here: the
+    commit returns, then the request fails). The client resumes as tus clients do: HEAD
+    says every byte is in, and the PATCH at the end with an empty body is told the upload
+    is complete; it never assembles a second item from the staged bytes, which are gone
+    once the upload is seen complete."""
+    from datatrust.adapters.db.uow import SqlUnitOfWork
+    from datatrust.services.ports import ROW_INSERTED
+
+    owner = people["owner"]
+    data = b"a chat export, line by line\n" * 40
+    commit = SqlUnitOfWork.commit
+    died: list[str] = []
+
+    def dies_after_the_item(self):  # type: ignore[no-untyped-def]
+        made = ROW_INSERTED in self._changed.get(Item, set())
+        commit(self)
+        if made and not died:
+            died.append("after the item's commit")
+            raise RuntimeError("the server died")
+
+    monkeypatch.setattr(SqlUnitOfWork, "commit", dies_after_the_item)
+    tus = tus_client.TusClient(f"{server}/files/", headers=owner.headers)
+    uploader = tus.uploader(file_stream=io.BytesIO(data), metadata=meta("chat", "c.txt"))
+    url = uploader.create_url()
+    headers = {**owner.headers, **TUS}
+    patch = {**headers, "Content-Type": "application/offset+octet-stream"}
+    crashed = http.patch(url, headers={**patch, "Upload-Offset": "0"}, content=data)
+    assert crashed.status_code == 500 and died
+
+    head = http.head(url, headers=headers)
+    assert head.headers["Upload-Offset"] == str(len(data))
+    resumed = http.patch(url, headers={**patch, "Upload-Offset": str(len(data))}, content=b"")
+    assert resumed.status_code == 409, resumed.text
+    assert resumed.json()["problems"][0]["code"] == "upload.complete"
+
+    content_id = services.storage.cipher.content_id(hashlib.sha256(data).hexdigest())
+    with services.uow() as uow:
+        made = uow.all(Item, owner_id=owner.actor.user_id)
+    assert [i.original_sha256 for i in made] == [content_id]
+    assert head.headers["Datatrust-Item-Id"] == str(made[0].id)
+    upload_id = urlparse(url).path.rsplit("/", 1)[-1]
+    assert not (services.settings.data_dir / "uploads" / f"{upload_id}.part").exists()

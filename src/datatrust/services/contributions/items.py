@@ -43,8 +43,49 @@ def receive_item(
     transcript: str | None = None,
     size: int | None = None,
 ) -> Item:
-    """Store an upload encrypted under its contributor's key and record it as received.
-    Processing (validation, de-identification) is queued as a job in the same transaction.
+    """Store an upload encrypted under its contributor's key and record it as received,
+    committed: ``add_item``, then the commit."""
+    item = add_item(
+        uow,
+        storage,
+        actor,
+        kind=kind,
+        filename=filename,
+        content_type=content_type,
+        chunks=chunks,
+        title=title,
+        campaign_id=campaign_id,
+        metadata=metadata,
+        transcript=transcript,
+        size=size,
+    )
+    uow.commit()
+    return item
+
+
+def add_item(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    actor: Actor,
+    *,
+    kind: str,
+    filename: str,
+    content_type: str,
+    chunks: Iterable[bytes],
+    title: str = "",
+    campaign_id: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    transcript: str | None = None,
+    size: int | None = None,
+) -> Item:
+    """Store an upload encrypted under its contributor's key and add it to the unit of
+    work as received, uncommitted: the caller commits it together with whatever else
+    belongs in the item's transaction (a tus upload's link to its item). Processing
+    (validation, de-identification) is queued as a job in that transaction.
+
+    The caller's transaction so far is committed before the body is read (it streams
+    outside any transaction), so call it before changing anything that must commit with
+    the item; the item's own transaction begins after the body is stored.
 
     ``metadata`` may hold ``lat``/``lng`` (coarsened to an H3 cell here; the coordinates
     are not stored) and, for a chat, ``me``: the contributor's name as the export spells
@@ -113,7 +154,6 @@ def receive_item(
     )
     link_submission(uow, item)  # task start → upload: the pay floor's measured effort
     enqueue_processing(uow, item)
-    uow.commit()
     return item
 
 

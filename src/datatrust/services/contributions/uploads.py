@@ -13,8 +13,9 @@ halfway keeps exactly the pieces that arrived and the client resumes from there.
 record is authenticated on its own; records are not chained, so someone able to write the
 data folder could drop or reorder whole records: the item's sha256 would then differ from
 the client's file. The aim here is confidentiality of partial uploads at rest.) When the
-last byte arrives the records are decrypted into ``receive_item`` (encrypted under the
-contributor's key, processing queued) and the staged copy is deleted.
+last byte arrives the records are decrypted into ``add_item`` (encrypted under the
+contributor's key, processing queued), the item and the upload's link to it are committed
+in one transaction, and the staged copy is deleted.
 
 Size limits per kind are enforced at creation from ``Upload-Length`` (413 before a single
 byte is sent) and again while bytes arrive. A PATCH that would go past ``Upload-Length``
@@ -46,7 +47,7 @@ from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.uploads import ResumableUpload
 from datatrust.services.accounts import actor_label
 from datatrust.services.campaigns import check_upload_campaign
-from datatrust.services.contributions.items import receive_item
+from datatrust.services.contributions.items import add_item
 from datatrust.services.contributions.upload_limits import UploadTooLarge, check_size
 from datatrust.services.ports import UnitOfWork
 from datatrust.services.storage import Cipher, DecryptionError, EncryptedStorage
@@ -261,8 +262,10 @@ def _mine(uow: UnitOfWork, actor: Actor, upload_id: str, *, lock: bool = False) 
 def upload_state(uow: UnitOfWork, staging: Staging, actor: Actor, upload_id: str) -> UploadState:
     """Where the caller's upload stands (HEAD). Someone else's reads as missing."""
     upload = _mine(uow, actor, upload_id)
-    offset = upload.length if upload.item_id else staging.size(upload.id)
-    return UploadState(upload, offset)
+    if upload.item_id is None:
+        return UploadState(upload, staging.size(upload.id))
+    staging.remove(upload.id)  # left behind if the server stopped right after the item
+    return UploadState(upload, upload.length)
 
 
 # --------------------------------------------------------------------------- PATCH
@@ -295,6 +298,7 @@ def append_chunk(
     also while the first assembles the item; once it is made, ``upload.complete``."""
     upload = _mine(uow, actor, upload_id, lock=True)
     if upload.item_id is not None:
+        staging.remove(upload.id)  # left behind if the server stopped right after the item
         raise Conflict(Problem(None, "upload.complete"))
     try:
         claimed = int(str(offset))
@@ -390,11 +394,14 @@ def _complete(
     actor: Actor,
     upload: ResumableUpload,
 ) -> UploadState:
+    """Make the item from the staged bytes and link the upload to it, in one transaction:
+    should the server stop at any point, either both are there (a resumed PATCH is told
+    the upload is complete) or neither (it assembles the item then)."""
     meta = {
         k: storage.open_text(uow, upload.owner_id, v) if k in _SEALED_META else v
         for k, v in (upload.meta or {}).items()
     }
-    item: Item = receive_item(
+    item: Item = add_item(
         uow,
         storage,
         actor,
@@ -408,14 +415,18 @@ def _complete(
         campaign_id=upload.campaign_id,
         metadata={k: meta.get(k) for k in ("lat", "lng", "me")},
     )
-    # receive_item committed the item; the link and the cleanup follow. Should the process
-    # die in between, the staged file lingers until it expires: no bytes are lost.
-    fresh = uow.get_for_update(ResumableUpload, upload.id)
-    assert fresh is not None
-    fresh.item_id = item.id
+    # The body was stored outside any transaction: the row is locked again in the item's.
+    # Ended (DELETE) or erased meanwhile, the upload gets no item (the object stored is
+    # left unreferenced, unreadable once an erased owner's key is destroyed).
+    linked = uow.get_for_update(ResumableUpload, upload.id)
+    authorize(actor, Permission.ITEM_CREATE, linked or MISSING)
+    assert linked is not None
+    if linked.item_id is not None:  # the staged file's lock keeps a second tab out
+        raise Conflict(Problem(None, "upload.complete"))
+    linked.item_id = item.id
     uow.commit()
     staging.remove(upload.id)
-    return UploadState(fresh, fresh.length)
+    return UploadState(linked, linked.length)
 
 
 # --------------------------------------------------------------------------- termination
