@@ -10,6 +10,7 @@ the contributor can check it against ``datatrust audit verify``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from datatrust.domain.accounts import Organisation, User
@@ -19,7 +20,7 @@ from datatrust.domain.ids import id_of
 from datatrust.domain.items import Item
 from datatrust.domain.permissions import MISSING, Actor, Permission, authorize
 from datatrust.domain.snapshots import Revocation
-from datatrust.services.ports import UnitOfWork
+from datatrust.services.ports import UnitOfWork, by_ids
 
 # Plain words for each step (msgids), in the order a contributor thinks about them. A tag
 # not named here (a step added later) reads as ``OTHER_STEP``: never as its code.
@@ -85,16 +86,31 @@ def _held(event: AuditEntry) -> bool:
     return not (event.tag == AuditTag.REVOCATION_NOTIFY.value and data.get("holders") == [])
 
 
-def _actor(uow: UnitOfWork, label: str, owner_id: int) -> str:
-    kind, _, ident = label.partition(":")
-    if label == f"user:{owner_id}":
-        return "you"
-    if kind == "org":
-        return "buyer"
-    if kind == "user" and ident.isdigit():
-        user = uow.get(User, int(ident))
-        return user.role.value if user is not None and user.role.value in ACTORS else "someone"
-    return kind if kind in ACTORS else "someone"
+def _actors(uow: UnitOfWork, labels: Iterable[str], owner_id: int) -> dict[str, str]:
+    """Each audit actor label of ``labels`` as a key of ``ACTORS``: the owner is "you", an
+    organisation "buyer", another person their role, anything else its kind where
+    ``ACTORS`` has it ("system"), else "someone". The people are read in one query
+    (``by_ids``), however many took a step."""
+    people = {
+        int(ident)
+        for label in labels
+        for kind, _, ident in [label.partition(":")]
+        if kind == "user" and ident.isdigit() and label != f"user:{owner_id}"
+    }
+    roles = {user.id: user.role.value for user in by_ids(uow, User, people)}
+    out: dict[str, str] = {}
+    for label in labels:
+        kind, _, ident = label.partition(":")
+        if label == f"user:{owner_id}":
+            out[label] = "you"
+        elif kind == "org":
+            out[label] = "buyer"
+        elif kind == "user" and ident.isdigit():
+            role = roles.get(int(ident))
+            out[label] = role if role in ACTORS else "someone"
+        else:
+            out[label] = kind if kind in ACTORS else "someone"
+    return out
 
 
 def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]:
@@ -108,10 +124,7 @@ def item_passport(uow: UnitOfWork, actor: Actor, item_id: int) -> dict[str, Any]
         downloads = [AuditTag.SNAPSHOT_DOWNLOAD.value]
         events += uow.audit.entries("snapshot", [str(s) for s in delivered_in], downloads)
     events = sorted((e for e in events if _held(e)), key=lambda e: e.seq)
-    actors: dict[str, str] = {}
-    for e in events:
-        if e.actor not in actors:
-            actors[e.actor] = _actor(uow, e.actor, item.owner_id)
+    actors = _actors(uow, {e.actor for e in events}, item.owner_id)
     return {
         "item_id": item.id,
         "status": item.status.value,
@@ -142,11 +155,12 @@ def buyers_told(uow: UnitOfWork, item_id: int) -> list[dict[str, Any]]:
         return as_utc(moment).isoformat() if moment is not None else None
 
     out = []
-    for n in uow.all(Revocation, item_id=item_id, order_by="id"):
-        org = uow.get(Organisation, n.org_id)
+    notices = uow.all(Revocation, item_id=item_id, order_by="id")
+    names = {o.id: o.legal_name for o in by_ids(uow, Organisation, (n.org_id for n in notices))}
+    for n in notices:
         out.append(
             {
-                "buyer": org.legal_name if org else "",
+                "buyer": names.get(n.org_id, ""),
                 "told_at": iso(n.noticed_at),
                 "deadline": iso(n.deadline),
                 "acknowledged_at": iso(n.acknowledged_at),

@@ -1,0 +1,98 @@
+"""The contributor's and buyer's reads of the load mix (issue 12) run a fixed number of
+statements: what grows with the data (items, audit events, the people and buyers in them,
+campaigns) is read in one query each, never one per row."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import timedelta
+
+from sqlalchemy import event
+
+from datatrust.domain.accounts import Organisation, User
+from datatrust.domain.audit import AuditTag
+from datatrust.domain.clock import utcnow
+from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.permissions import Role
+from datatrust.domain.snapshots import Revocation
+from datatrust.services.trust import item_passport
+
+
+@contextlib.contextmanager
+def statements(uow) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+    """The statements ``uow`` sends the database meanwhile."""
+    seen: list[str] = []
+    connection = uow.session.connection()
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+
+
+def _item(uow, owner_id: int, n: int, **fields: object) -> Item:  # type: ignore[no-untyped-def]
+    item = Item(  # type: ignore[arg-type]
+        owner_id=owner_id,
+        kind=ItemKind.PHOTO,
+        filename=f"walk-{n}.jpg",
+        content_type="image/jpeg",
+        size=1,
+        original_key=f"c/{owner_id}/items/walk-{n}",
+        original_sha256=f"{n:064d}",
+        **({"status": ItemStatus.WITHDRAWN} | fields),
+    )
+    uow.add(item)
+    uow.flush()
+    return item
+
+
+def test_a_passport_reads_the_same_statements_for_2_and_for_20_people_and_buyers(services, people):
+    """Its people were read one query each, and each notice's buyer one query each (2
+    reviewers and one notice: 7 statements; 20 reviewers and 3 notices: 27); both now run
+    the same statements, and each step still says who took it, each notice whose it is."""
+    owner = people["owner"]
+    counts, answers = [], []
+    for n, (reviewers, buyers) in enumerate([(2, 1), (20, 3)]):
+        with services.uow() as uow:
+            item = _item(uow, owner.actor.uid, n)
+            uow.record(AuditTag.ITEM_CREATE, f"user:{owner.actor.uid}", "item", item.id)
+            for r in range(reviewers):
+                role = Role.OPERATOR if r % 2 else Role.CONTRIBUTOR
+                user = User(email=f"reviewer-{n}-{r}@example.org", password_hash="x", role=role)
+                uow.add(user)
+                uow.flush()
+                uow.record(AuditTag.ITEM_REVIEW, f"user:{user.id}", "item", item.id)
+            now = utcnow()
+            for b in range(buyers):
+                org = Organisation(legal_name=f"Buyer {n}-{b} Ltd", country="GB")
+                uow.add(org)
+                uow.flush()
+                assert org.id is not None and item.id is not None
+                notice = Revocation(
+                    org_id=org.id,
+                    item_id=item.id,
+                    content_sha256=f"{b:064d}",
+                    reason="withdrawn",
+                    noticed_at=now,
+                    deadline=now + timedelta(days=30),
+                    seq=b + 1,
+                )
+                uow.add(notice)
+            uow.commit()
+            item_id = item.id
+        with services.uow(read_only=True) as uow, statements(uow) as seen:
+            passport = item_passport(uow, owner.actor, item_id)
+        counts.append(len(seen))
+        answers.append(passport)
+    assert counts[0] == counts[1], counts
+    for n, (reviewers, buyers) in enumerate([(2, 1), (20, 3)]):
+        actors = [e["actor"] for e in answers[n]["events"]]
+        expected = ["operator" if r % 2 else "contributor" for r in range(reviewers)]
+        assert actors == ["you", *expected]
+        told = [b["buyer"] for b in answers[n]["buyers"]]
+        assert told == [f"Buyer {n}-{b} Ltd" for b in range(buyers)]
