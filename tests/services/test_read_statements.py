@@ -13,10 +13,12 @@ from sqlalchemy import event
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import utcnow
-from datatrust.domain.items import Item, ItemKind, ItemStatus
+from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
 from datatrust.domain.permissions import Role
 from datatrust.domain.snapshots import Revocation
+from datatrust.services.contributions import show_my_items, show_my_items_page
 from datatrust.services.trust import item_passport
+from support import stored_campaign
 
 
 @contextlib.contextmanager
@@ -96,3 +98,38 @@ def test_a_passport_reads_the_same_statements_for_2_and_for_20_people_and_buyers
         assert actors == ["you", *expected]
         told = [b["buyer"] for b in answers[n]["buyers"]]
         assert told == [f"Buyer {n}-{b} Ltd" for b in range(buyers)]
+
+
+def test_a_page_of_my_items_reads_the_same_statements_for_2_and_for_30_campaigns(services, people):
+    """Each reviewed campaign item's report describes its campaign, which was read one
+    query per campaign: a page of 2 items under 2 campaigns and one of 30 items under 30
+    campaigns now run the same statements, and describe the same campaigns as the whole list."""
+    owner, buyer = people["owner"], people["buyer"]
+    counts = []
+    for n in (2, 30):
+        with services.uow() as uow:
+            for old in uow.all(Item, owner_id=owner.actor.uid):
+                uow.delete(old)
+            uow.commit()
+        ids = []
+        for c in range(n):
+            campaign = stored_campaign(services, buyer.actor, title=f"Lobbies {n}-{c}")
+            ids.append(campaign.id)
+            with services.uow() as uow:
+                _item(
+                    uow,
+                    owner.actor.uid,
+                    100 * n + c,
+                    status=ItemStatus.ACCEPTED,
+                    campaign_id=campaign.id,
+                    review_state=ReviewState.ACCEPTED,
+                )
+                uow.commit()
+        with services.uow(read_only=True) as uow, statements(uow) as seen:
+            shown = show_my_items_page(uow, services.storage, owner.actor, size=50)
+        counts.append(len(seen))
+        with services.uow(read_only=True) as uow:
+            every = show_my_items(uow, services.storage, owner.actor)
+        assert [i.report["campaign"]["id"] for i in shown.rows] == ids[::-1]  # newest first
+        assert [i.report for i in shown.rows] == [i.report for i in every]
+    assert counts[0] == counts[1], counts

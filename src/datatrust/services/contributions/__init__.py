@@ -24,6 +24,7 @@ from datatrust.services.contributions.items import (
     receive_item,
     show_item,
     show_my_items,
+    show_my_items_page,
 )
 from datatrust.services.contributions.missed import (
     apply_missed_job,
@@ -97,6 +98,7 @@ __all__ = [
     "reprocess_item_job",
     "show_item",
     "show_my_items",
+    "show_my_items_page",
     "start_upload",
     "terminate_upload",
     "too_large",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from datatrust.domain.audit import AuditTag
@@ -21,7 +21,7 @@ from datatrust.services.contributions.ingest import (
 )
 from datatrust.services.contributions.upload_limits import check_size, limited
 from datatrust.services.listing import Paged, matches, paged, paged_by_query
-from datatrust.services.ports import UnitOfWork
+from datatrust.services.ports import UnitOfWork, by_ids
 from datatrust.services.repositories import OwnItemsWanted
 from datatrust.services.storage import EncryptedStorage, OpenedTexts
 
@@ -214,11 +214,32 @@ def review_in_report(item: Item) -> dict[str, Any]:
     return review | {key: value for key, value in typed.items() if value is not None}
 
 
+def readable_all(
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    items: list[Item],
+    texts: OpenedTexts | None = None,
+) -> list[ItemView]:
+    """Each of ``items`` ``readable``, in a fixed number of queries however many there
+    are: the owners' keys once (``storage.texts``) and the campaigns their reports
+    describe in one query."""
+    opened = texts or storage.texts(uow)
+    wanted = [i.campaign_id for i in items if _describes_campaign(i)]
+    campaigns = {c.id: c for c in by_ids(uow, Campaign, wanted)}
+    return [readable(uow, storage, i, opened, campaigns) for i in items]
+
+
 def readable(
-    uow: UnitOfWork, storage: EncryptedStorage, item: Item, texts: OpenedTexts | None = None
+    uow: UnitOfWork,
+    storage: EncryptedStorage,
+    item: Item,
+    texts: OpenedTexts | None = None,
+    campaigns: Mapping[int | None, Campaign] | None = None,
 ) -> ItemView:
     """``item`` with its sealed fields opened (empty once its owner was erased); ``texts``
-    (``storage.texts``) when there are many items, so that their owners' keys are read once."""
+    (``storage.texts``) when there are many items, so that their owners' keys are read
+    once, and ``campaigns`` (by id) holding the item's campaign where its report describes
+    it (``readable_all`` gives both)."""
     opened = texts or storage.texts(uow)
     report = dict(item.report or {})
     if isinstance(report.get("upload"), dict) and report["upload"].get("me"):
@@ -226,7 +247,7 @@ def readable(
         report["upload"] = {**report["upload"], "me": me}
     if any(isinstance(r, dict) and r.get("notes") for r in report.get("reasons") or []):
         report["reasons"] = [_open_notes(opened, item.owner_id, r) for r in report["reasons"]]
-    part = _campaign_part(uow, item, report)
+    part = _campaign_part(uow, item, report, campaigns)
     if part is not None:
         report["campaign"] = part
     return ItemView(
@@ -234,7 +255,23 @@ def readable(
     )
 
 
-def _campaign_part(uow: UnitOfWork, item: Item, report: dict[str, Any]) -> dict[str, Any] | None:
+def _describes_campaign(item: Item) -> bool:
+    """Whether ``_campaign_part`` reads the item's campaign to describe it."""
+    stored = (item.report or {}).get("campaign")
+    return (
+        item.review_state is not None
+        and not isinstance(stored, dict)
+        and item.campaign_id is not None
+        and item.filename != ERASED_FILENAME
+    )
+
+
+def _campaign_part(
+    uow: UnitOfWork,
+    item: Item,
+    report: dict[str, Any],
+    campaigns: Mapping[int | None, Campaign] | None = None,
+) -> dict[str, Any] | None:
     """The ``campaign`` part of a campaign item's report as its owner reads it, where it
     always was: the campaign's description (``Campaign.in_report``) and the review (the
     item's columns, ``review_in_report``). An item the pipeline accepted under a campaign
@@ -249,7 +286,10 @@ def _campaign_part(uow: UnitOfWork, item: Item, report: dict[str, Any]) -> dict[
     elif item.campaign_id is None or item.filename == ERASED_FILENAME:
         return None
     else:
-        campaign = uow.get(Campaign, item.campaign_id)
+        if campaigns is not None and item.campaign_id in campaigns:
+            campaign: Campaign | None = campaigns[item.campaign_id]
+        else:
+            campaign = uow.get(Campaign, item.campaign_id)
         if campaign is None:
             return None
         part = campaign.in_report()
@@ -265,10 +305,25 @@ def _open_notes(opened: OpenedTexts, owner_id: int, reason: Any) -> Any:
 
 
 def show_my_items(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor) -> list[ItemView]:
-    """``list_my_items``, readable, without the ones the person deleted."""
+    """``list_my_items``, readable, without the ones the person deleted: every one of them
+    (``show_my_items_page`` reads one page)."""
     mine = list_my_items(uow, actor)
-    texts = storage.texts(uow)
-    return [readable(uow, storage, i, texts) for i in mine if i.filename != ERASED_FILENAME]
+    return readable_all(uow, storage, [i for i in mine if i.filename != ERASED_FILENAME])
+
+
+def show_my_items_page(
+    uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, *, page: int = 1, size: int
+) -> Paged[ItemView]:
+    """Page ``page`` (from 1) of ``show_my_items``, ``size`` items a page, newest first;
+    only that page's rows are read and opened. Unlike a page that a person reads
+    (``find_my_items``), a page past the last is not brought back to the last: it has no
+    rows, so a client that asks for pages until one comes back empty stops."""
+    authorize(actor, Permission.ITEM_READ)
+    wanted = OwnItemsWanted(actor.uid)
+    total = uow.own_items.count(wanted)
+    offset = (max(1, page) - 1) * size
+    rows = uow.own_items.page(wanted, offset, size) if offset < total else []
+    return Paged(readable_all(uow, storage, rows), page, max(1, -(-total // size)), total)
 
 
 def find_my_items(
@@ -295,9 +350,9 @@ def find_my_items(
         return paged_by_query(
             mine.count(wanted),
             page,
-            lambda offset, limit: [
-                readable(uow, storage, i, texts) for i in mine.page(wanted, offset, limit)
-            ],
+            lambda offset, limit: readable_all(
+                uow, storage, mine.page(wanted, offset, limit), texts
+            ),
         )
     found = [
         i
@@ -305,8 +360,9 @@ def find_my_items(
         if matches(query, texts(i.owner_id, i.title), texts(i.owner_id, i.filename))
     ]
     shown = paged(found, page)
-    rows = [readable(uow, storage, i, texts) for i in shown.rows]
-    return Paged(rows, shown.page, shown.pages, shown.total)
+    return Paged(
+        readable_all(uow, storage, shown.rows, texts), shown.page, shown.pages, shown.total
+    )
 
 
 def show_item(uow: UnitOfWork, storage: EncryptedStorage, actor: Actor, item_id: int) -> ItemView:

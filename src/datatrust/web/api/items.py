@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -26,6 +26,11 @@ from datatrust.web.security import attachment
 
 router = api_router(prefix="/api/items", tags=["items"])
 CHUNK = 1024 * 1024
+# A contributor's item list is paged: a long-time contributor's thousands of items are
+# never read, opened and sent in one response (issue 12: it grew with every upload).
+PER_PAGE = 50
+MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000  # keeps the row offset within what every database takes
 
 
 def item_out(item: Item | contributions.ItemView) -> ItemOut:
@@ -153,11 +158,31 @@ def _receive(svc: Services, actor: Actor, fields: UploadFields, file: UploadFile
 
 @router.get("")
 def my_items(
+    request: Request,
+    response: Response,
+    page: int = Query(1, ge=1, le=MAX_PAGE),
+    per_page: int = Query(PER_PAGE, ge=1, le=MAX_PER_PAGE),
     actor: Actor = requires(Permission.ITEM_READ),
     svc: Services = Depends(services),
     unit: UnitOfWork = unit_of_work(),
 ) -> list[ItemOut]:
-    return [item_out(i) for i in contributions.show_my_items(unit, svc.storage, actor)]
+    """The caller's items, newest first, one page of ``per_page`` (50 unless asked; at
+    most 200): ``page`` 1 unless asked. ``X-Total-Count`` says how many there are and
+    ``Link`` gives the ``next``/``prev`` pages where there are some (RFC 8288); a page past
+    the last is an empty list."""
+    shown = contributions.show_my_items_page(unit, svc.storage, actor, page=page, size=per_page)
+    response.headers["X-Total-Count"] = str(shown.total)
+    links = [
+        f'<{request.url.include_query_params(page=n, per_page=per_page)}>; rel="{rel}"'
+        for rel, n, there in [
+            ("prev", page - 1, 1 < page <= shown.pages + 1),
+            ("next", page + 1, page < shown.pages),
+        ]
+        if there
+    ]
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return [item_out(i) for i in shown.rows]
 
 
 @router.get("/{item_id}")
