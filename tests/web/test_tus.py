@@ -11,22 +11,25 @@ import socket
 import stat
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import event
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
 import ingest_media as media
+from datatrust.domain.campaigns import CampaignState
 from datatrust.domain.clock import utcnow
 from datatrust.domain.errors import Problem
-from datatrust.domain.items import Item, ItemStatus
+from datatrust.domain.items import Item, ItemKind, ItemStatus
 from datatrust.domain.uploads import ResumableUpload
 from datatrust.i18n import render_problem
 from datatrust.web.app import create_app
+from support import stored_campaign
 
 TUS = {"Tus-Resumable": "1.0.0"}
 # Plain requests with a generous time-out: httpx's default 5 s was once too short for a
@@ -503,3 +506,150 @@ def test_a_crash_right_after_the_item_is_made_leaves_one_item_when_the_client_re
     assert head.headers["Datatrust-Item-Id"] == str(made[0].id)
     upload_id = urlparse(url).path.rsplit("/", 1)[-1]
     assert not (services.settings.data_dir / "uploads" / f"{upload_id}.part").exists()
+
+
+def _statement(sql: str) -> str:
+    """``VERB table`` of a statement (``SELECT items``, ``UPDATE audit_head``)."""
+    words = sql.replace("(", " ").split()
+    verb = words[0].upper()
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+        return verb
+    after = {"SELECT": "FROM", "DELETE": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE"}[verb]
+    table = words[[w.upper() for w in words].index(after) + 1]
+    return f"{verb} {'count' if 'count(' in sql else table}"
+
+
+def test_a_whole_upload_runs_a_known_list_of_statements_and_commits(
+    server, services, people, monkeypatch
+):
+    """A campaign upload as the load mix sends it (creation, then two PATCHes), each
+    request's SQL listed. Creation reads the campaign once and makes the staging key; a
+    PATCH reads its upload once and writes nothing until the last byte (the expiry moved
+    by seconds); the last PATCH reads the contributor's key and the campaign once, and the
+    item and the upload's link to it commit together. (Each unit of work's commit is a
+    RELEASE of its savepoint in these tests.)"""
+    monkeypatch.setattr(services.queue, "dispatch", lambda *_a, **_k: None)  # no processing
+    campaign = stored_campaign(
+        services, people["buyer"].actor, kind=ItemKind.CHAT, state=CampaignState.OPEN
+    )
+    owner = people["owner"]
+    with services.uow() as uow:  # their key, made by what they stored before
+        services.storage.seal_text(uow, owner.actor.uid, "an earlier upload")
+        uow.commit()
+    headers = {**owner.headers, **TUS}
+    assert http.head(f"{server}/files/nothing", headers=headers).status_code == 404  # signed in
+    data = b"a chat export, line by line\n" * 40
+    connection = services.session_factory.kw["bind"]
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(_statement(statement))
+
+    def run(request):  # type: ignore[no-untyped-def]
+        seen.clear()
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            response = request()
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+        assert response.status_code in (201, 204), response.text
+        return response, [s for s in seen if s != "SAVEPOINT"]
+
+    encoded = {"kind": "chat", "filename": "c.txt", "campaign": str(campaign.id)}
+    metadata = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in encoded.items())
+    created, creation = run(
+        lambda: http.post(
+            f"{server}/files/",
+            headers={**headers, "Upload-Length": str(len(data)), "Upload-Metadata": metadata},
+        )
+    )
+    url = created.headers["Location"]
+    patch = {**headers, "Content-Type": "application/offset+octet-stream"}
+    half = len(data) // 2
+    _, first = run(
+        lambda: http.patch(url, headers={**patch, "Upload-Offset": "0"}, content=data[:half])
+    )
+    done, last = run(
+        lambda: http.patch(url, headers={**patch, "Upload-Offset": str(half)}, content=data[half:])
+    )
+    audit = ["UPDATE audit_head", "INSERT audit_events", "UPDATE audit_head"]
+    campaign_check = ["SELECT campaigns", "SELECT count", "SELECT campaign_pay_terms"]
+    assert creation == [
+        *campaign_check,
+        "SELECT resumable_uploads",  # expired uploads, deleted as new ones come
+        "SELECT contributor_keys",
+        "INSERT resumable_uploads",
+        *audit,
+        "RELEASE",
+    ], creation
+    assert first == ["SELECT resumable_uploads", "RELEASE"], first
+    assert last == [
+        "SELECT resumable_uploads",
+        "RELEASE",  # before the body streams
+        "SELECT contributor_keys",
+        *campaign_check,
+        "RELEASE",  # before the item's object is written
+        "INSERT items",
+        "SELECT task_starts",
+        "SELECT outbox",
+        "INSERT outbox",
+        "SELECT resumable_uploads",
+        "UPDATE resumable_uploads",
+        *audit,
+        "RELEASE",
+    ], last
+    with services.uow() as uow:
+        upload = uow.get(ResumableUpload, url.rsplit("/", 1)[-1])
+        assert str(upload.item_id) == done.headers["Datatrust-Item-Id"]
+
+
+def test_the_expiry_slides_with_progress_once_it_moves_by_a_minute_or_more(
+    server, services, people
+):
+    """A PATCH keeps a slow upload alive: its expiry moves to a whole lifetime from now.
+    It is written when that moves it by a minute or more: a PATCH 20 seconds after the
+    upload began leaves it as it was (no write, no commit), one two minutes after moves it."""
+    headers = {**people["owner"].headers, **TUS}
+    created = http.post(
+        f"{server}/files/",
+        headers={
+            **headers,
+            "Upload-Length": "100",
+            "Upload-Metadata": "kind "
+            + base64.b64encode(b"chat").decode()
+            + ",filename "
+            + base64.b64encode(b"c.txt").decode(),
+        },
+    )
+    url = created.headers["Location"]
+    upload_id = url.rsplit("/", 1)[-1]
+
+    def began_earlier(by: timedelta):  # type: ignore[no-untyped-def]
+        with services.uow() as uow:
+            upload = uow.get(ResumableUpload, upload_id)
+            upload.created_at -= by
+            upload.expires_at -= by
+            uow.commit()
+            return upload.created_at, upload.expires_at
+
+    def patch(offset: int) -> datetime:
+        sent = http.patch(
+            url,
+            headers={
+                **headers,
+                "Upload-Offset": str(offset),
+                "Content-Type": "application/offset+octet-stream",
+            },
+            content=b"x" * 10,
+        )
+        assert sent.status_code == 204, sent.text
+        with services.uow() as uow:
+            return uow.get(ResumableUpload, upload_id).expires_at
+
+    _, expires = began_earlier(timedelta(seconds=20))
+    assert patch(0) == expires
+    began, expires = began_earlier(timedelta(minutes=2))
+    slid = patch(10)
+    lifetime = expires - began
+    assert slid - expires >= timedelta(minutes=1)
+    assert abs(slid - (utcnow() + lifetime)) < timedelta(seconds=30)

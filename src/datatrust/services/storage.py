@@ -88,22 +88,27 @@ class OpenedTexts:
     once for all of them (at the first sealed field of theirs). The session's identity map
     keeps no row that nobody holds, so ``open_text`` field by field read the key from the
     database again for each: three reads per item in a list of someone's items. Made for
-    one unit of work, and to be dropped with it."""
+    one unit of work, and to be dropped with it.
+
+    It holds the key rows it read, so while it lives the unit of work answers
+    ``get(ContributorKey, owner)`` from its identity map, across commits too (objects are
+    not expired on commit): ``put``, ``seal_text`` and ``open`` of the same owner in that
+    unit of work read the key no more."""
 
     def __init__(self, storage: EncryptedStorage, uow: UnitOfWork) -> None:
         self._storage = storage
         self._uow = uow
-        self._keys: dict[int, bytes | None] = {}  # owner -> wrapped key, None: erased
+        self._keys: dict[int, ContributorKey | None] = {}  # owner -> key row, None: none
 
     def __call__(self, owner_id: int, value: str | None) -> str:
         if not value or not value.startswith(SEALED_FIELD_PREFIX):
             return value or ""
         if owner_id not in self._keys:
-            row = self._uow.get(ContributorKey, owner_id)
-            usable = row is not None and row.destroyed_at is None and row.wrapped_key
-            self._keys[owner_id] = row.wrapped_key if usable and row is not None else None
-        wrapped = self._keys[owner_id]
-        return self._storage.cipher.open_field(wrapped, value) if wrapped else ""
+            self._keys[owner_id] = self._uow.get(ContributorKey, owner_id)
+        row = self._keys[owner_id]
+        if row is None or row.destroyed_at is not None or not row.wrapped_key:
+            return ""  # the person was erased
+        return self._storage.cipher.open_field(row.wrapped_key, value)
 
 
 class EncryptedStorage:
@@ -209,10 +214,24 @@ class EncryptedStorage:
     def seal_text(self, uow: UnitOfWork, owner_id: int, text: str) -> str:
         """``text`` encrypted under the owner's data key, for a text column (about 4/3 of
         its UTF-8 length plus 43 characters). ``""`` stays ``""``. Makes the key on first
-        use, like ``put`` (the caller commits); ``Conflict`` once the key was destroyed."""
-        if not text:
-            return ""
-        return self.cipher.seal_field(self._writable_key(uow, owner_id).wrapped_key, text)
+        use, like ``put`` (the caller commits); ``Conflict`` once the key was destroyed.
+        Several fields of one owner: ``sealer``."""
+        return self.sealer(uow, owner_id)(text)
+
+    def sealer(self, uow: UnitOfWork, owner_id: int) -> Callable[[str], str]:
+        """``seal_text`` for several fields of one owner, the key read (or made) once, at
+        the first text that is not empty. For one unit of work, dropped with it."""
+        key_row: ContributorKey | None = None
+
+        def seal(text: str) -> str:
+            nonlocal key_row
+            if not text:
+                return ""
+            if key_row is None:
+                key_row = self._writable_key(uow, owner_id)
+            return self.cipher.seal_field(key_row.wrapped_key, text)
+
+        return seal
 
     def open_text(self, uow: UnitOfWork, owner_id: int, value: str | None) -> str:
         """What ``seal_text`` sealed. A value that is not sealed (written before fields

@@ -591,7 +591,10 @@ def campaign_progress(
 def check_campaign_takes_work(uow: UnitOfWork, campaign_id: int) -> list[Problem]:
     """Why a campaign takes no new work now (empty when it does): not open, quota filled,
     or paused by a pay-floor recheck until its buyer tops up escrow."""
-    campaign = uow.get(Campaign, campaign_id)
+    return _takes_work(uow, campaign_id, uow.get(Campaign, campaign_id))
+
+
+def _takes_work(uow: UnitOfWork, campaign_id: int, campaign: Campaign | None) -> list[Problem]:
     if campaign is None or campaign.state is not CampaignState.OPEN:
         return [Problem("campaign", "campaign.not_open", {"campaign": campaign_id})]
     filled = uow.count(Item, campaign_id=campaign_id, status__in=list(COVERED))
@@ -605,8 +608,8 @@ def check_campaign_takes_work(uow: UnitOfWork, campaign_id: int) -> list[Problem
 
 def check_upload_campaign(uow: UnitOfWork, campaign_id: int, kind: ItemKind) -> list[Problem]:
     """Problems with uploading a ``kind`` item to a campaign (empty when fine)."""
-    problems = check_campaign_takes_work(uow, campaign_id)
     campaign = uow.get(Campaign, campaign_id)
+    problems = _takes_work(uow, campaign_id, campaign)
     if not problems and campaign is not None and campaign.kind is not kind:
         wanted = {"kind": campaign.kind.value, "given_kind": kind.value}
         return [Problem("campaign", "campaign.other_kind", wanted)]

@@ -122,8 +122,9 @@ def add_item(
     stored = storage.put_outside_transaction(uow, actor.uid, limited(item_kind, chunks))
     if stored.size == 0:
         raise InvalidInput(Problem("file", "upload.empty"))
+    seal = storage.sealer(uow, actor.uid)  # the key read once for every sealed field
     if upload.get("me"):  # a name: sealed under the contributor's key like title and filename
-        upload["me"] = storage.seal_text(uow, actor.uid, upload["me"])
+        upload["me"] = seal(upload["me"])
     if transcript:
         upload["transcript_key"] = storage.put_outside_transaction(
             uow, actor.uid, [transcript.encode()], namespace=TRANSCRIPT_NAMESPACE
@@ -131,14 +132,14 @@ def add_item(
     item = Item(
         owner_id=actor.uid,
         kind=item_kind,
-        filename=storage.seal_text(uow, actor.uid, filename),
+        filename=seal(filename),
         content_type=content_type[:100] or "application/octet-stream",
         size=stored.size,
         original_key=stored.key,
         # The instance-keyed identity, not the plain hash: duplicates are still found
         # across contributors, and the raw hash of an upload is never stored.
         original_sha256=stored.content_id,
-        title=storage.seal_text(uow, actor.uid, title.strip()[:300]),
+        title=seal(title.strip()[:300]),
         campaign_id=campaign_id,
         report={"upload": upload} if upload else {},
     )

@@ -2,8 +2,8 @@
 
 Partial bytes are staged in a private folder (``0700``; files ``0600``) under the data
 directory, one file per upload, and never in plaintext: each upload has its own random data
-key, wrapped by the master key (``Cipher.new_wrapped_key``) and kept in the upload's row,
-and every piece of a PATCH body is sealed as its own record as it arrives::
+key, wrapped by the master key (``Cipher.new_wrapped_key``) and kept in the upload's row
+from its creation, and every piece of a PATCH body is sealed as its own record as it arrives::
 
     record = plaintext length (4 bytes) | sealed length (4 bytes) | Cipher.encrypt(piece)
 
@@ -35,7 +35,7 @@ import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -58,6 +58,9 @@ CHECKSUM_ALGORITHMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": ha
 CHUNK = 1024 * 1024
 RECORD_HEADER = struct.Struct(">II")  # plaintext length, sealed length
 KEY_META = "_staging_key"  # the upload's wrapped data key (base64), in its row's meta
+# The expiry slides with progress, written only once it moves by this much: not a write
+# (and a commit) per PATCH.
+EXPIRY_STEP = timedelta(minutes=1)
 
 
 class ChecksumMismatch(DomainError):
@@ -131,12 +134,17 @@ def seal_record(cipher: Cipher, wrapped_key: bytes, piece: bytes) -> bytes:
     return RECORD_HEADER.pack(len(piece), len(sealed)) + sealed
 
 
+def _new_staging_key(cipher: Cipher) -> str:
+    return base64.b64encode(cipher.new_wrapped_key()).decode()
+
+
 def _staging_key(uow: UnitOfWork, cipher: Cipher, upload: ResumableUpload) -> bytes:
-    """The upload's wrapped data key, made (and committed, before any byte is sealed with
-    it) on its first PATCH."""
+    """The upload's wrapped data key, made when the upload was created. An upload created
+    without one (before keys were made at creation, or without ``storage``) gets it here,
+    committed before any byte is sealed with it."""
     meta = dict(upload.meta or {})
     if KEY_META not in meta:
-        meta[KEY_META] = base64.b64encode(cipher.new_wrapped_key()).decode()
+        meta[KEY_META] = _new_staging_key(cipher)
         upload.meta = meta
         uow.commit()
     return base64.b64decode(meta[KEY_META])
@@ -156,7 +164,8 @@ def start_upload(
 ) -> ResumableUpload:
     """Create an upload of ``length`` bytes. ``metadata`` needs ``kind`` and ``filename``;
     ``campaign``, ``title``, ``lat``, ``lng``, ``me`` and ``filetype`` are optional. With
-    ``storage``, the file name, title and ``me`` are kept sealed under the caller's key.
+    ``storage``, the file name, title and ``me`` are kept sealed under the caller's key,
+    and the upload's staging data key is made.
     Raises ``UploadTooLarge`` (413) when the length is over the kind's limit, and
     ``InvalidInput`` naming every other problem."""
     authorize(actor, Permission.ITEM_CREATE)
@@ -196,12 +205,10 @@ def start_upload(
         meta={k: metadata[k][:300] for k in keep if metadata.get(k)},
     )
     if storage is not None:
-        owner = actor.user_id or 0
-        upload.filename = storage.seal_text(uow, owner, filename)
-        upload.meta = {
-            k: storage.seal_text(uow, owner, v) if k in _SEALED_META else v
-            for k, v in upload.meta.items()
-        }
+        seal = storage.sealer(uow, actor.user_id or 0)
+        upload.filename = seal(filename)
+        upload.meta = {k: seal(v) if k in _SEALED_META else v for k, v in upload.meta.items()}
+        upload.meta[KEY_META] = _new_staging_key(storage.cipher)
     staging.create(upload.id)
     uow.add(upload)
     uow.record(
@@ -295,7 +302,11 @@ def append_chunk(
 
     Two requests for one upload at once (the same person resuming it in two tabs): the
     first writes, the other is refused (``Conflict`` ``upload.busy``) and keeps nothing,
-    also while the first assembles the item; once it is made, ``upload.complete``."""
+    also while the first assembles the item; once it is made, ``upload.complete``.
+
+    The upload's row is read once, locked, and stays locked until the staged file is
+    locked too: a tab that completed the upload meanwhile had to wait for that row to link
+    its item, so a row without an item means the upload is still incomplete."""
     upload = _mine(uow, actor, upload_id, lock=True)
     if upload.item_id is not None:
         staging.remove(upload.id)  # left behind if the server stopped right after the item
@@ -312,11 +323,6 @@ def append_chunk(
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Conflict(Problem(None, "upload.busy")) from None
-        # Read again now that the file is ours: another tab may have completed the upload
-        # (and released the file) after the row was first read.
-        upload = _mine(uow, actor, upload_id, lock=True)
-        if upload.item_id is not None:
-            raise Conflict(Problem(None, "upload.complete"))
         current, end = scan_records(f)
         if claimed != current:
             raise Conflict(
@@ -355,15 +361,22 @@ def append_chunk(
         f.flush()
         offset_now = current + written
         if offset_now < upload.length:
-            # Expiry slides with progress: a slow connection that keeps sending keeps it.
-            lifetime = as_utc(upload.expires_at) - as_utc(upload.created_at)
-            upload.expires_at = max(as_utc(upload.expires_at), utcnow() + lifetime)
-            uow.commit()
+            _slide_expiry(uow, upload)
             return UploadState(upload, offset_now)
         # The item is assembled while the file is still locked, so a second tab holding
         # the last byte too (an empty PATCH at the end) is told the upload is busy, then
         # complete: it never assembles a second item from the same bytes.
         return _complete(uow, storage, staging, actor, upload)
+
+
+def _slide_expiry(uow: UnitOfWork, upload: ResumableUpload) -> None:
+    """Expiry slides with progress: a slow connection that keeps sending keeps the upload.
+    Written once it moves by ``EXPIRY_STEP`` or more, so most PATCHes write nothing."""
+    lifetime = as_utc(upload.expires_at) - as_utc(upload.created_at)
+    slid = utcnow() + lifetime
+    if slid - as_utc(upload.expires_at) >= EXPIRY_STEP:
+        upload.expires_at = slid
+        uow.commit()
 
 
 def _past_the_end(upload: ResumableUpload, offset: int) -> UploadTooLarge:
@@ -397,8 +410,9 @@ def _complete(
     """Make the item from the staged bytes and link the upload to it, in one transaction:
     should the server stop at any point, either both are there (a resumed PATCH is told
     the upload is complete) or neither (it assembles the item then)."""
+    texts = storage.texts(uow)  # holds the owner's key row: read once for every field
     meta = {
-        k: storage.open_text(uow, upload.owner_id, v) if k in _SEALED_META else v
+        k: texts(upload.owner_id, v) if k in _SEALED_META else v
         for k, v in (upload.meta or {}).items()
     }
     item: Item = add_item(
@@ -406,7 +420,7 @@ def _complete(
         storage,
         actor,
         kind=upload.kind.value,
-        filename=storage.open_text(uow, upload.owner_id, upload.filename),
+        filename=texts(upload.owner_id, upload.filename),
         content_type=meta.get("filetype", "application/octet-stream"),
         chunks=staging.chunks(
             upload.id, storage.cipher, base64.b64decode((upload.meta or {})[KEY_META])
