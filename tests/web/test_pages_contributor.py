@@ -17,7 +17,7 @@ from datatrust.domain.permissions import Actor, Role
 from datatrust.i18n import translator
 from datatrust.web.pages.common import Page, show_money
 from datatrust.web.pages.explain import REJECTIONS
-from support import PASSWORD, fund_and_open, make_persona, sign_up_page
+from support import PASSWORD, fund_and_open, make_persona, sign_up_page, stored_campaign
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -255,9 +255,24 @@ def test_an_upload_without_a_file_is_refused_next_to_the_field(contributor, peop
     assert "Choose a file to upload." in response.text and 'value="Kept"' in response.text
 
 
-def test_earnings_and_a_payout_request_below_the_balance_is_refused_by_field(contributor):
+def test_earnings_and_a_payout_request_below_the_balance_is_refused_by_field(
+    contributor, services, people
+):
     page = contributor.get("/my/earnings")
     assert page.status_code == 200
+    # The form is offered only from a balance a payout can be asked from (see
+    # test_pages_payouts): Sipho is paid $15.00 for an item first.
+    from datatrust.adapters.payments import FakeCardRail
+    from datatrust.services import money
+
+    buyer = people["buyer"].actor
+    campaign = stored_campaign(services, buyer)
+    with services.uow() as uow:
+        sipho = uow.one(User, email="sipho@example.org")
+        money.fund_campaign_escrow(uow, FakeCardRail(), buyer, campaign.id, Money(1500, "USD"), "k")
+    with services.uow() as uow:
+        money.pay_accepted_item(uow, campaign.id, sipho.id, Money(1500, "USD"), 1)
+        uow.commit()
     # Without a payout method the page asks for one first (issue 18 §7).
     assert 'href="/my/payout-methods"' in page.text
     upi = {"rail": "upi", "account_holder": "Asha", "vpa": "asha@okbank"}

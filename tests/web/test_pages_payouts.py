@@ -14,12 +14,13 @@ from decimal import Decimal
 import pytest
 
 from datatrust.adapters.payments import FakePayoutProvider, RailBatchFiles, csv_cell
-from datatrust.domain.errors import Problem
+from datatrust.domain.errors import InvalidInput, Problem
 from datatrust.domain.money import Money
 from datatrust.domain.payout_methods import PayoutMethod, PayoutRail, check_details
 from datatrust.i18n import format_money, render_problem, translator
 from datatrust.services import money
 from datatrust.services.money import payouts
+from page_text import not_in_words, untranslated_english, visible
 from support import PASSWORD, add_payout_method, signed_in, stored_campaign
 
 LANGS = ("en", "hi", "zu")
@@ -176,6 +177,109 @@ def test_a_payout_below_the_minimum_or_above_the_balance_is_refused_with_the_ser
     assert high.status_code == 422
     available = format_money(Money(3000, "USD"), "zu")
     assert available in high.text and "you asked for" not in high.text
+
+
+def earn(services, people, *amounts: Money) -> None:
+    """The owner is paid ``amounts`` for accepted items, each from a campaign in its
+    currency funded by the buyer."""
+    from datatrust.adapters.payments import FakeCardRail
+
+    buyer = people["buyer"].actor
+    for n, amount in enumerate(amounts):
+        campaign = stored_campaign(services, buyer, currency=amount.currency)
+        with services.uow() as uow:
+            money.fund_campaign_escrow(
+                uow, FakeCardRail(), buyer, campaign.id, Money(6000, amount.currency), f"f{n}"
+            )
+        with services.uow() as uow:
+            money.pay_accepted_item(
+                uow, campaign.id, people["owner"].actor.user_id, amount, 300 + n
+            )
+            uow.commit()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_balance_below_the_smallest_payout_is_said_with_its_figures_instead_of_the_form(
+    client, services, people, lang
+):
+    """$3.20 available and a $10.00 minimum: the page showed the form, and the payout asked
+    on it was refused. It says, in the reader's words, how much is available and the
+    smallest payout, and shows no form; a form sent anyway (stale, or typed by hand) is
+    still refused in words, with the service's figure, and sets nothing aside."""
+    owner = people["owner"]
+    earn(services, people, Money(320, "USD"))
+    add_method(client, owner, **BANK_ACCOUNT)
+    page = client.get(f"/my/earnings?lang={lang}", headers=owner.headers)
+    _ = translator(lang).gettext
+    minimum = services.policy.minimum_payout
+    assert minimum == Money(1000, "USD")
+    said = _("You have %(available)s available; the smallest payout is %(smallest)s.") % {
+        "available": format_money(Money(320, "USD"), lang),
+        "smallest": format_money(minimum, lang),
+    }
+    assert html.escape(said, quote=False) in page.text
+    assert (
+        _("A payout can be asked for once an available balance reaches the smallest payout.")
+        in page.text
+    )
+    assert 'name="amount"' not in page.text and 'name="currency"' not in page.text
+    if lang != "en":  # no code, no English word left on the page
+        assert not_in_words(visible(page.text), untranslated_english(lang)) == []
+
+    method = methods_of(services, owner)[0]
+    stale = client.post(
+        f"/my/earnings/payout?lang={lang}",
+        data={
+            "method": str(method.id),
+            "currency": "USD",
+            "amount": "3.20",
+            "idempotency_key": "x",
+        },
+        headers=owner.headers,
+    )
+    assert stale.status_code == 422
+    refusal = _("The smallest payout is %(amount)s.") % {"amount": format_money(minimum, lang)}
+    assert html.escape(refusal, quote=False) in stale.text
+    assert 'role="alert"' in stale.text and 'name="amount"' not in stale.text
+    with services.uow() as uow:
+        assert payouts.list_payouts(uow, owner.actor) == []
+
+
+def test_the_currency_choice_offers_only_the_currencies_a_payout_can_be_asked_in(
+    client, services, people
+):
+    """USD 3.20 is below the $10.00 minimum; EUR 20.00 (no operator rate to convert the
+    minimum: any amount above zero, ``minimum_payout``) can be paid out. The form offers
+    EUR alone, and the page says why USD is not offered."""
+    owner = people["owner"]
+    earn(services, people, Money(320, "USD"), Money(2000, "EUR"))
+    add_method(client, owner, **BANK_ACCOUNT)
+    page = client.get("/my/earnings?lang=en", headers=owner.headers).text
+    select = page.split('<select id="f-currency" name="currency">', 1)[1].split("</select>", 1)[0]
+    assert select.count("<option") == 1 and 'value="EUR"' in select
+    assert "You have $3.20 available; the smallest payout is $10.00." in page
+    assert "The smallest payout is €0.01." in page
+
+
+@pytest.mark.parametrize("least", [3001, 3000])
+def test_the_page_offers_a_payout_exactly_when_the_service_would_pay_the_whole_balance(
+    services, earned, least
+):
+    """The page's decision and the refusal are one test (``payouts.can_ask_payout``,
+    ``payout_refusal``): with $30.00 available, a $30.01 minimum offers nothing and
+    refuses the whole balance; a $30.00 one offers USD and pays it."""
+    minimum = Money(least, "USD")
+    hold = services.policy.payout_method_hold
+    with services.uow() as uow:
+        offered = payouts.payout_page(uow, earned.actor, minimum, hold)["payable"]
+    with services.uow() as uow:
+        try:
+            money.request_payout(uow, earned.actor, Money(3000, "USD"), "all", minimum=minimum)
+            paid = True
+        except InvalidInput as refused:
+            assert [p.code for p in refused.problems] == ["payout.below_minimum"]
+            paid = False
+    assert (offered == ["USD"]) is paid is (least <= 3000)
 
 
 def test_mpesa_pays_whole_shillings_only_and_only_in_shillings(services, earned):

@@ -20,7 +20,14 @@ from datatrust.domain import ledger as dl
 from datatrust.domain.accounts import User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Problem
+from datatrust.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Problem,
+)
 from datatrust.domain.fx import RateNotFound, approximate
 from datatrust.domain.ledger import AccountRef, InsufficientFunds
 from datatrust.domain.money import Money
@@ -65,6 +72,36 @@ def minimum_payout(uow: UnitOfWork, currency: str, minimum: Money) -> Money:
         return approximate(minimum, currency, fx_rates(uow)).money
     except RateNotFound:
         return Money(1, currency)
+
+
+def payout_refusal(amount: Money, available: Money, least: Money) -> DomainError | None:
+    """Why ``request_payout`` refuses ``amount`` from a balance of ``available`` when the
+    smallest payout is ``least`` (``minimum_payout``): below it (``InvalidInput``
+    ``payout.below_minimum``, details ``minimum``), else more than is available
+    (``InsufficientFunds`` ``payout.more_than_available``, details ``available``); None
+    when it does not refuse it."""
+    if amount < least:
+        return InvalidInput(
+            Problem("amount", "payout.below_minimum", {"minimum": least, "asked": amount}),
+            minimum=money_out(least),
+        )
+    if amount > available:
+        return InsufficientFunds(
+            Problem(
+                "amount", "payout.more_than_available", {"asked": amount, "available": available}
+            ),
+            {"available": money_out(available)},
+        )
+    return None
+
+
+def can_ask_payout(available: Money, least: Money) -> bool:
+    """Whether a payout can be asked for now from a balance of ``available``, the smallest
+    payout being ``least``: the largest one there is, the whole balance, is above zero
+    and not refused (``payout_refusal``, the test ``request_payout`` applies). Every
+    smaller amount is closer to the minimum, so when the whole balance is refused, all
+    are; pages offer the payout form only where this holds."""
+    return available.is_positive and payout_refusal(available, available, least) is None
 
 
 @dataclass(frozen=True)
@@ -125,19 +162,9 @@ def _request_payout(
                 {"payout_id": existing.id},
             )
         return PayoutRequested(existing, True)
-    minimum = minimum_payout(uow, amount.currency, minimum)
-    if amount < minimum:
-        raise InvalidInput(
-            Problem("amount", "payout.below_minimum", {"minimum": minimum, "asked": amount}),
-            minimum=money_out(minimum),
-        )
-    if amount > available:
-        raise InsufficientFunds(
-            Problem(
-                "amount", "payout.more_than_available", {"asked": amount, "available": available}
-            ),
-            {"available": money_out(available)},
-        )
+    refused = payout_refusal(amount, available, minimum_payout(uow, amount.currency, minimum))
+    if refused is not None:
+        raise refused
     return PayoutRequested(_set_aside(uow, user_id, amount, key, actor), False)
 
 
@@ -200,7 +227,7 @@ def request_weekly_payouts(
             _, available = uow.ledger.lock([ref])[ref]
             if uow.one(Payout, user_id=user_id, idempotency_key=key) is not None:
                 continue
-            if available.is_positive and available >= minimum_payout(uow, ref.currency, minimum):
+            if can_ask_payout(available, minimum_payout(uow, ref.currency, minimum)):
                 created.append(_set_aside(uow, user_id, available, key, "system"))
     return created
 
@@ -381,12 +408,27 @@ def held_methods(methods: list[PayoutMethod], hold: timedelta) -> dict[int, date
     }
 
 
+@dataclass(frozen=True)
+class PayoutCurrency:
+    """One currency on the payout page: the caller's ``available`` balance in it, the
+    smallest payout (``minimum_payout``) and whether a payout can be asked for now
+    (``can_ask_payout``, the test ``request_payout`` refuses by)."""
+
+    currency: str
+    available: Money
+    least: Money
+    can_ask: bool
+
+
 def payout_page(uow: UnitOfWork, actor: Actor, minimum: Money, hold: timedelta) -> dict[str, Any]:
-    """What the payout part of the earnings page shows: the smallest payout in each
-    currency the caller holds (``minimum_payout``, the figure ``request_payout``
-    refuses below), their methods (``held``: those still waiting out ``hold``, with when
-    they can be paid to), and every payout, newest first."""
+    """What the payout part of the earnings page shows: per currency the caller holds
+    (and the minimum's own), the available balance, the smallest payout (``minimum_payout``,
+    the figure ``request_payout`` refuses below) and whether a payout can be asked for
+    now (``currencies``, and ``payable``: those that can, the only ones to offer in the
+    form); their methods (``held``: those still waiting out ``hold``, with when they can
+    be paid to), and every payout, newest first."""
     authorize(actor, Permission.STATEMENT_READ)
+    assert actor.user_id is not None
     methods = {m.id: m for m in uow.all(PayoutMethod, user_id=actor.user_id)}
     history = []
     for payout in list_payouts(uow, actor):
@@ -403,10 +445,15 @@ def payout_page(uow: UnitOfWork, actor: Actor, minimum: Money, hold: timedelta) 
             )
         )
     balances = contributor_statement(uow, actor)["balances"]
-    currencies = sorted({b["currency"] for b in balances} | {minimum.currency})
+    shown = []
+    for c in sorted({b["currency"] for b in balances} | {minimum.currency}):
+        available = uow.ledger.balance(AccountRef.contributor_payable(actor.user_id, c))
+        least = minimum_payout(uow, c, minimum)
+        shown.append(PayoutCurrency(c, available, least, can_ask_payout(available, least)))
     in_use = [m for m in methods.values() if m.removed_at is None][::-1]
     return {
-        "minimums": {c: minimum_payout(uow, c, minimum) for c in currencies},
+        "currencies": shown,
+        "payable": [c.currency for c in shown if c.can_ask],
         "methods": in_use,
         "held": held_methods(in_use, hold),
         "history": history,
