@@ -137,6 +137,58 @@ def test_added_rows_get_ids_on_flush_and_are_found_by_equality_in_and_order(make
         assert uow.count(User, email__in=[]) == 0
 
 
+def test_rows_added_in_bulk_are_found_committed_and_reported_like_rows_added_one_by_one(
+    build: Callable[..., Factory],
+):
+    told: list[dict[type, set[str]]] = []
+    make = build(on_commit=lambda changes: told.append(dict(changes)))
+    names = ["ada", "bob", "cy"]
+    with make() as uow:
+        # Some with a country, some without: the columns left NULL differ by row.
+        users = [
+            User(email=f"{n}@example.org", password_hash="x", role=Role.CONTRIBUTOR) for n in names
+        ]
+        users[1].country = "GB"
+        inserts: list[str] = []
+        if isinstance(uow, SqlUnitOfWork):  # one statement for them all, not one per row
+            connection = uow.session.connection()  # type: ignore[union-attr]
+
+            def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+                inserts.append(statement)
+
+            event.listen(connection, "before_cursor_execute", seen)
+        uow.add_many(users)
+        if isinstance(uow, SqlUnitOfWork):
+            event.remove(connection, "before_cursor_execute", seen)
+            assert [s.split()[:3] for s in inserts] == [["INSERT", "INTO", "users"]], inserts
+        uow.add_many([])
+        found = uow.all(User, order_by="id")
+        assert [u.email for u in found] == [f"{n}@example.org" for n in names]
+        assert [u.country for u in found] == [None, "GB", None]
+        assert all(u.id is not None for u in found)
+        mixed = [User(email="d@example.org", password_hash="x", role=Role.CONTRIBUTOR), _item_row()]
+        with pytest.raises(TypeError, match="one kind"):
+            uow.add_many(mixed)
+        uow.commit()
+        assert told[-1][User] == {ROW_INSERTED}
+        with pytest.raises(ReadOnlyViolation), uow.reading():
+            uow.add_many([User(email="e@example.org", password_hash="x", role=Role.CONTRIBUTOR)])
+    with make() as uow:
+        assert sorted(u.email for u in uow.all(User)) == [f"{n}@example.org" for n in names]
+
+
+def _item_row() -> Item:
+    return Item(
+        owner_id=1,
+        kind=ItemKind.PHOTO,
+        filename="a.jpg",
+        content_type="image/jpeg",
+        size=1,
+        original_key="k",
+        original_sha256="0" * 64,
+    )
+
+
 def test_a_page_of_rows_is_a_limit_from_an_offset_in_order(make_uow: Factory):
     with make_uow() as uow:
         users = [_user(uow, n) for n in ("a", "b", "c", "d", "e")]

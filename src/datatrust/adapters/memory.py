@@ -217,6 +217,13 @@ class MemoryUnitOfWork:
         if not any(o is obj for o in self._pending):
             self._pending.append(obj)
 
+    def add_many(self, rows: Sequence[object]) -> None:
+        if any(type(row) is not type(rows[0]) for row in rows):
+            raise TypeError("add_many takes rows of one kind")
+        for row in rows:
+            self.add(row)
+        self.flush()
+
     def delete(self, obj: object) -> None:
         self._pending = [o for o in self._pending if o is not obj]
         self._table(type(obj)).pop(_key(obj), None)

@@ -6,7 +6,7 @@ settings in ``datatrust.bootstrap``. Services import only these protocols.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -57,6 +57,13 @@ class UnitOfWork(Protocol):
         ...
 
     def add(self, obj: object) -> None: ...
+    def add_many(self, rows: Sequence[object]) -> None:
+        """Insert ``rows``, all of one kind and new, at once (one statement, where ``add``
+        of each may cost one apiece). Their ``id`` is left unset (read them back to know
+        it), and an attribute left None is stored as NULL (a column's default does not
+        fill it)."""
+        ...
+
     def delete(self, obj: object) -> None: ...
     def flush(self) -> None: ...
     def get(self, cls: type[T], ident: object) -> T | None: ...

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, event, func, select, update
+from sqlalchemy import Select, event, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -186,6 +186,28 @@ class SqlUnitOfWork:
     # -- generic data access -----------------------------------------------------------
     def add(self, obj: object) -> None:
         self._s.add(obj)
+
+    def add_many(self, rows: Sequence[object]) -> None:
+        if not rows:
+            return
+        if self._read_only:
+            raise ReadOnlyViolation("a read-only unit of work cannot change rows")
+        cls = type(rows[0])
+        if any(type(row) is not cls for row in rows):
+            raise TypeError("add_many takes rows of one kind")
+        # An ORM bulk INSERT without RETURNING: one executemany, where a flush of added
+        # objects runs one INSERT ... RETURNING per row on SQLite, which cannot match
+        # returned ids to rows otherwise. Every row names the same columns (None as NULL:
+        # the records carry their defaults; the database numbers rows left without an id),
+        # else the rows would go as one statement per set of columns left out.
+        mapper = sa_inspect(cls)
+        keys = [p.key for p in mapper.column_attrs]
+        numbered = {mapper.get_property_by_column(c).key for c in mapper.primary_key}
+        if all(getattr(row, k) is None for row in rows for k in numbered):
+            keys = [k for k in keys if k not in numbered]
+        values = [{k: getattr(row, k) for k in keys} for row in rows]
+        self._s.execute(insert(cls), values, execution_options={"render_nulls": True})
+        self._changed.setdefault(cls, set()).add(ROW_INSERTED)
 
     def delete(self, obj: object) -> None:
         self._s.delete(obj)
