@@ -24,6 +24,9 @@ class NothingStored:
     def one(self, cls, **filters):
         return None
 
+    def all(self, cls, **filters):
+        return []
+
 
 class AnItem:
     status = ItemStatus.LISTED
@@ -70,9 +73,9 @@ def org(ident, name):
 
 
 def why_not(agreement, recipient):
-    return snapshots._why_not(
-        NothingStored(), agreement, AnItem(), T0 + timedelta(days=1), recipient
-    )
+    item = AnItem()
+    standing = snapshots._standing_of(NothingStored(), [agreement], [item])
+    return snapshots._why_not(standing, agreement, item, T0 + timedelta(days=1), recipient)
 
 
 def test_a_build_for_an_affiliate_of_the_licensee_drops_the_item():

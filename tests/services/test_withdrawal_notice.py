@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 
 from test_build_licensee import T0
 from test_build_licensee import an_agreement as agreement_under
@@ -57,39 +58,45 @@ class Stored:
     def __init__(self, withdrawn: bool = True) -> None:
         self.withdrawn = withdrawn
 
-    def get(self, cls, ident):
-        if cls is ConsentRecord and ident == 21:
-            state = ConsentState.WITHDRAWN if self.withdrawn else ConsentState.ACTIVE
-            return ConsentRecord(
-                record_id="c",
-                terms=TERMS,
-                events=[],
-                owner_id=3,
-                item_id=5,
-                offer_id=11,
-                state=state,
-                id=21,
-            )
-        return None
+    def record(self) -> ConsentRecord:
+        state = ConsentState.WITHDRAWN if self.withdrawn else ConsentState.ACTIVE
+        return ConsentRecord(
+            record_id="c",
+            terms=TERMS,
+            events=self.withdrawal(),
+            owner_id=3,
+            item_id=5,
+            offer_id=11,
+            state=state,
+            id=21,
+        )
 
-    def one(self, cls, **filters):
-        if cls is Revocation and self.withdrawn:
-            return object()
-        return None
+    def withdrawal(self) -> list[ConsentEvent]:
+        if not self.withdrawn:
+            return []
+        return [
+            ConsentEvent(
+                ConsentEventType.WITHDRAWN,
+                WITHDRAWN_AT,
+                "user:3",
+                ConsentState.WITHDRAWN,
+                seq=1,
+                consent_id=21,
+            )
+        ]
+
+    def get(self, cls, ident):
+        return self.record() if cls is ConsentRecord and ident == 21 else None
 
     def all(self, cls, **filters):
-        if cls is ConsentEvent and self.withdrawn and filters.get("consent_id") == 21:
+        if cls is ConsentRecord and 21 in filters.get("id__in", ()):
+            return [self.record()]
+        if cls is Revocation and self.withdrawn and 5 in filters.get("item_id__in", ()):
+            assert filters["superseded_at"] is None
+            return [SimpleNamespace(org_id=filters["org_id"], item_id=5)]
+        if cls is ConsentEvent and filters.get("consent_id") == 21:
             assert filters["type"] is ConsentEventType.WITHDRAWN
-            return [
-                ConsentEvent(
-                    ConsentEventType.WITHDRAWN,
-                    WITHDRAWN_AT,
-                    "user:3",
-                    ConsentState.WITHDRAWN,
-                    seq=1,
-                    consent_id=21,
-                )
-            ]
+            return self.withdrawal()
         return []
 
 
@@ -101,8 +108,10 @@ def an_agreement(notice_days: int) -> AgreementRow:
     return agreement
 
 
-def why_not(agreement, at, stored=None):
-    return snapshots._why_not(stored or Stored(), agreement, AnItem(), at, LICENSEE)
+def why_not(agreement, at, stored=None, recipient=LICENSEE):
+    item = AnItem()
+    standing = snapshots._standing_of(stored or Stored(), [agreement], [item])
+    return snapshots._why_not(standing, agreement, item, at, recipient)
 
 
 def test_without_notice_a_withdrawal_drops_the_item_from_the_next_build_at_once():
@@ -125,9 +134,7 @@ def test_the_notice_runs_from_the_withdrawal_and_is_none_without_one():
 
 def test_the_notice_never_keeps_an_item_for_an_organisation_that_is_not_the_licensee():
     other = Organisation(id=8, legal_name="Ada Lab Europe", country="DE")
-    codes = snapshots._why_not(
-        Stored(), an_agreement(90), AnItem(), WITHDRAWN_AT + timedelta(days=1), other
-    )
+    codes = why_not(an_agreement(90), WITHDRAWN_AT + timedelta(days=1), recipient=other)
     assert "recipient_not_licensee" in codes
 
 

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from datatrust.domain.accounts import Organisation, OrgStatus
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import as_utc, utcnow
-from datatrust.domain.consent import ConsentEvent, ConsentEventType, LicenceOffer
+from datatrust.domain.consent import ConsentEvent, ConsentEventType, ConsentRecord, LicenceOffer
 from datatrust.domain.errors import (
     Conflict,
     DomainError,
@@ -1002,7 +1002,7 @@ def notice_ends_at(uow: UnitOfWork, agreement: AgreementRow) -> datetime | None:
     consent the agreement was made under plus the licence's ``withdrawal_notice_days``.
     None when nothing was withdrawn or no notice was promised (the withdrawal is effective
     at once), so callers fail closed on anything else."""
-    days = int(agreement.licence.get("withdrawal_notice_days", 0) or 0)
+    days = _notice_days(agreement)
     if days <= 0 or agreement.consent_id is None:
         return None
     withdrawn = uow.all(
@@ -1013,3 +1013,20 @@ def notice_ends_at(uow: UnitOfWork, agreement: AgreementRow) -> datetime | None:
         limit=1,
     )
     return as_utc(withdrawn[0].at) + timedelta(days=days) if withdrawn else None
+
+
+def notice_ends_from(agreement: AgreementRow, made_under: ConsentRecord | None) -> datetime | None:
+    """``notice_ends_at`` from the record of the consent the agreement was made under
+    (``agreement.consent_id``), already read with its events: no statement, for callers
+    that judge many agreements at once. ``made_under`` None: no withdrawal is known."""
+    days = _notice_days(agreement)
+    if days <= 0 or agreement.consent_id is None or made_under is None:
+        return None
+    assert made_under.id == agreement.consent_id, "the record the agreement was made under"
+    withdrawn = [e for e in made_under.events if e.type == ConsentEventType.WITHDRAWN]
+    latest = max(withdrawn, key=lambda e: e.seq, default=None)
+    return as_utc(latest.at) + timedelta(days=days) if latest is not None else None
+
+
+def _notice_days(agreement: AgreementRow) -> int:
+    return int(agreement.licence.get("withdrawal_notice_days", 0) or 0)
