@@ -141,3 +141,6 @@ def test_declaring_a_use_building_and_its_jobs_cost_the_same_statements_for_3_or
     assert counted["items"] == list(SIZES), counted
     steps = ("declare", "build", "jobs")
     assert [counted[s][0] for s in steps] == [counted[s][1] for s in steps], counted
+    # The quote prices the selection under the licences the selection judged: the offers
+    # are read once.
+    assert counted["offers_read"] == [1, 1], counted

@@ -579,6 +579,9 @@ class Selection:
     # Items left out only because their contributor approves each replica use and has
     # not approved this one (counted under ``replica_approval_pending`` too).
     awaiting_approval: list[int] = field(default_factory=list)
+    # The licences judged, by offer id (those that validate): whoever prices the selection
+    # reads them here rather than again. Not part of what was selected.
+    terms: Mapping[int, Licence] = field(default_factory=dict, compare=False, repr=False)
 
 
 # Statuses that are candidates at all. Withdrawn items are looked at only so that the
@@ -675,7 +678,11 @@ def selectable_items(
         excluded += sum(1 for i in chosen if i in empty)
         chosen = [i for i in chosen if i not in empty]
     return Selection(
-        chosen, excluded, dict(sorted(reasons.items())), [i for i in waiting if i not in empty]
+        chosen,
+        excluded,
+        dict(sorted(reasons.items())),
+        [i for i in waiting if i not in empty],
+        {k: v for k, v in terms.items() if v is not None},
     )
 
 

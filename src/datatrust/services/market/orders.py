@@ -392,6 +392,7 @@ def not_told_to_delete(uow: UnitOfWork, org_id: int, selection: Selection) -> Se
         selection.excluded + len(left_out),
         dict(sorted(reasons.items())),
         [i for i in selection.awaiting_approval if i not in told],
+        selection.terms,
     )
 
 
@@ -439,9 +440,18 @@ def quote_for(lines: list[Line], fee_percent: int = 0) -> dict[str, Any]:
     }
 
 
-def _lines(uow: UnitOfWork, items: list[Item], fee_percent: int) -> list[Line]:
-    offers = {o.id: o for o in by_ids(uow, LicenceOffer, {i.licence_id for i in items})}
-    return [price_line(i, offers[i.licence_id].terms(), fee_percent) for i in items]
+def _lines(
+    uow: UnitOfWork, items: list[Item], fee_percent: int, known: Mapping[int, Licence]
+) -> list[Line]:
+    """Each item priced under its offer's licence: from ``known`` (by offer id, what the
+    selection judged) where it is there, else read."""
+    missing = {i.licence_id for i in items} - set(known)
+    terms = {**known, **{id_of(o): o.terms() for o in by_ids(uow, LicenceOffer, missing)}}
+    lines = []
+    for item in items:
+        assert item.licence_id is not None, "a selected item has a licence"
+        lines.append(price_line(item, terms[item.licence_id], fee_percent))
+    return lines
 
 
 # --- what the buyer already holds ----------------------------------------------------------
@@ -532,7 +542,7 @@ def declare_order(
     held = held_agreements(uow, id_of(org), use, chosen)
     new = [i for i in chosen if i.id not in held]
     fee_percent = policy.platform_fee_percent
-    lines = _lines(uow, new, fee_percent)
+    lines = _lines(uow, new, fee_percent, selection.terms)
     order = Order(
         org_id=id_of(org),
         created_by=actor.uid,
