@@ -826,6 +826,7 @@ def test_migration_0036_keeps_superseded_notices_beside_one_standing_notice_and_
         with engine.begin() as c:
             c.exec_driver_sql(f"UPDATE revocations SET superseded_at = '{at}' WHERE id = 1")
             c.exec_driver_sql(insert)
+        migrate.upgrade(engine, "head")
         assert differences(engine) == []
 
         config = migrate.alembic_config(engine)
@@ -838,5 +839,23 @@ def test_migration_0036_keeps_superseded_notices_beside_one_standing_notice_and_
             assert [tuple(r) for r in c.exec_driver_sql("SELECT id, seq FROM revocations")] == [
                 (2, 2)
             ]
+    finally:
+        engine.dispose()
+
+
+def test_migration_0037_indexes_items_by_campaign_and_status_and_back(databases):
+    """A campaign's quota count reads ix_items_campaign_status (its use:
+    tests/services/test_campaign_quota_count.py); downgrade drops it."""
+    engine = make_engine(databases.create())
+    try:
+        migrate.upgrade(engine, "0037")
+        indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("items")}
+        assert indexes["ix_items_campaign_status"] == ["campaign_id", "status"]
+        config = migrate.alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0036")
+        names = {i["name"] for i in inspect(engine).get_indexes("items")}
+        assert "ix_items_campaign_status" not in names
     finally:
         engine.dispose()

@@ -76,6 +76,8 @@ items = Table(
     Index("ix_items_status_language", "status", "language"),
     Index("ix_items_status_quality_score", "status", "quality_score"),
     Index("ix_items_status_kind", "status", "kind"),
+    # Added by migration 0037: a campaign's quota counts its accepted and listed items.
+    Index("ix_items_campaign_status", "campaign_id", "status"),
     # Added by migration 0010: the exact-duplicate check looks an upload up by its hash.
     Index("ix_items_original_sha256", "original_sha256"),
     Index("ix_items_selection", "status", "licence_id", "consent_offer_id", "consent_state", "id"),
