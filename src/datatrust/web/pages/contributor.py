@@ -17,7 +17,14 @@ from starlette.datastructures import FormData, UploadFile
 from datatrust.bootstrap import Services
 from datatrust.domain.consent import LicenceOffer
 from datatrust.domain.currencies import is_known
-from datatrust.domain.errors import Conflict, DomainError, InvalidInput, NotFound, RateLimited
+from datatrust.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    Problem,
+    RateLimited,
+)
 from datatrust.domain.items import ItemKind
 from datatrust.domain.missed import parse_clock
 from datatrust.domain.money import Money
@@ -44,6 +51,7 @@ from datatrust.web.pages.common import (
     review_queue_page,
     review_vote,
     show_money,
+    show_problem,
     task_view,
 )
 from datatrust.web.pages.explain import (
@@ -344,6 +352,10 @@ def accept_task(
 
 def _capture(page: Page, campaign: Any, offer_id: str, status: int = 200, **extra: Any) -> Any:
     accept, capture = FILE_INPUT.get(campaign.kind.value, ("", ""))
+    # What record.js says when the server refuses a PATCH with upload.busy (the same
+    # upload sent from another tab): the server's text for that code, in the page's
+    # language, which its problem JSON gives only in English.
+    busy = show_problem(page, Problem(None, "upload.busy"))
     return render(
         page,
         "capture.html",
@@ -354,6 +366,7 @@ def _capture(page: Page, campaign: Any, offer_id: str, status: int = 200, **extr
         capture=capture,
         record=campaign.kind.value in RECORDED_KINDS,
         rules=rules_view(page, campaign),
+        busy=busy[:1].upper() + busy[1:],
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),
         **extra,

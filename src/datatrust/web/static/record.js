@@ -85,6 +85,21 @@
     return status === 409 || status === 423 || status === 460 || status >= 500;
   }
 
+  // 409 with the problem code upload.busy: another tab or device is sending this very
+  // upload now (the same file resumed twice). Trying again is refused again for as long as
+  // that one sends, then finds the upload complete, so this tab stops and says why in the
+  // page's words (data-busy, the server's text for that code in the reader's language).
+  function busyElsewhere(err) {
+    var res = err && err.originalResponse;
+    if (!res || res.getStatus() !== 409) return false;
+    try {
+      var problems = JSON.parse(res.getBody() || "{}").problems || [];
+      return problems.some(function (p) { return p && p.code === "upload.busy"; });
+    } catch (e) {
+      return false; // not the server's problem JSON: an ordinary conflict, retried
+    }
+  }
+
   // Resolves with the new item's id (the server names it on the PATCH that completes the
   // upload, or on the HEAD of an upload completed before). ``keep``: a recording kept in
   // this browser ({id, url}), whose upload resumes from the address kept with it, is told
@@ -121,7 +136,7 @@
           if (recording) remember(keep.id, { sent: accepted });
         },
         onShouldRetry: function (err) {
-          if (!retryable(err)) return false;
+          if (busyElsewhere(err) || !retryable(err)) return false;
           show(bar.value, 100, form.dataset.retry);
           return true;
         },
@@ -167,7 +182,10 @@
   function send(file, title, keep) {
     var offer = (keep && keep.offer) || form.dataset.offer;
     return upload(file, title, keep).then(function (item) { finish(item, offer); return true; },
-      function () { show(0, 1, form.dataset.failed); return false; });
+      function (err) {
+        show(0, 1, busyElsewhere(err) ? form.dataset.busy : form.dataset.failed);
+        return false;
+      });
   }
 
   // The task's rules checked in the browser first (precheck.js): a file they refuse is
