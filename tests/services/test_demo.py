@@ -441,6 +441,31 @@ def test_the_catalogues_area_and_price_are_narrowed_in_the_database(demo, monkey
         assert both["count"] == 0 and read == [0]
 
 
+def test_the_catalogue_reads_the_licence_offers_once_with_or_without_a_price(demo):
+    """The selection judges the offers of the items on offer; the catalogue read them again
+    to describe the items (and, with a price asked for, to judge it): 2 reads of the
+    offers each time. The answers are the same."""
+    buyer = actor(demo, BUYER)
+    with demo.uow(read_only=True) as uow:
+        currency = orders.catalogue(uow, buyer, {})["sample"][0]["currency"]
+    for asked in ({}, {"max_price_minor": 10**9, "currency": currency}):
+        with demo.uow(read_only=True) as uow:
+            seen: list[str] = []
+            connection = uow.session.connection()
+
+            def count(_conn, _cursor, statement, *_args, seen=seen) -> None:  # type: ignore[no-untyped-def]
+                seen.append(statement)
+
+            event.listen(connection, "before_cursor_execute", count)
+            try:
+                found = orders.catalogue(uow, buyer, asked)
+            finally:
+                event.remove(connection, "before_cursor_execute", count)
+        assert found["count"] > 0 and found["facets"]["licence"]
+        assert found["sample"][0]["licence"]["title"]
+        assert len([s for s in seen if "FROM licence_offers" in s]) == 1, asked
+
+
 def test_a_review_queue_reads_none_of_the_reviewers_own_items_or_those_they_voted_on(demo):
     """Narrowed in the database: the old queue read every undecided item of the campaign
     and left out the reviewer's own and already voted ones afterwards."""

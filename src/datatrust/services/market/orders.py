@@ -902,6 +902,16 @@ def _catalogue_filter(filters: Mapping[str, Any], priced: frozenset[int] | None)
     )
 
 
+def _terms_of(uow: UnitOfWork, selection: Selection, ids: Iterable[int]) -> dict[int, Licence]:
+    """The terms of the licence offers ``ids``: as ``selection`` judged them, without
+    reading the offers again (it judged the offer of every item it selected); an offer it
+    did not judge, or found invalid, is read (and its terms raise as they always did)."""
+    wanted = set(ids)
+    judged = {k: terms for k in wanted if (terms := selection.terms.get(k)) is not None}
+    unread = by_ids(uow, LicenceOffer, wanted - judged.keys())
+    return judged | {id_of(offer): offer.terms() for offer in unread}
+
+
 def catalogue(
     uow: UnitOfWork,
     actor: Actor,
@@ -930,7 +940,8 @@ def catalogue(
         raise InvalidInput(Problem("region", "catalogue.region_too_fine", limit))
     moment = as_utc(now or utcnow())
     use, unjudged = _catalogue_use(filters, org, moment)
-    on_offer = selectable_items(uow, use, moment, unjudged=unjudged).item_ids
+    selection = selectable_items(uow, use, moment, unjudged=unjudged)
+    on_offer = selection.item_ids
     # The database narrows by the item columns, the area (ranges of the cell column)
     # included; no item or report is loaded. A price is in each offer's terms, so with a
     # price asked for, the offers of the items on offer are judged first (a few, against
@@ -939,12 +950,11 @@ def catalogue(
     priced = None
     licences: dict[int, Licence] = {}
     if filters.get("max_price_minor") is not None:
-        for offer in by_ids(uow, LicenceOffer, uow.selection.licences_of(listed, on_offer)):
-            licences[id_of(offer)] = offer.terms()
+        licences = _terms_of(uow, selection, uow.selection.licences_of(listed, on_offer))
         priced = frozenset(k for k, terms in licences.items() if _priced_within(terms, filters))
     entries = uow.selection.entries(listed, on_offer, _catalogue_filter(filters, priced))
-    missing = {e.licence_id for e in entries} - licences.keys()
-    licences |= {id_of(o): o.terms() for o in by_ids(uow, LicenceOffer, missing)}
+    missing = {e.licence_id for e in entries if e.licence_id is not None} - licences.keys()
+    licences |= _terms_of(uow, selection, missing)
     region = filters.get("region")
     matched: list[tuple[CatalogueEntry, Licence]] = []
     for item in entries:
