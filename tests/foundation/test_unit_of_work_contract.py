@@ -456,6 +456,8 @@ def test_the_ledger_posts_once_per_key_and_refuses_overdrafts_and_reused_keys(
         assert (ledger.entry("esc-1") or first).amount_for(escrow) == usd(400)
         assert ledger.entry("esc-2") is None
         assert ledger.accounts_of("org:3") == [funds]
+        assert ledger.balances_of("org:3") == {funds: usd(600)}
+        assert ledger.balances_of("org:4") == {}
         assert ledger.stored_balances()[escrow] == usd(400)
         assert set(ledger.lock([escrow, funds])) == {escrow, funds}
 

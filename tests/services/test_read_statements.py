@@ -10,13 +10,17 @@ from datetime import timedelta
 
 from sqlalchemy import event
 
+from datatrust.adapters.payments import FakeCardRail
 from datatrust.domain.accounts import Organisation, User
 from datatrust.domain.audit import AuditTag
 from datatrust.domain.clock import utcnow
 from datatrust.domain.items import Item, ItemKind, ItemStatus, ReviewState
+from datatrust.domain.money import Money
 from datatrust.domain.permissions import Role
 from datatrust.domain.snapshots import Revocation
+from datatrust.services import money
 from datatrust.services.contributions import show_my_items, show_my_items_page
+from datatrust.services.money.sales import record_sale
 from datatrust.services.trust import item_passport
 from support import stored_campaign
 
@@ -133,3 +137,30 @@ def test_a_page_of_my_items_reads_the_same_statements_for_2_and_for_30_campaigns
         assert [i.report["campaign"]["id"] for i in shown.rows] == ids[::-1]  # newest first
         assert [i.report for i in shown.rows] == [i.report for i in every]
     assert counts[0] == counts[1], counts
+
+
+def test_a_statement_reads_the_same_statements_for_earnings_in_1_and_in_3_currencies(
+    services, people
+):
+    """Each currency's balances were read one query each (available, in transit): 5
+    statements for earnings in one currency, 9 in three; both now run the same, and show
+    each currency's balance."""
+    owner, buyer = people["owner"].actor, people["buyer"].actor
+    assert buyer.org_id is not None and owner.user_id is not None
+    counts = []
+    for n, currencies in enumerate([["USD"], ["EUR", "GBP"]]):
+        for currency in currencies:
+            with services.uow() as uow:
+                deposit = Money(5000, currency)
+                money.deposit_buyer_funds(uow, FakeCardRail(), buyer, deposit, f"t-{currency}")
+            with services.uow() as uow:
+                share = [(owner.user_id, Money(1000 * (n + 1), currency), 50, 41)]
+                record_sale(uow, buyer.org_id, Money(1000 * (n + 1), currency), share, currency)
+                uow.commit()
+        with services.uow(read_only=True) as uow, statements(uow) as seen:
+            statement = money.contributor_statement(uow, owner)
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
+    available = {b["currency"]: b["available"]["amount_minor"] for b in statement["balances"]}
+    assert available == {"EUR": 800, "GBP": 800, "USD": 400}
+    assert [line["amount"]["currency"] for line in statement["lines"]] == ["GBP", "EUR", "USD"]

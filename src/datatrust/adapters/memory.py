@@ -418,6 +418,9 @@ class MemoryLedger(_Repository):
     def accounts_of(self, owner_ref: str) -> list[AccountRef]:
         return sorted((a for a in self.state.accounts if a.owner_ref == owner_ref), key=str)
 
+    def balances_of(self, owner_ref: str) -> dict[AccountRef, Money]:
+        return {ref: self.balance(ref) for ref in self.accounts_of(owner_ref)}
+
     def stored_balances(self) -> dict[AccountRef, Money]:
         return {ref: balance for ref, (_, balance) in self.state.accounts.items()}
 

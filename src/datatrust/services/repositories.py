@@ -58,6 +58,11 @@ class Ledger(Protocol):
         """Every account owned by ``owner_ref`` (``"user:7"``, ``"org:3"``), by name."""
         ...
 
+    def balances_of(self, owner_ref: str) -> dict[AccountRef, Money]:
+        """Every account owned by ``owner_ref`` (``accounts_of``) with its balance
+        (``balance``), in one read."""
+        ...
+
     def stored_balances(self) -> dict[AccountRef, Money]:
         """Every account's balance as stored (what ``ledger.check`` compares the entries
         against)."""

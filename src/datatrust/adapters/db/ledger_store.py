@@ -189,6 +189,19 @@ class SqlLedger:
         found = [AccountRef.parse(ref) for ref in refs]
         return sorted((a for a in found if a.owner_ref == owner_ref), key=str)
 
+    def balances_of(self, owner_ref: str) -> dict[AccountRef, Money]:
+        rows = self.session.execute(
+            select(ledger_accounts.c.ref, ledger_accounts.c.balance_minor).where(
+                ledger_accounts.c.ref.like(f"%:{owner_ref}:%")
+            )
+        )
+        found = ((AccountRef.parse(row.ref), int(row.balance_minor or 0)) for row in rows)
+        return {
+            ref: Money(minor, ref.currency)
+            for ref, minor in sorted(found, key=lambda pair: str(pair[0]))
+            if ref.owner_ref == owner_ref
+        }
+
     def stored_balances(self) -> dict[AccountRef, Money]:
         rows = self.session.execute(select(ledger_accounts.c.ref, ledger_accounts.c.balance_minor))
         result = {}

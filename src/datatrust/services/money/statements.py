@@ -108,12 +108,18 @@ def contributor_statement(
     user_id = actor.user_id
     assert user_id is not None
     ledger = uow.ledger
-    accounts = ledger.accounts_of(f"user:{user_id}")
+    # One read for every account and its balance, however many currencies they are in.
+    held = ledger.balances_of(f"user:{user_id}")
+    accounts = list(held)
+
+    def balance(ref: AccountRef) -> Money:
+        return held.get(ref, Money.zero(ref.currency))
+
     rates = fx_rates(uow) if show_in else []
     balances = []
     for currency in sorted({a.currency for a in accounts}):
-        available = ledger.balance(AccountRef.contributor_payable(user_id, currency))
-        in_transit = ledger.balance(AccountRef.payouts_in_transit(user_id, currency))
+        available = balance(AccountRef.contributor_payable(user_id, currency))
+        in_transit = balance(AccountRef.payouts_in_transit(user_id, currency))
         balances.append(
             {
                 "currency": currency,
