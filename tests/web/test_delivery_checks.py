@@ -322,3 +322,50 @@ def test_a_download_costs_the_same_statements_whatever_the_snapshots_size(client
         reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
         counts.append(len(reads))
     assert sizes[0] < sizes[1] and counts[0] == counts[1], (sizes, counts)
+
+
+def test_a_refused_download_costs_the_same_statements_however_many_items_were_withdrawn(
+    client, services, people
+):
+    """Each withdrawn item of a snapshot was looked at again with a statement or two of
+    its own on every download and every page of links: one withdrawn item of three and
+    all three cost the same."""
+    trainer, order, walks = _order(client, services, people, "owner", "other", "owner")
+    _run_everything(services, _build_held(client, services, trainer, order))
+    secret = services.settings.secret_key.get_secret_value()
+    with services.uow() as uow:
+        snap = uow.all(Snapshot, org_id=trainer.actor.org_id, order_by="-id")[0]
+        links = snaps.download_links(uow, trainer.actor, secret, snap.id)
+    query = links["files"][snaps.CHECKSUMS]["url"].split("?")[1]
+    params = dict(p.split("=") for p in query.split("&"))
+    counts = []
+    for withdrawn in ([walks[0]], walks[1:]):
+        for walk in withdrawn:
+            owner = people["owner" if walk.owner_id == people["owner"].actor.user_id else "other"]
+            gone = client.delete(f"/api/items/{walk.id}/consent", headers=owner.headers)
+            assert gone.status_code == 200, gone.text
+        with services.uow() as uow:
+            seen: list[str] = []
+            connection = uow.session.connection()
+
+            def count(_conn, _cursor, statement, *_args, seen=seen) -> None:  # type: ignore[no-untyped-def]
+                seen.append(statement)
+
+            event.listen(connection, "before_cursor_execute", count)
+            try:
+                with pytest.raises(PermissionDenied) as refused:
+                    snaps.open_download(
+                        uow,
+                        services.storage,
+                        trainer.actor,
+                        secret,
+                        snap.id,
+                        snaps.CHECKSUMS,
+                        **params,
+                    )
+            finally:
+                event.remove(connection, "before_cursor_execute", count)
+        assert refused.value.problems[0].code == "download.withdrawn_items"
+        counts.append(len([s for s in seen if s.lstrip().upper().startswith("SELECT")]))
+    # Before: 6 and 10 (two more per withdrawn item); after: 6 and 6.
+    assert counts[0] == counts[1], counts

@@ -1022,7 +1022,7 @@ def notice_ends_at(uow: UnitOfWork, agreement: AgreementRow) -> datetime | None:
     consent the agreement was made under plus the licence's ``withdrawal_notice_days``.
     None when nothing was withdrawn or no notice was promised (the withdrawal is effective
     at once), so callers fail closed on anything else."""
-    days = _notice_days(agreement)
+    days = notice_days(agreement)
     if days <= 0 or agreement.consent_id is None:
         return None
     withdrawn = uow.all(
@@ -1039,7 +1039,7 @@ def notice_ends_from(agreement: AgreementRow, made_under: ConsentRecord | None) 
     """``notice_ends_at`` from the record of the consent the agreement was made under
     (``agreement.consent_id``), already read with its events: no statement, for callers
     that judge many agreements at once. ``made_under`` None: no withdrawal is known."""
-    days = _notice_days(agreement)
+    days = notice_days(agreement)
     if days <= 0 or agreement.consent_id is None or made_under is None:
         return None
     assert made_under.id == agreement.consent_id, "the record the agreement was made under"
@@ -1048,5 +1048,6 @@ def notice_ends_from(agreement: AgreementRow, made_under: ConsentRecord | None) 
     return as_utc(latest.at) + timedelta(days=days) if latest is not None else None
 
 
-def _notice_days(agreement: AgreementRow) -> int:
+def notice_days(agreement: AgreementRow) -> int:
+    """The days of notice the agreement's licence promised after a withdrawal (0: none)."""
     return int(agreement.licence.get("withdrawal_notice_days", 0) or 0)

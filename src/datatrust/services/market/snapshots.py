@@ -56,7 +56,7 @@ from datatrust.services.jobs import JobContext, job
 from datatrust.services.licensing import approved_for
 from datatrust.services.market.orders import (
     approved_org,
-    notice_ends_at,
+    notice_days,
     notice_ends_from,
     refuse,
     use_from_dict,
@@ -259,13 +259,36 @@ def _why_not(
     return sorted(set(codes))
 
 
-def _in_notice(uow: UnitOfWork, snapshot: Snapshot, item_id: int, at: datetime) -> bool:
-    """Whether a withdrawal of ``item_id`` has not yet taken effect for this snapshot's
-    buyer, because the agreement it was delivered under promised notice (issue 16 §5)."""
-    rows = uow.all(SnapshotItem, snapshot_id=snapshot.id, item_id=item_id)
-    agreement = uow.get(AgreementRow, rows[0].agreement_id) if rows else None
-    ends = notice_ends_at(uow, agreement) if agreement is not None else None
-    return ends is not None and at < ends
+def _in_notice(
+    uow: UnitOfWork, snapshot: Snapshot, item_ids: Iterable[int], at: datetime
+) -> set[int]:
+    """Those of ``item_ids`` whose withdrawal has not yet taken effect for this snapshot's
+    buyer, because the agreement each was delivered under promised notice (issue 16 §5).
+    At most four statements however many items: their planned rows, agreements, and the
+    consent records (with events) the agreements promising notice were made under."""
+    wanted = set(item_ids)
+    if not wanted:
+        return set()
+    rows = sorted(by_ids(uow, SnapshotItem, wanted, "item_id", snapshot_id=snapshot.id), key=id_of)
+    planned: dict[int, SnapshotItem] = {}
+    for row in rows:
+        planned.setdefault(row.item_id, row)
+    agreements = {
+        id_of(a): a for a in by_ids(uow, AgreementRow, [r.agreement_id for r in planned.values()])
+    }
+    # Only a promised notice needs the record's withdrawal (none promised: two statements).
+    promised = [a.consent_id for a in agreements.values() if notice_days(a) > 0]
+    made_under = {id_of(c): c for c in by_ids(uow, ConsentRecord, promised)}
+    kept = set()
+    for item_id, row in planned.items():
+        agreement = agreements.get(row.agreement_id)
+        if agreement is None:
+            continue
+        consent = made_under.get(agreement.consent_id) if agreement.consent_id else None
+        ends = notice_ends_from(agreement, consent)
+        if ends is not None and at < ends:
+            kept.add(item_id)
+    return kept
 
 
 def build_snapshot(
@@ -890,8 +913,8 @@ def undeliverable(
     some item was withdrawn or erased, its consent is no longer active, or its buyer has a
     notice about it, unless a withdrawal's promised notice still runs
     (``download.withdrawn_items``). Two indexed statements whatever the snapshot's size
-    (the order by its key, ``Holdings.undeliverable``); only items it flags are looked at
-    again."""
+    (the order by its key, ``Holdings.undeliverable``); the items it flags are looked at
+    again, in at most four more however many they are (``_in_notice``)."""
     order = uow.get(Order, snapshot.order_id)
     ends = order.use.get("ends_at") if order is not None else None
     use_end = as_utc(datetime.fromisoformat(ends)) if isinstance(ends, str) else None
@@ -905,7 +928,8 @@ def undeliverable(
         return Problem(None, "download.licence_ended", {"count": len(ended)}), {
             "licence_ended": ended
         }
-    revoked = [item_id for item_id, _ in flagged if not _in_notice(uow, snapshot, item_id, at)]
+    kept = _in_notice(uow, snapshot, [item_id for item_id, _ in flagged], at)
+    revoked = [item_id for item_id, _ in flagged if item_id not in kept]
     if revoked:
         return Problem(None, "download.withdrawn_items", {"count": len(revoked)}), {
             "revoked": len(revoked)
