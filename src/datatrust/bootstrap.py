@@ -39,7 +39,7 @@ from datatrust.domain.jobs import OutboxJob, backoff
 from datatrust.domain.policy import InstancePolicy
 from datatrust.pipeline import fingerprint
 from datatrust.services import jobs, scratch
-from datatrust.services.contributions import WORK_DIR
+from datatrust.services.contributions import WORK_DIR, Staging, sweep_staged
 from datatrust.services.credentials import CredentialCache
 from datatrust.services.handlers import job_registry
 from datatrust.services.jobs import JobRegistry
@@ -128,14 +128,28 @@ class Services:
         self.sweep_leftovers()
         return jobs.sweep(self.uow, self.queue, self.jobs)
 
+    @property
+    def staging(self) -> Staging:
+        """The folder of partial uploads (tus)."""
+        return Staging(self.settings.data_dir / "uploads")
+
+    def _sweep_staged(self) -> int:
+        if not self.staging.ids():
+            return 0  # no transaction at all (the usual case)
+        with self.uow() as uow:
+            return sweep_staged(uow, self.staging)
+
     def sweep_leftovers(self) -> int:
         """Delete the scratch folders of workers and the object store's temporary files
-        of writers that died (killed, out of memory) on this machine; what live processes
+        of writers that died (killed, out of memory) on this machine, and the staged bytes
+        of uploads a stopped process had already made into items; what live processes
         hold stays. Run at start by ``serve`` and ``worker`` and by every sweep. Logs and
         returns 0 instead of raising: a sweep must never stop a process from starting."""
         try:
-            return scratch.sweep_dead(self.settings.data_dir / WORK_DIR) + (
-                self.store.sweep_temporary()
+            return (
+                scratch.sweep_dead(self.settings.data_dir / WORK_DIR)
+                + self.store.sweep_temporary()
+                + self._sweep_staged()
             )
         except Exception:
             log.exception("could not sweep what dead processes left behind")

@@ -508,6 +508,58 @@ def test_a_crash_right_after_the_item_is_made_leaves_one_item_when_the_client_re
     assert not (services.settings.data_dir / "uploads" / f"{upload_id}.part").exists()
 
 
+def test_the_sweep_deletes_what_a_crash_after_the_item_left_staged_when_the_client_never_returns(
+    server, services, people, monkeypatch
+):
+    """As above, but the client never comes back: the periodic sweep (and every start)
+    deletes the made upload's staged bytes, while an upload still in progress keeps its
+    own, and so does a staged file whose row is not committed yet."""
+    from datatrust.adapters.db.uow import SqlUnitOfWork
+    from datatrust.services.ports import ROW_INSERTED
+
+    owner = people["owner"]
+    data = b"a chat export, line by line\n" * 40
+    commit = SqlUnitOfWork.commit
+
+    def dies_after_the_item(self):  # type: ignore[no-untyped-def]
+        made = ROW_INSERTED in self._changed.get(Item, set())
+        commit(self)
+        if made:
+            raise RuntimeError("the server died")
+
+    headers = {**owner.headers, **TUS}
+    patch = {**headers, "Content-Type": "application/offset+octet-stream"}
+    tus = tus_client.TusClient(f"{server}/files/", headers=owner.headers)
+
+    def started() -> tuple[str, str]:
+        url = tus.uploader(
+            file_stream=io.BytesIO(data), metadata=meta("chat", "c.txt")
+        ).create_url()
+        return url, urlparse(url).path.rsplit("/", 1)[-1]
+
+    in_progress, in_progress_id = started()
+    half = len(data) // 2
+    sent = http.patch(in_progress, headers={**patch, "Upload-Offset": "0"}, content=data[:half])
+    assert sent.status_code == 204
+    made, made_id = started()
+    monkeypatch.setattr(SqlUnitOfWork, "commit", dies_after_the_item)
+    crashed = http.patch(made, headers={**patch, "Upload-Offset": "0"}, content=data)
+    assert crashed.status_code == 500
+    monkeypatch.setattr(SqlUnitOfWork, "commit", commit)
+    staged = services.settings.data_dir / "uploads"
+    being_created = staged / "0123456789abcdef0123456789abcdef.part"
+    being_created.touch()
+    assert (staged / f"{made_id}.part").exists()
+
+    services.sweep_leftovers()
+    assert not (staged / f"{made_id}.part").exists()
+    assert (staged / f"{in_progress_id}.part").exists() and being_created.exists()
+    rest = http.patch(
+        in_progress, headers={**patch, "Upload-Offset": str(half)}, content=data[half:]
+    )
+    assert rest.status_code == 204 and "Datatrust-Item-Id" in rest.headers
+
+
 def _statement(sql: str) -> str:
     """``VERB table`` of a statement (``SELECT items``, ``UPDATE audit_head``)."""
     words = sql.replace("(", " ").split()

@@ -56,6 +56,7 @@ from datatrust.services.contributions.uploads import (
     UploadState,
     append_chunk,
     start_upload,
+    sweep_staged,
     terminate_upload,
     upload_state,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "show_my_items",
     "show_my_items_page",
     "start_upload",
+    "sweep_staged",
     "terminate_upload",
     "too_large",
     "upload_state",

@@ -546,6 +546,6 @@ def purge_erased(uow: UnitOfWork, payload: dict[str, Any], ctx: JobContext) -> N
     SQLite checkpoint from finishing. Raises (so the job retries) until it has."""
     del uow
     services = ctx.services
-    staging = Staging(services.settings.data_dir / "uploads")
+    staging = services.staging
     if not _purge(services.store, staging, services.shredder, payload):
         raise RuntimeError("the database files could not be shredded yet; retrying")

@@ -18,7 +18,6 @@ from datatrust.domain.consent import LicenceOffer, Receipt
 from datatrust.domain.orders import ReplicaApproval
 from datatrust.domain.permissions import Actor, Permission
 from datatrust.services import licensing, market
-from datatrust.services.contributions import Staging
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.api.schemas import Out, Strict
 from datatrust.web.deps import RowId, api_router, requires, services, unit_of_work
@@ -508,7 +507,7 @@ def erase_me(
         signer=svc.signer,
         confirm=body.confirm,
         shredder=svc.shredder,
-        staging=Staging(svc.settings.data_dir / "uploads"),
+        staging=svc.staging,
         publication=svc.publication,
     )
     return ErasedOut(id=user.id, erased_at=user.erased_at)

@@ -39,7 +39,7 @@ class WrongContentType(DomainError):
 
 
 def staging(svc: Services = Depends(services)) -> contributions.Staging:
-    return contributions.Staging(svc.settings.data_dir / "uploads")
+    return svc.staging
 
 
 def _tus(request: Request) -> None:

@@ -15,7 +15,6 @@ from datatrust.domain.errors import DomainError, InvalidInput, RateLimited, Seco
 from datatrust.domain.notifications import NoticeKind
 from datatrust.domain.permissions import Permission, Role
 from datatrust.services import accounts, licensing, market
-from datatrust.services.contributions import Staging
 from datatrust.services.ports import UnitOfWork
 from datatrust.web.deps import SESSION_COOKIE, RowId, services, unit_of_work
 from datatrust.web.errors import set_retry_after
@@ -621,7 +620,7 @@ def erase_account(
             signer=svc.signer,
             confirm=said,
             shredder=svc.shredder,
-            staging=Staging(svc.settings.data_dir / "uploads"),
+            staging=svc.staging,
             publication=svc.publication,
         )
     except InvalidInput:  # the only refusal before anything changes: the confirmation
