@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from datatrust.adapters.db.engine import make_engine
 from datatrust.adapters.memory import MemoryStore, MemoryUnitOfWork
@@ -30,6 +33,22 @@ TEST_QUEUE = os.environ.get("DATATRUST_TEST_QUEUE", "sqlite")
 PG_ADMIN_URL = os.environ.get("DATATRUST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("DATATRUST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@contextmanager
+def statements_sent(connection: Any) -> Iterator[list[str]]:
+    """Every SQL statement ``connection`` (a Connection, or the tests' shared one:
+    ``services.session_factory.kw["bind"]``) sends inside the block."""
+    seen: list[str] = []
+
+    def sent(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", sent)
+    try:
+        yield seen
+    finally:
+        event.remove(connection, "before_cursor_execute", sent)
 
 
 def require_service(name: str, reachable: bool) -> None:

@@ -60,6 +60,7 @@ from support import (
     make_settings,
     redis_reachable,
     require_service,
+    statements_sent,
 )
 
 SIPHO = "sipho@demo.datatrust"
@@ -449,18 +450,8 @@ def test_the_catalogue_reads_the_licence_offers_once_with_or_without_a_price(dem
     with demo.uow(read_only=True) as uow:
         currency = orders.catalogue(uow, buyer, {})["sample"][0]["currency"]
     for asked in ({}, {"max_price_minor": 10**9, "currency": currency}):
-        with demo.uow(read_only=True) as uow:
-            seen: list[str] = []
-            connection = uow.session.connection()
-
-            def count(_conn, _cursor, statement, *_args, seen=seen) -> None:  # type: ignore[no-untyped-def]
-                seen.append(statement)
-
-            event.listen(connection, "before_cursor_execute", count)
-            try:
-                found = orders.catalogue(uow, buyer, asked)
-            finally:
-                event.remove(connection, "before_cursor_execute", count)
+        with demo.uow(read_only=True) as uow, statements_sent(uow.session.connection()) as seen:
+            found = orders.catalogue(uow, buyer, asked)
         assert found["count"] > 0 and found["facets"]["licence"]
         assert found["sample"][0]["licence"]["title"]
         assert len([s for s in seen if "FROM licence_offers" in s]) == 1, asked

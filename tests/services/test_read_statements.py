@@ -4,11 +4,7 @@ campaigns) is read in one query each, never one per row."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import timedelta
-
-from sqlalchemy import event
 
 from datatrust.adapters.payments import FakeCardRail
 from datatrust.domain.accounts import Organisation, User
@@ -22,23 +18,7 @@ from datatrust.services import money
 from datatrust.services.contributions import show_my_items, show_my_items_page
 from datatrust.services.money.sales import record_sale
 from datatrust.services.trust import item_passport
-from support import stored_campaign
-
-
-@contextlib.contextmanager
-def statements(uow) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
-    """The statements ``uow`` sends the database meanwhile."""
-    seen: list[str] = []
-    connection = uow.session.connection()
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
+from support import statements_sent, stored_campaign
 
 
 def _item(uow, owner_id: int, n: int, **fields: object) -> Item:  # type: ignore[no-untyped-def]
@@ -91,7 +71,7 @@ def test_a_passport_reads_the_same_statements_for_2_and_for_20_people_and_buyers
                 uow.add(notice)
             uow.commit()
             item_id = item.id
-        with services.uow(read_only=True) as uow, statements(uow) as seen:
+        with services.uow(read_only=True) as uow, statements_sent(uow.session.connection()) as seen:
             passport = item_passport(uow, owner.actor, item_id)
         counts.append(len(seen))
         answers.append(passport)
@@ -129,7 +109,7 @@ def test_a_page_of_my_items_reads_the_same_statements_for_2_and_for_30_campaigns
                     review_state=ReviewState.ACCEPTED,
                 )
                 uow.commit()
-        with services.uow(read_only=True) as uow, statements(uow) as seen:
+        with services.uow(read_only=True) as uow, statements_sent(uow.session.connection()) as seen:
             shown = show_my_items_page(uow, services.storage, owner.actor, size=50)
         counts.append(len(seen))
         with services.uow(read_only=True) as uow:
@@ -157,7 +137,7 @@ def test_a_statement_reads_the_same_statements_for_earnings_in_1_and_in_3_curren
                 share = [(owner.user_id, Money(1000 * (n + 1), currency), 50, 41)]
                 record_sale(uow, buyer.org_id, Money(1000 * (n + 1), currency), share, currency)
                 uow.commit()
-        with services.uow(read_only=True) as uow, statements(uow) as seen:
+        with services.uow(read_only=True) as uow, statements_sent(uow.session.connection()) as seen:
             statement = money.contributor_statement(uow, owner)
         counts.append(len(seen))
     assert counts[0] == counts[1], counts

@@ -15,7 +15,6 @@ import tarfile
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 from test_feed_protocol import make_holder
 from test_seed_story import (
     TRAINING,
@@ -36,6 +35,7 @@ from datatrust.domain.snapshots import Revocation, Snapshot
 from datatrust.pipeline.snapshot import record_key
 from datatrust.services.market import revocations
 from datatrust.services.market import snapshots as snaps
+from support import statements_sent
 
 
 def _order(client, services, people, *owners, name: str = "trainer"):
@@ -305,20 +305,10 @@ def test_a_download_costs_the_same_statements_whatever_the_snapshots_size(client
         name = snaps.CHECKSUMS
         query = links["files"][name]["url"].split("?")[1]
         params = dict(p.split("=") for p in query.split("&"))
-        with services.uow() as uow:
-            seen: list[str] = []
-            connection = uow.session.connection()
-
-            def count(_conn, _cursor, statement, *_args, seen=seen) -> None:  # type: ignore[no-untyped-def]
-                seen.append(statement)
-
-            event.listen(connection, "before_cursor_execute", count)
-            try:
-                snaps.open_download(
-                    uow, services.storage, trainer.actor, secret, snap.id, name, **params
-                )
-            finally:
-                event.remove(connection, "before_cursor_execute", count)
+        with services.uow() as uow, statements_sent(uow.session.connection()) as seen:
+            snaps.open_download(
+                uow, services.storage, trainer.actor, secret, snap.id, name, **params
+            )
         reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
         counts.append(len(reads))
     assert sizes[0] < sizes[1] and counts[0] == counts[1], (sizes, counts)
@@ -344,27 +334,14 @@ def test_a_refused_download_costs_the_same_statements_however_many_items_were_wi
             owner = people["owner" if walk.owner_id == people["owner"].actor.user_id else "other"]
             gone = client.delete(f"/api/items/{walk.id}/consent", headers=owner.headers)
             assert gone.status_code == 200, gone.text
-        with services.uow() as uow:
-            seen: list[str] = []
-            connection = uow.session.connection()
-
-            def count(_conn, _cursor, statement, *_args, seen=seen) -> None:  # type: ignore[no-untyped-def]
-                seen.append(statement)
-
-            event.listen(connection, "before_cursor_execute", count)
-            try:
-                with pytest.raises(PermissionDenied) as refused:
-                    snaps.open_download(
-                        uow,
-                        services.storage,
-                        trainer.actor,
-                        secret,
-                        snap.id,
-                        snaps.CHECKSUMS,
-                        **params,
-                    )
-            finally:
-                event.remove(connection, "before_cursor_execute", count)
+        with (
+            services.uow() as uow,
+            statements_sent(uow.session.connection()) as seen,
+            pytest.raises(PermissionDenied) as refused,
+        ):
+            snaps.open_download(
+                uow, services.storage, trainer.actor, secret, snap.id, snaps.CHECKSUMS, **params
+            )
         assert refused.value.problems[0].code == "download.withdrawn_items"
         counts.append(len([s for s in seen if s.lstrip().upper().startswith("SELECT")]))
     # Before: 6 and 10 (two more per withdrawn item); after: 6 and 6.

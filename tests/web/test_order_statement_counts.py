@@ -7,11 +7,9 @@ request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event
 from test_seed_story import (
     TRAINING,
     WALK,
@@ -24,24 +22,9 @@ from test_seed_story import (
 
 from datatrust.domain.jobs import JobState, OutboxJob
 from datatrust.domain.snapshots import Snapshot
+from support import statements_sent
 
 SIZES = (3, 30)
-
-
-@contextmanager
-def _statements(services) -> Iterator[list[str]]:
-    """Every statement the tests' shared connection runs inside the block."""
-    seen: list[str] = []
-    connection = services.session_factory.kw["bind"]
-
-    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
 
 
 def _list_items(client, services, people, count: int, offers: dict[str, dict]) -> None:
@@ -104,7 +87,7 @@ def _order_path(client, services, people) -> dict[str, Any]:
         listed = size
         trainer, _ = buyer(services, people, f"trainer{n}", ["model_training"], ["technology"])
         fund(services, trainer)
-        with _statements(services) as declare:
+        with statements_sent(services.session_factory.kw["bind"]) as declare:
             declared = client.post(
                 "/api/buyers/orders", headers=trainer.headers, json={**TRAINING, **year_of_use()}
             )
@@ -114,12 +97,12 @@ def _order_path(client, services, people) -> dict[str, Any]:
         assert bought.status_code == 200, bought.text
         held, restore = _held(services)
         try:
-            with _statements(services) as build:
+            with statements_sent(services.session_factory.kw["bind"]) as build:
                 built = client.post(
                     f"/api/buyers/orders/{order['id']}/snapshots", headers=trainer.headers
                 )
             assert built.status_code == 201, built.text
-            with _statements(services) as jobs:
+            with statements_sent(services.session_factory.kw["bind"]) as jobs:
                 _run_jobs(services, held)
         finally:
             restore()
